@@ -1,0 +1,75 @@
+//! Reading an LV's bytes from its PV images, streamed in bounded pieces.
+
+use lvm_meta::io::Image;
+use lvm_meta::lv_map::{self, Piece};
+use lvm_meta::model::Vg;
+use lvm_meta::{Error, Result};
+
+/// Largest single read issued to an image.
+pub const MAX_IO: u64 = 1 << 20;
+
+/// Reads LV `lv` of `vg`, whose PVs are `pvs` (one image per
+/// [`Vg::pvs`] entry; `None` for a missing PV).
+pub struct LvReader<'a> {
+    vg: &'a Vg,
+    lv: usize,
+    pvs: Vec<Option<&'a Image>>,
+    size: u64,
+}
+
+impl<'a> LvReader<'a> {
+    /// A reader for LV index `lv`.
+    pub fn new(vg: &'a Vg, lv: usize, pvs: Vec<Option<&'a Image>>) -> Result<Self> {
+        let l = vg.lvs.get(lv).ok_or_else(|| Error::Usage(format!("no LV with index {lv}")))?;
+        let size = vg
+            .lv_extents(l)
+            .checked_mul(vg.extent_bytes())
+            .ok_or_else(|| Error::Unsupported(format!("LV {}: size overflows", l.name)))?;
+        Ok(LvReader { vg, lv, pvs, size })
+    }
+
+    /// The LV's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Fills `buf` from LV byte `offset`; `buf` must lie inside the LV.
+    pub fn read_at(&self, mut offset: u64, mut buf: &mut [u8]) -> Result<()> {
+        let end = offset
+            .checked_add(buf.len() as u64)
+            .filter(|e| *e <= self.size)
+            .ok_or_else(|| Error::Usage(format!("read of {} bytes at {offset} runs past the LV's end ({})", buf.len(), self.size)))?;
+        let _ = end;
+        while !buf.is_empty() {
+            let piece = lv_map::map(self.vg, self.lv, offset)?;
+            let (n, src) = match piece {
+                Piece::Pv { pv, offset: at, len } => ((len.min(buf.len() as u64).min(MAX_IO)) as usize, Some((pv, at))),
+                Piece::Zero { len } => ((len.min(buf.len() as u64).min(MAX_IO)) as usize, None),
+            };
+            let (head, tail) = buf.split_at_mut(n);
+            match src {
+                Some((pv, at)) => {
+                    let img = self.pvs.get(pv).copied().flatten().ok_or_else(|| {
+                        Error::Usage(format!(
+                            "LV {}: byte {offset} lies on PV {} ({}), which is missing",
+                            self.vg.lvs[self.lv].name, self.vg.pvs[pv].key, self.vg.pvs[pv].id
+                        ))
+                    })?;
+                    if at.checked_add(n as u64).map_or(true, |e| e > img.size) {
+                        return Err(Error::corrupt(
+                            Some(&img.path),
+                            "physical extent data",
+                            at,
+                            lvm_meta::Corruption::Truncated { needed: at + n as u64, available: img.size },
+                        ));
+                    }
+                    img.read_into(at, head)?;
+                }
+                None => head.fill(0),
+            }
+            offset += n as u64;
+            buf = tail;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,616 @@
+//! The typed VG model over the metadata text tree (lvm2
+//! `lib/format_text/import_vsn1.c`).
+//!
+//! Keys lvm2 requires are required here; unknown segment types are kept
+//! verbatim as [`SegmentKind::Unknown`], never dropped.
+
+use crate::error::Corruption;
+use crate::text::{Lookup, Node, Tree, Value};
+use crate::units::Sectors;
+use crate::uuid::parse_uuid;
+
+/// Most stripes in one segment (lvm2 `MAX_STRIPES`).
+pub const MAX_STRIPES: u32 = 128;
+
+/// The header values around the VG section.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TextHeader {
+    /// `description`.
+    pub description: Option<String>,
+    /// `creation_host`.
+    pub creation_host: Option<String>,
+    /// `creation_time` (seconds since the epoch).
+    pub creation_time: Option<i64>,
+}
+
+/// A volume group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vg {
+    /// The VG name (the section key).
+    pub name: String,
+    /// `id`, hyphenated as written.
+    pub id: String,
+    /// `seqno`.
+    pub seqno: u32,
+    /// `format`.
+    pub format: Option<String>,
+    /// `status`.
+    pub status: Vec<String>,
+    /// `flags`.
+    pub flags: Vec<String>,
+    /// `tags`.
+    pub tags: Vec<String>,
+    /// `system_id`.
+    pub system_id: Option<String>,
+    /// `extent_size`, non-zero.
+    pub extent_size: Sectors,
+    /// `max_lv`.
+    pub max_lv: u32,
+    /// `max_pv`.
+    pub max_pv: u32,
+    /// `allocation_policy`.
+    pub allocation_policy: Option<String>,
+    /// `metadata_copies`.
+    pub metadata_copies: u32,
+    /// `physical_volumes`, in text order.
+    pub pvs: Vec<Pv>,
+    /// `logical_volumes`, in text order.
+    pub lvs: Vec<Lv>,
+    /// Top-level header values.
+    pub header: TextHeader,
+}
+
+/// A PV as the VG metadata describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pv {
+    /// The subsection key (`pv0`, ...), used by segment area lists.
+    pub key: String,
+    /// `id`, hyphenated as written.
+    pub id: String,
+    /// The 32 raw UUID characters.
+    pub uuid: [u8; 32],
+    /// `device` (a hint only).
+    pub device: Option<String>,
+    /// `status`.
+    pub status: Vec<String>,
+    /// `flags`.
+    pub flags: Vec<String>,
+    /// `tags`.
+    pub tags: Vec<String>,
+    /// `dev_size`.
+    pub dev_size: Option<Sectors>,
+    /// `pe_start`.
+    pub pe_start: Sectors,
+    /// `pe_count`.
+    pub pe_count: u32,
+}
+
+/// A logical volume.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lv {
+    /// The LV name (the section key).
+    pub name: String,
+    /// `id`.
+    pub id: String,
+    /// `status`.
+    pub status: Vec<String>,
+    /// `flags`.
+    pub flags: Vec<String>,
+    /// `tags`.
+    pub tags: Vec<String>,
+    /// `creation_time`.
+    pub creation_time: Option<i64>,
+    /// `creation_host`.
+    pub creation_host: Option<String>,
+    /// `read_ahead`.
+    pub read_ahead: Option<i64>,
+    /// Segments ordered by `start_extent`, tiling the LV.
+    pub segments: Vec<Segment>,
+}
+
+/// One segment of an LV.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    /// The subsection key (`segment1`, ...).
+    pub key: String,
+    /// `start_extent`.
+    pub start_extent: u32,
+    /// `extent_count`.
+    pub extent_count: u32,
+    /// The type as written, with any `+FLAG` suffixes.
+    pub type_name: String,
+    /// `tags`.
+    pub tags: Vec<String>,
+    /// What the type means.
+    pub kind: SegmentKind,
+}
+
+/// Where a stripe lives: a PV and a PE, or another LV and an LE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Area {
+    /// Index into [`Vg::pvs`], and the first PE.
+    Pv {
+        /// Index into [`Vg::pvs`].
+        pv: usize,
+        /// First physical extent.
+        pe: u32,
+    },
+    /// Index into [`Vg::lvs`], and the first LE.
+    Lv {
+        /// Index into [`Vg::lvs`].
+        lv: usize,
+        /// First logical extent.
+        le: u32,
+    },
+}
+
+/// A segment's type and its keys.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SegmentKind {
+    /// `striped`; linear is one stripe.
+    Striped {
+        /// `stripe_size` in sectors (absent for one stripe).
+        stripe_size: Option<Sectors>,
+        /// One area per stripe.
+        stripes: Vec<Area>,
+    },
+    /// `snapshot`: the glue of an old-style COW snapshot.
+    Snapshot {
+        /// `chunk_size`.
+        chunk_size: Sectors,
+        /// Index of the origin LV.
+        origin: usize,
+        /// Index of the COW LV.
+        cow: usize,
+        /// True if written as `merging_store`.
+        merging: bool,
+    },
+    /// `error`.
+    Error,
+    /// `zero`.
+    Zero,
+    /// Any other type, kept verbatim (every key but the common ones).
+    Unknown {
+        /// The other keys of the segment, in order.
+        nodes: Vec<Node>,
+    },
+}
+
+fn model(msg: impl Into<String>) -> Corruption {
+    Corruption::Model(msg.into())
+}
+
+fn get_int(s: &[Node], key: &str, what: &str) -> Result<i64, Corruption> {
+    match s.value(key) {
+        Some(Value::Int(v)) => Ok(*v),
+        Some(_) => Err(model(format!("{what}: {key} must be an integer"))),
+        None => Err(model(format!("{what}: {key} is missing"))),
+    }
+}
+
+fn opt_int(s: &[Node], key: &str, what: &str) -> Result<Option<i64>, Corruption> {
+    match s.value(key) {
+        None => Ok(None),
+        Some(Value::Int(v)) => Ok(Some(*v)),
+        Some(_) => Err(model(format!("{what}: {key} must be an integer"))),
+    }
+}
+
+fn to_u32(v: i64, key: &str, what: &str) -> Result<u32, Corruption> {
+    u32::try_from(v).map_err(|_| model(format!("{what}: {key} = {v} is out of range")))
+}
+
+fn to_u64(v: i64, key: &str, what: &str) -> Result<u64, Corruption> {
+    u64::try_from(v).map_err(|_| model(format!("{what}: {key} = {v} is negative")))
+}
+
+fn get_str(s: &[Node], key: &str, what: &str) -> Result<String, Corruption> {
+    match s.value(key) {
+        Some(Value::Str(v)) => Ok(v.clone()),
+        Some(_) => Err(model(format!("{what}: {key} must be a string"))),
+        None => Err(model(format!("{what}: {key} is missing"))),
+    }
+}
+
+fn opt_str(s: &[Node], key: &str) -> Option<String> {
+    match s.value(key) {
+        Some(Value::Str(v)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+fn str_list(s: &[Node], key: &str, what: &str, required: bool) -> Result<Vec<String>, Corruption> {
+    match s.value(key) {
+        None if required => Err(model(format!("{what}: {key} is missing"))),
+        None => Ok(Vec::new()),
+        Some(Value::Str(v)) => Ok(vec![v.clone()]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| match i {
+                Value::Str(v) => Ok(v.clone()),
+                _ => Err(model(format!("{what}: {key} must list strings"))),
+            })
+            .collect(),
+        Some(_) => Err(model(format!("{what}: {key} must be a list of strings"))),
+    }
+}
+
+fn subsections(s: &[Node]) -> impl Iterator<Item = (&str, &[Node])> {
+    s.iter().filter_map(|n| match n {
+        Node::Section { key, children } => Some((key.as_str(), children.as_slice())),
+        Node::Setting { .. } => None,
+    })
+}
+
+impl Vg {
+    /// Builds the VG from a parsed text (on-disk or backup file form).
+    pub fn from_tree(t: &Tree) -> Result<Vg, Corruption> {
+        match t.value("contents") {
+            Some(Value::Str(s)) if s == "Text Format Volume Group" => {}
+            _ => return Err(model("contents is not \"Text Format Volume Group\"")),
+        }
+        match t.value("version") {
+            Some(Value::Int(1)) => {}
+            _ => return Err(model("version is not 1")),
+        }
+        let (name, s) = subsections(&t.nodes).next().ok_or_else(|| model("no VG section"))?;
+        let what = format!("VG {name}");
+        let w = what.as_str();
+        let extent_size = to_u64(get_int(s, "extent_size", w)?, "extent_size", w)?;
+        if extent_size == 0 {
+            return Err(model(format!("{w}: extent_size is 0")));
+        }
+        let mut vg = Vg {
+            name: name.to_owned(),
+            id: get_str(s, "id", w)?,
+            seqno: to_u32(get_int(s, "seqno", w)?, "seqno", w)?,
+            format: opt_str(s, "format"),
+            status: str_list(s, "status", w, true)?,
+            flags: str_list(s, "flags", w, false)?,
+            tags: str_list(s, "tags", w, false)?,
+            system_id: opt_str(s, "system_id"),
+            extent_size: Sectors(extent_size),
+            max_lv: to_u32(get_int(s, "max_lv", w)?, "max_lv", w)?,
+            max_pv: to_u32(get_int(s, "max_pv", w)?, "max_pv", w)?,
+            allocation_policy: opt_str(s, "allocation_policy"),
+            metadata_copies: match s.value("metadata_copies") {
+                Some(Value::Int(v)) => u32::try_from(*v).unwrap_or(0),
+                _ => 0,
+            },
+            pvs: Vec::new(),
+            lvs: Vec::new(),
+            header: TextHeader {
+                description: opt_str(&t.nodes, "description"),
+                creation_host: opt_str(&t.nodes, "creation_host"),
+                creation_time: match t.value("creation_time") {
+                    Some(Value::Int(v)) => Some(*v),
+                    _ => None,
+                },
+            },
+        };
+        if parse_uuid(&vg.id).is_none() {
+            return Err(model(format!("{w}: id {:?} is not a valid UUID", vg.id)));
+        }
+        let pvs = s.section("physical_volumes").ok_or_else(|| model(format!("{w}: physical_volumes is missing")))?;
+        for (key, p) in subsections(pvs) {
+            let what = format!("PV {key}");
+            let w = what.as_str();
+            let id = get_str(p, "id", w)?;
+            let uuid = parse_uuid(&id).ok_or_else(|| model(format!("{w}: id {id:?} is not a valid UUID")))?;
+            let pv = Pv {
+                key: key.to_owned(),
+                id,
+                uuid,
+                device: opt_str(p, "device"),
+                status: str_list(p, "status", w, true)?,
+                flags: str_list(p, "flags", w, false)?,
+                tags: str_list(p, "tags", w, false)?,
+                dev_size: opt_int(p, "dev_size", w)?.map(|v| to_u64(v, "dev_size", w).map(Sectors)).transpose()?,
+                pe_start: Sectors(to_u64(get_int(p, "pe_start", w)?, "pe_start", w)?),
+                pe_count: to_u32(get_int(p, "pe_count", w)?, "pe_count", w)?,
+            };
+            if vg.pvs.iter().any(|o| o.key == pv.key) {
+                return Err(model(format!("{w}: the name is used twice")));
+            }
+            if vg.pvs.iter().any(|o| o.uuid == pv.uuid) {
+                return Err(model(format!("{w}: UUID {} is used twice", pv.id)));
+            }
+            vg.pvs.push(pv);
+        }
+        let lvs_nodes: &[Node] = s.section("logical_volumes").unwrap_or(&[]);
+        // First pass: names, so that segments can refer to any LV.
+        let lv_names: Vec<&str> = subsections(lvs_nodes).map(|(k, _)| k).collect();
+        for (i, n) in lv_names.iter().enumerate() {
+            if lv_names[..i].contains(n) {
+                return Err(model(format!("LV {n}: the name is used twice")));
+            }
+        }
+        for (name, l) in subsections(lvs_nodes) {
+            let lv = Self::read_lv(&vg, &lv_names, name, l)?;
+            vg.lvs.push(lv);
+        }
+        vg.check_extents()?;
+        Ok(vg)
+    }
+
+    fn read_lv(vg: &Vg, lv_names: &[&str], name: &str, l: &[Node]) -> Result<Lv, Corruption> {
+        let what = format!("LV {name}");
+        let w = what.as_str();
+        let creation_time = opt_int(l, "creation_time", w)?;
+        let creation_host = opt_str(l, "creation_host");
+        if creation_host.is_some() != creation_time.is_some() && creation_time.is_some() {
+            return Err(model(format!("{w}: creation_time without creation_host")));
+        }
+        let segment_count = to_u32(get_int(l, "segment_count", w)?, "segment_count", w)?;
+        let mut segments = Vec::new();
+        for (key, sg) in subsections(l) {
+            segments.push(Self::read_segment(vg, lv_names, name, key, sg)?);
+        }
+        if segments.len() as u64 != u64::from(segment_count) {
+            return Err(model(format!(
+                "{w}: segment_count is {segment_count} but {} segments are present",
+                segments.len()
+            )));
+        }
+        if segments.is_empty() {
+            return Err(model(format!("{w}: no segments")));
+        }
+        segments.sort_by_key(|s| s.start_extent);
+        let mut next = 0u64;
+        for s in &segments {
+            if u64::from(s.start_extent) != next {
+                return Err(model(format!(
+                    "{w}: segment {} starts at extent {} where {next} was expected",
+                    s.key, s.start_extent
+                )));
+            }
+            next += u64::from(s.extent_count);
+        }
+        Ok(Lv {
+            name: name.to_owned(),
+            id: get_str(l, "id", w)?,
+            status: str_list(l, "status", w, true)?,
+            flags: str_list(l, "flags", w, false)?,
+            tags: str_list(l, "tags", w, false)?,
+            creation_time,
+            creation_host,
+            read_ahead: opt_int(l, "read_ahead", w)?,
+            segments,
+        })
+    }
+
+    fn read_segment(vg: &Vg, lv_names: &[&str], lv: &str, key: &str, s: &[Node]) -> Result<Segment, Corruption> {
+        let what = format!("LV {lv} {key}");
+        let w = what.as_str();
+        let start_extent = to_u32(get_int(s, "start_extent", w)?, "start_extent", w)?;
+        let extent_count = to_u32(get_int(s, "extent_count", w)?, "extent_count", w)?;
+        if extent_count == 0 {
+            return Err(model(format!("{w}: extent_count is 0")));
+        }
+        let type_name = get_str(s, "type", w)?;
+        let lv_index = |n: &str| lv_names.iter().position(|x| *x == n);
+        let kind = match type_name.as_str() {
+            "striped" => {
+                let count = to_u32(get_int(s, "stripe_count", w)?, "stripe_count", w)?;
+                if count == 0 || count > MAX_STRIPES {
+                    return Err(model(format!("{w}: stripe_count {count} is not in 1..={MAX_STRIPES}")));
+                }
+                if extent_count % count != 0 {
+                    return Err(model(format!(
+                        "{w}: extent_count {extent_count} is not a multiple of stripe_count {count}"
+                    )));
+                }
+                let stripe_size = match opt_int(s, "stripe_size", w)? {
+                    Some(v) => {
+                        let v = to_u64(v, "stripe_size", w)?;
+                        if v == 0 {
+                            return Err(model(format!("{w}: stripe_size is 0")));
+                        }
+                        Some(Sectors(v))
+                    }
+                    None if count != 1 => return Err(model(format!("{w}: stripe_size is missing"))),
+                    None => None,
+                };
+                let items = match s.value("stripes") {
+                    Some(Value::Array(a)) => a,
+                    _ => return Err(model(format!("{w}: stripes is missing or not a list"))),
+                };
+                if items.len() as u64 != 2 * u64::from(count) {
+                    return Err(model(format!("{w}: stripes lists {} items for {count} stripes", items.len())));
+                }
+                let mut stripes = Vec::new();
+                for pair in items.chunks(2) {
+                    let (Value::Str(name), Value::Int(n)) = (&pair[0], &pair[1]) else {
+                        return Err(model(format!("{w}: stripes must be \"name\", number pairs")));
+                    };
+                    let n = to_u32(*n, "stripes", w)?;
+                    let area = if let Some(pv) = vg.pvs.iter().position(|p| &p.key == name) {
+                        Area::Pv { pv, pe: n }
+                    } else if let Some(l) = lv_index(name) {
+                        Area::Lv { lv: l, le: n }
+                    } else {
+                        return Err(model(format!("{w}: stripes names {name:?}, which is neither a PV nor an LV")));
+                    };
+                    stripes.push(area);
+                }
+                SegmentKind::Striped { stripe_size, stripes }
+            }
+            "snapshot" => {
+                let chunk_size = to_u64(get_int(s, "chunk_size", w)?, "chunk_size", w)?;
+                if chunk_size == 0 {
+                    return Err(model(format!("{w}: chunk_size is 0")));
+                }
+                let origin_name = get_str(s, "origin", w)?;
+                let cow = opt_str(s, "cow_store");
+                let merging = opt_str(s, "merging_store");
+                let (cow_name, merging) = match (cow, merging) {
+                    (Some(c), None) => (c, false),
+                    (None, Some(m)) => (m, true),
+                    (Some(_), Some(_)) => {
+                        return Err(model(format!("{w}: both cow_store and merging_store are present")))
+                    }
+                    (None, None) => return Err(model(format!("{w}: cow_store is missing"))),
+                };
+                let origin = lv_index(&origin_name)
+                    .ok_or_else(|| model(format!("{w}: origin {origin_name:?} is not an LV of this VG")))?;
+                let cow = lv_index(&cow_name)
+                    .ok_or_else(|| model(format!("{w}: COW store {cow_name:?} is not an LV of this VG")))?;
+                if lv_names.get(origin) == Some(&lv) || lv_names.get(cow) == Some(&lv) || origin == cow {
+                    return Err(model(format!("{w}: a snapshot cannot refer to itself")));
+                }
+                SegmentKind::Snapshot { chunk_size: Sectors(chunk_size), origin, cow, merging }
+            }
+            "error" => SegmentKind::Error,
+            "zero" => SegmentKind::Zero,
+            _ => SegmentKind::Unknown {
+                nodes: s
+                    .iter()
+                    .filter(|n| !matches!(n.key(), "start_extent" | "extent_count" | "type" | "tags"))
+                    .cloned()
+                    .collect(),
+            },
+        };
+        Ok(Segment {
+            key: key.to_owned(),
+            start_extent,
+            extent_count,
+            type_name,
+            tags: str_list(s, "tags", w, false)?,
+            kind,
+        })
+    }
+
+    /// Checks that every PV area stays inside its PV and that no PE is used
+    /// twice (lvm2 `vg_validate`).
+    fn check_extents(&self) -> Result<(), Corruption> {
+        let mut used: Vec<Vec<(u64, u64, &str)>> = vec![Vec::new(); self.pvs.len()];
+        for lv in &self.lvs {
+            for seg in &lv.segments {
+                if let SegmentKind::Striped { stripes, .. } = &seg.kind {
+                    let per = u64::from(seg.extent_count) / stripes.len() as u64;
+                    for a in stripes {
+                        if let Area::Pv { pv, pe } = a {
+                            let end = u64::from(*pe) + per;
+                            let p = &self.pvs[*pv];
+                            if end > u64::from(p.pe_count) {
+                                return Err(model(format!(
+                                    "LV {} {}: PEs {}-{} run past the end of PV {} ({} PEs)",
+                                    lv.name,
+                                    seg.key,
+                                    pe,
+                                    end - 1,
+                                    p.key,
+                                    p.pe_count
+                                )));
+                            }
+                            used[*pv].push((u64::from(*pe), end, &lv.name));
+                        }
+                    }
+                }
+            }
+        }
+        for (i, list) in used.iter_mut().enumerate() {
+            list.sort();
+            for w in list.windows(2) {
+                if w[1].0 < w[0].1 {
+                    return Err(model(format!(
+                        "PV {}: PE {} is used by both LV {} and LV {}",
+                        self.pvs[i].key, w[1].0, w[0].2, w[1].2
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Extent size in bytes.
+    pub fn extent_bytes(&self) -> u64 {
+        self.extent_size.0.saturating_mul(512)
+    }
+
+    /// The LV's length in extents.
+    pub fn lv_extents(&self, lv: &Lv) -> u64 {
+        lv.segments.iter().map(|s| u64::from(s.extent_count)).sum()
+    }
+
+    /// Index of the LV named `name`.
+    pub fn lv_index(&self, name: &str) -> Option<usize> {
+        self.lvs.iter().position(|l| l.name == name)
+    }
+
+    /// The snapshot glue segments: (glue LV index, segment).
+    pub fn snapshots(&self) -> impl Iterator<Item = (usize, &Segment)> {
+        self.lvs.iter().enumerate().flat_map(|(i, l)| {
+            l.segments.iter().filter(|s| matches!(s.kind, SegmentKind::Snapshot { .. })).map(move |s| (i, s))
+        })
+    }
+}
+
+impl Lv {
+    /// True if `status` has `VISIBLE`.
+    pub fn visible_flag(&self) -> bool {
+        self.status.iter().any(|s| s == "VISIBLE")
+    }
+    /// True if the LV is the glue of a snapshot (one `snapshot` segment).
+    pub fn is_snapshot_glue(&self) -> bool {
+        self.segments.iter().any(|s| matches!(s.kind, SegmentKind::Snapshot { .. }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::parse;
+
+    pub(crate) const SAMPLE: &str = include_str!("../tests/data/spec-9.4.vg");
+
+    #[test]
+    fn spec_example_builds() {
+        let t = parse(SAMPLE.as_bytes()).unwrap();
+        let vg = Vg::from_tree(&t).unwrap();
+        assert_eq!(vg.name, "vg0");
+        assert_eq!(vg.seqno, 4);
+        assert_eq!(vg.lvs.len(), 3);
+        let (glue, seg) = vg.snapshots().next().unwrap();
+        assert_eq!(vg.lvs[glue].name, "snapshot0");
+        assert_eq!(
+            seg.kind,
+            SegmentKind::Snapshot { chunk_size: Sectors(8), origin: 0, cow: 1, merging: false }
+        );
+    }
+
+    fn expect_model_err(from: &str, to: &str) {
+        let text = SAMPLE.replacen(from, to, 1);
+        assert_ne!(text, SAMPLE, "replacement {from:?} did not apply");
+        let t = parse(text.as_bytes()).unwrap();
+        assert!(matches!(Vg::from_tree(&t), Err(Corruption::Model(_))), "{from} -> {to}");
+    }
+
+    #[test]
+    fn each_rule_is_enforced() {
+        expect_model_err("extent_size = 8192", "extent_size = 0");
+        expect_model_err("seqno = 4", "seqno = 99999999999");
+        expect_model_err("\"pv0\", 100", "\"pv0\", 250");
+        expect_model_err("\"pv0\", 100", "\"pv0\", 50");
+        expect_model_err("\"pv0\", 100", "\"pv9\", 100");
+        expect_model_err("origin = \"data\"", "origin = \"nope\"");
+        expect_model_err("cow_store = \"snap\"", "cow_store = \"snapshot0\"");
+        expect_model_err("segment_count = 1", "segment_count = 2");
+        expect_model_err("start_extent = 0", "start_extent = 1");
+        expect_model_err("contents = \"Text Format Volume Group\"", "contents = \"x\"");
+        expect_model_err("stripe_count = 1", "stripe_count = 0");
+    }
+
+    #[test]
+    fn unknown_segment_types_are_kept() {
+        let text = SAMPLE.replacen("type = \"striped\"", "type = \"raid9\"\nmagic = [1, 2]", 1);
+        let vg = Vg::from_tree(&parse(text.as_bytes()).unwrap()).unwrap();
+        match &vg.lvs[0].segments[0].kind {
+            SegmentKind::Unknown { nodes } => {
+                assert!(nodes.iter().any(|n| n.key() == "magic"));
+                assert!(nodes.iter().any(|n| n.key() == "stripes"));
+            }
+            k => panic!("{k:?}"),
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! A set of images assembled into PVs and VGs the way lvm2's device scan
+//! does (lvm2 `lib/metadata/metadata.c` `_vg_read`, `lib/cache/lvmcache.c`).
+//!
+//! Every image is scanned for a label; every metadata area's committed copy
+//! is read and checked; per VG (by UUID) the copy with the highest seqno
+//! wins. Problems are collected, not fatal: a damaged mda is set aside and
+//! the others are used, as in lvm2.
+
+use crate::error::{Corruption, Error, Result};
+use crate::io::Image;
+use crate::label::{self, Label};
+use crate::mda_header::MdaHeader;
+use crate::metadata_area::{read_header, read_slot_text};
+use crate::model::Vg;
+use crate::pv_header::DiskLocn;
+use crate::text;
+use crate::uuid::parse_uuid;
+
+/// The committed copy read from one metadata area.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// The text including the NUL.
+    pub text: Vec<u8>,
+    /// `raw_locn[0]` checksum.
+    pub checksum: u32,
+    /// The VG built from it.
+    pub vg: Vg,
+}
+
+/// One metadata area of a device.
+#[derive(Debug)]
+pub struct MdaState {
+    /// Where the PV header says it is.
+    pub locn: DiskLocn,
+    /// The decoded header, if it could be read.
+    pub header: Option<MdaHeader>,
+    /// The committed copy, if there is one and it is valid.
+    pub committed: Option<Committed>,
+    /// True if the area is ignored (`RAW_LOCN_IGNORED`).
+    pub ignored: bool,
+}
+
+/// One scanned image.
+#[derive(Debug)]
+pub struct Device {
+    /// The image.
+    pub image: Image,
+    /// The valid label, if any.
+    pub label: Option<Label>,
+    /// Its metadata areas.
+    pub mdas: Vec<MdaState>,
+}
+
+impl Device {
+    /// The PV UUID from the label.
+    pub fn pv_uuid(&self) -> Option<[u8; 32]> {
+        self.label.as_ref().map(|l| l.pv_header.uuid)
+    }
+}
+
+/// A VG assembled from the devices.
+#[derive(Debug)]
+pub struct VgInstance {
+    /// The authoritative metadata.
+    pub vg: Vg,
+    /// Its text (including the NUL).
+    pub text: Vec<u8>,
+    /// Device and mda index the copy was taken from.
+    pub source: (usize, usize),
+    /// For each PV of `vg.pvs`, the device that holds it (None = missing).
+    pub pv_devices: Vec<Option<usize>>,
+}
+
+impl VgInstance {
+    /// True if a PV of the VG is missing.
+    pub fn partial(&self) -> bool {
+        self.pv_devices.iter().any(Option::is_none)
+    }
+}
+
+/// A problem found while scanning: a non-fatal error or a warning.
+#[derive(Debug)]
+pub struct Problem {
+    /// True if lvm2 would refuse to use the structure.
+    pub fatal: bool,
+    /// What and where.
+    pub error: Error,
+}
+
+/// Every device, every VG, and every problem met on the way.
+#[derive(Debug, Default)]
+pub struct System {
+    /// The images, in the order given.
+    pub devices: Vec<Device>,
+    /// The VGs, in order of their first device.
+    pub vgs: Vec<VgInstance>,
+    /// Problems, in the order found.
+    pub problems: Vec<Problem>,
+}
+
+impl System {
+    /// Scans `images` and assembles VGs.
+    pub fn scan(images: Vec<Image>) -> Result<System> {
+        let mut sys = System::default();
+        for image in images {
+            let dev = scan_device(image, &mut sys.problems)?;
+            sys.devices.push(dev);
+        }
+        sys.check_duplicate_pvs();
+        sys.assemble();
+        Ok(sys)
+    }
+
+    fn check_duplicate_pvs(&mut self) {
+        for i in 0..self.devices.len() {
+            let Some(u) = self.devices[i].pv_uuid() else { continue };
+            for j in 0..i {
+                if self.devices[j].pv_uuid() == Some(u) {
+                    let first = self.devices[j].image.path.clone();
+                    let again = &self.devices[i];
+                    self.problems.push(Problem {
+                        fatal: true,
+                        error: Error::corrupt(
+                            Some(&again.image.path),
+                            "label",
+                            again.label.as_ref().map_or(512, |l| l.sector * 512),
+                            Corruption::BadValue {
+                                field: "pv_header.pv_uuid".into(),
+                                found: crate::uuid::format_uuid(&u),
+                                reason: format!("{first} has the same PV UUID; using {first}"),
+                            },
+                        ),
+                    });
+                    self.devices[i].label = None;
+                    self.devices[i].mdas.clear();
+                    break;
+                }
+            }
+        }
+    }
+
+    fn assemble(&mut self) {
+        // Group committed copies by VG UUID, keeping device order.
+        let mut order: Vec<[u8; 32]> = Vec::new();
+        for d in &self.devices {
+            for m in &d.mdas {
+                if let Some(c) = &m.committed {
+                    if let Some(u) = parse_uuid(&c.vg.id) {
+                        if !order.contains(&u) {
+                            order.push(u);
+                        }
+                    }
+                }
+            }
+        }
+        for vg_uuid in order {
+            let mut best: Option<(usize, usize)> = None;
+            for (di, d) in self.devices.iter().enumerate() {
+                for (mi, m) in d.mdas.iter().enumerate() {
+                    let Some(c) = &m.committed else { continue };
+                    if parse_uuid(&c.vg.id) != Some(vg_uuid) {
+                        continue;
+                    }
+                    match best {
+                        None => best = Some((di, mi)),
+                        Some((bd, bm)) => {
+                            let b = self.devices[bd].mdas[bm].committed.as_ref().map(|c| (c.vg.seqno, c.checksum, c.text.len()));
+                            let Some((bs, bc, bl)) = b else { continue };
+                            if c.vg.seqno > bs {
+                                self.problems.push(Problem {
+                                    fatal: false,
+                                    error: Error::Usage(format!(
+                                        "WARNING: ignoring metadata seqno {bs} on {} for seqno {} on {} for VG {}",
+                                        self.devices[bd].image.path, c.vg.seqno, d.image.path, c.vg.name
+                                    )),
+                                });
+                                best = Some((di, mi));
+                            } else if c.vg.seqno == bs && (c.checksum != bc || c.text.len() != bl) {
+                                self.problems.push(Problem {
+                                    fatal: true,
+                                    error: Error::Usage(format!(
+                                        "WARNING: inconsistent metadata for VG {}: seqno {} on {} and {} has different checksums {:#010x} and {:#010x}",
+                                        c.vg.name, bs, self.devices[bd].image.path, d.image.path, bc, c.checksum
+                                    )),
+                                });
+                            } else if c.vg.seqno < bs {
+                                self.problems.push(Problem {
+                                    fatal: false,
+                                    error: Error::Usage(format!(
+                                        "WARNING: ignoring metadata seqno {} on {} for seqno {bs} on {} for VG {}",
+                                        c.vg.seqno, d.image.path, self.devices[bd].image.path, c.vg.name
+                                    )),
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+            let Some((bd, bm)) = best else { continue };
+            let Some(c) = self.devices[bd].mdas[bm].committed.clone() else { continue };
+            let pv_devices = c
+                .vg
+                .pvs
+                .iter()
+                .map(|p| self.devices.iter().position(|d| d.pv_uuid() == Some(p.uuid)))
+                .collect();
+            self.vgs.push(VgInstance { vg: c.vg, text: c.text, source: (bd, bm), pv_devices });
+        }
+    }
+
+    /// The VG named `name`.
+    pub fn vg(&self, name: &str) -> Option<&VgInstance> {
+        self.vgs.iter().find(|v| v.vg.name == name)
+    }
+
+    /// The VG and PV index a device belongs to, if any.
+    pub fn owner_of(&self, dev: usize) -> Option<(usize, usize)> {
+        for (vi, v) in self.vgs.iter().enumerate() {
+            if let Some(pi) = v.pv_devices.iter().position(|d| *d == Some(dev)) {
+                return Some((vi, pi));
+            }
+        }
+        None
+    }
+}
+
+fn scan_device(image: Image, problems: &mut Vec<Problem>) -> Result<Device> {
+    let ls = label::scan(&image)?;
+    for e in ls.rejected {
+        problems.push(Problem { fatal: true, error: e });
+    }
+    let mut dev = Device { image, label: ls.label, mdas: Vec::new() };
+    let Some(label) = dev.label.clone() else { return Ok(dev) };
+    for locn in &label.pv_header.metadata_areas {
+        let mut st = MdaState { locn: *locn, header: None, committed: None, ignored: false };
+        match read_mda(&dev.image, locn) {
+            Ok((h, committed)) => {
+                st.ignored = h.raw_locns[0].ignored();
+                st.header = Some(h);
+                st.committed = committed;
+            }
+            Err((h, e)) => {
+                st.header = h;
+                problems.push(Problem { fatal: true, error: e });
+            }
+        }
+        dev.mdas.push(st);
+    }
+    Ok(dev)
+}
+
+type MdaRead = std::result::Result<(MdaHeader, Option<Committed>), (Option<MdaHeader>, Error)>;
+
+fn read_mda(img: &Image, locn: &DiskLocn) -> MdaRead {
+    let h = read_header(img, locn.offset).map_err(|e| (None, e))?;
+    let here = |c| Error::corrupt(Some(&img.path), "metadata area", locn.offset, c);
+    if let Err(c) = h.validate(locn.offset) {
+        return Err((Some(h), here(c)));
+    }
+    let slot = h.raw_locns[0];
+    if slot.is_empty() || slot.ignored() {
+        return Ok((h, None));
+    }
+    let text_bytes = match read_slot_text(img, locn.offset, &h, 0) {
+        Ok(t) => t,
+        Err(e) => return Err((Some(h), e)),
+    };
+    let text_at = locn.offset + slot.offset;
+    let tree = text::parse(&text_bytes)
+        .map_err(|c| (Some(h.clone()), Error::corrupt(Some(&img.path), "metadata text", text_at, c)))?;
+    let vg = Vg::from_tree(&tree)
+        .map_err(|c| (Some(h.clone()), Error::corrupt(Some(&img.path), "metadata text", text_at, c)))?;
+    Ok((h, Some(Committed { text: text_bytes, checksum: slot.checksum, vg })))
+}

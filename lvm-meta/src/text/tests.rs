@@ -1,0 +1,89 @@
+use super::*;
+use crate::error::Corruption;
+use proptest::prelude::*;
+
+#[test]
+fn grammar_basics() {
+    let t = parse(
+        b"vg0 {\nid = \"abc\"\nseqno = 4\nstatus = [\"READ\", \"WRITE\"]\nflags = []\n# c\nsub {\nx = 010\ny = -3\nf = 1.5\nb = bare\n}\n}\ncontents = \"Text\\\"q\\\\ \\n\"\0garbage",
+    )
+    .unwrap();
+    let vg = t.section("vg0").unwrap();
+    assert_eq!(vg.value("seqno"), Some(&Value::Int(4)));
+    assert_eq!(
+        vg.value("status"),
+        Some(&Value::Array(vec![Value::Str("READ".into()), Value::Str("WRITE".into())]))
+    );
+    assert_eq!(vg.value("flags"), Some(&Value::Array(vec![])));
+    let sub = vg.section("sub").unwrap();
+    assert_eq!(sub.value("x"), Some(&Value::Int(8)), "leading zero is octal");
+    assert_eq!(sub.value("y"), Some(&Value::Int(-3)));
+    assert_eq!(sub.value("f"), Some(&Value::Float("1.5".into())));
+    assert_eq!(sub.value("b"), Some(&Value::Str("bare".into())));
+    // Only \" and \\ are escapes; other backslashes stay.
+    assert_eq!(t.value("contents"), Some(&Value::Str("Text\"q\\ \\n".into())));
+}
+
+#[test]
+fn duplicates_are_kept_and_first_wins() {
+    let t = parse(b"a = 1\na = 2\n").unwrap();
+    assert_eq!(t.nodes.len(), 2);
+    assert_eq!(t.value("a"), Some(&Value::Int(1)));
+}
+
+#[test]
+fn errors_carry_line_and_offset() {
+    match parse(b"vg {\nid = \"x\"\nseqno = \n}\n") {
+        Err(Corruption::Text { line, .. }) => assert_eq!(line, 4),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(parse(b"vg {\n"), Err(Corruption::Text { .. })));
+    assert!(matches!(parse(b"}\n"), Err(Corruption::Text { .. })));
+    assert!(matches!(parse(b"a = 99999999999999999999\n"), Err(Corruption::Text { .. })));
+    assert!(matches!(parse(b"a = 08\n"), Err(Corruption::Text { .. })));
+    assert!(matches!(parse(b"a = \"open\n"), Err(Corruption::Text { .. })));
+    assert!(matches!(parse(b"a = [1, 2\n"), Err(Corruption::Text { .. })));
+}
+
+#[test]
+fn deep_nesting_is_refused_not_a_stack_overflow() {
+    let mut s = Vec::new();
+    for _ in 0..100_000 {
+        s.extend_from_slice(b"a {");
+    }
+    assert!(matches!(parse(&s), Err(Corruption::Text { .. })));
+}
+
+fn arb_value() -> impl Strategy<Value = Value> {
+    let scalar = prop_oneof![
+        any::<i64>().prop_filter("lvm2 cannot write i64::MIN", |v| *v != i64::MIN).prop_map(Value::Int),
+        "[ -~]{0,12}".prop_map(Value::Str),
+    ];
+    prop_oneof![scalar.clone(), proptest::collection::vec(scalar, 0..4).prop_map(Value::Array)]
+}
+
+fn arb_nodes(depth: u32) -> BoxedStrategy<Vec<Node>> {
+    let key = "[a-z_][a-z0-9_]{0,8}";
+    let setting = (key, arb_value()).prop_map(|(key, value)| Node::Setting { key, value });
+    if depth == 0 {
+        proptest::collection::vec(setting, 0..4).boxed()
+    } else {
+        let section =
+            (key, arb_nodes(depth - 1)).prop_map(|(key, children)| Node::Section { key, children });
+        proptest::collection::vec(prop_oneof![setting, section], 0..4).boxed()
+    }
+}
+
+proptest! {
+    #[test]
+    fn write_then_parse_is_identity(nodes in arb_nodes(3)) {
+        let tree = Tree { nodes };
+        let text = write_raw(&tree);
+        prop_assert_eq!(parse(text.as_bytes()).unwrap(), tree);
+    }
+
+    #[test]
+    fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let _ = parse(&bytes);
+    }
+}

@@ -1,0 +1,472 @@
+#!/usr/bin/env bash
+# gen.sh: build the lvm2 golden corpus with REAL lvm2 on loop devices.
+#
+#   gen.sh OUTDIR [SCENARIO...]     run scenarios (default: all) into OUTDIR/<scenario>/
+#   gen.sh --pack OUTDIR DEST       copy goldens to DEST/<scenario>/, images as .img.zst
+#   gen.sh --list                   list scenario names
+#
+# Needs root, losetup, lvm2 (2.03.x), jq and zstd. No device-mapper is needed: lvm2 runs
+# with global/activation=0 from a private lvm.conf (see write_lvm_conf). Every loop device
+# attached here is detached again on exit, also on failure. See README.md for the layout
+# of OUTDIR and the formatting facts observed.
+set -euo pipefail
+export LC_ALL=C TZ=UTC
+export LVM_SUPPRESS_FD_WARNINGS=1
+
+# Private places. They are fixed paths on purpose: lvm2 prints the device path in
+# pv_name, pvck output and the metadata `device` hint, so a fixed directory keeps the
+# goldens stable from one run to the next (loop device numbers are not).
+DEVDIR=${LVM2GEN_DEVDIR:-/tmp/l2dev}      # symlinks <pvname>.img -> /dev/loopN
+ETCDIR=${LVM2GEN_ETCDIR:-/tmp/l2etc}      # LVM_SYSTEM_DIR with our lvm.conf
+WORKDIR=${LVM2GEN_WORKDIR:-/tmp/l2work}   # cwd for lvm2 commands (relative -f paths)
+export LVM_SYSTEM_DIR=$ETCDIR
+
+# The one stderr line we drop from every .err golden: it only says that activation is
+# off, which is how this generator runs lvm2 (lvmsim never activates anything).
+ACT_WARN='  WARNING: Activation disabled. No device-mapper interaction will be attempted.'
+
+SCENARIOS=(single twopv-striped mdacopies fragmented ring-wrap snapshot-meta
+	snapshot-merging empty-pv)
+
+LOOPS=()   # loop devices attached by this process
+OUT=       # OUTDIR/<scenario> of the running scenario
+PVS=()     # pv names (image basenames without .img) of the running scenario
+
+die() { echo "gen.sh: $*" >&2; exit 1; }
+
+cleanup() {
+	local l
+	for l in "${LOOPS[@]}"; do
+		losetup -d "$l" 2>/dev/null || echo "gen.sh: could not detach $l" >&2
+	done
+	LOOPS=()
+	rm -f "$DEVDIR"/*.img 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+write_lvm_conf() {
+	mkdir -p "$ETCDIR" "$DEVDIR" "$WORKDIR"
+	cat >"$ETCDIR/lvm.conf" <<EOF
+# lvm.conf used by testdata/lvm2/gen.sh (no device-mapper, no udev, no backups)
+devices {
+	scan = [ "$DEVDIR" ]
+	obtain_device_list_from_udev = 0
+	use_devicesfile = 0
+	filter = [ "a|^$DEVDIR/[^/]*[.]img\$|", "r|.*|" ]
+	global_filter = [ "a|^$DEVDIR/[^/]*[.]img\$|", "r|.*|" ]
+	hints = "none"
+}
+global {
+	activation = 0
+	use_lvmpolld = 0
+}
+activation {
+	udev_sync = 0
+	udev_rules = 0
+	monitoring = 0
+}
+backup {
+	backup = 0
+	archive = 0
+}
+EOF
+}
+
+# dev NAME: the device path lvm2 knows the PV NAME by.
+dev() { echo "$DEVDIR/$1.img"; }
+
+# mkpv NAME MIB: create a sparse image OUT/NAME.img and attach it.
+mkpv() {
+	local name=$1 mib=$2 img loop
+	img=$OUT/$name.img
+	rm -f "$img"
+	truncate -s "${mib}M" "$img"
+	loop=$(losetup -f --show "$img")
+	LOOPS+=("$loop")
+	ln -sfn "$loop" "$(dev "$name")"
+	PVS+=("$name")
+	printf '%s %s\n' "$(dev "$name")" "$name.img" >>"$OUT/devmap.txt"
+	printf '# %s: %s MiB image on %s\n' "$name.img" "$mib" "$loop" >>"$OUT/setup.log"
+}
+
+# run CMD...: one scenario step; logged in setup.log, fails the scenario on error.
+run() {
+	printf '$ %s\n' "$*" >>"$OUT/setup.log"
+	(cd "$WORKDIR" && "$@") >>"$OUT/setup.log" 2>&1 || {
+		tail -n 20 "$OUT/setup.log" >&2
+		die "step failed: $*"
+	}
+}
+
+# rec FILE CMD...: a golden. stdout -> OUT/FILE, stderr (minus ACT_WARN) -> OUT/FILE.err,
+# exit status and command line -> OUT/commands.txt. Never fails.
+rec() {
+	local file=$1 rc=0
+	shift
+	(cd "$WORKDIR" && "$@") >"$OUT/$file" 2>"$WORKDIR/stderr" || rc=$?
+	grep -vxF -- "$ACT_WARN" "$WORKDIR/stderr" >"$OUT/$file.err" || true
+	printf '%s\t%s\t%s\n' "$file" "$rc" "$*" >>"$OUT/commands.txt"
+	return 0
+}
+
+PVS_FIELDS=pv_name,pv_uuid,pv_size,pv_free,pe_start,pv_attr,dev_size,vg_name,pv_fmt,pv_pe_count,pv_pe_alloc_count,pv_mda_count,pv_mda_size,pv_mda_free
+VGS_FIELDS=vg_name,vg_uuid,vg_attr,vg_size,vg_free,vg_extent_size,vg_extent_count,vg_free_count,vg_seqno,pv_count,lv_count,snap_count,vg_mda_count,vg_mda_size,vg_mda_free,max_lv,max_pv
+LVS_FIELDS=lv_name,vg_name,lv_uuid,lv_attr,lv_size,origin,chunk_size,seg_count,lv_layout,lv_role
+SEG_FIELDS=lv_name,segtype,seg_start_pe,seg_start,seg_size,seg_pe_ranges,devices,stripes,stripe_size,seg_size_pe
+
+# record [VG...]: every golden of the running scenario (the PVs still attached).
+record() {
+	local j='--reportformat json --units b --nosuffix -a' u p vg
+	# shellcheck disable=SC2086
+	{
+		rec pvs.json pvs $j -o $PVS_FIELDS
+		rec vgs.json vgs $j -o $VGS_FIELDS
+		rec lvs.json lvs $j -o $LVS_FIELDS
+		rec lvs-segments.json lvs $j --segments -o $SEG_FIELDS
+	}
+	rec pvs-default.json pvs --reportformat json
+	rec vgs-default.json vgs --reportformat json
+	rec lvs-default.json lvs -a --reportformat json
+
+	rec pvs.txt pvs
+	rec pvs-a.txt pvs -a
+	rec vgs.txt vgs
+	rec lvs.txt lvs
+	rec lvs-a.txt lvs -a
+	rec lvs-segments.txt lvs -a --segments
+	rec lvs-units-h.txt lvs -a --units h
+	rec pvs-units-b-nosuffix.txt pvs --units b --nosuffix
+	rec vgs-units-b-nosuffix.txt vgs --units b --nosuffix
+	rec lvs-units-b-nosuffix.txt lvs -a --units b --nosuffix
+	rec pvs-noheadings-sep.txt pvs --noheadings --separator :
+	rec vgs-noheadings-sep.txt vgs --noheadings --separator :
+	rec lvs-noheadings-sep.txt lvs -a --noheadings --separator :
+	rec lvs-devices.txt lvs -a -o +devices
+	rec lvs-segments-devices.txt lvs -a --segments -o +devices
+	for u in k s m g; do
+		rec "pvs-units-$u.txt" pvs --units "$u"
+		rec "vgs-units-$u.txt" vgs --units "$u"
+		rec "lvs-units-$u.txt" lvs -a --units "$u"
+	done
+	rec lvs-units-upper-m.txt lvs -a --units M
+
+	for p in "${PVS[@]}"; do
+		rec "$p.pvck-headers.txt" pvck --dump headers "$(dev "$p")"
+		rec "$p.pvck-metadata.txt" pvck --dump metadata "$(dev "$p")"
+		rec "$p.pvck-metadata_all.txt" pvck --dump metadata_all "$(dev "$p")"
+		rec "$p.pvck-metadata_all-v.txt" pvck --dump metadata_all -v "$(dev "$p")"
+		rec "$p.pvck-metadata_search.txt" pvck --dump metadata_search "$(dev "$p")"
+		# pvck reads the first mda unless told otherwise; a second mda gets its own goldens
+		if grep -q '^  mda_header_2 ' "$OUT/$p.pvck-headers.txt"; then
+			rec "$p.pvck-metadata-mda2.txt" pvck --dump metadata --settings mda_num=2 "$(dev "$p")"
+			rec "$p.pvck-metadata_all-mda2.txt" pvck --dump metadata_all --settings mda_num=2 "$(dev "$p")"
+			rec "$p.pvck-metadata_search-mda2.txt" pvck --dump metadata_search --settings mda_num=2 "$(dev "$p")"
+		fi
+	done
+
+	for vg in "$@"; do
+		local f=vgcfgbackup.txt
+		[ $# -gt 1 ] && f=vgcfgbackup-$vg.txt
+		rm -f "$WORKDIR/$f"
+		rec "$f.stdout" vgcfgbackup -f "$f" "$vg"
+		cp "$WORKDIR/$f" "$OUT/$f"
+	done
+}
+
+# jqget FILE FILTER: one value from a JSON golden.
+jqget() { jq -r "$2" "$OUT/$1"; }
+
+check() { # check DESCRIPTION TEST...
+	local what=$1
+	shift
+	if "$@"; then
+		printf 'check ok: %s\n' "$what" >>"$OUT/setup.log"
+	else
+		die "$(basename "$OUT"): property not met: $what"
+	fi
+}
+
+# lv_attr of LV from lvs.json
+# (lvs.json has one row per segment: chunk_size is a segment field, see README)
+lvattr() { jqget lvs.json "first(.report[0].lv[] | select(.lv_name == \"$1\")) | .lv_attr"; }
+
+# Fill in a random LVM-style UUID (6-4-4-4-4-4-6 from [A-Za-z0-9]).
+new_uuid() {
+	local s
+	s=$(tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32)
+	echo "${s:0:6}-${s:6:4}-${s:10:4}-${s:14:4}-${s:18:4}-${s:22:4}-${s:26:6}"
+}
+
+# mda_field PV FIELD: a value from PV's recorded pvck headers, e.g. mda_header_1.size
+mda_field() { awk -v k="$2" '$1 == k { print $2; exit }' "$OUT/$1.pvck-headers.txt"; }
+
+# ---------------------------------------------------------------------------------------
+# Scenarios. Each sets up PVs/VGs, calls record, then checks the property it is for.
+
+scenario_single() {
+	mkpv a 64
+	run pvcreate "$(dev a)"
+	run vgcreate vg_single "$(dev a)"
+	run lvcreate -an -Zn -n lv0 -L 12M vg_single
+	record vg_single
+	check "one linear LV of 3 extents" test \
+		"$(jqget lvs-segments.json '[.report[0].seg[] | .segtype + ":" + .seg_size_pe] | join(",")')" = linear:3
+}
+
+scenario_twopv_striped() {
+	mkpv a 64
+	mkpv b 96
+	run pvcreate "$(dev a)" "$(dev b)"
+	run vgcreate vg_striped "$(dev a)" "$(dev b)"
+	run lvcreate -an -Zn -n lin -L 20M vg_striped "$(dev a)"
+	run lvcreate -an -Zn -n str -i2 -I64k -L 24M vg_striped
+	# all that is left on a, then some of b: one LV, two segments on two PVs
+	run lvcreate -an -Zn -n span -l 24 vg_striped "$(dev a)" "$(dev b)"
+	record vg_striped
+	check "str is striped over 2 PVs, stripe 64 KiB" test \
+		"$(jqget lvs-segments.json '.report[0].seg[] | select(.lv_name == "str") | .stripes + "/" + .stripe_size')" = "2/65536"
+	check "span has 2 segments" test \
+		"$(jqget lvs.json 'first(.report[0].lv[] | select(.lv_name == "span")) | .seg_count')" = 2
+}
+
+scenario_mdacopies() {
+	mkpv a 32
+	mkpv b 48
+	mkpv c 64
+	run pvcreate --metadatacopies 0 "$(dev a)"
+	run pvcreate --metadatacopies 1 --metadatasize 512k --dataalignment 128k "$(dev b)"
+	run pvcreate --metadatacopies 2 "$(dev c)"
+	run vgcreate vg_mda "$(dev a)" "$(dev b)" "$(dev c)"
+	run lvcreate -an -Zn -n lv0 -L 56M vg_mda "$(dev a)" "$(dev b)"
+	run lvcreate -an -Zn -n lv1 -L 8M vg_mda "$(dev c)"
+	record vg_mda
+	check "mda counts 0/1/2" test "$(jqget pvs.json '[.report[0].pv[] | .pv_mda_count] | join(",")')" = 0,1,2
+	check "b: pe_start 128 KiB aligned" test \
+		$(($(jqget pvs.json '.report[0].pv[] | select(.pv_name | endswith("/b.img")) | .pe_start') % 131072)) = 0
+}
+
+scenario_fragmented() {
+	mkpv a 96
+	run pvcreate "$(dev a)"
+	run vgcreate vg_frag "$(dev a)"
+	local i
+	for i in 1 2 3 4 5 6; do
+		run lvcreate -an -Zn -n "lv$i" -l 2 vg_frag
+	done
+	run lvremove -f vg_frag/lv2
+	run lvremove -f vg_frag/lv4
+	# into the holes left by lv2 and lv4, then past lv6: 3 segments
+	run lvextend -l +6 vg_frag/lv1 "$(dev a):2-3" "$(dev a):6-7" "$(dev a):12-13"
+	run lvrename vg_frag lv3 renamed3
+	run lvextend -L +4M vg_frag/lv5
+	record vg_frag
+	check "lv1 has 3+ segments" test \
+		"$(jqget lvs.json 'first(.report[0].lv[] | select(.lv_name == "lv1")) | .seg_count')" -ge 3
+	check "renamed3 exists" test "$(lvattr renamed3)" != ""
+}
+
+scenario_ring_wrap() {
+	mkpv a 32
+	run pvcreate --metadatasize 64k --dataalignment 64k "$(dev a)"
+	run vgcreate -s 1M vg_ring "$(dev a)"
+	run lvcreate -an -Zn -n keep -l 1 vg_ring
+	local i
+	for ((i = 0; i < 60; i++)); do
+		run lvcreate -an -Zn -n "t$i" -l 1 vg_ring
+		run lvrename vg_ring "t$i" "r$i"
+		# keep every 10th, remove the others
+		if ((i % 10 != 9)); then
+			run lvremove -f "vg_ring/r$i"
+		fi
+	done
+	# go on changing the VG until the committed copy itself wraps past the ring's end,
+	# so the corpus holds a split committed copy
+	local off size mdasize n=0
+	while :; do
+		pvck --dump headers "$(dev a)" >"$WORKDIR/hdr" 2>/dev/null
+		off=$(awk '$1 == "mda_header_1.raw_locn[0].offset" { print $2 }' "$WORKDIR/hdr")
+		size=$(awk '$1 == "mda_header_1.raw_locn[0].size" { print $2 }' "$WORKDIR/hdr")
+		mdasize=$(awk '$1 == "mda_header_1.size" { print $2 }' "$WORKDIR/hdr")
+		((off + size > mdasize)) && break
+		((n++ < 100)) || die "ring-wrap: committed copy never wrapped"
+		run lvcreate -an -Zn -n "w$n" -l 1 vg_ring
+		((off + size > mdasize)) && break
+		run lvremove -f "vg_ring/w$n"
+	done
+	record vg_ring
+	check "committed copy wraps" test \
+		$(($(mda_field a mda_header_1.raw_locn[0].offset) + $(mda_field a mda_header_1.raw_locn[0].size))) \
+		-gt "$(mda_field a mda_header_1.size)"
+	check "vg_seqno > 120" test "$(jqget vgs.json '.report[0].vg[0].vg_seqno')" -gt 120
+}
+
+# add_snapshots IN OUT SPEC...: edit a vgcfgbackup file. SPEC is
+# glue:origin:cow:chunk_sectors:kind with kind cow_store or merging_store. The COW LVs
+# lose VISIBLE; a merging glue LV loses VISIBLE too (spec section 9).
+add_snapshots() {
+	local in=$1 out=$2
+	shift 2
+	local now host spec glue origin cow chunk kind extents status cows=" "
+	now=$(date +%s)
+	host=$(uname -n)
+	: >"$WORKDIR/glue.txt"
+	for spec in "$@"; do
+		IFS=: read -r glue origin cow chunk kind <<<"$spec"
+		cows+="$cow "
+		extents=$(awk -v lv="$origin" '
+			$0 == "\t\t" lv " {" { inlv = 1 }
+			inlv && $1 == "extent_count" { n += $3 }
+			inlv && $0 == "\t\t}" { inlv = 0 }
+			END { print n }' "$in")
+		status='["READ", "WRITE", "VISIBLE"]'
+		[ "$kind" = merging_store ] && status='["READ", "WRITE"]'
+		printf '\n\t\t%s {\n' "$glue"
+		printf '\t\t\tid = "%s"\n' "$(new_uuid)"
+		printf '\t\t\tstatus = %s\n' "$status"
+		printf '\t\t\tflags = []\n'
+		printf '\t\t\tcreation_time = %s\n' "$now"
+		printf '\t\t\tcreation_host = "%s"\n' "$host"
+		printf '\t\t\tsegment_count = 1\n\n'
+		printf '\t\t\tsegment1 {\n'
+		printf '\t\t\t\tstart_extent = 0\n'
+		printf '\t\t\t\textent_count = %s\n\n' "$extents"
+		printf '\t\t\t\ttype = "snapshot"\n'
+		printf '\t\t\t\tchunk_size = %s\n' "$chunk"
+		printf '\t\t\t\torigin = "%s"\n' "$origin"
+		printf '\t\t\t\t%s = "%s"\n' "$kind" "$cow"
+		printf '\t\t\t}\n'
+		printf '\t\t}\n'
+	done >>"$WORKDIR/glue.txt"
+	awk -v cows="$cows" -v gluefile="$WORKDIR/glue.txt" '
+		$0 == "\tlogical_volumes {" { inlvs = 1 }
+		inlvs && /^\t\t[^\t].* {$/ { lv = $1; iscow = index(cows, " " lv " ") > 0 }
+		inlvs && iscow && $0 ~ /^\t\t\tstatus = / {
+			sub(/, "VISIBLE"/, "")
+		}
+		inlvs && $0 == "\t}" {
+			while ((getline l < gluefile) > 0) print l
+			inlvs = 0
+		}
+		{ print }' "$in" >"$out"
+}
+
+scenario_snapshot_meta() {
+	mkpv a 64
+	run pvcreate "$(dev a)"
+	run vgcreate vg_snap "$(dev a)"
+	run lvcreate -an -Zn -n data -l 5 vg_snap
+	run lvcreate -an -Zn -n snap -l 2 vg_snap
+	run lvcreate -an -Zn -n snap2 -l 3 vg_snap
+	run lvcreate -an -Zn -n other -l 1 vg_snap
+	run vgcfgbackup -f plain.vg vg_snap
+	add_snapshots "$WORKDIR/plain.vg" "$WORKDIR/restore.vg" \
+		snapshot0:data:snap:8:cow_store snapshot1:data:snap2:32:cow_store
+	cp "$WORKDIR/restore.vg" "$OUT/restore-input.vg"
+	run vgcfgrestore -f restore.vg vg_snap
+	record vg_snap
+	check "data is an origin with 2 snapshots" test "$(lvattr data | cut -c1)" = o
+	check "snap is a snapshot of data" test \
+		"$(jqget lvs.json 'first(.report[0].lv[] | select(.lv_name == "snap")) | .origin')" = data
+	check "snap_count 2" test "$(jqget vgs.json '.report[0].vg[0].snap_count')" = 2
+}
+
+scenario_snapshot_merging() {
+	mkpv a 64
+	run pvcreate "$(dev a)"
+	run vgcreate vg_merge "$(dev a)"
+	run lvcreate -an -Zn -n data -l 4 vg_merge
+	run lvcreate -an -Zn -n snap -l 2 vg_merge
+	run vgcfgbackup -f plain.vg vg_merge
+	add_snapshots "$WORKDIR/plain.vg" "$WORKDIR/restore.vg" \
+		snapshot0:data:snap:16:merging_store
+	cp "$WORKDIR/restore.vg" "$OUT/restore-input.vg"
+	run vgcfgrestore -f restore.vg vg_merge
+	record vg_merge
+	check "data is a merging origin (O)" test "$(lvattr data | cut -c1)" = O
+	# the merging COW is hidden: lvm2 prints its name in brackets
+	check "snap is a hidden merging snapshot (S)" test "$(lvattr '[snap]' | cut -c1)" = S
+}
+
+scenario_empty_pv() {
+	mkpv a 16
+	mkpv b 32
+	run pvcreate "$(dev a)"
+	run pvcreate "$(dev b)"
+	run vgcreate vg_gone "$(dev b)"
+	run lvcreate -an -Zn -n lv0 -l 2 vg_gone
+	run lvrename vg_gone lv0 lv1
+	run vgremove -f vg_gone
+	record
+	check "2 orphan PVs" test "$(jqget pvs.json '[.report[0].pv[] | select(.vg_name == "")] | length')" = 2
+	check "b keeps old copies in its ring" grep -q 'vg vg_gone' "$OUT/b.pvck-metadata_search.txt"
+}
+
+# ---------------------------------------------------------------------------------------
+
+run_scenario() {
+	local name=$1 fn
+	fn=scenario_${name//-/_}
+	declare -F "$fn" >/dev/null || die "unknown scenario: $name"
+	OUT=$OUTDIR/$name
+	rm -rf "$OUT"
+	mkdir -p "$OUT"
+	rm -f "$DEVDIR"/*.img "$WORKDIR"/*
+	PVS=()
+	: >"$OUT/devmap.txt"
+	: >"$OUT/commands.txt"
+	printf '# %s, %s\n' "$name" "$(lvm version 2>/dev/null | awk '/LVM version/ { print $3 }')" \
+		>"$OUT/setup.log"
+	"$fn"
+	cleanup
+	echo "gen.sh: $name done"
+}
+
+pack() {
+	local src=$1 dst=$2 d f name
+	[ -d "$src" ] || die "no such directory: $src"
+	mkdir -p "$dst"
+	for d in "$src"/*/; do
+		name=$(basename "$d")
+		[ -f "$d/devmap.txt" ] || continue
+		rm -rf "${dst:?}/$name"
+		mkdir -p "$dst/$name"
+		for f in "$d"*; do
+			case $f in
+			*.img) zstd -q -19 "$f" -o "$dst/$name/$(basename "$f").zst" ;;
+			*) cp "$f" "$dst/$name/" ;;
+			esac
+		done
+	done
+	lvm version >"$dst/lvm-version.txt" 2>/dev/null || true
+}
+
+main() {
+	case ${1-} in
+	--list) printf '%s\n' "${SCENARIOS[@]}"; return ;;
+	--pack) [ $# -eq 3 ] || die "usage: gen.sh --pack OUTDIR DEST"; pack "$2" "$3"; return ;;
+	'' | -h | --help) sed -n '2,11p' "$0"; return ;;
+	esac
+	[ "$(id -u)" = 0 ] || die "needs root (losetup)"
+	local t
+	for t in losetup lvm jq zstd; do
+		command -v "$t" >/dev/null || die "missing tool: $t"
+	done
+	OUTDIR=$(realpath -m "$1")
+	shift
+	[ $# -gt 0 ] || set -- "${SCENARIOS[@]}"
+	write_lvm_conf
+	# one generator at a time: the device and work directories are shared
+	exec 9>"$ETCDIR/lock"
+	flock 9
+	mkdir -p "$OUTDIR"
+	lvm version >"$OUTDIR/lvm-version.txt" 2>/dev/null || true
+	for t in "$@"; do
+		run_scenario "$t"
+	done
+}
+
+# make-2000.sh sources this file for its helpers
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+	main "$@"
+fi
