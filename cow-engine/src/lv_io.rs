@@ -20,7 +20,10 @@ pub struct LvReader<'a> {
 impl<'a> LvReader<'a> {
     /// A reader for LV index `lv`.
     pub fn new(vg: &'a Vg, lv: usize, pvs: Vec<Option<&'a Image>>) -> Result<Self> {
-        let l = vg.lvs.get(lv).ok_or_else(|| Error::Usage(format!("no LV with index {lv}")))?;
+        let l = vg
+            .lvs
+            .get(lv)
+            .ok_or_else(|| Error::Usage(format!("no LV with index {lv}")))?;
         let size = vg
             .lv_extents(l)
             .checked_mul(vg.extent_bytes())
@@ -38,12 +41,25 @@ impl<'a> LvReader<'a> {
         let end = offset
             .checked_add(buf.len() as u64)
             .filter(|e| *e <= self.size)
-            .ok_or_else(|| Error::Usage(format!("read of {} bytes at {offset} runs past the LV's end ({})", buf.len(), self.size)))?;
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "read of {} bytes at {offset} runs past the LV's end ({})",
+                    buf.len(),
+                    self.size
+                ))
+            })?;
         let _ = end;
         while !buf.is_empty() {
             let piece = lv_map::map(self.vg, self.lv, offset)?;
             let (n, src) = match piece {
-                Piece::Pv { pv, offset: at, len } => ((len.min(buf.len() as u64).min(MAX_IO)) as usize, Some((pv, at))),
+                Piece::Pv {
+                    pv,
+                    offset: at,
+                    len,
+                } => (
+                    (len.min(buf.len() as u64).min(MAX_IO)) as usize,
+                    Some((pv, at)),
+                ),
                 Piece::Zero { len } => ((len.min(buf.len() as u64).min(MAX_IO)) as usize, None),
             };
             let (head, tail) = buf.split_at_mut(n);
@@ -55,12 +71,15 @@ impl<'a> LvReader<'a> {
                             self.vg.lvs[self.lv].name, self.vg.pvs[pv].key, self.vg.pvs[pv].id
                         ))
                     })?;
-                    if at.checked_add(n as u64).map_or(true, |e| e > img.size) {
+                    if at.checked_add(n as u64).is_none_or(|e| e > img.size) {
                         return Err(Error::corrupt(
                             Some(&img.path),
                             "physical extent data",
                             at,
-                            lvm_meta::Corruption::Truncated { needed: at + n as u64, available: img.size },
+                            lvm_meta::Corruption::Truncated {
+                                needed: at + n as u64,
+                                available: img.size,
+                            },
                         ));
                     }
                     img.read_into(at, head)?;

@@ -44,7 +44,9 @@ pub enum Corruption {
         expected: String,
     },
     /// A stored checksum does not match the bytes.
-    #[error("{what} checksum {stored:#010x} does not match {computed:#010x} over bytes {start}-{end}")]
+    #[error(
+        "{what} checksum {stored:#010x} does not match {computed:#010x} over bytes {start}-{end}"
+    )]
     Checksum {
         /// Which checksum ("header", "label", "metadata text").
         what: &'static str,
@@ -108,7 +110,7 @@ pub enum Error {
         /// The structure's absolute byte offset.
         offset: u64,
         /// What is wrong.
-        corruption: Corruption,
+        corruption: Box<Corruption>,
     },
     /// Valid lvm2 data that lvmsim does not handle.
     #[error("{0}")]
@@ -151,14 +153,14 @@ impl Error {
             path: path.map(str::to_owned),
             structure: structure.into(),
             offset,
-            corruption,
+            corruption: Box::new(corruption),
         }
     }
 
     /// The corruption detail, if this is a corruption error.
     pub fn corruption(&self) -> Option<&Corruption> {
         match self {
-            Error::Corrupt { corruption, .. } => Some(corruption),
+            Error::Corrupt { corruption, .. } => Some(corruption.as_ref()),
             _ => None,
         }
     }

@@ -56,7 +56,10 @@ impl ReadAt for Vec<u8> {
 }
 
 fn eof() -> io::Error {
-    io::Error::new(io::ErrorKind::UnexpectedEof, "read past the end of the image")
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "read past the end of the image",
+    )
 }
 
 /// An image: a name for messages and a byte source.
@@ -71,7 +74,10 @@ pub struct Image {
 
 impl std::fmt::Debug for Image {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Image").field("path", &self.path).field("size", &self.size).finish()
+        f.debug_struct("Image")
+            .field("path", &self.path)
+            .field("size", &self.size)
+            .finish()
     }
 }
 
@@ -88,13 +94,21 @@ impl Image {
             what: "read size".into(),
             source,
         })?;
-        Ok(Image { path: path.to_owned(), data: Box::new(file), size })
+        Ok(Image {
+            path: path.to_owned(),
+            data: Box::new(file),
+            size,
+        })
     }
 
     /// An in-memory image (tests, fuzzing).
     pub fn from_bytes(path: &str, bytes: Vec<u8>) -> Image {
         let size = bytes.len() as u64;
-        Image { path: path.to_owned(), data: Box::new(bytes), size }
+        Image {
+            path: path.to_owned(),
+            data: Box::new(bytes),
+            size,
+        }
     }
 
     /// Reads `len` bytes at `offset`; `len` must already be bounded by the
@@ -107,10 +121,12 @@ impl Image {
 
     /// Fills `buf` from `offset`.
     pub fn read_into(&self, offset: u64, buf: &mut [u8]) -> crate::Result<()> {
-        self.data.read_exact_at(buf, offset).map_err(|source| crate::Error::Io {
-            path: self.path.clone(),
-            what: format!("read {} bytes at {}", buf.len(), offset),
-            source,
-        })
+        self.data
+            .read_exact_at(buf, offset)
+            .map_err(|source| crate::Error::Io {
+                path: self.path.clone(),
+                what: format!("read {} bytes at {}", buf.len(), offset),
+                source,
+            })
     }
 }

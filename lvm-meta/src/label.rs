@@ -48,7 +48,11 @@ impl Label {
     /// Parses a 512-byte sector read from sector index `sector`. `base` is
     /// the sector's absolute byte offset (for messages). Returns `Ok(None)`
     /// when the sector does not start with `LABELONE`.
-    pub fn parse(sector_bytes: &[u8; 512], sector: u64, base: u64) -> Result<Option<Label>, Corruption> {
+    pub fn parse(
+        sector_bytes: &[u8; 512],
+        sector: u64,
+        base: u64,
+    ) -> Result<Option<Label>, Corruption> {
         if &sector_bytes[OFF_ID..OFF_ID + 8] != LABEL_ID {
             return Ok(None);
         }
@@ -90,8 +94,15 @@ impl Label {
                 reason: "the PV header must start between bytes 32 and 472".into(),
             });
         }
-        let pv_header = PvHeader::parse(&sector_bytes[offset as usize..], base + u64::from(offset))?;
-        Ok(Some(Label { sector, crc, offset, label_type, pv_header }))
+        let pv_header =
+            PvHeader::parse(&sector_bytes[offset as usize..], base + u64::from(offset))?;
+        Ok(Some(Label {
+            sector,
+            crc,
+            offset,
+            label_type,
+            pv_header,
+        }))
     }
 
     /// Renders the label as the 512-byte sector lvm2 writes: zero-filled,
@@ -102,7 +113,9 @@ impl Label {
         LE::write_u64(&mut s[OFF_SECTOR..], self.sector);
         LE::write_u32(&mut s[OFF_OFFSET..], self.offset);
         s[OFF_TYPE..OFF_TYPE + 8].copy_from_slice(&self.label_type);
-        let off = usize::try_from(self.offset).unwrap_or(LABEL_HEADER_SIZE).min(512 - 40);
+        let off = usize::try_from(self.offset)
+            .unwrap_or(LABEL_HEADER_SIZE)
+            .min(512 - 40);
         self.pv_header.write(&mut s[off..]);
         let crc = lvm_crc(&s[OFF_OFFSET..]);
         LE::write_u32(&mut s[OFF_CRC..], crc);
@@ -121,7 +134,10 @@ pub struct LabelScan {
 
 /// Scans the first four sectors of `img` like lvm2: the first valid label wins.
 pub fn scan(img: &Image) -> Result<LabelScan> {
-    let mut out = LabelScan { label: None, rejected: Vec::new() };
+    let mut out = LabelScan {
+        label: None,
+        rejected: Vec::new(),
+    };
     let avail = img.size.min(LABEL_SCAN_SECTORS * SECTOR_SIZE);
     let whole = avail / SECTOR_SIZE;
     for sector in 0..whole {
@@ -135,7 +151,9 @@ pub fn scan(img: &Image) -> Result<LabelScan> {
                 }
             }
             Ok(None) => {}
-            Err(c) => out.rejected.push(Error::corrupt(Some(&img.path), "label", base, c)),
+            Err(c) => out
+                .rejected
+                .push(Error::corrupt(Some(&img.path), "label", base, c)),
         }
     }
     Ok(out)
@@ -169,9 +187,19 @@ mod tests {
             pv_header: PvHeader {
                 uuid: *b"x3dF8kQwPz7LmNb2VcRt9YhG4sUe6WjK",
                 device_size: 0x4000_0000,
-                data_areas: vec![DiskLocn { offset: 0x10_0000, size: 0 }],
-                metadata_areas: vec![DiskLocn { offset: 0x1000, size: 0xF_F000 }],
-                extension: Some(PvHeaderExtension { version: 2, flags: 1, bootloader_areas: vec![] }),
+                data_areas: vec![DiskLocn {
+                    offset: 0x10_0000,
+                    size: 0,
+                }],
+                metadata_areas: vec![DiskLocn {
+                    offset: 0x1000,
+                    size: 0xF_F000,
+                }],
+                extension: Some(PvHeaderExtension {
+                    version: 2,
+                    flags: 1,
+                    bootloader_areas: vec![],
+                }),
             },
         }
     }
@@ -201,7 +229,9 @@ mod tests {
         LE::write_u64(&mut s[OFF_SECTOR..], 2);
         fix_crc(&mut s);
         let e = Label::parse(&s, 1, 512).unwrap_err();
-        assert!(matches!(e, Corruption::BadValue { ref field, .. } if field == "label_header.sector_xl"));
+        assert!(
+            matches!(e, Corruption::BadValue { ref field, .. } if field == "label_header.sector_xl")
+        );
     }
 
     #[test]
@@ -209,7 +239,17 @@ mod tests {
         let mut s = sample().to_sector();
         s[0x30] ^= 1;
         let e = Label::parse(&s, 1, 512).unwrap_err();
-        assert!(matches!(e, Corruption::Checksum { start: 532, end: 1023, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                Corruption::Checksum {
+                    start: 532,
+                    end: 1023,
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 
     #[test]
@@ -217,7 +257,10 @@ mod tests {
         let mut s = sample().to_sector();
         s[OFF_TYPE + 3] = b'9';
         fix_crc(&mut s);
-        assert!(matches!(Label::parse(&s, 1, 512).unwrap_err(), Corruption::BadMagic { .. }));
+        assert!(matches!(
+            Label::parse(&s, 1, 512).unwrap_err(),
+            Corruption::BadMagic { .. }
+        ));
     }
 
     #[test]
@@ -225,7 +268,10 @@ mod tests {
         let mut s = sample().to_sector();
         LE::write_u32(&mut s[OFF_OFFSET..], 500);
         fix_crc(&mut s);
-        assert!(matches!(Label::parse(&s, 1, 512).unwrap_err(), Corruption::BadValue { .. }));
+        assert!(matches!(
+            Label::parse(&s, 1, 512).unwrap_err(),
+            Corruption::BadValue { .. }
+        ));
     }
 
     #[test]

@@ -40,9 +40,15 @@ fn unsupported(msg: String) -> Error {
 }
 
 fn map_depth(vg: &Vg, lv_i: usize, offset: u64, depth: usize) -> Result<Piece> {
-    let lv = vg.lvs.get(lv_i).ok_or_else(|| Error::Usage(format!("no LV with index {lv_i}")))?;
+    let lv = vg
+        .lvs
+        .get(lv_i)
+        .ok_or_else(|| Error::Usage(format!("no LV with index {lv_i}")))?;
     if depth > MAX_LV_STACK {
-        return Err(unsupported(format!("LV {}: LVs stacked deeper than {MAX_LV_STACK}", lv.name)));
+        return Err(unsupported(format!(
+            "LV {}: LVs stacked deeper than {MAX_LV_STACK}",
+            lv.name
+        )));
     }
     let eb = vg.extent_bytes();
     let ss = vg.extent_size.0;
@@ -50,12 +56,18 @@ fn map_depth(vg: &Vg, lv_i: usize, offset: u64, depth: usize) -> Result<Piece> {
     let seg = lv
         .segments
         .iter()
-        .find(|s| le >= u64::from(s.start_extent) && le < u64::from(s.start_extent) + u64::from(s.extent_count))
+        .find(|s| {
+            le >= u64::from(s.start_extent)
+                && le < u64::from(s.start_extent) + u64::from(s.extent_count)
+        })
         .ok_or_else(|| Error::Usage(format!("LV {}: offset {offset} is past its end", lv.name)))?;
     let seg_off = offset - u64::from(seg.start_extent) * eb;
     let seg_len = u64::from(seg.extent_count) * eb;
     match &seg.kind {
-        SegmentKind::Striped { stripe_size, stripes } => {
+        SegmentKind::Striped {
+            stripe_size,
+            stripes,
+        } => {
             let n = stripes.len() as u64;
             let (stripe, area_off, run) = if n == 1 {
                 (0usize, seg_off, seg_len - seg_off)
@@ -79,26 +91,44 @@ fn map_depth(vg: &Vg, lv_i: usize, offset: u64, depth: usize) -> Result<Piece> {
                         .and_then(|s| s.checked_mul(512))
                         .and_then(|b| b.checked_add(area_off))
                         .ok_or_else(|| unsupported(format!("LV {}: offset overflows", lv.name)))?;
-                    Ok(Piece::Pv { pv, offset: base, len: run })
+                    Ok(Piece::Pv {
+                        pv,
+                        offset: base,
+                        len: run,
+                    })
                 }
-                Area::Lv { lv: inner, le: inner_le } => {
+                Area::Lv {
+                    lv: inner,
+                    le: inner_le,
+                } => {
                     let inner_off = u64::from(inner_le) * eb + area_off;
                     let p = map_depth(vg, inner, inner_off, depth + 1)?;
                     Ok(match p {
-                        Piece::Pv { pv, offset, len } => Piece::Pv { pv, offset, len: len.min(run) },
+                        Piece::Pv { pv, offset, len } => Piece::Pv {
+                            pv,
+                            offset,
+                            len: len.min(run),
+                        },
                         Piece::Zero { len } => Piece::Zero { len: len.min(run) },
                     })
                 }
             }
         }
-        SegmentKind::Zero => Ok(Piece::Zero { len: seg_len - seg_off }),
-        SegmentKind::Error => Err(Error::Usage(format!("LV {}: offset {offset} is in an error segment", lv.name))),
-        SegmentKind::Snapshot { .. } => {
-            Err(unsupported(format!("LV {}: a snapshot's view is read through the COW engine", lv.name)))
-        }
-        SegmentKind::Unknown { .. } => {
-            Err(unsupported(format!("LV {}: segment type {:?} is not supported", lv.name, seg.type_name)))
-        }
+        SegmentKind::Zero => Ok(Piece::Zero {
+            len: seg_len - seg_off,
+        }),
+        SegmentKind::Error => Err(Error::Usage(format!(
+            "LV {}: offset {offset} is in an error segment",
+            lv.name
+        ))),
+        SegmentKind::Snapshot { .. } => Err(unsupported(format!(
+            "LV {}: a snapshot's view is read through the COW engine",
+            lv.name
+        ))),
+        SegmentKind::Unknown { .. } => Err(unsupported(format!(
+            "LV {}: segment type {:?} is not supported",
+            lv.name, seg.type_name
+        ))),
     }
 }
 
@@ -163,13 +193,41 @@ version = 1
     fn striped_then_linear() {
         let v = vg(STRIPED);
         // Extent = 4 KiB, stripe = 1 KiB. Byte 0: stripe 0 (pv0, PE 1).
-        assert_eq!(map(&v, 0, 0).unwrap(), Piece::Pv { pv: 0, offset: (2048 + 8) * 512, len: 1024 });
+        assert_eq!(
+            map(&v, 0, 0).unwrap(),
+            Piece::Pv {
+                pv: 0,
+                offset: (2048 + 8) * 512,
+                len: 1024
+            }
+        );
         // Byte 1024: stripe 1 (pv1, PE 3), row 0.
-        assert_eq!(map(&v, 0, 1024).unwrap(), Piece::Pv { pv: 1, offset: (128 + 24) * 512, len: 1024 });
+        assert_eq!(
+            map(&v, 0, 1024).unwrap(),
+            Piece::Pv {
+                pv: 1,
+                offset: (128 + 24) * 512,
+                len: 1024
+            }
+        );
         // Byte 2048+100: stripe 0, row 1.
-        assert_eq!(map(&v, 0, 2148).unwrap(), Piece::Pv { pv: 0, offset: (2048 + 8) * 512 + 1024 + 100, len: 924 });
+        assert_eq!(
+            map(&v, 0, 2148).unwrap(),
+            Piece::Pv {
+                pv: 0,
+                offset: (2048 + 8) * 512 + 1024 + 100,
+                len: 924
+            }
+        );
         // Extent 4 is linear on pv1 PE 0.
-        assert_eq!(map(&v, 0, 4 * 4096 + 5).unwrap(), Piece::Pv { pv: 1, offset: 128 * 512 + 5, len: 4091 });
+        assert_eq!(
+            map(&v, 0, 4 * 4096 + 5).unwrap(),
+            Piece::Pv {
+                pv: 1,
+                offset: 128 * 512 + 5,
+                len: 4091
+            }
+        );
         assert!(map(&v, 0, 5 * 4096).is_err());
     }
 }

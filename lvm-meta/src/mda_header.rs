@@ -223,7 +223,12 @@ mod tests {
     #[test]
     fn decode_encode_round_trip_and_validation() {
         let mut h = MdaHeader::new_empty(4096, 1_044_480);
-        h.raw_locns[0] = RawLocn { offset: 512, size: 1617, checksum: 0x8AF4_D8E1, flags: 0 };
+        h.raw_locns[0] = RawLocn {
+            offset: 512,
+            size: 1617,
+            checksum: 0x8AF4_D8E1,
+            flags: 0,
+        };
         let b = h.encode();
         // Spec 9.4: this header's checksum is 0x26142FF5.
         assert_eq!(LE::read_u32(&b), 0x2614_2FF5);
@@ -242,29 +247,60 @@ mod tests {
         };
         let mut b = base;
         b[100] = 1;
-        assert!(matches!(MdaHeader::decode(&b).validate(4096), Err(Corruption::Checksum { start: 4100, end: 4607, .. })));
+        assert!(matches!(
+            MdaHeader::decode(&b).validate(4096),
+            Err(Corruption::Checksum {
+                start: 4100,
+                end: 4607,
+                ..
+            })
+        ));
         let mut b = base;
         b[OFF_MAGIC] = b'X';
         refix(&mut b);
-        assert!(matches!(MdaHeader::decode(&b).validate(4096), Err(Corruption::BadMagic { .. })));
+        assert!(matches!(
+            MdaHeader::decode(&b).validate(4096),
+            Err(Corruption::BadMagic { .. })
+        ));
         let mut b = base;
         LE::write_u32(&mut b[OFF_VERSION..], 2);
         refix(&mut b);
-        assert!(matches!(MdaHeader::decode(&b).validate(4096), Err(Corruption::BadValue { .. })));
+        assert!(matches!(
+            MdaHeader::decode(&b).validate(4096),
+            Err(Corruption::BadValue { .. })
+        ));
         let mut b = base;
         LE::write_u64(&mut b[OFF_SIZE..], 100);
         refix(&mut b);
-        assert!(matches!(MdaHeader::decode(&b).validate(4096), Err(Corruption::BadValue { .. })));
+        assert!(matches!(
+            MdaHeader::decode(&b).validate(4096),
+            Err(Corruption::BadValue { .. })
+        ));
     }
 
     #[test]
     fn slot_bounds() {
         let mut h = MdaHeader::new_empty(4096, 65536);
-        h.raw_locns[0] = RawLocn { offset: 70000, size: 10, checksum: 0, flags: 0 };
+        h.raw_locns[0] = RawLocn {
+            offset: 70000,
+            size: 10,
+            checksum: 0,
+            flags: 0,
+        };
         assert!(h.check_slot(0).is_err());
-        h.raw_locns[0] = RawLocn { offset: 512, size: 65536, checksum: 0, flags: 0 };
+        h.raw_locns[0] = RawLocn {
+            offset: 512,
+            size: 65536,
+            checksum: 0,
+            flags: 0,
+        };
         assert!(h.check_slot(0).is_err());
-        h.raw_locns[0] = RawLocn { offset: 60000, size: 10000, checksum: 0, flags: 0 };
+        h.raw_locns[0] = RawLocn {
+            offset: 60000,
+            size: 10000,
+            checksum: 0,
+            flags: 0,
+        };
         h.check_slot(0).unwrap();
     }
 }

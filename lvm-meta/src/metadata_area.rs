@@ -19,12 +19,18 @@ pub const MAX_TEXT_SIZE: u64 = 64 << 20;
 
 /// Reads and decodes the header of the area at absolute `start`.
 pub fn read_header(img: &Image, start: u64) -> Result<MdaHeader> {
-    if start.checked_add(MDA_HEADER_SIZE).map_or(true, |e| e > img.size) {
+    if start
+        .checked_add(MDA_HEADER_SIZE)
+        .is_none_or(|e| e > img.size)
+    {
         return Err(Error::corrupt(
             Some(&img.path),
             "metadata area",
             start,
-            Corruption::Truncated { needed: MDA_HEADER_SIZE, available: img.size.saturating_sub(start) },
+            Corruption::Truncated {
+                needed: MDA_HEADER_SIZE,
+                available: img.size.saturating_sub(start),
+            },
         ));
     }
     let mut b = [0u8; 512];
@@ -48,9 +54,17 @@ impl TextSpan {
     pub fn new(offset: u64, size: u64, area_size: u64) -> TextSpan {
         if offset.saturating_add(size) > area_size {
             let len_a = area_size.saturating_sub(offset);
-            TextSpan { offset, len_a, len_b: size - len_a }
+            TextSpan {
+                offset,
+                len_a,
+                len_b: size - len_a,
+            }
         } else {
-            TextSpan { offset, len_a: size, len_b: 0 }
+            TextSpan {
+                offset,
+                len_a: size,
+                len_b: 0,
+            }
         }
     }
     /// Relative offset of the copy's last byte.
@@ -78,10 +92,17 @@ pub fn read_slot_text(img: &Image, start: u64, h: &MdaHeader, slot: usize) -> Re
     }
     let span = TextSpan::new(r.offset, r.size, h.size);
     let end = start.checked_add(h.size).ok_or_else(|| {
-        here(Corruption::BadValue { field: "mda_header.size".into(), found: h.size.to_string(), reason: "overflows".into() })
+        here(Corruption::BadValue {
+            field: "mda_header.size".into(),
+            found: h.size.to_string(),
+            reason: "overflows".into(),
+        })
     })?;
     if end > img.size {
-        return Err(here(Corruption::Truncated { needed: end, available: img.size }));
+        return Err(here(Corruption::Truncated {
+            needed: end,
+            available: img.size,
+        }));
     }
     // OK to cast: both parts are bounded by MAX_TEXT_SIZE above.
     let mut text = img.read(start + span.offset, span.len_a as usize)?;
@@ -199,7 +220,9 @@ fn copy_out(buf: &[u8], start: usize, stop: usize) -> Option<(Vec<u8>, bool)> {
 pub fn scan_copies(buf: &[u8], area_offset: u64) -> Vec<FoundCopy> {
     let hdr = MDA_HEADER_SIZE as usize;
     let mut out = Vec::new();
-    let Some(ring) = buf.len().checked_sub(hdr) else { return out };
+    let Some(ring) = buf.len().checked_sub(hdr) else {
+        return out;
+    };
     let sectors = ring / 512;
     let mut count = 0usize;
     let mut first_start = 0usize;
@@ -273,9 +296,12 @@ pub fn read_area_bytes(img: &Image, start: u64, size: u64) -> Result<Vec<u8>> {
             reason: format!("larger than lvmsim's scan cap of {MAX_AREA_SCAN} bytes"),
         }));
     }
-    let end = start.checked_add(size).unwrap_or(u64::MAX);
+    let end = start.saturating_add(size);
     if end > img.size {
-        return Err(here(Corruption::Truncated { needed: end, available: img.size }));
+        return Err(here(Corruption::Truncated {
+            needed: end,
+            available: img.size,
+        }));
     }
     // OK to cast: bounded by MAX_AREA_SCAN.
     img.read(start, size as usize)
@@ -290,7 +316,11 @@ pub fn place_text(buf: &mut [u8], offset: u64, text: &[u8]) -> TextSpan {
     let o = offset as usize;
     buf[o..o + a.len()].copy_from_slice(a);
     let hdr = MDA_HEADER_SIZE as usize;
-    let (pad_from, pad_to_base) = if b.is_empty() { (o + a.len(), o) } else { (hdr + b.len(), hdr) };
+    let (pad_from, pad_to_base) = if b.is_empty() {
+        (o + a.len(), o)
+    } else {
+        (hdr + b.len(), hdr)
+    };
     if !b.is_empty() {
         buf[hdr..hdr + b.len()].copy_from_slice(b);
     }
@@ -315,8 +345,11 @@ mod tests {
     use super::*;
 
     fn text(name: &str, seqno: u32, pad: usize) -> Vec<u8> {
-        let mut t = format!("{name} {{\nid = \"TcZ5Vb-iTq1-vPcS-pqFl-2yRr-Yz1c-9mQxqa\"\nseqno = {seqno}\n").into_bytes();
-        t.extend(std::iter::repeat(b'x').take(pad));
+        let mut t = format!(
+            "{name} {{\nid = \"TcZ5Vb-iTq1-vPcS-pqFl-2yRr-Yz1c-9mQxqa\"\nseqno = {seqno}\n"
+        )
+        .into_bytes();
+        t.extend(std::iter::repeat_n(b'x', pad));
         t.extend_from_slice(b"\n}\n\n\0");
         t
     }
@@ -360,7 +393,10 @@ mod tests {
         area[..512].fill(0);
         let t = text("vg0", 1, 0);
         area[512..512 + t.len()].copy_from_slice(&t);
-        assert!(scan_copies(&area, 0).is_empty(), "a copy under 256 bytes is ignored");
+        assert!(
+            scan_copies(&area, 0).is_empty(),
+            "a copy under 256 bytes is ignored"
+        );
     }
 
     #[test]

@@ -253,7 +253,9 @@ impl Vg {
             Some(Value::Int(1)) => {}
             _ => return Err(model("version is not 1")),
         }
-        let (name, s) = subsections(&t.nodes).next().ok_or_else(|| model("no VG section"))?;
+        let (name, s) = subsections(&t.nodes)
+            .next()
+            .ok_or_else(|| model("no VG section"))?;
         let what = format!("VG {name}");
         let w = what.as_str();
         let extent_size = to_u64(get_int(s, "extent_size", w)?, "extent_size", w)?;
@@ -291,12 +293,15 @@ impl Vg {
         if parse_uuid(&vg.id).is_none() {
             return Err(model(format!("{w}: id {:?} is not a valid UUID", vg.id)));
         }
-        let pvs = s.section("physical_volumes").ok_or_else(|| model(format!("{w}: physical_volumes is missing")))?;
+        let pvs = s
+            .section("physical_volumes")
+            .ok_or_else(|| model(format!("{w}: physical_volumes is missing")))?;
         for (key, p) in subsections(pvs) {
             let what = format!("PV {key}");
             let w = what.as_str();
             let id = get_str(p, "id", w)?;
-            let uuid = parse_uuid(&id).ok_or_else(|| model(format!("{w}: id {id:?} is not a valid UUID")))?;
+            let uuid = parse_uuid(&id)
+                .ok_or_else(|| model(format!("{w}: id {id:?} is not a valid UUID")))?;
             let pv = Pv {
                 key: key.to_owned(),
                 id,
@@ -305,7 +310,9 @@ impl Vg {
                 status: str_list(p, "status", w, true)?,
                 flags: str_list(p, "flags", w, false)?,
                 tags: str_list(p, "tags", w, false)?,
-                dev_size: opt_int(p, "dev_size", w)?.map(|v| to_u64(v, "dev_size", w).map(Sectors)).transpose()?,
+                dev_size: opt_int(p, "dev_size", w)?
+                    .map(|v| to_u64(v, "dev_size", w).map(Sectors))
+                    .transpose()?,
                 pe_start: Sectors(to_u64(get_int(p, "pe_start", w)?, "pe_start", w)?),
                 pe_count: to_u32(get_int(p, "pe_count", w)?, "pe_count", w)?,
             };
@@ -379,7 +386,13 @@ impl Vg {
         })
     }
 
-    fn read_segment(vg: &Vg, lv_names: &[&str], lv: &str, key: &str, s: &[Node]) -> Result<Segment, Corruption> {
+    fn read_segment(
+        vg: &Vg,
+        lv_names: &[&str],
+        lv: &str,
+        key: &str,
+        s: &[Node],
+    ) -> Result<Segment, Corruption> {
         let what = format!("LV {lv} {key}");
         let w = what.as_str();
         let start_extent = to_u32(get_int(s, "start_extent", w)?, "start_extent", w)?;
@@ -393,7 +406,9 @@ impl Vg {
             "striped" => {
                 let count = to_u32(get_int(s, "stripe_count", w)?, "stripe_count", w)?;
                 if count == 0 || count > MAX_STRIPES {
-                    return Err(model(format!("{w}: stripe_count {count} is not in 1..={MAX_STRIPES}")));
+                    return Err(model(format!(
+                        "{w}: stripe_count {count} is not in 1..={MAX_STRIPES}"
+                    )));
                 }
                 if extent_count % count != 0 {
                     return Err(model(format!(
@@ -408,7 +423,9 @@ impl Vg {
                         }
                         Some(Sectors(v))
                     }
-                    None if count != 1 => return Err(model(format!("{w}: stripe_size is missing"))),
+                    None if count != 1 => {
+                        return Err(model(format!("{w}: stripe_size is missing")))
+                    }
                     None => None,
                 };
                 let items = match s.value("stripes") {
@@ -416,12 +433,17 @@ impl Vg {
                     _ => return Err(model(format!("{w}: stripes is missing or not a list"))),
                 };
                 if items.len() as u64 != 2 * u64::from(count) {
-                    return Err(model(format!("{w}: stripes lists {} items for {count} stripes", items.len())));
+                    return Err(model(format!(
+                        "{w}: stripes lists {} items for {count} stripes",
+                        items.len()
+                    )));
                 }
                 let mut stripes = Vec::new();
                 for pair in items.chunks(2) {
                     let (Value::Str(name), Value::Int(n)) = (&pair[0], &pair[1]) else {
-                        return Err(model(format!("{w}: stripes must be \"name\", number pairs")));
+                        return Err(model(format!(
+                            "{w}: stripes must be \"name\", number pairs"
+                        )));
                     };
                     let n = to_u32(*n, "stripes", w)?;
                     let area = if let Some(pv) = vg.pvs.iter().position(|p| &p.key == name) {
@@ -429,11 +451,16 @@ impl Vg {
                     } else if let Some(l) = lv_index(name) {
                         Area::Lv { lv: l, le: n }
                     } else {
-                        return Err(model(format!("{w}: stripes names {name:?}, which is neither a PV nor an LV")));
+                        return Err(model(format!(
+                            "{w}: stripes names {name:?}, which is neither a PV nor an LV"
+                        )));
                     };
                     stripes.push(area);
                 }
-                SegmentKind::Striped { stripe_size, stripes }
+                SegmentKind::Striped {
+                    stripe_size,
+                    stripes,
+                }
             }
             "snapshot" => {
                 let chunk_size = to_u64(get_int(s, "chunk_size", w)?, "chunk_size", w)?;
@@ -447,25 +474,43 @@ impl Vg {
                     (Some(c), None) => (c, false),
                     (None, Some(m)) => (m, true),
                     (Some(_), Some(_)) => {
-                        return Err(model(format!("{w}: both cow_store and merging_store are present")))
+                        return Err(model(format!(
+                            "{w}: both cow_store and merging_store are present"
+                        )))
                     }
                     (None, None) => return Err(model(format!("{w}: cow_store is missing"))),
                 };
-                let origin = lv_index(&origin_name)
-                    .ok_or_else(|| model(format!("{w}: origin {origin_name:?} is not an LV of this VG")))?;
-                let cow = lv_index(&cow_name)
-                    .ok_or_else(|| model(format!("{w}: COW store {cow_name:?} is not an LV of this VG")))?;
-                if lv_names.get(origin) == Some(&lv) || lv_names.get(cow) == Some(&lv) || origin == cow {
+                let origin = lv_index(&origin_name).ok_or_else(|| {
+                    model(format!(
+                        "{w}: origin {origin_name:?} is not an LV of this VG"
+                    ))
+                })?;
+                let cow = lv_index(&cow_name).ok_or_else(|| {
+                    model(format!(
+                        "{w}: COW store {cow_name:?} is not an LV of this VG"
+                    ))
+                })?;
+                if lv_names.get(origin) == Some(&lv)
+                    || lv_names.get(cow) == Some(&lv)
+                    || origin == cow
+                {
                     return Err(model(format!("{w}: a snapshot cannot refer to itself")));
                 }
-                SegmentKind::Snapshot { chunk_size: Sectors(chunk_size), origin, cow, merging }
+                SegmentKind::Snapshot {
+                    chunk_size: Sectors(chunk_size),
+                    origin,
+                    cow,
+                    merging,
+                }
             }
             "error" => SegmentKind::Error,
             "zero" => SegmentKind::Zero,
             _ => SegmentKind::Unknown {
                 nodes: s
                     .iter()
-                    .filter(|n| !matches!(n.key(), "start_extent" | "extent_count" | "type" | "tags"))
+                    .filter(|n| {
+                        !matches!(n.key(), "start_extent" | "extent_count" | "type" | "tags")
+                    })
                     .cloned()
                     .collect(),
             },
@@ -541,7 +586,10 @@ impl Vg {
     /// The snapshot glue segments: (glue LV index, segment).
     pub fn snapshots(&self) -> impl Iterator<Item = (usize, &Segment)> {
         self.lvs.iter().enumerate().flat_map(|(i, l)| {
-            l.segments.iter().filter(|s| matches!(s.kind, SegmentKind::Snapshot { .. })).map(move |s| (i, s))
+            l.segments
+                .iter()
+                .filter(|s| matches!(s.kind, SegmentKind::Snapshot { .. }))
+                .map(move |s| (i, s))
         })
     }
 }
@@ -553,7 +601,9 @@ impl Lv {
     }
     /// True if the LV is the glue of a snapshot (one `snapshot` segment).
     pub fn is_snapshot_glue(&self) -> bool {
-        self.segments.iter().any(|s| matches!(s.kind, SegmentKind::Snapshot { .. }))
+        self.segments
+            .iter()
+            .any(|s| matches!(s.kind, SegmentKind::Snapshot { .. }))
     }
 }
 
@@ -575,7 +625,12 @@ mod tests {
         assert_eq!(vg.lvs[glue].name, "snapshot0");
         assert_eq!(
             seg.kind,
-            SegmentKind::Snapshot { chunk_size: Sectors(8), origin: 0, cow: 1, merging: false }
+            SegmentKind::Snapshot {
+                chunk_size: Sectors(8),
+                origin: 0,
+                cow: 1,
+                merging: false
+            }
         );
     }
 
@@ -583,7 +638,10 @@ mod tests {
         let text = SAMPLE.replacen(from, to, 1);
         assert_ne!(text, SAMPLE, "replacement {from:?} did not apply");
         let t = parse(text.as_bytes()).unwrap();
-        assert!(matches!(Vg::from_tree(&t), Err(Corruption::Model(_))), "{from} -> {to}");
+        assert!(
+            matches!(Vg::from_tree(&t), Err(Corruption::Model(_))),
+            "{from} -> {to}"
+        );
     }
 
     #[test]
@@ -597,7 +655,10 @@ mod tests {
         expect_model_err("cow_store = \"snap\"", "cow_store = \"snapshot0\"");
         expect_model_err("segment_count = 1", "segment_count = 2");
         expect_model_err("start_extent = 0", "start_extent = 1");
-        expect_model_err("contents = \"Text Format Volume Group\"", "contents = \"x\"");
+        expect_model_err(
+            "contents = \"Text Format Volume Group\"",
+            "contents = \"x\"",
+        );
         expect_model_err("stripe_count = 1", "stripe_count = 0");
     }
 

@@ -68,12 +68,20 @@ pub struct PvHeaderLayout {
 
 fn read_locn(b: &[u8], at: usize) -> Option<DiskLocn> {
     let e = b.get(at..at.checked_add(DISK_LOCN_SIZE)?)?;
-    Some(DiskLocn { offset: LE::read_u64(&e[0..8]), size: LE::read_u64(&e[8..16]) })
+    Some(DiskLocn {
+        offset: LE::read_u64(&e[0..8]),
+        size: LE::read_u64(&e[8..16]),
+    })
 }
 
 /// Reads a list of `disk_locn` starting at `at`, ending at the first entry
 /// whose offset is 0. Returns the entries and the offset after the terminator.
-fn read_list(b: &[u8], mut at: usize, base: u64, name: &str) -> Result<(Vec<DiskLocn>, Vec<usize>, usize), Corruption> {
+fn read_list(
+    b: &[u8],
+    mut at: usize,
+    base: u64,
+    name: &str,
+) -> Result<(Vec<DiskLocn>, Vec<usize>, usize), Corruption> {
     let mut v = Vec::new();
     let mut offs = Vec::new();
     loop {
@@ -101,15 +109,23 @@ impl PvHeader {
     }
 
     /// Like [`PvHeader::parse`], also returning where each part sits.
-    pub fn parse_with_layout(b: &[u8], base: u64) -> Result<(PvHeader, PvHeaderLayout), Corruption> {
+    pub fn parse_with_layout(
+        b: &[u8],
+        base: u64,
+    ) -> Result<(PvHeader, PvHeaderLayout), Corruption> {
         if b.len() < OFF_DISK_AREAS {
-            return Err(Corruption::Truncated { needed: OFF_DISK_AREAS as u64, available: b.len() as u64 });
+            return Err(Corruption::Truncated {
+                needed: OFF_DISK_AREAS as u64,
+                available: b.len() as u64,
+            });
         }
         let mut uuid = [0u8; 32];
         uuid.copy_from_slice(&b[OFF_PV_UUID..OFF_PV_UUID + 32]);
         let device_size = LE::read_u64(&b[OFF_DEVICE_SIZE..]);
-        let (data_areas, data_area_offsets, after) = read_list(b, OFF_DISK_AREAS, base, "data areas")?;
-        let (metadata_areas, metadata_area_offsets, after) = read_list(b, after, base, "metadata areas")?;
+        let (data_areas, data_area_offsets, after) =
+            read_list(b, OFF_DISK_AREAS, base, "data areas")?;
+        let (metadata_areas, metadata_area_offsets, after) =
+            read_list(b, after, base, "metadata areas")?;
         let mut extension = None;
         let mut extension_offset = None;
         if let Some(fixed) = b.get(after..after + 8) {
@@ -128,7 +144,11 @@ impl PvHeader {
                     bootloader_areas.push(l);
                     at += DISK_LOCN_SIZE;
                 }
-                extension = Some(PvHeaderExtension { version, flags, bootloader_areas });
+                extension = Some(PvHeaderExtension {
+                    version,
+                    flags,
+                    bootloader_areas,
+                });
             }
         }
         if metadata_areas.len() > 2 {
@@ -139,8 +159,18 @@ impl PvHeader {
             });
         }
         Ok((
-            PvHeader { uuid, device_size, data_areas, metadata_areas, extension },
-            PvHeaderLayout { data_area_offsets, metadata_area_offsets, extension_offset },
+            PvHeader {
+                uuid,
+                device_size,
+                data_areas,
+                metadata_areas,
+                extension,
+            },
+            PvHeaderLayout {
+                data_area_offsets,
+                metadata_area_offsets,
+                extension_offset,
+            },
         ))
     }
 
@@ -213,7 +243,10 @@ mod tests {
         for at in (OFF_DISK_AREAS..480 - 15).step_by(16) {
             LE::write_u64(&mut b[at..], 4096);
         }
-        assert!(matches!(PvHeader::parse(&b, 544), Err(Corruption::BadValue { .. })));
+        assert!(matches!(
+            PvHeader::parse(&b, 544),
+            Err(Corruption::BadValue { .. })
+        ));
     }
 
     #[test]
@@ -223,8 +256,20 @@ mod tests {
         LE::write_u64(&mut b[OFF_DISK_AREAS + 32..], 0x1000);
         LE::write_u64(&mut b[OFF_DISK_AREAS + 40..], 0x2F000);
         let h = PvHeader::parse(&b, 544).unwrap();
-        assert_eq!(h.data_areas, vec![DiskLocn { offset: 0x30000, size: 0 }]);
-        assert_eq!(h.metadata_areas, vec![DiskLocn { offset: 0x1000, size: 0x2F000 }]);
+        assert_eq!(
+            h.data_areas,
+            vec![DiskLocn {
+                offset: 0x30000,
+                size: 0
+            }]
+        );
+        assert_eq!(
+            h.metadata_areas,
+            vec![DiskLocn {
+                offset: 0x1000,
+                size: 0x2F000
+            }]
+        );
         assert_eq!(h.extension, None);
     }
 }

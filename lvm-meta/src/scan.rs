@@ -113,7 +113,9 @@ impl System {
 
     fn check_duplicate_pvs(&mut self) {
         for i in 0..self.devices.len() {
-            let Some(u) = self.devices[i].pv_uuid() else { continue };
+            let Some(u) = self.devices[i].pv_uuid() else {
+                continue;
+            };
             for j in 0..i {
                 if self.devices[j].pv_uuid() == Some(u) {
                     let first = self.devices[j].image.path.clone();
@@ -164,7 +166,10 @@ impl System {
                     match best {
                         None => best = Some((di, mi)),
                         Some((bd, bm)) => {
-                            let b = self.devices[bd].mdas[bm].committed.as_ref().map(|c| (c.vg.seqno, c.checksum, c.text.len()));
+                            let b = self.devices[bd].mdas[bm]
+                                .committed
+                                .as_ref()
+                                .map(|c| (c.vg.seqno, c.checksum, c.text.len()));
                             let Some((bs, bc, bl)) = b else { continue };
                             if c.vg.seqno > bs {
                                 self.problems.push(Problem {
@@ -197,14 +202,24 @@ impl System {
                 }
             }
             let Some((bd, bm)) = best else { continue };
-            let Some(c) = self.devices[bd].mdas[bm].committed.clone() else { continue };
-            let pv_devices = c
-                .vg
-                .pvs
-                .iter()
-                .map(|p| self.devices.iter().position(|d| d.pv_uuid() == Some(p.uuid)))
-                .collect();
-            self.vgs.push(VgInstance { vg: c.vg, text: c.text, source: (bd, bm), pv_devices });
+            let Some(c) = self.devices[bd].mdas[bm].committed.clone() else {
+                continue;
+            };
+            let pv_devices =
+                c.vg.pvs
+                    .iter()
+                    .map(|p| {
+                        self.devices
+                            .iter()
+                            .position(|d| d.pv_uuid() == Some(p.uuid))
+                    })
+                    .collect();
+            self.vgs.push(VgInstance {
+                vg: c.vg,
+                text: c.text,
+                source: (bd, bm),
+                pv_devices,
+            });
         }
     }
 
@@ -227,21 +242,39 @@ impl System {
 fn scan_device(image: Image, problems: &mut Vec<Problem>) -> Result<Device> {
     let ls = label::scan(&image)?;
     for e in ls.rejected {
-        problems.push(Problem { fatal: true, error: e });
+        problems.push(Problem {
+            fatal: true,
+            error: e,
+        });
     }
-    let mut dev = Device { image, label: ls.label, mdas: Vec::new() };
-    let Some(label) = dev.label.clone() else { return Ok(dev) };
+    let mut dev = Device {
+        image,
+        label: ls.label,
+        mdas: Vec::new(),
+    };
+    let Some(label) = dev.label.clone() else {
+        return Ok(dev);
+    };
     for locn in &label.pv_header.metadata_areas {
-        let mut st = MdaState { locn: *locn, header: None, committed: None, ignored: false };
+        let mut st = MdaState {
+            locn: *locn,
+            header: None,
+            committed: None,
+            ignored: false,
+        };
         match read_mda(&dev.image, locn) {
             Ok((h, committed)) => {
                 st.ignored = h.raw_locns[0].ignored();
                 st.header = Some(h);
                 st.committed = committed;
             }
-            Err((h, e)) => {
+            Err(b) => {
+                let (h, e) = *b;
                 st.header = h;
-                problems.push(Problem { fatal: true, error: e });
+                problems.push(Problem {
+                    fatal: true,
+                    error: e,
+                });
             }
         }
         dev.mdas.push(st);
@@ -249,13 +282,13 @@ fn scan_device(image: Image, problems: &mut Vec<Problem>) -> Result<Device> {
     Ok(dev)
 }
 
-type MdaRead = std::result::Result<(MdaHeader, Option<Committed>), (Option<MdaHeader>, Error)>;
+type MdaRead = std::result::Result<(MdaHeader, Option<Committed>), Box<(Option<MdaHeader>, Error)>>;
 
 fn read_mda(img: &Image, locn: &DiskLocn) -> MdaRead {
-    let h = read_header(img, locn.offset).map_err(|e| (None, e))?;
+    let h = read_header(img, locn.offset).map_err(|e| Box::new((None, e)))?;
     let here = |c| Error::corrupt(Some(&img.path), "metadata area", locn.offset, c);
     if let Err(c) = h.validate(locn.offset) {
-        return Err((Some(h), here(c)));
+        return Err(Box::new((Some(h), here(c))));
     }
     let slot = h.raw_locns[0];
     if slot.is_empty() || slot.ignored() {
@@ -263,12 +296,27 @@ fn read_mda(img: &Image, locn: &DiskLocn) -> MdaRead {
     }
     let text_bytes = match read_slot_text(img, locn.offset, &h, 0) {
         Ok(t) => t,
-        Err(e) => return Err((Some(h), e)),
+        Err(e) => return Err(Box::new((Some(h), e))),
     };
     let text_at = locn.offset + slot.offset;
-    let tree = text::parse(&text_bytes)
-        .map_err(|c| (Some(h.clone()), Error::corrupt(Some(&img.path), "metadata text", text_at, c)))?;
-    let vg = Vg::from_tree(&tree)
-        .map_err(|c| (Some(h.clone()), Error::corrupt(Some(&img.path), "metadata text", text_at, c)))?;
-    Ok((h, Some(Committed { text: text_bytes, checksum: slot.checksum, vg })))
+    let tree = text::parse(&text_bytes).map_err(|c| {
+        (
+            Some(h.clone()),
+            Error::corrupt(Some(&img.path), "metadata text", text_at, c),
+        )
+    })?;
+    let vg = Vg::from_tree(&tree).map_err(|c| {
+        (
+            Some(h.clone()),
+            Error::corrupt(Some(&img.path), "metadata text", text_at, c),
+        )
+    })?;
+    Ok((
+        h,
+        Some(Committed {
+            text: text_bytes,
+            checksum: slot.checksum,
+            vg,
+        }),
+    ))
 }

@@ -8,7 +8,11 @@ pub fn format_uuid(raw: &[u8; 32]) -> String {
         if matches!(i, 6 | 10 | 14 | 18 | 22 | 26) {
             s.push('-');
         }
-        s.push(if c.is_ascii_graphic() { char::from(c) } else { '?' });
+        s.push(if c.is_ascii_graphic() {
+            char::from(c)
+        } else {
+            '?'
+        });
     }
     s
 }

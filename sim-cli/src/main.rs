@@ -1,1 +1,414 @@
-fn main() {}
+//! `lvmsim`: lvm2's commands on disk-image files, with no kernel, no root
+//! and no device-mapper. Every command here only reads the images.
+
+mod backup;
+mod pvck;
+mod report;
+mod timefmt;
+mod units;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use lvm_meta::io::Image;
+use lvm_meta::scan::System;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// lvm2's commands on disk-image files.
+#[derive(Parser, Debug)]
+#[command(name = "lvmsim", version, about, long_about = None)]
+struct Cli {
+    /// An image file, or a directory whose regular files are all scanned.
+    /// Repeatable. Without --dev, $LVMSIM_DEVICES (colon-separated) is used.
+    #[arg(long = "dev", global = true, value_name = "PATH")]
+    dev: Vec<PathBuf>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Report physical volumes (as lvm2's pvs).
+    Pvs(ReportArgs),
+    /// Report volume groups (as lvm2's vgs).
+    Vgs(ReportArgs),
+    /// Report logical volumes (as lvm2's lvs).
+    Lvs(ReportArgs),
+    /// Write an LV's bytes to stdout, as `dd if=/dev/VG/LV` would.
+    Cat(CatArgs),
+    /// Check and dump a PV's label, headers and metadata (as lvm2's pvck).
+    Pvck(PvckArgs),
+    /// Print (or write with -f) a VG's metadata backup (as lvm2's vgcfgbackup).
+    Vgcfgbackup(BackupArgs),
+}
+
+#[derive(Args, Debug)]
+struct ReportArgs {
+    /// Also report hidden LVs (lvs) or all devices.
+    #[arg(short = 'a', long = "all")]
+    all: bool,
+    /// One row per LV segment.
+    #[arg(long)]
+    segments: bool,
+    /// Fields to report; `+F` adds to the defaults, `-F` removes. Repeatable.
+    #[arg(short = 'o', long = "options", allow_hyphen_values = true)]
+    options: Vec<String>,
+    /// Sort keys (`-F` for descending).
+    #[arg(short = 'O', long = "sort", allow_hyphen_values = true)]
+    sort: Option<String>,
+    /// `basic` (columns) or `json`.
+    #[arg(long = "reportformat", default_value = "basic")]
+    reportformat: String,
+    /// Size units: r h H R b s k m g t p e K M G T P E.
+    #[arg(long)]
+    units: Option<String>,
+    /// Leave the unit letter off sizes.
+    #[arg(long)]
+    nosuffix: bool,
+    /// Leave the heading line off.
+    #[arg(long)]
+    noheadings: bool,
+    /// Separate columns with this string instead of aligning them.
+    #[arg(long)]
+    separator: Option<String>,
+    /// Align columns even with --separator.
+    #[arg(long)]
+    aligned: bool,
+    /// `n`: report as lvm2 does without device-mapper ('X' for unknown
+    /// kernel state); the default reports the images as inactive.
+    #[arg(long = "driverloaded")]
+    driverloaded: Option<String>,
+    /// VG, VG/LV or PV names to report.
+    names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+struct CatArgs {
+    /// VG/LV to read.
+    lv: String,
+    /// First byte to write.
+    #[arg(long, default_value_t = 0)]
+    offset: u64,
+    /// How many bytes (default: to the LV's end).
+    #[arg(long)]
+    length: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+struct PvckArgs {
+    /// headers, metadata, metadata_all or metadata_search.
+    #[arg(long)]
+    dump: Option<String>,
+    /// Sector that holds the label.
+    #[arg(long, default_value_t = 1)]
+    labelsector: u64,
+    /// Which metadata area (1 or 2).
+    #[arg(long = "pvmetadatacopies")]
+    pvmetadatacopies: Option<u32>,
+    /// `mda_num=N mda_offset=B mda_size=B`.
+    #[arg(long)]
+    settings: Option<String>,
+    /// Write metadata text to this new file.
+    #[arg(short = 'f', long = "file")]
+    file: Option<String>,
+    /// Print description and creation time of each copy found.
+    #[arg(short = 'v', long = "verbose")]
+    verbose: bool,
+    /// The PV image.
+    pv: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct BackupArgs {
+    /// Write to this file (`%s` is replaced by the VG name); default stdout.
+    #[arg(short = 'f', long = "file")]
+    file: Option<String>,
+    /// The VG (all VGs if omitted).
+    vg: Vec<String>,
+}
+
+fn device_paths(cli_devs: &[PathBuf]) -> Result<Vec<String>> {
+    let mut given: Vec<PathBuf> = cli_devs.to_vec();
+    if given.is_empty() {
+        if let Ok(v) = std::env::var("LVMSIM_DEVICES") {
+            given = v
+                .split(':')
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+                .collect();
+        }
+    }
+    if given.is_empty() {
+        bail!("no devices: name image files with --dev PATH (repeatable) or set LVMSIM_DEVICES");
+    }
+    let mut out = Vec::new();
+    for p in given {
+        let md =
+            std::fs::metadata(&p).with_context(|| format!("{}: cannot access", p.display()))?;
+        if md.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&p)
+                .with_context(|| format!("{}: cannot list", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| std::fs::metadata(f).map(|m| m.is_file()).unwrap_or(false))
+                .collect();
+            files.sort();
+            out.extend(files.into_iter().map(|f| f.display().to_string()));
+        } else {
+            out.push(p.display().to_string());
+        }
+    }
+    Ok(out)
+}
+
+fn scan(cli_devs: &[PathBuf], err: &mut dyn Write) -> Result<System> {
+    let mut images = Vec::new();
+    for p in device_paths(cli_devs)? {
+        images.push(Image::open(&p)?);
+    }
+    let sys = System::scan(images)?;
+    for p in &sys.problems {
+        writeln!(err, "  WARNING: {}", p.error)?;
+    }
+    Ok(sys)
+}
+
+fn report_options(a: &ReportArgs) -> Result<report::Options> {
+    let json = match a.reportformat.as_str() {
+        "basic" => false,
+        "json" => true,
+        other => bail!("Unknown report format \"{other}\" (basic or json)"),
+    };
+    let units = match &a.units {
+        Some(u) => units::Units::parse(u).map_err(|e| anyhow!(e))?,
+        None => units::Units::default(),
+    };
+    let driver_unknown = match a.driverloaded.as_deref() {
+        None | Some("y") | Some("yes") => false,
+        Some("n") | Some("no") => true,
+        Some(o) => bail!("Invalid argument for --driverloaded: {o}"),
+    };
+    Ok(report::Options {
+        all: a.all,
+        segments: a.segments,
+        fields: a.options.clone(),
+        sort: a.sort.clone(),
+        json,
+        units,
+        nosuffix: a.nosuffix,
+        noheadings: a.noheadings,
+        separator: a.separator.clone(),
+        aligned: a.aligned,
+        driver_unknown,
+        names: a.names.clone(),
+    })
+}
+
+fn cat(sys: &System, a: &CatArgs, out: &mut dyn Write) -> Result<()> {
+    let (vgn, lvn) =
+        a.lv.split_once('/')
+            .ok_or_else(|| anyhow!("\"{}\": name the LV as VG/LV", a.lv))?;
+    let vi = sys
+        .vg(vgn)
+        .ok_or_else(|| anyhow!("Volume group \"{vgn}\" not found"))?;
+    let li = vi
+        .vg
+        .lv_index(lvn)
+        .ok_or_else(|| anyhow!("Failed to find logical volume \"{vgn}/{lvn}\""))?;
+    let pvs: Vec<Option<&Image>> = vi
+        .pv_devices
+        .iter()
+        .map(|d| d.map(|d| &sys.devices[d].image))
+        .collect();
+    let reader = cow_engine::lv_io::LvReader::new(&vi.vg, li, pvs)?;
+    let size = reader.size();
+    if a.offset > size {
+        bail!(
+            "--offset {} is past the end of {vgn}/{lvn} ({size} bytes)",
+            a.offset
+        );
+    }
+    let end = match a.length {
+        Some(l) => a
+            .offset
+            .checked_add(l)
+            .filter(|e| *e <= size)
+            .ok_or_else(|| {
+                anyhow!(
+                    "--offset {} --length {l} runs past the end of {vgn}/{lvn} ({size} bytes)",
+                    a.offset
+                )
+            })?,
+        None => size,
+    };
+    let mut buf = vec![0u8; 1 << 20];
+    let mut at = a.offset;
+    while at < end {
+        let n = ((end - at) as usize).min(buf.len());
+        reader.read_at(at, &mut buf[..n])?;
+        out.write_all(&buf[..n])?;
+        at += n as u64;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn pvck_options(a: &PvckArgs) -> Result<pvck::Options> {
+    let dump = match a.dump.as_deref() {
+        None => None,
+        Some("headers") => Some(pvck::Dump::Headers),
+        Some("metadata") => Some(pvck::Dump::Metadata),
+        Some("metadata_all") => Some(pvck::Dump::MetadataAll),
+        Some("metadata_search") => Some(pvck::Dump::MetadataSearch),
+        Some(o) => {
+            bail!("Unknown dump value \"{o}\" (headers, metadata, metadata_all, metadata_search)")
+        }
+    };
+    let mut o = pvck::Options {
+        dump,
+        labelsector: a.labelsector,
+        mda_num: a.pvmetadatacopies,
+        file: a.file.clone(),
+        verbose: a.verbose,
+        ..Default::default()
+    };
+    if let Some(s) = &a.settings {
+        for kv in s.split_whitespace() {
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| anyhow!("Invalid setting \"{kv}\" (key=value)"))?;
+            let n: u64 = v
+                .parse()
+                .map_err(|_| anyhow!("Invalid value in setting \"{kv}\""))?;
+            match k {
+                "mda_num" => {
+                    o.mda_num = Some(u32::try_from(n).map_err(|_| anyhow!("Invalid mda_num {n}"))?)
+                }
+                "mda_offset" => o.mda_offset = Some(n),
+                "mda_size" => o.mda_size = Some(n),
+                _ => bail!("Unknown setting \"{k}\""),
+            }
+        }
+    }
+    Ok(o)
+}
+
+fn now() -> i64 {
+    if std::env::var("LVMSIM_DETERMINISTIC").is_ok_and(|v| v == "1") {
+        return 1_700_000_000;
+    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn vgcfgbackup(sys: &System, a: &BackupArgs, out: &mut dyn Write) -> Result<()> {
+    let names: Vec<String> = if a.vg.is_empty() {
+        sys.vgs.iter().map(|v| v.vg.name.clone()).collect()
+    } else {
+        a.vg.clone()
+    };
+    if names.is_empty() {
+        bail!("No volume groups found");
+    }
+    let mut host = backup::Host::current();
+    if std::env::var("LVMSIM_DETERMINISTIC").is_ok_and(|v| v == "1") {
+        host = backup::Host {
+            nodename: "lvmsim".into(),
+            sysname: "Linux".into(),
+            release: "0".into(),
+            version: "#1".into(),
+            machine: "x86_64".into(),
+        };
+    }
+    if a.file.is_some() && names.len() > 1 && !a.file.as_deref().unwrap_or("").contains("%s") {
+        bail!("VG name placeholder %s is needed in the file name to back up several VGs");
+    }
+    for name in &names {
+        let v = sys
+            .vg(name)
+            .ok_or_else(|| anyhow!("Volume group \"{name}\" not found"))?;
+        let desc = match &a.file {
+            Some(f) => format!("vgcfgbackup -f {f} {name}"),
+            None => format!("vgcfgbackup {name}"),
+        };
+        let text = backup::render(&v.text, &desc, &host, now())?;
+        match &a.file {
+            Some(f) => {
+                let path = f.replace("%s", name);
+                std::fs::write(&path, text).with_context(|| format!("{path}: cannot write"))?;
+                writeln!(
+                    std::io::stderr(),
+                    "  Volume group \"{name}\" successfully backed up."
+                )?;
+            }
+            None => out.write_all(text.as_bytes())?,
+        }
+    }
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut err = std::io::stderr();
+    let code = match &cli.cmd {
+        Cmd::Pvs(a) | Cmd::Vgs(a) | Cmd::Lvs(a) => {
+            let kind = match &cli.cmd {
+                Cmd::Pvs(_) => report::Kind::Pv,
+                Cmd::Vgs(_) => report::Kind::Vg,
+                _ => report::Kind::Lv,
+            };
+            let opts = report_options(a)?;
+            let sys = scan(&cli.dev, &mut err)?;
+            report::run(&sys, kind, &opts, &mut out)?;
+            0
+        }
+        Cmd::Cat(a) => {
+            let sys = scan(&cli.dev, &mut err)?;
+            cat(&sys, a, &mut out)?;
+            0
+        }
+        Cmd::Pvck(a) => {
+            let opts = pvck_options(a)?;
+            let path = a.pv.display().to_string();
+            let img = Image::open(&path)?;
+            if pvck::run(&img, &opts, &mut out, &mut err)? {
+                0
+            } else {
+                5
+            }
+        }
+        Cmd::Vgcfgbackup(a) => {
+            let sys = scan(&cli.dev, &mut err)?;
+            vgcfgbackup(&sys, a, &mut out)?;
+            0
+        }
+    };
+    out.flush()?;
+    Ok(code)
+}
+
+fn main() {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            // A closed pipe (`lvmsim cat ... | head`) is not an error.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                std::process::exit(0);
+            }
+            eprintln!("  {e:#}");
+            let code = match e
+                .downcast_ref::<lvm_meta::Error>()
+                .map(lvm_meta::Error::class)
+            {
+                Some(lvm_meta::ErrorClass::Usage) | None => 5,
+                Some(_) => 5,
+            };
+            std::process::exit(code);
+        }
+    }
+}

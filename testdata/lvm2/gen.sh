@@ -93,10 +93,13 @@ mkpv() {
 # run CMD...: one scenario step; logged in setup.log, fails the scenario on error.
 run() {
 	printf '$ %s\n' "$*" >>"$OUT/setup.log"
-	(cd "$WORKDIR" && "$@") >>"$OUT/setup.log" 2>&1 || {
+	local rc=0
+	(cd "$WORKDIR" && "$@") >"$WORKDIR/step" 2>&1 || rc=$?
+	grep -vxF -- "$ACT_WARN" "$WORKDIR/step" >>"$OUT/setup.log" || true
+	if [ "$rc" != 0 ]; then
 		tail -n 20 "$OUT/setup.log" >&2
-		die "step failed: $*"
-	}
+		die "step failed (exit $rc): $*"
+	fi
 }
 
 # rec FILE CMD...: a golden. stdout -> OUT/FILE, stderr (minus ACT_WARN) -> OUT/FILE.err,
@@ -144,12 +147,13 @@ record() {
 	rec lvs-noheadings-sep.txt lvs -a --noheadings --separator :
 	rec lvs-devices.txt lvs -a -o +devices
 	rec lvs-segments-devices.txt lvs -a --segments -o +devices
-	for u in k s m g; do
+	for u in b k s m g t; do
 		rec "pvs-units-$u.txt" pvs --units "$u"
 		rec "vgs-units-$u.txt" vgs --units "$u"
 		rec "lvs-units-$u.txt" lvs -a --units "$u"
 	done
 	rec lvs-units-upper-m.txt lvs -a --units M
+	rec lvs-units-upper-h.txt lvs -a --units H
 
 	for p in "${PVS[@]}"; do
 		rec "$p.pvck-headers.txt" pvck --dump headers "$(dev "$p")"
@@ -169,7 +173,7 @@ record() {
 		local f=vgcfgbackup.txt
 		[ $# -gt 1 ] && f=vgcfgbackup-$vg.txt
 		rm -f "$WORKDIR/$f"
-		rec "$f.stdout" vgcfgbackup -f "$f" "$vg"
+		rec "${f%.txt}-cmd.txt" vgcfgbackup -f "$f" "$vg"
 		cp "$WORKDIR/$f" "$OUT/$f"
 	done
 }
@@ -201,10 +205,52 @@ new_uuid() {
 # mda_field PV FIELD: a value from PV's recorded pvck headers, e.g. mda_header_1.size
 mda_field() { awk -v k="$2" '$1 == k { print $2; exit }' "$OUT/$1.pvck-headers.txt"; }
 
+# stamp_pvs: after the PVs are detached, write a short ASCII stamp at the start of every
+# 64 KiB block of every PV's extents (pe_start up to the end of the last PE; never the
+# label or an mda): "LVMSIM <image> @<byte offset in the image>\n", rest of the block
+# untouched (zero). `lvmsim cat` of an LV then shows which image bytes it mapped.
+STAMP_STEP=65536
+stamp_pvs() {
+	local p pv ext pe_start count end o
+	ext=$(jqget vgs.json '.report[0].vg[0].vg_extent_size')
+	for p in "${PVS[@]}"; do
+		pv="first(.report[0].pv[] | select(.pv_name == \"$(dev "$p")\"))"
+		pe_start=$(jqget pvs.json "$pv | .pe_start")
+		count=$(jqget pvs.json "$pv | .pv_pe_count")
+		end=$((pe_start + count * ext))
+		for ((o = pe_start; o < end; o += STAMP_STEP)); do
+			printf 'LVMSIM %s @%d\n' "$p.img" "$o" |
+				dd of="$OUT/$p.img" bs=1 seek="$o" conv=notrunc status=none
+		done
+		printf '# stamped %s: %d..%d every %d\n' "$p.img" "$pe_start" "$end" "$STAMP_STEP" \
+			>>"$OUT/setup.log"
+	done
+}
+
+# recheck: attach the saved images again (fresh loop devices) and check that lvm2 reads
+# back exactly the recorded JSON goldens: the images alone carry the state.
+recheck() {
+	local p f loop
+	for p in "${PVS[@]}"; do
+		loop=$(losetup -f --show "$OUT/$p.img")
+		LOOPS+=("$loop")
+		ln -sfn "$loop" "$(dev "$p")"
+	done
+	for f in pvs.json vgs.json lvs.json lvs-segments.json; do
+		# the command line as recorded in commands.txt (no argument has spaces)
+		read -r -a cmd <<<"$(awk -F '\t' -v f="$f" '$1 == f { print $3 }' "$OUT/commands.txt")"
+		(cd "$WORKDIR" && "${cmd[@]}") >"$WORKDIR/recheck" 2>/dev/null || true
+		cmp -s "$WORKDIR/recheck" "$OUT/$f" || die "$(basename "$OUT"): $f differs after re-attach"
+	done
+	printf 'check ok: images re-attached give the same JSON goldens\n' >>"$OUT/setup.log"
+	cleanup
+}
+
 # ---------------------------------------------------------------------------------------
 # Scenarios. Each sets up PVs/VGs, calls record, then checks the property it is for.
 
 scenario_single() {
+	STAMP=1
 	mkpv a 64
 	run pvcreate "$(dev a)"
 	run vgcreate vg_single "$(dev a)"
@@ -215,6 +261,7 @@ scenario_single() {
 }
 
 scenario_twopv_striped() {
+	STAMP=1
 	mkpv a 64
 	mkpv b 96
 	run pvcreate "$(dev a)" "$(dev b)"
@@ -231,6 +278,7 @@ scenario_twopv_striped() {
 }
 
 scenario_mdacopies() {
+	STAMP=1
 	mkpv a 32
 	mkpv b 48
 	mkpv c 64
@@ -247,6 +295,7 @@ scenario_mdacopies() {
 }
 
 scenario_fragmented() {
+	STAMP=1
 	mkpv a 96
 	run pvcreate "$(dev a)"
 	run vgcreate vg_frag "$(dev a)"
@@ -417,8 +466,12 @@ run_scenario() {
 	: >"$OUT/commands.txt"
 	printf '# %s, %s\n' "$name" "$(lvm version 2>/dev/null | awk '/LVM version/ { print $3 }')" \
 		>"$OUT/setup.log"
+	STAMP=0
 	"$fn"
 	cleanup
+	[ "$STAMP" = 1 ] && stamp_pvs
+	recheck
+	(cd "$OUT" && sha256sum -- *.img >images.sha256)
 	echo "gen.sh: $name done"
 }
 

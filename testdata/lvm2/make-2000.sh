@@ -18,7 +18,9 @@ source "$HERE/gen.sh"
 [ "$(id -u)" = 0 ] || die "needs root (losetup)"
 OUT=$(realpath -m "$1")
 COUNT=${2:-2000}
-[[ $COUNT =~ ^[0-9]+$ ]] && ((COUNT >= 1 && COUNT <= 9999)) || die "COUNT must be 1..9999"
+if ! [[ $COUNT =~ ^[0-9]+$ ]] || ((COUNT < 1 || COUNT > 9999)); then
+	die "COUNT must be 1..9999"
+fi
 
 write_lvm_conf
 exec 9>"$ETCDIR/lock"

@@ -65,17 +65,23 @@ pub trait Lookup {
     fn nodes(&self) -> &[Node];
     /// The value of the first setting named `key`.
     fn value(&self, key: &str) -> Option<&Value> {
-        self.nodes().iter().find(|n| n.key() == key).and_then(|n| match n {
-            Node::Setting { value, .. } => Some(value),
-            Node::Section { .. } => None,
-        })
+        self.nodes()
+            .iter()
+            .find(|n| n.key() == key)
+            .and_then(|n| match n {
+                Node::Setting { value, .. } => Some(value),
+                Node::Section { .. } => None,
+            })
     }
     /// The children of the first section named `key`.
     fn section(&self, key: &str) -> Option<&[Node]> {
-        self.nodes().iter().find(|n| n.key() == key).and_then(|n| match n {
-            Node::Section { children, .. } => Some(children.as_slice()),
-            Node::Setting { .. } => None,
-        })
+        self.nodes()
+            .iter()
+            .find(|n| n.key() == key)
+            .and_then(|n| match n {
+                Node::Section { children, .. } => Some(children.as_slice()),
+                Node::Setting { .. } => None,
+            })
     }
 }
 

@@ -31,7 +31,10 @@ struct PErr<'a> {
 
 impl<'a> nom::error::ParseError<&'a [u8]> for PErr<'a> {
     fn from_error_kind(input: &'a [u8], kind: nom::error::ErrorKind) -> Self {
-        PErr { at: input, msg: format!("unexpected input ({kind:?})") }
+        PErr {
+            at: input,
+            msg: format!("unexpected input ({kind:?})"),
+        }
     }
     fn append(_: &'a [u8], _: nom::error::ErrorKind, other: Self) -> Self {
         other
@@ -39,7 +42,10 @@ impl<'a> nom::error::ParseError<&'a [u8]> for PErr<'a> {
 }
 
 fn fail<'a, T>(at: &'a [u8], msg: impl Into<String>) -> Res<'a, T> {
-    Err(nom::Err::Failure(PErr { at, msg: msg.into() }))
+    Err(nom::Err::Failure(PErr {
+        at,
+        msg: msg.into(),
+    }))
 }
 
 /// Whitespace and comments.
@@ -106,7 +112,10 @@ fn number(i: &[u8]) -> Res<'_, Value> {
     let (r, sign) = opt(alt((char('+'), char('-'))))(i)?;
     let (r, body) = take_while(|c: u8| c.is_ascii_digit() || c == b'.')(r)?;
     if body.is_empty() || body.iter().filter(|&&c| c == b'.').count() > 1 || body == b"." {
-        return Err(nom::Err::Error(PErr { at: i, msg: "not a number".into() }));
+        return Err(nom::Err::Error(PErr {
+            at: i,
+            msg: "not a number".into(),
+        }));
     }
     let text = std::str::from_utf8(&i[..i.len() - r.len()]).unwrap_or("");
     if body.contains(&b'.') {
@@ -227,10 +236,16 @@ pub fn parse(text: &[u8]) -> Result<Tree, Corruption> {
         Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
             let offset = body.len() - e.at.len();
             let line = body[..offset].iter().filter(|&&c| c == b'\n').count() + 1;
-            Err(Corruption::Text { line: line as u64, offset: offset as u64, message: e.msg })
+            Err(Corruption::Text {
+                line: line as u64,
+                offset: offset as u64,
+                message: e.msg,
+            })
         }
-        Err(nom::Err::Incomplete(_)) => {
-            Err(Corruption::Text { line: 0, offset: body.len() as u64, message: "incomplete".into() })
-        }
+        Err(nom::Err::Incomplete(_)) => Err(Corruption::Text {
+            line: 0,
+            offset: body.len() as u64,
+            message: "incomplete".into(),
+        }),
     }
 }

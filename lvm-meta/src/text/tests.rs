@@ -12,16 +12,26 @@ fn grammar_basics() {
     assert_eq!(vg.value("seqno"), Some(&Value::Int(4)));
     assert_eq!(
         vg.value("status"),
-        Some(&Value::Array(vec![Value::Str("READ".into()), Value::Str("WRITE".into())]))
+        Some(&Value::Array(vec![
+            Value::Str("READ".into()),
+            Value::Str("WRITE".into())
+        ]))
     );
     assert_eq!(vg.value("flags"), Some(&Value::Array(vec![])));
     let sub = vg.section("sub").unwrap();
-    assert_eq!(sub.value("x"), Some(&Value::Int(8)), "leading zero is octal");
+    assert_eq!(
+        sub.value("x"),
+        Some(&Value::Int(8)),
+        "leading zero is octal"
+    );
     assert_eq!(sub.value("y"), Some(&Value::Int(-3)));
     assert_eq!(sub.value("f"), Some(&Value::Float("1.5".into())));
     assert_eq!(sub.value("b"), Some(&Value::Str("bare".into())));
     // Only \" and \\ are escapes; other backslashes stay.
-    assert_eq!(t.value("contents"), Some(&Value::Str("Text\"q\\ \\n".into())));
+    assert_eq!(
+        t.value("contents"),
+        Some(&Value::Str("Text\"q\\ \\n".into()))
+    );
 }
 
 #[test]
@@ -39,10 +49,19 @@ fn errors_carry_line_and_offset() {
     }
     assert!(matches!(parse(b"vg {\n"), Err(Corruption::Text { .. })));
     assert!(matches!(parse(b"}\n"), Err(Corruption::Text { .. })));
-    assert!(matches!(parse(b"a = 99999999999999999999\n"), Err(Corruption::Text { .. })));
+    assert!(matches!(
+        parse(b"a = 99999999999999999999\n"),
+        Err(Corruption::Text { .. })
+    ));
     assert!(matches!(parse(b"a = 08\n"), Err(Corruption::Text { .. })));
-    assert!(matches!(parse(b"a = \"open\n"), Err(Corruption::Text { .. })));
-    assert!(matches!(parse(b"a = [1, 2\n"), Err(Corruption::Text { .. })));
+    assert!(matches!(
+        parse(b"a = \"open\n"),
+        Err(Corruption::Text { .. })
+    ));
+    assert!(matches!(
+        parse(b"a = [1, 2\n"),
+        Err(Corruption::Text { .. })
+    ));
 }
 
 #[test]
@@ -56,10 +75,15 @@ fn deep_nesting_is_refused_not_a_stack_overflow() {
 
 fn arb_value() -> impl Strategy<Value = Value> {
     let scalar = prop_oneof![
-        any::<i64>().prop_filter("lvm2 cannot write i64::MIN", |v| *v != i64::MIN).prop_map(Value::Int),
+        any::<i64>()
+            .prop_filter("lvm2 cannot write i64::MIN", |v| *v != i64::MIN)
+            .prop_map(Value::Int),
         "[ -~]{0,12}".prop_map(Value::Str),
     ];
-    prop_oneof![scalar.clone(), proptest::collection::vec(scalar, 0..4).prop_map(Value::Array)]
+    prop_oneof![
+        scalar.clone(),
+        proptest::collection::vec(scalar, 0..4).prop_map(Value::Array)
+    ]
 }
 
 fn arb_nodes(depth: u32) -> BoxedStrategy<Vec<Node>> {

@@ -1,0 +1,1145 @@
+//! `pvs`, `vgs` and `lvs`: lvm2's report fields, computed from the scanned
+//! images, and two writers (lvm2's `basic` columns and its `json`).
+
+use crate::units::{format_size, Units};
+use lvm_meta::model::{Area, Lv, SegmentKind, Vg};
+use lvm_meta::scan::{System, VgInstance};
+use std::io::Write;
+
+/// Which command's report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// `pvs`
+    Pv,
+    /// `vgs`
+    Vg,
+    /// `lvs`
+    Lv,
+    /// `lvs --segments`, or `lvs` with a segment field
+    Seg,
+}
+
+/// Report options, as lvm2's command line gives them.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `-a`
+    pub all: bool,
+    /// `--segments`
+    pub segments: bool,
+    /// `-o` values, in order.
+    pub fields: Vec<String>,
+    /// `-O` sort keys.
+    pub sort: Option<String>,
+    /// `--reportformat json`
+    pub json: bool,
+    /// `--units`
+    pub units: Units,
+    /// `--nosuffix`
+    pub nosuffix: bool,
+    /// `--noheadings`
+    pub noheadings: bool,
+    /// `--separator`
+    pub separator: Option<String>,
+    /// `--aligned`
+    pub aligned: bool,
+    /// `--driverloaded n`: print 'X' where the kernel's state is unknown,
+    /// as lvm2 does without device-mapper.
+    pub driver_unknown: bool,
+    /// Names given on the command line (VG, VG/LV, or PV paths).
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Align {
+    Left,
+    Right,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Obj {
+    Pv,
+    Vg,
+    Lv,
+    Seg,
+}
+
+/// One row's context: indices into the scanned system.
+#[derive(Debug, Clone, Copy, Default)]
+struct Row {
+    dev: Option<usize>,
+    vg: Option<usize>,
+    pv: Option<usize>,
+    lv: Option<usize>,
+    seg: Option<usize>,
+}
+
+enum Cell {
+    Str(String),
+    Num(u64),
+    Size(u64),
+}
+
+struct Field {
+    name: &'static str,
+    heading: &'static str,
+    width: usize,
+    obj: Obj,
+    align: Align,
+    get: fn(&Ctx, Row) -> Cell,
+}
+
+struct Ctx<'a> {
+    sys: &'a System,
+    opts: &'a Options,
+}
+
+const fn f(
+    name: &'static str,
+    heading: &'static str,
+    width: usize,
+    obj: Obj,
+    align: Align,
+    get: fn(&Ctx, Row) -> Cell,
+) -> Field {
+    Field {
+        name,
+        heading,
+        width,
+        obj,
+        align,
+        get,
+    }
+}
+
+use Align::{Left as L, Right as R};
+
+fn s(v: impl Into<String>) -> Cell {
+    Cell::Str(v.into())
+}
+
+static FIELDS: &[Field] = &[
+    f("pv_name", "PV", 10, Obj::Pv, L, |c, r| s(c.pv_name(r))),
+    f("pv_uuid", "PV UUID", 38, Obj::Pv, L, |c, r| s(c.pv_uuid(r))),
+    f("pv_fmt", "Fmt", 0, Obj::Pv, L, |c, r| {
+        s(if c.is_pv(r) { "lvm2" } else { "" })
+    }),
+    f("pv_attr", "Attr", 0, Obj::Pv, L, |c, r| s(c.pv_attr(r))),
+    f("pv_size", "PSize", 0, Obj::Pv, R, |c, r| {
+        Cell::Size(c.pv_size(r))
+    }),
+    f("pv_free", "PFree", 0, Obj::Pv, R, |c, r| {
+        Cell::Size(c.pv_free(r))
+    }),
+    f("pv_used", "Used", 0, Obj::Pv, R, |c, r| {
+        Cell::Size(c.pv_size(r) - c.pv_free(r).min(c.pv_size(r)))
+    }),
+    f("dev_size", "DevSize", 0, Obj::Pv, R, |c, r| {
+        Cell::Size(c.dev(r).map_or(0, |d| d.image.size / 512))
+    }),
+    f("pe_start", "1st PE", 7, Obj::Pv, R, |c, r| {
+        Cell::Size(c.pe_start(r))
+    }),
+    f("pv_pe_count", "PE", 3, Obj::Pv, R, |c, r| {
+        Cell::Num(c.vg_pv(r).map_or(0, |(_, p)| u64::from(p.pe_count)))
+    }),
+    f("pv_pe_alloc_count", "Alloc", 0, Obj::Pv, R, |c, r| {
+        Cell::Num(c.pv_alloc(r))
+    }),
+    f("pv_mda_count", "#PMda", 0, Obj::Pv, R, |c, r| {
+        Cell::Num(c.dev(r).map_or(0, |d| d.mdas.len() as u64))
+    }),
+    f("pv_mda_used_count", "#PMdaUse", 0, Obj::Pv, R, |c, r| {
+        Cell::Num(
+            c.dev(r)
+                .map_or(0, |d| d.mdas.iter().filter(|m| !m.ignored).count() as u64),
+        )
+    }),
+    f("pv_mda_size", "PMdaSize", 9, Obj::Pv, R, |c, r| {
+        Cell::Size(c.pv_mda_size(r))
+    }),
+    f("pv_mda_free", "PMdaFree", 9, Obj::Pv, R, |c, r| {
+        Cell::Size(c.pv_mda_free(r))
+    }),
+    f("pv_tags", "PV Tags", 0, Obj::Pv, L, |c, r| {
+        s(c.vg_pv(r).map_or(String::new(), |(_, p)| p.tags.join(",")))
+    }),
+    f("vg_fmt", "Fmt", 0, Obj::Vg, L, |c, r| {
+        s(if c.vg(r).is_some() { "lvm2" } else { "" })
+    }),
+    f("vg_uuid", "VG UUID", 38, Obj::Vg, L, |c, r| {
+        s(c.vg(r).map_or(String::new(), |v| v.vg.id.clone()))
+    }),
+    f("vg_name", "VG", 0, Obj::Vg, L, |c, r| {
+        s(c.vg(r).map_or(String::new(), |v| v.vg.name.clone()))
+    }),
+    f("vg_attr", "Attr", 5, Obj::Vg, L, |c, r| {
+        s(c.vg(r).map_or(String::new(), vg_attr))
+    }),
+    f("vg_size", "VSize", 0, Obj::Vg, R, |c, r| {
+        Cell::Size(
+            c.vg(r)
+                .map_or(0, |v| vg_extents(&v.vg) * v.vg.extent_size.0),
+        )
+    }),
+    f("vg_free", "VFree", 0, Obj::Vg, R, |c, r| {
+        Cell::Size(
+            c.vg(r)
+                .map_or(0, |v| vg_free_extents(&v.vg) * v.vg.extent_size.0),
+        )
+    }),
+    f("vg_extent_size", "Ext", 0, Obj::Vg, R, |c, r| {
+        Cell::Size(c.vg(r).map_or(0, |v| v.vg.extent_size.0))
+    }),
+    f("vg_extent_count", "#Ext", 0, Obj::Vg, R, |c, r| {
+        Cell::Num(c.vg(r).map_or(0, |v| vg_extents(&v.vg)))
+    }),
+    f("vg_free_count", "Free", 0, Obj::Vg, R, |c, r| {
+        Cell::Num(c.vg(r).map_or(0, |v| vg_free_extents(&v.vg)))
+    }),
+    f("max_lv", "MaxLV", 0, Obj::Vg, R, |c, r| {
+        Cell::Num(c.vg(r).map_or(0, |v| u64::from(v.vg.max_lv)))
+    }),
+    f("max_pv", "MaxPV", 0, Obj::Vg, R, |c, r| {
+        Cell::Num(c.vg(r).map_or(0, |v| u64::from(v.vg.max_pv)))
+    }),
+    f("pv_count", "#PV", 0, Obj::Vg, R, |c, r| {
+        Cell::Num(c.vg(r).map_or(0, |v| v.vg.pvs.len() as u64))
+    }),
+    f("lv_count", "#LV", 0, Obj::Vg, R, |c, r| {
+        Cell::Num(c.vg(r).map_or(0, |v| {
+            (0..v.vg.lvs.len())
+                .filter(|&i| lv_visible(&v.vg, i))
+                .count() as u64
+        }))
+    }),
+    f("snap_count", "#SN", 0, Obj::Vg, R, |c, r| {
+        Cell::Num(c.vg(r).map_or(0, |v| {
+            (0..v.vg.lvs.len())
+                .filter(|&i| cow_of(&v.vg, i).is_some())
+                .count() as u64
+        }))
+    }),
+    f("vg_seqno", "Seq", 0, Obj::Vg, R, |c, r| {
+        Cell::Num(c.vg(r).map_or(0, |v| u64::from(v.vg.seqno)))
+    }),
+    f("vg_tags", "VG Tags", 0, Obj::Vg, L, |c, r| {
+        s(c.vg(r).map_or(String::new(), |v| v.vg.tags.join(",")))
+    }),
+    f("vg_mda_count", "#VMda", 0, Obj::Vg, R, |c, r| {
+        Cell::Num(c.vg_mdas(r).len() as u64)
+    }),
+    f("vg_mda_used_count", "#VMdaUse", 0, Obj::Vg, R, |c, r| {
+        Cell::Num(c.vg_mdas(r).iter().filter(|m| !m.ignored).count() as u64)
+    }),
+    f("vg_mda_size", "VMdaSize", 9, Obj::Vg, R, |c, r| {
+        Cell::Size(
+            c.vg_mdas(r)
+                .iter()
+                .map(|m| m.locn.size / 512)
+                .min()
+                .unwrap_or(0),
+        )
+    }),
+    f("vg_mda_free", "VMdaFree", 9, Obj::Vg, R, |c, r| {
+        Cell::Size(c.vg_mdas(r).iter().map(|m| mda_free(m)).min().unwrap_or(0))
+    }),
+    f("vg_mda_copies", "#VMdaCps", 0, Obj::Vg, L, |c, r| {
+        s(c.vg(r)
+            .map_or(String::new(), |v| match v.vg.metadata_copies {
+                0 => "unmanaged".to_owned(),
+                n => n.to_string(),
+            }))
+    }),
+    f("lv_uuid", "LV UUID", 38, Obj::Lv, L, |c, r| {
+        s(c.lv(r).map_or(String::new(), |(_, l)| l.id.clone()))
+    }),
+    f("lv_name", "LV", 4, Obj::Lv, L, |c, r| s(c.lv_name(r))),
+    f("lv_full_name", "LV", 4, Obj::Lv, L, |c, r| {
+        s(c.lv(r)
+            .map_or(String::new(), |(v, l)| format!("{}/{}", v.name, l.name)))
+    }),
+    f("lv_path", "Path", 0, Obj::Lv, L, |c, r| {
+        s(match (c.lv(r), r.lv) {
+            (Some((v, l)), Some(i)) if lv_visible(v, i) => format!("/dev/{}/{}", v.name, l.name),
+            _ => String::new(),
+        })
+    }),
+    f("lv_attr", "Attr", 0, Obj::Lv, L, |c, r| s(c.lv_attr(r))),
+    f("lv_size", "LSize", 0, Obj::Lv, R, |c, r| {
+        Cell::Size(c.lv_size(r))
+    }),
+    f("seg_count", "#Seg", 0, Obj::Lv, R, |c, r| {
+        Cell::Num(c.lv(r).map_or(0, |(_, l)| l.segments.len() as u64))
+    }),
+    f("origin", "Origin", 0, Obj::Lv, L, |c, r| s(c.origin(r))),
+    f("origin_size", "OSize", 0, Obj::Lv, R, |c, r| {
+        Cell::Size(c.origin_size(r))
+    }),
+    f("pool_lv", "Pool", 0, Obj::Lv, L, |_, _| s("")),
+    f("data_percent", "Data%", 6, Obj::Lv, R, |_, _| s("")),
+    f("snap_percent", "Snap%", 6, Obj::Lv, R, |_, _| s("")),
+    f("metadata_percent", "Meta%", 6, Obj::Lv, R, |_, _| s("")),
+    f("copy_percent", "Cpy%Sync", 0, Obj::Lv, R, |_, _| s("")),
+    f("move_pv", "Move", 0, Obj::Lv, L, |_, _| s("")),
+    f("mirror_log", "Log", 0, Obj::Lv, L, |_, _| s("")),
+    f("convert_lv", "Convert", 0, Obj::Lv, L, |_, _| s("")),
+    f("lv_tags", "LV Tags", 0, Obj::Lv, L, |c, r| {
+        s(c.lv(r).map_or(String::new(), |(_, l)| l.tags.join(",")))
+    }),
+    f("lv_layout", "Layout", 10, Obj::Lv, L, |c, r| {
+        s(c.lv_layout(r))
+    }),
+    f("lv_role", "Role", 10, Obj::Lv, L, |c, r| s(c.lv_role(r))),
+    f("segtype", "Type", 0, Obj::Seg, L, |c, r| s(c.segtype(r))),
+    f("stripes", "#Str", 0, Obj::Seg, R, |c, r| {
+        Cell::Num(c.seg(r).map_or(0, |(_, _, sg)| seg_area_count(sg)))
+    }),
+    f("stripe_size", "Stripe", 0, Obj::Seg, R, |c, r| {
+        Cell::Size(c.seg(r).map_or(0, |(_, _, sg)| match &sg.kind {
+            SegmentKind::Striped {
+                stripe_size: Some(z),
+                stripes,
+            } if stripes.len() > 1 => z.0,
+            _ => 0,
+        }))
+    }),
+    f("chunk_size", "Chunk", 0, Obj::Seg, R, |c, r| {
+        Cell::Size(c.chunk_size(r))
+    }),
+    f("seg_start", "Start", 0, Obj::Seg, R, |c, r| {
+        Cell::Size(
+            c.seg(r)
+                .map_or(0, |(v, _, sg)| u64::from(sg.start_extent) * v.extent_size.0),
+        )
+    }),
+    f("seg_start_pe", "Start", 0, Obj::Seg, R, |c, r| {
+        Cell::Num(c.seg(r).map_or(0, |(_, _, sg)| u64::from(sg.start_extent)))
+    }),
+    f("seg_size", "SSize", 0, Obj::Seg, R, |c, r| {
+        Cell::Size(
+            c.seg(r)
+                .map_or(0, |(v, _, sg)| u64::from(sg.extent_count) * v.extent_size.0),
+        )
+    }),
+    f("seg_size_pe", "SSize", 0, Obj::Seg, R, |c, r| {
+        Cell::Num(c.seg(r).map_or(0, |(_, _, sg)| u64::from(sg.extent_count)))
+    }),
+    f("seg_pe_ranges", "PE Ranges", 0, Obj::Seg, L, |c, r| {
+        s(c.seg_areas(r, true))
+    }),
+    f("devices", "Devices", 0, Obj::Seg, L, |c, r| {
+        s(c.seg_areas(r, false))
+    }),
+    f("seg_tags", "Seg Tags", 0, Obj::Seg, L, |c, r| {
+        s(c.seg(r)
+            .map_or(String::new(), |(_, _, sg)| sg.tags.join(",")))
+    }),
+];
+
+fn vg_extents(vg: &Vg) -> u64 {
+    vg.pvs.iter().map(|p| u64::from(p.pe_count)).sum()
+}
+
+fn pv_alloc_in(vg: &Vg, pv: usize) -> u64 {
+    let mut n = 0u64;
+    for lv in &vg.lvs {
+        for sg in &lv.segments {
+            if let SegmentKind::Striped { stripes, .. } = &sg.kind {
+                let per = u64::from(sg.extent_count) / stripes.len() as u64;
+                n += stripes
+                    .iter()
+                    .filter(|a| matches!(a, Area::Pv { pv: p, .. } if *p == pv))
+                    .count() as u64
+                    * per;
+            }
+        }
+    }
+    n
+}
+
+fn vg_free_extents(vg: &Vg) -> u64 {
+    (0..vg.pvs.len())
+        .map(|i| u64::from(vg.pvs[i].pe_count).saturating_sub(pv_alloc_in(vg, i)))
+        .sum()
+}
+
+fn vg_attr(v: &VgInstance) -> String {
+    let g = &v.vg;
+    let has = |f: &str| g.status.iter().any(|s| s == f);
+    let mut a = String::new();
+    a.push(if has("WRITE") { 'w' } else { 'r' });
+    a.push(if has("RESIZEABLE") { 'z' } else { '-' });
+    a.push(if has("EXPORTED") { 'x' } else { '-' });
+    a.push(if v.partial() { 'p' } else { '-' });
+    a.push(alloc_char(
+        g.allocation_policy.as_deref().unwrap_or("normal"),
+    ));
+    a.push(if has("CLUSTERED") {
+        'c'
+    } else if has("SHARED") {
+        's'
+    } else {
+        '-'
+    });
+    a
+}
+
+fn alloc_char(p: &str) -> char {
+    match p {
+        "contiguous" => 'c',
+        "cling" => 'l',
+        "cling_by_tags" => 't',
+        "normal" => 'n',
+        "anywhere" => 'a',
+        "inherit" => 'i',
+        _ => '-',
+    }
+}
+
+/// The snapshot glue segment whose COW is LV `i`: (origin index, chunk, merging).
+fn cow_of(vg: &Vg, i: usize) -> Option<(usize, u64, bool)> {
+    vg.lvs
+        .iter()
+        .flat_map(|l| &l.segments)
+        .find_map(|s| match s.kind {
+            SegmentKind::Snapshot {
+                origin,
+                cow,
+                chunk_size,
+                merging,
+            } if cow == i => Some((origin, chunk_size.0, merging)),
+            _ => None,
+        })
+}
+
+fn is_origin(vg: &Vg, i: usize) -> (bool, bool) {
+    let mut origin = false;
+    let mut merging = false;
+    for s in vg.lvs.iter().flat_map(|l| &l.segments) {
+        if let SegmentKind::Snapshot {
+            origin: o,
+            merging: m,
+            ..
+        } = s.kind
+        {
+            if o == i {
+                origin = true;
+                merging |= m;
+            }
+        }
+    }
+    (origin, merging)
+}
+
+/// lvm2 `lv_is_visible`: the glue is never visible; a COW is visible when
+/// its origin is (and it is not merging); others follow `VISIBLE`.
+fn lv_visible(vg: &Vg, i: usize) -> bool {
+    lv_visible_depth(vg, i, 0)
+}
+
+fn lv_visible_depth(vg: &Vg, i: usize, depth: usize) -> bool {
+    let lv = &vg.lvs[i];
+    if lv.is_snapshot_glue() {
+        return false;
+    }
+    if depth < 8 {
+        if let Some((origin, _, merging)) = cow_of(vg, i) {
+            if merging {
+                return false;
+            }
+            return lv_visible_depth(vg, origin, depth + 1);
+        }
+    }
+    lv.visible_flag()
+}
+
+fn seg_area_count(sg: &lvm_meta::model::Segment) -> u64 {
+    match &sg.kind {
+        SegmentKind::Striped { stripes, .. } => stripes.len() as u64,
+        _ => 0,
+    }
+}
+
+fn mda_free(m: &lvm_meta::scan::MdaState) -> u64 {
+    let Some(h) = &m.header else { return 0 };
+    let max = ((h.size.saturating_sub(512)) / 2).saturating_sub(512);
+    let used = if m.committed.is_some() {
+        h.raw_locns[0].size
+    } else {
+        0
+    };
+    if used >= max {
+        0
+    } else {
+        (max - used) / 512
+    }
+}
+
+impl Ctx<'_> {
+    fn dev(&self, r: Row) -> Option<&lvm_meta::scan::Device> {
+        r.dev.map(|d| &self.sys.devices[d])
+    }
+    fn vg(&self, r: Row) -> Option<&VgInstance> {
+        r.vg.map(|v| &self.sys.vgs[v])
+    }
+    fn vg_pv(&self, r: Row) -> Option<(&Vg, &lvm_meta::model::Pv)> {
+        let v = self.vg(r)?;
+        Some((&v.vg, &v.vg.pvs[r.pv?]))
+    }
+    fn is_pv(&self, r: Row) -> bool {
+        r.pv.is_some() || self.dev(r).is_some_and(|d| d.label.is_some())
+    }
+    fn pv_name(&self, r: Row) -> String {
+        match self.dev(r) {
+            Some(d) => d.image.path.clone(),
+            None => "[unknown]".into(),
+        }
+    }
+    fn pv_uuid(&self, r: Row) -> String {
+        if let Some((_, p)) = self.vg_pv(r) {
+            return p.id.clone();
+        }
+        self.dev(r)
+            .and_then(|d| d.label.as_ref())
+            .map_or(String::new(), |l| l.pv_header.uuid_string())
+    }
+    fn pv_attr(&self, r: Row) -> String {
+        let mut a = String::new();
+        match self.vg_pv(r) {
+            Some((vg, p)) => {
+                a.push(if p.status.iter().any(|s| s == "ALLOCATABLE") {
+                    'a'
+                } else {
+                    'u'
+                });
+                a.push(if vg.status.iter().any(|s| s == "EXPORTED") {
+                    'x'
+                } else {
+                    '-'
+                });
+                a.push(
+                    if r.dev.is_none() || p.flags.iter().any(|f| f == "MISSING") {
+                        'm'
+                    } else {
+                        '-'
+                    },
+                );
+            }
+            None => {
+                // An orphan: in use by no VG.
+                a.push_str("---");
+            }
+        }
+        a
+    }
+    fn pe_start(&self, r: Row) -> u64 {
+        if let Some((_, p)) = self.vg_pv(r) {
+            return p.pe_start.0;
+        }
+        self.dev(r)
+            .and_then(|d| d.label.as_ref())
+            .and_then(|l| l.pv_header.pe_start_bytes())
+            .map_or(0, |b| b / 512)
+    }
+    fn pv_size(&self, r: Row) -> u64 {
+        if let Some((vg, p)) = self.vg_pv(r) {
+            if p.pe_count > 0 {
+                return u64::from(p.pe_count) * vg.extent_size.0;
+            }
+            return p.dev_size.map_or(0, |s| s.0).saturating_sub(p.pe_start.0);
+        }
+        // An orphan PV: its usable size is the device less the data offset.
+        self.dev(r)
+            .map_or(0, |d| (d.image.size / 512).saturating_sub(self.pe_start(r)))
+    }
+    fn pv_alloc(&self, r: Row) -> u64 {
+        match (self.vg(r), r.pv) {
+            (Some(v), Some(p)) => pv_alloc_in(&v.vg, p),
+            _ => 0,
+        }
+    }
+    fn pv_free(&self, r: Row) -> u64 {
+        match self.vg_pv(r) {
+            Some((vg, p)) => {
+                u64::from(p.pe_count).saturating_sub(self.pv_alloc(r)) * vg.extent_size.0
+            }
+            None => self.pv_size(r),
+        }
+    }
+    fn pv_mda_size(&self, r: Row) -> u64 {
+        self.dev(r)
+            .and_then(|d| d.mdas.iter().map(|m| m.locn.size / 512).min())
+            .unwrap_or(0)
+    }
+    fn pv_mda_free(&self, r: Row) -> u64 {
+        self.dev(r)
+            .and_then(|d| d.mdas.iter().map(mda_free).min())
+            .unwrap_or(0)
+    }
+    fn vg_mdas(&self, r: Row) -> Vec<&lvm_meta::scan::MdaState> {
+        let Some(v) = self.vg(r) else {
+            return Vec::new();
+        };
+        v.pv_devices
+            .iter()
+            .flatten()
+            .flat_map(|&d| self.sys.devices[d].mdas.iter())
+            .collect()
+    }
+    fn lv(&self, r: Row) -> Option<(&Vg, &Lv)> {
+        let v = self.vg(r)?;
+        Some((&v.vg, &v.vg.lvs[r.lv?]))
+    }
+    fn lv_name(&self, r: Row) -> String {
+        match (self.lv(r), r.lv) {
+            (Some((v, l)), Some(i)) => {
+                if lv_visible(v, i) {
+                    l.name.clone()
+                } else {
+                    format!("[{}]", l.name)
+                }
+            }
+            _ => String::new(),
+        }
+    }
+    fn lv_size(&self, r: Row) -> u64 {
+        self.lv(r)
+            .map_or(0, |(v, l)| v.lv_extents(l) * v.extent_size.0)
+    }
+    fn origin(&self, r: Row) -> String {
+        match (self.vg(r), r.lv) {
+            (Some(v), Some(i)) => {
+                cow_of(&v.vg, i).map_or(String::new(), |(o, _, _)| v.vg.lvs[o].name.clone())
+            }
+            _ => String::new(),
+        }
+    }
+    fn origin_size(&self, r: Row) -> u64 {
+        match (self.vg(r), r.lv) {
+            (Some(v), Some(i)) => cow_of(&v.vg, i).map_or(0, |(o, _, _)| {
+                v.vg.lv_extents(&v.vg.lvs[o]) * v.vg.extent_size.0
+            }),
+            _ => 0,
+        }
+    }
+    fn lv_attr(&self, r: Row) -> String {
+        let (Some(v), Some(i)) = (self.vg(r), r.lv) else {
+            return String::new();
+        };
+        let vg = &v.vg;
+        let lv = &vg.lvs[i];
+        let has = |f: &str| lv.status.iter().any(|s| s == f);
+        let (origin, merging_origin) = is_origin(vg, i);
+        let cow = cow_of(vg, i);
+        let virt = lv
+            .segments
+            .iter()
+            .any(|s| matches!(s.kind, SegmentKind::Error | SegmentKind::Zero));
+        let unknown = lv
+            .segments
+            .iter()
+            .any(|s| matches!(s.kind, SegmentKind::Unknown { .. }));
+        let mut a = String::new();
+        a.push(if origin {
+            if merging_origin {
+                'O'
+            } else {
+                'o'
+            }
+        } else if virt {
+            'v'
+        } else if let Some((_, _, m)) = cow {
+            if m {
+                'S'
+            } else {
+                's'
+            }
+        } else {
+            '-'
+        });
+        a.push(if has("WRITE") {
+            'w'
+        } else if has("READ") {
+            'r'
+        } else {
+            '-'
+        });
+        let alloc = alloc_char(lv.allocation_policy_str());
+        a.push(if has("LOCKED") {
+            alloc.to_ascii_uppercase()
+        } else {
+            alloc
+        });
+        a.push(if has("FIXED_MINOR") { 'm' } else { '-' });
+        if self.opts.driver_unknown {
+            a.push_str("XX");
+        } else {
+            a.push_str("--");
+        }
+        a.push(if cow.is_some() || origin {
+            's'
+        } else if unknown {
+            'u'
+        } else if virt {
+            'v'
+        } else {
+            '-'
+        });
+        a.push('-');
+        let partial = lv.segments.iter().any(|s| match &s.kind {
+            SegmentKind::Striped { stripes, .. } => stripes
+                .iter()
+                .any(|a| matches!(a, Area::Pv { pv, .. } if v.pv_devices[*pv].is_none())),
+            _ => false,
+        });
+        a.push(if partial { 'p' } else { '-' });
+        a.push(if lv.flags.iter().any(|f| f == "ACTIVATION_SKIP") {
+            'k'
+        } else {
+            '-'
+        });
+        a
+    }
+    fn lv_layout(&self, r: Row) -> String {
+        let Some((_, l)) = self.lv(r) else {
+            return String::new();
+        };
+        let first = l.segments.first();
+        match first.map(|s| &s.kind) {
+            Some(SegmentKind::Striped { stripes, .. }) if stripes.len() > 1 => "striped".into(),
+            Some(SegmentKind::Striped { .. }) => "linear".into(),
+            Some(SegmentKind::Error) => "error".into(),
+            Some(SegmentKind::Zero) => "zero".into(),
+            _ => "unknown".into(),
+        }
+    }
+    fn lv_role(&self, r: Row) -> String {
+        let (Some(v), Some(i)) = (self.vg(r), r.lv) else {
+            return String::new();
+        };
+        let vg = &v.vg;
+        let mut roles = vec![if lv_visible(vg, i) {
+            "public"
+        } else {
+            "private"
+        }];
+        if is_origin(vg, i).0 {
+            roles.push("origin");
+            roles.push("thickorigin");
+        }
+        if cow_of(vg, i).is_some() {
+            roles.push("snapshot");
+            roles.push("thicksnapshot");
+        }
+        roles.join(",")
+    }
+    fn seg(&self, r: Row) -> Option<(&Vg, &Lv, &lvm_meta::model::Segment)> {
+        let (v, l) = self.lv(r)?;
+        Some((v, l, l.segments.get(r.seg?)?))
+    }
+    fn segtype(&self, r: Row) -> String {
+        self.seg(r)
+            .map_or(String::new(), |(_, _, sg)| match &sg.kind {
+                SegmentKind::Striped { stripes, .. } if stripes.len() == 1 => "linear".into(),
+                _ => sg.type_name.clone(),
+            })
+    }
+    fn chunk_size(&self, r: Row) -> u64 {
+        match (self.vg(r), r.lv) {
+            (Some(v), Some(i)) => cow_of(&v.vg, i).map_or(0, |(_, c, _)| c),
+            _ => 0,
+        }
+    }
+    fn seg_areas(&self, r: Row, ranges: bool) -> String {
+        let Some((v, _, sg)) = self.seg(r) else {
+            return String::new();
+        };
+        let inst = self.vg(r);
+        let SegmentKind::Striped { stripes, .. } = &sg.kind else {
+            return String::new();
+        };
+        let per = u64::from(sg.extent_count) / stripes.len() as u64;
+        let parts: Vec<String> = stripes
+            .iter()
+            .map(|a| {
+                let (name, start) = match a {
+                    Area::Pv { pv, pe } => {
+                        let dev = inst.and_then(|i| i.pv_devices[*pv]);
+                        let name = dev.map_or("[unknown]".to_owned(), |d| {
+                            self.sys.devices[d].image.path.clone()
+                        });
+                        (name, u64::from(*pe))
+                    }
+                    Area::Lv { lv, le } => (v.lvs[*lv].name.clone(), u64::from(*le)),
+                };
+                if ranges {
+                    format!("{name}:{start}-{}", start + per - 1)
+                } else {
+                    format!("{name}({start})")
+                }
+            })
+            .collect();
+        parts.join(if ranges { " " } else { "," })
+    }
+}
+
+trait AllocPolicy {
+    fn allocation_policy_str(&self) -> &str;
+}
+
+impl AllocPolicy for Lv {
+    fn allocation_policy_str(&self) -> &str {
+        "inherit"
+    }
+}
+
+fn same_field(a: &str, b: &str) -> bool {
+    a.chars()
+        .filter(|c| *c != '_')
+        .eq(b.chars().filter(|c| *c != '_'))
+}
+
+fn find_field(name: &str, kind: Kind) -> Option<&'static Field> {
+    let prefixes: &[&str] = match kind {
+        Kind::Pv => &["pv_"],
+        Kind::Vg => &["vg_"],
+        Kind::Lv => &["lv_"],
+        Kind::Seg => &["seg_", "lv_"],
+    };
+    FIELDS
+        .iter()
+        .find(|f| same_field(f.name, name))
+        .or_else(|| {
+            prefixes.iter().find_map(|p| {
+                FIELDS
+                    .iter()
+                    .find(|f| same_field(f.name, &format!("{p}{name}")))
+            })
+        })
+}
+
+fn default_fields(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Pv => "pv_name,vg_name,pv_fmt,pv_attr,pv_size,pv_free",
+        Kind::Vg => "vg_name,pv_count,lv_count,snap_count,vg_attr,vg_size,vg_free",
+        Kind::Lv => "lv_name,vg_name,lv_attr,lv_size,pool_lv,origin,data_percent,metadata_percent,move_pv,mirror_log,copy_percent,convert_lv",
+        Kind::Seg => "lv_name,vg_name,lv_attr,stripes,segtype,seg_size",
+    }
+}
+
+fn default_sort(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Pv => "pv_name",
+        Kind::Vg => "vg_name",
+        Kind::Lv => "vg_name,lv_name",
+        Kind::Seg => "vg_name,lv_name,seg_start",
+    }
+}
+
+fn resolve_fields(kind: Kind, opts: &Options) -> Result<Vec<&'static Field>, String> {
+    let mut names: Vec<String> = default_fields(kind).split(',').map(str::to_owned).collect();
+    let mut replaced = false;
+    for o in &opts.fields {
+        if let Some(add) = o.strip_prefix('+') {
+            names.extend(add.split(',').map(|x| x.trim().to_owned()));
+        } else if let Some(rm) = o.strip_prefix('-') {
+            let rm: Vec<&str> = rm.split(',').map(str::trim).collect();
+            names.retain(|n| !rm.iter().any(|r| same_field(n, r)));
+        } else {
+            if !replaced {
+                names.clear();
+                replaced = true;
+            }
+            names.extend(o.split(',').map(|x| x.trim().to_owned()));
+        }
+    }
+    names
+        .iter()
+        .filter(|n| !n.is_empty())
+        .map(|n| find_field(n, kind).ok_or_else(|| format!("Unrecognised field: {n}")))
+        .collect()
+}
+
+/// Runs a report and writes it to `out`.
+pub fn run(sys: &System, cmd: Kind, opts: &Options, out: &mut dyn Write) -> anyhow::Result<()> {
+    let base = if cmd == Kind::Lv && opts.segments {
+        Kind::Seg
+    } else {
+        cmd
+    };
+    let fields = resolve_fields(base, opts).map_err(anyhow::Error::msg)?;
+    // A segment field turns an LV report into a segment report, as in lvm2.
+    let kind = if base == Kind::Lv && fields.iter().any(|f| f.obj == Obj::Seg) {
+        Kind::Seg
+    } else {
+        base
+    };
+    for f in &fields {
+        let ok = match kind {
+            Kind::Pv => matches!(f.obj, Obj::Pv | Obj::Vg),
+            Kind::Vg => f.obj == Obj::Vg,
+            Kind::Lv | Kind::Seg => matches!(f.obj, Obj::Vg | Obj::Lv | Obj::Seg),
+        };
+        if !ok {
+            anyhow::bail!("Field {} cannot be used in this report", f.name);
+        }
+    }
+    let ctx = Ctx { sys, opts };
+    let mut rows = rows(sys, kind, opts)?;
+    let sort = opts
+        .sort
+        .clone()
+        .unwrap_or_else(|| default_sort(kind).to_owned());
+    sort_rows(&ctx, &mut rows, &sort, kind)?;
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|&r| fields.iter().map(|f| render(&ctx, f, r)).collect())
+        .collect();
+    if opts.json {
+        write_json(out, kind, &fields, &table)?;
+    } else {
+        write_basic(out, opts, &fields, &table)?;
+    }
+    Ok(())
+}
+
+fn render(ctx: &Ctx, f: &Field, r: Row) -> String {
+    match (f.get)(ctx, r) {
+        Cell::Str(s) => s,
+        Cell::Num(n) => n.to_string(),
+        Cell::Size(sz) => format_size(sz, ctx.opts.units, !ctx.opts.nosuffix),
+    }
+}
+
+fn rows(sys: &System, kind: Kind, opts: &Options) -> anyhow::Result<Vec<Row>> {
+    let mut out = Vec::new();
+    let vg_selected = |name: &str| {
+        opts.names.is_empty()
+            || opts
+                .names
+                .iter()
+                .any(|n| n == name || n.split('/').next() == Some(name))
+    };
+    match kind {
+        Kind::Pv => {
+            for (di, d) in sys.devices.iter().enumerate() {
+                if d.label.is_none() {
+                    continue;
+                }
+                if !opts.names.is_empty() && !opts.names.iter().any(|n| n == &d.image.path) {
+                    continue;
+                }
+                let owner = sys.owner_of(di);
+                out.push(Row {
+                    dev: Some(di),
+                    vg: owner.map(|o| o.0),
+                    pv: owner.map(|o| o.1),
+                    ..Row::default()
+                });
+            }
+            for (vi, v) in sys.vgs.iter().enumerate() {
+                for (pi, d) in v.pv_devices.iter().enumerate() {
+                    if d.is_none() && opts.names.is_empty() {
+                        out.push(Row {
+                            vg: Some(vi),
+                            pv: Some(pi),
+                            ..Row::default()
+                        });
+                    }
+                }
+            }
+        }
+        Kind::Vg => {
+            for (vi, v) in sys.vgs.iter().enumerate() {
+                if vg_selected(&v.vg.name) {
+                    out.push(Row {
+                        vg: Some(vi),
+                        ..Row::default()
+                    });
+                }
+            }
+        }
+        Kind::Lv | Kind::Seg => {
+            for n in &opts.names {
+                let vgn = n.split('/').next().unwrap_or("");
+                if sys.vg(vgn).is_none() {
+                    anyhow::bail!("Volume group \"{vgn}\" not found");
+                }
+            }
+            for (vi, v) in sys.vgs.iter().enumerate() {
+                if !vg_selected(&v.vg.name) {
+                    continue;
+                }
+                for (li, l) in v.vg.lvs.iter().enumerate() {
+                    // The snapshot glue is never listed; hidden LVs need -a.
+                    if l.is_snapshot_glue() {
+                        continue;
+                    }
+                    if !opts.all && !lv_visible(&v.vg, li) {
+                        continue;
+                    }
+                    let named = opts.names.iter().any(|n| n.contains('/'));
+                    if named
+                        && !opts
+                            .names
+                            .iter()
+                            .any(|n| *n == format!("{}/{}", v.vg.name, l.name) || *n == v.vg.name)
+                    {
+                        continue;
+                    }
+                    if kind == Kind::Lv {
+                        out.push(Row {
+                            vg: Some(vi),
+                            lv: Some(li),
+                            ..Row::default()
+                        });
+                    } else {
+                        for si in 0..l.segments.len() {
+                            out.push(Row {
+                                vg: Some(vi),
+                                lv: Some(li),
+                                seg: Some(si),
+                                ..Row::default()
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn sort_rows(ctx: &Ctx, rows: &mut [Row], spec: &str, kind: Kind) -> anyhow::Result<()> {
+    let mut keys: Vec<(&'static Field, bool)> = Vec::new();
+    for k in spec.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+        let (name, desc) = match k.strip_prefix('-') {
+            Some(n) => (n, true),
+            None => (k.strip_prefix('+').unwrap_or(k), false),
+        };
+        let f =
+            find_field(name, kind).ok_or_else(|| anyhow::anyhow!("Unrecognised field: {name}"))?;
+        keys.push((f, desc));
+    }
+    rows.sort_by(|&a, &b| {
+        for (f, desc) in &keys {
+            let o = match ((f.get)(ctx, a), (f.get)(ctx, b)) {
+                (Cell::Num(x), Cell::Num(y)) | (Cell::Size(x), Cell::Size(y)) => x.cmp(&y),
+                (Cell::Str(x), Cell::Str(y)) => {
+                    let strip =
+                        |s: String| s.trim_start_matches('[').trim_end_matches(']').to_owned();
+                    strip(x).cmp(&strip(y))
+                }
+                _ => std::cmp::Ordering::Equal,
+            };
+            let o = if *desc { o.reverse() } else { o };
+            if o != std::cmp::Ordering::Equal {
+                return o;
+            }
+        }
+        std::cmp::Ordering::Equal
+    });
+    Ok(())
+}
+
+fn write_basic(
+    out: &mut dyn Write,
+    opts: &Options,
+    fields: &[&Field],
+    table: &[Vec<String>],
+) -> std::io::Result<()> {
+    let aligned = opts.separator.is_none() || opts.aligned;
+    let sep = opts.separator.clone().unwrap_or_else(|| " ".into());
+    let widths: Vec<usize> = fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let w = table
+                .iter()
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0);
+            let h = if opts.noheadings { 0 } else { f.heading.len() };
+            w.max(h).max(f.width)
+        })
+        .collect();
+    let line = |cells: Vec<(String, Align)>| -> String {
+        let mut s = String::from("  ");
+        for (i, (c, a)) in cells.into_iter().enumerate() {
+            if i > 0 {
+                s.push_str(&sep);
+            }
+            if aligned {
+                let pad = widths[i].saturating_sub(c.chars().count());
+                match a {
+                    Align::Left => {
+                        s.push_str(&c);
+                        s.push_str(&" ".repeat(pad));
+                    }
+                    Align::Right => {
+                        s.push_str(&" ".repeat(pad));
+                        s.push_str(&c);
+                    }
+                }
+            } else {
+                s.push_str(&c);
+            }
+        }
+        s
+    };
+    if !opts.noheadings {
+        let h = line(
+            fields
+                .iter()
+                .map(|f| (f.heading.to_owned(), Align::Left))
+                .collect(),
+        );
+        writeln!(out, "{h}")?;
+    }
+    for r in table {
+        let l = line(
+            r.iter()
+                .zip(fields)
+                .map(|(c, f)| (c.clone(), f.align))
+                .collect(),
+        );
+        writeln!(out, "{l}")?;
+    }
+    Ok(())
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+fn write_json(
+    out: &mut dyn Write,
+    kind: Kind,
+    fields: &[&Field],
+    table: &[Vec<String>],
+) -> std::io::Result<()> {
+    let name = match kind {
+        Kind::Pv => "pv",
+        Kind::Vg => "vg",
+        Kind::Lv => "lv",
+        Kind::Seg => "seg",
+    };
+    writeln!(out, "  {{")?;
+    writeln!(out, "      \"report\": [")?;
+    writeln!(out, "          {{")?;
+    writeln!(out, "              \"{name}\": [")?;
+    for (i, r) in table.iter().enumerate() {
+        let items: Vec<String> = r
+            .iter()
+            .zip(fields)
+            .map(|(c, f)| format!("{}:{}", json_str(f.name), json_str(c)))
+            .collect();
+        let comma = if i + 1 < table.len() { "," } else { "" };
+        writeln!(out, "                  {{{}}}{comma}", items.join(", "))?;
+    }
+    writeln!(out, "              ]")?;
+    writeln!(out, "          }}")?;
+    writeln!(out, "      ]")?;
+    writeln!(out, "  }}")?;
+    Ok(())
+}
