@@ -79,7 +79,10 @@ def download(pkg):
         if name.startswith(pkg + "_") and name.endswith(".deb"):
             return os.path.join(DEBS, name)
     log("apt-get download " + pkg)
-    run(["apt-get", "download", "-q", pkg], cwd=DEBS,
+    # As root, apt would try to drop to its sandbox user, which cannot write
+    # into the cache; download as root instead.
+    run(["apt-get", "download", "-q", "-o", "APT::Sandbox::User=root", pkg],
+        cwd=DEBS,
         stdout=subprocess.DEVNULL)
     for name in os.listdir(DEBS):
         if name.startswith(pkg + "_") and name.endswith(".deb"):
@@ -326,7 +329,8 @@ def build_base_initramfs(kver):
     interp = interpreter(lvm)
     ip = find_in_root(os.path.basename(interp))
     c.file(interp, read(os.path.realpath(ip)), 0o755)
-    if not interp.startswith("/lib/x86_64-linux-gnu/"):
+    if (not interp.startswith("/lib/x86_64-linux-gnu/")
+            and os.path.basename(interp) not in libs):
         c.symlink("lib/x86_64-linux-gnu/" + os.path.basename(interp),
                   "/" + interp.strip("/"))
     names = []
@@ -452,7 +456,11 @@ def generate(name, kernel, base_initrd, versions):
             f.write(base_initrd + read(initrd))
         console = os.path.join(sdir, "boot%d.console" % boot)
         log("%s: boot %d from step %d" % (name, boot, first))
-        secs, rc = boot_once(kernel, both, images, outimg, console)
+        try:
+            secs, rc = boot_once(kernel, both, images, outimg, console)
+        except subprocess.TimeoutExpired:
+            raise SystemExit("%s: boot %d did not end within %d s; see %s"
+                             % (name, boot, BOOT_TIMEOUT, console))
         boot_times.append(secs)
         log("%s: boot %d took %.1f s (qemu rc %d)" % (name, boot, secs, rc))
         got = os.path.join(work, "got%d" % boot)
