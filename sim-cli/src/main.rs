@@ -19,7 +19,9 @@ use std::path::PathBuf;
 #[command(name = "lvmsim", version, about, long_about = None)]
 struct Cli {
     /// An image file, or a directory whose regular files are all scanned.
-    /// Repeatable. Without --dev, $LVMSIM_DEVICES (colon-separated) is used.
+    /// `NAME=PATH` reads PATH but reports it as NAME (e.g.
+    /// `/dev/sdb=disk.img`). Repeatable. Without --dev, $LVMSIM_DEVICES
+    /// (colon-separated) is used.
     #[arg(long = "dev", global = true, value_name = "PATH")]
     dev: Vec<PathBuf>,
     #[command(subcommand)]
@@ -127,7 +129,8 @@ struct BackupArgs {
     vg: Vec<String>,
 }
 
-fn device_paths(cli_devs: &[PathBuf]) -> Result<Vec<String>> {
+/// Devices to scan: (name to report, path to read).
+fn device_paths(cli_devs: &[PathBuf]) -> Result<Vec<(String, String)>> {
     let mut given: Vec<PathBuf> = cli_devs.to_vec();
     if given.is_empty() {
         if let Ok(v) = std::env::var("LVMSIM_DEVICES") {
@@ -143,8 +146,20 @@ fn device_paths(cli_devs: &[PathBuf]) -> Result<Vec<String>> {
     }
     let mut out = Vec::new();
     for p in given {
-        let md =
-            std::fs::metadata(&p).with_context(|| format!("{}: cannot access", p.display()))?;
+        // NAME=PATH, unless the whole argument names an existing file.
+        let text = p.display().to_string();
+        if !p.exists() {
+            if let Some((name, path)) = text.split_once('=') {
+                let md =
+                    std::fs::metadata(path).with_context(|| format!("{path}: cannot access"))?;
+                if md.is_dir() {
+                    bail!("{path}: NAME=PATH needs a file, not a directory");
+                }
+                out.push((name.to_owned(), path.to_owned()));
+                continue;
+            }
+        }
+        let md = std::fs::metadata(&p).with_context(|| format!("{text}: cannot access"))?;
         if md.is_dir() {
             let mut files: Vec<PathBuf> = std::fs::read_dir(&p)
                 .with_context(|| format!("{}: cannot list", p.display()))?
@@ -152,9 +167,13 @@ fn device_paths(cli_devs: &[PathBuf]) -> Result<Vec<String>> {
                 .filter(|f| std::fs::metadata(f).map(|m| m.is_file()).unwrap_or(false))
                 .collect();
             files.sort();
-            out.extend(files.into_iter().map(|f| f.display().to_string()));
+            out.extend(
+                files
+                    .into_iter()
+                    .map(|f| (f.display().to_string(), f.display().to_string())),
+            );
         } else {
-            out.push(p.display().to_string());
+            out.push((text.clone(), text));
         }
     }
     Ok(out)
@@ -162,8 +181,10 @@ fn device_paths(cli_devs: &[PathBuf]) -> Result<Vec<String>> {
 
 fn scan(cli_devs: &[PathBuf], err: &mut dyn Write) -> Result<System> {
     let mut images = Vec::new();
-    for p in device_paths(cli_devs)? {
-        images.push(Image::open(&p)?);
+    for (name, path) in device_paths(cli_devs)? {
+        let mut img = Image::open(&path)?;
+        img.path = name;
+        images.push(img);
     }
     let sys = System::scan(images)?;
     for p in &sys.problems {
@@ -336,10 +357,7 @@ fn vgcfgbackup(sys: &System, a: &BackupArgs, out: &mut dyn Write) -> Result<()> 
             Some(f) => {
                 let path = f.replace("%s", name);
                 std::fs::write(&path, text).with_context(|| format!("{path}: cannot write"))?;
-                writeln!(
-                    std::io::stderr(),
-                    "  Volume group \"{name}\" successfully backed up."
-                )?;
+                writeln!(out, "  Volume group \"{name}\" successfully backed up.")?;
             }
             None => out.write_all(text.as_bytes())?,
         }

@@ -84,8 +84,16 @@ struct Printer<'a> {
 }
 
 impl Printer<'_> {
+    /// lvm2's `log_print`: two spaces of indentation on every line.
     fn p(&mut self, s: impl AsRef<str>) -> std::io::Result<()> {
-        writeln!(self.out, "{}", s.as_ref())
+        for line in s.as_ref().split('\n') {
+            if line.is_empty() {
+                writeln!(self.out)?;
+            } else {
+                writeln!(self.out, "  {line}")?;
+            }
+        }
+        Ok(())
     }
     fn e(&mut self, s: impl AsRef<str>) -> std::io::Result<()> {
         writeln!(self.err, "  {}", s.as_ref())

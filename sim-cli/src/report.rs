@@ -548,9 +548,9 @@ impl Ctx<'_> {
             }
             return p.dev_size.map_or(0, |s| s.0).saturating_sub(p.pe_start.0);
         }
-        // An orphan PV: its usable size is the device less the data offset.
-        self.dev(r)
-            .map_or(0, |d| (d.image.size / 512).saturating_sub(self.pe_start(r)))
+        // An orphan PV reports the whole device (lvm2 `pv_size_field`
+        // with no PEs gives `pv->size`, the device size).
+        self.dev(r).map_or(0, |d| d.image.size / 512)
     }
     fn pv_alloc(&self, r: Row) -> u64 {
         match (self.vg(r), r.pv) {
@@ -718,14 +718,25 @@ impl Ctx<'_> {
             return String::new();
         };
         let vg = &v.vg;
-        let mut roles = vec![if lv_visible(vg, i) {
-            "public"
-        } else {
-            "private"
-        }];
+        // A COW counts as public when its origin is, even while merging
+        // hides it from `lvs`.
+        let public = match cow_of(vg, i) {
+            Some((origin, _, _)) => lv_visible(vg, origin),
+            None => lv_visible(vg, i),
+        };
+        let mut roles = vec![if public { "public" } else { "private" }];
         if is_origin(vg, i).0 {
             roles.push("origin");
             roles.push("thickorigin");
+            let snaps = vg
+                .lvs
+                .iter()
+                .flat_map(|l| &l.segments)
+                .filter(|s| matches!(s.kind, SegmentKind::Snapshot { origin, .. } if origin == i))
+                .count();
+            if snaps > 1 {
+                roles.push("multithickorigin");
+            }
         }
         if cow_of(vg, i).is_some() {
             roles.push("snapshot");
@@ -896,7 +907,8 @@ pub fn run(sys: &System, cmd: Kind, opts: &Options, out: &mut dyn Write) -> anyh
         .map(|&r| fields.iter().map(|f| render(&ctx, f, r)).collect())
         .collect();
     if opts.json {
-        write_json(out, kind, &fields, &table)?;
+        // The JSON list is named after the command (`seg` with --segments).
+        write_json(out, base, &fields, &table)?;
     } else {
         write_basic(out, opts, &fields, &table)?;
     }
@@ -1087,6 +1099,10 @@ fn write_basic(
         }
         s
     };
+    // lvm2 prints nothing at all, not even headings, for an empty report.
+    if table.is_empty() {
+        return Ok(());
+    }
     if !opts.noheadings {
         let h = line(
             fields
