@@ -89,6 +89,12 @@ impl Image {
             what: "open read-only".into(),
             source,
         })?;
+        let is_dir = file.metadata().map(|m| m.is_dir()).unwrap_or(false);
+        if is_dir {
+            return Err(crate::Error::Usage(format!(
+                "{path}: is a directory, not an image"
+            )));
+        }
         let size = file.size().map_err(|source| crate::Error::Io {
             path: path.to_owned(),
             what: "read size".into(),
