@@ -1,6 +1,14 @@
-//! cow-engine: LV data over PV images, and (to come) dm-snapshot's
-//! persistent exception store and its copy-on-write semantics.
+//! cow-engine: LV data over PV images, and dm-snapshot's persistent
+//! exception store with the kernel's snapshot semantics.
+//!
+//! - [`lv_io`]: read an LV's bytes through its linear/striped segments;
+//! - [`disk_header`], [`exception_store`]: the COW store as the kernel
+//!   reads it;
+//! - [`view`]: what a snapshot, or an origin under merge, shows.
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod disk_header;
+pub mod exception_store;
 pub mod lv_io;
+pub mod view;

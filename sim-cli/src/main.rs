@@ -36,7 +36,8 @@ enum Cmd {
     Vgs(ReportArgs),
     /// Report logical volumes (as lvm2's lvs).
     Lvs(ReportArgs),
-    /// Write an LV's bytes to stdout, as `dd if=/dev/VG/LV` would.
+    /// Write an LV's bytes to stdout, as `dd if=/dev/VG/LV` would (snapshots
+    /// show their view; an origin under merge shows the merging data).
     Cat(CatArgs),
     /// Check and dump a PV's label, headers and metadata (as lvm2's pvck).
     Pvck(PvckArgs),
@@ -240,7 +241,7 @@ fn cat(sys: &System, a: &CatArgs, out: &mut dyn Write) -> Result<()> {
         .iter()
         .map(|d| d.map(|d| &sys.devices[d].image))
         .collect();
-    let reader = cow_engine::lv_io::LvReader::new(&vi.vg, li, pvs)?;
+    let reader = cow_engine::view::open(&vi.vg, li, &pvs)?;
     let size = reader.size();
     if a.offset > size {
         bail!(

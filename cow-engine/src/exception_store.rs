@@ -1,0 +1,268 @@
+//! The persistent exception store, loaded the way the kernel loads it
+//! (`read_exceptions`, `insert_exceptions`, `skip_metadata` in
+//! `drivers/md/dm-snap-persistent.c`).
+//!
+//! Layout, in chunks of `cs` sectors: chunk 0 is the header; metadata area
+//! `k` is chunk `1 + (E + 1) * k`, followed by `E` data chunks, where
+//! `E = chunk bytes / 16`. An area holds 16-byte records
+//! `(old_chunk, new_chunk)`, little-endian, ending at the first record whose
+//! `new_chunk` is 0. Loading stops at the first area that is not full.
+
+use crate::disk_header::{DiskHeader, Header, HeaderError};
+use byteorder::{ByteOrder, LittleEndian as LE};
+use std::collections::HashMap;
+
+/// Size of one `struct disk_exception`.
+pub const DISK_EXCEPTION_SIZE: u64 = 16;
+
+/// Why a store cannot be loaded (the kernel refuses the table).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Chunk 0 is not a store header.
+    #[error("{0}")]
+    Header(#[from] HeaderError),
+    /// An area the loader must read lies outside the COW device.
+    #[error("COW metadata area {area} at chunk {chunk} lies past the COW's end ({chunks} whole chunks): the kernel fails to load it")]
+    AreaPastEnd {
+        /// Area index.
+        area: u64,
+        /// Its chunk.
+        chunk: u64,
+        /// Whole chunks in the COW.
+        chunks: u64,
+    },
+    /// Reading the COW failed.
+    #[error("reading the COW: {0}")]
+    Io(String),
+}
+
+/// One exception: origin chunk `old` is saved in COW chunk `new`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Exception {
+    /// `old_chunk`: the origin chunk index.
+    pub old: u64,
+    /// `new_chunk`: the COW chunk index holding the data.
+    pub new: u64,
+}
+
+/// A loaded store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    /// The header as read (a new store reads as valid with the table's chunk size).
+    pub header: DiskHeader,
+    /// True if chunk 0 was all-zero magic (never activated).
+    pub new: bool,
+    /// Chunk size in sectors (the header's value).
+    pub chunk_sectors: u64,
+    /// Whole chunks in the COW device.
+    pub cow_chunks: u64,
+    /// COW size in sectors.
+    pub cow_sectors: u64,
+    /// Every record in disk order (area by area).
+    pub records: Vec<Exception>,
+    /// Lookup: the first record for each origin chunk wins, as in the kernel.
+    pub map: HashMap<u64, u64>,
+    /// Next COW chunk the kernel would allocate.
+    pub next_free: u64,
+    /// Index of the first area that is not full.
+    pub current_area: u64,
+    /// Records in the current area.
+    pub current_committed: u64,
+}
+
+impl Store {
+    /// Exceptions per metadata area, `E`.
+    pub fn exceptions_per_area(&self) -> u64 {
+        self.chunk_sectors * 512 / DISK_EXCEPTION_SIZE
+    }
+
+    /// Chunk index of metadata area `k`.
+    pub fn area_location(&self, k: u64) -> u64 {
+        area_location(self.chunk_sectors, k)
+    }
+
+    /// `dmsetup status` numbers: (sectors allocated, total sectors, metadata
+    /// sectors), as `persistent_usage` computes them.
+    pub fn usage(&self) -> (u64, u64, u64) {
+        (
+            self.next_free * self.chunk_sectors,
+            self.cow_sectors,
+            (self.current_area + 2) * self.chunk_sectors,
+        )
+    }
+
+    /// Loads a store from a COW of `cow_sectors` sectors. `read(chunk, buf)`
+    /// fills `buf` (one chunk) from COW chunk `chunk`. `table_chunk` is the
+    /// chunk size lvm2's table gives (the on-disk value wins when present).
+    pub fn load(
+        cow_sectors: u64,
+        table_chunk: u64,
+        mut read: impl FnMut(u64, &mut [u8]) -> Result<(), String>,
+    ) -> Result<Store, StoreError> {
+        let mut first = vec![0u8; 512];
+        read_sectors(&mut read, 0, &mut first)?;
+        let header = Header::parse(&first)?;
+        let (header, new) = match header {
+            Header::New => (
+                DiskHeader {
+                    valid: 1,
+                    version: 1,
+                    chunk_size: u32::try_from(table_chunk).unwrap_or(0),
+                },
+                true,
+            ),
+            Header::Store(h) => (h, false),
+        };
+        let cs = u64::from(header.chunk_size);
+        if cs == 0 || !cs.is_power_of_two() {
+            return Err(HeaderError::BadChunkSize(header.chunk_size).into());
+        }
+        let cow_chunks = cow_sectors / cs;
+        let mut s = Store {
+            header,
+            new,
+            chunk_sectors: cs,
+            cow_chunks,
+            cow_sectors,
+            records: Vec::new(),
+            map: HashMap::new(),
+            next_free: 2,
+            current_area: 0,
+            current_committed: 0,
+        };
+        if new || !header.is_valid() {
+            // An invalid store's exceptions are not read; a new one has none.
+            return Ok(s);
+        }
+        let e = s.exceptions_per_area();
+        let chunk_bytes =
+            usize::try_from(cs * 512).map_err(|_| StoreError::Io("chunk too large".into()))?;
+        let mut buf = vec![0u8; chunk_bytes];
+        let mut area = 0u64;
+        loop {
+            let chunk = s.area_location(area);
+            if chunk >= cow_chunks {
+                return Err(StoreError::AreaPastEnd {
+                    area,
+                    chunk,
+                    chunks: cow_chunks,
+                });
+            }
+            read(chunk, &mut buf).map_err(StoreError::Io)?;
+            let mut full = true;
+            for j in 0..e {
+                let at = (j * DISK_EXCEPTION_SIZE) as usize;
+                let old = LE::read_u64(&buf[at..]);
+                let new_chunk = LE::read_u64(&buf[at + 8..]);
+                if new_chunk == 0 {
+                    s.current_committed = j;
+                    full = false;
+                    break;
+                }
+                s.next_free = s.next_free.max(new_chunk.saturating_add(1));
+                s.records.push(Exception {
+                    old,
+                    new: new_chunk,
+                });
+                s.map.entry(old).or_insert(new_chunk);
+            }
+            if !full {
+                break;
+            }
+            area += 1;
+        }
+        s.current_area = area;
+        // skip_metadata: never hand out a metadata chunk.
+        if s.next_free % (e + 1) == 1 {
+            s.next_free += 1;
+        }
+        Ok(s)
+    }
+}
+
+fn read_sectors(
+    read: &mut impl FnMut(u64, &mut [u8]) -> Result<(), String>,
+    chunk: u64,
+    buf: &mut [u8],
+) -> Result<(), StoreError> {
+    read(chunk, buf).map_err(StoreError::Io)
+}
+
+/// `area_location(k) = 1 + (E + 1) * k` for chunk size `cs` sectors.
+pub fn area_location(cs: u64, k: u64) -> u64 {
+    let e = cs * 512 / DISK_EXCEPTION_SIZE;
+    1 + (e + 1) * k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A COW image built by hand from the spec's layout rules.
+    fn cow(cs: u64, chunks: u64, records: &[(u64, u64)], valid: u32) -> Vec<u8> {
+        let b = (cs * 512) as usize;
+        let mut img = vec![0u8; b * chunks as usize];
+        img[..b].copy_from_slice(
+            &DiskHeader {
+                valid,
+                version: 1,
+                chunk_size: cs as u32,
+            }
+            .to_chunk(b),
+        );
+        let e = (b / 16) as u64;
+        for (i, &(o, n)) in records.iter().enumerate() {
+            let area = i as u64 / e;
+            let at = area_location(cs, area) as usize * b + (i as u64 % e) as usize * 16;
+            LE::write_u64(&mut img[at..], o);
+            LE::write_u64(&mut img[at + 8..], n);
+        }
+        img
+    }
+
+    fn load(img: &[u8], cs: u64) -> Result<Store, StoreError> {
+        let b = (cs * 512) as usize;
+        Store::load(img.len() as u64 / 512, cs, |c, buf| {
+            let at = c as usize * b;
+            let src = img.get(at..at + buf.len()).ok_or("past end")?;
+            buf.copy_from_slice(src);
+            Ok(())
+        })
+    }
+
+    #[test]
+    fn fresh_store_status() {
+        let s = load(&cow(8, 100, &[], 1), 8).unwrap();
+        assert_eq!(s.usage(), (16, 800, 16));
+    }
+
+    #[test]
+    fn full_area_moves_on_and_skips_metadata() {
+        // 256 exceptions fill area 0 (data chunks 2..257); the spec's example
+        // gives status 2072/total 24.
+        let recs: Vec<(u64, u64)> = (0..256).map(|i| (i * 3, 2 + i)).collect();
+        let s = load(&cow(8, 600, &recs, 1), 8).unwrap();
+        assert_eq!(s.records.len(), 256);
+        assert_eq!(s.current_area, 1);
+        assert_eq!(s.next_free, 259);
+        assert_eq!(s.usage(), (2072, 4800, 24));
+        assert_eq!(s.map.get(&(5 * 3)), Some(&7));
+    }
+
+    #[test]
+    fn first_record_wins_and_invalid_stores_load_no_exceptions() {
+        let s = load(&cow(8, 50, &[(4, 2), (4, 3)], 1), 8).unwrap();
+        assert_eq!(s.map.get(&4), Some(&2));
+        let s = load(&cow(8, 50, &[(4, 2)], 0), 8).unwrap();
+        assert!(s.records.is_empty() && !s.header.is_valid());
+    }
+
+    #[test]
+    fn a_full_last_area_needs_the_next_area_inside_the_cow() {
+        let recs: Vec<(u64, u64)> = (0..256).map(|i| (i, 2 + i)).collect();
+        assert!(matches!(
+            load(&cow(8, 258, &recs, 1), 8),
+            Err(StoreError::AreaPastEnd { .. })
+        ));
+    }
+}

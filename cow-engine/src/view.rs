@@ -1,0 +1,212 @@
+//! What an LV shows: its raw segments, a snapshot (origin overlaid with the
+//! exceptions of its COW store), or an origin under merge (the kernel
+//! redirects chunks not yet merged to the merging snapshot's COW).
+//!
+//! The mapping from a byte to its source ([`Source`]) is computed from the
+//! store alone; reading moves the bytes.
+
+use crate::exception_store::{Store, StoreError};
+use crate::lv_io::LvReader;
+use lvm_meta::io::Image;
+use lvm_meta::model::{SegmentKind, Vg};
+use lvm_meta::{Corruption, Error, Result};
+
+/// Where a run of a view's bytes comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The origin's raw bytes at this offset.
+    Origin(u64),
+    /// The COW LV's bytes at this offset.
+    Cow(u64),
+}
+
+/// A byte-addressable view of an LV.
+pub trait View {
+    /// Size in bytes.
+    fn size(&self) -> u64;
+    /// Fills `buf` from `offset` (inside the view).
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()>;
+}
+
+impl View for LvReader<'_> {
+    fn size(&self) -> u64 {
+        LvReader::size(self)
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        LvReader::read_at(self, offset, buf)
+    }
+}
+
+/// An origin overlaid with a COW store's exceptions.
+pub struct Overlay<'a> {
+    origin: LvReader<'a>,
+    cow: LvReader<'a>,
+    /// The loaded store.
+    pub store: Store,
+    size: u64,
+}
+
+impl Overlay<'_> {
+    /// Where the byte at `offset` comes from, and how many bytes follow
+    /// from the same source.
+    pub fn map(&self, offset: u64) -> (Source, u64) {
+        let cb = self.store.chunk_sectors * 512;
+        let chunk = offset / cb;
+        let within = offset % cb;
+        let run = cb - within;
+        match self.store.map.get(&chunk) {
+            Some(&new) => (Source::Cow(new * cb + within), run),
+            None => (Source::Origin(offset), run),
+        }
+    }
+}
+
+impl View for Overlay<'_> {
+    fn size(&self) -> u64 {
+        self.size
+    }
+    fn read_at(&self, mut offset: u64, mut buf: &mut [u8]) -> Result<()> {
+        if offset
+            .checked_add(buf.len() as u64)
+            .is_none_or(|e| e > self.size)
+        {
+            return Err(Error::Usage(format!(
+                "read of {} bytes at {offset} runs past the view's end ({})",
+                buf.len(),
+                self.size
+            )));
+        }
+        while !buf.is_empty() {
+            let (src, run) = self.map(offset);
+            let n = run.min(buf.len() as u64) as usize;
+            let (head, tail) = buf.split_at_mut(n);
+            match src {
+                Source::Origin(o) => {
+                    // A snapshot can be longer than its origin is now; the
+                    // kernel would map past the origin's end to an error.
+                    self.origin.read_at(o, head)?
+                }
+                Source::Cow(c) => self.cow.read_at(c, head)?,
+            }
+            offset += n as u64;
+            buf = tail;
+        }
+        Ok(())
+    }
+}
+
+fn raw<'a>(vg: &'a Vg, lv: usize, pvs: &[Option<&'a Image>]) -> Result<LvReader<'a>> {
+    LvReader::new(vg, lv, pvs.to_vec())
+}
+
+/// Loads the COW store of LV `cow` (chunk size from the glue segment).
+pub fn load_store(vg: &Vg, cow: usize, table_chunk: u64, pvs: &[Option<&Image>]) -> Result<Store> {
+    let r = raw(vg, cow, pvs)?;
+    let name = &vg.lvs[cow].name;
+    let cow_sectors = r.size() / 512;
+    Store::load(cow_sectors, table_chunk, |chunk, buf| {
+        let cb = buf.len() as u64;
+        r.read_at(chunk * cb, buf).map_err(|e| e.to_string())
+    })
+    .map_err(|e| match e {
+        StoreError::Io(m) => Error::Usage(format!("COW {}/{name}: {m}", vg.name)),
+        other => Error::corrupt(
+            None,
+            format!("exception store of {}/{name}", vg.name),
+            0,
+            Corruption::Model(other.to_string()),
+        ),
+    })
+}
+
+/// LV `i` as a COW: its origin, chunk size, merging flag, and the glue's
+/// extent count (the snapshot's length).
+struct AsCow {
+    origin: usize,
+    chunk: u64,
+    merging: bool,
+    glue_extents: u64,
+}
+
+/// The snapshot relationship of LV `i`: as COW, and as origin the merging
+/// snapshot's (cow, chunk), if any.
+fn relations(vg: &Vg, i: usize) -> (Option<AsCow>, Option<(usize, u64)>) {
+    let mut as_cow = None;
+    let mut merging_into = None;
+    for l in &vg.lvs {
+        for s in &l.segments {
+            if let SegmentKind::Snapshot {
+                origin,
+                cow,
+                chunk_size,
+                merging,
+            } = s.kind
+            {
+                if cow == i {
+                    as_cow = Some(AsCow {
+                        origin,
+                        chunk: chunk_size.0,
+                        merging,
+                        glue_extents: u64::from(s.extent_count),
+                    });
+                }
+                if origin == i && merging {
+                    merging_into = Some((cow, chunk_size.0));
+                }
+            }
+        }
+    }
+    (as_cow, merging_into)
+}
+
+/// Opens LV `lv` as `dd if=/dev/VG/LV` would read it after activation.
+pub fn open<'a>(vg: &'a Vg, lv: usize, pvs: &[Option<&'a Image>]) -> Result<Box<dyn View + 'a>> {
+    let name = |i: usize| format!("{}/{}", vg.name, vg.lvs[i].name);
+    match relations(vg, lv) {
+        (Some(AsCow { merging: true, .. }), _) => Err(Error::Usage(format!(
+            "{} is merging into its origin: read the origin, which shows the snapshot's data",
+            name(lv)
+        ))),
+        (
+            Some(AsCow {
+                origin,
+                chunk,
+                glue_extents,
+                ..
+            }),
+            _,
+        ) => {
+            let store = load_store(vg, lv, chunk, pvs)?;
+            if !store.header.is_valid() {
+                return Err(Error::Usage(format!(
+                    "snapshot {} is invalid (it overflowed or failed): the kernel fails every read of it",
+                    name(lv)
+                )));
+            }
+            let size = glue_extents * vg.extent_bytes();
+            Ok(Box::new(Overlay {
+                origin: raw(vg, origin, pvs)?,
+                cow: raw(vg, lv, pvs)?,
+                store,
+                size,
+            }))
+        }
+        (None, Some((cow, chunk))) => {
+            let store = load_store(vg, cow, chunk, pvs)?;
+            let origin = raw(vg, lv, pvs)?;
+            if !store.header.is_valid() {
+                // The kernel refuses to merge an invalid snapshot; the origin
+                // keeps its own data.
+                return Ok(Box::new(origin));
+            }
+            let size = origin.size();
+            Ok(Box::new(Overlay {
+                origin,
+                cow: raw(vg, cow, pvs)?,
+                store,
+                size,
+            }))
+        }
+        (None, None) => Ok(Box::new(raw(vg, lv, pvs)?)),
+    }
+}
