@@ -17,6 +17,8 @@ pub enum Kind {
     Lv,
     /// `lvs --segments`, or `lvs` with a segment field
     Seg,
+    /// `pvs --segments`: PV segments, used and free
+    PvSeg,
 }
 
 /// Report options, as lvm2's command line gives them.
@@ -58,6 +60,7 @@ enum Align {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Obj {
     Pv,
+    PvSeg,
     Vg,
     Lv,
     Seg,
@@ -71,6 +74,8 @@ struct Row {
     pv: Option<usize>,
     lv: Option<usize>,
     seg: Option<usize>,
+    /// A PV segment: first PE and length in extents.
+    pvseg: Option<(u64, u64)>,
 }
 
 enum Cell {
@@ -162,6 +167,12 @@ static FIELDS: &[Field] = &[
     }),
     f("pv_tags", "PV Tags", 0, Obj::Pv, L, |c, r| {
         s(c.vg_pv(r).map_or(String::new(), |(_, p)| p.tags.join(",")))
+    }),
+    f("pvseg_start", "Start", 0, Obj::PvSeg, R, |_, r| {
+        Cell::Num(r.pvseg.map_or(0, |p| p.0))
+    }),
+    f("pvseg_size", "SSize", 0, Obj::PvSeg, R, |_, r| {
+        Cell::Num(r.pvseg.map_or(0, |p| p.1))
     }),
     f("vg_fmt", "Fmt", 0, Obj::Vg, L, |c, r| {
         s(if c.vg(r).is_some() { "lvm2" } else { "" })
@@ -273,7 +284,10 @@ static FIELDS: &[Field] = &[
     }),
     f("origin", "Origin", 0, Obj::Lv, L, |c, r| s(c.origin(r))),
     f("origin_size", "OSize", 0, Obj::Lv, R, |c, r| {
-        Cell::Size(c.origin_size(r))
+        match c.origin_size(r) {
+            0 => s(""),
+            n => Cell::Size(n),
+        }
     }),
     f("pool_lv", "Pool", 0, Obj::Lv, L, |_, _| s("")),
     f("data_percent", "Data%", 6, Obj::Lv, R, |_, _| s("")),
@@ -614,12 +628,16 @@ impl Ctx<'_> {
             _ => String::new(),
         }
     }
+    /// lvm2 `lv_origin_size`: a COW's origin size, an origin's own size.
     fn origin_size(&self, r: Row) -> u64 {
-        match (self.vg(r), r.lv) {
-            (Some(v), Some(i)) => cow_of(&v.vg, i).map_or(0, |(o, _, _)| {
-                v.vg.lv_extents(&v.vg.lvs[o]) * v.vg.extent_size.0
-            }),
-            _ => 0,
+        let (Some(v), Some(i)) = (self.vg(r), r.lv) else {
+            return 0;
+        };
+        let size = |l: usize| v.vg.lv_extents(&v.vg.lvs[l]) * v.vg.extent_size.0;
+        match cow_of(&v.vg, i) {
+            Some((o, _, _)) => size(o),
+            None if is_origin(&v.vg, i).0 => size(i),
+            None => 0,
         }
     }
     fn lv_attr(&self, r: Row) -> String {
@@ -816,6 +834,7 @@ fn find_field(name: &str, kind: Kind) -> Option<&'static Field> {
         Kind::Vg => &["vg_"],
         Kind::Lv => &["lv_"],
         Kind::Seg => &["seg_", "lv_"],
+        Kind::PvSeg => &["pvseg_", "pv_"],
     };
     FIELDS
         .iter()
@@ -835,6 +854,7 @@ fn default_fields(kind: Kind) -> &'static str {
         Kind::Vg => "vg_name,pv_count,lv_count,snap_count,vg_attr,vg_size,vg_free",
         Kind::Lv => "lv_name,vg_name,lv_attr,lv_size,pool_lv,origin,data_percent,metadata_percent,move_pv,mirror_log,copy_percent,convert_lv",
         Kind::Seg => "lv_name,vg_name,lv_attr,stripes,segtype,seg_size",
+        Kind::PvSeg => "pv_name,vg_name,pv_fmt,pv_attr,pv_size,pv_free,pvseg_start,pvseg_size",
     }
 }
 
@@ -844,6 +864,7 @@ fn default_sort(kind: Kind) -> &'static str {
         Kind::Vg => "vg_name",
         Kind::Lv => "vg_name,lv_name",
         Kind::Seg => "vg_name,lv_name,seg_start",
+        Kind::PvSeg => "pv_name,pvseg_start",
     }
 }
 
@@ -873,10 +894,10 @@ fn resolve_fields(kind: Kind, opts: &Options) -> Result<Vec<&'static Field>, Str
 
 /// Runs a report and writes it to `out`.
 pub fn run(sys: &System, cmd: Kind, opts: &Options, out: &mut dyn Write) -> anyhow::Result<()> {
-    let base = if cmd == Kind::Lv && opts.segments {
-        Kind::Seg
-    } else {
-        cmd
+    let base = match cmd {
+        Kind::Lv if opts.segments => Kind::Seg,
+        Kind::Pv if opts.segments => Kind::PvSeg,
+        other => other,
     };
     let fields = resolve_fields(base, opts).map_err(anyhow::Error::msg)?;
     // A segment field turns an LV report into a segment report, as in lvm2.
@@ -890,6 +911,7 @@ pub fn run(sys: &System, cmd: Kind, opts: &Options, out: &mut dyn Write) -> anyh
             Kind::Pv => matches!(f.obj, Obj::Pv | Obj::Vg),
             Kind::Vg => f.obj == Obj::Vg,
             Kind::Lv | Kind::Seg => matches!(f.obj, Obj::Vg | Obj::Lv | Obj::Seg),
+            Kind::PvSeg => true,
         };
         if !ok {
             anyhow::bail!("Field {} cannot be used in this report", f.name);
@@ -961,6 +983,13 @@ fn rows(sys: &System, kind: Kind, opts: &Options) -> anyhow::Result<Vec<Row>> {
                 }
             }
         }
+        Kind::PvSeg => {
+            let mut o = opts.clone();
+            o.segments = false;
+            for r in rows(sys, Kind::Pv, &o)? {
+                out.extend(pv_segments(sys, r));
+            }
+        }
         Kind::Vg => {
             for (vi, v) in sys.vgs.iter().enumerate() {
                 if vg_selected(&v.vg.name) {
@@ -1020,6 +1049,60 @@ fn rows(sys: &System, kind: Kind, opts: &Options) -> anyhow::Result<Vec<Row>> {
         }
     }
     Ok(out)
+}
+
+/// A PV's segments in PE order: each used range (with its LV and LV
+/// segment) and each free gap, as lvm2's `pvs --segments` lists them.
+fn pv_segments(sys: &System, r: Row) -> Vec<Row> {
+    let (Some(vi), Some(pi)) = (r.vg, r.pv) else {
+        // An orphan PV has no extents: lvm2 shows one empty segment.
+        return vec![Row {
+            pvseg: Some((0, 0)),
+            ..r
+        }];
+    };
+    let vg = &sys.vgs[vi].vg;
+    let mut used: Vec<(u64, u64, usize, usize)> = Vec::new();
+    for (li, lv) in vg.lvs.iter().enumerate() {
+        for (si, sg) in lv.segments.iter().enumerate() {
+            if let SegmentKind::Striped { stripes, .. } = &sg.kind {
+                let per = u64::from(sg.extent_count) / stripes.len() as u64;
+                for a in stripes {
+                    if let Area::Pv { pv, pe } = a {
+                        if *pv == pi {
+                            used.push((u64::from(*pe), per, li, si));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    used.sort();
+    let mut out = Vec::new();
+    let mut at = 0u64;
+    for (pe, len, li, si) in used {
+        if pe > at {
+            out.push(Row {
+                pvseg: Some((at, pe - at)),
+                ..r
+            });
+        }
+        out.push(Row {
+            pvseg: Some((pe, len)),
+            lv: Some(li),
+            seg: Some(si),
+            ..r
+        });
+        at = at.max(pe + len);
+    }
+    let count = u64::from(vg.pvs[pi].pe_count);
+    if at < count || out.is_empty() {
+        out.push(Row {
+            pvseg: Some((at, count.saturating_sub(at))),
+            ..r
+        });
+    }
+    out
 }
 
 fn sort_rows(ctx: &Ctx, rows: &mut [Row], spec: &str, kind: Kind) -> anyhow::Result<()> {
@@ -1139,6 +1222,7 @@ fn write_json(
         Kind::Vg => "vg",
         Kind::Lv => "lv",
         Kind::Seg => "seg",
+        Kind::PvSeg => "pvseg",
     };
     writeln!(out, "  {{")?;
     writeln!(out, "      \"report\": [")?;

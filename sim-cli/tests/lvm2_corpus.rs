@@ -13,7 +13,11 @@ fn check_corpus(root: &Path, min_scenarios: usize) {
         .filter(|p| p.join("commands.txt").exists())
         .collect();
     dirs.sort();
-    assert!(dirs.len() >= min_scenarios, "{} holds too few scenarios: {dirs:?}", root.display());
+    assert!(
+        dirs.len() >= min_scenarios,
+        "{} holds too few scenarios: {dirs:?}",
+        root.display()
+    );
     let mut all = Vec::new();
     let mut total = 0;
     for d in &dirs {
@@ -22,9 +26,18 @@ fn check_corpus(root: &Path, min_scenarios: usize) {
         total += n;
         all.extend(f);
     }
-    eprintln!("compared {total} lvm2 goldens over {} scenarios in {}", dirs.len(), root.display());
+    eprintln!(
+        "compared {total} lvm2 goldens over {} scenarios in {}",
+        dirs.len(),
+        root.display()
+    );
     assert!(total > 0, "no golden was compared");
-    assert!(all.is_empty(), "{} of {total} goldens differ:\n{}", all.len(), all.join("\n"));
+    assert!(
+        all.is_empty(),
+        "{} of {total} goldens differ:\n{}",
+        all.len(),
+        all.join("\n")
+    );
 }
 
 #[test]
