@@ -8,7 +8,7 @@
 use crate::exception_store::{Store, StoreError};
 use crate::lv_io::LvReader;
 use lvm_meta::io::Image;
-use lvm_meta::model::{SegmentKind, Vg};
+use lvm_meta::model::Vg;
 use lvm_meta::{Corruption, Error, Result};
 
 /// Where a run of a view's bytes comes from.
@@ -119,94 +119,58 @@ pub fn load_store(vg: &Vg, cow: usize, table_chunk: u64, pvs: &[Option<&Image>])
     })
 }
 
-/// LV `i` as a COW: its origin, chunk size, merging flag, and the glue's
-/// extent count (the snapshot's length).
-struct AsCow {
-    origin: usize,
-    chunk: u64,
-    merging: bool,
-    glue_extents: u64,
-}
-
-/// The snapshot relationship of LV `i`: as COW, and as origin the merging
-/// snapshot's (cow, chunk), if any.
-fn relations(vg: &Vg, i: usize) -> (Option<AsCow>, Option<(usize, u64)>) {
-    let mut as_cow = None;
-    let mut merging_into = None;
-    for l in &vg.lvs {
-        for s in &l.segments {
-            if let SegmentKind::Snapshot {
-                origin,
-                cow,
-                chunk_size,
-                merging,
-            } = s.kind
-            {
-                if cow == i {
-                    as_cow = Some(AsCow {
-                        origin,
-                        chunk: chunk_size.0,
-                        merging,
-                        glue_extents: u64::from(s.extent_count),
-                    });
-                }
-                if origin == i && merging {
-                    merging_into = Some((cow, chunk_size.0));
-                }
-            }
-        }
-    }
-    (as_cow, merging_into)
-}
-
 /// Opens LV `lv` as `dd if=/dev/VG/LV` would read it after activation.
 pub fn open<'a>(vg: &'a Vg, lv: usize, pvs: &[Option<&'a Image>]) -> Result<Box<dyn View + 'a>> {
     let name = |i: usize| format!("{}/{}", vg.name, vg.lvs[i].name);
-    match relations(vg, lv) {
-        (Some(AsCow { merging: true, .. }), _) => Err(Error::Usage(format!(
-            "{} is merging into its origin: read the origin, which shows the snapshot's data",
-            name(lv)
-        ))),
-        (
-            Some(AsCow {
-                origin,
-                chunk,
-                glue_extents,
-                ..
-            }),
-            _,
-        ) => {
-            let store = load_store(vg, lv, chunk, pvs)?;
-            if !store.header.is_valid() {
-                return Err(Error::Usage(format!(
-                    "snapshot {} is invalid (it overflowed or failed): the kernel fails every read of it",
-                    name(lv)
-                )));
-            }
-            let size = glue_extents * vg.extent_bytes();
-            Ok(Box::new(Overlay {
-                origin: raw(vg, origin, pvs)?,
-                cow: raw(vg, lv, pvs)?,
-                store,
-                size,
-            }))
+    let role = vg
+        .roles
+        .get(lv)
+        .ok_or_else(|| Error::Usage(format!("no LV with index {lv}")))?;
+    if let Some(c) = role.cow_of {
+        if c.merging {
+            return Err(Error::Usage(format!(
+                "{} is merging into its origin: read the origin, which shows the snapshot's data",
+                name(lv)
+            )));
         }
-        (None, Some((cow, chunk))) => {
-            let store = load_store(vg, cow, chunk, pvs)?;
-            let origin = raw(vg, lv, pvs)?;
-            if !store.header.is_valid() {
-                // The kernel refuses to merge an invalid snapshot; the origin
-                // keeps its own data.
-                return Ok(Box::new(origin));
-            }
-            let size = origin.size();
-            Ok(Box::new(Overlay {
-                origin,
-                cow: raw(vg, cow, pvs)?,
-                store,
-                size,
-            }))
+        let store = load_store(vg, lv, c.chunk_size.0, pvs)?;
+        if !store.header.is_valid() {
+            return Err(Error::Usage(format!(
+                "snapshot {} is invalid (it overflowed or failed): the kernel fails every read of it",
+                name(lv)
+            )));
         }
-        (None, None) => Ok(Box::new(raw(vg, lv, pvs)?)),
+        let size = u64::from(c.glue_extents) * vg.extent_bytes();
+        return Ok(Box::new(Overlay {
+            origin: raw(vg, c.origin, pvs)?,
+            cow: raw(vg, lv, pvs)?,
+            store,
+            size,
+        }));
     }
+    let merging = vg
+        .roles
+        .iter()
+        .enumerate()
+        .find_map(|(i, r)| match r.cow_of {
+            Some(c) if c.origin == lv && c.merging => Some((i, c.chunk_size.0)),
+            _ => None,
+        });
+    if let Some((cow, chunk)) = merging {
+        let store = load_store(vg, cow, chunk, pvs)?;
+        let origin = raw(vg, lv, pvs)?;
+        if !store.header.is_valid() {
+            // The kernel refuses to merge an invalid snapshot; the origin
+            // keeps its own data.
+            return Ok(Box::new(origin));
+        }
+        let size = origin.size();
+        return Ok(Box::new(Overlay {
+            origin,
+            cow: raw(vg, cow, pvs)?,
+            store,
+            size,
+        }));
+    }
+    Ok(Box::new(raw(vg, lv, pvs)?))
 }

@@ -58,6 +58,35 @@ pub struct Vg {
     pub lvs: Vec<Lv>,
     /// Top-level header values.
     pub header: TextHeader,
+    /// Snapshot relations of each LV (same order as `lvs`), derived from
+    /// the `snapshot` segments once, so lookups are O(1).
+    pub roles: Vec<SnapRole>,
+}
+
+/// An LV's part in old-style snapshots.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SnapRole {
+    /// Set if this LV is the COW store of a snapshot.
+    pub cow_of: Option<CowOf>,
+    /// Glue LVs whose snapshot has this LV as origin.
+    pub origin_of: Vec<usize>,
+    /// True if one of those snapshots is merging into this LV.
+    pub merging_origin: bool,
+}
+
+/// The snapshot an LV is the COW store of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CowOf {
+    /// The glue LV (`snapshotN`).
+    pub glue: usize,
+    /// The origin LV.
+    pub origin: usize,
+    /// `chunk_size`.
+    pub chunk_size: Sectors,
+    /// Written as `merging_store`.
+    pub merging: bool,
+    /// The glue segment's `extent_count`: the snapshot's length.
+    pub glue_extents: u32,
 }
 
 /// A PV as the VG metadata describes it.
@@ -176,11 +205,31 @@ pub enum SegmentKind {
     },
 }
 
+/// LV names in text order, and where each is.
+struct Names<'a> {
+    names: &'a [&'a str],
+    index: &'a std::collections::HashMap<&'a str, usize>,
+}
+
+/// Names the object an error is about ("LV lv0 segment1"); formatted only
+/// when an error is reported.
+struct Where<'a>(&'static str, &'a str, Option<&'a str>);
+
+impl std::fmt::Display for Where<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.0, self.1)?;
+        if let Some(s) = self.2 {
+            write!(f, " {s}")?;
+        }
+        Ok(())
+    }
+}
+
 fn model(msg: impl Into<String>) -> Corruption {
     Corruption::Model(msg.into())
 }
 
-fn get_int(s: &[Node], key: &str, what: &str) -> Result<i64, Corruption> {
+fn get_int(s: &[Node], key: &str, what: &Where<'_>) -> Result<i64, Corruption> {
     match s.value(key) {
         Some(Value::Int(v)) => Ok(*v),
         Some(_) => Err(model(format!("{what}: {key} must be an integer"))),
@@ -188,7 +237,7 @@ fn get_int(s: &[Node], key: &str, what: &str) -> Result<i64, Corruption> {
     }
 }
 
-fn opt_int(s: &[Node], key: &str, what: &str) -> Result<Option<i64>, Corruption> {
+fn opt_int(s: &[Node], key: &str, what: &Where<'_>) -> Result<Option<i64>, Corruption> {
     match s.value(key) {
         None => Ok(None),
         Some(Value::Int(v)) => Ok(Some(*v)),
@@ -196,15 +245,15 @@ fn opt_int(s: &[Node], key: &str, what: &str) -> Result<Option<i64>, Corruption>
     }
 }
 
-fn to_u32(v: i64, key: &str, what: &str) -> Result<u32, Corruption> {
+fn to_u32(v: i64, key: &str, what: &Where<'_>) -> Result<u32, Corruption> {
     u32::try_from(v).map_err(|_| model(format!("{what}: {key} = {v} is out of range")))
 }
 
-fn to_u64(v: i64, key: &str, what: &str) -> Result<u64, Corruption> {
+fn to_u64(v: i64, key: &str, what: &Where<'_>) -> Result<u64, Corruption> {
     u64::try_from(v).map_err(|_| model(format!("{what}: {key} = {v} is negative")))
 }
 
-fn get_str(s: &[Node], key: &str, what: &str) -> Result<String, Corruption> {
+fn get_str(s: &[Node], key: &str, what: &Where<'_>) -> Result<String, Corruption> {
     match s.value(key) {
         Some(Value::Str(v)) => Ok(v.clone()),
         Some(_) => Err(model(format!("{what}: {key} must be a string"))),
@@ -219,7 +268,12 @@ fn opt_str(s: &[Node], key: &str) -> Option<String> {
     }
 }
 
-fn str_list(s: &[Node], key: &str, what: &str, required: bool) -> Result<Vec<String>, Corruption> {
+fn str_list(
+    s: &[Node],
+    key: &str,
+    what: &Where<'_>,
+    required: bool,
+) -> Result<Vec<String>, Corruption> {
     match s.value(key) {
         None if required => Err(model(format!("{what}: {key} is missing"))),
         None => Ok(Vec::new()),
@@ -256,8 +310,7 @@ impl Vg {
         let (name, s) = subsections(&t.nodes)
             .next()
             .ok_or_else(|| model("no VG section"))?;
-        let what = format!("VG {name}");
-        let w = what.as_str();
+        let w = &Where("VG", name, None);
         let extent_size = to_u64(get_int(s, "extent_size", w)?, "extent_size", w)?;
         if extent_size == 0 {
             return Err(model(format!("{w}: extent_size is 0")));
@@ -281,6 +334,7 @@ impl Vg {
             },
             pvs: Vec::new(),
             lvs: Vec::new(),
+            roles: Vec::new(),
             header: TextHeader {
                 description: opt_str(&t.nodes, "description"),
                 creation_host: opt_str(&t.nodes, "creation_host"),
@@ -297,8 +351,7 @@ impl Vg {
             .section("physical_volumes")
             .ok_or_else(|| model(format!("{w}: physical_volumes is missing")))?;
         for (key, p) in subsections(pvs) {
-            let what = format!("PV {key}");
-            let w = what.as_str();
+            let w = &Where("PV", key, None);
             let id = get_str(p, "id", w)?;
             let uuid = parse_uuid(&id)
                 .ok_or_else(|| model(format!("{w}: id {id:?} is not a valid UUID")))?;
@@ -327,22 +380,55 @@ impl Vg {
         let lvs_nodes: &[Node] = s.section("logical_volumes").unwrap_or(&[]);
         // First pass: names, so that segments can refer to any LV.
         let lv_names: Vec<&str> = subsections(lvs_nodes).map(|(k, _)| k).collect();
+        let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         for (i, n) in lv_names.iter().enumerate() {
-            if lv_names[..i].contains(n) {
+            if index.insert(n, i).is_some() {
                 return Err(model(format!("LV {n}: the name is used twice")));
             }
         }
         for (name, l) in subsections(lvs_nodes) {
-            let lv = Self::read_lv(&vg, &lv_names, name, l)?;
+            let lv = Self::read_lv(
+                &vg,
+                &Names {
+                    names: &lv_names,
+                    index: &index,
+                },
+                name,
+                l,
+            )?;
             vg.lvs.push(lv);
         }
         vg.check_extents()?;
+        vg.roles = vec![SnapRole::default(); vg.lvs.len()];
+        for (g, l) in vg.lvs.iter().enumerate() {
+            for sg in &l.segments {
+                if let SegmentKind::Snapshot {
+                    chunk_size,
+                    origin,
+                    cow,
+                    merging,
+                } = sg.kind
+                {
+                    // The first glue naming a COW wins, as a lookup in lvm2 would.
+                    if vg.roles[cow].cow_of.is_none() {
+                        vg.roles[cow].cow_of = Some(CowOf {
+                            glue: g,
+                            origin,
+                            chunk_size,
+                            merging,
+                            glue_extents: sg.extent_count,
+                        });
+                    }
+                    vg.roles[origin].origin_of.push(g);
+                    vg.roles[origin].merging_origin |= merging;
+                }
+            }
+        }
         Ok(vg)
     }
 
-    fn read_lv(vg: &Vg, lv_names: &[&str], name: &str, l: &[Node]) -> Result<Lv, Corruption> {
-        let what = format!("LV {name}");
-        let w = what.as_str();
+    fn read_lv(vg: &Vg, lv_names: &Names<'_>, name: &str, l: &[Node]) -> Result<Lv, Corruption> {
+        let w = &Where("LV", name, None);
         let creation_time = opt_int(l, "creation_time", w)?;
         let creation_host = opt_str(l, "creation_host");
         if creation_host.is_some() != creation_time.is_some() && creation_time.is_some() {
@@ -388,20 +474,19 @@ impl Vg {
 
     fn read_segment(
         vg: &Vg,
-        lv_names: &[&str],
+        lv_names: &Names<'_>,
         lv: &str,
         key: &str,
         s: &[Node],
     ) -> Result<Segment, Corruption> {
-        let what = format!("LV {lv} {key}");
-        let w = what.as_str();
+        let w = &Where("LV", lv, Some(key));
         let start_extent = to_u32(get_int(s, "start_extent", w)?, "start_extent", w)?;
         let extent_count = to_u32(get_int(s, "extent_count", w)?, "extent_count", w)?;
         if extent_count == 0 {
             return Err(model(format!("{w}: extent_count is 0")));
         }
         let type_name = get_str(s, "type", w)?;
-        let lv_index = |n: &str| lv_names.iter().position(|x| *x == n);
+        let lv_index = |n: &str| lv_names.index.get(n).copied();
         let kind = match type_name.as_str() {
             "striped" => {
                 let count = to_u32(get_int(s, "stripe_count", w)?, "stripe_count", w)?;
@@ -490,8 +575,8 @@ impl Vg {
                         "{w}: COW store {cow_name:?} is not an LV of this VG"
                     ))
                 })?;
-                if lv_names.get(origin) == Some(&lv)
-                    || lv_names.get(cow) == Some(&lv)
+                if lv_names.names.get(origin) == Some(&lv)
+                    || lv_names.names.get(cow) == Some(&lv)
                     || origin == cow
                 {
                     return Err(model(format!("{w}: a snapshot cannot refer to itself")));

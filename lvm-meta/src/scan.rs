@@ -15,16 +15,17 @@ use crate::model::Vg;
 use crate::pv_header::DiskLocn;
 use crate::text;
 use crate::uuid::parse_uuid;
+use std::sync::Arc;
 
 /// The committed copy read from one metadata area.
 #[derive(Debug, Clone)]
 pub struct Committed {
     /// The text including the NUL.
-    pub text: Vec<u8>,
+    pub text: Arc<Vec<u8>>,
     /// `raw_locn[0]` checksum.
     pub checksum: u32,
-    /// The VG built from it.
-    pub vg: Vg,
+    /// The VG built from it (shared with the [`VgInstance`] it wins for).
+    pub vg: Arc<Vg>,
 }
 
 /// One metadata area of a device.
@@ -62,9 +63,9 @@ impl Device {
 #[derive(Debug)]
 pub struct VgInstance {
     /// The authoritative metadata.
-    pub vg: Vg,
+    pub vg: Arc<Vg>,
     /// Its text (including the NUL).
-    pub text: Vec<u8>,
+    pub text: Arc<Vec<u8>>,
     /// Device and mda index the copy was taken from.
     pub source: (usize, usize),
     /// For each PV of `vg.pvs`, the device that holds it (None = missing).
@@ -314,9 +315,9 @@ fn read_mda(img: &Image, locn: &DiskLocn) -> MdaRead {
     Ok((
         h,
         Some(Committed {
-            text: text_bytes,
+            text: Arc::new(text_bytes),
             checksum: slot.checksum,
-            vg,
+            vg: Arc::new(vg),
         }),
     ))
 }

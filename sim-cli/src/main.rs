@@ -380,11 +380,18 @@ fn run(cli: Cli) -> Result<i32> {
             let opts = report_options(a)?;
             let sys = scan(&cli.dev, &mut err)?;
             report::run(&sys, kind, &opts, &mut out)?;
+            std::mem::forget(sys);
             0
         }
         Cmd::Cat(a) => {
             let sys = scan(&cli.dev, &mut err)?;
-            cat(&sys, a, &mut out)?;
+            // Data goes straight to the file descriptor: Rust's stdout is
+            // line-buffered and would scan every megabyte for newlines.
+            use std::os::fd::AsFd;
+            let mut raw = std::fs::File::from(std::io::stdout().as_fd().try_clone_to_owned()?);
+            cat(&sys, a, &mut raw)?;
+            // Freeing a large parsed VG costs time and changes nothing.
+            std::mem::forget(sys);
             0
         }
         Cmd::Pvck(a) => {

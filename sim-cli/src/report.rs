@@ -410,39 +410,19 @@ fn alloc_char(p: &str) -> char {
     }
 }
 
-/// The snapshot glue segment whose COW is LV `i`: (origin index, chunk, merging).
+/// The snapshot whose COW is LV `i`: (origin index, chunk, merging).
 fn cow_of(vg: &Vg, i: usize) -> Option<(usize, u64, bool)> {
-    vg.lvs
-        .iter()
-        .flat_map(|l| &l.segments)
-        .find_map(|s| match s.kind {
-            SegmentKind::Snapshot {
-                origin,
-                cow,
-                chunk_size,
-                merging,
-            } if cow == i => Some((origin, chunk_size.0, merging)),
-            _ => None,
-        })
+    vg.roles
+        .get(i)?
+        .cow_of
+        .map(|c| (c.origin, c.chunk_size.0, c.merging))
 }
 
+/// Whether LV `i` is an origin, and whether a snapshot merges into it.
 fn is_origin(vg: &Vg, i: usize) -> (bool, bool) {
-    let mut origin = false;
-    let mut merging = false;
-    for s in vg.lvs.iter().flat_map(|l| &l.segments) {
-        if let SegmentKind::Snapshot {
-            origin: o,
-            merging: m,
-            ..
-        } = s.kind
-        {
-            if o == i {
-                origin = true;
-                merging |= m;
-            }
-        }
-    }
-    (origin, merging)
+    vg.roles.get(i).map_or((false, false), |r| {
+        (!r.origin_of.is_empty(), r.merging_origin)
+    })
 }
 
 /// lvm2 `lv_is_visible`: the glue is never visible; a COW is visible when
@@ -746,13 +726,7 @@ impl Ctx<'_> {
         if is_origin(vg, i).0 {
             roles.push("origin");
             roles.push("thickorigin");
-            let snaps = vg
-                .lvs
-                .iter()
-                .flat_map(|l| &l.segments)
-                .filter(|s| matches!(s.kind, SegmentKind::Snapshot { origin, .. } if origin == i))
-                .count();
-            if snaps > 1 {
+            if vg.roles[i].origin_of.len() > 1 {
                 roles.push("multithickorigin");
             }
         }
@@ -1116,15 +1090,26 @@ fn sort_rows(ctx: &Ctx, rows: &mut [Row], spec: &str, kind: Kind) -> anyhow::Res
             find_field(name, kind).ok_or_else(|| anyhow::anyhow!("Unrecognised field: {name}"))?;
         keys.push((f, desc));
     }
-    rows.sort_by(|&a, &b| {
-        for (f, desc) in &keys {
-            let o = match ((f.get)(ctx, a), (f.get)(ctx, b)) {
-                (Cell::Num(x), Cell::Num(y)) | (Cell::Size(x), Cell::Size(y)) => x.cmp(&y),
-                (Cell::Str(x), Cell::Str(y)) => {
-                    let strip =
-                        |s: String| s.trim_start_matches('[').trim_end_matches(']').to_owned();
-                    strip(x).cmp(&strip(y))
-                }
+    // Each row's sort key is computed once, not inside the comparator.
+    let strip = |x: String| x.trim_start_matches('[').trim_end_matches(']').to_owned();
+    let mut keyed: Vec<(Vec<Cell>, Row)> = rows
+        .iter()
+        .map(|&r| {
+            let key = keys
+                .iter()
+                .map(|(f, _)| match (f.get)(ctx, r) {
+                    Cell::Str(x) => Cell::Str(strip(x)),
+                    other => other,
+                })
+                .collect();
+            (key, r)
+        })
+        .collect();
+    keyed.sort_by(|(a, _), (b, _)| {
+        for ((x, y), (_, desc)) in a.iter().zip(b).zip(&keys) {
+            let o = match (x, y) {
+                (Cell::Num(x), Cell::Num(y)) | (Cell::Size(x), Cell::Size(y)) => x.cmp(y),
+                (Cell::Str(x), Cell::Str(y)) => x.cmp(y),
                 _ => std::cmp::Ordering::Equal,
             };
             let o = if *desc { o.reverse() } else { o };
@@ -1134,6 +1119,9 @@ fn sort_rows(ctx: &Ctx, rows: &mut [Row], spec: &str, kind: Kind) -> anyhow::Res
         }
         std::cmp::Ordering::Equal
     });
+    for (slot, (_, r)) in rows.iter_mut().zip(keyed) {
+        *slot = r;
+    }
     Ok(())
 }
 
@@ -1229,13 +1217,15 @@ fn write_json(
     writeln!(out, "          {{")?;
     writeln!(out, "              \"{name}\": [")?;
     for (i, r) in table.iter().enumerate() {
-        let items: Vec<String> = r
-            .iter()
-            .zip(fields)
-            .map(|(c, f)| format!("{}:{}", json_str(f.name), json_str(c)))
-            .collect();
+        write!(out, "                  {{")?;
+        for (k, (c, f)) in r.iter().zip(fields).enumerate() {
+            if k > 0 {
+                write!(out, ", ")?;
+            }
+            write!(out, "{}:{}", json_str(f.name), json_str(c))?;
+        }
         let comma = if i + 1 < table.len() { "," } else { "" };
-        writeln!(out, "                  {{{}}}{comma}", items.join(", "))?;
+        writeln!(out, "}}{comma}")?;
     }
     writeln!(out, "              ]")?;
     writeln!(out, "          }}")?;

@@ -8,11 +8,10 @@
 use super::{Node, Tree, Value};
 use crate::error::Corruption;
 use nom::branch::alt;
-use nom::bytes::complete::{is_not, tag, take_till, take_while, take_while1};
-use nom::character::complete::{char, multispace1};
-use nom::combinator::{opt, recognize};
-use nom::multi::many0_count;
-use nom::sequence::{pair, preceded};
+use nom::bytes::complete::{tag, take_till, take_while, take_while1};
+use nom::character::complete::char;
+use nom::combinator::opt;
+use nom::sequence::preceded;
 use nom::IResult;
 
 /// Deepest nesting of sections accepted. lvm2's metadata nests four deep
@@ -23,17 +22,46 @@ pub const MAX_NESTING: usize = 32;
 type Res<'a, T> = IResult<&'a [u8], T, PErr<'a>>;
 
 /// A parse failure: where (the remaining input) and what was expected.
+/// Backtracking creates many of these, so the message is only formatted
+/// when an error is reported.
 #[derive(Debug)]
 struct PErr<'a> {
     at: &'a [u8],
-    msg: String,
+    msg: Msg,
+}
+
+#[derive(Debug)]
+enum Msg {
+    Kind(nom::error::ErrorKind),
+    Text(String),
+}
+
+impl From<String> for Msg {
+    fn from(s: String) -> Msg {
+        Msg::Text(s)
+    }
+}
+
+impl From<&str> for Msg {
+    fn from(s: &str) -> Msg {
+        Msg::Text(s.to_owned())
+    }
+}
+
+impl std::fmt::Display for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Msg::Kind(k) => write!(f, "unexpected input ({k:?})"),
+            Msg::Text(t) => f.write_str(t),
+        }
+    }
 }
 
 impl<'a> nom::error::ParseError<&'a [u8]> for PErr<'a> {
     fn from_error_kind(input: &'a [u8], kind: nom::error::ErrorKind) -> Self {
         PErr {
             at: input,
-            msg: format!("unexpected input ({kind:?})"),
+            msg: Msg::Kind(kind),
         }
     }
     fn append(_: &'a [u8], _: nom::error::ErrorKind, other: Self) -> Self {
@@ -41,18 +69,29 @@ impl<'a> nom::error::ParseError<&'a [u8]> for PErr<'a> {
     }
 }
 
-fn fail<'a, T>(at: &'a [u8], msg: impl Into<String>) -> Res<'a, T> {
+fn fail<'a, T>(at: &'a [u8], msg: impl Into<Msg>) -> Res<'a, T> {
     Err(nom::Err::Failure(PErr {
         at,
         msg: msg.into(),
     }))
 }
 
-/// Whitespace and comments.
+/// Whitespace and comments (a plain loop: this runs between every token).
 fn junk(i: &[u8]) -> Res<'_, ()> {
-    let comment = recognize(pair(char('#'), take_till(|c| c == b'\n')));
-    let (i, _) = many0_count(alt((multispace1, comment)))(i)?;
-    Ok((i, ()))
+    let mut at = 0;
+    while let Some(&c) = i.get(at) {
+        if c.is_ascii_whitespace() {
+            at += 1;
+        } else if c == b'#' {
+            at += i[at..]
+                .iter()
+                .position(|&c| c == b'\n')
+                .unwrap_or(i.len() - at);
+        } else {
+            break;
+        }
+    }
+    Ok((&i[at..], ()))
 }
 
 fn is_ident_end(c: u8) -> bool {
@@ -230,7 +269,6 @@ fn items(mut i: &[u8], depth: usize, top: bool) -> Res<'_, Vec<Node>> {
 pub fn parse(text: &[u8]) -> Result<Tree, Corruption> {
     let end = text.iter().position(|&c| c == 0).unwrap_or(text.len());
     let body = &text[..end];
-    let _ = is_not::<_, _, PErr>("");
     match items(body, 0, true) {
         Ok((_, nodes)) => Ok(Tree { nodes }),
         Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
@@ -239,7 +277,7 @@ pub fn parse(text: &[u8]) -> Result<Tree, Corruption> {
             Err(Corruption::Text {
                 line: line as u64,
                 offset: offset as u64,
-                message: e.msg,
+                message: e.msg.to_string(),
             })
         }
         Err(nom::Err::Incomplete(_)) => Err(Corruption::Text {
