@@ -26,6 +26,8 @@ pub struct Committed {
     pub checksum: u32,
     /// The VG built from it (shared with the [`VgInstance`] it wins for).
     pub vg: Arc<Vg>,
+    /// The parsed text, every node in order (unknown keys included).
+    pub tree: Arc<text::Tree>,
 }
 
 /// One metadata area of a device.
@@ -318,6 +320,7 @@ fn read_mda(img: &Image, locn: &DiskLocn) -> MdaRead {
             text: Arc::new(text_bytes),
             checksum: slot.checksum,
             vg: Arc::new(vg),
+            tree: Arc::new(tree),
         }),
     ))
 }

@@ -1195,10 +1195,22 @@ fn write_basic(
     Ok(())
 }
 
-fn json_str(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+/// Appends a JSON string: quotes, with `"`, `\\` and control characters
+/// escaped.
+fn json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
+/// lvm2's JSON layout, built in memory and written at once.
 fn write_json(
     out: &mut dyn Write,
     kind: Kind,
@@ -1212,24 +1224,26 @@ fn write_json(
         Kind::Seg => "seg",
         Kind::PvSeg => "pvseg",
     };
-    writeln!(out, "  {{")?;
-    writeln!(out, "      \"report\": [")?;
-    writeln!(out, "          {{")?;
-    writeln!(out, "              \"{name}\": [")?;
+    let mut o = String::with_capacity(256 + table.len() * fields.len() * 32);
+    o.push_str("  {\n      \"report\": [\n          {\n              \"");
+    o.push_str(name);
+    o.push_str("\": [\n");
     for (i, r) in table.iter().enumerate() {
-        write!(out, "                  {{")?;
+        o.push_str("                  {");
         for (k, (c, f)) in r.iter().zip(fields).enumerate() {
             if k > 0 {
-                write!(out, ", ")?;
+                o.push_str(", ");
             }
-            write!(out, "{}:{}", json_str(f.name), json_str(c))?;
+            json_str(&mut o, f.name);
+            o.push(':');
+            json_str(&mut o, c);
         }
-        let comma = if i + 1 < table.len() { "," } else { "" };
-        writeln!(out, "}}{comma}")?;
+        o.push('}');
+        if i + 1 < table.len() {
+            o.push(',');
+        }
+        o.push('\n');
     }
-    writeln!(out, "              ]")?;
-    writeln!(out, "          }}")?;
-    writeln!(out, "      ]")?;
-    writeln!(out, "  }}")?;
-    Ok(())
+    o.push_str("              ]\n          }\n      ]\n  }\n");
+    out.write_all(o.as_bytes())
 }

@@ -101,6 +101,17 @@ fn is_ident_end(c: u8) -> bool {
 /// A double-quoted string body with lvm2's unescaping.
 fn dquoted(i: &[u8]) -> Res<'_, String> {
     let (mut rest, _) = char('"')(i)?;
+    // Fast path: most strings hold no backslash; one allocation then.
+    if let Some(end) = rest.iter().position(|&c| c == b'"' || c == b'\\') {
+        if rest[end] == b'"' {
+            let body = &rest[..end];
+            let s = match std::str::from_utf8(body) {
+                Ok(s) => s.to_owned(),
+                Err(_) => String::from_utf8_lossy(body).into_owned(),
+            };
+            return Ok((&rest[end + 1..], s));
+        }
+    }
     let mut out = Vec::new();
     loop {
         match rest.first() {
