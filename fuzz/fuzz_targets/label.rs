@@ -11,7 +11,10 @@ fuzz_target!(|data: &[u8]| {
     let mut s = [0u8; 512];
     s.copy_from_slice(&data[..512]);
     if let Ok(Some(l)) = Label::parse(&s, 1, 512) {
+        // Bytes past the lists are not kept, so the CRC may change; every
+        // field must survive.
         let again = Label::parse(&l.to_sector(), 1, 512).expect("a written label parses");
-        assert_eq!(again, Some(l));
+        let again = again.expect("a written label is a label");
+        assert_eq!(Label { crc: l.crc, ..again }, l);
     }
 });

@@ -71,8 +71,8 @@ impl Label {
                 what: "label",
                 stored: crc,
                 computed,
-                start: base + OFF_OFFSET as u64,
-                end: base + 511,
+                start: base.saturating_add(OFF_OFFSET as u64),
+                end: base.saturating_add(511),
             });
         }
         let offset = LE::read_u32(&sector_bytes[OFF_OFFSET..]);
@@ -94,8 +94,10 @@ impl Label {
                 reason: "the PV header must start between bytes 32 and 472".into(),
             });
         }
-        let pv_header =
-            PvHeader::parse(&sector_bytes[offset as usize..], base + u64::from(offset))?;
+        let pv_header = PvHeader::parse(
+            &sector_bytes[offset as usize..],
+            base.saturating_add(u64::from(offset)),
+        )?;
         Ok(Some(Label {
             sector,
             crc,

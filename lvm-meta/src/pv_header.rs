@@ -88,7 +88,10 @@ fn read_list(
         let Some(l) = read_locn(b, at) else {
             return Err(Corruption::BadValue {
                 field: format!("pv_header.{name}"),
-                found: format!("no terminating entry before byte {}", base + b.len() as u64),
+                found: format!(
+                    "no terminating entry before byte {}",
+                    base.saturating_add(b.len() as u64)
+                ),
                 reason: "the list runs past the end of the label sector".into(),
             });
         };

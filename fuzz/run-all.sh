@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every fuzz target in turn for SECONDS each (default 1200) on the seeds
+# cut from testdata (make-seeds.py), logging to fuzz/logs/<target>.log.
+# Needs nightly and cargo-fuzz. A crash stops the target and leaves its input
+# in fuzz/artifacts/<target>/.
+set -uo pipefail
+cd "$(dirname "$0")"
+secs=${1:-1200}
+[ -d corpus ] || ./make-seeds.py
+mkdir -p logs
+rc=0
+for t in label mda_header metadata_text ring_scan scan_image; do
+  max=4096
+  case $t in ring_scan|scan_image) max=1100000 ;; esac
+  echo "== $t: ${secs}s"
+  if ! cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -max_len="$max" \
+      -rss_limit_mb=4096 -timeout=10 > "logs/$t.log" 2>&1; then
+    echo "   CRASH or error, see fuzz/logs/$t.log and fuzz/artifacts/$t/"
+    rc=1
+  fi
+  grep -E "^#[0-9]+.*(DONE|exec/s)" "logs/$t.log" | tail -1
+done
+exit $rc
