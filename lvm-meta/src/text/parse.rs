@@ -151,10 +151,14 @@ fn squoted(i: &[u8]) -> Res<'_, String> {
 }
 
 fn key(i: &[u8]) -> Res<'_, String> {
-    alt((dquoted, squoted, |i| {
+    let (r, k) = alt((dquoted, squoted, |i| {
         let (r, k) = take_while1(|c| !is_ident_end(c))(i)?;
         Ok((r, String::from_utf8_lossy(k).into_owned()))
-    }))(i)
+    }))(i)?;
+    if k.is_empty() {
+        return fail(i, "empty key");
+    }
+    Ok((r, k))
 }
 
 /// A number in value position: `[+-.0-9]` then digits with at most one dot.

@@ -111,3 +111,17 @@ proptest! {
         let _ = parse(&bytes);
     }
 }
+
+/// Found by the metadata_text fuzz target: an empty quoted key parsed, and
+/// keys that are not plain words were written bare and did not parse back.
+#[test]
+fn fuzz_regression_keys() {
+    assert!(matches!(parse(b"\"\" = 1\n"), Err(Corruption::Text { .. })));
+    let t = parse(b"\"a b\" = 1\n\"x=\\\"y\" { z = 2 }\n").unwrap();
+    assert_eq!(t.nodes[0].key(), "a b");
+    assert_eq!(parse(write_raw(&t).as_bytes()).unwrap(), t);
+    let crash = include_bytes!("../../tests/data/fuzz-metadata_text-c5dc2e9b");
+    if let Ok(t) = parse(crash) {
+        assert_eq!(parse(write_raw(&t).as_bytes()).unwrap(), t);
+    }
+}

@@ -17,6 +17,26 @@ pub fn escape(s: &str) -> String {
     o
 }
 
+/// A key as written: bare when it is a plain word, quoted otherwise (a key
+/// read from a quoted string may hold any character).
+fn push_key(out: &mut String, key: &str) {
+    let plain = !key.is_empty()
+        && key.bytes().all(|c| {
+            c.is_ascii_graphic()
+                && !matches!(
+                    c,
+                    b'#' | b'=' | b'{' | b'}' | b'"' | b'\'' | b'[' | b']' | b','
+                )
+        });
+    if plain {
+        out.push_str(key);
+    } else {
+        out.push('"');
+        out.push_str(&escape(key));
+        out.push('"');
+    }
+}
+
 fn value(out: &mut String, v: &Value) {
     match v {
         Value::Int(i) => out.push_str(&i.to_string()),
@@ -43,13 +63,13 @@ fn nodes(out: &mut String, ns: &[Node]) {
     for n in ns {
         match n {
             Node::Setting { key, value: v } => {
-                out.push_str(key);
+                push_key(out, key);
                 out.push_str(" = ");
                 value(out, v);
                 out.push('\n');
             }
             Node::Section { key, children } => {
-                out.push_str(key);
+                push_key(out, key);
                 out.push_str(" {\n");
                 nodes(out, children);
                 out.push_str("}\n");
