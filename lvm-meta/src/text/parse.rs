@@ -151,10 +151,18 @@ fn squoted(i: &[u8]) -> Res<'_, String> {
 }
 
 fn key(i: &[u8]) -> Res<'_, String> {
-    let (r, k) = alt((dquoted, squoted, |i| {
-        let (r, k) = take_while1(|c| !is_ident_end(c))(i)?;
-        Ok((r, String::from_utf8_lossy(k).into_owned()))
-    }))(i)?;
+    let (r, k) = match i.first() {
+        Some(b'"') => dquoted(i)?,
+        Some(b'\'') => squoted(i)?,
+        _ => {
+            let (r, k) = take_while1(|c| !is_ident_end(c))(i)?;
+            let k = match std::str::from_utf8(k) {
+                Ok(k) => k.to_owned(),
+                Err(_) => String::from_utf8_lossy(k).into_owned(),
+            };
+            (r, k)
+        }
+    };
     if k.is_empty() {
         return fail(i, "empty key");
     }
@@ -241,7 +249,7 @@ fn value(i: &[u8]) -> Res<'_, Value> {
 
 /// Items until `}` (inside a section) or the end of input (top level).
 fn items(mut i: &[u8], depth: usize, top: bool) -> Res<'_, Vec<Node>> {
-    let mut nodes = Vec::new();
+    let mut nodes = Vec::with_capacity(8);
     loop {
         let (r, _) = junk(i)?;
         i = r;
