@@ -8,7 +8,9 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod blocks;
 pub mod disk_header;
+pub mod engine;
 pub mod exception_store;
 pub mod lv_io;
 pub mod view;

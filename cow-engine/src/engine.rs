@@ -1,0 +1,562 @@
+//! The kernel's snapshot semantics on devices lvmsim can write: the
+//! persistent store as `dm-snap-persistent.c` keeps it in memory and on
+//! disk, origin writes with copy-on-write into every snapshot, snapshot
+//! writes, invalidation on overflow, and merge batch by batch.
+//!
+//! Write order per copy-on-write event, as in the kernel: the old chunk's
+//! data is copied to the COW, then (when the area fills) the next area is
+//! zeroed, then the area is written, and only then the origin changes.
+
+use crate::disk_header::{DiskHeader, Header, SNAPSHOT_DISK_VERSION};
+use crate::exception_store::{area_location, DISK_EXCEPTION_SIZE};
+use byteorder::{ByteOrder, LittleEndian as LE};
+use lvm_meta::{Corruption, Error, Result};
+use std::collections::HashMap;
+
+/// A set of devices addressed by number (an LV index, or a test's vector).
+pub trait DevSet {
+    /// Size of device `d` in bytes.
+    fn size(&self, d: usize) -> u64;
+    /// Fills `buf` from device `d` at `offset`.
+    fn read(&mut self, d: usize, offset: u64, buf: &mut [u8]) -> Result<()>;
+    /// Writes `data` to device `d` at `offset` (an error past the end).
+    fn write(&mut self, d: usize, offset: u64, data: &[u8]) -> Result<()>;
+}
+
+impl DevSet for Vec<Vec<u8>> {
+    fn size(&self, d: usize) -> u64 {
+        self[d].len() as u64
+    }
+    fn read(&mut self, d: usize, offset: u64, buf: &mut [u8]) -> Result<()> {
+        crate::blocks::Blocks::read_at(&self[d], offset, buf)
+            .map_err(|source| io_err(d, offset, source))
+    }
+    fn write(&mut self, d: usize, offset: u64, data: &[u8]) -> Result<()> {
+        crate::blocks::Blocks::write_at(&mut self[d], offset, data)
+            .map_err(|source| io_err(d, offset, source))
+    }
+}
+
+fn io_err(d: usize, offset: u64, source: std::io::Error) -> Error {
+    Error::Io {
+        path: format!("device {d}"),
+        what: format!("access at {offset}"),
+        source,
+    }
+}
+
+/// One persistent exception store, with the kernel's in-memory state.
+#[derive(Debug, Clone)]
+pub struct PStore {
+    /// The COW device.
+    pub cow: usize,
+    /// Chunk size in sectors.
+    pub cs: u64,
+    /// False once invalidated.
+    pub valid: bool,
+    /// Next COW chunk to allocate.
+    pub next_free: u64,
+    /// The area being filled.
+    pub current_area: u64,
+    /// Records in the current area.
+    pub current_committed: u64,
+    area: Vec<u8>,
+    /// Origin chunk → COW chunk.
+    pub map: HashMap<u64, u64>,
+}
+
+impl PStore {
+    fn cb(&self) -> u64 {
+        self.cs * 512
+    }
+    fn e(&self) -> u64 {
+        self.cb() / DISK_EXCEPTION_SIZE
+    }
+
+    /// Activates the store on COW device `cow` like the kernel's table load:
+    /// a zero magic makes a new store (header and a zeroed first area are
+    /// written); otherwise the store is loaded and the on-disk chunk size wins.
+    pub fn activate(devs: &mut dyn DevSet, cow: usize, table_cs: u64) -> Result<PStore> {
+        let bad =
+            |m: String| Error::corrupt(None, format!("COW device {cow}"), 0, Corruption::Model(m));
+        let mut first = [0u8; 16];
+        devs.read(cow, 0, &mut first)?;
+        let header = Header::parse(&first).map_err(|e| bad(e.to_string()))?;
+        let mut s = PStore {
+            cow,
+            cs: table_cs,
+            valid: true,
+            next_free: 2,
+            current_area: 0,
+            current_committed: 0,
+            area: Vec::new(),
+            map: HashMap::new(),
+        };
+        match header {
+            Header::New => {
+                if !table_cs.is_power_of_two() {
+                    return Err(bad(format!("chunk size {table_cs} is not a power of two")));
+                }
+                let hdr = DiskHeader {
+                    valid: 1,
+                    version: SNAPSHOT_DISK_VERSION,
+                    chunk_size: table_cs as u32,
+                };
+                s.area = vec![0u8; s.cb() as usize];
+                devs.write(cow, 0, &hdr.to_chunk(s.cb() as usize))?;
+                devs.write(cow, s.cb(), &s.area)?;
+            }
+            Header::Store(h) => {
+                s.cs = u64::from(h.chunk_size);
+                s.area = vec![0u8; s.cb() as usize];
+                if !h.is_valid() {
+                    s.valid = false;
+                    return Ok(s);
+                }
+                let e = s.e();
+                let mut area = 0u64;
+                loop {
+                    let loc = area_location(s.cs, area);
+                    devs.read(cow, loc * s.cb(), &mut s.area)?;
+                    let mut full = true;
+                    for j in 0..e {
+                        let at = (j * DISK_EXCEPTION_SIZE) as usize;
+                        let old = LE::read_u64(&s.area[at..]);
+                        let new = LE::read_u64(&s.area[at + 8..]);
+                        if new == 0 {
+                            s.current_committed = j;
+                            full = false;
+                            break;
+                        }
+                        s.next_free = s.next_free.max(new + 1);
+                        s.map.entry(old).or_insert(new);
+                    }
+                    if !full {
+                        break;
+                    }
+                    area += 1;
+                }
+                s.current_area = area;
+                if s.next_free % (e + 1) == 1 {
+                    s.next_free += 1;
+                }
+            }
+        }
+        Ok(s)
+    }
+
+    /// `dmsetup status` numbers: allocated, total and metadata sectors.
+    pub fn usage(&self, devs: &dyn DevSet) -> (u64, u64, u64) {
+        (
+            self.next_free * self.cs,
+            devs.size(self.cow) / 512,
+            (self.current_area + 2) * self.cs,
+        )
+    }
+
+    /// `persistent_prepare_exception`: the next COW chunk, or None when full.
+    fn prepare(&mut self, devs: &dyn DevSet) -> Option<u64> {
+        let cow_sectors = devs.size(self.cow) / 512;
+        if cow_sectors < (self.next_free + 1) * self.cs {
+            return None;
+        }
+        let new = self.next_free;
+        self.next_free += 1;
+        if self.next_free % (self.e() + 1) == 1 {
+            self.next_free += 1;
+        }
+        Some(new)
+    }
+
+    /// `persistent_commit_exception` for one exception: record it, zero the
+    /// next area if this one fills, write the area. A failed write
+    /// invalidates the store.
+    fn commit(&mut self, devs: &mut dyn DevSet, old: u64, new: u64) -> Result<()> {
+        let at = (self.current_committed * DISK_EXCEPTION_SIZE) as usize;
+        LE::write_u64(&mut self.area[at..], old);
+        LE::write_u64(&mut self.area[at + 8..], new);
+        self.current_committed += 1;
+        let full = self.current_committed == self.e();
+        if full {
+            let next = area_location(self.cs, self.current_area + 1) * self.cb();
+            let zero = vec![0u8; self.cb() as usize];
+            if devs.write(self.cow, next, &zero).is_err() {
+                self.invalidate(devs)?;
+            }
+        }
+        if self.valid {
+            let loc = area_location(self.cs, self.current_area) * self.cb();
+            let area = self.area.clone();
+            if devs.write(self.cow, loc, &area).is_err() {
+                self.invalidate(devs)?;
+            }
+        }
+        if full {
+            self.current_committed = 0;
+            self.current_area += 1;
+            self.area.iter_mut().for_each(|b| *b = 0);
+        }
+        if self.valid {
+            self.map.insert(old, new);
+        }
+        Ok(())
+    }
+
+    /// Rewrites the header with valid = 0 (`persistent_drop_snapshot`).
+    pub fn invalidate(&mut self, devs: &mut dyn DevSet) -> Result<()> {
+        self.valid = false;
+        let hdr = DiskHeader {
+            valid: 0,
+            version: SNAPSHOT_DISK_VERSION,
+            chunk_size: self.cs as u32,
+        };
+        devs.write(self.cow, 0, &hdr.to_chunk(self.cb() as usize))
+    }
+}
+
+/// A snapshot registered on an origin.
+#[derive(Debug, Clone)]
+pub struct Snap {
+    /// Its store.
+    pub store: PStore,
+    /// The snapshot's length in bytes (the origin's size at creation).
+    pub len: u64,
+}
+
+/// Copies origin chunk `chunk` (cut at the origin's end) to COW chunk `new`.
+fn copy_chunk(
+    devs: &mut dyn DevSet,
+    origin: usize,
+    s: &PStore,
+    chunk: u64,
+    new: u64,
+) -> Result<()> {
+    let cb = s.cb();
+    let start = chunk * cb;
+    let n = cb.min(devs.size(origin).saturating_sub(start));
+    let mut buf = vec![0u8; n as usize];
+    devs.read(origin, start, &mut buf)?;
+    devs.write(s.cow, new * cb, &buf)
+}
+
+/// Copy-on-write into every snapshot for the origin byte at `offset` (the
+/// part of an origin write that precedes the data write).
+fn cow_for(devs: &mut dyn DevSet, origin: usize, snaps: &mut [Snap], offset: u64) -> Result<()> {
+    for s in snaps.iter_mut() {
+        if !s.store.valid || offset >= s.len {
+            continue;
+        }
+        let chunk = offset / s.store.cb();
+        if s.store.map.contains_key(&chunk) {
+            continue;
+        }
+        match s.store.prepare(devs) {
+            None => s.store.invalidate(devs)?,
+            Some(new) => {
+                copy_chunk(devs, origin, &s.store, chunk, new)?;
+                s.store.commit(devs, chunk, new)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn split_at(offset: u64, len: u64, unit: u64) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut at = offset;
+    let end = offset + len;
+    while at < end {
+        let next = ((at / unit) + 1) * unit;
+        let n = next.min(end) - at;
+        out.push((at, n));
+        at += n;
+    }
+    out
+}
+
+/// A write to the origin: each piece first copies the old chunk into every
+/// valid snapshot lacking it (invalidating a full one), then is written.
+pub fn origin_write(
+    devs: &mut dyn DevSet,
+    origin: usize,
+    snaps: &mut [Snap],
+    offset: u64,
+    data: &[u8],
+) -> Result<()> {
+    let unit = snaps
+        .iter()
+        .filter(|s| s.store.valid)
+        .map(|s| s.store.cb())
+        .min()
+        .unwrap_or(u64::MAX / 2);
+    let mut done = 0usize;
+    for (at, n) in split_at(offset, data.len() as u64, unit) {
+        cow_for(devs, origin, snaps, at)?;
+        devs.write(origin, at, &data[done..done + n as usize])?;
+        done += n as usize;
+    }
+    Ok(())
+}
+
+/// A write to a snapshot. A whole-chunk write becomes the chunk's copy; a
+/// partial one copies the origin chunk first. Fails (and invalidates) when
+/// the store is full, as the kernel fails the bio.
+pub fn snapshot_write(
+    devs: &mut dyn DevSet,
+    origin: usize,
+    s: &mut Snap,
+    offset: u64,
+    data: &[u8],
+) -> Result<()> {
+    if !s.store.valid {
+        return Err(Error::Usage("the snapshot is invalid: writes fail".into()));
+    }
+    let cb = s.store.cb();
+    let mut done = 0usize;
+    for (at, n) in split_at(offset, data.len() as u64, cb) {
+        let piece = &data[done..done + n as usize];
+        done += n as usize;
+        let chunk = at / cb;
+        let within = at % cb;
+        if let Some(&new) = s.store.map.get(&chunk) {
+            devs.write(s.store.cow, new * cb + within, piece)?;
+            continue;
+        }
+        let Some(new) = s.store.prepare(devs) else {
+            s.store.invalidate(devs)?;
+            return Err(Error::Usage(
+                "the snapshot is full: the write fails and the snapshot is invalidated".into(),
+            ));
+        };
+        if n == cb {
+            devs.write(s.store.cow, new * cb, piece)?;
+        } else {
+            copy_chunk(devs, origin, &s.store, chunk, new)?;
+            devs.write(s.store.cow, new * cb + within, piece)?;
+        }
+        s.store.commit(devs, chunk, new)?;
+    }
+    Ok(())
+}
+
+/// Reads a snapshot's view.
+pub fn snapshot_read(
+    devs: &mut dyn DevSet,
+    origin: usize,
+    s: &Snap,
+    offset: u64,
+    buf: &mut [u8],
+) -> Result<()> {
+    if !s.store.valid {
+        return Err(Error::Usage("the snapshot is invalid: reads fail".into()));
+    }
+    let cb = s.store.cb();
+    let mut done = 0usize;
+    for (at, n) in split_at(offset, buf.len() as u64, cb) {
+        let out = &mut buf[done..done + n as usize];
+        done += n as usize;
+        match s.store.map.get(&(at / cb)) {
+            Some(&new) => devs.read(s.store.cow, new * cb + at % cb, out)?,
+            None => devs.read(origin, at, out)?,
+        }
+    }
+    Ok(())
+}
+
+/// One merge batch (`persistent_prepare_merge`, the copy, and
+/// `persistent_commit_merge`): the trailing run of consecutive records of
+/// the current area is copied back to the origin, after copy-on-write into
+/// the `others`; then the records are cleared and the area rewritten.
+/// Returns false when nothing was left to merge.
+pub fn merge_step(
+    devs: &mut dyn DevSet,
+    origin: usize,
+    m: &mut PStore,
+    others: &mut [Snap],
+) -> Result<bool> {
+    if !m.valid {
+        return Ok(false);
+    }
+    let e = m.e();
+    let cb = m.cb();
+    if m.current_committed == 0 {
+        if m.current_area == 0 {
+            return Ok(false);
+        }
+        m.current_area -= 1;
+        let loc = area_location(m.cs, m.current_area) * cb;
+        let mut area = vec![0u8; cb as usize];
+        devs.read(m.cow, loc, &mut area)?;
+        m.area = area;
+        m.current_committed = e;
+    }
+    let rec = |a: &[u8], j: u64| {
+        let at = (j * DISK_EXCEPTION_SIZE) as usize;
+        (LE::read_u64(&a[at..]), LE::read_u64(&a[at + 8..]))
+    };
+    let (last_old, last_new) = rec(&m.area, m.current_committed - 1);
+    let mut n = 1u64;
+    while n < m.current_committed {
+        let (o, w) = rec(&m.area, m.current_committed - 1 - n);
+        if last_old.checked_sub(n) != Some(o) || last_new.checked_sub(n) != Some(w) {
+            break;
+        }
+        n += 1;
+    }
+    let dest = (last_old + 1 - n) * cb;
+    let src = (last_new + 1 - n) * cb;
+    let len = (n * cb).min(devs.size(origin).saturating_sub(dest));
+    // The other snapshots keep the origin's old data first.
+    let unit = others
+        .iter()
+        .filter(|s| s.store.valid)
+        .map(|s| s.store.cb())
+        .min();
+    if let Some(unit) = unit {
+        for (at, _) in split_at(dest, len, unit) {
+            cow_for(devs, origin, others, at)?;
+        }
+    }
+    let mut buf = vec![0u8; len as usize];
+    devs.read(m.cow, src, &mut buf)?;
+    devs.write(origin, dest, &buf)?;
+    let from = ((m.current_committed - n) * DISK_EXCEPTION_SIZE) as usize;
+    let to = (m.current_committed * DISK_EXCEPTION_SIZE) as usize;
+    m.area[from..to].iter_mut().for_each(|b| *b = 0);
+    let loc = area_location(m.cs, m.current_area) * cb;
+    let area = m.area.clone();
+    devs.write(m.cow, loc, &area)?;
+    m.current_committed -= n;
+    m.next_free = area_location(m.cs, m.current_area) + m.current_committed + 1;
+    for k in 0..n {
+        m.map.remove(&(last_old - k));
+    }
+    Ok(true)
+}
+
+/// Merges until the store is empty, or `limit` batches (an interruption).
+/// Returns the number of batches done.
+pub fn merge(
+    devs: &mut dyn DevSet,
+    origin: usize,
+    m: &mut PStore,
+    others: &mut [Snap],
+    limit: Option<usize>,
+) -> Result<usize> {
+    let mut done = 0;
+    while limit.is_none_or(|l| done < l) && merge_step(devs, origin, m, others)? {
+        done += 1;
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CB: usize = 4096;
+
+    fn devs(origin_chunks: usize, cow_chunks: usize) -> Vec<Vec<u8>> {
+        let mut o = vec![0u8; origin_chunks * CB];
+        for (i, b) in o.iter_mut().enumerate() {
+            *b = (i / 512) as u8 ^ 0x5a;
+        }
+        vec![o, vec![0u8; cow_chunks * CB]]
+    }
+
+    #[test]
+    fn spec_worked_example_origin_write() {
+        // Spec 2.10: write to origin sector 100 (chunk 12) of a fresh store.
+        let mut d = devs(64, 64);
+        let mut s = Snap {
+            store: PStore::activate(&mut d, 1, 8).unwrap(),
+            len: 64 * CB as u64,
+        };
+        assert_eq!(s.store.usage(&d), (16, 512, 16));
+        let before: Vec<u8> = d[0][12 * CB..13 * CB].to_vec();
+        origin_write(
+            &mut d,
+            0,
+            std::slice::from_mut(&mut s),
+            100 * 512,
+            &[7u8; 512],
+        )
+        .unwrap();
+        assert_eq!(
+            &d[1][2 * CB..3 * CB],
+            &before[..],
+            "old chunk copied to COW chunk 2"
+        );
+        assert_eq!(
+            &d[1][CB..CB + 16],
+            &[12, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0]
+        );
+        assert!(d[1][CB + 16..2 * CB].iter().all(|&b| b == 0));
+        assert_eq!(s.store.usage(&d), (24, 512, 16));
+        // Reloading gives the same state.
+        let again = PStore::activate(&mut d, 1, 8).unwrap();
+        assert_eq!((again.next_free, again.map.get(&12)), (3, Some(&2)));
+    }
+
+    #[test]
+    fn spec_worked_example_merge() {
+        // Spec 4.6: records (5,2), (6,3), (9,4) merge in two batches.
+        let mut d = devs(16, 16);
+        let mut s = Snap {
+            store: PStore::activate(&mut d, 1, 8).unwrap(),
+            len: 16 * CB as u64,
+        };
+        for c in [5u64, 6, 9] {
+            origin_write(
+                &mut d,
+                0,
+                std::slice::from_mut(&mut s),
+                c * CB as u64,
+                &[c as u8; 8],
+            )
+            .unwrap();
+        }
+        let view: Vec<u8> = {
+            let mut v = vec![0u8; 16 * CB];
+            snapshot_read(&mut d, 0, &s, 0, &mut v).unwrap();
+            v
+        };
+        let mut m = PStore::activate(&mut d, 1, 8).unwrap();
+        assert!(merge_step(&mut d, 0, &mut m, &mut []).unwrap());
+        assert_eq!(m.next_free, 4);
+        assert!(merge_step(&mut d, 0, &mut m, &mut []).unwrap());
+        assert_eq!(m.next_free, 2);
+        assert!(!merge_step(&mut d, 0, &mut m, &mut []).unwrap());
+        assert_eq!(m.usage(&d), (16, 128, 16));
+        assert_eq!(d[0], view, "the origin now holds the snapshot's data");
+        assert!(d[1][CB..2 * CB].iter().all(|&b| b == 0), "area 0 cleared");
+    }
+
+    #[test]
+    fn exact_full_condition() {
+        // Three chunks: header, area, one data chunk; the second exception
+        // finds the store full and invalidates it; the origin write proceeds.
+        let mut d = devs(8, 3);
+        let mut s = Snap {
+            store: PStore::activate(&mut d, 1, 8).unwrap(),
+            len: 8 * CB as u64,
+        };
+        origin_write(&mut d, 0, std::slice::from_mut(&mut s), 0, &[1u8; 512]).unwrap();
+        assert!(s.store.valid);
+        origin_write(
+            &mut d,
+            0,
+            std::slice::from_mut(&mut s),
+            CB as u64,
+            &[2u8; 512],
+        )
+        .unwrap();
+        assert!(!s.store.valid);
+        assert_eq!(
+            &d[1][4..8],
+            &[0, 0, 0, 0],
+            "header rewritten with valid = 0"
+        );
+        assert_eq!(&d[0][CB..CB + 512], &[2u8; 512][..]);
+    }
+}
