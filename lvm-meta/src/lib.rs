@@ -24,6 +24,7 @@
 
 pub mod crc;
 pub mod error;
+pub mod export;
 pub mod io;
 pub mod label;
 pub mod lv_map;

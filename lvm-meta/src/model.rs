@@ -21,6 +21,9 @@ pub struct TextHeader {
     pub creation_host: Option<String>,
     /// `creation_time` (seconds since the epoch).
     pub creation_time: Option<i64>,
+    /// `creation_host_system_id` (written by lvm2 when the host has a
+    /// system id).
+    pub creation_host_system_id: Option<String>,
 }
 
 /// A volume group.
@@ -42,6 +45,10 @@ pub struct Vg {
     pub tags: Vec<String>,
     /// `system_id`.
     pub system_id: Option<String>,
+    /// `lock_type` (lvmlockd: `sanlock`, `dlm`, `idm`).
+    pub lock_type: Option<String>,
+    /// `lock_args` (written by lvm2 only together with `lock_type`).
+    pub lock_args: Option<String>,
     /// `extent_size`, non-zero.
     pub extent_size: Sectors,
     /// `max_lv`.
@@ -50,12 +57,17 @@ pub struct Vg {
     pub max_pv: u32,
     /// `allocation_policy`.
     pub allocation_policy: Option<String>,
+    /// `profile` (metadata profile name).
+    pub profile: Option<String>,
     /// `metadata_copies`.
     pub metadata_copies: u32,
     /// `physical_volumes`, in text order.
     pub pvs: Vec<Pv>,
     /// `logical_volumes`, in text order.
     pub lvs: Vec<Lv>,
+    /// The children of `historical_logical_volumes` (one section per
+    /// removed LV), kept verbatim in text order; empty if absent.
+    pub historical_lvs: Vec<Node>,
     /// Top-level header values.
     pub header: TextHeader,
     /// Snapshot relations of each LV (same order as `lvs`), derived from
@@ -100,6 +112,10 @@ pub struct Pv {
     pub uuid: [u8; 32],
     /// `device` (a hint only).
     pub device: Option<String>,
+    /// `device_id_type` (devices-file identity, e.g. `sys_wwid`).
+    pub device_id_type: Option<String>,
+    /// `device_id`.
+    pub device_id: Option<String>,
     /// `status`.
     pub status: Vec<String>,
     /// `flags`.
@@ -112,6 +128,11 @@ pub struct Pv {
     pub pe_start: Sectors,
     /// `pe_count`.
     pub pe_count: u32,
+    /// `ba_start`: bootloader area start in sectors (lvm2 writes it, with
+    /// `ba_size`, only when both are non-zero).
+    pub ba_start: Option<Sectors>,
+    /// `ba_size`: bootloader area size in sectors.
+    pub ba_size: Option<Sectors>,
 }
 
 /// A logical volume.
@@ -133,6 +154,16 @@ pub struct Lv {
     pub creation_host: Option<String>,
     /// `read_ahead`.
     pub read_ahead: Option<i64>,
+    /// `lock_args` (lvmlockd per-LV lock data).
+    pub lock_args: Option<String>,
+    /// `allocation_policy` (absent = inherit).
+    pub allocation_policy: Option<String>,
+    /// `profile`.
+    pub profile: Option<String>,
+    /// `major` (lvm2 writes it for `FIXED_MINOR` LVs).
+    pub major: Option<i64>,
+    /// `minor`.
+    pub minor: Option<i64>,
     /// Segments ordered by `start_extent`, tiling the LV.
     pub segments: Vec<Segment>,
 }
@@ -146,6 +177,9 @@ pub struct Segment {
     pub start_extent: u32,
     /// `extent_count`.
     pub extent_count: u32,
+    /// `reshape_count` (RAID reshape space in extents; lvm2 reads it for
+    /// every segment type and writes it before `type` when non-zero).
+    pub reshape_count: Option<u32>,
     /// The type as written, with any `+FLAG` suffixes.
     pub type_name: String,
     /// `tags`.
@@ -245,6 +279,15 @@ fn opt_int(s: &[Node], key: &str, what: &Where<'_>) -> Result<Option<i64>, Corru
     }
 }
 
+/// An optional integer lvm2 reads leniently (a value of another type is
+/// treated as absent, as `_read_int32`/`_read_uint64` failures are there).
+fn lenient_int(s: &[Node], key: &str) -> Option<i64> {
+    match s.value(key) {
+        Some(Value::Int(v)) => Some(*v),
+        _ => None,
+    }
+}
+
 fn to_u32(v: i64, key: &str, what: &Where<'_>) -> Result<u32, Corruption> {
     u32::try_from(v).map_err(|_| model(format!("{what}: {key} = {v} is out of range")))
 }
@@ -324,16 +367,23 @@ impl Vg {
             flags: str_list(s, "flags", w, false)?,
             tags: str_list(s, "tags", w, false)?,
             system_id: opt_str(s, "system_id"),
+            lock_type: opt_str(s, "lock_type"),
+            lock_args: opt_str(s, "lock_args"),
             extent_size: Sectors(extent_size),
             max_lv: to_u32(get_int(s, "max_lv", w)?, "max_lv", w)?,
             max_pv: to_u32(get_int(s, "max_pv", w)?, "max_pv", w)?,
             allocation_policy: opt_str(s, "allocation_policy"),
+            profile: opt_str(s, "profile"),
             metadata_copies: match s.value("metadata_copies") {
                 Some(Value::Int(v)) => u32::try_from(*v).unwrap_or(0),
                 _ => 0,
             },
             pvs: Vec::new(),
             lvs: Vec::new(),
+            historical_lvs: s
+                .section("historical_logical_volumes")
+                .map(<[Node]>::to_vec)
+                .unwrap_or_default(),
             roles: Vec::new(),
             header: TextHeader {
                 description: opt_str(&t.nodes, "description"),
@@ -342,6 +392,7 @@ impl Vg {
                     Some(Value::Int(v)) => Some(*v),
                     _ => None,
                 },
+                creation_host_system_id: opt_str(&t.nodes, "creation_host_system_id"),
             },
         };
         if parse_uuid(&vg.id).is_none() {
@@ -360,6 +411,8 @@ impl Vg {
                 id,
                 uuid,
                 device: opt_str(p, "device"),
+                device_id_type: opt_str(p, "device_id_type"),
+                device_id: opt_str(p, "device_id"),
                 status: str_list(p, "status", w, true)?,
                 flags: str_list(p, "flags", w, false)?,
                 tags: str_list(p, "tags", w, false)?,
@@ -368,6 +421,12 @@ impl Vg {
                     .transpose()?,
                 pe_start: Sectors(to_u64(get_int(p, "pe_start", w)?, "pe_start", w)?),
                 pe_count: to_u32(get_int(p, "pe_count", w)?, "pe_count", w)?,
+                ba_start: lenient_int(p, "ba_start")
+                    .and_then(|v| u64::try_from(v).ok())
+                    .map(Sectors),
+                ba_size: lenient_int(p, "ba_size")
+                    .and_then(|v| u64::try_from(v).ok())
+                    .map(Sectors),
             };
             if vg.pvs.iter().any(|o| o.key == pv.key) {
                 return Err(model(format!("{w}: the name is used twice")));
@@ -468,6 +527,11 @@ impl Vg {
             creation_time,
             creation_host,
             read_ahead: opt_int(l, "read_ahead", w)?,
+            lock_args: opt_str(l, "lock_args"),
+            allocation_policy: opt_str(l, "allocation_policy"),
+            profile: opt_str(l, "profile"),
+            major: lenient_int(l, "major"),
+            minor: lenient_int(l, "minor"),
             segments,
         })
     }
@@ -604,6 +668,7 @@ impl Vg {
             key: key.to_owned(),
             start_extent,
             extent_count,
+            reshape_count: lenient_int(s, "reshape_count").and_then(|v| u32::try_from(v).ok()),
             type_name,
             tags: str_list(s, "tags", w, false)?,
             kind,
