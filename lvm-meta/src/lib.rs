@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod commit;
 pub mod crc;
 pub mod error;
 pub mod export;
