@@ -64,8 +64,11 @@ fn eof() -> io::Error {
 
 /// An image: a name for messages and a byte source.
 pub struct Image {
-    /// The path as the user gave it (used in reports and messages).
+    /// The name reported for it: the path as the user gave it, or the name
+    /// given with it (used in reports and messages).
     pub path: String,
+    /// The file it was opened from (what a writing command reopens).
+    pub source: String,
     /// The bytes.
     pub data: Box<dyn ReadAt + Send + Sync>,
     /// The size in bytes, read once at open.
@@ -102,6 +105,7 @@ impl Image {
         })?;
         Ok(Image {
             path: path.to_owned(),
+            source: path.to_owned(),
             data: Box::new(file),
             size,
         })
@@ -112,6 +116,7 @@ impl Image {
         let size = bytes.len() as u64;
         Image {
             path: path.to_owned(),
+            source: path.to_owned(),
             data: Box::new(bytes),
             size,
         }

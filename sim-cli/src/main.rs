@@ -6,6 +6,7 @@ mod pvck;
 mod report;
 mod timefmt;
 mod units;
+mod write;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -43,6 +44,20 @@ enum Cmd {
     Pvck(PvckArgs),
     /// Print (or write with -f) a VG's metadata backup (as lvm2's vgcfgbackup).
     Vgcfgbackup(BackupArgs),
+    /// Rename an LV (as lvm2's lvrename): `lvrename VG OLD NEW` or
+    /// `lvrename VG/OLD NEW`. Writes only the images holding the VG's
+    /// metadata areas, in lvm2's order.
+    Lvrename(LvrenameArgs),
+}
+
+#[derive(Args, Debug)]
+struct LvrenameArgs {
+    /// Accepted for lvm2 compatibility (lvmsim never prompts).
+    #[arg(short = 'y', long = "yes")]
+    yes: bool,
+    /// VG OLD NEW, or VG/OLD NEW.
+    #[arg(num_args = 2..=3, required = true)]
+    names: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -407,6 +422,14 @@ fn run(cli: Cli) -> Result<i32> {
         Cmd::Vgcfgbackup(a) => {
             let sys = scan(&cli.dev, &mut err)?;
             vgcfgbackup(&sys, a, &mut out)?;
+            0
+        }
+        Cmd::Lvrename(a) => {
+            let sys = scan(&cli.dev, &mut err)?;
+            let deterministic = std::env::var("LVMSIM_DETERMINISTIC").is_ok_and(|v| v == "1");
+            let cmd_line = format!("lvrename {}", a.names.join(" "));
+            let hdr = write::header(&cmd_line, now(), deterministic);
+            write::lvrename(&sys, &a.names, &hdr, &mut out)?;
             0
         }
     };
