@@ -458,31 +458,7 @@ impl Vg {
             vg.lvs.push(lv);
         }
         vg.check_extents()?;
-        vg.roles = vec![SnapRole::default(); vg.lvs.len()];
-        for (g, l) in vg.lvs.iter().enumerate() {
-            for sg in &l.segments {
-                if let SegmentKind::Snapshot {
-                    chunk_size,
-                    origin,
-                    cow,
-                    merging,
-                } = sg.kind
-                {
-                    // The first glue naming a COW wins, as a lookup in lvm2 would.
-                    if vg.roles[cow].cow_of.is_none() {
-                        vg.roles[cow].cow_of = Some(CowOf {
-                            glue: g,
-                            origin,
-                            chunk_size,
-                            merging,
-                            glue_extents: sg.extent_count,
-                        });
-                    }
-                    vg.roles[origin].origin_of.push(g);
-                    vg.roles[origin].merging_origin |= merging;
-                }
-            }
-        }
+        vg.derive_roles();
         Ok(vg)
     }
 
@@ -718,6 +694,90 @@ impl Vg {
         Ok(())
     }
 
+    /// Recomputes [`Vg::roles`] from the `snapshot` segments; call after
+    /// changing LVs or segments.
+    pub fn derive_roles(&mut self) {
+        self.roles = vec![SnapRole::default(); self.lvs.len()];
+        for (g, l) in self.lvs.iter().enumerate() {
+            for sg in &l.segments {
+                if let SegmentKind::Snapshot {
+                    chunk_size,
+                    origin,
+                    cow,
+                    merging,
+                } = sg.kind
+                {
+                    // The first glue naming a COW wins, as a lookup in lvm2 would.
+                    if self.roles[cow].cow_of.is_none() {
+                        self.roles[cow].cow_of = Some(CowOf {
+                            glue: g,
+                            origin,
+                            chunk_size,
+                            merging,
+                            glue_extents: sg.extent_count,
+                        });
+                    }
+                    self.roles[origin].origin_of.push(g);
+                    self.roles[origin].merging_origin |= merging;
+                }
+            }
+        }
+    }
+
+    /// Removes LV `i`, renumbering every reference to the LVs after it.
+    /// Fails if another LV still refers to it.
+    pub fn remove_lv(&mut self, i: usize) -> Result<Lv, Corruption> {
+        let name = self
+            .lvs
+            .get(i)
+            .map(|l| l.name.clone())
+            .ok_or_else(|| model(format!("no LV with index {i}")))?;
+        let refers = |k: usize| k == i;
+        for (j, l) in self.lvs.iter().enumerate() {
+            if j == i {
+                continue;
+            }
+            for sg in &l.segments {
+                let used = match &sg.kind {
+                    SegmentKind::Snapshot { origin, cow, .. } => refers(*origin) || refers(*cow),
+                    SegmentKind::Striped { stripes, .. } => stripes
+                        .iter()
+                        .any(|a| matches!(a, Area::Lv { lv, .. } if refers(*lv))),
+                    _ => false,
+                };
+                if used {
+                    return Err(model(format!("LV {name} is still used by LV {}", l.name)));
+                }
+            }
+        }
+        let lv = self.lvs.remove(i);
+        let fix = |k: &mut usize| {
+            if *k > i {
+                *k -= 1;
+            }
+        };
+        for l in &mut self.lvs {
+            for sg in &mut l.segments {
+                match &mut sg.kind {
+                    SegmentKind::Snapshot { origin, cow, .. } => {
+                        fix(origin);
+                        fix(cow);
+                    }
+                    SegmentKind::Striped { stripes, .. } => {
+                        for a in stripes {
+                            if let Area::Lv { lv, .. } = a {
+                                fix(lv);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.derive_roles();
+        Ok(lv)
+    }
+
     /// Extent size in bytes.
     pub fn extent_bytes(&self) -> u64 {
         self.extent_size.0.saturating_mul(512)
@@ -745,6 +805,20 @@ impl Vg {
 }
 
 impl Lv {
+    /// Adds or removes `VISIBLE` in `status`, keeping lvm2's flag order
+    /// (READ, WRITE, FIXED_MINOR, VISIBLE, then the rest).
+    pub fn set_visible(&mut self, on: bool) {
+        self.status.retain(|f| f != "VISIBLE");
+        if on {
+            let at = self
+                .status
+                .iter()
+                .position(|f| !matches!(f.as_str(), "READ" | "WRITE" | "FIXED_MINOR"))
+                .unwrap_or(self.status.len());
+            self.status.insert(at, "VISIBLE".into());
+        }
+    }
+
     /// True if `status` has `VISIBLE`.
     pub fn visible_flag(&self) -> bool {
         self.status.iter().any(|s| s == "VISIBLE")

@@ -48,6 +48,50 @@ enum Cmd {
     /// `lvrename VG/OLD NEW`. Writes only the images holding the VG's
     /// metadata areas, in lvm2's order.
     Lvrename(LvrenameArgs),
+    /// Start merging a snapshot into its origin (`lvconvert --merge VG/SNAP`);
+    /// the merge runs at the origin's next activation.
+    Lvconvert(LvconvertArgs),
+    /// Activate (`-ay`: run pending merges to their end) or deactivate a VG.
+    Vgchange(VgchangeArgs),
+    /// Finish a merge and record it in the metadata
+    /// (`lvpoll --polloperation merge VG/ORIGIN`).
+    Lvpoll(LvpollArgs),
+}
+
+#[derive(Args, Debug)]
+struct LvconvertArgs {
+    /// Merge the snapshot into its origin.
+    #[arg(long, required = true)]
+    merge: bool,
+    /// Accepted for lvm2 compatibility.
+    #[arg(short = 'y', long = "yes")]
+    yes: bool,
+    /// VG/SNAPSHOT.
+    lv: String,
+}
+
+#[derive(Args, Debug)]
+struct VgchangeArgs {
+    /// `y` to activate, `n` to deactivate.
+    #[arg(short = 'a', long = "activate", value_name = "y|n")]
+    activate: String,
+    /// `n`: leave a finished merge unrecorded (lvm2's --poll n).
+    #[arg(long, default_value = "y")]
+    poll: String,
+    /// The VG.
+    vg: String,
+}
+
+#[derive(Args, Debug)]
+struct LvpollArgs {
+    /// Only `merge` is simulated.
+    #[arg(long = "polloperation")]
+    polloperation: String,
+    /// Accepted for lvm2 compatibility (lvmsim does not wait).
+    #[arg(short = 'i', long = "interval")]
+    interval: Option<u64>,
+    /// VG/ORIGIN.
+    lv: String,
 }
 
 #[derive(Args, Debug)]
@@ -329,6 +373,12 @@ fn pvck_options(a: &PvckArgs) -> Result<pvck::Options> {
     Ok(o)
 }
 
+/// The writer of a command: this machine and now, unless overridden.
+fn writer(cmd_line: &str) -> write::Writer {
+    let deterministic = std::env::var("LVMSIM_DETERMINISTIC").is_ok_and(|v| v == "1");
+    write::Writer::new(cmd_line, now(), deterministic)
+}
+
 fn now() -> i64 {
     if std::env::var("LVMSIM_DETERMINISTIC").is_ok_and(|v| v == "1") {
         return 1_700_000_000;
@@ -426,10 +476,43 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Cmd::Lvrename(a) => {
             let sys = scan(&cli.dev, &mut err)?;
-            let deterministic = std::env::var("LVMSIM_DETERMINISTIC").is_ok_and(|v| v == "1");
-            let cmd_line = format!("lvrename {}", a.names.join(" "));
-            let hdr = write::header(&cmd_line, now(), deterministic);
-            write::lvrename(&sys, &a.names, &hdr, &mut out)?;
+            let w = writer(&format!("lvrename {}", a.names.join(" ")));
+            write::lvrename(&sys, &a.names, &w, &mut out)?;
+            0
+        }
+        Cmd::Lvconvert(a) => {
+            let sys = scan(&cli.dev, &mut err)?;
+            let w = writer(&format!("lvconvert --merge {}", a.lv));
+            write::lvconvert_merge(&sys, &a.lv, &w, &mut out)?;
+            0
+        }
+        Cmd::Vgchange(a) => {
+            let sys = scan(&cli.dev, &mut err)?;
+            let activate = match a.activate.as_str() {
+                "y" | "ay" => true,
+                "n" | "an" => false,
+                o => bail!("Invalid argument for --activate: {o}"),
+            };
+            let poll = !matches!(a.poll.as_str(), "n" | "no");
+            let w = writer(&format!(
+                "vgchange -a{} {}",
+                if activate { "y" } else { "n" },
+                a.vg
+            ));
+            write::vgchange(&sys, &a.vg, activate, poll, &w, &mut out)?;
+            0
+        }
+        Cmd::Lvpoll(a) => {
+            if a.polloperation != "merge" {
+                bail!(
+                    "lvpoll --polloperation {}: only merge is simulated",
+                    a.polloperation
+                );
+            }
+            let sys = scan(&cli.dev, &mut err)?;
+            let interval = a.interval.map(|i| format!(" -i {i}")).unwrap_or_default();
+            let w = writer(&format!("lvpoll --polloperation merge{interval} {}", a.lv));
+            write::lvpoll_merge(&sys, &a.lv, &w, &mut out)?;
             0
         }
     };

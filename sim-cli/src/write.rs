@@ -7,6 +7,7 @@ use crate::backup::Host;
 use anyhow::{anyhow, bail, Context, Result};
 use lvm_meta::commit;
 use lvm_meta::export::{export, ExportHeader};
+use lvm_meta::model::{SegmentKind, Vg};
 use lvm_meta::scan::System;
 use std::io::Write;
 
@@ -45,38 +46,111 @@ pub fn check_lv_name(vg: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// The header block of a write made now by `cmd_line`.
-pub fn header(cmd_line: &str, now: i64, deterministic: bool) -> ExportHeader {
-    let host = if deterministic {
-        Host {
-            nodename: "lvmsim".into(),
-            sysname: "Linux".into(),
-            release: "0".into(),
-            version: "#1".into(),
-            machine: "x86_64".into(),
+/// Who writes and when: the values of every header block a command writes.
+/// `LVMSIM_HOSTNAME`, `LVMSIM_UNAME` and `LVMSIM_TIME` override the machine's
+/// (to reproduce a recorded run byte for byte); `LVMSIM_DETERMINISTIC=1`
+/// fixes all three.
+#[derive(Debug, Clone)]
+pub struct Writer {
+    /// The command line as lvm2 records it (`lvrename vg a b`).
+    pub cmd_line: String,
+    /// `creation_host`.
+    pub host: String,
+    /// The uname comment.
+    pub uname: String,
+    /// Seconds since the epoch.
+    pub time: u64,
+}
+
+impl Writer {
+    /// The writer of `cmd_line` on this machine, now.
+    pub fn new(cmd_line: &str, now: i64, deterministic: bool) -> Writer {
+        let host = if deterministic {
+            Host {
+                nodename: "lvmsim".into(),
+                sysname: "Linux".into(),
+                release: "0".into(),
+                version: "#1".into(),
+                machine: "x86_64".into(),
+            }
+        } else {
+            Host::current()
+        };
+        let mut w = Writer {
+            cmd_line: cmd_line.to_owned(),
+            uname: format!(
+                "{} {} {} {} {}",
+                host.sysname, host.nodename, host.release, host.version, host.machine
+            ),
+            host: host.nodename,
+            time: now.max(0) as u64,
+        };
+        if let Ok(h) = std::env::var("LVMSIM_HOSTNAME") {
+            w.host = h;
         }
-    } else {
-        Host::current()
-    };
-    let uname = format!(
-        "{} {} {} {} {}",
-        host.sysname, host.nodename, host.release, host.version, host.machine
-    );
-    ExportHeader::new(
-        &format!("Write from {cmd_line}."),
-        &host.nodename,
-        &uname,
-        now.max(0) as u64,
-    )
+        if let Ok(u) = std::env::var("LVMSIM_UNAME") {
+            w.uname = u;
+        }
+        if let Some(t) = std::env::var("LVMSIM_TIME")
+            .ok()
+            .and_then(|t| t.parse().ok())
+        {
+            w.time = t;
+        }
+        w
+    }
+
+    /// The header of the command's `n`-th write (1-based): lvm2 describes
+    /// the first as `Write from CMD.` and later ones as `Write[n] from CMD.`.
+    pub fn header(&self, n: u32) -> ExportHeader {
+        let d = if n <= 1 {
+            format!("Write from {}.", self.cmd_line)
+        } else {
+            format!("Write[{n}] from {}.", self.cmd_line)
+        };
+        ExportHeader::new(&d, &self.host, &self.uname, self.time)
+    }
+}
+
+/// Commits `vg` (its seqno bumped) as the command's `n`-th write.
+fn commit_vg(
+    sys: &System,
+    inst: &lvm_meta::scan::VgInstance,
+    vg: &mut Vg,
+    w: &Writer,
+    n: u32,
+) -> Result<()> {
+    vg.seqno = vg
+        .seqno
+        .checked_add(1)
+        .ok_or_else(|| anyhow!("VG {}: seqno would overflow", vg.name))?;
+    let text = export(vg, &w.header(n));
+    let writes = commit::plan(sys, inst, &text)?;
+    apply(sys, &writes)
+}
+
+/// Refuses VGs lvm2 would not change.
+fn writable<'a>(sys: &'a System, vgname: &str) -> Result<&'a lvm_meta::scan::VgInstance> {
+    let inst = sys
+        .vg(vgname)
+        .ok_or_else(|| anyhow!("Volume group \"{vgname}\" not found"))?;
+    if inst.partial() {
+        bail!("Cannot change VG {vgname} while PVs are missing.");
+    }
+    if inst
+        .vg
+        .lvs
+        .iter()
+        .flat_map(|l| &l.segments)
+        .any(|s| matches!(s.kind, SegmentKind::Unknown { .. }))
+    {
+        bail!("Cannot change VG {vgname} with unknown segments in it!");
+    }
+    Ok(inst)
 }
 
 /// `lvrename VG OLD NEW` or `lvrename VG/OLD NEW`.
-pub fn lvrename(
-    sys: &System,
-    args: &[String],
-    hdr: &ExportHeader,
-    out: &mut dyn Write,
-) -> Result<()> {
+pub fn lvrename(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) -> Result<()> {
     // lvm2 accepts VG/LV in either name; the VG parts must agree.
     let split = |x: &str| -> (Option<String>, String) {
         match x.split_once('/') {
@@ -110,21 +184,8 @@ pub fn lvrename(
             );
         }
     }
-    let inst = sys
-        .vg(&vgname)
-        .ok_or_else(|| anyhow!("Volume group \"{vgname}\" not found"))?;
-    if inst.partial() {
-        bail!("Cannot change VG {vgname} while PVs are missing.");
-    }
+    let inst = writable(sys, &vgname)?;
     let vg = &inst.vg;
-    if vg
-        .lvs
-        .iter()
-        .flat_map(|l| &l.segments)
-        .any(|s| matches!(s.kind, lvm_meta::model::SegmentKind::Unknown { .. }))
-    {
-        bail!("Cannot change VG {vgname} with unknown segments in it!");
-    }
     if old == new {
         bail!("Old and new logical volume names must differ");
     }
@@ -140,13 +201,7 @@ pub fn lvrename(
     }
     let mut changed = (**vg).clone();
     changed.lvs[li].name = new.clone();
-    changed.seqno = changed
-        .seqno
-        .checked_add(1)
-        .ok_or_else(|| anyhow!("VG {vgname}: seqno would overflow"))?;
-    let text = export(&changed, hdr);
-    let writes = commit::plan(sys, inst, &text)?;
-    apply(sys, &writes)?;
+    commit_vg(sys, inst, &mut changed, w, 1)?;
     writeln!(
         out,
         "  Renamed \"{old}\" to \"{new}\" in volume group \"{vgname}\""
@@ -189,6 +244,254 @@ pub fn apply(sys: &System, writes: &[commit::PlannedWrite]) -> Result<()> {
     }
     for f in files.values() {
         f.sync_data()?;
+    }
+    Ok(())
+}
+
+/// `VG/LV` split, with lvm2's message when the form is wrong.
+fn vg_lv(arg: &str) -> Result<(String, String)> {
+    let (v, l) = arg
+        .split_once('/')
+        .ok_or_else(|| anyhow!("\"{arg}\": Invalid path for Logical Volume."))?;
+    Ok((v.to_owned(), l.to_owned()))
+}
+
+/// `lvconvert --merge VG/SNAP`: marks the snapshot as merging. As the
+/// origin is not active, the merge runs at its next activation (lvm2's
+/// behaviour for an inactive origin).
+pub fn lvconvert_merge(sys: &System, arg: &str, w: &Writer, out: &mut dyn Write) -> Result<()> {
+    let (vgname, snap) = vg_lv(arg)?;
+    let inst = writable(sys, &vgname)?;
+    let li = inst
+        .vg
+        .lv_index(&snap)
+        .ok_or_else(|| anyhow!("Failed to find logical volume \"{vgname}/{snap}\""))?;
+    let c = inst.vg.roles[li]
+        .cow_of
+        .ok_or_else(|| anyhow!("\"{vgname}/{snap}\" is not a mergeable logical volume."))?;
+    if c.merging {
+        bail!("Snapshot {vgname}/{snap} is already merging.");
+    }
+    if inst.vg.roles[c.origin].merging_origin {
+        bail!(
+            "Snapshot {vgname}/{} is already merging into the origin.",
+            inst.vg.lvs[c.origin].name
+        );
+    }
+    let pvs: Vec<Option<&lvm_meta::io::Image>> = inst
+        .pv_devices
+        .iter()
+        .map(|d| d.map(|d| &sys.devices[d].image))
+        .collect();
+    let store = cow_engine::view::load_store(&inst.vg, li, c.chunk_size.0, &pvs)?;
+    if !store.header.is_valid() {
+        bail!("Unable to merge invalidated snapshot LV \"{snap}\".");
+    }
+    let mut vg = (*inst.vg).clone();
+    if let SegmentKind::Snapshot { merging, .. } = &mut vg.lvs[c.glue].segments[0].kind {
+        *merging = true;
+    }
+    vg.lvs[c.glue].set_visible(false);
+    vg.derive_roles();
+    commit_vg(sys, inst, &mut vg, w, 1)?;
+    writeln!(
+        out,
+        "  Merging of snapshot {vgname}/{snap} will occur on next activation of {vgname}/{}.",
+        inst.vg.lvs[c.origin].name
+    )?;
+    Ok(())
+}
+
+/// The images of a VG opened read-write (for data changes).
+fn open_rw(
+    sys: &System,
+    inst: &lvm_meta::scan::VgInstance,
+) -> Result<cow_engine::blocks::Images<std::fs::File>> {
+    let mut pvs = Vec::new();
+    for d in &inst.pv_devices {
+        pvs.push(match d {
+            Some(d) => {
+                let path = &sys.devices[*d].image.source;
+                Some(
+                    std::fs::OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .open(path)
+                        .with_context(|| format!("{path}: cannot open for writing"))?,
+                )
+            }
+            None => None,
+        });
+    }
+    Ok(cow_engine::blocks::Images { pvs })
+}
+
+/// Runs every pending merge of the VG to its end, as the kernel does once
+/// the origin is activated. Returns the origins merged.
+fn run_merges(
+    sys: &System,
+    inst: &lvm_meta::scan::VgInstance,
+    only: Option<usize>,
+) -> Result<Vec<usize>> {
+    use cow_engine::engine::{merge, PStore, Snap};
+    let vg = &inst.vg;
+    let mut merged = Vec::new();
+    for (cow, role) in vg.roles.iter().enumerate() {
+        let Some(c) = role.cow_of else { continue };
+        if !c.merging || only.is_some_and(|o| o != c.origin) {
+            continue;
+        }
+        let mut set = cow_engine::blocks::LvSet {
+            vg,
+            images: open_rw(sys, inst)?,
+        };
+        let mut m = PStore::activate(&mut set, cow, c.chunk_size.0)?;
+        if !m.valid {
+            // The kernel refuses to merge an invalid snapshot.
+            continue;
+        }
+        // The origin's other snapshots keep their data while it changes.
+        let mut others = Vec::new();
+        for (j, r) in vg.roles.iter().enumerate() {
+            if let Some(o) = r.cow_of {
+                if j != cow && o.origin == c.origin && !o.merging {
+                    let store = PStore::activate(&mut set, j, o.chunk_size.0)?;
+                    others.push(Snap {
+                        store,
+                        len: u64::from(o.glue_extents) * vg.extent_bytes(),
+                    });
+                }
+            }
+        }
+        merge(&mut set, c.origin, &mut m, &mut others, None)?;
+        for f in set.images.pvs.iter().flatten() {
+            f.sync_data()?;
+        }
+        merged.push(c.origin);
+    }
+    Ok(merged)
+}
+
+/// The end of a finished merge, as lvm2's poller writes it: the glue LV
+/// goes and the COW becomes a plain visible LV (first write), then the COW
+/// LV goes (second write).
+fn finish_merge(
+    sys: &System,
+    inst: &lvm_meta::scan::VgInstance,
+    origin: usize,
+    w: &Writer,
+    n: &mut u32,
+) -> Result<Option<String>> {
+    let Some((cow, c)) = inst.vg.roles.iter().enumerate().find_map(|(i, r)| {
+        r.cow_of
+            .filter(|c| c.merging && c.origin == origin)
+            .map(|c| (i, c))
+    }) else {
+        return Ok(None);
+    };
+    let cow_name = inst.vg.lvs[cow].name.clone();
+    let mut vg = (*inst.vg).clone();
+    vg.lvs[cow].set_visible(true);
+    vg.remove_lv(c.glue).map_err(|e| anyhow!("{e}"))?;
+    commit_vg(sys, inst, &mut vg, w, *n)?;
+    *n += 1;
+    let sys2 = rescan(sys)?;
+    let inst2 = sys2
+        .vg(&inst.vg.name)
+        .ok_or_else(|| anyhow!("VG {} vanished", inst.vg.name))?;
+    let mut vg = (*inst2.vg).clone();
+    let i = vg
+        .lv_index(&cow_name)
+        .ok_or_else(|| anyhow!("LV {cow_name} vanished"))?;
+    vg.remove_lv(i).map_err(|e| anyhow!("{e}"))?;
+    commit_vg(&sys2, inst2, &mut vg, w, *n)?;
+    *n += 1;
+    Ok(Some(cow_name))
+}
+
+/// The same images scanned again (after a commit).
+fn rescan(sys: &System) -> Result<System> {
+    let mut images = Vec::new();
+    for d in &sys.devices {
+        let mut img = lvm_meta::io::Image::open(&d.image.source)?;
+        img.path = d.image.path.clone();
+        images.push(img);
+    }
+    Ok(System::scan(images)?)
+}
+
+/// `vgchange -ay|-an [--poll y|n] VG`. Nothing is kept active between
+/// commands: activation runs what the kernel would start (pending merges)
+/// to its end; with polling (the default) the finished merge is also
+/// written to the metadata, as lvm2's poller would.
+pub fn vgchange(
+    sys: &System,
+    vgname: &str,
+    activate: bool,
+    poll: bool,
+    w: &Writer,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let inst = writable(sys, vgname)?;
+    if activate {
+        let merged = run_merges(sys, inst, None)?;
+        if poll {
+            let mut n = 1;
+            let mut sys_now = rescan(sys)?;
+            for o in merged {
+                let inst_now = sys_now
+                    .vg(vgname)
+                    .ok_or_else(|| anyhow!("VG {vgname} vanished"))?;
+                finish_merge(&sys_now, inst_now, o, w, &mut n)?;
+                sys_now = rescan(&sys_now)?;
+            }
+        }
+        let active = inst
+            .vg
+            .lvs
+            .iter()
+            .enumerate()
+            .filter(|(i, l)| {
+                !l.is_snapshot_glue()
+                    && inst.vg.roles[*i].cow_of.is_none_or(|c| !c.merging)
+                    && l.visible_flag()
+            })
+            .count();
+        writeln!(
+            out,
+            "  {active} logical volume(s) in volume group \"{vgname}\" now active"
+        )?;
+    } else {
+        writeln!(
+            out,
+            "  0 logical volume(s) in volume group \"{vgname}\" now active"
+        )?;
+    }
+    Ok(())
+}
+
+/// `lvpoll --polloperation merge [-i N] VG/ORIGIN`: finishes a merge (runs
+/// what is left of it, then writes the result to the metadata).
+pub fn lvpoll_merge(sys: &System, arg: &str, w: &Writer, out: &mut dyn Write) -> Result<()> {
+    let (vgname, lv) = vg_lv(arg)?;
+    let inst = writable(sys, &vgname)?;
+    let origin = inst
+        .vg
+        .lv_index(&lv)
+        .ok_or_else(|| anyhow!("Failed to find logical volume \"{vgname}/{lv}\""))?;
+    run_merges(sys, inst, Some(origin))?;
+    let sys_now = rescan(sys)?;
+    let inst_now = sys_now
+        .vg(&vgname)
+        .ok_or_else(|| anyhow!("VG {vgname} vanished"))?;
+    let mut n = 1;
+    if let Some(cow) = finish_merge(&sys_now, inst_now, origin, w, &mut n)? {
+        writeln!(out, "  {vgname}/{lv}: Merged: 100.00%")?;
+        writeln!(
+            out,
+            "  Merge of snapshot into logical volume {vgname}/{lv} has finished."
+        )?;
+        writeln!(out, "  Logical volume \"{cow}\" successfully removed.")?;
     }
     Ok(())
 }
