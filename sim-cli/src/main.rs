@@ -56,6 +56,21 @@ enum Cmd {
     /// Finish a merge and record it in the metadata
     /// (`lvpoll --polloperation merge VG/ORIGIN`).
     Lvpoll(LvpollArgs),
+    /// Remove LVs and snapshots (as lvm2's lvremove on an inactive VG).
+    Lvremove(LvremoveArgs),
+}
+
+#[derive(Args, Debug)]
+struct LvremoveArgs {
+    /// Accepted for lvm2 compatibility (inactive LVs need no prompt).
+    #[arg(short = 'y', long = "yes")]
+    yes: bool,
+    /// Accepted for lvm2 compatibility.
+    #[arg(short = 'f', long = "force", action = clap::ArgAction::Count)]
+    force: u8,
+    /// VG/LV to remove.
+    #[arg(required = true)]
+    lvs: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -500,6 +515,19 @@ fn run(cli: Cli) -> Result<i32> {
                 a.vg
             ));
             write::vgchange(&sys, &a.vg, activate, poll, &w, &mut out)?;
+            0
+        }
+        Cmd::Lvremove(a) => {
+            let sys = scan(&cli.dev, &mut err)?;
+            let mut line = String::from("lvremove");
+            if a.yes {
+                line.push_str(" -y");
+            }
+            for _ in 0..a.force {
+                line.push_str(" -f");
+            }
+            let w = writer(&format!("{line} {}", a.lvs.join(" ")));
+            write::lvremove(&sys, &a.lvs, &w, &mut out)?;
             0
         }
         Cmd::Lvpoll(a) => {

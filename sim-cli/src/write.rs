@@ -495,3 +495,73 @@ pub fn lvpoll_merge(sys: &System, arg: &str, w: &Writer, out: &mut dyn Write) ->
     }
     Ok(())
 }
+
+/// `lvremove [-y] VG/LV...`: plain LVs and snapshots of inactive VGs (no
+/// prompt: lvm2 asks only for active LVs). A snapshot is first detached
+/// (its glue removed, the COW made a plain LV: one write), and every
+/// removal is then committed once at the end, as lvm2 postpones it.
+pub fn lvremove(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) -> Result<()> {
+    let mut n = 1u32;
+    let mut sys_now = rescan(sys)?;
+    let mut pending: Vec<(String, Vg)> = Vec::new();
+    // lvm2 walks VGs by name and each VG's LVs in metadata order, whatever
+    // the order on the command line.
+    let mut named: Vec<(String, usize, String)> = Vec::new();
+    for arg in args {
+        let (vgname, lv) = vg_lv(arg)?;
+        let inst = writable(&sys_now, &vgname)?;
+        let li = inst
+            .vg
+            .lv_index(&lv)
+            .ok_or_else(|| anyhow!("Failed to find logical volume \"{vgname}/{lv}\""))?;
+        if !named.iter().any(|(v, i, _)| *v == vgname && *i == li) {
+            named.push((vgname, li, lv));
+        }
+    }
+    named.sort();
+    for (vgname, _, lv) in named {
+        // A VG changed earlier in this command continues from its new state.
+        let mut vg = match pending.iter().position(|(v, _)| *v == vgname) {
+            Some(i) => pending.remove(i).1,
+            None => (*writable(&sys_now, &vgname)?.vg).clone(),
+        };
+        let li = vg
+            .lv_index(&lv)
+            .ok_or_else(|| anyhow!("Failed to find logical volume \"{vgname}/{lv}\""))?;
+        if vg.lvs[li].is_snapshot_glue() {
+            bail!("Can't remove logical volume {vgname}/{lv} used as snapshot glue.");
+        }
+        if !vg.roles[li].origin_of.is_empty() {
+            bail!("Removing origin {vgname}/{lv} with its snapshots is not simulated yet; remove the snapshots first.");
+        }
+        if let Some(c) = vg.roles[li].cow_of {
+            if c.merging {
+                bail!("Can't remove merging snapshot logical volume {vgname}/{lv}.");
+            }
+            // vg_remove_snapshot: written at once.
+            vg.lvs[li].set_visible(true);
+            vg.remove_lv(c.glue).map_err(|e| anyhow!("{e}"))?;
+            let inst = writable(&sys_now, &vgname)?;
+            commit_vg(&sys_now, inst, &mut vg, w, n)?;
+            n += 1;
+            sys_now = rescan(&sys_now)?;
+            vg = (*writable(&sys_now, &vgname)?.vg).clone();
+        }
+        let li = vg
+            .lv_index(&lv)
+            .ok_or_else(|| anyhow!("LV {lv} vanished"))?;
+        let visible = vg.lvs[li].visible_flag();
+        vg.remove_lv(li).map_err(|e| anyhow!("{e}"))?;
+        if visible {
+            writeln!(out, "  Logical volume \"{lv}\" successfully removed.")?;
+        }
+        pending.push((vgname, vg));
+    }
+    for (vgname, mut vg) in pending {
+        let inst = writable(&sys_now, &vgname)?;
+        commit_vg(&sys_now, inst, &mut vg, w, n)?;
+        n += 1;
+        sys_now = rescan(&sys_now)?;
+    }
+    Ok(())
+}

@@ -92,5 +92,7 @@ run_case single "lvrename vg_single lv0 data" "lvrename vg_single/data lv0"
 run_case twopv-striped "lvrename vg_striped lin renamed" "lvrename vg_striped/str striped-lv" "lvrename vg_striped renamed lin"
 run_case ring-wrap "lvrename vg_ring keep wrapped1" "lvrename vg_ring wrapped1 keep" "lvrename vg_ring r9 r9-renamed"
 run_case mdacopies "lvrename vg_mda lv0 d2"
+run_case fragmented "lvremove -y vg_frag/lv5" "lvremove -y vg_frag/lv6 vg_frag/renamed3"
+run_case snapshot-meta "lvremove -y vg_snap/snap" "lvrename vg_snap snap2 s2" "lvremove -y vg_snap/s2 vg_snap/other"
 echo "write-check: $checked rings compared, $fails failures"
 [ "$checked" -gt 0 ] && [ "$fails" -eq 0 ]
