@@ -8,7 +8,7 @@
 //! zeroed, then the area is written, and only then the origin changes.
 
 use crate::disk_header::{DiskHeader, Header, SNAPSHOT_DISK_VERSION};
-use crate::exception_store::{area_location, DISK_EXCEPTION_SIZE};
+use crate::exception_store::{area_location, Store, DISK_EXCEPTION_SIZE};
 use byteorder::{ByteOrder, LittleEndian as LE};
 use lvm_meta::{Corruption, Error, Result};
 use std::collections::HashMap;
@@ -107,38 +107,24 @@ impl PStore {
                 devs.write(cow, s.cb(), &s.area)?;
             }
             Header::Store(h) => {
+                // The same loader as the read side; then the kernel keeps the
+                // current area's raw bytes as its in-memory buffer.
+                let cow_sectors = devs.size(cow) / 512;
+                let loaded = Store::load(cow_sectors, table_cs, |chunk, buf| {
+                    let at = chunk * buf.len() as u64;
+                    devs.read(cow, at, buf).map_err(|e| e.to_string())
+                })
+                .map_err(|e| bad(e.to_string()))?;
                 s.cs = u64::from(h.chunk_size);
                 s.area = vec![0u8; s.cb() as usize];
-                if !h.is_valid() {
-                    s.valid = false;
-                    return Ok(s);
-                }
-                let e = s.e();
-                let mut area = 0u64;
-                loop {
-                    let loc = area_location(s.cs, area);
-                    devs.read(cow, loc * s.cb(), &mut s.area)?;
-                    let mut full = true;
-                    for j in 0..e {
-                        let at = (j * DISK_EXCEPTION_SIZE) as usize;
-                        let old = LE::read_u64(&s.area[at..]);
-                        let new = LE::read_u64(&s.area[at + 8..]);
-                        if new == 0 {
-                            s.current_committed = j;
-                            full = false;
-                            break;
-                        }
-                        s.next_free = s.next_free.max(new + 1);
-                        s.map.entry(old).or_insert(new);
-                    }
-                    if !full {
-                        break;
-                    }
-                    area += 1;
-                }
-                s.current_area = area;
-                if s.next_free % (e + 1) == 1 {
-                    s.next_free += 1;
+                s.valid = loaded.header.is_valid();
+                if s.valid {
+                    s.next_free = loaded.next_free;
+                    s.current_area = loaded.current_area;
+                    s.current_committed = loaded.current_committed;
+                    s.map = loaded.map;
+                    let loc = area_location(s.cs, s.current_area) * s.cb();
+                    devs.read(cow, loc, &mut s.area)?;
                 }
             }
         }

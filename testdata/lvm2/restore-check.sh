@@ -19,8 +19,9 @@ for t in losetup lvm jq; do command -v $t >/dev/null || { echo "restore-check.sh
 WORK=$(mktemp -d /tmp/l2restore.XXXXXX)
 DEVDIR=$WORK/dev
 ETC=$WORK/etc
-mkdir -p "$DEVDIR" "$ETC"
-export LVM_SYSTEM_DIR=$ETC LVM_SUPPRESS_FD_WARNINGS=1 LC_ALL=C TZ=UTC
+# shellcheck source=oracle-env.sh
+. "$(dirname "$0")/oracle-env.sh"
+oracle_env "$ETC" "$DEVDIR"
 LOOPS=()
 cleanup() {
   for l in "${LOOPS[@]}"; do losetup -d "$l" 2>/dev/null || true; done
@@ -28,19 +29,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat > "$ETC/lvm.conf" <<CONF
-global { activation = 0 use_lvmpolld = 0 }
-activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
-devices {
-  scan = [ "$DEVDIR" ]
-  filter = [ "a|^$DEVDIR/|", "r|.*|" ]
-  global_filter = [ "a|^$DEVDIR/|", "r|.*|" ]
-  use_devicesfile = 0
-  obtain_device_list_from_udev = 0
-  hints = "none"
-}
-backup { backup = 0 archive = 0 }
-CONF
 
 fails=0
 checked=0
