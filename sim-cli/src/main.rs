@@ -2,6 +2,7 @@
 //! and no device-mapper. Every command here only reads the images.
 
 mod backup;
+mod dmsetup;
 mod pvck;
 mod report;
 mod timefmt;
@@ -58,6 +59,28 @@ enum Cmd {
     Lvpoll(LvpollArgs),
     /// Remove LVs and snapshots (as lvm2's lvremove on an inactive VG).
     Lvremove(LvremoveArgs),
+    /// The device-mapper view of the VGs as lvm2 would activate them.
+    Dmsetup(DmsetupArgs),
+}
+
+#[derive(Args, Debug)]
+struct DmsetupArgs {
+    #[command(subcommand)]
+    cmd: DmCmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum DmCmd {
+    /// `dmsetup status`: each device's status line (snapshot fill levels
+    /// from the exception stores).
+    Status {
+        /// `NAME=MAJ:MIN`: the device number of an image (as the kernel saw
+        /// it) for striped status lines; default 7:N in --dev order.
+        #[arg(long = "devno")]
+        devno: Vec<String>,
+        /// Only these device-mapper devices.
+        names: Vec<String>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -528,6 +551,33 @@ fn run(cli: Cli) -> Result<i32> {
             }
             let w = writer(&format!("{line} {}", a.lvs.join(" ")));
             write::lvremove(&sys, &a.lvs, &w, &mut out)?;
+            0
+        }
+        Cmd::Dmsetup(DmsetupArgs {
+            cmd: DmCmd::Status { devno, names },
+        }) => {
+            let sys = scan(&cli.dev, &mut err)?;
+            let mut map = std::collections::HashMap::new();
+            for d in devno {
+                let (n, v) = d
+                    .split_once('=')
+                    .ok_or_else(|| anyhow!("--devno {d}: expected NAME=MAJ:MIN"))?;
+                map.insert(n.to_owned(), v.to_owned());
+            }
+            let devno = |i: usize| {
+                map.get(&sys.devices[i].image.path)
+                    .cloned()
+                    .unwrap_or_else(|| format!("7:{i}"))
+            };
+            let mut buf = Vec::new();
+            dmsetup::status(&sys, &[], &devno, &mut buf)?;
+            let text = String::from_utf8_lossy(&buf);
+            for line in text.lines() {
+                let name = line.split(':').next().unwrap_or("");
+                if names.is_empty() || names.iter().any(|n| n == name) {
+                    writeln!(out, "{line}")?;
+                }
+            }
             0
         }
         Cmd::Lvpoll(a) => {

@@ -1,0 +1,159 @@
+//! `dmsetup status`: the device-mapper devices lvm2 would load for each VG
+//! on activation, with the status line the kernel would report for each,
+//! computed from the images (snapshot fill levels from the exception
+//! stores, exactly as `persistent_usage` counts them).
+
+use anyhow::Result;
+use cow_engine::view::load_store;
+use lvm_meta::io::Image;
+use lvm_meta::model::{SegmentKind, Vg};
+use lvm_meta::scan::{System, VgInstance};
+use std::io::Write;
+
+/// A device-mapper name: `VG-LV[-layer]`, with hyphens in names doubled.
+fn dm_name(vg: &str, lv: &str, layer: Option<&str>) -> String {
+    let mut n = format!("{}-{}", vg.replace('-', "--"), lv.replace('-', "--"));
+    if let Some(l) = layer {
+        n.push('-');
+        n.push_str(l);
+    }
+    n
+}
+
+/// The per-segment status lines of an LV's own segments (`linear` or
+/// `striped` with its PV device numbers and health).
+fn segment_lines(
+    vg: &Vg,
+    inst: &VgInstance,
+    lv: usize,
+    devno: &dyn Fn(usize) -> String,
+) -> Vec<String> {
+    let es = vg.extent_size.0;
+    vg.lvs[lv]
+        .segments
+        .iter()
+        .map(|sg| {
+            let start = u64::from(sg.start_extent) * es;
+            let len = u64::from(sg.extent_count) * es;
+            match &sg.kind {
+                SegmentKind::Striped { stripes, .. } if stripes.len() > 1 => {
+                    let devs: Vec<String> = stripes
+                        .iter()
+                        .map(|a| match a {
+                            lvm_meta::model::Area::Pv { pv, .. } => {
+                                inst.pv_devices[*pv].map_or("-".to_owned(), devno)
+                            }
+                            lvm_meta::model::Area::Lv { .. } => "-".to_owned(),
+                        })
+                        .collect();
+                    format!(
+                        "{start} {len} striped {} {} 1 {}",
+                        stripes.len(),
+                        devs.join(" "),
+                        "A".repeat(stripes.len())
+                    )
+                }
+                SegmentKind::Striped { .. } => format!("{start} {len} linear "),
+                SegmentKind::Zero => format!("{start} {len} zero "),
+                SegmentKind::Error => format!("{start} {len} error "),
+                _ => format!("{start} {len} {} ", sg.type_name),
+            }
+        })
+        .collect()
+}
+
+/// Writes `dmsetup status` for every VG (or the named ones), sorted by
+/// device name as dmsetup lists them. `devno` maps a device index to
+/// `MAJ:MIN`.
+pub fn status(
+    sys: &System,
+    vgs: &[String],
+    devno: &dyn Fn(usize) -> String,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let mut lines: Vec<(String, String)> = Vec::new();
+    for inst in &sys.vgs {
+        let vg = &inst.vg;
+        if !vgs.is_empty() && !vgs.contains(&vg.name) {
+            continue;
+        }
+        let pvs: Vec<Option<&Image>> = inst
+            .pv_devices
+            .iter()
+            .map(|d| d.map(|d| &sys.devices[d].image))
+            .collect();
+        let size = |i: usize| vg.lv_extents(&vg.lvs[i]) * vg.extent_size.0;
+        for (i, lv) in vg.lvs.iter().enumerate() {
+            if lv.is_snapshot_glue() {
+                continue;
+            }
+            let role = &vg.roles[i];
+            let own = |layer: Option<&str>, lines: &mut Vec<(String, String)>| {
+                for l in segment_lines(vg, inst, i, devno) {
+                    lines.push((dm_name(&vg.name, &lv.name, layer), l));
+                }
+            };
+            if let Some(c) = role.cow_of {
+                if c.merging {
+                    // The merging store is loaded on the origin's device;
+                    // the snapshot's own device maps to the error target.
+                    lines.push((
+                        dm_name(&vg.name, &lv.name, None),
+                        format!("0 {} error ", u64::from(c.glue_extents) * vg.extent_size.0),
+                    ));
+                    own(Some("cow"), &mut lines);
+                    continue;
+                }
+                let store = load_store(vg, i, c.chunk_size.0, &pvs)?;
+                let st = if store.header.is_valid() {
+                    let (a, t, m) = store.usage();
+                    format!("{a}/{t} {m}")
+                } else {
+                    "Invalid".to_owned()
+                };
+                lines.push((
+                    dm_name(&vg.name, &lv.name, None),
+                    format!(
+                        "0 {} snapshot {st}",
+                        u64::from(c.glue_extents) * vg.extent_size.0
+                    ),
+                ));
+                own(Some("cow"), &mut lines);
+            } else if !role.origin_of.is_empty() {
+                let merging = vg.roles.iter().enumerate().find_map(|(j, r)| {
+                    r.cow_of
+                        .filter(|c| c.merging && c.origin == i)
+                        .map(|c| (j, c))
+                });
+                match merging {
+                    Some((cow, c)) => {
+                        let store = load_store(vg, cow, c.chunk_size.0, &pvs)?;
+                        let st = if store.header.is_valid() {
+                            let (a, t, m) = store.usage();
+                            format!("{a}/{t} {m}")
+                        } else {
+                            "Invalid".to_owned()
+                        };
+                        lines.push((
+                            dm_name(&vg.name, &lv.name, None),
+                            format!("0 {} snapshot-merge {st}", size(i)),
+                        ));
+                    }
+                    None => lines.push((
+                        dm_name(&vg.name, &lv.name, None),
+                        format!("0 {} snapshot-origin ", size(i)),
+                    )),
+                }
+                own(Some("real"), &mut lines);
+            } else if lv.visible_flag() {
+                own(None, &mut lines);
+            }
+        }
+    }
+    // dmsetup lists devices by name; a device's segments stay in order.
+    lines.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, l) in lines {
+        writeln!(out, "{name}: {l}")?;
+    }
+    Ok(())
+}
