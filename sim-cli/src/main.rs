@@ -9,6 +9,9 @@ mod timefmt;
 mod units;
 mod write;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use lvm_meta::io::Image;
