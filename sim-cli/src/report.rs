@@ -1199,6 +1199,12 @@ fn write_basic(
 /// escaped.
 fn json_str(out: &mut String, s: &str) {
     out.push('"');
+    // Fast path: nothing to escape (the usual case).
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
