@@ -105,8 +105,9 @@ impl System {
     /// Scans `images` and assembles VGs.
     pub fn scan(images: Vec<Image>) -> Result<System> {
         let mut sys = System::default();
+        let mut parsed: Vec<Committed> = Vec::new();
         for image in images {
-            let dev = scan_device(image, &mut sys.problems)?;
+            let dev = scan_device(image, &mut sys.problems, &mut parsed)?;
             sys.devices.push(dev);
         }
         sys.check_duplicate_pvs();
@@ -242,7 +243,13 @@ impl System {
     }
 }
 
-fn scan_device(image: Image, problems: &mut Vec<Problem>) -> Result<Device> {
+/// `parsed` holds the copies parsed so far: a copy whose bytes equal one of
+/// them is CRC-checked but not parsed again (as lvm2 does).
+fn scan_device(
+    image: Image,
+    problems: &mut Vec<Problem>,
+    parsed: &mut Vec<Committed>,
+) -> Result<Device> {
     let ls = label::scan(&image)?;
     for e in ls.rejected {
         problems.push(Problem {
@@ -265,7 +272,7 @@ fn scan_device(image: Image, problems: &mut Vec<Problem>) -> Result<Device> {
             committed: None,
             ignored: false,
         };
-        match read_mda(&dev.image, locn) {
+        match read_mda(&dev.image, locn, parsed) {
             Ok((h, committed)) => {
                 st.ignored = h.raw_locns[0].ignored();
                 st.header = Some(h);
@@ -287,7 +294,7 @@ fn scan_device(image: Image, problems: &mut Vec<Problem>) -> Result<Device> {
 
 type MdaRead = std::result::Result<(MdaHeader, Option<Committed>), Box<(Option<MdaHeader>, Error)>>;
 
-fn read_mda(img: &Image, locn: &DiskLocn) -> MdaRead {
+fn read_mda(img: &Image, locn: &DiskLocn, parsed: &mut Vec<Committed>) -> MdaRead {
     let h = read_header(img, locn.offset).map_err(|e| Box::new((None, e)))?;
     let here = |c| Error::corrupt(Some(&img.path), "metadata area", locn.offset, c);
     if let Err(c) = h.validate(locn.offset) {
@@ -301,6 +308,12 @@ fn read_mda(img: &Image, locn: &DiskLocn) -> MdaRead {
         Ok(t) => t,
         Err(e) => return Err(Box::new((Some(h), e))),
     };
+    if let Some(same) = parsed
+        .iter()
+        .find(|c| c.checksum == slot.checksum && *c.text == text_bytes)
+    {
+        return Ok((h, Some(same.clone())));
+    }
     let text_at = locn.offset + slot.offset;
     let tree = text::parse(&text_bytes).map_err(|c| {
         (
@@ -314,13 +327,12 @@ fn read_mda(img: &Image, locn: &DiskLocn) -> MdaRead {
             Error::corrupt(Some(&img.path), "metadata text", text_at, c),
         )
     })?;
-    Ok((
-        h,
-        Some(Committed {
-            text: Arc::new(text_bytes),
-            checksum: slot.checksum,
-            vg: Arc::new(vg),
-            tree: Arc::new(tree),
-        }),
-    ))
+    let c = Committed {
+        text: Arc::new(text_bytes),
+        checksum: slot.checksum,
+        vg: Arc::new(vg),
+        tree: Arc::new(tree),
+    };
+    parsed.push(c.clone());
+    Ok((h, Some(c)))
 }
