@@ -62,6 +62,18 @@ fn segment_lines(
         .collect()
 }
 
+/// A snapshot target's status: `allocated/total metadata` as
+/// `persistent_usage` counts them, or `Invalid`.
+fn store_status(vg: &Vg, cow: usize, chunk: u64, pvs: &[Option<&Image>]) -> Result<String> {
+    let store = load_store(vg, cow, chunk, pvs)?;
+    Ok(if store.header.is_valid() {
+        let (a, t, m) = store.usage();
+        format!("{a}/{t} {m}")
+    } else {
+        "Invalid".to_owned()
+    })
+}
+
 /// Writes `dmsetup status` for every VG (or the named ones), sorted by
 /// device name as dmsetup lists them. `devno` maps a device index to
 /// `MAJ:MIN`.
@@ -104,13 +116,7 @@ pub fn status(
                     own(Some("cow"), &mut lines);
                     continue;
                 }
-                let store = load_store(vg, i, c.chunk_size.0, &pvs)?;
-                let st = if store.header.is_valid() {
-                    let (a, t, m) = store.usage();
-                    format!("{a}/{t} {m}")
-                } else {
-                    "Invalid".to_owned()
-                };
+                let st = store_status(vg, i, c.chunk_size.0, &pvs)?;
                 lines.push((
                     dm_name(&vg.name, &lv.name, None),
                     format!(
@@ -127,13 +133,7 @@ pub fn status(
                 });
                 match merging {
                     Some((cow, c)) => {
-                        let store = load_store(vg, cow, c.chunk_size.0, &pvs)?;
-                        let st = if store.header.is_valid() {
-                            let (a, t, m) = store.usage();
-                            format!("{a}/{t} {m}")
-                        } else {
-                            "Invalid".to_owned()
-                        };
+                        let st = store_status(vg, cow, c.chunk_size.0, &pvs)?;
                         lines.push((
                             dm_name(&vg.name, &lv.name, None),
                             format!("0 {} snapshot-merge {st}", size(i)),
