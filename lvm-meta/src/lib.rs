@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod alloc;
 pub mod commit;
 pub mod crc;
 pub mod error;
@@ -33,6 +34,7 @@ pub mod mda_header;
 pub mod metadata_area;
 pub mod model;
 pub mod pv_header;
+pub mod pv_layout;
 pub mod scan;
 pub mod text;
 pub mod units;
