@@ -2,6 +2,7 @@
 //! and no device-mapper. Every command here only reads the images.
 
 mod backup;
+mod create;
 mod dmsetup;
 mod pvck;
 mod report;
@@ -64,6 +65,167 @@ enum Cmd {
     Lvremove(LvremoveArgs),
     /// The device-mapper view of the VGs as lvm2 would activate them.
     Dmsetup(DmsetupArgs),
+    /// Initialise images as PVs (as lvm2's pvcreate).
+    Pvcreate(PvcreateArgs),
+    /// Create a VG from PVs (non-PV images are made PVs first).
+    Vgcreate(VgcreateArgs),
+    /// Add PVs to a VG.
+    Vgextend(VgextendArgs),
+    /// Remove unused PVs from a VG.
+    Vgreduce(VgreduceArgs),
+    /// Remove a VG (its PVs stay PVs).
+    Vgremove(VgremoveArgs),
+    /// Create a linear or striped LV with lvm2's normal allocation.
+    Lvcreate(LvcreateArgs),
+    /// Grow an LV.
+    Lvextend(LvresizeArgs),
+    /// Shrink an LV (the end is cut off).
+    Lvreduce(LvresizeArgs),
+}
+
+#[derive(Args, Debug)]
+struct PvcreateOpts {
+    /// Metadata areas on the PV: 0, 1 or 2.
+    #[arg(long = "metadatacopies", alias = "pvmetadatacopies")]
+    metadatacopies: Option<u32>,
+    /// Size of each metadata area (default unit MiB).
+    #[arg(long = "metadatasize")]
+    metadatasize: Option<String>,
+    /// Alignment of the data area (default unit KiB).
+    #[arg(long = "dataalignment")]
+    dataalignment: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct PvcreateArgs {
+    #[command(flatten)]
+    opts: PvcreateOpts,
+    /// The PV UUID to write (with --norestorefile).
+    #[arg(short = 'u', long = "uuid")]
+    uuid: Option<String>,
+    /// Accepted with --uuid, as lvm2 requires.
+    #[arg(long = "norestorefile")]
+    norestorefile: bool,
+    /// Accepted for lvm2 compatibility (lvmsim never prompts).
+    #[arg(short = 'y', long = "yes")]
+    yes: bool,
+    /// Accepted for lvm2 compatibility.
+    #[arg(short = 'f', long = "force", action = clap::ArgAction::Count)]
+    force: u8,
+    /// The images.
+    #[arg(required = true)]
+    pvs: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+struct VgcreateArgs {
+    #[command(flatten)]
+    opts: PvcreateOpts,
+    /// Extent size (default unit MiB; default 4 MiB).
+    #[arg(short = 's', long = "physicalextentsize")]
+    extent: Option<String>,
+    /// Accepted for lvm2 compatibility.
+    #[arg(short = 'y', long = "yes")]
+    yes: bool,
+    /// The new VG's name.
+    vg: String,
+    /// The PVs (or images to make PVs).
+    #[arg(required = true)]
+    pvs: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+struct VgextendArgs {
+    #[command(flatten)]
+    opts: PvcreateOpts,
+    /// Accepted for lvm2 compatibility.
+    #[arg(short = 'y', long = "yes")]
+    yes: bool,
+    /// The VG.
+    vg: String,
+    /// The PVs to add.
+    #[arg(required = true)]
+    pvs: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+struct VgreduceArgs {
+    /// The VG.
+    vg: String,
+    /// The PVs to remove.
+    #[arg(required = true)]
+    pvs: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+struct VgremoveArgs {
+    /// Remove the VG's LVs too.
+    #[arg(short = 'f', long = "force", action = clap::ArgAction::Count)]
+    force: u8,
+    /// Accepted for lvm2 compatibility.
+    #[arg(short = 'y', long = "yes")]
+    yes: bool,
+    /// The VG.
+    vg: String,
+}
+
+#[derive(Args, Debug)]
+struct LvcreateArgs {
+    /// The LV name (default lvolN).
+    #[arg(short = 'n', long = "name")]
+    name: Option<String>,
+    /// Size (default unit MiB).
+    #[arg(short = 'L', long = "size")]
+    size: Option<String>,
+    /// Extents, or N%FREE, N%VG, N%PVS.
+    #[arg(short = 'l', long = "extents")]
+    extents: Option<String>,
+    /// Stripes.
+    #[arg(short = 'i', long = "stripes")]
+    stripes: Option<u32>,
+    /// Stripe size (default unit KiB; default 64 KiB).
+    #[arg(short = 'I', long = "stripesize")]
+    stripesize: Option<String>,
+    /// `n`: do not zero the LV's first 4 KiB.
+    #[arg(short = 'Z', long = "zero", default_value = "y")]
+    zero: String,
+    /// `n`: leave the LV inactive (nothing is zeroed).
+    #[arg(short = 'a', long = "activate", default_value = "y")]
+    activate: String,
+    /// Accepted for lvm2 compatibility.
+    #[arg(short = 'y', long = "yes")]
+    yes: bool,
+    /// Accepted for lvm2 compatibility (signatures are not wiped).
+    #[arg(short = 'W', long = "wipesignatures")]
+    wipesignatures: Option<String>,
+    /// VG, then the PVs (DEV or DEV:PE-PE) to allocate from.
+    #[arg(required = true)]
+    args: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+struct LvresizeArgs {
+    /// New size or +/- change (default unit MiB).
+    #[arg(short = 'L', long = "size", allow_hyphen_values = true)]
+    size: Option<String>,
+    /// New extents or +/- change, also N%FREE, N%VG, N%PVS.
+    #[arg(short = 'l', long = "extents", allow_hyphen_values = true)]
+    extents: Option<String>,
+    /// Stripes for the new extents (default: the LV's).
+    #[arg(short = 'i', long = "stripes")]
+    stripes: Option<u32>,
+    /// Stripe size for the new extents (default unit KiB).
+    #[arg(short = 'I', long = "stripesize")]
+    stripesize: Option<String>,
+    /// Accepted for lvm2 compatibility.
+    #[arg(short = 'y', long = "yes")]
+    yes: bool,
+    /// Accepted for lvm2 compatibility.
+    #[arg(short = 'f', long = "force", action = clap::ArgAction::Count)]
+    force: u8,
+    /// VG/LV, then the PVs to allocate from.
+    #[arg(required = true)]
+    args: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -583,6 +745,17 @@ fn run(cli: Cli) -> Result<i32> {
             }
             0
         }
+        Cmd::Pvcreate(_)
+        | Cmd::Vgcreate(_)
+        | Cmd::Vgextend(_)
+        | Cmd::Vgreduce(_)
+        | Cmd::Vgremove(_)
+        | Cmd::Lvcreate(_)
+        | Cmd::Lvextend(_)
+        | Cmd::Lvreduce(_) => {
+            create_cmd(&cli, &mut out, &mut err)?;
+            0
+        }
         Cmd::Lvpoll(a) => {
             if a.polloperation != "merge" {
                 bail!(
@@ -599,6 +772,142 @@ fn run(cli: Cli) -> Result<i32> {
     };
     out.flush()?;
     Ok(code)
+}
+
+/// The command line after the program name and `--dev` options, as lvm2
+/// records it in the metadata's description.
+fn raw_cmd_line() -> String {
+    let mut out = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--dev" {
+            args.next();
+            continue;
+        }
+        if a.starts_with("--dev=") {
+            continue;
+        }
+        out.push(a);
+    }
+    out.join(" ")
+}
+
+/// Size options in sectors.
+fn size_sectors(v: &Option<String>, unit: char) -> Result<Option<u64>> {
+    v.as_deref()
+        .map(|s| match create::parse_size(s, unit, false)? {
+            (create::Sign::None, create::SizeArg::Sectors(n)) => Ok(n),
+            _ => bail!("Invalid size {s}"),
+        })
+        .transpose()
+}
+
+fn pv_opts(o: &PvcreateOpts) -> Result<create::PvcreateOpts> {
+    Ok(create::PvcreateOpts {
+        metadatacopies: o.metadatacopies,
+        metadatasize: size_sectors(&o.metadatasize, 'm')?,
+        data_alignment: size_sectors(&o.dataalignment, 'k')?,
+        uuid: None,
+    })
+}
+
+/// The commands that create and resize. Images named as PVs that are not
+/// among the --dev images are scanned too.
+fn create_cmd(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
+    let named: Vec<&String> = match &cli.cmd {
+        Cmd::Pvcreate(a) => a.pvs.iter().collect(),
+        Cmd::Vgcreate(a) => a.pvs.iter().collect(),
+        Cmd::Vgextend(a) => a.pvs.iter().collect(),
+        _ => Vec::new(),
+    };
+    let mut devs = cli.dev.clone();
+    if devs.is_empty() {
+        if let Ok(env) = std::env::var("LVMSIM_DEVICES") {
+            devs.extend(env.split(':').filter(|s| !s.is_empty()).map(PathBuf::from));
+        }
+    }
+    let known: Vec<String> = device_paths(&devs)?.into_iter().map(|(n, _)| n).collect();
+    for n in named {
+        if !known.contains(n) && std::path::Path::new(n).is_file() {
+            devs.push(PathBuf::from(n));
+        }
+    }
+    let sys = scan(&devs, err)?;
+    let line = raw_cmd_line();
+    let w = writer(&line);
+    let deterministic = std::env::var("LVMSIM_DETERMINISTIC").is_ok_and(|v| v == "1");
+    let mut ids = create::Ids::new(deterministic, &line);
+    match &cli.cmd {
+        Cmd::Pvcreate(a) => {
+            let mut o = pv_opts(&a.opts)?;
+            if let Some(u) = &a.uuid {
+                if !a.norestorefile {
+                    bail!("--uuid requires --restorefile or --norestorefile");
+                }
+                o.uuid = Some(
+                    lvm_meta::uuid::parse_uuid(u)
+                        .ok_or_else(|| anyhow!("Invalid UUID format: {u}"))?,
+                );
+            }
+            create::pvcreate(&sys, &a.pvs, &o, &mut ids, out)
+        }
+        Cmd::Vgcreate(a) => {
+            let extent = size_sectors(&a.extent, 'm')?;
+            create::vgcreate(
+                &sys,
+                &a.vg,
+                &a.pvs,
+                extent,
+                &pv_opts(&a.opts)?,
+                &w,
+                &mut ids,
+                out,
+            )
+        }
+        Cmd::Vgextend(a) => {
+            create::vgextend(&sys, &a.vg, &a.pvs, &pv_opts(&a.opts)?, &w, &mut ids, out)
+        }
+        Cmd::Vgreduce(a) => create::vgreduce(&sys, &a.vg, &a.pvs, &w, out),
+        Cmd::Vgremove(a) => create::vgremove(&sys, &a.vg, a.force > 0, &w, out),
+        Cmd::Lvcreate(a) => {
+            let o = create::LvcreateOpts {
+                name: a.name.clone(),
+                size: a.size.clone(),
+                extents: a.extents.clone(),
+                stripes: a.stripes,
+                stripe_size: size_sectors(&a.stripesize, 'k')?,
+                no_zero: matches!(a.zero.as_str(), "n" | "no"),
+                inactive: matches!(a.activate.as_str(), "n" | "no"),
+            };
+            if o.size.is_some() == o.extents.is_some() {
+                bail!("Please specify either size or extents (not both).");
+            }
+            let (vg, pvs) = a
+                .args
+                .split_first()
+                .ok_or_else(|| anyhow!("Please provide a volume group name"))?;
+            let vg = vg.trim_end_matches('/');
+            create::lvcreate(&sys, vg, pvs, &o, &w, &mut ids, out, err)
+        }
+        Cmd::Lvextend(a) | Cmd::Lvreduce(a) => {
+            let grow = matches!(cli.cmd, Cmd::Lvextend(_));
+            if a.size.is_some() == a.extents.is_some() {
+                bail!("Please specify either size or extents (not both).");
+            }
+            let (lv, pvs) = a
+                .args
+                .split_first()
+                .ok_or_else(|| anyhow!("Please provide a logical volume path"))?;
+            let o = create::LvresizeOpts {
+                size: a.size.clone(),
+                extents: a.extents.clone(),
+                stripes: a.stripes,
+                stripe_size: size_sectors(&a.stripesize, 'k')?,
+            };
+            create::lvresize(&sys, lv, pvs, &o, grow, &w, out)
+        }
+        _ => bail!("not a command that creates or resizes"),
+    }
 }
 
 fn main() {

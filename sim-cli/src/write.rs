@@ -113,7 +113,7 @@ impl Writer {
 }
 
 /// Commits `vg` (its seqno bumped) as the command's `n`-th write.
-fn commit_vg(
+pub(crate) fn commit_vg(
     sys: &System,
     inst: &lvm_meta::scan::VgInstance,
     vg: &mut Vg,
@@ -130,7 +130,10 @@ fn commit_vg(
 }
 
 /// Refuses VGs lvm2 would not change.
-fn writable<'a>(sys: &'a System, vgname: &str) -> Result<&'a lvm_meta::scan::VgInstance> {
+pub(crate) fn writable<'a>(
+    sys: &'a System,
+    vgname: &str,
+) -> Result<&'a lvm_meta::scan::VgInstance> {
     let inst = sys
         .vg(vgname)
         .ok_or_else(|| anyhow!("Volume group \"{vgname}\" not found"))?;
@@ -249,7 +252,7 @@ pub fn apply(sys: &System, writes: &[commit::PlannedWrite]) -> Result<()> {
 }
 
 /// `VG/LV` split, with lvm2's message when the form is wrong.
-fn vg_lv(arg: &str) -> Result<(String, String)> {
+pub(crate) fn vg_lv(arg: &str) -> Result<(String, String)> {
     let (v, l) = arg
         .split_once('/')
         .ok_or_else(|| anyhow!("\"{arg}\": Invalid path for Logical Volume."))?;
@@ -410,7 +413,7 @@ fn finish_merge(
 }
 
 /// The same images scanned again (after a commit).
-fn rescan(sys: &System) -> Result<System> {
+pub(crate) fn rescan(sys: &System) -> Result<System> {
     let mut images = Vec::new();
     for d in &sys.devices {
         let mut img = lvm_meta::io::Image::open(&d.image.source)?;

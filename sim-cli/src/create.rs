@@ -1,0 +1,1300 @@
+//! Commands that create and grow: `pvcreate`, `vgcreate`, `vgextend`,
+//! `vgreduce`, `vgremove`, `lvcreate`, `lvextend`. Each builds the new
+//! state as lvm2 would, then writes it in lvm2's order: data before
+//! metadata, new metadata text before the precommit header, precommit before
+//! commit. Only the images that change are opened for writing.
+
+use crate::write::{apply, commit_vg, rescan, writable, Writer};
+use anyhow::{anyhow, bail, Result};
+use lvm_meta::commit::PlannedWrite;
+use lvm_meta::model::{Area, Lv, Pv, Segment, SegmentKind, TextHeader, Vg};
+use lvm_meta::pv_layout::{self, PvCreateArgs};
+use lvm_meta::scan::{System, VgInstance};
+use lvm_meta::units::Sectors;
+use std::io::Write;
+use std::sync::Arc;
+
+/// A size argument as lvm2 reads it (`_size_arg`): a number with an
+/// optional unit (`bBsSkKmMgGtTpPeE`, all powers of 1024), a sign, or a
+/// percentage of something (`%FREE`, `%VG`, `%PVS`, `%ORIGIN`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SizeArg {
+    /// Sectors.
+    Sectors(u64),
+    /// A percentage and of what.
+    Percent(u32, Pct),
+}
+
+/// What a percentage is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pct {
+    /// `%FREE`: free extents of the VG (or of the named PVs).
+    Free,
+    /// `%VG`: all extents of the VG.
+    Vg,
+    /// `%PVS`: extents of the named PVs.
+    Pvs,
+}
+
+/// The sign in front of a size (`lvextend -L +1G`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sign {
+    /// No sign.
+    None,
+    /// `+`.
+    Plus,
+    /// `-`.
+    Minus,
+}
+
+/// Parses a size with lvm2's rules; `default_unit` is `k` or `m`.
+pub fn parse_size(arg: &str, default_unit: char, percent_ok: bool) -> Result<(Sign, SizeArg)> {
+    let (sign, rest) = match arg.as_bytes().first() {
+        Some(b'+') => (Sign::Plus, &arg[1..]),
+        Some(b'-') => (Sign::Minus, &arg[1..]),
+        _ => (Sign::None, arg),
+    };
+    if rest.starts_with(['+', '-']) {
+        bail!("Multiple sign symbols detected.");
+    }
+    let num_end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
+    if num_end == 0 {
+        bail!("Size requires number argument.");
+    }
+    let v: f64 = rest[..num_end]
+        .parse()
+        .map_err(|_| anyhow!("Can't parse size argument at '{}'.", &rest[..num_end]))?;
+    let unit = &rest[num_end..];
+    if let Some(p) = unit.strip_prefix('%') {
+        if !percent_ok {
+            bail!("Can't parse size argument.");
+        }
+        let of = match p.to_ascii_uppercase().as_str() {
+            "FREE" => Pct::Free,
+            "VG" => Pct::Vg,
+            "PVS" => Pct::Pvs,
+            _ => bail!("Specified %{p} is unknown."),
+        };
+        if v >= f64::from(u32::MAX) {
+            bail!("Percentage is too big (>=4294967295%).");
+        }
+        return Ok((sign, SizeArg::Percent(v as u32, of)));
+    }
+    let u = match unit.len() {
+        0 => default_unit,
+        1 => unit
+            .chars()
+            .next()
+            .unwrap_or(default_unit)
+            .to_ascii_lowercase(),
+        _ => bail!("Can't parse size argument."),
+    };
+    let sectors = match u {
+        's' => v,
+        'b' => {
+            let b = v as u64;
+            if !b.is_multiple_of(512) {
+                let up = b + 512 - b % 512;
+                bail!(
+                    "Size is not a multiple of 512. Try using {} or {up}.",
+                    up - 512
+                );
+            }
+            v / 512.0
+        }
+        other => {
+            let Some(i) = "kmgtpe".find(other) else {
+                bail!("Can't parse size argument.");
+            };
+            v * 1024f64.powi(i as i32) * 2.0
+        }
+    };
+    if !sectors.is_finite() || sectors >= 1.8e19 {
+        bail!("Size is too big.");
+    }
+    Ok((sign, SizeArg::Sectors(sectors as u64)))
+}
+
+/// lvm2's identifiers: 32 characters from `[A-Za-z0-9]` (`id_create`),
+/// from the system's random source, or (`LVMSIM_DETERMINISTIC=1`) from a
+/// generator seeded by the command line, so runs are reproducible.
+pub struct Ids {
+    state: Option<u64>,
+}
+
+const ID_CHARS: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+impl Ids {
+    /// Random identifiers, or reproducible ones seeded by `seed`.
+    pub fn new(deterministic: bool, seed: &str) -> Ids {
+        let state = deterministic.then(|| {
+            seed.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            })
+        });
+        Ids { state }
+    }
+
+    /// The next identifier.
+    pub fn next(&mut self) -> Result<[u8; 32]> {
+        let mut raw = [0u8; 32];
+        match &mut self.state {
+            Some(s) => {
+                for b in raw.iter_mut() {
+                    // splitmix64
+                    *s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                    let mut z = *s;
+                    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                    *b = (z ^ (z >> 31)) as u8;
+                }
+            }
+            None => {
+                use std::io::Read;
+                std::fs::File::open("/dev/urandom")
+                    .and_then(|mut f| f.read_exact(&mut raw))
+                    .map_err(|e| anyhow!("/dev/urandom: {e}"))?;
+            }
+        }
+        for b in raw.iter_mut() {
+            *b = ID_CHARS[usize::from(*b) % ID_CHARS.len()];
+        }
+        Ok(raw)
+    }
+}
+
+/// The device a command names: by the name it was given with `--dev`.
+fn device(sys: &System, name: &str) -> Result<usize> {
+    sys.devices
+        .iter()
+        .position(|d| d.image.path == name)
+        .ok_or_else(|| anyhow!("No device found for {name}."))
+}
+
+/// The VG (name) a device's PV belongs to, if any.
+fn vg_of(sys: &System, dev: usize) -> Option<&VgInstance> {
+    sys.vgs
+        .iter()
+        .find(|v| v.pv_devices.contains(&Some(dev)))
+}
+
+/// `pvcreate` options.
+#[derive(Debug, Clone, Default)]
+pub struct PvcreateOpts {
+    /// `--metadatacopies`.
+    pub metadatacopies: Option<u32>,
+    /// `--metadatasize` (sectors).
+    pub metadatasize: Option<u64>,
+    /// `--dataalignment` (sectors).
+    pub data_alignment: Option<u64>,
+    /// `--uuid`.
+    pub uuid: Option<[u8; 32]>,
+}
+
+/// The writes that make `dev` a fresh PV.
+fn pvcreate_plan(
+    sys: &System,
+    dev: usize,
+    o: &PvcreateOpts,
+    ids: &mut Ids,
+) -> Result<Vec<PlannedWrite>> {
+    let d = &sys.devices[dev];
+    let name = &d.image.path;
+    if let Some(v) = vg_of(sys, dev) {
+        bail!(
+            "Cannot use {name}: physical volume is already in volume group \"{}\"",
+            v.vg.name
+        );
+    }
+    let layout = pv_layout::layout(&PvCreateArgs {
+        size: d.image.size,
+        metadatacopies: o.metadatacopies.unwrap_or(1),
+        metadatasize: o.metadatasize,
+        data_alignment: o.data_alignment,
+    })
+    .map_err(|e| anyhow!("Cannot use {name}: {e}"))?;
+    let uuid = match o.uuid {
+        Some(u) => {
+            if sys
+                .devices
+                .iter()
+                .enumerate()
+                .any(|(i, x)| i != dev && x.pv_uuid() == Some(u))
+            {
+                bail!(
+                    "uuid {} already in use on another device.",
+                    lvm_meta::uuid::format_uuid(&u)
+                );
+            }
+            u
+        }
+        None => ids.next()?,
+    };
+    Ok(layout
+        .pvcreate_writes(uuid)
+        .into_iter()
+        .map(|(offset, data, what)| PlannedWrite {
+            device: dev,
+            offset,
+            data,
+            what,
+        })
+        .collect())
+}
+
+/// `pvcreate DEV...`.
+pub fn pvcreate(
+    sys: &System,
+    devs: &[String],
+    o: &PvcreateOpts,
+    ids: &mut Ids,
+    out: &mut dyn Write,
+) -> Result<()> {
+    if o.uuid.is_some() && devs.len() > 1 {
+        bail!("Can only set uuid on one volume at once");
+    }
+    let mut plans = Vec::new();
+    for name in devs {
+        let dev = device(sys, name)?;
+        plans.push((name, pvcreate_plan(sys, dev, o, ids)?));
+    }
+    for (name, p) in plans {
+        apply(sys, &p)?;
+        writeln!(out, "  Physical volume \"{name}\" successfully created.")?;
+    }
+    Ok(())
+}
+
+/// lvm2's rules for a new VG name (`validate_new_vg_name`).
+fn check_vg_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() < 128
+        && name != "."
+        && name != ".."
+        && !name.starts_with('-')
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'+' | b'-'));
+    if !ok {
+        bail!("New volume group name \"{name}\" is invalid.");
+    }
+    Ok(())
+}
+
+/// The label sector of PV `dev` with the "in a VG" flag set or cleared.
+fn relabel(sys: &System, dev: usize, in_vg: bool) -> Result<PlannedWrite> {
+    let d = &sys.devices[dev];
+    let mut label = d
+        .label
+        .clone()
+        .ok_or_else(|| anyhow!("{}: no PV label", d.image.path))?;
+    let ext = label
+        .pv_header
+        .extension
+        .get_or_insert(lvm_meta::pv_header::PvHeaderExtension {
+            version: lvm_meta::pv_header::PV_HEADER_EXTENSION_VSN,
+            flags: 0,
+            bootloader_areas: Vec::new(),
+        });
+    if in_vg {
+        ext.flags |= lvm_meta::pv_header::PV_EXT_USED;
+    } else {
+        ext.flags &= !lvm_meta::pv_header::PV_EXT_USED;
+    }
+    Ok(PlannedWrite {
+        device: dev,
+        offset: label.sector * 512,
+        data: label.to_sector().to_vec(),
+        what: "label",
+    })
+}
+
+/// Every metadata area of `dev` reset to hold no VG (the text stays in the
+/// ring, as lvm2 leaves it).
+fn clear_mdas(sys: &System, dev: usize) -> Vec<PlannedWrite> {
+    let d = &sys.devices[dev];
+    d.mdas
+        .iter()
+        .filter_map(|m| m.header.as_ref())
+        .map(|h| {
+            let mut e = lvm_meta::mda_header::MdaHeader::new_empty(h.start, h.size);
+            // An ignored area stays ignored.
+            e.raw_locns[0].flags = h.raw_locns[0].flags & lvm_meta::mda_header::RAW_LOCN_IGNORED;
+            PlannedWrite {
+                device: dev,
+                offset: h.start,
+                data: e.encode().to_vec(),
+                what: "mda header",
+            }
+        })
+        .collect()
+}
+
+/// The model of a PV joining a VG with extents of `extent` sectors.
+fn new_pv(sys: &System, dev: usize, key: String, extent: u64) -> Result<Pv> {
+    let d = &sys.devices[dev];
+    let l = d
+        .label
+        .as_ref()
+        .ok_or_else(|| anyhow!("{}: no PV label", d.image.path))?;
+    let h = &l.pv_header;
+    let pe_start = h.pe_start_bytes().unwrap_or(0);
+    let mdas: Vec<(u64, u64)> = h
+        .metadata_areas
+        .iter()
+        .map(|m| (m.offset, m.size))
+        .collect();
+    let count = pv_layout::pe_count(h.device_size, pe_start, &mdas, extent);
+    if count == 0 {
+        bail!(
+            "Physical volume {} is too small for the extent size.",
+            d.image.path
+        );
+    }
+    let count = u32::try_from(count)
+        .map_err(|_| anyhow!("PV {} too large for extent size.", d.image.path))?;
+    Ok(Pv {
+        key,
+        id: h.uuid_string(),
+        uuid: h.uuid,
+        device: Some(d.image.path.clone()),
+        device_id_type: None,
+        device_id: None,
+        status: vec!["ALLOCATABLE".into()],
+        flags: Vec::new(),
+        tags: Vec::new(),
+        dev_size: Some(Sectors(h.device_size / 512)),
+        pe_start: Sectors(pe_start / 512),
+        pe_count: count,
+        ba_start: None,
+        ba_size: None,
+    })
+}
+
+/// Makes every non-PV among `devs` a PV (as vgcreate and vgextend do),
+/// printing lvm2's line for each; returns the rescanned system.
+fn implicit_pvcreate(
+    sys: &System,
+    devs: &[usize],
+    o: &PvcreateOpts,
+    ids: &mut Ids,
+    out: &mut dyn Write,
+) -> Result<Option<System>> {
+    let mut any = false;
+    for &d in devs {
+        if sys.devices[d].label.is_none() {
+            let p = pvcreate_plan(sys, d, o, ids)?;
+            apply(sys, &p)?;
+            writeln!(
+                out,
+                "  Physical volume \"{}\" successfully created.",
+                sys.devices[d].image.path
+            )?;
+            any = true;
+        }
+    }
+    Ok(if any { Some(rescan(sys)?) } else { None })
+}
+
+/// Resolves PV names for vgcreate/vgextend and refuses devices in use
+/// (`adding` names the VG a vgextend adds to, for lvm2's extra lines).
+fn free_pvs(sys: &System, names: &[String], adding: Option<&str>) -> Result<Vec<usize>> {
+    let mut out = Vec::new();
+    for n in names {
+        let d = device(sys, n)?;
+        if let Some(v) = vg_of(sys, d) {
+            let mut msg = format!(
+                "Physical volume '{n}' is already in volume group '{}'",
+                v.vg.name
+            );
+            if let Some(to) = adding {
+                msg.push_str(&format!(
+                    "\n  Unable to add physical volume '{n}' to volume group '{to}'\n  {n}: physical volume not initialized."
+                ));
+            }
+            bail!(msg);
+        }
+        if out.contains(&d) {
+            continue;
+        }
+        out.push(d);
+    }
+    Ok(out)
+}
+
+/// A VG instance over `devs` (for planning the first commit of a VG).
+fn instance(vg: &Vg, devs: &[usize]) -> VgInstance {
+    VgInstance {
+        vg: Arc::new(vg.clone()),
+        text: Arc::new(Vec::new()),
+        source: (devs[0], 0),
+        pv_devices: devs.iter().map(|d| Some(*d)).collect(),
+    }
+}
+
+/// `vgcreate [-s SIZE] VG DEV...`.
+#[allow(clippy::too_many_arguments)]
+pub fn vgcreate(
+    sys: &System,
+    name: &str,
+    pv_names: &[String],
+    extent: Option<u64>,
+    pv_opts: &PvcreateOpts,
+    w: &Writer,
+    ids: &mut Ids,
+    out: &mut dyn Write,
+) -> Result<()> {
+    check_vg_name(name)?;
+    if sys.vgs.iter().any(|v| v.vg.name == name) {
+        bail!("A volume group called {name} already exists.");
+    }
+    let extent = extent.unwrap_or(8192);
+    if extent == 0 || !extent.is_power_of_two() || extent < 8 {
+        bail!("Physical extent size must be a power of 2 of at least 4.00 KiB.");
+    }
+    let devs = free_pvs(sys, pv_names, None)?;
+    let fresh = implicit_pvcreate(sys, &devs, pv_opts, ids, out)?;
+    let sys = fresh.as_ref().unwrap_or(sys);
+    let mut pvs = Vec::new();
+    for (i, &d) in devs.iter().enumerate() {
+        pvs.push(new_pv(sys, d, format!("pv{i}"), extent)?);
+    }
+    let vg = Vg {
+        name: name.to_owned(),
+        id: lvm_meta::uuid::format_uuid(&ids.next()?),
+        seqno: 0,
+        format: Some("lvm2".into()),
+        status: vec!["RESIZEABLE".into(), "READ".into(), "WRITE".into()],
+        flags: Vec::new(),
+        tags: Vec::new(),
+        system_id: None,
+        lock_type: None,
+        lock_args: None,
+        extent_size: Sectors(extent),
+        max_lv: 0,
+        max_pv: 0,
+        allocation_policy: None,
+        profile: None,
+        metadata_copies: 0,
+        pvs,
+        lvs: Vec::new(),
+        historical_lvs: Vec::new(),
+        header: TextHeader::default(),
+        roles: Vec::new(),
+    };
+    let mut writes = Vec::new();
+    for &d in &devs {
+        writes.push(relabel(sys, d, true)?);
+    }
+    apply(sys, &writes)?;
+    let mut vg = vg;
+    commit_vg(sys, &instance(&vg, &devs), &mut vg, w, 1)?;
+    writeln!(out, "  Volume group \"{name}\" successfully created")?;
+    Ok(())
+}
+
+/// `vgextend VG DEV...`.
+pub fn vgextend(
+    sys: &System,
+    name: &str,
+    pv_names: &[String],
+    pv_opts: &PvcreateOpts,
+    w: &Writer,
+    ids: &mut Ids,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let inst = writable(sys, name)?;
+    let devs = free_pvs(sys, pv_names, Some(name))?;
+    let fresh = implicit_pvcreate(sys, &devs, pv_opts, ids, out)?;
+    let sys = fresh.as_ref().unwrap_or(sys);
+    let inst = match fresh.as_ref() {
+        Some(s) => s.vg(name).ok_or_else(|| anyhow!("VG {name} vanished"))?,
+        None => inst,
+    };
+    let mut vg = (*inst.vg).clone();
+    let mut all: Vec<usize> = inst.pv_devices.iter().flatten().copied().collect();
+    let extent = vg.extent_size.0;
+    for &d in &devs {
+        let key = next_key(
+            &vg.pvs.iter().map(|p| p.key.as_str()).collect::<Vec<_>>(),
+            "pv",
+        );
+        vg.pvs.push(new_pv(sys, d, key, extent)?);
+        all.push(d);
+    }
+    let writes: Vec<PlannedWrite> = devs
+        .iter()
+        .map(|&d| relabel(sys, d, true))
+        .collect::<Result<_>>()?;
+    apply(sys, &writes)?;
+    let mut plan_inst = instance(&vg, &all);
+    plan_inst.pv_devices = inst
+        .pv_devices
+        .iter()
+        .copied()
+        .chain(devs.iter().map(|d| Some(*d)))
+        .collect();
+    commit_vg(sys, &plan_inst, &mut vg, w, 1)?;
+    writeln!(out, "  Volume group \"{name}\" successfully extended")?;
+    Ok(())
+}
+
+/// The first `prefixN` not in `taken`.
+fn next_key(taken: &[&str], prefix: &str) -> String {
+    (0..)
+        .map(|i| format!("{prefix}{i}"))
+        .find(|k| !taken.contains(&k.as_str()))
+        .unwrap_or_default()
+}
+
+/// `vgreduce VG DEV...`: removes unused PVs from a VG.
+pub fn vgreduce(
+    sys: &System,
+    name: &str,
+    pv_names: &[String],
+    w: &Writer,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let inst = writable(sys, name)?;
+    let mut vg = (*inst.vg).clone();
+    let mut removed = Vec::new();
+    for n in pv_names {
+        let d = device(sys, n)?;
+        let Some(pi) = inst.pv_devices.iter().position(|x| *x == Some(d)) else {
+            bail!("Physical volume \"{n}\" not found in volume group \"{name}\".");
+        };
+        if vg.pvs.len() - removed.len() <= 1 {
+            bail!("Can't remove final physical volume \"{n}\" from volume group \"{name}\"");
+        }
+        if pv_used(&vg, pi) {
+            bail!("Physical volume \"{n}\" still in use");
+        }
+        removed.push((pi, d, n));
+    }
+    let mut keep: Vec<Option<usize>> = inst.pv_devices.clone();
+    let mut order: Vec<usize> = removed.iter().map(|r| r.0).collect();
+    order.sort_unstable_by(|a, b| b.cmp(a));
+    for pi in order {
+        vg.pvs.remove(pi);
+        keep.remove(pi);
+        renumber_pv_refs(&mut vg, pi);
+    }
+    let mut plan_inst = instance(&vg, &keep.iter().flatten().copied().collect::<Vec<_>>());
+    plan_inst.pv_devices = keep;
+    commit_vg(sys, &plan_inst, &mut vg, w, 1)?;
+    for (_, d, n) in removed {
+        let mut writes = clear_mdas(sys, d);
+        writes.push(relabel(sys, d, false)?);
+        apply(sys, &writes)?;
+        writeln!(out, "  Removed \"{n}\" from volume group \"{name}\"")?;
+    }
+    Ok(())
+}
+
+fn pv_used(vg: &Vg, pi: usize) -> bool {
+    vg.lvs
+        .iter()
+        .flat_map(|l| &l.segments)
+        .any(|s| match &s.kind {
+            SegmentKind::Striped { stripes, .. } => stripes
+                .iter()
+                .any(|a| matches!(a, Area::Pv { pv, .. } if *pv == pi)),
+            _ => false,
+        })
+}
+
+/// After PV `gone` is removed, PV indices above it move down by one.
+fn renumber_pv_refs(vg: &mut Vg, gone: usize) {
+    for l in &mut vg.lvs {
+        for s in &mut l.segments {
+            if let SegmentKind::Striped { stripes, .. } = &mut s.kind {
+                for a in stripes {
+                    if let Area::Pv { pv, .. } = a {
+                        if *pv > gone {
+                            *pv -= 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `vgremove [-f] VG`: every metadata area of the VG's PVs is reset to
+/// hold no VG, then every label loses its "in a VG" flag.
+pub fn vgremove(
+    sys: &System,
+    name: &str,
+    force: bool,
+    w: &Writer,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let inst = writable(sys, name)?;
+    let fresh;
+    let (sys, inst) = if inst.vg.lvs.is_empty() {
+        (sys, inst)
+    } else {
+        let visible: Vec<&str> = inst
+            .vg
+            .lvs
+            .iter()
+            .filter(|l| l.visible_flag())
+            .map(|l| l.name.as_str())
+            .collect();
+        if !force {
+            bail!(
+                "Volume group \"{name}\" still contains {} logical volume(s); use -f to remove them",
+                visible.len()
+            );
+        }
+        // The LVs go first, all in one commit (as lvm2 does).
+        let mut vg = (*inst.vg).clone();
+        for l in &visible {
+            writeln!(out, "  Logical volume \"{l}\" successfully removed.")?;
+        }
+        vg.lvs.clear();
+        vg.roles.clear();
+        commit_vg(sys, inst, &mut vg, w, 1)?;
+        fresh = rescan(sys)?;
+        let inst = fresh
+            .vg(name)
+            .ok_or_else(|| anyhow!("VG {name} vanished"))?;
+        (&fresh, inst)
+    };
+    let devs: Vec<usize> = inst.pv_devices.iter().flatten().copied().collect();
+    let mut writes = Vec::new();
+    for &d in &devs {
+        writes.extend(clear_mdas(sys, d));
+    }
+    for &d in &devs {
+        writes.push(relabel(sys, d, false)?);
+    }
+    apply(sys, &writes)?;
+    writeln!(out, "  Volume group \"{name}\" successfully removed")?;
+    Ok(())
+}
+
+/// `lvcreate` options.
+#[derive(Debug, Clone, Default)]
+pub struct LvcreateOpts {
+    /// `-n`.
+    pub name: Option<String>,
+    /// `-L`.
+    pub size: Option<String>,
+    /// `-l`.
+    pub extents: Option<String>,
+    /// `-i`.
+    pub stripes: Option<u32>,
+    /// `-I` (sectors).
+    pub stripe_size: Option<u64>,
+    /// `-Z n`.
+    pub no_zero: bool,
+    /// `-a n`.
+    pub inactive: bool,
+}
+
+/// Which PV extents a command may use: `DEV` or `DEV:A-B:C...`.
+pub fn pv_selection(
+    sys: &System,
+    inst: &VgInstance,
+    args: &[String],
+) -> Result<Vec<lvm_meta::alloc::PvChoice>> {
+    let mut out: Vec<lvm_meta::alloc::PvChoice> = Vec::new();
+    for a in args {
+        let mut parts = a.split(':');
+        let name = parts.next().unwrap_or_default();
+        let d = device(sys, name)?;
+        let pi = inst
+            .pv_devices
+            .iter()
+            .position(|x| *x == Some(d))
+            .ok_or_else(|| {
+                anyhow!(
+                    "Physical Volume \"{name}\" not found in Volume Group \"{}\".",
+                    inst.vg.name
+                )
+            })?;
+        let count = inst.vg.pvs[pi].pe_count;
+        let mut ranges = Vec::new();
+        for r in parts {
+            let (a, b) = match r.split_once('-') {
+                Some((a, b)) => (a, Some(b)),
+                None => (r, None),
+            };
+            let a: u32 = a
+                .parse()
+                .map_err(|_| anyhow!("Failed to parse extent range \"{r}\""))?;
+            let b: u32 = match b {
+                Some("") | None if r.ends_with('-') => count.saturating_sub(1),
+                None => a,
+                Some(b) => b
+                    .parse()
+                    .map_err(|_| anyhow!("Failed to parse extent range \"{r}\""))?,
+            };
+            if a > b || b >= count {
+                bail!("PE range error: start extent {a} to end extent {b}.");
+            }
+            ranges.push((a, b - a + 1));
+        }
+        if ranges.is_empty() {
+            ranges.push((0, count));
+        }
+        match out.iter_mut().find(|c| c.pv == pi) {
+            Some(c) => c.ranges.extend(ranges),
+            None => out.push(lvm_meta::alloc::PvChoice { pv: pi, ranges }),
+        }
+    }
+    Ok(out)
+}
+
+/// lvm2's `display_size` in messages: `8.00 MiB`, `512 B`.
+pub fn display_size(sectors: u64) -> String {
+    let s = crate::units::format_size(
+        sectors,
+        crate::units::Units {
+            letter: 'h',
+            factor: 0,
+        },
+        true,
+    );
+    let (num, unit) = s.split_at(s.len() - 1);
+    let unit = match unit {
+        "k" => "KiB",
+        "m" => "MiB",
+        "g" => "GiB",
+        "t" => "TiB",
+        "p" => "PiB",
+        "e" => "EiB",
+        _ => "B",
+    };
+    format!("{num} {unit}")
+}
+
+/// Segments for allocated pieces, numbered from `start_extent`.
+fn segments_for(
+    pieces: &[lvm_meta::alloc::Piece],
+    start: u32,
+    stripe_size: Option<u64>,
+) -> Vec<Segment> {
+    let mut at = start;
+    pieces
+        .iter()
+        .map(|p| {
+            let n = p.areas.len() as u32;
+            let s = Segment {
+                key: String::new(),
+                start_extent: at,
+                extent_count: p.len * n,
+                reshape_count: None,
+                type_name: "striped".into(),
+                tags: Vec::new(),
+                kind: SegmentKind::Striped {
+                    stripe_size: if n > 1 {
+                        stripe_size.map(Sectors)
+                    } else {
+                        None
+                    },
+                    stripes: p
+                        .areas
+                        .iter()
+                        .map(|&(pv, pe)| Area::Pv { pv, pe })
+                        .collect(),
+                },
+            };
+            at += p.len * n;
+            s
+        })
+        .collect()
+}
+
+/// Joins segments that continue each other on the same PVs (lvm2's
+/// `lv_merge_segments`) and numbers them `segment1`...
+fn merge_segments(segs: &mut Vec<Segment>) {
+    let mut out: Vec<Segment> = Vec::new();
+    for s in segs.drain(..) {
+        if let Some(prev) = out.last_mut() {
+            if let (
+                SegmentKind::Striped {
+                    stripe_size: ps,
+                    stripes: pa,
+                },
+                SegmentKind::Striped {
+                    stripe_size: ss,
+                    stripes: sa,
+                },
+            ) = (&prev.kind, &s.kind)
+            {
+                let n = pa.len() as u32;
+                let per = prev.extent_count / n.max(1);
+                let continues = ps == ss
+                    && pa.len() == sa.len()
+                    && prev.start_extent + prev.extent_count == s.start_extent
+                    && pa.iter().zip(sa).all(|(a, b)| match (a, b) {
+                        (Area::Pv { pv: p1, pe: e1 }, Area::Pv { pv: p2, pe: e2 }) => {
+                            p1 == p2 && e1 + per == *e2
+                        }
+                        _ => false,
+                    });
+                if continues {
+                    prev.extent_count += s.extent_count;
+                    continue;
+                }
+            }
+        }
+        out.push(s);
+    }
+    for (i, s) in out.iter_mut().enumerate() {
+        s.key = format!("segment{}", i + 1);
+    }
+    *segs = out;
+}
+
+/// `percent_of_extents`: `P` percent of `base`, rounded down or up.
+fn percent_of(p: u32, base: u64, round_up: bool) -> u64 {
+    (u64::from(p) * base + if round_up { 99 } else { 0 }) / 100
+}
+
+/// Free extents of the listed PVs (all PVs if none listed).
+fn listed_free(vg: &Vg, choice: &[lvm_meta::alloc::PvChoice]) -> u64 {
+    lvm_meta::alloc::free_extents(vg, choice)
+}
+
+/// The stripe size in sectors for `stripes` > 1: `-I`, or lvm2's default
+/// (announced), capped at the extent size (announced).
+fn stripe_size_for(
+    stripes: u32,
+    given: Option<u64>,
+    inherited: Option<u64>,
+    out: &mut dyn Write,
+) -> Result<Option<u64>> {
+    if stripes <= 1 {
+        return Ok(None);
+    }
+    let ss = match (given, inherited) {
+        (Some(s), _) => s,
+        (None, Some(s)) => {
+            writeln!(
+                out,
+                "  Using stripesize of last segment {}",
+                display_size(s)
+            )?;
+            s
+        }
+        (None, None) => {
+            writeln!(out, "  Using default stripesize 64.00 KiB.")?;
+            128
+        }
+    };
+    if !ss.is_power_of_two() || ss < 8 {
+        bail!("Invalid stripe size {}.", display_size(ss));
+    }
+    Ok(Some(ss))
+}
+
+/// `lvcreate -n NAME -L SIZE|-l N VG [PV...]` (linear and striped), with
+/// lvm2's size rules (`_update_extents_params`, `_lv_create_an_lv`).
+#[allow(clippy::too_many_arguments)]
+pub fn lvcreate(
+    sys: &System,
+    vgname: &str,
+    pv_args: &[String],
+    o: &LvcreateOpts,
+    w: &Writer,
+    ids: &mut Ids,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<()> {
+    let inst = writable(sys, vgname)?;
+    let mut vg = (*inst.vg).clone();
+    let name = match &o.name {
+        Some(n) => {
+            crate::write::check_lv_name(vgname, n)?;
+            if vg.lv_index(n).is_some() {
+                bail!("Logical Volume \"{n}\" already exists in volume group \"{vgname}\"");
+            }
+            n.clone()
+        }
+        // lvm2 takes one more than the highest lvolN in use.
+        None => {
+            let next = vg
+                .lvs
+                .iter()
+                .filter_map(|l| l.name.strip_prefix("lvol")?.parse::<u64>().ok())
+                .max()
+                .map_or(0, |m| m + 1);
+            format!("lvol{next}")
+        }
+    };
+    let stripes = o.stripes.unwrap_or(1);
+    if stripes == 0 {
+        bail!("Number of stripes must be at least 1.");
+    }
+    let mut stripe_size = stripe_size_for(stripes, o.stripe_size, None, out)?;
+    let choice = pv_selection(sys, inst, pv_args)?;
+    let ext = vg.extent_size.0;
+    let extent_count: u64 = vg.pvs.iter().map(|p| u64::from(p.pe_count)).sum();
+    let vg_free = lvm_meta::alloc::free_extents(&vg, &[]);
+    let mut approx = false;
+    let mut n = if let Some(sz) = &o.size {
+        let (_, v) = parse_size(sz, 'm', false)?;
+        let SizeArg::Sectors(sectors) = v else {
+            bail!("Can't parse size argument.");
+        };
+        let n = sectors.div_ceil(ext);
+        if sectors % ext != 0 {
+            writeln!(
+                out,
+                "  Rounding up size to full physical extent {}",
+                display_size(n * ext)
+            )?;
+        }
+        n
+    } else {
+        let e = o
+            .extents
+            .as_deref()
+            .ok_or_else(|| anyhow!("Please specify either size or extents"))?;
+        match parse_size(e, 's', true)?.1 {
+            SizeArg::Sectors(n) => n,
+            SizeArg::Percent(p, of) => {
+                approx = true;
+                match of {
+                    Pct::Vg => {
+                        let n = percent_of(p, extent_count, false);
+                        if n > vg_free {
+                            writeln!(
+                                out,
+                                "  Reducing {p}%VG to remaining free space {} in VG.",
+                                display_size(vg_free * ext)
+                            )?;
+                            vg_free
+                        } else {
+                            n
+                        }
+                    }
+                    Pct::Free => percent_of(p, vg_free, false),
+                    Pct::Pvs => {
+                        if choice.is_empty() {
+                            percent_of(p, extent_count, false)
+                        } else {
+                            percent_of(p, listed_free(&vg, &choice), false)
+                        }
+                    }
+                }
+            }
+        }
+    };
+    if approx && n == 0 {
+        bail!("Calculated size of logical volume is 0 extents. Needs to be larger.");
+    }
+    let s64 = u64::from(stripes);
+    if let Some(ss) = stripe_size {
+        let sse = (ss / ext).max(1);
+        let rest = n % (s64 * sse);
+        if approx && rest != 0 && vg_free < n - rest + s64 * sse {
+            writeln!(
+                out,
+                "  Rounding size ({n} extents) down to stripe boundary size ({} extents)",
+                n - rest
+            )?;
+            n -= rest;
+        }
+        if ss > ext {
+            writeln!(
+                out,
+                "  Reducing requested stripe size {} to maximum, physical extent size {}.",
+                display_size(ss),
+                display_size(ext)
+            )?;
+            stripe_size = Some(ext);
+        }
+    }
+    if n % s64 != 0 {
+        let up = n.div_ceil(s64) * s64;
+        writeln!(
+            out,
+            "  Rounding size {} ({n} extents) up to stripe boundary size {} ({up} extents).",
+            display_size(n * ext),
+            display_size(up * ext)
+        )?;
+        n = up;
+    }
+    if n == 0 {
+        bail!("Calculated size of logical volume is 0 extents. Needs to be larger.");
+    }
+    let npvs = if pv_args.is_empty() {
+        vg.pvs.len()
+    } else {
+        choice.len()
+    };
+    if stripes as usize > npvs {
+        bail!("Number of stripes ({stripes}) must not exceed number of physical volumes ({npvs})");
+    }
+    if !approx && n > vg_free {
+        bail!("Volume group \"{vgname}\" has insufficient free space ({vg_free} extents): {n} required.");
+    }
+    let pieces = allocate_for(&vg, &choice, stripes, n, None, approx, &name)?;
+    let mut segments = segments_for(&pieces, 0, stripe_size);
+    merge_segments(&mut segments);
+    let lv = Lv {
+        name: name.clone(),
+        id: lvm_meta::uuid::format_uuid(&ids.next()?),
+        status: vec!["READ".into(), "WRITE".into(), "VISIBLE".into()],
+        flags: Vec::new(),
+        tags: Vec::new(),
+        creation_time: Some(w.time as i64),
+        creation_host: Some(w.host.clone()),
+        read_ahead: None,
+        lock_args: None,
+        allocation_policy: None,
+        profile: None,
+        major: None,
+        minor: None,
+        segments,
+    };
+    vg.lvs.push(lv);
+    vg.derive_roles();
+    commit_vg(sys, inst, &mut vg, w, 1)?;
+    if o.no_zero || o.inactive {
+        writeln!(err, "  WARNING: Logical volume {vgname}/{name} not zeroed.")?;
+    } else {
+        zero_start(sys, inst, &vg, vg.lvs.len() - 1, 4096)?;
+    }
+    writeln!(out, "  Logical volume \"{name}\" created.")?;
+    Ok(())
+}
+
+/// Runs the allocator and words its failures as lvm2 does.
+fn allocate_for(
+    vg: &Vg,
+    choice: &[lvm_meta::alloc::PvChoice],
+    stripes: u32,
+    n: u64,
+    extend: Option<usize>,
+    approx: bool,
+    name: &str,
+) -> Result<Vec<lvm_meta::alloc::Piece>> {
+    use lvm_meta::alloc::AllocError;
+    match lvm_meta::alloc::allocate(vg, choice, stripes, n, extend, approx) {
+        Ok(p) if p.is_empty() => {
+            bail!("Insufficient suitable allocatable extents found for logical volume {name}.")
+        }
+        Ok(p) => Ok(p),
+        Err(AllocError::Unsuitable { more }) => bail!(
+            "Insufficient suitable allocatable extents for logical volume {name}: {more} more required"
+        ),
+        Err(e) => bail!("{e}"),
+    }
+}
+
+/// Zeroes the first `len` bytes of LV `li` (lvm2 wipes the start of a new
+/// LV so that old signatures do not show through).
+fn zero_start(sys: &System, inst: &VgInstance, vg: &Vg, li: usize, len: u64) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    let size = vg.lv_extents(&vg.lvs[li]) * vg.extent_bytes();
+    let len = len.min(size);
+    let mut at = 0;
+    while at < len {
+        let (pv, off, n) = match lvm_meta::lv_map::map(vg, li, at)? {
+            lvm_meta::lv_map::Piece::Pv { pv, offset, len: l } => (pv, offset, l.min(len - at)),
+            lvm_meta::lv_map::Piece::Zero { len: l } => {
+                at += l.min(len - at);
+                continue;
+            }
+        };
+        let dev = inst.pv_devices[pv].ok_or_else(|| anyhow!("PV {pv} is missing"))?;
+        let path = &sys.devices[dev].image.source;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| anyhow!("{path}: cannot open for writing: {e}"))?;
+        f.write_all_at(&vec![0u8; n as usize], off)?;
+        f.sync_data()?;
+        at += n;
+    }
+    Ok(())
+}
+
+/// `lvextend`/`lvreduce` options.
+#[derive(Debug, Clone, Default)]
+pub struct LvresizeOpts {
+    /// `-L`.
+    pub size: Option<String>,
+    /// `-l`.
+    pub extents: Option<String>,
+    /// `-i`.
+    pub stripes: Option<u32>,
+    /// `-I` (sectors).
+    pub stripe_size: Option<u64>,
+}
+
+/// `lvextend` (`grow`) or `lvreduce` of a linear or striped LV, with lvm2's
+/// size rules (`_lvresize_adjust_size`, `_lvresize_extents_from_percent`).
+#[allow(clippy::too_many_arguments)]
+pub fn lvresize(
+    sys: &System,
+    target: &str,
+    pv_args: &[String],
+    o: &LvresizeOpts,
+    grow: bool,
+    w: &Writer,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let (vgname, lvname) = crate::write::vg_lv(target)?;
+    let inst = writable(sys, &vgname)?;
+    let mut vg = (*inst.vg).clone();
+    let li = vg
+        .lv_index(&lvname)
+        .ok_or_else(|| anyhow!("Logical volume {lvname} not found in volume group {vgname}."))?;
+    let cur = vg.lv_extents(&vg.lvs[li]);
+    let ext = vg.extent_size.0;
+    let choice = pv_selection(sys, inst, pv_args)?;
+    let extent_count: u64 = vg.pvs.iter().map(|p| u64::from(p.pe_count)).sum();
+    let vg_free = lvm_meta::alloc::free_extents(&vg, &[]);
+    let Some(last) = vg.lvs[li].segments.last() else {
+        bail!("Logical volume {vgname}/{lvname} has no segments.");
+    };
+    let (lv_stripes, lv_ss) = match &last.kind {
+        SegmentKind::Striped {
+            stripes,
+            stripe_size,
+        } => (stripes.len() as u32, stripe_size.map(|s| s.0)),
+        _ => bail!("Cannot resize {vgname}/{lvname}: only linear and striped LVs are supported."),
+    };
+    let mut approx = false;
+    let (sign, n) = if let Some(sz) = &o.size {
+        let (sign, v) = parse_size(sz, 'm', false)?;
+        let SizeArg::Sectors(sectors) = v else {
+            bail!("Can't parse size argument.");
+        };
+        let reducing = sign == Sign::Minus || !grow;
+        let n = if sectors % ext != 0 {
+            let n = if reducing && sign == Sign::Minus {
+                sectors / ext
+            } else {
+                sectors.div_ceil(ext)
+            };
+            writeln!(
+                out,
+                "  Rounding size to boundary between physical extents: {}.",
+                display_size(n * ext)
+            )?;
+            n
+        } else {
+            sectors / ext
+        };
+        (sign, n)
+    } else {
+        let e = o
+            .extents
+            .as_deref()
+            .ok_or_else(|| anyhow!("Please specify either size or extents"))?;
+        let (sign, v) = parse_size(e, 's', true)?;
+        match v {
+            SizeArg::Sectors(n) => (sign, n),
+            SizeArg::Percent(p, of) => {
+                let up = sign != Sign::Minus;
+                approx = matches!((sign, of), (Sign::None, _) | (Sign::Plus, Pct::Free));
+                let n = match of {
+                    Pct::Vg => {
+                        let n = percent_of(p, extent_count, up);
+                        if sign == Sign::None {
+                            n.min(cur + vg_free)
+                        } else {
+                            n
+                        }
+                    }
+                    Pct::Free => percent_of(p, vg_free, up),
+                    Pct::Pvs => percent_of(p, listed_free(&vg, &choice), up),
+                };
+                (sign, n)
+            }
+        }
+    };
+    let mut new = match sign {
+        Sign::None => n,
+        Sign::Plus => cur + n,
+        Sign::Minus => cur.saturating_sub(n),
+    };
+    if new == cur {
+        bail!("New size ({new} extents) matches existing size ({cur} extents).");
+    }
+    if grow {
+        if new < cur {
+            bail!("New size given ({new} extents) not larger than existing size ({cur} extents)");
+        }
+        let stripes = o.stripes.unwrap_or(lv_stripes).max(1);
+        let inherited = if o.stripes.is_none() || o.stripes == Some(lv_stripes) {
+            lv_ss
+        } else {
+            None
+        };
+        let stripe_size = stripe_size_for(stripes, o.stripe_size, inherited, out)?;
+        let s64 = u64::from(stripes);
+        let mut add = new - cur;
+        if let Some(ss) = stripe_size {
+            let unit = s64 * (ss / ext).max(1);
+            let rest = add % unit;
+            if rest != 0 {
+                if approx && vg_free < add - rest + unit {
+                    add -= rest;
+                } else {
+                    let up = add - rest + unit;
+                    writeln!(
+                        out,
+                        "  Rounding size ({add} extents) up to stripe boundary size for segment ({up} extents)."
+                    )?;
+                    add = up;
+                }
+            }
+        }
+        new = cur + add;
+        let pieces = allocate_for(&vg, &choice, stripes, add, Some(li), approx, &lvname)?;
+        let got: u64 = pieces
+            .iter()
+            .map(|p| u64::from(p.len) * p.areas.len() as u64)
+            .sum();
+        new = new.min(cur + got);
+        let more = segments_for(&pieces, cur as u32, stripe_size);
+        let lv = &mut vg.lvs[li];
+        lv.segments.extend(more);
+        merge_segments(&mut lv.segments);
+    } else {
+        if new > cur {
+            bail!("New size given ({new} extents) not less than existing size ({cur} extents)");
+        }
+        if new == 0 {
+            bail!("Cannot reduce {vgname}/{lvname} to 0 extents.");
+        }
+        let lv = &mut vg.lvs[li];
+        let new32 = new as u32;
+        lv.segments.retain(|s| s.start_extent < new32);
+        if let Some(s) = lv.segments.last_mut() {
+            if s.start_extent + s.extent_count > new32 {
+                let n = match &s.kind {
+                    SegmentKind::Striped { stripes, .. } => stripes.len() as u32,
+                    _ => 1,
+                };
+                if !(s.start_extent + s.extent_count - new32).is_multiple_of(n.max(1)) {
+                    bail!("Reducing {vgname}/{lvname} by a part of a stripe is not possible.");
+                }
+                s.extent_count = new32 - s.start_extent;
+            }
+        }
+        merge_segments(&mut lv.segments);
+    }
+    writeln!(
+        out,
+        "  Size of logical volume {vgname}/{lvname} changed from {} ({cur} extents) to {} ({new} extents).",
+        display_size(cur * ext),
+        display_size(new * ext)
+    )?;
+    commit_vg(sys, inst, &mut vg, w, 1)?;
+    writeln!(
+        out,
+        "  Logical volume {vgname}/{lvname} successfully resized."
+    )?;
+    Ok(())
+}
