@@ -175,9 +175,7 @@ fn device(sys: &System, name: &str) -> Result<usize> {
 
 /// The VG (name) a device's PV belongs to, if any.
 fn vg_of(sys: &System, dev: usize) -> Option<&VgInstance> {
-    sys.vgs
-        .iter()
-        .find(|v| v.pv_devices.contains(&Some(dev)))
+    sys.vgs.iter().find(|v| v.pv_devices.contains(&Some(dev)))
 }
 
 /// `pvcreate` options.
@@ -1296,5 +1294,101 @@ pub fn lvresize(
         out,
         "  Logical volume {vgname}/{lvname} successfully resized."
     )?;
+    Ok(())
+}
+
+/// `vgrename OLD NEW`: the VG's text is written again under the new name.
+pub fn vgrename(sys: &System, old: &str, new: &str, w: &Writer, out: &mut dyn Write) -> Result<()> {
+    let inst = writable(sys, old)?;
+    if old == new {
+        bail!("Old and new volume group names need to differ.");
+    }
+    check_vg_name(new)?;
+    if sys.vgs.iter().any(|v| v.vg.name == new) {
+        bail!("New VG name \"{new}\" already exists");
+    }
+    let mut vg = (*inst.vg).clone();
+    vg.name = new.to_owned();
+    commit_vg(sys, inst, &mut vg, w, 1)?;
+    writeln!(
+        out,
+        "  Volume group \"{old}\" successfully renamed to \"{new}\""
+    )?;
+    Ok(())
+}
+
+/// `vgcfgrestore -f FILE VG`: the VG described by a backup file is written
+/// to the PVs it names (found by UUID), with the seqno after the backup's.
+/// PVs not yet in a VG are marked as used first, as lvm2 does.
+pub fn vgcfgrestore(
+    sys: &System,
+    file: &str,
+    vgname: &str,
+    w: &Writer,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let bytes =
+        std::fs::read(file).map_err(|e| anyhow!("Couldn't read backup file {file}: {e}"))?;
+    let tree = lvm_meta::text::parse(&bytes)
+        .map_err(|e| anyhow!("Couldn't read volume group metadata from file {file}: {e}"))?;
+    let mut vg = Vg::from_tree(&tree)
+        .map_err(|e| anyhow!("Couldn't read volume group metadata from file {file}: {e}"))?;
+    if vg.name != vgname {
+        bail!(
+            "Couldn't read volume group metadata from file {file}: it holds VG {}, not {vgname}.",
+            vg.name
+        );
+    }
+    vg.derive_roles();
+    let mut devs = Vec::new();
+    let mut missing = 0;
+    for pv in &mut vg.pvs {
+        match sys
+            .devices
+            .iter()
+            .position(|d| d.pv_uuid() == Some(pv.uuid))
+        {
+            Some(d) => {
+                if let Some(other) = vg_of(sys, d) {
+                    if other.vg.name != vgname {
+                        bail!(
+                            "PV {} is in volume group {}, cannot restore {vgname} onto it.",
+                            sys.devices[d].image.path,
+                            other.vg.name
+                        );
+                    }
+                }
+                pv.device = Some(sys.devices[d].image.path.clone());
+                devs.push(d);
+            }
+            None => {
+                writeln!(out, "  Couldn't find device with uuid {}.", pv.id)?;
+                missing += 1;
+            }
+        }
+    }
+    if missing > 0 {
+        bail!("Cannot restore Volume Group {vgname} with {missing} PVs marked as missing.\n  Restore failed.");
+    }
+    let mut writes = Vec::new();
+    for &d in &devs {
+        let flagged = sys.devices[d]
+            .label
+            .as_ref()
+            .and_then(|l| l.pv_header.extension.as_ref())
+            .is_some_and(|e| e.flags & lvm_meta::pv_header::PV_EXT_USED != 0);
+        if !flagged {
+            writes.push(relabel(sys, d, true)?);
+        }
+    }
+    apply(sys, &writes)?;
+    let fresh = if writes.is_empty() {
+        None
+    } else {
+        Some(rescan(sys)?)
+    };
+    let sys = fresh.as_ref().unwrap_or(sys);
+    commit_vg(sys, &instance(&vg, &devs), &mut vg, w, 1)?;
+    writeln!(out, "  Restored volume group {vgname}.")?;
     Ok(())
 }

@@ -81,6 +81,33 @@ enum Cmd {
     Lvextend(LvresizeArgs),
     /// Shrink an LV (the end is cut off).
     Lvreduce(LvresizeArgs),
+    /// Rename a VG.
+    Vgrename(VgrenameArgs),
+    /// Write a VG from a backup file (as lvm2's vgcfgrestore -f FILE VG).
+    Vgcfgrestore(VgcfgrestoreArgs),
+}
+
+#[derive(Args, Debug)]
+struct VgrenameArgs {
+    /// Accepted for lvm2 compatibility.
+    #[arg(short = 'y', long = "yes")]
+    yes: bool,
+    /// The VG's name.
+    old: String,
+    /// Its new name.
+    new: String,
+}
+
+#[derive(Args, Debug)]
+struct VgcfgrestoreArgs {
+    /// The backup file.
+    #[arg(short = 'f', long = "file", required = true)]
+    file: String,
+    /// Accepted for lvm2 compatibility.
+    #[arg(short = 'y', long = "yes")]
+    yes: bool,
+    /// The VG to restore.
+    vg: String,
 }
 
 #[derive(Args, Debug)]
@@ -752,7 +779,9 @@ fn run(cli: Cli) -> Result<i32> {
         | Cmd::Vgremove(_)
         | Cmd::Lvcreate(_)
         | Cmd::Lvextend(_)
-        | Cmd::Lvreduce(_) => {
+        | Cmd::Lvreduce(_)
+        | Cmd::Vgrename(_)
+        | Cmd::Vgcfgrestore(_) => {
             create_cmd(&cli, &mut out, &mut err)?;
             0
         }
@@ -868,6 +897,8 @@ fn create_cmd(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()>
             create::vgextend(&sys, &a.vg, &a.pvs, &pv_opts(&a.opts)?, &w, &mut ids, out)
         }
         Cmd::Vgreduce(a) => create::vgreduce(&sys, &a.vg, &a.pvs, &w, out),
+        Cmd::Vgrename(a) => create::vgrename(&sys, &a.old, &a.new, &w, out),
+        Cmd::Vgcfgrestore(a) => create::vgcfgrestore(&sys, &a.file, &a.vg, &w, out),
         Cmd::Vgremove(a) => create::vgremove(&sys, &a.vg, a.force > 0, &w, out),
         Cmd::Lvcreate(a) => {
             let o = create::LvcreateOpts {
