@@ -199,7 +199,7 @@ fn build(
             flags: Vec::new(),
             tags: Vec::new(),
             dev_size: Some(Sectors(
-                2048 + (u64::from(next_pe[i]) + u64::from(*extra)) << shift,
+                2048 + ((u64::from(next_pe[i]) + u64::from(*extra)) << shift),
             )),
             pe_start: Sectors(2048),
             pe_count: next_pe[i] + extra,
