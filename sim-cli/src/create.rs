@@ -1090,7 +1090,6 @@ fn allocate_for(
 /// Zeroes the first `len` bytes of LV `li` (lvm2 wipes the start of a new
 /// LV so that old signatures do not show through).
 fn zero_start(sys: &System, inst: &VgInstance, vg: &Vg, li: usize, len: u64) -> Result<()> {
-    use std::os::unix::fs::FileExt;
     let size = vg.lv_extents(&vg.lvs[li]) * vg.extent_bytes();
     let len = len.min(size);
     let mut at = 0;
@@ -1108,7 +1107,7 @@ fn zero_start(sys: &System, inst: &VgInstance, vg: &Vg, li: usize, len: u64) -> 
             .write(true)
             .open(path)
             .map_err(|e| anyhow!("{path}: cannot open for writing: {e}"))?;
-        f.write_all_at(&vec![0u8; n as usize], off)?;
+        crate::write::write_at(&f, &vec![0u8; n as usize], off, "zeroing the new LV")?;
         f.sync_data()?;
         at += n;
     }

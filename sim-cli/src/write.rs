@@ -214,8 +214,56 @@ pub fn lvrename(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) 
 
 /// Opens each image that a write touches read-write (no other) and applies
 /// the writes in order, syncing after each group so the order holds on disk.
-pub fn apply(sys: &System, writes: &[commit::PlannedWrite]) -> Result<()> {
+/// Simulated crashes for teaching and testing: with `LVMSIM_CRASH_AFTER=N`
+/// a command stops (exit status 5, "simulated crash") before its write
+/// number N+1, as if the machine lost power there; with
+/// `LVMSIM_CRASH_TORN=1` that write is cut after its first 512 bytes. Writes
+/// are counted across the whole command, data writes included.
+pub struct CrashPoint {
+    after: Option<u64>,
+    torn: bool,
+    done: std::sync::atomic::AtomicU64,
+}
+
+impl CrashPoint {
+    fn get() -> &'static CrashPoint {
+        static CP: std::sync::OnceLock<CrashPoint> = std::sync::OnceLock::new();
+        CP.get_or_init(|| CrashPoint {
+            after: std::env::var("LVMSIM_CRASH_AFTER")
+                .ok()
+                .and_then(|v| v.parse().ok()),
+            torn: std::env::var("LVMSIM_CRASH_TORN").is_ok_and(|v| v == "1"),
+            done: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// Called before each write of `len` bytes: how many bytes to write
+    /// (all, or the torn part) and whether to stop after them.
+    pub fn before_write(len: usize) -> (usize, bool) {
+        let cp = CrashPoint::get();
+        let n = cp.done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        match cp.after {
+            Some(a) if n == a => (if cp.torn { len.min(512) } else { 0 }, true),
+            Some(a) if n > a => (0, true),
+            _ => (len, false),
+        }
+    }
+}
+
+/// Writes `data` at `offset` of `f`, or the part a simulated crash allows.
+pub fn write_at(f: &std::fs::File, data: &[u8], offset: u64, what: &str) -> Result<()> {
     use std::os::unix::fs::FileExt;
+    let (n, crash) = CrashPoint::before_write(data.len());
+    f.write_all_at(&data[..n], offset)
+        .with_context(|| format!("{what} at {offset}"))?;
+    if crash {
+        f.sync_data()?;
+        bail!("simulated crash before the end of {what} at {offset}");
+    }
+    Ok(())
+}
+
+pub fn apply(sys: &System, writes: &[commit::PlannedWrite]) -> Result<()> {
     let mut files: std::collections::BTreeMap<usize, std::fs::File> =
         std::collections::BTreeMap::new();
     for w in writes {
@@ -237,12 +285,12 @@ pub fn apply(sys: &System, writes: &[commit::PlannedWrite]) -> Result<()> {
             }
         }
         let f = &files[&w.device];
-        f.write_all_at(&w.data, w.offset).with_context(|| {
-            format!(
-                "{}: {} at {}",
-                sys.devices[w.device].image.path, w.what, w.offset
-            )
-        })?;
+        write_at(
+            f,
+            &w.data,
+            w.offset,
+            &format!("{}: {}", sys.devices[w.device].image.path, w.what),
+        )?;
         last = Some(w.what);
     }
     for f in files.values() {
