@@ -34,6 +34,8 @@ pub enum Pct {
     Vg,
     /// `%PVS`: extents of the named PVs.
     Pvs,
+    /// `%ORIGIN`: extents of a snapshot's origin.
+    Origin,
 }
 
 /// The sign in front of a size (`lvextend -L +1G`).
@@ -75,6 +77,7 @@ pub fn parse_size(arg: &str, default_unit: char, percent_ok: bool) -> Result<(Si
             "FREE" => Pct::Free,
             "VG" => Pct::Vg,
             "PVS" => Pct::Pvs,
+            "ORIGIN" => Pct::Origin,
             _ => bail!("Specified %{p} is unknown."),
         };
         if v >= f64::from(u32::MAX) {
@@ -691,6 +694,22 @@ pub struct LvcreateOpts {
     pub no_zero: bool,
     /// `-a n`.
     pub inactive: bool,
+    /// `-s`: the origin's name (the COW's VG is the origin's).
+    pub origin: Option<String>,
+    /// `-c` (sectors).
+    pub chunk: Option<u64>,
+}
+
+/// `cow_max_extents`: the most extents a COW of `chunk` sectors can use
+/// for an origin of `origin_sectors` (one header chunk, one chunk per
+/// origin chunk, the metadata chunks with a terminating one); the kernel's
+/// snapshot target has the fixed-leak feature, so nothing extra.
+pub fn cow_max_extents(origin_sectors: u64, chunk: u64, extent: u64) -> u64 {
+    let origin_chunks = origin_sectors.div_ceil(chunk);
+    let per_area = chunk << 5;
+    let metadata_chunks = (origin_chunks + per_area) / per_area;
+    let size = (1 + origin_chunks + metadata_chunks) * chunk;
+    size.div_ceil(extent)
 }
 
 /// Which PV extents a command may use: `DEV` or `DEV:A-B:C...`.
@@ -919,11 +938,37 @@ pub fn lvcreate(
             let next = vg
                 .lvs
                 .iter()
-                .filter_map(|l| l.name.strip_prefix("lvol")?.parse::<u64>().ok())
+                .filter_map(|l| leading_int(l.name.strip_prefix("lvol")?))
                 .max()
                 .map_or(0, |m| m + 1);
             format!("lvol{next}")
         }
+    };
+    let chunk = match &o.origin {
+        Some(_) => {
+            let c = o.chunk.unwrap_or(8);
+            if !(8..=1024).contains(&c) || !c.is_power_of_two() {
+                bail!("Chunk size must be a power of 2 in the range 4K to 512K.");
+            }
+            Some(c)
+        }
+        None => None,
+    };
+    let origin = match &o.origin {
+        Some(on) => {
+            let oi = vg
+                .lv_index(on)
+                .ok_or_else(|| anyhow!("Couldn't find origin volume '{on}'."))?;
+            let role = vg.roles.get(oi).cloned().unwrap_or_default();
+            if role.cow_of.is_some() || vg.lvs[oi].is_snapshot_glue() {
+                bail!("Snapshots of snapshots are not supported.");
+            }
+            if role.merging_origin {
+                bail!("Snapshots of an origin that has a merging snapshot is not supported");
+            }
+            Some(oi)
+        }
+        None => None,
     };
     let stripes = o.stripes.unwrap_or(1);
     if stripes == 0 {
@@ -980,12 +1025,28 @@ pub fn lvcreate(
                             percent_of(p, listed_free(&vg, &choice), false)
                         }
                     }
+                    Pct::Origin => match origin {
+                        Some(oi) => percent_of(p, vg.lv_extents(&vg.lvs[oi]), false),
+                        None => bail!("Please specify a snapshot origin for %ORIGIN."),
+                    },
                 }
             }
         }
     };
     if approx && n == 0 {
         bail!("Calculated size of logical volume is 0 extents. Needs to be larger.");
+    }
+    if let (Some(oi), Some(cs)) = (origin, chunk) {
+        let max = cow_max_extents(vg.lv_extents(&vg.lvs[oi]) * ext, cs, ext);
+        if max < n {
+            writeln!(
+                out,
+                "  Reducing COW size {} down to maximum usable size {}.",
+                display_size(n * ext),
+                display_size(max * ext)
+            )?;
+            n = max;
+        }
     }
     let s64 = u64::from(stripes);
     if let Some(ss) = stripe_size {
@@ -1033,6 +1094,15 @@ pub fn lvcreate(
     if !approx && n > vg_free {
         bail!("Volume group \"{vgname}\" has insufficient free space ({vg_free} extents): {n} required.");
     }
+    if let Some(cs) = chunk {
+        if n * ext < 3 * cs {
+            bail!(
+                "Snapshot volume cannot be smaller than 3 chunks ({} extents, {}).",
+                (3 * cs).div_ceil(ext),
+                display_size(3 * cs)
+            );
+        }
+    }
     let pieces = allocate_for(&vg, &choice, stripes, n, None, approx, &name)?;
     let mut segments = segments_for(&pieces, 0, stripe_size);
     merge_segments(&mut segments);
@@ -1055,13 +1125,106 @@ pub fn lvcreate(
     vg.lvs.push(lv);
     vg.derive_roles();
     commit_vg(sys, inst, &mut vg, w, 1)?;
-    if o.no_zero || o.inactive {
+    if let (Some(oi), Some(cs)) = (origin, chunk) {
+        // A snapshot's COW is always wiped, then becomes a snapshot in a
+        // second commit, then the kernel writes the new store on activation.
+        zero_start(sys, inst, &vg, vg.lvs.len() - 1, 4096)?;
+        snapshot_phase(sys, vgname, &name, oi, cs, w, ids)?;
+    } else if o.no_zero || o.inactive {
         writeln!(err, "  WARNING: Logical volume {vgname}/{name} not zeroed.")?;
     } else {
         zero_start(sys, inst, &vg, vg.lvs.len() - 1, 4096)?;
     }
     writeln!(out, "  Logical volume \"{name}\" created.")?;
     Ok(())
+}
+
+/// The second half of `lvcreate -s`: the COW LV `cow_name` loses its
+/// visibility and a glue LV `snapshotN` joins it to origin `oi` (second
+/// commit); then, as the kernel does when it loads the snapshot, the
+/// store's header and first metadata area are written.
+fn snapshot_phase(
+    sys: &System,
+    vgname: &str,
+    cow_name: &str,
+    oi: usize,
+    chunk: u64,
+    w: &Writer,
+    ids: &mut Ids,
+) -> Result<()> {
+    let sys2 = rescan(sys)?;
+    let inst = sys2
+        .vg(vgname)
+        .ok_or_else(|| anyhow!("VG {vgname} vanished"))?;
+    let mut vg = (*inst.vg).clone();
+    let cow = vg
+        .lv_index(cow_name)
+        .ok_or_else(|| anyhow!("LV {cow_name} vanished"))?;
+    vg.lvs[cow].set_visible(false);
+    let high = vg
+        .lvs
+        .iter()
+        .filter_map(|l| leading_int(l.name.strip_prefix("snapshot")?))
+        .max();
+    let glue_name = format!("snapshot{}", high.map_or(0, |h| h + 1));
+    let origin_extents = vg.lvs[oi].segments.iter().map(|s| s.extent_count).sum();
+    vg.lvs.push(Lv {
+        name: glue_name,
+        id: lvm_meta::uuid::format_uuid(&ids.next()?),
+        status: vec!["READ".into(), "WRITE".into(), "VISIBLE".into()],
+        flags: Vec::new(),
+        tags: Vec::new(),
+        creation_time: Some(w.time as i64),
+        creation_host: Some(w.host.clone()),
+        read_ahead: None,
+        lock_args: None,
+        allocation_policy: None,
+        profile: None,
+        major: None,
+        minor: None,
+        segments: vec![Segment {
+            key: "segment1".into(),
+            start_extent: 0,
+            extent_count: origin_extents,
+            reshape_count: None,
+            type_name: "snapshot".into(),
+            tags: Vec::new(),
+            kind: SegmentKind::Snapshot {
+                chunk_size: Sectors(chunk),
+                origin: oi,
+                cow,
+                merging: false,
+            },
+        }],
+    });
+    vg.derive_roles();
+    commit_vg(&sys2, inst, &mut vg, w, 2)?;
+    let sys3 = rescan(&sys2)?;
+    let inst = sys3
+        .vg(vgname)
+        .ok_or_else(|| anyhow!("VG {vgname} vanished"))?;
+    let cow = inst
+        .vg
+        .lv_index(cow_name)
+        .ok_or_else(|| anyhow!("LV {cow_name} vanished"))?;
+    let mut set = cow_engine::blocks::LvSet {
+        vg: &inst.vg,
+        images: crate::write::open_rw(&sys3, inst)?,
+    };
+    cow_engine::engine::PStore::activate(&mut set, cow, chunk)?;
+    for f in set.images.pvs.iter().flatten() {
+        f.sync_data()?;
+    }
+    Ok(())
+}
+
+/// The number `sscanf("%d")` reads at the start of `s`.
+fn leading_int(s: &str) -> Option<i64> {
+    let end = s
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_digit() || (i == 0 && (c == '-' || c == '+'))))
+        .map_or(s.len(), |(i, _)| i);
+    s[..end].parse().ok()
 }
 
 /// Runs the allocator and words its failures as lvm2 does.
@@ -1205,6 +1368,15 @@ pub fn lvresize(
                     }
                     Pct::Free => percent_of(p, vg_free, up),
                     Pct::Pvs => percent_of(p, listed_free(&vg, &choice), up),
+                    Pct::Origin => {
+                        let role = vg.roles.get(li).cloned().unwrap_or_default();
+                        match role.cow_of {
+                            Some(c) => percent_of(p, vg.lv_extents(&vg.lvs[c.origin]), up),
+                            None => bail!(
+                                "%ORIGIN is only for snapshots: {vgname}/{lvname} is not one."
+                            ),
+                        }
+                    }
                 };
                 (sign, n)
             }

@@ -225,7 +225,14 @@ struct LvcreateArgs {
     /// Accepted for lvm2 compatibility (signatures are not wiped).
     #[arg(short = 'W', long = "wipesignatures")]
     wipesignatures: Option<String>,
-    /// VG, then the PVs (DEV or DEV:PE-PE) to allocate from.
+    /// Create a snapshot of VG/ORIGIN (given instead of VG).
+    #[arg(short = 's', long = "snapshot")]
+    snapshot: bool,
+    /// Snapshot chunk size (default unit KiB; 4k to 512k, default 4k).
+    #[arg(short = 'c', long = "chunksize")]
+    chunksize: Option<String>,
+    /// VG (or VG/ORIGIN with -s), then the PVs (DEV or DEV:PE-PE) to
+    /// allocate from.
     #[arg(required = true)]
     args: Vec<String>,
 }
@@ -909,6 +916,8 @@ fn create_cmd(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()>
                 stripe_size: size_sectors(&a.stripesize, 'k')?,
                 no_zero: matches!(a.zero.as_str(), "n" | "no"),
                 inactive: matches!(a.activate.as_str(), "n" | "no"),
+                origin: None,
+                chunk: size_sectors(&a.chunksize, 'k')?,
             };
             if o.size.is_some() == o.extents.is_some() {
                 bail!("Please specify either size or extents (not both).");
@@ -917,7 +926,16 @@ fn create_cmd(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()>
                 .args
                 .split_first()
                 .ok_or_else(|| anyhow!("Please provide a volume group name"))?;
-            let vg = vg.trim_end_matches('/');
+            let mut o = o;
+            let vg = if a.snapshot {
+                let (v, origin) = vg
+                    .split_once('/')
+                    .ok_or_else(|| anyhow!("Please specify the snapshot's origin as VG/ORIGIN"))?;
+                o.origin = Some(origin.to_owned());
+                v
+            } else {
+                vg.trim_end_matches('/')
+            };
             create::lvcreate(&sys, vg, pvs, &o, &w, &mut ids, out, err)
         }
         Cmd::Lvextend(a) | Cmd::Lvreduce(a) => {

@@ -354,7 +354,7 @@ pub fn lvconvert_merge(sys: &System, arg: &str, w: &Writer, out: &mut dyn Write)
 }
 
 /// The images of a VG opened read-write (for data changes).
-fn open_rw(
+pub(crate) fn open_rw(
     sys: &System,
     inst: &lvm_meta::scan::VgInstance,
 ) -> Result<cow_engine::blocks::Images<std::fs::File>> {
