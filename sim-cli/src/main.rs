@@ -3,6 +3,7 @@
 
 mod backup;
 mod dmsetup;
+mod history;
 mod pvck;
 mod report;
 mod timefmt;
@@ -64,6 +65,8 @@ enum Cmd {
     Lvremove(LvremoveArgs),
     /// The device-mapper view of the VGs as lvm2 would activate them.
     Dmsetup(DmsetupArgs),
+    /// Every metadata copy on the images, oldest first, and what changed.
+    History(history::HistoryArgs),
 }
 
 #[derive(Args, Debug)]
@@ -594,6 +597,10 @@ fn run(cli: Cli) -> Result<i32> {
             let interval = a.interval.map(|i| format!(" -i {i}")).unwrap_or_default();
             let w = writer(&format!("lvpoll --polloperation merge{interval} {}", a.lv));
             write::lvpoll_merge(&sys, &a.lv, &w, &mut out)?;
+            0
+        }
+        Cmd::History(a) => {
+            history::run(&cli.dev, a, &mut out, &mut err)?;
             0
         }
     };
