@@ -5,6 +5,7 @@ mod backup;
 mod dmsetup;
 mod history;
 mod pvck;
+mod recover;
 mod report;
 mod timefmt;
 mod units;
@@ -67,6 +68,8 @@ enum Cmd {
     Dmsetup(DmsetupArgs),
     /// Every metadata copy on the images, oldest first, and what changed.
     History(history::HistoryArgs),
+    /// Every snapshot any metadata copy knew, and what can be rebuilt.
+    Recover(recover::RecoverArgs),
 }
 
 #[derive(Args, Debug)]
@@ -601,6 +604,10 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Cmd::History(a) => {
             history::run(&cli.dev, a, &mut out, &mut err)?;
+            0
+        }
+        Cmd::Recover(a) => {
+            recover::run(&cli.dev, a, &mut out, &mut err)?;
             0
         }
     };
