@@ -16,8 +16,9 @@ use crate::io::Image;
 use crate::mda_header::MDA_HEADER_SIZE;
 use crate::metadata_area::{read_area_bytes, scan_copies, FoundCopy, MAX_AREA_SCAN};
 use crate::model::{Area, SegmentKind, Vg};
-use crate::scan::{Problem, System};
+use crate::scan::{Problem, System, VgInstance};
 use crate::text;
+use std::sync::Arc;
 
 /// Where one copy was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,7 +173,7 @@ pub fn collect(sys: &System) -> History {
 /// there (for images whose label or area header is damaged). Images
 /// larger than [`MAX_AREA_SCAN`] are scanned in their first
 /// [`MAX_AREA_SCAN`] bytes only, and that is reported as a problem.
-pub fn collect_scan_all(images: &[Image]) -> History {
+pub fn collect_scan_all(images: &[&Image]) -> History {
     let mut h = History::default();
     let mut raw = Vec::new();
     for (di, img) in images.iter().enumerate() {
@@ -218,6 +219,107 @@ pub fn collect_scan_all(images: &[Image]) -> History {
     }
     h.copies = merge(raw);
     h
+}
+
+/// Adds to `sys` every VG that the label scan could not assemble (a wiped
+/// label or area header) from the newest copy that parses in `hist` (a
+/// [`collect_scan_all`] of the same images). A PV whose label is gone is
+/// matched to an unlabelled image on which a copy of the VG was found and
+/// which is large enough for the PV's extents. Returns every guess made,
+/// in words; the caller must report them as guesses.
+pub fn rebuild(sys: &mut System, hist: &History) -> Vec<String> {
+    let mut guesses = Vec::new();
+    let mut ids: Vec<&str> = Vec::new();
+    for c in &hist.copies {
+        if !ids.contains(&c.vg_id.as_str()) {
+            ids.push(&c.vg_id);
+        }
+    }
+    for id in ids {
+        // Newest parseable copy; copies are in seqno order already.
+        let Some(best) = hist.copies.iter().rfind(|c| c.vg_id == id && c.vg.is_ok()) else {
+            continue;
+        };
+        let Ok(vg) = &best.vg else { continue };
+        // A VG the label scan assembled keeps its metadata; only its
+        // missing PVs are looked for.
+        let existing = sys.vgs.iter().position(|v| v.vg.id == vg.id);
+        if existing.is_some_and(|i| !sys.vgs[i].partial()) {
+            continue;
+        }
+        let vg: &Vg = match existing {
+            Some(i) => &sys.vgs[i].vg.clone(),
+            None => vg,
+        };
+        let mut pv_devices = Vec::new();
+        for (pi, p) in vg.pvs.iter().enumerate() {
+            if let Some(d) = existing.and_then(|i| sys.vgs[i].pv_devices.get(pi).copied().flatten())
+            {
+                pv_devices.push(Some(d));
+                continue;
+            }
+            if let Some(d) = sys.devices.iter().position(|d| d.pv_uuid() == Some(p.uuid)) {
+                pv_devices.push(Some(d));
+                continue;
+            }
+            let need = u64::from(p.pe_count)
+                .checked_mul(vg.extent_size.0)
+                .and_then(|x| x.checked_add(p.pe_start.0))
+                .and_then(|x| x.checked_mul(512));
+            let holds_copy = |d: usize| {
+                hist.copies
+                    .iter()
+                    .any(|c| c.vg_id == id && c.found.iter().any(|l| l.device == d))
+            };
+            let taken = |d: usize, v: &Vec<Option<usize>>| v.contains(&Some(d));
+            let fits = |d: usize| {
+                sys.devices[d].label.is_none()
+                    && holds_copy(d)
+                    && !taken(d, &pv_devices)
+                    && need.is_some_and(|n| n <= sys.devices[d].image.size)
+            };
+            // Prefer the image named like the metadata's device hint.
+            let cand = (0..sys.devices.len())
+                .find(|&d| {
+                    fits(d) && p.device.as_deref() == Some(sys.devices[d].image.path.as_str())
+                })
+                .or_else(|| (0..sys.devices.len()).find(|&d| fits(d)));
+            match cand {
+                Some(d) => {
+                    guesses.push(format!(
+                        "GUESS: PV {} ({}) of VG {} is {}: its label is unreadable; a copy of the VG's metadata is on it and it is large enough",
+                        p.key, p.id, vg.name, sys.devices[d].image.path
+                    ));
+                    pv_devices.push(Some(d));
+                }
+                None => {
+                    guesses.push(format!(
+                        "GUESS: PV {} ({}) of VG {} is missing: no labelled or unlabelled image fits",
+                        p.key, p.id, vg.name
+                    ));
+                    pv_devices.push(None);
+                }
+            }
+        }
+        if let Some(i) = existing {
+            sys.vgs[i].pv_devices = pv_devices;
+            continue;
+        }
+        let at = best.found.first().map_or(0, |l| l.offset);
+        guesses.push(format!(
+            "GUESS: VG {} rebuilt from seqno {} found by scanning at {} offset {at} (no label or area header points there); data extents start at pe_start from the metadata",
+            vg.name,
+            best.seqno,
+            best.found.first().map_or("?", |l| l.path.as_str())
+        ));
+        sys.vgs.push(VgInstance {
+            vg: Arc::new(vg.clone()),
+            text: Arc::new(best.text.clone()),
+            source: (best.found.first().map_or(0, |l| l.device), 0),
+            pv_devices,
+        });
+    }
+    guesses
 }
 
 /// Dedupes identical copies and orders them.

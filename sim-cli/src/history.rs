@@ -22,15 +22,12 @@ pub struct HistoryArgs {
     /// A structural diff of two copies (`A B`, each `SEQNO` or `SEQNO#K`).
     #[arg(long, num_args = 2, value_names = ["A", "B"])]
     pub diff: Vec<String>,
-    /// Find metadata text anywhere on the images, not only in the areas the
-    /// labels point at (for a wiped label or area header).
-    #[arg(long = "scan-all")]
-    pub scan_all: bool,
     /// Only this VG.
     pub vg: Option<String>,
 }
 
-/// Collects the history the way the options ask.
+/// Collects the history: from the metadata areas, or with `scan_all` by
+/// scanning the whole images (every copy found that way is a guess).
 pub fn gather(devs: &[PathBuf], scan_all: bool, err: &mut dyn Write) -> Result<History> {
     let h = if scan_all {
         let mut images = Vec::new();
@@ -39,7 +36,8 @@ pub fn gather(devs: &[PathBuf], scan_all: bool, err: &mut dyn Write) -> Result<H
             img.path = name;
             images.push(img);
         }
-        history::collect_scan_all(&images)
+        let refs: Vec<&Image> = images.iter().collect();
+        history::collect_scan_all(&refs)
     } else {
         let sys = crate::scan(devs, err)?;
         history::collect(&sys)
@@ -57,7 +55,8 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<()> {
-    let h = gather(devs, a.scan_all, err)?;
+    let scan_all = crate::SCAN_ALL.load(std::sync::atomic::Ordering::Relaxed);
+    let h = gather(devs, scan_all, err)?;
     let vg = match &a.vg {
         Some(v) => v.clone(),
         None => {
