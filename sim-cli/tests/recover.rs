@@ -193,3 +193,82 @@ fn export_never_overwrites() {
     assert_ne!(o.status, 0);
     assert_eq!(std::fs::read(&out).unwrap(), b"keep");
 }
+
+/// snap-lvremove's final image plus one more commit, as lvm2 would make
+/// it for `lvcreate -Zn -n reuse -l N vg` placed on `pe..pe+n` of pv0 (the
+/// removed snapshot's COW was pv0:8-11), with `fill` written over the new
+/// LV's first `fill_len` bytes.
+fn reuse_image(pe: u32, n: u32, fill_len: usize) -> Kernel {
+    use lvm_meta::io::Image;
+    use lvm_meta::model::{Area, SegmentKind};
+    let k = load("snap-lvremove");
+    let mut bytes = std::fs::read(&k.img).unwrap();
+    let sys =
+        lvm_meta::scan::System::scan(vec![Image::from_bytes("/dev/vda", bytes.clone())]).unwrap();
+    let vi = &sys.vgs[0];
+    let mut vg = (*vi.vg).clone();
+    let mut lv = vg.lvs[vg.lv_index("origin").unwrap()].clone();
+    lv.name = "reuse".into();
+    lv.id = "R3useL-vTst-0000-0000-0000-0000-000001".into();
+    lv.segments.truncate(1);
+    lv.segments[0].extent_count = n;
+    lv.segments[0].kind = SegmentKind::Striped {
+        stripe_size: None,
+        stripes: vec![Area::Pv { pv: 0, pe }],
+    };
+    vg.lvs.push(lv);
+    vg.seqno += 1;
+    vg.derive_roles();
+    let hdr = lvm_meta::export::ExportHeader::new(
+        "Write from lvcreate -Zn -n reuse vg.",
+        "kgen",
+        "Linux kgen",
+        1_795_736_600,
+    );
+    let text = lvm_meta::export::export(&vg, &hdr);
+    let writes = lvm_meta::commit::plan(&sys, vi, &text).unwrap();
+    let mut images = vec![bytes.clone()];
+    lvm_meta::commit::apply_in_memory(&mut images, &writes).unwrap();
+    bytes = images.pop().unwrap();
+    // pe_start is 2048 sectors, extents are 1 MiB (from the metadata).
+    let at = (1 << 20) + (pe as usize) * (1 << 20);
+    bytes[at..at + fill_len].fill(0xee);
+    std::fs::write(&k.img, bytes).unwrap();
+    k
+}
+
+#[test]
+fn extents_reused_without_touching_the_store_keep_it_recoverable() {
+    // The store's 15 records and their data lie in the COW's first
+    // extent (pv0:8); a later LV on pv0:9-10 leaves them alone.
+    let k = reuse_image(9, 2, 1 << 20);
+    let s = survey(&k, "snap");
+    assert_eq!(s["state"], "dropped");
+    assert_eq!(s["reused_by"][0]["lv"], "reuse");
+    assert_eq!(s["reused_by"][0]["extents"], "pv0:9-10");
+    assert_eq!(s["store"]["exceptions_on_reused_extents"], 0);
+    assert_eq!(s["verdict"], "recoverable");
+    let want =
+        std::fs::read_to_string(repo().join("testdata/kernel/snap-lvremove/009.sha256")).unwrap();
+    let (_, report) = export(&k, "snap", 4);
+    assert_eq!(
+        report["export_sha256"].as_str().unwrap(),
+        want.split_whitespace().next().unwrap()
+    );
+}
+
+#[test]
+fn store_overwritten_by_a_later_lv_is_lost() {
+    // The new LV takes the COW's first extent and overwrites its header.
+    let k = reuse_image(8, 1, 4096);
+    let s = survey(&k, "snap");
+    assert_eq!(s["reused_by"][0]["extents"], "pv0:8");
+    assert_eq!(s["verdict"], "lost");
+    // Taken but not yet written: the store is still there, but nothing
+    // says the new LV did not write to it.
+    let k = reuse_image(8, 1, 0);
+    let s = survey(&k, "snap");
+    assert_eq!(s["store"]["header"], true);
+    assert_eq!(s["store"]["metadata_on_reused_extents"], true);
+    assert_eq!(s["verdict"], "lost");
+}
