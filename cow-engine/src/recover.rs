@@ -47,7 +47,9 @@ pub enum Verdict {
     Recoverable,
     /// Some byte ranges are trustworthy, others are not ([`ExportPlan`]).
     Partly,
-    /// No store header or no intact record: nothing beyond the origin.
+    /// No store header, records that cannot be trusted (on reused extents
+    /// or implausible), or an invalid store with no saved chunk left:
+    /// nothing beyond the origin, which may not be the snapshot's.
     Lost,
 }
 
@@ -75,6 +77,11 @@ pub struct StoreFacts {
     pub exceptions: usize,
     /// Of those, records whose data chunk lies on reused extents.
     pub exceptions_reused: usize,
+    /// Records the kernel could not have written: a data chunk past the
+    /// COW's end, on the header or a metadata area, or used twice; or an
+    /// origin chunk past the snapshot's end. Any such record means the
+    /// area holding it was overwritten, so none of the records is trusted.
+    pub implausible: usize,
     /// True if a metadata area of the store lies on reused extents.
     pub metadata_reused: bool,
     /// Why the store could not be read, if it could not.
@@ -265,6 +272,7 @@ fn judge(sys: &System, hist: &History, s: &mut Snapshot) {
             chunk_bytes: 0,
             exceptions: 0,
             exceptions_reused: 0,
+            implausible: 0,
             metadata_reused: false,
             error: Some(e),
         },
@@ -275,29 +283,55 @@ fn judge(sys: &System, hist: &History, s: &mut Snapshot) {
             for k in 0..=st.current_area {
                 metadata_reused |= bad(st.area_location(k));
             }
+            let glue_bytes = last
+                .roles
+                .get(li)
+                .and_then(|r| r.cow_of)
+                .map_or(0, |c| u64::from(c.glue_extents) * last.extent_bytes());
             StoreFacts {
                 header: !st.new,
                 valid: st.header.is_valid(),
                 chunk_bytes: st.chunk_sectors * 512,
                 exceptions: st.records.len(),
                 exceptions_reused,
+                implausible: implausible(&st, glue_bytes),
                 metadata_reused,
                 error: None,
             }
         }
     };
     let invalid = !facts.valid || s.state == State::Invalid;
-    s.verdict = Some(if !facts.header || facts.metadata_reused {
-        Verdict::Lost
-    } else if invalid && facts.exceptions == facts.exceptions_reused {
-        // Nothing saved survives, and no unsaved chunk can be trusted.
-        Verdict::Lost
-    } else if invalid || facts.exceptions_reused > 0 {
-        Verdict::Partly
-    } else {
-        Verdict::Recoverable
-    });
+    s.verdict = Some(
+        if !facts.header || facts.metadata_reused || facts.implausible > 0 {
+            Verdict::Lost
+        } else if invalid && facts.exceptions == facts.exceptions_reused {
+            // Nothing saved survives, and no unsaved chunk can be trusted.
+            Verdict::Lost
+        } else if invalid || facts.exceptions_reused > 0 {
+            Verdict::Partly
+        } else {
+            Verdict::Recoverable
+        },
+    );
     s.store = Some(facts);
+}
+
+/// Counts the records the kernel could not have written (see
+/// [`StoreFacts::implausible`]); `view_bytes` is the snapshot's size.
+pub fn implausible(st: &Store, view_bytes: u64) -> usize {
+    let e = st.exceptions_per_area();
+    let cb = st.chunk_sectors * 512;
+    let mut seen = std::collections::HashSet::new();
+    st.records
+        .iter()
+        .filter(|r| {
+            r.new >= st.cow_chunks
+                || r.new % (e + 1) == 1
+                || r.new == 0
+                || r.old.checked_mul(cb).is_none_or(|b| b >= view_bytes)
+                || !seen.insert(r.new)
+        })
+        .count()
 }
 
 /// A test for "COW chunk `c` lies on an extent a later LV was given".
@@ -534,5 +568,80 @@ impl ExportPlan<'_> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::disk_header::DiskHeader;
+    use crate::exception_store::Exception;
+
+    fn store(records: &[(u64, u64)]) -> Store {
+        // 8-sector (4 KiB) chunks: 256 records per area, areas at chunks
+        // 1, 258, 515 ...; a 1 MiB COW has 256 chunks.
+        Store {
+            header: DiskHeader {
+                valid: 1,
+                version: 1,
+                chunk_size: 8,
+            },
+            new: false,
+            chunk_sectors: 8,
+            cow_chunks: 256,
+            cow_sectors: 2048,
+            records: records
+                .iter()
+                .map(|&(old, new)| Exception { old, new })
+                .collect(),
+            map: Default::default(),
+            next_free: 2,
+            current_area: 0,
+            current_committed: 0,
+        }
+    }
+
+    #[test]
+    fn records_the_kernel_writes_are_plausible() {
+        assert_eq!(
+            implausible(&store(&[(0, 2), (5, 3), (2047, 4)]), 8 << 20),
+            0
+        );
+    }
+
+    #[test]
+    fn each_impossible_record_is_counted() {
+        let view = 8 << 20; // 2048 chunks of 4 KiB
+        assert_eq!(implausible(&store(&[(0, 256)]), view), 1, "past the COW");
+        assert_eq!(
+            implausible(&store(&[(0, 1)]), view),
+            1,
+            "on a metadata area"
+        );
+        assert_eq!(implausible(&store(&[(2048, 2)]), view), 1, "past the view");
+        assert_eq!(
+            implausible(&store(&[(0, 2), (1, 2)]), view),
+            1,
+            "chunk used twice"
+        );
+        assert_eq!(
+            implausible(&store(&[(u64::MAX, 2)]), view),
+            1,
+            "offset overflows"
+        );
+    }
+
+    #[test]
+    fn overlap_of_extent_runs() {
+        let e = |pv: &str, first, count| Extents {
+            pv: pv.into(),
+            first,
+            count,
+        };
+        assert_eq!(
+            overlap(&[e("pv0", 8, 4)], &[e("pv0", 10, 5), e("pv1", 8, 4)]),
+            vec![e("pv0", 10, 2)]
+        );
+        assert!(overlap(&[e("pv0", 8, 4)], &[e("pv0", 12, 1)]).is_empty());
     }
 }

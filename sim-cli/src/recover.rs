@@ -91,6 +91,7 @@ fn snap_json(h: &history::History, s: &Snapshot) -> serde_json::Value {
             "chunk_bytes": f.chunk_bytes,
             "exceptions": f.exceptions,
             "exceptions_on_reused_extents": f.exceptions_reused,
+            "implausible_records": f.implausible,
             "metadata_on_reused_extents": f.metadata_reused,
             "error": f.error,
         })),
@@ -148,11 +149,12 @@ pub fn run(
                 Some(e) => writeln!(out, "  store: unreadable: {e}")?,
                 None => writeln!(
                     out,
-                    "  store: header {}, {}, {} exception records ({} on reused extents{})",
+                    "  store: header {}, {}, {} exception records ({} on reused extents, {} implausible{})",
                     if f.header { "present" } else { "absent (new)" },
                     if f.valid { "valid" } else { "invalid" },
                     f.exceptions,
                     f.exceptions_reused,
+                    f.implausible,
                     if f.metadata_reused {
                         "; its metadata area was reused"
                     } else {
