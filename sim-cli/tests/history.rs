@@ -363,6 +363,25 @@ fn show_prints_the_copy_pvck_found() {
     }
 }
 
+#[test]
+fn show_prints_wrapped_copies_whole() {
+    let s = load(&repo().join("testdata/lvm2/corpus/ring-wrap"));
+    let want =
+        pvck_lines(&std::fs::read_to_string(s.golden.join("a.pvck-metadata_search.txt")).unwrap());
+    // The last copy runs past the area's end (4096 + 126976) and wraps.
+    assert!(want
+        .iter()
+        .any(|(off, len, _, _)| off + len > 4096 + 126_976));
+    for (_, len, crc, seq) in want {
+        let mut args = dev_args(&s.devs);
+        args.extend(["history".into(), "--show".into(), seq.to_string()]);
+        let mut t = Command::output(&s, &args).into_bytes();
+        t.push(0);
+        assert_eq!(t.len() as u64, len, "seqno {seq}: length");
+        assert_eq!(format!("{:08x}", lvm_crc(&t)), crc, "seqno {seq}");
+    }
+}
+
 struct Command;
 impl Command {
     fn output(s: &Scenario, args: &[String]) -> String {
