@@ -117,15 +117,21 @@ pub struct Snapshot {
     pub verdict: Option<Verdict>,
 }
 
-/// The device of each PV of `vg` (by PV UUID), as [`LvReader`] wants.
+/// The device of each PV of `vg`, as [`LvReader`] wants: the device the
+/// assembled VG of the same UUID uses for that PV (which may be a
+/// `--scan-all` guess), else the device whose label has the PV's UUID.
 pub fn pv_images<'a>(sys: &'a System, vg: &Vg) -> Vec<Option<&'a Image>> {
+    let inst = sys.vgs.iter().find(|v| v.vg.id == vg.id);
     vg.pvs
         .iter()
         .map(|p| {
-            sys.devices
-                .iter()
-                .find(|d| d.pv_uuid() == Some(p.uuid))
-                .map(|d| &d.image)
+            let assembled = inst.and_then(|v| {
+                let i = v.vg.pvs.iter().position(|q| q.uuid == p.uuid)?;
+                v.pv_devices.get(i).copied().flatten()
+            });
+            assembled
+                .or_else(|| sys.devices.iter().position(|d| d.pv_uuid() == Some(p.uuid)))
+                .map(|d| &sys.devices[d].image)
         })
         .collect()
 }

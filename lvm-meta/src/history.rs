@@ -1006,6 +1006,57 @@ mod tests {
         );
     }
 
+    fn found(
+        seqno: u32,
+        time: i64,
+        extra: &str,
+        offset: u64,
+    ) -> (FoundCopy, Location, Option<u32>) {
+        let mut t = format!(
+            "vg {{\nid = \"QUb60V-stOf-pS0a-x2jW-FOpc-RUfN-RRAlCg\"\nseqno = {seqno}\n{extra}\n}}\n\
+             description = \"\"\ncreation_time = {time}\n\n"
+        )
+        .into_bytes();
+        t.push(0);
+        let c = FoundCopy {
+            offset,
+            rel_offset: offset,
+            crc: crate::crc::lvm_crc(&t),
+            vg_name: "vg".into(),
+            seqno,
+            id: "QUb60V-stOf-pS0a-x2jW-FOpc-RUfN-RRAlCg".into(),
+            text: t,
+            wrapped: false,
+            bad_end: false,
+        };
+        let l = Location {
+            device: 0,
+            path: "a.img".into(),
+            mda: Some(0),
+            area_offset: 0,
+            offset,
+            wrapped: false,
+            committed: false,
+        };
+        (c, l, None)
+    }
+
+    #[test]
+    fn same_seqno_twice_is_ordered_by_time_and_same_bytes_merged() {
+        // A vgcfgrestore can write seqno 5 again with other contents; the
+        // ring order (offset) says nothing once it wrapped.
+        let raw = vec![
+            found(5, 300, "x = 2", 512),
+            found(4, 100, "x = 0", 1024),
+            found(5, 200, "x = 1", 2048),
+            found(4, 100, "x = 0", 9999),
+        ];
+        let m = merge(raw);
+        let order: Vec<(u32, Option<i64>)> = m.iter().map(|c| (c.seqno, c.creation_time)).collect();
+        assert_eq!(order, vec![(4, Some(100)), (5, Some(200)), (5, Some(300))]);
+        assert_eq!(m[0].found.len(), 2, "identical copies are one entry");
+    }
+
     #[test]
     fn identical_copies_have_no_changes() {
         assert!(diff(&with_snap(), &with_snap()).is_empty());

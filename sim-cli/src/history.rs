@@ -48,6 +48,18 @@ pub fn gather(devs: &[PathBuf], scan_all: bool, err: &mut dyn Write) -> Result<H
     Ok(h)
 }
 
+/// The history of a scanned system: from its metadata areas, or with
+/// `--scan-all` from whole-image scans of the same images (so device
+/// indices agree with `sys.devices`).
+pub fn of_system(sys: &lvm_meta::scan::System) -> History {
+    if crate::SCAN_ALL.load(std::sync::atomic::Ordering::Relaxed) {
+        let refs: Vec<&Image> = sys.devices.iter().map(|d| &d.image).collect();
+        history::collect_scan_all(&refs)
+    } else {
+        history::collect(sys)
+    }
+}
+
 /// Runs `lvmsim history`.
 pub fn run(
     devs: &[PathBuf],

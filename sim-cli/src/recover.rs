@@ -111,7 +111,7 @@ pub fn run(
         return export(devs, a, target, out, err);
     }
     let sys = crate::scan(devs, err)?;
-    let h = history::collect(&sys);
+    let h = crate::history::of_system(&sys);
     for p in &h.problems {
         writeln!(err, "  WARNING: {}", p.error)?;
     }
@@ -238,7 +238,7 @@ fn export(
         .map(|(_, p)| sha_file(p))
         .collect::<Result<_>>()?;
     let sys = crate::scan(devs, err)?;
-    let h = history::collect(&sys);
+    let h = crate::history::of_system(&sys);
     let copy = h
         .copies
         .iter()

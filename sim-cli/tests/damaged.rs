@@ -156,3 +156,32 @@ fn history_scan_all_finds_the_copies_pvck_found() {
         .collect();
     assert_eq!(ours, want);
 }
+
+#[test]
+fn removed_snapshot_is_exported_from_a_wiped_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let devs = unpack("snap-lvremove", dir.path());
+    wipe_label(&devs[0].1);
+    smash_mda_header(&devs[0].1);
+    let out = dir.path().join("snap.img");
+    let o = run(
+        &devs,
+        &[
+            "--scan-all",
+            "recover",
+            "--export",
+            "vg/snap",
+            "--seqno",
+            "4",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("GUESS"), "{}", o.stderr);
+    let want =
+        std::fs::read_to_string(repo().join("testdata/kernel/snap-lvremove/009.sha256")).unwrap();
+    let got: String = sha(&out).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(got, want.split_whitespace().next().unwrap());
+}
