@@ -345,3 +345,104 @@ fn partly_reused_store_names_the_lost_ranges() {
     }
     assert!(untrusted > 0 && differ > 0, "{ranges:?}");
 }
+
+/// The last record file of a scenario whose name ends with `suffix`.
+fn last_record(dir: &Path, suffix: &str) -> Option<String> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().ends_with(suffix))
+        .collect();
+    v.sort();
+    v.last().map(|p| std::fs::read_to_string(p).unwrap())
+}
+
+/// Over every kernel scenario: the snapshots recover lists are the ones the
+/// scenario created with `lvcreate -s`; present and invalid ones are the
+/// `cow_store`s of lvm2's last vgcfgbackup (invalid: `Invalid` in the
+/// kernel's last `dmsetup status`); merged ones were `lvconvert --merge`d
+/// and are gone; the rest are dropped.
+#[test]
+fn snapshot_states_match_the_kernel_records() {
+    let mut checked = 0;
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(repo().join("testdata/kernel"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let scenario = std::fs::read_to_string(dir.join("scenario")).unwrap();
+        let mut created = Vec::new();
+        let mut merge_asked = Vec::new();
+        for l in scenario.lines() {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            if w.first() == Some(&"lvcreate") && w.contains(&"-s") {
+                let i = w.iter().position(|x| *x == "-n").unwrap();
+                created.push(w[i + 1].to_owned());
+            }
+            if w.first() == Some(&"lvconvert") && w.contains(&"--merge") {
+                merge_asked.push(w.last().unwrap().rsplit('/').next().unwrap().to_owned());
+            }
+        }
+        let vgcfg = last_record(&dir, ".vgcfg.vg").unwrap();
+        let present: Vec<String> = vgcfg
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("cow_store = \""))
+            .map(|x| x.trim_end_matches('"').to_owned())
+            .collect();
+        let status = last_record(&dir, ".dmsetup-status").unwrap_or_default();
+        let invalid: Vec<String> = status
+            .lines()
+            .filter(|l| l.ends_with(" snapshot Invalid"))
+            .map(|l| {
+                l.split(':')
+                    .next()
+                    .unwrap()
+                    .trim_start_matches("vg-")
+                    .to_owned()
+            })
+            .collect();
+
+        let dev = |i: usize, disk: &str| {
+            let img = dir.join(format!("{disk}.img.zst"));
+            img.exists()
+                .then(|| (format!("/dev/vd{}", (b'a' + i as u8) as char), img))
+        };
+        let work = tempfile::tempdir().unwrap();
+        let mut args = Vec::new();
+        for (i, disk) in ["pv1", "pv2", "pv3"].iter().enumerate() {
+            let Some((n, zst)) = dev(i, disk) else { break };
+            let img = work.path().join(format!("{disk}.img"));
+            let mut d =
+                zstd::stream::read::Decoder::new(std::fs::File::open(zst).unwrap()).unwrap();
+            std::io::copy(&mut d, &mut std::fs::File::create(&img).unwrap()).unwrap();
+            args.push("--dev".to_owned());
+            args.push(format!("{n}={}", img.display()));
+        }
+        args.extend(["recover".into(), "--json".into()]);
+        let o = lvmsim(&args, work.path());
+        assert_eq!(o.status, 0, "{name}: {}", o.stderr);
+        let v: Value = serde_json::from_str(&o.stdout).unwrap();
+        let mut listed: Vec<String> = Vec::new();
+        for s in v["snapshots"].as_array().unwrap() {
+            let n = s["snapshot"].as_str().unwrap().to_owned();
+            let want = if invalid.contains(&n) {
+                "invalid"
+            } else if present.contains(&n) {
+                "present"
+            } else if merge_asked.contains(&n) {
+                "merged"
+            } else {
+                "dropped"
+            };
+            assert_eq!(s["state"], want, "{name}: {n}");
+            listed.push(n);
+            checked += 1;
+        }
+        listed.sort();
+        created.sort();
+        assert_eq!(listed, created, "{name}: snapshots listed");
+    }
+    assert!(checked >= 15, "only {checked} snapshots checked");
+}
