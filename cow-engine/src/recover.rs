@@ -115,6 +115,8 @@ pub struct Snapshot {
     pub store: Option<StoreFacts>,
     /// The verdict, for dropped and invalid snapshots.
     pub verdict: Option<Verdict>,
+    /// What the history says about the origin since, in words.
+    pub notes: Vec<String>,
 }
 
 /// The device of each PV of `vg`, as [`LvReader`] wants: the device the
@@ -206,6 +208,7 @@ pub fn survey(sys: &System, hist: &History) -> Vec<Snapshot> {
                 reused_by: Vec::new(),
                 store: None,
                 verdict: None,
+                notes: Vec::new(),
             };
             match out.iter_mut().find(|s| s.id == l.id) {
                 Some(s) => {
@@ -247,6 +250,7 @@ fn judge(sys: &System, hist: &History, s: &mut Snapshot) {
     if s.state == State::Present || s.state == State::Merged {
         return;
     }
+    origin_notes(last, current.map(|c| &*c.vg), s);
     // Later copies of the same VG that gave the extents to other LVs.
     for c in hist.copies.iter().skip(s.last_copy + 1) {
         let Ok(vg) = &c.vg else { continue };
@@ -338,6 +342,31 @@ pub fn implausible(st: &Store, view_bytes: u64) -> usize {
                 || !seen.insert(r.new)
         })
         .count()
+}
+
+/// Notes on the origin between the snapshot's last copy and now.
+fn origin_notes(last: &Vg, current: Option<&Vg>, s: &mut Snapshot) {
+    let Some(oi) = last.lvs.iter().position(|l| l.name == s.origin) else {
+        return;
+    };
+    let id = &last.lvs[oi].id;
+    match current.and_then(|c| c.lvs.iter().position(|l| l.id == *id).map(|i| (c, i))) {
+        None => s.notes.push(format!(
+            "origin {} is gone from the current metadata: an export reads its extents as seqno {} placed them, and they may have been reused",
+            s.origin, s.seqnos.1
+        )),
+        Some((c, ci)) => {
+            if lv_extents(c, ci) != lv_extents(last, oi) {
+                s.notes.push(format!(
+                    "origin {} was resized or moved after seqno {}: compare with `history`",
+                    s.origin, s.seqnos.1
+                ));
+            }
+            if c.lvs[ci].name != s.origin {
+                s.notes.push(format!("origin {} is now named {}", s.origin, c.lvs[ci].name));
+            }
+        }
+    }
 }
 
 /// A test for "COW chunk `c` lies on an extent a later LV was given".
@@ -494,6 +523,7 @@ pub fn plan<'a>(
         reused_by: reused.to_vec(),
         store: None,
         verdict: None,
+        notes: Vec::new(),
     };
     let bad = reused_chunks(vg, li, &store, &snap_rec);
     let cb = store.chunk_sectors * 512;

@@ -97,6 +97,7 @@ fn snap_json(h: &history::History, s: &Snapshot) -> serde_json::Value {
         })),
         "verdict": s.verdict.map(verdict_name),
         "caveat": caveat(s),
+        "notes": s.notes,
     })
 }
 
@@ -177,6 +178,9 @@ pub fn run(
         }
         if let Some(c) = caveat(s) {
             writeln!(out, "  note: {c}")?;
+        }
+        for n in &s.notes {
+            writeln!(out, "  note: {n}")?;
         }
     }
     Ok(())
@@ -296,6 +300,7 @@ fn export(
         "state": rec.map(|r| state_name(r.state)),
         "verdict": rec.and_then(|r| r.verdict.map(verdict_name)),
         "caveat": rec.and_then(caveat),
+        "notes": rec.map(|r| r.notes.clone()).unwrap_or_default(),
         "origin_from_copy": plan.origin_from_copy,
         "store_valid": plan.store.header.is_valid(),
         "exceptions": plan.store.records.len(),

@@ -446,3 +446,20 @@ fn snapshot_states_match_the_kernel_records() {
     }
     assert!(checked >= 15, "only {checked} snapshots checked");
 }
+
+#[test]
+fn an_origin_renamed_after_the_removal_is_followed_by_uuid() {
+    let k = load("snap-lvremove");
+    run(&k, &["lvrename", "vg", "origin", "moved"]);
+    let s = survey(&k, "snap");
+    assert_eq!(s["verdict"], "recoverable");
+    assert_eq!(s["notes"][0], "origin origin is now named moved");
+    let want =
+        std::fs::read_to_string(repo().join("testdata/kernel/snap-lvremove/009.sha256")).unwrap();
+    let (_, report) = export(&k, "snap", 4);
+    assert_eq!(report["origin_from_copy"], false);
+    assert_eq!(
+        report["export_sha256"].as_str().unwrap(),
+        want.split_whitespace().next().unwrap()
+    );
+}
