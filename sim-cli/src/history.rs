@@ -190,22 +190,23 @@ fn where_words(l: &history::Location) -> String {
     format!("{} {mda} at {}{wrap}", l.path, l.offset)
 }
 
-fn changes(h: &History, i: usize) -> Vec<String> {
+/// What changed from the previous copy of the same VG: the previous
+/// seqno and the changes, or why there is nothing to compare.
+fn changes(h: &History, i: usize) -> (Option<u32>, Result<Vec<String>, &'static str>) {
     let c = &h.copies[i];
     let Ok(v) = &c.vg else {
-        return Vec::new();
+        return (None, Err("this copy does not parse"));
     };
-    match h.previous(i).map(|p| &h.copies[p].vg) {
-        None => vec!["(oldest copy on the images)".into()],
-        Some(Err(_)) => vec!["(previous copy does not parse)".into()],
-        Some(Ok(p)) => {
-            let d = history::diff(p, v);
-            if d.is_empty() {
-                vec!["(no structural change)".into()]
-            } else {
-                d.iter().map(|x| x.to_string()).collect()
-            }
-        }
+    let Some(p) = h.previous(i) else {
+        return (None, Err("oldest copy on the images"));
+    };
+    let prev = &h.copies[p];
+    match &prev.vg {
+        Err(_) => (Some(prev.seqno), Err("previous copy does not parse")),
+        Ok(pv) => (
+            Some(prev.seqno),
+            Ok(history::diff(pv, v).iter().map(|x| x.to_string()).collect()),
+        ),
     }
 }
 
@@ -235,8 +236,14 @@ fn row_text(h: &History, i: usize, out: &mut dyn Write) -> Result<()> {
     if c.bad_end {
         writeln!(out, "  text does not end as lvm2 ends it (truncated?)")?;
     }
-    for ch in changes(h, i) {
-        writeln!(out, "  {ch}")?;
+    match changes(h, i).1 {
+        Err(why) => writeln!(out, "  ({why})")?,
+        Ok(v) if v.is_empty() => writeln!(out, "  (no structural change)")?,
+        Ok(v) => {
+            for ch in v {
+                writeln!(out, "  {ch}")?;
+            }
+        }
     }
     Ok(())
 }
@@ -258,6 +265,7 @@ fn row_json(h: &History, i: usize) -> serde_json::Value {
             })
         })
         .collect();
+    let (prev, list) = changes(h, i);
     let crc_status = match c.crc_status {
         CrcStatus::Committed => "committed",
         CrcStatus::Mismatch { .. } => "mismatch",
@@ -274,6 +282,8 @@ fn row_json(h: &History, i: usize) -> serde_json::Value {
         "crc_status": crc_status,
         "parse_error": c.vg.as_ref().err().map(|e| e.to_string()),
         "found": found,
-        "changes": changes(h, i),
+        "previous_seqno": prev,
+        "changes": list.as_ref().map_or(Vec::new(), Clone::clone),
+        "changes_note": list.err(),
     })
 }
