@@ -68,7 +68,7 @@ pub struct Copy {
     pub crc: u32,
     /// The text including its NUL.
     pub text: Vec<u8>,
-    /// `description` from the text (lvm2 writes "Write from <command>.").
+    /// `description` from the text (lvm2 writes `Write from <command>.`).
     pub description: Option<String>,
     /// `creation_time` from the text.
     pub creation_time: Option<i64>,
