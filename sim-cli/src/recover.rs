@@ -237,6 +237,13 @@ fn export(
             );
         }
     }
+    let rpath = PathBuf::from(format!("{}.json", path.display()));
+    if rpath.exists() {
+        bail!(
+            "{}: the report file exists; refusing to overwrite it",
+            rpath.display()
+        );
+    }
     let before: Vec<String> = inputs
         .iter()
         .map(|(_, p)| sha_file(p))
@@ -313,8 +320,11 @@ fn export(
             "name": n, "path": p, "sha256_before": b, "sha256_after": a, "unchanged": a == b,
         })).collect::<Vec<_>>(),
     });
-    let rpath = PathBuf::from(format!("{}.json", path.display()));
-    std::fs::write(&rpath, serde_json::to_string_pretty(&report)? + "\n")
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&rpath)
+        .and_then(|mut f| f.write_all((serde_json::to_string_pretty(&report)? + "\n").as_bytes()))
         .with_context(|| format!("{}: cannot write", rpath.display()))?;
     if before != after {
         bail!(

@@ -192,6 +192,14 @@ fn export_never_overwrites() {
     let o = lvmsim(&a, k.work.path());
     assert_ne!(o.status, 0);
     assert_eq!(std::fs::read(&out).unwrap(), b"keep");
+    // Nor an existing report beside a new export.
+    std::fs::remove_file(&out).unwrap();
+    let report = k.work.path().join("exists.img.json");
+    std::fs::write(&report, b"keep").unwrap();
+    let o = lvmsim(&a, k.work.path());
+    assert_ne!(o.status, 0);
+    assert_eq!(std::fs::read(&report).unwrap(), b"keep");
+    assert!(!out.exists(), "no export without its report");
 }
 
 /// snap-lvremove's final image plus one more commit, as lvm2 would make
