@@ -508,8 +508,11 @@ pub fn plan<'a>(
                 .map(|i| ((&*v.vg, i), false))
         })
         .unwrap_or(((vg, cow.origin), true));
-    let origin_size = origin.0.lv_extents(&origin.0.lvs[origin.1]) * origin.0.extent_bytes();
-    let size = u64::from(cow.glue_extents) * vg.extent_bytes();
+    let origin_size = origin
+        .0
+        .lv_extents(&origin.0.lvs[origin.1])
+        .saturating_mul(origin.0.extent_bytes());
+    let size = u64::from(cow.glue_extents).saturating_mul(vg.extent_bytes());
     let snap_rec = Snapshot {
         vg: vg.name.clone(),
         name: snap.to_owned(),
@@ -527,45 +530,14 @@ pub fn plan<'a>(
     };
     let bad = reused_chunks(vg, li, &store, &snap_rec);
     let cb = store.chunk_sectors * 512;
-    let invalid = !store.header.is_valid();
-    let mut runs: Vec<Run> = Vec::new();
-    let mut at = 0u64;
-    while at < size {
-        let chunk = at / cb;
-        let len = cb.min(size - at);
-        let (kind, cow_offset) = match store.map.get(&chunk) {
-            Some(&n) if bad(n) => (Kind::Reused, None),
-            Some(&n) => (Kind::Store, Some(n * cb)),
-            None if at >= origin_size => (Kind::PastOrigin, None),
-            None if invalid => (Kind::Unknown, None),
-            None => (Kind::OriginUnsaved, None),
-        };
-        let kind = if kind == Kind::Reused && at >= origin_size {
-            Kind::PastOrigin
-        } else {
-            kind
-        };
-        match runs.last_mut() {
-            Some(r)
-                if r.kind == kind
-                    && r.start + r.len == at
-                    && match (r.cow_offset, cow_offset) {
-                        (Some(a), Some(b)) => a + r.len == b,
-                        (None, None) => true,
-                        _ => false,
-                    } =>
-            {
-                r.len += len
-            }
-            _ => runs.push(Run {
-                start: at,
-                len,
-                kind,
-                cow_offset,
-            }),
-        }
-        at += len;
-    }
+    let runs = runs(
+        &store.map,
+        cb,
+        size,
+        origin_size,
+        !store.header.is_valid(),
+        bad,
+    );
     Ok(ExportPlan {
         vg,
         cow: li,
@@ -575,6 +547,71 @@ pub fn plan<'a>(
         origin_from_copy,
         store,
     })
+}
+
+/// The runs of a view of `size` bytes over a store whose exceptions are
+/// `map` (origin chunk to COW chunk, chunks of `cb` bytes), an origin of
+/// `origin_size` bytes now, and `bad(cow_chunk)` telling reused chunks.
+/// Work is per exception, not per chunk, so a huge view costs nothing.
+fn runs(
+    map: &std::collections::HashMap<u64, u64>,
+    cb: u64,
+    size: u64,
+    origin_size: u64,
+    invalid: bool,
+    bad: impl Fn(u64) -> bool,
+) -> Vec<Run> {
+    let mut out: Vec<Run> = Vec::new();
+    let mut push = |start: u64, len: u64, kind: Kind, cow_offset: Option<u64>| {
+        if len == 0 {
+            return;
+        }
+        if let Some(r) = out.last_mut() {
+            let joins = match (r.cow_offset, cow_offset) {
+                (Some(a), Some(b)) => a.checked_add(r.len) == Some(b),
+                (None, None) => true,
+                _ => false,
+            };
+            if r.kind == kind && r.start + r.len == start && joins {
+                r.len += len;
+                return;
+            }
+        }
+        out.push(Run {
+            start,
+            len,
+            kind,
+            cow_offset,
+        });
+    };
+    let gap_kind = if invalid {
+        Kind::Unknown
+    } else {
+        Kind::OriginUnsaved
+    };
+    let gap = |push: &mut dyn FnMut(u64, u64, Kind, Option<u64>), a: u64, b: u64| {
+        let mid = origin_size.clamp(a, b);
+        push(a, mid - a, gap_kind, None);
+        push(mid, b - mid, Kind::PastOrigin, None);
+    };
+    let mut saved: Vec<(u64, u64)> = map
+        .iter()
+        .filter_map(|(&o, &n)| Some((o.checked_mul(cb).filter(|b| *b < size)?, n)))
+        .collect();
+    saved.sort_unstable();
+    let mut at = 0u64;
+    for (start, new) in saved {
+        gap(&mut push, at, start);
+        let len = cb.min(size - start);
+        match new.checked_mul(cb) {
+            Some(c) if !bad(new) => push(start, len, Kind::Store, Some(c)),
+            _ if start >= origin_size => push(start, len, Kind::PastOrigin, None),
+            _ => push(start, len, Kind::Reused, None),
+        }
+        at = start + len;
+    }
+    gap(&mut push, at, size);
+    out
 }
 
 impl ExportPlan<'_> {
@@ -664,6 +701,44 @@ mod tests {
             implausible(&store(&[(u64::MAX, 2)]), view),
             1,
             "offset overflows"
+        );
+    }
+
+    #[test]
+    fn runs_cover_the_view_once_and_cost_per_exception() {
+        let cb = 4096;
+        let map: std::collections::HashMap<u64, u64> =
+            [(0, 2), (1, 3), (5, 4), (9, 7)].into_iter().collect();
+        // 12 chunks of view, origin now 8 chunks long, COW chunk 7 reused.
+        let r = runs(&map, cb, 12 * cb, 8 * cb, false, |c| c == 7);
+        let got: Vec<(u64, u64, &str)> = r
+            .iter()
+            .map(|r| (r.start / cb, r.len / cb, r.kind.name()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, 2, "store"),
+                (2, 3, "origin-unsaved"),
+                (5, 1, "store"),
+                (6, 2, "origin-unsaved"),
+                // Past the origin's end: unsaved, or saved on a reused chunk (9).
+                (8, 4, "past-origin"),
+            ]
+        );
+        assert_eq!(r[0].cow_offset, Some(2 * cb));
+        // An invalid store: unsaved chunks are unknown, a reused one too.
+        let r = runs(&map, cb, 12 * cb, 12 * cb, true, |c| c == 7);
+        assert_eq!(
+            r.iter().find(|x| x.start == 9 * cb).unwrap().kind,
+            Kind::Reused
+        );
+        assert_eq!(r[1].kind, Kind::Unknown);
+        // A hostile view size does not loop per chunk.
+        let r = runs(&map, cb, u64::MAX / 2, 8 * cb, false, |_| false);
+        assert_eq!(
+            r.last().unwrap().start + r.last().unwrap().len,
+            u64::MAX / 2
         );
     }
 
