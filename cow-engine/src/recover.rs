@@ -21,6 +21,7 @@ use crate::exception_store::Store;
 use crate::lv_io::LvReader;
 use lvm_meta::history::{lv_extents, Extents, History};
 use lvm_meta::io::Image;
+use lvm_meta::lv_map::{self, Piece};
 use lvm_meta::model::Vg;
 use lvm_meta::scan::System;
 use lvm_meta::{Error, Result};
@@ -369,7 +370,10 @@ fn origin_notes(last: &Vg, current: Option<&Vg>, s: &mut Snapshot) {
     }
 }
 
-/// A test for "COW chunk `c` lies on an extent a later LV was given".
+/// A test for "COW chunk `c` lies on an extent a later LV was given". The
+/// chunk's first byte is mapped through the COW's segments (striped ones
+/// too) to a PV and a physical extent; a chunk that cannot be mapped
+/// counts as reused.
 fn reused_chunks<'a>(
     vg: &'a Vg,
     cow: usize,
@@ -378,26 +382,28 @@ fn reused_chunks<'a>(
 ) -> impl Fn(u64) -> bool + 'a {
     let cb = st.chunk_sectors * 512;
     let eb = vg.extent_bytes().max(1);
-    let ext = lv_extents(vg, cow);
     let reused: Vec<Extents> = s.reused_by.iter().flat_map(|r| r.extents.clone()).collect();
     move |chunk: u64| {
-        // The chunk's logical extent in the COW LV, then its PE.
-        let Some(le) = chunk.checked_mul(cb).map(|b| b / eb) else {
+        let Some(at) = chunk.checked_mul(cb) else {
             return true;
         };
-        let mut skip = le;
-        for e in &ext {
-            let n = u64::from(e.count);
-            if skip < n {
-                // OK to cast: skip < n <= u32::MAX.
-                let pe = e.first.saturating_add(skip as u32);
-                return reused
-                    .iter()
-                    .any(|r| r.pv == e.pv && r.first <= pe && pe - r.first < r.count);
-            }
-            skip -= n;
-        }
-        true
+        let Ok(Piece::Pv { pv, offset, .. }) = lv_map::map(vg, cow, at) else {
+            return true;
+        };
+        let Some(p) = vg.pvs.get(pv) else {
+            return true;
+        };
+        let Some(pe) = p
+            .pe_start
+            .bytes()
+            .and_then(|start| offset.checked_sub(start))
+            .and_then(|rel| u32::try_from(rel / eb).ok())
+        else {
+            return true;
+        };
+        reused
+            .iter()
+            .any(|r| r.pv == p.key && r.first <= pe && pe - r.first < r.count)
     }
 }
 
