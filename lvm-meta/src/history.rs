@@ -322,6 +322,33 @@ pub fn rebuild(sys: &mut System, hist: &History) -> Vec<String> {
     guesses
 }
 
+/// Compares each PV header's first data area with the `pe_start` of the
+/// metadata in use: lvmsim (like lvm2's activation) places LV data by
+/// `pe_start`, so a disagreeing pointer is reported, not followed. Returns
+/// one line per disagreement.
+pub fn check_data_areas(sys: &System) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in &sys.vgs {
+        for (pi, p) in v.vg.pvs.iter().enumerate() {
+            let Some(d) = v.pv_devices.get(pi).copied().flatten() else {
+                continue;
+            };
+            let dev = &sys.devices[d];
+            let Some(l) = &dev.label else { continue };
+            let Some(da) = l.pv_header.data_areas.first() else {
+                continue;
+            };
+            if Some(da.offset) != p.pe_start.bytes() {
+                out.push(format!(
+                    "GUESS: {}: the PV header's data area starts at byte {} but VG {} says pe_start {} sectors; LV data is read at pe_start from the metadata",
+                    dev.image.path, da.offset, v.vg.name, p.pe_start.0
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// Dedupes identical copies and orders them.
 fn merge(raw: Vec<(FoundCopy, Location, Option<u32>)>) -> Vec<Copy> {
     let mut out: Vec<Copy> = Vec::new();

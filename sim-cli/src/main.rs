@@ -310,6 +310,9 @@ fn scan(cli_devs: &[PathBuf], err: &mut dyn Write) -> Result<System> {
         for g in lvm_meta::history::rebuild(&mut sys, &hist) {
             writeln!(err, "  {g}")?;
         }
+        for g in lvm_meta::history::check_data_areas(&sys) {
+            writeln!(err, "  {g}")?;
+        }
     }
     Ok(sys)
 }

@@ -185,3 +185,35 @@ fn removed_snapshot_is_exported_from_a_wiped_label() {
     let got: String = sha(&out).iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(got, want.split_whitespace().next().unwrap());
 }
+
+/// The PV header's data-area offset (bytes 584..592 of the image: label
+/// sector 1, `pv_header` at 32 in it, `disk_areas` after the UUID and the
+/// size) moved by 1 MiB, with the label checksum fixed so lvm2 would
+/// accept the label: LV data must still come from `pe_start`.
+fn bad_data_area(p: &Path) {
+    let mut b = std::fs::read(p).unwrap();
+    let off = u64::from_le_bytes(b[584..592].try_into().unwrap());
+    b[584..592].copy_from_slice(&(off + (1 << 20)).to_le_bytes());
+    let crc = lvm_meta::crc::lvm_crc(&b[512 + 20..1024]);
+    b[512 + 16..512 + 20].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(p, b).unwrap();
+}
+
+#[test]
+fn bad_data_area_pointer_falls_back_to_pe_start() {
+    let good_dir = tempfile::tempdir().unwrap();
+    let bad_dir = tempfile::tempdir().unwrap();
+    let good = unpack("snap-lvremove", good_dir.path());
+    let bad = unpack("snap-lvremove", bad_dir.path());
+    bad_data_area(&bad[0].1);
+    let want = run(&good, &["cat", "vg/origin"], good_dir.path());
+    let got = run(&bad, &["--scan-all", "cat", "vg/origin"], bad_dir.path());
+    assert_eq!(got.status, 0, "{}", got.stderr);
+    assert!(got.stdout == want.stdout, "cat differs");
+    assert!(
+        got.stderr.contains("data area starts at byte 2097152")
+            && got.stderr.contains("pe_start 2048"),
+        "{}",
+        got.stderr
+    );
+}
