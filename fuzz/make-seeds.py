@@ -32,5 +32,6 @@ for path in images:
             put("metadata_text", tag, area[slot_off : slot_off + slot_size])
     # scan_image: two split bytes (one image: cut at the end), then the image head.
     put("scan_image", tag, bytes([255, 255]) + head)
+    put("history", tag, bytes([255, 255]) + head)
 
 print(f"{n} seeds from {len(images)} images in {out}")

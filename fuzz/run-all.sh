@@ -9,9 +9,9 @@ secs=${1:-1200}
 [ -d corpus ] || ./make-seeds.py
 mkdir -p logs
 rc=0
-for t in label mda_header metadata_text ring_scan scan_image; do
+for t in label mda_header metadata_text ring_scan scan_image history; do
   max=4096
-  case $t in ring_scan|scan_image) max=1100000 ;; esac
+  case $t in ring_scan|scan_image|history) max=1100000 ;; esac
   echo "== $t: ${secs}s"
   if ! cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -max_len="$max" \
       -rss_limit_mb=4096 -timeout=10 > "logs/$t.log" 2>&1; then

@@ -97,7 +97,27 @@ impl Store {
     pub fn load(
         cow_sectors: u64,
         table_chunk: u64,
+        read: impl FnMut(u64, &mut [u8]) -> Result<(), String>,
+    ) -> Result<Store, StoreError> {
+        Store::load_inner(cow_sectors, table_chunk, read, false)
+    }
+
+    /// Like [`Store::load`], but reads the exception records of an
+    /// invalidated store too (the kernel does not; they are still on disk
+    /// after an overflow and are what forensic recovery works from).
+    pub fn load_even_invalid(
+        cow_sectors: u64,
+        table_chunk: u64,
+        read: impl FnMut(u64, &mut [u8]) -> Result<(), String>,
+    ) -> Result<Store, StoreError> {
+        Store::load_inner(cow_sectors, table_chunk, read, true)
+    }
+
+    fn load_inner(
+        cow_sectors: u64,
+        table_chunk: u64,
         mut read: impl FnMut(u64, &mut [u8]) -> Result<(), String>,
+        even_invalid: bool,
     ) -> Result<Store, StoreError> {
         let mut first = vec![0u8; 512];
         read_sectors(&mut read, 0, &mut first)?;
@@ -130,7 +150,7 @@ impl Store {
             current_area: 0,
             current_committed: 0,
         };
-        if new || !header.is_valid() {
+        if new || (!header.is_valid() && !even_invalid) {
             // An invalid store's exceptions are not read; a new one has none.
             return Ok(s);
         }

@@ -13,4 +13,5 @@ pub mod disk_header;
 pub mod engine;
 pub mod exception_store;
 pub mod lv_io;
+pub mod recover;
 pub mod view;

@@ -27,6 +27,7 @@ pub mod commit;
 pub mod crc;
 pub mod error;
 pub mod export;
+pub mod history;
 pub mod io;
 pub mod label;
 pub mod lv_map;

@@ -4,7 +4,9 @@
 mod backup;
 mod create;
 mod dmsetup;
+mod history;
 mod pvck;
+mod recover;
 mod report;
 mod timefmt;
 mod units;
@@ -30,6 +32,10 @@ struct Cli {
     /// (colon-separated) is used.
     #[arg(long = "dev", global = true, value_name = "PATH")]
     dev: Vec<PathBuf>,
+    /// Also find VGs whose label or metadata-area header is damaged, by
+    /// scanning the whole images for metadata text; every guess is reported.
+    #[arg(long = "scan-all", global = true)]
+    scan_all: bool,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -85,6 +91,10 @@ enum Cmd {
     Vgrename(VgrenameArgs),
     /// Write a VG from a backup file (as lvm2's vgcfgrestore -f FILE VG).
     Vgcfgrestore(VgcfgrestoreArgs),
+    /// Every metadata copy on the images, oldest first, and what changed.
+    History(history::HistoryArgs),
+    /// Every snapshot any metadata copy knew, and what can be rebuilt.
+    Recover(recover::RecoverArgs),
 }
 
 #[derive(Args, Debug)]
@@ -476,6 +486,9 @@ fn device_paths(cli_devs: &[PathBuf]) -> Result<Vec<(String, String)>> {
     Ok(out)
 }
 
+/// Set from `--scan-all` before any command runs.
+static SCAN_ALL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn scan(cli_devs: &[PathBuf], err: &mut dyn Write) -> Result<System> {
     let mut images = Vec::new();
     for (name, path) in device_paths(cli_devs)? {
@@ -483,9 +496,19 @@ fn scan(cli_devs: &[PathBuf], err: &mut dyn Write) -> Result<System> {
         img.path = name;
         images.push(img);
     }
-    let sys = System::scan(images)?;
+    let mut sys = System::scan(images)?;
     for p in &sys.problems {
         writeln!(err, "  WARNING: {}", p.error)?;
+    }
+    if SCAN_ALL.load(std::sync::atomic::Ordering::Relaxed) {
+        let refs: Vec<&Image> = sys.devices.iter().map(|d| &d.image).collect();
+        let hist = lvm_meta::history::collect_scan_all(&refs);
+        for g in lvm_meta::history::rebuild(&mut sys, &hist) {
+            writeln!(err, "  {g}")?;
+        }
+        for g in lvm_meta::history::check_data_areas(&sys) {
+            writeln!(err, "  {g}")?;
+        }
     }
     Ok(sys)
 }
@@ -672,6 +695,29 @@ fn run(cli: Cli) -> Result<i32> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut err = std::io::stderr();
+    SCAN_ALL.store(cli.scan_all, std::sync::atomic::Ordering::Relaxed);
+    if cli.scan_all
+        && matches!(
+            cli.cmd,
+            Cmd::Lvrename(_)
+                | Cmd::Lvconvert(_)
+                | Cmd::Vgchange(_)
+                | Cmd::Lvpoll(_)
+                | Cmd::Lvremove(_)
+                | Cmd::Pvcreate(_)
+                | Cmd::Vgcreate(_)
+                | Cmd::Vgextend(_)
+                | Cmd::Vgreduce(_)
+                | Cmd::Vgremove(_)
+                | Cmd::Lvcreate(_)
+                | Cmd::Lvextend(_)
+                | Cmd::Lvreduce(_)
+                | Cmd::Vgrename(_)
+                | Cmd::Vgcfgrestore(_)
+        )
+    {
+        bail!("--scan-all is for reading damaged images; commands that write refuse it");
+    }
     let code = match &cli.cmd {
         Cmd::Pvs(a) | Cmd::Vgs(a) | Cmd::Lvs(a) => {
             let kind = match &cli.cmd {
@@ -803,6 +849,14 @@ fn run(cli: Cli) -> Result<i32> {
             let interval = a.interval.map(|i| format!(" -i {i}")).unwrap_or_default();
             let w = writer(&format!("lvpoll --polloperation merge{interval} {}", a.lv));
             write::lvpoll_merge(&sys, &a.lv, &w, &mut out)?;
+            0
+        }
+        Cmd::History(a) => {
+            history::run(&cli.dev, a, &mut out, &mut err)?;
+            0
+        }
+        Cmd::Recover(a) => {
+            recover::run(&cli.dev, a, &mut out, &mut err)?;
             0
         }
     };

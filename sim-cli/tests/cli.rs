@@ -78,6 +78,12 @@ conformance! {
     cat: ["cat", "vg/lv"];
     pvck: ["pvck", "--dump", "headers"];
     vgcfgbackup: ["vgcfgbackup", "vg"];
+    history: ["history"];
+    history_json: ["history", "--json"];
+    history_scan_all: ["--scan-all", "history"];
+    recover: ["recover"];
+    recover_export: ["recover", "--export", "vg/s", "--seqno", "1", "-o", "out.img"];
+    scan_all_lvs: ["--scan-all", "lvs"];
 }
 
 #[test]
