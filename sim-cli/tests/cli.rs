@@ -84,6 +84,17 @@ conformance! {
     recover: ["recover"];
     recover_export: ["recover", "--export", "vg/s", "--seqno", "1", "-o", "out.img"];
     scan_all_lvs: ["--scan-all", "lvs"];
+    pvcreate: ["pvcreate", "junk.img"];
+    vgcreate: ["vgcreate", "vg", "junk.img"];
+    vgextend: ["vgextend", "vg", "junk.img"];
+    vgreduce: ["vgreduce", "vg", "junk.img"];
+    vgremove: ["vgremove", "-f", "vg"];
+    vgrename: ["vgrename", "vg", "vg2"];
+    vgcfgrestore: ["vgcfgrestore", "-f", "none.vg", "vg"];
+    lvcreate: ["lvcreate", "-n", "l", "-l", "1", "vg"];
+    lvcreate_snapshot: ["lvcreate", "-s", "-n", "s", "-l", "1", "vg/l"];
+    lvextend: ["lvextend", "-l", "+1", "vg/l"];
+    lvreduce: ["lvreduce", "-y", "-l", "-1", "vg/l"];
 }
 
 #[test]
