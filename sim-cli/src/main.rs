@@ -310,6 +310,13 @@ struct LvconvertArgs {
     /// Merge the snapshot into its origin.
     #[arg(long, required = true)]
     merge: bool,
+    /// Stop after N merge runs, as a power loss would (0: only mark the
+    /// snapshot for merging, the merge starts at the next activation).
+    #[arg(long = "interrupt-after", value_name = "N")]
+    interrupt_after: Option<usize>,
+    /// Accepted for lvm2 compatibility (the polling interval).
+    #[arg(short = 'i', long = "interval")]
+    interval: Option<u64>,
     /// Accepted for lvm2 compatibility.
     #[arg(short = 'y', long = "yes")]
     yes: bool,
@@ -765,8 +772,9 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Cmd::Lvconvert(a) => {
             let sys = scan(&cli.dev, &mut err)?;
-            let w = writer(&format!("lvconvert --merge {}", a.lv));
-            write::lvconvert_merge(&sys, &a.lv, &w, &mut out)?;
+            let interval = a.interval.map(|i| format!(" -i {i}")).unwrap_or_default();
+            let w = writer(&format!("lvconvert --merge{interval} {}", a.lv));
+            write::lvconvert_merge(&sys, &a.lv, a.interrupt_after, &w, &mut out)?;
             0
         }
         Cmd::Vgchange(a) => {

@@ -310,7 +310,19 @@ pub(crate) fn vg_lv(arg: &str) -> Result<(String, String)> {
 /// `lvconvert --merge VG/SNAP`: marks the snapshot as merging. As the
 /// origin is not active, the merge runs at its next activation (lvm2's
 /// behaviour for an inactive origin).
-pub fn lvconvert_merge(sys: &System, arg: &str, w: &Writer, out: &mut dyn Write) -> Result<()> {
+/// `lvconvert --merge VG/SNAP`: the snapshot is marked as merging (first
+/// write), then, as lvm2 does with an active origin, the kernel merges it
+/// into the origin and lvm2's poller records the end (two more writes).
+/// `interrupt_after`: `Some(0)` only marks it (lvm2 with an inactive or open
+/// origin: the merge starts at the next activation); `Some(n)` stops after
+/// `n` merge runs, leaving what the kernel leaves on a power loss there.
+pub fn lvconvert_merge(
+    sys: &System,
+    arg: &str,
+    interrupt_after: Option<usize>,
+    w: &Writer,
+    out: &mut dyn Write,
+) -> Result<()> {
     let (vgname, snap) = vg_lv(arg)?;
     let inst = writable(sys, &vgname)?;
     let li = inst
@@ -345,12 +357,105 @@ pub fn lvconvert_merge(sys: &System, arg: &str, w: &Writer, out: &mut dyn Write)
     vg.lvs[c.glue].set_visible(false);
     vg.derive_roles();
     commit_vg(sys, inst, &mut vg, w, 1)?;
-    writeln!(
-        out,
-        "  Merging of snapshot {vgname}/{snap} will occur on next activation of {vgname}/{}.",
-        inst.vg.lvs[c.origin].name
-    )?;
+    let origin_name = inst.vg.lvs[c.origin].name.clone();
+    if interrupt_after == Some(0) {
+        writeln!(
+            out,
+            "  Merging of snapshot {vgname}/{snap} will occur on next activation of {vgname}/{origin_name}."
+        )?;
+        return Ok(());
+    }
+    writeln!(out, "  Merging of volume {vgname}/{snap} started.")?;
+    out.flush()?;
+    let sys_now = rescan(sys)?;
+    let inst_now = sys_now
+        .vg(&vgname)
+        .ok_or_else(|| anyhow!("VG {vgname} vanished"))?;
+    let origin = c.origin;
+    let runs = merge_runs(&sys_now, inst_now, origin, interrupt_after)?;
+    if let Some(n) = interrupt_after {
+        if runs >= n {
+            eprintln!(
+                "  lvmsim: merge of {vgname}/{snap} interrupted after {runs} merge run(s); it resumes at the next activation (vgchange -ay {vgname})."
+            );
+            return Ok(());
+        }
+    }
+    let sys_done = rescan(&sys_now)?;
+    let inst_done = sys_done
+        .vg(&vgname)
+        .ok_or_else(|| anyhow!("VG {vgname} vanished"))?;
+    let mut n = 1;
+    if let Some(cow) = finish_merge(&sys_done, inst_done, origin, w, &mut n)? {
+        writeln!(out, "  {vgname}/{origin_name}: Merged: 100.00%")?;
+        writeln!(
+            out,
+            "  Merge of snapshot into logical volume {vgname}/{origin_name} has finished."
+        )?;
+        writeln!(out, "  Logical volume \"{cow}\" successfully removed.")?;
+    }
     Ok(())
+}
+
+/// Runs the merge into `origin` for at most `limit` merge runs (all if
+/// None), with a progress line on a terminal; returns the runs done.
+fn merge_runs(
+    sys: &System,
+    inst: &lvm_meta::scan::VgInstance,
+    origin: usize,
+    limit: Option<usize>,
+) -> Result<usize> {
+    use cow_engine::engine::{merge_step, PStore, Snap};
+    use std::io::IsTerminal;
+    let vg = &inst.vg;
+    let Some((cow, c)) = vg.roles.iter().enumerate().find_map(|(i, r)| {
+        r.cow_of
+            .filter(|c| c.merging && c.origin == origin)
+            .map(|c| (i, c))
+    }) else {
+        return Ok(0);
+    };
+    let mut set = cow_engine::blocks::LvSet {
+        vg,
+        images: open_rw(sys, inst)?,
+    };
+    let mut m = PStore::activate(&mut set, cow, c.chunk_size.0)?;
+    if !m.valid {
+        return Ok(0);
+    }
+    let mut others = Vec::new();
+    for (j, r) in vg.roles.iter().enumerate() {
+        if let Some(o) = r.cow_of {
+            if j != cow && o.origin == origin && !o.merging {
+                let store = PStore::activate(&mut set, j, o.chunk_size.0)?;
+                others.push(Snap {
+                    store,
+                    len: u64::from(o.glue_extents) * vg.extent_bytes(),
+                });
+            }
+        }
+    }
+    let total = m.usage(&set).0.max(1);
+    let tty = std::io::stderr().is_terminal();
+    let mut done = 0;
+    while limit.is_none_or(|l| done < l) && merge_step(&mut set, origin, &mut m, &mut others)? {
+        done += 1;
+        if tty {
+            let left = m.usage(&set).0;
+            let pct = 100.0 * (1.0 - left as f64 / total as f64);
+            eprint!(
+                "\r  {}/{}: Merged: {pct:6.2}%",
+                vg.name, vg.lvs[origin].name
+            );
+        }
+    }
+    if tty && done > 0 {
+        eprintln!();
+    }
+    for f in set.images.pvs.iter().flatten() {
+        f.sync_data()?;
+    }
+    Ok(done)
 }
 
 /// The images of a VG opened read-write (for data changes).

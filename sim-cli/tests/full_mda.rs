@@ -24,15 +24,30 @@ fn a_full_ring_refuses_the_command_and_changes_nothing() {
         .set_len(64 << 20)
         .unwrap();
     // The smallest area lvm2 makes: 32 KiB, so about 15 KiB per copy.
-    assert!(lvmsim(&img, &["pvcreate", "--metadatasize", "32k", "--dataalignment", "32k", "/dev/a"])
+    assert!(lvmsim(
+        &img,
+        &[
+            "pvcreate",
+            "--metadatasize",
+            "32k",
+            "--dataalignment",
+            "32k",
+            "/dev/a"
+        ]
+    )
+    .status
+    .success());
+    assert!(lvmsim(&img, &["vgcreate", "-s", "64k", "vg", "/dev/a"])
         .status
         .success());
-    assert!(lvmsim(&img, &["vgcreate", "-s", "64k", "vg", "/dev/a"]).status.success());
     let mut refused = None;
     for i in 0..400 {
         let name = format!("lv_with_a_long_name_{i:04}");
         let before = std::fs::read(&img).unwrap();
-        let o = lvmsim(&img, &["lvcreate", "-an", "-Zn", "-n", &name, "-l", "1", "vg"]);
+        let o = lvmsim(
+            &img,
+            &["lvcreate", "-an", "-Zn", "-n", &name, "-l", "1", "vg"],
+        );
         if !o.status.success() {
             let err = String::from_utf8_lossy(&o.stderr).into_owned();
             assert!(err.contains("too large for circular buffer"), "{err}");
