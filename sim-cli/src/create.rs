@@ -1563,3 +1563,70 @@ pub fn vgcfgrestore(
     writeln!(out, "  Restored volume group {vgname}.")?;
     Ok(())
 }
+
+/// `lvchange` options.
+#[derive(Debug, Clone, Default)]
+pub struct LvchangeOpts {
+    /// `-a y|n`.
+    pub activate: Option<bool>,
+    /// `--addtag`.
+    pub addtag: Vec<String>,
+    /// `--deltag`.
+    pub deltag: Vec<String>,
+}
+
+/// lvm2's tag rules (`validate_tag`): `[A-Za-z0-9_+.-/=!:&#]`, not
+/// starting with `-`, at most 1024 characters.
+fn check_tag(t: &str) -> Result<()> {
+    let ok = !t.is_empty()
+        && t.len() <= 1024
+        && !t.starts_with('-')
+        && t.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"_+.-/=!:&#".contains(&c));
+    if !ok {
+        bail!("Tag \"{t}\" is invalid.");
+    }
+    Ok(())
+}
+
+/// `lvchange --addtag/--deltag VG/LV`: one commit per LV, as lvm2 does.
+/// `-a y` of an origin with a merging snapshot runs the merge (see
+/// `vgchange`); `-a n` changes nothing on the images.
+pub fn lvchange(
+    sys: &System,
+    targets: &[String],
+    o: &LvchangeOpts,
+    w: &Writer,
+    out: &mut dyn Write,
+) -> Result<()> {
+    for t in o.addtag.iter().chain(&o.deltag) {
+        check_tag(t)?;
+    }
+    let mut cur = rescan(sys)?;
+    for target in targets {
+        let (vgname, lvname) = crate::write::vg_lv(target)?;
+        if o.activate == Some(true) {
+            crate::write::activate_lv(&cur, &vgname, &lvname, w, out)?;
+            cur = rescan(&cur)?;
+        }
+        if o.addtag.is_empty() && o.deltag.is_empty() {
+            continue;
+        }
+        let inst = writable(&cur, &vgname)?;
+        let mut vg = (*inst.vg).clone();
+        let li = vg
+            .lv_index(&lvname)
+            .ok_or_else(|| anyhow!("Failed to find logical volume \"{vgname}/{lvname}\""))?;
+        let lv = &mut vg.lvs[li];
+        for t in &o.addtag {
+            if !lv.tags.contains(t) {
+                lv.tags.push(t.clone());
+            }
+        }
+        lv.tags.retain(|t| !o.deltag.contains(t));
+        commit_vg(&cur, inst, &mut vg, w, 1)?;
+        writeln!(out, "  Logical volume {vgname}/{lvname} changed.")?;
+        cur = rescan(&cur)?;
+    }
+    Ok(())
+}

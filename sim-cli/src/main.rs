@@ -91,10 +91,32 @@ enum Cmd {
     Vgrename(VgrenameArgs),
     /// Write a VG from a backup file (as lvm2's vgcfgrestore -f FILE VG).
     Vgcfgrestore(VgcfgrestoreArgs),
+    /// Change LVs: tags (`--addtag`, `--deltag`), activation (`-ay` of an
+    /// origin runs its pending merge).
+    Lvchange(LvchangeArgs),
     /// Every metadata copy on the images, oldest first, and what changed.
     History(history::HistoryArgs),
     /// Every snapshot any metadata copy knew, and what can be rebuilt.
     Recover(recover::RecoverArgs),
+}
+
+#[derive(Args, Debug)]
+struct LvchangeArgs {
+    /// `y` to activate (runs a pending merge), `n` to deactivate.
+    #[arg(short = 'a', long = "activate", value_name = "y|n")]
+    activate: Option<String>,
+    /// Add a tag.
+    #[arg(long = "addtag")]
+    addtag: Vec<String>,
+    /// Remove a tag.
+    #[arg(long = "deltag")]
+    deltag: Vec<String>,
+    /// Accepted for lvm2 compatibility.
+    #[arg(short = 'y', long = "yes")]
+    yes: bool,
+    /// VG/LV...
+    #[arg(required = true)]
+    lvs: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -721,6 +743,7 @@ fn run(cli: Cli) -> Result<i32> {
                 | Cmd::Lvreduce(_)
                 | Cmd::Vgrename(_)
                 | Cmd::Vgcfgrestore(_)
+                | Cmd::Lvchange(_)
         )
     {
         bail!("--scan-all is for reading damaged images; commands that write refuse it");
@@ -842,7 +865,8 @@ fn run(cli: Cli) -> Result<i32> {
         | Cmd::Lvextend(_)
         | Cmd::Lvreduce(_)
         | Cmd::Vgrename(_)
-        | Cmd::Vgcfgrestore(_) => {
+        | Cmd::Vgcfgrestore(_)
+        | Cmd::Lvchange(_) => {
             create_cmd(&cli, &mut out, &mut err)?;
             0
         }
@@ -968,6 +992,23 @@ fn create_cmd(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()>
         Cmd::Vgreduce(a) => create::vgreduce(&sys, &a.vg, &a.pvs, &w, out),
         Cmd::Vgrename(a) => create::vgrename(&sys, &a.old, &a.new, &w, out),
         Cmd::Vgcfgrestore(a) => create::vgcfgrestore(&sys, &a.file, &a.vg, &w, out),
+        Cmd::Lvchange(a) => {
+            let activate = match a.activate.as_deref() {
+                None => None,
+                Some("y" | "ay") => Some(true),
+                Some("n" | "an") => Some(false),
+                Some(o) => bail!("Invalid argument for --activate: {o}"),
+            };
+            let o = create::LvchangeOpts {
+                activate,
+                addtag: a.addtag.clone(),
+                deltag: a.deltag.clone(),
+            };
+            if o.activate.is_none() && o.addtag.is_empty() && o.deltag.is_empty() {
+                bail!("No change to the LVs was requested (-a, --addtag, --deltag).");
+            }
+            create::lvchange(&sys, &a.lvs, &o, &w, out)
+        }
         Cmd::Vgremove(a) => create::vgremove(&sys, &a.vg, a.force > 0, &w, out),
         Cmd::Lvcreate(a) => {
             let o = create::LvcreateOpts {

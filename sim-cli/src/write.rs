@@ -576,6 +576,40 @@ pub(crate) fn rescan(sys: &System) -> Result<System> {
     Ok(System::scan(images)?)
 }
 
+/// `lvchange -ay VG/LV`: an origin with a merging snapshot merges it (and
+/// the end is recorded, as lvm2's poller does); nothing else changes.
+pub(crate) fn activate_lv(
+    sys: &System,
+    vgname: &str,
+    lvname: &str,
+    w: &Writer,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let inst = writable(sys, vgname)?;
+    let li = inst
+        .vg
+        .lv_index(lvname)
+        .ok_or_else(|| anyhow!("Failed to find logical volume \"{vgname}/{lvname}\""))?;
+    if !inst.vg.roles[li].merging_origin {
+        return Ok(());
+    }
+    merge_runs(sys, inst, li, None)?;
+    let sys_now = rescan(sys)?;
+    let inst_now = sys_now
+        .vg(vgname)
+        .ok_or_else(|| anyhow!("VG {vgname} vanished"))?;
+    let mut n = 1;
+    if let Some(cow) = finish_merge(&sys_now, inst_now, li, w, &mut n)? {
+        writeln!(out, "  {vgname}/{lvname}: Merged: 100.00%")?;
+        writeln!(
+            out,
+            "  Merge of snapshot into logical volume {vgname}/{lvname} has finished."
+        )?;
+        writeln!(out, "  Logical volume \"{cow}\" successfully removed.")?;
+    }
+    Ok(())
+}
+
 /// `vgchange -ay|-an [--poll y|n] VG`. Nothing is kept active between
 /// commands: activation runs what the kernel would start (pending merges)
 /// to its end; with polling (the default) the finished merge is also
