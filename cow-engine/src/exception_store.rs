@@ -97,6 +97,27 @@ impl Store {
     pub fn load(
         cow_sectors: u64,
         table_chunk: u64,
+        read: impl FnMut(u64, &mut [u8]) -> Result<(), String>,
+    ) -> Result<Store, StoreError> {
+        Store::load_with(cow_sectors, table_chunk, false, read)
+    }
+
+    /// Loads the records an invalidated store still holds, for forensics
+    /// (the kernel reads none of them): the same walk as [`Store::load`]
+    /// whatever the header's valid field says, ending quietly at an area
+    /// that lies past the COW's end.
+    pub fn load_forensic(
+        cow_sectors: u64,
+        table_chunk: u64,
+        read: impl FnMut(u64, &mut [u8]) -> Result<(), String>,
+    ) -> Result<Store, StoreError> {
+        Store::load_with(cow_sectors, table_chunk, true, read)
+    }
+
+    fn load_with(
+        cow_sectors: u64,
+        table_chunk: u64,
+        forensic: bool,
         mut read: impl FnMut(u64, &mut [u8]) -> Result<(), String>,
     ) -> Result<Store, StoreError> {
         let mut first = vec![0u8; 512];
@@ -130,7 +151,7 @@ impl Store {
             current_area: 0,
             current_committed: 0,
         };
-        if new || !header.is_valid() {
+        if new || (!header.is_valid() && !forensic) {
             // An invalid store's exceptions are not read; a new one has none.
             return Ok(s);
         }
@@ -142,6 +163,9 @@ impl Store {
         loop {
             let chunk = s.area_location(area);
             if chunk >= cow_chunks {
+                if forensic {
+                    break;
+                }
                 return Err(StoreError::AreaPastEnd {
                     area,
                     chunk,
@@ -255,6 +279,23 @@ mod tests {
         assert_eq!(s.map.get(&4), Some(&2));
         let s = load(&cow(8, 50, &[(4, 2)], 0), 8).unwrap();
         assert!(s.records.is_empty() && !s.header.is_valid());
+    }
+
+    #[test]
+    fn forensic_load_reads_an_invalid_store_to_the_cow_end() {
+        // Area 0 full and no room for area 1: the kernel refuses it; the
+        // forensic load keeps the 256 records and ends at the COW's end.
+        let recs: Vec<(u64, u64)> = (0..256).map(|i| (i, 2 + i)).collect();
+        let img = cow(8, 258, &recs, 0);
+        let b = 4096usize;
+        let s = Store::load_forensic(img.len() as u64 / 512, 8, |c, buf| {
+            let at = c as usize * b;
+            buf.copy_from_slice(img.get(at..at + buf.len()).ok_or("past end")?);
+            Ok(())
+        })
+        .unwrap();
+        assert!(!s.header.is_valid());
+        assert_eq!((s.records.len(), s.map.get(&7)), (256, Some(&9)));
     }
 
     #[test]

@@ -101,14 +101,29 @@ fn raw<'a>(vg: &'a Vg, lv: usize, pvs: &[Option<&'a Image>]) -> Result<LvReader<
 
 /// Loads the COW store of LV `cow` (chunk size from the glue segment).
 pub fn load_store(vg: &Vg, cow: usize, table_chunk: u64, pvs: &[Option<&Image>]) -> Result<Store> {
+    load_store_with(vg, cow, table_chunk, pvs, false)
+}
+
+fn load_store_with(
+    vg: &Vg,
+    cow: usize,
+    table_chunk: u64,
+    pvs: &[Option<&Image>],
+    forensic: bool,
+) -> Result<Store> {
     let r = raw(vg, cow, pvs)?;
     let name = &vg.lvs[cow].name;
     let cow_sectors = r.size() / 512;
-    Store::load(cow_sectors, table_chunk, |chunk, buf| {
+    let read = |chunk: u64, buf: &mut [u8]| {
         let cb = buf.len() as u64;
         r.read_at(chunk * cb, buf).map_err(|e| e.to_string())
-    })
-    .map_err(|e| match e {
+    };
+    let loaded = if forensic {
+        Store::load_forensic(cow_sectors, table_chunk, read)
+    } else {
+        Store::load(cow_sectors, table_chunk, read)
+    };
+    loaded.map_err(|e| match e {
         StoreError::Io(m) => Error::Usage(format!("COW {}/{name}: {m}", vg.name)),
         other => Error::corrupt(
             None,
@@ -121,20 +136,32 @@ pub fn load_store(vg: &Vg, cow: usize, table_chunk: u64, pvs: &[Option<&Image>])
 
 /// Opens LV `lv` as `dd if=/dev/VG/LV` would read it after activation.
 pub fn open<'a>(vg: &'a Vg, lv: usize, pvs: &[Option<&'a Image>]) -> Result<Box<dyn View + 'a>> {
+    open_with(vg, lv, pvs, false)
+}
+
+/// [`open`], or with `force` a snapshot's view from whatever records its
+/// store still holds even if it is invalid or merging (forensics: the
+/// kernel would fail every read of an invalid snapshot).
+pub fn open_with<'a>(
+    vg: &'a Vg,
+    lv: usize,
+    pvs: &[Option<&'a Image>],
+    force: bool,
+) -> Result<Box<dyn View + 'a>> {
     let name = |i: usize| format!("{}/{}", vg.name, vg.lvs[i].name);
     let role = vg
         .roles
         .get(lv)
         .ok_or_else(|| Error::Usage(format!("no LV with index {lv}")))?;
     if let Some(c) = role.cow_of {
-        if c.merging {
+        if c.merging && !force {
             return Err(Error::Usage(format!(
                 "{} is merging into its origin: read the origin, which shows the snapshot's data",
                 name(lv)
             )));
         }
-        let store = load_store(vg, lv, c.chunk_size.0, pvs)?;
-        if !store.header.is_valid() {
+        let store = load_store_with(vg, lv, c.chunk_size.0, pvs, force)?;
+        if !store.header.is_valid() && !force {
             return Err(Error::Usage(format!(
                 "snapshot {} is invalid (it overflowed or failed): the kernel fails every read of it",
                 name(lv)

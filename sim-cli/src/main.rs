@@ -2,6 +2,7 @@
 //! and no device-mapper. Every command here only reads the images.
 
 mod backup;
+mod data;
 mod dmsetup;
 mod pvck;
 mod report;
@@ -64,6 +65,22 @@ enum Cmd {
     Lvremove(LvremoveArgs),
     /// The device-mapper view of the VGs as lvm2 would activate them.
     Dmsetup(DmsetupArgs),
+    /// Write stdin (or --input) into an LV at --offset, as `dd
+    /// of=/dev/VG/LV conv=notrunc` after activation would (copy-on-write
+    /// into snapshots, snapshot overflow, merging origins as the kernel).
+    Write(WriteArgs),
+}
+
+#[derive(Args, Debug)]
+struct WriteArgs {
+    /// VG/LV to write.
+    lv: String,
+    /// First byte of the LV to write.
+    #[arg(long, default_value_t = 0)]
+    offset: u64,
+    /// Read the data from this file instead of stdin.
+    #[arg(long)]
+    input: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -195,6 +212,10 @@ struct CatArgs {
     /// How many bytes (default: to the LV's end).
     #[arg(long)]
     length: Option<u64>,
+    /// Read an invalid (or merging) snapshot from the records its store
+    /// still holds, for forensics; the kernel fails such reads with EIO.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args, Debug)]
@@ -341,7 +362,7 @@ fn cat(sys: &System, a: &CatArgs, out: &mut dyn Write) -> Result<()> {
         .iter()
         .map(|d| d.map(|d| &sys.devices[d].image))
         .collect();
-    let reader = cow_engine::view::open(&vi.vg, li, &pvs)?;
+    let reader = cow_engine::view::open_with(&vi.vg, li, &pvs, a.force)?;
     let size = reader.size();
     if a.offset > size {
         bail!(
@@ -581,6 +602,18 @@ fn run(cli: Cli) -> Result<i32> {
                     writeln!(out, "{line}")?;
                 }
             }
+            0
+        }
+        Cmd::Write(a) => {
+            let sys = scan(&cli.dev, &mut err)?;
+            match &a.input {
+                Some(p) => {
+                    let mut f = std::fs::File::open(p)
+                        .with_context(|| format!("{}: cannot open", p.display()))?;
+                    data::write(&sys, &a.lv, a.offset, &mut f)?
+                }
+                None => data::write(&sys, &a.lv, a.offset, &mut std::io::stdin().lock())?,
+            };
             0
         }
         Cmd::Lvpoll(a) => {
