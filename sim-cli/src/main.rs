@@ -101,6 +101,17 @@ enum DmCmd {
         /// Only these device-mapper devices.
         names: Vec<String>,
     },
+    /// `dmsetup table`: each device's table line as lvm2 loads it on
+    /// `vgchange -ay` (snapshot-origin, -real, -cow, snapshot,
+    /// snapshot-merge), device numbers as on a fresh activation.
+    Table {
+        /// `NAME=MAJ:MIN`: the device number of an image; default 7:N in
+        /// --dev order.
+        #[arg(long = "devno")]
+        devno: Vec<String>,
+        /// Only these device-mapper devices.
+        names: Vec<String>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -577,9 +588,8 @@ fn run(cli: Cli) -> Result<i32> {
             write::lvremove(&sys, &a.lvs, &w, &mut out)?;
             0
         }
-        Cmd::Dmsetup(DmsetupArgs {
-            cmd: DmCmd::Status { devno, names },
-        }) => {
+        Cmd::Dmsetup(DmsetupArgs { cmd }) => {
+            let (DmCmd::Status { devno, names } | DmCmd::Table { devno, names }) = cmd;
             let sys = scan(&cli.dev, &mut err)?;
             let mut map = std::collections::HashMap::new();
             for d in devno {
@@ -594,7 +604,10 @@ fn run(cli: Cli) -> Result<i32> {
                     .unwrap_or_else(|| format!("7:{i}"))
             };
             let mut buf = Vec::new();
-            dmsetup::status(&sys, &[], &devno, &mut buf)?;
+            match cmd {
+                DmCmd::Status { .. } => dmsetup::status(&sys, &[], &devno, &mut buf)?,
+                DmCmd::Table { .. } => dmsetup::table(&sys, &devno, &mut buf)?,
+            }
             let text = String::from_utf8_lossy(&buf);
             for line in text.lines() {
                 let name = line.split(':').next().unwrap_or("");
