@@ -1,6 +1,7 @@
 //! `lvmsim`: lvm2's commands on disk-image files, with no kernel, no root
 //! and no device-mapper. Every command here only reads the images.
 
+mod active;
 mod backup;
 mod data;
 mod dmsetup;
@@ -209,6 +210,10 @@ struct ReportArgs {
     /// kernel state); the default reports the images as inactive.
     #[arg(long = "driverloaded")]
     driverloaded: Option<String>,
+    /// Report LVs as after `vgchange -ay`: lv_attr state 'a' ('I' for an
+    /// invalid snapshot) and Data%/Snap% of snapshots from their stores.
+    #[arg(long)]
+    active: bool,
     /// VG, VG/LV or PV names to report.
     names: Vec<String>,
 }
@@ -353,6 +358,7 @@ fn report_options(a: &ReportArgs) -> Result<report::Options> {
         separator: a.separator.clone(),
         aligned: a.aligned,
         driver_unknown,
+        active: a.active,
         names: a.names.clone(),
     })
 }
