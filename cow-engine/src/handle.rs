@@ -28,17 +28,23 @@
 //! Dropping the handle is the deactivation: nothing is kept in memory that
 //! is not already on the images.
 //!
-//! ```
+//! ```no_run
 //! use cow_engine::blocks::Images;
 //! use cow_engine::handle::LvHandle;
+//! use lvm_meta::{io::Image, scan::System};
 //! use std::io::{Read, Seek, SeekFrom, Write};
-//! # fn doc(vg: &lvm_meta::model::Vg, images: Images<Vec<u8>>) -> std::io::Result<()> {
-//! let origin = vg.lv_index("origin").unwrap();
-//! let mut lv = LvHandle::open(vg, images, origin).map_err(std::io::Error::other)?;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let sys = System::scan(vec![Image::open("pv1.img")?])?;
+//! let inst = sys.vg("vg").ok_or("no VG named vg")?;
+//! let origin = inst.vg.lv_index("origin").ok_or("no LV named origin")?;
+//! let images = Images::open_vg(&sys, inst, true)?;
+//! let mut lv = LvHandle::open(&inst.vg, images, origin)?;
 //! lv.seek(SeekFrom::Start(4096))?;
 //! lv.write_all(b"new data")?; // the old chunk is copied to each snapshot first
-//! let images = lv.into_images();
-//! # let _ = images; Ok(()) }
+//! let mut back = [0u8; 8];
+//! lv.seek(SeekFrom::Start(4096))?;
+//! lv.read_exact(&mut back)?;
+//! # Ok(()) }
 //! ```
 //!
 //! # Errors

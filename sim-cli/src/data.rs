@@ -13,7 +13,7 @@
 //! A pending merge is not advanced: the write lands on the `snapshot-merge`
 //! origin before the merge's first batch (run `vgchange -ay` to merge).
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use cow_engine::blocks::Images;
 use cow_engine::handle::LvHandle;
 use lvm_meta::scan::System;
@@ -50,23 +50,7 @@ pub fn write(sys: &System, arg: &str, offset: u64, input: &mut dyn Read) -> Resu
         .lv_index(lvn)
         .filter(|&i| !vg.lvs[i].is_snapshot_glue())
         .ok_or_else(|| anyhow!("Failed to find logical volume \"{vgn}/{lvn}\""))?;
-    let mut pvs = Vec::new();
-    for d in &inst.pv_devices {
-        pvs.push(match d {
-            Some(d) => {
-                let path = &sys.devices[*d].image.source;
-                Some(
-                    std::fs::OpenOptions::new()
-                        .read(true)
-                        .write(true)
-                        .open(path)
-                        .with_context(|| format!("{path}: cannot open for writing"))?,
-                )
-            }
-            None => None,
-        });
-    }
-    let mut lv = LvHandle::open(vg, Images { pvs }, li)?;
+    let mut lv = LvHandle::open(vg, Images::open_vg(sys, inst, true)?, li)?;
     let mut buf = vec![0u8; PIECE];
     let mut at = offset;
     let result = loop {
