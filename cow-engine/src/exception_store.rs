@@ -8,9 +8,9 @@
 //! `(old_chunk, new_chunk)`, little-endian, ending at the first record whose
 //! `new_chunk` is 0. Loading stops at the first area that is not full.
 
+use crate::chunk_map::ChunkMap;
 use crate::disk_header::{DiskHeader, Header, HeaderError};
 use byteorder::{ByteOrder, LittleEndian as LE};
-use std::collections::HashMap;
 
 /// Size of one `struct disk_exception`.
 pub const DISK_EXCEPTION_SIZE: u64 = 16;
@@ -61,7 +61,7 @@ pub struct Store {
     /// Every record in disk order (area by area).
     pub records: Vec<Exception>,
     /// Lookup: the first record for each origin chunk wins, as in the kernel.
-    pub map: HashMap<u64, u64>,
+    pub map: ChunkMap,
     /// Next COW chunk the kernel would allocate.
     pub next_free: u64,
     /// Index of the first area that is not full.
@@ -146,7 +146,7 @@ impl Store {
             cow_chunks,
             cow_sectors,
             records: Vec::new(),
-            map: HashMap::new(),
+            map: ChunkMap::default(),
             next_free: 2,
             current_area: 0,
             current_committed: 0,
@@ -188,7 +188,6 @@ impl Store {
                     old,
                     new: new_chunk,
                 });
-                s.map.entry(old).or_insert(new_chunk);
             }
             if !full {
                 break;
@@ -196,6 +195,7 @@ impl Store {
             area += 1;
         }
         s.current_area = area;
+        s.map = ChunkMap::from_records(&s.records);
         // skip_metadata: never hand out a metadata chunk.
         if s.next_free % (e + 1) == 1 {
             s.next_free += 1;

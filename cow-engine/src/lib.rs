@@ -10,6 +10,7 @@
 #![deny(unsafe_code)]
 
 pub mod blocks;
+pub mod chunk_map;
 pub mod disk_header;
 pub mod engine;
 pub mod exception_store;
