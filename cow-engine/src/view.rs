@@ -65,31 +65,69 @@ impl View for Overlay<'_> {
     fn size(&self) -> u64 {
         self.size
     }
-    fn read_at(&self, mut offset: u64, mut buf: &mut [u8]) -> Result<()> {
-        if offset
-            .checked_add(buf.len() as u64)
-            .is_none_or(|e| e > self.size)
-        {
+    /// Reads in few large I/Os: the origin once for the whole range
+    /// (unless exceptions cover all of it), then each run of exceptions
+    /// whose COW chunks are consecutive in one read, placed straight into
+    /// `buf` when the origin chunks are consecutive too, else read once
+    /// and scattered.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let len = buf.len() as u64;
+        let end = offset.checked_add(len).filter(|e| *e <= self.size);
+        let Some(end) = end else {
             return Err(Error::Usage(format!(
                 "read of {} bytes at {offset} runs past the view's end ({})",
                 buf.len(),
                 self.size
             )));
+        };
+        if buf.is_empty() {
+            return Ok(());
         }
-        while !buf.is_empty() {
-            let (src, run) = self.map(offset);
-            let n = run.min(buf.len() as u64) as usize;
-            let (head, tail) = buf.split_at_mut(n);
-            match src {
-                Source::Origin(o) => {
-                    // A snapshot can be longer than its origin is now; the
-                    // kernel would map past the origin's end to an error.
-                    self.origin.read_at(o, head)?
-                }
-                Source::Cow(c) => self.cow.read_at(c, head)?,
+        let cb = self.store.chunk_sectors * 512;
+        let (first, last) = (offset / cb, (end - 1) / cb);
+        let exc = self.store.map.range(first, last);
+        if (exc.len() as u64) < last - first + 1 {
+            // A snapshot can be longer than its origin is now; the kernel
+            // would map past the origin's end to an error.
+            self.origin.read_at(offset, buf)?;
+        }
+        // The part of origin chunk `c` inside the request: (position in
+        // buf, position in the chunk, length).
+        let part = |c: u64| {
+            let from = (c * cb).max(offset);
+            let to = ((c + 1) * cb).min(end);
+            (
+                (from - offset) as usize,
+                from - c * cb,
+                (to - from) as usize,
+            )
+        };
+        let mut scratch = Vec::new();
+        let mut i = 0;
+        while i < exc.len() {
+            // A run: COW chunks consecutive.
+            let mut j = i + 1;
+            while j < exc.len() && exc[j].1 == exc[j - 1].1 + 1 {
+                j += 1;
             }
-            offset += n as u64;
-            buf = tail;
+            let run = &exc[i..j];
+            let contiguous = run.windows(2).all(|w| w[1].0 == w[0].0 + 1);
+            let (b0, w0, _) = part(run[0].0);
+            if contiguous {
+                let (bl, _, ll) = part(run[run.len() - 1].0);
+                self.cow
+                    .read_at(run[0].1 * cb + w0, &mut buf[b0..bl + ll])?;
+            } else {
+                let n = (run.len() as u64 * cb) as usize;
+                scratch.resize(n, 0);
+                self.cow.read_at(run[0].1 * cb, &mut scratch)?;
+                for (k, &(c, _)) in run.iter().enumerate() {
+                    let (b, w, l) = part(c);
+                    let at = k * cb as usize + w as usize;
+                    buf[b..b + l].copy_from_slice(&scratch[at..at + l]);
+                }
+            }
+            i = j;
         }
         Ok(())
     }
