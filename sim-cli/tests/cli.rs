@@ -78,6 +78,8 @@ conformance! {
     cat: ["cat", "vg/lv"];
     pvck: ["pvck", "--dump", "headers"];
     vgcfgbackup: ["vgcfgbackup", "vg"];
+    write: ["write", "vg/lv"];
+    dmsetup_table: ["dmsetup", "table"];
 }
 
 #[test]
