@@ -15,8 +15,10 @@
 //! COW headers, exception areas, copied chunks, invalidation included.
 //!
 //! The goldens are the kernel's records only. Scenarios whose snapshots
-//! were merged or removed afterwards have no images of the state their
-//! writes ran in; `NOT_REPLAYED` names them with the reason.
+//! were merged or removed afterwards have no final metadata describing the
+//! state their writes ran in; `NOT_REPLAYED` names them with the reason.
+//! cow-engine's tests/kernel_history.rs replays those through the library,
+//! with the metadata copies their rings still hold.
 
 mod common;
 
