@@ -133,6 +133,42 @@ impl<B: Blocks> Images<B> {
     }
 }
 
+impl Images<std::fs::File> {
+    /// Opens the images holding the PVs of a scanned VG (the files they
+    /// were scanned from), read-write if `writable`; a missing PV stays
+    /// `None`.
+    pub fn open_vg(
+        sys: &lvm_meta::scan::System,
+        inst: &lvm_meta::scan::VgInstance,
+        writable: bool,
+    ) -> Result<Self> {
+        let mut pvs = Vec::new();
+        for d in &inst.pv_devices {
+            pvs.push(match d {
+                Some(d) => {
+                    let path = &sys.devices[*d].image.source;
+                    let f = std::fs::OpenOptions::new()
+                        .read(true)
+                        .write(writable)
+                        .open(path)
+                        .map_err(|source| Error::Io {
+                            path: path.clone(),
+                            what: if writable {
+                                "open for writing".into()
+                            } else {
+                                "open".into()
+                            },
+                            source,
+                        })?;
+                    Some(f)
+                }
+                None => None,
+            });
+        }
+        Ok(Images { pvs })
+    }
+}
+
 /// The LVs of one VG as a [`crate::engine::DevSet`]: device `d` is LV
 /// index `d` of [`Vg::lvs`].
 pub struct LvSet<'a, B> {

@@ -7,11 +7,11 @@
 //! data is copied to the COW, then (when the area fills) the next area is
 //! zeroed, then the area is written, and only then the origin changes.
 
+use crate::chunk_map::ChunkMap;
 use crate::disk_header::{DiskHeader, Header, SNAPSHOT_DISK_VERSION};
 use crate::exception_store::{area_location, Store, DISK_EXCEPTION_SIZE};
 use byteorder::{ByteOrder, LittleEndian as LE};
 use lvm_meta::{Corruption, Error, Result};
-use std::collections::HashMap;
 
 /// A set of devices addressed by number (an LV index, or a test's vector).
 pub trait DevSet {
@@ -62,7 +62,7 @@ pub struct PStore {
     pub current_committed: u64,
     area: Vec<u8>,
     /// Origin chunk → COW chunk.
-    pub map: HashMap<u64, u64>,
+    pub map: ChunkMap,
 }
 
 impl PStore {
@@ -90,7 +90,7 @@ impl PStore {
             current_area: 0,
             current_committed: 0,
             area: Vec::new(),
-            map: HashMap::new(),
+            map: ChunkMap::default(),
         };
         match header {
             Header::New => {

@@ -8,9 +8,9 @@
 //! `(old_chunk, new_chunk)`, little-endian, ending at the first record whose
 //! `new_chunk` is 0. Loading stops at the first area that is not full.
 
+use crate::chunk_map::ChunkMap;
 use crate::disk_header::{DiskHeader, Header, HeaderError};
 use byteorder::{ByteOrder, LittleEndian as LE};
-use std::collections::HashMap;
 
 /// Size of one `struct disk_exception`.
 pub const DISK_EXCEPTION_SIZE: u64 = 16;
@@ -61,7 +61,7 @@ pub struct Store {
     /// Every record in disk order (area by area).
     pub records: Vec<Exception>,
     /// Lookup: the first record for each origin chunk wins, as in the kernel.
-    pub map: HashMap<u64, u64>,
+    pub map: ChunkMap,
     /// Next COW chunk the kernel would allocate.
     pub next_free: u64,
     /// Index of the first area that is not full.
@@ -99,25 +99,26 @@ impl Store {
         table_chunk: u64,
         read: impl FnMut(u64, &mut [u8]) -> Result<(), String>,
     ) -> Result<Store, StoreError> {
-        Store::load_inner(cow_sectors, table_chunk, read, false)
+        Store::load_with(cow_sectors, table_chunk, false, read)
     }
 
-    /// Like [`Store::load`], but reads the exception records of an
-    /// invalidated store too (the kernel does not; they are still on disk
-    /// after an overflow and are what forensic recovery works from).
-    pub fn load_even_invalid(
+    /// Loads the records an invalidated store still holds, for forensics
+    /// (the kernel reads none of them): the same walk as [`Store::load`]
+    /// whatever the header's valid field says, ending quietly at an area
+    /// that lies past the COW's end.
+    pub fn load_forensic(
         cow_sectors: u64,
         table_chunk: u64,
         read: impl FnMut(u64, &mut [u8]) -> Result<(), String>,
     ) -> Result<Store, StoreError> {
-        Store::load_inner(cow_sectors, table_chunk, read, true)
+        Store::load_with(cow_sectors, table_chunk, true, read)
     }
 
-    fn load_inner(
+    fn load_with(
         cow_sectors: u64,
         table_chunk: u64,
+        forensic: bool,
         mut read: impl FnMut(u64, &mut [u8]) -> Result<(), String>,
-        even_invalid: bool,
     ) -> Result<Store, StoreError> {
         let mut first = vec![0u8; 512];
         read_sectors(&mut read, 0, &mut first)?;
@@ -145,12 +146,12 @@ impl Store {
             cow_chunks,
             cow_sectors,
             records: Vec::new(),
-            map: HashMap::new(),
+            map: ChunkMap::default(),
             next_free: 2,
             current_area: 0,
             current_committed: 0,
         };
-        if new || (!header.is_valid() && !even_invalid) {
+        if new || (!header.is_valid() && !forensic) {
             // An invalid store's exceptions are not read; a new one has none.
             return Ok(s);
         }
@@ -162,6 +163,9 @@ impl Store {
         loop {
             let chunk = s.area_location(area);
             if chunk >= cow_chunks {
+                if forensic {
+                    break;
+                }
                 return Err(StoreError::AreaPastEnd {
                     area,
                     chunk,
@@ -184,7 +188,6 @@ impl Store {
                     old,
                     new: new_chunk,
                 });
-                s.map.entry(old).or_insert(new_chunk);
             }
             if !full {
                 break;
@@ -192,6 +195,7 @@ impl Store {
             area += 1;
         }
         s.current_area = area;
+        s.map = ChunkMap::from_records(&s.records);
         // skip_metadata: never hand out a metadata chunk.
         if s.next_free % (e + 1) == 1 {
             s.next_free += 1;
@@ -275,6 +279,23 @@ mod tests {
         assert_eq!(s.map.get(&4), Some(&2));
         let s = load(&cow(8, 50, &[(4, 2)], 0), 8).unwrap();
         assert!(s.records.is_empty() && !s.header.is_valid());
+    }
+
+    #[test]
+    fn forensic_load_reads_an_invalid_store_to_the_cow_end() {
+        // Area 0 full and no room for area 1: the kernel refuses it; the
+        // forensic load keeps the 256 records and ends at the COW's end.
+        let recs: Vec<(u64, u64)> = (0..256).map(|i| (i, 2 + i)).collect();
+        let img = cow(8, 258, &recs, 0);
+        let b = 4096usize;
+        let s = Store::load_forensic(img.len() as u64 / 512, 8, |c, buf| {
+            let at = c as usize * b;
+            buf.copy_from_slice(img.get(at..at + buf.len()).ok_or("past end")?);
+            Ok(())
+        })
+        .unwrap();
+        assert!(!s.header.is_valid());
+        assert_eq!((s.records.len(), s.map.get(&7)), (256, Some(&9)));
     }
 
     #[test]

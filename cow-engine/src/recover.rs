@@ -172,7 +172,7 @@ pub fn load_store_forensic(
     pvs: &[Option<&Image>],
 ) -> std::result::Result<Store, String> {
     let r = LvReader::new(vg, cow, pvs.to_vec()).map_err(|e| e.to_string())?;
-    Store::load_even_invalid(r.size() / 512, table_chunk, |chunk, buf| {
+    Store::load_forensic(r.size() / 512, table_chunk, |chunk, buf| {
         let cb = buf.len() as u64;
         let at = chunk.checked_mul(cb).ok_or("chunk offset overflows")?;
         r.read_at(at, buf).map_err(|e| e.to_string())
@@ -537,7 +537,7 @@ pub fn plan<'a>(
     let bad = reused_chunks(vg, li, &store, &snap_rec);
     let cb = store.chunk_sectors * 512;
     let runs = runs(
-        &store.map,
+        &store.map.range(0, u64::MAX),
         cb,
         size,
         origin_size,
@@ -560,7 +560,7 @@ pub fn plan<'a>(
 /// `origin_size` bytes now, and `bad(cow_chunk)` telling reused chunks.
 /// Work is per exception, not per chunk, so a huge view costs nothing.
 fn runs(
-    map: &std::collections::HashMap<u64, u64>,
+    map: &[(u64, u64)],
     cb: u64,
     size: u64,
     origin_size: u64,
@@ -602,7 +602,7 @@ fn runs(
     };
     let mut saved: Vec<(u64, u64)> = map
         .iter()
-        .filter_map(|(&o, &n)| Some((o.checked_mul(cb).filter(|b| *b < size)?, n)))
+        .filter_map(|&(o, n)| Some((o.checked_mul(cb).filter(|b| *b < size)?, n)))
         .collect();
     saved.sort_unstable();
     let mut at = 0u64;
@@ -713,8 +713,7 @@ mod tests {
     #[test]
     fn runs_cover_the_view_once_and_cost_per_exception() {
         let cb = 4096;
-        let map: std::collections::HashMap<u64, u64> =
-            [(0, 2), (1, 3), (5, 4), (9, 7)].into_iter().collect();
+        let map = [(0, 2), (1, 3), (5, 4), (9, 7)];
         // 12 chunks of view, origin now 8 chunks long, COW chunk 7 reused.
         let r = runs(&map, cb, 12 * cb, 8 * cb, false, |c| c == 7);
         let got: Vec<(u64, u64, &str)> = r

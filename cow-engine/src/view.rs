@@ -65,31 +65,69 @@ impl View for Overlay<'_> {
     fn size(&self) -> u64 {
         self.size
     }
-    fn read_at(&self, mut offset: u64, mut buf: &mut [u8]) -> Result<()> {
-        if offset
-            .checked_add(buf.len() as u64)
-            .is_none_or(|e| e > self.size)
-        {
+    /// Reads in few large I/Os: the origin once for the whole range
+    /// (unless exceptions cover all of it), then each run of exceptions
+    /// whose COW chunks are consecutive in one read, placed straight into
+    /// `buf` when the origin chunks are consecutive too, else read once
+    /// and scattered.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let len = buf.len() as u64;
+        let end = offset.checked_add(len).filter(|e| *e <= self.size);
+        let Some(end) = end else {
             return Err(Error::Usage(format!(
                 "read of {} bytes at {offset} runs past the view's end ({})",
                 buf.len(),
                 self.size
             )));
+        };
+        if buf.is_empty() {
+            return Ok(());
         }
-        while !buf.is_empty() {
-            let (src, run) = self.map(offset);
-            let n = run.min(buf.len() as u64) as usize;
-            let (head, tail) = buf.split_at_mut(n);
-            match src {
-                Source::Origin(o) => {
-                    // A snapshot can be longer than its origin is now; the
-                    // kernel would map past the origin's end to an error.
-                    self.origin.read_at(o, head)?
-                }
-                Source::Cow(c) => self.cow.read_at(c, head)?,
+        let cb = self.store.chunk_sectors * 512;
+        let (first, last) = (offset / cb, (end - 1) / cb);
+        let exc = self.store.map.range(first, last);
+        if (exc.len() as u64) < last - first + 1 {
+            // A snapshot can be longer than its origin is now; the kernel
+            // would map past the origin's end to an error.
+            self.origin.read_at(offset, buf)?;
+        }
+        // The part of origin chunk `c` inside the request: (position in
+        // buf, position in the chunk, length).
+        let part = |c: u64| {
+            let from = (c * cb).max(offset);
+            let to = ((c + 1) * cb).min(end);
+            (
+                (from - offset) as usize,
+                from - c * cb,
+                (to - from) as usize,
+            )
+        };
+        let mut scratch = Vec::new();
+        let mut i = 0;
+        while i < exc.len() {
+            // A run: COW chunks consecutive.
+            let mut j = i + 1;
+            while j < exc.len() && exc[j].1 == exc[j - 1].1 + 1 {
+                j += 1;
             }
-            offset += n as u64;
-            buf = tail;
+            let run = &exc[i..j];
+            let contiguous = run.windows(2).all(|w| w[1].0 == w[0].0 + 1);
+            let (b0, w0, _) = part(run[0].0);
+            if contiguous {
+                let (bl, _, ll) = part(run[run.len() - 1].0);
+                self.cow
+                    .read_at(run[0].1 * cb + w0, &mut buf[b0..bl + ll])?;
+            } else {
+                let n = (run.len() as u64 * cb) as usize;
+                scratch.resize(n, 0);
+                self.cow.read_at(run[0].1 * cb, &mut scratch)?;
+                for (k, &(c, _)) in run.iter().enumerate() {
+                    let (b, w, l) = part(c);
+                    let at = k * cb as usize + w as usize;
+                    buf[b..b + l].copy_from_slice(&scratch[at..at + l]);
+                }
+            }
+            i = j;
         }
         Ok(())
     }
@@ -101,14 +139,29 @@ fn raw<'a>(vg: &'a Vg, lv: usize, pvs: &[Option<&'a Image>]) -> Result<LvReader<
 
 /// Loads the COW store of LV `cow` (chunk size from the glue segment).
 pub fn load_store(vg: &Vg, cow: usize, table_chunk: u64, pvs: &[Option<&Image>]) -> Result<Store> {
+    load_store_with(vg, cow, table_chunk, pvs, false)
+}
+
+fn load_store_with(
+    vg: &Vg,
+    cow: usize,
+    table_chunk: u64,
+    pvs: &[Option<&Image>],
+    forensic: bool,
+) -> Result<Store> {
     let r = raw(vg, cow, pvs)?;
     let name = &vg.lvs[cow].name;
     let cow_sectors = r.size() / 512;
-    Store::load(cow_sectors, table_chunk, |chunk, buf| {
+    let read = |chunk: u64, buf: &mut [u8]| {
         let cb = buf.len() as u64;
         r.read_at(chunk * cb, buf).map_err(|e| e.to_string())
-    })
-    .map_err(|e| match e {
+    };
+    let loaded = if forensic {
+        Store::load_forensic(cow_sectors, table_chunk, read)
+    } else {
+        Store::load(cow_sectors, table_chunk, read)
+    };
+    loaded.map_err(|e| match e {
         StoreError::Io(m) => Error::Usage(format!("COW {}/{name}: {m}", vg.name)),
         other => Error::corrupt(
             None,
@@ -121,20 +174,32 @@ pub fn load_store(vg: &Vg, cow: usize, table_chunk: u64, pvs: &[Option<&Image>])
 
 /// Opens LV `lv` as `dd if=/dev/VG/LV` would read it after activation.
 pub fn open<'a>(vg: &'a Vg, lv: usize, pvs: &[Option<&'a Image>]) -> Result<Box<dyn View + 'a>> {
+    open_with(vg, lv, pvs, false)
+}
+
+/// [`open`], or with `force` a snapshot's view from whatever records its
+/// store still holds even if it is invalid or merging (forensics: the
+/// kernel would fail every read of an invalid snapshot).
+pub fn open_with<'a>(
+    vg: &'a Vg,
+    lv: usize,
+    pvs: &[Option<&'a Image>],
+    force: bool,
+) -> Result<Box<dyn View + 'a>> {
     let name = |i: usize| format!("{}/{}", vg.name, vg.lvs[i].name);
     let role = vg
         .roles
         .get(lv)
         .ok_or_else(|| Error::Usage(format!("no LV with index {lv}")))?;
     if let Some(c) = role.cow_of {
-        if c.merging {
+        if c.merging && !force {
             return Err(Error::Usage(format!(
                 "{} is merging into its origin: read the origin, which shows the snapshot's data",
                 name(lv)
             )));
         }
-        let store = load_store(vg, lv, c.chunk_size.0, pvs)?;
-        if !store.header.is_valid() {
+        let store = load_store_with(vg, lv, c.chunk_size.0, pvs, force)?;
+        if !store.header.is_valid() && !force {
             return Err(Error::Usage(format!(
                 "snapshot {} is invalid (it overflowed or failed): the kernel fails every read of it",
                 name(lv)

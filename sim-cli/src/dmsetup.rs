@@ -157,3 +157,149 @@ pub fn status(
     }
     Ok(())
 }
+
+/// The table lines of an LV's own segments: `linear MAJ:MIN OFFSET`, or
+/// `striped N STRIPE_SECTORS MAJ:MIN OFFSET...`, offsets in sectors on the
+/// PV (`pe_start + pe * extent_size`).
+fn segment_table(
+    vg: &Vg,
+    inst: &VgInstance,
+    lv: usize,
+    devno: &dyn Fn(usize) -> String,
+) -> Vec<String> {
+    let es = vg.extent_size.0;
+    let area = |a: &lvm_meta::model::Area| match a {
+        lvm_meta::model::Area::Pv { pv, pe } => format!(
+            "{} {}",
+            inst.pv_devices[*pv].map_or("-".to_owned(), devno),
+            vg.pvs[*pv].pe_start.0 + u64::from(*pe) * es
+        ),
+        lvm_meta::model::Area::Lv { lv, le } => format!("{}:{le}", vg.lvs[*lv].name),
+    };
+    vg.lvs[lv]
+        .segments
+        .iter()
+        .map(|sg| {
+            let start = u64::from(sg.start_extent) * es;
+            let len = u64::from(sg.extent_count) * es;
+            match &sg.kind {
+                SegmentKind::Striped {
+                    stripes,
+                    stripe_size,
+                } if stripes.len() > 1 => format!(
+                    "{start} {len} striped {} {} {}",
+                    stripes.len(),
+                    stripe_size.map_or(0, |s| s.0),
+                    stripes.iter().map(area).collect::<Vec<_>>().join(" ")
+                ),
+                SegmentKind::Striped { stripes, .. } => {
+                    format!("{start} {len} linear {}", area(&stripes[0]))
+                }
+                SegmentKind::Zero => format!("{start} {len} zero "),
+                SegmentKind::Error => format!("{start} {len} error "),
+                _ => format!("{start} {len} {} ", sg.type_name),
+            }
+        })
+        .collect()
+}
+
+/// Writes `dmsetup table` for every VG as one `vgchange -ay` per VG would
+/// load it on a machine with no other device-mapper devices, sorted by
+/// name. `devno` maps a device index to `MAJ:MIN`.
+///
+/// Device numbers `253:N` follow the order lvm2 creates the devices in
+/// (`_add_new_lv_to_dtree` in lib/activate/dev_manager.c, the tree then
+/// created children first): LVs in metadata order; an origin makes its
+/// `-real` device, then (if merging) the merging snapshot's `-cow`, then
+/// itself, then for each snapshot in `snapshot_segs` order its `-cow` and
+/// its own device (the `error` target for the merging one). The COW LVs
+/// are activated with their origin, not on their own.
+pub fn table(sys: &System, devno: &dyn Fn(usize) -> String, out: &mut dyn Write) -> Result<()> {
+    let mut lines: Vec<(String, String)> = Vec::new();
+    let mut minor = 0u32;
+    let mut next = || {
+        let m = minor;
+        minor += 1;
+        format!("253:{m}")
+    };
+    for inst in &sys.vgs {
+        let vg = &inst.vg;
+        let own = |lv: usize, name: String, lines: &mut Vec<(String, String)>| {
+            for l in segment_table(vg, inst, lv, devno) {
+                lines.push((name.clone(), l));
+            }
+        };
+        let size = |i: usize| vg.lv_extents(&vg.lvs[i]) * vg.extent_size.0;
+        for (i, lv) in vg.lvs.iter().enumerate() {
+            let role = &vg.roles[i];
+            if lv.is_snapshot_glue() || role.cow_of.is_some() {
+                continue;
+            }
+            let name = |l: usize, layer: Option<&str>| dm_name(&vg.name, &vg.lvs[l].name, layer);
+            if role.origin_of.is_empty() {
+                if lv.visible_flag() {
+                    next();
+                    own(i, name(i, None), &mut lines);
+                }
+                continue;
+            }
+            // The snapshots: (COW LV, glue) in snapshot_segs order.
+            let snaps: Vec<(usize, usize)> = role
+                .origin_of
+                .iter()
+                .filter_map(|&g| match vg.lvs[g].segments.first().map(|s| &s.kind) {
+                    Some(SegmentKind::Snapshot { cow, .. }) => Some((*cow, g)),
+                    _ => None,
+                })
+                .collect();
+            let real = next();
+            own(i, name(i, Some("real")), &mut lines);
+            let merging = snaps
+                .iter()
+                .find_map(|&(c, _)| vg.roles[c].cow_of.filter(|r| r.merging).map(|r| (c, r)));
+            let mut merge_cow = None;
+            if let Some((c, r)) = merging {
+                let cow = next();
+                own(c, name(c, Some("cow")), &mut lines);
+                lines.push((
+                    name(i, None),
+                    format!(
+                        "0 {} snapshot-merge {real} {cow} P {}",
+                        size(i),
+                        r.chunk_size.0
+                    ),
+                ));
+                merge_cow = Some(c);
+            } else {
+                lines.push((
+                    name(i, None),
+                    format!("0 {} snapshot-origin {real}", size(i)),
+                ));
+            }
+            next();
+            for (c, _) in snaps {
+                let Some(r) = vg.roles[c].cow_of else {
+                    continue;
+                };
+                let len = u64::from(r.glue_extents) * vg.extent_size.0;
+                if merge_cow == Some(c) {
+                    next();
+                    lines.push((name(c, None), format!("0 {len} error ")));
+                    continue;
+                }
+                let cow = next();
+                own(c, name(c, Some("cow")), &mut lines);
+                next();
+                lines.push((
+                    name(c, None),
+                    format!("0 {len} snapshot {real} {cow} P {}", r.chunk_size.0),
+                ));
+            }
+        }
+    }
+    lines.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, l) in lines {
+        writeln!(out, "{name}: {l}")?;
+    }
+    Ok(())
+}

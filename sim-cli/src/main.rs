@@ -1,8 +1,10 @@
 //! `lvmsim`: lvm2's commands on disk-image files, with no kernel, no root
 //! and no device-mapper. Every command here only reads the images.
 
+mod active;
 mod backup;
 mod create;
+mod data;
 mod dmsetup;
 mod history;
 mod pvck;
@@ -98,6 +100,10 @@ enum Cmd {
     History(history::HistoryArgs),
     /// Every snapshot any metadata copy knew, and what can be rebuilt.
     Recover(recover::RecoverArgs),
+    /// Write stdin (or --input) into an LV at --offset, as `dd
+    /// of=/dev/VG/LV conv=notrunc` after activation would (copy-on-write
+    /// into snapshots, snapshot overflow, merging origins as the kernel).
+    Write(WriteArgs),
 }
 
 #[derive(Args, Debug)]
@@ -295,6 +301,18 @@ struct LvresizeArgs {
 }
 
 #[derive(Args, Debug)]
+struct WriteArgs {
+    /// VG/LV to write.
+    lv: String,
+    /// First byte of the LV to write.
+    #[arg(long, default_value_t = 0)]
+    offset: u64,
+    /// Read the data from this file instead of stdin.
+    #[arg(long)]
+    input: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
 struct DmsetupArgs {
     #[command(subcommand)]
     cmd: DmCmd,
@@ -307,6 +325,17 @@ enum DmCmd {
     Status {
         /// `NAME=MAJ:MIN`: the device number of an image (as the kernel saw
         /// it) for striped status lines; default 7:N in --dev order.
+        #[arg(long = "devno")]
+        devno: Vec<String>,
+        /// Only these device-mapper devices.
+        names: Vec<String>,
+    },
+    /// `dmsetup table`: each device's table line as lvm2 loads it on
+    /// `vgchange -ay` (snapshot-origin, -real, -cow, snapshot,
+    /// snapshot-merge), device numbers as on a fresh activation.
+    Table {
+        /// `NAME=MAJ:MIN`: the device number of an image; default 7:N in
+        /// --dev order.
         #[arg(long = "devno")]
         devno: Vec<String>,
         /// Only these device-mapper devices.
@@ -416,6 +445,10 @@ struct ReportArgs {
     /// kernel state); the default reports the images as inactive.
     #[arg(long = "driverloaded")]
     driverloaded: Option<String>,
+    /// Report LVs as after `vgchange -ay`: lv_attr state 'a' ('I' for an
+    /// invalid snapshot) and Data%/Snap% of snapshots from their stores.
+    #[arg(long)]
+    active: bool,
     /// VG, VG/LV or PV names to report.
     names: Vec<String>,
 }
@@ -430,6 +463,10 @@ struct CatArgs {
     /// How many bytes (default: to the LV's end).
     #[arg(long)]
     length: Option<u64>,
+    /// Read an invalid (or merging) snapshot from the records its store
+    /// still holds, for forensics; the kernel fails such reads with EIO.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args, Debug)]
@@ -569,6 +606,7 @@ fn report_options(a: &ReportArgs) -> Result<report::Options> {
         separator: a.separator.clone(),
         aligned: a.aligned,
         driver_unknown,
+        active: a.active,
         names: a.names.clone(),
     })
 }
@@ -589,7 +627,7 @@ fn cat(sys: &System, a: &CatArgs, out: &mut dyn Write) -> Result<()> {
         .iter()
         .map(|d| d.map(|d| &sys.devices[d].image))
         .collect();
-    let reader = cow_engine::view::open(&vi.vg, li, &pvs)?;
+    let reader = cow_engine::view::open_with(&vi.vg, li, &pvs, a.force)?;
     let size = reader.size();
     if a.offset > size {
         bail!(
@@ -829,9 +867,8 @@ fn run(cli: Cli) -> Result<i32> {
             write::lvremove(&sys, &a.lvs, &w, &mut out)?;
             0
         }
-        Cmd::Dmsetup(DmsetupArgs {
-            cmd: DmCmd::Status { devno, names },
-        }) => {
+        Cmd::Dmsetup(DmsetupArgs { cmd }) => {
+            let (DmCmd::Status { devno, names } | DmCmd::Table { devno, names }) = cmd;
             let sys = scan(&cli.dev, &mut err)?;
             let mut map = std::collections::HashMap::new();
             for d in devno {
@@ -846,7 +883,10 @@ fn run(cli: Cli) -> Result<i32> {
                     .unwrap_or_else(|| format!("7:{i}"))
             };
             let mut buf = Vec::new();
-            dmsetup::status(&sys, &[], &devno, &mut buf)?;
+            match cmd {
+                DmCmd::Status { .. } => dmsetup::status(&sys, &[], &devno, &mut buf)?,
+                DmCmd::Table { .. } => dmsetup::table(&sys, &devno, &mut buf)?,
+            }
             let text = String::from_utf8_lossy(&buf);
             for line in text.lines() {
                 let name = line.split(':').next().unwrap_or("");
@@ -868,6 +908,18 @@ fn run(cli: Cli) -> Result<i32> {
         | Cmd::Vgcfgrestore(_)
         | Cmd::Lvchange(_) => {
             create_cmd(&cli, &mut out, &mut err)?;
+            0
+        }
+        Cmd::Write(a) => {
+            let sys = scan(&cli.dev, &mut err)?;
+            match &a.input {
+                Some(p) => {
+                    let mut f = std::fs::File::open(p)
+                        .with_context(|| format!("{}: cannot open", p.display()))?;
+                    data::write(&sys, &a.lv, a.offset, &mut f)?
+                }
+                None => data::write(&sys, &a.lv, a.offset, &mut std::io::stdin().lock())?,
+            };
             0
         }
         Cmd::Lvpoll(a) => {

@@ -47,6 +47,9 @@ pub struct Options {
     /// `--driverloaded n`: print 'X' where the kernel's state is unknown,
     /// as lvm2 does without device-mapper.
     pub driver_unknown: bool,
+    /// `--active`: report LVs as after `vgchange -ay` of the images (state
+    /// 'a' or 'I', snapshot percentages from the stores).
+    pub active: bool,
     /// Names given on the command line (VG, VG/LV, or PV paths).
     pub names: Vec<String>,
 }
@@ -96,6 +99,7 @@ struct Field {
 struct Ctx<'a> {
     sys: &'a System,
     opts: &'a Options,
+    kernel: crate::active::Kernel,
 }
 
 const fn f(
@@ -290,8 +294,12 @@ static FIELDS: &[Field] = &[
         }
     }),
     f("pool_lv", "Pool", 0, Obj::Lv, L, |_, _| s("")),
-    f("data_percent", "Data%", 6, Obj::Lv, R, |_, _| s("")),
-    f("snap_percent", "Snap%", 6, Obj::Lv, R, |_, _| s("")),
+    f("data_percent", "Data%", 6, Obj::Lv, L, |c, r| {
+        s(c.snap_percent(r))
+    }),
+    f("snap_percent", "Snap%", 6, Obj::Lv, L, |c, r| {
+        s(c.snap_percent(r))
+    }),
     f("metadata_percent", "Meta%", 6, Obj::Lv, R, |_, _| s("")),
     f("copy_percent", "Cpy%Sync", 0, Obj::Lv, R, |_, _| s("")),
     f("move_pv", "Move", 0, Obj::Lv, L, |_, _| s("")),
@@ -620,6 +628,17 @@ impl Ctx<'_> {
             None => 0,
         }
     }
+    /// `data_percent` / `snap_percent` of a snapshot or a merging origin
+    /// under `--active`; blank otherwise, as for an inactive LV.
+    fn snap_percent(&self, r: Row) -> String {
+        match (self.opts.active, r.vg, r.lv) {
+            (true, Some(g), Some(i)) => self
+                .kernel
+                .status(self.sys, g, i)
+                .map_or(String::new(), crate::active::snapshot_percent),
+            _ => String::new(),
+        }
+    }
     fn lv_attr(&self, r: Row) -> String {
         let (Some(v), Some(i)) = (self.vg(r), r.lv) else {
             return String::new();
@@ -671,6 +690,13 @@ impl Ctx<'_> {
         a.push(if has("FIXED_MINOR") { 'm' } else { '-' });
         if self.opts.driver_unknown {
             a.push_str("XX");
+        } else if self.opts.active {
+            // Every LV of an activated VG is active; nothing holds it open.
+            let invalid = r.vg.and_then(|g| self.kernel.status(self.sys, g, i))
+                == Some(crate::active::SnapStatus::Invalid)
+                && cow.is_some();
+            a.push(if invalid { 'I' } else { 'a' });
+            a.push('-');
         } else {
             a.push_str("--");
         }
@@ -891,7 +917,11 @@ pub fn run(sys: &System, cmd: Kind, opts: &Options, out: &mut dyn Write) -> anyh
             anyhow::bail!("Field {} cannot be used in this report", f.name);
         }
     }
-    let ctx = Ctx { sys, opts };
+    let ctx = Ctx {
+        sys,
+        opts,
+        kernel: crate::active::Kernel::default(),
+    };
     let mut rows = rows(sys, kind, opts)?;
     let sort = opts
         .sort

@@ -95,6 +95,9 @@ conformance! {
     lvcreate_snapshot: ["lvcreate", "-s", "-n", "s", "-l", "1", "vg/l"];
     lvextend: ["lvextend", "-l", "+1", "vg/l"];
     lvreduce: ["lvreduce", "-y", "-l", "-1", "vg/l"];
+    lvchange: ["lvchange", "--addtag", "t", "vg/l"];
+    write: ["write", "vg/lv"];
+    dmsetup_table: ["dmsetup", "table"];
 }
 
 #[test]

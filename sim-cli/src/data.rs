@@ -1,0 +1,100 @@
+//! `lvmsim write VG/LV --offset BYTES [--input FILE]`: what
+//! `dd of=/dev/VG/LV bs=1M seek=… oflag=seek_bytes conv=notrunc` does after
+//! `vgchange -ay`, on the images. The command activates the LV (loading
+//! every snapshot store of its origin as the kernel's table load does),
+//! writes through [`cow_engine::handle::LvHandle`] and deactivates; the
+//! images are the whole state.
+//!
+//! Errors as the kernel gives them: EIO for an invalid snapshot, for a
+//! snapshot that fills up during the write (it is invalidated, the bytes
+//! before stay written) and for a merging snapshot (lvm2 loads the error
+//! target for it); ENOSPC once the write reaches the LV's end (the bytes
+//! before the end are written, as `blkdev_write_iter` cuts a write short).
+//! A pending merge is not advanced: the write lands on the `snapshot-merge`
+//! origin before the merge's first batch (run `vgchange -ay` to merge).
+
+use anyhow::{anyhow, Result};
+use cow_engine::blocks::Images;
+use cow_engine::handle::LvHandle;
+use lvm_meta::scan::System;
+use std::io::Read;
+
+/// Size of one write issued to the LV (dd's `bs=1M`; kgen-pattern's piece).
+const PIECE: usize = 1 << 20;
+
+/// Fills `buf` from `input` as far as it goes; returns the bytes read.
+fn fill(input: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match input.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Writes `input` to LV `arg` (`VG/LV`) from byte `offset`; returns the
+/// bytes written.
+pub fn write(sys: &System, arg: &str, offset: u64, input: &mut dyn Read) -> Result<u64> {
+    let (vgn, lvn) = arg
+        .split_once('/')
+        .ok_or_else(|| anyhow!("\"{arg}\": name the LV as VG/LV"))?;
+    let inst = sys
+        .vg(vgn)
+        .ok_or_else(|| anyhow!("Volume group \"{vgn}\" not found"))?;
+    let vg = &inst.vg;
+    let li = vg
+        .lv_index(lvn)
+        .filter(|&i| !vg.lvs[i].is_snapshot_glue())
+        .ok_or_else(|| anyhow!("Failed to find logical volume \"{vgn}/{lvn}\""))?;
+    let mut lv = LvHandle::open(vg, Images::open_vg(sys, inst, true)?, li)?;
+    let mut buf = vec![0u8; PIECE];
+    let mut at = offset;
+    let result = loop {
+        let n = match fill(input, &mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => n,
+            Err(e) => break Err(anyhow!(e).context("reading the input")),
+        };
+        if let Err(e) = lv.write_at(at, &buf[..n]) {
+            break Err(anyhow!(e).context(format!(
+                "error writing {vgn}/{lvn} at byte {at} ({} bytes written)",
+                at - offset
+            )));
+        }
+        at += n as u64;
+    };
+    // The kgen writer and dd with conv=fsync end with fsync(): whatever
+    // reached the images is made durable, even when the write failed.
+    for f in lv.images().pvs.iter().flatten() {
+        f.sync_data()?;
+    }
+    result.map(|()| at - offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fill;
+
+    #[test]
+    fn fill_reads_across_short_reads() {
+        // A reader returning 3 bytes at a time still fills the buffer.
+        struct Trickle(Vec<u8>);
+        impl std::io::Read for Trickle {
+            fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.len().min(3).min(b.len());
+                b[..n].copy_from_slice(&self.0[..n]);
+                self.0.drain(..n);
+                Ok(n)
+            }
+        }
+        let mut t = Trickle((0u8..10).collect());
+        let mut b = [0u8; 8];
+        assert_eq!(fill(&mut t, &mut b).unwrap(), 8);
+        assert_eq!(b, [0, 1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(fill(&mut t, &mut b).unwrap(), 2);
+    }
+}
