@@ -22,14 +22,14 @@
 
 mod common;
 
+use common::kgen::{pattern, run, steps, write_pieces};
+
 use cow_engine::blocks::{Images, LvSet};
 use cow_engine::engine::DevSet;
 use lvm_meta::io::Image;
 use lvm_meta::scan::System;
 use sha2::Digest;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 const REPLAYED: &[&str] = &[
     "linear-fragmented",
@@ -53,64 +53,6 @@ const NOT_REPLAYED: &[(&str, &str)] = &[
     ("snap-lvremove", "the snapshot was removed afterwards"),
 ];
 
-struct Step {
-    n: u32,
-    rc: i32,
-    words: Vec<String>,
-}
-
-fn steps(dir: &Path) -> Vec<Step> {
-    std::fs::read_to_string(dir.join("steps.tsv"))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let f: Vec<&str> = l.splitn(6, '\t').collect();
-            Step {
-                n: f[0].parse().unwrap(),
-                rc: f[2].parse().unwrap(),
-                words: f[5]
-                    .trim_start_matches("! ")
-                    .split_whitespace()
-                    .map(str::to_owned)
-                    .collect(),
-            }
-        })
-        .collect()
-}
-
-/// The kgen pattern for sectors `[s0, s0 + count)` of `lv` (README,
-/// "The write pattern").
-fn pattern(tag: &str, lv: &str, s0: u64, count: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity((count * 512) as usize);
-    for s in s0..s0 + count {
-        let line = format!("{tag} {lv} {s}\n");
-        out.extend(line.bytes().cycle().take(512));
-    }
-    out
-}
-
-/// Each piece a `write` step wrote: (LV, first sector, data).
-fn write_pieces(w: &[String]) -> Vec<(String, u64, Vec<u8>)> {
-    let (lv, s0, count, tag) = (
-        &w[1],
-        w[2].parse::<u64>().unwrap(),
-        w[3].parse().unwrap(),
-        &w[4],
-    );
-    let (stride, times) = if w.len() >= 7 {
-        (w[5].parse::<u64>().unwrap(), w[6].parse::<u64>().unwrap())
-    } else {
-        (0, 1)
-    };
-    (0..times)
-        .map(|k| {
-            let s = s0 + k * stride;
-            (lv.clone(), s, pattern(tag, lv, s, count))
-        })
-        .collect()
-}
-
 fn is_metadata_step(w: &[String]) -> bool {
     matches!(
         w[0].as_str(),
@@ -120,30 +62,6 @@ fn is_metadata_step(w: &[String]) -> bool {
 
 fn unzst(p: &Path) -> Vec<u8> {
     zstd::stream::decode_all(std::fs::File::open(p).unwrap()).unwrap()
-}
-
-fn run(args: &[String], stdin: Option<&[u8]>) -> (i32, Vec<u8>, String) {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_lvmsim"));
-    c.args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    if let Some(data) = stdin {
-        let mut i = child.stdin.take().unwrap();
-        // lvmsim may stop reading once the write failed.
-        let _ = i.write_all(data);
-    }
-    let o = child.wait_with_output().unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        o.stdout,
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
 }
 
 fn replay(name: &str) -> (usize, Vec<String>) {

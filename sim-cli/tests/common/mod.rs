@@ -208,3 +208,93 @@ pub fn replay(s: &Scenario) -> (usize, Vec<String>) {
     }
     (compared, failures)
 }
+
+/// The kernel scenarios' step language (testdata/README.md): steps.tsv,
+/// the write pattern, running lvmsim with data on stdin.
+pub mod kgen {
+    use std::io::Write;
+    use std::path::Path;
+    use std::process::{Command, Stdio};
+
+    pub struct Step {
+        pub n: u32,
+        pub rc: i32,
+        pub words: Vec<String>,
+    }
+
+    pub fn steps(dir: &Path) -> Vec<Step> {
+        std::fs::read_to_string(dir.join("steps.tsv"))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let f: Vec<&str> = l.splitn(6, '\t').collect();
+                Step {
+                    n: f[0].parse().unwrap(),
+                    rc: f[2].parse().unwrap(),
+                    words: f[5]
+                        .trim_start_matches("! ")
+                        .split_whitespace()
+                        .map(str::to_owned)
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+
+    /// The kgen pattern for sectors `[s0, s0 + count)` of `lv` (README,
+    /// "The write pattern").
+    pub fn pattern(tag: &str, lv: &str, s0: u64, count: u64) -> Vec<u8> {
+        let mut out = Vec::with_capacity((count * 512) as usize);
+        for s in s0..s0 + count {
+            let line = format!("{tag} {lv} {s}\n");
+            out.extend(line.bytes().cycle().take(512));
+        }
+        out
+    }
+
+    /// Each piece a `write` step wrote: (LV, first sector, data).
+    pub fn write_pieces(w: &[String]) -> Vec<(String, u64, Vec<u8>)> {
+        let (lv, s0, count, tag) = (
+            &w[1],
+            w[2].parse::<u64>().unwrap(),
+            w[3].parse().unwrap(),
+            &w[4],
+        );
+        let (stride, times) = if w.len() >= 7 {
+            (w[5].parse::<u64>().unwrap(), w[6].parse::<u64>().unwrap())
+        } else {
+            (0, 1)
+        };
+        (0..times)
+            .map(|k| {
+                let s = s0 + k * stride;
+                (lv.clone(), s, pattern(tag, lv, s, count))
+            })
+            .collect()
+    }
+
+    pub fn run(args: &[String], stdin: Option<&[u8]>) -> (i32, Vec<u8>, String) {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_lvmsim"));
+        c.args(args)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        if let Some(data) = stdin {
+            let mut i = child.stdin.take().unwrap();
+            // lvmsim may stop reading once the write failed.
+            let _ = i.write_all(data);
+        }
+        let o = child.wait_with_output().unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            o.stdout,
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    }
+}
