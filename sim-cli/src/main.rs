@@ -383,6 +383,10 @@ struct VgchangeArgs {
     /// `n`: leave a finished merge unrecorded (lvm2's --poll n).
     #[arg(long, default_value = "y")]
     poll: String,
+    /// With -ay: stop each pending merge after N merge runs, as a power
+    /// loss would (lvmsim's own option).
+    #[arg(long = "interrupt-after", value_name = "N")]
+    interrupt_after: Option<usize>,
     /// The VG.
     vg: String,
 }
@@ -851,7 +855,7 @@ fn run(cli: Cli) -> Result<i32> {
                 if activate { "y" } else { "n" },
                 a.vg
             ));
-            write::vgchange(&sys, &a.vg, activate, poll, &w, &mut out)?;
+            write::vgchange(&sys, &a.vg, activate, poll, a.interrupt_after, &w, &mut out)?;
             0
         }
         Cmd::Lvremove(a) => {
@@ -888,11 +892,17 @@ fn run(cli: Cli) -> Result<i32> {
                 DmCmd::Table { .. } => dmsetup::table(&sys, &devno, &mut buf)?,
             }
             let text = String::from_utf8_lossy(&buf);
+            let mut any = false;
             for line in text.lines() {
                 let name = line.split(':').next().unwrap_or("");
                 if names.is_empty() || names.iter().any(|n| n == name) {
                     writeln!(out, "{line}")?;
+                    any = true;
                 }
+            }
+            if !any && names.is_empty() {
+                // dmsetup's line when there is nothing to list.
+                writeln!(out, "No devices found")?;
             }
             0
         }

@@ -489,6 +489,17 @@ fn run_merges(
     inst: &lvm_meta::scan::VgInstance,
     only: Option<usize>,
 ) -> Result<Vec<usize>> {
+    run_merges_limited(sys, inst, only, None)
+}
+
+/// [`run_merges`] with at most `limit` merge runs per origin; an origin
+/// whose merge stopped early is not returned (it has not finished).
+fn run_merges_limited(
+    sys: &System,
+    inst: &lvm_meta::scan::VgInstance,
+    only: Option<usize>,
+    limit: Option<usize>,
+) -> Result<Vec<usize>> {
     use cow_engine::engine::{merge, PStore, Snap};
     let vg = &inst.vg;
     let mut merged = Vec::new();
@@ -519,11 +530,13 @@ fn run_merges(
                 }
             }
         }
-        merge(&mut set, c.origin, &mut m, &mut others, None)?;
+        let runs = merge(&mut set, c.origin, &mut m, &mut others, limit)?;
         for f in set.images.pvs.iter().flatten() {
             f.sync_data()?;
         }
-        merged.push(c.origin);
+        if limit.is_none_or(|l| runs < l) {
+            merged.push(c.origin);
+        }
     }
     Ok(merged)
 }
@@ -619,12 +632,13 @@ pub fn vgchange(
     vgname: &str,
     activate: bool,
     poll: bool,
+    interrupt_after: Option<usize>,
     w: &Writer,
     out: &mut dyn Write,
 ) -> Result<()> {
     let inst = writable(sys, vgname)?;
     if activate {
-        let merged = run_merges(sys, inst, None)?;
+        let merged = run_merges_limited(sys, inst, None, interrupt_after)?;
         if poll {
             let mut n = 1;
             let mut sys_now = rescan(sys)?;

@@ -3,27 +3,35 @@
 //! Each `testdata/kernel/*/steps.tsv` is what real lvm2 and the real kernel
 //! did under qemu: `pvcreate`, `vgcreate`, `lvcreate` (plain and `-s`),
 //! pattern `write`s through origins and snapshots, `lvextend`, `lvremove`,
-//! `lvconvert --merge`, activation changes, `lvpoll`. Here lvmsim runs the
-//! same steps on blank sparse files of the same sizes, translating only what
-//! its stateless command language needs: lvmsim keeps no activation state,
-//! so the test tracks which VGs are active and gives `lvconvert --merge`
-//! `--interrupt-after 0` where lvm2 found the origin inactive (the merge then
-//! runs at the next activation, as in the kernel).
+//! `lvchange`, `lvconvert --merge`, activation changes, a throttled merge
+//! cut by a power-off, `lvpoll`. Here lvmsim runs the same steps on blank
+//! sparse files of the same sizes. lvmsim keeps no activation state, so the
+//! test tracks which LVs the kernel had active and translates: `lvconvert
+//! --merge` of an inactive origin gets `--interrupt-after 0` (the merge
+//! starts at the next activation, as in the kernel), and the throttled
+//! activation that the power-off cut gets `--interrupt-after N`, N the
+//! fewest merge runs that reach the progress the kernel showed last.
 //!
 //! Checked against the kernel's records only: every `check` sha256 (and
-//! every `! check` / `! write` failing), every `expect-status` line, and at
-//! the end every image byte for byte outside the metadata areas (lvm2's
-//! UUIDs and times are its own). Where the kernel's bytes depend on timing
-//! (an overflowing snapshot's last commits are batched, so fewer exception
-//! records reach its disk) the images are not compared; `OVERFLOW` names
-//! those scenarios. A scenario stops at its first step lvmsim does not
-//! model (`throttle`, `poweroff`), which is reported.
+//! every `! check` / `! write` failing), every `expect-status` line, at
+//! every `report` the `pvs`, `vgs` and `lvs -a` text (with `--active` where
+//! the kernel had every LV active) and the `dmsetup status` listing
+//! ("No devices found" where nothing was active), and at the end every
+//! image byte for byte outside the metadata areas (lvm2's UUIDs and times
+//! are its own). Not compared, and listed when the test runs: listings the
+//! kernel took while a merge ran in the background (their numbers depend
+//! on timing), listings of a VG with only some LVs active, and the images
+//! of scenarios whose snapshot overflowed (`OVERFLOW`: the kernel batches
+//! its last exception commits, so fewer records reach its disk).
 
 mod common;
 
 use common::kgen::{run, steps, write_pieces};
 use sha2::Digest;
 use std::collections::HashSet;
+
+/// Runs lvmsim on the scenario's images: (exit status, stdout, stderr).
+type Lvmsim<'a> = dyn Fn(&[String], Option<&[u8]>) -> (i32, Vec<u8>, String) + 'a;
 
 /// Scenarios with a snapshot that overflowed: their COW bytes depend on the
 /// kernel's commit batching (checks and statuses are still compared).
@@ -45,7 +53,10 @@ fn size_bytes(s: &str) -> u64 {
 }
 
 struct Outcome {
+    skipped: Vec<String>,
     steps: usize,
+    reports: usize,
+    interrupted: Option<usize>,
     checks: usize,
     stopped_at: Option<String>,
     images_compared: usize,
@@ -82,14 +93,26 @@ fn replay(name: &str) -> Outcome {
         run(&a, stdin)
     };
     let mut out = Outcome {
+        skipped: Vec::new(),
         steps: 0,
+        reports: 0,
+        interrupted: None,
         checks: 0,
         stopped_at: None,
         images_compared: 0,
         failures: Vec::new(),
     };
-    let mut inactive: HashSet<String> = HashSet::new();
-    for st in steps(&dir) {
+    // "vg/lv" of every LV the kernel had active (hidden ones aside).
+    let mut active: HashSet<String> = HashSet::new();
+    // virtio-blk disks: major 254, 16 minors each (for striped status lines).
+    let devno: Vec<String> = disks
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (_, dev))| ["--devno".to_owned(), format!("{dev}=254:{}", i * 16)])
+        .collect();
+    let all = steps(&dir);
+    let mut throttled = false;
+    for (k, st) in all.iter().enumerate() {
         let w: Vec<String> = st
             .words
             .iter()
@@ -105,10 +128,96 @@ fn replay(name: &str) -> Outcome {
                 .push(format!("{name} step {n:03} {}: {what}", w.join(" ")))
         };
         match w[0].as_str() {
-            "report" | "dmsetup" => continue,
-            "throttle" | "poweroff" => {
-                out.stopped_at = Some(format!("{n:03} {}", w.join(" ")));
-                break;
+            "report" | "dmsetup" => {
+                out.reports += 1;
+                // lvmsim shows the kernel's view of a VG whose LVs are all
+                // active (--active), or of one with none active; a VG with
+                // some LVs active is not compared.
+                let (rc, names, _) = lvmsim(
+                    &[
+                        "lvs".into(),
+                        "--noheadings".into(),
+                        "-o".into(),
+                        "vg_name,lv_name".into(),
+                    ],
+                    None,
+                );
+                assert_eq!(rc, 0);
+                let lvs: Vec<String> = String::from_utf8_lossy(&names)
+                    .lines()
+                    .map(|l| l.split_whitespace().collect::<Vec<_>>().join("/"))
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                let on = lvs.iter().filter(|l| active.contains(*l)).count();
+                let state = if on == lvs.len() && on > 0 {
+                    Some(true)
+                } else if on == 0 {
+                    Some(false)
+                } else {
+                    None
+                };
+                let Some(all_active) = state else {
+                    out.skipped.push(format!("{name} {n:03} (some LVs active)"));
+                    continue;
+                };
+                let status_file = if w[0] == "report" {
+                    format!("{n:03}.dmsetup-status")
+                } else {
+                    format!("{n:03}.stdout")
+                };
+                let kernel_status =
+                    std::fs::read_to_string(dir.join(&status_file)).unwrap_or_default();
+                if merge_under_way(&kernel_status) {
+                    // The kernel merges in the background: what its status
+                    // and reports showed depends on when they were taken.
+                    out.skipped
+                        .push(format!("{name} {n:03} (kernel mid-merge)"));
+                    continue;
+                }
+                let mut cmp = |file: &str, args: Vec<String>| {
+                    let path = dir.join(file);
+                    let Ok(want) = std::fs::read_to_string(&path) else {
+                        return;
+                    };
+                    let (rc, got, err) = lvmsim(&args, None);
+                    let got = String::from_utf8_lossy(&got);
+                    if rc != 0 || got != want {
+                        out.failures.push(format!(
+                            "{name} step {n:03} {file}: lvmsim ({rc}) {err}\n{got}\nkernel:\n{want}"
+                        ));
+                    }
+                };
+                let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+                if w[0] == "report" {
+                    cmp(&format!("{n:03}.pvs.txt"), s(&["pvs"]));
+                    cmp(&format!("{n:03}.vgs.txt"), s(&["vgs"]));
+                    let mut l = s(&["lvs", "-a"]);
+                    if all_active {
+                        l.push("--active".into());
+                    }
+                    cmp(&format!("{n:03}.lvs.txt"), l);
+                }
+                if all_active {
+                    let mut st = s(&["dmsetup", "status"]);
+                    st.extend(devno.iter().cloned());
+                    cmp(&status_file, st);
+                } else if kernel_status.trim() != "No devices found" {
+                    out.failures.push(format!(
+                        "{name} step {n:03}: nothing active here, the kernel had:\n{kernel_status}"
+                    ));
+                }
+                continue;
+            }
+            "throttle" => {
+                // The kernel slows its merge copies so that the next
+                // activation's merge is caught mid-way by a power-off.
+                throttled = true;
+                continue;
+            }
+            "poweroff" => {
+                // Nothing is active after the reboot.
+                active.clear();
+                continue;
             }
             "write" => {
                 let mut failed = false;
@@ -187,17 +296,24 @@ fn replay(name: &str) -> Outcome {
                     "lvm" => {
                         args.remove(0);
                     }
-                    "vgchange" => {
-                        let vg = w.last().unwrap().clone();
-                        if w.iter().any(|x| x == "-an") {
-                            inactive.insert(vg);
-                        } else if w.iter().any(|x| x == "-ay") {
-                            inactive.remove(&vg);
+                    "vgchange" if w.iter().any(|x| x == "-ay") && throttled => {
+                        {
+                            throttled = false;
+                            // How far the kernel got before the power-off.
+                            match merge_runs_at_poweroff(&dir, &all[k..], &devs, &args) {
+                                Some(r) => {
+                                    args.insert(1, "--interrupt-after".into());
+                                    args.insert(2, r.to_string());
+                                    out.interrupted = Some(r);
+                                }
+                                None => fail(&mut out, "no number of merge runs reaches the kernel's progress at the power-off".into()),
+                            }
                         }
                     }
                     "lvconvert" if w.iter().any(|x| x == "--merge") => {
-                        let vg = w.last().unwrap().split('/').next().unwrap().to_owned();
-                        if inactive.contains(&vg) {
+                        let snap = w.last().unwrap().clone();
+                        let origin = origin_of(&lvmsim, &snap);
+                        if !active.contains(&origin) {
                             args.insert(1, "--interrupt-after".into());
                             args.insert(2, "0".into());
                         }
@@ -207,6 +323,9 @@ fn replay(name: &str) -> Outcome {
                 let (rc, _, err) = lvmsim(&args, None);
                 if (rc != 0) != expect_fail {
                     fail(&mut out, format!("lvmsim exit {rc}: {err}"));
+                }
+                if rc == 0 {
+                    track_activation(&w, &lvmsim, &mut active);
                 }
             }
         }
@@ -266,6 +385,158 @@ fn replay(name: &str) -> Outcome {
     out
 }
 
+/// The origin ("vg/lv") of snapshot `snap` ("vg/lv").
+fn origin_of(lvmsim: &Lvmsim<'_>, snap: &str) -> String {
+    let (_, o, _) = lvmsim(
+        &[
+            "lvs".into(),
+            "--noheadings".into(),
+            "-o".into(),
+            "origin".into(),
+            snap.into(),
+        ],
+        None,
+    );
+    let vg = snap.split('/').next().unwrap_or("");
+    format!("{vg}/{}", String::from_utf8_lossy(&o).trim())
+}
+
+/// Which LVs the kernel had active after a successful step `w`.
+fn track_activation(w: &[String], lvmsim: &Lvmsim<'_>, active: &mut HashSet<String>) {
+    let lvs_of = |vg: &str| -> Vec<String> {
+        let (_, o, _) = lvmsim(
+            &[
+                "lvs".into(),
+                "--noheadings".into(),
+                "-o".into(),
+                "lv_name".into(),
+                vg.into(),
+            ],
+            None,
+        );
+        String::from_utf8_lossy(&o)
+            .lines()
+            .map(|l| format!("{vg}/{}", l.trim()))
+            .collect()
+    };
+    let opt = |f: &str| {
+        w.iter()
+            .position(|x| x == f)
+            .and_then(|i| w.get(i + 1))
+            .cloned()
+    };
+    match w[0].as_str() {
+        "lvcreate" => {
+            let inactive = w.iter().any(|x| x == "-an") || opt("-a").as_deref() == Some("n");
+            let target = w
+                .iter()
+                .rev()
+                .find(|x| !x.starts_with('-') && !x.starts_with("/dev/"))
+                .unwrap();
+            let vg = target.split('/').next().unwrap();
+            if let Some(n) = opt("-n") {
+                if !inactive {
+                    active.insert(format!("{vg}/{n}"));
+                }
+            }
+        }
+        "vgchange" => {
+            let vg = w.last().unwrap();
+            if w.iter().any(|x| x == "-an") {
+                active.retain(|l| !l.starts_with(&format!("{vg}/")));
+            } else {
+                active.extend(lvs_of(vg));
+            }
+        }
+        "lvchange" => {
+            let lv = w.last().unwrap().clone();
+            if w.iter().any(|x| x == "-an") {
+                active.remove(&lv);
+            } else if w.iter().any(|x| x == "-ay") {
+                active.insert(lv);
+            }
+        }
+        _ => {}
+    }
+    // LVs that went (lvremove, a finished merge) are no longer active.
+    let vgs: HashSet<String> = active
+        .iter()
+        .map(|l| l.split('/').next().unwrap().to_owned())
+        .collect();
+    let mut now = HashSet::new();
+    for vg in vgs {
+        now.extend(lvs_of(&vg));
+    }
+    active.retain(|l| now.contains(l));
+}
+
+/// True if a kernel status listing shows a merge that has not finished.
+fn merge_under_way(status: &str) -> bool {
+    status.lines().any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.get(3) == Some(&"snapshot-merge")
+            && f.get(4).and_then(|u| u.split('/').next()) != f.get(5).copied()
+    })
+}
+
+/// For a throttled activation cut by a power-off: the number of merge runs
+/// after which `dmsetup status` equals the kernel's next recorded status.
+fn merge_runs_at_poweroff(
+    dir: &std::path::Path,
+    rest: &[common::kgen::Step],
+    devs: &[String],
+    args: &[String],
+) -> Option<usize> {
+    // The last status the kernel showed before the power-off (in memory;
+    // its disk may lag by the batch in flight).
+    let st = rest
+        .iter()
+        .take_while(|s| s.words[0] != "poweroff")
+        .filter(|s| s.words[0] == "dmsetup")
+        .last()?;
+    let want = std::fs::read_to_string(dir.join(format!("{:03}.stdout", st.n))).ok()?;
+    let used = |text: &str| -> Option<u64> {
+        text.lines().find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(3) == Some(&"snapshot-merge"))
+                .then(|| f.get(4)?.split('/').next()?.parse().ok())
+                .flatten()
+        })
+    };
+    let want_used = used(&want)?;
+    let pairs: Vec<(String, std::path::PathBuf)> = devs
+        .chunks(2)
+        .map(|c| {
+            let (n, p) = c[1].split_once('=').unwrap();
+            (n.to_owned(), std::path::PathBuf::from(p))
+        })
+        .collect();
+    // The fewest merge runs that get as far as the kernel had got.
+    for runs in 0..4096 {
+        let t = tempfile::tempdir().unwrap();
+        let mut a: Vec<String> = Vec::new();
+        for (i, (n, p)) in pairs.iter().enumerate() {
+            let q = t.path().join(format!("{i}.img"));
+            std::fs::copy(p, &q).unwrap();
+            a.extend(["--dev".to_owned(), format!("{n}={}", q.display())]);
+        }
+        let mut cmd = a.clone();
+        cmd.extend(args.iter().cloned());
+        cmd.insert(a.len() + 1, "--interrupt-after".into());
+        cmd.insert(a.len() + 2, runs.to_string());
+        if run(&cmd, None).0 != 0 {
+            return None;
+        }
+        let mut s = a.clone();
+        s.extend(["dmsetup".to_owned(), "status".to_owned()]);
+        let (_, got, _) = run(&s, None);
+        if used(&String::from_utf8_lossy(&got)).is_some_and(|u| u <= want_used) {
+            return Some(runs);
+        }
+    }
+    None
+}
+
 fn fail_img(out: &mut Outcome, name: &str, pv: &str, what: String) {
     out.failures.push(format!("{name}/{pv}: {what}"));
 }
@@ -285,23 +556,30 @@ fn every_kernel_scenario_from_blank_images() {
         .collect();
     names.sort();
     let mut failures = Vec::new();
-    let (mut steps, mut checks, mut images) = (0, 0, 0);
+    let (mut steps, mut checks, mut images, mut reports) = (0, 0, 0, 0);
     let mut stopped = Vec::new();
+    let mut skipped: Vec<String> = Vec::new();
     for n in &names {
         let o = replay(n);
         steps += o.steps;
         checks += o.checks;
         images += o.images_compared;
+        reports += o.reports;
+        skipped.extend(o.skipped);
+        if let Some(r) = o.interrupted {
+            eprintln!("{n}: the kernel's power-off caught the merge after {r} merge runs");
+        }
         if let Some(s) = o.stopped_at {
             stopped.push(format!("{n} at {s}"));
         }
         failures.extend(o.failures);
     }
     eprintln!(
-        "kernel scenarios from blank images: {} scenarios, {steps} steps, {checks} checks, {images} images compared byte for byte; stopped early: {}",
+        "kernel scenarios from blank images: {} scenarios, {steps} steps, {checks} checks, {reports} report/status steps, {images} images compared byte for byte; stopped early: {}",
         names.len(),
         if stopped.is_empty() { "none".to_owned() } else { stopped.join(", ") }
     );
+    eprintln!("report/status steps not compared: {}", skipped.join(", "));
     assert!(steps > 300, "only {steps} steps replayed");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
