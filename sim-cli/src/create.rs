@@ -141,7 +141,7 @@ impl Ids {
     }
 
     /// The next identifier.
-    pub fn next(&mut self) -> Result<[u8; 32]> {
+    pub fn next_id(&mut self) -> Result<[u8; 32]> {
         let mut raw = [0u8; 32];
         match &mut self.state {
             Some(s) => {
@@ -231,7 +231,7 @@ fn pvcreate_plan(
             }
             u
         }
-        None => ids.next()?,
+        None => ids.next_id()?,
     };
     Ok(layout
         .pvcreate_writes(uuid)
@@ -464,7 +464,7 @@ pub fn vgcreate(
     }
     let vg = Vg {
         name: name.to_owned(),
-        id: lvm_meta::uuid::format_uuid(&ids.next()?),
+        id: lvm_meta::uuid::format_uuid(&ids.next_id()?),
         seqno: 0,
         format: Some("lvm2".into()),
         status: vec!["RESIZEABLE".into(), "READ".into(), "WRITE".into()],
@@ -1108,7 +1108,7 @@ pub fn lvcreate(
     merge_segments(&mut segments);
     let lv = Lv {
         name: name.clone(),
-        id: lvm_meta::uuid::format_uuid(&ids.next()?),
+        id: lvm_meta::uuid::format_uuid(&ids.next_id()?),
         status: vec!["READ".into(), "WRITE".into(), "VISIBLE".into()],
         flags: Vec::new(),
         tags: Vec::new(),
@@ -1170,7 +1170,7 @@ fn snapshot_phase(
     let origin_extents = vg.lvs[oi].segments.iter().map(|s| s.extent_count).sum();
     vg.lvs.push(Lv {
         name: glue_name,
-        id: lvm_meta::uuid::format_uuid(&ids.next()?),
+        id: lvm_meta::uuid::format_uuid(&ids.next_id()?),
         status: vec!["READ".into(), "WRITE".into(), "VISIBLE".into()],
         flags: Vec::new(),
         tags: Vec::new(),

@@ -1,18 +1,8 @@
 //! `lvmsim`: lvm2's commands on disk-image files, with no kernel, no root
 //! and no device-mapper. Every command here only reads the images.
 
-mod active;
-mod backup;
-mod create;
-mod data;
-mod dmsetup;
-mod history;
-mod pvck;
-mod recover;
-mod report;
-mod timefmt;
-mod units;
-mod write;
+use lvmsim::{backup, create, data, dmsetup, history, pvck, recover, report, units, write};
+use lvmsim::{device_paths, scan, SCAN_ALL};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -506,83 +496,6 @@ struct BackupArgs {
     vg: Vec<String>,
 }
 
-/// Devices to scan: (name to report, path to read).
-fn device_paths(cli_devs: &[PathBuf]) -> Result<Vec<(String, String)>> {
-    let mut given: Vec<PathBuf> = cli_devs.to_vec();
-    if given.is_empty() {
-        if let Ok(v) = std::env::var("LVMSIM_DEVICES") {
-            given = v
-                .split(':')
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from)
-                .collect();
-        }
-    }
-    if given.is_empty() {
-        bail!("no devices: name image files with --dev PATH (repeatable) or set LVMSIM_DEVICES");
-    }
-    let mut out = Vec::new();
-    for p in given {
-        // NAME=PATH, unless the whole argument names an existing file.
-        let text = p.display().to_string();
-        if !p.exists() {
-            if let Some((name, path)) = text.split_once('=') {
-                let md =
-                    std::fs::metadata(path).with_context(|| format!("{path}: cannot access"))?;
-                if md.is_dir() {
-                    bail!("{path}: NAME=PATH needs a file, not a directory");
-                }
-                out.push((name.to_owned(), path.to_owned()));
-                continue;
-            }
-        }
-        let md = std::fs::metadata(&p).with_context(|| format!("{text}: cannot access"))?;
-        if md.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&p)
-                .with_context(|| format!("{}: cannot list", p.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| std::fs::metadata(f).map(|m| m.is_file()).unwrap_or(false))
-                .collect();
-            files.sort();
-            out.extend(
-                files
-                    .into_iter()
-                    .map(|f| (f.display().to_string(), f.display().to_string())),
-            );
-        } else {
-            out.push((text.clone(), text));
-        }
-    }
-    Ok(out)
-}
-
-/// Set from `--scan-all` before any command runs.
-static SCAN_ALL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-fn scan(cli_devs: &[PathBuf], err: &mut dyn Write) -> Result<System> {
-    let mut images = Vec::new();
-    for (name, path) in device_paths(cli_devs)? {
-        let mut img = Image::open(&path)?;
-        img.path = name;
-        images.push(img);
-    }
-    let mut sys = System::scan(images)?;
-    for p in &sys.problems {
-        writeln!(err, "  WARNING: {}", p.error)?;
-    }
-    if SCAN_ALL.load(std::sync::atomic::Ordering::Relaxed) {
-        let refs: Vec<&Image> = sys.devices.iter().map(|d| &d.image).collect();
-        let hist = lvm_meta::history::collect_scan_all(&refs);
-        for g in lvm_meta::history::rebuild(&mut sys, &hist) {
-            writeln!(err, "  {g}")?;
-        }
-        for g in lvm_meta::history::check_data_areas(&sys) {
-            writeln!(err, "  {g}")?;
-        }
-    }
-    Ok(sys)
-}
-
 fn report_options(a: &ReportArgs) -> Result<report::Options> {
     let json = match a.reportformat.as_str() {
         "basic" => false,
@@ -839,7 +752,7 @@ fn run(cli: Cli) -> Result<i32> {
             let sys = scan(&cli.dev, &mut err)?;
             let interval = a.interval.map(|i| format!(" -i {i}")).unwrap_or_default();
             let w = writer(&format!("lvconvert --merge{interval} {}", a.lv));
-            write::lvconvert_merge(&sys, &a.lv, a.interrupt_after, &w, &mut out)?;
+            write::lvconvert_merge(&sys, &a.lv, a.interrupt_after, None, &w, &mut out)?;
             0
         }
         Cmd::Vgchange(a) => {
@@ -1020,7 +933,19 @@ fn create_cmd(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<()>
     let line = raw_cmd_line();
     let w = writer(&line);
     let deterministic = std::env::var("LVMSIM_DETERMINISTIC").is_ok_and(|v| v == "1");
-    let mut ids = create::Ids::new(deterministic, &line);
+    // Reproducible identifiers depend on the command and on the state it
+    // starts from, so repeating a command line gives new ones.
+    let state: Vec<String> = sys
+        .vgs
+        .iter()
+        .map(|v| format!("{}:{}", v.vg.name, v.vg.seqno))
+        .chain(
+            sys.devices
+                .iter()
+                .map(|d| format!("{}:{}", d.image.path, d.label.is_some())),
+        )
+        .collect();
+    let mut ids = create::Ids::new(deterministic, &format!("{line}|{}", state.join(",")));
     match &cli.cmd {
         Cmd::Pvcreate(a) => {
             let mut o = pv_opts(&a.opts)?;

@@ -320,6 +320,7 @@ pub fn lvconvert_merge(
     sys: &System,
     arg: &str,
     interrupt_after: Option<usize>,
+    progress: Option<&mut dyn FnMut(MergeProgress)>,
     w: &Writer,
     out: &mut dyn Write,
 ) -> Result<()> {
@@ -372,7 +373,17 @@ pub fn lvconvert_merge(
         .vg(&vgname)
         .ok_or_else(|| anyhow!("VG {vgname} vanished"))?;
     let origin = c.origin;
-    let runs = merge_runs(&sys_now, inst_now, origin, interrupt_after)?;
+    let mut tty = tty_progress(&vgname, &origin_name);
+    let runs = match progress {
+        Some(p) => merge_runs(&sys_now, inst_now, origin, interrupt_after, p)?,
+        None => {
+            let r = merge_runs(&sys_now, inst_now, origin, interrupt_after, &mut tty)?;
+            if r > 0 && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                eprintln!();
+            }
+            r
+        }
+    };
     if let Some(n) = interrupt_after {
         if runs >= n {
             eprintln!(
@@ -397,16 +408,47 @@ pub fn lvconvert_merge(
     Ok(())
 }
 
+/// How far a merge has got, after each merge run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MergeProgress {
+    /// Merge runs done so far.
+    pub runs: usize,
+    /// Sectors of data chunks still in the store.
+    pub sectors_left: u64,
+    /// Sectors of data chunks in the store when the merge started.
+    pub sectors_total: u64,
+}
+
+impl MergeProgress {
+    /// Percent merged, as lvm2's poller shows it.
+    pub fn percent(&self) -> f64 {
+        100.0 * (1.0 - self.sectors_left as f64 / self.sectors_total.max(1) as f64)
+    }
+}
+
+/// A progress line on stderr when it is a terminal.
+pub fn tty_progress(vg: &str, origin: &str) -> impl FnMut(MergeProgress) {
+    use std::io::IsTerminal;
+    let tty = std::io::stderr().is_terminal();
+    let vg = vg.to_owned();
+    let origin = origin.to_owned();
+    move |p: MergeProgress| {
+        if tty {
+            eprint!("\r  {vg}/{origin}: Merged: {:6.2}%", p.percent());
+        }
+    }
+}
+
 /// Runs the merge into `origin` for at most `limit` merge runs (all if
-/// None), with a progress line on a terminal; returns the runs done.
+/// None), reporting after each run; returns the runs done.
 fn merge_runs(
     sys: &System,
     inst: &lvm_meta::scan::VgInstance,
     origin: usize,
     limit: Option<usize>,
+    progress: &mut dyn FnMut(MergeProgress),
 ) -> Result<usize> {
     use cow_engine::engine::{merge_step, PStore, Snap};
-    use std::io::IsTerminal;
     let vg = &inst.vg;
     let Some((cow, c)) = vg.roles.iter().enumerate().find_map(|(i, r)| {
         r.cow_of
@@ -435,22 +477,21 @@ fn merge_runs(
             }
         }
     }
-    let total = m.usage(&set).0.max(1);
-    let tty = std::io::stderr().is_terminal();
+    // Data chunks still to merge: allocated sectors less the metadata's,
+    // as lvm2 counts them (an empty store is 100% merged).
+    let data_left = |m: &PStore, set: &cow_engine::blocks::LvSet<'_, std::fs::File>| {
+        let (alloc, _, meta) = m.usage(set);
+        alloc.saturating_sub(meta)
+    };
+    let total = data_left(&m, &set).max(1);
     let mut done = 0;
     while limit.is_none_or(|l| done < l) && merge_step(&mut set, origin, &mut m, &mut others)? {
         done += 1;
-        if tty {
-            let left = m.usage(&set).0;
-            let pct = 100.0 * (1.0 - left as f64 / total as f64);
-            eprint!(
-                "\r  {}/{}: Merged: {pct:6.2}%",
-                vg.name, vg.lvs[origin].name
-            );
-        }
-    }
-    if tty && done > 0 {
-        eprintln!();
+        progress(MergeProgress {
+            runs: done,
+            sectors_left: data_left(&m, &set),
+            sectors_total: total,
+        });
     }
     for f in set.images.pvs.iter().flatten() {
         f.sync_data()?;
@@ -606,7 +647,11 @@ pub(crate) fn activate_lv(
     if !inst.vg.roles[li].merging_origin {
         return Ok(());
     }
-    merge_runs(sys, inst, li, None)?;
+    if merge_runs(sys, inst, li, None, &mut tty_progress(vgname, lvname))? > 0
+        && std::io::IsTerminal::is_terminal(&std::io::stderr())
+    {
+        eprintln!();
+    }
     let sys_now = rescan(sys)?;
     let inst_now = sys_now
         .vg(vgname)
