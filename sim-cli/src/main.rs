@@ -96,6 +96,41 @@ enum Cmd {
     Write(WriteArgs),
 }
 
+impl Cmd {
+    /// The commands run by `create_cmd` (they may name images not given
+    /// with --dev).
+    fn creates(&self) -> bool {
+        matches!(
+            self,
+            Cmd::Pvcreate(_)
+                | Cmd::Vgcreate(_)
+                | Cmd::Vgextend(_)
+                | Cmd::Vgreduce(_)
+                | Cmd::Vgremove(_)
+                | Cmd::Lvcreate(_)
+                | Cmd::Lvextend(_)
+                | Cmd::Lvreduce(_)
+                | Cmd::Vgrename(_)
+                | Cmd::Vgcfgrestore(_)
+                | Cmd::Lvchange(_)
+        )
+    }
+
+    /// Every command that may write to an image.
+    fn writes(&self) -> bool {
+        self.creates()
+            || matches!(
+                self,
+                Cmd::Lvrename(_)
+                    | Cmd::Lvconvert(_)
+                    | Cmd::Vgchange(_)
+                    | Cmd::Lvpoll(_)
+                    | Cmd::Lvremove(_)
+                    | Cmd::Write(_)
+            )
+    }
+}
+
 #[derive(Args, Debug)]
 struct LvchangeArgs {
     /// `y` to activate (runs a pending merge), `n` to deactivate.
@@ -680,27 +715,7 @@ fn run(cli: Cli) -> Result<i32> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut err = std::io::stderr();
     SCAN_ALL.store(cli.scan_all, std::sync::atomic::Ordering::Relaxed);
-    if cli.scan_all
-        && matches!(
-            cli.cmd,
-            Cmd::Lvrename(_)
-                | Cmd::Lvconvert(_)
-                | Cmd::Vgchange(_)
-                | Cmd::Lvpoll(_)
-                | Cmd::Lvremove(_)
-                | Cmd::Pvcreate(_)
-                | Cmd::Vgcreate(_)
-                | Cmd::Vgextend(_)
-                | Cmd::Vgreduce(_)
-                | Cmd::Vgremove(_)
-                | Cmd::Lvcreate(_)
-                | Cmd::Lvextend(_)
-                | Cmd::Lvreduce(_)
-                | Cmd::Vgrename(_)
-                | Cmd::Vgcfgrestore(_)
-                | Cmd::Lvchange(_)
-        )
-    {
+    if cli.scan_all && cli.cmd.writes() {
         bail!("--scan-all is for reading damaged images; commands that write refuse it");
     }
     let code = match &cli.cmd {
@@ -819,20 +834,6 @@ fn run(cli: Cli) -> Result<i32> {
             }
             0
         }
-        Cmd::Pvcreate(_)
-        | Cmd::Vgcreate(_)
-        | Cmd::Vgextend(_)
-        | Cmd::Vgreduce(_)
-        | Cmd::Vgremove(_)
-        | Cmd::Lvcreate(_)
-        | Cmd::Lvextend(_)
-        | Cmd::Lvreduce(_)
-        | Cmd::Vgrename(_)
-        | Cmd::Vgcfgrestore(_)
-        | Cmd::Lvchange(_) => {
-            create_cmd(&cli, &mut out, &mut err)?;
-            0
-        }
         Cmd::Write(a) => {
             let sys = scan(&cli.dev, &mut err)?;
             match &a.input {
@@ -864,6 +865,11 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Cmd::Recover(a) => {
             recover::run(&cli.dev, a, &mut out, &mut err)?;
+            0
+        }
+        // The commands that create, resize and restore (Cmd::creates).
+        _ => {
+            create_cmd(&cli, &mut out, &mut err)?;
             0
         }
     };

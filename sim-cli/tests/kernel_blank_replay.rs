@@ -42,16 +42,6 @@ const OVERFLOW: &[&str] = &[
     "two-snaps-one-overflows",
 ];
 
-fn size_bytes(s: &str) -> u64 {
-    let (n, u) = s.split_at(s.len() - 1);
-    let n: u64 = n.parse().unwrap();
-    match u {
-        "M" | "m" => n << 20,
-        "G" | "g" => n << 30,
-        other => panic!("size unit {other}"),
-    }
-}
-
 struct Outcome {
     skipped: Vec<String>,
     steps: usize,
@@ -68,15 +58,10 @@ fn replay(name: &str) -> Outcome {
     let work = tempfile::tempdir().unwrap();
     let script = std::fs::read_to_string(dir.join("scenario")).unwrap();
     let mut disks: Vec<(String, String)> = Vec::new();
-    for line in script.lines() {
-        if let Some(rest) = line.strip_prefix("disk ") {
-            let mut it = rest.split_whitespace();
-            let (pv, size) = (it.next().unwrap(), it.next().unwrap());
-            let dev = format!("/dev/vd{}", (b'a' + disks.len() as u8) as char);
-            let f = std::fs::File::create(work.path().join(format!("{pv}.img"))).unwrap();
-            f.set_len(size_bytes(size)).unwrap();
-            disks.push((pv.to_owned(), dev));
-        }
+    for (pv, dev, size) in common::kgen::disks(&script) {
+        let f = std::fs::File::create(work.path().join(format!("{pv}.img"))).unwrap();
+        f.set_len(size).unwrap();
+        disks.push((pv, dev));
     }
     let devs: Vec<String> = disks
         .iter()

@@ -8,6 +8,8 @@
 //! must sit in the ring at the offset where lvm2's sits in the kernel's
 //! final image, with the same text once UUIDs and times are set aside.
 
+mod common;
+
 use lvm_meta::io::Image;
 use lvm_meta::metadata_area::{read_area_bytes, scan_copies};
 use std::collections::BTreeMap;
@@ -87,16 +89,6 @@ fn is_uuid(b: &[u8]) -> bool {
     })
 }
 
-fn size_bytes(s: &str) -> u64 {
-    let (n, u) = s.split_at(s.len() - 1);
-    let n: u64 = n.parse().unwrap();
-    match u {
-        "M" | "m" => n << 20,
-        "G" | "g" => n << 30,
-        other => panic!("size unit {other}"),
-    }
-}
-
 #[test]
 fn kernel_scenarios_metadata_from_blank_images() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
@@ -119,18 +111,13 @@ fn kernel_scenarios_metadata_from_blank_images() {
         let mut disks: Vec<(String, String)> = Vec::new(); // (pvN, /dev/vdX)
                                                            // The kernel's images, for the host, uname and rings.
         let mut kernel: Vec<(String, Image)> = Vec::new();
-        for line in script.lines() {
-            if let Some(rest) = line.strip_prefix("disk ") {
-                let mut it = rest.split_whitespace();
-                let (pv, size) = (it.next().unwrap(), it.next().unwrap());
-                let dev = format!("/dev/vd{}", (b'a' + disks.len() as u8) as char);
-                let f = std::fs::File::create(work.path().join(format!("{pv}.img"))).unwrap();
-                f.set_len(size_bytes(size)).unwrap();
-                let zst = dir.join(format!("{pv}.img.zst"));
-                let raw = zstd::decode_all(std::fs::File::open(&zst).unwrap()).unwrap();
-                kernel.push((pv.to_owned(), Image::from_bytes(&dev, raw)));
-                disks.push((pv.to_owned(), dev));
-            }
+        for (pv, dev, size) in common::kgen::disks(&script) {
+            let f = std::fs::File::create(work.path().join(format!("{pv}.img"))).unwrap();
+            f.set_len(size).unwrap();
+            let zst = dir.join(format!("{pv}.img.zst"));
+            let raw = zstd::decode_all(std::fs::File::open(&zst).unwrap()).unwrap();
+            kernel.push((pv.clone(), Image::from_bytes(&dev, raw)));
+            disks.push((pv, dev));
         }
         // Host and uname of the kernel's writes, from its first copy.
         let first = ring(&kernel[0].1).into_values().next().unwrap().1;

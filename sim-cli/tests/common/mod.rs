@@ -297,4 +297,31 @@ pub mod kgen {
             String::from_utf8_lossy(&o.stderr).into_owned(),
         )
     }
+
+    /// `32M`, `1G` (a scenario's disk size) in bytes.
+    pub fn size_bytes(s: &str) -> u64 {
+        let (n, u) = s.split_at(s.len() - 1);
+        let n: u64 = n.parse().unwrap();
+        match u {
+            "M" | "m" => n << 20,
+            "G" | "g" => n << 30,
+            other => panic!("size unit {other}"),
+        }
+    }
+
+    /// The `disk NAME SIZE` lines of a scenario: (name, device the guest
+    /// gave it: /dev/vda, /dev/vdb... in order, size in bytes).
+    pub fn disks(script: &str) -> Vec<(String, String, u64)> {
+        script
+            .lines()
+            .filter_map(|l| l.strip_prefix("disk "))
+            .enumerate()
+            .map(|(i, rest)| {
+                let mut it = rest.split_whitespace();
+                let (pv, size) = (it.next().unwrap(), it.next().unwrap());
+                let dev = format!("/dev/vd{}", (b'a' + i as u8) as char);
+                (pv.to_owned(), dev, size_bytes(size))
+            })
+            .collect()
+    }
 }
