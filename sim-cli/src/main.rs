@@ -8,6 +8,7 @@ mod report;
 mod timefmt;
 mod units;
 mod write;
+mod write_log;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

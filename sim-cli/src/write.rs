@@ -234,6 +234,7 @@ pub fn apply(sys: &System, writes: &[commit::PlannedWrite]) -> Result<()> {
             }
         }
         let f = &files[&w.device];
+        crate::write_log::record(&sys.devices[w.device].image.source, w.offset, &w.data)?;
         f.write_all_at(&w.data, w.offset).with_context(|| {
             format!(
                 "{}: {} at {}",
@@ -306,19 +307,20 @@ pub fn lvconvert_merge(sys: &System, arg: &str, w: &Writer, out: &mut dyn Write)
 fn open_rw(
     sys: &System,
     inst: &lvm_meta::scan::VgInstance,
-) -> Result<cow_engine::blocks::Images<std::fs::File>> {
+) -> Result<cow_engine::blocks::Images<crate::write_log::Logged>> {
     let mut pvs = Vec::new();
     for d in &inst.pv_devices {
         pvs.push(match d {
             Some(d) => {
                 let path = &sys.devices[*d].image.source;
-                Some(
-                    std::fs::OpenOptions::new()
+                Some(crate::write_log::Logged {
+                    file: std::fs::OpenOptions::new()
                         .read(true)
                         .write(true)
                         .open(path)
                         .with_context(|| format!("{path}: cannot open for writing"))?,
-                )
+                    path: path.clone(),
+                })
             }
             None => None,
         });
@@ -365,7 +367,7 @@ fn run_merges(
         }
         merge(&mut set, c.origin, &mut m, &mut others, None)?;
         for f in set.images.pvs.iter().flatten() {
-            f.sync_data()?;
+            f.file.sync_data()?;
         }
         merged.push(c.origin);
     }
