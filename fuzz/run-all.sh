@@ -9,11 +9,14 @@ secs=${1:-1200}
 [ -d corpus ] || ./make-seeds.py
 mkdir -p logs
 rc=0
-for t in label mda_header metadata_text ring_scan scan_image; do
+for t in label mda_header metadata_text ring_scan scan_image vg_model exception_store image_set; do
   max=4096
-  case $t in ring_scan|scan_image) max=1100000 ;; esac
+  case $t in
+    ring_scan|scan_image|exception_store|image_set) max=1100000 ;;
+    vg_model) max=65536 ;;
+  esac
   echo "== $t: ${secs}s"
-  if ! cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -max_len="$max" \
+  if ! nice -n 19 cargo +nightly fuzz run -O "$t" "corpus/$t" -- -max_total_time="$secs" -max_len="$max" \
       -rss_limit_mb=4096 -timeout=10 > "logs/$t.log" 2>&1; then
     echo "   CRASH or error, see fuzz/logs/$t.log and fuzz/artifacts/$t/"
     rc=1

@@ -389,8 +389,20 @@ pub fn merge_step(
         }
         n += 1;
     }
-    let dest = (last_old + 1 - n) * cb;
-    let src = (last_new + 1 - n) * cb;
+    // The run is last_old-(n-1) ..= last_old (checked above); a hostile
+    // old_chunk can still put it past any device's end.
+    let past = || {
+        Error::corrupt(
+            None,
+            format!("COW device {}", m.cow),
+            0,
+            Corruption::Model(format!(
+                "merge of exception {last_old} -> {last_new}: chunk offset overflows"
+            )),
+        )
+    };
+    let dest = (last_old - (n - 1)).checked_mul(cb).ok_or_else(past)?;
+    let src = (last_new - (n - 1)).checked_mul(cb).ok_or_else(past)?;
     let len = (n * cb).min(devs.size(origin).saturating_sub(dest));
     // The other snapshots keep the origin's old data first.
     let unit = others
@@ -516,6 +528,30 @@ mod tests {
         assert_eq!(m.usage(&d), (16, 128, 16));
         assert_eq!(d[0], view, "the origin now holds the snapshot's data");
         assert!(d[1][CB..2 * CB].iter().all(|&b| b == 0), "area 0 cleared");
+    }
+
+    #[test]
+    fn merging_an_exception_of_a_huge_chunk_is_an_error() {
+        // Found reviewing the merge for the exception_store fuzz target: a
+        // record for origin chunk u64::MAX made the merge's destination
+        // offset overflow.
+        let mut d = devs(8, 8);
+        let mut s = PStore::activate(&mut d, 1, 8).unwrap();
+        origin_write(
+            &mut d,
+            0,
+            std::slice::from_mut(&mut Snap {
+                store: s.clone(),
+                len: 8 * CB as u64,
+            }),
+            0,
+            &[1u8; 512],
+        )
+        .unwrap();
+        LE::write_u64(&mut d[1][CB..], u64::MAX);
+        s = PStore::activate(&mut d, 1, 8).unwrap();
+        let err = merge_step(&mut d, 0, &mut s, &mut []).unwrap_err();
+        assert!(err.to_string().contains("overflows"), "{err}");
     }
 
     #[test]

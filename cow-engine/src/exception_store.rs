@@ -31,6 +31,21 @@ pub enum StoreError {
         /// Whole chunks in the COW.
         chunks: u64,
     },
+    /// A record's `new_chunk` lies outside the COW device. The kernel loads
+    /// such a record and fails every read through it; lvmsim refuses the
+    /// store, as the engine would otherwise allocate past the COW's end
+    /// (`next_free` follows the largest `new_chunk`).
+    #[error("COW metadata area {area}, record {index}: new_chunk {new_chunk} lies past the COW's end ({chunks} whole chunks)")]
+    ExceptionPastEnd {
+        /// Area index.
+        area: u64,
+        /// Record index in the area.
+        index: u64,
+        /// The record's `new_chunk`.
+        new_chunk: u64,
+        /// Whole chunks in the COW.
+        chunks: u64,
+    },
     /// Reading the COW failed.
     #[error("reading the COW: {0}")]
     Io(String),
@@ -159,6 +174,14 @@ impl Store {
                     full = false;
                     break;
                 }
+                if new_chunk >= cow_chunks {
+                    return Err(StoreError::ExceptionPastEnd {
+                        area,
+                        index: j,
+                        new_chunk,
+                        chunks: cow_chunks,
+                    });
+                }
                 s.next_free = s.next_free.max(new_chunk.saturating_add(1));
                 s.records.push(Exception {
                     old,
@@ -255,6 +278,31 @@ mod tests {
         assert_eq!(s.map.get(&4), Some(&2));
         let s = load(&cow(8, 50, &[(4, 2)], 0), 8).unwrap();
         assert!(s.records.is_empty() && !s.header.is_valid());
+    }
+
+    #[test]
+    fn a_record_past_the_cow_end_is_refused() {
+        // Fuzz (exception_store, crash-8fdb0115…): a record (0, u64::MAX)
+        // made next_free u64::MAX and the engine's allocation overflowed;
+        // the same input had records pointing at chunk 1000 of a 21-chunk
+        // COW.
+        for new in [u64::MAX, 1000, 21] {
+            let err = load(&cow(8, 21, &[(0, new), (2, 3)], 1), 8).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    StoreError::ExceptionPastEnd {
+                        area: 0,
+                        index: 0,
+                        chunks: 21,
+                        new_chunk
+                    } if new_chunk == new
+                ),
+                "{err}"
+            );
+        }
+        // The last chunk is still inside.
+        assert!(load(&cow(8, 21, &[(0, 20)], 1), 8).is_ok());
     }
 
     #[test]
