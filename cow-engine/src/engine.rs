@@ -8,7 +8,7 @@
 //! zeroed, then the area is written, and only then the origin changes.
 
 use crate::disk_header::{DiskHeader, Header, SNAPSHOT_DISK_VERSION};
-use crate::exception_store::{area_location, Store, DISK_EXCEPTION_SIZE};
+use crate::exception_store::{area_location, Store, DISK_EXCEPTION_SIZE, MAX_CHUNK_SECTORS};
 use byteorder::{ByteOrder, LittleEndian as LE};
 use lvm_meta::{Corruption, Error, Result};
 use std::collections::HashMap;
@@ -96,6 +96,11 @@ impl PStore {
             Header::New => {
                 if !table_cs.is_power_of_two() {
                     return Err(bad(format!("chunk size {table_cs} is not a power of two")));
+                }
+                if table_cs > MAX_CHUNK_SECTORS {
+                    return Err(bad(format!(
+                        "chunk size {table_cs} sectors is over lvmsim's limit of {MAX_CHUNK_SECTORS}"
+                    )));
                 }
                 let hdr = DiskHeader {
                     valid: 1,
@@ -247,18 +252,27 @@ fn cow_for(devs: &mut dyn DevSet, origin: usize, snaps: &mut [Snap], offset: u64
     Ok(())
 }
 
-fn split_at(offset: u64, len: u64, unit: u64) -> Vec<(u64, u64)> {
-    let mut out = Vec::new();
+/// The pieces of `offset..offset + len` cut at multiples of `unit`, lazily
+/// (a merge run can span gigabytes).
+fn split_at(offset: u64, len: u64, unit: u64) -> impl Iterator<Item = (u64, u64)> {
+    let end = offset.saturating_add(len);
     let mut at = offset;
-    let end = offset + len;
-    while at < end {
-        let next = ((at / unit) + 1) * unit;
+    std::iter::from_fn(move || {
+        if at >= end {
+            return None;
+        }
+        let next = (at / unit).saturating_add(1).saturating_mul(unit);
         let n = next.min(end) - at;
-        out.push((at, n));
+        let piece = (at, n);
         at += n;
-    }
-    out
+        Some(piece)
+    })
 }
+
+/// Largest piece of a merge run copied at once: a run of consecutive
+/// exceptions can cover a whole area (with 512 KiB chunks, 32768 chunks or
+/// 16 GiB), so it is streamed, as the kernel's kcopyd does.
+const MERGE_COPY_PIECE: u64 = 1 << 20;
 
 /// A write to the origin: each piece first copies the old chunk into every
 /// valid snapshot lacking it (invalidating a full one), then is written.
@@ -415,9 +429,12 @@ pub fn merge_step(
             cow_for(devs, origin, others, at)?;
         }
     }
-    let mut buf = vec![0u8; len as usize];
-    devs.read(m.cow, src, &mut buf)?;
-    devs.write(origin, dest, &buf)?;
+    let mut buf = Vec::new();
+    for (at, n) in split_at(0, len, MERGE_COPY_PIECE) {
+        buf.resize(n as usize, 0);
+        devs.read(m.cow, src + at, &mut buf)?;
+        devs.write(origin, dest + at, &buf)?;
+    }
     let from = ((m.current_committed - n) * DISK_EXCEPTION_SIZE) as usize;
     let to = (m.current_committed * DISK_EXCEPTION_SIZE) as usize;
     m.area[from..to].iter_mut().for_each(|b| *b = 0);
@@ -552,6 +569,14 @@ mod tests {
         s = PStore::activate(&mut d, 1, 8).unwrap();
         let err = merge_step(&mut d, 0, &mut s, &mut []).unwrap_err();
         assert!(err.to_string().contains("overflows"), "{err}");
+    }
+
+    #[test]
+    fn a_new_store_with_a_huge_table_chunk_is_an_error() {
+        let mut d = devs(8, 8);
+        let err = PStore::activate(&mut d, 1, 1 << 40).unwrap_err();
+        assert!(err.to_string().contains("over lvmsim's limit"), "{err}");
+        assert!(d[1].iter().all(|&b| b == 0), "nothing written");
     }
 
     #[test]

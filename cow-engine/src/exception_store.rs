@@ -15,6 +15,12 @@ use std::collections::HashMap;
 /// Size of one `struct disk_exception`.
 pub const DISK_EXCEPTION_SIZE: u64 = 16;
 
+/// Largest chunk accepted, in sectors: lvm2's maximum (512 KiB; lvcreate
+/// refuses larger). The kernel takes up to 2^21 sectors, but the loader and
+/// the engine hold one chunk-sized area in memory, so a hostile header
+/// could otherwise make them allocate 1 GiB.
+pub const MAX_CHUNK_SECTORS: u64 = 1024;
+
 /// Why a store cannot be loaded (the kernel refuses the table).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -46,6 +52,9 @@ pub enum StoreError {
         /// Whole chunks in the COW.
         chunks: u64,
     },
+    /// The chunk size is over [`MAX_CHUNK_SECTORS`].
+    #[error("COW chunk size {0} sectors is over lvmsim's limit of {MAX_CHUNK_SECTORS} (lvm2's largest, 512 KiB)")]
+    ChunkTooLarge(u64),
     /// Reading the COW failed.
     #[error("reading the COW: {0}")]
     Io(String),
@@ -131,6 +140,9 @@ impl Store {
         let cs = u64::from(header.chunk_size);
         if cs == 0 || !cs.is_power_of_two() {
             return Err(HeaderError::BadChunkSize(header.chunk_size).into());
+        }
+        if cs > MAX_CHUNK_SECTORS {
+            return Err(StoreError::ChunkTooLarge(cs));
         }
         let cow_chunks = cow_sectors / cs;
         let mut s = Store {
@@ -278,6 +290,25 @@ mod tests {
         assert_eq!(s.map.get(&4), Some(&2));
         let s = load(&cow(8, 50, &[(4, 2)], 0), 8).unwrap();
         assert!(s.records.is_empty() && !s.header.is_valid());
+    }
+
+    #[test]
+    fn chunks_over_512k_are_refused_before_anything_is_allocated() {
+        // A header claiming 2^21-sector (1 GiB) chunks on a tiny COW.
+        let mut img = cow(8, 4, &[], 1);
+        img[12..16].copy_from_slice(&(1u32 << 21).to_le_bytes());
+        assert!(matches!(
+            load(&img, 8),
+            Err(StoreError::ChunkTooLarge(c)) if c == 1 << 21
+        ));
+        img[12..16].copy_from_slice(&(MAX_CHUNK_SECTORS as u32).to_le_bytes());
+        assert!(matches!(load(&img, 8), Err(StoreError::AreaPastEnd { .. })));
+        // A new store takes the table's chunk size, which is capped too.
+        let fresh = vec![0u8; 4096];
+        assert!(matches!(
+            load(&fresh, 2048),
+            Err(StoreError::ChunkTooLarge(2048))
+        ));
     }
 
     #[test]
