@@ -298,16 +298,6 @@ struct Counts {
 
 /// Checks every cut of `writes` from `before`; `extra` (a resume, which
 /// runs a command) runs on the cuts `resume_at` selects. Returns the counts.
-fn check_cuts(
-    what: &str,
-    before: &Images,
-    writes: &[Write],
-    promise: &Promise,
-    mut extra: impl FnMut(&Images) -> Result<(), String>,
-) -> Counts {
-    check_cuts_sampled(what, before, writes, promise, &mut extra, |_| true)
-}
-
 fn check_cuts_sampled(
     what: &str,
     before: &Images,
@@ -428,6 +418,7 @@ fn check_cuts_sampled(
     counts
 }
 
+/// For commands with nothing to resume.
 fn no_resume(_: &Images) -> Result<(), String> {
     Ok(())
 }
@@ -442,13 +433,24 @@ fn id_of(s: &State, name: &str) -> String {
 
 /// A metadata-only command: every LV keeps its data; the VG is old or new.
 fn metadata_only(what: &str, before: &Images, vgname: &str, args: &[&str]) -> Counts {
+    metadata_only_then(what, before, vgname, args).0
+}
+
+/// [`metadata_only`], also returning the images the command left.
+fn metadata_only_then(
+    what: &str,
+    before: &Images,
+    vgname: &str,
+    args: &[&str],
+) -> (Counts, Images) {
     let s0 = state(before.clone(), vgname).unwrap();
     let promise = Promise::of(vgname, &s0);
     let (writes, after) = record(before, args);
     assert!(!writes.is_empty(), "{what}: wrote nothing");
-    let s1 = state(after, vgname).unwrap();
+    let s1 = state(after.clone(), vgname).unwrap();
     assert!(s1.seqno > s0.seqno, "{what}: no new metadata");
-    check_cuts(what, before, &writes, &promise, no_resume)
+    let c = check_cuts_sampled(what, before, &writes, &promise, &mut no_resume, |_| false);
+    (c, after)
 }
 
 #[test]
@@ -509,12 +511,13 @@ fn merge_cut_at_every_write(scenario: &str, snap: &str, second: &[&str]) -> (Cou
     let mut promise = Promise::of("vg", &s0);
     let spec = format!("vg/{snap}");
     let (w1, after1) = record(&before, &["lvconvert", "--merge", &spec]);
-    let c1 = check_cuts(
+    let c1 = check_cuts_sampled(
         &format!("{scenario}: lvconvert --merge {spec}"),
         &before,
         &w1,
         &promise,
-        no_resume,
+        &mut no_resume,
+        |_| false,
     );
     let (w2, after2) = record(&after1, second);
     let snap_id = id_of(&s0, snap);
@@ -555,4 +558,35 @@ fn merge_by_lvpoll_cut_at_every_write() {
         "keep",
         &["lvpoll", "--polloperation", "merge", "vg/origin"],
     );
+}
+
+#[test]
+fn lvrename_around_a_small_ring_cut_at_every_write() {
+    // A 60 KiB metadata area: successive renames wrap the text around the
+    // ring's end, a text written in two pieces (four writes, not three).
+    let mut images = kernel_images("ring-wrap");
+    let mut wrapped = 0;
+    for i in 0..16 {
+        let (from, to) = if i % 2 == 0 {
+            ("lv0", "renamed-lv0")
+        } else {
+            ("renamed-lv0", "lv0")
+        };
+        let what = format!("lvrename {i} in a small ring");
+        let (c, after) = metadata_only_then(&what, &images, "vg", &["lvrename", "vg", from, to]);
+        wrapped += usize::from(c.writes > 3);
+        images = after;
+    }
+    assert!(wrapped > 0, "no rename wrapped around the ring");
+}
+
+#[test]
+fn lvrename_with_three_metadata_copies_cut_at_every_write() {
+    let c = metadata_only(
+        "lvrename (three PVs)",
+        &corpus_images("mdacopies"),
+        "vg_mda",
+        &["lvrename", "vg_mda", "lv1", "other"],
+    );
+    assert!(c.writes >= 6, "{c:?}");
 }
