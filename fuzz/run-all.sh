@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
 # Runs every fuzz target in turn for SECONDS each (default 1200) on the seeds
-# cut from testdata (make-seeds.py), logging to fuzz/logs/<target>.log.
+# cut from testdata (make-seeds.py), logging to fuzz/logs/<target>.log; exits
+# non-zero if any target crashed or did not build (.ci/run uses 60 s).
 # Needs nightly and cargo-fuzz. A crash stops the target and leaves its input
 # in fuzz/artifacts/<target>/.
 set -uo pipefail
-cd "$(dirname "$0")"
+cd "$(dirname "$0")" || exit 1
 secs=${1:-1200}
 [ -d corpus ] || ./make-seeds.py
 mkdir -p logs
 rc=0
-for t in label mda_header metadata_text ring_scan scan_image history; do
+for t in label mda_header metadata_text ring_scan scan_image history vg_model exception_store image_set; do
   max=4096
-  case $t in ring_scan|scan_image|history) max=1100000 ;; esac
+  case $t in
+    ring_scan|scan_image|history|exception_store|image_set) max=1100000 ;;
+    vg_model) max=65536 ;;
+  esac
   echo "== $t: ${secs}s"
-  if ! cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -max_len="$max" \
+  if ! nice -n 19 cargo +nightly fuzz run -O "$t" "corpus/$t" -- -max_total_time="$secs" -max_len="$max" \
       -rss_limit_mb=4096 -timeout=10 > "logs/$t.log" 2>&1; then
     echo "   CRASH or error, see fuzz/logs/$t.log and fuzz/artifacts/$t/"
+    tail -n 40 "logs/$t.log"
     rc=1
   fi
   grep -E "^#[0-9]+.*(DONE|exec/s)" "logs/$t.log" | tail -1

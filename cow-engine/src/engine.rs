@@ -9,7 +9,7 @@
 
 use crate::chunk_map::ChunkMap;
 use crate::disk_header::{DiskHeader, Header, SNAPSHOT_DISK_VERSION};
-use crate::exception_store::{area_location, Store, DISK_EXCEPTION_SIZE};
+use crate::exception_store::{area_location, Store, DISK_EXCEPTION_SIZE, MAX_CHUNK_SECTORS};
 use byteorder::{ByteOrder, LittleEndian as LE};
 use lvm_meta::{Corruption, Error, Result};
 
@@ -96,6 +96,11 @@ impl PStore {
             Header::New => {
                 if !table_cs.is_power_of_two() {
                     return Err(bad(format!("chunk size {table_cs} is not a power of two")));
+                }
+                if table_cs > MAX_CHUNK_SECTORS {
+                    return Err(bad(format!(
+                        "chunk size {table_cs} sectors is over lvmsim's limit of {MAX_CHUNK_SECTORS}"
+                    )));
                 }
                 let hdr = DiskHeader {
                     valid: 1,
@@ -247,18 +252,27 @@ fn cow_for(devs: &mut dyn DevSet, origin: usize, snaps: &mut [Snap], offset: u64
     Ok(())
 }
 
-fn split_at(offset: u64, len: u64, unit: u64) -> Vec<(u64, u64)> {
-    let mut out = Vec::new();
+/// The pieces of `offset..offset + len` cut at multiples of `unit`, lazily
+/// (a merge run can span gigabytes).
+fn split_at(offset: u64, len: u64, unit: u64) -> impl Iterator<Item = (u64, u64)> {
+    let end = offset.saturating_add(len);
     let mut at = offset;
-    let end = offset + len;
-    while at < end {
-        let next = ((at / unit) + 1) * unit;
+    std::iter::from_fn(move || {
+        if at >= end {
+            return None;
+        }
+        let next = (at / unit).saturating_add(1).saturating_mul(unit);
         let n = next.min(end) - at;
-        out.push((at, n));
+        let piece = (at, n);
         at += n;
-    }
-    out
+        Some(piece)
+    })
 }
+
+/// Largest piece of a merge run copied at once: a run of consecutive
+/// exceptions can cover a whole area (with 512 KiB chunks, 32768 chunks or
+/// 16 GiB), so it is streamed, as the kernel's kcopyd does.
+const MERGE_COPY_PIECE: u64 = 1 << 20;
 
 /// A write to the origin: each piece first copies the old chunk into every
 /// valid snapshot lacking it (invalidating a full one), then is written.
@@ -389,8 +403,20 @@ pub fn merge_step(
         }
         n += 1;
     }
-    let dest = (last_old + 1 - n) * cb;
-    let src = (last_new + 1 - n) * cb;
+    // The run is last_old-(n-1) ..= last_old (checked above); a hostile
+    // old_chunk can still put it past any device's end.
+    let past = || {
+        Error::corrupt(
+            None,
+            format!("COW device {}", m.cow),
+            0,
+            Corruption::Model(format!(
+                "merge of exception {last_old} -> {last_new}: chunk offset overflows"
+            )),
+        )
+    };
+    let dest = (last_old - (n - 1)).checked_mul(cb).ok_or_else(past)?;
+    let src = (last_new - (n - 1)).checked_mul(cb).ok_or_else(past)?;
     let len = (n * cb).min(devs.size(origin).saturating_sub(dest));
     // The other snapshots keep the origin's old data first.
     let unit = others
@@ -403,9 +429,12 @@ pub fn merge_step(
             cow_for(devs, origin, others, at)?;
         }
     }
-    let mut buf = vec![0u8; len as usize];
-    devs.read(m.cow, src, &mut buf)?;
-    devs.write(origin, dest, &buf)?;
+    let mut buf = Vec::new();
+    for (at, n) in split_at(0, len, MERGE_COPY_PIECE) {
+        buf.resize(n as usize, 0);
+        devs.read(m.cow, src + at, &mut buf)?;
+        devs.write(origin, dest + at, &buf)?;
+    }
     let from = ((m.current_committed - n) * DISK_EXCEPTION_SIZE) as usize;
     let to = (m.current_committed * DISK_EXCEPTION_SIZE) as usize;
     m.area[from..to].iter_mut().for_each(|b| *b = 0);
@@ -516,6 +545,38 @@ mod tests {
         assert_eq!(m.usage(&d), (16, 128, 16));
         assert_eq!(d[0], view, "the origin now holds the snapshot's data");
         assert!(d[1][CB..2 * CB].iter().all(|&b| b == 0), "area 0 cleared");
+    }
+
+    #[test]
+    fn merging_an_exception_of_a_huge_chunk_is_an_error() {
+        // Found reviewing the merge for the exception_store fuzz target: a
+        // record for origin chunk u64::MAX made the merge's destination
+        // offset overflow.
+        let mut d = devs(8, 8);
+        let mut s = PStore::activate(&mut d, 1, 8).unwrap();
+        origin_write(
+            &mut d,
+            0,
+            std::slice::from_mut(&mut Snap {
+                store: s.clone(),
+                len: 8 * CB as u64,
+            }),
+            0,
+            &[1u8; 512],
+        )
+        .unwrap();
+        LE::write_u64(&mut d[1][CB..], u64::MAX);
+        s = PStore::activate(&mut d, 1, 8).unwrap();
+        let err = merge_step(&mut d, 0, &mut s, &mut []).unwrap_err();
+        assert!(err.to_string().contains("overflows"), "{err}");
+    }
+
+    #[test]
+    fn a_new_store_with_a_huge_table_chunk_is_an_error() {
+        let mut d = devs(8, 8);
+        let err = PStore::activate(&mut d, 1, 1 << 40).unwrap_err();
+        assert!(err.to_string().contains("over lvmsim's limit"), "{err}");
+        assert!(d[1].iter().all(|&b| b == 0), "nothing written");
     }
 
     #[test]

@@ -15,6 +15,12 @@ use byteorder::{ByteOrder, LittleEndian as LE};
 /// Size of one `struct disk_exception`.
 pub const DISK_EXCEPTION_SIZE: u64 = 16;
 
+/// Largest chunk accepted, in sectors: lvm2's maximum (512 KiB; lvcreate
+/// refuses larger). The kernel takes up to 2^21 sectors, but the loader and
+/// the engine hold one chunk-sized area in memory, so a hostile header
+/// could otherwise make them allocate 1 GiB.
+pub const MAX_CHUNK_SECTORS: u64 = 1024;
+
 /// Why a store cannot be loaded (the kernel refuses the table).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -31,6 +37,24 @@ pub enum StoreError {
         /// Whole chunks in the COW.
         chunks: u64,
     },
+    /// A record's `new_chunk` lies outside the COW device. The kernel loads
+    /// such a record and fails every read through it; lvmsim refuses the
+    /// store, as the engine would otherwise allocate past the COW's end
+    /// (`next_free` follows the largest `new_chunk`).
+    #[error("COW metadata area {area}, record {index}: new_chunk {new_chunk} lies past the COW's end ({chunks} whole chunks)")]
+    ExceptionPastEnd {
+        /// Area index.
+        area: u64,
+        /// Record index in the area.
+        index: u64,
+        /// The record's `new_chunk`.
+        new_chunk: u64,
+        /// Whole chunks in the COW.
+        chunks: u64,
+    },
+    /// The chunk size is over [`MAX_CHUNK_SECTORS`].
+    #[error("COW chunk size {0} sectors is over lvmsim's limit of {MAX_CHUNK_SECTORS} (lvm2's largest, 512 KiB)")]
+    ChunkTooLarge(u64),
     /// Reading the COW failed.
     #[error("reading the COW: {0}")]
     Io(String),
@@ -138,6 +162,9 @@ impl Store {
         if cs == 0 || !cs.is_power_of_two() {
             return Err(HeaderError::BadChunkSize(header.chunk_size).into());
         }
+        if cs > MAX_CHUNK_SECTORS {
+            return Err(StoreError::ChunkTooLarge(cs));
+        }
         let cow_chunks = cow_sectors / cs;
         let mut s = Store {
             header,
@@ -182,6 +209,14 @@ impl Store {
                     s.current_committed = j;
                     full = false;
                     break;
+                }
+                if new_chunk >= cow_chunks {
+                    return Err(StoreError::ExceptionPastEnd {
+                        area,
+                        index: j,
+                        new_chunk,
+                        chunks: cow_chunks,
+                    });
                 }
                 s.next_free = s.next_free.max(new_chunk.saturating_add(1));
                 s.records.push(Exception {
@@ -296,6 +331,50 @@ mod tests {
         .unwrap();
         assert!(!s.header.is_valid());
         assert_eq!((s.records.len(), s.map.get(&7)), (256, Some(&9)));
+    }
+
+    #[test]
+    fn chunks_over_512k_are_refused_before_anything_is_allocated() {
+        // A header claiming 2^21-sector (1 GiB) chunks on a tiny COW.
+        let mut img = cow(8, 4, &[], 1);
+        img[12..16].copy_from_slice(&(1u32 << 21).to_le_bytes());
+        assert!(matches!(
+            load(&img, 8),
+            Err(StoreError::ChunkTooLarge(c)) if c == 1 << 21
+        ));
+        img[12..16].copy_from_slice(&(MAX_CHUNK_SECTORS as u32).to_le_bytes());
+        assert!(matches!(load(&img, 8), Err(StoreError::AreaPastEnd { .. })));
+        // A new store takes the table's chunk size, which is capped too.
+        let fresh = vec![0u8; 4096];
+        assert!(matches!(
+            load(&fresh, 2048),
+            Err(StoreError::ChunkTooLarge(2048))
+        ));
+    }
+
+    #[test]
+    fn a_record_past_the_cow_end_is_refused() {
+        // Fuzz (exception_store, crash-8fdb0115…): a record (0, u64::MAX)
+        // made next_free u64::MAX and the engine's allocation overflowed;
+        // the same input had records pointing at chunk 1000 of a 21-chunk
+        // COW.
+        for new in [u64::MAX, 1000, 21] {
+            let err = load(&cow(8, 21, &[(0, new), (2, 3)], 1), 8).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    StoreError::ExceptionPastEnd {
+                        area: 0,
+                        index: 0,
+                        chunks: 21,
+                        new_chunk
+                    } if new_chunk == new
+                ),
+                "{err}"
+            );
+        }
+        // The last chunk is still inside.
+        assert!(load(&cow(8, 21, &[(0, 20)], 1), 8).is_ok());
     }
 
     #[test]

@@ -15,6 +15,12 @@ fuzz_target!(|data: &[u8]| {
         // field must survive.
         let again = Label::parse(&l.to_sector(), 1, 512).expect("a written label parses");
         let again = again.expect("a written label is a label");
-        assert_eq!(Label { crc: l.crc, ..again }, l);
+        assert_eq!(
+            Label {
+                crc: l.crc,
+                ..again
+            },
+            l
+        );
     }
 });

@@ -459,7 +459,45 @@ impl Vg {
         }
         vg.check_extents()?;
         vg.derive_roles();
+        vg.check_snapshot_chains()?;
         Ok(vg)
+    }
+
+    /// Refuses snapshot relations lvm2 never makes ("Snapshots of snapshots
+    /// are not supported"): an origin or COW that is itself a glue LV, an
+    /// origin that is a COW, a COW that is an origin. With these gone every
+    /// snapshot is one level deep, so nothing that follows origins can
+    /// loop or recurse.
+    fn check_snapshot_chains(&self) -> Result<(), Corruption> {
+        for (g, seg) in self.snapshots() {
+            let SegmentKind::Snapshot { origin, cow, .. } = seg.kind else {
+                continue;
+            };
+            let name = |i: usize| &self.lvs[i].name;
+            let w = format!("LV {} {}", name(g), seg.key);
+            for (what, i) in [("origin", origin), ("COW store", cow)] {
+                if self.lvs[i].is_snapshot_glue() {
+                    return Err(model(format!(
+                        "{w}: {what} {} is itself a snapshot glue LV",
+                        name(i)
+                    )));
+                }
+            }
+            if let Some(c) = self.roles[origin].cow_of {
+                return Err(model(format!(
+                    "{w}: origin {} is the COW store of {} (snapshots of snapshots are not supported)",
+                    name(origin),
+                    name(c.glue)
+                )));
+            }
+            if !self.roles[cow].origin_of.is_empty() {
+                return Err(model(format!(
+                    "{w}: COW store {} is itself an origin (snapshots of snapshots are not supported)",
+                    name(cow)
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn read_lv(vg: &Vg, lv_names: &Names<'_>, name: &str, l: &[Node]) -> Result<Lv, Corruption> {
@@ -884,6 +922,36 @@ mod tests {
             "contents = \"x\"",
         );
         expect_model_err("stripe_count = 1", "stripe_count = 0");
+    }
+
+    /// SAMPLE with a second glue LV `snapshot1` whose segment ends with
+    /// `origin = ORIGIN` and `cow_store = COW`.
+    fn with_second_glue(origin: &str, cow: &str) -> Result<Vg, Corruption> {
+        let glue = format!(
+            "snapshot1 {{\nid = \"Hd4Fg6-Jk8L-zX1c-Vb3N-mQ5w-Er7T-yU9iOq\"\nstatus = [\"READ\", \"WRITE\", \"VISIBLE\"]\nflags = []\nsegment_count = 1\n\nsegment1 {{\nstart_extent = 0\nextent_count = 100\n\ntype = \"snapshot\"\nchunk_size = 8\norigin = \"{origin}\"\ncow_store = \"{cow}\"\n}}\n}}\n"
+        );
+        let text = SAMPLE.replacen("snapshot0 {", &format!("{glue}\nsnapshot0 {{"), 1);
+        Vg::from_tree(&parse(text.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn snapshot_chains_are_refused() {
+        // A second snapshot of data, with its COW in snap: snap would be
+        // the COW of two snapshots, which lvm2 resolves to the first; the
+        // model keeps that (see derive_roles). The chains below are errors.
+        let err = |r: Result<Vg, Corruption>| match r {
+            Err(Corruption::Model(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        // The origin is a COW (a snapshot of a snapshot).
+        let m = err(with_second_glue("snap", "data"));
+        assert!(m.contains("snapshots of snapshots"), "{m}");
+        // The origin is a glue LV.
+        let m = err(with_second_glue("snapshot0", "data"));
+        assert!(m.contains("is itself a snapshot glue LV"), "{m}");
+        // The COW is a glue LV.
+        let m = err(with_second_glue("data", "snapshot0"));
+        assert!(m.contains("is itself a snapshot glue LV"), "{m}");
     }
 
     #[test]

@@ -139,13 +139,16 @@ fn build(
     // Snapshots: a COW LV (hidden) and a glue LV naming origin and COW.
     let plain = model_lvs.len();
     let mut is_cow = vec![false; plain];
+    // lvm2 has no snapshots of snapshots: a COW is never an origin.
+    let mut is_origin = vec![false; plain];
     let mut glue_n = 0;
     for (cow, o, uuid) in pending_snaps {
         let origin = o % plain.max(1);
-        if origin == cow || is_cow[cow] || is_cow[origin] {
+        if origin == cow || is_cow[cow] || is_cow[origin] || is_origin[cow] {
             continue;
         }
         is_cow[cow] = true;
+        is_origin[origin] = true;
         model_lvs[cow].set_visible(false);
         let extents = model_lvs[origin]
             .segments

@@ -1213,7 +1213,7 @@ fn snapshot_phase(
     };
     cow_engine::engine::PStore::activate(&mut set, cow, chunk)?;
     for f in set.images.pvs.iter().flatten() {
-        f.sync_data()?;
+        f.file.sync_data()?;
     }
     Ok(())
 }
@@ -1270,7 +1270,9 @@ fn zero_start(sys: &System, inst: &VgInstance, vg: &Vg, li: usize, len: u64) -> 
             .write(true)
             .open(path)
             .map_err(|e| anyhow!("{path}: cannot open for writing: {e}"))?;
-        crate::write::write_at(&f, &vec![0u8; n as usize], off, "zeroing the new LV")?;
+        let zeros = vec![0u8; n as usize];
+        crate::write_log::record(path, off, &zeros)?;
+        crate::write::write_at(&f, &zeros, off, "zeroing the new LV")?;
         f.sync_data()?;
         at += n;
     }

@@ -31,6 +31,7 @@ pub mod report;
 pub mod timefmt;
 pub mod units;
 pub mod write;
+pub mod write_log;
 
 use anyhow::{bail, Context, Result};
 use lvm_meta::io::Image;

@@ -285,6 +285,7 @@ pub fn apply(sys: &System, writes: &[commit::PlannedWrite]) -> Result<()> {
             }
         }
         let f = &files[&w.device];
+        crate::write_log::record(&sys.devices[w.device].image.source, w.offset, &w.data)?;
         write_at(
             f,
             &w.data,
@@ -479,7 +480,7 @@ fn merge_runs(
     }
     // Data chunks still to merge: allocated sectors less the metadata's,
     // as lvm2 counts them (an empty store is 100% merged).
-    let data_left = |m: &PStore, set: &cow_engine::blocks::LvSet<'_, std::fs::File>| {
+    let data_left = |m: &PStore, set: &cow_engine::blocks::LvSet<'_, crate::write_log::Logged>| {
         let (alloc, _, meta) = m.usage(set);
         alloc.saturating_sub(meta)
     };
@@ -494,7 +495,7 @@ fn merge_runs(
         });
     }
     for f in set.images.pvs.iter().flatten() {
-        f.sync_data()?;
+        f.file.sync_data()?;
     }
     Ok(done)
 }
@@ -503,19 +504,20 @@ fn merge_runs(
 pub(crate) fn open_rw(
     sys: &System,
     inst: &lvm_meta::scan::VgInstance,
-) -> Result<cow_engine::blocks::Images<std::fs::File>> {
+) -> Result<cow_engine::blocks::Images<crate::write_log::Logged>> {
     let mut pvs = Vec::new();
     for d in &inst.pv_devices {
         pvs.push(match d {
             Some(d) => {
                 let path = &sys.devices[*d].image.source;
-                Some(
-                    std::fs::OpenOptions::new()
+                Some(crate::write_log::Logged {
+                    file: std::fs::OpenOptions::new()
                         .read(true)
                         .write(true)
                         .open(path)
                         .with_context(|| format!("{path}: cannot open for writing"))?,
-                )
+                    path: path.clone(),
+                })
             }
             None => None,
         });
@@ -573,7 +575,7 @@ fn run_merges_limited(
         }
         let runs = merge(&mut set, c.origin, &mut m, &mut others, limit)?;
         for f in set.images.pvs.iter().flatten() {
-            f.sync_data()?;
+            f.file.sync_data()?;
         }
         if limit.is_none_or(|l| runs < l) {
             merged.push(c.origin);

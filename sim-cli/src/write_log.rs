@@ -1,0 +1,62 @@
+//! A record of every write a command issues, for the crash-consistency
+//! tests: with `LVMSIM_WRITE_LOG=FILE` set, each write is appended to FILE
+//! (before it is made) as
+//! `u32 path length, path, u64 offset, u32 data length, data`, all
+//! little-endian, the path being the image's file as opened. The tests
+//! replay any prefix of the record onto copies of the original images to
+//! simulate a crash after that write.
+
+use cow_engine::blocks::Blocks;
+use std::fs::File;
+use std::io::{self, Write};
+
+/// The variable naming the record file.
+pub const ENV: &str = "LVMSIM_WRITE_LOG";
+
+/// Appends one write to the record, if one is asked for.
+pub fn record(path: &str, offset: u64, data: &[u8]) -> io::Result<()> {
+    let Some(log) = std::env::var_os(ENV) else {
+        return Ok(());
+    };
+    let too_long = || io::Error::new(io::ErrorKind::InvalidInput, "write too large to record");
+    let mut entry = Vec::with_capacity(data.len() + path.len() + 16);
+    entry.extend_from_slice(
+        &u32::try_from(path.len())
+            .map_err(|_| too_long())?
+            .to_le_bytes(),
+    );
+    entry.extend_from_slice(path.as_bytes());
+    entry.extend_from_slice(&offset.to_le_bytes());
+    entry.extend_from_slice(
+        &u32::try_from(data.len())
+            .map_err(|_| too_long())?
+            .to_le_bytes(),
+    );
+    entry.extend_from_slice(data);
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?
+        .write_all(&entry)
+}
+
+/// An image file whose writes are recorded (see [`record`]).
+pub struct Logged {
+    /// The file, opened read-write.
+    pub file: File,
+    /// Its path, as written to the record.
+    pub path: String,
+}
+
+impl Blocks for Logged {
+    fn size(&self) -> u64 {
+        Blocks::size(&self.file)
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        Blocks::read_at(&self.file, offset, buf)
+    }
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        record(&self.path, offset, data)?;
+        Blocks::write_at(&mut self.file, offset, data)
+    }
+}
