@@ -231,13 +231,22 @@ fn judge(sys: &System, hist: &History, s: &mut Snapshot) {
     let Some(Ok(last)) = hist.copies.get(s.last_copy).map(|c| &c.vg) else {
         return;
     };
-    // Present in the current metadata?
-    let current = sys.vgs.iter().find(|v| v.vg.id == last.id);
+    // Present in the current metadata? When the VG was not assembled and
+    // the scan met problems (a damaged label or area header read without
+    // --scan-all, while the ring still gave its copies), its newest copy
+    // stands for the current metadata: a snapshot still in it was not
+    // removed. (With no problem, a VG that is gone was removed.)
+    let assembled = sys.vgs.iter().find(|v| v.vg.id == last.id).map(|c| &*c.vg);
+    let stand_in = match assembled {
+        None if !sys.problems.is_empty() => newest_copy(hist, &last.id),
+        _ => None,
+    };
+    let current = assembled.or(stand_in.map(|(_, v)| v));
     if let Some(cur) = current {
-        if let Some(li) = cur.vg.lvs.iter().position(|l| l.id == s.id) {
-            if let Some(cow) = cur.vg.roles.get(li).and_then(|r| r.cow_of) {
-                let pvs = pv_images(sys, &cur.vg);
-                let valid = load_store_forensic(&cur.vg, li, cow.chunk_size.0, &pvs)
+        if let Some(li) = cur.lvs.iter().position(|l| l.id == s.id) {
+            if let Some(cow) = cur.roles.get(li).and_then(|r| r.cow_of) {
+                let pvs = pv_images(sys, cur);
+                let valid = load_store_forensic(cur, li, cow.chunk_size.0, &pvs)
                     .map(|st| st.header.is_valid())
                     .unwrap_or(false);
                 s.state = if valid {
@@ -248,10 +257,17 @@ fn judge(sys: &System, hist: &History, s: &mut Snapshot) {
             }
         }
     }
+    if let Some((i, _)) = stand_in {
+        s.notes.push(format!(
+            "VG {} could not be assembled from the images (damaged label or metadata area?): \
+             its newest copy, seqno {}, stands for the current metadata; try --scan-all",
+            s.vg, hist.copies[i].seqno
+        ));
+    }
     if s.state == State::Present || s.state == State::Merged {
         return;
     }
-    origin_notes(last, current.map(|c| &*c.vg), s);
+    origin_notes(last, current, s);
     // Later copies of the same VG that gave the extents to other LVs.
     for c in hist.copies.iter().skip(s.last_copy + 1) {
         let Ok(vg) = &c.vg else { continue };
@@ -325,6 +341,19 @@ fn judge(sys: &System, hist: &History, s: &mut Snapshot) {
         },
     );
     s.store = Some(facts);
+}
+
+/// The newest copy of VG `id` that parses (copies are ordered by seqno,
+/// then time) and its index.
+fn newest_copy<'a>(hist: &'a History, id: &str) -> Option<(usize, &'a Vg)> {
+    hist.copies
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(i, c)| match &c.vg {
+            Ok(v) if v.id == id => Some((i, v)),
+            _ => None,
+        })
 }
 
 /// Counts the records the kernel could not have written (see

@@ -15,6 +15,11 @@ fn unzst(p: &Path) -> Vec<u8> {
 fn read_only(step: &str) -> bool {
     [
         "check ",
+        "checkblocks ",
+        "! check ",
+        "! checkblocks ",
+        // A failed activation activated nothing (damaged-label, damaged-mda).
+        "! vgchange -ay ",
         "report",
         "expect-status ",
         "dmsetup ",

@@ -17,29 +17,74 @@ use std::path::Path;
 use std::process::Command;
 
 fn ring(img: &Image) -> BTreeMap<u64, (u32, Vec<u8>)> {
-    ring_and_extents(img).0
+    ring_and_extents(img, &label_areas(img).expect("a PV label")).0
+}
+
+/// (offset, size) of the metadata areas the PV label lists.
+fn label_areas(img: &Image) -> Option<Vec<(u64, u64)>> {
+    let label = lvm_meta::label::scan(img).ok()?.label?;
+    Some(
+        label
+            .pv_header
+            .metadata_areas
+            .iter()
+            .map(|m| (m.offset, m.size))
+            .collect(),
+    )
+}
+
+/// The metadata areas of the kernel's image of `pv`: from its label, or,
+/// where a scenario wiped the label on purpose (a `zero` step), from the
+/// first `pvck --dump headers` lvm2 recorded for it while it was intact.
+fn kernel_areas(img: &Image, dir: &Path, pv: &str) -> Vec<(u64, u64)> {
+    if let Some(a) = label_areas(img) {
+        return a;
+    }
+    let mut recs: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .ends_with(&format!(".pvck-headers.{pv}"))
+        })
+        .collect();
+    recs.sort();
+    let rec = std::fs::read_to_string(recs.first().expect("a pvck-headers record")).unwrap();
+    let lines: Vec<&str> = rec.lines().map(str::trim).collect();
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.ends_with("# location of metadata area") {
+            let num = |s: &str| s.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap();
+            out.push((num(lines[i + 1]), num(lines[i + 2])));
+        }
+    }
+    assert!(
+        !out.is_empty(),
+        "{}: no metadata area recorded",
+        dir.display()
+    );
+    out
 }
 
 /// The copies by offset, and the byte ranges each seqno covers (a copy
 /// that wraps covers the end of the area and the start after the header).
 #[allow(clippy::type_complexity)]
-fn ring_and_extents(img: &Image) -> (BTreeMap<u64, (u32, Vec<u8>)>, Vec<(u32, u64, u64)>) {
-    let scan = lvm_meta::label::scan(img).unwrap();
-    let label = scan.label.expect("a PV label");
+fn ring_and_extents(
+    img: &Image,
+    areas: &[(u64, u64)],
+) -> (BTreeMap<u64, (u32, Vec<u8>)>, Vec<(u32, u64, u64)>) {
     let mut out = BTreeMap::new();
     let mut ranges = Vec::new();
-    for m in &label.pv_header.metadata_areas {
-        let buf = read_area_bytes(img, m.offset, m.size).unwrap();
-        let end = m.offset + m.size;
-        for c in scan_copies(&buf, m.offset) {
+    for &(offset, size) in areas {
+        let buf = read_area_bytes(img, offset, size).unwrap();
+        let end = offset + size;
+        for c in scan_copies(&buf, offset) {
             let len = c.text.len() as u64;
             if c.offset + len > end {
                 ranges.push((c.seqno, c.offset, end));
-                ranges.push((
-                    c.seqno,
-                    m.offset + 512,
-                    m.offset + 512 + (c.offset + len - end),
-                ));
+                ranges.push((c.seqno, offset + 512, offset + 512 + (c.offset + len - end)));
             } else {
                 ranges.push((c.seqno, c.offset, c.offset + len));
             }
@@ -120,7 +165,12 @@ fn kernel_scenarios_metadata_from_blank_images() {
             disks.push((pv, dev));
         }
         // Host and uname of the kernel's writes, from its first copy.
-        let first = ring(&kernel[0].1).into_values().next().unwrap().1;
+        let first = ring_and_extents(&kernel[0].1, &kernel_areas(&kernel[0].1, dir, &kernel[0].0))
+            .0
+            .into_values()
+            .next()
+            .unwrap()
+            .1;
         let hdr = lvm_meta::export::ExportHeader::from_text(&first).unwrap();
         let mut devs = Vec::new();
         for (pv, dev) in &disks {
@@ -136,15 +186,25 @@ fn kernel_scenarios_metadata_from_blank_images() {
             }
             let cmd = line.split_whitespace().next().unwrap();
             match cmd {
-                "write" | "check" | "report" | "expect-status" | "dmsetup" => continue,
+                "write" | "check" | "checkblocks" | "report" | "expect-status" | "dmsetup" => {
+                    continue
+                }
                 "pvcreate" | "vgcreate" | "lvcreate" | "lvremove" | "lvrename" => {}
                 "lvchange" if line.contains("--addtag") || line.contains("--deltag") => {}
                 _ => break,
             }
             let mut args = Vec::new();
             for a in line.split_whitespace() {
+                // `@NAME` or `@NAME:PE-RANGE` (testdata/README.md).
                 match a.strip_prefix('@') {
-                    Some(pv) => args.push(disks.iter().find(|d| d.0 == pv).unwrap().1.clone()),
+                    Some(pv) => {
+                        let (name, range) = match pv.split_once(':') {
+                            Some((n, r)) => (n, format!(":{r}")),
+                            None => (pv, String::new()),
+                        };
+                        let dev = &disks.iter().find(|d| d.0 == name).unwrap().1;
+                        args.push(format!("{dev}{range}"));
+                    }
                     None => args.push(a.to_owned()),
                 }
             }
@@ -171,7 +231,7 @@ fn kernel_scenarios_metadata_from_blank_images() {
         for (pv, kimg) in &kernel {
             let mine =
                 Image::open(&work.path().join(format!("{pv}.img")).display().to_string()).unwrap();
-            let (theirs, their_ranges) = ring_and_extents(kimg);
+            let (theirs, their_ranges) = ring_and_extents(kimg, &kernel_areas(kimg, dir, pv));
             let mine = ring(&mine);
             let newest = mine.values().map(|c| c.0).max().unwrap_or(0);
             // A copy the kernel's later commits wrote over (the ring wrapped
