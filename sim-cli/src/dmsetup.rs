@@ -152,10 +152,6 @@ pub fn status(
     }
     // dmsetup lists devices by name; a device's segments stay in order.
     lines.sort_by(|a, b| a.0.cmp(&b.0));
-    if lines.is_empty() {
-        // As dmsetup prints it on stdout (kernel corpus: damaged-label).
-        writeln!(out, "No devices found")?;
-    }
     for (name, l) in lines {
         writeln!(out, "{name}: {l}")?;
     }

@@ -185,7 +185,16 @@ static FIELDS: &[Field] = &[
         s(c.vg(r).map_or(String::new(), |v| v.vg.id.clone()))
     }),
     f("vg_name", "VG", 0, Obj::Vg, L, |c, r| {
-        s(c.vg(r).map_or(String::new(), |v| v.vg.name.clone()))
+        s(c.vg(r).map_or_else(
+            || {
+                if c.used_orphan(r) {
+                    "[unknown]".to_owned()
+                } else {
+                    String::new()
+                }
+            },
+            |v| v.vg.name.clone(),
+        ))
     }),
     f("vg_attr", "Attr", 5, Obj::Vg, L, |c, r| {
         s(c.vg(r).map_or(String::new(), vg_attr))
@@ -527,6 +536,9 @@ impl Ctx<'_> {
                     },
                 );
             }
+            // Marked as used by a VG whose metadata was not found (lvm2
+            // shows it as used, in VG "[unknown]", with nothing free).
+            None if self.used_orphan(r) => a.push_str("u--"),
             None => {
                 // An orphan: in use by no VG.
                 a.push_str("---");
@@ -565,8 +577,19 @@ impl Ctx<'_> {
             Some((vg, p)) => {
                 u64::from(p.pe_count).saturating_sub(self.pv_alloc(r)) * vg.extent_size.0
             }
+            None if self.used_orphan(r) => 0,
             None => self.pv_size(r),
         }
+    }
+    /// A PV in no VG whose label says a VG uses it (`PV_EXT_USED`): the VG's
+    /// metadata is missing or damaged.
+    fn used_orphan(&self, r: Row) -> bool {
+        self.vg_pv(r).is_none()
+            && self
+                .dev(r)
+                .and_then(|d| d.label.as_ref())
+                .and_then(|l| l.pv_header.extension.as_ref())
+                .is_some_and(|e| e.flags & lvm_meta::pv_header::PV_EXT_USED != 0)
     }
     fn pv_mda_size(&self, r: Row) -> u64 {
         self.dev(r)

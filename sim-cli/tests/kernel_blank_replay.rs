@@ -40,6 +40,7 @@ const OVERFLOW: &[&str] = &[
     "snap-write-overflow",
     "snap-full-edges",
     "two-snaps-one-overflows",
+    "snap-overflow-blocks",
 ];
 
 struct Outcome {
@@ -102,7 +103,13 @@ fn replay(name: &str) -> Outcome {
             .words
             .iter()
             .map(|x| match x.strip_prefix('@') {
-                Some(pv) => disks.iter().find(|d| d.0 == pv).unwrap().1.clone(),
+                // @pv1 or @pv1:10-11 (a PE range).
+                Some(pv) => {
+                    let (name, range) =
+                        pv.split_once(':').map_or((pv, None), |(a, b)| (a, Some(b)));
+                    let dev = disks.iter().find(|d| d.0 == name).unwrap().1.clone();
+                    range.map_or(dev.clone(), |r| format!("{dev}:{r}"))
+                }
                 None => x.clone(),
             })
             .collect();
@@ -231,7 +238,18 @@ fn replay(name: &str) -> Outcome {
                     );
                 }
             }
-            "check" => {
+            "zero" => {
+                // Damage on purpose: zeros at OFFSET of the disk.
+                let pv = disks.iter().find(|d| d.1 == w[1]).unwrap().0.clone();
+                let (off, len): (u64, usize) = (w[2].parse().unwrap(), w[3].parse().unwrap());
+                use std::os::unix::fs::FileExt;
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(work.path().join(format!("{pv}.img")))
+                    .unwrap();
+                f.write_all_at(&vec![0u8; len], off).unwrap();
+            }
+            "check" | "checkblocks" => {
                 out.checks += 1;
                 let (rc, data, err) = lvmsim(&["cat".into(), w[1].clone()], None);
                 if expect_fail {
@@ -334,11 +352,18 @@ fn replay(name: &str) -> Outcome {
             }
             // Outside the metadata areas: the first MiB holds the label and
             // the first area (default layout); a second area sits at the end.
-            let img = lvm_meta::io::Image::from_bytes("kernel", theirs.clone());
-            let label = lvm_meta::label::scan(&img).unwrap().label.unwrap();
+            // The areas as the kernel's label says, or (a wiped label) ours.
+            let label = [&theirs, &mine].into_iter().find_map(|b| {
+                let img = lvm_meta::io::Image::from_bytes("image", b.clone());
+                lvm_meta::label::scan(&img).ok()?.label
+            });
             let mut skip: Vec<(u64, u64)> = vec![(0, 4096)];
-            for m in &label.pv_header.metadata_areas {
+            for m in label.iter().flat_map(|l| &l.pv_header.metadata_areas) {
                 skip.push((m.offset, m.offset + m.size));
+            }
+            if label.is_none() {
+                // Both labels wiped: the default first area, up to 1 MiB.
+                skip.push((0, 1 << 20));
             }
             let mut at = 0usize;
             let mut first_diff = None;

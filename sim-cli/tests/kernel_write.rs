@@ -51,6 +51,10 @@ const NOT_REPLAYED: &[(&str, &str)] = &[
     ("merge-with-sibling", "a snapshot was created between writes and later merged and removed"),
     ("snap-partial-chunk", "the snapshot was merged and removed afterwards"),
     ("snap-lvremove", "the snapshot was removed afterwards"),
+    ("snap-drop-reuse", "snapshots were removed and their extents reused afterwards"),
+    ("snap-overflow-blocks", "replayed from blank images in kernel_blank_replay.rs"),
+    ("damaged-label", "the label was wiped on purpose afterwards"),
+    ("damaged-mda", "the metadata area header was wiped on purpose afterwards"),
 ];
 
 fn is_metadata_step(w: &[String]) -> bool {
