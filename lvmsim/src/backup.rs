@@ -7,6 +7,7 @@
 //! itself, so every value and every blank line is lvm2's; only the header
 //! block (description, host, time) is new.
 
+use crate::error::{bail, refused, Result, ResultExt};
 use crate::timefmt;
 
 /// `COMMENT_TAB`: comments aim at this TAB stop (column 48).
@@ -43,6 +44,17 @@ impl Host {
             release: rd("/proc/sys/kernel/osrelease", ""),
             version: rd("/proc/sys/kernel/version", ""),
             machine: std::env::consts::ARCH.to_owned(),
+        }
+    }
+
+    /// The fixed values of reproducible runs.
+    pub fn fixed() -> Host {
+        Host {
+            nodename: "lvmsim".into(),
+            sysname: "Linux".into(),
+            release: "0".into(),
+            version: "#1".into(),
+            machine: "x86_64".into(),
         }
     }
 }
@@ -109,9 +121,10 @@ fn line_with_comment(out: &mut String, indent: usize, body: &str, comment: Optio
 }
 
 /// Renders the backup file for the on-disk `text` (NUL optional).
-pub fn render(text: &[u8], description: &str, host: &Host, now: i64) -> anyhow::Result<String> {
+pub fn render(text: &[u8], description: &str, host: &Host, now: i64) -> Result<String> {
     let end = text.iter().position(|&c| c == 0).unwrap_or(text.len());
-    let text = std::str::from_utf8(&text[..end])?;
+    let text = std::str::from_utf8(&text[..end])
+        .map_err(|e| refused!("the metadata text is not UTF-8: {e}"))?;
     let lines: Vec<&str> = text.split('\n').collect();
     // The VG section runs from line 0 to the first "}" line at depth 0.
     let mut out = String::new();
@@ -203,6 +216,48 @@ pub fn render(text: &[u8], description: &str, host: &Host, now: i64) -> anyhow::
         line_with_comment(&mut out, indent, l, comment.as_deref());
     }
     Ok(out)
+}
+
+/// `vgcfgbackup [-f FILE] [VG...]`: each named VG (all if none) rendered
+/// as a backup file, to `out` or (with `file`, `%s` standing for the VG's
+/// name) to files, with lvm2's line for each.
+pub fn vgcfgbackup(
+    sys: &lvm_meta::scan::System,
+    vgs: &[String],
+    file: Option<&str>,
+    ctx: &crate::context::Context,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
+    let names: Vec<String> = if vgs.is_empty() {
+        sys.vgs.iter().map(|v| v.vg.name.clone()).collect()
+    } else {
+        vgs.to_vec()
+    };
+    if names.is_empty() {
+        bail!("No volume groups found");
+    }
+    if file.is_some_and(|f| names.len() > 1 && !f.contains("%s")) {
+        bail!("VG name placeholder %s is needed in the file name to back up several VGs");
+    }
+    for name in &names {
+        let v = sys
+            .vg(name)
+            .ok_or_else(|| refused!("Volume group \"{name}\" not found"))?;
+        let desc = match file {
+            Some(f) => format!("vgcfgbackup -f {f} {name}"),
+            None => format!("vgcfgbackup {name}"),
+        };
+        let text = render(&v.text, &desc, &ctx.host, ctx.now)?;
+        match file {
+            Some(f) => {
+                let path = f.replace("%s", name);
+                std::fs::write(&path, text).with_context(|| format!("{path}: cannot write"))?;
+                writeln!(out, "  Volume group \"{name}\" successfully backed up.")?;
+            }
+            None => out.write_all(text.as_bytes())?,
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

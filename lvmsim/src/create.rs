@@ -4,14 +4,16 @@
 //! metadata, new metadata text before the precommit header, precommit before
 //! commit. Only the images that change are opened for writing.
 
+use crate::context::{Context, WriteHooks};
+use crate::error::{bail, refused, Error, Result};
 use crate::write::{apply, commit_vg, rescan, writable, Writer};
-use anyhow::{anyhow, bail, Result};
 use lvm_meta::commit::PlannedWrite;
 use lvm_meta::model::{Area, Lv, Pv, Segment, SegmentKind, TextHeader, Vg};
 use lvm_meta::pv_layout::{self, PvCreateArgs};
 use lvm_meta::scan::{System, VgInstance};
 use lvm_meta::units::Sectors;
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// A size argument as lvm2 reads it (`_size_arg`): a number with an
@@ -39,14 +41,46 @@ pub enum Pct {
 }
 
 /// The sign in front of a size (`lvextend -L +1G`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Sign {
     /// No sign.
+    #[default]
     None,
     /// `+`.
     Plus,
     /// `-`.
     Minus,
+}
+
+/// How big an LV is to be, or how much it changes by, as `-L` and `-l`
+/// give it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Amount {
+    /// `-L`: a size in sectors (rounded to whole extents, with lvm2's
+    /// notice).
+    Size(u64),
+    /// `-l N`: a number of extents.
+    Extents(u64),
+    /// `-l N%FREE|%VG|%PVS|%ORIGIN`.
+    Percent(u32, Pct),
+}
+
+impl Amount {
+    /// Parses `-L SIZE` (default unit MiB, an optional sign).
+    pub fn parse_size(arg: &str) -> Result<(Sign, Amount)> {
+        match parse_size(arg, 'm', false)? {
+            (sign, SizeArg::Sectors(n)) => Ok((sign, Amount::Size(n))),
+            _ => bail!("Can't parse size argument."),
+        }
+    }
+
+    /// Parses `-l EXTENTS` (a count or a percentage, an optional sign).
+    pub fn parse_extents(arg: &str) -> Result<(Sign, Amount)> {
+        Ok(match parse_size(arg, 's', true)? {
+            (sign, SizeArg::Sectors(n)) => (sign, Amount::Extents(n)),
+            (sign, SizeArg::Percent(p, of)) => (sign, Amount::Percent(p, of)),
+        })
+    }
 }
 
 /// Parses a size with lvm2's rules; `default_unit` is `k` or `m`.
@@ -67,7 +101,7 @@ pub fn parse_size(arg: &str, default_unit: char, percent_ok: bool) -> Result<(Si
     }
     let v: f64 = rest[..num_end]
         .parse()
-        .map_err(|_| anyhow!("Can't parse size argument at '{}'.", &rest[..num_end]))?;
+        .map_err(|_| refused!("Can't parse size argument at '{}'.", &rest[..num_end]))?;
     let unit = &rest[num_end..];
     if let Some(p) = unit.strip_prefix('%') {
         if !percent_ok {
@@ -158,7 +192,7 @@ impl Ids {
                 use std::io::Read;
                 std::fs::File::open("/dev/urandom")
                     .and_then(|mut f| f.read_exact(&mut raw))
-                    .map_err(|e| anyhow!("/dev/urandom: {e}"))?;
+                    .map_err(|e| refused!("/dev/urandom: {e}"))?;
             }
         }
         for b in raw.iter_mut() {
@@ -173,7 +207,7 @@ fn device(sys: &System, name: &str) -> Result<usize> {
     sys.devices
         .iter()
         .position(|d| d.image.path == name)
-        .ok_or_else(|| anyhow!("No device found for {name}."))
+        .ok_or_else(|| refused!("No device found for {name}."))
 }
 
 /// The VG (name) a device's PV belongs to, if any.
@@ -215,7 +249,7 @@ fn pvcreate_plan(
         metadatasize: o.metadatasize,
         data_alignment: o.data_alignment,
     })
-    .map_err(|e| anyhow!("Cannot use {name}: {e}"))?;
+    .map_err(|e| refused!("Cannot use {name}: {e}"))?;
     let uuid = match o.uuid {
         Some(u) => {
             if sys
@@ -251,6 +285,7 @@ pub fn pvcreate(
     devs: &[String],
     o: &PvcreateOpts,
     ids: &mut Ids,
+    hooks: &WriteHooks,
     out: &mut dyn Write,
 ) -> Result<()> {
     if o.uuid.is_some() && devs.len() > 1 {
@@ -262,7 +297,7 @@ pub fn pvcreate(
         plans.push((name, pvcreate_plan(sys, dev, o, ids)?));
     }
     for (name, p) in plans {
-        apply(sys, &p)?;
+        apply(sys, &p, hooks)?;
         writeln!(out, "  Physical volume \"{name}\" successfully created.")?;
     }
     Ok(())
@@ -290,7 +325,7 @@ fn relabel(sys: &System, dev: usize, in_vg: bool) -> Result<PlannedWrite> {
     let mut label = d
         .label
         .clone()
-        .ok_or_else(|| anyhow!("{}: no PV label", d.image.path))?;
+        .ok_or_else(|| refused!("{}: no PV label", d.image.path))?;
     let ext = label
         .pv_header
         .extension
@@ -339,7 +374,7 @@ fn new_pv(sys: &System, dev: usize, key: String, extent: u64) -> Result<Pv> {
     let l = d
         .label
         .as_ref()
-        .ok_or_else(|| anyhow!("{}: no PV label", d.image.path))?;
+        .ok_or_else(|| refused!("{}: no PV label", d.image.path))?;
     let h = &l.pv_header;
     let pe_start = h.pe_start_bytes().unwrap_or(0);
     let mdas: Vec<(u64, u64)> = h
@@ -355,7 +390,7 @@ fn new_pv(sys: &System, dev: usize, key: String, extent: u64) -> Result<Pv> {
         );
     }
     let count = u32::try_from(count)
-        .map_err(|_| anyhow!("PV {} too large for extent size.", d.image.path))?;
+        .map_err(|_| refused!("PV {} too large for extent size.", d.image.path))?;
     Ok(Pv {
         key,
         id: h.uuid_string(),
@@ -381,13 +416,14 @@ fn implicit_pvcreate(
     devs: &[usize],
     o: &PvcreateOpts,
     ids: &mut Ids,
+    hooks: &WriteHooks,
     out: &mut dyn Write,
 ) -> Result<Option<System>> {
     let mut any = false;
     for &d in devs {
         if sys.devices[d].label.is_none() {
             let p = pvcreate_plan(sys, d, o, ids)?;
-            apply(sys, &p)?;
+            apply(sys, &p, hooks)?;
             writeln!(
                 out,
                 "  Physical volume \"{}\" successfully created.",
@@ -415,7 +451,7 @@ fn free_pvs(sys: &System, names: &[String], adding: Option<&str>) -> Result<Vec<
                     "\n  Unable to add physical volume '{n}' to volume group '{to}'\n  {n}: physical volume not initialized."
                 ));
             }
-            bail!(msg);
+            return Err(Error::Refused(msg));
         }
         if out.contains(&d) {
             continue;
@@ -456,7 +492,7 @@ pub fn vgcreate(
         bail!("Physical extent size must be a power of 2 of at least 4.00 KiB.");
     }
     let devs = free_pvs(sys, pv_names, None)?;
-    let fresh = implicit_pvcreate(sys, &devs, pv_opts, ids, out)?;
+    let fresh = implicit_pvcreate(sys, &devs, pv_opts, ids, w.hooks, out)?;
     let sys = fresh.as_ref().unwrap_or(sys);
     let mut pvs = Vec::new();
     for (i, &d) in devs.iter().enumerate() {
@@ -489,7 +525,7 @@ pub fn vgcreate(
     for &d in &devs {
         writes.push(relabel(sys, d, true)?);
     }
-    apply(sys, &writes)?;
+    apply(sys, &writes, w.hooks)?;
     let mut vg = vg;
     commit_vg(sys, &instance(&vg, &devs), &mut vg, w, 1)?;
     writeln!(out, "  Volume group \"{name}\" successfully created")?;
@@ -508,10 +544,10 @@ pub fn vgextend(
 ) -> Result<()> {
     let inst = writable(sys, name)?;
     let devs = free_pvs(sys, pv_names, Some(name))?;
-    let fresh = implicit_pvcreate(sys, &devs, pv_opts, ids, out)?;
+    let fresh = implicit_pvcreate(sys, &devs, pv_opts, ids, w.hooks, out)?;
     let sys = fresh.as_ref().unwrap_or(sys);
     let inst = match fresh.as_ref() {
-        Some(s) => s.vg(name).ok_or_else(|| anyhow!("VG {name} vanished"))?,
+        Some(s) => s.vg(name).ok_or_else(|| refused!("VG {name} vanished"))?,
         None => inst,
     };
     let mut vg = (*inst.vg).clone();
@@ -529,7 +565,7 @@ pub fn vgextend(
         .iter()
         .map(|&d| relabel(sys, d, true))
         .collect::<Result<_>>()?;
-    apply(sys, &writes)?;
+    apply(sys, &writes, w.hooks)?;
     let mut plan_inst = instance(&vg, &all);
     plan_inst.pv_devices = inst
         .pv_devices
@@ -588,7 +624,7 @@ pub fn vgreduce(
     for (_, d, n) in removed {
         let mut writes = clear_mdas(sys, d);
         writes.push(relabel(sys, d, false)?);
-        apply(sys, &writes)?;
+        apply(sys, &writes, w.hooks)?;
         writeln!(out, "  Removed \"{n}\" from volume group \"{name}\"")?;
     }
     Ok(())
@@ -661,7 +697,7 @@ pub fn vgremove(
         fresh = rescan(sys)?;
         let inst = fresh
             .vg(name)
-            .ok_or_else(|| anyhow!("VG {name} vanished"))?;
+            .ok_or_else(|| refused!("VG {name} vanished"))?;
         (&fresh, inst)
     };
     let devs: Vec<usize> = inst.pv_devices.iter().flatten().copied().collect();
@@ -672,7 +708,7 @@ pub fn vgremove(
     for &d in &devs {
         writes.push(relabel(sys, d, false)?);
     }
-    apply(sys, &writes)?;
+    apply(sys, &writes, w.hooks)?;
     writeln!(out, "  Volume group \"{name}\" successfully removed")?;
     Ok(())
 }
@@ -682,10 +718,8 @@ pub fn vgremove(
 pub struct LvcreateOpts {
     /// `-n`.
     pub name: Option<String>,
-    /// `-L`.
-    pub size: Option<String>,
-    /// `-l`.
-    pub extents: Option<String>,
+    /// `-L` or `-l`.
+    pub amount: Option<Amount>,
     /// `-i`.
     pub stripes: Option<u32>,
     /// `-I` (sectors).
@@ -728,7 +762,7 @@ pub fn pv_selection(
             .iter()
             .position(|x| *x == Some(d))
             .ok_or_else(|| {
-                anyhow!(
+                refused!(
                     "Physical Volume \"{name}\" not found in Volume Group \"{}\".",
                     inst.vg.name
                 )
@@ -742,13 +776,13 @@ pub fn pv_selection(
             };
             let a: u32 = a
                 .parse()
-                .map_err(|_| anyhow!("Failed to parse extent range \"{r}\""))?;
+                .map_err(|_| refused!("Failed to parse extent range \"{r}\""))?;
             let b: u32 = match b {
                 Some("") | None if r.ends_with('-') => count.saturating_sub(1),
                 None => a,
                 Some(b) => b
                     .parse()
-                    .map_err(|_| anyhow!("Failed to parse extent range \"{r}\""))?,
+                    .map_err(|_| refused!("Failed to parse extent range \"{r}\""))?,
             };
             if a > b || b >= count {
                 bail!("PE range error: start extent {a} to end extent {b}.");
@@ -958,7 +992,7 @@ pub fn lvcreate(
         Some(on) => {
             let oi = vg
                 .lv_index(on)
-                .ok_or_else(|| anyhow!("Couldn't find origin volume '{on}'."))?;
+                .ok_or_else(|| refused!("Couldn't find origin volume '{on}'."))?;
             let role = vg.roles.get(oi).cloned().unwrap_or_default();
             if role.cow_of.is_some() || vg.lvs[oi].is_snapshot_glue() {
                 bail!("Snapshots of snapshots are not supported.");
@@ -980,11 +1014,10 @@ pub fn lvcreate(
     let extent_count: u64 = vg.pvs.iter().map(|p| u64::from(p.pe_count)).sum();
     let vg_free = lvm_meta::alloc::free_extents(&vg, &[]);
     let mut approx = false;
-    let mut n = if let Some(sz) = &o.size {
-        let (_, v) = parse_size(sz, 'm', false)?;
-        let SizeArg::Sectors(sectors) = v else {
-            bail!("Can't parse size argument.");
-        };
+    let amount = o
+        .amount
+        .ok_or_else(|| Error::Usage("Please specify either size or extents".into()))?;
+    let mut n = if let Amount::Size(sectors) = amount {
         let n = sectors.div_ceil(ext);
         if sectors % ext != 0 {
             writeln!(
@@ -995,13 +1028,9 @@ pub fn lvcreate(
         }
         n
     } else {
-        let e = o
-            .extents
-            .as_deref()
-            .ok_or_else(|| anyhow!("Please specify either size or extents"))?;
-        match parse_size(e, 's', true)?.1 {
-            SizeArg::Sectors(n) => n,
-            SizeArg::Percent(p, of) => {
+        match amount {
+            Amount::Size(n) | Amount::Extents(n) => n,
+            Amount::Percent(p, of) => {
                 approx = true;
                 match of {
                     Pct::Vg => {
@@ -1128,12 +1157,12 @@ pub fn lvcreate(
     if let (Some(oi), Some(cs)) = (origin, chunk) {
         // A snapshot's COW is always wiped, then becomes a snapshot in a
         // second commit, then the kernel writes the new store on activation.
-        zero_start(sys, inst, &vg, vg.lvs.len() - 1, 4096)?;
+        zero_start(sys, inst, &vg, vg.lvs.len() - 1, 4096, w.hooks)?;
         snapshot_phase(sys, vgname, &name, oi, cs, w, ids)?;
     } else if o.no_zero || o.inactive {
         writeln!(err, "  WARNING: Logical volume {vgname}/{name} not zeroed.")?;
     } else {
-        zero_start(sys, inst, &vg, vg.lvs.len() - 1, 4096)?;
+        zero_start(sys, inst, &vg, vg.lvs.len() - 1, 4096, w.hooks)?;
     }
     writeln!(out, "  Logical volume \"{name}\" created.")?;
     Ok(())
@@ -1155,11 +1184,11 @@ fn snapshot_phase(
     let sys2 = rescan(sys)?;
     let inst = sys2
         .vg(vgname)
-        .ok_or_else(|| anyhow!("VG {vgname} vanished"))?;
+        .ok_or_else(|| refused!("VG {vgname} vanished"))?;
     let mut vg = (*inst.vg).clone();
     let cow = vg
         .lv_index(cow_name)
-        .ok_or_else(|| anyhow!("LV {cow_name} vanished"))?;
+        .ok_or_else(|| refused!("LV {cow_name} vanished"))?;
     vg.lvs[cow].set_visible(false);
     let high = vg
         .lvs
@@ -1202,14 +1231,14 @@ fn snapshot_phase(
     let sys3 = rescan(&sys2)?;
     let inst = sys3
         .vg(vgname)
-        .ok_or_else(|| anyhow!("VG {vgname} vanished"))?;
+        .ok_or_else(|| refused!("VG {vgname} vanished"))?;
     let cow = inst
         .vg
         .lv_index(cow_name)
-        .ok_or_else(|| anyhow!("LV {cow_name} vanished"))?;
+        .ok_or_else(|| refused!("LV {cow_name} vanished"))?;
     let mut set = cow_engine::blocks::LvSet {
         vg: &inst.vg,
-        images: crate::write::open_rw(&sys3, inst)?,
+        images: crate::write::open_rw(&sys3, inst, w.hooks)?,
     };
     cow_engine::engine::PStore::activate(&mut set, cow, chunk)?;
     for f in set.images.pvs.iter().flatten() {
@@ -1252,7 +1281,14 @@ fn allocate_for(
 
 /// Zeroes the first `len` bytes of LV `li` (lvm2 wipes the start of a new
 /// LV so that old signatures do not show through).
-fn zero_start(sys: &System, inst: &VgInstance, vg: &Vg, li: usize, len: u64) -> Result<()> {
+fn zero_start(
+    sys: &System,
+    inst: &VgInstance,
+    vg: &Vg,
+    li: usize,
+    len: u64,
+    hooks: &WriteHooks,
+) -> Result<()> {
     let size = vg.lv_extents(&vg.lvs[li]) * vg.extent_bytes();
     let len = len.min(size);
     let mut at = 0;
@@ -1264,15 +1300,14 @@ fn zero_start(sys: &System, inst: &VgInstance, vg: &Vg, li: usize, len: u64) -> 
                 continue;
             }
         };
-        let dev = inst.pv_devices[pv].ok_or_else(|| anyhow!("PV {pv} is missing"))?;
+        let dev = inst.pv_devices[pv].ok_or_else(|| refused!("PV {pv} is missing"))?;
         let path = &sys.devices[dev].image.source;
         let f = std::fs::OpenOptions::new()
             .write(true)
             .open(path)
-            .map_err(|e| anyhow!("{path}: cannot open for writing: {e}"))?;
+            .map_err(|e| refused!("{path}: cannot open for writing: {e}"))?;
         let zeros = vec![0u8; n as usize];
-        crate::write_log::record(path, off, &zeros)?;
-        crate::write::write_at(&f, &zeros, off, "zeroing the new LV")?;
+        hooks.write_at(&f, path, &zeros, off, "zeroing the new LV")?;
         f.sync_data()?;
         at += n;
     }
@@ -1282,10 +1317,10 @@ fn zero_start(sys: &System, inst: &VgInstance, vg: &Vg, li: usize, len: u64) -> 
 /// `lvextend`/`lvreduce` options.
 #[derive(Debug, Clone, Default)]
 pub struct LvresizeOpts {
-    /// `-L`.
-    pub size: Option<String>,
-    /// `-l`.
-    pub extents: Option<String>,
+    /// The sign in front of `-L`/`-l` (`+` grows by, `-` shrinks by).
+    pub sign: Sign,
+    /// `-L` or `-l`.
+    pub amount: Option<Amount>,
     /// `-i`.
     pub stripes: Option<u32>,
     /// `-I` (sectors).
@@ -1309,7 +1344,7 @@ pub fn lvresize(
     let mut vg = (*inst.vg).clone();
     let li = vg
         .lv_index(&lvname)
-        .ok_or_else(|| anyhow!("Logical volume {lvname} not found in volume group {vgname}."))?;
+        .ok_or_else(|| refused!("Logical volume {lvname} not found in volume group {vgname}."))?;
     let cur = vg.lv_extents(&vg.lvs[li]);
     let ext = vg.extent_size.0;
     let choice = pv_selection(sys, inst, pv_args)?;
@@ -1326,11 +1361,11 @@ pub fn lvresize(
         _ => bail!("Cannot resize {vgname}/{lvname}: only linear and striped LVs are supported."),
     };
     let mut approx = false;
-    let (sign, n) = if let Some(sz) = &o.size {
-        let (sign, v) = parse_size(sz, 'm', false)?;
-        let SizeArg::Sectors(sectors) = v else {
-            bail!("Can't parse size argument.");
-        };
+    let sign = o.sign;
+    let amount = o
+        .amount
+        .ok_or_else(|| Error::Usage("Please specify either size or extents".into()))?;
+    let (sign, n) = if let Amount::Size(sectors) = amount {
         let reducing = sign == Sign::Minus || !grow;
         let n = if sectors % ext != 0 {
             let n = if reducing && sign == Sign::Minus {
@@ -1349,14 +1384,9 @@ pub fn lvresize(
         };
         (sign, n)
     } else {
-        let e = o
-            .extents
-            .as_deref()
-            .ok_or_else(|| anyhow!("Please specify either size or extents"))?;
-        let (sign, v) = parse_size(e, 's', true)?;
-        match v {
-            SizeArg::Sectors(n) => (sign, n),
-            SizeArg::Percent(p, of) => {
+        match amount {
+            Amount::Size(n) | Amount::Extents(n) => (sign, n),
+            Amount::Percent(p, of) => {
                 let up = sign != Sign::Minus;
                 approx = matches!((sign, of), (Sign::None, _) | (Sign::Plus, Pct::Free));
                 let n = match of {
@@ -1501,11 +1531,11 @@ pub fn vgcfgrestore(
     out: &mut dyn Write,
 ) -> Result<()> {
     let bytes =
-        std::fs::read(file).map_err(|e| anyhow!("Couldn't read backup file {file}: {e}"))?;
+        std::fs::read(file).map_err(|e| refused!("Couldn't read backup file {file}: {e}"))?;
     let tree = lvm_meta::text::parse(&bytes)
-        .map_err(|e| anyhow!("Couldn't read volume group metadata from file {file}: {e}"))?;
+        .map_err(|e| refused!("Couldn't read volume group metadata from file {file}: {e}"))?;
     let mut vg = Vg::from_tree(&tree)
-        .map_err(|e| anyhow!("Couldn't read volume group metadata from file {file}: {e}"))?;
+        .map_err(|e| refused!("Couldn't read volume group metadata from file {file}: {e}"))?;
     if vg.name != vgname {
         bail!(
             "Couldn't read volume group metadata from file {file}: it holds VG {}, not {vgname}.",
@@ -1554,7 +1584,7 @@ pub fn vgcfgrestore(
             writes.push(relabel(sys, d, true)?);
         }
     }
-    apply(sys, &writes)?;
+    apply(sys, &writes, w.hooks)?;
     let fresh = if writes.is_empty() {
         None
     } else {
@@ -1618,7 +1648,7 @@ pub fn lvchange(
         let mut vg = (*inst.vg).clone();
         let li = vg
             .lv_index(&lvname)
-            .ok_or_else(|| anyhow!("Failed to find logical volume \"{vgname}/{lvname}\""))?;
+            .ok_or_else(|| refused!("Failed to find logical volume \"{vgname}/{lvname}\""))?;
         let lv = &mut vg.lvs[li];
         for t in &o.addtag {
             if !lv.tags.contains(t) {
@@ -1631,4 +1661,41 @@ pub fn lvchange(
         cur = rescan(&cur)?;
     }
     Ok(())
+}
+
+/// The images a command that creates PVs scans: `devs`, and the images
+/// among `named` (its PV arguments) that exist and are not among them.
+pub fn with_named_images(devs: &[PathBuf], named: &[String]) -> Result<Vec<PathBuf>> {
+    let mut all = devs.to_vec();
+    let known: Vec<String> = if devs.is_empty() {
+        Vec::new()
+    } else {
+        crate::device_paths(devs)?
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect()
+    };
+    for n in named {
+        if !known.contains(n) && std::path::Path::new(n).is_file() {
+            all.push(PathBuf::from(n));
+        }
+    }
+    Ok(all)
+}
+
+/// The identifiers of command line `line` run on `sys`: random, or
+/// (deterministic) seeded by the command and by the state it starts from,
+/// so that repeating a command line gives new ones.
+pub fn ids_for(ctx: &Context, sys: &System, line: &str) -> Ids {
+    let state: Vec<String> = sys
+        .vgs
+        .iter()
+        .map(|v| format!("{}:{}", v.vg.name, v.vg.seqno))
+        .chain(
+            sys.devices
+                .iter()
+                .map(|d| format!("{}:{}", d.image.path, d.label.is_some())),
+        )
+        .collect();
+    ctx.ids(&format!("{line}|{}", state.join(",")))
 }

@@ -13,11 +13,12 @@
 //! A pending merge is not advanced: the write lands on the `snapshot-merge`
 //! origin before the merge's first batch (run `vgchange -ay` to merge).
 
-use anyhow::{anyhow, Result};
+use crate::error::{bail, refused, Result, ResultExt};
 use cow_engine::blocks::Images;
 use cow_engine::handle::LvHandle;
+use lvm_meta::io::Image;
 use lvm_meta::scan::System;
-use std::io::Read;
+use std::io::{Read, Write};
 
 /// Size of one write issued to the LV (dd's `bs=1M`; kgen-pattern's piece).
 const PIECE: usize = 1 << 20;
@@ -41,15 +42,15 @@ fn fill(input: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
 pub fn write(sys: &System, arg: &str, offset: u64, input: &mut dyn Read) -> Result<u64> {
     let (vgn, lvn) = arg
         .split_once('/')
-        .ok_or_else(|| anyhow!("\"{arg}\": name the LV as VG/LV"))?;
+        .ok_or_else(|| refused!("\"{arg}\": name the LV as VG/LV"))?;
     let inst = sys
         .vg(vgn)
-        .ok_or_else(|| anyhow!("Volume group \"{vgn}\" not found"))?;
+        .ok_or_else(|| refused!("Volume group \"{vgn}\" not found"))?;
     let vg = &inst.vg;
     let li = vg
         .lv_index(lvn)
         .filter(|&i| !vg.lvs[i].is_snapshot_glue())
-        .ok_or_else(|| anyhow!("Failed to find logical volume \"{vgn}/{lvn}\""))?;
+        .ok_or_else(|| refused!("Failed to find logical volume \"{vgn}/{lvn}\""))?;
     let mut lv = LvHandle::open(vg, Images::open_vg(sys, inst, true)?, li)?;
     let mut buf = vec![0u8; PIECE];
     let mut at = offset;
@@ -57,13 +58,13 @@ pub fn write(sys: &System, arg: &str, offset: u64, input: &mut dyn Read) -> Resu
         let n = match fill(input, &mut buf) {
             Ok(0) => break Ok(()),
             Ok(n) => n,
-            Err(e) => break Err(anyhow!(e).context("reading the input")),
+            Err(e) => break Err(e).context("reading the input"),
         };
         if let Err(e) = lv.write_at(at, &buf[..n]) {
-            break Err(anyhow!(e).context(format!(
+            break Err(e).context(format!(
                 "error writing {vgn}/{lvn} at byte {at} ({} bytes written)",
                 at - offset
-            )));
+            ));
         }
         at += n as u64;
     };
@@ -73,6 +74,62 @@ pub fn write(sys: &System, arg: &str, offset: u64, input: &mut dyn Read) -> Resu
         f.sync_data()?;
     }
     result.map(|()| at - offset)
+}
+
+/// `lvmsim cat VG/LV`: writes the LV's bytes from `offset` (`length` of
+/// them, or to the end) to `out`, as `dd if=/dev/VG/LV` after activation
+/// would read them (a snapshot's view, a merging origin's data). With
+/// `force`, an invalid or merging snapshot is read from the records its
+/// store still holds (the kernel fails such reads).
+pub fn cat(
+    sys: &System,
+    arg: &str,
+    offset: u64,
+    length: Option<u64>,
+    force: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let (vgn, lvn) = arg
+        .split_once('/')
+        .ok_or_else(|| refused!("\"{arg}\": name the LV as VG/LV"))?;
+    let vi = sys
+        .vg(vgn)
+        .ok_or_else(|| refused!("Volume group \"{vgn}\" not found"))?;
+    let li = vi
+        .vg
+        .lv_index(lvn)
+        .ok_or_else(|| refused!("Failed to find logical volume \"{vgn}/{lvn}\""))?;
+    let pvs: Vec<Option<&Image>> = vi
+        .pv_devices
+        .iter()
+        .map(|d| d.map(|d| &sys.devices[d].image))
+        .collect();
+    let reader = cow_engine::view::open_with(&vi.vg, li, &pvs, force)?;
+    let size = reader.size();
+    if offset > size {
+        bail!("--offset {offset} is past the end of {vgn}/{lvn} ({size} bytes)");
+    }
+    let end = match length {
+        Some(l) => offset
+            .checked_add(l)
+            .filter(|e| *e <= size)
+            .ok_or_else(|| {
+                refused!(
+                    "--offset {offset} --length {l} runs past the end of {vgn}/{lvn} ({size} bytes)"
+                )
+            })?,
+        None => size,
+    };
+    let mut buf = vec![0u8; PIECE];
+    let mut at = offset;
+    while at < end {
+        let n = usize::try_from(end - at).unwrap_or(PIECE).min(PIECE);
+        reader.read_at(at, &mut buf[..n])?;
+        out.write_all(&buf[..n])?;
+        at += n as u64;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! computed from the images (snapshot fill levels from the exception
 //! stores, exactly as `persistent_usage` counts them).
 
-use anyhow::Result;
+use crate::error::Result;
 use cow_engine::view::load_store;
 use lvm_meta::io::Image;
 use lvm_meta::model::{SegmentKind, Vg};
@@ -300,6 +300,52 @@ pub fn table(sys: &System, devno: &dyn Fn(usize) -> String, out: &mut dyn Write)
     lines.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, l) in lines {
         writeln!(out, "{name}: {l}")?;
+    }
+    Ok(())
+}
+
+/// What `dmsetup` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Show {
+    /// `dmsetup status`.
+    Status,
+    /// `dmsetup table`.
+    Table,
+}
+
+/// `dmsetup status|table [NAME...]` of the VGs as lvm2 would activate
+/// them. `devno` gives the device number (`MAJ:MIN`) of images by their
+/// name; others get `7:N` in scan order.
+pub fn run(
+    sys: &System,
+    show: Show,
+    devno: &[(String, String)],
+    names: &[String],
+    out: &mut dyn Write,
+) -> Result<()> {
+    let number = |i: usize| {
+        devno
+            .iter()
+            .find(|(n, _)| *n == sys.devices[i].image.path)
+            .map_or_else(|| format!("7:{i}"), |(_, v)| v.clone())
+    };
+    let mut buf = Vec::new();
+    match show {
+        Show::Status => status(sys, &[], &number, &mut buf)?,
+        Show::Table => table(sys, &number, &mut buf)?,
+    }
+    let text = String::from_utf8_lossy(&buf);
+    let mut any = false;
+    for line in text.lines() {
+        let name = line.split(':').next().unwrap_or("");
+        if names.is_empty() || names.iter().any(|n| n == name) {
+            writeln!(out, "{line}")?;
+            any = true;
+        }
+    }
+    if !any && names.is_empty() {
+        // dmsetup's line when there is nothing to list.
+        writeln!(out, "No devices found")?;
     }
     Ok(())
 }

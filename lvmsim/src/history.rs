@@ -1,8 +1,7 @@
 //! `lvmsim history`: the timeline of every metadata copy on the images, and
 //! `--show` / `--diff` of single copies. Reads only.
 
-use anyhow::{anyhow, bail, Result};
-use clap::Args;
+use crate::error::{bail, refused, Result};
 use lvm_meta::history::{self, Copy, CrcStatus, History};
 use lvm_meta::io::Image;
 use serde_json::json;
@@ -10,17 +9,14 @@ use std::io::Write;
 use std::path::PathBuf;
 
 /// Options of `lvmsim history`.
-#[derive(Args, Debug)]
-pub struct HistoryArgs {
+#[derive(Debug, Clone, Default)]
+pub struct HistoryOpts {
     /// Print JSON instead of text.
-    #[arg(long)]
     pub json: bool,
     /// Print the text of this copy exactly (`SEQNO`, or `SEQNO#K` for the
     /// K-th distinct copy with that seqno).
-    #[arg(long, value_name = "SEQNO")]
     pub show: Option<String>,
     /// A structural diff of two copies (`A B`, each `SEQNO` or `SEQNO#K`).
-    #[arg(long, num_args = 2, value_names = ["A", "B"])]
     pub diff: Vec<String>,
     /// Only this VG.
     pub vg: Option<String>,
@@ -39,7 +35,7 @@ pub fn gather(devs: &[PathBuf], scan_all: bool, err: &mut dyn Write) -> Result<H
         let refs: Vec<&Image> = images.iter().collect();
         history::collect_scan_all(&refs)
     } else {
-        let sys = crate::scan(devs, err)?;
+        let sys = crate::scan(devs, false, err)?;
         history::collect(&sys)
     };
     for p in &h.problems {
@@ -49,10 +45,10 @@ pub fn gather(devs: &[PathBuf], scan_all: bool, err: &mut dyn Write) -> Result<H
 }
 
 /// The history of a scanned system: from its metadata areas, or with
-/// `--scan-all` from whole-image scans of the same images (so device
+/// `scan_all` from whole-image scans of the same images (so device
 /// indices agree with `sys.devices`).
-pub fn of_system(sys: &lvm_meta::scan::System) -> History {
-    if crate::SCAN_ALL.load(std::sync::atomic::Ordering::Relaxed) {
+pub fn of_system(sys: &lvm_meta::scan::System, scan_all: bool) -> History {
+    if scan_all {
         let refs: Vec<&Image> = sys.devices.iter().map(|d| &d.image).collect();
         history::collect_scan_all(&refs)
     } else {
@@ -63,11 +59,12 @@ pub fn of_system(sys: &lvm_meta::scan::System) -> History {
 /// Runs `lvmsim history`.
 pub fn run(
     devs: &[PathBuf],
-    a: &HistoryArgs,
+    a: &HistoryOpts,
+    ctx: &crate::context::Context,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<()> {
-    let scan_all = crate::SCAN_ALL.load(std::sync::atomic::Ordering::Relaxed);
+    let scan_all = ctx.scan_all;
     let h = gather(devs, scan_all, err)?;
     let vg = match &a.vg {
         Some(v) => v.clone(),
@@ -145,7 +142,7 @@ fn pick(h: &History, vg: &str, s: &str) -> Result<usize> {
     };
     let seq: u32 = seq
         .parse()
-        .map_err(|_| anyhow!("\"{s}\": expected SEQNO or SEQNO#K"))?;
+        .map_err(|_| refused!("\"{s}\": expected SEQNO or SEQNO#K"))?;
     let same: Vec<usize> = h
         .copies
         .iter()
@@ -160,7 +157,7 @@ fn pick(h: &History, vg: &str, s: &str) -> Result<usize> {
             bail!("{n} different copies have seqno {seq}: name one as {seq}#1 .. {seq}#{n}")
         }
         (Some(k), n) => {
-            let k: usize = k.parse().map_err(|_| anyhow!("\"{s}\": K is a number"))?;
+            let k: usize = k.parse().map_err(|_| refused!("\"{s}\": K is a number"))?;
             if k == 0 || k > n {
                 bail!("seqno {seq} has {n} copies; #{k} does not exist");
             }

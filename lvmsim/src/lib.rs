@@ -1,12 +1,25 @@
-//! lvmsim as a library: the commands of the `lvmsim` binary (lvm2's command
-//! language on disk-image files) and [`api`], a small interface for Rust
-//! programs that open a VG from image files, read and write its LVs through
-//! the kernel's snapshot semantics, create snapshots and merge them.
+//! lvmsim as a library: lvm2's semantics and commands on disk-image files,
+//! called by the `lvmsim` binary, the fuzzers and Rust programs alike.
+//!
+//! - [`api`]: a [`api::Session`] over image files with typed calls
+//!   (`lvs`, `lvcreate -s`, `lvconvert --merge`, LV handles with the
+//!   kernel's snapshot semantics), typed outcomes and errors;
+//! - the commands, one module per kind of object they change:
+//!   [`create`] (PVs, VGs, LVs, snapshots), [`write`] (renames, merges,
+//!   activation, removal), [`data`] (`cat`, `write`), [`report`]
+//!   (`pvs`/`vgs`/`lvs`), [`dmsetup`], [`pvck`], [`backup`]
+//!   (`vgcfgbackup`), [`history`] and [`recover`] (forensics);
+//! - [`context`]: host, time, identifiers and write hooks, given
+//!   explicitly (the library reads no environment variable);
+//! - [`error`]: the typed error and its exit-code table.
 //!
 //! ```no_run
 //! use std::io::{Read, Seek, SeekFrom, Write};
-//! let mut s = lvmsim::api::Session::open(&[("/dev/sda", "disk.img")])?;
-//! s.create_snapshot("vg", "origin", "snap", 8 << 20, 4096)?;
+//! use lvmsim::api::{Session, SnapshotSpec};
+//! use lvmsim::context::Context;
+//!
+//! let mut s = Session::open(&[("/dev/sda", "disk.img")], Context::new())?;
+//! s.lvcreate_snapshot(&SnapshotSpec::new("vg", "origin", "snap", 8 << 20))?;
 //! {
 //!     let mut origin = s.lv("vg", "origin", true)?;
 //!     origin.seek(SeekFrom::Start(0))?;
@@ -14,16 +27,20 @@
 //! }
 //! let mut old = Vec::new();
 //! s.lv("vg", "snap", false)?.read_to_end(&mut old)?;
-//! s.merge("vg", "snap", &mut |p| eprintln!("{:.1}%", p.percent()))?;
-//! # Ok::<(), anyhow::Error>(())
+//! s.lvconvert_merge("vg", "snap", &mut |p| eprintln!("{:.1}%", p.percent()))?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+
+#![warn(missing_docs)]
 
 pub mod active;
 pub mod api;
 pub mod backup;
+pub mod context;
 pub mod create;
 pub mod data;
 pub mod dmsetup;
+pub mod error;
 pub mod history;
 pub mod pvck;
 pub mod recover;
@@ -33,26 +50,20 @@ pub mod units;
 pub mod write;
 pub mod write_log;
 
-use anyhow::{bail, Context, Result};
+use crate::error::{bail, Error, Result, ResultExt};
 use lvm_meta::io::Image;
 use lvm_meta::scan::System;
 use std::io::Write;
 use std::path::PathBuf;
 
-/// Devices to scan: (name to report, path to read).
-pub fn device_paths(cli_devs: &[PathBuf]) -> Result<Vec<(String, String)>> {
-    let mut given: Vec<PathBuf> = cli_devs.to_vec();
+/// Devices to scan: (name to report, path to read). Each of `given` is an
+/// image file, a directory (its regular files, sorted), or `NAME=PATH`.
+pub fn device_paths(given: &[PathBuf]) -> Result<Vec<(String, String)>> {
     if given.is_empty() {
-        if let Ok(v) = std::env::var("LVMSIM_DEVICES") {
-            given = v
-                .split(':')
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from)
-                .collect();
-        }
-    }
-    if given.is_empty() {
-        bail!("no devices: name image files with --dev PATH (repeatable) or set LVMSIM_DEVICES");
+        return Err(Error::Usage(
+            "no devices: name image files with --dev PATH (repeatable) or set LVMSIM_DEVICES"
+                .into(),
+        ));
     }
     let mut out = Vec::new();
     for p in given {
@@ -69,9 +80,9 @@ pub fn device_paths(cli_devs: &[PathBuf]) -> Result<Vec<(String, String)>> {
                 continue;
             }
         }
-        let md = std::fs::metadata(&p).with_context(|| format!("{text}: cannot access"))?;
+        let md = std::fs::metadata(p).with_context(|| format!("{text}: cannot access"))?;
         if md.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&p)
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
                 .with_context(|| format!("{}: cannot list", p.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| std::fs::metadata(f).map(|m| m.is_file()).unwrap_or(false))
@@ -89,12 +100,13 @@ pub fn device_paths(cli_devs: &[PathBuf]) -> Result<Vec<(String, String)>> {
     Ok(out)
 }
 
-/// Set from `--scan-all` before any command runs.
-pub static SCAN_ALL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-pub fn scan(cli_devs: &[PathBuf], err: &mut dyn Write) -> Result<System> {
+/// Scans the devices as lvm2 does, printing lvm2's warnings to `err`; with
+/// `scan_all`, VGs whose label or metadata-area header is damaged are also
+/// rebuilt from metadata text found anywhere on the images (every guess is
+/// printed).
+pub fn scan(devs: &[PathBuf], scan_all: bool, err: &mut dyn Write) -> Result<System> {
     let mut images = Vec::new();
-    for (name, path) in device_paths(cli_devs)? {
+    for (name, path) in device_paths(devs)? {
         let mut img = Image::open(&path)?;
         img.path = name;
         images.push(img);
@@ -103,7 +115,7 @@ pub fn scan(cli_devs: &[PathBuf], err: &mut dyn Write) -> Result<System> {
     for p in &sys.problems {
         writeln!(err, "  WARNING: {}", p.error)?;
     }
-    if SCAN_ALL.load(std::sync::atomic::Ordering::Relaxed) {
+    if scan_all {
         let refs: Vec<&Image> = sys.devices.iter().map(|d| &d.image).collect();
         let hist = lvm_meta::history::collect_scan_all(&refs);
         for g in lvm_meta::history::rebuild(&mut sys, &hist) {

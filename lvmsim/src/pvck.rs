@@ -4,6 +4,7 @@
 //! Like pvck, this reads the label at `--labelsector` (default 1) without
 //! trusting anything else, and reports each problem as a `CHECK:` line.
 
+use crate::error::{refused, Result};
 use byteorder::{ByteOrder, LittleEndian as LE};
 use lvm_meta::crc::lvm_crc;
 use lvm_meta::io::Image;
@@ -48,12 +49,7 @@ pub struct Options {
 }
 
 /// Lines go to `out`; returns false where pvck would exit with failure.
-pub fn run(
-    img: &Image,
-    opts: &Options,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> anyhow::Result<bool> {
+pub fn run(img: &Image, opts: &Options, out: &mut dyn Write, err: &mut dyn Write) -> Result<bool> {
     let mut p = Printer {
         out,
         err,
@@ -64,7 +60,7 @@ pub fn run(
             .write(true)
             .create_new(true)
             .open(f)
-            .map_err(|e| anyhow::anyhow!("Failed to create file {f}: {e}"))?;
+            .map_err(|e| refused!("Failed to create file {f}: {e}"))?;
         p.file = Some(fh);
     }
     let ok = match opts.dump {
@@ -131,7 +127,7 @@ fn label_and_pv_header(
     opts: &Options,
     p: &mut Printer,
     print: bool,
-) -> anyhow::Result<(bool, PvInfo)> {
+) -> Result<(bool, PvInfo)> {
     let mut info = PvInfo::default();
     let ls = opts.labelsector;
     let lh_off = ls.saturating_mul(512);
@@ -273,7 +269,7 @@ fn mda_header(
     verbose: bool,
     mda_offset: u64,
     mda_size: u64,
-) -> anyhow::Result<(bool, u32)> {
+) -> Result<(bool, u32)> {
     let mn = if mda_offset == 4096 { 1 } else { 2 };
     let Some(buf) = read_at(img, mda_offset, 512) else {
         p.p(format!("CHECK: failed to read mda_header at {mda_offset}"))?;
@@ -420,7 +416,7 @@ fn current_text(
     mda_offset: u64,
     mda_size: u64,
     (meta_offset, meta_size, meta_checksum): (u64, u64, u32),
-) -> anyhow::Result<bool> {
+) -> Result<bool> {
     let mut bad = 0;
     if meta_size > MAX_TEXT_SIZE {
         p.p(format!(
@@ -507,7 +503,7 @@ fn current_text(
 }
 
 /// `_dump_all_text`: one line per copy found in the area.
-fn all_text(p: &mut Printer, verbose: bool, mda_offset: u64, area: &[u8]) -> anyhow::Result<()> {
+fn all_text(p: &mut Printer, verbose: bool, mda_offset: u64, area: &[u8]) -> Result<()> {
     let copies: Vec<FoundCopy> = scan_copies(area, mda_offset);
     let mut first_id: Option<&str> = None;
     let mut multiple = false;
@@ -560,7 +556,7 @@ fn all_text(p: &mut Printer, verbose: bool, mda_offset: u64, area: &[u8]) -> any
     Ok(())
 }
 
-fn dump_headers(img: &Image, opts: &Options, p: &mut Printer) -> anyhow::Result<bool> {
+fn dump_headers(img: &Image, opts: &Options, p: &mut Printer) -> Result<bool> {
     let (mut ok, info) = label_and_pv_header(img, opts, p, true)?;
     if info.mdas.is_empty() {
         p.p("zero metadata copies")?;
@@ -581,7 +577,7 @@ fn dump_headers(img: &Image, opts: &Options, p: &mut Printer) -> anyhow::Result<
     Ok(ok)
 }
 
-fn dump_metadata(img: &Image, opts: &Options, p: &mut Printer, all: bool) -> anyhow::Result<bool> {
+fn dump_metadata(img: &Image, opts: &Options, p: &mut Printer, all: bool) -> Result<bool> {
     let (mut ok, info) = label_and_pv_header(img, opts, p, false)?;
     if info.mdas.is_empty() {
         p.p("zero metadata copies")?;
@@ -603,7 +599,7 @@ fn dump_metadata(img: &Image, opts: &Options, p: &mut Printer, all: bool) -> any
     Ok(ok)
 }
 
-fn dump_search(img: &Image, opts: &Options, p: &mut Printer) -> anyhow::Result<bool> {
+fn dump_search(img: &Image, opts: &Options, p: &mut Printer) -> Result<bool> {
     let (_, info) = label_and_pv_header(img, opts, p, false)?;
     let found = info.found_label;
     let mda_num = opts.mda_num.unwrap_or(1);
@@ -686,7 +682,7 @@ fn dump_search(img: &Image, opts: &Options, p: &mut Printer) -> anyhow::Result<b
     }
 }
 
-fn dump_found(img: &Image, opts: &Options, p: &mut Printer) -> anyhow::Result<bool> {
+fn dump_found(img: &Image, opts: &Options, p: &mut Printer) -> Result<bool> {
     let (mut ok, info) = label_and_pv_header(img, opts, p, false)?;
     let mut found_headers = Vec::new();
     if info.found_label {

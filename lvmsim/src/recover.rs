@@ -3,8 +3,7 @@
 //! The images are only read; the report proves it with their sha256
 //! before and after.
 
-use anyhow::{anyhow, bail, Context, Result};
-use clap::Args;
+use crate::error::{bail, refused, Result, ResultExt};
 use cow_engine::recover::{self, Snapshot, State, Verdict};
 use lvm_meta::history;
 use serde_json::json;
@@ -13,20 +12,16 @@ use std::io::Write;
 use std::path::PathBuf;
 
 /// Options of `lvmsim recover`.
-#[derive(Args, Debug)]
-pub struct RecoverArgs {
+#[derive(Debug, Clone, Default)]
+pub struct RecoverOpts {
     /// Print JSON instead of text.
-    #[arg(long)]
     pub json: bool,
     /// Export this snapshot's rebuilt view (`VG/SNAP`).
-    #[arg(long, value_name = "VG/SNAP", requires_all = ["seqno", "output"])]
     pub export: Option<String>,
     /// The metadata copy that describes the snapshot.
-    #[arg(long)]
     pub seqno: Option<u32>,
     /// The new file to write (never overwritten); the report goes to
     /// `OUT.json`.
-    #[arg(short = 'o', long = "output", value_name = "OUT")]
     pub output: Option<PathBuf>,
     /// Only this VG.
     pub vg: Option<String>,
@@ -104,15 +99,16 @@ fn snap_json(h: &history::History, s: &Snapshot) -> serde_json::Value {
 /// Runs `lvmsim recover`.
 pub fn run(
     devs: &[PathBuf],
-    a: &RecoverArgs,
+    a: &RecoverOpts,
+    ctx: &crate::context::Context,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<()> {
     if let Some(target) = &a.export {
-        return export(devs, a, target, out, err);
+        return export(devs, a, ctx, target, out, err);
     }
-    let sys = crate::scan(devs, err)?;
-    let h = crate::history::of_system(&sys);
+    let sys = crate::scan(devs, ctx.scan_all, err)?;
+    let h = crate::history::of_system(&sys, ctx.scan_all);
     for p in &h.problems {
         writeln!(err, "  WARNING: {}", p.error)?;
     }
@@ -216,15 +212,16 @@ impl<W: Write> Write for Tee<W> {
 
 fn export(
     devs: &[PathBuf],
-    a: &RecoverArgs,
+    a: &RecoverOpts,
+    ctx: &crate::context::Context,
     target: &str,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<()> {
     let (vgn, snap) = target
         .split_once('/')
-        .ok_or_else(|| anyhow!("\"{target}\": name the snapshot as VG/SNAP"))?;
-    // OK to unwrap: clap requires --seqno and -o with --export.
+        .ok_or_else(|| refused!("\"{target}\": name the snapshot as VG/SNAP"))?;
+    // The binary requires --seqno and -o with --export.
     let (seqno, path) = (a.seqno.unwrap_or(0), a.output.clone().unwrap_or_default());
     let inputs = crate::device_paths(devs)?;
     for (_, p) in &inputs {
@@ -248,8 +245,8 @@ fn export(
         .iter()
         .map(|(_, p)| sha_file(p))
         .collect::<Result<_>>()?;
-    let sys = crate::scan(devs, err)?;
-    let h = crate::history::of_system(&sys);
+    let sys = crate::scan(devs, ctx.scan_all, err)?;
+    let h = crate::history::of_system(&sys, ctx.scan_all);
     let copy = h
         .copies
         .iter()
@@ -258,7 +255,7 @@ fn export(
                 && c.vg_name == vgn
                 && c.vg.as_ref().is_ok_and(|v| v.lv_index(snap).is_some())
         })
-        .ok_or_else(|| anyhow!("no copy of {vgn} with seqno {seqno} has an LV {snap}"))?;
+        .ok_or_else(|| refused!("no copy of {vgn} with seqno {seqno} has an LV {snap}"))?;
     let survey = recover::survey(&sys, &h);
     let rec = survey
         .iter()

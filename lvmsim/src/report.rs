@@ -1,6 +1,7 @@
 //! `pvs`, `vgs` and `lvs`: lvm2's report fields, computed from the scanned
 //! images, and two writers (lvm2's `basic` columns and its `json`).
 
+use crate::error::{bail, refused, Error, Result};
 use crate::units::{format_size, Units};
 use lvm_meta::model::{Area, Lv, SegmentKind, Vg};
 use lvm_meta::scan::{System, VgInstance};
@@ -87,6 +88,7 @@ enum Cell {
     Size(u64),
 }
 
+#[derive(Debug)]
 struct Field {
     name: &'static str,
     heading: &'static str,
@@ -915,14 +917,88 @@ fn resolve_fields(kind: Kind, opts: &Options) -> Result<Vec<&'static Field>, Str
         .collect()
 }
 
+/// One cell of a report, typed: what lvm2 computed before formatting it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// A text field (names, UUIDs, attributes, percentages as lvm2 prints
+    /// them).
+    Str(String),
+    /// A count.
+    Num(u64),
+    /// A size in 512-byte sectors.
+    Size(u64),
+}
+
+/// A report as lvm2 computes it: the fields asked for and one row per
+/// object, each cell both typed ([`Value`]) and as lvm2 prints it with the
+/// report's units. [`Report::write`] renders it in lvm2's layout.
+#[derive(Debug, Clone)]
+pub struct Report {
+    kind: Kind,
+    fields: Vec<&'static Field>,
+    values: Vec<Vec<Value>>,
+    text: Vec<Vec<String>>,
+    opts: Options,
+}
+
+impl Report {
+    /// The fields' names (lvm2's, e.g. `lv_name`, `lv_attr`), in order.
+    pub fn fields(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.fields.iter().map(|f| f.name)
+    }
+
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// True when no object matched (lvm2 then prints nothing).
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    fn column(&self, field: &str) -> Option<usize> {
+        self.fields.iter().position(|f| same_field(f.name, field))
+    }
+
+    /// Row `row`'s value of `field` (lvm2's name, with or without its
+    /// `lv_`/`vg_`/`pv_` prefix), if the report has that field.
+    pub fn value(&self, row: usize, field: &str) -> Option<&Value> {
+        self.values.get(row)?.get(self.column(field)?)
+    }
+
+    /// Row `row`'s `field` as lvm2 prints it.
+    pub fn text(&self, row: usize, field: &str) -> Option<&str> {
+        Some(self.text.get(row)?.get(self.column(field)?)?.as_str())
+    }
+
+    /// Writes the report in lvm2's `basic` or `json` layout, as the options
+    /// it was made with ask.
+    pub fn write(&self, out: &mut dyn Write) -> Result<()> {
+        if self.opts.json {
+            // The JSON list is named after the command (`seg` with --segments).
+            write_json(out, self.kind, &self.fields, &self.text)?;
+        } else {
+            write_basic(out, &self.opts, &self.fields, &self.text)?;
+        }
+        Ok(())
+    }
+}
+
 /// Runs a report and writes it to `out`.
-pub fn run(sys: &System, cmd: Kind, opts: &Options, out: &mut dyn Write) -> anyhow::Result<()> {
+pub fn run(sys: &System, cmd: Kind, opts: &Options, out: &mut dyn Write) -> Result<()> {
+    report(sys, cmd, opts)?.write(out)
+}
+
+/// Computes report `cmd` (`pvs`, `vgs`, `lvs`) with lvm2's rules for the
+/// fields, rows and sort order.
+pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
     let base = match cmd {
         Kind::Lv if opts.segments => Kind::Seg,
         Kind::Pv if opts.segments => Kind::PvSeg,
         other => other,
     };
-    let fields = resolve_fields(base, opts).map_err(anyhow::Error::msg)?;
+    let fields = resolve_fields(base, opts).map_err(Error::Refused)?;
     // A segment field turns an LV report into a segment report, as in lvm2.
     let kind = if base == Kind::Lv && fields.iter().any(|f| f.obj == Obj::Seg) {
         Kind::Seg
@@ -937,7 +1013,7 @@ pub fn run(sys: &System, cmd: Kind, opts: &Options, out: &mut dyn Write) -> anyh
             Kind::PvSeg => true,
         };
         if !ok {
-            anyhow::bail!("Field {} cannot be used in this report", f.name);
+            bail!("Field {} cannot be used in this report", f.name);
         }
     }
     let ctx = Ctx {
@@ -951,28 +1027,41 @@ pub fn run(sys: &System, cmd: Kind, opts: &Options, out: &mut dyn Write) -> anyh
         .clone()
         .unwrap_or_else(|| default_sort(kind).to_owned());
     sort_rows(&ctx, &mut rows, &sort, kind)?;
-    let table: Vec<Vec<String>> = rows
+    let values: Vec<Vec<Value>> = rows
         .iter()
-        .map(|&r| fields.iter().map(|f| render(&ctx, f, r)).collect())
+        .map(|&r| {
+            fields
+                .iter()
+                .map(|f| match (f.get)(&ctx, r) {
+                    Cell::Str(s) => Value::Str(s),
+                    Cell::Num(n) => Value::Num(n),
+                    Cell::Size(n) => Value::Size(n),
+                })
+                .collect()
+        })
         .collect();
-    if opts.json {
-        // The JSON list is named after the command (`seg` with --segments).
-        write_json(out, base, &fields, &table)?;
-    } else {
-        write_basic(out, opts, &fields, &table)?;
-    }
-    Ok(())
+    let text = values
+        .iter()
+        .map(|r| r.iter().map(|v| render(opts, v)).collect())
+        .collect();
+    Ok(Report {
+        kind: base,
+        fields,
+        values,
+        text,
+        opts: opts.clone(),
+    })
 }
 
-fn render(ctx: &Ctx, f: &Field, r: Row) -> String {
-    match (f.get)(ctx, r) {
-        Cell::Str(s) => s,
-        Cell::Num(n) => n.to_string(),
-        Cell::Size(sz) => format_size(sz, ctx.opts.units, !ctx.opts.nosuffix),
+fn render(opts: &Options, v: &Value) -> String {
+    match v {
+        Value::Str(s) => s.clone(),
+        Value::Num(n) => n.to_string(),
+        Value::Size(sz) => format_size(*sz, opts.units, !opts.nosuffix),
     }
 }
 
-fn rows(sys: &System, kind: Kind, opts: &Options) -> anyhow::Result<Vec<Row>> {
+fn rows(sys: &System, kind: Kind, opts: &Options) -> Result<Vec<Row>> {
     let mut out = Vec::new();
     let vg_selected = |name: &str| {
         opts.names.is_empty()
@@ -1031,7 +1120,7 @@ fn rows(sys: &System, kind: Kind, opts: &Options) -> anyhow::Result<Vec<Row>> {
             for n in &opts.names {
                 let vgn = n.split('/').next().unwrap_or("");
                 if sys.vg(vgn).is_none() {
-                    anyhow::bail!("Volume group \"{vgn}\" not found");
+                    bail!("Volume group \"{vgn}\" not found");
                 }
             }
             for (vi, v) in sys.vgs.iter().enumerate() {
@@ -1132,15 +1221,14 @@ fn pv_segments(sys: &System, r: Row) -> Vec<Row> {
     out
 }
 
-fn sort_rows(ctx: &Ctx, rows: &mut [Row], spec: &str, kind: Kind) -> anyhow::Result<()> {
+fn sort_rows(ctx: &Ctx, rows: &mut [Row], spec: &str, kind: Kind) -> Result<()> {
     let mut keys: Vec<(&'static Field, bool)> = Vec::new();
     for k in spec.split(',').map(str::trim).filter(|k| !k.is_empty()) {
         let (name, desc) = match k.strip_prefix('-') {
             Some(n) => (n, true),
             None => (k.strip_prefix('+').unwrap_or(k), false),
         };
-        let f =
-            find_field(name, kind).ok_or_else(|| anyhow::anyhow!("Unrecognised field: {name}"))?;
+        let f = find_field(name, kind).ok_or_else(|| refused!("Unrecognised field: {name}"))?;
         keys.push((f, desc));
     }
     // Each row's sort key is computed once, not inside the comparator.

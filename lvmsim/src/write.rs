@@ -3,8 +3,8 @@
 //! area of the VG in lvm2's order. Only the images that hold those areas
 //! are opened for writing.
 
-use crate::backup::Host;
-use anyhow::{anyhow, bail, Context, Result};
+use crate::context::{Context, WriteHooks};
+use crate::error::{bail, refused, Result, ResultExt};
 use lvm_meta::commit;
 use lvm_meta::export::{export, ExportHeader};
 use lvm_meta::model::{SegmentKind, Vg};
@@ -46,12 +46,10 @@ pub fn check_lv_name(vg: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Who writes and when: the values of every header block a command writes.
-/// `LVMSIM_HOSTNAME`, `LVMSIM_UNAME` and `LVMSIM_TIME` override the machine's
-/// (to reproduce a recorded run byte for byte); `LVMSIM_DETERMINISTIC=1`
-/// fixes all three.
+/// Who writes and when: the values of every header block a command writes,
+/// and the hooks its writes go through, from the command's [`Context`].
 #[derive(Debug, Clone)]
-pub struct Writer {
+pub struct Writer<'a> {
     /// The command line as lvm2 records it (`lvrename vg a b`).
     pub cmd_line: String,
     /// `creation_host`.
@@ -60,44 +58,28 @@ pub struct Writer {
     pub uname: String,
     /// Seconds since the epoch.
     pub time: u64,
+    /// Every write goes through these.
+    pub hooks: &'a WriteHooks,
 }
 
-impl Writer {
-    /// The writer of `cmd_line` on this machine, now.
-    pub fn new(cmd_line: &str, now: i64, deterministic: bool) -> Writer {
-        let host = if deterministic {
-            Host {
-                nodename: "lvmsim".into(),
-                sysname: "Linux".into(),
-                release: "0".into(),
-                version: "#1".into(),
-                machine: "x86_64".into(),
-            }
-        } else {
-            Host::current()
-        };
-        let mut w = Writer {
+impl<'a> Writer<'a> {
+    /// The writer of `cmd_line` in the surroundings `ctx`.
+    pub fn new(cmd_line: &str, ctx: &'a Context) -> Writer<'a> {
+        let h = &ctx.host;
+        Writer {
             cmd_line: cmd_line.to_owned(),
-            uname: format!(
-                "{} {} {} {} {}",
-                host.sysname, host.nodename, host.release, host.version, host.machine
-            ),
-            host: host.nodename,
-            time: now.max(0) as u64,
-        };
-        if let Ok(h) = std::env::var("LVMSIM_HOSTNAME") {
-            w.host = h;
+            uname: ctx.uname.clone().unwrap_or_else(|| {
+                format!(
+                    "{} {} {} {} {}",
+                    h.sysname, h.nodename, h.release, h.version, h.machine
+                )
+            }),
+            host: ctx.hostname.clone().unwrap_or_else(|| h.nodename.clone()),
+            time: ctx
+                .header_time
+                .unwrap_or(u64::try_from(ctx.now).unwrap_or(0)),
+            hooks: &ctx.hooks,
         }
-        if let Ok(u) = std::env::var("LVMSIM_UNAME") {
-            w.uname = u;
-        }
-        if let Some(t) = std::env::var("LVMSIM_TIME")
-            .ok()
-            .and_then(|t| t.parse().ok())
-        {
-            w.time = t;
-        }
-        w
     }
 
     /// The header of the command's `n`-th write (1-based): lvm2 describes
@@ -123,10 +105,10 @@ pub(crate) fn commit_vg(
     vg.seqno = vg
         .seqno
         .checked_add(1)
-        .ok_or_else(|| anyhow!("VG {}: seqno would overflow", vg.name))?;
+        .ok_or_else(|| refused!("VG {}: seqno would overflow", vg.name))?;
     let text = export(vg, &w.header(n));
     let writes = commit::plan(sys, inst, &text)?;
-    apply(sys, &writes)
+    apply(sys, &writes, w.hooks)
 }
 
 /// Refuses VGs lvm2 would not change.
@@ -136,7 +118,7 @@ pub(crate) fn writable<'a>(
 ) -> Result<&'a lvm_meta::scan::VgInstance> {
     let inst = sys
         .vg(vgname)
-        .ok_or_else(|| anyhow!("Volume group \"{vgname}\" not found"))?;
+        .ok_or_else(|| refused!("Volume group \"{vgname}\" not found"))?;
     if inst.partial() {
         bail!("Cannot change VG {vgname} while PVs are missing.");
     }
@@ -164,7 +146,7 @@ pub fn lvrename(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) 
     let (vgname, old, new) = match args {
         [a, b] => {
             let (v, old) = split(a);
-            let v = v.ok_or_else(|| anyhow!("Old and new logical volume names required"))?;
+            let v = v.ok_or_else(|| refused!("Old and new logical volume names required"))?;
             (v, old, b.clone())
         }
         [v, a, b] => {
@@ -194,7 +176,7 @@ pub fn lvrename(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) 
     }
     check_lv_name(&vgname, &new)?;
     let li = vg.lv_index(&old).ok_or_else(|| {
-        anyhow!("Existing logical volume \"{old}\" not found in volume group \"{vgname}\"")
+        refused!("Existing logical volume \"{old}\" not found in volume group \"{vgname}\"")
     })?;
     if vg.lv_index(&new).is_some() {
         bail!("Logical Volume \"{new}\" already exists in volume group \"{vgname}\"");
@@ -213,57 +195,9 @@ pub fn lvrename(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) 
 }
 
 /// Opens each image that a write touches read-write (no other) and applies
-/// the writes in order, syncing after each group so the order holds on disk.
-/// Simulated crashes for teaching and testing: with `LVMSIM_CRASH_AFTER=N`
-/// a command stops (exit status 5, "simulated crash") before its write
-/// number N+1, as if the machine lost power there; with
-/// `LVMSIM_CRASH_TORN=1` that write is cut after its first 512 bytes. Writes
-/// are counted across the whole command, data writes included.
-pub struct CrashPoint {
-    after: Option<u64>,
-    torn: bool,
-    done: std::sync::atomic::AtomicU64,
-}
-
-impl CrashPoint {
-    fn get() -> &'static CrashPoint {
-        static CP: std::sync::OnceLock<CrashPoint> = std::sync::OnceLock::new();
-        CP.get_or_init(|| CrashPoint {
-            after: std::env::var("LVMSIM_CRASH_AFTER")
-                .ok()
-                .and_then(|v| v.parse().ok()),
-            torn: std::env::var("LVMSIM_CRASH_TORN").is_ok_and(|v| v == "1"),
-            done: std::sync::atomic::AtomicU64::new(0),
-        })
-    }
-
-    /// Called before each write of `len` bytes: how many bytes to write
-    /// (all, or the torn part) and whether to stop after them.
-    pub fn before_write(len: usize) -> (usize, bool) {
-        let cp = CrashPoint::get();
-        let n = cp.done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        match cp.after {
-            Some(a) if n == a => (if cp.torn { len.min(512) } else { 0 }, true),
-            Some(a) if n > a => (0, true),
-            _ => (len, false),
-        }
-    }
-}
-
-/// Writes `data` at `offset` of `f`, or the part a simulated crash allows.
-pub fn write_at(f: &std::fs::File, data: &[u8], offset: u64, what: &str) -> Result<()> {
-    use std::os::unix::fs::FileExt;
-    let (n, crash) = CrashPoint::before_write(data.len());
-    f.write_all_at(&data[..n], offset)
-        .with_context(|| format!("{what} at {offset}"))?;
-    if crash {
-        f.sync_data()?;
-        bail!("simulated crash before the end of {what} at {offset}");
-    }
-    Ok(())
-}
-
-pub fn apply(sys: &System, writes: &[commit::PlannedWrite]) -> Result<()> {
+/// the writes in order through `hooks`, syncing after each group so the
+/// order holds on disk.
+pub fn apply(sys: &System, writes: &[commit::PlannedWrite], hooks: &WriteHooks) -> Result<()> {
     let mut files: std::collections::BTreeMap<usize, std::fs::File> =
         std::collections::BTreeMap::new();
     for w in writes {
@@ -285,9 +219,9 @@ pub fn apply(sys: &System, writes: &[commit::PlannedWrite]) -> Result<()> {
             }
         }
         let f = &files[&w.device];
-        crate::write_log::record(&sys.devices[w.device].image.source, w.offset, &w.data)?;
-        write_at(
+        hooks.write_at(
             f,
+            &sys.devices[w.device].image.source,
             &w.data,
             w.offset,
             &format!("{}: {}", sys.devices[w.device].image.path, w.what),
@@ -304,7 +238,7 @@ pub fn apply(sys: &System, writes: &[commit::PlannedWrite]) -> Result<()> {
 pub(crate) fn vg_lv(arg: &str) -> Result<(String, String)> {
     let (v, l) = arg
         .split_once('/')
-        .ok_or_else(|| anyhow!("\"{arg}\": Invalid path for Logical Volume."))?;
+        .ok_or_else(|| refused!("\"{arg}\": Invalid path for Logical Volume."))?;
     Ok((v.to_owned(), l.to_owned()))
 }
 
@@ -330,10 +264,10 @@ pub fn lvconvert_merge(
     let li = inst
         .vg
         .lv_index(&snap)
-        .ok_or_else(|| anyhow!("Failed to find logical volume \"{vgname}/{snap}\""))?;
+        .ok_or_else(|| refused!("Failed to find logical volume \"{vgname}/{snap}\""))?;
     let c = inst.vg.roles[li]
         .cow_of
-        .ok_or_else(|| anyhow!("\"{vgname}/{snap}\" is not a mergeable logical volume."))?;
+        .ok_or_else(|| refused!("\"{vgname}/{snap}\" is not a mergeable logical volume."))?;
     if c.merging {
         bail!("Snapshot {vgname}/{snap} is already merging.");
     }
@@ -372,13 +306,20 @@ pub fn lvconvert_merge(
     let sys_now = rescan(sys)?;
     let inst_now = sys_now
         .vg(&vgname)
-        .ok_or_else(|| anyhow!("VG {vgname} vanished"))?;
+        .ok_or_else(|| refused!("VG {vgname} vanished"))?;
     let origin = c.origin;
     let mut tty = tty_progress(&vgname, &origin_name);
     let runs = match progress {
-        Some(p) => merge_runs(&sys_now, inst_now, origin, interrupt_after, p)?,
+        Some(p) => merge_runs(&sys_now, inst_now, origin, interrupt_after, w.hooks, p)?,
         None => {
-            let r = merge_runs(&sys_now, inst_now, origin, interrupt_after, &mut tty)?;
+            let r = merge_runs(
+                &sys_now,
+                inst_now,
+                origin,
+                interrupt_after,
+                w.hooks,
+                &mut tty,
+            )?;
             if r > 0 && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
                 eprintln!();
             }
@@ -396,7 +337,7 @@ pub fn lvconvert_merge(
     let sys_done = rescan(&sys_now)?;
     let inst_done = sys_done
         .vg(&vgname)
-        .ok_or_else(|| anyhow!("VG {vgname} vanished"))?;
+        .ok_or_else(|| refused!("VG {vgname} vanished"))?;
     let mut n = 1;
     if let Some(cow) = finish_merge(&sys_done, inst_done, origin, w, &mut n)? {
         writeln!(out, "  {vgname}/{origin_name}: Merged: 100.00%")?;
@@ -447,6 +388,7 @@ fn merge_runs(
     inst: &lvm_meta::scan::VgInstance,
     origin: usize,
     limit: Option<usize>,
+    hooks: &WriteHooks,
     progress: &mut dyn FnMut(MergeProgress),
 ) -> Result<usize> {
     use cow_engine::engine::{merge_step, PStore, Snap};
@@ -460,7 +402,7 @@ fn merge_runs(
     };
     let mut set = cow_engine::blocks::LvSet {
         vg,
-        images: open_rw(sys, inst)?,
+        images: open_rw(sys, inst, hooks)?,
     };
     let mut m = PStore::activate(&mut set, cow, c.chunk_size.0)?;
     if !m.valid {
@@ -504,6 +446,7 @@ fn merge_runs(
 pub(crate) fn open_rw(
     sys: &System,
     inst: &lvm_meta::scan::VgInstance,
+    hooks: &WriteHooks,
 ) -> Result<cow_engine::blocks::Images<crate::write_log::Logged>> {
     let mut pvs = Vec::new();
     for d in &inst.pv_devices {
@@ -517,6 +460,7 @@ pub(crate) fn open_rw(
                         .open(path)
                         .with_context(|| format!("{path}: cannot open for writing"))?,
                     path: path.clone(),
+                    log: hooks.log.clone(),
                 })
             }
             None => None,
@@ -531,8 +475,9 @@ fn run_merges(
     sys: &System,
     inst: &lvm_meta::scan::VgInstance,
     only: Option<usize>,
+    hooks: &WriteHooks,
 ) -> Result<Vec<usize>> {
-    run_merges_limited(sys, inst, only, None)
+    run_merges_limited(sys, inst, only, None, hooks)
 }
 
 /// [`run_merges`] with at most `limit` merge runs per origin; an origin
@@ -542,6 +487,7 @@ fn run_merges_limited(
     inst: &lvm_meta::scan::VgInstance,
     only: Option<usize>,
     limit: Option<usize>,
+    hooks: &WriteHooks,
 ) -> Result<Vec<usize>> {
     use cow_engine::engine::{merge, PStore, Snap};
     let vg = &inst.vg;
@@ -553,7 +499,7 @@ fn run_merges_limited(
         }
         let mut set = cow_engine::blocks::LvSet {
             vg,
-            images: open_rw(sys, inst)?,
+            images: open_rw(sys, inst, hooks)?,
         };
         let mut m = PStore::activate(&mut set, cow, c.chunk_size.0)?;
         if !m.valid {
@@ -604,18 +550,18 @@ fn finish_merge(
     let cow_name = inst.vg.lvs[cow].name.clone();
     let mut vg = (*inst.vg).clone();
     vg.lvs[cow].set_visible(true);
-    vg.remove_lv(c.glue).map_err(|e| anyhow!("{e}"))?;
+    vg.remove_lv(c.glue).map_err(|e| refused!("{e}"))?;
     commit_vg(sys, inst, &mut vg, w, *n)?;
     *n += 1;
     let sys2 = rescan(sys)?;
     let inst2 = sys2
         .vg(&inst.vg.name)
-        .ok_or_else(|| anyhow!("VG {} vanished", inst.vg.name))?;
+        .ok_or_else(|| refused!("VG {} vanished", inst.vg.name))?;
     let mut vg = (*inst2.vg).clone();
     let i = vg
         .lv_index(&cow_name)
-        .ok_or_else(|| anyhow!("LV {cow_name} vanished"))?;
-    vg.remove_lv(i).map_err(|e| anyhow!("{e}"))?;
+        .ok_or_else(|| refused!("LV {cow_name} vanished"))?;
+    vg.remove_lv(i).map_err(|e| refused!("{e}"))?;
     commit_vg(&sys2, inst2, &mut vg, w, *n)?;
     *n += 1;
     Ok(Some(cow_name))
@@ -645,11 +591,18 @@ pub(crate) fn activate_lv(
     let li = inst
         .vg
         .lv_index(lvname)
-        .ok_or_else(|| anyhow!("Failed to find logical volume \"{vgname}/{lvname}\""))?;
+        .ok_or_else(|| refused!("Failed to find logical volume \"{vgname}/{lvname}\""))?;
     if !inst.vg.roles[li].merging_origin {
         return Ok(());
     }
-    if merge_runs(sys, inst, li, None, &mut tty_progress(vgname, lvname))? > 0
+    if merge_runs(
+        sys,
+        inst,
+        li,
+        None,
+        w.hooks,
+        &mut tty_progress(vgname, lvname),
+    )? > 0
         && std::io::IsTerminal::is_terminal(&std::io::stderr())
     {
         eprintln!();
@@ -657,7 +610,7 @@ pub(crate) fn activate_lv(
     let sys_now = rescan(sys)?;
     let inst_now = sys_now
         .vg(vgname)
-        .ok_or_else(|| anyhow!("VG {vgname} vanished"))?;
+        .ok_or_else(|| refused!("VG {vgname} vanished"))?;
     let mut n = 1;
     if let Some(cow) = finish_merge(&sys_now, inst_now, li, w, &mut n)? {
         writeln!(out, "  {vgname}/{lvname}: Merged: 100.00%")?;
@@ -685,14 +638,14 @@ pub fn vgchange(
 ) -> Result<()> {
     let inst = writable(sys, vgname)?;
     if activate {
-        let merged = run_merges_limited(sys, inst, None, interrupt_after)?;
+        let merged = run_merges_limited(sys, inst, None, interrupt_after, w.hooks)?;
         if poll {
             let mut n = 1;
             let mut sys_now = rescan(sys)?;
             for o in merged {
                 let inst_now = sys_now
                     .vg(vgname)
-                    .ok_or_else(|| anyhow!("VG {vgname} vanished"))?;
+                    .ok_or_else(|| refused!("VG {vgname} vanished"))?;
                 finish_merge(&sys_now, inst_now, o, w, &mut n)?;
                 sys_now = rescan(&sys_now)?;
             }
@@ -729,12 +682,12 @@ pub fn lvpoll_merge(sys: &System, arg: &str, w: &Writer, out: &mut dyn Write) ->
     let origin = inst
         .vg
         .lv_index(&lv)
-        .ok_or_else(|| anyhow!("Failed to find logical volume \"{vgname}/{lv}\""))?;
-    run_merges(sys, inst, Some(origin))?;
+        .ok_or_else(|| refused!("Failed to find logical volume \"{vgname}/{lv}\""))?;
+    run_merges(sys, inst, Some(origin), w.hooks)?;
     let sys_now = rescan(sys)?;
     let inst_now = sys_now
         .vg(&vgname)
-        .ok_or_else(|| anyhow!("VG {vgname} vanished"))?;
+        .ok_or_else(|| refused!("VG {vgname} vanished"))?;
     let mut n = 1;
     if let Some(cow) = finish_merge(&sys_now, inst_now, origin, w, &mut n)? {
         writeln!(out, "  {vgname}/{lv}: Merged: 100.00%")?;
@@ -764,7 +717,7 @@ pub fn lvremove(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) 
         let li = inst
             .vg
             .lv_index(&lv)
-            .ok_or_else(|| anyhow!("Failed to find logical volume \"{vgname}/{lv}\""))?;
+            .ok_or_else(|| refused!("Failed to find logical volume \"{vgname}/{lv}\""))?;
         if !named.iter().any(|(v, i, _)| *v == vgname && *i == li) {
             named.push((vgname, li, lv));
         }
@@ -778,7 +731,7 @@ pub fn lvremove(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) 
         };
         let li = vg
             .lv_index(&lv)
-            .ok_or_else(|| anyhow!("Failed to find logical volume \"{vgname}/{lv}\""))?;
+            .ok_or_else(|| refused!("Failed to find logical volume \"{vgname}/{lv}\""))?;
         if vg.lvs[li].is_snapshot_glue() {
             bail!("Can't remove logical volume {vgname}/{lv} used as snapshot glue.");
         }
@@ -791,7 +744,7 @@ pub fn lvremove(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) 
             }
             // vg_remove_snapshot: written at once.
             vg.lvs[li].set_visible(true);
-            vg.remove_lv(c.glue).map_err(|e| anyhow!("{e}"))?;
+            vg.remove_lv(c.glue).map_err(|e| refused!("{e}"))?;
             let inst = writable(&sys_now, &vgname)?;
             commit_vg(&sys_now, inst, &mut vg, w, n)?;
             n += 1;
@@ -800,9 +753,9 @@ pub fn lvremove(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) 
         }
         let li = vg
             .lv_index(&lv)
-            .ok_or_else(|| anyhow!("LV {lv} vanished"))?;
+            .ok_or_else(|| refused!("LV {lv} vanished"))?;
         let visible = vg.lvs[li].visible_flag();
-        vg.remove_lv(li).map_err(|e| anyhow!("{e}"))?;
+        vg.remove_lv(li).map_err(|e| refused!("{e}"))?;
         if visible {
             writeln!(out, "  Logical volume \"{lv}\" successfully removed.")?;
         }

@@ -1,5 +1,6 @@
 //! A record of every write a command issues, for the crash-consistency
-//! tests: with `LVMSIM_WRITE_LOG=FILE` set, each write is appended to FILE
+//! tests: with [`crate::context::WriteHooks::log`] set (the binary's
+//! `LVMSIM_WRITE_LOG=FILE`), each write is appended to FILE
 //! (before it is made) as
 //! `u32 path length, path, u64 offset, u32 data length, data`, all
 //! little-endian, the path being the image's file as opened. The tests
@@ -9,15 +10,10 @@
 use cow_engine::blocks::Blocks;
 use std::fs::File;
 use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
-/// The variable naming the record file.
-pub const ENV: &str = "LVMSIM_WRITE_LOG";
-
-/// Appends one write to the record, if one is asked for.
-pub fn record(path: &str, offset: u64, data: &[u8]) -> io::Result<()> {
-    let Some(log) = std::env::var_os(ENV) else {
-        return Ok(());
-    };
+/// Appends one write to the record `log`.
+pub fn record(log: &Path, path: &str, offset: u64, data: &[u8]) -> io::Result<()> {
     let too_long = || io::Error::new(io::ErrorKind::InvalidInput, "write too large to record");
     let mut entry = Vec::with_capacity(data.len() + path.len() + 16);
     entry.extend_from_slice(
@@ -46,6 +42,8 @@ pub struct Logged {
     pub file: File,
     /// Its path, as written to the record.
     pub path: String,
+    /// The record, if one is kept.
+    pub log: Option<PathBuf>,
 }
 
 impl Blocks for Logged {
@@ -56,7 +54,9 @@ impl Blocks for Logged {
         Blocks::read_at(&self.file, offset, buf)
     }
     fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
-        record(&self.path, offset, data)?;
+        if let Some(log) = &self.log {
+            record(log, &self.path, offset, data)?;
+        }
         Blocks::write_at(&mut self.file, offset, data)
     }
 }

@@ -2,7 +2,10 @@
 //! a snapshot, see the old data in it, merge it back with progress, and
 //! find the same bytes with the `lvmsim` command.
 
-use lvmsim::api::Session;
+use lvmsim::api::{MergeOutcome, Notice, Session, SnapshotSpec, Stream};
+use lvmsim::context::Context;
+use lvmsim::error::Error;
+use lvmsim::report::{Options, Value};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::process::Command;
 
@@ -37,11 +40,28 @@ fn snapshot_write_read_merge_through_the_api() {
     cli(&img, &["vgcreate", "-s", "1m", "vg", "/dev/sda"]);
     cli(&img, &["lvcreate", "-Zn", "-n", "origin", "-L", "8m", "vg"]);
 
-    let mut s = Session::open(&[("/dev/sda", &img)]).unwrap();
+    let mut s = Session::open(&[("/dev/sda", &img)], Context::new()).unwrap();
     let old = pattern(0x4f, 8 << 20);
     s.lv("vg", "origin", true).unwrap().write_all(&old).unwrap();
-    s.create_snapshot("vg", "origin", "snap", 4 << 20, 8192)
-        .unwrap();
+    let spec = SnapshotSpec {
+        chunk_bytes: Some(8192),
+        ..SnapshotSpec::new("vg", "origin", "snap", 4 << 20)
+    };
+    let made = s.lvcreate_snapshot(&spec).unwrap();
+    assert_eq!(made.value.cow_sectors, 8192);
+    assert_eq!(made.value.chunk_sectors, 16);
+    assert!(made.notices.contains(&Notice {
+        stream: Stream::Out,
+        text: "  Logical volume \"snap\" created.".into()
+    }));
+    // The same name again: lvm2's refusal, typed, and nothing written.
+    match s.lvcreate_snapshot(&spec) {
+        Err(Error::Refused(m)) => assert_eq!(
+            m,
+            "Logical Volume \"snap\" already exists in volume group \"vg\""
+        ),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 
     // Overwrite 100 KiB in the middle of the origin.
     let new = pattern(0x57, 100 << 10);
@@ -61,8 +81,52 @@ fn snapshot_write_read_merge_through_the_api() {
     assert!(cli(&img, &["cat", "vg/origin"]) == want_origin);
     assert!(cli(&img, &["cat", "vg/snap"]) == old);
 
+    // lvs through the library: the same rows the command prints.
+    let opts = Options {
+        all: true,
+        fields: vec!["lv_name,lv_attr,origin,lv_size".into()],
+        ..Options::default()
+    };
+    let lvs = s.lvs(&opts).unwrap();
+    let rows: Vec<(&str, &str, &str)> = (0..lvs.len())
+        .map(|r| {
+            (
+                lvs.text(r, "lv_name").unwrap(),
+                lvs.text(r, "lv_attr").unwrap(),
+                lvs.text(r, "origin").unwrap(),
+            )
+        })
+        .collect();
+    assert!(rows.contains(&("snap", "swi---s---", "origin")), "{rows:?}");
+    assert!(rows.contains(&("origin", "owi---s---", "")), "{rows:?}");
+    let r = (0..lvs.len())
+        .find(|&r| lvs.text(r, "lv_name") == Some("origin"))
+        .unwrap();
+    assert_eq!(lvs.value(r, "lv_size"), Some(&Value::Size(16384)));
+    let mut text = Vec::new();
+    lvs.write(&mut text).unwrap();
+    assert_eq!(
+        text,
+        cli(&img, &["lvs", "-a", "-o", "lv_name,lv_attr,origin,lv_size"])
+    );
+
+    // Merging something that is not a snapshot: lvm2's refusal, typed.
+    match s.lvconvert_merge("vg", "origin", &mut |_| {}) {
+        Err(Error::Refused(m)) => {
+            assert_eq!(m, "\"vg/origin\" is not a mergeable logical volume.")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
     let mut calls = Vec::new();
-    s.merge("vg", "snap", &mut |p| calls.push(p)).unwrap();
+    let merged = s
+        .lvconvert_merge("vg", "snap", &mut |p| calls.push(p))
+        .unwrap();
+    assert_eq!(
+        merged.value,
+        MergeOutcome::Finished {
+            origin: "origin".into()
+        }
+    );
     assert!(!calls.is_empty(), "no progress reported");
     assert!(calls.windows(2).all(|w| w[0].runs < w[1].runs));
     assert_eq!(calls.last().unwrap().percent().round(), 100.0);

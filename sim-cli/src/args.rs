@@ -1,0 +1,602 @@
+//! The command line: clap's view of lvm2's commands and options. Nothing
+//! here acts; `main` turns these into the library's typed options.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// lvm2's commands on disk-image files.
+#[derive(Parser, Debug)]
+#[command(name = "lvmsim", version, about, long_about = None)]
+pub(crate) struct Cli {
+    /// An image file, or a directory whose regular files are all scanned.
+    /// `NAME=PATH` reads PATH but reports it as NAME (e.g.
+    /// `/dev/sdb=disk.img`). Repeatable. Without --dev, $LVMSIM_DEVICES
+    /// (colon-separated) is used.
+    #[arg(long = "dev", global = true, value_name = "PATH")]
+    pub(crate) dev: Vec<PathBuf>,
+    /// Also find VGs whose label or metadata-area header is damaged, by
+    /// scanning the whole images for metadata text; every guess is reported.
+    #[arg(long = "scan-all", global = true)]
+    pub(crate) scan_all: bool,
+    #[command(subcommand)]
+    pub(crate) cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum Cmd {
+    /// Report physical volumes (as lvm2's pvs).
+    Pvs(ReportArgs),
+    /// Report volume groups (as lvm2's vgs).
+    Vgs(ReportArgs),
+    /// Report logical volumes (as lvm2's lvs).
+    Lvs(ReportArgs),
+    /// Write an LV's bytes to stdout, as `dd if=/dev/VG/LV` would (snapshots
+    /// show their view; an origin under merge shows the merging data).
+    Cat(CatArgs),
+    /// Check and dump a PV's label, headers and metadata (as lvm2's pvck).
+    Pvck(PvckArgs),
+    /// Print (or write with -f) a VG's metadata backup (as lvm2's vgcfgbackup).
+    Vgcfgbackup(BackupArgs),
+    /// Rename an LV (as lvm2's lvrename): `lvrename VG OLD NEW` or
+    /// `lvrename VG/OLD NEW`. Writes only the images holding the VG's
+    /// metadata areas, in lvm2's order.
+    Lvrename(LvrenameArgs),
+    /// Start merging a snapshot into its origin (`lvconvert --merge VG/SNAP`);
+    /// the merge runs at the origin's next activation.
+    Lvconvert(LvconvertArgs),
+    /// Activate (`-ay`: run pending merges to their end) or deactivate a VG.
+    Vgchange(VgchangeArgs),
+    /// Finish a merge and record it in the metadata
+    /// (`lvpoll --polloperation merge VG/ORIGIN`).
+    Lvpoll(LvpollArgs),
+    /// Remove LVs and snapshots (as lvm2's lvremove on an inactive VG).
+    Lvremove(LvremoveArgs),
+    /// The device-mapper view of the VGs as lvm2 would activate them.
+    Dmsetup(DmsetupArgs),
+    /// Initialise images as PVs (as lvm2's pvcreate).
+    Pvcreate(PvcreateArgs),
+    /// Create a VG from PVs (non-PV images are made PVs first).
+    Vgcreate(VgcreateArgs),
+    /// Add PVs to a VG.
+    Vgextend(VgextendArgs),
+    /// Remove unused PVs from a VG.
+    Vgreduce(VgreduceArgs),
+    /// Remove a VG (its PVs stay PVs).
+    Vgremove(VgremoveArgs),
+    /// Create a linear or striped LV with lvm2's normal allocation.
+    Lvcreate(LvcreateArgs),
+    /// Grow an LV.
+    Lvextend(LvresizeArgs),
+    /// Shrink an LV (the end is cut off).
+    Lvreduce(LvresizeArgs),
+    /// Rename a VG.
+    Vgrename(VgrenameArgs),
+    /// Write a VG from a backup file (as lvm2's vgcfgrestore -f FILE VG).
+    Vgcfgrestore(VgcfgrestoreArgs),
+    /// Change LVs: tags (`--addtag`, `--deltag`), activation (`-ay` of an
+    /// origin runs its pending merge).
+    Lvchange(LvchangeArgs),
+    /// Every metadata copy on the images, oldest first, and what changed.
+    History(HistoryArgs),
+    /// Every snapshot any metadata copy knew, and what can be rebuilt.
+    Recover(RecoverArgs),
+    /// Write stdin (or --input) into an LV at --offset, as `dd
+    /// of=/dev/VG/LV conv=notrunc` after activation would (copy-on-write
+    /// into snapshots, snapshot overflow, merging origins as the kernel).
+    Write(WriteArgs),
+}
+
+/// What a command does to the images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Opens them read-only.
+    Read,
+    /// Writes the VGs' images.
+    Write,
+    /// Writes, and may name images not given with --dev (as PVs).
+    WriteNamed,
+}
+
+impl Cmd {
+    /// Every command's access, in one place: a new command does not
+    /// compile until it says what it does.
+    pub(crate) fn access(&self) -> Access {
+        match self {
+            Cmd::Pvs(_)
+            | Cmd::Vgs(_)
+            | Cmd::Lvs(_)
+            | Cmd::Cat(_)
+            | Cmd::Pvck(_)
+            | Cmd::Vgcfgbackup(_)
+            | Cmd::Dmsetup(_)
+            | Cmd::History(_)
+            | Cmd::Recover(_) => Access::Read,
+            Cmd::Lvrename(_)
+            | Cmd::Lvconvert(_)
+            | Cmd::Vgchange(_)
+            | Cmd::Lvpoll(_)
+            | Cmd::Lvremove(_)
+            | Cmd::Write(_)
+            | Cmd::Vgreduce(_)
+            | Cmd::Vgremove(_)
+            | Cmd::Lvcreate(_)
+            | Cmd::Lvextend(_)
+            | Cmd::Lvreduce(_)
+            | Cmd::Vgrename(_)
+            | Cmd::Vgcfgrestore(_)
+            | Cmd::Lvchange(_) => Access::Write,
+            Cmd::Pvcreate(_) | Cmd::Vgcreate(_) | Cmd::Vgextend(_) => Access::WriteNamed,
+        }
+    }
+}
+
+/// lvm2's y/n option values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Yn {
+    /// Yes.
+    #[value(name = "y", alias = "yes", alias = "ay")]
+    Y,
+    /// No.
+    #[value(name = "n", alias = "no", alias = "an")]
+    N,
+}
+
+/// `--reportformat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ReportFormat {
+    /// Columns.
+    Basic,
+    /// lvm2's JSON.
+    Json,
+}
+
+/// `pvck --dump`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub(crate) enum DumpKind {
+    /// The label, PV header and metadata-area headers.
+    Headers,
+    /// The current metadata text.
+    Metadata,
+    /// Every metadata text in the area.
+    MetadataAll,
+    /// Every metadata copy found in the area.
+    MetadataSearch,
+}
+
+/// Options of `lvmsim history`.
+#[derive(Args, Debug)]
+pub(crate) struct HistoryArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Print the text of this copy exactly (`SEQNO`, or `SEQNO#K` for the
+    /// K-th distinct copy with that seqno).
+    #[arg(long, value_name = "SEQNO")]
+    pub(crate) show: Option<String>,
+    /// A structural diff of two copies (`A B`, each `SEQNO` or `SEQNO#K`).
+    #[arg(long, num_args = 2, value_names = ["A", "B"])]
+    pub(crate) diff: Vec<String>,
+    /// Only this VG.
+    pub(crate) vg: Option<String>,
+}
+
+/// Options of `lvmsim recover`.
+#[derive(Args, Debug)]
+pub(crate) struct RecoverArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Export this snapshot's rebuilt view (`VG/SNAP`).
+    #[arg(long, value_name = "VG/SNAP", requires_all = ["seqno", "output"])]
+    pub(crate) export: Option<String>,
+    /// The metadata copy that describes the snapshot.
+    #[arg(long)]
+    pub(crate) seqno: Option<u32>,
+    /// The new file to write (never overwritten); the report goes to
+    /// `OUT.json`.
+    #[arg(short = 'o', long = "output", value_name = "OUT")]
+    pub(crate) output: Option<PathBuf>,
+    /// Only this VG.
+    pub(crate) vg: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct LvchangeArgs {
+    /// `y` to activate (runs a pending merge), `n` to deactivate.
+    #[arg(short = 'a', long = "activate", value_name = "y|n")]
+    pub(crate) activate: Option<Yn>,
+    /// Add a tag.
+    #[arg(long = "addtag")]
+    pub(crate) addtag: Vec<String>,
+    /// Remove a tag.
+    #[arg(long = "deltag")]
+    pub(crate) deltag: Vec<String>,
+    /// Accepted for lvm2 compatibility.
+    #[arg(short = 'y', long = "yes")]
+    pub(crate) yes: bool,
+    /// VG/LV...
+    #[arg(required = true)]
+    pub(crate) lvs: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct VgrenameArgs {
+    /// Accepted for lvm2 compatibility.
+    #[arg(short = 'y', long = "yes")]
+    pub(crate) yes: bool,
+    /// The VG's name.
+    pub(crate) old: String,
+    /// Its new name.
+    pub(crate) new: String,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct VgcfgrestoreArgs {
+    /// The backup file.
+    #[arg(short = 'f', long = "file", required = true)]
+    pub(crate) file: String,
+    /// Accepted for lvm2 compatibility.
+    #[arg(short = 'y', long = "yes")]
+    pub(crate) yes: bool,
+    /// The VG to restore.
+    pub(crate) vg: String,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct PvcreateOpts {
+    /// Metadata areas on the PV: 0, 1 or 2.
+    #[arg(long = "metadatacopies", alias = "pvmetadatacopies")]
+    pub(crate) metadatacopies: Option<u32>,
+    /// Size of each metadata area (default unit MiB).
+    #[arg(long = "metadatasize")]
+    pub(crate) metadatasize: Option<String>,
+    /// Alignment of the data area (default unit KiB).
+    #[arg(long = "dataalignment")]
+    pub(crate) dataalignment: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct PvcreateArgs {
+    #[command(flatten)]
+    pub(crate) opts: PvcreateOpts,
+    /// The PV UUID to write (with --norestorefile).
+    #[arg(short = 'u', long = "uuid")]
+    pub(crate) uuid: Option<String>,
+    /// Accepted with --uuid, as lvm2 requires.
+    #[arg(long = "norestorefile")]
+    pub(crate) norestorefile: bool,
+    /// Accepted for lvm2 compatibility (lvmsim never prompts).
+    #[arg(short = 'y', long = "yes")]
+    pub(crate) yes: bool,
+    /// Accepted for lvm2 compatibility.
+    #[arg(short = 'f', long = "force", action = clap::ArgAction::Count)]
+    pub(crate) force: u8,
+    /// The images.
+    #[arg(required = true)]
+    pub(crate) pvs: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct VgcreateArgs {
+    #[command(flatten)]
+    pub(crate) opts: PvcreateOpts,
+    /// Extent size (default unit MiB; default 4 MiB).
+    #[arg(short = 's', long = "physicalextentsize")]
+    pub(crate) extent: Option<String>,
+    /// Accepted for lvm2 compatibility.
+    #[arg(short = 'y', long = "yes")]
+    pub(crate) yes: bool,
+    /// The new VG's name.
+    pub(crate) vg: String,
+    /// The PVs (or images to make PVs).
+    #[arg(required = true)]
+    pub(crate) pvs: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct VgextendArgs {
+    #[command(flatten)]
+    pub(crate) opts: PvcreateOpts,
+    /// Accepted for lvm2 compatibility.
+    #[arg(short = 'y', long = "yes")]
+    pub(crate) yes: bool,
+    /// The VG.
+    pub(crate) vg: String,
+    /// The PVs to add.
+    #[arg(required = true)]
+    pub(crate) pvs: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct VgreduceArgs {
+    /// The VG.
+    pub(crate) vg: String,
+    /// The PVs to remove.
+    #[arg(required = true)]
+    pub(crate) pvs: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct VgremoveArgs {
+    /// Remove the VG's LVs too.
+    #[arg(short = 'f', long = "force", action = clap::ArgAction::Count)]
+    pub(crate) force: u8,
+    /// Accepted for lvm2 compatibility.
+    #[arg(short = 'y', long = "yes")]
+    pub(crate) yes: bool,
+    /// The VG.
+    pub(crate) vg: String,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct LvcreateArgs {
+    /// The LV name (default lvolN).
+    #[arg(short = 'n', long = "name")]
+    pub(crate) name: Option<String>,
+    /// Size (default unit MiB).
+    #[arg(short = 'L', long = "size")]
+    pub(crate) size: Option<String>,
+    /// Extents, or N%FREE, N%VG, N%PVS.
+    #[arg(short = 'l', long = "extents")]
+    pub(crate) extents: Option<String>,
+    /// Stripes.
+    #[arg(short = 'i', long = "stripes")]
+    pub(crate) stripes: Option<u32>,
+    /// Stripe size (default unit KiB; default 64 KiB).
+    #[arg(short = 'I', long = "stripesize")]
+    pub(crate) stripesize: Option<String>,
+    /// `n`: do not zero the LV's first 4 KiB.
+    #[arg(short = 'Z', long = "zero", default_value = "y")]
+    pub(crate) zero: Yn,
+    /// `n`: leave the LV inactive (nothing is zeroed).
+    #[arg(short = 'a', long = "activate", default_value = "y")]
+    pub(crate) activate: Yn,
+    /// Accepted for lvm2 compatibility.
+    #[arg(short = 'y', long = "yes")]
+    pub(crate) yes: bool,
+    /// Accepted for lvm2 compatibility (signatures are not wiped).
+    #[arg(short = 'W', long = "wipesignatures")]
+    pub(crate) wipesignatures: Option<String>,
+    /// Create a snapshot of VG/ORIGIN (given instead of VG).
+    #[arg(short = 's', long = "snapshot")]
+    pub(crate) snapshot: bool,
+    /// Snapshot chunk size (default unit KiB; 4k to 512k, default 4k).
+    #[arg(short = 'c', long = "chunksize")]
+    pub(crate) chunksize: Option<String>,
+    /// VG (or VG/ORIGIN with -s), then the PVs (DEV or DEV:PE-PE) to
+    /// allocate from.
+    #[arg(required = true)]
+    pub(crate) args: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct LvresizeArgs {
+    /// New size or +/- change (default unit MiB).
+    #[arg(short = 'L', long = "size", allow_hyphen_values = true)]
+    pub(crate) size: Option<String>,
+    /// New extents or +/- change, also N%FREE, N%VG, N%PVS.
+    #[arg(short = 'l', long = "extents", allow_hyphen_values = true)]
+    pub(crate) extents: Option<String>,
+    /// Stripes for the new extents (default: the LV's).
+    #[arg(short = 'i', long = "stripes")]
+    pub(crate) stripes: Option<u32>,
+    /// Stripe size for the new extents (default unit KiB).
+    #[arg(short = 'I', long = "stripesize")]
+    pub(crate) stripesize: Option<String>,
+    /// Accepted for lvm2 compatibility.
+    #[arg(short = 'y', long = "yes")]
+    pub(crate) yes: bool,
+    /// Accepted for lvm2 compatibility.
+    #[arg(short = 'f', long = "force", action = clap::ArgAction::Count)]
+    pub(crate) force: u8,
+    /// VG/LV, then the PVs to allocate from.
+    #[arg(required = true)]
+    pub(crate) args: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct WriteArgs {
+    /// VG/LV to write.
+    pub(crate) lv: String,
+    /// First byte of the LV to write.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) offset: u64,
+    /// Read the data from this file instead of stdin.
+    #[arg(long)]
+    pub(crate) input: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct DmsetupArgs {
+    #[command(subcommand)]
+    pub(crate) cmd: DmCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum DmCmd {
+    /// `dmsetup status`: each device's status line (snapshot fill levels
+    /// from the exception stores).
+    Status {
+        /// `NAME=MAJ:MIN`: the device number of an image (as the kernel saw
+        /// it) for striped status lines; default 7:N in --dev order.
+        #[arg(long = "devno")]
+        devno: Vec<String>,
+        /// Only these device-mapper devices.
+        names: Vec<String>,
+    },
+    /// `dmsetup table`: each device's table line as lvm2 loads it on
+    /// `vgchange -ay` (snapshot-origin, -real, -cow, snapshot,
+    /// snapshot-merge), device numbers as on a fresh activation.
+    Table {
+        /// `NAME=MAJ:MIN`: the device number of an image; default 7:N in
+        /// --dev order.
+        #[arg(long = "devno")]
+        devno: Vec<String>,
+        /// Only these device-mapper devices.
+        names: Vec<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct LvremoveArgs {
+    /// Accepted for lvm2 compatibility (inactive LVs need no prompt).
+    #[arg(short = 'y', long = "yes")]
+    pub(crate) yes: bool,
+    /// Accepted for lvm2 compatibility.
+    #[arg(short = 'f', long = "force", action = clap::ArgAction::Count)]
+    pub(crate) force: u8,
+    /// VG/LV to remove.
+    #[arg(required = true)]
+    pub(crate) lvs: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct LvconvertArgs {
+    /// Merge the snapshot into its origin.
+    #[arg(long, required = true)]
+    pub(crate) merge: bool,
+    /// Stop after N merge runs, as a power loss would (0: only mark the
+    /// snapshot for merging, the merge starts at the next activation).
+    #[arg(long = "interrupt-after", value_name = "N")]
+    pub(crate) interrupt_after: Option<usize>,
+    /// Accepted for lvm2 compatibility (the polling interval).
+    #[arg(short = 'i', long = "interval")]
+    pub(crate) interval: Option<u64>,
+    /// Accepted for lvm2 compatibility.
+    #[arg(short = 'y', long = "yes")]
+    pub(crate) yes: bool,
+    /// VG/SNAPSHOT.
+    pub(crate) lv: String,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct VgchangeArgs {
+    /// `y` to activate, `n` to deactivate.
+    #[arg(short = 'a', long = "activate", value_name = "y|n")]
+    pub(crate) activate: Yn,
+    /// `n`: leave a finished merge unrecorded (lvm2's --poll n).
+    #[arg(long, default_value = "y")]
+    pub(crate) poll: Yn,
+    /// With -ay: stop each pending merge after N merge runs, as a power
+    /// loss would (lvmsim's own option).
+    #[arg(long = "interrupt-after", value_name = "N")]
+    pub(crate) interrupt_after: Option<usize>,
+    /// The VG.
+    pub(crate) vg: String,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct LvpollArgs {
+    /// Only `merge` is simulated.
+    #[arg(long = "polloperation")]
+    pub(crate) polloperation: String,
+    /// Accepted for lvm2 compatibility (lvmsim does not wait).
+    #[arg(short = 'i', long = "interval")]
+    pub(crate) interval: Option<u64>,
+    /// VG/ORIGIN.
+    pub(crate) lv: String,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct LvrenameArgs {
+    /// Accepted for lvm2 compatibility (lvmsim never prompts).
+    #[arg(short = 'y', long = "yes")]
+    pub(crate) yes: bool,
+    /// VG OLD NEW, or VG/OLD NEW.
+    #[arg(num_args = 2..=3, required = true)]
+    pub(crate) names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ReportArgs {
+    /// Also report hidden LVs (lvs) or all devices.
+    #[arg(short = 'a', long = "all")]
+    pub(crate) all: bool,
+    /// One row per LV segment.
+    #[arg(long)]
+    pub(crate) segments: bool,
+    /// Fields to report; `+F` adds to the defaults, `-F` removes. Repeatable.
+    #[arg(short = 'o', long = "options", allow_hyphen_values = true)]
+    pub(crate) options: Vec<String>,
+    /// Sort keys (`-F` for descending).
+    #[arg(short = 'O', long = "sort", allow_hyphen_values = true)]
+    pub(crate) sort: Option<String>,
+    /// `basic` (columns) or `json`.
+    #[arg(long = "reportformat", default_value = "basic")]
+    pub(crate) reportformat: ReportFormat,
+    /// Size units: r h H R b s k m g t p e K M G T P E.
+    #[arg(long)]
+    pub(crate) units: Option<String>,
+    /// Leave the unit letter off sizes.
+    #[arg(long)]
+    pub(crate) nosuffix: bool,
+    /// Leave the heading line off.
+    #[arg(long)]
+    pub(crate) noheadings: bool,
+    /// Separate columns with this string instead of aligning them.
+    #[arg(long)]
+    pub(crate) separator: Option<String>,
+    /// Align columns even with --separator.
+    #[arg(long)]
+    pub(crate) aligned: bool,
+    /// `n`: report as lvm2 does without device-mapper ('X' for unknown
+    /// kernel state); the default reports the images as inactive.
+    #[arg(long = "driverloaded")]
+    pub(crate) driverloaded: Option<Yn>,
+    /// Report LVs as after `vgchange -ay`: lv_attr state 'a' ('I' for an
+    /// invalid snapshot) and Data%/Snap% of snapshots from their stores.
+    #[arg(long)]
+    pub(crate) active: bool,
+    /// VG, VG/LV or PV names to report.
+    pub(crate) names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct CatArgs {
+    /// VG/LV to read.
+    pub(crate) lv: String,
+    /// First byte to write.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) offset: u64,
+    /// How many bytes (default: to the LV's end).
+    #[arg(long)]
+    pub(crate) length: Option<u64>,
+    /// Read an invalid (or merging) snapshot from the records its store
+    /// still holds, for forensics; the kernel fails such reads with EIO.
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct PvckArgs {
+    /// headers, metadata, metadata_all or metadata_search.
+    #[arg(long)]
+    pub(crate) dump: Option<DumpKind>,
+    /// Sector that holds the label.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) labelsector: u64,
+    /// Which metadata area (1 or 2).
+    #[arg(long = "pvmetadatacopies")]
+    pub(crate) pvmetadatacopies: Option<u32>,
+    /// `mda_num=N mda_offset=B mda_size=B`.
+    #[arg(long)]
+    pub(crate) settings: Option<String>,
+    /// Write metadata text to this new file.
+    #[arg(short = 'f', long = "file")]
+    pub(crate) file: Option<String>,
+    /// Print description and creation time of each copy found.
+    #[arg(short = 'v', long = "verbose")]
+    pub(crate) verbose: bool,
+    /// The PV image.
+    pub(crate) pv: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct BackupArgs {
+    /// Write to this file (`%s` is replaced by the VG name); default stdout.
+    #[arg(short = 'f', long = "file")]
+    pub(crate) file: Option<String>,
+    /// The VG (all VGs if omitted).
+    pub(crate) vg: Vec<String>,
+}
