@@ -25,6 +25,7 @@ pub mod create;
 pub mod data;
 pub mod dmsetup;
 pub mod history;
+pub mod lock;
 pub mod pvck;
 pub mod recover;
 pub mod report;

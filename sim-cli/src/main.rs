@@ -28,6 +28,15 @@ struct Cli {
     /// scanning the whole images for metadata text; every guess is reported.
     #[arg(long = "scan-all", global = true)]
     scan_all: bool,
+    /// Take no locks. By default a command that writes locks its images
+    /// exclusively and one that reads locks them shared, waiting for other
+    /// lvmsim commands on the same images.
+    #[arg(long = "nolocking", global = true)]
+    nolocking: bool,
+    /// `nowait`: fail at once when another lvmsim command holds the images.
+    #[arg(long = "lock-opt", alias = "lockopt", global = true, value_name = "OPT",
+          value_parser = ["nowait"])]
+    lock_opt: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -718,6 +727,12 @@ fn run(cli: Cli) -> Result<i32> {
     if cli.scan_all && cli.cmd.writes() {
         bail!("--scan-all is for reading damaged images; commands that write refuse it");
     }
+    let _locks = lvmsim::lock::acquire(
+        &lock_paths(&cli),
+        lvmsim::lock::Mode::for_command(cli.cmd.writes()),
+        lvmsim::lock::Policy::from_flags(cli.nolocking, cli.lock_opt.is_some()),
+        &mut |m| eprintln!("  {m}"),
+    )?;
     let code = match &cli.cmd {
         Cmd::Pvs(a) | Cmd::Vgs(a) | Cmd::Lvs(a) => {
             let kind = match &cli.cmd {
@@ -875,6 +890,26 @@ fn run(cli: Cli) -> Result<i32> {
     };
     out.flush()?;
     Ok(code)
+}
+
+/// The image files a command reads or writes: the devices (as `scan` finds
+/// them; none if they cannot be listed, the command then says why), the
+/// images named as new PVs, the image pvck reads.
+fn lock_paths(cli: &Cli) -> Vec<PathBuf> {
+    let devs = device_paths(&cli.dev).unwrap_or_default();
+    let mut paths: Vec<PathBuf> = devs.into_iter().map(|(_, p)| p.into()).collect();
+    let named: &[String] = match &cli.cmd {
+        Cmd::Pvcreate(a) => &a.pvs,
+        Cmd::Vgcreate(a) => &a.pvs,
+        Cmd::Vgextend(a) => &a.pvs,
+        _ => &[],
+    };
+    paths.extend(named.iter().map(PathBuf::from));
+    if let Cmd::Pvck(a) = &cli.cmd {
+        paths.push(a.pv.clone());
+    }
+    paths.retain(|p| p.is_file());
+    paths
 }
 
 /// The command line after the program name and `--dev` options, as lvm2
