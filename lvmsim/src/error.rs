@@ -38,6 +38,10 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// Another command holds the images (with `nowait`), or a lock could
+    /// not be taken.
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
     /// Writing the command's output failed (a closed pipe, a full disk).
     #[error(transparent)]
     Output(#[from] io::Error),

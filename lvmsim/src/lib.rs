@@ -42,6 +42,7 @@ pub mod data;
 pub mod dmsetup;
 pub mod error;
 pub mod history;
+pub mod lock;
 pub mod pvck;
 pub mod recover;
 pub mod report;

@@ -18,6 +18,15 @@ pub(crate) struct Cli {
     /// scanning the whole images for metadata text; every guess is reported.
     #[arg(long = "scan-all", global = true)]
     pub(crate) scan_all: bool,
+    /// Take no locks. By default a command that writes locks its images
+    /// exclusively and one that reads locks them shared, waiting for other
+    /// lvmsim commands on the same images.
+    #[arg(long = "nolocking", global = true)]
+    pub(crate) nolocking: bool,
+    /// `nowait`: fail at once when another lvmsim command holds the images.
+    #[arg(long = "lock-opt", alias = "lockopt", global = true, value_name = "OPT",
+          value_parser = ["nowait"])]
+    pub(crate) lock_opt: Option<String>,
     #[command(subcommand)]
     pub(crate) cmd: Cmd,
 }

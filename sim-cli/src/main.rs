@@ -179,6 +179,21 @@ fn devnos(v: &[String]) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
+/// The image files a command reads or writes: the devices (none if they
+/// cannot be listed: the command then says why), the image pvck reads.
+fn lock_paths(cmd: &Cmd, devs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = lvmsim::device_paths(devs)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(_, p)| p.into())
+        .collect();
+    if let Cmd::Pvck(a) = cmd {
+        paths.push(a.pv.clone());
+    }
+    paths.retain(|p| p.is_file());
+    paths
+}
+
 /// Runs the command; returns the exit code.
 fn run(cli: Cli) -> Result<i32> {
     let stdout = std::io::stdout();
@@ -201,6 +216,14 @@ fn run(cli: Cli) -> Result<i32> {
     if access == Access::WriteNamed {
         devs = create::with_named_images(&devs, named)?;
     }
+    // Every image the command reads or writes is locked before it is read
+    // (shared for readers, exclusive for writers) and stays locked to the end.
+    let _locks = lvmsim::lock::acquire(
+        &lock_paths(&cli.cmd, &devs),
+        lvmsim::lock::Mode::for_command(access != Access::Read),
+        lvmsim::lock::Policy::from_flags(cli.nolocking, cli.lock_opt.is_some()),
+        &mut |m| eprintln!("  {m}"),
+    )?;
     let scan = |err: &mut dyn Write| lvmsim::scan(&devs, ctx.scan_all, err);
     let line = raw_cmd_line();
     let mut code = 0;
