@@ -1068,10 +1068,14 @@ fn main() {
                 std::process::exit(0);
             }
             eprintln!("  {e:#}");
-            let code = match e
+            let class = e
                 .downcast_ref::<lvm_meta::Error>()
                 .map(lvm_meta::Error::class)
-            {
+                .or_else(|| {
+                    e.downcast_ref::<cow_engine::Error>()
+                        .map(cow_engine::Error::class)
+                });
+            let code = match class {
                 Some(lvm_meta::ErrorClass::Usage) | None => 5,
                 Some(_) => 5,
             };
