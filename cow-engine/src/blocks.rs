@@ -4,9 +4,9 @@
 //! tests. [`Images`] holds one per PV of a VG and reads or writes an LV's
 //! bytes through its linear and striped segments.
 
+use crate::{Error, Result};
 use lvm_meta::lv_map::{self, Piece};
 use lvm_meta::model::Vg;
-use lvm_meta::{Error, Result};
 use std::io;
 
 /// A writable image.
@@ -90,24 +90,22 @@ impl<B: Blocks> Images<B> {
                 len: run,
             } = piece
             else {
-                return Err(Error::Unsupported(format!(
-                    "LV {}: zero segments cannot be written",
-                    vg.lvs[lv].name
-                )));
+                return Err(Error::ZeroSegmentWrite {
+                    lv: vg.lvs[lv].name.clone(),
+                });
             };
             let n = usize::try_from(run).unwrap_or(usize::MAX).min(len - done);
             let img = self
                 .pvs
                 .get_mut(pv)
                 .and_then(Option::as_mut)
-                .ok_or_else(|| {
-                    Error::Usage(format!(
-                        "LV {}: PV {} is missing",
-                        vg.lvs[lv].name, vg.pvs[pv].key
-                    ))
+                .ok_or_else(|| Error::PvMissing {
+                    lv: vg.lvs[lv].name.clone(),
+                    pv: vg.pvs[pv].key.clone(),
                 })?;
             f(img, at, done..done + n).map_err(|source| Error::Io {
                 path: vg.pvs[pv].key.clone(),
+                offset: Some(at),
                 what: format!("{n} bytes at {at}"),
                 source,
             })?;
@@ -153,6 +151,7 @@ impl Images<std::fs::File> {
                         .open(path)
                         .map_err(|source| Error::Io {
                             path: path.clone(),
+                            offset: None,
                             what: if writable {
                                 "open for writing".into()
                             } else {
@@ -199,10 +198,17 @@ impl<B: Blocks> LvSet<'_, B> {
         use crate::engine::DevSet;
         let size = self.size(d);
         if offset.checked_add(len as u64).is_none_or(|e| e > size) {
-            return Err(Error::Usage(format!(
-                "{len} bytes at {offset} run past the end of LV {} ({size} bytes)",
-                self.vg.lvs.get(d).map_or("?", |l| l.name.as_str())
-            )));
+            return Err(Error::PastLvEnd {
+                lv: self
+                    .vg
+                    .lvs
+                    .get(d)
+                    .map_or("?", |l| l.name.as_str())
+                    .to_owned(),
+                offset,
+                len: len as u64,
+                size,
+            });
         }
         Ok(())
     }

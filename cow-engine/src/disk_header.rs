@@ -56,6 +56,18 @@ pub enum HeaderError {
     BadChunkSize(u32),
 }
 
+impl HeaderError {
+    /// Byte offset in chunk 0 of the field found wrong.
+    pub fn offset(&self) -> u64 {
+        let at = match self {
+            HeaderError::Truncated(_) | HeaderError::BadMagic(_) => OFF_MAGIC,
+            HeaderError::BadVersion(_) => OFF_VERSION,
+            HeaderError::BadChunkSize(_) => OFF_CHUNK_SIZE,
+        };
+        at as u64
+    }
+}
+
 impl Header {
     /// Parses the first 16 bytes of chunk 0 like the kernel's `read_header`.
     pub fn parse(b: &[u8]) -> Result<Header, HeaderError> {

@@ -9,9 +9,13 @@
 
 use crate::chunk_map::ChunkMap;
 use crate::disk_header::{DiskHeader, Header, SNAPSHOT_DISK_VERSION};
-use crate::exception_store::{area_location, Store, DISK_EXCEPTION_SIZE, MAX_CHUNK_SECTORS};
+use crate::error::{SnapshotIo, StoreStep};
+use crate::exception_store::{
+    area_location, Store, StoreError, DISK_EXCEPTION_SIZE, MAX_CHUNK_SECTORS,
+};
+use crate::{Error, Result};
 use byteorder::{ByteOrder, LittleEndian as LE};
-use lvm_meta::{Corruption, Error, Result};
+use lvm_meta::Corruption;
 
 /// A set of devices addressed by number (an LV index, or a test's vector).
 pub trait DevSet {
@@ -40,9 +44,21 @@ impl DevSet for Vec<Vec<u8>> {
 fn io_err(d: usize, offset: u64, source: std::io::Error) -> Error {
     Error::Io {
         path: format!("device {d}"),
+        offset: Some(offset),
         what: format!("access at {offset}"),
         source,
     }
+}
+
+/// How the engine names a device in its errors.
+fn device(d: usize) -> String {
+    format!("device {d}")
+}
+
+/// A fault of COW device `cow` found by the engine itself (a table chunk
+/// size it cannot use, a record it cannot merge).
+fn cow_fault(cow: usize, m: String) -> Error {
+    lvm_meta::Error::corrupt(None, format!("COW device {cow}"), 0, Corruption::Model(m)).into()
 }
 
 /// One persistent exception store, with the kernel's in-memory state.
@@ -76,12 +92,21 @@ impl PStore {
     /// Activates the store on COW device `cow` like the kernel's table load:
     /// a zero magic makes a new store (header and a zeroed first area are
     /// written); otherwise the store is loaded and the on-disk chunk size wins.
+    ///
+    /// # Errors
+    /// [`Error::Store`] for a store the kernel would refuse, with the byte
+    /// offset of what is wrong; I/O errors of the device.
     pub fn activate(devs: &mut dyn DevSet, cow: usize, table_cs: u64) -> Result<PStore> {
-        let bad =
-            |m: String| Error::corrupt(None, format!("COW device {cow}"), 0, Corruption::Model(m));
+        let bad = |m: String| cow_fault(cow, m);
+        let store_err = |error: StoreError| Error::Store {
+            lv: device(cow),
+            offset: error.offset(),
+            step: StoreStep::Activate,
+            error,
+        };
         let mut first = [0u8; 16];
         devs.read(cow, 0, &mut first)?;
-        let header = Header::parse(&first).map_err(|e| bad(e.to_string()))?;
+        let header = Header::parse(&first).map_err(|e| store_err(e.into()))?;
         let mut s = PStore {
             cow,
             cs: table_cs,
@@ -117,9 +142,9 @@ impl PStore {
                 let cow_sectors = devs.size(cow) / 512;
                 let loaded = Store::load(cow_sectors, table_cs, |chunk, buf| {
                     let at = chunk * buf.len() as u64;
-                    devs.read(cow, at, buf).map_err(|e| e.to_string())
+                    devs.read(cow, at, buf).map_err(Error::into_io)
                 })
-                .map_err(|e| bad(e.to_string()))?;
+                .map_err(store_err)?;
                 s.cs = u64::from(h.chunk_size);
                 s.area = vec![0u8; s.cb() as usize];
                 s.valid = loaded.header.is_valid();
@@ -309,7 +334,10 @@ pub fn snapshot_write(
     data: &[u8],
 ) -> Result<()> {
     if !s.store.valid {
-        return Err(Error::Usage("the snapshot is invalid: writes fail".into()));
+        return Err(Error::SnapshotInvalid {
+            lv: device(s.store.cow),
+            io: SnapshotIo::Write,
+        });
     }
     let cb = s.store.cb();
     let mut done = 0usize;
@@ -324,9 +352,10 @@ pub fn snapshot_write(
         }
         let Some(new) = s.store.prepare(devs) else {
             s.store.invalidate(devs)?;
-            return Err(Error::Usage(
-                "the snapshot is full: the write fails and the snapshot is invalidated".into(),
-            ));
+            return Err(Error::SnapshotFull {
+                lv: device(s.store.cow),
+                chunk,
+            });
         };
         if n == cb {
             devs.write(s.store.cow, new * cb, piece)?;
@@ -348,7 +377,10 @@ pub fn snapshot_read(
     buf: &mut [u8],
 ) -> Result<()> {
     if !s.store.valid {
-        return Err(Error::Usage("the snapshot is invalid: reads fail".into()));
+        return Err(Error::SnapshotInvalid {
+            lv: device(s.store.cow),
+            io: SnapshotIo::Read,
+        });
     }
     let cb = s.store.cb();
     let mut done = 0usize;
@@ -406,13 +438,9 @@ pub fn merge_step(
     // The run is last_old-(n-1) ..= last_old (checked above); a hostile
     // old_chunk can still put it past any device's end.
     let past = || {
-        Error::corrupt(
-            None,
-            format!("COW device {}", m.cow),
-            0,
-            Corruption::Model(format!(
-                "merge of exception {last_old} -> {last_new}: chunk offset overflows"
-            )),
+        cow_fault(
+            m.cow,
+            format!("merge of exception {last_old} -> {last_new}: chunk offset overflows"),
         )
     };
     let dest = (last_old - (n - 1)).checked_mul(cb).ok_or_else(past)?;
@@ -577,6 +605,141 @@ mod tests {
         let err = PStore::activate(&mut d, 1, 1 << 40).unwrap_err();
         assert!(err.to_string().contains("over lvmsim's limit"), "{err}");
         assert!(d[1].iter().all(|&b| b == 0), "nothing written");
+    }
+
+    #[test]
+    fn a_full_snapshot_is_snapshot_full_then_invalid_for_reads_and_writes() {
+        // Header, area, one data chunk: the first snapshot write takes the
+        // data chunk, the second finds no room.
+        let mut d = devs(8, 3);
+        let mut s = Snap {
+            store: PStore::activate(&mut d, 1, 8).unwrap(),
+            len: 8 * CB as u64,
+        };
+        snapshot_write(&mut d, 0, &mut s, 0, &[1u8; 512]).unwrap();
+        let e = snapshot_write(&mut d, 0, &mut s, 3 * CB as u64, &[2u8; 512]).unwrap_err();
+        assert!(
+            matches!(&e, Error::SnapshotFull { lv, chunk: 3 } if lv == "device 1"),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "the snapshot is full: the write fails and the snapshot is invalidated"
+        );
+        assert!(!s.store.valid);
+        let e = snapshot_read(&mut d, 0, &s, 0, &mut [0u8; 512]).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                Error::SnapshotInvalid {
+                    io: SnapshotIo::Read,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(e.to_string(), "the snapshot is invalid: reads fail");
+        let e = snapshot_write(&mut d, 0, &mut s, 0, &[3u8; 512]).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                Error::SnapshotInvalid {
+                    io: SnapshotIo::Write,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(e.to_string(), "the snapshot is invalid: writes fail");
+        assert_eq!(e.class(), lvm_meta::ErrorClass::Usage);
+    }
+
+    #[test]
+    fn a_corrupt_store_is_a_store_error_at_the_bad_field_or_record() {
+        let mut d = devs(8, 8);
+        PStore::activate(&mut d, 1, 8).unwrap();
+        // version (byte 8) is 2.
+        let mut bad = d.clone();
+        bad[1][8] = 2;
+        let e = PStore::activate(&mut bad, 1, 8).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                Error::Store {
+                    lv,
+                    offset: 8,
+                    step: StoreStep::Activate,
+                    error: StoreError::Header(crate::disk_header::HeaderError::BadVersion(2)),
+                } if lv == "device 1"
+            ),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "COW device 1 at 0: COW header: version is 2, expected 1"
+        );
+        assert_eq!(e.class(), lvm_meta::ErrorClass::Corrupt);
+        // Record 1 of area 0 (chunk 1) points past the 8-chunk COW.
+        let mut bad = d.clone();
+        let rec = CB + 16;
+        LE::write_u64(&mut bad[1][CB..], 5);
+        LE::write_u64(&mut bad[1][CB + 8..], 2);
+        LE::write_u64(&mut bad[1][rec..], 6);
+        LE::write_u64(&mut bad[1][rec + 8..], 8);
+        let e = PStore::activate(&mut bad, 1, 8).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                Error::Store {
+                    offset,
+                    error: StoreError::ExceptionPastEnd { index: 1, new_chunk: 8, .. },
+                    ..
+                } if *offset == rec as u64
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_failed_area_read_keeps_the_io_error_kind() {
+        // A device that fails reads of the area chunk, as a bad sector
+        // would.
+        struct BadArea(Vec<Vec<u8>>);
+        impl DevSet for BadArea {
+            fn size(&self, d: usize) -> u64 {
+                self.0.size(d)
+            }
+            fn read(&mut self, d: usize, offset: u64, buf: &mut [u8]) -> Result<()> {
+                if d == 1 && offset == CB as u64 {
+                    let source = std::io::Error::from_raw_os_error(5);
+                    return Err(io_err(d, offset, source));
+                }
+                self.0.read(d, offset, buf)
+            }
+            fn write(&mut self, d: usize, offset: u64, data: &[u8]) -> Result<()> {
+                self.0.write(d, offset, data)
+            }
+        }
+        let mut d = devs(8, 8);
+        PStore::activate(&mut d, 1, 8).unwrap();
+        let e = PStore::activate(&mut BadArea(d), 1, 8).unwrap_err();
+        let Error::Store {
+            offset,
+            error: StoreError::Io { source, .. },
+            ..
+        } = &e
+        else {
+            panic!("{e:?}");
+        };
+        assert_eq!((*offset, source.raw_os_error()), (CB as u64, None));
+        assert_eq!(source.kind(), std::io::Error::from_raw_os_error(5).kind());
+        assert_eq!(e.io_error().map(|e| e.kind()), Some(source.kind()));
+        assert_eq!(e.class(), lvm_meta::ErrorClass::Io);
+        assert_eq!(
+            e.to_string(),
+            "COW device 1 at 0: reading the COW: device 1: access at 4096: \
+             Input/output error (os error 5)"
+        );
     }
 
     #[test]

@@ -9,8 +9,9 @@
 //! `new_chunk` is 0. Loading stops at the first area that is not full.
 
 use crate::chunk_map::ChunkMap;
-use crate::disk_header::{DiskHeader, Header, HeaderError};
+use crate::disk_header::{DiskHeader, Header, HeaderError, OFF_CHUNK_SIZE};
 use byteorder::{ByteOrder, LittleEndian as LE};
+use std::io;
 
 /// Size of one `struct disk_exception`.
 pub const DISK_EXCEPTION_SIZE: u64 = 16;
@@ -22,7 +23,9 @@ pub const DISK_EXCEPTION_SIZE: u64 = 16;
 pub const MAX_CHUNK_SECTORS: u64 = 1024;
 
 /// Why a store cannot be loaded (the kernel refuses the table).
+/// [`StoreError::offset`] says where in the COW device.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// Chunk 0 is not a store header.
     #[error("{0}")]
@@ -36,6 +39,8 @@ pub enum StoreError {
         chunk: u64,
         /// Whole chunks in the COW.
         chunks: u64,
+        /// Byte offset the area would have in the COW.
+        offset: u64,
     },
     /// A record's `new_chunk` lies outside the COW device. The kernel loads
     /// such a record and fails every read through it; lvmsim refuses the
@@ -51,13 +56,34 @@ pub enum StoreError {
         new_chunk: u64,
         /// Whole chunks in the COW.
         chunks: u64,
+        /// Byte offset of the record in the COW.
+        offset: u64,
     },
     /// The chunk size is over [`MAX_CHUNK_SECTORS`].
     #[error("COW chunk size {0} sectors is over lvmsim's limit of {MAX_CHUNK_SECTORS} (lvm2's largest, 512 KiB)")]
     ChunkTooLarge(u64),
     /// Reading the COW failed.
-    #[error("reading the COW: {0}")]
-    Io(String),
+    #[error("reading the COW: {source}")]
+    Io {
+        /// Byte offset of the read in the COW.
+        offset: u64,
+        /// The reader's error.
+        source: io::Error,
+    },
+}
+
+impl StoreError {
+    /// Byte offset in the COW device of what is wrong: the header field,
+    /// the metadata area, the record, or the failed read.
+    pub fn offset(&self) -> u64 {
+        match self {
+            StoreError::Header(h) => h.offset(),
+            StoreError::ChunkTooLarge(_) => OFF_CHUNK_SIZE as u64,
+            StoreError::AreaPastEnd { offset, .. }
+            | StoreError::ExceptionPastEnd { offset, .. }
+            | StoreError::Io { offset, .. } => *offset,
+        }
+    }
 }
 
 /// One exception: origin chunk `old` is saved in COW chunk `new`.
@@ -121,7 +147,7 @@ impl Store {
     pub fn load(
         cow_sectors: u64,
         table_chunk: u64,
-        read: impl FnMut(u64, &mut [u8]) -> Result<(), String>,
+        read: impl FnMut(u64, &mut [u8]) -> io::Result<()>,
     ) -> Result<Store, StoreError> {
         Store::load_with(cow_sectors, table_chunk, false, read)
     }
@@ -133,7 +159,7 @@ impl Store {
     pub fn load_forensic(
         cow_sectors: u64,
         table_chunk: u64,
-        read: impl FnMut(u64, &mut [u8]) -> Result<(), String>,
+        read: impl FnMut(u64, &mut [u8]) -> io::Result<()>,
     ) -> Result<Store, StoreError> {
         Store::load_with(cow_sectors, table_chunk, true, read)
     }
@@ -142,10 +168,10 @@ impl Store {
         cow_sectors: u64,
         table_chunk: u64,
         forensic: bool,
-        mut read: impl FnMut(u64, &mut [u8]) -> Result<(), String>,
+        mut read: impl FnMut(u64, &mut [u8]) -> io::Result<()>,
     ) -> Result<Store, StoreError> {
         let mut first = vec![0u8; 512];
-        read_sectors(&mut read, 0, &mut first)?;
+        read_sectors(&mut read, 0, 0, &mut first)?;
         let header = Header::parse(&first)?;
         let (header, new) = match header {
             Header::New => (
@@ -183,8 +209,7 @@ impl Store {
             return Ok(s);
         }
         let e = s.exceptions_per_area();
-        let chunk_bytes =
-            usize::try_from(cs * 512).map_err(|_| StoreError::Io("chunk too large".into()))?;
+        let chunk_bytes = usize::try_from(cs * 512).map_err(|_| StoreError::ChunkTooLarge(cs))?;
         let mut buf = vec![0u8; chunk_bytes];
         let mut area = 0u64;
         loop {
@@ -197,9 +222,10 @@ impl Store {
                     area,
                     chunk,
                     chunks: cow_chunks,
+                    offset: chunk.saturating_mul(cs * 512),
                 });
             }
-            read(chunk, &mut buf).map_err(StoreError::Io)?;
+            read_sectors(&mut read, chunk, chunk * cs * 512, &mut buf)?;
             let mut full = true;
             for j in 0..e {
                 let at = (j * DISK_EXCEPTION_SIZE) as usize;
@@ -216,6 +242,7 @@ impl Store {
                         index: j,
                         new_chunk,
                         chunks: cow_chunks,
+                        offset: chunk * cs * 512 + at as u64,
                     });
                 }
                 s.next_free = s.next_free.max(new_chunk.saturating_add(1));
@@ -240,11 +267,12 @@ impl Store {
 }
 
 fn read_sectors(
-    read: &mut impl FnMut(u64, &mut [u8]) -> Result<(), String>,
+    read: &mut impl FnMut(u64, &mut [u8]) -> io::Result<()>,
     chunk: u64,
+    offset: u64,
     buf: &mut [u8],
 ) -> Result<(), StoreError> {
-    read(chunk, buf).map_err(StoreError::Io)
+    read(chunk, buf).map_err(|source| StoreError::Io { offset, source })
 }
 
 /// `area_location(k) = 1 + (E + 1) * k` for chunk size `cs` sectors.
@@ -279,11 +307,15 @@ mod tests {
         img
     }
 
+    fn past_end() -> io::Error {
+        io::Error::new(io::ErrorKind::UnexpectedEof, "past end")
+    }
+
     fn load(img: &[u8], cs: u64) -> Result<Store, StoreError> {
         let b = (cs * 512) as usize;
         Store::load(img.len() as u64 / 512, cs, |c, buf| {
             let at = c as usize * b;
-            let src = img.get(at..at + buf.len()).ok_or("past end")?;
+            let src = img.get(at..at + buf.len()).ok_or_else(past_end)?;
             buf.copy_from_slice(src);
             Ok(())
         })
@@ -325,7 +357,7 @@ mod tests {
         let b = 4096usize;
         let s = Store::load_forensic(img.len() as u64 / 512, 8, |c, buf| {
             let at = c as usize * b;
-            buf.copy_from_slice(img.get(at..at + buf.len()).ok_or("past end")?);
+            buf.copy_from_slice(img.get(at..at + buf.len()).ok_or_else(past_end)?);
             Ok(())
         })
         .unwrap();
@@ -367,7 +399,8 @@ mod tests {
                         area: 0,
                         index: 0,
                         chunks: 21,
-                        new_chunk
+                        new_chunk,
+                        offset: 4096,
                     } if new_chunk == new
                 ),
                 "{err}"

@@ -54,8 +54,8 @@
 
 use crate::blocks::{Blocks, Images, LvSet};
 use crate::engine::{origin_write, snapshot_read, snapshot_write, DevSet, PStore, Snap};
+use crate::{Error, Result};
 use lvm_meta::model::Vg;
-use lvm_meta::{Error, Result};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 /// `EIO`: the kernel's answer to I/O on an invalid or merging snapshot.
@@ -98,20 +98,20 @@ fn errno(code: i32, what: String) -> io::Error {
     io::Error::new(e.kind(), format!("{what}: {e}"))
 }
 
+/// An engine error as the handle's I/O error: an image's own I/O error as
+/// it is, anything else with the engine's message (and the [`Error`] kept
+/// as the payload).
 fn to_io(e: Error) -> io::Error {
     match e {
-        Error::Io { source, .. } => source,
-        other => io::Error::other(other.to_string()),
+        Error::Io { source, .. } | Error::Meta(lvm_meta::Error::Io { source, .. }) => source,
+        other => io::Error::other(other),
     }
 }
 
 impl<'a, B: Blocks> LvHandle<'a, B> {
     /// Activates LV index `lv` of `vg` on `images` (one per [`Vg::pvs`]).
     pub fn open(vg: &'a Vg, images: Images<B>, lv: usize) -> Result<Self> {
-        let role = vg
-            .roles
-            .get(lv)
-            .ok_or_else(|| Error::Usage(format!("no LV with index {lv}")))?;
+        let role = vg.roles.get(lv).ok_or(Error::NoSuchLv { index: lv })?;
         let mut set = LvSet { vg, images };
         let snap_len = |glue_extents: u32| u64::from(glue_extents) * vg.extent_bytes();
         // The origin this LV belongs to, if any.
@@ -145,8 +145,8 @@ impl<'a, B: Blocks> LvHandle<'a, B> {
         let (role, size) = match (role.cow_of, origin) {
             (Some(c), _) if c.merging => (Role::Error, snap_len(c.glue_extents)),
             (Some(c), Some(o)) => {
-                let me = me.ok_or_else(|| {
-                    Error::Usage(format!("snapshot {} has no store", vg.lvs[lv].name))
+                let me = me.ok_or_else(|| Error::NoStore {
+                    lv: vg.lvs[lv].name.clone(),
                 })?;
                 (
                     Role::Snapshot {

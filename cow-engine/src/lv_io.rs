@@ -1,9 +1,9 @@
 //! Reading an LV's bytes from its PV images, streamed in bounded pieces.
 
+use crate::{Error, Result};
 use lvm_meta::io::Image;
 use lvm_meta::lv_map::{self, Piece};
 use lvm_meta::model::Vg;
-use lvm_meta::{Error, Result};
 
 /// Largest single read issued to an image.
 pub const MAX_IO: u64 = 1 << 20;
@@ -20,14 +20,11 @@ pub struct LvReader<'a> {
 impl<'a> LvReader<'a> {
     /// A reader for LV index `lv`.
     pub fn new(vg: &'a Vg, lv: usize, pvs: Vec<Option<&'a Image>>) -> Result<Self> {
-        let l = vg
-            .lvs
-            .get(lv)
-            .ok_or_else(|| Error::Usage(format!("no LV with index {lv}")))?;
+        let l = vg.lvs.get(lv).ok_or(Error::NoSuchLv { index: lv })?;
         let size = vg
             .lv_extents(l)
             .checked_mul(vg.extent_bytes())
-            .ok_or_else(|| Error::Unsupported(format!("LV {}: size overflows", l.name)))?;
+            .ok_or_else(|| Error::LvTooLarge { lv: l.name.clone() })?;
         Ok(LvReader { vg, lv, pvs, size })
     }
 
@@ -41,12 +38,11 @@ impl<'a> LvReader<'a> {
         let end = offset
             .checked_add(buf.len() as u64)
             .filter(|e| *e <= self.size)
-            .ok_or_else(|| {
-                Error::Usage(format!(
-                    "read of {} bytes at {offset} runs past the LV's end ({})",
-                    buf.len(),
-                    self.size
-                ))
+            .ok_or(Error::ReadPastEnd {
+                offset,
+                len: buf.len() as u64,
+                size: self.size,
+                view: false,
             })?;
         let _ = end;
         while !buf.is_empty() {
@@ -65,14 +61,19 @@ impl<'a> LvReader<'a> {
             let (head, tail) = buf.split_at_mut(n);
             match src {
                 Some((pv, at)) => {
-                    let img = self.pvs.get(pv).copied().flatten().ok_or_else(|| {
-                        Error::Usage(format!(
-                            "LV {}: byte {offset} lies on PV {} ({}), which is missing",
-                            self.vg.lvs[self.lv].name, self.vg.pvs[pv].key, self.vg.pvs[pv].id
-                        ))
-                    })?;
+                    let img =
+                        self.pvs
+                            .get(pv)
+                            .copied()
+                            .flatten()
+                            .ok_or_else(|| Error::PvMissingAt {
+                                lv: self.vg.lvs[self.lv].name.clone(),
+                                offset,
+                                pv: self.vg.pvs[pv].key.clone(),
+                                pv_id: self.vg.pvs[pv].id.clone(),
+                            })?;
                     if at.checked_add(n as u64).is_none_or(|e| e > img.size) {
-                        return Err(Error::corrupt(
+                        return Err(lvm_meta::Error::corrupt(
                             Some(&img.path),
                             "physical extent data",
                             at,
@@ -80,7 +81,8 @@ impl<'a> LvReader<'a> {
                                 needed: at + n as u64,
                                 available: img.size,
                             },
-                        ));
+                        )
+                        .into());
                     }
                     img.read_into(at, head)?;
                 }

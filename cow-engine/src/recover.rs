@@ -17,14 +17,15 @@
 //!
 //! The mapping is computed as data ([`ExportPlan`]) before any byte moves.
 
+use crate::error::StoreStep;
 use crate::exception_store::Store;
 use crate::lv_io::LvReader;
+use crate::{Error, Result};
 use lvm_meta::history::{lv_extents, Extents, History};
 use lvm_meta::io::Image;
 use lvm_meta::lv_map::{self, Piece};
 use lvm_meta::model::Vg;
 use lvm_meta::scan::System;
-use lvm_meta::{Error, Result};
 
 /// What became of a snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,19 +166,39 @@ fn overlap(a: &[Extents], b: &[Extents]) -> Vec<Extents> {
 
 /// Loads the store of COW LV `cow` of `vg`, reading records even when the
 /// header says invalid.
+///
+/// # Errors
+/// [`Error::Store`] (step [`StoreStep::Recover`]) when the records cannot
+/// be read; an LV that cannot be read at all.
 pub fn load_store_forensic(
     vg: &Vg,
     cow: usize,
     table_chunk: u64,
     pvs: &[Option<&Image>],
-) -> std::result::Result<Store, String> {
-    let r = LvReader::new(vg, cow, pvs.to_vec()).map_err(|e| e.to_string())?;
+) -> Result<Store> {
+    let r = LvReader::new(vg, cow, pvs.to_vec())?;
     Store::load_forensic(r.size() / 512, table_chunk, |chunk, buf| {
         let cb = buf.len() as u64;
-        let at = chunk.checked_mul(cb).ok_or("chunk offset overflows")?;
-        r.read_at(at, buf).map_err(|e| e.to_string())
+        let at = chunk
+            .checked_mul(cb)
+            .ok_or_else(|| std::io::Error::other("chunk offset overflows"))?;
+        r.read_at(at, buf).map_err(Error::into_io)
     })
-    .map_err(|e| e.to_string())
+    .map_err(|error| Error::Store {
+        lv: format!("{}/{}", vg.name, vg.lvs[cow].name),
+        offset: error.offset(),
+        step: StoreStep::Recover,
+        error,
+    })
+}
+
+/// What [`StoreFacts::error`] says: the store's own error without the
+/// LV's name (the report shows it already).
+fn store_fault(e: &Error) -> String {
+    match e {
+        Error::Store { error, .. } => error.to_string(),
+        other => other.to_string(),
+    }
 }
 
 /// Every snapshot of VG `vg_id` (all VGs if `None`) in the history.
@@ -301,7 +322,7 @@ fn judge(sys: &System, hist: &History, s: &mut Snapshot) {
             exceptions_reused: 0,
             implausible: 0,
             metadata_reused: false,
-            error: Some(e),
+            error: Some(store_fault(&e)),
         },
         Ok(st) => {
             let bad = reused_chunks(last, li, &st, s);
@@ -514,23 +535,25 @@ pub fn plan<'a>(
     snap: &str,
     reused: &[Reuse],
 ) -> Result<ExportPlan<'a>> {
-    let c = hist
-        .copies
-        .get(copy)
-        .ok_or_else(|| Error::Usage(format!("no copy {copy}")))?;
-    let vg =
-        c.vg.as_ref()
-            .map_err(|e| Error::Usage(format!("seqno {} does not parse: {e}", c.seqno)))?;
-    let li = vg
-        .lv_index(snap)
-        .ok_or_else(|| Error::Usage(format!("seqno {} has no LV {snap}", c.seqno)))?;
-    let cow =
-        vg.roles.get(li).and_then(|r| r.cow_of).ok_or_else(|| {
-            Error::Usage(format!("{snap} is not a snapshot in seqno {}", c.seqno))
+    let c = hist.copies.get(copy).ok_or(Error::NoCopy { copy })?;
+    let vg = c.vg.as_ref().map_err(|e| Error::CopyUnparsed {
+        seqno: c.seqno,
+        corruption: e.clone(),
+    })?;
+    let li = vg.lv_index(snap).ok_or_else(|| Error::NoSuchLvInCopy {
+        lv: snap.to_owned(),
+        seqno: c.seqno,
+    })?;
+    let cow = vg
+        .roles
+        .get(li)
+        .and_then(|r| r.cow_of)
+        .ok_or_else(|| Error::NotSnapshot {
+            lv: snap.to_owned(),
+            seqno: c.seqno,
         })?;
     let pvs = pv_images(sys, vg);
-    let store = load_store_forensic(vg, li, cow.chunk_size.0, &pvs)
-        .map_err(|e| Error::Usage(format!("{}/{snap}: exception store: {e}", vg.name)))?;
+    let store = load_store_forensic(vg, li, cow.chunk_size.0, &pvs)?;
     let origin_id = &vg.lvs[cow.origin].id;
     let (origin, origin_from_copy) = sys
         .vgs
@@ -656,6 +679,7 @@ impl ExportPlan<'_> {
         let origin = LvReader::new(self.origin.0, self.origin.1, pv_images(sys, self.origin.0))?;
         let io = |e: std::io::Error| Error::Io {
             path: "export".into(),
+            offset: None,
             what: "write".into(),
             source: e,
         };

@@ -5,11 +5,12 @@
 //! The mapping from a byte to its source ([`Source`]) is computed from the
 //! store alone; reading moves the bytes.
 
-use crate::exception_store::{Store, StoreError};
+use crate::error::{SnapshotIo, StoreStep};
+use crate::exception_store::Store;
 use crate::lv_io::LvReader;
+use crate::{Error, Result};
 use lvm_meta::io::Image;
 use lvm_meta::model::Vg;
-use lvm_meta::{Corruption, Error, Result};
 
 /// Where a run of a view's bytes comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,11 +75,12 @@ impl View for Overlay<'_> {
         let len = buf.len() as u64;
         let end = offset.checked_add(len).filter(|e| *e <= self.size);
         let Some(end) = end else {
-            return Err(Error::Usage(format!(
-                "read of {} bytes at {offset} runs past the view's end ({})",
-                buf.len(),
-                self.size
-            )));
+            return Err(Error::ReadPastEnd {
+                offset,
+                len,
+                size: self.size,
+                view: true,
+            });
         };
         if buf.is_empty() {
             return Ok(());
@@ -150,25 +152,21 @@ fn load_store_with(
     forensic: bool,
 ) -> Result<Store> {
     let r = raw(vg, cow, pvs)?;
-    let name = &vg.lvs[cow].name;
     let cow_sectors = r.size() / 512;
     let read = |chunk: u64, buf: &mut [u8]| {
         let cb = buf.len() as u64;
-        r.read_at(chunk * cb, buf).map_err(|e| e.to_string())
+        r.read_at(chunk * cb, buf).map_err(Error::into_io)
     };
     let loaded = if forensic {
         Store::load_forensic(cow_sectors, table_chunk, read)
     } else {
         Store::load(cow_sectors, table_chunk, read)
     };
-    loaded.map_err(|e| match e {
-        StoreError::Io(m) => Error::Usage(format!("COW {}/{name}: {m}", vg.name)),
-        other => Error::corrupt(
-            None,
-            format!("exception store of {}/{name}", vg.name),
-            0,
-            Corruption::Model(other.to_string()),
-        ),
+    loaded.map_err(|error| Error::Store {
+        lv: format!("{}/{}", vg.name, vg.lvs[cow].name),
+        offset: error.offset(),
+        step: StoreStep::Load,
+        error,
     })
 }
 
@@ -187,23 +185,17 @@ pub fn open_with<'a>(
     force: bool,
 ) -> Result<Box<dyn View + 'a>> {
     let name = |i: usize| format!("{}/{}", vg.name, vg.lvs[i].name);
-    let role = vg
-        .roles
-        .get(lv)
-        .ok_or_else(|| Error::Usage(format!("no LV with index {lv}")))?;
+    let role = vg.roles.get(lv).ok_or(Error::NoSuchLv { index: lv })?;
     if let Some(c) = role.cow_of {
         if c.merging && !force {
-            return Err(Error::Usage(format!(
-                "{} is merging into its origin: read the origin, which shows the snapshot's data",
-                name(lv)
-            )));
+            return Err(Error::Merging { lv: name(lv) });
         }
         let store = load_store_with(vg, lv, c.chunk_size.0, pvs, force)?;
         if !store.header.is_valid() && !force {
-            return Err(Error::Usage(format!(
-                "snapshot {} is invalid (it overflowed or failed): the kernel fails every read of it",
-                name(lv)
-            )));
+            return Err(Error::SnapshotInvalid {
+                lv: name(lv),
+                io: SnapshotIo::View,
+            });
         }
         let size = u64::from(c.glue_extents) * vg.extent_bytes();
         return Ok(Box::new(Overlay {

@@ -9,7 +9,7 @@
 
 use cow_engine::engine::{merge, origin_write, snapshot_write, DevSet, PStore, Snap};
 use cow_engine::exception_store::Store;
-use lvm_meta::Result;
+use cow_engine::Result;
 
 const SECTOR: usize = 512;
 /// Origin size: 96 KiB.
@@ -71,7 +71,7 @@ fn view(devs: &[Vec<u8>], cow: usize) -> std::result::Result<Option<Vec<u8>>, St
         let at = chunk as usize * buf.len();
         buf.copy_from_slice(
             c.get(at..at + buf.len())
-                .ok_or_else(|| format!("chunk {chunk} past the end"))?,
+                .ok_or_else(|| std::io::Error::other(format!("chunk {chunk} past the end")))?,
         );
         Ok(())
     })

@@ -263,3 +263,126 @@ mod runs {
         }
     }
 }
+
+/// A PV image cut short inside a snapshot's first exception area:
+/// activation fails with a `Store` error at the area's offset, and the
+/// read error keeps the image's kind (end of file).
+#[test]
+fn a_truncated_cow_is_a_store_error_keeping_the_eof_kind() {
+    use cow_engine::exception_store::StoreError;
+    let img = image("snap-chunks", "pv1.img.zst");
+    let vg = vg_of(&img);
+    // The snapshot whose COW starts last on the PV, its chunk size.
+    let (cow, start, chunk) = vg
+        .roles
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let c = r.cow_of?;
+            match lvm_meta::lv_map::map(&vg, i, 0).ok()? {
+                lvm_meta::lv_map::Piece::Pv { offset, .. } => {
+                    Some((i, offset, c.chunk_size.0 * 512))
+                }
+                lvm_meta::lv_map::Piece::Zero { .. } => None,
+            }
+        })
+        .max_by_key(|&(_, at, _)| at)
+        .unwrap();
+    let mut short = img;
+    short.truncate((start + chunk + 100) as usize);
+    let Err(e) = LvHandle::open(
+        &vg,
+        Images {
+            pvs: vec![Some(short)],
+        },
+        cow,
+    ) else {
+        panic!("a truncated COW activates");
+    };
+    match &e {
+        cow_engine::Error::Store {
+            lv,
+            offset,
+            error: StoreError::Io { source, .. },
+            ..
+        } => {
+            assert_eq!(lv, &format!("device {cow}"));
+            assert_eq!(*offset, chunk, "the first area is chunk 1");
+            assert_eq!(source.kind(), std::io::ErrorKind::UnexpectedEof);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(e.class(), lvm_meta::ErrorClass::Io);
+    assert!(
+        e.to_string().ends_with("access past the end of the image"),
+        "{e}"
+    );
+}
+
+/// A write to an image opened read-only fails with the operating
+/// system's error (EBADF), kept as the `Io` error's source and given as
+/// is through the handle.
+#[test]
+fn a_write_to_a_read_only_image_keeps_the_os_error() {
+    use cow_engine::blocks::LvSet;
+    use cow_engine::engine::DevSet;
+    const EBADF: i32 = 9;
+    let path = std::env::temp_dir().join(format!("cow-engine-ro-{}.img", std::process::id()));
+    std::fs::write(&path, image("linear-fragmented", "pv1.img.zst")).unwrap();
+    let sys = System::scan(vec![Image::open(path.to_str().unwrap()).unwrap()]).unwrap();
+    let inst = &sys.vgs[0];
+    let lv = inst.vg.lv_index("c").unwrap();
+    let mut set = LvSet {
+        vg: &inst.vg,
+        images: Images::open_vg(&sys, inst, false).unwrap(),
+    };
+    let e = set.write(lv, 4096, &[1u8; 512]).unwrap_err();
+    let mut h = LvHandle::open(&inst.vg, Images::open_vg(&sys, inst, false).unwrap(), lv).unwrap();
+    let through_handle = h.write_at(4096, &[1u8; 512]).unwrap_err();
+    std::fs::remove_file(&path).unwrap();
+    match &e {
+        cow_engine::Error::Io {
+            path: pv,
+            offset: Some(at),
+            source,
+            ..
+        } => {
+            assert_eq!(source.raw_os_error(), Some(EBADF), "{e}");
+            assert_eq!(pv, &inst.vg.pvs[0].key);
+            assert!(*at > 4096, "an absolute offset on the PV: {at}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(e.class(), lvm_meta::ErrorClass::Io);
+    assert_eq!(through_handle.raw_os_error(), Some(EBADF));
+}
+
+/// `view::open` refuses an invalid snapshot with `SnapshotInvalid`, and
+/// reads it with `force`.
+#[test]
+fn opening_an_invalid_snapshots_view_is_snapshot_invalid() {
+    let img = image("snap-overflow", "pv1.img.zst");
+    let sys = System::scan(vec![Image::from_bytes("pv1", img)]).unwrap();
+    let inst = &sys.vgs[0];
+    let pvs: Vec<Option<&Image>> = inst
+        .pv_devices
+        .iter()
+        .map(|d| d.map(|d| &sys.devices[d].image))
+        .collect();
+    let li = inst.vg.lv_index("snap").unwrap();
+    let Err(e) = cow_engine::view::open(&inst.vg, li, &pvs) else {
+        panic!("an invalid snapshot opens");
+    };
+    let want = format!("{}/snap", inst.vg.name);
+    assert!(
+        matches!(
+            &e,
+            cow_engine::Error::SnapshotInvalid {
+                lv,
+                io: cow_engine::error::SnapshotIo::View,
+            } if *lv == want
+        ),
+        "{e:?}"
+    );
+    assert!(cow_engine::view::open_with(&inst.vg, li, &pvs, true).is_ok());
+}

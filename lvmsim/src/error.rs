@@ -26,9 +26,15 @@ pub enum Error {
     /// no space, a merging snapshot...); the text is lvm2's message.
     #[error("{0}")]
     Refused(String),
-    /// The on-disk metadata could not be read, or is corrupt.
+    /// The on-disk metadata could not be read, or is corrupt; or a VG, LV
+    /// or device named by the request does not exist
+    /// ([`lvm_meta::Error::NotFound`]).
     #[error(transparent)]
     Meta(#[from] lvm_meta::Error),
+    /// An LV's data could not be read or written as the kernel would: an
+    /// invalid or full snapshot, a corrupt exception store, an image's I/O.
+    #[error(transparent)]
+    Cow(#[from] cow_engine::Error),
     /// An operating-system call failed; `context` says what was being done.
     #[error("{context}: {source}")]
     Io {
