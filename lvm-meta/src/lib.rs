@@ -38,6 +38,7 @@ pub mod pv_header;
 pub mod pv_layout;
 pub mod scan;
 pub mod text;
+pub mod timefmt;
 pub mod units;
 pub mod uuid;
 

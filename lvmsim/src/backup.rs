@@ -7,7 +7,7 @@
 //! itself, so every value and every blank line is lvm2's; only the header
 //! block (description, host, time) is new.
 
-use crate::timefmt;
+use lvm_meta::timefmt;
 
 /// `COMMENT_TAB`: comments aim at this TAB stop (column 48).
 const COMMENT_TAB: usize = 6;

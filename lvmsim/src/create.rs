@@ -569,7 +569,7 @@ pub fn vgreduce(
         if vg.pvs.len() - removed.len() <= 1 {
             bail!("Can't remove final physical volume \"{n}\" from volume group \"{name}\"");
         }
-        if pv_used(&vg, pi) {
+        if vg.pv_used_extents(pi) > 0 {
             bail!("Physical volume \"{n}\" still in use");
         }
         removed.push((pi, d, n));
@@ -592,18 +592,6 @@ pub fn vgreduce(
         writeln!(out, "  Removed \"{n}\" from volume group \"{name}\"")?;
     }
     Ok(())
-}
-
-fn pv_used(vg: &Vg, pi: usize) -> bool {
-    vg.lvs
-        .iter()
-        .flat_map(|l| &l.segments)
-        .any(|s| match &s.kind {
-            SegmentKind::Striped { stripes, .. } => stripes
-                .iter()
-                .any(|a| matches!(a, Area::Pv { pv, .. } if *pv == pi)),
-            _ => false,
-        })
 }
 
 /// After PV `gone` is removed, PV indices above it move down by one.
@@ -977,7 +965,7 @@ pub fn lvcreate(
     let mut stripe_size = stripe_size_for(stripes, o.stripe_size, None, out)?;
     let choice = pv_selection(sys, inst, pv_args)?;
     let ext = vg.extent_size.0;
-    let extent_count: u64 = vg.pvs.iter().map(|p| u64::from(p.pe_count)).sum();
+    let extent_count = vg.total_extents();
     let vg_free = lvm_meta::alloc::free_extents(&vg, &[]);
     let mut approx = false;
     let mut n = if let Some(sz) = &o.size {
@@ -1313,7 +1301,7 @@ pub fn lvresize(
     let cur = vg.lv_extents(&vg.lvs[li]);
     let ext = vg.extent_size.0;
     let choice = pv_selection(sys, inst, pv_args)?;
-    let extent_count: u64 = vg.pvs.iter().map(|p| u64::from(p.pe_count)).sum();
+    let extent_count = vg.total_extents();
     let vg_free = lvm_meta::alloc::free_extents(&vg, &[]);
     let Some(last) = vg.lvs[li].segments.last() else {
         bail!("Logical volume {vgname}/{lvname} has no segments.");

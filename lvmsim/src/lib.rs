@@ -28,7 +28,6 @@ pub mod history;
 pub mod pvck;
 pub mod recover;
 pub mod report;
-pub mod timefmt;
 pub mod units;
 pub mod write;
 pub mod write_log;
