@@ -77,8 +77,14 @@ impl PStore {
     /// a zero magic makes a new store (header and a zeroed first area are
     /// written); otherwise the store is loaded and the on-disk chunk size wins.
     pub fn activate(devs: &mut dyn DevSet, cow: usize, table_cs: u64) -> Result<PStore> {
-        let bad =
-            |m: String| Error::corrupt(None, format!("COW device {cow}"), 0, Corruption::Model(m));
+        let bad = |m: String| {
+            Error::corrupt(
+                None,
+                lvm_meta::Structure::CowDevice(cow),
+                0,
+                Corruption::Model(m),
+            )
+        };
         let mut first = [0u8; 16];
         devs.read(cow, 0, &mut first)?;
         let header = Header::parse(&first).map_err(|e| bad(e.to_string()))?;
@@ -408,7 +414,7 @@ pub fn merge_step(
     let past = || {
         Error::corrupt(
             None,
-            format!("COW device {}", m.cow),
+            lvm_meta::Structure::CowDevice(m.cow),
             0,
             Corruption::Model(format!(
                 "merge of exception {last_old} -> {last_new}: chunk offset overflows"

@@ -165,7 +165,10 @@ fn load_store_with(
         StoreError::Io(m) => Error::Usage(format!("COW {}/{name}: {m}", vg.name)),
         other => Error::corrupt(
             None,
-            format!("exception store of {}/{name}", vg.name),
+            lvm_meta::Structure::ExceptionStore {
+                vg: vg.name.clone(),
+                lv: name.to_owned(),
+            },
             0,
             Corruption::Model(other.to_string()),
         ),

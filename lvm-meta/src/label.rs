@@ -3,7 +3,7 @@
 //! 0..3 of a device and writes it to sector 1 by default.
 
 use crate::crc::lvm_crc;
-use crate::error::{Corruption, Error, Result};
+use crate::error::{Corruption, Error, Result, Structure};
 use crate::io::Image;
 use crate::pv_header::PvHeader;
 use byteorder::{ByteOrder, LittleEndian as LE};
@@ -155,7 +155,7 @@ pub fn scan(img: &Image) -> Result<LabelScan> {
             Ok(None) => {}
             Err(c) => out
                 .rejected
-                .push(Error::corrupt(Some(&img.path), "label", base, c)),
+                .push(Error::corrupt(Some(&img.path), Structure::Label, base, c)),
         }
     }
     Ok(out)

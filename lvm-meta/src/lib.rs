@@ -42,4 +42,4 @@ pub mod timefmt;
 pub mod units;
 pub mod uuid;
 
-pub use error::{Corruption, Error, ErrorClass, Result};
+pub use error::{Corruption, Error, ErrorClass, NotFound, Result, Structure};

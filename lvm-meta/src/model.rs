@@ -4,7 +4,7 @@
 //! Keys lvm2 requires are required here; unknown segment types are kept
 //! verbatim as [`SegmentKind::Unknown`], never dropped.
 
-use crate::error::Corruption;
+use crate::error::{Corruption, Error, NotFound};
 use crate::text::{Lookup, Node, Tree, Value};
 use crate::units::Sectors;
 use crate::uuid::parse_uuid;
@@ -937,6 +937,17 @@ impl Vg {
         (0..self.pvs.len()).map(|i| self.pv_free_extents(i)).sum()
     }
 
+    /// Index of the LV named `name`, or [`NotFound::Lv`].
+    pub fn lv_index_or_err(&self, name: &str) -> Result<usize, Error> {
+        self.lv_index(name).ok_or_else(|| {
+            NotFound::Lv {
+                vg: self.name.clone(),
+                name: name.to_owned(),
+            }
+            .into()
+        })
+    }
+
     /// The snapshot glue segments: (glue LV index, segment).
     pub fn snapshots(&self) -> impl Iterator<Item = (usize, &Segment)> {
         self.lvs.iter().enumerate().flat_map(|(i, l)| {
@@ -1109,6 +1120,18 @@ mod tests {
             ("cow_store = \"snap\"", "merging_store = \"snap\""),
         ]);
         assert!(vg.lv_visible(1));
+    }
+
+    #[test]
+    fn lv_lookup_names_the_vg_and_lv() {
+        let vg = sample_with(&[]);
+        assert_eq!(vg.lv_index_or_err("snap").unwrap(), 1);
+        let e = vg.lv_index_or_err("nope").unwrap_err();
+        assert!(matches!(
+            &e,
+            Error::NotFound(NotFound::Lv { vg, name }) if vg == "vg0" && name == "nope"
+        ));
+        assert_eq!(e.to_string(), "Failed to find logical volume \"vg0/nope\"");
     }
 
     /// Extent use of the sample, counted from its text by hand: pv0 has 255

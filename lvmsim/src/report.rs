@@ -977,9 +977,7 @@ fn rows(sys: &System, kind: Kind, opts: &Options) -> anyhow::Result<Vec<Row>> {
         Kind::Lv | Kind::Seg => {
             for n in &opts.names {
                 let vgn = n.split('/').next().unwrap_or("");
-                if sys.vg(vgn).is_none() {
-                    anyhow::bail!("Volume group \"{vgn}\" not found");
-                }
+                sys.vg_or_err(vgn)?;
             }
             for (vi, v) in sys.vgs.iter().enumerate() {
                 if !vg_selected(&v.vg.name) {
