@@ -58,7 +58,13 @@ fn device(d: usize) -> String {
 /// A fault of COW device `cow` found by the engine itself (a table chunk
 /// size it cannot use, a record it cannot merge).
 fn cow_fault(cow: usize, m: String) -> Error {
-    lvm_meta::Error::corrupt(None, format!("COW device {cow}"), 0, Corruption::Model(m)).into()
+    lvm_meta::Error::corrupt(
+        None,
+        lvm_meta::Structure::CowDevice(cow),
+        0,
+        Corruption::Model(m),
+    )
+    .into()
 }
 
 /// One persistent exception store, with the kernel's in-memory state.

@@ -75,7 +75,7 @@ impl<'a> LvReader<'a> {
                     if at.checked_add(n as u64).is_none_or(|e| e > img.size) {
                         return Err(lvm_meta::Error::corrupt(
                             Some(&img.path),
-                            "physical extent data",
+                            lvm_meta::Structure::ExtentData,
                             at,
                             lvm_meta::Corruption::Truncated {
                                 needed: at + n as u64,

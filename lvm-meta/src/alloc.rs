@@ -82,29 +82,6 @@ impl std::error::Error for AllocError {}
 /// extent, so more rounds than extents means a bug, not a big LV.
 const MAX_ROUNDS_SLACK: u64 = 16;
 
-/// Extents of each PV in use by any LV, sorted `(first PE, count)`.
-pub fn used_extents(vg: &Vg) -> Vec<Vec<(u32, u32)>> {
-    let mut used = vec![Vec::new(); vg.pvs.len()];
-    for lv in &vg.lvs {
-        for s in &lv.segments {
-            if let SegmentKind::Striped { stripes, .. } = &s.kind {
-                let per = s.extent_count / (stripes.len().max(1) as u32);
-                for a in stripes {
-                    if let Area::Pv { pv, pe } = a {
-                        if let Some(u) = used.get_mut(*pv) {
-                            u.push((*pe, per));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    for u in &mut used {
-        u.sort_unstable();
-    }
-    used
-}
-
 /// Free runs of PV `pv` inside `range` (start, count), in PE order (lvm2's
 /// `_create_alloc_areas_for_pv`).
 fn free_runs_in(vg: &Vg, used: &[(u32, u32)], pv: usize, range: (u32, u32)) -> Vec<(u32, u32)> {
@@ -151,7 +128,7 @@ fn free_runs_in(vg: &Vg, used: &[(u32, u32)], pv: usize, range: (u32, u32)) -> V
 
 /// Free extents on the usable PVs (all of the VG's if `pvs` is empty).
 pub fn free_extents(vg: &Vg, pvs: &[PvChoice]) -> u64 {
-    let used = used_extents(vg);
+    let used = vg.pv_used_runs();
     choices(vg, pvs)
         .iter()
         .filter(|c| allocatable(vg, c.pv))
@@ -541,7 +518,7 @@ pub fn allocate(
     approx: bool,
 ) -> Result<Vec<Piece>, AllocError> {
     let stripes = stripes.max(1);
-    let used = used_extents(vg);
+    let used = vg.pv_used_runs();
     let mut areas = Vec::new();
     let mut maps: Vec<PvMap> = Vec::new();
     let mut st_maps_of_pv: Vec<Option<usize>> = vec![None; vg.pvs.len()];

@@ -85,6 +85,72 @@ pub enum Corruption {
     Model(String),
 }
 
+/// The structure a [`Error::Corrupt`] is about; its `Display` is the name
+/// the message starts with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Structure {
+    /// The label sector (`label_header` and the PV header in it).
+    Label,
+    /// The PV header inside the label sector.
+    PvHeader,
+    /// A metadata area, at its `mda_header`.
+    MetadataArea,
+    /// A copy of the metadata text in a metadata area.
+    MetadataText,
+    /// The data of physical extents (what an LV maps to).
+    ExtentData,
+    /// The exception store (COW data) of snapshot `vg`/`lv`.
+    ExceptionStore {
+        /// The VG name.
+        vg: String,
+        /// The snapshot (or COW) LV name.
+        lv: String,
+    },
+    /// A COW device of a device set, by index.
+    CowDevice(usize),
+}
+
+impl fmt::Display for Structure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Structure::Label => f.write_str("label"),
+            Structure::PvHeader => f.write_str("PV header"),
+            Structure::MetadataArea => f.write_str("metadata area"),
+            Structure::MetadataText => f.write_str("metadata text"),
+            Structure::ExtentData => f.write_str("physical extent data"),
+            Structure::ExceptionStore { vg, lv } => write!(f, "exception store of {vg}/{lv}"),
+            Structure::CowDevice(i) => write!(f, "COW device {i}"),
+        }
+    }
+}
+
+/// A named object that does not exist; `Display` is lvm2's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotFound {
+    /// No VG of that name on the images.
+    #[error("Volume group \"{name}\" not found")]
+    Vg {
+        /// The name asked for.
+        name: String,
+    },
+    /// No LV of that name in the VG.
+    #[error("Failed to find logical volume \"{vg}/{name}\"")]
+    Lv {
+        /// The VG searched.
+        vg: String,
+        /// The LV name asked for.
+        name: String,
+    },
+    /// No image of that name among the devices given.
+    #[error("No device found for {name}.")]
+    Pv {
+        /// The device (image path) asked for.
+        name: String,
+    },
+}
+
 /// Any failure of lvm-meta.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -105,8 +171,8 @@ pub enum Error {
     Corrupt {
         /// The image or file, if known.
         path: Option<String>,
-        /// The structure ("label", "metadata area", "metadata text").
-        structure: String,
+        /// The structure.
+        structure: Structure,
         /// The structure's absolute byte offset.
         offset: u64,
         /// What is wrong.
@@ -115,7 +181,10 @@ pub enum Error {
     /// Valid lvm2 data that lvmsim does not handle.
     #[error("{0}")]
     Unsupported(String),
-    /// The request cannot be met (no such VG or LV, bad argument).
+    /// A VG, LV or device named by the request does not exist.
+    #[error(transparent)]
+    NotFound(#[from] NotFound),
+    /// The request cannot be met (bad argument, not allowed).
     #[error("{0}")]
     Usage(String),
 }
@@ -138,20 +207,20 @@ impl Error {
             Error::Io { .. } => ErrorClass::Io,
             Error::Corrupt { .. } => ErrorClass::Corrupt,
             Error::Unsupported(_) => ErrorClass::Unsupported,
-            Error::Usage(_) => ErrorClass::Usage,
+            Error::NotFound(_) | Error::Usage(_) => ErrorClass::Usage,
         }
     }
 
     /// A corruption of `structure` at absolute `offset` of image `path`.
     pub fn corrupt(
         path: Option<&str>,
-        structure: impl Into<String>,
+        structure: Structure,
         offset: u64,
         corruption: Corruption,
     ) -> Self {
         Error::Corrupt {
             path: path.map(str::to_owned),
-            structure: structure.into(),
+            structure,
             offset,
             corruption: Box::new(corruption),
         }
@@ -177,7 +246,7 @@ mod tests {
     fn message_names_file_structure_offset_and_values() {
         let e = Error::corrupt(
             Some("b.img"),
-            "metadata area",
+            Structure::MetadataArea,
             4096,
             Corruption::Checksum {
                 what: "header",
@@ -192,5 +261,60 @@ mod tests {
             "b.img: metadata area at 4096: header checksum 0x1c2f1fe6 does not match 0xdeadbeef over bytes 4100-4607"
         );
         assert_eq!(e.class(), ErrorClass::Corrupt);
+    }
+
+    /// lvm2's `vgchange -ay vg` with the VG gone printed this line in the
+    /// damaged-label kernel scenario.
+    #[test]
+    fn vg_not_found_is_lvm2s_line() {
+        const LVM2_STDERR: &str = include_str!("../../testdata/kernel/damaged-label/018.stderr");
+        let e = Error::from(NotFound::Vg { name: "vg".into() });
+        let line = format!("  {e}");
+        assert!(LVM2_STDERR.lines().any(|l| l == line), "{line:?}");
+        assert_eq!(e.class(), ErrorClass::Usage);
+        // The message is not repeated as a source in an error chain.
+        assert!(std::error::Error::source(&e).is_none());
+    }
+
+    /// The wording of lvm2's `process_each_lv_in_vg` and `pvcreate` (log_error
+    /// formats `Failed to find logical volume "%s/%s"` and
+    /// `No device found for %s.`).
+    #[test]
+    fn lv_and_device_messages() {
+        let e = Error::from(NotFound::Lv {
+            vg: "vg0".into(),
+            name: "lv9".into(),
+        });
+        assert_eq!(e.to_string(), "Failed to find logical volume \"vg0/lv9\"");
+        assert_eq!(e.class(), ErrorClass::Usage);
+        let e = Error::from(NotFound::Pv {
+            name: "c.img".into(),
+        });
+        assert_eq!(e.to_string(), "No device found for c.img.");
+    }
+
+    /// Each structure prints the name the messages used before it was typed.
+    #[test]
+    fn structure_names() {
+        let names = [
+            (Structure::Label, "label"),
+            (Structure::PvHeader, "PV header"),
+            (Structure::MetadataArea, "metadata area"),
+            (Structure::MetadataText, "metadata text"),
+            (Structure::ExtentData, "physical extent data"),
+            (
+                Structure::ExceptionStore {
+                    vg: "vg".into(),
+                    lv: "snap".into(),
+                },
+                "exception store of vg/snap",
+            ),
+            (Structure::CowDevice(2), "COW device 2"),
+        ];
+        for (s, name) in names {
+            assert_eq!(s.to_string(), name);
+        }
+        let e = Error::corrupt(None, Structure::Label, 512, Corruption::Model("x".into()));
+        assert_eq!(e.to_string(), "label at 512: x");
     }
 }

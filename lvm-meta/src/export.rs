@@ -24,8 +24,8 @@
 //! generates at each write are generated here too: PVs are `pv0`, `pv1`, ...
 //! by position and segments `segment1`, `segment2`, ... by position, whatever
 //! keys the model carries. Visible LVs are written first, then hidden ones,
-//! with lvm2's notion of visibility (`lv_is_visible`: a snapshot glue LV is
-//! hidden, a COW LV follows its origin).
+//! with lvm2's notion of visibility ([`Vg::lv_visible`]: a snapshot glue LV
+//! is hidden, a COW LV follows its origin).
 
 use crate::model::{Area, Lv, Segment, SegmentKind, Vg};
 use crate::text::{escape, value_to_string, Node, Value};
@@ -70,7 +70,7 @@ impl ExportHeader {
     pub fn new(description: &str, creation_host: &str, uname: &str, time: u64) -> ExportHeader {
         ExportHeader {
             lvm_version: LVM2_VERSION.to_owned(),
-            ctime: ctime_utc(time),
+            ctime: crate::timefmt::ctime(i64::try_from(time).unwrap_or(i64::MAX)),
             description: description.to_owned(),
             creation_host: creation_host.to_owned(),
             uname: uname.to_owned(),
@@ -149,38 +149,6 @@ fn split_quoted(s: &str) -> Option<(String, &str)> {
         }
     }
     None
-}
-
-/// `time` as C's `ctime` prints it in UTC, without the newline:
-/// `Www Mmm dd hh:mm:ss yyyy`, the day padded with a space (`asctime`'s
-/// `"%.3s %.3s%3d %.2d:%.2d:%.2d %d"`).
-pub fn ctime_utc(time: u64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = time / 86_400;
-    let secs = time % 86_400;
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm), in
-    // unsigned arithmetic shifted to the era starting 0000-03-01.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    // OK to index: both remainders are below the array lengths.
-    let wday = DAYS[usize::try_from(days % 7).unwrap_or(0)];
-    let mon = MONTHS[usize::try_from(month - 1).unwrap_or(0)];
-    format!(
-        "{wday} {mon}{day:3} {:02}:{:02}:{:02} {year}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
 }
 
 /// Appends one line. Writing to a `String` cannot fail.
@@ -347,67 +315,9 @@ fn write_pvs(o: &mut String, vg: &Vg) {
     out!(o, "}}");
 }
 
-/// lvm2's `lv_is_visible` for every LV of the model: a snapshot glue LV is
-/// hidden; a COW LV is visible if its origin is a virtual (hidden) origin,
-/// hidden while its snapshot merges, and otherwise as visible as its
-/// origin; any other LV is visible if its status has `VISIBLE`.
+/// [`Vg::lv_visible`] for every LV of the model.
 fn visibility(vg: &Vg) -> Vec<bool> {
-    let n = vg.lvs.len();
-    // lvm2 links a COW to the glue segment imported last (`cow->snapshot`).
-    let mut snap: Vec<Option<(usize, bool)>> = vec![None; n];
-    let mut is_origin = vec![false; n];
-    for g in &vg.lvs {
-        for s in &g.segments {
-            if let SegmentKind::Snapshot {
-                origin,
-                cow,
-                merging,
-                ..
-            } = s.kind
-            {
-                if let Some(x) = snap.get_mut(cow) {
-                    *x = Some((origin, merging));
-                }
-                if let Some(x) = is_origin.get_mut(origin) {
-                    *x = true;
-                }
-            }
-        }
-    }
-    let tables = Tables {
-        vg,
-        snap: &snap,
-        is_origin: &is_origin,
-    };
-    (0..n).map(|lv| tables.visible(lv, 0)).collect()
-}
-
-/// The snapshot links [`visibility`] follows.
-struct Tables<'a> {
-    vg: &'a Vg,
-    snap: &'a [Option<(usize, bool)>],
-    is_origin: &'a [bool],
-}
-
-impl Tables<'_> {
-    fn visible(&self, lv: usize, depth: usize) -> bool {
-        // A COW -> origin chain longer than the LV count is a cycle, which
-        // lvm2 could not have imported.
-        let Some(l) = self.vg.lvs.get(lv).filter(|_| depth <= self.vg.lvs.len()) else {
-            return false;
-        };
-        if l.is_snapshot_glue() {
-            return false;
-        }
-        match self.snap[lv] {
-            Some((origin, merging)) if !self.is_origin[lv] => {
-                // A hidden origin is a virtual origin: the COW stands for
-                // the snapshot and is visible.
-                !self.visible(origin, depth + 1) || !merging
-            }
-            _ => l.visible_flag(),
-        }
-    }
+    (0..vg.lvs.len()).map(|i| vg.lv_visible(i)).collect()
 }
 
 /// `_print_lvs`: visible LVs first, then hidden ones, each group in model
@@ -762,14 +672,6 @@ mod tests {
         );
         assert_ne!(bad, SAMPLE);
         assert_eq!(ExportHeader::from_text(bad.as_bytes()), None);
-    }
-
-    #[test]
-    fn ctime_matches_c() {
-        assert_eq!(ctime_utc(0), "Thu Jan  1 00:00:00 1970");
-        assert_eq!(ctime_utc(1_700_000_000), "Tue Nov 14 22:13:20 2023");
-        assert_eq!(ctime_utc(951_782_400), "Tue Feb 29 00:00:00 2000");
-        assert_eq!(ctime_utc(4_102_444_799), "Thu Dec 31 23:59:59 2099");
     }
 
     #[test]
@@ -1192,7 +1094,7 @@ mod tests {
             let (description, host, uname, time, host_sysid) = header;
             let h = ExportHeader {
                 lvm_version: LVM2_VERSION.to_owned(),
-                ctime: ctime_utc(time),
+                ctime: crate::timefmt::ctime(time as i64),
                 description: description.clone(),
                 creation_host: host.clone(),
                 uname,

@@ -3,7 +3,7 @@
 //! 0..3 of a device and writes it to sector 1 by default.
 
 use crate::crc::lvm_crc;
-use crate::error::{Corruption, Error, Result};
+use crate::error::{Corruption, Error, Result, Structure};
 use crate::io::Image;
 use crate::pv_header::PvHeader;
 use byteorder::{ByteOrder, LittleEndian as LE};
@@ -28,6 +28,42 @@ pub const OFF_OFFSET: usize = 0x14;
 pub const OFF_TYPE: usize = 0x18;
 /// Size of `label_header`.
 pub const LABEL_HEADER_SIZE: usize = 32;
+
+/// `label_header` as stored: every field decoded, nothing checked (for
+/// `pvck`, which prints the fields and then judges them itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawLabelHeader {
+    /// `id`: [`LABEL_ID`] on a label.
+    pub id: [u8; 8],
+    /// `sector_xl`: the sector the label claims to be in.
+    pub sector_xl: u64,
+    /// `crc_xl`: the stored checksum of bytes `OFF_OFFSET..512`.
+    pub crc_xl: u32,
+    /// `offset_xl`: where the PV header starts in the sector.
+    pub offset_xl: u32,
+    /// `type`: [`LVM2_LABEL`] on an lvm2 label.
+    pub label_type: [u8; 8],
+    /// The LVM CRC computed over bytes `OFF_OFFSET..512` of the sector.
+    pub computed_crc: u32,
+}
+
+impl RawLabelHeader {
+    /// Decodes the header at the start of a 512-byte sector.
+    pub fn decode(sector_bytes: &[u8; 512]) -> RawLabelHeader {
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&sector_bytes[OFF_ID..OFF_ID + 8]);
+        let mut label_type = [0u8; 8];
+        label_type.copy_from_slice(&sector_bytes[OFF_TYPE..OFF_TYPE + 8]);
+        RawLabelHeader {
+            id,
+            sector_xl: LE::read_u64(&sector_bytes[OFF_SECTOR..]),
+            crc_xl: LE::read_u32(&sector_bytes[OFF_CRC..]),
+            offset_xl: LE::read_u32(&sector_bytes[OFF_OFFSET..]),
+            label_type,
+            computed_crc: lvm_crc(&sector_bytes[OFF_OFFSET..]),
+        }
+    }
+}
 
 /// A parsed label sector.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,28 +92,29 @@ impl Label {
         if &sector_bytes[OFF_ID..OFF_ID + 8] != LABEL_ID {
             return Ok(None);
         }
-        let stored_sector = LE::read_u64(&sector_bytes[OFF_SECTOR..]);
-        if stored_sector != sector {
+        let raw = RawLabelHeader::decode(sector_bytes);
+        if raw.sector_xl != sector {
             return Err(Corruption::BadValue {
                 field: "label_header.sector_xl".into(),
-                found: stored_sector.to_string(),
+                found: raw.sector_xl.to_string(),
                 reason: format!("the label was found in sector {sector}"),
             });
         }
-        let crc = LE::read_u32(&sector_bytes[OFF_CRC..]);
-        let computed = lvm_crc(&sector_bytes[OFF_OFFSET..]);
-        if crc != computed {
+        if raw.crc_xl != raw.computed_crc {
             return Err(Corruption::Checksum {
                 what: "label",
-                stored: crc,
-                computed,
+                stored: raw.crc_xl,
+                computed: raw.computed_crc,
                 start: base.saturating_add(OFF_OFFSET as u64),
                 end: base.saturating_add(511),
             });
         }
-        let offset = LE::read_u32(&sector_bytes[OFF_OFFSET..]);
-        let mut label_type = [0u8; 8];
-        label_type.copy_from_slice(&sector_bytes[OFF_TYPE..OFF_TYPE + 8]);
+        let RawLabelHeader {
+            crc_xl: crc,
+            offset_xl: offset,
+            label_type,
+            ..
+        } = raw;
         if &label_type != LVM2_LABEL {
             return Err(Corruption::BadMagic {
                 field: "label_header.type",
@@ -155,7 +192,7 @@ pub fn scan(img: &Image) -> Result<LabelScan> {
             Ok(None) => {}
             Err(c) => out
                 .rejected
-                .push(Error::corrupt(Some(&img.path), "label", base, c)),
+                .push(Error::corrupt(Some(&img.path), Structure::Label, base, c)),
         }
     }
     Ok(out)
@@ -294,5 +331,24 @@ mod tests {
         }
         let r = scan(&Image::from_bytes("t", vec![0u8; 700])).unwrap();
         assert!(r.label.is_none());
+    }
+
+    /// The raw decoder reads a sector lvm2 would refuse, field by field.
+    #[test]
+    fn raw_decode_does_not_judge() {
+        let mut s = sample().to_sector();
+        s[OFF_ID] = b'X';
+        LE::write_u64(&mut s[OFF_SECTOR..], 9);
+        LE::write_u32(&mut s[OFF_OFFSET..], 500);
+        let raw = RawLabelHeader::decode(&s);
+        assert_eq!(&raw.id, b"XABELONE");
+        assert_eq!(raw.sector_xl, 9);
+        assert_eq!(raw.offset_xl, 500);
+        assert_eq!(&raw.label_type, LVM2_LABEL);
+        // The CRC was computed before offset_xl changed; the stored one is
+        // kept and the computed one covers the bytes as they are now.
+        assert_eq!(raw.crc_xl, LE::read_u32(&s[OFF_CRC..]));
+        assert_eq!(raw.computed_crc, lvm_crc(&s[OFF_OFFSET..]));
+        assert_ne!(raw.computed_crc, raw.crc_xl);
     }
 }

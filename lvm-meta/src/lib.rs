@@ -9,6 +9,10 @@
 //! - [`scan`]: a set of images assembled into PVs and VGs like lvm2 does,
 //!   and [`lv_map`]: logical extents mapped to image byte offsets.
 //!
+//! Beside them, [`export`] writes the metadata text as lvm2 does, [`alloc`]
+//! allocates extents like lvm2's allocator and [`timefmt`] renders time
+//! stamps in lvm2's two forms.
+//!
 //! Parsers take bytes; I/O goes through [`io::ReadAt`].
 //!
 //! ```
@@ -18,7 +22,9 @@
 //!
 //! # Errors
 //! Every failure is an [`Error`] whose [`Error::class`] is stable; corrupt
-//! structures name the image, the structure and its byte offset.
+//! structures name the image, the [`Structure`] and its byte offset; a VG,
+//! LV or device that does not exist is an [`Error::NotFound`] whose message
+//! is lvm2's.
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
@@ -38,7 +44,8 @@ pub mod pv_header;
 pub mod pv_layout;
 pub mod scan;
 pub mod text;
+pub mod timefmt;
 pub mod units;
 pub mod uuid;
 
-pub use error::{Corruption, Error, ErrorClass, Result};
+pub use error::{Corruption, Error, ErrorClass, NotFound, Result, Structure};

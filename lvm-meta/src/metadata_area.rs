@@ -25,7 +25,7 @@ pub fn read_header(img: &Image, start: u64) -> Result<MdaHeader> {
     {
         return Err(Error::corrupt(
             Some(&img.path),
-            "metadata area",
+            crate::error::Structure::MetadataArea,
             start,
             Corruption::Truncated {
                 needed: MDA_HEADER_SIZE,
@@ -80,7 +80,14 @@ impl TextSpan {
 /// Reads the text a slot points at (both parts if it wraps) and checks its
 /// checksum against the slot. `start` is the area's absolute offset.
 pub fn read_slot_text(img: &Image, start: u64, h: &MdaHeader, slot: usize) -> Result<Vec<u8>> {
-    let here = |c| Error::corrupt(Some(&img.path), "metadata area", start, c);
+    let here = |c| {
+        Error::corrupt(
+            Some(&img.path),
+            crate::error::Structure::MetadataArea,
+            start,
+            c,
+        )
+    };
     h.check_slot(slot).map_err(here)?;
     let r: RawLocn = h.raw_locns[slot];
     if r.size > MAX_TEXT_SIZE {
@@ -115,7 +122,7 @@ pub fn read_slot_text(img: &Image, start: u64, h: &MdaHeader, slot: usize) -> Re
         let text_start = start + span.offset;
         return Err(Error::corrupt(
             Some(&img.path),
-            "metadata text",
+            crate::error::Structure::MetadataText,
             text_start,
             Corruption::Checksum {
                 what: "text",
@@ -288,7 +295,14 @@ fn parse_seqno_line(l: &[u8]) -> Option<u32> {
 /// Reads a whole area (header included) for scanning; bounded by
 /// [`MAX_AREA_SCAN`] and by the image's end.
 pub fn read_area_bytes(img: &Image, start: u64, size: u64) -> Result<Vec<u8>> {
-    let here = |c| Error::corrupt(Some(&img.path), "metadata area", start, c);
+    let here = |c| {
+        Error::corrupt(
+            Some(&img.path),
+            crate::error::Structure::MetadataArea,
+            start,
+            c,
+        )
+    };
     if size > MAX_AREA_SCAN {
         return Err(here(Corruption::BadValue {
             field: "mda size".into(),

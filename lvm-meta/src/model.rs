@@ -4,7 +4,7 @@
 //! Keys lvm2 requires are required here; unknown segment types are kept
 //! verbatim as [`SegmentKind::Unknown`], never dropped.
 
-use crate::error::Corruption;
+use crate::error::{Corruption, Error, NotFound};
 use crate::text::{Lookup, Node, Tree, Value};
 use crate::units::Sectors;
 use crate::uuid::parse_uuid;
@@ -831,6 +831,123 @@ impl Vg {
         self.lvs.iter().position(|l| l.name == name)
     }
 
+    /// lvm2's `lv_is_visible` for LV `i` (false if there is no such LV):
+    ///
+    /// - a snapshot glue LV is never visible;
+    /// - a COW LV is visible if its origin is a virtual origin (lvm2 marks
+    ///   an origin without `VISIBLE` as the sparse device of
+    ///   `lvcreate --virtualsize`), hidden while its snapshot merges, and
+    ///   otherwise as visible as its origin;
+    /// - any other LV is visible if its status has `VISIBLE`.
+    ///
+    /// The snapshot links come from [`Vg::roles`], so call
+    /// [`Vg::derive_roles`] after changing segments.
+    pub fn lv_visible(&self, i: usize) -> bool {
+        self.lv_visible_at(i, 0)
+    }
+
+    fn lv_visible_at(&self, i: usize, depth: usize) -> bool {
+        // A COW -> origin chain longer than the LV count is a cycle, which
+        // neither lvm2 nor `from_tree` accepts.
+        let Some(lv) = self.lvs.get(i).filter(|_| depth <= self.lvs.len()) else {
+            return false;
+        };
+        if lv.is_snapshot_glue() {
+            return false;
+        }
+        // lvm2 `lv_is_cow`: an origin is never taken for a COW.
+        let cow_of = self
+            .roles
+            .get(i)
+            .filter(|r| r.origin_of.is_empty())
+            .and_then(|r| r.cow_of);
+        match cow_of {
+            Some(c) => {
+                let origin = self.lvs.get(c.origin);
+                if origin.is_some_and(|o| !o.visible_flag()) {
+                    true
+                } else if c.merging {
+                    false
+                } else {
+                    self.lv_visible_at(c.origin, depth + 1)
+                }
+            }
+            None => lv.visible_flag(),
+        }
+    }
+
+    /// Every PV area of every `striped` segment: (PV index, first PE,
+    /// length in extents).
+    fn pv_areas(&self) -> impl Iterator<Item = (usize, u32, u32)> + '_ {
+        self.lvs.iter().flat_map(|l| &l.segments).flat_map(|s| {
+            let (stripes, per): (&[Area], u32) = match &s.kind {
+                SegmentKind::Striped { stripes, .. } => {
+                    // `max(1)`: a stripe list is never empty, but a model
+                    // built by hand might have one.
+                    let n = u32::try_from(stripes.len()).unwrap_or(u32::MAX).max(1);
+                    (stripes, s.extent_count / n)
+                }
+                _ => (&[], 0),
+            };
+            stripes.iter().filter_map(move |a| match a {
+                Area::Pv { pv, pe } => Some((*pv, *pe, per)),
+                Area::Lv { .. } => None,
+            })
+        })
+    }
+
+    /// The extents of each PV in use by any LV, as `(first PE, count)` runs
+    /// sorted by PE; one list per PV of [`Vg::pvs`].
+    pub fn pv_used_runs(&self) -> Vec<Vec<(u32, u32)>> {
+        let mut used = vec![Vec::new(); self.pvs.len()];
+        for (pv, pe, n) in self.pv_areas() {
+            if let Some(u) = used.get_mut(pv) {
+                u.push((pe, n));
+            }
+        }
+        for u in &mut used {
+            u.sort_unstable();
+        }
+        used
+    }
+
+    /// Extents of PV `pv` in use by LVs (lvm2 `pv_pe_alloc_count`).
+    pub fn pv_used_extents(&self, pv: usize) -> u64 {
+        self.pv_areas()
+            .filter(|a| a.0 == pv)
+            .map(|a| u64::from(a.2))
+            .sum()
+    }
+
+    /// Free extents of PV `pv`: its `pe_count` less those in use (0 for no
+    /// such PV).
+    pub fn pv_free_extents(&self, pv: usize) -> u64 {
+        self.pvs.get(pv).map_or(0, |p| {
+            u64::from(p.pe_count).saturating_sub(self.pv_used_extents(pv))
+        })
+    }
+
+    /// Extents of all PVs (lvm2 `vg->extent_count`).
+    pub fn total_extents(&self) -> u64 {
+        self.pvs.iter().map(|p| u64::from(p.pe_count)).sum()
+    }
+
+    /// Free extents of all PVs, allocatable or not (lvm2 `vg->free_count`).
+    pub fn free_extents(&self) -> u64 {
+        (0..self.pvs.len()).map(|i| self.pv_free_extents(i)).sum()
+    }
+
+    /// Index of the LV named `name`, or [`NotFound::Lv`].
+    pub fn lv_index_or_err(&self, name: &str) -> Result<usize, Error> {
+        self.lv_index(name).ok_or_else(|| {
+            NotFound::Lv {
+                vg: self.name.clone(),
+                name: name.to_owned(),
+            }
+            .into()
+        })
+    }
+
     /// The snapshot glue segments: (glue LV index, segment).
     pub fn snapshots(&self) -> impl Iterator<Item = (usize, &Segment)> {
         self.lvs.iter().enumerate().flat_map(|(i, l)| {
@@ -952,6 +1069,84 @@ mod tests {
         // The COW is a glue LV.
         let m = err(with_second_glue("data", "snapshot0"));
         assert!(m.contains("is itself a snapshot glue LV"), "{m}");
+    }
+
+    fn sample_with(replacements: &[(&str, &str)]) -> Vg {
+        let mut text = SAMPLE.to_owned();
+        for (from, to) in replacements {
+            let t = text.replacen(from, to, 1);
+            assert_ne!(t, text, "replacement {from:?} did not apply");
+            text = t;
+        }
+        Vg::from_tree(&parse(text.as_bytes()).unwrap()).unwrap()
+    }
+
+    /// lvm2 `lv_is_visible` on the sample (data, its COW snap, the glue
+    /// snapshot0): `lvs` lists data and snap, never the glue.
+    #[test]
+    fn visibility_follows_lvm2() {
+        let vg = sample_with(&[]);
+        let [data, snap, glue] = [0, 1, 2];
+        assert!(vg.lv_visible(data));
+        // snap has no VISIBLE flag yet is visible: its origin is.
+        assert!(!vg.lvs[snap].visible_flag());
+        assert!(vg.lv_visible(snap));
+        // The glue carries VISIBLE and is hidden all the same.
+        assert!(vg.lvs[glue].visible_flag());
+        assert!(!vg.lv_visible(glue));
+        assert!(!vg.lv_visible(3));
+        // While merging, the COW is hidden (`lvs -a` shows `[snap]` in the
+        // snapshot-merging corpus scenario).
+        let vg = sample_with(&[("cow_store = \"snap\"", "merging_store = \"snap\"")]);
+        assert!(!vg.lv_visible(snap));
+        assert!(vg.lv_visible(data));
+    }
+
+    /// An origin without VISIBLE is a virtual origin (`lvcreate -V`, the
+    /// hidden `*_vorigin` zero LV): its COW stands for the snapshot and is
+    /// visible, merging or not.
+    #[test]
+    fn cow_of_a_virtual_origin_is_visible() {
+        let hide_data = (
+            "status = [\"READ\", \"WRITE\", \"VISIBLE\"]\nflags = []\ncreation_time = 1700000000\ncreation_host = \"host1\"\nsegment_count = 1\n\nsegment1 {\nstart_extent = 0\nextent_count = 100",
+            "status = [\"READ\", \"WRITE\"]\nflags = []\ncreation_time = 1700000000\ncreation_host = \"host1\"\nsegment_count = 1\n\nsegment1 {\nstart_extent = 0\nextent_count = 100",
+        );
+        let vg = sample_with(&[hide_data]);
+        assert!(!vg.lv_visible(0));
+        assert!(vg.lv_visible(1));
+        assert!(!vg.lv_visible(2));
+        let vg = sample_with(&[
+            hide_data,
+            ("cow_store = \"snap\"", "merging_store = \"snap\""),
+        ]);
+        assert!(vg.lv_visible(1));
+    }
+
+    #[test]
+    fn lv_lookup_names_the_vg_and_lv() {
+        let vg = sample_with(&[]);
+        assert_eq!(vg.lv_index_or_err("snap").unwrap(), 1);
+        let e = vg.lv_index_or_err("nope").unwrap_err();
+        assert!(matches!(
+            &e,
+            Error::NotFound(NotFound::Lv { vg, name }) if vg == "vg0" && name == "nope"
+        ));
+        assert_eq!(e.to_string(), "Failed to find logical volume \"vg0/nope\"");
+    }
+
+    /// Extent use of the sample, counted from its text by hand: pv0 has 255
+    /// PEs, data uses 100 and snap 25.
+    #[test]
+    fn extent_counts_of_the_sample() {
+        let vg = sample_with(&[]);
+        assert_eq!(vg.total_extents(), 255);
+        assert_eq!(vg.pv_used_extents(0), 125);
+        assert_eq!(vg.pv_free_extents(0), 130);
+        assert_eq!(vg.free_extents(), 130);
+        assert_eq!(vg.pv_used_runs(), vec![vec![(0, 100), (100, 25)]]);
+        // No such PV.
+        assert_eq!(vg.pv_used_extents(7), 0);
+        assert_eq!(vg.pv_free_extents(7), 0);
     }
 
     #[test]

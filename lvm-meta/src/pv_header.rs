@@ -54,16 +54,118 @@ pub struct PvHeader {
     pub extension: Option<PvHeaderExtension>,
 }
 
-/// Where each part of a PV header was found, relative to the header start
-/// (for `pvck --dump headers`).
+/// A `disk_locn` list as stored: the entries up to the terminator (the
+/// first entry whose offset is 0), each at a known place.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PvHeaderLayout {
-    /// Offset of each data-area entry and of its terminator.
-    pub data_area_offsets: Vec<usize>,
-    /// Offset of each metadata-area entry and of its terminator.
-    pub metadata_area_offsets: Vec<usize>,
-    /// Offset of the extension, if it fit.
-    pub extension_offset: Option<usize>,
+pub struct RawLocnList {
+    /// Offset of the first entry, relative to the PV header's start.
+    pub at: usize,
+    /// The entries before the terminator.
+    pub entries: Vec<DiskLocn>,
+    /// The terminator as stored (its size need not be 0), or `None` if the
+    /// bytes end before one.
+    pub terminator: Option<DiskLocn>,
+}
+
+impl RawLocnList {
+    /// Reads entries from `at` until a terminator or the end of `b`.
+    fn read(b: &[u8], at: usize) -> RawLocnList {
+        let mut list = RawLocnList {
+            at,
+            entries: Vec::new(),
+            terminator: None,
+        };
+        while let Some(l) = read_locn(b, list.entry_at(list.entries.len())) {
+            if l.offset == 0 {
+                list.terminator = Some(l);
+                break;
+            }
+            list.entries.push(l);
+        }
+        list
+    }
+
+    /// Offset of entry `i` (the terminator is entry `entries.len()`),
+    /// relative to the PV header's start.
+    pub fn entry_at(&self, i: usize) -> usize {
+        self.at.saturating_add(i.saturating_mul(DISK_LOCN_SIZE))
+    }
+
+    /// Offset just past the terminator (where the next part starts).
+    pub fn end(&self) -> usize {
+        self.entry_at(self.entries.len().saturating_add(1))
+    }
+}
+
+/// `pv_header_extension` as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawPvHeaderExtension {
+    /// Offset of the extension, relative to the PV header's start.
+    pub at: usize,
+    /// `version` (0: no extension).
+    pub version: u32,
+    /// `flags`.
+    pub flags: u32,
+    /// `bootloader_areas_xl[]`, read whatever the version.
+    pub bootloader_areas: RawLocnList,
+}
+
+/// `pv_header` as stored: every field decoded, nothing checked (for
+/// `pvck`, which prints the fields and then judges them itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawPvHeader {
+    /// `pv_uuid`: 32 raw bytes.
+    pub pv_uuid: [u8; 32],
+    /// `device_size_xl`.
+    pub device_size_xl: u64,
+    /// The data-area list.
+    pub data_areas: RawLocnList,
+    /// The metadata-area list; `None` if the data-area list has no
+    /// terminator.
+    pub metadata_areas: Option<RawLocnList>,
+    /// The extension; `None` if a list has no terminator or fewer than its
+    /// 8 fixed bytes remain.
+    pub extension: Option<RawPvHeaderExtension>,
+}
+
+impl RawPvHeader {
+    /// Decodes a PV header from `b` (the label sector from the header's
+    /// start to the sector's end). Fails only if `b` is shorter than the
+    /// fixed fields.
+    pub fn decode(b: &[u8]) -> Result<RawPvHeader, Corruption> {
+        if b.len() < OFF_DISK_AREAS {
+            return Err(Corruption::Truncated {
+                needed: OFF_DISK_AREAS as u64,
+                available: b.len() as u64,
+            });
+        }
+        let mut pv_uuid = [0u8; 32];
+        pv_uuid.copy_from_slice(&b[OFF_PV_UUID..OFF_PV_UUID + 32]);
+        let data_areas = RawLocnList::read(b, OFF_DISK_AREAS);
+        let metadata_areas = data_areas
+            .terminator
+            .map(|_| RawLocnList::read(b, data_areas.end()));
+        let extension = metadata_areas
+            .as_ref()
+            .filter(|m| m.terminator.is_some())
+            .and_then(|m| {
+                let at = m.end();
+                let fixed = b.get(at..at.checked_add(8)?)?;
+                Some(RawPvHeaderExtension {
+                    at,
+                    version: LE::read_u32(&fixed[0..4]),
+                    flags: LE::read_u32(&fixed[4..8]),
+                    bootloader_areas: RawLocnList::read(b, at.checked_add(8)?),
+                })
+            });
+        Ok(RawPvHeader {
+            pv_uuid,
+            device_size_xl: LE::read_u64(&b[OFF_DEVICE_SIZE..]),
+            data_areas,
+            metadata_areas,
+            extension,
+        })
+    }
 }
 
 fn read_locn(b: &[u8], at: usize) -> Option<DiskLocn> {
@@ -74,33 +176,23 @@ fn read_locn(b: &[u8], at: usize) -> Option<DiskLocn> {
     })
 }
 
-/// Reads a list of `disk_locn` starting at `at`, ending at the first entry
-/// whose offset is 0. Returns the entries and the offset after the terminator.
-fn read_list(
+/// The entries of a list that must have its terminator.
+fn terminated(
+    list: Option<RawLocnList>,
     b: &[u8],
-    mut at: usize,
     base: u64,
     name: &str,
-) -> Result<(Vec<DiskLocn>, Vec<usize>, usize), Corruption> {
-    let mut v = Vec::new();
-    let mut offs = Vec::new();
-    loop {
-        let Some(l) = read_locn(b, at) else {
-            return Err(Corruption::BadValue {
-                field: format!("pv_header.{name}"),
-                found: format!(
-                    "no terminating entry before byte {}",
-                    base.saturating_add(b.len() as u64)
-                ),
-                reason: "the list runs past the end of the label sector".into(),
-            });
-        };
-        offs.push(at);
-        at += DISK_LOCN_SIZE;
-        if l.offset == 0 {
-            return Ok((v, offs, at));
-        }
-        v.push(l);
+) -> Result<Vec<DiskLocn>, Corruption> {
+    match list {
+        Some(l) if l.terminator.is_some() => Ok(l.entries),
+        _ => Err(Corruption::BadValue {
+            field: format!("pv_header.{name}"),
+            found: format!(
+                "no terminating entry before byte {}",
+                base.saturating_add(b.len() as u64)
+            ),
+            reason: "the list runs past the end of the label sector".into(),
+        }),
     }
 }
 
@@ -108,52 +200,19 @@ impl PvHeader {
     /// Parses a PV header from `b` (the label sector from the header's start
     /// to the sector's end). `base` is `b`'s absolute offset.
     pub fn parse(b: &[u8], base: u64) -> Result<PvHeader, Corruption> {
-        Self::parse_with_layout(b, base).map(|(h, _)| h)
-    }
-
-    /// Like [`PvHeader::parse`], also returning where each part sits.
-    pub fn parse_with_layout(
-        b: &[u8],
-        base: u64,
-    ) -> Result<(PvHeader, PvHeaderLayout), Corruption> {
-        if b.len() < OFF_DISK_AREAS {
-            return Err(Corruption::Truncated {
-                needed: OFF_DISK_AREAS as u64,
-                available: b.len() as u64,
+        let raw = RawPvHeader::decode(b)?;
+        let data_areas = terminated(Some(raw.data_areas), b, base, "data areas")?;
+        let metadata_areas = terminated(raw.metadata_areas, b, base, "metadata areas")?;
+        // lvm2 reads the bootloader list only if it fits; a list that runs
+        // off the sector is treated as empty past what fits.
+        let extension = raw
+            .extension
+            .filter(|e| e.version != 0)
+            .map(|e| PvHeaderExtension {
+                version: e.version,
+                flags: e.flags,
+                bootloader_areas: e.bootloader_areas.entries,
             });
-        }
-        let mut uuid = [0u8; 32];
-        uuid.copy_from_slice(&b[OFF_PV_UUID..OFF_PV_UUID + 32]);
-        let device_size = LE::read_u64(&b[OFF_DEVICE_SIZE..]);
-        let (data_areas, data_area_offsets, after) =
-            read_list(b, OFF_DISK_AREAS, base, "data areas")?;
-        let (metadata_areas, metadata_area_offsets, after) =
-            read_list(b, after, base, "metadata areas")?;
-        let mut extension = None;
-        let mut extension_offset = None;
-        if let Some(fixed) = b.get(after..after + 8) {
-            extension_offset = Some(after);
-            let version = LE::read_u32(&fixed[0..4]);
-            let flags = LE::read_u32(&fixed[4..8]);
-            if version != 0 {
-                // lvm2 reads the bootloader list only if it fits; a list that
-                // runs off the sector is treated as empty past what fits.
-                let mut bootloader_areas = Vec::new();
-                let mut at = after + 8;
-                while let Some(l) = read_locn(b, at) {
-                    if l.offset == 0 {
-                        break;
-                    }
-                    bootloader_areas.push(l);
-                    at += DISK_LOCN_SIZE;
-                }
-                extension = Some(PvHeaderExtension {
-                    version,
-                    flags,
-                    bootloader_areas,
-                });
-            }
-        }
         if metadata_areas.len() > 2 {
             return Err(Corruption::BadValue {
                 field: "pv_header.metadata areas".into(),
@@ -161,20 +220,13 @@ impl PvHeader {
                 reason: "lvm2 allows at most 2 metadata areas per PV".into(),
             });
         }
-        Ok((
-            PvHeader {
-                uuid,
-                device_size,
-                data_areas,
-                metadata_areas,
-                extension,
-            },
-            PvHeaderLayout {
-                data_area_offsets,
-                metadata_area_offsets,
-                extension_offset,
-            },
-        ))
+        Ok(PvHeader {
+            uuid: raw.pv_uuid,
+            device_size: raw.device_size_xl,
+            data_areas,
+            metadata_areas,
+            extension,
+        })
     }
 
     /// Writes the header into `out` (the label sector from the header start),
@@ -274,5 +326,65 @@ mod tests {
             }]
         );
         assert_eq!(h.extension, None);
+    }
+
+    /// The raw decoder keeps what the validating parser refuses: a list
+    /// with no terminator, a terminator with a size, a bootloader list
+    /// behind a zero version.
+    #[test]
+    fn raw_decode_keeps_everything() {
+        let mut b = vec![0u8; 480];
+        for at in (OFF_DISK_AREAS..480 - 15).step_by(16) {
+            LE::write_u64(&mut b[at..], 4096);
+        }
+        let raw = RawPvHeader::decode(&b).unwrap();
+        assert_eq!(raw.data_areas.entries.len(), (480 - OFF_DISK_AREAS) / 16);
+        assert_eq!(raw.data_areas.terminator, None);
+        assert_eq!(raw.metadata_areas, None);
+        assert_eq!(raw.extension, None);
+
+        let mut b = vec![0u8; 480];
+        b[..32].copy_from_slice(b"not-a-uuid-at-all-but-32-bytes!!");
+        LE::write_u64(&mut b[OFF_DEVICE_SIZE..], 7);
+        LE::write_u64(&mut b[0x28..], 0x10_0000); // data area
+        LE::write_u64(&mut b[0x40..], 9); // size of the data terminator
+        LE::write_u64(&mut b[0x48..], 0x1000); // mda 1
+        LE::write_u64(&mut b[0x50..], 0xF_F000);
+        // mda terminator at 0x58; extension at 0x68, version 0, one
+        // bootloader area at 0x70, its terminator at 0x80.
+        LE::write_u64(&mut b[0x70..], 0x20_0000);
+        LE::write_u64(&mut b[0x78..], 0x1000);
+        let raw = RawPvHeader::decode(&b).unwrap();
+        assert_eq!(&raw.pv_uuid, b"not-a-uuid-at-all-but-32-bytes!!");
+        assert_eq!(raw.device_size_xl, 7);
+        assert_eq!(raw.data_areas.at, 0x28);
+        assert_eq!(
+            raw.data_areas.terminator,
+            Some(DiskLocn { offset: 0, size: 9 })
+        );
+        let m = raw.metadata_areas.as_ref().unwrap();
+        assert_eq!(
+            (m.at, m.entries.len(), m.entry_at(1), m.end()),
+            (0x48, 1, 0x58, 0x68)
+        );
+        let e = raw.extension.as_ref().unwrap();
+        assert_eq!((e.at, e.version, e.flags), (0x68, 0, 0));
+        assert_eq!(e.bootloader_areas.at, 0x70);
+        assert_eq!(
+            e.bootloader_areas.entries,
+            vec![DiskLocn {
+                offset: 0x20_0000,
+                size: 0x1000
+            }]
+        );
+        // The validating parser drops a version-0 extension.
+        assert_eq!(PvHeader::parse(&b, 544).unwrap().extension, None);
+        assert!(matches!(
+            RawPvHeader::decode(&b[..0x20]),
+            Err(Corruption::Truncated {
+                needed: 0x28,
+                available: 0x20
+            })
+        ));
     }
 }

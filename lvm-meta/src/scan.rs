@@ -6,7 +6,7 @@
 //! wins. Problems are collected, not fatal: a damaged mda is set aside and
 //! the others are used, as in lvm2.
 
-use crate::error::{Corruption, Error, Result};
+use crate::error::{Corruption, Error, NotFound, Result};
 use crate::io::Image;
 use crate::label::{self, Label};
 use crate::mda_header::MdaHeader;
@@ -128,7 +128,7 @@ impl System {
                         fatal: true,
                         error: Error::corrupt(
                             Some(&again.image.path),
-                            "label",
+                            crate::error::Structure::Label,
                             again.label.as_ref().map_or(512, |l| l.sector * 512),
                             Corruption::BadValue {
                                 field: "pv_header.pv_uuid".into(),
@@ -232,6 +232,30 @@ impl System {
         self.vgs.iter().find(|v| v.vg.name == name)
     }
 
+    /// The VG named `name`, or [`NotFound::Vg`].
+    pub fn vg_or_err(&self, name: &str) -> Result<&VgInstance> {
+        self.vg(name).ok_or_else(|| {
+            NotFound::Vg {
+                name: name.to_owned(),
+            }
+            .into()
+        })
+    }
+
+    /// The index in [`System::devices`] of the image whose path is `name`,
+    /// or [`NotFound::Pv`].
+    pub fn device_index_or_err(&self, name: &str) -> Result<usize> {
+        self.devices
+            .iter()
+            .position(|d| d.image.path == name)
+            .ok_or_else(|| {
+                NotFound::Pv {
+                    name: name.to_owned(),
+                }
+                .into()
+            })
+    }
+
     /// The VG and PV index a device belongs to, if any.
     pub fn owner_of(&self, dev: usize) -> Option<(usize, usize)> {
         for (vi, v) in self.vgs.iter().enumerate() {
@@ -296,7 +320,14 @@ type MdaRead = std::result::Result<(MdaHeader, Option<Committed>), Box<(Option<M
 
 fn read_mda(img: &Image, locn: &DiskLocn, parsed: &mut Vec<Committed>) -> MdaRead {
     let h = read_header(img, locn.offset).map_err(|e| Box::new((None, e)))?;
-    let here = |c| Error::corrupt(Some(&img.path), "metadata area", locn.offset, c);
+    let here = |c| {
+        Error::corrupt(
+            Some(&img.path),
+            crate::error::Structure::MetadataArea,
+            locn.offset,
+            c,
+        )
+    };
     if let Err(c) = h.validate(locn.offset) {
         return Err(Box::new((Some(h), here(c))));
     }
@@ -318,13 +349,23 @@ fn read_mda(img: &Image, locn: &DiskLocn, parsed: &mut Vec<Committed>) -> MdaRea
     let tree = text::parse(&text_bytes).map_err(|c| {
         (
             Some(h.clone()),
-            Error::corrupt(Some(&img.path), "metadata text", text_at, c),
+            Error::corrupt(
+                Some(&img.path),
+                crate::error::Structure::MetadataText,
+                text_at,
+                c,
+            ),
         )
     })?;
     let vg = Vg::from_tree(&tree).map_err(|c| {
         (
             Some(h.clone()),
-            Error::corrupt(Some(&img.path), "metadata text", text_at, c),
+            Error::corrupt(
+                Some(&img.path),
+                crate::error::Structure::MetadataText,
+                text_at,
+                c,
+            ),
         )
     })?;
     let c = Committed {
@@ -335,4 +376,20 @@ fn read_mda(img: &Image, locn: &DiskLocn, parsed: &mut Vec<Committed>) -> MdaRea
     };
     parsed.push(c.clone());
     Ok((h, Some(c)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_fail_with_not_found() {
+        let sys = System::scan(vec![Image::from_bytes("a.img", vec![0u8; 4096])]).unwrap();
+        assert_eq!(sys.device_index_or_err("a.img").unwrap(), 0);
+        let e = sys.device_index_or_err("b.img").unwrap_err();
+        assert!(matches!(&e, Error::NotFound(NotFound::Pv { name }) if name == "b.img"));
+        let e = sys.vg_or_err("vg").unwrap_err();
+        assert!(matches!(&e, Error::NotFound(NotFound::Vg { name }) if name == "vg"));
+        assert_eq!(e.to_string(), "Volume group \"vg\" not found");
+    }
 }

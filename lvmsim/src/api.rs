@@ -191,13 +191,8 @@ impl Session {
     /// old chunks into snapshots first (or fill a snapshot's COW). With
     /// `writable` false the images are opened read-only.
     pub fn lv(&self, vg: &str, lv: &str, writable: bool) -> Result<LvHandle<'_, std::fs::File>> {
-        let inst = self
-            .sys
-            .vg(vg)
-            .ok_or_else(|| Error::Refused(format!("Volume group \"{vg}\" not found")))?;
-        let li = inst.vg.lv_index(lv).ok_or_else(|| {
-            Error::Refused(format!("Failed to find logical volume \"{vg}/{lv}\""))
-        })?;
+        let inst = self.sys.vg_or_err(vg)?;
+        let li = inst.vg.lv_index_or_err(lv)?;
         let images = Images::open_vg(&self.sys, inst, writable)?;
         Ok(LvHandle::open(&inst.vg, images, li)?)
     }
@@ -236,10 +231,7 @@ impl Session {
             &mut err,
         )?;
         self.rescan()?;
-        let vg = self
-            .sys
-            .vg(&spec.vg)
-            .ok_or_else(|| Error::Refused(format!("Volume group \"{}\" not found", spec.vg)))?;
+        let vg = self.sys.vg_or_err(&spec.vg)?;
         let li = vg
             .vg
             .lv_index(&spec.name)

@@ -8,7 +8,7 @@
 //! block (description, host, time) is new.
 
 use crate::error::{bail, refused, Result, ResultExt};
-use crate::timefmt;
+use lvm_meta::timefmt;
 
 /// `COMMENT_TAB`: comments aim at this TAB stop (column 48).
 const COMMENT_TAB: usize = 6;
@@ -240,9 +240,7 @@ pub fn vgcfgbackup(
         bail!("VG name placeholder %s is needed in the file name to back up several VGs");
     }
     for name in &names {
-        let v = sys
-            .vg(name)
-            .ok_or_else(|| refused!("Volume group \"{name}\" not found"))?;
+        let v = sys.vg_or_err(name)?;
         let desc = match file {
             Some(f) => format!("vgcfgbackup -f {f} {name}"),
             None => format!("vgcfgbackup {name}"),

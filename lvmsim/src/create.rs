@@ -204,10 +204,7 @@ impl Ids {
 
 /// The device a command names: by the name it was given with `--dev`.
 fn device(sys: &System, name: &str) -> Result<usize> {
-    sys.devices
-        .iter()
-        .position(|d| d.image.path == name)
-        .ok_or_else(|| refused!("No device found for {name}."))
+    Ok(sys.device_index_or_err(name)?)
 }
 
 /// The VG (name) a device's PV belongs to, if any.
@@ -605,7 +602,7 @@ pub fn vgreduce(
         if vg.pvs.len() - removed.len() <= 1 {
             bail!("Can't remove final physical volume \"{n}\" from volume group \"{name}\"");
         }
-        if pv_used(&vg, pi) {
+        if vg.pv_used_extents(pi) > 0 {
             bail!("Physical volume \"{n}\" still in use");
         }
         removed.push((pi, d, n));
@@ -628,18 +625,6 @@ pub fn vgreduce(
         writeln!(out, "  Removed \"{n}\" from volume group \"{name}\"")?;
     }
     Ok(())
-}
-
-fn pv_used(vg: &Vg, pi: usize) -> bool {
-    vg.lvs
-        .iter()
-        .flat_map(|l| &l.segments)
-        .any(|s| match &s.kind {
-            SegmentKind::Striped { stripes, .. } => stripes
-                .iter()
-                .any(|a| matches!(a, Area::Pv { pv, .. } if *pv == pi)),
-            _ => false,
-        })
 }
 
 /// After PV `gone` is removed, PV indices above it move down by one.
@@ -1011,7 +996,7 @@ pub fn lvcreate(
     let mut stripe_size = stripe_size_for(stripes, o.stripe_size, None, out)?;
     let choice = pv_selection(sys, inst, pv_args)?;
     let ext = vg.extent_size.0;
-    let extent_count: u64 = vg.pvs.iter().map(|p| u64::from(p.pe_count)).sum();
+    let extent_count = vg.total_extents();
     let vg_free = lvm_meta::alloc::free_extents(&vg, &[]);
     let mut approx = false;
     let amount = o
@@ -1348,7 +1333,7 @@ pub fn lvresize(
     let cur = vg.lv_extents(&vg.lvs[li]);
     let ext = vg.extent_size.0;
     let choice = pv_selection(sys, inst, pv_args)?;
-    let extent_count: u64 = vg.pvs.iter().map(|p| u64::from(p.pe_count)).sum();
+    let extent_count = vg.total_extents();
     let vg_free = lvm_meta::alloc::free_extents(&vg, &[]);
     let Some(last) = vg.lvs[li].segments.last() else {
         bail!("Logical volume {vgname}/{lvname} has no segments.");
@@ -1646,9 +1631,7 @@ pub fn lvchange(
         }
         let inst = writable(&cur, &vgname)?;
         let mut vg = (*inst.vg).clone();
-        let li = vg
-            .lv_index(&lvname)
-            .ok_or_else(|| refused!("Failed to find logical volume \"{vgname}/{lvname}\""))?;
+        let li = vg.lv_index_or_err(&lvname)?;
         let lv = &mut vg.lvs[li];
         for t in &o.addtag {
             if !lv.tags.contains(t) {

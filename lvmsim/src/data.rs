@@ -43,14 +43,17 @@ pub fn write(sys: &System, arg: &str, offset: u64, input: &mut dyn Read) -> Resu
     let (vgn, lvn) = arg
         .split_once('/')
         .ok_or_else(|| refused!("\"{arg}\": name the LV as VG/LV"))?;
-    let inst = sys
-        .vg(vgn)
-        .ok_or_else(|| refused!("Volume group \"{vgn}\" not found"))?;
+    let inst = sys.vg_or_err(vgn)?;
     let vg = &inst.vg;
-    let li = vg
-        .lv_index(lvn)
-        .filter(|&i| !vg.lvs[i].is_snapshot_glue())
-        .ok_or_else(|| refused!("Failed to find logical volume \"{vgn}/{lvn}\""))?;
+    // A snapshot's glue is not an LV one can open.
+    let li = vg.lv_index_or_err(lvn)?;
+    if vg.lvs[li].is_snapshot_glue() {
+        return Err(lvm_meta::Error::from(lvm_meta::NotFound::Lv {
+            vg: vgn.to_owned(),
+            name: lvn.to_owned(),
+        })
+        .into());
+    }
     let mut lv = LvHandle::open(vg, Images::open_vg(sys, inst, true)?, li)?;
     let mut buf = vec![0u8; PIECE];
     let mut at = offset;
@@ -92,13 +95,8 @@ pub fn cat(
     let (vgn, lvn) = arg
         .split_once('/')
         .ok_or_else(|| refused!("\"{arg}\": name the LV as VG/LV"))?;
-    let vi = sys
-        .vg(vgn)
-        .ok_or_else(|| refused!("Volume group \"{vgn}\" not found"))?;
-    let li = vi
-        .vg
-        .lv_index(lvn)
-        .ok_or_else(|| refused!("Failed to find logical volume \"{vgn}/{lvn}\""))?;
+    let vi = sys.vg_or_err(vgn)?;
+    let li = vi.vg.lv_index_or_err(lvn)?;
     let pvs: Vec<Option<&Image>> = vi
         .pv_devices
         .iter()

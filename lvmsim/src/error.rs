@@ -90,12 +90,27 @@ impl Error {
         }
     }
 
+    /// The VG, LV or device the request named and the devices do not hold,
+    /// if that is the error.
+    pub fn not_found(&self) -> Option<&lvm_meta::NotFound> {
+        match self.root() {
+            Error::Meta(lvm_meta::Error::NotFound(n)) => Some(n),
+            _ => None,
+        }
+    }
+
     /// The error under any [`Error::Context`] layers.
     pub fn root(&self) -> &Error {
         match self {
             Error::Context { source, .. } => source.root(),
             e => e,
         }
+    }
+}
+
+impl From<lvm_meta::NotFound> for Error {
+    fn from(e: lvm_meta::NotFound) -> Error {
+        Error::Meta(e.into())
     }
 }
 

@@ -211,7 +211,7 @@ fn row_text(h: &History, i: usize, out: &mut dyn Write) -> Result<()> {
     let c = &h.copies[i];
     let time = c
         .creation_time
-        .map_or("(no time)".into(), crate::timefmt::ctime);
+        .map_or("(no time)".into(), lvm_meta::timefmt::ctime);
     writeln!(
         out,
         "{} seqno {}  {time}  length {} crc {:08x} ({})",

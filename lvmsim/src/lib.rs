@@ -46,7 +46,6 @@ pub mod lock;
 pub mod pvck;
 pub mod recover;
 pub mod report;
-pub mod timefmt;
 pub mod units;
 pub mod write;
 pub mod write_log;

@@ -5,13 +5,17 @@
 //! trusting anything else, and reports each problem as a `CHECK:` line.
 
 use crate::error::{refused, Result};
-use byteorder::{ByteOrder, LittleEndian as LE};
 use lvm_meta::crc::lvm_crc;
 use lvm_meta::io::Image;
-use lvm_meta::mda_header::{MdaHeader, FMTT_MAGIC, FMTT_VERSION, RAW_LOCN_IGNORED};
+use lvm_meta::label::{RawLabelHeader, LABEL_HEADER_SIZE, LABEL_ID, LVM2_LABEL, SECTOR_SIZE};
+use lvm_meta::mda_header::{
+    MdaHeader, FMTT_MAGIC, FMTT_VERSION, MDA_HEADER_SIZE, OFF_MAGIC, OFF_RAW_LOCNS,
+    RAW_LOCN_IGNORED, RAW_LOCN_SIZE,
+};
 use lvm_meta::metadata_area::{
     read_area_bytes, scan_copies, FoundCopy, MAX_AREA_SCAN, MAX_TEXT_SIZE,
 };
+use lvm_meta::pv_header::{DiskLocn, RawPvHeader, DISK_LOCN_SIZE};
 use lvm_meta::text;
 use lvm_meta::uuid::parse_uuid;
 use std::io::Write;
@@ -130,132 +134,151 @@ fn label_and_pv_header(
 ) -> Result<(bool, PvInfo)> {
     let mut info = PvInfo::default();
     let ls = opts.labelsector;
-    let lh_off = ls.saturating_mul(512);
-    let Some(buf) = read_at(img, lh_off, 512) else {
+    let lh_off = ls.saturating_mul(SECTOR_SIZE);
+    let Some(sector) = read_at(img, lh_off, 512).and_then(|b| <[u8; 512]>::try_from(b).ok()) else {
         p.p(format!("CHECK: failed to read label_header at {lh_off}"))?;
         return Ok((false, info));
     };
+    let lh = RawLabelHeader::decode(&sector);
     let mut bad = 0;
     if print {
         p.p(format!("label_header at {lh_off}"))?;
-        p.p(format!("label_header.id {}", chars(&buf[0..8])))?;
-        p.p(format!("label_header.sector {}", LE::read_u64(&buf[8..])))?;
-        p.p(format!("label_header.crc 0x{:x}", LE::read_u32(&buf[16..])))?;
-        p.p(format!("label_header.offset {}", LE::read_u32(&buf[20..])))?;
-        p.p(format!("label_header.type {}", chars(&buf[24..32])))?;
+        p.p(format!("label_header.id {}", chars(&lh.id)))?;
+        p.p(format!("label_header.sector {}", lh.sector_xl))?;
+        p.p(format!("label_header.crc 0x{:x}", lh.crc_xl))?;
+        p.p(format!("label_header.offset {}", lh.offset_xl))?;
+        p.p(format!("label_header.type {}", chars(&lh.label_type)))?;
     }
-    let good_id = &buf[0..8] == b"LABELONE";
+    let good_id = &lh.id == LABEL_ID;
     if !good_id {
         p.p("CHECK: label_header.id expected LABELONE")?;
         bad += 1;
     }
-    if LE::read_u64(&buf[8..]) != ls {
+    if lh.sector_xl != ls {
         p.p(format!("CHECK: label_header.sector expected {ls}"))?;
         bad += 1;
     }
-    let crc = lvm_crc(&buf[20..]);
-    if crc != LE::read_u32(&buf[16..]) {
-        p.p(format!("CHECK: label_header.crc expected 0x{crc:x}"))?;
+    if lh.computed_crc != lh.crc_xl {
+        p.p(format!(
+            "CHECK: label_header.crc expected 0x{:x}",
+            lh.computed_crc
+        ))?;
         bad += 1;
     }
-    if LE::read_u32(&buf[20..]) != 32 {
+    if lh.offset_xl != LABEL_HEADER_SIZE as u32 {
         p.p("CHECK: label_header.offset expected 32")?;
         bad += 1;
     }
-    let good_type = &buf[24..32] == b"LVM2 001";
+    let good_type = &lh.label_type == LVM2_LABEL;
     if !good_type {
         p.p("CHECK: label_header.type expected LVM2 001")?;
         bad += 1;
     }
     info.found_label = good_id && good_type;
-    let pvh_off = lh_off + 32;
+    // pvck reads the PV header where lvm2 writes it, whatever offset_xl says.
+    let pvh_off = lh_off + LABEL_HEADER_SIZE as u64;
+    let ph = RawPvHeader::decode(&sector[LABEL_HEADER_SIZE..]).map_err(|c| {
+        lvm_meta::Error::corrupt(Some(&img.path), lvm_meta::Structure::PvHeader, pvh_off, c)
+    })?;
     if print {
         p.p(format!("pv_header at {pvh_off}"))?;
-        p.p(format!("pv_header.pv_uuid {}", chars(&buf[32..64])))?;
-        p.p(format!(
-            "pv_header.device_size {}",
-            LE::read_u64(&buf[64..])
-        ))?;
+        p.p(format!("pv_header.pv_uuid {}", chars(&ph.pv_uuid)))?;
+        p.p(format!("pv_header.device_size {}", ph.device_size_xl))?;
     }
-    if parse_uuid(std::str::from_utf8(&buf[32..64]).unwrap_or("")).is_none() {
+    if parse_uuid(std::str::from_utf8(&ph.pv_uuid).unwrap_or("")).is_none() {
         p.p("CHECK: pv_header.pv_uuid invalid format")?;
         bad += 1;
     }
     // The lists; pvck walks them unbounded, lvmsim stops at the sector end.
-    let mut at = 72usize;
+    let at = |rel: usize| pvh_off + rel as u64;
     let mut di = 0usize;
-    let locn = |at: usize| -> Option<(u64, u64)> {
-        let e = buf.get(at..at + 16)?;
-        Some((LE::read_u64(&e[0..]), LE::read_u64(&e[8..])))
-    };
-    for (what, is_mda) in [("data area", false), ("metadata area", true)] {
-        loop {
-            let Some((o, s)) = locn(at) else {
-                p.p(format!(
-                    "CHECK: pv_header.disk_locn[{di}] runs past the label sector"
-                ))?;
-                return Ok((false, info));
-            };
-            if o == 0 {
-                break;
-            }
+    let lists = [
+        ("data area", false, Some(&ph.data_areas)),
+        ("metadata area", true, ph.metadata_areas.as_ref()),
+    ];
+    for (what, is_mda, list) in lists {
+        // The metadata list is missing only when the data list ran past
+        // the sector, which returned below.
+        let Some(list) = list else { break };
+        for (i, l) in list.entries.iter().enumerate() {
             if print {
                 p.p(format!(
                     "pv_header.disk_locn[{di}] at {} # location of {what}",
-                    lh_off + at as u64
+                    at(list.entry_at(i))
                 ))?;
-                p.p(format!("pv_header.disk_locn[{di}].offset {o}"))?;
-                p.p(format!("pv_header.disk_locn[{di}].size {s}"))?;
+                p.p(format!("pv_header.disk_locn[{di}].offset {}", l.offset))?;
+                p.p(format!("pv_header.disk_locn[{di}].size {}", l.size))?;
             }
             if is_mda {
-                if info.mdas.is_empty() && ![4096, 8192, 65536].contains(&o) {
-                    p.p(format!("WARNING: pv_header.disk_locn[{di}].offset {o} is unexpected # for first mda"))?;
+                if info.mdas.is_empty() && ![4096, 8192, 65536].contains(&l.offset) {
+                    p.p(format!("WARNING: pv_header.disk_locn[{di}].offset {} is unexpected # for first mda", l.offset))?;
                 }
-                info.mdas.push((o, s));
+                info.mdas.push((l.offset, l.size));
             }
             di += 1;
-            at += 16;
         }
-        let (o, s) = locn(at).unwrap_or((0, 0));
+        let Some(end) = list.terminator else {
+            p.p(format!(
+                "CHECK: pv_header.disk_locn[{di}] runs past the label sector"
+            ))?;
+            return Ok((false, info));
+        };
         if print {
             p.p(format!(
                 "pv_header.disk_locn[{di}] at {} # location list end",
-                lh_off + at as u64
+                at(list.entry_at(list.entries.len()))
             ))?;
-            p.p(format!("pv_header.disk_locn[{di}].offset {o}"))?;
-            p.p(format!("pv_header.disk_locn[{di}].size {s}"))?;
+            p.p(format!("pv_header.disk_locn[{di}].offset {}", end.offset))?;
+            p.p(format!("pv_header.disk_locn[{di}].size {}", end.size))?;
         }
         di += 1;
-        at += 16;
     }
     if print {
-        let ver = buf.get(at..at + 4).map_or(0, LE::read_u32);
-        let flags = buf.get(at + 4..at + 8).map_or(0, LE::read_u32);
-        p.p(format!("pv_header_extension at {}", lh_off + at as u64))?;
+        let after_lists = ph.metadata_areas.as_ref().map_or(0, |m| m.end());
+        let (ext_at, ver, flags) = ph
+            .extension
+            .as_ref()
+            .map_or((after_lists, 0, 0), |e| (e.at, e.version, e.flags));
+        p.p(format!("pv_header_extension at {}", at(ext_at)))?;
         p.p(format!("pv_header_extension.version {ver}"))?;
         p.p(format!("pv_header_extension.flags {flags}"))?;
-        let mut bi = 0usize;
-        let mut b = at + 8;
-        loop {
-            let (o, s) = locn(b).unwrap_or((0, 0));
-            if o == 0 {
-                p.p(format!(
-                    "pv_header_extension.disk_locn[{bi}] at {} # location list end",
-                    lh_off + b as u64
-                ))?;
-                p.p(format!("pv_header_extension.disk_locn[{bi}].offset {o}"))?;
-                p.p(format!("pv_header_extension.disk_locn[{bi}].size {s}"))?;
-                break;
+        let (entries, end, first_at) = match &ph.extension {
+            Some(e) => {
+                let b = &e.bootloader_areas;
+                (b.entries.as_slice(), b.terminator, b.at)
             }
+            None => (&[][..], None, ext_at + 8),
+        };
+        let entry_at = |i: usize| at(first_at + i * DISK_LOCN_SIZE);
+        for (bi, l) in entries.iter().enumerate() {
             p.p(format!(
                 "pv_header_extension.disk_locn[{bi}] at {} # bootloader area",
-                lh_off + b as u64
+                entry_at(bi)
             ))?;
-            p.p(format!("pv_header_extension.disk_locn[{bi}].offset {o}"))?;
-            p.p(format!("pv_header_extension.disk_locn[{bi}].size {s}"))?;
-            bi += 1;
-            b += 16;
+            p.p(format!(
+                "pv_header_extension.disk_locn[{bi}].offset {}",
+                l.offset
+            ))?;
+            p.p(format!(
+                "pv_header_extension.disk_locn[{bi}].size {}",
+                l.size
+            ))?;
         }
+        // A list that runs off the sector prints as ended with zeros.
+        let bi = entries.len();
+        let end = end.unwrap_or(DiskLocn { offset: 0, size: 0 });
+        p.p(format!(
+            "pv_header_extension.disk_locn[{bi}] at {} # location list end",
+            entry_at(bi)
+        ))?;
+        p.p(format!(
+            "pv_header_extension.disk_locn[{bi}].offset {}",
+            end.offset
+        ))?;
+        p.p(format!(
+            "pv_header_extension.disk_locn[{bi}].size {}",
+            end.size
+        ))?;
     }
     Ok((bad == 0, info))
 }
@@ -271,13 +294,13 @@ fn mda_header(
     mda_size: u64,
 ) -> Result<(bool, u32)> {
     let mn = if mda_offset == 4096 { 1 } else { 2 };
-    let Some(buf) = read_at(img, mda_offset, 512) else {
+    let Some(buf) = read_at(img, mda_offset, MDA_HEADER_SIZE as usize)
+        .and_then(|b| <[u8; MDA_HEADER_SIZE as usize]>::try_from(b).ok())
+    else {
         p.p(format!("CHECK: failed to read mda_header at {mda_offset}"))?;
         return Ok((false, 0));
     };
-    let mut b = [0u8; 512];
-    b.copy_from_slice(&buf);
-    let h = MdaHeader::decode(&b);
+    let h = MdaHeader::decode(&buf);
     let mut bad = 0;
     if print {
         p.p(format!("mda_header_{mn} at {mda_offset} # metadata area"))?;
@@ -321,7 +344,7 @@ fn mda_header(
     let mut slot0 = (0u64, 0u64, 0u32);
     for ri in 0..2 {
         let r = h.raw_locns[ri];
-        let rl_off = mda_offset + 40 + 24 * ri as u64;
+        let rl_off = mda_offset + (OFF_RAW_LOCNS + RAW_LOCN_SIZE * ri) as u64;
         let wrapped = r.offset.saturating_add(r.size) > mda_size;
         if print {
             let role = if ri == 0 { "commit" } else { "precommit" };
@@ -359,11 +382,11 @@ fn mda_header(
             continue;
         }
         let mut size = r.size;
-        if size > mda_size.saturating_sub(512) {
+        if size > mda_size.saturating_sub(MDA_HEADER_SIZE) {
             p.p(format!(
                 "CHECK: mda_header_{mn}.raw_locn[{ri}].size larger than metadata area size"
             ))?;
-            size = mda_size.saturating_sub(512);
+            size = mda_size.saturating_sub(MDA_HEADER_SIZE);
         }
         if ri == 0 {
             slot0 = (r.offset, size, r.checksum);
@@ -428,7 +451,7 @@ fn current_text(
         let wrap = meta_offset + meta_size - mda_size;
         let size_a = meta_size - wrap;
         let a = read_at(img, mda_offset + meta_offset, size_a as usize);
-        let b = read_at(img, mda_offset + 512, wrap as usize);
+        let b = read_at(img, mda_offset + MDA_HEADER_SIZE, wrap as usize);
         match (a, b) {
             (Some(mut a), Some(b)) => {
                 a.extend_from_slice(&b);
@@ -689,7 +712,8 @@ fn dump_found(img: &Image, opts: &Options, p: &mut Printer) -> Result<bool> {
         for &(o, s) in &info.mdas {
             let (good, _) = mda_header(img, p, false, None, false, o, s)?;
             ok &= good;
-            let magic_ok = read_at(img, o + 4, 16).is_some_and(|m| m == FMTT_MAGIC);
+            let magic_ok = read_at(img, o + OFF_MAGIC as u64, FMTT_MAGIC.len())
+                .is_some_and(|m| m == FMTT_MAGIC);
             if magic_ok {
                 found_headers.push((o, s));
             }

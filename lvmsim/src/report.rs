@@ -204,23 +204,23 @@ static FIELDS: &[Field] = &[
     f("vg_size", "VSize", 0, Obj::Vg, R, |c, r| {
         Cell::Size(
             c.vg(r)
-                .map_or(0, |v| vg_extents(&v.vg) * v.vg.extent_size.0),
+                .map_or(0, |v| v.vg.total_extents() * v.vg.extent_size.0),
         )
     }),
     f("vg_free", "VFree", 0, Obj::Vg, R, |c, r| {
         Cell::Size(
             c.vg(r)
-                .map_or(0, |v| vg_free_extents(&v.vg) * v.vg.extent_size.0),
+                .map_or(0, |v| v.vg.free_extents() * v.vg.extent_size.0),
         )
     }),
     f("vg_extent_size", "Ext", 0, Obj::Vg, R, |c, r| {
         Cell::Size(c.vg(r).map_or(0, |v| v.vg.extent_size.0))
     }),
     f("vg_extent_count", "#Ext", 0, Obj::Vg, R, |c, r| {
-        Cell::Num(c.vg(r).map_or(0, |v| vg_extents(&v.vg)))
+        Cell::Num(c.vg(r).map_or(0, |v| v.vg.total_extents()))
     }),
     f("vg_free_count", "Free", 0, Obj::Vg, R, |c, r| {
-        Cell::Num(c.vg(r).map_or(0, |v| vg_free_extents(&v.vg)))
+        Cell::Num(c.vg(r).map_or(0, |v| v.vg.free_extents()))
     }),
     f("max_lv", "MaxLV", 0, Obj::Vg, R, |c, r| {
         Cell::Num(c.vg(r).map_or(0, |v| u64::from(v.vg.max_lv)))
@@ -233,9 +233,7 @@ static FIELDS: &[Field] = &[
     }),
     f("lv_count", "#LV", 0, Obj::Vg, R, |c, r| {
         Cell::Num(c.vg(r).map_or(0, |v| {
-            (0..v.vg.lvs.len())
-                .filter(|&i| lv_visible(&v.vg, i))
-                .count() as u64
+            (0..v.vg.lvs.len()).filter(|&i| v.vg.lv_visible(i)).count() as u64
         }))
     }),
     f("snap_count", "#SN", 0, Obj::Vg, R, |c, r| {
@@ -286,7 +284,7 @@ static FIELDS: &[Field] = &[
     }),
     f("lv_path", "Path", 0, Obj::Lv, L, |c, r| {
         s(match (c.lv(r), r.lv) {
-            (Some((v, l)), Some(i)) if lv_visible(v, i) => format!("/dev/{}/{}", v.name, l.name),
+            (Some((v, l)), Some(i)) if v.lv_visible(i) => format!("/dev/{}/{}", v.name, l.name),
             _ => String::new(),
         })
     }),
@@ -369,33 +367,6 @@ static FIELDS: &[Field] = &[
     }),
 ];
 
-fn vg_extents(vg: &Vg) -> u64 {
-    vg.pvs.iter().map(|p| u64::from(p.pe_count)).sum()
-}
-
-fn pv_alloc_in(vg: &Vg, pv: usize) -> u64 {
-    let mut n = 0u64;
-    for lv in &vg.lvs {
-        for sg in &lv.segments {
-            if let SegmentKind::Striped { stripes, .. } = &sg.kind {
-                let per = u64::from(sg.extent_count) / stripes.len() as u64;
-                n += stripes
-                    .iter()
-                    .filter(|a| matches!(a, Area::Pv { pv: p, .. } if *p == pv))
-                    .count() as u64
-                    * per;
-            }
-        }
-    }
-    n
-}
-
-fn vg_free_extents(vg: &Vg) -> u64 {
-    (0..vg.pvs.len())
-        .map(|i| u64::from(vg.pvs[i].pe_count).saturating_sub(pv_alloc_in(vg, i)))
-        .sum()
-}
-
 fn vg_attr(v: &VgInstance) -> String {
     let g = &v.vg;
     let has = |f: &str| g.status.iter().any(|s| s == f);
@@ -442,28 +413,6 @@ fn is_origin(vg: &Vg, i: usize) -> (bool, bool) {
     vg.roles.get(i).map_or((false, false), |r| {
         (!r.origin_of.is_empty(), r.merging_origin)
     })
-}
-
-/// lvm2 `lv_is_visible`: the glue is never visible; a COW is visible when
-/// its origin is (and it is not merging); others follow `VISIBLE`.
-fn lv_visible(vg: &Vg, i: usize) -> bool {
-    lv_visible_depth(vg, i, 0)
-}
-
-fn lv_visible_depth(vg: &Vg, i: usize, depth: usize) -> bool {
-    let lv = &vg.lvs[i];
-    if lv.is_snapshot_glue() {
-        return false;
-    }
-    if depth < 8 {
-        if let Some((origin, _, merging)) = cow_of(vg, i) {
-            if merging {
-                return false;
-            }
-            return lv_visible_depth(vg, origin, depth + 1);
-        }
-    }
-    lv.visible_flag()
 }
 
 fn seg_area_count(sg: &lvm_meta::model::Segment) -> u64 {
@@ -570,17 +519,15 @@ impl Ctx<'_> {
     }
     fn pv_alloc(&self, r: Row) -> u64 {
         match (self.vg(r), r.pv) {
-            (Some(v), Some(p)) => pv_alloc_in(&v.vg, p),
+            (Some(v), Some(p)) => v.vg.pv_used_extents(p),
             _ => 0,
         }
     }
     fn pv_free(&self, r: Row) -> u64 {
-        match self.vg_pv(r) {
-            Some((vg, p)) => {
-                u64::from(p.pe_count).saturating_sub(self.pv_alloc(r)) * vg.extent_size.0
-            }
-            None if self.used_orphan(r) => 0,
-            None => self.pv_size(r),
+        match (self.vg(r), r.pv) {
+            (Some(v), Some(p)) => v.vg.pv_free_extents(p) * v.vg.extent_size.0,
+            _ if self.used_orphan(r) => 0,
+            _ => self.pv_size(r),
         }
     }
     /// A PV in no VG whose label says a VG uses it (`PV_EXT_USED`): the VG's
@@ -620,7 +567,7 @@ impl Ctx<'_> {
     fn lv_name(&self, r: Row) -> String {
         match (self.lv(r), r.lv) {
             (Some((v, l)), Some(i)) => {
-                if lv_visible(v, i) {
+                if v.lv_visible(i) {
                     l.name.clone()
                 } else {
                     format!("[{}]", l.name)
@@ -770,8 +717,8 @@ impl Ctx<'_> {
         // A COW counts as public when its origin is, even while merging
         // hides it from `lvs`.
         let public = match cow_of(vg, i) {
-            Some((origin, _, _)) => lv_visible(vg, origin),
-            None => lv_visible(vg, i),
+            Some((origin, _, _)) => vg.lv_visible(origin),
+            None => vg.lv_visible(i),
         };
         let mut roles = vec![if public { "public" } else { "private" }];
         if is_origin(vg, i).0 {
@@ -1119,9 +1066,7 @@ fn rows(sys: &System, kind: Kind, opts: &Options) -> Result<Vec<Row>> {
         Kind::Lv | Kind::Seg => {
             for n in &opts.names {
                 let vgn = n.split('/').next().unwrap_or("");
-                if sys.vg(vgn).is_none() {
-                    bail!("Volume group \"{vgn}\" not found");
-                }
+                sys.vg_or_err(vgn)?;
             }
             for (vi, v) in sys.vgs.iter().enumerate() {
                 if !vg_selected(&v.vg.name) {
@@ -1132,7 +1077,7 @@ fn rows(sys: &System, kind: Kind, opts: &Options) -> Result<Vec<Row>> {
                     if l.is_snapshot_glue() {
                         continue;
                     }
-                    if !opts.all && !lv_visible(&v.vg, li) {
+                    if !opts.all && !v.vg.lv_visible(li) {
                         continue;
                     }
                     let named = opts.names.iter().any(|n| n.contains('/'));

@@ -116,9 +116,7 @@ pub(crate) fn writable<'a>(
     sys: &'a System,
     vgname: &str,
 ) -> Result<&'a lvm_meta::scan::VgInstance> {
-    let inst = sys
-        .vg(vgname)
-        .ok_or_else(|| refused!("Volume group \"{vgname}\" not found"))?;
+    let inst = sys.vg_or_err(vgname)?;
     if inst.partial() {
         bail!("Cannot change VG {vgname} while PVs are missing.");
     }
@@ -261,10 +259,7 @@ pub fn lvconvert_merge(
 ) -> Result<()> {
     let (vgname, snap) = vg_lv(arg)?;
     let inst = writable(sys, &vgname)?;
-    let li = inst
-        .vg
-        .lv_index(&snap)
-        .ok_or_else(|| refused!("Failed to find logical volume \"{vgname}/{snap}\""))?;
+    let li = inst.vg.lv_index_or_err(&snap)?;
     let c = inst.vg.roles[li]
         .cow_of
         .ok_or_else(|| refused!("\"{vgname}/{snap}\" is not a mergeable logical volume."))?;
@@ -588,10 +583,7 @@ pub(crate) fn activate_lv(
     out: &mut dyn Write,
 ) -> Result<()> {
     let inst = writable(sys, vgname)?;
-    let li = inst
-        .vg
-        .lv_index(lvname)
-        .ok_or_else(|| refused!("Failed to find logical volume \"{vgname}/{lvname}\""))?;
+    let li = inst.vg.lv_index_or_err(lvname)?;
     if !inst.vg.roles[li].merging_origin {
         return Ok(());
     }
@@ -679,10 +671,7 @@ pub fn vgchange(
 pub fn lvpoll_merge(sys: &System, arg: &str, w: &Writer, out: &mut dyn Write) -> Result<()> {
     let (vgname, lv) = vg_lv(arg)?;
     let inst = writable(sys, &vgname)?;
-    let origin = inst
-        .vg
-        .lv_index(&lv)
-        .ok_or_else(|| refused!("Failed to find logical volume \"{vgname}/{lv}\""))?;
+    let origin = inst.vg.lv_index_or_err(&lv)?;
     run_merges(sys, inst, Some(origin), w.hooks)?;
     let sys_now = rescan(sys)?;
     let inst_now = sys_now
@@ -714,10 +703,7 @@ pub fn lvremove(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) 
     for arg in args {
         let (vgname, lv) = vg_lv(arg)?;
         let inst = writable(&sys_now, &vgname)?;
-        let li = inst
-            .vg
-            .lv_index(&lv)
-            .ok_or_else(|| refused!("Failed to find logical volume \"{vgname}/{lv}\""))?;
+        let li = inst.vg.lv_index_or_err(&lv)?;
         if !named.iter().any(|(v, i, _)| *v == vgname && *i == li) {
             named.push((vgname, li, lv));
         }
@@ -729,9 +715,7 @@ pub fn lvremove(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) 
             Some(i) => pending.remove(i).1,
             None => (*writable(&sys_now, &vgname)?.vg).clone(),
         };
-        let li = vg
-            .lv_index(&lv)
-            .ok_or_else(|| refused!("Failed to find logical volume \"{vgname}/{lv}\""))?;
+        let li = vg.lv_index_or_err(&lv)?;
         if vg.lvs[li].is_snapshot_glue() {
             bail!("Can't remove logical volume {vgname}/{lv} used as snapshot glue.");
         }
