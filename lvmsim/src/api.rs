@@ -27,10 +27,11 @@
 //! ```
 
 use crate::context::Context;
-use crate::create::{self, Amount, LvcreateOpts};
 use crate::error::{Error, Result};
+use crate::lv::{self, LvcreateOpts};
 use crate::report::{self, Report};
-use crate::write::{self, MergeProgress};
+use crate::size::Amount;
+use crate::snapshot::{self, MergeProgress};
 use cow_engine::blocks::Images;
 use cow_engine::handle::LvHandle;
 use lvm_meta::io::Image;
@@ -220,7 +221,7 @@ impl Session {
         let w = self.ctx.writer(&line);
         let mut ids = self.ctx.ids(&line);
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        create::lvcreate(
+        lv::lvcreate(
             &self.sys,
             &spec.vg,
             &[],
@@ -268,7 +269,7 @@ impl Session {
             .unwrap_or_default();
         let w = self.ctx.writer(&format!("lvconvert --merge {vg}/{snap}"));
         let mut out = Vec::new();
-        write::lvconvert_merge(
+        snapshot::lvconvert_merge(
             &self.sys,
             &format!("{vg}/{snap}"),
             None,

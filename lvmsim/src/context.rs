@@ -69,8 +69,8 @@ impl Context {
 
     /// The identifier source of a command: random, or (deterministic) seeded
     /// by `seed`.
-    pub fn ids(&self, seed: &str) -> crate::create::Ids {
-        crate::create::Ids::new(self.deterministic, seed)
+    pub fn ids(&self, seed: &str) -> crate::ids::Ids {
+        crate::ids::Ids::new(self.deterministic, seed)
     }
 }
 

@@ -4,11 +4,14 @@
 //! - [`api`]: a [`api::Session`] over image files with typed calls
 //!   (`lvs`, `lvcreate -s`, `lvconvert --merge`, LV handles with the
 //!   kernel's snapshot semantics), typed outcomes and errors;
-//! - the commands, one module per kind of object they change:
-//!   [`create`] (PVs, VGs, LVs, snapshots), [`write`] (renames, merges,
-//!   activation, removal), [`data`] (`cat`, `write`), [`report`]
+//! - the commands, one module per kind of object they change: [`pv`],
+//!   [`vg`], [`lv`], [`snapshot`] (creation and merging), [`data`] (`cat`
+//!   and `write` of LV bytes); the reading ones: [`report`]
 //!   (`pvs`/`vgs`/`lvs`), [`dmsetup`], [`pvck`], [`backup`]
 //!   (`vgcfgbackup`), [`history`] and [`recover`] (forensics);
+//! - their common ground: [`size`] (lvm2's size arguments), [`ids`]
+//!   (UUIDs), [`write`](mod@write) (who writes, commits in lvm2's order), [`lock`]
+//!   (flock on the images);
 //! - [`context`]: host, time, identifiers and write hooks, given
 //!   explicitly (the library reads no environment variable);
 //! - [`error`]: the typed error and its exit-code table.
@@ -37,16 +40,21 @@ pub mod active;
 pub mod api;
 pub mod backup;
 pub mod context;
-pub mod create;
 pub mod data;
 pub mod dmsetup;
 pub mod error;
 pub mod history;
+pub mod ids;
 pub mod lock;
+pub mod lv;
+pub mod pv;
 pub mod pvck;
 pub mod recover;
 pub mod report;
+pub mod size;
+pub mod snapshot;
 pub mod units;
+pub mod vg;
 pub mod write;
 pub mod write_log;
 

@@ -20,9 +20,10 @@ use args::{Access, Cli, Cmd, DmCmd, DmsetupArgs, DumpKind, ReportFormat, Yn};
 use clap::Parser;
 use lvm_meta::io::Image;
 use lvmsim::context::Context;
-use lvmsim::create::{self, Amount, Sign};
 use lvmsim::error::{Error, Result};
-use lvmsim::{backup, data, dmsetup, history, pvck, recover, report, units, write};
+use lvmsim::size::{self, Amount, Sign};
+use lvmsim::{backup, data, dmsetup, history, pvck, recover, report, units};
+use lvmsim::{ids, lv, pv, snapshot, vg};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -84,8 +85,8 @@ fn usage(msg: impl Into<String>) -> Error {
 /// A size option in sectors (`unit`: the default unit letter).
 fn size_sectors(v: &Option<String>, unit: char) -> Result<Option<u64>> {
     v.as_deref()
-        .map(|s| match create::parse_size(s, unit, false)? {
-            (Sign::None, create::SizeArg::Sectors(n)) => Ok(n),
+        .map(|s| match size::parse_size(s, unit, false)? {
+            (Sign::None, size::SizeArg::Sectors(n)) => Ok(n),
             _ => Err(usage(format!("Invalid size {s}"))),
         })
         .transpose()
@@ -159,8 +160,8 @@ fn pvck_options(a: &args::PvckArgs) -> Result<pvck::Options> {
     Ok(o)
 }
 
-fn pv_opts(o: &args::PvcreateOpts) -> Result<create::PvcreateOpts> {
-    Ok(create::PvcreateOpts {
+fn pv_opts(o: &args::PvcreateOpts) -> Result<pv::PvcreateOpts> {
+    Ok(pv::PvcreateOpts {
         metadatacopies: o.metadatacopies,
         metadatasize: size_sectors(&o.metadatasize, 'm')?,
         data_alignment: size_sectors(&o.dataalignment, 'k')?,
@@ -214,7 +215,7 @@ fn run(cli: Cli) -> Result<i32> {
         _ => &[],
     };
     if access == Access::WriteNamed {
-        devs = create::with_named_images(&devs, named)?;
+        devs = pv::with_named_images(&devs, named)?;
     }
     // Every image the command reads or writes is locked before it is read
     // (shared for readers, exclusive for writers) and stays locked to the end.
@@ -291,13 +292,13 @@ fn run(cli: Cli) -> Result<i32> {
         Cmd::Lvrename(a) => {
             let sys = scan(&mut err)?;
             let w = ctx.writer(&format!("lvrename {}", a.names.join(" ")));
-            write::lvrename(&sys, &a.names, &w, &mut out)?;
+            lv::lvrename(&sys, &a.names, &w, &mut out)?;
         }
         Cmd::Lvconvert(a) => {
             let sys = scan(&mut err)?;
             let interval = a.interval.map(|i| format!(" -i {i}")).unwrap_or_default();
             let w = ctx.writer(&format!("lvconvert --merge{interval} {}", a.lv));
-            write::lvconvert_merge(&sys, &a.lv, a.interrupt_after, None, &w, &mut out)?;
+            snapshot::lvconvert_merge(&sys, &a.lv, a.interrupt_after, None, &w, &mut out)?;
         }
         Cmd::Vgchange(a) => {
             let sys = scan(&mut err)?;
@@ -308,7 +309,7 @@ fn run(cli: Cli) -> Result<i32> {
                 a.vg
             ));
             let poll = a.poll == Yn::Y;
-            write::vgchange(&sys, &a.vg, activate, poll, a.interrupt_after, &w, &mut out)?;
+            vg::vgchange(&sys, &a.vg, activate, poll, a.interrupt_after, &w, &mut out)?;
         }
         Cmd::Lvremove(a) => {
             let sys = scan(&mut err)?;
@@ -320,7 +321,7 @@ fn run(cli: Cli) -> Result<i32> {
                 l.push_str(" -f");
             }
             let w = ctx.writer(&format!("{l} {}", a.lvs.join(" ")));
-            write::lvremove(&sys, &a.lvs, &w, &mut out)?;
+            lv::lvremove(&sys, &a.lvs, &w, &mut out)?;
         }
         Cmd::Write(a) => {
             let sys = scan(&mut err)?;
@@ -345,7 +346,7 @@ fn run(cli: Cli) -> Result<i32> {
             let sys = scan(&mut err)?;
             let interval = a.interval.map(|i| format!(" -i {i}")).unwrap_or_default();
             let w = ctx.writer(&format!("lvpoll --polloperation merge{interval} {}", a.lv));
-            write::lvpoll_merge(&sys, &a.lv, &w, &mut out)?;
+            snapshot::lvpoll_merge(&sys, &a.lv, &w, &mut out)?;
         }
         Cmd::Pvcreate(a) => {
             let mut o = pv_opts(&a.opts)?;
@@ -359,42 +360,42 @@ fn run(cli: Cli) -> Result<i32> {
                 );
             }
             let sys = scan(&mut err)?;
-            let mut ids = create::ids_for(&ctx, &sys, &line);
-            create::pvcreate(&sys, &a.pvs, &o, &mut ids, &ctx.hooks, &mut out)?;
+            let mut ids = ids::ids_for(&ctx, &sys, &line);
+            pv::pvcreate(&sys, &a.pvs, &o, &mut ids, &ctx.hooks, &mut out)?;
         }
         Cmd::Vgcreate(a) => {
             let extent = size_sectors(&a.extent, 'm')?;
             let o = pv_opts(&a.opts)?;
             let sys = scan(&mut err)?;
-            let mut ids = create::ids_for(&ctx, &sys, &line);
+            let mut ids = ids::ids_for(&ctx, &sys, &line);
             let w = ctx.writer(&line);
-            create::vgcreate(&sys, &a.vg, &a.pvs, extent, &o, &w, &mut ids, &mut out)?;
+            vg::vgcreate(&sys, &a.vg, &a.pvs, extent, &o, &w, &mut ids, &mut out)?;
         }
         Cmd::Vgextend(a) => {
             let o = pv_opts(&a.opts)?;
             let sys = scan(&mut err)?;
-            let mut ids = create::ids_for(&ctx, &sys, &line);
+            let mut ids = ids::ids_for(&ctx, &sys, &line);
             let w = ctx.writer(&line);
-            create::vgextend(&sys, &a.vg, &a.pvs, &o, &w, &mut ids, &mut out)?;
+            vg::vgextend(&sys, &a.vg, &a.pvs, &o, &w, &mut ids, &mut out)?;
         }
         Cmd::Vgreduce(a) => {
             let sys = scan(&mut err)?;
-            create::vgreduce(&sys, &a.vg, &a.pvs, &ctx.writer(&line), &mut out)?;
+            vg::vgreduce(&sys, &a.vg, &a.pvs, &ctx.writer(&line), &mut out)?;
         }
         Cmd::Vgrename(a) => {
             let sys = scan(&mut err)?;
-            create::vgrename(&sys, &a.old, &a.new, &ctx.writer(&line), &mut out)?;
+            vg::vgrename(&sys, &a.old, &a.new, &ctx.writer(&line), &mut out)?;
         }
         Cmd::Vgcfgrestore(a) => {
             let sys = scan(&mut err)?;
-            create::vgcfgrestore(&sys, &a.file, &a.vg, &ctx.writer(&line), &mut out)?;
+            vg::vgcfgrestore(&sys, &a.file, &a.vg, &ctx.writer(&line), &mut out)?;
         }
         Cmd::Vgremove(a) => {
             let sys = scan(&mut err)?;
-            create::vgremove(&sys, &a.vg, a.force > 0, &ctx.writer(&line), &mut out)?;
+            vg::vgremove(&sys, &a.vg, a.force > 0, &ctx.writer(&line), &mut out)?;
         }
         Cmd::Lvchange(a) => {
-            let o = create::LvchangeOpts {
+            let o = lv::LvchangeOpts {
                 activate: a.activate.map(|v| v == Yn::Y),
                 addtag: a.addtag.clone(),
                 deltag: a.deltag.clone(),
@@ -405,11 +406,11 @@ fn run(cli: Cli) -> Result<i32> {
                 ));
             }
             let sys = scan(&mut err)?;
-            create::lvchange(&sys, &a.lvs, &o, &ctx.writer(&line), &mut out)?;
+            lv::lvchange(&sys, &a.lvs, &o, &ctx.writer(&line), &mut out)?;
         }
         Cmd::Lvcreate(a) => {
             let (_, amount) = amount(&a.size, &a.extents)?;
-            let mut o = create::LvcreateOpts {
+            let mut o = lv::LvcreateOpts {
                 name: a.name.clone(),
                 amount: Some(amount),
                 stripes: a.stripes,
@@ -433,9 +434,9 @@ fn run(cli: Cli) -> Result<i32> {
                 vg.trim_end_matches('/')
             };
             let sys = scan(&mut err)?;
-            let mut ids = create::ids_for(&ctx, &sys, &line);
+            let mut ids = ids::ids_for(&ctx, &sys, &line);
             let w = ctx.writer(&line);
-            create::lvcreate(&sys, vg, pvs, &o, &w, &mut ids, &mut out, &mut err)?;
+            lv::lvcreate(&sys, vg, pvs, &o, &w, &mut ids, &mut out, &mut err)?;
         }
         Cmd::Lvextend(a) | Cmd::Lvreduce(a) => {
             let grow = matches!(cli.cmd, Cmd::Lvextend(_));
@@ -444,14 +445,14 @@ fn run(cli: Cli) -> Result<i32> {
                 .args
                 .split_first()
                 .ok_or_else(|| usage("Please provide a logical volume path"))?;
-            let o = create::LvresizeOpts {
+            let o = lv::LvresizeOpts {
                 sign,
                 amount: Some(amount),
                 stripes: a.stripes,
                 stripe_size: size_sectors(&a.stripesize, 'k')?,
             };
             let sys = scan(&mut err)?;
-            create::lvresize(&sys, lv, pvs, &o, grow, &ctx.writer(&line), &mut out)?;
+            lv::lvresize(&sys, lv, pvs, &o, grow, &ctx.writer(&line), &mut out)?;
         }
     }
     out.flush()?;

@@ -1,0 +1,904 @@
+//! Commands on logical volumes: `lvcreate` (linear, striped, and the
+//! first steps of a snapshot), `lvextend`/`lvreduce`, `lvrename`,
+//! `lvremove` and `lvchange`, with lvm2's name, size and allocation rules.
+
+use crate::context::WriteHooks;
+use crate::error::{bail, refused, Error, Result};
+use crate::{ids::*, pv::*, size::*, snapshot::*, write::*};
+use lvm_meta::model::{Area, Lv, Segment, SegmentKind, Vg};
+use lvm_meta::scan::{System, VgInstance};
+use lvm_meta::units::Sectors;
+use std::io::Write;
+
+/// `lvcreate` options.
+#[derive(Debug, Clone, Default)]
+pub struct LvcreateOpts {
+    /// `-n`.
+    pub name: Option<String>,
+    /// `-L` or `-l`.
+    pub amount: Option<Amount>,
+    /// `-i`.
+    pub stripes: Option<u32>,
+    /// `-I` (sectors).
+    pub stripe_size: Option<u64>,
+    /// `-Z n`.
+    pub no_zero: bool,
+    /// `-a n`.
+    pub inactive: bool,
+    /// `-s`: the origin's name (the COW's VG is the origin's).
+    pub origin: Option<String>,
+    /// `-c` (sectors).
+    pub chunk: Option<u64>,
+}
+
+/// Which PV extents a command may use: `DEV` or `DEV:A-B:C...`.
+pub fn pv_selection(
+    sys: &System,
+    inst: &VgInstance,
+    args: &[String],
+) -> Result<Vec<lvm_meta::alloc::PvChoice>> {
+    let mut out: Vec<lvm_meta::alloc::PvChoice> = Vec::new();
+    for a in args {
+        let mut parts = a.split(':');
+        let name = parts.next().unwrap_or_default();
+        let d = device(sys, name)?;
+        let pi = inst
+            .pv_devices
+            .iter()
+            .position(|x| *x == Some(d))
+            .ok_or_else(|| {
+                refused!(
+                    "Physical Volume \"{name}\" not found in Volume Group \"{}\".",
+                    inst.vg.name
+                )
+            })?;
+        let count = inst.vg.pvs[pi].pe_count;
+        let mut ranges = Vec::new();
+        for r in parts {
+            let (a, b) = match r.split_once('-') {
+                Some((a, b)) => (a, Some(b)),
+                None => (r, None),
+            };
+            let a: u32 = a
+                .parse()
+                .map_err(|_| refused!("Failed to parse extent range \"{r}\""))?;
+            let b: u32 = match b {
+                Some("") | None if r.ends_with('-') => count.saturating_sub(1),
+                None => a,
+                Some(b) => b
+                    .parse()
+                    .map_err(|_| refused!("Failed to parse extent range \"{r}\""))?,
+            };
+            if a > b || b >= count {
+                bail!("PE range error: start extent {a} to end extent {b}.");
+            }
+            ranges.push((a, b - a + 1));
+        }
+        if ranges.is_empty() {
+            ranges.push((0, count));
+        }
+        match out.iter_mut().find(|c| c.pv == pi) {
+            Some(c) => c.ranges.extend(ranges),
+            None => out.push(lvm_meta::alloc::PvChoice { pv: pi, ranges }),
+        }
+    }
+    Ok(out)
+}
+
+/// Segments for allocated pieces, numbered from `start_extent`.
+pub(crate) fn segments_for(
+    pieces: &[lvm_meta::alloc::Piece],
+    start: u32,
+    stripe_size: Option<u64>,
+) -> Vec<Segment> {
+    let mut at = start;
+    pieces
+        .iter()
+        .map(|p| {
+            let n = p.areas.len() as u32;
+            let s = Segment {
+                key: String::new(),
+                start_extent: at,
+                extent_count: p.len * n,
+                reshape_count: None,
+                type_name: "striped".into(),
+                tags: Vec::new(),
+                kind: SegmentKind::Striped {
+                    stripe_size: if n > 1 {
+                        stripe_size.map(Sectors)
+                    } else {
+                        None
+                    },
+                    stripes: p
+                        .areas
+                        .iter()
+                        .map(|&(pv, pe)| Area::Pv { pv, pe })
+                        .collect(),
+                },
+            };
+            at += p.len * n;
+            s
+        })
+        .collect()
+}
+
+/// Joins segments that continue each other on the same PVs (lvm2's
+/// `lv_merge_segments`) and numbers them `segment1`...
+pub(crate) fn merge_segments(segs: &mut Vec<Segment>) {
+    let mut out: Vec<Segment> = Vec::new();
+    for s in segs.drain(..) {
+        if let Some(prev) = out.last_mut() {
+            if let (
+                SegmentKind::Striped {
+                    stripe_size: ps,
+                    stripes: pa,
+                },
+                SegmentKind::Striped {
+                    stripe_size: ss,
+                    stripes: sa,
+                },
+            ) = (&prev.kind, &s.kind)
+            {
+                let n = pa.len() as u32;
+                let per = prev.extent_count / n.max(1);
+                let continues = ps == ss
+                    && pa.len() == sa.len()
+                    && prev.start_extent + prev.extent_count == s.start_extent
+                    && pa.iter().zip(sa).all(|(a, b)| match (a, b) {
+                        (Area::Pv { pv: p1, pe: e1 }, Area::Pv { pv: p2, pe: e2 }) => {
+                            p1 == p2 && e1 + per == *e2
+                        }
+                        _ => false,
+                    });
+                if continues {
+                    prev.extent_count += s.extent_count;
+                    continue;
+                }
+            }
+        }
+        out.push(s);
+    }
+    for (i, s) in out.iter_mut().enumerate() {
+        s.key = format!("segment{}", i + 1);
+    }
+    *segs = out;
+}
+
+/// Free extents of the listed PVs (all PVs if none listed).
+pub(crate) fn listed_free(vg: &Vg, choice: &[lvm_meta::alloc::PvChoice]) -> u64 {
+    lvm_meta::alloc::free_extents(vg, choice)
+}
+
+/// The stripe size in sectors for `stripes` > 1: `-I`, or lvm2's default
+/// (announced), capped at the extent size (announced).
+pub(crate) fn stripe_size_for(
+    stripes: u32,
+    given: Option<u64>,
+    inherited: Option<u64>,
+    out: &mut dyn Write,
+) -> Result<Option<u64>> {
+    if stripes <= 1 {
+        return Ok(None);
+    }
+    let ss = match (given, inherited) {
+        (Some(s), _) => s,
+        (None, Some(s)) => {
+            writeln!(
+                out,
+                "  Using stripesize of last segment {}",
+                display_size(s)
+            )?;
+            s
+        }
+        (None, None) => {
+            writeln!(out, "  Using default stripesize 64.00 KiB.")?;
+            128
+        }
+    };
+    if !ss.is_power_of_two() || ss < 8 {
+        bail!("Invalid stripe size {}.", display_size(ss));
+    }
+    Ok(Some(ss))
+}
+
+/// `lvcreate -n NAME -L SIZE|-l N VG [PV...]` (linear and striped), with
+/// lvm2's size rules (`_update_extents_params`, `_lv_create_an_lv`).
+#[allow(clippy::too_many_arguments)]
+pub fn lvcreate(
+    sys: &System,
+    vgname: &str,
+    pv_args: &[String],
+    o: &LvcreateOpts,
+    w: &Writer,
+    ids: &mut Ids,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<()> {
+    let inst = writable(sys, vgname)?;
+    let mut vg = (*inst.vg).clone();
+    let name = match &o.name {
+        Some(n) => {
+            check_lv_name(vgname, n)?;
+            if vg.lv_index(n).is_some() {
+                bail!("Logical Volume \"{n}\" already exists in volume group \"{vgname}\"");
+            }
+            n.clone()
+        }
+        // lvm2 takes one more than the highest lvolN in use.
+        None => {
+            let next = vg
+                .lvs
+                .iter()
+                .filter_map(|l| leading_int(l.name.strip_prefix("lvol")?))
+                .max()
+                .map_or(0, |m| m + 1);
+            format!("lvol{next}")
+        }
+    };
+    let chunk = match &o.origin {
+        Some(_) => {
+            let c = o.chunk.unwrap_or(8);
+            if !(8..=1024).contains(&c) || !c.is_power_of_two() {
+                bail!("Chunk size must be a power of 2 in the range 4K to 512K.");
+            }
+            Some(c)
+        }
+        None => None,
+    };
+    let origin = match &o.origin {
+        Some(on) => {
+            let oi = vg
+                .lv_index(on)
+                .ok_or_else(|| refused!("Couldn't find origin volume '{on}'."))?;
+            let role = vg.roles.get(oi).cloned().unwrap_or_default();
+            if role.cow_of.is_some() || vg.lvs[oi].is_snapshot_glue() {
+                bail!("Snapshots of snapshots are not supported.");
+            }
+            if role.merging_origin {
+                bail!("Snapshots of an origin that has a merging snapshot is not supported");
+            }
+            Some(oi)
+        }
+        None => None,
+    };
+    let stripes = o.stripes.unwrap_or(1);
+    if stripes == 0 {
+        bail!("Number of stripes must be at least 1.");
+    }
+    let mut stripe_size = stripe_size_for(stripes, o.stripe_size, None, out)?;
+    let choice = pv_selection(sys, inst, pv_args)?;
+    let ext = vg.extent_size.0;
+    let extent_count = vg.total_extents();
+    let vg_free = lvm_meta::alloc::free_extents(&vg, &[]);
+    let mut approx = false;
+    let amount = o
+        .amount
+        .ok_or_else(|| Error::Usage("Please specify either size or extents".into()))?;
+    let mut n = if let Amount::Size(sectors) = amount {
+        let n = sectors.div_ceil(ext);
+        if sectors % ext != 0 {
+            writeln!(
+                out,
+                "  Rounding up size to full physical extent {}",
+                display_size(n * ext)
+            )?;
+        }
+        n
+    } else {
+        match amount {
+            Amount::Size(n) | Amount::Extents(n) => n,
+            Amount::Percent(p, of) => {
+                approx = true;
+                match of {
+                    Pct::Vg => {
+                        let n = percent_of(p, extent_count, false);
+                        if n > vg_free {
+                            writeln!(
+                                out,
+                                "  Reducing {p}%VG to remaining free space {} in VG.",
+                                display_size(vg_free * ext)
+                            )?;
+                            vg_free
+                        } else {
+                            n
+                        }
+                    }
+                    Pct::Free => percent_of(p, vg_free, false),
+                    Pct::Pvs => {
+                        if choice.is_empty() {
+                            percent_of(p, extent_count, false)
+                        } else {
+                            percent_of(p, listed_free(&vg, &choice), false)
+                        }
+                    }
+                    Pct::Origin => match origin {
+                        Some(oi) => percent_of(p, vg.lv_extents(&vg.lvs[oi]), false),
+                        None => bail!("Please specify a snapshot origin for %ORIGIN."),
+                    },
+                }
+            }
+        }
+    };
+    if approx && n == 0 {
+        bail!("Calculated size of logical volume is 0 extents. Needs to be larger.");
+    }
+    if let (Some(oi), Some(cs)) = (origin, chunk) {
+        let max = cow_max_extents(vg.lv_extents(&vg.lvs[oi]) * ext, cs, ext);
+        if max < n {
+            writeln!(
+                out,
+                "  Reducing COW size {} down to maximum usable size {}.",
+                display_size(n * ext),
+                display_size(max * ext)
+            )?;
+            n = max;
+        }
+    }
+    let s64 = u64::from(stripes);
+    if let Some(ss) = stripe_size {
+        let sse = (ss / ext).max(1);
+        let rest = n % (s64 * sse);
+        if approx && rest != 0 && vg_free < n - rest + s64 * sse {
+            writeln!(
+                out,
+                "  Rounding size ({n} extents) down to stripe boundary size ({} extents)",
+                n - rest
+            )?;
+            n -= rest;
+        }
+        if ss > ext {
+            writeln!(
+                out,
+                "  Reducing requested stripe size {} to maximum, physical extent size {}.",
+                display_size(ss),
+                display_size(ext)
+            )?;
+            stripe_size = Some(ext);
+        }
+    }
+    if n % s64 != 0 {
+        let up = n.div_ceil(s64) * s64;
+        writeln!(
+            out,
+            "  Rounding size {} ({n} extents) up to stripe boundary size {} ({up} extents).",
+            display_size(n * ext),
+            display_size(up * ext)
+        )?;
+        n = up;
+    }
+    if n == 0 {
+        bail!("Calculated size of logical volume is 0 extents. Needs to be larger.");
+    }
+    let npvs = if pv_args.is_empty() {
+        vg.pvs.len()
+    } else {
+        choice.len()
+    };
+    if stripes as usize > npvs {
+        bail!("Number of stripes ({stripes}) must not exceed number of physical volumes ({npvs})");
+    }
+    if !approx && n > vg_free {
+        bail!("Volume group \"{vgname}\" has insufficient free space ({vg_free} extents): {n} required.");
+    }
+    if let Some(cs) = chunk {
+        if n * ext < 3 * cs {
+            bail!(
+                "Snapshot volume cannot be smaller than 3 chunks ({} extents, {}).",
+                (3 * cs).div_ceil(ext),
+                display_size(3 * cs)
+            );
+        }
+    }
+    let pieces = allocate_for(&vg, &choice, stripes, n, None, approx, &name)?;
+    let mut segments = segments_for(&pieces, 0, stripe_size);
+    merge_segments(&mut segments);
+    let lv = Lv {
+        name: name.clone(),
+        id: lvm_meta::uuid::format_uuid(&ids.next_id()?),
+        status: vec!["READ".into(), "WRITE".into(), "VISIBLE".into()],
+        flags: Vec::new(),
+        tags: Vec::new(),
+        creation_time: Some(w.time as i64),
+        creation_host: Some(w.host.clone()),
+        read_ahead: None,
+        lock_args: None,
+        allocation_policy: None,
+        profile: None,
+        major: None,
+        minor: None,
+        segments,
+    };
+    vg.lvs.push(lv);
+    vg.derive_roles();
+    commit_vg(sys, inst, &mut vg, w, 1)?;
+    if let (Some(oi), Some(cs)) = (origin, chunk) {
+        // A snapshot's COW is always wiped, then becomes a snapshot in a
+        // second commit, then the kernel writes the new store on activation.
+        zero_start(sys, inst, &vg, vg.lvs.len() - 1, 4096, w.hooks)?;
+        snapshot_phase(sys, vgname, &name, oi, cs, w, ids)?;
+    } else if o.no_zero || o.inactive {
+        writeln!(err, "  WARNING: Logical volume {vgname}/{name} not zeroed.")?;
+    } else {
+        zero_start(sys, inst, &vg, vg.lvs.len() - 1, 4096, w.hooks)?;
+    }
+    writeln!(out, "  Logical volume \"{name}\" created.")?;
+    Ok(())
+}
+
+/// The number `sscanf("%d")` reads at the start of `s`.
+pub(crate) fn leading_int(s: &str) -> Option<i64> {
+    let end = s
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_digit() || (i == 0 && (c == '-' || c == '+'))))
+        .map_or(s.len(), |(i, _)| i);
+    s[..end].parse().ok()
+}
+
+/// Runs the allocator and words its failures as lvm2 does.
+pub(crate) fn allocate_for(
+    vg: &Vg,
+    choice: &[lvm_meta::alloc::PvChoice],
+    stripes: u32,
+    n: u64,
+    extend: Option<usize>,
+    approx: bool,
+    name: &str,
+) -> Result<Vec<lvm_meta::alloc::Piece>> {
+    use lvm_meta::alloc::AllocError;
+    match lvm_meta::alloc::allocate(vg, choice, stripes, n, extend, approx) {
+        Ok(p) if p.is_empty() => {
+            bail!("Insufficient suitable allocatable extents found for logical volume {name}.")
+        }
+        Ok(p) => Ok(p),
+        Err(AllocError::Unsuitable { more }) => bail!(
+            "Insufficient suitable allocatable extents for logical volume {name}: {more} more required"
+        ),
+        Err(e) => bail!("{e}"),
+    }
+}
+
+/// Zeroes the first `len` bytes of LV `li` (lvm2 wipes the start of a new
+/// LV so that old signatures do not show through).
+pub(crate) fn zero_start(
+    sys: &System,
+    inst: &VgInstance,
+    vg: &Vg,
+    li: usize,
+    len: u64,
+    hooks: &WriteHooks,
+) -> Result<()> {
+    let size = vg.lv_extents(&vg.lvs[li]) * vg.extent_bytes();
+    let len = len.min(size);
+    let mut at = 0;
+    while at < len {
+        let (pv, off, n) = match lvm_meta::lv_map::map(vg, li, at)? {
+            lvm_meta::lv_map::Piece::Pv { pv, offset, len: l } => (pv, offset, l.min(len - at)),
+            lvm_meta::lv_map::Piece::Zero { len: l } => {
+                at += l.min(len - at);
+                continue;
+            }
+        };
+        let dev = inst.pv_devices[pv].ok_or_else(|| refused!("PV {pv} is missing"))?;
+        let path = &sys.devices[dev].image.source;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| refused!("{path}: cannot open for writing: {e}"))?;
+        let zeros = vec![0u8; n as usize];
+        hooks.write_at(&f, path, &zeros, off, "zeroing the new LV")?;
+        f.sync_data()?;
+        at += n;
+    }
+    Ok(())
+}
+
+/// `lvextend`/`lvreduce` options.
+#[derive(Debug, Clone, Default)]
+pub struct LvresizeOpts {
+    /// The sign in front of `-L`/`-l` (`+` grows by, `-` shrinks by).
+    pub sign: Sign,
+    /// `-L` or `-l`.
+    pub amount: Option<Amount>,
+    /// `-i`.
+    pub stripes: Option<u32>,
+    /// `-I` (sectors).
+    pub stripe_size: Option<u64>,
+}
+
+/// `lvextend` (`grow`) or `lvreduce` of a linear or striped LV, with lvm2's
+/// size rules (`_lvresize_adjust_size`, `_lvresize_extents_from_percent`).
+#[allow(clippy::too_many_arguments)]
+pub fn lvresize(
+    sys: &System,
+    target: &str,
+    pv_args: &[String],
+    o: &LvresizeOpts,
+    grow: bool,
+    w: &Writer,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let (vgname, lvname) = crate::write::vg_lv(target)?;
+    let inst = writable(sys, &vgname)?;
+    let mut vg = (*inst.vg).clone();
+    let li = vg
+        .lv_index(&lvname)
+        .ok_or_else(|| refused!("Logical volume {lvname} not found in volume group {vgname}."))?;
+    let cur = vg.lv_extents(&vg.lvs[li]);
+    let ext = vg.extent_size.0;
+    let choice = pv_selection(sys, inst, pv_args)?;
+    let extent_count = vg.total_extents();
+    let vg_free = lvm_meta::alloc::free_extents(&vg, &[]);
+    let Some(last) = vg.lvs[li].segments.last() else {
+        bail!("Logical volume {vgname}/{lvname} has no segments.");
+    };
+    let (lv_stripes, lv_ss) = match &last.kind {
+        SegmentKind::Striped {
+            stripes,
+            stripe_size,
+        } => (stripes.len() as u32, stripe_size.map(|s| s.0)),
+        _ => bail!("Cannot resize {vgname}/{lvname}: only linear and striped LVs are supported."),
+    };
+    let mut approx = false;
+    let sign = o.sign;
+    let amount = o
+        .amount
+        .ok_or_else(|| Error::Usage("Please specify either size or extents".into()))?;
+    let (sign, n) = if let Amount::Size(sectors) = amount {
+        let reducing = sign == Sign::Minus || !grow;
+        let n = if sectors % ext != 0 {
+            let n = if reducing && sign == Sign::Minus {
+                sectors / ext
+            } else {
+                sectors.div_ceil(ext)
+            };
+            writeln!(
+                out,
+                "  Rounding size to boundary between physical extents: {}.",
+                display_size(n * ext)
+            )?;
+            n
+        } else {
+            sectors / ext
+        };
+        (sign, n)
+    } else {
+        match amount {
+            Amount::Size(n) | Amount::Extents(n) => (sign, n),
+            Amount::Percent(p, of) => {
+                let up = sign != Sign::Minus;
+                approx = matches!((sign, of), (Sign::None, _) | (Sign::Plus, Pct::Free));
+                let n = match of {
+                    Pct::Vg => {
+                        let n = percent_of(p, extent_count, up);
+                        if sign == Sign::None {
+                            n.min(cur + vg_free)
+                        } else {
+                            n
+                        }
+                    }
+                    Pct::Free => percent_of(p, vg_free, up),
+                    Pct::Pvs => percent_of(p, listed_free(&vg, &choice), up),
+                    Pct::Origin => {
+                        let role = vg.roles.get(li).cloned().unwrap_or_default();
+                        match role.cow_of {
+                            Some(c) => percent_of(p, vg.lv_extents(&vg.lvs[c.origin]), up),
+                            None => bail!(
+                                "%ORIGIN is only for snapshots: {vgname}/{lvname} is not one."
+                            ),
+                        }
+                    }
+                };
+                (sign, n)
+            }
+        }
+    };
+    let mut new = match sign {
+        Sign::None => n,
+        Sign::Plus => cur + n,
+        Sign::Minus => cur.saturating_sub(n),
+    };
+    if new == cur {
+        bail!("New size ({new} extents) matches existing size ({cur} extents).");
+    }
+    if grow {
+        if new < cur {
+            bail!("New size given ({new} extents) not larger than existing size ({cur} extents)");
+        }
+        let stripes = o.stripes.unwrap_or(lv_stripes).max(1);
+        let inherited = if o.stripes.is_none() || o.stripes == Some(lv_stripes) {
+            lv_ss
+        } else {
+            None
+        };
+        let stripe_size = stripe_size_for(stripes, o.stripe_size, inherited, out)?;
+        let s64 = u64::from(stripes);
+        let mut add = new - cur;
+        if let Some(ss) = stripe_size {
+            let unit = s64 * (ss / ext).max(1);
+            let rest = add % unit;
+            if rest != 0 {
+                if approx && vg_free < add - rest + unit {
+                    add -= rest;
+                } else {
+                    let up = add - rest + unit;
+                    writeln!(
+                        out,
+                        "  Rounding size ({add} extents) up to stripe boundary size for segment ({up} extents)."
+                    )?;
+                    add = up;
+                }
+            }
+        }
+        new = cur + add;
+        let pieces = allocate_for(&vg, &choice, stripes, add, Some(li), approx, &lvname)?;
+        let got: u64 = pieces
+            .iter()
+            .map(|p| u64::from(p.len) * p.areas.len() as u64)
+            .sum();
+        new = new.min(cur + got);
+        let more = segments_for(&pieces, cur as u32, stripe_size);
+        let lv = &mut vg.lvs[li];
+        lv.segments.extend(more);
+        merge_segments(&mut lv.segments);
+    } else {
+        if new > cur {
+            bail!("New size given ({new} extents) not less than existing size ({cur} extents)");
+        }
+        if new == 0 {
+            bail!("Cannot reduce {vgname}/{lvname} to 0 extents.");
+        }
+        let lv = &mut vg.lvs[li];
+        let new32 = new as u32;
+        lv.segments.retain(|s| s.start_extent < new32);
+        if let Some(s) = lv.segments.last_mut() {
+            if s.start_extent + s.extent_count > new32 {
+                let n = match &s.kind {
+                    SegmentKind::Striped { stripes, .. } => stripes.len() as u32,
+                    _ => 1,
+                };
+                if !(s.start_extent + s.extent_count - new32).is_multiple_of(n.max(1)) {
+                    bail!("Reducing {vgname}/{lvname} by a part of a stripe is not possible.");
+                }
+                s.extent_count = new32 - s.start_extent;
+            }
+        }
+        merge_segments(&mut lv.segments);
+    }
+    writeln!(
+        out,
+        "  Size of logical volume {vgname}/{lvname} changed from {} ({cur} extents) to {} ({new} extents).",
+        display_size(cur * ext),
+        display_size(new * ext)
+    )?;
+    commit_vg(sys, inst, &mut vg, w, 1)?;
+    writeln!(
+        out,
+        "  Logical volume {vgname}/{lvname} successfully resized."
+    )?;
+    Ok(())
+}
+
+/// `lvchange` options.
+#[derive(Debug, Clone, Default)]
+pub struct LvchangeOpts {
+    /// `-a y|n`.
+    pub activate: Option<bool>,
+    /// `--addtag`.
+    pub addtag: Vec<String>,
+    /// `--deltag`.
+    pub deltag: Vec<String>,
+}
+
+/// lvm2's tag rules (`validate_tag`): `[A-Za-z0-9_+.-/=!:&#]`, not
+/// starting with `-`, at most 1024 characters.
+pub(crate) fn check_tag(t: &str) -> Result<()> {
+    let ok = !t.is_empty()
+        && t.len() <= 1024
+        && !t.starts_with('-')
+        && t.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"_+.-/=!:&#".contains(&c));
+    if !ok {
+        bail!("Tag \"{t}\" is invalid.");
+    }
+    Ok(())
+}
+
+/// `lvchange --addtag/--deltag VG/LV`: one commit per LV, as lvm2 does.
+/// `-a y` of an origin with a merging snapshot runs the merge (see
+/// `vgchange`); `-a n` changes nothing on the images.
+pub fn lvchange(
+    sys: &System,
+    targets: &[String],
+    o: &LvchangeOpts,
+    w: &Writer,
+    out: &mut dyn Write,
+) -> Result<()> {
+    for t in o.addtag.iter().chain(&o.deltag) {
+        check_tag(t)?;
+    }
+    let mut cur = rescan(sys)?;
+    for target in targets {
+        let (vgname, lvname) = crate::write::vg_lv(target)?;
+        if o.activate == Some(true) {
+            activate_lv(&cur, &vgname, &lvname, w, out)?;
+            cur = rescan(&cur)?;
+        }
+        if o.addtag.is_empty() && o.deltag.is_empty() {
+            continue;
+        }
+        let inst = writable(&cur, &vgname)?;
+        let mut vg = (*inst.vg).clone();
+        let li = vg.lv_index_or_err(&lvname)?;
+        let lv = &mut vg.lvs[li];
+        for t in &o.addtag {
+            if !lv.tags.contains(t) {
+                lv.tags.push(t.clone());
+            }
+        }
+        lv.tags.retain(|t| !o.deltag.contains(t));
+        commit_vg(&cur, inst, &mut vg, w, 1)?;
+        writeln!(out, "  Logical volume {vgname}/{lvname} changed.")?;
+        cur = rescan(&cur)?;
+    }
+    Ok(())
+}
+
+/// lvm2's name rules for a new LV (`validate_name`,
+/// `apply_lvname_restrictions`).
+pub fn check_lv_name(vg: &str, name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > 127 {
+        bail!("New logical volume name \"{name}\" is invalid");
+    }
+    if name == "." || name == ".." || name.starts_with('-') {
+        bail!("New logical volume name \"{name}\" is invalid");
+    }
+    if !name
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'+' | b'-'))
+    {
+        bail!("New logical volume name \"{name}\" is invalid");
+    }
+    for p in ["snapshot", "pvmove"] {
+        if name.starts_with(p) {
+            bail!("Names starting \"{p}\" are reserved. Please choose a different LV name.");
+        }
+    }
+    const RESERVED: [&str; 17] = [
+        "_cdata", "_cmeta", "_corig", "_cpool", "_cvol", "_wcorig", "_mimage", "_mlog", "_rimage",
+        "_rmeta", "_tdata", "_tmeta", "_vdata", "_imeta", "_iorig", "_pmspare", "_vorigin",
+    ];
+    if let Some(at) = name.find('_') {
+        if let Some(r) = RESERVED.iter().find(|r| name[at..].contains(*r)) {
+            bail!("Names including \"{r}\" are reserved. Please choose a different LV name.");
+        }
+    }
+    if vg.len() + name.len() + 3 >= 128 {
+        bail!("Logical volume name \"{name}\" is too long for volume group \"{vg}\"");
+    }
+    Ok(())
+}
+
+/// `lvrename VG OLD NEW` or `lvrename VG/OLD NEW`.
+pub fn lvrename(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) -> Result<()> {
+    // lvm2 accepts VG/LV in either name; the VG parts must agree.
+    let split = |x: &str| -> (Option<String>, String) {
+        match x.split_once('/') {
+            Some((v, l)) => (Some(v.to_owned()), l.to_owned()),
+            None => (None, x.to_owned()),
+        }
+    };
+    let (vgname, old, new) = match args {
+        [a, b] => {
+            let (v, old) = split(a);
+            let v = v.ok_or_else(|| refused!("Old and new logical volume names required"))?;
+            (v, old, b.clone())
+        }
+        [v, a, b] => {
+            let (va, old) = split(a);
+            if va.as_ref().is_some_and(|x| x != v) {
+                bail!(
+                    "Logical volume names must have the same volume group (\"{v}\" or \"{}\")",
+                    va.unwrap_or_default()
+                );
+            }
+            (v.clone(), old, b.clone())
+        }
+        _ => bail!("Old and new logical volume names required"),
+    };
+    let (vnew, new) = split(&new);
+    if let Some(vn) = vnew {
+        if vn != vgname {
+            bail!(
+                "Logical volume names must have the same volume group (\"{vgname}\" or \"{vn}\")"
+            );
+        }
+    }
+    let inst = writable(sys, &vgname)?;
+    let vg = &inst.vg;
+    if old == new {
+        bail!("Old and new logical volume names must differ");
+    }
+    check_lv_name(&vgname, &new)?;
+    let li = vg.lv_index(&old).ok_or_else(|| {
+        refused!("Existing logical volume \"{old}\" not found in volume group \"{vgname}\"")
+    })?;
+    if vg.lv_index(&new).is_some() {
+        bail!("Logical Volume \"{new}\" already exists in volume group \"{vgname}\"");
+    }
+    if vg.lvs[li].is_snapshot_glue() {
+        bail!("Cannot rename internal LV \"{old}\".");
+    }
+    let mut changed = (**vg).clone();
+    changed.lvs[li].name = new.clone();
+    commit_vg(sys, inst, &mut changed, w, 1)?;
+    writeln!(
+        out,
+        "  Renamed \"{old}\" to \"{new}\" in volume group \"{vgname}\""
+    )?;
+    Ok(())
+}
+
+/// `lvremove [-y] VG/LV...`: plain LVs and snapshots of inactive VGs (no
+/// prompt: lvm2 asks only for active LVs). A snapshot is first detached
+/// (its glue removed, the COW made a plain LV: one write), and every
+/// removal is then committed once at the end, as lvm2 postpones it.
+pub fn lvremove(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) -> Result<()> {
+    let mut n = 1u32;
+    let mut sys_now = rescan(sys)?;
+    let mut pending: Vec<(String, Vg)> = Vec::new();
+    // lvm2 walks VGs by name and each VG's LVs in metadata order, whatever
+    // the order on the command line.
+    let mut named: Vec<(String, usize, String)> = Vec::new();
+    for arg in args {
+        let (vgname, lv) = vg_lv(arg)?;
+        let inst = writable(&sys_now, &vgname)?;
+        let li = inst.vg.lv_index_or_err(&lv)?;
+        if !named.iter().any(|(v, i, _)| *v == vgname && *i == li) {
+            named.push((vgname, li, lv));
+        }
+    }
+    named.sort();
+    for (vgname, _, lv) in named {
+        // A VG changed earlier in this command continues from its new state.
+        let mut vg = match pending.iter().position(|(v, _)| *v == vgname) {
+            Some(i) => pending.remove(i).1,
+            None => (*writable(&sys_now, &vgname)?.vg).clone(),
+        };
+        let li = vg.lv_index_or_err(&lv)?;
+        if vg.lvs[li].is_snapshot_glue() {
+            bail!("Can't remove logical volume {vgname}/{lv} used as snapshot glue.");
+        }
+        if !vg.roles[li].origin_of.is_empty() {
+            bail!("Removing origin {vgname}/{lv} with its snapshots is not simulated yet; remove the snapshots first.");
+        }
+        if let Some(c) = vg.roles[li].cow_of {
+            if c.merging {
+                bail!("Can't remove merging snapshot logical volume {vgname}/{lv}.");
+            }
+            // vg_remove_snapshot: written at once.
+            vg.lvs[li].set_visible(true);
+            vg.remove_lv(c.glue).map_err(|e| refused!("{e}"))?;
+            let inst = writable(&sys_now, &vgname)?;
+            commit_vg(&sys_now, inst, &mut vg, w, n)?;
+            n += 1;
+            sys_now = rescan(&sys_now)?;
+            vg = (*writable(&sys_now, &vgname)?.vg).clone();
+        }
+        let li = vg
+            .lv_index(&lv)
+            .ok_or_else(|| refused!("LV {lv} vanished"))?;
+        let visible = vg.lvs[li].visible_flag();
+        vg.remove_lv(li).map_err(|e| refused!("{e}"))?;
+        if visible {
+            writeln!(out, "  Logical volume \"{lv}\" successfully removed.")?;
+        }
+        pending.push((vgname, vg));
+    }
+    for (vgname, mut vg) in pending {
+        let inst = writable(&sys_now, &vgname)?;
+        commit_vg(&sys_now, inst, &mut vg, w, n)?;
+        n += 1;
+        sys_now = rescan(&sys_now)?;
+    }
+    Ok(())
+}

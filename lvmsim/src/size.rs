@@ -1,0 +1,170 @@
+//! Sizes as lvm2 reads them on its command line (`_size_arg`): numbers
+//! with units, signs and percentages, and how lvm2 prints a size back.
+
+use crate::error::{bail, refused, Result};
+
+/// A size argument as lvm2 reads it (`_size_arg`): a number with an
+/// optional unit (`bBsSkKmMgGtTpPeE`, all powers of 1024), a sign, or a
+/// percentage of something (`%FREE`, `%VG`, `%PVS`, `%ORIGIN`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SizeArg {
+    /// Sectors.
+    Sectors(u64),
+    /// A percentage and of what.
+    Percent(u32, Pct),
+}
+
+/// What a percentage is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pct {
+    /// `%FREE`: free extents of the VG (or of the named PVs).
+    Free,
+    /// `%VG`: all extents of the VG.
+    Vg,
+    /// `%PVS`: extents of the named PVs.
+    Pvs,
+    /// `%ORIGIN`: extents of a snapshot's origin.
+    Origin,
+}
+
+/// The sign in front of a size (`lvextend -L +1G`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sign {
+    /// No sign.
+    #[default]
+    None,
+    /// `+`.
+    Plus,
+    /// `-`.
+    Minus,
+}
+
+/// How big an LV is to be, or how much it changes by, as `-L` and `-l`
+/// give it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Amount {
+    /// `-L`: a size in sectors (rounded to whole extents, with lvm2's
+    /// notice).
+    Size(u64),
+    /// `-l N`: a number of extents.
+    Extents(u64),
+    /// `-l N%FREE|%VG|%PVS|%ORIGIN`.
+    Percent(u32, Pct),
+}
+
+impl Amount {
+    /// Parses `-L SIZE` (default unit MiB, an optional sign).
+    pub fn parse_size(arg: &str) -> Result<(Sign, Amount)> {
+        match parse_size(arg, 'm', false)? {
+            (sign, SizeArg::Sectors(n)) => Ok((sign, Amount::Size(n))),
+            _ => bail!("Can't parse size argument."),
+        }
+    }
+
+    /// Parses `-l EXTENTS` (a count or a percentage, an optional sign).
+    pub fn parse_extents(arg: &str) -> Result<(Sign, Amount)> {
+        Ok(match parse_size(arg, 's', true)? {
+            (sign, SizeArg::Sectors(n)) => (sign, Amount::Extents(n)),
+            (sign, SizeArg::Percent(p, of)) => (sign, Amount::Percent(p, of)),
+        })
+    }
+}
+
+/// Parses a size with lvm2's rules; `default_unit` is `k` or `m`.
+pub fn parse_size(arg: &str, default_unit: char, percent_ok: bool) -> Result<(Sign, SizeArg)> {
+    let (sign, rest) = match arg.as_bytes().first() {
+        Some(b'+') => (Sign::Plus, &arg[1..]),
+        Some(b'-') => (Sign::Minus, &arg[1..]),
+        _ => (Sign::None, arg),
+    };
+    if rest.starts_with(['+', '-']) {
+        bail!("Multiple sign symbols detected.");
+    }
+    let num_end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
+    if num_end == 0 {
+        bail!("Size requires number argument.");
+    }
+    let v: f64 = rest[..num_end]
+        .parse()
+        .map_err(|_| refused!("Can't parse size argument at '{}'.", &rest[..num_end]))?;
+    let unit = &rest[num_end..];
+    if let Some(p) = unit.strip_prefix('%') {
+        if !percent_ok {
+            bail!("Can't parse size argument.");
+        }
+        let of = match p.to_ascii_uppercase().as_str() {
+            "FREE" => Pct::Free,
+            "VG" => Pct::Vg,
+            "PVS" => Pct::Pvs,
+            "ORIGIN" => Pct::Origin,
+            _ => bail!("Specified %{p} is unknown."),
+        };
+        if v >= f64::from(u32::MAX) {
+            bail!("Percentage is too big (>=4294967295%).");
+        }
+        return Ok((sign, SizeArg::Percent(v as u32, of)));
+    }
+    let u = match unit.len() {
+        0 => default_unit,
+        1 => unit
+            .chars()
+            .next()
+            .unwrap_or(default_unit)
+            .to_ascii_lowercase(),
+        _ => bail!("Can't parse size argument."),
+    };
+    let sectors = match u {
+        's' => v,
+        'b' => {
+            let b = v as u64;
+            if !b.is_multiple_of(512) {
+                let up = b + 512 - b % 512;
+                bail!(
+                    "Size is not a multiple of 512. Try using {} or {up}.",
+                    up - 512
+                );
+            }
+            v / 512.0
+        }
+        other => {
+            let Some(i) = "kmgtpe".find(other) else {
+                bail!("Can't parse size argument.");
+            };
+            v * 1024f64.powi(i as i32) * 2.0
+        }
+    };
+    if !sectors.is_finite() || sectors >= 1.8e19 {
+        bail!("Size is too big.");
+    }
+    Ok((sign, SizeArg::Sectors(sectors as u64)))
+}
+
+/// lvm2's `display_size` in messages: `8.00 MiB`, `512 B`.
+pub fn display_size(sectors: u64) -> String {
+    let s = crate::units::format_size(
+        sectors,
+        crate::units::Units {
+            letter: 'h',
+            factor: 0,
+        },
+        true,
+    );
+    let (num, unit) = s.split_at(s.len() - 1);
+    let unit = match unit {
+        "k" => "KiB",
+        "m" => "MiB",
+        "g" => "GiB",
+        "t" => "TiB",
+        "p" => "PiB",
+        "e" => "EiB",
+        _ => "B",
+    };
+    format!("{num} {unit}")
+}
+
+/// `percent_of_extents`: `P` percent of `base`, rounded down or up.
+pub(crate) fn percent_of(p: u32, base: u64, round_up: bool) -> u64 {
+    (u64::from(p) * base + if round_up { 99 } else { 0 }) / 100
+}

@@ -1,0 +1,462 @@
+//! Old-style snapshots: the COW and glue of `lvcreate -s`, and merging
+//! (`lvconvert --merge`, activation that runs a pending merge, `lvpoll`),
+//! with the kernel's merge semantics and lvm2's writes around it.
+
+use crate::context::WriteHooks;
+use crate::error::{bail, refused, Result};
+use crate::{ids::*, lv::*, write::*};
+use lvm_meta::model::{Lv, Segment, SegmentKind};
+use lvm_meta::scan::System;
+use lvm_meta::units::Sectors;
+use std::io::Write;
+
+/// `cow_max_extents`: the most extents a COW of `chunk` sectors can use
+/// for an origin of `origin_sectors` (one header chunk, one chunk per
+/// origin chunk, the metadata chunks with a terminating one); the kernel's
+/// snapshot target has the fixed-leak feature, so nothing extra.
+pub fn cow_max_extents(origin_sectors: u64, chunk: u64, extent: u64) -> u64 {
+    let origin_chunks = origin_sectors.div_ceil(chunk);
+    let per_area = chunk << 5;
+    let metadata_chunks = (origin_chunks + per_area) / per_area;
+    let size = (1 + origin_chunks + metadata_chunks) * chunk;
+    size.div_ceil(extent)
+}
+
+/// The second half of `lvcreate -s`: the COW LV `cow_name` loses its
+/// visibility and a glue LV `snapshotN` joins it to origin `oi` (second
+/// commit); then, as the kernel does when it loads the snapshot, the
+/// store's header and first metadata area are written.
+pub(crate) fn snapshot_phase(
+    sys: &System,
+    vgname: &str,
+    cow_name: &str,
+    oi: usize,
+    chunk: u64,
+    w: &Writer,
+    ids: &mut Ids,
+) -> Result<()> {
+    let sys2 = rescan(sys)?;
+    let inst = sys2
+        .vg(vgname)
+        .ok_or_else(|| refused!("VG {vgname} vanished"))?;
+    let mut vg = (*inst.vg).clone();
+    let cow = vg
+        .lv_index(cow_name)
+        .ok_or_else(|| refused!("LV {cow_name} vanished"))?;
+    vg.lvs[cow].set_visible(false);
+    let high = vg
+        .lvs
+        .iter()
+        .filter_map(|l| leading_int(l.name.strip_prefix("snapshot")?))
+        .max();
+    let glue_name = format!("snapshot{}", high.map_or(0, |h| h + 1));
+    let origin_extents = vg.lvs[oi].segments.iter().map(|s| s.extent_count).sum();
+    vg.lvs.push(Lv {
+        name: glue_name,
+        id: lvm_meta::uuid::format_uuid(&ids.next_id()?),
+        status: vec!["READ".into(), "WRITE".into(), "VISIBLE".into()],
+        flags: Vec::new(),
+        tags: Vec::new(),
+        creation_time: Some(w.time as i64),
+        creation_host: Some(w.host.clone()),
+        read_ahead: None,
+        lock_args: None,
+        allocation_policy: None,
+        profile: None,
+        major: None,
+        minor: None,
+        segments: vec![Segment {
+            key: "segment1".into(),
+            start_extent: 0,
+            extent_count: origin_extents,
+            reshape_count: None,
+            type_name: "snapshot".into(),
+            tags: Vec::new(),
+            kind: SegmentKind::Snapshot {
+                chunk_size: Sectors(chunk),
+                origin: oi,
+                cow,
+                merging: false,
+            },
+        }],
+    });
+    vg.derive_roles();
+    commit_vg(&sys2, inst, &mut vg, w, 2)?;
+    let sys3 = rescan(&sys2)?;
+    let inst = sys3
+        .vg(vgname)
+        .ok_or_else(|| refused!("VG {vgname} vanished"))?;
+    let cow = inst
+        .vg
+        .lv_index(cow_name)
+        .ok_or_else(|| refused!("LV {cow_name} vanished"))?;
+    let mut set = cow_engine::blocks::LvSet {
+        vg: &inst.vg,
+        images: crate::write::open_rw(&sys3, inst, w.hooks)?,
+    };
+    cow_engine::engine::PStore::activate(&mut set, cow, chunk)?;
+    for f in set.images.pvs.iter().flatten() {
+        f.file.sync_data()?;
+    }
+    Ok(())
+}
+
+/// `lvconvert --merge VG/SNAP`: marks the snapshot as merging. As the
+/// origin is not active, the merge runs at its next activation (lvm2's
+/// behaviour for an inactive origin).
+/// `lvconvert --merge VG/SNAP`: the snapshot is marked as merging (first
+/// write), then, as lvm2 does with an active origin, the kernel merges it
+/// into the origin and lvm2's poller records the end (two more writes).
+/// `interrupt_after`: `Some(0)` only marks it (lvm2 with an inactive or open
+/// origin: the merge starts at the next activation); `Some(n)` stops after
+/// `n` merge runs, leaving what the kernel leaves on a power loss there.
+pub fn lvconvert_merge(
+    sys: &System,
+    arg: &str,
+    interrupt_after: Option<usize>,
+    progress: Option<&mut dyn FnMut(MergeProgress)>,
+    w: &Writer,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let (vgname, snap) = vg_lv(arg)?;
+    let inst = writable(sys, &vgname)?;
+    let li = inst.vg.lv_index_or_err(&snap)?;
+    let c = inst.vg.roles[li]
+        .cow_of
+        .ok_or_else(|| refused!("\"{vgname}/{snap}\" is not a mergeable logical volume."))?;
+    if c.merging {
+        bail!("Snapshot {vgname}/{snap} is already merging.");
+    }
+    if inst.vg.roles[c.origin].merging_origin {
+        bail!(
+            "Snapshot {vgname}/{} is already merging into the origin.",
+            inst.vg.lvs[c.origin].name
+        );
+    }
+    let pvs: Vec<Option<&lvm_meta::io::Image>> = inst
+        .pv_devices
+        .iter()
+        .map(|d| d.map(|d| &sys.devices[d].image))
+        .collect();
+    let store = cow_engine::view::load_store(&inst.vg, li, c.chunk_size.0, &pvs)?;
+    if !store.header.is_valid() {
+        bail!("Unable to merge invalidated snapshot LV \"{snap}\".");
+    }
+    let mut vg = (*inst.vg).clone();
+    if let SegmentKind::Snapshot { merging, .. } = &mut vg.lvs[c.glue].segments[0].kind {
+        *merging = true;
+    }
+    vg.lvs[c.glue].set_visible(false);
+    vg.derive_roles();
+    commit_vg(sys, inst, &mut vg, w, 1)?;
+    let origin_name = inst.vg.lvs[c.origin].name.clone();
+    if interrupt_after == Some(0) {
+        writeln!(
+            out,
+            "  Merging of snapshot {vgname}/{snap} will occur on next activation of {vgname}/{origin_name}."
+        )?;
+        return Ok(());
+    }
+    writeln!(out, "  Merging of volume {vgname}/{snap} started.")?;
+    out.flush()?;
+    let sys_now = rescan(sys)?;
+    let inst_now = sys_now
+        .vg(&vgname)
+        .ok_or_else(|| refused!("VG {vgname} vanished"))?;
+    let origin = c.origin;
+    let mut tty = tty_progress(&vgname, &origin_name);
+    let runs = match progress {
+        Some(p) => merge_runs(&sys_now, inst_now, origin, interrupt_after, w.hooks, p)?,
+        None => {
+            let r = merge_runs(
+                &sys_now,
+                inst_now,
+                origin,
+                interrupt_after,
+                w.hooks,
+                &mut tty,
+            )?;
+            if r > 0 && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                eprintln!();
+            }
+            r
+        }
+    };
+    if let Some(n) = interrupt_after {
+        if runs >= n {
+            eprintln!(
+                "  lvmsim: merge of {vgname}/{snap} interrupted after {runs} merge run(s); it resumes at the next activation (vgchange -ay {vgname})."
+            );
+            return Ok(());
+        }
+    }
+    let sys_done = rescan(&sys_now)?;
+    let inst_done = sys_done
+        .vg(&vgname)
+        .ok_or_else(|| refused!("VG {vgname} vanished"))?;
+    let mut n = 1;
+    if let Some(cow) = finish_merge(&sys_done, inst_done, origin, w, &mut n)? {
+        writeln!(out, "  {vgname}/{origin_name}: Merged: 100.00%")?;
+        writeln!(
+            out,
+            "  Merge of snapshot into logical volume {vgname}/{origin_name} has finished."
+        )?;
+        writeln!(out, "  Logical volume \"{cow}\" successfully removed.")?;
+    }
+    Ok(())
+}
+
+/// How far a merge has got, after each merge run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MergeProgress {
+    /// Merge runs done so far.
+    pub runs: usize,
+    /// Sectors of data chunks still in the store.
+    pub sectors_left: u64,
+    /// Sectors of data chunks in the store when the merge started.
+    pub sectors_total: u64,
+}
+
+impl MergeProgress {
+    /// Percent merged, as lvm2's poller shows it.
+    pub fn percent(&self) -> f64 {
+        100.0 * (1.0 - self.sectors_left as f64 / self.sectors_total.max(1) as f64)
+    }
+}
+
+/// A progress line on stderr when it is a terminal.
+pub fn tty_progress(vg: &str, origin: &str) -> impl FnMut(MergeProgress) {
+    use std::io::IsTerminal;
+    let tty = std::io::stderr().is_terminal();
+    let vg = vg.to_owned();
+    let origin = origin.to_owned();
+    move |p: MergeProgress| {
+        if tty {
+            eprint!("\r  {vg}/{origin}: Merged: {:6.2}%", p.percent());
+        }
+    }
+}
+
+/// Runs the merge into `origin` for at most `limit` merge runs (all if
+/// None), reporting after each run; returns the runs done.
+pub(crate) fn merge_runs(
+    sys: &System,
+    inst: &lvm_meta::scan::VgInstance,
+    origin: usize,
+    limit: Option<usize>,
+    hooks: &WriteHooks,
+    progress: &mut dyn FnMut(MergeProgress),
+) -> Result<usize> {
+    use cow_engine::engine::{merge_step, PStore, Snap};
+    let vg = &inst.vg;
+    let Some((cow, c)) = vg.roles.iter().enumerate().find_map(|(i, r)| {
+        r.cow_of
+            .filter(|c| c.merging && c.origin == origin)
+            .map(|c| (i, c))
+    }) else {
+        return Ok(0);
+    };
+    let mut set = cow_engine::blocks::LvSet {
+        vg,
+        images: open_rw(sys, inst, hooks)?,
+    };
+    let mut m = PStore::activate(&mut set, cow, c.chunk_size.0)?;
+    if !m.valid {
+        return Ok(0);
+    }
+    let mut others = Vec::new();
+    for (j, r) in vg.roles.iter().enumerate() {
+        if let Some(o) = r.cow_of {
+            if j != cow && o.origin == origin && !o.merging {
+                let store = PStore::activate(&mut set, j, o.chunk_size.0)?;
+                others.push(Snap {
+                    store,
+                    len: u64::from(o.glue_extents) * vg.extent_bytes(),
+                });
+            }
+        }
+    }
+    // Data chunks still to merge: allocated sectors less the metadata's,
+    // as lvm2 counts them (an empty store is 100% merged).
+    let data_left = |m: &PStore, set: &cow_engine::blocks::LvSet<'_, crate::write_log::Logged>| {
+        let (alloc, _, meta) = m.usage(set);
+        alloc.saturating_sub(meta)
+    };
+    let total = data_left(&m, &set).max(1);
+    let mut done = 0;
+    while limit.is_none_or(|l| done < l) && merge_step(&mut set, origin, &mut m, &mut others)? {
+        done += 1;
+        progress(MergeProgress {
+            runs: done,
+            sectors_left: data_left(&m, &set),
+            sectors_total: total,
+        });
+    }
+    for f in set.images.pvs.iter().flatten() {
+        f.file.sync_data()?;
+    }
+    Ok(done)
+}
+
+/// Runs every pending merge of the VG to its end, as the kernel does once
+/// the origin is activated. Returns the origins merged.
+pub(crate) fn run_merges(
+    sys: &System,
+    inst: &lvm_meta::scan::VgInstance,
+    only: Option<usize>,
+    hooks: &WriteHooks,
+) -> Result<Vec<usize>> {
+    run_merges_limited(sys, inst, only, None, hooks)
+}
+
+/// [`run_merges`] with at most `limit` merge runs per origin; an origin
+/// whose merge stopped early is not returned (it has not finished).
+pub(crate) fn run_merges_limited(
+    sys: &System,
+    inst: &lvm_meta::scan::VgInstance,
+    only: Option<usize>,
+    limit: Option<usize>,
+    hooks: &WriteHooks,
+) -> Result<Vec<usize>> {
+    use cow_engine::engine::{merge, PStore, Snap};
+    let vg = &inst.vg;
+    let mut merged = Vec::new();
+    for (cow, role) in vg.roles.iter().enumerate() {
+        let Some(c) = role.cow_of else { continue };
+        if !c.merging || only.is_some_and(|o| o != c.origin) {
+            continue;
+        }
+        let mut set = cow_engine::blocks::LvSet {
+            vg,
+            images: open_rw(sys, inst, hooks)?,
+        };
+        let mut m = PStore::activate(&mut set, cow, c.chunk_size.0)?;
+        if !m.valid {
+            // The kernel refuses to merge an invalid snapshot.
+            continue;
+        }
+        // The origin's other snapshots keep their data while it changes.
+        let mut others = Vec::new();
+        for (j, r) in vg.roles.iter().enumerate() {
+            if let Some(o) = r.cow_of {
+                if j != cow && o.origin == c.origin && !o.merging {
+                    let store = PStore::activate(&mut set, j, o.chunk_size.0)?;
+                    others.push(Snap {
+                        store,
+                        len: u64::from(o.glue_extents) * vg.extent_bytes(),
+                    });
+                }
+            }
+        }
+        let runs = merge(&mut set, c.origin, &mut m, &mut others, limit)?;
+        for f in set.images.pvs.iter().flatten() {
+            f.file.sync_data()?;
+        }
+        if limit.is_none_or(|l| runs < l) {
+            merged.push(c.origin);
+        }
+    }
+    Ok(merged)
+}
+
+/// The end of a finished merge, as lvm2's poller writes it: the glue LV
+/// goes and the COW becomes a plain visible LV (first write), then the COW
+/// LV goes (second write).
+pub(crate) fn finish_merge(
+    sys: &System,
+    inst: &lvm_meta::scan::VgInstance,
+    origin: usize,
+    w: &Writer,
+    n: &mut u32,
+) -> Result<Option<String>> {
+    let Some((cow, c)) = inst.vg.roles.iter().enumerate().find_map(|(i, r)| {
+        r.cow_of
+            .filter(|c| c.merging && c.origin == origin)
+            .map(|c| (i, c))
+    }) else {
+        return Ok(None);
+    };
+    let cow_name = inst.vg.lvs[cow].name.clone();
+    let mut vg = (*inst.vg).clone();
+    vg.lvs[cow].set_visible(true);
+    vg.remove_lv(c.glue).map_err(|e| refused!("{e}"))?;
+    commit_vg(sys, inst, &mut vg, w, *n)?;
+    *n += 1;
+    let sys2 = rescan(sys)?;
+    let inst2 = sys2
+        .vg(&inst.vg.name)
+        .ok_or_else(|| refused!("VG {} vanished", inst.vg.name))?;
+    let mut vg = (*inst2.vg).clone();
+    let i = vg
+        .lv_index(&cow_name)
+        .ok_or_else(|| refused!("LV {cow_name} vanished"))?;
+    vg.remove_lv(i).map_err(|e| refused!("{e}"))?;
+    commit_vg(&sys2, inst2, &mut vg, w, *n)?;
+    *n += 1;
+    Ok(Some(cow_name))
+}
+
+/// `lvchange -ay VG/LV`: an origin with a merging snapshot merges it (and
+/// the end is recorded, as lvm2's poller does); nothing else changes.
+pub(crate) fn activate_lv(
+    sys: &System,
+    vgname: &str,
+    lvname: &str,
+    w: &Writer,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let inst = writable(sys, vgname)?;
+    let li = inst.vg.lv_index_or_err(lvname)?;
+    if !inst.vg.roles[li].merging_origin {
+        return Ok(());
+    }
+    if merge_runs(
+        sys,
+        inst,
+        li,
+        None,
+        w.hooks,
+        &mut tty_progress(vgname, lvname),
+    )? > 0
+        && std::io::IsTerminal::is_terminal(&std::io::stderr())
+    {
+        eprintln!();
+    }
+    let sys_now = rescan(sys)?;
+    let inst_now = sys_now
+        .vg(vgname)
+        .ok_or_else(|| refused!("VG {vgname} vanished"))?;
+    let mut n = 1;
+    if let Some(cow) = finish_merge(&sys_now, inst_now, li, w, &mut n)? {
+        writeln!(out, "  {vgname}/{lvname}: Merged: 100.00%")?;
+        writeln!(
+            out,
+            "  Merge of snapshot into logical volume {vgname}/{lvname} has finished."
+        )?;
+        writeln!(out, "  Logical volume \"{cow}\" successfully removed.")?;
+    }
+    Ok(())
+}
+
+/// `lvpoll --polloperation merge [-i N] VG/ORIGIN`: finishes a merge (runs
+/// what is left of it, then writes the result to the metadata).
+pub fn lvpoll_merge(sys: &System, arg: &str, w: &Writer, out: &mut dyn Write) -> Result<()> {
+    let (vgname, lv) = vg_lv(arg)?;
+    let inst = writable(sys, &vgname)?;
+    let origin = inst.vg.lv_index_or_err(&lv)?;
+    run_merges(sys, inst, Some(origin), w.hooks)?;
+    let sys_now = rescan(sys)?;
+    let inst_now = sys_now
+        .vg(&vgname)
+        .ok_or_else(|| refused!("VG {vgname} vanished"))?;
+    let mut n = 1;
+    if let Some(cow) = finish_merge(&sys_now, inst_now, origin, w, &mut n)? {
+        writeln!(out, "  {vgname}/{lv}: Merged: 100.00%")?;
+        writeln!(
+            out,
+            "  Merge of snapshot into logical volume {vgname}/{lv} has finished."
+        )?;
+        writeln!(out, "  Logical volume \"{cow}\" successfully removed.")?;
+    }
+    Ok(())
+}
