@@ -9,7 +9,8 @@
 use crate::backup::Host;
 use crate::error::{Error, Result, ResultExt};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// The surroundings of one command.
 #[derive(Debug)]
@@ -95,6 +96,9 @@ pub struct WriteHooks {
     pub torn: bool,
     /// Append every write to this file (see [`crate::write_log`]).
     pub log: Option<PathBuf>,
+    /// Asked to stop: long work (merges, LV writes, exports) stops at its
+    /// next safe point.
+    pub stop: Stop,
     done: AtomicU64,
 }
 
@@ -136,5 +140,25 @@ impl WriteHooks {
             });
         }
         Ok(())
+    }
+}
+
+/// A request to stop long work at its next safe point, shared with whoever
+/// may ask for it (the binary sets it on SIGINT and SIGTERM). A merge stops
+/// between merge runs (it resumes at the next activation), an LV write
+/// between pieces (what was written stays written), an export removes its
+/// unfinished file.
+#[derive(Debug, Clone, Default)]
+pub struct Stop(Option<Arc<AtomicBool>>);
+
+impl Stop {
+    /// A request set through `flag`.
+    pub fn new(flag: Arc<AtomicBool>) -> Stop {
+        Stop(Some(flag))
+    }
+
+    /// True once a stop was asked for.
+    pub fn requested(&self) -> bool {
+        self.0.as_ref().is_some_and(|f| f.load(Ordering::SeqCst))
     }
 }

@@ -13,7 +13,8 @@
 //! A pending merge is not advanced: the write lands on the `snapshot-merge`
 //! origin before the merge's first batch (run `vgchange -ay` to merge).
 
-use crate::error::{bail, refused, Result, ResultExt};
+use crate::context::Stop;
+use crate::error::{bail, refused, Error, Result, ResultExt};
 use cow_engine::blocks::Images;
 use cow_engine::handle::LvHandle;
 use lvm_meta::io::Image;
@@ -39,7 +40,15 @@ fn fill(input: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
 
 /// Writes `input` to LV `arg` (`VG/LV`) from byte `offset`; returns the
 /// bytes written.
-pub fn write(sys: &System, arg: &str, offset: u64, input: &mut dyn Read) -> Result<u64> {
+/// A stop request ([`Stop`]) ends the write between two pieces: what was
+/// written stays written and the error says how much.
+pub fn write(
+    sys: &System,
+    arg: &str,
+    offset: u64,
+    input: &mut dyn Read,
+    stop: &Stop,
+) -> Result<u64> {
     let (vgn, lvn) = arg
         .split_once('/')
         .ok_or_else(|| refused!("\"{arg}\": name the LV as VG/LV"))?;
@@ -57,12 +66,25 @@ pub fn write(sys: &System, arg: &str, offset: u64, input: &mut dyn Read) -> Resu
     let mut lv = LvHandle::open(vg, Images::open_vg(sys, inst, true)?, li)?;
     let mut buf = vec![0u8; PIECE];
     let mut at = offset;
+    let stopped = |at: u64| {
+        Error::Interrupted(format!(
+            "lvmsim: write to {vgn}/{lvn} stopped at byte {at} ({} bytes written)",
+            at - offset
+        ))
+    };
     let result = loop {
+        if stop.requested() {
+            break Err(stopped(at));
+        }
         let n = match fill(input, &mut buf) {
             Ok(0) => break Ok(()),
             Ok(n) => n,
             Err(e) => break Err(e).context("reading the input"),
         };
+        // A stop asked for while the input was read: this piece is not written.
+        if stop.requested() {
+            break Err(stopped(at));
+        }
         if let Err(e) = lv.write_at(at, &buf[..n]) {
             break Err(e).context(format!(
                 "error writing {vgn}/{lvn} at byte {at} ({} bytes written)",

@@ -60,6 +60,10 @@ pub enum Error {
         /// The byte offset of the cut write.
         offset: u64,
     },
+    /// The command was asked to stop (a signal) and stopped at a safe
+    /// point; the text says what was left and how it resumes.
+    #[error("{0}")]
+    Interrupted(String),
     /// An error with what was being done around it.
     #[error("{context}: {source}")]
     Context {

@@ -3,7 +3,7 @@
 //! The images are only read; the report proves it with their sha256
 //! before and after.
 
-use crate::error::{bail, refused, Result, ResultExt};
+use crate::error::{bail, refused, Error, Result, ResultExt};
 use cow_engine::recover::{self, Snapshot, State, Verdict};
 use lvm_meta::history;
 use serde_json::json;
@@ -194,13 +194,17 @@ fn hex(b: &[u8]) -> String {
 }
 
 /// A writer that hashes what passes through it.
-struct Tee<W: Write> {
+struct Tee<'a, W: Write> {
     inner: W,
     hash: sha2::Sha256,
+    stop: &'a crate::context::Stop,
 }
 
-impl<W: Write> Write for Tee<W> {
+impl<W: Write> Write for Tee<'_, W> {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.stop.requested() {
+            return Err(std::io::Error::from(std::io::ErrorKind::Interrupted));
+        }
         let n = self.inner.write(b)?;
         self.hash.update(&b[..n]);
         Ok(n)
@@ -282,9 +286,24 @@ fn export(
     let mut tee = Tee {
         inner: std::io::BufWriter::new(file),
         hash: sha2::Sha256::new(),
+        stop: &ctx.hooks.stop,
     };
-    plan.write(&sys, &mut tee)?;
-    tee.flush()?;
+    // An unfinished export is removed, whatever stopped it.
+    let written: Result<()> = plan
+        .write(&sys, &mut tee)
+        .map_err(Error::from)
+        .and_then(|()| Ok(tee.flush()?));
+    if let Err(e) = written {
+        drop(tee);
+        let _ = std::fs::remove_file(&path);
+        if ctx.hooks.stop.requested() {
+            return Err(Error::Interrupted(format!(
+                "lvmsim: export of {vgn}/{snap} stopped; the unfinished {} was removed",
+                path.display()
+            )));
+        }
+        return Err(e);
+    }
     let export_sha = hex(&tee.hash.finalize());
     let after: Vec<String> = inputs
         .iter()

@@ -3,9 +3,9 @@
 //! with the kernel's merge semantics and lvm2's writes around it.
 
 use crate::context::WriteHooks;
-use crate::error::{bail, refused, Result};
+use crate::error::{bail, refused, Error, Result};
 use crate::{ids::*, lv::*, write::*};
-use lvm_meta::model::{Lv, Segment, SegmentKind};
+use lvm_meta::model::{Lv, Segment, SegmentKind, Vg};
 use lvm_meta::scan::System;
 use lvm_meta::units::Sectors;
 use std::io::Write;
@@ -284,7 +284,15 @@ pub(crate) fn merge_runs(
     };
     let total = data_left(&m, &set).max(1);
     let mut done = 0;
-    while limit.is_none_or(|l| done < l) && merge_step(&mut set, origin, &mut m, &mut others)? {
+    let mut stopped = false;
+    while limit.is_none_or(|l| done < l) {
+        if hooks.stop.requested() {
+            stopped = true;
+            break;
+        }
+        if !merge_step(&mut set, origin, &mut m, &mut others)? {
+            break;
+        }
         done += 1;
         progress(MergeProgress {
             runs: done,
@@ -294,6 +302,9 @@ pub(crate) fn merge_runs(
     }
     for f in set.images.pvs.iter().flatten() {
         f.file.sync_data()?;
+    }
+    if stopped {
+        return Err(merge_stopped(vg, origin, done));
     }
     Ok(done)
 }
@@ -318,7 +329,7 @@ pub(crate) fn run_merges_limited(
     limit: Option<usize>,
     hooks: &WriteHooks,
 ) -> Result<Vec<usize>> {
-    use cow_engine::engine::{merge, PStore, Snap};
+    use cow_engine::engine::{merge_step, PStore, Snap};
     let vg = &inst.vg;
     let mut merged = Vec::new();
     for (cow, role) in vg.roles.iter().enumerate() {
@@ -348,9 +359,23 @@ pub(crate) fn run_merges_limited(
                 }
             }
         }
-        let runs = merge(&mut set, c.origin, &mut m, &mut others, limit)?;
+        let mut runs = 0;
+        let mut stopped = false;
+        while limit.is_none_or(|l| runs < l) {
+            if hooks.stop.requested() {
+                stopped = true;
+                break;
+            }
+            if !merge_step(&mut set, c.origin, &mut m, &mut others)? {
+                break;
+            }
+            runs += 1;
+        }
         for f in set.images.pvs.iter().flatten() {
             f.file.sync_data()?;
+        }
+        if stopped {
+            return Err(merge_stopped(vg, c.origin, runs));
         }
         if limit.is_none_or(|l| runs < l) {
             merged.push(c.origin);
@@ -459,4 +484,14 @@ pub fn lvpoll_merge(sys: &System, arg: &str, w: &Writer, out: &mut dyn Write) ->
         writeln!(out, "  Logical volume \"{cow}\" successfully removed.")?;
     }
     Ok(())
+}
+
+/// The error of a merge into `origin` stopped on request after `runs` merge
+/// runs: every run done is on the images, and the rest runs at the next
+/// activation.
+fn merge_stopped(vg: &Vg, origin: usize, runs: usize) -> Error {
+    Error::Interrupted(format!(
+        "lvmsim: merge into {}/{} stopped after {runs} merge run(s); it resumes at the next activation (vgchange -ay {})",
+        vg.name, vg.lvs[origin].name, vg.name
+    ))
 }

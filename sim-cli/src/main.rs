@@ -206,7 +206,20 @@ fn run(cli: Cli) -> Result<i32> {
             "--scan-all is for reading damaged images; commands that write refuse it",
         ));
     }
-    let ctx = context(cli.scan_all);
+    let mut ctx = context(cli.scan_all);
+    // Long work that changes images (merges, LV writes) and exports stop
+    // at a safe point on SIGINT or SIGTERM instead of dying in the middle;
+    // commands that only read keep the default (they leave nothing behind).
+    if access != Access::Read || matches!(&cli.cmd, Cmd::Recover(a) if a.export.is_some()) {
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(sig, flag.clone()).map_err(|e| Error::Io {
+                context: "installing the signal handler".into(),
+                source: e,
+            })?;
+        }
+        ctx.hooks.stop = lvmsim::context::Stop::new(flag);
+    }
     let mut devs = devices(&cli.dev);
     let named: &[String] = match &cli.cmd {
         Cmd::Pvcreate(a) => &a.pvs,
@@ -331,9 +344,15 @@ fn run(cli: Cli) -> Result<i32> {
                         context: format!("{}: cannot open", p.display()),
                         source: e,
                     })?;
-                    data::write(&sys, &a.lv, a.offset, &mut f)?
+                    data::write(&sys, &a.lv, a.offset, &mut f, &ctx.hooks.stop)?
                 }
-                None => data::write(&sys, &a.lv, a.offset, &mut std::io::stdin().lock())?,
+                None => data::write(
+                    &sys,
+                    &a.lv,
+                    a.offset,
+                    &mut std::io::stdin().lock(),
+                    &ctx.hooks.stop,
+                )?,
             };
         }
         Cmd::Lvpoll(a) => {
