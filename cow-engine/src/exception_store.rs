@@ -396,6 +396,33 @@ mod tests {
     }
 
     #[test]
+    fn the_readers_size_bounds_the_store_and_its_errors_are_kept() {
+        // The same bytes seen as a shorter device: area 1 no longer fits.
+        struct Short<'a>(&'a [u8], Option<u64>);
+        impl ReadAt for Short<'_> {
+            fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+                self.0.read_exact_at(buf, offset)
+            }
+            fn size(&self) -> io::Result<u64> {
+                self.1.ok_or_else(|| io::Error::from_raw_os_error(5))
+            }
+        }
+        let recs: Vec<(u64, u64)> = (0..256).map(|i| (i, 2 + i)).collect();
+        let img = cow(8, 259, &recs, 1);
+        assert_eq!(load(&img, 8).unwrap().records.len(), 256);
+        let short = Short(&img, Some(258 * 4096));
+        assert!(matches!(
+            Store::load(&short, 8),
+            Err(StoreError::AreaPastEnd { chunks: 258, .. })
+        ));
+        let e = Store::load(&Short(&img, None), 8).unwrap_err();
+        assert!(
+            matches!(&e, StoreError::Io { offset: 0, source } if source.raw_os_error() == Some(5)),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn a_full_last_area_needs_the_next_area_inside_the_cow() {
         let recs: Vec<(u64, u64)> = (0..256).map(|i| (i, 2 + i)).collect();
         assert!(matches!(
