@@ -1,70 +1,17 @@
-//! Writable byte stores (PV images) and LV addressing on top of them.
+//! LV addressing on top of PV images.
 //!
-//! A [`Blocks`] is one PV image: a file opened read-write, or memory in
-//! tests. [`Images`] holds one per PV of a VG and reads or writes an LV's
-//! bytes through its linear and striped segments.
+//! Each PV image is a [`WriteAt`] (lvm-meta's positioned I/O): a file
+//! opened read-write, or memory in tests. [`Images`] holds one per PV of a
+//! VG and reads or writes an LV's bytes through its linear and striped
+//! segments; [`LvSet`] is the LVs of a VG as the engine's
+//! [`crate::engine::DevSet`].
 
 use crate::{Error, Result};
+use lvm_meta::io::WriteAt;
 use lvm_meta::lv_map::{self, Piece};
 use lvm_meta::model::Vg;
 use std::io;
-
-/// A writable image.
-pub trait Blocks {
-    /// Size in bytes.
-    fn size(&self) -> u64;
-    /// Fills `buf` from `offset`.
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
-    /// Writes `data` at `offset`; never grows the image.
-    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()>;
-}
-
-fn past_end() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::UnexpectedEof,
-        "access past the end of the image",
-    )
-}
-
-impl Blocks for Vec<u8> {
-    fn size(&self) -> u64 {
-        self.len() as u64
-    }
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        let s = usize::try_from(offset).map_err(|_| past_end())?;
-        let src = self
-            .get(s..s.checked_add(buf.len()).ok_or_else(past_end)?)
-            .ok_or_else(past_end)?;
-        buf.copy_from_slice(src);
-        Ok(())
-    }
-    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
-        let s = usize::try_from(offset).map_err(|_| past_end())?;
-        let dst = self
-            .get_mut(s..s.checked_add(data.len()).ok_or_else(past_end)?)
-            .ok_or_else(past_end)?;
-        dst.copy_from_slice(data);
-        Ok(())
-    }
-}
-
-impl Blocks for std::fs::File {
-    fn size(&self) -> u64 {
-        self.metadata().map(|m| m.len()).unwrap_or(0)
-    }
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        std::os::unix::fs::FileExt::read_exact_at(self, buf, offset)
-    }
-    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
-        if offset
-            .checked_add(data.len() as u64)
-            .is_none_or(|e| e > Blocks::size(self))
-        {
-            return Err(past_end());
-        }
-        std::os::unix::fs::FileExt::write_all_at(self, data, offset)
-    }
-}
+use std::ops::Range;
 
 /// The PV images of one VG, indexed like [`Vg::pvs`].
 pub struct Images<B> {
@@ -72,61 +19,81 @@ pub struct Images<B> {
     pub pvs: Vec<Option<B>>,
 }
 
-impl<B: Blocks> Images<B> {
-    fn io(
-        &mut self,
-        vg: &Vg,
-        lv: usize,
-        mut offset: u64,
-        len: usize,
-        mut f: impl FnMut(&mut B, u64, std::ops::Range<usize>) -> io::Result<()>,
-    ) -> Result<()> {
-        let mut done = 0usize;
-        while done < len {
-            let piece = lv_map::map(vg, lv, offset)?;
-            let Piece::Pv {
-                pv,
-                offset: at,
-                len: run,
-            } = piece
-            else {
-                return Err(Error::ZeroSegmentWrite {
-                    lv: vg.lvs[lv].name.clone(),
-                });
-            };
-            let n = usize::try_from(run).unwrap_or(usize::MAX).min(len - done);
+/// Calls `f(pv, at, range)` for each run of LV `lv`'s bytes
+/// `offset..offset + len`: PV index `pv` holds bytes `range` (counted from
+/// `offset`) at byte `at` of its image.
+fn each_run(
+    vg: &Vg,
+    lv: usize,
+    mut offset: u64,
+    len: usize,
+    mut f: impl FnMut(usize, u64, Range<usize>) -> Result<()>,
+) -> Result<()> {
+    let mut done = 0usize;
+    while done < len {
+        let piece = lv_map::map(vg, lv, offset)?;
+        let Piece::Pv {
+            pv,
+            offset: at,
+            len: run,
+        } = piece
+        else {
+            return Err(Error::ZeroSegmentWrite {
+                lv: vg.lvs[lv].name.clone(),
+            });
+        };
+        let n = usize::try_from(run).unwrap_or(usize::MAX).min(len - done);
+        f(pv, at, done..done + n)?;
+        done += n;
+        offset += n as u64;
+    }
+    Ok(())
+}
+
+/// The error of an access to PV `pv` of `vg` for `len` bytes at `at`.
+fn pv_io(vg: &Vg, pv: usize, at: u64, len: usize, source: io::Error) -> Error {
+    Error::Io {
+        path: vg.pvs[pv].key.clone(),
+        offset: Some(at),
+        what: format!("{len} bytes at {at}"),
+        source,
+    }
+}
+
+/// The error of LV `lv` needing missing PV `pv`.
+fn pv_missing(vg: &Vg, lv: usize, pv: usize) -> Error {
+    Error::PvMissing {
+        lv: vg.lvs[lv].name.clone(),
+        pv: vg.pvs[pv].key.clone(),
+    }
+}
+
+impl<B: WriteAt> Images<B> {
+    /// Reads LV bytes.
+    pub fn read(&self, vg: &Vg, lv: usize, offset: u64, buf: &mut [u8]) -> Result<()> {
+        each_run(vg, lv, offset, buf.len(), |pv, at, r| {
             let img = self
                 .pvs
-                .get_mut(pv)
-                .and_then(Option::as_mut)
-                .ok_or_else(|| Error::PvMissing {
-                    lv: vg.lvs[lv].name.clone(),
-                    pv: vg.pvs[pv].key.clone(),
-                })?;
-            f(img, at, done..done + n).map_err(|source| Error::Io {
-                path: vg.pvs[pv].key.clone(),
-                offset: Some(at),
-                what: format!("{n} bytes at {at}"),
-                source,
-            })?;
-            done += n;
-            offset += n as u64;
-        }
-        Ok(())
-    }
-
-    /// Reads LV bytes.
-    pub fn read(&mut self, vg: &Vg, lv: usize, offset: u64, buf: &mut [u8]) -> Result<()> {
-        let len = buf.len();
-        self.io(vg, lv, offset, len, |img, at, r| {
-            img.read_at(at, &mut buf[r])
+                .get(pv)
+                .and_then(Option::as_ref)
+                .ok_or_else(|| pv_missing(vg, lv, pv))?;
+            let n = r.len();
+            img.read_exact_at(&mut buf[r], at)
+                .map_err(|source| pv_io(vg, pv, at, n, source))
         })
     }
 
     /// Writes LV bytes.
     pub fn write(&mut self, vg: &Vg, lv: usize, offset: u64, data: &[u8]) -> Result<()> {
-        self.io(vg, lv, offset, data.len(), |img, at, r| {
-            img.write_at(at, &data[r])
+        each_run(vg, lv, offset, data.len(), |pv, at, r| {
+            let img = self
+                .pvs
+                .get_mut(pv)
+                .and_then(Option::as_mut)
+                .ok_or_else(|| pv_missing(vg, lv, pv))?;
+            let n = r.len();
+            img.write_all_at(&data[r], at)
+                .map_err(|source| pv_io(vg, pv, at, n, source))
         })
     }
 }
@@ -177,13 +144,13 @@ pub struct LvSet<'a, B> {
     pub images: Images<B>,
 }
 
-impl<B: Blocks> crate::engine::DevSet for LvSet<'_, B> {
+impl<B: WriteAt> crate::engine::DevSet for LvSet<'_, B> {
     fn size(&self, d: usize) -> u64 {
         self.vg.lvs.get(d).map_or(0, |l| {
             self.vg.lv_extents(l).saturating_mul(self.vg.extent_bytes())
         })
     }
-    fn read(&mut self, d: usize, offset: u64, buf: &mut [u8]) -> Result<()> {
+    fn read(&self, d: usize, offset: u64, buf: &mut [u8]) -> Result<()> {
         self.bounds(d, offset, buf.len())?;
         self.images.read(self.vg, d, offset, buf)
     }
@@ -193,7 +160,7 @@ impl<B: Blocks> crate::engine::DevSet for LvSet<'_, B> {
     }
 }
 
-impl<B: Blocks> LvSet<'_, B> {
+impl<B: WriteAt> LvSet<'_, B> {
     fn bounds(&self, d: usize, offset: u64, len: usize) -> Result<()> {
         use crate::engine::DevSet;
         let size = self.size(d);

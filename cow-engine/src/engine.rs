@@ -15,29 +15,61 @@ use crate::exception_store::{
 };
 use crate::{Error, Result};
 use byteorder::{ByteOrder, LittleEndian as LE};
+use lvm_meta::io::{ReadAt, WriteAt};
 use lvm_meta::Corruption;
 
-/// A set of devices addressed by number (an LV index, or a test's vector).
+/// A set of devices addressed by number (an LV index, or a test's
+/// vector), each read and written in place like a [`WriteAt`]; errors
+/// name the device.
+///
+/// A vector of [`WriteAt`] devices is one (device `d` is element `d`);
+/// [`crate::blocks::LvSet`] is the LVs of a VG.
 pub trait DevSet {
     /// Size of device `d` in bytes.
     fn size(&self, d: usize) -> u64;
     /// Fills `buf` from device `d` at `offset`.
-    fn read(&mut self, d: usize, offset: u64, buf: &mut [u8]) -> Result<()>;
+    fn read(&self, d: usize, offset: u64, buf: &mut [u8]) -> Result<()>;
     /// Writes `data` to device `d` at `offset` (an error past the end).
     fn write(&mut self, d: usize, offset: u64, data: &[u8]) -> Result<()>;
 }
 
-impl DevSet for Vec<Vec<u8>> {
+impl<D: WriteAt> DevSet for Vec<D> {
     fn size(&self, d: usize) -> u64 {
-        self[d].len() as u64
+        self[d].size().unwrap_or(0)
     }
-    fn read(&mut self, d: usize, offset: u64, buf: &mut [u8]) -> Result<()> {
-        crate::blocks::Blocks::read_at(&self[d], offset, buf)
+    fn read(&self, d: usize, offset: u64, buf: &mut [u8]) -> Result<()> {
+        self[d]
+            .read_exact_at(buf, offset)
             .map_err(|source| io_err(d, offset, source))
     }
     fn write(&mut self, d: usize, offset: u64, data: &[u8]) -> Result<()> {
-        crate::blocks::Blocks::write_at(&mut self[d], offset, data)
+        self[d]
+            .write_all_at(data, offset)
             .map_err(|source| io_err(d, offset, source))
+    }
+}
+
+/// Device `d` of a [`DevSet`] as a [`ReadAt`] (what the store loader
+/// reads): the set's errors become [`std::io::Error`]s that keep them
+/// (see [`Error::into_io`]).
+pub struct Device<'a> {
+    set: &'a dyn DevSet,
+    d: usize,
+}
+
+impl<'a> Device<'a> {
+    /// Device `d` of `set`.
+    pub fn new(set: &'a dyn DevSet, d: usize) -> Self {
+        Device { set, d }
+    }
+}
+
+impl ReadAt for Device<'_> {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        self.set.read(self.d, offset, buf).map_err(Error::into_io)
+    }
+    fn size(&self) -> std::io::Result<u64> {
+        Ok(self.set.size(self.d))
     }
 }
 
@@ -145,12 +177,7 @@ impl PStore {
             Header::Store(h) => {
                 // The same loader as the read side; then the kernel keeps the
                 // current area's raw bytes as its in-memory buffer.
-                let cow_sectors = devs.size(cow) / 512;
-                let loaded = Store::load(cow_sectors, table_cs, |chunk, buf| {
-                    let at = chunk * buf.len() as u64;
-                    devs.read(cow, at, buf).map_err(Error::into_io)
-                })
-                .map_err(store_err)?;
+                let loaded = Store::load(&Device::new(&*devs, cow), table_cs).map_err(store_err)?;
                 s.cs = u64::from(h.chunk_size);
                 s.area = vec![0u8; s.cb() as usize];
                 s.valid = loaded.header.is_valid();
@@ -709,26 +736,32 @@ mod tests {
     #[test]
     fn a_failed_area_read_keeps_the_io_error_kind() {
         // A device that fails reads of the area chunk, as a bad sector
-        // would.
-        struct BadArea(Vec<Vec<u8>>);
-        impl DevSet for BadArea {
-            fn size(&self, d: usize) -> u64 {
-                self.0.size(d)
-            }
-            fn read(&mut self, d: usize, offset: u64, buf: &mut [u8]) -> Result<()> {
-                if d == 1 && offset == CB as u64 {
-                    let source = std::io::Error::from_raw_os_error(5);
-                    return Err(io_err(d, offset, source));
+        // would (if its flag is set: the COW, not the origin).
+        struct BadArea(Vec<u8>, bool);
+        impl ReadAt for BadArea {
+            fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+                if self.1 && offset == CB as u64 {
+                    return Err(std::io::Error::from_raw_os_error(5));
                 }
-                self.0.read(d, offset, buf)
+                self.0.read_exact_at(buf, offset)
             }
-            fn write(&mut self, d: usize, offset: u64, data: &[u8]) -> Result<()> {
-                self.0.write(d, offset, data)
+            fn size(&self) -> std::io::Result<u64> {
+                ReadAt::size(&self.0)
+            }
+        }
+        impl WriteAt for BadArea {
+            fn write_all_at(&mut self, data: &[u8], offset: u64) -> std::io::Result<()> {
+                self.0.write_all_at(data, offset)
             }
         }
         let mut d = devs(8, 8);
         PStore::activate(&mut d, 1, 8).unwrap();
-        let e = PStore::activate(&mut BadArea(d), 1, 8).unwrap_err();
+        let mut bad: Vec<BadArea> = d
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| BadArea(v, i == 1))
+            .collect();
+        let e = PStore::activate(&mut bad, 1, 8).unwrap_err();
         let Error::Store {
             offset,
             error: StoreError::Io { source, .. },

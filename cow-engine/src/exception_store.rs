@@ -11,6 +11,7 @@
 use crate::chunk_map::ChunkMap;
 use crate::disk_header::{DiskHeader, Header, HeaderError, OFF_CHUNK_SIZE};
 use byteorder::{ByteOrder, LittleEndian as LE};
+use lvm_meta::io::ReadAt;
 use std::io;
 
 /// Size of one `struct disk_exception`.
@@ -141,15 +142,12 @@ impl Store {
         )
     }
 
-    /// Loads a store from a COW of `cow_sectors` sectors. `read(chunk, buf)`
-    /// fills `buf` (one chunk) from COW chunk `chunk`. `table_chunk` is the
-    /// chunk size lvm2's table gives (the on-disk value wins when present).
-    pub fn load(
-        cow_sectors: u64,
-        table_chunk: u64,
-        read: impl FnMut(u64, &mut [u8]) -> io::Result<()>,
-    ) -> Result<Store, StoreError> {
-        Store::load_with(cow_sectors, table_chunk, false, read)
+    /// Loads a store from the COW device `cow` (its bytes, e.g. the COW LV
+    /// read through its segments; its size bounds the store).
+    /// `table_chunk` is the chunk size lvm2's table gives (the on-disk
+    /// value wins when present).
+    pub fn load(cow: &(impl ReadAt + ?Sized), table_chunk: u64) -> Result<Store, StoreError> {
+        Store::load_with(cow, table_chunk, false)
     }
 
     /// Loads the records an invalidated store still holds, for forensics
@@ -157,21 +155,23 @@ impl Store {
     /// whatever the header's valid field says, ending quietly at an area
     /// that lies past the COW's end.
     pub fn load_forensic(
-        cow_sectors: u64,
+        cow: &(impl ReadAt + ?Sized),
         table_chunk: u64,
-        read: impl FnMut(u64, &mut [u8]) -> io::Result<()>,
     ) -> Result<Store, StoreError> {
-        Store::load_with(cow_sectors, table_chunk, true, read)
+        Store::load_with(cow, table_chunk, true)
     }
 
     fn load_with(
-        cow_sectors: u64,
+        cow: &(impl ReadAt + ?Sized),
         table_chunk: u64,
         forensic: bool,
-        mut read: impl FnMut(u64, &mut [u8]) -> io::Result<()>,
     ) -> Result<Store, StoreError> {
+        let cow_sectors = cow
+            .size()
+            .map_err(|source| StoreError::Io { offset: 0, source })?
+            / 512;
         let mut first = vec![0u8; 512];
-        read_sectors(&mut read, 0, 0, &mut first)?;
+        read_sectors(cow, 0, &mut first)?;
         let header = Header::parse(&first)?;
         let (header, new) = match header {
             Header::New => (
@@ -225,7 +225,7 @@ impl Store {
                     offset: chunk.saturating_mul(cs * 512),
                 });
             }
-            read_sectors(&mut read, chunk, chunk * cs * 512, &mut buf)?;
+            read_sectors(cow, chunk * cs * 512, &mut buf)?;
             let mut full = true;
             for j in 0..e {
                 let at = (j * DISK_EXCEPTION_SIZE) as usize;
@@ -266,13 +266,14 @@ impl Store {
     }
 }
 
+/// Fills `buf` from byte `offset` of the COW.
 fn read_sectors(
-    read: &mut impl FnMut(u64, &mut [u8]) -> io::Result<()>,
-    chunk: u64,
+    cow: &(impl ReadAt + ?Sized),
     offset: u64,
     buf: &mut [u8],
 ) -> Result<(), StoreError> {
-    read(chunk, buf).map_err(|source| StoreError::Io { offset, source })
+    cow.read_exact_at(buf, offset)
+        .map_err(|source| StoreError::Io { offset, source })
 }
 
 /// `area_location(k) = 1 + (E + 1) * k` for chunk size `cs` sectors.
@@ -307,18 +308,8 @@ mod tests {
         img
     }
 
-    fn past_end() -> io::Error {
-        io::Error::new(io::ErrorKind::UnexpectedEof, "past end")
-    }
-
     fn load(img: &[u8], cs: u64) -> Result<Store, StoreError> {
-        let b = (cs * 512) as usize;
-        Store::load(img.len() as u64 / 512, cs, |c, buf| {
-            let at = c as usize * b;
-            let src = img.get(at..at + buf.len()).ok_or_else(past_end)?;
-            buf.copy_from_slice(src);
-            Ok(())
-        })
+        Store::load(img, cs)
     }
 
     #[test]
@@ -354,13 +345,7 @@ mod tests {
         // forensic load keeps the 256 records and ends at the COW's end.
         let recs: Vec<(u64, u64)> = (0..256).map(|i| (i, 2 + i)).collect();
         let img = cow(8, 258, &recs, 0);
-        let b = 4096usize;
-        let s = Store::load_forensic(img.len() as u64 / 512, 8, |c, buf| {
-            let at = c as usize * b;
-            buf.copy_from_slice(img.get(at..at + buf.len()).ok_or_else(past_end)?);
-            Ok(())
-        })
-        .unwrap();
+        let s = Store::load_forensic(img.as_slice(), 8).unwrap();
         assert!(!s.header.is_valid());
         assert_eq!((s.records.len(), s.map.get(&7)), (256, Some(&9)));
     }
@@ -408,6 +393,33 @@ mod tests {
         }
         // The last chunk is still inside.
         assert!(load(&cow(8, 21, &[(0, 20)], 1), 8).is_ok());
+    }
+
+    #[test]
+    fn the_readers_size_bounds_the_store_and_its_errors_are_kept() {
+        // The same bytes seen as a shorter device: area 1 no longer fits.
+        struct Short<'a>(&'a [u8], Option<u64>);
+        impl ReadAt for Short<'_> {
+            fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+                self.0.read_exact_at(buf, offset)
+            }
+            fn size(&self) -> io::Result<u64> {
+                self.1.ok_or_else(|| io::Error::from_raw_os_error(5))
+            }
+        }
+        let recs: Vec<(u64, u64)> = (0..256).map(|i| (i, 2 + i)).collect();
+        let img = cow(8, 259, &recs, 1);
+        assert_eq!(load(&img, 8).unwrap().records.len(), 256);
+        let short = Short(&img, Some(258 * 4096));
+        assert!(matches!(
+            Store::load(&short, 8),
+            Err(StoreError::AreaPastEnd { chunks: 258, .. })
+        ));
+        let e = Store::load(&Short(&img, None), 8).unwrap_err();
+        assert!(
+            matches!(&e, StoreError::Io { offset: 0, source } if source.raw_os_error() == Some(5)),
+            "{e}"
+        );
     }
 
     #[test]

@@ -52,9 +52,10 @@
 //! a store the kernel would refuse. I/O through the handle fails with the
 //! errno the kernel gives (EIO, ENOSPC) or the image's I/O error.
 
-use crate::blocks::{Blocks, Images, LvSet};
+use crate::blocks::{Images, LvSet};
 use crate::engine::{origin_write, snapshot_read, snapshot_write, DevSet, PStore, Snap};
 use crate::{Error, Result};
+use lvm_meta::io::WriteAt;
 use lvm_meta::model::Vg;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
@@ -85,7 +86,7 @@ enum Role {
 }
 
 /// An LV opened like `/dev/VG/LV` after activation.
-pub struct LvHandle<'a, B: Blocks> {
+pub struct LvHandle<'a, B: WriteAt> {
     set: LvSet<'a, B>,
     lv: usize,
     role: Role,
@@ -108,7 +109,7 @@ fn to_io(e: Error) -> io::Error {
     }
 }
 
-impl<'a, B: Blocks> LvHandle<'a, B> {
+impl<'a, B: WriteAt> LvHandle<'a, B> {
     /// Activates LV index `lv` of `vg` on `images` (one per [`Vg::pvs`]).
     pub fn open(vg: &'a Vg, images: Images<B>, lv: usize) -> Result<Self> {
         let role = vg.roles.get(lv).ok_or(Error::NoSuchLv { index: lv })?;
@@ -386,7 +387,7 @@ fn merging_write(
     Ok(())
 }
 
-impl<B: Blocks> Read for LvHandle<'_, B> {
+impl<B: WriteAt> Read for LvHandle<'_, B> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let left = self.size.saturating_sub(self.pos);
         let n = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
@@ -399,7 +400,7 @@ impl<B: Blocks> Read for LvHandle<'_, B> {
     }
 }
 
-impl<B: Blocks> Write for LvHandle<'_, B> {
+impl<B: WriteAt> Write for LvHandle<'_, B> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.write_some(self.pos, buf)?;
         self.pos += n as u64;
@@ -411,7 +412,7 @@ impl<B: Blocks> Write for LvHandle<'_, B> {
     }
 }
 
-impl<B: Blocks> Seek for LvHandle<'_, B> {
+impl<B: WriteAt> Seek for LvHandle<'_, B> {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
         let target = match to {
             SeekFrom::Start(p) => Some(p),

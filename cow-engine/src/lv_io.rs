@@ -1,7 +1,9 @@
 //! Reading an LV's bytes from its PV images, streamed in bounded pieces.
+//! An [`LvReader`] is also a [`ReadAt`] (what the exception store loads
+//! a COW LV through).
 
 use crate::{Error, Result};
-use lvm_meta::io::Image;
+use lvm_meta::io::{Image, ReadAt};
 use lvm_meta::lv_map::{self, Piece};
 use lvm_meta::model::Vg;
 
@@ -92,5 +94,16 @@ impl<'a> LvReader<'a> {
             buf = tail;
         }
         Ok(())
+    }
+}
+
+/// The LV's bytes through its segments; errors keep the engine's
+/// [`Error`] inside the [`std::io::Error`] (see [`Error::into_io`]).
+impl ReadAt for LvReader<'_> {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        self.read_at(offset, buf).map_err(Error::into_io)
+    }
+    fn size(&self) -> std::io::Result<u64> {
+        Ok(self.size)
     }
 }

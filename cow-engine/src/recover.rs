@@ -177,14 +177,7 @@ pub fn load_store_forensic(
     pvs: &[Option<&Image>],
 ) -> Result<Store> {
     let r = LvReader::new(vg, cow, pvs.to_vec())?;
-    Store::load_forensic(r.size() / 512, table_chunk, |chunk, buf| {
-        let cb = buf.len() as u64;
-        let at = chunk
-            .checked_mul(cb)
-            .ok_or_else(|| std::io::Error::other("chunk offset overflows"))?;
-        r.read_at(at, buf).map_err(Error::into_io)
-    })
-    .map_err(|error| Error::Store {
+    Store::load_forensic(&r, table_chunk).map_err(|error| Error::Store {
         lv: format!("{}/{}", vg.name, vg.lvs[cow].name),
         offset: error.offset(),
         step: StoreStep::Recover,

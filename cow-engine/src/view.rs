@@ -152,15 +152,10 @@ fn load_store_with(
     forensic: bool,
 ) -> Result<Store> {
     let r = raw(vg, cow, pvs)?;
-    let cow_sectors = r.size() / 512;
-    let read = |chunk: u64, buf: &mut [u8]| {
-        let cb = buf.len() as u64;
-        r.read_at(chunk * cb, buf).map_err(Error::into_io)
-    };
     let loaded = if forensic {
-        Store::load_forensic(cow_sectors, table_chunk, read)
+        Store::load_forensic(&r, table_chunk)
     } else {
-        Store::load(cow_sectors, table_chunk, read)
+        Store::load(&r, table_chunk)
     };
     loaded.map_err(|error| Error::Store {
         lv: format!("{}/{}", vg.name, vg.lvs[cow].name),

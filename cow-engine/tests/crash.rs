@@ -29,7 +29,7 @@ impl DevSet for Recording {
     fn size(&self, d: usize) -> u64 {
         self.devs.size(d)
     }
-    fn read(&mut self, d: usize, offset: u64, buf: &mut [u8]) -> Result<()> {
+    fn read(&self, d: usize, offset: u64, buf: &mut [u8]) -> Result<()> {
         self.devs.read(d, offset, buf)
     }
     fn write(&mut self, d: usize, offset: u64, data: &[u8]) -> Result<()> {
@@ -67,15 +67,7 @@ fn setup(snaps: &[(u64, usize)]) -> (Vec<Vec<u8>>, Vec<Snap>) {
 /// invalid; an error if it does not load.
 fn view(devs: &[Vec<u8>], cow: usize) -> std::result::Result<Option<Vec<u8>>, String> {
     let c = &devs[cow];
-    let s = Store::load(c.len() as u64 / 512, 8, |chunk, buf| {
-        let at = chunk as usize * buf.len();
-        buf.copy_from_slice(
-            c.get(at..at + buf.len())
-                .ok_or_else(|| std::io::Error::other(format!("chunk {chunk} past the end")))?,
-        );
-        Ok(())
-    })
-    .map_err(|e| e.to_string())?;
+    let s = Store::load(c, 8).map_err(|e| e.to_string())?;
     if !s.header.is_valid() {
         return Ok(None);
     }

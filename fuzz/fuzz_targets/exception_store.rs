@@ -16,23 +16,7 @@ use libfuzzer_sys::fuzz_target;
 const ORIGIN: usize = 64 * 1024;
 
 fn load(cow: &[u8], table_cs: u64) -> Result<Store, String> {
-    Store::load(cow.len() as u64 / 512, table_cs, |chunk, buf| {
-        let fail = |m: &str| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, m);
-        let at = usize::try_from(chunk)
-            .ok()
-            .and_then(|c| c.checked_mul(buf.len()))
-            .ok_or_else(|| fail("chunk offset overflows"))?;
-        let src = cow
-            .get(
-                at..at
-                    .checked_add(buf.len())
-                    .ok_or_else(|| fail("chunk end overflows"))?,
-            )
-            .ok_or_else(|| fail("chunk past the end"))?;
-        buf.copy_from_slice(src);
-        Ok(())
-    })
-    .map_err(|e| e.to_string())
+    Store::load(cow, table_cs).map_err(|e| e.to_string())
 }
 
 fuzz_target!(|data: &[u8]| {

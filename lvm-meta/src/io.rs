@@ -1,18 +1,52 @@
-//! Positioned reads: the one interface between the parsers and the images.
+//! Positioned I/O: the one interface between the code and the images.
 //!
-//! Parsers take byte slices; this trait fetches those slices from a file, or
-//! from memory in tests and fuzzing.
+//! [`ReadAt`] fetches bytes at an offset (the parsers take byte slices read
+//! through it); [`WriteAt`] adds writes that never grow the target. Both
+//! are implemented for files, for memory (tests and fuzzing), and through
+//! references and boxes, so the same trait serves a PV image, a COW LV read
+//! through its segments, or a test double that fails on purpose.
 
 use std::fs::File;
 use std::io;
 
-/// A read-only random-access byte source (an image file).
+/// A random-access byte source (an image file, memory, an LV).
 pub trait ReadAt {
     /// Fills `buf` from `offset`. Reading past the end is an
     /// [`io::ErrorKind::UnexpectedEof`] error.
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
     /// The size in bytes.
     fn size(&self) -> io::Result<u64>;
+}
+
+/// A random-access byte store that can also be written in place.
+pub trait WriteAt: ReadAt {
+    /// Writes all of `data` at `offset`. A write reaching past the end is
+    /// an [`io::ErrorKind::UnexpectedEof`] error and writes nothing: an
+    /// image never grows.
+    fn write_all_at(&mut self, data: &[u8], offset: u64) -> io::Result<()>;
+    /// Makes the writes so far durable (nothing to do for memory).
+    fn sync(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The error of an access outside `0..size`.
+fn past_end() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "access past the end of the image",
+    )
+}
+
+/// The range `offset..offset + len` as indices into `size` bytes, or the
+/// past-the-end error.
+fn span(offset: u64, len: usize, size: usize) -> io::Result<std::ops::Range<usize>> {
+    let start = usize::try_from(offset).map_err(|_| past_end())?;
+    let end = start.checked_add(len).ok_or_else(past_end)?;
+    if end > size {
+        return Err(past_end());
+    }
+    Ok(start..end)
 }
 
 impl ReadAt for File {
@@ -33,16 +67,38 @@ impl ReadAt for File {
     }
 }
 
+impl WriteAt for File {
+    fn write_all_at(&mut self, data: &[u8], offset: u64) -> io::Result<()> {
+        let size = ReadAt::size(self)?;
+        if offset
+            .checked_add(data.len() as u64)
+            .is_none_or(|e| e > size)
+        {
+            return Err(past_end());
+        }
+        std::os::unix::fs::FileExt::write_all_at(self, data, offset)
+    }
+    fn sync(&mut self) -> io::Result<()> {
+        self.sync_data()
+    }
+}
+
 impl ReadAt for [u8] {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        let start = usize::try_from(offset).map_err(|_| eof())?;
-        let end = start.checked_add(buf.len()).ok_or_else(eof)?;
-        let src = self.get(start..end).ok_or_else(eof)?;
-        buf.copy_from_slice(src);
+        let r = span(offset, buf.len(), self.len())?;
+        buf.copy_from_slice(&self[r]);
         Ok(())
     }
     fn size(&self) -> io::Result<u64> {
         Ok(self.len() as u64)
+    }
+}
+
+impl WriteAt for [u8] {
+    fn write_all_at(&mut self, data: &[u8], offset: u64) -> io::Result<()> {
+        let r = span(offset, data.len(), self.len())?;
+        self[r].copy_from_slice(data);
+        Ok(())
     }
 }
 
@@ -55,11 +111,55 @@ impl ReadAt for Vec<u8> {
     }
 }
 
-fn eof() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::UnexpectedEof,
-        "read past the end of the image",
-    )
+impl WriteAt for Vec<u8> {
+    fn write_all_at(&mut self, data: &[u8], offset: u64) -> io::Result<()> {
+        self.as_mut_slice().write_all_at(data, offset)
+    }
+}
+
+impl<T: ReadAt + ?Sized> ReadAt for &T {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        (**self).read_exact_at(buf, offset)
+    }
+    fn size(&self) -> io::Result<u64> {
+        (**self).size()
+    }
+}
+
+impl<T: ReadAt + ?Sized> ReadAt for &mut T {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        (**self).read_exact_at(buf, offset)
+    }
+    fn size(&self) -> io::Result<u64> {
+        (**self).size()
+    }
+}
+
+impl<T: WriteAt + ?Sized> WriteAt for &mut T {
+    fn write_all_at(&mut self, data: &[u8], offset: u64) -> io::Result<()> {
+        (**self).write_all_at(data, offset)
+    }
+    fn sync(&mut self) -> io::Result<()> {
+        (**self).sync()
+    }
+}
+
+impl<T: ReadAt + ?Sized> ReadAt for Box<T> {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        (**self).read_exact_at(buf, offset)
+    }
+    fn size(&self) -> io::Result<u64> {
+        (**self).size()
+    }
+}
+
+impl<T: WriteAt + ?Sized> WriteAt for Box<T> {
+    fn write_all_at(&mut self, data: &[u8], offset: u64) -> io::Result<()> {
+        (**self).write_all_at(data, offset)
+    }
+    fn sync(&mut self) -> io::Result<()> {
+        (**self).sync()
+    }
 }
 
 /// An image: a name for messages and a byte source.
@@ -81,6 +181,16 @@ impl std::fmt::Debug for Image {
             .field("path", &self.path)
             .field("size", &self.size)
             .finish()
+    }
+}
+
+/// An image reads as its byte source (the size read at open).
+impl ReadAt for Image {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.data.read_exact_at(buf, offset)
+    }
+    fn size(&self) -> io::Result<u64> {
+        Ok(self.size)
     }
 }
 
@@ -139,5 +249,68 @@ impl Image {
                 what: format!("read {} bytes at {}", buf.len(), offset),
                 source,
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_reads_and_writes_in_place_and_never_grows() {
+        let mut v = vec![0u8; 8];
+        v.write_all_at(&[1, 2, 3], 5).unwrap();
+        assert_eq!(v, [0, 0, 0, 0, 0, 1, 2, 3]);
+        let e = v.write_all_at(&[9, 9], 7).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(e.to_string(), "access past the end of the image");
+        assert_eq!(
+            v,
+            [0, 0, 0, 0, 0, 1, 2, 3],
+            "a refused write writes nothing"
+        );
+        assert!(v.write_all_at(&[1], u64::MAX).is_err());
+        let mut buf = [0u8; 2];
+        v.read_exact_at(&mut buf, 6).unwrap();
+        assert_eq!(buf, [2, 3]);
+        let e = v.read_exact_at(&mut buf, 7).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(v.as_slice().read_exact_at(&mut buf, u64::MAX).is_err());
+        assert_eq!(ReadAt::size(&v).unwrap(), 8);
+    }
+
+    #[test]
+    fn references_and_boxes_forward() {
+        fn fill(w: &mut dyn WriteAt) {
+            w.write_all_at(&[7], 1).unwrap();
+            w.sync().unwrap();
+        }
+        let mut v = vec![0u8; 2];
+        fill(&mut &mut v);
+        let mut b: Box<dyn WriteAt> = Box::new(v);
+        fill(&mut b);
+        let r: &dyn ReadAt = &b;
+        let mut one = [0u8; 1];
+        r.read_exact_at(&mut one, 1).unwrap();
+        assert_eq!((one, r.size().unwrap()), ([7], 2));
+    }
+
+    #[test]
+    fn a_file_is_written_in_place_and_never_grows() {
+        let path = std::env::temp_dir().join(format!("lvm-meta-io-{}.img", std::process::id()));
+        std::fs::write(&path, [0u8; 1024]).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        f.write_all_at(&[5u8; 24], 1000).unwrap();
+        let e = f.write_all_at(&[5u8; 25], 1000).unwrap_err();
+        f.sync().unwrap();
+        let (size, bytes) = (ReadAt::size(&f).unwrap(), std::fs::read(&path).unwrap());
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(e.to_string(), "access past the end of the image");
+        assert_eq!(size, 1024);
+        assert_eq!(&bytes[999..], &[[0u8].as_slice(), &[5u8; 24]].concat()[..]);
     }
 }

@@ -13,7 +13,8 @@
 //! allocates extents like lvm2's allocator and [`timefmt`] renders time
 //! stamps in lvm2's two forms.
 //!
-//! Parsers take bytes; I/O goes through [`io::ReadAt`].
+//! Parsers take bytes; I/O goes through [`io::ReadAt`] (and
+//! [`io::WriteAt`] where the images are written).
 //!
 //! ```
 //! use lvm_meta::crc::lvm_crc;

@@ -7,7 +7,7 @@
 //! replay any prefix of the record onto copies of the original images to
 //! simulate a crash after that write.
 
-use cow_engine::blocks::Blocks;
+use lvm_meta::io::{ReadAt, WriteAt};
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -46,17 +46,23 @@ pub struct Logged {
     pub log: Option<PathBuf>,
 }
 
-impl Blocks for Logged {
-    fn size(&self) -> u64 {
-        Blocks::size(&self.file)
+impl ReadAt for Logged {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.file.read_exact_at(buf, offset)
     }
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        Blocks::read_at(&self.file, offset, buf)
+    fn size(&self) -> io::Result<u64> {
+        ReadAt::size(&self.file)
     }
-    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+}
+
+impl WriteAt for Logged {
+    fn write_all_at(&mut self, data: &[u8], offset: u64) -> io::Result<()> {
         if let Some(log) = &self.log {
             record(log, &self.path, offset, data)?;
         }
-        Blocks::write_at(&mut self.file, offset, data)
+        self.file.write_all_at(data, offset)
+    }
+    fn sync(&mut self) -> io::Result<()> {
+        self.file.sync()
     }
 }
