@@ -22,8 +22,11 @@ for t in $targets; do
     vg_model) max=65536 ;;
     commands) max=512 ;;
   esac
+  # Inputs that once crashed (fuzz/regressions/<target>) run first, every time.
+  dirs=("corpus/$t")
+  [ -d "regressions/$t" ] && dirs+=("regressions/$t")
   echo "== $t: ${secs}s"
-  if ! nice -n 19 cargo +nightly fuzz run -O "$t" "corpus/$t" -- -max_total_time="$secs" -max_len="$max" \
+  if ! nice -n 19 cargo +nightly fuzz run -O "$t" "${dirs[@]}" -- -max_total_time="$secs" -max_len="$max" \
       -rss_limit_mb=4096 -timeout=10 > "logs/$t.log" 2>&1; then
     echo "   CRASH or error, see fuzz/logs/$t.log and fuzz/artifacts/$t/"
     tail -n 40 "logs/$t.log"
