@@ -31,13 +31,17 @@ use lvm_meta::export::{export, ExportHeader};
 use lvm_meta::io::Image;
 use lvm_meta::model::Vg;
 use lvm_meta::scan::System;
+// Every path into the library is named here (the commands are called by
+// their bare names below).
 use lvmsim::context::Context;
 use lvmsim::create::{
-    self, Amount, LvchangeOpts, LvcreateOpts, LvresizeOpts, Pct, PvcreateOpts, Sign,
+    ids_for, lvchange, lvcreate, lvresize, pvcreate, vgcreate, vgextend, vgreduce, vgremove,
+    vgrename, Amount, LvchangeOpts, LvcreateOpts, LvresizeOpts, Pct, PvcreateOpts, Sign,
 };
+use lvmsim::data::{cat, write as write_lv};
 use lvmsim::error::Error;
 use lvmsim::report::{self, Kind};
-use lvmsim::{data, write};
+use lvmsim::write::{lvconvert_merge, lvremove, lvrename, vgchange, MergeProgress};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -345,8 +349,8 @@ fn run(sys: &System, ctx: &Context, op: &Op) -> Result<(), Error> {
                 metadatasize: *mdasize,
                 ..PvcreateOpts::default()
             };
-            let mut ids = create::ids_for(ctx, sys, &line);
-            create::pvcreate(sys, &dev_names(&[*dev]), &o, &mut ids, &ctx.hooks, &mut out)
+            let mut ids = ids_for(ctx, sys, &line);
+            pvcreate(sys, &dev_names(&[*dev]), &o, &mut ids, &ctx.hooks, &mut out)
         }
         Op::Vgcreate {
             vg,
@@ -360,16 +364,16 @@ fn run(sys: &System, ctx: &Context, op: &Op) -> Result<(), Error> {
                 metadatacopies: Some(*copies),
                 ..PvcreateOpts::default()
             };
-            let mut ids = create::ids_for(ctx, sys, &line);
+            let mut ids = ids_for(ctx, sys, &line);
             let w = ctx.writer(&line);
-            create::vgcreate(sys, vg, &names, Some(*extent), &o, &w, &mut ids, &mut out)
+            vgcreate(sys, vg, &names, Some(*extent), &o, &w, &mut ids, &mut out)
         }
         Op::Vgextend { vg, devs } => {
             let names = dev_names(devs);
             let line = format!("vgextend {vg} {}", names.join(" "));
-            let mut ids = create::ids_for(ctx, sys, &line);
+            let mut ids = ids_for(ctx, sys, &line);
             let w = ctx.writer(&line);
-            create::vgextend(
+            vgextend(
                 sys,
                 vg,
                 &names,
@@ -382,7 +386,7 @@ fn run(sys: &System, ctx: &Context, op: &Op) -> Result<(), Error> {
         Op::Vgreduce { vg, devs } => {
             let names = dev_names(devs);
             let line = format!("vgreduce {vg} {}", names.join(" "));
-            create::vgreduce(sys, vg, &names, &ctx.writer(&line), &mut out)
+            vgreduce(sys, vg, &names, &ctx.writer(&line), &mut out)
         }
         Op::Lvcreate {
             vg,
@@ -407,9 +411,9 @@ fn run(sys: &System, ctx: &Context, op: &Op) -> Result<(), Error> {
                 no_zero: *no_zero,
                 ..LvcreateOpts::default()
             };
-            let mut ids = create::ids_for(ctx, sys, &line);
+            let mut ids = ids_for(ctx, sys, &line);
             let w = ctx.writer(&line);
-            create::lvcreate(sys, vg, &names, &o, &w, &mut ids, &mut out, &mut err)
+            lvcreate(sys, vg, &names, &o, &w, &mut ids, &mut out, &mut err)
         }
         Op::Snapshot {
             vg,
@@ -426,9 +430,9 @@ fn run(sys: &System, ctx: &Context, op: &Op) -> Result<(), Error> {
                 chunk: *chunk,
                 ..LvcreateOpts::default()
             };
-            let mut ids = create::ids_for(ctx, sys, &line);
+            let mut ids = ids_for(ctx, sys, &line);
             let w = ctx.writer(&line);
-            create::lvcreate(sys, vg, &[], &o, &w, &mut ids, &mut out, &mut err)
+            lvcreate(sys, vg, &[], &o, &w, &mut ids, &mut out, &mut err)
         }
         Op::Resize {
             vg,
@@ -445,17 +449,17 @@ fn run(sys: &System, ctx: &Context, op: &Op) -> Result<(), Error> {
                 ..LvresizeOpts::default()
             };
             let w = ctx.writer(&line);
-            create::lvresize(sys, &format!("{vg}/{lv}"), &[], &o, *grow, &w, &mut out)
+            lvresize(sys, &format!("{vg}/{lv}"), &[], &o, *grow, &w, &mut out)
         }
         Op::Lvrename { vg, old, new } => {
             let args = [(*vg).to_owned(), (*old).to_owned(), (*new).to_owned()];
             let w = ctx.writer(&format!("lvrename {}", args.join(" ")));
-            write::lvrename(sys, &args, &w, &mut out)
+            lvrename(sys, &args, &w, &mut out)
         }
         Op::Lvremove { lvs } => {
             let args: Vec<String> = lvs.iter().map(|(v, l)| format!("{v}/{l}")).collect();
             let w = ctx.writer(&format!("lvremove {}", args.join(" ")));
-            write::lvremove(sys, &args, &w, &mut out)
+            lvremove(sys, &args, &w, &mut out)
         }
         Op::Lvchange {
             vg,
@@ -469,7 +473,7 @@ fn run(sys: &System, ctx: &Context, op: &Op) -> Result<(), Error> {
                 ..LvchangeOpts::default()
             };
             let line = format!("lvchange --addtag {tag} {vg}/{lv}");
-            create::lvchange(
+            lvchange(
                 sys,
                 &[format!("{vg}/{lv}")],
                 &o,
@@ -485,19 +489,19 @@ fn run(sys: &System, ctx: &Context, op: &Op) -> Result<(), Error> {
             seed,
         } => {
             let bytes = pattern(*seed, *len);
-            let n = data::write(sys, &format!("{vg}/{lv}"), *offset, &mut &bytes[..])?;
+            let n = write_lv(sys, &format!("{vg}/{lv}"), *offset, &mut &bytes[..])?;
             assert_eq!(n, *len as u64, "a successful write wrote every byte");
             Ok(())
         }
         Op::Merge { vg, lv, interrupt } => {
             let w = ctx.writer(&format!("lvconvert --merge {vg}/{lv}"));
             let mut seen = 0usize;
-            let mut progress = |p: write::MergeProgress| {
+            let mut progress = |p: MergeProgress| {
                 assert!(p.runs > seen, "merge runs are counted up");
                 assert!(p.sectors_left <= p.sectors_total.max(1), "merge progress");
                 seen = p.runs;
             };
-            write::lvconvert_merge(
+            lvconvert_merge(
                 sys,
                 &format!("{vg}/{lv}"),
                 *interrupt,
@@ -512,15 +516,15 @@ fn run(sys: &System, ctx: &Context, op: &Op) -> Result<(), Error> {
             interrupt,
         } => {
             let w = ctx.writer(&format!("vgchange -ay {vg}"));
-            write::vgchange(sys, vg, true, *poll, *interrupt, &w, &mut out)
+            vgchange(sys, vg, true, *poll, *interrupt, &w, &mut out)
         }
         Op::Vgrename { old, new } => {
             let w = ctx.writer(&format!("vgrename {old} {new}"));
-            create::vgrename(sys, old, new, &w, &mut out)
+            vgrename(sys, old, new, &w, &mut out)
         }
         Op::Vgremove { vg, force } => {
             let line = format!("vgremove{} {vg}", if *force { " -f" } else { "" });
-            create::vgremove(sys, vg, *force, &ctx.writer(&line), &mut out)
+            vgremove(sys, vg, *force, &ctx.writer(&line), &mut out)
         }
     }
 }
@@ -546,7 +550,7 @@ impl std::io::Write for HashWriter {
 
 fn read_range(sys: &System, vg: &str, lv: &str, offset: u64, len: u64) -> Option<Vec<u8>> {
     let mut v = Vec::new();
-    data::cat(sys, &format!("{vg}/{lv}"), offset, Some(len), false, &mut v).ok()?;
+    cat(sys, &format!("{vg}/{lv}"), offset, Some(len), false, &mut v).ok()?;
     Some(v)
 }
 
@@ -616,12 +620,12 @@ fn check(sys: &System, ctx: &Context) -> Contents {
         for lv in &inst.vg.lvs {
             let arg = format!("{}/{}", inst.vg.name, lv.name);
             let mut h = HashWriter(crc32fast::Hasher::new(), 0);
-            let seen = data::cat(sys, &arg, 0, None, false, &mut h)
+            let seen = cat(sys, &arg, 0, None, false, &mut h)
                 .ok()
                 .map(|()| (h.1, u64::from(h.0.finalize())));
             if seen.is_none() {
                 // What lvmsim cat --force reads of an invalid snapshot.
-                let _ = data::cat(sys, &arg, 0, None, true, &mut std::io::sink());
+                let _ = cat(sys, &arg, 0, None, true, &mut std::io::sink());
             }
             contents.insert((inst.vg.name.clone(), lv.name.clone()), seen);
         }
