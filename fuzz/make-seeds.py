@@ -2,7 +2,8 @@
 """Cut seed inputs for every fuzz target out of the committed testdata images
 (made by real lvm2 and the real kernel). Usage: fuzz/make-seeds.py [OUTDIR]
 (default fuzz/corpus). Needs the zstd command, and builds lvmsim to find the
-COW stores of snapshots (exception_store seeds)."""
+COW stores of snapshots (exception_store seeds). The commands target gets
+hand-made programs instead (command_seeds)."""
 import glob, os, re, struct, subprocess, sys, tempfile
 
 root = os.path.dirname(os.path.abspath(__file__))
@@ -46,6 +47,61 @@ def cow_seeds(tag, raw):
             prefix = bytes([cs.bit_length() - 1, 9]) + bytes(range(0, 160, 10))
             put("exception_store", tag + "-" + name, prefix + cow)
 
+def command_seeds():
+    """commands: hand-made programs (see fuzz_targets/commands.rs for the
+    encoding): the image count and sizes, then opcode and argument bytes."""
+    def imgs(*mib):
+        return bytes([len(mib) - 1] + [m - 4 for m in mib])
+    # Indices into the target's tables: VGS vg0=0 vg1=1; LVS lv0=0 lv1=1
+    # sn0=2 sn1=3; extent sizes 64s=1, 1024s=3, 8192s=5; chunks 8s=1, 32s=3.
+    pvcreate = lambda dev, copies, mdasize: bytes([0, dev, copies, mdasize])
+    vgcreate = lambda vg, mask, ext, copies=1: bytes([1, vg, mask - 1, ext, copies])
+    vgextend = lambda vg, mask: bytes([2, vg, mask - 1])
+    vgreduce = lambda vg, mask: bytes([3, vg, mask - 1])
+    size = lambda units128k: bytes([units128k - 1, 0])   # -L N*128KiB
+    extents = lambda n: bytes([n - 1, 2])                # -l N
+    free = lambda pct: bytes([pct - 1, 3])               # -l P%FREE
+    lvcreate = lambda vg, lv, amount, shape=0: bytes([4, vg, lv]) + amount + bytes([shape])
+    snapshot = lambda vg, origin, lv, amount, chunk=1: bytes([5, vg, origin, lv]) + amount + bytes([chunk])
+    resize = lambda vg, lv, grow, sign, amount: bytes([6, vg, lv, (0 if grow else 1) | sign << 1]) + amount
+    lvrename = lambda vg, old, new: bytes([7, vg, old, new])
+    lvremove = lambda *pairs: bytes([8, len(pairs) - 1]) + b"".join(bytes(p) for p in pairs)
+    addtag = lambda vg, lv, tag=0, act=0: bytes([9, vg, lv, tag, act])
+    def write(vg, lv, offset, length, seed):
+        o = offset // 256
+        return bytes([10, vg, lv, o & 255, o >> 8, 0, (length - 1) & 255, (length - 1) >> 8, seed])
+    merge = lambda vg, lv, interrupt=0: bytes([11, vg, lv, interrupt])  # 0 none, 2 mark only, 3 one run
+    vgchange = lambda vg, poll=1, interrupt=0: bytes([12, vg, poll, interrupt])
+    vgrename = lambda old, new: bytes([13, old, new])
+    vgremove = lambda vg, force=1: bytes([14, vg, force])
+    progs = {
+        "snapshot-merge": imgs(8, 8) + vgcreate(0, 3, 3) + lvcreate(0, 0, size(16))
+        + write(0, 0, 4096, 4096, 7) + snapshot(0, 0, 2, size(8)) + write(0, 0, 0, 8192, 9)
+        + write(0, 2, 65536, 3000, 11) + merge(0, 2) + lvremove((0, 0)),
+        "interrupted-merge": imgs(12) + vgcreate(0, 1, 1) + lvcreate(0, 0, extents(40))
+        + write(0, 0, 0, 12288, 1) + snapshot(0, 0, 2, free(50), 3) + write(0, 0, 2048, 12288, 2)
+        + merge(0, 2, 3) + write(0, 0, 512, 4000, 3) + vgchange(0) + addtag(0, 0),
+        "two-snapshots": imgs(16) + vgcreate(0, 1, 3) + lvcreate(0, 0, size(20))
+        + snapshot(0, 0, 2, size(4)) + snapshot(0, 0, 3, size(2), 3) + write(0, 0, 0, 12288, 5)
+        + write(0, 3, 8192, 4096, 6) + merge(0, 2, 2) + vgchange(0) + lvremove((0, 3))
+        + lvremove((0, 0)),
+        "snapshot-fills": imgs(6) + vgcreate(0, 1, 1) + lvcreate(0, 0, size(16))
+        + snapshot(0, 0, 2, extents(1), 1) + write(0, 0, 0, 12288, 4) + write(0, 0, 40960, 12288, 8)
+        + write(0, 0, 81920, 12288, 12) + merge(0, 2),
+        "pvs-and-vgs": imgs(4, 8, 16) + pvcreate(0, 2, 3) + pvcreate(1, 0, 0) + vgcreate(0, 3, 3)
+        + vgextend(0, 4) + lvcreate(0, 1, free(100), 0x41) + vgreduce(0, 4) + vgrename(0, 2)
+        + lvrename(1, 1, 0) + vgremove(2) + vgcreate(1, 7, 1, 2) + vgremove(1, 0),
+        "striped-resize": imgs(8, 8) + vgcreate(0, 3, 1) + lvcreate(0, 0, extents(8), 0x40)
+        + resize(0, 0, True, 1, extents(4)) + write(0, 0, 0, 5000, 3)
+        + resize(0, 0, False, 2, extents(2)) + lvcreate(1, 1, size(2)) + lvcreate(0, 1, free(30))
+        + resize(0, 1, True, 0, free(90)) + addtag(0, 1, 1, 1) + lvremove((0, 0), (0, 1)),
+        "small-metadata": imgs(4) + pvcreate(0, 1, 3) + vgcreate(0, 1, 1)
+        + b"".join(lvcreate(0, i % 2, extents(1)) + lvremove((0, i % 2)) for i in range(8)),
+    }
+    for name, prog in progs.items():
+        put("commands", name, prog)
+
+command_seeds()
 for path in images:
     raw = subprocess.run(["zstd", "-q", "-d", "-c", path], check=True, capture_output=True).stdout
     tag = path.split(os.sep)[-2] + "-" + os.path.basename(path).split(".")[0]

@@ -7,17 +7,26 @@
 set -uo pipefail
 cd "$(dirname "$0")" || exit 1
 secs=${1:-1200}
-[ -d corpus ] || ./make-seeds.py
+targets="label mda_header metadata_text ring_scan scan_image history vg_model exception_store image_set commands"
+# Seeds for any target that has none yet (a corpus kept from older runs may
+# lack a newer target's).
+for t in $targets; do
+  [ -d "corpus/$t" ] || { ./make-seeds.py; break; }
+done
 mkdir -p logs
 rc=0
-for t in label mda_header metadata_text ring_scan scan_image history vg_model exception_store image_set; do
+for t in $targets; do
   max=4096
   case $t in
     ring_scan|scan_image|history|exception_store|image_set) max=1100000 ;;
     vg_model) max=65536 ;;
+    commands) max=512 ;;
   esac
+  # Inputs that once crashed (fuzz/regressions/<target>) run first, every time.
+  dirs=("corpus/$t")
+  [ -d "regressions/$t" ] && dirs+=("regressions/$t")
   echo "== $t: ${secs}s"
-  if ! nice -n 19 cargo +nightly fuzz run -O "$t" "corpus/$t" -- -max_total_time="$secs" -max_len="$max" \
+  if ! nice -n 19 cargo +nightly fuzz run -O "$t" "${dirs[@]}" -- -max_total_time="$secs" -max_len="$max" \
       -rss_limit_mb=4096 -timeout=10 > "logs/$t.log" 2>&1; then
     echo "   CRASH or error, see fuzz/logs/$t.log and fuzz/artifacts/$t/"
     tail -n 40 "logs/$t.log"

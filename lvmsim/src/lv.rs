@@ -838,6 +838,20 @@ pub fn lvrename(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) 
     Ok(())
 }
 
+/// Why lvm2 (or this simulation) would not remove LV `li` of `vg`.
+fn refuse_removal(vg: &Vg, li: usize, vgname: &str, lv: &str) -> Result<()> {
+    if vg.lvs[li].is_snapshot_glue() {
+        bail!("Can't remove logical volume {vgname}/{lv} used as snapshot glue.");
+    }
+    if !vg.roles[li].origin_of.is_empty() {
+        bail!("Removing origin {vgname}/{lv} with its snapshots is not simulated yet; remove the snapshots first.");
+    }
+    if vg.roles[li].cow_of.is_some_and(|c| c.merging) {
+        bail!("Can't remove merging snapshot logical volume {vgname}/{lv}.");
+    }
+    Ok(())
+}
+
 /// `lvremove [-y] VG/LV...`: plain LVs and snapshots of inactive VGs (no
 /// prompt: lvm2 asks only for active LVs). A snapshot is first detached
 /// (its glue removed, the COW made a plain LV: one write), and every
@@ -858,6 +872,12 @@ pub fn lvremove(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) 
         }
     }
     named.sort();
+    // Every refusal comes before the first write: a snapshot is detached at
+    // once, so a refusal after it would leave it a plain LV holding its COW
+    // (and its glue, if named too, gone with it).
+    for (vgname, li, lv) in &named {
+        refuse_removal(&writable(&sys_now, vgname)?.vg, *li, vgname, lv)?;
+    }
     for (vgname, _, lv) in named {
         // A VG changed earlier in this command continues from its new state.
         let mut vg = match pending.iter().position(|(v, _)| *v == vgname) {
@@ -865,16 +885,7 @@ pub fn lvremove(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) 
             None => (*writable(&sys_now, &vgname)?.vg).clone(),
         };
         let li = vg.lv_index_or_err(&lv)?;
-        if vg.lvs[li].is_snapshot_glue() {
-            bail!("Can't remove logical volume {vgname}/{lv} used as snapshot glue.");
-        }
-        if !vg.roles[li].origin_of.is_empty() {
-            bail!("Removing origin {vgname}/{lv} with its snapshots is not simulated yet; remove the snapshots first.");
-        }
         if let Some(c) = vg.roles[li].cow_of {
-            if c.merging {
-                bail!("Can't remove merging snapshot logical volume {vgname}/{lv}.");
-            }
             // vg_remove_snapshot: written at once.
             vg.lvs[li].set_visible(true);
             vg.remove_lv(c.glue).map_err(|e| refused!("{e}"))?;
@@ -901,4 +912,86 @@ pub fn lvremove(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) 
         sys_now = rescan(&sys_now)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lvremove;
+    use crate::context::Context;
+    use crate::lv::{lvcreate, LvcreateOpts};
+    use crate::pv::PvcreateOpts;
+    use crate::size::Amount;
+    use crate::vg::vgcreate;
+    use lvm_meta::io::Image;
+    use lvm_meta::scan::System;
+    use std::path::Path;
+
+    fn scan(path: &Path) -> System {
+        let mut img = Image::open(&path.display().to_string()).unwrap();
+        img.path = "/dev/vda".into();
+        System::scan(vec![img]).unwrap()
+    }
+
+    /// `lvremove vg/sn0 vg/snapshot0` (a snapshot and its glue): the glue is
+    /// refused before anything is written. Found by the commands fuzzer:
+    /// the snapshot used to be detached first (its own commit), then the
+    /// glue was gone and the command failed, leaving sn0 a plain LV.
+    #[test]
+    fn lvremove_refuses_before_detaching_a_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.img");
+        std::fs::File::create(&path)
+            .unwrap()
+            .set_len(8 << 20)
+            .unwrap();
+        let ctx = Context::deterministic();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        vgcreate(
+            &scan(&path),
+            "vg",
+            &["/dev/vda".into()],
+            Some(1024),
+            &PvcreateOpts::default(),
+            &ctx.writer("vgcreate vg /dev/vda"),
+            &mut ctx.ids("vgcreate"),
+            &mut out,
+        )
+        .unwrap();
+        for (name, origin) in [("lv0", None), ("sn0", Some("lv0"))] {
+            let o = LvcreateOpts {
+                name: Some(name.into()),
+                amount: Some(Amount::Extents(2)),
+                origin: origin.map(Into::into),
+                ..LvcreateOpts::default()
+            };
+            let w = ctx.writer("lvcreate");
+            lvcreate(
+                &scan(&path),
+                "vg",
+                &[],
+                &o,
+                &w,
+                &mut ctx.ids(name),
+                &mut out,
+                &mut err,
+            )
+            .unwrap();
+        }
+        let before = scan(&path);
+        let seqno = before.vg("vg").unwrap().vg.seqno;
+        let args = ["vg/sn0".to_owned(), "vg/snapshot0".to_owned()];
+        let e = lvremove(&before, &args, &ctx.writer("lvremove"), &mut out).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Can't remove logical volume vg/snapshot0 used as snapshot glue."
+        );
+        let after = scan(&path);
+        let vg = &after.vg("vg").unwrap().vg;
+        assert_eq!(vg.seqno, seqno, "the refused command wrote metadata");
+        let sn0 = vg.lv_index("sn0").unwrap();
+        assert!(
+            vg.roles[sn0].cow_of.is_some(),
+            "sn0 is no longer a snapshot"
+        );
+    }
 }
