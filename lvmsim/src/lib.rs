@@ -5,7 +5,7 @@
 //!   (`lvs`, `lvcreate -s`, `lvconvert --merge`, LV handles with the
 //!   kernel's snapshot semantics), typed outcomes and errors;
 //! - the commands, one module per kind of object they change:
-//!   [`create`] (PVs, VGs, LVs, snapshots), [`write`] (renames, merges,
+//!   [`create`] (PVs, VGs, LVs, snapshots), [`write`](mod@write) (renames, merges,
 //!   activation, removal), [`data`] (`cat`, `write`), [`report`]
 //!   (`pvs`/`vgs`/`lvs`), [`dmsetup`], [`pvck`], [`backup`]
 //!   (`vgcfgbackup`), [`history`] and [`recover`] (forensics);
