@@ -56,12 +56,18 @@ const EXTENT: u64 = MIB;
 /// are exercised.
 const IMAGES: usize = 2;
 /// Size of each image: small enough that the workers run out of space.
-const IMAGE_SIZE: u64 = 72 * MIB;
+const IMAGE_SIZE: u64 = 56 * MIB;
 const VG: &str = "soak";
 /// LVs (snapshots not counted) a worker keeps at most.
 const MAX_LVS: usize = 4;
 /// Snapshots per origin at most.
 const MAX_SNAPS: usize = 2;
+/// How lvm2 says that the VG has no room for an allocation.
+const NO_SPACE: [&str; 3] = [
+    "has insufficient free space",
+    "Insufficient suitable allocatable extents",
+    "Insufficient free space:",
+];
 /// The stderr line of a command that waits for another's lock.
 const WAIT_NOTICE: &str = "lvmsim: waiting for the lock on";
 
@@ -818,11 +824,7 @@ impl<'a> Worker<'a> {
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
         let o = self.expect(
             &a,
-            &[
-                "insufficient free space",
-                "Insufficient suitable allocatable extents",
-                "already exists",
-            ],
+            &[NO_SPACE[0], NO_SPACE[1], NO_SPACE[2], "already exists"],
         )?;
         if !o.ok() {
             if o.says("already exists") != taken {
@@ -886,10 +888,7 @@ impl<'a> Worker<'a> {
                 &format!("{}k", chunk / 1024),
                 &self.path(origin),
             ],
-            &[
-                "insufficient free space",
-                "Insufficient suitable allocatable extents",
-            ],
+            &NO_SPACE,
         )?;
         let ol = &self.model.lvs[&origin];
         let max = cow_max(ol.size, chunk);
@@ -1086,10 +1085,7 @@ impl<'a> Worker<'a> {
                 &format!("+{}", size_arg(add)),
                 &self.path(id),
             ],
-            &[
-                "insufficient free space",
-                "Insufficient suitable allocatable extents",
-            ],
+            &NO_SPACE,
         )?;
         // lvm2 grows a COW no further than its origin can use.
         let lv = &self.model.lvs[&id];
@@ -1397,13 +1393,15 @@ impl<'a> Worker<'a> {
     /// `lvs` lists exactly our LVs as the model has them, and each reads
     /// as the model says.
     fn check_own(&mut self) -> Step {
+        // As after activation (--active): an overflowed snapshot shows 'I'.
         let o = self.sh.env.run(&[
             "lvs",
+            "--active",
             "--noheadings",
             "--separator",
             "|",
             "-o",
-            "lv_name,lv_size,origin,lv_tags",
+            "lv_name,lv_size,origin,lv_tags,lv_attr",
             "--units",
             "b",
             "--nosuffix",
@@ -1413,12 +1411,21 @@ impl<'a> Worker<'a> {
             return Err(format!("lvs failed or complained\n{}", o.show()));
         }
         let prefix = self.prefix();
-        let mut got: Vec<String> = o
+        let mut got = Vec::new();
+        let mut attrs = BTreeMap::new();
+        for l in o
             .text()
             .lines()
-            .map(|l| l.trim().to_owned())
+            .map(str::trim)
             .filter(|l| l.starts_with(&prefix))
-            .collect();
+        {
+            let (row, attr) = l.rsplit_once('|').unwrap_or((l, ""));
+            got.push(row.to_owned());
+            attrs.insert(
+                row.split('|').next().unwrap_or("").to_owned(),
+                attr.to_owned(),
+            );
+        }
         got.sort();
         let want = self.expected_listing();
         if got != want {
@@ -1426,6 +1433,29 @@ impl<'a> Worker<'a> {
                 "lvs does not list our LVs as the model has them\n  want: {want:?}\n  got:  {got:?}\n{}",
                 o.show()
             ));
+        }
+        // The volume type and the state in lv_attr.
+        for (id, lv) in &self.model.lvs {
+            let want = match &lv.snap {
+                Some(s) if s.merging => continue,
+                Some(s) => format!("s{}", if s.store.valid { 'a' } else { 'I' }),
+                None if self.model.merging_snap(*id).is_some() => "Oa".into(),
+                None if !self.model.snaps_of(*id).is_empty() => "oa".into(),
+                None => "-a".into(),
+            };
+            let attr = attrs.get(&lv.name).map_or("", String::as_str);
+            let got: String = attr
+                .chars()
+                .take(1)
+                .chain(attr.chars().skip(4).take(1))
+                .collect();
+            if got != want {
+                return Err(format!(
+                    "lv_attr of {} is {attr}: want type and state {want}\n{}",
+                    lv.name,
+                    o.show()
+                ));
+            }
         }
         let ids: Vec<u32> = self.model.lvs.keys().copied().collect();
         for id in ids {
