@@ -523,6 +523,11 @@ pub fn lvresize(
     let li = vg
         .lv_index(&lvname)
         .ok_or_else(|| refused!("Logical volume {lvname} not found in volume group {vgname}."))?;
+    // lvm2 (`_lvresize_check`): the origin's snapshots would read past
+    // its new end.
+    if !grow && !vg.roles[li].origin_of.is_empty() {
+        bail!("Snapshot origin volumes cannot be reduced in size yet.");
+    }
     let cur = vg.lv_extents(&vg.lvs[li]);
     let ext = vg.extent_size.0;
     let choice = pv_selection(sys, inst, pv_args)?;
@@ -601,6 +606,33 @@ pub fn lvresize(
         bail!("New size ({new} extents) matches existing size ({cur} extents).");
     }
     if grow {
+        // lvm2 (`_lvresize_adjust_extents`): a snapshot's COW grows no
+        // further than it can be used, and a request past that which
+        // changes nothing succeeds without writing.
+        if let Some(c) = vg.roles[li].cow_of {
+            let origin = vg.lv_extents(&vg.lvs[c.origin]) * ext;
+            let max = cow_max_extents(origin, c.chunk_size.0, ext);
+            if new > max {
+                writeln!(
+                    out,
+                    "  Reached maximum COW size {} ({max} extents).",
+                    display_size(max * ext)
+                )?;
+                new = max;
+                if new == cur {
+                    writeln!(
+                        out,
+                        "  Size of logical volume {vgname}/{lvname} unchanged from {} ({cur} extents).",
+                        display_size(cur * ext)
+                    )?;
+                    writeln!(
+                        out,
+                        "  Logical volume {vgname}/{lvname} successfully resized."
+                    )?;
+                    return Ok(());
+                }
+            }
+        }
         if new < cur {
             bail!("New size given ({new} extents) not larger than existing size ({cur} extents)");
         }
@@ -993,5 +1025,169 @@ mod tests {
             vg.roles[sn0].cow_of.is_some(),
             "sn0 is no longer a snapshot"
         );
+    }
+}
+
+#[cfg(test)]
+mod resize_tests {
+    use super::*;
+    use crate::context::Context;
+    use crate::pv::PvcreateOpts;
+    use crate::vg::vgcreate;
+    use std::path::PathBuf;
+
+    /// A fresh VG `vg` (1 MiB extents) on a 32 MiB image, with LV `o`
+    /// (4 MiB) and, if `snap`, its snapshot `s` (1 MiB).
+    fn vg_with_origin(dir: &std::path::Path, snap: bool) -> Vec<PathBuf> {
+        let img = dir.join("d.img");
+        std::fs::File::create(&img)
+            .and_then(|f| f.set_len(32 << 20))
+            .unwrap();
+        let devs = vec![img];
+        let ctx = Context::deterministic();
+        let scan = || crate::scan(&devs, false, &mut std::io::sink()).unwrap();
+        let name = devs[0].display().to_string();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let sys = scan();
+        let line = format!("vgcreate -s 1m vg {name}");
+        vgcreate(
+            &sys,
+            "vg",
+            std::slice::from_ref(&name),
+            Some(2048),
+            &PvcreateOpts::default(),
+            &ctx.writer(&line),
+            &mut ids_for(&ctx, &sys, &line),
+            &mut out,
+        )
+        .unwrap();
+        let mut lv = |o: LvcreateOpts, line: &str| {
+            let sys = scan();
+            let mut ids = ids_for(&ctx, &sys, line);
+            lvcreate(
+                &sys,
+                "vg",
+                &[],
+                &o,
+                &ctx.writer(line),
+                &mut ids,
+                &mut out,
+                &mut err,
+            )
+            .unwrap();
+        };
+        let size = |mib: u64| Some(Amount::Size(mib * 2048));
+        lv(
+            LvcreateOpts {
+                name: Some("o".into()),
+                amount: size(4),
+                ..LvcreateOpts::default()
+            },
+            "lvcreate -n o -L 4m vg",
+        );
+        if snap {
+            lv(
+                LvcreateOpts {
+                    name: Some("s".into()),
+                    amount: size(1),
+                    origin: Some("o".into()),
+                    ..LvcreateOpts::default()
+                },
+                "lvcreate -s -n s -L 1m vg/o",
+            );
+        }
+        devs
+    }
+
+    /// `lvextend -L +Nm` (`grow`) or `lvreduce -L -Nm` of `target`;
+    /// returns what it printed.
+    fn resize(devs: &[PathBuf], target: &str, grow: bool, mib: u64) -> Result<String> {
+        let sys = crate::scan(devs, false, &mut std::io::sink()).unwrap();
+        let ctx = Context::deterministic();
+        let o = LvresizeOpts {
+            sign: if grow { Sign::Plus } else { Sign::Minus },
+            amount: Some(Amount::Size(mib * 2048)),
+            stripes: None,
+            stripe_size: None,
+        };
+        let line = format!("lvresize {target}");
+        let mut out = Vec::new();
+        lvresize(&sys, target, &[], &o, grow, &ctx.writer(&line), &mut out)?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    fn reduce(devs: &[PathBuf], target: &str) -> Result<()> {
+        resize(devs, target, false, 1).map(drop)
+    }
+
+    fn extents(devs: &[PathBuf], lv: &str) -> u64 {
+        let sys = crate::scan(devs, false, &mut std::io::sink()).unwrap();
+        let vg = &sys.vg("vg").unwrap().vg;
+        vg.lv_extents(&vg.lvs[vg.lv_index(lv).unwrap()])
+    }
+
+    fn seqno(devs: &[PathBuf]) -> u64 {
+        let sys = crate::scan(devs, false, &mut std::io::sink()).unwrap();
+        sys.vg("vg").unwrap().vg.seqno.into()
+    }
+
+    #[test]
+    fn lvreduce_refuses_an_origin_with_snapshots() {
+        // Found by the soak test (sim-cli/examples/soak.rs): lvreduce of an
+        // origin succeeded, and its snapshot then read past the origin's
+        // end. lvm2 refuses with this message and exit 5.
+        let dir = tempfile::tempdir().unwrap();
+        let devs = vg_with_origin(dir.path(), true);
+        let before = seqno(&devs);
+        let e = reduce(&devs, "vg/o").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Snapshot origin volumes cannot be reduced in size yet."
+        );
+        assert_eq!(e.exit_code(), 5);
+        assert_eq!(seqno(&devs), before, "nothing was written");
+    }
+
+    #[test]
+    fn lvreduce_still_cuts_an_lv_without_snapshots() {
+        let dir = tempfile::tempdir().unwrap();
+        let devs = vg_with_origin(dir.path(), false);
+        reduce(&devs, "vg/o").unwrap();
+        assert_eq!(extents(&devs, "o"), 3);
+    }
+
+    #[test]
+    fn lvextend_caps_a_cow_at_its_maximum_usable_size() {
+        // Found by the soak test: lvextend grew a COW past what its origin
+        // can ever use. lvm2 2.03.16 printed these lines on the same VG (a
+        // 4 MiB origin, 4 KiB chunks: the header, 1024 data chunks and 5
+        // metadata chunks make 1030 chunks, 5 extents of 1 MiB), and wrote
+        // nothing the third time (its seqno stayed).
+        let dir = tempfile::tempdir().unwrap();
+        let devs = vg_with_origin(dir.path(), true);
+        assert_eq!(cow_max_extents(4 * 2048, 8, 2048), 5);
+        assert_eq!(
+            resize(&devs, "vg/s", true, 2).unwrap(),
+            "  Size of logical volume vg/s changed from 1.00 MiB (1 extents) to 3.00 MiB (3 extents).\n  \
+             Logical volume vg/s successfully resized.\n"
+        );
+        assert_eq!(
+            resize(&devs, "vg/s", true, 8).unwrap(),
+            "  Reached maximum COW size 5.00 MiB (5 extents).\n  \
+             Size of logical volume vg/s changed from 3.00 MiB (3 extents) to 5.00 MiB (5 extents).\n  \
+             Logical volume vg/s successfully resized.\n"
+        );
+        assert_eq!(extents(&devs, "s"), 5);
+        let before = seqno(&devs);
+        assert_eq!(
+            resize(&devs, "vg/s", true, 1).unwrap(),
+            "  Reached maximum COW size 5.00 MiB (5 extents).\n  \
+             Size of logical volume vg/s unchanged from 5.00 MiB (5 extents).\n  \
+             Logical volume vg/s successfully resized.\n"
+        );
+        assert_eq!(seqno(&devs), before, "nothing was written");
+        // The origin is not capped.
+        resize(&devs, "vg/o", true, 8).unwrap();
+        assert_eq!(extents(&devs, "o"), 12);
     }
 }

@@ -172,7 +172,7 @@ static FIELDS: &[Field] = &[
         Cell::Size(c.pv_mda_free(r))
     }),
     f("pv_tags", "PV Tags", 0, Obj::Pv, L, |c, r| {
-        s(c.vg_pv(r).map_or(String::new(), |(_, p)| p.tags.join(",")))
+        s(c.vg_pv(r).map_or(String::new(), |(_, p)| tag_list(&p.tags)))
     }),
     f("pvseg_start", "Start", 0, Obj::PvSeg, R, |_, r| {
         Cell::Num(r.pvseg.map_or(0, |p| p.0))
@@ -247,7 +247,7 @@ static FIELDS: &[Field] = &[
         Cell::Num(c.vg(r).map_or(0, |v| u64::from(v.vg.seqno)))
     }),
     f("vg_tags", "VG Tags", 0, Obj::Vg, L, |c, r| {
-        s(c.vg(r).map_or(String::new(), |v| v.vg.tags.join(",")))
+        s(c.vg(r).map_or(String::new(), |v| tag_list(&v.vg.tags)))
     }),
     f("vg_mda_count", "#VMda", 0, Obj::Vg, R, |c, r| {
         Cell::Num(c.vg_mdas(r).len() as u64)
@@ -315,7 +315,7 @@ static FIELDS: &[Field] = &[
     f("mirror_log", "Log", 0, Obj::Lv, L, |_, _| s("")),
     f("convert_lv", "Convert", 0, Obj::Lv, L, |_, _| s("")),
     f("lv_tags", "LV Tags", 0, Obj::Lv, L, |c, r| {
-        s(c.lv(r).map_or(String::new(), |(_, l)| l.tags.join(",")))
+        s(c.lv(r).map_or(String::new(), |(_, l)| tag_list(&l.tags)))
     }),
     f("lv_layout", "Layout", 10, Obj::Lv, L, |c, r| {
         s(c.lv_layout(r))
@@ -363,7 +363,7 @@ static FIELDS: &[Field] = &[
     }),
     f("seg_tags", "Seg Tags", 0, Obj::Seg, L, |c, r| {
         s(c.seg(r)
-            .map_or(String::new(), |(_, _, sg)| sg.tags.join(",")))
+            .map_or(String::new(), |(_, _, sg)| tag_list(&sg.tags)))
     }),
 ];
 
@@ -1338,4 +1338,25 @@ fn write_json(
     }
     o.push_str("              ]\n          }\n      ]\n  }\n");
     out.write_all(o.as_bytes())
+}
+
+/// A tags field: lvm2 reports tags sorted (byte order), whatever their order
+/// in the metadata, which keeps the order they were added in.
+fn tag_list(tags: &[String]) -> String {
+    let mut v: Vec<&str> = tags.iter().map(String::as_str).collect();
+    v.sort_unstable();
+    v.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tags_are_reported_sorted() {
+        // Found by the soak test. lvm2 2.03.16 on an LV whose metadata holds
+        // tags = ["t3", "t0", "t2", "t1"] (added in that order) reports
+        // `t0,t1,t2,t3`.
+        let tags: Vec<String> = ["t3", "t0", "t2", "t1"].map(String::from).into();
+        assert_eq!(super::tag_list(&tags), "t0,t1,t2,t3");
+        assert_eq!(super::tag_list(&[]), "");
+    }
 }

@@ -197,7 +197,10 @@ fn sigint_stops_an_lv_write_between_pieces() {
         err.contains("lvmsim: write to vg/lv stopped at byte"),
         "{err}"
     );
-    assert!((1 << 20..=3 << 20).contains(&n) && n.is_multiple_of(1 << 20), "{n}");
+    assert!(
+        (1 << 20..=3 << 20).contains(&n) && n.is_multiple_of(1 << 20),
+        "{n}"
+    );
     let after = ok(&img, &["cat", "vg/lv"]);
     assert!(after[..n] == new[..n], "the bytes it says it wrote");
     assert!(after[n..] == before[n..], "nothing after them");
