@@ -2,7 +2,7 @@
 //! missing file, a directory where a file is needed, corrupt input, and a
 //! closed pipe.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

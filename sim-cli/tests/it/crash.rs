@@ -9,7 +9,7 @@
 //! are also resumed with `vgchange -ay` and must end with the snapshot's
 //! data on the origin.
 
-mod common;
+use crate::common;
 
 use cow_engine::view;
 use lvm_meta::io::Image;

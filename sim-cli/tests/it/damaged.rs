@@ -4,7 +4,7 @@
 //! `--scan-all` as the undamaged ones give without it, report each guess,
 //! and stay unchanged.
 
-mod common;
+use crate::common;
 
 use common::{lvmsim, repo};
 use sha2::Digest;

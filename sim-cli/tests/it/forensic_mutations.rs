@@ -4,7 +4,7 @@
 //! through history, diff, the whole-image scan, rebuild and the recovery
 //! survey. The fuzz target `history` does the same with arbitrary input.
 
-mod common;
+use crate::common;
 
 use lvm_meta::history;
 use lvm_meta::io::Image;

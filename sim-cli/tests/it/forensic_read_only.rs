@@ -2,7 +2,7 @@
 //! is hashed (sha256) before and after every command of the forensics
 //! issue, on kernel-made and lvm2-made images, damaged ones included.
 
-mod common;
+use crate::common;
 
 use common::{hashes, load, lvmsim, repo, Scenario};
 use std::path::{Path, PathBuf};

@@ -14,7 +14,7 @@
 //!   the ones pvck printed for that seqno;
 //! * no image changes (read-only).
 
-mod common;
+use crate::common;
 
 use common::{hashes, load, lvmsim, repo, Scenario};
 use serde_json::Value;

@@ -24,7 +24,7 @@
 //! of scenarios whose snapshot overflowed (`OVERFLOW`: the kernel batches
 //! its last exception commits, so fewer records reach its disk).
 
-mod common;
+use crate::common;
 
 use common::kgen::{run, steps, write_pieces};
 use sha2::Digest;

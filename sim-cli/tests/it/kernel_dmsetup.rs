@@ -3,7 +3,7 @@
 //! levels, Invalid, snapshot-merge, snapshot-origin, -real and -cow layers,
 //! striped devices), provided no step after that record changed the disks.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

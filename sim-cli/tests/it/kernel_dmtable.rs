@@ -6,7 +6,7 @@
 //! record showing them is used only if the VG was activated from nothing
 //! after its last lvcreate (the test asserts it).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -21,7 +21,7 @@
 //! Without `--scan-all` lvmsim must find no LV either, and must not call a
 //! snapshot of the newest metadata copy removed.
 
-mod common;
+use crate::common;
 
 use common::{lvmsim, repo};
 use serde_json::Value;

@@ -8,7 +8,7 @@
 //! must sit in the ring at the offset where lvm2's sits in the kernel's
 //! final image, with the same text once UUIDs and times are set aside.
 
-mod common;
+use crate::common;
 
 use lvm_meta::io::Image;
 use lvm_meta::metadata_area::{read_area_bytes, scan_copies};

@@ -4,7 +4,7 @@
 //! the recorded ones (LVMSIM_HOSTNAME, LVMSIM_UNAME, LVMSIM_TIME), so that
 //! nothing may differ at all.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

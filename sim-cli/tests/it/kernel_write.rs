@@ -20,7 +20,7 @@
 //! cow-engine's tests/kernel_history.rs replays those through the library,
 //! with the metadata copies their rings still hold.
 
-mod common;
+use crate::common;
 
 use common::kgen::{pattern, run, steps, write_pieces};
 

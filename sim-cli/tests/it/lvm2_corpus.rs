@@ -2,7 +2,7 @@
 //! byte, on the same images: the committed corpus (testdata/lvm2/corpus)
 //! always, and a fresh run of testdata/lvm2/gen.sh in CI (`.ci/run`).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

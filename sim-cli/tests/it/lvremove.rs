@@ -3,7 +3,7 @@
 //! writes (detach, then remove), several LVs in one postponed write, and a
 //! removed snapshot's old metadata stays in the ring for forensics.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

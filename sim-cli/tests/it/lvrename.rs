@@ -3,7 +3,7 @@
 //! are written. (The byte-level comparison with real lvm2 is
 //! testdata/lvm2/write-check.sh, run by .ci/run.)
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -13,7 +13,7 @@
 //! * every input image hashes the same before and after, in the report
 //!   and measured here.
 
-mod common;
+use crate::common;
 
 use common::{lvmsim, repo};
 use serde_json::Value;

@@ -3,7 +3,7 @@
 //! as `blkdev_write_iter`), `--input`, a merging origin and its snapshot
 //! (`snapshot_merge_map`, the error target), on the kernel's images.
 
-mod common;
+use crate::common;
 
 use sha2::Digest;
 use std::io::Write;
