@@ -7,7 +7,7 @@ use crate::common;
 use std::path::Path;
 
 fn run(args: &[&str], cwd: &Path) -> common::Output {
-    common::lvmsim(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>(), cwd)
+    common::lvmsim(args, cwd)
 }
 
 macro_rules! conformance {
@@ -26,7 +26,7 @@ macro_rules! conformance {
                     a.push("--help");
                     let o = run(&a, Path::new("."));
                     assert_eq!(o.status, 0, "{}", o.stderr);
-                    assert!(o.stdout.contains("Usage"), "{}", o.stdout);
+                    assert!(o.text().contains("Usage"), "{}", o.text());
                 }
 
                 #[test]
@@ -106,7 +106,7 @@ fn a_directory_is_scanned_and_an_empty_one_reports_nothing() {
     std::fs::create_dir(t.path().join("empty")).unwrap();
     let o = run(&["--dev", "empty", "vgs"], t.path());
     assert_eq!(o.status, 0, "{}", o.stderr);
-    assert_eq!(o.stdout, "");
+    assert_eq!(o.text(), "");
 }
 
 #[test]
@@ -181,8 +181,11 @@ fn cat_gives_the_bytes_lvm2_placed() {
     // starts at PE 0 and pvs.json gives pe_start and the extent size.
     let t = tempfile::tempdir().unwrap();
     let dir = common::repo().join("testdata/lvm2/corpus/single");
-    let b = zstd::stream::decode_all(std::fs::File::open(dir.join("a.img.zst")).unwrap()).unwrap();
-    std::fs::write(t.path().join("a.img"), b).unwrap();
+    std::fs::write(
+        t.path().join("a.img"),
+        common::unzst(&dir.join("a.img.zst")),
+    )
+    .unwrap();
     let pvs: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("pvs.json")).unwrap()).unwrap();
     let pe_start: u64 = pvs["report"][0]["pv"][0]["pe_start"]
@@ -190,12 +193,8 @@ fn cat_gives_the_bytes_lvm2_placed() {
         .unwrap()
         .parse()
         .unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_lvmsim"))
-        .args(["--dev", "a.img", "cat", "vg_single/lv0"])
-        .current_dir(t.path())
-        .output()
-        .unwrap();
-    assert!(o.status.success());
+    let o = run(&["--dev", "a.img", "cat", "vg_single/lv0"], t.path());
+    assert!(o.ok());
     assert_eq!(o.stdout.len(), 12 << 20);
     for (k, block) in o.stdout.chunks(65536).enumerate() {
         let want = format!("LVMSIM a.img @{}\n", pe_start + k as u64 * 65536);
@@ -206,8 +205,8 @@ fn cat_gives_the_bytes_lvm2_placed() {
         );
     }
     // --offset/--length pick the same bytes.
-    let o2 = std::process::Command::new(env!("CARGO_BIN_EXE_lvmsim"))
-        .args([
+    let o2 = run(
+        &[
             "--dev",
             "a.img",
             "cat",
@@ -216,9 +215,8 @@ fn cat_gives_the_bytes_lvm2_placed() {
             "65530",
             "--length",
             "20",
-        ])
-        .current_dir(t.path())
-        .output()
-        .unwrap();
+        ],
+        t.path(),
+    );
     assert_eq!(o2.stdout, o.stdout[65530..65550]);
 }

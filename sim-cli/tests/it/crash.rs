@@ -11,13 +11,12 @@
 
 use crate::common;
 
+use common::Lvmsim;
 use cow_engine::view;
 use lvm_meta::io::Image;
 use lvm_meta::scan::System;
-use sha2::Digest;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 /// Images by file name.
 type Images = BTreeMap<String, Vec<u8>>;
@@ -32,10 +31,6 @@ struct Write {
 /// The size of a torn write: one sector reached the disk.
 const TORN: usize = 512;
 
-fn unzst(p: &Path) -> Vec<u8> {
-    zstd::stream::decode_all(std::fs::File::open(p).unwrap()).unwrap()
-}
-
 /// A kernel scenario's final images (`pvN.img.zst`).
 fn kernel_images(scenario: &str) -> Images {
     let dir = common::repo().join("testdata/kernel").join(scenario);
@@ -44,7 +39,7 @@ fn kernel_images(scenario: &str) -> Images {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
         if let Some(stem) = name.strip_suffix(".img.zst") {
             if stem.starts_with("pv") && !stem.contains('.') {
-                out.insert(format!("{stem}.img"), unzst(&dir.join(&name)));
+                out.insert(format!("{stem}.img"), common::unzst(&dir.join(&name)));
             }
         }
     }
@@ -82,23 +77,18 @@ fn get(dir: &Path, images: &Images) -> Images {
 /// Runs lvmsim on the images in `dir` (every file given with `--dev`),
 /// recording its writes when `log` is given.
 fn lvmsim(dir: &Path, images: &Images, args: &[&str], log: Option<&Path>) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lvmsim"));
-    for name in images.keys() {
-        cmd.arg("--dev").arg(name);
-    }
-    cmd.args(args)
-        .current_dir(dir)
+    let mut l = images
+        .keys()
+        .fold(Lvmsim::new(), |l, name| l.arg("--dev").arg(name))
+        .args(args)
+        .cwd(dir)
         .env("LVMSIM_DETERMINISTIC", "1")
         .env_remove("LVMSIM_WRITE_LOG");
     if let Some(log) = log {
-        cmd.env("LVMSIM_WRITE_LOG", log);
+        l = l.env("LVMSIM_WRITE_LOG", log);
     }
-    let o = cmd.output().unwrap();
-    assert!(
-        o.status.success(),
-        "lvmsim {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = l.run();
+    assert!(o.ok(), "lvmsim {args:?}: {}", o.stderr);
 }
 
 fn parse_log(mut b: &[u8]) -> Vec<Write> {
@@ -168,7 +158,7 @@ struct State {
     seqno: u64,
     text: Vec<u8>,
     /// LV id -> (name, hash of what reading it gives, or why it fails).
-    lvs: BTreeMap<String, (String, Result<Vec<u8>, String>)>,
+    lvs: BTreeMap<String, (String, Result<String, String>)>,
     /// Ids of the LVs that are snapshots (their COW LV).
     snapshots: Vec<String>,
     /// LV id of each origin with a merging snapshot -> the snapshot's id.
@@ -208,16 +198,9 @@ fn state(images: Images, vgname: &str) -> Result<State, String> {
             }
         }
         let content = view::open(vg, i, &pvs).and_then(|v| {
-            let mut h = sha2::Sha256::new();
-            let mut buf = vec![0u8; 1 << 20];
-            let mut at = 0;
-            while at < v.size() {
-                let n = (v.size() - at).min(buf.len() as u64) as usize;
-                v.read_at(at, &mut buf[..n])?;
-                h.update(&buf[..n]);
-                at += n as u64;
-            }
-            Ok(h.finalize().to_vec())
+            let mut all = vec![0u8; v.size() as usize];
+            v.read_at(0, &mut all)?;
+            Ok(common::sha256(&all))
         });
         lvs.insert(
             lv.id.clone(),
@@ -238,8 +221,8 @@ fn state(images: Images, vgname: &str) -> Result<State, String> {
 /// merged) shows that snapshot's data.
 struct Promise {
     vgname: String,
-    /// LV id -> expected contents.
-    data: BTreeMap<String, Vec<u8>>,
+    /// LV id -> sha256 of the expected contents.
+    data: BTreeMap<String, String>,
     /// The ids of the snapshots among them.
     snapshots: Vec<String>,
 }

@@ -4,8 +4,8 @@
 //! without error, as exactly the state before the command or the state
 //! after it.
 
+use crate::common::{Lvmsim, Output};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 const IMAGES: [(&str, u64); 3] = [("a", 12 << 20), ("b", 10 << 20), ("c", 16 << 20)];
 
@@ -37,31 +37,27 @@ impl Set {
     }
 
     fn run(&self, args: &str, crash: Option<(u64, bool)>) -> Output {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_lvmsim"));
-        for (n, _) in IMAGES {
-            c.arg("--dev")
-                .arg(format!("/dev/{n}={}", self.path(n).display()));
-        }
-        c.args(args.split_whitespace())
+        let mut c = IMAGES
+            .iter()
+            .fold(Lvmsim::new(), |l, (n, _)| {
+                l.dev(&format!("/dev/{n}"), &self.path(n))
+            })
+            .args(args.split_whitespace())
             .env("LVMSIM_DETERMINISTIC", "1")
             .env_remove("LVMSIM_CRASH_AFTER")
             .env_remove("LVMSIM_CRASH_TORN");
         if let Some((k, torn)) = crash {
-            c.env("LVMSIM_CRASH_AFTER", k.to_string());
+            c = c.env("LVMSIM_CRASH_AFTER", k.to_string());
             if torn {
-                c.env("LVMSIM_CRASH_TORN", "1");
+                c = c.env("LVMSIM_CRASH_TORN", "1");
             }
         }
-        c.output().unwrap()
+        c.run()
     }
 
     fn ok(&self, args: &str) {
         let o = self.run(args, None);
-        assert!(
-            o.status.success(),
-            "{args}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        assert!(o.ok(), "{args}: {}", o.stderr);
     }
 
     /// Everything the tools report about the state, or why it cannot.
@@ -73,10 +69,10 @@ impl Set {
             "lvs -a --segments -o lv_name,seg_start_pe,seg_pe_ranges,lv_attr --reportformat json",
         ] {
             let o = self.run(q, None);
-            if !o.status.success() {
-                return Err(format!("{q}: {}", String::from_utf8_lossy(&o.stderr)));
+            if !o.ok() {
+                return Err(format!("{q}: {}", o.stderr));
             }
-            s.push_str(&String::from_utf8_lossy(&o.stdout));
+            s.push_str(&o.text());
         }
         Ok(s)
     }
@@ -104,12 +100,12 @@ fn cut_everywhere(before: &Set, cmd: &str, first: Option<&str>) -> u64 {
         for torn in [false, true] {
             let s = before.copy();
             let o = s.run(cmd, Some((k, torn)));
-            if o.status.success() {
+            if o.ok() {
                 finished = true;
                 break;
             }
             tried += 1;
-            let err = String::from_utf8_lossy(&o.stderr);
+            let err = &o.stderr;
             assert!(err.contains("simulated crash"), "{cmd} cut at {k}: {err}");
             match s.state() {
                 // lvm2's vg_write marks new PVs as used before it writes

@@ -6,41 +6,13 @@
 
 use crate::common;
 
-use common::{lvmsim, repo};
-use sha2::Digest;
+use common::{load_kernel, repo, Scenario};
 use std::io::{Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn unpack(name: &str, dir: &Path) -> Vec<(String, PathBuf)> {
-    let mut out = Vec::new();
-    for (i, disk) in ["pv1", "pv2", "pv3"].iter().enumerate() {
-        let src = repo().join(format!("testdata/kernel/{name}/{disk}.img.zst"));
-        if !src.exists() {
-            break;
-        }
-        let img = dir.join(format!("{disk}.img"));
-        let mut dec = zstd::stream::read::Decoder::new(std::fs::File::open(src).unwrap()).unwrap();
-        std::io::copy(&mut dec, &mut std::fs::File::create(&img).unwrap()).unwrap();
-        // lvm2 named them /dev/vda, /dev/vdb ... in the guest.
-        out.push((format!("/dev/vd{}", (b'a' + i as u8) as char), img));
-    }
-    out
-}
-
-fn run(devs: &[(String, PathBuf)], extra: &[&str], cwd: &Path) -> common::Output {
-    let mut a = Vec::new();
-    for (n, p) in devs {
-        a.push("--dev".to_owned());
-        a.push(format!("{n}={}", p.display()));
-    }
-    a.extend(extra.iter().map(|s| s.to_string()));
-    lvmsim(&a, cwd)
-}
-
-fn sha(p: &Path) -> Vec<u8> {
-    let mut h = sha2::Sha256::new();
-    std::io::copy(&mut std::fs::File::open(p).unwrap(), &mut h).unwrap();
-    h.finalize().to_vec()
+/// Runs lvmsim on the images of `s`, in its folder.
+fn run(s: &Scenario, extra: &[&str]) -> common::Output {
+    s.lvmsim().args(extra).run()
 }
 
 fn damage(p: &Path, at: u64, bytes: &[u8]) {
@@ -51,21 +23,19 @@ fn damage(p: &Path, at: u64, bytes: &[u8]) {
 
 /// Damages `which` image of scenario `name` with `how`, then compares.
 fn check(name: &str, which: usize, how: &dyn Fn(&Path), lvs: &[&str]) {
-    let good_dir = tempfile::tempdir().unwrap();
-    let bad_dir = tempfile::tempdir().unwrap();
-    let good = unpack(name, good_dir.path());
-    let bad = unpack(name, bad_dir.path());
-    how(&bad[which].1);
-    let before: Vec<_> = bad.iter().map(|(_, p)| sha(p)).collect();
+    let good = load_kernel(name);
+    let bad = load_kernel(name);
+    how(&bad.devs[which].1);
+    let before = common::hashes(&bad);
 
-    let want = run(&good, &["lvs", "-a"], good_dir.path());
+    let want = run(&good, &["lvs", "-a"]);
     assert_eq!(want.status, 0, "{}", want.stderr);
-    let plain = run(&bad, &["lvs", "-a"], bad_dir.path());
+    let plain = run(&bad, &["lvs", "-a"]);
     assert_ne!(
         plain.stdout, want.stdout,
         "{name}: the damage did not matter without --scan-all"
     );
-    let got = run(&bad, &["--scan-all", "lvs", "-a"], bad_dir.path());
+    let got = run(&bad, &["--scan-all", "lvs", "-a"]);
     assert_eq!(
         got.stdout, want.stdout,
         "{name}: lvs -a; stderr {}",
@@ -73,14 +43,13 @@ fn check(name: &str, which: usize, how: &dyn Fn(&Path), lvs: &[&str]) {
     );
     assert!(got.stderr.contains("GUESS"), "{name}: no guess reported");
     for lv in lvs {
-        let w = run(&good, &["cat", lv], good_dir.path());
+        let w = run(&good, &["cat", lv]);
         assert_eq!(w.status, 0, "{}", w.stderr);
-        let g = run(&bad, &["--scan-all", "cat", lv], bad_dir.path());
+        let g = run(&bad, &["--scan-all", "cat", lv]);
         assert_eq!(g.status, 0, "{name} {lv}: {}", g.stderr);
         assert!(g.stdout == w.stdout, "{name}: cat {lv} differs");
     }
-    let after: Vec<_> = bad.iter().map(|(_, p)| sha(p)).collect();
-    assert_eq!(before, after, "{name}: an image changed");
+    assert_eq!(before, common::hashes(&bad), "{name}: an image changed");
 }
 
 fn wipe_label(p: &Path) {
@@ -123,13 +92,12 @@ fn overwritten_mda_header() {
 
 #[test]
 fn history_scan_all_finds_the_copies_pvck_found() {
-    let dir = tempfile::tempdir().unwrap();
-    let devs = unpack("snap-lvremove", dir.path());
-    wipe_label(&devs[0].1);
-    smash_mda_header(&devs[0].1);
-    let o = run(&devs, &["--scan-all", "history", "--json"], dir.path());
+    let s = load_kernel("snap-lvremove");
+    wipe_label(&s.devs[0].1);
+    smash_mda_header(&s.devs[0].1);
+    let o = run(&s, &["--scan-all", "history", "--json"]);
     assert_eq!(o.status, 0, "{}", o.stderr);
-    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&o.text()).unwrap();
     let ours: Vec<(u64, String)> = v["history"]
         .as_array()
         .unwrap()
@@ -159,13 +127,12 @@ fn history_scan_all_finds_the_copies_pvck_found() {
 
 #[test]
 fn removed_snapshot_is_exported_from_a_wiped_label() {
-    let dir = tempfile::tempdir().unwrap();
-    let devs = unpack("snap-lvremove", dir.path());
-    wipe_label(&devs[0].1);
-    smash_mda_header(&devs[0].1);
-    let out = dir.path().join("snap.img");
+    let s = load_kernel("snap-lvremove");
+    wipe_label(&s.devs[0].1);
+    smash_mda_header(&s.devs[0].1);
+    let out = s.work.path().join("snap.img");
     let o = run(
-        &devs,
+        &s,
         &[
             "--scan-all",
             "recover",
@@ -176,14 +143,15 @@ fn removed_snapshot_is_exported_from_a_wiped_label() {
             "-o",
             out.to_str().unwrap(),
         ],
-        dir.path(),
     );
     assert_eq!(o.status, 0, "{}", o.stderr);
     assert!(o.stderr.contains("GUESS"), "{}", o.stderr);
     let want =
         std::fs::read_to_string(repo().join("testdata/kernel/snap-lvremove/009.sha256")).unwrap();
-    let got: String = sha(&out).iter().map(|b| format!("{b:02x}")).collect();
-    assert_eq!(got, want.split_whitespace().next().unwrap());
+    assert_eq!(
+        common::sha256_file(&out),
+        want.split_whitespace().next().unwrap()
+    );
 }
 
 /// The PV header's data-area offset (bytes 584..592 of the image: label
@@ -201,13 +169,11 @@ fn bad_data_area(p: &Path) {
 
 #[test]
 fn bad_data_area_pointer_falls_back_to_pe_start() {
-    let good_dir = tempfile::tempdir().unwrap();
-    let bad_dir = tempfile::tempdir().unwrap();
-    let good = unpack("snap-lvremove", good_dir.path());
-    let bad = unpack("snap-lvremove", bad_dir.path());
-    bad_data_area(&bad[0].1);
-    let want = run(&good, &["cat", "vg/origin"], good_dir.path());
-    let got = run(&bad, &["--scan-all", "cat", "vg/origin"], bad_dir.path());
+    let good = load_kernel("snap-lvremove");
+    let bad = load_kernel("snap-lvremove");
+    bad_data_area(&bad.devs[0].1);
+    let want = run(&good, &["cat", "vg/origin"]);
+    let got = run(&bad, &["--scan-all", "cat", "vg/origin"]);
     assert_eq!(got.status, 0, "{}", got.stderr);
     assert!(got.stdout == want.stdout, "cat differs");
     assert!(

@@ -4,29 +4,8 @@
 
 use crate::common;
 
-use common::{hashes, load, lvmsim, repo, Scenario};
+use common::{hashes, load, load_kernel, repo, Scenario};
 use std::path::{Path, PathBuf};
-
-fn kernel(name: &str) -> Scenario {
-    let work = tempfile::tempdir().unwrap();
-    let mut devs = Vec::new();
-    for (i, disk) in ["pv1", "pv2", "pv3"].iter().enumerate() {
-        let src = repo().join(format!("testdata/kernel/{name}/{disk}.img.zst"));
-        if !src.exists() {
-            break;
-        }
-        let img = work.path().join(format!("{disk}.img"));
-        let mut dec = zstd::stream::read::Decoder::new(std::fs::File::open(src).unwrap()).unwrap();
-        std::io::copy(&mut dec, &mut std::fs::File::create(&img).unwrap()).unwrap();
-        devs.push((format!("/dev/vd{}", (b'a' + i as u8) as char), img));
-    }
-    Scenario {
-        name: name.into(),
-        golden: repo().join(format!("testdata/kernel/{name}")),
-        work,
-        devs,
-    }
-}
 
 fn commands(out: &Path) -> Vec<Vec<String>> {
     let o = out.display().to_string();
@@ -60,14 +39,8 @@ fn check(s: &Scenario, expect_ok: bool) {
         .into_iter()
         .enumerate()
     {
-        let mut args: Vec<String> = Vec::new();
-        for (n, p) in &s.devs {
-            args.push("--dev".into());
-            args.push(format!("{n}={}", p.display()));
-        }
-        args.extend(cmd.iter().cloned());
         let before = hashes(s);
-        let o = lvmsim(&args, s.work.path());
+        let o = s.lvmsim().args(&cmd).run();
         assert_eq!(
             hashes(s),
             before,
@@ -95,7 +68,7 @@ fn forensic_commands_do_not_write() {
         "two-snaps-one-overflows",
         "striped-mdacopies",
     ] {
-        check(&kernel(name), true);
+        check(&load_kernel(name), true);
     }
     let ring: PathBuf = repo().join("testdata/lvm2/corpus/ring-wrap");
     check(&load(&ring), false);
@@ -104,7 +77,7 @@ fn forensic_commands_do_not_write() {
 #[test]
 fn forensic_commands_do_not_write_damaged_images() {
     use std::io::{Seek, SeekFrom, Write};
-    let s = kernel("snap-lvremove");
+    let s = load_kernel("snap-lvremove");
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .open(&s.devs[0].1)

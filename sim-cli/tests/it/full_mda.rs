@@ -3,16 +3,14 @@
 //! twice in the ring). lvmsim must refuse it too, leave every byte of the
 //! images as it was, and keep working with the VG as it is.
 
-use std::process::Command;
+use crate::common::{Lvmsim, Output};
 
-fn lvmsim(img: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_lvmsim"))
-        .arg("--dev")
-        .arg(format!("/dev/a={}", img.display()))
+fn lvmsim(img: &std::path::Path, args: &[&str]) -> Output {
+    Lvmsim::new()
+        .dev("/dev/a", img)
         .args(args)
         .env("LVMSIM_DETERMINISTIC", "1")
-        .output()
-        .unwrap()
+        .run()
 }
 
 #[test]
@@ -35,11 +33,8 @@ fn a_full_ring_refuses_the_command_and_changes_nothing() {
             "/dev/a"
         ]
     )
-    .status
-    .success());
-    assert!(lvmsim(&img, &["vgcreate", "-s", "64k", "vg", "/dev/a"])
-        .status
-        .success());
+    .ok());
+    assert!(lvmsim(&img, &["vgcreate", "-s", "64k", "vg", "/dev/a"]).ok());
     let mut refused = None;
     for i in 0..400 {
         let name = format!("lv_with_a_long_name_{i:04}");
@@ -48,8 +43,8 @@ fn a_full_ring_refuses_the_command_and_changes_nothing() {
             &img,
             &["lvcreate", "-an", "-Zn", "-n", &name, "-l", "1", "vg"],
         );
-        if !o.status.success() {
-            let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        if !o.ok() {
+            let err = o.stderr;
             assert!(err.contains("too large for circular buffer"), "{err}");
             assert!(
                 std::fs::read(&img).unwrap() == before,
@@ -63,8 +58,8 @@ fn a_full_ring_refuses_the_command_and_changes_nothing() {
     assert!(n > 20, "refused after only {n} LVs");
     // The VG is intact and still usable for commands that shrink it.
     let o = lvmsim(&img, &["lvs", "--noheadings", "-o", "lv_name"]);
-    assert!(o.status.success());
-    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), n);
+    assert!(o.ok());
+    assert_eq!(o.text().lines().count(), n);
     let o = lvmsim(&img, &["lvremove", "-y", "vg/lv_with_a_long_name_0000"]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.ok(), "{}", o.stderr);
 }

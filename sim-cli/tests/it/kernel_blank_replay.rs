@@ -27,7 +27,8 @@
 use crate::common;
 
 use common::kgen::{run, steps, write_pieces};
-use sha2::Digest;
+use common::scenario_tests;
+
 use std::collections::HashSet;
 
 /// Runs lvmsim on the scenario's images: (exit status, stdout, stderr).
@@ -268,7 +269,7 @@ fn replay(name: &str) -> Outcome {
                         .next()
                         .unwrap()
                         .to_owned();
-                    let got = hex(&sha2::Sha256::digest(&data));
+                    let got = common::sha256(&data);
                     if got != want {
                         fail(&mut out, format!("sha256 {got}, kernel {want}"));
                     }
@@ -337,9 +338,7 @@ fn replay(name: &str) -> Outcome {
     if out.stopped_at.is_none() && !OVERFLOW.contains(&name) {
         for (pv, _) in &disks {
             let mine = std::fs::read(work.path().join(format!("{pv}.img"))).unwrap();
-            let theirs =
-                zstd::decode_all(std::fs::File::open(dir.join(format!("{pv}.img.zst"))).unwrap())
-                    .unwrap();
+            let theirs = common::unzst(&dir.join(format!("{pv}.img.zst")));
             out.images_compared += 1;
             if mine.len() != theirs.len() {
                 fail_img(
@@ -551,45 +550,38 @@ fn fail_img(out: &mut Outcome, name: &str, pv: &str, what: String) {
     out.failures.push(format!("{name}/{pv}: {what}"));
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-#[test]
-fn every_kernel_scenario_from_blank_images() {
-    let kdir = common::repo().join("testdata/kernel");
-    let mut names: Vec<String> = std::fs::read_dir(&kdir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("steps.tsv").is_file())
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    let mut failures = Vec::new();
-    let (mut steps, mut checks, mut images, mut reports) = (0, 0, 0, 0);
-    let mut stopped = Vec::new();
-    let mut skipped: Vec<String> = Vec::new();
-    for n in &names {
-        let o = replay(n);
-        steps += o.steps;
-        checks += o.checks;
-        images += o.images_compared;
-        reports += o.reports;
-        skipped.extend(o.skipped);
-        if let Some(r) = o.interrupted {
-            eprintln!("{n}: the kernel's power-off caught the merge after {r} merge runs");
-        }
-        if let Some(s) = o.stopped_at {
-            stopped.push(format!("{n} at {s}"));
-        }
-        failures.extend(o.failures);
+/// Replays scenario `name` from blank images.
+fn from_blank_images(name: &str) {
+    let o = replay(name);
+    if let Some(r) = o.interrupted {
+        eprintln!("{name}: the kernel's power-off caught the merge after {r} merge runs");
     }
     eprintln!(
-        "kernel scenarios from blank images: {} scenarios, {steps} steps, {checks} checks, {reports} report/status steps, {images} images compared byte for byte; stopped early: {}",
-        names.len(),
-        if stopped.is_empty() { "none".to_owned() } else { stopped.join(", ") }
+        "{name} from blank images: {} steps, {} checks, {} report/status steps, {} images compared byte for byte; stopped early: {}",
+        o.steps,
+        o.checks,
+        o.reports,
+        o.images_compared,
+        o.stopped_at.as_deref().unwrap_or("no")
     );
-    eprintln!("report/status steps not compared: {}", skipped.join(", "));
-    assert!(steps > 300, "only {steps} steps replayed");
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    eprintln!("report/status steps not compared: {}", o.skipped.join(", "));
+    assert!(o.steps > 0, "{name}: no step replayed");
+    assert!(o.failures.is_empty(), "{}", o.failures.join("\n"));
+}
+
+scenario_tests!("kernel", "steps.tsv", from_blank_images;
+    damaged_label, damaged_mda, linear_fragmented, merge_complete, merge_interrupted,
+    merge_with_sibling, ring_wrap, snap_areas, snap_chunks, snap_drop_reuse, snap_extend,
+    snap_full_edges, snap_lvremove, snap_overflow, snap_overflow_blocks, snap_partial_chunk,
+    snap_striped_origin, snap_write_overflow, striped_mdacopies, two_snaps_one_overflows,
+);
+
+/// The scenarios hold enough steps to mean something.
+#[test]
+fn the_scenarios_hold_over_300_steps() {
+    let n: usize = SCENARIOS
+        .iter()
+        .map(|s| steps(&common::kernel(&s.replace('_', "-"))).len())
+        .sum();
+    assert!(n > 300, "only {n} steps");
 }

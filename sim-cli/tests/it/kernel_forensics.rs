@@ -23,83 +23,40 @@
 
 use crate::common;
 
-use common::{lvmsim, repo};
+use common::{hashes, load_kernel, sha256, Scenario};
 use serde_json::Value;
-use sha2::Digest;
-use std::path::PathBuf;
 
 const MIB: u64 = 1 << 20;
 
+/// A kernel scenario, read with `--scan-all` or not.
 struct Kernel {
-    name: String,
-    dir: PathBuf,
-    work: tempfile::TempDir,
-    /// `/dev/vdX` as the guest named it -> decompressed image.
-    devs: Vec<(String, PathBuf)>,
+    s: Scenario,
     scan_all: bool,
 }
 
-fn load(name: &str, scan_all: bool) -> Kernel {
-    let dir = repo().join("testdata/kernel").join(name);
-    let work = tempfile::tempdir().unwrap();
-    let scenario = std::fs::read_to_string(dir.join("scenario")).unwrap();
-    let mut devs = Vec::new();
-    for (i, disk) in scenario
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("disk "))
-        .map(|l| l.split_whitespace().next().unwrap().to_owned())
-        .enumerate()
-    {
-        let img = work.path().join(format!("{disk}.img"));
-        let src = dir.join(format!("{disk}.img.zst"));
-        let mut dec = zstd::stream::read::Decoder::new(std::fs::File::open(src).unwrap()).unwrap();
-        std::io::copy(&mut dec, &mut std::fs::File::create(&img).unwrap()).unwrap();
-        devs.push((format!("/dev/vd{}", (b'a' + i as u8) as char), img));
+impl std::ops::Deref for Kernel {
+    type Target = Scenario;
+    fn deref(&self) -> &Scenario {
+        &self.s
     }
-    assert!(!devs.is_empty(), "{name}: no disk");
+}
+
+fn load(name: &str, scan_all: bool) -> Kernel {
     Kernel {
-        name: name.to_owned(),
-        dir,
-        work,
-        devs,
+        s: load_kernel(name),
         scan_all,
     }
 }
 
-fn sha(data: &[u8]) -> String {
-    hex(&sha2::Sha256::digest(data))
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn image_hashes(k: &Kernel) -> Vec<String> {
-    k.devs
-        .iter()
-        .map(|(_, p)| sha(&std::fs::read(p).unwrap()))
-        .collect()
-}
-
 /// Runs lvmsim on the scenario's images; the images must not change.
 fn try_run(k: &Kernel, args: &[&str]) -> common::Output {
-    let mut a = Vec::new();
-    for (n, p) in &k.devs {
-        a.push("--dev".to_owned());
-        a.push(format!("{n}={}", p.display()));
-    }
+    let mut l = k.lvmsim();
     if k.scan_all {
-        a.push("--scan-all".to_owned());
+        l = l.arg("--scan-all");
     }
-    a.extend(args.iter().map(|s| s.to_string()));
-    let before = image_hashes(k);
-    let o = lvmsim(&a, k.work.path());
-    assert_eq!(
-        image_hashes(k),
-        before,
-        "{}: {args:?} changed an image",
-        k.name
-    );
+    let before = hashes(k);
+    let o = l.args(args).run();
+    assert_eq!(hashes(k), before, "{}: {args:?} changed an image", k.name);
     o
 }
 
@@ -115,13 +72,13 @@ fn run(k: &Kernel, args: &[&str]) -> String {
             o.stderr
         );
     }
-    o.stdout
+    o.text()
 }
 
 /// The number of the step written `text` in the scenario; it must have
 /// behaved as expected.
 fn step(k: &Kernel, text: &str) -> u32 {
-    let tsv = std::fs::read_to_string(k.dir.join("steps.tsv")).unwrap();
+    let tsv = std::fs::read_to_string(k.golden.join("steps.tsv")).unwrap();
     let row: Vec<&str> = tsv
         .lines()
         .map(|l| l.split('\t').collect::<Vec<_>>())
@@ -140,18 +97,19 @@ struct Shown {
 
 fn shown(k: &Kernel, lv: &str) -> Shown {
     let n = step(k, &format!("checkblocks {lv}"));
-    let whole = std::fs::read_to_string(k.dir.join(format!("{n:03}.sha256"))).unwrap();
+    let whole = std::fs::read_to_string(k.golden.join(format!("{n:03}.sha256"))).unwrap();
     let (hash, dev) = whole.trim_end().split_once("  ").unwrap();
     assert_eq!(dev, format!("/dev/{lv}"), "{}: {n:03}.sha256", k.name);
-    let blocks: Vec<(u64, String)> = std::fs::read_to_string(k.dir.join(format!("{n:03}.blocks")))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let (o, h) = l.split_once(' ').unwrap();
-            assert_eq!(h.len(), 64, "{}: {n:03}.blocks: {l}", k.name);
-            (o.parse().unwrap(), h.to_owned())
-        })
-        .collect();
+    let blocks: Vec<(u64, String)> =
+        std::fs::read_to_string(k.golden.join(format!("{n:03}.blocks")))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let (o, h) = l.split_once(' ').unwrap();
+                assert_eq!(h.len(), 64, "{}: {n:03}.blocks: {l}", k.name);
+                (o.parse().unwrap(), h.to_owned())
+            })
+            .collect();
     for (i, (o, _)) in blocks.iter().enumerate() {
         assert_eq!(*o, i as u64 * MIB, "{}: {n:03}.blocks", k.name);
     }
@@ -194,7 +152,7 @@ fn export(k: &Kernel, snap: &str) -> (Vec<u8>, Value) {
         serde_json::from_str(&std::fs::read_to_string(format!("{}.json", out.display())).unwrap())
             .unwrap();
     let data = std::fs::read(&out).unwrap();
-    assert_eq!(report["export_sha256"], sha(&data), "{}: {snap}", k.name);
+    assert_eq!(report["export_sha256"], sha256(&data), "{}: {snap}", k.name);
     assert_eq!(report["size"], data.len() as u64, "{}: {snap}", k.name);
     for i in report["images"].as_array().unwrap() {
         assert_eq!(i["unchanged"], true, "{}: {snap}: {i}", k.name);
@@ -252,7 +210,7 @@ fn compare_blocks(k: &Kernel, snap: &str, data: &[u8], report: &Value, want: &Sh
     let mut b = Blocks::default();
     for (o, h) in &want.blocks {
         let end = (o + MIB).min(size);
-        let got = sha(&data[*o as usize..end as usize]);
+        let got = sha256(&data[*o as usize..end as usize]);
         let untrusted = r.iter().any(|(s, e, t)| !t && *s < end && o < e);
         if got != *h {
             assert!(
@@ -284,7 +242,7 @@ fn overflowed_snapshot_blocks() {
     assert_eq!(s["verdict"], "partly");
     assert_eq!(s["store"]["valid"], false);
     let (data, report) = export(&k, "snap");
-    assert_ne!(sha(&data), want.sha256, "the overflow changed nothing?");
+    assert_ne!(sha256(&data), want.sha256, "the overflow changed nothing?");
     let b = compare_blocks(&k, "snap", &data, &report, &want);
     // Block 1 (origin sectors 2048..4095) was copied into the store before
     // the check; blocks 4 and 5 were overwritten by the overflowing write.
@@ -359,7 +317,7 @@ fn history_as_pvck_saw_it(k: &Kernel) {
             c["seqno"].as_u64().unwrap(),
         ));
     }
-    let tsv = std::fs::read_to_string(k.dir.join("steps.tsv")).unwrap();
+    let tsv = std::fs::read_to_string(k.golden.join("steps.tsv")).unwrap();
     let rows: Vec<Vec<&str>> = tsv.lines().map(|l| l.split('\t').collect()).collect();
     let last = |p: &dyn Fn(&str) -> bool| {
         rows.iter()
@@ -372,7 +330,7 @@ fn history_as_pvck_saw_it(k: &Kernel) {
     let after = last(&|t| t == "report");
     assert!(after > zero, "{}: no report after the damage", k.name);
     let rec =
-        std::fs::read_to_string(k.dir.join(format!("{after:03}.pvck-mdasearch.pv1"))).unwrap();
+        std::fs::read_to_string(k.golden.join(format!("{after:03}.pvck-mdasearch.pv1"))).unwrap();
     let mut want: Vec<(u64, u64, String, u64)> = rec
         .lines()
         .filter(|l| l.trim_start().starts_with("metadata at "))
@@ -396,19 +354,19 @@ fn damaged(name: &str) {
     // Without --scan-all lvmsim finds no LV, as lvm2 found no VG.
     let plain = load(name, false);
     let failed = step(&plain, "! vgchange -ay vg");
-    let said = std::fs::read_to_string(plain.dir.join(format!("{failed:03}.stderr"))).unwrap();
+    let said = std::fs::read_to_string(plain.golden.join(format!("{failed:03}.stderr"))).unwrap();
     assert!(said.contains("Volume group \"vg\" not found"), "{said}");
     let o = try_run(&plain, &["lvs", "-a"]);
     assert!(
-        !o.stdout.contains("origin"),
+        !o.text().contains("origin"),
         "{name}: the damage did not matter: {}",
-        o.stdout
+        o.text()
     );
     // Whatever recover finds without --scan-all, it must not call `live`
     // removed: no step removed it (it is in the newest copy of the VG).
     let o = try_run(&plain, &["recover", "--json"]);
     assert_eq!(o.status, 0, "{name}: {}", o.stderr);
-    let v: Value = serde_json::from_str(&o.stdout).unwrap();
+    let v: Value = serde_json::from_str(&o.text()).unwrap();
     let live_plain = v["snapshots"]
         .as_array()
         .unwrap()

@@ -6,30 +6,7 @@
 
 use crate::common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn kernel(scenario: &str) -> PathBuf {
-    common::repo().join("testdata/kernel").join(scenario)
-}
-
-fn unzst(p: &Path) -> Vec<u8> {
-    zstd::stream::decode_all(std::fs::File::open(p).unwrap()).unwrap()
-}
-
-fn lvmsim(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_lvmsim"))
-        .args(args)
-        .envs(env.iter().copied())
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+use common::{kernel, unzst, Lvmsim};
 
 /// merge-interrupted: the machine was powered off mid-merge; on the next
 /// boot `vgchange -ay --poll n vg` let the kernel finish the merge and
@@ -40,19 +17,20 @@ fn lvmsim(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (i32, String, Stri
 fn merge_interrupted_resumes_to_the_kernels_bytes() {
     let k = kernel("merge-interrupted");
     let t = tempfile::tempdir().unwrap();
-    std::fs::write(
-        t.path().join("pv1.img"),
-        unzst(&k.join("pv1.after-boot1.img.zst")),
-    )
-    .unwrap();
-    let dev = "/dev/vda=pv1.img";
-    let (rc, out, err) = lvmsim(
-        t.path(),
-        &[],
-        &["--dev", dev, "vgchange", "-ay", "--poll", "n", "vg"],
+    common::unzst_to(
+        &k.join("pv1.after-boot1.img.zst"),
+        &t.path().join("pv1.img"),
     );
-    assert_eq!(rc, 0, "{err}");
-    assert_eq!(out, std::fs::read_to_string(k.join("021.stdout")).unwrap());
+    let dev = "/dev/vda=pv1.img";
+    let o = Lvmsim::new()
+        .args(["--dev", dev, "vgchange", "-ay", "--poll", "n", "vg"])
+        .cwd(t.path())
+        .run();
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    assert_eq!(
+        o.text(),
+        std::fs::read_to_string(k.join("021.stdout")).unwrap()
+    );
     // The write time and host of step 024, from the kernel's own record.
     let versions = std::fs::read_to_string(k.join("boot2.versions")).unwrap();
     let release = versions
@@ -75,15 +53,8 @@ fn merge_interrupted_resumes_to_the_kernels_bytes() {
         .and_then(|r| r.split('\t').next())
         .unwrap()
         .to_owned();
-    let env = [
-        ("LVMSIM_HOSTNAME", "kgen"),
-        ("LVMSIM_UNAME", uname.as_str()),
-        ("LVMSIM_TIME", time.as_str()),
-    ];
-    let (rc, out, err) = lvmsim(
-        t.path(),
-        &env,
-        &[
+    let o = Lvmsim::new()
+        .args([
             "--dev",
             dev,
             "lvpoll",
@@ -92,10 +63,17 @@ fn merge_interrupted_resumes_to_the_kernels_bytes() {
             "-i",
             "1",
             "vg/origin",
-        ],
+        ])
+        .cwd(t.path())
+        .env("LVMSIM_HOSTNAME", "kgen")
+        .env("LVMSIM_UNAME", &uname)
+        .env("LVMSIM_TIME", &time)
+        .run();
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    assert_eq!(
+        o.text(),
+        std::fs::read_to_string(k.join("024.stdout")).unwrap()
     );
-    assert_eq!(rc, 0, "{err}");
-    assert_eq!(out, std::fs::read_to_string(k.join("024.stdout")).unwrap());
     let ours = std::fs::read(t.path().join("pv1.img")).unwrap();
     assert_eq!(ours.len(), recorded.len());
     if let Some(at) = ours.iter().zip(&recorded).position(|(a, b)| a != b) {

@@ -28,8 +28,8 @@ use cow_engine::blocks::{Images, LvSet};
 use cow_engine::engine::DevSet;
 use lvm_meta::io::Image;
 use lvm_meta::scan::System;
-use sha2::Digest;
-use std::path::{Path, PathBuf};
+
+use std::path::PathBuf;
 
 const REPLAYED: &[&str] = &[
     "linear-fragmented",
@@ -62,10 +62,6 @@ fn is_metadata_step(w: &[String]) -> bool {
         w[0].as_str(),
         "pvcreate" | "vgcreate" | "lvcreate" | "lvremove" | "lvconvert" | "lvextend" | "lvrename"
     ) || (w[0] == "lvm" && w.get(1).is_some_and(|x| x == "lvpoll"))
-}
-
-fn unzst(p: &Path) -> Vec<u8> {
-    zstd::stream::decode_all(std::fs::File::open(p).unwrap()).unwrap()
 }
 
 fn replay(name: &str) -> (usize, Vec<String>) {
@@ -104,7 +100,7 @@ fn replay(name: &str) -> (usize, Vec<String>) {
     let mut devargs: Vec<String> = Vec::new();
     let mut images = Vec::new();
     for (disk, dev) in &disks {
-        let img = unzst(&dir.join(format!("{disk}.img.zst")));
+        let img = common::unzst(&dir.join(format!("{disk}.img.zst")));
         let p = work.path().join(format!("{disk}.img"));
         devargs.extend(["--dev".to_owned(), format!("{dev}={}", p.display())]);
         images.push(Image::from_bytes(dev, img.clone()));
@@ -208,7 +204,7 @@ fn replay(name: &str) -> (usize, Vec<String>) {
                 }
                 let rec = std::fs::read_to_string(dir.join(format!("{:03}.sha256", s.n))).unwrap();
                 let want = rec.split_whitespace().next().unwrap();
-                let got = format!("{:x}", sha2::Sha256::digest(&out));
+                let got = common::sha256(&out);
                 if rc != 0 || got != want {
                     failures.push(format!(
                         "step {:03} check {}: kernel {want}, lvmsim {got} {err}",
@@ -378,7 +374,7 @@ fn cat_force_reads_an_invalid_snapshot_for_forensics() {
     let dir = common::repo().join("testdata/kernel/snap-overflow");
     let work = tempfile::tempdir().unwrap();
     let p = work.path().join("pv1.img");
-    std::fs::write(&p, unzst(&dir.join("pv1.img.zst"))).unwrap();
+    std::fs::write(&p, common::unzst(&dir.join("pv1.img.zst"))).unwrap();
     let dev = vec!["--dev".to_owned(), format!("/dev/vda={}", p.display())];
     let mut a = dev.clone();
     a.extend(["cat".to_owned(), "vg/snap".to_owned()]);

@@ -8,7 +8,7 @@ use crate::common;
 use std::path::Path;
 
 fn run(dir: &Path, args: &[&str]) -> common::Output {
-    common::lvmsim(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>(), dir)
+    common::lvmsim(args, dir)
 }
 
 #[test]
@@ -18,7 +18,7 @@ fn a_snapshot_is_removed_in_two_writes_and_its_history_stays() {
     let o = run(dir, &["--dev", ".", "lvremove", "-y", "vg_snap/snap"]);
     assert_eq!(o.status, 0, "{}", o.stderr);
     assert_eq!(
-        o.stdout,
+        o.text(),
         "  Logical volume \"snap\" successfully removed.\n"
     );
     let o = run(
@@ -34,23 +34,23 @@ fn a_snapshot_is_removed_in_two_writes_and_its_history_stays() {
         ],
     );
     let rows: Vec<String> = o
-        .stdout
+        .text()
         .lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect();
     assert_eq!(rows, vec!["data", "other", "snap2 data"]);
     let o = run(dir, &["pvck", "--dump", "metadata_all", "-v", "a.img"]);
     assert!(
-        o.stdout
+        o.text()
             .contains("description = \"Write from lvremove -y vg_snap/snap.\""),
         "{}",
-        o.stdout
+        o.text()
     );
     assert!(
-        o.stdout
+        o.text()
             .contains("description = \"Write[2] from lvremove -y vg_snap/snap.\""),
         "{}",
-        o.stdout
+        o.text()
     );
 }
 
@@ -63,7 +63,7 @@ fn several_lvs_in_one_write_and_origins_refused() {
             dir,
             &["--dev", ".", "vgs", "--noheadings", "-o", "vg_seqno"],
         )
-        .stdout
+        .text()
         .trim()
         .parse()
         .unwrap()

@@ -8,7 +8,7 @@ use crate::common;
 use std::path::Path;
 
 fn run(dir: &Path, args: &[&str]) -> common::Output {
-    common::lvmsim(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>(), dir)
+    common::lvmsim(args, dir)
 }
 
 #[test]
@@ -20,7 +20,7 @@ fn rename_reads_back_and_touches_only_metadata_holders() {
     let o = run(dir, &["--dev", ".", "lvrename", "vg_mda", "lv0", "data"]);
     assert_eq!(o.status, 0, "{}", o.stderr);
     assert_eq!(
-        o.stdout,
+        o.text(),
         "  Renamed \"lv0\" to \"data\" in volume group \"vg_mda\"\n"
     );
     let after = common::hashes(&s);
@@ -57,14 +57,15 @@ fn rename_reads_back_and_touches_only_metadata_holders() {
         .unwrap()
         .parse()
         .unwrap();
-    let words: Vec<&str> = o.stdout.split_whitespace().collect();
+    let text = o.text();
+    let words: Vec<&str> = text.split_whitespace().collect();
     let seq = (seq_before + 1).to_string();
     assert_eq!(words, vec!["data", seq.as_str(), "lv1", seq.as_str()]);
     // The old copy is still in the ring, the new one after it.
     let o = run(dir, &["pvck", "--dump", "metadata_search", "b.img"]);
     assert!(
-        o.stdout.contains(&format!("seqno {seq_before} "))
-            && o.stdout.contains(&format!("seqno {} ", seq_before + 1))
+        o.text().contains(&format!("seqno {seq_before} "))
+            && o.text().contains(&format!("seqno {} ", seq_before + 1))
     );
 }
 

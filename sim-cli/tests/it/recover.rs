@@ -15,9 +15,8 @@
 
 use crate::common;
 
-use common::{lvmsim, repo};
+use common::{load_kernel, repo, sha256, sha256_file, Lvmsim};
 use serde_json::Value;
-use sha2::Digest;
 use std::path::{Path, PathBuf};
 
 struct Kernel {
@@ -28,24 +27,18 @@ struct Kernel {
 fn load(name: &str) -> Kernel {
     let work = tempfile::tempdir().unwrap();
     let img = work.path().join("pv1.img");
-    let src = repo().join(format!("testdata/kernel/{name}/pv1.img.zst"));
-    let mut dec = zstd::stream::read::Decoder::new(std::fs::File::open(src).unwrap()).unwrap();
-    std::io::copy(&mut dec, &mut std::fs::File::create(&img).unwrap()).unwrap();
+    common::unzst_to(&common::kernel(name).join("pv1.img.zst"), &img);
     Kernel { work, img }
 }
 
-fn sha(p: &Path) -> String {
-    let mut h = sha2::Sha256::new();
-    std::io::copy(&mut std::fs::File::open(p).unwrap(), &mut h).unwrap();
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn run(k: &Kernel, args: &[&str]) -> String {
-    let mut a = vec!["--dev".to_owned(), format!("/dev/vda={}", k.img.display())];
-    a.extend(args.iter().map(|s| s.to_string()));
-    let o = lvmsim(&a, k.work.path());
+    let o = Lvmsim::new()
+        .dev("/dev/vda", &k.img)
+        .args(args)
+        .cwd(k.work.path())
+        .run();
     assert_eq!(o.status, 0, "{args:?}: {}", o.stderr);
-    o.stdout
+    o.text()
 }
 
 fn survey(k: &Kernel, snap: &str) -> Value {
@@ -60,7 +53,7 @@ fn survey(k: &Kernel, snap: &str) -> Value {
 }
 
 fn export(k: &Kernel, snap: &str, seqno: u32) -> (Vec<u8>, Value) {
-    let before = sha(&k.img);
+    let before = sha256_file(&k.img);
     let out = k.work.path().join(format!("{snap}.img"));
     run(
         k,
@@ -74,12 +67,12 @@ fn export(k: &Kernel, snap: &str, seqno: u32) -> (Vec<u8>, Value) {
             out.to_str().unwrap(),
         ],
     );
-    assert_eq!(sha(&k.img), before, "the image changed");
+    assert_eq!(sha256_file(&k.img), before, "the image changed");
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(format!("{}.json", out.display())).unwrap())
             .unwrap();
     let data = std::fs::read(&out).unwrap();
-    assert_eq!(report["export_sha256"], sha(&out));
+    assert_eq!(report["export_sha256"], sha256_file(&out));
     for i in report["images"].as_array().unwrap() {
         assert_eq!(i["sha256_before"], before);
         assert_eq!(i["sha256_after"], before);
@@ -189,14 +182,14 @@ fn export_never_overwrites() {
         "-o".into(),
         out.display().to_string(),
     ];
-    let o = lvmsim(&a, k.work.path());
+    let o = common::lvmsim(&a, k.work.path());
     assert_ne!(o.status, 0);
     assert_eq!(std::fs::read(&out).unwrap(), b"keep");
     // Nor an existing report beside a new export.
     std::fs::remove_file(&out).unwrap();
     let report = k.work.path().join("exists.img.json");
     std::fs::write(&report, b"keep").unwrap();
-    let o = lvmsim(&a, k.work.path());
+    let o = common::lvmsim(&a, k.work.path());
     assert_ne!(o.status, 0);
     assert_eq!(std::fs::read(&report).unwrap(), b"keep");
     assert!(!out.exists(), "no export without its report");
@@ -319,12 +312,8 @@ fn partly_reused_store_names_the_lost_ranges() {
         std::fs::read_to_string(repo().join("testdata/kernel/two-snaps-one-overflows/018.sha256"))
             .unwrap();
     assert!(rec.ends_with(" /dev/vg/big\n"));
-    let model_sha: String = sha2::Sha256::digest(&model)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
     assert_eq!(
-        model_sha,
+        sha256(&model),
         rec.split_whitespace().next().unwrap(),
         "the model is the kernel's view"
     );
@@ -442,29 +431,13 @@ fn snapshot_states_match_the_kernel_records() {
             })
             .collect();
 
-        let dev = |i: usize, disk: &str| {
-            let img = dir.join(format!("{disk}.img.zst"));
-            img.exists()
-                .then(|| (format!("/dev/vd{}", (b'a' + i as u8) as char), img))
-        };
-        let work = tempfile::tempdir().unwrap();
-        let mut args = Vec::new();
-        for (i, disk) in ["pv1", "pv2", "pv3"].iter().enumerate() {
-            let Some((n, zst)) = dev(i, disk) else { break };
-            let img = work.path().join(format!("{disk}.img"));
-            let mut d =
-                zstd::stream::read::Decoder::new(std::fs::File::open(zst).unwrap()).unwrap();
-            std::io::copy(&mut d, &mut std::fs::File::create(&img).unwrap()).unwrap();
-            args.push("--dev".to_owned());
-            args.push(format!("{n}={}", img.display()));
-        }
+        let mut l = load_kernel(&name).lvmsim();
         if damaged {
-            args.push("--scan-all".into());
+            l = l.arg("--scan-all");
         }
-        args.extend(["recover".into(), "--json".into()]);
-        let o = lvmsim(&args, work.path());
+        let o = l.args(["recover", "--json"]).run();
         assert_eq!(o.status, 0, "{name}: {}", o.stderr);
-        let v: Value = serde_json::from_str(&o.stdout).unwrap();
+        let v: Value = serde_json::from_str(&o.text()).unwrap();
         let mut listed: Vec<String> = Vec::new();
         for s in v["snapshots"].as_array().unwrap() {
             let n = s["snapshot"].as_str().unwrap().to_owned();

@@ -5,43 +5,24 @@
 
 use crate::common;
 
-use sha2::Digest;
-use std::io::Write;
+use common::{sha256, Lvmsim};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 fn image(scenario: &str, file: &str, dir: &Path) -> PathBuf {
-    let src = common::repo()
-        .join("testdata/kernel")
-        .join(scenario)
-        .join(file);
     let out = dir.join("pv1.img");
-    let data = zstd::stream::decode_all(std::fs::File::open(src).unwrap()).unwrap();
-    std::fs::write(&out, data).unwrap();
+    common::unzst_to(&common::kernel(scenario).join(file), &out);
     out
 }
 
+/// Runs lvmsim on `img` (as /dev/vda) with `stdin`: (exit status, stdout,
+/// stderr).
 fn lvmsim(img: &Path, args: &[&str], stdin: &[u8]) -> (i32, Vec<u8>, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lvmsim"))
-        .arg("--dev")
-        .arg(format!("/dev/vda={}", img.display()))
+    let o = Lvmsim::new()
+        .dev("/dev/vda", img)
         .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    let o = child.wait_with_output().unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        o.stdout,
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn sha(b: &[u8]) -> Vec<u8> {
-    sha2::Sha256::digest(b).to_vec()
+        .stdin(stdin)
+        .run();
+    (o.status, o.stdout, o.stderr)
 }
 
 #[test]
@@ -134,13 +115,16 @@ fn a_merging_origin_takes_writes_and_the_merge_keeps_them() {
     let l = before.len() - 4096;
     want[l..l + 512].copy_from_slice(&b);
     let (_, now, _) = lvmsim(&img, &["cat", "vg/origin"], b"");
-    assert!(sha(&now) == sha(&want), "the origin shows both writes");
+    assert!(
+        sha256(&now) == sha256(&want),
+        "the origin shows both writes"
+    );
     // Finishing the merge (lvmsim's vgchange runs it) keeps them.
     let (rc, _, err) = lvmsim(&img, &["vgchange", "-ay", "--poll", "n", "vg"], b"");
     assert_eq!(rc, 0, "{err}");
     let (_, merged, _) = lvmsim(&img, &["cat", "vg/origin"], b"");
     assert!(
-        sha(&merged) == sha(&want),
+        sha256(&merged) == sha256(&want),
         "the merge carried the write over"
     );
 }
@@ -149,7 +133,7 @@ fn a_merging_origin_takes_writes_and_the_merge_keeps_them() {
 fn reading_commands_leave_the_images_alone() {
     let t = tempfile::tempdir().unwrap();
     let img = image("snap-chunks", "pv1.img.zst", t.path());
-    let before = sha(&std::fs::read(&img).unwrap());
+    let before = sha256(&std::fs::read(&img).unwrap());
     for args in [
         &["cat", "vg/s4k"][..],
         &["cat", "vg/s4k", "--force"],
@@ -160,7 +144,7 @@ fn reading_commands_leave_the_images_alone() {
         let (rc, _, err) = lvmsim(&img, args, b"");
         assert_eq!(rc, 0, "{args:?}: {err}");
         assert!(
-            sha(&std::fs::read(&img).unwrap()) == before,
+            sha256(&std::fs::read(&img).unwrap()) == before,
             "{args:?} changed the image"
         );
     }

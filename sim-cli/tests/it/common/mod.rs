@@ -1,12 +1,16 @@
-//! Shared by the golden tests: scenario directories made by real lvm2 (the
-//! committed corpus, or a live run of testdata/lvm2/gen.sh), replayed
-//! through lvmsim and compared with what lvm2 printed.
+//! Shared by the integration tests: where the test data lives, a builder
+//! for runs of the lvmsim binary, sha256, and the lvm2 scenario loader and
+//! replay (scenario directories made by real lvm2: the committed corpus, or
+//! a live run of testdata/lvm2/gen.sh, replayed through lvmsim and compared
+//! with what lvm2 printed).
 
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -15,6 +19,186 @@ pub fn repo() -> PathBuf {
         .unwrap()
         .to_path_buf()
 }
+
+/// A scenario folder of `testdata/kernel`.
+pub fn kernel(name: &str) -> PathBuf {
+    repo().join("testdata/kernel").join(name)
+}
+
+/// The contents of a zstd-compressed file.
+pub fn unzst(p: &Path) -> Vec<u8> {
+    let f = std::fs::File::open(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    zstd::stream::decode_all(f).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Decompresses the zstd file `src` into a new file `dst`.
+pub fn unzst_to(src: &Path, dst: &Path) {
+    let f = std::fs::File::open(src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+    let mut dec = zstd::stream::read::Decoder::new(f).unwrap();
+    let mut out = std::fs::File::create(dst).unwrap_or_else(|e| panic!("{}: {e}", dst.display()));
+    std::io::copy(&mut dec, &mut out).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+}
+
+/// The sha256 of `data` in lowercase hex, as `sha256sum` prints it.
+pub fn sha256(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The sha256 of a file's contents (see [`sha256`]).
+pub fn sha256_file(p: &Path) -> String {
+    sha256(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+}
+
+/// What a run of lvmsim gave back.
+pub struct Output {
+    /// The exit code (-1 if a signal ended it).
+    pub status: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Output {
+    /// Standard output as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// It exited with 0.
+    pub fn ok(&self) -> bool {
+        self.status == 0
+    }
+}
+
+/// One run of the lvmsim binary: arguments, working folder, environment and
+/// standard input (none unless given), then [`Lvmsim::run`].
+pub struct Lvmsim {
+    cmd: Command,
+    stdin: Option<Vec<u8>>,
+}
+
+impl Lvmsim {
+    pub fn new() -> Lvmsim {
+        Lvmsim {
+            cmd: Command::new(env!("CARGO_BIN_EXE_lvmsim")),
+            stdin: None,
+        }
+    }
+
+    pub fn arg(mut self, a: impl AsRef<OsStr>) -> Lvmsim {
+        self.cmd.arg(a);
+        self
+    }
+
+    pub fn args<S: AsRef<OsStr>>(mut self, a: impl IntoIterator<Item = S>) -> Lvmsim {
+        self.cmd.args(a);
+        self
+    }
+
+    /// `--dev NAME=PATH`.
+    pub fn dev(self, name: &str, path: &Path) -> Lvmsim {
+        self.arg("--dev").arg(format!("{name}={}", path.display()))
+    }
+
+    pub fn cwd(mut self, dir: &Path) -> Lvmsim {
+        self.cmd.current_dir(dir);
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Lvmsim {
+        self.cmd.env(key, value);
+        self
+    }
+
+    pub fn env_remove(mut self, key: &str) -> Lvmsim {
+        self.cmd.env_remove(key);
+        self
+    }
+
+    pub fn stdin(mut self, data: &[u8]) -> Lvmsim {
+        self.stdin = Some(data.to_vec());
+        self
+    }
+
+    pub fn run(mut self) -> Output {
+        self.cmd
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = self.cmd.spawn().unwrap();
+        if let Some(data) = &self.stdin {
+            let mut i = child.stdin.take().unwrap();
+            // lvmsim may stop reading once a write failed.
+            let _ = i.write_all(data);
+        }
+        let o = child.wait_with_output().unwrap();
+        Output {
+            status: o.status.code().unwrap_or(-1),
+            stdout: o.stdout,
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+/// Runs lvmsim with `args` in `cwd`.
+pub fn lvmsim<S: AsRef<OsStr>>(args: impl IntoIterator<Item = S>, cwd: &Path) -> Output {
+    Lvmsim::new().args(args).cwd(cwd).run()
+}
+
+/// The folders of `testdata/CORPUS` that hold a file `marker`, by name.
+pub fn scenario_names(corpus: &str, marker: &str) -> Vec<String> {
+    let root = repo().join("testdata").join(corpus);
+    let mut names: Vec<String> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join(marker).is_file())
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// One `#[test]` per scenario: `scenario_tests!(CORPUS, MARKER, CHECK; a_b, c_d)`
+/// makes tests `a_b` and `c_d` calling `CHECK("a-b")` and `CHECK("c-d")`,
+/// and a test `every_scenario_has_a_test` that fails unless the list names
+/// exactly the folders of `testdata/CORPUS` holding a file `MARKER`, so a new
+/// scenario cannot be left out unnoticed.
+macro_rules! scenario_tests {
+    ($corpus:literal, $marker:literal, $check:path; $($name:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $check(&stringify!($name).replace('_', "-"));
+            }
+        )+
+
+        /// The scenarios above, by folder name.
+        #[allow(dead_code)]
+        const SCENARIOS: &[&str] = &[$(stringify!($name)),+];
+
+        #[test]
+        fn every_scenario_has_a_test() {
+            let mut listed: Vec<String> =
+                SCENARIOS.iter().map(|n| n.replace('_', "-")).collect();
+            listed.sort();
+            assert_eq!(
+                listed,
+                $crate::common::scenario_names($corpus, $marker),
+                "the scenarios listed against the folders of testdata/{} holding {}",
+                $corpus,
+                $marker
+            );
+        }
+    };
+}
+pub(crate) use scenario_tests;
 
 /// One scenario made ready to run: images in a private temporary folder.
 pub struct Scenario {
@@ -25,7 +209,71 @@ pub struct Scenario {
     pub devs: Vec<(String, PathBuf)>,
 }
 
-/// Decompresses (or copies) every image of a scenario directory.
+impl Scenario {
+    /// A run of lvmsim on the scenario's images (`--dev NAME=PATH` each), in
+    /// its folder.
+    pub fn lvmsim(&self) -> Lvmsim {
+        self.devs
+            .iter()
+            .fold(Lvmsim::new(), |l, (n, p)| l.dev(n, p))
+            .cwd(self.work.path())
+    }
+}
+
+/// A kernel scenario (`testdata/kernel/NAME`) made ready to run: its final
+/// images, one per `disk` line of its `scenario`, named by the device the
+/// guest gave them (`/dev/vda`, `/dev/vdb`...).
+pub fn load_kernel(name: &str) -> Scenario {
+    let golden = kernel(name);
+    let work = tempfile::tempdir().unwrap();
+    let script = std::fs::read_to_string(golden.join("scenario")).unwrap();
+    let devs: Vec<(String, PathBuf)> = kgen::disks(&script)
+        .into_iter()
+        .map(|(disk, dev, _)| {
+            let img = work.path().join(format!("{disk}.img"));
+            unzst_to(&golden.join(format!("{disk}.img.zst")), &img);
+            (dev, img)
+        })
+        .collect();
+    assert!(!devs.is_empty(), "{name}: no disk");
+    Scenario {
+        name: name.to_owned(),
+        golden,
+        work,
+        devs,
+    }
+}
+
+/// `lvmsim dmsetup WHAT` (`status`, `table`) on the images `DISK.SUFFIX` of
+/// the kernel scenario in `dir`, each named as the guest named it (its
+/// `boot1.versions`) and numbered as virtio-blk numbers it (major 254, 16
+/// minors per disk: vda, vdb...).
+pub fn kernel_dmsetup(dir: &Path, suffix: &str, what: &str) -> Output {
+    // The guest named its disks: "disks 3 pv1 /dev/vda;3 pv2 /dev/vdb;".
+    let versions = std::fs::read_to_string(dir.join("boot1.versions")).unwrap();
+    let disks = versions
+        .lines()
+        .find_map(|l| l.strip_prefix("disks "))
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let mut l = Lvmsim::new();
+    let mut devno: Vec<String> = Vec::new();
+    for d in disks.split(';').filter(|d| !d.trim().is_empty()) {
+        let w: Vec<&str> = d.split_whitespace().collect();
+        let (disk, dev) = (w[1], w[2]);
+        let img = work.path().join(format!("{disk}.img"));
+        unzst_to(&dir.join(format!("{disk}.{suffix}")), &img);
+        l = l.dev(dev, &img);
+        let letter = dev.bytes().last().unwrap() - b'a';
+        devno.extend([
+            "--devno".to_owned(),
+            format!("{dev}=254:{}", u32::from(letter) * 16),
+        ]);
+    }
+    l.args(["dmsetup", what]).args(devno).cwd(work.path()).run()
+}
+
+/// Decompresses (or copies) every image of an lvm2 scenario directory.
 pub fn load(dir: &Path) -> Scenario {
     let work = tempfile::tempdir().unwrap();
     let devmap = std::fs::read_to_string(dir.join("devmap.txt"))
@@ -36,10 +284,7 @@ pub fn load(dir: &Path) -> Scenario {
         let out = work.path().join(file);
         let zst = dir.join(format!("{file}.zst"));
         if zst.exists() {
-            let input = std::fs::File::open(&zst).unwrap();
-            let mut dec = zstd::stream::read::Decoder::new(input).unwrap();
-            let mut f = std::fs::File::create(&out).unwrap();
-            std::io::copy(&mut dec, &mut f).unwrap();
+            unzst_to(&zst, &out);
         } else {
             std::fs::copy(dir.join(file), &out)
                 .unwrap_or_else(|e| panic!("{}: {file}: {e}", dir.display()));
@@ -54,36 +299,11 @@ pub fn load(dir: &Path) -> Scenario {
     }
 }
 
-pub struct Output {
-    pub status: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-pub fn lvmsim(args: &[String], cwd: &Path) -> Output {
-    let o = Command::new(env!("CARGO_BIN_EXE_lvmsim"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap();
-    Output {
-        status: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
-
 /// sha256 of every image, to prove a command left them untouched.
-pub fn hashes(s: &Scenario) -> BTreeMap<PathBuf, Vec<u8>> {
-    use sha2::Digest;
+pub fn hashes(s: &Scenario) -> BTreeMap<PathBuf, String> {
     s.devs
         .iter()
-        .map(|(_, p)| {
-            let mut h = sha2::Sha256::new();
-            let mut f = std::fs::File::open(p).unwrap();
-            std::io::copy(&mut f, &mut h).unwrap();
-            (p.clone(), h.finalize().to_vec())
-        })
+        .map(|(_, p)| (p.clone(), sha256_file(p)))
         .collect()
 }
 
@@ -170,10 +390,10 @@ pub fn replay(s: &Scenario) -> (usize, Vec<String>) {
             ));
             continue;
         }
-        if out.stdout != want {
+        if out.text() != want {
             failures.push(format!(
                 "{tag}: stdout differs at {}",
-                first_diff(&want, &out.stdout)
+                first_diff(&want, &out.text())
             ));
         }
         if out.stderr != want_err {
@@ -212,9 +432,7 @@ pub fn replay(s: &Scenario) -> (usize, Vec<String>) {
 /// The kernel scenarios' step language (testdata/README.md): steps.tsv,
 /// the write pattern, running lvmsim with data on stdin.
 pub mod kgen {
-    use std::io::Write;
     use std::path::Path;
-    use std::process::{Command, Stdio};
 
     pub struct Step {
         pub n: u32,
@@ -274,28 +492,15 @@ pub mod kgen {
             .collect()
     }
 
+    /// Runs lvmsim with `args` and, if given, `stdin`: (exit status,
+    /// stdout, stderr).
     pub fn run(args: &[String], stdin: Option<&[u8]>) -> (i32, Vec<u8>, String) {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_lvmsim"));
-        c.args(args)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
+        let mut l = super::Lvmsim::new().args(args);
         if let Some(data) = stdin {
-            let mut i = child.stdin.take().unwrap();
-            // lvmsim may stop reading once the write failed.
-            let _ = i.write_all(data);
+            l = l.stdin(data);
         }
-        let o = child.wait_with_output().unwrap();
-        (
-            o.status.code().unwrap_or(-1),
-            o.stdout,
-            String::from_utf8_lossy(&o.stderr).into_owned(),
-        )
+        let o = l.run();
+        (o.status, o.stdout, o.stderr)
     }
 
     /// `32M`, `1G` (a scenario's disk size) in bytes.
