@@ -3,28 +3,17 @@
 //! writes keep the snapshots' views, snapshot writes leave the origin,
 //! a merging origin sends writes of unmerged chunks to the COW).
 
+use crate::common::{image, kernel, open, sha256};
 use cow_engine::blocks::Images;
 use cow_engine::engine::{merge, PStore};
 use cow_engine::handle::LvHandle;
 use lvm_meta::io::Image;
 use lvm_meta::model::Vg;
 use lvm_meta::scan::System;
-use sha2::Digest;
 use std::io::{Read, Seek, SeekFrom, Write};
 
-fn corpus(scenario: &str, name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/kernel")
-        .join(scenario)
-        .join(name)
-}
-
-fn image(scenario: &str, name: &str) -> Vec<u8> {
-    zstd::stream::decode_all(std::fs::File::open(corpus(scenario, name)).unwrap()).unwrap()
-}
-
 fn recorded(scenario: &str, step: u32) -> String {
-    let t = std::fs::read_to_string(corpus(scenario, &format!("{step:03}.sha256"))).unwrap();
+    let t = std::fs::read_to_string(kernel(scenario, &format!("{step:03}.sha256"))).unwrap();
     t[..64].to_owned()
 }
 
@@ -36,19 +25,7 @@ fn vg_of(img: &[u8]) -> Vg {
 fn sha_all(h: &mut impl Read) -> String {
     let mut all = Vec::new();
     h.read_to_end(&mut all).unwrap();
-    format!("{:x}", sha2::Sha256::digest(&all))
-}
-
-fn open<'a>(vg: &'a Vg, img: Vec<u8>, lv: &str) -> LvHandle<'a, Vec<u8>> {
-    let i = vg.lv_index(lv).unwrap();
-    LvHandle::open(
-        vg,
-        Images {
-            pvs: vec![Some(img)],
-        },
-        i,
-    )
-    .unwrap()
+    sha256(&all)
 }
 
 fn back(h: LvHandle<'_, Vec<u8>>) -> Vec<u8> {
@@ -189,16 +166,11 @@ fn views_read_in_odd_pieces_give_the_kernels_checksums() {
     for (lv, step) in [("s4k", 35), ("s64k", 36), ("s512k", 37)] {
         let v = cow_engine::view::open(&inst.vg, inst.vg.lv_index(lv).unwrap(), &pvs).unwrap();
         for piece in [12_345usize, (1 << 20) + 3, 511] {
-            let mut h = sha2::Sha256::new();
-            let mut buf = vec![0u8; piece];
-            let mut at = 0u64;
-            while at < v.size() {
-                let n = (v.size() - at).min(piece as u64) as usize;
-                v.read_at(at, &mut buf[..n]).unwrap();
-                h.update(&buf[..n]);
-                at += n as u64;
+            let mut all = vec![0u8; v.size() as usize];
+            for (k, buf) in all.chunks_mut(piece).enumerate() {
+                v.read_at((k * piece) as u64, buf).unwrap();
             }
-            let got = format!("{:x}", h.finalize());
+            let got = sha256(&all);
             assert_eq!(
                 got,
                 recorded("snap-chunks", step),

@@ -21,14 +21,12 @@
 //! pieces of a step reach the engine in one call, split at chunk
 //! boundaries as the kernel splits them.
 
+use crate::common::{image, kernel, open, sha256};
 use cow_engine::blocks::Images;
 use cow_engine::engine::{merge, DevSet, PStore, Snap};
-use cow_engine::handle::LvHandle;
 use lvm_meta::metadata_area::scan_copies;
 use lvm_meta::model::Vg;
-use sha2::Digest;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::PathBuf;
 
 /// (first step, seqno of the metadata copy in force from that step on,
 /// the snapshots that copy must hold: name and merging).
@@ -94,12 +92,6 @@ const SCENARIOS: &[History] = &[
     },
 ];
 
-fn dir(name: &str) -> PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/kernel")
-        .join(name)
-}
-
 /// The kgen pattern (testdata/README.md, "The write pattern").
 fn pattern(tag: &str, lv: &str, s0: u64, count: u64) -> Vec<u8> {
     (s0..s0 + count)
@@ -134,24 +126,9 @@ fn snapshots(vg: &Vg) -> Vec<(String, bool)> {
         .collect()
 }
 
-fn open<'a>(vg: &'a Vg, img: Vec<u8>, lv: &str) -> LvHandle<'a, Vec<u8>> {
-    let i = vg
-        .lv_index(lv)
-        .unwrap_or_else(|| panic!("LV {lv} in seqno {}", vg.seqno));
-    LvHandle::open(
-        vg,
-        Images {
-            pvs: vec![Some(img)],
-        },
-        i,
-    )
-    .unwrap()
-}
-
 fn replay(h: &History) -> Vec<String> {
-    let d = dir(h.name);
-    let kernel =
-        zstd::stream::decode_all(std::fs::File::open(d.join("pv1.img.zst")).unwrap()).unwrap();
+    let d = kernel(h.name, "");
+    let kernel = image(h.name, "pv1.img.zst");
     let ring = copies(&kernel);
     let copy = |seq: u32| -> &Vg {
         &ring
@@ -208,7 +185,7 @@ fn replay(h: &History) -> Vec<String> {
                 let rec = std::fs::read_to_string(d.join(format!("{n:03}.sha256")));
                 match (rc, r) {
                     (0, Ok(_)) => {
-                        let got = format!("{:x}", sha2::Sha256::digest(&all));
+                        let got = sha256(&all);
                         let want = rec.unwrap()[..64].to_owned();
                         if got != want {
                             failures.push(format!(

@@ -4,26 +4,18 @@
 //! from the interrupted images and must leave the same origin bytes (sha256
 //! recorded by the kernel) and the same COW bytes the kernel left.
 
+use crate::common::{image, kernel, sha256};
 use cow_engine::blocks::{Images, LvSet};
 use cow_engine::engine::{merge, DevSet, PStore};
 use lvm_meta::io::Image;
 use lvm_meta::scan::System;
-use sha2::Digest;
 
-fn corpus(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/kernel/merge-interrupted")
-        .join(name)
-}
-
-fn image(name: &str) -> Vec<u8> {
-    zstd::stream::decode_all(std::fs::File::open(corpus(name)).unwrap()).unwrap()
-}
+const SCENARIO: &str = "merge-interrupted";
 
 #[test]
 fn resumed_merge_matches_the_kernel() {
-    let interrupted = image("pv1.after-boot1.img.zst");
-    let final_kernel = image("pv1.img.zst");
+    let interrupted = image(SCENARIO, "pv1.after-boot1.img.zst");
+    let final_kernel = image(SCENARIO, "pv1.img.zst");
     let sys = System::scan(vec![Image::from_bytes("pv1", interrupted.clone())]).unwrap();
     let vg = &sys.vgs[0].vg;
     let origin = vg.lv_index("origin").unwrap();
@@ -50,8 +42,8 @@ fn resumed_merge_matches_the_kernel() {
     // The origin's bytes: the kernel's check after its merge (step 025).
     let mut o = vec![0u8; set.size(origin) as usize];
     set.read(origin, 0, &mut o).unwrap();
-    let want = std::fs::read_to_string(corpus("025.sha256")).unwrap();
-    let got = format!("{:x}", sha2::Sha256::digest(&o));
+    let want = std::fs::read_to_string(kernel(SCENARIO, "025.sha256")).unwrap();
+    let got = sha256(&o);
     assert_eq!(
         &want[..64],
         got,

@@ -2,6 +2,7 @@
 //!
 //! Run one subject with `cargo test -p cow-engine --test it MODULE::`.
 
+mod common;
 mod crash;
 mod handle;
 mod kernel_history;
