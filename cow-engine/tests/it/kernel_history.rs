@@ -78,7 +78,7 @@ const SCENARIOS: &[History] = &[
         merge_step: None,
     },
     // Boot 1 started the merge and was powered off; boot 2 finished it
-    // (tests/kernel_merge.rs resumes it from the after-boot1 image). Here
+    // (tests/it/kernel_merge.rs resumes it from the after-boot1 image). Here
     // the merge runs in one go at `lvconvert --merge`.
     History {
         name: "merge-interrupted",

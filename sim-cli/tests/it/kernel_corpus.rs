@@ -26,7 +26,7 @@
 //! test asserts that).  What is NOT checked, and why, is stated per scenario
 //! in `spec()` or in the constants below; nothing is skipped silently.  Not
 //! compared here: `NNN.dmsetup-table`/`NNN.dmsetup-status` and
-//! `expect-status` (tests/kernel_dmtable.rs, kernel_dmsetup.rs and
+//! `expect-status` (tests/it/kernel_dmtable.rs, kernel_dmsetup.rs and
 //! kernel_write.rs do), and the stdout and stderr of lvm2's commands.
 
 use sha2::Digest;
@@ -80,11 +80,11 @@ const NONE: Spec = Spec {
 const MERGED_AWAY: &str =
     "the snapshot was merged and removed afterwards: no longer on the final images";
 const REMOVED_FORENSICS: &str =
-    "the snapshot was removed afterwards: compared with `recover --export` in tests/kernel_forensics.rs";
+    "the snapshot was removed afterwards: compared with `recover --export` in tests/it/kernel_forensics.rs";
 
 /// Scenarios whose final images lvm2 itself could no longer read (their
 /// last report found no VG), so this file has nothing to compare them
-/// with; tests/kernel_forensics.rs reads them with `--scan-all`.
+/// with; tests/it/kernel_forensics.rs reads them with `--scan-all`.
 const DAMAGED: &[(&str, &str)] = &[
     (
         "damaged-label",
@@ -195,7 +195,7 @@ fn spec(name: &str, variant: Variant) -> Spec {
             ..NONE
         },
         // The dropped snapshots' recorded views are compared with
-        // `lvmsim recover --export` in tests/kernel_forensics.rs.
+        // `lvmsim recover --export` in tests/it/kernel_forensics.rs.
         "snap-drop-reuse" => Spec {
             contents: &["vg/origin"],
             no_contents: &[
@@ -206,7 +206,7 @@ fn spec(name: &str, variant: Variant) -> Spec {
             ..NONE
         },
         // Its `checkblocks` while valid is compared with the export of the
-        // overflowed store in tests/kernel_forensics.rs.
+        // overflowed store in tests/it/kernel_forensics.rs.
         "snap-overflow-blocks" => Spec {
             contents: &["vg/origin"],
             unreadable: &["vg/snap"],

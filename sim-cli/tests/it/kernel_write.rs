@@ -17,7 +17,7 @@
 //! The goldens are the kernel's records only. Scenarios whose snapshots
 //! were merged or removed afterwards have no final metadata describing the
 //! state their writes ran in; `NOT_REPLAYED` names them with the reason.
-//! cow-engine's tests/kernel_history.rs replays those through the library,
+//! cow-engine's tests/it/kernel_history.rs replays those through the library,
 //! with the metadata copies their rings still hold.
 
 use crate::common;

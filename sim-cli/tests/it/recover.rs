@@ -81,7 +81,7 @@ fn export(k: &Kernel, snap: &str, seqno: u32) -> (Vec<u8>, Value) {
 }
 
 /// The last seqno whose copy has `snap` as a snapshot (from history, whose
-/// copies are checked against pvck in tests/history.rs).
+/// copies are checked against pvck in tests/it/history.rs).
 fn last_seqno(k: &Kernel, snap: &str) -> u32 {
     let v = survey(k, snap);
     v["last_seqno"].as_u64().unwrap() as u32
@@ -108,7 +108,7 @@ fn removed_snapshot_exports_what_the_kernel_showed() {
 }
 
 /// kgen-pattern's sector `s` of a `write LV S N TAG` step (as
-/// tests/kernel_corpus.rs models it).
+/// tests/it/kernel_corpus.rs models it).
 fn pattern_sector(tag: &str, lv: &str, s: u64) -> Vec<u8> {
     let line = format!("{tag} {lv} {s}\n");
     line.bytes().cycle().take(512).collect()
@@ -207,7 +207,7 @@ fn reuse_image(pe: u32, n: u32, fill_len: usize) -> Kernel {
 
 /// Commits one more LV on `pe..pe+n` of pv0 to `k`'s image, as lvm2's
 /// `lvcreate -Zn` would (lvm-meta's commit planner, byte-equal to lvm2 in
-/// tests/lvrename.rs and tests/lvremove.rs), and overwrites its first
+/// tests/it/lvrename.rs and tests/it/lvremove.rs), and overwrites its first
 /// `fill_len` bytes.
 fn add_lv(k: &Kernel, pe: u32, n: u32, fill_len: usize) {
     use lvm_meta::io::Image;
