@@ -10,14 +10,11 @@ use lvm_meta::metadata_area::place_text;
 use lvm_meta::scan::System;
 use lvm_meta::Corruption;
 
+use crate::common::{testdata, unzst};
+
 /// The `single` scenario's PV: one VG, one linear LV, made by lvm2 2.03.16.
 fn real_pv() -> Vec<u8> {
-    let p = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../testdata/lvm2/corpus/single/a.img.zst"
-    );
-    let f = std::fs::File::open(p).unwrap();
-    zstd::stream::decode_all(f).unwrap()
+    unzst(&testdata("lvm2/corpus/single/a.img.zst"))
 }
 
 const MDA: usize = 4096;
@@ -245,11 +242,7 @@ fn two_images_with_the_same_pv_uuid() {
 #[test]
 fn a_missing_pv_is_reported_not_fatal() {
     // The striped scenario's VG spans two PVs; give only the first.
-    let p = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../testdata/lvm2/corpus/twopv-striped/a.img.zst"
-    );
-    let a = zstd::stream::decode_all(std::fs::File::open(p).unwrap()).unwrap();
+    let a = unzst(&testdata("lvm2/corpus/twopv-striped/a.img.zst"));
     let sys = scan(vec![("a.img", a)]);
     assert_eq!(sys.vgs.len(), 1);
     assert!(sys.vgs[0].partial());

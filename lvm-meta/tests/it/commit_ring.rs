@@ -11,29 +11,13 @@ use lvm_meta::label;
 use lvm_meta::metadata_area::{read_area_bytes, scan_copies};
 use lvm_meta::scan::System;
 
+use crate::common::{corpus_images, testdata, unzst};
+
 fn images() -> Vec<(String, Vec<u8>)> {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata");
-    let mut out = Vec::new();
-    for set in ["lvm2/corpus", "kernel"] {
-        let mut dirs: Vec<_> = std::fs::read_dir(format!("{root}/{set}"))
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .collect();
-        dirs.sort_by_key(|e| e.path());
-        for d in dirs {
-            let Ok(files) = std::fs::read_dir(d.path()) else {
-                continue;
-            };
-            for f in files.filter_map(|e| e.ok()) {
-                let p = f.path();
-                if p.to_string_lossy().ends_with(".img.zst") {
-                    let b = zstd::stream::decode_all(std::fs::File::open(&p).unwrap()).unwrap();
-                    out.push((p.display().to_string(), b));
-                }
-            }
-        }
-    }
-    out
+    corpus_images()
+        .into_iter()
+        .map(|p| (p.display().to_string(), unzst(&p)))
+        .collect()
 }
 
 #[test]
@@ -70,16 +54,9 @@ fn every_consecutive_pair_sits_where_lvm2_puts_it() {
 
 #[test]
 fn a_planned_commit_reads_back_as_the_new_version() {
-    let p = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../testdata/lvm2/corpus/mdacopies"
-    );
     let mut raw: Vec<Vec<u8>> = ["a", "b", "c"]
         .iter()
-        .map(|n| {
-            zstd::stream::decode_all(std::fs::File::open(format!("{p}/{n}.img.zst")).unwrap())
-                .unwrap()
-        })
+        .map(|n| unzst(&testdata(&format!("lvm2/corpus/mdacopies/{n}.img.zst"))))
         .collect();
     let scan = |raw: &[Vec<u8>]| {
         System::scan(

@@ -4,35 +4,13 @@
 //! the header block read from the copy, must give the copy back byte for
 //! byte.
 
+use crate::common::{corpus_images, unzst};
 use lvm_meta::export::{ctime_utc, export, ExportHeader};
 use lvm_meta::io::Image;
 use lvm_meta::metadata_area::{read_area_bytes, scan_copies};
 use lvm_meta::model::Vg;
 use lvm_meta::scan::System;
 use lvm_meta::text::parse;
-use std::path::PathBuf;
-
-/// Every `*.img.zst` of the lvm2 corpus and the kernel scenarios, sorted.
-fn images() -> Vec<PathBuf> {
-    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata"));
-    let mut out = Vec::new();
-    for dir in [root.join("lvm2/corpus"), root.join("kernel")] {
-        for scenario in std::fs::read_dir(&dir).unwrap() {
-            let scenario = scenario.unwrap().path();
-            if !scenario.is_dir() {
-                continue;
-            }
-            for f in std::fs::read_dir(&scenario).unwrap() {
-                let f = f.unwrap().path();
-                if f.to_string_lossy().ends_with(".img.zst") {
-                    out.push(f);
-                }
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 /// One copy: where it was found and its text without the NUL.
 struct Copy {
@@ -44,9 +22,9 @@ struct Copy {
 /// scan (`pvck --dump metadata_search`) over the areas the labels name.
 fn copies() -> Vec<Copy> {
     let mut out = Vec::new();
-    for path in images() {
+    for path in corpus_images() {
         let name = path.display().to_string();
-        let bytes = zstd::stream::decode_all(std::fs::File::open(&path).unwrap()).unwrap();
+        let bytes = unzst(&path);
         let sys = System::scan(vec![Image::from_bytes(&name, bytes)]).unwrap();
         for dev in &sys.devices {
             if dev.label.is_none() && name.contains("/damaged-label/") {

@@ -4,5 +4,6 @@
 
 mod bad_input;
 mod commit_ring;
+mod common;
 mod export_corpus;
 mod model_roundtrip;

@@ -6,9 +6,8 @@
 //! the notices and errors it printed. Each sequence is run by lvmsim on
 //! blank image files of the same sizes and must end the same way.
 
+use crate::common::{self, Lvmsim};
 use serde_json::Value;
-use std::path::Path;
-use std::process::Command;
 
 struct Vector {
     name: String,
@@ -59,16 +58,6 @@ fn parse(text: &str) -> Vec<Vector> {
     out
 }
 
-fn size_bytes(s: &str) -> u64 {
-    let (n, u) = s.split_at(s.len() - 1);
-    let n: u64 = n.parse().unwrap();
-    match u {
-        "M" => n << 20,
-        "G" => n << 30,
-        other => panic!("size unit {other}"),
-    }
-}
-
 fn json_rows(out: &[u8], key: &str) -> Vec<serde_json::Map<String, Value>> {
     let v: Value = serde_json::from_slice(out).expect("lvmsim JSON");
     v["report"][0][key]
@@ -81,11 +70,10 @@ fn json_rows(out: &[u8], key: &str) -> Vec<serde_json::Map<String, Value>> {
 
 #[test]
 fn allocation_matches_lvm2() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let text = std::fs::read_to_string(root.join("testdata/lvm2/alloc-vectors.txt")).unwrap();
+    let text =
+        std::fs::read_to_string(common::repo().join("testdata/lvm2/alloc-vectors.txt")).unwrap();
     let vectors = parse(&text);
     assert!(vectors.len() >= 40, "only {} vectors parsed", vectors.len());
-    let bin = env!("CARGO_BIN_EXE_lvmsim");
     let mut failures = Vec::new();
     let mut cmds = 0;
     for v in &vectors {
@@ -94,29 +82,26 @@ fn allocation_matches_lvm2() {
         for (n, s) in &v.images {
             let p = work.path().join(format!("{n}.img"));
             let f = std::fs::File::create(&p).unwrap();
-            f.set_len(size_bytes(s)).unwrap();
+            f.set_len(common::kgen::size_bytes(s)).unwrap();
             devs.push(format!("/tmp/alloc/dev/{n}.img={}", p.display()));
         }
         let run = |args: &[&str]| {
-            let mut c = Command::new(bin);
-            for d in &devs {
-                c.arg("--dev").arg(d);
-            }
-            c.args(args)
+            devs.iter()
+                .fold(Lvmsim::new(), |l, d| l.arg("--dev").arg(d))
+                .args(args)
                 .env("LVMSIM_DETERMINISTIC", "1")
-                .output()
-                .unwrap()
+                .run()
         };
         for (n, _) in &v.images {
             let o = run(&["pvcreate", &format!("/tmp/alloc/dev/{n}.img")]);
-            assert!(o.status.success(), "{}: pvcreate {n}", v.name);
+            assert!(o.ok(), "{}: pvcreate {n}", v.name);
         }
         for (cmd, msgs) in &v.cmds {
             cmds += 1;
             let args: Vec<&str> = cmd.split_whitespace().collect();
             let o = run(&args);
-            let mut printed = String::from_utf8_lossy(&o.stdout).into_owned();
-            printed.push_str(&String::from_utf8_lossy(&o.stderr));
+            let mut printed = o.text();
+            printed.push_str(&o.stderr);
             for m in msgs {
                 if !printed.lines().any(|l| l.trim() == m) {
                     failures.push(format!(
@@ -134,7 +119,7 @@ fn allocation_matches_lvm2() {
                     .windows(2)
                     .find(|w| w[0] == "-n")
                     .is_some_and(|w| v.segs.iter().any(|s| s.split(' ').next() == Some(w[1])));
-            if (lvm2_failed && o.status.success()) || (created && !o.status.success()) {
+            if (lvm2_failed && o.ok()) || (created && !o.ok()) {
                 failures.push(format!(
                     "{}: '{cmd}' exit status {} (lvm2 {})",
                     v.name,

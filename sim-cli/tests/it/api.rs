@@ -2,22 +2,13 @@
 //! a snapshot, see the old data in it, merge it back with progress, and
 //! find the same bytes with the `lvmsim` command.
 
+use crate::common::Lvmsim;
 use lvmsim::api::Session;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::process::Command;
 
 fn cli(img: &std::path::Path, args: &[&str]) -> Vec<u8> {
-    let o = Command::new(env!("CARGO_BIN_EXE_lvmsim"))
-        .arg("--dev")
-        .arg(format!("/dev/sda={}", img.display()))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = Lvmsim::new().dev("/dev/sda", img).args(args).run();
+    assert!(o.ok(), "{args:?}: {}", o.stderr);
     o.stdout
 }
 

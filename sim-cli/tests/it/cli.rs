@@ -129,7 +129,7 @@ fn no_devices_is_a_clear_error() {
 fn corrupt_header_is_reported_with_file_structure_and_offset() {
     let t = tempfile::tempdir().unwrap();
     let p = common::repo().join("testdata/lvm2/corpus/single/a.img.zst");
-    let mut b = zstd::stream::decode_all(std::fs::File::open(p).unwrap()).unwrap();
+    let mut b = common::unzst(&p);
     b[4096 + 100] ^= 1;
     std::fs::write(t.path().join("b.img"), b).unwrap();
     let o = run(&["--dev", "b.img", "vgs"], t.path());
@@ -147,8 +147,7 @@ fn corrupt_header_is_reported_with_file_structure_and_offset() {
 fn cat_into_a_closed_pipe_exits_quietly() {
     let t = tempfile::tempdir().unwrap();
     let p = common::repo().join("testdata/lvm2/corpus/single/a.img.zst");
-    let b = zstd::stream::decode_all(std::fs::File::open(p).unwrap()).unwrap();
-    std::fs::write(t.path().join("a.img"), b).unwrap();
+    common::unzst_to(&p, &t.path().join("a.img"));
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lvmsim"))
         .args(["--dev", "a.img", "cat", "vg_single/lv0"])
         .current_dir(t.path())

@@ -44,10 +44,7 @@ fn walk(bytes: Vec<u8>) {
 
 #[test]
 fn mutated_metadata_and_stores_do_not_panic() {
-    let src = common::repo().join("testdata/kernel/snap-lvremove/pv1.img.zst");
-    let mut dec = zstd::stream::read::Decoder::new(std::fs::File::open(src).unwrap()).unwrap();
-    let mut orig = Vec::new();
-    std::io::Read::read_to_end(&mut dec, &mut orig).unwrap();
+    let orig = common::unzst(&common::kernel("snap-lvremove").join("pv1.img.zst"));
     let mut rng = Lcg(0x6f72_656e_7369_6373);
     for round in 0..60 {
         let mut b = orig.clone();

@@ -147,17 +147,7 @@ fn kernel_copies_match_pvck_mdasearch(name: &str) {
     let before = hashes(&s);
     let h = history_json(&s, &[]);
     for (disk, _) in &s.devs {
-        let mut recs: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .ends_with(&format!(".pvck-mdasearch.{disk}"))
-            })
-            .collect();
-        recs.sort();
+        let recs = common::records(&dir, &format!(".pvck-mdasearch.{disk}"));
         let Some(last) = recs.last() else { continue };
         let want = pvck_lines(&std::fs::read_to_string(last).unwrap());
         assert_eq!(ours(&h, disk), want, "{}: {}", s.name, last.display());

@@ -29,10 +29,9 @@
 //! `expect-status` (tests/it/kernel_dmtable.rs, kernel_dmsetup.rs and
 //! kernel_write.rs do), and the stdout and stderr of lvm2's commands.
 
-use sha2::Digest;
+use crate::common::{self, Lvmsim, Output};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -540,11 +539,7 @@ fn load(dir: &Path, variant: Variant) -> Loaded {
             Variant::AfterBoot1 => format!("{d}.after-boot1.img.zst"),
         };
         let out = work.path().join(format!("{d}.img"));
-        let input = std::fs::File::open(dir.join(&file))
-            .unwrap_or_else(|e| panic!("{}/{file}: {e}", dir.display()));
-        let mut dec = zstd::stream::read::Decoder::new(input).unwrap();
-        let mut f = std::fs::File::create(&out).unwrap();
-        std::io::copy(&mut dec, &mut f).unwrap();
+        common::unzst_to(&dir.join(&file), &out);
         images.insert(d, out);
     }
     Loaded {
@@ -553,26 +548,8 @@ fn load(dir: &Path, variant: Variant) -> Loaded {
     }
 }
 
-struct Out {
-    ok: bool,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-fn lvmsim(args: &[String]) -> Out {
-    let o = Command::new(env!("CARGO_BIN_EXE_lvmsim"))
-        .args(args)
-        .output()
-        .unwrap();
-    Out {
-        ok: o.status.success(),
-        stdout: o.stdout,
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
-
-fn text(o: &Out) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
+fn lvmsim(args: &[String]) -> Output {
+    Lvmsim::new().args(args).run()
 }
 
 // ---------------------------------------------------------------------------
@@ -727,7 +704,7 @@ fn check_json_report(cx: &mut Ctx, devargs: &[String], golden: &Path, report: &s
     );
     let out = lvmsim(&a);
     let rows_id = format!("{report}.json:rows");
-    if !out.ok || !out.stderr.is_empty() {
+    if !out.ok() || !out.stderr.is_empty() {
         if cx.wants(&rows_id) {
             cx.record(
                 &rows_id,
@@ -736,7 +713,7 @@ fn check_json_report(cx: &mut Ctx, devargs: &[String], golden: &Path, report: &s
         }
         return;
     }
-    let (_, got) = json_rows(&text(&out));
+    let (_, got) = json_rows(&out.text());
     let key = |r: &serde_json::Map<String, serde_json::Value>| -> String {
         ["pv_name", "vg_name", "lv_name", "seg_start", "pvseg_start"]
             .iter()
@@ -998,8 +975,8 @@ fn run_scenario(name: &str, variant: Variant, only: Option<&str>) -> Ctx {
             let mut a = devargs.clone();
             a.extend(["vgcfgbackup".to_owned(), vg.clone()]);
             let out = lvmsim(&a);
-            let r = if out.ok {
-                first_diff(&backup_body(&want), &backup_body(&text(&out)))
+            let r = if out.ok() {
+                first_diff(&backup_body(&want), &backup_body(&out.text()))
             } else {
                 Err(format!("lvmsim failed: {}", out.stderr))
             };
@@ -1024,7 +1001,7 @@ fn run_scenario(name: &str, variant: Variant, only: Option<&str>) -> Ctx {
                 dump.into(),
                 path.display().to_string(),
             ]);
-            let got = format!("{}{}", text(&out), out.stderr);
+            let got = format!("{}{}", out.text(), out.stderr);
             cx.record(&id, first_diff(&want, &got));
         }
     }
@@ -1049,7 +1026,7 @@ fn run_scenario(name: &str, variant: Variant, only: Option<&str>) -> Ctx {
         let mut a = devargs.clone();
         a.extend(args.iter().map(|s| s.to_string()));
         let out = lvmsim(&a);
-        let got = text(&out);
+        let got = out.text();
         let r = if !out.stderr.is_empty() {
             Err(format!("lvmsim warned: {}", out.stderr))
         } else if file == "lvs.txt" && cx.percent_moved {
@@ -1178,8 +1155,8 @@ fn check_contents(
         let mut a = devargs.to_vec();
         a.extend(["cat".to_owned(), lv.to_string()]);
         let out = lvmsim(&a);
-        let hash = if out.ok {
-            Some(format!("{:x}", sha2::Sha256::digest(&out.stdout)))
+        let hash = if out.ok() {
+            Some(common::sha256(&out.stdout))
         } else {
             None
         };
@@ -1204,7 +1181,7 @@ fn check_contents(
         if need_pat {
             let w = written.get(*lv).cloned().unwrap_or_default();
             assert!(!w.is_empty(), "{name}: no write step left data in {lv}");
-            let r = if out.ok {
+            let r = if out.ok() {
                 verify_pattern(&out.stdout, &w)
                     .map(|n| cx.notes.push(format!("{lv}: {n} written sectors")))
             } else {
@@ -1229,7 +1206,7 @@ fn check_contents(
         let mut a = devargs.to_vec();
         a.extend(["cat".to_owned(), lv.to_string()]);
         let out = lvmsim(&a);
-        let r = if out.ok {
+        let r = if out.ok() {
             Err(format!(
                 "the kernel failed to read it (EIO), lvmsim cat gave {} bytes",
                 out.stdout.len()
@@ -1374,7 +1351,7 @@ fn fields_not_yet_in_lvmsim_are_still_missing() {
             let mut a = vec!["--dev".to_owned(), dev.clone()];
             a.extend(args.iter().map(|s| s.to_string()));
             a.extend(["-o".to_owned(), f.to_string()]);
-            if lvmsim(&a).ok {
+            if lvmsim(&a).ok() {
                 learnt.push(format!("{report}:{f}"));
             }
         }

@@ -40,17 +40,7 @@ fn kernel_areas(img: &Image, dir: &Path, pv: &str) -> Vec<(u64, u64)> {
     if let Some(a) = label_areas(img) {
         return a;
     }
-    let mut recs: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .ends_with(&format!(".pvck-headers.{pv}"))
-        })
-        .collect();
-    recs.sort();
+    let recs = common::records(dir, &format!(".pvck-headers.{pv}"));
     let rec = std::fs::read_to_string(recs.first().expect("a pvck-headers record")).unwrap();
     let lines: Vec<&str> = rec.lines().map(str::trim).collect();
     let mut out = Vec::new();
@@ -150,8 +140,7 @@ fn metadata_from_blank_images(name: &str) {
     for (pv, dev, size) in common::kgen::disks(&script) {
         let f = std::fs::File::create(work.path().join(format!("{pv}.img"))).unwrap();
         f.set_len(size).unwrap();
-        let zst = dir.join(format!("{pv}.img.zst"));
-        let raw = zstd::decode_all(std::fs::File::open(&zst).unwrap()).unwrap();
+        let raw = common::unzst(&dir.join(format!("{pv}.img.zst")));
         kernel.push((pv.clone(), Image::from_bytes(&dev, raw)));
         disks.push((pv, dev));
     }

@@ -346,12 +346,7 @@ fn partly_reused_store_names_the_lost_ranges() {
 /// The step number and content of the last record file of a scenario
 /// whose name ends with `suffix`.
 fn last_record_step(dir: &Path, suffix: &str) -> Option<(u32, String)> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().ends_with(suffix))
-        .collect();
-    v.sort();
+    let v = common::records(dir, suffix);
     let p = v.last()?;
     let n = p.file_name().unwrap().to_string_lossy()[..3]
         .parse()
@@ -361,12 +356,7 @@ fn last_record_step(dir: &Path, suffix: &str) -> Option<(u32, String)> {
 
 /// The last record file of a scenario whose name ends with `suffix`.
 fn last_record(dir: &Path, suffix: &str) -> Option<String> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().ends_with(suffix))
-        .collect();
-    v.sort();
+    let v = common::records(dir, suffix);
     v.last().map(|p| std::fs::read_to_string(p).unwrap())
 }
 
@@ -431,7 +421,8 @@ fn snapshot_states_match_the_kernel_records() {
             })
             .collect();
 
-        let mut l = load_kernel(&name).lvmsim();
+        let s = load_kernel(&name);
+        let mut l = s.lvmsim();
         if damaged {
             l = l.arg("--scan-all");
         }

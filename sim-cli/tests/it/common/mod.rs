@@ -244,6 +244,18 @@ pub fn load_kernel(name: &str) -> Scenario {
     }
 }
 
+/// The record files of the kernel scenario in `dir` whose names end with
+/// `suffix` (`.dmsetup-status`, `.pvck-mdasearch.pv1`...), in step order.
+pub fn records(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().ends_with(suffix))
+        .collect();
+    v.sort();
+    v
+}
+
 /// `lvmsim dmsetup WHAT` (`status`, `table`) on the images `DISK.SUFFIX` of
 /// the kernel scenario in `dir`, each named as the guest named it (its
 /// `boot1.versions`) and numbered as virtio-blk numbers it (major 254, 16
