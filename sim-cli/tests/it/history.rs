@@ -76,13 +76,10 @@ fn ours(h: &Value, dev: &str) -> BTreeSet<(u64, u64, String, u64)> {
 }
 
 fn lvm2_scenarios() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(repo().join("testdata/lvm2/corpus"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("devmap.txt").exists())
-        .collect();
-    v.sort();
-    v
+    common::scenario_names("lvm2/corpus", "devmap.txt")
+        .iter()
+        .map(|n| repo().join("testdata/lvm2/corpus").join(n))
+        .collect()
 }
 
 /// A kernel scenario's final images, named like its record files (pv1 ...).
@@ -333,13 +330,8 @@ fn changes_follow_the_commands_lvm2_recorded() {
         let s = load(&dir);
         checked += check_commands(&s, &history_json(&s, &[]));
     }
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(repo().join("testdata/kernel"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    dirs.sort();
-    for dir in dirs {
-        let s = load_kernel(&dir);
+    for name in common::scenario_names("kernel", "scenario") {
+        let s = load_kernel(&common::kernel(&name));
         checked += check_commands(&s, &history_json(&s, &[]));
     }
     assert!(checked > 50, "only {checked} changes checked");

@@ -121,14 +121,7 @@ fn shown(k: &Kernel, lv: &str) -> Shown {
 
 /// `recover --json`'s entry for `snap`.
 fn survey(k: &Kernel, snap: &str) -> Value {
-    let v: Value = serde_json::from_str(&run(k, &["recover", "--json"])).unwrap();
-    v["snapshots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["snapshot"] == snap)
-        .unwrap_or_else(|| panic!("{}: no {snap} in {v}", k.name))
-        .clone()
+    common::recover_entry(&run(k, &["recover", "--json"]), snap)
 }
 
 /// Exports `vg/snap` as its last copy describes it.

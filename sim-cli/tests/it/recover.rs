@@ -42,14 +42,7 @@ fn run(k: &Kernel, args: &[&str]) -> String {
 }
 
 fn survey(k: &Kernel, snap: &str) -> Value {
-    let v: Value = serde_json::from_str(&run(k, &["recover", "--json"])).unwrap();
-    v["snapshots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["snapshot"] == snap)
-        .unwrap_or_else(|| panic!("no {snap} in {v}"))
-        .clone()
+    common::recover_entry(&run(k, &["recover", "--json"]), snap)
 }
 
 fn export(k: &Kernel, snap: &str, seqno: u32) -> (Vec<u8>, Value) {
@@ -368,13 +361,8 @@ fn last_record(dir: &Path, suffix: &str) -> Option<String> {
 #[test]
 fn snapshot_states_match_the_kernel_records() {
     let mut checked = 0;
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(repo().join("testdata/kernel"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    dirs.sort();
-    for dir in dirs {
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    for name in common::scenario_names("kernel", "scenario") {
+        let dir = common::kernel(&name);
         let scenario = std::fs::read_to_string(dir.join("scenario")).unwrap();
         let mut created = Vec::new();
         let mut merge_asked = Vec::new();

@@ -244,6 +244,18 @@ pub fn load_kernel(name: &str) -> Scenario {
     }
 }
 
+/// The entry for snapshot `snap` in the output of `recover --json`.
+pub fn recover_entry(json: &str, snap: &str) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    v["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["snapshot"] == snap)
+        .unwrap_or_else(|| panic!("no {snap} in {v}"))
+        .clone()
+}
+
 /// The record files of the kernel scenario in `dir` whose names end with
 /// `suffix` (`.dmsetup-status`, `.pvck-mdasearch.pv1`...), in step order.
 pub fn records(dir: &Path, suffix: &str) -> Vec<PathBuf> {
