@@ -1,0 +1,172 @@
+//! `lvmsim dmsetup table` equals the kernel's recorded `dmsetup table`:
+//! the last record of every scenario on its final images, and the merge
+//! in progress of `merge-interrupted` (step 023, boot 2) on the images boot
+//! 1 left. Device numbers `253:N` depend on the order devices were created
+//! since boot; lvmsim numbers them as a fresh `vgchange -ay` does, so a
+//! record showing them is used only if the VG was activated from nothing
+//! after its last lvcreate (the test asserts it).
+
+use crate::common;
+
+use common::scenario_tests;
+use std::path::Path;
+
+/// Steps that leave the metadata as it is.
+fn read_only(step: &str) -> bool {
+    [
+        "check ",
+        "checkblocks ",
+        "write ",
+        "report",
+        "expect-status ",
+        "dmsetup ",
+        "poweroff",
+        "vgchange -an",
+        "throttle",
+        "sleep",
+    ]
+    .iter()
+    .any(|p| step.starts_with(p))
+}
+
+struct Step {
+    n: u32,
+    boot: u32,
+    text: String,
+    /// The step failed (as the scenario expected): it changed nothing.
+    failed: bool,
+}
+
+fn steps(dir: &Path) -> Vec<Step> {
+    std::fs::read_to_string(dir.join("steps.tsv"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            Step {
+                n: f[0].parse().unwrap(),
+                boot: f[1].parse().unwrap(),
+                text: f[5].trim_start_matches("! ").to_owned(),
+                failed: f[2] != "0",
+            }
+        })
+        .collect()
+}
+
+/// Compares lvmsim's table on `images` (`DISK.img.zst` suffix) with the
+/// record of step `step`.
+fn compare(dir: &Path, suffix: &str, step: u32) -> Result<(), String> {
+    let o = common::kernel_dmsetup(dir, suffix, "table");
+    if o.status != 0 {
+        return Err(o.stderr);
+    }
+    let want = std::fs::read_to_string(dir.join(format!("{step:03}.dmsetup-table"))).unwrap();
+    if o.text() != want {
+        return Err(format!("kernel:\n{want}lvmsim:\n{}", o.text()));
+    }
+    Ok(())
+}
+
+/// A record showing `253:N` numbers must come after an activation of the
+/// VG from nothing (`vgchange -ay` with no lvcreate after it).
+fn fresh(all: &[Step], step: u32, table: &str) -> bool {
+    if !table.contains("253:") {
+        return true;
+    }
+    let mut fresh = false;
+    for s in all.iter().filter(|s| s.n < step) {
+        if s.text.starts_with("vgchange -ay") {
+            fresh = true;
+        } else if s.text.starts_with("lvcreate") || s.text.starts_with("lvconvert") {
+            fresh = false;
+        }
+    }
+    fresh
+}
+
+/// Scenarios whose last table cannot be compared: the forensic ones that
+/// damage the label or metadata after it (a `zero` step: their final images
+/// no longer describe it), and one whose last table was not taken after a
+/// fresh activation (see [`fresh`]).
+const NOT_COMPARABLE: &[&str] = &["damaged-label", "damaged-mda", "snap-overflow-blocks"];
+
+/// Compares the tables of scenario `name`: its last one, and for a
+/// scenario with images from after boot 1 the first table of boot 2.
+fn tables_equal_the_kernels(name: &str) {
+    let dir = &common::kernel(name);
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    let all = steps(dir);
+    if all.iter().any(|s| s.text.starts_with("zero ")) {
+        // The forensic scenarios damage the label or metadata after the
+        // last table: their final images no longer describe it.
+        return verdict(name, compared, &failures);
+    }
+    let mut tables: Vec<u32> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter_map(|f| f.strip_suffix(".dmsetup-table").map(|n| n.parse().unwrap()))
+        .collect();
+    tables.sort();
+    let last = *tables.last().expect("a dmsetup table recorded");
+    for s in all.iter().filter(|s| s.n > last && !s.failed) {
+        assert!(
+            read_only(&s.text),
+            "{name}: step {} ({}) after the last table changes the metadata",
+            s.n,
+            s.text
+        );
+    }
+    let text = std::fs::read_to_string(dir.join(format!("{last:03}.dmsetup-table"))).unwrap();
+    if !fresh(&all, last, &text) {
+        // Its 253:N numbers depend on the order devices were created
+        // in, not on a fresh activation lvmsim numbers as.
+        eprintln!("{name}: last table (step {last}) not after a fresh activation; not compared");
+        return verdict(name, compared, &failures);
+    }
+    if let Err(e) = compare(dir, "img.zst", last) {
+        failures.push(format!("{name} step {last}: {e}"));
+    }
+    compared += 1;
+    if dir.join("pv1.after-boot1.img.zst").exists() {
+        // The first table of boot 2, before anything changed metadata
+        // in that boot: the state boot 1 left.
+        let step = *tables
+            .iter()
+            .find(|&&t| {
+                all.iter().any(|s| s.n == t && s.boot == 2)
+                    && all
+                        .iter()
+                        .filter(|s| s.boot == 2 && s.n < t)
+                        .all(|s| read_only(&s.text) || s.text.contains("--poll n"))
+            })
+            .expect("a boot 2 table before any metadata change");
+        let text = std::fs::read_to_string(dir.join(format!("{step:03}.dmsetup-table"))).unwrap();
+        assert!(
+            text.contains("snapshot-merge"),
+            "{name}: {step} holds the merge"
+        );
+        if let Err(e) = compare(dir, "after-boot1.img.zst", step) {
+            failures.push(format!("{name} after boot 1, step {step}: {e}"));
+        }
+        compared += 1;
+    }
+    verdict(name, compared, &failures);
+}
+
+fn verdict(name: &str, compared: usize, failures: &[String]) {
+    eprintln!("{name}: {compared} tables compared");
+    if NOT_COMPARABLE.contains(&name) {
+        assert_eq!(compared, 0, "{name}: listed as not comparable");
+    } else {
+        assert!(compared > 0, "{name}: no table compared");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+scenario_tests!("kernel", "scenario", tables_equal_the_kernels;
+    damaged_label, damaged_mda, linear_fragmented, merge_complete, merge_interrupted,
+    merge_with_sibling, ring_wrap, snap_areas, snap_chunks, snap_drop_reuse, snap_extend,
+    snap_full_edges, snap_lvremove, snap_overflow, snap_overflow_blocks, snap_partial_chunk,
+    snap_striped_origin, snap_write_overflow, striped_mdacopies, two_snaps_one_overflows,
+);

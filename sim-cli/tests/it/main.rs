@@ -1,0 +1,30 @@
+//! The lvmsim binary's integration tests: one binary, one module per subject.
+//!
+//! Run one subject with `cargo test -p sim-cli --test it MODULE::`.
+
+mod alloc_vectors;
+mod api;
+mod cli;
+mod common;
+mod crash;
+mod crash_points;
+mod damaged;
+mod forensic_mutations;
+mod forensic_read_only;
+mod full_mda;
+mod history;
+mod kernel_blank_replay;
+mod kernel_corpus;
+mod kernel_dmsetup;
+mod kernel_dmtable;
+mod kernel_forensics;
+mod kernel_metadata_replay;
+mod kernel_replay;
+mod kernel_write;
+mod locking;
+mod lvm2_corpus;
+mod lvremove;
+mod lvrename;
+mod recover;
+mod signals;
+mod write_cli;
