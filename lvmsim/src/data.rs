@@ -14,7 +14,6 @@
 //! origin before the merge's first batch (run `vgchange -ay` to merge).
 
 use crate::error::{bail, refused, Result, ResultExt};
-use cow_engine::blocks::Images;
 use cow_engine::handle::LvHandle;
 use lvm_meta::io::Image;
 use lvm_meta::scan::System;
@@ -37,9 +36,15 @@ fn fill(input: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// Writes `input` to LV `arg` (`VG/LV`) from byte `offset`; returns the
-/// bytes written.
-pub fn write(sys: &System, arg: &str, offset: u64, input: &mut dyn Read) -> Result<u64> {
+/// Writes `input` to LV `arg` (`VG/LV`) from byte `offset` through `hooks`;
+/// returns the bytes written.
+pub fn write(
+    sys: &System,
+    arg: &str,
+    offset: u64,
+    input: &mut dyn Read,
+    hooks: &crate::context::WriteHooks,
+) -> Result<u64> {
     let (vgn, lvn) = arg
         .split_once('/')
         .ok_or_else(|| refused!("\"{arg}\": name the LV as VG/LV"))?;
@@ -54,7 +59,7 @@ pub fn write(sys: &System, arg: &str, offset: u64, input: &mut dyn Read) -> Resu
         })
         .into());
     }
-    let mut lv = LvHandle::open(vg, Images::open_vg(sys, inst, true)?, li)?;
+    let mut lv = LvHandle::open(vg, crate::write::open_rw(sys, inst, hooks)?, li)?;
     let mut buf = vec![0u8; PIECE];
     let mut at = offset;
     let result = loop {
@@ -74,7 +79,9 @@ pub fn write(sys: &System, arg: &str, offset: u64, input: &mut dyn Read) -> Resu
     // The kgen writer and dd with conv=fsync end with fsync(): whatever
     // reached the images is made durable, even when the write failed.
     for f in lv.images().pvs.iter().flatten() {
-        f.sync_data()?;
+        f.file
+            .sync_data()
+            .with_context(|| format!("{}: sync", f.path))?;
     }
     result.map(|()| at - offset)
 }

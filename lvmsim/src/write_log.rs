@@ -44,6 +44,8 @@ pub struct Logged {
     pub path: String,
     /// The record, if one is kept.
     pub log: Option<PathBuf>,
+    /// The command's write hooks (a simulated crash or disk failure).
+    pub hooks: crate::context::DataHooks,
 }
 
 impl Blocks for Logged {
@@ -57,6 +59,23 @@ impl Blocks for Logged {
         if let Some(log) = &self.log {
             record(log, &self.path, offset, data)?;
         }
-        Blocks::write_at(&mut self.file, offset, data)
+        // The error names the image and the offset: the engine's callers
+        // add only what they were doing.
+        let named =
+            |e: io::Error| io::Error::new(e.kind(), format!("{} at byte {offset}: {e}", self.path));
+        match self.hooks.gate(data.len()) {
+            crate::context::Gate::Write => {
+                Blocks::write_at(&mut self.file, offset, data).map_err(named)
+            }
+            crate::context::Gate::Fail(k) => Err(named(k.error())),
+            crate::context::Gate::Crash(n) => {
+                Blocks::write_at(&mut self.file, offset, &data[..n]).map_err(named)?;
+                self.file.sync_data()?;
+                Err(io::Error::other(format!(
+                    "simulated crash before the end of a write to {} at {offset}",
+                    self.path
+                )))
+            }
+        }
     }
 }
