@@ -84,34 +84,96 @@ impl Default for Context {
 /// The hooks every write of a command to an image goes through: a
 /// simulated power loss (for teaching and for the crash tests: the command
 /// stops before its write number `crash_after + 1`, as if the machine lost
-/// power there, or with `torn` after the first 512 bytes of that write) and
-/// a record of every write (for the crash tests, which replay any prefix of
-/// it onto copies of the images). Writes are counted across the whole
-/// command, data and metadata alike.
+/// power there, or with `torn` after the first 512 bytes of that write), a
+/// simulated failure of the host's disk (`fail_after`: write number
+/// `fail_after.0 + 1` fails with ENOSPC or EIO instead of being made, as on
+/// a full or failing filesystem) and a record of every write (for the crash
+/// tests, which replay any prefix of it onto copies of the images). Writes
+/// are counted across the whole command, data and metadata alike.
 #[derive(Debug, Default)]
 pub struct WriteHooks {
     /// Stop before this many writes have been made.
     pub crash_after: Option<u64>,
     /// The write at the crash point is cut after its first 512 bytes.
     pub torn: bool,
+    /// Fail the write after this many with this error (it is not made).
+    pub fail_after: Option<(u64, FailKind)>,
     /// Append every write to this file (see [`crate::write_log`]).
     pub log: Option<PathBuf>,
     /// Asked to stop: long work (merges, LV writes, exports) stops at its
     /// next safe point.
     pub stop: Stop,
-    done: AtomicU64,
+    done: Arc<AtomicU64>,
+}
+
+/// The operating-system error of a simulated disk failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailKind {
+    /// The filesystem holding the image is full (`ENOSPC`).
+    NoSpace,
+    /// The disk under the image failed (`EIO`).
+    Io,
+}
+
+impl FailKind {
+    /// The errno name (`ENOSPC`, `EIO`) as a kind, if it is one.
+    pub fn parse(name: &str) -> Option<FailKind> {
+        match name {
+            "ENOSPC" => Some(FailKind::NoSpace),
+            "EIO" => Some(FailKind::Io),
+            _ => None,
+        }
+    }
+
+    /// The error the operating system would give.
+    pub fn error(self) -> std::io::Error {
+        std::io::Error::from_raw_os_error(match self {
+            FailKind::NoSpace => libc_errno::ENOSPC,
+            FailKind::Io => libc_errno::EIO,
+        })
+    }
+}
+
+/// Linux's numbers for the simulated errors.
+mod libc_errno {
+    pub const EIO: i32 = 5;
+    pub const ENOSPC: i32 = 28;
+}
+
+/// What to do with one write, as the hooks decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// Make all of it.
+    Write,
+    /// Make this many bytes of it (0 or a torn part), then stop as if the
+    /// power had failed.
+    Crash(usize),
+    /// Do not make it: fail with this error.
+    Fail(FailKind),
 }
 
 impl WriteHooks {
     /// Called before each write of `len` bytes: how many bytes to write
-    /// (all, or the torn part) and whether to stop after them.
+    /// (all, or the torn part) and whether to stop after them. A simulated
+    /// disk failure is reported as a crash before the write; use
+    /// [`WriteHooks::gate`] to tell them apart.
     pub fn before_write(&self, len: usize) -> (usize, bool) {
-        let n = self.done.fetch_add(1, Ordering::SeqCst);
-        match self.crash_after {
-            Some(a) if n == a => (if self.torn { len.min(512) } else { 0 }, true),
-            Some(a) if n > a => (0, true),
-            _ => (len, false),
+        match self.gate(len) {
+            Gate::Write => (len, false),
+            Gate::Crash(n) => (n, true),
+            Gate::Fail(_) => (0, true),
         }
+    }
+
+    /// Called before each write of `len` bytes: whether to make it.
+    pub fn gate(&self, len: usize) -> Gate {
+        DataHooks::of(self).gate(len)
+    }
+
+    /// The part of the hooks a data path (an image opened for the
+    /// snapshot engine) keeps, sharing the count of writes.
+    pub fn data_hooks(&self) -> DataHooks {
+        DataHooks::of(self)
     }
 
     /// Writes `data` at `offset` of `f` (recording it first), or the part a
@@ -129,9 +191,20 @@ impl WriteHooks {
             crate::write_log::record(log, path, offset, data)
                 .with_context(|| format!("{}: cannot record a write", log.display()))?;
         }
-        let (n, crash) = self.before_write(data.len());
-        f.write_all_at(&data[..n], offset)
-            .with_context(|| format!("{what} at {offset}"))?;
+        // The image's file is named when `what` does not already name it.
+        let at = || {
+            if what.starts_with(path) {
+                format!("{what} at {offset}")
+            } else {
+                format!("{what} at {offset} of {path}")
+            }
+        };
+        let (n, crash) = match self.gate(data.len()) {
+            Gate::Write => (data.len(), false),
+            Gate::Crash(n) => (n, true),
+            Gate::Fail(k) => return Err(k.error()).with_context(at),
+        };
+        f.write_all_at(&data[..n], offset).with_context(at)?;
         if crash {
             f.sync_data().with_context(|| format!("{what}: sync"))?;
             return Err(Error::SimulatedCrash {
@@ -160,5 +233,41 @@ impl Stop {
     /// True once a stop was asked for.
     pub fn requested(&self) -> bool {
         self.0.as_ref().is_some_and(|f| f.load(Ordering::SeqCst))
+    }
+}
+
+/// The hooks of the data writes (see [`WriteHooks::data_hooks`]): they
+/// share the command's count of writes.
+#[derive(Debug, Clone, Default)]
+pub struct DataHooks {
+    crash_after: Option<u64>,
+    torn: bool,
+    fail_after: Option<(u64, FailKind)>,
+    done: Arc<AtomicU64>,
+}
+
+impl DataHooks {
+    fn of(h: &WriteHooks) -> DataHooks {
+        DataHooks {
+            crash_after: h.crash_after,
+            torn: h.torn,
+            fail_after: h.fail_after,
+            done: Arc::clone(&h.done),
+        }
+    }
+
+    /// Counts one write of `len` bytes and says whether to make it.
+    pub fn gate(&self, len: usize) -> Gate {
+        let n = self.done.fetch_add(1, Ordering::SeqCst);
+        if let Some((k, kind)) = self.fail_after {
+            if n == k {
+                return Gate::Fail(kind);
+            }
+        }
+        match self.crash_after {
+            Some(a) if n == a => Gate::Crash(if self.torn { len.min(512) } else { 0 }),
+            Some(a) if n > a => Gate::Crash(0),
+            _ => Gate::Write,
+        }
     }
 }

@@ -13,9 +13,7 @@
 //! A pending merge is not advanced: the write lands on the `snapshot-merge`
 //! origin before the merge's first batch (run `vgchange -ay` to merge).
 
-use crate::context::Stop;
 use crate::error::{bail, refused, Error, Result, ResultExt};
-use cow_engine::blocks::Images;
 use cow_engine::handle::LvHandle;
 use lvm_meta::io::Image;
 use lvm_meta::scan::System;
@@ -38,16 +36,16 @@ fn fill(input: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// Writes `input` to LV `arg` (`VG/LV`) from byte `offset`; returns the
-/// bytes written.
-/// A stop request ([`Stop`]) ends the write between two pieces: what was
-/// written stays written and the error says how much.
+/// Writes `input` to LV `arg` (`VG/LV`) from byte `offset` through `hooks`;
+/// returns the bytes written. A stop request (`hooks.stop`) ends the write
+/// between two pieces: what was written stays written and the error says
+/// how much.
 pub fn write(
     sys: &System,
     arg: &str,
     offset: u64,
     input: &mut dyn Read,
-    stop: &Stop,
+    hooks: &crate::context::WriteHooks,
 ) -> Result<u64> {
     let (vgn, lvn) = arg
         .split_once('/')
@@ -63,7 +61,7 @@ pub fn write(
         })
         .into());
     }
-    let mut lv = LvHandle::open(vg, Images::open_vg(sys, inst, true)?, li)?;
+    let mut lv = LvHandle::open(vg, crate::write::open_rw(sys, inst, hooks)?, li)?;
     let mut buf = vec![0u8; PIECE];
     let mut at = offset;
     let stopped = |at: u64| {
@@ -73,7 +71,7 @@ pub fn write(
         ))
     };
     let result = loop {
-        if stop.requested() {
+        if hooks.stop.requested() {
             break Err(stopped(at));
         }
         let n = match fill(input, &mut buf) {
@@ -82,7 +80,7 @@ pub fn write(
             Err(e) => break Err(e).context("reading the input"),
         };
         // A stop asked for while the input was read: this piece is not written.
-        if stop.requested() {
+        if hooks.stop.requested() {
             break Err(stopped(at));
         }
         if let Err(e) = lv.write_at(at, &buf[..n]) {
@@ -96,7 +94,9 @@ pub fn write(
     // The kgen writer and dd with conv=fsync end with fsync(): whatever
     // reached the images is made durable, even when the write failed.
     for f in lv.images().pvs.iter().flatten() {
-        f.sync_data()?;
+        f.file
+            .sync_data()
+            .with_context(|| format!("{}: sync", f.path))?;
     }
     result.map(|()| at - offset)
 }

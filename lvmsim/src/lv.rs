@@ -3,7 +3,7 @@
 //! `lvremove` and `lvchange`, with lvm2's name, size and allocation rules.
 
 use crate::context::WriteHooks;
-use crate::error::{bail, refused, Error, Result};
+use crate::error::{bail, refused, Error, Result, ResultExt};
 use crate::{ids::*, pv::*, size::*, snapshot::*, write::*};
 use lvm_meta::model::{Area, Lv, Segment, SegmentKind, Vg};
 use lvm_meta::scan::{System, VgInstance};
@@ -410,16 +410,54 @@ pub fn lvcreate(
     };
     vg.lvs.push(lv);
     vg.derive_roles();
-    commit_vg(sys, inst, &mut vg, w, 1)?;
+    // A commit cut part-way (one metadata area written) may show the new
+    // LV: it is removed again as after a failed wipe.
+    commit_vg(sys, inst, &mut vg, w, 1).or_else(|e| {
+        revert_new_lv(
+            sys,
+            vgname,
+            &name,
+            w,
+            e,
+            &format!("Failed to write VG {vgname}"),
+        )
+    })?;
     if let (Some(oi), Some(cs)) = (origin, chunk) {
         // A snapshot's COW is always wiped, then becomes a snapshot in a
         // second commit, then the kernel writes the new store on activation.
-        zero_start(sys, inst, &vg, vg.lvs.len() - 1, 4096, w.hooks)?;
-        snapshot_phase(sys, vgname, &name, oi, cs, w, ids)?;
+        zero_start(sys, inst, &vg, vg.lvs.len() - 1, 4096, w.hooks).or_else(|e| {
+            revert_new_lv(
+                sys,
+                vgname,
+                &name,
+                w,
+                e,
+                "Aborting. Failed to wipe snapshot exception store",
+            )
+        })?;
+        snapshot_phase(sys, vgname, &name, oi, cs, w, ids).or_else(|e| {
+            revert_new_lv(
+                sys,
+                vgname,
+                &name,
+                w,
+                e,
+                "Aborting. Failed to wipe snapshot exception store",
+            )
+        })?;
     } else if o.no_zero || o.inactive {
         writeln!(err, "  WARNING: Logical volume {vgname}/{name} not zeroed.")?;
     } else {
-        zero_start(sys, inst, &vg, vg.lvs.len() - 1, 4096, w.hooks)?;
+        zero_start(sys, inst, &vg, vg.lvs.len() - 1, 4096, w.hooks).or_else(|e| {
+            revert_new_lv(
+                sys,
+                vgname,
+                &name,
+                w,
+                e,
+                "Aborting. Failed to wipe start of new LV",
+            )
+        })?;
     }
     writeln!(out, "  Logical volume \"{name}\" created.")?;
     Ok(())
@@ -457,6 +495,46 @@ pub(crate) fn allocate_for(
     }
 }
 
+/// After the wipe of new LV `name` failed with `e` (a full or failing
+/// disk): removes the LV again in a second commit, as lvm2 does, so that
+/// the VG is left as it was; returns `e` under `what` (lvm2's "Aborting"
+/// line), with a call for manual intervention when the removal fails too.
+/// A failure that left the LV unwritten, or already a snapshot, is returned
+/// as it is.
+fn revert_new_lv(
+    sys: &System,
+    vgname: &str,
+    name: &str,
+    w: &Writer,
+    e: crate::error::Error,
+    what: &str,
+) -> Result<()> {
+    let removed = (|| {
+        let sys2 = rescan(sys)?;
+        let inst = writable(&sys2, vgname)?;
+        let mut vg = (*inst.vg).clone();
+        // Only while it is still the plain LV of the first commit (the last
+        // one; no segment refers to it): once a snapshot, it is kept.
+        let last = vg.lvs.len().checked_sub(1);
+        if last.is_none_or(|l| vg.lvs[l].name != name || vg.roles[l].cow_of.is_some()) {
+            return Ok(false);
+        }
+        vg.lvs.pop();
+        vg.derive_roles();
+        commit_vg(&sys2, inst, &mut vg, w, 2).map(|()| true)
+    })();
+    if matches!(removed, Ok(false)) {
+        return Err(e);
+    }
+    let e = Err::<(), _>(e).context(what);
+    match removed {
+        Ok(_) => e,
+        Err(r) => e.context(format!(
+            "{r}; manual intervention may be required to remove abandoned LV {vgname}/{name}"
+        )),
+    }
+}
+
 /// Zeroes the first `len` bytes of LV `li` (lvm2 wipes the start of a new
 /// LV so that old signatures do not show through).
 pub(crate) fn zero_start(
@@ -485,7 +563,13 @@ pub(crate) fn zero_start(
             .open(path)
             .map_err(|e| refused!("{path}: cannot open for writing: {e}"))?;
         let zeros = vec![0u8; n as usize];
-        hooks.write_at(&f, path, &zeros, off, "zeroing the new LV")?;
+        hooks.write_at(
+            &f,
+            path,
+            &zeros,
+            off,
+            &format!("{}: zeroing the new LV", sys.devices[dev].image.path),
+        )?;
         f.sync_data()?;
         at += n;
     }

@@ -210,6 +210,7 @@ pub(crate) fn implicit_pvcreate(
     hooks: &WriteHooks,
     out: &mut dyn Write,
 ) -> Result<Option<System>> {
+    crate::write::openable_rw(sys, devs.iter().copied())?;
     let mut any = false;
     for &d in devs {
         if sys.devices[d].label.is_none() {

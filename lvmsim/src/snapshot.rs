@@ -430,11 +430,12 @@ pub(crate) fn activate_lv(
     w: &Writer,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let inst = writable(sys, vgname)?;
+    let inst = crate::write::changeable(sys, vgname)?;
     let li = inst.vg.lv_index_or_err(lvname)?;
     if !inst.vg.roles[li].merging_origin {
         return Ok(());
     }
+    crate::write::openable_rw(sys, inst.pv_devices.iter().flatten().copied())?;
     if merge_runs(
         sys,
         inst,

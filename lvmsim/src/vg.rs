@@ -375,7 +375,16 @@ pub fn vgchange(
     w: &Writer,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let inst = writable(sys, vgname)?;
+    let inst = crate::write::changeable(sys, vgname)?;
+    if activate
+        && inst
+            .vg
+            .roles
+            .iter()
+            .any(|r| r.cow_of.is_some_and(|c| c.merging))
+    {
+        crate::write::openable_rw(sys, inst.pv_devices.iter().flatten().copied())?;
+    }
     if activate {
         let merged = run_merges_limited(sys, inst, None, interrupt_after, w.hooks)?;
         if poll {

@@ -76,8 +76,21 @@ pub(crate) fn commit_vg(
     apply(sys, &writes, w.hooks)
 }
 
-/// Refuses VGs lvm2 would not change.
+/// Refuses VGs lvm2 would not change, and VGs on images that cannot be
+/// opened for writing.
 pub(crate) fn writable<'a>(
+    sys: &'a System,
+    vgname: &str,
+) -> Result<&'a lvm_meta::scan::VgInstance> {
+    let inst = changeable(sys, vgname)?;
+    openable_rw(sys, inst.pv_devices.iter().flatten().copied())?;
+    Ok(inst)
+}
+
+/// Refuses VGs lvm2 would not change (the images are not opened: for a
+/// command that may not write, such as an activation with nothing to
+/// merge).
+pub(crate) fn changeable<'a>(
     sys: &'a System,
     vgname: &str,
 ) -> Result<&'a lvm_meta::scan::VgInstance> {
@@ -95,6 +108,21 @@ pub(crate) fn writable<'a>(
         bail!("Cannot change VG {vgname} with unknown segments in it!");
     }
     Ok(inst)
+}
+
+/// Refuses the command before its first write when one of the images
+/// `devs` cannot be opened for writing (a read-only file or mount), so that
+/// a command with several writes never stops between them for that.
+pub(crate) fn openable_rw(sys: &System, devs: impl IntoIterator<Item = usize>) -> Result<()> {
+    for d in devs {
+        let path = &sys.devices[d].image.source;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .with_context(|| format!("{path}: cannot open for writing"))?;
+    }
+    Ok(())
 }
 
 /// Opens each image that a write touches read-write (no other) and applies
@@ -164,6 +192,7 @@ pub(crate) fn open_rw(
                         .with_context(|| format!("{path}: cannot open for writing"))?,
                     path: path.clone(),
                     log: hooks.log.clone(),
+                    hooks: hooks.data_hooks(),
                 })
             }
             None => None,

@@ -44,6 +44,8 @@ pub struct Logged {
     pub path: String,
     /// The record, if one is kept.
     pub log: Option<PathBuf>,
+    /// The command's write hooks (a simulated crash or disk failure).
+    pub hooks: crate::context::DataHooks,
 }
 
 impl ReadAt for Logged {
@@ -60,7 +62,22 @@ impl WriteAt for Logged {
         if let Some(log) = &self.log {
             record(log, &self.path, offset, data)?;
         }
-        self.file.write_all_at(data, offset)
+        // The error names the image and the offset: the engine's callers
+        // add only what they were doing.
+        let named =
+            |e: io::Error| io::Error::new(e.kind(), format!("{} at byte {offset}: {e}", self.path));
+        match self.hooks.gate(data.len()) {
+            crate::context::Gate::Write => self.file.write_all_at(data, offset).map_err(named),
+            crate::context::Gate::Fail(k) => Err(named(k.error())),
+            crate::context::Gate::Crash(n) => {
+                self.file.write_all_at(&data[..n], offset).map_err(named)?;
+                self.file.sync_data()?;
+                Err(io::Error::other(format!(
+                    "simulated crash before the end of a write to {} at {offset}",
+                    self.path
+                )))
+            }
+        }
     }
     fn sync(&mut self) -> io::Result<()> {
         self.file.sync()

@@ -8,8 +8,10 @@
 //! `--dev`), `LVMSIM_DETERMINISTIC=1` (fixed host, time and identifiers),
 //! `LVMSIM_HOSTNAME`, `LVMSIM_UNAME`, `LVMSIM_TIME` (what metadata headers
 //! record), `LVMSIM_CRASH_AFTER=N` and `LVMSIM_CRASH_TORN=1` (a simulated
-//! power loss before write N+1), `LVMSIM_WRITE_LOG=FILE` (a record of
-//! every write, for the crash tests).
+//! power loss before write N+1), `LVMSIM_FAIL_AFTER=N` with
+//! `LVMSIM_FAIL_ERRNO=ENOSPC` or `EIO` (the default) (write N+1 fails with
+//! that error and is not made, as on a full or failing disk),
+//! `LVMSIM_WRITE_LOG=FILE` (a record of every write, for the crash tests).
 
 mod args;
 
@@ -19,7 +21,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use args::{Access, Cli, Cmd, DmCmd, DmsetupArgs, DumpKind, ReportFormat, Yn};
 use clap::Parser;
 use lvm_meta::io::Image;
-use lvmsim::context::Context;
+use lvmsim::context::{Context, FailKind};
 use lvmsim::error::{Error, Result};
 use lvmsim::size::{self, Amount, Sign};
 use lvmsim::{backup, data, dmsetup, history, pvck, recover, report, units};
@@ -42,6 +44,14 @@ fn context(scan_all: bool) -> Context {
     ctx.hooks.crash_after = var("LVMSIM_CRASH_AFTER").and_then(|v| v.parse().ok());
     ctx.hooks.torn = var("LVMSIM_CRASH_TORN").as_deref() == Some("1");
     ctx.hooks.log = std::env::var_os("LVMSIM_WRITE_LOG").map(PathBuf::from);
+    ctx.hooks.fail_after = var("LVMSIM_FAIL_AFTER")
+        .and_then(|v| v.parse().ok())
+        .map(|k| {
+            let kind = var("LVMSIM_FAIL_ERRNO")
+                .and_then(|e| FailKind::parse(&e))
+                .unwrap_or(FailKind::Io);
+            (k, kind)
+        });
     ctx
 }
 
@@ -344,14 +354,14 @@ fn run(cli: Cli) -> Result<i32> {
                         context: format!("{}: cannot open", p.display()),
                         source: e,
                     })?;
-                    data::write(&sys, &a.lv, a.offset, &mut f, &ctx.hooks.stop)?
+                    data::write(&sys, &a.lv, a.offset, &mut f, &ctx.hooks)?
                 }
                 None => data::write(
                     &sys,
                     &a.lv,
                     a.offset,
                     &mut std::io::stdin().lock(),
-                    &ctx.hooks.stop,
+                    &ctx.hooks,
                 )?,
             };
         }

@@ -13,6 +13,7 @@ mod forensic_mutations;
 mod forensic_read_only;
 mod full_mda;
 mod history;
+mod host_disk;
 mod kernel_blank_replay;
 mod kernel_corpus;
 mod kernel_dmsetup;
