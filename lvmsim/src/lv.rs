@@ -392,23 +392,7 @@ pub fn lvcreate(
     let pieces = allocate_for(&vg, &choice, stripes, n, None, approx, &name)?;
     let mut segments = segments_for(&pieces, 0, stripe_size);
     merge_segments(&mut segments);
-    let lv = Lv {
-        name: name.clone(),
-        id: lvm_meta::uuid::format_uuid(&ids.next_id()?),
-        status: vec!["READ".into(), "WRITE".into(), "VISIBLE".into()],
-        flags: Vec::new(),
-        tags: Vec::new(),
-        creation_time: Some(w.time as i64),
-        creation_host: Some(w.host.clone()),
-        read_ahead: None,
-        lock_args: None,
-        allocation_policy: None,
-        profile: None,
-        major: None,
-        minor: None,
-        segments,
-    };
-    vg.lvs.push(lv);
+    vg.lvs.push(new_lv(&name, ids, w, segments)?);
     vg.derive_roles();
     // A commit cut part-way (one metadata area written) may show the new
     // LV: it is removed again as after a failed wipe.
@@ -1028,6 +1012,27 @@ pub fn lvremove(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) 
         sys_now = rescan(&sys_now)?;
     }
     Ok(())
+}
+
+/// A new visible LV as lvcreate writes it: a fresh UUID, the writer's
+/// host and time, `segments`.
+pub(crate) fn new_lv(name: &str, ids: &mut Ids, w: &Writer, segments: Vec<Segment>) -> Result<Lv> {
+    Ok(Lv {
+        name: name.to_owned(),
+        id: lvm_meta::uuid::format_uuid(&ids.next_id()?),
+        status: vec!["READ".into(), "WRITE".into(), "VISIBLE".into()],
+        flags: Vec::new(),
+        tags: Vec::new(),
+        creation_time: Some(i64::try_from(w.time).unwrap_or(i64::MAX)),
+        creation_host: Some(w.host.clone()),
+        read_ahead: None,
+        lock_args: None,
+        allocation_policy: None,
+        profile: None,
+        major: None,
+        minor: None,
+        segments,
+    })
 }
 
 #[cfg(test)]

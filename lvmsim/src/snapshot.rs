@@ -5,7 +5,7 @@
 use crate::context::WriteHooks;
 use crate::error::{bail, refused, Error, Result};
 use crate::{ids::*, lv::*, write::*};
-use lvm_meta::model::{Lv, Segment, SegmentKind, Vg};
+use lvm_meta::model::{Segment, SegmentKind, Vg};
 use lvm_meta::scan::System;
 use lvm_meta::units::Sectors;
 use std::io::Write;
@@ -51,21 +51,11 @@ pub(crate) fn snapshot_phase(
         .max();
     let glue_name = format!("snapshot{}", high.map_or(0, |h| h + 1));
     let origin_extents = vg.lvs[oi].segments.iter().map(|s| s.extent_count).sum();
-    vg.lvs.push(Lv {
-        name: glue_name,
-        id: lvm_meta::uuid::format_uuid(&ids.next_id()?),
-        status: vec!["READ".into(), "WRITE".into(), "VISIBLE".into()],
-        flags: Vec::new(),
-        tags: Vec::new(),
-        creation_time: Some(w.time as i64),
-        creation_host: Some(w.host.clone()),
-        read_ahead: None,
-        lock_args: None,
-        allocation_policy: None,
-        profile: None,
-        major: None,
-        minor: None,
-        segments: vec![Segment {
+    vg.lvs.push(new_lv(
+        &glue_name,
+        ids,
+        w,
+        vec![Segment {
             key: "segment1".into(),
             start_extent: 0,
             extent_count: origin_extents,
@@ -79,7 +69,7 @@ pub(crate) fn snapshot_phase(
                 merging: false,
             },
         }],
-    });
+    )?);
     vg.derive_roles();
     commit_vg(&sys2, inst, &mut vg, w, 2)?;
     let sys3 = rescan(&sys2)?;
