@@ -307,6 +307,70 @@ fn holder_in(locks: &str, major: u64, minor: u64, ino: u64) -> Option<u32> {
     }
 }
 
+/// The image files of VGs `vgs` among `devs` (regular files only), sorted,
+/// from a scan made without locks; `None` when a VG is not there or the
+/// images cannot be scanned (the caller then locks every image).
+fn vg_images(devs: &[PathBuf], vgs: &[String]) -> Option<Vec<PathBuf>> {
+    let sys = crate::scan(devs, false, &mut std::io::sink()).ok()?;
+    let mut out = Vec::new();
+    for name in vgs {
+        let inst = sys.vg(name)?;
+        for d in inst.pv_devices.iter().flatten() {
+            out.push(PathBuf::from(&sys.devices[*d].image.source));
+        }
+    }
+    out.retain(|p| p.is_file());
+    out.sort();
+    out.dedup();
+    Some(out)
+}
+
+/// Exclusive locks for a command that changes VGs `vgs` (lvm2's per-VG
+/// lock, taken on the VGs' images) and the images `named` (new PVs: lvm2's
+/// global lock for orphans, taken on those images), so that commands on
+/// other VGs of the same images run beside it. The VGs' images come from a
+/// scan without locks; after locking they are found again, and if the VG
+/// gained or lost PVs in between the locks are taken anew. With `vgs`
+/// `None`, or when a VG cannot be found that way, every image of `all` is
+/// locked instead.
+pub fn acquire_for_vgs(
+    all: &[PathBuf],
+    vgs: Option<&[String]>,
+    named: &[PathBuf],
+    policy: Policy,
+    notify: &mut dyn FnMut(&str),
+) -> Result<Guard, LockError> {
+    const TRIES: usize = 5;
+    let files = |v: &[PathBuf]| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = v.iter().filter(|p| p.is_file()).cloned().collect();
+        v.extend(named.iter().filter(|p| p.is_file()).cloned());
+        v
+    };
+    let everything = |notify: &mut dyn FnMut(&str)| {
+        let every = crate::device_paths(all)
+            .map(|d| {
+                d.into_iter()
+                    .map(|(_, p)| PathBuf::from(p))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        acquire(&files(&every), Mode::Exclusive, policy, notify)
+    };
+    let Some(vgs) = vgs.filter(|_| policy.locking) else {
+        return everything(notify);
+    };
+    for _ in 0..TRIES {
+        let Some(before) = vg_images(all, vgs) else {
+            return everything(notify);
+        };
+        let guard = acquire(&files(&before), Mode::Exclusive, policy, notify)?;
+        if vg_images(all, vgs).as_ref() == Some(&before) {
+            return Ok(guard);
+        }
+    }
+    everything(notify)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -139,6 +139,48 @@ impl Cmd {
     }
 }
 
+impl Cmd {
+    /// The VGs a writing command changes, as lvm2 would lock them (`None`:
+    /// lock every image, for commands whose VG is not known from the
+    /// command line or that must see every VG: a new VG name must not be
+    /// taken, a restore may land on any PV; and for readers, which lock
+    /// every image shared).
+    pub(crate) fn changes_vgs(&self) -> Option<Vec<String>> {
+        let vg_of = |arg: &str| arg.split('/').next().unwrap_or(arg).to_owned();
+        let each = |lvs: &[String]| {
+            let mut v: Vec<String> = lvs.iter().map(|l| vg_of(l)).collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        match self {
+            Cmd::Lvrename(a) => a.names.first().map(|n| vec![vg_of(n)]),
+            Cmd::Lvconvert(a) => Some(vec![vg_of(&a.lv)]),
+            Cmd::Lvpoll(a) => Some(vec![vg_of(&a.lv)]),
+            Cmd::Write(a) => Some(vec![vg_of(&a.lv)]),
+            Cmd::Lvremove(a) => Some(each(&a.lvs)),
+            Cmd::Lvchange(a) => Some(each(&a.lvs)),
+            Cmd::Vgchange(a) => Some(vec![a.vg.clone()]),
+            Cmd::Vgreduce(a) => Some(vec![a.vg.clone()]),
+            Cmd::Vgremove(a) => Some(vec![a.vg.clone()]),
+            Cmd::Vgextend(a) => Some(vec![a.vg.clone()]),
+            Cmd::Lvcreate(a) => a.args.first().map(|v| vec![vg_of(v)]),
+            Cmd::Lvextend(a) | Cmd::Lvreduce(a) => a.args.first().map(|v| vec![vg_of(v)]),
+            Cmd::Pvcreate(_) => Some(Vec::new()),
+            Cmd::Vgcreate(_) | Cmd::Vgrename(_) | Cmd::Vgcfgrestore(_) => None,
+            Cmd::Pvs(_)
+            | Cmd::Vgs(_)
+            | Cmd::Lvs(_)
+            | Cmd::Cat(_)
+            | Cmd::Pvck(_)
+            | Cmd::Vgcfgbackup(_)
+            | Cmd::Dmsetup(_)
+            | Cmd::History(_)
+            | Cmd::Recover(_) => None,
+        }
+    }
+}
+
 /// lvm2's y/n option values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Yn {

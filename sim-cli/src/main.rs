@@ -242,12 +242,27 @@ fn run(cli: Cli) -> Result<i32> {
     }
     // Every image the command reads or writes is locked before it is read
     // (shared for readers, exclusive for writers) and stays locked to the end.
-    let _locks = lvmsim::lock::acquire(
-        &lock_paths(&cli.cmd, &devs),
-        lvmsim::lock::Mode::for_command(access != Access::Read),
-        lvmsim::lock::Policy::from_flags(cli.nolocking, cli.lock_opt.is_some()),
-        &mut |m| eprintln!("  {m}"),
-    )?;
+    let policy = lvmsim::lock::Policy::from_flags(cli.nolocking, cli.lock_opt.is_some());
+    let notify = &mut |m: &str| eprintln!("  {m}");
+    let _locks = if access == Access::Read {
+        lvmsim::lock::acquire(
+            &lock_paths(&cli.cmd, &devs),
+            lvmsim::lock::Mode::Shared,
+            policy,
+            notify,
+        )?
+    } else {
+        // Writers lock the images of the VGs they change (and the images
+        // they make PVs), so commands on other VGs run beside them.
+        let named: Vec<PathBuf> = named.iter().map(PathBuf::from).collect();
+        lvmsim::lock::acquire_for_vgs(
+            &devs,
+            cli.cmd.changes_vgs().as_deref(),
+            &named,
+            policy,
+            notify,
+        )?
+    };
     let scan = |err: &mut dyn Write| lvmsim::scan(&devs, ctx.scan_all, err);
     let line = raw_cmd_line();
     let mut code = 0;

@@ -284,3 +284,58 @@ fn a_blocked_command_says_whom_it_waits_for_then_runs() {
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     assert!(!rest.contains("waiting"), "said it twice: {rest}");
 }
+
+/// A writer locks only the images of the VG it changes: with another VG's
+/// image held, it runs; with its own VG's image held, `nowait` refuses
+/// naming that image. Readers lock every image shared.
+#[test]
+fn a_writer_locks_the_images_of_its_vg_only() {
+    let t = tempfile::tempdir().unwrap();
+    let (a, b) = (t.path().join("a.img"), t.path().join("b.img"));
+    for (img, vg) in [(&a, "vga"), (&b, "vgb")] {
+        std::fs::File::create(img)
+            .unwrap()
+            .set_len(16 << 20)
+            .unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_lvmsim"))
+            .arg("--dev")
+            .arg(img)
+            .args(["vgcreate", vg])
+            .arg(img)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    }
+    let both = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_lvmsim"))
+            .arg("--dev")
+            .arg(&a)
+            .arg("--dev")
+            .arg(&b)
+            .args(["--lock-opt", "nowait"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let held = File::open(&a).unwrap();
+    held.lock().unwrap();
+    let o = both(&["lvcreate", "-n", "lv", "-L", "4m", "vgb"]);
+    assert!(
+        o.status.success(),
+        "vgb is not on a.img: {}",
+        text(&o.stderr)
+    );
+    let o = both(&["lvcreate", "-n", "lv", "-L", "4m", "vga"]);
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("a.img"), "{}", text(&o.stderr));
+    let o = both(&["lvs"]);
+    assert_eq!(o.status.code(), Some(5), "a reader waits for every image");
+    held.unlock().unwrap();
+    let o = both(&["lvs", "--noheadings", "-o", "vg_name,lv_name"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let listed = text(&o.stdout);
+    assert!(
+        listed.contains("vgb") && !listed.contains("vga"),
+        "{listed}"
+    );
+}
