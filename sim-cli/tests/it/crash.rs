@@ -13,13 +13,28 @@ use crate::common;
 
 use common::Lvmsim;
 use cow_engine::view;
-use lvm_meta::io::Image;
+use lvm_meta::io::{Image, ReadAt};
 use lvm_meta::scan::System;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
-/// Images by file name.
-type Images = BTreeMap<String, Vec<u8>>;
+/// Images by file name. Shared, so that checking a cut copies no image:
+/// a write copies the one image it changes, and only while a check still
+/// holds the old bytes.
+type Images = BTreeMap<String, Arc<Vec<u8>>>;
+
+/// An image's bytes, shared with the cut they belong to.
+struct Shared(Arc<Vec<u8>>);
+
+impl ReadAt for Shared {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        self.0.as_slice().read_exact_at(buf, offset)
+    }
+    fn size(&self) -> std::io::Result<u64> {
+        Ok(self.0.len() as u64)
+    }
+}
 
 /// One recorded write.
 struct Write {
@@ -39,7 +54,10 @@ fn kernel_images(scenario: &str) -> Images {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
         if let Some(stem) = name.strip_suffix(".img.zst") {
             if stem.starts_with("pv") && !stem.contains('.') {
-                out.insert(format!("{stem}.img"), common::unzst(&dir.join(&name)));
+                out.insert(
+                    format!("{stem}.img"),
+                    Arc::new(common::unzst(&dir.join(&name))),
+                );
             }
         }
     }
@@ -55,7 +73,7 @@ fn corpus_images(scenario: &str) -> Images {
         .map(|(_, p)| {
             (
                 p.file_name().unwrap().to_string_lossy().into_owned(),
-                std::fs::read(p).unwrap(),
+                Arc::new(std::fs::read(p).unwrap()),
             )
         })
         .collect()
@@ -63,14 +81,14 @@ fn corpus_images(scenario: &str) -> Images {
 
 fn put(dir: &Path, images: &Images) {
     for (name, bytes) in images {
-        std::fs::write(dir.join(name), bytes).unwrap();
+        std::fs::write(dir.join(name), bytes.as_slice()).unwrap();
     }
 }
 
 fn get(dir: &Path, images: &Images) -> Images {
     images
         .keys()
-        .map(|n| (n.clone(), std::fs::read(dir.join(n)).unwrap()))
+        .map(|n| (n.clone(), Arc::new(std::fs::read(dir.join(n)).unwrap())))
         .collect()
 }
 
@@ -118,7 +136,7 @@ fn parse_log(mut b: &[u8]) -> Vec<Write> {
 /// Runs a command on a copy of `before` and returns its writes and the
 /// images it left.
 fn record(before: &Images, args: &[&str]) -> (Vec<Write>, Images) {
-    let t = tempfile::tempdir().unwrap();
+    let t = common::scratch();
     put(t.path(), before);
     let log = t.path().join("writes.log");
     lvmsim(t.path(), before, args, Some(&log));
@@ -149,7 +167,7 @@ fn cut(before: &Images, writes: &[Write], k: usize, torn: bool) -> Images {
 fn apply(img: &mut Images, w: &Write, max: usize) {
     let data = &w.data[..w.data.len().min(max)];
     let at = w.offset as usize;
-    img.get_mut(&w.file).unwrap()[at..at + data.len()].copy_from_slice(data);
+    Arc::make_mut(img.get_mut(&w.file).unwrap())[at..at + data.len()].copy_from_slice(data);
 }
 
 /// What a cut shows: the VG's metadata and each LV's contents.
@@ -168,7 +186,12 @@ struct State {
 fn state(images: Images, vgname: &str) -> Result<State, String> {
     let list = images
         .into_iter()
-        .map(|(n, b)| Image::from_bytes(&n, b))
+        .map(|(n, b)| {
+            let mut img = Image::from_bytes(&n, Vec::new());
+            img.size = b.len() as u64;
+            img.data = Box::new(Shared(b));
+            img
+        })
         .collect();
     let sys = System::scan(list).map_err(|e| e.to_string())?;
     if let Some(p) = sys.problems.iter().find(|p| p.fatal) {
@@ -331,7 +354,7 @@ fn check_cuts_sampled(
                 let mut t = running.clone();
                 let w = &writes[k - 1];
                 let at = w.offset as usize;
-                t.get_mut(&w.file).unwrap()[at + TORN..at + w.data.len()]
+                Arc::make_mut(t.get_mut(&w.file).unwrap())[at + TORN..at + w.data.len()]
                     .copy_from_slice(&overwritten[TORN..]);
                 t
             } else {
@@ -471,7 +494,7 @@ fn lvremove_snapshot_cut_at_every_write() {
 /// Resumes a cut merge with `vgchange -ay` and checks that the origin ends
 /// with the snapshot's data, the snapshot gone, the others intact.
 fn resume(img: &Images, promise: &Promise, snap: &str) -> Result<(), String> {
-    let t = tempfile::tempdir().unwrap();
+    let t = common::scratch();
     put(t.path(), img);
     lvmsim(t.path(), img, &["vgchange", "-ay", "vg"], None);
     let s = state(get(t.path(), img), &promise.vgname)?;

@@ -4,7 +4,7 @@
 //! without error, as exactly the state before the command or the state
 //! after it.
 
-use crate::common::{Lvmsim, Output};
+use crate::common::{self, Lvmsim, Output};
 use std::path::{Path, PathBuf};
 
 const IMAGES: [(&str, u64); 3] = [("a", 12 << 20), ("b", 10 << 20), ("c", 16 << 20)];
@@ -15,7 +15,7 @@ struct Set {
 
 impl Set {
     fn blank() -> Set {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = common::scratch();
         for (n, size) in IMAGES {
             let f = std::fs::File::create(dir.path().join(format!("{n}.img"))).unwrap();
             f.set_len(size).unwrap();
@@ -24,7 +24,7 @@ impl Set {
     }
 
     fn copy(&self) -> Set {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = common::scratch();
         for (n, _) in IMAGES {
             let name = format!("{n}.img");
             std::fs::copy(self.dir.path().join(&name), dir.path().join(&name)).unwrap();

@@ -57,7 +57,7 @@ struct Outcome {
 
 fn replay(name: &str) -> Outcome {
     let dir = common::repo().join("testdata/kernel").join(name);
-    let work = tempfile::tempdir().unwrap();
+    let work = common::scratch();
     let script = std::fs::read_to_string(dir.join("scenario")).unwrap();
     let mut disks: Vec<(String, String)> = Vec::new();
     for (pv, dev, size) in common::kgen::disks(&script) {
@@ -522,7 +522,7 @@ fn merge_runs_at_poweroff(
         .collect();
     // The fewest merge runs that get as far as the kernel had got.
     for runs in 0..4096 {
-        let t = tempfile::tempdir().unwrap();
+        let t = common::scratch();
         let mut a: Vec<String> = Vec::new();
         for (i, (n, p)) in pairs.iter().enumerate() {
             let q = t.path().join(format!("{i}.img"));

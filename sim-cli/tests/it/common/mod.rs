@@ -39,6 +39,22 @@ pub fn unzst_to(src: &Path, dst: &Path) {
     std::io::copy(&mut dec, &mut out).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
 }
 
+/// A private temporary folder for images, in memory (`/dev/shm`) where the
+/// machine has it: the crash tests write whole images for every cut they
+/// resume, and a disk-backed /tmp makes that most of their time.
+pub fn scratch() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        if let Ok(t) = tempfile::Builder::new()
+            .prefix("lvmsim-test")
+            .tempdir_in(shm)
+        {
+            return t;
+        }
+    }
+    tempfile::tempdir().unwrap()
+}
+
 /// The sha256 of `data` in lowercase hex, as `sha256sum` prints it.
 pub fn sha256(data: &[u8]) -> String {
     use sha2::Digest;
