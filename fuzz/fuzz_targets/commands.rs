@@ -34,7 +34,7 @@ use lvm_meta::scan::System;
 // Every path into the library is named here (the commands are called by
 // their bare names below).
 use lvmsim::context::Context;
-use lvmsim::context::Stop;
+use lvmsim::context::WriteHooks;
 use lvmsim::data::cat;
 use lvmsim::error::Error;
 use lvmsim::ids::ids_for;
@@ -54,7 +54,7 @@ fn write_lv(
     offset: u64,
     input: &mut dyn std::io::Read,
 ) -> Result<u64, Error> {
-    lvmsim::data::write(sys, arg, offset, input, &Stop::default())
+    lvmsim::data::write(sys, arg, offset, input, &WriteHooks::default())
 }
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
