@@ -27,7 +27,7 @@ impl Set {
         let dir = common::scratch();
         for (n, _) in IMAGES {
             let name = format!("{n}.img");
-            std::fs::copy(self.dir.path().join(&name), dir.path().join(&name)).unwrap();
+            common::copy_sparse(&self.dir.path().join(&name), &dir.path().join(&name));
         }
         Set { dir }
     }
@@ -60,21 +60,48 @@ impl Set {
         assert!(o.ok(), "{args}: {}", o.stderr);
     }
 
-    /// Everything the tools report about the state, or why it cannot.
+    /// Everything the tools report about the state, or why it cannot: the
+    /// library's `pvs`, `vgs` and `lvs` (what the binary prints), called in
+    /// this process; only the cut command itself is run as lvmsim.
     fn state(&self) -> Result<String, String> {
-        let mut s = String::new();
-        for q in [
-            "pvs -o pv_name,vg_name,pv_pe_count,pv_pe_alloc_count,pv_mda_count --reportformat json",
-            "vgs -o vg_name,vg_seqno,lv_count,vg_free_count --reportformat json",
-            "lvs -a --segments -o lv_name,seg_start_pe,seg_pe_ranges,lv_attr --reportformat json",
+        use lvmsim::report::{Kind, Options};
+        let images: Vec<(String, PathBuf)> = IMAGES
+            .iter()
+            .map(|(n, _)| (format!("/dev/{n}"), self.path(n)))
+            .collect();
+        let named: Vec<(&str, &PathBuf)> = images.iter().map(|(n, p)| (n.as_str(), p)).collect();
+        let s = lvmsim::api::Session::open(&named, lvmsim::context::Context::deterministic())
+            .map_err(|e| format!("scan: {e}"))?;
+        let mut out = Vec::new();
+        for (kind, fields, all) in [
+            (
+                Kind::Pv,
+                "pv_name,vg_name,pv_pe_count,pv_pe_alloc_count,pv_mda_count",
+                false,
+            ),
+            (Kind::Vg, "vg_name,vg_seqno,lv_count,vg_free_count", false),
+            (
+                Kind::Seg,
+                "lv_name,seg_start_pe,seg_pe_ranges,lv_attr",
+                true,
+            ),
         ] {
-            let o = self.run(q, None);
-            if !o.ok() {
-                return Err(format!("{q}: {}", o.stderr));
-            }
-            s.push_str(&o.text());
+            let opts = Options {
+                all,
+                segments: kind == Kind::Seg,
+                fields: vec![fields.to_owned()],
+                json: true,
+                ..Options::default()
+            };
+            let r = match kind {
+                Kind::Pv => s.pvs(&opts),
+                Kind::Vg => s.vgs(&opts),
+                _ => s.lvs(&opts),
+            };
+            r.and_then(|r| r.write(&mut out))
+                .map_err(|e| format!("{kind:?} report: {e}"))?;
         }
-        Ok(s)
+        Ok(String::from_utf8(out).unwrap())
     }
 }
 

@@ -53,7 +53,7 @@ struct Set {
 
 impl Set {
     fn blank() -> Set {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::common::scratch();
         for n in IMAGES {
             std::fs::File::create(dir.path().join(n))
                 .unwrap()
@@ -64,9 +64,9 @@ impl Set {
     }
 
     fn copy(&self) -> Set {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::common::scratch();
         for n in IMAGES {
-            std::fs::copy(self.dir.path().join(n), dir.path().join(n)).unwrap();
+            crate::common::copy_sparse(&self.dir.path().join(n), &dir.path().join(n));
         }
         for e in std::fs::read_dir(self.dir.path()).unwrap() {
             let e = e.unwrap();
@@ -104,52 +104,85 @@ impl Set {
         ok_in(self.dir.path(), &a);
     }
 
-    /// The VG's metadata as reported, and every LV's bytes (by name).
+    /// The VG's metadata as reported, and every LV's bytes (by name): the
+    /// library's `vgs`, `lvs` and `cat` (what the binary prints), called in
+    /// this process.
     fn state(&self) -> Result<State, String> {
-        let mut report = String::new();
-        for q in [
-            // Not the seqno: a command that undoes its first commit (lvm2's
-            // revert of a new LV it could not wipe) leaves the old VG
-            // with a higher one.
-            "vgs -o vg_name,lv_count,vg_free_count --reportformat json",
-            "lvs -a --segments -o lv_name,lv_attr,origin,seg_start_pe,seg_pe_ranges --reportformat json",
-        ] {
-            let o = self.run(q, &[]);
-            // lvm2 warns of a copy left behind by a cut commit, and uses
-            // the newest: only that warning is expected.
-            let err = String::from_utf8_lossy(&o.stderr);
-            if !o.status.success()
-                || err
-                    .lines()
-                    .any(|l| !l.contains("WARNING: ignoring metadata seqno"))
-            {
-                return Err(format!("{q}: {}", String::from_utf8_lossy(&o.stderr)));
-            }
-            // The directory differs from copy to copy.
-            let dir = format!("{}/", self.dir.path().display());
-            report.push_str(&String::from_utf8_lossy(&o.stdout).replace(&dir, ""));
+        use lvmsim::report::{Kind, Options};
+        let images: Vec<(&str, PathBuf)> = IMAGES.iter().map(|n| (*n, self.path(n))).collect();
+        let s = lvmsim::api::Session::open(&images, lvmsim::context::Context::deterministic())
+            .map_err(|e| format!("scan: {e}"))?;
+        // lvm2 warns of a copy left behind by a cut commit, and uses the
+        // newest: only that warning is expected.
+        if let Some(p) = s
+            .system()
+            .problems
+            .iter()
+            .find(|p| !p.error.to_string().contains("ignoring metadata seqno"))
+        {
+            return Err(format!("scan: {}", p.error));
         }
-        let o = self.run("lvs -a --noheadings -o lv_name,lv_attr vg", &[]);
+        let mut report = Vec::new();
+        // Not the seqno: a command that undoes its first commit (lvm2's
+        // revert of a new LV it could not wipe) leaves the old VG with a
+        // higher one.
+        for (kind, fields) in [
+            (Kind::Vg, "vg_name,lv_count,vg_free_count"),
+            (
+                Kind::Seg,
+                "lv_name,lv_attr,origin,seg_start_pe,seg_pe_ranges",
+            ),
+        ] {
+            let opts = Options {
+                all: kind == Kind::Seg,
+                segments: kind == Kind::Seg,
+                fields: vec![fields.to_owned()],
+                json: true,
+                ..Options::default()
+            };
+            let r = if kind == Kind::Vg {
+                s.vgs(&opts)
+            } else {
+                s.lvs(&opts)
+            };
+            r.and_then(|r| r.write(&mut report))
+                .map_err(|e| format!("{kind:?} report: {e}"))?;
+        }
+        let lvs = s
+            .lvs(&Options {
+                all: true,
+                fields: vec!["lv_name,lv_attr".to_owned()],
+                names: vec!["vg".to_owned()],
+                ..Options::default()
+            })
+            .map_err(|e| format!("lvs: {e}"))?;
         let mut data = Vec::new();
-        for line in String::from_utf8_lossy(&o.stdout).lines() {
-            let mut w = line.split_whitespace();
-            let (Some(name), Some(attr)) = (w.next(), w.next()) else {
+        for row in 0..lvs.len() {
+            let (Some(name), Some(attr)) = (lvs.text(row, "lv_name"), lvs.text(row, "lv_attr"))
+            else {
                 continue;
             };
             if name.starts_with('[') {
                 continue;
             }
-            let c = self.run(&format!("cat vg/{name}"), &[]);
+            let mut bytes = Vec::new();
+            let got = lvmsim::data::cat(
+                s.system(),
+                &format!("vg/{name}"),
+                0,
+                None,
+                false,
+                &mut bytes,
+            );
             data.push((
                 name.to_owned(),
-                if c.status.success() {
-                    Ok(c.stdout)
-                } else {
-                    Err(format!("{attr}: {}", String::from_utf8_lossy(&c.stderr)))
-                },
+                got.map(|()| bytes).map_err(|e| format!("{attr}: {e}")),
             ));
         }
-        Ok(State { report, data })
+        Ok(State {
+            report: String::from_utf8(report).unwrap(),
+            data,
+        })
     }
 
     fn sha(&self) -> Vec<Vec<u8>> {
