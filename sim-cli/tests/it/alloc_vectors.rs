@@ -77,7 +77,7 @@ fn allocation_matches_lvm2() {
     let mut failures = Vec::new();
     let mut cmds = 0;
     for v in &vectors {
-        let work = tempfile::tempdir().unwrap();
+        let work = crate::common::scratch();
         let mut devs = Vec::new();
         for (n, s) in &v.images {
             let p = work.path().join(format!("{n}.img"));

@@ -21,7 +21,7 @@ fn pattern(tag: u8, len: usize) -> Vec<u8> {
 
 #[test]
 fn snapshot_write_read_merge_through_the_api() {
-    let t = tempfile::tempdir().unwrap();
+    let t = crate::common::scratch();
     let img = t.path().join("disk.img");
     std::fs::File::create(&img)
         .unwrap()

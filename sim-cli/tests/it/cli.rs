@@ -40,7 +40,7 @@ macro_rules! conformance {
 
                 #[test]
                 fn missing_file_is_named() {
-                    let t = tempfile::tempdir().unwrap();
+                    let t = crate::common::scratch();
                     let mut a = vec!["--dev", "nope.img"];
                     a.extend(base());
                     if a.contains(&"pvck") {
@@ -54,7 +54,7 @@ macro_rules! conformance {
 
                 #[test]
                 fn garbage_input_is_not_a_crash() {
-                    let t = tempfile::tempdir().unwrap();
+                    let t = crate::common::scratch();
                     let junk: Vec<u8> = (0..70_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
                     std::fs::write(t.path().join("junk.img"), junk).unwrap();
                     let mut a = vec!["--dev", "junk.img"];
@@ -102,7 +102,7 @@ conformance! {
 
 #[test]
 fn a_directory_is_scanned_and_an_empty_one_reports_nothing() {
-    let t = tempfile::tempdir().unwrap();
+    let t = crate::common::scratch();
     std::fs::create_dir(t.path().join("empty")).unwrap();
     let o = run(&["--dev", "empty", "vgs"], t.path());
     assert_eq!(o.status, 0, "{}", o.stderr);
@@ -111,7 +111,7 @@ fn a_directory_is_scanned_and_an_empty_one_reports_nothing() {
 
 #[test]
 fn pvck_of_a_directory_fails_with_its_name() {
-    let t = tempfile::tempdir().unwrap();
+    let t = crate::common::scratch();
     std::fs::create_dir(t.path().join("d")).unwrap();
     let o = run(&["pvck", "--dump", "headers", "d"], t.path());
     assert_ne!(o.status, 0);
@@ -127,7 +127,7 @@ fn no_devices_is_a_clear_error() {
 
 #[test]
 fn corrupt_header_is_reported_with_file_structure_and_offset() {
-    let t = tempfile::tempdir().unwrap();
+    let t = crate::common::scratch();
     let p = common::repo().join("testdata/lvm2/corpus/single/a.img.zst");
     let mut b = common::unzst(&p);
     b[4096 + 100] ^= 1;
@@ -145,7 +145,7 @@ fn corrupt_header_is_reported_with_file_structure_and_offset() {
 
 #[test]
 fn cat_into_a_closed_pipe_exits_quietly() {
-    let t = tempfile::tempdir().unwrap();
+    let t = crate::common::scratch();
     let p = common::repo().join("testdata/lvm2/corpus/single/a.img.zst");
     common::unzst_to(&p, &t.path().join("a.img"));
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lvmsim"))
@@ -178,7 +178,7 @@ fn cat_gives_the_bytes_lvm2_placed() {
     // gen.sh stamped every 64 KiB block of the PV's extent area with
     // "LVMSIM <image> @<byte offset>"; lvm2's lvs-segments golden says lv0
     // starts at PE 0 and pvs.json gives pe_start and the extent size.
-    let t = tempfile::tempdir().unwrap();
+    let t = crate::common::scratch();
     let dir = common::repo().join("testdata/lvm2/corpus/single");
     std::fs::write(
         t.path().join("a.img"),

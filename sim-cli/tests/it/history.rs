@@ -16,7 +16,7 @@
 
 use crate::common;
 
-use common::{hashes, load, repo, Scenario};
+use common::{contents, load, repo, Scenario};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -84,7 +84,7 @@ fn lvm2_scenarios() -> Vec<PathBuf> {
 
 /// A kernel scenario's final images, named like its record files (pv1 ...).
 fn load_kernel(dir: &Path) -> Scenario {
-    let work = tempfile::tempdir().unwrap();
+    let work = crate::common::scratch();
     let mut devs = Vec::new();
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
@@ -119,7 +119,7 @@ fn lvm2_corpus_copies_match_pvck_metadata_search() {
     let mut compared = 0;
     for dir in lvm2_scenarios() {
         let s = load(&dir);
-        let before = hashes(&s);
+        let before = contents(&s);
         let h = history_json(&s, &[]);
         for (name, path) in &s.devs {
             let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
@@ -131,7 +131,7 @@ fn lvm2_corpus_copies_match_pvck_metadata_search() {
             assert_eq!(ours(&h, name), want, "{}: {}", s.name, rec.display());
             compared += want.len();
         }
-        assert_eq!(hashes(&s), before, "{}: an image changed", s.name);
+        assert_eq!(contents(&s), before, "{}: an image changed", s.name);
     }
     assert!(compared > 50, "only {compared} copies compared");
 }
@@ -141,7 +141,7 @@ fn kernel_copies_match_pvck_mdasearch(name: &str) {
     let mut compared = 0;
     let dir = common::kernel(name);
     let s = load_kernel(&dir);
-    let before = hashes(&s);
+    let before = contents(&s);
     let h = history_json(&s, &[]);
     for (disk, _) in &s.devs {
         let recs = common::records(&dir, &format!(".pvck-mdasearch.{disk}"));
@@ -150,7 +150,7 @@ fn kernel_copies_match_pvck_mdasearch(name: &str) {
         assert_eq!(ours(&h, disk), want, "{}: {}", s.name, last.display());
         compared += want.len();
     }
-    assert_eq!(hashes(&s), before, "{}: an image changed", s.name);
+    assert_eq!(contents(&s), before, "{}: an image changed", s.name);
     eprintln!("{name}: {compared} copies compared");
     // vgcreate's copy and at least two later ones.
     assert!(compared >= 3, "{name}: only {compared} copies compared");

@@ -520,13 +520,14 @@ fn merge_runs_at_poweroff(
             (n.to_owned(), std::path::PathBuf::from(p))
         })
         .collect();
-    // The fewest merge runs that get as far as the kernel had got.
-    for runs in 0..4096 {
+    // The space the merge still uses after `runs` merge runs (None once it
+    // has finished), on fresh copies of the images; Err if lvmsim failed.
+    let probe = |runs: usize| -> Result<Option<u64>, ()> {
         let t = common::scratch();
         let mut a: Vec<String> = Vec::new();
         for (i, (n, p)) in pairs.iter().enumerate() {
             let q = t.path().join(format!("{i}.img"));
-            std::fs::copy(p, &q).unwrap();
+            common::copy_sparse(p, &q);
             a.extend(["--dev".to_owned(), format!("{n}={}", q.display())]);
         }
         let mut cmd = a.clone();
@@ -534,16 +535,38 @@ fn merge_runs_at_poweroff(
         cmd.insert(a.len() + 1, "--interrupt-after".into());
         cmd.insert(a.len() + 2, runs.to_string());
         if run(&cmd, None).0 != 0 {
-            return None;
+            return Err(());
         }
         let mut s = a.clone();
         s.extend(["dmsetup".to_owned(), "status".to_owned()]);
         let (_, got, _) = run(&s, None);
-        if used(&String::from_utf8_lossy(&got)).is_some_and(|u| u <= want_used) {
-            return Some(runs);
+        Ok(used(&String::from_utf8_lossy(&got)))
+    };
+    // The fewest merge runs that get as far as the kernel had got. Each run
+    // only lowers the space in use, so "as far, or finished" is false up to
+    // some count and true from there: found by doubling, then bisecting.
+    let far = |u: Option<u64>| u.is_none_or(|u| u <= want_used);
+    let (mut lo, mut hi) = (0usize, 0usize);
+    let mut at_hi = probe(0).ok()?;
+    while !far(at_hi) {
+        lo = hi + 1;
+        hi = (hi * 2).max(1);
+        if hi > 4096 {
+            return None;
+        }
+        at_hi = probe(hi).ok()?;
+    }
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        let u = probe(mid).ok()?;
+        if far(u) {
+            (hi, at_hi) = (mid, u);
+        } else {
+            lo = mid + 1;
         }
     }
-    None
+    // The kernel was still merging there: a finished merge is no answer.
+    at_hi.map(|_| hi)
 }
 
 fn fail_img(out: &mut Outcome, name: &str, pv: &str, what: String) {

@@ -531,7 +531,7 @@ struct Loaded {
 }
 
 fn load(dir: &Path, variant: Variant) -> Loaded {
-    let work = tempfile::tempdir().unwrap();
+    let work = crate::common::scratch();
     let mut images = BTreeMap::new();
     for d in disks(dir) {
         let file = match variant {

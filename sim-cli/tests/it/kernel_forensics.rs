@@ -13,7 +13,7 @@
 //!   touches a range lvmsim calls untrustworthy;
 //! * where lvmsim says "recoverable", the export's sha256 is the recorded
 //!   sha256 of the live snapshot;
-//! * every input image hashes the same before and after each command.
+//! * every input image has the same bytes before and after each command.
 //!
 //! The damaged scenarios are read with `--scan-all` (lvm2 itself no longer
 //! finds the VG there: their last `vgchange -ay` failed); `history` must
@@ -23,7 +23,7 @@
 
 use crate::common;
 
-use common::{hashes, load_kernel, sha256, Scenario};
+use common::{contents, load_kernel, sha256, Scenario};
 use serde_json::Value;
 
 const MIB: u64 = 1 << 20;
@@ -54,9 +54,9 @@ fn try_run(k: &Kernel, args: &[&str]) -> common::Output {
     if k.scan_all {
         l = l.arg("--scan-all");
     }
-    let before = hashes(k);
+    let before = contents(k);
     let o = l.args(args).run();
-    assert_eq!(hashes(k), before, "{}: {args:?} changed an image", k.name);
+    assert_eq!(contents(k), before, "{}: {args:?} changed an image", k.name);
     o
 }
 

@@ -132,7 +132,7 @@ fn metadata_from_blank_images(name: &str) {
     let mut copies_compared = 0;
     let mut skipped = 0;
     let mut commands = 0;
-    let work = tempfile::tempdir().unwrap();
+    let work = crate::common::scratch();
     let script = std::fs::read_to_string(dir.join("scenario")).unwrap();
     let mut disks: Vec<(String, String)> = Vec::new(); // (pvN, /dev/vdX)
                                                        // The kernel's images, for the host, uname and rings.

@@ -16,7 +16,7 @@ use common::{kernel, unzst, Lvmsim};
 #[test]
 fn merge_interrupted_resumes_to_the_kernels_bytes() {
     let k = kernel("merge-interrupted");
-    let t = tempfile::tempdir().unwrap();
+    let t = crate::common::scratch();
     common::unzst_to(
         &k.join("pv1.after-boot1.img.zst"),
         &t.path().join("pv1.img"),

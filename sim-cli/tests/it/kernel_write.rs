@@ -94,7 +94,7 @@ fn replay(name: &str) -> (usize, Vec<String>) {
             (w[1].to_owned(), w[2].to_owned())
         })
         .collect();
-    let work = tempfile::tempdir().unwrap();
+    let work = crate::common::scratch();
     let mut kernel_final: Vec<Vec<u8>> = Vec::new();
     let mut paths: Vec<PathBuf> = Vec::new();
     let mut devargs: Vec<String> = Vec::new();
@@ -372,7 +372,7 @@ fn every_scenario_is_accounted_for() {
 #[test]
 fn cat_force_reads_an_invalid_snapshot_for_forensics() {
     let dir = common::repo().join("testdata/kernel/snap-overflow");
-    let work = tempfile::tempdir().unwrap();
+    let work = crate::common::scratch();
     let p = work.path().join("pv1.img");
     std::fs::write(&p, common::unzst(&dir.join("pv1.img.zst"))).unwrap();
     let dev = vec!["--dev".to_owned(), format!("/dev/vda={}", p.display())];

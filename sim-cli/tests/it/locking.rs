@@ -169,7 +169,7 @@ fn dir_file(img: &Path, v: u8) -> PathBuf {
 
 #[test]
 fn concurrent_writers_lose_nothing_under_the_locks() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::scratch();
     let problems = race(dir.path(), &[]);
     assert!(problems.is_empty(), "{problems:#?}");
 }
@@ -179,7 +179,7 @@ fn concurrent_writers_lose_nothing_under_the_locks() {
 #[test]
 fn without_locks_the_same_run_corrupts_the_vg() {
     for _ in 0..3 {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::common::scratch();
         let problems = race(dir.path(), &["--nolocking"]);
         if !problems.is_empty() {
             let n = problems.len();
@@ -193,7 +193,7 @@ fn without_locks_the_same_run_corrupts_the_vg() {
 
 #[test]
 fn nowait_fails_at_once_naming_the_image_and_holder() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::scratch();
     let img = new_vg(dir.path());
     let me = std::process::id();
     let held = File::open(&img).unwrap();
@@ -243,7 +243,7 @@ fn nowait_fails_at_once_naming_the_image_and_holder() {
 
 #[test]
 fn a_blocked_command_says_whom_it_waits_for_then_runs() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::scratch();
     let img = new_vg(dir.path());
     let held = File::open(&img).unwrap();
     held.lock_shared().unwrap();
@@ -290,7 +290,7 @@ fn a_blocked_command_says_whom_it_waits_for_then_runs() {
 /// naming that image. Readers lock every image shared.
 #[test]
 fn a_writer_locks_the_images_of_its_vg_only() {
-    let t = tempfile::tempdir().unwrap();
+    let t = crate::common::scratch();
     let (a, b) = (t.path().join("a.img"), t.path().join("b.img"));
     for (img, vg) in [(&a, "vga"), (&b, "vgb")] {
         std::fs::File::create(img)

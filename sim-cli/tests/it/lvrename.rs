@@ -16,14 +16,14 @@ fn rename_reads_back_and_touches_only_metadata_holders() {
     // mdacopies: PV a has no metadata area, b one, c two.
     let s = common::load(&common::repo().join("testdata/lvm2/corpus/mdacopies"));
     let dir = s.work.path();
-    let before = common::hashes(&s);
+    let before = common::contents(&s);
     let o = run(dir, &["--dev", ".", "lvrename", "vg_mda", "lv0", "data"]);
     assert_eq!(o.status, 0, "{}", o.stderr);
     assert_eq!(
         o.text(),
         "  Renamed \"lv0\" to \"data\" in volume group \"vg_mda\"\n"
     );
-    let after = common::hashes(&s);
+    let after = common::contents(&s);
     let a = dir.join("a.img");
     assert_eq!(
         before[&a], after[&a],
@@ -73,7 +73,7 @@ fn rename_reads_back_and_touches_only_metadata_holders() {
 fn refusals_carry_lvm2_messages_and_change_nothing() {
     let s = common::load(&common::repo().join("testdata/lvm2/corpus/twopv-striped"));
     let dir = s.work.path();
-    let before = common::hashes(&s);
+    let before = common::contents(&s);
     for (args, msg) in [
         (
             vec!["lin", "str"],
@@ -114,7 +114,7 @@ fn refusals_carry_lvm2_messages_and_change_nothing() {
     );
     assert_eq!(
         before,
-        common::hashes(&s),
+        common::contents(&s),
         "a refused command writes nothing"
     );
 }

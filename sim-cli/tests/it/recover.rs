@@ -25,7 +25,7 @@ struct Kernel {
 }
 
 fn load(name: &str) -> Kernel {
-    let work = tempfile::tempdir().unwrap();
+    let work = crate::common::scratch();
     let img = work.path().join("pv1.img");
     common::unzst_to(&common::kernel(name).join("pv1.img.zst"), &img);
     Kernel { work, img }

@@ -94,7 +94,7 @@ fn merge_setup(dir: &Path, mib: usize) -> (std::path::PathBuf, Vec<u8>) {
 
 #[test]
 fn sigint_stops_a_merge_that_then_resumes_to_the_snapshots_data() {
-    let t = tempfile::tempdir().unwrap();
+    let t = crate::common::scratch();
     let (img, old) = merge_setup(t.path(), 32);
     // The merge records every write into a FIFO that this test reads: it
     // cannot run ahead of the reader by more than the pipe's buffer, so the
@@ -156,7 +156,7 @@ fn sigint_stops_a_merge_that_then_resumes_to_the_snapshots_data() {
 
 #[test]
 fn sigint_stops_an_lv_write_between_pieces() {
-    let t = tempfile::tempdir().unwrap();
+    let t = crate::common::scratch();
     let img = t.path().join("disk.img");
     std::fs::File::create(&img)
         .unwrap()

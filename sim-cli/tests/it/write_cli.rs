@@ -27,7 +27,7 @@ fn lvmsim(img: &Path, args: &[&str], stdin: &[u8]) -> (i32, Vec<u8>, String) {
 
 #[test]
 fn a_write_past_the_end_writes_what_fits_then_fails_with_enospc() {
-    let t = tempfile::tempdir().unwrap();
+    let t = crate::common::scratch();
     let img = image("linear-fragmented", "pv1.img.zst", t.path());
     let (_, before, _) = lvmsim(&img, &["cat", "vg/c"], b"");
     let size = before.len() as u64;
@@ -54,7 +54,7 @@ fn a_write_past_the_end_writes_what_fits_then_fails_with_enospc() {
 
 #[test]
 fn input_file_and_stdin_write_the_same() {
-    let t = tempfile::tempdir().unwrap();
+    let t = crate::common::scratch();
     let img = image("striped-mdacopies", "pv1.img.zst", t.path());
     let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     let input = t.path().join("in.bin");
@@ -93,7 +93,7 @@ fn input_file_and_stdin_write_the_same() {
 
 #[test]
 fn a_merging_origin_takes_writes_and_the_merge_keeps_them() {
-    let t = tempfile::tempdir().unwrap();
+    let t = crate::common::scratch();
     let img = image("merge-interrupted", "pv1.after-boot1.img.zst", t.path());
     let (rc, before, err) = lvmsim(&img, &["cat", "vg/origin"], b"");
     assert_eq!(rc, 0, "{err}");
@@ -131,7 +131,7 @@ fn a_merging_origin_takes_writes_and_the_merge_keeps_them() {
 
 #[test]
 fn reading_commands_leave_the_images_alone() {
-    let t = tempfile::tempdir().unwrap();
+    let t = crate::common::scratch();
     let img = image("snap-chunks", "pv1.img.zst", t.path());
     let before = sha256(&std::fs::read(&img).unwrap());
     for args in [

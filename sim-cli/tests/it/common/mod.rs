@@ -34,9 +34,37 @@ pub fn unzst(p: &Path) -> Vec<u8> {
 /// Decompresses the zstd file `src` into a new file `dst`.
 pub fn unzst_to(src: &Path, dst: &Path) {
     let f = std::fs::File::open(src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
-    let mut dec = zstd::stream::read::Decoder::new(f).unwrap();
-    let mut out = std::fs::File::create(dst).unwrap_or_else(|e| panic!("{}: {e}", dst.display()));
-    std::io::copy(&mut dec, &mut out).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+    let dec = zstd::stream::read::Decoder::new(f).unwrap();
+    write_sparse(dec, dst).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+}
+
+/// Writes what `src` reads to the new file `dst`, leaving its all-zero
+/// 64 KiB blocks as holes: test images are mostly zeros, and writing them
+/// allocates a page for each on tmpfs.
+fn write_sparse(mut src: impl std::io::Read, dst: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let o = std::fs::File::create(dst)?;
+    let mut buf = vec![0u8; 64 << 10];
+    let zero = vec![0u8; 64 << 10];
+    let mut at = 0u64;
+    loop {
+        let mut n = 0;
+        while n < buf.len() {
+            match src.read(&mut buf[n..])? {
+                0 => break,
+                k => n += k,
+            }
+        }
+        if n == 0 {
+            break;
+        }
+        // a slice comparison is a memcmp, many times faster than a byte loop
+        if buf[..n] != zero[..n] {
+            o.write_all_at(&buf[..n], at)?;
+        }
+        at += n as u64;
+    }
+    o.set_len(at)
 }
 
 /// A private temporary folder for images, in memory (`/dev/shm`) where the
@@ -59,31 +87,8 @@ pub fn scratch() -> tempfile::TempDir {
 /// (the rest stays a hole): the crash tests copy mostly empty images for
 /// every cut, and a plain copy on tmpfs allocates every zero page.
 pub fn copy_sparse(src: &Path, dst: &Path) {
-    use std::io::Read;
-    use std::os::unix::fs::FileExt;
-    let mut i = std::fs::File::open(src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
-    let o = std::fs::File::create(dst).unwrap_or_else(|e| panic!("{}: {e}", dst.display()));
-    o.set_len(i.metadata().unwrap().len()).unwrap();
-    let mut buf = vec![0u8; 64 << 10];
-    let zero = vec![0u8; 64 << 10];
-    let mut at = 0u64;
-    loop {
-        let mut n = 0;
-        while n < buf.len() {
-            match i.read(&mut buf[n..]).unwrap() {
-                0 => break,
-                k => n += k,
-            }
-        }
-        if n == 0 {
-            break;
-        }
-        // a slice comparison is a memcmp, many times faster than a byte loop
-        if buf[..n] != zero[..n] {
-            o.write_all_at(&buf[..n], at).unwrap();
-        }
-        at += n as u64;
-    }
+    let i = std::fs::File::open(src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+    write_sparse(i, dst).unwrap_or_else(|e| panic!("{} -> {}: {e}", src.display(), dst.display()));
 }
 
 /// The sha256 of `data` in lowercase hex, as `sha256sum` prints it.
@@ -272,7 +277,7 @@ impl Scenario {
 /// guest gave them (`/dev/vda`, `/dev/vdb`...).
 pub fn load_kernel(name: &str) -> Scenario {
     let golden = kernel(name);
-    let work = tempfile::tempdir().unwrap();
+    let work = scratch();
     let script = std::fs::read_to_string(golden.join("scenario")).unwrap();
     let devs: Vec<(String, PathBuf)> = kgen::disks(&script)
         .into_iter()
@@ -326,7 +331,7 @@ pub fn kernel_dmsetup(dir: &Path, suffix: &str, what: &str) -> Output {
         .lines()
         .find_map(|l| l.strip_prefix("disks "))
         .unwrap();
-    let work = tempfile::tempdir().unwrap();
+    let work = scratch();
     let mut l = Lvmsim::new();
     let mut devno: Vec<String> = Vec::new();
     for d in disks.split(';').filter(|d| !d.trim().is_empty()) {
@@ -346,7 +351,7 @@ pub fn kernel_dmsetup(dir: &Path, suffix: &str, what: &str) -> Output {
 
 /// Decompresses (or copies) every image of an lvm2 scenario directory.
 pub fn load(dir: &Path) -> Scenario {
-    let work = tempfile::tempdir().unwrap();
+    let work = scratch();
     let devmap = std::fs::read_to_string(dir.join("devmap.txt"))
         .unwrap_or_else(|e| panic!("{}: devmap.txt: {e}", dir.display()));
     let mut devs = Vec::new();
@@ -357,8 +362,7 @@ pub fn load(dir: &Path) -> Scenario {
         if zst.exists() {
             unzst_to(&zst, &out);
         } else {
-            std::fs::copy(dir.join(file), &out)
-                .unwrap_or_else(|e| panic!("{}: {file}: {e}", dir.display()));
+            copy_sparse(&dir.join(file), &out);
         }
         devs.push((name.to_owned(), out));
     }
@@ -370,11 +374,25 @@ pub fn load(dir: &Path) -> Scenario {
     }
 }
 
-/// sha256 of every image, to prove a command left them untouched.
-pub fn hashes(s: &Scenario) -> BTreeMap<PathBuf, String> {
+/// A file's bytes, compared byte for byte (a memcmp: several times faster
+/// than hashing them); shown by length and sha256 when an assertion fails.
+#[derive(PartialEq, Eq)]
+pub struct Bytes(pub Vec<u8>);
+
+impl std::fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} bytes, sha256 {}", self.0.len(), sha256(&self.0))
+    }
+}
+
+/// Every image's bytes, to prove a command left them untouched.
+pub fn contents(s: &Scenario) -> BTreeMap<PathBuf, Bytes> {
     s.devs
         .iter()
-        .map(|(_, p)| (p.clone(), sha256_file(p)))
+        .map(|(_, p)| {
+            let b = std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            (p.clone(), Bytes(b))
+        })
         .collect()
 }
 
@@ -409,7 +427,7 @@ fn first_diff(a: &str, b: &str) -> String {
 /// message per golden that differs, and how many were compared.
 pub fn replay(s: &Scenario) -> (usize, Vec<String>) {
     let cmds = std::fs::read_to_string(s.golden.join("commands.txt")).unwrap();
-    let before = hashes(s);
+    let before = contents(s);
     let mut failures = Vec::new();
     let mut compared = 0;
     for line in cmds.lines().filter(|l| !l.trim().is_empty()) {
@@ -491,7 +509,7 @@ pub fn replay(s: &Scenario) -> (usize, Vec<String>) {
             }
         }
     }
-    if hashes(s) != before {
+    if contents(s) != before {
         failures.push(format!(
             "{}: an image changed during read-only commands",
             s.name
