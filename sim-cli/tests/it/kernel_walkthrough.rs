@@ -375,11 +375,14 @@ fn replay(name: &str) -> Outcome {
     out
 }
 
+/// A run of lvmsim on the replay's images: (exit status, stdout, stderr).
+type Run<'a> = dyn Fn(&[String]) -> (i32, Vec<u8>, String) + 'a;
+
 /// lvmsim's output with each of its VG and LV identifiers replaced by the
 /// kernel's identifier of the same name at the same metadata seqno.
 fn kernel_uuids(
     text: &str,
-    lvmsim: &dyn Fn(&[String]) -> (i32, Vec<u8>, String),
+    lvmsim: &Run<'_>,
     theirs: &BTreeMap<u32, BTreeMap<String, String>>,
 ) -> String {
     let (rc, backup, _) = lvmsim(&["vgcfgbackup".to_owned(), "testvg".to_owned()]);
