@@ -479,13 +479,13 @@ pub fn devices(sys: &System, opts: &DmOpts) -> Result<Vec<DmDevice>> {
                 }
             }
             deps.reverse();
-            let minor = devs.len() as u32;
+            let minor = u32::try_from(devs.len()).unwrap_or(u32::MAX);
             devs.push(DmDevice {
                 name: dm_name(&vg.name, &l.name, layer),
                 uuid,
                 major: DM_MAJOR,
                 minor,
-                targets: targets as u32,
+                targets: u32::try_from(targets).unwrap_or(u32::MAX),
                 event: 0,
                 read_ahead: READ_AHEAD,
                 deps,
@@ -572,7 +572,7 @@ pub fn devices(sys: &System, opts: &DmOpts) -> Result<Vec<DmDevice>> {
     }
     for i in 0..devs.len() {
         let n = devs.iter().filter(|d| d.deps.contains(&Dep::Dm(i))).count();
-        devs[i].open = n as u32;
+        devs[i].open = u32::try_from(n).unwrap_or(u32::MAX);
     }
     // Sorted by name, dependencies renumbered.
     let mut order: Vec<usize> = (0..devs.len()).collect();
