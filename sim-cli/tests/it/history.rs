@@ -269,6 +269,8 @@ fn check_commands(s: &Scenario, h: &Value) -> usize {
                     .map(|v| v.as_str().unwrap().to_owned()),
             );
         }
+        // `/dev/VG/LV` names the LV VG/LV (PVs are `/dev/NAME`).
+        let cmd = common::kgen::lv_paths(cmd);
         let w: Vec<&str> = cmd.split_whitespace().collect();
         let want: Vec<String> = match w[0] {
             "lvcreate" => {
