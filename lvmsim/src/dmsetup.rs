@@ -349,3 +349,476 @@ pub fn run(
     }
     Ok(())
 }
+
+// ------------------------------------------------------------------------
+// The device list: `dmsetup info`, `info -c`, `ls`, `ls --tree`, `deps`.
+
+/// The targets the corpus kernel (Debian 6.1.0-56-amd64 with dm-mod and
+/// dm-snapshot loaded) listed in `dmsetup targets`, in its order.
+pub const TARGETS: &[(&str, &str)] = &[
+    ("snapshot-merge", "v1.5.0"),
+    ("snapshot-origin", "v1.9.0"),
+    ("snapshot", "v1.16.0"),
+    ("striped", "v1.6.0"),
+    ("linear", "v1.4.0"),
+    ("error", "v1.5.0"),
+];
+
+/// libdevmapper's version line of the corpus's dmsetup (Debian 2.03.16-2).
+pub const LIBRARY_VERSION: &str = "1.02.185 (2022-05-18)";
+
+/// The device-mapper driver version of the corpus kernel.
+pub const DRIVER_VERSION: &str = "4.47.0";
+
+/// `dmsetup targets`.
+pub fn targets(out: &mut dyn Write) -> Result<()> {
+    for (name, version) in TARGETS {
+        writeln!(out, "{name:<16} {version}")?;
+    }
+    Ok(())
+}
+
+/// `dmsetup version`.
+pub fn version(out: &mut dyn Write) -> Result<()> {
+    writeln!(out, "Library version:   {LIBRARY_VERSION}")?;
+    writeln!(out, "Driver version:    {DRIVER_VERSION}")?;
+    Ok(())
+}
+
+/// What a device-mapper device's table refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dep {
+    /// Another device of the list (its index).
+    Dm(usize),
+    /// A disk (a PV's image), `MAJ:MIN` as `--devno` gives it.
+    Disk(u32, u32),
+}
+
+/// One device-mapper device as lvm2 activates an LV.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DmDevice {
+    /// `VG-LV[-layer]`.
+    pub name: String,
+    /// `LVM-<vg uuid><lv uuid>[-layer]`, hyphens of the UUIDs dropped.
+    pub uuid: String,
+    /// Device-mapper major number (253 on the corpus kernel).
+    pub major: u32,
+    /// Minor number: creation order of a fresh activation unless given.
+    pub minor: u32,
+    /// Number of table lines (targets).
+    pub targets: u32,
+    /// Event counter: 1 for a snapshot whose store is invalid (the kernel
+    /// raised one event when it invalidated it), else 0.
+    pub event: u32,
+    /// Read-ahead in sectors.
+    pub read_ahead: u64,
+    /// The devices its table opens, in the kernel's `deps` order (the
+    /// reverse of the order the table names them in).
+    pub deps: Vec<Dep>,
+    /// How many devices of the list open this one.
+    pub open: u32,
+}
+
+/// Options of the device list.
+#[derive(Debug, Clone, Default)]
+pub struct DmOpts {
+    /// Image path -> `MAJ:MIN` of the disk (default `7:N`, N its index).
+    pub devno: Vec<(String, String)>,
+    /// Device-mapper name -> minor number, for devices whose number came
+    /// from an earlier activation rather than a fresh one (an origin that
+    /// was active when its snapshot was made keeps its number).
+    pub minors: Vec<(String, u32)>,
+}
+
+/// The device-mapper major number of the corpus kernel.
+const DM_MAJOR: u32 = 253;
+
+/// Read-ahead lvm2's `auto` gave every LV of the corpus: the virtio
+/// disks' 128 KiB.
+const READ_AHEAD: u64 = 256;
+
+fn parse_devno(s: &str) -> (u32, u32) {
+    let (a, b) = s.split_once(':').unwrap_or((s, "0"));
+    (a.parse().unwrap_or(0), b.parse().unwrap_or(0))
+}
+
+/// The device list of every VG of `sys`, as one `vgchange -ay` per VG
+/// creates it (the order and numbering of [`table`]), sorted by name.
+pub fn devices(sys: &System, opts: &DmOpts) -> Result<Vec<DmDevice>> {
+    let disk = |i: usize| {
+        let s = opts
+            .devno
+            .iter()
+            .find(|(n, _)| *n == sys.devices[i].image.path)
+            .map_or_else(|| format!("7:{i}"), |(_, v)| v.clone());
+        let (a, b) = parse_devno(&s);
+        Dep::Disk(a, b)
+    };
+    let mut devs: Vec<DmDevice> = Vec::new();
+    for inst in &sys.vgs {
+        let vg = &inst.vg;
+        let pvs: Vec<Option<&Image>> = inst
+            .pv_devices
+            .iter()
+            .map(|d| d.map(|d| &sys.devices[d].image))
+            .collect();
+        let vgid = vg.id.replace('-', "");
+        // A device for LV `lv` (layer `layer`) with `targets` table lines
+        // naming `named` in table order.
+        let mut add = |lv: usize, layer: Option<&str>, targets: usize, named: Vec<Dep>| {
+            let l = &vg.lvs[lv];
+            let mut uuid = format!("LVM-{vgid}{}", l.id.replace('-', ""));
+            if let Some(s) = layer {
+                uuid.push('-');
+                uuid.push_str(s);
+            }
+            let mut deps: Vec<Dep> = Vec::new();
+            for d in named {
+                if !deps.contains(&d) {
+                    deps.push(d);
+                }
+            }
+            deps.reverse();
+            let minor = u32::try_from(devs.len()).unwrap_or(u32::MAX);
+            devs.push(DmDevice {
+                name: dm_name(&vg.name, &l.name, layer),
+                uuid,
+                major: DM_MAJOR,
+                minor,
+                targets: u32::try_from(targets).unwrap_or(u32::MAX),
+                event: 0,
+                read_ahead: READ_AHEAD,
+                deps,
+                open: 0,
+            });
+            devs.len() - 1
+        };
+        // The disks an LV's own segments map to, in table order.
+        let pv_deps = |lv: usize| -> Vec<Dep> {
+            vg.lvs[lv]
+                .segments
+                .iter()
+                .flat_map(|sg| match &sg.kind {
+                    SegmentKind::Striped { stripes, .. } => stripes
+                        .iter()
+                        .filter_map(|a| match a {
+                            lvm_meta::model::Area::Pv { pv, .. } => inst.pv_devices[*pv].map(disk),
+                            lvm_meta::model::Area::Lv { .. } => None,
+                        })
+                        .collect::<Vec<_>>(),
+                    _ => Vec::new(),
+                })
+                .collect()
+        };
+        let segs = |lv: usize| vg.lvs[lv].segments.len();
+        let mut invalid = Vec::new();
+        for (i, lv) in vg.lvs.iter().enumerate() {
+            let role = &vg.roles[i];
+            if lv.is_snapshot_glue() || role.cow_of.is_some() {
+                continue;
+            }
+            if role.origin_of.is_empty() {
+                if lv.visible_flag() {
+                    add(i, None, segs(i), pv_deps(i));
+                }
+                continue;
+            }
+            let snaps: Vec<usize> = role
+                .origin_of
+                .iter()
+                .filter_map(|&g| match vg.lvs[g].segments.first().map(|s| &s.kind) {
+                    Some(SegmentKind::Snapshot { cow, .. }) => Some(*cow),
+                    _ => None,
+                })
+                .collect();
+            let real = add(i, Some("real"), segs(i), pv_deps(i));
+            let merging = snaps
+                .iter()
+                .copied()
+                .find(|&c| vg.roles[c].cow_of.is_some_and(|r| r.merging));
+            match merging {
+                Some(c) => {
+                    let cow = add(c, Some("cow"), segs(c), pv_deps(c));
+                    add(i, None, 1, vec![Dep::Dm(real), Dep::Dm(cow)]);
+                }
+                None => {
+                    add(i, None, 1, vec![Dep::Dm(real)]);
+                }
+            }
+            for c in snaps {
+                let Some(r) = vg.roles[c].cow_of else {
+                    continue;
+                };
+                if merging == Some(c) {
+                    // The merging snapshot's own device is the error target.
+                    add(c, None, 1, Vec::new());
+                    continue;
+                }
+                let cow = add(c, Some("cow"), segs(c), pv_deps(c));
+                let snap = add(c, None, 1, vec![Dep::Dm(real), Dep::Dm(cow)]);
+                if store_status(vg, c, r.chunk_size.0, &pvs)? == "Invalid" {
+                    invalid.push(snap);
+                }
+            }
+        }
+        for s in invalid {
+            devs[s].event = 1;
+        }
+    }
+    for (name, minor) in &opts.minors {
+        if let Some(d) = devs.iter_mut().find(|d| d.name == *name) {
+            d.minor = *minor;
+        }
+    }
+    for i in 0..devs.len() {
+        let n = devs.iter().filter(|d| d.deps.contains(&Dep::Dm(i))).count();
+        devs[i].open = u32::try_from(n).unwrap_or(u32::MAX);
+    }
+    // Sorted by name, dependencies renumbered.
+    let mut order: Vec<usize> = (0..devs.len()).collect();
+    order.sort_by(|&a, &b| devs[a].name.cmp(&devs[b].name));
+    let mut at = vec![0; devs.len()];
+    for (new, &old) in order.iter().enumerate() {
+        at[old] = new;
+    }
+    let mut sorted: Vec<DmDevice> = order.iter().map(|&i| devs[i].clone()).collect();
+    for d in &mut sorted {
+        for dep in &mut d.deps {
+            if let Dep::Dm(i) = dep {
+                *i = at[*i];
+            }
+        }
+    }
+    Ok(sorted)
+}
+
+/// dmsetup's line when a listing finds no device.
+const NO_DEVICES: &str = "No devices found";
+
+/// The devices named (all if `name` is `None`); `Err(())` if the named
+/// one does not exist.
+fn select<'a>(
+    devs: &'a [DmDevice],
+    name: Option<&str>,
+) -> std::result::Result<Vec<&'a DmDevice>, ()> {
+    match name {
+        None => Ok(devs.iter().collect()),
+        Some(n) => devs.iter().find(|d| d.name == n).map(|d| vec![d]).ok_or(()),
+    }
+}
+
+/// A device's `MAJ:MIN` in the list, for dependencies.
+fn dep_number(devs: &[DmDevice], d: &Dep) -> (u32, u32) {
+    match *d {
+        Dep::Dm(i) => (devs[i].major, devs[i].minor),
+        Dep::Disk(a, b) => (a, b),
+    }
+}
+
+/// `dmsetup info [NAME]`: one block per device, each followed by a blank
+/// line. Returns the exit status (1 if NAME does not exist).
+pub fn info(
+    devs: &[DmDevice],
+    name: Option<&str>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32> {
+    let Ok(list) = select(devs, name) else {
+        write!(err, "Device does not exist.\nCommand failed.\n")?;
+        return Ok(1);
+    };
+    if list.is_empty() {
+        writeln!(out, "{NO_DEVICES}")?;
+    }
+    for d in list {
+        writeln!(out, "Name:              {}", d.name)?;
+        writeln!(out, "State:             ACTIVE")?;
+        writeln!(out, "Read Ahead:        {}", d.read_ahead)?;
+        writeln!(out, "Tables present:    LIVE")?;
+        writeln!(out, "Open count:        {}", d.open)?;
+        writeln!(out, "Event number:      {}", d.event)?;
+        writeln!(out, "Major, minor:      {}, {}", d.major, d.minor)?;
+        writeln!(out, "Number of targets: {}", d.targets)?;
+        writeln!(out, "UUID: {}", d.uuid)?;
+        writeln!(out)?;
+    }
+    Ok(0)
+}
+
+/// A column of `dmsetup info -c`: field name, heading, minimum width,
+/// right-aligned.
+const INFO_FIELDS: &[(&str, &str, usize, bool)] = &[
+    ("name", "Name", 16, false),
+    ("major", "Maj", 3, true),
+    ("minor", "Min", 3, true),
+    ("attr", "Stat", 4, false),
+    ("open", "Open", 4, true),
+    ("segments", "Targ", 4, true),
+    ("events", "Event", 6, true),
+    ("uuid", "UUID", 32, false),
+];
+
+/// `dmsetup info -c`'s default fields.
+pub const INFO_DEFAULT_FIELDS: &str = "name,major,minor,attr,open,segments,events,uuid";
+
+fn info_value(d: &DmDevice, field: &str) -> String {
+    match field {
+        "name" => d.name.clone(),
+        "major" => d.major.to_string(),
+        "minor" => d.minor.to_string(),
+        // Live table, no inactive table, not suspended, writable.
+        "attr" => "L--w".to_owned(),
+        "open" => d.open.to_string(),
+        "segments" => d.targets.to_string(),
+        "events" => d.event.to_string(),
+        _ => d.uuid.clone(),
+    }
+}
+
+/// `dmsetup info -c [-o FIELDS] [--noheadings] [NAME]`: aligned columns
+/// under headings, or with `--noheadings` the values joined by `:`.
+/// Returns the exit status.
+pub fn info_columns(
+    devs: &[DmDevice],
+    fields: &str,
+    noheadings: bool,
+    name: Option<&str>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32> {
+    let mut cols = Vec::new();
+    for f in fields.split(',') {
+        match INFO_FIELDS.iter().find(|c| c.0 == f) {
+            Some(c) => cols.push(*c),
+            None => {
+                write!(err, "Unrecognised field: {f}\nCommand failed.\n")?;
+                return Ok(1);
+            }
+        }
+    }
+    let Ok(list) = select(devs, name) else {
+        write!(err, "Device does not exist.\nCommand failed.\n")?;
+        return Ok(1);
+    };
+    if list.is_empty() {
+        writeln!(out, "{NO_DEVICES}")?;
+        return Ok(0);
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|d| cols.iter().map(|c| info_value(d, c.0)).collect())
+        .collect();
+    if noheadings {
+        for r in rows {
+            writeln!(out, "{}", r.join(":"))?;
+        }
+        return Ok(0);
+    }
+    let widths: Vec<usize> = cols
+        .iter()
+        .enumerate()
+        .map(|(k, c)| {
+            rows.iter()
+                .map(|r| r[k].len())
+                .chain([c.1.len(), c.2])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let heads: Vec<String> = cols
+        .iter()
+        .zip(&widths)
+        .map(|(c, w)| format!("{:<w$}", c.1))
+        .collect();
+    writeln!(out, "{}", heads.join(" "))?;
+    for r in rows {
+        let cells: Vec<String> = r
+            .iter()
+            .zip(cols.iter().zip(&widths))
+            .map(|(v, (c, w))| {
+                if c.3 {
+                    format!("{v:>w$}")
+                } else {
+                    format!("{v:<w$}")
+                }
+            })
+            .collect();
+        writeln!(out, "{}", cells.join(" "))?;
+    }
+    Ok(0)
+}
+
+/// `dmsetup ls`: `NAME<TAB>(MAJ:MIN)` per device; with `tree`, each
+/// device no other one opens, with what it opens below it.
+pub fn ls(devs: &[DmDevice], tree: bool, out: &mut dyn Write) -> Result<()> {
+    if devs.is_empty() {
+        writeln!(out, "{NO_DEVICES}")?;
+        return Ok(());
+    }
+    if !tree {
+        for d in devs {
+            writeln!(out, "{}\t({}:{})", d.name, d.major, d.minor)?;
+        }
+        return Ok(());
+    }
+    fn children(devs: &[DmDevice], deps: &[Dep], lead: &str, out: &mut dyn Write) -> Result<()> {
+        for (k, dep) in deps.iter().enumerate() {
+            let last = k + 1 == deps.len();
+            let (a, b) = dep_number(devs, dep);
+            let label = match dep {
+                Dep::Dm(i) => devs[*i].name.as_str(),
+                Dep::Disk(..) => "",
+            };
+            writeln!(
+                out,
+                "{lead}{}{label} ({a}:{b})",
+                if last { "`-" } else { "|-" }
+            )?;
+            if let Dep::Dm(i) = dep {
+                let sub = format!("{lead}{}", if last { "   " } else { "|  " });
+                children(devs, &devs[*i].deps, &sub, out)?;
+            }
+        }
+        Ok(())
+    }
+    for d in devs.iter().filter(|d| d.open == 0) {
+        writeln!(out, "{} ({}:{})", d.name, d.major, d.minor)?;
+        children(devs, &d.deps, " ", out)?;
+    }
+    Ok(())
+}
+
+/// `dmsetup deps [NAME]`: the device numbers each device's table opens.
+/// Returns the exit status (1 if NAME does not exist).
+pub fn deps(
+    devs: &[DmDevice],
+    name: Option<&str>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32> {
+    let Ok(list) = select(devs, name) else {
+        let n = name.unwrap_or_default();
+        write!(
+            err,
+            "device-mapper: deps ioctl on {n}  failed: No such device or address\nCommand failed.\n"
+        )?;
+        return Ok(1);
+    };
+    if list.is_empty() {
+        writeln!(out, "{NO_DEVICES}")?;
+    }
+    for d in list {
+        let mut line = String::new();
+        if name.is_none() {
+            line.push_str(&d.name);
+            line.push_str(": ");
+        }
+        line.push_str(&format!("{} dependencies\t:", d.deps.len()));
+        for dep in &d.deps {
+            let (a, b) = dep_number(devs, dep);
+            line.push_str(&format!(" ({a}, {b})"));
+        }
+        writeln!(out, "{line}")?;
+    }
+    Ok(0)
+}

@@ -487,6 +487,59 @@ pub(crate) enum DmCmd {
         /// Only these device-mapper devices.
         names: Vec<String>,
     },
+    /// `dmsetup targets`: the targets and versions of the corpus kernel.
+    Targets,
+    /// `dmsetup version`: library and driver versions of the corpus's
+    /// dmsetup and kernel.
+    Version,
+    /// `dmsetup info`: each device's state, open count, event number,
+    /// device number and UUID (`-c`: one line per device).
+    Info {
+        /// One line per device, in columns.
+        #[arg(short = 'c', short_alias = 'C', long = "columns")]
+        columns: bool,
+        /// With -c: the fields to show (name, major, minor, attr, open,
+        /// segments, events, uuid).
+        #[arg(short = 'o', long = "options", value_name = "FIELDS")]
+        options: Option<String>,
+        /// With -c: no heading line; values joined by `:`.
+        #[arg(long = "noheadings")]
+        noheadings: bool,
+        #[command(flatten)]
+        list: DmListArgs,
+        /// Only this device-mapper device.
+        name: Option<String>,
+    },
+    /// `dmsetup ls`: each device's name and device number (`--tree`: the
+    /// devices stacked on each other).
+    Ls {
+        /// Show what each device opens, down to the disks.
+        #[arg(long = "tree")]
+        tree: bool,
+        #[command(flatten)]
+        list: DmListArgs,
+    },
+    /// `dmsetup deps`: the device numbers each device's table opens.
+    Deps {
+        #[command(flatten)]
+        list: DmListArgs,
+        /// Only this device-mapper device.
+        name: Option<String>,
+    },
+}
+
+/// Device numbers of the device list (`dmsetup info`, `ls`, `deps`).
+#[derive(Args, Debug)]
+pub(crate) struct DmListArgs {
+    /// `NAME=MAJ:MIN`: the device number of an image (as the kernel saw
+    /// it); default 7:N in --dev order.
+    #[arg(long = "devno")]
+    pub(crate) devno: Vec<String>,
+    /// `DMNAME=MINOR`: the minor number of a device-mapper device that an
+    /// earlier activation numbered (default: numbered as a fresh
+    /// activation creates the devices).
+    #[arg(long = "minor", value_name = "DMNAME=MINOR")]
+    pub(crate) minor: Vec<String>,
 }
 
 #[derive(Args, Debug)]

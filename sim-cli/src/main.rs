@@ -190,6 +190,28 @@ fn devnos(v: &[String]) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
+/// The device list of `dmsetup info`, `ls`, `deps` with the numbers the
+/// command line gives.
+fn dm_devices(
+    a: &args::DmListArgs,
+    sys: &lvm_meta::scan::System,
+) -> Result<Vec<dmsetup::DmDevice>> {
+    let minors = a
+        .minor
+        .iter()
+        .map(|m| {
+            m.split_once('=')
+                .and_then(|(n, v)| Some((n.to_owned(), v.parse().ok()?)))
+                .ok_or_else(|| usage(format!("--minor {m}: expected DMNAME=MINOR")))
+        })
+        .collect::<Result<_>>()?;
+    let opts = dmsetup::DmOpts {
+        devno: devnos(&a.devno)?,
+        minors,
+    };
+    dmsetup::devices(sys, &opts)
+}
+
 /// The image files a command reads or writes: the devices (none if they
 /// cannot be listed: the command then says why), the image pvck reads.
 fn lock_paths(cmd: &Cmd, devs: &[PathBuf]) -> Vec<PathBuf> {
@@ -299,10 +321,48 @@ fn run(cli: Cli) -> Result<i32> {
             let sys = scan(&mut err)?;
             backup::vgcfgbackup(&sys, &a.vg, a.file.as_deref(), &ctx, &mut out)?;
         }
+        Cmd::Dmsetup(DmsetupArgs {
+            cmd: DmCmd::Targets,
+        }) => dmsetup::targets(&mut out)?,
+        Cmd::Dmsetup(DmsetupArgs {
+            cmd: DmCmd::Version,
+        }) => dmsetup::version(&mut out)?,
+        Cmd::Dmsetup(DmsetupArgs {
+            cmd:
+                DmCmd::Info {
+                    columns,
+                    options,
+                    noheadings,
+                    list,
+                    name,
+                },
+        }) => {
+            let devs = dm_devices(list, &scan(&mut err)?)?;
+            let name = name.as_deref();
+            code = if *columns {
+                let fields = options.as_deref().unwrap_or(dmsetup::INFO_DEFAULT_FIELDS);
+                dmsetup::info_columns(&devs, fields, *noheadings, name, &mut out, &mut err)?
+            } else {
+                dmsetup::info(&devs, name, &mut out, &mut err)?
+            };
+        }
+        Cmd::Dmsetup(DmsetupArgs {
+            cmd: DmCmd::Ls { tree, list },
+        }) => {
+            let devs = dm_devices(list, &scan(&mut err)?)?;
+            dmsetup::ls(&devs, *tree, &mut out)?;
+        }
+        Cmd::Dmsetup(DmsetupArgs {
+            cmd: DmCmd::Deps { list, name },
+        }) => {
+            let devs = dm_devices(list, &scan(&mut err)?)?;
+            code = dmsetup::deps(&devs, name.as_deref(), &mut out, &mut err)?;
+        }
         Cmd::Dmsetup(DmsetupArgs { cmd }) => {
             let (show, devno, names) = match cmd {
                 DmCmd::Status { devno, names } => (dmsetup::Show::Status, devno, names),
                 DmCmd::Table { devno, names } => (dmsetup::Show::Table, devno, names),
+                _ => unreachable!("the device-list commands are handled above"),
             };
             let devno = devnos(devno)?;
             let sys = scan(&mut err)?;

@@ -64,7 +64,12 @@ def out(cmd):
 # ---------------------------------------------------------------- packages
 
 def kernel_package():
-    """The versioned image package that linux-image-amd64 depends on."""
+    """The versioned image package that linux-image-amd64 depends on, or
+    $KGEN_KERNEL (e.g. linux-image-6.1.0-56-amd64) to stay with the kernel
+    of an existing corpus after Debian has moved on."""
+    pinned = os.environ.get("KGEN_KERNEL")
+    if pinned:
+        return pinned
     for line in out(["apt-cache", "depends", "linux-image-amd64"]).splitlines():
         m = re.match(r"\s*Depends:\s*(linux-image-\S+)", line)
         if m:

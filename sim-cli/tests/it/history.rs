@@ -166,6 +166,7 @@ mod kernel_corpus_copies_match_pvck_mdasearch {
         merge_with_sibling, ring_wrap, snap_areas, snap_chunks, snap_drop_reuse, snap_extend,
         snap_full_edges, snap_lvremove, snap_overflow, snap_overflow_blocks, snap_partial_chunk,
         snap_striped_origin, snap_write_overflow, striped_mdacopies, two_snaps_one_overflows,
+        walkthrough, walkthrough_merge,
     );
 }
 
@@ -268,6 +269,8 @@ fn check_commands(s: &Scenario, h: &Value) -> usize {
                     .map(|v| v.as_str().unwrap().to_owned()),
             );
         }
+        // `/dev/VG/LV` names the LV VG/LV (PVs are `/dev/NAME`).
+        let cmd = common::kgen::lv_paths(cmd);
         let w: Vec<&str> = cmd.split_whitespace().collect();
         let want: Vec<String> = match w[0] {
             "lvcreate" => {

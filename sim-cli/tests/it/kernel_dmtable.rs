@@ -169,4 +169,5 @@ scenario_tests!("kernel", "scenario", tables_equal_the_kernels;
     merge_with_sibling, ring_wrap, snap_areas, snap_chunks, snap_drop_reuse, snap_extend,
     snap_full_edges, snap_lvremove, snap_overflow, snap_overflow_blocks, snap_partial_chunk,
     snap_striped_origin, snap_write_overflow, striped_mdacopies, two_snaps_one_overflows,
+    walkthrough, walkthrough_merge,
 );

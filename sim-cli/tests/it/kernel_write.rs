@@ -55,6 +55,8 @@ const NOT_REPLAYED: &[(&str, &str)] = &[
     ("snap-overflow-blocks", "replayed from blank images in kernel_blank_replay.rs"),
     ("damaged-label", "the label was wiped on purpose afterwards"),
     ("damaged-mda", "the metadata area header was wiped on purpose afterwards"),
+    ("walkthrough", "the snapshot was removed afterwards (and overflowed before)"),
+    ("walkthrough-merge", "the snapshots were merged and removed afterwards"),
 ];
 
 fn is_metadata_step(w: &[String]) -> bool {

@@ -366,8 +366,14 @@ fn snapshot_states_match_the_kernel_records() {
         let scenario = std::fs::read_to_string(dir.join("scenario")).unwrap();
         let mut created = Vec::new();
         let mut merge_asked = Vec::new();
+        // The VG: the word before the first PV of `vgcreate [-s SIZE] VG @PV...`.
+        let mut vg = String::new();
         for l in scenario.lines() {
             let w: Vec<&str> = l.split_whitespace().collect();
+            if w.first() == Some(&"vgcreate") {
+                let first_pv = w.iter().position(|x| x.starts_with('@')).unwrap();
+                vg = w[first_pv - 1].to_owned();
+            }
             if w.first() == Some(&"lvcreate") && w.contains(&"-s") {
                 let i = w.iter().position(|x| *x == "-n").unwrap();
                 created.push(w[i + 1].to_owned());
@@ -376,7 +382,7 @@ fn snapshot_states_match_the_kernel_records() {
                 merge_asked.push(w.last().unwrap().rsplit('/').next().unwrap().to_owned());
             }
         }
-        let (vgcfg_step, vgcfg) = last_record_step(&dir, ".vgcfg.vg").unwrap();
+        let (vgcfg_step, vgcfg) = last_record_step(&dir, &format!(".vgcfg.{vg}")).unwrap();
         // The damaged scenarios' last backup came before an lvremove (lvm2
         // found no VG to back up after the damage): what a later step
         // removed is not present.
@@ -385,7 +391,10 @@ fn snapshot_states_match_the_kernel_records() {
             .lines()
             .map(|l| l.split('\t').collect::<Vec<_>>())
             .filter(|f| f[0].parse::<u32>().unwrap() > vgcfg_step)
-            .filter_map(|f| f[5].strip_prefix("lvremove -y vg/").map(str::to_owned))
+            .filter_map(|f| {
+                f[5].strip_prefix(&format!("lvremove -y {vg}/"))
+                    .map(str::to_owned)
+            })
             .collect();
         let present: Vec<String> = vgcfg
             .lines()
@@ -404,7 +413,7 @@ fn snapshot_states_match_the_kernel_records() {
                 l.split(':')
                     .next()
                     .unwrap()
-                    .trim_start_matches("vg-")
+                    .trim_start_matches(&format!("{vg}-"))
                     .to_owned()
             })
             .collect();

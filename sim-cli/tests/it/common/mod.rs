@@ -539,7 +539,7 @@ pub mod kgen {
                 Step {
                     n: f[0].parse().unwrap(),
                     rc: f[2].parse().unwrap(),
-                    words: f[5]
+                    words: lv_paths(f[5])
                         .trim_start_matches("! ")
                         .split_whitespace()
                         .map(str::to_owned)
@@ -547,6 +547,28 @@ pub mod kgen {
                 }
             })
             .collect()
+    }
+
+    /// A scenario step as lvmsim takes it: `/dev/VG/LV` written as `VG/LV`
+    /// (the walkthrough names its origin `/dev/testvg/testvol`; lvmsim
+    /// names LVs as VG/LV).
+    pub fn lv_paths(step: &str) -> String {
+        step.split(' ')
+            .map(|w| match w.strip_prefix("/dev/") {
+                Some(rest) if rest.split('/').count() == 2 => rest.to_owned(),
+                _ => w.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Steps that only look: lvm2's reports and displays and dmsetup's
+    /// listings (they change no image).
+    pub fn is_query(words: &[String]) -> bool {
+        matches!(
+            words.first().map(String::as_str),
+            Some("pvs" | "vgs" | "lvs" | "pvdisplay" | "vgdisplay" | "lvdisplay" | "dmsetup")
+        )
     }
 
     /// The kgen pattern for sectors `[s0, s0 + count)` of `lv` (README,
