@@ -47,6 +47,7 @@ pub mod history;
 pub mod ids;
 pub mod lock;
 pub mod lv;
+pub mod names;
 pub mod pv;
 pub mod pvck;
 pub mod recover;
@@ -105,7 +106,18 @@ pub fn device_paths(given: &[PathBuf]) -> Result<Vec<(String, String)>> {
             out.push((text.clone(), text));
         }
     }
-    Ok(out)
+    // One file under two spellings (`./d.img` and its absolute path, a
+    // symlink) is one device, known by the first name it was given.
+    let mut unique: Vec<(String, String)> = Vec::with_capacity(out.len());
+    for (name, path) in out {
+        let seen = unique.iter().any(|(_, p)| {
+            *p == path || names::same_file(std::path::Path::new(p), std::path::Path::new(&path))
+        });
+        if !seen {
+            unique.push((name, path));
+        }
+    }
+    Ok(unique)
 }
 
 /// Scans the devices as lvm2 does, printing lvm2's warnings to `err`; with
