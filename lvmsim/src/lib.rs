@@ -9,7 +9,8 @@
 //!   and `write` of LV bytes); the reading ones: [`report`]
 //!   (`pvs`/`vgs`/`lvs`), [`dmsetup`], [`pvck`], [`backup`]
 //!   (`vgcfgbackup`), [`history`] and [`recover`] (forensics);
-//! - their common ground: [`size`] (lvm2's size arguments), [`ids`]
+//! - their common ground: [`size`] (lvm2's size arguments), [`names`]
+//!   (VG, LV and device names on the command line, in all their forms), [`ids`]
 //!   (UUIDs), [`write`](mod@write) (who writes, commits in lvm2's order), [`lock`]
 //!   (flock on the images);
 //! - [`context`]: host, time, identifiers and write hooks, given
