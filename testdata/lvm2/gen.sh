@@ -547,8 +547,8 @@ record_names() {
 	rec_names lvremove-nosuch-mapper.txt lvremove -y /dev/mapper/vg--names-nosuch
 	rec_names lvremove-extra.txt lvremove -y vg-names/lv-one/extra
 	# the state after all of it (gen.sh re-checks these four on the saved images); no
-	# seqno in them, which a replay moves on
-	rec_names pvs.json pvs --reportformat json --units b --nosuffix -o pv_name,vg_name,pv_size,pv_free
+	# seqno in them, which a replay moves on (restore-check.sh reads pv_uuid and dev_size)
+	rec_names pvs.json pvs --reportformat json --units b --nosuffix -o pv_name,vg_name,pv_uuid,dev_size,pv_size,pv_free
 	rec_names vgs.json vgs --reportformat json --units b --nosuffix -o vg_name,vg_size,vg_free,lv_count
 	rec_names lvs.json lvs --reportformat json --units b --nosuffix -a -o lv_name,vg_name,lv_size
 	rec_names lvs-segments.json lvs --reportformat json --units b --nosuffix -a --segments -o lv_name,seg_pe_ranges
