@@ -369,6 +369,11 @@ impl Selection {
             || self.lvs.iter().any(|(v, l)| v == vg && l == lv)
     }
 
+    /// The LV was named itself (not only its VG).
+    pub fn named_lv(&self, vg: &str, lv: &str) -> bool {
+        self.lvs.iter().any(|(v, l)| v == vg && l == lv)
+    }
+
     /// The device is to be reported.
     pub fn has_device(&self, i: usize) -> bool {
         self.everything || self.devices.contains(&i)

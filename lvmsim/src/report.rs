@@ -1092,7 +1092,9 @@ fn rows(
                     if l.is_snapshot_glue() {
                         continue;
                     }
-                    if !opts.all && !v.vg.lv_visible(li) {
+                    // A hidden LV named on the command line is listed, as
+                    // in lvm2.
+                    if !opts.all && !v.vg.lv_visible(li) && !sel.named_lv(&v.vg.name, &l.name) {
                         continue;
                     }
                     if !sel.has_lv(&v.vg.name, &l.name) {

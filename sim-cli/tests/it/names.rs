@@ -554,3 +554,35 @@ fn dmsetup_status_of_one_device_equals_the_kernels() {
         assert_eq!(o.text(), want, "{scenario} {step}: dmsetup status {name}");
     }
 }
+
+/// A hidden LV named on the command line is listed, a snapshot's glue is
+/// no LV: the lines lvm2 2.03.16 printed for `lvs` on the images of the
+/// corpus scenario `snapshot-merging` (activation off, as its goldens).
+#[test]
+fn a_hidden_lv_named_is_listed_as_lvm2_lists_it() {
+    let s = common::load(&common::repo().join("testdata/lvm2/corpus/snapshot-merging"));
+    let lvs = |names: &[&str]| {
+        s.lvmsim()
+            .args(["lvs", "--driverloaded", "n"])
+            .args(names)
+            .run()
+    };
+    let o = lvs(&["vg_merge/snap", "vg_merge/data"]);
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    assert_eq!(
+        o.text(),
+        "  LV     VG       Attr       LSize  Pool Origin Data%  Meta%  Move Log Cpy%Sync Convert\n\
+         \x20 data   vg_merge Owi-XXs--- 16.00m                                                    \n\
+         \x20 [snap] vg_merge Swi-XXs---  8.00m      data                                          \n"
+    );
+    let o = lvs(&["vg_merge/snapshot0"]);
+    assert_eq!(o.status, 5);
+    assert_eq!(o.text(), "");
+    assert_eq!(
+        o.stderr,
+        "  Failed to find logical volume \"vg_merge/snapshot0\"\n"
+    );
+    // Named by its VG only, it stays hidden.
+    let o = lvs(&["-o", "lv_name", "vg_merge"]);
+    assert_eq!(o.text(), "  LV  \n  data\n");
+}
