@@ -208,9 +208,16 @@ fn lock_paths(cmd: &Cmd, devs: &[PathBuf]) -> Vec<PathBuf> {
 /// Runs the command; returns the exit code.
 fn run(cli: &Cli) -> Result<i32> {
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut err = std::io::stderr();
     let access = cli.cmd.access();
+    // lvm2's -qq silences what its commands that change VGs print on
+    // stdout (warnings and errors stay on stderr).
+    let silent = cli.quiet >= 2 && access != Access::Read && lvm2_name(&cli.cmd).is_some();
+    let mut out: Box<dyn Write> = if silent {
+        Box::new(std::io::sink())
+    } else {
+        Box::new(std::io::BufWriter::new(stdout.lock()))
+    };
+    let mut err = std::io::stderr();
     if cli.scan_all && access != Access::Read {
         return Err(usage(
             "--scan-all is for reading damaged images; commands that write refuse it",

@@ -546,6 +546,14 @@ record_names() {
 	rec_names lvremove-nosuch-vg.txt lvremove -y nosuch/lv
 	rec_names lvremove-nosuch-mapper.txt lvremove -y /dev/mapper/vg--names-nosuch
 	rec_names lvremove-extra.txt lvremove -y vg-names/lv-one/extra
+	# -q changes nothing here; -qq silences what these commands print on stdout
+	rec_names lvcreate-q.txt lvcreate -q -an -Zn -n quiet -l 1 vg-names
+	rec_names lvrename-q.txt lvrename -q vg-names quiet quiet2
+	rec_names lvrename-v.txt lvrename -v /dev/vg-names/quiet2 quiet
+	rec_names lvremove-q.txt lvremove -q -y /dev/vg-names/quiet
+	rec_names lvcreate-qq.txt lvcreate -qq -an -Zn -n quiet -l 1 vg-names
+	rec_names lvrename-qq.txt lvrename -qq vg-names quiet quiet2
+	rec_names lvremove-qq.txt lvremove -qq -y vg-names/quiet2
 	# the state after all of it (gen.sh re-checks these four on the saved images); no
 	# seqno in them, which a replay moves on (restore-check.sh reads pv_uuid and dev_size)
 	rec_names pvs.json pvs --reportformat json --units b --nosuffix -o pv_name,vg_name,pv_uuid,dev_size,pv_size,pv_free
