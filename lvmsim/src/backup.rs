@@ -228,10 +228,16 @@ pub fn vgcfgbackup(
     ctx: &crate::context::Context,
     out: &mut dyn std::io::Write,
 ) -> Result<()> {
-    let names: Vec<String> = if vgs.is_empty() {
-        sys.vgs.iter().map(|v| v.vg.name.clone()).collect()
+    // (the name as given, for the description; the VG's name)
+    let names: Vec<(String, String)> = if vgs.is_empty() {
+        sys.vgs
+            .iter()
+            .map(|v| (v.vg.name.clone(), v.vg.name.clone()))
+            .collect()
     } else {
-        vgs.to_vec()
+        vgs.iter()
+            .map(|a| Ok((a.clone(), crate::names::vg_arg(a)?)))
+            .collect::<Result<_>>()?
     };
     if names.is_empty() {
         bail!("No volume groups found");
@@ -239,11 +245,11 @@ pub fn vgcfgbackup(
     if file.is_some_and(|f| names.len() > 1 && !f.contains("%s")) {
         bail!("VG name placeholder %s is needed in the file name to back up several VGs");
     }
-    for name in &names {
+    for (given, name) in &names {
         let v = sys.vg_or_err(name)?;
         let desc = match file {
-            Some(f) => format!("vgcfgbackup -f {f} {name}"),
-            None => format!("vgcfgbackup {name}"),
+            Some(f) => format!("vgcfgbackup -f {f} {given}"),
+            None => format!("vgcfgbackup {given}"),
         };
         let text = render(&v.text, &desc, &ctx.host, ctx.now)?;
         match file {

@@ -47,9 +47,8 @@ pub fn write(
     input: &mut dyn Read,
     hooks: &crate::context::WriteHooks,
 ) -> Result<u64> {
-    let (vgn, lvn) = arg
-        .split_once('/')
-        .ok_or_else(|| refused!("\"{arg}\": name the LV as VG/LV"))?;
+    let (vgn, lvn) = crate::names::vg_lv(arg)?;
+    let (vgn, lvn) = (vgn.as_str(), lvn.as_str());
     let inst = sys.vg_or_err(vgn)?;
     let vg = &inst.vg;
     // A snapshot's glue is not an LV one can open.
@@ -114,9 +113,8 @@ pub fn cat(
     force: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let (vgn, lvn) = arg
-        .split_once('/')
-        .ok_or_else(|| refused!("\"{arg}\": name the LV as VG/LV"))?;
+    let (vgn, lvn) = crate::names::vg_lv(arg)?;
+    let (vgn, lvn) = (vgn.as_str(), lvn.as_str());
     let vi = sys.vg_or_err(vgn)?;
     let li = vi.vg.lv_index_or_err(lvn)?;
     let pvs: Vec<Option<&Image>> = vi

@@ -10,15 +10,7 @@ use lvm_meta::model::{SegmentKind, Vg};
 use lvm_meta::scan::{System, VgInstance};
 use std::io::Write;
 
-/// A device-mapper name: `VG-LV[-layer]`, with hyphens in names doubled.
-fn dm_name(vg: &str, lv: &str, layer: Option<&str>) -> String {
-    let mut n = format!("{}-{}", vg.replace('-', "--"), lv.replace('-', "--"));
-    if let Some(l) = layer {
-        n.push('-');
-        n.push_str(l);
-    }
-    n
-}
+use crate::names::dm_name;
 
 /// The per-segment status lines of an LV's own segments (`linear` or
 /// `striped` with its PV device numbers and health).
@@ -313,16 +305,46 @@ pub enum Show {
     Table,
 }
 
+/// The device-mapper name a `dmsetup` argument names: a name, or a path
+/// to it (`/dev/mapper/NAME`, or the LV's `/dev/VG/LV` or `VG/LV`, which
+/// dmsetup follows to the same device).
+pub fn device_arg(sys: &System, arg: &str) -> Option<String> {
+    if !arg.contains('/') {
+        return Some(arg.to_owned());
+    }
+    let mapper = format!("{}{}/", crate::names::DEV_DIR, crate::names::DM_SUBDIR);
+    if let Some(name) = arg.strip_prefix(&mapper) {
+        return (!name.contains('/')).then(|| name.to_owned());
+    }
+    // A relative name with one slash is looked for under /dev.
+    let full = if arg.starts_with('/') {
+        arg.to_owned()
+    } else if arg.matches('/').count() == 1 {
+        format!("{}{arg}", crate::names::DEV_DIR)
+    } else {
+        return None;
+    };
+    let (vg, lv) = full.strip_prefix(crate::names::DEV_DIR)?.split_once('/')?;
+    let inst = sys.vg(vg)?;
+    inst.vg.lv_index(lv)?;
+    Some(dm_name(vg, lv, None))
+}
+
 /// `dmsetup status|table [NAME...]` of the VGs as lvm2 would activate
 /// them. `devno` gives the device number (`MAJ:MIN`) of images by their
-/// name; others get `7:N` in scan order.
+/// name; others get `7:N` in scan order. With no name every device is
+/// listed, each line after `NAME: `; one name prints its lines alone,
+/// several each with its name, as dmsetup does. A name that is no device
+/// stops the command there with dmsetup's `Device does not exist.` and
+/// `Command failed.` on `err`: the result is then false (dmsetup exits 1).
 pub fn run(
     sys: &System,
     show: Show,
     devno: &[(String, String)],
     names: &[String],
     out: &mut dyn Write,
-) -> Result<()> {
+    err: &mut dyn Write,
+) -> Result<bool> {
     let number = |i: usize| {
         devno
             .iter()
@@ -335,19 +357,43 @@ pub fn run(
         Show::Table => table(sys, &number, &mut buf)?,
     }
     let text = String::from_utf8_lossy(&buf);
-    let mut any = false;
-    for line in text.lines() {
-        let name = line.split(':').next().unwrap_or("");
-        if names.is_empty() || names.iter().any(|n| n == name) {
-            writeln!(out, "{line}")?;
-            any = true;
+    let lines: Vec<(&str, &str)> = text.lines().filter_map(|l| l.split_once(": ")).collect();
+    if names.is_empty() {
+        for (name, rest) in &lines {
+            writeln!(out, "{name}: {rest}")?;
+        }
+        if lines.is_empty() {
+            // dmsetup's line when there is nothing to list.
+            writeln!(out, "No devices found")?;
+        }
+        return Ok(true);
+    }
+    let several = names.len() > 1;
+    for arg in names {
+        let name = device_arg(sys, arg);
+        let mine: Vec<&str> = lines
+            .iter()
+            .filter(|(n, _)| Some(*n) == name.as_deref())
+            .map(|(_, r)| *r)
+            .collect();
+        if mine.is_empty() {
+            if arg.contains('/') {
+                writeln!(err, "Device {arg} not found")?;
+            } else {
+                writeln!(err, "Device does not exist.")?;
+            }
+            writeln!(err, "Command failed.")?;
+            return Ok(false);
+        }
+        for rest in mine {
+            if several {
+                writeln!(out, "{arg}: {rest}")?;
+            } else {
+                writeln!(out, "{rest}")?;
+            }
         }
     }
-    if !any && names.is_empty() {
-        // dmsetup's line when there is nothing to list.
-        writeln!(out, "No devices found")?;
-    }
-    Ok(())
+    Ok(true)
 }
 
 // ------------------------------------------------------------------------

@@ -67,7 +67,7 @@ pub fn run(
     let scan_all = ctx.scan_all;
     let h = gather(devs, scan_all, err)?;
     let vg = match &a.vg {
-        Some(v) => v.clone(),
+        Some(v) => crate::names::vg_arg(v)?,
         None => {
             let mut names: Vec<&str> = h.copies.iter().map(|c| c.vg_name.as_str()).collect();
             names.dedup();

@@ -9,7 +9,8 @@
 //!   and `write` of LV bytes); the reading ones: [`report`]
 //!   (`pvs`/`vgs`/`lvs`), [`dmsetup`], [`pvck`], [`backup`]
 //!   (`vgcfgbackup`), [`history`] and [`recover`] (forensics);
-//! - their common ground: [`size`] (lvm2's size arguments), [`ids`]
+//! - their common ground: [`size`] (lvm2's size arguments), [`names`]
+//!   (VG, LV and device names on the command line, in all their forms), [`ids`]
 //!   (UUIDs), [`write`](mod@write) (who writes, commits in lvm2's order), [`lock`]
 //!   (flock on the images);
 //! - [`context`]: host, time, identifiers and write hooks, given
@@ -47,6 +48,7 @@ pub mod history;
 pub mod ids;
 pub mod lock;
 pub mod lv;
+pub mod names;
 pub mod pv;
 pub mod pvck;
 pub mod recover;
@@ -105,7 +107,18 @@ pub fn device_paths(given: &[PathBuf]) -> Result<Vec<(String, String)>> {
             out.push((text.clone(), text));
         }
     }
-    Ok(out)
+    // One file under two spellings (`./d.img` and its absolute path, a
+    // symlink) is one device, known by the first name it was given.
+    let mut unique: Vec<(String, String)> = Vec::with_capacity(out.len());
+    for (name, path) in out {
+        let seen = unique.iter().any(|(_, p)| {
+            *p == path || names::same_file(std::path::Path::new(p), std::path::Path::new(&path))
+        });
+        if !seen {
+            unique.push((name, path));
+        }
+    }
+    Ok(unique)
 }
 
 /// Scans the devices as lvm2 does, printing lvm2's warnings to `err`; with

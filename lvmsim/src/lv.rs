@@ -4,6 +4,7 @@
 
 use crate::context::WriteHooks;
 use crate::error::{bail, refused, Error, Result, ResultExt};
+use crate::names::vg_lv;
 use crate::{ids::*, pv::*, size::*, snapshot::*, write::*};
 use lvm_meta::model::{Area, Lv, Segment, SegmentKind, Vg};
 use lvm_meta::scan::{System, VgInstance};
@@ -585,7 +586,7 @@ pub fn lvresize(
     w: &Writer,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let (vgname, lvname) = crate::write::vg_lv(target)?;
+    let (vgname, lvname) = crate::names::vg_lv(target)?;
     let inst = writable(sys, &vgname)?;
     let mut vg = (*inst.vg).clone();
     let li = vg
@@ -818,7 +819,7 @@ pub fn lvchange(
     }
     let mut cur = rescan(sys)?;
     for target in targets {
-        let (vgname, lvname) = crate::write::vg_lv(target)?;
+        let (vgname, lvname) = crate::names::vg_lv(target)?;
         if o.activate == Some(true) {
             activate_lv(&cur, &vgname, &lvname, w, out)?;
             cur = rescan(&cur)?;
@@ -878,41 +879,44 @@ pub fn check_lv_name(vg: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// `lvrename VG OLD NEW` or `lvrename VG/OLD NEW`.
+/// `lvrename VG OLD NEW` or `lvrename VG/OLD NEW`. As in lvm2, the VG may
+/// come in any of its forms (`/dev/VG`...) and each LV name may carry its
+/// VG (which must be the same); the LV names themselves are what follows
+/// their last slash, so `/dev/mapper/VG-LV` names an LV `VG-LV`, as lvm2
+/// reads it.
 pub fn lvrename(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) -> Result<()> {
-    // lvm2 accepts VG/LV in either name; the VG parts must agree.
-    let split = |x: &str| -> (Option<String>, String) {
-        match x.split_once('/') {
-            Some((v, l)) => (Some(v.to_owned()), l.to_owned()),
-            None => (None, x.to_owned()),
-        }
-    };
+    let usage = |m: String| Error::Usage(m);
     let (vgname, old, new) = match args {
-        [a, b] => {
-            let (v, old) = split(a);
-            let v = v.ok_or_else(|| refused!("Old and new logical volume names required"))?;
-            (v, old, b.clone())
-        }
         [v, a, b] => {
-            let (va, old) = split(a);
-            if va.as_ref().is_some_and(|x| x != v) {
-                bail!(
-                    "Logical volume names must have the same volume group (\"{v}\" or \"{}\")",
-                    va.unwrap_or_default()
-                );
+            let v = crate::names::skip_dev_dir(v).name;
+            if let Ok(Some(va)) = crate::names::vg_of_lv(a) {
+                if va != v {
+                    return Err(usage(format!(
+                        "Please use a single volume group name (\"{v}\" or \"{va}\")"
+                    )));
+                }
             }
-            (v.clone(), old, b.clone())
+            (v, a, b)
         }
-        _ => bail!("Old and new logical volume names required"),
+        [a, b] => match crate::names::vg_of_lv(a)? {
+            Some(v) => (v, a, b),
+            None => {
+                return Err(usage(format!(
+                    "Path required for Logical Volume \"{a}\".\n  Please provide a valid volume group name"
+                )))
+            }
+        },
+        _ => return Err(usage("Old and new logical volume names required".into())),
     };
-    let (vnew, new) = split(&new);
-    if let Some(vn) = vnew {
+    if let Ok(Some(vn)) = crate::names::vg_of_lv(new) {
         if vn != vgname {
-            bail!(
+            return Err(usage(format!(
                 "Logical volume names must have the same volume group (\"{vgname}\" or \"{vn}\")"
-            );
+            )));
         }
     }
+    let last = |x: &str| x.rsplit('/').next().unwrap_or(x).to_owned();
+    let (old, new) = (last(old), last(new));
     let inst = writable(sys, &vgname)?;
     let vg = &inst.vg;
     if old == new {

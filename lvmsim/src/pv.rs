@@ -14,7 +14,10 @@ use std::path::PathBuf;
 
 /// The device a command names: by the name it was given with `--dev`.
 pub(crate) fn device(sys: &System, name: &str) -> Result<usize> {
-    Ok(sys.device_index_or_err(name)?)
+    match crate::names::device_index(sys, name) {
+        Some(i) => Ok(i),
+        None => Ok(sys.device_index_or_err(name)?),
+    }
 }
 
 /// The VG (name) a device's PV belongs to, if any.
@@ -99,8 +102,15 @@ pub fn pvcreate(
         bail!("Can only set uuid on one volume at once");
     }
     let mut plans = Vec::new();
+    let mut seen = Vec::new();
     for name in devs {
         let dev = device(sys, name)?;
+        // One device named twice (two spellings of one file) is made a PV
+        // once.
+        if seen.contains(&dev) {
+            continue;
+        }
+        seen.push(dev);
         plans.push((name, pvcreate_plan(sys, dev, o, ids)?));
     }
     for (name, p) in plans {
@@ -257,17 +267,20 @@ pub(crate) fn free_pvs(sys: &System, names: &[String], adding: Option<&str>) -> 
 /// among `named` (its PV arguments) that exist and are not among them.
 pub fn with_named_images(devs: &[PathBuf], named: &[String]) -> Result<Vec<PathBuf>> {
     let mut all = devs.to_vec();
-    let known: Vec<String> = if devs.is_empty() {
+    let mut known: Vec<(String, String)> = if devs.is_empty() {
         Vec::new()
     } else {
         crate::device_paths(devs)?
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect()
     };
     for n in named {
-        if !known.contains(n) && std::path::Path::new(n).is_file() {
+        let path = std::path::Path::new(n);
+        // A name already scanned, or another spelling of a scanned file.
+        let seen = known
+            .iter()
+            .any(|(name, p)| name == n || crate::names::same_file(path, std::path::Path::new(p)));
+        if !seen && path.is_file() {
             all.push(PathBuf::from(n));
+            known.push((n.clone(), n.clone()));
         }
     }
     Ok(all)

@@ -112,9 +112,10 @@ pub fn run(
     for p in &h.problems {
         writeln!(err, "  WARNING: {}", p.error)?;
     }
+    let only = a.vg.as_deref().map(crate::names::vg_arg).transpose()?;
     let snaps: Vec<Snapshot> = recover::survey(&sys, &h)
         .into_iter()
-        .filter(|s| a.vg.as_ref().is_none_or(|v| *v == s.vg))
+        .filter(|s| only.as_ref().is_none_or(|v| *v == s.vg))
         .collect();
     if a.json {
         let v: Vec<_> = snaps.iter().map(|s| snap_json(&h, s)).collect();
@@ -222,9 +223,8 @@ fn export(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<()> {
-    let (vgn, snap) = target
-        .split_once('/')
-        .ok_or_else(|| refused!("\"{target}\": name the snapshot as VG/SNAP"))?;
+    let (vgn, snap) = crate::names::vg_lv(target)?;
+    let (vgn, snap) = (vgn.as_str(), snap.as_str());
     // The binary requires --seqno and -o with --export.
     let (seqno, path) = (a.seqno.unwrap_or(0), a.output.clone().unwrap_or_default());
     let inputs = crate::device_paths(devs)?;

@@ -886,12 +886,27 @@ pub struct Report {
     values: Vec<Vec<Value>>,
     text: Vec<Vec<String>>,
     opts: Options,
+    messages: Vec<String>,
+    failed: bool,
 }
 
 impl Report {
     /// The fields' names (lvm2's, e.g. `lv_name`, `lv_attr`), in order.
     pub fn fields(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.fields.iter().map(|f| f.name)
+    }
+
+    /// What lvm2 prints on stderr for the names given to the report that
+    /// name nothing (`Volume group "X" not found`...), one line each
+    /// without lvm2's two-space indent, in lvm2's order.
+    pub fn messages(&self) -> &[String] {
+        &self.messages
+    }
+
+    /// A name given to the report named nothing: lvm2 reports the rest and
+    /// exits 5.
+    pub fn failed(&self) -> bool {
+        self.failed
     }
 
     /// The number of rows.
@@ -968,7 +983,13 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
         opts,
         kernel: crate::active::Kernel::default(),
     };
-    let mut rows = rows(sys, kind, opts)?;
+    let sel = crate::names::select(
+        sys,
+        matches!(cmd, Kind::Pv | Kind::PvSeg),
+        cmd == Kind::Vg,
+        &opts.names,
+    )?;
+    let mut rows = rows(sys, kind, opts, &sel)?;
     let sort = opts
         .sort
         .clone()
@@ -997,6 +1018,8 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
         values,
         text,
         opts: opts.clone(),
+        messages: sel.messages,
+        failed: sel.failed,
     })
 }
 
@@ -1008,22 +1031,20 @@ fn render(opts: &Options, v: &Value) -> String {
     }
 }
 
-fn rows(sys: &System, kind: Kind, opts: &Options) -> Result<Vec<Row>> {
+fn rows(
+    sys: &System,
+    kind: Kind,
+    opts: &Options,
+    sel: &crate::names::Selection,
+) -> Result<Vec<Row>> {
     let mut out = Vec::new();
-    let vg_selected = |name: &str| {
-        opts.names.is_empty()
-            || opts
-                .names
-                .iter()
-                .any(|n| n == name || n.split('/').next() == Some(name))
-    };
     match kind {
         Kind::Pv => {
             for (di, d) in sys.devices.iter().enumerate() {
                 if d.label.is_none() {
                     continue;
                 }
-                if !opts.names.is_empty() && !opts.names.iter().any(|n| n == &d.image.path) {
+                if !sel.has_device(di) {
                     continue;
                 }
                 let owner = sys.owner_of(di);
@@ -1036,7 +1057,7 @@ fn rows(sys: &System, kind: Kind, opts: &Options) -> Result<Vec<Row>> {
             }
             for (vi, v) in sys.vgs.iter().enumerate() {
                 for (pi, d) in v.pv_devices.iter().enumerate() {
-                    if d.is_none() && opts.names.is_empty() {
+                    if d.is_none() && sel.everything {
                         out.push(Row {
                             vg: Some(vi),
                             pv: Some(pi),
@@ -1047,15 +1068,13 @@ fn rows(sys: &System, kind: Kind, opts: &Options) -> Result<Vec<Row>> {
             }
         }
         Kind::PvSeg => {
-            let mut o = opts.clone();
-            o.segments = false;
-            for r in rows(sys, Kind::Pv, &o)? {
+            for r in rows(sys, Kind::Pv, opts, sel)? {
                 out.extend(pv_segments(sys, r));
             }
         }
         Kind::Vg => {
             for (vi, v) in sys.vgs.iter().enumerate() {
-                if vg_selected(&v.vg.name) {
+                if sel.has_vg(&v.vg.name) {
                     out.push(Row {
                         vg: Some(vi),
                         ..Row::default()
@@ -1064,12 +1083,8 @@ fn rows(sys: &System, kind: Kind, opts: &Options) -> Result<Vec<Row>> {
             }
         }
         Kind::Lv | Kind::Seg => {
-            for n in &opts.names {
-                let vgn = n.split('/').next().unwrap_or("");
-                sys.vg_or_err(vgn)?;
-            }
             for (vi, v) in sys.vgs.iter().enumerate() {
-                if !vg_selected(&v.vg.name) {
+                if !sel.has_vg(&v.vg.name) {
                     continue;
                 }
                 for (li, l) in v.vg.lvs.iter().enumerate() {
@@ -1077,16 +1092,12 @@ fn rows(sys: &System, kind: Kind, opts: &Options) -> Result<Vec<Row>> {
                     if l.is_snapshot_glue() {
                         continue;
                     }
-                    if !opts.all && !v.vg.lv_visible(li) {
+                    // A hidden LV named on the command line is listed, as
+                    // in lvm2.
+                    if !opts.all && !v.vg.lv_visible(li) && !sel.named_lv(&v.vg.name, &l.name) {
                         continue;
                     }
-                    let named = opts.names.iter().any(|n| n.contains('/'));
-                    if named
-                        && !opts
-                            .names
-                            .iter()
-                            .any(|n| *n == format!("{}/{}", v.vg.name, l.name) || *n == v.vg.name)
-                    {
+                    if !sel.has_lv(&v.vg.name, &l.name) {
                         continue;
                     }
                     if kind == Kind::Lv {

@@ -4,6 +4,7 @@
 
 use crate::context::WriteHooks;
 use crate::error::{bail, refused, Error, Result};
+use crate::names::vg_lv;
 use crate::{ids::*, lv::*, write::*};
 use lvm_meta::model::{Segment, SegmentKind, Vg};
 use lvm_meta::scan::System;

@@ -48,6 +48,8 @@ pub fn vgcreate(
     ids: &mut Ids,
     out: &mut dyn Write,
 ) -> Result<()> {
+    let name = crate::names::skip_dev_dir(name).name;
+    let name = name.as_str();
     check_vg_name(name)?;
     if sys.vgs.iter().any(|v| v.vg.name == name) {
         bail!("A volume group called {name} already exists.");
@@ -107,6 +109,8 @@ pub fn vgextend(
     ids: &mut Ids,
     out: &mut dyn Write,
 ) -> Result<()> {
+    let name = crate::names::vg_arg(name)?;
+    let name = name.as_str();
     let inst = writable(sys, name)?;
     let devs = free_pvs(sys, pv_names, Some(name))?;
     let fresh = implicit_pvcreate(sys, &devs, pv_opts, ids, w.hooks, out)?;
@@ -159,6 +163,8 @@ pub fn vgreduce(
     w: &Writer,
     out: &mut dyn Write,
 ) -> Result<()> {
+    let name = crate::names::vg_arg(name)?;
+    let name = name.as_str();
     let inst = writable(sys, name)?;
     let mut vg = (*inst.vg).clone();
     let mut removed = Vec::new();
@@ -221,6 +227,8 @@ pub fn vgremove(
     w: &Writer,
     out: &mut dyn Write,
 ) -> Result<()> {
+    let name = crate::names::vg_arg(name)?;
+    let name = name.as_str();
     let inst = writable(sys, name)?;
     let fresh;
     let (sys, inst) = if inst.vg.lvs.is_empty() {
@@ -268,6 +276,11 @@ pub fn vgremove(
 
 /// `vgrename OLD NEW`: the VG's text is written again under the new name.
 pub fn vgrename(sys: &System, old: &str, new: &str, w: &Writer, out: &mut dyn Write) -> Result<()> {
+    let (old, new) = (
+        crate::names::vg_arg(old)?,
+        crate::names::skip_dev_dir(new).name,
+    );
+    let (old, new) = (old.as_str(), new.as_str());
     let inst = writable(sys, old)?;
     if old == new {
         bail!("Old and new volume group names need to differ.");
@@ -296,6 +309,8 @@ pub fn vgcfgrestore(
     w: &Writer,
     out: &mut dyn Write,
 ) -> Result<()> {
+    let vgname = crate::names::skip_dev_dir(vgname).name;
+    let vgname = vgname.as_str();
     let bytes =
         std::fs::read(file).map_err(|e| refused!("Couldn't read backup file {file}: {e}"))?;
     let tree = lvm_meta::text::parse(&bytes)
@@ -375,6 +390,8 @@ pub fn vgchange(
     w: &Writer,
     out: &mut dyn Write,
 ) -> Result<()> {
+    let vgname = crate::names::vg_arg(vgname)?;
+    let vgname = vgname.as_str();
     let inst = crate::write::changeable(sys, vgname)?;
     if activate
         && inst

@@ -165,14 +165,6 @@ pub fn apply(sys: &System, writes: &[commit::PlannedWrite], hooks: &WriteHooks) 
     Ok(())
 }
 
-/// `VG/LV` split, with lvm2's message when the form is wrong.
-pub(crate) fn vg_lv(arg: &str) -> Result<(String, String)> {
-    let (v, l) = arg
-        .split_once('/')
-        .ok_or_else(|| refused!("\"{arg}\": Invalid path for Logical Volume."))?;
-    Ok((v.to_owned(), l.to_owned()))
-}
-
 /// The images of a VG opened read-write (for data changes).
 pub(crate) fn open_rw(
     sys: &System,

@@ -10,8 +10,9 @@ use std::path::PathBuf;
 pub(crate) struct Cli {
     /// An image file, or a directory whose regular files are all scanned.
     /// `NAME=PATH` reads PATH but reports it as NAME (e.g.
-    /// `/dev/sdb=disk.img`). Repeatable. Without --dev, $LVMSIM_DEVICES
-    /// (colon-separated) is used.
+    /// `/dev/sdb=disk.img`). Repeatable, before or after the command (all
+    /// are scanned). Without --dev, $LVMSIM_DEVICES (colon-separated) is
+    /// used. Images named as a command's PV arguments are scanned too.
     #[arg(long = "dev", global = true, value_name = "PATH")]
     pub(crate) dev: Vec<PathBuf>,
     /// Also find VGs whose label or metadata-area header is damaged, by
@@ -27,6 +28,12 @@ pub(crate) struct Cli {
     #[arg(long = "lock-opt", alias = "lockopt", global = true, value_name = "OPT",
           value_parser = ["nowait"])]
     pub(crate) lock_opt: Option<String>,
+    /// More detail, as lvm2's -v (repeatable; accepted by every command).
+    #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+    /// Less output, as lvm2's -q (repeatable; accepted by every command).
+    #[arg(short = 'q', long = "quiet", global = true, action = clap::ArgAction::Count)]
+    pub(crate) quiet: u8,
     #[command(subcommand)]
     pub(crate) cmd: Cmd,
 }
@@ -146,7 +153,14 @@ impl Cmd {
     /// taken, a restore may land on any PV; and for readers, which lock
     /// every image shared).
     pub(crate) fn changes_vgs(&self) -> Option<Vec<String>> {
-        let vg_of = |arg: &str| arg.split('/').next().unwrap_or(arg).to_owned();
+        // The VG of an LV argument in any of its forms (a malformed one
+        // is refused by the command itself; locking every image is safe).
+        let vg_of = |arg: &str| {
+            lvmsim::names::lv_arg(arg)
+                .map(|n| n.vg)
+                .unwrap_or_else(|_| arg.to_owned())
+        };
+        let vg = |arg: &str| lvmsim::names::skip_dev_dir(arg).name;
         let each = |lvs: &[String]| {
             let mut v: Vec<String> = lvs.iter().map(|l| vg_of(l)).collect();
             v.sort();
@@ -160,10 +174,10 @@ impl Cmd {
             Cmd::Write(a) => Some(vec![vg_of(&a.lv)]),
             Cmd::Lvremove(a) => Some(each(&a.lvs)),
             Cmd::Lvchange(a) => Some(each(&a.lvs)),
-            Cmd::Vgchange(a) => Some(vec![a.vg.clone()]),
-            Cmd::Vgreduce(a) => Some(vec![a.vg.clone()]),
-            Cmd::Vgremove(a) => Some(vec![a.vg.clone()]),
-            Cmd::Vgextend(a) => Some(vec![a.vg.clone()]),
+            Cmd::Vgchange(a) => Some(vec![vg(&a.vg)]),
+            Cmd::Vgreduce(a) => Some(vec![vg(&a.vg)]),
+            Cmd::Vgremove(a) => Some(vec![vg(&a.vg)]),
+            Cmd::Vgextend(a) => Some(vec![vg(&a.vg)]),
             Cmd::Lvcreate(a) => a.args.first().map(|v| vec![vg_of(v)]),
             Cmd::Lvextend(a) | Cmd::Lvreduce(a) => a.args.first().map(|v| vec![vg_of(v)]),
             Cmd::Pvcreate(_) => Some(Vec::new()),
@@ -689,9 +703,6 @@ pub(crate) struct PvckArgs {
     /// Write metadata text to this new file.
     #[arg(short = 'f', long = "file")]
     pub(crate) file: Option<String>,
-    /// Print description and creation time of each copy found.
-    #[arg(short = 'v', long = "verbose")]
-    pub(crate) verbose: bool,
     /// The PV image.
     pub(crate) pv: PathBuf,
 }

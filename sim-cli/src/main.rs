@@ -133,7 +133,7 @@ fn report_options(a: &args::ReportArgs) -> Result<report::Options> {
     })
 }
 
-fn pvck_options(a: &args::PvckArgs) -> Result<pvck::Options> {
+fn pvck_options(a: &args::PvckArgs, verbose: bool) -> Result<pvck::Options> {
     let dump = a.dump.map(|d| match d {
         DumpKind::Headers => pvck::Dump::Headers,
         DumpKind::Metadata => pvck::Dump::Metadata,
@@ -145,7 +145,7 @@ fn pvck_options(a: &args::PvckArgs) -> Result<pvck::Options> {
         labelsector: a.labelsector,
         mda_num: a.pvmetadatacopies,
         file: a.file.clone(),
-        verbose: a.verbose,
+        verbose,
         ..Default::default()
     };
     if let Some(s) = &a.settings {
@@ -228,11 +228,18 @@ fn lock_paths(cmd: &Cmd, devs: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 /// Runs the command; returns the exit code.
-fn run(cli: Cli) -> Result<i32> {
+fn run(cli: &Cli) -> Result<i32> {
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut err = std::io::stderr();
     let access = cli.cmd.access();
+    // lvm2's -qq silences what its commands that change VGs print on
+    // stdout (warnings and errors stay on stderr).
+    let silent = cli.quiet >= 2 && access != Access::Read && lvm2_name(&cli.cmd).is_some();
+    let mut out: Box<dyn Write> = if silent {
+        Box::new(std::io::sink())
+    } else {
+        Box::new(std::io::BufWriter::new(stdout.lock()))
+    };
+    let mut err = std::io::stderr();
     if cli.scan_all && access != Access::Read {
         return Err(usage(
             "--scan-all is for reading damaged images; commands that write refuse it",
@@ -257,11 +264,12 @@ fn run(cli: Cli) -> Result<i32> {
         Cmd::Pvcreate(a) => &a.pvs,
         Cmd::Vgcreate(a) => &a.pvs,
         Cmd::Vgextend(a) => &a.pvs,
+        Cmd::Pvs(a) => &a.names,
         _ => &[],
     };
-    if access == Access::WriteNamed {
-        devs = pv::with_named_images(&devs, named)?;
-    }
+    // Images named as PV arguments are scanned as lvm2 scans the devices
+    // it is given, with or without --dev.
+    devs = pv::with_named_images(&devs, named)?;
     // Every image the command reads or writes is locked before it is read
     // (shared for readers, exclusive for writers) and stays locked to the end.
     let policy = lvmsim::lock::Policy::from_flags(cli.nolocking, cli.lock_opt.is_some());
@@ -297,7 +305,14 @@ fn run(cli: Cli) -> Result<i32> {
             };
             let opts = report_options(a)?;
             let sys = scan(&mut err)?;
-            report::report(&sys, kind, &opts)?.write(&mut out)?;
+            let r = report::report(&sys, kind, &opts)?;
+            for m in r.messages() {
+                writeln!(err, "  {m}")?;
+            }
+            r.write(&mut out)?;
+            if r.failed() {
+                code = 5;
+            }
             // Freeing a large parsed VG costs time and changes nothing.
             std::mem::forget(sys);
         }
@@ -311,7 +326,7 @@ fn run(cli: Cli) -> Result<i32> {
             std::mem::forget(sys);
         }
         Cmd::Pvck(a) => {
-            let opts = pvck_options(a)?;
+            let opts = pvck_options(a, cli.verbose > 0)?;
             let img = Image::open(&a.pv.display().to_string())?;
             if !pvck::run(&img, &opts, &mut out, &mut err)? {
                 code = 5;
@@ -366,7 +381,9 @@ fn run(cli: Cli) -> Result<i32> {
             };
             let devno = devnos(devno)?;
             let sys = scan(&mut err)?;
-            dmsetup::run(&sys, show, &devno, names, &mut out)?;
+            if !dmsetup::run(&sys, show, &devno, names, &mut out, &mut err)? {
+                code = 1;
+            }
         }
         Cmd::History(a) => {
             let o = history::HistoryOpts {
@@ -524,19 +541,14 @@ fn run(cli: Cli) -> Result<i32> {
                 origin: None,
                 chunk: size_sectors(&a.chunksize, 'k')?,
             };
-            let (vg, pvs) = a
+            let (first, pvs) = a
                 .args
                 .split_first()
                 .ok_or_else(|| usage("Please provide a volume group name"))?;
-            let vg = if a.snapshot {
-                let (v, origin) = vg
-                    .split_once('/')
-                    .ok_or_else(|| usage("Please specify the snapshot's origin as VG/ORIGIN"))?;
-                o.origin = Some(origin.to_owned());
-                v
-            } else {
-                vg.trim_end_matches('/')
-            };
+            let names = lvmsim::names::lvcreate_names(first, a.snapshot, a.name.as_deref())?;
+            o.origin = names.origin;
+            o.name = names.name;
+            let vg = names.vg.as_str();
             let sys = scan(&mut err)?;
             let mut ids = ids::ids_for(&ctx, &sys, &line);
             let w = ctx.writer(&line);
@@ -563,9 +575,114 @@ fn run(cli: Cli) -> Result<i32> {
     Ok(code)
 }
 
+/// The command line with every `--dev` taken out, and the `--dev` values
+/// in order: given before and after the command, they all count (clap
+/// would keep only the last level's). A `--` ends the options.
+fn split_devs(args: Vec<std::ffi::OsString>) -> (Vec<std::ffi::OsString>, Vec<PathBuf>) {
+    let mut rest = Vec::new();
+    let mut devs = Vec::new();
+    let mut it = args.into_iter();
+    if let Some(prog) = it.next() {
+        rest.push(prog);
+    }
+    while let Some(a) = it.next() {
+        if a == "--" {
+            rest.push(a);
+            rest.extend(it.by_ref());
+            break;
+        }
+        if a == "--dev" {
+            match it.next() {
+                Some(v) => devs.push(PathBuf::from(v)),
+                // Left to clap, which says a value is missing.
+                None => rest.push(a),
+            }
+            continue;
+        }
+        if let Some(v) = a.to_str().and_then(|t| t.strip_prefix("--dev=")) {
+            devs.push(PathBuf::from(v));
+            continue;
+        }
+        rest.push(a);
+    }
+    (rest, devs)
+}
+
+/// The lvm2 command lvmsim's command is (for lvm2's `Run `CMD --help'`
+/// line), if it is one.
+fn lvm2_name(cmd: &Cmd) -> Option<&'static str> {
+    Some(match cmd {
+        Cmd::Pvs(_) => "pvs",
+        Cmd::Vgs(_) => "vgs",
+        Cmd::Lvs(_) => "lvs",
+        Cmd::Pvck(_) => "pvck",
+        Cmd::Vgcfgbackup(_) => "vgcfgbackup",
+        Cmd::Lvrename(_) => "lvrename",
+        Cmd::Lvconvert(_) => "lvconvert",
+        Cmd::Vgchange(_) => "vgchange",
+        Cmd::Lvpoll(_) => "lvpoll",
+        Cmd::Lvremove(_) => "lvremove",
+        Cmd::Pvcreate(_) => "pvcreate",
+        Cmd::Vgcreate(_) => "vgcreate",
+        Cmd::Vgextend(_) => "vgextend",
+        Cmd::Vgreduce(_) => "vgreduce",
+        Cmd::Vgremove(_) => "vgremove",
+        Cmd::Lvcreate(_) => "lvcreate",
+        Cmd::Lvextend(_) => "lvextend",
+        Cmd::Lvreduce(_) => "lvreduce",
+        Cmd::Vgrename(_) => "vgrename",
+        Cmd::Vgcfgrestore(_) => "vgcfgrestore",
+        Cmd::Lvchange(_) => "lvchange",
+        Cmd::Cat(_) | Cmd::Dmsetup(_) | Cmd::History(_) | Cmd::Recover(_) | Cmd::Write(_) => {
+            return None
+        }
+    })
+}
+
+/// lvm2 commands that walk the VGs they are given (its `process_each_*`):
+/// a VG they cannot find is also a VG they `Cannot process`.
+fn processes_vgs(cmd: &Cmd) -> bool {
+    matches!(
+        cmd,
+        Cmd::Pvs(_)
+            | Cmd::Vgs(_)
+            | Cmd::Lvs(_)
+            | Cmd::Vgcfgbackup(_)
+            | Cmd::Lvrename(_)
+            | Cmd::Lvconvert(_)
+            | Cmd::Vgchange(_)
+            | Cmd::Lvremove(_)
+            | Cmd::Vgreduce(_)
+            | Cmd::Vgremove(_)
+            | Cmd::Vgextend(_)
+            | Cmd::Lvcreate(_)
+            | Cmd::Lvextend(_)
+            | Cmd::Lvreduce(_)
+            | Cmd::Vgrename(_)
+            | Cmd::Lvchange(_)
+    )
+}
+
+/// An error as lvm2 prints it for this command.
+fn print_error(cmd: &Cmd, e: &Error) {
+    eprintln!("  {e}");
+    if let Some(lvm_meta::NotFound::Vg { name }) = e.not_found() {
+        if processes_vgs(cmd) {
+            eprintln!("  Cannot process volume group {name}");
+        }
+    }
+    if let (Error::Usage(_), Some(name)) = (e.root(), lvm2_name(cmd)) {
+        eprintln!("  Run `{name} --help' for more information.");
+    }
+}
+
 fn main() {
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
+    let (argv, devs) = split_devs(std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(mut c) => {
+            c.dev = devs;
+            c
+        }
         Err(e) => {
             // Help and version go to stdout with status 0; a bad command
             // line is lvm2's EINVALID_CMD_LINE.
@@ -573,12 +690,12 @@ fn main() {
             std::process::exit(if e.use_stderr() { 3 } else { 0 });
         }
     };
-    match run(cli) {
+    match run(&cli) {
         Ok(code) => std::process::exit(code),
         // A closed pipe (`lvmsim cat ... | head`) is not an error.
         Err(e) if e.is_broken_pipe() => std::process::exit(0),
         Err(e) => {
-            eprintln!("  {e}");
+            print_error(&cli.cmd, &e);
             std::process::exit(e.exit_code());
         }
     }

@@ -274,7 +274,8 @@ fn check_commands(s: &Scenario, h: &Value) -> usize {
         let w: Vec<&str> = cmd.split_whitespace().collect();
         let want: Vec<String> = match w[0] {
             "lvcreate" => {
-                let name = opt(&w, "-n").unwrap();
+                // -n may carry the VG (VG/LV).
+                let name = opt(&w, "-n").unwrap().rsplit('/').next().unwrap();
                 if w.contains(&"-s") {
                     // VG/ORIGIN; PV names after it start with /dev/.
                     let origin = w[1..]
@@ -299,17 +300,22 @@ fn check_commands(s: &Scenario, h: &Value) -> usize {
                     .filter(|x| !x.starts_with('-'))
                     .copied()
                     .collect();
+                // lvm2 takes each LV name after its last slash.
+                let last = |x: &str| x.rsplit('/').next().unwrap().to_owned();
                 let (from, to) = if args.len() == 3 {
-                    (args[1], args[2])
+                    (last(args[1]), last(args[2]))
                 } else {
-                    (args[0].rsplit('/').next().unwrap(), args[1])
+                    (last(args[0]), last(args[1]))
                 };
                 vec![format!("lvrename {from} -> {to}")]
             }
             "lvremove" => w[1..]
                 .iter()
                 .filter(|x| !x.starts_with('-'))
-                .map(|x| format!("lvremove {} (", x.rsplit('/').next().unwrap()))
+                .map(|x| {
+                    let lv = lvmsim::names::lv_arg(x).unwrap().lv.unwrap();
+                    format!("lvremove {lv} (")
+                })
                 .collect(),
             _ => continue,
         };

@@ -27,6 +27,7 @@ mod locking;
 mod lvm2_corpus;
 mod lvremove;
 mod lvrename;
+mod names;
 mod recover;
 mod signals;
 mod write_cli;
