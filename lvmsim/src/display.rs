@@ -1,0 +1,918 @@
+//! `pvdisplay`, `vgdisplay` and `lvdisplay`: lvm2's labelled, one line per
+//! property views of PVs, VGs and LVs, with their `-m` (segment maps),
+//! `-c` (colon-separated), `-s` (short) and `-v` forms; `-C` hands over to
+//! the `pvs`/`vgs`/`lvs` reports of [`crate::report`].
+//!
+//! The images are never active here, and lvmsim runs as lvm2 does with
+//! activation off: no `LV Status`, `# open` or `Block device` line, every
+//! snapshot `INACTIVE`. Times are printed as on a host running in UTC
+//! ([`lvm_meta::timefmt`]).
+//!
+//! Order of the objects, as lvm2 2.03.16 lists them: VGs in the reverse
+//! order of the images they were found on first (lvm2 keeps the VGs it
+//! scans in a list it adds to at the front), then PVs in no VG in image
+//! order; PVs and LVs of a VG in their metadata order.
+
+use crate::error::{Error, Result};
+use crate::report::{self, Kind};
+use crate::units::{display_size, Units};
+use lvm_meta::model::{Area, Lv, SegmentKind, Vg};
+use lvm_meta::scan::{System, VgInstance};
+use std::io::Write;
+
+/// Which display command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// `pvdisplay`
+    Pv,
+    /// `vgdisplay`
+    Vg,
+    /// `lvdisplay`
+    Lv,
+}
+
+impl Command {
+    fn name(self) -> &'static str {
+        match self {
+            Command::Pv => "pvdisplay",
+            Command::Vg => "vgdisplay",
+            Command::Lv => "lvdisplay",
+        }
+    }
+}
+
+/// The options of a display command, as lvm2's command line gives them.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `-C`/`--columns`: report as `pvs`/`vgs`/`lvs` with [`Options::report`].
+    pub columns: bool,
+    /// `-c`/`--colon`
+    pub colon: bool,
+    /// `-m`/`--maps` (pvdisplay, lvdisplay)
+    pub maps: bool,
+    /// `-s`/`--short` (pvdisplay, vgdisplay)
+    pub short: bool,
+    /// `-A`/`--activevolumegroups` (vgdisplay): only VGs with active LVs,
+    /// which on images are none.
+    pub active_vgs: bool,
+    /// `-v`: vgdisplay adds each VG's LVs and PVs.
+    pub verbose: bool,
+    /// The report options: `--units` and the names (VG, VG/LV or PV
+    /// paths) for every form, `-a` (lvdisplay: hidden LVs too), and
+    /// everything else for `-C`.
+    pub report: report::Options,
+}
+
+/// lvm2's bits of a VG's `status` (`lib/metadata/metadata-exported.h`),
+/// as `vgdisplay -c` prints their sum.
+const VG_STATUS_BITS: [(&str, u64); 6] = [
+    ("EXPORTED", 0x2),
+    ("RESIZEABLE", 0x4),
+    ("READ", 0x100),
+    ("WRITE", 0x200),
+    ("CLUSTERED", 0x400),
+    ("SHARED", 0x800),
+];
+/// A VG with a PV missing (`PARTIAL_VG`).
+const PARTIAL_VG: u64 = 0x1;
+/// A PV's bits as `pvdisplay -c` prints them.
+const PV_ALLOCATABLE: u64 = 0x8;
+const PV_EXPORTED: u64 = 0x2;
+
+/// Where lvm2 says the LVs' device nodes are.
+const DEV_DIR: &str = "/dev/";
+
+/// Runs `cmd`; returns `Ok(false)` when a named object was not found (its
+/// message is on `err`; lvm2 exits with 5 after showing the others).
+pub fn run(
+    sys: &System,
+    cmd: Command,
+    opts: &Options,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<bool> {
+    check_options(cmd, opts)?;
+    if opts.columns {
+        let kind = match cmd {
+            Command::Pv => Kind::Pv,
+            Command::Vg => Kind::Vg,
+            Command::Lv => Kind::Lv,
+        };
+        report::report(sys, kind, &opts.report)?.write(out)?;
+        return Ok(true);
+    }
+    match cmd {
+        Command::Pv => pvdisplay(sys, opts, out, err),
+        Command::Vg => vgdisplay(sys, opts, out, err),
+        Command::Lv => lvdisplay(sys, opts, out, err),
+    }
+}
+
+/// lvm2's refusals of option combinations, before any device is read.
+fn check_options(cmd: Command, opts: &Options) -> Result<()> {
+    let r = &opts.report;
+    let bad = |msg: &str| {
+        Err(Error::Usage(format!(
+            "{msg}\n  Run `{} --help' for more information.",
+            cmd.name()
+        )))
+    };
+    if opts.columns {
+        let clash = opts.colon
+            || match cmd {
+                Command::Pv => opts.maps || opts.short,
+                Command::Vg => opts.active_vgs || opts.short,
+                Command::Lv => opts.maps,
+            };
+        return if clash {
+            bad("Incompatible options selected")
+        } else {
+            Ok(())
+        };
+    }
+    let report_only = r.aligned
+        || r.noheadings
+        || !r.fields.is_empty()
+        || r.separator.is_some()
+        || r.sort.is_some()
+        || r.json
+        || r.segments;
+    match cmd {
+        Command::Pv if report_only || r.all => bad("Incompatible options selected"),
+        Command::Vg | Command::Lv if report_only => bad("Incompatible options selected."),
+        Command::Pv if opts.colon && opts.maps => bad("Option -c not allowed with option -m"),
+        Command::Pv | Command::Vg if opts.colon && opts.short => {
+            bad("Option -c is not allowed with option -s")
+        }
+        Command::Vg if opts.active_vgs && !r.names.is_empty() => {
+            bad("Option -A is not allowed with volume group names")
+        }
+        Command::Lv if opts.colon && opts.maps => bad("Options -c and -m are incompatible."),
+        _ => Ok(()),
+    }
+}
+
+/// The VGs in lvm2's display order (see the module's notes).
+fn vg_order(sys: &System) -> Vec<usize> {
+    let first_dev = |v: &VgInstance| v.pv_devices.iter().flatten().min().copied();
+    let mut order: Vec<usize> = (0..sys.vgs.len()).collect();
+    // Later first; a VG with no image found comes last.
+    order.sort_by_key(|&i| std::cmp::Reverse(first_dev(&sys.vgs[i]).map(|d| d + 1)));
+    order
+}
+
+/// Prints lvm2's two lines for a VG named but not found.
+fn vg_not_found(err: &mut dyn Write, name: &str) -> Result<()> {
+    writeln!(err, "  Volume group \"{name}\" not found")?;
+    writeln!(err, "  Cannot process volume group {name}")?;
+    Ok(())
+}
+
+fn size(s: u64, u: Units) -> String {
+    display_size(s, u)
+}
+
+fn has(flags: &[String], f: &str) -> bool {
+    flags.iter().any(|s| s == f)
+}
+
+// --------------------------------------------------------------------------
+// pvdisplay
+
+/// One PV as the display commands see it.
+struct PvView<'a> {
+    name: &'a str,
+    /// VG and PV index, unless the PV is in no VG.
+    member: Option<(&'a VgInstance, usize)>,
+    /// Device size in sectors (lvm2 `pv->size`).
+    dev_size: u64,
+    uuid: String,
+}
+
+impl PvView<'_> {
+    fn vg(&self) -> Option<(&Vg, &lvm_meta::model::Pv)> {
+        self.member.map(|(v, p)| (&*v.vg, &v.vg.pvs[p]))
+    }
+    fn extent_size(&self) -> u64 {
+        self.vg().map_or(0, |(v, _)| v.extent_size.0)
+    }
+    fn pe_count(&self) -> u64 {
+        self.vg().map_or(0, |(_, p)| u64::from(p.pe_count))
+    }
+    fn alloc_count(&self) -> u64 {
+        self.member.map_or(0, |(v, p)| v.vg.pv_used_extents(p))
+    }
+    fn status(&self) -> u64 {
+        let Some((vg, p)) = self.vg() else { return 0 };
+        let mut s = 0;
+        if has(&p.status, "ALLOCATABLE") {
+            s |= PV_ALLOCATABLE;
+        }
+        if has(&p.status, "EXPORTED") || has(&vg.status, "EXPORTED") {
+            s |= PV_EXPORTED;
+        }
+        s
+    }
+    fn exported(&self) -> bool {
+        self.status() & PV_EXPORTED != 0
+    }
+}
+
+/// Every PV with a label in display order: those of each VG, then those
+/// in no VG.
+fn pv_views(sys: &System) -> Vec<PvView<'_>> {
+    let mut out = Vec::new();
+    let dev_size = |d: usize| sys.devices[d].image.size / 512;
+    for vi in vg_order(sys) {
+        let v = &sys.vgs[vi];
+        for (pi, p) in v.vg.pvs.iter().enumerate() {
+            // A missing PV has no device to show.
+            let Some(d) = v.pv_devices[pi] else { continue };
+            out.push(PvView {
+                name: &sys.devices[d].image.path,
+                member: Some((v, pi)),
+                dev_size: p.dev_size.map_or(dev_size(d), |s| s.0),
+                uuid: p.id.clone(),
+            });
+        }
+    }
+    for (di, d) in sys.devices.iter().enumerate() {
+        let Some(label) = &d.label else { continue };
+        if sys.owner_of(di).is_some() {
+            continue;
+        }
+        out.push(PvView {
+            name: &d.image.path,
+            member: None,
+            dev_size: dev_size(di),
+            uuid: label.pv_header.uuid_string(),
+        });
+    }
+    out
+}
+
+/// `pvdisplay [-c|-s|-m] [PV...]`.
+fn pvdisplay(
+    sys: &System,
+    opts: &Options,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<bool> {
+    let u = opts.report.units;
+    let names = &opts.report.names;
+    let mut ok = true;
+    for n in names {
+        if !sys.devices.iter().any(|d| d.image.path == *n) {
+            writeln!(err, "  Cannot use {n}: device not found")?;
+            ok = false;
+        } else if !sys
+            .devices
+            .iter()
+            .any(|d| d.image.path == *n && d.label.is_some())
+        {
+            writeln!(err, "  Failed to find physical volume \"{n}\".")?;
+            ok = false;
+        }
+    }
+    for pv in pv_views(sys) {
+        if !names.is_empty() && !names.iter().any(|n| n == pv.name) {
+            continue;
+        }
+        let orphan = pv.member.is_none();
+        let ext = pv.extent_size();
+        let free = pv.pe_count() - pv.alloc_count().min(pv.pe_count());
+        if opts.short {
+            let cap = if orphan { pv.dev_size } else { free * ext };
+            writeln!(
+                out,
+                "  Device \"{}\" has a capacity of {}",
+                pv.name,
+                size(cap, u)
+            )?;
+            continue;
+        }
+        if pv.exported() {
+            let vg = pv.vg().map_or("", |(v, _)| v.name.as_str());
+            writeln!(
+                out,
+                "  Physical volume \"{}\" of volume group \"{vg}\" is exported",
+                pv.name
+            )?;
+        }
+        if orphan {
+            writeln!(
+                out,
+                "  \"{}\" is a new physical volume of \"{}\"",
+                pv.name,
+                size(pv.dev_size, u)
+            )?;
+        }
+        if opts.colon {
+            pv_colons(&pv, out)?;
+            continue;
+        }
+        pv_full(&pv, u, out)?;
+        if opts.maps {
+            pv_segments(&pv, out)?;
+        }
+    }
+    Ok(ok)
+}
+
+fn pv_colons(pv: &PvView<'_>, out: &mut dyn Write) -> Result<()> {
+    let pe = pv.pe_count();
+    let alloc = pv.alloc_count();
+    let status = pv.status();
+    writeln!(
+        out,
+        "  {}:{}:{}:-1:{}:{}:-1:{}:{}:{}:{}:{}",
+        pv.name,
+        pv.vg().map_or("", |(v, _)| v.name.as_str()),
+        pv.dev_size,
+        status,
+        status & PV_ALLOCATABLE,
+        pv.extent_size() / 2,
+        pe,
+        pe.saturating_sub(alloc),
+        alloc,
+        pv.uuid
+    )?;
+    Ok(())
+}
+
+fn pv_full(pv: &PvView<'_>, u: Units, out: &mut dyn Write) -> Result<()> {
+    let ext = pv.extent_size();
+    let pe = pv.pe_count();
+    let alloc = pv.alloc_count();
+    let pe_start = pv.vg().map_or(0, |(_, p)| p.pe_start.0);
+    let new = if ext == 0 { "NEW " } else { "" };
+    writeln!(out, "  --- {new}Physical volume ---")?;
+    writeln!(out, "  PV Name               {}", pv.name)?;
+    writeln!(
+        out,
+        "  VG Name               {}{}",
+        pv.vg().map_or("", |(v, _)| v.name.as_str()),
+        if pv.exported() { " (exported)" } else { "" }
+    )?;
+    let data = pe * ext;
+    let (total, unusable) = if pv.dev_size > data + pe_start {
+        (pv.dev_size, pv.dev_size - data)
+    } else {
+        let t = data + pe_start;
+        (t, t - pv.dev_size)
+    };
+    if data > 0 {
+        writeln!(
+            out,
+            "  PV Size               {} / not usable {}",
+            size(total, u),
+            size(unusable, u)
+        )?;
+    } else {
+        writeln!(out, "  PV Size               {}", size(total, u))?;
+    }
+    let free = pe.saturating_sub(alloc);
+    if pe > 0 && pv.status() & PV_ALLOCATABLE != 0 {
+        let full = if free == 0 { "(but full)" } else { "" };
+        writeln!(out, "  Allocatable           yes {full}")?;
+    } else {
+        writeln!(out, "  Allocatable           NO")?;
+    }
+    writeln!(out, "  PE Size               {}", size(ext, u))?;
+    writeln!(out, "  Total PE              {pe}")?;
+    writeln!(out, "  Free PE               {free}")?;
+    writeln!(out, "  Allocated PE          {alloc}")?;
+    writeln!(out, "  PV UUID               {}", pv.uuid)?;
+    writeln!(out, "   ")?;
+    Ok(())
+}
+
+/// One piece of a PV: its first PE, length, and the LV segment using it
+/// (LV index, segment index), if any.
+type PvSeg = (u64, u64, Option<(usize, usize)>);
+
+/// The PV's extents in PE order, used and free (lvm2's PV segments).
+fn pv_map(vg: &Vg, pv: usize) -> Vec<PvSeg> {
+    let mut used: Vec<PvSeg> = Vec::new();
+    for (li, l) in vg.lvs.iter().enumerate() {
+        for (si, sg) in l.segments.iter().enumerate() {
+            let SegmentKind::Striped { stripes, .. } = &sg.kind else {
+                continue;
+            };
+            let per = u64::from(sg.extent_count) / (stripes.len() as u64).max(1);
+            for a in stripes {
+                if let Area::Pv { pv: p, pe } = a {
+                    if *p == pv {
+                        used.push((u64::from(*pe), per, Some((li, si))));
+                    }
+                }
+            }
+        }
+    }
+    used.sort_by_key(|s| s.0);
+    let pe_count = vg.pvs.get(pv).map_or(0, |p| u64::from(p.pe_count));
+    let mut out = Vec::new();
+    let mut at = 0;
+    for s in used {
+        if s.0 > at {
+            out.push((at, s.0 - at, None));
+        }
+        at = at.max(s.0 + s.1);
+        out.push(s);
+    }
+    if at < pe_count {
+        out.push((at, pe_count - at, None));
+    }
+    out
+}
+
+fn pv_segments(pv: &PvView<'_>, out: &mut dyn Write) -> Result<()> {
+    if let Some((v, p)) = pv.member {
+        writeln!(out, "  --- Physical Segments ---")?;
+        for (pe, len, user) in pv_map(&v.vg, p) {
+            writeln!(out, "  Physical extent {pe} to {}:", pe + len - 1)?;
+            match user {
+                Some((li, si)) => {
+                    let l = &v.vg.lvs[li];
+                    let sg = &l.segments[si];
+                    writeln!(out, "    Logical volume\t{DEV_DIR}{}/{}", v.vg.name, l.name)?;
+                    let le = u64::from(sg.start_extent);
+                    writeln!(
+                        out,
+                        "    Logical extents\t{le} to {}",
+                        (le + u64::from(sg.extent_count)).saturating_sub(1)
+                    )?;
+                }
+                None => writeln!(out, "    FREE")?,
+            }
+        }
+    }
+    writeln!(out, "   ")?;
+    Ok(())
+}
+
+// --------------------------------------------------------------------------
+// vgdisplay
+
+/// The VGs named (all without names), in display order; false if a name
+/// was not found (its message is on `err`).
+fn named_vgs<'a>(
+    sys: &'a System,
+    names: &[String],
+    err: &mut dyn Write,
+) -> Result<(Vec<&'a VgInstance>, bool)> {
+    let mut ok = true;
+    let mut wanted: Vec<&str> = Vec::new();
+    for n in names {
+        let vg = n.split('/').next().unwrap_or(n);
+        if sys.vg(vg).is_none() {
+            vg_not_found(err, vg)?;
+            ok = false;
+        } else if !wanted.contains(&vg) {
+            wanted.push(vg);
+        }
+    }
+    let vgs = vg_order(sys)
+        .into_iter()
+        .map(|i| &sys.vgs[i])
+        .filter(|v| names.is_empty() || wanted.contains(&v.vg.name.as_str()))
+        .collect();
+    Ok((vgs, ok))
+}
+
+fn vg_status(v: &VgInstance) -> u64 {
+    let mut s = VG_STATUS_BITS
+        .iter()
+        .filter(|(f, _)| has(&v.vg.status, f))
+        .map(|(_, b)| b)
+        .sum();
+    if v.partial() {
+        s |= PARTIAL_VG;
+    }
+    s
+}
+
+/// LVs lvm2 counts in `Cur LV` (`vg_visible_lvs`).
+fn visible_lvs(vg: &Vg) -> usize {
+    (0..vg.lvs.len()).filter(|&i| vg.lv_visible(i)).count()
+}
+
+/// `vgdisplay [-c|-s|-v|-A] [VG...]`.
+fn vgdisplay(
+    sys: &System,
+    opts: &Options,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<bool> {
+    let u = opts.report.units;
+    let (vgs, ok) = named_vgs(sys, &opts.report.names, err)?;
+    // -A: no LV on an image is active.
+    if opts.active_vgs {
+        return Ok(ok);
+    }
+    for v in vgs {
+        let vg = &v.vg;
+        let ext = vg.extent_size.0;
+        let total = vg.total_extents();
+        let free = vg.free_extents();
+        let alloc = total - free.min(total);
+        let pvs = vg.pvs.len();
+        let active = v.pv_devices.iter().flatten().count();
+        if opts.colon {
+            let access = match (has(&vg.status, "READ"), has(&vg.status, "WRITE")) {
+                (true, true) => "r/w",
+                (true, false) => "r",
+                (false, true) => "w",
+                (false, false) => "",
+            };
+            writeln!(
+                out,
+                "  {}:{access}:{}:-1:{}:{}:0:-1:{}:{pvs}:{active}:{}:{}:{total}:{alloc}:{free}:{}",
+                vg.name,
+                vg_status(v),
+                vg.max_lv,
+                visible_lvs(vg),
+                vg.max_pv,
+                total * (ext / 2),
+                ext / 2,
+                vg.id
+            )?;
+            continue;
+        }
+        if opts.short {
+            writeln!(
+                out,
+                "  \"{}\" {:<9} [{:<9} used / {} free]",
+                vg.name,
+                size(total * ext, u),
+                size(alloc * ext, u),
+                size(free * ext, u)
+            )?;
+            continue;
+        }
+        vg_full(sys, v, u, out)?;
+        if opts.verbose {
+            for (li, _) in vg.lvs.iter().enumerate() {
+                if vg.lv_visible(li) {
+                    lv_full(v, li, u, out)?;
+                }
+            }
+            writeln!(out, "  --- Physical volumes ---")?;
+            for (pi, p) in vg.pvs.iter().enumerate() {
+                let name =
+                    v.pv_devices[pi].map_or("[unknown]", |d| sys.devices[d].image.path.as_str());
+                writeln!(out, "  PV Name               {name}     ")?;
+                writeln!(out, "  PV UUID               {}", p.id)?;
+                let not = if has(&p.status, "ALLOCATABLE") {
+                    ""
+                } else {
+                    "NOT "
+                };
+                writeln!(out, "  PV Status             {not}allocatable")?;
+                let pe = u64::from(p.pe_count);
+                writeln!(
+                    out,
+                    "  Total PE / Free PE    {pe} / {}",
+                    pe.saturating_sub(vg.pv_used_extents(pi))
+                )?;
+                writeln!(out, "   ")?;
+            }
+        }
+    }
+    Ok(ok)
+}
+
+fn vg_full(sys: &System, v: &VgInstance, u: Units, out: &mut dyn Write) -> Result<()> {
+    let vg = &v.vg;
+    let ext = vg.extent_size.0;
+    let total = vg.total_extents();
+    let free = vg.free_extents();
+    let alloc = total - free.min(total);
+    let mdas: usize = v
+        .pv_devices
+        .iter()
+        .flatten()
+        .map(|&d| sys.devices[d].mdas.len())
+        .sum();
+    let access = match (has(&vg.status, "READ"), has(&vg.status, "WRITE")) {
+        (true, true) => "read/write",
+        (true, false) => "read",
+        (false, true) => "write",
+        (false, false) => "error",
+    };
+    let exported = if has(&vg.status, "EXPORTED") {
+        "exported/"
+    } else {
+        ""
+    };
+    let resizable = if has(&vg.status, "RESIZEABLE") {
+        ""
+    } else {
+        "NOT "
+    };
+    writeln!(out, "  --- Volume group ---")?;
+    writeln!(out, "  VG Name               {}", vg.name)?;
+    writeln!(
+        out,
+        "  System ID             {}",
+        vg.system_id.as_deref().unwrap_or("")
+    )?;
+    writeln!(out, "  Format                lvm2")?;
+    writeln!(out, "  Metadata Areas        {mdas}")?;
+    writeln!(out, "  Metadata Sequence No  {}", vg.seqno)?;
+    writeln!(out, "  VG Access             {access}")?;
+    writeln!(
+        out,
+        "  VG Status             {exported}{resizable}resizable"
+    )?;
+    if has(&vg.status, "CLUSTERED") {
+        writeln!(out, "  Clustered             yes")?;
+        let shared = if has(&vg.status, "SHARED") {
+            "yes"
+        } else {
+            "no"
+        };
+        writeln!(out, "  Shared                {shared}")?;
+    }
+    writeln!(out, "  MAX LV                {}", vg.max_lv)?;
+    writeln!(out, "  Cur LV                {}", visible_lvs(vg))?;
+    writeln!(out, "  Open LV               0")?;
+    writeln!(out, "  Max PV                {}", vg.max_pv)?;
+    writeln!(out, "  Cur PV                {}", vg.pvs.len())?;
+    writeln!(
+        out,
+        "  Act PV                {}",
+        v.pv_devices.iter().flatten().count()
+    )?;
+    writeln!(out, "  VG Size               {}", size(total * ext, u))?;
+    writeln!(out, "  PE Size               {}", size(ext, u))?;
+    writeln!(out, "  Total PE              {total}")?;
+    writeln!(
+        out,
+        "  Alloc PE / Size       {alloc} / {}",
+        size(alloc * ext, u)
+    )?;
+    writeln!(
+        out,
+        "  Free  PE / Size       {free} / {}",
+        size(free * ext, u)
+    )?;
+    writeln!(out, "  VG UUID               {}", vg.id)?;
+    writeln!(out, "   ")?;
+    Ok(())
+}
+
+// --------------------------------------------------------------------------
+// lvdisplay
+
+/// `lvdisplay [-c|-m|-a] [VG|VG/LV...]`.
+fn lvdisplay(
+    sys: &System,
+    opts: &Options,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<bool> {
+    let u = opts.report.units;
+    let names = &opts.report.names;
+    let (vgs, mut ok) = named_vgs(sys, names, err)?;
+    // An LV named that its VG does not hold.
+    for n in names {
+        if let Some((vg, lv)) = n.split_once('/') {
+            if let Some(v) = sys.vg(vg) {
+                if v.vg
+                    .lv_index(lv)
+                    .is_none_or(|i| v.vg.lvs[i].is_snapshot_glue())
+                {
+                    writeln!(err, "  Failed to find logical volume \"{vg}/{lv}\"")?;
+                    ok = false;
+                }
+            }
+        }
+    }
+    for v in vgs {
+        let vg = &v.vg;
+        // A VG named alone shows all its LVs; otherwise only those named.
+        let whole = names.is_empty() || names.iter().any(|n| *n == vg.name);
+        for (li, l) in vg.lvs.iter().enumerate() {
+            if l.is_snapshot_glue() {
+                continue;
+            }
+            if !whole
+                && !names
+                    .iter()
+                    .any(|n| *n == format!("{}/{}", vg.name, l.name))
+            {
+                continue;
+            }
+            if !opts.report.all && !vg.lv_visible(li) {
+                continue;
+            }
+            if opts.colon {
+                lv_colons(vg, l, out)?;
+            } else {
+                lv_full(v, li, u, out)?;
+                if opts.maps {
+                    lv_segments(sys, v, l, u, out)?;
+                }
+            }
+        }
+    }
+    Ok(ok)
+}
+
+fn lv_size(vg: &Vg, l: &Lv) -> u64 {
+    vg.lv_extents(l) * vg.extent_size.0
+}
+
+/// `read_ahead` as lvm2 prints it in `-c` (auto is -1).
+fn read_ahead(l: &Lv) -> i64 {
+    l.read_ahead.unwrap_or(-1)
+}
+
+fn lv_colons(vg: &Vg, l: &Lv, out: &mut dyn Write) -> Result<()> {
+    let access = u8::from(has(&l.status, "READ")) | (u8::from(has(&l.status, "WRITE")) << 1);
+    let contiguous = if l.allocation_policy.as_deref() == Some("contiguous") {
+        2
+    } else {
+        0
+    };
+    writeln!(
+        out,
+        "  {DEV_DIR}{vg}/{lv}:{vg}:{access}:0:-1:0:{}:{}:-1:{contiguous}:{}:-1:-1",
+        lv_size(vg, l),
+        vg.lv_extents(l),
+        read_ahead(l),
+        vg = vg.name,
+        lv = l.name,
+    )?;
+    Ok(())
+}
+
+fn lv_full(v: &VgInstance, li: usize, u: Units, out: &mut dyn Write) -> Result<()> {
+    let vg = &v.vg;
+    let l = &vg.lvs[li];
+    let role = vg.roles.get(li);
+    writeln!(out, "  --- Logical volume ---")?;
+    if vg.lv_visible(li) {
+        writeln!(
+            out,
+            "  LV Path                {DEV_DIR}{}/{}",
+            vg.name, l.name
+        )?;
+        writeln!(out, "  LV Name                {}", l.name)?;
+    } else {
+        writeln!(out, "  Internal LV Name       {}", l.name)?;
+    }
+    writeln!(out, "  VG Name                {}", vg.name)?;
+    writeln!(out, "  LV UUID                {}", l.id)?;
+    let access = if has(&l.status, "WRITE") {
+        "read/write"
+    } else {
+        "read only"
+    };
+    writeln!(out, "  LV Write Access        {access}")?;
+    writeln!(
+        out,
+        "  LV Creation host, time {}, {}",
+        l.creation_host.as_deref().unwrap_or(""),
+        l.creation_time
+            .filter(|&t| t != 0)
+            .map_or(String::new(), lvm_meta::timefmt::iso_local)
+    )?;
+    let origin_of = role.map_or(&[][..], |r| &r.origin_of[..]);
+    // lvm2 takes an LV that is an origin for an origin, never for a COW.
+    let cow = role.filter(|_| origin_of.is_empty()).and_then(|r| r.cow_of);
+    if !origin_of.is_empty() {
+        writeln!(out, "  LV snapshot status     source of")?;
+        // Each glue LV names its COW.
+        for &g in origin_of {
+            for sg in &vg.lvs[g].segments {
+                if let SegmentKind::Snapshot { cow, .. } = sg.kind {
+                    writeln!(
+                        out,
+                        "                         {} [INACTIVE]",
+                        vg.lvs[cow].name
+                    )?;
+                }
+            }
+        }
+    } else if let Some(c) = cow {
+        writeln!(
+            out,
+            "  LV snapshot status     INACTIVE destination for {}",
+            vg.lvs[c.origin].name
+        )?;
+    }
+    let (shown_size, shown_le) = match cow {
+        Some(c) => {
+            let o = &vg.lvs[c.origin];
+            (lv_size(vg, o), vg.lv_extents(o))
+        }
+        None => (lv_size(vg, l), vg.lv_extents(l)),
+    };
+    writeln!(out, "  LV Size                {}", size(shown_size, u))?;
+    writeln!(out, "  Current LE             {shown_le}")?;
+    if let Some(c) = cow {
+        writeln!(out, "  COW-table size         {}", size(lv_size(vg, l), u))?;
+        writeln!(out, "  COW-table LE           {}", vg.lv_extents(l))?;
+        writeln!(out, "  Snapshot chunk size    {}", size(c.chunk_size.0, u))?;
+    }
+    writeln!(out, "  Segments               {}", l.segments.len())?;
+    writeln!(
+        out,
+        "  Allocation             {}",
+        l.allocation_policy.as_deref().unwrap_or("inherit")
+    )?;
+    match l.read_ahead {
+        None => writeln!(out, "  Read ahead sectors     auto")?,
+        Some(n) => writeln!(out, "  Read ahead sectors     {n}")?,
+    }
+    if has(&l.status, "FIXED_MINOR") {
+        if let Some(m) = l.major.filter(|&m| m >= 0) {
+            writeln!(out, "  Persistent major       {m}")?;
+        }
+        writeln!(out, "  Persistent minor       {}", l.minor.unwrap_or(-1))?;
+    }
+    writeln!(out, "   ")?;
+    Ok(())
+}
+
+/// One stripe (area) of a segment, as lvm2's `display_stripe`.
+fn stripe(
+    sys: &System,
+    v: &VgInstance,
+    a: &Area,
+    per: u64,
+    pre: &str,
+    out: &mut dyn Write,
+) -> Result<()> {
+    match a {
+        Area::Pv { pv, pe } => match v.pv_devices.get(*pv).copied().flatten() {
+            Some(d) => {
+                writeln!(out, "  {pre}Physical volume\t{}", sys.devices[d].image.path)?;
+                let pe = u64::from(*pe);
+                writeln!(
+                    out,
+                    "  {pre}Physical extents\t{pe} to {}",
+                    (pe + per).saturating_sub(1)
+                )?;
+            }
+            None => writeln!(out, "  {pre}Physical volume\tMissing")?,
+        },
+        Area::Lv { lv, le } => {
+            writeln!(out, "  {pre}Logical volume\t{}", v.vg.lvs[*lv].name)?;
+            let le = u64::from(*le);
+            writeln!(
+                out,
+                "  {pre}Logical extents\t{le} to {}",
+                (le + per).saturating_sub(1)
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn lv_segments(sys: &System, v: &VgInstance, l: &Lv, u: Units, out: &mut dyn Write) -> Result<()> {
+    writeln!(out, "  --- Segments ---")?;
+    let virt = l
+        .segments
+        .iter()
+        .any(|s| matches!(s.kind, SegmentKind::Error | SegmentKind::Zero));
+    for sg in &l.segments {
+        let le = u64::from(sg.start_extent);
+        writeln!(
+            out,
+            "  {} extents {le} to {}:",
+            if virt { "Virtual" } else { "Logical" },
+            (le + u64::from(sg.extent_count)).saturating_sub(1)
+        )?;
+        match &sg.kind {
+            SegmentKind::Striped {
+                stripes,
+                stripe_size,
+            } => {
+                let per = u64::from(sg.extent_count) / (stripes.len() as u64).max(1);
+                if let [one] = &stripes[..] {
+                    writeln!(out, "    Type\t\tlinear")?;
+                    stripe(sys, v, one, per, "  ", out)?;
+                } else {
+                    writeln!(out, "    Type\t\t{}", sg.type_name)?;
+                    writeln!(out, "    Stripes\t\t{}", stripes.len())?;
+                    writeln!(
+                        out,
+                        "    Stripe size\t\t{}",
+                        size(stripe_size.map_or(0, |s| s.0), u)
+                    )?;
+                    for (i, a) in stripes.iter().enumerate() {
+                        writeln!(out, "    Stripe {i}:")?;
+                        stripe(sys, v, a, per, "    ", out)?;
+                    }
+                }
+                writeln!(out, "   ")?;
+            }
+            _ => writeln!(out, "    Type\t\t{}", sg.type_name)?,
+        }
+    }
+    writeln!(out, "   ")?;
+    Ok(())
+}
