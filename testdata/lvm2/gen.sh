@@ -28,7 +28,7 @@ export LVM_SYSTEM_DIR=$ETCDIR
 ACT_WARN='  WARNING: Activation disabled. No device-mapper interaction will be attempted.'
 
 SCENARIOS=(single twopv-striped mdacopies fragmented ring-wrap snapshot-meta
-	snapshot-merging empty-pv units)
+	snapshot-merging empty-pv units display)
 
 LOOPS=()   # loop devices attached by this process
 OUT=       # OUTDIR/<scenario> of the running scenario
@@ -469,6 +469,112 @@ scenario_units() {
 	run lvcreate -an -Zn -n l20m -L 20m vg_units
 	record vg_units
 	check "l1032k prints as <1.01m" grep -q '^  l1032k *vg_units -wi-XX---- *<1[.]01m' "$OUT/lvs-a.txt"
+}
+
+# record_display: the goldens of the display scenario: pvdisplay, vgdisplay and lvdisplay
+# in each of their forms, plus the JSON goldens the re-attach check compares.
+record_display() {
+	local j='--reportformat json --units b --nosuffix -a' u c
+	# shellcheck disable=SC2086
+	{
+		rec pvs.json pvs $j -o $PVS_FIELDS
+		rec vgs.json vgs $j -o $VGS_FIELDS
+		rec lvs.json lvs $j -o $LVS_FIELDS
+		rec lvs-segments.json lvs $j --segments -o $SEG_FIELDS
+	}
+	for c in pvdisplay vgdisplay lvdisplay; do
+		rec "$c.txt" "$c"
+		rec "$c-c.txt" "$c" -c
+		rec "$c-C.txt" "$c" -C
+		rec "$c-v.txt" "$c" -v
+		for u in b s k m g t h H; do
+			rec "$c-units-$u.txt" "$c" --units "$u"
+		done
+	done
+	rec pvdisplay-m.txt pvdisplay -m
+	rec pvdisplay-s.txt pvdisplay -s
+	rec pvdisplay-a.txt pvdisplay -a
+	rec pvdisplay-C-a.txt pvdisplay -C -a
+	rec pvdisplay-c-m.txt pvdisplay -c -m
+	rec pvdisplay-m-units-k.txt pvdisplay -m --units k
+	rec pvdisplay-a-img.txt pvdisplay "$(dev a)"
+	rec pvdisplay-m-a-img.txt pvdisplay -m "$(dev a)"
+	rec pvdisplay-e-img.txt pvdisplay "$(dev e)"
+	rec pvdisplay-m-e-img.txt pvdisplay -m "$(dev e)"
+	rec pvdisplay-c-b-img.txt pvdisplay -c "$(dev b)"
+	rec pvdisplay-two-img.txt pvdisplay "$(dev d)" "$(dev b)"
+	rec pvdisplay-missing.txt pvdisplay "$DEVDIR/nosuch.img"
+	rec pvdisplay-vg.txt pvdisplay vg_dsnap
+	rec vgdisplay-s.txt vgdisplay -s
+	rec vgdisplay-A.txt vgdisplay -A
+	rec vgdisplay-vg_disp.txt vgdisplay vg_disp
+	rec vgdisplay-vg_dsnap.txt vgdisplay vg_dsnap
+	rec vgdisplay-v-vg_dsnap.txt vgdisplay -v vg_dsnap
+	rec vgdisplay-c-vg_dempty.txt vgdisplay -c vg_dempty
+	rec vgdisplay-two.txt vgdisplay vg_dempty vg_disp
+	rec vgdisplay-v-vg_dempty.txt vgdisplay -v vg_dempty
+	rec vgdisplay-C-vg_dsnap.txt vgdisplay -C vg_dsnap
+	rec vgdisplay-missing.txt vgdisplay nosuch
+	rec vgdisplay-missing-and-vg.txt vgdisplay nosuch vg_dempty
+	rec lvdisplay-m.txt lvdisplay -m
+	rec lvdisplay-a.txt lvdisplay -a
+	rec lvdisplay-a-m.txt lvdisplay -a -m
+	rec lvdisplay-a-c.txt lvdisplay -a -c
+	rec lvdisplay-m-units-s.txt lvdisplay -m --units s
+	rec lvdisplay-vg_dsnap.txt lvdisplay vg_dsnap
+	rec lvdisplay-vg_dempty.txt lvdisplay vg_dempty
+	rec lvdisplay-str.txt lvdisplay vg_disp/str
+	rec lvdisplay-m-str.txt lvdisplay -m vg_disp/str
+	rec lvdisplay-m-frag.txt lvdisplay -m vg_disp/frag
+	rec lvdisplay-snap.txt lvdisplay vg_dsnap/snap
+	rec lvdisplay-m-snap.txt lvdisplay -m vg_dsnap/snap
+	rec lvdisplay-msnap.txt lvdisplay vg_dsnap/msnap
+	rec lvdisplay-m-data2.txt lvdisplay -m vg_dsnap/data2
+	rec lvdisplay-c-snap.txt lvdisplay -c vg_dsnap/snap
+	rec lvdisplay-C-a.txt lvdisplay -C -a
+	rec lvdisplay-C-snap.txt lvdisplay -C vg_dsnap/snap
+	rec lvdisplay-m-units-b-data.txt lvdisplay -m --units b vg_dsnap/data vg_disp/str
+	rec lvdisplay-c-m.txt lvdisplay -c -m
+	rec lvdisplay-missing-vg.txt lvdisplay nosuch
+	rec lvdisplay-missing-vg-lv.txt lvdisplay nosuch/lv
+	rec lvdisplay-missing-lv.txt lvdisplay vg_disp/nosuch
+	rec lvdisplay-missing-and-lv.txt lvdisplay vg_disp/nosuch vg_disp/lin
+}
+
+# Three VGs and an orphan for pvdisplay/vgdisplay/lvdisplay: vg_disp holds a linear, a
+# 2-PV striped and a 2-segment LV with a free hole between; vg_dsnap an origin with a
+# snapshot and one with a merging snapshot; vg_dempty no LV; e is in no VG.
+scenario_display() {
+	mkpv a 64
+	mkpv b 96
+	mkpv c 64
+	mkpv d 32
+	mkpv e 16
+	run pvcreate "$(dev a)" "$(dev b)" "$(dev c)" "$(dev d)" "$(dev e)"
+	run vgcreate vg_disp "$(dev a)" "$(dev b)"
+	run lvcreate -an -Zn -n lin -L 20M vg_disp "$(dev a)"
+	run lvcreate -an -Zn -n str -i2 -I64k -L 24M vg_disp
+	run lvcreate -an -Zn -n frag -l 2 vg_disp "$(dev a)"
+	run lvcreate -an -Zn -n gap -l 2 vg_disp "$(dev a)"
+	run lvextend -l +3 vg_disp/frag "$(dev a)"
+	run lvremove -f vg_disp/gap
+	run vgcreate vg_dsnap "$(dev c)"
+	run lvcreate -an -Zn -n data -l 5 vg_dsnap
+	run lvcreate -an -Zn -n snap -l 2 vg_dsnap
+	run lvcreate -an -Zn -n data2 -l 3 vg_dsnap
+	run lvcreate -an -Zn -n msnap -l 2 vg_dsnap
+	run vgcfgbackup -f plain.vg vg_dsnap
+	add_snapshots "$WORKDIR/plain.vg" "$WORKDIR/restore.vg" \
+		snapshot0:data:snap:8:cow_store snapshot1:data2:msnap:16:merging_store
+	cp "$WORKDIR/restore.vg" "$OUT/restore-input.vg"
+	run vgcfgrestore -f restore.vg vg_dsnap
+	run vgcreate vg_dempty "$(dev d)"
+	record_display
+	check "frag has 2 segments" test \
+		"$(jqget lvs.json 'first(.report[0].lv[] | select(.lv_name == "frag")) | .seg_count')" = 2
+	check "data2 is a merging origin (O)" test "$(lvattr data2 | cut -c1)" = O
+	check "e is an orphan" test \
+		"$(jqget pvs.json '.report[0].pv[] | select(.pv_name | endswith("/e.img")) | .vg_name')" = ""
 }
 
 # ---------------------------------------------------------------------------------------

@@ -391,7 +391,7 @@ pub fn replay(s: &Scenario) -> (usize, Vec<String>) {
         let words: Vec<String> = cmd.split_whitespace().map(str::to_owned).collect();
         let mut args: Vec<String> = Vec::new();
         match words[0].as_str() {
-            "pvs" | "vgs" | "lvs" | "vgcfgbackup" => {
+            "pvs" | "vgs" | "lvs" | "pvdisplay" | "vgdisplay" | "lvdisplay" | "vgcfgbackup" => {
                 for (name, path) in &s.devs {
                     args.push("--dev".into());
                     args.push(format!("{name}={}", path.display()));
