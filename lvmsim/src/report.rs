@@ -790,7 +790,7 @@ trait AllocPolicy {
 
 impl AllocPolicy for Lv {
     fn allocation_policy_str(&self) -> &str {
-        "inherit"
+        self.allocation_policy.as_deref().unwrap_or("inherit")
     }
 }
 
@@ -1069,7 +1069,8 @@ fn rows(sys: &System, kind: Kind, opts: &Options) -> Result<Vec<Row>> {
                 sys.vg_or_err(vgn)?;
             }
             for (vi, v) in sys.vgs.iter().enumerate() {
-                if !vg_selected(&v.vg.name) {
+                // lvm2 lists no LV of an exported VG.
+                if !vg_selected(&v.vg.name) || v.vg.status.iter().any(|f| f == "EXPORTED") {
                     continue;
                 }
                 for (li, l) in v.vg.lvs.iter().enumerate() {
