@@ -691,6 +691,14 @@ fn lvdisplay(
     }
     for v in vgs {
         let vg = &v.vg;
+        // lvm2 shows no LV of an exported VG, and refuses one named.
+        if has(&vg.status, "EXPORTED") {
+            if !names.is_empty() {
+                writeln!(err, "  Volume group {} is exported", vg.name)?;
+                ok = false;
+            }
+            continue;
+        }
         // A VG named alone shows all its LVs; otherwise only those named.
         let whole = names.is_empty() || names.iter().any(|n| *n == vg.name);
         for (li, l) in vg.lvs.iter().enumerate() {
