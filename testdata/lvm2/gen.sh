@@ -28,7 +28,7 @@ export LVM_SYSTEM_DIR=$ETCDIR
 ACT_WARN='  WARNING: Activation disabled. No device-mapper interaction will be attempted.'
 
 SCENARIOS=(single twopv-striped mdacopies fragmented ring-wrap snapshot-meta
-	snapshot-merging empty-pv units display)
+	snapshot-merging empty-pv units display display-attrs)
 
 LOOPS=()   # loop devices attached by this process
 OUT=       # OUTDIR/<scenario> of the running scenario
@@ -575,6 +575,89 @@ scenario_display() {
 	check "data2 is a merging origin (O)" test "$(lvattr data2 | cut -c1)" = O
 	check "e is an orphan" test \
 		"$(jqget pvs.json '.report[0].pv[] | select(.pv_name | endswith("/e.img")) | .vg_name')" = ""
+}
+
+# record_display_attrs: the display goldens of display-attrs, plus the JSON goldens
+# the re-attach check compares.
+record_display_attrs() {
+	local j='--reportformat json --units b --nosuffix -a' u c
+	# shellcheck disable=SC2086
+	{
+		rec pvs.json pvs $j -o $PVS_FIELDS
+		rec vgs.json vgs $j -o $VGS_FIELDS
+		# lvs prints an internal warning for lv_layout and lv_role of error and zero LVs
+		rec lvs.json lvs $j -o ${LVS_FIELDS%,lv_layout,lv_role}
+		rec lvs-segments.json lvs $j --segments -o $SEG_FIELDS
+	}
+	for c in pvdisplay vgdisplay lvdisplay; do
+		rec "$c.txt" "$c"
+		rec "$c-c.txt" "$c" -c
+		rec "$c-C.txt" "$c" -C
+		for u in b h k; do
+			rec "$c-units-$u.txt" "$c" --units "$u"
+		done
+	done
+	rec pvdisplay-m.txt pvdisplay -m
+	rec pvdisplay-s.txt pvdisplay -s
+	rec vgdisplay-s.txt vgdisplay -s
+	rec vgdisplay-v.txt vgdisplay -v
+	rec lvdisplay-a.txt lvdisplay -a
+	rec lvdisplay-a-m.txt lvdisplay -a -m
+	rec lvdisplay-a-c.txt lvdisplay -a -c
+	rec lvdisplay-a-m-units-b.txt lvdisplay -a -m --units b
+	rec lvdisplay-vg_exp.txt lvdisplay vg_exp
+	rec vgdisplay-vg_exp.txt vgdisplay vg_exp
+	rec pvdisplay-d-img.txt pvdisplay "$(dev d)"
+	rec pvdisplay-m-f-img.txt pvdisplay -m "$(dev f)" "$(dev e)"
+}
+
+# Properties the display commands show that `display` does not have: 4 KiB extents and
+# sizes lvm2 rounds ('<'), a PV without mda, a full PV, a PV not allocatable, a VG not
+# resizable with max_lv/max_pv set, an exported VG, LVs read-only, contiguous, with a
+# read-ahead, with a persistent minor, error and zero LVs, an origin with two
+# snapshots, two orphan PVs.
+scenario_display_attrs() {
+	mkpv a 32764K
+	mkpv b 64
+	mkpv c 16
+	mkpv d 32
+	mkpv e 8
+	mkpv f 12
+	run pvcreate "$(dev a)" "$(dev b)" "$(dev d)" "$(dev e)" "$(dev f)"
+	run pvcreate --metadatacopies 0 "$(dev c)"
+	run vgcreate -s 4k vg_small "$(dev a)"
+	run lvcreate -an -Zn -n l1032k -L 1032k vg_small
+	run lvcreate -an -Zn -n l1028k -L 1028k vg_small
+	run vgcreate -l 10 -p 5 vg_attr "$(dev b)" "$(dev c)"
+	# c (no mda) is filled by one LV
+	run lvcreate -an -Zn -n fill -l 3 vg_attr "$(dev c)"
+	run lvcreate -an -Zn -n ro -l 1 vg_attr "$(dev b)"
+	run lvchange -pr vg_attr/ro
+	run lvcreate -an -Zn --alloc contiguous -n cont -l 2 vg_attr "$(dev b)"
+	run lvcreate -an -Zn -n ra -l 1 vg_attr "$(dev b)"
+	run lvchange -r 256 vg_attr/ra
+	run lvcreate -an -Zn -n pm -l 1 vg_attr "$(dev b)"
+	run lvchange -My --major 253 --minor 7 vg_attr/pm
+	run lvcreate -an --type error -n err -L 8M vg_attr
+	run lvcreate -an --type zero -n zer -L 8M vg_attr
+	run lvcreate -an -Zn -n orig -l 3 vg_attr "$(dev b)"
+	run lvcreate -an -Zn -n s1 -l 1 vg_attr "$(dev b)"
+	run lvcreate -an -Zn -n s2 -l 2 vg_attr "$(dev b)"
+	run pvchange -xn "$(dev b)"
+	run vgchange -xn vg_attr
+	run vgcfgbackup -f plain.vg vg_attr
+	add_snapshots "$WORKDIR/plain.vg" "$WORKDIR/restore.vg" \
+		snapshot0:orig:s1:8:cow_store snapshot1:orig:s2:128:cow_store
+	cp "$WORKDIR/restore.vg" "$OUT/restore-input.vg"
+	run vgcfgrestore -f restore.vg vg_attr
+	run vgcreate vg_exp "$(dev d)"
+	run lvcreate -an -Zn -n inexp -l 2 vg_exp
+	run vgexport vg_exp
+	record_display_attrs
+	check "c is full" test \
+		"$(jqget pvs.json '.report[0].pv[] | select(.pv_name | endswith("/c.img")) | .pv_free')" = 0
+	check "orig has 2 snapshots" test \
+		"$(jqget lvs.json '[.report[0].lv[] | select(.origin == "orig")] | length')" = 2
 }
 
 # ---------------------------------------------------------------------------------------
