@@ -55,7 +55,8 @@ pub struct Options {
     /// `-A`/`--activevolumegroups` (vgdisplay): only VGs with active LVs,
     /// which on images are none.
     pub active_vgs: bool,
-    /// `-v`: vgdisplay adds each VG's LVs and PVs.
+    /// `-v`: vgdisplay adds each VG's LVs and PVs; vgdisplay and lvdisplay
+    /// say when there is no VG at all.
     pub verbose: bool,
     /// The report options: `--units` and the names (VG, VG/LV or PV
     /// paths) for every form, `-a` (lvdisplay: hidden LVs too), and
@@ -161,6 +162,14 @@ fn vg_order(sys: &System) -> Vec<usize> {
     order
 }
 
+/// With `-v` and no VG on the images, vgdisplay and lvdisplay say so.
+fn no_vgs(sys: &System, opts: &Options, err: &mut dyn Write) -> Result<()> {
+    if opts.verbose && sys.vgs.is_empty() && opts.report.names.is_empty() {
+        writeln!(err, "  No volume groups found.")?;
+    }
+    Ok(())
+}
+
 /// Prints lvm2's two lines for a VG named but not found.
 fn vg_not_found(err: &mut dyn Write, name: &str) -> Result<()> {
     writeln!(err, "  Volume group \"{name}\" not found")?;
@@ -260,20 +269,23 @@ fn pvdisplay(
 ) -> Result<bool> {
     let u = opts.report.units;
     let names = &opts.report.names;
+    // lvm2 looks the devices up first, and says which held no PV after
+    // showing the others.
     let mut ok = true;
     for n in names {
         if !sys.devices.iter().any(|d| d.image.path == *n) {
             writeln!(err, "  Cannot use {n}: device not found")?;
             ok = false;
-        } else if !sys
-            .devices
-            .iter()
-            .any(|d| d.image.path == *n && d.label.is_some())
-        {
-            writeln!(err, "  Failed to find physical volume \"{n}\".")?;
-            ok = false;
         }
     }
+    let no_pv: Vec<&String> = names
+        .iter()
+        .filter(|n| {
+            sys.devices
+                .iter()
+                .any(|d| d.image.path == **n && d.label.is_none())
+        })
+        .collect();
     for pv in pv_views(sys) {
         if !names.is_empty() && !names.iter().any(|n| n == pv.name) {
             continue;
@@ -315,6 +327,10 @@ fn pvdisplay(
         if opts.maps {
             pv_segments(&pv, out)?;
         }
+    }
+    for n in no_pv {
+        writeln!(err, "  Failed to find physical volume \"{n}\".")?;
+        ok = false;
     }
     Ok(ok)
 }
@@ -454,30 +470,50 @@ fn pv_segments(pv: &PvView<'_>, out: &mut dyn Write) -> Result<()> {
 // --------------------------------------------------------------------------
 // vgdisplay
 
-/// The VGs named (all without names), in display order; false if a name
-/// was not found (its message is on `err`).
-fn named_vgs<'a>(
+/// A VG to show, in the order lvm2 processes them: a VG found, or a name
+/// that is none (its error is printed when its turn comes).
+enum Target<'a> {
+    Found(&'a VgInstance),
+    Missing(&'a str),
+}
+
+/// The VGs of the names given (the VG part of `VG/LV`), in the order first
+/// named; all VGs in display order without names. With `-v`, lvm2 first
+/// says which names it did not find.
+fn targets<'a>(
     sys: &'a System,
-    names: &[String],
+    names: &'a [String],
+    verbose: bool,
     err: &mut dyn Write,
-) -> Result<(Vec<&'a VgInstance>, bool)> {
-    let mut ok = true;
-    let mut wanted: Vec<&str> = Vec::new();
+) -> Result<Vec<Target<'a>>> {
+    if names.is_empty() {
+        return Ok(vg_order(sys)
+            .into_iter()
+            .map(|i| Target::Found(&sys.vgs[i]))
+            .collect());
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    let mut out = Vec::new();
     for n in names {
         let vg = n.split('/').next().unwrap_or(n);
-        if sys.vg(vg).is_none() {
-            vg_not_found(err, vg)?;
-            ok = false;
-        } else if !wanted.contains(&vg) {
-            wanted.push(vg);
+        if seen.contains(&vg) {
+            continue;
+        }
+        seen.push(vg);
+        match sys.vg(vg) {
+            Some(v) => out.push(Target::Found(v)),
+            None => {
+                if verbose {
+                    writeln!(
+                        err,
+                        "  VG name on command line not found in list of VGs: {vg}"
+                    )?;
+                }
+                out.push(Target::Missing(vg));
+            }
         }
     }
-    let vgs = vg_order(sys)
-        .into_iter()
-        .map(|i| &sys.vgs[i])
-        .filter(|v| names.is_empty() || wanted.contains(&v.vg.name.as_str()))
-        .collect();
-    Ok((vgs, ok))
+    Ok(out)
 }
 
 fn vg_status(v: &VgInstance) -> u64 {
@@ -505,12 +541,21 @@ fn vgdisplay(
     err: &mut dyn Write,
 ) -> Result<bool> {
     let u = opts.report.units;
-    let (vgs, ok) = named_vgs(sys, &opts.report.names, err)?;
-    // -A: no LV on an image is active.
-    if opts.active_vgs {
-        return Ok(ok);
-    }
-    for v in vgs {
+    no_vgs(sys, opts, err)?;
+    let mut ok = true;
+    for t in targets(sys, &opts.report.names, opts.verbose, err)? {
+        let v = match t {
+            Target::Found(v) => v,
+            Target::Missing(name) => {
+                vg_not_found(err, name)?;
+                ok = false;
+                continue;
+            }
+        };
+        // -A: no LV on an image is active.
+        if opts.active_vgs {
+            continue;
+        }
         let vg = &v.vg;
         let ext = vg.extent_size.0;
         let total = vg.total_extents();
@@ -674,22 +719,17 @@ fn lvdisplay(
 ) -> Result<bool> {
     let u = opts.report.units;
     let names = &opts.report.names;
-    let (vgs, mut ok) = named_vgs(sys, names, err)?;
-    // An LV named that its VG does not hold.
-    for n in names {
-        if let Some((vg, lv)) = n.split_once('/') {
-            if let Some(v) = sys.vg(vg) {
-                if v.vg
-                    .lv_index(lv)
-                    .is_none_or(|i| v.vg.lvs[i].is_snapshot_glue())
-                {
-                    writeln!(err, "  Failed to find logical volume \"{vg}/{lv}\"")?;
-                    ok = false;
-                }
+    no_vgs(sys, opts, err)?;
+    let mut ok = true;
+    for t in targets(sys, names, opts.verbose, err)? {
+        let v = match t {
+            Target::Found(v) => v,
+            Target::Missing(name) => {
+                vg_not_found(err, name)?;
+                ok = false;
+                continue;
             }
-        }
-    }
-    for v in vgs {
+        };
         let vg = &v.vg;
         // lvm2 shows no LV of an exported VG, and refuses one named.
         if has(&vg.status, "EXPORTED") {
@@ -701,15 +741,17 @@ fn lvdisplay(
         }
         // A VG named alone shows all its LVs; otherwise only those named.
         let whole = names.is_empty() || names.iter().any(|n| *n == vg.name);
+        let named_lvs: Vec<&str> = names
+            .iter()
+            .filter_map(|n| n.split_once('/'))
+            .filter(|(g, _)| *g == vg.name)
+            .map(|(_, l)| l)
+            .collect();
         for (li, l) in vg.lvs.iter().enumerate() {
             if l.is_snapshot_glue() {
                 continue;
             }
-            if !whole
-                && !names
-                    .iter()
-                    .any(|n| *n == format!("{}/{}", vg.name, l.name))
-            {
+            if !whole && !named_lvs.contains(&l.name.as_str()) {
                 continue;
             }
             if !opts.report.all && !vg.lv_visible(li) {
@@ -722,6 +764,18 @@ fn lvdisplay(
                 if opts.maps {
                     lv_segments(sys, v, l, u, out)?;
                 }
+            }
+        }
+        // Then the LVs named that the VG does not hold, in the order named.
+        let mut missing: Vec<&str> = Vec::new();
+        for lv in named_lvs {
+            let held = vg
+                .lv_index(lv)
+                .is_some_and(|i| !vg.lvs[i].is_snapshot_glue());
+            if !held && !missing.contains(&lv) {
+                writeln!(err, "  Failed to find logical volume \"{}/{lv}\"", vg.name)?;
+                missing.push(lv);
+                ok = false;
             }
         }
     }
