@@ -28,7 +28,7 @@ export LVM_SYSTEM_DIR=$ETCDIR
 ACT_WARN='  WARNING: Activation disabled. No device-mapper interaction will be attempted.'
 
 SCENARIOS=(single twopv-striped mdacopies fragmented ring-wrap snapshot-meta
-	snapshot-merging empty-pv units display display-attrs)
+	snapshot-merging empty-pv units display display-attrs display-novg)
 
 LOOPS=()   # loop devices attached by this process
 OUT=       # OUTDIR/<scenario> of the running scenario
@@ -609,6 +609,12 @@ record_display_attrs() {
 	rec vgdisplay-vg_exp.txt vgdisplay vg_exp
 	rec pvdisplay-d-img.txt pvdisplay "$(dev d)"
 	rec pvdisplay-m-f-img.txt pvdisplay -m "$(dev f)" "$(dev e)"
+	rec vgdisplay-s-named.txt vgdisplay -s vg_small vg_exp vg_attr vg_small
+	rec lvdisplay-c-named.txt lvdisplay -c vg_small/l1028k vg_attr/ra vg_small/l1032k vg_attr/ro
+	rec lvdisplay-c-named-missing.txt lvdisplay -c vg_attr/x1 nosuch vg_small/x2 vg_attr/ra vg_attr/x0
+	rec lvdisplay-v-named-missing.txt lvdisplay -v nosuch2 vg_small/l1028k nosuch1/lv
+	rec vgdisplay-c-v-missing.txt vgdisplay -c -v nosuch2 vg_small nosuch1
+	rec pvdisplay-s-named.txt pvdisplay -s "$(dev f)" "$(dev a)" "$(dev d)" "$DEVDIR/x.img"
 }
 
 # Properties the display commands show that `display` does not have: 4 KiB extents and
@@ -658,6 +664,36 @@ scenario_display_attrs() {
 		"$(jqget pvs.json '.report[0].pv[] | select(.pv_name | endswith("/c.img")) | .pv_free')" = 0
 	check "orig has 2 snapshots" test \
 		"$(jqget lvs.json '[.report[0].lv[] | select(.origin == "orig")] | length')" = 2
+}
+
+# No VG at all: one orphan PV and an image that is no PV (n). pvs.json without -a: with
+# -a, pvs lists n as well.
+scenario_display_novg() {
+	local j='--reportformat json --units b --nosuffix' c
+	mkpv a 16
+	mkpv n 8
+	run pvcreate "$(dev a)"
+	# shellcheck disable=SC2086
+	{
+		rec pvs.json pvs $j -o $PVS_FIELDS
+		rec vgs.json vgs $j -a -o $VGS_FIELDS
+		rec lvs.json lvs $j -a -o $LVS_FIELDS
+		rec lvs-segments.json lvs $j -a --segments -o $SEG_FIELDS
+	}
+	for c in pvdisplay vgdisplay lvdisplay; do
+		rec "$c.txt" "$c"
+		rec "$c-v.txt" "$c" -v
+		rec "$c-c.txt" "$c" -c
+	done
+	rec pvdisplay-m.txt pvdisplay -m
+	rec pvdisplay-s.txt pvdisplay -s
+	rec pvdisplay-n-img.txt pvdisplay "$(dev n)"
+	rec pvdisplay-a-n-img.txt pvdisplay "$(dev a)" "$(dev n)"
+	rec vgdisplay-s-v.txt vgdisplay -s -v
+	rec vgdisplay-A-v.txt vgdisplay -A -v
+	rec lvdisplay-a-m-v.txt lvdisplay -a -m -v
+	rec vgdisplay-missing-v.txt vgdisplay -v nosuch
+	check "no VG" test "$(jqget vgs.json '.report[0].vg | length')" = 0
 }
 
 # ---------------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ fn committed_scenario_matches(name: &str) {
 }
 
 scenario_tests!("lvm2/corpus", "commands.txt", committed_scenario_matches;
-    display, display_attrs, empty_pv, fragmented, mdacopies, ring_wrap, single, snapshot_merging, snapshot_meta,
+    display, display_attrs, display_novg, empty_pv, fragmented, mdacopies, ring_wrap, single, snapshot_merging, snapshot_meta,
     twopv_striped, units,
 );
 
