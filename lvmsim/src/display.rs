@@ -92,7 +92,7 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<bool> {
-    check_options(cmd, opts)?;
+    check_options(cmd, opts, err)?;
     if opts.columns {
         let kind = match cmd {
             Command::Pv => Kind::Pv,
@@ -109,9 +109,24 @@ pub fn run(
     }
 }
 
-/// lvm2's refusals of option combinations, before any device is read.
-fn check_options(cmd: Command, opts: &Options) -> Result<()> {
+/// lvm2's refusals of options, before any device is read: an option the
+/// command does not have (its parser's message, on `err`), then
+/// combinations.
+fn check_options(cmd: Command, opts: &Options, err: &mut dyn Write) -> Result<()> {
     let r = &opts.report;
+    let foreign = match cmd {
+        Command::Pv if opts.active_vgs => Some("invalid option -- 'A'"),
+        Command::Pv | Command::Vg if r.segments => Some("unrecognized option '--segments'"),
+        Command::Vg if opts.maps => Some("invalid option -- 'm'"),
+        Command::Vg if r.all => Some("invalid option -- 'a'"),
+        Command::Lv if opts.short => Some("invalid option -- 's'"),
+        Command::Lv if opts.active_vgs => Some("invalid option -- 'A'"),
+        _ => None,
+    };
+    if let Some(what) = foreign {
+        writeln!(err, "{}: {what}", cmd.name())?;
+        return Err(Error::Usage("Error during parsing of command line.".into()));
+    }
     let bad = |msg: &str| {
         Err(Error::Usage(format!(
             "{msg}\n  Run `{} --help' for more information.",
@@ -131,13 +146,12 @@ fn check_options(cmd: Command, opts: &Options) -> Result<()> {
             Ok(())
         };
     }
+    // (--segments and --reportformat are accepted, and mean nothing here.)
     let report_only = r.aligned
         || r.noheadings
         || !r.fields.is_empty()
         || r.separator.is_some()
-        || r.sort.is_some()
-        || r.json
-        || r.segments;
+        || r.sort.is_some();
     match cmd {
         Command::Pv if report_only || r.all => bad("Incompatible options selected"),
         Command::Vg | Command::Lv if report_only => bad("Incompatible options selected."),
@@ -177,8 +191,24 @@ fn vg_not_found(err: &mut dyn Write, name: &str) -> Result<()> {
     Ok(())
 }
 
-fn size(s: u64, u: Units) -> String {
-    display_size(s, u)
+/// How sizes are printed: `--units` and whether `--nosuffix` was given.
+#[derive(Debug, Clone, Copy)]
+struct Sz {
+    units: Units,
+    suffix: bool,
+}
+
+impl Sz {
+    fn of(opts: &Options) -> Sz {
+        Sz {
+            units: opts.report.units,
+            suffix: !opts.report.nosuffix,
+        }
+    }
+}
+
+fn size(s: u64, u: Sz) -> String {
+    display_size(s, u.units, u.suffix)
 }
 
 fn has(flags: &[String], f: &str) -> bool {
@@ -267,7 +297,7 @@ fn pvdisplay(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<bool> {
-    let u = opts.report.units;
+    let u = Sz::of(opts);
     let names = &opts.report.names;
     // lvm2 looks the devices up first, and says which held no PV after
     // showing the others.
@@ -356,7 +386,7 @@ fn pv_colons(pv: &PvView<'_>, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-fn pv_full(pv: &PvView<'_>, u: Units, out: &mut dyn Write) -> Result<()> {
+fn pv_full(pv: &PvView<'_>, u: Sz, out: &mut dyn Write) -> Result<()> {
     let ext = pv.extent_size();
     let pe = pv.pe_count();
     let alloc = pv.alloc_count();
@@ -540,7 +570,7 @@ fn vgdisplay(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<bool> {
-    let u = opts.report.units;
+    let u = Sz::of(opts);
     no_vgs(sys, opts, err)?;
     let mut ok = true;
     for t in targets(sys, &opts.report.names, opts.verbose, err)? {
@@ -627,7 +657,7 @@ fn vgdisplay(
     Ok(ok)
 }
 
-fn vg_full(sys: &System, v: &VgInstance, u: Units, out: &mut dyn Write) -> Result<()> {
+fn vg_full(sys: &System, v: &VgInstance, u: Sz, out: &mut dyn Write) -> Result<()> {
     let vg = &v.vg;
     let ext = vg.extent_size.0;
     let total = vg.total_extents();
@@ -717,7 +747,7 @@ fn lvdisplay(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<bool> {
-    let u = opts.report.units;
+    let u = Sz::of(opts);
     let names = &opts.report.names;
     no_vgs(sys, opts, err)?;
     let mut ok = true;
@@ -810,7 +840,7 @@ fn lv_colons(vg: &Vg, l: &Lv, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-fn lv_full(v: &VgInstance, li: usize, u: Units, out: &mut dyn Write) -> Result<()> {
+fn lv_full(v: &VgInstance, li: usize, u: Sz, out: &mut dyn Write) -> Result<()> {
     let vg = &v.vg;
     let l = &vg.lvs[li];
     let role = vg.roles.get(li);
@@ -934,7 +964,7 @@ fn stripe(
     Ok(())
 }
 
-fn lv_segments(sys: &System, v: &VgInstance, l: &Lv, u: Units, out: &mut dyn Write) -> Result<()> {
+fn lv_segments(sys: &System, v: &VgInstance, l: &Lv, u: Sz, out: &mut dyn Write) -> Result<()> {
     writeln!(out, "  --- Segments ---")?;
     let virt = l
         .segments

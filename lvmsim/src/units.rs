@@ -136,8 +136,10 @@ const DISPLAY_1000: [&str; 7] = [" EB", " PB", " TB", " GB", " MB", " kB", " B "
 
 /// Formats `sectors` as lvm2's display commands print a size
 /// (`dm_size_to_string` with the short suffixes: `20.00 MiB`, `0   `,
-/// `4194304 B `, `8192 Se`, `<31.00 MiB`).
-pub fn display_size(sectors: u64, units: Units) -> String {
+/// `4194304 B `, `8192 Se`, `<31.00 MiB`). Without `suffix`
+/// (`--nosuffix`) fixed units and zero lose the unit name; the
+/// human-readable units keep it.
+pub fn display_size(sectors: u64, units: Units, suffix: bool) -> String {
     let c = units.letter;
     // Which name table and entry a fixed unit takes: powers of 1000 for
     // upper-case prefixes, 1024 for lower-case, then bytes and sectors.
@@ -151,7 +153,7 @@ pub fn display_size(sectors: u64, units: Units) -> String {
             _ => None,
         });
     if sectors == 0 {
-        return format!("0{}", fixed.unwrap_or("   "));
+        return format!("0{}", if suffix { fixed.unwrap_or("   ") } else { "" });
     }
     let size = sectors.saturating_mul(512);
     let (name, byte, prefix) = match fixed {
@@ -184,6 +186,7 @@ pub fn display_size(sectors: u64, units: Units) -> String {
         2
     };
     let v = size as f64 / byte as f64;
+    let name = if suffix || fixed.is_none() { name } else { "" };
     format!("{prefix}{v:.precision$}{name}")
 }
 
@@ -217,7 +220,7 @@ mod tests {
     }
 
     fn d(sectors: u64, u: &str) -> String {
-        display_size(sectors, Units::parse(u).unwrap())
+        display_size(sectors, Units::parse(u).unwrap(), true)
     }
 
     /// Values lvm2 2.03.16's pvdisplay/vgdisplay printed (testdata/lvm2/corpus/display).
