@@ -615,6 +615,22 @@ record_display_attrs() {
 	rec lvdisplay-v-named-missing.txt lvdisplay -v nosuch2 vg_small/l1028k nosuch1/lv
 	rec vgdisplay-c-v-missing.txt vgdisplay -c -v nosuch2 vg_small nosuch1
 	rec pvdisplay-s-named.txt pvdisplay -s "$(dev f)" "$(dev a)" "$(dev d)" "$DEVDIR/x.img"
+	rec vgdisplay-nosuffix-k.txt vgdisplay --nosuffix --units k vg_small
+	rec vgdisplay-s-nosuffix.txt vgdisplay -s --nosuffix
+	rec pvdisplay-nosuffix.txt pvdisplay --nosuffix
+	rec pvdisplay-c-nosuffix-b.txt pvdisplay -c --nosuffix --units b
+	rec lvdisplay-m-nosuffix-b.txt lvdisplay -m --nosuffix --units b vg_attr/orig vg_attr/s2
+	rec lvdisplay-segments.txt lvdisplay --segments vg_small
+	rec lvdisplay-reportformat-json.txt lvdisplay --reportformat json vg_small
+	rec lvdisplay-C-segments.txt lvdisplay -C --segments vg_attr
+	for c in "lvdisplay -s" "lvdisplay -A" "pvdisplay --segments" "pvdisplay -A" "vgdisplay -m" \
+		"vgdisplay -a" "vgdisplay --segments" "lvdisplay -c -C" "vgdisplay -C -s" "vgdisplay -C -A" \
+		"pvdisplay -C -s" "pvdisplay -m -C" "lvdisplay -o lv_name" "vgdisplay -O vg_name" \
+		"pvdisplay --noheadings" "vgdisplay --separator :" "lvdisplay --aligned" \
+		"vgdisplay -A vg_small" "pvdisplay -c -s" "vgdisplay -c -s"; do
+		# shellcheck disable=SC2086
+		rec "usage-${c//[ :]/}.txt" $c
+	done
 }
 
 # Properties the display commands show that `display` does not have: 4 KiB extents and
