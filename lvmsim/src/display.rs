@@ -3,10 +3,11 @@
 //! `-c` (colon-separated), `-s` (short) and `-v` forms; `-C` hands over to
 //! the `pvs`/`vgs`/`lvs` reports of [`crate::report`].
 //!
-//! The images are never active here, and lvmsim runs as lvm2 does with
-//! activation off: no `LV Status`, `# open` or `Block device` line, every
-//! snapshot `INACTIVE`. Times are printed as on a host running in UTC
-//! ([`lvm_meta::timefmt`]).
+//! The images are never active here: every LV is `LV Status NOT available`
+//! (no `# open` or `Block device` line), every snapshot `INACTIVE`; with
+//! `--driverloaded n` ([`report::Options::driver_unknown`]) the output is
+//! lvm2's with activation off, which has no `LV Status` line. Times are
+//! printed as on a host running in UTC ([`lvm_meta::timefmt`]).
 //!
 //! Order of the objects, as lvm2 2.03.16 lists them: VGs in the reverse
 //! order of the images they were found on first (lvm2 keeps the VGs it
@@ -629,7 +630,7 @@ fn vgdisplay(
         if opts.verbose {
             for (li, _) in vg.lvs.iter().enumerate() {
                 if vg.lv_visible(li) {
-                    lv_full(v, li, u, out)?;
+                    lv_full(v, li, u, opts.report.driver_unknown, out)?;
                 }
             }
             writeln!(out, "  --- Physical volumes ---")?;
@@ -790,7 +791,7 @@ fn lvdisplay(
             if opts.colon {
                 lv_colons(vg, l, out)?;
             } else {
-                lv_full(v, li, u, out)?;
+                lv_full(v, li, u, opts.report.driver_unknown, out)?;
                 if opts.maps {
                     lv_segments(sys, v, l, u, out)?;
                 }
@@ -840,7 +841,13 @@ fn lv_colons(vg: &Vg, l: &Lv, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-fn lv_full(v: &VgInstance, li: usize, u: Sz, out: &mut dyn Write) -> Result<()> {
+fn lv_full(
+    v: &VgInstance,
+    li: usize,
+    u: Sz,
+    driver_unknown: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
     let vg = &v.vg;
     let l = &vg.lvs[li];
     let role = vg.roles.get(li);
@@ -894,6 +901,18 @@ fn lv_full(v: &VgInstance, li: usize, u: Sz, out: &mut dyn Write) -> Result<()> 
             "  LV snapshot status     INACTIVE destination for {}",
             vg.lvs[c.origin].name
         )?;
+    }
+    // With a device-mapper driver lvm2 says that the LV is not active;
+    // without one (`--driverloaded n`, or activation off) it says nothing.
+    if !driver_unknown {
+        let partial = l.segments.iter().any(|sg| match &sg.kind {
+            SegmentKind::Striped { stripes, .. } => stripes.iter().any(
+                |a| matches!(a, Area::Pv { pv, .. } if v.pv_devices.get(*pv).copied().flatten().is_none()),
+            ),
+            _ => false,
+        });
+        let partial = if partial { " (partial)" } else { "" };
+        writeln!(out, "  LV Status              NOT available{partial}")?;
     }
     let (shown_size, shown_le) = match cow {
         Some(c) => {

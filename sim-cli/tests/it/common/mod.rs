@@ -397,12 +397,24 @@ pub fn replay(s: &Scenario) -> (usize, Vec<String>) {
                     args.push(format!("{name}={}", path.display()));
                 }
                 args.push(words[0].clone());
-                if words[0] != "vgcfgbackup" {
+                // `--config global/activation=1`: lvm2 ran with activation on,
+                // as on a host with device-mapper and nothing active, which is
+                // lvmsim's default.
+                let act = ["--config", "global/activation=1"];
+                let activation_on = words[1..].windows(2).any(|w| w == act);
+                if words[0] != "vgcfgbackup" && !activation_on {
                     // lvm2 ran without device-mapper: 'X' in lv_attr.
                     args.push("--driverloaded".into());
                     args.push("n".into());
                 }
-                args.extend(words[1..].iter().cloned());
+                let mut rest = words[1..].iter();
+                while let Some(w) = rest.next() {
+                    if activation_on && w == act[0] {
+                        rest.next();
+                        continue;
+                    }
+                    args.push(w.clone());
+                }
             }
             "pvck" => {
                 for w in &words {
