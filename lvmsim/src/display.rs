@@ -134,6 +134,13 @@ fn check_options(cmd: Command, opts: &Options, err: &mut dyn Write) -> Result<()
             cmd.name()
         )))
     };
+    // The state after activation is simulated for the reports only.
+    if r.active && !opts.columns {
+        return Err(Error::Usage(format!(
+            "{} --active: only the -C report simulates active LVs",
+            cmd.name()
+        )));
+    }
     if opts.columns {
         let clash = opts.colon
             || match cmd {
@@ -1026,4 +1033,134 @@ fn lv_segments(sys: &System, v: &VgInstance, l: &Lv, u: Sz, out: &mut dyn Write)
     }
     writeln!(out, "   ")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A VG of one 10-extent PV: `a` on PEs 0-2, `b` on 5-6 (LEs 2-3 of a
+    /// 2-segment LV whose first segment is on PEs 8-9).
+    const VG: &str = r#"vg {
+id = "TcZ5Vb-iTq1-vPcS-pqFl-2yRr-Yz1c-9mQxqa"
+seqno = 1
+format = "lvm2"
+status = ["RESIZEABLE", "READ", "WRITE"]
+flags = []
+extent_size = 8192
+max_lv = 0
+max_pv = 0
+metadata_copies = 0
+physical_volumes {
+pv0 {
+id = "x3dF8k-QwPz-7LmN-b2Vc-Rt9Y-hG4s-Ue6WjK"
+status = ["ALLOCATABLE"]
+flags = []
+dev_size = 90112
+pe_start = 2048
+pe_count = 10
+}
+}
+logical_volumes {
+a {
+id = "Jn7cP1-aBcD-eFgH-iJkL-mNoP-qRsT-uVwXyz"
+status = ["READ", "WRITE", "VISIBLE"]
+flags = []
+segment_count = 1
+segment1 {
+start_extent = 0
+extent_count = 3
+type = "striped"
+stripe_count = 1
+stripes = ["pv0", 0]
+}
+}
+b {
+id = "s9TQpA-3kLm-Nb2v-Cx8Z-Wq4e-Rt6y-Ui0oPa"
+status = ["READ", "WRITE", "VISIBLE"]
+flags = []
+segment_count = 2
+segment1 {
+start_extent = 0
+extent_count = 2
+type = "striped"
+stripe_count = 1
+stripes = ["pv0", 8]
+}
+segment2 {
+start_extent = 2
+extent_count = 2
+type = "striped"
+stripe_count = 1
+stripes = ["pv0", 5]
+}
+}
+}
+}
+contents = "Text Format Volume Group"
+version = 1
+"#;
+
+    fn vg() -> Vg {
+        let t = lvm_meta::text::parse(VG.as_bytes()).unwrap();
+        Vg::from_tree(&t).unwrap()
+    }
+
+    #[test]
+    fn pv_map_lists_used_and_free_pieces_in_pe_order() {
+        let m = pv_map(&vg(), 0);
+        assert_eq!(
+            m,
+            vec![
+                (0, 3, Some((0, 0))),
+                (3, 2, None),
+                (5, 2, Some((1, 1))),
+                (7, 1, None),
+                (8, 2, Some((1, 0))),
+            ]
+        );
+    }
+
+    fn refusal(cmd: Command, opts: &Options) -> (String, String) {
+        let mut err = Vec::new();
+        let e = check_options(cmd, opts, &mut err).unwrap_err();
+        assert!(matches!(e, Error::Usage(_)), "{e:?}");
+        (e.to_string(), String::from_utf8(err).unwrap())
+    }
+
+    #[test]
+    fn option_refusals_are_lvm2s() {
+        let mut o = Options {
+            colon: true,
+            maps: true,
+            ..Options::default()
+        };
+        assert_eq!(
+            refusal(Command::Lv, &o).0,
+            "Options -c and -m are incompatible.\n  Run `lvdisplay --help' for more information."
+        );
+        assert_eq!(
+            refusal(Command::Pv, &o).0,
+            "Option -c not allowed with option -m\n  Run `pvdisplay --help' for more information."
+        );
+        // vgdisplay has no -m: its parser refuses it first.
+        assert_eq!(
+            refusal(Command::Vg, &o),
+            (
+                "Error during parsing of command line.".to_owned(),
+                "vgdisplay: invalid option -- 'm'\n".to_owned()
+            )
+        );
+        o = Options::default();
+        o.report.all = true;
+        assert!(refusal(Command::Pv, &o)
+            .0
+            .starts_with("Incompatible options selected\n"));
+        assert!(check_options(Command::Lv, &o, &mut Vec::new()).is_ok());
+        o.columns = true;
+        assert!(check_options(Command::Pv, &o, &mut Vec::new()).is_ok());
+        o = Options::default();
+        o.report.active = true;
+        assert!(refusal(Command::Lv, &o).0.contains("--active"));
+    }
 }
