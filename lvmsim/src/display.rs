@@ -515,12 +515,26 @@ enum Target<'a> {
     Missing(&'a str),
 }
 
+/// A name argument of vgdisplay or lvdisplay: a VG, or an LV (`VG/LV`, by
+/// the commands' shared parser of LV names).
+type Name = (String, Option<String>);
+
+fn parse_names(names: &[String]) -> Vec<Name> {
+    names
+        .iter()
+        .map(|n| match crate::write::vg_lv(n) {
+            Ok((vg, lv)) if n.contains('/') => (vg, Some(lv)),
+            _ => (n.clone(), None),
+        })
+        .collect()
+}
+
 /// The VGs of the names given (the VG part of `VG/LV`), in the order first
 /// named; all VGs in display order without names. With `-v`, lvm2 first
 /// says which names it did not find.
 fn targets<'a>(
     sys: &'a System,
-    names: &'a [String],
+    names: &'a [Name],
     verbose: bool,
     err: &mut dyn Write,
 ) -> Result<Vec<Target<'a>>> {
@@ -532,8 +546,8 @@ fn targets<'a>(
     }
     let mut seen: Vec<&str> = Vec::new();
     let mut out = Vec::new();
-    for n in names {
-        let vg = n.split('/').next().unwrap_or(n);
+    for (vg, _) in names {
+        let vg = vg.as_str();
         if seen.contains(&vg) {
             continue;
         }
@@ -581,7 +595,8 @@ fn vgdisplay(
     let u = Sz::of(opts);
     no_vgs(sys, opts, err)?;
     let mut ok = true;
-    for t in targets(sys, &opts.report.names, opts.verbose, err)? {
+    let names = parse_names(&opts.report.names);
+    for t in targets(sys, &names, opts.verbose, err)? {
         let v = match t {
             Target::Found(v) => v,
             Target::Missing(name) => {
@@ -756,7 +771,7 @@ fn lvdisplay(
     err: &mut dyn Write,
 ) -> Result<bool> {
     let u = Sz::of(opts);
-    let names = &opts.report.names;
+    let names = &parse_names(&opts.report.names);
     no_vgs(sys, opts, err)?;
     let mut ok = true;
     for t in targets(sys, names, opts.verbose, err)? {
@@ -778,12 +793,11 @@ fn lvdisplay(
             continue;
         }
         // A VG named alone shows all its LVs; otherwise only those named.
-        let whole = names.is_empty() || names.iter().any(|n| *n == vg.name);
+        let whole = names.is_empty() || names.iter().any(|(g, l)| *g == vg.name && l.is_none());
         let named_lvs: Vec<&str> = names
             .iter()
-            .filter_map(|n| n.split_once('/'))
             .filter(|(g, _)| *g == vg.name)
-            .map(|(_, l)| l)
+            .filter_map(|(_, l)| l.as_deref())
             .collect();
         for (li, l) in vg.lvs.iter().enumerate() {
             if l.is_snapshot_glue() {
