@@ -712,13 +712,16 @@ scenario_display_attrs() {
 		"$(jqget lvs.json '[.report[0].lv[] | select(.origin == "orig")] | length')" = 2
 }
 
-# No VG at all: one orphan PV and an image that is no PV (n). pvs.json without -a: with
-# -a, pvs lists n as well.
+# No VG at all: one orphan PV (once in vg_gone, removed) and an image that is no PV (n).
+# pvs.json without -a: with -a, pvs lists n as well.
 scenario_display_novg() {
 	local j='--reportformat json --units b --nosuffix' c
 	mkpv a 16
 	mkpv n 8
 	run pvcreate "$(dev a)"
+	# a VG that was: a's ring keeps its copies (for the metadata history tests)
+	run vgcreate vg_gone "$(dev a)"
+	run vgremove -f vg_gone
 	# shellcheck disable=SC2086
 	{
 		rec pvs.json pvs $j -o $PVS_FIELDS
