@@ -332,7 +332,11 @@ fn pvdisplay(
         let ext = pv.extent_size();
         let free = pv.pe_count() - pv.alloc_count().min(pv.pe_count());
         if opts.short {
-            let cap = if orphan { pv.dev_size } else { free * ext };
+            let cap = if orphan {
+                pv.dev_size
+            } else {
+                free.saturating_mul(ext)
+            };
             writeln!(
                 out,
                 "  Device \"{}\" has a capacity of {}",
@@ -408,11 +412,11 @@ fn pv_full(pv: &PvView<'_>, u: Sz, out: &mut dyn Write) -> Result<()> {
         pv.vg().map_or("", |(v, _)| v.name.as_str()),
         if pv.exported() { " (exported)" } else { "" }
     )?;
-    let data = pe * ext;
-    let (total, unusable) = if pv.dev_size > data + pe_start {
+    let data = pe.saturating_mul(ext);
+    let (total, unusable) = if pv.dev_size > data.saturating_add(pe_start) {
         (pv.dev_size, pv.dev_size - data)
     } else {
-        let t = data + pe_start;
+        let t = data.saturating_add(pe_start);
         (t, t - pv.dev_size)
     };
     if data > 0 {
@@ -456,7 +460,7 @@ fn pv_map(vg: &Vg, pv: usize) -> Vec<PvSeg> {
             let per = u64::from(sg.extent_count) / (stripes.len() as u64).max(1);
             for a in stripes {
                 if let Area::Pv { pv: p, pe } = a {
-                    if *p == pv {
+                    if *p == pv && per > 0 {
                         used.push((u64::from(*pe), per, Some((li, si))));
                     }
                 }
@@ -471,7 +475,7 @@ fn pv_map(vg: &Vg, pv: usize) -> Vec<PvSeg> {
         if s.0 > at {
             out.push((at, s.0 - at, None));
         }
-        at = at.max(s.0 + s.1);
+        at = at.max(s.0.saturating_add(s.1));
         out.push(s);
     }
     if at < pe_count {
@@ -484,7 +488,11 @@ fn pv_segments(pv: &PvView<'_>, out: &mut dyn Write) -> Result<()> {
     if let Some((v, p)) = pv.member {
         writeln!(out, "  --- Physical Segments ---")?;
         for (pe, len, user) in pv_map(&v.vg, p) {
-            writeln!(out, "  Physical extent {pe} to {}:", pe + len - 1)?;
+            writeln!(
+                out,
+                "  Physical extent {pe} to {}:",
+                (pe + len).saturating_sub(1)
+            )?;
             match user {
                 Some((li, si)) => {
                     let l = &v.vg.lvs[li];
@@ -631,7 +639,7 @@ fn vgdisplay(
                 vg.max_lv,
                 visible_lvs(vg),
                 vg.max_pv,
-                total * (ext / 2),
+                total.saturating_mul(ext / 2),
                 ext / 2,
                 vg.id
             )?;
@@ -642,9 +650,9 @@ fn vgdisplay(
                 out,
                 "  \"{}\" {:<9} [{:<9} used / {} free]",
                 vg.name,
-                size(total * ext, u),
-                size(alloc * ext, u),
-                size(free * ext, u)
+                size(total.saturating_mul(ext), u),
+                size(alloc.saturating_mul(ext), u),
+                size(free.saturating_mul(ext), u)
             )?;
             continue;
         }
@@ -742,18 +750,22 @@ fn vg_full(sys: &System, v: &VgInstance, u: Sz, out: &mut dyn Write) -> Result<(
         "  Act PV                {}",
         v.pv_devices.iter().flatten().count()
     )?;
-    writeln!(out, "  VG Size               {}", size(total * ext, u))?;
+    writeln!(
+        out,
+        "  VG Size               {}",
+        size(total.saturating_mul(ext), u)
+    )?;
     writeln!(out, "  PE Size               {}", size(ext, u))?;
     writeln!(out, "  Total PE              {total}")?;
     writeln!(
         out,
         "  Alloc PE / Size       {alloc} / {}",
-        size(alloc * ext, u)
+        size(alloc.saturating_mul(ext), u)
     )?;
     writeln!(
         out,
         "  Free  PE / Size       {free} / {}",
-        size(free * ext, u)
+        size(free.saturating_mul(ext), u)
     )?;
     writeln!(out, "  VG UUID               {}", vg.id)?;
     writeln!(out, "   ")?;
@@ -835,7 +847,7 @@ fn lvdisplay(
 }
 
 fn lv_size(vg: &Vg, l: &Lv) -> u64 {
-    vg.lv_extents(l) * vg.extent_size.0
+    vg.lv_extents(l).saturating_mul(vg.extent_size.0)
 }
 
 /// `read_ahead` as lvm2 prints it in `-c` (auto is -1).
