@@ -75,11 +75,14 @@ const VG_STATUS_BITS: [(&str, u64); 6] = [
     ("CLUSTERED", 0x400),
     ("SHARED", 0x800),
 ];
-/// A VG with a PV missing (`PARTIAL_VG`).
-const PARTIAL_VG: u64 = 0x1;
 /// A PV's bits as `pvdisplay -c` prints them.
 const PV_ALLOCATABLE: u64 = 0x8;
 const PV_EXPORTED: u64 = 0x2;
+/// A PV of the VG whose device was not found (`MISSING_PV`).
+const PV_MISSING: u64 = 0x80_0000;
+
+/// What lvm2 calls a PV whose device it did not find.
+const UNKNOWN_DEVICE: &str = "[unknown]";
 
 /// Where lvm2 says the LVs' device nodes are.
 const DEV_DIR: &str = "/dev/";
@@ -234,6 +237,8 @@ struct PvView<'a> {
     /// Device size in sectors (lvm2 `pv->size`).
     dev_size: u64,
     uuid: String,
+    /// A PV of the VG whose image was not given.
+    missing: bool,
 }
 
 impl PvView<'_> {
@@ -258,6 +263,9 @@ impl PvView<'_> {
         if has(&p.status, "EXPORTED") || has(&vg.status, "EXPORTED") {
             s |= PV_EXPORTED;
         }
+        if self.missing || has(&p.status, "MISSING") || has(&p.flags, "MISSING") {
+            s |= PV_MISSING;
+        }
         s
     }
     fn exported(&self) -> bool {
@@ -273,13 +281,13 @@ fn pv_views(sys: &System) -> Vec<PvView<'_>> {
     for vi in vg_order(sys) {
         let v = &sys.vgs[vi];
         for (pi, p) in v.vg.pvs.iter().enumerate() {
-            // A missing PV has no device to show.
-            let Some(d) = v.pv_devices[pi] else { continue };
+            let d = v.pv_devices[pi];
             out.push(PvView {
-                name: &sys.devices[d].image.path,
+                name: d.map_or(UNKNOWN_DEVICE, |d| sys.devices[d].image.path.as_str()),
                 member: Some((v, pi)),
-                dev_size: p.dev_size.map_or(dev_size(d), |s| s.0),
+                dev_size: p.dev_size.map_or(d.map_or(0, dev_size), |s| s.0),
                 uuid: p.id.clone(),
+                missing: d.is_none(),
             });
         }
     }
@@ -293,6 +301,7 @@ fn pv_views(sys: &System) -> Vec<PvView<'_>> {
             member: None,
             dev_size: dev_size(di),
             uuid: label.pv_header.uuid_string(),
+            missing: false,
         });
     }
     out
@@ -577,15 +586,12 @@ fn targets<'a>(
 }
 
 fn vg_status(v: &VgInstance) -> u64 {
-    let mut s = VG_STATUS_BITS
+    // (A missing PV does not show here: lvm2 keeps PARTIAL_VG elsewhere.)
+    VG_STATUS_BITS
         .iter()
         .filter(|(f, _)| has(&v.vg.status, f))
         .map(|(_, b)| b)
-        .sum();
-    if v.partial() {
-        s |= PARTIAL_VG;
-    }
-    s
+        .sum()
 }
 
 /// LVs lvm2 counts in `Cur LV` (`vg_visible_lvs`).
@@ -666,7 +672,7 @@ fn vgdisplay(
             writeln!(out, "  --- Physical volumes ---")?;
             for (pi, p) in vg.pvs.iter().enumerate() {
                 let name =
-                    v.pv_devices[pi].map_or("[unknown]", |d| sys.devices[d].image.path.as_str());
+                    v.pv_devices[pi].map_or(UNKNOWN_DEVICE, |d| sys.devices[d].image.path.as_str());
                 writeln!(out, "  PV Name               {name}     ")?;
                 writeln!(out, "  PV UUID               {}", p.id)?;
                 let not = if has(&p.status, "ALLOCATABLE") {
@@ -1001,7 +1007,15 @@ fn stripe(
                     (pe + per).saturating_sub(1)
                 )?;
             }
-            None => writeln!(out, "  {pre}Physical volume\tMissing")?,
+            None => {
+                writeln!(out, "  {pre}Physical volume\t{UNKNOWN_DEVICE}")?;
+                let pe = u64::from(*pe);
+                writeln!(
+                    out,
+                    "  {pre}Physical extents\t{pe} to {}",
+                    (pe + per).saturating_sub(1)
+                )?;
+            }
         },
         Area::Lv { lv, le } => {
             writeln!(out, "  {pre}Logical volume\t{}", v.vg.lvs[*lv].name)?;
