@@ -33,7 +33,8 @@ pub enum Command {
 }
 
 impl Command {
-    fn name(self) -> &'static str {
+    /// The lvm2 command's name.
+    pub fn name(self) -> &'static str {
         match self {
             Command::Pv => "pvdisplay",
             Command::Vg => "vgdisplay",

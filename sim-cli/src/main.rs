@@ -285,6 +285,15 @@ fn run(cli: Cli) -> Result<i32> {
                 Cmd::Vgdisplay(_) => display::Command::Vg,
                 _ => display::Command::Lv,
             };
+            // lvm2's words for a unit it does not know, here.
+            if let Some(u) = &a.report.units {
+                if units::Units::parse(u).is_err() {
+                    return Err(usage(format!(
+                        "Invalid units specification\n  Run `{} --help' for more information.",
+                        cmd.name()
+                    )));
+                }
+            }
             let opts = display::Options {
                 columns: a.columns,
                 colon: a.colon,

@@ -742,6 +742,8 @@ scenario_display_novg() {
 	rec vgdisplay-A-v.txt vgdisplay -A -v
 	rec lvdisplay-a-m-v.txt lvdisplay -a -m -v
 	rec vgdisplay-missing-v.txt vgdisplay -v nosuch
+	rec lvdisplay-units-x.txt lvdisplay --units x
+	rec pvdisplay-units-x.txt pvdisplay --units x
 	check "no VG" test "$(jqget vgs.json '.report[0].vg | length')" = 0
 }
 
