@@ -10,7 +10,8 @@
 //! - each VG's committed text parses, builds the model the scan built, and
 //!   exporting that model gives the committed text back, byte for byte;
 //! - `pvs`, `vgs`, `lvs` (also `-a --active`, `--segments`) and `pvs
-//!   --segments` report;
+//!   --segments` report; `pvdisplay -m`, `vgdisplay -v`, `lvdisplay -a -m`
+//!   and their `-c` forms display;
 //! - every LV can be `cat` (a refusal is fine, e.g. an invalid snapshot);
 //! - the data every readable LV shows is what the command may change: a
 //!   write changes only the LV written (and reads back; the origin's
@@ -627,6 +628,29 @@ fn check(sys: &System, ctx: &Context) -> Contents {
     ] {
         if let Err(e) = report::report(sys, kind, o) {
             panic!("{kind:?} report fails: {e}");
+        }
+    }
+    // pvdisplay -m, vgdisplay -v, lvdisplay -a -m and their -c forms.
+    for cmd in [
+        lvmsim::display::Command::Pv,
+        lvmsim::display::Command::Vg,
+        lvmsim::display::Command::Lv,
+    ] {
+        for colon in [false, true] {
+            let o = lvmsim::display::Options {
+                colon,
+                maps: !colon && cmd != lvmsim::display::Command::Vg,
+                verbose: cmd == lvmsim::display::Command::Vg,
+                report: report::Options {
+                    all: cmd == lvmsim::display::Command::Lv,
+                    ..report::Options::default()
+                },
+                ..lvmsim::display::Options::default()
+            };
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            if let Err(e) = lvmsim::display::run(sys, cmd, &o, &mut out, &mut err) {
+                panic!("{cmd:?} display fails: {e}");
+            }
         }
     }
     let mut contents = Contents::new();

@@ -187,6 +187,18 @@ impl Session {
         report::report(&self.sys, report::Kind::Pv, opts)
     }
 
+    /// `pvdisplay`, `vgdisplay` or `lvdisplay` with `opts`: lvm2's text on
+    /// `out`, its messages on `err`; false if a named object was not found.
+    pub fn display(
+        &self,
+        cmd: crate::display::Command,
+        opts: &crate::display::Options,
+        out: &mut dyn std::io::Write,
+        err: &mut dyn std::io::Write,
+    ) -> Result<bool> {
+        crate::display::run(&self.sys, cmd, opts, out, err)
+    }
+
     /// A handle on LV `vg/lv` as `/dev/vg/lv` would be after activation:
     /// reads show a snapshot's view or a merging origin's data; writes copy
     /// old chunks into snapshots first (or fill a snapshot's COW). With

@@ -7,7 +7,7 @@
 //! - the commands, one module per kind of object they change: [`pv`],
 //!   [`vg`], [`lv`], [`snapshot`] (creation and merging), [`data`] (`cat`
 //!   and `write` of LV bytes); the reading ones: [`report`]
-//!   (`pvs`/`vgs`/`lvs`), [`dmsetup`], [`pvck`], [`backup`]
+//!   (`pvs`/`vgs`/`lvs`), [`display`] (`pvdisplay`/`vgdisplay`/`lvdisplay`), [`dmsetup`], [`pvck`], [`backup`]
 //!   (`vgcfgbackup`), [`history`] and [`recover`] (forensics);
 //! - their common ground: [`size`] (lvm2's size arguments), [`names`]
 //!   (VG, LV and device names on the command line, in all their forms), [`ids`]
@@ -42,6 +42,7 @@ pub mod api;
 pub mod backup;
 pub mod context;
 pub mod data;
+pub mod display;
 pub mod dmsetup;
 pub mod error;
 pub mod history;

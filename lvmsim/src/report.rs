@@ -790,7 +790,7 @@ trait AllocPolicy {
 
 impl AllocPolicy for Lv {
     fn allocation_policy_str(&self) -> &str {
-        "inherit"
+        self.allocation_policy.as_deref().unwrap_or("inherit")
     }
 }
 
@@ -1084,7 +1084,8 @@ fn rows(
         }
         Kind::Lv | Kind::Seg => {
             for (vi, v) in sys.vgs.iter().enumerate() {
-                if !sel.has_vg(&v.vg.name) {
+                // lvm2 lists no LV of an exported VG.
+                if !sel.has_vg(&v.vg.name) || v.vg.status.iter().any(|f| f == "EXPORTED") {
                     continue;
                 }
                 for (li, l) in v.vg.lvs.iter().enumerate() {

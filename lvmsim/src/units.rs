@@ -129,6 +129,67 @@ pub fn format_size(sectors: u64, units: Units, suffix: bool) -> String {
     }
 }
 
+/// The unit names of lvm2's display commands (`pvdisplay`, `vgdisplay`,
+/// `lvdisplay`): a space, then the unit's short name.
+const DISPLAY_1024: [&str; 7] = [" EiB", " PiB", " TiB", " GiB", " MiB", " KiB", " B"];
+const DISPLAY_1000: [&str; 7] = [" EB", " PB", " TB", " GB", " MB", " kB", " B "];
+
+/// Formats `sectors` as lvm2's display commands print a size
+/// (`dm_size_to_string` with the short suffixes: `20.00 MiB`, `0   `,
+/// `4194304 B `, `8192 Se`, `<31.00 MiB`). Without `suffix`
+/// (`--nosuffix`) fixed units and zero lose the unit name; the
+/// human-readable units keep it.
+pub fn display_size(sectors: u64, units: Units, suffix: bool) -> String {
+    let c = units.letter;
+    // Which name table and entry a fixed unit takes: powers of 1000 for
+    // upper-case prefixes, 1024 for lower-case, then bytes and sectors.
+    let fixed = "EPTGMK"
+        .find(c)
+        .map(|s| DISPLAY_1000[s])
+        .or_else(|| "eptgmk".find(c).map(|s| DISPLAY_1024[s]))
+        .or(match c.to_ascii_uppercase() {
+            'B' => Some(" B "),
+            'S' => Some(" Se"),
+            _ => None,
+        });
+    if sectors == 0 {
+        return format!("0{}", if suffix { fixed.unwrap_or("   ") } else { "" });
+    }
+    let size = sectors.saturating_mul(512);
+    let (name, byte, prefix) = match fixed {
+        Some(name) => (name, u128::from(units.factor.max(1)), ""),
+        None => {
+            let (base, names) = if matches!(c, 'H' | 'R') {
+                (1000u128, DISPLAY_1000)
+            } else {
+                (1024u128, DISPLAY_1024)
+            };
+            let mut byte = base.pow(6);
+            let mut s = 0usize;
+            while s < 6 && u128::from(size) < byte {
+                byte /= base;
+                s += 1;
+            }
+            let mut prefix = "";
+            if s < 6 && matches!(c, 'r' | 'R') {
+                let d = 100.0 * size as f64 / byte as f64;
+                if d.floor() != d.round_ties_even() {
+                    prefix = "<";
+                }
+            }
+            (names[s], byte, prefix)
+        }
+    };
+    let precision = if matches!(name.trim().chars().next(), Some('B' | 'S')) {
+        0
+    } else {
+        2
+    };
+    let v = size as f64 / byte as f64;
+    let name = if suffix || fixed.is_none() { name } else { "" };
+    format!("{prefix}{v:.precision$}{name}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +217,25 @@ mod tests {
         assert_eq!(f(40960, "k", true), "20480.00k");
         assert_eq!(f(40960, "m", false), "20.00");
         assert_eq!(f(0, "b", false), "0");
+    }
+
+    fn d(sectors: u64, u: &str) -> String {
+        display_size(sectors, Units::parse(u).unwrap(), true)
+    }
+
+    /// Values lvm2 2.03.16's pvdisplay/vgdisplay printed (testdata/lvm2/corpus/display).
+    #[test]
+    fn display_sizes() {
+        assert_eq!(d(57344, "r"), "28.00 MiB");
+        assert_eq!(d(0, "r"), "0   ");
+        assert_eq!(d(0, "t"), "0 TiB");
+        assert_eq!(d(65536, "b"), "33554432 B ");
+        assert_eq!(d(57344, "s"), "57344 Se");
+        assert_eq!(d(0, "s"), "0 Se");
+        assert_eq!(d(57344, "H"), "29.36 MB");
+        assert_eq!(d(65536, "k"), "32768.00 KiB");
+        assert_eq!(d(57344, "t"), "0.00 TiB");
+        assert_eq!(d(63480, "r"), "<31.00 MiB");
+        assert_eq!(d(1, "h"), "512 B");
     }
 }

@@ -46,6 +46,12 @@ pub(crate) enum Cmd {
     Vgs(ReportArgs),
     /// Report logical volumes (as lvm2's lvs).
     Lvs(ReportArgs),
+    /// Show PVs property by property (as lvm2's pvdisplay).
+    Pvdisplay(DisplayArgs),
+    /// Show VGs property by property (as lvm2's vgdisplay).
+    Vgdisplay(DisplayArgs),
+    /// Show LVs property by property (as lvm2's lvdisplay).
+    Lvdisplay(DisplayArgs),
     /// Write an LV's bytes to stdout, as `dd if=/dev/VG/LV` would (snapshots
     /// show their view; an origin under merge shows the merging data).
     Cat(CatArgs),
@@ -121,6 +127,9 @@ impl Cmd {
             Cmd::Pvs(_)
             | Cmd::Vgs(_)
             | Cmd::Lvs(_)
+            | Cmd::Pvdisplay(_)
+            | Cmd::Vgdisplay(_)
+            | Cmd::Lvdisplay(_)
             | Cmd::Cat(_)
             | Cmd::Pvck(_)
             | Cmd::Vgcfgbackup(_)
@@ -185,6 +194,9 @@ impl Cmd {
             Cmd::Pvs(_)
             | Cmd::Vgs(_)
             | Cmd::Lvs(_)
+            | Cmd::Pvdisplay(_)
+            | Cmd::Vgdisplay(_)
+            | Cmd::Lvdisplay(_)
             | Cmd::Cat(_)
             | Cmd::Pvck(_)
             | Cmd::Vgcfgbackup(_)
@@ -668,6 +680,32 @@ pub(crate) struct ReportArgs {
     pub(crate) active: bool,
     /// VG, VG/LV or PV names to report.
     pub(crate) names: Vec<String>,
+}
+
+/// Options of `pvdisplay`, `vgdisplay` and `lvdisplay` (each refuses, as
+/// lvm2 does, those that are not its own).
+#[derive(Args, Debug)]
+pub(crate) struct DisplayArgs {
+    /// Report as pvs/vgs/lvs do (the report options then apply).
+    #[arg(short = 'C', long = "columns")]
+    pub(crate) columns: bool,
+    /// One colon-separated line per object.
+    #[arg(short = 'c', long = "colon")]
+    pub(crate) colon: bool,
+    /// Add the segment maps (pvdisplay, lvdisplay).
+    #[arg(short = 'm', long = "maps")]
+    pub(crate) maps: bool,
+    /// One short line per object (pvdisplay, vgdisplay).
+    #[arg(short = 's', long = "short")]
+    pub(crate) short: bool,
+    /// Only VGs with active LVs (vgdisplay).
+    #[arg(short = 'A', long = "activevolumegroups")]
+    pub(crate) activevolumegroups: bool,
+    /// vgdisplay: also each VG's LVs and PVs.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+    #[command(flatten)]
+    pub(crate) report: ReportArgs,
 }
 
 #[derive(Args, Debug)]

@@ -24,7 +24,7 @@ use lvm_meta::io::Image;
 use lvmsim::context::{Context, FailKind};
 use lvmsim::error::{Error, Result};
 use lvmsim::size::{self, Amount, Sign};
-use lvmsim::{backup, data, dmsetup, history, pvck, recover, report, units};
+use lvmsim::{backup, data, display, dmsetup, history, pvck, recover, report, units};
 use lvmsim::{ids, lv, pv, snapshot, vg};
 use std::io::Write;
 use std::path::PathBuf;
@@ -315,6 +315,35 @@ fn run(cli: &Cli) -> Result<i32> {
             }
             // Freeing a large parsed VG costs time and changes nothing.
             std::mem::forget(sys);
+        }
+        Cmd::Pvdisplay(a) | Cmd::Vgdisplay(a) | Cmd::Lvdisplay(a) => {
+            let cmd = match &cli.cmd {
+                Cmd::Pvdisplay(_) => display::Command::Pv,
+                Cmd::Vgdisplay(_) => display::Command::Vg,
+                _ => display::Command::Lv,
+            };
+            // lvm2's words for a unit it does not know, here.
+            if let Some(u) = &a.report.units {
+                if units::Units::parse(u).is_err() {
+                    return Err(usage(format!(
+                        "Invalid units specification\n  Run `{} --help' for more information.",
+                        cmd.name()
+                    )));
+                }
+            }
+            let opts = display::Options {
+                columns: a.columns,
+                colon: a.colon,
+                maps: a.maps,
+                short: a.short,
+                active_vgs: a.activevolumegroups,
+                verbose: a.verbose > 0,
+                report: report_options(&a.report)?,
+            };
+            let sys = scan(&mut err)?;
+            if !display::run(&sys, cmd, &opts, &mut out, &mut err)? {
+                code = 5;
+            }
         }
         Cmd::Cat(a) => {
             let sys = scan(&mut err)?;

@@ -30,9 +30,22 @@ ACT_WARN='  WARNING: Activation disabled. No device-mapper interaction will be a
 # metadata backups off; dropped from the goldens of the `names` scenario (the
 # only one that records commands that write) and by --verify.
 BACKUP_WARN='  WARNING: This metadata update is NOT backed up.'
+# The lines lvm2 adds on stderr when activation is switched on for one command
+# (`--config global/activation=1`, see rec_act) on a kernel without device-mapper: they
+# describe the machine, not lvm2's answer, and are dropped like ACT_WARN.
+DM_ABSENT_1='  /dev/mapper/control: open failed: No such device'
+DM_ABSENT_2='  Failure to communicate with kernel device-mapper driver.'
+DM_ABSENT_3='  Check that device-mapper is available in the kernel.'
+DM_ABSENT_RE='^  Incompatible libdevmapper .* and kernel driver \(unknown version\)\.$'
+
+# drop_noise FILE: FILE's lines without ACT_WARN, BACKUP_WARN and the DM_ABSENT lines.
+drop_noise() {
+	grep -vxF -e "$ACT_WARN" -e "$BACKUP_WARN" -e "$DM_ABSENT_1" -e "$DM_ABSENT_2" \
+		-e "$DM_ABSENT_3" "$1" | grep -vE -- "$DM_ABSENT_RE" || true
+}
 
 SCENARIOS=(single twopv-striped mdacopies fragmented ring-wrap snapshot-meta
-	snapshot-merging empty-pv units names)
+	snapshot-merging empty-pv units names display display-attrs display-novg)
 
 LOOPS=()   # loop devices attached by this process
 OUT=       # OUTDIR/<scenario> of the running scenario
@@ -118,6 +131,18 @@ rec() {
 	(cd "$WORKDIR" && "$@") >"$OUT/$file" 2>"$WORKDIR/stderr" || rc=$?
 	grep -vxF -- "$ACT_WARN" "$WORKDIR/stderr" >"$OUT/$file.err" || true
 	printf '%s\t%s\t%s\n' "$file" "$rc" "$*" >>"$OUT/commands.txt"
+	return 0
+}
+
+# rec_act FILE CMD ARG...: rec with activation on for this one command: lvm2 then shows
+# an LV as the inactive LV of a host with device-mapper (`LV Status NOT available`)
+# rather than as with activation off. Its stderr loses the DM_ABSENT lines too.
+rec_act() {
+	local file=$1 cmd=$2 rc=0
+	shift 2
+	(cd "$WORKDIR" && "$cmd" --config global/activation=1 "$@") >"$OUT/$file" 2>"$WORKDIR/stderr" || rc=$?
+	drop_noise "$WORKDIR/stderr" >"$OUT/$file.err"
+	printf '%s\t%s\t%s\n' "$file" "$rc" "$cmd --config global/activation=1${*:+ $*}" >>"$OUT/commands.txt"
 	return 0
 }
 
@@ -575,6 +600,257 @@ scenario_names() {
 	check "lvs NOSUCH exits 5" grep -qxF "lvs-nosuch-vg.txt	5	lvs NOSUCH" "$OUT/commands.txt"
 }
 
+# record_display: the goldens of the display scenario: pvdisplay, vgdisplay and lvdisplay
+# in each of their forms, plus the JSON goldens the re-attach check compares.
+record_display() {
+	local j='--reportformat json --units b --nosuffix -a' u c
+	# shellcheck disable=SC2086
+	{
+		rec pvs.json pvs $j -o $PVS_FIELDS
+		rec vgs.json vgs $j -o $VGS_FIELDS
+		rec lvs.json lvs $j -o $LVS_FIELDS
+		rec lvs-segments.json lvs $j --segments -o $SEG_FIELDS
+	}
+	for c in pvdisplay vgdisplay lvdisplay; do
+		rec "$c.txt" "$c"
+		rec "$c-c.txt" "$c" -c
+		rec "$c-C.txt" "$c" -C
+		rec "$c-v.txt" "$c" -v
+		for u in b s k m g t h H; do
+			rec "$c-units-$u.txt" "$c" --units "$u"
+		done
+	done
+	rec pvdisplay-m.txt pvdisplay -m
+	rec pvdisplay-s.txt pvdisplay -s
+	rec pvdisplay-a.txt pvdisplay -a
+	rec pvdisplay-C-a.txt pvdisplay -C -a
+	rec pvdisplay-c-m.txt pvdisplay -c -m
+	rec pvdisplay-m-units-k.txt pvdisplay -m --units k
+	rec pvdisplay-a-img.txt pvdisplay "$(dev a)"
+	rec pvdisplay-m-a-img.txt pvdisplay -m "$(dev a)"
+	rec pvdisplay-e-img.txt pvdisplay "$(dev e)"
+	rec pvdisplay-m-e-img.txt pvdisplay -m "$(dev e)"
+	rec pvdisplay-c-b-img.txt pvdisplay -c "$(dev b)"
+	rec pvdisplay-two-img.txt pvdisplay "$(dev d)" "$(dev b)"
+	rec pvdisplay-missing.txt pvdisplay "$DEVDIR/nosuch.img"
+	rec pvdisplay-vg.txt pvdisplay vg_dsnap
+	rec vgdisplay-s.txt vgdisplay -s
+	rec vgdisplay-A.txt vgdisplay -A
+	rec vgdisplay-vg_disp.txt vgdisplay vg_disp
+	rec vgdisplay-vg_dsnap.txt vgdisplay vg_dsnap
+	rec vgdisplay-v-vg_dsnap.txt vgdisplay -v vg_dsnap
+	rec vgdisplay-c-vg_dempty.txt vgdisplay -c vg_dempty
+	rec vgdisplay-two.txt vgdisplay vg_dempty vg_disp
+	rec vgdisplay-v-vg_dempty.txt vgdisplay -v vg_dempty
+	rec vgdisplay-C-vg_dsnap.txt vgdisplay -C vg_dsnap
+	rec vgdisplay-missing.txt vgdisplay nosuch
+	rec vgdisplay-missing-and-vg.txt vgdisplay nosuch vg_dempty
+	rec lvdisplay-m.txt lvdisplay -m
+	rec lvdisplay-a.txt lvdisplay -a
+	rec lvdisplay-a-m.txt lvdisplay -a -m
+	rec lvdisplay-a-c.txt lvdisplay -a -c
+	rec lvdisplay-m-units-s.txt lvdisplay -m --units s
+	rec lvdisplay-vg_dsnap.txt lvdisplay vg_dsnap
+	rec lvdisplay-vg_dempty.txt lvdisplay vg_dempty
+	rec lvdisplay-str.txt lvdisplay vg_disp/str
+	rec lvdisplay-m-str.txt lvdisplay -m vg_disp/str
+	rec lvdisplay-m-frag.txt lvdisplay -m vg_disp/frag
+	rec lvdisplay-snap.txt lvdisplay vg_dsnap/snap
+	rec lvdisplay-m-snap.txt lvdisplay -m vg_dsnap/snap
+	rec lvdisplay-msnap.txt lvdisplay vg_dsnap/msnap
+	rec lvdisplay-m-data2.txt lvdisplay -m vg_dsnap/data2
+	rec lvdisplay-c-snap.txt lvdisplay -c vg_dsnap/snap
+	rec lvdisplay-C-a.txt lvdisplay -C -a
+	rec lvdisplay-C-snap.txt lvdisplay -C vg_dsnap/snap
+	rec lvdisplay-m-units-b-data.txt lvdisplay -m --units b vg_dsnap/data vg_disp/str
+	rec lvdisplay-c-m.txt lvdisplay -c -m
+	rec lvdisplay-missing-vg.txt lvdisplay nosuch
+	rec lvdisplay-missing-vg-lv.txt lvdisplay nosuch/lv
+	rec lvdisplay-missing-lv.txt lvdisplay vg_disp/nosuch
+	rec lvdisplay-missing-and-lv.txt lvdisplay vg_disp/nosuch vg_disp/lin
+	rec_act lvdisplay-act.txt lvdisplay
+	rec_act lvdisplay-act-a-m.txt lvdisplay -a -m
+	rec_act lvdisplay-act-c.txt lvdisplay -c
+	rec_act lvdisplay-act-snap.txt lvdisplay vg_dsnap/snap
+	rec_act vgdisplay-act-A.txt vgdisplay -A
+}
+
+# Three VGs and an orphan for pvdisplay/vgdisplay/lvdisplay: vg_disp holds a linear, a
+# 2-PV striped and a 2-segment LV with a free hole between; vg_dsnap an origin with a
+# snapshot and one with a merging snapshot; vg_dempty no LV; e is in no VG.
+scenario_display() {
+	mkpv a 64
+	mkpv b 96
+	mkpv c 64
+	mkpv d 32
+	mkpv e 16
+	run pvcreate "$(dev a)" "$(dev b)" "$(dev c)" "$(dev d)" "$(dev e)"
+	run vgcreate vg_disp "$(dev a)" "$(dev b)"
+	run lvcreate -an -Zn -n lin -L 20M vg_disp "$(dev a)"
+	run lvcreate -an -Zn -n str -i2 -I64k -L 24M vg_disp
+	run lvcreate -an -Zn -n frag -l 2 vg_disp "$(dev a)"
+	run lvcreate -an -Zn -n gap -l 2 vg_disp "$(dev a)"
+	run lvextend -l +3 vg_disp/frag "$(dev a)"
+	run lvremove -f vg_disp/gap
+	run vgcreate vg_dsnap "$(dev c)"
+	run lvcreate -an -Zn -n data -l 5 vg_dsnap
+	run lvcreate -an -Zn -n snap -l 2 vg_dsnap
+	run lvcreate -an -Zn -n data2 -l 3 vg_dsnap
+	run lvcreate -an -Zn -n msnap -l 2 vg_dsnap
+	run vgcfgbackup -f plain.vg vg_dsnap
+	add_snapshots "$WORKDIR/plain.vg" "$WORKDIR/restore.vg" \
+		snapshot0:data:snap:8:cow_store snapshot1:data2:msnap:16:merging_store
+	cp "$WORKDIR/restore.vg" "$OUT/restore-input.vg"
+	run vgcfgrestore -f restore.vg vg_dsnap
+	run vgcreate vg_dempty "$(dev d)"
+	record_display
+	check "frag has 2 segments" test \
+		"$(jqget lvs.json 'first(.report[0].lv[] | select(.lv_name == "frag")) | .seg_count')" = 2
+	check "data2 is a merging origin (O)" test "$(lvattr data2 | cut -c1)" = O
+	check "e is an orphan" test \
+		"$(jqget pvs.json '.report[0].pv[] | select(.pv_name | endswith("/e.img")) | .vg_name')" = ""
+}
+
+# record_display_attrs: the display goldens of display-attrs, plus the JSON goldens
+# the re-attach check compares.
+record_display_attrs() {
+	local j='--reportformat json --units b --nosuffix -a' u c
+	# shellcheck disable=SC2086
+	{
+		rec pvs.json pvs $j -o $PVS_FIELDS
+		rec vgs.json vgs $j -o $VGS_FIELDS
+		# lvs prints an internal warning for lv_layout and lv_role of error and zero LVs
+		rec lvs.json lvs $j -o ${LVS_FIELDS%,lv_layout,lv_role}
+		rec lvs-segments.json lvs $j --segments -o $SEG_FIELDS
+	}
+	for c in pvdisplay vgdisplay lvdisplay; do
+		rec "$c.txt" "$c"
+		rec "$c-c.txt" "$c" -c
+		rec "$c-C.txt" "$c" -C
+		for u in b h k; do
+			rec "$c-units-$u.txt" "$c" --units "$u"
+		done
+	done
+	rec pvdisplay-m.txt pvdisplay -m
+	rec pvdisplay-s.txt pvdisplay -s
+	rec vgdisplay-s.txt vgdisplay -s
+	rec vgdisplay-v.txt vgdisplay -v
+	rec lvdisplay-a.txt lvdisplay -a
+	rec lvdisplay-a-m.txt lvdisplay -a -m
+	rec lvdisplay-a-c.txt lvdisplay -a -c
+	rec lvdisplay-a-m-units-b.txt lvdisplay -a -m --units b
+	rec lvdisplay-vg_exp.txt lvdisplay vg_exp
+	rec vgdisplay-vg_exp.txt vgdisplay vg_exp
+	rec pvdisplay-d-img.txt pvdisplay "$(dev d)"
+	rec pvdisplay-m-f-img.txt pvdisplay -m "$(dev f)" "$(dev e)"
+	rec vgdisplay-s-named.txt vgdisplay -s vg_small vg_exp vg_attr vg_small
+	rec lvdisplay-c-named.txt lvdisplay -c vg_small/l1028k vg_attr/ra vg_small/l1032k vg_attr/ro
+	rec lvdisplay-c-named-missing.txt lvdisplay -c vg_attr/x1 nosuch vg_small/x2 vg_attr/ra vg_attr/x0
+	rec lvdisplay-v-named-missing.txt lvdisplay -v nosuch2 vg_small/l1028k nosuch1/lv
+	rec vgdisplay-c-v-missing.txt vgdisplay -c -v nosuch2 vg_small nosuch1
+	rec pvdisplay-s-named.txt pvdisplay -s "$(dev f)" "$(dev a)" "$(dev d)" "$DEVDIR/x.img"
+	rec vgdisplay-nosuffix-k.txt vgdisplay --nosuffix --units k vg_small
+	rec vgdisplay-s-nosuffix.txt vgdisplay -s --nosuffix
+	rec pvdisplay-nosuffix.txt pvdisplay --nosuffix
+	rec pvdisplay-c-nosuffix-b.txt pvdisplay -c --nosuffix --units b
+	rec lvdisplay-m-nosuffix-b.txt lvdisplay -m --nosuffix --units b vg_attr/orig vg_attr/s2
+	rec lvdisplay-segments.txt lvdisplay --segments vg_small
+	rec lvdisplay-reportformat-json.txt lvdisplay --reportformat json vg_small
+	rec lvdisplay-C-segments.txt lvdisplay -C --segments vg_attr
+	for c in "lvdisplay -s" "lvdisplay -A" "pvdisplay --segments" "pvdisplay -A" "vgdisplay -m" \
+		"vgdisplay -a" "vgdisplay --segments" "lvdisplay -c -C" "vgdisplay -C -s" "vgdisplay -C -A" \
+		"pvdisplay -C -s" "pvdisplay -m -C" "lvdisplay -o lv_name" "vgdisplay -O vg_name" \
+		"pvdisplay --noheadings" "vgdisplay --separator :" "lvdisplay --aligned" \
+		"vgdisplay -A vg_small" "pvdisplay -c -s" "vgdisplay -c -s"; do
+		# shellcheck disable=SC2086
+		rec "usage-${c//[ :]/}.txt" $c
+	done
+}
+
+# Properties the display commands show that `display` does not have: 4 KiB extents and
+# sizes lvm2 rounds ('<'), a PV without mda, a full PV, a PV not allocatable, a VG not
+# resizable with max_lv/max_pv set, an exported VG, LVs read-only, contiguous, with a
+# read-ahead, with a persistent minor, error and zero LVs, an origin with two
+# snapshots, two orphan PVs.
+scenario_display_attrs() {
+	mkpv a 32764K
+	mkpv b 64
+	mkpv c 16
+	mkpv d 32
+	mkpv e 8
+	mkpv f 12
+	run pvcreate "$(dev a)" "$(dev b)" "$(dev d)" "$(dev e)" "$(dev f)"
+	run pvcreate --metadatacopies 0 "$(dev c)"
+	run vgcreate -s 4k vg_small "$(dev a)"
+	run lvcreate -an -Zn -n l1032k -L 1032k vg_small
+	run lvcreate -an -Zn -n l1028k -L 1028k vg_small
+	run vgcreate -l 10 -p 5 vg_attr "$(dev b)" "$(dev c)"
+	# c (no mda) is filled by one LV
+	run lvcreate -an -Zn -n fill -l 3 vg_attr "$(dev c)"
+	run lvcreate -an -Zn -n ro -l 1 vg_attr "$(dev b)"
+	run lvchange -pr vg_attr/ro
+	run lvcreate -an -Zn --alloc contiguous -n cont -l 2 vg_attr "$(dev b)"
+	run lvcreate -an -Zn -n ra -l 1 vg_attr "$(dev b)"
+	run lvchange -r 256 vg_attr/ra
+	run lvcreate -an -Zn -n pm -l 1 vg_attr "$(dev b)"
+	run lvchange -My --major 253 --minor 7 vg_attr/pm
+	run lvcreate -an --type error -n err -L 8M vg_attr
+	run lvcreate -an --type zero -n zer -L 8M vg_attr
+	run lvcreate -an -Zn -n orig -l 3 vg_attr "$(dev b)"
+	run lvcreate -an -Zn -n s1 -l 1 vg_attr "$(dev b)"
+	run lvcreate -an -Zn -n s2 -l 2 vg_attr "$(dev b)"
+	run pvchange -xn "$(dev b)"
+	run vgchange -xn vg_attr
+	run vgcfgbackup -f plain.vg vg_attr
+	add_snapshots "$WORKDIR/plain.vg" "$WORKDIR/restore.vg" \
+		snapshot0:orig:s1:8:cow_store snapshot1:orig:s2:128:cow_store
+	cp "$WORKDIR/restore.vg" "$OUT/restore-input.vg"
+	run vgcfgrestore -f restore.vg vg_attr
+	run vgcreate vg_exp "$(dev d)"
+	run lvcreate -an -Zn -n inexp -l 2 vg_exp
+	run vgexport vg_exp
+	record_display_attrs
+	check "c is full" test \
+		"$(jqget pvs.json '.report[0].pv[] | select(.pv_name | endswith("/c.img")) | .pv_free')" = 0
+	check "orig has 2 snapshots" test \
+		"$(jqget lvs.json '[.report[0].lv[] | select(.origin == "orig")] | length')" = 2
+}
+
+# No VG at all: one orphan PV (once in vg_gone, removed) and an image that is no PV (n).
+# pvs.json without -a: with -a, pvs lists n as well.
+scenario_display_novg() {
+	local j='--reportformat json --units b --nosuffix' c
+	mkpv a 16
+	mkpv n 8
+	run pvcreate "$(dev a)"
+	# a VG that was: a's ring keeps its copies (for the metadata history tests)
+	run vgcreate vg_gone "$(dev a)"
+	run vgremove -f vg_gone
+	# shellcheck disable=SC2086
+	{
+		rec pvs.json pvs $j -o $PVS_FIELDS
+		rec vgs.json vgs $j -a -o $VGS_FIELDS
+		rec lvs.json lvs $j -a -o $LVS_FIELDS
+		rec lvs-segments.json lvs $j -a --segments -o $SEG_FIELDS
+	}
+	for c in pvdisplay vgdisplay lvdisplay; do
+		rec "$c.txt" "$c"
+		rec "$c-v.txt" "$c" -v
+		rec "$c-c.txt" "$c" -c
+	done
+	rec pvdisplay-m.txt pvdisplay -m
+	rec pvdisplay-s.txt pvdisplay -s
+	rec pvdisplay-n-img.txt pvdisplay "$(dev n)"
+	rec pvdisplay-a-n-img.txt pvdisplay "$(dev a)" "$(dev n)"
+	rec vgdisplay-s-v.txt vgdisplay -s -v
+	rec vgdisplay-A-v.txt vgdisplay -A -v
+	rec lvdisplay-a-m-v.txt lvdisplay -a -m -v
+	rec vgdisplay-missing-v.txt vgdisplay -v nosuch
+	rec lvdisplay-units-x.txt lvdisplay --units x
+	rec pvdisplay-units-x.txt pvdisplay --units x
+	check "no VG" test "$(jqget vgs.json '.report[0].vg | length')" = 0
+}
+
 # ---------------------------------------------------------------------------------------
 
 run_scenario() {
@@ -650,7 +926,7 @@ verify_one() {
 		read -r -a cmd <<<"$cmdline"
 		local got=0
 		(cd "$WORKDIR" && "${cmd[@]}") >"$WORKDIR/out" 2>"$WORKDIR/err" || got=$?
-		grep -vxF -e "$ACT_WARN" -e "$BACKUP_WARN" "$WORKDIR/err" >"$WORKDIR/err2" || true
+		drop_noise "$WORKDIR/err" >"$WORKDIR/err2"
 		if ! cmp -s "$WORKDIR/out" "$dir/$f" || ! cmp -s "$WORKDIR/err2" "$dir/$f.err" ||
 			[ "$got" != "$rc" ]; then
 			echo "$name/$f: differs (exit $got, golden $rc): $cmdline"

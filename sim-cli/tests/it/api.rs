@@ -128,3 +128,45 @@ fn snapshot_write_read_merge_through_the_api() {
     assert_eq!(lvs.split_whitespace().collect::<Vec<_>>(), ["origin"]);
     assert!(s.lv("vg", "snap", false).is_err());
 }
+
+/// `lvdisplay -m` through the API on lvm2-made images prints what lvm2
+/// printed for them; a missing LV is reported, not fatal.
+#[test]
+fn lvdisplay_through_the_api_matches_lvm2() {
+    let sc = crate::common::load(&crate::common::repo().join("testdata/lvm2/corpus/display"));
+    let images: Vec<(&str, &std::path::Path)> = sc
+        .devs
+        .iter()
+        .map(|(n, p)| (n.as_str(), p.as_path()))
+        .collect();
+    let s = Session::open(&images, Context::new()).unwrap();
+    let mut opts = lvmsim::display::Options {
+        maps: true,
+        ..Default::default()
+    };
+    opts.report.driver_unknown = true;
+    opts.report.names = vec!["vg_disp/frag".into()];
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let found = s
+        .display(lvmsim::display::Command::Lv, &opts, &mut out, &mut err)
+        .unwrap();
+    assert!(found);
+    let want = std::fs::read(sc.golden.join("lvdisplay-m-frag.txt")).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(want).unwrap()
+    );
+    assert!(err.is_empty());
+
+    opts.report.names = vec!["vg_disp/nosuch".into()];
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let found = s
+        .display(lvmsim::display::Command::Lv, &opts, &mut out, &mut err)
+        .unwrap();
+    assert!(!found);
+    assert!(out.is_empty());
+    assert_eq!(
+        String::from_utf8(err).unwrap(),
+        "  Failed to find logical volume \"vg_disp/nosuch\"\n"
+    );
+}

@@ -454,19 +454,33 @@ pub fn replay(s: &Scenario) -> (usize, Vec<String>) {
         let words: Vec<String> = cmd.split_whitespace().map(str::to_owned).collect();
         let mut args: Vec<String> = Vec::new();
         match words[0].as_str() {
-            "pvs" | "vgs" | "lvs" | "vgcfgbackup" | "lvrename" | "lvremove" | "lvcreate" => {
+            "pvs" | "vgs" | "lvs" | "pvdisplay" | "vgdisplay" | "lvdisplay" | "vgcfgbackup"
+            | "lvrename" | "lvremove" | "lvcreate" => {
                 for (name, path) in &s.devs {
                     args.push("--dev".into());
                     args.push(format!("{name}={}", path.display()));
                 }
                 args.push(words[0].clone());
                 writes |= WRITERS.contains(&words[0].as_str());
-                if ["pvs", "vgs", "lvs"].contains(&words[0].as_str()) {
+                // `--config global/activation=1`: lvm2 ran with activation on,
+                // as on a host with device-mapper and nothing active, which is
+                // lvmsim's default.
+                let act = ["--config", "global/activation=1"];
+                let activation_on = words[1..].windows(2).any(|w| w == act);
+                let reads = ["pvs", "vgs", "lvs", "pvdisplay", "vgdisplay", "lvdisplay"];
+                if reads.contains(&words[0].as_str()) && !activation_on {
                     // lvm2 ran without device-mapper: 'X' in lv_attr.
                     args.push("--driverloaded".into());
                     args.push("n".into());
                 }
-                args.extend(words[1..].iter().cloned());
+                let mut rest = words[1..].iter();
+                while let Some(w) = rest.next() {
+                    if activation_on && w == act[0] {
+                        rest.next();
+                        continue;
+                    }
+                    args.push(w.clone());
+                }
             }
             "pvck" => {
                 for w in &words {
