@@ -132,12 +132,7 @@ fn check_options(cmd: Command, opts: &Options, err: &mut dyn Write) -> Result<()
         writeln!(err, "{}: {what}", cmd.name())?;
         return Err(Error::Usage("Error during parsing of command line.".into()));
     }
-    let bad = |msg: &str| {
-        Err(Error::Usage(format!(
-            "{msg}\n  Run `{} --help' for more information.",
-            cmd.name()
-        )))
-    };
+    let bad = |msg: &str| Err(Error::Usage(msg.to_owned()));
     // The state after activation is simulated for the reports only.
     if r.active && !opts.columns {
         return Err(Error::Usage(format!(
@@ -533,16 +528,16 @@ enum Target<'a> {
     Missing(&'a str),
 }
 
-/// A name argument of vgdisplay or lvdisplay: a VG, or an LV (`VG/LV`, by
-/// the commands' shared parser of LV names).
+/// A name argument of vgdisplay or lvdisplay: a VG, or an LV (any of
+/// lvm2's name forms, read by [`crate::names::lv_arg`]).
 type Name = (String, Option<String>);
 
 fn parse_names(names: &[String]) -> Vec<Name> {
     names
         .iter()
-        .map(|n| match crate::write::vg_lv(n) {
-            Ok((vg, lv)) if n.contains('/') => (vg, Some(lv)),
-            _ => (n.clone(), None),
+        .map(|n| match crate::names::lv_arg(n) {
+            Ok(named) => (named.vg, named.lv),
+            Err(_) => (n.clone(), None),
         })
         .collect()
 }
@@ -1178,11 +1173,11 @@ version = 1
         };
         assert_eq!(
             refusal(Command::Lv, &o).0,
-            "Options -c and -m are incompatible.\n  Run `lvdisplay --help' for more information."
+            "Options -c and -m are incompatible."
         );
         assert_eq!(
             refusal(Command::Pv, &o).0,
-            "Option -c not allowed with option -m\n  Run `pvdisplay --help' for more information."
+            "Option -c not allowed with option -m"
         );
         // vgdisplay has no -m: its parser refuses it first.
         assert_eq!(

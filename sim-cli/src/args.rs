@@ -701,9 +701,6 @@ pub(crate) struct DisplayArgs {
     /// Only VGs with active LVs (vgdisplay).
     #[arg(short = 'A', long = "activevolumegroups")]
     pub(crate) activevolumegroups: bool,
-    /// vgdisplay: also each VG's LVs and PVs.
-    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
-    pub(crate) verbose: u8,
     #[command(flatten)]
     pub(crate) report: ReportArgs,
 }

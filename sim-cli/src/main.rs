@@ -265,6 +265,7 @@ fn run(cli: &Cli) -> Result<i32> {
         Cmd::Vgcreate(a) => &a.pvs,
         Cmd::Vgextend(a) => &a.pvs,
         Cmd::Pvs(a) => &a.names,
+        Cmd::Pvdisplay(a) => &a.report.names,
         _ => &[],
     };
     // Images named as PV arguments are scanned as lvm2 scans the devices
@@ -325,10 +326,7 @@ fn run(cli: &Cli) -> Result<i32> {
             // lvm2's words for a unit it does not know, here.
             if let Some(u) = &a.report.units {
                 if units::Units::parse(u).is_err() {
-                    return Err(usage(format!(
-                        "Invalid units specification\n  Run `{} --help' for more information.",
-                        cmd.name()
-                    )));
+                    return Err(usage("Invalid units specification".to_owned()));
                 }
             }
             let opts = display::Options {
@@ -337,7 +335,7 @@ fn run(cli: &Cli) -> Result<i32> {
                 maps: a.maps,
                 short: a.short,
                 active_vgs: a.activevolumegroups,
-                verbose: a.verbose > 0,
+                verbose: cli.verbose > 0,
                 report: report_options(&a.report)?,
             };
             let sys = scan(&mut err)?;
@@ -662,6 +660,9 @@ fn lvm2_name(cmd: &Cmd) -> Option<&'static str> {
         Cmd::Vgrename(_) => "vgrename",
         Cmd::Vgcfgrestore(_) => "vgcfgrestore",
         Cmd::Lvchange(_) => "lvchange",
+        Cmd::Pvdisplay(_) => "pvdisplay",
+        Cmd::Vgdisplay(_) => "vgdisplay",
+        Cmd::Lvdisplay(_) => "lvdisplay",
         Cmd::Cat(_) | Cmd::Dmsetup(_) | Cmd::History(_) | Cmd::Recover(_) | Cmd::Write(_) => {
             return None
         }
@@ -700,8 +701,11 @@ fn print_error(cmd: &Cmd, e: &Error) {
             eprintln!("  Cannot process volume group {name}");
         }
     }
-    if let (Error::Usage(_), Some(name)) = (e.root(), lvm2_name(cmd)) {
-        eprintln!("  Run `{name} --help' for more information.");
+    // lvm2 adds this to a usage error, but not to its option parser's.
+    if let (Error::Usage(m), Some(name)) = (e.root(), lvm2_name(cmd)) {
+        if m != "Error during parsing of command line." {
+            eprintln!("  Run `{name} --help' for more information.");
+        }
     }
 }
 

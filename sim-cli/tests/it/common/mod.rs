@@ -584,7 +584,9 @@ pub mod kgen {
     pub fn lv_paths(step: &str) -> String {
         step.split(' ')
             .map(|w| match w.strip_prefix("/dev/") {
-                Some(rest) if rest.split('/').count() == 2 => rest.to_owned(),
+                Some(rest) if rest.split('/').count() == 2 && !rest.starts_with("mapper/") => {
+                    rest.to_owned()
+                }
                 _ => w.to_owned(),
             })
             .collect::<Vec<_>>()
