@@ -591,7 +591,12 @@ pub fn lvresize(
     let li = vg
         .lv_index(&lvname)
         .ok_or_else(|| refused!("Logical volume {lvname} not found in volume group {vgname}."))?;
-    // lvm2 (`_lvresize_check`): the origin's snapshots would read past
+    // lvm2 (`_lvresize_check`): a snapshot's glue and a merging COW are
+    // internal LVs.
+    if !vg.lv_visible(li) {
+        bail!("Can't resize internal logical volume {vgname}/{lvname}.");
+    }
+    // lvm2 (`_lvresize_check_type`): the origin's snapshots would read past
     // its new end.
     if !grow && !vg.roles[li].origin_of.is_empty() {
         bail!("Snapshot origin volumes cannot be reduced in size yet.");
@@ -747,6 +752,9 @@ pub fn lvresize(
         if new == 0 {
             bail!("Cannot reduce {vgname}/{lvname} to 0 extents.");
         }
+        if vg.roles[li].cow_of.is_some() {
+            check_cow_reduce(sys, inst, li, new * ext, &vgname, &lvname)?;
+        }
         let lv = &mut vg.lvs[li];
         let new32 = new as u32;
         lv.segments.retain(|s| s.start_extent < new32);
@@ -775,6 +783,47 @@ pub fn lvresize(
         out,
         "  Logical volume {vgname}/{lvname} successfully resized."
     )?;
+    Ok(())
+}
+
+/// lvm2's check before a snapshot's COW (LV `li`) is cut to `new_sectors`
+/// (`_lv_resize_check_cow_reduce`, lvm2 2.03.39; 2.03.16 cut it without
+/// looking, and the kernel then fails to load the store): the store must
+/// be valid and keep every chunk it has allocated, the `used` sectors of
+/// the snapshot's status (its header, metadata areas and data chunks up to
+/// the next free one).
+fn check_cow_reduce(
+    sys: &System,
+    inst: &VgInstance,
+    li: usize,
+    new_sectors: u64,
+    vgname: &str,
+    lvname: &str,
+) -> Result<()> {
+    let Some(c) = inst.vg.roles[li].cow_of else {
+        return Ok(());
+    };
+    let pvs: Vec<Option<&lvm_meta::io::Image>> = inst
+        .pv_devices
+        .iter()
+        .map(|d| d.map(|d| &sys.devices[d].image))
+        .collect();
+    let store = cow_engine::view::load_store(&inst.vg, li, c.chunk_size.0, &pvs)?;
+    if !store.header.is_valid() {
+        bail!("Invalid snapshot {vgname}/{lvname} cannot be reduced, only removed.");
+    }
+    let (used, total, metadata) = store.usage();
+    if new_sectors < used {
+        let percent = crate::active::snapshot_percent(crate::active::SnapStatus::Usage {
+            used,
+            total,
+            metadata,
+        });
+        bail!(
+            "Cannot reduce snapshot {vgname}/{lvname} to below {} ({percent}% full, would lose exception data).",
+            display_size(used)
+        );
+    }
     Ok(())
 }
 
@@ -1235,6 +1284,52 @@ mod resize_tests {
         );
         assert_eq!(e.exit_code(), 5);
         assert_eq!(seqno(&devs), before, "nothing was written");
+    }
+
+    /// Writes `kib` KiB of 0x5a to the start of `target`.
+    fn fill(devs: &[PathBuf], target: &str, kib: usize) {
+        let sys = crate::scan(devs, false, &mut std::io::sink()).unwrap();
+        let data = vec![0x5au8; kib << 10];
+        let hooks = crate::context::WriteHooks::default();
+        crate::data::write(&sys, target, 0, &mut &data[..], &hooks).unwrap();
+    }
+
+    fn cat(devs: &[PathBuf], target: &str) -> Result<Vec<u8>> {
+        let sys = crate::scan(devs, false, &mut std::io::sink()).unwrap();
+        let mut out = Vec::new();
+        crate::data::cat(&sys, target, 0, None, false, &mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn lvreduce_keeps_the_chunks_a_snapshot_store_uses() {
+        // lvreduce cut a COW below the chunks its store had allocated, and
+        // the snapshot could not be loaded any more. A 4 MiB origin, a COW
+        // of 3 MiB with 4 KiB chunks (256 exceptions per metadata area).
+        let dir = tempfile::tempdir().unwrap();
+        let devs = vg_with_origin(dir.path(), true);
+        resize(&devs, "vg/s", true, 2).unwrap();
+        let view = cat(&devs, "vg/s").unwrap();
+        // 512 KiB: the header, one metadata chunk and 128 data chunks (520
+        // KiB used) fit in 1 MiB, so the COW may lose 2 MiB.
+        fill(&devs, "vg/o", 512);
+        resize(&devs, "vg/s", false, 2).unwrap();
+        assert_eq!(extents(&devs, "s"), 1);
+        assert_eq!(cat(&devs, "vg/s").unwrap(), view, "the snapshot lost data");
+        // Back to 3 MiB, then 2 MiB written: 512 data chunks, the header,
+        // two full metadata areas and the next one's chunk make 516 chunks,
+        // 2064 KiB of 3 MiB (lvm2's status percent 4128/6144 sectors).
+        resize(&devs, "vg/s", true, 2).unwrap();
+        fill(&devs, "vg/o", 2048);
+        let before = seqno(&devs);
+        let e = resize(&devs, "vg/s", false, 1).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Cannot reduce snapshot vg/s to below 2.02 MiB (67.19% full, would lose exception data)."
+        );
+        assert_eq!(e.exit_code(), 5);
+        assert_eq!(seqno(&devs), before, "nothing was written");
+        assert_eq!(cat(&devs, "vg/s").unwrap(), view, "the snapshot lost data");
     }
 
     #[test]

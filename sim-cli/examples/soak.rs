@@ -1139,12 +1139,34 @@ impl<'a> Worker<'a> {
         let stripes = lv.stripes;
         let cut = self.rng.range(1, (lv.size / EXTENT / stripes - 1).min(3)) * stripes * EXTENT;
         let new = lv.size - cut;
-        // A snapshot is cut only where its store still fits (below that the
-        // kernel would find exceptions past the COW's end).
+        // A snapshot is cut only where its store still fits (below that
+        // lvm2 refuses, as the kernel would find exceptions past the COW's
+        // end); an invalid one is refused whatever the size.
+        let invalid_snap = lv.snap.as_ref().is_some_and(|s| !s.store.valid);
         if let Some(s) = &lv.snap {
             if s.store.valid && new < s.store.needed() {
                 return Ok(());
             }
+        }
+        if invalid_snap {
+            let o = self.expect(
+                &[
+                    "lvreduce",
+                    "-y",
+                    "-L",
+                    &format!("-{}", size_arg(cut)),
+                    &self.path(id),
+                ],
+                &["cannot be reduced, only removed."],
+            )?;
+            if o.ok() {
+                return Err(format!(
+                    "lvreduce of an invalid snapshot succeeded; lvm2 refuses it\n{}",
+                    o.show()
+                ));
+            }
+            self.count("lvreduce of invalid snapshot refused");
+            return Ok(());
         }
         let has_snaps = !self.model.snaps_of(id).is_empty();
         let o = self.expect(
