@@ -992,19 +992,21 @@ fn refuse_removal(vg: &Vg, li: usize, vgname: &str, lv: &str) -> Result<()> {
     if vg.lvs[li].is_snapshot_glue() {
         bail!("Can't remove logical volume {vgname}/{lv} used as snapshot glue.");
     }
-    if !vg.roles[li].origin_of.is_empty() {
-        bail!("Removing origin {vgname}/{lv} with its snapshots is not simulated yet; remove the snapshots first.");
-    }
     if vg.roles[li].cow_of.is_some_and(|c| c.merging) {
         bail!("Can't remove merging snapshot logical volume {vgname}/{lv}.");
     }
     Ok(())
 }
 
-/// `lvremove [-y] VG/LV...`: plain LVs and snapshots of inactive VGs (no
-/// prompt: lvm2 asks only for active LVs). A snapshot is first detached
-/// (its glue removed, the COW made a plain LV: one write), and every
-/// removal is then committed once at the end, as lvm2 postpones it.
+/// `lvremove [-y] VG/LV...`: plain LVs, snapshots and origins of inactive
+/// VGs (no prompt: lvm2 asks only for active LVs, or to discard). A
+/// snapshot is first detached (its glue removed, the COW made a plain LV:
+/// one write, which also carries the removals made before it in the
+/// command), and every removal is then committed once at the end, as lvm2
+/// postpones it. An origin takes its snapshots with it, each removed first
+/// in the order of their glue LVs (`lv_remove_with_dependencies`); a
+/// snapshot named too is removed only once. A merging snapshot goes with
+/// its origin as well: lvm2 checks its merge only while it is active.
 pub fn lvremove(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) -> Result<()> {
     let mut n = 1u32;
     let mut sys_now = rescan(sys)?;
@@ -1027,7 +1029,26 @@ pub fn lvremove(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) 
     for (vgname, li, lv) in &named {
         refuse_removal(&writable(&sys_now, vgname)?.vg, *li, vgname, lv)?;
     }
-    for (vgname, _, lv) in named {
+    // An origin's snapshots go just before it.
+    let mut order: Vec<(String, String)> = Vec::new();
+    for (vgname, li, lv) in named {
+        let vg = &writable(&sys_now, &vgname)?.vg;
+        for &g in &vg.roles[li].origin_of {
+            if let Some(SegmentKind::Snapshot { cow, .. }) =
+                vg.lvs[g].segments.first().map(|s| &s.kind)
+            {
+                let cow = (vgname.clone(), vg.lvs[*cow].name.clone());
+                if !order.contains(&cow) {
+                    order.push(cow);
+                }
+            }
+        }
+        let this = (vgname, lv);
+        if !order.contains(&this) {
+            order.push(this);
+        }
+    }
+    for (vgname, lv) in order {
         // A VG changed earlier in this command continues from its new state.
         let mut vg = match pending.iter().position(|(v, _)| *v == vgname) {
             Some(i) => pending.remove(i).1,

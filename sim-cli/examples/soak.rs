@@ -1213,25 +1213,21 @@ impl<'a> Worker<'a> {
             // Mostly remove the snapshots first.
             return self.remove_snapshot();
         }
-        let o = self.expect(
-            &["lvremove", "-y", &self.path(id)],
-            &["with its snapshots is not simulated yet"],
-        )?;
-        if has_snaps {
-            if o.ok() {
-                return Err(format!(
-                    "lvremove of an origin with snapshots succeeded\n{}",
-                    o.show()
-                ));
-            }
-            self.count("lvremove of origin refused");
-            return Ok(());
-        }
+        // An origin goes with its snapshots (merging ones too), as lvm2
+        // removes an inactive origin.
+        let o = self.expect(&["lvremove", "-y", &self.path(id)], &[])?;
         if !o.ok() {
             return Err(format!("lvremove failed\n{}", o.show()));
         }
+        for s in self.model.snaps_of(id) {
+            self.model.lvs.remove(&s);
+        }
         self.model.lvs.remove(&id);
-        self.count("lvremove");
+        self.count(if has_snaps {
+            "lvremove of origin with snapshots"
+        } else {
+            "lvremove"
+        });
         Ok(())
     }
 

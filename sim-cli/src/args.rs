@@ -58,7 +58,8 @@ pub(crate) enum Cmd {
     /// Finish a merge and record it in the metadata
     /// (`lvpoll --polloperation merge VG/ORIGIN`).
     Lvpoll(LvpollArgs),
-    /// Remove LVs and snapshots (as lvm2's lvremove on an inactive VG).
+    /// Remove LVs, snapshots, and origins with their snapshots (as lvm2's
+    /// lvremove on an inactive VG: no question is asked).
     Lvremove(LvremoveArgs),
     /// The device-mapper view of the VGs as lvm2 would activate them.
     Dmsetup(DmsetupArgs),
