@@ -44,7 +44,7 @@ use lvmsim::lv::{
 use lvmsim::pv::{pvcreate, PvcreateOpts};
 use lvmsim::report::{self, Kind};
 use lvmsim::size::{Amount, Pct, Sign};
-use lvmsim::snapshot::{lvconvert_merge, MergeProgress};
+use lvmsim::snapshot::{lvconvert_merge, MergeProgress, MergeStart};
 use lvmsim::vg::{vgchange, vgcreate, vgextend, vgreduce, vgremove, vgrename};
 
 /// `lvmsim write`, never asked to stop.
@@ -518,7 +518,12 @@ fn run(sys: &System, ctx: &Context, op: &Op) -> Result<(), Error> {
             lvconvert_merge(
                 sys,
                 &format!("{vg}/{lv}"),
-                *interrupt,
+                match interrupt {
+                    Some(0) => MergeStart::NextActivation,
+                    stop_after => MergeStart::Now {
+                        stop_after: *stop_after,
+                    },
+                },
                 Some(&mut progress),
                 &w,
                 &mut out,

@@ -298,8 +298,8 @@ struct Snap {
     /// The snapshot's length: the origin's size when it was made.
     len: u64,
     store: Store,
-    /// Marked for merging (`lvconvert --merge --interrupt-after 0`); the
-    /// merge runs at the origin's next activation.
+    /// Marked for merging (`lvconvert --merge`); the merge runs at the
+    /// origin's next activation.
     merging: bool,
 }
 
@@ -1330,9 +1330,11 @@ impl<'a> Worker<'a> {
         let busy = self.model.merging_snap(s.origin).is_some();
         let deferred = self.rng.chance(40);
         let path = self.path(id);
+        // Deferred (lvmsim's default, lvm2 with an inactive origin) or at
+        // once (`--now`, lvm2 with an active origin).
         let mut args = vec!["lvconvert", "--merge"];
-        if deferred {
-            args.extend(["--interrupt-after", "0"]);
+        if !deferred {
+            args.push("--now");
         }
         args.push(&path);
         let o = self.expect(

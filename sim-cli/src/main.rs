@@ -336,7 +336,11 @@ fn run(cli: Cli) -> Result<i32> {
             let sys = scan(&mut err)?;
             let interval = a.interval.map(|i| format!(" -i {i}")).unwrap_or_default();
             let w = ctx.writer(&format!("lvconvert --merge{interval} {}", a.lv));
-            snapshot::lvconvert_merge(&sys, &a.lv, a.interrupt_after, None, &w, &mut out)?;
+            let start = match (a.now, a.interrupt_after) {
+                (_, Some(0)) | (false, None) => snapshot::MergeStart::NextActivation,
+                (_, stop_after) => snapshot::MergeStart::Now { stop_after },
+            };
+            snapshot::lvconvert_merge(&sys, &a.lv, start, None, &w, &mut out)?;
         }
         Cmd::Vgchange(a) => {
             let sys = scan(&mut err)?;
