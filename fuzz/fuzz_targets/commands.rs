@@ -54,7 +54,14 @@ fn write_lv(
     offset: u64,
     input: &mut dyn std::io::Read,
 ) -> Result<u64, Error> {
-    lvmsim::data::write(sys, arg, offset, input, &WriteHooks::default())
+    lvmsim::data::write(
+        sys,
+        arg,
+        offset,
+        input,
+        &WriteHooks::default(),
+        &mut std::io::sink(),
+    )
 }
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1312,7 +1312,15 @@ mod resize_tests {
         let sys = crate::scan(devs, false, &mut std::io::sink()).unwrap();
         let data = vec![0x5au8; kib << 10];
         let hooks = crate::context::WriteHooks::default();
-        crate::data::write(&sys, target, 0, &mut &data[..], &hooks).unwrap();
+        crate::data::write(
+            &sys,
+            target,
+            0,
+            &mut &data[..],
+            &hooks,
+            &mut std::io::sink(),
+        )
+        .unwrap();
     }
 
     fn cat(devs: &[PathBuf], target: &str) -> Result<Vec<u8>> {

@@ -373,7 +373,7 @@ fn run(cli: Cli) -> Result<i32> {
                         context: format!("{}: cannot open", p.display()),
                         source: e,
                     })?;
-                    data::write(&sys, &a.lv, a.offset, &mut f, &ctx.hooks)?
+                    data::write(&sys, &a.lv, a.offset, &mut f, &ctx.hooks, &mut err)?
                 }
                 None => data::write(
                     &sys,
@@ -381,6 +381,7 @@ fn run(cli: Cli) -> Result<i32> {
                     a.offset,
                     &mut std::io::stdin().lock(),
                     &ctx.hooks,
+                    &mut err,
                 )?,
             };
         }

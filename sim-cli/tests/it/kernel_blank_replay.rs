@@ -30,7 +30,7 @@ use crate::common;
 use common::kgen::{run, steps, write_pieces};
 use common::scenario_tests;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Runs lvmsim on the scenario's images: (exit status, stdout, stderr).
 type Lvmsim<'a> = dyn Fn(&[String], Option<&[u8]>) -> (i32, Vec<u8>, String) + 'a;
@@ -99,6 +99,7 @@ fn replay(name: &str) -> Outcome {
         .flat_map(|(i, (_, dev))| ["--devno".to_owned(), format!("{dev}=254:{}", i * 16)])
         .collect();
     let all = steps(&dir);
+    let mut kernel_log = invalidations_logged(&dir);
     let mut throttled = false;
     for (k, st) in all.iter().enumerate() {
         let w: Vec<String> = st
@@ -215,6 +216,7 @@ fn replay(name: &str) -> Outcome {
             }
             "write" => {
                 let mut failed = false;
+                let mut notices = Vec::new();
                 for (lv, s, data) in write_pieces(&w) {
                     let (rc, _, err) = lvmsim(
                         &[
@@ -224,6 +226,11 @@ fn replay(name: &str) -> Outcome {
                             (s * 512).to_string(),
                         ],
                         Some(&data),
+                    );
+                    notices.extend(
+                        err.lines()
+                            .filter(|l| l.starts_with("device-mapper: "))
+                            .map(str::to_owned),
                     );
                     if rc != 0 {
                         failed = true;
@@ -237,6 +244,14 @@ fn replay(name: &str) -> Outcome {
                     fail(
                         &mut out,
                         "the kernel failed this write; lvmsim did not".into(),
+                    );
+                }
+                // The snapshots the write invalidated, as the kernel logged.
+                let want = kernel_log.remove(&n).unwrap_or_default();
+                if notices != want {
+                    fail(
+                        &mut out,
+                        format!("lvmsim noted {notices:?}, the kernel logged {want:?}"),
                     );
                 }
             }
@@ -345,6 +360,11 @@ fn replay(name: &str) -> Outcome {
             }
         }
         out.steps += 1;
+    }
+    if out.stopped_at.is_none() && !kernel_log.is_empty() {
+        out.failures.push(format!(
+            "{name}: kernel lines of steps lvmsim did not note them for: {kernel_log:?}"
+        ));
     }
     if out.stopped_at.is_none() && !OVERFLOW.contains(&name) {
         for (pv, _) in &disks {
@@ -555,6 +575,27 @@ fn merge_runs_at_poweroff(
         }
     }
     None
+}
+
+/// The kernel's `Invalidating snapshot` lines of each step, from the serial
+/// consoles of the scenario's boots (the runner prints `kgen: step N: ...`
+/// before each step; the kernel's lines follow as it logs them).
+fn invalidations_logged(dir: &std::path::Path) -> HashMap<u32, Vec<String>> {
+    let mut m: HashMap<u32, Vec<String>> = HashMap::new();
+    for boot in 1.. {
+        let Ok(text) = std::fs::read_to_string(dir.join(format!("boot{boot}.console"))) else {
+            break;
+        };
+        let mut step = 0;
+        for line in text.lines().map(|l| l.trim_end_matches('\r')) {
+            if let Some(n) = line.strip_prefix("kgen: step ").and_then(|r| r.get(..3)) {
+                step = n.parse().unwrap();
+            } else if let Some(at) = line.find("device-mapper: snapshots: Invalidating") {
+                m.entry(step).or_default().push(line[at..].to_owned());
+            }
+        }
+    }
+    m
 }
 
 fn fail_img(out: &mut Outcome, name: &str, pv: &str, what: String) {
