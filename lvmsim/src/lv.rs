@@ -311,10 +311,21 @@ pub fn lvcreate(
                             percent_of(p, listed_free(&vg, &choice), false)
                         }
                     }
-                    Pct::Origin => match origin {
-                        Some(oi) => percent_of(p, vg.lv_extents(&vg.lvs[oi]), false),
-                        None => bail!("Please specify a snapshot origin for %ORIGIN."),
+                    // lvm2 adds its estimate of the store's header and
+                    // metadata chunks (the most the COW can use, less the
+                    // origin's size) and rounds the percentage up.
+                    Pct::Origin => match (origin, chunk) {
+                        (Some(oi), Some(cs)) => {
+                            let ole = vg.lv_extents(&vg.lvs[oi]);
+                            cow_max_extents(ole * ext, cs, ext).saturating_sub(ole)
+                                + percent_of(p, ole, true)
+                        }
+                        _ => bail!("Internal error: Couldn't find origin volume."),
                     },
+                    Pct::Lv => bail!(
+                        "Please express size as %FREE{}, %PVS or %VG.",
+                        if origin.is_some() { ", %ORIGIN" } else { "" }
+                    ),
                 }
             }
         }
@@ -377,9 +388,7 @@ pub fn lvcreate(
     if stripes as usize > npvs {
         bail!("Number of stripes ({stripes}) must not exceed number of physical volumes ({npvs})");
     }
-    if !approx && n > vg_free {
-        bail!("Volume group \"{vgname}\" has insufficient free space ({vg_free} extents): {n} required.");
-    }
+    // lvm2 (`_lv_create_an_lv`): the snapshot's minimum, then the space.
     if let Some(cs) = chunk {
         if n * ext < 3 * cs {
             bail!(
@@ -388,6 +397,9 @@ pub fn lvcreate(
                 display_size(3 * cs)
             );
         }
+    }
+    if !approx && n > vg_free {
+        bail!("Volume group \"{vgname}\" has insufficient free space ({vg_free} extents): {n} required.");
     }
     let pieces = allocate_for(&vg, &choice, stripes, n, None, approx, &name)?;
     let mut segments = segments_for(&pieces, 0, stripe_size);
@@ -643,26 +655,33 @@ pub fn lvresize(
         match amount {
             Amount::Size(n) | Amount::Extents(n) => (sign, n),
             Amount::Percent(p, of) => {
+                // lvm2 (`_lvresize_extents_from_percent`).
                 let up = sign != Sign::Minus;
-                approx = matches!((sign, of), (Sign::None, _) | (Sign::Plus, Pct::Free));
+                let of_pes = matches!(of, Pct::Vg | Pct::Free | Pct::Pvs);
+                approx = (sign == Sign::None && of_pes) || (sign == Sign::Plus && of == Pct::Free);
                 let n = match of {
                     Pct::Vg => {
                         let n = percent_of(p, extent_count, up);
-                        if sign == Sign::None {
-                            n.min(cur + vg_free)
+                        if sign == Sign::None && n > cur + vg_free {
+                            writeln!(
+                                out,
+                                "  Reducing {p}%VG to remaining free space {} in VG.",
+                                display_size((cur + vg_free) * ext)
+                            )?;
+                            cur + vg_free
                         } else {
                             n
                         }
                     }
                     Pct::Free => percent_of(p, vg_free, up),
+                    Pct::Lv => percent_of(p, cur, up),
+                    Pct::Pvs if pv_args.is_empty() => percent_of(p, extent_count, up),
                     Pct::Pvs => percent_of(p, listed_free(&vg, &choice), up),
                     Pct::Origin => {
                         let role = vg.roles.get(li).cloned().unwrap_or_default();
-                        match role.cow_of {
+                        match role.cow_of.filter(|_| role.origin_of.is_empty()) {
                             Some(c) => percent_of(p, vg.lv_extents(&vg.lvs[c.origin]), up),
-                            None => bail!(
-                                "%ORIGIN is only for snapshots: {vgname}/{lvname} is not one."
-                            ),
+                            None => bail!("Specified LV does not have an origin LV."),
                         }
                     }
                 };
@@ -1359,6 +1378,97 @@ mod resize_tests {
         assert_eq!(e.exit_code(), 5);
         assert_eq!(seqno(&devs), before, "nothing was written");
         assert_eq!(cat(&devs, "vg/s").unwrap(), view, "the snapshot lost data");
+    }
+
+    /// `lvcreate -s` of `amount` (with the default 4 KiB chunks) of a
+    /// 39-extent origin `o` in a VG of 1 MiB extents with room to spare;
+    /// returns what it printed and the COW's extents.
+    fn snapshot_of_39(amount: Amount) -> (String, u64) {
+        let dir = tempfile::tempdir().unwrap();
+        let img = dir.path().join("d.img");
+        std::fs::File::create(&img)
+            .and_then(|f| f.set_len(160 << 20))
+            .unwrap();
+        let devs = vec![img];
+        let ctx = Context::deterministic();
+        let scan = || crate::scan(&devs, false, &mut std::io::sink()).unwrap();
+        let name = devs[0].display().to_string();
+        let sys = scan();
+        let line = format!("vgcreate -s 1m vg {name}");
+        let mut sink = Vec::new();
+        vgcreate(
+            &sys,
+            "vg",
+            std::slice::from_ref(&name),
+            Some(2048),
+            &PvcreateOpts::default(),
+            &ctx.writer(&line),
+            &mut ids_for(&ctx, &sys, &line),
+            &mut sink,
+        )
+        .unwrap();
+        let lv = |o: LvcreateOpts, line: &str| -> Vec<u8> {
+            let sys = scan();
+            let mut ids = ids_for(&ctx, &sys, line);
+            let mut out = Vec::new();
+            lvcreate(
+                &sys,
+                "vg",
+                &[],
+                &o,
+                &ctx.writer(line),
+                &mut ids,
+                &mut out,
+                &mut std::io::sink(),
+            )
+            .unwrap();
+            out
+        };
+        lv(
+            LvcreateOpts {
+                name: Some("o".into()),
+                amount: Some(Amount::Extents(39)),
+                ..LvcreateOpts::default()
+            },
+            "lvcreate -n o -l 39 vg",
+        );
+        let out = lv(
+            LvcreateOpts {
+                name: Some("s".into()),
+                amount: Some(amount),
+                origin: Some("o".into()),
+                ..LvcreateOpts::default()
+            },
+            "lvcreate -s -n s vg/o",
+        );
+        (String::from_utf8(out).unwrap(), extents(&devs, "s"))
+    }
+
+    #[test]
+    fn lvcreate_snapshot_percent_of_origin_adds_the_store_metadata() {
+        // lvm2 2.03.16 (`lvcreate -v -s -l P%ORIGIN vg/x` of a 39-extent
+        // origin, 1 MiB extents, 4 KiB chunks) said "Converted 50% of ORIGIN
+        // (39) extents into 21", "1% ... into 2", and for 200% "into 79"
+        // then the line below; -L 100m gave that line with 100.00 MiB.
+        assert_eq!(
+            snapshot_of_39(Amount::Percent(50, Pct::Origin)),
+            ("  Logical volume \"s\" created.\n".into(), 21)
+        );
+        assert_eq!(snapshot_of_39(Amount::Percent(1, Pct::Origin)).1, 2);
+        assert_eq!(
+            snapshot_of_39(Amount::Percent(200, Pct::Origin)),
+            (
+                "  Reducing COW size 79.00 MiB down to maximum usable size 40.00 MiB.\n  \
+                 Logical volume \"s\" created.\n"
+                    .into(),
+                40
+            )
+        );
+        assert_eq!(
+            snapshot_of_39(Amount::Size(100 * 2048)).0,
+            "  Reducing COW size 100.00 MiB down to maximum usable size 40.00 MiB.\n  \
+             Logical volume \"s\" created.\n"
+        );
     }
 
     #[test]

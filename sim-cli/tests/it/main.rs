@@ -28,4 +28,5 @@ mod lvremove;
 mod lvrename;
 mod recover;
 mod signals;
+mod size_rules;
 mod write_cli;
