@@ -888,7 +888,7 @@ pub fn lvchange(
     for target in targets {
         let (vgname, lvname) = crate::write::vg_lv(target)?;
         if o.activate == Some(true) {
-            activate_lv(&cur, &vgname, &lvname, w, out)?;
+            activate_lv(&cur, &vgname, &lvname, w)?;
             cur = rescan(&cur)?;
         }
         if o.addtag.is_empty() && o.deltag.is_empty() {

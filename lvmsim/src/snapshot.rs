@@ -429,13 +429,10 @@ pub(crate) fn finish_merge(
 
 /// `lvchange -ay VG/LV`: an origin with a merging snapshot merges it (and
 /// the end is recorded, as lvm2's poller does); nothing else changes.
-pub(crate) fn activate_lv(
-    sys: &System,
-    vgname: &str,
-    lvname: &str,
-    w: &Writer,
-    out: &mut dyn Write,
-) -> Result<()> {
+/// Nothing is printed: lvm2 polls the merge from a background process
+/// whose output goes to /dev/null (`lv_spawn_background_polling`,
+/// `become_daemon`), as with `vgchange -ay`.
+pub(crate) fn activate_lv(sys: &System, vgname: &str, lvname: &str, w: &Writer) -> Result<()> {
     let inst = crate::write::changeable(sys, vgname)?;
     let li = inst.vg.lv_index_or_err(lvname)?;
     if !inst.vg.roles[li].merging_origin {
@@ -459,14 +456,7 @@ pub(crate) fn activate_lv(
         .vg(vgname)
         .ok_or_else(|| refused!("VG {vgname} vanished"))?;
     let mut n = 1;
-    if let Some(cow) = finish_merge(&sys_now, inst_now, li, w, &mut n)? {
-        writeln!(out, "  {vgname}/{lvname}: Merged: 100.00%")?;
-        writeln!(
-            out,
-            "  Merge of snapshot into logical volume {vgname}/{lvname} has finished."
-        )?;
-        writeln!(out, "  Logical volume \"{cow}\" successfully removed.")?;
-    }
+    finish_merge(&sys_now, inst_now, li, w, &mut n)?;
     Ok(())
 }
 

@@ -1397,10 +1397,12 @@ impl<'a> Worker<'a> {
         let Some(&origin) = self.rng.pick(&origins) else {
             return Ok(());
         };
+        // lvm2 polls the merge in the background and prints nothing; the
+        // listing after this step shows whether the snapshot went.
         let o = self.expect(&["lvchange", "-ay", &self.path(origin)], &[])?;
-        if !o.ok() || !o.text().contains("has finished") {
+        if !o.ok() || !o.text().is_empty() {
             return Err(format!(
-                "lvchange -ay of an origin with a pending merge did not merge\n{}",
+                "lvchange -ay of an origin with a pending merge failed or printed\n{}",
                 o.show()
             ));
         }
