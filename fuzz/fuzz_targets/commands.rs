@@ -700,6 +700,23 @@ fn changes(
         Op::Write { vg, lv, .. } => may.push(key(vg, lv)),
         Op::Resize { vg, lv, .. } => may.extend(related(vg, lv)),
         Op::Merge { vg, lv, .. } => may.extend(related(vg, lv)),
+        // A merging snapshot removed from an inactive origin takes its
+        // pending merge with it: the origin shows its own bytes again.
+        Op::Lvremove { lvs } => {
+            for (vg, lv) in lvs {
+                let Some(inst) = before_sys.vg(vg) else {
+                    continue;
+                };
+                let merging = inst
+                    .vg
+                    .lv_index(lv)
+                    .and_then(|li| inst.vg.roles[li].cow_of)
+                    .filter(|c| c.merging);
+                if let Some(c) = merging {
+                    may.push(key(vg, &inst.vg.lvs[c.origin].name));
+                }
+            }
+        }
         Op::Lvrename { vg, old, new } if ok => {
             moves.push(((*vg).into(), (*old).into(), (*vg).into(), (*new).into()))
         }

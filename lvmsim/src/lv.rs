@@ -1006,13 +1006,12 @@ pub fn lvrename(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) 
     Ok(())
 }
 
-/// Why lvm2 (or this simulation) would not remove LV `li` of `vg`.
+/// Why lvm2 would not remove LV `li` of `vg`. A merging snapshot is
+/// refused by lvm2 only while its merge runs in the kernel
+/// (`lv_remove_single` asks the live table); inactive, it goes.
 fn refuse_removal(vg: &Vg, li: usize, vgname: &str, lv: &str) -> Result<()> {
     if vg.lvs[li].is_snapshot_glue() {
         bail!("Can't remove logical volume {vgname}/{lv} used as snapshot glue.");
-    }
-    if vg.roles[li].cow_of.is_some_and(|c| c.merging) {
-        bail!("Can't remove merging snapshot logical volume {vgname}/{lv}.");
     }
     Ok(())
 }
@@ -1024,8 +1023,8 @@ fn refuse_removal(vg: &Vg, li: usize, vgname: &str, lv: &str) -> Result<()> {
 /// command), and every removal is then committed once at the end, as lvm2
 /// postpones it. An origin takes its snapshots with it, each removed first
 /// in the order of their glue LVs (`lv_remove_with_dependencies`); a
-/// snapshot named too is removed only once. A merging snapshot goes with
-/// its origin as well: lvm2 checks its merge only while it is active.
+/// snapshot named too is removed only once. A merging snapshot goes too,
+/// alone or with its origin: lvm2 checks its merge only while it is active.
 pub fn lvremove(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) -> Result<()> {
     let mut n = 1u32;
     let mut sys_now = rescan(sys)?;

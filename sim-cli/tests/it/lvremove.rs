@@ -134,3 +134,37 @@ fn an_origin_goes_with_its_snapshots() {
         assert!(o.text().contains(&d), "{d}\n{}", o.text());
     }
 }
+
+/// `lvremove -y vg_merge/snap` of a merging snapshot of an inactive origin:
+/// lvm2 2.03.16 (on this corpus image, loop device, activation off)
+/// removed it, printing this line, exit 0, in two writes (seqno 4 to 6);
+/// it refuses only while the kernel runs the merge.
+#[test]
+fn a_merging_snapshot_of_an_inactive_origin_is_removed() {
+    let s = common::load(&common::repo().join("testdata/lvm2/corpus/snapshot-merging"));
+    let dir = s.work.path();
+    assert_eq!(seq(dir, "vg_merge"), 4);
+    let o = run(dir, &["--dev", ".", "lvremove", "-y", "vg_merge/snap"]);
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    assert_eq!(
+        o.text(),
+        "  Logical volume \"snap\" successfully removed.\n"
+    );
+    assert_eq!(seq(dir, "vg_merge"), 6);
+    let o = run(
+        dir,
+        &[
+            "--dev",
+            ".",
+            "lvs",
+            "-a",
+            "--noheadings",
+            "-o",
+            "lv_name,lv_attr",
+        ],
+    );
+    assert_eq!(
+        o.text().split_whitespace().collect::<Vec<_>>(),
+        ["data", "-wi-------"]
+    );
+}
