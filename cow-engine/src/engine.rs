@@ -99,6 +99,31 @@ fn cow_fault(cow: usize, m: String) -> Error {
     .into()
 }
 
+/// Why the kernel invalidated a loaded snapshot (the error it passes to
+/// `__invalidate_snapshot`, which logs it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invalidation {
+    /// No free chunk for a new exception (`-ENOMEM`): the store is full.
+    Full,
+    /// A write of the store failed (`-EIO`), e.g. zeroing the next
+    /// metadata area past the COW's end.
+    Io,
+}
+
+impl Invalidation {
+    /// The line the kernel logs (dmesg), as in the corpus's boot records.
+    pub fn kernel_message(self) -> &'static str {
+        match self {
+            Invalidation::Full => {
+                "device-mapper: snapshots: Invalidating snapshot: Unable to allocate exception."
+            }
+            Invalidation::Io => {
+                "device-mapper: snapshots: Invalidating snapshot: Error reading/writing."
+            }
+        }
+    }
+}
+
 /// One persistent exception store, with the kernel's in-memory state.
 #[derive(Debug, Clone)]
 pub struct PStore {
@@ -108,6 +133,9 @@ pub struct PStore {
     pub cs: u64,
     /// False once invalidated.
     pub valid: bool,
+    /// Why the store was invalidated since it was activated (`None` if it
+    /// was not, or was loaded invalid).
+    pub invalidated: Option<Invalidation>,
     /// Next COW chunk to allocate.
     pub next_free: u64,
     /// The area being filled.
@@ -149,6 +177,7 @@ impl PStore {
             cow,
             cs: table_cs,
             valid: true,
+            invalidated: None,
             next_free: 2,
             current_area: 0,
             current_committed: 0,
@@ -230,14 +259,14 @@ impl PStore {
             let next = area_location(self.cs, self.current_area + 1) * self.cb();
             let zero = vec![0u8; self.cb() as usize];
             if devs.write(self.cow, next, &zero).is_err() {
-                self.invalidate(devs)?;
+                self.invalidate(devs, Invalidation::Io)?;
             }
         }
         if self.valid {
             let loc = area_location(self.cs, self.current_area) * self.cb();
             let area = self.area.clone();
             if devs.write(self.cow, loc, &area).is_err() {
-                self.invalidate(devs)?;
+                self.invalidate(devs, Invalidation::Io)?;
             }
         }
         if full {
@@ -251,9 +280,11 @@ impl PStore {
         Ok(())
     }
 
-    /// Rewrites the header with valid = 0 (`persistent_drop_snapshot`).
-    pub fn invalidate(&mut self, devs: &mut dyn DevSet) -> Result<()> {
+    /// Rewrites the header with valid = 0 (`persistent_drop_snapshot`),
+    /// noting `why`.
+    pub fn invalidate(&mut self, devs: &mut dyn DevSet, why: Invalidation) -> Result<()> {
         self.valid = false;
+        self.invalidated = Some(why);
         let hdr = DiskHeader {
             valid: 0,
             version: SNAPSHOT_DISK_VERSION,
@@ -300,7 +331,7 @@ fn cow_for(devs: &mut dyn DevSet, origin: usize, snaps: &mut [Snap], offset: u64
             continue;
         }
         match s.store.prepare(devs) {
-            None => s.store.invalidate(devs)?,
+            None => s.store.invalidate(devs, Invalidation::Full)?,
             Some(new) => {
                 copy_chunk(devs, origin, &s.store, chunk, new)?;
                 s.store.commit(devs, chunk, new)?;
@@ -384,7 +415,7 @@ pub fn snapshot_write(
             continue;
         }
         let Some(new) = s.store.prepare(devs) else {
-            s.store.invalidate(devs)?;
+            s.store.invalidate(devs, Invalidation::Full)?;
             return Err(Error::SnapshotFull {
                 lv: device(s.store.cow),
                 chunk,

@@ -208,6 +208,22 @@ impl<'a, B: WriteAt> LvHandle<'a, B> {
         }
     }
 
+    /// The stores the handle's I/O invalidated, with the kernel's reason
+    /// (COW LV index, why), in the order the handle holds them.
+    pub fn invalidations(&self) -> Vec<(usize, crate::engine::Invalidation)> {
+        let one = |s: &PStore| s.invalidated.map(|why| (s.cow, why));
+        match &self.role {
+            Role::Origin { snaps } | Role::Snapshot { snaps, .. } => {
+                snaps.iter().filter_map(|s| one(&s.store)).collect()
+            }
+            Role::MergingOrigin { merging, others } => one(merging)
+                .into_iter()
+                .chain(others.iter().filter_map(|s| one(&s.store)))
+                .collect(),
+            Role::Plain | Role::Error => Vec::new(),
+        }
+    }
+
     /// Deactivates: gives the images back.
     pub fn into_images(self) -> Images<B> {
         self.set.images

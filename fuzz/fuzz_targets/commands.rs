@@ -45,7 +45,7 @@ use lvmsim::lv::{
 use lvmsim::pv::{pvcreate, PvcreateOpts};
 use lvmsim::report::{self, Kind};
 use lvmsim::size::{Amount, Pct, Sign};
-use lvmsim::snapshot::{lvconvert_merge, MergeProgress};
+use lvmsim::snapshot::{lvconvert_merge, MergeProgress, MergeStart};
 use lvmsim::vg::{vgchange, vgcreate, vgextend, vgreduce, vgremove, vgrename};
 
 /// `lvmsim write`, never asked to stop.
@@ -55,7 +55,14 @@ fn write_lv(
     offset: u64,
     input: &mut dyn std::io::Read,
 ) -> Result<u64, Error> {
-    lvmsim::data::write(sys, arg, offset, input, &WriteHooks::default())
+    lvmsim::data::write(
+        sys,
+        arg,
+        offset,
+        input,
+        &WriteHooks::default(),
+        &mut std::io::sink(),
+    )
 }
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -519,7 +526,12 @@ fn run(sys: &System, ctx: &Context, op: &Op) -> Result<(), Error> {
             lvconvert_merge(
                 sys,
                 &format!("{vg}/{lv}"),
-                *interrupt,
+                match interrupt {
+                    Some(0) => MergeStart::NextActivation,
+                    stop_after => MergeStart::Now {
+                        stop_after: *stop_after,
+                    },
+                },
                 Some(&mut progress),
                 &w,
                 &mut out,
@@ -712,6 +724,23 @@ fn changes(
         Op::Write { vg, lv, .. } => may.push(key(vg, lv)),
         Op::Resize { vg, lv, .. } => may.extend(related(vg, lv)),
         Op::Merge { vg, lv, .. } => may.extend(related(vg, lv)),
+        // A merging snapshot removed from an inactive origin takes its
+        // pending merge with it: the origin shows its own bytes again.
+        Op::Lvremove { lvs } => {
+            for (vg, lv) in lvs {
+                let Some(inst) = before_sys.vg(vg) else {
+                    continue;
+                };
+                let merging = inst
+                    .vg
+                    .lv_index(lv)
+                    .and_then(|li| inst.vg.roles[li].cow_of)
+                    .filter(|c| c.merging);
+                if let Some(c) = merging {
+                    may.push(key(vg, &inst.vg.lvs[c.origin].name));
+                }
+            }
+        }
         Op::Lvrename { vg, old, new } if ok => {
             moves.push(((*vg).into(), (*old).into(), (*vg).into(), (*new).into()))
         }

@@ -284,7 +284,7 @@ impl Session {
         snapshot::lvconvert_merge(
             &self.sys,
             &format!("{vg}/{snap}"),
-            None,
+            snapshot::MergeStart::Now { stop_after: None },
             Some(progress),
             &w,
             &mut out,

@@ -39,13 +39,16 @@ fn fill(input: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
 /// Writes `input` to LV `arg` (`VG/LV`) from byte `offset` through `hooks`;
 /// returns the bytes written. A stop request (`hooks.stop`) ends the write
 /// between two pieces: what was written stays written and the error says
-/// how much.
+/// how much. The line the kernel logs when the write invalidates a
+/// snapshot (`device-mapper: snapshots: Invalidating snapshot: ...`) goes
+/// to `notices` as it happens, before any error.
 pub fn write(
     sys: &System,
     arg: &str,
     offset: u64,
     input: &mut dyn Read,
     hooks: &crate::context::WriteHooks,
+    notices: &mut dyn Write,
 ) -> Result<u64> {
     let (vgn, lvn) = crate::names::vg_lv(arg)?;
     let (vgn, lvn) = (vgn.as_str(), lvn.as_str());
@@ -63,6 +66,8 @@ pub fn write(
     let mut lv = LvHandle::open(vg, crate::write::open_rw(sys, inst, hooks)?, li)?;
     let mut buf = vec![0u8; PIECE];
     let mut at = offset;
+    // Stores already invalidated by this write, whose line is out.
+    let mut told = Vec::new();
     let stopped = |at: u64| {
         Error::Interrupted(format!(
             "lvmsim: write to {vgn}/{lvn} stopped at byte {at} ({} bytes written)",
@@ -82,7 +87,14 @@ pub fn write(
         if hooks.stop.requested() {
             break Err(stopped(at));
         }
-        if let Err(e) = lv.write_at(at, &buf[..n]) {
+        let written = lv.write_at(at, &buf[..n]);
+        for inv in lv.invalidations() {
+            if !told.contains(&inv) {
+                writeln!(notices, "{}", inv.1.kernel_message())?;
+                told.push(inv);
+            }
+        }
+        if let Err(e) = written {
             break Err(e).context(format!(
                 "error writing {vgn}/{lvn} at byte {at} ({} bytes written)",
                 at - offset

@@ -312,10 +312,21 @@ pub fn lvcreate(
                             percent_of(p, listed_free(&vg, &choice), false)
                         }
                     }
-                    Pct::Origin => match origin {
-                        Some(oi) => percent_of(p, vg.lv_extents(&vg.lvs[oi]), false),
-                        None => bail!("Please specify a snapshot origin for %ORIGIN."),
+                    // lvm2 adds its estimate of the store's header and
+                    // metadata chunks (the most the COW can use, less the
+                    // origin's size) and rounds the percentage up.
+                    Pct::Origin => match (origin, chunk) {
+                        (Some(oi), Some(cs)) => {
+                            let ole = vg.lv_extents(&vg.lvs[oi]);
+                            cow_max_extents(ole * ext, cs, ext).saturating_sub(ole)
+                                + percent_of(p, ole, true)
+                        }
+                        _ => bail!("Internal error: Couldn't find origin volume."),
                     },
+                    Pct::Lv => bail!(
+                        "Please express size as %FREE{}, %PVS or %VG.",
+                        if origin.is_some() { ", %ORIGIN" } else { "" }
+                    ),
                 }
             }
         }
@@ -378,9 +389,7 @@ pub fn lvcreate(
     if stripes as usize > npvs {
         bail!("Number of stripes ({stripes}) must not exceed number of physical volumes ({npvs})");
     }
-    if !approx && n > vg_free {
-        bail!("Volume group \"{vgname}\" has insufficient free space ({vg_free} extents): {n} required.");
-    }
+    // lvm2 (`_lv_create_an_lv`): the snapshot's minimum, then the space.
     if let Some(cs) = chunk {
         if n * ext < 3 * cs {
             bail!(
@@ -389,6 +398,9 @@ pub fn lvcreate(
                 display_size(3 * cs)
             );
         }
+    }
+    if !approx && n > vg_free {
+        bail!("Volume group \"{vgname}\" has insufficient free space ({vg_free} extents): {n} required.");
     }
     let pieces = allocate_for(&vg, &choice, stripes, n, None, approx, &name)?;
     let mut segments = segments_for(&pieces, 0, stripe_size);
@@ -592,7 +604,12 @@ pub fn lvresize(
     let li = vg
         .lv_index(&lvname)
         .ok_or_else(|| refused!("Logical volume {lvname} not found in volume group {vgname}."))?;
-    // lvm2 (`_lvresize_check`): the origin's snapshots would read past
+    // lvm2 (`_lvresize_check`): a snapshot's glue and a merging COW are
+    // internal LVs.
+    if !vg.lv_visible(li) {
+        bail!("Can't resize internal logical volume {vgname}/{lvname}.");
+    }
+    // lvm2 (`_lvresize_check_type`): the origin's snapshots would read past
     // its new end.
     if !grow && !vg.roles[li].origin_of.is_empty() {
         bail!("Snapshot origin volumes cannot be reduced in size yet.");
@@ -639,26 +656,33 @@ pub fn lvresize(
         match amount {
             Amount::Size(n) | Amount::Extents(n) => (sign, n),
             Amount::Percent(p, of) => {
+                // lvm2 (`_lvresize_extents_from_percent`).
                 let up = sign != Sign::Minus;
-                approx = matches!((sign, of), (Sign::None, _) | (Sign::Plus, Pct::Free));
+                let of_pes = matches!(of, Pct::Vg | Pct::Free | Pct::Pvs);
+                approx = (sign == Sign::None && of_pes) || (sign == Sign::Plus && of == Pct::Free);
                 let n = match of {
                     Pct::Vg => {
                         let n = percent_of(p, extent_count, up);
-                        if sign == Sign::None {
-                            n.min(cur + vg_free)
+                        if sign == Sign::None && n > cur + vg_free {
+                            writeln!(
+                                out,
+                                "  Reducing {p}%VG to remaining free space {} in VG.",
+                                display_size((cur + vg_free) * ext)
+                            )?;
+                            cur + vg_free
                         } else {
                             n
                         }
                     }
                     Pct::Free => percent_of(p, vg_free, up),
+                    Pct::Lv => percent_of(p, cur, up),
+                    Pct::Pvs if pv_args.is_empty() => percent_of(p, extent_count, up),
                     Pct::Pvs => percent_of(p, listed_free(&vg, &choice), up),
                     Pct::Origin => {
                         let role = vg.roles.get(li).cloned().unwrap_or_default();
-                        match role.cow_of {
+                        match role.cow_of.filter(|_| role.origin_of.is_empty()) {
                             Some(c) => percent_of(p, vg.lv_extents(&vg.lvs[c.origin]), up),
-                            None => bail!(
-                                "%ORIGIN is only for snapshots: {vgname}/{lvname} is not one."
-                            ),
+                            None => bail!("Specified LV does not have an origin LV."),
                         }
                     }
                 };
@@ -748,6 +772,9 @@ pub fn lvresize(
         if new == 0 {
             bail!("Cannot reduce {vgname}/{lvname} to 0 extents.");
         }
+        if vg.roles[li].cow_of.is_some() {
+            check_cow_reduce(sys, inst, li, new * ext, &vgname, &lvname)?;
+        }
         let lv = &mut vg.lvs[li];
         let new32 = new as u32;
         lv.segments.retain(|s| s.start_extent < new32);
@@ -776,6 +803,47 @@ pub fn lvresize(
         out,
         "  Logical volume {vgname}/{lvname} successfully resized."
     )?;
+    Ok(())
+}
+
+/// lvm2's check before a snapshot's COW (LV `li`) is cut to `new_sectors`
+/// (`_lv_resize_check_cow_reduce`, lvm2 2.03.39; 2.03.16 cut it without
+/// looking, and the kernel then fails to load the store): the store must
+/// be valid and keep every chunk it has allocated, the `used` sectors of
+/// the snapshot's status (its header, metadata areas and data chunks up to
+/// the next free one).
+fn check_cow_reduce(
+    sys: &System,
+    inst: &VgInstance,
+    li: usize,
+    new_sectors: u64,
+    vgname: &str,
+    lvname: &str,
+) -> Result<()> {
+    let Some(c) = inst.vg.roles[li].cow_of else {
+        return Ok(());
+    };
+    let pvs: Vec<Option<&lvm_meta::io::Image>> = inst
+        .pv_devices
+        .iter()
+        .map(|d| d.map(|d| &sys.devices[d].image))
+        .collect();
+    let store = cow_engine::view::load_store(&inst.vg, li, c.chunk_size.0, &pvs)?;
+    if !store.header.is_valid() {
+        bail!("Invalid snapshot {vgname}/{lvname} cannot be reduced, only removed.");
+    }
+    let (used, total, metadata) = store.usage();
+    if new_sectors < used {
+        let percent = crate::active::snapshot_percent(crate::active::SnapStatus::Usage {
+            used,
+            total,
+            metadata,
+        });
+        bail!(
+            "Cannot reduce snapshot {vgname}/{lvname} to below {} ({percent}% full, would lose exception data).",
+            display_size(used)
+        );
+    }
     Ok(())
 }
 
@@ -821,7 +889,7 @@ pub fn lvchange(
     for target in targets {
         let (vgname, lvname) = crate::names::vg_lv(target)?;
         if o.activate == Some(true) {
-            activate_lv(&cur, &vgname, &lvname, w, out)?;
+            activate_lv(&cur, &vgname, &lvname, w)?;
             cur = rescan(&cur)?;
         }
         if o.addtag.is_empty() && o.deltag.is_empty() {
@@ -942,24 +1010,25 @@ pub fn lvrename(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) 
     Ok(())
 }
 
-/// Why lvm2 (or this simulation) would not remove LV `li` of `vg`.
+/// Why lvm2 would not remove LV `li` of `vg`. A merging snapshot is
+/// refused by lvm2 only while its merge runs in the kernel
+/// (`lv_remove_single` asks the live table); inactive, it goes.
 fn refuse_removal(vg: &Vg, li: usize, vgname: &str, lv: &str) -> Result<()> {
     if vg.lvs[li].is_snapshot_glue() {
         bail!("Can't remove logical volume {vgname}/{lv} used as snapshot glue.");
     }
-    if !vg.roles[li].origin_of.is_empty() {
-        bail!("Removing origin {vgname}/{lv} with its snapshots is not simulated yet; remove the snapshots first.");
-    }
-    if vg.roles[li].cow_of.is_some_and(|c| c.merging) {
-        bail!("Can't remove merging snapshot logical volume {vgname}/{lv}.");
-    }
     Ok(())
 }
 
-/// `lvremove [-y] VG/LV...`: plain LVs and snapshots of inactive VGs (no
-/// prompt: lvm2 asks only for active LVs). A snapshot is first detached
-/// (its glue removed, the COW made a plain LV: one write), and every
-/// removal is then committed once at the end, as lvm2 postpones it.
+/// `lvremove [-y] VG/LV...`: plain LVs, snapshots and origins of inactive
+/// VGs (no prompt: lvm2 asks only for active LVs, or to discard). A
+/// snapshot is first detached (its glue removed, the COW made a plain LV:
+/// one write, which also carries the removals made before it in the
+/// command), and every removal is then committed once at the end, as lvm2
+/// postpones it. An origin takes its snapshots with it, each removed first
+/// in the order of their glue LVs (`lv_remove_with_dependencies`); a
+/// snapshot named too is removed only once. A merging snapshot goes too,
+/// alone or with its origin: lvm2 checks its merge only while it is active.
 pub fn lvremove(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) -> Result<()> {
     let mut n = 1u32;
     let mut sys_now = rescan(sys)?;
@@ -982,7 +1051,26 @@ pub fn lvremove(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) 
     for (vgname, li, lv) in &named {
         refuse_removal(&writable(&sys_now, vgname)?.vg, *li, vgname, lv)?;
     }
-    for (vgname, _, lv) in named {
+    // An origin's snapshots go just before it.
+    let mut order: Vec<(String, String)> = Vec::new();
+    for (vgname, li, lv) in named {
+        let vg = &writable(&sys_now, &vgname)?.vg;
+        for &g in &vg.roles[li].origin_of {
+            if let Some(SegmentKind::Snapshot { cow, .. }) =
+                vg.lvs[g].segments.first().map(|s| &s.kind)
+            {
+                let cow = (vgname.clone(), vg.lvs[*cow].name.clone());
+                if !order.contains(&cow) {
+                    order.push(cow);
+                }
+            }
+        }
+        let this = (vgname, lv);
+        if !order.contains(&this) {
+            order.push(this);
+        }
+    }
+    for (vgname, lv) in order {
         // A VG changed earlier in this command continues from its new state.
         let mut vg = match pending.iter().position(|(v, _)| *v == vgname) {
             Some(i) => pending.remove(i).1,
@@ -1239,6 +1327,151 @@ mod resize_tests {
         );
         assert_eq!(e.exit_code(), 5);
         assert_eq!(seqno(&devs), before, "nothing was written");
+    }
+
+    /// Writes `kib` KiB of 0x5a to the start of `target`.
+    fn fill(devs: &[PathBuf], target: &str, kib: usize) {
+        let sys = crate::scan(devs, false, &mut std::io::sink()).unwrap();
+        let data = vec![0x5au8; kib << 10];
+        let hooks = crate::context::WriteHooks::default();
+        crate::data::write(
+            &sys,
+            target,
+            0,
+            &mut &data[..],
+            &hooks,
+            &mut std::io::sink(),
+        )
+        .unwrap();
+    }
+
+    fn cat(devs: &[PathBuf], target: &str) -> Result<Vec<u8>> {
+        let sys = crate::scan(devs, false, &mut std::io::sink()).unwrap();
+        let mut out = Vec::new();
+        crate::data::cat(&sys, target, 0, None, false, &mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn lvreduce_keeps_the_chunks_a_snapshot_store_uses() {
+        // lvreduce cut a COW below the chunks its store had allocated, and
+        // the snapshot could not be loaded any more. A 4 MiB origin, a COW
+        // of 3 MiB with 4 KiB chunks (256 exceptions per metadata area).
+        let dir = tempfile::tempdir().unwrap();
+        let devs = vg_with_origin(dir.path(), true);
+        resize(&devs, "vg/s", true, 2).unwrap();
+        let view = cat(&devs, "vg/s").unwrap();
+        // 512 KiB: the header, one metadata chunk and 128 data chunks (520
+        // KiB used) fit in 1 MiB, so the COW may lose 2 MiB.
+        fill(&devs, "vg/o", 512);
+        resize(&devs, "vg/s", false, 2).unwrap();
+        assert_eq!(extents(&devs, "s"), 1);
+        assert_eq!(cat(&devs, "vg/s").unwrap(), view, "the snapshot lost data");
+        // Back to 3 MiB, then 2 MiB written: 512 data chunks, the header,
+        // two full metadata areas and the next one's chunk make 516 chunks,
+        // 2064 KiB of 3 MiB (lvm2's status percent 4128/6144 sectors).
+        resize(&devs, "vg/s", true, 2).unwrap();
+        fill(&devs, "vg/o", 2048);
+        let before = seqno(&devs);
+        let e = resize(&devs, "vg/s", false, 1).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Cannot reduce snapshot vg/s to below 2.02 MiB (67.19% full, would lose exception data)."
+        );
+        assert_eq!(e.exit_code(), 5);
+        assert_eq!(seqno(&devs), before, "nothing was written");
+        assert_eq!(cat(&devs, "vg/s").unwrap(), view, "the snapshot lost data");
+    }
+
+    /// `lvcreate -s` of `amount` (with the default 4 KiB chunks) of a
+    /// 39-extent origin `o` in a VG of 1 MiB extents with room to spare;
+    /// returns what it printed and the COW's extents.
+    fn snapshot_of_39(amount: Amount) -> (String, u64) {
+        let dir = tempfile::tempdir().unwrap();
+        let img = dir.path().join("d.img");
+        std::fs::File::create(&img)
+            .and_then(|f| f.set_len(160 << 20))
+            .unwrap();
+        let devs = vec![img];
+        let ctx = Context::deterministic();
+        let scan = || crate::scan(&devs, false, &mut std::io::sink()).unwrap();
+        let name = devs[0].display().to_string();
+        let sys = scan();
+        let line = format!("vgcreate -s 1m vg {name}");
+        let mut sink = Vec::new();
+        vgcreate(
+            &sys,
+            "vg",
+            std::slice::from_ref(&name),
+            Some(2048),
+            &PvcreateOpts::default(),
+            &ctx.writer(&line),
+            &mut ids_for(&ctx, &sys, &line),
+            &mut sink,
+        )
+        .unwrap();
+        let lv = |o: LvcreateOpts, line: &str| -> Vec<u8> {
+            let sys = scan();
+            let mut ids = ids_for(&ctx, &sys, line);
+            let mut out = Vec::new();
+            lvcreate(
+                &sys,
+                "vg",
+                &[],
+                &o,
+                &ctx.writer(line),
+                &mut ids,
+                &mut out,
+                &mut std::io::sink(),
+            )
+            .unwrap();
+            out
+        };
+        lv(
+            LvcreateOpts {
+                name: Some("o".into()),
+                amount: Some(Amount::Extents(39)),
+                ..LvcreateOpts::default()
+            },
+            "lvcreate -n o -l 39 vg",
+        );
+        let out = lv(
+            LvcreateOpts {
+                name: Some("s".into()),
+                amount: Some(amount),
+                origin: Some("o".into()),
+                ..LvcreateOpts::default()
+            },
+            "lvcreate -s -n s vg/o",
+        );
+        (String::from_utf8(out).unwrap(), extents(&devs, "s"))
+    }
+
+    #[test]
+    fn lvcreate_snapshot_percent_of_origin_adds_the_store_metadata() {
+        // lvm2 2.03.16 (`lvcreate -v -s -l P%ORIGIN vg/x` of a 39-extent
+        // origin, 1 MiB extents, 4 KiB chunks) said "Converted 50% of ORIGIN
+        // (39) extents into 21", "1% ... into 2", and for 200% "into 79"
+        // then the line below; -L 100m gave that line with 100.00 MiB.
+        assert_eq!(
+            snapshot_of_39(Amount::Percent(50, Pct::Origin)),
+            ("  Logical volume \"s\" created.\n".into(), 21)
+        );
+        assert_eq!(snapshot_of_39(Amount::Percent(1, Pct::Origin)).1, 2);
+        assert_eq!(
+            snapshot_of_39(Amount::Percent(200, Pct::Origin)),
+            (
+                "  Reducing COW size 79.00 MiB down to maximum usable size 40.00 MiB.\n  \
+                 Logical volume \"s\" created.\n"
+                    .into(),
+                40
+            )
+        );
+        assert_eq!(
+            snapshot_of_39(Amount::Size(100 * 2048)).0,
+            "  Reducing COW size 100.00 MiB down to maximum usable size 40.00 MiB.\n  \
+             Logical volume \"s\" created.\n"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::error::{bail, refused, Result};
 
 /// A size argument as lvm2 reads it (`_size_arg`): a number with an
 /// optional unit (`bBsSkKmMgGtTpPeE`, all powers of 1024), a sign, or a
-/// percentage of something (`%FREE`, `%VG`, `%PVS`, `%ORIGIN`).
+/// percentage of something (`%FREE`, `%VG`, `%PVS`, `%ORIGIN`, `%LV`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum SizeArg {
     /// Sectors.
@@ -25,6 +25,8 @@ pub enum Pct {
     Pvs,
     /// `%ORIGIN`: extents of a snapshot's origin.
     Origin,
+    /// `%LV`: extents of the LV itself (lvextend, lvreduce).
+    Lv,
 }
 
 /// The sign in front of a size (`lvextend -L +1G`).
@@ -48,7 +50,7 @@ pub enum Amount {
     Size(u64),
     /// `-l N`: a number of extents.
     Extents(u64),
-    /// `-l N%FREE|%VG|%PVS|%ORIGIN`.
+    /// `-l N%FREE|%VG|%PVS|%ORIGIN|%LV`.
     Percent(u32, Pct),
 }
 
@@ -94,11 +96,13 @@ pub fn parse_size(arg: &str, default_unit: char, percent_ok: bool) -> Result<(Si
         if !percent_ok {
             bail!("Can't parse size argument.");
         }
+        // lvm2's `_get_percent_arg`, abbreviations included.
         let of = match p.to_ascii_uppercase().as_str() {
-            "FREE" => Pct::Free,
-            "VG" => Pct::Vg,
-            "PVS" => Pct::Pvs,
-            "ORIGIN" => Pct::Origin,
+            "F" | "FR" | "FREE" => Pct::Free,
+            "V" | "VG" => Pct::Vg,
+            "P" | "PV" | "PVS" => Pct::Pvs,
+            "O" | "OR" | "ORIGIN" => Pct::Origin,
+            "L" | "LV" => Pct::Lv,
             _ => bail!("Specified %{p} is unknown."),
         };
         if v >= f64::from(u32::MAX) {

@@ -92,19 +92,32 @@ pub(crate) fn snapshot_phase(
     Ok(())
 }
 
-/// `lvconvert --merge VG/SNAP`: marks the snapshot as merging. As the
-/// origin is not active, the merge runs at its next activation (lvm2's
-/// behaviour for an inactive origin).
-/// `lvconvert --merge VG/SNAP`: the snapshot is marked as merging (first
-/// write), then, as lvm2 does with an active origin, the kernel merges it
-/// into the origin and lvm2's poller records the end (two more writes).
-/// `interrupt_after`: `Some(0)` only marks it (lvm2 with an inactive or open
-/// origin: the merge starts at the next activation); `Some(n)` stops after
-/// `n` merge runs, leaving what the kernel leaves on a power loss there.
+/// When `lvconvert --merge` merges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergeStart {
+    /// As lvm2 with an inactive origin, which lvmsim's images always are:
+    /// the snapshot is only marked as merging (one write) and the merge
+    /// runs at the origin's next activation (`vgchange -ay`, `lvchange -ay`).
+    NextActivation,
+    /// As lvm2 with an active origin: the kernel starts the merge at once
+    /// and lvm2 polls it to its end (two more writes record it).
+    /// `stop_after: Some(n)` stops after `n` merge runs, leaving what the
+    /// kernel leaves on a power loss there.
+    Now {
+        /// Merge runs after which to stop; `None` runs to the end.
+        stop_after: Option<usize>,
+    },
+}
+
+/// `lvconvert --merge VG/SNAP`: marks the snapshot as merging (first
+/// write); then, with [`MergeStart::Now`], merges it into the origin as
+/// the kernel does and records the end as lvm2's poller does. `progress`
+/// (with `Now`) is called after each merge run; by default a terminal's
+/// stderr shows lvm2's progress line.
 pub fn lvconvert_merge(
     sys: &System,
     arg: &str,
-    interrupt_after: Option<usize>,
+    start: MergeStart,
     progress: Option<&mut dyn FnMut(MergeProgress)>,
     w: &Writer,
     out: &mut dyn Write,
@@ -141,13 +154,16 @@ pub fn lvconvert_merge(
     vg.derive_roles();
     commit_vg(sys, inst, &mut vg, w, 1)?;
     let origin_name = inst.vg.lvs[c.origin].name.clone();
-    if interrupt_after == Some(0) {
-        writeln!(
-            out,
-            "  Merging of snapshot {vgname}/{snap} will occur on next activation of {vgname}/{origin_name}."
-        )?;
-        return Ok(());
-    }
+    let interrupt_after = match start {
+        MergeStart::NextActivation => {
+            writeln!(
+                out,
+                "  Merging of snapshot {vgname}/{snap} will occur on next activation of {vgname}/{origin_name}."
+            )?;
+            return Ok(());
+        }
+        MergeStart::Now { stop_after } => stop_after,
+    };
     writeln!(out, "  Merging of volume {vgname}/{snap} started.")?;
     out.flush()?;
     let sys_now = rescan(sys)?;
@@ -414,13 +430,10 @@ pub(crate) fn finish_merge(
 
 /// `lvchange -ay VG/LV`: an origin with a merging snapshot merges it (and
 /// the end is recorded, as lvm2's poller does); nothing else changes.
-pub(crate) fn activate_lv(
-    sys: &System,
-    vgname: &str,
-    lvname: &str,
-    w: &Writer,
-    out: &mut dyn Write,
-) -> Result<()> {
+/// Nothing is printed: lvm2 polls the merge from a background process
+/// whose output goes to /dev/null (`lv_spawn_background_polling`,
+/// `become_daemon`), as with `vgchange -ay`.
+pub(crate) fn activate_lv(sys: &System, vgname: &str, lvname: &str, w: &Writer) -> Result<()> {
     let inst = crate::write::changeable(sys, vgname)?;
     let li = inst.vg.lv_index_or_err(lvname)?;
     if !inst.vg.roles[li].merging_origin {
@@ -444,14 +457,7 @@ pub(crate) fn activate_lv(
         .vg(vgname)
         .ok_or_else(|| refused!("VG {vgname} vanished"))?;
     let mut n = 1;
-    if let Some(cow) = finish_merge(&sys_now, inst_now, li, w, &mut n)? {
-        writeln!(out, "  {vgname}/{lvname}: Merged: 100.00%")?;
-        writeln!(
-            out,
-            "  Merge of snapshot into logical volume {vgname}/{lvname} has finished."
-        )?;
-        writeln!(out, "  Logical volume \"{cow}\" successfully removed.")?;
-    }
+    finish_merge(&sys_now, inst_now, li, w, &mut n)?;
     Ok(())
 }
 

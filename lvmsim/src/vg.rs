@@ -415,16 +415,11 @@ pub fn vgchange(
                 sys_now = rescan(&sys_now)?;
             }
         }
-        let active = inst
-            .vg
-            .lvs
-            .iter()
-            .enumerate()
-            .filter(|(i, l)| {
-                !l.is_snapshot_glue()
-                    && inst.vg.roles[*i].cow_of.is_none_or(|c| !c.merging)
-                    && l.visible_flag()
-            })
+        // lvm2 (`lvs_in_vg_activated`) counts the visible LVs, now all
+        // active: a snapshot's COW counts as its origin does, a merging one
+        // and a glue LV do not.
+        let active = (0..inst.vg.lvs.len())
+            .filter(|&i| inst.vg.lv_visible(i))
             .count();
         writeln!(
             out,

@@ -64,14 +64,15 @@ pub(crate) enum Cmd {
     /// metadata areas, in lvm2's order.
     Lvrename(LvrenameArgs),
     /// Start merging a snapshot into its origin (`lvconvert --merge VG/SNAP`);
-    /// the merge runs at the origin's next activation.
+    /// the merge runs at the origin's next activation (`--now`: at once).
     Lvconvert(LvconvertArgs),
     /// Activate (`-ay`: run pending merges to their end) or deactivate a VG.
     Vgchange(VgchangeArgs),
     /// Finish a merge and record it in the metadata
     /// (`lvpoll --polloperation merge VG/ORIGIN`).
     Lvpoll(LvpollArgs),
-    /// Remove LVs and snapshots (as lvm2's lvremove on an inactive VG).
+    /// Remove LVs, snapshots, and origins with their snapshots (as lvm2's
+    /// lvremove on an inactive VG: no question is asked).
     Lvremove(LvremoveArgs),
     /// The device-mapper view of the VGs as lvm2 would activate them.
     Dmsetup(DmsetupArgs),
@@ -586,8 +587,13 @@ pub(crate) struct LvconvertArgs {
     /// Merge the snapshot into its origin.
     #[arg(long, required = true)]
     pub(crate) merge: bool,
-    /// Stop after N merge runs, as a power loss would (0: only mark the
-    /// snapshot for merging, the merge starts at the next activation).
+    /// Merge at once, as lvm2 does when the origin is active (lvmsim's own
+    /// option: its images are inactive, so by default the snapshot is only
+    /// marked and merges at the origin's next activation, as lvm2 does).
+    #[arg(long)]
+    pub(crate) now: bool,
+    /// Merge at once but stop after N merge runs, as a power loss would
+    /// (0: only mark the snapshot for merging, as without --now).
     #[arg(long = "interrupt-after", value_name = "N")]
     pub(crate) interrupt_after: Option<usize>,
     /// Accepted for lvm2 compatibility (the polling interval).

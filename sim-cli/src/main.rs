@@ -102,13 +102,24 @@ fn size_sectors(v: &Option<String>, unit: char) -> Result<Option<u64>> {
         .transpose()
 }
 
-/// `-L` or `-l`, exactly one of them.
-fn amount(size: &Option<String>, extents: &Option<String>) -> Result<(Sign, Amount)> {
-    match (size, extents) {
-        (Some(s), None) => Amount::parse_size(s),
-        (None, Some(e)) => Amount::parse_extents(e),
-        _ => Err(usage("Please specify either size or extents (not both).")),
+/// `-L` or `-l`, exactly one of them; lvm2 refuses a zero one (with or
+/// without a sign or percent) when it reads `cmd`'s options.
+fn amount(cmd: &str, size: &Option<String>, extents: &Option<String>) -> Result<(Sign, Amount)> {
+    let (sign, a) = match (size, extents) {
+        (Some(s), None) => Amount::parse_size(s)?,
+        (None, Some(e)) => Amount::parse_extents(e)?,
+        _ => return Err(usage("Please specify either size or extents (not both).")),
+    };
+    if matches!(
+        a,
+        Amount::Size(0) | Amount::Extents(0) | Amount::Percent(0, _)
+    ) {
+        let opt = if size.is_some() { "size" } else { "extents" };
+        return Err(usage(format!(
+            "--{opt} may not be zero.\n  Run `{cmd} --help' for more information."
+        )));
     }
+    Ok((sign, a))
 }
 
 fn report_options(a: &args::ReportArgs) -> Result<report::Options> {
@@ -440,7 +451,11 @@ fn run(cli: &Cli) -> Result<i32> {
             let sys = scan(&mut err)?;
             let interval = a.interval.map(|i| format!(" -i {i}")).unwrap_or_default();
             let w = ctx.writer(&format!("lvconvert --merge{interval} {}", a.lv));
-            snapshot::lvconvert_merge(&sys, &a.lv, a.interrupt_after, None, &w, &mut out)?;
+            let start = match (a.now, a.interrupt_after) {
+                (_, Some(0)) | (false, None) => snapshot::MergeStart::NextActivation,
+                (_, stop_after) => snapshot::MergeStart::Now { stop_after },
+            };
+            snapshot::lvconvert_merge(&sys, &a.lv, start, None, &w, &mut out)?;
         }
         Cmd::Vgchange(a) => {
             let sys = scan(&mut err)?;
@@ -473,7 +488,7 @@ fn run(cli: &Cli) -> Result<i32> {
                         context: format!("{}: cannot open", p.display()),
                         source: e,
                     })?;
-                    data::write(&sys, &a.lv, a.offset, &mut f, &ctx.hooks)?
+                    data::write(&sys, &a.lv, a.offset, &mut f, &ctx.hooks, &mut err)?
                 }
                 None => data::write(
                     &sys,
@@ -481,6 +496,7 @@ fn run(cli: &Cli) -> Result<i32> {
                     a.offset,
                     &mut std::io::stdin().lock(),
                     &ctx.hooks,
+                    &mut err,
                 )?,
             };
         }
@@ -557,7 +573,7 @@ fn run(cli: &Cli) -> Result<i32> {
             lv::lvchange(&sys, &a.lvs, &o, &ctx.writer(&line), &mut out)?;
         }
         Cmd::Lvcreate(a) => {
-            let (_, amount) = amount(&a.size, &a.extents)?;
+            let (_, amount) = amount("lvcreate", &a.size, &a.extents)?;
             let mut o = lv::LvcreateOpts {
                 name: a.name.clone(),
                 amount: Some(amount),
@@ -583,7 +599,8 @@ fn run(cli: &Cli) -> Result<i32> {
         }
         Cmd::Lvextend(a) | Cmd::Lvreduce(a) => {
             let grow = matches!(cli.cmd, Cmd::Lvextend(_));
-            let (sign, amount) = amount(&a.size, &a.extents)?;
+            let name = if grow { "lvextend" } else { "lvreduce" };
+            let (sign, amount) = amount(name, &a.size, &a.extents)?;
             let (lv, pvs) = a
                 .args
                 .split_first()

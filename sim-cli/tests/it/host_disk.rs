@@ -397,7 +397,7 @@ fn every_write_fails_with_enospc_and_eio_and_leaves_old_or_new() {
     let plain = base();
     let snap = with_snapshot();
     let pending = snap.copy();
-    pending.ok("lvconvert --merge --interrupt-after 0 vg/s");
+    pending.ok("lvconvert --merge vg/s");
     let cases: [(&Set, Case); 9] = [
         (
             &plain,
@@ -456,7 +456,7 @@ fn every_write_fails_with_enospc_and_eio_and_leaves_old_or_new() {
         (
             &snap,
             Case {
-                cmd: "lvconvert --merge vg/s",
+                cmd: "lvconvert --merge --now vg/s",
                 commits: 3,
                 mixed: false,
                 raw: &["s"],

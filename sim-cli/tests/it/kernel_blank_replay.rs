@@ -7,8 +7,9 @@
 //! cut by a power-off, `lvpoll`. Here lvmsim runs the same steps on blank
 //! sparse files of the same sizes. lvmsim keeps no activation state, so the
 //! test tracks which LVs the kernel had active and translates: `lvconvert
-//! --merge` of an inactive origin gets `--interrupt-after 0` (the merge
-//! starts at the next activation, as in the kernel), and the throttled
+//! --merge` of an active origin gets `--now` (the kernel merges at once;
+//! of an inactive one the merge starts at the next activation, lvmsim's
+//! default), its output compared with lvm2's, and the throttled
 //! activation that the power-off cut gets `--interrupt-after N`, N the
 //! fewest merge runs that reach the progress the kernel showed last.
 //!
@@ -29,7 +30,7 @@ use crate::common;
 use common::kgen::{run, steps, write_pieces};
 use common::scenario_tests;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Runs lvmsim on the scenario's images: (exit status, stdout, stderr).
 type Lvmsim<'a> = dyn Fn(&[String], Option<&[u8]>) -> (i32, Vec<u8>, String) + 'a;
@@ -102,6 +103,7 @@ fn replay(name: &str) -> Outcome {
         .flat_map(|(i, (_, dev))| ["--devno".to_owned(), format!("{dev}=254:{}", i * 16)])
         .collect();
     let all = steps(&dir);
+    let mut kernel_log = invalidations_logged(&dir);
     let mut throttled = false;
     for (k, st) in all.iter().enumerate() {
         let w: Vec<String> = st
@@ -225,6 +227,7 @@ fn replay(name: &str) -> Outcome {
             }
             "write" => {
                 let mut failed = false;
+                let mut notices = Vec::new();
                 for (lv, s, data) in write_pieces(&w) {
                     let (rc, _, err) = lvmsim(
                         &[
@@ -234,6 +237,11 @@ fn replay(name: &str) -> Outcome {
                             (s * 512).to_string(),
                         ],
                         Some(&data),
+                    );
+                    notices.extend(
+                        err.lines()
+                            .filter(|l| l.starts_with("device-mapper: "))
+                            .map(str::to_owned),
                     );
                     if rc != 0 {
                         failed = true;
@@ -247,6 +255,14 @@ fn replay(name: &str) -> Outcome {
                     fail(
                         &mut out,
                         "the kernel failed this write; lvmsim did not".into(),
+                    );
+                }
+                // The snapshots the write invalidated, as the kernel logged.
+                let want = kernel_log.remove(&n).unwrap_or_default();
+                if notices != want {
+                    fail(
+                        &mut out,
+                        format!("lvmsim noted {notices:?}, the kernel logged {want:?}"),
                     );
                 }
             }
@@ -345,16 +361,26 @@ fn replay(name: &str) -> Outcome {
                     "lvconvert" if w.iter().any(|x| x == "--merge") => {
                         let snap = w.last().unwrap().clone();
                         let origin = origin_of(&lvmsim, &snap);
-                        if !active.contains(&origin) {
-                            args.insert(1, "--interrupt-after".into());
-                            args.insert(2, "0".into());
+                        if active.contains(&origin) {
+                            args.insert(1, "--now".into());
                         }
                     }
                     _ => {}
                 }
-                let (rc, _, err) = lvmsim(&args, None);
+                let (rc, got, err) = lvmsim(&args, None);
                 if (rc != 0) != expect_fail {
                     fail(&mut out, format!("lvmsim exit {rc}: {err}"));
+                }
+                // What lvm2 printed for the merge (deferred for an inactive
+                // origin, polled to its end for an active one: `--now`) and
+                // for activation changes.
+                if matches!(w[0].as_str(), "lvconvert" | "vgchange" | "lvchange") {
+                    let want = std::fs::read_to_string(dir.join(format!("{n:03}.stdout")))
+                        .unwrap_or_default();
+                    let got = String::from_utf8_lossy(&got);
+                    if got != want {
+                        fail(&mut out, format!("lvmsim printed\n{got}kernel:\n{want}"));
+                    }
                 }
                 if rc == 0 {
                     track_activation(&w, &lvmsim, &mut active);
@@ -362,6 +388,11 @@ fn replay(name: &str) -> Outcome {
             }
         }
         out.steps += 1;
+    }
+    if out.stopped_at.is_none() && !kernel_log.is_empty() {
+        out.failures.push(format!(
+            "{name}: kernel lines of steps lvmsim did not note them for: {kernel_log:?}"
+        ));
     }
     if out.stopped_at.is_none() && !OVERFLOW.contains(&name) {
         for (pv, _) in &disks {
@@ -595,6 +626,27 @@ fn merge_runs_at_poweroff(
     }
     // The kernel was still merging there: a finished merge is no answer.
     at_hi.map(|_| hi)
+}
+
+/// The kernel's `Invalidating snapshot` lines of each step, from the serial
+/// consoles of the scenario's boots (the runner prints `kgen: step N: ...`
+/// before each step; the kernel's lines follow as it logs them).
+fn invalidations_logged(dir: &std::path::Path) -> HashMap<u32, Vec<String>> {
+    let mut m: HashMap<u32, Vec<String>> = HashMap::new();
+    for boot in 1.. {
+        let Ok(text) = std::fs::read_to_string(dir.join(format!("boot{boot}.console"))) else {
+            break;
+        };
+        let mut step = 0;
+        for line in text.lines().map(|l| l.trim_end_matches('\r')) {
+            if let Some(n) = line.strip_prefix("kgen: step ").and_then(|r| r.get(..3)) {
+                step = n.parse().unwrap();
+            } else if let Some(at) = line.find("device-mapper: snapshots: Invalidating") {
+                m.entry(step).or_default().push(line[at..].to_owned());
+            }
+        }
+    }
+    m
 }
 
 fn fail_img(out: &mut Outcome, name: &str, pv: &str, what: String) {

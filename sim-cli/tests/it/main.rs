@@ -25,6 +25,7 @@ mod kernel_walkthrough;
 mod kernel_write;
 mod locking;
 mod lvm2_corpus;
+mod lvm2_rules;
 mod lvremove;
 mod lvrename;
 mod names;
