@@ -28,7 +28,7 @@ export LVM_SYSTEM_DIR=$ETCDIR
 ACT_WARN='  WARNING: Activation disabled. No device-mapper interaction will be attempted.'
 
 SCENARIOS=(single twopv-striped mdacopies fragmented ring-wrap snapshot-meta
-	snapshot-merging empty-pv units)
+	snapshot-merging empty-pv units fields)
 
 LOOPS=()   # loop devices attached by this process
 OUT=       # OUTDIR/<scenario> of the running scenario
@@ -469,6 +469,80 @@ scenario_units() {
 	run lvcreate -an -Zn -n l20m -L 20m vg_units
 	record vg_units
 	check "l1032k prints as <1.01m" grep -q '^  l1032k *vg_units -wi-XX---- *<1[.]01m' "$OUT/lvs-a.txt"
+}
+
+# Every report field and the selection grammar (-S): two VGs with tags, a striped, a
+# spanning, a read-only activation-skipped and a contiguous LV, a snapshot (written by
+# vgcfgrestore as in snapshot-meta) and an orphan PV; record_fields adds the goldens.
+scenario_fields() {
+	mkpv a 64
+	mkpv b 96
+	mkpv c 32
+	mkpv d 16
+	run pvcreate "$(dev a)" "$(dev b)" "$(dev c)" "$(dev d)"
+	run vgcreate --addtag prod --addtag vgtag1 vg_f1 "$(dev a)" "$(dev b)"
+	run vgcreate -s 1M -l 10 vg_f2 "$(dev c)"
+	run pvchange --addtag fast "$(dev a)"
+	run lvcreate -an -Zn -n lin -L 12M -r 256 --addtag web --addtag db vg_f1 "$(dev a)"
+	run lvcreate -an -Zn -n str -i2 -I64k -L 24M vg_f1
+	run lvcreate -an -Zn -n span -l 24 vg_f1 "$(dev a)" "$(dev b)"
+	run lvcreate -an -Zn -n data -l 3 vg_f1
+	run lvcreate -an -Zn -n snap -l 1 vg_f1
+	run lvcreate -an -Zn -n ro -l 1 -pr --setactivationskip y --addtag web vg_f1
+	run lvcreate -an -Zn -n small -l 3 --alloc contiguous vg_f2
+	run lvcreate -an -Zn -n big -L 10M vg_f2
+	run vgcfgbackup -f plain.vg vg_f1
+	add_snapshots "$WORKDIR/plain.vg" "$WORKDIR/restore.vg" snapshot0:data:snap:8:cow_store
+	cp "$WORKDIR/restore.vg" "$OUT/restore-input.vg"
+	run vgcfgrestore -f restore.vg vg_f1
+	record vg_f1
+	record_fields
+	check "snap is a snapshot of data" test \
+		"$(jqget lvs.json 'first(.report[0].lv[] | select(.lv_name == "snap")) | .origin')" = data
+	check "selections recorded" test "$(grep -c $'^sel-' "$OUT/commands.txt")" -ge 200
+}
+
+# record_fields: the field goldens of scenario fields: -o help, every field (-o all and
+# the per-object *_all lists) in text and JSON, -o +/-field, -O, and every selection
+# of fields-selections.txt (made by fields-selections.py).
+record_fields() {
+	local c j='--reportformat json'
+	for c in pvs vgs lvs; do
+		rec "$c-help.txt" "$c" -o help
+	done
+	# pv_major/pv_minor are the loop device's numbers: they change from run to run
+	rec pvs-all.txt pvs -a -o all -o-pv_major,pv_minor
+	rec pvs-all.json pvs -a $j -o all -o-pv_major,pv_minor
+	rec pvs-all-b.json pvs -a $j --units b --nosuffix -o all -o-pv_major,pv_minor
+	rec vgs-all.txt vgs -o all
+	rec vgs-all.json vgs $j -o all
+	rec vgs-all-b.json vgs $j --units b --nosuffix -o all
+	rec lvs-all.txt lvs -a -o all
+	rec lvs-all.json lvs -a $j -o all
+	rec lvs-all-b.json lvs -a $j --units b --nosuffix -o all
+	rec lvs-seg-all.json lvs -a $j --segments -o all
+	rec pvs-pv_all.txt pvs -a -o pv_all -o-pv_major,pv_minor
+	rec pvs-pv_all.json pvs -a $j -o pv_all -o-pv_major,pv_minor
+	rec pvs-pvseg_all.txt pvs --segments -o pvseg_all
+	rec pvs-pvseg_all.json pvs --segments $j -o pv_name,pvseg_all,lv_name
+	rec vgs-vg_all.txt vgs -o vg_all
+	rec vgs-vg_all.json vgs $j -o vg_all
+	rec lvs-lv_all.txt lvs -a -o lv_all
+	rec lvs-lv_all.json lvs -a $j -o lv_all
+	rec lvs-seg_all.txt lvs -a -o seg_all
+	rec lvs-seg_all.json lvs -a $j -o lv_name,seg_all
+	rec lvs-plus.txt lvs -a -o +lv_time,lv_host,lv_tags,lv_read_ahead
+	rec lvs-minus.txt lvs -a -o-lv_attr,origin -o +seg_count
+	rec lvs-sort.txt lvs -a -O -lv_size,lv_name -o +seg_count
+	rec vgs-sort.txt vgs -O -vg_free
+	rec pvs-sort.txt pvs -a -O pv_free,-pv_name
+	rec lvs-selected.txt lvs -a -o lv_name,selected -S 'lv_size>8m'
+	local name cmdline
+	while IFS=$'\t' read -r name cmdline; do
+		[ -n "$name" ] || continue
+		read -r -a cmd <<<"$cmdline"
+		rec "$name.txt" "${cmd[@]}"
+	done <"$(dirname "$(realpath "$0")")/fields-selections.txt"
 }
 
 # ---------------------------------------------------------------------------------------
