@@ -505,15 +505,22 @@ scenario_fields() {
 # record_fields: the field goldens of scenario fields: -o help, every field (-o all and
 # the per-object *_all lists) in text and JSON, -o +/-field, -O, and every selection
 # of fields-selections.txt (made by fields-selections.py).
+# shellcheck disable=SC2086
 record_fields() {
 	local c j='--reportformat json'
 	for c in pvs vgs lvs; do
 		rec "$c-help.txt" "$c" -o help
 	done
-	# pv_major/pv_minor are the loop device's numbers: they change from run to run
-	rec pvs-all.txt pvs -a -o all -o-pv_major,pv_minor
-	rec pvs-all.json pvs -a $j -o all -o-pv_major,pv_minor
-	rec pvs-all-b.json pvs -a $j --units b --nosuffix -o all -o-pv_major,pv_minor
+	# pvs -o all and -o pv_all include pv_major/pv_minor, the loop device's numbers,
+	# which change from run to run (and -o- does not take fields out of an *_all):
+	# pvs gets every other PV field by name, in -o all's order
+	local pvall=pv_fmt,pv_uuid,dev_size,pv_name,pv_mda_free,pv_mda_size,pv_ext_vsn,pe_start
+	pvall+=,pv_size,pv_free,pv_used,pv_attr,pv_allocatable,pv_exported,pv_missing,pv_pe_count
+	pvall+=,pv_pe_alloc_count,pv_tags,pv_mda_count,pv_mda_used_count,pv_ba_start,pv_ba_size
+	pvall+=,pv_in_use,pv_duplicate,pv_device_id,pv_device_id_type
+	rec pvs-all.txt pvs -a -o $pvall
+	rec pvs-all.json pvs -a $j -o $pvall
+	rec pvs-all-b.json pvs -a $j --units b --nosuffix -o $pvall,vg_all
 	rec vgs-all.txt vgs -o all
 	rec vgs-all.json vgs $j -o all
 	rec vgs-all-b.json vgs $j --units b --nosuffix -o all
@@ -521,8 +528,6 @@ record_fields() {
 	rec lvs-all.json lvs -a $j -o all
 	rec lvs-all-b.json lvs -a $j --units b --nosuffix -o all
 	rec lvs-seg-all.json lvs -a $j --segments -o all
-	rec pvs-pv_all.txt pvs -a -o pv_all -o-pv_major,pv_minor
-	rec pvs-pv_all.json pvs -a $j -o pv_all -o-pv_major,pv_minor
 	rec pvs-pvseg_all.txt pvs --segments -o pvseg_all
 	rec pvs-pvseg_all.json pvs --segments $j -o pv_name,pvseg_all,lv_name
 	rec vgs-vg_all.txt vgs -o vg_all
