@@ -130,6 +130,7 @@ fn report_options(a: &args::ReportArgs) -> Result<report::Options> {
         driver_unknown: a.driverloaded == Some(Yn::N),
         active: a.active,
         names: a.names.clone(),
+        select: a.select.clone(),
     })
 }
 
@@ -275,7 +276,11 @@ fn run(cli: Cli) -> Result<i32> {
             };
             let opts = report_options(a)?;
             let sys = scan(&mut err)?;
-            report::report(&sys, kind, &opts)?.write(&mut out)?;
+            let rep = report::report(&sys, kind, &opts)?;
+            if let Some(h) = rep.stderr_text() {
+                err.write_all(h.as_bytes())?;
+            }
+            rep.write(&mut out)?;
             // Freeing a large parsed VG costs time and changes nothing.
             std::mem::forget(sys);
         }

@@ -57,7 +57,7 @@ fn committed_scenario_matches(name: &str) {
 }
 
 scenario_tests!("lvm2/corpus", "commands.txt", committed_scenario_matches;
-    empty_pv, fragmented, mdacopies, ring_wrap, single, snapshot_merging, snapshot_meta,
+    empty_pv, fields, fragmented, mdacopies, ring_wrap, single, snapshot_merging, snapshot_meta,
     twopv_striped, units,
 );
 
@@ -68,5 +68,5 @@ scenario_tests!("lvm2/corpus", "commands.txt", committed_scenario_matches;
 fn live_lvm2_run_matches() {
     let dir = std::env::var("LVMSIM_LIVE_LVM2")
         .expect("LVMSIM_LIVE_LVM2 must name a directory written by testdata/lvm2/gen.sh");
-    check_corpus(Path::new(&dir), 9);
+    check_corpus(Path::new(&dir), 10);
 }
