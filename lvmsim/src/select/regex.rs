@@ -45,7 +45,9 @@ impl Set {
 #[derive(Clone)]
 enum Node {
     Chars(Set),
-    Cat(Box<Node>, Box<Node>),
+    /// A sequence (kept flat: a long pattern is a long list, not a deep
+    /// tree).
+    Cat(Vec<Node>),
     Or(Box<Node>, Box<Node>),
     Star(Box<Node>),
     Plus(Box<Node>),
@@ -202,11 +204,20 @@ impl Parser<'_> {
     fn closure(&mut self, depth: usize) -> Option<Node> {
         let mut l = self.term(depth)?;
         loop {
-            l = match self.tok {
-                Tok::Star => Node::Star(Box::new(l)),
-                Tok::Plus => Node::Plus(Box::new(l)),
-                Tok::Quest => Node::Quest(Box::new(l)),
-                _ => return Some(l),
+            // A repeat of a repeat is one repeat (`a**` is `a*`, `a+?` is
+            // `a*`), which keeps the tree shallow.
+            l = match (self.tok, l) {
+                (Tok::Star | Tok::Plus | Tok::Quest, Node::Star(x)) => Node::Star(x),
+                (Tok::Star, Node::Plus(x) | Node::Quest(x)) => Node::Star(x),
+                (Tok::Plus, Node::Plus(x)) => Node::Plus(x),
+                (Tok::Plus | Tok::Quest, Node::Quest(x)) if self.tok == Tok::Quest => {
+                    Node::Quest(x)
+                }
+                (Tok::Plus | Tok::Quest, Node::Quest(x) | Node::Plus(x)) => Node::Star(x),
+                (Tok::Star, x) => Node::Star(Box::new(x)),
+                (Tok::Plus, x) => Node::Plus(Box::new(x)),
+                (Tok::Quest, x) => Node::Quest(Box::new(x)),
+                (_, x) => return Some(x),
             };
             self.next();
         }
@@ -222,11 +233,11 @@ impl Parser<'_> {
                 None => break,
             }
         }
-        let mut n = parts.pop()?;
-        while let Some(l) = parts.pop() {
-            n = Node::Cat(Box::new(l), Box::new(n));
+        if parts.len() == 1 {
+            parts.pop()
+        } else {
+            Some(Node::Cat(parts))
         }
-        Some(n)
     }
 
     fn or_term(&mut self, depth: usize) -> Option<Node> {
@@ -323,9 +334,12 @@ fn ends(n: &Node, seq: &[Sym], from: &[bool], hit: &mut bool) -> Vec<bool> {
                 }
             }
         }
-        Node::Cat(l, r) => {
-            let mid = ends(l, seq, from, hit);
-            out = ends(r, seq, &mid, hit);
+        Node::Cat(parts) => {
+            let mut at = from.to_vec();
+            for p in parts {
+                at = ends(p, seq, &at, hit);
+            }
+            out = at;
         }
         Node::Or(l, r) => {
             let a = ends(l, seq, from, hit);
@@ -385,6 +399,7 @@ mod tests {
         assert!(m("[sp]a", "span"));
         assert!(m("^s.*p$", "snap"));
         assert!(m("a+b?c*", "xa"));
+        assert!(m("^a**$", "aaa") && m("^a+?$", "") && m("^a?+$", "aa") && !m("^a??$", "aa"));
         assert!(m(".*", ""));
         assert!(m("^a[^a-z]", "a1c"));
         assert!(!m("^a[^a-z]", "abc"));
