@@ -7,7 +7,8 @@
 //! - the commands, one module per kind of object they change: [`pv`],
 //!   [`vg`], [`lv`], [`snapshot`] (creation and merging), [`data`] (`cat`
 //!   and `write` of LV bytes); the reading ones: [`report`]
-//!   (`pvs`/`vgs`/`lvs`), [`dmsetup`], [`pvck`], [`backup`]
+//!   (`pvs`/`vgs`/`lvs`, with lvm2's field catalogue in [`fields`] and its
+//!   `-S` selections in [`select`]), [`dmsetup`], [`pvck`], [`backup`]
 //!   (`vgcfgbackup`), [`history`] and [`recover`] (forensics);
 //! - their common ground: [`size`] (lvm2's size arguments), [`ids`]
 //!   (UUIDs), [`write`](mod@write) (who writes, commits in lvm2's order), [`lock`]
