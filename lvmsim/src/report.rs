@@ -1,7 +1,7 @@
 //! `pvs`, `vgs` and `lvs`: lvm2's report fields, computed from the scanned
 //! images, and two writers (lvm2's `basic` columns and its `json`).
 
-use crate::error::{bail, refused, Error, Result};
+use crate::error::{bail, Error, Result};
 use crate::units::{format_size, Units};
 use lvm_meta::model::{Area, Lv, SegmentKind, Vg};
 use lvm_meta::scan::{System, VgInstance};
@@ -1206,7 +1206,7 @@ fn all_sections(kind: Kind) -> &'static [crate::fields::Section] {
         Kind::Vg => &[S::Vg],
         Kind::Lv => &[S::Lv, S::LvInfo, S::LvStatus, S::LvInfoStatus, S::Vg],
         Kind::Seg => &[S::Lv, S::Vg, S::Seg],
-        Kind::PvSeg => &[S::Label, S::Pv, S::Vg, S::PvSeg],
+        Kind::PvSeg => &[S::Label, S::PvSeg],
     }
 }
 
@@ -1254,6 +1254,16 @@ fn field_names(kind: Kind, opts: &Options) -> Vec<String> {
     names
 }
 
+/// lvm2's refusal of an unknown field name: its list of every field, then
+/// the message (`prefix` is `dm_report: ` for a sort key).
+fn unknown_field(prefix: &str, name: &str) -> String {
+    let text = format!(
+        "{}  {prefix}Unrecognised field: {name}\n",
+        crate::fields::help_text(true, false)
+    );
+    stderr_message(&text)
+}
+
 fn resolve_fields(kind: Kind, names: &[String]) -> Result<Vec<&'static Field>, String> {
     let mut out = Vec::new();
     for n in names {
@@ -1262,7 +1272,7 @@ fn resolve_fields(kind: Kind, names: &[String]) -> Result<Vec<&'static Field>, S
         } else if let Some(secs) = prefix_sections(n) {
             out.extend(section_fields(secs));
         } else {
-            out.push(find_field(n, kind).ok_or_else(|| format!("Unrecognised field: {n}"))?);
+            out.push(find_field(n, kind).ok_or_else(|| unknown_field("", n))?);
         }
     }
     Ok(out)
@@ -1794,7 +1804,8 @@ fn sort_rows(ctx: &Ctx, rows: &[Row], spec: &str, kind: Kind) -> Result<Vec<usiz
             Some(n) => (n, true),
             None => (k.strip_prefix('+').unwrap_or(k), false),
         };
-        let f = find_field(name, kind).ok_or_else(|| refused!("Unrecognised field: {name}"))?;
+        let f = find_field(name, kind)
+            .ok_or_else(|| Error::Refused(unknown_field("dm_report: ", name)))?;
         keys.push((f, desc));
     }
     #[derive(PartialEq, PartialOrd)]

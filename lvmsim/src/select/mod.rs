@@ -1152,33 +1152,42 @@ fn days_in_month(m: i64, y: i64) -> i64 {
     }
 }
 
-/// A date `YYYY`, `YYYY-MM`, `YYYY-MM-DD` (or `YYYYMM`, `YYYYMMDD`) as the
-/// range of seconds it covers, in UTC.
+/// A date `YYYY`, `YYYY-MM`, `YYYY-MM-DD` (or `YYYYMM`, `YYYYMMDD`), with an
+/// optional time of day `hh[:mm[:ss]]` (or `hhmm`, `hhmmss`) after spaces,
+/// as the range of seconds it covers, in UTC.
 fn parse_date(w: &str) -> Result<(i64, i64), &'static str> {
     const BAD: &str = "Incorrect date format.";
-    let parts: Vec<&str> = w.split('-').collect();
-    let num = |s: &str| -> Result<i64, &'static str> {
+    const BAD_TIME: &str = "Incorrect time format.";
+    let w = w.trim();
+    let (date, time) = match w.split_once(' ') {
+        Some((d, t)) => (d, Some(t.trim())),
+        None => (w, None),
+    };
+    let num = |s: &str, bad: &'static str| -> Result<i64, &'static str> {
         if s.is_empty() || s.len() > 9 || !s.bytes().all(|b| b.is_ascii_digit()) {
-            Err(BAD)
+            Err(bad)
         } else {
-            s.parse().map_err(|_| BAD)
+            s.parse().map_err(|_| bad)
         }
     };
+    let parts: Vec<&str> = date.split('-').collect();
     let (y, m, d, span) = match parts.as_slice() {
         [a] => match a.len() {
-            4 => (num(a)?, 1, 1, 'y'),
+            4 => (num(a, BAD)?, 1, 1, 'y'),
             6 => {
-                let n = num(a)?;
+                let n = num(a, BAD)?;
                 (n / 100, n % 100, 1, 'm')
             }
             8 => {
-                let n = num(a)?;
+                let n = num(a, BAD)?;
                 (n / 10000, (n / 100) % 100, n % 100, 'd')
             }
             _ => return Err(BAD),
         },
-        [a, b] if a.len() + b.len() == 6 => (num(a)?, num(b)?, 1, 'm'),
-        [a, b, c] if a.len() + b.len() + c.len() == 8 => (num(a)?, num(b)?, num(c)?, 'd'),
+        [a, b] if a.len() + b.len() == 6 => (num(a, BAD)?, num(b, BAD)?, 1, 'm'),
+        [a, b, c] if a.len() + b.len() + c.len() == 8 => {
+            (num(a, BAD)?, num(b, BAD)?, num(c, BAD)?, 'd')
+        }
         _ => return Err(BAD),
     };
     if !(1..=12).contains(&m) {
@@ -1187,14 +1196,47 @@ fn parse_date(w: &str) -> Result<(i64, i64), &'static str> {
     if d < 1 || d > days_in_month(m, y) {
         return Err("Specified day out of range.");
     }
-    let start = days_from_civil(y, m, d) * 86400;
-    let end_day = match span {
-        'y' => days_from_civil(y + 1, 1, 1),
-        'm' if m == 12 => days_from_civil(y + 1, 1, 1),
-        'm' => days_from_civil(y, m + 1, 1),
-        _ => days_from_civil(y, m, d) + 1,
+    let day = days_from_civil(y, m, d) * 86400;
+    let Some(time) = time.filter(|t| !t.is_empty()) else {
+        let end_day = match span {
+            'y' => days_from_civil(y + 1, 1, 1),
+            'm' if m == 12 => days_from_civil(y + 1, 1, 1),
+            'm' => days_from_civil(y, m + 1, 1),
+            _ => days_from_civil(y, m, d) + 1,
+        };
+        return Ok((day, end_day * 86400 - 1));
     };
-    Ok((start, end_day * 86400 - 1))
+    let tparts: Vec<&str> = time.split(':').collect();
+    let (h, mi, sec, len) = match tparts.as_slice() {
+        [a] => match a.len() {
+            2 => (num(a, BAD_TIME)?, 0, 0, 3600),
+            4 => {
+                let n = num(a, BAD_TIME)?;
+                (n / 100, n % 100, 0, 60)
+            }
+            6 => {
+                let n = num(a, BAD_TIME)?;
+                (n / 10000, (n / 100) % 100, n % 100, 1)
+            }
+            _ => return Err(BAD_TIME),
+        },
+        [a, b] if a.len() + b.len() == 4 => (num(a, BAD_TIME)?, num(b, BAD_TIME)?, 0, 60),
+        [a, b, c] if a.len() + b.len() + c.len() == 6 => {
+            (num(a, BAD_TIME)?, num(b, BAD_TIME)?, num(c, BAD_TIME)?, 1)
+        }
+        _ => return Err(BAD_TIME),
+    };
+    if h > 23 {
+        return Err("Specified hours out of range.");
+    }
+    if mi > 60 {
+        return Err("Specified minutes out of range.");
+    }
+    if sec > 60 {
+        return Err("Specified seconds out of range.");
+    }
+    let start = day + h * 3600 + mi * 60 + sec;
+    Ok((start, start + len - 1))
 }
 
 /// What lvm2 prints before a refused operator: the selection help.
@@ -1343,6 +1385,8 @@ mod tests {
         assert!(m("snap_percent<50"));
         assert!(m("lv_time>1970-06-01&&lv_time<1971-02"));
         assert!(m("lv_time=1971-01-01"));
+        assert!(m("lv_time='1971-01-01 00'") && m("lv_time=\"1971-01-01 00:00:00\""));
+        assert!(!m("lv_time>'1971-01-01 00:00'"));
     }
 
     #[test]
