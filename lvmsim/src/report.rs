@@ -1419,30 +1419,63 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
     } else {
         base
     };
+    if matches!(kind, Kind::Lv | Kind::Seg)
+        && fields
+            .iter()
+            .chain(&sel_fields)
+            .any(|f| matches!(f.obj, Obj::Pv | Obj::PvSeg))
+    {
+        bail!("Can't report LV and PV fields at the same time in report type \"lv\".");
+    }
+    // Fields of objects inside the reported ones make one row per inner
+    // object, as lvm2 joins them: `pvs -o lv_name` lists PV segments, `vgs
+    // -o lv_name` (or `pv_name`) the VGs' LVs (or PVs), in metadata order
+    // within each VG.
+    let shows = |objs: &[Obj]| fields.iter().any(|f| objs.contains(&f.obj));
+    let (kind, row_kind, sort_default) = match kind {
+        Kind::Pv if shows(&[Obj::Lv, Obj::Seg]) => (Kind::PvSeg, Kind::PvSeg, "pv_name"),
+        Kind::Vg if shows(&[Obj::Seg]) => (Kind::Vg, Kind::Seg, "vg_name"),
+        Kind::Vg if shows(&[Obj::Lv]) => (Kind::Vg, Kind::Lv, "vg_name"),
+        Kind::Vg if shows(&[Obj::Pv, Obj::PvSeg]) => (Kind::Vg, Kind::Pv, "vg_name"),
+        k => (k, k, default_sort(k)),
+    };
     for f in &fields {
-        let ok = match kind {
+        let ok = match row_kind {
             Kind::Pv => matches!(f.obj, Obj::Pv | Obj::Vg | Obj::Special),
             Kind::Vg => matches!(f.obj, Obj::Vg | Obj::Special),
-            Kind::Lv | Kind::Seg => matches!(f.obj, Obj::Vg | Obj::Lv | Obj::Seg | Obj::Special),
+            Kind::Lv | Kind::Seg => {
+                matches!(f.obj, Obj::Vg | Obj::Lv | Obj::Seg | Obj::Special)
+            }
             Kind::PvSeg => true,
         };
         if !ok {
             bail!("Field {} cannot be used in this report", f.name);
         }
     }
-    if matches!(kind, Kind::Lv | Kind::Seg) && sel_fields.iter().any(|f| f.obj == Obj::Pv) {
-        bail!("Can't report LV and PV fields at the same time in report type \"lv\".");
-    }
     let ctx = Ctx {
         sys,
         opts,
         kernel: crate::active::Kernel::default(),
     };
-    let mut rows = rows(sys, kind, opts)?;
+    let mut rows = if kind == Kind::Vg && row_kind == Kind::Pv {
+        // The VGs' PVs (names on the command line are VG names here).
+        let mut o = opts.clone();
+        o.names.clear();
+        rows(sys, Kind::Pv, &o)?
+            .into_iter()
+            .filter(|r| {
+                r.vg.is_some_and(|v| {
+                    opts.names.is_empty() || opts.names.contains(&sys.vgs[v].vg.name)
+                })
+            })
+            .collect()
+    } else {
+        rows(sys, row_kind, opts)?
+    };
     let mut selected: Vec<bool> = Vec::with_capacity(rows.len());
     if let Some(sl) = &selection {
         for &r in &rows {
-            let subs = sub_rows(sys, kind, r, &sel_fields);
+            let subs = sub_rows(sys, row_kind, r, &sel_fields);
             let ok = subs.iter().any(|&sr| {
                 sl.matches(&mut |id| {
                     let f = &ALL_FIELDS[id];
@@ -1463,11 +1496,8 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
     } else {
         selected.resize(rows.len(), true);
     }
-    let sort = opts
-        .sort
-        .clone()
-        .unwrap_or_else(|| default_sort(kind).to_owned());
-    let order = sort_rows(&ctx, &rows, &sort, kind)?;
+    let sort = opts.sort.clone().unwrap_or_else(|| sort_default.to_owned());
+    let order = sort_rows(&ctx, &rows, &sort, row_kind)?;
     let rows: Vec<(Row, bool)> = order.iter().map(|&i| (rows[i], selected[i])).collect();
     let mut values: Vec<Vec<Value>> = Vec::with_capacity(rows.len());
     let mut text: Vec<Vec<String>> = Vec::with_capacity(rows.len());
