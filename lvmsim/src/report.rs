@@ -426,6 +426,28 @@ static GETTERS: &[(&str, Getter)] =
         g("lv_active_remotely", |c, _| {
             Cell::Bin(c.active_state().map(|_| false), "active remotely")
         }),
+        // The device's state: unknown without device-mapper; under `--active`
+        // every LV has a live table, nothing suspended or open.
+        g("lv_suspended", |c, _| {
+            Cell::Bin(c.active_state().map(|_| false), "suspended")
+        }),
+        g("lv_live_table", |c, _| {
+            Cell::Bin(c.active_state(), "live table present")
+        }),
+        g("lv_inactive_table", |c, _| {
+            Cell::Bin(c.active_state().map(|_| false), "inactive table present")
+        }),
+        g("lv_device_open", |c, _| {
+            Cell::Bin(c.active_state().map(|_| false), "open")
+        }),
+        // Snapshot status: known for snapshots and merging origins (their
+        // device-mapper targets report it), unknown for other LVs.
+        g("lv_merge_failed", |c, r| {
+            Cell::Bin(c.snapshot_state(r).map(|_| false), "merge failed")
+        }),
+        g("lv_snapshot_invalid", |c, r| {
+            Cell::Bin(c.snapshot_state(r), "snapshot invalid")
+        }),
         g("lv_active_exclusively", |c, _| {
             Cell::Bin(c.active_state(), "active exclusively")
         }),
@@ -645,14 +667,7 @@ fn constant_getter(name: &str) -> Getter {
     let ty = crate::fields::by_name(name).map_or(T::Str, |d| d.ty);
     match name {
         // Kernel state lvm2 reports as unknown without device-mapper.
-        "lv_suspended"
-        | "lv_live_table"
-        | "lv_inactive_table"
-        | "lv_device_open"
-        | "lv_check_needed"
-        | "lv_merge_failed"
-        | "lv_snapshot_invalid"
-        | "zero" => |_, _| Cell::Bin(None, ""),
+        "lv_check_needed" | "zero" => |_, _| Cell::Bin(None, ""),
         "raidintegrityblocksize"
         | "writecache_block_size"
         | "lv_kernel_major"
@@ -762,6 +777,19 @@ impl Ctx<'_> {
         } else {
             Some(false)
         }
+    }
+    /// Whether a snapshot (or the snapshot merging into an origin) is
+    /// invalid, where lvm2 knows: under `--active`, for snapshots and
+    /// merging origins; `None` otherwise ("unknown").
+    fn snapshot_state(&self, r: Row) -> Option<bool> {
+        let (Some(g), Some(i), Some(v)) = (r.vg, r.lv, self.vg(r)) else {
+            return None;
+        };
+        let cow = cow_of(&v.vg, i).is_some();
+        if !self.opts.active || !(cow || is_origin(&v.vg, i).1) {
+            return None;
+        }
+        Some(cow && self.kernel.status(self.sys, g, i) == Some(crate::active::SnapStatus::Invalid))
     }
     fn lv_merging(&self, r: Row) -> bool {
         match (self.vg(r), r.lv) {
