@@ -542,6 +542,18 @@ record_fields() {
 	rec vgs-sort.txt vgs -O -vg_free
 	rec pvs-sort.txt pvs -a -O pv_free,-pv_name
 	rec lvs-selected.txt lvs -a -o lv_name,selected -S 'lv_size>8m'
+	# unknown fields: lvm2 lists every field first (sort keys: "dm_report: " message)
+	rec lvs-unknown-field.txt lvs -o lv_name,nosuch
+	rec lvs-unknown-sort.txt lvs -O nosuch
+	# fields of inner objects: one row per PV segment, per LV or per PV of a VG
+	rec pvs-lv-join.txt pvs -a -o pv_name,lv_name,vg_name,seg_start_pe
+	rec pvs-lv-join.json pvs $j -o pv_name,lv_name
+	rec vgs-lv-join.txt vgs -o vg_name,lv_name,lv_size
+	rec vgs-seg-join.txt vgs -o vg_name,lv_name,seg_size
+	rec vgs-pv-join.txt vgs -o vg_name,pv_name,pv_free
+	rec lvs-pv-field.txt lvs -o lv_name,pv_name
+	rec pvs-seg-select.txt pvs --segments -o pvseg_all,lv_name -S lv_name=str
+	rec vgs-selected.txt vgs -o vg_name,selected -S 'vg_free>0'
 	local name cmdline
 	while IFS=$'\t' read -r name cmdline; do
 		[ -n "$name" ] || continue
