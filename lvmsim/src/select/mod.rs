@@ -50,6 +50,10 @@ pub enum SelValue {
     Time(i64),
 }
 
+/// Deepest nesting of parentheses and `!( )` parsed (lvm2 has no limit):
+/// it bounds the parser's recursion on hostile input.
+const MAX_NESTING: usize = 256;
+
 /// The value lvm2 uses for an undefined number.
 pub const UNDEF: u64 = u64::MAX;
 /// One percent in [`SelValue::Pct`] units.
@@ -592,7 +596,7 @@ impl P<'_> {
     }
 
     fn ex(&mut self, at: usize) -> Option<(Node, usize)> {
-        if self.depth > 256 {
+        if self.depth > MAX_NESTING {
             self.err("Selection is nested too deeply.");
             return None;
         }

@@ -19,6 +19,10 @@ const DOLLAR: Sym = 257;
 /// The wrapper's end marker: reaching it means the pattern matched.
 const TARGET: Sym = 258;
 const NSYMS: usize = 259;
+/// Deepest nesting of groups and alternatives parsed: far beyond any real
+/// pattern, and it bounds the parser's recursion (and the matcher's, which
+/// follows the tree).
+const MAX_NESTING: usize = 200;
 
 #[derive(Clone)]
 struct Set(Vec<bool>);
@@ -241,7 +245,7 @@ impl Parser<'_> {
     }
 
     fn or_term(&mut self, depth: usize) -> Option<Node> {
-        if depth > 200 {
+        if depth > MAX_NESTING {
             // Far deeper than any real pattern: refuse rather than recurse.
             self.log.push("Parse error in regex".into());
             return None;
