@@ -3,7 +3,8 @@
 (made by real lvm2 and the real kernel). Usage: fuzz/make-seeds.py [OUTDIR]
 (default fuzz/corpus). Needs the zstd command, and builds lvmsim to find the
 COW stores of snapshots (exception_store seeds). The commands target gets
-hand-made programs instead (command_seeds)."""
+hand-made programs instead (command_seeds), the select target the recorded
+lvm2 selections (select_seeds)."""
 import glob, os, re, struct, subprocess, sys, tempfile
 
 root = os.path.dirname(os.path.abspath(__file__))
@@ -101,7 +102,18 @@ def command_seeds():
     for name, prog in progs.items():
         put("commands", name, prog)
 
+def select_seeds():
+    """select: every selection the lvm2 corpus records (fields scenario),
+    after a first byte that picks the row's values."""
+    lst = os.path.join(root, "..", "testdata", "lvm2", "fields-selections.txt")
+    with open(lst) as f:
+        for i, line in enumerate(f):
+            name, cmd = line.rstrip("\n").split("\t")
+            sel = cmd.split(" -S ", 1)[1]
+            put("select", name, bytes([i % 256]) + sel.encode())
+
 command_seeds()
+select_seeds()
 for path in images:
     raw = subprocess.run(["zstd", "-q", "-d", "-c", path], check=True, capture_output=True).stdout
     tag = path.split(os.sep)[-2] + "-" + os.path.basename(path).split(".")[0]

@@ -7,7 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")" || exit 1
 secs=${1:-1200}
-targets="label mda_header metadata_text ring_scan scan_image history vg_model exception_store image_set commands"
+targets="label mda_header metadata_text ring_scan scan_image history vg_model exception_store image_set commands select"
 # Seeds for any target that has none yet (a corpus kept from older runs may
 # lack a newer target's).
 for t in $targets; do

@@ -7,7 +7,9 @@
 //! - the commands, one module per kind of object they change: [`pv`],
 //!   [`vg`], [`lv`], [`snapshot`] (creation and merging), [`data`] (`cat`
 //!   and `write` of LV bytes); the reading ones: [`report`]
-//!   (`pvs`/`vgs`/`lvs`), [`display`] (`pvdisplay`/`vgdisplay`/`lvdisplay`), [`dmsetup`], [`pvck`], [`backup`]
+//!   (`pvs`/`vgs`/`lvs`, with lvm2's field catalogue in [`fields`] and its
+//!   `-S` selections in [`select`]), [`display`]
+//!   (`pvdisplay`/`vgdisplay`/`lvdisplay`), [`dmsetup`], [`pvck`], [`backup`]
 //!   (`vgcfgbackup`), [`history`] and [`recover`] (forensics);
 //! - their common ground: [`size`] (lvm2's size arguments), [`names`]
 //!   (VG, LV and device names on the command line, in all their forms), [`ids`]
@@ -45,6 +47,7 @@ pub mod data;
 pub mod display;
 pub mod dmsetup;
 pub mod error;
+pub mod fields;
 pub mod history;
 pub mod ids;
 pub mod lock;
@@ -54,6 +57,7 @@ pub mod pv;
 pub mod pvck;
 pub mod recover;
 pub mod report;
+pub mod select;
 pub mod size;
 pub mod snapshot;
 pub mod units;

@@ -1,7 +1,7 @@
 //! `pvs`, `vgs` and `lvs`: lvm2's report fields, computed from the scanned
 //! images, and two writers (lvm2's `basic` columns and its `json`).
 
-use crate::error::{bail, refused, Error, Result};
+use crate::error::{bail, Error, Result};
 use crate::units::{format_size, Units};
 use lvm_meta::model::{Area, Lv, SegmentKind, Vg};
 use lvm_meta::scan::{System, VgInstance};
@@ -53,6 +53,8 @@ pub struct Options {
     pub active: bool,
     /// Names given on the command line (VG, VG/LV, or PV paths).
     pub names: Vec<String>,
+    /// `-S`/`--select`: lvm2's selection (see [`crate::select`]).
+    pub select: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +70,8 @@ enum Obj {
     Vg,
     Lv,
     Seg,
+    /// The implicit `selected` field.
+    Special,
 }
 
 /// One row's context: indices into the scanned system.
@@ -82,11 +86,34 @@ struct Row {
     pvseg: Option<(u64, u64)>,
 }
 
+/// A value as a field computes it; [`Field`]'s type decides how it prints
+/// and how selections compare it.
 enum Cell {
     Str(String),
+    /// Words, printed sorted and joined by `,`.
+    List(Vec<String>),
     Num(u64),
+    /// A signed number (`-1`: not set).
+    Signed(i64),
+    /// A size in sectors.
     Size(u64),
+    /// A binary field: set (its word), unset (nothing) or unknown.
+    Bin(Option<bool>, &'static str),
+    /// A percentage in millionths of a percent, or undefined (blank).
+    Pct(Option<u64>),
+    /// A time, or none (blank).
+    Time(Option<i64>),
+    /// Nothing known: blank, "undefined" to selections.
+    Blank,
+    /// Blank, and zero to selections (lvm2's `origin_size`).
+    BlankZero,
+    /// The read-ahead `auto`.
+    Auto,
+    /// A size field lvm2 prints as `-1` (kernel values when inactive).
+    MinusOne,
 }
+
+type Getter = fn(&Ctx, Row) -> Cell;
 
 #[derive(Debug)]
 struct Field {
@@ -95,7 +122,8 @@ struct Field {
     width: usize,
     obj: Obj,
     align: Align,
-    get: fn(&Ctx, Row) -> Cell,
+    ty: crate::fields::FieldType,
+    get: Getter,
 }
 
 struct Ctx<'a> {
@@ -104,268 +132,557 @@ struct Ctx<'a> {
     kernel: crate::active::Kernel,
 }
 
-const fn f(
-    name: &'static str,
-    heading: &'static str,
-    width: usize,
-    obj: Obj,
-    align: Align,
-    get: fn(&Ctx, Row) -> Cell,
-) -> Field {
-    Field {
-        name,
-        heading,
-        width,
-        obj,
-        align,
-        get,
-    }
+const fn g(name: &'static str, get: Getter) -> (&'static str, Getter) {
+    (name, get)
 }
-
-use Align::{Left as L, Right as R};
 
 fn s(v: impl Into<String>) -> Cell {
     Cell::Str(v.into())
 }
 
-static FIELDS: &[Field] = &[
-    f("pv_name", "PV", 10, Obj::Pv, L, |c, r| s(c.pv_name(r))),
-    f("pv_uuid", "PV UUID", 38, Obj::Pv, L, |c, r| s(c.pv_uuid(r))),
-    f("pv_fmt", "Fmt", 0, Obj::Pv, L, |c, r| {
-        s(if c.is_pv(r) { "lvm2" } else { "" })
-    }),
-    f("pv_attr", "Attr", 0, Obj::Pv, L, |c, r| s(c.pv_attr(r))),
-    f("pv_size", "PSize", 0, Obj::Pv, R, |c, r| {
-        Cell::Size(c.pv_size(r))
-    }),
-    f("pv_free", "PFree", 0, Obj::Pv, R, |c, r| {
-        Cell::Size(c.pv_free(r))
-    }),
-    f("pv_used", "Used", 0, Obj::Pv, R, |c, r| {
-        Cell::Size(c.pv_size(r) - c.pv_free(r).min(c.pv_size(r)))
-    }),
-    f("dev_size", "DevSize", 0, Obj::Pv, R, |c, r| {
-        Cell::Size(c.dev(r).map_or(0, |d| d.image.size / 512))
-    }),
-    f("pe_start", "1st PE", 7, Obj::Pv, R, |c, r| {
-        Cell::Size(c.pe_start(r))
-    }),
-    f("pv_pe_count", "PE", 3, Obj::Pv, R, |c, r| {
-        Cell::Num(c.vg_pv(r).map_or(0, |(_, p)| u64::from(p.pe_count)))
-    }),
-    f("pv_pe_alloc_count", "Alloc", 0, Obj::Pv, R, |c, r| {
-        Cell::Num(c.pv_alloc(r))
-    }),
-    f("pv_mda_count", "#PMda", 0, Obj::Pv, R, |c, r| {
-        Cell::Num(c.dev(r).map_or(0, |d| d.mdas.len() as u64))
-    }),
-    f("pv_mda_used_count", "#PMdaUse", 0, Obj::Pv, R, |c, r| {
-        Cell::Num(
-            c.dev(r)
-                .map_or(0, |d| d.mdas.iter().filter(|m| !m.ignored).count() as u64),
-        )
-    }),
-    f("pv_mda_size", "PMdaSize", 9, Obj::Pv, R, |c, r| {
-        Cell::Size(c.pv_mda_size(r))
-    }),
-    f("pv_mda_free", "PMdaFree", 9, Obj::Pv, R, |c, r| {
-        Cell::Size(c.pv_mda_free(r))
-    }),
-    f("pv_tags", "PV Tags", 0, Obj::Pv, L, |c, r| {
-        s(c.vg_pv(r).map_or(String::new(), |(_, p)| tag_list(&p.tags)))
-    }),
-    f("pvseg_start", "Start", 0, Obj::PvSeg, R, |_, r| {
-        Cell::Num(r.pvseg.map_or(0, |p| p.0))
-    }),
-    f("pvseg_size", "SSize", 0, Obj::PvSeg, R, |_, r| {
-        Cell::Num(r.pvseg.map_or(0, |p| p.1))
-    }),
-    f("vg_fmt", "Fmt", 0, Obj::Vg, L, |c, r| {
-        s(if c.vg(r).is_some() { "lvm2" } else { "" })
-    }),
-    f("vg_uuid", "VG UUID", 38, Obj::Vg, L, |c, r| {
-        s(c.vg(r).map_or(String::new(), |v| v.vg.id.clone()))
-    }),
-    f("vg_name", "VG", 0, Obj::Vg, L, |c, r| {
-        s(c.vg(r).map_or_else(
-            || {
-                if c.used_orphan(r) {
-                    "[unknown]".to_owned()
-                } else {
-                    String::new()
+/// Every field of lvm2's catalogue with its getter, in catalogue order.
+static ALL_FIELDS: std::sync::LazyLock<Vec<Field>> = std::sync::LazyLock::new(|| {
+    use crate::fields::{Section, CATALOGUE, SELECTED};
+    let mut v: Vec<Field> = CATALOGUE
+        .iter()
+        .map(|d| Field {
+            name: d.name,
+            heading: d.heading,
+            width: d.min_width(),
+            obj: match d.section {
+                Section::Lv | Section::LvInfo | Section::LvStatus | Section::LvInfoStatus => {
+                    Obj::Lv
                 }
+                Section::Label | Section::Pv => Obj::Pv,
+                Section::Vg => Obj::Vg,
+                Section::Seg => Obj::Seg,
+                Section::PvSeg => Obj::PvSeg,
             },
-            |v| v.vg.name.clone(),
-        ))
-    }),
-    f("vg_attr", "Attr", 5, Obj::Vg, L, |c, r| {
-        s(c.vg(r).map_or(String::new(), vg_attr))
-    }),
-    f("vg_size", "VSize", 0, Obj::Vg, R, |c, r| {
-        Cell::Size(
-            c.vg(r)
-                .map_or(0, |v| v.vg.total_extents() * v.vg.extent_size.0),
-        )
-    }),
-    f("vg_free", "VFree", 0, Obj::Vg, R, |c, r| {
-        Cell::Size(
-            c.vg(r)
-                .map_or(0, |v| v.vg.free_extents() * v.vg.extent_size.0),
-        )
-    }),
-    f("vg_extent_size", "Ext", 0, Obj::Vg, R, |c, r| {
-        Cell::Size(c.vg(r).map_or(0, |v| v.vg.extent_size.0))
-    }),
-    f("vg_extent_count", "#Ext", 0, Obj::Vg, R, |c, r| {
-        Cell::Num(c.vg(r).map_or(0, |v| v.vg.total_extents()))
-    }),
-    f("vg_free_count", "Free", 0, Obj::Vg, R, |c, r| {
-        Cell::Num(c.vg(r).map_or(0, |v| v.vg.free_extents()))
-    }),
-    f("max_lv", "MaxLV", 0, Obj::Vg, R, |c, r| {
-        Cell::Num(c.vg(r).map_or(0, |v| u64::from(v.vg.max_lv)))
-    }),
-    f("max_pv", "MaxPV", 0, Obj::Vg, R, |c, r| {
-        Cell::Num(c.vg(r).map_or(0, |v| u64::from(v.vg.max_pv)))
-    }),
-    f("pv_count", "#PV", 0, Obj::Vg, R, |c, r| {
-        Cell::Num(c.vg(r).map_or(0, |v| v.vg.pvs.len() as u64))
-    }),
-    f("lv_count", "#LV", 0, Obj::Vg, R, |c, r| {
-        Cell::Num(c.vg(r).map_or(0, |v| {
-            (0..v.vg.lvs.len()).filter(|&i| v.vg.lv_visible(i)).count() as u64
-        }))
-    }),
-    f("snap_count", "#SN", 0, Obj::Vg, R, |c, r| {
-        Cell::Num(c.vg(r).map_or(0, |v| {
-            (0..v.vg.lvs.len())
-                .filter(|&i| cow_of(&v.vg, i).is_some())
-                .count() as u64
-        }))
-    }),
-    f("vg_seqno", "Seq", 0, Obj::Vg, R, |c, r| {
-        Cell::Num(c.vg(r).map_or(0, |v| u64::from(v.vg.seqno)))
-    }),
-    f("vg_tags", "VG Tags", 0, Obj::Vg, L, |c, r| {
-        s(c.vg(r).map_or(String::new(), |v| tag_list(&v.vg.tags)))
-    }),
-    f("vg_mda_count", "#VMda", 0, Obj::Vg, R, |c, r| {
-        Cell::Num(c.vg_mdas(r).len() as u64)
-    }),
-    f("vg_mda_used_count", "#VMdaUse", 0, Obj::Vg, R, |c, r| {
-        Cell::Num(c.vg_mdas(r).iter().filter(|m| !m.ignored).count() as u64)
-    }),
-    f("vg_mda_size", "VMdaSize", 9, Obj::Vg, R, |c, r| {
-        Cell::Size(
-            c.vg_mdas(r)
-                .iter()
-                .map(|m| m.locn.size / 512)
-                .min()
-                .unwrap_or(0),
-        )
-    }),
-    f("vg_mda_free", "VMdaFree", 9, Obj::Vg, R, |c, r| {
-        Cell::Size(c.vg_mdas(r).iter().map(|m| mda_free(m)).min().unwrap_or(0))
-    }),
-    f("vg_mda_copies", "#VMdaCps", 0, Obj::Vg, L, |c, r| {
-        s(c.vg(r)
-            .map_or(String::new(), |v| match v.vg.metadata_copies {
-                0 => "unmanaged".to_owned(),
-                n => n.to_string(),
-            }))
-    }),
-    f("lv_uuid", "LV UUID", 38, Obj::Lv, L, |c, r| {
-        s(c.lv(r).map_or(String::new(), |(_, l)| l.id.clone()))
-    }),
-    f("lv_name", "LV", 4, Obj::Lv, L, |c, r| s(c.lv_name(r))),
-    f("lv_full_name", "LV", 4, Obj::Lv, L, |c, r| {
-        s(c.lv(r)
-            .map_or(String::new(), |(v, l)| format!("{}/{}", v.name, l.name)))
-    }),
-    f("lv_path", "Path", 0, Obj::Lv, L, |c, r| {
-        s(match (c.lv(r), r.lv) {
-            (Some((v, l)), Some(i)) if v.lv_visible(i) => format!("/dev/{}/{}", v.name, l.name),
-            _ => String::new(),
+            align: if d.ty.right_aligned() {
+                Align::Right
+            } else {
+                Align::Left
+            },
+            ty: d.ty,
+            get: getter(d.name),
         })
-    }),
-    f("lv_attr", "Attr", 0, Obj::Lv, L, |c, r| s(c.lv_attr(r))),
-    f("lv_size", "LSize", 0, Obj::Lv, R, |c, r| {
-        Cell::Size(c.lv_size(r))
-    }),
-    f("seg_count", "#Seg", 0, Obj::Lv, R, |c, r| {
-        Cell::Num(c.lv(r).map_or(0, |(_, l)| l.segments.len() as u64))
-    }),
-    f("origin", "Origin", 0, Obj::Lv, L, |c, r| s(c.origin(r))),
-    f("origin_size", "OSize", 0, Obj::Lv, R, |c, r| {
-        match c.origin_size(r) {
-            0 => s(""),
+        .collect();
+    v.push(Field {
+        name: SELECTED.name,
+        heading: SELECTED.heading,
+        width: SELECTED.min_width(),
+        obj: Obj::Special,
+        align: Align::Right,
+        ty: SELECTED.ty,
+        get: |_, _| Cell::Num(1),
+    });
+    v
+});
+
+fn getter(name: &str) -> Getter {
+    if let Some((_, gt)) = GETTERS.iter().find(|(n, _)| *n == name) {
+        return *gt;
+    }
+    constant_getter(name)
+}
+
+static GETTERS: &[(&str, Getter)] =
+    &[
+        g("pv_name", |c, r| s(c.pv_name(r))),
+        g("pv_uuid", |c, r| s(c.pv_uuid(r))),
+        g("pv_fmt", |c, r| s(if c.is_pv(r) { "lvm2" } else { "" })),
+        g("pv_attr", |c, r| s(c.pv_attr(r))),
+        g("pv_size", |c, r| Cell::Size(c.pv_size(r))),
+        g("pv_free", |c, r| Cell::Size(c.pv_free(r))),
+        g("pv_used", |c, r| {
+            Cell::Size(c.pv_size(r) - c.pv_free(r).min(c.pv_size(r)))
+        }),
+        g("dev_size", |c, r| {
+            Cell::Size(c.dev(r).map_or(0, |d| d.image.size / 512))
+        }),
+        g("pe_start", |c, r| Cell::Size(c.pe_start(r))),
+        g("pv_pe_count", |c, r| {
+            Cell::Num(c.vg_pv(r).map_or(0, |(_, p)| u64::from(p.pe_count)))
+        }),
+        g("pv_pe_alloc_count", |c, r| Cell::Num(c.pv_alloc(r))),
+        g("pv_mda_count", |c, r| {
+            Cell::Num(c.dev(r).map_or(0, |d| d.mdas.len() as u64))
+        }),
+        g("pv_mda_used_count", |c, r| {
+            Cell::Num(
+                c.dev(r)
+                    .map_or(0, |d| d.mdas.iter().filter(|m| !m.ignored).count() as u64),
+            )
+        }),
+        g("pv_mda_size", |c, r| Cell::Size(c.pv_mda_size(r))),
+        g("pv_mda_free", |c, r| Cell::Size(c.pv_mda_free(r))),
+        g("pv_tags", |c, r| {
+            Cell::List(c.vg_pv(r).map_or(Vec::new(), |(_, p)| sorted(&p.tags)))
+        }),
+        g("pvseg_start", |_, r| Cell::Num(r.pvseg.map_or(0, |p| p.0))),
+        g("pvseg_size", |_, r| Cell::Num(r.pvseg.map_or(0, |p| p.1))),
+        g("vg_fmt", |_, _| s("lvm2")),
+        g("vg_uuid", |c, r| {
+            s(c.vg(r).map_or(String::new(), |v| v.vg.id.clone()))
+        }),
+        g("vg_name", |c, r| {
+            s(c.vg(r).map_or_else(
+                || {
+                    if c.used_orphan(r) {
+                        "[unknown]".to_owned()
+                    } else {
+                        String::new()
+                    }
+                },
+                |v| v.vg.name.clone(),
+            ))
+        }),
+        g("vg_attr", |c, r| {
+            s(c.vg(r).map_or("r-----".to_owned(), vg_attr))
+        }),
+        g("vg_size", |c, r| {
+            Cell::Size(
+                c.vg(r)
+                    .map_or(0, |v| v.vg.total_extents() * v.vg.extent_size.0),
+            )
+        }),
+        g("vg_free", |c, r| {
+            Cell::Size(
+                c.vg(r)
+                    .map_or(0, |v| v.vg.free_extents() * v.vg.extent_size.0),
+            )
+        }),
+        g("vg_extent_size", |c, r| {
+            Cell::Size(c.vg(r).map_or(0, |v| v.vg.extent_size.0))
+        }),
+        g("vg_extent_count", |c, r| {
+            Cell::Num(c.vg(r).map_or(0, |v| v.vg.total_extents()))
+        }),
+        g("vg_free_count", |c, r| {
+            Cell::Num(c.vg(r).map_or(0, |v| v.vg.free_extents()))
+        }),
+        g("max_lv", |c, r| {
+            Cell::Num(c.vg(r).map_or(0, |v| u64::from(v.vg.max_lv)))
+        }),
+        g("max_pv", |c, r| {
+            Cell::Num(c.vg(r).map_or(0, |v| u64::from(v.vg.max_pv)))
+        }),
+        g("pv_count", |c, r| {
+            Cell::Num(c.vg(r).map_or(0, |v| v.vg.pvs.len() as u64))
+        }),
+        g("lv_count", |c, r| {
+            Cell::Num(c.vg(r).map_or(0, |v| {
+                (0..v.vg.lvs.len()).filter(|&i| v.vg.lv_visible(i)).count() as u64
+            }))
+        }),
+        g("snap_count", |c, r| {
+            Cell::Num(c.vg(r).map_or(0, |v| {
+                (0..v.vg.lvs.len())
+                    .filter(|&i| cow_of(&v.vg, i).is_some())
+                    .count() as u64
+            }))
+        }),
+        g("vg_seqno", |c, r| {
+            Cell::Num(c.vg(r).map_or(0, |v| u64::from(v.vg.seqno)))
+        }),
+        g("vg_tags", |c, r| {
+            Cell::List(c.vg(r).map_or(Vec::new(), |v| sorted(&v.vg.tags)))
+        }),
+        g("vg_mda_count", |c, r| Cell::Num(c.vg_mdas(r).len() as u64)),
+        g("vg_mda_used_count", |c, r| {
+            Cell::Num(c.vg_mdas(r).iter().filter(|m| !m.ignored).count() as u64)
+        }),
+        g("vg_mda_size", |c, r| {
+            Cell::Size(
+                c.vg_mdas(r)
+                    .iter()
+                    .map(|m| m.locn.size / 512)
+                    .min()
+                    .unwrap_or(0),
+            )
+        }),
+        g("vg_mda_free", |c, r| {
+            Cell::Size(c.vg_mdas(r).iter().map(|m| mda_free(m)).min().unwrap_or(0))
+        }),
+        g("vg_mda_copies", |c, r| {
+            s(c.vg(r)
+                .map_or("unmanaged".to_owned(), |v| match v.vg.metadata_copies {
+                    0 => "unmanaged".to_owned(),
+                    n => n.to_string(),
+                }))
+        }),
+        g("lv_uuid", |c, r| {
+            s(c.lv(r).map_or(String::new(), |(_, l)| l.id.clone()))
+        }),
+        g("lv_name", |c, r| s(c.lv_name(r))),
+        g("lv_full_name", |c, r| {
+            s(c.lv(r)
+                .map_or(String::new(), |(v, l)| format!("{}/{}", v.name, l.name)))
+        }),
+        g("lv_path", |c, r| {
+            s(match (c.lv(r), r.lv) {
+                (Some((v, l)), Some(i)) if v.lv_visible(i) => format!("/dev/{}/{}", v.name, l.name),
+                _ => String::new(),
+            })
+        }),
+        g("lv_attr", |c, r| s(c.lv_attr(r))),
+        g("lv_size", |c, r| Cell::Size(c.lv_size(r))),
+        g("seg_count", |c, r| {
+            Cell::Num(c.lv(r).map_or(0, |(_, l)| l.segments.len() as u64))
+        }),
+        g("origin", |c, r| s(c.origin(r))),
+        g("origin_size", |c, r| match c.origin_size(r) {
+            0 => Cell::BlankZero,
             n => Cell::Size(n),
-        }
-    }),
-    f("pool_lv", "Pool", 0, Obj::Lv, L, |_, _| s("")),
-    f("data_percent", "Data%", 6, Obj::Lv, L, |c, r| {
-        s(c.snap_percent(r))
-    }),
-    f("snap_percent", "Snap%", 6, Obj::Lv, L, |c, r| {
-        s(c.snap_percent(r))
-    }),
-    f("metadata_percent", "Meta%", 6, Obj::Lv, R, |_, _| s("")),
-    f("copy_percent", "Cpy%Sync", 0, Obj::Lv, R, |_, _| s("")),
-    f("move_pv", "Move", 0, Obj::Lv, L, |_, _| s("")),
-    f("mirror_log", "Log", 0, Obj::Lv, L, |_, _| s("")),
-    f("convert_lv", "Convert", 0, Obj::Lv, L, |_, _| s("")),
-    f("lv_tags", "LV Tags", 0, Obj::Lv, L, |c, r| {
-        s(c.lv(r).map_or(String::new(), |(_, l)| tag_list(&l.tags)))
-    }),
-    f("lv_layout", "Layout", 10, Obj::Lv, L, |c, r| {
-        s(c.lv_layout(r))
-    }),
-    f("lv_role", "Role", 10, Obj::Lv, L, |c, r| s(c.lv_role(r))),
-    f("segtype", "Type", 0, Obj::Seg, L, |c, r| s(c.segtype(r))),
-    f("stripes", "#Str", 0, Obj::Seg, R, |c, r| {
-        Cell::Num(c.seg(r).map_or(0, |(_, _, sg)| seg_area_count(sg)))
-    }),
-    f("stripe_size", "Stripe", 0, Obj::Seg, R, |c, r| {
-        Cell::Size(c.seg(r).map_or(0, |(_, _, sg)| match &sg.kind {
-            SegmentKind::Striped {
-                stripe_size: Some(z),
-                stripes,
-            } if stripes.len() > 1 => z.0,
-            _ => 0,
-        }))
-    }),
-    f("chunk_size", "Chunk", 0, Obj::Seg, R, |c, r| {
-        Cell::Size(c.chunk_size(r))
-    }),
-    f("seg_start", "Start", 0, Obj::Seg, R, |c, r| {
-        Cell::Size(
-            c.seg(r)
-                .map_or(0, |(v, _, sg)| u64::from(sg.start_extent) * v.extent_size.0),
-        )
-    }),
-    f("seg_start_pe", "Start", 0, Obj::Seg, R, |c, r| {
-        Cell::Num(c.seg(r).map_or(0, |(_, _, sg)| u64::from(sg.start_extent)))
-    }),
-    f("seg_size", "SSize", 0, Obj::Seg, R, |c, r| {
-        Cell::Size(
-            c.seg(r)
-                .map_or(0, |(v, _, sg)| u64::from(sg.extent_count) * v.extent_size.0),
-        )
-    }),
-    f("seg_size_pe", "SSize", 0, Obj::Seg, R, |c, r| {
-        Cell::Num(c.seg(r).map_or(0, |(_, _, sg)| u64::from(sg.extent_count)))
-    }),
-    f("seg_pe_ranges", "PE Ranges", 0, Obj::Seg, L, |c, r| {
-        s(c.seg_areas(r, true))
-    }),
-    f("devices", "Devices", 0, Obj::Seg, L, |c, r| {
-        s(c.seg_areas(r, false))
-    }),
-    f("seg_tags", "Seg Tags", 0, Obj::Seg, L, |c, r| {
-        s(c.seg(r)
-            .map_or(String::new(), |(_, _, sg)| tag_list(&sg.tags)))
-    }),
-];
+        }),
+        g("pool_lv", |_, _| s("")),
+        g("data_percent", |c, r| s(c.snap_percent(r))),
+        g("snap_percent", |c, r| s(c.snap_percent(r))),
+        g("metadata_percent", |_, _| Cell::Pct(None)),
+        g("copy_percent", |_, _| Cell::Pct(None)),
+        g("move_pv", |_, _| s("")),
+        g("mirror_log", |_, _| s("")),
+        g("convert_lv", |_, _| s("")),
+        g("lv_tags", |c, r| {
+            Cell::List(c.lv(r).map_or(Vec::new(), |(_, l)| sorted(&l.tags)))
+        }),
+        g("lv_layout", |c, r| list_of(&c.lv_layout(r))),
+        g("lv_role", |c, r| list_of(&c.lv_role(r))),
+        g("segtype", |c, r| s(c.segtype(r))),
+        g("stripes", |c, r| {
+            Cell::Num(c.seg(r).map_or(0, |(_, _, sg)| seg_area_count(sg)))
+        }),
+        g("stripe_size", |c, r| {
+            Cell::Size(c.seg(r).map_or(0, |(_, _, sg)| match &sg.kind {
+                SegmentKind::Striped {
+                    stripe_size: Some(z),
+                    stripes,
+                } if stripes.len() > 1 => z.0,
+                _ => 0,
+            }))
+        }),
+        g("chunk_size", |c, r| Cell::Size(c.chunk_size(r))),
+        g("seg_start", |c, r| {
+            Cell::Size(
+                c.seg(r)
+                    .map_or(0, |(v, _, sg)| u64::from(sg.start_extent) * v.extent_size.0),
+            )
+        }),
+        g("seg_start_pe", |c, r| {
+            Cell::Num(c.seg(r).map_or(0, |(_, _, sg)| u64::from(sg.start_extent)))
+        }),
+        g("seg_size", |c, r| {
+            Cell::Size(
+                c.seg(r)
+                    .map_or(0, |(v, _, sg)| u64::from(sg.extent_count) * v.extent_size.0),
+            )
+        }),
+        g("seg_size_pe", |c, r| {
+            Cell::Num(c.seg(r).map_or(0, |(_, _, sg)| u64::from(sg.extent_count)))
+        }),
+        g("seg_pe_ranges", |c, r| s(c.seg_areas(r, true))),
+        g("devices", |c, r| s(c.seg_areas(r, false))),
+        g("seg_tags", |c, r| {
+            Cell::List(c.seg(r).map_or(Vec::new(), |(_, _, sg)| sorted(&sg.tags)))
+        }),
+        // Fields an image answers beyond the ones above.
+        g("lv_dm_path", |c, r| {
+            s(c.lv(r).map_or(String::new(), |(v, l)| {
+                format!(
+                    "/dev/mapper/{}-{}",
+                    v.name.replace('-', "--"),
+                    l.name.replace('-', "--")
+                )
+            }))
+        }),
+        g("lv_allocation_policy", |c, r| {
+            s(c.lv(r).map_or(String::new(), |(_, l)| {
+                l.allocation_policy
+                    .clone()
+                    .unwrap_or_else(|| "inherit".into())
+            }))
+        }),
+        g("lv_allocation_locked", |c, r| {
+            Cell::Bin(Some(c.lv_status(r, "LOCKED")), "allocation locked")
+        }),
+        g("lv_fixed_minor", |c, r| {
+            Cell::Bin(Some(c.lv_status(r, "FIXED_MINOR")), "fixed minor")
+        }),
+        g("lv_skip_activation", |c, r| {
+            Cell::Bin(Some(c.lv_flag(r, "ACTIVATION_SKIP")), "skip activation")
+        }),
+        g("lv_autoactivation", |c, r| {
+            Cell::Bin(Some(!c.lv_flag(r, "NOAUTOACTIVATE")), "enabled")
+        }),
+        g("lv_merging", |c, r| {
+            Cell::Bin(Some(c.lv_merging(r)), "merging")
+        }),
+        g("lv_active", |c, _| {
+            s(if c.opts.active { "active" } else { "unknown" })
+        }),
+        g("lv_active_locally", |c, _| {
+            Cell::Bin(c.active_state(), "active locally")
+        }),
+        g("lv_active_remotely", |c, _| {
+            Cell::Bin(c.active_state().map(|_| false), "active remotely")
+        }),
+        // The device's state: unknown without device-mapper; under `--active`
+        // every LV has a live table, nothing suspended or open.
+        g("lv_suspended", |c, _| {
+            Cell::Bin(c.active_state().map(|_| false), "suspended")
+        }),
+        g("lv_live_table", |c, _| {
+            Cell::Bin(c.active_state(), "live table present")
+        }),
+        g("lv_inactive_table", |c, _| {
+            Cell::Bin(c.active_state().map(|_| false), "inactive table present")
+        }),
+        g("lv_device_open", |c, _| {
+            Cell::Bin(c.active_state().map(|_| false), "open")
+        }),
+        // Snapshot status: known for snapshots and merging origins (their
+        // device-mapper targets report it), unknown for other LVs.
+        g("lv_merge_failed", |c, r| {
+            Cell::Bin(c.snapshot_state(r).map(|_| false), "merge failed")
+        }),
+        g("lv_snapshot_invalid", |c, r| {
+            Cell::Bin(c.snapshot_state(r), "snapshot invalid")
+        }),
+        g("lv_active_exclusively", |c, _| {
+            Cell::Bin(c.active_state(), "active exclusively")
+        }),
+        g("lv_major", |c, r| {
+            Cell::Signed(c.lv(r).and_then(|(_, l)| l.major).unwrap_or(-1))
+        }),
+        g("lv_minor", |c, r| {
+            Cell::Signed(c.lv(r).and_then(|(_, l)| l.minor).unwrap_or(-1))
+        }),
+        g("lv_read_ahead", |c, r| {
+            match c.lv(r).and_then(|(_, l)| l.read_ahead) {
+                Some(n) if n >= 0 => Cell::Size(n.unsigned_abs()),
+                _ => Cell::Auto,
+            }
+        }),
+        g("origin_uuid", |c, r| {
+            s(match (c.vg(r), r.lv) {
+                (Some(v), Some(i)) => {
+                    cow_of(&v.vg, i).map_or(String::new(), |(o, _, _)| v.vg.lvs[o].id.clone())
+                }
+                _ => String::new(),
+            })
+        }),
+        g("lv_ancestors", |c, r| Cell::List(c.ancestors(r))),
+        g("lv_full_ancestors", |c, r| Cell::List(c.ancestors(r))),
+        g("lv_descendants", |c, r| Cell::List(c.descendants(r))),
+        g("lv_full_descendants", |c, r| Cell::List(c.descendants(r))),
+        g("lv_profile", |c, r| {
+            s(c.lv(r)
+                .and_then(|(_, l)| l.profile.clone())
+                .unwrap_or_default())
+        }),
+        g("lv_lockargs", |c, r| {
+            s(c.lv(r)
+                .and_then(|(_, l)| l.lock_args.clone())
+                .unwrap_or_default())
+        }),
+        g("lv_time", |c, r| {
+            Cell::Time(c.lv(r).and_then(|(_, l)| l.creation_time))
+        }),
+        g("lv_host", |c, r| {
+            s(c.lv(r)
+                .and_then(|(_, l)| l.creation_host.clone())
+                .unwrap_or_default())
+        }),
+        g("lv_modules", |c, r| {
+            let snap = match (c.vg(r), r.lv) {
+                (Some(v), Some(i)) => cow_of(&v.vg, i).is_some() || is_origin(&v.vg, i).0,
+                _ => false,
+            };
+            Cell::List(if snap {
+                vec!["snapshot".into()]
+            } else {
+                Vec::new()
+            })
+        }),
+        g("lv_historical", |_, _| Cell::Bin(Some(false), "historical")),
+        g("lv_permissions", |c, r| {
+            s(match c.lv(r) {
+                None => "",
+                Some(_) if !c.lv_status(r, "WRITE") => "read-only",
+                Some(_) if c.opts.active => "writeable",
+                Some(_) => "unknown",
+            })
+        }),
+        g("vg_permissions", |c, r| {
+            s(match c.vg(r) {
+                Some(v) if v.vg.status.iter().any(|x| x == "WRITE") => "writeable",
+                _ => "read-only",
+            })
+        }),
+        g("vg_extendable", |c, r| {
+            Cell::Bin(Some(c.vg_status(r, "RESIZEABLE")), "extendable")
+        }),
+        g("vg_exported", |c, r| {
+            Cell::Bin(Some(c.vg_status(r, "EXPORTED")), "exported")
+        }),
+        g("vg_autoactivation", |c, r| {
+            Cell::Bin(
+                Some(
+                    !c.vg(r)
+                        .is_some_and(|v| v.vg.flags.iter().any(|f| f == "NOAUTOACTIVATE")),
+                ),
+                "enabled",
+            )
+        }),
+        g("vg_partial", |c, r| {
+            Cell::Bin(Some(c.vg(r).is_some_and(|v| v.partial())), "partial")
+        }),
+        g("vg_allocation_policy", |c, r| {
+            s(c.vg(r).map_or("unknown".to_owned(), |v| {
+                v.vg.allocation_policy
+                    .clone()
+                    .unwrap_or_else(|| "normal".into())
+            }))
+        }),
+        g("vg_clustered", |c, r| {
+            Cell::Bin(Some(c.vg_status(r, "CLUSTERED")), "clustered")
+        }),
+        g("vg_shared", |c, r| {
+            Cell::Bin(
+                Some(c.vg(r).is_some_and(|v| v.vg.lock_type.is_some())),
+                "shared",
+            )
+        }),
+        g("vg_sysid", |c, r| {
+            s(c.vg(r)
+                .and_then(|v| v.vg.system_id.clone())
+                .unwrap_or_default())
+        }),
+        g("vg_systemid", |c, r| {
+            s(c.vg(r)
+                .and_then(|v| v.vg.system_id.clone())
+                .unwrap_or_default())
+        }),
+        g("vg_lock_type", |c, r| {
+            s(c.vg(r)
+                .and_then(|v| v.vg.lock_type.clone())
+                .unwrap_or_default())
+        }),
+        g("vg_lock_args", |c, r| {
+            s(c.vg(r)
+                .and_then(|v| v.vg.lock_args.clone())
+                .unwrap_or_default())
+        }),
+        g("vg_profile", |c, r| {
+            s(c.vg(r)
+                .and_then(|v| v.vg.profile.clone())
+                .unwrap_or_default())
+        }),
+        g("vg_missing_pv_count", |c, r| {
+            Cell::Num(c.vg(r).map_or(0, |v| {
+                v.pv_devices.iter().filter(|d| d.is_none()).count() as u64
+            }))
+        }),
+        g("pv_major", |_, _| Cell::Signed(-1)),
+        g("pv_minor", |_, _| Cell::Signed(-1)),
+        g("pv_ext_vsn", |c, r| {
+            Cell::Num(
+                c.dev(r)
+                    .and_then(|d| d.label.as_ref())
+                    .and_then(|l| l.pv_header.extension.as_ref())
+                    .map_or(0, |e| u64::from(e.version)),
+            )
+        }),
+        g("pv_allocatable", |c, r| {
+            Cell::Bin(
+                Some(
+                    c.vg_pv(r)
+                        .is_some_and(|(_, p)| p.status.iter().any(|x| x == "ALLOCATABLE")),
+                ),
+                "allocatable",
+            )
+        }),
+        g("pv_exported", |c, r| {
+            Cell::Bin(Some(c.vg_status(r, "EXPORTED")), "exported")
+        }),
+        g("pv_missing", |c, r| {
+            Cell::Bin(
+                Some(c.vg_pv(r).is_some_and(|(_, p)| {
+                    r.dev.is_none() || p.flags.iter().any(|f| f == "MISSING")
+                })),
+                "missing",
+            )
+        }),
+        g("pv_ba_start", |c, r| Cell::Size(c.bootloader_area(r).0)),
+        g("pv_ba_size", |c, r| Cell::Size(c.bootloader_area(r).1)),
+        g("pv_in_use", |c, r| {
+            Cell::Bin(Some(c.vg_pv(r).is_some() || c.used_orphan(r)), "used")
+        }),
+        g("pv_duplicate", |_, _| Cell::Bin(Some(false), "duplicate")),
+        g("pv_device_id", |c, r| {
+            s(c.vg_pv(r)
+                .and_then(|(_, p)| p.device_id.clone())
+                .unwrap_or_default())
+        }),
+        g("pv_device_id_type", |c, r| {
+            s(c.vg_pv(r)
+                .and_then(|(_, p)| p.device_id_type.clone())
+                .unwrap_or_default())
+        }),
+        g("data_stripes", |c, r| {
+            Cell::Num(c.seg(r).map_or(0, |(_, _, sg)| seg_area_count(sg)))
+        }),
+        g("data_copies", |c, r| {
+            Cell::Num(u64::from(c.seg(r).is_some()))
+        }),
+        g("region_size", |_, _| Cell::Size(0)),
+        g("seg_le_ranges", |c, r| {
+            s(c.seg_areas(r, true).replace(' ', ","))
+        }),
+    ];
+
+/// Tags as lvm2 reports them: sorted (byte order), whatever their order in
+/// the metadata, which keeps the order they were added in.
+fn sorted(tags: &[String]) -> Vec<String> {
+    let mut v = tags.to_vec();
+    v.sort_unstable();
+    v
+}
+
+/// A list field's value from lvm2's comma-joined form.
+fn list_of(text: &str) -> Cell {
+    Cell::List(
+        text.split(',')
+            .filter(|x| !x.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// What lvm2 prints, with activation off, for the fields an image cannot
+/// answer (kernel state, and features lvmsim's images do not have: RAID,
+/// cache, thin, VDO, writecache, integrity).
+fn constant_getter(name: &str) -> Getter {
+    use crate::fields::FieldType as T;
+    let ty = crate::fields::by_name(name).map_or(T::Str, |d| d.ty);
+    match name {
+        // Kernel state lvm2 reports as unknown without device-mapper.
+        "lv_check_needed" | "zero" => |_, _| Cell::Bin(None, ""),
+        "raidintegrityblocksize"
+        | "writecache_block_size"
+        | "lv_kernel_major"
+        | "lv_kernel_minor" => |_, _| Cell::Signed(-1),
+        "lv_kernel_read_ahead" => |_, _| Cell::MinusOne,
+        _ => match ty {
+            T::Bin if name.starts_with("lv_") => |_, _| Cell::Bin(Some(false), ""),
+            T::Str => |_, _| s(""),
+            T::StrList => |_, _| Cell::List(Vec::new()),
+            T::Pct => |_, _| Cell::Pct(None),
+            T::Time => |_, _| Cell::Time(None),
+            _ => |_, _| Cell::Blank,
+        },
+    }
+}
 
 fn vg_attr(v: &VgInstance) -> String {
     let g = &v.vg;
@@ -438,6 +755,78 @@ fn mda_free(m: &lvm_meta::scan::MdaState) -> u64 {
 }
 
 impl Ctx<'_> {
+    fn lv_status(&self, r: Row, flag: &str) -> bool {
+        self.lv(r)
+            .is_some_and(|(_, l)| l.status.iter().any(|x| x == flag))
+    }
+    fn lv_flag(&self, r: Row, flag: &str) -> bool {
+        self.lv(r)
+            .is_some_and(|(_, l)| l.flags.iter().any(|x| x == flag))
+    }
+    fn vg_status(&self, r: Row, flag: &str) -> bool {
+        self.vg(r)
+            .is_some_and(|v| v.vg.status.iter().any(|x| x == flag))
+    }
+    /// Whether an LV is active: unknown without device-mapper, inactive for
+    /// the images, active under `--active`.
+    fn active_state(&self) -> Option<bool> {
+        if self.opts.active {
+            Some(true)
+        } else if self.opts.driver_unknown {
+            None
+        } else {
+            Some(false)
+        }
+    }
+    /// Whether a snapshot (or the snapshot merging into an origin) is
+    /// invalid, where lvm2 knows: under `--active`, for snapshots and
+    /// merging origins; `None` otherwise ("unknown").
+    fn snapshot_state(&self, r: Row) -> Option<bool> {
+        let (Some(g), Some(i), Some(v)) = (r.vg, r.lv, self.vg(r)) else {
+            return None;
+        };
+        let cow = cow_of(&v.vg, i).is_some();
+        if !self.opts.active || !(cow || is_origin(&v.vg, i).1) {
+            return None;
+        }
+        Some(cow && self.kernel.status(self.sys, g, i) == Some(crate::active::SnapStatus::Invalid))
+    }
+    fn lv_merging(&self, r: Row) -> bool {
+        match (self.vg(r), r.lv) {
+            (Some(v), Some(i)) => {
+                is_origin(&v.vg, i).1 || cow_of(&v.vg, i).is_some_and(|(_, _, m)| m)
+            }
+            _ => false,
+        }
+    }
+    /// A snapshot's origin (its only ancestor without thin volumes).
+    fn ancestors(&self, r: Row) -> Vec<String> {
+        match (self.vg(r), r.lv) {
+            (Some(v), Some(i)) => cow_of(&v.vg, i)
+                .map(|(o, _, _)| vec![v.vg.lvs[o].name.clone()])
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+    /// An origin's snapshots.
+    fn descendants(&self, r: Row) -> Vec<String> {
+        match (self.vg(r), r.lv) {
+            (Some(v), Some(i)) => (0..v.vg.lvs.len())
+                .filter(|&c| cow_of(&v.vg, c).is_some_and(|(o, _, _)| o == i))
+                .map(|c| v.vg.lvs[c].name.clone())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+    /// The bootloader area from the PV header's extension: (start, size)
+    /// in sectors.
+    fn bootloader_area(&self, r: Row) -> (u64, u64) {
+        self.dev(r)
+            .and_then(|d| d.label.as_ref())
+            .and_then(|l| l.pv_header.extension.as_ref())
+            .and_then(|e| e.bootloader_areas.first())
+            .map_or((0, 0), |a| (a.offset / 512, a.size / 512))
+    }
     fn dev(&self, r: Row) -> Option<&lvm_meta::scan::Device> {
         r.dev.map(|d| &self.sys.devices[d])
     }
@@ -808,16 +1197,13 @@ fn find_field(name: &str, kind: Kind) -> Option<&'static Field> {
         Kind::Seg => &["seg_", "lv_"],
         Kind::PvSeg => &["pvseg_", "pv_"],
     };
-    FIELDS
-        .iter()
-        .find(|f| same_field(f.name, name))
-        .or_else(|| {
-            prefixes.iter().find_map(|p| {
-                FIELDS
-                    .iter()
-                    .find(|f| same_field(f.name, &format!("{p}{name}")))
-            })
+    let all = &*ALL_FIELDS;
+    all.iter().find(|f| same_field(f.name, name)).or_else(|| {
+        prefixes.iter().find_map(|p| {
+            all.iter()
+                .find(|f| same_field(f.name, &format!("{p}{name}")))
         })
+    })
 }
 
 fn default_fields(kind: Kind) -> &'static str {
@@ -840,7 +1226,42 @@ fn default_sort(kind: Kind) -> &'static str {
     }
 }
 
-fn resolve_fields(kind: Kind, opts: &Options) -> Result<Vec<&'static Field>, String> {
+/// The sections `-o all` lists for a report, in order.
+fn all_sections(kind: Kind) -> &'static [crate::fields::Section] {
+    use crate::fields::Section as S;
+    match kind {
+        Kind::Pv => &[S::Label, S::Pv],
+        Kind::Vg => &[S::Vg],
+        Kind::Lv => &[S::Lv, S::LvInfo, S::LvStatus, S::LvInfoStatus, S::Vg],
+        Kind::Seg => &[S::Lv, S::Vg, S::Seg],
+        Kind::PvSeg => &[S::Label, S::PvSeg],
+    }
+}
+
+/// The sections of a `<prefix>all` name (`lv_all`, `pv_all`, ...).
+fn prefix_sections(name: &str) -> Option<&'static [crate::fields::Section]> {
+    use crate::fields::Section as S;
+    Some(match name {
+        "lv_all" => &[S::Lv, S::LvInfo, S::LvStatus, S::LvInfoStatus],
+        "pv_all" => &[S::Label, S::Pv],
+        "vg_all" => &[S::Vg],
+        "seg_all" => &[S::Seg],
+        "pvseg_all" => &[S::PvSeg],
+        _ => return None,
+    })
+}
+
+fn section_fields(secs: &[crate::fields::Section]) -> Vec<&'static Field> {
+    secs.iter()
+        .flat_map(|&sec| {
+            crate::fields::of_section(sec)
+                .filter_map(|d| ALL_FIELDS.iter().find(|f| f.name == d.name))
+        })
+        .collect()
+}
+
+/// The `-o` names in effect, before `all` lists are expanded.
+fn field_names(kind: Kind, opts: &Options) -> Vec<String> {
     let mut names: Vec<String> = default_fields(kind).split(',').map(str::to_owned).collect();
     let mut replaced = false;
     for o in &opts.fields {
@@ -857,11 +1278,32 @@ fn resolve_fields(kind: Kind, opts: &Options) -> Result<Vec<&'static Field>, Str
             names.extend(o.split(',').map(|x| x.trim().to_owned()));
         }
     }
+    names.retain(|n| !n.is_empty());
     names
-        .iter()
-        .filter(|n| !n.is_empty())
-        .map(|n| find_field(n, kind).ok_or_else(|| format!("Unrecognised field: {n}")))
-        .collect()
+}
+
+/// lvm2's refusal of an unknown field name: its list of every field, then
+/// the message (`prefix` is `dm_report: ` for a sort key).
+fn unknown_field(prefix: &str, name: &str) -> String {
+    let text = format!(
+        "{}  {prefix}Unrecognised field: {name}\n",
+        crate::fields::help_text(true, false)
+    );
+    stderr_message(&text)
+}
+
+fn resolve_fields(kind: Kind, names: &[String]) -> Result<Vec<&'static Field>, String> {
+    let mut out = Vec::new();
+    for n in names {
+        if n.eq_ignore_ascii_case("all") {
+            out.extend(section_fields(all_sections(kind)));
+        } else if let Some(secs) = prefix_sections(n) {
+            out.extend(section_fields(secs));
+        } else {
+            out.push(find_field(n, kind).ok_or_else(|| unknown_field("", n))?);
+        }
+    }
+    Ok(out)
 }
 
 /// One cell of a report, typed: what lvm2 computed before formatting it.
@@ -888,9 +1330,17 @@ pub struct Report {
     opts: Options,
     messages: Vec<String>,
     failed: bool,
+    /// What lvm2 prints on stderr instead of a report (`-o help`).
+    help: Option<String>,
 }
 
 impl Report {
+    /// What the command prints on stderr besides its report: lvm2's field
+    /// list for `-o help`.
+    pub fn stderr_text(&self) -> Option<&str> {
+        self.help.as_deref()
+    }
+
     /// The fields' names (lvm2's, e.g. `lv_name`, `lv_attr`), in order.
     pub fn fields(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.fields.iter().map(|f| f.name)
@@ -947,31 +1397,100 @@ impl Report {
     }
 }
 
-/// Runs a report and writes it to `out`.
-pub fn run(sys: &System, cmd: Kind, opts: &Options, out: &mut dyn Write) -> Result<()> {
-    report(sys, cmd, opts)?.write(out)
+/// Runs a report and writes it to `out` (what lvm2 prints on stderr, such
+/// as `-o help`, goes to `err`).
+pub fn run(
+    sys: &System,
+    cmd: Kind,
+    opts: &Options,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<()> {
+    let r = report(sys, cmd, opts)?;
+    if let Some(h) = r.stderr_text() {
+        err.write_all(h.as_bytes())?;
+    }
+    r.write(out)
 }
 
 /// Computes report `cmd` (`pvs`, `vgs`, `lvs`) with lvm2's rules for the
-/// fields, rows and sort order.
+/// fields, rows, selection and sort order.
 pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
     let base = match cmd {
         Kind::Lv if opts.segments => Kind::Seg,
         Kind::Pv if opts.segments => Kind::PvSeg,
         other => other,
     };
-    let fields = resolve_fields(base, opts).map_err(Error::Refused)?;
-    // A segment field turns an LV report into a segment report, as in lvm2.
-    let kind = if base == Kind::Lv && fields.iter().any(|f| f.obj == Obj::Seg) {
+    let names = field_names(base, opts);
+    if names.iter().any(|n| n == "help" || n == "?") {
+        // lvm2 lists every field on stderr and reports nothing.
+        return Ok(Report {
+            kind: base,
+            fields: Vec::new(),
+            values: Vec::new(),
+            text: Vec::new(),
+            opts: opts.clone(),
+            messages: Vec::new(),
+            failed: false,
+            help: Some(crate::fields::help_text(true, false)),
+        });
+    }
+    let fields = resolve_fields(base, &names).map_err(Error::Refused)?;
+    let selection = match &opts.select {
+        Some(text) => {
+            let resolve = |name: &str| {
+                find_field(name, base).map(|f| crate::select::FieldRef {
+                    id: ALL_FIELDS
+                        .iter()
+                        .position(|x| std::ptr::eq(x, f))
+                        .unwrap_or(0),
+                    name: f.name,
+                    ty: f.ty,
+                })
+            };
+            crate::select::parse(text, &resolve)
+                .map_err(|e| Error::Refused(stderr_message(&e.stderr)))?
+        }
+        None => None,
+    };
+    let sel_fields: Vec<&'static Field> = selection
+        .as_ref()
+        .map(|sl| sl.fields().into_iter().map(|i| &ALL_FIELDS[i]).collect())
+        .unwrap_or_default();
+    // A segment field turns an LV report into a segment report, as in lvm2,
+    // whether it is shown or only selected on.
+    let kind = if base == Kind::Lv && fields.iter().chain(&sel_fields).any(|f| f.obj == Obj::Seg) {
         Kind::Seg
     } else {
         base
     };
+    if matches!(kind, Kind::Lv | Kind::Seg)
+        && fields
+            .iter()
+            .chain(&sel_fields)
+            .any(|f| matches!(f.obj, Obj::Pv | Obj::PvSeg))
+    {
+        bail!("Can't report LV and PV fields at the same time in report type \"lv\".");
+    }
+    // Fields of objects inside the reported ones make one row per inner
+    // object, as lvm2 joins them: `pvs -o lv_name` lists PV segments, `vgs
+    // -o lv_name` (or `pv_name`) the VGs' LVs (or PVs), in metadata order
+    // within each VG.
+    let shows = |objs: &[Obj]| fields.iter().any(|f| objs.contains(&f.obj));
+    let (kind, row_kind, sort_default) = match kind {
+        Kind::Pv if shows(&[Obj::Lv, Obj::Seg]) => (Kind::PvSeg, Kind::PvSeg, "pv_name"),
+        Kind::Vg if shows(&[Obj::Seg]) => (Kind::Vg, Kind::Seg, "vg_name"),
+        Kind::Vg if shows(&[Obj::Lv]) => (Kind::Vg, Kind::Lv, "vg_name"),
+        Kind::Vg if shows(&[Obj::Pv, Obj::PvSeg]) => (Kind::Vg, Kind::Pv, "vg_name"),
+        k => (k, k, default_sort(k)),
+    };
     for f in &fields {
-        let ok = match kind {
-            Kind::Pv => matches!(f.obj, Obj::Pv | Obj::Vg),
-            Kind::Vg => f.obj == Obj::Vg,
-            Kind::Lv | Kind::Seg => matches!(f.obj, Obj::Vg | Obj::Lv | Obj::Seg),
+        let ok = match row_kind {
+            Kind::Pv => matches!(f.obj, Obj::Pv | Obj::Vg | Obj::Special),
+            Kind::Vg => matches!(f.obj, Obj::Vg | Obj::Special),
+            Kind::Lv | Kind::Seg => {
+                matches!(f.obj, Obj::Vg | Obj::Lv | Obj::Seg | Obj::Special)
+            }
             Kind::PvSeg => true,
         };
         if !ok {
@@ -989,29 +1508,68 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
         cmd == Kind::Vg,
         &opts.names,
     )?;
-    let mut rows = rows(sys, kind, opts, &sel)?;
-    let sort = opts
-        .sort
-        .clone()
-        .unwrap_or_else(|| default_sort(kind).to_owned());
-    sort_rows(&ctx, &mut rows, &sort, kind)?;
-    let values: Vec<Vec<Value>> = rows
-        .iter()
-        .map(|&r| {
-            fields
-                .iter()
-                .map(|f| match (f.get)(&ctx, r) {
-                    Cell::Str(s) => Value::Str(s),
-                    Cell::Num(n) => Value::Num(n),
-                    Cell::Size(n) => Value::Size(n),
+    let mut rows = if kind == Kind::Vg && row_kind == Kind::Pv {
+        // The VGs' PVs (names on the command line are VG names here).
+        let all = crate::names::Selection {
+            everything: true,
+            ..crate::names::Selection::default()
+        };
+        rows(sys, Kind::Pv, opts, &all)?
+            .into_iter()
+            .filter(|r| r.vg.is_some_and(|v| sel.has_vg(&sys.vgs[v].vg.name)))
+            .collect()
+    } else {
+        rows(sys, row_kind, opts, &sel)?
+    };
+    let mut selected: Vec<bool> = Vec::with_capacity(rows.len());
+    if let Some(sl) = &selection {
+        for &r in &rows {
+            let subs = sub_rows(sys, row_kind, r, &sel_fields);
+            let ok = subs.iter().any(|&sr| {
+                sl.matches(&mut |id| {
+                    let f = &ALL_FIELDS[id];
+                    sel_value(f, (f.get)(&ctx, sr))
                 })
-                .collect()
-        })
-        .collect();
-    let text = values
-        .iter()
-        .map(|r| r.iter().map(|v| render(opts, v)).collect())
-        .collect();
+            });
+            selected.push(ok);
+        }
+        let show_all = fields.iter().any(|f| f.obj == Obj::Special);
+        if !show_all {
+            let mut i = 0;
+            rows.retain(|_| {
+                i += 1;
+                selected[i - 1]
+            });
+            selected.retain(|&b| b);
+        }
+    } else {
+        selected.resize(rows.len(), true);
+    }
+    let sort = opts.sort.clone().unwrap_or_else(|| sort_default.to_owned());
+    let order = sort_rows(&ctx, &rows, &sort, row_kind)?;
+    let rows: Vec<(Row, bool)> = order.iter().map(|&i| (rows[i], selected[i])).collect();
+    let mut values: Vec<Vec<Value>> = Vec::with_capacity(rows.len());
+    let mut text: Vec<Vec<String>> = Vec::with_capacity(rows.len());
+    for &(r, sel) in &rows {
+        let mut vr = Vec::with_capacity(fields.len());
+        let mut tr = Vec::with_capacity(fields.len());
+        for f in &fields {
+            let cell = if f.obj == Obj::Special {
+                Cell::Num(u64::from(sel))
+            } else {
+                (f.get)(&ctx, r)
+            };
+            let t = render(opts, &cell);
+            vr.push(match cell {
+                Cell::Num(n) => Value::Num(n),
+                Cell::Size(n) => Value::Size(n),
+                _ => Value::Str(t.clone()),
+            });
+            tr.push(t);
+        }
+        values.push(vr);
+        text.push(tr);
+    }
     Ok(Report {
         kind: base,
         fields,
@@ -1020,14 +1578,143 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
         opts: opts.clone(),
         messages: sel.messages,
         failed: sel.failed,
+        help: None,
     })
 }
 
-fn render(opts: &Options, v: &Value) -> String {
-    match v {
-        Value::Str(s) => s.clone(),
-        Value::Num(n) => n.to_string(),
-        Value::Size(sz) => format_size(*sz, opts.units, !opts.nosuffix),
+/// A multi-line stderr text as an error message: `main` prints a message
+/// indented by two spaces and followed by a newline.
+fn stderr_message(stderr: &str) -> String {
+    let t = stderr.strip_prefix("  ").unwrap_or(stderr);
+    t.strip_suffix('\n').unwrap_or(t).to_owned()
+}
+
+/// The rows a selection is tried on for one report row: the row itself,
+/// or, when the selection reads fields of objects inside it (a VG's LVs or
+/// PVs, a PV's LVs), one row per such object; lvm2 keeps the row when any
+/// of them passes.
+fn sub_rows(sys: &System, kind: Kind, r: Row, sel_fields: &[&Field]) -> Vec<Row> {
+    let wants = |o: Obj| sel_fields.iter().any(|f| f.obj == o);
+    match kind {
+        Kind::Vg if wants(Obj::Lv) || wants(Obj::Seg) => {
+            let Some(vi) = r.vg else { return vec![r] };
+            let vg = &sys.vgs[vi].vg;
+            let mut out = Vec::new();
+            for (li, l) in vg.lvs.iter().enumerate() {
+                if l.is_snapshot_glue() {
+                    continue;
+                }
+                for si in 0..l.segments.len().max(1) {
+                    out.push(Row {
+                        lv: Some(li),
+                        seg: Some(si),
+                        ..r
+                    });
+                }
+            }
+            out
+        }
+        Kind::Vg if wants(Obj::Pv) => {
+            let Some(vi) = r.vg else { return vec![r] };
+            let v = &sys.vgs[vi];
+            (0..v.vg.pvs.len())
+                .map(|pi| Row {
+                    pv: Some(pi),
+                    dev: v.pv_devices[pi],
+                    ..r
+                })
+                .collect()
+        }
+        Kind::Pv if wants(Obj::Lv) || wants(Obj::Seg) => {
+            let (Some(vi), Some(pi)) = (r.vg, r.pv) else {
+                return vec![r];
+            };
+            let vg = &sys.vgs[vi].vg;
+            let mut out = Vec::new();
+            for (li, l) in vg.lvs.iter().enumerate() {
+                for (si, sg) in l.segments.iter().enumerate() {
+                    if let SegmentKind::Striped { stripes, .. } = &sg.kind {
+                        if stripes
+                            .iter()
+                            .any(|a| matches!(a, Area::Pv { pv, .. } if *pv == pi))
+                        {
+                            out.push(Row {
+                                lv: Some(li),
+                                seg: Some(si),
+                                ..r
+                            });
+                        }
+                    }
+                }
+            }
+            out
+        }
+        _ => vec![r],
+    }
+}
+
+/// A cell as selections compare it, by its field's type.
+fn sel_value(f: &Field, c: Cell) -> crate::select::SelValue {
+    use crate::fields::FieldType as T;
+    use crate::select::{SelValue as V, UNDEF};
+    let blank = |ty| match ty {
+        T::Num | T::Bin | T::SNum => V::Num(UNDEF),
+        T::Size => V::Size(f64::NAN),
+        T::Pct => V::Pct(UNDEF),
+        T::StrList => V::List(Vec::new()),
+        T::Time => V::Time(0),
+        T::Str => V::Str(String::new()),
+    };
+    match c {
+        Cell::Str(x) => match f.ty {
+            T::Num | T::Bin | T::SNum => V::Num(x.parse().unwrap_or(UNDEF)),
+            T::Pct => x.parse::<f64>().map_or(V::Pct(UNDEF), |p| {
+                V::Pct((p * crate::select::PERCENT_1 as f64) as u64)
+            }),
+            _ => V::Str(x),
+        },
+        Cell::List(mut v) => {
+            v.sort();
+            V::List(v)
+        }
+        // lvm2 keeps a count's bits where a size field's value is read as a
+        // double (`seg_size_pe` is typed as a size): a tiny number.
+        Cell::Num(n) if f.ty == T::Size => V::Size(f64::from_bits(n)),
+        Cell::Num(n) => V::Num(n),
+        Cell::Signed(n) => V::Num(n as u64),
+        Cell::Size(n) => V::Size(n as f64),
+        Cell::Bin(b, _) => V::Num(match b {
+            Some(true) => 1,
+            Some(false) => 0,
+            None => UNDEF,
+        }),
+        Cell::Pct(p) => V::Pct(p.unwrap_or(UNDEF)),
+        Cell::Time(t) => V::Time(t.unwrap_or(0)),
+        Cell::Blank => blank(f.ty),
+        Cell::BlankZero => match f.ty {
+            T::Size => V::Size(0.0),
+            _ => V::Num(0),
+        },
+        Cell::Auto => V::Size(crate::select::SIZE_AUTO),
+        Cell::MinusOne => V::Size(f64::NAN),
+    }
+}
+
+fn render(opts: &Options, c: &Cell) -> String {
+    match c {
+        Cell::Str(s) => s.clone(),
+        Cell::List(v) => v.join(","),
+        Cell::Num(n) => n.to_string(),
+        Cell::Signed(n) => n.to_string(),
+        Cell::Size(sz) => format_size(*sz, opts.units, !opts.nosuffix),
+        Cell::Bin(Some(true), w) => (*w).to_owned(),
+        Cell::Bin(Some(false), _) => String::new(),
+        Cell::Bin(None, _) => "unknown".to_owned(),
+        Cell::Pct(Some(p)) => format!("{:.2}", *p as f64 / crate::select::PERCENT_1 as f64),
+        Cell::Pct(None) | Cell::Blank | Cell::BlankZero | Cell::Time(None) => String::new(),
+        Cell::Time(Some(t)) => lvm_meta::timefmt::iso_local(*t),
+        Cell::Auto => "auto".to_owned(),
+        Cell::MinusOne => "-1".to_owned(),
     }
 }
 
@@ -1178,38 +1865,44 @@ fn pv_segments(sys: &System, r: Row) -> Vec<Row> {
     out
 }
 
-fn sort_rows(ctx: &Ctx, rows: &mut [Row], spec: &str, kind: Kind) -> Result<()> {
+/// The order of `rows` under sort keys `spec` (lvm2's `-O`: names, `-`
+/// for descending), stable.
+fn sort_rows(ctx: &Ctx, rows: &[Row], spec: &str, kind: Kind) -> Result<Vec<usize>> {
     let mut keys: Vec<(&'static Field, bool)> = Vec::new();
     for k in spec.split(',').map(str::trim).filter(|k| !k.is_empty()) {
         let (name, desc) = match k.strip_prefix('-') {
             Some(n) => (n, true),
             None => (k.strip_prefix('+').unwrap_or(k), false),
         };
-        let f = find_field(name, kind).ok_or_else(|| refused!("Unrecognised field: {name}"))?;
+        let f = find_field(name, kind)
+            .ok_or_else(|| Error::Refused(unknown_field("dm_report: ", name)))?;
         keys.push((f, desc));
     }
-    // Each row's sort key is computed once, not inside the comparator.
+    #[derive(PartialEq, PartialOrd)]
+    enum Key {
+        Num(f64),
+        Text(String),
+    }
     let strip = |x: String| x.trim_start_matches('[').trim_end_matches(']').to_owned();
-    let mut keyed: Vec<(Vec<Cell>, Row)> = rows
+    // Each row's sort key is computed once, not inside the comparator.
+    let keyed: Vec<Vec<Key>> = rows
         .iter()
         .map(|&r| {
-            let key = keys
-                .iter()
+            keys.iter()
                 .map(|(f, _)| match (f.get)(ctx, r) {
-                    Cell::Str(x) => Cell::Str(strip(x)),
-                    other => other,
+                    Cell::Num(n) => Key::Num(n as f64),
+                    Cell::Size(n) => Key::Num(n as f64),
+                    Cell::Signed(n) => Key::Num(n as f64),
+                    Cell::Str(x) => Key::Text(strip(x)),
+                    other => Key::Text(render(ctx.opts, &other)),
                 })
-                .collect();
-            (key, r)
+                .collect()
         })
         .collect();
-    keyed.sort_by(|(a, _), (b, _)| {
-        for ((x, y), (_, desc)) in a.iter().zip(b).zip(&keys) {
-            let o = match (x, y) {
-                (Cell::Num(x), Cell::Num(y)) | (Cell::Size(x), Cell::Size(y)) => x.cmp(y),
-                (Cell::Str(x), Cell::Str(y)) => x.cmp(y),
-                _ => std::cmp::Ordering::Equal,
-            };
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by(|&a, &b| {
+        for ((x, y), (_, desc)) in keyed[a].iter().zip(&keyed[b]).zip(&keys) {
+            let o = x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal);
             let o = if *desc { o.reverse() } else { o };
             if o != std::cmp::Ordering::Equal {
                 return o;
@@ -1217,10 +1910,7 @@ fn sort_rows(ctx: &Ctx, rows: &mut [Row], spec: &str, kind: Kind) -> Result<()> 
         }
         std::cmp::Ordering::Equal
     });
-    for (slot, (_, r)) in rows.iter_mut().zip(keyed) {
-        *slot = r;
-    }
-    Ok(())
+    Ok(order)
 }
 
 fn write_basic(
@@ -1240,8 +1930,9 @@ fn write_basic(
                 .map(|r| r[i].chars().count())
                 .max()
                 .unwrap_or(0);
-            let h = if opts.noheadings { 0 } else { f.heading.len() };
-            w.max(h).max(f.width)
+            // lvm2 starts from the field's width (its heading's length when
+            // the catalogue gives none) and cuts a longer heading to it.
+            w.max(f.width)
         })
         .collect();
     let line = |cells: Vec<(String, Align)>| -> String {
@@ -1276,7 +1967,15 @@ fn write_basic(
         let h = line(
             fields
                 .iter()
-                .map(|f| (f.heading.to_owned(), Align::Left))
+                .zip(&widths)
+                .map(|(f, &w)| {
+                    let h = if aligned {
+                        f.heading.chars().take(w).collect()
+                    } else {
+                        f.heading.to_owned()
+                    };
+                    (h, Align::Left)
+                })
                 .collect(),
         );
         writeln!(out, "{h}")?;
@@ -1352,14 +2051,6 @@ fn write_json(
     out.write_all(o.as_bytes())
 }
 
-/// A tags field: lvm2 reports tags sorted (byte order), whatever their order
-/// in the metadata, which keeps the order they were added in.
-fn tag_list(tags: &[String]) -> String {
-    let mut v: Vec<&str> = tags.iter().map(String::as_str).collect();
-    v.sort_unstable();
-    v.join(",")
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
@@ -1368,7 +2059,7 @@ mod tests {
         // tags = ["t3", "t0", "t2", "t1"] (added in that order) reports
         // `t0,t1,t2,t3`.
         let tags: Vec<String> = ["t3", "t0", "t2", "t1"].map(String::from).into();
-        assert_eq!(super::tag_list(&tags), "t0,t1,t2,t3");
-        assert_eq!(super::tag_list(&[]), "");
+        assert_eq!(super::sorted(&tags).join(","), "t0,t1,t2,t3");
+        assert!(super::sorted(&[]).is_empty());
     }
 }

@@ -658,6 +658,10 @@ pub(crate) struct ReportArgs {
     /// Sort keys (`-F` for descending).
     #[arg(short = 'O', long = "sort", allow_hyphen_values = true)]
     pub(crate) sort: Option<String>,
+    /// Report only the objects this lvm2 selection accepts (`lv_size>8m`,
+    /// `lv_tags={a,b}`, `lv_name=~^s && !(origin="")`...).
+    #[arg(short = 'S', long = "select", allow_hyphen_values = true)]
+    pub(crate) select: Option<String>,
     /// `basic` (columns) or `json`.
     #[arg(long = "reportformat", default_value = "basic")]
     pub(crate) reportformat: ReportFormat,

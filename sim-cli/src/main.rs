@@ -141,6 +141,7 @@ fn report_options(a: &args::ReportArgs) -> Result<report::Options> {
         driver_unknown: a.driverloaded == Some(Yn::N),
         active: a.active,
         names: a.names.clone(),
+        select: a.select.clone(),
     })
 }
 
@@ -318,6 +319,9 @@ fn run(cli: &Cli) -> Result<i32> {
             let opts = report_options(a)?;
             let sys = scan(&mut err)?;
             let r = report::report(&sys, kind, &opts)?;
+            if let Some(h) = r.stderr_text() {
+                err.write_all(h.as_bytes())?;
+            }
             for m in r.messages() {
                 writeln!(err, "  {m}")?;
             }

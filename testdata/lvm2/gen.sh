@@ -45,7 +45,7 @@ drop_noise() {
 }
 
 SCENARIOS=(single twopv-striped mdacopies fragmented ring-wrap snapshot-meta
-	snapshot-merging empty-pv units names display display-attrs display-novg)
+	snapshot-merging empty-pv units names display display-attrs display-novg fields)
 
 LOOPS=()   # loop devices attached by this process
 OUT=       # OUTDIR/<scenario> of the running scenario
@@ -849,6 +849,97 @@ scenario_display_novg() {
 	rec lvdisplay-units-x.txt lvdisplay --units x
 	rec pvdisplay-units-x.txt pvdisplay --units x
 	check "no VG" test "$(jqget vgs.json '.report[0].vg | length')" = 0
+}
+
+# Every report field and the selection grammar (-S): two VGs with tags, a striped, a
+# spanning, a read-only activation-skipped and a contiguous LV, a snapshot (written by
+# vgcfgrestore as in snapshot-meta) and an orphan PV; record_fields adds the goldens.
+scenario_fields() {
+	mkpv a 64
+	mkpv b 96
+	mkpv c 32
+	mkpv d 16
+	run pvcreate "$(dev a)" "$(dev b)" "$(dev c)" "$(dev d)"
+	run vgcreate --addtag prod --addtag vgtag1 vg_f1 "$(dev a)" "$(dev b)"
+	run vgcreate -s 1M -l 10 vg_f2 "$(dev c)"
+	run pvchange --addtag fast "$(dev a)"
+	run lvcreate -an -Zn -n lin -L 12M -r 256 --addtag web --addtag db vg_f1 "$(dev a)"
+	run lvcreate -an -Zn -n str -i2 -I64k -L 24M vg_f1
+	run lvcreate -an -Zn -n span -l 24 vg_f1 "$(dev a)" "$(dev b)"
+	run lvcreate -an -Zn -n data -l 3 vg_f1
+	run lvcreate -an -Zn -n snap -l 1 vg_f1
+	run lvcreate -an -Zn -n ro -l 1 -pr --setactivationskip y --addtag web vg_f1
+	run lvcreate -an -Zn -n small -l 3 --alloc contiguous vg_f2
+	run lvcreate -an -Zn -n big -L 10M vg_f2
+	run vgcfgbackup -f plain.vg vg_f1
+	add_snapshots "$WORKDIR/plain.vg" "$WORKDIR/restore.vg" snapshot0:data:snap:8:cow_store
+	cp "$WORKDIR/restore.vg" "$OUT/restore-input.vg"
+	run vgcfgrestore -f restore.vg vg_f1
+	record vg_f1
+	record_fields
+	check "snap is a snapshot of data" test \
+		"$(jqget lvs.json 'first(.report[0].lv[] | select(.lv_name == "snap")) | .origin')" = data
+	check "selections recorded" test "$(grep -c $'^sel-' "$OUT/commands.txt")" -ge 200
+}
+
+# record_fields: the field goldens of scenario fields: -o help, every field (-o all and
+# the per-object *_all lists) in text and JSON, -o +/-field, -O, and every selection
+# of fields-selections.txt (made by fields-selections.py).
+# shellcheck disable=SC2086
+record_fields() {
+	local c j='--reportformat json'
+	for c in pvs vgs lvs; do
+		rec "$c-help.txt" "$c" -o help
+	done
+	# pvs -o all and -o pv_all include pv_major/pv_minor, the loop device's numbers,
+	# which change from run to run (and -o- does not take fields out of an *_all):
+	# pvs gets every other PV field by name, in -o all's order
+	local pvall=pv_fmt,pv_uuid,dev_size,pv_name,pv_mda_free,pv_mda_size,pv_ext_vsn,pe_start
+	pvall+=,pv_size,pv_free,pv_used,pv_attr,pv_allocatable,pv_exported,pv_missing,pv_pe_count
+	pvall+=,pv_pe_alloc_count,pv_tags,pv_mda_count,pv_mda_used_count,pv_ba_start,pv_ba_size
+	pvall+=,pv_in_use,pv_duplicate,pv_device_id,pv_device_id_type
+	rec pvs-all.txt pvs -a -o $pvall
+	rec pvs-all.json pvs -a $j -o $pvall
+	rec pvs-all-b.json pvs -a $j --units b --nosuffix -o $pvall,vg_all
+	rec vgs-all.txt vgs -o all
+	rec vgs-all.json vgs $j -o all
+	rec vgs-all-b.json vgs $j --units b --nosuffix -o all
+	rec lvs-all.txt lvs -a -o all
+	rec lvs-all.json lvs -a $j -o all
+	rec lvs-all-b.json lvs -a $j --units b --nosuffix -o all
+	rec lvs-seg-all.json lvs -a $j --segments -o all
+	rec pvs-pvseg_all.txt pvs --segments -o pvseg_all
+	rec pvs-pvseg_all.json pvs --segments $j -o pv_name,pvseg_all,lv_name
+	rec vgs-vg_all.txt vgs -o vg_all
+	rec vgs-vg_all.json vgs $j -o vg_all
+	rec lvs-lv_all.txt lvs -a -o lv_all
+	rec lvs-lv_all.json lvs -a $j -o lv_all
+	rec lvs-seg_all.txt lvs -a -o seg_all
+	rec lvs-seg_all.json lvs -a $j -o lv_name,seg_all
+	rec lvs-plus.txt lvs -a -o +lv_time,lv_host,lv_tags,lv_read_ahead
+	rec lvs-minus.txt lvs -a -o-lv_attr,origin -o +seg_count
+	rec lvs-sort.txt lvs -a -O -lv_size,lv_name -o +seg_count
+	rec vgs-sort.txt vgs -O -vg_free
+	rec pvs-sort.txt pvs -a -O pv_free,-pv_name
+	rec lvs-selected.txt lvs -a -o lv_name,selected -S 'lv_size>8m'
+	# unknown fields: lvm2 lists every field first (sort keys: "dm_report: " message)
+	rec lvs-unknown-field.txt lvs -o lv_name,nosuch
+	rec lvs-unknown-sort.txt lvs -O nosuch
+	# fields of inner objects: one row per PV segment, per LV or per PV of a VG
+	rec pvs-lv-join.txt pvs -a -o pv_name,lv_name,vg_name,seg_start_pe
+	rec pvs-lv-join.json pvs $j -o pv_name,lv_name
+	rec vgs-lv-join.txt vgs -o vg_name,lv_name,lv_size
+	rec vgs-seg-join.txt vgs -o vg_name,lv_name,seg_size
+	rec vgs-pv-join.txt vgs -o vg_name,pv_name,pv_free
+	rec lvs-pv-field.txt lvs -o lv_name,pv_name
+	rec pvs-seg-select.txt pvs --segments -o pvseg_all,lv_name -S lv_name=str
+	rec vgs-selected.txt vgs -o vg_name,selected -S 'vg_free>0'
+	local name cmdline
+	while IFS=$'\t' read -r name cmdline; do
+		[ -n "$name" ] || continue
+		read -r -a cmd <<<"$cmdline"
+		rec "$name.txt" "${cmd[@]}"
+	done <"$(dirname "$(realpath "$0")")/fields-selections.txt"
 }
 
 # ---------------------------------------------------------------------------------------
