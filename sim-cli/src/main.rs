@@ -104,7 +104,7 @@ fn size_sectors(v: &Option<String>, unit: char) -> Result<Option<u64>> {
 
 /// `-L` or `-l`, exactly one of them; lvm2 refuses a zero one (with or
 /// without a sign or percent) when it reads `cmd`'s options.
-fn amount(cmd: &str, size: &Option<String>, extents: &Option<String>) -> Result<(Sign, Amount)> {
+fn amount(size: &Option<String>, extents: &Option<String>) -> Result<(Sign, Amount)> {
     let (sign, a) = match (size, extents) {
         (Some(s), None) => Amount::parse_size(s)?,
         (None, Some(e)) => Amount::parse_extents(e)?,
@@ -115,9 +115,7 @@ fn amount(cmd: &str, size: &Option<String>, extents: &Option<String>) -> Result<
         Amount::Size(0) | Amount::Extents(0) | Amount::Percent(0, _)
     ) {
         let opt = if size.is_some() { "size" } else { "extents" };
-        return Err(usage(format!(
-            "--{opt} may not be zero.\n  Run `{cmd} --help' for more information."
-        )));
+        return Err(usage(format!("--{opt} may not be zero.")));
     }
     Ok((sign, a))
 }
@@ -577,7 +575,7 @@ fn run(cli: &Cli) -> Result<i32> {
             lv::lvchange(&sys, &a.lvs, &o, &ctx.writer(&line), &mut out)?;
         }
         Cmd::Lvcreate(a) => {
-            let (_, amount) = amount("lvcreate", &a.size, &a.extents)?;
+            let (_, amount) = amount(&a.size, &a.extents)?;
             let mut o = lv::LvcreateOpts {
                 name: a.name.clone(),
                 amount: Some(amount),
@@ -603,8 +601,7 @@ fn run(cli: &Cli) -> Result<i32> {
         }
         Cmd::Lvextend(a) | Cmd::Lvreduce(a) => {
             let grow = matches!(cli.cmd, Cmd::Lvextend(_));
-            let name = if grow { "lvextend" } else { "lvreduce" };
-            let (sign, amount) = amount(name, &a.size, &a.extents)?;
+            let (sign, amount) = amount(&a.size, &a.extents)?;
             let (lv, pvs) = a
                 .args
                 .split_first()

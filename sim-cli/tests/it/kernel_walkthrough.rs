@@ -26,8 +26,8 @@
 //!
 //! Steps translated for lvmsim (the kernel ran them as written): `/dev/VG/LV`
 //! as `VG/LV`; `lvchange -v` without `-v`; `lvchange -ay --poll n VG/LV` as
-//! `vgchange -ay --poll n VG`; `lvconvert --merge` of an inactive origin with
-//! `--interrupt-after 0`; `lvm lvpoll` as `lvpoll`; `sleep` skipped.
+//! `vgchange -ay --poll n VG`; `lvconvert --merge` of an active origin with
+//! `--now`; `lvm lvpoll` as `lvpoll`; `sleep` skipped.
 //!
 //! Values only a live kernel knows, taken as the corpus kernel showed them
 //! and documented in lvmsim's README: `Read Ahead` (256, the virtio disks'
@@ -328,9 +328,10 @@ fn replay(name: &str) -> Outcome {
                     ];
                 }
             }
-            "lvconvert" if !active => {
-                args.insert(1, "--interrupt-after".into());
-                args.insert(2, "0".into());
+            // lvmsim defers a merge, as lvm2 does for an inactive origin;
+            // an active one lvm2 merges and polls at once: `--now`.
+            "lvconvert" if active => {
+                args.insert(1, "--now".into());
             }
             _ => {}
         }
