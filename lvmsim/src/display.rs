@@ -1189,9 +1189,7 @@ version = 1
         );
         o = Options::default();
         o.report.all = true;
-        assert!(refusal(Command::Pv, &o)
-            .0
-            .starts_with("Incompatible options selected\n"));
+        assert_eq!(refusal(Command::Pv, &o).0, "Incompatible options selected");
         assert!(check_options(Command::Lv, &o, &mut Vec::new()).is_ok());
         o.columns = true;
         assert!(check_options(Command::Pv, &o, &mut Vec::new()).is_ok());
