@@ -556,38 +556,32 @@ impl P<'_> {
     }
 
     fn or_ex(&mut self, at: usize) -> Option<(Node, usize)> {
-        let mut parts = Vec::new();
-        let mut at = at;
-        loop {
-            let (n, next) = self.and_ex(at)?;
-            parts.push(n);
-            match self.log_op(next, OR, false) {
-                Some((_, after)) => at = after,
-                None => {
-                    let node = if parts.len() == 1 {
-                        parts.pop()?
-                    } else {
-                        Node::Or(parts)
-                    };
-                    return Some((node, next));
-                }
-            }
-        }
+        self.chain(at, OR, Self::and_ex, Node::Or)
     }
 
     fn and_ex(&mut self, at: usize) -> Option<(Node, usize)> {
+        self.chain(at, AND, Self::ex, Node::And)
+    }
+
+    /// `PART (OP PART)*`: one part alone, or `join` of all of them.
+    fn chain(
+        &mut self,
+        mut at: usize,
+        op: u8,
+        part: fn(&mut Self, usize) -> Option<(Node, usize)>,
+        join: fn(Vec<Node>) -> Node,
+    ) -> Option<(Node, usize)> {
         let mut parts = Vec::new();
-        let mut at = at;
         loop {
-            let (n, next) = self.ex(at)?;
+            let (n, next) = part(self, at)?;
             parts.push(n);
-            match self.log_op(next, AND, false) {
+            match self.log_op(next, op, false) {
                 Some((_, after)) => at = after,
                 None => {
                     let node = if parts.len() == 1 {
                         parts.pop()?
                     } else {
-                        Node::And(parts)
+                        join(parts)
                     };
                     return Some((node, next));
                 }
