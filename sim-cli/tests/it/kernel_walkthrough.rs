@@ -53,20 +53,6 @@ const NOT_COMPARED: &[(&str, u32, u32, &str, &str)] = &[
     ("*", 0, 999, "lvdisplay", "lvdisplay (and -m) is being built on another branch"),
     ("*", 0, 999, "pvdisplay", "pvdisplay is being built on another branch"),
     (
-        "*",
-        0,
-        999,
-        "dmsetup table testvg-",
-        "the single-device form (no `NAME: ` prefix) comes with the name forms, built on another branch",
-    ),
-    (
-        "*",
-        0,
-        999,
-        "dmsetup status testvg-",
-        "the single-device form (no `NAME: ` prefix) comes with the name forms, built on another branch",
-    ),
-    (
         "walkthrough",
         26,
         65,
