@@ -33,8 +33,8 @@
 //!   it touches. `vgdisplay` and `pvdisplay` show no kernel state and are
 //!   compared whole, as is `lvdisplay` where nothing was active.
 //!
-//! Steps translated for lvmsim (the kernel ran them as written): `/dev/VG/LV`
-//! as `VG/LV`; `lvchange -v` without `-v`; `lvchange -ay --poll n VG/LV` as
+//! Steps translated for lvmsim (the kernel ran them as written):
+//! `lvchange -v` without `-v`; `lvchange -ay --poll n VG/LV` as
 //! `vgchange -ay --poll n VG`; `lvconvert --merge` of an active origin with
 //! `--now`; `lvm lvpoll` as `lvpoll`; `sleep` skipped.
 //!
@@ -252,12 +252,12 @@ fn replay(name: &str) -> Outcome {
     for st in steps(&dir) {
         let n = st.n;
         let text = &raw[&n];
-        let w: Vec<String> = st
-            .words
-            .iter()
+        // The step as recorded: lvmsim takes `/dev/VG/LV` as lvm2 does.
+        let w: Vec<String> = text
+            .split_whitespace()
             .map(|x| match x.strip_prefix('@') {
                 Some(pv) => pvs.iter().find(|p| p.0 == pv).unwrap().1.clone(),
-                None => x.clone(),
+                None => x.to_owned(),
             })
             .collect();
         let skip = not_compared(name, n, text);
