@@ -90,13 +90,6 @@ const NOT_COMPARED: &[(&str, u32, u32, &str, &str)] = &[
         "*",
         0,
         999,
-        "lvconvert --merge",
-        "lvconvert --merge's messages and its deferral on an inactive origin are being built on another branch",
-    ),
-    (
-        "*",
-        0,
-        999,
         "lvm lvpoll",
         "lvpoll's progress messages: lvmsim's lvpoll prints none",
     ),
