@@ -197,7 +197,9 @@ fn segment_table(
 
 /// Writes `dmsetup table` for every VG as one `vgchange -ay` per VG would
 /// load it on a machine with no other device-mapper devices, sorted by
-/// name. `devno` maps a device index to `MAJ:MIN`.
+/// name. `devno` maps a device index to `MAJ:MIN`; `minors` gives the
+/// devices an earlier activation numbered their own minors (as the tables
+/// stacked on them name them), the others are numbered fresh.
 ///
 /// Device numbers `253:N` follow the order lvm2 creates the devices in
 /// (`_add_new_lv_to_dtree` in lib/activate/dev_manager.c, the tree then
@@ -206,12 +208,19 @@ fn segment_table(
 /// itself, then for each snapshot in `snapshot_segs` order its `-cow` and
 /// its own device (the `error` target for the merging one). The COW LVs
 /// are activated with their origin, not on their own.
-pub fn table(sys: &System, devno: &dyn Fn(usize) -> String, out: &mut dyn Write) -> Result<()> {
+pub fn table(
+    sys: &System,
+    devno: &dyn Fn(usize) -> String,
+    minors: &[(String, u32)],
+    out: &mut dyn Write,
+) -> Result<()> {
     let mut lines: Vec<(String, String)> = Vec::new();
     let mut minor = 0u32;
-    let mut next = || {
+    // A device takes the next fresh minor unless `minors` names its own.
+    let mut next = |dm: &str| {
         let m = minor;
         minor += 1;
+        let m = minors.iter().find(|(n, _)| n == dm).map_or(m, |(_, v)| *v);
         format!("253:{m}")
     };
     for inst in &sys.vgs {
@@ -230,7 +239,7 @@ pub fn table(sys: &System, devno: &dyn Fn(usize) -> String, out: &mut dyn Write)
             let name = |l: usize, layer: Option<&str>| dm_name(&vg.name, &vg.lvs[l].name, layer);
             if role.origin_of.is_empty() {
                 if lv.visible_flag() {
-                    next();
+                    next(&name(i, None));
                     own(i, name(i, None), &mut lines);
                 }
                 continue;
@@ -244,14 +253,14 @@ pub fn table(sys: &System, devno: &dyn Fn(usize) -> String, out: &mut dyn Write)
                     _ => None,
                 })
                 .collect();
-            let real = next();
+            let real = next(&name(i, Some("real")));
             own(i, name(i, Some("real")), &mut lines);
             let merging = snaps
                 .iter()
                 .find_map(|&(c, _)| vg.roles[c].cow_of.filter(|r| r.merging).map(|r| (c, r)));
             let mut merge_cow = None;
             if let Some((c, r)) = merging {
-                let cow = next();
+                let cow = next(&name(c, Some("cow")));
                 own(c, name(c, Some("cow")), &mut lines);
                 lines.push((
                     name(i, None),
@@ -268,20 +277,20 @@ pub fn table(sys: &System, devno: &dyn Fn(usize) -> String, out: &mut dyn Write)
                     format!("0 {} snapshot-origin {real}", size(i)),
                 ));
             }
-            next();
+            next(&name(i, None));
             for (c, _) in snaps {
                 let Some(r) = vg.roles[c].cow_of else {
                     continue;
                 };
                 let len = u64::from(r.glue_extents) * vg.extent_size.0;
                 if merge_cow == Some(c) {
-                    next();
+                    next(&name(c, None));
                     lines.push((name(c, None), format!("0 {len} error ")));
                     continue;
                 }
-                let cow = next();
+                let cow = next(&name(c, Some("cow")));
                 own(c, name(c, Some("cow")), &mut lines);
-                next();
+                next(&name(c, None));
                 lines.push((
                     name(c, None),
                     format!("0 {len} snapshot {real} {cow} P {}", r.chunk_size.0),
@@ -341,6 +350,7 @@ pub fn run(
     sys: &System,
     show: Show,
     devno: &[(String, String)],
+    minors: &[(String, u32)],
     names: &[String],
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -354,7 +364,7 @@ pub fn run(
     let mut buf = Vec::new();
     match show {
         Show::Status => status(sys, &[], &number, &mut buf)?,
-        Show::Table => table(sys, &number, &mut buf)?,
+        Show::Table => table(sys, &number, minors, &mut buf)?,
     }
     let text = String::from_utf8_lossy(&buf);
     let lines: Vec<(&str, &str)> = text.lines().filter_map(|l| l.split_once(": ")).collect();

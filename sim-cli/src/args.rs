@@ -511,6 +511,11 @@ pub(crate) enum DmCmd {
         /// --dev order.
         #[arg(long = "devno")]
         devno: Vec<String>,
+        /// `DMNAME=MINOR`: the minor number of a device-mapper device that an
+        /// earlier activation numbered, as the tables that stack on it name
+        /// it (default: numbered as a fresh activation creates the devices).
+        #[arg(long = "minor", value_name = "DMNAME=MINOR")]
+        minor: Vec<String>,
         /// Only these device-mapper devices.
         names: Vec<String>,
     },

@@ -202,19 +202,22 @@ fn devnos(v: &[String]) -> Result<Vec<(String, String)>> {
 
 /// The device list of `dmsetup info`, `ls`, `deps` with the numbers the
 /// command line gives.
-fn dm_devices(
-    a: &args::DmListArgs,
-    sys: &lvm_meta::scan::System,
-) -> Result<Vec<dmsetup::DmDevice>> {
-    let minors = a
-        .minor
-        .iter()
+/// `--minor DMNAME=MINOR` arguments.
+fn minors(args: &[String]) -> Result<Vec<(String, u32)>> {
+    args.iter()
         .map(|m| {
             m.split_once('=')
                 .and_then(|(n, v)| Some((n.to_owned(), v.parse().ok()?)))
                 .ok_or_else(|| usage(format!("--minor {m}: expected DMNAME=MINOR")))
         })
-        .collect::<Result<_>>()?;
+        .collect()
+}
+
+fn dm_devices(
+    a: &args::DmListArgs,
+    sys: &lvm_meta::scan::System,
+) -> Result<Vec<dmsetup::DmDevice>> {
+    let minors = minors(&a.minor)?;
     let opts = dmsetup::DmOpts {
         devno: devnos(&a.devno)?,
         minors,
@@ -414,14 +417,19 @@ fn run(cli: &Cli) -> Result<i32> {
             code = dmsetup::deps(&devs, name.as_deref(), &mut out, &mut err)?;
         }
         Cmd::Dmsetup(DmsetupArgs { cmd }) => {
-            let (show, devno, names) = match cmd {
-                DmCmd::Status { devno, names } => (dmsetup::Show::Status, devno, names),
-                DmCmd::Table { devno, names } => (dmsetup::Show::Table, devno, names),
+            let (show, devno, names, minor) = match cmd {
+                DmCmd::Status { devno, names } => (dmsetup::Show::Status, devno, names, &[][..]),
+                DmCmd::Table {
+                    devno,
+                    names,
+                    minor,
+                } => (dmsetup::Show::Table, devno, names, &minor[..]),
                 _ => unreachable!("the device-list commands are handled above"),
             };
             let devno = devnos(devno)?;
             let sys = scan(&mut err)?;
-            if !dmsetup::run(&sys, show, &devno, names, &mut out, &mut err)? {
+            let minors = minors(minor)?;
+            if !dmsetup::run(&sys, show, &devno, &minors, names, &mut out, &mut err)? {
                 code = 1;
             }
         }
