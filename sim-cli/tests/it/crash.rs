@@ -82,17 +82,8 @@ fn corpus_images(scenario: &str) -> Images {
 /// Writes `images` into `dir`, leaving holes where they are zero (most of
 /// an image is; tmpfs would allocate a page for every zero written).
 fn put(dir: &Path, images: &Images) {
-    use std::os::unix::fs::FileExt;
-    const BLOCK: usize = 64 << 10;
-    let zero = vec![0u8; BLOCK];
     for (name, bytes) in images {
-        let f = std::fs::File::create(dir.join(name)).unwrap();
-        f.set_len(bytes.len() as u64).unwrap();
-        for (i, b) in bytes.chunks(BLOCK).enumerate() {
-            if b != &zero[..b.len()] {
-                f.write_all_at(b, (i * BLOCK) as u64).unwrap();
-            }
-        }
+        common::write_sparse(bytes.as_slice(), &dir.join(name)).unwrap();
     }
 }
 

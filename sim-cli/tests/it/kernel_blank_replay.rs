@@ -344,22 +344,7 @@ fn replay(name: &str) -> Outcome {
                         }
                     }
                     "lvchange" => {
-                        // lvmsim's lvchange prints nothing more with -v and
-                        // has no --poll: `lvchange -ay --poll n VG/ORIGIN`
-                        // is `vgchange -ay --poll n VG` for a VG holding
-                        // only that origin and its snapshot.
-                        args.retain(|a| a != "-v");
-                        if let Some(i) = args.iter().position(|a| a == "--poll") {
-                            translated = true;
-                            let vg = w.last().unwrap().split('/').next().unwrap().to_owned();
-                            args = vec![
-                                "vgchange".into(),
-                                "-ay".into(),
-                                "--poll".into(),
-                                args[i + 1].clone(),
-                                vg,
-                            ];
-                        }
+                        translated = common::kgen::lvchange_for_lvmsim(&mut args);
                     }
                     "lvconvert" if w.iter().any(|x| x == "--merge") => {
                         let snap = w.last().unwrap().clone();

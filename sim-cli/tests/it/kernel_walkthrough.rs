@@ -313,17 +313,7 @@ fn replay(name: &str) -> Outcome {
         }
         match args[0].as_str() {
             "lvchange" => {
-                args.retain(|a| a != "-v");
-                if let Some(i) = args.iter().position(|a| a == "--poll") {
-                    let vg = w.last().unwrap().split('/').next().unwrap().to_owned();
-                    args = vec![
-                        "vgchange".into(),
-                        "-ay".into(),
-                        "--poll".into(),
-                        args[i + 1].clone(),
-                        vg,
-                    ];
-                }
+                common::kgen::lvchange_for_lvmsim(&mut args);
             }
             // lvmsim defers a merge, as lvm2 does for an inactive origin;
             // an active one lvm2 merges and polls at once: `--now`.

@@ -41,7 +41,7 @@ pub fn unzst_to(src: &Path, dst: &Path) {
 /// Writes what `src` reads to the new file `dst`, leaving its all-zero
 /// 64 KiB blocks as holes: test images are mostly zeros, and writing them
 /// allocates a page for each on tmpfs.
-fn write_sparse(mut src: impl std::io::Read, dst: &Path) -> std::io::Result<()> {
+pub fn write_sparse(mut src: impl std::io::Read, dst: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::FileExt;
     let o = std::fs::File::create(dst)?;
     let mut buf = vec![0u8; 64 << 10];
@@ -591,6 +591,27 @@ pub mod kgen {
             })
             .collect::<Vec<_>>()
             .join(" ")
+    }
+
+    /// A recorded `lvchange` step as lvmsim takes it: without `-v` (lvmsim's
+    /// lvchange prints nothing more with it), and `lvchange -ay --poll n
+    /// VG/ORIGIN` as `vgchange -ay --poll n VG` (lvmsim's lvchange has no
+    /// --poll; the scenarios' VGs hold only that origin and its snapshot).
+    /// True when it became another command.
+    pub fn lvchange_for_lvmsim(args: &mut Vec<String>) -> bool {
+        args.retain(|a| a != "-v");
+        let Some(i) = args.iter().position(|a| a == "--poll") else {
+            return false;
+        };
+        let vg = args.last().unwrap().split('/').next().unwrap().to_owned();
+        *args = vec![
+            "vgchange".into(),
+            "-ay".into(),
+            "--poll".into(),
+            args[i + 1].clone(),
+            vg,
+        ];
+        true
     }
 
     /// Steps that only look: lvm2's reports and displays and dmsetup's
