@@ -1,7 +1,7 @@
 //! Sizes as lvm2 reads them on its command line (`_size_arg`): numbers
 //! with units, signs and percentages, and how lvm2 prints a size back.
 
-use crate::error::{bail, refused, Result};
+use crate::error::{bail, refused, Error, Result};
 
 /// A size argument as lvm2 reads it (`_size_arg`): a number with an
 /// optional unit (`bBsSkKmMgGtTpPeE`, all powers of 1024), a sign, or a
@@ -41,6 +41,20 @@ pub enum Sign {
     Minus,
 }
 
+/// Which command reads `-L`/`-l`: lvm2 words their rules differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeOf {
+    /// `lvcreate` (also `-s`).
+    Lvcreate,
+    /// `lvextend`, `lvreduce`, `lvresize`.
+    Lvresize,
+}
+
+/// lvm2's answer to a command line that fits none of the command's
+/// definitions (here: a size command without `-L` or `-l`). lvm2 prints it
+/// with `  Run 'CMD --help' for more information.` on the same line.
+pub const NO_MATCHING_SYNTAX: &str = "No command with matching syntax recognised.";
+
 /// How big an LV is to be, or how much it changes by, as `-L` and `-l`
 /// give it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -69,6 +83,40 @@ impl Amount {
             (sign, SizeArg::Sectors(n)) => (sign, Amount::Extents(n)),
             (sign, SizeArg::Percent(p, of)) => (sign, Amount::Percent(p, of)),
         })
+    }
+
+    /// The amount of `-L SIZE` or `-l EXTENTS`, exactly one of them given,
+    /// with lvm2's command-line rules: both is a usage error worded as the
+    /// command words it, neither matches none of lvm2's command definitions
+    /// ([`NO_MATCHING_SYNTAX`]), and a zero size, count or percentage is a
+    /// usage error (`--size may not be zero.`).
+    pub fn from_options(
+        size: Option<&str>,
+        extents: Option<&str>,
+        of: SizeOf,
+    ) -> Result<(Sign, Amount)> {
+        let (sign, a) = match (size, extents) {
+            (Some(s), None) => Amount::parse_size(s)?,
+            (None, Some(e)) => Amount::parse_extents(e)?,
+            (Some(_), Some(_)) => {
+                return Err(Error::Usage(
+                    match of {
+                        SizeOf::Lvcreate => "Please specify either size or extents (not both).",
+                        SizeOf::Lvresize => "Please specify either size or extents but not both.",
+                    }
+                    .into(),
+                ))
+            }
+            (None, None) => return Err(Error::Usage(NO_MATCHING_SYNTAX.into())),
+        };
+        if matches!(
+            a,
+            Amount::Size(0) | Amount::Extents(0) | Amount::Percent(0, _)
+        ) {
+            let opt = if size.is_some() { "size" } else { "extents" };
+            return Err(Error::Usage(format!("--{opt} may not be zero.")));
+        }
+        Ok((sign, a))
     }
 }
 
@@ -171,4 +219,61 @@ pub fn display_size(sectors: u64) -> String {
 /// `percent_of_extents`: `P` percent of `base`, rounded down or up.
 pub(crate) fn percent_of(p: u32, base: u64, round_up: bool) -> u64 {
     (u64::from(p) * base + if round_up { 99 } else { 0 }) / 100
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage_text(r: Result<(Sign, Amount)>) -> String {
+        match r {
+            Err(Error::Usage(m)) => m,
+            other => panic!("expected a usage error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn one_of_size_or_extents_and_never_zero() {
+        assert_eq!(
+            Amount::from_options(Some("+8m"), None, SizeOf::Lvresize).unwrap(),
+            (Sign::Plus, Amount::Size(16384))
+        );
+        assert_eq!(
+            Amount::from_options(None, Some("50%FREE"), SizeOf::Lvcreate).unwrap(),
+            (Sign::None, Amount::Percent(50, Pct::Free))
+        );
+        // As lvm2 2.03 words them (lvcreate.c, lvresize.c).
+        assert_eq!(
+            usage_text(Amount::from_options(
+                Some("1m"),
+                Some("1"),
+                SizeOf::Lvcreate
+            )),
+            "Please specify either size or extents (not both)."
+        );
+        assert_eq!(
+            usage_text(Amount::from_options(
+                Some("1m"),
+                Some("1"),
+                SizeOf::Lvresize
+            )),
+            "Please specify either size or extents but not both."
+        );
+        assert_eq!(
+            usage_text(Amount::from_options(None, None, SizeOf::Lvresize)),
+            NO_MATCHING_SYNTAX
+        );
+        assert_eq!(
+            usage_text(Amount::from_options(Some("0"), None, SizeOf::Lvcreate)),
+            "--size may not be zero."
+        );
+        assert_eq!(
+            usage_text(Amount::from_options(None, Some("0%VG"), SizeOf::Lvcreate)),
+            "--extents may not be zero."
+        );
+        assert_eq!(
+            usage_text(Amount::from_options(None, Some("+0"), SizeOf::Lvresize)),
+            "--extents may not be zero."
+        );
+    }
 }

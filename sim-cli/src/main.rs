@@ -104,20 +104,12 @@ fn size_sectors(v: &Option<String>, unit: char) -> Result<Option<u64>> {
 
 /// `-L` or `-l`, exactly one of them; lvm2 refuses a zero one (with or
 /// without a sign or percent) when it reads `cmd`'s options.
-fn amount(size: &Option<String>, extents: &Option<String>) -> Result<(Sign, Amount)> {
-    let (sign, a) = match (size, extents) {
-        (Some(s), None) => Amount::parse_size(s)?,
-        (None, Some(e)) => Amount::parse_extents(e)?,
-        _ => return Err(usage("Please specify either size or extents (not both).")),
-    };
-    if matches!(
-        a,
-        Amount::Size(0) | Amount::Extents(0) | Amount::Percent(0, _)
-    ) {
-        let opt = if size.is_some() { "size" } else { "extents" };
-        return Err(usage(format!("--{opt} may not be zero.")));
-    }
-    Ok((sign, a))
+fn amount(
+    size: &Option<String>,
+    extents: &Option<String>,
+    of: size::SizeOf,
+) -> Result<(Sign, Amount)> {
+    Amount::from_options(size.as_deref(), extents.as_deref(), of)
 }
 
 fn report_options(a: &args::ReportArgs) -> Result<report::Options> {
@@ -583,7 +575,7 @@ fn run(cli: &Cli) -> Result<i32> {
             lv::lvchange(&sys, &a.lvs, &o, &ctx.writer(&line), &mut out)?;
         }
         Cmd::Lvcreate(a) => {
-            let (_, amount) = amount(&a.size, &a.extents)?;
+            let (_, amount) = amount(&a.size, &a.extents, size::SizeOf::Lvcreate)?;
             let mut o = lv::LvcreateOpts {
                 name: a.name.clone(),
                 amount: Some(amount),
@@ -609,7 +601,7 @@ fn run(cli: &Cli) -> Result<i32> {
         }
         Cmd::Lvextend(a) | Cmd::Lvreduce(a) => {
             let grow = matches!(cli.cmd, Cmd::Lvextend(_));
-            let (sign, amount) = amount(&a.size, &a.extents)?;
+            let (sign, amount) = amount(&a.size, &a.extents, size::SizeOf::Lvresize)?;
             let (lv, pvs) = a
                 .args
                 .split_first()
@@ -721,6 +713,11 @@ fn processes_vgs(cmd: &Cmd) -> bool {
 
 /// An error as lvm2 prints it for this command.
 fn print_error(cmd: &Cmd, e: &Error) {
+    if let (Error::Usage(m), Some(name)) = (e.root(), lvm2_name(cmd)) {
+        if m == size::NO_MATCHING_SYNTAX {
+            return print_no_matching_syntax(name);
+        }
+    }
     eprintln!("  {e}");
     if let Some(lvm_meta::NotFound::Vg { name }) = e.not_found() {
         if processes_vgs(cmd) {
@@ -732,6 +729,19 @@ fn print_error(cmd: &Cmd, e: &Error) {
         if m != "Error during parsing of command line." {
             eprintln!("  Run `{name} --help' for more information.");
         }
+    }
+}
+
+/// lvm2's words for a command line that fits none of the command's
+/// definitions; for a command with a single definition (lvreduce) lvm2 also
+/// shows it.
+fn print_no_matching_syntax(name: &str) {
+    eprintln!(
+        "  {}  Run '{name} --help' for more information.",
+        size::NO_MATCHING_SYNTAX
+    );
+    if name == "lvreduce" {
+        eprintln!("  Correct command syntax is:\n  lvreduce -L|--size [-]Size[m|UNIT] LV\n");
     }
 }
 

@@ -22,7 +22,7 @@ fn percentages_and_zero_sizes_as_lvm2_reads_them() {
     assert!(run("vgcreate -s 1m vg a.img").ok());
     assert!(run("lvcreate -an -Zn -l 10%F -n x vg").ok());
     // (command, exit status, stdout, stderr)
-    let steps: [(&str, i32, &str, &str); 9] = [
+    let steps: [(&str, i32, &str, &str); 14] = [
         (
             "lvcreate -an -Zn -l 50%ORIGIN -n y vg",
             5,
@@ -80,6 +80,37 @@ fn percentages_and_zero_sizes_as_lvm2_reads_them() {
             3,
             "",
             "  --extents may not be zero.\n  Run `lvreduce --help' for more information.\n",
+        ),
+        (
+            "lvcreate -an -L 1m -l 1 -n y vg",
+            3,
+            "",
+            "  Please specify either size or extents (not both).\n  Run `lvcreate --help' for more information.\n",
+        ),
+        (
+            "lvextend -L 1m -l 1 vg/x",
+            3,
+            "",
+            "  Please specify either size or extents but not both.\n  Run `lvextend --help' for more information.\n",
+        ),
+        (
+            "lvcreate -an -n y vg",
+            3,
+            "",
+            "  No command with matching syntax recognised.  Run 'lvcreate --help' for more information.\n",
+        ),
+        (
+            "lvextend vg/x",
+            3,
+            "",
+            "  No command with matching syntax recognised.  Run 'lvextend --help' for more information.\n",
+        ),
+        (
+            "lvreduce vg/x",
+            3,
+            "",
+            "  No command with matching syntax recognised.  Run 'lvreduce --help' for more information.\n  \
+             Correct command syntax is:\n  lvreduce -L|--size [-]Size[m|UNIT] LV\n\n",
         ),
     ];
     for (cmd, status, out, err) in steps {
