@@ -4,7 +4,6 @@
 
 use crate::context::WriteHooks;
 use crate::error::{bail, refused, Error, Result, ResultExt};
-use crate::names::vg_lv;
 use crate::{ids::*, pv::*, size::*, snapshot::*, write::*};
 use lvm_meta::model::{Area, Lv, Segment, SegmentKind, Vg};
 use lvm_meta::scan::{System, VgInstance};
@@ -886,8 +885,9 @@ pub fn lvchange(
         check_tag(t)?;
     }
     let mut cur = rescan(sys)?;
-    for target in targets {
-        let (vgname, lvname) = crate::names::vg_lv(target)?;
+    let named = lvs_named(&cur, targets, o.activate.is_some())?;
+    let mut writes = WriteCounts::default();
+    for (vgname, _, lvname) in named {
         if o.activate == Some(true) {
             activate_lv(&cur, &vgname, &lvname, w)?;
             cur = rescan(&cur)?;
@@ -905,7 +905,7 @@ pub fn lvchange(
             }
         }
         lv.tags.retain(|t| !o.deltag.contains(t));
-        commit_vg(&cur, inst, &mut vg, w, 1)?;
+        commit_vg(&cur, inst, &mut vg, w, writes.next(&vgname))?;
         writeln!(out, "  Logical volume {vgname}/{lvname} changed.")?;
         cur = rescan(&cur)?;
     }
@@ -1020,6 +1020,101 @@ fn refuse_removal(vg: &Vg, li: usize, vgname: &str, lv: &str) -> Result<()> {
     Ok(())
 }
 
+/// The number of the next write to each VG in one command: lvm2 counts
+/// them per VG it holds (`vg->write_count`), from 1.
+#[derive(Default)]
+pub(crate) struct WriteCounts(Vec<(String, u32)>);
+
+impl WriteCounts {
+    /// Counts a write to `vg` and returns its number.
+    pub(crate) fn next(&mut self, vg: &str) -> u32 {
+        match self.0.iter_mut().find(|(v, _)| v == vg) {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                self.0.push((vg.to_owned(), 1));
+                1
+            }
+        }
+    }
+}
+
+/// The LVs that LV arguments name, in the order lvm2's `process_each_lv`
+/// takes them (seen with lvm2 2.03.16 on loop devices): VGs in the order
+/// the arguments first name them, or, once a tag is given, every VG in the
+/// order lvm2's device scan lists them (the reverse of the devices' order);
+/// each VG's LVs in metadata order, each LV once.
+///
+/// - `VG/LV` (in any of the forms of [`crate::names::lv_arg`]): that LV,
+///   hidden or not;
+/// - `VG`: every visible LV of the VG;
+/// - `@TAG`: every visible LV carrying the tag, and every visible LV of a
+///   VG carrying it; a tag that names nothing names nothing (no error).
+///
+/// A snapshot's glue LV is only ever named by its name. With `activation`, the
+/// whole-VG forms leave out COW LVs (lvm2 activates a snapshot through its
+/// origin). Every VG with an LV named must be one lvmsim may write.
+pub(crate) fn lvs_named(
+    sys: &System,
+    args: &[String],
+    activation: bool,
+) -> Result<Vec<(String, usize, String)>> {
+    let mut tags: Vec<&str> = Vec::new();
+    let mut whole: Vec<String> = Vec::new();
+    let mut by_name: Vec<(String, usize)> = Vec::new();
+    let mut vg_order: Vec<String> = Vec::new();
+    for arg in args {
+        if let Some(t) = arg.strip_prefix('@') {
+            check_tag(t)?;
+            tags.push(t);
+            continue;
+        }
+        let n = crate::names::lv_arg(arg)?;
+        let inst = writable(sys, &n.vg)?;
+        match n.lv {
+            Some(lv) => by_name.push((n.vg.clone(), inst.vg.lv_index_or_err(&lv)?)),
+            None => whole.push(n.vg.clone()),
+        }
+        if !vg_order.contains(&n.vg) {
+            vg_order.push(n.vg);
+        }
+    }
+    if !tags.is_empty() {
+        let first_device = |i: usize| sys.vgs[i].pv_devices.iter().flatten().min().copied();
+        let mut all: Vec<usize> = (0..sys.vgs.len()).collect();
+        all.sort_by_key(|&i| std::cmp::Reverse(first_device(i)));
+        vg_order = all
+            .into_iter()
+            .map(|i| sys.vgs[i].vg.name.clone())
+            .collect();
+    }
+    let mut named = Vec::new();
+    for vgname in vg_order {
+        let Some(inst) = sys.vg(&vgname) else {
+            continue;
+        };
+        let vg = &inst.vg;
+        let all = whole.contains(&vgname) || vg.tags.iter().any(|t| tags.contains(&t.as_str()));
+        let mut any = false;
+        for (li, lv) in vg.lvs.iter().enumerate() {
+            let picked = by_name.iter().any(|(v, i)| *v == vgname && *i == li)
+                || ((all || lv.tags.iter().any(|t| tags.contains(&t.as_str())))
+                    && vg.lv_visible(li)
+                    && !(activation && vg.roles[li].cow_of.is_some()));
+            if picked {
+                any = true;
+                named.push((vgname.clone(), li, lv.name.clone()));
+            }
+        }
+        if any {
+            writable(sys, &vgname)?;
+        }
+    }
+    Ok(named)
+}
+
 /// `lvremove [-y] VG/LV...`: plain LVs, snapshots and origins of inactive
 /// VGs (no prompt: lvm2 asks only for active LVs, or to discard). A
 /// snapshot is first detached (its glue removed, the COW made a plain LV:
@@ -1030,21 +1125,11 @@ fn refuse_removal(vg: &Vg, li: usize, vgname: &str, lv: &str) -> Result<()> {
 /// snapshot named too is removed only once. A merging snapshot goes too,
 /// alone or with its origin: lvm2 checks its merge only while it is active.
 pub fn lvremove(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) -> Result<()> {
-    let mut n = 1u32;
+    // lvm2 numbers the writes of each VG it holds (`Write[n] from`).
+    let mut writes = WriteCounts::default();
     let mut sys_now = rescan(sys)?;
     let mut pending: Vec<(String, Vg)> = Vec::new();
-    // lvm2 walks VGs by name and each VG's LVs in metadata order, whatever
-    // the order on the command line.
-    let mut named: Vec<(String, usize, String)> = Vec::new();
-    for arg in args {
-        let (vgname, lv) = vg_lv(arg)?;
-        let inst = writable(&sys_now, &vgname)?;
-        let li = inst.vg.lv_index_or_err(&lv)?;
-        if !named.iter().any(|(v, i, _)| *v == vgname && *i == li) {
-            named.push((vgname, li, lv));
-        }
-    }
-    named.sort();
+    let named = lvs_named(&sys_now, args, false)?;
     // Every refusal comes before the first write: a snapshot is detached at
     // once, so a refusal after it would leave it a plain LV holding its COW
     // (and its glue, if named too, gone with it).
@@ -1082,8 +1167,7 @@ pub fn lvremove(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) 
             vg.lvs[li].set_visible(true);
             vg.remove_lv(c.glue).map_err(|e| refused!("{e}"))?;
             let inst = writable(&sys_now, &vgname)?;
-            commit_vg(&sys_now, inst, &mut vg, w, n)?;
-            n += 1;
+            commit_vg(&sys_now, inst, &mut vg, w, writes.next(&vgname))?;
             sys_now = rescan(&sys_now)?;
             vg = (*writable(&sys_now, &vgname)?.vg).clone();
         }
@@ -1099,8 +1183,7 @@ pub fn lvremove(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) 
     }
     for (vgname, mut vg) in pending {
         let inst = writable(&sys_now, &vgname)?;
-        commit_vg(&sys_now, inst, &mut vg, w, n)?;
-        n += 1;
+        commit_vg(&sys_now, inst, &mut vg, w, writes.next(&vgname))?;
         sys_now = rescan(&sys_now)?;
     }
     Ok(())

@@ -349,6 +349,8 @@ pub struct Selection {
     pub lvs: Vec<(String, String)>,
     /// Devices named (`pvs PV`): indices into `System::devices`.
     pub devices: Vec<usize>,
+    /// Tags named (`lvs @TAG`, `vgs @TAG`), without the `@`.
+    pub tags: Vec<String>,
     /// What lvm2 prints on stderr for these arguments (names that name
     /// nothing, device-mapper names it could not split), in its order.
     pub messages: Vec<String>,
@@ -367,6 +369,32 @@ impl Selection {
         self.everything
             || self.vgs.iter().any(|v| v == vg)
             || self.lvs.iter().any(|(v, l)| v == vg && l == lv)
+    }
+
+    /// The VG is to be reported, by its name or by one of its tags.
+    pub fn has_vg_tagged(&self, vg: &str, vg_tags: &[String]) -> bool {
+        self.has_vg(vg) || self.tagged(vg_tags)
+    }
+
+    /// The VG's LVs are to be looked at: named, or tags were named.
+    pub fn may_have_lvs(&self, vg: &str) -> bool {
+        self.has_vg(vg) || !self.tags.is_empty()
+    }
+
+    /// The LV is to be reported: by name, by its VG's name, or by a tag of
+    /// its own or of its VG (lvm2 takes a VG's tag for all its LVs).
+    pub fn has_lv_tagged(
+        &self,
+        vg: &str,
+        lv: &str,
+        vg_tags: &[String],
+        lv_tags: &[String],
+    ) -> bool {
+        self.has_lv(vg, lv) || self.tagged(vg_tags) || self.tagged(lv_tags)
+    }
+
+    fn tagged(&self, tags: &[String]) -> bool {
+        tags.iter().any(|t| self.tags.contains(t))
     }
 
     /// The LV was named itself (not only its VG).
@@ -418,6 +446,14 @@ pub fn select(sys: &System, pvs: bool, vgs: bool, args: &[String]) -> Result<Sel
     // Every argument is read before anything is looked up.
     let mut named = Vec::new();
     for a in args {
+        if let Some(t) = a.strip_prefix('@') {
+            if crate::lv::check_tag(t).is_err() {
+                sel.messages.push(format!("Skipping invalid tag {a}."));
+            } else if !sel.tags.iter().any(|x| x == t) {
+                sel.tags.push(t.to_owned());
+            }
+            continue;
+        }
         if vgs {
             named.push(Named {
                 vg: vg_arg(a)?,

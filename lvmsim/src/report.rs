@@ -1516,7 +1516,9 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
         };
         rows(sys, Kind::Pv, opts, &all)?
             .into_iter()
-            .filter(|r| r.vg.is_some_and(|v| sel.has_vg(&sys.vgs[v].vg.name)))
+            .filter(|r| {
+                r.vg.is_some_and(|v| sel.has_vg_tagged(&sys.vgs[v].vg.name, &sys.vgs[v].vg.tags))
+            })
             .collect()
     } else {
         rows(sys, row_kind, opts, &sel)?
@@ -1761,7 +1763,7 @@ fn rows(
         }
         Kind::Vg => {
             for (vi, v) in sys.vgs.iter().enumerate() {
-                if sel.has_vg(&v.vg.name) {
+                if sel.has_vg_tagged(&v.vg.name, &v.vg.tags) {
                     out.push(Row {
                         vg: Some(vi),
                         ..Row::default()
@@ -1772,7 +1774,7 @@ fn rows(
         Kind::Lv | Kind::Seg => {
             for (vi, v) in sys.vgs.iter().enumerate() {
                 // lvm2 lists no LV of an exported VG.
-                if !sel.has_vg(&v.vg.name) || v.vg.status.iter().any(|f| f == "EXPORTED") {
+                if !sel.may_have_lvs(&v.vg.name) || v.vg.status.iter().any(|f| f == "EXPORTED") {
                     continue;
                 }
                 for (li, l) in v.vg.lvs.iter().enumerate() {
@@ -1785,7 +1787,7 @@ fn rows(
                     if !opts.all && !v.vg.lv_visible(li) && !sel.named_lv(&v.vg.name, &l.name) {
                         continue;
                     }
-                    if !sel.has_lv(&v.vg.name, &l.name) {
+                    if !sel.has_lv_tagged(&v.vg.name, &l.name, &v.vg.tags, &l.tags) {
                         continue;
                     }
                     if kind == Kind::Lv {

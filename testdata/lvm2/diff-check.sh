@@ -215,6 +215,13 @@ run_seq vgcfgrestore "a=32M b=40M" \
 run_seq mixed-sizes "a=20M b=60M c=36M" \
   "vgcreate vg1 $D/a.img $D/b.img $D/c.img" "lvcreate -an -Zn -n l1 -l 6 vg1" "lvcreate -an -Zn -n l2 -l 10 vg1" \
   "lvcreate -an -Zn -n l3 -l 8 vg1" "lvcreate -an -Zn -n s -i3 -l 3 vg1" "lvremove -y vg1/l2" "lvcreate -an -Zn -n l4 -l 12 vg1"
+run_seq tags-and-vgs "a=32M b=32M" \
+  "vgcreate vg1 $D/a.img" "vgcreate vg2 $D/b.img" "lvcreate -an -Zn -n l1 -l 2 vg1" \
+  "lvcreate -an -Zn -n l2 -l 1 vg1" "lvcreate -an -Zn -n l3 -l 1 vg2" "lvchange --addtag t1 vg2" \
+  "lvchange --addtag t1 vg1/l2" "lvs --driverloaded n @t1" "lvs --driverloaded n -o lv_name,lv_tags vg1 @t1" "lvs --driverloaded n @nosuch" \
+  "lvchange --addtag t2 vg1 vg2/l3" "lvs --driverloaded n -o lv_name,lv_tags" "lvremove -y @t1 vg1/l1" \
+  "lvcreate -an -Zn -n l4 -l 3 vg1" "lvcreate -an -Zn -n l5 -l 1 vg1" "lvremove -y vg1" "lvremove -y vg1" \
+  "lvcreate -an -Zn -n l6 -l 1 vg1"
 
 echo "diff-check: $seqs sequences ($cmds commands) run by lvm2 and lvmsim, $compared results compared, $fails failures"
 [ "$seqs" -gt 0 ] && [ "$fails" -eq 0 ]

@@ -27,6 +27,7 @@ fails=0; checked=0
 run_case() {
   local sc=$1; shift
   local real=$WORK/$sc/real sim=$WORK/$sc/sim
+  rm -rf "${WORK:?}/$sc"   # a scenario may start over for another case
   mkdir -p "$real" "$sim"
   local pvs=()
   while read -r name file; do
@@ -84,5 +85,6 @@ run_case ring-wrap "lvrename vg_ring keep wrapped1" "lvrename vg_ring wrapped1 k
 run_case mdacopies "lvrename vg_mda lv0 d2"
 run_case fragmented "lvremove -y vg_frag/lv5" "lvremove -y vg_frag/lv6 vg_frag/renamed3"
 run_case snapshot-meta "lvremove -y vg_snap/snap" "lvrename vg_snap snap2 s2" "lvremove -y vg_snap/s2 vg_snap/other"
+run_case snapshot-meta "lvremove -y vg_snap"
 echo "write-check: $checked rings compared, $fails failures"
 [ "$checked" -gt 0 ] && [ "$fails" -eq 0 ]
