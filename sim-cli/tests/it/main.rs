@@ -31,4 +31,5 @@ mod lvrename;
 mod names;
 mod recover;
 mod signals;
+mod teach;
 mod write_cli;
