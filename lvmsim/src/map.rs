@@ -23,6 +23,9 @@ use std::fmt::Write as _;
 /// larger store is refused (a picture of a million cells helps nobody).
 pub const MAX_CELLS: u64 = 65_536;
 
+/// Stores of at most this many chunks are drawn chunk by chunk, free
+/// ones included.
+const WHOLE_GRID: u64 = 4096;
 /// Cells per row of a COW grid.
 const ROW: u64 = 64;
 /// Cell side, pixels.
@@ -138,8 +141,13 @@ fn cow_svg(d: &CowDump) -> Result<String> {
         .max()
         .unwrap_or(1)
         .min(chunks);
-    let cells = last_used.div_ceil(ROW) * ROW;
-    let cells = cells.min(chunks);
+    // A small store is drawn whole; a large one up to the row holding
+    // its last used chunk.
+    let cells = if chunks <= WHOLE_GRID {
+        chunks
+    } else {
+        (last_used.div_ceil(ROW) * ROW).min(chunks)
+    };
     if cells > MAX_CELLS {
         return Err(crate::error::refused!(
             "{}/{}: {cells} chunks in use is more than the {MAX_CELLS} a picture draws",
@@ -433,17 +441,17 @@ fn vg_svg(vg: &Vg) -> String {
             Some(cw) => (
                 20.0,
                 format!(
-                    "snapshot of {}, chunk {} KiB",
+                    " (snapshot of {}, chunk {} KiB)",
                     vg.lvs[cw.origin].name,
                     cw.chunk_size.0 / 2
                 ),
             ),
-            None if !vg.roles[*li].origin_of.is_empty() => (0.0, "origin".to_owned()),
+            None if !vg.roles[*li].origin_of.is_empty() => (0.0, " (origin)".to_owned()),
             None => (0.0, String::new()),
         };
         let _ = writeln!(
             s,
-            r##"<rect class="legend" x="{:.1}" y="{y:.1}" width="12" height="12" fill="{c}" stroke="#999999"/><text x="{:.1}" y="{:.1}">{} {}: {} extents</text>"##,
+            r##"<rect class="legend" x="{:.1}" y="{y:.1}" width="12" height="12" fill="{c}" stroke="#999999"/><text x="{:.1}" y="{:.1}">{}{}: {} extents</text>"##,
             20.0 + indent,
             40.0 + indent,
             y + 11.0,

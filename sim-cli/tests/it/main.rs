@@ -32,4 +32,5 @@ mod names;
 mod recover;
 mod signals;
 mod teach;
+mod tutorial;
 mod write_cli;
