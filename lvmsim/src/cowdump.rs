@@ -128,6 +128,10 @@ pub struct CowDump {
     pub next_free: u64,
     /// What `dmsetup status` shows for the snapshot target.
     pub status: SnapStatus,
+    /// Caveats: for a snapshot of an older metadata copy, the LVs later
+    /// given some of its extents (what they wrote there is not the
+    /// store's).
+    pub notes: Vec<String>,
 }
 
 impl CowDump {
@@ -254,6 +258,7 @@ pub fn dump_lv(
         records,
         next_free: store.next_free,
         status,
+        notes: Vec::new(),
     })
 }
 
@@ -307,7 +312,23 @@ pub fn dump(sys: &System, target: &str, seqno: Option<u32>, scan_all: bool) -> R
             let c = vg.roles[li]
                 .cow_of
                 .ok_or_else(|| refused!("{vgn}/{lvn} is not a snapshot in seqno {n}"))?;
-            dump_lv(sys, vg, li, c.chunk_size.0, Some(n))
+            let mut d = dump_lv(sys, vg, li, c.chunk_size.0, Some(n))?;
+            let id = &vg.lvs[li].id;
+            for s in cow_engine::recover::survey(sys, &h) {
+                if s.id != *id {
+                    continue;
+                }
+                for r in &s.reused_by {
+                    let ext: Vec<String> = r.extents.iter().map(|e| e.to_string()).collect();
+                    d.notes.push(format!(
+                        "extents {} were given to {} in seqno {}: the store's chunks there may be its data",
+                        ext.join(","),
+                        r.lv,
+                        r.seqno
+                    ));
+                }
+            }
+            Ok(d)
         }
     }
 }
@@ -346,6 +367,7 @@ pub fn to_json(d: &CowDump) -> serde_json::Value {
         "next_free": d.next_free,
         "dmsetup_status": d.status_text(),
         "data_percent": d.data_percent(),
+        "notes": d.notes,
     })
 }
 
@@ -427,6 +449,9 @@ pub fn write_text(d: &CowDump, out: &mut dyn Write) -> std::io::Result<()> {
         d.status_text(),
         d.data_percent()
     )?;
+    for n in &d.notes {
+        writeln!(out, "note: {n}")?;
+    }
     Ok(())
 }
 

@@ -28,6 +28,9 @@ struct Golden {
     scenario: String,
     vg: String,
     lv: String,
+    /// For a snapshot gone from the last table: the metadata seqno recorded
+    /// with the last table that had it.
+    seqno: Option<u32>,
     /// The COW's segments: (disk, start sector, sectors).
     segments: Vec<(String, u64, u64)>,
     valid: u32,
@@ -70,7 +73,7 @@ fn parse_golden(f: &Path) -> Golden {
     let mut g = Golden {
         scenario: parts.next().unwrap().into(),
         vg: parts.next().unwrap().into(),
-        lv: parts.next().unwrap().into(),
+        lv: parts.next().unwrap().trim_end_matches(".dropped").into(),
         ..Golden::default()
     };
     for line in text.lines() {
@@ -78,6 +81,9 @@ fn parse_golden(f: &Path) -> Golden {
         if line.starts_with('#') {
             // # ... COW DISK:START+LEN[,DISK:START+LEN...] (from ...)
             let i = w.iter().position(|x| *x == "COW").unwrap();
+            if let Some(j) = w.iter().position(|x| *x == "seqno") {
+                g.seqno = Some(w[j + 1].trim_end_matches(')').parse().unwrap());
+            }
             for seg in w[i + 1].split(',') {
                 let (disk, rest) = seg.split_once(':').unwrap();
                 let (start, len) = rest.split_once('+').unwrap();
@@ -142,20 +148,26 @@ fn scan(paths: &[PathBuf]) -> lvm_meta::scan::System {
     lvmsim::scan(paths, false, &mut std::io::sink()).unwrap()
 }
 
+/// Scenarios whose label or metadata-area header was damaged on purpose:
+/// their VG is found with --scan-all.
+const DAMAGED: &[&str] = &["damaged-label", "damaged-mda"];
+
 #[test]
 fn cow_dump_equals_cowdump_py_on_every_corpus_store() {
     let all = goldens();
     assert!(all.len() >= 20, "only {} goldens", all.len());
+    assert!(all.iter().filter(|g| g.seqno.is_some()).count() >= 10);
     let mut by_scenario: BTreeMap<&str, Vec<&Golden>> = BTreeMap::new();
     for g in &all {
         by_scenario.entry(&g.scenario).or_default().push(g);
     }
     for (scenario, gs) in by_scenario {
         let im = images(scenario);
-        let sys = scan(&im.paths);
+        let all = DAMAGED.contains(&scenario);
+        let sys = lvmsim::scan(&im.paths, all, &mut std::io::sink()).unwrap();
         for g in gs {
-            let who = format!("{scenario} {}/{}", g.vg, g.lv);
-            let d = lvmsim::cowdump::dump(&sys, &format!("{}/{}", g.vg, g.lv), None, false)
+            let who = format!("{scenario} {}/{} (seqno {:?})", g.vg, g.lv, g.seqno);
+            let d = lvmsim::cowdump::dump(&sys, &format!("{}/{}", g.vg, g.lv), g.seqno, all)
                 .unwrap_or_else(|e| panic!("{who}: {e}"));
             // The place the kernel's table gave.
             let total: u64 = g.segments.iter().map(|s| s.2).sum();
@@ -545,4 +557,168 @@ fn explain_lists_the_kernels_records_in_order() {
     for g in gs {
         assert_eq!(explained[&g.lv], g.records, "{}", g.lv);
     }
+}
+
+#[test]
+fn a_dropped_store_on_reused_extents_says_so() {
+    let im = images("snap-drop-reuse");
+    let sys = scan(&im.paths);
+    let b = lvmsim::cowdump::dump(&sys, "vg/b", Some(9), false).unwrap();
+    // The scenario gave b's PE 12-15 to reb (see its scenario file).
+    assert_eq!(b.notes.len(), 1, "{:?}", b.notes);
+    assert!(
+        b.notes[0].contains("pv0:12-15 were given to reb"),
+        "{:?}",
+        b.notes
+    );
+    let c = lvmsim::cowdump::dump(&sys, "vg/c", Some(9), false).unwrap();
+    assert!(c.notes.is_empty(), "c's extents stayed free: {:?}", c.notes);
+    let e = lvmsim::cowdump::dump(&sys, "vg/b", Some(999), false).unwrap_err();
+    assert_eq!(e.to_string(), "no copy of vg with seqno 999 has an LV b");
+}
+
+/// The same writes as a trace and as the difference of two images give
+/// the same plan.
+#[test]
+fn plan_from_a_diff_equals_plan_from_its_trace() {
+    let dir = common::scratch();
+    let origin = 1u64 << 20;
+    let old: Vec<u8> = (0..origin).map(|i| (i % 251) as u8).collect();
+    let mut new = old.clone();
+    let writes = [
+        (4096u64, 8192u64),
+        (100_000, 1),
+        (524_288, 65_536),
+        (1_048_064, 512),
+    ];
+    let mut trace = String::new();
+    for (off, len) in writes {
+        for b in &mut new[off as usize..(off + len) as usize] {
+            *b ^= 0xff;
+        }
+        trace += &format!("{off} {len}\n");
+    }
+    std::fs::write(dir.path().join("old.img"), &old).unwrap();
+    std::fs::write(dir.path().join("new.img"), &new).unwrap();
+    std::fs::write(dir.path().join("w.trace"), &trace).unwrap();
+    let plan = |extra: &[&str]| {
+        let o = common::Lvmsim::new()
+            .cwd(dir.path())
+            .args([
+                "plan",
+                "--origin-size",
+                "1m",
+                "-s",
+                "64k",
+                "--json",
+                "--chunk",
+                "4k,16k,64k",
+            ])
+            .args(extra)
+            .run();
+        assert!(o.ok(), "{}", o.text());
+        let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        // A diff sees whole sectors: the 1-byte write is a 512-byte one.
+        v["bytes_written"] = 0.into();
+        v
+    };
+    let a = plan(&["--trace", "w.trace"]);
+    let b = plan(&["--diff", "old.img", "new.img"]);
+    assert_eq!(a, b);
+    // 4k chunks: 2 + 1 + 16 + 1 chunks touched... counted by the engine:
+    // chunks 1, 2 (8 KiB at 4096), 24 (byte 100000), 128..143, 255.
+    assert_eq!(a["chunks"][0]["exceptions"], 20);
+    assert_eq!(a["chunks"][0]["min_chunks"], 22);
+}
+
+#[test]
+fn plan_refuses_bad_workloads_with_the_line() {
+    let dir = common::scratch();
+    let cases: &[(&str, &str)] = &[
+        (
+            "0 4096\n1 2 3\n",
+            "trace line 2: expected OFFSET LENGTH in bytes",
+        ),
+        (
+            "0 4096\n\n1048576 1\n",
+            "trace line 3: write of 1 bytes at 1048576 runs past the origin's end (1048576 bytes)",
+        ),
+        ("x 1\n", "trace line 1: expected OFFSET LENGTH"),
+    ];
+    for (text, want) in cases {
+        std::fs::write(dir.path().join("w.trace"), text).unwrap();
+        let o = common::Lvmsim::new()
+            .cwd(dir.path())
+            .args(["plan", "--origin-size", "1m", "--trace", "w.trace"])
+            .run();
+        assert_eq!(o.status, 3, "{}", o.text());
+        assert!(o.stderr.contains(want), "{}", o.stderr);
+    }
+    let o = common::Lvmsim::new()
+        .cwd(dir.path())
+        .args(["plan", "--origin-size", "1m", "--trace", "nope.trace"])
+        .run();
+    assert_ne!(o.status, 0);
+    assert!(o.stderr.contains("nope.trace: cannot read"), "{}", o.stderr);
+    let o = common::Lvmsim::new()
+        .cwd(dir.path())
+        .args([
+            "plan",
+            "--origin-size",
+            "1m",
+            "--chunk",
+            "3k",
+            "--trace",
+            "w.trace",
+        ])
+        .run();
+    assert_eq!(o.status, 3, "{}", o.text());
+}
+
+/// `--explain=json` of an origin write through the binary: one exception
+/// per snapshot, then each area's commit.
+#[test]
+fn explain_json_names_each_snapshot() {
+    let im = images("plan-threshold");
+    let mut l = common::Lvmsim::new();
+    for p in &im.paths {
+        l = l.arg("--dev").arg(p);
+    }
+    // Chunk 600 of the origin (4k chunks), untouched by the workload.
+    let o = l
+        .args([
+            "write",
+            "vg/origin",
+            "--offset",
+            "2457600",
+            "--explain=json",
+        ])
+        .stdin(&[7u8; 512])
+        .run();
+    assert!(o.ok(), "{}", o.text());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ex: Vec<(String, u64, u64)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "exception")
+        .map(|e| {
+            (
+                e["snapshot"].as_str().unwrap().to_owned(),
+                e["old"].as_u64().unwrap(),
+                e["new"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    // Only the valid stores take it: s4k303 is exactly full (no room),
+    // s4k325 has 22 chunks left, s16k608 is full.
+    assert_eq!(ex, vec![("s4k325".to_owned(), 600, 303)]);
+    let no_room: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "no_room")
+        .map(|e| e["snapshot"].as_str().unwrap())
+        .collect();
+    assert_eq!(no_room, ["s4k303", "s16k608"]);
 }
