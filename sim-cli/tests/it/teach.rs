@@ -722,3 +722,34 @@ fn explain_json_names_each_snapshot() {
         .collect();
     assert_eq!(no_room, ["s4k303", "s16k608"]);
 }
+
+/// `cow dump` and `map` only read: every image is the same after each.
+#[test]
+fn cow_dump_and_map_leave_the_images_untouched() {
+    for (scenario, cmds) in [
+        (
+            "two-snaps-one-overflows",
+            vec![
+                vec!["cow", "dump", "vg/small"],
+                vec!["cow", "dump", "--json", "vg/big"],
+                vec!["map", "vg", "-o", "-"],
+                vec!["map", "vg/small", "-o", "-"],
+            ],
+        ),
+        (
+            "snap-lvremove",
+            vec![
+                vec!["cow", "dump", "--seqno", "4", "vg/snap"],
+                vec!["map", "--seqno", "4", "vg/snap", "-o", "-"],
+            ],
+        ),
+    ] {
+        let s = common::load_kernel(scenario);
+        for cmd in cmds {
+            let before = common::contents(&s);
+            let o = s.lvmsim().args(&cmd).run();
+            assert!(o.ok(), "{scenario} {cmd:?}: {}", o.text());
+            assert_eq!(common::contents(&s), before, "{scenario} {cmd:?} changed an image");
+        }
+    }
+}
