@@ -187,13 +187,21 @@ pub fn dump_lv(
         chunk_size: word(12),
     };
     // The kernel's walk; an invalid store's records come from the
-    // forensic walk (the kernel reads none).
-    let kernel = cow_engine::view::load_store(vg, li, table_chunk, &pvs)?;
-    let kernel_reads = kernel.header.is_valid();
-    let store = if kernel_reads {
-        kernel
-    } else {
-        cow_engine::recover::load_store_forensic(vg, li, table_chunk, &pvs)?
+    // forensic walk (the kernel reads none), and so do those of a store
+    // the kernel refuses past its header (an area or record past the
+    // COW's end), with the reason.
+    let forensic = || cow_engine::recover::load_store_forensic(vg, li, table_chunk, &pvs);
+    let mut notes = Vec::new();
+    let (store, kernel_reads) = match cow_engine::view::load_store(vg, li, table_chunk, &pvs) {
+        Ok(k) if k.header.is_valid() => (k, true),
+        Ok(_) => (forensic()?, false),
+        Err(e) => match forensic() {
+            Ok(f) => {
+                notes.push(format!("the kernel refuses to load this store: {e}"));
+                (f, false)
+            }
+            Err(_) => return Err(e.into()),
+        },
     };
     let e = store.exceptions_per_area();
     let records: Vec<Record> = store
@@ -258,7 +266,7 @@ pub fn dump_lv(
         records,
         next_free: store.next_free,
         status,
-        notes: Vec::new(),
+        notes,
     })
 }
 
@@ -417,7 +425,12 @@ pub fn write_text(d: &CowDump, out: &mut dyn Write) -> std::io::Result<()> {
     if !d.kernel_reads {
         writeln!(
             out,
-            "the store is invalid: the kernel reads none of these records"
+            "the kernel reads none of these records: the store is {}",
+            if d.header.valid == 0 {
+                "invalid"
+            } else {
+                "refused (see the note)"
+            }
         )?;
     }
     for a in &d.areas {

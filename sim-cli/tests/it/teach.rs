@@ -780,3 +780,44 @@ fn cow_dump_and_map_leave_the_images_untouched() {
         }
     }
 }
+
+/// A store the kernel refuses past its header is still dumped, from the
+/// disk, with the kernel's reason: snap-full-edges' c258 (258 chunks of
+/// 4 KiB at sector 12288, see its golden) given a valid header and a full
+/// area 0, so that area 1 (chunk 258) lies past the COW's end.
+#[test]
+fn a_store_the_kernel_refuses_is_dumped_with_the_reason() {
+    use std::os::unix::fs::FileExt;
+    let im = images("snap-full-edges");
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&im.paths[0])
+        .unwrap();
+    let cow = 12288 * 512u64;
+    f.write_all_at(&1u32.to_le_bytes(), cow + 4).unwrap(); // valid = 1
+    for i in 0..256u64 {
+        let mut rec = [0u8; 16];
+        rec[..8].copy_from_slice(&i.to_le_bytes());
+        rec[8..].copy_from_slice(&(2 + i).to_le_bytes());
+        f.write_all_at(&rec, cow + 4096 + 16 * i).unwrap();
+    }
+    drop(f);
+    let sys = scan(&im.paths);
+    let d = lvmsim::cowdump::dump(&sys, "vg/c258", None, false).unwrap();
+    assert!(!d.kernel_reads);
+    assert_eq!(d.records.len(), 256);
+    assert_eq!(d.status_text(), "Invalid");
+    assert_eq!(
+        d.areas
+            .iter()
+            .map(|a| (a.chunk, a.inside))
+            .collect::<Vec<_>>(),
+        [(1, true), (258, false)]
+    );
+    assert_eq!(d.notes.len(), 1);
+    assert!(
+        d.notes[0].contains("area 1 at chunk 258 lies past the COW's end (258 whole chunks)"),
+        "{:?}",
+        d.notes
+    );
+}
