@@ -148,14 +148,7 @@ impl CowDump {
     /// The `dmsetup status` target text (`used/total metadata` or
     /// `Invalid`).
     pub fn status_text(&self) -> String {
-        match self.status {
-            SnapStatus::Invalid => "Invalid".to_owned(),
-            SnapStatus::Usage {
-                used,
-                total,
-                metadata,
-            } => format!("{used}/{total} {metadata}"),
-        }
+        self.status.to_string()
     }
 }
 
@@ -216,16 +209,7 @@ pub fn dump_lv(
         })
         .collect();
     let areas = areas(&store);
-    let status = if kernel_reads {
-        let (used, total, metadata) = store.usage();
-        SnapStatus::Usage {
-            used,
-            total,
-            metadata,
-        }
-    } else {
-        SnapStatus::Invalid
-    };
+    let status = SnapStatus::of(kernel_reads, store.usage());
     let mut places = Vec::new();
     let mut at = 0u64;
     while at < reader.size() {

@@ -280,15 +280,7 @@ pub fn replay(
 }
 
 fn status(s: &PStore, devs: &Sizes) -> SnapStatus {
-    if !s.valid {
-        return SnapStatus::Invalid;
-    }
-    let (used, total, metadata) = s.usage(devs);
-    SnapStatus::Usage {
-        used,
-        total,
-        metadata,
-    }
+    SnapStatus::of(s.valid, s.usage(devs))
 }
 
 /// The answer for one chunk size.
@@ -522,14 +514,7 @@ pub fn run(o: &PlanOpts, out: &mut dyn Write) -> Result<()> {
 }
 
 fn status_text(s: SnapStatus) -> String {
-    match s {
-        SnapStatus::Invalid => "Invalid".to_owned(),
-        SnapStatus::Usage {
-            used,
-            total,
-            metadata,
-        } => format!("{used}/{total} {metadata}"),
-    }
+    s.to_string()
 }
 
 #[cfg(test)]
