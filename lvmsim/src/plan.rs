@@ -137,8 +137,14 @@ pub fn diff_workload(old: &mut dyn Read, new: &mut dyn Read) -> Result<Vec<Write
             let e = (s + 512).min(n);
             if a[s..e] != b[s..e] {
                 let off = at + s as u64;
+                let runs = out.len();
                 match out.last_mut() {
                     Some(w) if w.offset + w.len == off => w.len += (e - s) as u64,
+                    _ if runs >= MAX_WRITES => {
+                        return Err(Error::Usage(format!(
+                            "--diff: more than {MAX_WRITES} runs of changed sectors"
+                        )))
+                    }
                     _ => out.push(Write1 {
                         offset: off,
                         len: (e - s) as u64,
