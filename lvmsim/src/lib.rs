@@ -17,7 +17,11 @@
 //!   (flock on the images);
 //! - [`context`]: host, time, identifiers and write hooks, given
 //!   explicitly (the library reads no environment variable);
-//! - [`error`]: the typed error and its exit-code table.
+//! - [`error`]: the typed error and its exit-code table;
+//! - for teaching and planning: [`cowdump`] (a snapshot store as the kernel
+//!   reads it), [`map`] (SVG pictures of extents and COW chunks), [`plan`]
+//!   (the smallest snapshot that survives a workload), [`explain`] (the
+//!   kernel's steps during a write).
 //!
 //! ```no_run
 //! use std::io::{Read, Seek, SeekFrom, Write};
