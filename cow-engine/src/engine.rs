@@ -124,6 +124,67 @@ impl Invalidation {
     }
 }
 
+/// One step the kernel takes in a store, as `--explain` tells it. `cow`
+/// is the COW device of the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// Origin chunk `old` is saved in COW chunk `new`, record `index` of
+    /// area `area` (the data is copied, or written by the snapshot write).
+    Exception {
+        /// COW device.
+        cow: usize,
+        /// Origin chunk.
+        old: u64,
+        /// COW chunk.
+        new: u64,
+        /// Area.
+        area: u64,
+        /// Record index in the area.
+        index: u64,
+    },
+    /// Area `area` is full: the area after it, at chunk `next`, is zeroed.
+    AreaFull {
+        /// COW device.
+        cow: usize,
+        /// The full area.
+        area: u64,
+        /// Chunk of the next area.
+        next: u64,
+    },
+    /// Area `area` is written with `records` records.
+    Commit {
+        /// COW device.
+        cow: usize,
+        /// Area.
+        area: u64,
+        /// Records it holds.
+        records: u64,
+    },
+    /// No free chunk for origin chunk `chunk`: the next exception needs
+    /// `needs` chunks, the COW has `has`.
+    NoRoom {
+        /// COW device.
+        cow: usize,
+        /// The origin chunk.
+        chunk: u64,
+        /// Chunks needed.
+        needs: u64,
+        /// Whole chunks in the COW.
+        has: u64,
+    },
+    /// The store is invalidated (the header's valid field is cleared).
+    Invalidated {
+        /// COW device.
+        cow: usize,
+        /// Why.
+        why: Invalidation,
+    },
+}
+
+/// Where a store's [`Event`]s go, in the order they happen (shared by the
+/// stores of one origin, so their events interleave as the kernel's do).
+pub type EventLog = std::sync::Arc<std::sync::Mutex<Vec<Event>>>;
+
 /// One persistent exception store, with the kernel's in-memory state.
 #[derive(Debug, Clone)]
 pub struct PStore {
@@ -145,6 +206,8 @@ pub struct PStore {
     area: Vec<u8>,
     /// Origin chunk → COW chunk.
     pub map: ChunkMap,
+    /// Where events go (`None`: nowhere).
+    pub events: Option<EventLog>,
 }
 
 impl PStore {
@@ -183,6 +246,7 @@ impl PStore {
             current_committed: 0,
             area: Vec::new(),
             map: ChunkMap::default(),
+            events: None,
         };
         match header {
             Header::New => {
@@ -232,10 +296,26 @@ impl PStore {
         )
     }
 
-    /// `persistent_prepare_exception`: the next COW chunk, or None when full.
-    fn prepare(&mut self, devs: &dyn DevSet) -> Option<u64> {
+    fn emit(&self, e: Event) {
+        if let Some(log) = &self.events {
+            // A poisoned log only loses explanations.
+            if let Ok(mut v) = log.lock() {
+                v.push(e);
+            }
+        }
+    }
+
+    /// `persistent_prepare_exception` for origin chunk `chunk`: the next
+    /// COW chunk, or None when full.
+    fn prepare(&mut self, devs: &dyn DevSet, chunk: u64) -> Option<u64> {
         let cow_sectors = devs.size(self.cow) / 512;
         if cow_sectors < (self.next_free + 1) * self.cs {
+            self.emit(Event::NoRoom {
+                cow: self.cow,
+                chunk,
+                needs: self.next_free + 1,
+                has: cow_sectors / self.cs,
+            });
             return None;
         }
         let new = self.next_free;
@@ -254,8 +334,20 @@ impl PStore {
         LE::write_u64(&mut self.area[at..], old);
         LE::write_u64(&mut self.area[at + 8..], new);
         self.current_committed += 1;
+        self.emit(Event::Exception {
+            cow: self.cow,
+            old,
+            new,
+            area: self.current_area,
+            index: self.current_committed - 1,
+        });
         let full = self.current_committed == self.e();
         if full {
+            self.emit(Event::AreaFull {
+                cow: self.cow,
+                area: self.current_area,
+                next: area_location(self.cs, self.current_area + 1),
+            });
             let next = area_location(self.cs, self.current_area + 1) * self.cb();
             let zero = vec![0u8; self.cb() as usize];
             if devs.write(self.cow, next, &zero).is_err() {
@@ -263,6 +355,11 @@ impl PStore {
             }
         }
         if self.valid {
+            self.emit(Event::Commit {
+                cow: self.cow,
+                area: self.current_area,
+                records: self.current_committed,
+            });
             let loc = area_location(self.cs, self.current_area) * self.cb();
             let area = self.area.clone();
             if devs.write(self.cow, loc, &area).is_err() {
@@ -285,6 +382,7 @@ impl PStore {
     pub fn invalidate(&mut self, devs: &mut dyn DevSet, why: Invalidation) -> Result<()> {
         self.valid = false;
         self.invalidated = Some(why);
+        self.emit(Event::Invalidated { cow: self.cow, why });
         let hdr = DiskHeader {
             valid: 0,
             version: SNAPSHOT_DISK_VERSION,
@@ -330,7 +428,7 @@ fn cow_for(devs: &mut dyn DevSet, origin: usize, snaps: &mut [Snap], offset: u64
         if s.store.map.contains_key(&chunk) {
             continue;
         }
-        match s.store.prepare(devs) {
+        match s.store.prepare(devs, chunk) {
             None => s.store.invalidate(devs, Invalidation::Full)?,
             Some(new) => {
                 copy_chunk(devs, origin, &s.store, chunk, new)?;
@@ -414,7 +512,7 @@ pub fn snapshot_write(
             devs.write(s.store.cow, new * cb + within, piece)?;
             continue;
         }
-        let Some(new) = s.store.prepare(devs) else {
+        let Some(new) = s.store.prepare(devs, chunk) else {
             s.store.invalidate(devs, Invalidation::Full)?;
             return Err(Error::SnapshotFull {
                 lv: device(s.store.cow),

@@ -224,6 +224,23 @@ impl<'a, B: WriteAt> LvHandle<'a, B> {
         }
     }
 
+    /// Sends the events of every store the handle holds to `log` (for
+    /// `--explain`).
+    pub fn set_event_log(&mut self, log: &crate::engine::EventLog) {
+        let stores: Vec<&mut PStore> = match &mut self.role {
+            Role::Origin { snaps } | Role::Snapshot { snaps, .. } => {
+                snaps.iter_mut().map(|s| &mut s.store).collect()
+            }
+            Role::MergingOrigin { merging, others } => std::iter::once(merging)
+                .chain(others.iter_mut().map(|s| &mut s.store))
+                .collect(),
+            Role::Plain | Role::Error => Vec::new(),
+        };
+        for s in stores {
+            s.events = Some(log.clone());
+        }
+    }
+
     /// Deactivates: gives the images back.
     pub fn into_images(self) -> Images<B> {
         self.set.images

@@ -36,6 +36,42 @@ pub enum SnapStatus {
     },
 }
 
+impl SnapStatus {
+    /// The status of a store: its `persistent_usage` numbers
+    /// (allocated, total, metadata sectors) if it is valid.
+    pub fn of(valid: bool, usage: (u64, u64, u64)) -> SnapStatus {
+        if !valid {
+            return SnapStatus::Invalid;
+        }
+        let (used, total, metadata) = usage;
+        SnapStatus::Usage {
+            used,
+            total,
+            metadata,
+        }
+    }
+
+    /// The status of a loaded store.
+    pub fn of_store(store: &cow_engine::exception_store::Store) -> SnapStatus {
+        SnapStatus::of(store.header.is_valid(), store.usage())
+    }
+}
+
+/// The target's words in `dmsetup status`: `used/total metadata` or
+/// `Invalid`.
+impl std::fmt::Display for SnapStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SnapStatus::Invalid => f.write_str("Invalid"),
+            SnapStatus::Usage {
+                used,
+                total,
+                metadata,
+            } => write!(f, "{used}/{total} {metadata}"),
+        }
+    }
+}
+
 /// `dm_make_percent`: `numerator / denominator` in millionths of a
 /// percent, truncated, never exactly 0 or 100 unless it is.
 pub fn make_percent(numerator: u64, denominator: u64) -> i32 {
@@ -117,16 +153,7 @@ fn compute(sys: &System, inst: &VgInstance, lv: usize) -> Option<SnapStatus> {
         .map(|d| d.map(|d| &sys.devices[d].image))
         .collect();
     let store = load_store(vg, cow, chunk, &pvs).ok()?;
-    Some(if store.header.is_valid() {
-        let (used, total, metadata) = store.usage();
-        SnapStatus::Usage {
-            used,
-            total,
-            metadata,
-        }
-    } else {
-        SnapStatus::Invalid
-    })
+    Some(SnapStatus::of_store(&store))
 }
 
 #[cfg(test)]

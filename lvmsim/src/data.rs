@@ -50,6 +50,20 @@ pub fn write(
     hooks: &crate::context::WriteHooks,
     notices: &mut dyn Write,
 ) -> Result<u64> {
+    write_with_events(sys, arg, offset, input, hooks, notices, None)
+}
+
+/// [`write()`], with every step the kernel takes in the snapshot stores
+/// sent to `events` (see [`crate::explain`]).
+pub fn write_with_events(
+    sys: &System,
+    arg: &str,
+    offset: u64,
+    input: &mut dyn Read,
+    hooks: &crate::context::WriteHooks,
+    notices: &mut dyn Write,
+    events: Option<&cow_engine::engine::EventLog>,
+) -> Result<u64> {
     let (vgn, lvn) = crate::names::vg_lv(arg)?;
     let (vgn, lvn) = (vgn.as_str(), lvn.as_str());
     let inst = sys.vg_or_err(vgn)?;
@@ -64,6 +78,9 @@ pub fn write(
         .into());
     }
     let mut lv = LvHandle::open(vg, crate::write::open_rw(sys, inst, hooks)?, li)?;
+    if let Some(log) = events {
+        lv.set_event_log(log);
+    }
     let mut buf = vec![0u8; PIECE];
     let mut at = offset;
     // Stores already invalidated by this write, whose line is out.

@@ -58,12 +58,7 @@ fn segment_lines(
 /// `persistent_usage` counts them, or `Invalid`.
 fn store_status(vg: &Vg, cow: usize, chunk: u64, pvs: &[Option<&Image>]) -> Result<String> {
     let store = load_store(vg, cow, chunk, pvs)?;
-    Ok(if store.header.is_valid() {
-        let (a, t, m) = store.usage();
-        format!("{a}/{t} {m}")
-    } else {
-        "Invalid".to_owned()
-    })
+    Ok(crate::active::SnapStatus::of_store(&store).to_string())
 }
 
 /// Writes `dmsetup status` for every VG (or the named ones), sorted by

@@ -17,7 +17,11 @@
 //!   (flock on the images);
 //! - [`context`]: host, time, identifiers and write hooks, given
 //!   explicitly (the library reads no environment variable);
-//! - [`error`]: the typed error and its exit-code table.
+//! - [`error`]: the typed error and its exit-code table;
+//! - for teaching and planning: [`cowdump`] (a snapshot store as the kernel
+//!   reads it), [`map`] (SVG pictures of extents and COW chunks), [`plan`]
+//!   (the smallest snapshot that survives a workload), [`explain`] (the
+//!   kernel's steps during a write).
 //!
 //! ```no_run
 //! use std::io::{Read, Seek, SeekFrom, Write};
@@ -43,16 +47,20 @@ pub mod active;
 pub mod api;
 pub mod backup;
 pub mod context;
+pub mod cowdump;
 pub mod data;
 pub mod display;
 pub mod dmsetup;
 pub mod error;
+pub mod explain;
 pub mod fields;
 pub mod history;
 pub mod ids;
 pub mod lock;
 pub mod lv;
+pub mod map;
 pub mod names;
+pub mod plan;
 pub mod pv;
 pub mod pvck;
 pub mod recover;

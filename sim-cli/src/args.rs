@@ -107,6 +107,13 @@ pub(crate) enum Cmd {
     /// of=/dev/VG/LV conv=notrunc` after activation would (copy-on-write
     /// into snapshots, snapshot overflow, merging origins as the kernel).
     Write(WriteArgs),
+    /// Snapshot stores as the kernel reads them (`cow dump VG/SNAP`).
+    Cow(CowArgs),
+    /// Draw a VG's extents (`map VG`) or a snapshot's COW chunks
+    /// (`map VG/SNAP`) as an SVG picture.
+    Map(MapArgs),
+    /// The smallest snapshot that survives a workload, per chunk size.
+    Plan(PlanArgs),
 }
 
 /// What a command does to the images.
@@ -137,6 +144,7 @@ impl Cmd {
             | Cmd::Dmsetup(_)
             | Cmd::History(_)
             | Cmd::Recover(_) => Access::Read,
+            Cmd::Cow(_) | Cmd::Map(_) | Cmd::Plan(_) => Access::Read,
             Cmd::Lvrename(_)
             | Cmd::Lvconvert(_)
             | Cmd::Vgchange(_)
@@ -204,6 +212,7 @@ impl Cmd {
             | Cmd::Dmsetup(_)
             | Cmd::History(_)
             | Cmd::Recover(_) => None,
+            Cmd::Cow(_) | Cmd::Map(_) | Cmd::Plan(_) => None,
         }
     }
 }
@@ -483,6 +492,11 @@ pub(crate) struct WriteArgs {
     /// Read the data from this file instead of stdin.
     #[arg(long)]
     pub(crate) input: Option<PathBuf>,
+    /// Print what the kernel does in the snapshot stores, one line per
+    /// step (`--explain=json`: as JSON).
+    #[arg(long, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "text",
+          value_parser = ["text", "json"], require_equals = true)]
+    pub(crate) explain: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -764,4 +778,88 @@ pub(crate) struct BackupArgs {
     pub(crate) file: Option<String>,
     /// The VG (all VGs if omitted).
     pub(crate) vg: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct CowArgs {
+    #[command(subcommand)]
+    pub(crate) cmd: CowCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum CowCmd {
+    /// The header, metadata areas, exception records, next free chunk and
+    /// `dmsetup status`/Data% of a snapshot's store (`VG/SNAP`).
+    Dump {
+        /// The snapshot, `VG/SNAP`.
+        lv: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// The metadata copy that describes the snapshot (one since
+        /// removed, say); default: the current metadata.
+        #[arg(long)]
+        seqno: Option<u32>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct MapArgs {
+    /// `VG` (its PVs' extents) or `VG/SNAP` (the snapshot's COW chunks).
+    pub(crate) target: String,
+    /// The SVG file to write (`-`: stdout).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub(crate) output: PathBuf,
+    /// With `VG/SNAP`: the metadata copy that describes the snapshot.
+    #[arg(long)]
+    pub(crate) seqno: Option<u32>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct PlanArgs {
+    /// The origin's size (lvm2 units: 512k, 4m, 1g; default unit MiB).
+    #[arg(long = "origin-size", value_name = "SIZE")]
+    pub(crate) origin_size: String,
+    /// Chunk sizes to plan for, comma-separated.
+    #[arg(long, value_name = "SIZES", default_value = "4k,16k,64k,512k")]
+    pub(crate) chunk: String,
+    /// The workload: one write per line, `OFFSET LENGTH` in bytes
+    /// (`#` comments; see docs/snapshot-tutorial.md).
+    #[arg(long, value_name = "FILE", conflicts_with = "diff")]
+    pub(crate) trace: Option<PathBuf>,
+    /// The workload as the difference of two images of the origin: every
+    /// 512-byte sector that differs is written once, in order.
+    #[arg(long, num_args = 2, value_names = ["OLD", "NEW"], required_unless_present = "trace")]
+    pub(crate) diff: Option<Vec<PathBuf>>,
+    /// The VG's extent size (lvm2 rounds the COW up to whole extents).
+    #[arg(
+        short = 's',
+        long = "physicalextentsize",
+        value_name = "SIZE",
+        default_value = "4m"
+    )]
+    pub(crate) extent_size: String,
+    /// A COW size to replay the workload against: whether it survives and,
+    /// if not, the write that invalidates it.
+    #[arg(short = 'L', long = "size", value_name = "SIZE")]
+    pub(crate) size: Option<String>,
+    /// lvm2's `snapshot_autoextend_threshold` (percent; 100 = off): with
+    /// `-L`, the snapshot grows by `--autoextend-percent` each time Data%
+    /// reaches it between writes.
+    #[arg(
+        long = "autoextend-threshold",
+        value_name = "PERCENT",
+        default_value_t = 100
+    )]
+    pub(crate) autoextend_threshold: u32,
+    /// lvm2's `snapshot_autoextend_percent`.
+    #[arg(
+        long = "autoextend-percent",
+        value_name = "PERCENT",
+        default_value_t = 20
+    )]
+    pub(crate) autoextend_percent: u32,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
 }

@@ -484,23 +484,37 @@ fn run(cli: &Cli) -> Result<i32> {
         }
         Cmd::Write(a) => {
             let sys = scan(&mut err)?;
-            match &a.input {
+            let log = a.explain.as_ref().map(|_| lvmsim::explain::log());
+            let written = match &a.input {
                 Some(p) => {
                     let mut f = std::fs::File::open(p).map_err(|e| Error::Io {
                         context: format!("{}: cannot open", p.display()),
                         source: e,
                     })?;
-                    data::write(&sys, &a.lv, a.offset, &mut f, &ctx.hooks, &mut err)?
+                    data::write_with_events(
+                        &sys,
+                        &a.lv,
+                        a.offset,
+                        &mut f,
+                        &ctx.hooks,
+                        &mut err,
+                        log.as_ref(),
+                    )
                 }
-                None => data::write(
+                None => data::write_with_events(
                     &sys,
                     &a.lv,
                     a.offset,
                     &mut std::io::stdin().lock(),
                     &ctx.hooks,
                     &mut err,
-                )?,
+                    log.as_ref(),
+                ),
             };
+            if let (Some(log), Some(format)) = (&log, &a.explain) {
+                lvmsim::explain::print(&sys, &a.lv, log, format == "json", &mut out)?;
+            }
+            written?;
         }
         Cmd::Lvpoll(a) => {
             if a.polloperation != "merge" {
@@ -615,6 +629,42 @@ fn run(cli: &Cli) -> Result<i32> {
             let sys = scan(&mut err)?;
             lv::lvresize(&sys, lv, pvs, &o, grow, &ctx.writer(&line), &mut out)?;
         }
+        Cmd::Cow(args::CowArgs {
+            cmd: args::CowCmd::Dump { lv, json, seqno },
+        }) => {
+            let sys = scan(&mut err)?;
+            let o = lvmsim::cowdump::CowDumpOpts {
+                json: *json,
+                seqno: *seqno,
+            };
+            lvmsim::cowdump::run(&sys, lv, &o, ctx.scan_all, &mut out)?;
+        }
+        Cmd::Map(a) => {
+            let sys = scan(&mut err)?;
+            let svg = lvmsim::map::draw(&sys, &a.target, a.seqno, ctx.scan_all)?;
+            if a.output == std::path::Path::new("-") {
+                out.write_all(svg.as_bytes())?;
+            } else {
+                std::fs::write(&a.output, svg).map_err(|e| Error::Io {
+                    context: format!("{}: cannot write", a.output.display()),
+                    source: e,
+                })?;
+            }
+        }
+        Cmd::Plan(a) => {
+            let o = lvmsim::plan::PlanOpts {
+                origin_size: a.origin_size.clone(),
+                chunks: a.chunk.clone(),
+                trace: a.trace.clone(),
+                diff: a.diff.clone(),
+                extent_size: a.extent_size.clone(),
+                size: a.size.clone(),
+                autoextend_threshold: a.autoextend_threshold,
+                autoextend_percent: a.autoextend_percent,
+                json: a.json,
+            };
+            lvmsim::plan::run(&o, &mut out)?;
+        }
     }
     out.flush()?;
     Ok(code)
@@ -684,6 +734,7 @@ fn lvm2_name(cmd: &Cmd) -> Option<&'static str> {
         Cmd::Cat(_) | Cmd::Dmsetup(_) | Cmd::History(_) | Cmd::Recover(_) | Cmd::Write(_) => {
             return None
         }
+        Cmd::Cow(_) | Cmd::Map(_) | Cmd::Plan(_) => return None,
     })
 }
 

@@ -98,6 +98,11 @@ conformance! {
     lvchange: ["lvchange", "--addtag", "t", "vg/l"];
     write: ["write", "vg/lv"];
     dmsetup_table: ["dmsetup", "table"];
+    cow_dump: ["cow", "dump", "vg/s"];
+    cow_dump_seqno: ["cow", "dump", "--json", "--seqno", "1", "vg/s"];
+    map_vg: ["map", "vg", "-o", "-"];
+    map_snapshot: ["map", "vg/s", "-o", "-"];
+    write_explain: ["write", "--explain=json", "vg/lv"];
 }
 
 #[test]

@@ -167,6 +167,7 @@ mod kernel_corpus_copies_match_pvck_mdasearch {
         snap_full_edges, snap_lvremove, snap_overflow, snap_overflow_blocks, snap_partial_chunk,
         snap_striped_origin, snap_write_overflow, striped_mdacopies, two_snaps_one_overflows,
         walkthrough, walkthrough_merge,
+        plan_threshold,
     );
 }
 

@@ -44,6 +44,7 @@ const OVERFLOW: &[&str] = &[
     "two-snaps-one-overflows",
     "snap-overflow-blocks",
     "walkthrough",
+    "plan-threshold",
 ];
 
 struct Outcome {
@@ -670,6 +671,7 @@ scenario_tests!("kernel", "steps.tsv", from_blank_images;
     snap_full_edges, snap_lvremove, snap_overflow, snap_overflow_blocks, snap_partial_chunk,
     snap_striped_origin, snap_write_overflow, striped_mdacopies, two_snaps_one_overflows,
     walkthrough, walkthrough_merge,
+    plan_threshold,
 );
 
 /// The scenarios hold enough steps to mean something.

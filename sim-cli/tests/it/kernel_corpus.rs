@@ -152,6 +152,10 @@ fn spec(name: &str, variant: Variant) -> Spec {
             unreadable: &["vg/small"],
             ..NONE
         },
+        "plan-threshold" => Spec {
+            contents: &["vg/origin", "vg/s4k303", "vg/s16k608"],
+            ..NONE
+        },
         "snap-areas" => Spec {
             contents: &["vg/origin", "vg/snap"],
             ..NONE
@@ -1207,6 +1211,7 @@ scenarios! {
     merge_interrupted_after_boot1 => "merge-interrupted", AfterBoot1;
     walkthrough => "walkthrough", Final;
     walkthrough_merge => "walkthrough-merge", Final;
+    plan_threshold => "plan-threshold", Final;
 }
 
 /// The fields listed in NOT_IN_LVMSIM are still unknown to lvmsim; once it

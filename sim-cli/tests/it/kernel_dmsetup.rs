@@ -68,4 +68,5 @@ scenario_tests!("kernel", "scenario", final_status_lines_equal_the_kernels;
     snap_full_edges, snap_lvremove, snap_overflow, snap_overflow_blocks, snap_partial_chunk,
     snap_striped_origin, snap_write_overflow, striped_mdacopies, two_snaps_one_overflows,
     walkthrough, walkthrough_merge,
+    plan_threshold,
 );

@@ -255,4 +255,5 @@ scenario_tests!("kernel", "scenario", metadata_from_blank_images;
     snap_full_edges, snap_lvremove, snap_overflow, snap_overflow_blocks, snap_partial_chunk,
     snap_striped_origin, snap_write_overflow, striped_mdacopies, two_snaps_one_overflows,
     walkthrough, walkthrough_merge,
+    plan_threshold,
 );

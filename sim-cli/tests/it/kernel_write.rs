@@ -43,6 +43,7 @@ const REPLAYED: &[&str] = &[
     "snap-areas",
     "snap-extend",
     "snap-striped-origin",
+    "plan-threshold",
 ];
 
 const NOT_REPLAYED: &[(&str, &str)] = &[
@@ -345,6 +346,7 @@ replayed! {
     snap_areas => "snap-areas";
     snap_extend => "snap-extend";
     snap_striped_origin => "snap-striped-origin";
+    plan_threshold => "plan-threshold";
 }
 
 /// Every scenario is replayed or named with the reason it cannot be.

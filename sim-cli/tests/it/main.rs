@@ -31,4 +31,6 @@ mod lvrename;
 mod names;
 mod recover;
 mod signals;
+mod teach;
+mod tutorial;
 mod write_cli;
