@@ -32,6 +32,9 @@ pub struct PoolSeg {
     pub discards: String,
     /// `zero_new_blocks`.
     pub zero_new_blocks: bool,
+    /// `error_when_full`: fail writes at once when the pool is full
+    /// instead of queueing them.
+    pub error_when_full: bool,
 }
 
 /// A `thin` segment's keys.
@@ -95,6 +98,7 @@ pub fn pool_seg(vg: &Vg, lv: usize) -> Option<PoolSeg> {
         chunk_size: int(&s, "chunk_size")?,
         discards: string(&s, "discards").unwrap_or("passdown").to_owned(),
         zero_new_blocks: int(&s, "zero_new_blocks").is_some_and(|z| z != 0),
+        error_when_full: int(&s, "error_when_full").is_some_and(|z| z != 0),
     })
 }
 
@@ -317,4 +321,93 @@ impl cow_engine::view::View for ThinView<'_> {
         }
         Ok(())
     }
+}
+
+/// What an LV is in thin provisioning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ThinRole {
+    /// A thin pool.
+    Pool(PoolSeg),
+    /// A thin LV (or thin snapshot).
+    Thin(ThinSeg),
+    /// The data LV of pool `.0`.
+    Data(usize),
+    /// The metadata LV of pool `.0`.
+    Metadata(usize),
+    /// The pool metadata spare.
+    Spare,
+}
+
+/// LV `lv`'s thin role, if it has one.
+pub fn role(vg: &Vg, lv: usize) -> Option<ThinRole> {
+    if let Some(p) = pool_seg(vg, lv) {
+        return Some(ThinRole::Pool(p));
+    }
+    if let Some(t) = thin_seg(vg, lv) {
+        return Some(ThinRole::Thin(t));
+    }
+    if is_pmspare(vg, lv) {
+        return Some(ThinRole::Spare);
+    }
+    match pool_part(vg, lv)? {
+        PoolPart::Data(p) => Some(ThinRole::Data(p)),
+        PoolPart::Metadata(p) => Some(ThinRole::Metadata(p)),
+    }
+}
+
+/// Deepest chain of thin snapshots followed (each step is one LV of the
+/// VG, so the VG's LV count bounds it too).
+const MAX_SNAPSHOT_CHAIN: usize = 1 << 16;
+
+/// The thin origins of thin LV `lv`, nearest first.
+pub fn ancestors(vg: &Vg, lv: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut at = lv;
+    while let Some(o) = thin_seg(vg, at).and_then(|t| t.origin) {
+        if out.contains(&o) || out.len() >= MAX_SNAPSHOT_CHAIN.min(vg.lvs.len()) {
+            break;
+        }
+        out.push(o);
+        at = o;
+    }
+    out
+}
+
+/// The thin snapshots taken of thin LV `lv` (direct ones).
+pub fn snapshots_of(vg: &Vg, lv: usize) -> Vec<usize> {
+    (0..vg.lvs.len())
+        .filter(|&i| thin_seg(vg, i).is_some_and(|t| t.origin == Some(lv)))
+        .collect()
+}
+
+/// Every thin LV whose chain of origins reaches `lv`.
+pub fn descendants(vg: &Vg, lv: usize) -> Vec<usize> {
+    (0..vg.lvs.len())
+        .filter(|&i| ancestors(vg, i).contains(&lv))
+        .collect()
+}
+
+/// Data% and Meta% of pool `pool` as an activation would show them (in
+/// millionths of a percent, `dm_make_percent`), from the committed space
+/// maps; `None` if the metadata cannot be read.
+pub fn pool_percents(vg: &Vg, pool: usize, pvs: &[Option<&Image>]) -> Option<(i32, i32)> {
+    let p = Pool::open(vg, pool, pvs).ok()?;
+    let u = dm_pdata::thin::metadata::PoolUsage::of(&p.meta.superblock);
+    Some((
+        crate::active::make_percent(u.used_data, u.total_data),
+        crate::active::make_percent(u.used_metadata, u.total_metadata),
+    ))
+}
+
+/// Data% of thin LV `lv`: its mapped blocks over its size rounded up to a
+/// whole data block (`dev_manager_thin_percent`), capped at 100%.
+pub fn thin_percent(vg: &Vg, lv: usize, pvs: &[Option<&Image>]) -> Option<i32> {
+    let t = thin_seg(vg, lv)?;
+    let p = Pool::open(vg, t.pool, pvs).ok()?;
+    let d = p.meta.details.get(&t.device_id)?;
+    let chunk = p.seg.chunk_size.max(1);
+    let size = vg.lv_extents(&vg.lvs[lv]).saturating_mul(vg.extent_size.0);
+    let rounded = size.div_ceil(chunk).saturating_mul(chunk);
+    let mapped = d.mapped_blocks.saturating_mul(chunk).min(rounded);
+    Some(crate::active::make_percent(mapped, rounded))
 }
