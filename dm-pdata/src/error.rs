@@ -140,13 +140,16 @@ pub enum Error {
     /// Valid metadata this crate does not read.
     #[error("{0}")]
     Unsupported(String),
+    /// Writing a dump to its output failed.
+    #[error("writing the dump: {0}")]
+    Output(#[source] io::Error),
 }
 
 impl Error {
     /// The stable class of this error.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Error::Io { .. } => ErrorClass::Io,
+            Error::Io { .. } | Error::Output(_) => ErrorClass::Io,
             Error::Unsupported(_) => ErrorClass::Unsupported,
             _ => ErrorClass::Corrupt,
         }

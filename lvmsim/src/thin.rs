@@ -226,11 +226,7 @@ impl<'a> Pool<'a> {
     /// Writes `thin_dump`'s XML of the pool's metadata.
     pub fn dump(&self, out: &mut dyn std::io::Write) -> Result<()> {
         dm_pdata::thin::dump::write_xml(&self.dev, &self.meta, out).map_err(|e| match e {
-            dm_pdata::Error::Io { block: 0, source }
-                if source.kind() != std::io::ErrorKind::Other =>
-            {
-                Error::Output(source)
-            }
+            dm_pdata::Error::Output(source) => Error::Output(source),
             e => pdata_err(&self.name, e),
         })
     }
@@ -410,4 +406,30 @@ pub fn thin_percent(vg: &Vg, lv: usize, pvs: &[Option<&Image>]) -> Option<i32> {
     let rounded = size.div_ceil(chunk).saturating_mul(chunk);
     let mapped = d.mapped_blocks.saturating_mul(chunk).min(rounded);
     Some(crate::active::make_percent(mapped, rounded))
+}
+
+/// `lvmsim thin_dump VG/POOL`: the pool's metadata, as its metadata LV
+/// holds it on the images, in `thin_dump`'s XML (thin-provisioning-tools
+/// 0.9.0's form).
+pub fn thin_dump(
+    sys: &lvm_meta::scan::System,
+    arg: &str,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
+    let (vgn, lvn) = crate::names::vg_lv(arg)?;
+    let vi = sys.vg_or_err(&vgn)?;
+    let li = vi.vg.lv_index_or_err(&lvn)?;
+    if pool_seg(&vi.vg, li).is_none() {
+        return Err(Error::Refused(format!("{vgn}/{lvn} is not a thin pool.")));
+    }
+    let pvs: Vec<Option<&Image>> = vi
+        .pv_devices
+        .iter()
+        .map(|d| d.map(|d| &sys.devices[d].image))
+        .collect();
+    let pool = Pool::open(&vi.vg, li, &pvs)?;
+    let mut buf = Vec::new();
+    pool.dump(&mut buf)?;
+    out.write_all(&buf)?;
+    Ok(())
 }

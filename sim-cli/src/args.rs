@@ -107,6 +107,10 @@ pub(crate) enum Cmd {
     /// of=/dev/VG/LV conv=notrunc` after activation would (copy-on-write
     /// into snapshots, snapshot overflow, merging origins as the kernel).
     Write(WriteArgs),
+    /// Print a thin pool's metadata as thin_dump's XML (`thin_dump VG/POOL`),
+    /// read from its metadata LV as it is on the images.
+    #[command(name = "thin_dump")]
+    ThinDump(ThinDumpArgs),
 }
 
 /// What a command does to the images.
@@ -136,7 +140,8 @@ impl Cmd {
             | Cmd::Vgcfgbackup(_)
             | Cmd::Dmsetup(_)
             | Cmd::History(_)
-            | Cmd::Recover(_) => Access::Read,
+            | Cmd::Recover(_)
+            | Cmd::ThinDump(_) => Access::Read,
             Cmd::Lvrename(_)
             | Cmd::Lvconvert(_)
             | Cmd::Vgchange(_)
@@ -203,7 +208,8 @@ impl Cmd {
             | Cmd::Vgcfgbackup(_)
             | Cmd::Dmsetup(_)
             | Cmd::History(_)
-            | Cmd::Recover(_) => None,
+            | Cmd::Recover(_)
+            | Cmd::ThinDump(_) => None,
         }
     }
 }
@@ -764,4 +770,10 @@ pub(crate) struct BackupArgs {
     pub(crate) file: Option<String>,
     /// The VG (all VGs if omitted).
     pub(crate) vg: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ThinDumpArgs {
+    /// The thin pool (VG/POOL).
+    pub(crate) pool: String,
 }

@@ -490,6 +490,10 @@ fn run(cli: &Cli) -> Result<i32> {
             let w = ctx.writer(&format!("{l} {}", a.lvs.join(" ")));
             lv::lvremove(&sys, &a.lvs, &w, &mut out)?;
         }
+        Cmd::ThinDump(a) => {
+            let sys = scan(&mut err)?;
+            lvmsim::thin::thin_dump(&sys, &a.pool, &mut out)?;
+        }
         Cmd::Write(a) => {
             let sys = scan(&mut err)?;
             match &a.input {
@@ -692,6 +696,7 @@ fn lvm2_name(cmd: &Cmd) -> Option<&'static str> {
         Cmd::Cat(_) | Cmd::Dmsetup(_) | Cmd::History(_) | Cmd::Recover(_) | Cmd::Write(_) => {
             return None
         }
+        Cmd::ThinDump(_) => return None,
     })
 }
 

@@ -47,10 +47,7 @@ pub fn runs(mappings: &[Mapping]) -> Vec<Run> {
 }
 
 fn io(e: std::io::Error) -> Error {
-    Error::Io {
-        block: 0,
-        source: e,
-    }
+    Error::Output(e)
 }
 
 /// Writes the XML of the metadata `meta` read from `dev` to `out`.
