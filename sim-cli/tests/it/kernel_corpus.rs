@@ -947,15 +947,15 @@ fn run_scenario(name: &str, variant: Variant, only: Option<&str>) -> Ctx {
 /// Whether the last `vgchange -a` before step `upto` deactivated the VG.
 fn deactivated(all: &[Step], upto: u32) -> bool {
     all.iter()
+        .rev()
         .filter(|s| s.n < upto && s.succeeded() && s.words()[0] == "vgchange")
-        .filter_map(|s| {
+        .find_map(|s| {
             s.words().iter().find_map(|w| match *w {
                 "-an" => Some(true),
                 "-ay" => Some(false),
                 _ => None,
             })
         })
-        .last()
         .unwrap_or(false)
 }
 
