@@ -112,6 +112,28 @@ def select_seeds():
             sel = cmd.split(" -S ", 1)[1]
             put("select", name, bytes([i % 256]) + sel.encode())
 
+def thin_seeds(tag, raw):
+    """thin_metadata: each thin pool's metadata LV read with lvmsim cat, cut
+    after its last non-zero block, with mode bytes 0 (as is) and 3 (stamp
+    checksums and block numbers)."""
+    with tempfile.NamedTemporaryFile(suffix=".img") as f:
+        f.write(raw)
+        f.flush()
+        q = lambda *a: subprocess.run([lvmsim, "--dev", "/dev/vda=" + f.name, *a],
+                                      capture_output=True).stdout
+        rows = q("lvs", "-a", "--noheadings", "--separator", ",", "-o", "vg_name,lv_name,segtype")
+        for row in rows.decode().split():
+            vg, name, segtype = (row.split(",") + [""] * 3)[:3]
+            if segtype != "thin-pool":
+                continue
+            meta = q("cat", f"{vg}/{name}_tmeta")
+            used = [i for i in range(len(meta) // 4096) if meta[i * 4096 : (i + 1) * 4096].strip(b"\0")]
+            if not used:
+                continue
+            meta = meta[: (used[-1] + 1) * 4096]
+            for mode in (0, 3):
+                put("thin_metadata", f"{tag}-{name}-{mode}", bytes([mode]) + meta)
+
 command_seeds()
 select_seeds()
 for path in images:
@@ -133,5 +155,6 @@ for path in images:
     put("history", tag, bytes([255, 255]) + head)
     put("image_set", tag, bytes([255, 255]) + head)
     cow_seeds(tag, raw)
+    thin_seeds(tag, raw)
 
 print(f"{n} seeds from {len(images)} images in {out}")

@@ -201,7 +201,7 @@ pub fn export(vg: &Vg, header: &ExportHeader) -> String {
         out!(&mut o, "historical_logical_volumes {{");
         for n in &vg.historical_lvs {
             o.push('\n');
-            write_known_nodes(&mut o, &[n]);
+            write_known_nodes(&mut o, &[n], false);
         }
         out!(&mut o, "}}");
     }
@@ -522,7 +522,7 @@ fn write_segment(o: &mut String, vg: &Vg, n: usize, seg: &Segment) {
                     .iter()
                     .filter(|n| n.key() != "reshape_count")
                     .collect();
-                write_known_nodes(o, &rest);
+                write_known_nodes(o, &rest, true);
             } else {
                 write_config_nodes(o, nodes, 0);
             }
@@ -534,8 +534,9 @@ fn write_segment(o: &mut String, vg: &Vg, n: usize, seg: &Segment) {
 /// Nodes of a type lvm2 knows but the model keeps verbatim, in the layout
 /// of lvm2's exporters: `key = value` per line, area lists (`stripes`,
 /// `mirrors`, `raids`, `raid0_lvs`) after a blank line with one area per
-/// line, subsections (thin-pool `messageN`) unindented.
-fn write_known_nodes(o: &mut String, nodes: &[&Node]) {
+/// line, subsections (thin-pool `messageN`) unindented, after a blank line
+/// in a segment (`in_segment`).
+fn write_known_nodes(o: &mut String, nodes: &[&Node], in_segment: bool) {
     for n in nodes {
         match n {
             Node::Setting {
@@ -554,9 +555,15 @@ fn write_known_nodes(o: &mut String, nodes: &[&Node]) {
             }
             Node::Setting { key, value } => out!(o, "{key} = {}", value_to_string(value)),
             Node::Section { key, children } => {
+                // In a segment lvm2 puts a blank line before each (`outnl`
+                // before a thin-pool `messageN`, as the kernel corpus's
+                // thin-pool scenario shows).
+                if in_segment {
+                    o.push('\n');
+                }
                 out!(o, "{key} {{");
                 let c: Vec<&Node> = children.iter().collect();
-                write_known_nodes(o, &c);
+                write_known_nodes(o, &c, false);
                 out!(o, "}}");
             }
         }
@@ -779,7 +786,7 @@ mod tests {
         assert_eq!(round(&text), text);
         let text = SAMPLE.replacen(
             "type = \"striped\"\nstripe_count = 1\n\nstripes = [\n\"pv0\", 0\n]\n",
-            "type = \"thin-pool\"\nmetadata = \"m\"\npool = \"p\"\ntransaction_id = 3\nchunk_size = 128\ndiscards = \"passdown\"\nzero_new_blocks = 1\nmessage1 {\ncreate = \"t\"\n}\n",
+            "type = \"thin-pool\"\nmetadata = \"m\"\npool = \"p\"\ntransaction_id = 3\nchunk_size = 128\ndiscards = \"passdown\"\nzero_new_blocks = 1\n\nmessage1 {\ncreate = \"t\"\n}\n",
             1,
         );
         assert_eq!(round(&text), text);

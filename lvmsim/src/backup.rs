@@ -154,6 +154,8 @@ pub fn render(text: &[u8], description: &str, host: &Host, now: i64) -> Result<S
     let mut depth = 0usize;
     let mut path: Vec<String> = Vec::new();
     let mut extent_size: u64 = 0;
+    // The type of the segment being written (`thin-pool`, ...).
+    let mut seg_type = String::new();
     let mut closed = false;
     for line in &lines {
         if closed {
@@ -211,6 +213,14 @@ pub fn render(text: &[u8], description: &str, host: &Host, now: i64) -> Result<S
             (4, "logical_volumes", "reshape_count") => num.map(|n| size_comment(n * extent_size)),
             (4, "logical_volumes", "stripe_count") if value == "1" => Some("# linear".into()),
             (4, "logical_volumes", "stripe_size") => num.map(size_comment),
+            (4, "logical_volumes", "type") => {
+                seg_type = value.trim_matches('"').to_owned();
+                None
+            }
+            // Pools write their chunk size with `outsize`; snapshots do not.
+            (4, "logical_volumes", "chunk_size") if seg_type.ends_with("-pool") => {
+                num.map(size_comment)
+            }
             _ => None,
         };
         line_with_comment(&mut out, indent, l, comment.as_deref());

@@ -151,7 +151,11 @@ pub fn cat(
         .iter()
         .map(|d| d.map(|d| &sys.devices[d].image))
         .collect();
-    let reader = cow_engine::view::open_with(&vi.vg, li, &pvs, force)?;
+    let reader: Box<dyn cow_engine::view::View> =
+        match crate::thin::ThinView::open(&vi.vg, li, &pvs)? {
+            Some(thin) => Box::new(thin),
+            None => cow_engine::view::open_with(&vi.vg, li, &pvs, force)?,
+        };
     let size = reader.size();
     if offset > size {
         bail!("--offset {offset} is past the end of {vgn}/{lvn} ({size} bytes)");

@@ -72,6 +72,15 @@ pub enum Error {
         /// The error.
         source: Box<Error>,
     },
+    /// A thin pool's metadata LV could not be read, or is corrupt.
+    #[error("{pool}: thin pool metadata: {source}")]
+    ThinMetadata {
+        /// The pool (VG/LV).
+        pool: String,
+        /// What is wrong, at which metadata block.
+        #[source]
+        source: dm_pdata::Error,
+    },
 }
 
 impl Error {

@@ -68,6 +68,7 @@ pub mod report;
 pub mod select;
 pub mod size;
 pub mod snapshot;
+pub mod thin;
 pub mod units;
 pub mod vg;
 pub mod write;

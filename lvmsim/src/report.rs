@@ -2,6 +2,7 @@
 //! images, and two writers (lvm2's `basic` columns and its `json`).
 
 use crate::error::{bail, Error, Result};
+use crate::thin;
 use crate::units::{format_size, Units};
 use lvm_meta::model::{Area, Lv, SegmentKind, Vg};
 use lvm_meta::scan::{System, VgInstance};
@@ -321,6 +322,8 @@ static GETTERS: &[(&str, Getter)] =
         }),
         g("lv_path", |c, r| {
             s(match (c.lv(r), r.lv) {
+                // A thin pool has no device node of its own.
+                (Some((v, _)), Some(i)) if thin::pool_seg(v, i).is_some() => String::new(),
                 (Some((v, l)), Some(i)) if v.lv_visible(i) => format!("/dev/{}/{}", v.name, l.name),
                 _ => String::new(),
             })
@@ -335,10 +338,16 @@ static GETTERS: &[(&str, Getter)] =
             0 => Cell::BlankZero,
             n => Cell::Size(n),
         }),
-        g("pool_lv", |_, _| s("")),
-        g("data_percent", |c, r| s(c.snap_percent(r))),
+        g("pool_lv", |c, r| s(c.thin_link(r, ThinLink::Pool, false))),
+        g("data_percent", |c, r| match c.thin_percents(r) {
+            Some((d, _)) => s(d.map_or(String::new(), crate::active::percent_text)),
+            None => s(c.snap_percent(r)),
+        }),
         g("snap_percent", |c, r| s(c.snap_percent(r))),
-        g("metadata_percent", |_, _| Cell::Pct(None)),
+        g("metadata_percent", |c, r| match c.thin_percents(r) {
+            Some((_, Some(m))) => s(crate::active::percent_text(m)),
+            _ => Cell::Pct(None),
+        }),
         g("copy_percent", |_, _| Cell::Pct(None)),
         g("move_pv", |_, _| s("")),
         g("mirror_log", |_, _| s("")),
@@ -418,7 +427,13 @@ static GETTERS: &[(&str, Getter)] =
             Cell::Bin(Some(c.lv_merging(r)), "merging")
         }),
         g("lv_active", |c, _| {
-            s(if c.opts.active { "active" } else { "unknown" })
+            // With device-mapper present and the LV inactive lvm2 prints
+            // nothing (the kernel scenario thin-pool's inactive report).
+            s(match c.active_state() {
+                Some(true) => "active",
+                Some(false) => "",
+                None => "unknown",
+            })
         }),
         g("lv_active_locally", |c, _| {
             Cell::Bin(c.active_state(), "active locally")
@@ -426,19 +441,20 @@ static GETTERS: &[(&str, Getter)] =
         g("lv_active_remotely", |c, _| {
             Cell::Bin(c.active_state().map(|_| false), "active remotely")
         }),
-        // The device's state: unknown without device-mapper; under `--active`
+        // The device's state: unknown without a device (no device-mapper,
+        // or the LV inactive: lvm2 has no info to report); under `--active`
         // every LV has a live table, nothing suspended or open.
         g("lv_suspended", |c, _| {
-            Cell::Bin(c.active_state().map(|_| false), "suspended")
+            Cell::Bin(c.device_state().map(|_| false), "suspended")
         }),
         g("lv_live_table", |c, _| {
-            Cell::Bin(c.active_state(), "live table present")
+            Cell::Bin(c.device_state(), "live table present")
         }),
         g("lv_inactive_table", |c, _| {
-            Cell::Bin(c.active_state().map(|_| false), "inactive table present")
+            Cell::Bin(c.device_state().map(|_| false), "inactive table present")
         }),
         g("lv_device_open", |c, _| {
-            Cell::Bin(c.active_state().map(|_| false), "open")
+            Cell::Bin(c.device_state().map(|_| false), "open")
         }),
         // Snapshot status: known for snapshots and merging origins (their
         // device-mapper targets report it), unknown for other LVs.
@@ -465,6 +481,9 @@ static GETTERS: &[(&str, Getter)] =
         }),
         g("origin_uuid", |c, r| {
             s(match (c.vg(r), r.lv) {
+                (Some(v), Some(_)) if c.thin_role(r).is_some() => c
+                    .thin_origin(r)
+                    .map_or(String::new(), |o| v.vg.lvs[o].id.clone()),
                 (Some(v), Some(i)) => {
                     cow_of(&v.vg, i).map_or(String::new(), |(o, _, _)| v.vg.lvs[o].id.clone())
                 }
@@ -494,6 +513,13 @@ static GETTERS: &[(&str, Getter)] =
                 .unwrap_or_default())
         }),
         g("lv_modules", |c, r| {
+            match c.thin_role(r) {
+                Some(thin::ThinRole::Pool(_)) => return Cell::List(vec!["thin-pool".into()]),
+                Some(thin::ThinRole::Thin(_)) => {
+                    return Cell::List(vec!["thin".into(), "thin-pool".into()])
+                }
+                _ => {}
+            }
             let snap = match (c.vg(r), r.lv) {
                 (Some(v), Some(i)) => cow_of(&v.vg, i).is_some() || is_origin(&v.vg, i).0,
                 _ => false,
@@ -637,9 +663,77 @@ static GETTERS: &[(&str, Getter)] =
         }),
         g("region_size", |_, _| Cell::Size(0)),
         g("seg_le_ranges", |c, r| {
+            if let Some(ranges) = c.pool_le_ranges(r) {
+                return s(ranges);
+            }
             s(c.seg_areas(r, true).replace(' ', ","))
         }),
+        // Thin pools and thin LVs.
+        g("data_lv", |c, r| s(c.thin_link(r, ThinLink::Data, false))),
+        g("data_lv_uuid", |c, r| {
+            s(c.thin_link(r, ThinLink::Data, true))
+        }),
+        g("metadata_lv", |c, r| {
+            s(c.thin_link(r, ThinLink::Metadata, false))
+        }),
+        g("metadata_lv_uuid", |c, r| {
+            s(c.thin_link(r, ThinLink::Metadata, true))
+        }),
+        g("pool_lv_uuid", |c, r| {
+            s(c.thin_link(r, ThinLink::Pool, true))
+        }),
+        g("lv_parent", |c, r| {
+            s(c.thin_link(r, ThinLink::Parent, false))
+        }),
+        g("lv_when_full", |c, r| {
+            s(match c.thin_role(r) {
+                Some(thin::ThinRole::Pool(p)) if p.error_when_full => "error",
+                Some(thin::ThinRole::Pool(_)) => "queue",
+                _ => "",
+            })
+        }),
+        g("lv_metadata_size", |c, r| match (c.vg(r), c.thin_role(r)) {
+            (Some(v), Some(thin::ThinRole::Pool(p))) => {
+                Cell::Size(v.vg.lv_extents(&v.vg.lvs[p.metadata]) * v.vg.extent_size.0)
+            }
+            _ => Cell::Blank,
+        }),
+        g("thin_id", |c, r| match c.thin_role(r) {
+            Some(thin::ThinRole::Thin(t)) => Cell::Num(t.device_id),
+            _ => Cell::Blank,
+        }),
+        g("transaction_id", |c, r| match c.thin_role(r) {
+            Some(thin::ThinRole::Thin(t)) => Cell::Num(t.transaction_id),
+            Some(thin::ThinRole::Pool(p)) => Cell::Num(p.transaction_id),
+            _ => Cell::Blank,
+        }),
+        g("thin_count", |c, r| match (c.vg(r), r.lv, c.thin_role(r)) {
+            (Some(v), Some(i), Some(thin::ThinRole::Pool(_))) => {
+                Cell::Num(thin::thins_of(&v.vg, i).len() as u64)
+            }
+            _ => Cell::Blank,
+        }),
+        g("discards", |c, r| {
+            s(c.thin_pool_seg(r).map_or(String::new(), |p| p.discards))
+        }),
+        g("zero", |c, r| match c.thin_pool_seg(r) {
+            Some(p) => Cell::Bin(Some(p.zero_new_blocks), "zero"),
+            None => Cell::Bin(None, ""),
+        }),
     ];
+
+/// Which LV a thin link field names.
+#[derive(Clone, Copy)]
+enum ThinLink {
+    /// A thin LV's pool.
+    Pool,
+    /// A pool's data LV.
+    Data,
+    /// A pool's metadata LV.
+    Metadata,
+    /// A pool component's pool.
+    Parent,
+}
 
 /// Tags as lvm2 reports them: sorted (byte order), whatever their order in
 /// the metadata, which keeps the order they were added in.
@@ -705,6 +799,36 @@ fn vg_attr(v: &VgInstance) -> String {
     a
 }
 
+/// `lv_role` of an LV with a thin role.
+fn thin_roles(vg: &Vg, i: usize, role: &thin::ThinRole) -> String {
+    match role {
+        thin::ThinRole::Pool(_) => "private".into(),
+        thin::ThinRole::Data(_) => "private,thin,pool,data".into(),
+        thin::ThinRole::Metadata(_) => "private,thin,pool,metadata".into(),
+        thin::ThinRole::Spare => "private,pool,spare".into(),
+        thin::ThinRole::Thin(t) => {
+            let mut roles = vec![if vg.lv_visible(i) {
+                "public"
+            } else {
+                "private"
+            }];
+            let snaps = thin::snapshots_of(vg, i).len();
+            if snaps > 0 {
+                roles.push("origin");
+                roles.push("thinorigin");
+                if snaps > 1 {
+                    roles.push("multithinorigin");
+                }
+            }
+            if t.origin.is_some() {
+                roles.push("snapshot");
+                roles.push("thinsnapshot");
+            }
+            roles.join(",")
+        }
+    }
+}
+
 fn alloc_char(p: &str) -> char {
     match p {
         "contiguous" => 'c',
@@ -735,6 +859,8 @@ fn is_origin(vg: &Vg, i: usize) -> (bool, bool) {
 fn seg_area_count(sg: &lvm_meta::model::Segment) -> u64 {
     match &sg.kind {
         SegmentKind::Striped { stripes, .. } => stripes.len() as u64,
+        // A thin pool's one area is its data LV.
+        SegmentKind::Unknown { .. } if sg.type_name == "thin-pool" => 1,
         _ => 0,
     }
 }
@@ -778,6 +904,11 @@ impl Ctx<'_> {
             Some(false)
         }
     }
+    /// Whether the LV's device exists: `Some(true)` under `--active`,
+    /// unknown otherwise.
+    fn device_state(&self) -> Option<bool> {
+        self.active_state().filter(|a| *a)
+    }
     /// Whether a snapshot (or the snapshot merging into an origin) is
     /// invalid, where lvm2 knows: under `--active`, for snapshots and
     /// merging origins; `None` otherwise ("unknown").
@@ -801,6 +932,15 @@ impl Ctx<'_> {
     }
     /// A snapshot's origin (its only ancestor without thin volumes).
     fn ancestors(&self, r: Row) -> Vec<String> {
+        if let (Some(v), Some(i), Some(thin::ThinRole::Thin(_))) =
+            (self.vg(r), r.lv, self.thin_role(r))
+        {
+            let names = thin::ancestors(&v.vg, i);
+            return names
+                .into_iter()
+                .map(|a| v.vg.lvs[a].name.clone())
+                .collect();
+        }
         match (self.vg(r), r.lv) {
             (Some(v), Some(i)) => cow_of(&v.vg, i)
                 .map(|(o, _, _)| vec![v.vg.lvs[o].name.clone()])
@@ -810,6 +950,15 @@ impl Ctx<'_> {
     }
     /// An origin's snapshots.
     fn descendants(&self, r: Row) -> Vec<String> {
+        if let (Some(v), Some(i), Some(thin::ThinRole::Thin(_))) =
+            (self.vg(r), r.lv, self.thin_role(r))
+        {
+            let names = thin::descendants(&v.vg, i);
+            return names
+                .into_iter()
+                .map(|a| v.vg.lvs[a].name.clone())
+                .collect();
+        }
         match (self.vg(r), r.lv) {
             (Some(v), Some(i)) => (0..v.vg.lvs.len())
                 .filter(|&c| cow_of(&v.vg, c).is_some_and(|(o, _, _)| o == i))
@@ -949,6 +1098,88 @@ impl Ctx<'_> {
             .flat_map(|&d| self.sys.devices[d].mdas.iter())
             .collect()
     }
+    /// The LV's thin role, if any.
+    fn thin_role(&self, r: Row) -> Option<thin::ThinRole> {
+        thin::role(&self.vg(r)?.vg, r.lv?)
+    }
+    /// A thin LV's thin origin.
+    fn thin_origin(&self, r: Row) -> Option<usize> {
+        match self.thin_role(r)? {
+            thin::ThinRole::Thin(t) => t.origin,
+            _ => None,
+        }
+    }
+    /// The pool keys that apply to the LV: a pool's own, a thin LV's pool's.
+    fn thin_pool_seg(&self, r: Row) -> Option<thin::PoolSeg> {
+        let vg = &self.vg(r)?.vg;
+        match self.thin_role(r)? {
+            thin::ThinRole::Pool(p) => Some(p),
+            thin::ThinRole::Thin(t) => thin::pool_seg(vg, t.pool),
+            _ => None,
+        }
+    }
+    /// The name (bracketed when hidden, as `lvs` shows it; bare for a
+    /// component's parent) or the UUID of the LV a link field names;
+    /// empty where the field does not apply.
+    fn thin_link(&self, r: Row, link: ThinLink, uuid: bool) -> String {
+        let (Some(v), Some(role)) = (self.vg(r), self.thin_role(r)) else {
+            return String::new();
+        };
+        let vg = &v.vg;
+        let target = match (link, role) {
+            (ThinLink::Pool, thin::ThinRole::Thin(t)) => t.pool,
+            (ThinLink::Data, thin::ThinRole::Pool(p)) => p.data,
+            (ThinLink::Metadata, thin::ThinRole::Pool(p)) => p.metadata,
+            (ThinLink::Parent, thin::ThinRole::Data(p) | thin::ThinRole::Metadata(p)) => p,
+            _ => return String::new(),
+        };
+        if uuid {
+            vg.lvs[target].id.clone()
+        } else if vg.lv_visible(target) || matches!(link, ThinLink::Parent) {
+            vg.lvs[target].name.clone()
+        } else {
+            format!("[{}]", vg.lvs[target].name)
+        }
+    }
+    /// `seg_le_ranges` of a thin pool: its data LV named as `lvs` shows it.
+    fn pool_le_ranges(&self, r: Row) -> Option<String> {
+        let v = self.vg(r)?;
+        let thin::ThinRole::Pool(p) = self.thin_role(r)? else {
+            return None;
+        };
+        let last = v.vg.lv_extents(&v.vg.lvs[p.data]).saturating_sub(1);
+        Some(format!(
+            "{}:0-{last}",
+            self.thin_link(r, ThinLink::Data, false)
+        ))
+    }
+    /// Data% and Meta% of a pool or thin LV under `--active` (what a fresh
+    /// activation reports from the committed metadata); `Some((None,
+    /// None))` for a thin LV or pool without `--active` (lvm2 shows no
+    /// percentage for an inactive LV), `None` for other LVs.
+    fn thin_percents(&self, r: Row) -> Option<(Option<i32>, Option<i32>)> {
+        let v = self.vg(r)?;
+        let i = r.lv?;
+        let role = self.thin_role(r)?;
+        if !matches!(role, thin::ThinRole::Pool(_) | thin::ThinRole::Thin(_)) {
+            return None;
+        }
+        if !self.opts.active {
+            return Some((None, None));
+        }
+        let pvs: Vec<Option<&lvm_meta::io::Image>> = v
+            .pv_devices
+            .iter()
+            .map(|d| d.map(|d| &self.sys.devices[d].image))
+            .collect();
+        Some(match role {
+            thin::ThinRole::Pool(_) => match thin::pool_percents(&v.vg, i, &pvs) {
+                Some((d, m)) => (Some(d), Some(m)),
+                None => (None, None),
+            },
+            _ => (thin::thin_percent(&v.vg, i, &pvs), None),
+        })
+    }
     fn lv(&self, r: Row) -> Option<(&Vg, &Lv)> {
         let v = self.vg(r)?;
         Some((&v.vg, &v.vg.lvs[r.lv?]))
@@ -970,6 +1201,11 @@ impl Ctx<'_> {
             .map_or(0, |(v, l)| v.lv_extents(l) * v.extent_size.0)
     }
     fn origin(&self, r: Row) -> String {
+        if let (Some(v), Some(_)) = (self.vg(r), self.thin_role(r)) {
+            return self
+                .thin_origin(r)
+                .map_or(String::new(), |o| v.vg.lvs[o].name.clone());
+        }
         match (self.vg(r), r.lv) {
             (Some(v), Some(i)) => {
                 cow_of(&v.vg, i).map_or(String::new(), |(o, _, _)| v.vg.lvs[o].name.clone())
@@ -1017,23 +1253,26 @@ impl Ctx<'_> {
             .segments
             .iter()
             .any(|s| matches!(s.kind, SegmentKind::Unknown { .. }));
+        let thin_role = thin::role(vg, i);
         let mut a = String::new();
-        a.push(if origin {
-            if merging_origin {
-                'O'
-            } else {
-                'o'
+        a.push(match &thin_role {
+            Some(thin::ThinRole::Pool(_)) => 't',
+            Some(thin::ThinRole::Thin(_)) => 'V',
+            Some(thin::ThinRole::Data(_)) => 'T',
+            Some(thin::ThinRole::Metadata(_) | thin::ThinRole::Spare) => 'e',
+            None if origin => {
+                if merging_origin {
+                    'O'
+                } else {
+                    'o'
+                }
             }
-        } else if virt {
-            'v'
-        } else if let Some((_, _, m)) = cow {
-            if m {
-                'S'
-            } else {
-                's'
-            }
-        } else {
-            '-'
+            None if virt => 'v',
+            None => match cow {
+                Some((_, _, true)) => 'S',
+                Some((_, _, false)) => 's',
+                None => '-',
+            },
         });
         a.push(if has("WRITE") {
             'w'
@@ -1051,17 +1290,33 @@ impl Ctx<'_> {
         a.push(if has("FIXED_MINOR") { 'm' } else { '-' });
         if self.opts.driver_unknown {
             a.push_str("XX");
+        } else if self.opts.active && thin_role == Some(thin::ThinRole::Spare) {
+            // The metadata spare is never activated.
+            a.push_str("--");
         } else if self.opts.active {
-            // Every LV of an activated VG is active; nothing holds it open.
+            // Every LV of an activated VG is active; nothing holds it open
+            // but a thin pool's own devices (its thin LVs use the pool, the
+            // pool its data and metadata LVs).
             let invalid = r.vg.and_then(|g| self.kernel.status(self.sys, g, i))
                 == Some(crate::active::SnapStatus::Invalid)
                 && cow.is_some();
             a.push(if invalid { 'I' } else { 'a' });
-            a.push('-');
+            a.push(match thin_role {
+                Some(
+                    thin::ThinRole::Pool(_) | thin::ThinRole::Data(_) | thin::ThinRole::Metadata(_),
+                ) => 'o',
+                _ => '-',
+            });
         } else {
             a.push_str("--");
         }
-        a.push(if cow.is_some() || origin {
+        let thin_target = matches!(
+            thin_role,
+            Some(thin::ThinRole::Pool(_) | thin::ThinRole::Thin(_))
+        );
+        a.push(if thin_target {
+            't'
+        } else if cow.is_some() || origin {
             's'
         } else if unknown {
             'u'
@@ -1070,7 +1325,14 @@ impl Ctx<'_> {
         } else {
             '-'
         });
-        a.push('-');
+        let zero = match &thin_role {
+            Some(thin::ThinRole::Pool(p)) => p.zero_new_blocks,
+            Some(thin::ThinRole::Thin(t)) => {
+                thin::pool_seg(vg, t.pool).is_some_and(|p| p.zero_new_blocks)
+            }
+            _ => false,
+        };
+        a.push(if zero { 'z' } else { '-' });
         let partial = lv.segments.iter().any(|s| match &s.kind {
             SegmentKind::Striped { stripes, .. } => stripes
                 .iter()
@@ -1089,6 +1351,11 @@ impl Ctx<'_> {
         let Some((_, l)) = self.lv(r) else {
             return String::new();
         };
+        match self.thin_role(r) {
+            Some(thin::ThinRole::Pool(_)) => return "thin,pool".into(),
+            Some(thin::ThinRole::Thin(_)) => return "thin,sparse".into(),
+            _ => {}
+        }
         let first = l.segments.first();
         match first.map(|s| &s.kind) {
             Some(SegmentKind::Striped { stripes, .. }) if stripes.len() > 1 => "striped".into(),
@@ -1103,6 +1370,9 @@ impl Ctx<'_> {
             return String::new();
         };
         let vg = &v.vg;
+        if let Some(role) = thin::role(vg, i) {
+            return thin_roles(vg, i, &role);
+        }
         // A COW counts as public when its origin is, even while merging
         // hides it from `lvs`.
         let public = match cow_of(vg, i) {
@@ -1135,6 +1405,9 @@ impl Ctx<'_> {
             })
     }
     fn chunk_size(&self, r: Row) -> u64 {
+        if let Some(thin::ThinRole::Pool(p)) = self.thin_role(r) {
+            return p.chunk_size;
+        }
         match (self.vg(r), r.lv) {
             (Some(v), Some(i)) => cow_of(&v.vg, i).map_or(0, |(_, c, _)| c),
             _ => 0,
@@ -1145,6 +1418,16 @@ impl Ctx<'_> {
             return String::new();
         };
         let inst = self.vg(r);
+        if let Some(thin::ThinRole::Pool(p)) = self.thin_role(r) {
+            // The pool's one area: its data LV from LE 0.
+            let name = &v.lvs[p.data].name;
+            let last = v.lv_extents(&v.lvs[p.data]).saturating_sub(1);
+            return if ranges {
+                format!("{name}:0-{last}")
+            } else {
+                format!("{name}(0)")
+            };
+        }
         let SegmentKind::Striped { stripes, .. } = &sg.kind else {
             return String::new();
         };

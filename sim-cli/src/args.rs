@@ -114,6 +114,10 @@ pub(crate) enum Cmd {
     Map(MapArgs),
     /// The smallest snapshot that survives a workload, per chunk size.
     Plan(PlanArgs),
+    /// Print a thin pool's metadata as thin_dump's XML (`thin_dump VG/POOL`),
+    /// read from its metadata LV as it is on the images.
+    #[command(name = "thin_dump")]
+    ThinDump(ThinDumpArgs),
 }
 
 /// What a command does to the images.
@@ -143,7 +147,8 @@ impl Cmd {
             | Cmd::Vgcfgbackup(_)
             | Cmd::Dmsetup(_)
             | Cmd::History(_)
-            | Cmd::Recover(_) => Access::Read,
+            | Cmd::Recover(_)
+            | Cmd::ThinDump(_) => Access::Read,
             Cmd::Cow(_) | Cmd::Map(_) | Cmd::Plan(_) => Access::Read,
             Cmd::Lvrename(_)
             | Cmd::Lvconvert(_)
@@ -211,7 +216,8 @@ impl Cmd {
             | Cmd::Vgcfgbackup(_)
             | Cmd::Dmsetup(_)
             | Cmd::History(_)
-            | Cmd::Recover(_) => None,
+            | Cmd::Recover(_)
+            | Cmd::ThinDump(_) => None,
             Cmd::Cow(_) | Cmd::Map(_) | Cmd::Plan(_) => None,
         }
     }
@@ -862,4 +868,10 @@ pub(crate) struct PlanArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ThinDumpArgs {
+    /// The thin pool (VG/POOL).
+    pub(crate) pool: String,
 }

@@ -482,6 +482,10 @@ fn run(cli: &Cli) -> Result<i32> {
             let w = ctx.writer(&format!("{l} {}", a.lvs.join(" ")));
             lv::lvremove(&sys, &a.lvs, &w, &mut out)?;
         }
+        Cmd::ThinDump(a) => {
+            let sys = scan(&mut err)?;
+            lvmsim::thin::thin_dump(&sys, &a.pool, &mut out)?;
+        }
         Cmd::Write(a) => {
             let sys = scan(&mut err)?;
             let log = a.explain.as_ref().map(|_| lvmsim::explain::log());
@@ -735,6 +739,7 @@ fn lvm2_name(cmd: &Cmd) -> Option<&'static str> {
             return None
         }
         Cmd::Cow(_) | Cmd::Map(_) | Cmd::Plan(_) => return None,
+        Cmd::ThinDump(_) => return None,
     })
 }
 

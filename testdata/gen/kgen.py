@@ -36,7 +36,8 @@ BASE_PACKAGES = ["lvm2", "dmsetup", "libdevmapper1.02.1",
                  "libdevmapper-event1.02.1", "busybox-static", "libc6"]
 # Modules the guest needs; their dependencies come from modules.dep.
 WANTED_MODULES = ["virtio", "virtio_ring", "virtio_pci", "virtio_blk",
-                  "dm_mod", "dm_bufio", "dm_snapshot"]
+                  "dm_mod", "dm_bufio", "dm_snapshot",
+                  "crc32c_generic", "dm_thin_pool"]
 OUT_SERIAL = "kgenout"
 OUT_DISK_BYTES = 16 << 20
 BOOT_TIMEOUT = 1500

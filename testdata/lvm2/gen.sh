@@ -45,7 +45,8 @@ drop_noise() {
 }
 
 SCENARIOS=(single twopv-striped mdacopies fragmented ring-wrap snapshot-meta
-	snapshot-merging empty-pv units names display display-attrs display-novg fields)
+	snapshot-merging empty-pv units names display display-attrs display-novg fields
+	thin-restore)
 
 LOOPS=()   # loop devices attached by this process
 OUT=       # OUTDIR/<scenario> of the running scenario
@@ -209,6 +210,15 @@ record() {
 		rec "${f%.txt}-cmd.txt" vgcfgbackup -f "$f" "$vg"
 		cp "$WORKDIR/$f" "$OUT/$f"
 	done
+}
+
+# rec_thin: the thin goldens of the running scenario: lvs with the thin fields, every
+# LV and segment field as JSON.
+rec_thin() {
+	rec lvs-thin.txt lvs -a -o +thin_id,transaction_id,pool_lv,data_lv,metadata_lv,data_percent,metadata_percent
+	rec lvs-thin-segs.txt lvs -a --segments -o lv_name,lv_attr,thin_id,transaction_id,thin_count,discards,zero,chunk_size,lv_size,seg_size,segtype,devices,seg_pe_ranges
+	rec lvs-thin-all.json lvs -a -o lv_all --reportformat json --units b --nosuffix
+	rec lvs-thin-seg-all.json lvs -a --segments -o seg_all,lv_name --reportformat json --units b --nosuffix
 }
 
 # jqget FILE FILTER: one value from a JSON golden.
@@ -940,6 +950,30 @@ record_fields() {
 		read -r -a cmd <<<"$cmdline"
 		rec "$name.txt" "${cmd[@]}"
 	done <"$(dirname "$(realpath "$0")")/fields-selections.txt"
+}
+
+# thin-restore: the VG of the kernel scenario thin-pool (a thin pool, thin LVs, a thin
+# snapshot; testdata/kernel/thin-pool/032.vgcfg.vg) restored with `vgcfgrestore --force`
+# on a fresh PV (lvm2 creates a thin pool only with activation, which this generator
+# does not have): what lvm2 reports of pools, thin LVs and the pool's hidden LVs from
+# metadata alone. The pool's data and metadata LVs stay zero.
+scenario_thin_restore() {
+	local here uuid
+	here=$(dirname "$(realpath "$0")")
+	mkpv pv1 64
+	run pvcreate "$(dev pv1)"
+	uuid=$(pvs --noheadings -o pv_uuid "$(dev pv1)" 2>/dev/null | tr -d ' ')
+	# The kernel's backup, renamed vg_thin, on this PV.
+	sed -e '1,/^vg {/s/^vg {/vg_thin {/' \
+		-e "/^\t\tpv0 {/,/^\t\t}/s/^\t\t\tid = \".*\"/\t\t\tid = \"$uuid\"/" \
+		-e "s|device = \"/dev/vda\"|device = \"$(dev pv1)\"|" \
+		"$here/../kernel/thin-pool/032.vgcfg.vg" >"$WORKDIR/thin.vg"
+	run vgcfgrestore --force -f "$WORKDIR/thin.vg" vg_thin
+	record vg_thin
+	rec_thin
+	check "the pool and its thin LVs" test \
+		"$(jqget lvs.json '[.report[0].lv[] | .lv_name + ":" + .lv_attr] | join(",")')" = \
+		"[lvol0_pmspare]:ewi-XX----,pool:twi-XXtz--,[pool_tdata]:Twi-XX----,[pool_tmeta]:ewi-XX----,snap:Vwi-XXtz--,thin1:Vwi-XXtz--,thin2:Vwi-XXtz--"
 }
 
 # ---------------------------------------------------------------------------------------

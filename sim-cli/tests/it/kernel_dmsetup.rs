@@ -28,7 +28,27 @@ fn read_only(step: &str) -> bool {
 
 /// The last `dmsetup status` of scenario `name` against lvmsim's on its
 /// final images.
+/// Scenarios whose status lines are not compared, and why.
+const NOT_COMPARED: &[(&str, &str)] = &[(
+    "thin-pool",
+    "lvmsim's dmsetup has no thin-pool and thin lines yet (and the VG was deactivated before the last status)",
+)];
+
+/// Whether kernel scenario `name` creates a thin pool (`lvcreate ... -T`).
+fn makes_thin_pool(name: &str) -> bool {
+    std::fs::read_to_string(common::kernel(name).join("scenario"))
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("lvcreate") && l.split_whitespace().any(|w| w == "-T"))
+}
+
 fn final_status_lines_equal_the_kernels(name: &str) {
+    if let Some((_, why)) = NOT_COMPARED.iter().find(|(n, _)| *n == name) {
+        // The reason must still hold.
+        assert!(makes_thin_pool(name), "{name}: listed as not compared");
+        eprintln!("{name}: not compared: {why}");
+        return;
+    }
     let dir = &common::kernel(name);
     let mut last: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
@@ -68,5 +88,5 @@ scenario_tests!("kernel", "scenario", final_status_lines_equal_the_kernels;
     snap_full_edges, snap_lvremove, snap_overflow, snap_overflow_blocks, snap_partial_chunk,
     snap_striped_origin, snap_write_overflow, striped_mdacopies, two_snaps_one_overflows,
     walkthrough, walkthrough_merge,
-    plan_threshold,
+    plan_threshold, thin_pool,
 );

@@ -58,6 +58,7 @@ const NOT_REPLAYED: &[(&str, &str)] = &[
     ("damaged-mda", "the metadata area header was wiped on purpose afterwards"),
     ("walkthrough", "the snapshot was removed afterwards (and overflowed before)"),
     ("walkthrough-merge", "the snapshots were merged and removed afterwards"),
+    ("thin-pool", "thin LVs: lvmsim does not write them yet"),
 ];
 
 fn is_metadata_step(w: &[String]) -> bool {

@@ -21,6 +21,7 @@ mod kernel_dmtable;
 mod kernel_forensics;
 mod kernel_metadata_replay;
 mod kernel_replay;
+mod kernel_thin;
 mod kernel_walkthrough;
 mod kernel_write;
 mod locking;

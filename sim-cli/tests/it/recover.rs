@@ -374,7 +374,9 @@ fn snapshot_states_match_the_kernel_records() {
                 let first_pv = w.iter().position(|x| x.starts_with('@')).unwrap();
                 vg = w[first_pv - 1].to_owned();
             }
-            if w.first() == Some(&"lvcreate") && w.contains(&"-s") {
+            // A snapshot without a size (-L) is a thin snapshot: it has no
+            // COW store for `recover` to list.
+            if w.first() == Some(&"lvcreate") && w.contains(&"-s") && w.contains(&"-L") {
                 let i = w.iter().position(|x| *x == "-n").unwrap();
                 created.push(w[i + 1].to_owned());
             }

@@ -1,0 +1,7 @@
+//! The persistent-data library's on-disk structures, shared by dm-thin,
+//! dm-cache and dm-era metadata: checksums, blocks, btrees, space maps.
+
+pub mod block;
+pub mod btree;
+pub mod checksum;
+pub mod space_map;

@@ -1,0 +1,8 @@
+//! dm-thin pool metadata (`dm-thin-metadata.c`): the superblock, the
+//! device details, the two-level mapping tree and `thin_dump`'s XML.
+
+pub mod block_time;
+pub mod device_details;
+pub mod dump;
+pub mod metadata;
+pub mod superblock;

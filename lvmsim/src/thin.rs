@@ -1,0 +1,435 @@
+//! Thin provisioning, read side: thin-pool and thin segments of the VG
+//! metadata, the pool's metadata LV read through [`dm_pdata`], and thin
+//! LVs read as the kernel's `thin` target reads them (unmapped blocks are
+//! zeros, mapped ones come from the pool's data LV).
+//!
+//! lvm2 stores a pool as a `thin-pool` segment naming its metadata LV
+//! (`metadata`, normally `POOL_tmeta`) and data LV (`pool`, `POOL_tdata`),
+//! and each thin LV as a `thin` segment naming its pool and its device id
+//! in the pool's metadata (`lib/thin/thin.c`). Both are kept verbatim by
+//! lvm-meta as segments of an unknown type; this module gives them types.
+
+use crate::error::{Error, Result};
+use cow_engine::lv_io::LvReader;
+use dm_pdata::pdata::block::MetadataDev;
+use dm_pdata::thin::metadata::{Mapping, ThinMetadata};
+use lvm_meta::io::{Image, ReadAt};
+use lvm_meta::model::{SegmentKind, Vg};
+use lvm_meta::text::{Lookup, Node, Value};
+
+/// A `thin-pool` segment's keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolSeg {
+    /// `metadata`: index of the metadata LV.
+    pub metadata: usize,
+    /// `pool`: index of the data LV.
+    pub data: usize,
+    /// `transaction_id`.
+    pub transaction_id: u64,
+    /// `chunk_size` in sectors (the pool's data block size).
+    pub chunk_size: u64,
+    /// `discards` (lvm2 defaults to `passdown` when absent).
+    pub discards: String,
+    /// `zero_new_blocks`.
+    pub zero_new_blocks: bool,
+    /// `error_when_full`: fail writes at once when the pool is full
+    /// instead of queueing them.
+    pub error_when_full: bool,
+}
+
+/// A `thin` segment's keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThinSeg {
+    /// `thin_pool`: index of the pool LV.
+    pub pool: usize,
+    /// `transaction_id`.
+    pub transaction_id: u64,
+    /// `device_id` in the pool's metadata.
+    pub device_id: u64,
+    /// `origin`: index of the thin origin of a thin snapshot.
+    pub origin: Option<usize>,
+    /// `external_origin`, if any (not read by lvmsim).
+    pub external_origin: Option<String>,
+}
+
+struct Seg<'a> {
+    nodes: &'a [Node],
+}
+
+impl Lookup for Seg<'_> {
+    fn nodes(&self) -> &[Node] {
+        self.nodes
+    }
+}
+
+fn unknown_seg<'a>(vg: &'a Vg, lv: usize, type_name: &str) -> Option<Seg<'a>> {
+    let l = vg.lvs.get(lv)?;
+    // Pools and thin LVs have one segment.
+    let [s] = l.segments.as_slice() else {
+        return None;
+    };
+    match &s.kind {
+        SegmentKind::Unknown { nodes } if s.type_name == type_name => Some(Seg { nodes }),
+        _ => None,
+    }
+}
+
+fn int(s: &Seg<'_>, key: &str) -> Option<u64> {
+    match s.value(key) {
+        Some(Value::Int(v)) => u64::try_from(*v).ok(),
+        _ => None,
+    }
+}
+
+fn string<'a>(s: &'a Seg<'_>, key: &str) -> Option<&'a str> {
+    match s.value(key) {
+        Some(Value::Str(v)) => Some(v.as_str()),
+        _ => None,
+    }
+}
+
+/// LV `lv` as a thin pool, if it is one with valid keys.
+pub fn pool_seg(vg: &Vg, lv: usize) -> Option<PoolSeg> {
+    let s = unknown_seg(vg, lv, "thin-pool")?;
+    Some(PoolSeg {
+        metadata: vg.lv_index(string(&s, "metadata")?)?,
+        data: vg.lv_index(string(&s, "pool")?)?,
+        transaction_id: int(&s, "transaction_id")?,
+        chunk_size: int(&s, "chunk_size")?,
+        discards: string(&s, "discards").unwrap_or("passdown").to_owned(),
+        zero_new_blocks: int(&s, "zero_new_blocks").is_some_and(|z| z != 0),
+        error_when_full: int(&s, "error_when_full").is_some_and(|z| z != 0),
+    })
+}
+
+/// LV `lv` as a thin LV, if it is one with valid keys.
+pub fn thin_seg(vg: &Vg, lv: usize) -> Option<ThinSeg> {
+    let s = unknown_seg(vg, lv, "thin")?;
+    let origin = match string(&s, "origin") {
+        Some(o) => Some(vg.lv_index(o)?),
+        None => None,
+    };
+    Some(ThinSeg {
+        pool: vg.lv_index(string(&s, "thin_pool")?)?,
+        transaction_id: int(&s, "transaction_id")?,
+        device_id: int(&s, "device_id")?,
+        origin,
+        external_origin: string(&s, "external_origin").map(str::to_owned),
+    })
+}
+
+/// What LV `lv` is to a thin pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolPart {
+    /// The pool's data LV (`_tdata`) of pool index `.0`.
+    Data(usize),
+    /// The pool's metadata LV (`_tmeta`) of pool index `.0`.
+    Metadata(usize),
+}
+
+/// Whether LV `lv` is a pool's data or metadata LV.
+pub fn pool_part(vg: &Vg, lv: usize) -> Option<PoolPart> {
+    (0..vg.lvs.len()).find_map(|p| {
+        let s = pool_seg(vg, p)?;
+        if s.data == lv {
+            Some(PoolPart::Data(p))
+        } else if s.metadata == lv {
+            Some(PoolPart::Metadata(p))
+        } else {
+            None
+        }
+    })
+}
+
+/// True for the pool metadata spare LV (`lvol0_pmspare`): lvm2 marks it
+/// by name (`_pmspare` suffix) and it is never visible.
+pub fn is_pmspare(vg: &Vg, lv: usize) -> bool {
+    vg.lvs
+        .get(lv)
+        .is_some_and(|l| l.name.ends_with("_pmspare") && !vg.lv_visible(lv))
+}
+
+/// The thin LVs of pool `pool`, in metadata order.
+pub fn thins_of(vg: &Vg, pool: usize) -> Vec<usize> {
+    (0..vg.lvs.len())
+        .filter(|&i| thin_seg(vg, i).is_some_and(|t| t.pool == pool))
+        .collect()
+}
+
+/// An LV read through its segments, as a byte source for [`dm_pdata`].
+struct LvSource<'a>(LvReader<'a>);
+
+impl ReadAt for LvSource<'_> {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        self.0
+            .read_at(offset, buf)
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    }
+    fn size(&self) -> std::io::Result<u64> {
+        Ok(self.0.size())
+    }
+}
+
+/// A pool's metadata read from its metadata LV.
+pub struct Pool<'a> {
+    /// The pool's keys.
+    pub seg: PoolSeg,
+    /// The metadata device (the `_tmeta` LV).
+    dev: MetadataDev<LvSource<'a>>,
+    /// The committed metadata.
+    pub meta: ThinMetadata,
+    /// The data LV (`_tdata`).
+    data: LvReader<'a>,
+    name: String,
+}
+
+fn pdata_err(pool: &str, source: dm_pdata::Error) -> Error {
+    Error::ThinMetadata {
+        pool: pool.to_owned(),
+        source,
+    }
+}
+
+impl<'a> Pool<'a> {
+    /// Opens pool `pool` of `vg` on `pvs` and reads its metadata.
+    pub fn open(vg: &'a Vg, pool: usize, pvs: &[Option<&'a Image>]) -> Result<Pool<'a>> {
+        let name = format!("{}/{}", vg.name, vg.lvs[pool].name);
+        let seg = pool_seg(vg, pool)
+            .ok_or_else(|| Error::Refused(format!("{name} is not a thin pool lvmsim can read")))?;
+        let meta_lv = LvReader::new(vg, seg.metadata, pvs.to_vec())?;
+        let dev = MetadataDev::new(LvSource(meta_lv)).map_err(|e| pdata_err(&name, e))?;
+        let meta = ThinMetadata::read(&dev).map_err(|e| pdata_err(&name, e))?;
+        let sb_block = u64::from(meta.superblock.data_block_size);
+        if sb_block != seg.chunk_size {
+            return Err(Error::Refused(format!(
+                "{name}: the pool metadata's data block size is {sb_block} sectors, the VG metadata says {}",
+                seg.chunk_size
+            )));
+        }
+        let data = LvReader::new(vg, seg.data, pvs.to_vec())?;
+        Ok(Pool {
+            seg,
+            dev,
+            meta,
+            data,
+            name,
+        })
+    }
+
+    /// Every mapping of thin device `id`.
+    pub fn mappings(&self, id: u64) -> Result<Vec<Mapping>> {
+        self.meta
+            .mappings(&self.dev, id)
+            .map_err(|e| pdata_err(&self.name, e))
+    }
+
+    /// Writes `thin_dump`'s XML of the pool's metadata.
+    pub fn dump(&self, out: &mut dyn std::io::Write) -> Result<()> {
+        dm_pdata::thin::dump::write_xml(&self.dev, &self.meta, out).map_err(|e| match e {
+            dm_pdata::Error::Output(source) => Error::Output(source),
+            e => pdata_err(&self.name, e),
+        })
+    }
+
+    /// The data block size in bytes.
+    pub fn block_bytes(&self) -> u64 {
+        self.seg.chunk_size.saturating_mul(512)
+    }
+}
+
+/// A thin LV's contents: its mappings resolved once, then reads served
+/// from the pool's data LV or as zeros.
+pub struct ThinView<'a> {
+    pool: Pool<'a>,
+    /// (virtual block, data block), in virtual block order.
+    map: Vec<(u64, u64)>,
+    size: u64,
+}
+
+impl<'a> ThinView<'a> {
+    /// Opens thin LV `lv` of `vg`, or `None` if it is not a thin LV.
+    pub fn open(vg: &'a Vg, lv: usize, pvs: &[Option<&'a Image>]) -> Result<Option<ThinView<'a>>> {
+        let Some(t) = thin_seg(vg, lv) else {
+            return Ok(None);
+        };
+        let name = format!("{}/{}", vg.name, vg.lvs[lv].name);
+        if t.external_origin.is_some() {
+            return Err(Error::Refused(format!(
+                "{name}: thin LVs with an external origin are not read by lvmsim"
+            )));
+        }
+        let pool = Pool::open(vg, t.pool, pvs)?;
+        if !pool.meta.details.contains_key(&t.device_id) {
+            return Err(Error::Refused(format!(
+                "{name}: thin device {} is not in the metadata of pool {}",
+                t.device_id, pool.name
+            )));
+        }
+        let map = pool
+            .mappings(t.device_id)?
+            .into_iter()
+            .map(|m| (m.virt, m.value.block))
+            .collect();
+        let size = vg.lv_extents(&vg.lvs[lv]).saturating_mul(vg.extent_bytes());
+        Ok(Some(ThinView { pool, map, size }))
+    }
+
+    /// Where virtual block `vb` is: its data block, if mapped.
+    pub fn lookup(&self, vb: u64) -> Option<u64> {
+        self.map
+            .binary_search_by_key(&vb, |m| m.0)
+            .ok()
+            .map(|i| self.map[i].1)
+    }
+}
+
+impl cow_engine::view::View for ThinView<'_> {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read_at(&self, mut offset: u64, mut buf: &mut [u8]) -> cow_engine::Result<()> {
+        let bs = self.pool.block_bytes();
+        while !buf.is_empty() {
+            let vb = offset / bs;
+            let within = offset % bs;
+            let n = usize::try_from(bs - within)
+                .unwrap_or(usize::MAX)
+                .min(buf.len());
+            let (head, rest) = buf.split_at_mut(n);
+            match self.lookup(vb) {
+                Some(db) => {
+                    let at = db
+                        .checked_mul(bs)
+                        .and_then(|b| b.checked_add(within))
+                        .ok_or(cow_engine::Error::ReadPastEnd {
+                            offset,
+                            len: n as u64,
+                            size: self.pool.data.size(),
+                            view: false,
+                        })?;
+                    self.pool.data.read_at(at, head)?
+                }
+                None => head.fill(0),
+            }
+            buf = rest;
+            offset += n as u64;
+        }
+        Ok(())
+    }
+}
+
+/// What an LV is in thin provisioning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ThinRole {
+    /// A thin pool.
+    Pool(PoolSeg),
+    /// A thin LV (or thin snapshot).
+    Thin(ThinSeg),
+    /// The data LV of pool `.0`.
+    Data(usize),
+    /// The metadata LV of pool `.0`.
+    Metadata(usize),
+    /// The pool metadata spare.
+    Spare,
+}
+
+/// LV `lv`'s thin role, if it has one.
+pub fn role(vg: &Vg, lv: usize) -> Option<ThinRole> {
+    if let Some(p) = pool_seg(vg, lv) {
+        return Some(ThinRole::Pool(p));
+    }
+    if let Some(t) = thin_seg(vg, lv) {
+        return Some(ThinRole::Thin(t));
+    }
+    if is_pmspare(vg, lv) {
+        return Some(ThinRole::Spare);
+    }
+    match pool_part(vg, lv)? {
+        PoolPart::Data(p) => Some(ThinRole::Data(p)),
+        PoolPart::Metadata(p) => Some(ThinRole::Metadata(p)),
+    }
+}
+
+/// Deepest chain of thin snapshots followed (each step is one LV of the
+/// VG, so the VG's LV count bounds it too).
+const MAX_SNAPSHOT_CHAIN: usize = 1 << 16;
+
+/// The thin origins of thin LV `lv`, nearest first.
+pub fn ancestors(vg: &Vg, lv: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut at = lv;
+    while let Some(o) = thin_seg(vg, at).and_then(|t| t.origin) {
+        if out.contains(&o) || out.len() >= MAX_SNAPSHOT_CHAIN.min(vg.lvs.len()) {
+            break;
+        }
+        out.push(o);
+        at = o;
+    }
+    out
+}
+
+/// The thin snapshots taken of thin LV `lv` (direct ones).
+pub fn snapshots_of(vg: &Vg, lv: usize) -> Vec<usize> {
+    (0..vg.lvs.len())
+        .filter(|&i| thin_seg(vg, i).is_some_and(|t| t.origin == Some(lv)))
+        .collect()
+}
+
+/// Every thin LV whose chain of origins reaches `lv`.
+pub fn descendants(vg: &Vg, lv: usize) -> Vec<usize> {
+    (0..vg.lvs.len())
+        .filter(|&i| ancestors(vg, i).contains(&lv))
+        .collect()
+}
+
+/// Data% and Meta% of pool `pool` as an activation would show them (in
+/// millionths of a percent, `dm_make_percent`), from the committed space
+/// maps; `None` if the metadata cannot be read.
+pub fn pool_percents(vg: &Vg, pool: usize, pvs: &[Option<&Image>]) -> Option<(i32, i32)> {
+    let p = Pool::open(vg, pool, pvs).ok()?;
+    let u = dm_pdata::thin::metadata::PoolUsage::of(&p.meta.superblock);
+    Some((
+        crate::active::make_percent(u.used_data, u.total_data),
+        crate::active::make_percent(u.used_metadata, u.total_metadata),
+    ))
+}
+
+/// Data% of thin LV `lv`: its mapped blocks over its size rounded up to a
+/// whole data block (`dev_manager_thin_percent`), capped at 100%.
+pub fn thin_percent(vg: &Vg, lv: usize, pvs: &[Option<&Image>]) -> Option<i32> {
+    let t = thin_seg(vg, lv)?;
+    let p = Pool::open(vg, t.pool, pvs).ok()?;
+    let d = p.meta.details.get(&t.device_id)?;
+    let chunk = p.seg.chunk_size.max(1);
+    let size = vg.lv_extents(&vg.lvs[lv]).saturating_mul(vg.extent_size.0);
+    let rounded = size.div_ceil(chunk).saturating_mul(chunk);
+    let mapped = d.mapped_blocks.saturating_mul(chunk).min(rounded);
+    Some(crate::active::make_percent(mapped, rounded))
+}
+
+/// `lvmsim thin_dump VG/POOL`: the pool's metadata, as its metadata LV
+/// holds it on the images, in `thin_dump`'s XML (thin-provisioning-tools
+/// 0.9.0's form).
+pub fn thin_dump(
+    sys: &lvm_meta::scan::System,
+    arg: &str,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
+    let (vgn, lvn) = crate::names::vg_lv(arg)?;
+    let vi = sys.vg_or_err(&vgn)?;
+    let li = vi.vg.lv_index_or_err(&lvn)?;
+    if pool_seg(&vi.vg, li).is_none() {
+        return Err(Error::Refused(format!("{vgn}/{lvn} is not a thin pool.")));
+    }
+    let pvs: Vec<Option<&Image>> = vi
+        .pv_devices
+        .iter()
+        .map(|d| d.map(|d| &sys.devices[d].image))
+        .collect();
+    let pool = Pool::open(&vi.vg, li, &pvs)?;
+    let mut buf = Vec::new();
+    pool.dump(&mut buf)?;
+    out.write_all(&buf)?;
+    Ok(())
+}
