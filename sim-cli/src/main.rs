@@ -623,6 +623,29 @@ fn run(cli: &Cli) -> Result<i32> {
             let sys = scan(&mut err)?;
             lv::lvresize(&sys, lv, pvs, &o, grow, &ctx.writer(&line), &mut out)?;
         }
+        Cmd::Gen(a) => {
+            let profile = lvmsim::gen::Profile::parse(&a.profile)
+                .ok_or_else(|| usage(format!("--profile {}: unknown", a.profile)))?;
+            let o = lvmsim::gen::GenOptions {
+                seed: a.seed,
+                profile,
+                pvs: a.pvs,
+            };
+            let m = lvmsim::gen::generate(&o, &a.output)?;
+            lvmsim::gen::summary(&m, &mut out)?;
+        }
+        Cmd::Mutate(a) => {
+            let kind = match &a.kind {
+                Some(k) => Some(
+                    lvmsim::mutate::Kind::parse(k)
+                        .ok_or_else(|| usage(format!("--kind {k}: unknown")))?,
+                ),
+                None => None,
+            };
+            let o = lvmsim::mutate::MutateOptions { seed: a.seed, kind };
+            let m = lvmsim::mutate::mutate(&o, &a.input, &a.output)?;
+            writeln!(out, "{}: {}", m.mutation.kind.name(), m.mutation.what)?;
+        }
     }
     out.flush()?;
     Ok(code)
@@ -692,6 +715,7 @@ fn lvm2_name(cmd: &Cmd) -> Option<&'static str> {
         Cmd::Cat(_) | Cmd::Dmsetup(_) | Cmd::History(_) | Cmd::Recover(_) | Cmd::Write(_) => {
             return None
         }
+        Cmd::Gen(_) | Cmd::Mutate(_) => return None,
     })
 }
 
