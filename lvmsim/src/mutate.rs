@@ -288,6 +288,7 @@ fn text_change(t: &mut Target, v: usize) -> Result<TextChange> {
             "dangling_pv",
             "dangling_cow_store",
             "self_origin",
+            "glue_extent_count_max",
         ]
     } else {
         &[
@@ -313,10 +314,23 @@ fn text_change(t: &mut Target, v: usize) -> Result<TextChange> {
         let key = key_value(&lines[i]).map_or("", |(k, _)| k).to_owned();
         lines[i] = format!("{key} = {value}");
     };
+    // Lines of `key` in segments whose type is (or is not) `snapshot`.
+    let in_glue = |lines: &[String], i: usize| {
+        (i..lines.len())
+            .find_map(|j| key_value(&lines[j]).filter(|(k, _)| *k == "type"))
+            .is_some_and(|(_, v)| v == "\"snapshot\"")
+    };
+    let pick_seg = |key: &str, glue: bool, lines: &[String], rng: &mut Rng| {
+        let at: Vec<usize> = lines_with(lines, key)
+            .into_iter()
+            .filter(|&i| in_glue(lines, i) == glue)
+            .collect();
+        (!at.is_empty()).then(|| at[rng.below(at.len())])
+    };
     let missing = || Error::Refused(format!("mutate: no line for {variant}"));
     let (what, verdict) = match variant {
         "extent_count_max" => {
-            let i = pick("extent_count", &mut t.rng).ok_or_else(missing)?;
+            let i = pick_seg("extent_count", false, &lines, &mut t.rng).ok_or_else(missing)?;
             set(&mut lines, i, "4294967295");
             (
                 format!("a segment's extent_count set to 2^32-1 (line {})", i + 1),
@@ -339,8 +353,20 @@ fn text_change(t: &mut Target, v: usize) -> Result<TextChange> {
                 Verdict::Accepts,
             )
         }
+        "glue_extent_count_max" => {
+            let i = pick_seg("extent_count", true, &lines, &mut t.rng).ok_or_else(missing)?;
+            set(&mut lines, i, "4294967295");
+            (
+                format!(
+                    "a snapshot glue segment's extent_count set to 2^32-1 (line {}); \
+                     lvm2 sizes the snapshot by its COW LV and takes it",
+                    i + 1
+                ),
+                Verdict::Accepts,
+            )
+        }
         "start_extent_max" => {
-            let i = pick("start_extent", &mut t.rng).ok_or_else(missing)?;
+            let i = pick_seg("start_extent", false, &lines, &mut t.rng).ok_or_else(missing)?;
             set(&mut lines, i, "4294967295");
             (
                 format!("a segment's start_extent set to 2^32-1 (line {})", i + 1),
