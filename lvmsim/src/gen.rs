@@ -922,7 +922,7 @@ fn finish(run: &mut Run, o: &GenOptions) -> Result<()> {
 }
 
 /// Makes the images and `manifest.json` in `dir` (created if missing;
-/// existing `pvN.img` files are replaced); returns the manifest.
+/// existing `pvN.img` files are replaced or removed); returns the manifest.
 ///
 /// # Errors
 /// I/O on `dir`; any command failing other than by one of lvm2's refusals
@@ -953,6 +953,13 @@ pub fn run_program(o: &GenOptions, program: &[Command], dir: &Path) -> Result<Ma
         )));
     }
     std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    // Images of an earlier run with more PVs would be scanned with these.
+    for i in k..MAX_PVS {
+        let p = dir.join(format!("pv{i}.img"));
+        if p.exists() {
+            std::fs::remove_file(&p).with_context(|| format!("{}: cannot remove", p.display()))?;
+        }
+    }
     let mut paths = Vec::new();
     let mut devs = Vec::new();
     for i in 0..k {

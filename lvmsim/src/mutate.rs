@@ -876,6 +876,12 @@ pub fn mutate(o: &MutateOptions, input: &Path, output: &Path) -> Result<MutantMa
     let src = read_manifest(input)?;
     std::fs::create_dir_all(output)
         .with_context(|| format!("{}: cannot create", output.display()))?;
+    if crate::names::same_file(input, output) {
+        return Err(Error::Usage(format!(
+            "{}: mutate writes a new directory, not its input",
+            output.display()
+        )));
+    }
     for e in &src.images {
         let from = input.join(&e.file);
         let to = output.join(&e.file);

@@ -291,3 +291,28 @@ fn mutants_land_where_their_manifest_says() {
         }
     }
 }
+
+#[test]
+fn rerun_and_self_output_leave_no_stale_or_broken_images() {
+    let t = scratch();
+    let dir = t.path().join("d");
+    let o = Lvmsim::new()
+        .args(["gen", "--seed", "1", "--pvs", "3", "-o"])
+        .arg(&dir)
+        .run();
+    assert!(o.ok(), "{}", o.stderr);
+    // A second run with fewer PVs leaves no image of the first behind.
+    gen(1, "small", &dir);
+    let names: Vec<String> = files(&dir).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["manifest.json", "pv0.img", "pv1.img"]);
+    // mutate refuses to write over its own input.
+    let before = files(&dir);
+    let o = Lvmsim::new()
+        .args(["mutate", "--seed", "1"])
+        .arg(&dir)
+        .arg("-o")
+        .arg(&dir)
+        .run();
+    assert_eq!(o.status, 3, "{}", o.stderr);
+    assert!(files(&dir) == before, "mutate changed its input");
+}
