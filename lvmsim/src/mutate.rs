@@ -226,6 +226,17 @@ impl Target<'_> {
         out
     }
 
+    /// One of the areas of [`Target::mdas`], chosen by the seed.
+    fn pick_mda(&mut self, v: usize) -> Result<(usize, usize)> {
+        let areas = self.mdas(v);
+        if areas.is_empty() {
+            return Err(Error::Refused(
+                "mutate: no metadata area holds the VG's text".into(),
+            ));
+        }
+        Ok(self.rng.pick(&areas))
+    }
+
     /// How many metadata areas of VG `v` hold its text.
     fn mda_count(&self, v: usize) -> usize {
         self.mdas(v).len()
@@ -522,8 +533,7 @@ fn header_of(t: &Target, d: usize, m: usize) -> Result<(u64, MdaHeader)> {
 
 fn mutate_header(t: &mut Target) -> Result<(String, String, Lvm2Verdict)> {
     let v = t.vg()?;
-    let areas = t.mdas(v);
-    let (d, m) = t.rng.pick(&areas);
+    let (d, m) = t.pick_mda(v)?;
     let (at, mut h) = header_of(t, d, m)?;
     let variant = t.rng.pick(&[
         "slot_past_area",
@@ -628,8 +638,7 @@ fn mutate_label(t: &mut Target) -> Result<(String, String, Lvm2Verdict)> {
 
 fn mutate_ring(t: &mut Target) -> Result<(String, String, Lvm2Verdict)> {
     let v = t.vg()?;
-    let areas = t.mdas(v);
-    let (d, m) = t.rng.pick(&areas);
+    let (d, m) = t.pick_mda(v)?;
     let (at, mut h) = header_of(t, d, m)?;
     let r = h.raw_locns[0];
     let text = {
