@@ -118,6 +118,14 @@ pub(crate) enum Cmd {
     /// read from its metadata LV as it is on the images.
     #[command(name = "thin_dump")]
     ThinDump(ThinDumpArgs),
+    /// Make a reproducible random LVM setup in a directory: PV images built
+    /// by lvm2's commands with a seeded generator, and manifest.json (what
+    /// every LV must contain, and the commands that made it).
+    Gen(GenArgs),
+    /// Damage a `gen` directory in one structure-aware way (checksums fixed
+    /// up) into a new directory, with a manifest saying what changed and
+    /// what lvm2 is predicted to do with it.
+    Mutate(MutateArgs),
 }
 
 /// What a command does to the images.
@@ -150,6 +158,8 @@ impl Cmd {
             | Cmd::Recover(_)
             | Cmd::ThinDump(_) => Access::Read,
             Cmd::Cow(_) | Cmd::Map(_) | Cmd::Plan(_) => Access::Read,
+            // They write files in their own directories, never --dev images.
+            Cmd::Gen(_) | Cmd::Mutate(_) => Access::Read,
             Cmd::Lvrename(_)
             | Cmd::Lvconvert(_)
             | Cmd::Vgchange(_)
@@ -219,6 +229,7 @@ impl Cmd {
             | Cmd::Recover(_)
             | Cmd::ThinDump(_) => None,
             Cmd::Cow(_) | Cmd::Map(_) | Cmd::Plan(_) => None,
+            Cmd::Gen(_) | Cmd::Mutate(_) => None,
         }
     }
 }
@@ -874,4 +885,35 @@ pub(crate) struct PlanArgs {
 pub(crate) struct ThinDumpArgs {
     /// The thin pool (VG/POOL).
     pub(crate) pool: String,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct GenArgs {
+    /// Seeds every choice: the same seed gives the same bytes.
+    #[arg(long)]
+    pub(crate) seed: u64,
+    /// small, snapshots, history or all.
+    #[arg(long, default_value = "small", value_parser = ["small", "snapshots", "history", "all"])]
+    pub(crate) profile: String,
+    /// Number of PV images (default: the profile's).
+    #[arg(long)]
+    pub(crate) pvs: Option<usize>,
+    /// Output directory (created if missing).
+    #[arg(short = 'o', long = "output")]
+    pub(crate) output: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct MutateArgs {
+    /// Seeds the choice of the damage.
+    #[arg(long)]
+    pub(crate) seed: u64,
+    /// What to damage (default: picked by the seed).
+    #[arg(long, value_parser = ["text", "header", "label", "ring", "cow", "data"])]
+    pub(crate) kind: Option<String>,
+    /// A directory made by `lvmsim gen`.
+    pub(crate) input: PathBuf,
+    /// Output directory (created if missing).
+    #[arg(short = 'o', long = "output")]
+    pub(crate) output: PathBuf,
 }

@@ -669,6 +669,29 @@ fn run(cli: &Cli) -> Result<i32> {
             };
             lvmsim::plan::run(&o, &mut out)?;
         }
+        Cmd::Gen(a) => {
+            let profile = lvmsim::gen::Profile::parse(&a.profile)
+                .ok_or_else(|| usage(format!("--profile {}: unknown", a.profile)))?;
+            let o = lvmsim::gen::GenOptions {
+                seed: a.seed,
+                profile,
+                pvs: a.pvs,
+            };
+            let m = lvmsim::gen::generate(&o, &a.output)?;
+            lvmsim::gen::summary(&m, &mut out)?;
+        }
+        Cmd::Mutate(a) => {
+            let kind = match &a.kind {
+                Some(k) => Some(
+                    lvmsim::mutate::Kind::parse(k)
+                        .ok_or_else(|| usage(format!("--kind {k}: unknown")))?,
+                ),
+                None => None,
+            };
+            let o = lvmsim::mutate::MutateOptions { seed: a.seed, kind };
+            let m = lvmsim::mutate::mutate(&o, &a.input, &a.output)?;
+            writeln!(out, "{}: {}", m.mutation.kind.name(), m.mutation.what)?;
+        }
     }
     out.flush()?;
     Ok(code)
@@ -740,6 +763,7 @@ fn lvm2_name(cmd: &Cmd) -> Option<&'static str> {
         }
         Cmd::Cow(_) | Cmd::Map(_) | Cmd::Plan(_) => return None,
         Cmd::ThinDump(_) => return None,
+        Cmd::Gen(_) | Cmd::Mutate(_) => return None,
     })
 }
 

@@ -12,6 +12,7 @@ mod damaged;
 mod forensic_mutations;
 mod forensic_read_only;
 mod full_mda;
+mod gen;
 mod history;
 mod host_disk;
 mod kernel_blank_replay;
