@@ -7,7 +7,7 @@
 //! data is copied to the COW, then (when the area fills) the next area is
 //! zeroed, then the area is written, and only then the origin changes.
 
-use crate::chunk_map::ChunkMap;
+use crate::chunk_map::{ChunkMap, RunSource};
 use crate::disk_header::{DiskHeader, Header, SNAPSHOT_DISK_VERSION};
 use crate::error::{SnapshotIo, StoreStep};
 use crate::exception_store::{
@@ -410,7 +410,7 @@ pub fn snapshot_write(
         done += n as usize;
         let chunk = at / cb;
         let within = at % cb;
-        if let Some(&new) = s.store.map.get(&chunk) {
+        if let Some(new) = s.store.map.get(&chunk) {
             devs.write(s.store.cow, new * cb + within, piece)?;
             continue;
         }
@@ -446,14 +446,26 @@ pub fn snapshot_read(
             io: SnapshotIo::Read,
         });
     }
-    let cb = s.store.cb();
-    let mut done = 0usize;
-    for (at, n) in split_at(offset, buf.len() as u64, cb) {
-        let out = &mut buf[done..done + n as usize];
-        done += n as usize;
-        match s.store.map.get(&(at / cb)) {
-            Some(&new) => devs.read(s.store.cow, new * cb + at % cb, out)?,
-            None => devs.read(origin, at, out)?,
+    read_runs(devs, origin, &s.store, offset, buf)
+}
+
+/// Reads `buf.len()` bytes at `offset` of an origin overlaid with store
+/// `m`'s exceptions, run by run straight into `buf`
+/// ([`ChunkMap::runs`]): a snapshot's view, or an origin under merge.
+pub(crate) fn read_runs(
+    devs: &dyn DevSet,
+    origin: usize,
+    m: &PStore,
+    offset: u64,
+    buf: &mut [u8],
+) -> Result<()> {
+    for (start, n, source) in m.map.runs(offset, buf.len() as u64, m.cb()) {
+        // OK to unwrap: start + n <= buf.len(), a usize.
+        let from = usize::try_from(start).unwrap();
+        let out = &mut buf[from..from + usize::try_from(n).unwrap()];
+        match source {
+            RunSource::Origin => devs.read(origin, offset + start, out)?,
+            RunSource::Cow(at) => devs.read(m.cow, at, out)?,
         }
     }
     Ok(())
@@ -602,7 +614,7 @@ mod tests {
         assert_eq!(s.store.usage(&d), (24, 512, 16));
         // Reloading gives the same state.
         let again = PStore::activate(&mut d, 1, 8).unwrap();
-        assert_eq!((again.next_free, again.map.get(&12)), (3, Some(&2)));
+        assert_eq!((again.next_free, again.map.get(&12)), (3, Some(2)));
     }
 
     #[test]
