@@ -68,9 +68,10 @@ impl View for Overlay<'_> {
         self.size
     }
     /// Reads by runs, each straight into its place in `buf`: neighbouring
-    /// chunks without an exception are one origin read, and neighbouring
-    /// exceptions whose COW chunks are consecutive are one COW read
-    /// ([`crate::chunk_map::ChunkMap::runs`]). Only the bytes shown are
+    /// chunks without an exception are one origin read, and exceptions
+    /// whose COW chunks follow each other on the COW are one vectored COW
+    /// read (whether or not their origin chunks are neighbours), see
+    /// [`crate::chunk_map::ChunkMap::runs`]. Only the bytes shown are
     /// read, once.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         let len = buf.len() as u64;
@@ -83,17 +84,35 @@ impl View for Overlay<'_> {
             });
         }
         let cb = self.store.chunk_sectors * 512;
+        // COW pieces waiting to be read together: their first COW byte,
+        // the COW byte after the last, and the parts of `buf`.
+        let mut group: Vec<&mut [u8]> = Vec::new();
+        let (mut group_at, mut group_end) = (0u64, 0u64);
+        let mut rest = buf;
         for (start, n, source) in self.store.map.runs(offset, len, cb) {
-            // OK to unwrap: start + n <= len = buf.len(), a usize.
-            let from = usize::try_from(start).unwrap();
-            let out = &mut buf[from..from + usize::try_from(n).unwrap()];
+            // OK to unwrap: n <= len = buf.len(), a usize.
+            let (out, tail) = std::mem::take(&mut rest).split_at_mut(usize::try_from(n).unwrap());
+            rest = tail;
             match source {
                 // A snapshot can be longer than its origin is now; the
                 // origin's reader fails past its end, as the kernel maps
                 // those chunks to an error.
                 RunSource::Origin => self.origin.read_at(offset + start, out)?,
-                RunSource::Cow(at) => self.cow.read_at(at, out)?,
+                RunSource::Cow(at) => {
+                    if !group.is_empty() && at != group_end {
+                        self.cow.read_vectored_at(group_at, &mut group)?;
+                        group.clear();
+                    }
+                    if group.is_empty() {
+                        group_at = at;
+                    }
+                    group_end = at.saturating_add(n);
+                    group.push(out);
+                }
             }
+        }
+        if !group.is_empty() {
+            self.cow.read_vectored_at(group_at, &mut group)?;
         }
         Ok(())
     }

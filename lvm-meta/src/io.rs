@@ -16,7 +16,21 @@ pub trait ReadAt {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
     /// The size in bytes.
     fn size(&self) -> io::Result<u64>;
+    /// Fills `bufs` one after the other from `offset`, as one read of
+    /// their total length would (a file does it in one `preadv` call per
+    /// [`MAX_IOVECS`] buffers). The default reads them in turn.
+    fn read_vectored_exact_at(&self, bufs: &mut [&mut [u8]], offset: u64) -> io::Result<()> {
+        let mut at = offset;
+        for b in bufs.iter_mut() {
+            self.read_exact_at(b, at)?;
+            at = at.checked_add(b.len() as u64).ok_or_else(past_end)?;
+        }
+        Ok(())
+    }
 }
+
+/// Most buffers handed to one `preadv` call (Linux's `IOV_MAX`).
+pub const MAX_IOVECS: usize = 1024;
 
 /// A random-access byte store that can also be written in place.
 pub trait WriteAt: ReadAt {
@@ -52,6 +66,32 @@ fn span(offset: u64, len: usize, size: usize) -> io::Result<std::ops::Range<usiz
 impl ReadAt for File {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         std::os::unix::fs::FileExt::read_exact_at(self, buf, offset)
+    }
+    fn read_vectored_exact_at(&self, bufs: &mut [&mut [u8]], offset: u64) -> io::Result<()> {
+        let mut slices: Vec<io::IoSliceMut<'_>> =
+            bufs.iter_mut().map(|b| io::IoSliceMut::new(b)).collect();
+        let mut rest = &mut slices[..];
+        // Leading empty buffers are done already.
+        io::IoSliceMut::advance_slices(&mut rest, 0);
+        let mut at = offset;
+        while !rest.is_empty() {
+            let k = rest.len().min(MAX_IOVECS);
+            match rustix::io::preadv(self, &mut rest[..k], at) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "failed to fill whole buffer",
+                    ))
+                }
+                Ok(n) => {
+                    at = at.checked_add(n as u64).ok_or_else(past_end)?;
+                    io::IoSliceMut::advance_slices(&mut rest, n);
+                }
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
     }
     fn size(&self) -> io::Result<u64> {
         // A block device reports 0 as its metadata length; seek to its end.
@@ -121,6 +161,9 @@ impl<T: ReadAt + ?Sized> ReadAt for &T {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         (**self).read_exact_at(buf, offset)
     }
+    fn read_vectored_exact_at(&self, bufs: &mut [&mut [u8]], offset: u64) -> io::Result<()> {
+        (**self).read_vectored_exact_at(bufs, offset)
+    }
     fn size(&self) -> io::Result<u64> {
         (**self).size()
     }
@@ -129,6 +172,9 @@ impl<T: ReadAt + ?Sized> ReadAt for &T {
 impl<T: ReadAt + ?Sized> ReadAt for &mut T {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         (**self).read_exact_at(buf, offset)
+    }
+    fn read_vectored_exact_at(&self, bufs: &mut [&mut [u8]], offset: u64) -> io::Result<()> {
+        (**self).read_vectored_exact_at(bufs, offset)
     }
     fn size(&self) -> io::Result<u64> {
         (**self).size()
@@ -147,6 +193,9 @@ impl<T: WriteAt + ?Sized> WriteAt for &mut T {
 impl<T: ReadAt + ?Sized> ReadAt for Box<T> {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         (**self).read_exact_at(buf, offset)
+    }
+    fn read_vectored_exact_at(&self, bufs: &mut [&mut [u8]], offset: u64) -> io::Result<()> {
+        (**self).read_vectored_exact_at(bufs, offset)
     }
     fn size(&self) -> io::Result<u64> {
         (**self).size()
@@ -188,6 +237,9 @@ impl std::fmt::Debug for Image {
 impl ReadAt for Image {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         self.data.read_exact_at(buf, offset)
+    }
+    fn read_vectored_exact_at(&self, bufs: &mut [&mut [u8]], offset: u64) -> io::Result<()> {
+        self.data.read_vectored_exact_at(bufs, offset)
     }
     fn size(&self) -> io::Result<u64> {
         Ok(self.size)
@@ -312,5 +364,32 @@ mod tests {
         assert_eq!(e.to_string(), "access past the end of the image");
         assert_eq!(size, 1024);
         assert_eq!(&bytes[999..], &[[0u8].as_slice(), &[5u8; 24]].concat()[..]);
+    }
+
+    #[test]
+    fn vectored_reads_fill_each_buffer_in_turn_and_stop_at_the_end() {
+        let path = std::env::temp_dir().join(format!("lvm-meta-iov-{}.img", std::process::id()));
+        let data: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let f = File::open(&path).unwrap();
+        let img: Box<dyn ReadAt> = Box::new(f);
+        // More buffers than one preadv call takes, some of them empty.
+        let mut bufs: Vec<Vec<u8>> = (0..MAX_IOVECS + 5).map(|i| vec![0u8; i % 3]).collect();
+        let total: usize = bufs.iter().map(Vec::len).sum();
+        let mut views: Vec<&mut [u8]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+        img.read_vectored_exact_at(&mut views, 7).unwrap();
+        assert_eq!(bufs.concat(), data[7..7 + total]);
+        // The memory impl (the default method) reads the same.
+        let mut again: Vec<Vec<u8>> = (0..MAX_IOVECS + 5).map(|i| vec![0u8; i % 3]).collect();
+        let mut views: Vec<&mut [u8]> = again.iter_mut().map(|b| b.as_mut_slice()).collect();
+        data.read_vectored_exact_at(&mut views, 7).unwrap();
+        assert_eq!(again, bufs);
+        // Past the end: an UnexpectedEof error, as read_exact_at gives.
+        let (mut a, mut b) = ([0u8; 10], [0u8; 10]);
+        let e = img
+            .read_vectored_exact_at(&mut [&mut a[..], &mut b[..]], 2985)
+            .unwrap_err();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
     }
 }
