@@ -76,6 +76,14 @@ impl Table {
         (i < self.len() && self.at(i).0 == old).then_some(i)
     }
 
+    /// True if two neighbouring entries have one origin chunk.
+    fn has_duplicates(&self) -> bool {
+        match self {
+            Table::Narrow(v) => v.windows(2).any(|w| w[0] >> 32 == w[1] >> 32),
+            Table::Wide(v) => v.windows(2).any(|w| w[0].0 == w[1].0),
+        }
+    }
+
     /// Sets entry `i`'s COW chunk; false if it does not fit the entry.
     fn set_new(&mut self, i: usize, new: u64) -> bool {
         match self {
@@ -182,8 +190,7 @@ impl Builder {
                 Table::Narrow(v) => v.sort_unstable(),
                 Table::Wide(v) => v.sort_unstable(),
             }
-            let dup = (1..table.len()).any(|i| table.at(i).0 == table.at(i - 1).0);
-            if dup {
+            if table.has_duplicates() {
                 let mut all = records(&table);
                 all.sort_unstable_by_key(|e| e.new);
                 disk_order = Some(all);
@@ -197,9 +204,11 @@ impl Builder {
                 Table::Wide(v) => v.sort_by_key(|&(o, _)| o),
             }
         }
-        match &mut table {
-            Table::Narrow(v) => v.dedup_by_key(|p| *p >> 32),
-            Table::Wide(v) => v.dedup_by_key(|&mut (o, _)| o),
+        if disk_order.is_some() {
+            match &mut table {
+                Table::Narrow(v) => v.dedup_by_key(|p| *p >> 32),
+                Table::Wide(v) => v.dedup_by_key(|&mut (o, _)| o),
+            }
         }
         let len = table.len();
         Built {
