@@ -42,6 +42,47 @@ pub trait WriteAt: ReadAt {
     fn sync(&mut self) -> io::Result<()> {
         Ok(())
     }
+    /// Copies `len` bytes at `src_offset` of `src` to `offset` of this
+    /// target, as reads of `src` and writes here would (a file asks the
+    /// kernel to copy, with `copy_file_range`, so that the bytes do not
+    /// pass through memory twice).
+    fn copy_from_at(&mut self, src: &Self, src_offset: u64, offset: u64, len: u64) -> io::Result<()>
+    where
+        Self: Sized,
+    {
+        copy_in_pieces(len, |buf, done| {
+            src.read_exact_at(buf, src_offset + done)?;
+            self.write_all_at(buf, offset + done)
+        })
+    }
+    /// Copies `len` bytes at `src_offset` of this target to `offset`, as
+    /// reads and writes would; the two ranges must not overlap.
+    fn copy_within_at(&mut self, src_offset: u64, offset: u64, len: u64) -> io::Result<()> {
+        copy_in_pieces(len, |buf, done| {
+            self.read_exact_at(buf, src_offset + done)?;
+            self.write_all_at(buf, offset + done)
+        })
+    }
+}
+
+/// Largest piece a buffered copy moves at once: small enough to stay in
+/// the CPU's cache between the read and the write.
+const COPY_PIECE: u64 = 128 << 10;
+
+/// Calls `step(buf, done)` for `len` bytes in pieces of at most
+/// [`COPY_PIECE`], `done` being the bytes before the piece.
+fn copy_in_pieces(
+    len: u64,
+    mut step: impl FnMut(&mut [u8], u64) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut buf = vec![0u8; usize::try_from(len.min(COPY_PIECE)).unwrap_or(0)];
+    let mut done = 0u64;
+    while done < len {
+        let n = usize::try_from((len - done).min(COPY_PIECE)).unwrap_or(0);
+        step(&mut buf[..n], done)?;
+        done += n as u64;
+    }
+    Ok(())
 }
 
 /// The error of an access outside `0..size`.
@@ -121,6 +162,59 @@ impl WriteAt for File {
     fn sync(&mut self) -> io::Result<()> {
         self.sync_data()
     }
+    fn copy_from_at(
+        &mut self,
+        src: &Self,
+        src_offset: u64,
+        offset: u64,
+        len: u64,
+    ) -> io::Result<()> {
+        let done = kernel_copy(src, src_offset, self, offset, len)?;
+        copy_in_pieces(len - done, |buf, d| {
+            ReadAt::read_exact_at(src, buf, src_offset + done + d)?;
+            self.write_all_at(buf, offset + done + d)
+        })
+    }
+    fn copy_within_at(&mut self, src_offset: u64, offset: u64, len: u64) -> io::Result<()> {
+        let done = kernel_copy(self, src_offset, self, offset, len)?;
+        copy_in_pieces(len - done, |buf, d| {
+            ReadAt::read_exact_at(self, buf, src_offset + done + d)?;
+            self.write_all_at(buf, offset + done + d)
+        })
+    }
+}
+
+/// Copies what the kernel will of `len` bytes from `src` at `src_offset`
+/// to `dst` at `offset` with `copy_file_range`; returns the bytes copied,
+/// fewer than `len` when the kernel declines (overlapping ranges of one
+/// file, different file systems, an old kernel): the caller copies the
+/// rest through memory. Like `write_all_at`, never writes past `dst`'s end.
+fn kernel_copy(src: &File, src_offset: u64, dst: &File, offset: u64, len: u64) -> io::Result<u64> {
+    let dst_size = ReadAt::size(dst)?;
+    let src_size = ReadAt::size(src)?;
+    if offset.checked_add(len).is_none_or(|e| e > dst_size)
+        || src_offset.checked_add(len).is_none_or(|e| e > src_size)
+    {
+        return Err(past_end());
+    }
+    let (mut from, mut to) = (src_offset, offset);
+    let mut done = 0u64;
+    while done < len {
+        let want = usize::try_from(len - done).unwrap_or(usize::MAX);
+        match rustix::fs::copy_file_range(src, Some(&mut from), dst, Some(&mut to), want) {
+            Ok(0) => break,
+            Ok(n) => done += n as u64,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(
+                rustix::io::Errno::INVAL
+                | rustix::io::Errno::XDEV
+                | rustix::io::Errno::NOSYS
+                | rustix::io::Errno::OPNOTSUPP,
+            ) => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(done)
 }
 
 impl ReadAt for [u8] {
@@ -188,6 +282,9 @@ impl<T: WriteAt + ?Sized> WriteAt for &mut T {
     fn sync(&mut self) -> io::Result<()> {
         (**self).sync()
     }
+    fn copy_within_at(&mut self, src_offset: u64, offset: u64, len: u64) -> io::Result<()> {
+        (**self).copy_within_at(src_offset, offset, len)
+    }
 }
 
 impl<T: ReadAt + ?Sized> ReadAt for Box<T> {
@@ -208,6 +305,9 @@ impl<T: WriteAt + ?Sized> WriteAt for Box<T> {
     }
     fn sync(&mut self) -> io::Result<()> {
         (**self).sync()
+    }
+    fn copy_within_at(&mut self, src_offset: u64, offset: u64, len: u64) -> io::Result<()> {
+        (**self).copy_within_at(src_offset, offset, len)
     }
 }
 
@@ -391,5 +491,45 @@ mod tests {
             .unwrap_err();
         std::fs::remove_file(&path).unwrap();
         assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn copies_match_reads_and_writes_and_never_grow() {
+        let dir = std::env::temp_dir();
+        let pid = std::process::id();
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+        let open = |name: &str, bytes: &[u8]| {
+            let path = dir.join(format!("lvm-meta-copy-{pid}-{name}.img"));
+            std::fs::write(&path, bytes).unwrap();
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .unwrap();
+            (path, f)
+        };
+        let (pa, mut a) = open("a", &data);
+        let (pb, mut b) = open("b", &[0u8; 300_000]);
+        // Within one file (the kernel copies), and the same in memory.
+        a.copy_within_at(1000, 150_000, 140_000).unwrap();
+        let mut want = data.clone();
+        want.copy_within(1000..141_000, 150_000);
+        let mut mem = data.clone();
+        mem.copy_within_at(1000, 150_000, 140_000).unwrap();
+        assert!(mem == want);
+        // From one file to another.
+        b.copy_from_at(&a, 7, 3, 200_001).unwrap();
+        let e = b.copy_from_at(&a, 0, 299_999, 2).unwrap_err();
+        let e2 = a.copy_within_at(0, 299_999, 2).unwrap_err();
+        let (got_a, got_b) = (std::fs::read(&pa).unwrap(), std::fs::read(&pb).unwrap());
+        std::fs::remove_file(&pa).unwrap();
+        std::fs::remove_file(&pb).unwrap();
+        assert!(got_a == want);
+        assert!(got_b[3..200_004] == want[7..200_008]);
+        assert_eq!(
+            (e.kind(), e2.kind()),
+            (io::ErrorKind::UnexpectedEof, io::ErrorKind::UnexpectedEof)
+        );
+        assert_eq!(got_b.len(), 300_000);
     }
 }
