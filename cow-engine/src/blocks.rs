@@ -158,6 +158,78 @@ impl<B: WriteAt> crate::engine::DevSet for LvSet<'_, B> {
         self.bounds(d, offset, data.len())?;
         self.images.write(self.vg, d, offset, data)
     }
+    /// Copies PV run by PV run (where both LVs map to one run each),
+    /// letting the images copy (a file: in the kernel).
+    fn copy(
+        &mut self,
+        from: usize,
+        from_offset: u64,
+        to: usize,
+        to_offset: u64,
+        len: u64,
+    ) -> Result<()> {
+        let n = usize::try_from(len).map_err(|_| Error::PastLvEnd {
+            lv: self
+                .vg
+                .lvs
+                .get(to)
+                .map_or("?", |l| l.name.as_str())
+                .to_owned(),
+            offset: to_offset,
+            len,
+            size: self.size(to),
+        })?;
+        self.bounds(from, from_offset, n)?;
+        self.bounds(to, to_offset, n)?;
+        let vg = self.vg;
+        let mut done = 0u64;
+        while done < len {
+            let src = lv_map::map(vg, from, from_offset + done)?;
+            let dst = lv_map::map(vg, to, to_offset + done)?;
+            let (
+                Piece::Pv {
+                    pv: ps,
+                    offset: at_s,
+                    len: run_s,
+                },
+                Piece::Pv {
+                    pv: pd,
+                    offset: at_d,
+                    len: run_d,
+                },
+            ) = (src, dst)
+            else {
+                // A zero segment on either side: through memory.
+                let mut buf = vec![0u8; usize::try_from((len - done).min(1 << 20)).unwrap_or(0)];
+                self.read(from, from_offset + done, &mut buf)?;
+                self.write(to, to_offset + done, &buf)?;
+                done += buf.len() as u64;
+                continue;
+            };
+            let k = run_s.min(run_d).min(len - done);
+            let pvs = &mut self.images.pvs;
+            if pvs.get(ps).is_none_or(Option::is_none) {
+                return Err(pv_missing(vg, from, ps));
+            }
+            if pvs.get(pd).is_none_or(Option::is_none) {
+                return Err(pv_missing(vg, to, pd));
+            }
+            let copied = if ps == pd {
+                // OK to unwrap: checked above.
+                pvs[pd].as_mut().unwrap().copy_within_at(at_s, at_d, k)
+            } else {
+                let (s, d) = crate::engine::two(pvs, ps, pd);
+                // OK to unwrap: checked above.
+                d.as_mut()
+                    .unwrap()
+                    .copy_from_at(s.as_ref().unwrap(), at_s, at_d, k)
+            };
+            copied
+                .map_err(|source| pv_io(vg, pd, at_d, usize::try_from(k).unwrap_or(0), source))?;
+            done += k;
+        }
+        Ok(())
+    }
 }
 
 impl<B: WriteAt> LvSet<'_, B> {

@@ -7,7 +7,7 @@
 //! data is copied to the COW, then (when the area fills) the next area is
 //! zeroed, then the area is written, and only then the origin changes.
 
-use crate::chunk_map::ChunkMap;
+use crate::chunk_map::{ChunkMap, RunSource};
 use crate::disk_header::{DiskHeader, Header, SNAPSHOT_DISK_VERSION};
 use crate::error::{SnapshotIo, StoreStep};
 use crate::exception_store::{
@@ -31,6 +31,25 @@ pub trait DevSet {
     fn read(&self, d: usize, offset: u64, buf: &mut [u8]) -> Result<()>;
     /// Writes `data` to device `d` at `offset` (an error past the end).
     fn write(&mut self, d: usize, offset: u64, data: &[u8]) -> Result<()>;
+    /// Copies `len` bytes at `from_offset` of device `from` to `to_offset`
+    /// of device `to` (the two ranges do not overlap), as reads and writes
+    /// in pieces would; a set of files lets the kernel copy.
+    fn copy(
+        &mut self,
+        from: usize,
+        from_offset: u64,
+        to: usize,
+        to_offset: u64,
+        len: u64,
+    ) -> Result<()> {
+        let mut buf = Vec::new();
+        for (at, n) in split_at(0, len, MERGE_COPY_PIECE) {
+            buf.resize(n as usize, 0);
+            self.read(from, from_offset + at, &mut buf)?;
+            self.write(to, to_offset + at, &buf)?;
+        }
+        Ok(())
+    }
 }
 
 impl<D: WriteAt> DevSet for Vec<D> {
@@ -46,6 +65,34 @@ impl<D: WriteAt> DevSet for Vec<D> {
         self[d]
             .write_all_at(data, offset)
             .map_err(|source| io_err(d, offset, source))
+    }
+    fn copy(
+        &mut self,
+        from: usize,
+        from_offset: u64,
+        to: usize,
+        to_offset: u64,
+        len: u64,
+    ) -> Result<()> {
+        let done = if from == to {
+            self[to].copy_within_at(from_offset, to_offset, len)
+        } else {
+            let (src, dst) = two(self, from, to);
+            dst.copy_from_at(src, from_offset, to_offset, len)
+        };
+        done.map_err(|source| io_err(to, to_offset, source))
+    }
+}
+
+/// Elements `a` and `b` (different) of `v`, the first to read, the second
+/// to write.
+pub(crate) fn two<T>(v: &mut [T], a: usize, b: usize) -> (&T, &mut T) {
+    if a < b {
+        let (lo, hi) = v.split_at_mut(b);
+        (&lo[a], &mut hi[0])
+    } else {
+        let (lo, hi) = v.split_at_mut(a);
+        (&hi[0], &mut lo[b])
     }
 }
 
@@ -456,10 +503,11 @@ fn split_at(offset: u64, len: u64, unit: u64) -> impl Iterator<Item = (u64, u64)
     })
 }
 
-/// Largest piece of a merge run copied at once: a run of consecutive
-/// exceptions can cover a whole area (with 512 KiB chunks, 32768 chunks or
-/// 16 GiB), so it is streamed, as the kernel's kcopyd does.
-const MERGE_COPY_PIECE: u64 = 1 << 20;
+/// Largest piece of a merge run copied at once through memory: a run of
+/// consecutive exceptions can cover a whole area (with 512 KiB chunks,
+/// 32768 chunks or 16 GiB), so it is streamed, as the kernel's kcopyd
+/// does, in pieces that stay in the CPU's cache.
+const MERGE_COPY_PIECE: u64 = 128 << 10;
 
 /// A write to the origin: each piece first copies the old chunk into every
 /// valid snapshot lacking it (invalidating a full one), then is written.
@@ -508,7 +556,7 @@ pub fn snapshot_write(
         done += n as usize;
         let chunk = at / cb;
         let within = at % cb;
-        if let Some(&new) = s.store.map.get(&chunk) {
+        if let Some(new) = s.store.map.get(&chunk) {
             devs.write(s.store.cow, new * cb + within, piece)?;
             continue;
         }
@@ -544,14 +592,26 @@ pub fn snapshot_read(
             io: SnapshotIo::Read,
         });
     }
-    let cb = s.store.cb();
-    let mut done = 0usize;
-    for (at, n) in split_at(offset, buf.len() as u64, cb) {
-        let out = &mut buf[done..done + n as usize];
-        done += n as usize;
-        match s.store.map.get(&(at / cb)) {
-            Some(&new) => devs.read(s.store.cow, new * cb + at % cb, out)?,
-            None => devs.read(origin, at, out)?,
+    read_runs(devs, origin, &s.store, offset, buf)
+}
+
+/// Reads `buf.len()` bytes at `offset` of an origin overlaid with store
+/// `m`'s exceptions, run by run straight into `buf`
+/// ([`ChunkMap::runs`]): a snapshot's view, or an origin under merge.
+pub(crate) fn read_runs(
+    devs: &dyn DevSet,
+    origin: usize,
+    m: &PStore,
+    offset: u64,
+    buf: &mut [u8],
+) -> Result<()> {
+    for (start, n, source) in m.map.runs(offset, buf.len() as u64, m.cb()) {
+        // OK to unwrap: start + n <= buf.len(), a usize.
+        let from = usize::try_from(start).unwrap();
+        let out = &mut buf[from..from + usize::try_from(n).unwrap()];
+        match source {
+            RunSource::Origin => devs.read(origin, offset + start, out)?,
+            RunSource::Cow(at) => devs.read(m.cow, at, out)?,
         }
     }
     Ok(())
@@ -619,12 +679,7 @@ pub fn merge_step(
             cow_for(devs, origin, others, at)?;
         }
     }
-    let mut buf = Vec::new();
-    for (at, n) in split_at(0, len, MERGE_COPY_PIECE) {
-        buf.resize(n as usize, 0);
-        devs.read(m.cow, src + at, &mut buf)?;
-        devs.write(origin, dest + at, &buf)?;
-    }
+    devs.copy(m.cow, src, origin, dest, len)?;
     let from = ((m.current_committed - n) * DISK_EXCEPTION_SIZE) as usize;
     let to = (m.current_committed * DISK_EXCEPTION_SIZE) as usize;
     m.area[from..to].iter_mut().for_each(|b| *b = 0);
@@ -700,7 +755,7 @@ mod tests {
         assert_eq!(s.store.usage(&d), (24, 512, 16));
         // Reloading gives the same state.
         let again = PStore::activate(&mut d, 1, 8).unwrap();
-        assert_eq!((again.next_free, again.map.get(&12)), (3, Some(&2)));
+        assert_eq!((again.next_free, again.map.get(&12)), (3, Some(2)));
     }
 
     #[test]

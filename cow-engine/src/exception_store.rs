@@ -8,7 +8,7 @@
 //! `(old_chunk, new_chunk)`, little-endian, ending at the first record whose
 //! `new_chunk` is 0. Loading stops at the first area that is not full.
 
-use crate::chunk_map::ChunkMap;
+use crate::chunk_map::{Builder, ChunkMap};
 use crate::disk_header::{DiskHeader, Header, HeaderError, OFF_CHUNK_SIZE};
 use byteorder::{ByteOrder, LittleEndian as LE};
 use lvm_meta::io::ReadAt;
@@ -96,6 +96,12 @@ pub struct Exception {
     pub new: u64,
 }
 
+/// Most lookup entries reserved before the walk: the reservation is
+/// address space, not memory, until records fill it (8 bytes an entry),
+/// so it spares the copies of a growing table up to 64M records (a
+/// 256 GiB COW with 4 KiB chunks); a larger store grows past it.
+const RESERVE_RECORDS: u64 = 1 << 26;
+
 /// A loaded store.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -109,8 +115,11 @@ pub struct Store {
     pub cow_chunks: u64,
     /// COW size in sectors.
     pub cow_sectors: u64,
-    /// Every record in disk order (area by area).
-    pub records: Vec<Exception>,
+    /// Number of records read (area by area, duplicates included).
+    pub record_count: u64,
+    /// Every record in disk order when `map` cannot give it back (see
+    /// [`Store::records`]).
+    pub(crate) disk_order: Option<Vec<Exception>>,
     /// Lookup: the first record for each origin chunk wins, as in the kernel.
     pub map: ChunkMap,
     /// Next COW chunk the kernel would allocate.
@@ -130,6 +139,24 @@ impl Store {
     /// Chunk index of metadata area `k`.
     pub fn area_location(&self, k: u64) -> u64 {
         area_location(self.chunk_sectors, k)
+    }
+
+    /// Every record in disk order (area by area). The loader keeps them
+    /// only when the lookup cannot give them back: for a store the kernel
+    /// wrote (COW chunks ascending, one record per origin chunk) they are
+    /// [`Store::map`]'s entries ordered by COW chunk, so this reads the map
+    /// and must be called before the map is changed.
+    pub fn records(&self) -> Vec<Exception> {
+        if let Some(v) = &self.disk_order {
+            return v.clone();
+        }
+        let mut v: Vec<Exception> = self
+            .map
+            .iter_range(0, u64::MAX)
+            .map(|(old, new)| Exception { old, new })
+            .collect();
+        v.sort_unstable_by_key(|e| e.new);
+        v
     }
 
     /// `dmsetup status` numbers: (sectors allocated, total sectors, metadata
@@ -198,7 +225,8 @@ impl Store {
             chunk_sectors: cs,
             cow_chunks,
             cow_sectors,
-            records: Vec::new(),
+            record_count: 0,
+            disk_order: None,
             map: ChunkMap::default(),
             next_free: 2,
             current_area: 0,
@@ -211,6 +239,10 @@ impl Store {
         let e = s.exceptions_per_area();
         let chunk_bytes = usize::try_from(cs * 512).map_err(|_| StoreError::ChunkTooLarge(cs))?;
         let mut buf = vec![0u8; chunk_bytes];
+        // At most E records per area, one area every E + 1 chunks.
+        let most = (cow_chunks / (e + 1) + 1).saturating_mul(e);
+        let mut table =
+            Builder::with_capacity(usize::try_from(most.min(RESERVE_RECORDS)).unwrap_or(0));
         let mut area = 0u64;
         loop {
             let chunk = s.area_location(area);
@@ -246,10 +278,8 @@ impl Store {
                     });
                 }
                 s.next_free = s.next_free.max(new_chunk.saturating_add(1));
-                s.records.push(Exception {
-                    old,
-                    new: new_chunk,
-                });
+                s.record_count += 1;
+                table.push(old, new_chunk);
             }
             if !full {
                 break;
@@ -257,7 +287,9 @@ impl Store {
             area += 1;
         }
         s.current_area = area;
-        s.map = ChunkMap::from_records(&s.records);
+        let built = table.finish();
+        s.map = built.map;
+        s.disk_order = built.disk_order;
         // skip_metadata: never hand out a metadata chunk.
         if s.next_free % (e + 1) == 1 {
             s.next_free += 1;
@@ -324,19 +356,19 @@ mod tests {
         // gives status 2072/total 24.
         let recs: Vec<(u64, u64)> = (0..256).map(|i| (i * 3, 2 + i)).collect();
         let s = load(&cow(8, 600, &recs, 1), 8).unwrap();
-        assert_eq!(s.records.len(), 256);
+        assert_eq!((s.record_count, s.records().len()), (256, 256));
         assert_eq!(s.current_area, 1);
         assert_eq!(s.next_free, 259);
         assert_eq!(s.usage(), (2072, 4800, 24));
-        assert_eq!(s.map.get(&(5 * 3)), Some(&7));
+        assert_eq!(s.map.get(&(5 * 3)), Some(7));
     }
 
     #[test]
     fn first_record_wins_and_invalid_stores_load_no_exceptions() {
         let s = load(&cow(8, 50, &[(4, 2), (4, 3)], 1), 8).unwrap();
-        assert_eq!(s.map.get(&4), Some(&2));
+        assert_eq!(s.map.get(&4), Some(2));
         let s = load(&cow(8, 50, &[(4, 2)], 0), 8).unwrap();
-        assert!(s.records.is_empty() && !s.header.is_valid());
+        assert!(s.records().is_empty() && !s.header.is_valid());
     }
 
     #[test]
@@ -347,7 +379,7 @@ mod tests {
         let img = cow(8, 258, &recs, 0);
         let s = Store::load_forensic(img.as_slice(), 8).unwrap();
         assert!(!s.header.is_valid());
-        assert_eq!((s.records.len(), s.map.get(&7)), (256, Some(&9)));
+        assert_eq!((s.records().len(), s.map.get(&7)), (256, Some(9)));
     }
 
     #[test]
@@ -409,7 +441,7 @@ mod tests {
         }
         let recs: Vec<(u64, u64)> = (0..256).map(|i| (i, 2 + i)).collect();
         let img = cow(8, 259, &recs, 1);
-        assert_eq!(load(&img, 8).unwrap().records.len(), 256);
+        assert_eq!(load(&img, 8).unwrap().record_count, 256);
         let short = Short(&img, Some(258 * 4096));
         assert!(matches!(
             Store::load(&short, 8),

@@ -53,7 +53,7 @@
 //! errno the kernel gives (EIO, ENOSPC) or the image's I/O error.
 
 use crate::blocks::{Images, LvSet};
-use crate::engine::{origin_write, snapshot_read, snapshot_write, DevSet, PStore, Snap};
+use crate::engine::{origin_write, read_runs, snapshot_read, snapshot_write, DevSet, PStore, Snap};
 use crate::{Error, Result};
 use lvm_meta::io::WriteAt;
 use lvm_meta::model::Vg;
@@ -371,21 +371,7 @@ fn merging_read(
     if !m.valid {
         return devs.read(origin, offset, buf);
     }
-    let cb = m.cs * 512;
-    let mut done = 0usize;
-    while done < buf.len() {
-        let at = offset + done as u64;
-        let n = usize::try_from(cb - at % cb)
-            .unwrap_or(usize::MAX)
-            .min(buf.len() - done);
-        let out = &mut buf[done..done + n];
-        match m.map.get(&(at / cb)) {
-            Some(&new) => devs.read(m.cow, new * cb + at % cb, out)?,
-            None => devs.read(origin, at, out)?,
-        }
-        done += n;
-    }
-    Ok(())
+    read_runs(devs, origin, m, offset, buf)
 }
 
 /// `snapshot_merge_map` for a write: to the COW chunk if the merging store
@@ -412,7 +398,7 @@ fn merging_write(
             .min(data.len() - done);
         let piece = &data[done..done + n];
         match m.map.get(&(at / cb)) {
-            Some(&new) => devs.write(m.cow, new * cb + at % cb, piece)?,
+            Some(new) => devs.write(m.cow, new * cb + at % cb, piece)?,
             None => origin_write(devs, origin, others, at, piece)?,
         }
         done += n;

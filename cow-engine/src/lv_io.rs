@@ -97,6 +97,52 @@ impl<'a> LvReader<'a> {
     }
 }
 
+impl LvReader<'_> {
+    /// Fills `bufs` one after the other from LV byte `offset`: one
+    /// vectored read when their bytes lie in one run of one PV, else
+    /// buffer by buffer through [`LvReader::read_at`].
+    pub fn read_vectored_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> Result<()> {
+        let total = bufs.iter().map(|b| b.len() as u64).sum::<u64>();
+        if offset.checked_add(total).is_none_or(|e| e > self.size) {
+            return Err(Error::ReadPastEnd {
+                offset,
+                len: total,
+                size: self.size,
+                view: false,
+            });
+        }
+        if total == 0 {
+            return Ok(());
+        }
+        if let Piece::Pv {
+            pv,
+            offset: at,
+            len,
+        } = lv_map::map(self.vg, self.lv, offset)?
+        {
+            let img = self.pvs.get(pv).copied().flatten();
+            if let Some(img) =
+                img.filter(|i| total <= len && at.checked_add(total).is_some_and(|e| e <= i.size))
+            {
+                return img.data.read_vectored_exact_at(bufs, at).map_err(|source| {
+                    lvm_meta::Error::Io {
+                        path: img.path.clone(),
+                        what: format!("read {total} bytes at {at}"),
+                        source,
+                    }
+                    .into()
+                });
+            }
+        }
+        let mut at = offset;
+        for b in bufs.iter_mut() {
+            self.read_at(at, b)?;
+            at += b.len() as u64;
+        }
+        Ok(())
+    }
+}
+
 /// The LV's bytes through its segments; errors keep the engine's
 /// [`Error`] inside the [`std::io::Error`] (see [`Error::into_io`]).
 impl ReadAt for LvReader<'_> {

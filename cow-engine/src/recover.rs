@@ -319,7 +319,7 @@ fn judge(sys: &System, hist: &History, s: &mut Snapshot) {
         },
         Ok(st) => {
             let bad = reused_chunks(last, li, &st, s);
-            let exceptions_reused = st.records.iter().filter(|r| bad(r.new)).count();
+            let exceptions_reused = st.records().iter().filter(|r| bad(r.new)).count();
             let mut metadata_reused = bad(0);
             for k in 0..=st.current_area {
                 metadata_reused |= bad(st.area_location(k));
@@ -333,7 +333,7 @@ fn judge(sys: &System, hist: &History, s: &mut Snapshot) {
                 header: !st.new,
                 valid: st.header.is_valid(),
                 chunk_bytes: st.chunk_sectors * 512,
-                exceptions: st.records.len(),
+                exceptions: st.record_count as usize,
                 exceptions_reused,
                 implausible: implausible(&st, glue_bytes),
                 metadata_reused,
@@ -376,7 +376,7 @@ pub fn implausible(st: &Store, view_bytes: u64) -> usize {
     let e = st.exceptions_per_area();
     let cb = st.chunk_sectors * 512;
     let mut seen = std::collections::HashSet::new();
-    st.records
+    st.records()
         .iter()
         .filter(|r| {
             r.new >= st.cow_chunks
@@ -715,10 +715,13 @@ mod tests {
             chunk_sectors: 8,
             cow_chunks: 256,
             cow_sectors: 2048,
-            records: records
-                .iter()
-                .map(|&(old, new)| Exception { old, new })
-                .collect(),
+            record_count: records.len() as u64,
+            disk_order: Some(
+                records
+                    .iter()
+                    .map(|&(old, new)| Exception { old, new })
+                    .collect(),
+            ),
             map: Default::default(),
             next_free: 2,
             current_area: 0,

@@ -5,6 +5,7 @@
 //! The mapping from a byte to its source ([`Source`]) is computed from the
 //! store alone; reading moves the bytes.
 
+use crate::chunk_map::RunSource;
 use crate::error::{SnapshotIo, StoreStep};
 use crate::exception_store::Store;
 use crate::lv_io::LvReader;
@@ -56,7 +57,7 @@ impl Overlay<'_> {
         let within = offset % cb;
         let run = cb - within;
         match self.store.map.get(&chunk) {
-            Some(&new) => (Source::Cow(new * cb + within), run),
+            Some(new) => (Source::Cow(new * cb + within), run),
             None => (Source::Origin(offset), run),
         }
     }
@@ -66,70 +67,52 @@ impl View for Overlay<'_> {
     fn size(&self) -> u64 {
         self.size
     }
-    /// Reads in few large I/Os: the origin once for the whole range
-    /// (unless exceptions cover all of it), then each run of exceptions
-    /// whose COW chunks are consecutive in one read, placed straight into
-    /// `buf` when the origin chunks are consecutive too, else read once
-    /// and scattered.
+    /// Reads by runs, each straight into its place in `buf`: neighbouring
+    /// chunks without an exception are one origin read, and exceptions
+    /// whose COW chunks follow each other on the COW are one vectored COW
+    /// read (whether or not their origin chunks are neighbours), see
+    /// [`crate::chunk_map::ChunkMap::runs`]. Only the bytes shown are
+    /// read, once.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         let len = buf.len() as u64;
-        let end = offset.checked_add(len).filter(|e| *e <= self.size);
-        let Some(end) = end else {
+        if offset.checked_add(len).is_none_or(|e| e > self.size) {
             return Err(Error::ReadPastEnd {
                 offset,
                 len,
                 size: self.size,
                 view: true,
             });
-        };
-        if buf.is_empty() {
-            return Ok(());
         }
         let cb = self.store.chunk_sectors * 512;
-        let (first, last) = (offset / cb, (end - 1) / cb);
-        let exc = self.store.map.range(first, last);
-        if (exc.len() as u64) < last - first + 1 {
-            // A snapshot can be longer than its origin is now; the kernel
-            // would map past the origin's end to an error.
-            self.origin.read_at(offset, buf)?;
-        }
-        // The part of origin chunk `c` inside the request: (position in
-        // buf, position in the chunk, length).
-        let part = |c: u64| {
-            let from = (c * cb).max(offset);
-            let to = ((c + 1) * cb).min(end);
-            (
-                (from - offset) as usize,
-                from - c * cb,
-                (to - from) as usize,
-            )
-        };
-        let mut scratch = Vec::new();
-        let mut i = 0;
-        while i < exc.len() {
-            // A run: COW chunks consecutive.
-            let mut j = i + 1;
-            while j < exc.len() && exc[j].1 == exc[j - 1].1 + 1 {
-                j += 1;
-            }
-            let run = &exc[i..j];
-            let contiguous = run.windows(2).all(|w| w[1].0 == w[0].0 + 1);
-            let (b0, w0, _) = part(run[0].0);
-            if contiguous {
-                let (bl, _, ll) = part(run[run.len() - 1].0);
-                self.cow
-                    .read_at(run[0].1 * cb + w0, &mut buf[b0..bl + ll])?;
-            } else {
-                let n = (run.len() as u64 * cb) as usize;
-                scratch.resize(n, 0);
-                self.cow.read_at(run[0].1 * cb, &mut scratch)?;
-                for (k, &(c, _)) in run.iter().enumerate() {
-                    let (b, w, l) = part(c);
-                    let at = k * cb as usize + w as usize;
-                    buf[b..b + l].copy_from_slice(&scratch[at..at + l]);
+        // COW pieces waiting to be read together: their first COW byte,
+        // the COW byte after the last, and the parts of `buf`.
+        let mut group: Vec<&mut [u8]> = Vec::new();
+        let (mut group_at, mut group_end) = (0u64, 0u64);
+        let mut rest = buf;
+        for (start, n, source) in self.store.map.runs(offset, len, cb) {
+            // OK to unwrap: n <= len = buf.len(), a usize.
+            let (out, tail) = std::mem::take(&mut rest).split_at_mut(usize::try_from(n).unwrap());
+            rest = tail;
+            match source {
+                // A snapshot can be longer than its origin is now; the
+                // origin's reader fails past its end, as the kernel maps
+                // those chunks to an error.
+                RunSource::Origin => self.origin.read_at(offset + start, out)?,
+                RunSource::Cow(at) => {
+                    if !group.is_empty() && at != group_end {
+                        self.cow.read_vectored_at(group_at, &mut group)?;
+                        group.clear();
+                    }
+                    if group.is_empty() {
+                        group_at = at;
+                    }
+                    group_end = at.saturating_add(n);
+                    group.push(out);
                 }
             }
-            i = j;
+        }
+        if !group.is_empty() {
+            self.cow.read_vectored_at(group_at, &mut group)?;
         }
         Ok(())
     }

@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     // The loader's state is self-consistent.
-    assert!(store.records.len() as u64 >= store.map.len() as u64);
+    assert!(store.record_count >= store.map.len() as u64);
     for (_, new) in store.map.range(0, u64::MAX) {
         assert!(new < store.next_free, "a mapped chunk at or past next_free");
     }

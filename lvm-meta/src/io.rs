@@ -16,7 +16,21 @@ pub trait ReadAt {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
     /// The size in bytes.
     fn size(&self) -> io::Result<u64>;
+    /// Fills `bufs` one after the other from `offset`, as one read of
+    /// their total length would (a file does it in one `preadv` call per
+    /// [`MAX_IOVECS`] buffers). The default reads them in turn.
+    fn read_vectored_exact_at(&self, bufs: &mut [&mut [u8]], offset: u64) -> io::Result<()> {
+        let mut at = offset;
+        for b in bufs.iter_mut() {
+            self.read_exact_at(b, at)?;
+            at = at.checked_add(b.len() as u64).ok_or_else(past_end)?;
+        }
+        Ok(())
+    }
 }
+
+/// Most buffers handed to one `preadv` call (Linux's `IOV_MAX`).
+pub const MAX_IOVECS: usize = 1024;
 
 /// A random-access byte store that can also be written in place.
 pub trait WriteAt: ReadAt {
@@ -28,6 +42,47 @@ pub trait WriteAt: ReadAt {
     fn sync(&mut self) -> io::Result<()> {
         Ok(())
     }
+    /// Copies `len` bytes at `src_offset` of `src` to `offset` of this
+    /// target, as reads of `src` and writes here would (a file asks the
+    /// kernel to copy, with `copy_file_range`, so that the bytes do not
+    /// pass through memory twice).
+    fn copy_from_at(&mut self, src: &Self, src_offset: u64, offset: u64, len: u64) -> io::Result<()>
+    where
+        Self: Sized,
+    {
+        copy_in_pieces(len, |buf, done| {
+            src.read_exact_at(buf, src_offset + done)?;
+            self.write_all_at(buf, offset + done)
+        })
+    }
+    /// Copies `len` bytes at `src_offset` of this target to `offset`, as
+    /// reads and writes would; the two ranges must not overlap.
+    fn copy_within_at(&mut self, src_offset: u64, offset: u64, len: u64) -> io::Result<()> {
+        copy_in_pieces(len, |buf, done| {
+            self.read_exact_at(buf, src_offset + done)?;
+            self.write_all_at(buf, offset + done)
+        })
+    }
+}
+
+/// Largest piece a buffered copy moves at once: small enough to stay in
+/// the CPU's cache between the read and the write.
+const COPY_PIECE: u64 = 128 << 10;
+
+/// Calls `step(buf, done)` for `len` bytes in pieces of at most
+/// [`COPY_PIECE`], `done` being the bytes before the piece.
+fn copy_in_pieces(
+    len: u64,
+    mut step: impl FnMut(&mut [u8], u64) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut buf = vec![0u8; usize::try_from(len.min(COPY_PIECE)).unwrap_or(0)];
+    let mut done = 0u64;
+    while done < len {
+        let n = usize::try_from((len - done).min(COPY_PIECE)).unwrap_or(0);
+        step(&mut buf[..n], done)?;
+        done += n as u64;
+    }
+    Ok(())
 }
 
 /// The error of an access outside `0..size`.
@@ -52,6 +107,32 @@ fn span(offset: u64, len: usize, size: usize) -> io::Result<std::ops::Range<usiz
 impl ReadAt for File {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         std::os::unix::fs::FileExt::read_exact_at(self, buf, offset)
+    }
+    fn read_vectored_exact_at(&self, bufs: &mut [&mut [u8]], offset: u64) -> io::Result<()> {
+        let mut slices: Vec<io::IoSliceMut<'_>> =
+            bufs.iter_mut().map(|b| io::IoSliceMut::new(b)).collect();
+        let mut rest = &mut slices[..];
+        // Leading empty buffers are done already.
+        io::IoSliceMut::advance_slices(&mut rest, 0);
+        let mut at = offset;
+        while !rest.is_empty() {
+            let k = rest.len().min(MAX_IOVECS);
+            match rustix::io::preadv(self, &mut rest[..k], at) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "failed to fill whole buffer",
+                    ))
+                }
+                Ok(n) => {
+                    at = at.checked_add(n as u64).ok_or_else(past_end)?;
+                    io::IoSliceMut::advance_slices(&mut rest, n);
+                }
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
     }
     fn size(&self) -> io::Result<u64> {
         // A block device reports 0 as its metadata length; seek to its end.
@@ -81,6 +162,59 @@ impl WriteAt for File {
     fn sync(&mut self) -> io::Result<()> {
         self.sync_data()
     }
+    fn copy_from_at(
+        &mut self,
+        src: &Self,
+        src_offset: u64,
+        offset: u64,
+        len: u64,
+    ) -> io::Result<()> {
+        let done = kernel_copy(src, src_offset, self, offset, len)?;
+        copy_in_pieces(len - done, |buf, d| {
+            ReadAt::read_exact_at(src, buf, src_offset + done + d)?;
+            self.write_all_at(buf, offset + done + d)
+        })
+    }
+    fn copy_within_at(&mut self, src_offset: u64, offset: u64, len: u64) -> io::Result<()> {
+        let done = kernel_copy(self, src_offset, self, offset, len)?;
+        copy_in_pieces(len - done, |buf, d| {
+            ReadAt::read_exact_at(self, buf, src_offset + done + d)?;
+            self.write_all_at(buf, offset + done + d)
+        })
+    }
+}
+
+/// Copies what the kernel will of `len` bytes from `src` at `src_offset`
+/// to `dst` at `offset` with `copy_file_range`; returns the bytes copied,
+/// fewer than `len` when the kernel declines (overlapping ranges of one
+/// file, different file systems, an old kernel): the caller copies the
+/// rest through memory. Like `write_all_at`, never writes past `dst`'s end.
+fn kernel_copy(src: &File, src_offset: u64, dst: &File, offset: u64, len: u64) -> io::Result<u64> {
+    let dst_size = ReadAt::size(dst)?;
+    let src_size = ReadAt::size(src)?;
+    if offset.checked_add(len).is_none_or(|e| e > dst_size)
+        || src_offset.checked_add(len).is_none_or(|e| e > src_size)
+    {
+        return Err(past_end());
+    }
+    let (mut from, mut to) = (src_offset, offset);
+    let mut done = 0u64;
+    while done < len {
+        let want = usize::try_from(len - done).unwrap_or(usize::MAX);
+        match rustix::fs::copy_file_range(src, Some(&mut from), dst, Some(&mut to), want) {
+            Ok(0) => break,
+            Ok(n) => done += n as u64,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(
+                rustix::io::Errno::INVAL
+                | rustix::io::Errno::XDEV
+                | rustix::io::Errno::NOSYS
+                | rustix::io::Errno::OPNOTSUPP,
+            ) => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(done)
 }
 
 impl ReadAt for [u8] {
@@ -121,6 +255,9 @@ impl<T: ReadAt + ?Sized> ReadAt for &T {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         (**self).read_exact_at(buf, offset)
     }
+    fn read_vectored_exact_at(&self, bufs: &mut [&mut [u8]], offset: u64) -> io::Result<()> {
+        (**self).read_vectored_exact_at(bufs, offset)
+    }
     fn size(&self) -> io::Result<u64> {
         (**self).size()
     }
@@ -129,6 +266,9 @@ impl<T: ReadAt + ?Sized> ReadAt for &T {
 impl<T: ReadAt + ?Sized> ReadAt for &mut T {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         (**self).read_exact_at(buf, offset)
+    }
+    fn read_vectored_exact_at(&self, bufs: &mut [&mut [u8]], offset: u64) -> io::Result<()> {
+        (**self).read_vectored_exact_at(bufs, offset)
     }
     fn size(&self) -> io::Result<u64> {
         (**self).size()
@@ -142,11 +282,17 @@ impl<T: WriteAt + ?Sized> WriteAt for &mut T {
     fn sync(&mut self) -> io::Result<()> {
         (**self).sync()
     }
+    fn copy_within_at(&mut self, src_offset: u64, offset: u64, len: u64) -> io::Result<()> {
+        (**self).copy_within_at(src_offset, offset, len)
+    }
 }
 
 impl<T: ReadAt + ?Sized> ReadAt for Box<T> {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         (**self).read_exact_at(buf, offset)
+    }
+    fn read_vectored_exact_at(&self, bufs: &mut [&mut [u8]], offset: u64) -> io::Result<()> {
+        (**self).read_vectored_exact_at(bufs, offset)
     }
     fn size(&self) -> io::Result<u64> {
         (**self).size()
@@ -159,6 +305,9 @@ impl<T: WriteAt + ?Sized> WriteAt for Box<T> {
     }
     fn sync(&mut self) -> io::Result<()> {
         (**self).sync()
+    }
+    fn copy_within_at(&mut self, src_offset: u64, offset: u64, len: u64) -> io::Result<()> {
+        (**self).copy_within_at(src_offset, offset, len)
     }
 }
 
@@ -188,6 +337,9 @@ impl std::fmt::Debug for Image {
 impl ReadAt for Image {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         self.data.read_exact_at(buf, offset)
+    }
+    fn read_vectored_exact_at(&self, bufs: &mut [&mut [u8]], offset: u64) -> io::Result<()> {
+        self.data.read_vectored_exact_at(bufs, offset)
     }
     fn size(&self) -> io::Result<u64> {
         Ok(self.size)
@@ -312,5 +464,72 @@ mod tests {
         assert_eq!(e.to_string(), "access past the end of the image");
         assert_eq!(size, 1024);
         assert_eq!(&bytes[999..], &[[0u8].as_slice(), &[5u8; 24]].concat()[..]);
+    }
+
+    #[test]
+    fn vectored_reads_fill_each_buffer_in_turn_and_stop_at_the_end() {
+        let path = std::env::temp_dir().join(format!("lvm-meta-iov-{}.img", std::process::id()));
+        let data: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let f = File::open(&path).unwrap();
+        let img: Box<dyn ReadAt> = Box::new(f);
+        // More buffers than one preadv call takes, some of them empty.
+        let mut bufs: Vec<Vec<u8>> = (0..MAX_IOVECS + 5).map(|i| vec![0u8; i % 3]).collect();
+        let total: usize = bufs.iter().map(Vec::len).sum();
+        let mut views: Vec<&mut [u8]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+        img.read_vectored_exact_at(&mut views, 7).unwrap();
+        assert_eq!(bufs.concat(), data[7..7 + total]);
+        // The memory impl (the default method) reads the same.
+        let mut again: Vec<Vec<u8>> = (0..MAX_IOVECS + 5).map(|i| vec![0u8; i % 3]).collect();
+        let mut views: Vec<&mut [u8]> = again.iter_mut().map(|b| b.as_mut_slice()).collect();
+        data.read_vectored_exact_at(&mut views, 7).unwrap();
+        assert_eq!(again, bufs);
+        // Past the end: an UnexpectedEof error, as read_exact_at gives.
+        let (mut a, mut b) = ([0u8; 10], [0u8; 10]);
+        let e = img
+            .read_vectored_exact_at(&mut [&mut a[..], &mut b[..]], 2985)
+            .unwrap_err();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn copies_match_reads_and_writes_and_never_grow() {
+        let dir = std::env::temp_dir();
+        let pid = std::process::id();
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+        let open = |name: &str, bytes: &[u8]| {
+            let path = dir.join(format!("lvm-meta-copy-{pid}-{name}.img"));
+            std::fs::write(&path, bytes).unwrap();
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .unwrap();
+            (path, f)
+        };
+        let (pa, mut a) = open("a", &data);
+        let (pb, mut b) = open("b", &[0u8; 300_000]);
+        // Within one file (the kernel copies), and the same in memory.
+        a.copy_within_at(1000, 150_000, 140_000).unwrap();
+        let mut want = data.clone();
+        want.copy_within(1000..141_000, 150_000);
+        let mut mem = data.clone();
+        mem.copy_within_at(1000, 150_000, 140_000).unwrap();
+        assert!(mem == want);
+        // From one file to another.
+        b.copy_from_at(&a, 7, 3, 200_001).unwrap();
+        let e = b.copy_from_at(&a, 0, 299_999, 2).unwrap_err();
+        let e2 = a.copy_within_at(0, 299_999, 2).unwrap_err();
+        let (got_a, got_b) = (std::fs::read(&pa).unwrap(), std::fs::read(&pb).unwrap());
+        std::fs::remove_file(&pa).unwrap();
+        std::fs::remove_file(&pb).unwrap();
+        assert!(got_a == want);
+        assert!(got_b[3..200_004] == want[7..200_008]);
+        assert_eq!(
+            (e.kind(), e2.kind()),
+            (io::ErrorKind::UnexpectedEof, io::ErrorKind::UnexpectedEof)
+        );
+        assert_eq!(got_b.len(), 300_000);
     }
 }

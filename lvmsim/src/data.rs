@@ -22,6 +22,11 @@ use std::io::{Read, Write};
 /// Size of one write issued to the LV (dd's `bs=1M`; kgen-pattern's piece).
 const PIECE: usize = 1 << 20;
 
+/// Size of one read of `cat`: 128 KiB moves page-cache bytes faster than
+/// `dd bs=1M` does on a machine with 1-2 MiB of L2 cache per core, since
+/// the buffer stays in cache between the read and the write.
+const CAT_PIECE: usize = 128 << 10;
+
 /// Fills `buf` from `input` as far as it goes; returns the bytes read.
 fn fill(input: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
@@ -171,10 +176,15 @@ pub fn cat(
             })?,
         None => size,
     };
-    let mut buf = vec![0u8; PIECE];
+    // Pieces small enough to stay in the CPU's cache between the read and
+    // the write, and no larger than the request.
+    let piece = usize::try_from(end - offset)
+        .unwrap_or(CAT_PIECE)
+        .min(CAT_PIECE);
+    let mut buf = vec![0u8; piece];
     let mut at = offset;
     while at < end {
-        let n = usize::try_from(end - at).unwrap_or(PIECE).min(PIECE);
+        let n = usize::try_from(end - at).unwrap_or(piece).min(piece);
         reader.read_at(at, &mut buf[..n])?;
         out.write_all(&buf[..n])?;
         at += n as u64;

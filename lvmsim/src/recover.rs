@@ -326,7 +326,7 @@ fn export(
         "notes": rec.map(|r| r.notes.clone()).unwrap_or_default(),
         "origin_from_copy": plan.origin_from_copy,
         "store_valid": plan.store.header.is_valid(),
-        "exceptions": plan.store.records.len(),
+        "exceptions": plan.store.record_count,
         "bytes_by_kind": totals,
         "ranges": plan.runs.iter().map(|r| json!({
             "start": r.start, "end": r.start + r.len, "kind": r.kind.name(),
