@@ -198,7 +198,7 @@ pub fn dump_lv(
     };
     let e = store.exceptions_per_area();
     let records: Vec<Record> = store
-        .records
+        .records()
         .iter()
         .enumerate()
         .map(|(i, r)| Record {
@@ -259,7 +259,7 @@ pub fn dump_lv(
 fn areas(store: &Store) -> Vec<Area> {
     let e = store.exceptions_per_area();
     let cb = store.chunk_sectors * 512;
-    let n = store.records.len() as u64;
+    let n = store.record_count;
     let full = n / e;
     (0..=full)
         .map(|k| {
