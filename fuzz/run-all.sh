@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every fuzz target in turn for SECONDS each (default 1200) on the seeds
 # cut from testdata (make-seeds.py), logging to fuzz/logs/<target>.log; exits
-# non-zero if any target crashed or did not build (.ci/run uses 60 s).
+# non-zero if any target crashed or did not build (.ci/run uses 50 s).
 # Needs nightly and cargo-fuzz. A crash stops the target and leaves its input
 # in fuzz/artifacts/<target>/.
 set -uo pipefail
