@@ -48,5 +48,8 @@ pub mod text;
 pub mod timefmt;
 pub mod units;
 pub mod uuid;
+// Whole disks and containers around the PVs.
+pub mod disk;
+pub mod partition;
 
 pub use error::{Corruption, Error, ErrorClass, NotFound, Result, Structure};

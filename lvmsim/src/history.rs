@@ -26,12 +26,7 @@ pub struct HistoryOpts {
 /// scanning the whole images (every copy found that way is a guess).
 pub fn gather(devs: &[PathBuf], scan_all: bool, err: &mut dyn Write) -> Result<History> {
     let h = if scan_all {
-        let mut images = Vec::new();
-        for (name, path) in crate::device_paths(devs)? {
-            let mut img = Image::open(&path)?;
-            img.path = name;
-            images.push(img);
-        }
+        let images = crate::open_devices(devs, err)?;
         let refs: Vec<&Image> = images.iter().collect();
         history::collect_scan_all(&refs)
     } else {

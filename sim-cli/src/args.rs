@@ -34,6 +34,11 @@ pub(crate) struct Cli {
     /// Less output, as lvm2's -q (repeatable; accepted by every command).
     #[arg(short = 'q', long = "quiet", global = true, action = clap::ArgAction::Count)]
     pub(crate) quiet: u8,
+    /// Open nothing for writing (as lvm2's --readonly): commands that would
+    /// write refuse before touching anything; `vgchange -ay` and `lvchange
+    /// -ay` report a pending merge instead of running it.
+    #[arg(long = "readonly", global = true)]
+    pub(crate) readonly: bool,
     #[command(subcommand)]
     pub(crate) cmd: Cmd,
 }

@@ -259,6 +259,7 @@ fn run(cli: &Cli) -> Result<i32> {
         ));
     }
     let mut ctx = context(cli.scan_all);
+    ctx.hooks.readonly = cli.readonly;
     // Long work that changes images (merges, LV writes) and exports stop
     // at a safe point on SIGINT or SIGTERM instead of dying in the middle;
     // commands that only read keep the default (they leave nothing behind).
@@ -284,6 +285,14 @@ fn run(cli: &Cli) -> Result<i32> {
     // Images named as PV arguments are scanned as lvm2 scans the devices
     // it is given, with or without --dev.
     devs = pv::with_named_images(&devs, named)?;
+    if cli.readonly && access != Access::Read {
+        return refuse_readonly(&cli.cmd, &devs, &mut out);
+    }
+    // Partitions of whole disks, PVs at an offset and containers are read
+    // only: a writing command refuses them before it opens anything.
+    if access != Access::Read {
+        lvmsim::check_writable(&devs)?;
+    }
     // Every image the command reads or writes is locked before it is read
     // (shared for readers, exclusive for writers) and stays locked to the end.
     let policy = lvmsim::lock::Policy::from_flags(cli.nolocking, cli.lock_opt.is_some());
@@ -626,6 +635,37 @@ fn run(cli: &Cli) -> Result<i32> {
     }
     out.flush()?;
     Ok(code)
+}
+
+/// lvm2's refusal of a writing command under `--readonly`, before
+/// anything is opened for writing. Activation (`vgchange -a`, `lvchange
+/// -a`), which lvm2 refuses per VG, first names each merge it would have
+/// run.
+fn refuse_readonly(cmd: &Cmd, devs: &[PathBuf], out: &mut dyn Write) -> Result<i32> {
+    let prohibited = "Operation prohibited while --readonly is set.";
+    let activation = match cmd {
+        Cmd::Vgchange(_) => true,
+        Cmd::Lvchange(a) => a.activate.is_some(),
+        _ => false,
+    };
+    let vgs = cmd.changes_vgs().unwrap_or_default();
+    if !activation || vgs.is_empty() {
+        return Err(Error::Refused(prohibited.into()));
+    }
+    let sys = lvmsim::scan(devs, false, &mut std::io::stderr())?;
+    for vg in &vgs {
+        for m in lvmsim::pending_merges(&sys, vg) {
+            writeln!(
+                out,
+                "  Merging of snapshot {m} is pending: not started (--readonly)."
+            )?;
+        }
+        eprintln!("  {prohibited}");
+        eprintln!("  Can't get lock for {vg}.");
+        eprintln!("  Cannot process volume group {vg}");
+    }
+    out.flush()?;
+    Ok(5)
 }
 
 /// The command line with every `--dev` taken out, and the `--dev` values

@@ -29,6 +29,7 @@ mod lvm2_rules;
 mod lvremove;
 mod lvrename;
 mod names;
+mod partitions;
 mod recover;
 mod signals;
 mod write_cli;
