@@ -643,10 +643,11 @@ fn run(cli: &Cli) -> Result<i32> {
 /// run.
 fn refuse_readonly(cmd: &Cmd, devs: &[PathBuf], out: &mut dyn Write) -> Result<i32> {
     let prohibited = "Operation prohibited while --readonly is set.";
-    let activation = match cmd {
-        Cmd::Vgchange(_) => true,
-        Cmd::Lvchange(a) => a.activate.is_some(),
-        _ => false,
+    // (refused per VG, whether it runs merges)
+    let (activation, merges) = match cmd {
+        Cmd::Vgchange(a) => (true, a.activate == Yn::Y),
+        Cmd::Lvchange(a) => (a.activate.is_some(), a.activate == Some(Yn::Y)),
+        _ => (false, false),
     };
     let vgs = cmd.changes_vgs().unwrap_or_default();
     if !activation || vgs.is_empty() {
@@ -654,7 +655,7 @@ fn refuse_readonly(cmd: &Cmd, devs: &[PathBuf], out: &mut dyn Write) -> Result<i
     }
     let sys = lvmsim::scan(devs, false, &mut std::io::stderr())?;
     for vg in &vgs {
-        for m in lvmsim::pending_merges(&sys, vg) {
+        for m in lvmsim::pending_merges(&sys, vg).iter().filter(|_| merges) {
             writeln!(
                 out,
                 "  Merging of snapshot {m} is pending: not started (--readonly)."

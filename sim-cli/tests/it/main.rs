@@ -30,6 +30,7 @@ mod lvremove;
 mod lvrename;
 mod names;
 mod partitions;
+mod readonly;
 mod recover;
 mod signals;
 mod write_cli;
