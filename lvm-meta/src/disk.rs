@@ -8,7 +8,7 @@
 use crate::error::{Error, Result};
 use crate::io::{Image, Placement, ReadAt, Window};
 use crate::label::{LABEL_ID, LABEL_SCAN_SECTORS, SECTOR_SIZE};
-use crate::partition;
+use crate::{ewf, partition, qcow2};
 use std::sync::Arc;
 
 /// What a file given as a device turned out to be.
@@ -116,8 +116,19 @@ pub fn open(spec: &DeviceSpec) -> Result<Opened> {
             )));
         }
     }
+    let mut notes = Vec::new();
     let (base, container): (Arc<dyn ReadAt + Send + Sync>, Option<&'static str>) =
-        (Arc::new(file.data), None);
+        if ewf::is_ewf(&head) {
+            let e = ewf::Ewf::open(&spec.path)?;
+            notes.extend(e.notes.iter().cloned());
+            (Arc::new(e), Some("E01"))
+        } else if qcow2::is_qcow2(&head) {
+            let q = qcow2::Qcow2::open(file.data, &spec.path)?;
+            notes.extend(q.notes.iter().cloned());
+            (Arc::new(q), Some("qcow2"))
+        } else {
+            (Arc::new(file.data), None)
+        };
     let size = base
         .size()
         .map_err(|e| io_err(&spec.path, "read size", e))?;
@@ -157,7 +168,7 @@ pub fn open(spec: &DeviceSpec) -> Result<Opened> {
             images: vec![image(spec.name.clone(), offset, size - offset)?],
             layout: Layout::AtOffset(offset),
             container,
-            notes: Vec::new(),
+            notes,
         });
     }
     if !has_label_id(base.as_ref(), size) {
@@ -170,11 +181,12 @@ pub fn open(spec: &DeviceSpec) -> Result<Opened> {
                     p.len,
                 )?);
             }
+            notes.extend(t.notes);
             return Ok(Opened {
                 images,
                 layout: Layout::Partitioned(t.scheme),
                 container,
-                notes: t.notes,
+                notes,
             });
         }
     }
@@ -182,7 +194,7 @@ pub fn open(spec: &DeviceSpec) -> Result<Opened> {
         images: vec![image(spec.name.clone(), 0, size)?],
         layout: Layout::Bare,
         container,
-        notes: Vec::new(),
+        notes,
     })
 }
 

@@ -50,6 +50,8 @@ pub mod units;
 pub mod uuid;
 // Whole disks and containers around the PVs.
 pub mod disk;
+pub mod ewf;
 pub mod partition;
+pub mod qcow2;
 
 pub use error::{Corruption, Error, ErrorClass, NotFound, Result, Structure};

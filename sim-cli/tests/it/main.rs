@@ -6,6 +6,7 @@ mod alloc_vectors;
 mod api;
 mod cli;
 mod common;
+mod containers;
 mod crash;
 mod crash_points;
 mod damaged;

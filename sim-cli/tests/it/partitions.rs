@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// A disk of `testdata/partitions` and where sfdisk says its partitions are
 /// (node suffix number -> (start, size) in bytes).
-fn table(disk: &str) -> Vec<(u32, u64, u64)> {
+pub(crate) fn table(disk: &str) -> Vec<(u32, u64, u64)> {
     let dir = common::repo().join("testdata/partitions");
     let json: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.join(format!("{disk}.sfdisk.json"))).unwrap(),
@@ -37,7 +37,7 @@ fn table(disk: &str) -> Vec<(u32, u64, u64)> {
 
 /// Makes `dir/DISK.img` from its committed table with each of `fill`'s
 /// images (partition number, image) copied into its partition.
-fn make_disk(dir: &Path, disk: &str, fill: &[(u32, &Path)]) -> PathBuf {
+pub(crate) fn make_disk(dir: &Path, disk: &str, fill: &[(u32, &Path)]) -> PathBuf {
     let img = dir.join(format!("{disk}.img"));
     common::unzst_to(
         &common::repo().join(format!("testdata/partitions/{disk}.img.zst")),
