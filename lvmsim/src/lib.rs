@@ -208,6 +208,60 @@ pub fn pending_merges(sys: &System, vg: &str) -> Vec<String> {
         .collect()
 }
 
+/// lvm2's warnings about the PVs of the VGs a command reads (all VGs, or
+/// those named in `only`), in its order: each missing PV (`Couldn't find
+/// device with uuid`, then `VG ... is missing PV`), then each image shorter
+/// than the PV size its metadata records.
+pub fn pv_warnings(sys: &System, only: Option<&[String]>) -> Vec<String> {
+    let mut out = Vec::new();
+    for inst in &sys.vgs {
+        let vg = &inst.vg;
+        if only.is_some_and(|o| !o.iter().any(|n| *n == vg.name)) {
+            continue;
+        }
+        let missing: Vec<&lvm_meta::model::Pv> = vg
+            .pvs
+            .iter()
+            .zip(&inst.pv_devices)
+            .filter(|(_, d)| d.is_none())
+            .map(|(p, _)| p)
+            .collect();
+        for p in &missing {
+            out.push(format!("WARNING: Couldn't find device with uuid {}.", p.id));
+        }
+        for p in &missing {
+            out.push(format!(
+                "WARNING: VG {} is missing PV {} (last written to {}).",
+                vg.name,
+                p.id,
+                p.device.as_deref().unwrap_or("[unknown]")
+            ));
+        }
+        let mut resized = false;
+        for (p, d) in vg.pvs.iter().zip(&inst.pv_devices) {
+            let (Some(d), Some(size)) = (d, p.dev_size) else {
+                continue;
+            };
+            let dev = &sys.devices[*d].image;
+            let have = dev.size / 512;
+            if have < size.0 {
+                out.push(format!(
+                    "WARNING: Device {} has size of {have} sectors which is smaller than corresponding PV size of {} sectors. Was device resized?",
+                    dev.path, size.0
+                ));
+                resized = true;
+            }
+        }
+        if resized {
+            out.push(format!(
+                "WARNING: One or more devices used as PVs in VG {} have changed sizes.",
+                vg.name
+            ));
+        }
+    }
+    out
+}
+
 /// Scans the devices as lvm2 does, printing lvm2's warnings to `err`; with
 /// `scan_all`, VGs whose label or metadata-area header is damaged are also
 /// rebuilt from metadata text found anywhere on the images (every guess is

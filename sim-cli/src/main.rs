@@ -316,7 +316,24 @@ fn run(cli: &Cli) -> Result<i32> {
             notify,
         )?
     };
-    let scan = |err: &mut dyn Write| lvmsim::scan(&devs, ctx.scan_all, err);
+    // lvm2 warns about missing and shrunken PVs of the VGs a command
+    // reads: a report naming VGs reads only those.
+    let only: Option<Vec<String>> = match &cli.cmd {
+        Cmd::Vgs(a) | Cmd::Lvs(a) if !a.names.is_empty() => Some(
+            a.names
+                .iter()
+                .map(|n| n.split('/').next().unwrap_or(n).to_owned())
+                .collect(),
+        ),
+        _ => None,
+    };
+    let scan = |err: &mut dyn Write| -> Result<lvm_meta::scan::System> {
+        let sys = lvmsim::scan(&devs, ctx.scan_all, err)?;
+        for w in lvmsim::pv_warnings(&sys, only.as_deref()) {
+            writeln!(err, "  {w}")?;
+        }
+        Ok(sys)
+    };
     let line = raw_cmd_line();
     let mut code = 0;
     match &cli.cmd {
