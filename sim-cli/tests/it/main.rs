@@ -31,6 +31,7 @@ mod lvremove;
 mod lvrename;
 mod names;
 mod partitions;
+mod provenance;
 mod readonly;
 mod recover;
 mod signals;
