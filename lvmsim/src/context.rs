@@ -285,3 +285,31 @@ impl DataHooks {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readonly_hooks_fail_every_write_with_erofs_and_write_nothing() {
+        let dir = std::env::temp_dir().join(format!("lvmsim-ro-{}", std::process::id()));
+        std::fs::write(&dir, [0u8; 1024]).unwrap();
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&dir)
+            .unwrap();
+        let hooks = WriteHooks {
+            readonly: true,
+            ..WriteHooks::default()
+        };
+        let e = hooks.write_at(&f, "x.img", &[7u8; 16], 0, "x.img: a test write");
+        let data_gate = hooks.data_hooks().gate(512);
+        let bytes = std::fs::read(&dir).unwrap();
+        std::fs::remove_file(&dir).unwrap();
+        let e = e.unwrap_err().to_string();
+        assert!(e.contains("Read-only file system"), "{e}");
+        assert_eq!(data_gate, Gate::Fail(FailKind::ReadOnly));
+        assert_eq!(bytes, [0u8; 1024]);
+    }
+}
