@@ -65,7 +65,7 @@ pub mod vg;
 pub mod write;
 pub mod write_log;
 
-use crate::error::{bail, Error, Result, ResultExt};
+use crate::error::{bail, refused, Error, Result, ResultExt};
 use lvm_meta::io::Image;
 use lvm_meta::scan::System;
 use std::io::Write;
@@ -180,6 +180,52 @@ pub fn open_devices(given: &[PathBuf], err: &mut dyn Write) -> Result<Vec<Image>
         images.extend(o.images);
     }
     Ok(images)
+}
+
+/// The one device `arg` names for a command that takes an image path
+/// (`pvck`): a bare image, a container holding one, `PATH@OFFSET`, or
+/// `PATH:pN`, partition N of a whole disk. A whole disk with a partition
+/// table is refused with the names of its partitions.
+pub fn open_one_device(arg: &str) -> Result<Image> {
+    use lvm_meta::disk::{open, DeviceSpec};
+    let spec = |path: &str, offset| DeviceSpec {
+        name: arg.to_owned(),
+        path: path.to_owned(),
+        offset,
+        named: false,
+    };
+    if !std::path::Path::new(arg).exists() {
+        if let Some((path, off)) = split_offset(arg) {
+            return Ok(open(&spec(path, Some(off)))?.images.remove(0));
+        }
+        if let Some((path, n)) = arg.rsplit_once(":p") {
+            if n.parse::<u32>().is_ok() && std::path::Path::new(path).is_file() {
+                let o = open(&DeviceSpec {
+                    name: path.to_owned(),
+                    ..spec(path, None)
+                })?;
+                let names: Vec<String> = o.images.iter().map(|i| i.path.clone()).collect();
+                return o.images.into_iter().find(|i| i.path == arg).ok_or_else(|| {
+                    refused!(
+                        "{arg}: {path} has no such partition (it has: {})",
+                        names.join(" ")
+                    )
+                });
+            }
+        }
+    }
+    let o = open(&spec(arg, None))?;
+    if let lvm_meta::disk::Layout::Partitioned(_) = o.layout {
+        let names: Vec<String> = o.images.iter().map(|i| i.path.clone()).collect();
+        bail!(
+            "{arg}: a whole disk with a partition table: name one of its partitions ({})",
+            names.join(" ")
+        );
+    }
+    o.images
+        .into_iter()
+        .next()
+        .ok_or_else(|| refused!("{arg}: no device"))
 }
 
 /// Refuses, before anything is opened for writing, devices that writes

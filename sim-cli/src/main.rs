@@ -20,7 +20,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use args::{Access, Cli, Cmd, DmCmd, DmsetupArgs, DumpKind, ReportFormat, Yn};
 use clap::Parser;
-use lvm_meta::io::Image;
 use lvmsim::context::{Context, FailKind};
 use lvmsim::error::{Error, Result};
 use lvmsim::size::{self, Amount, Sign};
@@ -396,7 +395,7 @@ fn run(cli: &Cli) -> Result<i32> {
         }
         Cmd::Pvck(a) => {
             let opts = pvck_options(a, cli.verbose > 0)?;
-            let img = Image::open(&a.pv.display().to_string())?;
+            let img = lvmsim::open_one_device(&a.pv.display().to_string())?;
             if !pvck::run(&img, &opts, &mut out, &mut err)? {
                 code = 5;
             }

@@ -273,3 +273,30 @@ fn a_corrupt_table_is_an_error_naming_where() {
         "  mbr.img: extended boot record at 26214400: signature is 0x00 0x00, expected 0x55 0xaa\n"
     );
 }
+
+#[test]
+fn pvck_takes_a_partition_of_a_disk_as_the_bare_pv() {
+    let (_s, p1, p2) = striped();
+    let dir = scratch();
+    make_disk(dir.path(), "mbr", &[(1, &p1), (5, &p2)]);
+    std::fs::copy(&p2, dir.path().join("pv2.img")).unwrap();
+    let pvck = |arg: &str| {
+        Lvmsim::new()
+            .args(["pvck", "--dump", "metadata", arg])
+            .cwd(dir.path())
+            .run()
+    };
+    let bare = pvck("pv2.img");
+    assert_eq!(bare.status, 0, "{}", bare.stderr);
+    for arg in ["mbr.img:p5", &format!("mbr.img@{}", table("mbr")[2].1)] {
+        let o = pvck(arg);
+        assert_eq!((o.status, &o.stderr), (0, &bare.stderr), "{arg}");
+        assert_eq!(o.text().replace(arg, "pv2.img"), bare.text(), "{arg}");
+    }
+    let o = pvck("mbr.img");
+    assert_eq!(o.status, 5);
+    assert_eq!(
+        o.stderr,
+        "  mbr.img: a whole disk with a partition table: name one of its partitions (mbr.img:p1 mbr.img:p5 mbr.img:p6)\n"
+    );
+}
