@@ -506,6 +506,27 @@ mod tests {
         f[200..204].copy_from_slice(b"base");
         let e = Qcow2::open(f, "q").err().unwrap().to_string();
         assert!(e.contains("over a backing file (base)"), "{e}");
+        // zstd clusters (compression_type 1, as qemu-img -o
+        // compression_type=zstd writes them).
+        let mut f = image(&[]);
+        BE::write_u64(
+            &mut f[OFF_INCOMPATIBLE_FEATURES..],
+            INCOMPAT_COMPRESSION_TYPE,
+        );
+        BE::write_u32(&mut f[OFF_HEADER_LENGTH..], 112);
+        f[OFF_COMPRESSION_TYPE] = 1;
+        let e = Qcow2::open(f, "q").err().unwrap().to_string();
+        assert_eq!(
+            e,
+            "q: a qcow2 image with compression type 1 (zstd), which lvmsim does not read: convert it first, e.g. qemu-img convert -O raw q disk.img"
+        );
+        let mut f = image(&[]);
+        BE::write_u32(&mut f[OFF_CRYPT_METHOD..], 2);
+        let e = Qcow2::open(f, "q").err().unwrap().to_string();
+        assert!(
+            e.contains("an encrypted qcow2 image (crypt_method 2)"),
+            "{e}"
+        );
     }
 
     #[test]
