@@ -157,4 +157,13 @@ for path in images:
     cow_seeds(tag, raw)
     thin_seeds(tag, raw)
 
+def disk_layout_seeds():
+    """disk_layout: the first MiB of the partitioned disks (tables made by
+    sfdisk and sgdisk) and of the qcow2 images (made by qemu-img)."""
+    for path in sorted(glob.glob(os.path.join(root, "..", "testdata", "partitions", "*.img.zst"))
+                       + glob.glob(os.path.join(root, "..", "testdata", "containers", "*.qcow2.zst"))):
+        raw = subprocess.run(["zstd", "-q", "-d", "-c", path], check=True, capture_output=True).stdout
+        put("disk_layout", os.path.basename(path).split(".")[0], raw[: 1 << 20])
+
+disk_layout_seeds()
 print(f"{n} seeds from {len(images)} images in {out}")

@@ -109,6 +109,11 @@ pub enum Structure {
     },
     /// A COW device of a device set, by index.
     CowDevice(usize),
+    /// A part of a disk's partition table ("GPT header", "extended boot
+    /// record"...).
+    PartitionTable(&'static str),
+    /// A part of a disk-image container ("qcow2 header", "E01 file"...).
+    Container(&'static str),
 }
 
 impl fmt::Display for Structure {
@@ -121,6 +126,7 @@ impl fmt::Display for Structure {
             Structure::ExtentData => f.write_str("physical extent data"),
             Structure::ExceptionStore { vg, lv } => write!(f, "exception store of {vg}/{lv}"),
             Structure::CowDevice(i) => write!(f, "COW device {i}"),
+            Structure::PartitionTable(what) | Structure::Container(what) => f.write_str(what),
         }
     }
 }

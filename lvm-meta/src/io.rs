@@ -299,6 +299,49 @@ impl<T: ReadAt + ?Sized> ReadAt for Box<T> {
     }
 }
 
+impl<T: ReadAt + ?Sized> ReadAt for std::sync::Arc<T> {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        (**self).read_exact_at(buf, offset)
+    }
+    fn size(&self) -> io::Result<u64> {
+        (**self).size()
+    }
+}
+
+/// `len` bytes of a byte source from byte `start` on, read as a device of
+/// its own (a partition of a whole disk, a PV at a known offset).
+#[derive(Debug, Clone)]
+pub struct Window<R> {
+    inner: R,
+    start: u64,
+    len: u64,
+}
+
+impl<R: ReadAt> Window<R> {
+    /// The bytes `start..start + len` of `inner`; they must lie inside it.
+    pub fn new(inner: R, start: u64, len: u64) -> io::Result<Window<R>> {
+        let size = inner.size()?;
+        if start.checked_add(len).is_none_or(|e| e > size) {
+            return Err(past_end());
+        }
+        Ok(Window { inner, start, len })
+    }
+}
+
+impl<R: ReadAt> ReadAt for Window<R> {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        let end = offset.checked_add(buf.len() as u64).ok_or_else(past_end)?;
+        if end > self.len {
+            return Err(past_end());
+        }
+        // Cannot overflow: start + len was checked at construction.
+        self.inner.read_exact_at(buf, self.start + offset)
+    }
+    fn size(&self) -> io::Result<u64> {
+        Ok(self.len)
+    }
+}
+
 impl<T: WriteAt + ?Sized> WriteAt for Box<T> {
     fn write_all_at(&mut self, data: &[u8], offset: u64) -> io::Result<()> {
         (**self).write_all_at(data, offset)
@@ -322,6 +365,49 @@ pub struct Image {
     pub data: Box<dyn ReadAt + Send + Sync>,
     /// The size in bytes, read once at open.
     pub size: u64,
+    /// Where the bytes are in `source`.
+    pub placement: Placement,
+}
+
+/// Where an image's bytes are in the file it was opened from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placement {
+    /// The whole file, byte for byte.
+    Whole,
+    /// From byte `offset` of the file: a partition of a whole-disk image,
+    /// or a PV at an offset given with `--dev PATH@OFFSET`.
+    Range {
+        /// The first byte in the file.
+        offset: u64,
+    },
+    /// Decoded from a disk-image container, from byte `offset` of the disk
+    /// it holds.
+    Container {
+        /// The container format ("qcow2", "E01").
+        format: &'static str,
+        /// The first byte in the disk the container holds.
+        offset: u64,
+    },
+}
+
+impl Image {
+    /// Refuses (before anything is opened for writing) an image whose
+    /// bytes are not its file byte for byte: writers reopen the file and
+    /// write at the image's own offsets, which inside a partition or a
+    /// container would land elsewhere.
+    pub fn check_writable(&self) -> crate::Result<()> {
+        match &self.placement {
+            Placement::Whole => Ok(()),
+            Placement::Range { offset } => Err(crate::Error::Unsupported(format!(
+                "{}: a device at byte {offset} of {} is read-only here: writes go to bare PV images only (copy it out, e.g. with dd skip={offset} iflag=skip_bytes, to change it)",
+                self.path, self.source
+            ))),
+            Placement::Container { format, .. } => Err(crate::Error::Unsupported(format!(
+                "{}: {} is a read-only {format} container: refusing to write (convert it to a raw image, e.g. with qemu-img convert -O raw, to change it)",
+                self.path, self.source
+            ))),
+        }
+    }
 }
 
 impl std::fmt::Debug for Image {
@@ -370,6 +456,7 @@ impl Image {
             source: path.to_owned(),
             data: Box::new(file),
             size,
+            placement: Placement::Whole,
         })
     }
 
@@ -381,6 +468,7 @@ impl Image {
             source: path.to_owned(),
             data: Box::new(bytes),
             size,
+            placement: Placement::Whole,
         }
     }
 

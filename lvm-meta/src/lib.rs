@@ -48,5 +48,10 @@ pub mod text;
 pub mod timefmt;
 pub mod units;
 pub mod uuid;
+// Whole disks and containers around the PVs.
+pub mod disk;
+pub mod ewf;
+pub mod partition;
+pub mod qcow2;
 
 pub use error::{Corruption, Error, ErrorClass, NotFound, Result, Structure};

@@ -206,6 +206,17 @@ impl Session {
     pub fn lv(&self, vg: &str, lv: &str, writable: bool) -> Result<LvHandle<'_, std::fs::File>> {
         let inst = self.sys.vg_or_err(vg)?;
         let li = inst.vg.lv_index_or_err(lv)?;
+        // The handle reopens the image files and addresses them from byte
+        // 0: a PV inside a partition or a container is not reachable so.
+        for d in inst.pv_devices.iter().flatten() {
+            let img = &self.sys.devices[*d].image;
+            if img.placement != lvm_meta::io::Placement::Whole {
+                return Err(crate::error::Error::Refused(format!(
+                    "{}: a PV inside a partition or container of {}: LV handles need bare PV images (read it with `cat`)",
+                    img.path, img.source
+                )));
+            }
+        }
         let images = Images::open_vg(&self.sys, inst, writable)?;
         Ok(LvHandle::open(&inst.vg, images, li)?)
     }

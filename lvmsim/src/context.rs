@@ -100,6 +100,10 @@ pub struct WriteHooks {
     pub fail_after: Option<(u64, FailKind)>,
     /// Append every write to this file (see [`crate::write_log`]).
     pub log: Option<PathBuf>,
+    /// lvm2's `--readonly`: every write fails with `EROFS` before it is
+    /// made (the command line refuses writing commands before this; this
+    /// holds for any caller of the library).
+    pub readonly: bool,
     /// Asked to stop: long work (merges, LV writes, exports) stops at its
     /// next safe point.
     pub stop: Stop,
@@ -113,6 +117,8 @@ pub enum FailKind {
     NoSpace,
     /// The disk under the image failed (`EIO`).
     Io,
+    /// Writing is not allowed (`EROFS`): `--readonly`.
+    ReadOnly,
 }
 
 impl FailKind {
@@ -121,6 +127,7 @@ impl FailKind {
         match name {
             "ENOSPC" => Some(FailKind::NoSpace),
             "EIO" => Some(FailKind::Io),
+            "EROFS" => Some(FailKind::ReadOnly),
             _ => None,
         }
     }
@@ -130,6 +137,7 @@ impl FailKind {
         std::io::Error::from_raw_os_error(match self {
             FailKind::NoSpace => libc_errno::ENOSPC,
             FailKind::Io => libc_errno::EIO,
+            FailKind::ReadOnly => libc_errno::EROFS,
         })
     }
 }
@@ -138,6 +146,7 @@ impl FailKind {
 mod libc_errno {
     pub const EIO: i32 = 5;
     pub const ENOSPC: i32 = 28;
+    pub const EROFS: i32 = 30;
 }
 
 /// What to do with one write, as the hooks decide.
@@ -240,6 +249,7 @@ impl Stop {
 /// share the command's count of writes.
 #[derive(Debug, Clone, Default)]
 pub struct DataHooks {
+    readonly: bool,
     crash_after: Option<u64>,
     torn: bool,
     fail_after: Option<(u64, FailKind)>,
@@ -249,6 +259,7 @@ pub struct DataHooks {
 impl DataHooks {
     fn of(h: &WriteHooks) -> DataHooks {
         DataHooks {
+            readonly: h.readonly,
             crash_after: h.crash_after,
             torn: h.torn,
             fail_after: h.fail_after,
@@ -258,6 +269,9 @@ impl DataHooks {
 
     /// Counts one write of `len` bytes and says whether to make it.
     pub fn gate(&self, len: usize) -> Gate {
+        if self.readonly {
+            return Gate::Fail(FailKind::ReadOnly);
+        }
         let n = self.done.fetch_add(1, Ordering::SeqCst);
         if let Some((k, kind)) = self.fail_after {
             if n == k {
@@ -269,5 +283,33 @@ impl DataHooks {
             Some(a) if n > a => Gate::Crash(0),
             _ => Gate::Write,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readonly_hooks_fail_every_write_with_erofs_and_write_nothing() {
+        let dir = std::env::temp_dir().join(format!("lvmsim-ro-{}", std::process::id()));
+        std::fs::write(&dir, [0u8; 1024]).unwrap();
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&dir)
+            .unwrap();
+        let hooks = WriteHooks {
+            readonly: true,
+            ..WriteHooks::default()
+        };
+        let e = hooks.write_at(&f, "x.img", &[7u8; 16], 0, "x.img: a test write");
+        let data_gate = hooks.data_hooks().gate(512);
+        let bytes = std::fs::read(&dir).unwrap();
+        std::fs::remove_file(&dir).unwrap();
+        let e = e.unwrap_err().to_string();
+        assert!(e.contains("Read-only file system"), "{e}");
+        assert_eq!(data_gate, Gate::Fail(FailKind::ReadOnly));
+        assert_eq!(bytes, [0u8; 1024]);
     }
 }

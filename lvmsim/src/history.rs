@@ -26,12 +26,7 @@ pub struct HistoryOpts {
 /// scanning the whole images (every copy found that way is a guess).
 pub fn gather(devs: &[PathBuf], scan_all: bool, err: &mut dyn Write) -> Result<History> {
     let h = if scan_all {
-        let mut images = Vec::new();
-        for (name, path) in crate::device_paths(devs)? {
-            let mut img = Image::open(&path)?;
-            img.path = name;
-            images.push(img);
-        }
+        let images = crate::open_devices(devs, err)?;
         let refs: Vec<&Image> = images.iter().collect();
         history::collect_scan_all(&refs)
     } else {
@@ -69,18 +64,34 @@ pub fn run(
     let vg = match &a.vg {
         Some(v) => crate::names::vg_arg(v)?,
         None => {
-            let mut names: Vec<&str> = h.copies.iter().map(|c| c.vg_name.as_str()).collect();
-            names.dedup();
-            match names.as_slice() {
+            // One VG under several names (renamed) is one VG: named by
+            // its latest copy's name.
+            let mut ids: Vec<&str> = Vec::new();
+            let mut names: Vec<&str> = Vec::new();
+            for c in &h.copies {
+                if !ids.contains(&c.vg_id.as_str()) {
+                    ids.push(&c.vg_id);
+                    names.push(&c.vg_name);
+                }
+            }
+            let latest = |id: &str| {
+                h.copies
+                    .iter()
+                    .filter(|c| c.vg_id == id)
+                    .max_by_key(|c| c.seqno)
+                    .map_or(String::new(), |c| c.vg_name.clone())
+            };
+            match ids.as_slice() {
                 [] => bail!("No metadata copies found"),
-                [one] => (*one).to_owned(),
+                [one] => latest(one),
                 _ if a.show.is_none() && a.diff.is_empty() => String::new(),
                 _ => bail!("Several VGs on the images ({}): name one", names.join(", ")),
             }
         }
     };
+    let ids = vg_ids(&h, &vg);
     if let Some(s) = &a.show {
-        let i = pick(&h, &vg, s)?;
+        let i = pick(&h, &vg, &ids, s)?;
         out.write_all(
             h.copies[i]
                 .text
@@ -90,7 +101,7 @@ pub fn run(
         return Ok(());
     }
     if let [x, y] = a.diff.as_slice() {
-        let (i, j) = (pick(&h, &vg, x)?, pick(&h, &vg, y)?);
+        let (i, j) = (pick(&h, &vg, &ids, x)?, pick(&h, &vg, &ids, y)?);
         let (ci, cj) = (&h.copies[i], &h.copies[j]);
         let (Ok(va), Ok(vb)) = (&ci.vg, &cj.vg) else {
             bail!("a copy does not parse; --show prints its text");
@@ -114,7 +125,7 @@ pub fn run(
         return Ok(());
     }
     let copies: Vec<usize> = (0..h.copies.len())
-        .filter(|&i| vg.is_empty() || h.copies[i].vg_name == vg)
+        .filter(|&i| selected(&h.copies[i], &vg, &ids))
         .collect();
     if copies.is_empty() {
         bail!("Volume group \"{vg}\" not found in any metadata copy");
@@ -134,8 +145,27 @@ pub fn run(
     Ok(())
 }
 
+/// The UUIDs of every VG that was ever named `name` in a copy: a VG is
+/// followed by its UUID, so its copies from before a `vgrename` count as
+/// its own.
+pub(crate) fn vg_ids(h: &History, name: &str) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for c in h.copies.iter().filter(|c| c.vg_name == name) {
+        if !ids.contains(&c.vg_id) {
+            ids.push(c.vg_id.clone());
+        }
+    }
+    ids
+}
+
+/// True if copy `c` belongs to the VG selected by `vg` (its UUIDs `ids`;
+/// an empty `vg` selects every copy).
+fn selected(c: &history::Copy, vg: &str, ids: &[String]) -> bool {
+    vg.is_empty() || ids.contains(&c.vg_id)
+}
+
 /// `SEQNO` or `SEQNO#K` to a copy index; an ambiguous `SEQNO` is refused.
-fn pick(h: &History, vg: &str, s: &str) -> Result<usize> {
+fn pick(h: &History, vg: &str, ids: &[String], s: &str) -> Result<usize> {
     let (seq, k) = match s.split_once('#') {
         Some((a, b)) => (a, Some(b)),
         None => (s, None),
@@ -147,7 +177,7 @@ fn pick(h: &History, vg: &str, s: &str) -> Result<usize> {
         .copies
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.seqno == seq && (vg.is_empty() || c.vg_name == vg))
+        .filter(|(_, c)| c.seqno == seq && selected(c, vg, ids))
         .map(|(i, _)| i)
         .collect();
     match (k, same.len()) {

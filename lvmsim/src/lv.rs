@@ -553,6 +553,7 @@ pub(crate) fn zero_start(
             }
         };
         let dev = inst.pv_devices[pv].ok_or_else(|| refused!("PV {pv} is missing"))?;
+        sys.devices[dev].image.check_writable()?;
         let path = &sys.devices[dev].image.source;
         let f = std::fs::OpenOptions::new()
             .write(true)

@@ -113,9 +113,14 @@ pub fn run(
         writeln!(err, "  WARNING: {}", p.error)?;
     }
     let only = a.vg.as_deref().map(crate::names::vg_arg).transpose()?;
+    // A VG is followed by its UUID: snapshots from before a vgrename count.
+    let ids = only
+        .as_deref()
+        .map(|v| crate::history::vg_ids(&h, v))
+        .unwrap_or_default();
     let snaps: Vec<Snapshot> = recover::survey(&sys, &h)
         .into_iter()
-        .filter(|s| only.as_ref().is_none_or(|v| *v == s.vg))
+        .filter(|s| only.is_none() || ids.contains(&h.copies[s.last_copy].vg_id))
         .collect();
     if a.json {
         let v: Vec<_> = snaps.iter().map(|s| snap_json(&h, s)).collect();
@@ -251,19 +256,22 @@ fn export(
         .collect::<Result<_>>()?;
     let sys = crate::scan(devs, ctx.scan_all, err)?;
     let h = crate::history::of_system(&sys, ctx.scan_all);
+    // The VG by its UUIDs: `--export NEW/snap` finds the copies from
+    // before a vgrename.
+    let ids = crate::history::vg_ids(&h, vgn);
     let copy = h
         .copies
         .iter()
         .position(|c| {
             c.seqno == seqno
-                && c.vg_name == vgn
+                && ids.contains(&c.vg_id)
                 && c.vg.as_ref().is_ok_and(|v| v.lv_index(snap).is_some())
         })
         .ok_or_else(|| refused!("no copy of {vgn} with seqno {seqno} has an LV {snap}"))?;
     let survey = recover::survey(&sys, &h);
     let rec = survey
         .iter()
-        .find(|s| s.vg == vgn && s.name == snap)
+        .find(|s| ids.contains(&h.copies[s.last_copy].vg_id) && s.name == snap)
         .or_else(|| {
             let id = h.copies[copy]
                 .vg

@@ -115,6 +115,7 @@ pub(crate) fn changeable<'a>(
 /// a command with several writes never stops between them for that.
 pub(crate) fn openable_rw(sys: &System, devs: impl IntoIterator<Item = usize>) -> Result<()> {
     for d in devs {
+        sys.devices[d].image.check_writable()?;
         let path = &sys.devices[d].image.source;
         std::fs::OpenOptions::new()
             .read(true)
@@ -133,6 +134,7 @@ pub fn apply(sys: &System, writes: &[commit::PlannedWrite], hooks: &WriteHooks) 
         std::collections::BTreeMap::new();
     for w in writes {
         if let std::collections::btree_map::Entry::Vacant(slot) = files.entry(w.device) {
+            sys.devices[w.device].image.check_writable()?;
             let path = &sys.devices[w.device].image.source;
             let f = std::fs::OpenOptions::new()
                 .read(true)
@@ -175,6 +177,7 @@ pub(crate) fn open_rw(
     for d in &inst.pv_devices {
         pvs.push(match d {
             Some(d) => {
+                sys.devices[*d].image.check_writable()?;
                 let path = &sys.devices[*d].image.source;
                 Some(crate::write_log::Logged {
                     file: std::fs::OpenOptions::new()

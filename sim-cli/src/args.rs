@@ -13,6 +13,11 @@ pub(crate) struct Cli {
     /// `/dev/sdb=disk.img`). Repeatable, before or after the command (all
     /// are scanned). Without --dev, $LVMSIM_DEVICES (colon-separated) is
     /// used. Images named as a command's PV arguments are scanned too.
+    /// A whole disk is read as lvm2 reads its partitions (MBR or GPT):
+    /// `disk.img:p1`, or `/dev/sda1` for `/dev/sda=disk.img`; `PATH@OFFSET`
+    /// reads a PV from byte OFFSET (decimal or 0x hex). qcow2 and E01
+    /// images are read as the disk they hold (read-only; E01 hashes are
+    /// checked).
     #[arg(long = "dev", global = true, value_name = "PATH")]
     pub(crate) dev: Vec<PathBuf>,
     /// Also find VGs whose label or metadata-area header is damaged, by
@@ -34,6 +39,11 @@ pub(crate) struct Cli {
     /// Less output, as lvm2's -q (repeatable; accepted by every command).
     #[arg(short = 'q', long = "quiet", global = true, action = clap::ArgAction::Count)]
     pub(crate) quiet: u8,
+    /// Open nothing for writing (as lvm2's --readonly): commands that would
+    /// write refuse before touching anything; `vgchange -ay` and `lvchange
+    /// -ay` report a pending merge instead of running it.
+    #[arg(long = "readonly", global = true)]
+    pub(crate) readonly: bool,
     #[command(subcommand)]
     pub(crate) cmd: Cmd,
 }

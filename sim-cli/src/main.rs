@@ -20,7 +20,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use args::{Access, Cli, Cmd, DmCmd, DmsetupArgs, DumpKind, ReportFormat, Yn};
 use clap::Parser;
-use lvm_meta::io::Image;
 use lvmsim::context::{Context, FailKind};
 use lvmsim::error::{Error, Result};
 use lvmsim::size::{self, Amount, Sign};
@@ -251,6 +250,7 @@ fn run(cli: &Cli) -> Result<i32> {
         ));
     }
     let mut ctx = context(cli.scan_all);
+    ctx.hooks.readonly = cli.readonly;
     // Long work that changes images (merges, LV writes) and exports stop
     // at a safe point on SIGINT or SIGTERM instead of dying in the middle;
     // commands that only read keep the default (they leave nothing behind).
@@ -276,6 +276,14 @@ fn run(cli: &Cli) -> Result<i32> {
     // Images named as PV arguments are scanned as lvm2 scans the devices
     // it is given, with or without --dev.
     devs = pv::with_named_images(&devs, named)?;
+    if cli.readonly && access != Access::Read {
+        return refuse_readonly(&cli.cmd, &devs, &mut out);
+    }
+    // Partitions of whole disks, PVs at an offset and containers are read
+    // only: a writing command refuses them before it opens anything.
+    if access != Access::Read {
+        lvmsim::check_writable(&devs)?;
+    }
     // Every image the command reads or writes is locked before it is read
     // (shared for readers, exclusive for writers) and stays locked to the end.
     let policy = lvmsim::lock::Policy::from_flags(cli.nolocking, cli.lock_opt.is_some());
@@ -299,7 +307,24 @@ fn run(cli: &Cli) -> Result<i32> {
             notify,
         )?
     };
-    let scan = |err: &mut dyn Write| lvmsim::scan(&devs, ctx.scan_all, err);
+    // lvm2 warns about missing and shrunken PVs of the VGs a command
+    // reads: a report naming VGs reads only those.
+    let only: Option<Vec<String>> = match &cli.cmd {
+        Cmd::Vgs(a) | Cmd::Lvs(a) if !a.names.is_empty() => Some(
+            a.names
+                .iter()
+                .map(|n| n.split('/').next().unwrap_or(n).to_owned())
+                .collect(),
+        ),
+        _ => None,
+    };
+    let scan = |err: &mut dyn Write| -> Result<lvm_meta::scan::System> {
+        let sys = lvmsim::scan(&devs, ctx.scan_all, err)?;
+        for w in lvmsim::pv_warnings(&sys, only.as_deref()) {
+            writeln!(err, "  {w}")?;
+        }
+        Ok(sys)
+    };
     let line = raw_cmd_line();
     let mut code = 0;
     match &cli.cmd {
@@ -362,7 +387,7 @@ fn run(cli: &Cli) -> Result<i32> {
         }
         Cmd::Pvck(a) => {
             let opts = pvck_options(a, cli.verbose > 0)?;
-            let img = Image::open(&a.pv.display().to_string())?;
+            let img = lvmsim::open_one_device(&a.pv.display().to_string())?;
             if !pvck::run(&img, &opts, &mut out, &mut err)? {
                 code = 5;
             }
@@ -695,6 +720,38 @@ fn run(cli: &Cli) -> Result<i32> {
     }
     out.flush()?;
     Ok(code)
+}
+
+/// lvm2's refusal of a writing command under `--readonly`, before
+/// anything is opened for writing. Activation (`vgchange -a`, `lvchange
+/// -a`), which lvm2 refuses per VG, first names each merge it would have
+/// run.
+fn refuse_readonly(cmd: &Cmd, devs: &[PathBuf], out: &mut dyn Write) -> Result<i32> {
+    let prohibited = "Operation prohibited while --readonly is set.";
+    // (refused per VG, whether it runs merges)
+    let (activation, merges) = match cmd {
+        Cmd::Vgchange(a) => (true, a.activate == Yn::Y),
+        Cmd::Lvchange(a) => (a.activate.is_some(), a.activate == Some(Yn::Y)),
+        _ => (false, false),
+    };
+    let vgs = cmd.changes_vgs().unwrap_or_default();
+    if !activation || vgs.is_empty() {
+        return Err(Error::Refused(prohibited.into()));
+    }
+    let sys = lvmsim::scan(devs, false, &mut std::io::stderr())?;
+    for vg in &vgs {
+        for m in lvmsim::pending_merges(&sys, vg).iter().filter(|_| merges) {
+            writeln!(
+                out,
+                "  Merging of snapshot {m} is pending: not started (--readonly)."
+            )?;
+        }
+        eprintln!("  {prohibited}");
+        eprintln!("  Can't get lock for {vg}.");
+        eprintln!("  Cannot process volume group {vg}");
+    }
+    out.flush()?;
+    Ok(5)
 }
 
 /// The command line with every `--dev` taken out, and the `--dev` values

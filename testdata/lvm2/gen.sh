@@ -46,7 +46,7 @@ drop_noise() {
 
 SCENARIOS=(single twopv-striped mdacopies fragmented ring-wrap snapshot-meta
 	snapshot-merging empty-pv units names display display-attrs display-novg fields
-	thin-restore)
+	thin-restore evidence-missing)
 
 LOOPS=()   # loop devices attached by this process
 OUT=       # OUTDIR/<scenario> of the running scenario
@@ -974,6 +974,67 @@ scenario_thin_restore() {
 	check "the pool and its thin LVs" test \
 		"$(jqget lvs.json '[.report[0].lv[] | .lv_name + ":" + .lv_attr] | join(",")')" = \
 		"[lvol0_pmspare]:ewi-XX----,pool:twi-XXtz--,[pool_tdata]:Twi-XX----,[pool_tmeta]:ewi-XX----,snap:Vwi-XXtz--,thin1:Vwi-XXtz--,thin2:Vwi-XXtz--"
+}
+
+# evidence_unloop NAME: detach PV NAME's loop device (and forget it).
+evidence_unloop() {
+	local loop l keep=()
+	loop=$(readlink "$(dev "$1")")
+	losetup -d "$loop"
+	for l in "${LOOPS[@]}"; do [ "$l" = "$loop" ] || keep+=("$l"); done
+	LOOPS=("${keep[@]}")
+}
+
+# evidence_detach NAME: detach PV NAME's image and leave it out of the scenario (as if
+# its disk were not there): no golden and no corpus image for it.
+evidence_detach() {
+	local name=$1 l keep=()
+	evidence_unloop "$name"
+	rm -f "$(dev "$name")" "$OUT/$name.img"
+	keep=()
+	for l in "${PVS[@]}"; do [ "$l" = "$name" ] || keep+=("$l"); done
+	PVS=("${keep[@]}")
+	grep -v " $name.img\$" "$OUT/devmap.txt" >"$OUT/devmap.new" || true
+	mv "$OUT/devmap.new" "$OUT/devmap.txt"
+	printf '# %s.img detached and left out\n' "$name" >>"$OUT/setup.log"
+}
+
+# A VG of three PVs as evidence often comes: c.img missing and b.img cut short of its PV
+# size (an image copied onto a full disk); the goldens hold lvm2's warnings for both, and
+# its answer for a VG that is not there.
+scenario_evidence_missing() {
+	local loop
+	mkpv a 16
+	mkpv b 16
+	mkpv c 16
+	run pvcreate "$(dev a)" "$(dev b)" "$(dev c)"
+	run vgcreate -s 1m vg_ev "$(dev a)" "$(dev b)" "$(dev c)"
+	run lvcreate -an -Zn -y -L 20m -n span vg_ev "$(dev a)" "$(dev b)"
+	run lvcreate -an -Zn -y -L 4m -n onc vg_ev "$(dev c)"
+	evidence_detach c
+	evidence_unloop b
+	truncate -s 12M "$OUT/b.img"
+	loop=$(losetup -f --show "$OUT/b.img")
+	LOOPS+=("$loop")
+	ln -sfn "$loop" "$(dev b)"
+	printf '# b.img cut to 12M and re-attached on %s\n' "$loop" >>"$OUT/setup.log"
+	local j='--reportformat json --units b --nosuffix -a'
+	# shellcheck disable=SC2086
+	{
+		rec pvs.json pvs $j -o $PVS_FIELDS
+		rec vgs.json vgs $j -o $VGS_FIELDS
+		rec lvs.json lvs $j -o $LVS_FIELDS
+		rec lvs-segments.json lvs $j --segments -o $SEG_FIELDS
+	}
+	rec pvs.txt pvs
+	rec vgs.txt vgs
+	rec vgs-vg.txt vgs vg_ev
+	rec lvs-a.txt lvs -a
+	rec lvs-devices.txt lvs -a -o +devices
+	rec vgs-nosuch.txt vgs nosuch
+	rec lvs-nosuch.txt lvs nosuch
+	check "c is missing" grep -q "Couldn't find device" "$OUT/vgs.txt.err"
+	check "b is short" grep -q "smaller than corresponding PV size" "$OUT/vgs.txt.err"
 }
 
 # ---------------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ fn committed_scenario_matches(name: &str) {
 scenario_tests!("lvm2/corpus", "commands.txt", committed_scenario_matches;
     display, display_attrs, display_novg, empty_pv, fields, fragmented, mdacopies, names,
     ring_wrap, single, snapshot_merging, snapshot_meta, twopv_striped, units, thin_restore,
+    evidence_missing,
 );
 
 /// The same comparison on images and goldens that real lvm2 made moments
@@ -68,7 +69,7 @@ scenario_tests!("lvm2/corpus", "commands.txt", committed_scenario_matches;
 fn live_lvm2_run_matches() {
     let dir = std::env::var("LVMSIM_LIVE_LVM2")
         .expect("LVMSIM_LIVE_LVM2 must name a directory written by testdata/lvm2/gen.sh");
-    check_corpus(Path::new(&dir), 14);
+    check_corpus(Path::new(&dir), 15);
 }
 
 /// The display scenario with b.img left out, as lvm2 2.03.16 showed it (seen
