@@ -50,6 +50,7 @@ pub mod error;
 pub mod fields;
 pub mod history;
 pub mod ids;
+pub mod kernel;
 pub mod lock;
 pub mod lv;
 pub mod names;

@@ -107,6 +107,9 @@ pub(crate) enum Cmd {
     /// of=/dev/VG/LV conv=notrunc` after activation would (copy-on-write
     /// into snapshots, snapshot overflow, merging origins as the kernel).
     Write(WriteArgs),
+    /// A simulated kernel serving the active LVs as files through FUSE
+    /// (`kernel start DIR`, `kernel status DIR`, `kernel stop DIR`).
+    Kernel(KernelArgs),
 }
 
 /// What a command does to the images.
@@ -152,6 +155,7 @@ impl Cmd {
             | Cmd::Vgcfgrestore(_)
             | Cmd::Lvchange(_) => Access::Write,
             Cmd::Pvcreate(_) | Cmd::Vgcreate(_) | Cmd::Vgextend(_) => Access::WriteNamed,
+            Cmd::Kernel(_) => Access::Write,
         }
     }
 }
@@ -204,6 +208,7 @@ impl Cmd {
             | Cmd::Dmsetup(_)
             | Cmd::History(_)
             | Cmd::Recover(_) => None,
+            Cmd::Kernel(_) => None,
         }
     }
 }
@@ -764,4 +769,41 @@ pub(crate) struct BackupArgs {
     pub(crate) file: Option<String>,
     /// The VG (all VGs if omitted).
     pub(crate) vg: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct KernelArgs {
+    #[command(subcommand)]
+    pub(crate) cmd: KernelCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum KernelCmd {
+    /// Start a kernel for the images (--dev): it activates every VG as
+    /// `vgchange -ay` does, serves each device as DIR/dev/mapper/VG-LV
+    /// (with DIR/dev/VG/LV beside it) and locks the images while it runs.
+    /// Returns once the devices serve; the kernel logs to DIR/kernel.log.
+    Start {
+        /// The kernel's directory (created if missing).
+        dir: PathBuf,
+        /// Serve in this process until stopped instead of in the
+        /// background (prints `ready` once serving).
+        #[arg(long)]
+        foreground: bool,
+    },
+    /// Flush the images, unmount the devices and end the kernel (refused
+    /// while a device is open); waits until its process has ended.
+    Stop {
+        /// The kernel's directory.
+        dir: PathBuf,
+    },
+    /// The running kernel's process, images and devices with their open
+    /// counts.
+    Status {
+        /// The kernel's directory.
+        dir: PathBuf,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }

@@ -242,6 +242,9 @@ fn lock_paths(cmd: &Cmd, devs: &[PathBuf]) -> Vec<PathBuf> {
 
 /// Runs the command; returns the exit code.
 fn run(cli: &Cli) -> Result<i32> {
+    if let Cmd::Kernel(k) = &cli.cmd {
+        return kernel(cli, &k.cmd);
+    }
     let stdout = std::io::stdout();
     let access = cli.cmd.access();
     // lvm2's -qq silences what its commands that change VGs print on
@@ -623,6 +626,8 @@ fn run(cli: &Cli) -> Result<i32> {
             let sys = scan(&mut err)?;
             lv::lvresize(&sys, lv, pvs, &o, grow, &ctx.writer(&line), &mut out)?;
         }
+        // Handled before the images are locked.
+        Cmd::Kernel(k) => code = kernel(cli, &k.cmd)?,
     }
     out.flush()?;
     Ok(code)
@@ -692,6 +697,7 @@ fn lvm2_name(cmd: &Cmd) -> Option<&'static str> {
         Cmd::Cat(_) | Cmd::Dmsetup(_) | Cmd::History(_) | Cmd::Recover(_) | Cmd::Write(_) => {
             return None
         }
+        Cmd::Kernel(_) => return None,
     })
 }
 
@@ -756,6 +762,109 @@ fn main() {
         Err(e) => {
             print_error(&cli.cmd, &e);
             std::process::exit(e.exit_code());
+        }
+    }
+}
+
+/// `lvmsim kernel ...`: the kernel takes its own locks; `start` runs it in
+/// a background process of this binary (`start --foreground`) and returns
+/// once that process says it serves.
+fn kernel(cli: &Cli, cmd: &args::KernelCmd) -> Result<i32> {
+    use args::KernelCmd;
+    use lvmsim::kernel;
+    use std::io::BufRead;
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        KernelCmd::Start {
+            dir,
+            foreground: true,
+        } => {
+            let opts = kernel::Options {
+                dir: dir.clone(),
+                devices: devices(&cli.dev),
+                policy: lvmsim::lock::Policy::from_flags(cli.nolocking, cli.lock_opt.is_some()),
+            };
+            let k = match kernel::Kernel::start(&opts, Box::new(std::io::stderr())) {
+                Ok(k) => k,
+                Err(e) => {
+                    // The waiting `kernel start` shows this line.
+                    let _ = writeln!(out, "error: {e}");
+                    return Err(e);
+                }
+            };
+            writeln!(out, "ready")?;
+            out.flush()?;
+            drop(out);
+            k.serve()?;
+            Ok(0)
+        }
+        KernelCmd::Start { dir, .. } => {
+            std::fs::create_dir_all(dir).map_err(|e| Error::Io {
+                context: format!("{}: cannot create", dir.display()),
+                source: e,
+            })?;
+            let log_path = dir.join("kernel.log");
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log_path)
+                .map_err(|e| Error::Io {
+                    context: format!("{}: cannot open", log_path.display()),
+                    source: e,
+                })?;
+            let exe = std::env::current_exe().map_err(|e| Error::Io {
+                context: "finding lvmsim's own executable".into(),
+                source: e,
+            })?;
+            let mut c = std::process::Command::new(exe);
+            for d in devices(&cli.dev) {
+                c.arg("--dev").arg(d);
+            }
+            if cli.nolocking {
+                c.arg("--nolocking");
+            }
+            if let Some(o) = &cli.lock_opt {
+                c.arg("--lock-opt").arg(o);
+            }
+            c.args(["kernel", "start", "--foreground"]).arg(dir);
+            // Its own process group: a terminal's ^C for this command does
+            // not reach the kernel.
+            std::os::unix::process::CommandExt::process_group(&mut c, 0);
+            c.stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(log);
+            let mut child = c.spawn().map_err(|e| Error::Io {
+                context: "starting the kernel process".into(),
+                source: e,
+            })?;
+            let mut line = String::new();
+            if let Some(s) = child.stdout.take() {
+                let _ = std::io::BufReader::new(s).read_line(&mut line);
+            }
+            match line.trim_end() {
+                "ready" => Ok(0),
+                other => {
+                    let _ = child.wait();
+                    let msg = other.strip_prefix("error: ").map_or_else(
+                        || {
+                            format!(
+                                "the kernel ended before serving; see {}",
+                                log_path.display()
+                            )
+                        },
+                        str::to_owned,
+                    );
+                    Err(Error::Refused(msg))
+                }
+            }
+        }
+        KernelCmd::Stop { dir } => {
+            kernel::stop(dir)?;
+            Ok(0)
+        }
+        KernelCmd::Status { dir, json } => {
+            kernel::write_status(&kernel::status(dir)?, *json, &mut out)?;
+            Ok(0)
         }
     }
 }

@@ -1,0 +1,433 @@
+//! `lvmsim kernel`: the simulated kernel serving active LVs as files
+//! through FUSE, checked against the one-shot commands and the real
+//! kernel's filesystems.
+//!
+//! - every device file of every kernel-corpus scenario reads as `lvmsim
+//!   cat` of its LV (an invalid or merging snapshot's file fails with EIO
+//!   where `cat` refuses), `-real` as the origin, `-cow` starts with the
+//!   store's magic; a kernel that only read leaves the images byte for
+//!   byte as the real kernel left them;
+//! - the same writes through the files and through `lvmsim write` give
+//!   identical images, overflow and invalidation included; the snapshot's
+//!   file then fails with EIO and the kernel logs the kernel's line;
+//! - the real kernel's ext4 on the origin's file (`mount -o loop`), a
+//!   snapshot taken between two runs, files changed in the origin: the
+//!   snapshot's mount shows the old files.
+//!
+//! They need root, /dev/fuse, `mount` and `mkfs.ext4` (e2fsprogs): a
+//! missing one fails the test. Every kernel is stopped and every mount
+//! undone when a test ends, also when it fails.
+
+use crate::common::{self, Lvmsim};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `EIO`.
+const EIO: i32 = 5;
+
+/// A kernel started for a test, with the filesystems mounted from its
+/// devices; dropping it unmounts them and stops the kernel (killing it and
+/// detaching its mount if the stop fails).
+struct Running {
+    dir: PathBuf,
+    mounts: Vec<PathBuf>,
+}
+
+impl Running {
+    /// `lvmsim --dev ... kernel start DIR` on `devs`.
+    fn start(devs: &[(String, PathBuf)], dir: &Path) -> Running {
+        let out = devs
+            .iter()
+            .fold(Lvmsim::new(), |l, (n, p)| l.dev(n, p))
+            .args(["kernel", "start"])
+            .arg(dir)
+            .run();
+        assert!(
+            out.ok(),
+            "kernel start: {} (this test needs root and /dev/fuse)",
+            out.stderr
+        );
+        Running {
+            dir: dir.to_owned(),
+            mounts: Vec::new(),
+        }
+    }
+
+    /// `kernel status --json`.
+    fn status(&self) -> serde_json::Value {
+        let out = Lvmsim::new()
+            .args(["kernel", "status", "--json"])
+            .arg(&self.dir)
+            .run();
+        assert!(out.ok(), "kernel status: {}", out.stderr);
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// The status entry of device `name`.
+    fn device(&self, name: &str) -> serde_json::Value {
+        self.status()["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == name)
+            .unwrap_or_else(|| panic!("no device {name}"))
+            .clone()
+    }
+
+    /// `DIR/dev/REL`.
+    fn file(&self, rel: &str) -> PathBuf {
+        self.dir.join("dev").join(rel)
+    }
+
+    /// Mounts `dev` (a device file) on `at` with `mount -o loop[,OPTS]`.
+    fn mount(&mut self, dev: &Path, at: &Path, opts: &str) {
+        std::fs::create_dir_all(at).unwrap();
+        let o = if opts.is_empty() {
+            "loop".to_owned()
+        } else {
+            format!("loop,{opts}")
+        };
+        run(Command::new("mount").args(["-o", &o]).arg(dev).arg(at));
+        self.mounts.push(at.to_owned());
+    }
+
+    /// Unmounts `at` (its loop device goes with it).
+    fn umount(&mut self, at: &Path) {
+        run(Command::new("umount").arg(at));
+        self.mounts.retain(|m| m != at);
+    }
+
+    /// `kernel stop`, which must succeed; the kernel's log is returned.
+    fn stop(mut self) -> String {
+        for m in std::mem::take(&mut self.mounts).iter().rev() {
+            run(Command::new("umount").arg(m));
+        }
+        // The last close reaches the kernel after umount returns.
+        let out = stop_when_closed(&self.dir);
+        assert!(out.ok(), "kernel stop: {}", out.stderr);
+        std::fs::read_to_string(self.dir.join("kernel.log")).unwrap_or_default()
+    }
+}
+
+/// `kernel stop`, retried for a moment while a device is still open (the
+/// kernel sees a file's last close a little after `close` returns).
+fn stop_when_closed(dir: &Path) -> common::Output {
+    let mut tries = 0;
+    loop {
+        let out = Lvmsim::new().args(["kernel", "stop"]).arg(dir).run();
+        if out.ok() || !out.stderr.contains("in use") || tries == 50 {
+            return out;
+        }
+        tries += 1;
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for m in self.mounts.iter().rev() {
+            let ok = Command::new("umount")
+                .arg(m)
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                let _ = Command::new("umount").arg("-l").arg(m).status();
+            }
+        }
+        if !self.dir.join("control").exists() {
+            return;
+        }
+        if stop_when_closed(&self.dir).ok() {
+            return;
+        }
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("pid")) {
+            let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+        }
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.join("dev"))
+            .status();
+    }
+}
+
+/// Runs a tool that must succeed (a missing tool fails the test).
+fn run(c: &mut Command) {
+    let out = c
+        .output()
+        .unwrap_or_else(|e| panic!("{c:?}: {e} (is the tool installed?)"));
+    assert!(
+        out.status.success(),
+        "{c:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The sha256 of every image of `s`.
+fn hashes(devs: &[(String, PathBuf)]) -> Vec<String> {
+    devs.iter().map(|(_, p)| common::sha256_file(p)).collect()
+}
+
+/// Every device file of scenario `name` reads as `lvmsim cat` of its LV,
+/// and a kernel that only read leaves the images unchanged.
+fn reads_as_cat(name: &str) {
+    let s = common::load_kernel(name);
+    let before = hashes(&s.devs);
+    let k = Running::start(&s.devs, &s.work.path().join("k"));
+    let status = k.status();
+    for d in status["devices"].as_array().unwrap() {
+        let dev = d["name"].as_str().unwrap();
+        let lv = format!(
+            "{}/{}",
+            d["vg"].as_str().unwrap(),
+            d["lv"].as_str().unwrap()
+        );
+        let path = PathBuf::from(d["path"].as_str().unwrap());
+        let read = std::fs::read(&path);
+        // The kernel holds the images' locks: cat reads beside it.
+        let cat = s.lvmsim().args(["--nolocking", "cat", &lv]).run();
+        match d["layer"].as_str().unwrap() {
+            "top" => match (&read, cat.ok()) {
+                (Ok(bytes), true) => {
+                    assert!(*bytes == cat.stdout, "{name}: {dev} differs from cat {lv}")
+                }
+                (Err(e), false) => assert_eq!(
+                    e.raw_os_error(),
+                    Some(EIO),
+                    "{name}: {dev}: {e}; cat: {}",
+                    cat.stderr
+                ),
+                (r, _) => panic!(
+                    "{name}: {dev} read {:?} but cat {lv} exited {}: {}",
+                    r.as_ref().map(Vec::len),
+                    cat.status,
+                    cat.stderr
+                ),
+            },
+            "real" => {
+                assert!(cat.ok(), "{name}: cat {lv}: {}", cat.stderr);
+                assert!(
+                    read.unwrap() == cat.stdout,
+                    "{name}: {dev} differs from cat {lv}"
+                );
+            }
+            "cow" => {
+                let bytes = read.unwrap();
+                assert_eq!(bytes.len() as u64, d["size"].as_u64().unwrap());
+                assert_eq!(&bytes[..4], b"SnAp", "{name}: {dev}: no store magic");
+            }
+            other => panic!("{name}: {dev}: layer {other}"),
+        }
+        if let Some(link) = d["link"].as_str() {
+            assert_eq!(
+                std::fs::canonicalize(link).unwrap(),
+                std::fs::canonicalize(&path).unwrap(),
+                "{name}: {link}"
+            );
+        }
+    }
+    k.stop();
+    assert_eq!(
+        hashes(&s.devs),
+        before,
+        "{name}: reading changed the images"
+    );
+}
+
+common::scenario_tests!("kernel", "scenario", reads_as_cat;
+    damaged_label, damaged_mda, linear_fragmented, merge_complete, merge_interrupted,
+    merge_with_sibling, ring_wrap, snap_areas, snap_chunks, snap_drop_reuse, snap_extend,
+    snap_full_edges, snap_lvremove, snap_overflow, snap_overflow_blocks, snap_partial_chunk,
+    snap_striped_origin, snap_write_overflow, striped_mdacopies, two_snaps_one_overflows,
+    walkthrough, walkthrough_merge);
+
+/// A fresh VG `vg` on one 64 MiB image in `dir`: `origin` (`origin_mib`)
+/// and, unless `cow_mib` is 0, snapshot `snap` of `cow_mib` with 4 KiB
+/// chunks, made by lvmsim.
+fn fresh_vg(dir: &Path, origin_mib: u32, cow_mib: u32) -> Vec<(String, PathBuf)> {
+    let img = dir.join("d.img");
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    let l = || {
+        Lvmsim::new()
+            .dev("/dev/sdz", &img)
+            .env("LVMSIM_DETERMINISTIC", "1")
+    };
+    for args in [
+        vec!["vgcreate".to_owned(), "vg".into(), "/dev/sdz".into()],
+        vec![
+            "lvcreate".into(),
+            "-L".into(),
+            format!("{origin_mib}m"),
+            "-n".into(),
+            "origin".into(),
+            "vg".into(),
+        ],
+    ] {
+        let out = l().args(&args).run();
+        assert!(out.ok(), "{args:?}: {}", out.stderr);
+    }
+    let devs = vec![("/dev/sdz".to_owned(), img)];
+    if cow_mib > 0 {
+        snapshot(&devs, cow_mib);
+    }
+    devs
+}
+
+/// `lvcreate -s -n snap -L COW -c 4k vg/origin` on the images.
+fn snapshot(devs: &[(String, PathBuf)], cow_mib: u32) {
+    let out = devs
+        .iter()
+        .fold(Lvmsim::new(), |l, (n, p)| l.dev(n, p))
+        .env("LVMSIM_DETERMINISTIC", "1")
+        .args(["lvcreate", "-s", "-n", "snap", "-c", "4k", "-L"])
+        .arg(format!("{cow_mib}m"))
+        .arg("vg/origin")
+        .run();
+    assert!(out.ok(), "lvcreate -s: {}", out.stderr);
+}
+
+/// Writes of the equality test: (LV, byte offset, length, fill byte). The
+/// origin writes cross chunk edges; the large ones fill the COW (4 MiB, one
+/// extent), so the snapshot is invalidated in the middle of one and the
+/// snapshot write after it fails.
+const WRITES: &[(&str, u64, usize, u8)] = &[
+    ("origin", 0, 4096, 0x11),
+    ("origin", 6000, 10_000, 0x22),
+    ("snap", 4096 * 40 + 100, 3000, 0x33),
+    ("snap", 4096 * 50, 8192, 0x44),
+    ("origin", 4096 * 40, 4096 * 3, 0x55),
+    ("origin", 1 << 20, 2 << 20, 0x66),
+    ("origin", (4 << 20) + 512, 3 << 20, 0x77),
+    ("snap", 0, 4096, 0x88),
+];
+
+#[test]
+fn writes_through_the_files_equal_lvmsim_write() {
+    let t = common::scratch();
+    let base = t.path().join("base");
+    std::fs::create_dir(&base).unwrap();
+    let devs = fresh_vg(&base, 8, 1);
+    let img = &devs[0].1;
+    let (a, b) = (t.path().join("a.img"), t.path().join("b.img"));
+    std::fs::copy(img, &a).unwrap();
+    std::fs::copy(img, &b).unwrap();
+
+    // Through the kernel's files.
+    let k = Running::start(&[("/dev/sdz".into(), a.clone())], &t.path().join("k"));
+    let mut file_errors = Vec::new();
+    for &(lv, off, len, fill) in WRITES {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(k.file(&format!("vg/{lv}")))
+            .unwrap();
+        file_errors.push(
+            f.write_all_at(&vec![fill; len], off)
+                .err()
+                .and_then(|e| e.raw_os_error()),
+        );
+    }
+    let snap = k.device("vg-snap");
+    assert_eq!(snap["invalid"], true, "the COW should have filled: {snap}");
+    assert_eq!(snap["event"], 1);
+    let err = std::fs::read(k.file("vg/snap")).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(EIO), "{err}");
+    let log = k.stop();
+    assert!(
+        log.contains(
+            "device-mapper: snapshots: Invalidating snapshot: Unable to allocate exception."
+        ),
+        "{log}"
+    );
+
+    // Through `lvmsim write`.
+    let mut write_errors = Vec::new();
+    for &(lv, off, len, fill) in WRITES {
+        let out = Lvmsim::new()
+            .dev("/dev/sdz", &b)
+            .args(["write", &format!("vg/{lv}"), "--offset", &off.to_string()])
+            .stdin(&vec![fill; len])
+            .run();
+        write_errors.push((!out.ok()).then_some(EIO));
+    }
+    assert_eq!(file_errors, write_errors, "the writes that failed");
+    assert!(
+        std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
+        "the images differ after the same writes"
+    );
+    // Writes to the snapshot after the overflow fail.
+    assert!(file_errors.iter().any(Option::is_some), "{file_errors:?}");
+}
+
+#[test]
+fn ext4_on_the_origin_and_its_snapshot_under_the_real_kernel() {
+    let t = common::scratch();
+    let devs = fresh_vg(t.path(), 32, 0);
+    let kdir = t.path().join("k");
+    let (m, sm) = (t.path().join("m"), t.path().join("s"));
+
+    // A filesystem with two files, made through the origin's file.
+    let mut k = Running::start(&devs, &kdir);
+    run(Command::new("mkfs.ext4")
+        .args(["-q", "-F"])
+        .arg(k.file("vg/origin")));
+    k.mount(&k.file("vg/origin"), &m, "");
+    std::fs::write(m.join("kept"), b"old kept\n").unwrap();
+    std::fs::write(m.join("gone"), vec![7u8; 300_000]).unwrap();
+    k.umount(&m);
+    k.stop();
+
+    // The snapshot, taken while the kernel is stopped.
+    snapshot(&devs, 16);
+
+    let mut k = Running::start(&devs, &kdir);
+    assert_eq!(k.device("vg-snap")["open"], 0);
+    k.mount(&k.file("vg/origin"), &m, "");
+    assert_eq!(
+        k.device("vg-origin")["handles"],
+        1,
+        "the loop device holds the origin open"
+    );
+    std::fs::write(m.join("kept"), b"new kept\n").unwrap();
+    std::fs::remove_file(m.join("gone")).unwrap();
+    std::fs::write(m.join("added"), b"added\n").unwrap();
+    run(Command::new("sync").arg("-f").arg(m.join("kept")));
+    k.mount(&k.file("vg/snap"), &sm, "ro,noload");
+    let names = |d: &Path| {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&m), ["added", "kept", "lost+found"]);
+    assert_eq!(names(&sm), ["gone", "kept", "lost+found"]);
+    assert_eq!(std::fs::read(sm.join("kept")).unwrap(), b"old kept\n");
+    assert_eq!(std::fs::read(sm.join("gone")).unwrap(), vec![7u8; 300_000]);
+    assert_eq!(std::fs::read(m.join("kept")).unwrap(), b"new kept\n");
+    let log = k.stop();
+    assert!(!log.contains("Invalidating"), "{log}");
+
+    // The images afterwards: the snapshot holds copied chunks, the
+    // one-shot reader sees the same old filesystem.
+    let lvs = Lvmsim::new()
+        .dev(&devs[0].0, &devs[0].1)
+        .args(["dmsetup", "status", "vg-snap"])
+        .run();
+    assert!(lvs.ok(), "{}", lvs.stderr);
+    let used: u64 = lvs
+        .text()
+        .split_whitespace()
+        .nth(3)
+        .and_then(|u| u.split('/').next())
+        .and_then(|u| u.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        used > 8,
+        "the snapshot's store holds no copied chunk: {}",
+        lvs.text()
+    );
+}
