@@ -141,8 +141,16 @@ impl Drop for Running {
         if stop_when_closed(&self.dir).ok() {
             return;
         }
+        // Only a kernel process of this test's directory is killed (a
+        // stale pid file may name a reused pid).
         if let Ok(pid) = std::fs::read_to_string(self.dir.join("pid")) {
-            let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+            let cmdline =
+                std::fs::read(format!("/proc/{}/cmdline", pid.trim())).unwrap_or_default();
+            let dir = self.dir.display().to_string();
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            if args.contains(&&b"--foreground"[..]) && args.contains(&dir.as_bytes()) {
+                let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+            }
         }
         let _ = Command::new("umount")
             .arg("-l")
@@ -430,4 +438,119 @@ fn ext4_on_the_origin_and_its_snapshot_under_the_real_kernel() {
         "the snapshot's store holds no copied chunk: {}",
         lvs.text()
     );
+}
+
+#[test]
+fn a_running_kernel_holds_its_images_and_its_directory() {
+    let t = common::scratch();
+    let devs = fresh_vg(t.path(), 8, 4);
+    let kdir = t.path().join("k");
+    let l = || Lvmsim::new().dev(&devs[0].0, &devs[0].1);
+
+    let none = Lvmsim::new().args(["kernel", "status"]).arg(&kdir).run();
+    assert_eq!(none.status, 5);
+    assert!(
+        none.stderr.contains("no lvmsim kernel runs in"),
+        "{}",
+        none.stderr
+    );
+
+    let k = Running::start(&devs, &kdir);
+    let pid = k.status()["pid"].as_u64().unwrap();
+    // Another writer cannot change what the kernel has loaded.
+    let w = l()
+        .args([
+            "--lock-opt",
+            "nowait",
+            "write",
+            "vg/origin",
+            "--offset",
+            "0",
+        ])
+        .stdin(b"x")
+        .run();
+    assert_ne!(w.status, 0);
+    assert!(
+        w.stderr.contains(&format!("locked by pid {pid}")),
+        "{}",
+        w.stderr
+    );
+    // One kernel per directory.
+    let again = l().args(["kernel", "start"]).arg(&kdir).run();
+    assert_eq!(again.status, 5);
+    assert!(
+        again.stderr.contains(&format!(
+            "already runs in {} (pid {pid})",
+            std::fs::canonicalize(&kdir).unwrap().display()
+        )),
+        "{}",
+        again.stderr
+    );
+    // An open device keeps the kernel from stopping, as the kernel refuses
+    // to remove a device in use.
+    let held = std::fs::File::open(k.file("vg/snap")).unwrap();
+    let mut status = k.device("vg-snap");
+    for _ in 0..50 {
+        if status["handles"] == 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        status = k.device("vg-snap");
+    }
+    assert_eq!(status["handles"], 1, "{status}");
+    assert_eq!(
+        k.device("vg-origin-real")["open"],
+        2,
+        "origin and snapshot stack on -real"
+    );
+    let busy = Lvmsim::new().args(["kernel", "stop"]).arg(&kdir).run();
+    assert_eq!(busy.status, 5);
+    assert!(
+        busy.stderr
+            .contains("devices in use: vg-snap (open count 1)"),
+        "{}",
+        busy.stderr
+    );
+    drop(held);
+    k.stop();
+    assert!(!kdir.join("control").exists() && !kdir.join("pid").exists());
+    // The images are free again.
+    assert!(l().args(["--lock-opt", "nowait", "lvs"]).run().ok());
+}
+
+#[test]
+fn a_killed_kernel_leaves_a_mount_that_start_names() {
+    let t = common::scratch();
+    let devs = fresh_vg(t.path(), 8, 0);
+    let kdir = t.path().join("k");
+    let k = Running::start(&devs, &kdir);
+    let pid = k.status()["pid"].as_u64().unwrap().to_string();
+    run(Command::new("kill").args(["-9", &pid]));
+    // Its locks end with it; its mount stays until someone unmounts it.
+    let mut tries = 0;
+    let again = loop {
+        let out = Lvmsim::new()
+            .dev(&devs[0].0, &devs[0].1)
+            .args(["kernel", "start"])
+            .arg(&kdir)
+            .run();
+        if out.stderr.contains("still mounted") || tries == 100 {
+            break out;
+        }
+        tries += 1;
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(again.status, 5, "{}", again.stderr);
+    assert!(
+        again
+            .stderr
+            .contains("still mounted by a kernel that ended"),
+        "{}",
+        again.stderr
+    );
+    run(Command::new("umount").arg(kdir.join("dev")));
+    drop(k);
+    let k = Running::start(&devs, &kdir);
+    assert_eq!(k.device("vg-origin")["size"], 8 << 20);
+    k.stop();
 }
