@@ -790,6 +790,10 @@ pub(crate) enum KernelCmd {
         /// background (prints `ready` once serving).
         #[arg(long)]
         foreground: bool,
+        /// Also serve each visible LV as an NBD export named VG/LV, at
+        /// `unix:PATH` or `tcp:HOST:PORT`.
+        #[arg(long, value_name = "ADDR")]
+        nbd: Option<String>,
     },
     /// Flush the images, unmount the devices and end the kernel (refused
     /// while a device is open); waits until its process has ended.

@@ -778,11 +778,13 @@ fn kernel(cli: &Cli, cmd: &args::KernelCmd) -> Result<i32> {
         KernelCmd::Start {
             dir,
             foreground: true,
+            nbd,
         } => {
             let opts = kernel::Options {
                 dir: dir.clone(),
                 devices: devices(&cli.dev),
                 policy: lvmsim::lock::Policy::from_flags(cli.nolocking, cli.lock_opt.is_some()),
+                nbd: nbd.as_deref().map(kernel::NbdAddr::parse).transpose()?,
             };
             let k = match kernel::Kernel::start(&opts, Box::new(std::io::stderr())) {
                 Ok(k) => k,
@@ -798,7 +800,11 @@ fn kernel(cli: &Cli, cmd: &args::KernelCmd) -> Result<i32> {
             k.serve()?;
             Ok(0)
         }
-        KernelCmd::Start { dir, .. } => {
+        KernelCmd::Start { dir, nbd, .. } => {
+            // A bad address is refused here, before any process starts.
+            if let Some(n) = nbd {
+                kernel::NbdAddr::parse(n)?;
+            }
             std::fs::create_dir_all(dir).map_err(|e| Error::Io {
                 context: format!("{}: cannot create", dir.display()),
                 source: e,
@@ -826,7 +832,11 @@ fn kernel(cli: &Cli, cmd: &args::KernelCmd) -> Result<i32> {
             if let Some(o) = &cli.lock_opt {
                 c.arg("--lock-opt").arg(o);
             }
-            c.args(["kernel", "start", "--foreground"]).arg(dir);
+            c.args(["kernel", "start", "--foreground"]);
+            if let Some(n) = nbd {
+                c.arg("--nbd").arg(n);
+            }
+            c.arg(dir);
             // Its own process group: a terminal's ^C for this command does
             // not reach the kernel.
             std::os::unix::process::CommandExt::process_group(&mut c, 0);

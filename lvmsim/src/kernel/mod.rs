@@ -31,6 +31,7 @@
 
 pub mod control;
 mod fuse;
+mod nbd;
 mod table;
 
 pub use table::Layer;
@@ -53,6 +54,44 @@ pub struct Options {
     pub devices: Vec<PathBuf>,
     /// How the images are locked.
     pub policy: lock::Policy,
+    /// Also serve the devices over NBD there.
+    pub nbd: Option<NbdAddr>,
+}
+
+/// Where the NBD exports are served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NbdAddr {
+    /// A Unix socket (`unix:PATH`).
+    Unix(PathBuf),
+    /// A TCP address (`tcp:HOST:PORT`).
+    Tcp(String),
+}
+
+impl NbdAddr {
+    /// Parses `unix:PATH` or `tcp:HOST:PORT`.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] for any other form.
+    pub fn parse(s: &str) -> Result<NbdAddr> {
+        if let Some(p) = s.strip_prefix("unix:").filter(|p| !p.is_empty()) {
+            return Ok(NbdAddr::Unix(PathBuf::from(p)));
+        }
+        if let Some(a) = s.strip_prefix("tcp:").filter(|a| a.contains(':')) {
+            return Ok(NbdAddr::Tcp(a.to_owned()));
+        }
+        Err(Error::Usage(format!(
+            "--nbd {s}: give unix:PATH or tcp:HOST:PORT"
+        )))
+    }
+}
+
+impl std::fmt::Display for NbdAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NbdAddr::Unix(p) => write!(f, "unix:{}", p.display()),
+            NbdAddr::Tcp(a) => write!(f, "tcp:{a}"),
+        }
+    }
 }
 
 /// One loaded device as [`status`] reports it.
@@ -92,6 +131,8 @@ pub struct Status {
     pub dir: String,
     /// The images it holds, as named to it.
     pub images: Vec<String>,
+    /// Where it serves NBD exports (`VG/LV`), if it does.
+    pub nbd: Option<String>,
     /// The loaded devices, by name.
     pub devices: Vec<DeviceStatus>,
 }
@@ -121,6 +162,7 @@ pub struct Kernel {
     session: Option<fuser::BackgroundSession>,
     listener: UnixListener,
     images: Vec<String>,
+    nbd: Option<NbdAddr>,
     _locks: lock::Guard,
 }
 
@@ -197,6 +239,9 @@ impl Kernel {
                 mnt.display()
             ))
         })?;
+        if let Some(addr) = &opts.nbd {
+            serve_nbd(addr, &table)?;
+        }
         let listener = UnixListener::bind(&control)
             .with_context(|| format!("{}: cannot listen", control.display()))?;
         std::fs::write(pid_path(&dir), format!("{}\n", std::process::id()))
@@ -207,6 +252,7 @@ impl Kernel {
             session: Some(session),
             listener,
             images: paths.into_iter().map(|(n, _)| n).collect(),
+            nbd: opts.nbd.clone(),
             _locks: locks,
         })
     }
@@ -246,6 +292,7 @@ impl Kernel {
             pid: std::process::id(),
             dir: self.dir.display().to_string(),
             images: self.images.clone(),
+            nbd: self.nbd.as_ref().map(NbdAddr::to_string),
             devices,
         }
     }
@@ -308,8 +355,43 @@ impl Kernel {
         }
         let _ = std::fs::remove_file(control_path(&self.dir));
         let _ = std::fs::remove_file(pid_path(&self.dir));
+        if let Some(NbdAddr::Unix(p)) = &self.nbd {
+            let _ = std::fs::remove_file(p);
+        }
         Ok(())
     }
+}
+
+/// Listens on `addr` and serves each NBD client in a thread of its own.
+fn serve_nbd(addr: &NbdAddr, table: &Arc<Mutex<Table>>) -> Result<()> {
+    let t = Arc::clone(table);
+    match addr {
+        NbdAddr::Unix(p) => {
+            if std::os::unix::net::UnixStream::connect(p).is_err() {
+                let _ = std::fs::remove_file(p);
+            }
+            let l =
+                UnixListener::bind(p).with_context(|| format!("--nbd {addr}: cannot listen"))?;
+            std::thread::spawn(move || {
+                for s in l.incoming().flatten() {
+                    let t = Arc::clone(&t);
+                    std::thread::spawn(move || nbd::serve(s, &t));
+                }
+            });
+        }
+        NbdAddr::Tcp(a) => {
+            let l = std::net::TcpListener::bind(a)
+                .with_context(|| format!("--nbd {addr}: cannot listen"))?;
+            std::thread::spawn(move || {
+                for s in l.incoming().flatten() {
+                    let _ = s.set_nodelay(true);
+                    let t = Arc::clone(&t);
+                    std::thread::spawn(move || nbd::serve(s, &t));
+                }
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The pid of the kernel serving `dir`, if one answers.
@@ -394,6 +476,9 @@ pub fn write_status(s: &Status, json: bool, out: &mut dyn Write) -> Result<()> {
     }
     writeln!(out, "pid {}", s.pid)?;
     writeln!(out, "dir {}", s.dir)?;
+    if let Some(n) = &s.nbd {
+        writeln!(out, "nbd {n}")?;
+    }
     for i in &s.images {
         writeln!(out, "image {i}")?;
     }
