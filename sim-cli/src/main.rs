@@ -794,6 +794,26 @@ fn kernel(cli: &Cli, cmd: &args::KernelCmd) -> Result<i32> {
                     return Err(e);
                 }
             };
+            // SIGTERM and SIGINT ask the kernel to stop as `kernel stop`
+            // does (refused, and logged, while a device is open).
+            let mut signals = signal_hook::iterator::Signals::new([
+                signal_hook::consts::SIGINT,
+                signal_hook::consts::SIGTERM,
+            ])
+            .map_err(|e| Error::Io {
+                context: "installing the signal handler".into(),
+                source: e,
+            })?;
+            let control_dir = dir.clone();
+            std::thread::spawn(move || {
+                for _ in signals.forever() {
+                    match kernel::control::ask(&control_dir, &kernel::control::Request::Stop) {
+                        Ok(kernel::control::Reply::Refused(m)) => eprintln!("{m}"),
+                        Err(e) => eprintln!("{e}"),
+                        Ok(_) => {}
+                    }
+                }
+            });
             writeln!(out, "ready")?;
             out.flush()?;
             drop(out);

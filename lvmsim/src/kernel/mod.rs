@@ -515,3 +515,24 @@ pub fn write_status(s: &Status, json: bool, out: &mut dyn Write) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::NbdAddr;
+
+    #[test]
+    fn nbd_addresses() {
+        assert_eq!(
+            NbdAddr::parse("unix:/run/k.sock").unwrap(),
+            NbdAddr::Unix("/run/k.sock".into())
+        );
+        assert_eq!(
+            NbdAddr::parse("tcp:127.0.0.1:10809").unwrap(),
+            NbdAddr::Tcp("127.0.0.1:10809".into())
+        );
+        for bad in ["unix:", "tcp:10809", "nbd://x", ""] {
+            assert!(NbdAddr::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(NbdAddr::Unix("/a".into()).to_string(), "unix:/a");
+    }
+}
