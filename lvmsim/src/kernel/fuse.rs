@@ -49,11 +49,12 @@ const ROOT: u64 = 1;
 impl DevFs {
     /// The tree of `table`'s devices.
     pub fn new(table: Arc<Mutex<Table>>) -> DevFs {
+        const MAPPER: u64 = 2;
         let mut nodes = vec![
             Node {
                 name: String::new(),
                 parent: ROOT,
-                kind: Kind::Dir(vec![2]),
+                kind: Kind::Dir(vec![MAPPER]),
             },
             Node {
                 name: crate::names::DM_SUBDIR.to_owned(),
@@ -61,20 +62,13 @@ impl DevFs {
                 kind: Kind::Dir(Vec::new()),
             },
         ];
-        let mapper = 2u64;
-        let links: Vec<(usize, String, String, String)> = {
-            let t = lock(&table);
-            t.devs
-                .iter()
-                .enumerate()
-                .filter_map(|(i, d)| {
-                    d.link
-                        .as_ref()
-                        .map(|(vg, lv)| (i, vg.clone(), lv.clone(), d.name.clone()))
-                })
-                .collect()
-        };
-        let names: Vec<String> = lock(&table).devs.iter().map(|d| d.name.clone()).collect();
+        // (device name, `VG/LV` link if any), in table order.
+        let devs: Vec<(String, Option<(String, String)>)> = lock(&table)
+            .devs
+            .iter()
+            .map(|d| (d.name.clone(), d.link.clone()))
+            .collect();
+        // Adds a node under `parent`; returns its inode number.
         let add = |nodes: &mut Vec<Node>, parent: u64, name: String, kind: Kind| -> u64 {
             nodes.push(Node { name, parent, kind });
             let ino = nodes.len() as u64;
@@ -83,23 +77,23 @@ impl DevFs {
             }
             ino
         };
-        for (i, n) in names.into_iter().enumerate() {
-            add(&mut nodes, mapper, n, Kind::Dev(i));
+        for (i, (name, _)) in devs.iter().enumerate() {
+            add(&mut nodes, MAPPER, name.clone(), Kind::Dev(i));
         }
-        for (_, vg, lv, name) in links {
-            let dir = match nodes
-                .iter()
-                .position(|n| n.parent == ROOT && n.name == vg && matches!(n.kind, Kind::Dir(_)))
-            {
-                Some(p) if p > 1 => p as u64 + 1,
-                _ => add(&mut nodes, ROOT, vg, Kind::Dir(Vec::new())),
+        for (name, link) in devs {
+            let Some((vg, lv)) = link else {
+                continue;
             };
-            add(
-                &mut nodes,
-                dir,
-                lv,
-                Kind::Link(format!("../{}/{name}", crate::names::DM_SUBDIR)),
-            );
+            // The VG's directory: a root entry other than `mapper`.
+            let dir =
+                match nodes.iter().skip(2).position(|n| {
+                    n.parent == ROOT && n.name == vg && matches!(n.kind, Kind::Dir(_))
+                }) {
+                    Some(p) => p as u64 + 3,
+                    None => add(&mut nodes, ROOT, vg, Kind::Dir(Vec::new())),
+                };
+            let target = format!("../{}/{name}", crate::names::DM_SUBDIR);
+            add(&mut nodes, dir, lv, Kind::Link(target));
         }
         DevFs {
             nodes,

@@ -24,6 +24,15 @@
 //! A device's open count is the number of devices stacked on it plus the
 //! open handles of its file.
 //!
+//! Not simulated yet: table changes while the kernel runs (activation
+//! and deactivation of single LVs, `lvcreate -s` of an active origin,
+//! suspend and resume: the set loaded at start stays until the stop), the
+//! background merge (an origin under merge serves `snapshot-merge`'s view,
+//! the merge does not advance), the kernel's batching of the exceptions in
+//! flight (each exception is committed as it is made, as `lvmsim write`
+//! does), discards (accepted, no effect), device numbers and events beyond
+//! invalidation.
+//!
 //! The library starts nothing by itself: [`Kernel::start`] loads and
 //! mounts in the calling process and [`Kernel::serve`] answers the control
 //! socket until a stop; the `lvmsim` binary runs them in a background
