@@ -55,6 +55,10 @@ pub struct Options {
     pub names: Vec<String>,
     /// `-S`/`--select`: lvm2's selection (see [`crate::select`]).
     pub select: Option<String>,
+    /// Under `--active`: the LVs (VG, LV) whose device is open, as a
+    /// running [`crate::kernel`] reports them (`o` in lv_attr,
+    /// `lv_device_open`).
+    pub open: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -437,9 +441,7 @@ static GETTERS: &[(&str, Getter)] =
         g("lv_inactive_table", |c, _| {
             Cell::Bin(c.active_state().map(|_| false), "inactive table present")
         }),
-        g("lv_device_open", |c, _| {
-            Cell::Bin(c.active_state().map(|_| false), "open")
-        }),
+        g("lv_device_open", |c, r| Cell::Bin(c.lv_open(r), "open")),
         // Snapshot status: known for snapshots and merging origins (their
         // device-mapper targets report it), unknown for other LVs.
         g("lv_merge_failed", |c, r| {
@@ -1000,6 +1002,16 @@ impl Ctx<'_> {
             _ => String::new(),
         }
     }
+    /// Whether the LV's device is open: unknown unless `--active`, then
+    /// as [`Options::open`] says.
+    fn lv_open(&self, r: Row) -> Option<bool> {
+        let (Some(v), Some(i)) = (self.vg(r), r.lv) else {
+            return None;
+        };
+        let name = (v.vg.name.clone(), v.vg.lvs[i].name.clone());
+        self.active_state().map(|_| self.opts.open.contains(&name))
+    }
+
     fn lv_attr(&self, r: Row) -> String {
         let (Some(v), Some(i)) = (self.vg(r), r.lv) else {
             return String::new();
@@ -1052,12 +1064,17 @@ impl Ctx<'_> {
         if self.opts.driver_unknown {
             a.push_str("XX");
         } else if self.opts.active {
-            // Every LV of an activated VG is active; nothing holds it open.
+            // Every LV of an activated VG is active; open if a running
+            // kernel says so.
             let invalid = r.vg.and_then(|g| self.kernel.status(self.sys, g, i))
                 == Some(crate::active::SnapStatus::Invalid)
                 && cow.is_some();
             a.push(if invalid { 'I' } else { 'a' });
-            a.push('-');
+            a.push(if self.lv_open(r) == Some(true) {
+                'o'
+            } else {
+                '-'
+            });
         } else {
             a.push_str("--");
         }

@@ -34,6 +34,12 @@ pub(crate) struct Cli {
     /// Less output, as lvm2's -q (repeatable; accepted by every command).
     #[arg(short = 'q', long = "quiet", global = true, action = clap::ArgAction::Count)]
     pub(crate) quiet: u8,
+    /// The directory of a running `lvmsim kernel` whose live state the
+    /// reports show (`lvs`: active, `o` for open LVs; `dmsetup info`: open
+    /// counts); they read the images beside it without locking. Without
+    /// it, $LVMSIM_KERNEL.
+    #[arg(long = "kernel", global = true, value_name = "DIR")]
+    pub(crate) kernel: Option<PathBuf>,
     #[command(subcommand)]
     pub(crate) cmd: Cmd,
 }

@@ -140,6 +140,7 @@ fn report_options(a: &args::ReportArgs) -> Result<report::Options> {
         active: a.active,
         names: a.names.clone(),
         select: a.select.clone(),
+        open: Vec::new(),
     })
 }
 
@@ -289,7 +290,12 @@ fn run(cli: &Cli) -> Result<i32> {
     devs = pv::with_named_images(&devs, named)?;
     // Every image the command reads or writes is locked before it is read
     // (shared for readers, exclusive for writers) and stays locked to the end.
-    let policy = lvmsim::lock::Policy::from_flags(cli.nolocking, cli.lock_opt.is_some());
+    let mut policy = lvmsim::lock::Policy::from_flags(cli.nolocking, cli.lock_opt.is_some());
+    let live = live_kernel(cli, access)?;
+    if live.is_some() {
+        // The kernel holds the images; reports read beside it.
+        policy.locking = false;
+    }
     let notify = &mut |m: &str| eprintln!("  {m}");
     let _locks = if access == Access::Read {
         lvmsim::lock::acquire(
@@ -320,7 +326,11 @@ fn run(cli: &Cli) -> Result<i32> {
                 Cmd::Vgs(_) => report::Kind::Vg,
                 _ => report::Kind::Lv,
             };
-            let opts = report_options(a)?;
+            let mut opts = report_options(a)?;
+            if let Some(s) = &live {
+                opts.active = true;
+                opts.open = lvmsim::kernel::open_lvs(s);
+            }
             let sys = scan(&mut err)?;
             let r = report::report(&sys, kind, &opts)?;
             if let Some(h) = r.stderr_text() {
@@ -398,7 +408,10 @@ fn run(cli: &Cli) -> Result<i32> {
                     name,
                 },
         }) => {
-            let devs = dm_devices(list, &scan(&mut err)?)?;
+            let mut devs = dm_devices(list, &scan(&mut err)?)?;
+            if let Some(s) = &live {
+                lvmsim::kernel::live_open_counts(s, &mut devs);
+            }
             let name = name.as_deref();
             code = if *columns {
                 let fields = options.as_deref().unwrap_or(dmsetup::INFO_DEFAULT_FIELDS);
@@ -897,4 +910,27 @@ fn kernel(cli: &Cli, cmd: &args::KernelCmd) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// The running kernel named by --kernel or $LVMSIM_KERNEL, if any: its
+/// state for the reports; a command that writes is refused while it holds
+/// the images.
+fn live_kernel(cli: &Cli, access: Access) -> Result<Option<lvmsim::kernel::Status>> {
+    let Some(dir) = cli
+        .kernel
+        .clone()
+        .or_else(|| std::env::var_os("LVMSIM_KERNEL").map(PathBuf::from))
+    else {
+        return Ok(None);
+    };
+    let status = lvmsim::kernel::status(&dir)?;
+    if access != Access::Read {
+        return Err(Error::Refused(format!(
+            "the lvmsim kernel in {} holds the images; stop it (lvmsim kernel stop {}) \
+             before changing them",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    Ok(Some(status))
 }

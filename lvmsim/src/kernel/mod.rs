@@ -428,6 +428,25 @@ pub fn status(dir: &Path) -> Result<Status> {
     }
 }
 
+/// The LVs (VG, LV) whose device is open in `s` (for `lvs`' `o`).
+pub fn open_lvs(s: &Status) -> Vec<(String, String)> {
+    s.devices
+        .iter()
+        .filter(|d| d.layer == Layer::Top && d.open > 0)
+        .map(|d| (d.vg.clone(), d.lv.clone()))
+        .collect()
+}
+
+/// Gives each device of `devs` (as `dmsetup` lists them for the images)
+/// the open count the running kernel `s` reports for it.
+pub fn live_open_counts(s: &Status, devs: &mut [crate::dmsetup::DmDevice]) {
+    for d in devs {
+        if let Some(l) = s.devices.iter().find(|l| l.name == d.name) {
+            d.open = l.open;
+        }
+    }
+}
+
 /// How long [`stop`] waits for the process to end after it answered.
 const EXIT_WAIT: Duration = Duration::from_secs(30);
 

@@ -503,6 +503,52 @@ fn a_running_kernel_holds_its_images_and_its_directory() {
         2,
         "origin and snapshot stack on -real"
     );
+    // The reports show the live state through --kernel, as lvm2 on a
+    // running system: active, and open where a handle is.
+    let lvs = l()
+        .arg("--kernel")
+        .arg(&kdir)
+        .args([
+            "lvs",
+            "--noheadings",
+            "-o",
+            "lv_name,lv_attr,lv_device_open",
+        ])
+        .run();
+    assert!(lvs.ok(), "{}", lvs.stderr);
+    let rows: Vec<Vec<String>> = lvs
+        .text()
+        .lines()
+        .map(|l| l.split_whitespace().map(str::to_owned).collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            vec!["origin", "owi-a-s---"],
+            vec!["snap", "swi-aos---", "open"]
+        ]
+    );
+    let info = Lvmsim::new()
+        .dev(&devs[0].0, &devs[0].1)
+        .env("LVMSIM_KERNEL", &kdir)
+        .args(["dmsetup", "info", "-c", "--noheadings", "-o", "name,open"])
+        .run();
+    assert!(info.ok(), "{}", info.stderr);
+    assert_eq!(
+        info.text(),
+        "vg-origin:0\nvg-origin-real:2\nvg-snap:1\nvg-snap-cow:1\n"
+    );
+    let refused = l()
+        .arg("--kernel")
+        .arg(&kdir)
+        .args(["lvremove", "vg/snap"])
+        .run();
+    assert_eq!(refused.status, 5);
+    assert!(
+        refused.stderr.contains("holds the images; stop it"),
+        "{}",
+        refused.stderr
+    );
     let busy = Lvmsim::new().args(["kernel", "stop"]).arg(&kdir).run();
     assert_eq!(busy.status, 5);
     assert!(
@@ -516,6 +562,13 @@ fn a_running_kernel_holds_its_images_and_its_directory() {
     assert!(!kdir.join("control").exists() && !kdir.join("pid").exists());
     // The images are free again.
     assert!(l().args(["--lock-opt", "nowait", "lvs"]).run().ok());
+    let gone = l().arg("--kernel").arg(&kdir).arg("lvs").run();
+    assert_eq!(gone.status, 5);
+    assert!(
+        gone.stderr.contains("no lvmsim kernel runs in"),
+        "{}",
+        gone.stderr
+    );
 }
 
 #[test]
