@@ -111,12 +111,13 @@ impl Running {
 }
 
 /// `kernel stop`, retried for a moment while a device is still open (the
-/// kernel sees a file's last close a little after `close` returns).
+/// kernel sees a file's last close a little after `close` returns, and a
+/// loop device's after its rundown; up to 5 s).
 fn stop_when_closed(dir: &Path) -> common::Output {
     let mut tries = 0;
     loop {
         let out = Lvmsim::new().args(["kernel", "stop"]).arg(dir).run();
-        if out.ok() || !out.stderr.contains("in use") || tries == 50 {
+        if out.ok() || !out.stderr.contains("in use") || tries == 250 {
             return out;
         }
         tries += 1;
@@ -490,7 +491,7 @@ fn a_running_kernel_holds_its_images_and_its_directory() {
     // to remove a device in use.
     let held = std::fs::File::open(k.file("vg/snap")).unwrap();
     let mut status = k.device("vg-snap");
-    for _ in 0..50 {
+    for _ in 0..250 {
         if status["handles"] == 1 {
             break;
         }
