@@ -57,6 +57,7 @@ pub mod fields;
 pub mod gen;
 pub mod history;
 pub mod ids;
+pub mod kernel;
 pub mod lock;
 pub mod lv;
 pub mod map;

@@ -56,6 +56,10 @@ pub struct Options {
     pub names: Vec<String>,
     /// `-S`/`--select`: lvm2's selection (see [`crate::select`]).
     pub select: Option<String>,
+    /// Under `--active`: the LVs (VG, LV) whose device is open, as a
+    /// running [`crate::kernel`] reports them (`o` in lv_attr,
+    /// `lv_device_open`).
+    pub open: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -453,8 +457,8 @@ static GETTERS: &[(&str, Getter)] =
         g("lv_inactive_table", |c, _| {
             Cell::Bin(c.device_state().map(|_| false), "inactive table present")
         }),
-        g("lv_device_open", |c, _| {
-            Cell::Bin(c.device_state().map(|_| false), "open")
+        g("lv_device_open", |c, r| {
+            Cell::Bin(c.device_state().and(c.lv_open(r)), "open")
         }),
         // Snapshot status: known for snapshots and merging origins (their
         // device-mapper targets report it), unknown for other LVs.
@@ -1236,6 +1240,16 @@ impl Ctx<'_> {
             _ => String::new(),
         }
     }
+    /// Whether the LV's device is open: unknown unless `--active`, then
+    /// as [`Options::open`] says.
+    fn lv_open(&self, r: Row) -> Option<bool> {
+        let (Some(v), Some(i)) = (self.vg(r), r.lv) else {
+            return None;
+        };
+        let name = (v.vg.name.clone(), v.vg.lvs[i].name.clone());
+        self.active_state().map(|_| self.opts.open.contains(&name))
+    }
+
     fn lv_attr(&self, r: Row) -> String {
         let (Some(v), Some(i)) = (self.vg(r), r.lv) else {
             return String::new();
@@ -1294,18 +1308,23 @@ impl Ctx<'_> {
             // The metadata spare is never activated.
             a.push_str("--");
         } else if self.opts.active {
-            // Every LV of an activated VG is active; nothing holds it open
-            // but a thin pool's own devices (its thin LVs use the pool, the
-            // pool its data and metadata LVs).
+            // Every LV of an activated VG is active; open if a running
+            // kernel says so, and a thin pool's own devices always (its thin
+            // LVs use the pool, the pool its data and metadata LVs).
             let invalid = r.vg.and_then(|g| self.kernel.status(self.sys, g, i))
                 == Some(crate::active::SnapStatus::Invalid)
                 && cow.is_some();
             a.push(if invalid { 'I' } else { 'a' });
-            a.push(match thin_role {
+            let pool_part = matches!(
+                thin_role,
                 Some(
-                    thin::ThinRole::Pool(_) | thin::ThinRole::Data(_) | thin::ThinRole::Metadata(_),
-                ) => 'o',
-                _ => '-',
+                    thin::ThinRole::Pool(_) | thin::ThinRole::Data(_) | thin::ThinRole::Metadata(_)
+                )
+            );
+            a.push(if pool_part || self.lv_open(r) == Some(true) {
+                'o'
+            } else {
+                '-'
             });
         } else {
             a.push_str("--");

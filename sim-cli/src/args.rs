@@ -44,6 +44,12 @@ pub(crate) struct Cli {
     /// -ay` report a pending merge instead of running it.
     #[arg(long = "readonly", global = true)]
     pub(crate) readonly: bool,
+    /// The directory of a running `lvmsim kernel` whose live state the
+    /// reports show (`lvs`: active, `o` for open LVs; `dmsetup info`: open
+    /// counts); they read the images beside it without locking. Without
+    /// it, $LVMSIM_KERNEL.
+    #[arg(long = "kernel", global = true, value_name = "DIR")]
+    pub(crate) kernel: Option<PathBuf>,
     #[command(subcommand)]
     pub(crate) cmd: Cmd,
 }
@@ -136,6 +142,9 @@ pub(crate) enum Cmd {
     /// up) into a new directory, with a manifest saying what changed and
     /// what lvm2 is predicted to do with it.
     Mutate(MutateArgs),
+    /// A simulated kernel serving the active LVs as files through FUSE
+    /// (`kernel start DIR`, `kernel status DIR`, `kernel stop DIR`).
+    Kernel(KernelArgs),
 }
 
 /// What a command does to the images.
@@ -185,6 +194,7 @@ impl Cmd {
             | Cmd::Vgcfgrestore(_)
             | Cmd::Lvchange(_) => Access::Write,
             Cmd::Pvcreate(_) | Cmd::Vgcreate(_) | Cmd::Vgextend(_) => Access::WriteNamed,
+            Cmd::Kernel(_) => Access::Write,
         }
     }
 }
@@ -240,6 +250,7 @@ impl Cmd {
             | Cmd::ThinDump(_) => None,
             Cmd::Cow(_) | Cmd::Map(_) | Cmd::Plan(_) => None,
             Cmd::Gen(_) | Cmd::Mutate(_) => None,
+            Cmd::Kernel(_) => None,
         }
     }
 }
@@ -926,4 +937,45 @@ pub(crate) struct MutateArgs {
     /// Output directory (created if missing).
     #[arg(short = 'o', long = "output")]
     pub(crate) output: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct KernelArgs {
+    #[command(subcommand)]
+    pub(crate) cmd: KernelCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum KernelCmd {
+    /// Start a kernel for the images (--dev): it activates every VG as
+    /// `vgchange -ay` does, serves each device as DIR/dev/mapper/VG-LV
+    /// (with DIR/dev/VG/LV beside it) and locks the images while it runs.
+    /// Returns once the devices serve; the kernel logs to DIR/kernel.log.
+    Start {
+        /// The kernel's directory (created if missing).
+        dir: PathBuf,
+        /// Serve in this process until stopped instead of in the
+        /// background (prints `ready` once serving).
+        #[arg(long)]
+        foreground: bool,
+        /// Also serve each visible LV as an NBD export named VG/LV, at
+        /// `unix:PATH` or `tcp:HOST:PORT`.
+        #[arg(long, value_name = "ADDR")]
+        nbd: Option<String>,
+    },
+    /// Flush the images, unmount the devices and end the kernel (refused
+    /// while a device is open); waits until its process has ended.
+    Stop {
+        /// The kernel's directory.
+        dir: PathBuf,
+    },
+    /// The running kernel's process, images and devices with their open
+    /// counts.
+    Status {
+        /// The kernel's directory.
+        dir: PathBuf,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }

@@ -131,6 +131,7 @@ fn report_options(a: &args::ReportArgs) -> Result<report::Options> {
         active: a.active,
         names: a.names.clone(),
         select: a.select.clone(),
+        open: Vec::new(),
     })
 }
 
@@ -233,6 +234,9 @@ fn lock_paths(cmd: &Cmd, devs: &[PathBuf]) -> Vec<PathBuf> {
 
 /// Runs the command; returns the exit code.
 fn run(cli: &Cli) -> Result<i32> {
+    if let Cmd::Kernel(k) = &cli.cmd {
+        return kernel(cli, &k.cmd);
+    }
     let stdout = std::io::stdout();
     let access = cli.cmd.access();
     // lvm2's -qq silences what its commands that change VGs print on
@@ -286,7 +290,12 @@ fn run(cli: &Cli) -> Result<i32> {
     }
     // Every image the command reads or writes is locked before it is read
     // (shared for readers, exclusive for writers) and stays locked to the end.
-    let policy = lvmsim::lock::Policy::from_flags(cli.nolocking, cli.lock_opt.is_some());
+    let mut policy = lvmsim::lock::Policy::from_flags(cli.nolocking, cli.lock_opt.is_some());
+    let live = live_kernel(cli, access)?;
+    if live.is_some() {
+        // The kernel holds the images; reports read beside it.
+        policy.locking = false;
+    }
     let notify = &mut |m: &str| eprintln!("  {m}");
     let _locks = if access == Access::Read {
         lvmsim::lock::acquire(
@@ -334,7 +343,11 @@ fn run(cli: &Cli) -> Result<i32> {
                 Cmd::Vgs(_) => report::Kind::Vg,
                 _ => report::Kind::Lv,
             };
-            let opts = report_options(a)?;
+            let mut opts = report_options(a)?;
+            if let Some(s) = &live {
+                opts.active = true;
+                opts.open = lvmsim::kernel::open_lvs(s);
+            }
             let sys = scan(&mut err)?;
             let r = report::report(&sys, kind, &opts)?;
             if let Some(h) = r.stderr_text() {
@@ -412,7 +425,10 @@ fn run(cli: &Cli) -> Result<i32> {
                     name,
                 },
         }) => {
-            let devs = dm_devices(list, &scan(&mut err)?)?;
+            let mut devs = dm_devices(list, &scan(&mut err)?)?;
+            if let Some(s) = &live {
+                lvmsim::kernel::live_open_counts(s, &mut devs);
+            }
             let name = name.as_deref();
             code = if *columns {
                 let fields = options.as_deref().unwrap_or(dmsetup::INFO_DEFAULT_FIELDS);
@@ -717,6 +733,8 @@ fn run(cli: &Cli) -> Result<i32> {
             let m = lvmsim::mutate::mutate(&o, &a.input, &a.output)?;
             writeln!(out, "{}: {}", m.mutation.kind.name(), m.mutation.what)?;
         }
+        // Handled before the images are locked.
+        Cmd::Kernel(k) => code = kernel(cli, &k.cmd)?,
     }
     out.flush()?;
     Ok(code)
@@ -821,6 +839,7 @@ fn lvm2_name(cmd: &Cmd) -> Option<&'static str> {
         Cmd::Cow(_) | Cmd::Map(_) | Cmd::Plan(_) => return None,
         Cmd::ThinDump(_) => return None,
         Cmd::Gen(_) | Cmd::Mutate(_) => return None,
+        Cmd::Kernel(_) => return None,
     })
 }
 
@@ -905,4 +924,160 @@ fn main() {
             std::process::exit(e.exit_code());
         }
     }
+}
+
+/// `lvmsim kernel ...`: the kernel takes its own locks; `start` runs it in
+/// a background process of this binary (`start --foreground`) and returns
+/// once that process says it serves.
+fn kernel(cli: &Cli, cmd: &args::KernelCmd) -> Result<i32> {
+    use args::KernelCmd;
+    use lvmsim::kernel;
+    use std::io::BufRead;
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        KernelCmd::Start {
+            dir,
+            foreground: true,
+            nbd,
+        } => {
+            let opts = kernel::Options {
+                dir: dir.clone(),
+                devices: devices(&cli.dev),
+                policy: lvmsim::lock::Policy::from_flags(cli.nolocking, cli.lock_opt.is_some()),
+                nbd: nbd.as_deref().map(kernel::NbdAddr::parse).transpose()?,
+            };
+            let k = match kernel::Kernel::start(&opts, Box::new(std::io::stderr())) {
+                Ok(k) => k,
+                Err(e) => {
+                    // The waiting `kernel start` shows this line.
+                    let _ = writeln!(out, "error: {e}");
+                    return Err(e);
+                }
+            };
+            // SIGTERM and SIGINT ask the kernel to stop as `kernel stop`
+            // does (refused, and logged, while a device is open).
+            let mut signals = signal_hook::iterator::Signals::new([
+                signal_hook::consts::SIGINT,
+                signal_hook::consts::SIGTERM,
+            ])
+            .map_err(|e| Error::Io {
+                context: "installing the signal handler".into(),
+                source: e,
+            })?;
+            let control_dir = dir.clone();
+            std::thread::spawn(move || {
+                for _ in signals.forever() {
+                    match kernel::control::ask(&control_dir, &kernel::control::Request::Stop) {
+                        Ok(kernel::control::Reply::Refused(m)) => eprintln!("{m}"),
+                        Err(e) => eprintln!("{e}"),
+                        Ok(_) => {}
+                    }
+                }
+            });
+            writeln!(out, "ready")?;
+            out.flush()?;
+            drop(out);
+            k.serve()?;
+            Ok(0)
+        }
+        KernelCmd::Start { dir, nbd, .. } => {
+            // A bad address is refused here, before any process starts.
+            if let Some(n) = nbd {
+                kernel::NbdAddr::parse(n)?;
+            }
+            std::fs::create_dir_all(dir).map_err(|e| Error::Io {
+                context: format!("{}: cannot create", dir.display()),
+                source: e,
+            })?;
+            let log_path = dir.join("kernel.log");
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log_path)
+                .map_err(|e| Error::Io {
+                    context: format!("{}: cannot open", log_path.display()),
+                    source: e,
+                })?;
+            let exe = std::env::current_exe().map_err(|e| Error::Io {
+                context: "finding lvmsim's own executable".into(),
+                source: e,
+            })?;
+            let mut c = std::process::Command::new(exe);
+            for d in devices(&cli.dev) {
+                c.arg("--dev").arg(d);
+            }
+            if cli.nolocking {
+                c.arg("--nolocking");
+            }
+            if let Some(o) = &cli.lock_opt {
+                c.arg("--lock-opt").arg(o);
+            }
+            c.args(["kernel", "start", "--foreground"]);
+            if let Some(n) = nbd {
+                c.arg("--nbd").arg(n);
+            }
+            c.arg(dir);
+            // Its own process group: a terminal's ^C for this command does
+            // not reach the kernel.
+            std::os::unix::process::CommandExt::process_group(&mut c, 0);
+            c.stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(log);
+            let mut child = c.spawn().map_err(|e| Error::Io {
+                context: "starting the kernel process".into(),
+                source: e,
+            })?;
+            let mut line = String::new();
+            if let Some(s) = child.stdout.take() {
+                let _ = std::io::BufReader::new(s).read_line(&mut line);
+            }
+            match line.trim_end() {
+                "ready" => Ok(0),
+                other => {
+                    let _ = child.wait();
+                    let msg = other.strip_prefix("error: ").map_or_else(
+                        || {
+                            format!(
+                                "the kernel ended before serving; see {}",
+                                log_path.display()
+                            )
+                        },
+                        str::to_owned,
+                    );
+                    Err(Error::Refused(msg))
+                }
+            }
+        }
+        KernelCmd::Stop { dir } => {
+            kernel::stop(dir)?;
+            Ok(0)
+        }
+        KernelCmd::Status { dir, json } => {
+            kernel::write_status(&kernel::status(dir)?, *json, &mut out)?;
+            Ok(0)
+        }
+    }
+}
+
+/// The running kernel named by --kernel or $LVMSIM_KERNEL, if any: its
+/// state for the reports; a command that writes is refused while it holds
+/// the images.
+fn live_kernel(cli: &Cli, access: Access) -> Result<Option<lvmsim::kernel::Status>> {
+    let Some(dir) = cli
+        .kernel
+        .clone()
+        .or_else(|| std::env::var_os("LVMSIM_KERNEL").map(PathBuf::from))
+    else {
+        return Ok(None);
+    };
+    let status = lvmsim::kernel::status(&dir)?;
+    if access != Access::Read {
+        return Err(Error::Refused(format!(
+            "the lvmsim kernel in {} holds the images; stop it (lvmsim kernel stop {}) \
+             before changing them",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    Ok(Some(status))
 }

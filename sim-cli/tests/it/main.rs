@@ -21,6 +21,7 @@ mod kernel_corpus;
 mod kernel_dmsetup;
 mod kernel_dmtable;
 mod kernel_forensics;
+mod kernel_live;
 mod kernel_metadata_replay;
 mod kernel_replay;
 mod kernel_thin;

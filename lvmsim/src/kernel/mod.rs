@@ -1,0 +1,566 @@
+//! A simulated kernel: the device-mapper devices of the active LVs, kept
+//! loaded by a long-running process and served as files through FUSE, so
+//! that the real kernel's tools (`mkfs`, `mount -o loop`, `dd`) use them
+//! as they use `/dev/VG/LV`.
+//!
+//! A kernel lives in a directory `DIR`:
+//! - `DIR/dev`: the FUSE mount, with `mapper/VG-LV` for every device lvm2
+//!   would load on `vgchange -ay` (the hidden `-real` and `-cow` layers of
+//!   origins and snapshots too) and `VG/LV` links beside them;
+//! - `DIR/control`: the control socket ([`control`]), through which
+//!   [`status`] and [`stop`] reach it;
+//! - `DIR/pid`: its process id.
+//!
+//! While it runs the kernel holds exclusive [`crate::lock`] locks on its
+//! images, so other lvmsim commands that write them wait (or fail with
+//! `--lock-opt nowait`) instead of changing what the kernel has loaded.
+//!
+//! I/O follows the kernel's snapshot semantics through
+//! [`cow_engine::handle::LvHandle`] (the same path as `lvmsim write`): a
+//! top-level device (`VG-LV`) shows the LV as users open it (origin writes
+//! copy chunks into every valid snapshot first, snapshot writes fill their
+//! COW, a full COW invalidates the snapshot and its I/O then fails with
+//! EIO); the hidden `-real` and `-cow` layers are the LVs' own segments.
+//! A device's open count is the number of devices stacked on it plus the
+//! open handles of its file.
+//!
+//! Not simulated yet: table changes while the kernel runs (activation
+//! and deactivation of single LVs, `lvcreate -s` of an active origin,
+//! suspend and resume: the set loaded at start stays until the stop), the
+//! background merge (an origin under merge serves `snapshot-merge`'s view,
+//! the merge does not advance), the kernel's batching of the exceptions in
+//! flight (each exception is committed as it is made, as `lvmsim write`
+//! does), discards (accepted, no effect), device numbers and events beyond
+//! invalidation.
+//!
+//! The library starts nothing by itself: [`Kernel::start`] loads and
+//! mounts in the calling process and [`Kernel::serve`] answers the control
+//! socket until a stop; the `lvmsim` binary runs them in a background
+//! process (`lvmsim kernel start DIR`).
+
+pub mod control;
+mod fuse;
+mod nbd;
+mod table;
+
+pub use table::Layer;
+
+use crate::error::{Error, Result, ResultExt};
+use crate::lock;
+use std::io::Write;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use table::Table;
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The kernel's directory (created if missing).
+    pub dir: PathBuf,
+    /// The images, as `--dev` names them (see [`crate::device_paths`]).
+    pub devices: Vec<PathBuf>,
+    /// How the images are locked.
+    pub policy: lock::Policy,
+    /// Also serve the devices over NBD there.
+    pub nbd: Option<NbdAddr>,
+}
+
+/// Where the NBD exports are served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NbdAddr {
+    /// A Unix socket (`unix:PATH`).
+    Unix(PathBuf),
+    /// A TCP address (`tcp:HOST:PORT`).
+    Tcp(String),
+}
+
+impl NbdAddr {
+    /// Parses `unix:PATH` or `tcp:HOST:PORT`.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] for any other form.
+    pub fn parse(s: &str) -> Result<NbdAddr> {
+        if let Some(p) = s.strip_prefix("unix:").filter(|p| !p.is_empty()) {
+            return Ok(NbdAddr::Unix(PathBuf::from(p)));
+        }
+        if let Some(a) = s.strip_prefix("tcp:").filter(|a| a.contains(':')) {
+            return Ok(NbdAddr::Tcp(a.to_owned()));
+        }
+        Err(Error::Usage(format!(
+            "--nbd {s}: give unix:PATH or tcp:HOST:PORT"
+        )))
+    }
+}
+
+impl std::fmt::Display for NbdAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NbdAddr::Unix(p) => write!(f, "unix:{}", p.display()),
+            NbdAddr::Tcp(a) => write!(f, "tcp:{a}"),
+        }
+    }
+}
+
+/// One loaded device as [`status`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeviceStatus {
+    /// Device-mapper name (`vg-lv`, `vg-lv-real`).
+    pub name: String,
+    /// Its VG.
+    pub vg: String,
+    /// Its LV.
+    pub lv: String,
+    /// Which of the LV's devices.
+    pub layer: Layer,
+    /// Size in bytes.
+    pub size: u64,
+    /// The open count (`dmsetup info`'s): devices stacked on it plus open
+    /// handles of its file.
+    pub open: u32,
+    /// Open handles of its file.
+    pub handles: u32,
+    /// Events raised while loaded, or at load for a snapshot found invalid.
+    pub event: u32,
+    /// A snapshot whose store is invalid (its I/O fails with EIO).
+    pub invalid: bool,
+    /// Its file.
+    pub path: String,
+    /// `DIR/dev/VG/LV`, for the devices lvm2 links there.
+    pub link: Option<String>,
+}
+
+/// A running kernel's state.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Status {
+    /// The kernel's process.
+    pub pid: u32,
+    /// Its directory.
+    pub dir: String,
+    /// The images it holds, as named to it.
+    pub images: Vec<String>,
+    /// Where it serves NBD exports (`VG/LV`), if it does.
+    pub nbd: Option<String>,
+    /// The loaded devices, by name.
+    pub devices: Vec<DeviceStatus>,
+}
+
+/// `DIR/control`.
+pub fn control_path(dir: &Path) -> PathBuf {
+    dir.join("control")
+}
+
+/// `DIR/pid`.
+pub fn pid_path(dir: &Path) -> PathBuf {
+    dir.join("pid")
+}
+
+/// `DIR/dev`: where the devices are mounted.
+pub fn dev_path(dir: &Path) -> PathBuf {
+    dir.join("dev")
+}
+
+/// `ENOTCONN`: what a FUSE mount whose server died answers.
+const ENOTCONN: i32 = 107;
+
+/// A kernel that serves its devices.
+pub struct Kernel {
+    dir: PathBuf,
+    table: Arc<Mutex<Table>>,
+    session: Option<fuser::BackgroundSession>,
+    listener: UnixListener,
+    images: Vec<String>,
+    nbd: Option<NbdAddr>,
+    _locks: lock::Guard,
+}
+
+impl Kernel {
+    /// Locks and scans the images, loads the devices `vgchange -ay` would
+    /// create, mounts them on `DIR/dev` and opens `DIR/control`; returns
+    /// once they serve. The kernel's log lines (scan warnings, snapshot
+    /// invalidations) go to `log`.
+    ///
+    /// # Errors
+    /// [`Error::Refused`] when a kernel already runs in `DIR`, when FUSE
+    /// is unavailable or `DIR/dev` is left mounted by a kernel that died;
+    /// lock, scan and activation errors of the images.
+    pub fn start(opts: &Options, mut log: Box<dyn Write + Send>) -> Result<Kernel> {
+        let dir = &opts.dir;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create", dir.display()))?;
+        let dir = dir
+            .canonicalize()
+            .with_context(|| format!("{}: cannot resolve", dir.display()))?;
+        let control = control_path(&dir);
+        if control.exists() {
+            if let Ok(Some(pid)) = running_pid(&dir) {
+                return Err(Error::Refused(format!(
+                    "an lvmsim kernel already runs in {} (pid {pid})",
+                    dir.display()
+                )));
+            }
+            std::fs::remove_file(&control)
+                .with_context(|| format!("{}: cannot remove", control.display()))?;
+        }
+        let mnt = dev_path(&dir);
+        match std::fs::metadata(&mnt) {
+            Err(e) if e.raw_os_error() == Some(ENOTCONN) => {
+                return Err(Error::Refused(format!(
+                    "{}: still mounted by a kernel that ended; unmount it (umount {})",
+                    mnt.display(),
+                    mnt.display()
+                )))
+            }
+            _ => std::fs::create_dir_all(&mnt)
+                .with_context(|| format!("{}: cannot create", mnt.display()))?,
+        }
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/fuse")
+            .map_err(|e| {
+                Error::Refused(format!(
+                    "FUSE is unavailable: /dev/fuse: {e} (load the fuse module, or give \
+                     the container /dev/fuse)"
+                ))
+            })?;
+        let paths = crate::device_paths(&opts.devices)?;
+        let files: Vec<PathBuf> = paths.iter().map(|(_, p)| PathBuf::from(p)).collect();
+        let locks = lock::acquire(&files, lock::Mode::Exclusive, opts.policy, &mut |m| {
+            let _ = writeln!(log, "{m}");
+        })?;
+        let sys = crate::scan(&opts.devices, false, &mut log)?;
+        // The table lives as long as the kernel's process.
+        let sys: &'static lvm_meta::scan::System = Box::leak(Box::new(sys));
+        let table = Arc::new(Mutex::new(Table::load(sys, log)?));
+        let fs = fuse::DevFs::new(Arc::clone(&table));
+        let mut config = fuser::Config::default();
+        config.mount_options = vec![
+            fuser::MountOption::FSName("lvmsim".into()),
+            fuser::MountOption::Subtype("lvmsim".into()),
+            fuser::MountOption::RW,
+            fuser::MountOption::NoExec,
+        ];
+        let session = fuser::spawn_mount(fs, &mnt, &config).map_err(|e| {
+            Error::Refused(format!(
+                "FUSE is unavailable: cannot mount {}: {e}",
+                mnt.display()
+            ))
+        })?;
+        if let Some(addr) = &opts.nbd {
+            serve_nbd(addr, &table)?;
+        }
+        let listener = UnixListener::bind(&control)
+            .with_context(|| format!("{}: cannot listen", control.display()))?;
+        std::fs::write(pid_path(&dir), format!("{}\n", std::process::id()))
+            .with_context(|| format!("{}: cannot write", pid_path(&dir).display()))?;
+        Ok(Kernel {
+            dir,
+            table,
+            session: Some(session),
+            listener,
+            images: paths.into_iter().map(|(n, _)| n).collect(),
+            nbd: opts.nbd.clone(),
+            _locks: locks,
+        })
+    }
+
+    /// The kernel's state now.
+    pub fn status(&self) -> Status {
+        let mut t = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        let sys = t.system();
+        let mnt = dev_path(&self.dir);
+        let mut devices = Vec::new();
+        for i in 0..t.devs.len() {
+            let invalid = t.invalid(i);
+            let d = &t.devs[i];
+            let vg = &sys.vgs[d.vg].vg;
+            devices.push(DeviceStatus {
+                name: d.name.clone(),
+                vg: vg.name.clone(),
+                lv: vg.lvs[d.lv].name.clone(),
+                layer: d.layer,
+                size: d.size,
+                open: d.holders.saturating_add(d.opens),
+                handles: d.opens,
+                event: d.events,
+                invalid,
+                path: mnt
+                    .join(crate::names::DM_SUBDIR)
+                    .join(&d.name)
+                    .display()
+                    .to_string(),
+                link: d
+                    .link
+                    .as_ref()
+                    .map(|(v, l)| mnt.join(v).join(l).display().to_string()),
+            });
+        }
+        Status {
+            pid: std::process::id(),
+            dir: self.dir.display().to_string(),
+            images: self.images.clone(),
+            nbd: self.nbd.as_ref().map(NbdAddr::to_string),
+            devices,
+        }
+    }
+
+    /// Answers the control socket until a stop is accepted; then flushes
+    /// the images, unmounts the devices and releases the locks.
+    ///
+    /// # Errors
+    /// A failed flush or unmount (the process should end all the same).
+    pub fn serve(mut self) -> Result<()> {
+        loop {
+            let Ok((s, _)) = self.listener.accept() else {
+                continue;
+            };
+            match control::read_request(&s) {
+                Some(control::Request::Status) => {
+                    control::answer(&s, &control::Reply::Status(self.status()))
+                }
+                Some(control::Request::Stop) => {
+                    let busy: Vec<String> = self
+                        .status()
+                        .devices
+                        .iter()
+                        .filter(|d| d.handles > 0)
+                        .map(|d| format!("{} (open count {})", d.name, d.open))
+                        .collect();
+                    if !busy.is_empty() {
+                        control::answer(
+                            &s,
+                            &control::Reply::Refused(format!(
+                                "cannot stop the kernel in {}: devices in use: {}",
+                                self.dir.display(),
+                                busy.join(", ")
+                            )),
+                        );
+                        continue;
+                    }
+                    let ended = self.end();
+                    match &ended {
+                        Ok(()) => control::answer(&s, &control::Reply::Stopped),
+                        Err(e) => control::answer(&s, &control::Reply::Refused(e.to_string())),
+                    }
+                    return ended;
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// Flushes, unmounts, removes the control socket and pid file.
+    fn end(&mut self) -> Result<()> {
+        self.table
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .flush_all()
+            .context("flushing the images")?;
+        if let Some(s) = self.session.take() {
+            s.umount_and_join()
+                .with_context(|| format!("{}: cannot unmount", dev_path(&self.dir).display()))?;
+        }
+        let _ = std::fs::remove_file(control_path(&self.dir));
+        let _ = std::fs::remove_file(pid_path(&self.dir));
+        if let Some(NbdAddr::Unix(p)) = &self.nbd {
+            let _ = std::fs::remove_file(p);
+        }
+        Ok(())
+    }
+}
+
+/// Listens on `addr` and serves each NBD client in a thread of its own.
+fn serve_nbd(addr: &NbdAddr, table: &Arc<Mutex<Table>>) -> Result<()> {
+    let t = Arc::clone(table);
+    match addr {
+        NbdAddr::Unix(p) => {
+            if std::os::unix::net::UnixStream::connect(p).is_err() {
+                let _ = std::fs::remove_file(p);
+            }
+            let l =
+                UnixListener::bind(p).with_context(|| format!("--nbd {addr}: cannot listen"))?;
+            std::thread::spawn(move || {
+                for s in l.incoming().flatten() {
+                    let t = Arc::clone(&t);
+                    std::thread::spawn(move || nbd::serve(s, &t));
+                }
+            });
+        }
+        NbdAddr::Tcp(a) => {
+            let l = std::net::TcpListener::bind(a)
+                .with_context(|| format!("--nbd {addr}: cannot listen"))?;
+            std::thread::spawn(move || {
+                for s in l.incoming().flatten() {
+                    let _ = s.set_nodelay(true);
+                    let t = Arc::clone(&t);
+                    std::thread::spawn(move || nbd::serve(s, &t));
+                }
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The pid of the kernel serving `dir`, if one answers.
+fn running_pid(dir: &Path) -> Result<Option<u32>> {
+    match control::ask(dir, &control::Request::Status) {
+        Ok(control::Reply::Status(s)) => Ok(Some(s.pid)),
+        Ok(_) => Ok(None),
+        Err(Error::Refused(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The state of the kernel serving `dir`.
+///
+/// # Errors
+/// [`Error::Refused`] when no kernel runs there.
+pub fn status(dir: &Path) -> Result<Status> {
+    match control::ask(dir, &control::Request::Status)? {
+        control::Reply::Status(s) => Ok(s),
+        control::Reply::Refused(m) => Err(Error::Refused(m)),
+        control::Reply::Stopped => Err(Error::Refused(format!(
+            "the kernel in {} is stopping",
+            dir.display()
+        ))),
+    }
+}
+
+/// The LVs (VG, LV) whose device is open in `s` (for `lvs`' `o`).
+pub fn open_lvs(s: &Status) -> Vec<(String, String)> {
+    s.devices
+        .iter()
+        .filter(|d| d.layer == Layer::Top && d.open > 0)
+        .map(|d| (d.vg.clone(), d.lv.clone()))
+        .collect()
+}
+
+/// Gives each device of `devs` (as `dmsetup` lists them for the images)
+/// the open count the running kernel `s` reports for it.
+pub fn live_open_counts(s: &Status, devs: &mut [crate::dmsetup::DmDevice]) {
+    for d in devs {
+        if let Some(l) = s.devices.iter().find(|l| l.name == d.name) {
+            d.open = l.open;
+        }
+    }
+}
+
+/// How long [`stop`] waits for the process to end after it answered.
+const EXIT_WAIT: Duration = Duration::from_secs(30);
+
+/// Stops the kernel serving `dir` (flush, unmount, end) and waits until
+/// its process has ended.
+///
+/// # Errors
+/// [`Error::Refused`] when no kernel runs there, or a device is open (as
+/// the kernel refuses to remove a device in use), or the process did not
+/// end.
+pub fn stop(dir: &Path) -> Result<()> {
+    let pid = status(dir)?.pid;
+    match control::ask(dir, &control::Request::Stop)? {
+        control::Reply::Stopped => {}
+        control::Reply::Refused(m) => return Err(Error::Refused(m)),
+        control::Reply::Status(_) => {
+            return Err(Error::Refused(
+                "the kernel answered a stop with its status".into(),
+            ))
+        }
+    }
+    let began = Instant::now();
+    while process_alive(pid) {
+        if began.elapsed() > EXIT_WAIT {
+            return Err(Error::Refused(format!(
+                "the kernel in {} (pid {pid}) stopped serving but did not end",
+                dir.display()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// True while process `pid` exists and has not ended (a zombie has).
+fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name in parentheses.
+        Ok(s) => s
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
+/// Writes `s` as `lvmsim kernel status` prints it: JSON, or a header and
+/// one line per device (name, layer, size in bytes, open count, handles,
+/// events, state, path).
+pub fn write_status(s: &Status, json: bool, out: &mut dyn Write) -> Result<()> {
+    if json {
+        serde_json::to_writer_pretty(&mut *out, s)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(out, "pid {}", s.pid)?;
+    writeln!(out, "dir {}", s.dir)?;
+    if let Some(n) = &s.nbd {
+        writeln!(out, "nbd {n}")?;
+    }
+    for i in &s.images {
+        writeln!(out, "image {i}")?;
+    }
+    let w = s
+        .devices
+        .iter()
+        .map(|d| d.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    writeln!(
+        out,
+        "{:<w$} {:<5} {:>12} {:>4} {:>7} {:>5} {:<7} Path",
+        "Name", "Layer", "Size", "Open", "Handles", "Event", "State"
+    )?;
+    for d in &s.devices {
+        let layer = match d.layer {
+            Layer::Top => "top",
+            Layer::Real => "real",
+            Layer::Cow => "cow",
+        };
+        writeln!(
+            out,
+            "{:<w$} {:<5} {:>12} {:>4} {:>7} {:>5} {:<7} {}",
+            d.name,
+            layer,
+            d.size,
+            d.open,
+            d.handles,
+            d.event,
+            if d.invalid { "Invalid" } else { "Active" },
+            d.link.as_deref().unwrap_or(&d.path)
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NbdAddr;
+
+    #[test]
+    fn nbd_addresses() {
+        assert_eq!(
+            NbdAddr::parse("unix:/run/k.sock").unwrap(),
+            NbdAddr::Unix("/run/k.sock".into())
+        );
+        assert_eq!(
+            NbdAddr::parse("tcp:127.0.0.1:10809").unwrap(),
+            NbdAddr::Tcp("127.0.0.1:10809".into())
+        );
+        for bad in ["unix:", "tcp:10809", "nbd://x", ""] {
+            assert!(NbdAddr::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(NbdAddr::Unix("/a".into()).to_string(), "unix:/a");
+    }
+}

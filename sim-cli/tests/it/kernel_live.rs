@@ -1,0 +1,759 @@
+//! `lvmsim kernel`: the simulated kernel serving active LVs as files
+//! through FUSE, checked against the one-shot commands and the real
+//! kernel's filesystems.
+//!
+//! - every device file of every kernel-corpus scenario reads as `lvmsim
+//!   cat` of its LV (an invalid or merging snapshot's file fails with EIO
+//!   where `cat` refuses), `-real` as the origin, `-cow` starts with the
+//!   store's magic; a kernel that only read leaves the images byte for
+//!   byte as the real kernel left them;
+//! - the same writes through the files and through `lvmsim write` give
+//!   identical images, overflow and invalidation included; the snapshot's
+//!   file then fails with EIO and the kernel logs the kernel's line;
+//! - the real kernel's ext4 on the origin's file (`mount -o loop`), a
+//!   snapshot taken between two runs, files changed in the origin: the
+//!   snapshot's mount shows the old files.
+//!
+//! They need root, /dev/fuse, `mount` and `mkfs.ext4` (e2fsprogs): a
+//! missing one fails the test. Every kernel is stopped and every mount
+//! undone when a test ends, also when it fails.
+
+use crate::common::{self, Lvmsim};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `EIO`.
+const EIO: i32 = 5;
+
+/// A kernel started for a test, with the filesystems mounted from its
+/// devices; dropping it unmounts them and stops the kernel (killing it and
+/// detaching its mount if the stop fails).
+struct Running {
+    dir: PathBuf,
+    mounts: Vec<PathBuf>,
+}
+
+impl Running {
+    /// `lvmsim --dev ... kernel start DIR` on `devs`.
+    fn start(devs: &[(String, PathBuf)], dir: &Path) -> Running {
+        let out = devs
+            .iter()
+            .fold(Lvmsim::new(), |l, (n, p)| l.dev(n, p))
+            .args(["kernel", "start"])
+            .arg(dir)
+            .run();
+        assert!(
+            out.ok(),
+            "kernel start: {} (this test needs root and /dev/fuse)",
+            out.stderr
+        );
+        Running {
+            dir: dir.to_owned(),
+            mounts: Vec::new(),
+        }
+    }
+
+    /// `kernel status --json`.
+    fn status(&self) -> serde_json::Value {
+        let out = Lvmsim::new()
+            .args(["kernel", "status", "--json"])
+            .arg(&self.dir)
+            .run();
+        assert!(out.ok(), "kernel status: {}", out.stderr);
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// The status entry of device `name`.
+    fn device(&self, name: &str) -> serde_json::Value {
+        self.status()["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == name)
+            .unwrap_or_else(|| panic!("no device {name}"))
+            .clone()
+    }
+
+    /// `DIR/dev/REL`.
+    fn file(&self, rel: &str) -> PathBuf {
+        self.dir.join("dev").join(rel)
+    }
+
+    /// Mounts `dev` (a device file) on `at` with `mount -o loop[,OPTS]`.
+    fn mount(&mut self, dev: &Path, at: &Path, opts: &str) {
+        std::fs::create_dir_all(at).unwrap();
+        let o = if opts.is_empty() {
+            "loop".to_owned()
+        } else {
+            format!("loop,{opts}")
+        };
+        run(Command::new("mount").args(["-o", &o]).arg(dev).arg(at));
+        self.mounts.push(at.to_owned());
+    }
+
+    /// Unmounts `at` (its loop device goes with it).
+    fn umount(&mut self, at: &Path) {
+        run(Command::new("umount").arg(at));
+        self.mounts.retain(|m| m != at);
+    }
+
+    /// `kernel stop`, which must succeed; the kernel's log is returned.
+    fn stop(mut self) -> String {
+        for m in std::mem::take(&mut self.mounts).iter().rev() {
+            run(Command::new("umount").arg(m));
+        }
+        // The last close reaches the kernel after umount returns.
+        let out = stop_when_closed(&self.dir);
+        assert!(out.ok(), "kernel stop: {}", out.stderr);
+        std::fs::read_to_string(self.dir.join("kernel.log")).unwrap_or_default()
+    }
+}
+
+/// `kernel stop`, retried for a moment while a device is still open (the
+/// kernel sees a file's last close a little after `close` returns, and a
+/// loop device's after its rundown; up to 5 s).
+fn stop_when_closed(dir: &Path) -> common::Output {
+    let mut tries = 0;
+    loop {
+        let out = Lvmsim::new().args(["kernel", "stop"]).arg(dir).run();
+        if out.ok() || !out.stderr.contains("in use") || tries == 250 {
+            return out;
+        }
+        tries += 1;
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for m in self.mounts.iter().rev() {
+            let ok = Command::new("umount")
+                .arg(m)
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                let _ = Command::new("umount").arg("-l").arg(m).status();
+            }
+        }
+        if !self.dir.join("control").exists() {
+            return;
+        }
+        if stop_when_closed(&self.dir).ok() {
+            return;
+        }
+        // Only a kernel process of this test's directory is killed (a
+        // stale pid file may name a reused pid).
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("pid")) {
+            let cmdline =
+                std::fs::read(format!("/proc/{}/cmdline", pid.trim())).unwrap_or_default();
+            let dir = self.dir.display().to_string();
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            if args.contains(&&b"--foreground"[..]) && args.contains(&dir.as_bytes()) {
+                let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+            }
+        }
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.join("dev"))
+            .status();
+    }
+}
+
+/// Runs a tool that must succeed (a missing tool fails the test).
+fn run(c: &mut Command) {
+    let out = c
+        .output()
+        .unwrap_or_else(|e| panic!("{c:?}: {e} (is the tool installed?)"));
+    assert!(
+        out.status.success(),
+        "{c:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The sha256 of every image of `s`.
+fn hashes(devs: &[(String, PathBuf)]) -> Vec<String> {
+    devs.iter().map(|(_, p)| common::sha256_file(p)).collect()
+}
+
+/// Every device file of scenario `name` reads as `lvmsim cat` of its LV,
+/// and a kernel that only read leaves the images unchanged.
+fn reads_as_cat(name: &str) {
+    let s = common::load_kernel(name);
+    let before = hashes(&s.devs);
+    let k = Running::start(&s.devs, &s.work.path().join("k"));
+    let status = k.status();
+    for d in status["devices"].as_array().unwrap() {
+        let dev = d["name"].as_str().unwrap();
+        let lv = format!(
+            "{}/{}",
+            d["vg"].as_str().unwrap(),
+            d["lv"].as_str().unwrap()
+        );
+        let path = PathBuf::from(d["path"].as_str().unwrap());
+        let read = std::fs::read(&path);
+        // The kernel holds the images' locks: cat reads beside it.
+        let cat = s.lvmsim().args(["--nolocking", "cat", &lv]).run();
+        match d["layer"].as_str().unwrap() {
+            "top" => match (&read, cat.ok()) {
+                (Ok(bytes), true) => {
+                    assert!(*bytes == cat.stdout, "{name}: {dev} differs from cat {lv}")
+                }
+                (Err(e), false) => assert_eq!(
+                    e.raw_os_error(),
+                    Some(EIO),
+                    "{name}: {dev}: {e}; cat: {}",
+                    cat.stderr
+                ),
+                (r, _) => panic!(
+                    "{name}: {dev} read {:?} but cat {lv} exited {}: {}",
+                    r.as_ref().map(Vec::len),
+                    cat.status,
+                    cat.stderr
+                ),
+            },
+            "real" => {
+                assert!(cat.ok(), "{name}: cat {lv}: {}", cat.stderr);
+                assert!(
+                    read.unwrap() == cat.stdout,
+                    "{name}: {dev} differs from cat {lv}"
+                );
+            }
+            "cow" => {
+                let bytes = read.unwrap();
+                assert_eq!(bytes.len() as u64, d["size"].as_u64().unwrap());
+                assert_eq!(&bytes[..4], b"SnAp", "{name}: {dev}: no store magic");
+            }
+            other => panic!("{name}: {dev}: layer {other}"),
+        }
+        if let Some(link) = d["link"].as_str() {
+            assert_eq!(
+                std::fs::canonicalize(link).unwrap(),
+                std::fs::canonicalize(&path).unwrap(),
+                "{name}: {link}"
+            );
+        }
+    }
+    k.stop();
+    assert_eq!(
+        hashes(&s.devs),
+        before,
+        "{name}: reading changed the images"
+    );
+}
+
+common::scenario_tests!("kernel", "scenario", reads_as_cat;
+    damaged_label, damaged_mda, linear_fragmented, merge_complete, merge_interrupted,
+    merge_with_sibling, ring_wrap, snap_areas, snap_chunks, snap_drop_reuse, snap_extend,
+    snap_full_edges, snap_lvremove, snap_overflow, snap_overflow_blocks, snap_partial_chunk,
+    snap_striped_origin, snap_write_overflow, striped_mdacopies, two_snaps_one_overflows,
+    walkthrough, walkthrough_merge);
+
+/// A fresh VG `vg` on one 64 MiB image in `dir`: `origin` (`origin_mib`)
+/// and, unless `cow_mib` is 0, snapshot `snap` of `cow_mib` with 4 KiB
+/// chunks, made by lvmsim.
+fn fresh_vg(dir: &Path, origin_mib: u32, cow_mib: u32) -> Vec<(String, PathBuf)> {
+    let img = dir.join("d.img");
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    let l = || {
+        Lvmsim::new()
+            .dev("/dev/sdz", &img)
+            .env("LVMSIM_DETERMINISTIC", "1")
+    };
+    for args in [
+        vec!["vgcreate".to_owned(), "vg".into(), "/dev/sdz".into()],
+        vec![
+            "lvcreate".into(),
+            "-L".into(),
+            format!("{origin_mib}m"),
+            "-n".into(),
+            "origin".into(),
+            "vg".into(),
+        ],
+    ] {
+        let out = l().args(&args).run();
+        assert!(out.ok(), "{args:?}: {}", out.stderr);
+    }
+    let devs = vec![("/dev/sdz".to_owned(), img)];
+    if cow_mib > 0 {
+        snapshot(&devs, cow_mib);
+    }
+    devs
+}
+
+/// `lvcreate -s -n snap -L COW -c 4k vg/origin` on the images.
+fn snapshot(devs: &[(String, PathBuf)], cow_mib: u32) {
+    let out = devs
+        .iter()
+        .fold(Lvmsim::new(), |l, (n, p)| l.dev(n, p))
+        .env("LVMSIM_DETERMINISTIC", "1")
+        .args(["lvcreate", "-s", "-n", "snap", "-c", "4k", "-L"])
+        .arg(format!("{cow_mib}m"))
+        .arg("vg/origin")
+        .run();
+    assert!(out.ok(), "lvcreate -s: {}", out.stderr);
+}
+
+/// Writes of the equality test: (LV, byte offset, length, fill byte). The
+/// origin writes cross chunk edges; the large ones fill the COW (4 MiB, one
+/// extent), so the snapshot is invalidated in the middle of one and the
+/// snapshot write after it fails.
+const WRITES: &[(&str, u64, usize, u8)] = &[
+    ("origin", 0, 4096, 0x11),
+    ("origin", 6000, 10_000, 0x22),
+    ("snap", 4096 * 40 + 100, 3000, 0x33),
+    ("snap", 4096 * 50, 8192, 0x44),
+    ("origin", 4096 * 40, 4096 * 3, 0x55),
+    ("origin", 1 << 20, 2 << 20, 0x66),
+    ("origin", (4 << 20) + 512, 3 << 20, 0x77),
+    ("snap", 0, 4096, 0x88),
+];
+
+#[test]
+fn writes_through_the_files_equal_lvmsim_write() {
+    let t = common::scratch();
+    let base = t.path().join("base");
+    std::fs::create_dir(&base).unwrap();
+    let devs = fresh_vg(&base, 8, 1);
+    let img = &devs[0].1;
+    let (a, b) = (t.path().join("a.img"), t.path().join("b.img"));
+    std::fs::copy(img, &a).unwrap();
+    std::fs::copy(img, &b).unwrap();
+
+    // Through the kernel's files.
+    let k = Running::start(&[("/dev/sdz".into(), a.clone())], &t.path().join("k"));
+    let mut file_errors = Vec::new();
+    for &(lv, off, len, fill) in WRITES {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(k.file(&format!("vg/{lv}")))
+            .unwrap();
+        file_errors.push(
+            f.write_all_at(&vec![fill; len], off)
+                .err()
+                .and_then(|e| e.raw_os_error()),
+        );
+    }
+    let snap = k.device("vg-snap");
+    assert_eq!(snap["invalid"], true, "the COW should have filled: {snap}");
+    assert_eq!(snap["event"], 1);
+    let err = std::fs::read(k.file("vg/snap")).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(EIO), "{err}");
+    let log = k.stop();
+    assert!(
+        log.contains(
+            "device-mapper: snapshots: Invalidating snapshot: Unable to allocate exception."
+        ),
+        "{log}"
+    );
+
+    // Through `lvmsim write`.
+    let mut write_errors = Vec::new();
+    for &(lv, off, len, fill) in WRITES {
+        let out = Lvmsim::new()
+            .dev("/dev/sdz", &b)
+            .args(["write", &format!("vg/{lv}"), "--offset", &off.to_string()])
+            .stdin(&vec![fill; len])
+            .run();
+        write_errors.push((!out.ok()).then_some(EIO));
+    }
+    assert_eq!(file_errors, write_errors, "the writes that failed");
+    assert!(
+        std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
+        "the images differ after the same writes"
+    );
+    // Writes to the snapshot after the overflow fail.
+    assert!(file_errors.iter().any(Option::is_some), "{file_errors:?}");
+}
+
+#[test]
+fn ext4_on_the_origin_and_its_snapshot_under_the_real_kernel() {
+    let t = common::scratch();
+    let devs = fresh_vg(t.path(), 32, 0);
+    let kdir = t.path().join("k");
+    let (m, sm) = (t.path().join("m"), t.path().join("s"));
+
+    // A filesystem with two files, made through the origin's file.
+    let mut k = Running::start(&devs, &kdir);
+    run(Command::new("mkfs.ext4")
+        .args(["-q", "-F"])
+        .arg(k.file("vg/origin")));
+    k.mount(&k.file("vg/origin"), &m, "");
+    std::fs::write(m.join("kept"), b"old kept\n").unwrap();
+    std::fs::write(m.join("gone"), vec![7u8; 300_000]).unwrap();
+    k.umount(&m);
+    k.stop();
+
+    // The snapshot, taken while the kernel is stopped.
+    snapshot(&devs, 16);
+
+    let mut k = Running::start(&devs, &kdir);
+    assert_eq!(k.device("vg-snap")["open"], 0);
+    k.mount(&k.file("vg/origin"), &m, "");
+    assert_eq!(
+        k.device("vg-origin")["handles"],
+        1,
+        "the loop device holds the origin open"
+    );
+    std::fs::write(m.join("kept"), b"new kept\n").unwrap();
+    std::fs::remove_file(m.join("gone")).unwrap();
+    std::fs::write(m.join("added"), b"added\n").unwrap();
+    run(Command::new("sync").arg("-f").arg(m.join("kept")));
+    k.mount(&k.file("vg/snap"), &sm, "ro,noload");
+    let names = |d: &Path| {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&m), ["added", "kept", "lost+found"]);
+    assert_eq!(names(&sm), ["gone", "kept", "lost+found"]);
+    assert_eq!(std::fs::read(sm.join("kept")).unwrap(), b"old kept\n");
+    assert_eq!(std::fs::read(sm.join("gone")).unwrap(), vec![7u8; 300_000]);
+    assert_eq!(std::fs::read(m.join("kept")).unwrap(), b"new kept\n");
+    let log = k.stop();
+    assert!(!log.contains("Invalidating"), "{log}");
+
+    // The images afterwards: the snapshot holds copied chunks, the
+    // one-shot reader sees the same old filesystem.
+    let lvs = Lvmsim::new()
+        .dev(&devs[0].0, &devs[0].1)
+        .args(["dmsetup", "status", "vg-snap"])
+        .run();
+    assert!(lvs.ok(), "{}", lvs.stderr);
+    let used: u64 = lvs
+        .text()
+        .split_whitespace()
+        .nth(3)
+        .and_then(|u| u.split('/').next())
+        .and_then(|u| u.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        used > 8,
+        "the snapshot's store holds no copied chunk: {}",
+        lvs.text()
+    );
+}
+
+#[test]
+fn a_running_kernel_holds_its_images_and_its_directory() {
+    let t = common::scratch();
+    let devs = fresh_vg(t.path(), 8, 4);
+    let kdir = t.path().join("k");
+    let l = || Lvmsim::new().dev(&devs[0].0, &devs[0].1);
+
+    let none = Lvmsim::new().args(["kernel", "status"]).arg(&kdir).run();
+    assert_eq!(none.status, 5);
+    assert!(
+        none.stderr.contains("no lvmsim kernel runs in"),
+        "{}",
+        none.stderr
+    );
+
+    let k = Running::start(&devs, &kdir);
+    let pid = k.status()["pid"].as_u64().unwrap();
+    // Another writer cannot change what the kernel has loaded.
+    let w = l()
+        .args([
+            "--lock-opt",
+            "nowait",
+            "write",
+            "vg/origin",
+            "--offset",
+            "0",
+        ])
+        .stdin(b"x")
+        .run();
+    assert_ne!(w.status, 0);
+    assert!(
+        w.stderr.contains(&format!("locked by pid {pid}")),
+        "{}",
+        w.stderr
+    );
+    // One kernel per directory.
+    let again = l().args(["kernel", "start"]).arg(&kdir).run();
+    assert_eq!(again.status, 5);
+    assert!(
+        again.stderr.contains(&format!(
+            "already runs in {} (pid {pid})",
+            std::fs::canonicalize(&kdir).unwrap().display()
+        )),
+        "{}",
+        again.stderr
+    );
+    // An open device keeps the kernel from stopping, as the kernel refuses
+    // to remove a device in use.
+    let held = std::fs::File::open(k.file("vg/snap")).unwrap();
+    let mut status = k.device("vg-snap");
+    for _ in 0..250 {
+        if status["handles"] == 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        status = k.device("vg-snap");
+    }
+    assert_eq!(status["handles"], 1, "{status}");
+    assert_eq!(
+        k.device("vg-origin-real")["open"],
+        2,
+        "origin and snapshot stack on -real"
+    );
+    // The reports show the live state through --kernel, as lvm2 on a
+    // running system: active, and open where a handle is.
+    let lvs = l()
+        .arg("--kernel")
+        .arg(&kdir)
+        .args([
+            "lvs",
+            "--noheadings",
+            "-o",
+            "lv_name,lv_attr,lv_device_open",
+        ])
+        .run();
+    assert!(lvs.ok(), "{}", lvs.stderr);
+    let rows: Vec<Vec<String>> = lvs
+        .text()
+        .lines()
+        .map(|l| l.split_whitespace().map(str::to_owned).collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            vec!["origin", "owi-a-s---"],
+            vec!["snap", "swi-aos---", "open"]
+        ]
+    );
+    let info = Lvmsim::new()
+        .dev(&devs[0].0, &devs[0].1)
+        .env("LVMSIM_KERNEL", &kdir)
+        .args(["dmsetup", "info", "-c", "--noheadings", "-o", "name,open"])
+        .run();
+    assert!(info.ok(), "{}", info.stderr);
+    assert_eq!(
+        info.text(),
+        "vg-origin:0\nvg-origin-real:2\nvg-snap:1\nvg-snap-cow:1\n"
+    );
+    let refused = l()
+        .arg("--kernel")
+        .arg(&kdir)
+        .args(["lvremove", "vg/snap"])
+        .run();
+    assert_eq!(refused.status, 5);
+    assert!(
+        refused.stderr.contains("holds the images; stop it"),
+        "{}",
+        refused.stderr
+    );
+    let busy = Lvmsim::new().args(["kernel", "stop"]).arg(&kdir).run();
+    assert_eq!(busy.status, 5);
+    assert!(
+        busy.stderr
+            .contains("devices in use: vg-snap (open count 1)"),
+        "{}",
+        busy.stderr
+    );
+    drop(held);
+    k.stop();
+    assert!(!kdir.join("control").exists() && !kdir.join("pid").exists());
+    // The images are free again.
+    assert!(l().args(["--lock-opt", "nowait", "lvs"]).run().ok());
+    let gone = l().arg("--kernel").arg(&kdir).arg("lvs").run();
+    assert_eq!(gone.status, 5);
+    assert!(
+        gone.stderr.contains("no lvmsim kernel runs in"),
+        "{}",
+        gone.stderr
+    );
+}
+
+#[test]
+fn a_killed_kernel_leaves_a_mount_that_start_names() {
+    let t = common::scratch();
+    let devs = fresh_vg(t.path(), 8, 0);
+    let kdir = t.path().join("k");
+    let k = Running::start(&devs, &kdir);
+    let pid = k.status()["pid"].as_u64().unwrap().to_string();
+    run(Command::new("kill").args(["-9", &pid]));
+    // Its locks end with it; its mount stays until someone unmounts it.
+    let mut tries = 0;
+    let again = loop {
+        let out = Lvmsim::new()
+            .dev(&devs[0].0, &devs[0].1)
+            .args(["kernel", "start"])
+            .arg(&kdir)
+            .run();
+        if out.stderr.contains("still mounted") || tries == 100 {
+            break out;
+        }
+        tries += 1;
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(again.status, 5, "{}", again.stderr);
+    assert!(
+        again
+            .stderr
+            .contains("still mounted by a kernel that ended"),
+        "{}",
+        again.stderr
+    );
+    run(Command::new("umount").arg(kdir.join("dev")));
+    drop(k);
+    let k = Running::start(&devs, &kdir);
+    assert_eq!(k.device("vg-origin")["size"], 8 << 20);
+    k.stop();
+}
+
+/// Runs a libnbd tool (libnbd-bin) that must succeed; returns stdout.
+fn nbd_tool(args: &[&str]) -> String {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e} (install libnbd-bin)", args[0]));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A client speaking the protocol by hand: the greeting, then `NBD_OPT_GO`
+/// for `export`; returns the socket ready for requests and the size.
+fn nbd_go(sock: &Path, export: &str) -> (std::os::unix::net::UnixStream, u64) {
+    use byteorder::{BigEndian as BE, ReadBytesExt, WriteBytesExt};
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(sock).unwrap();
+    let mut hello = [0u8; 18];
+    s.read_exact(&mut hello).unwrap();
+    assert_eq!(&hello[..16], b"NBDMAGICIHAVEOPT");
+    s.write_u32::<BE>(3).unwrap(); // fixed newstyle, no zeroes
+    s.write_all(b"IHAVEOPT").unwrap();
+    s.write_u32::<BE>(7).unwrap(); // NBD_OPT_GO
+    s.write_u32::<BE>(4 + export.len() as u32 + 2).unwrap();
+    s.write_u32::<BE>(export.len() as u32).unwrap();
+    s.write_all(export.as_bytes()).unwrap();
+    s.write_u16::<BE>(0).unwrap();
+    let mut size = 0;
+    loop {
+        assert_eq!(s.read_u64::<BE>().unwrap(), 0x0003_e889_0455_65a9);
+        assert_eq!(s.read_u32::<BE>().unwrap(), 7);
+        let kind = s.read_u32::<BE>().unwrap();
+        let len = s.read_u32::<BE>().unwrap();
+        let mut data = vec![0u8; len as usize];
+        s.read_exact(&mut data).unwrap();
+        match kind {
+            3 if data[..2] == [0, 0] => size = u64::from_be_bytes(data[2..10].try_into().unwrap()),
+            3 => {}
+            1 => return (s, size),
+            other => panic!("NBD_OPT_GO for {export}: reply {other:#x}"),
+        }
+    }
+}
+
+/// Sends NBD_CMD_READ; returns the reply's error and data.
+fn nbd_read(s: &mut std::os::unix::net::UnixStream, off: u64, len: u32) -> (u32, Vec<u8>) {
+    use byteorder::{BigEndian as BE, ReadBytesExt, WriteBytesExt};
+    use std::io::Read;
+    s.write_u32::<BE>(0x2560_9513).unwrap();
+    s.write_u16::<BE>(0).unwrap();
+    s.write_u16::<BE>(0).unwrap(); // NBD_CMD_READ
+    s.write_u64::<BE>(0xfeed).unwrap();
+    s.write_u64::<BE>(off).unwrap();
+    s.write_u32::<BE>(len).unwrap();
+    assert_eq!(s.read_u32::<BE>().unwrap(), 0x6744_6698);
+    let error = s.read_u32::<BE>().unwrap();
+    assert_eq!(s.read_u64::<BE>().unwrap(), 0xfeed);
+    let mut data = vec![0u8; if error == 0 { len as usize } else { 0 }];
+    s.read_exact(&mut data).unwrap();
+    (error, data)
+}
+
+#[test]
+fn nbd_exports_read_as_cat_and_take_writes_as_lvmsim_write() {
+    use std::io::Write;
+    let s = common::load_kernel("two-snaps-one-overflows");
+    let b = s.work.path().join("b.img");
+    std::fs::copy(&s.devs[0].1, &b).unwrap();
+    let sock = s.work.path().join("nbd.sock");
+    let uri = |e: &str| format!("nbd+unix:///{e}?socket={}", sock.display());
+    let out = s
+        .lvmsim()
+        .args(["kernel", "start", "--nbd"])
+        .arg(format!("unix:{}", sock.display()))
+        .arg(s.work.path().join("k"))
+        .run();
+    assert!(out.ok(), "kernel start --nbd: {}", out.stderr);
+    let k = Running {
+        dir: s.work.path().join("k"),
+        mounts: Vec::new(),
+    };
+    let list = nbd_tool(&["nbdinfo", "--list", &uri("")]);
+    for e in ["vg/big", "vg/origin", "vg/small"] {
+        assert!(list.contains(&format!("export=\"{e}\"")), "{list}");
+    }
+    // A malformed greeting and a client that vanishes mid-request end
+    // only their own connections.
+    {
+        let mut bad = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+        let _ = bad.write_all(&[0xff; 64]);
+        let (mut gone, _) = nbd_go(&sock, "vg/origin");
+        let _ = gone.write_all(&[0x25, 0x60, 0x95, 0x13, 0, 0]);
+    }
+    for e in ["vg/big", "vg/origin"] {
+        assert_eq!(
+            nbd_tool(&["nbdinfo", "--size", &uri(e)]).trim(),
+            (8u64 << 20).to_string()
+        );
+        let copy = s.work.path().join("copy");
+        nbd_tool(&["nbdcopy", &uri(e), copy.to_str().unwrap()]);
+        let cat = s.lvmsim().args(["--nolocking", "cat", e]).run();
+        assert!(
+            cat.ok() && std::fs::read(&copy).unwrap() == cat.stdout,
+            "{e} differs from cat"
+        );
+    }
+    // The invalid snapshot is a read-only export whose reads fail with EIO.
+    assert!(nbd_tool(&["nbdinfo", &uri("vg/small")]).contains("is_read_only: true"));
+    let (mut small, size) = nbd_go(&sock, "vg/small");
+    assert_eq!(size, 8 << 20);
+    assert_eq!(nbd_read(&mut small, 0, 4096).0, EIO as u32);
+    // A read past the end is refused (EINVAL); the connection stays.
+    let (mut origin, _) = nbd_go(&sock, "vg/origin");
+    assert_eq!(nbd_read(&mut origin, (8 << 20) - 512, 1024).0, 22);
+    assert_eq!(nbd_read(&mut origin, 0, 512).0, 0);
+    drop((small, origin));
+    // Writes through the export equal the same writes with lvmsim write.
+    let data: Vec<u8> = (0..(3u32 << 20) / 4)
+        .flat_map(|i| (i * 7).to_le_bytes())
+        .collect();
+    let src = s.work.path().join("data");
+    std::fs::write(&src, &data).unwrap();
+    // One request at a time, in order: chunks reach the COW as they do
+    // through `lvmsim write`.
+    nbd_tool(&[
+        "nbdcopy",
+        "--connections=1",
+        "--requests=1",
+        "--threads=1",
+        src.to_str().unwrap(),
+        &uri("vg/origin"),
+    ]);
+    let out = stop_when_closed(&k.dir);
+    assert!(out.ok(), "kernel stop: {}", out.stderr);
+    let w = Lvmsim::new()
+        .dev(&s.devs[0].0, &b)
+        .args(["write", "vg/origin", "--offset", "0"])
+        .stdin(&data)
+        .run();
+    assert!(w.ok(), "{}", w.stderr);
+    assert!(
+        std::fs::read(&s.devs[0].1).unwrap() == std::fs::read(&b).unwrap(),
+        "the images differ after the same writes"
+    );
+}
