@@ -1,7 +1,9 @@
 //! `dmsetup status`: the device-mapper devices lvm2 would load for each VG
 //! on activation, with the status line the kernel would report for each,
 //! computed from the images (snapshot fill levels from the exception
-//! stores, exactly as `persistent_usage` counts them).
+//! stores, exactly as `persistent_usage` counts them; thin-pool and thin
+//! lines from the pool's committed metadata, see [`crate::thin::dm_pool`]
+//! for the pools lvmsim refuses to describe).
 
 use crate::error::Result;
 use cow_engine::view::load_store;
@@ -257,6 +259,13 @@ fn segment_table(
 /// itself, then for each snapshot in `snapshot_segs` order its `-cow` and
 /// its own device (the `error` target for the merging one). The COW LVs
 /// are activated with their origin, not on their own.
+///
+/// A thin pool is its `_tmeta` and `_tdata` devices, `POOL-tpool` (the
+/// `thin-pool` target) and the pool's own device, a linear mapping of all
+/// of `-tpool`; each thin LV is a `thin` target on `-tpool`. The numbers
+/// of `_tmeta`, `_tdata` and `-tpool`, which the tables name, must come
+/// from `minors`: no kernel record shows the order a fresh activation
+/// creates them in, so the call is refused without them.
 pub fn table(
     sys: &System,
     devno: &dyn Fn(usize) -> String,

@@ -4,7 +4,8 @@
 //! 1 left. Device numbers `253:N` depend on the order devices were created
 //! since boot; lvmsim numbers them as a fresh `vgchange -ay` does, so a
 //! record showing them is used only if the VG was activated from nothing
-//! after its last lvcreate (the test asserts it).
+//! after its last lvcreate (the test asserts it), or with the kernel's
+//! numbers passed with `--minor` (thin-pool, see [`ACTIVE_TABLE`]).
 
 use crate::common;
 
