@@ -1,7 +1,9 @@
 //! `dmsetup status`: the device-mapper devices lvm2 would load for each VG
 //! on activation, with the status line the kernel would report for each,
 //! computed from the images (snapshot fill levels from the exception
-//! stores, exactly as `persistent_usage` counts them).
+//! stores, exactly as `persistent_usage` counts them; thin-pool and thin
+//! lines from the pool's committed metadata, see [`crate::thin::dm_pool`]
+//! for the pools lvmsim refuses to describe).
 
 use crate::error::Result;
 use cow_engine::view::load_store;
@@ -54,6 +56,28 @@ fn segment_lines(
         .collect()
 }
 
+/// The layer name of a thin pool's `thin-pool` device.
+const TPOOL: &str = "tpool";
+
+/// What an LV is to thin provisioning's device-mapper tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ThinKind {
+    /// A `thin-pool` segment.
+    Pool,
+    /// A `thin` segment.
+    Thin,
+}
+
+/// LV `lv`'s thin kind, by its first segment's type (also for segments
+/// lvmsim cannot read, which [`crate::thin::dm_pool`] then refuses).
+fn thin_kind(vg: &Vg, lv: usize) -> Option<ThinKind> {
+    match vg.lvs[lv].segments.first()?.type_name.as_str() {
+        "thin-pool" => Some(ThinKind::Pool),
+        "thin" => Some(ThinKind::Thin),
+        _ => None,
+    }
+}
+
 /// A snapshot target's status: `allocated/total metadata` as
 /// `persistent_usage` counts them, or `Invalid`.
 fn store_status(vg: &Vg, cow: usize, chunk: u64, pvs: &[Option<&Image>]) -> Result<String> {
@@ -85,6 +109,38 @@ pub fn status(
         for (i, lv) in vg.lvs.iter().enumerate() {
             if lv.is_snapshot_glue() {
                 continue;
+            }
+            match thin_kind(vg, i) {
+                Some(ThinKind::Pool) => {
+                    // lvm2 loads the pool as `-tpool` over its metadata and
+                    // data LVs, and the pool's own device as a linear
+                    // mapping of all of `-tpool`.
+                    let seg = crate::thin::dm_pool(vg, i)?;
+                    let st = crate::thin::dm_pool_status(vg, i, &pvs)?;
+                    for part in [seg.metadata, seg.data] {
+                        for l in segment_lines(vg, inst, part, devno) {
+                            lines.push((dm_name(&vg.name, &vg.lvs[part].name, None), l));
+                        }
+                    }
+                    lines.push((
+                        dm_name(&vg.name, &lv.name, Some(TPOOL)),
+                        format!("0 {} thin-pool {st}", size(i)),
+                    ));
+                    lines.push((
+                        dm_name(&vg.name, &lv.name, None),
+                        format!("0 {} linear ", size(i)),
+                    ));
+                    continue;
+                }
+                Some(ThinKind::Thin) => {
+                    let st = crate::thin::dm_thin_status(vg, i, &pvs)?;
+                    lines.push((
+                        dm_name(&vg.name, &lv.name, None),
+                        format!("0 {} thin {st}", size(i)),
+                    ));
+                    continue;
+                }
+                None => {}
             }
             let role = &vg.roles[i];
             let own = |layer: Option<&str>, lines: &mut Vec<(String, String)>| {
@@ -203,6 +259,13 @@ fn segment_table(
 /// itself, then for each snapshot in `snapshot_segs` order its `-cow` and
 /// its own device (the `error` target for the merging one). The COW LVs
 /// are activated with their origin, not on their own.
+///
+/// A thin pool is its `_tmeta` and `_tdata` devices, `POOL-tpool` (the
+/// `thin-pool` target) and the pool's own device, a linear mapping of all
+/// of `-tpool`; each thin LV is a `thin` target on `-tpool`. The numbers
+/// of `_tmeta`, `_tdata` and `-tpool`, which the tables name, must come
+/// from `minors`: no kernel record shows the order a fresh activation
+/// creates them in, so the call is refused without them.
 pub fn table(
     sys: &System,
     devno: &dyn Fn(usize) -> String,
@@ -218,6 +281,18 @@ pub fn table(
         let m = minors.iter().find(|(n, _)| n == dm).map_or(m, |(_, v)| *v);
         format!("253:{m}")
     };
+    // The devices of a thin pool that tables name: their numbers come
+    // from `minors` only, as no kernel record shows the order a fresh
+    // activation creates them in.
+    let pinned = |dm: &str| -> Result<String> {
+        match minors.iter().find(|(n, _)| n == dm) {
+            Some((_, m)) => Ok(format!("253:{m}")),
+            None => Err(crate::error::Error::Refused(format!(
+                "{dm}: the number of a thin pool's device depends on the order lvm2 activated it in, \
+                 which lvmsim does not know: give it with --minor {dm}=MINOR"
+            ))),
+        }
+    };
     for inst in &sys.vgs {
         let vg = &inst.vg;
         let own = |lv: usize, name: String, lines: &mut Vec<(String, String)>| {
@@ -232,6 +307,46 @@ pub fn table(
                 continue;
             }
             let name = |l: usize, layer: Option<&str>| dm_name(&vg.name, &vg.lvs[l].name, layer);
+            match thin_kind(vg, i) {
+                Some(ThinKind::Pool) => {
+                    let seg = crate::thin::dm_pool(vg, i)?;
+                    let mut parts = Vec::new();
+                    for part in [seg.metadata, seg.data] {
+                        next(&name(part, None));
+                        own(part, name(part, None), &mut lines);
+                        parts.push(pinned(&name(part, None))?);
+                    }
+                    next(&name(i, Some(TPOOL)));
+                    let tpool = pinned(&name(i, Some(TPOOL)))?;
+                    // Data block size, low-water mark 0 (lvm2 leaves the
+                    // threshold to dmeventd), no feature arguments
+                    // (`dm_pool` refuses the settings that add some).
+                    lines.push((
+                        name(i, Some(TPOOL)),
+                        format!(
+                            "0 {} thin-pool {} {} {} 0 0 ",
+                            size(i),
+                            parts[0],
+                            parts[1],
+                            seg.chunk_size
+                        ),
+                    ));
+                    next(&name(i, None));
+                    lines.push((name(i, None), format!("0 {} linear {tpool} 0", size(i))));
+                    continue;
+                }
+                Some(ThinKind::Thin) => {
+                    let t = crate::thin::dm_thin(vg, i)?;
+                    next(&name(i, None));
+                    let tpool = pinned(&name(t.pool, Some(TPOOL)))?;
+                    lines.push((
+                        name(i, None),
+                        format!("0 {} thin {tpool} {}", size(i), t.device_id),
+                    ));
+                    continue;
+                }
+                None => {}
+            }
             if role.origin_of.is_empty() {
                 if lv.visible_flag() {
                     next(&name(i, None));
@@ -561,6 +676,12 @@ pub fn devices(sys: &System, opts: &DmOpts) -> Result<Vec<DmDevice>> {
                 })
                 .collect()
         };
+        if let Some(i) = (0..vg.lvs.len()).find(|&i| thin_kind(vg, i).is_some()) {
+            return Err(crate::error::Error::Refused(format!(
+                "{}/{}: lvmsim's dmsetup info, ls and deps do not list thin pools and thin LVs",
+                vg.name, vg.lvs[i].name
+            )));
+        }
         let segs = |lv: usize| vg.lvs[lv].segments.len();
         let mut invalid = Vec::new();
         for (i, lv) in vg.lvs.iter().enumerate() {

@@ -433,3 +433,184 @@ pub fn thin_dump(
     out.write_all(&buf)?;
     Ok(())
 }
+
+/// Sectors in a pool metadata block (4 KiB).
+const METADATA_BLOCK_SECTORS: u64 = 8;
+
+/// Largest metadata LV, in sectors, whose metadata low-water mark the
+/// kernel records pin down: up to 16 MiB the mark is a quarter of the
+/// metadata blocks (4 MiB gave 256); above it the kernel caps the mark,
+/// which no record shows.
+const MAX_PINNED_TMETA_SECTORS: u64 = 16 * 1024 * 2;
+
+/// LV `pool` of `vg` as a thin pool whose device-mapper tables lvm2's
+/// activation is known for: refuses, naming the reason, the pool
+/// settings and shapes the kernel records do not show (so a table or
+/// status line for them would be a guess).
+pub fn dm_pool(vg: &Vg, pool: usize) -> Result<PoolSeg> {
+    let name = format!("{}/{}", vg.name, vg.lvs[pool].name);
+    let Some(seg) = pool_seg(vg, pool) else {
+        return Err(Error::Refused(format!(
+            "{name}: a thin pool whose segment lvmsim cannot read has no device-mapper table in lvmsim"
+        )));
+    };
+    let not_shown = |what: &str| {
+        Err(Error::Refused(format!(
+            "{name}: lvmsim has no kernel record of a thin pool with {what}: it prints no table or status for it"
+        )))
+    };
+    if !seg.zero_new_blocks {
+        return not_shown("zeroing turned off (skip_block_zeroing)");
+    }
+    if seg.discards != "passdown" {
+        return not_shown(&format!("discards {}", seg.discards));
+    }
+    if seg.error_when_full {
+        return not_shown("error_when_full set");
+    }
+    if thins_of(vg, pool).is_empty() {
+        return not_shown("no thin LVs (how lvm2 maps an unused pool's own device)");
+    }
+    let tmeta = vg
+        .lv_extents(&vg.lvs[seg.metadata])
+        .saturating_mul(vg.extent_size.0);
+    if tmeta > MAX_PINNED_TMETA_SECTORS {
+        return not_shown("a metadata LV above 16 MiB (its metadata low-water mark)");
+    }
+    Ok(seg)
+}
+
+/// LV `lv` of `vg` as a thin LV whose `thin` table is known: its pool
+/// passes [`dm_pool`] and it has no external origin.
+pub fn dm_thin(vg: &Vg, lv: usize) -> Result<ThinSeg> {
+    let name = format!("{}/{}", vg.name, vg.lvs[lv].name);
+    let Some(t) = thin_seg(vg, lv) else {
+        return Err(Error::Refused(format!(
+            "{name}: a thin LV whose segment lvmsim cannot read has no device-mapper table in lvmsim"
+        )));
+    };
+    if t.external_origin.is_some() {
+        return Err(Error::Refused(format!(
+            "{name}: lvmsim has no kernel record of a thin LV with an external origin: it prints no table or status for it"
+        )));
+    }
+    dm_pool(vg, t.pool)?;
+    Ok(t)
+}
+
+/// The `thin-pool` target's status words (after `thin-pool `) for pool
+/// `pool` as the kernel reports it once lvm2 activated it on the images:
+/// `TRANSACTION USED_META/TOTAL_META USED_DATA/TOTAL_DATA HELD_ROOT MODE
+/// DISCARDS NO_SPACE NEEDS_CHECK META_LOW_WATER `, the block counts from
+/// the committed space maps (the kernel commits before it reports), the
+/// metadata low-water mark a quarter of the metadata LV's blocks.
+///
+/// Refused where the records do not show the kernel's words: a pool
+/// [`dm_pool`] refuses, a held metadata snapshot, a pool asking for a
+/// check (the kernel would run it read-only), a transaction id the VG
+/// metadata does not agree with (lvm2 would not activate it as is).
+pub fn dm_pool_status(vg: &Vg, pool: usize, pvs: &[Option<&Image>]) -> Result<String> {
+    let seg = dm_pool(vg, pool)?;
+    let p = Pool::open(vg, pool, pvs)?;
+    let sb = &p.meta.superblock;
+    let refuse = |why: String| Err(Error::Refused(format!("{}: {why}", p.name)));
+    if sb.needs_check() {
+        return refuse("the pool metadata asks for a check; lvmsim prints no status for it".into());
+    }
+    if sb.held_root != 0 {
+        return refuse(format!(
+            "a metadata snapshot is held (block {}); lvmsim has no kernel record of its status",
+            sb.held_root
+        ));
+    }
+    if sb.trans_id != seg.transaction_id {
+        return refuse(format!(
+            "the pool metadata is at transaction {}, the VG metadata says {}; lvm2 would not activate it as is",
+            sb.trans_id, seg.transaction_id
+        ));
+    }
+    let u = dm_pdata::thin::metadata::PoolUsage::of(sb);
+    let tmeta = vg
+        .lv_extents(&vg.lvs[seg.metadata])
+        .saturating_mul(vg.extent_size.0);
+    let low_water = tmeta / METADATA_BLOCK_SECTORS / 4;
+    Ok(format!(
+        "{} {}/{} {}/{} - rw discard_passdown queue_if_no_space - {low_water} ",
+        sb.trans_id, u.used_metadata, u.total_metadata, u.used_data, u.total_data
+    ))
+}
+
+/// The `thin` target's status words for thin LV `lv`: the sectors its
+/// mapped blocks cover, and the last sector of its highest mapped block
+/// (`-` when nothing is mapped).
+pub fn dm_thin_status(vg: &Vg, lv: usize, pvs: &[Option<&Image>]) -> Result<String> {
+    let t = dm_thin(vg, lv)?;
+    let p = Pool::open(vg, t.pool, pvs)?;
+    let Some(d) = p.meta.details.get(&t.device_id) else {
+        return Err(Error::Refused(format!(
+            "{}/{}: thin device {} is not in the metadata of pool {}",
+            vg.name, vg.lvs[lv].name, t.device_id, p.name
+        )));
+    };
+    let chunk = p.seg.chunk_size;
+    let mapped = d.mapped_blocks.saturating_mul(chunk);
+    let highest = p.mappings(t.device_id)?.iter().map(|m| m.virt).max();
+    Ok(match highest {
+        Some(h) => format!(
+            "{mapped} {}",
+            h.saturating_add(1).saturating_mul(chunk).saturating_sub(1)
+        ),
+        None => format!("{mapped} -"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The VG metadata of testdata/kernel/thin-pool (its `vgcfgbackup`).
+    const VG: &str = include_str!("../../testdata/kernel/thin-pool/032.vgcfg.vg");
+
+    fn vg(text: &str) -> Vg {
+        let t = lvm_meta::text::parse(text.as_bytes()).unwrap();
+        Vg::from_tree(&t).unwrap()
+    }
+
+    fn refusal(text: &str) -> String {
+        let v = vg(text);
+        let pool = v.lv_index("pool").unwrap();
+        let thin = v.lv_index("thin1").unwrap();
+        let e = dm_pool(&v, pool).unwrap_err().to_string();
+        // The pool's thin LVs are refused with it.
+        assert_eq!(dm_thin(&v, thin).unwrap_err().to_string(), e);
+        e
+    }
+
+    #[test]
+    fn the_recorded_pool_has_tables() {
+        let v = vg(VG);
+        let pool = dm_pool(&v, v.lv_index("pool").unwrap()).unwrap();
+        assert_eq!((pool.chunk_size, pool.transaction_id), (128, 5));
+        let snap = dm_thin(&v, v.lv_index("snap").unwrap()).unwrap();
+        assert_eq!(snap.device_id, 4);
+    }
+
+    #[test]
+    fn settings_no_record_shows_are_refused() {
+        assert!(VG.contains("zero_new_blocks = 1") && VG.contains("discards = \"passdown\""));
+        let e = refusal(&VG.replace("zero_new_blocks = 1", "zero_new_blocks = 0"));
+        assert!(
+            e.contains(
+                "vg/pool: lvmsim has no kernel record of a thin pool with zeroing turned off"
+            ),
+            "{e}"
+        );
+        let e = refusal(&VG.replace("discards = \"passdown\"", "discards = \"nopassdown\""));
+        assert!(e.contains("with discards nopassdown"), "{e}");
+        let e = refusal(&VG.replace(
+            "zero_new_blocks = 1",
+            "zero_new_blocks = 1\nerror_when_full = 1",
+        ));
+        assert!(e.contains("with error_when_full set"), "{e}");
+    }
+}

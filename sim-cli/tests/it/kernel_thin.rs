@@ -2,7 +2,10 @@
 //! compares: the `lvs` listings lvm2 printed with the thin fields while the
 //! pool was active (`--active`) and after `vgchange -an`, `vgs`, and
 //! `lvmsim thin_dump` against thin-provisioning-tools' `thin_dump` of the
-//! same metadata (dm-pdata/tests/data); then damaged pool metadata.
+//! same metadata (dm-pdata/tests/data); then damaged pool metadata, and
+//! what `lvmsim dmsetup` refuses to guess about the pool's devices (the
+//! tables and status lines it prints are compared in kernel_dmtable.rs
+//! and kernel_dmsetup.rs).
 
 use crate::common::{self, load_kernel};
 use std::io::{Seek, SeekFrom, Write};
@@ -99,6 +102,15 @@ fn damaged_pool_metadata_is_named_not_read() {
             o.stderr
         );
     }
+    // No status line is made up from damaged metadata.
+    let o = s.lvmsim().args(["dmsetup", "status"]).run();
+    assert_ne!(o.status, 0);
+    assert!(
+        o.stderr
+            .contains("vg/pool: thin pool metadata: metadata block 0: thin superblock checksum"),
+        "{}",
+        o.stderr
+    );
     // lvs still lists the pool; its percentages are unknown.
     let o = s
         .lvmsim()
@@ -106,4 +118,43 @@ fn damaged_pool_metadata_is_named_not_read() {
         .run();
     assert_eq!(o.status, 0, "{}", o.stderr);
     assert_eq!(o.text(), "  LV   Data% \n  pool       \n");
+}
+
+#[test]
+fn dmsetup_refuses_what_the_records_do_not_show() {
+    let s = load_kernel(SCENARIO);
+    // The numbers of the pool's devices depend on lvm2's activation order.
+    let o = s.lvmsim().args(["dmsetup", "table"]).run();
+    assert_ne!(o.status, 0);
+    assert_eq!(o.stdout, b"");
+    assert!(
+        o.stderr.contains(
+            "vg-pool_tmeta: the number of a thin pool's device depends on the order lvm2 activated it in"
+        ) && o.stderr.contains("--minor vg-pool_tmeta=MINOR"),
+        "{}",
+        o.stderr
+    );
+    // With them, a thin LV's table names the pool's -tpool device.
+    let o = s
+        .lvmsim()
+        .args(["dmsetup", "table", "vg-thin2", "--minor", "vg-pool_tmeta=7"])
+        .args(["--minor", "vg-pool_tdata=8", "--minor", "vg-pool-tpool=9"])
+        .run();
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    assert_eq!(o.text(), "0 16384 thin 253:9 2\n");
+    // The device list commands do not list thin devices yet.
+    for args in [
+        &["dmsetup", "ls"][..],
+        &["dmsetup", "info"],
+        &["dmsetup", "deps"],
+    ] {
+        let o = s.lvmsim().args(args).run();
+        assert_ne!(o.status, 0, "{args:?}");
+        assert!(
+            o.stderr
+                .contains("vg/pool: lvmsim's dmsetup info, ls and deps do not list thin pools"),
+            "{args:?}: {}",
+            o.stderr
+        );
+    }
 }
