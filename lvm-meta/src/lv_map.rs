@@ -50,8 +50,9 @@ fn map_depth(vg: &Vg, lv_i: usize, offset: u64, depth: usize) -> Result<Piece> {
             lv.name
         )));
     }
+    // No mapping exists when extent_size is 0 (lvm2 reads such a VG).
+    let ss = vg.mappable_extent_size()?.0;
     let eb = vg.extent_bytes();
-    let ss = vg.extent_size.0;
     let le = offset / eb;
     let seg = lv
         .segments

@@ -49,7 +49,7 @@ pub struct Vg {
     pub lock_type: Option<String>,
     /// `lock_args` (written by lvm2 only together with `lock_type`).
     pub lock_args: Option<String>,
-    /// `extent_size`, non-zero.
+    /// `extent_size`; 0 is accepted, as lvm2 does (every size is then 0).
     pub extent_size: Sectors,
     /// `max_lv`.
     pub max_lv: u32,
@@ -339,7 +339,113 @@ fn subsections(s: &[Node]) -> impl Iterator<Item = (&str, &[Node])> {
     })
 }
 
+/// The keys lvm2's importer looks up at the top level of a metadata text.
+const TOP_KEYS: &[&str] = &["contents", "version"];
+/// The keys it looks up in the VG section.
+const VG_KEYS: &[&str] = &[
+    "id",
+    "seqno",
+    "format",
+    "status",
+    "flags",
+    "system_id",
+    "lock_type",
+    "lock_args",
+    "extent_size",
+    "max_lv",
+    "max_pv",
+    "allocation_policy",
+    "profile",
+    "metadata_copies",
+    "tags",
+    "physical_volumes",
+    "logical_volumes",
+    "historical_logical_volumes",
+];
+/// The keys it looks up in a PV section.
+const PV_KEYS: &[&str] = &[
+    "id",
+    "device",
+    "device_id_type",
+    "device_id",
+    "status",
+    "flags",
+    "dev_size",
+    "pe_start",
+    "pe_count",
+    "ba_start",
+    "ba_size",
+    "tags",
+];
+/// The keys it looks up in an LV section (segments are read in a second
+/// pass over the LVs).
+const LV_KEYS: &[&str] = &[
+    "id",
+    "status",
+    "flags",
+    "creation_host",
+    "creation_time",
+    "lock_args",
+    "allocation_policy",
+    "profile",
+    "read_ahead",
+    "major",
+    "minor",
+    "tags",
+    "segment_count",
+];
+/// The keys it looks up in every segment section.
+const SEG_KEYS: &[&str] = &[
+    "start_extent",
+    "extent_count",
+    "reshape_count",
+    "type",
+    "tags",
+];
+/// The keys it looks up in a segment of a known type.
+const STRIPED_KEYS: &[&str] = &["stripe_count", "stripe_size", "stripes"];
+const SNAPSHOT_KEYS: &[&str] = &["chunk_size", "merging_store", "cow_store", "origin"];
+
 impl Vg {
+    /// The keys of a metadata text that lvm2 finds more than once where it
+    /// looks them up, in the order it reads them. lvm2 uses the first of
+    /// each (as [`Vg::from_tree`] does) and prints `WARNING: Ignoring
+    /// duplicate config node: KEY (seeking KEY)` for each; keys it never
+    /// looks up (unknown ones) may repeat silently.
+    pub fn duplicate_keys(t: &Tree) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut check = |nodes: &[Node], keys: &[&str]| {
+            for k in keys {
+                if nodes.duplicated(k) {
+                    out.push((*k).to_owned());
+                }
+            }
+        };
+        check(&t.nodes, TOP_KEYS);
+        let Some((_, s)) = subsections(&t.nodes).next() else {
+            return out;
+        };
+        check(s, VG_KEYS);
+        for (_, p) in subsections(s.section("physical_volumes").unwrap_or(&[])) {
+            check(p, PV_KEYS);
+        }
+        let lvs = s.section("logical_volumes").unwrap_or(&[]);
+        for (_, l) in subsections(lvs) {
+            check(l, LV_KEYS);
+        }
+        for (_, l) in subsections(lvs) {
+            for (_, sg) in subsections(l) {
+                check(sg, SEG_KEYS);
+                match sg.value("type") {
+                    Some(Value::Str(t)) if t == "striped" => check(sg, STRIPED_KEYS),
+                    Some(Value::Str(t)) if t == "snapshot" => check(sg, SNAPSHOT_KEYS),
+                    _ => {}
+                }
+            }
+        }
+        out
+    }
+
     /// Builds the VG from a parsed text (on-disk or backup file form).
     pub fn from_tree(t: &Tree) -> Result<Vg, Corruption> {
         match t.value("contents") {
@@ -354,10 +460,9 @@ impl Vg {
             .next()
             .ok_or_else(|| model("no VG section"))?;
         let w = &Where("VG", name, None);
+        // lvm2 takes an extent size of 0: every size then reads 0, and
+        // nothing can be read through the LVs' mappings.
         let extent_size = to_u64(get_int(s, "extent_size", w)?, "extent_size", w)?;
-        if extent_size == 0 {
-            return Err(model(format!("{w}: extent_size is 0")));
-        }
         let mut vg = Vg {
             name: name.to_owned(),
             id: get_str(s, "id", w)?,
@@ -816,6 +921,23 @@ impl Vg {
         Ok(lv)
     }
 
+    /// The extent size for commands that map or allocate extents: lvm2
+    /// reads a VG whose `extent_size` is 0 (every size is then 0) but
+    /// nothing can be placed in or read from its extents.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] naming the VG when `extent_size` is 0.
+    pub fn mappable_extent_size(&self) -> Result<Sectors, Error> {
+        if self.extent_size.0 == 0 {
+            return Err(Error::Unsupported(format!(
+                "VG {}: extent_size is 0, so its LVs map no data",
+                self.name
+            )));
+        }
+        Ok(self.extent_size)
+    }
+
     /// Extent size in bytes.
     pub fn extent_bytes(&self) -> u64 {
         self.extent_size.0.saturating_mul(512)
@@ -1024,8 +1146,43 @@ mod tests {
     }
 
     #[test]
+    fn extent_size_zero_is_read_but_maps_nothing() {
+        let vg = sample_with(&[("extent_size = 8192", "extent_size = 0")]);
+        assert_eq!(vg.extent_size, Sectors(0));
+        assert_eq!(vg.extent_bytes(), 0);
+        let e = vg.mappable_extent_size().unwrap_err();
+        assert!(matches!(e, Error::Unsupported(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "VG vg0: extent_size is 0, so its LVs map no data"
+        );
+        let vg = sample_with(&[]);
+        assert_eq!(vg.mappable_extent_size().unwrap(), Sectors(8192));
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_where_lvm2_looks() {
+        let text = |from: &str, to: &str| parse(SAMPLE.replacen(from, to, 1).as_bytes()).unwrap();
+        assert!(Vg::duplicate_keys(&parse(SAMPLE.as_bytes()).unwrap()).is_empty());
+        // The first value wins, as in lvm2.
+        let t = text("pe_count = 255", "pe_count = 255\npe_count = 7");
+        assert_eq!(Vg::duplicate_keys(&t), ["pe_count"]);
+        assert_eq!(Vg::from_tree(&t).unwrap().pvs[0].pe_count, 255);
+        let t = text(
+            "extent_size = 8192",
+            "extent_size = 8192\nmax_lv = 0\nextent_size = 1",
+        );
+        assert_eq!(Vg::duplicate_keys(&t), ["extent_size", "max_lv"]);
+        assert_eq!(Vg::from_tree(&t).unwrap().extent_size, Sectors(8192));
+        let t = text("chunk_size = 8", "chunk_size = 8\nchunk_size = 16");
+        assert_eq!(Vg::duplicate_keys(&t), ["chunk_size"]);
+        // Keys lvm2 never looks up repeat silently.
+        let t = text("seqno = 4", "seqno = 4\nfoo = 1\nfoo = 2");
+        assert!(Vg::duplicate_keys(&t).is_empty());
+    }
+
+    #[test]
     fn each_rule_is_enforced() {
-        expect_model_err("extent_size = 8192", "extent_size = 0");
         expect_model_err("seqno = 4", "seqno = 99999999999");
         expect_model_err("\"pv0\", 100", "\"pv0\", 250");
         expect_model_err("\"pv0\", 100", "\"pv0\", 50");

@@ -296,8 +296,21 @@ fn scan_device(
             committed: None,
             ignored: false,
         };
+        let known = parsed.len();
         match read_mda(&dev.image, locn, parsed) {
             Ok((h, committed)) => {
+                // lvm2 warns of duplicate keys each time it parses a text;
+                // a copy equal to one parsed before is not parsed again.
+                if parsed.len() > known {
+                    for k in committed.iter().flat_map(|c| Vg::duplicate_keys(&c.tree)) {
+                        problems.push(Problem {
+                            fatal: false,
+                            error: Error::Usage(format!(
+                                "Ignoring duplicate config node: {k} (seeking {k})"
+                            )),
+                        });
+                    }
+                }
                 st.ignored = h.raw_locns[0].ignored();
                 st.header = Some(h);
                 st.committed = committed;

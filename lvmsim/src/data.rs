@@ -75,6 +75,7 @@ pub fn write_with_events(
     let vg = &inst.vg;
     // A snapshot's glue is not an LV one can open.
     let li = vg.lv_index_or_err(lvn)?;
+    vg.mappable_extent_size()?;
     if vg.lvs[li].is_snapshot_glue() {
         return Err(lvm_meta::Error::from(lvm_meta::NotFound::Lv {
             vg: vgn.to_owned(),
@@ -151,6 +152,7 @@ pub fn cat(
     let (vgn, lvn) = (vgn.as_str(), lvn.as_str());
     let vi = sys.vg_or_err(vgn)?;
     let li = vi.vg.lv_index_or_err(lvn)?;
+    vi.vg.mappable_extent_size()?;
     let pvs: Vec<Option<&Image>> = vi
         .pv_devices
         .iter()

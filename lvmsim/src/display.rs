@@ -491,7 +491,11 @@ fn pv_map(vg: &Vg, pv: usize) -> Vec<PvSeg> {
 
 fn pv_segments(pv: &PvView<'_>, out: &mut dyn Write) -> Result<()> {
     if let Some((v, p)) = pv.member {
-        writeln!(out, "  --- Physical Segments ---")?;
+        // lvm2 leaves out the heading when the PE size is 0 (a VG whose
+        // extent_size is 0), and lists the segments all the same.
+        if v.vg.extent_size.0 != 0 {
+            writeln!(out, "  --- Physical Segments ---")?;
+        }
         for (pe, len, user) in pv_map(&v.vg, p) {
             writeln!(
                 out,

@@ -267,7 +267,7 @@ pub fn lvcreate(
     }
     let mut stripe_size = stripe_size_for(stripes, o.stripe_size, None, out)?;
     let choice = pv_selection(sys, inst, pv_args)?;
-    let ext = vg.extent_size.0;
+    let ext = vg.mappable_extent_size()?.0;
     let extent_count = vg.total_extents();
     let vg_free = lvm_meta::alloc::free_extents(&vg, &[]);
     let mut approx = false;
@@ -615,7 +615,7 @@ pub fn lvresize(
         bail!("Snapshot origin volumes cannot be reduced in size yet.");
     }
     let cur = vg.lv_extents(&vg.lvs[li]);
-    let ext = vg.extent_size.0;
+    let ext = vg.mappable_extent_size()?.0;
     let choice = pv_selection(sys, inst, pv_args)?;
     let extent_count = vg.total_extents();
     let vg_free = lvm_meta::alloc::free_extents(&vg, &[]);

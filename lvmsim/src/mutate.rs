@@ -704,7 +704,7 @@ fn lv_byte(sys: &System, v: usize, li: usize, off: u64) -> Option<(usize, u64)> 
     let inst = &sys.vgs[v];
     let vg = &inst.vg;
     let eb = vg.extent_bytes();
-    let le = off / eb;
+    let le = off.checked_div(eb)?;
     for s in &vg.lvs[li].segments {
         let (start, count) = (u64::from(s.start_extent), u64::from(s.extent_count));
         if le < start || le >= start + count {

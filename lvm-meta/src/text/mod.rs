@@ -73,6 +73,15 @@ pub trait Lookup {
                 Node::Section { .. } => None,
             })
     }
+    /// True if two or more nodes are named `key`: lvm2 then uses the first
+    /// and warns that it ignores the others.
+    fn duplicated(&self, key: &str) -> bool {
+        self.nodes()
+            .iter()
+            .filter(|n| n.key() == key)
+            .nth(1)
+            .is_some()
+    }
     /// The children of the first section named `key`.
     fn section(&self, key: &str) -> Option<&[Node]> {
         self.nodes()

@@ -125,3 +125,13 @@ fn fuzz_regression_keys() {
         assert_eq!(parse(write_raw(&t).as_bytes()).unwrap(), t);
     }
 }
+
+#[test]
+fn duplicated_counts_every_node_of_a_key() {
+    let t = parse(b"a = 1\nb { }\na = 2\nb = 3\nc = 4\n").unwrap();
+    assert!(t.duplicated("a"));
+    assert!(t.duplicated("b"), "a section and a setting share the key");
+    assert!(!t.duplicated("c"));
+    assert!(!t.duplicated("d"));
+    assert_eq!(t.value("a"), Some(&Value::Int(1)));
+}

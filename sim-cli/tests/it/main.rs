@@ -30,6 +30,7 @@ mod kernel_write;
 mod locking;
 mod lvm2_corpus;
 mod lvm2_rules;
+mod lvm2_text_quirks;
 mod lvremove;
 mod lvrename;
 mod names;
