@@ -120,7 +120,6 @@ pub fn open(spec: &DeviceSpec) -> Result<Opened> {
     let (base, container): (Arc<dyn ReadAt + Send + Sync>, Option<&'static str>) =
         if ewf::is_ewf(&head) {
             let e = ewf::Ewf::open(&spec.path)?;
-            notes.extend(e.notes.iter().cloned());
             (Arc::new(e), Some("E01"))
         } else if qcow2::is_qcow2(&head) {
             let q = qcow2::Qcow2::open(file.data, &spec.path)?;

@@ -1,7 +1,7 @@
 //! E01 (Expert Witness Format, EWF) evidence images, read only through the
 //! `ewf` crate: the segment files (`disk.E01`, `disk.E02`...) are found
-//! beside the first, and the media hashes the acquisition stored (MD5,
-//! SHA-1) are checked against the data when the image is opened.
+//! beside the first; the media hashes the acquisition stored (MD5, SHA-1)
+//! are checked against the data on request ([`Ewf::verify`]).
 
 use crate::error::{Error, Result};
 use crate::io::ReadAt;
@@ -20,54 +20,78 @@ pub fn is_ewf(head: &[u8]) -> bool {
 /// An E01 image read as the media it holds.
 pub struct Ewf {
     reader: ewf::EwfReader,
-    /// What the hash check found, for warnings (empty when the stored
-    /// hashes match).
-    pub notes: Vec<String>,
+    path: String,
 }
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// The media hashes of an E01 image: what the acquisition stored and what
+/// the media read now gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashCheck {
+    /// The stored MD5 and the MD5 of the media, hex.
+    pub md5: Option<(String, String)>,
+    /// The stored SHA-1 and the SHA-1 of the media, hex.
+    pub sha1: Option<(String, String)>,
+}
+
+impl HashCheck {
+    /// Every stored hash equals the media's (and one at least is stored).
+    pub fn matches(&self) -> bool {
+        (self.md5.is_some() || self.sha1.is_some())
+            && self.md5.iter().chain(&self.sha1).all(|(s, c)| s == c)
+    }
+}
+
 impl Ewf {
-    /// Opens the image whose first segment is `path` and checks its stored
-    /// hashes (every byte is read once for that).
+    /// Opens the image whose first segment is `path`. The stored media
+    /// hashes are not checked here (that reads every byte of the media,
+    /// as long as a full read of the evidence): see [`Ewf::verify`].
     ///
     /// # Errors
-    /// A segment that does not parse or is missing, a chunk that does not
-    /// inflate (as [`Error::Corrupt`]-like messages from the `ewf` crate,
-    /// wrapped as I/O errors naming the file).
+    /// A segment that does not parse or is missing (the `ewf` crate's
+    /// message, as an I/O error naming the file).
     pub fn open(path: &str) -> Result<Ewf> {
-        let wrap = |what: &str, e: ewf::EwfError| Error::Io {
+        let reader = ewf::EwfReader::open(path).map_err(|e| ewf_error(path, "open", e))?;
+        Ok(Ewf {
+            reader,
             path: path.to_owned(),
-            what: format!("{what} (E01)"),
-            source: io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
-        };
-        let reader = ewf::EwfReader::open(path).map_err(|e| wrap("open", e))?;
-        let stored = reader.stored_hashes();
-        let mut notes = Vec::new();
+        })
+    }
+
+    /// Reads the whole media and compares it with the MD5 and SHA-1 the
+    /// acquisition stored.
+    ///
+    /// # Errors
+    /// A chunk that does not read or inflate.
+    pub fn verify(&self) -> Result<HashCheck> {
+        let stored = self.reader.stored_hashes();
         if stored.md5.is_none() && stored.sha1.is_none() {
-            notes.push(format!(
-                "{path}: the E01 image stores no MD5 or SHA-1 of the media: its integrity is not checked"
-            ));
-        } else {
-            let v = reader.verify().map_err(|e| wrap("verify", e))?;
-            if let (Some(false), Some(s)) = (v.md5_match, stored.md5) {
-                notes.push(format!(
-                    "{path}: the media's MD5 is {} but the E01 image stores {}: the image is damaged or altered",
-                    hex(&v.computed_md5),
-                    hex(&s)
-                ));
-            }
-            if let (Some(false), Some(s), Some(c)) = (v.sha1_match, stored.sha1, v.computed_sha1) {
-                notes.push(format!(
-                    "{path}: the media's SHA-1 is {} but the E01 image stores {}: the image is damaged or altered",
-                    hex(&c),
-                    hex(&s)
-                ));
-            }
+            return Ok(HashCheck {
+                md5: None,
+                sha1: None,
+            });
         }
-        Ok(Ewf { reader, notes })
+        let v = self
+            .reader
+            .verify()
+            .map_err(|e| ewf_error(&self.path, "verify", e))?;
+        Ok(HashCheck {
+            md5: stored.md5.map(|s| (hex(&s), hex(&v.computed_md5))),
+            sha1: stored
+                .sha1
+                .and_then(|s| v.computed_sha1.map(|c| (hex(&s), hex(&c)))),
+        })
+    }
+}
+
+fn ewf_error(path: &str, what: &str, e: ewf::EwfError) -> Error {
+    Error::Io {
+        path: path.to_owned(),
+        what: format!("{what} (E01)"),
+        source: io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
     }
 }
 

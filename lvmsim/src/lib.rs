@@ -73,6 +73,7 @@ pub mod size;
 pub mod snapshot;
 pub mod thin;
 pub mod units;
+pub mod verify;
 pub mod vg;
 pub mod write;
 pub mod write_log;

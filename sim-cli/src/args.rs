@@ -16,8 +16,8 @@ pub(crate) struct Cli {
     /// A whole disk is read as lvm2 reads its partitions (MBR or GPT):
     /// `disk.img:p1`, or `/dev/sda1` for `/dev/sda=disk.img`; `PATH@OFFSET`
     /// reads a PV from byte OFFSET (decimal or 0x hex). qcow2 and E01
-    /// images are read as the disk they hold (read-only; E01 hashes are
-    /// checked).
+    /// images are read as the disk they hold (read-only; `verify` checks
+    /// an E01's stored hashes).
     #[arg(long = "dev", global = true, value_name = "PATH")]
     pub(crate) dev: Vec<PathBuf>,
     /// Also find VGs whose label or metadata-area header is damaged, by
@@ -138,6 +138,10 @@ pub(crate) enum Cmd {
     /// by lvm2's commands with a seeded generator, and manifest.json (what
     /// every LV must contain, and the commands that made it).
     Gen(GenArgs),
+    /// Check the media hashes an E01 image stored at acquisition (MD5,
+    /// SHA-1) against its media, for every `--dev` image; exit 5 if one
+    /// differs. Other commands do not check them (it reads every byte).
+    Verify,
     /// Damage a `gen` directory in one structure-aware way (checksums fixed
     /// up) into a new directory, with a manifest saying what changed and
     /// what lvm2 is predicted to do with it.
@@ -179,6 +183,7 @@ impl Cmd {
             Cmd::Cow(_) | Cmd::Map(_) | Cmd::Plan(_) => Access::Read,
             // They write files in their own directories, never --dev images.
             Cmd::Gen(_) | Cmd::Mutate(_) => Access::Read,
+            Cmd::Verify => Access::Read,
             Cmd::Lvrename(_)
             | Cmd::Lvconvert(_)
             | Cmd::Vgchange(_)
@@ -250,6 +255,7 @@ impl Cmd {
             | Cmd::ThinDump(_) => None,
             Cmd::Cow(_) | Cmd::Map(_) | Cmd::Plan(_) => None,
             Cmd::Gen(_) | Cmd::Mutate(_) => None,
+            Cmd::Verify => None,
             Cmd::Kernel(_) => None,
         }
     }

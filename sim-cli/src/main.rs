@@ -710,6 +710,11 @@ fn run(cli: &Cli) -> Result<i32> {
             };
             lvmsim::plan::run(&o, &mut out)?;
         }
+        Cmd::Verify => {
+            if !lvmsim::verify::verify(&devs, &mut out)? {
+                code = 5;
+            }
+        }
         Cmd::Gen(a) => {
             let profile = lvmsim::gen::Profile::parse(&a.profile)
                 .ok_or_else(|| usage(format!("--profile {}: unknown", a.profile)))?;
@@ -839,6 +844,7 @@ fn lvm2_name(cmd: &Cmd) -> Option<&'static str> {
         Cmd::Cow(_) | Cmd::Map(_) | Cmd::Plan(_) => return None,
         Cmd::ThinDump(_) => return None,
         Cmd::Gen(_) | Cmd::Mutate(_) => return None,
+        Cmd::Verify => return None,
         Cmd::Kernel(_) => return None,
     })
 }

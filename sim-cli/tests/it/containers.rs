@@ -93,18 +93,52 @@ fn qcow2_version_2_with_compressed_clusters_reads_as_its_raw_disk() {
 
 #[test]
 fn e01_reads_as_its_raw_disk() {
-    // Each open checks the stored MD5 and SHA-1 over the whole media: a
-    // few commands suffice.
     let work = scratch();
     let e01 = work.path().join("disk.E01");
     std::fs::copy(dir().join("disk.E01"), &e01).unwrap();
-    same_as_raw(
-        &e01,
-        &[
-            vec!["lvs", "-a", "-o+devices"],
-            vec!["cat", "vg/origin"],
-            vec!["cat", "vg/s2"],
-        ],
+    same_as_raw(&e01, &all_commands());
+}
+
+/// The hex digest coreutils' `TOOL` (md5sum, sha1sum) gives of `file`.
+fn digest(tool: &str, file: &Path) -> String {
+    let o = std::process::Command::new(tool)
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| panic!("{tool}: {e}"));
+    assert!(o.status.success(), "{tool} failed");
+    String::from_utf8(o.stdout).unwrap()[..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn verify_checks_an_e01s_stored_hashes_against_its_media() {
+    // What the acquisition stored is the MD5 and SHA-1 of the raw disk,
+    // as coreutils computes them.
+    let work = scratch();
+    let raw = raw_disk(work.path());
+    let (md5, sha1) = (digest("md5sum", &raw), digest("sha1sum", &raw));
+    let e01 = work.path().join("disk.E01");
+    std::fs::copy(dir().join("disk.E01"), &e01).unwrap();
+    let o = Lvmsim::new()
+        .args(["--dev", "disk.E01", "--dev", "raw.img", "verify"])
+        .cwd(work.path())
+        .run();
+    std::fs::rename(&raw, work.path().join("raw.img")).unwrap();
+    let o2 = Lvmsim::new()
+        .args(["--dev", "disk.E01", "--dev", "raw.img", "verify"])
+        .cwd(work.path())
+        .run();
+    assert_ne!(o.status, 0, "a missing image is an error: {}", o.text());
+    assert_eq!(o2.status, 0, "{}", o2.stderr);
+    assert_eq!(
+        o2.text(),
+        format!(
+            "disk.E01: E01: MD5 {md5} matches, SHA-1 {sha1} matches: verified\n\
+             raw.img: stores no media hash (not an E01 image): nothing to verify\n"
+        )
     );
 }
 
@@ -178,15 +212,22 @@ fn an_e01_whose_media_hash_does_not_match_is_reported() {
     assert!(changed > 0, "no digest or hash section found");
     let e01 = work.path().join("bad.E01");
     std::fs::write(&e01, &b).unwrap();
+    // Reading does not hash the media (it would read all of it each time).
     let o = Lvmsim::new()
         .args(["--dev", "bad.E01", "lvs", "--noheadings", "-o", "lv_name"])
         .cwd(work.path())
         .run();
-    assert_eq!(o.status, 0, "{}", o.stderr);
+    assert_eq!((o.status, o.stderr.as_str()), (0, ""));
+    let o = Lvmsim::new()
+        .args(["--dev", "bad.E01", "verify"])
+        .cwd(work.path())
+        .run();
+    assert_eq!(o.status, 5, "{}", o.stderr);
+    let text = o.text();
     assert!(
-        o.stderr.contains("  WARNING: bad.E01: the media's MD5 is ")
-            && o.stderr.contains("the image is damaged or altered"),
-        "{}",
-        o.stderr
+        text.starts_with("bad.E01: E01: MD5 of the media ")
+            && text.contains(": MISMATCH")
+            && text.ends_with(": the image is damaged or altered\n"),
+        "{text}"
     );
 }
