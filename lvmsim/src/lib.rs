@@ -64,6 +64,7 @@ pub mod map;
 pub mod mutate;
 pub mod names;
 pub mod plan;
+pub mod plot;
 pub mod pv;
 pub mod pvck;
 pub mod recover;

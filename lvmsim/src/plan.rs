@@ -228,11 +228,36 @@ pub fn replay(
     writes: &[Write1],
     autoextend: Autoextend,
 ) -> Result<Replay> {
+    replay_steps(
+        origin,
+        chunk_bytes,
+        cow_bytes,
+        writes,
+        autoextend,
+        &mut |_, _| {},
+    )
+}
+
+/// [`replay`], calling `step(n, status)` with the snapshot's status
+/// before any write (`n` = 0) and after each write `n` (before any
+/// autoextend), up to the write that invalidates it.
+///
+/// # Errors
+/// The engine's own failures (none expected on this in-memory device).
+pub fn replay_steps(
+    origin: u64,
+    chunk_bytes: u64,
+    cow_bytes: u64,
+    writes: &[Write1],
+    autoextend: Autoextend,
+    step: &mut dyn FnMut(usize, SnapStatus),
+) -> Result<Replay> {
     let mut devs = Sizes {
         sizes: [origin, cow_bytes],
     };
     let store = PStore::activate(&mut devs, 1, chunk_bytes / 512)?;
     let mut snaps = [Snap { store, len: origin }];
+    step(0, status(&snaps[0].store, &devs));
     let mut invalidated_at = None;
     let mut extends = 0;
     let buf = vec![0u8; PIECE as usize];
@@ -244,6 +269,7 @@ pub fn replay(
             origin_write(&mut devs, 0, &mut snaps, at, &buf[..n as usize])?;
             at += n;
         }
+        step(i + 1, status(&snaps[0].store, &devs));
         if !snaps[0].store.valid {
             invalidated_at = Some(i + 1);
             break;

@@ -149,6 +149,9 @@ pub(crate) enum Cmd {
     /// A simulated kernel serving the active LVs as files through FUSE
     /// (`kernel start DIR`, `kernel status DIR`, `kernel stop DIR`).
     Kernel(KernelArgs),
+    /// Chart of a snapshot's Data% over the writes of a workload (SVG, or
+    /// CSV with --csv), one line per chunk size.
+    Plot(PlotArgs),
 }
 
 /// What a command does to the images.
@@ -200,6 +203,7 @@ impl Cmd {
             | Cmd::Lvchange(_) => Access::Write,
             Cmd::Pvcreate(_) | Cmd::Vgcreate(_) | Cmd::Vgextend(_) => Access::WriteNamed,
             Cmd::Kernel(_) => Access::Write,
+            Cmd::Plot(_) => Access::Read,
         }
     }
 }
@@ -257,6 +261,7 @@ impl Cmd {
             Cmd::Gen(_) | Cmd::Mutate(_) => None,
             Cmd::Verify => None,
             Cmd::Kernel(_) => None,
+            Cmd::Plot(_) => None,
         }
     }
 }
@@ -984,4 +989,43 @@ pub(crate) enum KernelCmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct PlotArgs {
+    /// The origin's size (lvm2 units: 512k, 4m, 1g; default unit MiB).
+    #[arg(long = "origin-size", value_name = "SIZE")]
+    pub(crate) origin_size: String,
+    /// Chunk sizes, comma-separated: one line each.
+    #[arg(long, value_name = "SIZES", default_value = "4k,16k,64k,512k")]
+    pub(crate) chunk: String,
+    /// The workload: one write per line, `OFFSET LENGTH` in bytes (as for
+    /// `plan`).
+    #[arg(long, value_name = "FILE", conflicts_with = "diff")]
+    pub(crate) trace: Option<PathBuf>,
+    /// The workload as the difference of two images of the origin.
+    #[arg(long, num_args = 2, value_names = ["OLD", "NEW"], required_unless_present = "trace")]
+    pub(crate) diff: Option<Vec<PathBuf>>,
+    /// The snapshot's COW size.
+    #[arg(short = 'L', long = "size", value_name = "SIZE")]
+    pub(crate) size: String,
+    /// The VG's extent size (lvm2 rounds the COW up to whole extents).
+    #[arg(
+        short = 's',
+        long = "physicalextentsize",
+        value_name = "SIZE",
+        default_value = "4m"
+    )]
+    pub(crate) extent_size: String,
+    /// The SVG file to write (`-`: stdout).
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        required_unless_present = "csv"
+    )]
+    pub(crate) output: Option<PathBuf>,
+    /// Print the series as CSV (`write,chunk,data_percent,valid`) instead.
+    #[arg(long, conflicts_with = "output")]
+    pub(crate) csv: bool,
 }

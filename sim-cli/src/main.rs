@@ -740,6 +740,27 @@ fn run(cli: &Cli) -> Result<i32> {
         }
         // Handled before the images are locked.
         Cmd::Kernel(k) => code = kernel(cli, &k.cmd)?,
+        Cmd::Plot(a) => {
+            let o = lvmsim::plot::PlotOpts {
+                origin_size: a.origin_size.clone(),
+                chunks: a.chunk.clone(),
+                trace: a.trace.clone(),
+                diff: a.diff.clone(),
+                extent_size: a.extent_size.clone(),
+                size: a.size.clone(),
+                csv: a.csv,
+            };
+            let text = lvmsim::plot::render(&o)?;
+            match &a.output {
+                Some(f) if f != std::path::Path::new("-") => {
+                    std::fs::write(f, text).map_err(|e| Error::Io {
+                        context: format!("{}: cannot write", f.display()),
+                        source: e,
+                    })?
+                }
+                _ => out.write_all(text.as_bytes())?,
+            }
+        }
     }
     out.flush()?;
     Ok(code)
@@ -846,6 +867,7 @@ fn lvm2_name(cmd: &Cmd) -> Option<&'static str> {
         Cmd::Gen(_) | Cmd::Mutate(_) => return None,
         Cmd::Verify => return None,
         Cmd::Kernel(_) => return None,
+        Cmd::Plot(_) => return None,
     })
 }
 
