@@ -144,7 +144,7 @@ fn tick_step(max: usize) -> usize {
 /// The chart of `series` (each with the same number of writes) for a COW
 /// of `cow_bytes` on an origin of `origin` bytes.
 pub fn svg(series: &[Series], origin: u64, cow_bytes: u64) -> String {
-    let writes = series.first().map_or(0, |s| s.status.len() - 1);
+    let writes = series.first().map_or(0, |s| s.status.len().saturating_sub(1));
     let pw = WIDTH - LEFT - RIGHT;
     let ph = HEIGHT - TOP - BOTTOM;
     let x = |n: usize| LEFT + pw * n as f64 / writes.max(1) as f64;

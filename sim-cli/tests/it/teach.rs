@@ -17,6 +17,13 @@
 //! * `write --explain`: the scenario's writes replayed from blank images
 //!   explain, per snapshot, exactly the records the kernel's store holds,
 //!   in their order.
+//! * `plot`: for every snapshot size of plan-threshold, the CSV's last
+//!   Data% per chunk size is plan's for that size and, for the snapshot's
+//!   own chunk size, the kernel's `lvs` Data%; the write the CSV first
+//!   marks invalid is plan's, and the kernel's invalidated store holds
+//!   exactly the origin chunks of the writes before it; the SVG has a
+//!   polyline per chunk size with a point per write and the invalid marker
+//!   at that write.
 
 use crate::common::{self, kgen};
 use std::collections::BTreeMap;
@@ -820,4 +827,203 @@ fn a_store_the_kernel_refuses_is_dumped_with_the_reason() {
         "{:?}",
         d.notes
     );
+}
+
+/// The plan-threshold workload as a trace file in `dir`, and its writes.
+fn threshold_trace(dir: &Path) -> (PathBuf, Vec<lvmsim::plan::Write1>) {
+    let trace = trace_of("plan-threshold");
+    let t = dir.join("w.trace");
+    std::fs::write(&t, &trace).unwrap();
+    (t, lvmsim::plan::parse_trace(&trace, 4 << 20).unwrap())
+}
+
+/// `lvmsim plan|plot --origin-size 4m --chunk 4k,16k -s 4k -L SIZE
+/// --trace T` with `extra`, its stdout.
+fn plan_or_plot(cmd: &str, size: &str, t: &Path, extra: &[&str]) -> String {
+    let o = common::Lvmsim::new()
+        .args([cmd, "--origin-size", "4m", "--chunk", "4k,16k", "-s", "4k"])
+        .args(["-L", size])
+        .arg("--trace")
+        .arg(t)
+        .args(extra)
+        .run();
+    assert!(o.ok(), "{}", o.text());
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// plan's `-L` answer per chunk size: (Data%, invalidating write).
+fn plan_at_size(json: &str) -> BTreeMap<u64, (String, Option<usize>)> {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    v["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let at = &c["at_size"];
+            (
+                c["chunk_bytes"].as_u64().unwrap(),
+                (
+                    at["data_percent"].as_str().unwrap().to_owned(),
+                    at["invalidated_at_write"].as_u64().map(|n| n as usize),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn plot_ends_where_plan_and_the_kernel_end() {
+    let dir = common::scratch();
+    let (t, writes) = threshold_trace(dir.path());
+    let cows = cow_chunks("plan-threshold");
+    let golden = goldens();
+    let mut kernel_invalid = 0;
+    for (lv, bytes, attr, kernel_pct) in lvs_json("plan-threshold") {
+        let Some(&chunk_sectors) = cows.get(&lv) else {
+            continue; // the origin
+        };
+        let size = format!("{}k", bytes / 1024);
+        let csv = plan_or_plot("plot", &size, &t, &["--csv"]);
+        let plan = plan_at_size(&plan_or_plot("plan", &size, &t, &["--json"]));
+        let mut lines = csv.lines();
+        assert_eq!(lines.next(), Some("write,chunk,data_percent,valid"));
+        let rows: Vec<(usize, u64, String, bool)> = lines
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                assert_eq!(f.len(), 4, "{l}");
+                (
+                    f[0].parse().unwrap(),
+                    f[1].parse().unwrap(),
+                    f[2].to_owned(),
+                    f[3].parse().unwrap(),
+                )
+            })
+            .collect();
+        for (&chunk, (plan_pct, plan_invalid)) in &plan {
+            let series: Vec<_> = rows.iter().filter(|r| r.1 == chunk).collect();
+            assert_eq!(series.len(), writes.len() + 1, "{lv} chunk {chunk}");
+            assert!(series.iter().enumerate().all(|(i, r)| r.0 == i));
+            assert_eq!(&series.last().unwrap().2, plan_pct, "{lv} chunk {chunk}");
+            let first_invalid = series.iter().find(|r| !r.3).map(|r| r.0);
+            assert_eq!(first_invalid, *plan_invalid, "{lv} chunk {chunk}");
+            // Once invalid, always invalid (and lvs's 100.00).
+            if let Some(n) = first_invalid {
+                assert!(series[n..].iter().all(|r| !r.3 && r.2 == "100.00"));
+            }
+            if chunk != chunk_sectors * 512 {
+                continue;
+            }
+            // The snapshot the kernel ran with this size and chunk.
+            assert_eq!(series.last().unwrap().2, kernel_pct, "{lv}");
+            assert_eq!(first_invalid.is_some(), attr.as_bytes()[4] == b'I', "{lv}");
+            if let Some(n) = first_invalid {
+                // The kernel's store kept the chunks of writes 1..n-1 and
+                // nothing of write n: it was invalidated at write n.
+                let g = golden
+                    .iter()
+                    .find(|g| g.scenario == "plan-threshold" && g.lv == lv && !g.dropped)
+                    .unwrap();
+                assert_eq!(g.valid, 0, "{lv}");
+                let stored: std::collections::BTreeSet<u64> =
+                    g.records.iter().map(|r| r.0).collect();
+                let chunks_of =
+                    |w: &lvmsim::plan::Write1| w.offset / chunk..=(w.offset + w.len - 1) / chunk;
+                let before: std::collections::BTreeSet<u64> =
+                    writes[..n - 1].iter().flat_map(chunks_of).collect();
+                assert_eq!(stored, before, "{lv}");
+                assert!(chunks_of(&writes[n - 1]).any(|c| !stored.contains(&c)));
+                kernel_invalid += 1;
+            }
+        }
+    }
+    assert_eq!(kernel_invalid, 2, "s4k302 and s16k607");
+}
+
+#[test]
+fn plot_svg_has_a_line_per_chunk_and_the_invalid_marker_at_plans_write() {
+    let dir = common::scratch();
+    let (t, writes) = threshold_trace(dir.path());
+    let svg_path = dir.path().join("plot.svg");
+    let out = svg_path.to_str().unwrap();
+    assert!(plan_or_plot("plot", "1208k", &t, &["-o", out]).is_empty());
+    let plan = plan_at_size(&plan_or_plot("plan", "1208k", &t, &["--json"]));
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{e}\n{svg}"));
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    let with = |class: &str| -> Vec<roxmltree::Node> {
+        doc.descendants()
+            .filter(|n| n.attribute("class") == Some(class))
+            .collect()
+    };
+    let chunk_of =
+        |n: &roxmltree::Node| -> u64 { n.attribute("data-chunk").unwrap().parse().unwrap() };
+    let lines = with("series");
+    assert_eq!(
+        lines.iter().map(chunk_of).collect::<Vec<_>>(),
+        vec![4096, 16384]
+    );
+    let markers = with("invalid");
+    for line in &lines {
+        let chunk = chunk_of(line);
+        let points: Vec<(f64, f64)> = line
+            .attribute("points")
+            .unwrap()
+            .split(' ')
+            .map(|p| {
+                let (x, y) = p.split_once(',').unwrap();
+                (x.parse().unwrap(), y.parse().unwrap())
+            })
+            .collect();
+        assert_eq!(points.len(), writes.len() + 1, "chunk {chunk}");
+        // A tooltip per point, naming its write and Data%.
+        let tips: Vec<&str> = with("point")
+            .into_iter()
+            .filter(|n| chunk_of(n) == chunk)
+            .map(|n| n.first_child().unwrap().text().unwrap())
+            .collect();
+        assert_eq!(tips.len(), points.len(), "chunk {chunk}");
+        assert_eq!(
+            tips[0],
+            format!("chunk {}k: write 0: Data% 0.00", chunk / 1024)
+        );
+        let n = plan[&chunk]
+            .1
+            .expect("1208k is too small for either chunk size");
+        assert_eq!(
+            tips[n],
+            format!("chunk {}k: write {n}: Data% 100.00 (invalid)", chunk / 1024)
+        );
+        assert!(!tips[n - 1].ends_with("(invalid)"));
+        // The marker: on plan's write, drawn where that point is.
+        let m: Vec<_> = markers.iter().filter(|m| chunk_of(m) == chunk).collect();
+        assert_eq!(m.len(), 1, "chunk {chunk}");
+        assert_eq!(m[0].attribute("data-write"), Some(n.to_string().as_str()));
+        let label = m[0]
+            .descendants()
+            .find(|c| c.has_tag_name("text"))
+            .unwrap()
+            .text()
+            .unwrap();
+        assert_eq!(label, format!("{}k: invalid at write {n}", chunk / 1024));
+        let d = m[0]
+            .descendants()
+            .find(|c| c.has_tag_name("path"))
+            .unwrap()
+            .attribute("d")
+            .unwrap();
+        let (mx, my) = d[1..].split(' ').next().unwrap().split_once(',').unwrap();
+        let (mx, my): (f64, f64) = (mx.parse().unwrap(), my.parse().unwrap());
+        assert!(
+            (mx + 5.0 - points[n].0).abs() < 0.01,
+            "{d} vs {:?}",
+            points[n]
+        );
+        assert!(
+            (my + 5.0 - points[n].1).abs() < 0.01,
+            "{d} vs {:?}",
+            points[n]
+        );
+    }
+    // The 4k snapshot of 1208k is the kernel's s4k302: write 300.
+    assert_eq!(plan[&4096].1, Some(300));
 }
