@@ -62,7 +62,14 @@ fn the_tutorial_runs_as_written() {
             );
         }
     }
-    for svg in ["vg", "snap", "vg-after", "big"] {
+    // The committed chart is the one the page's command makes.
+    let plot = |p: &Path| std::fs::read_to_string(p).unwrap();
+    assert_eq!(
+        plot(&dir.path().join("plot.svg")),
+        plot(&common::repo().join("docs/snapshot-tutorial/plot.svg")),
+        "docs/snapshot-tutorial/plot.svg is not what the page's plot command makes"
+    );
+    for svg in ["vg", "snap", "vg-after", "big", "plot"] {
         for p in [
             dir.path().join(format!("{svg}.svg")),
             common::repo().join(format!("docs/snapshot-tutorial/{svg}.svg")),
