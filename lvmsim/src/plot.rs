@@ -62,6 +62,9 @@ pub struct Series {
 
 impl Series {
     /// `Data%` as `lvs` prints it after write `n` (0: before any).
+    ///
+    /// # Panics
+    /// `n` past the last write.
     pub fn data_percent(&self, n: usize) -> String {
         snapshot_percent(self.status[n])
     }
@@ -141,10 +144,14 @@ fn tick_step(max: usize) -> usize {
     }
 }
 
-/// The chart of `series` (each with the same number of writes) for a COW
-/// of `cow_bytes` on an origin of `origin` bytes.
+/// The chart of `series` for a COW of `cow_bytes` on an origin of
+/// `origin` bytes; the x axis runs to the longest series.
 pub fn svg(series: &[Series], origin: u64, cow_bytes: u64) -> String {
-    let writes = series.first().map_or(0, |s| s.status.len().saturating_sub(1));
+    let writes = series
+        .iter()
+        .map(|s| s.status.len().saturating_sub(1))
+        .max()
+        .unwrap_or(0);
     let pw = WIDTH - LEFT - RIGHT;
     let ph = HEIGHT - TOP - BOTTOM;
     let x = |n: usize| LEFT + pw * n as f64 / writes.max(1) as f64;
@@ -202,7 +209,7 @@ pub fn svg(series: &[Series], origin: u64, cow_bytes: u64) -> String {
     for (k, s) in series.iter().enumerate() {
         let colour = COLOURS[k % COLOURS.len()];
         let c = s.chunk_bytes;
-        let pct: Vec<f64> = (0..=writes)
+        let pct: Vec<f64> = (0..s.status.len())
             .map(|n| s.data_percent(n).parse().unwrap_or(100.0))
             .collect();
         let points: Vec<String> = pct
@@ -259,7 +266,10 @@ pub fn svg(series: &[Series], origin: u64, cow_bytes: u64) -> String {
         let lx = LEFT + pw + 20.0;
         let fate = match s.invalidated_at {
             Some(n) => format!("invalid at write {n}"),
-            None => format!("survives, Data% {}", s.data_percent(writes)),
+            None => format!(
+                "survives, Data% {}",
+                snapshot_percent(s.status.last().copied().unwrap_or(SnapStatus::Invalid))
+            ),
         };
         let _ = writeln!(
             o,
