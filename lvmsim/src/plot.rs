@@ -205,7 +205,7 @@ pub fn svg(series: &[Series], origin: u64, cow_bytes: u64) -> String {
         TOP + ph / 2.0
     );
     // Dots are drawn when they can be told apart; else only hovered.
-    let dot_opacity = if writes <= 400 { "0.8" } else { "0" };
+    let dot_opacity = if writes <= 120 { "0.8" } else { "0" };
     for (k, s) in series.iter().enumerate() {
         let colour = COLOURS[k % COLOURS.len()];
         let c = s.chunk_bytes;
