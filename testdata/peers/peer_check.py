@@ -244,7 +244,7 @@ def main():
     write_report(c, out, seeds, mutants, mutated)
     findings = [r for r in c.runs if r["outcome"] in ("crash", "hang")]
     wrong = [r for r in c.lvs if r["verdict"] in ("wrong_bytes", "wrong_size", "short_read", "crash", "hang")]
-    print(f"peer-check: {len(c.runs)} peer runs, {len(findings)} crashes/hangs, {len(wrong)} LV reads not ok or unsupported")
+    print(f"peer-check: {len(c.runs)} peer runs, {len(findings)} crashes/hangs, {len(wrong)} LV reads wrong, crashed or hung on gen images")
 
 
 def versions():
