@@ -49,6 +49,12 @@ for sc in "${scenarios[@]}"; do
   for vg in $vgs; do
     W=$WORK/$sc-$vg
     mkdir -p "$W"
+    # A partial VG (a PV missing, lvm2's vg_attr 'p'): restored onto complete fresh
+    # PVs it is no longer partial, so its reports cannot equal the goldens.
+    if [ "$(jq -r --arg vg "$vg" '.report[0].vg[] | select(.vg_name == $vg) | .vg_attr[3:4]' "$S/vgs.json")" = p ]; then
+      echo "skip $sc/$vg: lvm2 reports it partial (a PV missing); a restore makes it whole"
+      continue
+    fi
     "$LVMSIM" "${devargs[@]}" vgcfgbackup -f "$W/backup.vg" "$vg" >/dev/null
     # Fresh, empty PVs of the same sizes, under the same names in our own folder.
     rm -f "$DEVDIR"/*
