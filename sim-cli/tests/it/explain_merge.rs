@@ -335,3 +335,72 @@ fn a_cut_merge_explains_the_records_the_kernel_merged_before_the_power_off() {
         .collect();
     assert_eq!(left, cut.records);
 }
+
+/// `plan --blkparse` on a hand-written trace of a dm device (as
+/// `blkparse` prints it by default) gives plan's answers for the same
+/// writes as a `--trace` file: each write is taken once, at its `Q`
+/// action, in sectors of 512 bytes; reads, flushes without data, and the
+/// later actions of the same requests (`G`, `I`, `D`, `C`) add nothing.
+#[test]
+fn plan_from_blkparse_equals_plan_from_its_trace() {
+    let dir = common::scratch();
+    let blk = "\
+253,4    0        1     0.000000000  1811  Q   W 8 + 16 [dd]
+253,4    0        2     0.000001734  1811  G   W 8 + 16 [dd]
+253,4    0        3     0.000004120  1811  I   W 8 + 16 [dd]
+253,4    0        4     0.000009902  1811  D   W 8 + 16 [dd]
+253,4    1        1     0.000153310     0  C   W 8 + 16 [0]
+253,4    0        5     0.000201520  1811  Q   R 0 + 8 [dd]
+253,4    0        6     0.000298811  1811  Q  WS 195 + 1 [dd]
+253,4    0        7     0.000300012  1811  Q FWS 0 + 0 [dd]
+253,4    0        8     0.000412998  1811  Q   W 1024 + 128 [dd]
+253,4    0        9     0.000413001  1811  X   W 1024 / 1088 [dd]
+253,4    1        2     0.000700313     0  C   W 1024 + 128 [0]
+253,4    0       10     0.000800000  1811  Q  WM 2047 + 1 [kworker/0:1]
+CPU0 (253,4):
+ Reads Queued:           1,        4KiB	 Writes Queued:           4,       73KiB
+Total (253,4):
+ Reads Queued:           1,        4KiB	 Writes Queued:           4,       73KiB
+";
+    // The same writes in bytes.
+    let trace = "4096 8192\n99840 512\n524288 65536\n1048064 512\n";
+    std::fs::write(dir.path().join("w.blktrace.txt"), blk).unwrap();
+    std::fs::write(dir.path().join("w.trace"), trace).unwrap();
+    let plan = |extra: &[&str]| {
+        let o = common::Lvmsim::new()
+            .cwd(dir.path())
+            .args([
+                "plan",
+                "--origin-size",
+                "1m",
+                "-s",
+                "64k",
+                "--json",
+                "--chunk",
+                "4k,16k,64k",
+                "-L",
+                "128k",
+            ])
+            .args(extra)
+            .run();
+        assert!(o.ok(), "{}", o.text());
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let a = plan(&["--trace", "w.trace"]);
+    let b = plan(&["--blkparse", "w.blktrace.txt"]);
+    assert_eq!(a, b);
+    // 4k chunks: 1, 2 (8 KiB at 4096), 24 (sector 195), 128..143, 255.
+    assert_eq!(a["chunks"][0]["exceptions"], 20);
+    // A write past the origin's end names its line.
+    std::fs::write(
+        dir.path().join("past.txt"),
+        "8,0 0 1 0.1 9 Q W 2048 + 8 [dd]\n",
+    )
+    .unwrap();
+    let o = common::Lvmsim::new()
+        .cwd(dir.path())
+        .args(["plan", "--origin-size", "1m", "--blkparse", "past.txt"])
+        .run();
+    assert!(!o.ok());
+    assert!(o.stderr.contains("blkparse line 1:"), "{}", o.stderr);
+}
