@@ -334,6 +334,10 @@ fn a_cut_merge_explains_the_records_the_kernel_merged_before_the_power_off() {
         .map(|r| (r.area, r.index, r.old, r.new))
         .collect();
     assert_eq!(left, cut.records);
+    // lvm2 has no --explain: the metadata records the commands without it.
+    let image = std::fs::read(&devs[0]).unwrap();
+    assert!(image.windows(16).any(|w| w == b"lvcreate -y -s -"));
+    assert!(!image.windows(9).any(|w| w == b"--explain"));
 }
 
 /// `plan --blkparse` on a hand-written trace of a dm device (as
