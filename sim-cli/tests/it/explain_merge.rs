@@ -16,6 +16,10 @@
 //!   batches, and a merge cut there leaves exactly the kernel's
 //!   interrupted store; the explained batches are the records it lacks,
 //!   from the end.
+//! * `lvchange -ay` of the origin explains the same batches as `vgchange
+//!   -ay`, then lvm2's end;
+//! * `plan --blkparse` on hand-written `blkparse` text gives the answers
+//!   `plan --trace` gives for the same writes in bytes.
 
 use crate::common::{self, kgen};
 use std::path::{Path, PathBuf};
@@ -407,4 +411,32 @@ Total (253,4):
         .run();
     assert!(!o.ok());
     assert!(o.stderr.contains("blkparse line 1:"), "{}", o.stderr);
+}
+
+/// `lvchange -ay` of the merging origin resumes the same merge as
+/// `vgchange -ay` and, polling, ends it: the same batches, then lvm2's end.
+#[test]
+fn lvchange_explains_the_same_batches_as_vgchange() {
+    let src = common::kernel(SCENARIO);
+    let dir = common::scratch();
+    let run = |name: &str, args: &[&str]| {
+        let pv = dir.path().join(name);
+        common::unzst_to(&src.join("pv1.after-boot1.img.zst"), &pv);
+        let o = lvmsim(&[pv], args);
+        assert!(o.ok(), "{}", o.text());
+        o.text()
+    };
+    let by_vg = run("a.img", &["vgchange", "-ay", "--explain", "vg"]);
+    let by_lv = run("b.img", &["lvchange", "-ay", "--explain", "vg/origin"]);
+    let (n, cleared) = batches(&by_lv);
+    assert_eq!(n, 1512);
+    assert_eq!(cleared, batches(&by_vg).1);
+    for text in [&by_vg, &by_lv] {
+        let explained: Vec<&str> = text.lines().filter(|l| l.starts_with("snap: ")).collect();
+        assert_eq!(
+            explained.last(),
+            Some(&"snap: merge done: snapshot removed")
+        );
+        assert_eq!(explained.len(), 1513);
+    }
 }
