@@ -226,6 +226,34 @@ pub enum Event {
         /// Why.
         why: Invalidation,
     },
+    /// A new store is made on a COW with a zero magic: the header (magic,
+    /// valid 1, version, chunk size) is written to chunk 0 and area 0, at
+    /// chunk 1, is written empty.
+    NewStore {
+        /// COW device.
+        cow: usize,
+        /// The header's chunk size in sectors.
+        chunk_size: u64,
+        /// The header's version.
+        version: u32,
+    },
+    /// One merge batch: COW chunks `new..new+n` are copied to origin
+    /// chunks `old..old+n`, then records `first..first+n` of area `area`
+    /// are cleared and the area is written.
+    MergeBatch {
+        /// COW device.
+        cow: usize,
+        /// First origin chunk of the run.
+        old: u64,
+        /// First COW chunk of the run.
+        new: u64,
+        /// Chunks in the run.
+        n: u64,
+        /// The area holding the records.
+        area: u64,
+        /// First record cleared.
+        first: u64,
+    },
 }
 
 /// Where a store's [`Event`]s go, in the order they happen (shared by the
@@ -273,6 +301,20 @@ impl PStore {
     /// [`Error::Store`] for a store the kernel would refuse, with the byte
     /// offset of what is wrong; I/O errors of the device.
     pub fn activate(devs: &mut dyn DevSet, cow: usize, table_cs: u64) -> Result<PStore> {
+        Self::activate_logged(devs, cow, table_cs, None)
+    }
+
+    /// [`PStore::activate`] whose events (a new store's making, and every
+    /// later one) go to `events`.
+    ///
+    /// # Errors
+    /// As [`PStore::activate`].
+    pub fn activate_logged(
+        devs: &mut dyn DevSet,
+        cow: usize,
+        table_cs: u64,
+        events: Option<&EventLog>,
+    ) -> Result<PStore> {
         let bad = |m: String| cow_fault(cow, m);
         let store_err = |error: StoreError| Error::Store {
             lv: device(cow),
@@ -293,7 +335,7 @@ impl PStore {
             current_committed: 0,
             area: Vec::new(),
             map: ChunkMap::default(),
-            events: None,
+            events: events.cloned(),
         };
         match header {
             Header::New => {
@@ -313,6 +355,11 @@ impl PStore {
                 s.area = vec![0u8; s.cb() as usize];
                 devs.write(cow, 0, &hdr.to_chunk(s.cb() as usize))?;
                 devs.write(cow, s.cb(), &s.area)?;
+                s.emit(Event::NewStore {
+                    cow,
+                    chunk_size: table_cs,
+                    version: SNAPSHOT_DISK_VERSION,
+                });
             }
             Header::Store(h) => {
                 // The same loader as the read side; then the kernel keeps the
@@ -688,6 +735,14 @@ pub fn merge_step(
     devs.write(m.cow, loc, &area)?;
     m.current_committed -= n;
     m.next_free = area_location(m.cs, m.current_area) + m.current_committed + 1;
+    m.emit(Event::MergeBatch {
+        cow: m.cow,
+        old: last_old - (n - 1),
+        new: last_new - (n - 1),
+        n,
+        area: m.current_area,
+        first: m.current_committed,
+    });
     for k in 0..n {
         m.map.remove(&(last_old - k));
     }
@@ -728,10 +783,19 @@ mod tests {
     fn spec_worked_example_origin_write() {
         // Spec 2.10: write to origin sector 100 (chunk 12) of a fresh store.
         let mut d = devs(64, 64);
+        let log = EventLog::default();
         let mut s = Snap {
-            store: PStore::activate(&mut d, 1, 8).unwrap(),
+            store: PStore::activate_logged(&mut d, 1, 8, Some(&log)).unwrap(),
             len: 64 * CB as u64,
         };
+        assert_eq!(
+            *log.lock().unwrap(),
+            [Event::NewStore {
+                cow: 1,
+                chunk_size: 8,
+                version: 1
+            }]
+        );
         assert_eq!(s.store.usage(&d), (16, 512, 16));
         let before: Vec<u8> = d[0][12 * CB..13 * CB].to_vec();
         origin_write(
@@ -781,12 +845,26 @@ mod tests {
             snapshot_read(&mut d, 0, &s, 0, &mut v).unwrap();
             v
         };
-        let mut m = PStore::activate(&mut d, 1, 8).unwrap();
+        let log = EventLog::default();
+        let mut m = PStore::activate_logged(&mut d, 1, 8, Some(&log)).unwrap();
         assert!(merge_step(&mut d, 0, &mut m, &mut []).unwrap());
         assert_eq!(m.next_free, 4);
         assert!(merge_step(&mut d, 0, &mut m, &mut []).unwrap());
         assert_eq!(m.next_free, 2);
         assert!(!merge_step(&mut d, 0, &mut m, &mut []).unwrap());
+        let batch = |old, new, n, first| Event::MergeBatch {
+            cow: 1,
+            old,
+            new,
+            n,
+            area: 0,
+            first,
+        };
+        assert_eq!(
+            *log.lock().unwrap(),
+            [batch(9, 4, 1, 2), batch(5, 2, 2, 0)],
+            "spec 4.6: chunk 9 alone, then 5..6"
+        );
         assert_eq!(m.usage(&d), (16, 128, 16));
         assert_eq!(d[0], view, "the origin now holds the snapshot's data");
         assert!(d[1][CB..2 * CB].iter().all(|&b| b == 0), "area 0 cleared");

@@ -23,6 +23,19 @@
 //! Writes are issued in file order, each cut at 1 MiB pieces as the
 //! kernel's block layer and `dd bs=1M` issue them; a write past the
 //! origin's end is an error.
+//!
+//! # blkparse output
+//! `--blkparse FILE` reads `blkparse`'s default text output of a trace of
+//! the origin device: `MAJ,MIN CPU SEQ TIME PID ACTION RWBS SECTOR + COUNT
+//! [PROC]`, sector and count in 512-byte sectors of the traced device.
+//! A request appears there once per action it goes through (queued `Q`,
+//! split, merged, issued `D`, completed `C`...); each write (RWBS holding
+//! `W`, count above 0) is taken once, at its `Q` action: that is where the
+//! bio enters the device, in the order the snapshot target maps it and
+//! copies chunks, before the block layer merges or splits it (the
+//! completion `C` order may differ, and a failed request completes too).
+//! A trace holding no `Q` line (filtered with `-a complete`) is read from
+//! its `C` lines instead. Other lines (summaries, messages) are skipped.
 
 use crate::active::{snapshot_percent, SnapStatus};
 use crate::error::{refused, Error, Result, ResultExt};
@@ -43,6 +56,8 @@ pub struct PlanOpts {
     pub trace: Option<PathBuf>,
     /// `--diff OLD NEW`.
     pub diff: Option<Vec<PathBuf>>,
+    /// `--blkparse FILE`.
+    pub blkparse: Option<PathBuf>,
     /// `-s`: the VG's extent size.
     pub extent_size: String,
     /// `-L`: a COW size to replay against.
@@ -111,6 +126,61 @@ pub fn parse_trace(text: &str, origin: u64) -> Result<Vec<Write1>> {
         if out.len() > MAX_WRITES {
             return Err(Error::Usage(format!(
                 "trace: more than {MAX_WRITES} writes"
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// Reads `blkparse` text output (see the module's format): each write
+/// once, at its `Q` action (at its `C` action if the text has no `Q`
+/// line). `origin` bounds the writes.
+///
+/// # Errors
+/// A write line whose sector or count is not a number, a write past
+/// `origin` bytes, too many writes.
+pub fn parse_blkparse(text: &str, origin: u64) -> Result<Vec<Write1>> {
+    // (line number, action, sector, count) of every write line.
+    let mut found = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        // MAJ,MIN CPU SEQ TIME PID ACTION RWBS SECTOR + COUNT [PROC]
+        let is_event = w.len() >= 10
+            && w[0].split_once(',').is_some_and(|(a, b)| {
+                a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit())
+            })
+            && w[8] == "+";
+        if !is_event || !matches!(w[5], "Q" | "C") || !w[6].contains('W') {
+            continue;
+        }
+        let (Ok(sector), Ok(count)) = (w[7].parse::<u64>(), w[9].parse::<u64>()) else {
+            return Err(Error::Usage(format!(
+                "blkparse line {}: expected SECTOR + COUNT, found {line:?}",
+                i + 1
+            )));
+        };
+        found.push((i + 1, w[5] == "Q", sector, count));
+    }
+    let queued = found.iter().any(|f| f.1);
+    let mut out = Vec::new();
+    for (line, q, sector, count) in found {
+        if q != queued || count == 0 {
+            continue;
+        }
+        let past = || {
+            Error::Usage(format!(
+                "blkparse line {line}: write of {count} sectors at sector {sector} runs past the origin's end ({origin} bytes)"
+            ))
+        };
+        let offset = sector.checked_mul(512).ok_or_else(past)?;
+        let len = count.checked_mul(512).ok_or_else(past)?;
+        if offset.checked_add(len).is_none_or(|e| e > origin) {
+            return Err(past());
+        }
+        out.push(Write1 { offset, len });
+        if out.len() > MAX_WRITES {
+            return Err(Error::Usage(format!(
+                "blkparse: more than {MAX_WRITES} writes"
             )));
         }
     }
@@ -423,6 +493,13 @@ pub fn run(o: &PlanOpts, out: &mut dyn Write) -> Result<()> {
         chunks.push(b);
     }
     let writes = match (&o.trace, &o.diff) {
+        (None, None) if o.blkparse.is_some() => {
+            // OK to unwrap: checked by the guard.
+            let p = o.blkparse.as_ref().unwrap();
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("{}: cannot read", p.display()))?;
+            parse_blkparse(&text, origin)?
+        }
         (Some(t), _) => {
             let text = std::fs::read_to_string(t)
                 .with_context(|| format!("{}: cannot read", t.display()))?;
@@ -445,7 +522,7 @@ pub fn run(o: &PlanOpts, out: &mut dyn Write) -> Result<()> {
         }
         _ => {
             return Err(Error::Usage(
-                "plan: give --trace FILE or --diff OLD NEW".into(),
+                "plan: give --trace FILE, --diff OLD NEW or --blkparse FILE".into(),
             ))
         }
     };
@@ -552,6 +629,48 @@ fn status_text(s: SnapStatus) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blkparse_writes_are_taken_once_at_their_queue_action() {
+        // One 4 KiB write at sector 2048 goes through Q, G, I, D, C; a
+        // read and a flush with no data are skipped, as is the summary.
+        let text = "\
+  253,3    1        1     0.000000000  4242  Q   W 2048 + 8 [dd]
+  253,3    1        2     0.000001000  4242  G   W 2048 + 8 [dd]
+  253,3    1        3     0.000002000  4242  D   W 2048 + 8 [dd]
+  253,3    0        4     0.000100000     0  C   W 2048 + 8 [0]
+  253,3    1        5     0.000200000  4242  Q   R 0 + 8 [dd]
+  253,3    1        6     0.000300000  4242  Q FWS 0 + 0 [dd]
+  253,3    1        7     0.000400000  4242  Q  WS 16 + 1 [dd]
+CPU1 (253,3):
+ Reads Queued:           1,        4KiB  Writes Queued:           2,        4KiB
+";
+        let w = parse_blkparse(text, 4 << 20).unwrap();
+        assert_eq!(
+            w,
+            [
+                Write1 {
+                    offset: 2048 * 512,
+                    len: 4096
+                },
+                Write1 {
+                    offset: 16 * 512,
+                    len: 512
+                }
+            ]
+        );
+        // Completions only: the C lines are the writes.
+        let c = "  8,0 0 1 0.1 0 C W 8 + 8 [0]\n";
+        assert_eq!(
+            parse_blkparse(c, 1 << 20).unwrap(),
+            [Write1 {
+                offset: 4096,
+                len: 4096
+            }]
+        );
+        assert!(parse_blkparse("  8,0 0 1 0.1 1 Q W 2048 + 8 [dd]\n", 1 << 20).is_err());
+        assert!(parse_blkparse("  8,0 0 1 0.1 1 Q W x + 8 [dd]\n", 1 << 20).is_err());
+    }
 
     #[test]
     fn traces_are_offset_length_lines() {

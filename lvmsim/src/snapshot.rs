@@ -2,7 +2,6 @@
 //! (`lvconvert --merge`, activation that runs a pending merge, `lvpoll`),
 //! with the kernel's merge semantics and lvm2's writes around it.
 
-use crate::context::WriteHooks;
 use crate::error::{bail, refused, Error, Result};
 use crate::names::vg_lv;
 use crate::{ids::*, lv::*, write::*};
@@ -36,6 +35,13 @@ pub(crate) fn snapshot_phase(
     w: &Writer,
     ids: &mut Ids,
 ) -> Result<()> {
+    if let Some(x) = &w.explain {
+        // The wipe of `lvcreate`, just before.
+        x.lvm2(crate::explain::Lvm2Step::Wipe {
+            snapshot: cow_name.to_owned(),
+            bytes: 4096,
+        });
+    }
     let sys2 = rescan(sys)?;
     let inst = sys2
         .vg(vgname)
@@ -85,7 +91,11 @@ pub(crate) fn snapshot_phase(
         vg: &inst.vg,
         images: crate::write::open_rw(&sys3, inst, w.hooks)?,
     };
-    cow_engine::engine::PStore::activate(&mut set, cow, chunk)?;
+    let log = w.explain.as_ref().map(|x| x.log());
+    cow_engine::engine::PStore::activate_logged(&mut set, cow, chunk, log)?;
+    if let Some(x) = &w.explain {
+        x.drain(&inst.vg);
+    }
     for f in set.images.pvs.iter().flatten() {
         f.file.sync_data()?;
     }
@@ -156,6 +166,12 @@ pub fn lvconvert_merge(
     let origin_name = inst.vg.lvs[c.origin].name.clone();
     let interrupt_after = match start {
         MergeStart::NextActivation => {
+            if let Some(x) = &w.explain {
+                x.lvm2(crate::explain::Lvm2Step::MergePending {
+                    snapshot: snap.clone(),
+                    origin: format!("{vgname}/{origin_name}"),
+                });
+            }
             writeln!(
                 out,
                 "  Merging of snapshot {vgname}/{snap} will occur on next activation of {vgname}/{origin_name}."
@@ -173,16 +189,9 @@ pub fn lvconvert_merge(
     let origin = c.origin;
     let mut tty = tty_progress(&vgname, &origin_name);
     let runs = match progress {
-        Some(p) => merge_runs(&sys_now, inst_now, origin, interrupt_after, w.hooks, p)?,
+        Some(p) => merge_runs(&sys_now, inst_now, origin, interrupt_after, w, p)?,
         None => {
-            let r = merge_runs(
-                &sys_now,
-                inst_now,
-                origin,
-                interrupt_after,
-                w.hooks,
-                &mut tty,
-            )?;
+            let r = merge_runs(&sys_now, inst_now, origin, interrupt_after, w, &mut tty)?;
             if r > 0 && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
                 eprintln!();
             }
@@ -251,10 +260,12 @@ pub(crate) fn merge_runs(
     inst: &lvm_meta::scan::VgInstance,
     origin: usize,
     limit: Option<usize>,
-    hooks: &WriteHooks,
+    w: &Writer,
     progress: &mut dyn FnMut(MergeProgress),
 ) -> Result<usize> {
     use cow_engine::engine::{merge_step, PStore, Snap};
+    let hooks = w.hooks;
+    let log = w.explain.as_ref().map(|x| x.log());
     let vg = &inst.vg;
     let Some((cow, c)) = vg.roles.iter().enumerate().find_map(|(i, r)| {
         r.cow_of
@@ -267,7 +278,7 @@ pub(crate) fn merge_runs(
         vg,
         images: open_rw(sys, inst, hooks)?,
     };
-    let mut m = PStore::activate(&mut set, cow, c.chunk_size.0)?;
+    let mut m = PStore::activate_logged(&mut set, cow, c.chunk_size.0, log)?;
     if !m.valid {
         return Ok(0);
     }
@@ -275,7 +286,7 @@ pub(crate) fn merge_runs(
     for (j, r) in vg.roles.iter().enumerate() {
         if let Some(o) = r.cow_of {
             if j != cow && o.origin == origin && !o.merging {
-                let store = PStore::activate(&mut set, j, o.chunk_size.0)?;
+                let store = PStore::activate_logged(&mut set, j, o.chunk_size.0, log)?;
                 others.push(Snap {
                     store,
                     len: u64::from(o.glue_extents) * vg.extent_bytes(),
@@ -307,6 +318,9 @@ pub(crate) fn merge_runs(
             sectors_total: total,
         });
     }
+    if let Some(x) = &w.explain {
+        x.drain(vg);
+    }
     for f in set.images.pvs.iter().flatten() {
         f.file.sync_data()?;
     }
@@ -322,9 +336,9 @@ pub(crate) fn run_merges(
     sys: &System,
     inst: &lvm_meta::scan::VgInstance,
     only: Option<usize>,
-    hooks: &WriteHooks,
+    w: &Writer,
 ) -> Result<Vec<usize>> {
-    run_merges_limited(sys, inst, only, None, hooks)
+    run_merges_limited(sys, inst, only, None, w)
 }
 
 /// [`run_merges`] with at most `limit` merge runs per origin; an origin
@@ -334,9 +348,11 @@ pub(crate) fn run_merges_limited(
     inst: &lvm_meta::scan::VgInstance,
     only: Option<usize>,
     limit: Option<usize>,
-    hooks: &WriteHooks,
+    w: &Writer,
 ) -> Result<Vec<usize>> {
     use cow_engine::engine::{merge_step, PStore, Snap};
+    let hooks = w.hooks;
+    let log = w.explain.as_ref().map(|x| x.log());
     let vg = &inst.vg;
     let mut merged = Vec::new();
     for (cow, role) in vg.roles.iter().enumerate() {
@@ -348,7 +364,7 @@ pub(crate) fn run_merges_limited(
             vg,
             images: open_rw(sys, inst, hooks)?,
         };
-        let mut m = PStore::activate(&mut set, cow, c.chunk_size.0)?;
+        let mut m = PStore::activate_logged(&mut set, cow, c.chunk_size.0, log)?;
         if !m.valid {
             // The kernel refuses to merge an invalid snapshot.
             continue;
@@ -358,7 +374,7 @@ pub(crate) fn run_merges_limited(
         for (j, r) in vg.roles.iter().enumerate() {
             if let Some(o) = r.cow_of {
                 if j != cow && o.origin == c.origin && !o.merging {
-                    let store = PStore::activate(&mut set, j, o.chunk_size.0)?;
+                    let store = PStore::activate_logged(&mut set, j, o.chunk_size.0, log)?;
                     others.push(Snap {
                         store,
                         len: u64::from(o.glue_extents) * vg.extent_bytes(),
@@ -377,6 +393,9 @@ pub(crate) fn run_merges_limited(
                 break;
             }
             runs += 1;
+        }
+        if let Some(x) = &w.explain {
+            x.drain(vg);
         }
         for f in set.images.pvs.iter().flatten() {
             f.file.sync_data()?;
@@ -425,6 +444,11 @@ pub(crate) fn finish_merge(
     vg.remove_lv(i).map_err(|e| refused!("{e}"))?;
     commit_vg(&sys2, inst2, &mut vg, w, *n)?;
     *n += 1;
+    if let Some(x) = &w.explain {
+        x.lvm2(crate::explain::Lvm2Step::MergeDone {
+            snapshot: cow_name.clone(),
+        });
+    }
     Ok(Some(cow_name))
 }
 
@@ -440,14 +464,7 @@ pub(crate) fn activate_lv(sys: &System, vgname: &str, lvname: &str, w: &Writer) 
         return Ok(());
     }
     crate::write::openable_rw(sys, inst.pv_devices.iter().flatten().copied())?;
-    if merge_runs(
-        sys,
-        inst,
-        li,
-        None,
-        w.hooks,
-        &mut tty_progress(vgname, lvname),
-    )? > 0
+    if merge_runs(sys, inst, li, None, w, &mut tty_progress(vgname, lvname))? > 0
         && std::io::IsTerminal::is_terminal(&std::io::stderr())
     {
         eprintln!();
@@ -467,7 +484,7 @@ pub fn lvpoll_merge(sys: &System, arg: &str, w: &Writer, out: &mut dyn Write) ->
     let (vgname, lv) = vg_lv(arg)?;
     let inst = writable(sys, &vgname)?;
     let origin = inst.vg.lv_index_or_err(&lv)?;
-    run_merges(sys, inst, Some(origin), w.hooks)?;
+    run_merges(sys, inst, Some(origin), w)?;
     let sys_now = rescan(sys)?;
     let inst_now = sys_now
         .vg(&vgname)

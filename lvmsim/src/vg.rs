@@ -403,7 +403,7 @@ pub fn vgchange(
         crate::write::openable_rw(sys, inst.pv_devices.iter().flatten().copied())?;
     }
     if activate {
-        let merged = run_merges_limited(sys, inst, None, interrupt_after, w.hooks)?;
+        let merged = run_merges_limited(sys, inst, None, interrupt_after, w)?;
         if poll {
             let mut n = 1;
             let mut sys_now = rescan(sys)?;

@@ -25,6 +25,9 @@ pub struct Writer<'a> {
     pub time: u64,
     /// Every write goes through these.
     pub hooks: &'a WriteHooks,
+    /// `--explain`: where the command tells what it does in the snapshot
+    /// stores (`None`: it does not).
+    pub explain: Option<crate::explain::Explain>,
 }
 
 impl<'a> Writer<'a> {
@@ -44,6 +47,7 @@ impl<'a> Writer<'a> {
                 .header_time
                 .unwrap_or(u64::try_from(ctx.now).unwrap_or(0)),
             hooks: &ctx.hooks,
+            explain: None,
         }
     }
 

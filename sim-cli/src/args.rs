@@ -354,6 +354,11 @@ pub(crate) struct LvchangeArgs {
     /// VG/LV...
     #[arg(required = true)]
     pub(crate) lvs: Vec<String>,
+    /// Print what the kernel and lvm2 do in the snapshot stores, one line
+    /// per step (`--explain=json`: as JSON).
+    #[arg(long, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "text",
+          value_parser = ["text", "json"], require_equals = true)]
+    pub(crate) explain: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -504,6 +509,11 @@ pub(crate) struct LvcreateArgs {
     /// allocate from.
     #[arg(required = true)]
     pub(crate) args: Vec<String>,
+    /// Print what the kernel and lvm2 do in the snapshot stores, one line
+    /// per step (`--explain=json`: as JSON).
+    #[arg(long, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "text",
+          value_parser = ["text", "json"], require_equals = true)]
+    pub(crate) explain: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -672,6 +682,11 @@ pub(crate) struct LvconvertArgs {
     pub(crate) yes: bool,
     /// VG/SNAPSHOT.
     pub(crate) lv: String,
+    /// Print what the kernel and lvm2 do in the snapshot stores, one line
+    /// per step (`--explain=json`: as JSON).
+    #[arg(long, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "text",
+          value_parser = ["text", "json"], require_equals = true)]
+    pub(crate) explain: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -688,6 +703,11 @@ pub(crate) struct VgchangeArgs {
     pub(crate) interrupt_after: Option<usize>,
     /// The VG.
     pub(crate) vg: String,
+    /// Print what the kernel and lvm2 do in the snapshot stores, one line
+    /// per step (`--explain=json`: as JSON).
+    #[arg(long, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "text",
+          value_parser = ["text", "json"], require_equals = true)]
+    pub(crate) explain: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -700,6 +720,11 @@ pub(crate) struct LvpollArgs {
     pub(crate) interval: Option<u64>,
     /// VG/ORIGIN.
     pub(crate) lv: String,
+    /// Print what the kernel and lvm2 do in the snapshot stores, one line
+    /// per step (`--explain=json`: as JSON).
+    #[arg(long, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "text",
+          value_parser = ["text", "json"], require_equals = true)]
+    pub(crate) explain: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -878,7 +903,8 @@ pub(crate) struct PlanArgs {
     pub(crate) trace: Option<PathBuf>,
     /// The workload as the difference of two images of the origin: every
     /// 512-byte sector that differs is written once, in order.
-    #[arg(long, num_args = 2, value_names = ["OLD", "NEW"], required_unless_present = "trace")]
+    #[arg(long, num_args = 2, value_names = ["OLD", "NEW"],
+          required_unless_present_any = ["trace", "blkparse"])]
     pub(crate) diff: Option<Vec<PathBuf>>,
     /// The VG's extent size (lvm2 rounds the COW up to whole extents).
     #[arg(
@@ -911,6 +937,10 @@ pub(crate) struct PlanArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub(crate) json: bool,
+    /// The workload as `blkparse` text output (default format): each
+    /// write request is taken once, at its queue (`Q`) action.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["trace", "diff"])]
+    pub(crate) blkparse: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -82,6 +82,10 @@ fn raw_cmd_line() -> String {
         if a.starts_with("--dev=") {
             continue;
         }
+        // lvm2 has no --explain: the recorded line is the one it would see.
+        if a == "--explain" || a.starts_with("--explain=") {
+            continue;
+        }
         out.push(a);
     }
     out.join(" ")
@@ -493,12 +497,15 @@ fn run(cli: &Cli) -> Result<i32> {
         Cmd::Lvconvert(a) => {
             let sys = scan(&mut err)?;
             let interval = a.interval.map(|i| format!(" -i {i}")).unwrap_or_default();
-            let w = ctx.writer(&format!("lvconvert --merge{interval} {}", a.lv));
+            let mut w = ctx.writer(&format!("lvconvert --merge{interval} {}", a.lv));
+            w.explain = a.explain.as_ref().map(|_| Default::default());
             let start = match (a.now, a.interrupt_after) {
                 (_, Some(0)) | (false, None) => snapshot::MergeStart::NextActivation,
                 (_, stop_after) => snapshot::MergeStart::Now { stop_after },
             };
-            snapshot::lvconvert_merge(&sys, &a.lv, start, None, &w, &mut out)?;
+            let done = snapshot::lvconvert_merge(&sys, &a.lv, start, None, &w, &mut out);
+            explain(&w, &a.explain, &mut out)?;
+            done?;
         }
         Cmd::Vgchange(a) => {
             let sys = scan(&mut err)?;
@@ -508,8 +515,12 @@ fn run(cli: &Cli) -> Result<i32> {
                 if activate { "y" } else { "n" },
                 a.vg
             ));
+            let mut w = w;
+            w.explain = a.explain.as_ref().map(|_| Default::default());
             let poll = a.poll == Yn::Y;
-            vg::vgchange(&sys, &a.vg, activate, poll, a.interrupt_after, &w, &mut out)?;
+            let done = vg::vgchange(&sys, &a.vg, activate, poll, a.interrupt_after, &w, &mut out);
+            explain(&w, &a.explain, &mut out)?;
+            done?;
         }
         Cmd::Lvremove(a) => {
             let sys = scan(&mut err)?;
@@ -570,8 +581,11 @@ fn run(cli: &Cli) -> Result<i32> {
             }
             let sys = scan(&mut err)?;
             let interval = a.interval.map(|i| format!(" -i {i}")).unwrap_or_default();
-            let w = ctx.writer(&format!("lvpoll --polloperation merge{interval} {}", a.lv));
-            snapshot::lvpoll_merge(&sys, &a.lv, &w, &mut out)?;
+            let mut w = ctx.writer(&format!("lvpoll --polloperation merge{interval} {}", a.lv));
+            w.explain = a.explain.as_ref().map(|_| Default::default());
+            let done = snapshot::lvpoll_merge(&sys, &a.lv, &w, &mut out);
+            explain(&w, &a.explain, &mut out)?;
+            done?;
         }
         Cmd::Pvcreate(a) => {
             let mut o = pv_opts(&a.opts)?;
@@ -631,7 +645,11 @@ fn run(cli: &Cli) -> Result<i32> {
                 ));
             }
             let sys = scan(&mut err)?;
-            lv::lvchange(&sys, &a.lvs, &o, &ctx.writer(&line), &mut out)?;
+            let mut w = ctx.writer(&line);
+            w.explain = a.explain.as_ref().map(|_| Default::default());
+            let done = lv::lvchange(&sys, &a.lvs, &o, &w, &mut out);
+            explain(&w, &a.explain, &mut out)?;
+            done?;
         }
         Cmd::Lvcreate(a) => {
             let (_, amount) = amount(&a.size, &a.extents, size::SizeOf::Lvcreate)?;
@@ -655,8 +673,11 @@ fn run(cli: &Cli) -> Result<i32> {
             let vg = names.vg.as_str();
             let sys = scan(&mut err)?;
             let mut ids = ids::ids_for(&ctx, &sys, &line);
-            let w = ctx.writer(&line);
-            lv::lvcreate(&sys, vg, pvs, &o, &w, &mut ids, &mut out, &mut err)?;
+            let mut w = ctx.writer(&line);
+            w.explain = a.explain.as_ref().map(|_| Default::default());
+            let done = lv::lvcreate(&sys, vg, pvs, &o, &w, &mut ids, &mut out, &mut err);
+            explain(&w, &a.explain, &mut out)?;
+            done?;
         }
         Cmd::Lvextend(a) | Cmd::Lvreduce(a) => {
             let grow = matches!(cli.cmd, Cmd::Lvextend(_));
@@ -702,6 +723,7 @@ fn run(cli: &Cli) -> Result<i32> {
                 chunks: a.chunk.clone(),
                 trace: a.trace.clone(),
                 diff: a.diff.clone(),
+                blkparse: a.blkparse.clone(),
                 extent_size: a.extent_size.clone(),
                 size: a.size.clone(),
                 autoextend_threshold: a.autoextend_threshold,
@@ -1108,4 +1130,17 @@ fn live_kernel(cli: &Cli, access: Access) -> Result<Option<lvmsim::kernel::Statu
         )));
     }
     Ok(Some(status))
+}
+
+/// Prints what the command did in the snapshot stores when `--explain`
+/// was given (`format`: `text` or `json`).
+fn explain(
+    w: &lvmsim::write::Writer,
+    format: &Option<String>,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
+    if let (Some(x), Some(f)) = (&w.explain, format) {
+        x.print(f == "json", out)?;
+    }
+    Ok(())
 }

@@ -10,6 +10,7 @@ mod containers;
 mod crash;
 mod crash_points;
 mod damaged;
+mod explain_merge;
 mod forensic_mutations;
 mod forensic_read_only;
 mod full_mda;
