@@ -1003,6 +1003,11 @@ pub(crate) enum KernelCmd {
         /// `unix:PATH` or `tcp:HOST:PORT`.
         #[arg(long, value_name = "ADDR")]
         nbd: Option<String>,
+        /// Log each write request's kernel steps (the lines of `lvmsim
+        /// write --explain`: copies into snapshots, commits, areas, an
+        /// invalidation) to DIR/kernel.log.
+        #[arg(long)]
+        explain: bool,
     },
     /// Flush the images, unmount the devices and end the kernel (refused
     /// while a device is open); waits until its process has ended.

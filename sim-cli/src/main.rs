@@ -989,12 +989,14 @@ fn kernel(cli: &Cli, cmd: &args::KernelCmd) -> Result<i32> {
             dir,
             foreground: true,
             nbd,
+            explain,
         } => {
             let opts = kernel::Options {
                 dir: dir.clone(),
                 devices: devices(&cli.dev),
                 policy: lvmsim::lock::Policy::from_flags(cli.nolocking, cli.lock_opt.is_some()),
                 nbd: nbd.as_deref().map(kernel::NbdAddr::parse).transpose()?,
+                explain: *explain,
             };
             let k = match kernel::Kernel::start(&opts, Box::new(std::io::stderr())) {
                 Ok(k) => k,
@@ -1030,7 +1032,9 @@ fn kernel(cli: &Cli, cmd: &args::KernelCmd) -> Result<i32> {
             k.serve()?;
             Ok(0)
         }
-        KernelCmd::Start { dir, nbd, .. } => {
+        KernelCmd::Start {
+            dir, nbd, explain, ..
+        } => {
             // A bad address is refused here, before any process starts.
             if let Some(n) = nbd {
                 kernel::NbdAddr::parse(n)?;
@@ -1065,6 +1069,9 @@ fn kernel(cli: &Cli, cmd: &args::KernelCmd) -> Result<i32> {
             c.args(["kernel", "start", "--foreground"]);
             if let Some(n) = nbd {
                 c.arg("--nbd").arg(n);
+            }
+            if *explain {
+                c.arg("--explain");
             }
             c.arg(dir);
             // Its own process group: a terminal's ^C for this command does

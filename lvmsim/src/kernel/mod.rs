@@ -65,6 +65,9 @@ pub struct Options {
     pub policy: lock::Policy,
     /// Also serve the devices over NBD there.
     pub nbd: Option<NbdAddr>,
+    /// Log what the kernel does for each write request (the steps of
+    /// `lvmsim write --explain`) to the kernel's log.
+    pub explain: bool,
 }
 
 /// Where the NBD exports are served.
@@ -233,7 +236,7 @@ impl Kernel {
         let sys = crate::scan(&opts.devices, false, &mut log)?;
         // The table lives as long as the kernel's process.
         let sys: &'static lvm_meta::scan::System = Box::leak(Box::new(sys));
-        let table = Arc::new(Mutex::new(Table::load(sys, log)?));
+        let table = Arc::new(Mutex::new(Table::load(sys, log, opts.explain)?));
         let fs = fuse::DevFs::new(Arc::clone(&table));
         let mut config = fuser::Config::default();
         config.mount_options = vec![

@@ -76,6 +76,9 @@ pub(crate) struct Table {
     told: Vec<(usize, usize)>,
     /// Where the kernel's log lines go.
     log: Box<dyn Write + Send>,
+    /// With `kernel start --explain`: the engine's events, logged after
+    /// each write request as `lvmsim write --explain` prints them.
+    explain: Option<cow_engine::engine::EventLog>,
 }
 
 /// `EIO`, `ENOSPC` as the handle reports them.
@@ -98,7 +101,12 @@ impl Table {
     /// `sys` (a VG with a missing PV is not activated, as lvm2 refuses
     /// it without `--activationmode partial`), activating every snapshot
     /// store as the table load does (a never-used store gets its header).
-    pub fn load(sys: &'static System, mut log: Box<dyn Write + Send>) -> Result<Table> {
+    pub fn load(
+        sys: &'static System,
+        mut log: Box<dyn Write + Send>,
+        explain: bool,
+    ) -> Result<Table> {
+        let explain = explain.then(crate::explain::log);
         let list = crate::dmsetup::devices(sys, &crate::dmsetup::DmOpts::default())?;
         let mut images: Vec<Option<Images<File>>> = Vec::new();
         for inst in &sys.vgs {
@@ -133,9 +141,12 @@ impl Table {
             };
             let (size, handle) = match layer {
                 Layer::Top => {
-                    let h = LvHandle::open(vg, Images::open_vg(sys, &sys.vgs[vgi], true)?, lv)
+                    let mut h = LvHandle::open(vg, Images::open_vg(sys, &sys.vgs[vgi], true)?, lv)
                         .map_err(crate::error::Error::from)
                         .with_context(|| format!("activating {}", d.name))?;
+                    if let Some(e) = &explain {
+                        h.set_event_log(e);
+                    }
                     (h.size(), Some(h))
                 }
                 Layer::Real | Layer::Cow => (
@@ -164,6 +175,7 @@ impl Table {
             images,
             told: Vec::new(),
             log,
+            explain,
         };
         // Stores found invalid at load were told by the kernel that
         // invalidated them, not by this one.
@@ -189,7 +201,11 @@ impl Table {
         if dev.handle.is_none() {
             let inst = &self.sys.vgs[dev.vg];
             let images = Images::open_vg(self.sys, inst, true).map_err(|e| e.into_io())?;
-            dev.handle = Some(LvHandle::open(&inst.vg, images, dev.lv).map_err(|e| e.into_io())?);
+            let mut h = LvHandle::open(&inst.vg, images, dev.lv).map_err(|e| e.into_io())?;
+            if let Some(e) = &self.explain {
+                h.set_event_log(e);
+            }
+            dev.handle = Some(h);
         }
         // OK to unwrap: set just above when it was missing.
         Ok(dev.handle.as_mut().unwrap())
@@ -261,7 +277,24 @@ impl Table {
             }
         };
         self.note_invalidations(d);
+        self.note_explained(d, offset, data.len());
         result
+    }
+
+    /// With `--explain`: logs what the kernel did for the write request
+    /// just served, one line per step, as `lvmsim write --explain` prints
+    /// them, after the request (`vg-origin: write 8192+4096:`).
+    fn note_explained(&mut self, d: usize, offset: u64, len: usize) {
+        let Some(e) = &self.explain else { return };
+        let events = crate::explain::take(e);
+        if events.is_empty() {
+            return;
+        }
+        let vg = &self.sys.vgs[self.devs[d].vg].vg;
+        let _ = writeln!(self.log, "{}: write {offset}+{len}:", self.devs[d].name);
+        for l in crate::explain::lines(vg, &events) {
+            let _ = writeln!(self.log, "  {l}");
+        }
     }
 
     /// Logs the snapshots device `d`'s last write invalidated, once each,

@@ -37,10 +37,16 @@ struct Running {
 impl Running {
     /// `lvmsim --dev ... kernel start DIR` on `devs`.
     fn start(devs: &[(String, PathBuf)], dir: &Path) -> Running {
+        Running::start_with(devs, dir, &[])
+    }
+
+    /// `lvmsim --dev ... kernel start OPTIONS DIR` on `devs`.
+    fn start_with(devs: &[(String, PathBuf)], dir: &Path, options: &[&str]) -> Running {
         let out = devs
             .iter()
             .fold(Lvmsim::new(), |l, (n, p)| l.dev(n, p))
             .args(["kernel", "start"])
+            .args(options)
             .arg(dir)
             .run();
         assert!(
@@ -355,7 +361,11 @@ fn writes_through_the_files_equal_lvmsim_write() {
     std::fs::copy(img, &b).unwrap();
 
     // Through the kernel's files.
-    let k = Running::start(&[("/dev/sdz".into(), a.clone())], &t.path().join("k"));
+    let k = Running::start_with(
+        &[("/dev/sdz".into(), a.clone())],
+        &t.path().join("k"),
+        &["--explain"],
+    );
     let mut file_errors = Vec::new();
     for &(lv, off, len, fill) in WRITES {
         let f = std::fs::OpenOptions::new()
@@ -381,16 +391,34 @@ fn writes_through_the_files_equal_lvmsim_write() {
         "{log}"
     );
 
+    // The kernel's steps it logged for the requests (FUSE may split a
+    // write into several requests; the steps run on).
+    let kernel_steps: Vec<&str> = log.lines().filter_map(|l| l.strip_prefix("  ")).collect();
+
     // Through `lvmsim write`.
     let mut write_errors = Vec::new();
+    let mut write_steps = String::new();
     for &(lv, off, len, fill) in WRITES {
         let out = Lvmsim::new()
             .dev("/dev/sdz", &b)
             .args(["write", &format!("vg/{lv}"), "--offset", &off.to_string()])
+            .arg("--explain")
             .stdin(&vec![fill; len])
             .run();
         write_errors.push((!out.ok()).then_some(EIO));
+        write_steps.push_str(&out.text());
     }
+    let write_steps: Vec<&str> = write_steps.lines().collect();
+    assert!(
+        write_steps
+            .iter()
+            .any(|l| l.contains(" -> snap COW chunk ")),
+        "{write_steps:?}"
+    );
+    assert_eq!(
+        kernel_steps, write_steps,
+        "the kernel's explained steps differ from lvmsim write --explain's"
+    );
     assert_eq!(file_errors, write_errors, "the writes that failed");
     assert!(
         std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
