@@ -1158,33 +1158,44 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
 /// which shrink to shorter programs. Each value runs with
 /// [`run_program`]; the [`Manifest`] says what a correct reader must see.
 ///
-/// Property-testing your own reader against lvmsim's:
+/// Property-testing your own reader against lvmsim's (here lvmsim's own
+/// `cat` stands in for it in `read_lv`), as a test of yours would:
 ///
-/// ```ignore
-/// use lvmsim::gen::{run_program, strategy};
+/// ```
+/// use lvmsim::gen::{hex, run_program, strategy};
 /// use proptest::prelude::*;
+/// use sha2::{Digest, Sha256};
+/// use std::path::PathBuf;
 ///
-/// proptest! {
-///     #![proptest_config(ProptestConfig::with_cases(16))]
-///     #[test]
-///     fn my_reader_sees_what_lvm_wrote(
-///         o in strategy::options(),
-///         program in strategy::program(12),
-///     ) {
-///         let dir = tempfile::tempdir().unwrap();
+/// // Your reader here: the bytes of VG/LV on these images.
+/// fn read_lv(images: &[PathBuf], vg: &str, lv: &str) -> Vec<u8> {
+///     let sys = lvmsim::scan(images, false, &mut std::io::sink()).unwrap();
+///     let mut out = Vec::new();
+///     lvmsim::data::cat(&sys, &format!("{vg}/{lv}"), 0, None, false, &mut out).unwrap();
+///     out
+/// }
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(2));
+/// runner
+///     .run(&(strategy::options(), strategy::program(6)), |(o, program)| {
 ///         let m = run_program(&o, &program, dir.path()).unwrap();
-///         let images: Vec<_> = m.images.iter().map(|i| dir.path().join(&i.file)).collect();
+///         let images: Vec<PathBuf> = m.images.iter().map(|i| dir.path().join(&i.file)).collect();
 ///         for vg in &m.vgs {
 ///             for lv in &vg.lvs {
-///                 // Your reader here: open the images, read VG/LV.
-///                 let bytes = my_reader::read_lv(&images, &vg.name, &lv.name).unwrap();
+///                 let bytes = read_lv(&images, &vg.name, &lv.name);
 ///                 prop_assert_eq!(bytes.len() as u64, lv.size);
-///                 prop_assert_eq!(lvmsim::gen::hex(&sha256(&bytes)), lv.sha256.clone());
+///                 prop_assert_eq!(hex(&Sha256::digest(&bytes)), lv.sha256.clone());
 ///             }
 ///         }
-///     }
-/// }
+///         Ok(())
+///     })
+///     .unwrap();
 /// ```
+///
+/// [`strategy::vg_models`] gives the VG models themselves, for code that
+/// takes a model rather than images. The example is compiled and run by
+/// `cargo test -p lvmsim --features proptest --doc` (a CI step).
 #[cfg(any(test, feature = "proptest"))]
 pub mod strategy {
     use super::{Command, GenOptions, Profile};
@@ -1242,6 +1253,31 @@ pub mod strategy {
     /// Programs of up to `max` commands.
     pub fn program(max: usize) -> impl Strategy<Value = Vec<Command>> {
         prop::collection::vec(command(), 0..=max)
+    }
+
+    /// VG models as lvm2's commands leave them: each value is a program of
+    /// up to `max` commands run by [`super::run_program`] in `dir` (its
+    /// images made anew for every case) and the VGs scanned back from the
+    /// images, so every model is one lvm2 itself would have written: its
+    /// PVs, extents, segments, snapshots, tags and seqno. Shrinks with the
+    /// program.
+    ///
+    /// # Panics
+    /// When `dir` cannot be written (a program itself always runs: a
+    /// command lvm2 would refuse is skipped).
+    pub fn vg_models(
+        dir: std::path::PathBuf,
+        max: usize,
+    ) -> impl Strategy<Value = Vec<lvm_meta::model::Vg>> {
+        (options(), program(max)).prop_map(move |(o, p)| {
+            let m = super::run_program(&o, &p, &dir)
+                .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+            let paths: Vec<std::path::PathBuf> =
+                m.images.iter().map(|i| dir.join(&i.file)).collect();
+            let sys = crate::scan(&paths, false, &mut std::io::sink())
+                .unwrap_or_else(|e| panic!("gen's images do not scan: {e}"));
+            sys.vgs.iter().map(|i| (*i.vg).clone()).collect()
+        })
     }
 }
 
@@ -1334,6 +1370,33 @@ mod tests {
         let mut r = Rng(0);
         assert_eq!(r.next_u64(), 0xe220_a839_7b1d_cdaf);
         assert!(Rng::new(1).next_u64() != Rng::new(2).next_u64());
+    }
+
+    /// Every VG model the strategy gives is one lvm2's text round-trips:
+    /// exported, parsed and built again, it is the same model.
+    #[test]
+    fn vg_models_round_trip_through_their_text() {
+        use proptest::test_runner::{Config, TestRunner};
+        let t = tempfile::tempdir().unwrap();
+        let mut runner = TestRunner::new(Config::with_cases(4));
+        runner
+            .run(&strategy::vg_models(t.path().join("m"), 8), |vgs| {
+                for vg in &vgs {
+                    let h = &vg.header;
+                    let header = lvm_meta::export::ExportHeader::new(
+                        h.description.as_deref().unwrap_or(""),
+                        h.creation_host.as_deref().unwrap_or(""),
+                        "Linux",
+                        u64::try_from(h.creation_time.unwrap_or(0)).unwrap_or(0),
+                    );
+                    let text = lvm_meta::export::export(vg, &header);
+                    let tree = lvm_meta::text::parse(text.as_bytes()).unwrap();
+                    let again = lvm_meta::model::Vg::from_tree(&tree).unwrap();
+                    proptest::prop_assert_eq!(&again, vg);
+                }
+                Ok(())
+            })
+            .unwrap();
     }
 
     proptest::proptest! {
