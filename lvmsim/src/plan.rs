@@ -462,10 +462,83 @@ pub fn plan_chunk(
 }
 
 /// A size argument in bytes (`default` unit when none is given).
-fn bytes(arg: &str, default: char, what: &str) -> Result<u64> {
+/// A size argument of `plan` or `plot` in bytes (`what` names the option
+/// in the error).
+pub(crate) fn bytes(arg: &str, default: char, what: &str) -> Result<u64> {
     match parse_size(arg, default, false) {
         Ok((_, SizeArg::Sectors(s))) if s > 0 => Ok(s * 512),
         _ => Err(Error::Usage(format!("{what}: cannot read size {arg:?}"))),
+    }
+}
+
+/// The workload options `plan` and `plot` share, read and checked.
+pub(crate) struct Workload {
+    /// `--origin-size` in bytes.
+    pub origin: u64,
+    /// `-s` in bytes, a power of 2.
+    pub extent: u64,
+    /// `--chunk` sizes in bytes, each a power of 2 from 4 KiB to 512 KiB.
+    pub chunks: Vec<u64>,
+    /// The writes of `--trace`, `--diff` or `--blkparse`.
+    pub writes: Vec<Write1>,
+}
+
+impl Workload {
+    /// Reads the options; `none_given` is the usage error when no
+    /// workload option was given.
+    pub(crate) fn read(
+        origin_size: &str,
+        extent_size: &str,
+        chunks: &str,
+        (trace, diff, blkparse): (&Option<PathBuf>, &Option<Vec<PathBuf>>, &Option<PathBuf>),
+        none_given: &str,
+    ) -> Result<Workload> {
+        let origin = bytes(origin_size, 'm', "--origin-size")?;
+        let extent = bytes(extent_size, 'm', "--physicalextentsize")?;
+        if !extent.is_power_of_two() {
+            return Err(Error::Usage(format!(
+                "--physicalextentsize {extent_size}: must be a power of 2"
+            )));
+        }
+        let mut sizes = Vec::new();
+        for c in chunks.split(',') {
+            let b = bytes(c.trim(), 'k', "--chunk")?;
+            if !b.is_power_of_two() || !(4096..=512 * 1024).contains(&b) {
+                return Err(Error::Usage(format!(
+                    "--chunk {c}: a power of 2 between 4k and 512k"
+                )));
+            }
+            sizes.push(b);
+        }
+        let read = |p: &PathBuf| {
+            std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))
+        };
+        let writes = match (trace, diff, blkparse) {
+            (Some(t), _, _) => parse_trace(&read(t)?, origin)?,
+            (None, Some(d), _) if d.len() == 2 => {
+                let open = |p: &PathBuf| {
+                    std::fs::File::open(p).with_context(|| format!("{}: cannot open", p.display()))
+                };
+                let w = diff_workload(&mut open(&d[0])?, &mut open(&d[1])?)?;
+                if let Some(last) = w.last() {
+                    if last.offset + last.len > origin {
+                        return Err(Error::Usage(format!(
+                            "--diff: the images differ at byte {}, past the origin's end ({origin} bytes)",
+                            last.offset + last.len - 1
+                        )));
+                    }
+                }
+                w
+            }
+            (None, None, Some(b)) => parse_blkparse(&read(b)?, origin)?,
+            _ => return Err(Error::Usage(none_given.into())),
+        };
+        Ok(Workload {
+            origin,
+            extent,
+            chunks: sizes,
+            writes,
+        })
     }
 }
 
@@ -474,58 +547,18 @@ fn bytes(arg: &str, default: char, what: &str) -> Result<u64> {
 /// # Errors
 /// Bad sizes or trace, unreadable files.
 pub fn run(o: &PlanOpts, out: &mut dyn Write) -> Result<()> {
-    let origin = bytes(&o.origin_size, 'm', "--origin-size")?;
-    let extent = bytes(&o.extent_size, 'm', "--physicalextentsize")?;
-    if !extent.is_power_of_two() {
-        return Err(Error::Usage(format!(
-            "--physicalextentsize {}: must be a power of 2",
-            o.extent_size
-        )));
-    }
-    let mut chunks = Vec::new();
-    for c in o.chunks.split(',') {
-        let b = bytes(c.trim(), 'k', "--chunk")?;
-        if !b.is_power_of_two() || !(4096..=512 * 1024).contains(&b) {
-            return Err(Error::Usage(format!(
-                "--chunk {c}: a power of 2 between 4k and 512k"
-            )));
-        }
-        chunks.push(b);
-    }
-    let writes = match (&o.trace, &o.diff) {
-        (None, None) if o.blkparse.is_some() => {
-            // OK to unwrap: checked by the guard.
-            let p = o.blkparse.as_ref().unwrap();
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("{}: cannot read", p.display()))?;
-            parse_blkparse(&text, origin)?
-        }
-        (Some(t), _) => {
-            let text = std::fs::read_to_string(t)
-                .with_context(|| format!("{}: cannot read", t.display()))?;
-            parse_trace(&text, origin)?
-        }
-        (None, Some(d)) if d.len() == 2 => {
-            let open = |p: &PathBuf| {
-                std::fs::File::open(p).with_context(|| format!("{}: cannot open", p.display()))
-            };
-            let w = diff_workload(&mut open(&d[0])?, &mut open(&d[1])?)?;
-            if let Some(last) = w.last() {
-                if last.offset + last.len > origin {
-                    return Err(Error::Usage(format!(
-                        "--diff: the images differ at byte {}, past the origin's end ({origin} bytes)",
-                        last.offset + last.len - 1
-                    )));
-                }
-            }
-            w
-        }
-        _ => {
-            return Err(Error::Usage(
-                "plan: give --trace FILE, --diff OLD NEW or --blkparse FILE".into(),
-            ))
-        }
-    };
+    let Workload {
+        origin,
+        extent,
+        chunks,
+        writes,
+    } = Workload::read(
+        &o.origin_size,
+        &o.extent_size,
+        &o.chunks,
+        (&o.trace, &o.diff, &o.blkparse),
+        "plan: give --trace FILE, --diff OLD NEW or --blkparse FILE",
+    )?;
     let size = o
         .size
         .as_deref()

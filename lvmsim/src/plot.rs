@@ -18,9 +18,8 @@
 //! back; an `invalid` marker also has `data-write`.
 
 use crate::active::{snapshot_percent, SnapStatus};
-use crate::error::{Error, Result, ResultExt};
-use crate::plan::{diff_workload, parse_trace, replay_steps, Write1};
-use crate::size::{parse_size, SizeArg};
+use crate::error::{Error, Result};
+use crate::plan::{bytes, replay_steps, Workload, Write1};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -287,62 +286,25 @@ pub fn svg(series: &[Series], origin: u64, cow_bytes: u64) -> String {
 }
 
 /// A size argument in bytes (`default` unit when none is given).
-fn bytes(arg: &str, default: char, what: &str) -> Result<u64> {
-    match parse_size(arg, default, false) {
-        Ok((_, SizeArg::Sectors(s))) if s > 0 => Ok(s * 512),
-        _ => Err(Error::Usage(format!("{what}: cannot read size {arg:?}"))),
-    }
-}
-
 /// Runs `lvmsim plot`: the SVG chart, or the CSV with `csv`.
 ///
 /// # Errors
 /// Bad sizes or workload, unreadable files, a workload over
 /// [`MAX_WRITES`].
 pub fn render(o: &PlotOpts) -> Result<String> {
-    let origin = bytes(&o.origin_size, 'm', "--origin-size")?;
-    let extent = bytes(&o.extent_size, 'm', "--physicalextentsize")?;
-    if !extent.is_power_of_two() {
-        return Err(Error::Usage(format!(
-            "--physicalextentsize {}: must be a power of 2",
-            o.extent_size
-        )));
-    }
+    let Workload {
+        origin,
+        extent,
+        chunks,
+        writes,
+    } = Workload::read(
+        &o.origin_size,
+        &o.extent_size,
+        &o.chunks,
+        (&o.trace, &o.diff, &None),
+        "plot: give --trace FILE or --diff OLD NEW",
+    )?;
     let cow = bytes(&o.size, 'm', "-L")?.div_ceil(extent) * extent;
-    let mut chunks = Vec::new();
-    for c in o.chunks.split(',') {
-        let b = bytes(c.trim(), 'k', "--chunk")?;
-        if !b.is_power_of_two() || !(4096..=512 * 1024).contains(&b) {
-            return Err(Error::Usage(format!(
-                "--chunk {c}: a power of 2 between 4k and 512k"
-            )));
-        }
-        chunks.push(b);
-    }
-    let writes = match (&o.trace, &o.diff) {
-        (Some(t), _) => {
-            let text = std::fs::read_to_string(t)
-                .with_context(|| format!("{}: cannot read", t.display()))?;
-            parse_trace(&text, origin)?
-        }
-        (None, Some(d)) if d.len() == 2 => {
-            let open = |p: &PathBuf| {
-                std::fs::File::open(p).with_context(|| format!("{}: cannot open", p.display()))
-            };
-            let w = diff_workload(&mut open(&d[0])?, &mut open(&d[1])?)?;
-            if w.last().is_some_and(|l| l.offset + l.len > origin) {
-                return Err(Error::Usage(format!(
-                    "--diff: the images differ past the origin's end ({origin} bytes)"
-                )));
-            }
-            w
-        }
-        _ => {
-            return Err(Error::Usage(
-                "plot: give --trace FILE or --diff OLD NEW".into(),
-            ))
-        }
-    };
     if writes.len() > MAX_WRITES {
         return Err(Error::Usage(format!(
             "plot: {} writes, more than the {MAX_WRITES} a chart shows",
