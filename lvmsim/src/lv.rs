@@ -1056,7 +1056,9 @@ impl WriteCounts {
 ///
 /// A snapshot's glue LV is only ever named by its name. With `activation`, the
 /// whole-VG forms leave out COW LVs (lvm2 activates a snapshot through its
-/// origin). Every VG with an LV named must be one lvmsim may write.
+/// origin). Every VG with an LV named must be one lvm2 would change (the
+/// images are not opened here: each command checks that it may write them
+/// before it does, and an activation with nothing to merge writes nothing).
 pub(crate) fn lvs_named(
     sys: &System,
     args: &[String],
@@ -1073,7 +1075,7 @@ pub(crate) fn lvs_named(
             continue;
         }
         let n = crate::names::lv_arg(arg)?;
-        let inst = writable(sys, &n.vg)?;
+        let inst = changeable(sys, &n.vg)?;
         match n.lv {
             Some(lv) => by_name.push((n.vg.clone(), inst.vg.lv_index_or_err(&lv)?)),
             None => whole.push(n.vg.clone()),
@@ -1110,7 +1112,7 @@ pub(crate) fn lvs_named(
             }
         }
         if any {
-            writable(sys, &vgname)?;
+            changeable(sys, &vgname)?;
         }
     }
     Ok(named)
