@@ -13,41 +13,58 @@ use lvm_meta::scan::System;
 
 use crate::common::{corpus_images, testdata, unzst};
 
-fn images() -> Vec<(String, Vec<u8>)> {
-    corpus_images()
-        .into_iter()
-        .map(|p| (p.display().to_string(), unzst(&p)))
-        .collect()
+/// Consecutive pairs of copies in one image's rings, each checked against
+/// `next_offset`; returns how many were checked.
+fn consecutive_pairs_checked(name: &str, bytes: Vec<u8>) -> usize {
+    let img = Image::from_bytes(name, bytes);
+    let Some(l) = label::scan(&img).unwrap().label else {
+        return 0;
+    };
+    let mut checked = 0;
+    for m in &l.pv_header.metadata_areas {
+        let area = read_area_bytes(&img, m.offset, m.size).unwrap();
+        let mut copies = scan_copies(&area, m.offset);
+        copies.sort_by_key(|c| c.seqno);
+        for w in copies.windows(2) {
+            let (a, b) = (&w[0], &w[1]);
+            let unique = |s: u32| copies.iter().filter(|c| c.seqno == s).count() == 1;
+            if b.seqno != a.seqno + 1 || !unique(a.seqno) || !unique(b.seqno) {
+                continue;
+            }
+            let want = next_offset(Some((a.rel_offset, a.text.len() as u64)), m.size);
+            assert_eq!(
+                b.rel_offset, want,
+                "{name}: mda at {}: seqno {} follows seqno {}",
+                m.offset, b.seqno, a.seqno
+            );
+            checked += 1;
+        }
+    }
+    checked
 }
 
 #[test]
 fn every_consecutive_pair_sits_where_lvm2_puts_it() {
-    let mut checked = 0;
-    for (name, bytes) in images() {
-        let img = Image::from_bytes(&name, bytes);
-        let Some(l) = label::scan(&img).unwrap().label else {
-            continue;
-        };
-        for m in &l.pv_header.metadata_areas {
-            let area = read_area_bytes(&img, m.offset, m.size).unwrap();
-            let mut copies = scan_copies(&area, m.offset);
-            copies.sort_by_key(|c| c.seqno);
-            for w in copies.windows(2) {
-                let (a, b) = (&w[0], &w[1]);
-                let unique = |s: u32| copies.iter().filter(|c| c.seqno == s).count() == 1;
-                if b.seqno != a.seqno + 1 || !unique(a.seqno) || !unique(b.seqno) {
-                    continue;
-                }
-                let want = next_offset(Some((a.rel_offset, a.text.len() as u64)), m.size);
-                assert_eq!(
-                    b.rel_offset, want,
-                    "{name}: mda at {}: seqno {} follows seqno {}",
-                    m.offset, b.seqno, a.seqno
-                );
-                checked += 1;
-            }
-        }
-    }
+    // Two workers, each decompressing and checking every other image: most
+    // of the time is zstd, and one image at a time per worker keeps memory
+    // small.
+    let paths = corpus_images();
+    let checked: usize = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..2)
+            .map(|w| {
+                let paths = &paths;
+                s.spawn(move || {
+                    paths
+                        .iter()
+                        .skip(w)
+                        .step_by(2)
+                        .map(|p| consecutive_pairs_checked(&p.display().to_string(), unzst(p)))
+                        .sum::<usize>()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).sum()
+    });
     eprintln!("{checked} consecutive copies placed exactly as lvm2 placed them");
     assert!(checked > 150, "only {checked} pairs checked");
 }

@@ -541,10 +541,26 @@ fn resume(img: &Images, promise: &Promise, snap: &str) -> Result<(), String> {
         .map_err(|e| format!("after the resumed merge: {e}"))
 }
 
+/// Which cuts of a merge are resumed: each resume runs lvmsim on copies of
+/// the whole images, so `cargo test` resumes a sample and `.ci/run` runs
+/// the ignored tests that resume every cut.
+#[derive(Clone, Copy)]
+enum Resume {
+    /// The first and last four cuts and every sixteenth in between.
+    Sampled,
+    /// Every cut.
+    Every,
+}
+
 /// `lvconvert --merge` of `snap` then `second` (which runs the merge and
-/// records its end), every cut of both checked, and every cut of the second
-/// resumed.
-fn merge_cut_at_every_write(scenario: &str, snap: &str, second: &[&str]) -> (Counts, Counts) {
+/// records its end), every cut of both checked, and cuts of the second
+/// resumed as `which` says.
+fn merge_cut_at_every_write(
+    scenario: &str,
+    snap: &str,
+    second: &[&str],
+    which: Resume,
+) -> (Counts, Counts) {
     let before = kernel_images(scenario);
     let s0 = state(before.clone(), "vg").unwrap();
     let mut promise = Promise::of("vg", &s0);
@@ -567,8 +583,7 @@ fn merge_cut_at_every_write(scenario: &str, snap: &str, second: &[&str]) -> (Cou
     let done = state(after2, "vg").unwrap();
     assert!(!done.lvs.contains_key(&snap_id) && done.merging.is_empty());
     promise.check(&done).unwrap();
-    // Resuming runs lvmsim on whole images: every cut of the first and
-    // last writes, every seventh in between (each cut is checked in full).
+    // Every cut is checked in full; resumed are those `which` names.
     let n = w2.len();
     let c2 = check_cuts_sampled(
         &format!("{scenario}: {}", second.join(" ")),
@@ -576,29 +591,63 @@ fn merge_cut_at_every_write(scenario: &str, snap: &str, second: &[&str]) -> (Cou
         &w2,
         &promise,
         &mut |img| resume(img, &promise, &snap_id),
-        |k| k < 8 || k + 8 > n || k % 7 == 0,
+        |k| match which {
+            Resume::Sampled => k < 4 || k + 4 > n || k % 16 == 0,
+            Resume::Every => true,
+        },
     );
     (c1, c2)
 }
 
-#[test]
-fn merge_by_activation_cut_at_every_write() {
-    let (_, c) = merge_cut_at_every_write("snap-areas", "snap", &["vgchange", "-ay", "vg"]);
+fn merge_by_activation(which: Resume) {
+    let (_, c) = merge_cut_at_every_write("snap-areas", "snap", &["vgchange", "-ay", "vg"], which);
     assert!(c.writes > 6, "data batches and two commits: {c:?}");
 }
 
-#[test]
-fn merge_with_siblings_cut_at_every_write() {
-    merge_cut_at_every_write("snap-chunks", "s64k", &["vgchange", "-ay", "vg"]);
+fn merge_with_siblings(which: Resume) {
+    merge_cut_at_every_write("snap-chunks", "s64k", &["vgchange", "-ay", "vg"], which);
 }
 
-#[test]
-fn merge_by_lvpoll_cut_at_every_write() {
+fn merge_by_lvpoll(which: Resume) {
     merge_cut_at_every_write(
         "merge-with-sibling",
         "keep",
         &["lvpoll", "--polloperation", "merge", "vg/origin"],
+        which,
     );
+}
+
+#[test]
+fn merge_by_activation_cut_at_every_write() {
+    merge_by_activation(Resume::Sampled);
+}
+
+#[test]
+fn merge_with_siblings_cut_at_every_write() {
+    merge_with_siblings(Resume::Sampled);
+}
+
+#[test]
+fn merge_by_lvpoll_cut_at_every_write() {
+    merge_by_lvpoll(Resume::Sampled);
+}
+
+#[test]
+#[ignore = "resumes every cut (minutes): .ci/run runs it"]
+fn merge_by_activation_every_cut_resumed() {
+    merge_by_activation(Resume::Every);
+}
+
+#[test]
+#[ignore = "resumes every cut (minutes): .ci/run runs it"]
+fn merge_with_siblings_every_cut_resumed() {
+    merge_with_siblings(Resume::Every);
+}
+
+#[test]
+#[ignore = "resumes every cut (minutes): .ci/run runs it"]
+fn merge_by_lvpoll_every_cut_resumed() {
+    merge_by_lvpoll(Resume::Every);
 }
 
 #[test]
