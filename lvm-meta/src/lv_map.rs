@@ -37,14 +37,21 @@ pub enum Piece {
 /// Maps the byte at `offset` of LV `lv` to a contiguous run. Runs never
 /// cross a segment or a stripe boundary.
 pub fn map(vg: &Vg, lv: usize, offset: u64) -> Result<Piece> {
-    map_depth(vg, lv, offset, 0)
+    map_depth(vg, lv, offset, 0, false)
+}
+
+/// [`map`] for a write: the one place the byte goes. RAID and mirror
+/// segments are refused, since a write there must reach every copy and
+/// the parity, which one run cannot say.
+pub fn map_write(vg: &Vg, lv: usize, offset: u64) -> Result<Piece> {
+    map_depth(vg, lv, offset, 0, true)
 }
 
 fn unsupported(msg: String) -> Error {
     Error::Unsupported(msg)
 }
 
-fn map_depth(vg: &Vg, lv_i: usize, offset: u64, depth: usize) -> Result<Piece> {
+fn map_depth(vg: &Vg, lv_i: usize, offset: u64, depth: usize, write: bool) -> Result<Piece> {
     let lv = vg
         .lvs
         .get(lv_i)
@@ -108,7 +115,7 @@ fn map_depth(vg: &Vg, lv_i: usize, offset: u64, depth: usize) -> Result<Piece> {
                     le: inner_le,
                 } => {
                     let inner_off = u64::from(inner_le) * eb + area_off;
-                    let p = map_depth(vg, inner, inner_off, depth + 1)?;
+                    let p = map_depth(vg, inner, inner_off, depth + 1, write)?;
                     Ok(match p {
                         Piece::Pv { pv, offset, len } => Piece::Pv {
                             pv,
@@ -138,6 +145,12 @@ fn map_depth(vg: &Vg, lv_i: usize, offset: u64, depth: usize) -> Result<Piece> {
                     lv.name, seg.type_name
                 )));
             };
+            if write {
+                return Err(unsupported(format!(
+                    "LV {}: writing to segment type {:?} is not supported",
+                    lv.name, seg.type_name
+                )));
+            }
             // With every image there, the kernel reads the first copy or
             // the data chunk itself.
             let (image, at) = match &run.source {
@@ -145,7 +158,7 @@ fn map_depth(vg: &Vg, lv_i: usize, offset: u64, depth: usize) -> Result<Piece> {
                 Source::Parity { row, k, offset } => (row.data[*k], *offset),
             };
             let (inner, base) = run.images[image];
-            let p = map_depth(vg, inner, base + at, depth + 1)?;
+            let p = map_depth(vg, inner, base + at, depth + 1, write)?;
             Ok(match p {
                 Piece::Pv { pv, offset, len } => Piece::Pv {
                     pv,

@@ -1110,6 +1110,91 @@ mod tests {
         }
     }
 
+    fn seg_of(keys: &str) -> Result<Option<RaidSeg>, Corruption> {
+        let text = format!("segment1 {{\nstart_extent = 0\nextent_count = 2\n{keys}\n}}\n");
+        let t = crate::text::parse(text.as_bytes()).unwrap();
+        let Node::Section { children, .. } = &t.nodes[0] else {
+            panic!()
+        };
+        let k = Keys(children);
+        let Some(Value::Str(type_name)) = k.value("type") else {
+            panic!()
+        };
+        let seg = Segment {
+            key: "segment1".into(),
+            start_extent: 0,
+            extent_count: 2,
+            reshape_count: None,
+            type_name: type_name.clone(),
+            tags: Vec::new(),
+            kind: SegmentKind::Unknown {
+                nodes: children
+                    .iter()
+                    .filter(|n| !matches!(n.key(), "start_extent" | "extent_count" | "type"))
+                    .cloned()
+                    .collect(),
+            },
+        };
+        let names = [
+            "r_rmeta_0",
+            "r_rimage_0",
+            "r_rmeta_1",
+            "r_rimage_1",
+            "r_rmeta_2",
+            "r_rimage_2",
+        ];
+        RaidSeg::of("r", &seg, |n| names.iter().position(|x| *x == n))
+    }
+
+    #[test]
+    fn keys_are_typed_and_errors_name_the_lv_and_segment() {
+        let ok = seg_of(
+            "type = \"raid5\"\ndevice_count = 3\nregion_size = 4096\nstripe_size = 128\nraids = [\"r_rmeta_0\", \"r_rimage_0\", \"r_rmeta_1\", \"r_rimage_1\", \"r_rmeta_2\", \"r_rimage_2\"]",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(ok.level, RaidLevel::Parity(ParityLayout::Raid5Ls));
+        assert_eq!(ok.stripe_size, Some(Sectors(128)));
+        assert_eq!(ok.region_size, Some(Sectors(4096)));
+        assert_eq!(
+            ok.images[2],
+            RaidImage {
+                data: 5,
+                le: 0,
+                meta: Some(4)
+            }
+        );
+        let m = seg_of("type = \"mirror\"\nmirror_count = 2\nmirror_log = \"r_rmeta_0\"\nmirrors = [\"r_rimage_0\", 0, \"r_rimage_1\", 0]")
+            .unwrap()
+            .unwrap();
+        assert_eq!((m.images.len(), m.mirror_log), (2, Some(0)));
+        assert_eq!(seg_of("type = \"thin\"").unwrap(), None);
+        let err = |keys: &str| match seg_of(keys) {
+            Err(Corruption::Model(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            err("type = \"raid1\"\nraids = [\"r_rmeta_0\", \"r_rimage_0\"]"),
+            "LV r segment1: device_count is missing"
+        );
+        assert_eq!(
+            err("type = \"raid1\"\ndevice_count = 3\nraids = [\"r_rmeta_0\", \"r_rimage_0\"]"),
+            "LV r segment1: raids lists 1 images but device_count is 3"
+        );
+        assert_eq!(
+            err("type = \"raid1\"\ndevice_count = 1\nraids = [\"r_rmeta_0\", \"nope\"]"),
+            "LV r segment1: raids names \"nope\", which is not an LV of this VG"
+        );
+        assert_eq!(
+            err("type = \"raid5_n\"\ndevice_count = 3\nraids = [\"r_rimage_0\", \"r_rimage_1\", \"r_rimage_2\"]"),
+            "LV r segment1: stripe_size is missing"
+        );
+        assert_eq!(
+            err("type = \"raid0\"\nstripe_count = 1\nstripe_size = 8\nraid0_lvs = \"r_rmeta_0\""),
+            "LV r segment1: raid0_lvs: metadata image \"r_rmeta_0\" has no data image"
+        );
+    }
+
     #[test]
     fn more_missing_than_parity_is_an_error() {
         let row = ParityLayout::Raid5Ls.stripe(3, 0);

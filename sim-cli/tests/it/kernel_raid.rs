@@ -327,3 +327,36 @@ fn degraded_attributes_equal_lvm2s() {
     }
     assert!(partial > 20, "{partial}");
 }
+
+/// A write to a RAID or mirror LV would have to reach every copy and the
+/// parity: it is refused, and no image changes.
+#[test]
+fn writes_to_raid_and_mirror_lvs_are_refused() {
+    let dir = common::scratch();
+    let imgs = images(dir.path(), true);
+    let before: Vec<String> = imgs
+        .iter()
+        .map(|(_, _, p)| common::sha256_file(p))
+        .collect();
+    for (lv, (kind, _)) in layouts() {
+        let o = imgs
+            .iter()
+            .fold(Lvmsim::new(), |l, (_, dev, p)| l.dev(dev, p))
+            .args(["write", &lv])
+            .stdin(b"new data")
+            .run();
+        assert!(!o.ok(), "{lv}");
+        assert!(
+            o.stderr.contains(&format!(
+                "writing to segment type \"{kind}\" is not supported"
+            )),
+            "{lv}: {}",
+            o.stderr
+        );
+    }
+    let after: Vec<String> = imgs
+        .iter()
+        .map(|(_, _, p)| common::sha256_file(p))
+        .collect();
+    assert_eq!(before, after);
+}
