@@ -21,17 +21,23 @@ pub struct Images<B> {
 
 /// Calls `f(pv, at, range)` for each run of LV `lv`'s bytes
 /// `offset..offset + len`: PV index `pv` holds bytes `range` (counted from
-/// `offset`) at byte `at` of its image.
+/// `offset`) at byte `at` of its image; with `write`, RAID and mirror
+/// LVs are refused (see [`lv_map::map_write`]).
 fn each_run(
     vg: &Vg,
     lv: usize,
     mut offset: u64,
     len: usize,
+    write: bool,
     mut f: impl FnMut(usize, u64, Range<usize>) -> Result<()>,
 ) -> Result<()> {
     let mut done = 0usize;
     while done < len {
-        let piece = lv_map::map(vg, lv, offset)?;
+        let piece = if write {
+            lv_map::map_write(vg, lv, offset)?
+        } else {
+            lv_map::map(vg, lv, offset)?
+        };
         let Piece::Pv {
             pv,
             offset: at,
@@ -71,7 +77,7 @@ fn pv_missing(vg: &Vg, lv: usize, pv: usize) -> Error {
 impl<B: WriteAt> Images<B> {
     /// Reads LV bytes.
     pub fn read(&self, vg: &Vg, lv: usize, offset: u64, buf: &mut [u8]) -> Result<()> {
-        each_run(vg, lv, offset, buf.len(), |pv, at, r| {
+        each_run(vg, lv, offset, buf.len(), false, |pv, at, r| {
             let img = self
                 .pvs
                 .get(pv)
@@ -85,7 +91,7 @@ impl<B: WriteAt> Images<B> {
 
     /// Writes LV bytes.
     pub fn write(&mut self, vg: &Vg, lv: usize, offset: u64, data: &[u8]) -> Result<()> {
-        each_run(vg, lv, offset, data.len(), |pv, at, r| {
+        each_run(vg, lv, offset, data.len(), true, |pv, at, r| {
             let img = self
                 .pvs
                 .get_mut(pv)
@@ -185,7 +191,7 @@ impl<B: WriteAt> crate::engine::DevSet for LvSet<'_, B> {
         let mut done = 0u64;
         while done < len {
             let src = lv_map::map(vg, from, from_offset + done)?;
-            let dst = lv_map::map(vg, to, to_offset + done)?;
+            let dst = lv_map::map_write(vg, to, to_offset + done)?;
             let (
                 Piece::Pv {
                     pv: ps,

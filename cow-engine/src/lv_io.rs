@@ -6,6 +6,7 @@ use crate::{Error, Result};
 use lvm_meta::io::{Image, ReadAt};
 use lvm_meta::lv_map::{self, Piece};
 use lvm_meta::model::Vg;
+use lvm_meta::raid::{self, Source};
 
 /// Largest single read issued to an image.
 pub const MAX_IO: u64 = 1 << 20;
@@ -63,17 +64,22 @@ impl<'a> LvReader<'a> {
             let (head, tail) = buf.split_at_mut(n);
             match src {
                 Some((pv, at)) => {
-                    let img =
-                        self.pvs
-                            .get(pv)
-                            .copied()
-                            .flatten()
-                            .ok_or_else(|| Error::PvMissingAt {
-                                lv: self.vg.lvs[self.lv].name.clone(),
-                                offset,
-                                pv: self.vg.pvs[pv].key.clone(),
-                                pv_id: self.vg.pvs[pv].id.clone(),
-                            })?;
+                    let Some(img) = self.pvs.get(pv).copied().flatten() else {
+                        let missing = Error::PvMissingAt {
+                            lv: self.vg.lvs[self.lv].name.clone(),
+                            offset,
+                            pv: self.vg.pvs[pv].key.clone(),
+                            pv_id: self.vg.pvs[pv].id.clone(),
+                        };
+                        // A RAID or mirror LV reads what the other images
+                        // hold instead, as the kernel does degraded.
+                        if !self.read_redundant(offset, head)? {
+                            return Err(missing);
+                        }
+                        offset += n as u64;
+                        buf = tail;
+                        continue;
+                    };
                     if at.checked_add(n as u64).is_none_or(|e| e > img.size) {
                         return Err(lvm_meta::Error::corrupt(
                             Some(&img.path),
@@ -98,6 +104,51 @@ impl<'a> LvReader<'a> {
 }
 
 impl LvReader<'_> {
+    /// Fills `buf` (inside one run of a RAID or mirror segment) from the
+    /// images that are there: another copy, or a rebuild from parity.
+    /// `Ok(false)` when the LV at `offset` is not RAID or mirror, or when
+    /// too many images are missing for its redundancy.
+    fn read_redundant(&self, offset: u64, buf: &mut [u8]) -> Result<bool> {
+        let Some(run) = lv_map::raid_run(self.vg, self.lv, offset)? else {
+            return Ok(false);
+        };
+        let len = buf.len();
+        // One image's bytes, or None if a PV under them is missing.
+        let read_image = |image: usize, at: u64, out: &mut [u8]| -> Result<bool> {
+            let (lv, base) = run.images[image];
+            let r = LvReader::new(self.vg, lv, self.pvs.clone())?;
+            match r.read_at(base + at, out) {
+                Ok(()) => Ok(true),
+                Err(Error::PvMissingAt { .. }) => Ok(false),
+                Err(e) => Err(e),
+            }
+        };
+        match &run.source {
+            Source::Copies(copies) => {
+                for &(image, at) in copies {
+                    if read_image(image, at, buf)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            Source::Parity { row, k, offset: at } => {
+                let n = run.images.len();
+                let mut store = vec![0u8; len * n];
+                let mut there = vec![false; n];
+                for (i, (chunk, ok)) in store.chunks_mut(len).zip(there.iter_mut()).enumerate() {
+                    *ok = read_image(i, *at, chunk)?;
+                }
+                let chunks: Vec<Option<&[u8]>> = store
+                    .chunks(len)
+                    .zip(&there)
+                    .map(|(c, ok)| ok.then_some(c))
+                    .collect();
+                Ok(raid::rebuild(row, &chunks, *k, buf).is_ok())
+            }
+        }
+    }
+
     /// Fills `bufs` one after the other from LV byte `offset`: one
     /// vectored read when their bytes lie in one run of one PV, else
     /// buffer by buffer through [`LvReader::read_at`].

@@ -43,6 +43,7 @@ pub mod metadata_area;
 pub mod model;
 pub mod pv_header;
 pub mod pv_layout;
+pub mod raid;
 pub mod scan;
 pub mod text;
 pub mod timefmt;

@@ -1,11 +1,16 @@
 //! Logical extents mapped to bytes on PV images, for linear and striped
-//! segments (as the kernel's `dm-linear` and `dm-stripe` targets map them).
+//! segments (as the kernel's `dm-linear` and `dm-stripe` targets map them)
+//! and for RAID and mirror segments with every image there (`dm-raid`,
+//! `dm-mirror`: the first copy, or the data chunk of a parity stripe; see
+//! [`crate::raid`]). [`raid_run`] describes what rebuilds a run when an
+//! image is missing.
 //!
 //! The mapping is computed from metadata alone; moving bytes is the
 //! caller's job.
 
 use crate::error::{Error, Result};
 use crate::model::{Area, SegmentKind, Vg};
+use crate::raid::{RaidSeg, Source};
 
 /// Deepest chain of LVs stacked on LVs that is followed.
 pub const MAX_LV_STACK: usize = 16;
@@ -32,14 +37,21 @@ pub enum Piece {
 /// Maps the byte at `offset` of LV `lv` to a contiguous run. Runs never
 /// cross a segment or a stripe boundary.
 pub fn map(vg: &Vg, lv: usize, offset: u64) -> Result<Piece> {
-    map_depth(vg, lv, offset, 0)
+    map_depth(vg, lv, offset, 0, false)
+}
+
+/// [`map`] for a write: the one place the byte goes. RAID and mirror
+/// segments are refused, since a write there must reach every copy and
+/// the parity, which one run cannot say.
+pub fn map_write(vg: &Vg, lv: usize, offset: u64) -> Result<Piece> {
+    map_depth(vg, lv, offset, 0, true)
 }
 
 fn unsupported(msg: String) -> Error {
     Error::Unsupported(msg)
 }
 
-fn map_depth(vg: &Vg, lv_i: usize, offset: u64, depth: usize) -> Result<Piece> {
+fn map_depth(vg: &Vg, lv_i: usize, offset: u64, depth: usize, write: bool) -> Result<Piece> {
     let lv = vg
         .lvs
         .get(lv_i)
@@ -103,7 +115,7 @@ fn map_depth(vg: &Vg, lv_i: usize, offset: u64, depth: usize) -> Result<Piece> {
                     le: inner_le,
                 } => {
                     let inner_off = u64::from(inner_le) * eb + area_off;
-                    let p = map_depth(vg, inner, inner_off, depth + 1)?;
+                    let p = map_depth(vg, inner, inner_off, depth + 1, write)?;
                     Ok(match p {
                         Piece::Pv { pv, offset, len } => Piece::Pv {
                             pv,
@@ -126,11 +138,110 @@ fn map_depth(vg: &Vg, lv_i: usize, offset: u64, depth: usize) -> Result<Piece> {
             "LV {}: a snapshot's view is read through the COW engine",
             lv.name
         ))),
-        SegmentKind::Unknown { .. } => Err(unsupported(format!(
-            "LV {}: segment type {:?} is not supported",
-            lv.name, seg.type_name
-        ))),
+        SegmentKind::Unknown { .. } => {
+            let Some(run) = raid_run_in(vg, lv_i, seg, seg_off, seg_len)? else {
+                return Err(unsupported(format!(
+                    "LV {}: segment type {:?} is not supported",
+                    lv.name, seg.type_name
+                )));
+            };
+            if write {
+                return Err(unsupported(format!(
+                    "LV {}: writing to segment type {:?} is not supported",
+                    lv.name, seg.type_name
+                )));
+            }
+            // With every image there, the kernel reads the first copy or
+            // the data chunk itself.
+            let (image, at) = match &run.source {
+                Source::Copies(c) => c[0],
+                Source::Parity { row, k, offset } => (row.data[*k], *offset),
+            };
+            let (inner, base) = run.images[image];
+            let p = map_depth(vg, inner, base + at, depth + 1, write)?;
+            Ok(match p {
+                Piece::Pv { pv, offset, len } => Piece::Pv {
+                    pv,
+                    offset,
+                    len: len.min(run.len),
+                },
+                Piece::Zero { len } => Piece::Zero {
+                    len: len.min(run.len),
+                },
+            })
+        }
     }
+}
+
+/// A run of a RAID or mirror LV (at most one chunk) and the sub-LVs
+/// behind it, for readers that rebuild what a missing image held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RaidRun {
+    /// Bytes of the LV the run covers from the mapped offset.
+    pub len: u64,
+    /// The images that hold or rebuild the run (image numbers index
+    /// [`RaidRun::images`]; offsets are bytes from each image's base).
+    pub source: Source,
+    /// Each image's data sub-LV (index into [`Vg::lvs`]) and the byte
+    /// offset in it where the image's data starts.
+    pub images: Vec<(usize, u64)>,
+}
+
+/// The run of LV `lv` at byte `offset` if the segment there is a RAID or
+/// mirror segment (`None` for any other segment type).
+pub fn raid_run(vg: &Vg, lv: usize, offset: u64) -> Result<Option<RaidRun>> {
+    let l = vg
+        .lvs
+        .get(lv)
+        .ok_or_else(|| Error::Usage(format!("no LV with index {lv}")))?;
+    vg.mappable_extent_size()?;
+    let eb = vg.extent_bytes();
+    let le = offset / eb;
+    let Some(seg) = l.segments.iter().find(|s| {
+        le >= u64::from(s.start_extent)
+            && le < u64::from(s.start_extent) + u64::from(s.extent_count)
+    }) else {
+        return Err(Error::Usage(format!(
+            "LV {}: offset {offset} is past its end",
+            l.name
+        )));
+    };
+    let seg_off = offset - u64::from(seg.start_extent) * eb;
+    raid_run_in(vg, lv, seg, seg_off, u64::from(seg.extent_count) * eb)
+}
+
+fn raid_run_in(
+    vg: &Vg,
+    lv: usize,
+    seg: &crate::model::Segment,
+    seg_off: u64,
+    seg_len: u64,
+) -> Result<Option<RaidRun>> {
+    let name = &vg.lvs[lv].name;
+    let Some(r) = RaidSeg::of(name, seg, |n| vg.lv_index(n))
+        .map_err(|c| Error::corrupt(None, crate::error::Structure::MetadataText, 0, c))?
+    else {
+        return Ok(None);
+    };
+    if !r.flags.is_empty() {
+        return Err(unsupported(format!(
+            "LV {name}: segment type {:?} marks a reshape, which is not supported",
+            seg.type_name
+        )));
+    }
+    let eb = vg.extent_bytes();
+    let data_offset = r.data_offset.map_or(0, |s| s.0.saturating_mul(512));
+    let images = r
+        .images
+        .iter()
+        .map(|i| (i.data, u64::from(i.le) * eb + data_offset))
+        .collect();
+    let at = r.locate(seg_off, seg_len);
+    Ok(Some(RaidRun {
+        len: at.len,
+        source: at.source,
+        images,
+    }))
 }
 
 #[cfg(test)]

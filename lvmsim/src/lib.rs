@@ -67,6 +67,7 @@ pub mod plan;
 pub mod plot;
 pub mod pv;
 pub mod pvck;
+pub mod raid;
 pub mod recover;
 pub mod report;
 pub mod select;

@@ -354,7 +354,7 @@ static GETTERS: &[(&str, Getter)] =
         }),
         g("copy_percent", |_, _| Cell::Pct(None)),
         g("move_pv", |_, _| s("")),
-        g("mirror_log", |_, _| s("")),
+        g("mirror_log", |c, r| s(c.mirror_log(r))),
         g("convert_lv", |_, _| s("")),
         g("lv_tags", |c, r| {
             Cell::List(c.lv(r).map_or(Vec::new(), |(_, l)| sorted(&l.tags)))
@@ -363,9 +363,15 @@ static GETTERS: &[(&str, Getter)] =
         g("lv_role", |c, r| list_of(&c.lv_role(r))),
         g("segtype", |c, r| s(c.segtype(r))),
         g("stripes", |c, r| {
+            if let Some(rs) = c.raid_seg(r) {
+                return Cell::Num(rs.images.len() as u64);
+            }
             Cell::Num(c.seg(r).map_or(0, |(_, _, sg)| seg_area_count(sg)))
         }),
         g("stripe_size", |c, r| {
+            if let Some(rs) = c.raid_seg(r) {
+                return Cell::Size(rs.stripe_size.map_or(0, |z| z.0));
+            }
             Cell::Size(c.seg(r).map_or(0, |(_, _, sg)| match &sg.kind {
                 SegmentKind::Striped {
                     stripe_size: Some(z),
@@ -665,7 +671,9 @@ static GETTERS: &[(&str, Getter)] =
         g("data_copies", |c, r| {
             Cell::Num(u64::from(c.seg(r).is_some()))
         }),
-        g("region_size", |_, _| Cell::Size(0)),
+        g("region_size", |c, r| {
+            Cell::Size(c.raid_seg(r).and_then(|s| s.region_size).map_or(0, |z| z.0))
+        }),
         g("seg_le_ranges", |c, r| {
             if let Some(ranges) = c.pool_le_ranges(r) {
                 return s(ranges);
@@ -1364,6 +1372,33 @@ impl Ctx<'_> {
         } else {
             '-'
         });
+        if let Some(role) = crate::raid::role(vg, i) {
+            // RAID and mirror LVs: their own volume and target letters;
+            // the sub-LVs are open (by the RAID or mirror device) when
+            // active; an LV with an image on a missing PV is partial.
+            let (kind, target) = crate::raid::attr_letters(vg, i, &role);
+            let mut c: Vec<char> = a.chars().collect();
+            c[0] = kind;
+            c[6] = target;
+            if self.opts.active
+                && !self.opts.driver_unknown
+                && !matches!(role, crate::raid::RaidRole::Top(_))
+            {
+                c[5] = 'o';
+            }
+            if crate::raid::uses_missing(vg, i, &|pv| v.pv_devices[pv].is_none()) {
+                c[8] = 'p';
+                // The kernel fails a RAID image it cannot reach, and lvm2
+                // shows it out of sync (mirror legs' sync is the log's and
+                // the kernel's business).
+                if self.opts.active
+                    && matches!(role, crate::raid::RaidRole::Image { mirror: false, .. })
+                {
+                    c[0] = 'I';
+                }
+            }
+            a = c.into_iter().collect();
+        }
         a
     }
     fn lv_layout(&self, r: Row) -> String {
@@ -1374,6 +1409,9 @@ impl Ctx<'_> {
             Some(thin::ThinRole::Pool(_)) => return "thin,pool".into(),
             Some(thin::ThinRole::Thin(_)) => return "thin,sparse".into(),
             _ => {}
+        }
+        if let Some(s) = r.lv.and_then(|i| crate::raid::seg(&self.vg(r)?.vg, i)) {
+            return crate::raid::layout(&s);
         }
         let first = l.segments.first();
         match first.map(|s| &s.kind) {
@@ -1391,6 +1429,12 @@ impl Ctx<'_> {
         let vg = &v.vg;
         if let Some(role) = thin::role(vg, i) {
             return thin_roles(vg, i, &role);
+        }
+        if let Some(sub) = crate::raid::role(vg, i)
+            .as_ref()
+            .and_then(crate::raid::sub_role)
+        {
+            return sub.into();
         }
         // A COW counts as public when its origin is, even while merging
         // hides it from `lvs`.
@@ -1411,6 +1455,27 @@ impl Ctx<'_> {
             roles.push("thicksnapshot");
         }
         roles.join(",")
+    }
+    /// The typed keys of the row's segment, if it is a RAID or mirror one.
+    fn raid_seg(&self, r: Row) -> Option<lvm_meta::raid::RaidSeg> {
+        let (v, l, sg) = self.seg(r)?;
+        lvm_meta::raid::RaidSeg::of(&l.name, sg, |n| v.lv_index(n))
+            .ok()
+            .flatten()
+    }
+    /// `mirror_log`: a mirror's disk log LV, bracketed when hidden.
+    fn mirror_log(&self, r: Row) -> String {
+        let (Some(v), Some(i)) = (self.vg(r), r.lv) else {
+            return String::new();
+        };
+        let Some(log) = crate::raid::seg(&v.vg, i).and_then(|s| s.mirror_log) else {
+            return String::new();
+        };
+        if v.vg.lv_visible(log) {
+            v.vg.lvs[log].name.clone()
+        } else {
+            format!("[{}]", v.vg.lvs[log].name)
+        }
     }
     fn seg(&self, r: Row) -> Option<(&Vg, &Lv, &lvm_meta::model::Segment)> {
         let (v, l) = self.lv(r)?;
@@ -1446,6 +1511,29 @@ impl Ctx<'_> {
             } else {
                 format!("{name}(0)")
             };
+        }
+        if let Some(rs) = self.raid_seg(r) {
+            // The data images, each from its first extent (a mirror's legs
+            // as long as the segment, RAID images whole).
+            let parts: Vec<String> = rs
+                .images
+                .iter()
+                .map(|im| {
+                    let name = &v.lvs[im.data].name;
+                    let len = if rs.level == lvm_meta::raid::RaidLevel::Mirror {
+                        u64::from(sg.extent_count)
+                    } else {
+                        v.lv_extents(&v.lvs[im.data])
+                    };
+                    let start = u64::from(im.le);
+                    if ranges {
+                        format!("{name}:{start}-{}", (start + len).saturating_sub(1))
+                    } else {
+                        format!("{name}({start})")
+                    }
+                })
+                .collect();
+            return parts.join(if ranges { " " } else { "," });
         }
         let SegmentKind::Striped { stripes, .. } = &sg.kind else {
             return String::new();

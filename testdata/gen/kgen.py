@@ -37,7 +37,11 @@ BASE_PACKAGES = ["lvm2", "dmsetup", "libdevmapper1.02.1",
 # Modules the guest needs; their dependencies come from modules.dep.
 WANTED_MODULES = ["virtio", "virtio_ring", "virtio_pci", "virtio_blk",
                   "dm_mod", "dm_bufio", "dm_snapshot",
-                  "crc32c_generic", "dm_thin_pool"]
+                  "crc32c_generic", "dm_thin_pool",
+                  # raid and mirror: dm-raid finds the md personalities by
+                  # request_module, which has no modprobe in the guest
+                  "raid0", "raid1", "raid10", "raid456", "dm_raid",
+                  "dm_log", "dm_region_hash", "dm_mirror"]
 OUT_SERIAL = "kgenout"
 OUT_DISK_BYTES = 16 << 20
 BOOT_TIMEOUT = 1500

@@ -29,9 +29,12 @@ fn copies() -> Vec<Copy> {
         let sys = System::scan(vec![Image::from_bytes(&name, bytes)]).unwrap();
         for dev in &sys.devices {
             if dev.label.is_none()
-                && (name.contains("/damaged-label/") || name.ends_with("/display-novg/n.img.zst"))
+                && (name.contains("/damaged-label/")
+                    || name.ends_with("/display-novg/n.img.zst")
+                    || (name.contains("/raid-levels/") && !name.contains(".after-boot")))
             {
-                // Its label was wiped on purpose (the forensic scenario), or
+                // Its label was wiped on purpose (the forensic scenario, the
+                // PVs raid-levels took away before its degraded boot), or
                 // it was never made a PV (pvdisplay's refusal of it).
                 continue;
             }

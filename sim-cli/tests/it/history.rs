@@ -168,6 +168,7 @@ mod kernel_corpus_copies_match_pvck_mdasearch {
         snap_striped_origin, snap_write_overflow, striped_mdacopies, two_snaps_one_overflows,
         walkthrough, walkthrough_merge,
         plan_threshold, thin_pool,
+        raid_levels,
     );
 }
 

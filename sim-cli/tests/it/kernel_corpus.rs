@@ -95,6 +95,12 @@ const DAMAGED: &[(&str, &str)] = &[
     ),
 ];
 
+/// Scenarios compared in a module of their own rather than here, and why.
+const ELSEWHERE: &[(&str, &str)] = &[(
+    "raid-levels",
+    "RAID and mirror LVs: their contents, healthy and degraded, are compared in tests/it/kernel_raid.rs; lvmsim does not report their attributes, sync state and sub-LV roles yet, and the final report was taken with two PVs missing",
+)];
+
 fn spec(name: &str, variant: Variant) -> Spec {
     if variant == Variant::AfterBoot1 {
         assert_eq!(name, "merge-interrupted");
@@ -1217,7 +1223,7 @@ macro_rules! scenarios {
                 .collect();
             dirs.sort();
             for d in &dirs {
-                if DAMAGED.iter().any(|(n, _)| n == d) {
+                if DAMAGED.iter().chain(ELSEWHERE).any(|(n, _)| n == d) {
                     continue;
                 }
                 assert!(listed.contains(&d.as_str()), "testdata/kernel/{d} has no test");

@@ -284,7 +284,8 @@ common::scenario_tests!("kernel", "scenario", reads_as_cat;
     merge_with_sibling, ring_wrap, snap_areas, snap_chunks, snap_drop_reuse, snap_extend,
     snap_full_edges, snap_lvremove, snap_overflow, snap_overflow_blocks, snap_partial_chunk,
     snap_striped_origin, snap_write_overflow, striped_mdacopies, two_snaps_one_overflows,
-    walkthrough, walkthrough_merge, plan_threshold, thin_pool);
+    walkthrough, walkthrough_merge, plan_threshold, thin_pool,
+    raid_levels);
 
 /// A fresh VG `vg` on one 64 MiB image in `dir`: `origin` (`origin_mib`)
 /// and, unless `cow_mib` is 0, snapshot `snap` of `cow_mib` with 4 KiB

@@ -1,0 +1,155 @@
+//! RAID and mirror LVs in reports: which LV is a RAID or mirror LV and
+//! which are its hidden images (`_rimage_N`, `_mimage_N`), metadata
+//! images (`_rmeta_N`) and mirror log (`_mlog`), and the values `lvs`
+//! prints for them (`lv_attr` letters, `lv_layout`, `lv_role`, devices).
+//! The segment keys are typed by [`lvm_meta::raid`].
+
+use lvm_meta::model::{Area, SegmentKind, Vg};
+use lvm_meta::raid::{ParityLayout, RaidLevel, RaidSeg};
+
+/// The RAID or mirror segment of LV `lv` (its first such segment), if its
+/// keys are valid.
+pub fn seg(vg: &Vg, lv: usize) -> Option<RaidSeg> {
+    let l = vg.lvs.get(lv)?;
+    l.segments
+        .iter()
+        .find_map(|s| RaidSeg::of(&l.name, s, |n| vg.lv_index(n)).ok().flatten())
+}
+
+/// What LV `lv` is to a RAID or mirror LV.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RaidRole {
+    /// A RAID or mirror LV itself.
+    Top(RaidSeg),
+    /// A data image of LV `top` (`_rimage_N`, or `_mimage_N` if `mirror`).
+    Image {
+        /// The RAID or mirror LV.
+        top: usize,
+        /// True for a mirror's image.
+        mirror: bool,
+    },
+    /// A metadata image (`_rmeta_N`) of LV `.0`.
+    Meta(usize),
+    /// The disk log (`_mlog`) of mirror LV `.0`.
+    Log(usize),
+}
+
+/// LV `lv`'s part in a RAID or mirror LV.
+pub fn role(vg: &Vg, lv: usize) -> Option<RaidRole> {
+    if let Some(s) = seg(vg, lv) {
+        return Some(RaidRole::Top(s));
+    }
+    (0..vg.lvs.len()).find_map(|top| {
+        if top == lv {
+            return None;
+        }
+        let s = seg(vg, top)?;
+        let mirror = s.level == RaidLevel::Mirror;
+        if s.mirror_log == Some(lv) {
+            return Some(RaidRole::Log(top));
+        }
+        s.images.iter().find_map(|im| {
+            if im.data == lv {
+                Some(RaidRole::Image { top, mirror })
+            } else if im.meta == Some(lv) {
+                Some(RaidRole::Meta(top))
+            } else {
+                None
+            }
+        })
+    })
+}
+
+/// The `lv_attr` letters lvm2 gives a RAID or mirror LV or one of its
+/// sub-LVs: (volume type, target type).
+pub fn attr_letters(vg: &Vg, lv: usize, role: &RaidRole) -> (char, char) {
+    let notsynced = vg.lvs[lv].status.iter().any(|f| f == "NOTSYNCED");
+    match role {
+        RaidRole::Top(s) if s.level == RaidLevel::Mirror => {
+            (if notsynced { 'M' } else { 'm' }, 'm')
+        }
+        RaidRole::Top(_) => (if notsynced { 'R' } else { 'r' }, 'r'),
+        RaidRole::Image { mirror, .. } => ('i', if *mirror { 'm' } else { 'r' }),
+        RaidRole::Meta(_) => ('e', 'r'),
+        RaidRole::Log(_) => ('l', 'm'),
+    }
+}
+
+/// `lv_layout` of a RAID or mirror LV (`raid,raid5,raid5_ls`).
+pub fn layout(s: &RaidSeg) -> String {
+    match s.level {
+        RaidLevel::Mirror => "mirror".into(),
+        RaidLevel::Raid1 => "raid,raid1".into(),
+        // raid0_meta is "raid" alone (raid-levels' `r0m`).
+        RaidLevel::Raid0 if s.type_name == "raid0" => "raid,raid0".into(),
+        RaidLevel::Raid0 => "raid".into(),
+        RaidLevel::Raid10 => "raid,raid10".into(),
+        RaidLevel::Parity(ParityLayout::Raid4) => "raid,raid4".into(),
+        RaidLevel::Parity(p) => {
+            let level = if p.parity_images() == 1 {
+                "raid5"
+            } else {
+                "raid6"
+            };
+            // lvm2 names the rotating layouts; the fixed-parity ones
+            // (raid5_n seen in raid-levels; raid6_n_6 taken to be alike)
+            // get the level only.
+            match s.type_name.as_str() {
+                "raid5_n" | "raid6_n_6" => format!("raid,{level}"),
+                "raid5" => "raid,raid5,raid5_ls".into(),
+                "raid6" => "raid,raid6,raid6_zr".into(),
+                n => format!("raid,{level},{n}"),
+            }
+        }
+    }
+}
+
+/// `lv_role` of a sub-LV.
+pub fn sub_role(role: &RaidRole) -> Option<&'static str> {
+    Some(match role {
+        RaidRole::Top(_) => return None,
+        RaidRole::Image { mirror: true, .. } => "private,mirror,image",
+        RaidRole::Image { mirror: false, .. } => "private,raid,image",
+        RaidRole::Meta(_) => "private,raid,metadata",
+        RaidRole::Log(_) => "private,mirror,log",
+    })
+}
+
+/// True if LV `lv`, or any LV it is built from, has an area on a PV for
+/// which `missing` holds (lvm2's partial LV).
+pub fn uses_missing(vg: &Vg, lv: usize, missing: &dyn Fn(usize) -> bool) -> bool {
+    fn walk(vg: &Vg, lv: usize, missing: &dyn Fn(usize) -> bool, depth: usize) -> bool {
+        let Some(l) = vg.lvs.get(lv) else {
+            return false;
+        };
+        if depth > lvm_meta::lv_map::MAX_LV_STACK {
+            return false;
+        }
+        let mut subs = Vec::new();
+        for s in &l.segments {
+            match &s.kind {
+                SegmentKind::Striped { stripes, .. } => {
+                    for a in stripes {
+                        match a {
+                            Area::Pv { pv, .. } if missing(*pv) => return true,
+                            Area::Pv { .. } => {}
+                            Area::Lv { lv, .. } => subs.push(*lv),
+                        }
+                    }
+                }
+                SegmentKind::Unknown { .. } => {
+                    if let Ok(Some(r)) = RaidSeg::of(&l.name, s, |n| vg.lv_index(n)) {
+                        for im in &r.images {
+                            subs.push(im.data);
+                            subs.extend(im.meta);
+                        }
+                        subs.extend(r.mirror_log);
+                    }
+                }
+                _ => {}
+            }
+        }
+        subs.into_iter().any(|s| walk(vg, s, missing, depth + 1))
+    }
+    walk(vg, lv, missing, 0)
+}
