@@ -135,6 +135,8 @@ struct Ctx<'a> {
     sys: &'a System,
     opts: &'a Options,
     kernel: crate::active::Kernel,
+    /// Each VG's thin roles ([`thin::roles`]), computed on first use.
+    thin_roles: Vec<std::cell::OnceCell<Vec<Option<thin::ThinRole>>>>,
 }
 
 const fn g(name: &'static str, get: Getter) -> (&'static str, Getter) {
@@ -1104,7 +1106,11 @@ impl Ctx<'_> {
     }
     /// The LV's thin role, if any.
     fn thin_role(&self, r: Row) -> Option<thin::ThinRole> {
-        thin::role(&self.vg(r)?.vg, r.lv?)
+        let v = r.vg?;
+        self.thin_roles[v]
+            .get_or_init(|| thin::roles(&self.sys.vgs[v].vg))
+            .get(r.lv?)?
+            .clone()
     }
     /// A thin LV's thin origin.
     fn thin_origin(&self, r: Row) -> Option<usize> {
@@ -1267,7 +1273,7 @@ impl Ctx<'_> {
             .segments
             .iter()
             .any(|s| matches!(s.kind, SegmentKind::Unknown { .. }));
-        let thin_role = thin::role(vg, i);
+        let thin_role = self.thin_role(r);
         let mut a = String::new();
         a.push(match &thin_role {
             Some(thin::ThinRole::Pool(_)) => 't',
@@ -1389,7 +1395,7 @@ impl Ctx<'_> {
             return String::new();
         };
         let vg = &v.vg;
-        if let Some(role) = thin::role(vg, i) {
+        if let Some(role) = self.thin_role(r) {
             return thin_roles(vg, i, &role);
         }
         // A COW counts as public when its origin is, even while merging
@@ -1803,6 +1809,9 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
         sys,
         opts,
         kernel: crate::active::Kernel::default(),
+        thin_roles: (0..sys.vgs.len())
+            .map(|_| std::cell::OnceCell::new())
+            .collect(),
     };
     let sel = crate::names::select(
         sys,
