@@ -423,6 +423,15 @@ impl Vg {
     pub fn duplicate_keys<S: AsRef<str>>(t: &Tree<S>) -> Vec<String> {
         let mut out = Vec::new();
         let mut check = |nodes: &[Node<S>], keys: &[&str]| {
+            // Most sections repeat no key at all: one pass over the pairs
+            // of their (few) nodes settles that before the keys are looked up.
+            let repeats = nodes
+                .iter()
+                .enumerate()
+                .any(|(i, n)| nodes[i + 1..].iter().any(|m| m.key() == n.key()));
+            if !repeats {
+                return;
+            }
             for k in keys {
                 if nodes.duplicated(k) {
                     out.push((*k).to_owned());
@@ -558,6 +567,7 @@ impl Vg {
                 return Err(model(format!("LV {n}: the name is used twice")));
             }
         }
+        vg.lvs.reserve_exact(lv_names.len());
         for (name, l) in subsections(lvs_nodes) {
             let lv = Self::read_lv(
                 &vg,
@@ -626,7 +636,7 @@ impl Vg {
             return Err(model(format!("{w}: creation_time without creation_host")));
         }
         let segment_count = to_u32(get_int(l, "segment_count", w)?, "segment_count", w)?;
-        let mut segments = Vec::new();
+        let mut segments = Vec::with_capacity(segment_count.min(64) as usize);
         for (key, sg) in subsections(l) {
             segments.push(Self::read_segment(vg, lv_names, name, key, sg)?);
         }
