@@ -263,7 +263,7 @@ fn model(msg: impl Into<String>) -> Corruption {
     Corruption::Model(msg.into())
 }
 
-fn get_int(s: &[Node], key: &str, what: &Where<'_>) -> Result<i64, Corruption> {
+fn get_int<S: AsRef<str>>(s: &[Node<S>], key: &str, what: &Where<'_>) -> Result<i64, Corruption> {
     match s.value(key) {
         Some(Value::Int(v)) => Ok(*v),
         Some(_) => Err(model(format!("{what}: {key} must be an integer"))),
@@ -271,7 +271,11 @@ fn get_int(s: &[Node], key: &str, what: &Where<'_>) -> Result<i64, Corruption> {
     }
 }
 
-fn opt_int(s: &[Node], key: &str, what: &Where<'_>) -> Result<Option<i64>, Corruption> {
+fn opt_int<S: AsRef<str>>(
+    s: &[Node<S>],
+    key: &str,
+    what: &Where<'_>,
+) -> Result<Option<i64>, Corruption> {
     match s.value(key) {
         None => Ok(None),
         Some(Value::Int(v)) => Ok(Some(*v)),
@@ -281,7 +285,7 @@ fn opt_int(s: &[Node], key: &str, what: &Where<'_>) -> Result<Option<i64>, Corru
 
 /// An optional integer lvm2 reads leniently (a value of another type is
 /// treated as absent, as `_read_int32`/`_read_uint64` failures are there).
-fn lenient_int(s: &[Node], key: &str) -> Option<i64> {
+fn lenient_int<S: AsRef<str>>(s: &[Node<S>], key: &str) -> Option<i64> {
     match s.value(key) {
         Some(Value::Int(v)) => Some(*v),
         _ => None,
@@ -296,23 +300,27 @@ fn to_u64(v: i64, key: &str, what: &Where<'_>) -> Result<u64, Corruption> {
     u64::try_from(v).map_err(|_| model(format!("{what}: {key} = {v} is negative")))
 }
 
-fn get_str(s: &[Node], key: &str, what: &Where<'_>) -> Result<String, Corruption> {
+fn get_str<S: AsRef<str>>(
+    s: &[Node<S>],
+    key: &str,
+    what: &Where<'_>,
+) -> Result<String, Corruption> {
     match s.value(key) {
-        Some(Value::Str(v)) => Ok(v.clone()),
+        Some(Value::Str(v)) => Ok(v.as_ref().to_owned()),
         Some(_) => Err(model(format!("{what}: {key} must be a string"))),
         None => Err(model(format!("{what}: {key} is missing"))),
     }
 }
 
-fn opt_str(s: &[Node], key: &str) -> Option<String> {
+fn opt_str<S: AsRef<str>>(s: &[Node<S>], key: &str) -> Option<String> {
     match s.value(key) {
-        Some(Value::Str(v)) => Some(v.clone()),
+        Some(Value::Str(v)) => Some(v.as_ref().to_owned()),
         _ => None,
     }
 }
 
-fn str_list(
-    s: &[Node],
+fn str_list<S: AsRef<str>>(
+    s: &[Node<S>],
     key: &str,
     what: &Where<'_>,
     required: bool,
@@ -320,11 +328,11 @@ fn str_list(
     match s.value(key) {
         None if required => Err(model(format!("{what}: {key} is missing"))),
         None => Ok(Vec::new()),
-        Some(Value::Str(v)) => Ok(vec![v.clone()]),
+        Some(Value::Str(v)) => Ok(vec![v.as_ref().to_owned()]),
         Some(Value::Array(items)) => items
             .iter()
             .map(|i| match i {
-                Value::Str(v) => Ok(v.clone()),
+                Value::Str(v) => Ok(v.as_ref().to_owned()),
                 _ => Err(model(format!("{what}: {key} must list strings"))),
             })
             .collect(),
@@ -332,9 +340,9 @@ fn str_list(
     }
 }
 
-fn subsections(s: &[Node]) -> impl Iterator<Item = (&str, &[Node])> {
+fn subsections<S: AsRef<str>>(s: &[Node<S>]) -> impl Iterator<Item = (&str, &[Node<S>])> {
     s.iter().filter_map(|n| match n {
-        Node::Section { key, children } => Some((key.as_str(), children.as_slice())),
+        Node::Section { key, children } => Some((key.as_ref(), children.as_slice())),
         Node::Setting { .. } => None,
     })
 }
@@ -412,9 +420,18 @@ impl Vg {
     /// each (as [`Vg::from_tree`] does) and prints `WARNING: Ignoring
     /// duplicate config node: KEY (seeking KEY)` for each; keys it never
     /// looks up (unknown ones) may repeat silently.
-    pub fn duplicate_keys(t: &Tree) -> Vec<String> {
+    pub fn duplicate_keys<S: AsRef<str>>(t: &Tree<S>) -> Vec<String> {
         let mut out = Vec::new();
-        let mut check = |nodes: &[Node], keys: &[&str]| {
+        let mut check = |nodes: &[Node<S>], keys: &[&str]| {
+            // Most sections repeat no key at all: one pass over the pairs
+            // of their (few) nodes settles that before the keys are looked up.
+            let repeats = nodes
+                .iter()
+                .enumerate()
+                .any(|(i, n)| nodes[i + 1..].iter().any(|m| m.key() == n.key()));
+            if !repeats {
+                return;
+            }
             for k in keys {
                 if nodes.duplicated(k) {
                     out.push((*k).to_owned());
@@ -436,9 +453,9 @@ impl Vg {
         for (_, l) in subsections(lvs) {
             for (_, sg) in subsections(l) {
                 check(sg, SEG_KEYS);
-                match sg.value("type") {
-                    Some(Value::Str(t)) if t == "striped" => check(sg, STRIPED_KEYS),
-                    Some(Value::Str(t)) if t == "snapshot" => check(sg, SNAPSHOT_KEYS),
+                match sg.value("type").and_then(Value::as_str) {
+                    Some("striped") => check(sg, STRIPED_KEYS),
+                    Some("snapshot") => check(sg, SNAPSHOT_KEYS),
                     _ => {}
                 }
             }
@@ -447,9 +464,9 @@ impl Vg {
     }
 
     /// Builds the VG from a parsed text (on-disk or backup file form).
-    pub fn from_tree(t: &Tree) -> Result<Vg, Corruption> {
-        match t.value("contents") {
-            Some(Value::Str(s)) if s == "Text Format Volume Group" => {}
+    pub fn from_tree<S: AsRef<str>>(t: &Tree<S>) -> Result<Vg, Corruption> {
+        match t.value("contents").and_then(Value::as_str) {
+            Some("Text Format Volume Group") => {}
             _ => return Err(model("contents is not \"Text Format Volume Group\"")),
         }
         match t.value("version") {
@@ -487,7 +504,7 @@ impl Vg {
             lvs: Vec::new(),
             historical_lvs: s
                 .section("historical_logical_volumes")
-                .map(<[Node]>::to_vec)
+                .map(|h| h.iter().map(Node::to_owned_node).collect())
                 .unwrap_or_default(),
             roles: Vec::new(),
             header: TextHeader {
@@ -541,7 +558,7 @@ impl Vg {
             }
             vg.pvs.push(pv);
         }
-        let lvs_nodes: &[Node] = s.section("logical_volumes").unwrap_or(&[]);
+        let lvs_nodes: &[Node<S>] = s.section("logical_volumes").unwrap_or(&[]);
         // First pass: names, so that segments can refer to any LV.
         let lv_names: Vec<&str> = subsections(lvs_nodes).map(|(k, _)| k).collect();
         let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
@@ -550,6 +567,7 @@ impl Vg {
                 return Err(model(format!("LV {n}: the name is used twice")));
             }
         }
+        vg.lvs.reserve_exact(lv_names.len());
         for (name, l) in subsections(lvs_nodes) {
             let lv = Self::read_lv(
                 &vg,
@@ -605,7 +623,12 @@ impl Vg {
         Ok(())
     }
 
-    fn read_lv(vg: &Vg, lv_names: &Names<'_>, name: &str, l: &[Node]) -> Result<Lv, Corruption> {
+    fn read_lv<S: AsRef<str>>(
+        vg: &Vg,
+        lv_names: &Names<'_>,
+        name: &str,
+        l: &[Node<S>],
+    ) -> Result<Lv, Corruption> {
         let w = &Where("LV", name, None);
         let creation_time = opt_int(l, "creation_time", w)?;
         let creation_host = opt_str(l, "creation_host");
@@ -613,7 +636,7 @@ impl Vg {
             return Err(model(format!("{w}: creation_time without creation_host")));
         }
         let segment_count = to_u32(get_int(l, "segment_count", w)?, "segment_count", w)?;
-        let mut segments = Vec::new();
+        let mut segments = Vec::with_capacity(segment_count.min(64) as usize);
         for (key, sg) in subsections(l) {
             segments.push(Self::read_segment(vg, lv_names, name, key, sg)?);
         }
@@ -655,12 +678,12 @@ impl Vg {
         })
     }
 
-    fn read_segment(
+    fn read_segment<S: AsRef<str>>(
         vg: &Vg,
         lv_names: &Names<'_>,
         lv: &str,
         key: &str,
-        s: &[Node],
+        s: &[Node<S>],
     ) -> Result<Segment, Corruption> {
         let w = &Where("LV", lv, Some(key));
         let start_extent = to_u32(get_int(s, "start_extent", w)?, "start_extent", w)?;
@@ -713,8 +736,9 @@ impl Vg {
                             "{w}: stripes must be \"name\", number pairs"
                         )));
                     };
+                    let name: &str = name.as_ref();
                     let n = to_u32(*n, "stripes", w)?;
-                    let area = if let Some(pv) = vg.pvs.iter().position(|p| &p.key == name) {
+                    let area = if let Some(pv) = vg.pvs.iter().position(|p| p.key == name) {
                         Area::Pv { pv, pe: n }
                     } else if let Some(l) = lv_index(name) {
                         Area::Lv { lv: l, le: n }
@@ -779,7 +803,7 @@ impl Vg {
                     .filter(|n| {
                         !matches!(n.key(), "start_extent" | "extent_count" | "type" | "tags")
                     })
-                    .cloned()
+                    .map(Node::to_owned_node)
                     .collect(),
             },
         };

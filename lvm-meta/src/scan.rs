@@ -26,8 +26,17 @@ pub struct Committed {
     pub checksum: u32,
     /// The VG built from it (shared with the [`VgInstance`] it wins for).
     pub vg: Arc<Vg>,
-    /// The parsed text, every node in order (unknown keys included).
-    pub tree: Arc<text::Tree>,
+    /// The keys lvm2 warns about as duplicates in the text
+    /// ([`Vg::duplicate_keys`]), found when it was parsed.
+    pub duplicate_keys: Arc<[String]>,
+}
+
+impl Committed {
+    /// The parsed text, every node in order (unknown keys included),
+    /// parsed again from [`Committed::text`] (which parsed once already).
+    pub fn tree(&self) -> Result<text::Tree, crate::error::Corruption> {
+        text::parse(&self.text)
+    }
 }
 
 /// One metadata area of a device.
@@ -302,7 +311,7 @@ fn scan_device(
                 // lvm2 warns of duplicate keys each time it parses a text;
                 // a copy equal to one parsed before is not parsed again.
                 if parsed.len() > known {
-                    for k in committed.iter().flat_map(|c| Vg::duplicate_keys(&c.tree)) {
+                    for k in committed.iter().flat_map(|c| c.duplicate_keys.iter()) {
                         problems.push(Problem {
                             fatal: false,
                             error: Error::Usage(format!(
@@ -359,7 +368,7 @@ fn read_mda(img: &Image, locn: &DiskLocn, parsed: &mut Vec<Committed>) -> MdaRea
         return Ok((h, Some(same.clone())));
     }
     let text_at = locn.offset + slot.offset;
-    let tree = text::parse(&text_bytes).map_err(|c| {
+    let tree = text::parse_borrowed(&text_bytes).map_err(|c| {
         (
             Some(h.clone()),
             Error::corrupt(
@@ -381,11 +390,13 @@ fn read_mda(img: &Image, locn: &DiskLocn, parsed: &mut Vec<Committed>) -> MdaRea
             ),
         )
     })?;
+    let duplicate_keys = Vg::duplicate_keys(&tree).into();
+    drop(tree);
     let c = Committed {
         text: Arc::new(text_bytes),
         checksum: slot.checksum,
         vg: Arc::new(vg),
-        tree: Arc::new(tree),
+        duplicate_keys,
     };
     parsed.push(c.clone());
     Ok((h, Some(c)))

@@ -135,6 +135,8 @@ struct Ctx<'a> {
     sys: &'a System,
     opts: &'a Options,
     kernel: crate::active::Kernel,
+    /// Each VG's thin roles ([`thin::roles`]), computed on first use.
+    thin_roles: Vec<std::cell::OnceCell<Vec<Option<thin::ThinRole>>>>,
 }
 
 const fn g(name: &'static str, get: Getter) -> (&'static str, Getter) {
@@ -1112,7 +1114,11 @@ impl Ctx<'_> {
     }
     /// The LV's thin role, if any.
     fn thin_role(&self, r: Row) -> Option<thin::ThinRole> {
-        thin::role(&self.vg(r)?.vg, r.lv?)
+        let v = r.vg?;
+        self.thin_roles[v]
+            .get_or_init(|| thin::roles(&self.sys.vgs[v].vg))
+            .get(r.lv?)?
+            .clone()
     }
     /// A thin LV's thin origin.
     fn thin_origin(&self, r: Row) -> Option<usize> {
@@ -1275,7 +1281,7 @@ impl Ctx<'_> {
             .segments
             .iter()
             .any(|s| matches!(s.kind, SegmentKind::Unknown { .. }));
-        let thin_role = thin::role(vg, i);
+        let thin_role = self.thin_role(r);
         let mut a = String::new();
         a.push(match &thin_role {
             Some(thin::ThinRole::Pool(_)) => 't',
@@ -1427,7 +1433,7 @@ impl Ctx<'_> {
             return String::new();
         };
         let vg = &v.vg;
-        if let Some(role) = thin::role(vg, i) {
+        if let Some(role) = self.thin_role(r) {
             return thin_roles(vg, i, &role);
         }
         if let Some(sub) = crate::raid::role(vg, i)
@@ -1771,7 +1777,9 @@ impl Report {
 
     /// Row `row`'s `field` as lvm2 prints it.
     pub fn text(&self, row: usize, field: &str) -> Option<&str> {
-        Some(self.text.get(row)?.get(self.column(field)?)?.as_str())
+        let c = self.column(field)?;
+        self.values.get(row)?.get(c)?;
+        Some(cell_text(&self.values[row], &self.text[row], c))
     }
 
     /// Writes the report in lvm2's `basic` or `json` layout, as the options
@@ -1779,11 +1787,20 @@ impl Report {
     pub fn write(&self, out: &mut dyn Write) -> Result<()> {
         if self.opts.json {
             // The JSON list is named after the command (`seg` with --segments).
-            write_json(out, self.kind, &self.fields, &self.text)?;
+            write_json(out, self.kind, &self.fields, &self.values, &self.text)?;
         } else {
-            write_basic(out, &self.opts, &self.fields, &self.text)?;
+            write_basic(out, &self.opts, &self.fields, &self.values, &self.text)?;
         }
         Ok(())
+    }
+}
+
+/// Column `c` of a row as printed: a text value is its own text, numbers
+/// and sizes keep theirs in the text row.
+fn cell_text<'a>(values: &'a [Value], text: &'a [String], c: usize) -> &'a str {
+    match &values[c] {
+        Value::Str(s) => s,
+        Value::Num(_) | Value::Size(_) => &text[c],
     }
 }
 
@@ -1891,6 +1908,9 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
         sys,
         opts,
         kernel: crate::active::Kernel::default(),
+        thin_roles: (0..sys.vgs.len())
+            .map(|_| std::cell::OnceCell::new())
+            .collect(),
     };
     let sel = crate::names::select(
         sys,
@@ -1942,6 +1962,9 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
     let rows: Vec<(Row, bool)> = order.iter().map(|&i| (rows[i], selected[i])).collect();
     let mut values: Vec<Vec<Value>> = Vec::with_capacity(rows.len());
     let mut text: Vec<Vec<String>> = Vec::with_capacity(rows.len());
+    // Sizes as printed, by size: LVs of a VG share few sizes, and printing
+    // one with its decimals costs more than the rest of its row.
+    let mut sizes: std::collections::HashMap<u64, String> = std::collections::HashMap::new();
     for &(r, sel) in &rows {
         let mut vr = Vec::with_capacity(fields.len());
         let mut tr = Vec::with_capacity(fields.len());
@@ -1951,12 +1974,21 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
             } else {
                 (f.get)(&ctx, r)
             };
-            let t = render(opts, &cell);
-            vr.push(match cell {
-                Cell::Num(n) => Value::Num(n),
-                Cell::Size(n) => Value::Size(n),
-                _ => Value::Str(t.clone()),
-            });
+            // A text cell's value holds its text; the text column keeps an
+            // empty string (no allocation) in its place (see `cell_text`).
+            let (v, t) = match cell {
+                Cell::Num(n) => (Value::Num(n), n.to_string()),
+                Cell::Size(n) => (
+                    Value::Size(n),
+                    sizes
+                        .entry(n)
+                        .or_insert_with(|| render(opts, &cell))
+                        .clone(),
+                ),
+                Cell::Str(s) => (Value::Str(s), String::new()),
+                other => (Value::Str(render(opts, &other)), String::new()),
+            };
+            vr.push(v);
             tr.push(t);
         }
         values.push(vr);
@@ -2309,17 +2341,19 @@ fn write_basic(
     out: &mut dyn Write,
     opts: &Options,
     fields: &[&Field],
+    values: &[Vec<Value>],
     table: &[Vec<String>],
 ) -> std::io::Result<()> {
     let aligned = opts.separator.is_none() || opts.aligned;
-    let sep = opts.separator.clone().unwrap_or_else(|| " ".into());
+    let sep = opts.separator.as_deref().unwrap_or(" ");
     let widths: Vec<usize> = fields
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let w = table
+            let w = values
                 .iter()
-                .map(|r| r[i].chars().count())
+                .zip(table)
+                .map(|(v, t)| cell_text(v, t, i).chars().count())
                 .max()
                 .unwrap_or(0);
             // lvm2 starts from the field's width (its heading's length when
@@ -2327,61 +2361,57 @@ fn write_basic(
             w.max(f.width)
         })
         .collect();
-    let line = |cells: Vec<(String, Align)>| -> String {
-        let mut s = String::from("  ");
-        for (i, (c, a)) in cells.into_iter().enumerate() {
-            if i > 0 {
-                s.push_str(&sep);
-            }
-            if aligned {
-                let pad = widths[i].saturating_sub(c.chars().count());
-                match a {
-                    Align::Left => {
-                        s.push_str(&c);
-                        s.push_str(&" ".repeat(pad));
-                    }
-                    Align::Right => {
-                        s.push_str(&" ".repeat(pad));
-                        s.push_str(&c);
-                    }
-                }
-            } else {
-                s.push_str(&c);
-            }
-        }
-        s
-    };
     // lvm2 prints nothing at all, not even headings, for an empty report.
-    if table.is_empty() {
+    if values.is_empty() {
         return Ok(());
     }
+    let mut o = String::new();
+    let cell = |o: &mut String, i: usize, c: &str, a: Align| {
+        if i > 0 {
+            o.push_str(sep);
+        }
+        if aligned {
+            let pad = widths[i].saturating_sub(c.chars().count());
+            match a {
+                Align::Left => {
+                    o.push_str(c);
+                    o.extend(std::iter::repeat_n(' ', pad));
+                }
+                Align::Right => {
+                    o.extend(std::iter::repeat_n(' ', pad));
+                    o.push_str(c);
+                }
+            }
+        } else {
+            o.push_str(c);
+        }
+    };
     if !opts.noheadings {
-        let h = line(
-            fields
-                .iter()
-                .zip(&widths)
-                .map(|(f, &w)| {
-                    let h = if aligned {
-                        f.heading.chars().take(w).collect()
-                    } else {
-                        f.heading.to_owned()
-                    };
-                    (h, Align::Left)
-                })
-                .collect(),
-        );
-        writeln!(out, "{h}")?;
+        o.push_str("  ");
+        for (i, (f, &w)) in fields.iter().zip(&widths).enumerate() {
+            let h = if aligned {
+                // The heading cut to the column's width, in characters.
+                let end = f
+                    .heading
+                    .char_indices()
+                    .nth(w)
+                    .map_or(f.heading.len(), |(b, _)| b);
+                &f.heading[..end]
+            } else {
+                f.heading
+            };
+            cell(&mut o, i, h, Align::Left);
+        }
+        o.push('\n');
     }
-    for r in table {
-        let l = line(
-            r.iter()
-                .zip(fields)
-                .map(|(c, f)| (c.clone(), f.align))
-                .collect(),
-        );
-        writeln!(out, "{l}")?;
+    for (v, t) in values.iter().zip(table) {
+        o.push_str("  ");
+        for (i, f) in fields.iter().enumerate() {
+            cell(&mut o, i, cell_text(v, t, i), f.align);
+        }
+        o.push('\n');
     }
-    Ok(())
+    out.write_all(o.as_bytes())
 }
 
 /// Appends a JSON string: quotes, with `"`, `\\` and control characters
@@ -2410,6 +2440,7 @@ fn write_json(
     out: &mut dyn Write,
     kind: Kind,
     fields: &[&Field],
+    values: &[Vec<Value>],
     table: &[Vec<String>],
 ) -> std::io::Result<()> {
     let name = match kind {
@@ -2423,15 +2454,15 @@ fn write_json(
     o.push_str("  {\n      \"report\": [\n          {\n              \"");
     o.push_str(name);
     o.push_str("\": [\n");
-    for (i, r) in table.iter().enumerate() {
+    for (i, (v, t)) in values.iter().zip(table).enumerate() {
         o.push_str("                  {");
-        for (k, (c, f)) in r.iter().zip(fields).enumerate() {
+        for (k, f) in fields.iter().enumerate() {
             if k > 0 {
                 o.push_str(", ");
             }
             json_str(&mut o, f.name);
             o.push(':');
-            json_str(&mut o, c);
+            json_str(&mut o, cell_text(v, t, k));
         }
         o.push('}');
         if i + 1 < table.len() {

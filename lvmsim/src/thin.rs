@@ -351,6 +351,46 @@ pub fn role(vg: &Vg, lv: usize) -> Option<ThinRole> {
     }
 }
 
+/// Every LV's thin role, indexed like `vg.lvs`: what [`role`] gives for
+/// each LV, computed in one pass over the VG (calling [`role`] for every
+/// LV looks at every pool for each one, quadratic in the LV count).
+pub fn roles(vg: &Vg) -> Vec<Option<ThinRole>> {
+    let n = vg.lvs.len();
+    let pools: Vec<Option<PoolSeg>> = (0..n).map(|p| pool_seg(vg, p)).collect();
+    // The first pool (in metadata order) naming an LV as its data or
+    // metadata LV, data first, as `pool_part` finds it.
+    let mut parts: Vec<Option<PoolPart>> = vec![None; n];
+    for (p, s) in pools.iter().enumerate() {
+        let Some(s) = s else { continue };
+        if let Some(slot @ None) = parts.get_mut(s.data) {
+            *slot = Some(PoolPart::Data(p));
+        }
+        if let Some(slot @ None) = parts.get_mut(s.metadata) {
+            *slot = Some(PoolPart::Metadata(p));
+        }
+    }
+    pools
+        .into_iter()
+        .zip(parts)
+        .enumerate()
+        .map(|(lv, (pool, part))| {
+            if let Some(p) = pool {
+                return Some(ThinRole::Pool(p));
+            }
+            if let Some(t) = thin_seg(vg, lv) {
+                return Some(ThinRole::Thin(t));
+            }
+            if is_pmspare(vg, lv) {
+                return Some(ThinRole::Spare);
+            }
+            match part? {
+                PoolPart::Data(p) => Some(ThinRole::Data(p)),
+                PoolPart::Metadata(p) => Some(ThinRole::Metadata(p)),
+            }
+        })
+        .collect()
+}
+
 /// Deepest chain of thin snapshots followed (each step is one LV of the
 /// VG, so the VG's LV count bounds it too).
 const MAX_SNAPSHOT_CHAIN: usize = 1 << 16;

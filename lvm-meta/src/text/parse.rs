@@ -5,7 +5,7 @@
 //! are single-character tokens; `"..."` strings unescape only `\"` and `\\`;
 //! `'...'` strings are raw; numbers are recognised in value position only.
 
-use super::{Node, Tree, Value};
+use super::{BorrowedTree, Node, Tree, Value};
 use crate::error::Corruption;
 use nom::branch::alt;
 use nom::bytes::complete::{tag, take_till, take_while, take_while1};
@@ -13,6 +13,7 @@ use nom::character::complete::char;
 use nom::combinator::opt;
 use nom::sequence::preceded;
 use nom::IResult;
+use std::borrow::Cow;
 
 /// Deepest nesting of sections accepted. lvm2's metadata nests four deep
 /// (VG, logical_volumes, LV, segment); this leaves room for unknown segment
@@ -98,18 +99,59 @@ fn is_ident_end(c: u8) -> bool {
     c.is_ascii_whitespace() || matches!(c, b'#' | b'=' | b'{' | b'}')
 }
 
+/// How the parser holds a key or string: owned ([`String`]) or borrowed
+/// from the text ([`Cow`]).
+trait TextOut<'a>: Sized {
+    fn borrowed(s: &'a str) -> Self;
+    fn owned(s: String) -> Self;
+}
+
+impl<'a> TextOut<'a> for String {
+    fn borrowed(s: &'a str) -> Self {
+        s.to_owned()
+    }
+    fn owned(s: String) -> Self {
+        s
+    }
+}
+
+impl<'a> TextOut<'a> for Cow<'a, str> {
+    fn borrowed(s: &'a str) -> Self {
+        Cow::Borrowed(s)
+    }
+    fn owned(s: String) -> Self {
+        Cow::Owned(s)
+    }
+}
+
+/// The text being parsed, with its UTF-8 form when it is valid UTF-8
+/// (checked once for the whole text: tokens then are slices of it).
+struct Src<'a> {
+    body: &'a [u8],
+    text: Option<&'a str>,
+}
+
+impl<'a> Src<'a> {
+    /// Token `tok` (a slice of the body) as a string; bytes that are not
+    /// UTF-8 become U+FFFD, as lvm2's bytes are shown.
+    fn string<S: TextOut<'a>>(&self, tok: &'a [u8]) -> S {
+        if let Some(t) = self.text {
+            let at = tok.as_ptr() as usize - self.body.as_ptr() as usize;
+            if let Some(s) = t.get(at..at + tok.len()) {
+                return S::borrowed(s);
+            }
+        }
+        S::owned(String::from_utf8_lossy(tok).into_owned())
+    }
+}
+
 /// A double-quoted string body with lvm2's unescaping.
-fn dquoted(i: &[u8]) -> Res<'_, String> {
+fn dquoted<'a, S: TextOut<'a>>(src: &Src<'a>, i: &'a [u8]) -> Res<'a, S> {
     let (mut rest, _) = char('"')(i)?;
-    // Fast path: most strings hold no backslash; one allocation then.
+    // Fast path: most strings hold no backslash and are a slice of the text.
     if let Some(end) = rest.iter().position(|&c| c == b'"' || c == b'\\') {
         if rest[end] == b'"' {
-            let body = &rest[..end];
-            let s = match std::str::from_utf8(body) {
-                Ok(s) => s.to_owned(),
-                Err(_) => String::from_utf8_lossy(body).into_owned(),
-            };
-            return Ok((&rest[end + 1..], s));
+            return Ok((&rest[end + 1..], src.string(&rest[..end])));
         }
     }
     let mut out = Vec::new();
@@ -138,39 +180,39 @@ fn dquoted(i: &[u8]) -> Res<'_, String> {
             }
         }
     }
-    Ok((rest, String::from_utf8_lossy(&out).into_owned()))
+    let s = match String::from_utf8(out) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
+    Ok((rest, S::owned(s)))
 }
 
-fn squoted(i: &[u8]) -> Res<'_, String> {
+fn squoted<'a, S: TextOut<'a>>(src: &Src<'a>, i: &'a [u8]) -> Res<'a, S> {
     let (r, _) = char('\'')(i)?;
     let (r, body) = take_till(|c| c == b'\'')(r)?;
     if r.is_empty() {
         return fail(i, "unterminated string");
     }
-    Ok((&r[1..], String::from_utf8_lossy(body).into_owned()))
+    Ok((&r[1..], src.string(body)))
 }
 
-fn key(i: &[u8]) -> Res<'_, String> {
+fn key<'a, S: TextOut<'a> + AsRef<str>>(src: &Src<'a>, i: &'a [u8]) -> Res<'a, S> {
     let (r, k) = match i.first() {
-        Some(b'"') => dquoted(i)?,
-        Some(b'\'') => squoted(i)?,
+        Some(b'"') => dquoted::<S>(src, i)?,
+        Some(b'\'') => squoted::<S>(src, i)?,
         _ => {
             let (r, k) = take_while1(|c| !is_ident_end(c))(i)?;
-            let k = match std::str::from_utf8(k) {
-                Ok(k) => k.to_owned(),
-                Err(_) => String::from_utf8_lossy(k).into_owned(),
-            };
-            (r, k)
+            (r, src.string(k))
         }
     };
-    if k.is_empty() {
+    if k.as_ref().is_empty() {
         return fail(i, "empty key");
     }
     Ok((r, k))
 }
 
 /// A number in value position: `[+-.0-9]` then digits with at most one dot.
-fn number(i: &[u8]) -> Res<'_, Value> {
+fn number<'a, S: TextOut<'a>>(src: &Src<'a>, i: &'a [u8]) -> Res<'a, Value<S>> {
     let (r, sign) = opt(alt((char('+'), char('-'))))(i)?;
     let (r, body) = take_while(|c: u8| c.is_ascii_digit() || c == b'.')(r)?;
     if body.is_empty() || body.iter().filter(|&&c| c == b'.').count() > 1 || body == b"." {
@@ -179,40 +221,50 @@ fn number(i: &[u8]) -> Res<'_, Value> {
             msg: "not a number".into(),
         }));
     }
-    let text = std::str::from_utf8(&i[..i.len() - r.len()]).unwrap_or("");
+    let whole = &i[..i.len() - r.len()];
     if body.contains(&b'.') {
-        return Ok((r, Value::Float(text.to_owned())));
+        return Ok((r, Value::Float(src.string(whole))));
     }
     let neg = sign == Some('-');
-    let digits = std::str::from_utf8(body).unwrap_or("");
-    // strtoll with base 0: a leading 0 means octal.
-    let parsed = if digits.len() > 1 && digits.starts_with('0') {
-        i64::from_str_radix(&digits[1..], 8).ok()
+    // strtoll with base 0: a leading 0 means octal. Digits only here.
+    let (digits, radix) = if body.len() > 1 && body[0] == b'0' {
+        (&body[1..], 8)
     } else {
-        digits.parse::<i64>().ok()
+        (body, 10)
     };
-    let Some(v) = parsed else {
+    let mut v: Option<i64> = Some(0);
+    for &d in digits {
+        let d = i64::from(d - b'0');
+        v = if d >= radix {
+            None
+        } else {
+            v.and_then(|v| v.checked_mul(radix)?.checked_add(d))
+        };
+    }
+    // An empty digit string after the leading 0 cannot happen (body.len() > 1).
+    let Some(v) = v else {
+        let text = String::from_utf8_lossy(whole);
         return fail(i, format!("number {text} is out of range or not valid"));
     };
     Ok((r, Value::Int(if neg { -v } else { v })))
 }
 
-fn bare(i: &[u8]) -> Res<'_, Value> {
+fn bare<'a, S: TextOut<'a>>(src: &Src<'a>, i: &'a [u8]) -> Res<'a, Value<S>> {
     let (r, w) = take_while1(|c| !is_ident_end(c) && c != b']' && c != b',')(i)?;
-    Ok((r, Value::Str(String::from_utf8_lossy(w).into_owned())))
+    Ok((r, Value::Str(src.string(w))))
 }
 
-fn scalar(i: &[u8]) -> Res<'_, Value> {
+fn scalar<'a, S: TextOut<'a>>(src: &Src<'a>, i: &'a [u8]) -> Res<'a, Value<S>> {
     match i.first() {
-        Some(b'"') => dquoted(i).map(|(r, s)| (r, Value::Str(s))),
-        Some(b'\'') => squoted(i).map(|(r, s)| (r, Value::Str(s))),
-        Some(c) if c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.') => number(i),
-        Some(_) => bare(i),
+        Some(b'"') => dquoted(src, i).map(|(r, s)| (r, Value::Str(s))),
+        Some(b'\'') => squoted(src, i).map(|(r, s)| (r, Value::Str(s))),
+        Some(c) if c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.') => number(src, i),
+        Some(_) => bare(src, i),
         None => fail(i, "a value is missing"),
     }
 }
 
-fn array(i: &[u8]) -> Res<'_, Value> {
+fn array<'a, S: TextOut<'a>>(src: &Src<'a>, i: &'a [u8]) -> Res<'a, Value<S>> {
     let (mut r, _) = char('[')(i)?;
     let mut items = Vec::new();
     loop {
@@ -224,7 +276,7 @@ fn array(i: &[u8]) -> Res<'_, Value> {
         if r.is_empty() {
             return fail(i, "unterminated array");
         }
-        let (r2, v) = scalar(r).map_err(to_failure)?;
+        let (r2, v) = scalar(src, r).map_err(to_failure)?;
         items.push(v);
         let (r2, _) = junk(r2)?;
         let (r2, _) = opt(char(','))(r2)?;
@@ -239,17 +291,22 @@ fn to_failure(e: nom::Err<PErr<'_>>) -> nom::Err<PErr<'_>> {
     }
 }
 
-fn value(i: &[u8]) -> Res<'_, Value> {
+fn value<'a, S: TextOut<'a>>(src: &Src<'a>, i: &'a [u8]) -> Res<'a, Value<S>> {
     if i.first() == Some(&b'[') {
-        array(i)
+        array(src, i)
     } else {
-        scalar(i).map_err(to_failure)
+        scalar(src, i).map_err(to_failure)
     }
 }
 
 /// Items until `}` (inside a section) or the end of input (top level).
-fn items(mut i: &[u8], depth: usize, top: bool) -> Res<'_, Vec<Node>> {
-    let mut nodes = Vec::with_capacity(8);
+fn items<'a, S: TextOut<'a> + AsRef<str>>(
+    src: &Src<'a>,
+    mut i: &'a [u8],
+    depth: usize,
+    top: bool,
+) -> Res<'a, Vec<Node<S>>> {
+    let mut nodes = Vec::new();
     loop {
         let (r, _) = junk(i)?;
         i = r;
@@ -265,34 +322,37 @@ fn items(mut i: &[u8], depth: usize, top: bool) -> Res<'_, Vec<Node>> {
             }
             return Ok((i, nodes));
         }
-        let (r, k) = key(i).map_err(to_failure)?;
+        let (r, k) = key::<S>(src, i).map_err(to_failure)?;
         let (r, _) = junk(r)?;
         match r.first() {
             Some(b'{') => {
                 if depth >= MAX_NESTING {
                     return fail(r, format!("sections nested deeper than {MAX_NESTING}"));
                 }
-                let (r, children) = items(&r[1..], depth + 1, false)?;
+                let (r, children) = items(src, &r[1..], depth + 1, false)?;
                 let (r, _) = preceded(junk, tag("}"))(r)?;
                 nodes.push(Node::Section { key: k, children });
                 i = r;
             }
             Some(b'=') => {
                 let (r, _) = junk(&r[1..])?;
-                let (r, v) = value(r)?;
+                let (r, v) = value(src, r)?;
                 nodes.push(Node::Setting { key: k, value: v });
                 i = r;
             }
-            _ => return fail(r, format!("expected '=' or '{{' after \"{k}\"")),
+            _ => return fail(r, format!("expected '=' or '{{' after \"{}\"", k.as_ref())),
         }
     }
 }
 
-/// Parses metadata text. The text ends at its end or at the first NUL.
-pub fn parse(text: &[u8]) -> Result<Tree, Corruption> {
+fn parse_as<'a, S: TextOut<'a> + AsRef<str>>(text: &'a [u8]) -> Result<Tree<S>, Corruption> {
     let end = text.iter().position(|&c| c == 0).unwrap_or(text.len());
     let body = &text[..end];
-    match items(body, 0, true) {
+    let src = Src {
+        body,
+        text: std::str::from_utf8(body).ok(),
+    };
+    match items(&src, body, 0, true) {
         Ok((_, nodes)) => Ok(Tree { nodes }),
         Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
             let offset = body.len() - e.at.len();
@@ -309,4 +369,16 @@ pub fn parse(text: &[u8]) -> Result<Tree, Corruption> {
             message: "incomplete".into(),
         }),
     }
+}
+
+/// Parses metadata text. The text ends at its end or at the first NUL.
+pub fn parse(text: &[u8]) -> Result<Tree, Corruption> {
+    parse_as(text)
+}
+
+/// Parses metadata text like [`parse`] into a tree whose keys and strings
+/// borrow from `text` (a string holding an escape, or any string of a text
+/// that is not UTF-8, is owned).
+pub fn parse_borrowed(text: &[u8]) -> Result<BorrowedTree<'_>, Corruption> {
+    parse_as(text)
 }

@@ -110,6 +110,57 @@ proptest! {
     fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
         let _ = parse(&bytes);
     }
+
+    #[test]
+    fn borrowed_parse_equals_owned_parse(nodes in arb_nodes(3)) {
+        let text = write_raw(&Tree { nodes });
+        let owned = parse(text.as_bytes()).unwrap();
+        prop_assert_eq!(parse_borrowed(text.as_bytes()).unwrap().to_owned_tree(), owned);
+    }
+
+    #[test]
+    fn borrowed_parse_of_any_bytes_equals_owned_parse(
+        bytes in proptest::collection::vec(any::<u8>(), 0..300)
+    ) {
+        let owned = parse(&bytes);
+        let borrowed = parse_borrowed(&bytes).map(|t| t.to_owned_tree());
+        prop_assert_eq!(format!("{borrowed:?}"), format!("{owned:?}"));
+    }
+}
+
+/// Keys and strings without escapes are slices of the text; a string with
+/// an escape is owned, and a text that is not UTF-8 reads as before.
+#[test]
+fn borrowed_tree_borrows_from_the_text() {
+    use std::borrow::Cow;
+    let text = b"vg {\nid = \"abc\"\nq = \"a\\\"b\"\nf = 1.5\nb = bare\n}\n";
+    let t = parse_borrowed(text).unwrap();
+    let Node::Section { key, children } = &t.nodes[0] else {
+        panic!("not a section: {t:?}");
+    };
+    assert!(matches!(key, Cow::Borrowed("vg")));
+    assert!(matches!(
+        children.value("id"),
+        Some(Value::Str(Cow::Borrowed("abc")))
+    ));
+    assert!(matches!(children.value("q"), Some(Value::Str(Cow::Owned(s))) if s == "a\"b"));
+    assert!(matches!(
+        children.value("f"),
+        Some(Value::Float(Cow::Borrowed("1.5")))
+    ));
+    assert!(matches!(
+        children.value("b"),
+        Some(Value::Str(Cow::Borrowed("bare")))
+    ));
+    let latin1 = b"k = \"caf\xe9\"\n";
+    assert_eq!(
+        parse_borrowed(latin1).unwrap().to_owned_tree(),
+        parse(latin1).unwrap()
+    );
+    assert_eq!(
+        parse(latin1).unwrap().value("k"),
+        Some(&Value::Str("caf\u{fffd}".into()))
+    );
 }
 
 /// Found by the metadata_text fuzz target: an empty quoted key parsed, and
