@@ -78,6 +78,8 @@ pub mod verify;
 pub mod vg;
 pub mod write;
 pub mod write_log;
+// Forensic time fields in the local zone.
+pub mod localtime;
 
 use crate::error::{bail, refused, Error, Result, ResultExt};
 use lvm_meta::io::Image;

@@ -783,6 +783,11 @@ pub(crate) struct ReportArgs {
     pub(crate) active: bool,
     /// VG, VG/LV or PV names to report.
     pub(crate) names: Vec<String>,
+    /// Also historical LVs (lvs, as lvm2's `-H`): the fields of removed
+    /// LVs lvm2 kept a record of (`lv_time_removed`). lvmsim reports live
+    /// LVs only and says so on stderr when a VG holds historical ones.
+    #[arg(short = 'H', long = "history")]
+    pub(crate) history: bool,
 }
 
 /// Options of `pvdisplay`, `vgdisplay` and `lvdisplay` (each refuses, as
