@@ -72,6 +72,8 @@ pub struct Copy {
     pub description: Option<String>,
     /// `creation_time` from the text.
     pub creation_time: Option<i64>,
+    /// `creation_host` from the text: the machine whose lvm2 wrote it.
+    pub creation_host: Option<String>,
     /// Checksum status.
     pub crc_status: CrcStatus,
     /// True unless the text ends with `"\n\n\0"` as lvm2 writes it.
@@ -368,9 +370,9 @@ fn merge(raw: Vec<(FoundCopy, Location, Option<u32>)>) -> Vec<Copy> {
             continue;
         }
         let tree = text::parse(&c.text);
-        let (description, creation_time) = match &tree {
+        let (description, creation_time, creation_host) = match &tree {
             Ok(t) => header_values(t),
-            Err(_) => (None, None),
+            Err(_) => (None, None, None),
         };
         let vg = tree.and_then(|t| Vg::from_tree(&t));
         out.push(Copy {
@@ -380,6 +382,7 @@ fn merge(raw: Vec<(FoundCopy, Location, Option<u32>)>) -> Vec<Copy> {
             crc: c.crc,
             description,
             creation_time,
+            creation_host,
             crc_status: stored.map_or(CrcStatus::Unrecorded, |s| {
                 status(s, c.crc, CrcStatus::Unrecorded)
             }),
@@ -410,19 +413,21 @@ fn status(stored: u32, crc: u32, before: CrcStatus) -> CrcStatus {
     }
 }
 
-fn header_values(t: &text::Tree) -> (Option<String>, Option<i64>) {
+fn header_values(t: &text::Tree) -> (Option<String>, Option<i64>, Option<String>) {
     let mut d = None;
     let mut time = None;
+    let mut host = None;
     for n in &t.nodes {
         if let text::Node::Setting { key, value } = n {
             match (key.as_str(), value) {
                 ("description", text::Value::Str(s)) => d = Some(s.clone()),
                 ("creation_time", text::Value::Int(i)) => time = Some(*i),
+                ("creation_host", text::Value::Str(s)) => host = Some(s.clone()),
                 _ => {}
             }
         }
     }
-    (d, time)
+    (d, time, host)
 }
 
 /// Physical extents of one stripe run: PV key, first PE, count.

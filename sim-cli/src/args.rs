@@ -324,9 +324,11 @@ pub(crate) struct RecoverArgs {
     #[arg(long)]
     pub(crate) json: bool,
     /// Export this snapshot's rebuilt view (`VG/SNAP`).
-    #[arg(long, value_name = "VG/SNAP", requires_all = ["seqno", "output"])]
+    #[arg(long, value_name = "VG/SNAP", requires = "output")]
     pub(crate) export: Option<String>,
-    /// The metadata copy that describes the snapshot.
+    /// The metadata copy that describes the snapshot (default: the last
+    /// copy that held it, when only one snapshot of that name is in the
+    /// history; several are listed).
     #[arg(long)]
     pub(crate) seqno: Option<u32>,
     /// The new file to write (never overwritten); the report goes to
