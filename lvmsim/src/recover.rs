@@ -90,6 +90,8 @@ fn snap_json(h: &history::History, s: &Snapshot) -> serde_json::Value {
             "exceptions_on_reused_extents": f.exceptions_reused,
             "implausible_records": f.implausible,
             "metadata_on_reused_extents": f.metadata_reused,
+            "header_guessed": f.header_guessed,
+            "metadata_intact": f.metadata_intact,
             "error": f.error,
         })),
         "verdict": s.verdict.map(verdict_name),
@@ -215,7 +217,13 @@ pub fn run(
                 None => writeln!(
                     out,
                     "  store: header {}, {}, {} exception records ({} on reused extents, {} implausible{})",
-                    if f.header { "present" } else { "absent (new)" },
+                    if f.header {
+                        "present"
+                    } else if f.header_guessed {
+                        "absent (store found by scanning)"
+                    } else {
+                        "absent (new)"
+                    },
                     if f.valid { "valid" } else { "invalid" },
                     f.exceptions,
                     f.exceptions_reused,
