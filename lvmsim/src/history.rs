@@ -29,7 +29,7 @@ pub fn gather(devs: &[PathBuf], scan_all: bool, err: &mut dyn Write) -> Result<H
     let h = if scan_all {
         let images = crate::open_devices(devs, err)?;
         let refs: Vec<&Image> = images.iter().collect();
-        history::collect_scan_all(&refs)
+        scan_whole(&refs)
     } else {
         let sys = crate::scan(devs, false, err)?;
         history::collect(&sys)
@@ -46,10 +46,41 @@ pub fn gather(devs: &[PathBuf], scan_all: bool, err: &mut dyn Write) -> Result<H
 pub fn of_system(sys: &lvm_meta::scan::System, scan_all: bool) -> History {
     if scan_all {
         let refs: Vec<&Image> = sys.devices.iter().map(|d| &d.image).collect();
-        history::collect_scan_all(&refs)
+        scan_whole(&refs)
     } else {
         history::collect(sys)
     }
+}
+
+/// `--scan-all`'s whole-image scan ([`history::collect_scan_all`]: the
+/// images streamed in windows, memory bounded), with a progress line on
+/// stderr when stderr is a terminal (nothing otherwise, so reports and
+/// their goldens do not change).
+pub fn scan_whole(images: &[&Image]) -> History {
+    use std::io::IsTerminal;
+    let tty = std::io::stderr().is_terminal();
+    let mut shown = false;
+    let h = history::collect_scan_all_with(
+        images,
+        history::SCAN_WINDOW,
+        history::SCAN_OVERLAP,
+        &mut |i, done, size| {
+            if tty {
+                let pct = done.saturating_mul(100) / size.max(1);
+                eprint!(
+                    "\r  scanning {} for metadata: {pct:3}% ({} of {} MiB)\x1b[K",
+                    images[i].path,
+                    done >> 20,
+                    size >> 20
+                );
+                shown = true;
+            }
+        },
+    );
+    if shown {
+        eprint!("\r\x1b[K");
+    }
+    h
 }
 
 /// Runs `lvmsim history`.

@@ -287,8 +287,8 @@ fn run(cli: &Cli) -> Result<i32> {
     if cli.readonly && access != Access::Read {
         return refuse_readonly(&cli.cmd, &devs, &mut out);
     }
-    // Partitions of whole disks, PVs at an offset and containers are read
-    // only: a writing command refuses them before it opens anything.
+    // Containers are read only: a writing command refuses them before it
+    // opens anything (partitions and PVs at an offset are written in place).
     if access != Access::Read {
         lvmsim::check_writable(&devs)?;
     }
