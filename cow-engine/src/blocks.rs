@@ -117,6 +117,11 @@ impl Images<std::fs::File> {
         for d in &inst.pv_devices {
             pvs.push(match d {
                 Some(d) => {
+                    // These handles address the file from byte 0: a PV
+                    // inside a partition or a container is refused.
+                    if writable {
+                        sys.devices[*d].image.check_bare()?;
+                    }
                     let path = &sys.devices[*d].image.source;
                     let f = std::fs::OpenOptions::new()
                         .read(true)

@@ -109,6 +109,10 @@ pub struct Store {
     pub header: DiskHeader,
     /// True if chunk 0 was all-zero magic (never activated).
     pub new: bool,
+    /// True if chunk 0 held no store header and the records were found by
+    /// [`Store::find_headerless`]: `header` is then a guess, with
+    /// `valid = 0` (whether the store had overflowed is not known).
+    pub header_guessed: bool,
     /// Chunk size in sectors (the header's value).
     pub chunk_sectors: u64,
     /// Whole chunks in the COW device.
@@ -174,7 +178,7 @@ impl Store {
     /// `table_chunk` is the chunk size lvm2's table gives (the on-disk
     /// value wins when present).
     pub fn load(cow: &(impl ReadAt + ?Sized), table_chunk: u64) -> Result<Store, StoreError> {
-        Store::load_with(cow, table_chunk, false)
+        Store::load_with(cow, table_chunk, false, None)
     }
 
     /// Loads the records an invalidated store still holds, for forensics
@@ -185,13 +189,92 @@ impl Store {
         cow: &(impl ReadAt + ?Sized),
         table_chunk: u64,
     ) -> Result<Store, StoreError> {
-        Store::load_with(cow, table_chunk, true)
+        Store::load_with(cow, table_chunk, true, None)
+    }
+
+    /// For a store whose header is gone (chunk 0 zeroed or overwritten, as
+    /// when lvm2 wipes the start of a later LV given the same extents):
+    /// scans the COW for its first metadata area, trying the chunk size of
+    /// the table (`table_chunk` sectors) and then every other chunk size
+    /// the kernel accepts. Area 0 lies in chunk 1 whatever the size, and it
+    /// is taken only if it is well formed ([`well_formed_area`]) and holds
+    /// at least one record. The store is then read as
+    /// [`Store::load_forensic`] reads one, with a guessed header
+    /// ([`Store::header_guessed`], `valid = 0`). `None`: chunk 0 holds a
+    /// store header, or no chunk size gives a well-formed first area.
+    pub fn find_headerless(
+        cow: &(impl ReadAt + ?Sized),
+        table_chunk: u64,
+    ) -> Result<Option<Store>, StoreError> {
+        let cow_sectors = cow
+            .size()
+            .map_err(|source| StoreError::Io { offset: 0, source })?
+            / 512;
+        let mut first = vec![0u8; 512];
+        if cow_sectors == 0 {
+            return Ok(None);
+        }
+        read_sectors(cow, 0, &mut first)?;
+        if let Ok(Header::Store(_)) = Header::parse(&first) {
+            return Ok(None);
+        }
+        let mut sizes = vec![table_chunk];
+        sizes.extend(
+            (3..=MAX_CHUNK_SECTORS.trailing_zeros())
+                .map(|b| 1u64 << b)
+                .filter(|&c| c != table_chunk),
+        );
+        for cs in sizes {
+            if cs == 0 || !cs.is_power_of_two() || cs > MAX_CHUNK_SECTORS {
+                continue;
+            }
+            let chunks = cow_sectors / cs;
+            // The header, area 0 and one data chunk at least.
+            if chunks < 3 {
+                continue;
+            }
+            let mut buf = vec![0u8; (cs * 512) as usize];
+            read_sectors(cow, cs * 512, &mut buf)?;
+            if well_formed_area(&buf, 0, cs, chunks).is_some_and(|n| n > 0) {
+                let assumed = DiskHeader {
+                    valid: 0,
+                    version: 1,
+                    // OK to unwrap_or: cs is at most MAX_CHUNK_SECTORS.
+                    chunk_size: u32::try_from(cs).unwrap_or(0),
+                };
+                return Store::load_with(cow, cs, true, Some(assumed)).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    /// True if every metadata area the store uses (0 to
+    /// [`Store::current_area`]) is well formed ([`well_formed_area`]):
+    /// what a later LV wrote over an area would show (records outside
+    /// their area's data chunks, repeated, or bytes after the last
+    /// record), so areas that pass are taken to be the kernel's.
+    pub fn areas_well_formed(&self, cow: &(impl ReadAt + ?Sized)) -> Result<bool, StoreError> {
+        let cs = self.chunk_sectors;
+        let mut buf =
+            vec![0u8; usize::try_from(cs * 512).map_err(|_| StoreError::ChunkTooLarge(cs))?];
+        for k in 0..=self.current_area {
+            let chunk = self.area_location(k);
+            if chunk >= self.cow_chunks {
+                break;
+            }
+            read_sectors(cow, chunk * cs * 512, &mut buf)?;
+            if well_formed_area(&buf, k, cs, self.cow_chunks).is_none() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     fn load_with(
         cow: &(impl ReadAt + ?Sized),
         table_chunk: u64,
         forensic: bool,
+        assume: Option<DiskHeader>,
     ) -> Result<Store, StoreError> {
         let cow_sectors = cow
             .size()
@@ -199,7 +282,10 @@ impl Store {
             / 512;
         let mut first = vec![0u8; 512];
         read_sectors(cow, 0, &mut first)?;
-        let header = Header::parse(&first)?;
+        let header = match assume {
+            Some(h) => Header::Store(h),
+            None => Header::parse(&first)?,
+        };
         let (header, new) = match header {
             Header::New => (
                 DiskHeader {
@@ -222,6 +308,7 @@ impl Store {
         let mut s = Store {
             header,
             new,
+            header_guessed: assume.is_some(),
             chunk_sectors: cs,
             cow_chunks,
             cow_sectors,
@@ -308,6 +395,36 @@ fn read_sectors(
         .map_err(|source| StoreError::Io { offset, source })
 }
 
+/// The number of records in `buf`, metadata area `area` of a store of
+/// `cs`-sector chunks and `cow_chunks` chunks, if the area is well formed
+/// as the kernel writes one: each record's COW chunk lies among the data
+/// chunks that follow this area (`area_location(area) + 1` to
+/// `area_location(area) + E`) and inside the COW, no COW chunk is given
+/// twice, and every byte after the last record is zero (the kernel zeroes
+/// an area before its first record). `None`: not an area the kernel wrote.
+pub fn well_formed_area(buf: &[u8], area: u64, cs: u64, cow_chunks: u64) -> Option<u64> {
+    let e = cs * 512 / DISK_EXCEPTION_SIZE;
+    let loc = area_location(cs, area);
+    let mut seen = std::collections::HashSet::new();
+    let mut count = 0u64;
+    for j in 0..e {
+        let at = usize::try_from(j * DISK_EXCEPTION_SIZE).ok()?;
+        let rec = buf.get(at..at + DISK_EXCEPTION_SIZE as usize)?;
+        let new_chunk = LE::read_u64(&rec[8..]);
+        if new_chunk == 0 {
+            return buf[at..].iter().all(|&b| b == 0).then_some(count);
+        }
+        if new_chunk <= loc || new_chunk > loc + e || new_chunk >= cow_chunks {
+            return None;
+        }
+        if !seen.insert(new_chunk) {
+            return None;
+        }
+        count += 1;
+    }
+    Some(count)
+}
+
 /// `area_location(k) = 1 + (E + 1) * k` for chunk size `cs` sectors.
 pub fn area_location(cs: u64, k: u64) -> u64 {
     let e = cs * 512 / DISK_EXCEPTION_SIZE;
@@ -317,6 +434,42 @@ pub fn area_location(cs: u64, k: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A store whose header chunk was zeroed is found again by its first
+    /// area, with every record, whatever chunk size the table names; one
+    /// whose area holds anything else is not.
+    #[test]
+    fn headerless_store_is_found_by_its_areas() {
+        let recs = [(5, 2), (0, 3), (9, 4)];
+        let mut img = cow(16, 40, &recs, 1);
+        assert!(
+            Store::find_headerless(&img, 16).unwrap().is_none(),
+            "header intact"
+        );
+        img[..16 * 512].fill(0);
+        for table in [16, 8, 64] {
+            let s = Store::find_headerless(&img, table).unwrap().unwrap();
+            assert!(s.header_guessed && !s.header.is_valid() && !s.new);
+            assert_eq!(s.chunk_sectors, 16);
+            assert_eq!(s.record_count, 3);
+            let mut got: Vec<(u64, u64)> = s.records().iter().map(|r| (r.old, r.new)).collect();
+            got.sort_unstable();
+            assert_eq!(got, vec![(0, 3), (5, 2), (9, 4)]);
+            assert!(s.areas_well_formed(&img).unwrap());
+        }
+        // A stray byte after the last record: not the kernel's area.
+        let mut bad = img.clone();
+        bad[16 * 512 + 3 * 16 + 5] = 1;
+        assert!(Store::find_headerless(&bad, 16).unwrap().is_none());
+        // A record naming the area itself as its data chunk.
+        let mut bad = img.clone();
+        bad[16 * 512 + 8] = 1;
+        assert!(Store::find_headerless(&bad, 16).unwrap().is_none());
+        // An all-zero COW holds no store.
+        assert!(Store::find_headerless(&vec![0u8; 40 * 16 * 512], 16)
+            .unwrap()
+            .is_none());
+    }
 
     /// A COW image built by hand from the spec's layout rules.
     fn cow(cs: u64, chunks: u64, records: &[(u64, u64)], valid: u32) -> Vec<u8> {

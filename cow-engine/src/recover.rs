@@ -86,6 +86,15 @@ pub struct StoreFacts {
     pub implausible: usize,
     /// True if a metadata area of the store lies on reused extents.
     pub metadata_reused: bool,
+    /// True if the header was gone and the records were found by scanning
+    /// the COW for its metadata areas ([`Store::find_headerless`]): a
+    /// guess, and whether the store had overflowed is not known.
+    pub header_guessed: bool,
+    /// True if every metadata area the store uses is well formed
+    /// ([`crate::exception_store::well_formed_area`]). Areas on reused
+    /// extents are judged by it, chunk by chunk, instead of being given up
+    /// with their extent.
+    pub metadata_intact: bool,
     /// Why the store could not be read, if it could not.
     pub error: Option<String>,
 }
@@ -183,6 +192,37 @@ pub fn load_store_forensic(
         step: StoreStep::Recover,
         error,
     })
+}
+
+/// Loads a store for recovery: as [`load_store_forensic`], and when chunk
+/// 0 holds no store header (zeroed, or overwritten by a later LV), by
+/// scanning the COW for its metadata areas ([`Store::find_headerless`]).
+/// Also says whether every area the store uses is well formed.
+///
+/// # Errors
+/// As [`load_store_forensic`] when no store can be found either way.
+pub fn load_store_recovering(
+    vg: &Vg,
+    cow: usize,
+    table_chunk: u64,
+    pvs: &[Option<&Image>],
+) -> Result<(Store, bool)> {
+    let r = LvReader::new(vg, cow, pvs.to_vec())?;
+    let wrap = |error: crate::exception_store::StoreError| Error::Store {
+        lv: format!("{}/{}", vg.name, vg.lvs[cow].name),
+        offset: error.offset(),
+        step: StoreStep::Recover,
+        error,
+    };
+    let st = match Store::load_forensic(&r, table_chunk) {
+        Ok(st) if !st.new => st,
+        first => match Store::find_headerless(&r, table_chunk).map_err(wrap)? {
+            Some(found) => found,
+            None => first.map_err(wrap)?,
+        },
+    };
+    let intact = st.areas_well_formed(&r).unwrap_or(false);
+    Ok((st, intact))
 }
 
 /// What [`StoreFacts::error`] says: the store's own error without the
@@ -306,7 +346,7 @@ fn judge(sys: &System, hist: &History, s: &mut Snapshot) {
         return;
     };
     let pvs = pv_images(sys, last);
-    let facts = match load_store_forensic(last, li, s.chunk_bytes / 512, &pvs) {
+    let facts = match load_store_recovering(last, li, s.chunk_bytes / 512, &pvs) {
         Err(e) => StoreFacts {
             header: false,
             valid: false,
@@ -315,35 +355,42 @@ fn judge(sys: &System, hist: &History, s: &mut Snapshot) {
             exceptions_reused: 0,
             implausible: 0,
             metadata_reused: false,
+            header_guessed: false,
+            metadata_intact: false,
             error: Some(store_fault(&e)),
         },
-        Ok(st) => {
+        Ok((st, intact)) => {
             let bad = reused_chunks(last, li, &st, s);
             let exceptions_reused = st.records().iter().filter(|r| bad(r.new)).count();
-            let mut metadata_reused = bad(0);
-            for k in 0..=st.current_area {
-                metadata_reused |= bad(st.area_location(k));
-            }
+            let metadata_reused = metadata_on(&st, &bad);
             let glue_bytes = last
                 .roles
                 .get(li)
                 .and_then(|r| r.cow_of)
                 .map_or(0, |c| u64::from(c.glue_extents) * last.extent_bytes());
             StoreFacts {
-                header: !st.new,
+                header: !st.new && !st.header_guessed,
                 valid: st.header.is_valid(),
                 chunk_bytes: st.chunk_sectors * 512,
                 exceptions: st.record_count as usize,
                 exceptions_reused,
                 implausible: implausible(&st, glue_bytes),
                 metadata_reused,
+                header_guessed: st.header_guessed,
+                metadata_intact: intact,
                 error: None,
             }
         }
     };
-    let invalid = !facts.valid || s.state == State::Invalid;
+    // A guessed header or metadata on reused extents: the records are
+    // taken, but no chunk they do not list can be trusted.
+    let guess = facts.header_guessed || facts.metadata_reused;
+    let invalid = !facts.valid || s.state == State::Invalid || guess;
     s.verdict = Some(
-        if !facts.header || facts.metadata_reused || facts.implausible > 0 {
+        if !(facts.header || facts.header_guessed)
+            || (facts.metadata_reused && !facts.metadata_intact)
+            || facts.implausible > 0
+        {
             Verdict::Lost
         } else if invalid && facts.exceptions == facts.exceptions_reused {
             // Nothing saved survives, and no unsaved chunk can be trusted.
@@ -354,7 +401,29 @@ fn judge(sys: &System, hist: &History, s: &mut Snapshot) {
             Verdict::Recoverable
         },
     );
+    if facts.header_guessed {
+        s.notes.push(format!(
+            "the store's header is gone (zeroed or overwritten); {} exception records were found by \
+             scanning its COW for metadata areas, with {} KiB chunks (a guess): whether the store \
+             had overflowed is not known, so only the chunks they list are trusted",
+            facts.exceptions,
+            facts.chunk_bytes / 1024
+        ));
+    }
+    if facts.metadata_reused && facts.metadata_intact && facts.error.is_none() {
+        s.notes.push(
+            "the store's metadata lies on extents a later LV was given, but every metadata \
+             area is still well formed: its records are taken (a guess), chunk by chunk"
+                .to_owned(),
+        );
+    }
     s.store = Some(facts);
+}
+
+/// True if the store's header chunk or a metadata area it uses is a
+/// chunk `bad` calls reused.
+fn metadata_on(st: &Store, bad: &impl Fn(u64) -> bool) -> bool {
+    bad(0) || (0..=st.current_area).any(|k| bad(st.area_location(k)))
 }
 
 /// The newest copy of VG `id` that parses (copies are ordered by seqno,
@@ -546,7 +615,7 @@ pub fn plan<'a>(
             seqno: c.seqno,
         })?;
     let pvs = pv_images(sys, vg);
-    let store = load_store_forensic(vg, li, cow.chunk_size.0, &pvs)?;
+    let (store, _) = load_store_recovering(vg, li, cow.chunk_size.0, &pvs)?;
     let origin_id = &vg.lvs[cow.origin].id;
     let (origin, origin_from_copy) = sys
         .vgs
@@ -581,12 +650,16 @@ pub fn plan<'a>(
     };
     let bad = reused_chunks(vg, li, &store, &snap_rec);
     let cb = store.chunk_sectors * 512;
+    // As judge: a guessed header or metadata on reused extents trusts
+    // only the chunks the records list.
+    let untrusted_gaps =
+        !store.header.is_valid() || store.header_guessed || metadata_on(&store, &bad);
     let runs = runs(
         &store.map.range(0, u64::MAX),
         cb,
         size,
         origin_size,
-        !store.header.is_valid(),
+        untrusted_gaps,
         bad,
     );
     Ok(ExportPlan {
@@ -712,6 +785,7 @@ mod tests {
                 chunk_size: 8,
             },
             new: false,
+            header_guessed: false,
             chunk_sectors: 8,
             cow_chunks: 256,
             cow_sectors: 2048,

@@ -11,10 +11,10 @@
 //! Checkers collect: an area that cannot be read or a copy that does not
 //! parse is a [`Problem`] and the walk goes on.
 
-use crate::error::{Corruption, Error};
+use crate::error::Corruption;
 use crate::io::Image;
 use crate::mda_header::MDA_HEADER_SIZE;
-use crate::metadata_area::{read_area_bytes, scan_copies, FoundCopy, MAX_AREA_SCAN};
+use crate::metadata_area::{read_area_bytes, scan_copies, scan_run, FoundCopy, MAX_TEXT_SIZE};
 use crate::model::{Area, SegmentKind, Vg};
 use crate::scan::{Problem, System, VgInstance};
 use crate::text;
@@ -72,6 +72,8 @@ pub struct Copy {
     pub description: Option<String>,
     /// `creation_time` from the text.
     pub creation_time: Option<i64>,
+    /// `creation_host` from the text: the machine whose lvm2 wrote it.
+    pub creation_host: Option<String>,
     /// Checksum status.
     pub crc_status: CrcStatus,
     /// True unless the text ends with `"\n\n\0"` as lvm2 writes it.
@@ -168,53 +170,106 @@ pub fn collect(sys: &System) -> History {
     h
 }
 
+/// Bytes of an image [`collect_scan_all`] scans at once. A window is read
+/// with [`SCAN_OVERLAP`] more bytes after it, so that a copy starting in
+/// it is read whole; memory stays bounded whatever the image's size.
+pub const SCAN_WINDOW: u64 = 16 << 20;
+
+/// Bytes read past a window: a copy starting in the window and longer than
+/// this makes the window be read again with [`MAX_TEXT_SIZE`] bytes after
+/// it.
+pub const SCAN_OVERLAP: u64 = 1 << 20;
+
 /// Collects copies by scanning every image whole for metadata text, at
 /// every 512-byte boundary, whether or not a label or area header points
-/// there (for images whose label or area header is damaged). Images
-/// larger than [`MAX_AREA_SCAN`] are scanned in their first
-/// [`MAX_AREA_SCAN`] bytes only, and that is reported as a problem.
+/// there (for images whose label or area header is damaged). The images
+/// are streamed window by window ([`SCAN_WINDOW`]), so an image of any
+/// size is scanned whole in bounded memory.
 pub fn collect_scan_all(images: &[&Image]) -> History {
+    collect_scan_all_with(images, SCAN_WINDOW, SCAN_OVERLAP, &mut |_, _, _| {})
+}
+
+/// [`collect_scan_all`] with the window and overlap sizes given (multiples
+/// of 512), calling `progress(image, bytes scanned, image size)` after
+/// each window. The copies found are the same as one scan of the whole
+/// image would find (`pvck`'s `metadata_search` walk over the image as if
+/// it were one area): a window's scan resumes where a copy found in the
+/// one before ended, and only copies starting in the window itself are
+/// kept.
+pub fn collect_scan_all_with(
+    images: &[&Image],
+    window: u64,
+    overlap: u64,
+    progress: &mut dyn FnMut(usize, u64, u64),
+) -> History {
     let mut h = History::default();
     let mut raw = Vec::new();
+    let window = window.max(512) / 512 * 512;
     for (di, img) in images.iter().enumerate() {
-        let size = img.size.min(MAX_AREA_SCAN);
-        if img.size > size {
-            h.problems.push(Problem {
-                fatal: false,
-                error: Error::Usage(format!(
-                    "{}: only the first {size} bytes were scanned for metadata text",
-                    img.path
-                )),
-            });
-        }
-        // OK to cast: bounded by MAX_AREA_SCAN.
-        let buf = match img.read(0, size as usize) {
-            Ok(b) => b,
-            Err(e) => {
-                h.problems.push(Problem {
-                    fatal: false,
-                    error: e,
-                });
-                continue;
-            }
-        };
-        // scan_copies treats the first 512 bytes as an area header and
-        // wraps at the end; a whole image has no ring, so a "wrapped" copy
-        // is not a copy.
-        for c in scan_copies(&buf, 0) {
-            if c.wrapped {
-                continue;
-            }
-            let loc = Location {
-                device: di,
-                path: img.path.clone(),
-                mda: None,
-                area_offset: 0,
-                offset: c.offset,
-                wrapped: false,
-                committed: false,
+        // The scan treats the image's first sector as an area header (as
+        // pvck does), so text is looked for from byte 512 on.
+        let mut pos = MDA_HEADER_SIZE;
+        let mut failed = false;
+        while pos < img.size && !failed {
+            let mut extra = overlap;
+            let (found, next) = loop {
+                let end = pos
+                    .saturating_add(window)
+                    .saturating_add(extra)
+                    .min(img.size);
+                let last = end == img.size;
+                // A zero header sector in front, then the bytes pos..end.
+                let mut buf = vec![0u8; MDA_HEADER_SIZE as usize];
+                // OK to cast: at most SCAN_WINDOW + MAX_TEXT_SIZE.
+                match img.read(pos, (end - pos) as usize) {
+                    Ok(b) => buf.extend_from_slice(&b),
+                    Err(e) => {
+                        h.problems.push(Problem {
+                            fatal: false,
+                            error: e,
+                        });
+                        failed = true;
+                        break (Vec::new(), end);
+                    }
+                }
+                let body_end = pos.saturating_add(window);
+                let mut kept = Vec::new();
+                let mut next = body_end.min(end);
+                let (copies, open) = scan_run(&buf, pos - MDA_HEADER_SIZE);
+                // A copy starting in the window ran off the bytes read:
+                // inside the image, read more.
+                let cut = !last && open.is_some_and(|o| o < body_end);
+                for c in copies {
+                    if !last && c.offset >= body_end {
+                        continue;
+                    }
+                    if c.wrapped {
+                        // The whole image has no ring: no copy.
+                        continue;
+                    }
+                    next = next.max(c.offset + (c.text.len() as u64).div_ceil(512).max(1) * 512);
+                    kept.push(c);
+                }
+                if cut && extra < MAX_TEXT_SIZE {
+                    extra = MAX_TEXT_SIZE;
+                    continue;
+                }
+                break (kept, if last { img.size } else { next });
             };
-            raw.push((c, loc, None));
+            for c in found {
+                let loc = Location {
+                    device: di,
+                    path: img.path.clone(),
+                    mda: None,
+                    area_offset: 0,
+                    offset: c.offset,
+                    wrapped: false,
+                    committed: false,
+                };
+                raw.push((c, loc, None));
+            }
+            pos = next;
+            progress(di, pos.min(img.size), img.size);
         }
     }
     h.copies = merge(raw);
@@ -368,9 +423,9 @@ fn merge(raw: Vec<(FoundCopy, Location, Option<u32>)>) -> Vec<Copy> {
             continue;
         }
         let tree = text::parse(&c.text);
-        let (description, creation_time) = match &tree {
+        let (description, creation_time, creation_host) = match &tree {
             Ok(t) => header_values(t),
-            Err(_) => (None, None),
+            Err(_) => (None, None, None),
         };
         let vg = tree.and_then(|t| Vg::from_tree(&t));
         out.push(Copy {
@@ -380,6 +435,7 @@ fn merge(raw: Vec<(FoundCopy, Location, Option<u32>)>) -> Vec<Copy> {
             crc: c.crc,
             description,
             creation_time,
+            creation_host,
             crc_status: stored.map_or(CrcStatus::Unrecorded, |s| {
                 status(s, c.crc, CrcStatus::Unrecorded)
             }),
@@ -410,19 +466,21 @@ fn status(stored: u32, crc: u32, before: CrcStatus) -> CrcStatus {
     }
 }
 
-fn header_values(t: &text::Tree) -> (Option<String>, Option<i64>) {
+fn header_values(t: &text::Tree) -> (Option<String>, Option<i64>, Option<String>) {
     let mut d = None;
     let mut time = None;
+    let mut host = None;
     for n in &t.nodes {
         if let text::Node::Setting { key, value } = n {
             match (key.as_str(), value) {
                 ("description", text::Value::Str(s)) => d = Some(s.clone()),
                 ("creation_time", text::Value::Int(i)) => time = Some(*i),
+                ("creation_host", text::Value::Str(s)) => host = Some(s.clone()),
                 _ => {}
             }
         }
     }
-    (d, time)
+    (d, time, host)
 }
 
 /// Physical extents of one stripe run: PV key, first PE, count.

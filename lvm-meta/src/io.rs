@@ -391,22 +391,78 @@ pub enum Placement {
 }
 
 impl Image {
-    /// Refuses (before anything is opened for writing) an image whose
-    /// bytes are not its file byte for byte: writers reopen the file and
-    /// write at the image's own offsets, which inside a partition or a
-    /// container would land elsewhere.
+    /// Refuses (before anything is opened for writing) an image writes
+    /// cannot reach: one decoded from a container. A raw file, whole or a
+    /// range of it (a partition of a whole-disk image, a PV at an offset),
+    /// is writable; writes to a range go through [`Image::file_offset`],
+    /// which keeps them inside it.
     pub fn check_writable(&self) -> crate::Result<()> {
+        match &self.placement {
+            Placement::Whole | Placement::Range { .. } => Ok(()),
+            Placement::Container { format, .. } => Err(crate::Error::Unsupported(format!(
+                "{}: {} is a read-only {format} container: refusing to write (convert it to a raw image, e.g. with qemu-img convert -O raw, to change it)",
+                self.path, self.source
+            ))),
+        }
+    }
+
+    /// Refuses, as [`Image::check_writable`] did before ranges could be
+    /// written, an image that is not its file byte for byte: for writers
+    /// that address the file from byte 0 (the kernel, LV handles).
+    pub fn check_bare(&self) -> crate::Result<()> {
         match &self.placement {
             Placement::Whole => Ok(()),
             Placement::Range { offset } => Err(crate::Error::Unsupported(format!(
                 "{}: a device at byte {offset} of {} is read-only here: writes go to bare PV images only (copy it out, e.g. with dd skip={offset} iflag=skip_bytes, to change it)",
                 self.path, self.source
             ))),
-            Placement::Container { format, .. } => Err(crate::Error::Unsupported(format!(
-                "{}: {} is a read-only {format} container: refusing to write (convert it to a raw image, e.g. with qemu-img convert -O raw, to change it)",
-                self.path, self.source
-            ))),
+            Placement::Container { .. } => self.check_writable(),
         }
+    }
+
+    /// The byte of the file (`source`) that byte `offset` of this image
+    /// is, for a write of `len` bytes there: the write must lie inside the
+    /// image (for a range, inside the partition; nothing outside it is
+    /// ever written). Containers have no such byte.
+    pub fn file_offset(&self, offset: u64, len: u64) -> io::Result<u64> {
+        let base = match &self.placement {
+            Placement::Whole => return Ok(offset),
+            Placement::Range { offset } => *offset,
+            Placement::Container { format, .. } => {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!("{}: a {format} container is read-only", self.source),
+                ))
+            }
+        };
+        if offset.checked_add(len).is_none_or(|e| e > self.size) {
+            return Err(past_end());
+        }
+        base.checked_add(offset).ok_or_else(past_end)
+    }
+
+    /// The same image opened again from its file (after a commit): a range
+    /// stays the same range; a container is opened by the caller's
+    /// container code, not here.
+    pub fn reopen(&self) -> crate::Result<Image> {
+        let mut img = Image::open(&self.source)?;
+        img.path = self.path.clone();
+        if let Placement::Range { offset } = self.placement {
+            let file = File::open(&self.source).map_err(|source| crate::Error::Io {
+                path: self.source.clone(),
+                what: "open read-only".into(),
+                source,
+            })?;
+            let w = Window::new(file, offset, self.size).map_err(|source| crate::Error::Io {
+                path: self.source.clone(),
+                what: format!("read {} bytes at {offset}", self.size),
+                source,
+            })?;
+            img.data = Box::new(w);
+            img.size = self.size;
+            img.placement = self.placement.clone();
+        }
+        Ok(img)
     }
 }
 
@@ -495,6 +551,49 @@ impl Image {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A write through a range lands at the range's byte of the file and
+    /// only inside it; a container has no file byte; a reopened range is
+    /// the same range.
+    #[test]
+    fn file_offsets_stay_inside_the_range() {
+        let mut img = Image::from_bytes("d", vec![0u8; 100]);
+        assert_eq!(
+            img.file_offset(90, 20).unwrap(),
+            90,
+            "a whole file: as given"
+        );
+        img.placement = Placement::Range { offset: 1000 };
+        img.size = 100;
+        assert_eq!(img.file_offset(0, 100).unwrap(), 1000);
+        assert_eq!(img.file_offset(99, 1).unwrap(), 1099);
+        for (o, n) in [(99, 2), (100, 1), (0, 101), (u64::MAX, 1)] {
+            let e = img.file_offset(o, n).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "{o}+{n}");
+        }
+        assert!(img.check_writable().is_ok());
+        assert!(img.check_bare().is_err());
+        img.placement = Placement::Container {
+            format: "qcow2",
+            offset: 0,
+        };
+        assert!(img.file_offset(0, 1).is_err());
+        assert!(img.check_writable().is_err());
+
+        let path = std::env::temp_dir().join(format!("lvmsim-range-{}", std::process::id()));
+        let bytes: Vec<u8> = (0..=255u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let mut r = Image::open(&path.display().to_string()).unwrap();
+        r.path = "p1".into();
+        r.placement = Placement::Range { offset: 16 };
+        r.size = 32;
+        let again = r.reopen().unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!((again.path.as_str(), again.size), ("p1", 32));
+        assert_eq!(again.placement, Placement::Range { offset: 16 });
+        assert_eq!(again.read(0, 32).unwrap(), bytes[16..48].to_vec());
+        assert!(again.read(31, 2).is_err());
+    }
 
     #[test]
     fn memory_reads_and_writes_in_place_and_never_grows() {

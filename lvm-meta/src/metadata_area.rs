@@ -225,10 +225,20 @@ fn copy_out(buf: &[u8], start: usize, stop: usize) -> Option<(Vec<u8>, bool)> {
 /// its absolute offset) for every copy of the text, at 512-byte boundaries,
 /// in ring order, exactly as `pvck --dump metadata_search` does.
 pub fn scan_copies(buf: &[u8], area_offset: u64) -> Vec<FoundCopy> {
+    scan_run(buf, area_offset).0
+}
+
+/// [`scan_copies`], and the absolute offset of the first place where a
+/// copy starts whose text runs to the end of `buf` (its NUL is not in
+/// `buf`, so a ring scan wraps it, or drops it when no NUL is found after
+/// the wrap either): for a scan of a window of a larger image, where
+/// reading further would finish it.
+pub fn scan_run(buf: &[u8], area_offset: u64) -> (Vec<FoundCopy>, Option<u64>) {
     let hdr = MDA_HEADER_SIZE as usize;
     let mut out = Vec::new();
+    let mut cut = None;
     let Some(ring) = buf.len().checked_sub(hdr) else {
-        return out;
+        return (out, cut);
     };
     let sectors = ring / 512;
     let mut count = 0usize;
@@ -252,6 +262,10 @@ pub fn scan_copies(buf: &[u8], area_offset: u64) -> Vec<FoundCopy> {
             continue;
         };
         let stop = if first_start == 0 { off } else { first_start };
+        let open = !buf[off..].contains(&0);
+        if open && cut.is_none() {
+            cut = Some(area_offset + off as u64);
+        }
         let Some((text, wrapped)) = copy_out(buf, off, stop) else {
             count += 1;
             continue;
@@ -274,7 +288,7 @@ pub fn scan_copies(buf: &[u8], area_offset: u64) -> Vec<FoundCopy> {
         }
         count += len.div_ceil(512).max(1);
     }
-    out
+    (out, cut)
 }
 
 /// `seqno = N` as pvck reads it (`sscanf("seqno = %u")`).

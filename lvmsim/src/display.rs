@@ -915,7 +915,7 @@ fn lv_full(
         l.creation_host.as_deref().unwrap_or(""),
         l.creation_time
             .filter(|&t| t != 0)
-            .map_or(String::new(), lvm_meta::timefmt::iso_local)
+            .map_or(String::new(), crate::localtime::iso)
     )?;
     let origin_of = role.map_or(&[][..], |r| &r.origin_of[..]);
     // lvm2 takes an LV that is an origin for an origin, never for a COW.

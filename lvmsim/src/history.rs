@@ -4,6 +4,7 @@
 use crate::error::{bail, refused, Result};
 use lvm_meta::history::{self, Copy, CrcStatus, History};
 use lvm_meta::io::Image;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::io::Write;
 use std::path::PathBuf;
@@ -28,7 +29,7 @@ pub fn gather(devs: &[PathBuf], scan_all: bool, err: &mut dyn Write) -> Result<H
     let h = if scan_all {
         let images = crate::open_devices(devs, err)?;
         let refs: Vec<&Image> = images.iter().collect();
-        history::collect_scan_all(&refs)
+        scan_whole(&refs)
     } else {
         let sys = crate::scan(devs, false, err)?;
         history::collect(&sys)
@@ -45,10 +46,41 @@ pub fn gather(devs: &[PathBuf], scan_all: bool, err: &mut dyn Write) -> Result<H
 pub fn of_system(sys: &lvm_meta::scan::System, scan_all: bool) -> History {
     if scan_all {
         let refs: Vec<&Image> = sys.devices.iter().map(|d| &d.image).collect();
-        history::collect_scan_all(&refs)
+        scan_whole(&refs)
     } else {
         history::collect(sys)
     }
+}
+
+/// `--scan-all`'s whole-image scan ([`history::collect_scan_all`]: the
+/// images streamed in windows, memory bounded), with a progress line on
+/// stderr when stderr is a terminal (nothing otherwise, so reports and
+/// their goldens do not change).
+pub fn scan_whole(images: &[&Image]) -> History {
+    use std::io::IsTerminal;
+    let tty = std::io::stderr().is_terminal();
+    let mut shown = false;
+    let h = history::collect_scan_all_with(
+        images,
+        history::SCAN_WINDOW,
+        history::SCAN_OVERLAP,
+        &mut |i, done, size| {
+            if tty {
+                let pct = done.saturating_mul(100) / size.max(1);
+                eprint!(
+                    "\r  scanning {} for metadata: {pct:3}% ({} of {} MiB)\x1b[K",
+                    images[i].path,
+                    done >> 20,
+                    size >> 20
+                );
+                shown = true;
+            }
+        },
+    );
+    if shown {
+        eprint!("\r\x1b[K");
+    }
+    h
 }
 
 /// Runs `lvmsim history`.
@@ -109,8 +141,10 @@ pub fn run(
         let changes = history::diff(va, vb);
         if a.json {
             let v = json!({
+                "schema": HISTORY_SCHEMA,
                 "from": label(ci), "to": label(cj),
-                "changes": changes.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+                "from_seqno": ci.seqno, "to_seqno": cj.seqno,
+                "changes": changes.iter().map(change_json).collect::<Vec<_>>(),
             });
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         } else {
@@ -131,12 +165,11 @@ pub fn run(
         bail!("Volume group \"{vg}\" not found in any metadata copy");
     }
     if a.json {
-        let rows: Vec<_> = copies.iter().map(|&i| row_json(&h, i)).collect();
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&json!({ "history": rows }))?
-        )?;
+        let doc = HistoryJson {
+            schema: HISTORY_SCHEMA.to_owned(),
+            history: copies.iter().map(|&i| copy_json(&h, i)).collect(),
+        };
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
     } else {
         for &i in &copies {
             row_text(&h, i, out)?;
@@ -219,7 +252,7 @@ fn where_words(l: &history::Location) -> String {
 
 /// What changed from the previous copy of the same VG: the previous
 /// seqno and the changes, or why there is nothing to compare.
-fn changes(h: &History, i: usize) -> (Option<u32>, Result<Vec<String>, &'static str>) {
+fn changes(h: &History, i: usize) -> (Option<u32>, Result<Vec<history::Change>, &'static str>) {
     let c = &h.copies[i];
     let Ok(v) = &c.vg else {
         return (None, Err("this copy does not parse"));
@@ -230,10 +263,7 @@ fn changes(h: &History, i: usize) -> (Option<u32>, Result<Vec<String>, &'static 
     let prev = &h.copies[p];
     match &prev.vg {
         Err(_) => (Some(prev.seqno), Err("previous copy does not parse")),
-        Ok(pv) => (
-            Some(prev.seqno),
-            Ok(history::diff(pv, v).iter().map(|x| x.to_string()).collect()),
-        ),
+        Ok(pv) => (Some(prev.seqno), Ok(history::diff(pv, v))),
     }
 }
 
@@ -275,42 +305,428 @@ fn row_text(h: &History, i: usize, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-fn row_json(h: &History, i: usize) -> serde_json::Value {
+/// The version of the `history --json` schema below; it changes only when
+/// a field is removed, renamed or changes meaning (new fields and new
+/// change types may appear without it).
+pub const HISTORY_SCHEMA: &str = "lvmsim-history/1";
+
+/// `lvmsim history --json`: every metadata copy of the selected VGs, oldest
+/// first within each VG. docs/history-json.md describes every field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryJson {
+    /// Always [`HISTORY_SCHEMA`].
+    pub schema: String,
+    /// The copies.
+    pub history: Vec<CopyJson>,
+}
+
+/// One distinct copy of a VG's metadata text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CopyJson {
+    /// The VG's name in this copy.
+    pub vg: String,
+    /// The VG's UUID (the same across renames).
+    pub vg_id: String,
+    /// `seqno`.
+    pub seqno: u32,
+    /// `creation_time`: seconds since the epoch, when the copy was written.
+    pub creation_time: Option<i64>,
+    /// The same instant in UTC, `YYYY-MM-DD hh:mm:ss +0000`.
+    pub creation_time_utc: Option<String>,
+    /// `creation_host`: the host name of the machine that wrote it.
+    pub creation_host: Option<String>,
+    /// `description` (lvm2: `Write from COMMAND LINE.`).
+    pub description: Option<String>,
+    /// Length of the text with its NUL, as pvck prints it.
+    pub length: usize,
+    /// LVM CRC of the text, 8 hex digits.
+    pub crc: String,
+    /// What the stored checksum says.
+    pub crc_status: CrcJson,
+    /// For [`CrcJson::Mismatch`]: the checksum the area's slot holds.
+    pub stored_crc: Option<String>,
+    /// Why the text does not parse (`None`: it parses).
+    pub parse_error: Option<String>,
+    /// True if the text does not end as lvm2 ends it (cut short?).
+    pub bad_end: bool,
+    /// Every place the same bytes were found.
+    pub found: Vec<PlaceJson>,
+    /// The seqno of the copy compared with (the previous copy of the same
+    /// VG UUID).
+    pub previous_seqno: Option<u32>,
+    /// What changed since that copy.
+    pub changes: Vec<ChangeJson>,
+    /// Why there are no changes to list (oldest copy, a copy that does not
+    /// parse...); `None` when they were computed.
+    pub changes_note: Option<String>,
+}
+
+/// The checksum status of a copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrcJson {
+    /// A metadata area's committed slot points at it and its checksum
+    /// matches.
+    Committed,
+    /// A committed slot points at it with another checksum: overwritten or
+    /// damaged.
+    Mismatch,
+    /// An older copy: lvm2 keeps no checksum for it.
+    Unrecorded,
+}
+
+/// Where a copy was found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlaceJson {
+    /// The image (as given with `--dev`, or `NAME` of `NAME=PATH`).
+    pub device: String,
+    /// Metadata area 1 or 2 of the PV header; `None` for a whole-image
+    /// scan (`--scan-all`).
+    pub mda: Option<usize>,
+    /// Byte offset of the area in the image (0 for a whole-image scan).
+    pub area_offset: u64,
+    /// Byte offset of the copy's first byte in the image.
+    pub offset: u64,
+    /// True if the copy runs past the area's end and continues at its
+    /// start.
+    pub wrapped: bool,
+    /// True if the area's committed slot points here.
+    pub committed: bool,
+    /// True if no label or area header points here (found by scanning).
+    pub guess: bool,
+}
+
+/// A run of physical extents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtentsJson {
+    /// The PV's key in the metadata (`pv0`).
+    pub pv: String,
+    /// First physical extent.
+    pub first: u32,
+    /// Number of extents.
+    pub count: u32,
+}
+
+/// A snapshot's relation to its origin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotJson {
+    /// The origin LV.
+    pub origin: String,
+    /// Chunk size in bytes.
+    pub chunk_bytes: u64,
+    /// True if the snapshot was merging into its origin.
+    pub merging: bool,
+}
+
+/// One change, typed, with the line the text output prints for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeJson {
+    /// What changed.
+    #[serde(flatten)]
+    pub change: ChangeKind,
+    /// The same in words, as `history` prints it.
+    pub text: String,
+}
+
+/// What changed between two copies; `type` names the variant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// The VG was renamed.
+    VgRenamed {
+        /// Old name.
+        from: String,
+        /// New name.
+        to: String,
+    },
+    /// A VG setting changed (status, flags, tags, extent_size...).
+    VgChanged {
+        /// The metadata key.
+        key: String,
+        /// Old value, printable.
+        from: String,
+        /// New value, printable.
+        to: String,
+    },
+    /// A PV joined the VG.
+    PvAdded {
+        /// Its key (`pv1`).
+        pv: String,
+        /// Its UUID.
+        id: String,
+    },
+    /// A PV left the VG.
+    PvRemoved {
+        /// Its key.
+        pv: String,
+        /// Its UUID.
+        id: String,
+    },
+    /// A PV's size, extent count or flags changed.
+    PvChanged {
+        /// Its key.
+        pv: String,
+        /// What, in words.
+        what: String,
+    },
+    /// An LV was created (a snapshot with its COW store).
+    LvCreated {
+        /// Its name.
+        lv: String,
+        /// Its size in extents.
+        extents: u64,
+        /// Where its extents lie.
+        at: Vec<ExtentsJson>,
+        /// Set for a snapshot.
+        snapshot: Option<SnapshotJson>,
+    },
+    /// An LV was removed (a snapshot that was not merging included).
+    LvRemoved {
+        /// Its name.
+        lv: String,
+        /// The extents it freed.
+        at: Vec<ExtentsJson>,
+        /// Set if it was a snapshot.
+        snapshot: Option<SnapshotJson>,
+    },
+    /// A merging snapshot finished merging and is gone.
+    SnapshotMerged {
+        /// The snapshot.
+        lv: String,
+        /// The origin it merged into.
+        origin: String,
+        /// The extents its store freed.
+        at: Vec<ExtentsJson>,
+    },
+    /// An LV was renamed.
+    LvRenamed {
+        /// Old name.
+        from: String,
+        /// New name.
+        to: String,
+    },
+    /// An LV grew or shrank.
+    LvResized {
+        /// Its (new) name.
+        lv: String,
+        /// Extents before.
+        from_extents: u64,
+        /// Extents after.
+        to_extents: u64,
+        /// Extents added (empty when it shrank).
+        added: Vec<ExtentsJson>,
+    },
+    /// An LV's extents moved, its size unchanged.
+    LvMoved {
+        /// Its name.
+        lv: String,
+        /// Where the extents were.
+        from: Vec<ExtentsJson>,
+        /// Where they are.
+        to: Vec<ExtentsJson>,
+    },
+    /// An LV's status, flags or tags changed.
+    LvChanged {
+        /// Its name.
+        lv: String,
+        /// The metadata key.
+        key: String,
+        /// Old value.
+        from: String,
+        /// New value.
+        to: String,
+    },
+    /// An existing LV became a snapshot's COW store (lvm2's second commit
+    /// of `lvcreate -s`).
+    SnapshotAttached {
+        /// The snapshot.
+        lv: String,
+        /// Origin and chunk size.
+        snapshot: SnapshotJson,
+        /// The store's extents.
+        at: Vec<ExtentsJson>,
+    },
+    /// A snapshot's store became a plain LV (lvm2's first commit of
+    /// removing a snapshot).
+    SnapshotDetached {
+        /// The former snapshot.
+        lv: String,
+        /// What it was a snapshot of.
+        snapshot: SnapshotJson,
+    },
+    /// A snapshot started merging into its origin.
+    MergeStarted {
+        /// The snapshot.
+        lv: String,
+        /// The origin.
+        origin: String,
+    },
+    /// A change of a kind this schema version does not type; `text` says
+    /// what it is.
+    Other,
+}
+
+fn extents_json(e: &[history::Extents]) -> Vec<ExtentsJson> {
+    e.iter()
+        .map(|x| ExtentsJson {
+            pv: x.pv.clone(),
+            first: x.first,
+            count: x.count,
+        })
+        .collect()
+}
+
+fn snapshot_json(s: &history::SnapInfo) -> SnapshotJson {
+    SnapshotJson {
+        origin: s.origin.clone(),
+        chunk_bytes: s.chunk_bytes,
+        merging: s.merging,
+    }
+}
+
+/// A change between two copies, typed.
+pub fn change_json(c: &history::Change) -> ChangeJson {
+    use history::Change as C;
+    let change = match c {
+        C::VgRenamed { from, to } => ChangeKind::VgRenamed {
+            from: from.clone(),
+            to: to.clone(),
+        },
+        C::VgAttr { key, from, to } => ChangeKind::VgChanged {
+            key: (*key).to_owned(),
+            from: from.clone(),
+            to: to.clone(),
+        },
+        C::PvAdded { pv, id } => ChangeKind::PvAdded {
+            pv: pv.clone(),
+            id: id.clone(),
+        },
+        C::PvRemoved { pv, id } => ChangeKind::PvRemoved {
+            pv: pv.clone(),
+            id: id.clone(),
+        },
+        C::PvChanged { pv, what } => ChangeKind::PvChanged {
+            pv: pv.clone(),
+            what: what.clone(),
+        },
+        C::LvCreated {
+            name,
+            extents,
+            at,
+            snapshot,
+        } => ChangeKind::LvCreated {
+            lv: name.clone(),
+            extents: *extents,
+            at: extents_json(at),
+            snapshot: snapshot.as_ref().map(snapshot_json),
+        },
+        C::LvRemoved {
+            name,
+            snapshot: Some(s),
+            at,
+        } if s.merging => ChangeKind::SnapshotMerged {
+            lv: name.clone(),
+            origin: s.origin.clone(),
+            at: extents_json(at),
+        },
+        C::LvRemoved { name, snapshot, at } => ChangeKind::LvRemoved {
+            lv: name.clone(),
+            at: extents_json(at),
+            snapshot: snapshot.as_ref().map(snapshot_json),
+        },
+        C::LvRenamed { from, to } => ChangeKind::LvRenamed {
+            from: from.clone(),
+            to: to.clone(),
+        },
+        C::LvResized {
+            name,
+            from,
+            to,
+            added,
+        } => ChangeKind::LvResized {
+            lv: name.clone(),
+            from_extents: *from,
+            to_extents: *to,
+            added: extents_json(added),
+        },
+        C::LvMoved { name, from, to } => ChangeKind::LvMoved {
+            lv: name.clone(),
+            from: extents_json(from),
+            to: extents_json(to),
+        },
+        C::LvAttr {
+            name,
+            key,
+            from,
+            to,
+        } => ChangeKind::LvChanged {
+            lv: name.clone(),
+            key: (*key).to_owned(),
+            from: from.clone(),
+            to: to.clone(),
+        },
+        C::SnapshotAttached { name, snapshot, at } => ChangeKind::SnapshotAttached {
+            lv: name.clone(),
+            snapshot: snapshot_json(snapshot),
+            at: extents_json(at),
+        },
+        C::SnapshotDetached { name, snapshot } => ChangeKind::SnapshotDetached {
+            lv: name.clone(),
+            snapshot: snapshot_json(snapshot),
+        },
+        C::MergeStarted { snapshot, origin } => ChangeKind::MergeStarted {
+            lv: snapshot.clone(),
+            origin: origin.clone(),
+        },
+        _ => ChangeKind::Other,
+    };
+    ChangeJson {
+        change,
+        text: c.to_string(),
+    }
+}
+
+/// Copy `i` of `h` as `history --json` prints it.
+pub fn copy_json(h: &History, i: usize) -> CopyJson {
     let c = &h.copies[i];
-    let found: Vec<_> = c
+    let found = c
         .found
         .iter()
-        .map(|l| {
-            json!({
-                "device": l.path,
-                "mda": l.mda.map(|m| m + 1),
-                "area_offset": l.area_offset,
-                "offset": l.offset,
-                "wrapped": l.wrapped,
-                "committed": l.committed,
-                "guess": l.mda.is_none(),
-            })
+        .map(|l| PlaceJson {
+            device: l.path.clone(),
+            mda: l.mda.map(|m| m + 1),
+            area_offset: l.area_offset,
+            offset: l.offset,
+            wrapped: l.wrapped,
+            committed: l.committed,
+            guess: l.mda.is_none(),
         })
         .collect();
     let (prev, list) = changes(h, i);
-    let crc_status = match c.crc_status {
-        CrcStatus::Committed => "committed",
-        CrcStatus::Mismatch { .. } => "mismatch",
-        CrcStatus::Unrecorded => "unrecorded",
+    let (crc_status, stored_crc) = match c.crc_status {
+        CrcStatus::Committed => (CrcJson::Committed, None),
+        CrcStatus::Mismatch { stored } => (CrcJson::Mismatch, Some(format!("{stored:08x}"))),
+        CrcStatus::Unrecorded => (CrcJson::Unrecorded, None),
     };
-    json!({
-        "vg": c.vg_name,
-        "vg_id": c.vg_id,
-        "seqno": c.seqno,
-        "creation_time": c.creation_time,
-        "description": c.description,
-        "length": c.len(),
-        "crc": format!("{:08x}", c.crc),
-        "crc_status": crc_status,
-        "parse_error": c.vg.as_ref().err().map(|e| e.to_string()),
-        "found": found,
-        "previous_seqno": prev,
-        "changes": list.as_ref().map_or(Vec::new(), Clone::clone),
-        "changes_note": list.err(),
-    })
+    CopyJson {
+        vg: c.vg_name.clone(),
+        vg_id: c.vg_id.clone(),
+        seqno: c.seqno,
+        creation_time: c.creation_time,
+        creation_time_utc: c.creation_time.map(lvm_meta::timefmt::iso_local),
+        creation_host: c.creation_host.clone(),
+        description: c.description.clone(),
+        length: c.len(),
+        crc: format!("{:08x}", c.crc),
+        crc_status,
+        stored_crc,
+        parse_error: c.vg.as_ref().err().map(|e| e.to_string()),
+        bad_end: c.bad_end,
+        found,
+        previous_seqno: prev,
+        changes: list
+            .as_ref()
+            .map_or(Vec::new(), |v| v.iter().map(change_json).collect()),
+        changes_note: list.err().map(str::to_owned),
+    }
 }

@@ -79,6 +79,8 @@ pub mod verify;
 pub mod vg;
 pub mod write;
 pub mod write_log;
+// Forensic time fields in the local zone.
+pub mod localtime;
 
 use crate::error::{bail, refused, Error, Result, ResultExt};
 use lvm_meta::io::Image;
@@ -244,8 +246,8 @@ pub fn open_one_device(arg: &str) -> Result<Image> {
 }
 
 /// Refuses, before anything is opened for writing, devices that writes
-/// cannot reach byte for byte: partitions of whole disks, PVs at an
-/// offset, containers.
+/// cannot reach: containers (partitions of raw disks and PVs at an offset
+/// are written in place, inside their bounds).
 pub fn check_writable(given: &[PathBuf]) -> Result<()> {
     for img in open_devices(given, &mut std::io::sink())? {
         img.check_writable()?;
@@ -323,6 +325,39 @@ pub fn pv_warnings(sys: &System, only: Option<&[String]>) -> Vec<String> {
     out
 }
 
+/// Bytes at the start of an unlabelled image looked at for metadata text
+/// (lvm2's first metadata area starts at 4 KiB and is 1 MiB by default).
+const DAMAGE_PROBE: u64 = 1 << 20;
+
+/// The images whose label or metadata area looks damaged: a metadata area
+/// the scan could not use (its header unreadable or failing its
+/// checksum), or no label but metadata text (or a metadata-area header)
+/// in the first MiB, where lvm2 puts its first area. Only read, never
+/// guessed from: `--scan-all` does that.
+pub fn looks_damaged(sys: &System) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for d in &sys.devices {
+        let bad_mda = d.label.is_some() && d.mdas.iter().any(|m| m.header.is_none())
+            || sys.problems.iter().any(|p| {
+                p.error
+                    .to_string()
+                    .starts_with(&format!("{}: ", d.image.path))
+            });
+        let orphaned_text = d.label.is_none() && {
+            let n = d.image.size.min(DAMAGE_PROBE);
+            // OK to cast: at most DAMAGE_PROBE.
+            d.image.read(0, n as usize).is_ok_and(|b| {
+                let mda_magic = b.get(4100..4116) == Some(&lvm_meta::mda_header::FMTT_MAGIC[..]);
+                mda_magic || !lvm_meta::metadata_area::scan_copies(&b, 0).is_empty()
+            })
+        };
+        if bad_mda || orphaned_text {
+            out.push(d.image.path.clone());
+        }
+    }
+    out
+}
+
 /// Scans the devices as lvm2 does, printing lvm2's warnings to `err`; with
 /// `scan_all`, VGs whose label or metadata-area header is damaged are also
 /// rebuilt from metadata text found anywhere on the images (every guess is
@@ -333,9 +368,19 @@ pub fn scan(devs: &[PathBuf], scan_all: bool, err: &mut dyn Write) -> Result<Sys
     for p in &sys.problems {
         writeln!(err, "  WARNING: {}", p.error)?;
     }
+    if !scan_all {
+        let damaged = looks_damaged(&sys);
+        if !damaged.is_empty() {
+            writeln!(
+                err,
+                "  {}: a label or metadata area looks damaged; --scan-all (before the command) looks for metadata anywhere on the images.",
+                damaged.join(", ")
+            )?;
+        }
+    }
     if scan_all {
         let refs: Vec<&Image> = sys.devices.iter().map(|d| &d.image).collect();
-        let hist = lvm_meta::history::collect_scan_all(&refs);
+        let hist = crate::history::scan_whole(&refs);
         for g in lvm_meta::history::rebuild(&mut sys, &hist) {
             writeln!(err, "  {g}")?;
         }

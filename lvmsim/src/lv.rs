@@ -553,8 +553,13 @@ pub(crate) fn zero_start(
             }
         };
         let dev = inst.pv_devices[pv].ok_or_else(|| refused!("PV {pv} is missing"))?;
-        sys.devices[dev].image.check_writable()?;
-        let path = &sys.devices[dev].image.source;
+        let img = &sys.devices[dev].image;
+        img.check_writable()?;
+        let path = &img.source;
+        // A PV inside a partition: the write stays inside it.
+        let file_at = img
+            .file_offset(off, n)
+            .map_err(|e| refused!("{}: cannot zero {n} bytes at {off}: {e}", img.path))?;
         let f = std::fs::OpenOptions::new()
             .write(true)
             .open(path)
@@ -564,7 +569,7 @@ pub(crate) fn zero_start(
             &f,
             path,
             &zeros,
-            off,
+            file_at,
             &format!("{}: zeroing the new LV", sys.devices[dev].image.path),
         )?;
         f.sync_data()?;

@@ -18,7 +18,9 @@ pub struct RecoverOpts {
     pub json: bool,
     /// Export this snapshot's rebuilt view (`VG/SNAP`).
     pub export: Option<String>,
-    /// The metadata copy that describes the snapshot.
+    /// The metadata copy that describes the snapshot (`None`: the last
+    /// copy that held it, when one snapshot of that name is in the
+    /// history).
     pub seqno: Option<u32>,
     /// The new file to write (never overwritten); the report goes to
     /// `OUT.json`.
@@ -88,12 +90,74 @@ fn snap_json(h: &history::History, s: &Snapshot) -> serde_json::Value {
             "exceptions_on_reused_extents": f.exceptions_reused,
             "implausible_records": f.implausible,
             "metadata_on_reused_extents": f.metadata_reused,
+            "header_guessed": f.header_guessed,
+            "metadata_intact": f.metadata_intact,
             "error": f.error,
         })),
         "verdict": s.verdict.map(verdict_name),
         "caveat": caveat(s),
         "notes": s.notes,
     })
+}
+
+/// The caveat that applies to an export range of `kind` of snapshot
+/// `rec`: the one the text prints, for the ranges it is about (bytes read
+/// from the origin as it is now, when the origin may have been written
+/// since).
+pub fn range_caveat(kind: recover::Kind, rec: Option<&Snapshot>) -> Option<&'static str> {
+    match kind {
+        recover::Kind::OriginUnsaved => rec.and_then(caveat),
+        _ => None,
+    }
+}
+
+/// Whether an export range can be trusted, as the text says it: the
+/// kind's own answer, and not a range a caveat is about (a snapshot that
+/// is not in the images' metadata any more may have had its origin
+/// written since; so may one whose survey is unknown).
+pub fn range_trustworthy(kind: recover::Kind, rec: Option<&Snapshot>) -> bool {
+    kind.trustworthy()
+        && !(kind == recover::Kind::OriginUnsaved
+            && (rec.is_none() || range_caveat(kind, rec).is_some()))
+}
+
+/// `--seqno` left out: the last copy that held the snapshot, when exactly
+/// one snapshot of that name is in the history of the VG; several (a name
+/// used again) are listed, for the user to pick one.
+fn default_seqno(
+    h: &history::History,
+    survey: &[Snapshot],
+    ids: &[String],
+    vgn: &str,
+    snap: &str,
+) -> Result<u32> {
+    let found: Vec<&Snapshot> = survey
+        .iter()
+        .filter(|s| s.name == snap && ids.contains(&h.copies[s.last_copy].vg_id))
+        .collect();
+    match found.as_slice() {
+        [] => bail!("no metadata copy of {vgn} has a snapshot {snap}"),
+        [one] => Ok(h.copies[one.last_copy].seqno),
+        several => {
+            let list: Vec<String> = several
+                .iter()
+                .map(|s| {
+                    format!(
+                        "seqno {}-{} ({}, {})",
+                        s.seqnos.0,
+                        s.seqnos.1,
+                        state_name(s.state),
+                        s.id
+                    )
+                })
+                .collect();
+            bail!(
+                "{} snapshots named {vgn}/{snap} in the history: {}; name one with --seqno",
+                several.len(),
+                list.join(", ")
+            )
+        }
+    }
 }
 
 /// Runs `lvmsim recover`.
@@ -153,7 +217,13 @@ pub fn run(
                 None => writeln!(
                     out,
                     "  store: header {}, {}, {} exception records ({} on reused extents, {} implausible{})",
-                    if f.header { "present" } else { "absent (new)" },
+                    if f.header {
+                        "present"
+                    } else if f.header_guessed {
+                        "absent (store found by scanning)"
+                    } else {
+                        "absent (new)"
+                    },
                     if f.valid { "valid" } else { "invalid" },
                     f.exceptions,
                     f.exceptions_reused,
@@ -230,8 +300,8 @@ fn export(
 ) -> Result<()> {
     let (vgn, snap) = crate::names::vg_lv(target)?;
     let (vgn, snap) = (vgn.as_str(), snap.as_str());
-    // The binary requires --seqno and -o with --export.
-    let (seqno, path) = (a.seqno.unwrap_or(0), a.output.clone().unwrap_or_default());
+    // The binary requires -o with --export.
+    let path = a.output.clone().unwrap_or_default();
     let inputs = crate::device_paths(devs)?;
     for (_, p) in &inputs {
         if std::fs::canonicalize(p).ok() == std::fs::canonicalize(&path).ok()
@@ -259,6 +329,11 @@ fn export(
     // The VG by its UUIDs: `--export NEW/snap` finds the copies from
     // before a vgrename.
     let ids = crate::history::vg_ids(&h, vgn);
+    let survey = recover::survey(&sys, &h);
+    let seqno = match a.seqno {
+        Some(n) => n,
+        None => default_seqno(&h, &survey, &ids, vgn, snap)?,
+    };
     let copy = h
         .copies
         .iter()
@@ -268,7 +343,6 @@ fn export(
                 && c.vg.as_ref().is_ok_and(|v| v.lv_index(snap).is_some())
         })
         .ok_or_else(|| refused!("no copy of {vgn} with seqno {seqno} has an LV {snap}"))?;
-    let survey = recover::survey(&sys, &h);
     let rec = survey
         .iter()
         .find(|s| ids.contains(&h.copies[s.last_copy].vg_id) && s.name == snap)
@@ -325,6 +399,7 @@ fn export(
         "vg": vgn,
         "snapshot": snap,
         "seqno": seqno,
+        "seqno_defaulted": a.seqno.is_none(),
         "export": path.display().to_string(),
         "size": plan.size,
         "export_sha256": export_sha,
@@ -338,7 +413,8 @@ fn export(
         "bytes_by_kind": totals,
         "ranges": plan.runs.iter().map(|r| json!({
             "start": r.start, "end": r.start + r.len, "kind": r.kind.name(),
-            "trustworthy": r.kind.trustworthy(),
+            "trustworthy": range_trustworthy(r.kind, rec),
+            "caveat": range_caveat(r.kind, rec),
         })).collect::<Vec<_>>(),
         "images": inputs.iter().zip(before.iter().zip(after.iter())).map(|((n, p), (b, a))| json!({
             "name": n, "path": p, "sha256_before": b, "sha256_after": a, "unchanged": a == b,

@@ -2136,7 +2136,7 @@ fn render(opts: &Options, c: &Cell) -> String {
         Cell::Bin(None, _) => "unknown".to_owned(),
         Cell::Pct(Some(p)) => format!("{:.2}", *p as f64 / crate::select::PERCENT_1 as f64),
         Cell::Pct(None) | Cell::Blank | Cell::BlankZero | Cell::Time(None) => String::new(),
-        Cell::Time(Some(t)) => lvm_meta::timefmt::iso_local(*t),
+        Cell::Time(Some(t)) => crate::localtime::iso(*t),
         Cell::Auto => "auto".to_owned(),
         Cell::MinusOne => "-1".to_owned(),
     }

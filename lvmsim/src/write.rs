@@ -156,12 +156,18 @@ pub fn apply(sys: &System, writes: &[commit::PlannedWrite], hooks: &WriteHooks) 
             }
         }
         let f = &files[&w.device];
+        let img = &sys.devices[w.device].image;
+        // A PV inside a partition: the partition's byte in the file, the
+        // write kept inside the partition.
+        let at = img
+            .file_offset(w.offset, w.data.len() as u64)
+            .with_context(|| format!("{}: {} at {}", img.path, w.what, w.offset))?;
         hooks.write_at(
             f,
-            &sys.devices[w.device].image.source,
+            &img.source,
             &w.data,
-            w.offset,
-            &format!("{}: {}", sys.devices[w.device].image.path, w.what),
+            at,
+            &format!("{}: {}", img.path, w.what),
         )?;
         last = Some(w.what);
     }
@@ -181,8 +187,12 @@ pub(crate) fn open_rw(
     for d in &inst.pv_devices {
         pvs.push(match d {
             Some(d) => {
-                sys.devices[*d].image.check_writable()?;
-                let path = &sys.devices[*d].image.source;
+                let img = &sys.devices[*d].image;
+                img.check_writable()?;
+                let path = &img.source;
+                let base = img
+                    .file_offset(0, img.size)
+                    .with_context(|| format!("{}: cannot place it in {path}", img.path))?;
                 Some(crate::write_log::Logged {
                     file: std::fs::OpenOptions::new()
                         .read(true)
@@ -190,6 +200,8 @@ pub(crate) fn open_rw(
                         .open(path)
                         .with_context(|| format!("{path}: cannot open for writing"))?,
                     path: path.clone(),
+                    base,
+                    len: img.size,
                     log: hooks.log.clone(),
                     hooks: hooks.data_hooks(),
                 })
@@ -204,9 +216,7 @@ pub(crate) fn open_rw(
 pub(crate) fn rescan(sys: &System) -> Result<System> {
     let mut images = Vec::new();
     for d in &sys.devices {
-        let mut img = lvm_meta::io::Image::open(&d.image.source)?;
-        img.path = d.image.path.clone();
-        images.push(img);
+        images.push(d.image.reopen()?);
     }
     Ok(System::scan(images)?)
 }

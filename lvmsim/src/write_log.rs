@@ -42,23 +42,48 @@ pub struct Logged {
     pub file: File,
     /// Its path, as written to the record.
     pub path: String,
+    /// Where the PV's bytes start in the file (a partition's first byte;
+    /// 0 for a bare PV image). Offsets here are the PV's, and the record
+    /// holds the file's.
+    pub base: u64,
+    /// The PV's size: no read or write reaches past it (out of a
+    /// partition).
+    pub len: u64,
     /// The record, if one is kept.
     pub log: Option<PathBuf>,
     /// The command's write hooks (a simulated crash or disk failure).
     pub hooks: crate::context::DataHooks,
 }
 
+impl Logged {
+    /// The file's byte for `len` bytes at the PV's `offset`, if they lie
+    /// inside the PV.
+    fn place(&self, offset: u64, len: usize) -> io::Result<u64> {
+        match offset.checked_add(len as u64) {
+            Some(end) if end <= self.len => Ok(self.base + offset),
+            _ => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "{}: {len} bytes at {offset} reach past the PV's {} bytes",
+                    self.path, self.len
+                ),
+            )),
+        }
+    }
+}
+
 impl ReadAt for Logged {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        self.file.read_exact_at(buf, offset)
+        self.file.read_exact_at(buf, self.place(offset, buf.len())?)
     }
     fn size(&self) -> io::Result<u64> {
-        ReadAt::size(&self.file)
+        Ok(self.len)
     }
 }
 
 impl WriteAt for Logged {
     fn write_all_at(&mut self, data: &[u8], offset: u64) -> io::Result<()> {
+        let offset = self.place(offset, data.len())?;
         if let Some(log) = &self.log {
             record(log, &self.path, offset, data)?;
         }

@@ -324,9 +324,11 @@ pub(crate) struct RecoverArgs {
     #[arg(long)]
     pub(crate) json: bool,
     /// Export this snapshot's rebuilt view (`VG/SNAP`).
-    #[arg(long, value_name = "VG/SNAP", requires_all = ["seqno", "output"])]
+    #[arg(long, value_name = "VG/SNAP", requires = "output")]
     pub(crate) export: Option<String>,
-    /// The metadata copy that describes the snapshot.
+    /// The metadata copy that describes the snapshot (default: the last
+    /// copy that held it, when only one snapshot of that name is in the
+    /// history; several are listed).
     #[arg(long)]
     pub(crate) seqno: Option<u32>,
     /// The new file to write (never overwritten); the report goes to
@@ -783,6 +785,11 @@ pub(crate) struct ReportArgs {
     pub(crate) active: bool,
     /// VG, VG/LV or PV names to report.
     pub(crate) names: Vec<String>,
+    /// Also historical LVs (lvs, as lvm2's `-H`): the fields of removed
+    /// LVs lvm2 kept a record of (`lv_time_removed`). lvmsim reports live
+    /// LVs only and says so on stderr when a VG holds historical ones.
+    #[arg(short = 'H', long = "history")]
+    pub(crate) history: bool,
 }
 
 /// Options of `pvdisplay`, `vgdisplay` and `lvdisplay` (each refuses, as

@@ -287,8 +287,8 @@ fn run(cli: &Cli) -> Result<i32> {
     if cli.readonly && access != Access::Read {
         return refuse_readonly(&cli.cmd, &devs, &mut out);
     }
-    // Partitions of whole disks, PVs at an offset and containers are read
-    // only: a writing command refuses them before it opens anything.
+    // Containers are read only: a writing command refuses them before it
+    // opens anything (partitions and PVs at an offset are written in place).
     if access != Access::Read {
         lvmsim::check_writable(&devs)?;
     }
@@ -353,6 +353,16 @@ fn run(cli: &Cli) -> Result<i32> {
                 opts.open = lvmsim::kernel::open_lvs(s);
             }
             let sys = scan(&mut err)?;
+            if a.history {
+                for v in sys.vgs.iter().filter(|v| !v.vg.historical_lvs.is_empty()) {
+                    writeln!(
+                        err,
+                        "  lvmsim: VG {} records {} historical LV(s); they are not reported.",
+                        v.vg.name,
+                        v.vg.historical_lvs.len()
+                    )?;
+                }
+            }
             let r = report::report(&sys, kind, &opts)?;
             if let Some(h) = r.stderr_text() {
                 err.write_all(h.as_bytes())?;

@@ -46,7 +46,7 @@ drop_noise() {
 
 SCENARIOS=(single twopv-striped mdacopies fragmented ring-wrap snapshot-meta
 	snapshot-merging empty-pv units names display display-attrs display-novg fields
-	thin-restore evidence-missing)
+	thin-restore evidence-missing evid-times)
 
 LOOPS=()   # loop devices attached by this process
 OUT=       # OUTDIR/<scenario> of the running scenario
@@ -1035,6 +1035,53 @@ scenario_evidence_missing() {
 	rec lvs-nosuch.txt lvs nosuch
 	check "c is missing" grep -q "Couldn't find device" "$OUT/vgs.txt.err"
 	check "b is short" grep -q "smaller than corresponding PV size" "$OUT/vgs.txt.err"
+}
+
+# evid-times: the forensic time fields. A VG restored by vgcfgrestore from an edited
+# backup: LVs with chosen creation times (one in northern summer, one in winter), one
+# with another creation host, one with neither time nor host (lvs -H: no historical LV, so
+# RTime stays empty; a hand-made `historical_logical_volumes` entry without descendants is
+# dropped by vgcfgrestore, also with record_lvs_history=1). lvm2 prints lv_time in the
+# zone TZ names, so the goldens run the same report under several TZ values (named
+# zones with and without summer time, half-hour offsets, a POSIX rule, UTC).
+EVID_TZS=(UTC Europe/Berlin America/St_Johns Asia/Kolkata EST5EDT)
+scenario_evid_times() {
+	mkpv a 32
+	run pvcreate "$(dev a)"
+	run vgcreate -s 1m vg_t "$(dev a)"
+	local lv
+	for lv in summer winter away bare; do
+		run lvcreate -an -Zn -y -L 2m -n "$lv" vg_t
+	done
+	run vgcfgbackup -f plain.vg vg_t
+	awk '
+		/^\t\t[a-z]+ \{$/ { lv = $1 }
+		lv == "summer" && $1 == "creation_time" { print "\t\t\tcreation_time = 1719835200"; next }
+		lv == "winter" && $1 == "creation_time" { print "\t\t\tcreation_time = 1704110400"; next }
+		lv == "away" && $1 == "creation_time" { print "\t\t\tcreation_time = 1711846800"; next }
+		lv == "away" && $1 == "creation_host" { print "\t\t\tcreation_host = \"evidence-box.example\""; next }
+		lv == "bare" && ($1 == "creation_time" || $1 == "creation_host") { next }
+		{ print }' "$WORKDIR/plain.vg" >"$WORKDIR/restore.vg"
+	cp "$WORKDIR/restore.vg" "$OUT/restore-input.vg"
+	run vgcfgrestore -f restore.vg vg_t
+	record vg_t
+	record_evid_times
+	check "bare has no time" test \
+		"$(jqget lvs-time.json '.report[0].lv[] | select(.lv_name == "bare") | .lv_time')" = ""
+}
+
+# record_evid_times: lv_time, lv_host and lv_time_removed in each zone of EVID_TZS.
+record_evid_times() {
+	local tz f=lv_name,lv_time,lv_host
+	rec lvs-time.txt lvs -a -o $f
+	rec lvs-time.json lvs -a --reportformat json -o $f
+	rec lvs-history.txt lvs -H -o lv_name,lv_time,lv_time_removed,lv_host,lv_attr
+	rec lvs-history.json lvs -H --reportformat json -o lv_name,lv_time,lv_time_removed,lv_historical
+	for tz in "${EVID_TZS[@]}"; do
+		rec "lvs-time-${tz//\//-}.txt" env TZ="$tz" lvs -a -o $f
+		rec "lvs-history-${tz//\//-}.txt" env TZ="$tz" lvs -H -o lv_name,lv_time,lv_time_removed
+		rec "lvdisplay-${tz//\//-}.txt" env TZ="$tz" lvdisplay vg_t/summer vg_t/winter
+	done
 }
 
 # ---------------------------------------------------------------------------------------

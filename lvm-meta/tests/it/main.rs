@@ -9,3 +9,4 @@ mod export_corpus;
 mod model_facts;
 mod model_roundtrip;
 mod raw_headers;
+mod scan_windows;

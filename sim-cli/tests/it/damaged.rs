@@ -35,6 +35,18 @@ fn check(name: &str, which: usize, how: &dyn Fn(&Path), lvs: &[&str]) {
         plain.stdout, want.stdout,
         "{name}: the damage did not matter without --scan-all"
     );
+    // One line names the damaged image and suggests --scan-all; the
+    // undamaged images get none.
+    let hint = "a label or metadata area looks damaged; --scan-all (before the command) looks for metadata anywhere on the images.";
+    let dev = &bad.devs[which].0;
+    let lines: Vec<&str> = plain.stderr.lines().filter(|l| l.contains(hint)).collect();
+    assert_eq!(
+        lines,
+        [format!("  {dev}: {hint}")],
+        "{name}: {}",
+        plain.stderr
+    );
+    assert!(!want.stderr.contains("--scan-all"), "{}", want.stderr);
     let got = run(&bad, &["--scan-all", "lvs", "-a"]);
     assert_eq!(
         got.stdout, want.stdout,
@@ -182,4 +194,49 @@ fn bad_data_area_pointer_falls_back_to_pe_start() {
         "{}",
         got.stderr
     );
+}
+
+/// `--scan-all` streams an image of any size: copies far past the old
+/// 256 MiB read limit are found, where they are, as guesses.
+#[test]
+fn scan_all_reads_past_256_mib() {
+    let s = load_kernel("snap-lvremove");
+    let pv = std::fs::read(&s.devs[0].1).unwrap();
+    let at: u64 = 300 << 20;
+    let big = s.work.path().join("big.img");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(at + pv.len() as u64).unwrap();
+    drop(f);
+    damage(&big, at, &pv);
+    // Only the first copy's place is compared; the label sits at `at`, not
+    // where a label is looked for.
+    let o = common::Lvmsim::new()
+        .arg("--dev")
+        .arg(&big)
+        .args(["--scan-all", "history", "--json"])
+        .cwd(s.work.path())
+        .run();
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    let v: serde_json::Value = serde_json::from_str(&o.text()).unwrap();
+    let plain = s.lvmsim().args(["history", "--json"]).run();
+    let want: serde_json::Value = serde_json::from_str(&plain.text()).unwrap();
+    let offsets = |v: &serde_json::Value, guess: bool| -> Vec<(u64, u64)> {
+        v["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let f = &c["found"][0];
+                assert_eq!(f["guess"], guess, "{c}");
+                (c["seqno"].as_u64().unwrap(), f["offset"].as_u64().unwrap())
+            })
+            .collect()
+    };
+    let got: Vec<(u64, u64)> = offsets(&v, true);
+    let want: Vec<(u64, u64)> = offsets(&want, false)
+        .into_iter()
+        .map(|(q, o)| (q, o + at))
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(got, want);
 }

@@ -17,6 +17,7 @@
 use crate::common;
 
 use common::{contents, load, repo, Scenario};
+use lvmsim::history::{ChangeJson, ChangeKind, HistoryJson};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -237,15 +238,24 @@ fn opt<'a>(words: &[&'a str], flag: &str) -> Option<&'a str> {
         .and_then(|i| words.get(i + 1).copied())
 }
 
-/// For each copy written by lvcreate, lvrename or lvremove, the changes
-/// history names (in this copy and the next one written by the same
-/// command, lvm2 writes some commands in two commits) must contain what
-/// the command line says.
-fn check_commands(s: &Scenario, h: &Value) -> usize {
-    let copies = h["history"].as_array().unwrap();
+/// For each copy written by lvcreate, lvrename or lvremove, the typed
+/// changes history lists (in this copy and the next one written by the
+/// same command, lvm2 writes some commands in two commits) must contain
+/// what the command line says, and each change's `text` must be the line
+/// the text output prints.
+fn check_commands(s: &Scenario, h: &HistoryJson) -> usize {
+    let copies = &h.history;
     let mut checked = 0;
     for (i, c) in copies.iter().enumerate() {
-        let Some(d) = c["description"].as_str() else {
+        for ch in &c.changes {
+            assert!(
+                !matches!(ch.change, ChangeKind::Other),
+                "{}: untyped change {}",
+                s.name,
+                ch.text
+            );
+        }
+        let Some(d) = c.description.as_deref() else {
             continue;
         };
         let Some(cmd) = d
@@ -257,19 +267,13 @@ fn check_commands(s: &Scenario, h: &Value) -> usize {
         if i == 0 {
             continue; // nothing before it to compare with
         }
-        let mut changes: Vec<String> = Vec::new();
+        let mut changes: Vec<&ChangeJson> = Vec::new();
         for x in &copies[i..] {
-            let xd = x["description"].as_str().unwrap_or("");
+            let xd = x.description.as_deref().unwrap_or("");
             if x != c && !(xd.starts_with("Write[") && xd.ends_with(&format!("from {cmd}."))) {
                 break;
             }
-            changes.extend(
-                x["changes"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.as_str().unwrap().to_owned()),
-            );
+            changes.extend(x.changes.iter());
         }
         // `/dev/VG/LV` names the LV VG/LV (PVs are `/dev/NAME`).
         let cmd = common::kgen::lv_paths(cmd);
@@ -283,7 +287,8 @@ fn check_commands(s: &Scenario, h: &Value) -> usize {
                 w.push(x);
             }
         }
-        let want: Vec<String> = match w[0] {
+        type Want = Box<dyn Fn(&ChangeKind) -> bool>;
+        let want: Vec<(String, Want)> = match w[0] {
             // Thin pools, thin LVs and thin snapshots (`-T`, `-V`, a
             // snapshot without a size): their changes are not modelled here.
             "lvcreate"
@@ -294,7 +299,17 @@ fn check_commands(s: &Scenario, h: &Value) -> usize {
             }
             "lvcreate" => {
                 // -n may carry the VG (VG/LV).
-                let name = opt(&w, "-n").unwrap().rsplit('/').next().unwrap();
+                let name = opt(&w, "-n")
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_owned();
+                let n = name.clone();
+                let mut v: Vec<(String, Want)> = vec![(
+                    format!("lv_created {name}"),
+                    Box::new(move |k| matches!(k, ChangeKind::LvCreated { lv, .. } if *lv == n)),
+                )];
                 if w.contains(&"-s") {
                     // VG/ORIGIN; PV names after it start with /dev/.
                     let origin = w[1..]
@@ -303,15 +318,19 @@ fn check_commands(s: &Scenario, h: &Value) -> usize {
                         .unwrap()
                         .rsplit('/')
                         .next()
-                        .unwrap();
-                    let chunk = opt(&w, "-c").unwrap_or("4k");
-                    vec![
-                        format!("lvcreate {name} ("),
-                        format!("{name} becomes a snapshot of {origin} (chunk {chunk},"),
-                    ]
-                } else {
-                    vec![format!("lvcreate {name} (")]
+                        .unwrap()
+                        .to_owned();
+                    let chunk = chunk_bytes(opt(&w, "-c").unwrap_or("4k"));
+                    v.push((
+                        format!("snapshot_attached {name} of {origin}, chunk {chunk}"),
+                        Box::new(move |k| {
+                            matches!(k, ChangeKind::SnapshotAttached { lv, snapshot, .. }
+                                if *lv == name && snapshot.origin == origin
+                                    && snapshot.chunk_bytes == chunk)
+                        }),
+                    ));
                 }
+                v
             }
             "lvrename" => {
                 let args: Vec<&str> = w[1..]
@@ -326,24 +345,34 @@ fn check_commands(s: &Scenario, h: &Value) -> usize {
                 } else {
                     (last(args[0]), last(args[1]))
                 };
-                vec![format!("lvrename {from} -> {to}")]
+                vec![(
+                    format!("lv_renamed {from} -> {to}"),
+                    Box::new(
+                        move |k| matches!(k, ChangeKind::LvRenamed { from: f, to: t } if *f == from && *t == to),
+                    ),
+                )]
             }
             "lvremove" => w[1..]
                 .iter()
                 .filter(|x| !x.starts_with('-'))
                 .map(|x| {
-                    let lv = lvmsim::names::lv_arg(x).unwrap().lv.unwrap();
-                    format!("lvremove {lv} (")
+                    let name = lvmsim::names::lv_arg(x).unwrap().lv.unwrap();
+                    let n = name.clone();
+                    let f: Want = Box::new(move |k| {
+                        matches!(k, ChangeKind::LvRemoved { lv, .. }
+                            | ChangeKind::SnapshotMerged { lv, .. } if *lv == n)
+                    });
+                    (format!("lv_removed {name}"), f)
                 })
                 .collect(),
             _ => continue,
         };
-        for want in want {
+        for (what, ok) in want {
             assert!(
-                changes.iter().any(|ch| ch.starts_with(&want)),
-                "{}: seqno {} ({d}): no change starting {want:?} in {changes:?}",
+                changes.iter().any(|ch| ok(&ch.change)),
+                "{}: seqno {} ({d}): no change {what} in {changes:?}",
                 s.name,
-                c["seqno"]
+                c.seqno
             );
             checked += 1;
         }
@@ -351,16 +380,33 @@ fn check_commands(s: &Scenario, h: &Value) -> usize {
     checked
 }
 
+/// lvcreate's `-c` in bytes (KiB unless a unit says otherwise).
+fn chunk_bytes(c: &str) -> u64 {
+    let (num, unit) = c.split_at(c.find(|x: char| !x.is_ascii_digit()).unwrap_or(c.len()));
+    let n: u64 = num.parse().unwrap();
+    match unit {
+        "" | "k" | "K" => n << 10,
+        "m" | "M" => n << 20,
+        u => panic!("chunk size unit {u}"),
+    }
+}
+
+fn typed(v: &Value) -> HistoryJson {
+    let h: HistoryJson = serde_json::from_value(v.clone()).unwrap();
+    assert_eq!(h.schema, lvmsim::history::HISTORY_SCHEMA);
+    h
+}
+
 #[test]
 fn changes_follow_the_commands_lvm2_recorded() {
     let mut checked = 0;
     for dir in lvm2_scenarios() {
         let s = load(&dir);
-        checked += check_commands(&s, &history_json(&s, &[]));
+        checked += check_commands(&s, &typed(&history_json(&s, &[])));
     }
     for name in common::scenario_names("kernel", "scenario") {
         let s = load_kernel(&common::kernel(&name));
-        checked += check_commands(&s, &history_json(&s, &[]));
+        checked += check_commands(&s, &typed(&history_json(&s, &[])));
     }
     assert!(checked > 50, "only {checked} changes checked");
 }
@@ -421,4 +467,53 @@ fn lvm_crc(buf: &[u8]) -> u32 {
         }
     }
     crc
+}
+
+/// The top-level `creation_host` of the committed copy (lvm2 writes it with
+/// the uname comment), as pvck printed that copy, is the copy's
+/// `creation_host` in the typed JSON.
+#[test]
+fn creation_hosts_match_pvck_metadata() {
+    let mut compared = 0;
+    for dir in lvm2_scenarios() {
+        let s = load(&dir);
+        let h = typed(&history_json(&s, &[]));
+        for (name, path) in &s.devs {
+            let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let Ok(want) = std::fs::read_to_string(dir.join(format!("{stem}.pvck-metadata.txt")))
+            else {
+                continue;
+            };
+            let Some(head) = want.lines().next() else {
+                continue;
+            };
+            let w: Vec<&str> = head.split_whitespace().collect();
+            if w.len() < 11 || w[0] != "metadata" {
+                continue;
+            }
+            let (off, seq): (u64, u32) = (w[3].parse().unwrap(), w[10].parse().unwrap());
+            let host = want
+                .lines()
+                .find_map(|l| {
+                    let (v, _) = l.strip_prefix("creation_host = \"")?.split_once("\"\t#")?;
+                    Some(v.to_owned())
+                })
+                .unwrap();
+            let c = h
+                .history
+                .iter()
+                .find(|c| {
+                    c.seqno == seq && c.found.iter().any(|f| f.device == *name && f.offset == off)
+                })
+                .unwrap_or_else(|| panic!("{}: no copy seqno {seq} at {off}", s.name));
+            assert_eq!(
+                c.creation_host.as_deref(),
+                Some(host.as_str()),
+                "{}",
+                s.name
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared > 10, "only {compared} hosts compared");
 }

@@ -124,26 +124,20 @@ fn survey(k: &Kernel, snap: &str) -> Value {
     common::recover_entry(&run(k, &["recover", "--json"]), snap)
 }
 
-/// Exports `vg/snap` as its last copy describes it.
+/// Exports `vg/snap` without `--seqno`: as its last copy describes it.
 fn export(k: &Kernel, snap: &str) -> (Vec<u8>, Value) {
-    let seqno = survey(k, snap)["last_seqno"].as_u64().unwrap().to_string();
+    let seqno = survey(k, snap)["last_seqno"].as_u64().unwrap();
     let out = k.work.path().join(format!("{snap}.img"));
     let target = format!("vg/{snap}");
     run(
         k,
-        &[
-            "recover",
-            "--export",
-            &target,
-            "--seqno",
-            &seqno,
-            "-o",
-            out.to_str().unwrap(),
-        ],
+        &["recover", "--export", &target, "-o", out.to_str().unwrap()],
     );
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(format!("{}.json", out.display())).unwrap())
             .unwrap();
+    assert_eq!(report["seqno"], seqno, "{}: {snap}", k.name);
+    assert_eq!(report["seqno_defaulted"], true, "{}: {snap}", k.name);
     let data = std::fs::read(&out).unwrap();
     assert_eq!(report["export_sha256"], sha256(&data), "{}: {snap}", k.name);
     assert_eq!(report["size"], data.len() as u64, "{}: {snap}", k.name);
@@ -153,18 +147,23 @@ fn export(k: &Kernel, snap: &str) -> (Vec<u8>, Value) {
     (data, report)
 }
 
-/// (start, end, trustworthy) of the report's ranges, checked to tile the
-/// export.
+/// (start, end, claimed) of the report's ranges, checked to tile the
+/// export: claimed are the ranges lvmsim calls trustworthy and those it
+/// holds to be the snapshot's only under its caveat (the origin as it is
+/// now, not trustworthy); a range is never both.
 fn ranges(k: &Kernel, snap: &str, report: &Value, size: u64) -> Vec<(u64, u64, bool)> {
     let r: Vec<(u64, u64, bool)> = report["ranges"]
         .as_array()
         .unwrap()
         .iter()
         .map(|r| {
+            let trusted = r["trustworthy"].as_bool().unwrap();
+            let caveat = !r["caveat"].is_null();
+            assert!(!(trusted && caveat), "{}: {snap}: {r}", k.name);
             (
                 r["start"].as_u64().unwrap(),
                 r["end"].as_u64().unwrap(),
-                r["trustworthy"].as_bool().unwrap(),
+                trusted || caveat,
             )
         })
         .collect();
@@ -255,6 +254,23 @@ fn dropped_snapshot_untouched_is_recoverable() {
     assert_eq!(report["export_sha256"].as_str().unwrap(), want.sha256);
     let b = compare_blocks(&k, "c", &data, &report, &want);
     assert_eq!((b.trusted, b.differ), (8, 0), "{b:?}");
+    // The JSON says what the text says: the bytes read from the origin as
+    // it is now carry the text's caveat and are not called trustworthy.
+    let text = run(&k, &["recover"]);
+    let mut unsaved = 0;
+    for r in report["ranges"].as_array().unwrap() {
+        if r["kind"] == "origin-unsaved" {
+            assert_eq!(r["trustworthy"], false, "{r}");
+            let c = r["caveat"].as_str().unwrap();
+            assert_eq!(c, s["caveat"].as_str().unwrap());
+            assert!(text.contains(&format!("  note: {c}\n")), "{text}");
+            unsaved += 1;
+        } else {
+            assert_eq!(r["kind"], "store", "{r}");
+            assert_eq!(r["trustworthy"], true, "{r}");
+        }
+    }
+    assert!(unsaved > 0);
 }
 
 #[test]

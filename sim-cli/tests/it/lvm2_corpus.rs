@@ -60,6 +60,7 @@ scenario_tests!("lvm2/corpus", "commands.txt", committed_scenario_matches;
     display, display_attrs, display_novg, empty_pv, fields, fragmented, mdacopies, names,
     ring_wrap, single, snapshot_merging, snapshot_meta, twopv_striped, units, thin_restore,
     evidence_missing,
+    evid_times,
 );
 
 /// The same comparison on images and goldens that real lvm2 made moments

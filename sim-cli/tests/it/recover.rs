@@ -290,9 +290,37 @@ fn partly_reused_store_names_the_lost_ranges() {
     assert!(s["store"]["exceptions_on_reused_extents"].as_u64().unwrap() > 0);
     assert_eq!(s["verdict"], "partly");
     let (data, report) = export(&k, "big", s["last_seqno"].as_u64().unwrap() as u32);
+    let model = big_model();
+    let ranges = report["ranges"].as_array().unwrap();
+    let (mut differ, mut untrusted) = (0, 0);
+    for r in ranges {
+        let (a, b) = (
+            r["start"].as_u64().unwrap() as usize,
+            r["end"].as_u64().unwrap() as usize,
+        );
+        let same = data[a..b] == model[a..b];
+        // Trustworthy, or the snapshot's under the caveat the text prints.
+        if r["trustworthy"] == true || !r["caveat"].is_null() {
+            assert!(
+                same,
+                "bytes {a}-{b} ({}) are called trustworthy but differ",
+                r["kind"]
+            );
+        } else {
+            untrusted += 1;
+            assert_eq!(r["kind"], "reused");
+            if !same {
+                differ += 1;
+            }
+        }
+    }
+    assert!(untrusted > 0 && differ > 0, "{ranges:?}");
+}
 
-    // What big showed (steps 004-008): the origin's O pattern, with
-    // `write vg/big 9000 2 B` on top. Its sha256 must be the kernel's (018).
+/// What two-snaps-one-overflows' `big` showed (steps 004-008): the
+/// origin's O pattern, with `write vg/big 9000 2 B` on top; checked to be
+/// the kernel's sha256 (018).
+fn big_model() -> Vec<u8> {
     let mut model = Vec::with_capacity(16384 * 512);
     for sector in 0..16384u64 {
         if (9000..9002).contains(&sector) {
@@ -310,30 +338,105 @@ fn partly_reused_store_names_the_lost_ranges() {
         rec.split_whitespace().next().unwrap(),
         "the model is the kernel's view"
     );
+    model
+}
 
-    let ranges = report["ranges"].as_array().unwrap();
-    let (mut differ, mut untrusted) = (0, 0);
-    for r in ranges {
+/// The byte offset of pv0's extent `pe` in the kernel images (pe_start
+/// 2048 sectors, 1 MiB extents, from the metadata).
+fn pe_offset(pe: u64) -> usize {
+    ((1u64 << 20) + pe * (1 << 20)) as usize
+}
+
+/// A store whose header was zeroed (as lvm2's wipe of a later LV's first
+/// 4 KiB does) but nothing else touched: found by scanning the COW, all 15
+/// records counted, verdict partly (whether it had overflowed is not
+/// known), and the export is still byte for byte what the kernel showed;
+/// only the chunks the records list are called trustworthy.
+#[test]
+fn zeroed_store_header_is_found_by_scanning() {
+    let k = load("snap-lvremove");
+    let intact = survey(&k, "snap");
+    assert_eq!(intact["store"]["exceptions"], 15);
+    // snap's COW is pv0:8-11.
+    assert_eq!(intact["cow_extents"], "pv0:8-11");
+    let mut bytes = std::fs::read(&k.img).unwrap();
+    bytes[pe_offset(8)..pe_offset(8) + 4096].fill(0);
+    std::fs::write(&k.img, &bytes).unwrap();
+    let s = survey(&k, "snap");
+    assert_eq!(s["store"]["header"], false);
+    assert_eq!(s["store"]["header_guessed"], true);
+    assert_eq!(s["store"]["metadata_intact"], true);
+    assert_eq!(s["store"]["exceptions"], 15);
+    assert_eq!(s["store"]["chunk_bytes"], 8192);
+    assert_eq!(s["verdict"], "partly");
+    let text = run(&k, &["recover"]);
+    assert!(
+        text.contains(
+            "store: header absent (store found by scanning), invalid, 15 exception records"
+        ) && text
+            .contains("found by scanning its COW for metadata areas, with 8 KiB chunks (a guess)"),
+        "{text}"
+    );
+    let want =
+        std::fs::read_to_string(repo().join("testdata/kernel/snap-lvremove/009.sha256")).unwrap();
+    let (_, report) = export(&k, "snap", last_seqno(&k, "snap"));
+    assert_eq!(
+        report["export_sha256"].as_str().unwrap(),
+        want.split_whitespace().next().unwrap()
+    );
+    let mut stored = 0;
+    for r in report["ranges"].as_array().unwrap() {
+        match r["kind"].as_str().unwrap() {
+            "store" => {
+                assert_eq!(r["trustworthy"], true);
+                stored += r["end"].as_u64().unwrap() - r["start"].as_u64().unwrap();
+            }
+            _ => assert_eq!(r["trustworthy"], false, "{r}"),
+        }
+    }
+    assert_eq!(stored, 15 * 8192);
+}
+
+/// big (64 KiB chunks, COW pv0:9-16) removed, then pv0:9 given to a later
+/// LV whose first 4 KiB were overwritten: the header is gone and the
+/// header chunk and first metadata area lie on a reused extent, but the
+/// area is still well formed, so reuse is judged chunk by chunk: records
+/// whose data lies on pv0:10-16 are trusted (and equal what the kernel
+/// showed), those on pv0:9 are not.
+#[test]
+fn store_on_a_partly_reused_first_extent_is_judged_per_chunk() {
+    let k = load("two-snaps-one-overflows");
+    run(&k, &["lvremove", "-y", "vg/big"]);
+    add_lv(&k, 9, 1, 4096);
+    let s = survey(&k, "big");
+    assert_eq!(s["reused_by"][0]["extents"], "pv0:9");
+    assert_eq!(s["store"]["header_guessed"], true);
+    assert_eq!(s["store"]["metadata_on_reused_extents"], true);
+    assert_eq!(s["store"]["metadata_intact"], true);
+    let reused = s["store"]["exceptions_on_reused_extents"].as_u64().unwrap();
+    let all = s["store"]["exceptions"].as_u64().unwrap();
+    assert!(reused > 0 && reused < all, "{s}");
+    assert_eq!(s["verdict"], "partly");
+    let (data, report) = export(&k, "big", s["last_seqno"].as_u64().unwrap() as u32);
+    let model = big_model();
+    let mut trusted = 0;
+    for r in report["ranges"].as_array().unwrap() {
         let (a, b) = (
             r["start"].as_u64().unwrap() as usize,
             r["end"].as_u64().unwrap() as usize,
         );
-        let same = data[a..b] == model[a..b];
         if r["trustworthy"] == true {
+            assert_eq!(r["kind"], "store");
             assert!(
-                same,
-                "bytes {a}-{b} ({}) are called trustworthy but differ",
-                r["kind"]
+                data[a..b] == model[a..b],
+                "bytes {a}-{b} are called trustworthy but differ"
             );
+            trusted += b - a;
         } else {
-            untrusted += 1;
-            assert_eq!(r["kind"], "reused");
-            if !same {
-                differ += 1;
-            }
+            assert!(r["caveat"].is_null(), "{r}");
         }
     }
-    assert!(untrusted > 0 && differ > 0, "{ranges:?}");
+    assert_eq!(trusted as u64, (all - reused) * 65536);
 }
 
 /// The step number and content of the last record file of a scenario
@@ -466,4 +569,59 @@ fn an_origin_renamed_after_the_removal_is_followed_by_uuid() {
         report["export_sha256"].as_str().unwrap(),
         want.split_whitespace().next().unwrap()
     );
+}
+
+/// `--seqno` left out: one snapshot of the name gives its last copy (the
+/// same export as naming that seqno); a name used again for a new
+/// snapshot lists both and exports nothing.
+#[test]
+fn seqno_defaults_to_the_only_snapshot_of_the_name() {
+    let k = load("snap-lvremove");
+    let last = last_seqno(&k, "snap");
+    let (named, _) = export(&k, "snap", last);
+    let out = k.work.path().join("default.img");
+    run(
+        &k,
+        &[
+            "recover",
+            "--export",
+            "vg/snap",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), named);
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{}.json", out.display())).unwrap())
+            .unwrap();
+    assert_eq!(report["seqno"], last);
+    assert_eq!(report["seqno_defaulted"], true);
+
+    // A new snapshot named snap: two candidates.
+    run(
+        &k,
+        &["lvcreate", "-s", "-n", "snap", "-L", "4m", "vg/origin"],
+    );
+    let again = k.work.path().join("again.img");
+    let o = Lvmsim::new()
+        .dev("/dev/vda", &k.img)
+        .args([
+            "recover",
+            "--export",
+            "vg/snap",
+            "-o",
+            again.to_str().unwrap(),
+        ])
+        .cwd(k.work.path())
+        .run();
+    assert_ne!(o.status, 0);
+    assert!(
+        o.stderr.contains("2 snapshots named vg/snap")
+            && o.stderr.contains(&format!("seqno {last}-{last} (dropped"))
+            && o.stderr.contains("(present")
+            && o.stderr.contains("name one with --seqno"),
+        "{}",
+        o.stderr
+    );
+    assert!(!again.exists());
 }

@@ -134,10 +134,11 @@ pub struct Lvmsim {
 
 impl Lvmsim {
     pub fn new() -> Lvmsim {
-        Lvmsim {
-            cmd: Command::new(env!("CARGO_BIN_EXE_lvmsim")),
-            stdin: None,
-        }
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lvmsim"));
+        // The goldens were recorded in UTC; lvmsim, like lvm2, prints times
+        // in the zone TZ names.
+        cmd.env("TZ", "UTC");
+        Lvmsim { cmd, stdin: None }
     }
 
     pub fn arg(mut self, a: impl AsRef<OsStr>) -> Lvmsim {
@@ -451,7 +452,13 @@ pub fn replay(s: &Scenario) -> (usize, Vec<String>) {
             parts.next().unwrap(),
             parts.next().unwrap(),
         );
-        let words: Vec<String> = cmd.split_whitespace().map(str::to_owned).collect();
+        let mut words: Vec<String> = cmd.split_whitespace().map(str::to_owned).collect();
+        // `env TZ=ZONE CMD...`: lvm2 ran in that time zone.
+        let mut tz = None;
+        if words.len() > 2 && words[0] == "env" && words[1].starts_with("TZ=") {
+            tz = Some(words[1]["TZ=".len()..].to_owned());
+            words.drain(..2);
+        }
         let mut args: Vec<String> = Vec::new();
         match words[0].as_str() {
             "pvs" | "vgs" | "lvs" | "pvdisplay" | "vgdisplay" | "lvdisplay" | "vgcfgbackup"
@@ -495,7 +502,12 @@ pub fn replay(s: &Scenario) -> (usize, Vec<String>) {
                 continue;
             }
         }
-        let out = lvmsim(&args, s.work.path());
+        let run = Lvmsim::new().args(&args).cwd(s.work.path());
+        let out = match &tz {
+            Some(tz) => run.env("TZ", tz),
+            None => run,
+        }
+        .run();
         compared += 1;
         let want = std::fs::read_to_string(s.golden.join(golden)).unwrap();
         let want_err =
