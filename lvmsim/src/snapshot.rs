@@ -510,3 +510,24 @@ fn merge_stopped(vg: &Vg, origin: usize, runs: usize) -> Error {
         vg.name, vg.lvs[origin].name, vg.name
     ))
 }
+
+/// `lvchange -ay --poll n VG/LV...`: activates the LVs as
+/// [`crate::lv::lvchange`] does, but a pending merge into one of them is
+/// only started (its runs made on the images), not finished: the
+/// snapshot stays in the metadata, merging, until `lvpoll` (as
+/// `vgchange -ay --poll n` leaves it).
+pub fn lvchange_activate_nopoll(sys: &System, targets: &[String], w: &Writer) -> Result<()> {
+    let named = crate::lv::lvs_named(sys, targets, true)?;
+    let mut cur = rescan(sys)?;
+    for (vgname, _, lvname) in named {
+        let inst = crate::write::changeable(&cur, &vgname)?;
+        let li = inst.vg.lv_index_or_err(&lvname)?;
+        if !inst.vg.roles[li].merging_origin {
+            continue;
+        }
+        crate::write::openable_rw(&cur, inst.pv_devices.iter().flatten().copied())?;
+        run_merges(&cur, inst, Some(li), w)?;
+        cur = rescan(&cur)?;
+    }
+    Ok(())
+}

@@ -359,6 +359,10 @@ pub(crate) struct LvchangeArgs {
     #[arg(long, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "text",
           value_parser = ["text", "json"], require_equals = true)]
     pub(crate) explain: Option<String>,
+    /// With `-ay`: `n` starts a pending merge without polling it to its
+    /// end (`lvpoll` finishes it).
+    #[arg(long = "poll", value_name = "y|n")]
+    pub(crate) poll: Option<Yn>,
 }
 
 #[derive(Args, Debug)]

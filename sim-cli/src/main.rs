@@ -295,9 +295,19 @@ fn run(cli: &Cli) -> Result<i32> {
     // Every image the command reads or writes is locked before it is read
     // (shared for readers, exclusive for writers) and stays locked to the end.
     let mut policy = lvmsim::lock::Policy::from_flags(cli.nolocking, cli.lock_opt.is_some());
-    let live = live_kernel(cli, access)?;
+    let live = live_kernel(cli)?;
+    // A command that changes the images a kernel holds runs while the
+    // kernel's devices are suspended, and the kernel reloads them after.
+    if let Some(s) = &live {
+        kernel_refuse_open(&cli.cmd, s)?;
+    }
+    let mut transaction = match (&live, access) {
+        (Some(_), a) if a != Access::Read => Some(kernel_transaction(cli)?),
+        _ => None,
+    };
     if live.is_some() {
-        // The kernel holds the images; reports read beside it.
+        // The kernel holds the images: reports read beside it, and a
+        // command that writes does so while the kernel is suspended.
         policy.locking = false;
     }
     let notify = &mut |m: &str| eprintln!("  {m}");
@@ -349,7 +359,7 @@ fn run(cli: &Cli) -> Result<i32> {
             };
             let mut opts = report_options(a)?;
             if let Some(s) = &live {
-                opts.active = true;
+                opts.active = lvmsim::kernel::any_active(s);
                 opts.open = lvmsim::kernel::open_lvs(s);
             }
             let sys = scan(&mut err)?;
@@ -431,7 +441,7 @@ fn run(cli: &Cli) -> Result<i32> {
         }) => {
             let mut devs = dm_devices(list, &scan(&mut err)?)?;
             if let Some(s) = &live {
-                lvmsim::kernel::live_open_counts(s, &mut devs);
+                devs = lvmsim::kernel::live_devices(s, devs);
             }
             let name = name.as_deref();
             code = if *columns {
@@ -444,13 +454,19 @@ fn run(cli: &Cli) -> Result<i32> {
         Cmd::Dmsetup(DmsetupArgs {
             cmd: DmCmd::Ls { tree, list },
         }) => {
-            let devs = dm_devices(list, &scan(&mut err)?)?;
+            let mut devs = dm_devices(list, &scan(&mut err)?)?;
+            if let Some(s) = &live {
+                devs = lvmsim::kernel::live_devices(s, devs);
+            }
             dmsetup::ls(&devs, *tree, &mut out)?;
         }
         Cmd::Dmsetup(DmsetupArgs {
             cmd: DmCmd::Deps { list, name },
         }) => {
-            let devs = dm_devices(list, &scan(&mut err)?)?;
+            let mut devs = dm_devices(list, &scan(&mut err)?)?;
+            if let Some(s) = &live {
+                devs = lvmsim::kernel::live_devices(s, devs);
+            }
             code = dmsetup::deps(&devs, name.as_deref(), &mut out, &mut err)?;
         }
         Cmd::Dmsetup(DmsetupArgs { cmd }) => {
@@ -465,8 +481,23 @@ fn run(cli: &Cli) -> Result<i32> {
             };
             let devno = devnos(devno)?;
             let sys = scan(&mut err)?;
-            let minors = minors(minor)?;
-            if !dmsetup::run(&sys, show, &devno, &minors, names, &mut out, &mut err)? {
+            let mut minors = minors(minor)?;
+            let only: Option<Vec<String>> = live
+                .as_ref()
+                .map(|s| s.devices.iter().map(|d| d.name.clone()).collect());
+            if let Some(s) = &live {
+                minors = lvmsim::kernel::live_minors(s);
+            }
+            if !dmsetup::run_only(
+                &sys,
+                show,
+                &devno,
+                &minors,
+                names,
+                only.as_deref(),
+                &mut out,
+                &mut err,
+            )? {
                 code = 1;
             }
         }
@@ -647,7 +678,11 @@ fn run(cli: &Cli) -> Result<i32> {
             let sys = scan(&mut err)?;
             let mut w = ctx.writer(&line);
             w.explain = a.explain.as_ref().map(|_| Default::default());
-            let done = lv::lvchange(&sys, &a.lvs, &o, &w, &mut out);
+            let done = if a.poll == Some(Yn::N) && o.activate == Some(true) {
+                lvmsim::snapshot::lvchange_activate_nopoll(&sys, &a.lvs, &w)
+            } else {
+                lv::lvchange(&sys, &a.lvs, &o, &w, &mut out)
+            };
             explain(&w, &a.explain, &mut out)?;
             done?;
         }
@@ -785,6 +820,13 @@ fn run(cli: &Cli) -> Result<i32> {
         }
     }
     out.flush()?;
+    if let Some(t) = transaction.take() {
+        let (changes, activate_new) = kernel_changes(&cli.cmd);
+        let lines = t.commit(changes, activate_new)?;
+        if cli.verbose > 0 {
+            kernel_verbose(&cli.cmd, &lines);
+        }
+    }
     Ok(code)
 }
 
@@ -1116,27 +1158,124 @@ fn kernel(cli: &Cli, cmd: &args::KernelCmd) -> Result<i32> {
     }
 }
 
-/// The running kernel named by --kernel or $LVMSIM_KERNEL, if any: its
-/// state for the reports; a command that writes is refused while it holds
-/// the images.
-fn live_kernel(cli: &Cli, access: Access) -> Result<Option<lvmsim::kernel::Status>> {
-    let Some(dir) = cli
-        .kernel
+/// The directory of the running kernel named by --kernel or
+/// $LVMSIM_KERNEL.
+fn kernel_dir(cli: &Cli) -> Option<PathBuf> {
+    cli.kernel
         .clone()
         .or_else(|| std::env::var_os("LVMSIM_KERNEL").map(PathBuf::from))
-    else {
+}
+
+/// The running kernel named by --kernel or $LVMSIM_KERNEL, if any: its
+/// state for the reports and for the commands that change what it has
+/// loaded.
+fn live_kernel(cli: &Cli) -> Result<Option<lvmsim::kernel::Status>> {
+    let Some(dir) = kernel_dir(cli) else {
         return Ok(None);
     };
-    let status = lvmsim::kernel::status(&dir)?;
-    if access != Access::Read {
-        return Err(Error::Refused(format!(
-            "the lvmsim kernel in {} holds the images; stop it (lvmsim kernel stop {}) \
-             before changing them",
-            dir.display(),
-            dir.display()
-        )));
+    Ok(Some(lvmsim::kernel::status(&dir)?))
+}
+
+/// Suspends the running kernel's devices for a command that changes the
+/// images (see [`lvmsim::kernel::Transaction`]).
+fn kernel_transaction(cli: &Cli) -> Result<lvmsim::kernel::Transaction> {
+    let dir = kernel_dir(cli).ok_or_else(|| Error::Refused("no kernel named".into()))?;
+    lvmsim::kernel::Transaction::begin(&dir)
+}
+
+/// lvm2's refusal of a deactivation or removal of an LV open in the
+/// running kernel, before anything changes.
+fn kernel_refuse_open(cmd: &Cmd, s: &lvmsim::kernel::Status) -> Result<()> {
+    use lvmsim::kernel::{refuse_open, Taking};
+    let split = |a: &str| -> (String, Option<String>) {
+        let a = a.strip_prefix("/dev/").unwrap_or(a);
+        match a.split_once('/') {
+            Some((vg, lv)) => (vg.to_owned(), Some(lv.to_owned())),
+            None => (a.to_owned(), None),
+        }
+    };
+    let (args, taking): (Vec<&String>, Taking) = match cmd {
+        Cmd::Lvchange(a) if a.activate == Some(Yn::N) => {
+            (a.lvs.iter().collect(), Taking::Deactivate)
+        }
+        Cmd::Vgchange(a) if a.activate == Yn::N => (vec![&a.vg], Taking::Deactivate),
+        Cmd::Lvremove(a) => (a.lvs.iter().collect(), Taking::Remove),
+        _ => return Ok(()),
+    };
+    for a in args {
+        let (vg, lv) = split(a);
+        if lv.is_none() && taking == Taking::Remove {
+            continue;
+        }
+        refuse_open(s, &vg, lv.as_deref(), taking)?;
     }
-    Ok(Some(status))
+    Ok(())
+}
+
+/// What a command asks of the running kernel's activation: the LVs (or
+/// VGs) it activates or deactivates, and whether the LVs it creates are
+/// active (`lvcreate` without `-an`; a snapshot follows its origin).
+fn kernel_changes(cmd: &Cmd) -> (Vec<lvmsim::kernel::Change>, bool) {
+    let vg_lv = |a: &str| -> (String, Option<String>) {
+        let a = a.strip_prefix("/dev/").unwrap_or(a);
+        match a.split_once('/') {
+            Some((vg, lv)) => (vg.to_owned(), Some(lv.to_owned())),
+            None => (a.to_owned(), None),
+        }
+    };
+    match cmd {
+        Cmd::Lvchange(a) => match a.activate {
+            Some(y) => (
+                a.lvs
+                    .iter()
+                    .map(|l| {
+                        let (vg, lv) = vg_lv(l);
+                        lvmsim::kernel::Change {
+                            activate: y == Yn::Y,
+                            vg,
+                            lv,
+                        }
+                    })
+                    .collect(),
+                false,
+            ),
+            None => (Vec::new(), false),
+        },
+        Cmd::Vgchange(a) => (
+            vec![lvmsim::kernel::Change {
+                activate: a.activate == Yn::Y,
+                vg: vg_lv(&a.vg).0,
+                lv: None,
+            }],
+            false,
+        ),
+        Cmd::Lvcreate(a) => (Vec::new(), a.activate != Yn::N && !a.snapshot),
+        _ => (Vec::new(), false),
+    }
+}
+
+/// lvm2's `-v` lines of an activation change: lvchange names each LV it
+/// activates or deactivates, then the kernel's steps follow.
+fn kernel_verbose(cmd: &Cmd, steps: &[String]) {
+    if let Cmd::Lvchange(a) = cmd {
+        for l in &a.lvs {
+            let l = l.strip_prefix("/dev/").unwrap_or(l);
+            match a.activate {
+                Some(Yn::Y) => {
+                    eprintln!("  Activating logical volume {l}.");
+                    eprintln!(
+                        "  activation/volume_list configuration setting not defined: \
+                         Checking only host tags for {l}."
+                    );
+                }
+                Some(Yn::N) => eprintln!("  Deactivating logical volume {l}."),
+                None => {}
+            }
+        }
+    }
+    for s in steps {
+        eprintln!("  {s}");
+    }
 }
 
 /// Prints what the command did in the snapshot stores when `--explain`
