@@ -117,6 +117,10 @@ pub enum MergeStart {
         /// Merge runs after which to stop; `None` runs to the end.
         stop_after: Option<usize>,
     },
+    /// As lvm2 with an active origin under a running [`crate::kernel`]:
+    /// the snapshot is marked as merging and the kernel, reloading the
+    /// origin, runs the merge; lvm2's poller (or `lvpoll`) ends it.
+    Kernel,
 }
 
 /// `lvconvert --merge VG/SNAP`: marks the snapshot as merging (first
@@ -179,6 +183,10 @@ pub fn lvconvert_merge(
             return Ok(());
         }
         MergeStart::Now { stop_after } => stop_after,
+        MergeStart::Kernel => {
+            writeln!(out, "  Merging of volume {vgname}/{snap} started.")?;
+            return Ok(());
+        }
     };
     writeln!(out, "  Merging of volume {vgname}/{snap} started.")?;
     out.flush()?;

@@ -1012,6 +1012,10 @@ pub(crate) enum KernelCmd {
         /// invalidation) to DIR/kernel.log.
         #[arg(long)]
         explain: bool,
+        /// Run merges in the background at N batches a second (the
+        /// default runs each merge to its end as soon as it starts).
+        #[arg(long = "merge-rate", value_name = "N")]
+        merge_rate: Option<u32>,
     },
     /// Flush the images, unmount the devices and end the kernel (refused
     /// while a device is open); waits until its process has ended.

@@ -350,6 +350,9 @@ fn run(cli: &Cli) -> Result<i32> {
     };
     let line = raw_cmd_line();
     let mut code = 0;
+    // A merge the running kernel runs, which this lvconvert polls: the
+    // origin (`VG/LV`), the snapshot (`LV`) and the interval in seconds.
+    let mut kernel_merge: Option<(String, String, u64)> = None;
     match &cli.cmd {
         Cmd::Pvs(a) | Cmd::Vgs(a) | Cmd::Lvs(a) => {
             let kind = match &cli.cmd {
@@ -530,10 +533,32 @@ fn run(cli: &Cli) -> Result<i32> {
             let interval = a.interval.map(|i| format!(" -i {i}")).unwrap_or_default();
             let mut w = ctx.writer(&format!("lvconvert --merge{interval} {}", a.lv));
             w.explain = a.explain.as_ref().map(|_| Default::default());
-            let start = match (a.now, a.interrupt_after) {
+            let mut start = match (a.now, a.interrupt_after) {
                 (_, Some(0)) | (false, None) => snapshot::MergeStart::NextActivation,
                 (_, stop_after) => snapshot::MergeStart::Now { stop_after },
             };
+            // An active origin under a running kernel: the kernel merges.
+            if let (Some(s), false) = (&live, a.now) {
+                if let Some((vg, origin)) = lvmsim::kernel::origin_of(&sys, &a.lv) {
+                    if let Some(open) = lvmsim::kernel::top_device(s, &vg, &origin) {
+                        let snap = a.lv.rsplit('/').next().unwrap_or(&a.lv);
+                        let snap_open = lvmsim::kernel::top_device(s, &vg, snap).unwrap_or(0);
+                        if open > 0 || snap_open > 0 {
+                            return Err(Error::Refused(format!(
+                                "lvmsim: {vg}/{origin} or {vg}/{snap} is open: lvm2 would delay \
+                                 the merge to the next activation, which the simulated kernel \
+                                 does not do yet; close them first"
+                            )));
+                        }
+                        start = snapshot::MergeStart::Kernel;
+                        kernel_merge = Some((
+                            format!("{vg}/{origin}"),
+                            snap.to_owned(),
+                            a.interval.unwrap_or(15),
+                        ));
+                    }
+                }
+            }
             let done = snapshot::lvconvert_merge(&sys, &a.lv, start, None, &w, &mut out);
             explain(&w, &a.explain, &mut out)?;
             done?;
@@ -549,7 +574,13 @@ fn run(cli: &Cli) -> Result<i32> {
             let mut w = w;
             w.explain = a.explain.as_ref().map(|_| Default::default());
             let poll = a.poll == Yn::Y;
-            let done = vg::vgchange(&sys, &a.vg, activate, poll, a.interrupt_after, &w, &mut out);
+            // Under a running kernel the kernel runs the merges.
+            let interrupt_after = if live.is_some() {
+                Some(0)
+            } else {
+                a.interrupt_after
+            };
+            let done = vg::vgchange(&sys, &a.vg, activate, poll, interrupt_after, &w, &mut out);
             explain(&w, &a.explain, &mut out)?;
             done?;
         }
@@ -678,7 +709,14 @@ fn run(cli: &Cli) -> Result<i32> {
             let sys = scan(&mut err)?;
             let mut w = ctx.writer(&line);
             w.explain = a.explain.as_ref().map(|_| Default::default());
-            let done = if a.poll == Some(Yn::N) && o.activate == Some(true) {
+            let done = if live.is_some()
+                && o.activate == Some(true)
+                && o.addtag.is_empty()
+                && o.deltag.is_empty()
+            {
+                // The kernel activates, and runs the merges.
+                lvmsim::kernel::activation_targets(&sys, &a.lvs)
+            } else if a.poll == Some(Yn::N) && o.activate == Some(true) {
                 lvmsim::snapshot::lvchange_activate_nopoll(&sys, &a.lvs, &w)
             } else {
                 lv::lvchange(&sys, &a.lvs, &o, &w, &mut out)
@@ -822,11 +860,17 @@ fn run(cli: &Cli) -> Result<i32> {
     out.flush()?;
     if let Some(t) = transaction.take() {
         let (changes, activate_new) = kernel_changes(&cli.cmd);
-        let lines = t.commit(changes, activate_new)?;
+        let poll = !matches!(&cli.cmd, Cmd::Lvchange(a) if a.poll == Some(Yn::N))
+            && !matches!(&cli.cmd, Cmd::Vgchange(a) if a.poll == Yn::N);
+        let lines = t.commit(changes, activate_new, poll)?;
         if cli.verbose > 0 {
             kernel_verbose(&cli.cmd, &lines);
         }
     }
+    if let (Some((origin, snap, interval)), Some(dir)) = (&kernel_merge, kernel_dir(cli)) {
+        poll_kernel_merge(&dir, origin, snap, *interval, &mut out)?;
+    }
+    out.flush()?;
     Ok(code)
 }
 
@@ -1032,6 +1076,7 @@ fn kernel(cli: &Cli, cmd: &args::KernelCmd) -> Result<i32> {
             foreground: true,
             nbd,
             explain,
+            merge_rate,
         } => {
             let opts = kernel::Options {
                 dir: dir.clone(),
@@ -1039,6 +1084,7 @@ fn kernel(cli: &Cli, cmd: &args::KernelCmd) -> Result<i32> {
                 policy: lvmsim::lock::Policy::from_flags(cli.nolocking, cli.lock_opt.is_some()),
                 nbd: nbd.as_deref().map(kernel::NbdAddr::parse).transpose()?,
                 explain: *explain,
+                merge_rate: *merge_rate,
             };
             let k = match kernel::Kernel::start(&opts, Box::new(std::io::stderr())) {
                 Ok(k) => k,
@@ -1075,7 +1121,11 @@ fn kernel(cli: &Cli, cmd: &args::KernelCmd) -> Result<i32> {
             Ok(0)
         }
         KernelCmd::Start {
-            dir, nbd, explain, ..
+            dir,
+            nbd,
+            explain,
+            merge_rate,
+            ..
         } => {
             // A bad address is refused here, before any process starts.
             if let Some(n) = nbd {
@@ -1114,6 +1164,9 @@ fn kernel(cli: &Cli, cmd: &args::KernelCmd) -> Result<i32> {
             }
             if *explain {
                 c.arg("--explain");
+            }
+            if let Some(r) = merge_rate {
+                c.arg("--merge-rate").arg(r.to_string());
             }
             c.arg(dir);
             // Its own process group: a terminal's ^C for this command does
@@ -1181,6 +1234,38 @@ fn live_kernel(cli: &Cli) -> Result<Option<lvmsim::kernel::Status>> {
 fn kernel_transaction(cli: &Cli) -> Result<lvmsim::kernel::Transaction> {
     let dir = kernel_dir(cli).ok_or_else(|| Error::Refused("no kernel named".into()))?;
     lvmsim::kernel::Transaction::begin(&dir)
+}
+
+/// lvm2's polling of a merge the running kernel in `dir` runs into
+/// `origin` (`VG/LV`): `Merged:` at once and every `interval` seconds,
+/// until the kernel has ended it (removing snapshot `snap`); then lvm2's
+/// end lines.
+fn poll_kernel_merge(
+    dir: &std::path::Path,
+    origin: &str,
+    snap: &str,
+    interval: u64,
+    out: &mut dyn Write,
+) -> Result<()> {
+    loop {
+        let s = lvmsim::kernel::status(dir)?;
+        match s.merges.iter().find(|m| m.origin == origin) {
+            Some(m) => {
+                writeln!(out, "  {origin}: Merged: {:.2}%", m.percent)?;
+                out.flush()?;
+            }
+            None => {
+                writeln!(out, "  {origin}: Merged: 100.00%")?;
+                writeln!(
+                    out,
+                    "  Merge of snapshot into logical volume {origin} has finished."
+                )?;
+                writeln!(out, "  Logical volume \"{snap}\" successfully removed.")?;
+                return Ok(());
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_secs(interval.max(1)));
+    }
 }
 
 /// lvm2's refusal of a deactivation or removal of an LV open in the

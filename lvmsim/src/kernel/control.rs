@@ -32,11 +32,19 @@ pub enum Request {
         changes: Vec<Change>,
         /// Activate the LVs the command created.
         activate_new: bool,
+        /// lvm2 polls the merges the reload starts to their end (not
+        /// with `--poll n`).
+        #[serde(default = "yes")]
+        poll: bool,
     },
 }
 
+fn yes() -> bool {
+    true
+}
+
 /// What the kernel answers.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Reply {
     /// The state asked for.
@@ -147,13 +155,22 @@ impl Transaction {
     /// # Errors
     /// [`Error::Refused`] with the kernel's reason when it cannot load the
     /// new devices (the devices are resumed as they were).
-    pub fn commit(mut self, changes: Vec<Change>, activate_new: bool) -> Result<Vec<String>> {
+    ///
+    /// `poll`: lvm2 polls the merges the reload starts to their end (see
+    /// [`Request::Commit`]).
+    pub fn commit(
+        mut self,
+        changes: Vec<Change>,
+        activate_new: bool,
+        poll: bool,
+    ) -> Result<Vec<String>> {
         let path = super::control_path(&self.dir);
         send(
             &mut self.stream,
             &Request::Commit {
                 changes,
                 activate_new,
+                poll,
             },
             &path,
         )?;

@@ -37,8 +37,18 @@
 //! with EIO. Deactivating or removing an open LV is refused first, with
 //! lvm2's words ([`refuse_open`]).
 //!
-//! Not simulated yet: the background merge (an origin under merge serves
-//! `snapshot-merge`'s view, the merge does not advance), the kernel's
+//! A loaded `snapshot-merge` table merges as the kernel does: batch after
+//! batch the snapshot's chunks go back into the origin and leave the
+//! store (its Data% falls), the origin's view never changing; with
+//! `--merge-rate N` in the background at N batches a second, without it
+//! at once, before the command that started it returns. Unless the
+//! activation said `--poll n`, the kernel then ends the merge as lvm2's
+//! poller does (the snapshot leaves the metadata, the origin is reloaded
+//! and the snapshot's devices removed); `lvconvert --merge` of an active
+//! origin polls the kernel and prints lvm2's `Merged:` lines.
+//!
+//! Not simulated yet: a merge lvm2 would delay because the origin or the
+//! snapshot is open (refused instead), the kernel's
 //! batching of the exceptions in flight (each exception is committed as
 //! it is made, as `lvmsim write` does), discards (accepted, no effect),
 //! renames (a renamed LV's devices are removed and made again), events
@@ -82,6 +92,10 @@ pub struct Options {
     /// Log what the kernel does for each write request (the steps of
     /// `lvmsim write --explain`) to the kernel's log.
     pub explain: bool,
+    /// Merge batches per second of a running merge (`snapshot-merge`);
+    /// `None`: each merge runs to its end as soon as it starts, before
+    /// the command that started it returns.
+    pub merge_rate: Option<u32>,
 }
 
 /// Where the NBD exports are served.
@@ -155,8 +169,22 @@ pub struct DeviceStatus {
     pub link: Option<String>,
 }
 
+/// A merge the kernel runs, as [`status`] reports it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MergeStatus {
+    /// `VG/ORIGIN`.
+    pub origin: String,
+    /// `VG/SNAP`, the merging snapshot.
+    pub snapshot: String,
+    /// Percent merged (lvm2's `Merged:` figure).
+    pub percent: f64,
+    /// Every chunk is back in the origin (the snapshot stays in the
+    /// metadata until lvm2's poller, or `lvpoll`, ends the merge).
+    pub done: bool,
+}
+
 /// A running kernel's state.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Status {
     /// The kernel's process.
     pub pid: u32,
@@ -168,6 +196,9 @@ pub struct Status {
     pub nbd: Option<String>,
     /// The loaded devices, by name.
     pub devices: Vec<DeviceStatus>,
+    /// The merges running or done but not yet ended.
+    #[serde(default)]
+    pub merges: Vec<MergeStatus>,
 }
 
 /// `DIR/control`.
@@ -194,6 +225,8 @@ pub struct Kernel {
     table: Arc<Shared>,
     /// The images as named at start, scanned again after each change.
     devices: Vec<PathBuf>,
+    /// See [`Options::merge_rate`].
+    merge_rate: Option<u32>,
     session: Option<fuser::BackgroundSession>,
     listener: UnixListener,
     images: Vec<String>,
@@ -259,7 +292,13 @@ impl Kernel {
         let sys = crate::scan(&opts.devices, false, &mut log)?;
         // The table lives as long as the kernel's process.
         let sys: &'static lvm_meta::scan::System = Box::leak(Box::new(sys));
-        let table = Arc::new(Shared::new(Table::load(sys, log, opts.explain)?));
+        let mut t = Table::load(sys, log, opts.explain)?;
+        t.devices = opts.devices.clone();
+        let table = Arc::new(Shared::new(t));
+        match opts.merge_rate {
+            None => run_merges(&table)?,
+            Some(rate) => merge_worker(&table, rate),
+        }
         let fs = fuse::DevFs::new(Arc::clone(&table));
         let mut config = fuser::Config::default();
         config.mount_options = vec![
@@ -285,6 +324,7 @@ impl Kernel {
             dir,
             table,
             devices: opts.devices.clone(),
+            merge_rate: opts.merge_rate,
             session: Some(session),
             listener,
             images: paths.into_iter().map(|(n, _)| n).collect(),
@@ -331,12 +371,23 @@ impl Kernel {
                     .map(|(v, l)| mnt.join(v).join(l).display().to_string()),
             });
         }
+        let merges = t
+            .merges
+            .iter()
+            .map(|m| MergeStatus {
+                origin: m.names.0.clone(),
+                snapshot: m.names.1.clone(),
+                percent: m.percent(),
+                done: m.done,
+            })
+            .collect();
         Status {
             pid: std::process::id(),
             dir: self.dir.display().to_string(),
             images: self.images.clone(),
             nbd: self.nbd.as_ref().map(NbdAddr::to_string),
             devices,
+            merges,
         }
     }
 
@@ -400,14 +451,20 @@ impl Kernel {
             return;
         }
         control::answer(s, &control::Reply::Ready);
-        let (changes, activate_new, asked) = match control::read_request_within(s, None) {
+        let (changes, activate_new, poll, asked) = match control::read_request_within(s, None) {
             Some(control::Request::Commit {
                 changes,
                 activate_new,
-            }) => (changes, activate_new, true),
-            _ => (Vec::new(), false, false),
+                poll,
+            }) => (changes, activate_new, poll, true),
+            _ => (Vec::new(), false, true, false),
         };
-        let reloaded = self.reload(&changes, activate_new);
+        let mut reloaded = self.reload(&changes, activate_new, poll);
+        if reloaded.is_ok() && self.merge_rate.is_none() {
+            if let Err(e) = run_merges(&self.table) {
+                reloaded = Err(e);
+            }
+        }
         self.table.resume();
         if asked {
             match reloaded {
@@ -419,12 +476,17 @@ impl Kernel {
 
     /// Scans the images again and reloads the devices (see
     /// [`Table::reload`]).
-    fn reload(&mut self, changes: &[Change], activate_new: bool) -> Result<Vec<String>> {
+    fn reload(
+        &mut self,
+        changes: &[Change],
+        activate_new: bool,
+        poll: bool,
+    ) -> Result<Vec<String>> {
         let mut log = Vec::new();
         let sys = crate::scan(&self.devices, false, &mut log)?;
         // Devices and their handles live as long as the kernel's process.
         let sys: &'static lvm_meta::scan::System = Box::leak(Box::new(sys));
-        self.table.lock().reload(sys, changes, activate_new)
+        self.table.lock().reload(sys, changes, activate_new, poll)
     }
 
     /// Flushes, unmounts, removes the control socket and pid file.
@@ -444,6 +506,29 @@ impl Kernel {
         }
         Ok(())
     }
+}
+
+/// Runs every started merge to its end now (the kernel with no merge
+/// rate: a merge is over before the command that started it returns).
+fn run_merges(table: &Shared) -> Result<()> {
+    let mut t = table.lock();
+    while t.merge_batch()? {}
+    Ok(())
+}
+
+/// Runs the started merges in the background, `rate` batches a second,
+/// as `snapshot-merge` does while the origin stays in use; I/O waits only
+/// for the batch in progress.
+fn merge_worker(table: &Arc<Shared>, rate: u32) {
+    let t = Arc::clone(table);
+    let pause = Duration::from_secs(1) / rate.max(1);
+    std::thread::spawn(move || loop {
+        std::thread::sleep(pause);
+        let mut g = t.io();
+        if let Err(e) = g.merge_batch() {
+            g.log_line(&format!("merge failed: {e}"));
+        }
+    });
 }
 
 /// Listens on `addr` and serves each NBD client in a thread of its own.
@@ -638,6 +723,34 @@ pub fn refuse_open(s: &Status, vg: &str, lv: Option<&str>, taking: Taking) -> Re
         return Err(Error::Refused(m));
     }
     Ok(())
+}
+
+/// Checks the LVs an activation names (`lvchange -ay VG/LV...`) as
+/// lvm2 looks them up; under a running kernel the activation itself, and
+/// the merges it starts, are the kernel's.
+///
+/// # Errors
+/// lvm2's errors for LVs that are not there or not changeable.
+pub fn activation_targets(sys: &lvm_meta::scan::System, targets: &[String]) -> Result<()> {
+    crate::lv::lvs_named(sys, targets, true).map(|_| ())
+}
+
+/// The origin of snapshot `VG/SNAP` (its name), if `arg` names one.
+pub fn origin_of(sys: &lvm_meta::scan::System, arg: &str) -> Option<(String, String)> {
+    let (vg, lv) = crate::names::vg_lv(arg).ok()?;
+    let inst = sys.vg(&vg)?;
+    let li = inst.vg.lv_index(&lv)?;
+    let c = inst.vg.roles[li].cow_of?;
+    Some((vg, inst.vg.lvs[c.origin].name.clone()))
+}
+
+/// True if the running kernel `s` has the top device of `VG/LV` loaded,
+/// and that device's open count.
+pub fn top_device(s: &Status, vg: &str, lv: &str) -> Option<u32> {
+    s.devices
+        .iter()
+        .find(|d| d.vg == vg && d.lv == lv && d.layer == Layer::Top)
+        .map(|d| d.open)
 }
 
 /// The `NAME=MINOR` numbers of the running kernel's devices.

@@ -109,6 +109,10 @@ pub(crate) struct Table {
     next_id: u64,
     /// While a command changes the VGs: I/O waits (see [`Shared::io`]).
     pub suspended: bool,
+    /// The merges the loaded `snapshot-merge` tables run.
+    pub merges: Vec<Merge>,
+    /// The images, as named at start (scanned again when a merge ends).
+    pub devices: Vec<std::path::PathBuf>,
     /// Invalidations already logged: (VG id, COW LV id).
     told: Vec<(String, String)>,
     /// Where the kernel's log lines go.
@@ -164,6 +168,36 @@ impl Shared {
     pub fn resume(&self) {
         self.lock().suspended = false;
         self.resumed.notify_all();
+    }
+}
+
+/// A merge the kernel runs: an origin whose `snapshot-merge` table is
+/// loaded copies its snapshot's chunks back, batch after batch.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Merge {
+    /// The origin (VG id, LV id).
+    pub origin: (String, String),
+    /// `VG/ORIGIN`, `VG/SNAP` when it started.
+    pub names: (String, String),
+    /// lvm2 polls it: its end is recorded (the snapshot removed from the
+    /// metadata, the origin reloaded) as soon as the last chunk is back;
+    /// without (`--poll n`) the tables stay until `lvpoll`.
+    pub poll: bool,
+    /// Sectors of data in the store when it started, and still there.
+    pub total: Option<u64>,
+    pub left: u64,
+    /// The last chunk is back.
+    pub done: bool,
+}
+
+impl Merge {
+    /// Percent merged, as lvm2's poller prints it.
+    pub fn percent(&self) -> f64 {
+        match self.total {
+            _ if self.done => 100.0,
+            Some(t) if t > 0 => 100.0 * (1.0 - self.left as f64 / t as f64),
+            _ => 0.0,
+        }
     }
 }
 
@@ -276,11 +310,13 @@ impl Table {
             active,
             next_id: 1,
             suspended: false,
+            merges: Vec::new(),
+            devices: Vec::new(),
             told: Vec::new(),
             log,
             explain,
         };
-        t.reload(sys, &[], false)?;
+        t.reload(sys, &[], false, true)?;
         // Stores found invalid at load were told by the kernel that
         // invalidated them, not by this one.
         t.note_invalidations_told();
@@ -358,11 +394,15 @@ impl Table {
     /// # Errors
     /// The images cannot be opened or an LV not activated; the table is
     /// then unchanged.
+    ///
+    /// A merge whose `snapshot-merge` table is loaded starts (`poll`: lvm2
+    /// polls it to its end, see [`Merge::poll`]).
     pub fn reload(
         &mut self,
         sys: &'static System,
         changes: &[Change],
         activate_new: bool,
+        poll: bool,
     ) -> Result<Vec<String>> {
         let mut active = self.active.clone();
         for c in changes {
@@ -406,7 +446,10 @@ impl Table {
             }
         };
         match self.apply(sys, wants) {
-            Ok(lines) => Ok(lines),
+            Ok(lines) => {
+                self.note_merges(poll);
+                Ok(lines)
+            }
             Err(e) => {
                 self.active = saved;
                 Err(e)
@@ -675,7 +718,12 @@ impl Table {
             for d in &susp {
                 steps.push(Step::Suspend(d.name.clone(), d.minor));
             }
-            for d in susp.iter().rev() {
+            // Layers first, then the tops in creation order (a merging
+            // origin before its snapshot's error device, as lvm2's
+            // activation priorities order them).
+            let mut resume: Vec<&&Dev> = changed.iter().filter(|d| d.layer != Layer::Top).collect();
+            resume.extend(changed.iter().filter(|d| d.layer == Layer::Top));
+            for d in resume {
                 steps.push(Step::Resume(d.name.clone(), d.minor));
             }
             for d in resume_later {
@@ -693,6 +741,109 @@ impl Table {
             }
         }
         steps
+    }
+
+    /// Starts the merges of the loaded `snapshot-merge` tables; forgets
+    /// those no longer loaded.
+    fn note_merges(&mut self, poll: bool) {
+        let sys = self.sys;
+        let mut now = Vec::new();
+        for d in &self.devs {
+            if d.layer != Layer::Top || !d.table.contains(" snapshot-merge ") {
+                continue;
+            }
+            let vg = &sys.vgs[d.vg].vg;
+            let Some(cow) = vg
+                .roles
+                .iter()
+                .position(|r| r.cow_of.is_some_and(|c| c.merging && c.origin == d.lv))
+            else {
+                continue;
+            };
+            let origin = key(vg, d.lv);
+            let m = match self.merges.iter().find(|m| m.origin == origin) {
+                Some(m) => m.clone(),
+                None => Merge {
+                    origin,
+                    names: (
+                        format!("{}/{}", vg.name, vg.lvs[d.lv].name),
+                        format!("{}/{}", vg.name, vg.lvs[cow].name),
+                    ),
+                    poll,
+                    total: None,
+                    left: 0,
+                    done: false,
+                },
+            };
+            now.push(m);
+        }
+        self.merges = now;
+    }
+
+    /// One batch of the first unfinished merge, as `snapshot-merge` copies
+    /// chunks back (the origin's view does not change: a chunk leaves the
+    /// store only once it is in the origin). A merge whose last chunk is
+    /// back and that lvm2 polls is then ended: the snapshot leaves the
+    /// metadata and the devices are reloaded (steps to the log). Returns
+    /// false when no merge has work left.
+    ///
+    /// # Errors
+    /// The images cannot be read or written; the merge is dropped.
+    pub fn merge_batch(&mut self) -> Result<bool> {
+        let Some(i) = self.merges.iter().position(|m| !m.done) else {
+            return Ok(false);
+        };
+        let origin = self.merges[i].origin.clone();
+        let sys = self.sys;
+        let Some((vgi, lv)) = Some(self.top_of(&origin)).filter(|p| p.0 != usize::MAX) else {
+            self.merges.remove(i);
+            return Ok(true);
+        };
+        let inst = &sys.vgs[vgi];
+        // The handles hold the stores' tables: they load them again.
+        for d in &mut self.devs {
+            if d.vg == vgi {
+                d.handle = None;
+            }
+        }
+        let ctx = crate::context::Context::new();
+        let w = ctx.writer(&format!(
+            "lvpoll --polloperation merge {}",
+            self.merges[i].names.0
+        ));
+        let mut seen = None;
+        let runs = crate::snapshot::merge_runs(sys, inst, lv, Some(1), &w, &mut |p| seen = Some(p));
+        let runs = match runs {
+            Ok(r) => r,
+            Err(e) => {
+                self.merges.remove(i);
+                return Err(e);
+            }
+        };
+        let m = &mut self.merges[i];
+        if let Some(p) = seen {
+            m.total.get_or_insert(p.sectors_total);
+            m.left = p.sectors_left;
+        }
+        if runs > 0 {
+            return Ok(true);
+        }
+        m.done = true;
+        let poll = m.poll;
+        let (origin_name, _) = m.names.clone();
+        let _ = writeln!(self.log, "{origin_name}: merge finished");
+        if poll {
+            let mut n = 1;
+            crate::snapshot::finish_merge(sys, inst, lv, &w, &mut n)?;
+            let mut log = Vec::new();
+            let now = crate::scan(&self.devices, false, &mut log)?;
+            let now: &'static System = Box::leak(Box::new(now));
+            let lines = self.reload(now, &[], false, true)?;
+            for l in lines {
+                let _ = writeln!(self.log, "{l}");
+            }
+        }
+        Ok(true)
     }
 
     /// The (VG index, LV index) of an active root in the current images.
@@ -734,6 +885,11 @@ impl Table {
         if let Ok(i) = self.index(id) {
             self.devs[i].opens = self.devs[i].opens.saturating_sub(1);
         }
+    }
+
+    /// Writes `l` to the kernel's log.
+    pub fn log_line(&mut self, l: &str) {
+        let _ = writeln!(self.log, "{l}");
     }
 
     /// The scanned images.

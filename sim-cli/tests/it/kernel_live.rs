@@ -803,6 +803,95 @@ fn table_changes_go_through_the_running_kernel() {
 }
 
 #[test]
+fn a_merge_runs_in_the_kernel_while_the_origin_reads_the_same() {
+    use std::os::unix::fs::FileExt;
+    let t = common::scratch();
+    let devs = fresh_vg(t.path(), 8, 4);
+    let kdir = t.path().join("k");
+    // Ten batches a second: the merge below takes about two seconds.
+    let k = Running::start_with(&devs, &kdir, &["--merge-rate", "10"]);
+    let origin = k.file("vg/origin");
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&origin)
+        .unwrap();
+    // Twenty chunks apart from each other: twenty merge batches.
+    for i in 0..20u64 {
+        f.write_all_at(&[b'B'; 4096], i * 3 * 4096).unwrap();
+    }
+    f.sync_all().unwrap();
+    drop(f);
+    let view = std::fs::read(k.file("vg/snap")).unwrap();
+    let data = |k: &Running| -> Option<f64> {
+        let o = live(
+            &devs,
+            &k.dir,
+            &["lvs", "-a", "--noheadings", "-o", "lv_name,data_percent"],
+        );
+        assert!(o.ok(), "{}", o.stderr);
+        o.text()
+            .lines()
+            .find(|l| l.contains("snap"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+    };
+    let full = data(&k).unwrap();
+    assert!(full > 0.0);
+    let conv = std::process::Command::new(env!("CARGO_BIN_EXE_lvmsim"))
+        .arg("--dev")
+        .arg(format!("{}={}", devs[0].0, devs[0].1.display()))
+        .arg("--kernel")
+        .arg(&kdir)
+        .args(["lvconvert", "--merge", "-i", "1", "vg/snap"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // While it runs, the origin reads as the snapshot did (merged chunks
+    // are in the origin, the others still come from the store) and the
+    // store's Data% only falls.
+    let mut seen = vec![full];
+    for _ in 0..8 {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(
+            std::fs::read(&origin).unwrap() == view,
+            "the origin's view changed"
+        );
+        if let Some(d) = data(&k) {
+            seen.push(d);
+        }
+    }
+    let out = conv.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        seen.windows(2).all(|w| w[1] <= w[0]) && seen.iter().any(|d| *d > 0.0 && *d < full),
+        "Data% while merging: {seen:?}"
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "  Merging of volume vg/snap started.", "{text}");
+    assert_eq!(
+        lines[lines.len() - 3..],
+        [
+            "  vg/origin: Merged: 100.00%",
+            "  Merge of snapshot into logical volume vg/origin has finished.",
+            "  Logical volume \"snap\" successfully removed."
+        ],
+        "{text}"
+    );
+    assert!(lines.len() > 4, "no progress line: {text}");
+    // The snapshot is gone from the tables and the metadata; the origin
+    // holds its data.
+    assert_eq!(minors(&k), [("vg-origin".to_owned(), 1)]);
+    assert!(std::fs::read(&origin).unwrap() == view);
+    let lvs = live(
+        &devs,
+        &kdir,
+        &["lvs", "-a", "--noheadings", "-o", "lv_name"],
+    );
+    assert_eq!(lvs.text().trim(), "origin");
+    k.stop();
+}
+
+#[test]
 fn a_killed_kernel_leaves_a_mount_that_start_names() {
     let t = common::scratch();
     let devs = fresh_vg(t.path(), 8, 0);

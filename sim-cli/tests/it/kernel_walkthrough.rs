@@ -341,6 +341,11 @@ fn replay(name: &str, live: bool) -> Outcome {
             continue;
         }
         match w[0].as_str() {
+            // The kernel merges while the recorded run slept.
+            "sleep" if live => {
+                common::kgen::wait_merges(&kdir);
+                continue;
+            }
             "sleep" | "report" => continue,
             "write" if live => {
                 use std::os::unix::fs::FileExt;
@@ -394,7 +399,8 @@ fn replay(name: &str, live: bool) -> Outcome {
             }
             // lvmsim defers a merge, as lvm2 does for an inactive origin;
             // an active one lvm2 merges and polls at once: `--now`.
-            "lvconvert" if active => {
+            // Through a running kernel, the kernel merges and lvmsim polls.
+            "lvconvert" if active && !live => {
                 args.insert(1, "--now".into());
             }
             _ => {}
