@@ -891,6 +891,86 @@ fn a_merge_runs_in_the_kernel_while_the_origin_reads_the_same() {
     k.stop();
 }
 
+/// A kernel killed (SIGKILL) in the middle of origin writes through its
+/// files, each write flushed (fsync) before the next: every write it
+/// acknowledged is in the origin, the snapshot still reads as the origin
+/// did before any of them (an exception is on the image before the origin
+/// chunk it saves is overwritten), and the next kernel serves the same.
+#[test]
+fn a_kernel_killed_during_writes_keeps_what_it_acknowledged() {
+    use std::os::unix::fs::FileExt;
+    use std::sync::{Arc, Mutex};
+    let t = common::scratch();
+    let devs = fresh_vg(t.path(), 8, 4);
+    let kdir = t.path().join("k");
+    let k = Running::start(&devs, &kdir);
+    let pid = k.status()["pid"].as_u64().unwrap().to_string();
+    let block = |i: u64| -> Vec<u8> {
+        format!("block {i:06} ")
+            .bytes()
+            .cycle()
+            .take(4096)
+            .collect()
+    };
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let writer = {
+        let acked = Arc::clone(&acked);
+        let origin = k.file("vg/origin");
+        std::thread::spawn(move || {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(origin)
+                .unwrap();
+            // Every other chunk: each write copies one chunk into the store.
+            for i in 0..400u64 {
+                if f.write_all_at(&block(i), i * 8192).is_err() || f.sync_data().is_err() {
+                    return;
+                }
+                acked.lock().unwrap().push(i);
+            }
+        })
+    };
+    while acked.lock().unwrap().len() < 40 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    run(Command::new("kill").args(["-9", &pid]));
+    writer.join().unwrap();
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() < 400, "the kernel was killed after the writes");
+    // The dead kernel's mount is detached, as an administrator would.
+    run(Command::new("umount").arg("-l").arg(kdir.join("dev")));
+    let cat = |lv: &str| {
+        let o = Lvmsim::new()
+            .dev(&devs[0].0, &devs[0].1)
+            .args(["cat", lv])
+            .run();
+        assert!(o.ok(), "cat {lv}: {}", o.stderr);
+        o.stdout
+    };
+    let origin = cat("vg/origin");
+    for &i in &acked {
+        let at = (i * 8192) as usize;
+        assert!(
+            origin[at..at + 4096] == block(i)[..],
+            "acknowledged block {i} lost"
+        );
+    }
+    assert!(
+        cat("vg/snap").iter().all(|b| *b == 0),
+        "the snapshot no longer reads as the origin before the writes"
+    );
+    // The next kernel serves what the images hold.
+    std::fs::remove_file(kdir.join("control")).ok();
+    let again = Running::start(&devs, &kdir);
+    assert!(std::fs::read(again.file("vg/origin")).unwrap() == origin);
+    assert!(std::fs::read(again.file("vg/snap"))
+        .unwrap()
+        .iter()
+        .all(|b| *b == 0));
+    again.stop();
+    drop(k);
+}
+
 #[test]
 fn a_killed_kernel_leaves_a_mount_that_start_names() {
     let t = common::scratch();
