@@ -485,6 +485,23 @@ fn run(cli: &Cli) -> Result<i32> {
             let devno = devnos(devno)?;
             let sys = scan(&mut err)?;
             let mut minors = minors(minor)?;
+            // A running kernel's tables are its own.
+            if let (Some(s), dmsetup::Show::Table) = (&live, show) {
+                let disks: Vec<(String, String)> = sys
+                    .devices
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, d)| {
+                        let (_, v) = devno.iter().find(|(n, _)| *n == d.image.path)?;
+                        Some((format!("7:{i}"), v.clone()))
+                    })
+                    .collect();
+                if !lvmsim::kernel::write_tables(s, names, &disks, &mut out, &mut err)? {
+                    code = 1;
+                }
+                out.flush()?;
+                return Ok(code);
+            }
             let only: Option<Vec<String>> = live
                 .as_ref()
                 .map(|s| s.devices.iter().map(|d| d.name.clone()).collect());
@@ -543,20 +560,26 @@ fn run(cli: &Cli) -> Result<i32> {
                     if let Some(open) = lvmsim::kernel::top_device(s, &vg, &origin) {
                         let snap = a.lv.rsplit('/').next().unwrap_or(&a.lv);
                         let snap_open = lvmsim::kernel::top_device(s, &vg, snap).unwrap_or(0);
-                        if open > 0 || snap_open > 0 {
-                            return Err(Error::Refused(format!(
-                                "lvmsim: {vg}/{origin} or {vg}/{snap} is open: lvm2 would delay \
-                                 the merge to the next activation, which the simulated kernel \
-                                 does not do yet; close them first"
-                            )));
+                        // lvm2 delays the merge of an open origin or
+                        // snapshot (the kernel keeps its tables).
+                        if open > 0 {
+                            writeln!(out, "  Delaying merge since origin is open.")?;
+                        } else if snap_open > 0 {
+                            writeln!(out, "  Delaying merge since snapshot is open.")?;
+                        } else {
+                            start = snapshot::MergeStart::Kernel;
                         }
-                        start = snapshot::MergeStart::Kernel;
-                        kernel_merge = Some((
-                            format!("{vg}/{origin}"),
-                            snap.to_owned(),
-                            a.interval.unwrap_or(15),
-                        ));
                     }
+                }
+            }
+            if start == snapshot::MergeStart::Kernel {
+                if let Some((vg, origin)) = lvmsim::kernel::origin_of(&sys, &a.lv) {
+                    let snap = a.lv.rsplit('/').next().unwrap_or(&a.lv);
+                    kernel_merge = Some((
+                        format!("{vg}/{origin}"),
+                        snap.to_owned(),
+                        a.interval.unwrap_or(15),
+                    ));
                 }
             }
             let done = snapshot::lvconvert_merge(&sys, &a.lv, start, None, &w, &mut out);

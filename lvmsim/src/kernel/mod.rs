@@ -47,8 +47,11 @@
 //! and the snapshot's devices removed); `lvconvert --merge` of an active
 //! origin polls the kernel and prints lvm2's `Merged:` lines.
 //!
-//! Not simulated yet: a merge lvm2 would delay because the origin or the
-//! snapshot is open (refused instead), the kernel's
+//! A merge asked for while the origin or the snapshot is open is
+//! postponed as lvm2 does: the tables (and the origin's copy-on-write)
+//! stay until a reload finds both closed or the origin is activated again.
+//!
+//! Not simulated yet: the kernel's
 //! batching of the exceptions in flight (each exception is committed as
 //! it is made, as `lvmsim write` does), discards (accepted, no effect),
 //! renames (a renamed LV's devices are removed and made again), events
@@ -154,6 +157,10 @@ pub struct DeviceStatus {
     pub minor: u32,
     /// Size in bytes.
     pub size: u64,
+    /// Its loaded table, as `dmsetup table` prints it (one line per
+    /// target, each ending in a newline).
+    #[serde(default)]
+    pub table: String,
     /// The open count (`dmsetup info`'s): devices stacked on it plus open
     /// handles of its file.
     pub open: u32,
@@ -356,6 +363,7 @@ impl Kernel {
                     .unwrap_or_default(),
                 minor: d.minor,
                 size: d.size,
+                table: d.table.clone(),
                 open: d.holders.saturating_add(d.opens),
                 handles: d.opens,
                 event: d.events,
@@ -483,10 +491,12 @@ impl Kernel {
         poll: bool,
     ) -> Result<Vec<String>> {
         let mut log = Vec::new();
-        let sys = crate::scan(&self.devices, false, &mut log)?;
+        let mut sys = crate::scan(&self.devices, false, &mut log)?;
+        let mut t = self.table.lock();
+        t.postpone_merges(&mut sys);
         // Devices and their handles live as long as the kernel's process.
         let sys: &'static lvm_meta::scan::System = Box::leak(Box::new(sys));
-        self.table.lock().reload(sys, changes, activate_new, poll)
+        t.reload(sys, changes, activate_new, poll)
     }
 
     /// Flushes, unmounts, removes the control socket and pid file.
@@ -751,6 +761,69 @@ pub fn top_device(s: &Status, vg: &str, lv: &str) -> Option<u32> {
         .iter()
         .find(|d| d.vg == vg && d.lv == lv && d.layer == Layer::Top)
         .map(|d| d.open)
+}
+
+/// `dmsetup table [NAME...]` of the running kernel `s`: the tables it
+/// has loaded (which differ from the images' metadata while a merge is
+/// postponed). Same form and errors as [`crate::dmsetup::run`]; false
+/// when a name is no device. The kernel names the disks `7:N` (N their
+/// scan order); `disks` gives other numbers (`7:N` -> `MAJ:MIN`).
+pub fn write_tables(
+    s: &Status,
+    names: &[String],
+    disks: &[(String, String)],
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<bool> {
+    let renumber = |l: &str| -> String {
+        l.split(' ')
+            .map(|w| {
+                disks
+                    .iter()
+                    .find(|(k, _)| k == w)
+                    .map_or(w, |(_, v)| v.as_str())
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if names.is_empty() {
+        for d in &s.devices {
+            for l in d.table.lines() {
+                writeln!(out, "{}: {}", d.name, renumber(l))?;
+            }
+        }
+        if s.devices.is_empty() {
+            writeln!(out, "No devices found")?;
+        }
+        return Ok(true);
+    }
+    for arg in names {
+        let name = match arg.strip_prefix(crate::names::DEV_DIR) {
+            Some(p) => match p.split_once('/') {
+                Some((crate::names::DM_SUBDIR, n)) => Some(n.to_owned()),
+                Some((vg, lv)) => Some(crate::names::dm_name(vg, lv, None)),
+                None => None,
+            },
+            None => Some(arg.clone()),
+        };
+        let Some(d) = s.devices.iter().find(|d| Some(&d.name) == name.as_ref()) else {
+            if arg.contains('/') {
+                writeln!(err, "Device {arg} not found")?;
+            } else {
+                writeln!(err, "Device does not exist.")?;
+            }
+            writeln!(err, "Command failed.")?;
+            return Ok(false);
+        };
+        for l in d.table.lines() {
+            if names.len() > 1 {
+                writeln!(out, "{arg}: {}", renumber(l))?;
+            } else {
+                writeln!(out, "{}", renumber(l))?;
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// The `NAME=MINOR` numbers of the running kernel's devices.

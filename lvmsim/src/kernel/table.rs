@@ -76,7 +76,7 @@ pub(crate) struct Dev {
     /// Events raised (a snapshot invalidated while loaded).
     pub events: u32,
     /// Its table as `dmsetup table` prints it (a reload is a change of it).
-    table: String,
+    pub table: String,
     /// The activated LV (top devices), dropped when another device of
     /// the VG writes.
     handle: Option<LvHandle<'static, File>>,
@@ -743,6 +743,56 @@ impl Table {
         steps
     }
 
+    /// Leaves in `sys` (freshly scanned, not yet loaded) the merges lvm2
+    /// postpones: a pending merge into an origin that is loaded without
+    /// `snapshot-merge` and whose device or merging snapshot's device is
+    /// open keeps the origin's tables and semantics (`snapshot-origin`,
+    /// copy-on-write into the snapshot) until a reload finds both closed,
+    /// or the origin's next activation. Their snapshots are shown to the
+    /// table as not merging.
+    pub fn postpone_merges(&self, sys: &mut System) {
+        for inst in &mut sys.vgs {
+            let vg = &inst.vg;
+            let mut postponed = Vec::new();
+            for (cow, r) in vg.roles.iter().enumerate() {
+                let Some(c) = r.cow_of.filter(|c| c.merging) else {
+                    continue;
+                };
+                let root = key(vg, c.origin);
+                let top = |lv: usize| {
+                    self.devs.iter().find(|d| {
+                        d.layer == Layer::Top
+                            && d.root == root
+                            && self.sys.vgs[d.vg].vg.lvs.get(d.lv).map(|l| &l.id)
+                                == Some(&vg.lvs[lv].id)
+                    })
+                };
+                let Some(origin) = top(c.origin) else {
+                    continue;
+                };
+                if origin.table.contains(" snapshot-merge ") {
+                    continue;
+                }
+                if origin.opens > 0 || top(cow).is_some_and(|d| d.opens > 0) {
+                    postponed.push(c.glue);
+                }
+            }
+            if postponed.is_empty() {
+                continue;
+            }
+            let mut patched = (*inst.vg).clone();
+            for g in postponed {
+                for seg in &mut patched.lvs[g].segments {
+                    if let lvm_meta::model::SegmentKind::Snapshot { merging, .. } = &mut seg.kind {
+                        *merging = false;
+                    }
+                }
+            }
+            patched.derive_roles();
+            inst.vg = std::sync::Arc::new(patched);
+        }
+    }
+
     /// Starts the merges of the loaded `snapshot-merge` tables; forgets
     /// those no longer loaded.
     fn note_merges(&mut self, poll: bool) {
@@ -836,7 +886,8 @@ impl Table {
             let mut n = 1;
             crate::snapshot::finish_merge(sys, inst, lv, &w, &mut n)?;
             let mut log = Vec::new();
-            let now = crate::scan(&self.devices, false, &mut log)?;
+            let mut now = crate::scan(&self.devices, false, &mut log)?;
+            self.postpone_merges(&mut now);
             let now: &'static System = Box::leak(Box::new(now));
             let lines = self.reload(now, &[], false, true)?;
             for l in lines {

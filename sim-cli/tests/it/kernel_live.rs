@@ -896,6 +896,53 @@ fn a_merge_runs_in_the_kernel_while_the_origin_reads_the_same() {
 /// acknowledged is in the origin, the snapshot still reads as the origin
 /// did before any of them (an exception is on the image before the origin
 /// chunk it saves is overwritten), and the next kernel serves the same.
+/// `lvconvert --merge` while the origin is open: lvm2 delays the merge,
+/// the kernel keeps its tables and the origin keeps copying into the
+/// snapshot; the origin's next activation starts the merge.
+#[test]
+fn a_merge_of_an_open_origin_waits_for_its_next_activation() {
+    use std::os::unix::fs::FileExt;
+    let t = common::scratch();
+    let devs = fresh_vg(t.path(), 8, 4);
+    let kdir = t.path().join("k");
+    let k = Running::start(&devs, &kdir);
+    let origin = k.file("vg/origin");
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&origin)
+        .unwrap();
+    f.write_all_at(&[b'B'; 4096], 0).unwrap();
+    wait_handles(&k, "vg-origin", 1);
+    let tables = live(&devs, &kdir, &["dmsetup", "table"]).text();
+    let out = live(&devs, &kdir, &["lvconvert", "--merge", "vg/snap"]);
+    assert!(out.ok(), "{}", out.stderr);
+    assert_eq!(
+        out.text(),
+        "  Delaying merge since origin is open.\n  \
+         Merging of snapshot vg/snap will occur on next activation of vg/origin.\n"
+    );
+    assert_eq!(live(&devs, &kdir, &["dmsetup", "table"]).text(), tables);
+    // Still snapshot-origin: a write copies the old chunk into the store.
+    f.write_all_at(&[b'C'; 4096], 4096).unwrap();
+    drop(f);
+    wait_handles(&k, "vg-origin", 0);
+    let snap = std::fs::read(k.file("vg/snap")).unwrap();
+    assert!(
+        snap[..8192].iter().all(|b| *b == 0),
+        "the snapshot lost its view"
+    );
+    // Deactivated and activated again, nothing open: the merge runs (at
+    // once: no merge rate) and lvm2's poller ends it; the origin keeps the
+    // number it took after its layers (-real 0, -cow 1, origin 2).
+    for a in ["-an", "-ay"] {
+        let o = live(&devs, &kdir, &["lvchange", a, "vg/origin"]);
+        assert!(o.ok(), "lvchange {a}: {}", o.stderr);
+    }
+    assert_eq!(minors(&k), [("vg-origin".to_owned(), 2)]);
+    assert!(std::fs::read(&origin).unwrap() == snap);
+    k.stop();
+}
+
 #[test]
 fn a_kernel_killed_during_writes_keeps_what_it_acknowledged() {
     use std::os::unix::fs::FileExt;
