@@ -465,6 +465,22 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<bool> {
+    run_only(sys, show, devno, minors, names, None, out, err)
+}
+
+/// [`run`] over the devices named in `only` (all the images' devices if
+/// `None`): a running kernel's loaded devices.
+#[allow(clippy::too_many_arguments)]
+pub fn run_only(
+    sys: &System,
+    show: Show,
+    devno: &[(String, String)],
+    minors: &[(String, u32)],
+    names: &[String],
+    only: Option<&[String]>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<bool> {
     let number = |i: usize| {
         devno
             .iter()
@@ -477,7 +493,11 @@ pub fn run(
         Show::Table => table(sys, &number, minors, &mut buf)?,
     }
     let text = String::from_utf8_lossy(&buf);
-    let lines: Vec<(&str, &str)> = text.lines().filter_map(|l| l.split_once(": ")).collect();
+    let lines: Vec<(&str, &str)> = text
+        .lines()
+        .filter_map(|l| l.split_once(": "))
+        .filter(|(n, _)| only.is_none_or(|o| o.iter().any(|x| x == n)))
+        .collect();
     if names.is_empty() {
         for (name, rest) in &lines {
             writeln!(out, "{name}: {rest}")?;

@@ -117,6 +117,10 @@ pub enum MergeStart {
         /// Merge runs after which to stop; `None` runs to the end.
         stop_after: Option<usize>,
     },
+    /// As lvm2 with an active origin under a running [`crate::kernel`]:
+    /// the snapshot is marked as merging and the kernel, reloading the
+    /// origin, runs the merge; lvm2's poller (or `lvpoll`) ends it.
+    Kernel,
 }
 
 /// `lvconvert --merge VG/SNAP`: marks the snapshot as merging (first
@@ -179,6 +183,10 @@ pub fn lvconvert_merge(
             return Ok(());
         }
         MergeStart::Now { stop_after } => stop_after,
+        MergeStart::Kernel => {
+            writeln!(out, "  Merging of volume {vgname}/{snap} started.")?;
+            return Ok(());
+        }
     };
     writeln!(out, "  Merging of volume {vgname}/{snap} started.")?;
     out.flush()?;
@@ -509,4 +517,25 @@ fn merge_stopped(vg: &Vg, origin: usize, runs: usize) -> Error {
         "lvmsim: merge into {}/{} stopped after {runs} merge run(s); it resumes at the next activation (vgchange -ay {})",
         vg.name, vg.lvs[origin].name, vg.name
     ))
+}
+
+/// `lvchange -ay --poll n VG/LV...`: activates the LVs as
+/// [`crate::lv::lvchange`] does, but a pending merge into one of them is
+/// only started (its runs made on the images), not finished: the
+/// snapshot stays in the metadata, merging, until `lvpoll` (as
+/// `vgchange -ay --poll n` leaves it).
+pub fn lvchange_activate_nopoll(sys: &System, targets: &[String], w: &Writer) -> Result<()> {
+    let named = crate::lv::lvs_named(sys, targets, true)?;
+    let mut cur = rescan(sys)?;
+    for (vgname, _, lvname) in named {
+        let inst = crate::write::changeable(&cur, &vgname)?;
+        let li = inst.vg.lv_index_or_err(&lvname)?;
+        if !inst.vg.roles[li].merging_origin {
+            continue;
+        }
+        crate::write::openable_rw(&cur, inst.pv_devices.iter().flatten().copied())?;
+        run_merges(&cur, inst, Some(li), w)?;
+        cur = rescan(&cur)?;
+    }
+    Ok(())
 }

@@ -361,6 +361,10 @@ pub(crate) struct LvchangeArgs {
     #[arg(long, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "text",
           value_parser = ["text", "json"], require_equals = true)]
     pub(crate) explain: Option<String>,
+    /// With `-ay`: `n` starts a pending merge without polling it to its
+    /// end (`lvpoll` finishes it).
+    #[arg(long = "poll", value_name = "y|n")]
+    pub(crate) poll: Option<Yn>,
 }
 
 #[derive(Args, Debug)]
@@ -1015,6 +1019,10 @@ pub(crate) enum KernelCmd {
         /// invalidation) to DIR/kernel.log.
         #[arg(long)]
         explain: bool,
+        /// Run merges in the background at N batches a second (the
+        /// default runs each merge to its end as soon as it starts).
+        #[arg(long = "merge-rate", value_name = "N")]
+        merge_rate: Option<u32>,
     },
     /// Flush the images, unmount the devices and end the kernel (refused
     /// while a device is open); waits until its process has ended.

@@ -295,9 +295,19 @@ fn run(cli: &Cli) -> Result<i32> {
     // Every image the command reads or writes is locked before it is read
     // (shared for readers, exclusive for writers) and stays locked to the end.
     let mut policy = lvmsim::lock::Policy::from_flags(cli.nolocking, cli.lock_opt.is_some());
-    let live = live_kernel(cli, access)?;
+    let live = live_kernel(cli)?;
+    // A command that changes the images a kernel holds runs while the
+    // kernel's devices are suspended, and the kernel reloads them after.
+    if let Some(s) = &live {
+        kernel_refuse_open(&cli.cmd, s)?;
+    }
+    let mut transaction = match (&live, access) {
+        (Some(_), a) if a != Access::Read => Some(kernel_transaction(cli)?),
+        _ => None,
+    };
     if live.is_some() {
-        // The kernel holds the images; reports read beside it.
+        // The kernel holds the images: reports read beside it, and a
+        // command that writes does so while the kernel is suspended.
         policy.locking = false;
     }
     let notify = &mut |m: &str| eprintln!("  {m}");
@@ -340,6 +350,9 @@ fn run(cli: &Cli) -> Result<i32> {
     };
     let line = raw_cmd_line();
     let mut code = 0;
+    // A merge the running kernel runs, which this lvconvert polls: the
+    // origin (`VG/LV`), the snapshot (`LV`) and the interval in seconds.
+    let mut kernel_merge: Option<(String, String, u64)> = None;
     match &cli.cmd {
         Cmd::Pvs(a) | Cmd::Vgs(a) | Cmd::Lvs(a) => {
             let kind = match &cli.cmd {
@@ -349,7 +362,7 @@ fn run(cli: &Cli) -> Result<i32> {
             };
             let mut opts = report_options(a)?;
             if let Some(s) = &live {
-                opts.active = true;
+                opts.active = lvmsim::kernel::any_active(s);
                 opts.open = lvmsim::kernel::open_lvs(s);
             }
             let sys = scan(&mut err)?;
@@ -441,7 +454,7 @@ fn run(cli: &Cli) -> Result<i32> {
         }) => {
             let mut devs = dm_devices(list, &scan(&mut err)?)?;
             if let Some(s) = &live {
-                lvmsim::kernel::live_open_counts(s, &mut devs);
+                devs = lvmsim::kernel::live_devices(s, devs);
             }
             let name = name.as_deref();
             code = if *columns {
@@ -454,13 +467,19 @@ fn run(cli: &Cli) -> Result<i32> {
         Cmd::Dmsetup(DmsetupArgs {
             cmd: DmCmd::Ls { tree, list },
         }) => {
-            let devs = dm_devices(list, &scan(&mut err)?)?;
+            let mut devs = dm_devices(list, &scan(&mut err)?)?;
+            if let Some(s) = &live {
+                devs = lvmsim::kernel::live_devices(s, devs);
+            }
             dmsetup::ls(&devs, *tree, &mut out)?;
         }
         Cmd::Dmsetup(DmsetupArgs {
             cmd: DmCmd::Deps { list, name },
         }) => {
-            let devs = dm_devices(list, &scan(&mut err)?)?;
+            let mut devs = dm_devices(list, &scan(&mut err)?)?;
+            if let Some(s) = &live {
+                devs = lvmsim::kernel::live_devices(s, devs);
+            }
             code = dmsetup::deps(&devs, name.as_deref(), &mut out, &mut err)?;
         }
         Cmd::Dmsetup(DmsetupArgs { cmd }) => {
@@ -475,8 +494,40 @@ fn run(cli: &Cli) -> Result<i32> {
             };
             let devno = devnos(devno)?;
             let sys = scan(&mut err)?;
-            let minors = minors(minor)?;
-            if !dmsetup::run(&sys, show, &devno, &minors, names, &mut out, &mut err)? {
+            let mut minors = minors(minor)?;
+            // A running kernel's tables are its own.
+            if let (Some(s), dmsetup::Show::Table) = (&live, show) {
+                let disks: Vec<(String, String)> = sys
+                    .devices
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, d)| {
+                        let (_, v) = devno.iter().find(|(n, _)| *n == d.image.path)?;
+                        Some((format!("7:{i}"), v.clone()))
+                    })
+                    .collect();
+                if !lvmsim::kernel::write_tables(s, names, &disks, &mut out, &mut err)? {
+                    code = 1;
+                }
+                out.flush()?;
+                return Ok(code);
+            }
+            let only: Option<Vec<String>> = live
+                .as_ref()
+                .map(|s| s.devices.iter().map(|d| d.name.clone()).collect());
+            if let Some(s) = &live {
+                minors = lvmsim::kernel::live_minors(s);
+            }
+            if !dmsetup::run_only(
+                &sys,
+                show,
+                &devno,
+                &minors,
+                names,
+                only.as_deref(),
+                &mut out,
+                &mut err,
+            )? {
                 code = 1;
             }
         }
@@ -509,10 +560,38 @@ fn run(cli: &Cli) -> Result<i32> {
             let interval = a.interval.map(|i| format!(" -i {i}")).unwrap_or_default();
             let mut w = ctx.writer(&format!("lvconvert --merge{interval} {}", a.lv));
             w.explain = a.explain.as_ref().map(|_| Default::default());
-            let start = match (a.now, a.interrupt_after) {
+            let mut start = match (a.now, a.interrupt_after) {
                 (_, Some(0)) | (false, None) => snapshot::MergeStart::NextActivation,
                 (_, stop_after) => snapshot::MergeStart::Now { stop_after },
             };
+            // An active origin under a running kernel: the kernel merges.
+            if let (Some(s), false) = (&live, a.now) {
+                if let Some((vg, origin)) = lvmsim::kernel::origin_of(&sys, &a.lv) {
+                    if let Some(open) = lvmsim::kernel::top_device(s, &vg, &origin) {
+                        let snap = a.lv.rsplit('/').next().unwrap_or(&a.lv);
+                        let snap_open = lvmsim::kernel::top_device(s, &vg, snap).unwrap_or(0);
+                        // lvm2 delays the merge of an open origin or
+                        // snapshot (the kernel keeps its tables).
+                        if open > 0 {
+                            writeln!(out, "  Delaying merge since origin is open.")?;
+                        } else if snap_open > 0 {
+                            writeln!(out, "  Delaying merge since snapshot is open.")?;
+                        } else {
+                            start = snapshot::MergeStart::Kernel;
+                        }
+                    }
+                }
+            }
+            if start == snapshot::MergeStart::Kernel {
+                if let Some((vg, origin)) = lvmsim::kernel::origin_of(&sys, &a.lv) {
+                    let snap = a.lv.rsplit('/').next().unwrap_or(&a.lv);
+                    kernel_merge = Some((
+                        format!("{vg}/{origin}"),
+                        snap.to_owned(),
+                        a.interval.unwrap_or(15),
+                    ));
+                }
+            }
             let done = snapshot::lvconvert_merge(&sys, &a.lv, start, None, &w, &mut out);
             explain(&w, &a.explain, &mut out)?;
             done?;
@@ -528,7 +607,13 @@ fn run(cli: &Cli) -> Result<i32> {
             let mut w = w;
             w.explain = a.explain.as_ref().map(|_| Default::default());
             let poll = a.poll == Yn::Y;
-            let done = vg::vgchange(&sys, &a.vg, activate, poll, a.interrupt_after, &w, &mut out);
+            // Under a running kernel the kernel runs the merges.
+            let interrupt_after = if live.is_some() {
+                Some(0)
+            } else {
+                a.interrupt_after
+            };
+            let done = vg::vgchange(&sys, &a.vg, activate, poll, interrupt_after, &w, &mut out);
             explain(&w, &a.explain, &mut out)?;
             done?;
         }
@@ -657,7 +742,18 @@ fn run(cli: &Cli) -> Result<i32> {
             let sys = scan(&mut err)?;
             let mut w = ctx.writer(&line);
             w.explain = a.explain.as_ref().map(|_| Default::default());
-            let done = lv::lvchange(&sys, &a.lvs, &o, &w, &mut out);
+            let done = if live.is_some()
+                && o.activate == Some(true)
+                && o.addtag.is_empty()
+                && o.deltag.is_empty()
+            {
+                // The kernel activates, and runs the merges.
+                lvmsim::kernel::activation_targets(&sys, &a.lvs)
+            } else if a.poll == Some(Yn::N) && o.activate == Some(true) {
+                lvmsim::snapshot::lvchange_activate_nopoll(&sys, &a.lvs, &w)
+            } else {
+                lv::lvchange(&sys, &a.lvs, &o, &w, &mut out)
+            };
             explain(&w, &a.explain, &mut out)?;
             done?;
         }
@@ -793,6 +889,19 @@ fn run(cli: &Cli) -> Result<i32> {
                 _ => out.write_all(text.as_bytes())?,
             }
         }
+    }
+    out.flush()?;
+    if let Some(t) = transaction.take() {
+        let (changes, activate_new) = kernel_changes(&cli.cmd);
+        let poll = !matches!(&cli.cmd, Cmd::Lvchange(a) if a.poll == Some(Yn::N))
+            && !matches!(&cli.cmd, Cmd::Vgchange(a) if a.poll == Yn::N);
+        let lines = t.commit(changes, activate_new, poll)?;
+        if cli.verbose > 0 {
+            kernel_verbose(&cli.cmd, &lines);
+        }
+    }
+    if let (Some((origin, snap, interval)), Some(dir)) = (&kernel_merge, kernel_dir(cli)) {
+        poll_kernel_merge(&dir, origin, snap, *interval, &mut out)?;
     }
     out.flush()?;
     Ok(code)
@@ -1000,6 +1109,7 @@ fn kernel(cli: &Cli, cmd: &args::KernelCmd) -> Result<i32> {
             foreground: true,
             nbd,
             explain,
+            merge_rate,
         } => {
             let opts = kernel::Options {
                 dir: dir.clone(),
@@ -1007,6 +1117,7 @@ fn kernel(cli: &Cli, cmd: &args::KernelCmd) -> Result<i32> {
                 policy: lvmsim::lock::Policy::from_flags(cli.nolocking, cli.lock_opt.is_some()),
                 nbd: nbd.as_deref().map(kernel::NbdAddr::parse).transpose()?,
                 explain: *explain,
+                merge_rate: *merge_rate,
             };
             let k = match kernel::Kernel::start(&opts, Box::new(std::io::stderr())) {
                 Ok(k) => k,
@@ -1043,7 +1154,11 @@ fn kernel(cli: &Cli, cmd: &args::KernelCmd) -> Result<i32> {
             Ok(0)
         }
         KernelCmd::Start {
-            dir, nbd, explain, ..
+            dir,
+            nbd,
+            explain,
+            merge_rate,
+            ..
         } => {
             // A bad address is refused here, before any process starts.
             if let Some(n) = nbd {
@@ -1082,6 +1197,9 @@ fn kernel(cli: &Cli, cmd: &args::KernelCmd) -> Result<i32> {
             }
             if *explain {
                 c.arg("--explain");
+            }
+            if let Some(r) = merge_rate {
+                c.arg("--merge-rate").arg(r.to_string());
             }
             c.arg(dir);
             // Its own process group: a terminal's ^C for this command does
@@ -1126,27 +1244,156 @@ fn kernel(cli: &Cli, cmd: &args::KernelCmd) -> Result<i32> {
     }
 }
 
-/// The running kernel named by --kernel or $LVMSIM_KERNEL, if any: its
-/// state for the reports; a command that writes is refused while it holds
-/// the images.
-fn live_kernel(cli: &Cli, access: Access) -> Result<Option<lvmsim::kernel::Status>> {
-    let Some(dir) = cli
-        .kernel
+/// The directory of the running kernel named by --kernel or
+/// $LVMSIM_KERNEL.
+fn kernel_dir(cli: &Cli) -> Option<PathBuf> {
+    cli.kernel
         .clone()
         .or_else(|| std::env::var_os("LVMSIM_KERNEL").map(PathBuf::from))
-    else {
+}
+
+/// The running kernel named by --kernel or $LVMSIM_KERNEL, if any: its
+/// state for the reports and for the commands that change what it has
+/// loaded.
+fn live_kernel(cli: &Cli) -> Result<Option<lvmsim::kernel::Status>> {
+    let Some(dir) = kernel_dir(cli) else {
         return Ok(None);
     };
-    let status = lvmsim::kernel::status(&dir)?;
-    if access != Access::Read {
-        return Err(Error::Refused(format!(
-            "the lvmsim kernel in {} holds the images; stop it (lvmsim kernel stop {}) \
-             before changing them",
-            dir.display(),
-            dir.display()
-        )));
+    Ok(Some(lvmsim::kernel::status(&dir)?))
+}
+
+/// Suspends the running kernel's devices for a command that changes the
+/// images (see [`lvmsim::kernel::Transaction`]).
+fn kernel_transaction(cli: &Cli) -> Result<lvmsim::kernel::Transaction> {
+    let dir = kernel_dir(cli).ok_or_else(|| Error::Refused("no kernel named".into()))?;
+    lvmsim::kernel::Transaction::begin(&dir)
+}
+
+/// lvm2's polling of a merge the running kernel in `dir` runs into
+/// `origin` (`VG/LV`): `Merged:` at once and every `interval` seconds,
+/// until the kernel has ended it (removing snapshot `snap`); then lvm2's
+/// end lines.
+fn poll_kernel_merge(
+    dir: &std::path::Path,
+    origin: &str,
+    snap: &str,
+    interval: u64,
+    out: &mut dyn Write,
+) -> Result<()> {
+    loop {
+        let s = lvmsim::kernel::status(dir)?;
+        match s.merges.iter().find(|m| m.origin == origin) {
+            Some(m) => {
+                writeln!(out, "  {origin}: Merged: {:.2}%", m.percent)?;
+                out.flush()?;
+            }
+            None => {
+                writeln!(out, "  {origin}: Merged: 100.00%")?;
+                writeln!(
+                    out,
+                    "  Merge of snapshot into logical volume {origin} has finished."
+                )?;
+                writeln!(out, "  Logical volume \"{snap}\" successfully removed.")?;
+                return Ok(());
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_secs(interval.max(1)));
     }
-    Ok(Some(status))
+}
+
+/// lvm2's refusal of a deactivation or removal of an LV open in the
+/// running kernel, before anything changes.
+fn kernel_refuse_open(cmd: &Cmd, s: &lvmsim::kernel::Status) -> Result<()> {
+    use lvmsim::kernel::{refuse_open, Taking};
+    let split = |a: &str| -> (String, Option<String>) {
+        let a = a.strip_prefix("/dev/").unwrap_or(a);
+        match a.split_once('/') {
+            Some((vg, lv)) => (vg.to_owned(), Some(lv.to_owned())),
+            None => (a.to_owned(), None),
+        }
+    };
+    let (args, taking): (Vec<&String>, Taking) = match cmd {
+        Cmd::Lvchange(a) if a.activate == Some(Yn::N) => {
+            (a.lvs.iter().collect(), Taking::Deactivate)
+        }
+        Cmd::Vgchange(a) if a.activate == Yn::N => (vec![&a.vg], Taking::Deactivate),
+        Cmd::Lvremove(a) => (a.lvs.iter().collect(), Taking::Remove),
+        _ => return Ok(()),
+    };
+    for a in args {
+        let (vg, lv) = split(a);
+        if lv.is_none() && taking == Taking::Remove {
+            continue;
+        }
+        refuse_open(s, &vg, lv.as_deref(), taking)?;
+    }
+    Ok(())
+}
+
+/// What a command asks of the running kernel's activation: the LVs (or
+/// VGs) it activates or deactivates, and whether the LVs it creates are
+/// active (`lvcreate` without `-an`; a snapshot follows its origin).
+fn kernel_changes(cmd: &Cmd) -> (Vec<lvmsim::kernel::Change>, bool) {
+    let vg_lv = |a: &str| -> (String, Option<String>) {
+        let a = a.strip_prefix("/dev/").unwrap_or(a);
+        match a.split_once('/') {
+            Some((vg, lv)) => (vg.to_owned(), Some(lv.to_owned())),
+            None => (a.to_owned(), None),
+        }
+    };
+    match cmd {
+        Cmd::Lvchange(a) => match a.activate {
+            Some(y) => (
+                a.lvs
+                    .iter()
+                    .map(|l| {
+                        let (vg, lv) = vg_lv(l);
+                        lvmsim::kernel::Change {
+                            activate: y == Yn::Y,
+                            vg,
+                            lv,
+                        }
+                    })
+                    .collect(),
+                false,
+            ),
+            None => (Vec::new(), false),
+        },
+        Cmd::Vgchange(a) => (
+            vec![lvmsim::kernel::Change {
+                activate: a.activate == Yn::Y,
+                vg: vg_lv(&a.vg).0,
+                lv: None,
+            }],
+            false,
+        ),
+        Cmd::Lvcreate(a) => (Vec::new(), a.activate != Yn::N && !a.snapshot),
+        _ => (Vec::new(), false),
+    }
+}
+
+/// lvm2's `-v` lines of an activation change: lvchange names each LV it
+/// activates or deactivates, then the kernel's steps follow.
+fn kernel_verbose(cmd: &Cmd, steps: &[String]) {
+    if let Cmd::Lvchange(a) = cmd {
+        for l in &a.lvs {
+            let l = l.strip_prefix("/dev/").unwrap_or(l);
+            match a.activate {
+                Some(Yn::Y) => {
+                    eprintln!("  Activating logical volume {l}.");
+                    eprintln!(
+                        "  activation/volume_list configuration setting not defined: \
+                         Checking only host tags for {l}."
+                    );
+                }
+                Some(Yn::N) => eprintln!("  Deactivating logical volume {l}."),
+                None => {}
+            }
+        }
+    }
+    for s in steps {
+        eprintln!("  {s}");
+    }
 }
 
 /// Prints what the command did in the snapshot stores when `--explain`

@@ -4,9 +4,11 @@
 //! `/dev`. Files are opened in direct-I/O mode, so every read and write
 //! reaches the table (no page cache stands between a snapshot's
 //! invalidation and its readers); each open handle counts in the device's
-//! open count.
+//! open count. The tree follows the table as devices are loaded and
+//! removed; a handle names the device it opened, so once that device is
+//! removed its requests fail with EIO.
 
-use super::table::Table;
+use super::table::{Shared, Table};
 use fuser::{
     Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, LockOwner,
     OpenFlags, ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyWrite,
@@ -16,30 +18,32 @@ use std::ffi::OsStr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-/// How long the kernel may cache names and attributes (they never change
-/// while the kernel runs).
-const TTL: Duration = Duration::from_secs(1);
+/// How long the kernel may cache names and attributes: not at all, since
+/// devices come and go (and change size) while the kernel runs.
+const TTL: Duration = Duration::ZERO;
 
-/// What a node of the tree is.
-enum Kind {
-    /// A directory and its children (inode numbers).
-    Dir(Vec<u64>),
-    /// Device `usize` of the table.
-    Dev(usize),
-    /// A symbolic link and its target.
-    Link(String),
+/// What an inode is. Numbers are given out as names are first seen and
+/// stay with their name: a device made again under its old name gets its
+/// old inode (an open file is tied to the device it opened by its handle,
+/// not by the inode).
+#[derive(Clone, PartialEq, Eq)]
+enum Node {
+    /// The root.
+    Root,
+    /// `mapper`.
+    Mapper,
+    /// `mapper/NAME`.
+    Dev(String),
+    /// `VG`.
+    VgDir(String),
+    /// `VG/LV`, a link to its device.
+    Link(String, String),
 }
 
-struct Node {
-    name: String,
-    parent: u64,
-    kind: Kind,
-}
-
-/// The filesystem: a fixed tree over the shared table.
+/// The filesystem: a tree computed from the shared table at each request.
 pub(crate) struct DevFs {
-    nodes: Vec<Node>,
-    table: Arc<Mutex<Table>>,
+    nodes: Mutex<Vec<Node>>,
+    table: Arc<Shared>,
     born: SystemTime,
 }
 
@@ -48,79 +52,98 @@ const ROOT: u64 = 1;
 
 impl DevFs {
     /// The tree of `table`'s devices.
-    pub fn new(table: Arc<Mutex<Table>>) -> DevFs {
-        const MAPPER: u64 = 2;
-        let mut nodes = vec![
-            Node {
-                name: String::new(),
-                parent: ROOT,
-                kind: Kind::Dir(vec![MAPPER]),
-            },
-            Node {
-                name: crate::names::DM_SUBDIR.to_owned(),
-                parent: ROOT,
-                kind: Kind::Dir(Vec::new()),
-            },
-        ];
-        // (device name, `VG/LV` link if any), in table order.
-        let devs: Vec<(String, Option<(String, String)>)> = lock(&table)
-            .devs
-            .iter()
-            .map(|d| (d.name.clone(), d.link.clone()))
-            .collect();
-        // Adds a node under `parent`; returns its inode number.
-        let add = |nodes: &mut Vec<Node>, parent: u64, name: String, kind: Kind| -> u64 {
-            nodes.push(Node { name, parent, kind });
-            let ino = nodes.len() as u64;
-            if let Kind::Dir(c) = &mut nodes[(parent - 1) as usize].kind {
-                c.push(ino);
-            }
-            ino
-        };
-        for (i, (name, _)) in devs.iter().enumerate() {
-            add(&mut nodes, MAPPER, name.clone(), Kind::Dev(i));
-        }
-        for (name, link) in devs {
-            let Some((vg, lv)) = link else {
-                continue;
-            };
-            // The VG's directory: a root entry other than `mapper`.
-            let dir =
-                match nodes.iter().skip(2).position(|n| {
-                    n.parent == ROOT && n.name == vg && matches!(n.kind, Kind::Dir(_))
-                }) {
-                    Some(p) => p as u64 + 3,
-                    None => add(&mut nodes, ROOT, vg, Kind::Dir(Vec::new())),
-                };
-            let target = format!("../{}/{name}", crate::names::DM_SUBDIR);
-            add(&mut nodes, dir, lv, Kind::Link(target));
-        }
+    pub fn new(table: Arc<Shared>) -> DevFs {
         DevFs {
-            nodes,
+            nodes: Mutex::new(vec![Node::Root, Node::Mapper]),
             table,
             born: SystemTime::now(),
         }
     }
 
-    fn node(&self, ino: INodeNo) -> Result<&Node, Errno> {
-        usize::try_from(ino.0)
-            .ok()
-            .and_then(|i| i.checked_sub(1))
-            .and_then(|i| self.nodes.get(i))
-            .ok_or(Errno::ENOENT)
+    fn nodes(&self) -> MutexGuard<'_, Vec<Node>> {
+        self.nodes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn attr(&self, ino: u64) -> FileAttr {
-        let n = &self.nodes[(ino - 1) as usize];
-        let (kind, perm, size, nlink) = match &n.kind {
-            Kind::Dir(_) => (FileType::Directory, 0o755, 0, 2),
-            Kind::Dev(d) => (
+    /// The inode of `n`, given out now if it had none.
+    fn ino(&self, n: Node) -> u64 {
+        let mut nodes = self.nodes();
+        match nodes.iter().position(|x| *x == n) {
+            Some(i) => i as u64 + 1,
+            None => {
+                nodes.push(n);
+                nodes.len() as u64
+            }
+        }
+    }
+
+    /// The node of inode `ino`, if it still names something.
+    fn node(&self, t: &Table, ino: INodeNo) -> Result<Node, Errno> {
+        let n = usize::try_from(ino.0)
+            .ok()
+            .and_then(|i| i.checked_sub(1))
+            .and_then(|i| self.nodes().get(i).cloned())
+            .ok_or(Errno::ENOENT)?;
+        let exists = match &n {
+            Node::Root | Node::Mapper => true,
+            Node::Dev(name) => t.by_name(name).is_some(),
+            Node::VgDir(vg) => t
+                .devs
+                .iter()
+                .any(|d| d.link.as_ref().is_some_and(|l| l.0 == *vg)),
+            Node::Link(vg, lv) => link_target(t, vg, lv).is_some(),
+        };
+        if exists {
+            Ok(n)
+        } else {
+            Err(Errno::ENOENT)
+        }
+    }
+
+    /// The children of a directory node (name, node).
+    fn children(&self, t: &Table, n: &Node) -> Vec<(String, Node)> {
+        match n {
+            Node::Root => {
+                let mut out = vec![(crate::names::DM_SUBDIR.to_owned(), Node::Mapper)];
+                for d in &t.devs {
+                    if let Some((vg, _)) = &d.link {
+                        if !out.iter().any(|(n, _)| n == vg) {
+                            out.push((vg.clone(), Node::VgDir(vg.clone())));
+                        }
+                    }
+                }
+                out
+            }
+            Node::Mapper => t
+                .devs
+                .iter()
+                .map(|d| (d.name.clone(), Node::Dev(d.name.clone())))
+                .collect(),
+            Node::VgDir(vg) => t
+                .devs
+                .iter()
+                .filter_map(|d| d.link.as_ref())
+                .filter(|l| l.0 == *vg)
+                .map(|l| (l.1.clone(), Node::Link(l.0.clone(), l.1.clone())))
+                .collect(),
+            Node::Dev(_) | Node::Link(..) => Vec::new(),
+        }
+    }
+
+    fn attr(&self, t: &Table, ino: u64, n: &Node) -> FileAttr {
+        let (kind, perm, size, nlink) = match n {
+            Node::Root | Node::Mapper | Node::VgDir(_) => (FileType::Directory, 0o755, 0, 2),
+            Node::Dev(name) => (
                 FileType::RegularFile,
                 0o660,
-                lock(&self.table).devs[*d].size,
+                t.by_name(name).map_or(0, |d| d.size),
                 1,
             ),
-            Kind::Link(t) => (FileType::Symlink, 0o777, t.len() as u64, 1),
+            Node::Link(vg, lv) => (
+                FileType::Symlink,
+                0o777,
+                link_target(t, vg, lv).map_or(0, |s| s.len() as u64),
+                1,
+            ),
         };
         FileAttr {
             ino: INodeNo(ino),
@@ -140,20 +163,14 @@ impl DevFs {
             flags: 0,
         }
     }
-
-    fn dev(&self, ino: INodeNo) -> Result<usize, Errno> {
-        match self.node(ino)?.kind {
-            Kind::Dev(d) => Ok(d),
-            Kind::Dir(_) => Err(Errno::EISDIR),
-            Kind::Link(_) => Err(Errno::EINVAL),
-        }
-    }
 }
 
-/// The table, even if a request panicked while holding it (its state is
-/// on the images after every request).
-fn lock(t: &Mutex<Table>) -> MutexGuard<'_, Table> {
-    t.lock().unwrap_or_else(|p| p.into_inner())
+/// `../mapper/NAME` for the link `VG/LV`, if the LV's device is loaded.
+fn link_target(t: &Table, vg: &str, lv: &str) -> Option<String> {
+    t.devs
+        .iter()
+        .find(|d| d.link.as_ref().is_some_and(|l| l.0 == vg && l.1 == lv))
+        .map(|d| format!("../{}/{}", crate::names::DM_SUBDIR, d.name))
 }
 
 fn errno(e: &std::io::Error) -> Errno {
@@ -162,45 +179,55 @@ fn errno(e: &std::io::Error) -> Errno {
 
 impl Filesystem for DevFs {
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        let found = match self.node(parent) {
-            Ok(Node {
-                kind: Kind::Dir(c), ..
-            }) => c
-                .iter()
-                .copied()
-                .find(|&i| OsStr::new(&self.nodes[(i - 1) as usize].name) == name),
-            _ => None,
-        };
+        let t = self.table.lock();
+        let found = self.node(&t, parent).ok().and_then(|p| {
+            self.children(&t, &p)
+                .into_iter()
+                .find(|(n, _)| OsStr::new(n) == name)
+        });
         match found {
-            Some(ino) => reply.entry(&TTL, &self.attr(ino), Generation(0)),
+            Some((_, n)) => {
+                let ino = self.ino(n.clone());
+                reply.entry(&TTL, &self.attr(&t, ino, &n), Generation(0));
+            }
             None => reply.error(Errno::ENOENT),
         }
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        match self.node(ino) {
-            Ok(_) => reply.attr(&TTL, &self.attr(ino.0)),
+        let t = self.table.lock();
+        match self.node(&t, ino) {
+            Ok(n) => reply.attr(&TTL, &self.attr(&t, ino.0, &n)),
             Err(e) => reply.error(e),
         }
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
-        match self.node(ino) {
-            Ok(Node {
-                kind: Kind::Link(t),
-                ..
-            }) => reply.data(t.as_bytes()),
+        let t = self.table.lock();
+        match self.node(&t, ino) {
+            Ok(Node::Link(vg, lv)) => match link_target(&t, &vg, &lv) {
+                Some(s) => reply.data(s.as_bytes()),
+                None => reply.error(Errno::ENOENT),
+            },
             Ok(_) => reply.error(Errno::EINVAL),
             Err(e) => reply.error(e),
         }
     }
 
+    /// The handle is the device's id: the file keeps the device it
+    /// opened, and fails with EIO once that device is removed.
     fn open(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        match self.dev(ino) {
-            Ok(d) => {
-                lock(&self.table).devs[d].opens += 1;
-                reply.opened(FileHandle(0), FopenFlags::FOPEN_DIRECT_IO);
+        let mut t = self.table.lock();
+        match self.node(&t, ino) {
+            Ok(Node::Dev(name)) => {
+                let Some(id) = t.by_name(&name).map(|d| d.id) else {
+                    return reply.error(Errno::ENOENT);
+                };
+                t.open(id);
+                reply.opened(FileHandle(id), FopenFlags::FOPEN_DIRECT_IO);
             }
+            Ok(Node::Link(..)) => reply.error(Errno::EINVAL),
+            Ok(_) => reply.error(Errno::EISDIR),
             Err(e) => reply.error(e),
         }
     }
@@ -208,36 +235,29 @@ impl Filesystem for DevFs {
     fn release(
         &self,
         _req: &Request,
-        ino: INodeNo,
-        _fh: FileHandle,
+        _ino: INodeNo,
+        fh: FileHandle,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        if let Ok(d) = self.dev(ino) {
-            let mut t = lock(&self.table);
-            t.devs[d].opens = t.devs[d].opens.saturating_sub(1);
-        }
+        self.table.lock().close(fh.0);
         reply.ok();
     }
 
     fn read(
         &self,
         _req: &Request,
-        ino: INodeNo,
-        _fh: FileHandle,
+        _ino: INodeNo,
+        fh: FileHandle,
         offset: u64,
         size: u32,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        let d = match self.dev(ino) {
-            Ok(d) => d,
-            Err(e) => return reply.error(e),
-        };
-        match lock(&self.table).read(d, offset, size as usize) {
+        match self.table.io().read(fh.0, offset, size as usize) {
             Ok(buf) => reply.data(&buf),
             Err(e) => reply.error(errno(&e)),
         }
@@ -246,8 +266,8 @@ impl Filesystem for DevFs {
     fn write(
         &self,
         _req: &Request,
-        ino: INodeNo,
-        _fh: FileHandle,
+        _ino: INodeNo,
+        fh: FileHandle,
         offset: u64,
         data: &[u8],
         _write_flags: WriteFlags,
@@ -255,11 +275,7 @@ impl Filesystem for DevFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        let d = match self.dev(ino) {
-            Ok(d) => d,
-            Err(e) => return reply.error(e),
-        };
-        match lock(&self.table).write(d, offset, data) {
+        match self.table.io().write(fh.0, offset, data) {
             Ok(n) => reply.written(u32::try_from(n).unwrap_or(u32::MAX)),
             Err(e) => reply.error(errno(&e)),
         }
@@ -281,16 +297,12 @@ impl Filesystem for DevFs {
     fn fsync(
         &self,
         _req: &Request,
-        ino: INodeNo,
-        _fh: FileHandle,
+        _ino: INodeNo,
+        fh: FileHandle,
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        let d = match self.dev(ino) {
-            Ok(d) => d,
-            Err(e) => return reply.error(e),
-        };
-        match lock(&self.table).flush(d) {
+        match self.table.io().flush(fh.0) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
         }
@@ -304,29 +316,29 @@ impl Filesystem for DevFs {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let node = match self.node(ino) {
+        let t = self.table.lock();
+        let node = match self.node(&t, ino) {
             Ok(n) => n,
             Err(e) => return reply.error(e),
         };
-        let Kind::Dir(children) = &node.kind else {
+        if matches!(node, Node::Dev(_) | Node::Link(..)) {
             return reply.error(Errno::ENOTDIR);
-        };
-        let mut entries: Vec<(u64, FileType, &str)> = vec![
-            (ino.0, FileType::Directory, "."),
-            (node.parent, FileType::Directory, ".."),
+        }
+        let mut entries: Vec<(u64, FileType, String)> = vec![
+            (ino.0, FileType::Directory, ".".into()),
+            (ROOT, FileType::Directory, "..".into()),
         ];
-        for &c in children {
-            let n = &self.nodes[(c - 1) as usize];
-            let kind = match n.kind {
-                Kind::Dir(_) => FileType::Directory,
-                Kind::Dev(_) => FileType::RegularFile,
-                Kind::Link(_) => FileType::Symlink,
+        for (name, n) in self.children(&t, &node) {
+            let kind = match n {
+                Node::Dev(_) => FileType::RegularFile,
+                Node::Link(..) => FileType::Symlink,
+                _ => FileType::Directory,
             };
-            entries.push((c, kind, &n.name));
+            entries.push((self.ino(n), kind, name));
         }
         let skip = usize::try_from(offset).unwrap_or(usize::MAX);
         for (i, (ino, kind, name)) in entries.into_iter().enumerate().skip(skip) {
-            if reply.add(INodeNo(ino), i as u64 + 1, kind, name) {
+            if reply.add(INodeNo(ino), i as u64 + 1, kind, &name) {
                 break;
             }
         }

@@ -4,9 +4,10 @@
 //! as they use `/dev/VG/LV`.
 //!
 //! A kernel lives in a directory `DIR`:
-//! - `DIR/dev`: the FUSE mount, with `mapper/VG-LV` for every device lvm2
-//!   would load on `vgchange -ay` (the hidden `-real` and `-cow` layers of
-//!   origins and snapshots too) and `VG/LV` links beside them;
+//! - `DIR/dev`: the FUSE mount, with `mapper/VG-LV` for every loaded
+//!   device (at start, every device lvm2 would load on `vgchange -ay`: the
+//!   hidden `-real` and `-cow` layers of origins and snapshots too) and
+//!   `VG/LV` links beside them;
 //! - `DIR/control`: the control socket ([`control`]), through which
 //!   [`status`] and [`stop`] reach it;
 //! - `DIR/pid`: its process id.
@@ -24,14 +25,39 @@
 //! A device's open count is the number of devices stacked on it plus the
 //! open handles of its file.
 //!
-//! Not simulated yet: table changes while the kernel runs (activation
-//! and deactivation of single LVs, `lvcreate -s` of an active origin,
-//! suspend and resume: the set loaded at start stays until the stop), the
-//! background merge (an origin under merge serves `snapshot-merge`'s view,
-//! the merge does not advance), the kernel's batching of the exceptions in
-//! flight (each exception is committed as it is made, as `lvmsim write`
-//! does), discards (accepted, no effect), device numbers and events beyond
-//! invalidation.
+//! Commands that change the VGs while the kernel runs (`lvmsim --kernel
+//! DIR lvcreate ...`) go through [`Transaction`]: the kernel suspends its
+//! devices (I/O waits), the command changes the images, and at its commit
+//! the kernel scans them again and loads, reloads, resumes and removes
+//! devices as lvm2 does on a running system (the table module's `reload`):
+//! devices keep their numbers while they exist, new ones take the lowest
+//! free minors in lvm2's creation order, activation is per LV (a
+//! snapshot's devices follow its origin), and the steps come back as
+//! `lvm2 -v` prints them. A file open on a device that is removed fails
+//! with EIO. Deactivating or removing an open LV is refused first, with
+//! lvm2's words ([`refuse_open`]).
+//!
+//! A loaded `snapshot-merge` table merges as the kernel does: batch after
+//! batch the snapshot's chunks go back into the origin and leave the
+//! store (its Data% falls), the origin's view never changing; with
+//! `--merge-rate N` in the background at N batches a second, without it
+//! at once, before the command that started it returns. Unless the
+//! activation said `--poll n`, the kernel then ends the merge as lvm2's
+//! poller does (the snapshot leaves the metadata, the origin is reloaded
+//! and the snapshot's devices removed); `lvconvert --merge` of an active
+//! origin polls the kernel and prints lvm2's `Merged:` lines.
+//!
+//! A merge asked for while the origin or the snapshot is open is
+//! postponed as lvm2 does: the tables (and the origin's copy-on-write)
+//! stay until a reload finds both closed or the origin is activated again.
+//!
+//! Not simulated yet: the kernel's
+//! batching of the exceptions in flight (each exception is committed as
+//! it is made, as `lvmsim write` does), discards (accepted, no effect),
+//! renames (a renamed LV's devices are removed and made again), events
+//! beyond invalidation. The steps of a reload (`lvcreate -s`, `lvremove`
+//! of a snapshot, `lvextend`) follow lvm2's code, not a recorded run: the
+//! corpus records `-v` only for `lvchange -ay`/`-an`.
 //!
 //! The library starts nothing by itself: [`Kernel::start`] loads and
 //! mounts in the calling process and [`Kernel::serve`] answers the control
@@ -43,16 +69,17 @@ mod fuse;
 mod nbd;
 mod table;
 
-pub use table::Layer;
+pub use control::Transaction;
+pub use table::{Change, Layer};
 
 use crate::error::{Error, Result, ResultExt};
 use crate::lock;
 use std::io::Write;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use table::Table;
+use table::{Shared, Table};
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -68,6 +95,10 @@ pub struct Options {
     /// Log what the kernel does for each write request (the steps of
     /// `lvmsim write --explain`) to the kernel's log.
     pub explain: bool,
+    /// Merge batches per second of a running merge (`snapshot-merge`);
+    /// `None`: each merge runs to its end as soon as it starts, before
+    /// the command that started it returns.
+    pub merge_rate: Option<u32>,
 }
 
 /// Where the NBD exports are served.
@@ -117,8 +148,19 @@ pub struct DeviceStatus {
     pub lv: String,
     /// Which of the LV's devices.
     pub layer: Layer,
+    /// The LV whose activation loaded it: the LV itself, or a snapshot's
+    /// origin.
+    #[serde(default)]
+    pub group: String,
+    /// Its minor number (major 253): the lowest free one when it was made.
+    #[serde(default)]
+    pub minor: u32,
     /// Size in bytes.
     pub size: u64,
+    /// Its loaded table, as `dmsetup table` prints it (one line per
+    /// target, each ending in a newline).
+    #[serde(default)]
+    pub table: String,
     /// The open count (`dmsetup info`'s): devices stacked on it plus open
     /// handles of its file.
     pub open: u32,
@@ -134,8 +176,22 @@ pub struct DeviceStatus {
     pub link: Option<String>,
 }
 
+/// A merge the kernel runs, as [`status`] reports it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MergeStatus {
+    /// `VG/ORIGIN`.
+    pub origin: String,
+    /// `VG/SNAP`, the merging snapshot.
+    pub snapshot: String,
+    /// Percent merged (lvm2's `Merged:` figure).
+    pub percent: f64,
+    /// Every chunk is back in the origin (the snapshot stays in the
+    /// metadata until lvm2's poller, or `lvpoll`, ends the merge).
+    pub done: bool,
+}
+
 /// A running kernel's state.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Status {
     /// The kernel's process.
     pub pid: u32,
@@ -147,6 +203,9 @@ pub struct Status {
     pub nbd: Option<String>,
     /// The loaded devices, by name.
     pub devices: Vec<DeviceStatus>,
+    /// The merges running or done but not yet ended.
+    #[serde(default)]
+    pub merges: Vec<MergeStatus>,
 }
 
 /// `DIR/control`.
@@ -170,7 +229,11 @@ const ENOTCONN: i32 = 107;
 /// A kernel that serves its devices.
 pub struct Kernel {
     dir: PathBuf,
-    table: Arc<Mutex<Table>>,
+    table: Arc<Shared>,
+    /// The images as named at start, scanned again after each change.
+    devices: Vec<PathBuf>,
+    /// See [`Options::merge_rate`].
+    merge_rate: Option<u32>,
     session: Option<fuser::BackgroundSession>,
     listener: UnixListener,
     images: Vec<String>,
@@ -236,7 +299,13 @@ impl Kernel {
         let sys = crate::scan(&opts.devices, false, &mut log)?;
         // The table lives as long as the kernel's process.
         let sys: &'static lvm_meta::scan::System = Box::leak(Box::new(sys));
-        let table = Arc::new(Mutex::new(Table::load(sys, log, opts.explain)?));
+        let mut t = Table::load(sys, log, opts.explain)?;
+        t.devices = opts.devices.clone();
+        let table = Arc::new(Shared::new(t));
+        match opts.merge_rate {
+            None => run_merges(&table)?,
+            Some(rate) => merge_worker(&table, rate),
+        }
         let fs = fuse::DevFs::new(Arc::clone(&table));
         let mut config = fuser::Config::default();
         config.mount_options = vec![
@@ -261,6 +330,8 @@ impl Kernel {
         Ok(Kernel {
             dir,
             table,
+            devices: opts.devices.clone(),
+            merge_rate: opts.merge_rate,
             session: Some(session),
             listener,
             images: paths.into_iter().map(|(n, _)| n).collect(),
@@ -271,7 +342,7 @@ impl Kernel {
 
     /// The kernel's state now.
     pub fn status(&self) -> Status {
-        let mut t = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        let mut t = self.table.lock();
         let sys = t.system();
         let mnt = dev_path(&self.dir);
         let mut devices = Vec::new();
@@ -284,7 +355,15 @@ impl Kernel {
                 vg: vg.name.clone(),
                 lv: vg.lvs[d.lv].name.clone(),
                 layer: d.layer,
+                group: vg
+                    .lvs
+                    .iter()
+                    .find(|l| l.id == d.root.1)
+                    .map(|l| l.name.clone())
+                    .unwrap_or_default(),
+                minor: d.minor,
                 size: d.size,
+                table: d.table.clone(),
                 open: d.holders.saturating_add(d.opens),
                 handles: d.opens,
                 event: d.events,
@@ -300,12 +379,23 @@ impl Kernel {
                     .map(|(v, l)| mnt.join(v).join(l).display().to_string()),
             });
         }
+        let merges = t
+            .merges
+            .iter()
+            .map(|m| MergeStatus {
+                origin: m.names.0.clone(),
+                snapshot: m.names.1.clone(),
+                percent: m.percent(),
+                done: m.done,
+            })
+            .collect();
         Status {
             pid: std::process::id(),
             dir: self.dir.display().to_string(),
             images: self.images.clone(),
             nbd: self.nbd.as_ref().map(NbdAddr::to_string),
             devices,
+            merges,
         }
     }
 
@@ -349,16 +439,70 @@ impl Kernel {
                     }
                     return ended;
                 }
+                Some(control::Request::Begin) => self.transaction(&s),
+                Some(control::Request::Commit { .. }) => {
+                    control::answer(&s, &control::Reply::Refused("commit without begin".into()))
+                }
                 None => {}
             }
         }
+    }
+
+    /// A command changes the VGs: the devices stay suspended until its
+    /// commit (or until it goes away), then the images are scanned again
+    /// and the devices loaded as the new metadata and activation say.
+    /// Other control requests wait meanwhile: changes are one at a time.
+    fn transaction(&mut self, s: &std::os::unix::net::UnixStream) {
+        if let Err(e) = self.table.suspend() {
+            self.table.resume();
+            control::answer(s, &control::Reply::Refused(format!("suspending: {e}")));
+            return;
+        }
+        control::answer(s, &control::Reply::Ready);
+        let (changes, activate_new, poll, asked) = match control::read_request_within(s, None) {
+            Some(control::Request::Commit {
+                changes,
+                activate_new,
+                poll,
+            }) => (changes, activate_new, poll, true),
+            _ => (Vec::new(), false, true, false),
+        };
+        let mut reloaded = self.reload(&changes, activate_new, poll);
+        if reloaded.is_ok() && self.merge_rate.is_none() {
+            if let Err(e) = run_merges(&self.table) {
+                reloaded = Err(e);
+            }
+        }
+        self.table.resume();
+        if asked {
+            match reloaded {
+                Ok(lines) => control::answer(s, &control::Reply::Changed(lines)),
+                Err(e) => control::answer(s, &control::Reply::Refused(e.to_string())),
+            }
+        }
+    }
+
+    /// Scans the images again and reloads the devices (see
+    /// [`Table::reload`]).
+    fn reload(
+        &mut self,
+        changes: &[Change],
+        activate_new: bool,
+        poll: bool,
+    ) -> Result<Vec<String>> {
+        let mut log = Vec::new();
+        let mut sys = crate::scan(&self.devices, false, &mut log)?;
+        let mut t = self.table.lock();
+        t.postpone_merges(&mut sys);
+        // Devices and their handles live as long as the kernel's process.
+        let sys: &'static lvm_meta::scan::System = Box::leak(Box::new(sys));
+        t.reload(sys, changes, activate_new, poll)
     }
 
     /// Flushes, unmounts, removes the control socket and pid file.
     fn end(&mut self) -> Result<()> {
         self.table
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .flush_all()
             .context("flushing the images")?;
         if let Some(s) = self.session.take() {
@@ -374,8 +518,31 @@ impl Kernel {
     }
 }
 
+/// Runs every started merge to its end now (the kernel with no merge
+/// rate: a merge is over before the command that started it returns).
+fn run_merges(table: &Shared) -> Result<()> {
+    let mut t = table.lock();
+    while t.merge_batch()? {}
+    Ok(())
+}
+
+/// Runs the started merges in the background, `rate` batches a second,
+/// as `snapshot-merge` does while the origin stays in use; I/O waits only
+/// for the batch in progress.
+fn merge_worker(table: &Arc<Shared>, rate: u32) {
+    let t = Arc::clone(table);
+    let pause = Duration::from_secs(1) / rate.max(1);
+    std::thread::spawn(move || loop {
+        std::thread::sleep(pause);
+        let mut g = t.io();
+        if let Err(e) = g.merge_batch() {
+            g.log_line(&format!("merge failed: {e}"));
+        }
+    });
+}
+
 /// Listens on `addr` and serves each NBD client in a thread of its own.
-fn serve_nbd(addr: &NbdAddr, table: &Arc<Mutex<Table>>) -> Result<()> {
+fn serve_nbd(addr: &NbdAddr, table: &Arc<Shared>) -> Result<()> {
     let t = Arc::clone(table);
     match addr {
         NbdAddr::Unix(p) => {
@@ -428,6 +595,10 @@ pub fn status(dir: &Path) -> Result<Status> {
             "the kernel in {} is stopping",
             dir.display()
         ))),
+        other => Err(Error::Refused(format!(
+            "the kernel in {} answered a status request with {other:?}",
+            dir.display()
+        ))),
     }
 }
 
@@ -450,6 +621,225 @@ pub fn live_open_counts(s: &Status, devs: &mut [crate::dmsetup::DmDevice]) {
     }
 }
 
+/// The device list `devs` (as `dmsetup` lists them for the images) as
+/// the running kernel `s` has it: only the devices it has loaded, with
+/// its device numbers and open counts.
+pub fn live_devices(
+    s: &Status,
+    devs: Vec<crate::dmsetup::DmDevice>,
+) -> Vec<crate::dmsetup::DmDevice> {
+    use crate::dmsetup::Dep;
+    let keep: Vec<bool> = devs
+        .iter()
+        .map(|d| s.devices.iter().any(|l| l.name == d.name))
+        .collect();
+    // New index of each kept device.
+    let mut at = vec![usize::MAX; devs.len()];
+    let mut n = 0;
+    for (i, k) in keep.iter().enumerate() {
+        if *k {
+            at[i] = n;
+            n += 1;
+        }
+    }
+    let mut out: Vec<crate::dmsetup::DmDevice> = devs
+        .into_iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(d, _)| d)
+        .collect();
+    for d in &mut out {
+        for dep in &mut d.deps {
+            if let Dep::Dm(i) = dep {
+                *i = at[*i];
+            }
+        }
+        if let Some(l) = s.devices.iter().find(|l| l.name == d.name) {
+            d.minor = l.minor;
+            d.open = l.open;
+        }
+    }
+    out
+}
+
+/// What a command would take away from the running kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taking {
+    /// `lvchange -an` (of an LV) or `vgchange -an` (of a VG).
+    Deactivate,
+    /// `lvremove`.
+    Remove,
+}
+
+/// lvm2's refusal to deactivate or remove an LV whose device is open in
+/// the running kernel `s` (`lv` `None`: every LV of `vg`, as `vgchange
+/// -an` does): an open LV is `in use`; an origin whose snapshots are open
+/// names them first; a VG with open LVs is refused whole.
+///
+/// # Errors
+/// [`Error::Refused`] with lvm2's lines (exit status 5).
+pub fn refuse_open(s: &Status, vg: &str, lv: Option<&str>, taking: Taking) -> Result<()> {
+    let open_top = |lv: &str| {
+        s.devices
+            .iter()
+            .any(|d| d.vg == vg && d.lv == lv && d.layer == Layer::Top && d.open > 0)
+    };
+    let Some(lv) = lv else {
+        let n = s
+            .devices
+            .iter()
+            .filter(|d| d.vg == vg && d.layer == Layer::Top && d.link.is_some() && d.open > 0)
+            .count();
+        if n > 0 {
+            return Err(Error::Refused(format!(
+                "Can't deactivate volume group \"{vg}\" with {n} open logical volume(s)"
+            )));
+        }
+        return Ok(());
+    };
+    if open_top(lv) {
+        return Err(Error::Refused(format!("Logical volume {vg}/{lv} in use.")));
+    }
+    if taking == Taking::Remove {
+        return Ok(());
+    }
+    // A snapshot stands for its origin.
+    let group = s
+        .devices
+        .iter()
+        .find(|d| d.vg == vg && d.lv == lv && d.layer == Layer::Top)
+        .map_or(lv, |d| d.group.as_str());
+    if group != lv && open_top(group) {
+        return Err(Error::Refused(format!(
+            "Logical volume {vg}/{group} in use."
+        )));
+    }
+    let snaps: Vec<&str> = s
+        .devices
+        .iter()
+        .filter(|d| d.vg == vg && d.group == group && d.lv != group && d.layer == Layer::Top)
+        .filter(|d| d.open > 0)
+        .map(|d| d.lv.as_str())
+        .collect();
+    if !snaps.is_empty() {
+        let mut m: String = snaps
+            .iter()
+            .map(|l| format!("Logical volume {vg}/{l} in use.\n  "))
+            .collect();
+        m.push_str(&format!(
+            "LV {vg}/{group} has open {} snapshot(s), not deactivating.",
+            snaps.len()
+        ));
+        return Err(Error::Refused(m));
+    }
+    Ok(())
+}
+
+/// Checks the LVs an activation names (`lvchange -ay VG/LV...`) as
+/// lvm2 looks them up; under a running kernel the activation itself, and
+/// the merges it starts, are the kernel's.
+///
+/// # Errors
+/// lvm2's errors for LVs that are not there or not changeable.
+pub fn activation_targets(sys: &lvm_meta::scan::System, targets: &[String]) -> Result<()> {
+    crate::lv::lvs_named(sys, targets, true).map(|_| ())
+}
+
+/// The origin of snapshot `VG/SNAP` (its name), if `arg` names one.
+pub fn origin_of(sys: &lvm_meta::scan::System, arg: &str) -> Option<(String, String)> {
+    let (vg, lv) = crate::names::vg_lv(arg).ok()?;
+    let inst = sys.vg(&vg)?;
+    let li = inst.vg.lv_index(&lv)?;
+    let c = inst.vg.roles[li].cow_of?;
+    Some((vg, inst.vg.lvs[c.origin].name.clone()))
+}
+
+/// True if the running kernel `s` has the top device of `VG/LV` loaded,
+/// and that device's open count.
+pub fn top_device(s: &Status, vg: &str, lv: &str) -> Option<u32> {
+    s.devices
+        .iter()
+        .find(|d| d.vg == vg && d.lv == lv && d.layer == Layer::Top)
+        .map(|d| d.open)
+}
+
+/// `dmsetup table [NAME...]` of the running kernel `s`: the tables it
+/// has loaded (which differ from the images' metadata while a merge is
+/// postponed). Same form and errors as [`crate::dmsetup::run`]; false
+/// when a name is no device. The kernel names the disks `7:N` (N their
+/// scan order); `disks` gives other numbers (`7:N` -> `MAJ:MIN`).
+pub fn write_tables(
+    s: &Status,
+    names: &[String],
+    disks: &[(String, String)],
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<bool> {
+    let renumber = |l: &str| -> String {
+        l.split(' ')
+            .map(|w| {
+                disks
+                    .iter()
+                    .find(|(k, _)| k == w)
+                    .map_or(w, |(_, v)| v.as_str())
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if names.is_empty() {
+        for d in &s.devices {
+            for l in d.table.lines() {
+                writeln!(out, "{}: {}", d.name, renumber(l))?;
+            }
+        }
+        if s.devices.is_empty() {
+            writeln!(out, "No devices found")?;
+        }
+        return Ok(true);
+    }
+    for arg in names {
+        let name = match arg.strip_prefix(crate::names::DEV_DIR) {
+            Some(p) => match p.split_once('/') {
+                Some((crate::names::DM_SUBDIR, n)) => Some(n.to_owned()),
+                Some((vg, lv)) => Some(crate::names::dm_name(vg, lv, None)),
+                None => None,
+            },
+            None => Some(arg.clone()),
+        };
+        let Some(d) = s.devices.iter().find(|d| Some(&d.name) == name.as_ref()) else {
+            if arg.contains('/') {
+                writeln!(err, "Device {arg} not found")?;
+            } else {
+                writeln!(err, "Device does not exist.")?;
+            }
+            writeln!(err, "Command failed.")?;
+            return Ok(false);
+        };
+        for l in d.table.lines() {
+            if names.len() > 1 {
+                writeln!(out, "{arg}: {}", renumber(l))?;
+            } else {
+                writeln!(out, "{}", renumber(l))?;
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// The `NAME=MINOR` numbers of the running kernel's devices.
+pub fn live_minors(s: &Status) -> Vec<(String, u32)> {
+    s.devices
+        .iter()
+        .map(|d| (d.name.clone(), d.minor))
+        .collect()
+}
+
+/// True if the running kernel has loaded a device of any LV (what the
+/// reports take as "active": they do not tell LVs apart yet).
+pub fn any_active(s: &Status) -> bool {
+    s.devices.iter().any(|d| d.layer == Layer::Top)
+}
+
 /// How long [`stop`] waits for the process to end after it answered.
 const EXIT_WAIT: Duration = Duration::from_secs(30);
 
@@ -465,10 +855,10 @@ pub fn stop(dir: &Path) -> Result<()> {
     match control::ask(dir, &control::Request::Stop)? {
         control::Reply::Stopped => {}
         control::Reply::Refused(m) => return Err(Error::Refused(m)),
-        control::Reply::Status(_) => {
-            return Err(Error::Refused(
-                "the kernel answered a stop with its status".into(),
-            ))
+        other => {
+            return Err(Error::Refused(format!(
+                "the kernel answered a stop with {other:?}"
+            )))
         }
     }
     let began = Instant::now();

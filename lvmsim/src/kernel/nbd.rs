@@ -9,10 +9,10 @@
 //! Each connection has its own thread; a client that sends garbage or
 //! vanishes ends only its own connection.
 
-use super::table::{errno_of, Table};
+use super::table::{errno_of, Shared, Table};
 use byteorder::{BigEndian as BE, ByteOrder};
 use std::io::{self, Read, Write};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// `NBDMAGIC`, the server's first eight bytes.
 const NBDMAGIC: u64 = 0x4e42_444d_4147_4943;
@@ -74,17 +74,12 @@ const MAX_OPTION: u32 = 8192;
 /// 32 MiB cap).
 const MAX_REQUEST: u32 = 32 << 20;
 
-/// The exports: (name `VG/LV`, device index).
-pub(crate) fn exports(t: &Table) -> Vec<(String, usize)> {
+/// The exports: (name `VG/LV`, device id).
+pub(crate) fn exports(t: &Table) -> Vec<(String, u64)> {
     t.devs
         .iter()
-        .enumerate()
-        .filter_map(|(i, d)| d.link.as_ref().map(|(vg, lv)| (format!("{vg}/{lv}"), i)))
+        .filter_map(|d| d.link.as_ref().map(|(vg, lv)| (format!("{vg}/{lv}"), d.id)))
         .collect()
-}
-
-fn lock(t: &Mutex<Table>) -> std::sync::MutexGuard<'_, Table> {
-    t.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn read_u32(s: &mut impl Read) -> io::Result<u32> {
@@ -116,7 +111,7 @@ fn opt_reply(s: &mut impl Write, opt: u32, kind: u32, data: &[u8]) -> io::Result
 }
 
 /// Serves one client until it disconnects or misbehaves.
-pub(crate) fn serve<S: Read + Write>(mut s: S, table: &Arc<Mutex<Table>>) -> io::Result<()> {
+pub(crate) fn serve<S: Read + Write>(mut s: S, table: &Arc<Shared>) -> io::Result<()> {
     let mut hello = [0u8; 18];
     BE::write_u64(&mut hello[0..], NBDMAGIC);
     BE::write_u64(&mut hello[8..], IHAVEOPT);
@@ -128,16 +123,15 @@ pub(crate) fn serve<S: Read + Write>(mut s: S, table: &Arc<Mutex<Table>>) -> io:
     let Some((d, flags)) = negotiate(&mut s, table, zeroes)? else {
         return Ok(());
     };
-    lock(table).devs[d].opens += 1;
+    table.lock().open(d);
     let r = transmit(&mut s, table, d, flags);
-    let mut t = lock(table);
-    t.devs[d].opens = t.devs[d].opens.saturating_sub(1);
+    table.lock().close(d);
     r
 }
 
 /// The export `name` and its transmission flags.
-fn export(table: &Mutex<Table>, name: &str) -> Option<(usize, u64, u16)> {
-    let mut t = lock(table);
+fn export(table: &Shared, name: &str) -> Option<(u64, u64, u16)> {
+    let mut t = table.lock();
     let list = exports(&t);
     let d = list
         .iter()
@@ -146,19 +140,20 @@ fn export(table: &Mutex<Table>, name: &str) -> Option<(usize, u64, u16)> {
         // A client naming no export gets the only one, if there is one.
         .or_else(|| (name.is_empty() && list.len() == 1).then(|| list[0].1))?;
     let mut flags = TFLAG_HAS_FLAGS | TFLAG_SEND_FLUSH | TFLAG_SEND_TRIM;
-    if t.invalid(d) {
+    let i = t.index(d).ok()?;
+    if t.invalid(i) {
         flags |= TFLAG_READ_ONLY;
     }
-    Some((d, t.devs[d].size, flags))
+    Some((d, t.devs[i].size, flags))
 }
 
 /// The option haggling: returns the device chosen and its flags, or None
 /// when the client aborted.
 fn negotiate<S: Read + Write>(
     s: &mut S,
-    table: &Mutex<Table>,
+    table: &Shared,
     zeroes: bool,
-) -> io::Result<Option<(usize, u16)>> {
+) -> io::Result<Option<(u64, u16)>> {
     loop {
         if read_u64(s)? != IHAVEOPT {
             return Err(bad("option without IHAVEOPT"));
@@ -194,7 +189,7 @@ fn negotiate<S: Read + Write>(
                     opt_reply(s, opt, REP_ERR_INVALID, &[])?;
                     continue;
                 }
-                let list = exports(&lock(table));
+                let list = exports(&table.lock());
                 for (name, _) in list {
                     let mut b = vec![0u8; 4];
                     BE::write_u32(&mut b, name.len() as u32);
@@ -252,12 +247,7 @@ fn reply(s: &mut impl Write, handle: u64, error: u32, data: &[u8]) -> io::Result
 }
 
 /// The transmission phase on device `d`.
-fn transmit<S: Read + Write>(
-    s: &mut S,
-    table: &Mutex<Table>,
-    d: usize,
-    flags: u16,
-) -> io::Result<()> {
+fn transmit<S: Read + Write>(s: &mut S, table: &Shared, d: u64, flags: u16) -> io::Result<()> {
     let errno = |e: &io::Error| errno_of(e) as u32;
     loop {
         let mut h = [0u8; 28];
@@ -269,7 +259,11 @@ fn transmit<S: Read + Write>(
         let handle = BE::read_u64(&h[8..]);
         let offset = BE::read_u64(&h[16..]);
         let len = BE::read_u32(&h[24..]);
-        let size = lock(table).devs[d].size;
+        // A removed device's requests fail with EIO (the table's answer).
+        let size = {
+            let t = table.lock();
+            t.index(d).map_or(u64::MAX, |i| t.devs[i].size)
+        };
         let in_range = offset
             .checked_add(u64::from(len))
             .is_some_and(|e| e <= size);
@@ -279,7 +273,7 @@ fn transmit<S: Read + Write>(
                     reply(s, handle, EINVAL, &[])?;
                     continue;
                 }
-                match lock(table).read(d, offset, len as usize) {
+                match table.io().read(d, offset, len as usize) {
                     Ok(buf) => reply(s, handle, 0, &buf)?,
                     Err(e) => reply(s, handle, errno(&e), &[])?,
                 }
@@ -296,7 +290,7 @@ fn transmit<S: Read + Write>(
                 } else if !in_range {
                     ENOSPC
                 } else {
-                    match lock(table).write(d, offset, &data) {
+                    match table.io().write(d, offset, &data) {
                         Ok(n) if n == data.len() => 0,
                         Ok(_) => ENOSPC,
                         Err(e) => errno(&e),
@@ -305,7 +299,7 @@ fn transmit<S: Read + Write>(
                 reply(s, handle, error, &[])?;
             }
             CMD_FLUSH => {
-                let error = match lock(table).flush(d) {
+                let error = match table.io().flush(d) {
                     Ok(()) => 0,
                     Err(e) => errno(&e),
                 };

@@ -12,6 +12,10 @@
 //! `VG-SNAP-cow`) are the LV's own segments, read and written without any
 //! copy-on-write, as the kernel's `linear` targets do.
 //!
+//! The devices change while the kernel runs: [`Table::reload`] makes
+//! them those of the active LVs of freshly scanned images, keeping each
+//! device's number and identity while it exists.
+//!
 //! Every change reaches the images before the request is answered; a
 //! handle keeps the exception tables of its origin's stores in memory, so
 //! a write through one device drops the handles of the other devices of
@@ -22,9 +26,12 @@ use crate::error::{Result, ResultExt};
 use cow_engine::blocks::Images;
 use cow_engine::engine::Invalidation;
 use cow_engine::handle::LvHandle;
+use lvm_meta::model::Vg;
 use lvm_meta::scan::System;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 /// Which of an LV's device-mapper devices a device is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -41,12 +48,21 @@ pub enum Layer {
 
 /// One loaded device.
 pub(crate) struct Dev {
+    /// Names this device for the kernel's whole life (never reused): an
+    /// open file or export keeps it, so a device removed and made again
+    /// under the same name does not serve the old one's handles.
+    pub id: u64,
     /// The device-mapper name (`vg-lv`, `vg-lv-real`).
     pub name: String,
+    /// Its minor number (major 253).
+    pub minor: u32,
     /// Index into [`System::vgs`].
     pub vg: usize,
     /// Index of the LV in its VG.
     pub lv: usize,
+    /// The LV whose activation loaded it (VG id, LV id): a snapshot's
+    /// devices belong to its origin.
+    pub root: (String, String),
     /// Which layer.
     pub layer: Layer,
     /// Size in bytes.
@@ -59,9 +75,23 @@ pub(crate) struct Dev {
     pub opens: u32,
     /// Events raised (a snapshot invalidated while loaded).
     pub events: u32,
+    /// Its table as `dmsetup table` prints it (a reload is a change of it).
+    pub table: String,
     /// The activated LV (top devices), dropped when another device of
     /// the VG writes.
     handle: Option<LvHandle<'static, File>>,
+}
+
+/// A change of activation a command asks for.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Change {
+    /// Activate (`-ay`) or deactivate (`-an`).
+    pub activate: bool,
+    /// The VG, by name.
+    pub vg: String,
+    /// The LV (a snapshot stands for its origin, as in lvm2); every LV of
+    /// the VG when `None`.
+    pub lv: Option<String>,
 }
 
 /// The loaded devices over the scanned images.
@@ -72,8 +102,19 @@ pub(crate) struct Table {
     /// Per VG (index into [`System::vgs`]): its images opened read-write,
     /// for the hidden layers and for flushes; `None` for a VG not loaded.
     images: Vec<Option<Images<File>>>,
-    /// Invalidations already logged: (VG, COW LV).
-    told: Vec<(usize, usize)>,
+    /// The active LVs (VG id, LV id): origins and plain LVs, whose
+    /// activation loads their snapshots' devices too.
+    active: BTreeSet<(String, String)>,
+    /// The next device's [`Dev::id`].
+    next_id: u64,
+    /// While a command changes the VGs: I/O waits (see [`Shared::io`]).
+    pub suspended: bool,
+    /// The merges the loaded `snapshot-merge` tables run.
+    pub merges: Vec<Merge>,
+    /// The images, as named at start (scanned again when a merge ends).
+    pub devices: Vec<std::path::PathBuf>,
+    /// Invalidations already logged: (VG id, COW LV id).
+    told: Vec<(String, String)>,
     /// Where the kernel's log lines go.
     log: Box<dyn Write + Send>,
     /// With `kernel start --explain`: the engine's events, logged after
@@ -81,18 +122,165 @@ pub(crate) struct Table {
     explain: Option<cow_engine::engine::EventLog>,
 }
 
+/// The table and the condition its suspended I/O waits on.
+pub(crate) struct Shared {
+    table: Mutex<Table>,
+    resumed: Condvar,
+}
+
+impl Shared {
+    pub fn new(t: Table) -> Shared {
+        Shared {
+            table: Mutex::new(t),
+            resumed: Condvar::new(),
+        }
+    }
+
+    /// The table, even if a request panicked while holding it (its state
+    /// is on the images after every request).
+    pub fn lock(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The table for an I/O request: waits while the devices are
+    /// suspended, as the kernel queues I/O to a suspended device.
+    pub fn io(&self) -> MutexGuard<'_, Table> {
+        let mut t = self.lock();
+        while t.suspended {
+            t = self.resumed.wait(t).unwrap_or_else(|p| p.into_inner());
+        }
+        t
+    }
+
+    /// Suspends every device: what was written is synced, the handles
+    /// (and the exception tables they hold) are dropped, later I/O waits
+    /// for [`Shared::resume`].
+    pub fn suspend(&self) -> io::Result<()> {
+        let mut t = self.io();
+        t.suspended = true;
+        for d in &mut t.devs {
+            d.handle = None;
+        }
+        t.flush_all()
+    }
+
+    /// Lets the waiting I/O go on.
+    pub fn resume(&self) {
+        self.lock().suspended = false;
+        self.resumed.notify_all();
+    }
+}
+
+/// A merge the kernel runs: an origin whose `snapshot-merge` table is
+/// loaded copies its snapshot's chunks back, batch after batch.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Merge {
+    /// The origin (VG id, LV id).
+    pub origin: (String, String),
+    /// `VG/ORIGIN`, `VG/SNAP` when it started.
+    pub names: (String, String),
+    /// lvm2 polls it: its end is recorded (the snapshot removed from the
+    /// metadata, the origin reloaded) as soon as the last chunk is back;
+    /// without (`--poll n`) the tables stay until `lvpoll`.
+    pub poll: bool,
+    /// Sectors of data in the store when it started, and still there.
+    pub total: Option<u64>,
+    pub left: u64,
+    /// The last chunk is back.
+    pub done: bool,
+}
+
+impl Merge {
+    /// Percent merged, as lvm2's poller prints it.
+    pub fn percent(&self) -> f64 {
+        match self.total {
+            _ if self.done => 100.0,
+            Some(t) if t > 0 => 100.0 * (1.0 - self.left as f64 / t as f64),
+            _ => 0.0,
+        }
+    }
+}
+
+/// A device the active LVs need, before it is made.
+struct Want {
+    name: String,
+    uuid: String,
+    /// Its place in lvm2's creation order.
+    rank: u32,
+    vg: usize,
+    lv: usize,
+    root: (String, String),
+    layer: Layer,
+    holders: u32,
+    event: u32,
+}
+
 /// `EIO`, `ENOSPC` as the handle reports them.
 const EIO: i32 = 5;
 const ENOSPC: i32 = 28;
 
+/// The device-mapper major number.
+const MAJOR: u32 = 253;
+
 /// The errno a device's I/O error stands for: the system's own, ENOSPC
 /// for a write past the end, EIO for anything else (an invalid snapshot,
-/// a store the engine cannot use).
+/// a store the engine cannot use, a device removed under an open file).
 pub(crate) fn errno_of(e: &io::Error) -> i32 {
     match e.raw_os_error() {
         Some(n) => n,
         None if e.kind() == io::ErrorKind::StorageFull => ENOSPC,
         None => EIO,
+    }
+}
+
+/// The LVs of `vg` an activation starts from: plain LVs that get a device
+/// and origins (not snapshots, COWs or glue).
+fn roots(vg: &Vg) -> impl Iterator<Item = usize> + '_ {
+    (0..vg.lvs.len()).filter(|&i| {
+        !vg.lvs[i].is_snapshot_glue()
+            && vg.roles[i].cow_of.is_none()
+            && (vg.lvs[i].visible_flag() || !vg.roles[i].origin_of.is_empty())
+    })
+}
+
+/// The LV whose activation loads LV `lv`'s devices: a snapshot's origin.
+fn root_of(vg: &Vg, lv: usize) -> usize {
+    vg.roles[lv].cow_of.map_or(lv, |c| c.origin)
+}
+
+fn key(vg: &Vg, lv: usize) -> (String, String) {
+    (vg.id.clone(), vg.lvs[lv].id.clone())
+}
+
+/// The first minor not in `used`.
+fn lowest_free(used: &[u32]) -> u32 {
+    (0..).find(|m| !used.contains(m)).unwrap_or(u32::MAX)
+}
+
+/// What one table change does, as `lvm2 -v` reports the steps.
+enum Step {
+    Create(String),
+    Load(String, u32),
+    Suspend(String, u32),
+    Resume(String, u32),
+    Remove(String, u32),
+    /// lvm2's verbose note when an origin with a pending merge is
+    /// activated: it looks for the merging snapshot's device first.
+    NoMergingSnapshot(String),
+}
+
+impl Step {
+    fn line(&self) -> String {
+        match self {
+            Step::Create(n) => format!("Creating {n}"),
+            Step::Load(n, m) => format!("Loading table for {n} ({MAJOR}:{m})."),
+            Step::Suspend(n, m) => {
+                format!("Suspending {n} ({MAJOR}:{m}) with filesystem sync with device flush")
+            }
+            Step::Resume(n, m) => format!("Resuming {n} ({MAJOR}:{m})."),
+            Step::Remove(n, m) => format!("Removing {n} ({MAJOR}:{m})"),
+            Step::NoMergingSnapshot(u) => format!("Couldn't find merging snapshot uuid {u}."),
+        }
     }
 }
 
@@ -107,27 +295,67 @@ impl Table {
         explain: bool,
     ) -> Result<Table> {
         let explain = explain.then(crate::explain::log);
-        let list = crate::dmsetup::devices(sys, &crate::dmsetup::DmOpts::default())?;
-        let mut images: Vec<Option<Images<File>>> = Vec::new();
+        let mut active = BTreeSet::new();
         for inst in &sys.vgs {
             if inst.partial() {
                 writeln!(log, "VG {}: PVs are missing; not activated", inst.vg.name)?;
-                images.push(None);
-            } else {
-                images.push(Some(Images::open_vg(sys, inst, true)?));
+                continue;
+            }
+            active.extend(roots(&inst.vg).map(|i| key(&inst.vg, i)));
+        }
+        let mut t = Table {
+            sys,
+            devs: Vec::new(),
+            images: Vec::new(),
+            active,
+            next_id: 1,
+            suspended: false,
+            merges: Vec::new(),
+            devices: Vec::new(),
+            told: Vec::new(),
+            log,
+            explain,
+        };
+        t.reload(sys, &[], false, true)?;
+        // Stores found invalid at load were told by the kernel that
+        // invalidated them, not by this one.
+        t.note_invalidations_told();
+        Ok(t)
+    }
+
+    /// Marks the invalidations the loaded handles found as told.
+    fn note_invalidations_told(&mut self) {
+        for i in 0..self.devs.len() {
+            if let Some(h) = &self.devs[i].handle {
+                let vg = &self.sys.vgs[self.devs[i].vg].vg;
+                for (cow, _) in h.invalidations() {
+                    let k = key(vg, cow);
+                    if !self.told.contains(&k) {
+                        self.told.push(k);
+                    }
+                }
             }
         }
-        let mut devs = Vec::new();
+    }
+
+    /// The devices the active LVs of `sys` need, in lvm2's creation order.
+    fn wanted(&self, sys: &System) -> Result<Vec<Want>> {
+        let list = crate::dmsetup::devices(sys, &crate::dmsetup::DmOpts::default())?;
+        let mut out = Vec::new();
         for d in &list {
             let parts = crate::names::split_dm_name(&d.name);
             let Some(vgi) = sys.vgs.iter().position(|v| v.vg.name == parts.vg) else {
                 continue;
             };
-            if images[vgi].is_none() {
+            if sys.vgs[vgi].partial() {
                 continue;
             }
             let vg = &sys.vgs[vgi].vg;
             let lv = vg.lv_index_or_err(&parts.lv)?;
+            let root = key(vg, root_of(vg, lv));
+            if !self.active.contains(&root) {
+                continue;
+            }
             let layer = match parts.layer.as_str() {
                 "" => Layer::Top,
                 "real" => Layer::Real,
@@ -139,54 +367,580 @@ impl Table {
                     )))
                 }
             };
-            let (size, handle) = match layer {
+            out.push(Want {
+                name: d.name.clone(),
+                uuid: d.uuid.clone(),
+                rank: d.minor,
+                vg: vgi,
+                lv,
+                root,
+                layer,
+                holders: d.open,
+                event: d.event,
+            });
+        }
+        out.sort_by_key(|w| w.rank);
+        Ok(out)
+    }
+
+    /// Makes the loaded devices those of the active LVs of `sys` (the
+    /// images as a command left them), after applying `changes` and, with
+    /// `activate_new`, activating the LVs `sys` has and the current one
+    /// has not (a new LV is active, as `lvcreate` leaves it). Devices keep
+    /// their numbers while they exist; new ones take the lowest free
+    /// minors in lvm2's creation order. Returns the steps as `lvm2 -v`
+    /// prints them.
+    ///
+    /// # Errors
+    /// The images cannot be opened or an LV not activated; the table is
+    /// then unchanged.
+    ///
+    /// A merge whose `snapshot-merge` table is loaded starts (`poll`: lvm2
+    /// polls it to its end, see [`Merge::poll`]).
+    pub fn reload(
+        &mut self,
+        sys: &'static System,
+        changes: &[Change],
+        activate_new: bool,
+        poll: bool,
+    ) -> Result<Vec<String>> {
+        let mut active = self.active.clone();
+        for c in changes {
+            let inst = sys.vg_or_err(&c.vg)?;
+            let vg = &inst.vg;
+            let lvs: Vec<usize> = match &c.lv {
+                Some(l) => vec![root_of(vg, vg.lv_index_or_err(l)?)],
+                None => roots(vg).collect(),
+            };
+            for lv in lvs {
+                if c.activate {
+                    active.insert(key(vg, lv));
+                } else {
+                    active.remove(&key(vg, lv));
+                }
+            }
+        }
+        let known: BTreeSet<(String, String)> = self
+            .sys
+            .vgs
+            .iter()
+            .flat_map(|i| (0..i.vg.lvs.len()).map(|l| key(&i.vg, l)))
+            .collect();
+        let mut exist = BTreeSet::new();
+        for inst in sys.vgs.iter().filter(|i| !i.partial()) {
+            for r in roots(&inst.vg) {
+                let k = key(&inst.vg, r);
+                if activate_new && !known.contains(&k) && !std::ptr::eq(self.sys, sys) {
+                    active.insert(k.clone());
+                }
+                exist.insert(k);
+            }
+        }
+        active.retain(|k| exist.contains(k));
+        let saved = std::mem::replace(&mut self.active, active);
+        let wants = match self.wanted(sys) {
+            Ok(w) => w,
+            Err(e) => {
+                self.active = saved;
+                return Err(e);
+            }
+        };
+        match self.apply(sys, wants) {
+            Ok(lines) => {
+                self.note_merges(poll);
+                Ok(lines)
+            }
+            Err(e) => {
+                self.active = saved;
+                Err(e)
+            }
+        }
+    }
+
+    /// Replaces the devices by `wants`; returns lvm2's verbose lines.
+    fn apply(&mut self, sys: &'static System, wants: Vec<Want>) -> Result<Vec<String>> {
+        // Numbers: kept while a device exists, the lowest free for a new
+        // one in creation order.
+        let mut used: Vec<u32> = self
+            .devs
+            .iter()
+            .filter(|d| wants.iter().any(|w| w.name == d.name))
+            .map(|d| d.minor)
+            .collect();
+        let mut minor_of: Vec<u32> = Vec::new();
+        for w in &wants {
+            let m = match self.devs.iter().find(|d| d.name == w.name) {
+                Some(d) => d.minor,
+                None => {
+                    let m = lowest_free(&used);
+                    used.push(m);
+                    m
+                }
+            };
+            minor_of.push(m);
+        }
+        let minors: Vec<(String, u32)> = wants
+            .iter()
+            .zip(&minor_of)
+            .map(|(w, m)| (w.name.clone(), *m))
+            .collect();
+        let tables = table_texts(sys, &minors)?;
+        // The images of every complete VG, and a handle on every top
+        // device (the table load activates the snapshot stores).
+        let mut images = Vec::new();
+        for inst in &sys.vgs {
+            images.push(if inst.partial() {
+                None
+            } else {
+                Some(Images::open_vg(sys, inst, true)?)
+            });
+        }
+        let mut devs = Vec::new();
+        for (w, &minor) in wants.iter().zip(&minor_of) {
+            let vg = &sys.vgs[w.vg].vg;
+            let (size, handle) = match w.layer {
                 Layer::Top => {
-                    let mut h = LvHandle::open(vg, Images::open_vg(sys, &sys.vgs[vgi], true)?, lv)
-                        .map_err(crate::error::Error::from)
-                        .with_context(|| format!("activating {}", d.name))?;
-                    if let Some(e) = &explain {
+                    let mut h =
+                        LvHandle::open(vg, Images::open_vg(sys, &sys.vgs[w.vg], true)?, w.lv)
+                            .map_err(crate::error::Error::from)
+                            .with_context(|| format!("activating {}", w.name))?;
+                    if let Some(e) = &self.explain {
                         h.set_event_log(e);
                     }
                     (h.size(), Some(h))
                 }
                 Layer::Real | Layer::Cow => (
-                    vg.lv_extents(&vg.lvs[lv]).saturating_mul(vg.extent_bytes()),
+                    vg.lv_extents(&vg.lvs[w.lv])
+                        .saturating_mul(vg.extent_bytes()),
                     None,
                 ),
             };
-            let link = (layer == Layer::Top && vg.lv_visible(lv))
-                .then(|| (vg.name.clone(), vg.lvs[lv].name.clone()));
+            let link = (w.layer == Layer::Top && vg.lv_visible(w.lv))
+                .then(|| (vg.name.clone(), vg.lvs[w.lv].name.clone()));
+            let old = self.devs.iter().find(|d| d.name == w.name);
+            let table = tables.get(&w.name).cloned().unwrap_or_default();
             devs.push(Dev {
-                name: d.name.clone(),
-                vg: vgi,
-                lv,
-                layer,
+                id: old.map_or(0, |d| d.id),
+                name: w.name.clone(),
+                minor,
+                vg: w.vg,
+                lv: w.lv,
+                root: w.root.clone(),
+                layer: w.layer,
                 size,
                 link,
-                holders: d.open,
-                opens: 0,
-                events: d.event,
+                holders: w.holders,
+                opens: old.map_or(0, |d| d.opens),
+                events: old.map_or(w.event, |d| d.events),
+                table,
                 handle,
             });
         }
-        let mut t = Table {
-            sys,
-            devs,
-            images,
-            told: Vec::new(),
-            log,
-            explain,
-        };
-        // Stores found invalid at load were told by the kernel that
-        // invalidated them, not by this one.
-        for i in 0..t.devs.len() {
-            if let Some(h) = &t.devs[i].handle {
-                for (cow, _) in h.invalidations() {
-                    t.told.push((t.devs[i].vg, cow));
-                }
+        let lines = self.steps(sys, &wants, &devs);
+        for d in &mut devs {
+            if d.id == 0 {
+                d.id = self.next_id;
+                self.next_id += 1;
             }
         }
-        Ok(t)
+        devs.sort_by(|a, b| a.name.cmp(&b.name));
+        self.sys = sys;
+        self.devs = devs;
+        self.images = images;
+        Ok(lines.iter().map(Step::line).collect())
+    }
+
+    /// The steps lvm2 takes from the current devices to `new` (made from
+    /// `wants`, same order; a new device has id 0), one LV's device tree
+    /// after another: activation (children created and loaded first, the
+    /// layers under a snapshot resumed at once, the tops last),
+    /// deactivation (the top, each snapshot and its store, the origin's
+    /// `-real`), and reloads of a tree that stays (new devices created and
+    /// loaded, changed tables loaded, the changed tops suspended, all
+    /// resumed, devices no longer needed removed; an `lvcreate -s` first
+    /// zeroes the new store through a temporary device).
+    fn steps(&self, sys: &System, wants: &[Want], new: &[Dev]) -> Vec<Step> {
+        let mut roots: Vec<(String, String)> = Vec::new();
+        // Trees that go away first (in the order of their numbers), then
+        // the others in creation order.
+        let mut old_sorted: Vec<&Dev> = self.devs.iter().collect();
+        old_sorted.sort_by_key(|d| d.minor);
+        for d in old_sorted {
+            if !new.iter().any(|n| n.root == d.root) && !roots.contains(&d.root) {
+                roots.push(d.root.clone());
+            }
+        }
+        for n in new {
+            if !roots.contains(&n.root) {
+                roots.push(n.root.clone());
+            }
+        }
+        // Minors in use as the steps go (for the temporary device).
+        let mut live: Vec<u32> = self.devs.iter().map(|d| d.minor).collect();
+        let mut steps = Vec::new();
+        for root in roots {
+            let old: Vec<&Dev> = self.devs.iter().filter(|d| d.root == root).collect();
+            let now: Vec<(usize, &Dev)> = new
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| d.root == root)
+                .collect();
+            if now.is_empty() {
+                // Deactivation: the top, each snapshot with its store,
+                // the origin's own segments.
+                let mut order: Vec<&Dev> = Vec::new();
+                let top = old
+                    .iter()
+                    .find(|d| d.layer == Layer::Top && (d.vg, d.lv) == self.top_of(&root));
+                order.extend(top);
+                let mut snaps: Vec<&&Dev> = old
+                    .iter()
+                    .filter(|d| d.layer == Layer::Top && !order.iter().any(|o| o.id == d.id))
+                    .collect();
+                snaps.sort_by_key(|d| d.minor);
+                for s in snaps {
+                    order.push(s);
+                    if let Some(c) = old
+                        .iter()
+                        .find(|c| c.layer == Layer::Cow && (c.vg, c.lv) == (s.vg, s.lv))
+                    {
+                        order.push(c);
+                    }
+                }
+                for d in &old {
+                    if !order.iter().any(|o| o.id == d.id) {
+                        order.push(d);
+                    }
+                }
+                for d in order {
+                    steps.push(Step::Remove(d.name.clone(), d.minor));
+                    live.retain(|&m| m != d.minor);
+                }
+                continue;
+            }
+            let origin = now
+                .iter()
+                .find(|(i, d)| {
+                    d.layer == Layer::Top
+                        && wants[*i].lv == root_of(&sys.vgs[wants[*i].vg].vg, wants[*i].lv)
+                })
+                .map(|(_, d)| d.name.clone());
+            if old.is_empty() {
+                // Activation of the tree.
+                let merging = now.iter().find_map(|(i, d)| {
+                    let w = &wants[*i];
+                    let vg = &sys.vgs[w.vg].vg;
+                    (d.layer == Layer::Top && vg.roles[w.lv].cow_of.is_some_and(|c| c.merging))
+                        .then(|| w.uuid.clone())
+                });
+                if let Some(u) = &merging {
+                    steps.push(Step::NoMergingSnapshot(u.clone()));
+                }
+                let mut later = Vec::new();
+                for (_, d) in &now {
+                    steps.push(Step::Create(d.name.clone()));
+                    steps.push(Step::Load(d.name.clone(), d.minor));
+                    let is_origin = origin.as_deref() == Some(d.name.as_str());
+                    let at_once = if now.len() == 1 {
+                        true
+                    } else if merging.is_some() {
+                        !is_origin
+                    } else {
+                        d.layer == Layer::Cow
+                    };
+                    if at_once {
+                        steps.push(Step::Resume(d.name.clone(), d.minor));
+                    } else if !is_origin {
+                        later.push(*d);
+                    }
+                }
+                // The origin's layer, the snapshots, then the origin.
+                later.sort_by_key(|d| d.layer != Layer::Real);
+                for d in later {
+                    steps.push(Step::Resume(d.name.clone(), d.minor));
+                }
+                if let Some((_, d)) = now
+                    .iter()
+                    .find(|(_, d)| origin.as_deref() == Some(d.name.as_str()) && now.len() > 1)
+                {
+                    steps.push(Step::Resume(d.name.clone(), d.minor));
+                }
+                for (_, d) in &now {
+                    live.push(d.minor);
+                }
+                continue;
+            }
+            // A tree that stays: reload.
+            let added: Vec<&Dev> = now.iter().map(|(_, d)| *d).filter(|d| d.id == 0).collect();
+            let changed: Vec<&Dev> = now
+                .iter()
+                .map(|(_, d)| *d)
+                .filter(|d| {
+                    d.id != 0
+                        && old
+                            .iter()
+                            .any(|o| o.id == d.id && (o.table != d.table || o.size != d.size))
+                })
+                .collect();
+            let removed: Vec<&Dev> = old
+                .iter()
+                .copied()
+                .filter(|o| !now.iter().any(|(_, d)| d.id == o.id))
+                .collect();
+            // A new snapshot's store is zeroed through a temporary device.
+            for d in added.iter().filter(|d| d.layer == Layer::Cow) {
+                let vg = &sys.vgs[d.vg].vg;
+                let tmp = crate::names::dm_name(&vg.name, &vg.lvs[d.lv].name, None);
+                let m = lowest_free(&live);
+                steps.push(Step::Create(tmp.clone()));
+                steps.push(Step::Load(tmp.clone(), m));
+                steps.push(Step::Resume(tmp.clone(), m));
+                steps.push(Step::Remove(tmp, m));
+            }
+            let mut resume_later = Vec::new();
+            for (_, d) in &now {
+                if added.iter().any(|a| std::ptr::eq(*a, *d)) {
+                    steps.push(Step::Create(d.name.clone()));
+                    steps.push(Step::Load(d.name.clone(), d.minor));
+                    live.push(d.minor);
+                    if d.layer == Layer::Top {
+                        resume_later.push(*d);
+                    } else {
+                        steps.push(Step::Resume(d.name.clone(), d.minor));
+                    }
+                } else if changed.iter().any(|c| std::ptr::eq(*c, *d)) {
+                    steps.push(Step::Load(d.name.clone(), d.minor));
+                }
+            }
+            // Suspended top-down, resumed children first.
+            let mut susp = changed.clone();
+            susp.sort_by_key(|d| d.layer != Layer::Top);
+            for d in &susp {
+                steps.push(Step::Suspend(d.name.clone(), d.minor));
+            }
+            // Layers first, then the tops in creation order (a merging
+            // origin before its snapshot's error device, as lvm2's
+            // activation priorities order them).
+            let mut resume: Vec<&&Dev> = changed.iter().filter(|d| d.layer != Layer::Top).collect();
+            resume.extend(changed.iter().filter(|d| d.layer == Layer::Top));
+            for d in resume {
+                steps.push(Step::Resume(d.name.clone(), d.minor));
+            }
+            for d in resume_later {
+                steps.push(Step::Resume(d.name.clone(), d.minor));
+            }
+            let mut gone = removed.clone();
+            gone.sort_by_key(|d| match d.layer {
+                Layer::Top => 0,
+                Layer::Cow => 1,
+                Layer::Real => 2,
+            });
+            for d in gone {
+                steps.push(Step::Remove(d.name.clone(), d.minor));
+                live.retain(|&m| m != d.minor);
+            }
+        }
+        steps
+    }
+
+    /// Leaves in `sys` (freshly scanned, not yet loaded) the merges lvm2
+    /// postpones: a pending merge into an origin that is loaded without
+    /// `snapshot-merge` and whose device or merging snapshot's device is
+    /// open keeps the origin's tables and semantics (`snapshot-origin`,
+    /// copy-on-write into the snapshot) until a reload finds both closed,
+    /// or the origin's next activation. Their snapshots are shown to the
+    /// table as not merging.
+    pub fn postpone_merges(&self, sys: &mut System) {
+        for inst in &mut sys.vgs {
+            let vg = &inst.vg;
+            let mut postponed = Vec::new();
+            for (cow, r) in vg.roles.iter().enumerate() {
+                let Some(c) = r.cow_of.filter(|c| c.merging) else {
+                    continue;
+                };
+                let root = key(vg, c.origin);
+                let top = |lv: usize| {
+                    self.devs.iter().find(|d| {
+                        d.layer == Layer::Top
+                            && d.root == root
+                            && self.sys.vgs[d.vg].vg.lvs.get(d.lv).map(|l| &l.id)
+                                == Some(&vg.lvs[lv].id)
+                    })
+                };
+                let Some(origin) = top(c.origin) else {
+                    continue;
+                };
+                if origin.table.contains(" snapshot-merge ") {
+                    continue;
+                }
+                if origin.opens > 0 || top(cow).is_some_and(|d| d.opens > 0) {
+                    postponed.push(c.glue);
+                }
+            }
+            if postponed.is_empty() {
+                continue;
+            }
+            let mut patched = (*inst.vg).clone();
+            for g in postponed {
+                for seg in &mut patched.lvs[g].segments {
+                    if let lvm_meta::model::SegmentKind::Snapshot { merging, .. } = &mut seg.kind {
+                        *merging = false;
+                    }
+                }
+            }
+            patched.derive_roles();
+            inst.vg = std::sync::Arc::new(patched);
+        }
+    }
+
+    /// Starts the merges of the loaded `snapshot-merge` tables; forgets
+    /// those no longer loaded.
+    fn note_merges(&mut self, poll: bool) {
+        let sys = self.sys;
+        let mut now = Vec::new();
+        for d in &self.devs {
+            if d.layer != Layer::Top || !d.table.contains(" snapshot-merge ") {
+                continue;
+            }
+            let vg = &sys.vgs[d.vg].vg;
+            let Some(cow) = vg
+                .roles
+                .iter()
+                .position(|r| r.cow_of.is_some_and(|c| c.merging && c.origin == d.lv))
+            else {
+                continue;
+            };
+            let origin = key(vg, d.lv);
+            let m = match self.merges.iter().find(|m| m.origin == origin) {
+                Some(m) => m.clone(),
+                None => Merge {
+                    origin,
+                    names: (
+                        format!("{}/{}", vg.name, vg.lvs[d.lv].name),
+                        format!("{}/{}", vg.name, vg.lvs[cow].name),
+                    ),
+                    poll,
+                    total: None,
+                    left: 0,
+                    done: false,
+                },
+            };
+            now.push(m);
+        }
+        self.merges = now;
+    }
+
+    /// One batch of the first unfinished merge, as `snapshot-merge` copies
+    /// chunks back (the origin's view does not change: a chunk leaves the
+    /// store only once it is in the origin). A merge whose last chunk is
+    /// back and that lvm2 polls is then ended: the snapshot leaves the
+    /// metadata and the devices are reloaded (steps to the log). Returns
+    /// false when no merge has work left.
+    ///
+    /// # Errors
+    /// The images cannot be read or written; the merge is dropped.
+    pub fn merge_batch(&mut self) -> Result<bool> {
+        let Some(i) = self.merges.iter().position(|m| !m.done) else {
+            return Ok(false);
+        };
+        let origin = self.merges[i].origin.clone();
+        let sys = self.sys;
+        let Some((vgi, lv)) = Some(self.top_of(&origin)).filter(|p| p.0 != usize::MAX) else {
+            self.merges.remove(i);
+            return Ok(true);
+        };
+        let inst = &sys.vgs[vgi];
+        // The handles hold the stores' tables: they load them again.
+        for d in &mut self.devs {
+            if d.vg == vgi {
+                d.handle = None;
+            }
+        }
+        let ctx = crate::context::Context::new();
+        let w = ctx.writer(&format!(
+            "lvpoll --polloperation merge {}",
+            self.merges[i].names.0
+        ));
+        let mut seen = None;
+        let runs = crate::snapshot::merge_runs(sys, inst, lv, Some(1), &w, &mut |p| seen = Some(p));
+        let runs = match runs {
+            Ok(r) => r,
+            Err(e) => {
+                self.merges.remove(i);
+                return Err(e);
+            }
+        };
+        let m = &mut self.merges[i];
+        if let Some(p) = seen {
+            m.total.get_or_insert(p.sectors_total);
+            m.left = p.sectors_left;
+        }
+        if runs > 0 {
+            return Ok(true);
+        }
+        m.done = true;
+        let poll = m.poll;
+        let (origin_name, _) = m.names.clone();
+        let _ = writeln!(self.log, "{origin_name}: merge finished");
+        if poll {
+            let mut n = 1;
+            crate::snapshot::finish_merge(sys, inst, lv, &w, &mut n)?;
+            let mut log = Vec::new();
+            let mut now = crate::scan(&self.devices, false, &mut log)?;
+            self.postpone_merges(&mut now);
+            let now: &'static System = Box::leak(Box::new(now));
+            let lines = self.reload(now, &[], false, true)?;
+            for l in lines {
+                let _ = writeln!(self.log, "{l}");
+            }
+        }
+        Ok(true)
+    }
+
+    /// The (VG index, LV index) of an active root in the current images.
+    fn top_of(&self, root: &(String, String)) -> (usize, usize) {
+        for (vi, inst) in self.sys.vgs.iter().enumerate() {
+            if inst.vg.id != root.0 {
+                continue;
+            }
+            if let Some(l) = inst.vg.lvs.iter().position(|l| l.id == root.1) {
+                return (vi, l);
+            }
+        }
+        (usize::MAX, usize::MAX)
+    }
+
+    /// The index of device `id`, or EIO if it was removed (an open file of
+    /// a removed device fails every request, as its block device does).
+    pub fn index(&self, id: u64) -> io::Result<usize> {
+        self.devs
+            .iter()
+            .position(|d| d.id == id)
+            .ok_or_else(|| io::Error::from_raw_os_error(EIO))
+    }
+
+    /// The device named `name`.
+    pub fn by_name(&self, name: &str) -> Option<&Dev> {
+        self.devs.iter().find(|d| d.name == name)
+    }
+
+    /// One more open handle of device `id`.
+    pub fn open(&mut self, id: u64) {
+        if let Ok(i) = self.index(id) {
+            self.devs[i].opens += 1;
+        }
+    }
+
+    /// One open handle of device `id` fewer.
+    pub fn close(&mut self, id: u64) {
+        if let Ok(i) = self.index(id) {
+            self.devs[i].opens = self.devs[i].opens.saturating_sub(1);
+        }
+    }
+
+    /// Writes `l` to the kernel's log.
+    pub fn log_line(&mut self, l: &str) {
+        let _ = writeln!(self.log, "{l}");
     }
 
     /// The scanned images.
@@ -217,9 +971,10 @@ impl Table {
             .ok_or_else(|| io::Error::from_raw_os_error(EIO))
     }
 
-    /// Reads up to `len` bytes of device `d` at `offset` (fewer at the
+    /// Reads up to `len` bytes of device `id` at `offset` (fewer at the
     /// end, none past it).
-    pub fn read(&mut self, d: usize, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    pub fn read(&mut self, id: u64, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        let d = self.index(id)?;
         let size = self.devs[d].size;
         let n = usize::try_from(size.saturating_sub(offset))
             .unwrap_or(usize::MAX)
@@ -241,10 +996,11 @@ impl Table {
         Ok(buf)
     }
 
-    /// Writes `data` to device `d` at `offset`: the part before the end
+    /// Writes `data` to device `id` at `offset`: the part before the end
     /// (a write at or past the end fails with ENOSPC). Returns the bytes
     /// written.
-    pub fn write(&mut self, d: usize, offset: u64, data: &[u8]) -> io::Result<usize> {
+    pub fn write(&mut self, id: u64, offset: u64, data: &[u8]) -> io::Result<usize> {
+        let d = self.index(id)?;
         let (vgi, lv) = (self.devs[d].vg, self.devs[d].lv);
         // The other devices of the VG see the change on their next request.
         for (i, other) in self.devs.iter_mut().enumerate() {
@@ -307,10 +1063,11 @@ impl Table {
             .map(|h| h.invalidations())
             .unwrap_or_default();
         for (cow, why) in found {
-            if self.told.contains(&(vgi, cow)) {
+            let k = key(&self.sys.vgs[vgi].vg, cow);
+            if self.told.contains(&k) {
                 continue;
             }
-            self.told.push((vgi, cow));
+            self.told.push(k);
             let _ = writeln!(self.log, "{}", why.kernel_message());
             if let Some(s) = self
                 .devs
@@ -322,10 +1079,10 @@ impl Table {
         }
     }
 
-    /// Makes what device `d` wrote durable (the block device's cache
+    /// Makes what device `id` wrote durable (the block device's cache
     /// flush): the images of its VG are synced.
-    pub fn flush(&mut self, d: usize) -> io::Result<()> {
-        let vgi = self.devs[d].vg;
+    pub fn flush(&mut self, id: u64) -> io::Result<()> {
+        let vgi = self.devs[self.index(id)?].vg;
         for f in self.images(vgi)?.pvs.iter().flatten() {
             f.sync_data()?;
         }
@@ -345,8 +1102,32 @@ impl Table {
         Ok(())
     }
 
-    /// True if device `d` is a snapshot whose store is invalid.
+    /// True if device `d` (an index) is a snapshot whose store is invalid.
     pub fn invalid(&mut self, d: usize) -> bool {
         self.devs[d].layer == Layer::Top && self.handle(d).is_ok_and(|h| h.is_invalid_snapshot())
     }
+}
+
+/// `dmsetup table`'s lines of the devices named in `minors` (with those
+/// numbers), by device name.
+fn table_texts(sys: &System, minors: &[(String, u32)]) -> Result<BTreeMap<String, String>> {
+    let mut buf = Vec::new();
+    crate::dmsetup::run(
+        sys,
+        crate::dmsetup::Show::Table,
+        &[],
+        minors,
+        &[],
+        &mut buf,
+        &mut io::sink(),
+    )?;
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    for l in String::from_utf8_lossy(&buf).lines() {
+        if let Some((name, rest)) = l.split_once(": ") {
+            let t = out.entry(name.to_owned()).or_default();
+            t.push_str(rest);
+            t.push('\n');
+        }
+    }
+    Ok(out)
 }

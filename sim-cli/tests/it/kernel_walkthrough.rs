@@ -4,7 +4,16 @@
 //! images and its stdout, stderr and exit status must equal what the real
 //! dmsetup and lvm2 printed, byte for byte.
 //!
-//! What the replay has to supply because lvmsim cannot know it:
+//! Each scenario is replayed twice: on the images alone (lvmsim's
+//! one-shot commands), and through a running `lvmsim kernel` started on
+//! the blank images (`walkthrough_live`, `walkthrough_merge_live`: every
+//! command with `--kernel DIR`, the writes through the kernel's device
+//! files). The live replay needs none of the activation and numbering
+//! help below: the kernel keeps both, and its lvchange `-v` lines and
+//! listings of a VG with nothing active compare.
+//!
+//! What the replay on the images alone has to supply because lvmsim cannot
+//! know it:
 //!
 //! * activation: lvmsim keeps no activation state and describes every LV
 //!   as active. The test tracks whether the kernel had the VG's LVs active
@@ -63,21 +72,21 @@ const NOT_COMPARED: &[(&str, u32, u32, &str, &str)] = &[
         69,
         78,
         "dmsetup",
-        "nothing was active in the kernel: lvmsim keeps no activation state and lists every LV as active",
+        "nothing was active in the kernel: lvmsim keeps no activation state without a running kernel (compared in walkthrough_live)",
     ),
     (
         "walkthrough-merge",
         31,
         37,
         "dmsetup",
-        "nothing was active in the kernel: lvmsim keeps no activation state and lists every LV as active",
+        "nothing was active in the kernel: lvmsim keeps no activation state without a running kernel (compared in walkthrough_merge_live)",
     ),
     (
         "*",
         0,
         999,
         "lvchange",
-        "lvchange -v's activation messages (the dm devices created, loaded, resumed or removed, with the kernel's numbers): lvmsim keeps no activation state and its lvchange prints none",
+        "lvchange -v's activation messages (the dm devices created, loaded, resumed or removed, with the kernel's numbers): printed by a running kernel, compared in the live replays",
     ),
     (
         "*",
@@ -88,14 +97,33 @@ const NOT_COMPARED: &[(&str, u32, u32, &str, &str)] = &[
     ),
 ];
 
-/// The entry of [`NOT_COMPARED`] that covers step `n` (`text` as written).
-fn not_compared(name: &str, n: u32, text: &str) -> Option<&'static str> {
-    NOT_COMPARED
-        .iter()
-        .find(|(s, a, b, p, _)| {
-            (*s == "*" || *s == name) && (*a..=*b).contains(&n) && text.starts_with(p)
-        })
-        .map(|e| e.4)
+/// Recorded steps the replay through a running `lvmsim kernel` does not
+/// compare yet (same form as [`NOT_COMPARED`]). There every command goes
+/// to the kernel (`--kernel DIR`), so activation is the kernel's: the
+/// dmsetup listings of a VG with nothing active and lvchange's `-v` lines
+/// (the devices created, loaded, resumed and removed, with the kernel's
+/// numbers) compare.
+const NOT_COMPARED_LIVE: &[(&str, u32, u32, &str, &str)] = &[(
+    "*",
+    0,
+    999,
+    "report",
+    "the corpus-wide records: compared in kernel_corpus.rs, kernel_dmsetup.rs, kernel_dmtable.rs and history.rs",
+)];
+
+/// The entry of [`NOT_COMPARED`] (or [`NOT_COMPARED_LIVE`]) that covers
+/// step `n` (`text` as written).
+fn not_compared(name: &str, n: u32, text: &str, live: bool) -> Option<&'static str> {
+    if live {
+        NOT_COMPARED_LIVE
+    } else {
+        NOT_COMPARED
+    }
+    .iter()
+    .find(|(s, a, b, p, _)| {
+        (*s == "*" || *s == name) && (*a..=*b).contains(&n) && text.starts_with(p)
+    })
+    .map(|e| e.4)
 }
 
 /// `name { id = "..." }` pairs of a metadata text (VG, PVs and LVs), and its
@@ -187,7 +215,29 @@ struct Outcome {
     failures: Vec<String>,
 }
 
-fn replay(name: &str) -> Outcome {
+/// A kernel started for a replay, stopped when dropped (also when the
+/// replay fails).
+struct Kernel(std::path::PathBuf);
+
+impl Drop for Kernel {
+    fn drop(&mut self) {
+        let o = common::Lvmsim::new()
+            .args(["kernel", "stop"])
+            .arg(&self.0)
+            .run();
+        if !o.ok() {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(self.0.join("dev"))
+                .status();
+        }
+    }
+}
+
+/// Replays scenario `name`; with `live`, through a running `lvmsim
+/// kernel` started on the blank images: every command is given `--kernel
+/// DIR`, and the recorded writes go through the kernel's device files.
+fn replay(name: &str, live: bool) -> Outcome {
     let dir = common::kernel(name);
     let work = common::scratch();
     let script = std::fs::read_to_string(dir.join("scenario")).unwrap();
@@ -199,6 +249,20 @@ fn replay(name: &str) -> Outcome {
         devs.extend(["--dev".to_owned(), format!("{dev}={}", path.display())]);
         pvs.push((pv, dev));
     }
+    let kdir = work.path().join("kernel");
+    let _kernel = live.then(|| {
+        let (rc, _, err) = run(
+            &[
+                devs.clone(),
+                vec!["kernel".into(), "start".into(), kdir.display().to_string()],
+            ]
+            .concat(),
+            None,
+        );
+        assert_eq!(rc, 0, "kernel start (needs root and /dev/fuse): {err}");
+        devs.extend(["--kernel".to_owned(), kdir.display().to_string()]);
+        Kernel(kdir.clone())
+    });
     let (theirs, born) = kernel_ids(&dir, &pvs.iter().map(|p| p.0.clone()).collect::<Vec<_>>());
     let devno: Vec<String> = pvs
         .iter()
@@ -239,19 +303,19 @@ fn replay(name: &str) -> Outcome {
                 None => x.to_owned(),
             })
             .collect();
-        let skip = not_compared(name, n, text);
+        let skip = not_compared(name, n, text, live);
         if let Some(reason) = skip {
             out.skipped.entry(reason).or_default().push(n);
         }
         let query = common::kgen::is_query(&w);
         if query && skip.is_none() {
             let mut args = w.clone();
-            if w[0] == "lvs" && active {
+            if w[0] == "lvs" && active && !live {
                 args.push("--active".into());
             }
             if w[0] == "dmsetup" && !matches!(w[1].as_str(), "targets" | "version") {
                 args.extend(devno.iter().cloned());
-                if matches!(w[1].as_str(), "info" | "ls" | "deps" | "table") {
+                if matches!(w[1].as_str(), "info" | "ls" | "deps" | "table") && !live {
                     for (dm, m) in &minors.0 {
                         args.extend(["--minor".to_owned(), format!("{dm}={m}")]);
                     }
@@ -277,7 +341,24 @@ fn replay(name: &str) -> Outcome {
             continue;
         }
         match w[0].as_str() {
+            // The kernel merges while the recorded run slept.
+            "sleep" if live => {
+                common::kgen::wait_merges(&kdir);
+                continue;
+            }
             "sleep" | "report" => continue,
+            "write" if live => {
+                use std::os::unix::fs::FileExt;
+                for (lv, s, data) in write_pieces(&w) {
+                    let f = std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(kdir.join("dev").join(&lv))
+                        .unwrap();
+                    f.write_all_at(&data, s * 512).unwrap();
+                    f.sync_all().unwrap();
+                }
+                continue;
+            }
             "write" => {
                 for (lv, s, data) in write_pieces(&w) {
                     let a = [
@@ -312,12 +393,14 @@ fn replay(name: &str) -> Outcome {
             args.remove(0);
         }
         match args[0].as_str() {
-            "lvchange" => {
+            // The kernel activates as lvm2 does, `-v` and `--poll n` too.
+            "lvchange" if !live => {
                 common::kgen::lvchange_for_lvmsim(&mut args);
             }
             // lvmsim defers a merge, as lvm2 does for an inactive origin;
             // an active one lvm2 merges and polls at once: `--now`.
-            "lvconvert" if active => {
+            // Through a running kernel, the kernel merges and lvmsim polls.
+            "lvconvert" if active && !live => {
                 args.insert(1, "--now".into());
             }
             _ => {}
@@ -351,9 +434,11 @@ fn replay(name: &str) -> Outcome {
         if skip.is_none() {
             let want = std::fs::read_to_string(dir.join(format!("{n:03}.stdout"))).unwrap();
             let want_err = std::fs::read_to_string(dir.join(format!("{n:03}.stderr"))).unwrap();
-            let got = String::from_utf8_lossy(&stdout);
+            // lvm2 -v names devices by their UUIDs too.
+            let got = kernel_uuids(&String::from_utf8_lossy(&stdout), &lvmsim, &theirs);
+            let stderr = kernel_uuids(&stderr, &lvmsim, &theirs);
             out.compared += 1;
-            if (got.as_ref(), stderr.as_str()) != (want.as_str(), want_err.as_str()) {
+            if (got.as_str(), stderr.as_str()) != (want.as_str(), want_err.as_str()) {
                 out.failures.push(format!(
                     "{name} step {n:03} `{text}`:\n--- kernel\n{want}{want_err}--- lvmsim\n{got}{stderr}"
                 ));
@@ -471,8 +556,8 @@ fn inactive_form(text: &str) -> String {
         .collect()
 }
 
-fn walk(name: &str) {
-    let o = replay(name);
+fn walk(name: &str, live: bool) {
+    let o = replay(name, live);
     eprintln!("{name}: {} steps compared byte for byte", o.compared);
     for (reason, steps) in &o.skipped {
         eprintln!("  not compared ({reason}): steps {steps:?}");
@@ -487,12 +572,24 @@ fn walk(name: &str) {
 
 #[test]
 fn walkthrough() {
-    walk("walkthrough");
+    walk("walkthrough", false);
 }
 
 #[test]
 fn walkthrough_merge() {
-    walk("walkthrough-merge");
+    walk("walkthrough-merge", false);
+}
+
+/// The walkthrough through a running kernel (needs root and /dev/fuse).
+#[test]
+fn walkthrough_live() {
+    walk("walkthrough", true);
+}
+
+/// The merge walkthrough through a running kernel.
+#[test]
+fn walkthrough_merge_live() {
+    walk("walkthrough-merge", true);
 }
 
 /// Each entry of [`NOT_COMPARED`] still covers a recorded step, so the
@@ -511,7 +608,7 @@ fn every_entry_is_used() {
             ));
         }
     }
-    for e in NOT_COMPARED {
+    for e in NOT_COMPARED.iter().chain(NOT_COMPARED_LIVE) {
         assert!(
             texts.iter().any(|(s, n, t)| (e.0 == "*" || e.0 == s)
                 && (e.1..=e.2).contains(n)

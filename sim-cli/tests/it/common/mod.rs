@@ -626,6 +626,27 @@ pub mod kgen {
         true
     }
 
+    /// Waits (up to 10 s) until the running kernel in `dir` has no merge
+    /// with work left.
+    pub fn wait_merges(dir: &std::path::Path) {
+        for _ in 0..500 {
+            let o = super::Lvmsim::new()
+                .args(["kernel", "status", "--json"])
+                .arg(dir)
+                .run();
+            assert!(o.ok(), "kernel status: {}", o.stderr);
+            let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            let busy = s["merges"]
+                .as_array()
+                .is_some_and(|m| m.iter().any(|m| m["done"] != true));
+            if !busy {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("{}: a merge did not end", dir.display());
+    }
+
     /// Steps that only look: lvm2's reports and displays and dmsetup's
     /// listings (they change no image).
     pub fn is_query(words: &[String]) -> bool {
