@@ -6,3 +6,4 @@ pub mod device_details;
 pub mod dump;
 pub mod metadata;
 pub mod superblock;
+pub mod write;
