@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # lvmsim's writes into thin LVs against thin-provisioning-tools: on the
 # kernel's thin pool (testdata/kernel/thin-pool), random `lvmsim write`s
-# into the thin LVs and the thin snapshot, each mirrored into a model file
-# per LV; after every round the metadata LV read out with `lvmsim cat`
+# into the thin LVs and the thin snapshots, each mirrored into a model file
+# per LV, with a thin LV created (`lvcreate -V -T`), a thin snapshot taken
+# (`lvcreate -s`) and one removed (`lvremove`) between rounds; after every round the metadata LV read out with `lvmsim cat`
 # must pass `thin_check`, `thin_dump` of it must equal `lvmsim thin_dump`,
 # and `lvmsim cat` of every LV must equal its model.
 # Usage: testdata/thin-write-check.sh LVMSIM [SEED]
@@ -35,9 +36,20 @@ check() {
 
 writes=0
 for round in 1 2 3 4 5 6; do
+  # Between the rounds: a new thin LV, a thin snapshot, a removal.
+  case $round in
+    3) L lvcreate -y -V 6M -T vg/pool -n t9 >/dev/null 2>&1
+       head -c $((6 << 20)) /dev/zero > "$work/t9.model"
+       lvs="$lvs t9" ;;
+    4) L lvcreate -y -s -kn -n s9 vg/thin1 >/dev/null 2>&1
+       cp "$work/thin1.model" "$work/s9.model"
+       lvs="$lvs s9" ;;
+    5) L lvremove -y vg/snap >/dev/null
+       lvs=${lvs/snap /} ;;
+  esac
   for i in 1 2 3 4 5 6 7 8; do
     set -- $lvs
-    n=$(( RANDOM % 3 + 1 ))
+    n=$(( RANDOM % $# + 1 ))
     lv=${!n}
     size=$(stat -c %s "$work/$lv.model")
     off=$(( (RANDOM * 32768 + RANDOM) % size ))
@@ -50,4 +62,4 @@ for round in 1 2 3 4 5 6; do
   done
   check "round $round"
 done
-echo "thin-pool: $writes writes in 6 rounds: thin_check passed, thin_dump equals lvmsim thin_dump, every LV equals its model"
+echo "thin-pool: $writes writes in 6 rounds, lvcreate -V -T, lvcreate -s, lvremove: thin_check passed, thin_dump equals lvmsim thin_dump, every LV equals its model"

@@ -157,7 +157,7 @@ pub fn thins_of(vg: &Vg, pool: usize) -> Vec<usize> {
 }
 
 /// An LV read through its segments, as a byte source for [`dm_pdata`].
-struct LvSource<'a>(LvReader<'a>);
+pub(crate) struct LvSource<'a>(LvReader<'a>);
 
 impl ReadAt for LvSource<'_> {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
@@ -214,6 +214,11 @@ impl<'a> Pool<'a> {
             data,
             name,
         })
+    }
+
+    /// The metadata device.
+    pub(crate) fn dev(&self) -> &MetadataDev<LvSource<'a>> {
+        &self.dev
     }
 
     /// Every mapping of thin device `id`.
@@ -695,7 +700,7 @@ pub fn write(
 /// Commits `tx` onto the pool's metadata LV: the images synced (the data
 /// written so far made durable), every new metadata block written and
 /// synced, then the superblock written and synced.
-fn commit_pool<R: ReadAt>(
+pub(crate) fn commit_pool<R: ReadAt>(
     vg: &Vg,
     pool: &Pool<'_>,
     tx: dm_pdata::thin::write::ThinTx<'_, R>,

@@ -514,6 +514,15 @@ pub(crate) struct LvcreateArgs {
     #[arg(long, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "text",
           value_parser = ["text", "json"], require_equals = true)]
     pub(crate) explain: Option<String>,
+    /// Virtual size of a thin LV (default unit MiB), with -T VG/POOL.
+    #[arg(short = 'V', long = "virtualsize")]
+    pub(crate) virtualsize: Option<String>,
+    /// Create a thin LV in the pool VG/POOL (given instead of VG).
+    #[arg(short = 'T', long = "thin")]
+    pub(crate) thin: bool,
+    /// Activation skip flag of a thin snapshot (lvmsim writes `n` only).
+    #[arg(short = 'k', long = "setactivationskip")]
+    pub(crate) setactivationskip: Option<Yn>,
 }
 
 #[derive(Args, Debug)]

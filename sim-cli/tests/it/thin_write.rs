@@ -94,3 +94,151 @@ fn writes_land_where_the_thin_target_puts_them() {
         "{xml}"
     );
 }
+
+/// The metadata text of VG copy `seqno` on the scenario's image, found
+/// through `history` (its offset and length on the image).
+fn copy_text(s: &Scenario, seqno: u32) -> String {
+    let h = s.lvmsim().args(["history", "vg"]).run().text();
+    let head = format!("vg seqno {seqno} ");
+    let mut lines = h.lines().skip_while(|l| !l.starts_with(&head));
+    let first = lines
+        .next()
+        .unwrap_or_else(|| panic!("no seqno {seqno}:\n{h}"));
+    let len: usize = first
+        .split("length ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let found = lines.find(|l| l.contains("found: ")).unwrap();
+    let at: usize = found.rsplit(" at ").next().unwrap().trim().parse().unwrap();
+    let img = std::fs::read(&s.devs[0].1).unwrap();
+    String::from_utf8(img[at..at + len].to_vec()).unwrap()
+}
+
+/// The text of LV `lv`'s section in a VG metadata text, from its first
+/// segment on (ids and times differ between runs).
+fn segment_of(text: &str, lv: &str) -> String {
+    let start = text
+        .find(&format!("\n{lv} {{\n"))
+        .unwrap_or_else(|| panic!("no {lv} in\n{text}"));
+    let rest = &text[start..];
+    let seg = rest.find("segment1 {").unwrap();
+    let end = rest[seg..].find("\n}\n}\n").unwrap();
+    rest[seg..seg + end].to_owned()
+}
+
+#[test]
+fn thin_lvs_are_created_and_removed_as_lvm2_and_the_kernel_do() {
+    let s = load_kernel("thin-pool");
+    // lvm2's own copies on the image: seqno 9 created `gone` (pool at
+    // transaction 2 -> 3, device 3), seqno 13 removed it (4 -> 5).
+    let lvm2_create = copy_text(&s, 9);
+    let lvm2_remove = copy_text(&s, 13);
+
+    let o = s
+        .lvmsim()
+        .args(["lvcreate", "-y", "-V", "4M", "-T", "vg/pool", "-n", "gone2"])
+        .run();
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    assert_eq!(
+        o.text(),
+        "  WARNING: You have not turned on protection against thin pools running out of space.\n  \
+         WARNING: Set activation/thin_pool_autoextend_threshold below 100 to trigger automatic extension of thin pools before they get full.\n  \
+         Logical volume \"gone2\" created.\n"
+    );
+    assert_eq!(
+        o.stderr,
+        "  WARNING: Sum of all thin volume sizes (28.00 MiB) exceeds the size of thin pool vg/pool (16.00 MiB).\n"
+    );
+    // The first write queues the message as lvm2 did for `gone`; the
+    // second drops it.
+    let mine = copy_text(&s, 15);
+    assert_eq!(
+        segment_of(&mine, "pool"),
+        segment_of(&lvm2_create, "pool")
+            .replace("transaction_id = 3", "transaction_id = 6")
+            .replace("create = \"gone\"", "create = \"gone2\"")
+    );
+    assert_eq!(
+        segment_of(&mine, "gone2"),
+        segment_of(&lvm2_create, "gone")
+            .replace("transaction_id = 2", "transaction_id = 5")
+            .replace("device_id = 3", "device_id = 5")
+    );
+    assert!(!copy_text(&s, 16).contains("message1"));
+    let o = s.lvmsim().args(["thin_dump", "vg/pool"]).run();
+    assert!(
+        o.text().contains(
+            "<superblock uuid=\"\" time=\"1\" transaction=\"6\" "
+        ) && o.text().contains(
+            "<device dev_id=\"5\" mapped_blocks=\"0\" transaction=\"5\" creation_time=\"1\" snap_time=\"1\">\n  </device>"
+        ),
+        "{}",
+        o.text()
+    );
+    assert!(cat(&s, "vg/gone2") == vec![0u8; 4 << 20]);
+
+    // A thin snapshot of thin1 shares its blocks; a write to thin1 then
+    // leaves the snapshot as it was.
+    let o = s
+        .lvmsim()
+        .args(["lvcreate", "-y", "-s", "-kn", "-n", "snap2", "vg/thin1"])
+        .run();
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    let before = cat(&s, "vg/thin1");
+    assert!(cat(&s, "vg/snap2") == before);
+    let o = write(&s, "vg/thin1", 0, &[7u8; 100]);
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    assert!(cat(&s, "vg/snap2") == before, "the snapshot changed");
+    let lvs = s
+        .lvmsim()
+        .args([
+            "lvs",
+            "--noheadings",
+            "-o",
+            "lv_name,lv_attr,origin,thin_id,transaction_id",
+            "vg/snap2",
+            "vg/pool",
+        ])
+        .run()
+        .text();
+    let rows: Vec<Vec<&str>> = lvs
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            vec!["pool", "twi---tz--", "7"],
+            vec!["snap2", "Vwi---tz--", "thin1", "6", "6"]
+        ]
+    );
+
+    // lvremove: the message lvm2 queued for `gone`, then the device gone.
+    let o = s.lvmsim().args(["lvremove", "-y", "vg/gone2"]).run();
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    assert_eq!(
+        o.text(),
+        "  Logical volume \"gone2\" successfully removed.\n"
+    );
+    let mine = copy_text(&s, 19);
+    assert_eq!(
+        segment_of(&mine, "pool"),
+        segment_of(&lvm2_remove, "pool")
+            .replace("transaction_id = 5", "transaction_id = 8")
+            .replace("delete = 3", "delete = 5")
+    );
+    let xml = s.lvmsim().args(["thin_dump", "vg/pool"]).run().text();
+    assert!(
+        xml.contains("transaction=\"8\"") && !xml.contains("dev_id=\"5\""),
+        "{xml}"
+    );
+    // A thin origin with a thin snapshot is refused, nothing written.
+    let o = s.lvmsim().args(["lvremove", "-y", "vg/thin1"]).run();
+    assert_ne!(o.status, 0);
+    assert!(o.stderr.contains("names it as its origin"), "{}", o.stderr);
+}
