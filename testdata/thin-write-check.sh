@@ -3,9 +3,10 @@
 # kernel's thin pool (testdata/kernel/thin-pool), random `lvmsim write`s
 # into the thin LVs and the thin snapshots, each mirrored into a model file
 # per LV, with a thin LV created (`lvcreate -V -T`), a thin snapshot taken
-# (`lvcreate -s`) and one removed (`lvremove`) between rounds; after every round the metadata LV read out with `lvmsim cat`
-# must pass `thin_check`, `thin_dump` of it must equal `lvmsim thin_dump`,
-# and `lvmsim cat` of every LV must equal its model.
+# (`lvcreate -s`) and one removed (`lvremove`) between rounds. After every
+# round the metadata LV read out with `lvmsim cat` must pass `thin_check`,
+# `thin_dump` and `thin_ls` of it must equal `lvmsim thin_dump` and
+# `lvmsim thin_ls`, and `lvmsim cat` of every LV must equal its model.
 # Usage: testdata/thin-write-check.sh LVMSIM [SEED]
 set -euo pipefail
 lvmsim=$(realpath "$1")
@@ -29,6 +30,8 @@ check() {
   thin_dump "$work/meta.bin" > "$work/tools.xml"
   L thin_dump vg/pool > "$work/lvmsim.xml"
   diff -u "$work/tools.xml" "$work/lvmsim.xml" || { echo "FAIL: $1: lvmsim thin_dump differs from thin_dump" >&2; exit 1; }
+  fields=DEV,MAPPED_BLOCKS,EXCLUSIVE_BLOCKS,SHARED_BLOCKS,MAPPED_SECTORS,EXCLUSIVE_SECTORS,SHARED_SECTORS,MAPPED_BYTES,EXCLUSIVE_BYTES,SHARED_BYTES,MAPPED,EXCLUSIVE,SHARED,TRANSACTION,CREATE_TIME,SNAP_TIME
+  diff -u <(thin_ls -o "$fields" "$work/meta.bin") <(L thin_ls -o "$fields" vg/pool) || { echo "FAIL: $1: lvmsim thin_ls differs from thin_ls" >&2; exit 1; }
   for lv in $lvs; do
     L cat "vg/$lv" | cmp - "$work/$lv.model" || { echo "FAIL: $1: vg/$lv differs from its model" >&2; exit 1; }
   done
@@ -62,4 +65,4 @@ for round in 1 2 3 4 5 6; do
   done
   check "round $round"
 done
-echo "thin-pool: $writes writes in 6 rounds, lvcreate -V -T, lvcreate -s, lvremove: thin_check passed, thin_dump equals lvmsim thin_dump, every LV equals its model"
+echo "thin-pool: $writes writes in 6 rounds, lvcreate -V -T, lvcreate -s, lvremove: thin_check passed, thin_dump and thin_ls equal lvmsim's, every LV equals its model"

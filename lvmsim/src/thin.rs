@@ -439,6 +439,41 @@ pub fn thin_dump(
     Ok(())
 }
 
+/// `lvmsim thin_ls VG/POOL`: the pool's thin devices as `thin_ls`
+/// (thin-provisioning-tools 0.9.0) lists them from the metadata LV as it
+/// is on the images; `fields` as `-o` takes them (`None`: the default
+/// columns), without the header row when `headers` is false.
+pub fn thin_ls(
+    sys: &lvm_meta::scan::System,
+    arg: &str,
+    fields: Option<&str>,
+    headers: bool,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
+    use dm_pdata::thin::ls;
+    let fields = match fields {
+        Some(f) => ls::parse_fields(f).ok_or_else(|| Error::Usage("unknown field".into()))?,
+        None => ls::DEFAULT_FIELDS.to_vec(),
+    };
+    let (vgn, lvn) = crate::names::vg_lv(arg)?;
+    let vi = sys.vg_or_err(&vgn)?;
+    let li = vi.vg.lv_index_or_err(&lvn)?;
+    if pool_seg(&vi.vg, li).is_none() {
+        return Err(Error::Refused(format!("{vgn}/{lvn} is not a thin pool.")));
+    }
+    let pvs: Vec<Option<&Image>> = vi
+        .pv_devices
+        .iter()
+        .map(|d| d.map(|d| &sys.devices[d].image))
+        .collect();
+    let pool = Pool::open(&vi.vg, li, &pvs)?;
+    let mut buf = Vec::new();
+    ls::write_ls(&pool.dev, &pool.meta, &fields, headers, &mut buf)
+        .map_err(|e| pdata_err(&pool.name, e))?;
+    out.write_all(&buf)?;
+    Ok(())
+}
+
 /// Sectors in a pool metadata block (4 KiB).
 const METADATA_BLOCK_SECTORS: u64 = 8;
 

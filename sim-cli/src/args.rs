@@ -152,6 +152,10 @@ pub(crate) enum Cmd {
     /// Chart of a snapshot's Data% over the writes of a workload (SVG, or
     /// CSV with --csv), one line per chunk size.
     Plot(PlotArgs),
+    /// List a thin pool's thin devices as thin_ls does (`thin_ls VG/POOL`),
+    /// read from its metadata LV as it is on the images.
+    #[command(name = "thin_ls")]
+    ThinLs(ThinLsArgs),
 }
 
 /// What a command does to the images.
@@ -204,6 +208,7 @@ impl Cmd {
             Cmd::Pvcreate(_) | Cmd::Vgcreate(_) | Cmd::Vgextend(_) => Access::WriteNamed,
             Cmd::Kernel(_) => Access::Write,
             Cmd::Plot(_) => Access::Read,
+            Cmd::ThinLs(_) => Access::Read,
         }
     }
 }
@@ -262,6 +267,7 @@ impl Cmd {
             Cmd::Verify => None,
             Cmd::Kernel(_) => None,
             Cmd::Plot(_) => None,
+            Cmd::ThinLs(_) => None,
         }
     }
 }
@@ -1072,4 +1078,19 @@ pub(crate) struct PlotArgs {
     /// Print the series as CSV (`write,chunk,data_percent,valid`) instead.
     #[arg(long, conflicts_with = "output")]
     pub(crate) csv: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ThinLsArgs {
+    /// The thin pool (VG/POOL).
+    pub(crate) pool: String,
+    /// Comma-separated columns (DEV, MAPPED_BLOCKS, EXCLUSIVE_BLOCKS,
+    /// SHARED_BLOCKS, MAPPED_SECTORS, EXCLUSIVE_SECTORS, SHARED_SECTORS,
+    /// MAPPED_BYTES, EXCLUSIVE_BYTES, SHARED_BYTES, MAPPED, EXCLUSIVE,
+    /// SHARED, TRANSACTION, CREATE_TIME, SNAP_TIME).
+    #[arg(short = 'o', long = "format")]
+    pub(crate) format: Option<String>,
+    /// Leave out the header row.
+    #[arg(long = "no-headers")]
+    pub(crate) no_headers: bool,
 }

@@ -829,6 +829,10 @@ fn run(cli: &Cli) -> Result<i32> {
                 _ => out.write_all(text.as_bytes())?,
             }
         }
+        Cmd::ThinLs(a) => {
+            let sys = scan(&mut err)?;
+            lvmsim::thin::thin_ls(&sys, &a.pool, a.format.as_deref(), !a.no_headers, &mut out)?;
+        }
     }
     out.flush()?;
     Ok(code)
@@ -936,6 +940,7 @@ fn lvm2_name(cmd: &Cmd) -> Option<&'static str> {
         Cmd::Verify => return None,
         Cmd::Kernel(_) => return None,
         Cmd::Plot(_) => return None,
+        Cmd::ThinLs(_) => return None,
     })
 }
 

@@ -302,3 +302,29 @@ fn a_crash_during_a_thin_write_leaves_the_old_or_the_new_state() {
     }
     assert!(cuts > 10, "{cuts} cut points");
 }
+
+#[test]
+fn thin_ls_equals_the_tools_on_the_kernels_metadata() {
+    let s = load_kernel("thin-pool");
+    let data = common::repo().join("dm-pdata/tests/data");
+    let o = s.lvmsim().args(["thin_ls", "vg/pool"]).run();
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    assert_eq!(
+        o.text(),
+        std::fs::read_to_string(data.join("thin-pool.thin_ls.txt")).unwrap()
+    );
+    let all = "DEV,MAPPED_BLOCKS,EXCLUSIVE_BLOCKS,SHARED_BLOCKS,MAPPED_SECTORS,EXCLUSIVE_SECTORS,\
+               SHARED_SECTORS,MAPPED_BYTES,EXCLUSIVE_BYTES,SHARED_BYTES,MAPPED,EXCLUSIVE,SHARED,\
+               TRANSACTION,CREATE_TIME,SNAP_TIME";
+    let o = s.lvmsim().args(["thin_ls", "-o", all, "vg/pool"]).run();
+    assert_eq!(
+        o.text(),
+        std::fs::read_to_string(data.join("thin-pool.thin_ls-all.txt")).unwrap()
+    );
+    let o = s
+        .lvmsim()
+        .args(["thin_ls", "-o", "DEV,BOGUS", "vg/pool"])
+        .run();
+    assert_ne!(o.status, 0);
+    assert!(o.stderr.contains("unknown field"), "{}", o.stderr);
+}
