@@ -624,8 +624,6 @@ pub fn write(
     input: &mut dyn std::io::Read,
     hooks: &crate::context::WriteHooks,
 ) -> Result<u64> {
-    use crate::error::ResultExt;
-    use dm_pdata::thin::write::{Provision, ThinTx};
     let vg = &inst.vg;
     let name = format!("{}/{}", vg.name, vg.lvs[lv].name);
     let t = thin_seg(vg, lv)
@@ -635,6 +633,32 @@ pub fn write(
             "{name}: thin LVs with an external origin are not written by lvmsim"
         )));
     }
+    // Pool messages a cut command left queued are sent first, as the
+    // activation before the write would.
+    if crate::thin_lv::has_queued(vg, t.pool) {
+        crate::thin_lv::settle(sys, &vg.name, t.pool, hooks)?;
+        let again = crate::write::rescan(sys)?;
+        let inst = again.vg_or_err(&vg.name)?;
+        return write_settled(&again, inst, lv, offset, input, hooks);
+    }
+    write_settled(sys, inst, lv, offset, input, hooks)
+}
+
+/// [`write`] into a thin LV whose pool took its queued messages.
+fn write_settled(
+    sys: &lvm_meta::scan::System,
+    inst: &lvm_meta::scan::VgInstance,
+    lv: usize,
+    offset: u64,
+    input: &mut dyn std::io::Read,
+    hooks: &crate::context::WriteHooks,
+) -> Result<u64> {
+    use crate::error::ResultExt;
+    use dm_pdata::thin::write::{Provision, ThinTx};
+    let vg = &inst.vg;
+    let name = format!("{}/{}", vg.name, vg.lvs[lv].name);
+    let t = thin_seg(vg, lv)
+        .ok_or_else(|| Error::Refused(format!("{name} is not a thin LV lvmsim can write")))?;
     let pvs: Vec<Option<&Image>> = inst
         .pv_devices
         .iter()

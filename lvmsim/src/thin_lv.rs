@@ -72,11 +72,8 @@ fn set_int(nodes: &mut [Node], key: &str, v: u64) {
 fn queue_message(vg: &mut Vg, pool: usize, message: Node) -> Result<u64> {
     let seg = pool_seg(vg, pool).ok_or_else(|| refused!("not a thin pool"))?;
     let nodes = pool_nodes(vg, pool)?;
-    if nodes.iter().any(|n| n.key().starts_with("message")) {
-        bail!(
-            "lvmsim does not change a thin pool with pool messages still queued (activate it with lvm2 first)."
-        );
-    }
+    // Messages still queued were sent by `settle` before this change.
+    nodes.retain(|n| !n.key().starts_with("message"));
     set_int(
         nodes,
         "transaction_id",
@@ -101,16 +98,16 @@ enum Message {
     Delete(u64),
 }
 
-/// Sends `msg` and `set_transaction_id OLD OLD+1` to pool `pool` of VG
+/// Sends `msgs` and `set_transaction_id OLD OLD+1` to pool `pool` of VG
 /// `vgname` as it is on the images of `sys`, and commits the pool
 /// metadata. A pool already at OLD+1 took them before: nothing is sent.
 fn send(
     sys: &System,
     vgname: &str,
     pool: usize,
-    msg: &Message,
+    msgs: &[Message],
     old: u64,
-    w: &Writer,
+    hooks: &crate::context::WriteHooks,
 ) -> Result<()> {
     let inst = sys.vg_or_err(vgname)?;
     let vg = &inst.vg;
@@ -137,15 +134,89 @@ fn send(
             vg.lvs[pool].name
         );
     }
-    match *msg {
-        Message::Create(id) => tx.create_thin(id),
-        Message::Snap(id, origin) => tx.create_snap(id, origin),
-        Message::Delete(id) => tx.delete(id),
+    for msg in msgs {
+        match *msg {
+            Message::Create(id) => tx.create_thin(id),
+            Message::Snap(id, origin) => tx.create_snap(id, origin),
+            Message::Delete(id) => tx.delete(id),
+        }
+        .map_err(perr)?;
     }
-    .map_err(perr)?;
     tx.set_transaction_id(old, new).map_err(perr)?;
-    let mut images = crate::write::open_rw(sys, inst, w.hooks)?;
+    let mut images = crate::write::open_rw(sys, inst, hooks)?;
     crate::thin::commit_pool(vg, &p, tx, &mut images)
+}
+
+/// The messages queued in pool `pool`'s segment, in order, as the pool
+/// messages lvm2 sends for them (`_thin_pool_add_target_line`): a created
+/// thin LV with a thin origin is a `create_snap`.
+fn queued(vg: &Vg, pool: usize) -> Result<Vec<Message>> {
+    let Some(SegmentKind::Unknown { nodes }) = vg.lvs[pool].segments.first().map(|s| &s.kind)
+    else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for n in nodes {
+        let Node::Section { key, children } = n else {
+            continue;
+        };
+        if !key.starts_with("message") {
+            continue;
+        }
+        for c in children {
+            match c {
+                Node::Setting {
+                    key,
+                    value: Value::Str(lv),
+                } if key == "create" => {
+                    let li = vg
+                        .lv_index(lv)
+                        .ok_or_else(|| refused!("queued pool message: no LV {lv}"))?;
+                    let t = thin_seg(vg, li)
+                        .ok_or_else(|| refused!("queued pool message: {lv} is not a thin LV"))?;
+                    let origin = t.origin.and_then(|o| thin_seg(vg, o)).map(|o| o.device_id);
+                    out.push(match origin {
+                        Some(o) => Message::Snap(t.device_id, o),
+                        None => Message::Create(t.device_id),
+                    });
+                }
+                Node::Setting {
+                    key,
+                    value: Value::Int(id),
+                } if key == "delete" => out.push(Message::Delete(
+                    u64::try_from(*id).map_err(|_| refused!("queued pool message: delete {id}"))?,
+                )),
+                other => bail!("lvmsim does not send the queued pool message {other:?}"),
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Sends the messages still queued in pool `pool`'s segment (a command
+/// cut between its two VG writes left them), as lvm2's next activation of
+/// the pool does; a pool that already took them is left as it is. The VG
+/// metadata keeps them until lvm2 (or lvmsim) next writes the pool.
+pub fn settle(
+    sys: &System,
+    vgname: &str,
+    pool: usize,
+    hooks: &crate::context::WriteHooks,
+) -> Result<()> {
+    let vg = &sys.vg_or_err(vgname)?.vg;
+    let msgs = queued(vg, pool)?;
+    if msgs.is_empty() {
+        return Ok(());
+    }
+    let seg = pool_seg(vg, pool).ok_or_else(|| refused!("not a thin pool"))?;
+    send(
+        sys,
+        vgname,
+        pool,
+        &msgs,
+        seg.transaction_id.saturating_sub(1),
+        hooks,
+    )
 }
 
 /// lvm2's over-provisioning warnings (`thin_pool_check_overprovisioning`,
@@ -219,6 +290,26 @@ pub fn lvcreate(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<()> {
+    thin_writable(sys, vgname)?;
+    let pool_of = match what {
+        ThinCreate::Thin { pool, .. } => sys.vg_or_err(vgname)?.vg.lv_index(pool),
+        ThinCreate::Snapshot { origin } => {
+            let vg = &sys.vg_or_err(vgname)?.vg;
+            vg.lv_index(origin)
+                .and_then(|o| thin_seg(vg, o))
+                .map(|t| t.pool)
+        }
+    };
+    let settled;
+    let is_pool = |p: usize| sys.vg(vgname).is_some_and(|i| pool_seg(&i.vg, p).is_some());
+    let sys = match pool_of.filter(|&p| is_pool(p)) {
+        Some(p) => {
+            settle(sys, vgname, p, w.hooks)?;
+            settled = rescan(sys)?;
+            &settled
+        }
+        None => sys,
+    };
     let inst = thin_writable(sys, vgname)?;
     let mut vg = (*inst.vg).clone();
     let name = match name {
@@ -326,7 +417,7 @@ pub fn lvcreate(
         Some((_, o)) => Message::Snap(id, o),
         None => Message::Create(id),
     };
-    send(&sys2, vgname, pool, &msg, old, w)?;
+    send(&sys2, vgname, pool, &[msg], old, w.hooks)?;
     let inst2 = thin_writable(&sys2, vgname)?;
     let mut vg2 = (*inst2.vg).clone();
     clear_messages(&mut vg2, pool)?;
@@ -362,16 +453,19 @@ pub fn lvremove(
     let mut sys_now = rescan(sys)?;
     let mut writes = crate::lv::WriteCounts::default();
     for (vgname, _, lv) in named {
-        let inst = thin_writable(&sys_now, vgname)?;
-        let mut vg = (*inst.vg).clone();
+        let vg = &thin_writable(&sys_now, vgname)?.vg;
         let li = vg.lv_index_or_err(lv)?;
-        let t = thin_seg(&vg, li).ok_or_else(|| refused!("{vgname}/{lv} is not a thin LV."))?;
-        if let Some(&s) = crate::thin::snapshots_of(&vg, li).first() {
+        let t = thin_seg(vg, li).ok_or_else(|| refused!("{vgname}/{lv} is not a thin LV."))?;
+        if let Some(&s) = crate::thin::snapshots_of(vg, li).first() {
             bail!(
                 "lvmsim does not remove thin LV {vgname}/{lv}: thin snapshot {} names it as its origin.",
                 vg.lvs[s].name
             );
         }
+        settle(&sys_now, vgname, t.pool, w.hooks)?;
+        sys_now = rescan(&sys_now)?;
+        let inst = thin_writable(&sys_now, vgname)?;
+        let mut vg = (*inst.vg).clone();
         let pool = t.pool;
         let old = queue_message(
             &mut vg,
@@ -392,9 +486,9 @@ pub fn lvremove(
             &sys_now,
             vgname,
             pool,
-            &Message::Delete(t.device_id),
+            &[Message::Delete(t.device_id)],
             old,
-            w,
+            w.hooks,
         )?;
         let inst = thin_writable(&sys_now, vgname)?;
         let mut vg = (*inst.vg).clone();
@@ -404,4 +498,19 @@ pub fn lvremove(
         writeln!(out, "  Logical volume \"{lv}\" successfully removed.")?;
     }
     Ok(())
+}
+
+/// True when pool `pool`'s segment still holds queued messages.
+pub fn has_queued(vg: &Vg, pool: usize) -> bool {
+    match vg
+        .lvs
+        .get(pool)
+        .and_then(|l| l.segments.first())
+        .map(|s| &s.kind)
+    {
+        Some(SegmentKind::Unknown { nodes }) => {
+            nodes.iter().any(|n| n.key().starts_with("message"))
+        }
+        _ => false,
+    }
 }

@@ -328,3 +328,74 @@ fn thin_ls_equals_the_tools_on_the_kernels_metadata() {
     assert_ne!(o.status, 0);
     assert!(o.stderr.contains("unknown field"), "{}", o.stderr);
 }
+
+/// `lvcreate -V -T` cut at each of its writes: whatever is left, the next
+/// commands finish the job as lvm2's next activation would (the queued
+/// message sent to the pool), and the VG's thin LVs and the pool's devices
+/// agree.
+#[test]
+fn a_crash_during_lvcreate_thin_is_finished_by_the_next_command() {
+    let s = load_kernel("thin-pool");
+    let img = s.devs[0].1.clone();
+    let pristine = img.with_extension("pristine");
+    common::copy_sparse(&img, &pristine);
+    let create = ["lvcreate", "-y", "-V", "1M", "-T", "vg/pool", "-n", "t7"];
+    let mut cuts = 0;
+    for k in 0.. {
+        common::copy_sparse(&pristine, &img);
+        let o = s
+            .lvmsim()
+            .args(create)
+            .env("LVMSIM_CRASH_AFTER", k.to_string())
+            .run();
+        let finished = o.status == 0;
+        let lvs = s
+            .lvmsim()
+            .args(["lvs", "--noheadings", "-o", "lv_name", "vg"])
+            .run();
+        assert_eq!(lvs.status, 0, "cut at {k}: {}", lvs.stderr);
+        if lvs.text().contains("t7") {
+            // The LV exists: a write to it goes through (the pool takes
+            // the queued create first if it has not yet).
+            let o = write(&s, "vg/t7", 10, b"hello");
+            assert_eq!(o.status, 0, "cut at {k}: {}", o.stderr);
+            let back = cat(&s, "vg/t7");
+            assert_eq!(&back[10..15], b"hello", "cut at {k}");
+        }
+        // Another thin LV can always be made, and lvmsim agrees with itself.
+        let o = s
+            .lvmsim()
+            .args(["lvcreate", "-y", "-V", "1M", "-T", "vg/pool", "-n", "t8"])
+            .run();
+        assert_eq!(o.status, 0, "cut at {k}: {}", o.stderr);
+        let ids = s
+            .lvmsim()
+            .args([
+                "lvs",
+                "--noheadings",
+                "-o",
+                "thin_id",
+                "-S",
+                "thin_id>0",
+                "vg",
+            ])
+            .run()
+            .text();
+        let mut ids: Vec<String> = ids.split_whitespace().map(str::to_owned).collect();
+        ids.sort();
+        let xml = s.lvmsim().args(["thin_dump", "vg/pool"]).run().text();
+        let mut devs: Vec<String> = xml
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix("<device dev_id=\""))
+            .map(|l| l.split('"').next().unwrap().to_owned())
+            .collect();
+        devs.sort();
+        assert_eq!(ids, devs, "cut at {k}");
+        cuts += 1;
+        if finished {
+            break;
+        }
+        assert!(k < 100, "lvcreate never finishes");
+    }
+    assert!(cuts > 3, "{cuts} cut points");
+}
