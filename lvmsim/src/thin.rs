@@ -720,6 +720,18 @@ fn write_settled(
             let whole = len == bs_len;
             let target = match tx.provision(t.device_id, vb) {
                 Ok(p) => p,
+                // Blocks freed in this transaction become free at a commit:
+                // the kernel commits when it finds no free block and
+                // tries again (`alloc_data_block`).
+                Err(_) if tx.freed_data_blocks() > 0 => {
+                    commit_pool(vg, &pool, tx, &mut images)?;
+                    drop(pool);
+                    let again = crate::write::rescan(sys)?;
+                    let inst = again.vg_or_err(&vg.name)?;
+                    let mut rest = std::io::Read::chain(&buf[done..n], &mut *input);
+                    let more = write_settled(&again, inst, lv, at, &mut rest, hooks)?;
+                    return Ok(at - offset + more);
+                }
                 Err(e) => {
                     break 'outer Err(Error::Refused(format!(
                         "error writing {name} at byte {at} ({} bytes written): pool {}: {e}",

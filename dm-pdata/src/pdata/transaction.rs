@@ -171,6 +171,16 @@ impl SpaceMap {
         self.counts.iter().filter(|c| **c != 0).count() as u64
     }
 
+    /// Blocks freed in this transaction: free now, in use at the last
+    /// commit (allocatable after the next one).
+    pub fn nr_freed(&self) -> u64 {
+        self.counts
+            .iter()
+            .zip(&self.old)
+            .filter(|(c, o)| **c == 0 && **o != 0)
+            .count() as u64
+    }
+
     /// Blocks free now (count zero).
     pub fn nr_free(&self) -> u64 {
         self.nr_blocks() - self.nr_allocated()

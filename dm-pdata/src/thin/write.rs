@@ -103,6 +103,11 @@ impl<'d, R: ReadAt> ThinTx<'d, R> {
         self.tx.data.nr_free()
     }
 
+    /// Data blocks freed in this transaction (usable after a commit).
+    pub fn freed_data_blocks(&self) -> u64 {
+        self.tx.data.nr_freed()
+    }
+
     /// The underlying transaction (space-map counts, for checks).
     pub fn transaction(&self) -> &Transaction<'d, R> {
         &self.tx

@@ -399,3 +399,38 @@ fn a_crash_during_lvcreate_thin_is_finished_by_the_next_command() {
     }
     assert!(cuts > 3, "{cuts} cut points");
 }
+
+/// Filling the pool: 229 of its 256 data blocks are free; writing all of
+/// thin2 and thin1 needs more. The write stops where the pool ran out,
+/// what was provisioned before is committed, and the metadata reads back.
+#[test]
+fn a_full_pool_stops_the_write_and_keeps_what_was_written() {
+    let s = load_kernel("thin-pool");
+    let fill = vec![0x5au8; 8 << 20];
+    let o = write(&s, "vg/thin2", 0, &fill);
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    let o = write(&s, "vg/thin1", 0, &fill);
+    assert_ne!(o.status, 0);
+    assert!(o.stderr.contains("out of data space"), "{}", o.stderr);
+    let xml = s.lvmsim().args(["thin_dump", "vg/pool"]).run().text();
+    assert!(xml.contains("nr_data_blocks=\"256\""), "{xml}");
+    // Every data block is in use: thin2 took 123 new ones, thin1 the
+    // remaining 106 (blocks it shares with the snapshot are copied).
+    let lvs = s
+        .lvmsim()
+        .args([
+            "lvs",
+            "--active",
+            "--noheadings",
+            "-o",
+            "data_percent",
+            "vg/pool",
+        ])
+        .run()
+        .text();
+    assert_eq!(lvs.trim(), "100.00");
+    assert!(cat(&s, "vg/thin2") == fill);
+    let thin1 = cat(&s, "vg/thin1");
+    let written = thin1.iter().take_while(|b| **b == 0x5a).count();
+    assert!(written > 100 * BLOCK && written < 8 << 20, "{written}");
+}
