@@ -407,3 +407,37 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn formatted_metadata_reads_back_and_takes_a_pool_life() {
+    let blocks = dm_pdata::thin::format::format(1024, 256, 128).unwrap();
+    assert_eq!(blocks.last().unwrap().0, 0);
+    let mut img = vec![0u8; 1024 * BLOCK_SIZE];
+    apply(&mut img, &blocks);
+    recount(&img);
+    let dev = MetadataDev::new(img.clone()).unwrap();
+    let m = ThinMetadata::read(&dev).unwrap();
+    assert!(m.details.is_empty() && m.roots.is_empty());
+    assert_eq!(
+        (m.superblock.trans_id, m.superblock.time, m.nr_data_blocks()),
+        (0, 0, 256)
+    );
+    // lvm2's first thin LV, then writes and a snapshot.
+    let mut tx = ThinTx::open(&dev).unwrap();
+    tx.create_thin(1).unwrap();
+    tx.set_transaction_id(0, 1).unwrap();
+    commit(&mut img, tx);
+    let dev = MetadataDev::new(img.clone()).unwrap();
+    let mut tx = ThinTx::open(&dev).unwrap();
+    for vb in [0, 1, 2, 7] {
+        assert_eq!(tx.provision(1, vb).unwrap(), Provision::New(vb.min(3)));
+    }
+    tx.create_snap(2, 1).unwrap();
+    commit(&mut img, tx);
+    let maps = mappings(&img);
+    assert_eq!(maps[&1], maps[&2]);
+    assert_eq!(maps[&1].len(), 4);
+    // Too small a device, a bad block size.
+    assert!(dm_pdata::thin::format::format(5, 256, 128).is_err());
+    assert!(dm_pdata::thin::format::format(1024, 256, 100).is_err());
+}

@@ -4,6 +4,7 @@
 pub mod block_time;
 pub mod device_details;
 pub mod dump;
+pub mod format;
 pub mod ls;
 pub mod metadata;
 pub mod superblock;
