@@ -115,7 +115,8 @@ def select_seeds():
 def thin_seeds(tag, raw):
     """thin_metadata: each thin pool's metadata LV read with lvmsim cat, cut
     after its last non-zero block, with mode bytes 0 (as is) and 3 (stamp
-    checksums and block numbers)."""
+    checksums and block numbers); thin_write: the same device after a
+    short program."""
     with tempfile.NamedTemporaryFile(suffix=".img") as f:
         f.write(raw)
         f.flush()
@@ -133,6 +134,10 @@ def thin_seeds(tag, raw):
             meta = meta[: (used[-1] + 1) * 4096]
             for mode in (0, 3):
                 put("thin_metadata", f"{tag}-{name}-{mode}", bytes([mode]) + meta)
+            # thin_write: a short program (provisions, a snapshot, a
+            # delete, commits) before the same device.
+            program = bytes([0, 1, 8, 2, 7, 0, 5, 0, 16, 3, 7, 0, 6, 1, 7, 0])
+            put("thin_write", f"{tag}-{name}", bytes([len(program)]) + program + meta)
 
 command_seeds()
 select_seeds()

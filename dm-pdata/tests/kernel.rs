@@ -164,3 +164,24 @@ fn a_mapping_past_the_data_device_is_named() {
         "{e}"
     );
 }
+
+#[test]
+fn thin_ls_equals_the_tools() {
+    use dm_pdata::thin::ls::{parse_fields, write_ls, DEFAULT_FIELDS, FIELDS};
+    let dev = MetadataDev::new(kernel_meta()).unwrap();
+    let meta = ThinMetadata::read(&dev).unwrap();
+    let mut out = Vec::new();
+    write_ls(&dev, &meta, &DEFAULT_FIELDS, true, &mut out).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        include_str!("data/thin-pool.thin_ls.txt")
+    );
+    let all: Vec<&str> = FIELDS.iter().map(|(_, n)| *n).collect();
+    let fields = parse_fields(&all.join(",")).unwrap();
+    let mut out = Vec::new();
+    write_ls(&dev, &meta, &fields, true, &mut out).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        include_str!("data/thin-pool.thin_ls-all.txt")
+    );
+}

@@ -83,6 +83,9 @@ pub fn write_with_events(
         })
         .into());
     }
+    if crate::thin::thin_seg(vg, li).is_some() {
+        return crate::thin::write(sys, inst, li, offset, input, hooks);
+    }
     let mut lv = LvHandle::open(vg, crate::write::open_rw(sys, inst, hooks)?, li)?;
     if let Some(log) = events {
         lv.set_event_log(log);

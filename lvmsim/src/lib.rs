@@ -74,6 +74,7 @@ pub mod select;
 pub mod size;
 pub mod snapshot;
 pub mod thin;
+pub mod thin_lv;
 pub mod units;
 pub mod verify;
 pub mod vg;

@@ -1134,6 +1134,9 @@ pub(crate) fn lvs_named(
 /// alone or with its origin: lvm2 checks its merge only while it is active.
 pub fn lvremove(sys: &System, args: &[String], w: &Writer, out: &mut dyn Write) -> Result<()> {
     // lvm2 numbers the writes of each VG it holds (`Write[n] from`).
+    if let Some(thins) = crate::thin_lv::thin_args(sys, args) {
+        return crate::thin_lv::lvremove(sys, &thins, w, out);
+    }
     let mut writes = WriteCounts::default();
     let mut sys_now = rescan(sys)?;
     let mut pending: Vec<(String, Vg)> = Vec::new();

@@ -157,7 +157,7 @@ pub fn thins_of(vg: &Vg, pool: usize) -> Vec<usize> {
 }
 
 /// An LV read through its segments, as a byte source for [`dm_pdata`].
-struct LvSource<'a>(LvReader<'a>);
+pub(crate) struct LvSource<'a>(LvReader<'a>);
 
 impl ReadAt for LvSource<'_> {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
@@ -214,6 +214,11 @@ impl<'a> Pool<'a> {
             data,
             name,
         })
+    }
+
+    /// The metadata device.
+    pub(crate) fn dev(&self) -> &MetadataDev<LvSource<'a>> {
+        &self.dev
     }
 
     /// Every mapping of thin device `id`.
@@ -474,6 +479,41 @@ pub fn thin_dump(
     Ok(())
 }
 
+/// `lvmsim thin_ls VG/POOL`: the pool's thin devices as `thin_ls`
+/// (thin-provisioning-tools 0.9.0) lists them from the metadata LV as it
+/// is on the images; `fields` as `-o` takes them (`None`: the default
+/// columns), without the header row when `headers` is false.
+pub fn thin_ls(
+    sys: &lvm_meta::scan::System,
+    arg: &str,
+    fields: Option<&str>,
+    headers: bool,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
+    use dm_pdata::thin::ls;
+    let fields = match fields {
+        Some(f) => ls::parse_fields(f).ok_or_else(|| Error::Usage("unknown field".into()))?,
+        None => ls::DEFAULT_FIELDS.to_vec(),
+    };
+    let (vgn, lvn) = crate::names::vg_lv(arg)?;
+    let vi = sys.vg_or_err(&vgn)?;
+    let li = vi.vg.lv_index_or_err(&lvn)?;
+    if pool_seg(&vi.vg, li).is_none() {
+        return Err(Error::Refused(format!("{vgn}/{lvn} is not a thin pool.")));
+    }
+    let pvs: Vec<Option<&Image>> = vi
+        .pv_devices
+        .iter()
+        .map(|d| d.map(|d| &sys.devices[d].image))
+        .collect();
+    let pool = Pool::open(&vi.vg, li, &pvs)?;
+    let mut buf = Vec::new();
+    ls::write_ls(&pool.dev, &pool.meta, &fields, headers, &mut buf)
+        .map_err(|e| pdata_err(&pool.name, e))?;
+    out.write_all(&buf)?;
+    Ok(())
+}
+
 /// Sectors in a pool metadata block (4 KiB).
 const METADATA_BLOCK_SECTORS: u64 = 8;
 
@@ -602,6 +642,204 @@ pub fn dm_thin_status(vg: &Vg, lv: usize, pvs: &[Option<&Image>]) -> Result<Stri
         ),
         None => format!("{mapped} -"),
     })
+}
+
+/// Writes `input` into thin LV `lv` of `inst` from byte `offset`, as
+/// `dd of=/dev/VG/THIN conv=notrunc,fsync` after activation would: each
+/// data block is written where the kernel's `thin` target puts it (in
+/// place when mapped and not shared since, a new block zeroed first when
+/// the write covers part of it and the pool zeroes new blocks, a copy of
+/// the shared block when a snapshot shares it), then the pool's metadata
+/// is committed: the data LV synced first, then the new metadata blocks,
+/// the superblock last. Returns the bytes written.
+///
+/// Errors: ENOSPC once the write reaches the LV's end (bytes before it
+/// are written), and a refusal when the pool runs out of data space (what
+/// was written before is committed).
+pub fn write(
+    sys: &lvm_meta::scan::System,
+    inst: &lvm_meta::scan::VgInstance,
+    lv: usize,
+    offset: u64,
+    input: &mut dyn std::io::Read,
+    hooks: &crate::context::WriteHooks,
+) -> Result<u64> {
+    let vg = &inst.vg;
+    let name = format!("{}/{}", vg.name, vg.lvs[lv].name);
+    let t = thin_seg(vg, lv)
+        .ok_or_else(|| Error::Refused(format!("{name} is not a thin LV lvmsim can write")))?;
+    if t.external_origin.is_some() {
+        return Err(Error::Refused(format!(
+            "{name}: thin LVs with an external origin are not written by lvmsim"
+        )));
+    }
+    // Pool messages a cut command left queued are sent first, as the
+    // activation before the write would.
+    if crate::thin_lv::has_queued(vg, t.pool) {
+        crate::thin_lv::settle(sys, &vg.name, t.pool, hooks)?;
+        let again = crate::write::rescan(sys)?;
+        let inst = again.vg_or_err(&vg.name)?;
+        return write_settled(&again, inst, lv, offset, input, hooks);
+    }
+    write_settled(sys, inst, lv, offset, input, hooks)
+}
+
+/// [`write`] into a thin LV whose pool took its queued messages.
+fn write_settled(
+    sys: &lvm_meta::scan::System,
+    inst: &lvm_meta::scan::VgInstance,
+    lv: usize,
+    offset: u64,
+    input: &mut dyn std::io::Read,
+    hooks: &crate::context::WriteHooks,
+) -> Result<u64> {
+    use crate::error::ResultExt;
+    use dm_pdata::thin::write::{Provision, ThinTx};
+    let vg = &inst.vg;
+    let name = format!("{}/{}", vg.name, vg.lvs[lv].name);
+    let t = thin_seg(vg, lv)
+        .ok_or_else(|| Error::Refused(format!("{name} is not a thin LV lvmsim can write")))?;
+    let pvs: Vec<Option<&Image>> = inst
+        .pv_devices
+        .iter()
+        .map(|d| d.map(|d| &sys.devices[d].image))
+        .collect();
+    let pool = Pool::open(vg, t.pool, &pvs)?;
+    let perr = |e| pdata_err(&pool.name, e);
+    let mut tx = ThinTx::open(&pool.dev).map_err(perr)?;
+    if tx.details(t.device_id).is_none() {
+        return Err(Error::Refused(format!(
+            "{name}: thin device {} is not in the metadata of pool {}",
+            t.device_id, pool.name
+        )));
+    }
+    let mut images = crate::write::open_rw(sys, inst, hooks)?;
+    let bs = pool.block_bytes();
+    let bs_len =
+        usize::try_from(bs).map_err(|_| Error::Refused(format!("{name}: data block too large")))?;
+    let size = vg.lv_extents(&vg.lvs[lv]).saturating_mul(vg.extent_bytes());
+    let zero = pool.seg.zero_new_blocks;
+    let data_lv = pool.seg.data;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut block = vec![0u8; bs_len];
+    let mut at = offset;
+    let result: Result<()> = 'outer: loop {
+        if hooks.stop.requested() {
+            break Err(Error::Interrupted(format!(
+                "lvmsim: write to {name} stopped at byte {at} ({} bytes written)",
+                at - offset
+            )));
+        }
+        let mut n = 0;
+        while n < buf.len() {
+            match input.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => break 'outer Err(e).context("reading the input"),
+            }
+        }
+        if n == 0 {
+            break Ok(());
+        }
+        let mut done = 0usize;
+        while done < n {
+            if at >= size {
+                let e = std::io::Error::from_raw_os_error(28);
+                break 'outer Err(e).context(format!(
+                    "error writing {name} at byte {at} ({} bytes written)",
+                    at - offset
+                ));
+            }
+            let vb = at / bs;
+            let within = at % bs;
+            let len = usize::try_from((bs - within).min(size - at))
+                .unwrap_or(usize::MAX)
+                .min(n - done);
+            let bytes = &buf[done..done + len];
+            let whole = len == bs_len;
+            let target = match tx.provision(t.device_id, vb) {
+                Ok(p) => p,
+                // Blocks freed in this transaction become free at a commit:
+                // the kernel commits when it finds no free block and
+                // tries again (`alloc_data_block`).
+                Err(_) if tx.freed_data_blocks() > 0 => {
+                    commit_pool(vg, &pool, tx, &mut images)?;
+                    drop(pool);
+                    let again = crate::write::rescan(sys)?;
+                    let inst = again.vg_or_err(&vg.name)?;
+                    let mut rest = std::io::Read::chain(&buf[done..n], &mut *input);
+                    let more = write_settled(&again, inst, lv, at, &mut rest, hooks)?;
+                    return Ok(at - offset + more);
+                }
+                Err(e) => {
+                    break 'outer Err(Error::Refused(format!(
+                        "error writing {name} at byte {at} ({} bytes written): pool {}: {e}",
+                        at - offset,
+                        pool.name
+                    )))
+                }
+            };
+            let (db, fill) = match target {
+                Provision::Mapped(db) => (db, None),
+                Provision::New(db) if whole || !zero => (db, None),
+                Provision::New(db) => (db, Some(None)),
+                Provision::Copy { to, .. } if whole => (to, None),
+                Provision::Copy { from, to } => (to, Some(Some(from))),
+            };
+            let start = db * bs;
+            match fill {
+                None => images.write(vg, data_lv, start + within, bytes)?,
+                Some(from) => {
+                    match from {
+                        Some(f) => images.read(vg, data_lv, f * bs, &mut block)?,
+                        None => block.fill(0),
+                    }
+                    let w = usize::try_from(within).unwrap_or(0);
+                    block[w..w + len].copy_from_slice(bytes);
+                    images.write(vg, data_lv, start, &block)?;
+                }
+            }
+            done += len;
+            at += len as u64;
+        }
+    };
+    commit_pool(vg, &pool, tx, &mut images)?;
+    result.map(|()| at - offset)
+}
+
+/// Commits `tx` onto the pool's metadata LV: the images synced (the data
+/// written so far made durable), every new metadata block written and
+/// synced, then the superblock written and synced.
+pub(crate) fn commit_pool<R: ReadAt>(
+    vg: &Vg,
+    pool: &Pool<'_>,
+    tx: dm_pdata::thin::write::ThinTx<'_, R>,
+    images: &mut cow_engine::blocks::Images<crate::write_log::Logged>,
+) -> Result<()> {
+    use crate::error::ResultExt;
+    use lvm_meta::io::WriteAt;
+    if tx.is_clean() {
+        return Ok(());
+    }
+    let blocks = tx.commit().map_err(|e| pdata_err(&pool.name, e))?;
+    let sync = |images: &mut cow_engine::blocks::Images<crate::write_log::Logged>| -> Result<()> {
+        for f in images.pvs.iter_mut().flatten() {
+            let path = f.path.clone();
+            f.sync().with_context(|| format!("{path}: sync"))?;
+        }
+        Ok(())
+    };
+    sync(images)?;
+    let (sb, rest) = blocks
+        .split_last()
+        .ok_or_else(|| Error::Refused(format!("{}: an empty commit", pool.name)))?;
+    for (n, b) in rest {
+        images.write(vg, pool.seg.metadata, n * 4096, &b[..])?;
+    }
+    sync(images)?;
+    images.write(vg, pool.seg.metadata, sb.0 * 4096, &sb.1[..])?;
+    sync(images)
 }
 
 #[cfg(test)]

@@ -152,6 +152,10 @@ pub(crate) enum Cmd {
     /// Chart of a snapshot's Data% over the writes of a workload (SVG, or
     /// CSV with --csv), one line per chunk size.
     Plot(PlotArgs),
+    /// List a thin pool's thin devices as thin_ls does (`thin_ls VG/POOL`),
+    /// read from its metadata LV as it is on the images.
+    #[command(name = "thin_ls")]
+    ThinLs(ThinLsArgs),
 }
 
 /// What a command does to the images.
@@ -204,6 +208,7 @@ impl Cmd {
             Cmd::Pvcreate(_) | Cmd::Vgcreate(_) | Cmd::Vgextend(_) => Access::WriteNamed,
             Cmd::Kernel(_) => Access::Write,
             Cmd::Plot(_) => Access::Read,
+            Cmd::ThinLs(_) => Access::Read,
         }
     }
 }
@@ -262,6 +267,7 @@ impl Cmd {
             Cmd::Verify => None,
             Cmd::Kernel(_) => None,
             Cmd::Plot(_) => None,
+            Cmd::ThinLs(_) => None,
         }
     }
 }
@@ -520,6 +526,15 @@ pub(crate) struct LvcreateArgs {
     #[arg(long, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "text",
           value_parser = ["text", "json"], require_equals = true)]
     pub(crate) explain: Option<String>,
+    /// Virtual size of a thin LV (default unit MiB), with -T VG/POOL.
+    #[arg(short = 'V', long = "virtualsize")]
+    pub(crate) virtualsize: Option<String>,
+    /// Create a thin LV in the pool VG/POOL (given instead of VG).
+    #[arg(short = 'T', long = "thin")]
+    pub(crate) thin: bool,
+    /// Activation skip flag of a thin snapshot (lvmsim writes `n` only).
+    #[arg(short = 'k', long = "setactivationskip")]
+    pub(crate) setactivationskip: Option<Yn>,
 }
 
 #[derive(Args, Debug)]
@@ -1078,4 +1093,19 @@ pub(crate) struct PlotArgs {
     /// Print the series as CSV (`write,chunk,data_percent,valid`) instead.
     #[arg(long, conflicts_with = "output")]
     pub(crate) csv: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ThinLsArgs {
+    /// The thin pool (VG/POOL).
+    pub(crate) pool: String,
+    /// Comma-separated columns (DEV, MAPPED_BLOCKS, EXCLUSIVE_BLOCKS,
+    /// SHARED_BLOCKS, MAPPED_SECTORS, EXCLUSIVE_SECTORS, SHARED_SECTORS,
+    /// MAPPED_BYTES, EXCLUSIVE_BYTES, SHARED_BYTES, MAPPED, EXCLUSIVE,
+    /// SHARED, TRANSACTION, CREATE_TIME, SNAP_TIME).
+    #[arg(short = 'o', long = "format")]
+    pub(crate) format: Option<String>,
+    /// Leave out the header row.
+    #[arg(long = "no-headers")]
+    pub(crate) no_headers: bool,
 }

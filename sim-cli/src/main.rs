@@ -757,6 +757,52 @@ fn run(cli: &Cli) -> Result<i32> {
             explain(&w, &a.explain, &mut out)?;
             done?;
         }
+        Cmd::Lvcreate(a)
+            if a.thin
+                || a.virtualsize.is_some()
+                || (a.snapshot && a.size.is_none() && a.extents.is_none()) =>
+        {
+            let (first, _) = a
+                .args
+                .split_first()
+                .ok_or_else(|| usage("Please provide a volume group name"))?;
+            let (vg, lvn) = lvmsim::names::vg_lv(first)?;
+            let what = match &a.virtualsize {
+                Some(_) => {
+                    let (_, amt) = amount(&a.virtualsize, &None, size::SizeOf::Lvcreate)?;
+                    let lvmsim::size::Amount::Size(sectors) = amt else {
+                        return Err(usage("-V takes a size"));
+                    };
+                    lvmsim::thin_lv::ThinCreate::Thin { pool: lvn, sectors }
+                }
+                None => {
+                    let sys = scan(&mut err)?;
+                    if !lvmsim::thin_lv::is_thin(&sys, &vg, &lvn) {
+                        // Not a thin origin: a COW snapshot needs a size.
+                        amount(&a.size, &a.extents, size::SizeOf::Lvcreate)?;
+                    }
+                    if a.setactivationskip != Some(Yn::N) {
+                        return Err(Error::Refused(
+                            "lvmsim makes thin snapshots with -kn only (the activation skip flag is not written)".into(),
+                        ));
+                    }
+                    lvmsim::thin_lv::ThinCreate::Snapshot { origin: lvn }
+                }
+            };
+            let sys = scan(&mut err)?;
+            let mut ids = ids::ids_for(&ctx, &sys, &line);
+            let w = ctx.writer(&line);
+            lvmsim::thin_lv::lvcreate(
+                &sys,
+                &vg,
+                &what,
+                a.name.as_deref(),
+                &w,
+                &mut ids,
+                &mut out,
+                &mut err,
+            )?;
+        }
         Cmd::Lvcreate(a) => {
             let (_, amount) = amount(&a.size, &a.extents, size::SizeOf::Lvcreate)?;
             let mut o = lv::LvcreateOpts {
@@ -889,6 +935,10 @@ fn run(cli: &Cli) -> Result<i32> {
                 _ => out.write_all(text.as_bytes())?,
             }
         }
+        Cmd::ThinLs(a) => {
+            let sys = scan(&mut err)?;
+            lvmsim::thin::thin_ls(&sys, &a.pool, a.format.as_deref(), !a.no_headers, &mut out)?;
+        }
     }
     out.flush()?;
     if let Some(t) = transaction.take() {
@@ -1009,6 +1059,7 @@ fn lvm2_name(cmd: &Cmd) -> Option<&'static str> {
         Cmd::Verify => return None,
         Cmd::Kernel(_) => return None,
         Cmd::Plot(_) => return None,
+        Cmd::ThinLs(_) => return None,
     })
 }
 

@@ -5,3 +5,4 @@ pub mod block;
 pub mod btree;
 pub mod checksum;
 pub mod space_map;
+pub mod transaction;

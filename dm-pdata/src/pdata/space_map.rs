@@ -55,6 +55,14 @@ impl SmRoot {
         }
     }
 
+    /// Encodes into the first [`SM_ROOT_SIZE`] bytes of `b`.
+    pub fn write(&self, b: &mut [u8; SM_ROOT_SIZE]) {
+        LittleEndian::write_u64(&mut b[0..8], self.nr_blocks);
+        LittleEndian::write_u64(&mut b[8..16], self.nr_allocated);
+        LittleEndian::write_u64(&mut b[16..24], self.bitmap_root);
+        LittleEndian::write_u64(&mut b[24..32], self.ref_count_root);
+    }
+
     /// Bitmap blocks needed for `nr_blocks` (rounded up).
     pub fn nr_bitmaps(&self) -> u64 {
         self.nr_blocks.div_ceil(ENTRIES_PER_BITMAP)
@@ -80,6 +88,13 @@ impl IndexEntry {
             nr_free: LittleEndian::read_u32(&b[8..12]),
             none_free_before: LittleEndian::read_u32(&b[12..16]),
         }
+    }
+
+    /// Encodes into 16 bytes.
+    pub fn write(&self, b: &mut [u8; INDEX_ENTRY_SIZE]) {
+        LittleEndian::write_u64(&mut b[0..8], self.blocknr);
+        LittleEndian::write_u32(&mut b[8..12], self.nr_free);
+        LittleEndian::write_u32(&mut b[12..16], self.none_free_before);
     }
 }
 
@@ -173,6 +188,27 @@ pub fn bitmap_entry(bitmap: &[u8; BLOCK_SIZE], e: u64) -> u8 {
     let lo = (word >> shift.saturating_add(1)) & 1;
     // OK: hi and lo are single bits.
     u8::try_from(hi.saturating_mul(2).saturating_add(lo)).unwrap_or(3)
+}
+
+/// Sets entry `e` (< [`ENTRIES_PER_BITMAP`]) of a bitmap block to
+/// `count` (3 for "3 or more"), in [`bitmap_entry`]'s bit order
+/// (`sm_set_bitmap`).
+pub fn set_bitmap_entry(bitmap: &mut [u8; BLOCK_SIZE], e: u64, count: u8) {
+    let word_i = usize::try_from(e / 32).unwrap_or(usize::MAX);
+    let at = word_i
+        .checked_mul(8)
+        .and_then(|w| w.checked_add(BITMAP_HEADER_SIZE));
+    let Some(word) = at.and_then(|a| bitmap.get_mut(a..a.checked_add(8)?)) else {
+        return;
+    };
+    let shift = (e % 32).saturating_mul(2);
+    let mut w = LittleEndian::read_u64(word);
+    w &= !(3u64 << shift);
+    let c = u64::from(count.min(3));
+    // The high bit of the count is bit 2k, the low bit 2k+1.
+    w |= ((c >> 1) & 1) << shift;
+    w |= (c & 1) << shift.saturating_add(1);
+    LittleEndian::write_u64(word, w);
 }
 
 /// Counts drawn from a space map's bitmaps.

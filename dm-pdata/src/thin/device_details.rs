@@ -37,4 +37,15 @@ impl DeviceDetails {
             snapshotted_time: LittleEndian::read_u32(&b[SNAPSHOTTED_TIME..DEVICE_DETAILS_SIZE]),
         }
     }
+
+    /// Encodes one value.
+    pub fn write(&self, b: &mut [u8; DEVICE_DETAILS_SIZE]) {
+        LittleEndian::write_u64(&mut b[MAPPED_BLOCKS..TRANSACTION_ID], self.mapped_blocks);
+        LittleEndian::write_u64(&mut b[TRANSACTION_ID..CREATION_TIME], self.transaction_id);
+        LittleEndian::write_u32(&mut b[CREATION_TIME..SNAPSHOTTED_TIME], self.creation_time);
+        LittleEndian::write_u32(
+            &mut b[SNAPSHOTTED_TIME..DEVICE_DETAILS_SIZE],
+            self.snapshotted_time,
+        );
+    }
 }

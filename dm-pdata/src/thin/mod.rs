@@ -4,5 +4,8 @@
 pub mod block_time;
 pub mod device_details;
 pub mod dump;
+pub mod format;
+pub mod ls;
 pub mod metadata;
 pub mod superblock;
+pub mod write;

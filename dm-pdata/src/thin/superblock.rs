@@ -208,6 +208,37 @@ impl Superblock {
         Superblock::parse(SUPERBLOCK_LOCATION, &b)
     }
 
+    /// Writes the fields a commit changes (`__commit_transaction`: flags,
+    /// time, trans_id, both space-map roots, both tree roots) into `b`, a
+    /// copy of the committed superblock block, and stamps its checksum;
+    /// every other byte stays as it was.
+    pub fn write_commit(&self, b: &mut [u8; BLOCK_SIZE]) {
+        use offset::*;
+        LittleEndian::write_u32(&mut b[FLAGS..BLOCKNR], self.flags);
+        LittleEndian::write_u64(&mut b[BLOCKNR..UUID], self.blocknr);
+        LittleEndian::write_u32(&mut b[TIME..TRANS_ID], self.time);
+        LittleEndian::write_u64(&mut b[TRANS_ID..HELD_ROOT], self.trans_id);
+        LittleEndian::write_u64(&mut b[HELD_ROOT..DATA_SPACE_MAP_ROOT], self.held_root);
+        for (at, root) in [
+            (DATA_SPACE_MAP_ROOT, self.data_sm_root),
+            (METADATA_SPACE_MAP_ROOT, self.metadata_sm_root),
+        ] {
+            let mut r = [0u8; SM_ROOT_SIZE];
+            root.write(&mut r);
+            b[at..at.saturating_add(SM_ROOT_SIZE)].copy_from_slice(&r);
+        }
+        LittleEndian::write_u64(
+            &mut b[DATA_MAPPING_ROOT..DEVICE_DETAILS_ROOT],
+            self.data_mapping_root,
+        );
+        LittleEndian::write_u64(
+            &mut b[DEVICE_DETAILS_ROOT..DATA_BLOCK_SIZE],
+            self.device_details_root,
+        );
+        let c = crate::pdata::checksum::block_checksum(&b[..], SUPERBLOCK_CSUM_XOR);
+        LittleEndian::write_u32(&mut b[CSUM..FLAGS], c);
+    }
+
     /// True when the pool asked for a `thin_check`.
     pub fn needs_check(&self) -> bool {
         self.flags & NEEDS_CHECK_FLAG != 0

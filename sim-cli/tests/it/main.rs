@@ -42,5 +42,6 @@ mod readonly;
 mod recover;
 mod signals;
 mod teach;
+mod thin_write;
 mod tutorial;
 mod write_cli;

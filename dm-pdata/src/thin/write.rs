@@ -1,0 +1,348 @@
+//! Changing a thin pool's metadata as the kernel's `dm-thin-metadata.c`
+//! does: provisioning and remapping blocks of thin devices, and the pool
+//! messages `create_thin`, `create_snap`, `delete` and
+//! `set_transaction_id`, all in one [`Transaction`] committed with the
+//! superblock written last.
+
+use crate::error::{Error, Result};
+use crate::pdata::block::{MetadataDev, BLOCK_SIZE};
+use crate::pdata::transaction::{Transaction, Values};
+use crate::thin::block_time::BlockTime;
+use crate::thin::device_details::{DeviceDetails, DEVICE_DETAILS_SIZE};
+use crate::thin::metadata::{ThinMetadata, MAX_DEV_ID};
+use crate::thin::superblock::{Superblock, SUPERBLOCK_LOCATION};
+use byteorder::{ByteOrder, LittleEndian};
+use lvm_meta::io::ReadAt;
+use std::collections::{BTreeMap, BTreeSet};
+
+const DETAILS: Values = Values::Plain(DEVICE_DETAILS_SIZE);
+
+/// Where a write to a virtual block goes, and what the caller must do to
+/// the data device before the commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provision {
+    /// Mapped and not shared: write in place.
+    Mapped(u64),
+    /// Newly allocated: a write not covering the whole block zeroes the
+    /// rest first when the pool zeroes new blocks.
+    New(u64),
+    /// Shared with a snapshot: copy the old block to the new one (unless
+    /// the write covers it all), then write (`break_sharing`).
+    Copy {
+        /// The shared block.
+        from: u64,
+        /// The device's own new block.
+        to: u64,
+    },
+}
+
+/// A pool's metadata opened for change.
+pub struct ThinTx<'d, R> {
+    tx: Transaction<'d, R>,
+    sb: Superblock,
+    block0: Box<[u8; BLOCK_SIZE]>,
+    top: u64,
+    details_root: u64,
+    details: BTreeMap<u64, DeviceDetails>,
+    changed: BTreeSet<u64>,
+}
+
+/// The out-of-space error of an allocation.
+fn no_data_space() -> Error {
+    Error::Inconsistent("the pool is out of data space: no free data block".into())
+}
+
+impl<'d, R: ReadAt> ThinTx<'d, R> {
+    /// Opens the live metadata of `dev`. Refused when the pool asks for a
+    /// check (the kernel opens it read-only) or holds a metadata snapshot
+    /// (not simulated here).
+    pub fn open(dev: &'d MetadataDev<R>) -> Result<ThinTx<'d, R>> {
+        let meta = ThinMetadata::read(dev)?;
+        let sb = meta.superblock;
+        if sb.needs_check() {
+            return Err(Error::Unsupported(
+                "the pool metadata asks for a check; the kernel would not change it".into(),
+            ));
+        }
+        if sb.held_root != 0 {
+            return Err(Error::Unsupported(format!(
+                "a metadata snapshot is held (block {}); changing such a pool is not simulated",
+                sb.held_root
+            )));
+        }
+        let block0 = dev.read_raw(SUPERBLOCK_LOCATION)?;
+        let tx = Transaction::open(dev, sb.data_sm_root, sb.metadata_sm_root)?;
+        Ok(ThinTx {
+            tx,
+            top: sb.data_mapping_root,
+            details_root: sb.device_details_root,
+            details: meta.details,
+            changed: BTreeSet::new(),
+            sb,
+            block0,
+        })
+    }
+
+    /// The superblock as it will be committed (time, transaction id).
+    pub fn superblock(&self) -> &Superblock {
+        &self.sb
+    }
+
+    /// The details of device `id`, as they will be committed.
+    pub fn details(&self, id: u64) -> Option<&DeviceDetails> {
+        self.details.get(&id)
+    }
+
+    /// Every device id.
+    pub fn devices(&self) -> Vec<u64> {
+        self.details.keys().copied().collect()
+    }
+
+    /// Free data blocks now.
+    pub fn free_data_blocks(&self) -> u64 {
+        self.tx.data.nr_free()
+    }
+
+    /// Data blocks freed in this transaction (usable after a commit).
+    pub fn freed_data_blocks(&self) -> u64 {
+        self.tx.data.nr_freed()
+    }
+
+    /// The underlying transaction (space-map counts, for checks).
+    pub fn transaction(&self) -> &Transaction<'d, R> {
+        &self.tx
+    }
+
+    fn root_of(&self, id: u64) -> Result<u64> {
+        let v = self.tx.lookup(self.top, Values::SubtreeRoots, id)?;
+        v.map(|v| LittleEndian::read_u64(&v)).ok_or_else(|| {
+            Error::Inconsistent(format!("thin device {id} has details but no mapping tree"))
+        })
+    }
+
+    fn known(&self, id: u64) -> Result<DeviceDetails> {
+        self.details
+            .get(&id)
+            .copied()
+            .ok_or_else(|| Error::Inconsistent(format!("thin device {id} does not exist")))
+    }
+
+    /// The mapping of `vblock` of device `id`, if any.
+    pub fn lookup(&self, id: u64, vblock: u64) -> Result<Option<BlockTime>> {
+        let root = self.root_of(id)?;
+        let v = self.tx.lookup(root, Values::DataBlocks, vblock)?;
+        Ok(v.map(|v| BlockTime::unpack(LittleEndian::read_u64(&v))))
+    }
+
+    /// Maps `vblock` of device `id` to `value` (`__insert`): the
+    /// top-level path is shadowed first, then the device's tree; an
+    /// overwritten mapping drops its data block's reference; a new key
+    /// counts in `mapped_blocks`.
+    fn insert(&mut self, id: u64, vblock: u64, value: BlockTime) -> Result<()> {
+        let root = self.root_of(id)?;
+        let (top, _) = self.tx.insert(
+            self.top,
+            Values::SubtreeRoots,
+            id,
+            &root.to_le_bytes(),
+            false,
+        )?;
+        let (new_root, new_key) = self.tx.insert(
+            root,
+            Values::DataBlocks,
+            vblock,
+            &value.pack().to_le_bytes(),
+            true,
+        )?;
+        // The path is this transaction's now: the root's new place is
+        // written in without reference changes (the shadow moved it).
+        let (top, _) = self.tx.insert(
+            top,
+            Values::SubtreeRoots,
+            id,
+            &new_root.to_le_bytes(),
+            false,
+        )?;
+        self.top = top;
+        if new_key {
+            let d = self
+                .details
+                .get_mut(&id)
+                .ok_or_else(|| Error::Inconsistent(format!("thin device {id} does not exist")))?;
+            d.mapped_blocks = d.mapped_blocks.saturating_add(1);
+        }
+        self.changed.insert(id);
+        Ok(())
+    }
+
+    /// Prepares a write to `vblock` of device `id` (`process_cell`,
+    /// `provision_block`, `process_shared_bio`): a mapped block not shared
+    /// since its mapping (its time not below the device's snapshot time)
+    /// is written in place; an unmapped one gets a new data block; a shared
+    /// one a new block to copy into. The new mapping is made at once (time
+    /// = the pool's time), so the caller must write the data before
+    /// [`ThinTx::commit`].
+    pub fn provision(&mut self, id: u64, vblock: u64) -> Result<Provision> {
+        let d = self.known(id)?;
+        let time = self.sb.time;
+        match self.lookup(id, vblock)? {
+            Some(m) if d.snapshotted_time <= m.time => Ok(Provision::Mapped(m.block)),
+            found => {
+                let to = self.tx.data.allocate()?.ok_or_else(no_data_space)?;
+                self.insert(id, vblock, BlockTime { block: to, time })?;
+                Ok(match found {
+                    Some(m) => Provision::Copy { from: m.block, to },
+                    None => Provision::New(to),
+                })
+            }
+        }
+    }
+
+    fn put_details(&mut self, id: u64, d: DeviceDetails) {
+        self.details.insert(id, d);
+        self.changed.insert(id);
+    }
+
+    /// `create_thin ID`: an empty device.
+    pub fn create_thin(&mut self, id: u64) -> Result<()> {
+        self.check_new(id)?;
+        let root = self.tx.new_leaf(8)?;
+        let (top, _) = self.tx.insert(
+            self.top,
+            Values::SubtreeRoots,
+            id,
+            &root.to_le_bytes(),
+            false,
+        )?;
+        self.top = top;
+        let (trans, time) = (self.sb.trans_id, self.sb.time);
+        self.put_details(
+            id,
+            DeviceDetails {
+                mapped_blocks: 0,
+                transaction_id: trans,
+                creation_time: time,
+                snapshotted_time: time,
+            },
+        );
+        Ok(())
+    }
+
+    fn check_new(&self, id: u64) -> Result<()> {
+        if id > MAX_DEV_ID {
+            return Err(Error::Inconsistent(format!(
+                "thin device id {id} is above the largest, {MAX_DEV_ID}"
+            )));
+        }
+        if self.details.contains_key(&id) {
+            return Err(Error::Inconsistent(format!(
+                "thin device {id} already exists"
+            )));
+        }
+        Ok(())
+    }
+
+    /// `create_snap ID ORIGIN`: a device sharing the origin's mapping tree
+    /// (its root gains a reference), the pool's time one higher, both
+    /// devices snapshotted at that time.
+    pub fn create_snap(&mut self, id: u64, origin: u64) -> Result<()> {
+        self.check_new(id)?;
+        let o = self.known(origin)?;
+        let root = self.root_of(origin)?;
+        self.tx.meta.inc(root)?;
+        let (top, _) = self.tx.insert(
+            self.top,
+            Values::SubtreeRoots,
+            id,
+            &root.to_le_bytes(),
+            false,
+        )?;
+        self.top = top;
+        self.sb.time = self.sb.time.wrapping_add(1);
+        let time = self.sb.time;
+        self.put_details(
+            id,
+            DeviceDetails {
+                mapped_blocks: o.mapped_blocks,
+                transaction_id: self.sb.trans_id,
+                creation_time: time,
+                snapshotted_time: time,
+            },
+        );
+        self.put_details(
+            origin,
+            DeviceDetails {
+                snapshotted_time: time,
+                ..o
+            },
+        );
+        Ok(())
+    }
+
+    /// `delete ID`: the details entry and the top-level entry go; the
+    /// device's tree loses a reference, and what only it referenced is
+    /// freed, data blocks included.
+    pub fn delete(&mut self, id: u64) -> Result<()> {
+        self.known(id)?;
+        let (details_root, _) = self.tx.remove(self.details_root, DETAILS, id)?;
+        self.details_root = details_root;
+        let (top, _) = self.tx.remove(self.top, Values::SubtreeRoots, id)?;
+        self.top = top;
+        self.details.remove(&id);
+        self.changed.remove(&id);
+        Ok(())
+    }
+
+    /// `set_transaction_id CUR NEW`.
+    pub fn set_transaction_id(&mut self, current: u64, new: u64) -> Result<()> {
+        if self.sb.trans_id != current {
+            return Err(Error::Inconsistent(format!(
+                "mismatched transaction id: the pool is at {}, not {current}",
+                self.sb.trans_id
+            )));
+        }
+        self.sb.trans_id = new;
+        Ok(())
+    }
+
+    /// True when nothing would be written.
+    pub fn is_clean(&self) -> bool {
+        self.tx.is_clean() && self.changed.is_empty() && {
+            let c = Superblock::decode(&self.block0);
+            c.trans_id == self.sb.trans_id && c.time == self.sb.time
+        }
+    }
+
+    /// Commits (`__commit_transaction`): the changed details go into the
+    /// details tree, the space maps are written, and the blocks to write
+    /// come back in order, the superblock (block 0) last. Nothing
+    /// returned overwrites a block the committed superblock reaches.
+    pub fn commit(mut self) -> Result<Vec<(u64, Box<[u8; BLOCK_SIZE]>)>> {
+        for id in std::mem::take(&mut self.changed) {
+            let Some(d) = self.details.get(&id) else {
+                continue;
+            };
+            let mut v = [0u8; DEVICE_DETAILS_SIZE];
+            d.write(&mut v);
+            let (root, _) = self.tx.insert(self.details_root, DETAILS, id, &v, false)?;
+            self.details_root = root;
+        }
+        let committed = self.tx.commit()?;
+        let mut sb = self.sb;
+        sb.data_mapping_root = self.top;
+        sb.device_details_root = self.details_root;
+        sb.data_sm_root = committed.data_sm_root;
+        sb.metadata_sm_root = committed.metadata_sm_root;
+        sb.blocknr = SUPERBLOCK_LOCATION;
+        let mut block0 = self.block0;
+        sb.write_commit(&mut block0);
+        let mut out = committed.blocks;
+        if out.iter().any(|(b, _)| *b == SUPERBLOCK_LOCATION) {
+            return Err(Error::Inconsistent(
+                "a transaction allocated the superblock's block".into(),
+            ));
+        }
+        out.push((SUPERBLOCK_LOCATION, block0));
+        Ok(out)
+    }
+}

@@ -1,0 +1,516 @@
+//! Thin LVs created and removed as lvm2 and the kernel do it together
+//! (`lib/metadata/thin_manip.c`, `lv_manip.c`, `pool_manip.c`; the pool
+//! messages of `dm-thin.c`):
+//!
+//! 1. lvm2 writes the VG metadata with the change made, the pool's
+//!    `transaction_id` one higher and the pool message queued in the pool
+//!    segment (`message1 { create = "LV" }` or `message1 { delete = ID }`);
+//! 2. activating the pool sends the message (`create_thin ID`,
+//!    `create_snap ID ORIGIN_ID` or `delete ID`) and `set_transaction_id
+//!    OLD NEW`; the kernel commits the pool metadata;
+//! 3. lvm2 writes the VG metadata again without the message
+//!    (`Write[2] from ...`).
+//!
+//! A crash between the steps leaves what lvm2 itself would find: a queued
+//! message with a pool one transaction behind (lvm2 sends it at the next
+//! activation), or a pool already at the new transaction (lvm2 then skips
+//! the message).
+
+use crate::error::{bail, refused, Error, Result};
+use crate::ids::Ids;
+use crate::size::display_size;
+use crate::thin::{pool_seg, thin_seg, thins_of, Pool};
+use crate::write::{commit_vg, openable_rw, rescan, Writer};
+use dm_pdata::thin::write::ThinTx;
+use lvm_meta::io::Image;
+use lvm_meta::model::{Segment, SegmentKind, Vg};
+use lvm_meta::scan::System;
+use lvm_meta::text::{Node, Value};
+use std::io::Write;
+
+/// The segment types this module changes; any other unknown type makes
+/// the VG one lvmsim does not change.
+const THIN_TYPES: [&str; 2] = ["thin", "thin-pool"];
+
+/// The VG `vgname`, if lvm2 would change it and its images can be opened
+/// for writing; thin and thin-pool segments are allowed.
+fn thin_writable<'a>(sys: &'a System, vgname: &str) -> Result<&'a lvm_meta::scan::VgInstance> {
+    let inst = sys.vg_or_err(vgname)?;
+    if inst.partial() {
+        bail!("Cannot change VG {vgname} while PVs are missing.");
+    }
+    let unknown = inst.vg.lvs.iter().flat_map(|l| &l.segments).any(|s| {
+        matches!(s.kind, SegmentKind::Unknown { .. }) && !THIN_TYPES.contains(&s.type_name.as_str())
+    });
+    if unknown {
+        bail!("Cannot change VG {vgname} with unknown segments in it!");
+    }
+    openable_rw(sys, inst.pv_devices.iter().flatten().copied())?;
+    Ok(inst)
+}
+
+fn pool_nodes(vg: &mut Vg, pool: usize) -> Result<&mut Vec<Node>> {
+    let name = vg.lvs[pool].name.clone();
+    match vg.lvs[pool].segments.first_mut().map(|s| &mut s.kind) {
+        Some(SegmentKind::Unknown { nodes }) => Ok(nodes),
+        _ => bail!("{name} is not a thin pool."),
+    }
+}
+
+fn set_int(nodes: &mut [Node], key: &str, v: u64) {
+    for n in nodes.iter_mut() {
+        if let Node::Setting { key: k, value } = n {
+            if k == key {
+                *value = Value::Int(i64::try_from(v).unwrap_or(i64::MAX));
+            }
+        }
+    }
+}
+
+/// Queues `message` in the pool segment (as `messageN`, after any
+/// already queued) and bumps its `transaction_id`; returns the old one.
+fn queue_message(vg: &mut Vg, pool: usize, message: Node) -> Result<u64> {
+    let seg = pool_seg(vg, pool).ok_or_else(|| refused!("not a thin pool"))?;
+    let nodes = pool_nodes(vg, pool)?;
+    // Messages still queued were sent by `settle` before this change.
+    nodes.retain(|n| !n.key().starts_with("message"));
+    set_int(
+        nodes,
+        "transaction_id",
+        seg.transaction_id.saturating_add(1),
+    );
+    nodes.push(Node::Section {
+        key: "message1".into(),
+        children: vec![message],
+    });
+    Ok(seg.transaction_id)
+}
+
+fn clear_messages(vg: &mut Vg, pool: usize) -> Result<()> {
+    pool_nodes(vg, pool)?.retain(|n| !n.key().starts_with("message"));
+    Ok(())
+}
+
+/// What the pool is asked to do.
+enum Message {
+    Create(u64),
+    Snap(u64, u64),
+    Delete(u64),
+}
+
+/// Sends `msgs` and `set_transaction_id OLD OLD+1` to pool `pool` of VG
+/// `vgname` as it is on the images of `sys`, and commits the pool
+/// metadata. A pool already at OLD+1 took them before: nothing is sent.
+fn send(
+    sys: &System,
+    vgname: &str,
+    pool: usize,
+    msgs: &[Message],
+    old: u64,
+    hooks: &crate::context::WriteHooks,
+) -> Result<()> {
+    let inst = sys.vg_or_err(vgname)?;
+    let vg = &inst.vg;
+    let pvs: Vec<Option<&Image>> = inst
+        .pv_devices
+        .iter()
+        .map(|d| d.map(|d| &sys.devices[d].image))
+        .collect();
+    let p = Pool::open(vg, pool, &pvs)?;
+    let name = format!("{vgname}/{}", vg.lvs[pool].name);
+    let perr = |e| Error::ThinMetadata {
+        pool: name.clone(),
+        source: e,
+    };
+    let mut tx = ThinTx::open(p.dev()).map_err(perr)?;
+    let now = tx.superblock().trans_id;
+    let new = old.saturating_add(1);
+    if now == new {
+        return Ok(());
+    }
+    if now != old {
+        bail!(
+            "Thin pool {vgname}-{}-tpool transaction_id is {now}, while expected {new}.",
+            vg.lvs[pool].name
+        );
+    }
+    for msg in msgs {
+        match *msg {
+            Message::Create(id) => tx.create_thin(id),
+            Message::Snap(id, origin) => tx.create_snap(id, origin),
+            Message::Delete(id) => tx.delete(id),
+        }
+        .map_err(perr)?;
+    }
+    tx.set_transaction_id(old, new).map_err(perr)?;
+    let mut images = crate::write::open_rw(sys, inst, hooks)?;
+    crate::thin::commit_pool(vg, &p, tx, &mut images)
+}
+
+/// The messages queued in pool `pool`'s segment, in order, as the pool
+/// messages lvm2 sends for them (`_thin_pool_add_target_line`): a created
+/// thin LV with a thin origin is a `create_snap`.
+fn queued(vg: &Vg, pool: usize) -> Result<Vec<Message>> {
+    let Some(SegmentKind::Unknown { nodes }) = vg.lvs[pool].segments.first().map(|s| &s.kind)
+    else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for n in nodes {
+        let Node::Section { key, children } = n else {
+            continue;
+        };
+        if !key.starts_with("message") {
+            continue;
+        }
+        for c in children {
+            match c {
+                Node::Setting {
+                    key,
+                    value: Value::Str(lv),
+                } if key == "create" => {
+                    let li = vg
+                        .lv_index(lv)
+                        .ok_or_else(|| refused!("queued pool message: no LV {lv}"))?;
+                    let t = thin_seg(vg, li)
+                        .ok_or_else(|| refused!("queued pool message: {lv} is not a thin LV"))?;
+                    let origin = t.origin.and_then(|o| thin_seg(vg, o)).map(|o| o.device_id);
+                    out.push(match origin {
+                        Some(o) => Message::Snap(t.device_id, o),
+                        None => Message::Create(t.device_id),
+                    });
+                }
+                Node::Setting {
+                    key,
+                    value: Value::Int(id),
+                } if key == "delete" => out.push(Message::Delete(
+                    u64::try_from(*id).map_err(|_| refused!("queued pool message: delete {id}"))?,
+                )),
+                other => bail!("lvmsim does not send the queued pool message {other:?}"),
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Sends the messages still queued in pool `pool`'s segment (a command
+/// cut between its two VG writes left them), as lvm2's next activation of
+/// the pool does; a pool that already took them is left as it is. The VG
+/// metadata keeps them until lvm2 (or lvmsim) next writes the pool.
+pub fn settle(
+    sys: &System,
+    vgname: &str,
+    pool: usize,
+    hooks: &crate::context::WriteHooks,
+) -> Result<()> {
+    let vg = &sys.vg_or_err(vgname)?.vg;
+    let msgs = queued(vg, pool)?;
+    if msgs.is_empty() {
+        return Ok(());
+    }
+    let seg = pool_seg(vg, pool).ok_or_else(|| refused!("not a thin pool"))?;
+    send(
+        sys,
+        vgname,
+        pool,
+        &msgs,
+        seg.transaction_id.saturating_sub(1),
+        hooks,
+    )
+}
+
+/// lvm2's over-provisioning warnings (`thin_pool_check_overprovisioning`,
+/// with the default `thin_pool_autoextend_threshold` of 100): the sum of
+/// the pool's thin LV sizes above the pool's size.
+fn overprovision_warnings(
+    vg: &Vg,
+    pool: usize,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<()> {
+    let ext = vg.extent_size.0;
+    let sum: u64 = thins_of(vg, pool)
+        .iter()
+        .map(|&t| vg.lv_extents(&vg.lvs[t]).saturating_mul(ext))
+        .sum();
+    let size = vg.lv_extents(&vg.lvs[pool]).saturating_mul(ext);
+    if sum > size {
+        writeln!(
+            out,
+            "  WARNING: You have not turned on protection against thin pools running out of space."
+        )?;
+        writeln!(out, "  WARNING: Set activation/thin_pool_autoextend_threshold below 100 to trigger automatic extension of thin pools before they get full.")?;
+        writeln!(
+            err,
+            "  WARNING: Sum of all thin volume sizes ({}) exceeds the size of thin pool {}/{} ({}).",
+            display_size(sum),
+            vg.name,
+            vg.lvs[pool].name,
+            display_size(size)
+        )?;
+    }
+    Ok(())
+}
+
+/// What `lvcreate` makes in a pool.
+pub enum ThinCreate {
+    /// `lvcreate -V SECTORS -T VG/POOL`: a new thin LV of this size.
+    Thin {
+        /// The pool's name.
+        pool: String,
+        /// The virtual size in sectors.
+        sectors: u64,
+    },
+    /// `lvcreate -s VG/THIN` (no size): a thin snapshot of this thin LV.
+    Snapshot {
+        /// The origin's name.
+        origin: String,
+    },
+}
+
+/// True when `lvcreate -s VG/LV` without a size names a thin LV (a thin
+/// snapshot, not a COW snapshot).
+pub fn is_thin(sys: &System, vgname: &str, lv: &str) -> bool {
+    sys.vg(vgname)
+        .and_then(|i| Some(thin_seg(&i.vg, i.vg.lv_index(lv)?).is_some()))
+        .unwrap_or(false)
+}
+
+/// `lvcreate -V SIZE -T VG/POOL [-n NAME]` and `lvcreate -s VG/THIN [-n
+/// NAME]`: the new thin LV (device id one above the pool's highest) in
+/// two VG writes around the pool message, as lvm2 does.
+#[allow(clippy::too_many_arguments)]
+pub fn lvcreate(
+    sys: &System,
+    vgname: &str,
+    what: &ThinCreate,
+    name: Option<&str>,
+    w: &Writer,
+    ids: &mut Ids,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<()> {
+    thin_writable(sys, vgname)?;
+    let pool_of = match what {
+        ThinCreate::Thin { pool, .. } => sys.vg_or_err(vgname)?.vg.lv_index(pool),
+        ThinCreate::Snapshot { origin } => {
+            let vg = &sys.vg_or_err(vgname)?.vg;
+            vg.lv_index(origin)
+                .and_then(|o| thin_seg(vg, o))
+                .map(|t| t.pool)
+        }
+    };
+    let settled;
+    let is_pool = |p: usize| sys.vg(vgname).is_some_and(|i| pool_seg(&i.vg, p).is_some());
+    let sys = match pool_of.filter(|&p| is_pool(p)) {
+        Some(p) => {
+            settle(sys, vgname, p, w.hooks)?;
+            settled = rescan(sys)?;
+            &settled
+        }
+        None => sys,
+    };
+    let inst = thin_writable(sys, vgname)?;
+    let mut vg = (*inst.vg).clone();
+    let name = match name {
+        Some(n) => {
+            crate::lv::check_lv_name(vgname, n)?;
+            if vg.lv_index(n).is_some() {
+                bail!("Logical Volume \"{n}\" already exists in volume group \"{vgname}\"");
+            }
+            n.to_owned()
+        }
+        None => {
+            let next = vg
+                .lvs
+                .iter()
+                .filter_map(|l| crate::lv::leading_int(l.name.strip_prefix("lvol")?))
+                .max()
+                .map_or(0, |m| m + 1);
+            format!("lvol{next}")
+        }
+    };
+    let ext = vg.mappable_extent_size()?.0;
+    let (pool, extents, origin) = match what {
+        ThinCreate::Thin { pool, sectors } => {
+            let pi = vg
+                .lv_index(pool)
+                .filter(|&p| pool_seg(&vg, p).is_some())
+                .ok_or_else(|| refused!("Thin pool {vgname}/{pool} not found."))?;
+            let n = sectors.div_ceil(ext);
+            if sectors % ext != 0 {
+                writeln!(
+                    out,
+                    "  Rounding up size to full physical extent {}",
+                    display_size(n * ext)
+                )?;
+            }
+            if n == 0 {
+                bail!("Calculated size of logical volume is 0 extents. Needs to be larger.");
+            }
+            (pi, n, None)
+        }
+        ThinCreate::Snapshot { origin } => {
+            let oi = vg
+                .lv_index(origin)
+                .ok_or_else(|| refused!("Couldn't find origin volume '{origin}'."))?;
+            let t =
+                thin_seg(&vg, oi).ok_or_else(|| refused!("{vgname}/{origin} is not a thin LV."))?;
+            if t.external_origin.is_some() {
+                bail!("lvmsim does not snapshot thin LVs with an external origin.");
+            }
+            (t.pool, vg.lv_extents(&vg.lvs[oi]), Some((oi, t.device_id)))
+        }
+    };
+    let pool_name = vg.lvs[pool].name.clone();
+    let id = thins_of(&vg, pool)
+        .iter()
+        .filter_map(|&t| thin_seg(&vg, t).map(|s| s.device_id))
+        .max()
+        .unwrap_or(0)
+        .saturating_add(1);
+    if id > dm_pdata::thin::metadata::MAX_DEV_ID {
+        bail!("Cannot find free device_id.");
+    }
+    let old = queue_message(
+        &mut vg,
+        pool,
+        Node::Setting {
+            key: "create".into(),
+            value: Value::Str(name.clone()),
+        },
+    )?;
+    let mut nodes = vec![
+        Node::Setting {
+            key: "thin_pool".into(),
+            value: Value::Str(pool_name.clone()),
+        },
+        Node::Setting {
+            key: "transaction_id".into(),
+            value: Value::Int(i64::try_from(old).unwrap_or(i64::MAX)),
+        },
+        Node::Setting {
+            key: "device_id".into(),
+            value: Value::Int(i64::try_from(id).unwrap_or(i64::MAX)),
+        },
+    ];
+    if let Some((oi, _)) = origin {
+        nodes.push(Node::Setting {
+            key: "origin".into(),
+            value: Value::Str(vg.lvs[oi].name.clone()),
+        });
+    }
+    let seg = Segment {
+        key: "segment1".into(),
+        start_extent: 0,
+        extent_count: u32::try_from(extents).map_err(|_| refused!("Size is too big."))?,
+        reshape_count: None,
+        type_name: "thin".into(),
+        tags: Vec::new(),
+        kind: SegmentKind::Unknown { nodes },
+    };
+    vg.lvs.push(crate::lv::new_lv(&name, ids, w, vec![seg])?);
+    vg.derive_roles();
+    commit_vg(sys, inst, &mut vg, w, 1)?;
+    let sys2 = rescan(sys)?;
+    let msg = match origin {
+        Some((_, o)) => Message::Snap(id, o),
+        None => Message::Create(id),
+    };
+    send(&sys2, vgname, pool, &[msg], old, w.hooks)?;
+    let inst2 = thin_writable(&sys2, vgname)?;
+    let mut vg2 = (*inst2.vg).clone();
+    clear_messages(&mut vg2, pool)?;
+    commit_vg(&sys2, inst2, &mut vg2, w, 2)?;
+    overprovision_warnings(&vg2, pool, out, err)?;
+    writeln!(out, "  Logical volume \"{name}\" created.")?;
+    Ok(())
+}
+
+/// The LVs `args` name when every one is `VG/LV` naming a thin LV (the
+/// arguments `lvremove` hands to [`lvremove`]).
+pub fn thin_args(sys: &System, args: &[String]) -> Option<Vec<(String, usize, String)>> {
+    let mut out = Vec::new();
+    for a in args {
+        let (v, l) = crate::names::vg_lv(a).ok()?;
+        let inst = sys.vg(&v)?;
+        let li = inst.vg.lv_index(&l)?;
+        thin_seg(&inst.vg, li)?;
+        out.push((v, li, l));
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// `lvremove` of thin LVs: each removed in two VG writes around the
+/// pool's `delete` message. A thin LV that thin snapshots name as their
+/// origin is refused (lvm2 would rewrite them).
+pub fn lvremove(
+    sys: &System,
+    named: &[(String, usize, String)],
+    w: &Writer,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let mut sys_now = rescan(sys)?;
+    let mut writes = crate::lv::WriteCounts::default();
+    for (vgname, _, lv) in named {
+        let vg = &thin_writable(&sys_now, vgname)?.vg;
+        let li = vg.lv_index_or_err(lv)?;
+        let t = thin_seg(vg, li).ok_or_else(|| refused!("{vgname}/{lv} is not a thin LV."))?;
+        if let Some(&s) = crate::thin::snapshots_of(vg, li).first() {
+            bail!(
+                "lvmsim does not remove thin LV {vgname}/{lv}: thin snapshot {} names it as its origin.",
+                vg.lvs[s].name
+            );
+        }
+        settle(&sys_now, vgname, t.pool, w.hooks)?;
+        sys_now = rescan(&sys_now)?;
+        let inst = thin_writable(&sys_now, vgname)?;
+        let mut vg = (*inst.vg).clone();
+        let pool = t.pool;
+        let old = queue_message(
+            &mut vg,
+            pool,
+            Node::Setting {
+                key: "delete".into(),
+                value: Value::Int(i64::try_from(t.device_id).unwrap_or(i64::MAX)),
+            },
+        )?;
+        vg.remove_lv(li).map_err(|e| refused!("{e}"))?;
+        // The pool's index did not move if it comes before the LV.
+        let pool = vg
+            .lv_index(&inst.vg.lvs[pool].name)
+            .ok_or_else(|| refused!("pool vanished"))?;
+        commit_vg(&sys_now, inst, &mut vg, w, writes.next(vgname))?;
+        sys_now = rescan(&sys_now)?;
+        send(
+            &sys_now,
+            vgname,
+            pool,
+            &[Message::Delete(t.device_id)],
+            old,
+            w.hooks,
+        )?;
+        let inst = thin_writable(&sys_now, vgname)?;
+        let mut vg = (*inst.vg).clone();
+        clear_messages(&mut vg, pool)?;
+        commit_vg(&sys_now, inst, &mut vg, w, writes.next(vgname))?;
+        sys_now = rescan(&sys_now)?;
+        writeln!(out, "  Logical volume \"{lv}\" successfully removed.")?;
+    }
+    Ok(())
+}
+
+/// True when pool `pool`'s segment still holds queued messages.
+pub fn has_queued(vg: &Vg, pool: usize) -> bool {
+    match vg
+        .lvs
+        .get(pool)
+        .and_then(|l| l.segments.first())
+        .map(|s| &s.kind)
+    {
+        Some(SegmentKind::Unknown { nodes }) => {
+            nodes.iter().any(|n| n.key().starts_with("message"))
+        }
+        _ => false,
+    }
+}
