@@ -149,7 +149,12 @@ fn load_store_with(
 }
 
 /// Opens LV `lv` as `dd if=/dev/VG/LV` would read it after activation.
-pub fn open<'a>(vg: &'a Vg, lv: usize, pvs: &[Option<&'a Image>]) -> Result<Box<dyn View + 'a>> {
+/// The view can be shared between threads (it only reads).
+pub fn open<'a>(
+    vg: &'a Vg,
+    lv: usize,
+    pvs: &[Option<&'a Image>],
+) -> Result<Box<dyn View + Send + Sync + 'a>> {
     open_with(vg, lv, pvs, false)
 }
 
@@ -161,7 +166,7 @@ pub fn open_with<'a>(
     lv: usize,
     pvs: &[Option<&'a Image>],
     force: bool,
-) -> Result<Box<dyn View + 'a>> {
+) -> Result<Box<dyn View + Send + Sync + 'a>> {
     let name = |i: usize| format!("{}/{}", vg.name, vg.lvs[i].name);
     let role = vg.roles.get(lv).ok_or(Error::NoSuchLv { index: lv })?;
     if let Some(c) = role.cow_of {

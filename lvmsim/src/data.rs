@@ -153,19 +153,7 @@ pub fn cat(
 ) -> Result<()> {
     let (vgn, lvn) = crate::names::vg_lv(arg)?;
     let (vgn, lvn) = (vgn.as_str(), lvn.as_str());
-    let vi = sys.vg_or_err(vgn)?;
-    let li = vi.vg.lv_index_or_err(lvn)?;
-    vi.vg.mappable_extent_size()?;
-    let pvs: Vec<Option<&Image>> = vi
-        .pv_devices
-        .iter()
-        .map(|d| d.map(|d| &sys.devices[d].image))
-        .collect();
-    let reader: Box<dyn cow_engine::view::View> =
-        match crate::thin::ThinView::open(&vi.vg, li, &pvs)? {
-            Some(thin) => Box::new(thin),
-            None => cow_engine::view::open_with(&vi.vg, li, &pvs, force)?,
-        };
+    let reader = open_view(sys, vgn, lvn, force)?;
     let size = reader.size();
     if offset > size {
         bail!("--offset {offset} is past the end of {vgn}/{lvn} ({size} bytes)");
@@ -196,6 +184,31 @@ pub fn cat(
     }
     out.flush()?;
     Ok(())
+}
+
+/// LV `lv` of VG `vg` as [`cat`] reads it (`dd if=/dev/VG/LV` after
+/// activation: a snapshot's view, a merging origin's data, a thin LV
+/// through its pool), for programs that read it piece by piece (the
+/// Python binding). `force` as for [`cat`]. The view only reads, so
+/// several threads may share it.
+pub fn open_view<'a>(
+    sys: &'a System,
+    vg: &str,
+    lv: &str,
+    force: bool,
+) -> Result<Box<dyn cow_engine::view::View + Send + Sync + 'a>> {
+    let vi = sys.vg_or_err(vg)?;
+    let li = vi.vg.lv_index_or_err(lv)?;
+    vi.vg.mappable_extent_size()?;
+    let pvs: Vec<Option<&Image>> = vi
+        .pv_devices
+        .iter()
+        .map(|d| d.map(|d| &sys.devices[d].image))
+        .collect();
+    Ok(match crate::thin::ThinView::open(&vi.vg, li, &pvs)? {
+        Some(thin) => Box::new(thin),
+        None => cow_engine::view::open_with(&vi.vg, li, &pvs, force)?,
+    })
 }
 
 #[cfg(test)]
