@@ -152,6 +152,9 @@ pub(crate) enum Cmd {
     /// Chart of a snapshot's Data% over the writes of a workload (SVG, or
     /// CSV with --csv), one line per chunk size.
     Plot(PlotArgs),
+    /// RAID metadata as the kernel keeps it (`raid dump VG/LV`): each
+    /// `_rmeta_` LV's dm-raid superblock and write-intent bitmap.
+    Raid(RaidArgs),
 }
 
 /// What a command does to the images.
@@ -204,6 +207,7 @@ impl Cmd {
             Cmd::Pvcreate(_) | Cmd::Vgcreate(_) | Cmd::Vgextend(_) => Access::WriteNamed,
             Cmd::Kernel(_) => Access::Write,
             Cmd::Plot(_) => Access::Read,
+            Cmd::Raid(_) => Access::Read,
         }
     }
 }
@@ -262,6 +266,7 @@ impl Cmd {
             Cmd::Verify => None,
             Cmd::Kernel(_) => None,
             Cmd::Plot(_) => None,
+            Cmd::Raid(_) => None,
         }
     }
 }
@@ -1063,4 +1068,24 @@ pub(crate) struct PlotArgs {
     /// Print the series as CSV (`write,chunk,data_percent,valid`) instead.
     #[arg(long, conflicts_with = "output")]
     pub(crate) csv: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct RaidArgs {
+    #[command(subcommand)]
+    pub(crate) cmd: RaidCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum RaidCmd {
+    /// The dm-raid superblock and write-intent bitmap of each image of a
+    /// RAID LV (`VG/LV`), field by field, and the byte ranges they mark
+    /// out of sync.
+    Dump {
+        /// The RAID LV, `VG/LV`.
+        lv: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }

@@ -395,6 +395,9 @@ fn run(cli: &Cli) -> Result<i32> {
         }
         Cmd::Cat(a) => {
             let sys = scan(&mut err)?;
+            for w in lvmsim::rmeta::cat_warnings(&sys, &a.lv, a.offset, a.length) {
+                writeln!(err, "  {w}")?;
+            }
             // Data goes straight to the file descriptor: Rust's stdout is
             // line-buffered and would scan every megabyte for newlines.
             use std::os::fd::AsFd;
@@ -783,6 +786,12 @@ fn run(cli: &Cli) -> Result<i32> {
                 _ => out.write_all(text.as_bytes())?,
             }
         }
+        Cmd::Raid(args::RaidArgs {
+            cmd: args::RaidCmd::Dump { lv, json },
+        }) => {
+            let sys = scan(&mut err)?;
+            lvmsim::rmeta::dump(&sys, lv, *json, &mut out)?;
+        }
     }
     out.flush()?;
     Ok(code)
@@ -890,6 +899,7 @@ fn lvm2_name(cmd: &Cmd) -> Option<&'static str> {
         Cmd::Verify => return None,
         Cmd::Kernel(_) => return None,
         Cmd::Plot(_) => return None,
+        Cmd::Raid(_) => return None,
     })
 }
 
