@@ -569,3 +569,141 @@ pub fn cat_warnings(sys: &System, arg: &str, offset: u64, length: Option<u64>) -
         })
         .collect()
 }
+
+/// The sub-LVs lvm2 activates under RAID or mirror segment `seg`, in the
+/// order it creates their devices (so their minor numbers): a mirror's
+/// disk log first, then each image's metadata LV and data LV.
+pub fn dm_sub_lvs(seg: &RaidSeg) -> Vec<usize> {
+    let mut out: Vec<usize> = seg.mirror_log.into_iter().collect();
+    for im in &seg.images {
+        out.extend(im.meta);
+        out.push(im.data);
+    }
+    out
+}
+
+/// The target and its arguments in the table line of a RAID or mirror LV
+/// (what follows `START LEN `), `dev` naming a sub-LV's `MAJ:MIN`:
+/// `raid TYPE #PARAMS CHUNK [region_size R] [raid10_copies N] #DEVS META
+/// DATA...` (`-` for no metadata LV; raid0_meta loads as `raid0`), or
+/// `mirror core 1 R` / `mirror disk 2 LOG R`, `#LEGS DEV OFFSET...`, `1
+/// handle_errors`. `None` for keys this line does not carry (write-behind,
+/// recovery rates, reshape space), which lvmsim does not print.
+pub fn dm_table_target(vg: &Vg, seg: &RaidSeg, dev: &dyn Fn(usize) -> String) -> Option<String> {
+    if seg.writebehind.is_some()
+        || seg.min_recovery_rate.is_some()
+        || seg.max_recovery_rate.is_some()
+        || seg.data_offset.is_some_and(|d| d.0 != 0)
+        || !seg.flags.is_empty()
+    {
+        return None;
+    }
+    let region = seg.region_size.map(|r| r.0);
+    if seg.level == RaidLevel::Mirror {
+        let log = match seg.mirror_log {
+            Some(l) => format!("disk 2 {} {}", dev(l), region?),
+            None => format!("core 1 {}", region?),
+        };
+        let legs: Vec<String> = seg
+            .images
+            .iter()
+            .map(|im| format!("{} {}", dev(im.data), u64::from(im.le) * vg.extent_size.0))
+            .collect();
+        return Some(format!(
+            "mirror {log} {} {} 1 handle_errors",
+            legs.len(),
+            legs.join(" ")
+        ));
+    }
+    let ty = if seg.type_name == "raid0_meta" {
+        "raid0"
+    } else {
+        seg.type_name.as_str()
+    };
+    let mut params = vec![seg.stripe_size.map_or(0, |s| s.0).to_string()];
+    if seg.level != RaidLevel::Raid0 {
+        params.push("region_size".into());
+        params.push(region?.to_string());
+    }
+    if seg.level == RaidLevel::Raid10 {
+        params.push("raid10_copies".into());
+        params.push(seg.data_copies.unwrap_or(2).to_string());
+    }
+    let devs: Vec<String> = seg
+        .images
+        .iter()
+        .map(|im| format!("{} {}", im.meta.map_or("-".to_owned(), dev), dev(im.data)))
+        .collect();
+    Some(format!(
+        "raid {ty} {} {} {} {}",
+        params.len(),
+        params.join(" "),
+        devs.len(),
+        devs.join(" ")
+    ))
+}
+
+/// The status of RAID LV `lv` (what follows `START LEN `) as the kernel
+/// reports it once activated from the images: `raid TYPE #DEVS HEALTH
+/// SYNCED/TOTAL ACTION 0 DATA_OFFSET -`, an image `D` if its PV is
+/// missing or the superblock says it failed, else `A`; the sync ratio and
+/// action (`idle`, or `resync` from where the initial sync stopped) from
+/// the freshest superblock. `None` for mirrors (their status names the
+/// legs' device numbers and, with a core log, a sync state the images do
+/// not keep) and when no superblock can be read.
+pub fn dm_status_target(
+    vg: &Vg,
+    lv: usize,
+    pvs: &[Option<&Image>],
+    missing: &dyn Fn(usize) -> bool,
+) -> Option<String> {
+    let a = ArrayMeta::read(vg, lv, pvs).ok()??;
+    if a.seg.level == RaidLevel::Mirror {
+        return None;
+    }
+    let ty = if a.seg.type_name == "raid0_meta" {
+        "raid0"
+    } else {
+        a.seg.type_name.as_str()
+    };
+    let newest = a.newest();
+    let health: String = a
+        .seg
+        .images
+        .iter()
+        .enumerate()
+        .map(|(k, im)| {
+            let gone = crate::raid::uses_missing(vg, im.data, missing)
+                || im
+                    .meta
+                    .is_some_and(|m| crate::raid::uses_missing(vg, m, missing))
+                || newest.is_some_and(|n| n.sb.failed(k as u32));
+            if gone {
+                'D'
+            } else {
+                'A'
+            }
+        })
+        .collect();
+    // md's resync range: the array for raid10, an image otherwise.
+    let es = vg.extent_size.0;
+    let total = if a.seg.level == RaidLevel::Raid10 {
+        a.lv_bytes / 512
+    } else {
+        vg.lv_extents(&vg.lvs[a.seg.images[0].data]) * es
+    };
+    let (synced, action) = match newest {
+        Some(n) if !n.sb.resync_done() => (n.sb.array_resync_offset.min(total), "resync"),
+        Some(_) => (total, "idle"),
+        // raid0 without metadata LVs: nothing to sync.
+        None if a.seg.level == RaidLevel::Raid0 => (total, "idle"),
+        None => return None,
+    };
+    let data_offset = newest
+        .and_then(|n| n.sb.v190.as_ref())
+        .map_or(0, |v| v.data_offset);
+    Some(format!(
+        "raid {ty} {} {health} {synced}/{total} {action} 0 {data_offset} -",
+        a.seg.images.len()
+    ))
+}

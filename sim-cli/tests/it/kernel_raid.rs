@@ -629,3 +629,37 @@ fn out_of_sync_regions_are_warned_and_damage_is_located() {
         "{text}"
     );
 }
+
+/// `dmsetup table` of the healthy images equals the kernel's of boot 1
+/// (step 069: the LVs as their lvcreate activated them, in metadata
+/// order, which is the order a fresh activation takes): the raid and
+/// mirror lines with their sub-LVs' device numbers, and the sub-LVs'
+/// linear lines. `dmsetup status` equals it for every line but the
+/// mirrors' (their status names the legs' device numbers and a core log's
+/// sync state, which lvmsim does not print).
+#[test]
+fn dmsetup_table_and_raid_status_equal_the_kernels() {
+    let golden = common::kernel(SCENARIO);
+    let o = common::kernel_dmsetup(&golden, "after-boot1.img.zst", "table");
+    assert!(o.ok(), "{}", o.stderr);
+    let want = std::fs::read_to_string(golden.join("069.dmsetup-table")).unwrap();
+    assert_eq!(o.text(), want);
+    let o = common::kernel_dmsetup(&golden, "after-boot1.img.zst", "status");
+    assert!(o.ok(), "{}", o.stderr);
+    let want = std::fs::read_to_string(golden.join("069.dmsetup-status")).unwrap();
+    let (w, g): (Vec<&str>, Vec<String>) = (
+        want.lines().collect(),
+        o.text().lines().map(str::to_owned).collect(),
+    );
+    assert_eq!(w.len(), g.len());
+    let mut raid = 0;
+    for (w, g) in w.iter().zip(&g) {
+        if w.contains(" mirror ") {
+            assert_eq!(w.split(" mirror ").next(), g.split(" mirror ").next());
+            continue;
+        }
+        assert_eq!(*w, g);
+        raid += usize::from(w.contains(" raid "));
+    }
+    assert_eq!(raid, 13);
+}
