@@ -434,7 +434,8 @@ impl MirrorLog {
                 ),
             ));
         }
-        let bits = &b[MIRROR_LOG_BITS as usize..];
+        // No regions need no bits: the log may end before them.
+        let bits = b.get(MIRROR_LOG_BITS as usize..).unwrap_or(&[]);
         let out_of_sync = (0..regions)
             .filter(|&r| bits[(r / 8) as usize] & (1 << (r % 8)) == 0)
             .collect();
@@ -551,6 +552,9 @@ mod tests {
         let l = MirrorLog::decode(&b).unwrap();
         assert_eq!((l.version, l.regions), (2, 10));
         assert_eq!(l.out_of_sync, vec![3, 9]);
+        // A log of no regions that ends before the bits (found by fuzzing).
+        b[8] = 0;
+        assert_eq!(MirrorLog::decode(&b[..773]).unwrap().regions, 0);
         b[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
         let e = MirrorLog::decode(&b).unwrap_err();
         assert_eq!((e.structure, e.offset), ("mirror log bits", 1024));
