@@ -171,4 +171,20 @@ def disk_layout_seeds():
         put("disk_layout", os.path.basename(path).split(".")[0], raw[: 1 << 20])
 
 disk_layout_seeds()
+
+def rmeta_seeds():
+    """rmeta: 8 KiB from every dm-raid superblock ("DmRd", with the bitmap
+    after it) and mirror disk log ("rRiM") on the kernel scenarios'
+    images, found on 512-byte boundaries."""
+    for path in images:
+        raw = subprocess.run(["zstd", "-q", "-d", "-c", path], check=True, capture_output=True).stdout
+        tag = path.split(os.sep)[-2] + "-" + os.path.basename(path).split(".")[0]
+        for magic in (b"DmRd", b"rRiM"):
+            at = raw.find(magic)
+            while at >= 0:
+                if at % 512 == 0:
+                    put("rmeta", f"{tag}-{at}", raw[at : at + 8192])
+                at = raw.find(magic, at + 1)
+
+rmeta_seeds()
 print(f"{n} seeds from {len(images)} images in {out}")

@@ -7,7 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")" || exit 1
 secs=${1:-1200}
-targets="label mda_header metadata_text ring_scan scan_image history vg_model exception_store image_set commands select thin_metadata disk_layout thin_write"
+targets="label mda_header metadata_text ring_scan scan_image history vg_model exception_store image_set commands select thin_metadata disk_layout thin_write rmeta"
 # Seeds for any target that has none yet (a corpus kept from older runs may
 # lack a newer target's).
 for t in $targets; do
@@ -21,6 +21,7 @@ for t in $targets; do
     ring_scan|scan_image|history|exception_store|image_set|disk_layout) max=1100000 ;;
     thin_metadata) max=530000 ;;
     thin_write) max=530000 ;;
+    rmeta) max=20000 ;;
     vg_model) max=65536 ;;
     commands) max=512 ;;
   esac

@@ -54,5 +54,6 @@ pub mod disk;
 pub mod ewf;
 pub mod partition;
 pub mod qcow2;
+pub mod rmeta;
 
 pub use error::{Corruption, Error, ErrorClass, NotFound, Result, Structure};

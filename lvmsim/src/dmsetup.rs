@@ -188,6 +188,21 @@ pub fn status(
                     )),
                 }
                 own(Some("real"), &mut lines);
+            } else if let Some(seg) = crate::raid::seg(vg, i).filter(|_| lv.visible_flag()) {
+                // A RAID or mirror LV and its sub-LVs (linear).
+                for sub in crate::rmeta::dm_sub_lvs(&seg) {
+                    for l in segment_lines(vg, inst, sub, devno) {
+                        lines.push((dm_name(&vg.name, &vg.lvs[sub].name, None), l));
+                    }
+                }
+                let missing = |pv: usize| inst.pv_devices[pv].is_none();
+                match crate::rmeta::dm_status_target(vg, i, &pvs, &missing) {
+                    Some(t) => lines.push((
+                        dm_name(&vg.name, &lv.name, None),
+                        format!("0 {} {t}", size(i)),
+                    )),
+                    None => own(None, &mut lines),
+                }
             } else if lv.visible_flag() {
                 own(None, &mut lines);
             }
@@ -348,6 +363,26 @@ pub fn table(
                 None => {}
             }
             if role.origin_of.is_empty() {
+                // A RAID or mirror LV: its sub-LVs' devices first.
+                let raid = crate::raid::seg(vg, i).filter(|_| lv.visible_flag());
+                if let Some(seg) = raid {
+                    let mut subs = Vec::new();
+                    for sub in crate::rmeta::dm_sub_lvs(&seg) {
+                        subs.push((sub, next(&name(sub, None))));
+                        own(sub, name(sub, None), &mut lines);
+                    }
+                    next(&name(i, None));
+                    let dev = |l: usize| {
+                        subs.iter()
+                            .find(|(s, _)| *s == l)
+                            .map_or("-".to_owned(), |(_, d)| d.clone())
+                    };
+                    match crate::rmeta::dm_table_target(vg, &seg, &dev) {
+                        Some(t) => lines.push((name(i, None), format!("0 {} {t}", size(i)))),
+                        None => own(i, name(i, None), &mut lines),
+                    }
+                    continue;
+                }
                 if lv.visible_flag() {
                     next(&name(i, None));
                     own(i, name(i, None), &mut lines);

@@ -70,6 +70,7 @@ pub mod pvck;
 pub mod raid;
 pub mod recover;
 pub mod report;
+pub mod rmeta;
 pub mod select;
 pub mod size;
 pub mod snapshot;

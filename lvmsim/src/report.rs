@@ -354,7 +354,7 @@ static GETTERS: &[(&str, Getter)] =
             Some((_, Some(m))) => s(crate::active::percent_text(m)),
             _ => Cell::Pct(None),
         }),
-        g("copy_percent", |_, _| Cell::Pct(None)),
+        g("copy_percent", |c, r| c.sync_percent(r)),
         g("move_pv", |_, _| s("")),
         g("mirror_log", |c, r| s(c.mirror_log(r))),
         g("convert_lv", |_, _| s("")),
@@ -733,6 +733,18 @@ static GETTERS: &[(&str, Getter)] =
         g("zero", |c, r| match c.thin_pool_seg(r) {
             Some(p) => Cell::Bin(Some(p.zero_new_blocks), "zero"),
             None => Cell::Bin(None, ""),
+        }),
+        g("sync_percent", |c, r| c.sync_percent(r)),
+        // lvm2 names an LV with an extent on a missing PV partial, active
+        // or not; its other words need the kernel's status.
+        g("lv_health_status", |c, r| {
+            s(
+                if r.lv.is_some() && c.lv_attr(r).chars().nth(8) == Some('p') {
+                    "partial"
+                } else {
+                    ""
+                },
+            )
         }),
     ];
 
@@ -1468,6 +1480,27 @@ impl Ctx<'_> {
         lvm_meta::raid::RaidSeg::of(&l.name, sg, |n| v.lv_index(n))
             .ok()
             .flatten()
+    }
+    /// `sync_percent` (`copy_percent`) of an active RAID or mirror LV, as
+    /// its metadata LVs or disk log on the images give it; blank when
+    /// inactive, for other LVs, and where the images keep no sync state
+    /// (raid0, core-log mirrors).
+    fn sync_percent(&self, r: Row) -> Cell {
+        let (true, Some(v), Some(i)) = (self.opts.active, self.vg(r), r.lv) else {
+            return Cell::Pct(None);
+        };
+        let pvs: Vec<Option<&lvm_meta::io::Image>> = v
+            .pv_devices
+            .iter()
+            .map(|d| d.map(|d| &self.sys.devices[d].image))
+            .collect();
+        match crate::rmeta::ArrayMeta::read(&v.vg, i, &pvs) {
+            Ok(Some(a)) => match a.sync_percent() {
+                Some(p) => s(crate::active::percent_text(p)),
+                None => Cell::Pct(None),
+            },
+            _ => Cell::Pct(None),
+        }
     }
     /// `mirror_log`: a mirror's disk log LV, bracketed when hidden.
     fn mirror_log(&self, r: Row) -> String {

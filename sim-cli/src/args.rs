@@ -156,6 +156,9 @@ pub(crate) enum Cmd {
     /// read from its metadata LV as it is on the images.
     #[command(name = "thin_ls")]
     ThinLs(ThinLsArgs),
+    /// RAID metadata as the kernel keeps it (`raid dump VG/LV`): each
+    /// `_rmeta_` LV's dm-raid superblock and write-intent bitmap.
+    Raid(RaidArgs),
 }
 
 /// What a command does to the images.
@@ -209,6 +212,7 @@ impl Cmd {
             Cmd::Kernel(_) => Access::Write,
             Cmd::Plot(_) => Access::Read,
             Cmd::ThinLs(_) => Access::Read,
+            Cmd::Raid(_) => Access::Read,
         }
     }
 }
@@ -268,6 +272,7 @@ impl Cmd {
             Cmd::Kernel(_) => None,
             Cmd::Plot(_) => None,
             Cmd::ThinLs(_) => None,
+            Cmd::Raid(_) => None,
         }
     }
 }
@@ -1108,4 +1113,24 @@ pub(crate) struct ThinLsArgs {
     /// Leave out the header row.
     #[arg(long = "no-headers")]
     pub(crate) no_headers: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct RaidArgs {
+    #[command(subcommand)]
+    pub(crate) cmd: RaidCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum RaidCmd {
+    /// The dm-raid superblock and write-intent bitmap of each image of a
+    /// RAID LV (`VG/LV`), field by field, and the byte ranges they mark
+    /// out of sync.
+    Dump {
+        /// The RAID LV, `VG/LV`.
+        lv: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }

@@ -418,6 +418,9 @@ fn run(cli: &Cli) -> Result<i32> {
         }
         Cmd::Cat(a) => {
             let sys = scan(&mut err)?;
+            for w in lvmsim::rmeta::cat_warnings(&sys, &a.lv, a.offset, a.length) {
+                writeln!(err, "  {w}")?;
+            }
             // Data goes straight to the file descriptor: Rust's stdout is
             // line-buffered and would scan every megabyte for newlines.
             use std::os::fd::AsFd;
@@ -939,6 +942,12 @@ fn run(cli: &Cli) -> Result<i32> {
             let sys = scan(&mut err)?;
             lvmsim::thin::thin_ls(&sys, &a.pool, a.format.as_deref(), !a.no_headers, &mut out)?;
         }
+        Cmd::Raid(args::RaidArgs {
+            cmd: args::RaidCmd::Dump { lv, json },
+        }) => {
+            let sys = scan(&mut err)?;
+            lvmsim::rmeta::dump(&sys, lv, *json, &mut out)?;
+        }
     }
     out.flush()?;
     if let Some(t) = transaction.take() {
@@ -1060,6 +1069,7 @@ fn lvm2_name(cmd: &Cmd) -> Option<&'static str> {
         Cmd::Kernel(_) => return None,
         Cmd::Plot(_) => return None,
         Cmd::ThinLs(_) => return None,
+        Cmd::Raid(_) => return None,
     })
 }
 

@@ -111,8 +111,7 @@ fn fresh(all: &[Step], step: u32, table: &str) -> bool {
 /// damage the label or metadata after it (a `zero` step: their final images
 /// no longer describe it), and one whose last table was not taken after a
 /// fresh activation (see [`fresh`]); raid-levels also wipes two PVs
-/// after its last healthy table (and lvmsim has no raid or mirror table
-/// lines yet).
+/// after its last healthy table (that one is compared in kernel_raid.rs).
 const NOT_COMPARABLE: &[&str] = &[
     "damaged-label",
     "damaged-mda",
