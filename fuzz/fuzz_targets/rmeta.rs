@@ -16,7 +16,9 @@ fuzz_target!(|data: &[u8]| {
             }
             if let Some(bm) = &m.bitmap {
                 assert!(bm.sb.chunksize.is_power_of_two() && bm.sb.chunksize >= 512);
-                assert!(BITMAP_OFFSET + BITMAP_SB_BYTES + bm.regions.div_ceil(8) <= data.len() as u64);
+                assert!(
+                    BITMAP_OFFSET + BITMAP_SB_BYTES + bm.regions.div_ceil(8) <= data.len() as u64
+                );
                 assert!(bm.dirty.windows(2).all(|w| w[0] < w[1]));
                 assert!(bm.dirty.last().is_none_or(|&r| r < bm.regions));
             }
