@@ -1341,38 +1341,23 @@ fn poll_kernel_merge(
     interval: u64,
     out: &mut dyn Write,
 ) -> Result<()> {
-    loop {
-        let s = lvmsim::kernel::status(dir)?;
-        match s.merges.iter().find(|m| m.origin == origin) {
-            Some(m) => {
-                writeln!(out, "  {origin}: Merged: {:.2}%", m.percent)?;
-                out.flush()?;
-            }
-            None => {
-                writeln!(out, "  {origin}: Merged: 100.00%")?;
-                writeln!(
-                    out,
-                    "  Merge of snapshot into logical volume {origin} has finished."
-                )?;
-                writeln!(out, "  Logical volume \"{snap}\" successfully removed.")?;
-                return Ok(());
-            }
-        }
-        std::thread::sleep(std::time::Duration::from_secs(interval.max(1)));
-    }
+    lvmsim::kernel::poll_merge(dir, origin, interval, &mut |percent| {
+        writeln!(out, "  {origin}: Merged: {percent:.2}%")?;
+        out.flush()
+    })?;
+    writeln!(out, "  {origin}: Merged: 100.00%")?;
+    writeln!(
+        out,
+        "  Merge of snapshot into logical volume {origin} has finished."
+    )?;
+    writeln!(out, "  Logical volume \"{snap}\" successfully removed.")?;
+    Ok(())
 }
 
 /// lvm2's refusal of a deactivation or removal of an LV open in the
 /// running kernel, before anything changes.
 fn kernel_refuse_open(cmd: &Cmd, s: &lvmsim::kernel::Status) -> Result<()> {
     use lvmsim::kernel::{refuse_open, Taking};
-    let split = |a: &str| -> (String, Option<String>) {
-        let a = a.strip_prefix("/dev/").unwrap_or(a);
-        match a.split_once('/') {
-            Some((vg, lv)) => (vg.to_owned(), Some(lv.to_owned())),
-            None => (a.to_owned(), None),
-        }
-    };
     let (args, taking): (Vec<&String>, Taking) = match cmd {
         Cmd::Lvchange(a) if a.activate == Some(Yn::N) => {
             (a.lvs.iter().collect(), Taking::Deactivate)
@@ -1382,11 +1367,11 @@ fn kernel_refuse_open(cmd: &Cmd, s: &lvmsim::kernel::Status) -> Result<()> {
         _ => return Ok(()),
     };
     for a in args {
-        let (vg, lv) = split(a);
-        if lv.is_none() && taking == Taking::Remove {
+        let c = lvmsim::kernel::Change::of_arg(a, false);
+        if c.lv.is_none() && taking == Taking::Remove {
             continue;
         }
-        refuse_open(s, &vg, lv.as_deref(), taking)?;
+        refuse_open(s, &c.vg, c.lv.as_deref(), taking)?;
     }
     Ok(())
 }
@@ -1395,39 +1380,23 @@ fn kernel_refuse_open(cmd: &Cmd, s: &lvmsim::kernel::Status) -> Result<()> {
 /// VGs) it activates or deactivates, and whether the LVs it creates are
 /// active (`lvcreate` without `-an`; a snapshot follows its origin).
 fn kernel_changes(cmd: &Cmd) -> (Vec<lvmsim::kernel::Change>, bool) {
-    let vg_lv = |a: &str| -> (String, Option<String>) {
-        let a = a.strip_prefix("/dev/").unwrap_or(a);
-        match a.split_once('/') {
-            Some((vg, lv)) => (vg.to_owned(), Some(lv.to_owned())),
-            None => (a.to_owned(), None),
-        }
-    };
+    use lvmsim::kernel::Change;
     match cmd {
         Cmd::Lvchange(a) => match a.activate {
             Some(y) => (
                 a.lvs
                     .iter()
-                    .map(|l| {
-                        let (vg, lv) = vg_lv(l);
-                        lvmsim::kernel::Change {
-                            activate: y == Yn::Y,
-                            vg,
-                            lv,
-                        }
-                    })
+                    .map(|l| Change::of_arg(l, y == Yn::Y))
                     .collect(),
                 false,
             ),
             None => (Vec::new(), false),
         },
-        Cmd::Vgchange(a) => (
-            vec![lvmsim::kernel::Change {
-                activate: a.activate == Yn::Y,
-                vg: vg_lv(&a.vg).0,
-                lv: None,
-            }],
-            false,
-        ),
+        Cmd::Vgchange(a) => {
+            let mut c = Change::of_arg(&a.vg, a.activate == Yn::Y);
+            c.lv = None;
+            (vec![c], false)
+        }
         Cmd::Lvcreate(a) => (Vec::new(), a.activate != Yn::N && !a.snapshot),
         _ => (Vec::new(), false),
     }

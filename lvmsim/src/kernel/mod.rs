@@ -583,6 +583,29 @@ fn running_pid(dir: &Path) -> Result<Option<u32>> {
     }
 }
 
+/// Follows the merge into `origin` (`VG/ORIGIN`) in the kernel serving
+/// `dir` until it ends, as lvm2's poller does: `progress` gets the merged
+/// percent every `interval` seconds (at least one), and the call returns
+/// once the kernel no longer lists the merge.
+///
+/// # Errors
+/// [`Error::Refused`] when no kernel runs there; what `progress` returns.
+pub fn poll_merge(
+    dir: &Path,
+    origin: &str,
+    interval: u64,
+    progress: &mut dyn FnMut(f64) -> std::io::Result<()>,
+) -> Result<()> {
+    loop {
+        let s = status(dir)?;
+        let Some(m) = s.merges.iter().find(|m| m.origin == origin) else {
+            return Ok(());
+        };
+        progress(m.percent)?;
+        std::thread::sleep(std::time::Duration::from_secs(interval.max(1)));
+    }
+}
+
 /// The state of the kernel serving `dir`.
 ///
 /// # Errors

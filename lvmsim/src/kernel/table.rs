@@ -94,6 +94,19 @@ pub struct Change {
     pub lv: Option<String>,
 }
 
+impl Change {
+    /// The change a command-line argument names: `VG`, `VG/LV`, `/dev/VG/LV`
+    /// or `/dev/mapper/VG-LV` (read as lvm2's `skip_dev_dir` reads them).
+    pub fn of_arg(arg: &str, activate: bool) -> Change {
+        let name = crate::names::skip_dev_dir(arg).name;
+        let (vg, lv) = match name.split_once('/') {
+            Some((vg, lv)) => (vg.to_owned(), Some(lv.to_owned())),
+            None => (name, None),
+        };
+        Change { activate, vg, lv }
+    }
+}
+
 /// The loaded devices over the scanned images.
 pub(crate) struct Table {
     sys: &'static System,
@@ -1130,4 +1143,23 @@ fn table_texts(sys: &System, minors: &[(String, u32)]) -> Result<BTreeMap<String
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Change;
+
+    #[test]
+    fn arguments_name_the_vg_and_lv_as_lvm2_reads_them() {
+        let c = |a: &str| {
+            let c = Change::of_arg(a, true);
+            (c.vg, c.lv)
+        };
+        let vl = |v: &str, l: &str| (v.to_owned(), Some(l.to_owned()));
+        assert_eq!(c("vg/lv"), vl("vg", "lv"));
+        assert_eq!(c("/dev/vg/lv"), vl("vg", "lv"));
+        assert_eq!(c("//dev//vg/lv"), vl("vg", "lv"));
+        assert_eq!(c("/dev/mapper/my--vg-lv"), vl("my-vg", "lv"));
+        assert_eq!(c("vg"), ("vg".to_owned(), None));
+    }
 }
