@@ -453,14 +453,9 @@ pub fn thin_percent(vg: &Vg, lv: usize, pvs: &[Option<&Image>]) -> Option<i32> {
     Some(crate::active::make_percent(mapped, rounded))
 }
 
-/// `lvmsim thin_dump VG/POOL`: the pool's metadata, as its metadata LV
-/// holds it on the images, in `thin_dump`'s XML (thin-provisioning-tools
-/// 0.9.0's form).
-pub fn thin_dump(
-    sys: &lvm_meta::scan::System,
-    arg: &str,
-    out: &mut dyn std::io::Write,
-) -> Result<()> {
+/// The thin pool a `VG/POOL` argument names, opened over the scanned
+/// images (refused when the LV is not a thin pool).
+fn pool_arg<'a>(sys: &'a lvm_meta::scan::System, arg: &str) -> Result<Pool<'a>> {
     let (vgn, lvn) = crate::names::vg_lv(arg)?;
     let vi = sys.vg_or_err(&vgn)?;
     let li = vi.vg.lv_index_or_err(&lvn)?;
@@ -472,7 +467,18 @@ pub fn thin_dump(
         .iter()
         .map(|d| d.map(|d| &sys.devices[d].image))
         .collect();
-    let pool = Pool::open(&vi.vg, li, &pvs)?;
+    Pool::open(&vi.vg, li, &pvs)
+}
+
+/// `lvmsim thin_dump VG/POOL`: the pool's metadata, as its metadata LV
+/// holds it on the images, in `thin_dump`'s XML (thin-provisioning-tools
+/// 0.9.0's form).
+pub fn thin_dump(
+    sys: &lvm_meta::scan::System,
+    arg: &str,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
+    let pool = pool_arg(sys, arg)?;
     let mut buf = Vec::new();
     pool.dump(&mut buf)?;
     out.write_all(&buf)?;
@@ -495,18 +501,7 @@ pub fn thin_ls(
         Some(f) => ls::parse_fields(f).ok_or_else(|| Error::Usage("unknown field".into()))?,
         None => ls::DEFAULT_FIELDS.to_vec(),
     };
-    let (vgn, lvn) = crate::names::vg_lv(arg)?;
-    let vi = sys.vg_or_err(&vgn)?;
-    let li = vi.vg.lv_index_or_err(&lvn)?;
-    if pool_seg(&vi.vg, li).is_none() {
-        return Err(Error::Refused(format!("{vgn}/{lvn} is not a thin pool.")));
-    }
-    let pvs: Vec<Option<&Image>> = vi
-        .pv_devices
-        .iter()
-        .map(|d| d.map(|d| &sys.devices[d].image))
-        .collect();
-    let pool = Pool::open(&vi.vg, li, &pvs)?;
+    let pool = pool_arg(sys, arg)?;
     let mut buf = Vec::new();
     ls::write_ls(&pool.dev, &pool.meta, &fields, headers, &mut buf)
         .map_err(|e| pdata_err(&pool.name, e))?;

@@ -77,23 +77,11 @@ pub fn ask(dir: &Path, req: &Request) -> Result<Reply> {
             path.display()
         ))
     })?;
-    s.set_read_timeout(Some(ANSWER_WAIT))
-        .context("setting the control socket's timeout")?;
     let mut line = serde_json::to_string(req)?;
     line.push('\n');
     s.write_all(line.as_bytes())
         .with_context(|| format!("{}: sending the request", path.display()))?;
-    let mut answer = String::new();
-    BufReader::new(s)
-        .read_line(&mut answer)
-        .with_context(|| format!("{}: reading the answer", path.display()))?;
-    if answer.is_empty() {
-        return Err(Error::Refused(format!(
-            "{}: the kernel closed the connection without answering",
-            path.display()
-        )));
-    }
-    Ok(serde_json::from_str(&answer)?)
+    receive(&s, &path)
 }
 
 /// Reads one request from `s` (a client that sends nothing within a few
