@@ -216,25 +216,7 @@ pub fn lvcreate(
 ) -> Result<()> {
     let inst = writable(sys, vgname)?;
     let mut vg = (*inst.vg).clone();
-    let name = match &o.name {
-        Some(n) => {
-            check_lv_name(vgname, n)?;
-            if vg.lv_index(n).is_some() {
-                bail!("Logical Volume \"{n}\" already exists in volume group \"{vgname}\"");
-            }
-            n.clone()
-        }
-        // lvm2 takes one more than the highest lvolN in use.
-        None => {
-            let next = vg
-                .lvs
-                .iter()
-                .filter_map(|l| leading_int(l.name.strip_prefix("lvol")?))
-                .max()
-                .map_or(0, |m| m + 1);
-            format!("lvol{next}")
-        }
-    };
+    let name = new_lv_name(&vg, vgname, o.name.as_deref())?;
     let chunk = match &o.origin {
         Some(_) => {
             let c = o.chunk.unwrap_or(8);
@@ -457,6 +439,30 @@ pub fn lvcreate(
     }
     writeln!(out, "  Logical volume \"{name}\" created.")?;
     Ok(())
+}
+
+/// The name a new LV of `vg` gets: `name` once lvm2's name rules pass and
+/// no LV has it, or without one lvm2's `lvolN`, one more than the highest
+/// `lvolN` in use.
+pub(crate) fn new_lv_name(vg: &Vg, vgname: &str, name: Option<&str>) -> Result<String> {
+    match name {
+        Some(n) => {
+            check_lv_name(vgname, n)?;
+            if vg.lv_index(n).is_some() {
+                bail!("Logical Volume \"{n}\" already exists in volume group \"{vgname}\"");
+            }
+            Ok(n.to_owned())
+        }
+        None => {
+            let next = vg
+                .lvs
+                .iter()
+                .filter_map(|l| leading_int(l.name.strip_prefix("lvol")?))
+                .max()
+                .map_or(0, |m| m + 1);
+            Ok(format!("lvol{next}"))
+        }
+    }
 }
 
 /// The number `sscanf("%d")` reads at the start of `s`.

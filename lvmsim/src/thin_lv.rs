@@ -312,24 +312,7 @@ pub fn lvcreate(
     };
     let inst = thin_writable(sys, vgname)?;
     let mut vg = (*inst.vg).clone();
-    let name = match name {
-        Some(n) => {
-            crate::lv::check_lv_name(vgname, n)?;
-            if vg.lv_index(n).is_some() {
-                bail!("Logical Volume \"{n}\" already exists in volume group \"{vgname}\"");
-            }
-            n.to_owned()
-        }
-        None => {
-            let next = vg
-                .lvs
-                .iter()
-                .filter_map(|l| crate::lv::leading_int(l.name.strip_prefix("lvol")?))
-                .max()
-                .map_or(0, |m| m + 1);
-            format!("lvol{next}")
-        }
-    };
+    let name = crate::lv::new_lv_name(&vg, vgname, name)?;
     let ext = vg.mappable_extent_size()?.0;
     let (pool, extents, origin) = match what {
         ThinCreate::Thin { pool, sectors } => {
