@@ -282,15 +282,19 @@ impl Filesystem for DevFs {
     }
 
     /// A close: every write is already on the images (a block device's
-    /// close does not flush the disk's cache either).
+    /// close does not flush the disk's cache either). The handle is noted
+    /// as closing, so that open counts read before its release arrives do
+    /// not count it (a block device's close drops its open count before
+    /// `close(2)` returns; FUSE's release comes after).
     fn flush(
         &self,
         _req: &Request,
         _ino: INodeNo,
-        _fh: FileHandle,
+        fh: FileHandle,
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
+        self.table.lock().closing(fh.0);
         reply.ok();
     }
 

@@ -72,6 +72,11 @@ mod table;
 pub use control::Transaction;
 pub use table::{Change, Layer};
 
+/// How long a status waits for the releases of files already closed:
+/// FUSE sends a release after `close(2)` has returned, where a block
+/// device's open count drops before.
+pub const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 use crate::error::{Error, Result, ResultExt};
 use crate::lock;
 use std::io::Write;
@@ -340,8 +345,20 @@ impl Kernel {
         })
     }
 
-    /// The kernel's state now.
+    /// Waits until the releases of files already closed have arrived (for
+    /// at most [`RELEASE_WAIT`]), so that open counts are read as a block
+    /// device's would be.
+    fn settle_releases(&self) {
+        let waited = std::time::Instant::now();
+        while self.table.lock().releases_pending() && waited.elapsed() < RELEASE_WAIT {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+
+    /// The kernel's state now, once the releases of closed files have
+    /// arrived.
     pub fn status(&self) -> Status {
+        self.settle_releases();
         let mut t = self.table.lock();
         let sys = t.system();
         let mnt = dev_path(&self.dir);
@@ -453,6 +470,7 @@ impl Kernel {
     /// and the devices loaded as the new metadata and activation say.
     /// Other control requests wait meanwhile: changes are one at a time.
     fn transaction(&mut self, s: &std::os::unix::net::UnixStream) {
+        self.settle_releases();
         if let Err(e) = self.table.suspend() {
             self.table.resume();
             control::answer(s, &control::Reply::Refused(format!("suspending: {e}")));

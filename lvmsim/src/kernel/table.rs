@@ -73,6 +73,10 @@ pub(crate) struct Dev {
     pub holders: u32,
     /// Open handles of the device's file.
     pub opens: u32,
+    /// Handles being closed: the file system announced the close (FUSE's
+    /// FLUSH, which `close(2)` waits for) but its RELEASE, which comes
+    /// after `close(2)` has returned, has not arrived yet.
+    pub closing: u32,
     /// Events raised (a snapshot invalidated while loaded).
     pub events: u32,
     /// Its table as `dmsetup table` prints it (a reload is a change of it).
@@ -544,6 +548,7 @@ impl Table {
                 link,
                 holders: w.holders,
                 opens: old.map_or(0, |d| d.opens),
+                closing: old.map_or(0, |d| d.closing),
                 events: old.map_or(w.event, |d| d.events),
                 table,
                 handle,
@@ -947,8 +952,23 @@ impl Table {
     /// One open handle of device `id` fewer.
     pub fn close(&mut self, id: u64) {
         if let Ok(i) = self.index(id) {
-            self.devs[i].opens = self.devs[i].opens.saturating_sub(1);
+            let d = &mut self.devs[i];
+            d.opens = d.opens.saturating_sub(1);
+            d.closing = d.closing.saturating_sub(1).min(d.opens);
         }
+    }
+
+    /// A handle of device `id` is being closed (its release follows).
+    pub fn closing(&mut self, id: u64) {
+        if let Ok(i) = self.index(id) {
+            let d = &mut self.devs[i];
+            d.closing = (d.closing + 1).min(d.opens);
+        }
+    }
+
+    /// Whether a close was announced whose release has not arrived.
+    pub fn releases_pending(&self) -> bool {
+        self.devs.iter().any(|d| d.closing > 0)
     }
 
     /// Writes `l` to the kernel's log.
