@@ -60,6 +60,10 @@ pub struct Options {
     /// running [`crate::kernel`] reports them (`o` in lv_attr,
     /// `lv_device_open`).
     pub open: Vec<(String, String)>,
+    /// Under a running [`crate::kernel`]: the LVs (VG, LV) whose device it
+    /// has loaded. Only these are active, whatever `active` says; `None`
+    /// without a running kernel.
+    pub loaded: Option<Vec<(String, String)>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -438,35 +442,35 @@ static GETTERS: &[(&str, Getter)] =
         g("lv_merging", |c, r| {
             Cell::Bin(Some(c.lv_merging(r)), "merging")
         }),
-        g("lv_active", |c, _| {
+        g("lv_active", |c, r| {
             // With device-mapper present and the LV inactive lvm2 prints
             // nothing (the kernel scenario thin-pool's inactive report).
-            s(match c.active_state() {
+            s(match c.active_state(r) {
                 Some(true) => "active",
                 Some(false) => "",
                 None => "unknown",
             })
         }),
-        g("lv_active_locally", |c, _| {
-            Cell::Bin(c.active_state(), "active locally")
+        g("lv_active_locally", |c, r| {
+            Cell::Bin(c.active_state(r), "active locally")
         }),
-        g("lv_active_remotely", |c, _| {
-            Cell::Bin(c.active_state().map(|_| false), "active remotely")
+        g("lv_active_remotely", |c, r| {
+            Cell::Bin(c.active_state(r).map(|_| false), "active remotely")
         }),
         // The device's state: unknown without a device (no device-mapper,
         // or the LV inactive: lvm2 has no info to report); under `--active`
         // every LV has a live table, nothing suspended or open.
-        g("lv_suspended", |c, _| {
-            Cell::Bin(c.device_state().map(|_| false), "suspended")
+        g("lv_suspended", |c, r| {
+            Cell::Bin(c.device_state(r).map(|_| false), "suspended")
         }),
-        g("lv_live_table", |c, _| {
-            Cell::Bin(c.device_state(), "live table present")
+        g("lv_live_table", |c, r| {
+            Cell::Bin(c.device_state(r), "live table present")
         }),
-        g("lv_inactive_table", |c, _| {
-            Cell::Bin(c.device_state().map(|_| false), "inactive table present")
+        g("lv_inactive_table", |c, r| {
+            Cell::Bin(c.device_state(r).map(|_| false), "inactive table present")
         }),
         g("lv_device_open", |c, r| {
-            Cell::Bin(c.device_state().and(c.lv_open(r)), "open")
+            Cell::Bin(c.device_state(r).and(c.lv_open(r)), "open")
         }),
         // Snapshot status: known for snapshots and merging origins (their
         // device-mapper targets report it), unknown for other LVs.
@@ -476,8 +480,8 @@ static GETTERS: &[(&str, Getter)] =
         g("lv_snapshot_invalid", |c, r| {
             Cell::Bin(c.snapshot_state(r), "snapshot invalid")
         }),
-        g("lv_active_exclusively", |c, _| {
-            Cell::Bin(c.active_state(), "active exclusively")
+        g("lv_active_exclusively", |c, r| {
+            Cell::Bin(c.active_state(r), "active exclusively")
         }),
         g("lv_major", |c, r| {
             Cell::Signed(c.lv(r).and_then(|(_, l)| l.major).unwrap_or(-1))
@@ -547,7 +551,7 @@ static GETTERS: &[(&str, Getter)] =
             s(match c.lv(r) {
                 None => "",
                 Some(_) if !c.lv_status(r, "WRITE") => "read-only",
-                Some(_) if c.opts.active => "writeable",
+                Some(_) if c.lv_active(r) => "writeable",
                 Some(_) => "unknown",
             })
         }),
@@ -919,10 +923,28 @@ impl Ctx<'_> {
         self.vg(r)
             .is_some_and(|v| v.vg.status.iter().any(|x| x == flag))
     }
-    /// Whether an LV is active: unknown without device-mapper, inactive for
-    /// the images, active under `--active`.
-    fn active_state(&self) -> Option<bool> {
-        if self.opts.active {
+    /// Whether the row's LV is active: every LV under `--active`, the LVs
+    /// whose device a running kernel has loaded under `--kernel`. A
+    /// merging snapshot has no device of its own: it is active with its
+    /// origin, as lvm2 asks the origin's device about it.
+    fn lv_active(&self, r: Row) -> bool {
+        let Some(loaded) = &self.opts.loaded else {
+            return self.opts.active;
+        };
+        let (Some(v), Some(i)) = (self.vg(r), r.lv) else {
+            return false;
+        };
+        let i = match cow_of(&v.vg, i) {
+            Some((o, _, true)) => o,
+            _ => i,
+        };
+        let lv = &v.vg.lvs[i].name;
+        loaded.iter().any(|(g, l)| *g == v.vg.name && l == lv)
+    }
+    /// Whether the row's LV is active: unknown without device-mapper,
+    /// otherwise as [`Self::lv_active`] says.
+    fn active_state(&self, r: Row) -> Option<bool> {
+        if self.lv_active(r) {
             Some(true)
         } else if self.opts.driver_unknown {
             None
@@ -930,10 +952,10 @@ impl Ctx<'_> {
             Some(false)
         }
     }
-    /// Whether the LV's device exists: `Some(true)` under `--active`,
-    /// unknown otherwise.
-    fn device_state(&self) -> Option<bool> {
-        self.active_state().filter(|a| *a)
+    /// Whether the LV's device exists: `Some(true)` when it is active,
+    /// unknown otherwise (lvm2 has no device to ask).
+    fn device_state(&self, r: Row) -> Option<bool> {
+        self.active_state(r).filter(|a| *a)
     }
     /// Whether a snapshot (or the snapshot merging into an origin) is
     /// invalid, where lvm2 knows: under `--active`, for snapshots and
@@ -943,7 +965,7 @@ impl Ctx<'_> {
             return None;
         };
         let cow = cow_of(&v.vg, i).is_some();
-        if !self.opts.active || !(cow || is_origin(&v.vg, i).1) {
+        if !self.lv_active(r) || !(cow || is_origin(&v.vg, i).1) {
             return None;
         }
         Some(cow && self.kernel.status(self.sys, g, i) == Some(crate::active::SnapStatus::Invalid))
@@ -1194,7 +1216,7 @@ impl Ctx<'_> {
         if !matches!(role, thin::ThinRole::Pool(_) | thin::ThinRole::Thin(_)) {
             return None;
         }
-        if !self.opts.active {
+        if !self.lv_active(r) {
             return Some((None, None));
         }
         let pvs: Vec<Option<&lvm_meta::io::Image>> = v
@@ -1258,7 +1280,7 @@ impl Ctx<'_> {
     /// `data_percent` / `snap_percent` of a snapshot or a merging origin
     /// under `--active`; blank otherwise, as for an inactive LV.
     fn snap_percent(&self, r: Row) -> String {
-        match (self.opts.active, r.vg, r.lv) {
+        match (self.lv_active(r), r.vg, r.lv) {
             (true, Some(g), Some(i)) => self
                 .kernel
                 .status(self.sys, g, i)
@@ -1273,7 +1295,7 @@ impl Ctx<'_> {
             return None;
         };
         let name = (v.vg.name.clone(), v.vg.lvs[i].name.clone());
-        self.active_state().map(|_| self.opts.open.contains(&name))
+        self.active_state(r).map(|_| self.opts.open.contains(&name))
     }
 
     fn lv_attr(&self, r: Row) -> String {
@@ -1330,10 +1352,10 @@ impl Ctx<'_> {
         a.push(if has("FIXED_MINOR") { 'm' } else { '-' });
         if self.opts.driver_unknown {
             a.push_str("XX");
-        } else if self.opts.active && thin_role == Some(thin::ThinRole::Spare) {
+        } else if self.lv_active(r) && thin_role == Some(thin::ThinRole::Spare) {
             // The metadata spare is never activated.
             a.push_str("--");
-        } else if self.opts.active {
+        } else if self.lv_active(r) {
             // Every LV of an activated VG is active; open if a running
             // kernel says so, and a thin pool's own devices always (its thin
             // LVs use the pool, the pool its data and metadata LVs).
@@ -1398,7 +1420,7 @@ impl Ctx<'_> {
             let mut c: Vec<char> = a.chars().collect();
             c[0] = kind;
             c[6] = target;
-            if self.opts.active
+            if self.lv_active(r)
                 && !self.opts.driver_unknown
                 && !matches!(role, crate::raid::RaidRole::Top(_))
             {
@@ -1409,7 +1431,7 @@ impl Ctx<'_> {
                 // The kernel fails a RAID image it cannot reach, and lvm2
                 // shows it out of sync (mirror legs' sync is the log's and
                 // the kernel's business).
-                if self.opts.active
+                if self.lv_active(r)
                     && matches!(role, crate::raid::RaidRole::Image { mirror: false, .. })
                 {
                     c[0] = 'I';
@@ -1486,7 +1508,7 @@ impl Ctx<'_> {
     /// inactive, for other LVs, and where the images keep no sync state
     /// (raid0, core-log mirrors).
     fn sync_percent(&self, r: Row) -> Cell {
-        let (true, Some(v), Some(i)) = (self.opts.active, self.vg(r), r.lv) else {
+        let (true, Some(v), Some(i)) = (self.lv_active(r), self.vg(r), r.lv) else {
             return Cell::Pct(None);
         };
         let pvs: Vec<Option<&lvm_meta::io::Image>> = v

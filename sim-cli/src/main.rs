@@ -136,6 +136,7 @@ fn report_options(a: &args::ReportArgs) -> Result<report::Options> {
         names: a.names.clone(),
         select: a.select.clone(),
         open: Vec::new(),
+        loaded: None,
     })
 }
 
@@ -362,7 +363,7 @@ fn run(cli: &Cli) -> Result<i32> {
             };
             let mut opts = report_options(a)?;
             if let Some(s) = &live {
-                opts.active = lvmsim::kernel::any_active(s);
+                opts.loaded = Some(lvmsim::kernel::loaded_lvs(s));
                 opts.open = lvmsim::kernel::open_lvs(s);
             }
             let sys = scan(&mut err)?;

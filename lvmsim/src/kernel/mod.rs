@@ -875,10 +875,15 @@ pub fn live_minors(s: &Status) -> Vec<(String, u32)> {
         .collect()
 }
 
-/// True if the running kernel has loaded a device of any LV (what the
-/// reports take as "active": they do not tell LVs apart yet).
-pub fn any_active(s: &Status) -> bool {
-    s.devices.iter().any(|d| d.layer == Layer::Top)
+/// The LVs (VG, LV) whose own device the running kernel `s` has loaded:
+/// the LVs a report shows active (an LV's hidden `-real` and `-cow` layers
+/// do not make another LV active).
+pub fn loaded_lvs(s: &Status) -> Vec<(String, String)> {
+    s.devices
+        .iter()
+        .filter(|d| d.layer == Layer::Top)
+        .map(|d| (d.vg.clone(), d.lv.clone()))
+        .collect()
 }
 
 /// How long [`stop`] waits for the process to end after it answered.

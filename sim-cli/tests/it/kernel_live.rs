@@ -796,6 +796,18 @@ fn table_changes_go_through_the_running_kernel() {
     assert!(!origin.exists() && minors(&k).is_empty());
     let new = live(&devs, &kdir, &["lvcreate", "-L", "4m", "-n", "other", "vg"]);
     assert!(new.ok(), "{}", new.stderr);
+    // Only the LV the kernel has loaded is active: lvm2 shows the other
+    // one as on any running system with its LV deactivated.
+    let lvs = live(
+        &devs,
+        &kdir,
+        &["lvs", "--noheadings", "-o", "lv_name,lv_attr,lv_active"],
+    );
+    assert!(lvs.ok(), "{}", lvs.stderr);
+    assert_eq!(
+        lvs.text(),
+        "  origin -wi-------       \n  other  -wi-a----- active\n"
+    );
     let ay = live(&devs, &kdir, &["vgchange", "-ay", "vg"]);
     assert!(ay.ok(), "{}", ay.stderr);
     assert_eq!(minors(&k), numbered(&[("vg-origin", 1), ("vg-other", 0)]));
