@@ -87,11 +87,13 @@ fn store_status(vg: &Vg, cow: usize, chunk: u64, pvs: &[Option<&Image>]) -> Resu
 
 /// Writes `dmsetup status` for every VG (or the named ones), sorted by
 /// device name as dmsetup lists them. `devno` maps a device index to
-/// `MAJ:MIN`.
+/// `MAJ:MIN`, `minor_of` a device-mapper name to its `MAJ:MIN` (mirror
+/// status lines name their legs' devices).
 pub fn status(
     sys: &System,
     vgs: &[String],
     devno: &dyn Fn(usize) -> String,
+    minor_of: &dyn Fn(&str) -> Option<String>,
     out: &mut dyn Write,
 ) -> Result<()> {
     let mut lines: Vec<(String, String)> = Vec::new();
@@ -196,7 +198,8 @@ pub fn status(
                     }
                 }
                 let missing = |pv: usize| inst.pv_devices[pv].is_none();
-                match crate::rmeta::dm_status_target(vg, i, &pvs, &missing) {
+                let sub = |l: usize| minor_of(&dm_name(&vg.name, &vg.lvs[l].name, None));
+                match crate::rmeta::dm_status_target(vg, i, &pvs, &missing, &sub) {
                     Some(t) => lines.push((
                         dm_name(&vg.name, &lv.name, None),
                         format!("0 {} {t}", size(i)),
@@ -287,13 +290,31 @@ pub fn table(
     minors: &[(String, u32)],
     out: &mut dyn Write,
 ) -> Result<()> {
+    let (mut lines, _) = table_lines(sys, devno, minors)?;
+    lines.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, l) in lines {
+        writeln!(out, "{name}: {l}")?;
+    }
+    Ok(())
+}
+
+/// The table lines of [`table`], unsorted, and the number (`MAJ:MIN`)
+/// each device took, by name.
+#[allow(clippy::type_complexity)]
+fn table_lines(
+    sys: &System,
+    devno: &dyn Fn(usize) -> String,
+    minors: &[(String, u32)],
+) -> Result<(Vec<(String, String)>, Vec<(String, String)>)> {
     let mut lines: Vec<(String, String)> = Vec::new();
     let mut minor = 0u32;
+    let mut numbers: Vec<(String, String)> = Vec::new();
     // A device takes the next fresh minor unless `minors` names its own.
     let mut next = |dm: &str| {
         let m = minor;
         minor += 1;
         let m = minors.iter().find(|(n, _)| n == dm).map_or(m, |(_, v)| *v);
+        numbers.push((dm.to_owned(), format!("253:{m}")));
         format!("253:{m}")
     };
     // The devices of a thin pool that tables name: their numbers come
@@ -443,11 +464,7 @@ pub fn table(
             }
         }
     }
-    lines.sort_by(|a, b| a.0.cmp(&b.0));
-    for (name, l) in lines {
-        writeln!(out, "{name}: {l}")?;
-    }
-    Ok(())
+    Ok((lines, numbers))
 }
 
 /// What `dmsetup` prints.
@@ -524,7 +541,13 @@ pub fn run_only(
     };
     let mut buf = Vec::new();
     match show {
-        Show::Status => status(sys, &[], &number, &mut buf)?,
+        Show::Status => {
+            // The numbers of a fresh activation (those `table` gives);
+            // without them a mirror's status is left out as unknown.
+            let numbers = table_lines(sys, &number, minors).map_or_else(|_| Vec::new(), |t| t.1);
+            let minor_of = |n: &str| numbers.iter().find(|(d, _)| d == n).map(|(_, m)| m.clone());
+            status(sys, &[], &number, &minor_of, &mut buf)?
+        }
         Show::Table => table(sys, &number, minors, &mut buf)?,
     }
     let text = String::from_utf8_lossy(&buf);

@@ -643,23 +643,27 @@ pub fn dm_table_target(vg: &Vg, seg: &RaidSeg, dev: &dyn Fn(usize) -> String) ->
     ))
 }
 
-/// The status of RAID LV `lv` (what follows `START LEN `) as the kernel
-/// reports it once activated from the images: `raid TYPE #DEVS HEALTH
-/// SYNCED/TOTAL ACTION 0 DATA_OFFSET -`, an image `D` if its PV is
-/// missing or the superblock says it failed, else `A`; the sync ratio and
-/// action (`idle`, or `resync` from where the initial sync stopped) from
-/// the freshest superblock. `None` for mirrors (their status names the
-/// legs' device numbers and, with a core log, a sync state the images do
-/// not keep) and when no superblock can be read.
+/// The status of RAID or mirror LV `lv` (what follows `START LEN `) as
+/// the kernel reports it once activated from the images, `dev` naming a
+/// sub-LV's device (`MAJ:MIN`).
+///
+/// RAID: `raid TYPE #DEVS HEALTH SYNCED/TOTAL ACTION 0 DATA_OFFSET -`, an
+/// image `D` if its PV is missing or the superblock says it failed, else
+/// `A`; the sync ratio and action (`idle`, or `resync` from where the
+/// initial sync stopped) from the freshest superblock.
+///
+/// Mirror: see [`mirror_status`]. `None` when no superblock can be read
+/// or a device number is unknown.
 pub fn dm_status_target(
     vg: &Vg,
     lv: usize,
     pvs: &[Option<&Image>],
     missing: &dyn Fn(usize) -> bool,
+    dev: &dyn Fn(usize) -> Option<String>,
 ) -> Option<String> {
     let a = ArrayMeta::read(vg, lv, pvs).ok()??;
     if a.seg.level == RaidLevel::Mirror {
-        return None;
+        return mirror_status(vg, &a, missing, dev);
     }
     let ty = if a.seg.type_name == "raid0_meta" {
         "raid0"
@@ -705,5 +709,74 @@ pub fn dm_status_target(
     Some(format!(
         "raid {ty} {} {health} {synced}/{total} {action} 0 {data_offset} -",
         a.seg.images.len()
+    ))
+}
+
+/// The status of a mirror LV as a fresh activation of the images leaves
+/// it: `mirror #LEGS LEG... IN_SYNC/REGIONS 1 HEALTH LOG`, `LOG` being
+/// `1 core` or `3 disk LOGDEV A|D`.
+///
+/// - Regions: the LV's sectors over the region size, rounded up.
+/// - A disk log's regions in sync are the bits it holds set. A core log
+///   keeps nothing: the kernel resyncs every region at activation, which
+///   ends with all of them in sync; with a leg missing that resync fails
+///   at once, leaving none in sync and the leg marked `S` (sync error).
+/// - A leg is otherwise `A`: the kernel marks a read (`R`) or write (`D`)
+///   error only when I/O reaches the leg, which a fresh activation has
+///   not done.
+/// - A disk log is `D` when it cannot be read (the kernel reads it at
+///   activation), else `A`.
+fn mirror_status(
+    vg: &Vg,
+    a: &ArrayMeta,
+    missing: &dyn Fn(usize) -> bool,
+    dev: &dyn Fn(usize) -> Option<String>,
+) -> Option<String> {
+    let region = a.seg.region_size?.0;
+    if region == 0 {
+        return None;
+    }
+    let regions = (a.lv_bytes / 512).div_ceil(region);
+    let gone: Vec<bool> = a
+        .seg
+        .images
+        .iter()
+        .map(|im| crate::raid::uses_missing(vg, im.data, missing))
+        .collect();
+    let legs = a
+        .seg
+        .images
+        .iter()
+        .map(|im| dev(im.data))
+        .collect::<Option<Vec<String>>>()?;
+    let (in_sync, health, log) = match (&a.log, a.seg.mirror_log) {
+        (None, _) | (_, None) => {
+            let failed = gone.iter().any(|g| *g);
+            let health: String = gone.iter().map(|g| if *g { 'S' } else { 'A' }).collect();
+            (
+                if failed { 0 } else { regions },
+                health,
+                "1 core".to_owned(),
+            )
+        }
+        (Some((_, state)), Some(l)) => {
+            let (in_sync, log_ok) = match state {
+                LogState::Read(m) => (
+                    regions.saturating_sub(
+                        m.out_of_sync.iter().filter(|r| **r < regions).count() as u64
+                    ),
+                    true,
+                ),
+                LogState::Missing | LogState::Bad(_) => (0, false),
+            };
+            let health: String = gone.iter().map(|_| 'A').collect();
+            let log = format!("3 disk {} {}", dev(l)?, if log_ok { 'A' } else { 'D' });
+            (in_sync, health, log)
+        }
+    };
+    Some(format!(
+        "mirror {} {} {in_sync}/{regions} 1 {health} {log}",
+        legs.len(),
+        legs.join(" ")
     ))
 }
