@@ -15,27 +15,35 @@ use std::io::Write;
 use crate::names::dm_name;
 
 /// The per-segment status lines of an LV's own segments (`linear` or
-/// `striped` with its PV device numbers and health).
+/// `striped` with its PV device numbers and health; a stripe on a missing
+/// PV names the error device lvm2 loads in its place, numbered by
+/// `minor_of`).
 fn segment_lines(
     vg: &Vg,
     inst: &VgInstance,
     lv: usize,
     devno: &dyn Fn(usize) -> String,
+    minor_of: &dyn Fn(&str) -> Option<String>,
 ) -> Vec<String> {
     let es = vg.extent_size.0;
     vg.lvs[lv]
         .segments
         .iter()
-        .map(|sg| {
+        .enumerate()
+        .map(|(s, sg)| {
             let start = u64::from(sg.start_extent) * es;
             let len = u64::from(sg.extent_count) * es;
             match &sg.kind {
                 SegmentKind::Striped { stripes, .. } if stripes.len() > 1 => {
                     let devs: Vec<String> = stripes
                         .iter()
-                        .map(|a| match a {
+                        .enumerate()
+                        .map(|(k, a)| match a {
                             lvm_meta::model::Area::Pv { pv, .. } => {
-                                inst.pv_devices[*pv].map_or("-".to_owned(), devno)
+                                inst.pv_devices[*pv].map(devno).unwrap_or_else(|| {
+                                    minor_of(&missing_name(vg, lv, s, k))
+                                        .unwrap_or_else(|| "-".to_owned())
+                                })
                             }
                             lvm_meta::model::Area::Lv { .. } => "-".to_owned(),
                         })
@@ -54,6 +62,36 @@ fn segment_lines(
             }
         })
         .collect()
+}
+
+/// The name of the error device lvm2 loads for area `area` of segment
+/// `seg` of LV `lv` when its PV is missing.
+fn missing_name(vg: &Vg, lv: usize, seg: usize, area: usize) -> String {
+    dm_name(
+        &vg.name,
+        &vg.lvs[lv].name,
+        Some(&format!("missing_{seg}_{area}")),
+    )
+}
+
+/// The error devices under LV `lv`'s areas on missing PVs: (name, table
+/// or status line), an `error` target as long as the whole segment.
+fn missing_devices(vg: &Vg, inst: &VgInstance, lv: usize) -> Vec<(usize, usize, String, String)> {
+    let mut out = Vec::new();
+    for (s, sg) in vg.lvs[lv].segments.iter().enumerate() {
+        let SegmentKind::Striped { stripes, .. } = &sg.kind else {
+            continue;
+        };
+        for (a, area) in stripes.iter().enumerate() {
+            if let lvm_meta::model::Area::Pv { pv, .. } = area {
+                if inst.pv_devices[*pv].is_none() {
+                    let len = u64::from(sg.extent_count) * vg.extent_size.0;
+                    out.push((s, a, missing_name(vg, lv, s, a), format!("0 {len} error ")));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The layer name of a thin pool's `thin-pool` device.
@@ -120,7 +158,10 @@ pub fn status(
                     let seg = crate::thin::dm_pool(vg, i)?;
                     let st = crate::thin::dm_pool_status(vg, i, &pvs)?;
                     for part in [seg.metadata, seg.data] {
-                        for l in segment_lines(vg, inst, part, devno) {
+                        for (_, _, n, l) in missing_devices(vg, inst, part) {
+                            lines.push((n, l));
+                        }
+                        for l in segment_lines(vg, inst, part, devno, minor_of) {
                             lines.push((dm_name(&vg.name, &vg.lvs[part].name, None), l));
                         }
                     }
@@ -146,7 +187,10 @@ pub fn status(
             }
             let role = &vg.roles[i];
             let own = |layer: Option<&str>, lines: &mut Vec<(String, String)>| {
-                for l in segment_lines(vg, inst, i, devno) {
+                for (_, _, n, l) in missing_devices(vg, inst, i) {
+                    lines.push((n, l));
+                }
+                for l in segment_lines(vg, inst, i, devno, minor_of) {
                     lines.push((dm_name(&vg.name, &lv.name, layer), l));
                 }
             };
@@ -193,7 +237,10 @@ pub fn status(
             } else if let Some(seg) = crate::raid::seg(vg, i).filter(|_| lv.visible_flag()) {
                 // A RAID or mirror LV and its sub-LVs (linear).
                 for sub in crate::rmeta::dm_sub_lvs(&seg) {
-                    for l in segment_lines(vg, inst, sub, devno) {
+                    for (_, _, n, l) in missing_devices(vg, inst, sub) {
+                        lines.push((n, l));
+                    }
+                    for l in segment_lines(vg, inst, sub, devno, minor_of) {
                         lines.push((dm_name(&vg.name, &vg.lvs[sub].name, None), l));
                     }
                 }
@@ -221,26 +268,32 @@ pub fn status(
 
 /// The table lines of an LV's own segments: `linear MAJ:MIN OFFSET`, or
 /// `striped N STRIPE_SECTORS MAJ:MIN OFFSET...`, offsets in sectors on the
-/// PV (`pe_start + pe * extent_size`).
+/// PV (`pe_start + pe * extent_size`). An area on a missing PV names the
+/// error device `missing` gives for (segment, area) at offset 0, or `-`.
 fn segment_table(
     vg: &Vg,
     inst: &VgInstance,
     lv: usize,
     devno: &dyn Fn(usize) -> String,
+    missing: &dyn Fn(usize, usize) -> Option<String>,
 ) -> Vec<String> {
     let es = vg.extent_size.0;
-    let area = |a: &lvm_meta::model::Area| match a {
-        lvm_meta::model::Area::Pv { pv, pe } => format!(
-            "{} {}",
-            inst.pv_devices[*pv].map_or("-".to_owned(), devno),
-            vg.pvs[*pv].pe_start.0 + u64::from(*pe) * es
-        ),
+    let area = |s: usize, k: usize, a: &lvm_meta::model::Area| match a {
+        lvm_meta::model::Area::Pv { pv, pe } => match (inst.pv_devices[*pv], missing(s, k)) {
+            (None, Some(err)) => format!("{err} 0"),
+            (d, _) => format!(
+                "{} {}",
+                d.map_or("-".to_owned(), devno),
+                vg.pvs[*pv].pe_start.0 + u64::from(*pe) * es
+            ),
+        },
         lvm_meta::model::Area::Lv { lv, le } => format!("{}:{le}", vg.lvs[*lv].name),
     };
     vg.lvs[lv]
         .segments
         .iter()
-        .map(|sg| {
+        .enumerate()
+        .map(|(s, sg)| {
             let start = u64::from(sg.start_extent) * es;
             let len = u64::from(sg.extent_count) * es;
             match &sg.kind {
@@ -251,10 +304,15 @@ fn segment_table(
                     "{start} {len} striped {} {} {}",
                     stripes.len(),
                     stripe_size.map_or(0, |s| s.0),
-                    stripes.iter().map(area).collect::<Vec<_>>().join(" ")
+                    stripes
+                        .iter()
+                        .enumerate()
+                        .map(|(k, a)| area(s, k, a))
+                        .collect::<Vec<_>>()
+                        .join(" ")
                 ),
                 SegmentKind::Striped { stripes, .. } => {
-                    format!("{start} {len} linear {}", area(&stripes[0]))
+                    format!("{start} {len} linear {}", area(s, 0, &stripes[0]))
                 }
                 SegmentKind::Zero => format!("{start} {len} zero "),
                 SegmentKind::Error => format!("{start} {len} error "),
@@ -307,15 +365,10 @@ fn table_lines(
     minors: &[(String, u32)],
 ) -> Result<(Vec<(String, String)>, Vec<(String, String)>)> {
     let mut lines: Vec<(String, String)> = Vec::new();
-    let mut minor = 0u32;
-    let mut numbers: Vec<(String, String)> = Vec::new();
-    // A device takes the next fresh minor unless `minors` names its own.
-    let mut next = |dm: &str| {
-        let m = minor;
-        minor += 1;
-        let m = minors.iter().find(|(n, _)| n == dm).map_or(m, |(_, v)| *v);
-        numbers.push((dm.to_owned(), format!("253:{m}")));
-        format!("253:{m}")
+    let mut nums = Numbers {
+        minor: 0,
+        minors,
+        given: Vec::new(),
     };
     // The devices of a thin pool that tables name: their numbers come
     // from `minors` only, as no kernel record shows the order a fresh
@@ -332,9 +385,29 @@ fn table_lines(
     for inst in &sys.vgs {
         let vg = &inst.vg;
         let own = |lv: usize, name: String, lines: &mut Vec<(String, String)>| {
-            for l in segment_table(vg, inst, lv, devno) {
+            for l in segment_table(vg, inst, lv, devno, &|_, _| None) {
                 lines.push((name.clone(), l));
             }
+        };
+        // A device over LV `lv`'s own segments, numbered after the error
+        // devices lvm2 puts under its areas on missing PVs (a partial or
+        // degraded activation); returns its number.
+        let own_dev = |lv: usize,
+                       name: String,
+                       nums: &mut Numbers,
+                       lines: &mut Vec<(String, String)>|
+         -> String {
+            let errs = missing_areas(vg, inst, lv, nums, lines);
+            let me = nums.next(&name);
+            let missing = |s: usize, a: usize| {
+                errs.iter()
+                    .find(|e| e.0 == s && e.1 == a)
+                    .map(|e| e.2.clone())
+            };
+            for l in segment_table(vg, inst, lv, devno, &missing) {
+                lines.push((name.clone(), l));
+            }
+            me
         };
         let size = |i: usize| vg.lv_extents(&vg.lvs[i]) * vg.extent_size.0;
         for (i, lv) in vg.lvs.iter().enumerate() {
@@ -348,11 +421,10 @@ fn table_lines(
                     let seg = crate::thin::dm_pool(vg, i)?;
                     let mut parts = Vec::new();
                     for part in [seg.metadata, seg.data] {
-                        next(&name(part, None));
-                        own(part, name(part, None), &mut lines);
+                        own_dev(part, name(part, None), &mut nums, &mut lines);
                         parts.push(pinned(&name(part, None))?);
                     }
-                    next(&name(i, Some(TPOOL)));
+                    nums.next(&name(i, Some(TPOOL)));
                     let tpool = pinned(&name(i, Some(TPOOL)))?;
                     // Data block size, low-water mark 0 (lvm2 leaves the
                     // threshold to dmeventd), no feature arguments
@@ -367,13 +439,13 @@ fn table_lines(
                             seg.chunk_size
                         ),
                     ));
-                    next(&name(i, None));
+                    nums.next(&name(i, None));
                     lines.push((name(i, None), format!("0 {} linear {tpool} 0", size(i))));
                     continue;
                 }
                 Some(ThinKind::Thin) => {
                     let t = crate::thin::dm_thin(vg, i)?;
-                    next(&name(i, None));
+                    nums.next(&name(i, None));
                     let tpool = pinned(&name(t.pool, Some(TPOOL)))?;
                     lines.push((
                         name(i, None),
@@ -389,10 +461,10 @@ fn table_lines(
                 if let Some(seg) = raid {
                     let mut subs = Vec::new();
                     for sub in crate::rmeta::dm_sub_lvs(&seg) {
-                        subs.push((sub, next(&name(sub, None))));
-                        own(sub, name(sub, None), &mut lines);
+                        let n = own_dev(sub, name(sub, None), &mut nums, &mut lines);
+                        subs.push((sub, n));
                     }
-                    next(&name(i, None));
+                    nums.next(&name(i, None));
                     let dev = |l: usize| {
                         subs.iter()
                             .find(|(s, _)| *s == l)
@@ -405,8 +477,7 @@ fn table_lines(
                     continue;
                 }
                 if lv.visible_flag() {
-                    next(&name(i, None));
-                    own(i, name(i, None), &mut lines);
+                    own_dev(i, name(i, None), &mut nums, &mut lines);
                 }
                 continue;
             }
@@ -419,15 +490,13 @@ fn table_lines(
                     _ => None,
                 })
                 .collect();
-            let real = next(&name(i, Some("real")));
-            own(i, name(i, Some("real")), &mut lines);
+            let real = own_dev(i, name(i, Some("real")), &mut nums, &mut lines);
             let merging = snaps
                 .iter()
                 .find_map(|&(c, _)| vg.roles[c].cow_of.filter(|r| r.merging).map(|r| (c, r)));
             let mut merge_cow = None;
             if let Some((c, r)) = merging {
-                let cow = next(&name(c, Some("cow")));
-                own(c, name(c, Some("cow")), &mut lines);
+                let cow = own_dev(c, name(c, Some("cow")), &mut nums, &mut lines);
                 lines.push((
                     name(i, None),
                     format!(
@@ -443,20 +512,19 @@ fn table_lines(
                     format!("0 {} snapshot-origin {real}", size(i)),
                 ));
             }
-            next(&name(i, None));
+            nums.next(&name(i, None));
             for (c, _) in snaps {
                 let Some(r) = vg.roles[c].cow_of else {
                     continue;
                 };
                 let len = u64::from(r.glue_extents) * vg.extent_size.0;
                 if merge_cow == Some(c) {
-                    next(&name(c, None));
+                    nums.next(&name(c, None));
                     lines.push((name(c, None), format!("0 {len} error ")));
                     continue;
                 }
-                let cow = next(&name(c, Some("cow")));
-                own(c, name(c, Some("cow")), &mut lines);
-                next(&name(c, None));
+                let cow = own_dev(c, name(c, Some("cow")), &mut nums, &mut lines);
+                nums.next(&name(c, None));
                 lines.push((
                     name(c, None),
                     format!("0 {len} snapshot {real} {cow} P {}", r.chunk_size.0),
@@ -464,7 +532,50 @@ fn table_lines(
             }
         }
     }
-    Ok((lines, numbers))
+    Ok((lines, nums.given))
+}
+
+/// Device numbers in creation order: a device takes the next fresh minor
+/// unless `minors` names its own.
+struct Numbers<'a> {
+    minor: u32,
+    minors: &'a [(String, u32)],
+    /// Each device's `MAJ:MIN`, by name.
+    given: Vec<(String, String)>,
+}
+
+impl Numbers<'_> {
+    fn next(&mut self, dm: &str) -> String {
+        let fresh = self.minor;
+        self.minor += 1;
+        let m = self
+            .minors
+            .iter()
+            .find(|(n, _)| n == dm)
+            .map_or(fresh, |(_, v)| *v);
+        let number = format!("{DM_MAJOR}:{m}");
+        self.given.push((dm.to_owned(), number.clone()));
+        number
+    }
+}
+
+/// Numbers and lists the error devices of [`missing_devices`] under LV
+/// `lv`, as lvm2 makes them before the LV's own device; returns
+/// (segment, area, number) for each.
+fn missing_areas(
+    vg: &Vg,
+    inst: &VgInstance,
+    lv: usize,
+    nums: &mut Numbers,
+    lines: &mut Vec<(String, String)>,
+) -> Vec<(usize, usize, String)> {
+    let mut out = Vec::new();
+    for (s, a, name, line) in missing_devices(vg, inst, lv) {
+        let n = nums.next(&name);
+        lines.push((name, line));
+        out.push((s, a, n));
+    }
+    out
 }
 
 /// What `dmsetup` prints.
