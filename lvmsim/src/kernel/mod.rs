@@ -66,6 +66,7 @@
 
 pub mod control;
 mod fuse;
+mod handles;
 mod nbd;
 mod table;
 
@@ -74,7 +75,9 @@ pub use table::{Change, Layer};
 
 /// How long a status waits for the releases of files already closed:
 /// FUSE sends a release after `close(2)` has returned, where a block
-/// device's open count drops before.
+/// device's open count drops before. Only the closes that end a file
+/// are waited for, not those of a copy of its descriptor (a spawned
+/// child's; see the `handles` module).
 pub const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 use crate::error::{Error, Result, ResultExt};
@@ -795,6 +798,67 @@ pub fn origin_of(sys: &lvm_meta::scan::System, arg: &str) -> Option<(String, Str
     Some((vg, inst.vg.lvs[c.origin].name.clone()))
 }
 
+/// What lvm2 makes of `lvconvert --merge` of a snapshot on a running
+/// system ([`merge_outcome`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeOutcome {
+    /// The argument names no snapshot, or the kernel has no device of
+    /// its origin loaded: the merge is the images' (it starts on the
+    /// origin's next activation).
+    NotLoaded,
+    /// The origin's device is open: lvm2 marks the snapshot merging and
+    /// leaves the loaded tables alone until the origin is closed and
+    /// reloaded, or activated again.
+    DelayedOriginOpen,
+    /// The snapshot's device is open (the origin's is not): delayed as
+    /// above.
+    DelayedSnapshotOpen,
+    /// Neither is open: the kernel loads `snapshot-merge` and merges now;
+    /// lvm2 then polls it.
+    Kernel {
+        /// `VG/ORIGIN`.
+        origin: String,
+        /// The snapshot's LV name.
+        snapshot: String,
+    },
+}
+
+impl MergeOutcome {
+    /// lvm2's line for a delayed merge (printed on stdout, indented by
+    /// two spaces as lvm2's messages are), `None` otherwise.
+    pub fn message(&self) -> Option<&'static str> {
+        match self {
+            MergeOutcome::DelayedOriginOpen => Some("Delaying merge since origin is open."),
+            MergeOutcome::DelayedSnapshotOpen => Some("Delaying merge since snapshot is open."),
+            MergeOutcome::NotLoaded | MergeOutcome::Kernel { .. } => None,
+        }
+    }
+}
+
+/// What lvm2 does with `lvconvert --merge ARG` while the kernel `s` runs:
+/// a snapshot whose origin is loaded merges in the kernel at once unless
+/// the origin or the snapshot is open, when lvm2 delays the merge (the
+/// origin is checked first, as lvm2 does).
+pub fn merge_outcome(s: &Status, sys: &lvm_meta::scan::System, arg: &str) -> MergeOutcome {
+    let Some((vg, origin)) = origin_of(sys, arg) else {
+        return MergeOutcome::NotLoaded;
+    };
+    let Some(open) = top_device(s, &vg, &origin) else {
+        return MergeOutcome::NotLoaded;
+    };
+    let snap = crate::names::vg_lv(arg).map_or_else(|_| arg.to_owned(), |(_, lv)| lv);
+    if open > 0 {
+        MergeOutcome::DelayedOriginOpen
+    } else if top_device(s, &vg, &snap).unwrap_or(0) > 0 {
+        MergeOutcome::DelayedSnapshotOpen
+    } else {
+        MergeOutcome::Kernel {
+            origin: format!("{vg}/{origin}"),
+            snapshot: snap,
+        }
+    }
+}
+
 /// True if the running kernel `s` has the top device of `VG/LV` loaded,
 /// and that device's open count.
 pub fn top_device(s: &Status, vg: &str, lv: &str) -> Option<u32> {
@@ -980,7 +1044,88 @@ pub fn write_status(s: &Status, json: bool, out: &mut dyn Write) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::NbdAddr;
+    use super::{merge_outcome, DeviceStatus, Layer, MergeOutcome, NbdAddr, Status};
+
+    /// A system of the VG of testdata/kernel/merge-complete (`vg/origin`
+    /// and its snapshot `vg/snap`), with no images behind it.
+    fn merge_system() -> lvm_meta::scan::System {
+        let text = include_str!("../../../testdata/kernel/merge-complete/013.vgcfg.vg");
+        let t = lvm_meta::text::parse(text.as_bytes()).unwrap();
+        let vg = lvm_meta::model::Vg::from_tree(&t).unwrap();
+        lvm_meta::scan::System {
+            vgs: vec![lvm_meta::scan::VgInstance {
+                pv_devices: vec![None; vg.pvs.len()],
+                vg: std::sync::Arc::new(vg),
+                text: std::sync::Arc::new(Vec::new()),
+                source: (0, 0),
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// A kernel with the top devices `(LV, open count)` of VG `vg` loaded.
+    fn kernel(tops: &[(&str, u32)]) -> Status {
+        let dev = |lv: &str, open: u32| DeviceStatus {
+            name: format!("vg-{lv}"),
+            vg: "vg".into(),
+            lv: lv.into(),
+            layer: Layer::Top,
+            group: "origin".into(),
+            minor: 0,
+            size: 0,
+            table: String::new(),
+            open,
+            handles: open,
+            event: 0,
+            invalid: false,
+            path: String::new(),
+            link: None,
+        };
+        Status {
+            pid: 1,
+            dir: String::new(),
+            images: Vec::new(),
+            nbd: None,
+            devices: tops.iter().map(|(l, o)| dev(l, *o)).collect(),
+            merges: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_merge_is_delayed_while_the_origin_or_the_snapshot_is_open() {
+        let sys = merge_system();
+        let outcome = |tops: &[(&str, u32)], arg: &str| merge_outcome(&kernel(tops), &sys, arg);
+        let now = MergeOutcome::Kernel {
+            origin: "vg/origin".into(),
+            snapshot: "snap".into(),
+        };
+        assert_eq!(outcome(&[("origin", 0), ("snap", 0)], "vg/snap"), now);
+        assert_eq!(outcome(&[("origin", 0), ("snap", 0)], "/dev/vg/snap"), now);
+        // The origin is asked first.
+        assert_eq!(
+            outcome(&[("origin", 1), ("snap", 2)], "vg/snap"),
+            MergeOutcome::DelayedOriginOpen
+        );
+        assert_eq!(
+            outcome(&[("origin", 0), ("snap", 1)], "vg/snap"),
+            MergeOutcome::DelayedSnapshotOpen
+        );
+        // No device of the origin, or no snapshot named: the images merge.
+        assert_eq!(outcome(&[], "vg/snap"), MergeOutcome::NotLoaded);
+        assert_eq!(
+            outcome(&[("origin", 1)], "vg/origin"),
+            MergeOutcome::NotLoaded
+        );
+        assert_eq!(
+            MergeOutcome::DelayedOriginOpen.message(),
+            Some("Delaying merge since origin is open.")
+        );
+        assert_eq!(
+            MergeOutcome::DelayedSnapshotOpen.message(),
+            Some("Delaying merge since snapshot is open.")
+        );
+        assert_eq!(now.message(), None);
+    }
 
     #[test]
     fn nbd_addresses() {

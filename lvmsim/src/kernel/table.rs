@@ -73,10 +73,6 @@ pub(crate) struct Dev {
     pub holders: u32,
     /// Open handles of the device's file.
     pub opens: u32,
-    /// Handles being closed: the file system announced the close (FUSE's
-    /// FLUSH, which `close(2)` waits for) but its RELEASE, which comes
-    /// after `close(2)` has returned, has not arrived yet.
-    pub closing: u32,
     /// Events raised (a snapshot invalidated while loaded).
     pub events: u32,
     /// Its table as `dmsetup table` prints it (a reload is a change of it).
@@ -132,6 +128,8 @@ pub(crate) struct Table {
     pub devices: Vec<std::path::PathBuf>,
     /// Invalidations already logged: (VG id, COW LV id).
     told: Vec<(String, String)>,
+    /// The devices' open files (FUSE's handles).
+    pub files: super::handles::Handles,
     /// Where the kernel's log lines go.
     log: Box<dyn Write + Send>,
     /// With `kernel start --explain`: the engine's events, logged after
@@ -330,6 +328,7 @@ impl Table {
             merges: Vec::new(),
             devices: Vec::new(),
             told: Vec::new(),
+            files: Default::default(),
             log,
             explain,
         };
@@ -548,7 +547,6 @@ impl Table {
                 link,
                 holders: w.holders,
                 opens: old.map_or(0, |d| d.opens),
-                closing: old.map_or(0, |d| d.closing),
                 events: old.map_or(w.event, |d| d.events),
                 table,
                 handle,
@@ -954,21 +952,14 @@ impl Table {
         if let Ok(i) = self.index(id) {
             let d = &mut self.devs[i];
             d.opens = d.opens.saturating_sub(1);
-            d.closing = d.closing.saturating_sub(1).min(d.opens);
         }
     }
 
-    /// A handle of device `id` is being closed (its release follows).
-    pub fn closing(&mut self, id: u64) {
-        if let Ok(i) = self.index(id) {
-            let d = &mut self.devs[i];
-            d.closing = (d.closing + 1).min(d.opens);
-        }
-    }
-
-    /// Whether a close was announced whose release has not arrived.
+    /// Whether the end of a file handle was announced (at most
+    /// [`super::RELEASE_WAIT`] ago) whose release has not arrived.
     pub fn releases_pending(&self) -> bool {
-        self.devs.iter().any(|d| d.closing > 0)
+        self.files
+            .pending(std::time::Instant::now(), super::RELEASE_WAIT)
     }
 
     /// Writes `l` to the kernel's log.

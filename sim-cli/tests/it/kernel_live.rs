@@ -1204,3 +1204,35 @@ fn nbd_exports_read_as_cat_and_take_writes_as_lvmsim_write() {
         "the images differ after the same writes"
     );
 }
+
+/// A child spawned while a device file is open inherits its descriptor
+/// and closes that copy at `exec` (close-on-exec): FUSE announces the
+/// close, but the file stays open in its opener and no release follows.
+/// The device keeps its open count and the kernel answers at once; the
+/// opener's own close is then counted before the next answer.
+#[test]
+fn a_childs_close_of_an_inherited_file_is_not_the_files_close() {
+    let t = common::scratch();
+    let devs = fresh_vg(t.path(), 8, 0);
+    let kdir = t.path().join("k");
+    let k = Running::start(&devs, &kdir);
+    let f = std::fs::File::open(k.file("vg/origin")).unwrap();
+    run(&mut Command::new("true"));
+    let handles = |s: &lvmsim::kernel::Status| {
+        s.devices
+            .iter()
+            .find(|d| d.name == "vg-origin")
+            .map(|d| d.handles)
+    };
+    let began = std::time::Instant::now();
+    let s = lvmsim::kernel::status(&kdir).unwrap();
+    let waited = began.elapsed();
+    assert_eq!(handles(&s), Some(1));
+    assert!(
+        waited < lvmsim::kernel::RELEASE_WAIT / 2,
+        "the status waited {waited:?} for a release that cannot come"
+    );
+    drop(f);
+    assert_eq!(handles(&lvmsim::kernel::status(&kdir).unwrap()), Some(0));
+    k.stop();
+}
