@@ -485,6 +485,28 @@ fn run(cli: &Cli) -> Result<i32> {
             }
             code = dmsetup::deps(&devs, name.as_deref(), &mut out, &mut err)?;
         }
+        Cmd::Dmsetup(DmsetupArgs {
+            cmd: cmd @ (DmCmd::Suspend { name } | DmCmd::Resume { name } | DmCmd::Remove { name }),
+        }) => {
+            use lvmsim::kernel::DmOp;
+            let op = match cmd {
+                DmCmd::Suspend { .. } => DmOp::Suspend,
+                DmCmd::Resume { .. } => DmOp::Resume,
+                _ => DmOp::Remove,
+            };
+            let Some(dir) = kernel_dir(cli) else {
+                return Err(usage(format!(
+                    "dmsetup {}: the images have no devices: name a running kernel \
+                     (--kernel DIR)",
+                    op.ioctl()
+                )));
+            };
+            if let Err(line) = lvmsim::kernel::dm(&dir, op, name)? {
+                writeln!(err, "{line}")?;
+                writeln!(err, "Command failed.")?;
+                code = 1;
+            }
+        }
         Cmd::Dmsetup(DmsetupArgs { cmd }) => {
             let (show, devno, names, minor) = match cmd {
                 DmCmd::Status { devno, names } => (dmsetup::Show::Status, devno, names, &[][..]),

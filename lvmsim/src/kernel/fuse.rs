@@ -6,7 +6,10 @@
 //! invalidation and its readers); each open handle counts in the device's
 //! open count. The tree follows the table as devices are loaded and
 //! removed; a handle names the device it opened, so once that device is
-//! removed its requests fail with EIO.
+//! removed its requests fail with EIO. A request to a device suspended on
+//! its own (`dmsetup suspend`) is kept, unanswered, until the device is
+//! resumed: its caller waits as for a suspended block device, while the
+//! other devices go on serving.
 
 use super::table::{Shared, Table};
 use fuser::{
@@ -280,9 +283,14 @@ impl Filesystem for DevFs {
         let Some(id) = t.files.used(fh.0) else {
             return reply.error(Errno::EBADF);
         };
-        match t.read(id, offset, size as usize) {
+        let serve = move |t: &mut Table| match t.read(id, offset, size as usize) {
             Ok(buf) => reply.data(&buf),
             Err(e) => reply.error(errno(&e)),
+        };
+        if t.dev_suspended(id) {
+            t.defer(id, Box::new(serve));
+        } else {
+            serve(&mut t);
         }
     }
 
@@ -302,9 +310,15 @@ impl Filesystem for DevFs {
         let Some(id) = t.files.used(fh.0) else {
             return reply.error(Errno::EBADF);
         };
-        match t.write(id, offset, data) {
+        let serve = move |t: &mut Table, data: &[u8]| match t.write(id, offset, data) {
             Ok(n) => reply.written(u32::try_from(n).unwrap_or(u32::MAX)),
             Err(e) => reply.error(errno(&e)),
+        };
+        if t.dev_suspended(id) {
+            let data = data.to_vec();
+            t.defer(id, Box::new(move |t: &mut Table| serve(t, &data)));
+        } else {
+            serve(&mut t, data);
         }
     }
 
@@ -342,9 +356,14 @@ impl Filesystem for DevFs {
         let Some(id) = t.files.used(fh.0) else {
             return reply.error(Errno::EBADF);
         };
-        match t.flush(id) {
+        let serve = move |t: &mut Table| match t.flush(id) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
+        };
+        if t.dev_suspended(id) {
+            t.defer(id, Box::new(serve));
+        } else {
+            serve(&mut t);
         }
     }
 

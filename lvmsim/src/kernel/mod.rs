@@ -51,6 +51,13 @@
 //! postponed as lvm2 does: the tables (and the origin's copy-on-write)
 //! stay until a reload finds both closed or the origin is activated again.
 //!
+//! `dmsetup suspend|resume|remove` act on one device ([`dm`]): I/O to a
+//! device suspended on its own is kept unanswered until its resume (a
+//! FUSE request is answered later, so the other devices go on serving;
+//! an NBD client waits), and a removal is refused with the kernel's EBUSY
+//! while the device is open or another device stacks on it (the LV stays
+//! active for lvm2, whose next reload makes the device again).
+//!
 //! Not simulated yet: the kernel's
 //! batching of the exceptions in flight (each exception is committed as
 //! it is made, as `lvmsim write` does), discards (accepted, no effect),
@@ -71,7 +78,7 @@ mod nbd;
 mod table;
 
 pub use control::Transaction;
-pub use table::{Change, Layer};
+pub use table::{Change, DmErrno, Layer};
 
 /// How long a status waits for the releases of files already closed:
 /// FUSE sends a release after `close(2)` has returned, where a block
@@ -178,6 +185,9 @@ pub struct DeviceStatus {
     pub event: u32,
     /// A snapshot whose store is invalid (its I/O fails with EIO).
     pub invalid: bool,
+    /// Suspended on its own (`dmsetup suspend`): its I/O waits.
+    #[serde(default)]
+    pub suspended: bool,
     /// Its file.
     pub path: String,
     /// `DIR/dev/VG/LV`, for the devices lvm2 links there.
@@ -388,6 +398,7 @@ impl Kernel {
                 handles: d.opens,
                 event: d.events,
                 invalid,
+                suspended: d.suspended,
                 path: mnt
                     .join(crate::names::DM_SUBDIR)
                     .join(&d.name)
@@ -460,6 +471,22 @@ impl Kernel {
                     return ended;
                 }
                 Some(control::Request::Begin) => self.transaction(&s),
+                Some(control::Request::Dm { dm, name }) => {
+                    // A removal reads the open count as a block device's.
+                    if dm == DmOp::Remove {
+                        self.settle_releases();
+                    }
+                    let done = match dm {
+                        DmOp::Suspend => self.table.lock().dm_suspend(&name),
+                        DmOp::Resume => self.table.dm_resume(&name),
+                        DmOp::Remove => self.table.lock().dm_remove(&name),
+                    };
+                    let reply = match done {
+                        Ok(()) => control::Reply::Changed(Vec::new()),
+                        Err(e) => control::Reply::Refused(dm_failure(dm, &name, e)),
+                    };
+                    control::answer(&s, &reply);
+                }
                 Some(control::Request::Commit { .. }) => {
                     control::answer(&s, &control::Reply::Refused("commit without begin".into()))
                 }
@@ -701,6 +728,7 @@ pub fn live_devices(
         if let Some(l) = s.devices.iter().find(|l| l.name == d.name) {
             d.minor = l.minor;
             d.open = l.open;
+            d.suspended = l.suspended;
         }
     }
     out
@@ -796,6 +824,66 @@ pub fn origin_of(sys: &lvm_meta::scan::System, arg: &str) -> Option<(String, Str
     let li = inst.vg.lv_index(&lv)?;
     let c = inst.vg.roles[li].cow_of?;
     Some((vg, inst.vg.lvs[c.origin].name.clone()))
+}
+
+/// A `dmsetup` command that changes one device of the running kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DmOp {
+    /// `dmsetup suspend`: the device's I/O waits until its resume.
+    Suspend,
+    /// `dmsetup resume`.
+    Resume,
+    /// `dmsetup remove`: refused while the device is open.
+    Remove,
+}
+
+impl DmOp {
+    /// The ioctl's name, as libdevmapper logs it.
+    pub fn ioctl(self) -> &'static str {
+        match self {
+            DmOp::Suspend => "suspend",
+            DmOp::Resume => "resume",
+            DmOp::Remove => "remove",
+        }
+    }
+}
+
+/// libdevmapper's line for an ioctl `op` on device `name` that the kernel
+/// refused with `e` (the device's UUID, empty here, follows the name).
+pub fn dm_failure(op: DmOp, name: &str, e: DmErrno) -> String {
+    format!(
+        "device-mapper: {} ioctl on {name}  failed: {}",
+        op.ioctl(),
+        e.text()
+    )
+}
+
+/// `dmsetup suspend|resume|remove NAME` (or `/dev/mapper/NAME`) on the
+/// kernel serving `dir`: `Ok(Err(line))` carries libdevmapper's error line
+/// when the kernel refuses (no such device; a removal of an open one).
+///
+/// # Errors
+/// [`Error::Refused`] when no kernel runs there.
+pub fn dm(dir: &Path, op: DmOp, name: &str) -> Result<std::result::Result<(), String>> {
+    let name = name
+        .strip_prefix(crate::names::DEV_DIR)
+        .and_then(|p| p.strip_prefix(crate::names::DM_SUBDIR))
+        .and_then(|p| p.strip_prefix('/'))
+        .unwrap_or(name);
+    let req = control::Request::Dm {
+        dm: op,
+        name: name.to_owned(),
+    };
+    match control::ask(dir, &req)? {
+        control::Reply::Changed(_) => Ok(Ok(())),
+        control::Reply::Refused(m) => Ok(Err(m)),
+        other => Err(Error::Refused(format!(
+            "the kernel in {} answered dmsetup {} with {other:?}",
+            dir.display(),
+            op.ioctl()
+        ))),
+    }
 }
 
 /// What lvm2 makes of `lvconvert --merge` of a snapshot on a running
@@ -1035,7 +1123,13 @@ pub fn write_status(s: &Status, json: bool, out: &mut dyn Write) -> Result<()> {
             d.open,
             d.handles,
             d.event,
-            if d.invalid { "Invalid" } else { "Active" },
+            if d.invalid {
+                "Invalid"
+            } else if d.suspended {
+                "Suspended"
+            } else {
+                "Active"
+            },
             d.link.as_deref().unwrap_or(&d.path)
         )?;
     }
@@ -1078,6 +1172,7 @@ mod tests {
             handles: open,
             event: 0,
             invalid: false,
+            suspended: false,
             path: String::new(),
             link: None,
         };

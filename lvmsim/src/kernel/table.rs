@@ -75,6 +75,9 @@ pub(crate) struct Dev {
     pub opens: u32,
     /// Events raised (a snapshot invalidated while loaded).
     pub events: u32,
+    /// Suspended on its own (`dmsetup suspend`): its I/O waits for the
+    /// resume.
+    pub suspended: bool,
     /// Its table as `dmsetup table` prints it (a reload is a change of it).
     pub table: String,
     /// The activated LV (top devices), dropped when another device of
@@ -130,11 +133,37 @@ pub(crate) struct Table {
     told: Vec<(String, String)>,
     /// The devices' open files (FUSE's handles).
     pub files: super::handles::Handles,
+    /// I/O requests to devices suspended on their own, by device id, in
+    /// the order they came: served at the resume.
+    deferred: Vec<(u64, Deferred)>,
     /// Where the kernel's log lines go.
     log: Box<dyn Write + Send>,
     /// With `kernel start --explain`: the engine's events, logged after
     /// each write request as `lvmsim write --explain` prints them.
     explain: Option<cow_engine::engine::EventLog>,
+}
+
+/// An I/O request to a suspended device, served (and answered) at its
+/// resume.
+pub(crate) type Deferred = Box<dyn FnOnce(&mut Table) + Send>;
+
+/// Why the kernel refuses a device-mapper ioctl, as its errno.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DmErrno {
+    /// `ENXIO`: no device of that name.
+    NoDevice,
+    /// `EBUSY`: the device is open (a file, or a device stacked on it).
+    Busy,
+}
+
+impl DmErrno {
+    /// `strerror`'s text.
+    pub fn text(self) -> &'static str {
+        match self {
+            DmErrno::NoDevice => "No such device or address",
+            DmErrno::Busy => "Device or resource busy",
+        }
+    }
 }
 
 /// The table and the condition its suspended I/O waits on.
@@ -183,6 +212,25 @@ impl Shared {
     pub fn resume(&self) {
         self.lock().suspended = false;
         self.resumed.notify_all();
+    }
+
+    /// The table for an I/O request to device `id`: waits while the
+    /// devices are suspended or that device is suspended on its own
+    /// (a thread of its own, as an NBD client's, can wait).
+    pub fn io_dev(&self, id: u64) -> MutexGuard<'_, Table> {
+        let mut t = self.lock();
+        while t.suspended || t.dev_suspended(id) {
+            t = self.resumed.wait(t).unwrap_or_else(|p| p.into_inner());
+        }
+        t
+    }
+
+    /// `dmsetup resume`: see [`Table::dm_resume`]; threads waiting on the
+    /// device go on.
+    pub fn dm_resume(&self, name: &str) -> std::result::Result<(), DmErrno> {
+        let r = self.lock().dm_resume(name);
+        self.resumed.notify_all();
+        r
     }
 }
 
@@ -329,6 +377,7 @@ impl Table {
             devices: Vec::new(),
             told: Vec::new(),
             files: Default::default(),
+            deferred: Vec::new(),
             log,
             explain,
         };
@@ -547,6 +596,7 @@ impl Table {
                 link,
                 holders: w.holders,
                 opens: old.map_or(0, |d| d.opens),
+                suspended: old.is_some_and(|d| d.suspended),
                 events: old.map_or(w.event, |d| d.events),
                 table,
                 handle,
@@ -960,6 +1010,104 @@ impl Table {
     pub fn releases_pending(&self) -> bool {
         self.files
             .pending(std::time::Instant::now(), super::RELEASE_WAIT)
+    }
+
+    /// Whether device `id` is suspended on its own.
+    pub fn dev_suspended(&self, id: u64) -> bool {
+        self.index(id).is_ok_and(|i| self.devs[i].suspended)
+    }
+
+    /// Keeps an I/O request to suspended device `id` until its resume.
+    pub fn defer(&mut self, id: u64, request: Deferred) {
+        self.deferred.push((id, request));
+    }
+
+    /// Serves the requests kept for device `id`, in order.
+    fn serve_deferred(&mut self, id: u64) {
+        let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.deferred)
+            .into_iter()
+            .partition(|(d, _)| *d == id);
+        self.deferred = later;
+        for (_, request) in now {
+            request(self);
+        }
+    }
+
+    /// `dmsetup suspend NAME`: the device's I/O waits until its resume
+    /// (what it wrote is already on the images). Suspending a suspended
+    /// device does nothing, as in the kernel.
+    ///
+    /// # Errors
+    /// [`DmErrno::NoDevice`] when no device has that name.
+    pub fn dm_suspend(&mut self, name: &str) -> std::result::Result<(), DmErrno> {
+        let i = self.dm_index(name)?;
+        self.devs[i].suspended = true;
+        self.devs[i].handle = None;
+        Ok(())
+    }
+
+    /// `dmsetup resume NAME`: the I/O that waited is served.
+    ///
+    /// # Errors
+    /// [`DmErrno::NoDevice`] when no device has that name.
+    pub fn dm_resume(&mut self, name: &str) -> std::result::Result<(), DmErrno> {
+        let i = self.dm_index(name)?;
+        self.devs[i].suspended = false;
+        let id = self.devs[i].id;
+        self.serve_deferred(id);
+        Ok(())
+    }
+
+    /// `dmsetup remove NAME`: refused while the device is open (by a
+    /// file or by a device stacked on it), as the kernel refuses it;
+    /// otherwise the device goes (a suspended one too: the I/O that
+    /// waited on it fails with EIO) and the devices its table opened
+    /// have one holder fewer. The LV stays active for lvm2: its next
+    /// reload makes the device again.
+    ///
+    /// # Errors
+    /// [`DmErrno::NoDevice`], [`DmErrno::Busy`].
+    pub fn dm_remove(&mut self, name: &str) -> std::result::Result<(), DmErrno> {
+        let i = self.dm_index(name)?;
+        if self.devs[i].opens > 0 || self.devs[i].holders > 0 {
+            return Err(DmErrno::Busy);
+        }
+        // The devices its table opens, as the device list stacks them.
+        let below: Vec<String> =
+            crate::dmsetup::devices(self.sys, &crate::dmsetup::DmOpts::default())
+                .map(|list| {
+                    list.iter()
+                        .find(|d| d.name == name)
+                        .map(|d| {
+                            d.deps
+                                .iter()
+                                .filter_map(|dep| match dep {
+                                    crate::dmsetup::Dep::Dm(k) => {
+                                        list.get(*k).map(|x| x.name.clone())
+                                    }
+                                    crate::dmsetup::Dep::Disk(..) => None,
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                })
+                .unwrap_or_default();
+        let gone = self.devs.remove(i);
+        for d in &mut self.devs {
+            if below.contains(&d.name) {
+                d.holders = d.holders.saturating_sub(1);
+            }
+        }
+        self.serve_deferred(gone.id);
+        Ok(())
+    }
+
+    /// The index of the device named `name`.
+    fn dm_index(&self, name: &str) -> std::result::Result<usize, DmErrno> {
+        self.devs
+            .iter()
+            .position(|d| d.name == name)
+            .ok_or(DmErrno::NoDevice)
     }
 
     /// Writes `l` to the kernel's log.
