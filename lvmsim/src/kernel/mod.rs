@@ -58,13 +58,17 @@
 //! while the device is open or another device stacks on it (the LV stays
 //! active for lvm2, whose next reload makes the device again).
 //!
+//! A device stays itself while its LV and layer do: `lvrename` of an
+//! active LV renames its devices as the kernel renames them (number and
+//! open files kept, the files under the new names).
+//!
 //! Not simulated yet: the kernel's
 //! batching of the exceptions in flight (each exception is committed as
 //! it is made, as `lvmsim write` does), discards (accepted, no effect),
-//! renames (a renamed LV's devices are removed and made again), events
-//! beyond invalidation. The steps of a reload (`lvcreate -s`, `lvremove`
-//! of a snapshot, `lvextend`) follow lvm2's code, not a recorded run: the
-//! corpus records `-v` only for `lvchange -ay`/`-an`.
+//! events beyond invalidation. The steps of a reload (`lvcreate -s`,
+//! `lvremove` of a snapshot, `lvextend`, `lvrename`) follow lvm2's code,
+//! not a recorded run: the corpus records `-v` only for `lvchange
+//! -ay`/`-an`.
 //!
 //! The library starts nothing by itself: [`Kernel::start`] loads and
 //! mounts in the calling process and [`Kernel::serve`] answers the control

@@ -327,6 +327,8 @@ enum Step {
     Suspend(String, u32),
     Resume(String, u32),
     Remove(String, u32),
+    /// A device renamed with its LV (old name, minor, new name).
+    Rename(String, u32, String),
     /// lvm2's verbose note when an origin with a pending merge is
     /// activated: it looks for the merging snapshot's device first.
     NoMergingSnapshot(String),
@@ -342,6 +344,7 @@ impl Step {
             }
             Step::Resume(n, m) => format!("Resuming {n} ({MAJOR}:{m})."),
             Step::Remove(n, m) => format!("Removing {n} ({MAJOR}:{m})"),
+            Step::Rename(o, m, n) => format!("Renaming {o} ({MAJOR}:{m}) to {n}"),
             Step::NoMergingSnapshot(u) => format!("Couldn't find merging snapshot uuid {u}."),
         }
     }
@@ -524,17 +527,26 @@ impl Table {
 
     /// Replaces the devices by `wants`; returns lvm2's verbose lines.
     fn apply(&mut self, sys: &'static System, wants: Vec<Want>) -> Result<Vec<String>> {
+        // A device stays while its LV has it: a renamed LV's devices are
+        // renamed, as the kernel renames them (number, identity and open
+        // files kept).
+        let old_sys = self.sys;
+        let same = |d: &Dev, w: &Want| {
+            let (a, b) = (&old_sys.vgs[d.vg].vg, &sys.vgs[w.vg].vg);
+            d.layer == w.layer && a.id == b.id && a.lvs[d.lv].id == b.lvs[w.lv].id
+        };
+        let old_of = |w: &Want| self.devs.iter().find(|d| same(d, w));
         // Numbers: kept while a device exists, the lowest free for a new
         // one in creation order.
         let mut used: Vec<u32> = self
             .devs
             .iter()
-            .filter(|d| wants.iter().any(|w| w.name == d.name))
+            .filter(|d| wants.iter().any(|w| same(d, w)))
             .map(|d| d.minor)
             .collect();
         let mut minor_of: Vec<u32> = Vec::new();
         for w in &wants {
-            let m = match self.devs.iter().find(|d| d.name == w.name) {
+            let m = match old_of(w) {
                 Some(d) => d.minor,
                 None => {
                     let m = lowest_free(&used);
@@ -582,7 +594,7 @@ impl Table {
             };
             let link = (w.layer == Layer::Top && vg.lv_visible(w.lv))
                 .then(|| (vg.name.clone(), vg.lvs[w.lv].name.clone()));
-            let old = self.devs.iter().find(|d| d.name == w.name);
+            let old = old_of(w);
             let table = tables.get(&w.name).cloned().unwrap_or_default();
             devs.push(Dev {
                 id: old.map_or(0, |d| d.id),
@@ -736,7 +748,13 @@ impl Table {
                 }
                 continue;
             }
-            // A tree that stays: reload.
+            // A tree that stays: reload, after renaming the devices of a
+            // renamed LV.
+            for (_, d) in &now {
+                if let Some(o) = old.iter().find(|o| o.id == d.id && o.name != d.name) {
+                    steps.push(Step::Rename(o.name.clone(), d.minor, d.name.clone()));
+                }
+            }
             let added: Vec<&Dev> = now.iter().map(|(_, d)| *d).filter(|d| d.id == 0).collect();
             let changed: Vec<&Dev> = now
                 .iter()

@@ -1318,3 +1318,40 @@ fn dmsetup_suspends_resumes_and_removes_live_devices() {
     assert!(out.ok(), "{}", out.stderr);
     k.stop();
 }
+
+/// `lvrename` of an active origin renames its devices as the kernel
+/// renames them: each keeps its number, a file opened under the old name
+/// keeps reading and writing the LV, the new names serve it.
+#[test]
+fn lvrename_renames_the_live_devices() {
+    use std::os::unix::fs::FileExt;
+    let t = common::scratch();
+    let devs = fresh_vg(t.path(), 8, 4);
+    let kdir = t.path().join("k");
+    let k = Running::start(&devs, &kdir);
+    let before = minors(&k);
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(k.file("vg/origin"))
+        .unwrap();
+    f.write_all_at(&[b'R'; 4096], 0).unwrap();
+    let out = live(&devs, &kdir, &["lvrename", "vg", "origin", "renamed"]);
+    assert!(out.ok(), "{}", out.stderr);
+    let mut want: Vec<(String, u64)> = before
+        .into_iter()
+        .map(|(n, m)| (n.replace("vg-origin", "vg-renamed"), m))
+        .collect();
+    want.sort();
+    assert_eq!(minors(&k), want);
+    let mut b = [0u8; 4096];
+    f.read_exact_at(&mut b, 0).unwrap();
+    assert_eq!(b, [b'R'; 4096]);
+    f.write_all_at(&[b'S'; 4096], 4096).unwrap();
+    assert!(!k.file("vg/origin").exists());
+    let data = std::fs::read(k.file("vg/renamed")).unwrap();
+    assert!(data[..4096] == [b'R'; 4096] && data[4096..8192] == [b'S'; 4096]);
+    assert_eq!(k.device("vg-renamed")["handles"], 1);
+    drop(f);
+    k.stop();
+}
