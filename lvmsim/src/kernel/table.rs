@@ -625,6 +625,16 @@ impl Table {
         self.sys = sys;
         self.devs = devs;
         self.images = images;
+        // Requests kept for a device that is gone fail now (EIO).
+        let gone: Vec<u64> = self
+            .deferred
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| self.index(*id).is_err())
+            .collect();
+        for id in gone {
+            self.serve_deferred(id);
+        }
         Ok(lines.iter().map(Step::line).collect())
     }
 
