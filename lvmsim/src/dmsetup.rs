@@ -772,6 +772,8 @@ pub struct DmDevice {
     pub deps: Vec<Dep>,
     /// How many devices of the list open this one.
     pub open: u32,
+    /// Suspended (a running kernel's device, `dmsetup suspend`).
+    pub suspended: bool,
 }
 
 /// Options of the device list.
@@ -845,6 +847,7 @@ pub fn devices(sys: &System, opts: &DmOpts) -> Result<Vec<DmDevice>> {
                 read_ahead: READ_AHEAD,
                 deps,
                 open: 0,
+                suspended: false,
             });
             devs.len() - 1
         };
@@ -993,7 +996,8 @@ pub fn info(
     }
     for d in list {
         writeln!(out, "Name:              {}", d.name)?;
-        writeln!(out, "State:             ACTIVE")?;
+        let state = if d.suspended { "SUSPENDED" } else { "ACTIVE" };
+        writeln!(out, "State:             {state}")?;
         writeln!(out, "Read Ahead:        {}", d.read_ahead)?;
         writeln!(out, "Tables present:    LIVE")?;
         writeln!(out, "Open count:        {}", d.open)?;
@@ -1027,8 +1031,8 @@ fn info_value(d: &DmDevice, field: &str) -> String {
         "name" => d.name.clone(),
         "major" => d.major.to_string(),
         "minor" => d.minor.to_string(),
-        // Live table, no inactive table, not suspended, writable.
-        "attr" => "L--w".to_owned(),
+        // Live table, no inactive table, suspended or not, writable.
+        "attr" => if d.suspended { "L-sw" } else { "L--w" }.to_owned(),
         "open" => d.open.to_string(),
         "segments" => d.targets.to_string(),
         "events" => d.event.to_string(),

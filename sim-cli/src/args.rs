@@ -657,6 +657,24 @@ pub(crate) enum DmCmd {
         /// Only this device-mapper device.
         name: Option<String>,
     },
+    /// `dmsetup suspend` of a running kernel's device (`--kernel DIR`):
+    /// its I/O waits until `dmsetup resume`.
+    Suspend {
+        /// The device-mapper device (`NAME` or `/dev/mapper/NAME`).
+        name: String,
+    },
+    /// `dmsetup resume` of a running kernel's device: the I/O that waited
+    /// goes on.
+    Resume {
+        /// The device-mapper device.
+        name: String,
+    },
+    /// `dmsetup remove` of a running kernel's device (refused while it is
+    /// open, as the kernel refuses it).
+    Remove {
+        /// The device-mapper device.
+        name: String,
+    },
 }
 
 /// Device numbers of the device list (`dmsetup info`, `ls`, `deps`).

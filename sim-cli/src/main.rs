@@ -486,6 +486,28 @@ fn run(cli: &Cli) -> Result<i32> {
             }
             code = dmsetup::deps(&devs, name.as_deref(), &mut out, &mut err)?;
         }
+        Cmd::Dmsetup(DmsetupArgs {
+            cmd: cmd @ (DmCmd::Suspend { name } | DmCmd::Resume { name } | DmCmd::Remove { name }),
+        }) => {
+            use lvmsim::kernel::DmOp;
+            let op = match cmd {
+                DmCmd::Suspend { .. } => DmOp::Suspend,
+                DmCmd::Resume { .. } => DmOp::Resume,
+                _ => DmOp::Remove,
+            };
+            let Some(dir) = kernel_dir(cli) else {
+                return Err(usage(format!(
+                    "dmsetup {}: the images have no devices: name a running kernel \
+                     (--kernel DIR)",
+                    op.ioctl()
+                )));
+            };
+            if let Err(line) = lvmsim::kernel::dm(&dir, op, name)? {
+                writeln!(err, "{line}")?;
+                writeln!(err, "Command failed.")?;
+                code = 1;
+            }
+        }
         Cmd::Dmsetup(DmsetupArgs { cmd }) => {
             let (show, devno, names, minor) = match cmd {
                 DmCmd::Status { devno, names } => (dmsetup::Show::Status, devno, names, &[][..]),
@@ -570,30 +592,13 @@ fn run(cli: &Cli) -> Result<i32> {
             };
             // An active origin under a running kernel: the kernel merges.
             if let (Some(s), false) = (&live, a.now) {
-                if let Some((vg, origin)) = lvmsim::kernel::origin_of(&sys, &a.lv) {
-                    if let Some(open) = lvmsim::kernel::top_device(s, &vg, &origin) {
-                        let snap = a.lv.rsplit('/').next().unwrap_or(&a.lv);
-                        let snap_open = lvmsim::kernel::top_device(s, &vg, snap).unwrap_or(0);
-                        // lvm2 delays the merge of an open origin or
-                        // snapshot (the kernel keeps its tables).
-                        if open > 0 {
-                            writeln!(out, "  Delaying merge since origin is open.")?;
-                        } else if snap_open > 0 {
-                            writeln!(out, "  Delaying merge since snapshot is open.")?;
-                        } else {
-                            start = snapshot::MergeStart::Kernel;
-                        }
-                    }
+                let outcome = lvmsim::kernel::merge_outcome(s, &sys, &a.lv);
+                if let Some(m) = outcome.message() {
+                    writeln!(out, "  {m}")?;
                 }
-            }
-            if start == snapshot::MergeStart::Kernel {
-                if let Some((vg, origin)) = lvmsim::kernel::origin_of(&sys, &a.lv) {
-                    let snap = a.lv.rsplit('/').next().unwrap_or(&a.lv);
-                    kernel_merge = Some((
-                        format!("{vg}/{origin}"),
-                        snap.to_owned(),
-                        a.interval.unwrap_or(15),
-                    ));
+                if let lvmsim::kernel::MergeOutcome::Kernel { origin, snapshot } = outcome {
+                    start = snapshot::MergeStart::Kernel;
+                    kernel_merge = Some((origin, snapshot, a.interval.unwrap_or(15)));
                 }
             }
             let done = snapshot::lvconvert_merge(&sys, &a.lv, start, None, &w, &mut out);

@@ -37,6 +37,13 @@ pub enum Request {
         #[serde(default = "yes")]
         poll: bool,
     },
+    /// `dmsetup suspend|resume|remove NAME` on one device.
+    Dm {
+        /// What to do.
+        dm: super::DmOp,
+        /// The device-mapper name.
+        name: String,
+    },
 }
 
 fn yes() -> bool {

@@ -6,7 +6,10 @@
 //! invalidation and its readers); each open handle counts in the device's
 //! open count. The tree follows the table as devices are loaded and
 //! removed; a handle names the device it opened, so once that device is
-//! removed its requests fail with EIO.
+//! removed its requests fail with EIO. A request to a device suspended on
+//! its own (`dmsetup suspend`) is kept, unanswered, until the device is
+//! resumed: its caller waits as for a suspended block device, while the
+//! other devices go on serving.
 
 use super::table::{Shared, Table};
 use fuser::{
@@ -173,6 +176,20 @@ fn link_target(t: &Table, vg: &str, lv: &str) -> Option<String> {
         .map(|d| format!("../{}/{}", crate::names::DM_SUBDIR, d.name))
 }
 
+/// The process (thread group) of thread `pid`, as FUSE names the thread
+/// that made a request; `pid` itself when `/proc` does not tell (a thread
+/// that has ended).
+fn process_of(pid: u32) -> u32 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Tgid:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(pid)
+}
+
 fn errno(e: &std::io::Error) -> Errno {
     Errno::from_i32(super::table::errno_of(e))
 }
@@ -214,9 +231,10 @@ impl Filesystem for DevFs {
         }
     }
 
-    /// The handle is the device's id: the file keeps the device it
-    /// opened, and fails with EIO once that device is removed.
-    fn open(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+    /// The handle names the device it opened (through the table's
+    /// files): the file keeps that device, and fails with EIO once it is
+    /// removed.
+    fn open(&self, req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         let mut t = self.table.lock();
         match self.node(&t, ino) {
             Ok(Node::Dev(name)) => {
@@ -224,7 +242,8 @@ impl Filesystem for DevFs {
                     return reply.error(Errno::ENOENT);
                 };
                 t.open(id);
-                reply.opened(FileHandle(id), FopenFlags::FOPEN_DIRECT_IO);
+                let fh = t.files.open(id, process_of(req.pid()));
+                reply.opened(FileHandle(fh), FopenFlags::FOPEN_DIRECT_IO);
             }
             Ok(Node::Link(..)) => reply.error(Errno::EINVAL),
             Ok(_) => reply.error(Errno::EISDIR),
@@ -242,7 +261,10 @@ impl Filesystem for DevFs {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        self.table.lock().close(fh.0);
+        let mut t = self.table.lock();
+        if let Some(id) = t.files.release(fh.0) {
+            t.close(id);
+        }
         reply.ok();
     }
 
@@ -257,9 +279,18 @@ impl Filesystem for DevFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        match self.table.io().read(fh.0, offset, size as usize) {
+        let mut t = self.table.io();
+        let Some(id) = t.files.used(fh.0) else {
+            return reply.error(Errno::EBADF);
+        };
+        let serve = move |t: &mut Table| match t.read(id, offset, size as usize) {
             Ok(buf) => reply.data(&buf),
             Err(e) => reply.error(errno(&e)),
+        };
+        if t.dev_suspended(id) {
+            t.defer(id, Box::new(serve));
+        } else {
+            serve(&mut t);
         }
     }
 
@@ -275,26 +306,41 @@ impl Filesystem for DevFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        match self.table.io().write(fh.0, offset, data) {
+        let mut t = self.table.io();
+        let Some(id) = t.files.used(fh.0) else {
+            return reply.error(Errno::EBADF);
+        };
+        let serve = move |t: &mut Table, data: &[u8]| match t.write(id, offset, data) {
             Ok(n) => reply.written(u32::try_from(n).unwrap_or(u32::MAX)),
             Err(e) => reply.error(errno(&e)),
+        };
+        if t.dev_suspended(id) {
+            let data = data.to_vec();
+            t.defer(id, Box::new(move |t: &mut Table| serve(t, &data)));
+        } else {
+            serve(&mut t, data);
         }
     }
 
-    /// A close: every write is already on the images (a block device's
-    /// close does not flush the disk's cache either). The handle is noted
-    /// as closing, so that open counts read before its release arrives do
-    /// not count it (a block device's close drops its open count before
-    /// `close(2)` returns; FUSE's release comes after).
+    /// A close of a descriptor: every write is already on the images (a
+    /// block device's close does not flush the disk's cache either). If
+    /// the handle is going away (see [`super::handles`]) it is noted as
+    /// closing, so that open counts are read once its release has arrived
+    /// (a block device's close drops its open count before `close(2)`
+    /// returns; FUSE's release comes after).
     fn flush(
         &self,
-        _req: &Request,
+        req: &Request,
         _ino: INodeNo,
         fh: FileHandle,
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        self.table.lock().closing(fh.0);
+        let closer = process_of(req.pid());
+        self.table
+            .lock()
+            .files
+            .flush(fh.0, closer, std::time::Instant::now());
         reply.ok();
     }
 
@@ -306,9 +352,18 @@ impl Filesystem for DevFs {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        match self.table.io().flush(fh.0) {
+        let mut t = self.table.io();
+        let Some(id) = t.files.used(fh.0) else {
+            return reply.error(Errno::EBADF);
+        };
+        let serve = move |t: &mut Table| match t.flush(id) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
+        };
+        if t.dev_suspended(id) {
+            t.defer(id, Box::new(serve));
+        } else {
+            serve(&mut t);
         }
     }
 

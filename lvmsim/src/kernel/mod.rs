@@ -51,13 +51,24 @@
 //! postponed as lvm2 does: the tables (and the origin's copy-on-write)
 //! stay until a reload finds both closed or the origin is activated again.
 //!
+//! `dmsetup suspend|resume|remove` act on one device ([`dm`]): I/O to a
+//! device suspended on its own is kept unanswered until its resume (a
+//! FUSE request is answered later, so the other devices go on serving;
+//! an NBD client waits), and a removal is refused with the kernel's EBUSY
+//! while the device is open or another device stacks on it (the LV stays
+//! active for lvm2, whose next reload makes the device again).
+//!
+//! A device stays itself while its LV and layer do: `lvrename` of an
+//! active LV renames its devices as the kernel renames them (number and
+//! open files kept, the files under the new names).
+//!
 //! Not simulated yet: the kernel's
 //! batching of the exceptions in flight (each exception is committed as
 //! it is made, as `lvmsim write` does), discards (accepted, no effect),
-//! renames (a renamed LV's devices are removed and made again), events
-//! beyond invalidation. The steps of a reload (`lvcreate -s`, `lvremove`
-//! of a snapshot, `lvextend`) follow lvm2's code, not a recorded run: the
-//! corpus records `-v` only for `lvchange -ay`/`-an`.
+//! events beyond invalidation. The steps of a reload (`lvcreate -s`,
+//! `lvremove` of a snapshot, `lvextend`, `lvrename`) follow lvm2's code,
+//! not a recorded run: the corpus records `-v` only for `lvchange
+//! -ay`/`-an`.
 //!
 //! The library starts nothing by itself: [`Kernel::start`] loads and
 //! mounts in the calling process and [`Kernel::serve`] answers the control
@@ -66,15 +77,18 @@
 
 pub mod control;
 mod fuse;
+mod handles;
 mod nbd;
 mod table;
 
 pub use control::Transaction;
-pub use table::{Change, Layer};
+pub use table::{Change, DmErrno, Layer};
 
 /// How long a status waits for the releases of files already closed:
 /// FUSE sends a release after `close(2)` has returned, where a block
-/// device's open count drops before.
+/// device's open count drops before. Only the closes that end a file
+/// are waited for, not those of a copy of its descriptor (a spawned
+/// child's; see the `handles` module).
 pub const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 use crate::error::{Error, Result, ResultExt};
@@ -175,6 +189,9 @@ pub struct DeviceStatus {
     pub event: u32,
     /// A snapshot whose store is invalid (its I/O fails with EIO).
     pub invalid: bool,
+    /// Suspended on its own (`dmsetup suspend`): its I/O waits.
+    #[serde(default)]
+    pub suspended: bool,
     /// Its file.
     pub path: String,
     /// `DIR/dev/VG/LV`, for the devices lvm2 links there.
@@ -385,6 +402,7 @@ impl Kernel {
                 handles: d.opens,
                 event: d.events,
                 invalid,
+                suspended: d.suspended,
                 path: mnt
                     .join(crate::names::DM_SUBDIR)
                     .join(&d.name)
@@ -457,6 +475,22 @@ impl Kernel {
                     return ended;
                 }
                 Some(control::Request::Begin) => self.transaction(&s),
+                Some(control::Request::Dm { dm, name }) => {
+                    // A removal reads the open count as a block device's.
+                    if dm == DmOp::Remove {
+                        self.settle_releases();
+                    }
+                    let done = match dm {
+                        DmOp::Suspend => self.table.lock().dm_suspend(&name),
+                        DmOp::Resume => self.table.dm_resume(&name),
+                        DmOp::Remove => self.table.lock().dm_remove(&name),
+                    };
+                    let reply = match done {
+                        Ok(()) => control::Reply::Changed(Vec::new()),
+                        Err(e) => control::Reply::Refused(dm_failure(dm, &name, e)),
+                    };
+                    control::answer(&s, &reply);
+                }
                 Some(control::Request::Commit { .. }) => {
                     control::answer(&s, &control::Reply::Refused("commit without begin".into()))
                 }
@@ -698,6 +732,7 @@ pub fn live_devices(
         if let Some(l) = s.devices.iter().find(|l| l.name == d.name) {
             d.minor = l.minor;
             d.open = l.open;
+            d.suspended = l.suspended;
         }
     }
     out
@@ -793,6 +828,127 @@ pub fn origin_of(sys: &lvm_meta::scan::System, arg: &str) -> Option<(String, Str
     let li = inst.vg.lv_index(&lv)?;
     let c = inst.vg.roles[li].cow_of?;
     Some((vg, inst.vg.lvs[c.origin].name.clone()))
+}
+
+/// A `dmsetup` command that changes one device of the running kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DmOp {
+    /// `dmsetup suspend`: the device's I/O waits until its resume.
+    Suspend,
+    /// `dmsetup resume`.
+    Resume,
+    /// `dmsetup remove`: refused while the device is open.
+    Remove,
+}
+
+impl DmOp {
+    /// The ioctl's name, as libdevmapper logs it.
+    pub fn ioctl(self) -> &'static str {
+        match self {
+            DmOp::Suspend => "suspend",
+            DmOp::Resume => "resume",
+            DmOp::Remove => "remove",
+        }
+    }
+}
+
+/// libdevmapper's line for an ioctl `op` on device `name` that the kernel
+/// refused with `e` (the device's UUID, empty here, follows the name).
+pub fn dm_failure(op: DmOp, name: &str, e: DmErrno) -> String {
+    format!(
+        "device-mapper: {} ioctl on {name}  failed: {}",
+        op.ioctl(),
+        e.text()
+    )
+}
+
+/// `dmsetup suspend|resume|remove NAME` (or `/dev/mapper/NAME`) on the
+/// kernel serving `dir`: `Ok(Err(line))` carries libdevmapper's error line
+/// when the kernel refuses (no such device; a removal of an open one).
+///
+/// # Errors
+/// [`Error::Refused`] when no kernel runs there.
+pub fn dm(dir: &Path, op: DmOp, name: &str) -> Result<std::result::Result<(), String>> {
+    let name = name
+        .strip_prefix(crate::names::DEV_DIR)
+        .and_then(|p| p.strip_prefix(crate::names::DM_SUBDIR))
+        .and_then(|p| p.strip_prefix('/'))
+        .unwrap_or(name);
+    let req = control::Request::Dm {
+        dm: op,
+        name: name.to_owned(),
+    };
+    match control::ask(dir, &req)? {
+        control::Reply::Changed(_) => Ok(Ok(())),
+        control::Reply::Refused(m) => Ok(Err(m)),
+        other => Err(Error::Refused(format!(
+            "the kernel in {} answered dmsetup {} with {other:?}",
+            dir.display(),
+            op.ioctl()
+        ))),
+    }
+}
+
+/// What lvm2 makes of `lvconvert --merge` of a snapshot on a running
+/// system ([`merge_outcome`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeOutcome {
+    /// The argument names no snapshot, or the kernel has no device of
+    /// its origin loaded: the merge is the images' (it starts on the
+    /// origin's next activation).
+    NotLoaded,
+    /// The origin's device is open: lvm2 marks the snapshot merging and
+    /// leaves the loaded tables alone until the origin is closed and
+    /// reloaded, or activated again.
+    DelayedOriginOpen,
+    /// The snapshot's device is open (the origin's is not): delayed as
+    /// above.
+    DelayedSnapshotOpen,
+    /// Neither is open: the kernel loads `snapshot-merge` and merges now;
+    /// lvm2 then polls it.
+    Kernel {
+        /// `VG/ORIGIN`.
+        origin: String,
+        /// The snapshot's LV name.
+        snapshot: String,
+    },
+}
+
+impl MergeOutcome {
+    /// lvm2's line for a delayed merge (printed on stdout, indented by
+    /// two spaces as lvm2's messages are), `None` otherwise.
+    pub fn message(&self) -> Option<&'static str> {
+        match self {
+            MergeOutcome::DelayedOriginOpen => Some("Delaying merge since origin is open."),
+            MergeOutcome::DelayedSnapshotOpen => Some("Delaying merge since snapshot is open."),
+            MergeOutcome::NotLoaded | MergeOutcome::Kernel { .. } => None,
+        }
+    }
+}
+
+/// What lvm2 does with `lvconvert --merge ARG` while the kernel `s` runs:
+/// a snapshot whose origin is loaded merges in the kernel at once unless
+/// the origin or the snapshot is open, when lvm2 delays the merge (the
+/// origin is checked first, as lvm2 does).
+pub fn merge_outcome(s: &Status, sys: &lvm_meta::scan::System, arg: &str) -> MergeOutcome {
+    let Some((vg, origin)) = origin_of(sys, arg) else {
+        return MergeOutcome::NotLoaded;
+    };
+    let Some(open) = top_device(s, &vg, &origin) else {
+        return MergeOutcome::NotLoaded;
+    };
+    let snap = crate::names::vg_lv(arg).map_or_else(|_| arg.to_owned(), |(_, lv)| lv);
+    if open > 0 {
+        MergeOutcome::DelayedOriginOpen
+    } else if top_device(s, &vg, &snap).unwrap_or(0) > 0 {
+        MergeOutcome::DelayedSnapshotOpen
+    } else {
+        MergeOutcome::Kernel {
+            origin: format!("{vg}/{origin}"),
+            snapshot: snap,
+        }
+    }
 }
 
 /// True if the running kernel `s` has the top device of `VG/LV` loaded,
@@ -976,7 +1132,13 @@ pub fn write_status(s: &Status, json: bool, out: &mut dyn Write) -> Result<()> {
             d.open,
             d.handles,
             d.event,
-            if d.invalid { "Invalid" } else { "Active" },
+            if d.invalid {
+                "Invalid"
+            } else if d.suspended {
+                "Suspended"
+            } else {
+                "Active"
+            },
             d.link.as_deref().unwrap_or(&d.path)
         )?;
     }
@@ -985,7 +1147,89 @@ pub fn write_status(s: &Status, json: bool, out: &mut dyn Write) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::NbdAddr;
+    use super::{merge_outcome, DeviceStatus, Layer, MergeOutcome, NbdAddr, Status};
+
+    /// A system of the VG of testdata/kernel/merge-complete (`vg/origin`
+    /// and its snapshot `vg/snap`), with no images behind it.
+    fn merge_system() -> lvm_meta::scan::System {
+        let text = include_str!("../../../testdata/kernel/merge-complete/013.vgcfg.vg");
+        let t = lvm_meta::text::parse(text.as_bytes()).unwrap();
+        let vg = lvm_meta::model::Vg::from_tree(&t).unwrap();
+        lvm_meta::scan::System {
+            vgs: vec![lvm_meta::scan::VgInstance {
+                pv_devices: vec![None; vg.pvs.len()],
+                vg: std::sync::Arc::new(vg),
+                text: std::sync::Arc::new(Vec::new()),
+                source: (0, 0),
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// A kernel with the top devices `(LV, open count)` of VG `vg` loaded.
+    fn kernel(tops: &[(&str, u32)]) -> Status {
+        let dev = |lv: &str, open: u32| DeviceStatus {
+            name: format!("vg-{lv}"),
+            vg: "vg".into(),
+            lv: lv.into(),
+            layer: Layer::Top,
+            group: "origin".into(),
+            minor: 0,
+            size: 0,
+            table: String::new(),
+            open,
+            handles: open,
+            event: 0,
+            invalid: false,
+            suspended: false,
+            path: String::new(),
+            link: None,
+        };
+        Status {
+            pid: 1,
+            dir: String::new(),
+            images: Vec::new(),
+            nbd: None,
+            devices: tops.iter().map(|(l, o)| dev(l, *o)).collect(),
+            merges: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_merge_is_delayed_while_the_origin_or_the_snapshot_is_open() {
+        let sys = merge_system();
+        let outcome = |tops: &[(&str, u32)], arg: &str| merge_outcome(&kernel(tops), &sys, arg);
+        let now = MergeOutcome::Kernel {
+            origin: "vg/origin".into(),
+            snapshot: "snap".into(),
+        };
+        assert_eq!(outcome(&[("origin", 0), ("snap", 0)], "vg/snap"), now);
+        assert_eq!(outcome(&[("origin", 0), ("snap", 0)], "/dev/vg/snap"), now);
+        // The origin is asked first.
+        assert_eq!(
+            outcome(&[("origin", 1), ("snap", 2)], "vg/snap"),
+            MergeOutcome::DelayedOriginOpen
+        );
+        assert_eq!(
+            outcome(&[("origin", 0), ("snap", 1)], "vg/snap"),
+            MergeOutcome::DelayedSnapshotOpen
+        );
+        // No device of the origin, or no snapshot named: the images merge.
+        assert_eq!(outcome(&[], "vg/snap"), MergeOutcome::NotLoaded);
+        assert_eq!(
+            outcome(&[("origin", 1)], "vg/origin"),
+            MergeOutcome::NotLoaded
+        );
+        assert_eq!(
+            MergeOutcome::DelayedOriginOpen.message(),
+            Some("Delaying merge since origin is open.")
+        );
+        assert_eq!(
+            MergeOutcome::DelayedSnapshotOpen.message(),
+            Some("Delaying merge since snapshot is open.")
+        );
+        assert_eq!(now.message(), None);
+    }
 
     #[test]
     fn nbd_addresses() {

@@ -273,7 +273,7 @@ fn transmit<S: Read + Write>(s: &mut S, table: &Shared, d: u64, flags: u16) -> i
                     reply(s, handle, EINVAL, &[])?;
                     continue;
                 }
-                match table.io().read(d, offset, len as usize) {
+                match table.io_dev(d).read(d, offset, len as usize) {
                     Ok(buf) => reply(s, handle, 0, &buf)?,
                     Err(e) => reply(s, handle, errno(&e), &[])?,
                 }
@@ -290,7 +290,7 @@ fn transmit<S: Read + Write>(s: &mut S, table: &Shared, d: u64, flags: u16) -> i
                 } else if !in_range {
                     ENOSPC
                 } else {
-                    match table.io().write(d, offset, &data) {
+                    match table.io_dev(d).write(d, offset, &data) {
                         Ok(n) if n == data.len() => 0,
                         Ok(_) => ENOSPC,
                         Err(e) => errno(&e),
@@ -299,7 +299,7 @@ fn transmit<S: Read + Write>(s: &mut S, table: &Shared, d: u64, flags: u16) -> i
                 reply(s, handle, error, &[])?;
             }
             CMD_FLUSH => {
-                let error = match table.io().flush(d) {
+                let error = match table.io_dev(d).flush(d) {
                     Ok(()) => 0,
                     Err(e) => errno(&e),
                 };

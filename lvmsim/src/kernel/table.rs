@@ -73,12 +73,11 @@ pub(crate) struct Dev {
     pub holders: u32,
     /// Open handles of the device's file.
     pub opens: u32,
-    /// Handles being closed: the file system announced the close (FUSE's
-    /// FLUSH, which `close(2)` waits for) but its RELEASE, which comes
-    /// after `close(2)` has returned, has not arrived yet.
-    pub closing: u32,
     /// Events raised (a snapshot invalidated while loaded).
     pub events: u32,
+    /// Suspended on its own (`dmsetup suspend`): its I/O waits for the
+    /// resume.
+    pub suspended: bool,
     /// Its table as `dmsetup table` prints it (a reload is a change of it).
     pub table: String,
     /// The activated LV (top devices), dropped when another device of
@@ -132,11 +131,39 @@ pub(crate) struct Table {
     pub devices: Vec<std::path::PathBuf>,
     /// Invalidations already logged: (VG id, COW LV id).
     told: Vec<(String, String)>,
+    /// The devices' open files (FUSE's handles).
+    pub files: super::handles::Handles,
+    /// I/O requests to devices suspended on their own, by device id, in
+    /// the order they came: served at the resume.
+    deferred: Vec<(u64, Deferred)>,
     /// Where the kernel's log lines go.
     log: Box<dyn Write + Send>,
     /// With `kernel start --explain`: the engine's events, logged after
     /// each write request as `lvmsim write --explain` prints them.
     explain: Option<cow_engine::engine::EventLog>,
+}
+
+/// An I/O request to a suspended device, served (and answered) at its
+/// resume.
+pub(crate) type Deferred = Box<dyn FnOnce(&mut Table) + Send>;
+
+/// Why the kernel refuses a device-mapper ioctl, as its errno.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DmErrno {
+    /// `ENXIO`: no device of that name.
+    NoDevice,
+    /// `EBUSY`: the device is open (a file, or a device stacked on it).
+    Busy,
+}
+
+impl DmErrno {
+    /// `strerror`'s text.
+    pub fn text(self) -> &'static str {
+        match self {
+            DmErrno::NoDevice => "No such device or address",
+            DmErrno::Busy => "Device or resource busy",
+        }
+    }
 }
 
 /// The table and the condition its suspended I/O waits on.
@@ -185,6 +212,25 @@ impl Shared {
     pub fn resume(&self) {
         self.lock().suspended = false;
         self.resumed.notify_all();
+    }
+
+    /// The table for an I/O request to device `id`: waits while the
+    /// devices are suspended or that device is suspended on its own
+    /// (a thread of its own, as an NBD client's, can wait).
+    pub fn io_dev(&self, id: u64) -> MutexGuard<'_, Table> {
+        let mut t = self.lock();
+        while t.suspended || t.dev_suspended(id) {
+            t = self.resumed.wait(t).unwrap_or_else(|p| p.into_inner());
+        }
+        t
+    }
+
+    /// `dmsetup resume`: see [`Table::dm_resume`]; threads waiting on the
+    /// device go on.
+    pub fn dm_resume(&self, name: &str) -> std::result::Result<(), DmErrno> {
+        let r = self.lock().dm_resume(name);
+        self.resumed.notify_all();
+        r
     }
 }
 
@@ -281,6 +327,8 @@ enum Step {
     Suspend(String, u32),
     Resume(String, u32),
     Remove(String, u32),
+    /// A device renamed with its LV (old name, minor, new name).
+    Rename(String, u32, String),
     /// lvm2's verbose note when an origin with a pending merge is
     /// activated: it looks for the merging snapshot's device first.
     NoMergingSnapshot(String),
@@ -296,6 +344,7 @@ impl Step {
             }
             Step::Resume(n, m) => format!("Resuming {n} ({MAJOR}:{m})."),
             Step::Remove(n, m) => format!("Removing {n} ({MAJOR}:{m})"),
+            Step::Rename(o, m, n) => format!("Renaming {o} ({MAJOR}:{m}) to {n}"),
             Step::NoMergingSnapshot(u) => format!("Couldn't find merging snapshot uuid {u}."),
         }
     }
@@ -330,6 +379,8 @@ impl Table {
             merges: Vec::new(),
             devices: Vec::new(),
             told: Vec::new(),
+            files: Default::default(),
+            deferred: Vec::new(),
             log,
             explain,
         };
@@ -476,17 +527,26 @@ impl Table {
 
     /// Replaces the devices by `wants`; returns lvm2's verbose lines.
     fn apply(&mut self, sys: &'static System, wants: Vec<Want>) -> Result<Vec<String>> {
+        // A device stays while its LV has it: a renamed LV's devices are
+        // renamed, as the kernel renames them (number, identity and open
+        // files kept).
+        let old_sys = self.sys;
+        let same = |d: &Dev, w: &Want| {
+            let (a, b) = (&old_sys.vgs[d.vg].vg, &sys.vgs[w.vg].vg);
+            d.layer == w.layer && a.id == b.id && a.lvs[d.lv].id == b.lvs[w.lv].id
+        };
+        let old_of = |w: &Want| self.devs.iter().find(|d| same(d, w));
         // Numbers: kept while a device exists, the lowest free for a new
         // one in creation order.
         let mut used: Vec<u32> = self
             .devs
             .iter()
-            .filter(|d| wants.iter().any(|w| w.name == d.name))
+            .filter(|d| wants.iter().any(|w| same(d, w)))
             .map(|d| d.minor)
             .collect();
         let mut minor_of: Vec<u32> = Vec::new();
         for w in &wants {
-            let m = match self.devs.iter().find(|d| d.name == w.name) {
+            let m = match old_of(w) {
                 Some(d) => d.minor,
                 None => {
                     let m = lowest_free(&used);
@@ -534,7 +594,7 @@ impl Table {
             };
             let link = (w.layer == Layer::Top && vg.lv_visible(w.lv))
                 .then(|| (vg.name.clone(), vg.lvs[w.lv].name.clone()));
-            let old = self.devs.iter().find(|d| d.name == w.name);
+            let old = old_of(w);
             let table = tables.get(&w.name).cloned().unwrap_or_default();
             devs.push(Dev {
                 id: old.map_or(0, |d| d.id),
@@ -548,7 +608,7 @@ impl Table {
                 link,
                 holders: w.holders,
                 opens: old.map_or(0, |d| d.opens),
-                closing: old.map_or(0, |d| d.closing),
+                suspended: old.is_some_and(|d| d.suspended),
                 events: old.map_or(w.event, |d| d.events),
                 table,
                 handle,
@@ -565,6 +625,16 @@ impl Table {
         self.sys = sys;
         self.devs = devs;
         self.images = images;
+        // Requests kept for a device that is gone fail now (EIO).
+        let gone: Vec<u64> = self
+            .deferred
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| self.index(*id).is_err())
+            .collect();
+        for id in gone {
+            self.serve_deferred(id);
+        }
         Ok(lines.iter().map(Step::line).collect())
     }
 
@@ -688,7 +758,13 @@ impl Table {
                 }
                 continue;
             }
-            // A tree that stays: reload.
+            // A tree that stays: reload, after renaming the devices of a
+            // renamed LV.
+            for (_, d) in &now {
+                if let Some(o) = old.iter().find(|o| o.id == d.id && o.name != d.name) {
+                    steps.push(Step::Rename(o.name.clone(), d.minor, d.name.clone()));
+                }
+            }
             let added: Vec<&Dev> = now.iter().map(|(_, d)| *d).filter(|d| d.id == 0).collect();
             let changed: Vec<&Dev> = now
                 .iter()
@@ -954,21 +1030,112 @@ impl Table {
         if let Ok(i) = self.index(id) {
             let d = &mut self.devs[i];
             d.opens = d.opens.saturating_sub(1);
-            d.closing = d.closing.saturating_sub(1).min(d.opens);
         }
     }
 
-    /// A handle of device `id` is being closed (its release follows).
-    pub fn closing(&mut self, id: u64) {
-        if let Ok(i) = self.index(id) {
-            let d = &mut self.devs[i];
-            d.closing = (d.closing + 1).min(d.opens);
-        }
-    }
-
-    /// Whether a close was announced whose release has not arrived.
+    /// Whether the end of a file handle was announced (at most
+    /// [`super::RELEASE_WAIT`] ago) whose release has not arrived.
     pub fn releases_pending(&self) -> bool {
-        self.devs.iter().any(|d| d.closing > 0)
+        self.files
+            .pending(std::time::Instant::now(), super::RELEASE_WAIT)
+    }
+
+    /// Whether device `id` is suspended on its own.
+    pub fn dev_suspended(&self, id: u64) -> bool {
+        self.index(id).is_ok_and(|i| self.devs[i].suspended)
+    }
+
+    /// Keeps an I/O request to suspended device `id` until its resume.
+    pub fn defer(&mut self, id: u64, request: Deferred) {
+        self.deferred.push((id, request));
+    }
+
+    /// Serves the requests kept for device `id`, in order.
+    fn serve_deferred(&mut self, id: u64) {
+        let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.deferred)
+            .into_iter()
+            .partition(|(d, _)| *d == id);
+        self.deferred = later;
+        for (_, request) in now {
+            request(self);
+        }
+    }
+
+    /// `dmsetup suspend NAME`: the device's I/O waits until its resume
+    /// (what it wrote is already on the images). Suspending a suspended
+    /// device does nothing, as in the kernel.
+    ///
+    /// # Errors
+    /// [`DmErrno::NoDevice`] when no device has that name.
+    pub fn dm_suspend(&mut self, name: &str) -> std::result::Result<(), DmErrno> {
+        let i = self.dm_index(name)?;
+        self.devs[i].suspended = true;
+        self.devs[i].handle = None;
+        Ok(())
+    }
+
+    /// `dmsetup resume NAME`: the I/O that waited is served.
+    ///
+    /// # Errors
+    /// [`DmErrno::NoDevice`] when no device has that name.
+    pub fn dm_resume(&mut self, name: &str) -> std::result::Result<(), DmErrno> {
+        let i = self.dm_index(name)?;
+        self.devs[i].suspended = false;
+        let id = self.devs[i].id;
+        self.serve_deferred(id);
+        Ok(())
+    }
+
+    /// `dmsetup remove NAME`: refused while the device is open (by a
+    /// file or by a device stacked on it), as the kernel refuses it;
+    /// otherwise the device goes (a suspended one too: the I/O that
+    /// waited on it fails with EIO) and the devices its table opened
+    /// have one holder fewer. The LV stays active for lvm2: its next
+    /// reload makes the device again.
+    ///
+    /// # Errors
+    /// [`DmErrno::NoDevice`], [`DmErrno::Busy`].
+    pub fn dm_remove(&mut self, name: &str) -> std::result::Result<(), DmErrno> {
+        let i = self.dm_index(name)?;
+        if self.devs[i].opens > 0 || self.devs[i].holders > 0 {
+            return Err(DmErrno::Busy);
+        }
+        // The devices its table opens, as the device list stacks them.
+        let below: Vec<String> =
+            crate::dmsetup::devices(self.sys, &crate::dmsetup::DmOpts::default())
+                .map(|list| {
+                    list.iter()
+                        .find(|d| d.name == name)
+                        .map(|d| {
+                            d.deps
+                                .iter()
+                                .filter_map(|dep| match dep {
+                                    crate::dmsetup::Dep::Dm(k) => {
+                                        list.get(*k).map(|x| x.name.clone())
+                                    }
+                                    crate::dmsetup::Dep::Disk(..) => None,
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                })
+                .unwrap_or_default();
+        let gone = self.devs.remove(i);
+        for d in &mut self.devs {
+            if below.contains(&d.name) {
+                d.holders = d.holders.saturating_sub(1);
+            }
+        }
+        self.serve_deferred(gone.id);
+        Ok(())
+    }
+
+    /// The index of the device named `name`.
+    fn dm_index(&self, name: &str) -> std::result::Result<usize, DmErrno> {
+        self.devs
+            .iter()
+            .position(|d| d.name == name)
+            .ok_or(DmErrno::NoDevice)
     }
 
     /// Writes `l` to the kernel's log.

@@ -1216,3 +1216,154 @@ fn nbd_exports_read_as_cat_and_take_writes_as_lvmsim_write() {
         "the images differ after the same writes"
     );
 }
+
+/// A child spawned while a device file is open inherits its descriptor
+/// and closes that copy at `exec` (close-on-exec): FUSE announces the
+/// close, but the file stays open in its opener and no release follows.
+/// The device keeps its open count and the kernel answers at once; the
+/// opener's own close is then counted before the next answer.
+#[test]
+fn a_childs_close_of_an_inherited_file_is_not_the_files_close() {
+    let t = common::scratch();
+    let devs = fresh_vg(t.path(), 8, 0);
+    let kdir = t.path().join("k");
+    let k = Running::start(&devs, &kdir);
+    let f = std::fs::File::open(k.file("vg/origin")).unwrap();
+    run(&mut Command::new("true"));
+    let handles = |s: &lvmsim::kernel::Status| {
+        s.devices
+            .iter()
+            .find(|d| d.name == "vg-origin")
+            .map(|d| d.handles)
+    };
+    let began = std::time::Instant::now();
+    let s = lvmsim::kernel::status(&kdir).unwrap();
+    let waited = began.elapsed();
+    assert_eq!(handles(&s), Some(1));
+    assert!(
+        waited < lvmsim::kernel::RELEASE_WAIT / 2,
+        "the status waited {waited:?} for a release that cannot come"
+    );
+    drop(f);
+    assert_eq!(handles(&lvmsim::kernel::status(&kdir).unwrap()), Some(0));
+    k.stop();
+}
+
+/// `dmsetup suspend`, `resume` and `remove` of the running kernel's
+/// devices: I/O to a suspended device waits for its resume while the
+/// other devices serve; `info` shows the state; an open device, or one
+/// another device stacks on, is not removed (libdevmapper's line for the
+/// kernel's EBUSY), a closed one is.
+#[test]
+fn dmsetup_suspends_resumes_and_removes_live_devices() {
+    use std::os::unix::fs::FileExt;
+    let t = common::scratch();
+    let devs = fresh_vg(t.path(), 8, 4);
+    let kdir = t.path().join("k");
+    let k = Running::start(&devs, &kdir);
+    let dm = |args: &[&str]| {
+        let mut a = vec!["dmsetup"];
+        a.extend_from_slice(args);
+        live(&devs, &kdir, &a)
+    };
+    let origin = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(k.file("vg/origin"))
+        .unwrap();
+    origin.write_all_at(&[b'A'; 4096], 0).unwrap();
+    let out = dm(&["suspend", "vg-origin"]);
+    assert!(out.ok() && out.text().is_empty(), "{}", out.stderr);
+    let attrs = dm(&["info", "-c", "-o", "name,attr", "--noheadings"]).text();
+    assert!(attrs.contains("vg-origin:L-sw\n"), "{attrs}");
+    assert!(attrs.contains("vg-snap:L--w\n"), "{attrs}");
+    assert!(dm(&["info", "vg-origin"])
+        .text()
+        .contains("State:             SUSPENDED\n"));
+    // A read of the suspended origin waits; the snapshot serves.
+    let reader = origin.try_clone().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut b = [0u8; 4096];
+        let r = reader.read_exact_at(&mut b, 0).map(|()| b[0]);
+        let _ = tx.send(r.map_err(|e| e.to_string()));
+    });
+    assert_eq!(
+        std::fs::read(k.file("vg/snap")).unwrap()[..4096],
+        [0u8; 4096]
+    );
+    assert!(
+        rx.recv_timeout(std::time::Duration::from_millis(300))
+            .is_err(),
+        "a read of a suspended device was answered"
+    );
+    let out = dm(&["resume", "/dev/mapper/vg-origin"]);
+    assert!(out.ok(), "{}", out.stderr);
+    assert_eq!(
+        rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap(),
+        Ok(b'A')
+    );
+    assert!(dm(&["info", "vg-origin"])
+        .text()
+        .contains("State:             ACTIVE\n"));
+    let refused = |name: &str, op: &str, why: &str| {
+        let out = dm(&[op, name]);
+        assert_eq!(out.status, 1, "{op} {name}");
+        assert_eq!(
+            out.stderr,
+            format!("device-mapper: {op} ioctl on {name}  failed: {why}\nCommand failed.\n")
+        );
+    };
+    let busy = "Device or resource busy";
+    refused("vg-origin", "remove", busy);
+    refused("vg-origin-real", "remove", busy);
+    refused("vg-nosuch", "suspend", "No such device or address");
+    drop(origin);
+    wait_handles(&k, "vg-origin", 0);
+    let out = dm(&["remove", "vg-snap"]);
+    assert!(out.ok() && out.text().is_empty(), "{}", out.stderr);
+    let names: Vec<String> = minors(&k).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["vg-origin", "vg-origin-real", "vg-snap-cow"]);
+    assert!(!k.file("vg/snap").exists());
+    // The store lost its holder: it can go now.
+    let out = dm(&["remove", "vg-snap-cow"]);
+    assert!(out.ok(), "{}", out.stderr);
+    k.stop();
+}
+
+/// `lvrename` of an active origin renames its devices as the kernel
+/// renames them: each keeps its number, a file opened under the old name
+/// keeps reading and writing the LV, the new names serve it.
+#[test]
+fn lvrename_renames_the_live_devices() {
+    use std::os::unix::fs::FileExt;
+    let t = common::scratch();
+    let devs = fresh_vg(t.path(), 8, 4);
+    let kdir = t.path().join("k");
+    let k = Running::start(&devs, &kdir);
+    let before = minors(&k);
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(k.file("vg/origin"))
+        .unwrap();
+    f.write_all_at(&[b'R'; 4096], 0).unwrap();
+    let out = live(&devs, &kdir, &["lvrename", "vg", "origin", "renamed"]);
+    assert!(out.ok(), "{}", out.stderr);
+    let mut want: Vec<(String, u64)> = before
+        .into_iter()
+        .map(|(n, m)| (n.replace("vg-origin", "vg-renamed"), m))
+        .collect();
+    want.sort();
+    assert_eq!(minors(&k), want);
+    let mut b = [0u8; 4096];
+    f.read_exact_at(&mut b, 0).unwrap();
+    assert_eq!(b, [b'R'; 4096]);
+    f.write_all_at(&[b'S'; 4096], 4096).unwrap();
+    assert!(!k.file("vg/origin").exists());
+    let data = std::fs::read(k.file("vg/renamed")).unwrap();
+    assert!(data[..4096] == [b'R'; 4096] && data[4096..8192] == [b'S'; 4096]);
+    assert_eq!(k.device("vg-renamed")["handles"], 1);
+    drop(f);
+    k.stop();
+}
