@@ -64,6 +64,9 @@ pub struct Options {
     /// has loaded. Only these are active, whatever `active` says; `None`
     /// without a running kernel.
     pub loaded: Option<Vec<(String, String)>>,
+    /// Under a running [`crate::kernel`]: the LVs whose device is
+    /// suspended (`s` in lv_attr, `lv_suspended`).
+    pub suspended: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -461,7 +464,7 @@ static GETTERS: &[(&str, Getter)] =
         // or the LV inactive: lvm2 has no info to report); under `--active`
         // every LV has a live table, nothing suspended or open.
         g("lv_suspended", |c, r| {
-            Cell::Bin(c.device_state(r).map(|_| false), "suspended")
+            Cell::Bin(c.device_state(r).map(|_| c.lv_suspended(r)), "suspended")
         }),
         g("lv_live_table", |c, r| {
             Cell::Bin(c.device_state(r), "live table present")
@@ -941,6 +944,17 @@ impl Ctx<'_> {
         let lv = &v.vg.lvs[i].name;
         loaded.iter().any(|(g, l)| *g == v.vg.name && l == lv)
     }
+    /// Whether a running kernel holds the row's LV's device suspended.
+    fn lv_suspended(&self, r: Row) -> bool {
+        let (Some(v), Some(i)) = (self.vg(r), r.lv) else {
+            return false;
+        };
+        let lv = &v.vg.lvs[i].name;
+        self.opts
+            .suspended
+            .iter()
+            .any(|(g, l)| *g == v.vg.name && l == lv)
+    }
     /// Whether the row's LV is active: unknown without device-mapper,
     /// otherwise as [`Self::lv_active`] says.
     fn active_state(&self, r: Row) -> Option<bool> {
@@ -1362,7 +1376,13 @@ impl Ctx<'_> {
             let invalid = r.vg.and_then(|g| self.kernel.status(self.sys, g, i))
                 == Some(crate::active::SnapStatus::Invalid)
                 && cow.is_some();
-            a.push(if invalid { 'I' } else { 'a' });
+            // lvm2's state letter: suspended `s` (`S` if also invalid).
+            a.push(match (invalid, self.lv_suspended(r)) {
+                (true, true) => 'S',
+                (true, false) => 'I',
+                (false, true) => 's',
+                (false, false) => 'a',
+            });
             let pool_part = matches!(
                 thin_role,
                 Some(

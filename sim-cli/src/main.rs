@@ -137,6 +137,7 @@ fn report_options(a: &args::ReportArgs) -> Result<report::Options> {
         select: a.select.clone(),
         open: Vec::new(),
         loaded: None,
+        suspended: Vec::new(),
     })
 }
 
@@ -364,6 +365,7 @@ fn run(cli: &Cli) -> Result<i32> {
             let mut opts = report_options(a)?;
             if let Some(s) = &live {
                 opts.loaded = Some(lvmsim::kernel::loaded_lvs(s));
+                opts.suspended = lvmsim::kernel::suspended_lvs(s);
                 opts.open = lvmsim::kernel::open_lvs(s);
             }
             let sys = scan(&mut err)?;

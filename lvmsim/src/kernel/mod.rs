@@ -1042,6 +1042,16 @@ pub fn loaded_lvs(s: &Status) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The LVs (VG, LV) whose own device the running kernel `s` holds
+/// suspended.
+pub fn suspended_lvs(s: &Status) -> Vec<(String, String)> {
+    s.devices
+        .iter()
+        .filter(|d| d.layer == Layer::Top && d.suspended)
+        .map(|d| (d.vg.clone(), d.lv.clone()))
+        .collect()
+}
+
 /// How long [`stop`] waits for the process to end after it answered.
 const EXIT_WAIT: Duration = Duration::from_secs(30);
 

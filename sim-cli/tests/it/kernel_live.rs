@@ -1280,6 +1280,17 @@ fn dmsetup_suspends_resumes_and_removes_live_devices() {
     assert!(dm(&["info", "vg-origin"])
         .text()
         .contains("State:             SUSPENDED\n"));
+    // lvs shows the suspended state as lvm2 does: 's' in lv_attr.
+    let lvs = live(
+        &devs,
+        &kdir,
+        &["lvs", "--noheadings", "-o", "lv_name,lv_attr,lv_suspended"],
+    );
+    assert!(lvs.ok(), "{}", lvs.stderr);
+    assert_eq!(
+        lvs.text(),
+        "  origin owi-sos---  suspended\n  snap   swi-a-s---           \n"
+    );
     // A read of the suspended origin waits; the snapshot serves.
     let reader = origin.try_clone().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
