@@ -851,22 +851,29 @@ pub fn devices(sys: &System, opts: &DmOpts) -> Result<Vec<DmDevice>> {
             });
             devs.len() - 1
         };
-        // The disks an LV's own segments map to, in table order.
-        let pv_deps = |lv: usize| -> Vec<Dep> {
-            vg.lvs[lv]
-                .segments
-                .iter()
-                .flat_map(|sg| match &sg.kind {
-                    SegmentKind::Striped { stripes, .. } => stripes
-                        .iter()
-                        .filter_map(|a| match a {
-                            lvm_meta::model::Area::Pv { pv, .. } => inst.pv_devices[*pv].map(disk),
-                            lvm_meta::model::Area::Lv { .. } => None,
-                        })
-                        .collect::<Vec<_>>(),
-                    _ => Vec::new(),
-                })
-                .collect()
+        // The device over LV `lv`'s own segments (layer `layer`), made
+        // after the error devices lvm2 loads under its areas on missing
+        // PVs; it depends on the disks and those, in table order.
+        type Add<'x> = dyn FnMut(usize, Option<&str>, usize, Vec<Dep>) -> usize + 'x;
+        let own_dev = |add: &mut Add, lv: usize, layer: Option<&str>| -> usize {
+            let mut named = Vec::new();
+            for (s, sg) in vg.lvs[lv].segments.iter().enumerate() {
+                let SegmentKind::Striped { stripes, .. } = &sg.kind else {
+                    continue;
+                };
+                for (k, area) in stripes.iter().enumerate() {
+                    if let lvm_meta::model::Area::Pv { pv, .. } = area {
+                        match inst.pv_devices[*pv] {
+                            Some(d) => named.push(disk(d)),
+                            None => {
+                                let e = add(lv, Some(&format!("missing_{s}_{k}")), 1, Vec::new());
+                                named.push(Dep::Dm(e));
+                            }
+                        }
+                    }
+                }
+            }
+            add(lv, layer, vg.lvs[lv].segments.len(), named)
         };
         if let Some(i) = (0..vg.lvs.len()).find(|&i| thin_kind(vg, i).is_some()) {
             return Err(crate::error::Error::Refused(format!(
@@ -874,7 +881,6 @@ pub fn devices(sys: &System, opts: &DmOpts) -> Result<Vec<DmDevice>> {
                 vg.name, vg.lvs[i].name
             )));
         }
-        let segs = |lv: usize| vg.lvs[lv].segments.len();
         let mut invalid = Vec::new();
         for (i, lv) in vg.lvs.iter().enumerate() {
             let role = &vg.roles[i];
@@ -882,8 +888,15 @@ pub fn devices(sys: &System, opts: &DmOpts) -> Result<Vec<DmDevice>> {
                 continue;
             }
             if role.origin_of.is_empty() {
-                if lv.visible_flag() {
-                    add(i, None, segs(i), pv_deps(i));
+                if let Some(seg) = crate::raid::seg(vg, i).filter(|_| lv.visible_flag()) {
+                    // A RAID or mirror LV over its sub-LVs' devices.
+                    let subs: Vec<Dep> = crate::rmeta::dm_sub_lvs(&seg)
+                        .into_iter()
+                        .map(|sub| Dep::Dm(own_dev(&mut add, sub, None)))
+                        .collect();
+                    add(i, None, 1, subs);
+                } else if lv.visible_flag() {
+                    own_dev(&mut add, i, None);
                 }
                 continue;
             }
@@ -895,14 +908,14 @@ pub fn devices(sys: &System, opts: &DmOpts) -> Result<Vec<DmDevice>> {
                     _ => None,
                 })
                 .collect();
-            let real = add(i, Some("real"), segs(i), pv_deps(i));
+            let real = own_dev(&mut add, i, Some("real"));
             let merging = snaps
                 .iter()
                 .copied()
                 .find(|&c| vg.roles[c].cow_of.is_some_and(|r| r.merging));
             match merging {
                 Some(c) => {
-                    let cow = add(c, Some("cow"), segs(c), pv_deps(c));
+                    let cow = own_dev(&mut add, c, Some("cow"));
                     add(i, None, 1, vec![Dep::Dm(real), Dep::Dm(cow)]);
                 }
                 None => {
@@ -918,7 +931,7 @@ pub fn devices(sys: &System, opts: &DmOpts) -> Result<Vec<DmDevice>> {
                     add(c, None, 1, Vec::new());
                     continue;
                 }
-                let cow = add(c, Some("cow"), segs(c), pv_deps(c));
+                let cow = own_dev(&mut add, c, Some("cow"));
                 let snap = add(c, None, 1, vec![Dep::Dm(real), Dep::Dm(cow)]);
                 if store_status(vg, c, r.chunk_size.0, &pvs)? == "Invalid" {
                     invalid.push(snap);

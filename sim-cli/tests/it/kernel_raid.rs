@@ -6,7 +6,7 @@
 //! or from parity, and an LV without enough redundancy is refused.
 
 use crate::common::{self, kgen, Lvmsim};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 const SCENARIO: &str = "raid-levels";
@@ -677,4 +677,60 @@ fn degraded_tables_and_status_equal_the_kernels() {
         want.replace(after_io, &after_io.replace(" RA ", " AA "))
     );
     assert!(want.contains("vg-mcore: 0 4096 mirror 2 253:128 253:130 0/1 1 AS 1 core\n"));
+}
+
+/// `dmsetup ls` lists every device the tables load, numbered as the
+/// kernel's tables of boot 1 (069) and of the degraded boot 2 (108) name
+/// them: a RAID or mirror LV's line names exactly its sub-LVs' numbers,
+/// and a sub-LV over a missing PV names its `-missing_0_0` error device.
+#[test]
+fn dmsetup_ls_numbers_the_devices_as_the_kernels_tables_name_them() {
+    let golden = common::kernel(SCENARIO);
+    for (step, suffix) in [(69, "after-boot1.img.zst"), (108, "img.zst")] {
+        let o = common::kernel_dmsetup(&golden, suffix, "ls");
+        assert!(o.ok(), "{}", o.stderr);
+        let ls: BTreeMap<String, String> = o
+            .text()
+            .lines()
+            .map(|l| {
+                let (n, d) = l.split_once('\t').unwrap();
+                (
+                    n.to_owned(),
+                    d.trim_matches(|c| c == '(' || c == ')').to_owned(),
+                )
+            })
+            .collect();
+        let table = dm_lines(step, "table");
+        assert_eq!(
+            ls.keys().collect::<Vec<_>>(),
+            table.keys().collect::<Vec<_>>(),
+            "step {step}: the devices"
+        );
+        let mut checked = 0;
+        for (name, words) in &table {
+            let named: BTreeSet<&str> = words
+                .iter()
+                .filter(|w| w.starts_with("253:"))
+                .map(String::as_str)
+                .collect();
+            if words[2] == "raid" || words[2] == "mirror" {
+                let prefix = format!("{name}_");
+                let subs: BTreeSet<&str> = ls
+                    .iter()
+                    .filter(|(n, _)| n.starts_with(&prefix) && !n.contains("-missing_"))
+                    .map(|(_, d)| d.as_str())
+                    .collect();
+                assert_eq!(named, subs, "step {step}: {name}");
+                checked += 1;
+            } else if let Some(d) = named.iter().next() {
+                assert_eq!(
+                    ls[&format!("{name}-missing_0_0")],
+                    *d,
+                    "step {step}: {name}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 15, "step {step}: {checked}");
+    }
 }
