@@ -137,6 +137,9 @@ struct Ctx<'a> {
     kernel: crate::active::Kernel,
     /// Each VG's thin roles ([`thin::roles`]), computed on first use.
     thin_roles: Vec<std::cell::OnceCell<Vec<Option<thin::ThinRole>>>>,
+    /// Each VG's RAID and mirror roles ([`crate::raid::roles`]), computed on
+    /// first use.
+    raid_roles: Vec<std::cell::OnceCell<Vec<Option<crate::raid::RaidRole>>>>,
 }
 
 const fn g(name: &'static str, get: Getter) -> (&'static str, Getter) {
@@ -1132,6 +1135,22 @@ impl Ctx<'_> {
             .get(r.lv?)?
             .clone()
     }
+    /// The LV's part in a RAID or mirror LV, if any.
+    fn raid_role(&self, r: Row) -> Option<&crate::raid::RaidRole> {
+        let v = r.vg?;
+        self.raid_roles[v]
+            .get_or_init(|| crate::raid::roles(&self.sys.vgs[v].vg))
+            .get(r.lv?)?
+            .as_ref()
+    }
+    /// The RAID or mirror segment of the row's LV, if it is a RAID or
+    /// mirror LV.
+    fn raid_top(&self, r: Row) -> Option<&lvm_meta::raid::RaidSeg> {
+        match self.raid_role(r)? {
+            crate::raid::RaidRole::Top(s) => Some(s),
+            _ => None,
+        }
+    }
     /// A thin LV's thin origin.
     fn thin_origin(&self, r: Row) -> Option<usize> {
         match self.thin_role(r)? {
@@ -1390,11 +1409,11 @@ impl Ctx<'_> {
         } else {
             '-'
         });
-        if let Some(role) = crate::raid::role(vg, i) {
+        if let Some(role) = self.raid_role(r) {
             // RAID and mirror LVs: their own volume and target letters;
             // the sub-LVs are open (by the RAID or mirror device) when
             // active; an LV with an image on a missing PV is partial.
-            let (kind, target) = crate::raid::attr_letters(vg, i, &role);
+            let (kind, target) = crate::raid::attr_letters(vg, i, role);
             let mut c: Vec<char> = a.chars().collect();
             c[0] = kind;
             c[6] = target;
@@ -1428,8 +1447,8 @@ impl Ctx<'_> {
             Some(thin::ThinRole::Thin(_)) => return "thin,sparse".into(),
             _ => {}
         }
-        if let Some(s) = r.lv.and_then(|i| crate::raid::seg(&self.vg(r)?.vg, i)) {
-            return crate::raid::layout(&s);
+        if let Some(s) = self.raid_top(r) {
+            return crate::raid::layout(s);
         }
         let first = l.segments.first();
         match first.map(|s| &s.kind) {
@@ -1448,9 +1467,7 @@ impl Ctx<'_> {
         if let Some(role) = self.thin_role(r) {
             return thin_roles(vg, i, &role);
         }
-        if let Some(sub) = crate::raid::role(vg, i)
-            .as_ref()
-            .and_then(crate::raid::sub_role)
+        if let Some(sub) = self.raid_role(r).and_then(crate::raid::sub_role)
         {
             return sub.into();
         }
@@ -1504,10 +1521,10 @@ impl Ctx<'_> {
     }
     /// `mirror_log`: a mirror's disk log LV, bracketed when hidden.
     fn mirror_log(&self, r: Row) -> String {
-        let (Some(v), Some(i)) = (self.vg(r), r.lv) else {
+        let Some(v) = self.vg(r) else {
             return String::new();
         };
-        let Some(log) = crate::raid::seg(&v.vg, i).and_then(|s| s.mirror_log) else {
+        let Some(log) = self.raid_top(r).and_then(|s| s.mirror_log) else {
             return String::new();
         };
         if v.vg.lv_visible(log) {
@@ -1942,6 +1959,9 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
         opts,
         kernel: crate::active::Kernel::default(),
         thin_roles: (0..sys.vgs.len())
+            .map(|_| std::cell::OnceCell::new())
+            .collect(),
+        raid_roles: (0..sys.vgs.len())
             .map(|_| std::cell::OnceCell::new())
             .collect(),
     };
