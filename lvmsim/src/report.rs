@@ -1467,8 +1467,7 @@ impl Ctx<'_> {
         if let Some(role) = self.thin_role(r) {
             return thin_roles(vg, i, &role);
         }
-        if let Some(sub) = self.raid_role(r).and_then(crate::raid::sub_role)
-        {
+        if let Some(sub) = self.raid_role(r).and_then(crate::raid::sub_role) {
             return sub.into();
         }
         // A COW counts as public when its origin is, even while merging
@@ -2360,7 +2359,15 @@ fn sort_rows(ctx: &Ctx, rows: &[Row], spec: &str, kind: Kind) -> Result<Vec<usiz
         Num(f64),
         Text(String),
     }
-    let strip = |x: String| x.trim_start_matches('[').trim_end_matches(']').to_owned();
+    // Hidden LVs sort by their name without brackets; other names are
+    // kept as they are (no copy).
+    let strip = |x: String| {
+        if x.starts_with('[') || x.ends_with(']') {
+            x.trim_start_matches('[').trim_end_matches(']').to_owned()
+        } else {
+            x
+        }
+    };
     // Each row's sort key is computed once, not inside the comparator.
     let keyed: Vec<Vec<Key>> = rows
         .iter()
@@ -2503,18 +2510,26 @@ fn write_json(
         Kind::Seg => "seg",
         Kind::PvSeg => "pvseg",
     };
+    // Each field's `"name":` (with the `, ` before all but the first), made
+    // once rather than once a row.
+    let keys: Vec<String> = fields
+        .iter()
+        .enumerate()
+        .map(|(k, f)| {
+            let mut key = String::from(if k > 0 { ", " } else { "" });
+            json_str(&mut key, f.name);
+            key.push(':');
+            key
+        })
+        .collect();
     let mut o = String::with_capacity(256 + table.len() * fields.len() * 32);
     o.push_str("  {\n      \"report\": [\n          {\n              \"");
     o.push_str(name);
     o.push_str("\": [\n");
     for (i, (v, t)) in values.iter().zip(table).enumerate() {
         o.push_str("                  {");
-        for (k, f) in fields.iter().enumerate() {
-            if k > 0 {
-                o.push_str(", ");
-            }
-            json_str(&mut o, f.name);
-            o.push(':');
+        for (k, key) in keys.iter().enumerate() {
+            o.push_str(key);
             json_str(&mut o, cell_text(v, t, k));
         }
         o.push('}');
