@@ -338,6 +338,8 @@ fi
 # ---- report ------------------------------------------------------------------------
 # get JSON NAME FIELD: a field of one hyperfine result (times in seconds)
 get() { jq -r --arg n "$2" ".results[] | select(.command == \$n) | .$3" "$1"; }
+# cpu JSON NAME: mean CPU time (user + system) of one hyperfine result, in seconds
+cpu() { jq -r --arg n "$2" '.results[] | select(.command == $n) | .user + .system' "$1"; }
 ms() { awk -v s="$1" 'BEGIN { printf "%.1f", s * 1000 }'; }
 div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 mibs() { awk -v l="$LEN" -v t="$1" 'BEGIN { printf "%.0f", l / t / 1048576 }'; }
@@ -374,6 +376,8 @@ met_lvs=$(met "$R_LVS" 0.3 le)
 echo "ratios (of medians)"
 printf '  lvs  lvmsim time / vslvminfo time      %5sx   goal <= 0.30x  %s\n' "$R_LVS" "$met_lvs"
 printf '       lvmsim time / lvm2 lvs time       %5sx   (reference)\n' "$R_LVM"
+printf '       lvmsim CPU / vslvminfo CPU        %5sx   (user+system, means)\n' \
+	"$(div "$(cpu "$LJ" lvmsim)" "$(cpu "$LJ" vslvminfo)")"
 all_met=$([ "$met_lvs" = met ] && echo 1 || echo 0)
 for pat in zero random; do
 	j=$BENCH_DIR/cat-$pat.json
@@ -400,6 +404,11 @@ if ((BIG_COUNT > 0)); then
 	[ ${#big_vs[@]} = 0 ] ||
 		printf '  lvs  lvmsim time / vslvminfo time      %5sx   (stated)\n' "$(div "$B_SIM" "$(get "$BJ" vslvminfo median)")"
 	printf '       lvmsim time / lvm2 lvs time       %5sx   (stated)\n' "$(div "$B_SIM" "$(get "$BJ" lvm2-lvs median)")"
+	[ ${#big_vs[@]} = 0 ] ||
+		printf '       lvmsim CPU / vslvminfo CPU        %5sx   (user+system, means)\n' \
+			"$(div "$(cpu "$BJ" lvmsim)" "$(cpu "$BJ" vslvminfo)")"
+	printf '       lvmsim CPU / lvm2 lvs CPU         %5sx   (user+system, means)\n' \
+		"$(div "$(cpu "$BJ" lvmsim)" "$(cpu "$BJ" lvm2-lvs)")"
 	echo "peak RSS: lvmsim lvs $((RSS_BIG / 1024)) MiB; raw hyperfine results: $BJ"
 fi
 if [ -n "$COW_OUT" ]; then
