@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh: the performance comparison of issues 2 and 19, side by side in one run.
 #
-#   bench/run.sh [--reuse] [--count N] [--runs N] [--cat-runs N] [--no-cow] [--strict]
+#   bench/run.sh [--reuse] [--count N] [--runs N] [--cat-runs N] [--big-count N]
+#                [--big-runs N] [--no-cow] [--strict]
 #
 # 1. `lvmsim lvs -a --reportformat json` on a VG of N (2000) LVs written by real lvm2's
 #    vgcfgrestore (testdata/lvm2/make-2000.sh) against `vslvminfo` (libvslvm-utils) on
@@ -13,7 +14,10 @@
 #    (all zero; a sparse hole of the image, cached like data once read) and after filling
 #    it with pseudo-random bytes (a 1 MiB random block, repeated).
 # 3. lvmsim's peak RSS for 1 and 2 (/usr/bin/time).
-# 4. Unless --no-cow: the snapshot engine's figures (cow-engine's cow_bench example: store
+# 4. Unless --big-count 0: 1 again on a second image of --big-count (20000) LVs (its own
+#    metadata area, sized by make-2000.sh), against lvm2's `lvs` on a read-only loop
+#    device and vslvminfo, --big-runs (5) runs each; no goal, the times are stated.
+# 5. Unless --no-cow: the snapshot engine's figures (cow-engine's cow_bench example: store
 #    loads of 1M and 16M exceptions with their peak RSS, snapshot views read against dd,
 #    merge against cp), printed at the end.
 #
@@ -27,7 +31,7 @@ export LC_ALL=C TZ=UTC LVM_SUPPRESS_FD_WARNINGS=1
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 BENCH_DIR=${BENCH_DIR:-/tmp/lvmsim-bench}
-REUSE=0 COUNT=2000 RUNS=20 CAT_RUNS=10 STRICT=0 COW=1
+REUSE=0 COUNT=2000 RUNS=20 CAT_RUNS=10 STRICT=0 COW=1 BIG_COUNT=20000 BIG_RUNS=5
 
 die() { echo "bench/run.sh: $*" >&2; exit 1; }
 note() { echo "bench/run.sh: $*" >&2; }
@@ -39,17 +43,20 @@ while [ $# -gt 0 ]; do
 	--runs) RUNS=${2:?--runs needs a number}; shift ;;
 	--cat-runs) CAT_RUNS=${2:?--cat-runs needs a number}; shift ;;
 	--strict) STRICT=1 ;;
+	--big-count) BIG_COUNT=${2:?--big-count needs a number}; shift ;;
+	--big-runs) BIG_RUNS=${2:?--big-runs needs a number}; shift ;;
 	--no-cow) COW=0 ;;
-	-h | --help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument: $1 (try --help)" ;;
 	esac
 	shift
 done
-for n in "$COUNT" "$RUNS" "$CAT_RUNS"; do
+for n in "$COUNT" "$RUNS" "$CAT_RUNS" "$BIG_RUNS"; do
 	if ! [[ $n =~ ^[0-9]+$ ]] || ((n < 1)); then
 		die "counts must be positive integers, got '$n'"
 	fi
 done
+[[ $BIG_COUNT =~ ^[0-9]+$ ]] || die "--big-count must be a number (0: leave out), got '$BIG_COUNT'"
 
 # ---- tools -------------------------------------------------------------------------
 [ "$(id -u)" = 0 ] || die "needs root (losetup, and testdata/lvm2/make-2000.sh)"
@@ -137,7 +144,8 @@ fi
 
 # Our own lvm.conf for the reference `lvs` (same approach as testdata/lvm2/gen.sh:
 # no device-mapper, no udev, only our symlink scanned, nothing written to /etc/lvm).
-cat >"$ETCDIR/lvm.conf" <<EOF
+write_conf() {
+	cat >"$ETCDIR/lvm.conf" <<EOF
 # lvm.conf written by bench/run.sh
 devices {
 	scan = [ "$DEVDIR" ]
@@ -161,6 +169,8 @@ backup {
 	archive = 0
 }
 EOF
+}
+write_conf
 export LVM_SYSTEM_DIR=$ETCDIR
 
 LOOP=$(losetup -r -f --show "$IMG") || die "losetup -r -f $IMG failed (no free loop device?)"
@@ -263,6 +273,62 @@ done
 rss() { /usr/bin/time -f %M -o "$BENCH_DIR/rss.txt" "$@" >/dev/null || die "failed: $*"; cat "$BENCH_DIR/rss.txt"; }
 RSS_LVS=$(rss "$LVMSIM" --dev "$IMG" lvs -a --reportformat json)
 RSS_CAT=$(rss "$LVMSIM" --dev "$IMG" cat vg_big/big)
+
+# ---- the same report on a VG of BIG_COUNT LVs --------------------------------------
+# Its own image (BENCH_DIR/out-big), made like the first; both VGs are named vg_big, so
+# the first image's loop device is detached before this one is attached for lvm2.
+BJ=$BENCH_DIR/lvs-big.json
+if ((BIG_COUNT > 0)); then
+	BOUT=$BENCH_DIR/out-big
+	BIMG=$BOUT/big.img
+	big_stamp="count=$BIG_COUNT"
+	cleanup
+	if [ "$REUSE" = 1 ] && [ -f "$BIMG" ] && [ "$(cat "$BOUT/bench-image.ok" 2>/dev/null)" = "$big_stamp" ]; then
+		note "reusing $BIMG ($big_stamp)"
+	else
+		rm -f "$BOUT/bench-image.ok"
+		note "making the image of $BIG_COUNT LVs: testdata/lvm2/make-2000.sh $BOUT $BIG_COUNT (minutes: lvm2 writes it)"
+		LVM2GEN_DEVDIR=$DEVDIR LVM2GEN_ETCDIR=$ETCDIR LVM2GEN_WORKDIR=$WORKDIR \
+			bash "$ROOT/testdata/lvm2/make-2000.sh" "$BOUT" "$BIG_COUNT" >&2 ||
+			die "make-2000.sh $BIG_COUNT failed"
+		printf '%s\n' "$big_stamp" >"$BOUT/bench-image.ok"
+		# make-2000.sh wrote its own lvm.conf over ours: write ours again.
+		write_conf
+	fi
+	LOOP=$(losetup -r -f --show "$BIMG") || die "losetup -r -f $BIMG failed (no free loop device?)"
+	LOOPS+=("$LOOP")
+	ln -sfn "$LOOP" "$LDEV"
+	(cd "$WORKDIR" && lvs -a --reportformat json 2>/dev/null) >"$BENCH_DIR/lvm2-lvs-big.json" ||
+		die "lvm2 lvs failed (big VG)"
+	"$LVMSIM" --dev "$BIMG" lvs -a --reportformat json >"$BENCH_DIR/lvmsim-lvs-big.json" ||
+		die "lvmsim lvs failed (big VG)"
+	n_lvm2=$(jq '.report[0].lv | length' "$BENCH_DIR/lvm2-lvs-big.json")
+	n_sim=$(jq '.report[0].lv | length' "$BENCH_DIR/lvmsim-lvs-big.json")
+	if [ "$n_lvm2" != $((BIG_COUNT + 1)) ] || [ "$n_sim" != "$n_lvm2" ]; then
+		die "LV counts differ (big VG): lvm2 $n_lvm2, lvmsim $n_sim (expected $((BIG_COUNT + 1)))"
+	fi
+	if "$LVMSIM" --dev "$LDEV=$BIMG" lvs --driverloaded n -a --reportformat json |
+		cmp -s - "$BENCH_DIR/lvm2-lvs-big.json"; then
+		same_big="identical to lvm2's"
+	else
+		same_big="DIFFERS from lvm2's (see $BENCH_DIR/*-lvs-big.json)"
+	fi
+	# vslvminfo is measured only if it lists every LV.
+	big_vs=()
+	if vslvminfo "$BIMG" >"$BENCH_DIR/vslvminfo-big.txt" 2>/dev/null &&
+		[ "$(awk '/^Logical Volume \(LV\):/ { n++ } END { print n + 0 }' "$BENCH_DIR/vslvminfo-big.txt")" = $((BIG_COUNT + 1)) ]; then
+		big_vs=(-n vslvminfo "vslvminfo $BIMG")
+	else
+		note "vslvminfo does not list the $((BIG_COUNT + 1)) LVs of $BIMG: not measured"
+	fi
+	note "measuring lvs of $BIG_COUNT LVs ($BIG_RUNS runs each)"
+	hf "$BJ" "$BIG_RUNS" 1 \
+		-n lvmsim "$LVMSIM --dev $BIMG lvs -a --reportformat json" \
+		"${big_vs[@]}" \
+		-n lvm2-lvs "lvs -a --reportformat json"
+	RSS_BIG=$(rss "$LVMSIM" --dev "$BIMG" lvs -a --reportformat json)
+fi
+
 COW_OUT=
 if [ -n "$COW_BENCH" ]; then
 	note "running cow_bench (about a minute)"
@@ -272,6 +338,8 @@ fi
 # ---- report ------------------------------------------------------------------------
 # get JSON NAME FIELD: a field of one hyperfine result (times in seconds)
 get() { jq -r --arg n "$2" ".results[] | select(.command == \$n) | .$3" "$1"; }
+# cpu JSON NAME: mean CPU time (user + system) of one hyperfine result, in seconds
+cpu() { jq -r --arg n "$2" '.results[] | select(.command == $n) | .user + .system' "$1"; }
 ms() { awk -v s="$1" 'BEGIN { printf "%.1f", s * 1000 }'; }
 div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 mibs() { awk -v l="$LEN" -v t="$1" 'BEGIN { printf "%.0f", l / t / 1048576 }'; }
@@ -308,6 +376,8 @@ met_lvs=$(met "$R_LVS" 0.3 le)
 echo "ratios (of medians)"
 printf '  lvs  lvmsim time / vslvminfo time      %5sx   goal <= 0.30x  %s\n' "$R_LVS" "$met_lvs"
 printf '       lvmsim time / lvm2 lvs time       %5sx   (reference)\n' "$R_LVM"
+printf '       lvmsim CPU / vslvminfo CPU        %5sx   (user+system, means)\n' \
+	"$(div "$(cpu "$LJ" lvmsim)" "$(cpu "$LJ" vslvminfo)")"
 all_met=$([ "$met_lvs" = met ] && echo 1 || echo 0)
 for pat in zero random; do
 	j=$BENCH_DIR/cat-$pat.json
@@ -323,6 +393,24 @@ done
 echo "  (startup = lvmsim cat --length 0, median $(ms "$C_LEN0") ms: scan and parse of the $((COUNT + 1))-LV metadata)"
 echo "peak RSS: lvmsim lvs $((RSS_LVS / 1024)) MiB, lvmsim cat $((RSS_CAT / 1024)) MiB"
 echo "raw hyperfine results: $LJ $ZJ $RJ"
+if ((BIG_COUNT > 0)); then
+	echo
+	echo "lvs -a --reportformat json of $BIG_COUNT LVs + big ($BIMG); lvmsim's JSON is $same_big"
+	printf '%-46s %4s %9s %9s %9s %9s\n' "command (output to /dev/null)" "runs" "median" "mean" "min" "max"
+	row "$BJ" lvmsim "lvmsim lvs -a --reportformat json"
+	[ ${#big_vs[@]} = 0 ] || row "$BJ" vslvminfo "vslvminfo IMAGE"
+	row "$BJ" lvm2-lvs "lvm2 lvs -a --reportformat json (loop dev)"
+	B_SIM=$(get "$BJ" lvmsim median)
+	[ ${#big_vs[@]} = 0 ] ||
+		printf '  lvs  lvmsim time / vslvminfo time      %5sx   (stated)\n' "$(div "$B_SIM" "$(get "$BJ" vslvminfo median)")"
+	printf '       lvmsim time / lvm2 lvs time       %5sx   (stated)\n' "$(div "$B_SIM" "$(get "$BJ" lvm2-lvs median)")"
+	[ ${#big_vs[@]} = 0 ] ||
+		printf '       lvmsim CPU / vslvminfo CPU        %5sx   (user+system, means)\n' \
+			"$(div "$(cpu "$BJ" lvmsim)" "$(cpu "$BJ" vslvminfo)")"
+	printf '       lvmsim CPU / lvm2 lvs CPU         %5sx   (user+system, means)\n' \
+		"$(div "$(cpu "$BJ" lvmsim)" "$(cpu "$BJ" lvm2-lvs)")"
+	echo "peak RSS: lvmsim lvs $((RSS_BIG / 1024)) MiB; raw hyperfine results: $BJ"
+fi
 if [ -n "$COW_OUT" ]; then
 	echo
 	echo "snapshot engine (cow-engine/examples/cow_bench.rs):"

@@ -60,6 +60,35 @@ pub fn role(vg: &Vg, lv: usize) -> Option<RaidRole> {
     })
 }
 
+/// Every LV's [`role`], in one pass over the VG: what `role` finds for each
+/// LV, without searching every LV for each one (a report asks for each
+/// row's role, and VGs hold thousands of LVs).
+pub fn roles(vg: &Vg) -> Vec<Option<RaidRole>> {
+    let mut out: Vec<Option<RaidRole>> = (0..vg.lvs.len())
+        .map(|i| seg(vg, i).map(RaidRole::Top))
+        .collect();
+    // A sub-LV takes its role from the first RAID or mirror LV (in metadata
+    // order) naming it, the log before the images, as `role` searches.
+    let mut subs: Vec<(usize, RaidRole)> = Vec::new();
+    for (top, r) in out.iter().enumerate() {
+        let Some(RaidRole::Top(s)) = r else {
+            continue;
+        };
+        let mirror = s.level == RaidLevel::Mirror;
+        subs.extend(s.mirror_log.map(|l| (l, RaidRole::Log(top))));
+        for im in &s.images {
+            subs.push((im.data, RaidRole::Image { top, mirror }));
+            subs.extend(im.meta.map(|m| (m, RaidRole::Meta(top))));
+        }
+    }
+    for (lv, r) in subs {
+        if let Some(slot @ None) = out.get_mut(lv) {
+            *slot = Some(r);
+        }
+    }
+    out
+}
+
 /// The `lv_attr` letters lvm2 gives a RAID or mirror LV or one of its
 /// sub-LVs: (volume type, target type).
 pub fn attr_letters(vg: &Vg, lv: usize, role: &RaidRole) -> (char, char) {
@@ -152,4 +181,31 @@ pub fn uses_missing(vg: &Vg, lv: usize, missing: &dyn Fn(usize) -> bool) -> bool
         subs.into_iter().any(|s| walk(vg, s, missing, depth + 1))
     }
     walk(vg, lv, missing, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The VG metadata of testdata/kernel/raid-levels (its `vgcfgbackup`):
+    /// every RAID level and two mirrors, with their sub-LVs.
+    const VG: &str = include_str!("../../testdata/kernel/raid-levels/108.vgcfg.vg");
+
+    #[test]
+    fn roles_in_one_pass_are_each_lvs_role() {
+        let t = lvm_meta::text::parse(VG.as_bytes()).unwrap();
+        let vg = Vg::from_tree(&t).unwrap();
+        let all = roles(&vg);
+        assert_eq!(all.len(), vg.lvs.len());
+        for (i, r) in all.iter().enumerate() {
+            assert_eq!(*r, role(&vg, i), "{}", vg.lvs[i].name);
+        }
+        // The VG has tops, images, metadata images and a mirror log.
+        let has = |f: fn(&RaidRole) -> bool| all.iter().flatten().any(f);
+        assert!(has(|r| matches!(r, RaidRole::Top(_))));
+        assert!(has(|r| matches!(r, RaidRole::Image { mirror: true, .. })));
+        assert!(has(|r| matches!(r, RaidRole::Image { mirror: false, .. })));
+        assert!(has(|r| matches!(r, RaidRole::Meta(_))));
+        assert!(has(|r| matches!(r, RaidRole::Log(_))));
+    }
 }

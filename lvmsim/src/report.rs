@@ -144,6 +144,9 @@ struct Ctx<'a> {
     kernel: crate::active::Kernel,
     /// Each VG's thin roles ([`thin::roles`]), computed on first use.
     thin_roles: Vec<std::cell::OnceCell<Vec<Option<thin::ThinRole>>>>,
+    /// Each VG's RAID and mirror roles ([`crate::raid::roles`]), computed on
+    /// first use.
+    raid_roles: Vec<std::cell::OnceCell<Vec<Option<crate::raid::RaidRole>>>>,
 }
 
 const fn g(name: &'static str, get: Getter) -> (&'static str, Getter) {
@@ -1168,6 +1171,22 @@ impl Ctx<'_> {
             .get(r.lv?)?
             .clone()
     }
+    /// The LV's part in a RAID or mirror LV, if any.
+    fn raid_role(&self, r: Row) -> Option<&crate::raid::RaidRole> {
+        let v = r.vg?;
+        self.raid_roles[v]
+            .get_or_init(|| crate::raid::roles(&self.sys.vgs[v].vg))
+            .get(r.lv?)?
+            .as_ref()
+    }
+    /// The RAID or mirror segment of the row's LV, if it is a RAID or
+    /// mirror LV.
+    fn raid_top(&self, r: Row) -> Option<&lvm_meta::raid::RaidSeg> {
+        match self.raid_role(r)? {
+            crate::raid::RaidRole::Top(s) => Some(s),
+            _ => None,
+        }
+    }
     /// A thin LV's thin origin.
     fn thin_origin(&self, r: Row) -> Option<usize> {
         match self.thin_role(r)? {
@@ -1432,11 +1451,11 @@ impl Ctx<'_> {
         } else {
             '-'
         });
-        if let Some(role) = crate::raid::role(vg, i) {
+        if let Some(role) = self.raid_role(r) {
             // RAID and mirror LVs: their own volume and target letters;
             // the sub-LVs are open (by the RAID or mirror device) when
             // active; an LV with an image on a missing PV is partial.
-            let (kind, target) = crate::raid::attr_letters(vg, i, &role);
+            let (kind, target) = crate::raid::attr_letters(vg, i, role);
             let mut c: Vec<char> = a.chars().collect();
             c[0] = kind;
             c[6] = target;
@@ -1470,8 +1489,8 @@ impl Ctx<'_> {
             Some(thin::ThinRole::Thin(_)) => return "thin,sparse".into(),
             _ => {}
         }
-        if let Some(s) = r.lv.and_then(|i| crate::raid::seg(&self.vg(r)?.vg, i)) {
-            return crate::raid::layout(&s);
+        if let Some(s) = self.raid_top(r) {
+            return crate::raid::layout(s);
         }
         let first = l.segments.first();
         match first.map(|s| &s.kind) {
@@ -1490,10 +1509,7 @@ impl Ctx<'_> {
         if let Some(role) = self.thin_role(r) {
             return thin_roles(vg, i, &role);
         }
-        if let Some(sub) = crate::raid::role(vg, i)
-            .as_ref()
-            .and_then(crate::raid::sub_role)
-        {
+        if let Some(sub) = self.raid_role(r).and_then(crate::raid::sub_role) {
             return sub.into();
         }
         // A COW counts as public when its origin is, even while merging
@@ -1546,10 +1562,10 @@ impl Ctx<'_> {
     }
     /// `mirror_log`: a mirror's disk log LV, bracketed when hidden.
     fn mirror_log(&self, r: Row) -> String {
-        let (Some(v), Some(i)) = (self.vg(r), r.lv) else {
+        let Some(v) = self.vg(r) else {
             return String::new();
         };
-        let Some(log) = crate::raid::seg(&v.vg, i).and_then(|s| s.mirror_log) else {
+        let Some(log) = self.raid_top(r).and_then(|s| s.mirror_log) else {
             return String::new();
         };
         if v.vg.lv_visible(log) {
@@ -1986,6 +2002,9 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
         thin_roles: (0..sys.vgs.len())
             .map(|_| std::cell::OnceCell::new())
             .collect(),
+        raid_roles: (0..sys.vgs.len())
+            .map(|_| std::cell::OnceCell::new())
+            .collect(),
     };
     let sel = crate::names::select(
         sys,
@@ -2382,7 +2401,15 @@ fn sort_rows(ctx: &Ctx, rows: &[Row], spec: &str, kind: Kind) -> Result<Vec<usiz
         Num(f64),
         Text(String),
     }
-    let strip = |x: String| x.trim_start_matches('[').trim_end_matches(']').to_owned();
+    // Hidden LVs sort by their name without brackets; other names are
+    // kept as they are (no copy).
+    let strip = |x: String| {
+        if x.starts_with('[') || x.ends_with(']') {
+            x.trim_start_matches('[').trim_end_matches(']').to_owned()
+        } else {
+            x
+        }
+    };
     // Each row's sort key is computed once, not inside the comparator.
     let keyed: Vec<Vec<Key>> = rows
         .iter()
@@ -2525,18 +2552,26 @@ fn write_json(
         Kind::Seg => "seg",
         Kind::PvSeg => "pvseg",
     };
+    // Each field's `"name":` (with the `, ` before all but the first), made
+    // once rather than once a row.
+    let keys: Vec<String> = fields
+        .iter()
+        .enumerate()
+        .map(|(k, f)| {
+            let mut key = String::from(if k > 0 { ", " } else { "" });
+            json_str(&mut key, f.name);
+            key.push(':');
+            key
+        })
+        .collect();
     let mut o = String::with_capacity(256 + table.len() * fields.len() * 32);
     o.push_str("  {\n      \"report\": [\n          {\n              \"");
     o.push_str(name);
     o.push_str("\": [\n");
     for (i, (v, t)) in values.iter().zip(table).enumerate() {
         o.push_str("                  {");
-        for (k, f) in fields.iter().enumerate() {
-            if k > 0 {
-                o.push_str(", ");
-            }
-            json_str(&mut o, f.name);
-            o.push(':');
+        for (k, key) in keys.iter().enumerate() {
+            o.push_str(key);
             json_str(&mut o, cell_text(v, t, k));
         }
         o.push('}');

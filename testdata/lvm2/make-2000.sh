@@ -3,6 +3,9 @@
 #
 # Makes OUTDIR/big.img (sparse, about 3.1 GiB) holding VG vg_big with COUNT (default 2000)
 # one-extent linear LVs lv0000.. plus one 1 GiB linear LV `big` (for the `cat` benchmark).
+# Above 9999 LVs the names have five digits (lv00000..) and the metadata area grows with
+# COUNT (8 MiB up to about 14,000 LVs, then 600 bytes an LV), so that lvm2 can write
+# the text (about 290 bytes an LV) beside the previous copy.
 # The LVs are written in one go by real lvm2's vgcfgrestore from a backup file this
 # script generates. Also records, with the PV still attached:
 #   lvs-default.json   lvs -a --reportformat json   (what lvmsim must print, pv path aside)
@@ -18,9 +21,13 @@ source "$HERE/gen.sh"
 [ "$(id -u)" = 0 ] || die "needs root (losetup)"
 OUT=$(realpath -m "$1")
 COUNT=${2:-2000}
-if ! [[ $COUNT =~ ^[0-9]+$ ]] || ((COUNT < 1 || COUNT > 9999)); then
-	die "COUNT must be 1..9999"
+if ! [[ $COUNT =~ ^[0-9]+$ ]] || ((COUNT < 1 || COUNT > 99999)); then
+	die "COUNT must be 1..99999"
 fi
+NAME_DIGITS=4
+((COUNT <= 10000)) || NAME_DIGITS=5
+MDA_MIB=$(((COUNT * 600 + 1048575) / 1048576))
+((MDA_MIB >= 8)) || MDA_MIB=8
 
 write_lvm_conf
 exec 9>"$ETCDIR/lock"
@@ -30,9 +37,9 @@ rm -f "$DEVDIR"/*.img "$WORKDIR"/* "$OUT/big.img"
 : >"$OUT/devmap.txt"
 printf '# make-2000, %s LVs\n' "$COUNT" >"$OUT/setup.log"
 
-# 1 MiB extents: COUNT + 1024 (big) + slack, plus 8 MiB metadata area and pe_start
-mkpv big $((COUNT + 1024 + 64))
-run pvcreate --metadatasize 8m "$(dev big)"
+# 1 MiB extents: COUNT + 1024 (big) + slack, plus the metadata area and pe_start
+mkpv big $((COUNT + 1024 + 56 + MDA_MIB))
+run pvcreate --metadatasize "${MDA_MIB}m" "$(dev big)"
 run vgcreate -s 1M vg_big "$(dev big)"
 run vgcfgbackup -f base.vg vg_big
 
@@ -65,7 +72,7 @@ gen_lvs() {
 	}
 	lv big 1024
 	for ((i = 0; i < COUNT; i++)); do
-		lv "$(printf 'lv%04d' "$i")" 1
+		lv "$(printf 'lv%0*d' "$NAME_DIGITS" "$i")" 1
 	done
 	printf '\t}\n'
 }

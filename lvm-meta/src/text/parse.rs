@@ -300,19 +300,25 @@ fn value<'a, S: TextOut<'a>>(src: &Src<'a>, i: &'a [u8]) -> Res<'a, Value<S>> {
 }
 
 /// Items until `}` (inside a section) or the end of input (top level).
+///
+/// The nodes are gathered on `stack`, shared by every level (a section's
+/// children go on top of its earlier siblings), and each level's are moved
+/// into a vector of their exact number at its end: no vector grows by
+/// doubling, copying its nodes and leaving the smaller copies behind.
 fn items<'a, S: TextOut<'a> + AsRef<str>>(
     src: &Src<'a>,
     mut i: &'a [u8],
     depth: usize,
     top: bool,
+    stack: &mut Vec<Node<S>>,
 ) -> Res<'a, Vec<Node<S>>> {
-    let mut nodes = Vec::new();
+    let base = stack.len();
     loop {
         let (r, _) = junk(i)?;
         i = r;
         if i.is_empty() {
             if top {
-                return Ok((i, nodes));
+                return Ok((i, stack.drain(base..).collect()));
             }
             return fail(i, "end of text inside a section (missing '}')");
         }
@@ -320,7 +326,7 @@ fn items<'a, S: TextOut<'a> + AsRef<str>>(
             if top {
                 return fail(i, "'}' without a section to close");
             }
-            return Ok((i, nodes));
+            return Ok((i, stack.drain(base..).collect()));
         }
         let (r, k) = key::<S>(src, i).map_err(to_failure)?;
         let (r, _) = junk(r)?;
@@ -329,15 +335,15 @@ fn items<'a, S: TextOut<'a> + AsRef<str>>(
                 if depth >= MAX_NESTING {
                     return fail(r, format!("sections nested deeper than {MAX_NESTING}"));
                 }
-                let (r, children) = items(src, &r[1..], depth + 1, false)?;
+                let (r, children) = items(src, &r[1..], depth + 1, false, stack)?;
                 let (r, _) = preceded(junk, tag("}"))(r)?;
-                nodes.push(Node::Section { key: k, children });
+                stack.push(Node::Section { key: k, children });
                 i = r;
             }
             Some(b'=') => {
                 let (r, _) = junk(&r[1..])?;
                 let (r, v) = value(src, r)?;
-                nodes.push(Node::Setting { key: k, value: v });
+                stack.push(Node::Setting { key: k, value: v });
                 i = r;
             }
             _ => return fail(r, format!("expected '=' or '{{' after \"{}\"", k.as_ref())),
@@ -352,7 +358,7 @@ fn parse_as<'a, S: TextOut<'a> + AsRef<str>>(text: &'a [u8]) -> Result<Tree<S>, 
         body,
         text: std::str::from_utf8(body).ok(),
     };
-    match items(&src, body, 0, true) {
+    match items(&src, body, 0, true, &mut Vec::new()) {
         Ok((_, nodes)) => Ok(Tree { nodes }),
         Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
             let offset = body.len() - e.at.len();
