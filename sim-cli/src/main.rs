@@ -28,6 +28,11 @@ use lvmsim::{ids, lv, pv, snapshot, vg};
 use std::io::Write;
 use std::path::PathBuf;
 
+/// The local zone, as lvm2 takes it from `TZ` (unset: the system's).
+fn local_zone() -> lvmsim::localtime::Zone {
+    lvmsim::localtime::Zone::from_tz(std::env::var("TZ").ok().as_deref())
+}
+
 /// The surroundings the environment asks for.
 fn context(scan_all: bool) -> Context {
     let var = |k: &str| std::env::var(k).ok();
@@ -37,6 +42,10 @@ fn context(scan_all: bool) -> Context {
         Context::new()
     };
     ctx.scan_all = scan_all;
+    // Deterministic runs write the same bytes on any machine: UTC.
+    if !ctx.deterministic {
+        ctx.zone = local_zone();
+    }
     ctx.hostname = var("LVMSIM_HOSTNAME");
     ctx.uname = var("LVMSIM_UNAME");
     ctx.header_time = var("LVMSIM_TIME").and_then(|t| t.parse().ok());
@@ -136,6 +145,8 @@ fn report_options(a: &args::ReportArgs) -> Result<report::Options> {
         names: a.names.clone(),
         select: a.select.clone(),
         open: Vec::new(),
+        zone: local_zone(),
+        history: a.history,
     })
 }
 
@@ -366,16 +377,6 @@ fn run(cli: &Cli) -> Result<i32> {
                 opts.open = lvmsim::kernel::open_lvs(s);
             }
             let sys = scan(&mut err)?;
-            if a.history {
-                for v in sys.vgs.iter().filter(|v| !v.vg.historical_lvs.is_empty()) {
-                    writeln!(
-                        err,
-                        "  lvmsim: VG {} records {} historical LV(s); they are not reported.",
-                        v.vg.name,
-                        v.vg.historical_lvs.len()
-                    )?;
-                }
-            }
             let r = report::report(&sys, kind, &opts)?;
             if let Some(h) = r.stderr_text() {
                 err.write_all(h.as_bytes())?;
