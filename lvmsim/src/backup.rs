@@ -295,6 +295,58 @@ mod tests {
         assert_eq!(size_comment(3_000_000), "# 1.43051 Gigabytes");
     }
 
+    /// The backup files lvm2 wrote of the evid2-hist VG under three TZ
+    /// values: the header's date, the `creation_time` comment and every
+    /// time comment (LVs' and historical LVs') are the zone's wall clock.
+    #[test]
+    fn times_in_the_local_zone() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../testdata/lvm2/corpus/evid2-hist/"
+        );
+        let pvck = std::fs::read_to_string(format!("{dir}a.pvck-metadata.txt")).unwrap();
+        let text = pvck.split("\n  ---\n").nth(1).unwrap();
+        for tz in ["UTC", "America/New_York", "Asia/Kolkata"] {
+            let golden =
+                std::fs::read_to_string(format!("{dir}vgcfgbackup-{}.txt", tz.replace('/', "-")))
+                    .unwrap();
+            let now: i64 = golden
+                .lines()
+                .find_map(|l| l.strip_prefix("creation_time = "))
+                .and_then(|l| l.split('\t').next())
+                .unwrap()
+                .parse()
+                .unwrap();
+            let zone = crate::localtime::Zone::from_tz(Some(tz));
+            let ours = render(
+                text.as_bytes(),
+                "vgcfgbackup -f tz.vg vg_hist",
+                &Host::fixed(),
+                now,
+                &zone,
+            )
+            .unwrap();
+            let date = |t: &str| {
+                t.lines()
+                    .next()
+                    .unwrap()
+                    .rsplit_once(": ")
+                    .unwrap()
+                    .1
+                    .to_owned()
+            };
+            assert_eq!(date(&ours), date(&golden), "{tz}");
+            let body = |t: &str| -> Vec<String> {
+                t.lines()
+                    .skip(1)
+                    .filter(|l| !l.starts_with("creation_host = "))
+                    .map(str::to_owned)
+                    .collect()
+            };
+            assert_eq!(body(&ours), body(&golden), "{tz}");
+        }
+    }
+
     #[test]
     fn comment_alignment() {
         let mut s = String::new();

@@ -11,7 +11,9 @@
 //! power loss before write N+1), `LVMSIM_FAIL_AFTER=N` with
 //! `LVMSIM_FAIL_ERRNO=ENOSPC` or `EIO` (the default) (write N+1 fails with
 //! that error and is not made, as on a full or failing disk),
-//! `LVMSIM_WRITE_LOG=FILE` (a record of every write, for the crash tests).
+//! `LVMSIM_WRITE_LOG=FILE` (a record of every write, for the crash tests),
+//! `TZ` (as for lvm2: the zone times are shown in, selection dates read in
+//! and backup files written in; UTC under `LVMSIM_DETERMINISTIC=1`).
 
 mod args;
 
