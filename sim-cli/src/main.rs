@@ -373,6 +373,14 @@ fn run(cli: &Cli) -> Result<i32> {
                 Cmd::Vgs(_) => report::Kind::Vg,
                 _ => report::Kind::Lv,
             };
+            if a.history && kind != report::Kind::Lv {
+                let name = if kind == report::Kind::Pv {
+                    "pvs"
+                } else {
+                    "vgs"
+                };
+                return refuse_history(name, &mut err);
+            }
             let mut opts = report_options(a)?;
             if let Some(s) = &live {
                 opts.active = lvmsim::kernel::any_active(s);
@@ -399,6 +407,9 @@ fn run(cli: &Cli) -> Result<i32> {
                 Cmd::Vgdisplay(_) => display::Command::Vg,
                 _ => display::Command::Lv,
             };
+            if a.report.history && cmd != display::Command::Lv {
+                return refuse_history(cmd.name(), &mut err);
+            }
             // lvm2's words for a unit it does not know, here.
             if let Some(u) = &a.report.units {
                 if units::Units::parse(u).is_err() {
@@ -1098,6 +1109,18 @@ fn processes_vgs(cmd: &Cmd) -> bool {
             | Cmd::Vgrename(_)
             | Cmd::Lvchange(_)
     )
+}
+
+/// lvm2's option parser on `-H`/`--history`, which only lvs and lvdisplay
+/// take: its line naming the option as written, then the usage error.
+fn refuse_history(name: &str, err: &mut dyn Write) -> Result<i32> {
+    let what = if std::env::args().any(|a| a == "--history") {
+        "unrecognized option '--history'"
+    } else {
+        "invalid option -- 'H'"
+    };
+    writeln!(err, "{name}: {what}")?;
+    Err(usage("Error during parsing of command line."))
 }
 
 /// An error as lvm2 prints it for this command.

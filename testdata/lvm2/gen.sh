@@ -1216,6 +1216,11 @@ record_evid2_hist() {
 	evid2_rec lvdisplay-H-named.txt lvdisplay -H vg_hist/-s1
 	evid2_rec lvdisplay.txt lvdisplay
 	evid2_rec lvdisplay-H-c.txt lvdisplay -H -c
+	# Only lvs and lvdisplay take -H/--history; lvm2's option parser refuses it elsewhere.
+	rec vgs-H.txt vgs -H
+	rec pvs-history.txt pvs --history
+	evid2_rec vgdisplay-H.txt vgdisplay -H
+	evid2_rec pvdisplay-history.txt pvdisplay --history
 	# Date selections (no spaces: commands.txt is split on them): a whole local day, the
 	# instants before and after it, and an explicit offset.
 	for tz in UTC "${EVID2_TZS[@]}"; do
