@@ -534,9 +534,10 @@ fn write_segment(o: &mut String, vg: &Vg, n: usize, seg: &Segment) {
 /// Nodes of a type lvm2 knows but the model keeps verbatim, in the layout
 /// of lvm2's exporters: `key = value` per line, area lists (`stripes`,
 /// `mirrors`, `raids`, `raid0_lvs`) after a blank line with one area per
-/// line, subsections (thin-pool `messageN`) unindented, after a blank line
-/// in a segment (`in_segment`).
+/// line, subsections (thin-pool `messageN`) unindented, the first of them
+/// after a blank line in a segment (`in_segment`).
 fn write_known_nodes(o: &mut String, nodes: &[&Node], in_segment: bool) {
+    let mut sections = 0;
     for n in nodes {
         match n {
             Node::Setting {
@@ -555,12 +556,13 @@ fn write_known_nodes(o: &mut String, nodes: &[&Node], in_segment: bool) {
             }
             Node::Setting { key, value } => out!(o, "{key} = {}", value_to_string(value)),
             Node::Section { key, children } => {
-                // In a segment lvm2 puts a blank line before each (`outnl`
-                // before a thin-pool `messageN`, as the kernel corpus's
-                // thin-pool scenario shows).
-                if in_segment {
+                // In a segment lvm2 puts a blank line before the first
+                // (`outnl` before a thin pool's `message1` only: the
+                // evid2-hist corpus has four messages queued).
+                if in_segment && sections == 0 {
                     o.push('\n');
                 }
+                sections += 1;
                 out!(o, "{key} {{");
                 let c: Vec<&Node> = children.iter().collect();
                 write_known_nodes(o, &c, false);

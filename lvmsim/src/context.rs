@@ -33,6 +33,9 @@ pub struct Context {
     pub scan_all: bool,
     /// Every write to an image goes through these.
     pub hooks: WriteHooks,
+    /// The local zone lvm2 would write times in (a backup file's header
+    /// and comments); UTC unless the caller says otherwise.
+    pub zone: crate::localtime::Zone,
 }
 
 impl Context {
@@ -49,6 +52,7 @@ impl Context {
             deterministic: false,
             scan_all: false,
             hooks: WriteHooks::default(),
+            zone: crate::localtime::Zone::utc(),
         }
     }
 

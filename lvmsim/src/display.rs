@@ -666,7 +666,7 @@ fn vgdisplay(
         if opts.verbose {
             for (li, _) in vg.lvs.iter().enumerate() {
                 if vg.lv_visible(li) {
-                    lv_full(v, li, u, opts.report.driver_unknown, out)?;
+                    lv_full(v, li, u, &opts.report, out)?;
                 }
             }
             writeln!(out, "  --- Physical volumes ---")?;
@@ -830,10 +830,32 @@ fn lvdisplay(
             if opts.colon {
                 lv_colons(vg, l, out)?;
             } else {
-                lv_full(v, li, u, opts.report.driver_unknown, out)?;
+                lv_full(v, li, u, &opts.report, out)?;
                 if opts.maps {
                     lv_segments(sys, v, l, u, out)?;
                 }
+            }
+        }
+        // `-H`: then the historical LVs, in text order, named `-NAME`.
+        let lineage = if opts.report.history && !vg.historical_lvs.is_empty() {
+            crate::lineage::Lineage::of(vg)
+        } else {
+            crate::lineage::Lineage::default()
+        };
+        for h in &lineage.historical {
+            let name = format!("-{}", h.name);
+            if !whole && !named_lvs.contains(&name.as_str()) {
+                continue;
+            }
+            if opts.colon {
+                writeln!(
+                    out,
+                    "  {DEV_DIR}{vg}/{lv}:{vg}:0:0:-1:0:0:0:-1:0:0:-1:-1",
+                    vg = vg.name,
+                    lv = h.name
+                )?;
+            } else {
+                historical_full(vg, h, &opts.report.zone, out)?;
             }
         }
         // Then the LVs named that the VG does not hold, in the order named.
@@ -841,7 +863,10 @@ fn lvdisplay(
         for lv in named_lvs {
             let held = vg
                 .lv_index(lv)
-                .is_some_and(|i| !vg.lvs[i].is_snapshot_glue());
+                .is_some_and(|i| !vg.lvs[i].is_snapshot_glue())
+                || lv
+                    .strip_prefix('-')
+                    .is_some_and(|n| lineage.find(n).is_some());
             if !held && !missing.contains(&lv) {
                 writeln!(err, "  Failed to find logical volume \"{}/{lv}\"", vg.name)?;
                 missing.push(lv);
@@ -850,6 +875,24 @@ fn lvdisplay(
         }
     }
     Ok(ok)
+}
+
+/// lvdisplay's form of a historical LV (`-H`).
+fn historical_full(
+    vg: &Vg,
+    h: &crate::lineage::HistoricalLv,
+    zone: &crate::localtime::Zone,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let time = |t: Option<i64>| t.map_or(String::new(), |t| zone.iso(t));
+    writeln!(out, "  --- Historical Logical volume ---")?;
+    writeln!(out, "  LV Name                -{}", h.name)?;
+    writeln!(out, "  VG Name                {}", vg.name)?;
+    writeln!(out, "  LV UUID                {}", h.id)?;
+    writeln!(out, "  LV Creation time       {}", time(h.creation_time))?;
+    writeln!(out, "  LV Removal time        {}", time(h.removal_time))?;
+    writeln!(out, "   ")?;
+    Ok(())
 }
 
 fn lv_size(vg: &Vg, l: &Lv) -> u64 {
@@ -884,14 +927,20 @@ fn lv_full(
     v: &VgInstance,
     li: usize,
     u: Sz,
-    driver_unknown: bool,
+    report: &report::Options,
     out: &mut dyn Write,
 ) -> Result<()> {
+    let driver_unknown = report.driver_unknown;
     let vg = &v.vg;
     let l = &vg.lvs[li];
     let role = vg.roles.get(li);
     writeln!(out, "  --- Logical volume ---")?;
-    if vg.lv_visible(li) {
+    let pool = crate::thin::pool_seg(vg, li);
+    let thin = crate::thin::thin_seg(vg, li);
+    if vg.lv_visible(li) && pool.is_some() {
+        // A thin pool has no device of its own.
+        writeln!(out, "  LV Name                {}", l.name)?;
+    } else if vg.lv_visible(li) {
         writeln!(
             out,
             "  LV Path                {DEV_DIR}{}/{}",
@@ -915,7 +964,7 @@ fn lv_full(
         l.creation_host.as_deref().unwrap_or(""),
         l.creation_time
             .filter(|&t| t != 0)
-            .map_or(String::new(), crate::localtime::iso)
+            .map_or(String::new(), |t| report.zone.iso(t))
     )?;
     let origin_of = role.map_or(&[][..], |r| &r.origin_of[..]);
     // lvm2 takes an LV that is an origin for an origin, never for a COW.
@@ -940,6 +989,17 @@ fn lv_full(
             "  LV snapshot status     INACTIVE destination for {}",
             vg.lvs[c.origin].name
         )?;
+    }
+    if let Some(t) = &thin {
+        writeln!(out, "  LV Pool name           {}", vg.lvs[t.pool].name)?;
+        if let Some(o) = t.origin {
+            writeln!(out, "  LV Thin origin name    {}", vg.lvs[o].name)?;
+        } else if let Some(e) = &t.external_origin {
+            writeln!(out, "  LV External origin name {e}")?;
+        }
+    } else if let Some(p) = &pool {
+        writeln!(out, "  LV Pool metadata       {}", vg.lvs[p.metadata].name)?;
+        writeln!(out, "  LV Pool data           {}", vg.lvs[p.data].name)?;
     }
     // With a device-mapper driver lvm2 says that the LV is not active;
     // without one (`--driverloaded n`, or activation off) it says nothing.

@@ -83,6 +83,8 @@ pub mod write;
 pub mod write_log;
 // Forensic time fields in the local zone.
 pub mod localtime;
+// Historical LVs (lvs -H) and the chains through them.
+pub mod lineage;
 
 use crate::error::{bail, refused, Error, Result, ResultExt};
 use lvm_meta::io::Image;

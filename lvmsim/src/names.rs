@@ -415,6 +415,18 @@ impl Selection {
 /// X: device not found`) and makes the report fail; a malformed one is an
 /// error at once, as in lvm2 (nothing is reported).
 pub fn select(sys: &System, pvs: bool, vgs: bool, args: &[String]) -> Result<Selection> {
+    select_with_history(sys, pvs, vgs, args, false)
+}
+
+/// [`select`]; `history` (`lvs -H`): `VG/-NAME` names historical LV NAME
+/// (see [`crate::lineage`]).
+pub fn select_with_history(
+    sys: &System,
+    pvs: bool,
+    vgs: bool,
+    args: &[String],
+    history: bool,
+) -> Result<Selection> {
     let mut sel = Selection {
         everything: args.is_empty(),
         ..Selection::default()
@@ -494,7 +506,12 @@ pub fn select(sys: &System, pvs: bool, vgs: bool, args: &[String]) -> Result<Sel
                     let found = inst
                         .vg
                         .lv_index(lv)
-                        .is_some_and(|li| !inst.vg.lvs[li].is_snapshot_glue());
+                        .is_some_and(|li| !inst.vg.lvs[li].is_snapshot_glue())
+                        || (history
+                            && lv.strip_prefix('-').is_some_and(|h| {
+                                !inst.vg.historical_lvs.is_empty()
+                                    && crate::lineage::Lineage::of(&inst.vg).find(h).is_some()
+                            }));
                     if !found {
                         let m = format!("Failed to find logical volume \"{vg}/{lv}\"");
                         if !sel.messages.contains(&m) {

@@ -67,6 +67,13 @@ pub struct Options {
     /// Under a running [`crate::kernel`]: the LVs whose device is
     /// suspended (`s` in lv_attr, `lv_suspended`).
     pub suspended: Vec<(String, String)>,
+    /// The local zone lvm2 shows times in and reads selection dates in
+    /// (its `TZ`).
+    pub zone: crate::localtime::Zone,
+    /// `-H`/`--history`: also the historical LVs (removed LVs lvm2 keeps a
+    /// record of), named `-NAME`, and their names in the chains of
+    /// `lv_full_ancestors` and `lv_full_descendants`.
+    pub history: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +103,8 @@ struct Row {
     seg: Option<usize>,
     /// A PV segment: first PE and length in extents.
     pvseg: Option<(u64, u64)>,
+    /// A historical LV of the VG (see [`crate::lineage`]).
+    hist: Option<usize>,
 }
 
 /// A value as a field computes it; [`Field`]'s type decides how it prints
@@ -147,6 +156,8 @@ struct Ctx<'a> {
     /// Each VG's RAID and mirror roles ([`crate::raid::roles`]), computed on
     /// first use.
     raid_roles: Vec<std::cell::OnceCell<Vec<Option<crate::raid::RaidRole>>>>,
+    /// Each VG's historical LVs and chains, computed on first use.
+    lineages: Vec<std::cell::OnceCell<crate::lineage::Lineage>>,
 }
 
 const fn g(name: &'static str, get: Getter) -> (&'static str, Getter) {
@@ -512,10 +523,18 @@ static GETTERS: &[(&str, Getter)] =
                 _ => String::new(),
             })
         }),
-        g("lv_ancestors", |c, r| Cell::List(c.ancestors(r))),
-        g("lv_full_ancestors", |c, r| Cell::List(c.ancestors(r))),
-        g("lv_descendants", |c, r| Cell::List(c.descendants(r))),
-        g("lv_full_descendants", |c, r| Cell::List(c.descendants(r))),
+        g("lv_ancestors", |c, r| {
+            Cell::List(c.lineage_names(r, true, false))
+        }),
+        g("lv_full_ancestors", |c, r| {
+            Cell::List(c.lineage_names(r, true, true))
+        }),
+        g("lv_descendants", |c, r| {
+            Cell::List(c.lineage_names(r, false, false))
+        }),
+        g("lv_full_descendants", |c, r| {
+            Cell::List(c.lineage_names(r, false, true))
+        }),
         g("lv_profile", |c, r| {
             s(c.lv(r)
                 .and_then(|(_, l)| l.profile.clone())
@@ -996,40 +1015,28 @@ impl Ctx<'_> {
         }
     }
     /// A snapshot's origin (its only ancestor without thin volumes).
-    fn ancestors(&self, r: Row) -> Vec<String> {
-        if let (Some(v), Some(i), Some(thin::ThinRole::Thin(_))) =
-            (self.vg(r), r.lv, self.thin_role(r))
-        {
-            let names = thin::ancestors(&v.vg, i);
-            return names
-                .into_iter()
-                .map(|a| v.vg.lvs[a].name.clone())
-                .collect();
-        }
-        match (self.vg(r), r.lv) {
-            (Some(v), Some(i)) => cow_of(&v.vg, i)
-                .map(|(o, _, _)| vec![v.vg.lvs[o].name.clone()])
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        }
+    /// The VG's historical LVs and chains.
+    fn lineage(&self, vi: usize) -> &crate::lineage::Lineage {
+        self.lineages[vi].get_or_init(|| crate::lineage::Lineage::of(&self.sys.vgs[vi].vg))
     }
-    /// An origin's snapshots.
-    fn descendants(&self, r: Row) -> Vec<String> {
-        if let (Some(v), Some(i), Some(thin::ThinRole::Thin(_))) =
-            (self.vg(r), r.lv, self.thin_role(r))
-        {
-            let names = thin::descendants(&v.vg, i);
-            return names
-                .into_iter()
-                .map(|a| v.vg.lvs[a].name.clone())
-                .collect();
-        }
-        match (self.vg(r), r.lv) {
-            (Some(v), Some(i)) => (0..v.vg.lvs.len())
-                .filter(|&c| cow_of(&v.vg, c).is_some_and(|(o, _, _)| o == i))
-                .map(|c| v.vg.lvs[c].name.clone())
-                .collect(),
-            _ => Vec::new(),
+    /// lv_ancestors (`up`) or lv_descendants, `full`: through historical
+    /// LVs (named only under `-H`), as lvm2 walks the chains.
+    fn lineage_names(&self, r: Row, up: bool, full: bool) -> Vec<String> {
+        use crate::lineage::Glv;
+        let Some(vi) = r.vg else {
+            return Vec::new();
+        };
+        let g = match (r.lv, r.hist) {
+            (Some(li), _) => Glv::Live(li),
+            (None, Some(h)) => Glv::Historical(h),
+            _ => return Vec::new(),
+        };
+        let vg = &self.sys.vgs[vi].vg;
+        let l = self.lineage(vi);
+        if up {
+            l.ancestors(vg, g, full, self.opts.history)
+        } else {
+            l.descendants(vg, g, full, self.opts.history)
         }
     }
     /// The bootloader area from the PV header's extension: (start, size)
@@ -1946,7 +1953,7 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
                     ty: f.ty,
                 })
             };
-            crate::select::parse(text, &resolve)
+            crate::select::parse_in(text, &resolve, &opts.zone)
                 .map_err(|e| Error::Refused(stderr_message(&e.stderr)))?
         }
         None => None,
@@ -2005,12 +2012,16 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
         raid_roles: (0..sys.vgs.len())
             .map(|_| std::cell::OnceCell::new())
             .collect(),
+        lineages: (0..sys.vgs.len())
+            .map(|_| std::cell::OnceCell::new())
+            .collect(),
     };
-    let sel = crate::names::select(
+    let sel = crate::names::select_with_history(
         sys,
         matches!(cmd, Kind::Pv | Kind::PvSeg),
         cmd == Kind::Vg,
         &opts.names,
+        opts.history,
     )?;
     let mut rows = if kind == Kind::Vg && row_kind == Kind::Pv {
         // The VGs' PVs (names on the command line are VG names here).
@@ -2034,7 +2045,7 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
             let ok = subs.iter().any(|&sr| {
                 sl.matches(&mut |id| {
                     let f = &ALL_FIELDS[id];
-                    sel_value(f, (f.get)(&ctx, sr))
+                    sel_value(f, cell(&ctx, f, sr))
                 })
             });
             selected.push(ok);
@@ -2066,7 +2077,7 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
             let cell = if f.obj == Obj::Special {
                 Cell::Num(u64::from(sel))
             } else {
-                (f.get)(&ctx, r)
+                cell(&ctx, f, r)
             };
             // A text cell's value holds its text; the text column keeps an
             // empty string (no allocation) in its place (see `cell_text`).
@@ -2171,6 +2182,56 @@ fn sub_rows(sys: &System, kind: Kind, r: Row, sel_fields: &[&Field]) -> Vec<Row>
     }
 }
 
+/// Field `f` of row `r`: a historical LV's own values where lvm2 gives it
+/// some, the field's getter otherwise.
+fn cell(c: &Ctx, f: &Field, r: Row) -> Cell {
+    if let (Some(vi), Some(h)) = (r.vg, r.hist) {
+        if let Some(x) = hist_cell(c, f.name, vi, h, r) {
+            return x;
+        }
+    }
+    (f.get)(c, r)
+}
+
+/// What lvm2 2.03.16 reports of historical LV `h` of VG `vi` (a stand-in
+/// LV with no status flags and one empty segment of type `historical`),
+/// for the fields where that differs from an LV that is not there.
+fn hist_cell(c: &Ctx, name: &str, vi: usize, h: usize, r: Row) -> Option<Cell> {
+    let vg = &c.sys.vgs[vi].vg;
+    let hl = &c.lineage(vi).historical[h];
+    Some(match name {
+        "lv_name" => s(format!("-{}", hl.name)),
+        "lv_uuid" => s(hl.id.clone()),
+        "lv_full_name" => s(format!("{}/{}", vg.name, hl.name)),
+        "lv_path" => s(format!("/dev/{}/{}", vg.name, hl.name)),
+        "lv_dm_path" => s(format!(
+            "/dev/mapper/{}-{}",
+            vg.name.replace('-', "--"),
+            hl.name.replace('-', "--")
+        )),
+        "lv_attr" => s("----h-----"),
+        "lv_size" | "lv_read_ahead" => Cell::Size(0),
+        "seg_count" => Cell::Num(1),
+        "lv_layout" => list_of("none"),
+        "lv_role" => list_of("public,history"),
+        "lv_allocation_policy" | "lv_permissions" => s("unknown"),
+        "lv_merge_failed" | "lv_snapshot_invalid" => Cell::Bin(None, ""),
+        "lv_historical" => Cell::Bin(Some(true), "historical"),
+        "lv_time" => Cell::Time(hl.creation_time),
+        "lv_time_removed" => Cell::Time(hl.removal_time),
+        // lvm2 dies of SIGSEGV here; an empty list is the nearest answer.
+        "lv_modules" => Cell::List(Vec::new()),
+        _ if r.seg.is_some() => match name {
+            "segtype" => s("historical"),
+            "parity_chunks" => Cell::Num(u64::from(u32::MAX)),
+            "zero" => Cell::Bin(None, ""),
+            "data_copies" => Cell::Blank,
+            _ => return None,
+        },
+        _ => return None,
+    })
+}
+
 /// A cell as selections compare it, by its field's type.
 fn sel_value(f: &Field, c: Cell) -> crate::select::SelValue {
     use crate::fields::FieldType as T;
@@ -2230,7 +2291,7 @@ fn render(opts: &Options, c: &Cell) -> String {
         Cell::Bin(None, _) => "unknown".to_owned(),
         Cell::Pct(Some(p)) => format!("{:.2}", *p as f64 / crate::select::PERCENT_1 as f64),
         Cell::Pct(None) | Cell::Blank | Cell::BlankZero | Cell::Time(None) => String::new(),
-        Cell::Time(Some(t)) => crate::localtime::iso(*t),
+        Cell::Time(Some(t)) => opts.zone.iso(*t),
         Cell::Auto => "auto".to_owned(),
         Cell::MinusOne => "-1".to_owned(),
     }
@@ -2323,6 +2384,21 @@ fn rows(
                         }
                     }
                 }
+                // lvm2 lists the historical LVs after the live ones, in
+                // text order, unless tags were named; each has one segment.
+                if opts.history && sel.tags.is_empty() && !v.vg.historical_lvs.is_empty() {
+                    let lineage = crate::lineage::Lineage::of(&v.vg);
+                    for (h, hl) in lineage.historical.iter().enumerate() {
+                        if sel.has_lv(&v.vg.name, &format!("-{}", hl.name)) {
+                            out.push(Row {
+                                vg: Some(vi),
+                                hist: Some(h),
+                                seg: (kind == Kind::Seg).then_some(0),
+                                ..Row::default()
+                            });
+                        }
+                    }
+                }
             }
         }
     }
@@ -2410,15 +2486,23 @@ fn sort_rows(ctx: &Ctx, rows: &[Row], spec: &str, kind: Kind) -> Result<Vec<usiz
             x
         }
     };
+    // A historical LV's name sorts without its `-`.
+    let strip_hist = |x: String, r: Row| match r.hist {
+        Some(_) => x.strip_prefix('-').map_or(x.clone(), str::to_owned),
+        None => x,
+    };
     // Each row's sort key is computed once, not inside the comparator.
     let keyed: Vec<Vec<Key>> = rows
         .iter()
         .map(|&r| {
             keys.iter()
-                .map(|(f, _)| match (f.get)(ctx, r) {
+                .map(|(f, _)| match cell(ctx, f, r) {
+                    // Times sort by their instant, unset ones first.
+                    Cell::Time(t) => Key::Num(t.unwrap_or(0) as f64),
                     Cell::Num(n) => Key::Num(n as f64),
                     Cell::Size(n) => Key::Num(n as f64),
                     Cell::Signed(n) => Key::Num(n as f64),
+                    Cell::Str(x) if f.name == "lv_name" => Key::Text(strip(strip_hist(x, r))),
                     Cell::Str(x) => Key::Text(strip(x)),
                     other => Key::Text(render(ctx.opts, &other)),
                 })

@@ -28,6 +28,8 @@ pub struct Writer<'a> {
     /// `--explain`: where the command tells what it does in the snapshot
     /// stores (`None`: it does not).
     pub explain: Option<crate::explain::Explain>,
+    /// The local zone the header's date is written in.
+    pub zone: &'a crate::localtime::Zone,
 }
 
 impl<'a> Writer<'a> {
@@ -48,6 +50,7 @@ impl<'a> Writer<'a> {
                 .unwrap_or(u64::try_from(ctx.now).unwrap_or(0)),
             hooks: &ctx.hooks,
             explain: None,
+            zone: &ctx.zone,
         }
     }
 
@@ -59,7 +62,12 @@ impl<'a> Writer<'a> {
         } else {
             format!("Write[{n}] from {}.", self.cmd_line)
         };
-        ExportHeader::new(&d, &self.host, &self.uname, self.time)
+        let mut h = ExportHeader::new(&d, &self.host, &self.uname, self.time);
+        // lvm2 writes the date in its local zone.
+        h.ctime = self
+            .zone
+            .ctime(i64::try_from(self.time).unwrap_or(i64::MAX));
+        h
     }
 }
 

@@ -827,9 +827,10 @@ pub(crate) struct ReportArgs {
     pub(crate) active: bool,
     /// VG, VG/LV or PV names to report.
     pub(crate) names: Vec<String>,
-    /// Also historical LVs (lvs, as lvm2's `-H`): the fields of removed
-    /// LVs lvm2 kept a record of (`lv_time_removed`). lvmsim reports live
-    /// LVs only and says so on stderr when a VG holds historical ones.
+    /// Also historical LVs (lvs, as lvm2's `-H`): removed LVs lvm2 kept a
+    /// record of (`metadata/record_lvs_history`), listed as `-NAME` with
+    /// their times (`lv_time_removed`) and named in the chains of
+    /// `lv_full_ancestors` and `lv_full_descendants`.
     #[arg(short = 'H', long = "history")]
     pub(crate) history: bool,
 }

@@ -11,7 +11,9 @@
 //! power loss before write N+1), `LVMSIM_FAIL_AFTER=N` with
 //! `LVMSIM_FAIL_ERRNO=ENOSPC` or `EIO` (the default) (write N+1 fails with
 //! that error and is not made, as on a full or failing disk),
-//! `LVMSIM_WRITE_LOG=FILE` (a record of every write, for the crash tests).
+//! `LVMSIM_WRITE_LOG=FILE` (a record of every write, for the crash tests),
+//! `TZ` (as for lvm2: the zone times are shown in, selection dates read in
+//! and backup files written in; UTC under `LVMSIM_DETERMINISTIC=1`).
 
 mod args;
 
@@ -28,6 +30,11 @@ use lvmsim::{ids, lv, pv, snapshot, vg};
 use std::io::Write;
 use std::path::PathBuf;
 
+/// The local zone, as lvm2 takes it from `TZ` (unset: the system's).
+fn local_zone() -> lvmsim::localtime::Zone {
+    lvmsim::localtime::Zone::from_tz(std::env::var("TZ").ok().as_deref())
+}
+
 /// The surroundings the environment asks for.
 fn context(scan_all: bool) -> Context {
     let var = |k: &str| std::env::var(k).ok();
@@ -37,6 +44,10 @@ fn context(scan_all: bool) -> Context {
         Context::new()
     };
     ctx.scan_all = scan_all;
+    // Deterministic runs write the same bytes on any machine: UTC.
+    if !ctx.deterministic {
+        ctx.zone = local_zone();
+    }
     ctx.hostname = var("LVMSIM_HOSTNAME");
     ctx.uname = var("LVMSIM_UNAME");
     ctx.header_time = var("LVMSIM_TIME").and_then(|t| t.parse().ok());
@@ -138,6 +149,8 @@ fn report_options(a: &args::ReportArgs) -> Result<report::Options> {
         open: Vec::new(),
         loaded: None,
         suspended: Vec::new(),
+        zone: local_zone(),
+        history: a.history,
     })
 }
 
@@ -362,6 +375,14 @@ fn run(cli: &Cli) -> Result<i32> {
                 Cmd::Vgs(_) => report::Kind::Vg,
                 _ => report::Kind::Lv,
             };
+            if a.history && kind != report::Kind::Lv {
+                let name = if kind == report::Kind::Pv {
+                    "pvs"
+                } else {
+                    "vgs"
+                };
+                return refuse_history(name, &mut err);
+            }
             let mut opts = report_options(a)?;
             if let Some(s) = &live {
                 opts.loaded = Some(lvmsim::kernel::loaded_lvs(s));
@@ -369,16 +390,6 @@ fn run(cli: &Cli) -> Result<i32> {
                 opts.open = lvmsim::kernel::open_lvs(s);
             }
             let sys = scan(&mut err)?;
-            if a.history {
-                for v in sys.vgs.iter().filter(|v| !v.vg.historical_lvs.is_empty()) {
-                    writeln!(
-                        err,
-                        "  lvmsim: VG {} records {} historical LV(s); they are not reported.",
-                        v.vg.name,
-                        v.vg.historical_lvs.len()
-                    )?;
-                }
-            }
             let r = report::report(&sys, kind, &opts)?;
             if let Some(h) = r.stderr_text() {
                 err.write_all(h.as_bytes())?;
@@ -399,6 +410,9 @@ fn run(cli: &Cli) -> Result<i32> {
                 Cmd::Vgdisplay(_) => display::Command::Vg,
                 _ => display::Command::Lv,
             };
+            if a.report.history && cmd != display::Command::Lv {
+                return refuse_history(cmd.name(), &mut err);
+            }
             // lvm2's words for a unit it does not know, here.
             if let Some(u) = &a.report.units {
                 if units::Units::parse(u).is_err() {
@@ -1103,6 +1117,18 @@ fn processes_vgs(cmd: &Cmd) -> bool {
             | Cmd::Vgrename(_)
             | Cmd::Lvchange(_)
     )
+}
+
+/// lvm2's option parser on `-H`/`--history`, which only lvs and lvdisplay
+/// take: its line naming the option as written, then the usage error.
+fn refuse_history(name: &str, err: &mut dyn Write) -> Result<i32> {
+    let what = if std::env::args().any(|a| a == "--history") {
+        "unrecognized option '--history'"
+    } else {
+        "invalid option -- 'H'"
+    };
+    writeln!(err, "{name}: {what}")?;
+    Err(usage("Error during parsing of command line."))
 }
 
 /// An error as lvm2 prints it for this command.

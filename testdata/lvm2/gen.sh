@@ -46,7 +46,7 @@ drop_noise() {
 
 SCENARIOS=(single twopv-striped mdacopies fragmented ring-wrap snapshot-meta
 	snapshot-merging empty-pv units names display display-attrs display-novg fields
-	thin-restore evidence-missing evid-times)
+	thin-restore evidence-missing evid-times evid2-hist)
 
 LOOPS=()   # loop devices attached by this process
 OUT=       # OUTDIR/<scenario> of the running scenario
@@ -1081,6 +1081,163 @@ record_evid_times() {
 		rec "lvs-time-${tz//\//-}.txt" env TZ="$tz" lvs -a -o $f
 		rec "lvs-history-${tz//\//-}.txt" env TZ="$tz" lvs -H -o lv_name,lv_time,lv_time_removed
 		rec "lvdisplay-${tz//\//-}.txt" env TZ="$tz" lvdisplay vg_t/summer vg_t/winter
+	done
+}
+
+# evid2-hist: historical LVs (lvs -H). A thin VG written by vgcfgrestore (lvm2 makes thin
+# LVs only with activation): pool, a chain base <- s1 <- s2 <- s3 of thin snapshots, sb
+# a second snapshot of base, other unrelated. Then lvremove with
+# metadata/record_lvs_history=1 (works without activation: the pool only gets a queued
+# delete message): s1 (middle: kept as -s1), base (root: -base), s3 (a leaf: recorded and
+# dropped at once, as it has no descendant), other (no relative: not recorded). The
+# removal times are then set to fixed instants through vgcfgbackup + vgcfgrestore, so
+# that the goldens in several TZ values and the date selections are reproducible.
+EVID2_TZS=(America/New_York Asia/Kolkata)
+evid2_hist_vg() { # PVUUID DEVICE: the VG text
+	local n
+	printf 'vg_hist {\nid = "%s"\nseqno = 1\nformat = "lvm2"\nstatus = ["RESIZEABLE", "READ", "WRITE"]\n' "$(new_uuid)"
+	printf 'flags = []\nextent_size = 2048\nmax_lv = 0\nmax_pv = 0\nmetadata_copies = 0\n'
+	printf 'physical_volumes {\npv0 {\nid = "%s"\ndevice = "%s"\nstatus = ["ALLOCATABLE"]\n' "$1" "$2"
+	printf 'flags = []\ndev_size = 131072\npe_start = 2048\npe_count = 63\n}\n}\nlogical_volumes {\n'
+	printf 'pool {\nid = "%s"\nstatus = ["READ", "WRITE", "VISIBLE"]\nflags = []\n' "$(new_uuid)"
+	printf 'creation_time = 1704110400\ncreation_host = "evidence-box"\nsegment_count = 1\n'
+	printf 'segment1 {\nstart_extent = 0\nextent_count = 16\ntype = "thin-pool"\nmetadata = "pool_tmeta"\n'
+	printf 'pool = "pool_tdata"\ntransaction_id = 6\nchunk_size = 128\ndiscards = "passdown"\nzero_new_blocks = 1\n}\n}\n'
+	# name device_id creation_time origin
+	while read -r n id t o; do
+		printf '%s {\nid = "%s"\nstatus = ["READ", "WRITE", "VISIBLE"]\nflags = []\n' "$n" "$(new_uuid)"
+		printf 'creation_time = %s\ncreation_host = "evidence-box"\nsegment_count = 1\n' "$t"
+		printf 'segment1 {\nstart_extent = 0\nextent_count = 4\ntype = "thin"\nthin_pool = "pool"\n'
+		printf 'transaction_id = %s\ndevice_id = %s\n' "$((id - 1))" "$id"
+		[ "$o" = - ] || printf 'origin = "%s"\n' "$o"
+		printf '}\n}\n'
+	done <<-EOF
+		base 1 1704110400 -
+		s1 2 1711846800 base
+		s2 3 1719835200 s1
+		s3 4 1719921600 s2
+		other 5 1720000000 -
+		sb 6 1730000000 base
+	EOF
+	# name first_pe extents
+	while read -r n pe c; do
+		printf '%s {\nid = "%s"\nstatus = ["READ", "WRITE"]\nflags = []\n' "$n" "$(new_uuid)"
+		printf 'creation_time = 1704110400\ncreation_host = "evidence-box"\nsegment_count = 1\n'
+		printf 'segment1 {\nstart_extent = 0\nextent_count = %s\ntype = "striped"\nstripe_count = 1\n' "$c"
+		printf 'stripes = [\n"pv0", %s\n]\n}\n}\n' "$pe"
+	done <<-EOF
+		lvol0_pmspare 0 4
+		pool_tmeta 20 4
+		pool_tdata 4 16
+	EOF
+	printf '}\n}\ncontents = "Text Format Volume Group"\nversion = 1\ndescription = ""\n'
+	printf 'creation_host = "evidence-box"\ncreation_time = 1730000000\n'
+}
+# evid2_run_failing CMD...: a step lvm2 carries out but ends with a failure status (lvremove
+# of a thin LV commits the metadata, then cannot activate the pool to send the message).
+evid2_run_failing() {
+	printf '$ %s\n' "$*" >>"$OUT/setup.log"
+	local rc=0
+	(cd "$WORKDIR" && "$@") >"$WORKDIR/step" 2>&1 || rc=$?
+	drop_noise "$WORKDIR/step" >>"$OUT/setup.log"
+	printf '# exit %s\n' "$rc" >>"$OUT/setup.log"
+}
+scenario_evid2_hist() {
+	local uuid h='--config metadata/record_lvs_history=1'
+	mkpv a 64
+	run pvcreate "$(dev a)"
+	uuid=$(pvs --noheadings -o pv_uuid "$(dev a)" 2>/dev/null | tr -d ' ')
+	evid2_hist_vg "$uuid" "$(dev a)" >"$WORKDIR/hist.vg"
+	cp "$WORKDIR/hist.vg" "$OUT/restore-input.vg"
+	run vgcfgrestore --force -f hist.vg vg_hist
+	# shellcheck disable=SC2086
+	{
+		evid2_run_failing lvremove -y $h vg_hist/s1
+		evid2_run_failing lvremove -y $h vg_hist/base
+		evid2_run_failing lvremove -y $h vg_hist/s3
+		evid2_run_failing lvremove -y $h vg_hist/other
+	}
+	run vgcfgbackup -f removed.vg vg_hist
+	awk '
+		/^\t\t[a-z0-9]+ \{$/ { lv = $1 }
+		lv == "s1" && $1 == "removal_time" { print "\t\t\tremoval_time = 1719900000"; next }
+		lv == "base" && $1 == "removal_time" { print "\t\t\tremoval_time = 1711850400"; next }
+		{ print }' "$WORKDIR/removed.vg" >"$WORKDIR/fixed.vg"
+	cp "$WORKDIR/fixed.vg" "$OUT/restore-fixed.vg"
+	run vgcfgrestore --force -f fixed.vg vg_hist
+	record vg_hist
+	record_evid2_hist
+	check "two historical LVs" test \
+		"$(jqget lvs-hist-rel.json '[.report[0].lv[] | select(.lv_historical != "") | .lv_name] | join(",")')" = "-base,-s1"
+	check "fixed removal times" grep -q 'removal_time = 1719900000' "$OUT/vgcfgbackup.txt"
+}
+
+# record_evid2_hist: the goldens of evid2-hist: lvs with and without -H, the history
+# fields, every LV field of historical LVs, lvdisplay -H, selections, and the same in other
+# zones (times, date selections, vgcfgbackup's comments).
+# evid2_rec FILE CMD...: rec, its stderr also without the DM_ABSENT lines (lvdisplay of a
+# thin pool asks device-mapper for the pool's state even with activation off).
+evid2_rec() {
+	rec "$@"
+	drop_noise "$OUT/$1.err" >"$WORKDIR/err.clean"
+	mv "$WORKDIR/err.clean" "$OUT/$1.err"
+}
+
+# shellcheck disable=SC2086
+record_evid2_hist() {
+	local tz z all rel=lv_name,lv_attr,origin,lv_ancestors,lv_full_ancestors,lv_descendants,lv_full_descendants,lv_time,lv_time_removed,lv_historical
+	local j='--reportformat json --units b --nosuffix'
+	rec lvs-H.txt lvs -H
+	rec lvs-H-a.txt lvs -H -a
+	rec lvs-history-long.txt lvs --history
+	rec lvs-H-default.json lvs -H -a --reportformat json
+	rec lvs-hist-rel.txt lvs -H -a -o $rel
+	rec lvs-hist-rel.json lvs -H -a --reportformat json -o $rel
+	rec lvs-nohist-rel.txt lvs -a -o $rel
+	# lv_all but lv_modules: lvm2 2.03.16 dies of SIGSEGV computing lv_modules of a
+	# historical LV (its one segment has no type operations).
+	all=$(lvs -a $j -o lv_all vg_hist 2>/dev/null |
+		jq -r '.report[0].lv[0] | keys_unsorted | map(select(. != "lv_modules")) | join(",")')
+	rec lvs-H-all.json lvs -H $j -o $all,vg_name
+	rec lvs-H-modules.txt lvs -H -o lv_name,lv_modules vg_hist/s2
+	rec lvs-H-segs.txt lvs -H --segments
+	rec lvs-H-seg-all.json lvs -H $j --segments -o seg_all,lv_name
+	rec lvs-H-sel-hist.txt lvs -H -S lv_historical=1
+	rec lvs-sel-hist.txt lvs -S lv_historical=1
+	rec lvs-H-sel-nothist.txt lvs -H -S lv_historical=0
+	rec lvs-H-named.txt lvs -H vg_hist/-s1 vg_hist/s2
+	rec lvs-named-nohist.txt lvs vg_hist/-s1
+	rec lvs-H-vg.txt lvs -H vg_hist
+	rec lvs-H-sort-removed.txt lvs -H -O lv_time_removed -o lv_name,lv_time_removed
+	rec lvs-H-noheadings-sep.txt lvs -H --noheadings --separator : -o lv_name,lv_uuid,lv_attr,lv_size
+	rec vgs.txt vgs
+	rec vgdisplay.txt vgdisplay vg_hist
+	evid2_rec lvdisplay-H.txt lvdisplay -H
+	evid2_rec lvdisplay-H-named.txt lvdisplay -H vg_hist/-s1
+	evid2_rec lvdisplay.txt lvdisplay
+	evid2_rec lvdisplay-H-c.txt lvdisplay -H -c
+	# Only lvs and lvdisplay take -H/--history; lvm2's option parser refuses it elsewhere.
+	rec vgs-H.txt vgs -H
+	rec pvs-history.txt pvs --history
+	evid2_rec vgdisplay-H.txt vgdisplay -H
+	evid2_rec pvdisplay-history.txt pvdisplay --history
+	# Date selections (no spaces: commands.txt is split on them): a whole local day, the
+	# instants before and after it, and an explicit offset.
+	for tz in UTC "${EVID2_TZS[@]}"; do
+		z=${tz//\//-}
+		rec "lvs-H-times-$z.txt" env TZ="$tz" lvs -H -a -o lv_name,lv_time,lv_time_removed
+		evid2_rec "lvdisplay-H-$z.txt" env TZ="$tz" lvdisplay -H vg_hist/-s1 vg_hist/s2
+		rec "lvs-sel-day-$z.txt" env TZ="$tz" lvs -H -o lv_name,lv_time -S lv_time=2024-03-31
+		rec "lvs-sel-lt-$z.txt" env TZ="$tz" lvs -H -o lv_name,lv_time -S 'lv_time<2024-03-31'
+		rec "lvs-sel-gt-$z.txt" env TZ="$tz" lvs -H -o lv_name,lv_time -S 'lv_time>2024-03-31'
+		rec "lvs-sel-ge-$z.txt" env TZ="$tz" lvs -H -o lv_name,lv_time -S 'lv_time>=2024-10-27'
+		rec "lvs-sel-month-$z.txt" env TZ="$tz" lvs -H -o lv_name,lv_time -S lv_time=2024-07
+		rec "lvs-sel-offset-$z.txt" env TZ="$tz" lvs -H -o lv_name,lv_time -S lv_time=2024-03-31+05:30
+		rec "lvs-sel-removed-$z.txt" env TZ="$tz" lvs -H -o lv_name,lv_time_removed -S lv_time_removed=2024-03-31
+		rec "lvs-sel-removed-since-$z.txt" env TZ="$tz" lvs -H -o lv_name,lv_time_removed -S 'lv_time_removed>=2024-07-02'
+		rm -f "$WORKDIR/tz.vg"
+		rec "vgcfgbackup-$z-cmd.txt" env TZ="$tz" vgcfgbackup -f tz.vg vg_hist
+		cp "$WORKDIR/tz.vg" "$OUT/vgcfgbackup-$z.txt"
 	done
 }
 

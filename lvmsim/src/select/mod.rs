@@ -443,12 +443,22 @@ pub fn catalogue_field(name: &str) -> Option<FieldRef> {
     })
 }
 
-/// Parses selection `text`; `resolve` names a field (lvm2's rules for
-/// prefixes are the caller's). `Ok(None)`: select everything (empty, or
-/// `all`).
+/// Parses selection `text`, its dates read in UTC; `resolve` names a
+/// field (lvm2's rules for prefixes are the caller's). `Ok(None)`: select
+/// everything (empty, or `all`).
 pub fn parse(
     text: &str,
     resolve: &dyn Fn(&str) -> Option<FieldRef>,
+) -> Result<Option<Selection>, SelectError> {
+    parse_in(text, resolve, &crate::localtime::Zone::utc())
+}
+
+/// [`parse`], with dates and times read as the wall clock of `zone` (as
+/// lvm2 reads them in its local zone) unless they carry an offset.
+pub fn parse_in(
+    text: &str,
+    resolve: &dyn Fn(&str) -> Option<FieldRef>,
+    zone: &crate::localtime::Zone,
 ) -> Result<Option<Selection>, SelectError> {
     if text.is_empty() || text.eq_ignore_ascii_case("all") {
         return Ok(None);
@@ -456,6 +466,7 @@ pub fn parse(
     let mut p = P {
         s: text.as_bytes(),
         resolve,
+        zone,
         log: String::new(),
         depth: 0,
     };
@@ -498,6 +509,7 @@ const SLS: u8 = 128;
 struct P<'a> {
     s: &'a [u8],
     resolve: &'a dyn Fn(&str) -> Option<FieldRef>,
+    zone: &'a crate::localtime::Zone,
     log: String,
     depth: usize,
 }
@@ -1083,10 +1095,12 @@ impl P<'_> {
             ));
             return None;
         }
-        match parse_date(&w) {
-            Ok((t1, t2)) => Some((t1, Some(t2), next)),
+        match parse_date(&w, self.zone) {
+            Ok((t1, t2)) => Some((t1, t2, next)),
             Err(m) => {
-                self.err(m);
+                if let Some(m) = m {
+                    self.err(m);
+                }
                 None
             }
         }
@@ -1130,16 +1144,6 @@ fn unit_factor(c: u8) -> Option<u64> {
     })
 }
 
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
-}
-
 fn days_in_month(m: i64, y: i64) -> i64 {
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     match m {
@@ -1150,91 +1154,250 @@ fn days_in_month(m: i64, y: i64) -> i64 {
     }
 }
 
-/// A date `YYYY`, `YYYY-MM`, `YYYY-MM-DD` (or `YYYYMM`, `YYYYMMDD`), with an
-/// optional time of day `hh[:mm[:ss]]` (or `hhmm`, `hhmmss`) after spaces,
-/// as the range of seconds it covers, in UTC.
-fn parse_date(w: &str) -> Result<(i64, i64), &'static str> {
+/// The spans lvm2 gives a date or time written to the day, hour...:
+/// a selection `=` matches the whole span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Span {
+    /// Down to the second: one instant.
+    Exact,
+    Second,
+    Minute,
+    Hour,
+    Day,
+    Month,
+    Year,
+}
+
+/// The digits at `at` as C's `strtol` reads them (saturating), and
+/// where they end (`at` itself when there are none).
+fn digits_at(s: &[u8], at: usize) -> (i64, usize) {
+    let mut p = at;
+    let mut n: i64 = 0;
+    while let Some(c) = s.get(p).filter(|c| c.is_ascii_digit()) {
+        n = n.saturating_mul(10).saturating_add(i64::from(c - b'0'));
+        p += 1;
+    }
+    (n, p)
+}
+
+fn skip_spaces(s: &[u8], mut p: usize) -> usize {
+    while s.get(p).is_some_and(u8::is_ascii_whitespace) {
+        p += 1;
+    }
+    p
+}
+
+fn is_digit_at(s: &[u8], p: usize) -> bool {
+    s.get(p).is_some_and(u8::is_ascii_digit)
+}
+
+/// Up to three numbers joined by `delim` (`2024-07-01`, `10:00`), read as
+/// lvm2 reads them: the numbers (-1 when absent), where they end, and the
+/// length the text would have written in full (`YYYY-MM-DD` counts 10
+/// however many digits each part had).
+fn three_parts(s: &[u8], at: usize, delim: u8, widths: [i64; 3]) -> ([i64; 3], usize, i64) {
+    let mut n = [-1i64; 3];
+    let (v, mut end) = digits_at(s, at);
+    n[0] = v;
+    let mut len: i64 = 0;
+    if s.get(end) == Some(&delim) {
+        len += widths[0] - (end - at) as i64;
+        let p = end + 1;
+        if is_digit_at(s, p) {
+            let (v, e) = digits_at(s, p);
+            n[1] = v;
+            len += widths[1] - (e - p) as i64;
+            end = e;
+            if s.get(end) == Some(&delim) {
+                let p = end + 1;
+                let (v, e) = digits_at(s, p);
+                n[2] = v;
+                len += widths[2] - (e - p) as i64;
+                end = e;
+            }
+        }
+    }
+    (n, end, len + (end - at) as i64)
+}
+
+/// A selection's date and time, `date [time] [zone]` as lvm2 writes them:
+/// `YYYY-MM-DD`, `YYYY-MM`, `YYYY` (or `YYYYMMDD`, `YYYYMM`), a time
+/// `hh:mm:ss`, `hh:mm`, `hh` (or `hhmmss`, `hhmm`) and an offset `+hh:mm`,
+/// `-hhmm`, `+hh`. The time is the wall clock of `zone` unless an offset
+/// is given. The result is the first second and, unless the time was
+/// given to the second, the last second of the span it names, with
+/// lvm2's reckoning of that span (C's `mktime` of the next day, month or
+/// year; a day that is the last of its month, or any day of January,
+/// spans to the same day of the next month). `Err(Some(line))`: lvm2's
+/// message; `Err(None)`: a refusal it gives no reason for.
+fn parse_date(
+    w: &str,
+    zone: &crate::localtime::Zone,
+) -> Result<(i64, Option<i64>), Option<&'static str>> {
     const BAD: &str = "Incorrect date format.";
     const BAD_TIME: &str = "Incorrect time format.";
-    let w = w.trim();
-    let (date, time) = match w.split_once(' ') {
-        Some((d, t)) => (d, Some(t.trim())),
-        None => (w, None),
-    };
-    let num = |s: &str, bad: &'static str| -> Result<i64, &'static str> {
-        if s.is_empty() || s.len() > 9 || !s.bytes().all(|b| b.is_ascii_digit()) {
-            Err(bad)
-        } else {
-            s.parse().map_err(|_| bad)
-        }
-    };
-    let parts: Vec<&str> = date.split('-').collect();
-    let (y, m, d, span) = match parts.as_slice() {
-        [a] => match a.len() {
-            4 => (num(a, BAD)?, 1, 1, 'y'),
-            6 => {
-                let n = num(a, BAD)?;
-                (n / 100, n % 100, 1, 'm')
+    let s = w.as_bytes();
+    if !is_digit_at(s, 0) {
+        return Err(None);
+    }
+    let ([mut y, mut m, mut d], end, len) = three_parts(s, 0, b'-', [4, 2, 2]);
+    let mut span = Span::Exact;
+    if d == -1 {
+        match (m, len) {
+            (-1, 4) => {
+                span = Span::Year;
+                (m, d) = (1, 1);
             }
-            8 => {
-                let n = num(a, BAD)?;
-                (n / 10000, (n / 100) % 100, n % 100, 'd')
+            (-1, 6) => {
+                span = Span::Month;
+                (y, m, d) = (y / 100, y % 100, 1);
             }
-            _ => return Err(BAD),
-        },
-        [a, b] if a.len() + b.len() == 6 => (num(a, BAD)?, num(b, BAD)?, 1, 'm'),
-        [a, b, c] if a.len() + b.len() + c.len() == 8 => {
-            (num(a, BAD)?, num(b, BAD)?, num(c, BAD)?, 'd')
+            (-1, 8) => {
+                span = Span::Day;
+                (y, m, d) = (y / 10_000, y / 100 % 100, y % 100);
+            }
+            (-1, _) => return Err(Some(BAD)),
+            (_, 7) => {
+                span = Span::Month;
+                d = 1;
+            }
+            _ => return Err(Some(BAD)),
         }
-        _ => return Err(BAD),
-    };
+    }
     if !(1..=12).contains(&m) {
-        return Err("Specified month out of range.");
+        return Err(Some("Specified month out of range."));
     }
     if d < 1 || d > days_in_month(m, y) {
-        return Err("Specified day out of range.");
+        return Err(Some("Specified day out of range."));
     }
-    let day = days_from_civil(y, m, d) * 86400;
-    let Some(time) = time.filter(|t| !t.is_empty()) else {
-        let end_day = match span {
-            'y' => days_from_civil(y + 1, 1, 1),
-            'm' if m == 12 => days_from_civil(y + 1, 1, 1),
-            'm' => days_from_civil(y, m + 1, 1),
-            _ => days_from_civil(y, m, d) + 1,
-        };
-        return Ok((day, end_day * 86400 - 1));
-    };
-    let tparts: Vec<&str> = time.split(':').collect();
-    let (h, mi, sec, len) = match tparts.as_slice() {
-        [a] => match a.len() {
-            2 => (num(a, BAD_TIME)?, 0, 0, 3600),
-            4 => {
-                let n = num(a, BAD_TIME)?;
-                (n / 100, n % 100, 0, 60)
+    if span == Span::Exact {
+        span = Span::Day;
+    }
+    let mut p = skip_spaces(s, end);
+    let (mut h, mut mi, mut sec) = (0, 0, 0);
+    if is_digit_at(s, p) {
+        let ([a, b, c], end, len) = three_parts(s, p, b':', [2, 2, 2]);
+        let mut t = Span::Exact;
+        (h, mi, sec) = (a, b, c);
+        if c == -1 {
+            match (b, len) {
+                (-1, 2) => {
+                    t = Span::Hour;
+                    (mi, sec) = (0, 0);
+                }
+                (-1, 4) => {
+                    t = Span::Minute;
+                    (h, mi, sec) = (a / 100, a % 100, 0);
+                }
+                (-1, 6) => {
+                    t = Span::Second;
+                    (h, mi, sec) = (a / 10_000, a / 100 % 100, a % 100);
+                }
+                (-1, _) => return Err(Some(BAD_TIME)),
+                (_, 5) => {
+                    t = Span::Minute;
+                    sec = 0;
+                }
+                _ => return Err(Some(BAD_TIME)),
             }
-            6 => {
-                let n = num(a, BAD_TIME)?;
-                (n / 10000, (n / 100) % 100, n % 100, 1)
-            }
-            _ => return Err(BAD_TIME),
-        },
-        [a, b] if a.len() + b.len() == 4 => (num(a, BAD_TIME)?, num(b, BAD_TIME)?, 0, 60),
-        [a, b, c] if a.len() + b.len() + c.len() == 6 => {
-            (num(a, BAD_TIME)?, num(b, BAD_TIME)?, num(c, BAD_TIME)?, 1)
         }
-        _ => return Err(BAD_TIME),
+        if !(0..=23).contains(&h) {
+            return Err(Some("Specified hours out of range."));
+        }
+        if !(0..=60).contains(&mi) {
+            return Err(Some("Specified minutes out of range."));
+        }
+        if !(0..=60).contains(&sec) {
+            return Err(Some("Specified seconds out of range."));
+        }
+        if span != Span::Day {
+            return Err(Some("Full date specification needed."));
+        }
+        span = t;
+        p = skip_spaces(s, end);
+    }
+    let offset = match s.get(p) {
+        Some(&c @ (b'+' | b'-')) => {
+            let sign = if c == b'-' { -1 } else { 1 };
+            let at = p + 1;
+            let (a, end) = digits_at(s, at);
+            let (hh, mm, end) = if s.get(end) == Some(&b':') {
+                let (b, e) = digits_at(s, end + 1);
+                if e == end + 1 {
+                    return Err(None);
+                }
+                (a, b, e)
+            } else {
+                match end - at {
+                    2 => (a, 0, end),
+                    4 => (a / 100, a % 100, end),
+                    _ => return Err(None),
+                }
+            };
+            if !(0..=60).contains(&mm) || !(0..=14).contains(&hh) {
+                return Err(None);
+            }
+            p = skip_spaces(s, end);
+            Some(sign * (hh * 3600 + mm * 60))
+        }
+        Some(c) if c.is_ascii_digit() => return Err(None),
+        _ => None,
     };
-    if h > 23 {
-        return Err("Specified hours out of range.");
+    if p < s.len() {
+        return Err(None);
     }
-    if mi > 60 {
-        return Err("Specified minutes out of range.");
+    // The end of the span as lvm2 reckons it: the next second, minute...
+    // falling through to the next larger unit at the top of each range,
+    // without resetting the smaller ones.
+    let mon0 = m - 1;
+    let (mut uy, mut um, mut ud, mut uh, mut umi, mut us) = (y, mon0, d, h, mi, sec);
+    let mut level = span;
+    loop {
+        match level {
+            Span::Exact => break,
+            Span::Second if us < 59 => us += 1,
+            Span::Minute if umi < 59 => umi += 1,
+            Span::Hour if uh < 23 => uh += 1,
+            // lvm2 looks up the month before (by its 0-based number) with
+            // a year counted from 1900: March takes 29 days in a leap
+            // year, January finds no day count.
+            Span::Day if ud < lvm2_day_limit(um, uy - 1900) => ud += 1,
+            Span::Month if um < 11 => um += 1,
+            Span::Year => uy += 1,
+            _ => {
+                level = match level {
+                    Span::Second => Span::Minute,
+                    Span::Minute => Span::Hour,
+                    Span::Hour => Span::Day,
+                    Span::Day => Span::Month,
+                    _ => Span::Year,
+                };
+                continue;
+            }
+        }
+        break;
     }
-    if sec > 60 {
-        return Err("Specified seconds out of range.");
+    let mut t1 = zone.mktime(y, mon0, d, h, mi, sec);
+    let mut t2 = zone.mktime(uy, um, ud, uh, umi, us) - 1;
+    if let Some(o) = offset {
+        let shift = o - i64::from(zone.offset_at(t1));
+        t1 -= shift;
+        t2 -= shift;
     }
-    let start = day + h * 3600 + mi * 60 + sec;
-    Ok((start, start + len - 1))
+    Ok((t1, (span != Span::Exact).then_some(t2)))
+}
+
+/// The day count lvm2 compares a day with when it ends a day's span: that
+/// of the month before `mon0` (0-based), 29 for March of a leap year
+/// (`year` counted from 1900), none (0) for January.
+fn lvm2_day_limit(mon0: i64, year: i64) -> i64 {
+    if mon0 == 0 {
+        return 0;
+    }
+    if mon0 == 2 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0) {
+        return 29;
+    }
+    days_in_month(mon0, 2001)
 }
 
 /// What lvm2 prints before a refused operator: the selection help.

@@ -536,10 +536,12 @@ pub fn replay(s: &Scenario) -> (usize, Vec<String>) {
             if let Some(i) = words.iter().position(|w| w == "-f") {
                 let f = &words[i + 1];
                 let ours = std::fs::read_to_string(s.work.path().join(f)).unwrap_or_default();
-                let theirs = std::fs::read_to_string(s.golden.join("vgcfgbackup.txt")).unwrap();
+                // `X-cmd.txt` holds the command's output, `X.txt` the file.
+                let file = golden.replace("-cmd.txt", ".txt");
+                let theirs = std::fs::read_to_string(s.golden.join(&file)).unwrap();
                 if backup_body(&ours) != backup_body(&theirs) {
                     failures.push(format!(
-                        "{}/vgcfgbackup.txt: backup text differs at {}",
+                        "{}/{file}: backup text differs at {}",
                         s.name,
                         first_diff(
                             &backup_body(&theirs).join("\n"),
