@@ -169,3 +169,54 @@ fn survey_lists_both_removed_thin_lvs_and_the_id_given_again() {
     );
     let _ = common::repo();
 }
+
+#[test]
+fn history_shows_thin_ids_and_pool_transactions_as_lvm2_recorded_them() {
+    let s = load_kernel(SCENARIO);
+    let o = s.lvmsim().args(["history", "--json"]).run();
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let changes: Vec<&Value> = v["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["changes"].as_array().unwrap())
+        .collect();
+    let of =
+        |t: &str| -> Vec<&Value> { changes.iter().copied().filter(|c| c["type"] == t).collect() };
+    // Thin LVs are lv_created / lv_removed with a `thin` object.
+    let thin = |t: &str| -> Vec<(&str, u64)> {
+        of(t)
+            .iter()
+            .filter(|c| !c["thin"].is_null())
+            .map(|c| {
+                (
+                    c["lv"].as_str().unwrap(),
+                    c["thin"]["thin_id"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let (created, removed) = (thin("lv_created"), thin("lv_removed"));
+    // The kernel's lvs (ThId, TransId) of the LVs still there at the end.
+    let lvs = std::fs::read_to_string(s.golden.join("023.stdout")).unwrap();
+    let col = |lv: &str, n: usize| -> u64 {
+        let l = lvs
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{lv} ")))
+            .unwrap();
+        l.split_whitespace().nth(n).unwrap().parse().unwrap()
+    };
+    assert!(created.contains(&("keep", col("keep", 6))), "{created:?}");
+    assert!(created.contains(&("late", col("late", 6))), "{created:?}");
+    // lost held the id late has now; held's id was not given again.
+    assert_eq!(created.iter().filter(|c| c.1 == col("late", 6)).count(), 2);
+    assert_eq!(
+        removed.iter().map(|r| r.0).collect::<Vec<_>>(),
+        ["lost", "held"]
+    );
+    // One transaction per thin create or delete; the last is the pool's.
+    let tx = of("pool_transaction");
+    assert_eq!(tx.len(), created.len() + removed.len());
+    assert_eq!(tx.last().unwrap()["to"].as_u64().unwrap(), col("pool", 6));
+}
