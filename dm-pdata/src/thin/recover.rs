@@ -145,14 +145,15 @@ pub fn scan<R: ReadAt>(dev: &MetadataDev<R>, live: &ThinMetadata) -> Scan {
                 let vals: Vec<u64> = (0..n.keys.len())
                     .filter_map(|i| n.value(i).map(LittleEndian::read_u64))
                     .collect();
-                let looks_top = !vals.is_empty()
-                    && vals
-                        .iter()
-                        .all(|&v| v > 0 && v < nr && btree::read_node(dev, v, 8).is_ok());
-                if !looks_top {
+                // Every value a block of the device; the ones that still
+                // hold such a node are kept (the others were reused).
+                if vals.is_empty() || !vals.iter().all(|&v| v > 0 && v < nr) {
                     continue;
                 }
                 for (k, v) in n.keys.iter().zip(vals) {
+                    if btree::read_node(dev, v, 8).is_err() {
+                        continue;
+                    }
                     let e = s.roots.entry(*k).or_default();
                     if !e.iter().any(|&(_, r)| r == v) {
                         e.push((b, v));
