@@ -15,7 +15,7 @@ work=$(mktemp -d /tmp/lvmsim-thin.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 # scenario  VG/POOL
 checked=0
-for entry in "thin-pool vg/pool"; do
+for entry in "thin-pool vg/pool" "thin-recover vg/pool"; do
   set -- $entry
   scen=$1 pool=$2
   zstd -q -d --sparse "kernel/$scen/pv1.img.zst" -o "$work/pv1.img"

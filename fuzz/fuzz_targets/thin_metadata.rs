@@ -1,5 +1,6 @@
 //! A thin pool's metadata device: superblock, device details, mapping trees,
-//! both space maps (usage and reference counts) and the thin_dump XML. The
+//! both space maps (usage and reference counts), the thin_dump XML and the
+//! recovery of removed devices (scan of every block, tolerant walks). The
 //! first byte chooses whether checksums and self-locations are stamped
 //! first (bit 0: checksums, bit 1: block numbers), so mutations reach the
 //! structures behind them; the rest is the device, whole 4 KiB blocks.
@@ -13,6 +14,7 @@ use dm_pdata::pdata::checksum::{
 use dm_pdata::pdata::space_map::{self, SmKind};
 use dm_pdata::thin::dump::write_xml;
 use dm_pdata::thin::metadata::{PoolUsage, ThinMetadata};
+use dm_pdata::thin::recover;
 use libfuzzer_sys::fuzz_target;
 
 /// Stamps every block: the metadata space map's index block (named by the
@@ -79,5 +81,21 @@ fuzz_target!(|data: &[u8]| {
     let mut out = Vec::new();
     if write_xml(&md, &meta, &mut out).is_ok() {
         assert!(out.ends_with(b"</superblock>\n"));
+    }
+    // Recovery of removed devices: the scan and the tolerant walks.
+    let scan = recover::scan(&md, &meta);
+    if let Ok(maps) = recover::LiveMaps::load(&md, &sb) {
+        for id in recover::removed_ids(&md, &meta, &scan).into_iter().take(4) {
+            for r in recover::recover(&md, &meta, &maps, &scan, id) {
+                assert!(r
+                    .mappings
+                    .windows(2)
+                    .all(|w| w[0].mapping.virt < w[1].mapping.virt));
+                assert!(r
+                    .mappings
+                    .iter()
+                    .all(|m| m.mapping.value.block < meta.nr_data_blocks()));
+            }
+        }
     }
 });

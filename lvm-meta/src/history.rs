@@ -640,6 +640,95 @@ pub enum Change {
         /// The origin.
         origin: String,
     },
+    /// A thin LV appeared (reported instead of [`Change::LvCreated`]).
+    ThinCreated {
+        /// Name.
+        name: String,
+        /// Its thin device.
+        thin: ThinInfo,
+        /// Virtual size in extents.
+        extents: u64,
+    },
+    /// A thin LV disappeared (reported instead of [`Change::LvRemoved`]).
+    ThinRemoved {
+        /// Name.
+        name: String,
+        /// Its thin device.
+        thin: ThinInfo,
+    },
+    /// A thin pool's `transaction_id` changed: every change of its thin
+    /// devices (create, snapshot, delete) is one kernel transaction.
+    PoolTransaction {
+        /// The pool.
+        pool: String,
+        /// Old value.
+        from: u64,
+        /// New value.
+        to: u64,
+    },
+}
+
+/// A thin LV's device in its pool, as a `thin` segment names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThinInfo {
+    /// The pool LV.
+    pub pool: String,
+    /// `device_id`: the thin id in the pool's metadata.
+    pub device_id: u64,
+    /// `transaction_id`: the pool's transaction that created it.
+    pub transaction_id: u64,
+    /// `origin`: the thin LV it is a snapshot of.
+    pub origin: Option<String>,
+}
+
+struct SegNodes<'a>(&'a [crate::text::Node]);
+
+impl crate::text::Lookup for SegNodes<'_> {
+    fn nodes(&self) -> &[crate::text::Node] {
+        self.0
+    }
+}
+
+fn unknown_keys<'a>(vg: &'a Vg, lv: usize, type_name: &str) -> Option<SegNodes<'a>> {
+    let [s] = vg.lvs.get(lv)?.segments.as_slice() else {
+        return None;
+    };
+    match &s.kind {
+        SegmentKind::Unknown { nodes } if s.type_name == type_name => Some(SegNodes(nodes)),
+        _ => None,
+    }
+}
+
+fn seg_int(s: &SegNodes<'_>, key: &str) -> Option<u64> {
+    use crate::text::Lookup;
+    match s.value(key) {
+        Some(crate::text::Value::Int(v)) => u64::try_from(*v).ok(),
+        _ => None,
+    }
+}
+
+fn seg_str(s: &SegNodes<'_>, key: &str) -> Option<String> {
+    use crate::text::Lookup;
+    match s.value(key) {
+        Some(crate::text::Value::Str(v)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+/// LV `lv` of `vg` as a thin LV (a `thin` segment with its keys).
+pub fn thin_info(vg: &Vg, lv: usize) -> Option<ThinInfo> {
+    let s = unknown_keys(vg, lv, "thin")?;
+    Some(ThinInfo {
+        pool: seg_str(&s, "thin_pool")?,
+        device_id: seg_int(&s, "device_id")?,
+        transaction_id: seg_int(&s, "transaction_id")?,
+        origin: seg_str(&s, "origin"),
+    })
+}
+
+/// The `transaction_id` of LV `lv` of `vg`, if it is a thin pool.
+pub fn pool_transaction_id(vg: &Vg, lv: usize) -> Option<u64> {
+    seg_int(&unknown_keys(vg, lv, "thin-pool")?, "transaction_id")
 }
 
 fn kib(bytes: u64) -> String {
@@ -745,6 +834,38 @@ impl std::fmt::Display for Change {
             }
             Change::MergeStarted { snapshot, origin } => {
                 write!(f, "lvconvert --merge {snapshot} (into {origin})")
+            }
+            Change::ThinCreated {
+                name,
+                thin,
+                extents,
+            } => {
+                write!(f, "lvcreate {name} (")?;
+                if let Some(o) = &thin.origin {
+                    write!(f, "thin snapshot of {o}, ")?;
+                }
+                write!(
+                    f,
+                    "thin id {} in pool {}, transaction_id {}, {} virtual)",
+                    thin.device_id,
+                    thin.pool,
+                    thin.transaction_id,
+                    plural(*extents)
+                )
+            }
+            Change::ThinRemoved { name, thin } => {
+                write!(
+                    f,
+                    "lvremove {name} (thin id {} in pool {}",
+                    thin.device_id, thin.pool
+                )?;
+                if let Some(o) = &thin.origin {
+                    write!(f, ", thin snapshot of {o}")?;
+                }
+                write!(f, ")")
+            }
+            Change::PoolTransaction { pool, from, to } => {
+                write!(f, "{pool} transaction_id: {from} -> {to}")
             }
         }
     }
@@ -892,6 +1013,13 @@ pub fn diff(old: &Vg, new: &Vg) -> Vec<Change> {
         if glue(old, i) || new.lvs.iter().any(|m| m.id == l.id) {
             continue;
         }
+        if let Some(thin) = thin_info(old, i) {
+            out.push(Change::ThinRemoved {
+                name: l.name.clone(),
+                thin,
+            });
+            continue;
+        }
         out.push(Change::LvRemoved {
             name: l.name.clone(),
             snapshot: snap_info(old, i),
@@ -903,6 +1031,14 @@ pub fn diff(old: &Vg, new: &Vg) -> Vec<Change> {
             continue;
         }
         let Some(i) = old.lvs.iter().position(|l| l.id == m.id) else {
+            if let Some(thin) = thin_info(new, j) {
+                out.push(Change::ThinCreated {
+                    name: m.name.clone(),
+                    thin,
+                    extents: new.lv_extents(m),
+                });
+                continue;
+            }
             out.push(Change::LvCreated {
                 name: m.name.clone(),
                 extents: new.lv_extents(m),
@@ -996,6 +1132,15 @@ pub fn diff(old: &Vg, new: &Vg) -> Vec<Change> {
                 origin: sb.origin.clone(),
             }),
             _ => {}
+        }
+        if let (Some(a), Some(b)) = (pool_transaction_id(old, i), pool_transaction_id(new, j)) {
+            if a != b {
+                out.push(Change::PoolTransaction {
+                    pool: m.name.clone(),
+                    from: a,
+                    to: b,
+                });
+            }
         }
     }
     out

@@ -418,6 +418,28 @@ pub struct SnapshotJson {
     pub merging: bool,
 }
 
+/// A thin LV's device in its pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThinJson {
+    /// The thin pool LV.
+    pub pool: String,
+    /// The thin id in the pool's metadata (`device_id`).
+    pub thin_id: u64,
+    /// The pool transaction that created it.
+    pub transaction_id: u64,
+    /// The thin LV it is a snapshot of.
+    pub origin: Option<String>,
+}
+
+fn thin_json(t: &history::ThinInfo) -> ThinJson {
+    ThinJson {
+        pool: t.pool.clone(),
+        thin_id: t.device_id,
+        transaction_id: t.transaction_id,
+        origin: t.origin.clone(),
+    }
+}
+
 /// One change, typed, with the line the text output prints for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeJson {
@@ -479,6 +501,10 @@ pub enum ChangeKind {
         at: Vec<ExtentsJson>,
         /// Set for a snapshot.
         snapshot: Option<SnapshotJson>,
+        /// Set for a thin LV (`at` is then empty: its blocks are in the
+        /// pool).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thin: Option<ThinJson>,
     },
     /// An LV was removed (a snapshot that was not merging included).
     LvRemoved {
@@ -488,6 +514,10 @@ pub enum ChangeKind {
         at: Vec<ExtentsJson>,
         /// Set if it was a snapshot.
         snapshot: Option<SnapshotJson>,
+        /// Set for a thin LV: the thin id that left the pool (`recover`
+        /// looks for its mappings by it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thin: Option<ThinJson>,
     },
     /// A merging snapshot finished merging and is gone.
     SnapshotMerged {
@@ -561,6 +591,15 @@ pub enum ChangeKind {
         /// The origin.
         origin: String,
     },
+    /// A thin pool's transaction id changed.
+    PoolTransaction {
+        /// The pool.
+        pool: String,
+        /// Old transaction id.
+        from: u64,
+        /// New transaction id.
+        to: u64,
+    },
     /// A change of a kind this schema version does not type; `text` says
     /// what it is.
     Other,
@@ -619,6 +658,7 @@ pub fn change_json(c: &history::Change) -> ChangeJson {
             extents: *extents,
             at: extents_json(at),
             snapshot: snapshot.as_ref().map(snapshot_json),
+            thin: None,
         },
         C::LvRemoved {
             name,
@@ -633,6 +673,7 @@ pub fn change_json(c: &history::Change) -> ChangeJson {
             lv: name.clone(),
             at: extents_json(at),
             snapshot: snapshot.as_ref().map(snapshot_json),
+            thin: None,
         },
         C::LvRenamed { from, to } => ChangeKind::LvRenamed {
             from: from.clone(),
@@ -677,6 +718,28 @@ pub fn change_json(c: &history::Change) -> ChangeJson {
         C::MergeStarted { snapshot, origin } => ChangeKind::MergeStarted {
             lv: snapshot.clone(),
             origin: origin.clone(),
+        },
+        C::ThinCreated {
+            name,
+            thin,
+            extents,
+        } => ChangeKind::LvCreated {
+            lv: name.clone(),
+            extents: *extents,
+            at: Vec::new(),
+            snapshot: None,
+            thin: Some(thin_json(thin)),
+        },
+        C::ThinRemoved { name, thin } => ChangeKind::LvRemoved {
+            lv: name.clone(),
+            at: Vec::new(),
+            snapshot: None,
+            thin: Some(thin_json(thin)),
+        },
+        C::PoolTransaction { pool, from, to } => ChangeKind::PoolTransaction {
+            pool: pool.clone(),
+            from: *from,
+            to: *to,
         },
         _ => ChangeKind::Other,
     };

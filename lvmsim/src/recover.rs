@@ -186,17 +186,24 @@ pub fn run(
         .into_iter()
         .filter(|s| only.is_none() || ids.contains(&h.copies[s.last_copy].vg_id))
         .collect();
+    let thins: Vec<crate::thin_recover::RemovedThin> = crate::thin_recover::survey(&sys, &h)
+        .into_iter()
+        .filter(|t| only.is_none() || only.as_deref() == Some(t.vg.as_str()))
+        .collect();
     if a.json {
         let v: Vec<_> = snaps.iter().map(|s| snap_json(&h, s)).collect();
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&json!({ "snapshots": v }))?
-        )?;
+        let mut doc = json!({ "snapshots": v });
+        if !thins.is_empty() {
+            doc["thin"] = thins.iter().map(crate::thin_recover::to_json).collect();
+        }
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         return Ok(());
     }
     if snaps.is_empty() {
         writeln!(out, "No snapshot in any metadata copy.")?;
+    }
+    for t in &thins {
+        crate::thin_recover::write_text(t, out)?;
     }
     for s in &snaps {
         writeln!(
@@ -330,6 +337,15 @@ fn export(
     // before a vgrename.
     let ids = crate::history::vg_ids(&h, vgn);
     let survey = recover::survey(&sys, &h);
+    let is_snap = survey
+        .iter()
+        .any(|s| s.name == snap && ids.contains(&h.copies[s.last_copy].vg_id));
+    if !is_snap {
+        let thins = crate::thin_recover::survey(&sys, &h);
+        if let Some(t) = crate::thin_recover::find(&thins, vgn, snap) {
+            return export_thin(&sys, t, ctx, &path, &rpath, &inputs, &before, out);
+        }
+    }
     let seqno = match a.seqno {
         Some(n) => n,
         None => default_seqno(&h, &survey, &ids, vgn, snap)?,
@@ -435,6 +451,103 @@ fn export(
     writeln!(
         out,
         "  Exported {vgn}/{snap} (seqno {seqno}) to {}: sha256 {export_sha}; report {}",
+        path.display(),
+        rpath.display()
+    )?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn export_thin(
+    sys: &lvm_meta::scan::System,
+    t: &crate::thin_recover::RemovedThin,
+    ctx: &crate::context::Context,
+    path: &std::path::Path,
+    rpath: &std::path::Path,
+    inputs: &[(String, String)],
+    before: &[String],
+    out: &mut dyn Write,
+) -> Result<()> {
+    let (vgn, lvn) = (t.vg.as_str(), t.name.as_str());
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("{}: cannot create (it must not exist)", path.display()))?;
+    let mut tee = Tee {
+        inner: std::io::BufWriter::new(file),
+        hash: sha2::Sha256::new(),
+        stop: &ctx.hooks.stop,
+    };
+    let written = crate::thin_recover::export(sys, t, &mut tee)
+        .and_then(|runs| Ok(tee.flush().map(|()| runs)?));
+    let runs = match written {
+        Ok(r) => r,
+        Err(e) => {
+            drop(tee);
+            let _ = std::fs::remove_file(path);
+            if ctx.hooks.stop.requested() {
+                return Err(Error::Interrupted(format!(
+                    "lvmsim: export of {vgn}/{lvn} stopped; the unfinished {} was removed",
+                    path.display()
+                )));
+            }
+            return Err(e);
+        }
+    };
+    let export_sha = hex(&tee.hash.finalize());
+    let after: Vec<String> = inputs
+        .iter()
+        .map(|(_, p)| sha_file(p))
+        .collect::<Result<_>>()?;
+    let mut totals = std::collections::BTreeMap::<&str, u64>::new();
+    for r in &runs {
+        *totals.entry(r.kind).or_default() += r.len;
+    }
+    let best = t.found.first();
+    let report = json!({
+        "vg": vgn,
+        "thin": lvn,
+        "pool": t.pool,
+        "device_id": t.device_id,
+        "first_seqno": t.seqnos.0,
+        "last_seqno": t.seqnos.1,
+        "export": path.display().to_string(),
+        "size": t.size,
+        "export_sha256": export_sha,
+        "verdict": t.verdict(),
+        "root": best.map(|b| b.candidate.root),
+        "root_source": best.map(|b| match b.candidate.source {
+            dm_pdata::thin::recover::RootSource::Held { .. } => "held",
+            dm_pdata::thin::recover::RootSource::Scanned { .. } => "scanned",
+        }),
+        "root_guessed": best.map(|b| b.candidate.source.is_guess()),
+        "bytes_by_kind": totals,
+        "ranges": runs.iter().map(|r| json!({
+            "start": r.start, "end": r.start + r.len, "kind": r.kind,
+            "trustworthy": r.trustworthy(),
+        })).collect::<Vec<_>>(),
+        "images": inputs.iter().zip(before.iter().zip(after.iter())).map(|((n, p), (b, a))| json!({
+            "name": n, "path": p, "sha256_before": b, "sha256_after": a, "unchanged": a == b,
+        })).collect::<Vec<_>>(),
+    });
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(rpath)
+        .and_then(|mut f| f.write_all((serde_json::to_string_pretty(&report)? + "\n").as_bytes()))
+        .with_context(|| format!("{}: cannot write", rpath.display()))?;
+    if before != after {
+        bail!(
+            "an input image changed while it was read: see {}",
+            rpath.display()
+        );
+    }
+    writeln!(
+        out,
+        "  Exported {vgn}/{lvn} (thin device {}, {}) to {}: sha256 {export_sha}; report {}",
+        t.device_id,
+        t.verdict(),
         path.display(),
         rpath.display()
     )?;

@@ -7,5 +7,6 @@ pub mod dump;
 pub mod format;
 pub mod ls;
 pub mod metadata;
+pub mod recover;
 pub mod superblock;
 pub mod write;

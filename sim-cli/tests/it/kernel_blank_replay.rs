@@ -653,6 +653,10 @@ const NOT_REPLAYED: &[(&str, &str)] = &[
         "raid-levels",
         "lvmsim does not create RAID or mirror LVs yet",
     ),
+    (
+        "thin-recover",
+        "lvmsim does not send dm-thin messages (reserve_metadata_snap) yet",
+    ),
 ];
 
 /// Whether kernel scenario `name` creates RAID or mirror LVs
@@ -713,6 +717,7 @@ scenario_tests!("kernel", "steps.tsv", from_blank_images;
     walkthrough, walkthrough_merge,
     plan_threshold, thin_pool,
     raid_levels,
+    thin_recover,
 );
 
 /// The scenarios hold enough steps to mean something.

@@ -180,6 +180,15 @@ fn spec(name: &str, variant: Variant) -> Spec {
             contents: &["vg/thin1", "vg/thin2", "vg/snap"],
             ..NONE
         },
+        // Thin LVs removed (recovered in tests/it/thin_recover.rs).
+        "thin-recover" => Spec {
+            contents: &["vg/keep", "vg/late"],
+            no_contents: &[
+                ("vg/lost", "removed: recovered in tests/it/thin_recover.rs"),
+                ("vg/held", "removed: recovered in tests/it/thin_recover.rs"),
+            ],
+            ..NONE
+        },
         "snap-lvremove" => Spec {
             contents: &["vg/origin"],
             no_contents: &[(
@@ -1262,6 +1271,7 @@ scenarios! {
     walkthrough_merge => "walkthrough-merge", Final;
     plan_threshold => "plan-threshold", Final;
     thin_pool => "thin-pool", Final;
+    thin_recover => "thin-recover", Final;
 }
 
 /// The fields listed in NOT_IN_LVMSIM are still unknown to lvmsim; once it

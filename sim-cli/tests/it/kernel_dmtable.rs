@@ -119,6 +119,12 @@ const NOT_COMPARABLE: &[&str] = &[
     "raid-levels",
 ];
 
+/// Scenarios whose tables lvmsim does not print yet, and why.
+const NOT_TABLED: &[(&str, &str)] = &[(
+    "thin-recover",
+    "its pool skips block zeroing (-Zn), whose table line lvmsim has no kernel record of",
+)];
+
 /// Device-mapper names and the minor numbers the kernel gave them.
 type Minors = &'static [(&'static str, u32)];
 
@@ -144,6 +150,10 @@ const ACTIVE_TABLE: &[(&str, u32, Minors)] = &[(
 /// Compares the tables of scenario `name`: its last one, and for a
 /// scenario with images from after boot 1 the first table of boot 2.
 fn tables_equal_the_kernels(name: &str) {
+    if let Some((_, why)) = NOT_TABLED.iter().find(|(n, _)| *n == name) {
+        eprintln!("{name}: not compared: {why}");
+        return;
+    }
     let dir = &common::kernel(name);
     let mut failures = Vec::new();
     let mut compared = 0;
@@ -241,4 +251,5 @@ scenario_tests!("kernel", "scenario", tables_equal_the_kernels;
     walkthrough, walkthrough_merge,
     plan_threshold, thin_pool,
     raid_levels,
+    thin_recover,
 );

@@ -42,6 +42,7 @@ mod readonly;
 mod recover;
 mod signals;
 mod teach;
+mod thin_recover;
 mod thin_write;
 mod tutorial;
 mod write_cli;
