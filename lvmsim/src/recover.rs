@@ -440,6 +440,134 @@ impl<W: Write> Write for Tee<'_, W> {
     }
 }
 
+/// The metadata copy that describes snapshot `vgn/snap` for an export:
+/// its seqno and index in `h`, with the snapshot's record in `survey`, if
+/// any. `seqno` left out: the last copy that held it, when one snapshot
+/// of that name is in the history.
+fn locate<'s>(
+    h: &history::History,
+    survey: &'s [Snapshot],
+    vgn: &str,
+    snap: &str,
+    seqno: Option<u32>,
+) -> Result<(u32, usize, Option<&'s Snapshot>)> {
+    // The VG by its UUIDs: `--export NEW/snap` finds the copies from
+    // before a vgrename.
+    let ids = crate::history::vg_ids(h, vgn);
+    let seqno = match seqno {
+        Some(n) => n,
+        None => default_seqno(h, survey, &ids, vgn, snap)?,
+    };
+    let copy = h
+        .copies
+        .iter()
+        .position(|c| {
+            c.seqno == seqno
+                && ids.contains(&c.vg_id)
+                && c.vg.as_ref().is_ok_and(|v| v.lv_index(snap).is_some())
+        })
+        .ok_or_else(|| refused!("no copy of {vgn} with seqno {seqno} has an LV {snap}"))?;
+    let rec = survey
+        .iter()
+        .find(|s| ids.contains(&h.copies[s.last_copy].vg_id) && s.name == snap)
+        .or_else(|| {
+            let id = h.copies[copy]
+                .vg
+                .as_ref()
+                .ok()?
+                .lvs
+                .iter()
+                .find(|l| l.name == snap)?
+                .id
+                .clone();
+            survey.iter().find(|s| s.id == id)
+        });
+    Ok((seqno, copy, rec))
+}
+
+/// A snapshot's rebuilt view, read at offsets: the bytes `recover
+/// --export` writes, run by run.
+pub struct RecoveredView<'a> {
+    /// The seqno of the metadata copy that describes the snapshot.
+    pub seqno: u32,
+    /// The export's plan: its size and runs.
+    pub plan: recover::ExportPlan<'a>,
+    cow: cow_engine::lv_io::LvReader<'a>,
+    origin: cow_engine::lv_io::LvReader<'a>,
+}
+
+/// The rebuilt view of snapshot `snap` of VG `vgn` (in the copy with
+/// `seqno`, or as `recover --export` picks it) on the scanned `sys` and
+/// its history `h`.
+///
+/// # Errors
+/// As `recover --export`: no such snapshot in the history, several of
+/// that name and no `seqno`, an unreadable copy or store.
+pub fn recovered_view<'a>(
+    sys: &'a System,
+    h: &'a history::History,
+    vgn: &str,
+    snap: &str,
+    seqno: Option<u32>,
+) -> Result<RecoveredView<'a>> {
+    let vgn = crate::names::vg_arg(vgn)?;
+    let survey = recover::survey(sys, h);
+    let (seqno, copy, rec) = locate(h, &survey, &vgn, snap, seqno)?;
+    let reused = rec.map(|r| r.reused_by.clone()).unwrap_or_default();
+    let plan = recover::plan(sys, h, copy, snap, &reused)?;
+    let cow =
+        cow_engine::lv_io::LvReader::new(plan.vg, plan.cow, recover::pv_images(sys, plan.vg))?;
+    let (ovg, oli) = plan.origin;
+    let origin = cow_engine::lv_io::LvReader::new(ovg, oli, recover::pv_images(sys, ovg))?;
+    Ok(RecoveredView {
+        seqno,
+        plan,
+        cow,
+        origin,
+    })
+}
+
+impl cow_engine::view::View for RecoveredView<'_> {
+    fn size(&self) -> u64 {
+        self.plan.size
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> cow_engine::Result<()> {
+        let len = buf.len() as u64;
+        let past = || cow_engine::Error::ReadPastEnd {
+            offset,
+            len,
+            size: self.plan.size,
+            view: true,
+        };
+        let end = offset.checked_add(len).ok_or_else(past)?;
+        if end > self.plan.size {
+            return Err(past());
+        }
+        let runs = &self.plan.runs;
+        // The first run ending after `offset`.
+        let mut i = runs.partition_point(|r| r.start + r.len <= offset);
+        let mut at = offset;
+        let mut rest = buf;
+        while !rest.is_empty() {
+            let r = runs.get(i).ok_or_else(past)?;
+            let within = at - r.start;
+            // OK to cast: at most the buffer's length.
+            let n = (r.len - within).min(rest.len() as u64) as usize;
+            let (piece, tail) = rest.split_at_mut(n);
+            match (r.kind, r.cow_offset) {
+                (recover::Kind::Store, Some(c)) => self.cow.read_at(c + within, piece)?,
+                (recover::Kind::PastOrigin, _) => piece.fill(0),
+                _ => self.origin.read_at(at, piece)?,
+            }
+            at += n as u64;
+            rest = tail;
+            i += 1;
+        }
+        Ok(())
+    }
+}
+
 fn export(
     devs: &[PathBuf],
     a: &RecoverOpts,
@@ -476,38 +604,8 @@ fn export(
         .collect::<Result<_>>()?;
     let sys = crate::scan(devs, ctx.scan_all, err)?;
     let h = crate::history::of_system(&sys, ctx.scan_all);
-    // The VG by its UUIDs: `--export NEW/snap` finds the copies from
-    // before a vgrename.
-    let ids = crate::history::vg_ids(&h, vgn);
     let survey = recover::survey(&sys, &h);
-    let seqno = match a.seqno {
-        Some(n) => n,
-        None => default_seqno(&h, &survey, &ids, vgn, snap)?,
-    };
-    let copy = h
-        .copies
-        .iter()
-        .position(|c| {
-            c.seqno == seqno
-                && ids.contains(&c.vg_id)
-                && c.vg.as_ref().is_ok_and(|v| v.lv_index(snap).is_some())
-        })
-        .ok_or_else(|| refused!("no copy of {vgn} with seqno {seqno} has an LV {snap}"))?;
-    let rec = survey
-        .iter()
-        .find(|s| ids.contains(&h.copies[s.last_copy].vg_id) && s.name == snap)
-        .or_else(|| {
-            let id = h.copies[copy]
-                .vg
-                .as_ref()
-                .ok()?
-                .lvs
-                .iter()
-                .find(|l| l.name == snap)?
-                .id
-                .clone();
-            survey.iter().find(|s| s.id == id)
-        });
+    let (seqno, copy, rec) = locate(&h, &survey, vgn, snap, a.seqno)?;
     let reused = rec.map(|r| r.reused_by.clone()).unwrap_or_default();
     let plan = recover::plan(&sys, &h, copy, snap, &reused)?;
     let file = std::fs::OpenOptions::new()

@@ -149,5 +149,11 @@ class System:
     def recover(self, vg: Optional[str] = None, scan_all: bool = False) -> "Recovery":
         """Every snapshot any metadata copy knew, its state now and what can
         be rebuilt of it, as ``lvmsim recover --json [VG]`` prints it."""
+    def open_recovered(self, snapshot: str, seqno: Optional[int] = None, scan_all: bool = False) -> "LvFile":
+        """The rebuilt view of ``snapshot`` (``VG/SNAP``) as ``lvmsim recover
+        --export`` writes it, as a read-only :class:`lvmsim.LvFile`: from the
+        metadata copy with ``seqno``, or the last copy that held it when one
+        snapshot of that name is in the history. ``recover()`` tells what
+        each byte range is worth."""
 
 def open(sources: Sequence[Any]) -> System: ...

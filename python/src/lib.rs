@@ -294,7 +294,7 @@ impl Lv {
         let cell = made.map_err(|e| py_err(py, &e))?;
         let size = cell.borrow_dependent().size();
         Ok(Reader {
-            cell: Arc::new(cell),
+            cell: Arc::new(Cell::Lv(cell)),
             size,
             name: self.full_name(),
         })
@@ -459,6 +459,41 @@ impl System {
     #[pyo3(signature = (vg = None, scan_all = false))]
     fn history(&self, py: Python<'_>, vg: Option<String>, scan_all: bool) -> PyResult<Py<PyAny>> {
         history_py(py, &self.sys, vg, scan_all)
+    }
+
+    /// The rebuilt view of snapshot `snapshot` (`VG/SNAP`) as `lvmsim
+    /// recover --export` writes it, as a read-only `lvmsim.LvFile`: from
+    /// the metadata copy with `seqno`, or the last copy that held it when
+    /// one snapshot of that name is in the history (several are refused
+    /// with their seqnos). `recover()` tells what each byte range is
+    /// worth.
+    #[pyo3(signature = (snapshot, seqno = None, scan_all = false))]
+    fn open_recovered<'py>(
+        &self,
+        py: Python<'py>,
+        snapshot: &str,
+        seqno: Option<u32>,
+        scan_all: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (vg, snap) = lvmsim::names::vg_lv(snapshot).map_err(|e| py_err(py, &e))?;
+        let sys = self.sys.clone();
+        let made = py.detach(move || {
+            let history = history_of(&sys, scan_all);
+            RecoveredCell::try_new(Recovering { sys, history }, |r| {
+                lvmsim::recover::recovered_view(&r.sys, &r.history, &vg, &snap, seqno)
+                    .map(|v| Box::new(v) as BoxedView<'_>)
+            })
+        });
+        let cell = made.map_err(|e| py_err(py, &e))?;
+        let size = cell.borrow_dependent().size();
+        let reader = Reader {
+            cell: Arc::new(Cell::Recovered(cell)),
+            size,
+            name: snapshot.to_owned(),
+        };
+        py.import("lvmsim")?
+            .getattr("LvFile")?
+            .call1((Py::new(py, reader)?,))
     }
 
     /// Every snapshot any metadata copy knew (of VG `vg`, if given), its
@@ -725,11 +760,42 @@ self_cell::self_cell!(
     }
 );
 
-/// An LV's bytes as `lvmsim cat` shows them, read at offsets. The
-/// `lvmsim.LvFile` file object reads through it.
+/// What the scanned system and its metadata history hold together.
+struct Recovering {
+    sys: Arc<Scanned>,
+    history: lvm_meta::history::History,
+}
+
+self_cell::self_cell!(
+    /// A snapshot's rebuilt view with what it reads from.
+    struct RecoveredCell {
+        owner: Recovering,
+        #[covariant]
+        dependent: BoxedView,
+    }
+);
+
+/// The view a reader reads.
+enum Cell {
+    Lv(ViewCell),
+    Recovered(RecoveredCell),
+}
+
+impl Cell {
+    fn view(&self) -> &(dyn View + Send + Sync + '_) {
+        match self {
+            Cell::Lv(c) => c.borrow_dependent().as_ref(),
+            Cell::Recovered(c) => c.borrow_dependent().as_ref(),
+        }
+    }
+}
+
+/// An LV's bytes as `lvmsim cat` shows them (or a snapshot's rebuilt
+/// view), read at offsets. The `lvmsim.LvFile` file object reads through
+/// it.
 #[pyclass(frozen, module = "lvmsim")]
 struct Reader {
-    cell: Arc<ViewCell>,
+    cell: Arc<Cell>,
     /// The LV's size in bytes.
     #[pyo3(get)]
     size: u64,
@@ -762,7 +828,7 @@ impl Reader {
         let mut failed = None;
         let bytes = PyBytes::new_with(py, n, |buf| {
             // The bytes object is not yet visible to other threads.
-            if let Err(e) = py.detach(|| cell.borrow_dependent().read_at(offset, buf)) {
+            if let Err(e) = py.detach(|| cell.view().read_at(offset, buf)) {
                 failed = Some(e);
             }
             Ok(())
@@ -800,7 +866,7 @@ impl Reader {
             // nothing else in this call touches it.
             #[allow(unsafe_code)]
             let buf = unsafe { std::slice::from_raw_parts_mut(addr as *mut u8, n) };
-            cell.borrow_dependent().read_at(offset, buf)
+            cell.view().read_at(offset, buf)
         })
         .map_err(|e| lib_err(py, e))?;
         Ok(n)
