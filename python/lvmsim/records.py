@@ -33,7 +33,9 @@ def _plain(v: Any) -> Any:
 
 
 class _Record:
-    """A JSON object as a dataclass: attributes are its keys."""
+    """A JSON object as a dataclass: attributes are its keys. Keys this
+    version does not know (added by a later one) are kept, and
+    ``to_dict()`` gives them back."""
 
     # Attributes holding records: attribute -> class (for lists, their items).
     _nested: ClassVar[Dict[str, Any]] = {}
@@ -50,11 +52,16 @@ class _Record:
             if sub is not None and v is not None:
                 v = [sub.from_dict(x) for x in v] if isinstance(v, list) else sub.from_dict(v)
             kw[f.name] = v
-        return cls(**kw)
+        obj = cls(**kw)
+        known = {_key(f.name) for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        object.__setattr__(obj, "_extra", {k: v for k, v in d.items() if k not in known})
+        return obj
 
     def to_dict(self) -> Dict[str, Any]:
         """The object as the command's JSON has it."""
-        return {_key(f.name): _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        out = {_key(f.name): _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        out.update(getattr(self, "_extra", {}))
+        return out
 
 
 # ---------------------------------------------------------------------------

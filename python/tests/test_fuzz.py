@@ -6,6 +6,7 @@ the test run."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import textwrap
@@ -70,5 +71,5 @@ def test_damaged_images_raise_or_read(scenario, seed, images):
         timeout=600,
     )
     assert out.returncode == 0, f"rc {out.returncode}\n{out.stdout}\n{out.stderr[-4000:]}"
-    counts = eval(out.stdout.strip().splitlines()[-1])
+    counts = ast.literal_eval(out.stdout.strip().splitlines()[-1])
     assert counts["error"] > 0, counts

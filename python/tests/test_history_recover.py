@@ -167,3 +167,9 @@ def test_recovered_views_are_the_commands_exports(scenario, images, tmp_path):
                 assert f.read(5000) == data[at : at + 5000]
         done += 1
     assert done >= 1
+
+
+def test_keys_of_a_later_version_are_kept():
+    d = {"snapshots": [], "thin": [{"vg": "vg", "thin": "t"}]}
+    r = lvmsim.Recovery.from_dict(d)
+    assert r.snapshots == [] and r.to_dict() == d
