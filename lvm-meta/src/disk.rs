@@ -98,6 +98,33 @@ fn io_err(path: &str, what: &str, source: std::io::Error) -> Error {
 /// corrupt one; its partition table is corrupt; `@OFFSET` is past its end.
 pub fn open(spec: &DeviceSpec) -> Result<Opened> {
     let file = Image::open(&spec.path)?;
+    find(spec, file, true)
+}
+
+/// As [`open`], for a byte source that is not a file of its own (a file
+/// object of another library, an image in memory) named `spec.name`: an
+/// E01 container is read from this one source (one segment, version 1).
+///
+/// # Errors
+/// As [`open`].
+pub fn open_source(
+    spec: &DeviceSpec,
+    data: Box<dyn ReadAt + Send + Sync>,
+    size: u64,
+) -> Result<Opened> {
+    let file = Image {
+        path: spec.name.clone(),
+        source: spec.path.clone(),
+        data,
+        size,
+        placement: Placement::Whole,
+    };
+    find(spec, file, false)
+}
+
+/// The devices in `file`, opened for `spec` (`is_file`: `spec.path` is a
+/// file, where an E01's further segments are looked for).
+fn find(spec: &DeviceSpec, file: Image, is_file: bool) -> Result<Opened> {
     let mut head = vec![0u8; usize::try_from(file.size.min(4096)).unwrap_or(4096)];
     file.read_into(0, &mut head)?;
     let tail_magic = if file.size >= 512 {
@@ -119,7 +146,11 @@ pub fn open(spec: &DeviceSpec) -> Result<Opened> {
     let mut notes = Vec::new();
     let (base, container): (Arc<dyn ReadAt + Send + Sync>, Option<&'static str>) =
         if ewf::is_ewf(&head) {
-            let e = ewf::Ewf::open(&spec.path)?;
+            let e = if is_file {
+                ewf::Ewf::open(&spec.path)?
+            } else {
+                ewf::Ewf::from_source(file.data, &spec.path)?
+            };
             (Arc::new(e), Some("E01"))
         } else if qcow2::is_qcow2(&head) {
             let q = qcow2::Qcow2::open(file.data, &spec.path)?;
@@ -207,5 +238,35 @@ mod tests {
         assert_eq!(partition_name("/dev/sda", 5, true), "/dev/sda5");
         assert_eq!(partition_name("/dev/nvme0n1", 2, true), "/dev/nvme0n1p2");
         assert_eq!(partition_name("/dev/loop0", 1, true), "/dev/loop0p1");
+    }
+
+    /// An E01 given as bytes, not as a file, holds the same partitions
+    /// with the same bytes as when opened by its path.
+    #[test]
+    fn an_e01_from_a_byte_source_reads_as_from_its_file() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../testdata/containers/disk.E01"
+        );
+        let spec = |name: &str| DeviceSpec {
+            name: name.to_owned(),
+            path: path.to_owned(),
+            offset: None,
+            named: false,
+        };
+        let by_path = open(&spec("disk")).unwrap();
+        let bytes = std::fs::read(path).unwrap();
+        let size = bytes.len() as u64;
+        let by_source = open_source(&spec("obj"), Box::new(bytes), size).unwrap();
+        assert_eq!(by_source.container, Some("E01"));
+        assert_eq!(by_source.layout, by_path.layout);
+        let names: Vec<&str> = by_source.images.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(names, ["obj:p1", "obj:p2", "obj:p3"]);
+        for (a, b) in by_path.images.iter().zip(&by_source.images) {
+            assert_eq!(a.size, b.size);
+            assert_eq!(a.read(0, 8192).unwrap(), b.read(0, 8192).unwrap());
+        }
+        // The PVs' labels are where the kernel scenario's images have them.
+        assert_eq!(&by_source.images[0].read(512, 8).unwrap(), b"LABELONE");
     }
 }

@@ -61,6 +61,28 @@ impl Ewf {
         })
     }
 
+    /// Opens the single-segment image `data` holds (a byte source that is
+    /// not a file of its own: a file object of another library); `path`
+    /// names it in messages. Only EWF version 1 (E01) is read this way.
+    ///
+    /// # Errors
+    /// The segment does not parse, or is a version 2 (Ex01) one.
+    pub fn from_source(data: Box<dyn ReadAt + Send + Sync>, path: &str) -> Result<Ewf> {
+        let size = data.size().map_err(|source| Error::Io {
+            path: path.to_owned(),
+            what: "read size".into(),
+            source,
+        })?;
+        let backing = Segment { data, size };
+        let source = ewf::SegmentSource::from_backing(std::sync::Arc::new(backing));
+        let reader = ewf::EwfReader::open_from_sources(vec![source])
+            .map_err(|e| ewf_error(path, "open", e))?;
+        Ok(Ewf {
+            reader,
+            path: path.to_owned(),
+        })
+    }
+
     /// Reads the whole media and compares it with the MD5 and SHA-1 the
     /// acquisition stored.
     ///
@@ -84,6 +106,26 @@ impl Ewf {
                 .sha1
                 .and_then(|s| v.computed_sha1.map(|c| (hex(&s), hex(&c)))),
         })
+    }
+}
+
+/// A byte source read as one segment file.
+struct Segment {
+    data: Box<dyn ReadAt + Send + Sync>,
+    size: u64,
+}
+
+impl ewf::SegmentBacking for Segment {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        // Short only at the end, as a file's positioned read.
+        let n = usize::try_from(self.size.saturating_sub(offset))
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        self.data.read_exact_at(&mut buf[..n], offset)?;
+        Ok(n)
+    }
+    fn len(&self) -> u64 {
+        self.size
     }
 }
 

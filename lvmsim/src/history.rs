@@ -93,34 +93,7 @@ pub fn run(
 ) -> Result<()> {
     let scan_all = ctx.scan_all;
     let h = gather(devs, scan_all, err)?;
-    let vg = match &a.vg {
-        Some(v) => crate::names::vg_arg(v)?,
-        None => {
-            // One VG under several names (renamed) is one VG: named by
-            // its latest copy's name.
-            let mut ids: Vec<&str> = Vec::new();
-            let mut names: Vec<&str> = Vec::new();
-            for c in &h.copies {
-                if !ids.contains(&c.vg_id.as_str()) {
-                    ids.push(&c.vg_id);
-                    names.push(&c.vg_name);
-                }
-            }
-            let latest = |id: &str| {
-                h.copies
-                    .iter()
-                    .filter(|c| c.vg_id == id)
-                    .max_by_key(|c| c.seqno)
-                    .map_or(String::new(), |c| c.vg_name.clone())
-            };
-            match ids.as_slice() {
-                [] => bail!("No metadata copies found"),
-                [one] => latest(one),
-                _ if a.show.is_none() && a.diff.is_empty() => String::new(),
-                _ => bail!("Several VGs on the images ({}): name one", names.join(", ")),
-            }
-        }
-    };
+    let vg = select_vg(&h, a.vg.as_deref(), a.show.is_none() && a.diff.is_empty())?;
     let ids = vg_ids(&h, &vg);
     if let Some(s) = &a.show {
         let i = pick(&h, &vg, &ids, s)?;
@@ -158,12 +131,7 @@ pub fn run(
         }
         return Ok(());
     }
-    let copies: Vec<usize> = (0..h.copies.len())
-        .filter(|&i| selected(&h.copies[i], &vg, &ids))
-        .collect();
-    if copies.is_empty() {
-        bail!("Volume group \"{vg}\" not found in any metadata copy");
-    }
+    let copies = copies_of(&h, &vg, &ids)?;
     if a.json {
         let doc = HistoryJson {
             schema: HISTORY_SCHEMA.to_owned(),
@@ -176,6 +144,62 @@ pub fn run(
         }
     }
     Ok(())
+}
+
+/// What `history --json [VG]` prints for the history `h`: the copies of
+/// VG `vg` (of every VG when `None`), with the same refusals (no copies;
+/// no copy of that VG; an invalid VG name).
+pub fn history_json(h: &History, vg: Option<&str>) -> Result<HistoryJson> {
+    let vg = select_vg(h, vg, true)?;
+    let ids = vg_ids(h, &vg);
+    let copies = copies_of(h, &vg, &ids)?;
+    Ok(HistoryJson {
+        schema: HISTORY_SCHEMA.to_owned(),
+        history: copies.iter().map(|&i| copy_json(h, i)).collect(),
+    })
+}
+
+/// The VG a command is about: the one named (checked as lvm2 checks VG
+/// names), else the only VG of the copies (one VG under several names,
+/// renamed, is one VG: named by its latest copy's name), else every VG
+/// (`""`) where `all` allows it.
+fn select_vg(h: &History, named: Option<&str>, all: bool) -> Result<String> {
+    if let Some(v) = named {
+        return crate::names::vg_arg(v);
+    }
+    let mut ids: Vec<&str> = Vec::new();
+    let mut names: Vec<&str> = Vec::new();
+    for c in &h.copies {
+        if !ids.contains(&c.vg_id.as_str()) {
+            ids.push(&c.vg_id);
+            names.push(&c.vg_name);
+        }
+    }
+    let latest = |id: &str| {
+        h.copies
+            .iter()
+            .filter(|c| c.vg_id == id)
+            .max_by_key(|c| c.seqno)
+            .map_or(String::new(), |c| c.vg_name.clone())
+    };
+    match ids.as_slice() {
+        [] => bail!("No metadata copies found"),
+        [one] => Ok(latest(one)),
+        _ if all => Ok(String::new()),
+        _ => bail!("Several VGs on the images ({}): name one", names.join(", ")),
+    }
+}
+
+/// The indices of the copies of VG `vg` (its UUIDs `ids`; `""`: every
+/// copy); none is refused.
+fn copies_of(h: &History, vg: &str, ids: &[String]) -> Result<Vec<usize>> {
+    let copies: Vec<usize> = (0..h.copies.len())
+        .filter(|&i| selected(&h.copies[i], vg, ids))
+        .collect();
+    if copies.is_empty() {
+        bail!("Volume group \"{vg}\" not found in any metadata copy");
+    }
+    Ok(copies)
 }
 
 /// The UUIDs of every VG that was ever named `name` in a copy: a VG is

@@ -6,6 +6,8 @@
 use crate::error::{bail, refused, Error, Result, ResultExt};
 use cow_engine::recover::{self, Snapshot, State, Verdict};
 use lvm_meta::history;
+use lvm_meta::scan::System;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::Digest;
 use std::io::Write;
@@ -67,37 +69,217 @@ fn caveat(s: &Snapshot) -> Option<&'static str> {
     }
 }
 
-fn snap_json(h: &history::History, s: &Snapshot) -> serde_json::Value {
-    json!({
-        "vg": s.vg,
-        "snapshot": s.name,
-        "id": s.id,
-        "origin": s.origin,
-        "chunk_bytes": s.chunk_bytes,
-        "first_seqno": s.seqnos.0,
-        "last_seqno": s.seqnos.1,
-        "last_seqno_time": h.copies[s.last_copy].creation_time,
-        "cow_extents": extents(&s.cow_extents),
-        "state": state_name(s.state),
-        "reused_by": s.reused_by.iter().map(|r| json!({
-            "lv": r.lv, "seqno": r.seqno, "extents": extents(&r.extents),
-        })).collect::<Vec<_>>(),
-        "store": s.store.as_ref().map(|f| json!({
-            "header": f.header,
-            "valid": f.valid,
-            "chunk_bytes": f.chunk_bytes,
-            "exceptions": f.exceptions,
-            "exceptions_on_reused_extents": f.exceptions_reused,
-            "implausible_records": f.implausible,
-            "metadata_on_reused_extents": f.metadata_reused,
-            "header_guessed": f.header_guessed,
-            "metadata_intact": f.metadata_intact,
-            "error": f.error,
-        })),
-        "verdict": s.verdict.map(verdict_name),
-        "caveat": caveat(s),
-        "notes": s.notes,
+/// `lvmsim recover --json`: every snapshot any metadata copy knew and
+/// what can be rebuilt of it. Fields are declared in the order the JSON
+/// prints them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoverJson {
+    /// The snapshots, in the order the text lists them.
+    pub snapshots: Vec<RecoveredJson>,
+    /// The removed thin LVs ([`crate::thin_recover::to_json`]); the key is
+    /// left out when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thin: Vec<serde_json::Value>,
+}
+
+/// One snapshot of the history and its state now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveredJson {
+    /// What to keep in mind about the bytes a rebuilt view reads from the
+    /// origin, if anything (the text's `note:`).
+    pub caveat: Option<String>,
+    /// Chunk size from the metadata, in bytes.
+    pub chunk_bytes: u64,
+    /// The COW LV's extents in the last copy that had it (`pv0:10-19,...`).
+    pub cow_extents: String,
+    /// The first seqno that had it.
+    pub first_seqno: u32,
+    /// The COW LV's UUID.
+    pub id: String,
+    /// The last seqno that had it.
+    pub last_seqno: u32,
+    /// When that copy was written (seconds since the epoch).
+    pub last_seqno_time: Option<i64>,
+    /// What the history says about the origin since, in words.
+    pub notes: Vec<String>,
+    /// The origin's name.
+    pub origin: String,
+    /// LVs of later copies that were given its extents.
+    pub reused_by: Vec<ReuseJson>,
+    /// The snapshot's name.
+    pub snapshot: String,
+    /// Its state now.
+    pub state: StateJson,
+    /// What its COW extents hold, for dropped and invalid snapshots.
+    pub store: Option<StoreJson>,
+    /// What can be rebuilt, for dropped and invalid snapshots.
+    pub verdict: Option<VerdictJson>,
+    /// The VG's name in the last copy that had it.
+    pub vg: String,
+}
+
+/// A snapshot's state now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateJson {
+    /// In the current metadata, readable.
+    Present,
+    /// In the current metadata, invalid (overflowed).
+    Invalid,
+    /// Gone from the metadata without merging.
+    Dropped,
+    /// Gone by merging into its origin.
+    Merged,
+}
+
+/// What can be rebuilt of a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictJson {
+    /// All of it.
+    Recoverable,
+    /// Some of it.
+    Partly,
+    /// Nothing.
+    Lost,
+}
+
+/// A later LV that was given some of a snapshot's COW extents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReuseJson {
+    /// The shared extents.
+    pub extents: String,
+    /// The LV.
+    pub lv: String,
+    /// The first seqno in which it held them.
+    pub seqno: u32,
+}
+
+/// What was found in a snapshot's COW extents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreJson {
+    /// Chunk size in bytes, from the store's header.
+    pub chunk_bytes: u64,
+    /// Why the store could not be read, if it could not.
+    pub error: Option<String>,
+    /// Exception records read.
+    pub exceptions: usize,
+    /// Of those, records whose data chunk lies on reused extents.
+    pub exceptions_on_reused_extents: usize,
+    /// The header's magic is there.
+    pub header: bool,
+    /// The header was gone and the records were found by scanning.
+    pub header_guessed: bool,
+    /// Records the kernel could not have written.
+    pub implausible_records: usize,
+    /// Every metadata area the store uses is well formed.
+    pub metadata_intact: bool,
+    /// A metadata area of the store lies on reused extents.
+    pub metadata_on_reused_extents: bool,
+    /// The header's `valid` flag.
+    pub valid: bool,
+}
+
+fn state_json(s: State) -> StateJson {
+    match s {
+        State::Present => StateJson::Present,
+        State::Invalid => StateJson::Invalid,
+        State::Dropped => StateJson::Dropped,
+        State::Merged => StateJson::Merged,
+    }
+}
+
+fn verdict_json(v: Verdict) -> VerdictJson {
+    match v {
+        Verdict::Recoverable => VerdictJson::Recoverable,
+        Verdict::Partly => VerdictJson::Partly,
+        Verdict::Lost => VerdictJson::Lost,
+    }
+}
+
+fn snap_json(h: &history::History, s: &Snapshot) -> RecoveredJson {
+    RecoveredJson {
+        caveat: caveat(s).map(str::to_owned),
+        chunk_bytes: s.chunk_bytes,
+        cow_extents: extents(&s.cow_extents),
+        first_seqno: s.seqnos.0,
+        id: s.id.clone(),
+        last_seqno: s.seqnos.1,
+        last_seqno_time: h.copies[s.last_copy].creation_time,
+        notes: s.notes.clone(),
+        origin: s.origin.clone(),
+        reused_by: s
+            .reused_by
+            .iter()
+            .map(|r| ReuseJson {
+                extents: extents(&r.extents),
+                lv: r.lv.clone(),
+                seqno: r.seqno,
+            })
+            .collect(),
+        snapshot: s.name.clone(),
+        state: state_json(s.state),
+        store: s.store.as_ref().map(|f| StoreJson {
+            chunk_bytes: f.chunk_bytes,
+            error: f.error.clone(),
+            exceptions: f.exceptions,
+            exceptions_on_reused_extents: f.exceptions_reused,
+            header: f.header,
+            header_guessed: f.header_guessed,
+            implausible_records: f.implausible,
+            metadata_intact: f.metadata_intact,
+            metadata_on_reused_extents: f.metadata_reused,
+            valid: f.valid,
+        }),
+        verdict: s.verdict.map(verdict_json),
+        vg: s.vg.clone(),
+    }
+}
+
+/// The snapshots of the survey of `sys` and its history `h` that belong
+/// to VG `vg` (followed by its UUID: snapshots from before a vgrename
+/// count), or every snapshot when `None`.
+fn surveyed(sys: &System, h: &history::History, vg: Option<&str>) -> Result<Vec<Snapshot>> {
+    let only = vg.map(crate::names::vg_arg).transpose()?;
+    let ids = only
+        .as_deref()
+        .map(|v| crate::history::vg_ids(h, v))
+        .unwrap_or_default();
+    Ok(recover::survey(sys, h)
+        .into_iter()
+        .filter(|s| only.is_none() || ids.contains(&h.copies[s.last_copy].vg_id))
+        .collect())
+}
+
+/// What `recover --json [VG]` prints for the scanned `sys` and its
+/// history `h` ([`crate::history::of_system`]).
+///
+/// # Errors
+/// `vg` is not a valid VG name.
+pub fn recover_json(sys: &System, h: &history::History, vg: Option<&str>) -> Result<RecoverJson> {
+    Ok(RecoverJson {
+        snapshots: surveyed(sys, h, vg)?
+            .iter()
+            .map(|s| snap_json(h, s))
+            .collect(),
+        thin: surveyed_thin(sys, h, vg)?
+            .iter()
+            .map(crate::thin_recover::to_json)
+            .collect(),
     })
+}
+
+/// The removed thin LVs of the history `h`, of VG `vg` only if given.
+fn surveyed_thin(
+    sys: &System,
+    h: &history::History,
+    vg: Option<&str>,
+) -> Result<Vec<crate::thin_recover::RemovedThin>> {
+    let only = vg.map(crate::names::vg_arg).transpose()?;
+    Ok(crate::thin_recover::survey(sys, h)
+        .into_iter()
+        .filter(|t| only.is_none() || only.as_deref() == Some(t.vg.as_str()))
+        .collect())
 }
 
 /// The caveat that applies to an export range of `kind` of snapshot
@@ -176,26 +358,13 @@ pub fn run(
     for p in &h.problems {
         writeln!(err, "  WARNING: {}", p.error)?;
     }
-    let only = a.vg.as_deref().map(crate::names::vg_arg).transpose()?;
-    // A VG is followed by its UUID: snapshots from before a vgrename count.
-    let ids = only
-        .as_deref()
-        .map(|v| crate::history::vg_ids(&h, v))
-        .unwrap_or_default();
-    let snaps: Vec<Snapshot> = recover::survey(&sys, &h)
-        .into_iter()
-        .filter(|s| only.is_none() || ids.contains(&h.copies[s.last_copy].vg_id))
-        .collect();
-    let thins: Vec<crate::thin_recover::RemovedThin> = crate::thin_recover::survey(&sys, &h)
-        .into_iter()
-        .filter(|t| only.is_none() || only.as_deref() == Some(t.vg.as_str()))
-        .collect();
+    let snaps = surveyed(&sys, &h, a.vg.as_deref())?;
+    let thins = surveyed_thin(&sys, &h, a.vg.as_deref())?;
     if a.json {
-        let v: Vec<_> = snaps.iter().map(|s| snap_json(&h, s)).collect();
-        let mut doc = json!({ "snapshots": v });
-        if !thins.is_empty() {
-            doc["thin"] = thins.iter().map(crate::thin_recover::to_json).collect();
-        }
+        let doc = RecoverJson {
+            snapshots: snaps.iter().map(|s| snap_json(&h, s)).collect(),
+            thin: thins.iter().map(crate::thin_recover::to_json).collect(),
+        };
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         return Ok(());
     }
@@ -297,6 +466,134 @@ impl<W: Write> Write for Tee<'_, W> {
     }
 }
 
+/// The metadata copy that describes snapshot `vgn/snap` for an export:
+/// its seqno and index in `h`, with the snapshot's record in `survey`, if
+/// any. `seqno` left out: the last copy that held it, when one snapshot
+/// of that name is in the history.
+fn locate<'s>(
+    h: &history::History,
+    survey: &'s [Snapshot],
+    vgn: &str,
+    snap: &str,
+    seqno: Option<u32>,
+) -> Result<(u32, usize, Option<&'s Snapshot>)> {
+    // The VG by its UUIDs: `--export NEW/snap` finds the copies from
+    // before a vgrename.
+    let ids = crate::history::vg_ids(h, vgn);
+    let seqno = match seqno {
+        Some(n) => n,
+        None => default_seqno(h, survey, &ids, vgn, snap)?,
+    };
+    let copy = h
+        .copies
+        .iter()
+        .position(|c| {
+            c.seqno == seqno
+                && ids.contains(&c.vg_id)
+                && c.vg.as_ref().is_ok_and(|v| v.lv_index(snap).is_some())
+        })
+        .ok_or_else(|| refused!("no copy of {vgn} with seqno {seqno} has an LV {snap}"))?;
+    let rec = survey
+        .iter()
+        .find(|s| ids.contains(&h.copies[s.last_copy].vg_id) && s.name == snap)
+        .or_else(|| {
+            let id = h.copies[copy]
+                .vg
+                .as_ref()
+                .ok()?
+                .lvs
+                .iter()
+                .find(|l| l.name == snap)?
+                .id
+                .clone();
+            survey.iter().find(|s| s.id == id)
+        });
+    Ok((seqno, copy, rec))
+}
+
+/// A snapshot's rebuilt view, read at offsets: the bytes `recover
+/// --export` writes, run by run.
+pub struct RecoveredView<'a> {
+    /// The seqno of the metadata copy that describes the snapshot.
+    pub seqno: u32,
+    /// The export's plan: its size and runs.
+    pub plan: recover::ExportPlan<'a>,
+    cow: cow_engine::lv_io::LvReader<'a>,
+    origin: cow_engine::lv_io::LvReader<'a>,
+}
+
+/// The rebuilt view of snapshot `snap` of VG `vgn` (in the copy with
+/// `seqno`, or as `recover --export` picks it) on the scanned `sys` and
+/// its history `h`.
+///
+/// # Errors
+/// As `recover --export`: no such snapshot in the history, several of
+/// that name and no `seqno`, an unreadable copy or store.
+pub fn recovered_view<'a>(
+    sys: &'a System,
+    h: &'a history::History,
+    vgn: &str,
+    snap: &str,
+    seqno: Option<u32>,
+) -> Result<RecoveredView<'a>> {
+    let vgn = crate::names::vg_arg(vgn)?;
+    let survey = recover::survey(sys, h);
+    let (seqno, copy, rec) = locate(h, &survey, &vgn, snap, seqno)?;
+    let reused = rec.map(|r| r.reused_by.clone()).unwrap_or_default();
+    let plan = recover::plan(sys, h, copy, snap, &reused)?;
+    let cow =
+        cow_engine::lv_io::LvReader::new(plan.vg, plan.cow, recover::pv_images(sys, plan.vg))?;
+    let (ovg, oli) = plan.origin;
+    let origin = cow_engine::lv_io::LvReader::new(ovg, oli, recover::pv_images(sys, ovg))?;
+    Ok(RecoveredView {
+        seqno,
+        plan,
+        cow,
+        origin,
+    })
+}
+
+impl cow_engine::view::View for RecoveredView<'_> {
+    fn size(&self) -> u64 {
+        self.plan.size
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> cow_engine::Result<()> {
+        let len = buf.len() as u64;
+        let past = || cow_engine::Error::ReadPastEnd {
+            offset,
+            len,
+            size: self.plan.size,
+            view: true,
+        };
+        let end = offset.checked_add(len).ok_or_else(past)?;
+        if end > self.plan.size {
+            return Err(past());
+        }
+        let runs = &self.plan.runs;
+        // The first run ending after `offset`.
+        let mut i = runs.partition_point(|r| r.start + r.len <= offset);
+        let mut at = offset;
+        let mut rest = buf;
+        while !rest.is_empty() {
+            let r = runs.get(i).ok_or_else(past)?;
+            let within = at - r.start;
+            // OK to cast: at most the buffer's length.
+            let n = (r.len - within).min(rest.len() as u64) as usize;
+            let (piece, tail) = rest.split_at_mut(n);
+            match (r.kind, r.cow_offset) {
+                (recover::Kind::Store, Some(c)) => self.cow.read_at(c + within, piece)?,
+                (recover::Kind::PastOrigin, _) => piece.fill(0),
+                _ => self.origin.read_at(at, piece)?,
+            }
+            at += n as u64;
+            rest = tail;
+            i += 1;
+        }
+        Ok(())
+    }
+}
+
 fn export(
     devs: &[PathBuf],
     a: &RecoverOpts,
@@ -333,10 +630,8 @@ fn export(
         .collect::<Result<_>>()?;
     let sys = crate::scan(devs, ctx.scan_all, err)?;
     let h = crate::history::of_system(&sys, ctx.scan_all);
-    // The VG by its UUIDs: `--export NEW/snap` finds the copies from
-    // before a vgrename.
-    let ids = crate::history::vg_ids(&h, vgn);
     let survey = recover::survey(&sys, &h);
+    let ids = crate::history::vg_ids(&h, vgn);
     let is_snap = survey
         .iter()
         .any(|s| s.name == snap && ids.contains(&h.copies[s.last_copy].vg_id));
@@ -346,34 +641,7 @@ fn export(
             return export_thin(&sys, t, ctx, &path, &rpath, &inputs, &before, out);
         }
     }
-    let seqno = match a.seqno {
-        Some(n) => n,
-        None => default_seqno(&h, &survey, &ids, vgn, snap)?,
-    };
-    let copy = h
-        .copies
-        .iter()
-        .position(|c| {
-            c.seqno == seqno
-                && ids.contains(&c.vg_id)
-                && c.vg.as_ref().is_ok_and(|v| v.lv_index(snap).is_some())
-        })
-        .ok_or_else(|| refused!("no copy of {vgn} with seqno {seqno} has an LV {snap}"))?;
-    let rec = survey
-        .iter()
-        .find(|s| ids.contains(&h.copies[s.last_copy].vg_id) && s.name == snap)
-        .or_else(|| {
-            let id = h.copies[copy]
-                .vg
-                .as_ref()
-                .ok()?
-                .lvs
-                .iter()
-                .find(|l| l.name == snap)?
-                .id
-                .clone();
-            survey.iter().find(|s| s.id == id)
-        });
+    let (seqno, copy, rec) = locate(&h, &survey, vgn, snap, a.seqno)?;
     let reused = rec.map(|r| r.reused_by.clone()).unwrap_or_default();
     let plan = recover::plan(&sys, &h, copy, snap, &reused)?;
     let file = std::fs::OpenOptions::new()

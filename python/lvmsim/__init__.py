@@ -36,6 +36,20 @@ from .errors import (
     UsageError,
 )
 
+from .records import (
+    HISTORY_SCHEMA,
+    Change,
+    Copy,
+    Extents,
+    History,
+    Place,
+    Recovered,
+    Recovery,
+    Reuse,
+    SnapshotInfo,
+    Store,
+)
+
 System = _native.System
 Vg = _native.Vg
 Lv = _native.Lv
@@ -147,9 +161,11 @@ def open(sources: Union[Source, Iterable[Source]]) -> "_native.System":  # noqa:
 
     Each source is a path (an image, a whole disk with a partition table, a
     qcow2 or E01 container, a directory of images, ``NAME=PATH`` or
-    ``PATH@OFFSET``) or a Python file object holding one PV (with ``read``
-    and ``seek``, or ``readinto``; ``get_size()`` is used if it has one).
-    A single path or file object may be given alone.
+    ``PATH@OFFSET``) or a Python file object (with ``read`` and ``seek``, or
+    ``readinto``; ``get_size()`` is used if it has one) holding a PV, a
+    whole disk with a partition table (partitions named ``NAME:p1``...,
+    NAME being the object's ``name``), or a qcow2 or single-segment E01
+    container of either. A single path or file object may be given alone.
     """
     if isinstance(sources, (str, bytes, os.PathLike)) or hasattr(sources, "read") or hasattr(
         sources, "readinto"
@@ -166,6 +182,17 @@ __all__ = [
     "Pv",
     "LvFile",
     "Reader",
+    "History",
+    "Copy",
+    "Place",
+    "Change",
+    "Extents",
+    "SnapshotInfo",
+    "Recovery",
+    "Recovered",
+    "Reuse",
+    "Store",
+    "HISTORY_SCHEMA",
     "Error",
     "NotFoundError",
     "CorruptError",

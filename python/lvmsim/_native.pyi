@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 if TYPE_CHECKING:
     from . import LvFile
+    from .records import History, Recovery
 
 class Pv:
     """A physical volume of a VG."""
@@ -119,6 +120,12 @@ class Vg:
         """True if a PV is missing."""
     def lv(self, name: str) -> Lv:
         """The LV named ``name``; :class:`lvmsim.NotFoundError` if none."""
+    def history(self, scan_all: bool = False) -> "History":
+        """``System.history(vg=name)``: this VG's metadata copies, those
+        under older names included."""
+    def recover(self, scan_all: bool = False) -> "Recovery":
+        """``System.recover(vg=name)``: the snapshots this VG's metadata
+        copies knew."""
 
 class System:
     """The devices given to :func:`lvmsim.open`, scanned as lvm2 scans."""
@@ -133,5 +140,20 @@ class System:
         """The devices scanned, by the names given."""
     def vg(self, name: str) -> Vg:
         """The VG named ``name``; :class:`lvmsim.NotFoundError` if none."""
+    def history(self, vg: Optional[str] = None, scan_all: bool = False) -> "History":
+        """Every metadata copy on the devices and what changed from one to
+        the next, as ``lvmsim history --json [VG]`` prints it (``to_dict()``
+        is that JSON). ``scan_all``: the whole devices are scanned for
+        copies (``--scan-all``). :class:`lvmsim.RefusedError` if there is no
+        copy (of that VG)."""
+    def recover(self, vg: Optional[str] = None, scan_all: bool = False) -> "Recovery":
+        """Every snapshot any metadata copy knew, its state now and what can
+        be rebuilt of it, as ``lvmsim recover --json [VG]`` prints it."""
+    def open_recovered(self, snapshot: str, seqno: Optional[int] = None, scan_all: bool = False) -> "LvFile":
+        """The rebuilt view of ``snapshot`` (``VG/SNAP``) as ``lvmsim recover
+        --export`` writes it, as a read-only :class:`lvmsim.LvFile`: from the
+        metadata copy with ``seqno``, or the last copy that held it when one
+        snapshot of that name is in the history. ``recover()`` tells what
+        each byte range is worth."""
 
 def open(sources: Sequence[Any]) -> System: ...

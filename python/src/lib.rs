@@ -11,12 +11,13 @@
 //! read at a time.
 
 use cow_engine::view::View;
-use lvm_meta::io::{Image, Placement, ReadAt};
+use lvm_meta::io::{Image, ReadAt};
 use lvm_meta::scan::System as Scanned;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use std::io;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -293,7 +294,7 @@ impl Lv {
         let cell = made.map_err(|e| py_err(py, &e))?;
         let size = cell.borrow_dependent().size();
         Ok(Reader {
-            cell: Arc::new(cell),
+            cell: Arc::new(Cell::Lv(cell)),
             size,
             name: self.full_name(),
         })
@@ -315,28 +316,51 @@ impl Lv {
 }
 
 /// A volume group.
-#[pyclass(frozen, get_all, module = "lvmsim")]
+#[pyclass(frozen, module = "lvmsim")]
 struct Vg {
     /// The VG's name.
+    #[pyo3(get)]
     name: String,
     /// The VG's UUID.
+    #[pyo3(get)]
     uuid: String,
     /// The metadata's sequence number.
+    #[pyo3(get)]
     seqno: u32,
     /// The extent size in bytes.
+    #[pyo3(get)]
     extent_size: u64,
     /// The LVs `lvs` lists (glue and hidden LVs left out).
+    #[pyo3(get)]
     lvs: Vec<Py<Lv>>,
     /// Every LV, hidden ones included (snapshot glue left out).
+    #[pyo3(get)]
     all_lvs: Vec<Py<Lv>>,
     /// The PVs, in metadata order.
+    #[pyo3(get)]
     pvs: Vec<Py<Pv>>,
     /// True if a PV is missing.
+    #[pyo3(get)]
     partial: bool,
+    sys: Arc<Scanned>,
 }
 
 #[pymethods]
 impl Vg {
+    /// `System.history(vg=this VG's name)`: this VG's metadata copies,
+    /// those under older names included.
+    #[pyo3(signature = (scan_all = false))]
+    fn history(&self, py: Python<'_>, scan_all: bool) -> PyResult<Py<PyAny>> {
+        history_py(py, &self.sys, Some(self.name.clone()), scan_all)
+    }
+
+    /// `System.recover(vg=this VG's name)`: the snapshots this VG's
+    /// metadata copies knew.
+    #[pyo3(signature = (scan_all = false))]
+    fn recover(&self, py: Python<'_>, scan_all: bool) -> PyResult<Py<PyAny>> {
+        recover_py(py, &self.sys, Some(self.name.clone()), scan_all)
+    }
+
     /// The LV named `name` (hidden ones included); `lvmsim.NotFoundError`
     /// if none.
     fn lv(&self, py: Python<'_>, name: &str) -> PyResult<Py<Lv>> {
@@ -359,19 +383,127 @@ impl Vg {
 }
 
 /// The devices given to `open`, scanned as lvm2 scans devices.
-#[pyclass(frozen, get_all, module = "lvmsim")]
+#[pyclass(frozen, module = "lvmsim")]
 struct System {
     /// The VGs found.
+    #[pyo3(get)]
     vgs: Vec<Py<Vg>>,
     /// lvm2's warnings about the devices (damaged labels or metadata,
     /// missing PVs), one line each.
+    #[pyo3(get)]
     warnings: Vec<String>,
     /// The devices scanned, by the names given.
+    #[pyo3(get)]
     devices: Vec<String>,
+    sys: Arc<Scanned>,
+}
+
+/// The metadata history of `sys`: from its metadata areas, or with
+/// `scan_all` from whole-device scans (every copy found so is a guess).
+fn history_of(sys: &Scanned, scan_all: bool) -> lvm_meta::history::History {
+    use lvm_meta::history as h;
+    if scan_all {
+        let refs: Vec<&Image> = sys.devices.iter().map(|d| &d.image).collect();
+        h::collect_scan_all_with(&refs, h::SCAN_WINDOW, h::SCAN_OVERLAP, &mut |_, _, _| {})
+    } else {
+        h::collect(sys)
+    }
+}
+
+/// `history --json [VG]` of `sys` as an `lvmsim.History`.
+fn history_py(
+    py: Python<'_>,
+    sys: &Arc<Scanned>,
+    vg: Option<String>,
+    scan_all: bool,
+) -> PyResult<Py<PyAny>> {
+    let sys = sys.clone();
+    let text = py
+        .detach(move || -> lvmsim::error::Result<String> {
+            let h = history_of(&sys, scan_all);
+            let doc = lvmsim::history::history_json(&h, vg.as_deref())?;
+            Ok(serde_json::to_string(&doc)?)
+        })
+        .map_err(|e| py_err(py, &e))?;
+    let cls = py.import("lvmsim.records")?.getattr("History")?;
+    Ok(cls.call_method1("from_json", (text,))?.unbind())
+}
+
+/// `recover --json [VG]` of `sys` as an `lvmsim.Recovery`.
+fn recover_py(
+    py: Python<'_>,
+    sys: &Arc<Scanned>,
+    vg: Option<String>,
+    scan_all: bool,
+) -> PyResult<Py<PyAny>> {
+    let sys = sys.clone();
+    let text = py
+        .detach(move || -> lvmsim::error::Result<String> {
+            let h = history_of(&sys, scan_all);
+            let doc = lvmsim::recover::recover_json(&sys, &h, vg.as_deref())?;
+            Ok(serde_json::to_string(&doc)?)
+        })
+        .map_err(|e| py_err(py, &e))?;
+    let cls = py.import("lvmsim.records")?.getattr("Recovery")?;
+    Ok(cls.call_method1("from_json", (text,))?.unbind())
 }
 
 #[pymethods]
 impl System {
+    /// Every metadata copy on the devices, oldest first within each VG,
+    /// and what changed from one to the next: what `lvmsim history --json
+    /// [VG]` prints, as an `lvmsim.History` (only VG `vg`'s copies, its
+    /// older names included, if given). With `scan_all`, the whole devices
+    /// are scanned for copies (`--scan-all`). `lvmsim.RefusedError` if
+    /// there is no copy (of that VG).
+    #[pyo3(signature = (vg = None, scan_all = false))]
+    fn history(&self, py: Python<'_>, vg: Option<String>, scan_all: bool) -> PyResult<Py<PyAny>> {
+        history_py(py, &self.sys, vg, scan_all)
+    }
+
+    /// The rebuilt view of snapshot `snapshot` (`VG/SNAP`) as `lvmsim
+    /// recover --export` writes it, as a read-only `lvmsim.LvFile`: from
+    /// the metadata copy with `seqno`, or the last copy that held it when
+    /// one snapshot of that name is in the history (several are refused
+    /// with their seqnos). `recover()` tells what each byte range is
+    /// worth.
+    #[pyo3(signature = (snapshot, seqno = None, scan_all = false))]
+    fn open_recovered<'py>(
+        &self,
+        py: Python<'py>,
+        snapshot: &str,
+        seqno: Option<u32>,
+        scan_all: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (vg, snap) = lvmsim::names::vg_lv(snapshot).map_err(|e| py_err(py, &e))?;
+        let sys = self.sys.clone();
+        let made = py.detach(move || {
+            let history = history_of(&sys, scan_all);
+            RecoveredCell::try_new(Recovering { sys, history }, |r| {
+                lvmsim::recover::recovered_view(&r.sys, &r.history, &vg, &snap, seqno)
+                    .map(|v| Box::new(v) as BoxedView<'_>)
+            })
+        });
+        let cell = made.map_err(|e| py_err(py, &e))?;
+        let size = cell.borrow_dependent().size();
+        let reader = Reader {
+            cell: Arc::new(Cell::Recovered(cell)),
+            size,
+            name: snapshot.to_owned(),
+        };
+        py.import("lvmsim")?
+            .getattr("LvFile")?
+            .call1((Py::new(py, reader)?,))
+    }
+
+    /// Every snapshot any metadata copy knew (of VG `vg`, if given), its
+    /// state now and what can be rebuilt of it: what `lvmsim recover
+    /// --json [VG]` prints, as an `lvmsim.Recovery`.
+    #[pyo3(signature = (vg = None, scan_all = false))]
+    fn recover(&self, py: Python<'_>, vg: Option<String>, scan_all: bool) -> PyResult<Py<PyAny>> {
+        recover_py(py, &self.sys, vg, scan_all)
+    }
+
     /// The VG named `name`; `lvmsim.NotFoundError` if none.
     fn vg(&self, py: Python<'_>, name: &str) -> PyResult<Py<Vg>> {
         self.vgs
@@ -514,6 +646,7 @@ fn describe(py: Python<'_>, sys: Arc<Scanned>, warnings: Vec<String>) -> PyResul
                 all_lvs,
                 pvs,
                 partial: inst.partial(),
+                sys: sys.clone(),
             },
         )?);
     }
@@ -522,6 +655,7 @@ fn describe(py: Python<'_>, sys: Arc<Scanned>, warnings: Vec<String>) -> PyResul
         vgs,
         warnings,
         devices,
+        sys,
     })
 }
 
@@ -535,8 +669,10 @@ enum Source {
 /// Scans `sources`: each a path (str or os.PathLike: an image, a whole
 /// disk with a partition table, a qcow2 or E01 container, a directory of
 /// images, `NAME=PATH` or `PATH@OFFSET` as `lvmsim --dev` takes them) or
-/// a Python file object holding one PV (with `read` and `seek`, or
-/// `readinto`; its `name`, if a str, names the device).
+/// a Python file object holding a PV, a whole disk with a partition table
+/// (its partitions named `NAME:p1`...) or a qcow2 or single-segment E01
+/// container of either (with `read` and `seek`, or `readinto`; its
+/// `name`, if a str, is NAME).
 #[pyfunction]
 fn open(py: Python<'_>, sources: Vec<Bound<'_, PyAny>>) -> PyResult<System> {
     let os = py.import("os")?;
@@ -581,14 +717,18 @@ fn open(py: Python<'_>, sources: Vec<Bound<'_, PyAny>>) -> PyResult<System> {
                 Source::Path(p) => paths.push(p),
                 Source::File(name, f) => {
                     flush(&mut paths, &mut images, &mut err)?;
+                    let spec = lvm_meta::disk::DeviceSpec {
+                        name: name.clone(),
+                        path: name,
+                        offset: None,
+                        named: false,
+                    };
                     let size = f.size;
-                    images.push(Image {
-                        path: name.clone(),
-                        source: name,
-                        data: Box::new(f),
-                        size,
-                        placement: Placement::Whole,
-                    });
+                    let o = lvm_meta::disk::open_source(&spec, Box::new(f), size)?;
+                    for n in &o.notes {
+                        writeln!(err, "  WARNING: {n}")?;
+                    }
+                    images.extend(o.images);
                 }
             }
         }
@@ -620,11 +760,42 @@ self_cell::self_cell!(
     }
 );
 
-/// An LV's bytes as `lvmsim cat` shows them, read at offsets. The
-/// `lvmsim.LvFile` file object reads through it.
+/// What the scanned system and its metadata history hold together.
+struct Recovering {
+    sys: Arc<Scanned>,
+    history: lvm_meta::history::History,
+}
+
+self_cell::self_cell!(
+    /// A snapshot's rebuilt view with what it reads from.
+    struct RecoveredCell {
+        owner: Recovering,
+        #[covariant]
+        dependent: BoxedView,
+    }
+);
+
+/// The view a reader reads.
+enum Cell {
+    Lv(ViewCell),
+    Recovered(RecoveredCell),
+}
+
+impl Cell {
+    fn view(&self) -> &(dyn View + Send + Sync + '_) {
+        match self {
+            Cell::Lv(c) => c.borrow_dependent().as_ref(),
+            Cell::Recovered(c) => c.borrow_dependent().as_ref(),
+        }
+    }
+}
+
+/// An LV's bytes as `lvmsim cat` shows them (or a snapshot's rebuilt
+/// view), read at offsets. The `lvmsim.LvFile` file object reads through
+/// it.
 #[pyclass(frozen, module = "lvmsim")]
 struct Reader {
-    cell: Arc<ViewCell>,
+    cell: Arc<Cell>,
     /// The LV's size in bytes.
     #[pyo3(get)]
     size: u64,
@@ -657,7 +828,7 @@ impl Reader {
         let mut failed = None;
         let bytes = PyBytes::new_with(py, n, |buf| {
             // The bytes object is not yet visible to other threads.
-            if let Err(e) = py.detach(|| cell.borrow_dependent().read_at(offset, buf)) {
+            if let Err(e) = py.detach(|| cell.view().read_at(offset, buf)) {
                 failed = Some(e);
             }
             Ok(())
@@ -695,7 +866,7 @@ impl Reader {
             // nothing else in this call touches it.
             #[allow(unsafe_code)]
             let buf = unsafe { std::slice::from_raw_parts_mut(addr as *mut u8, n) };
-            cell.borrow_dependent().read_at(offset, buf)
+            cell.view().read_at(offset, buf)
         })
         .map_err(|e| lib_err(py, e))?;
         Ok(n)

@@ -24,3 +24,15 @@ def test_stubs_match_the_module():
         assert stubbed == public, c.name
         assert runtime.__doc__
     assert _native.open.__doc__
+
+
+def test_record_classes_are_exported_and_documented():
+    from lvmsim import records
+
+    for name in records.__all__:
+        assert name in lvmsim.__all__ and getattr(lvmsim, name) is getattr(records, name)
+        obj = getattr(records, name)
+        if isinstance(obj, type):
+            assert obj.__doc__ and hasattr(obj, "to_dict") and hasattr(obj, "from_dict"), name
+    for meth in ("history", "recover"):
+        assert getattr(_native.System, meth).__doc__ and getattr(_native.Vg, meth).__doc__
