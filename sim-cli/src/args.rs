@@ -334,8 +334,9 @@ pub(crate) struct RecoverArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub(crate) json: bool,
-    /// Export this snapshot's rebuilt view (`VG/SNAP`).
-    #[arg(long, value_name = "VG/SNAP", requires = "output")]
+    /// Export this snapshot's rebuilt view, or this removed thin LV's
+    /// surviving mappings (`VG/LV`; unmapped blocks read as zeros).
+    #[arg(long, value_name = "VG/LV", requires = "output")]
     pub(crate) export: Option<String>,
     /// The metadata copy that describes the snapshot (default: the last
     /// copy that held it, when only one snapshot of that name is in the
