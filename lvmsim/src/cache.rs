@@ -12,8 +12,9 @@
 //!
 //! A read of a block the cache holds is served from the cache data LV,
 //! whether the block is dirty or not (a clean block equals the origin's);
-//! every other block comes from the origin. [`CacheView::uncached`] reads
-//! the origin alone: what lies on the slow device whatever the cache holds.
+//! every other block comes from the origin. `lvmsim cat --uncached`
+//! ([`crate::data::open_view_uncached`]) reads the origin alone: what lies
+//! on the slow device whatever the cache holds.
 
 use crate::error::{Error, Result};
 use crate::thin::LvSource;
@@ -224,18 +225,11 @@ pub struct CacheView<'a> {
     /// (origin block, cache block), in origin block order.
     map: Vec<(u64, u64)>,
     size: u64,
-    uncached: bool,
 }
 
 impl<'a> CacheView<'a> {
     /// Opens cached LV `lv` of `vg`, or `None` if it is not a cached LV.
-    /// With `uncached`, the view reads the origin alone.
-    pub fn open(
-        vg: &'a Vg,
-        lv: usize,
-        pvs: &[Option<&'a Image>],
-        uncached: bool,
-    ) -> Result<Option<CacheView<'a>>> {
+    pub fn open(vg: &'a Vg, lv: usize, pvs: &[Option<&'a Image>]) -> Result<Option<CacheView<'a>>> {
         let Some(c) = cache_seg(vg, lv) else {
             return Ok(None);
         };
@@ -262,7 +256,6 @@ impl<'a> CacheView<'a> {
             origin,
             map,
             size,
-            uncached,
         }))
     }
 
@@ -295,9 +288,6 @@ impl cow_engine::view::View for CacheView<'_> {
                 size: self.size,
                 view: true,
             });
-        }
-        if self.uncached {
-            return self.origin.read_at(offset, buf);
         }
         let bs = self.pool.block_bytes();
         while !buf.is_empty() {

@@ -232,7 +232,13 @@ pub fn open_view_uncached<'a>(
         .iter()
         .map(|d| d.map(|d| &sys.devices[d].image))
         .collect();
-    if let Some(cached) = crate::cache::CacheView::open(&vi.vg, li, &pvs, uncached)? {
+    if let Some(c) = crate::cache::cache_seg(&vi.vg, li) {
+        if uncached {
+            // The origin alone: the cache pool need not be there.
+            return Ok(cow_engine::view::open_with(&vi.vg, c.origin, &pvs, force)?);
+        }
+    }
+    if let Some(cached) = crate::cache::CacheView::open(&vi.vg, li, &pvs)? {
         return Ok(Box::new(cached));
     }
     Ok(match crate::thin::ThinView::open(&vi.vg, li, &pvs)? {

@@ -737,6 +737,12 @@ pub fn devices(sys: &System, opts: &DmOpts) -> Result<Vec<DmDevice>> {
                 vg.name, vg.lvs[i].name
             )));
         }
+        if let Some(i) = (0..vg.lvs.len()).find(|&i| crate::cache::role(vg, i).is_some()) {
+            return Err(crate::error::Error::Refused(format!(
+                "{}/{}: lvmsim's dmsetup info, ls and deps do not list cached LVs and cache pools",
+                vg.name, vg.lvs[i].name
+            )));
+        }
         let segs = |lv: usize| vg.lvs[lv].segments.len();
         let mut invalid = Vec::new();
         for (i, lv) in vg.lvs.iter().enumerate() {

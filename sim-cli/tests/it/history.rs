@@ -170,6 +170,7 @@ mod kernel_corpus_copies_match_pvck_mdasearch {
         walkthrough, walkthrough_merge,
         plan_threshold, thin_pool,
         raid_levels,
+        cache_writeback,
     );
 }
 

@@ -117,6 +117,9 @@ const NOT_COMPARABLE: &[&str] = &[
     "damaged-mda",
     "snap-overflow-blocks",
     "raid-levels",
+    // lvmsim's dmsetup does not print cache targets yet; c2 was
+    // deactivated after the last table.
+    "cache-writeback",
 ];
 
 /// Device-mapper names and the minor numbers the kernel gave them.
@@ -148,6 +151,10 @@ fn tables_equal_the_kernels(name: &str) {
     let mut failures = Vec::new();
     let mut compared = 0;
     let all = steps(dir);
+    if name == "cache-writeback" {
+        // lvmsim's dmsetup does not table cache targets yet.
+        return verdict(name, compared, &failures);
+    }
     if all.iter().any(|s| s.text.starts_with("zero ")) {
         // The forensic scenarios damage the label or metadata after the
         // last table: their final images no longer describe it.
@@ -241,4 +248,5 @@ scenario_tests!("kernel", "scenario", tables_equal_the_kernels;
     walkthrough, walkthrough_merge,
     plan_threshold, thin_pool,
     raid_levels,
+    cache_writeback,
 );

@@ -181,10 +181,16 @@ fn run(c: &mut Command) {
 /// Scenarios whose devices the simulated kernel does not serve yet, with
 /// the words of its refusal: thin pools (their device stack is tabled by
 /// `dmsetup table` only with the kernel's numbers given).
-const NOT_SERVED: &[(&str, &str)] = &[(
-    "thin-pool",
-    "lvmsim's dmsetup info, ls and deps do not list thin pools and thin LVs",
-)];
+const NOT_SERVED: &[(&str, &str)] = &[
+    (
+        "thin-pool",
+        "lvmsim's dmsetup info, ls and deps do not list thin pools and thin LVs",
+    ),
+    (
+        "cache-writeback",
+        "lvmsim's dmsetup info, ls and deps do not list cached LVs and cache pools",
+    ),
+];
 
 /// The sha256 of every image of `s`.
 fn hashes(devs: &[(String, PathBuf)]) -> Vec<String> {
@@ -285,7 +291,8 @@ common::scenario_tests!("kernel", "scenario", reads_as_cat;
     snap_full_edges, snap_lvremove, snap_overflow, snap_overflow_blocks, snap_partial_chunk,
     snap_striped_origin, snap_write_overflow, striped_mdacopies, two_snaps_one_overflows,
     walkthrough, walkthrough_merge, plan_threshold, thin_pool,
-    raid_levels);
+    raid_levels,
+    cache_writeback);
 
 /// A fresh VG `vg` on one 64 MiB image in `dir`: `origin` (`origin_mib`)
 /// and, unless `cow_mib` is 0, snapshot `snap` of `cow_mib` with 4 KiB

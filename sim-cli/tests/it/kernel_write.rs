@@ -60,6 +60,7 @@ const NOT_REPLAYED: &[(&str, &str)] = &[
     ("walkthrough-merge", "the snapshots were merged and removed afterwards"),
     ("thin-pool", "thin LVs: lvmsim does not write them yet"),
     ("raid-levels", "RAID and mirror LVs: lvmsim does not write them yet"),
+    ("cache-writeback", "cached LVs: lvmsim does not write them yet"),
 ];
 
 fn is_metadata_step(w: &[String]) -> bool {
