@@ -218,7 +218,10 @@ pub fn render(text: &[u8], description: &str, host: &Host, now: i64) -> Result<S
                 None
             }
             // Pools write their chunk size with `outsize`; snapshots do not.
-            (4, "logical_volumes", "chunk_size") if seg_type.ends_with("-pool") => {
+            // (cache pools without it).
+            (4, "logical_volumes", "chunk_size")
+                if seg_type.ends_with("-pool") && !seg_type.starts_with("cache-pool") =>
+            {
                 num.map(size_comment)
             }
             _ => None,

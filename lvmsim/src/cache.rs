@@ -116,12 +116,12 @@ pub fn pool_seg(vg: &Vg, lv: usize) -> Option<CachePoolSeg> {
 }
 
 /// What an LV is to a cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CacheRole {
     /// A cached LV.
-    Cached,
-    /// A cache pool; `.0` is the cached LV using it, if any.
-    Pool(Option<usize>),
+    Cached(CacheSeg),
+    /// A cache pool.
+    Pool(CachePoolSeg),
     /// The data LV (`_cdata`) of cache pool `.0`.
     Data(usize),
     /// The metadata LV (`_cmeta`) of cache pool `.0`.
@@ -130,29 +130,31 @@ pub enum CacheRole {
     Origin(usize),
 }
 
+/// Every LV's part in a cache, by LV index (one pass over the VG).
+pub fn roles(vg: &Vg) -> Vec<Option<CacheRole>> {
+    let mut out = vec![None; vg.lvs.len()];
+    for i in 0..vg.lvs.len() {
+        if let Some(c) = cache_seg(vg, i) {
+            if let Some(o) = out.get_mut(c.origin) {
+                *o = Some(CacheRole::Origin(i));
+            }
+            out[i] = Some(CacheRole::Cached(c));
+        } else if let Some(p) = pool_seg(vg, i) {
+            if let Some(d) = out.get_mut(p.data) {
+                *d = Some(CacheRole::Data(i));
+            }
+            if let Some(m) = out.get_mut(p.metadata) {
+                *m = Some(CacheRole::Metadata(i));
+            }
+            out[i] = Some(CacheRole::Pool(p));
+        }
+    }
+    out
+}
+
 /// LV `lv`'s part in a cache.
 pub fn role(vg: &Vg, lv: usize) -> Option<CacheRole> {
-    if cache_seg(vg, lv).is_some() {
-        return Some(CacheRole::Cached);
-    }
-    if pool_seg(vg, lv).is_some() {
-        let user = (0..vg.lvs.len()).find(|&c| cache_seg(vg, c).is_some_and(|s| s.pool == lv));
-        return Some(CacheRole::Pool(user));
-    }
-    (0..vg.lvs.len()).find_map(|i| {
-        if let Some(p) = pool_seg(vg, i) {
-            if p.data == lv {
-                return Some(CacheRole::Data(i));
-            }
-            if p.metadata == lv {
-                return Some(CacheRole::Metadata(i));
-            }
-        }
-        match cache_seg(vg, i) {
-            Some(c) if c.origin == lv => Some(CacheRole::Origin(i)),
-            _ => None,
-        }
-    })
+    roles(vg).get(lv).cloned().flatten()
 }
 
 fn meta_err(pool: &str, source: dm_pdata::Error) -> Error {

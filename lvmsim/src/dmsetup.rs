@@ -737,7 +737,7 @@ pub fn devices(sys: &System, opts: &DmOpts) -> Result<Vec<DmDevice>> {
                 vg.name, vg.lvs[i].name
             )));
         }
-        if let Some(i) = (0..vg.lvs.len()).find(|&i| crate::cache::role(vg, i).is_some()) {
+        if let Some(i) = crate::cache::roles(vg).iter().position(Option::is_some) {
             return Err(crate::error::Error::Refused(format!(
                 "{}/{}: lvmsim's dmsetup info, ls and deps do not list cached LVs and cache pools",
                 vg.name, vg.lvs[i].name

@@ -61,6 +61,7 @@ scenario_tests!("lvm2/corpus", "commands.txt", committed_scenario_matches;
     ring_wrap, single, snapshot_merging, snapshot_meta, twopv_striped, units, thin_restore,
     evidence_missing,
     evid_times,
+    cache_restore,
 );
 
 /// The same comparison on images and goldens that real lvm2 made moments
