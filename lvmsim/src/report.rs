@@ -195,604 +195,603 @@ fn getter(name: &str) -> Getter {
     constant_getter(name)
 }
 
-static GETTERS: &[(&str, Getter)] = &[
-    g("pv_name", |c, r| s(c.pv_name(r))),
-    g("pv_uuid", |c, r| s(c.pv_uuid(r))),
-    g("pv_fmt", |c, r| s(if c.is_pv(r) { "lvm2" } else { "" })),
-    g("pv_attr", |c, r| s(c.pv_attr(r))),
-    g("pv_size", |c, r| Cell::Size(c.pv_size(r))),
-    g("pv_free", |c, r| Cell::Size(c.pv_free(r))),
-    g("pv_used", |c, r| {
-        Cell::Size(c.pv_size(r) - c.pv_free(r).min(c.pv_size(r)))
-    }),
-    g("dev_size", |c, r| {
-        Cell::Size(c.dev(r).map_or(0, |d| d.image.size / 512))
-    }),
-    g("pe_start", |c, r| Cell::Size(c.pe_start(r))),
-    g("pv_pe_count", |c, r| {
-        Cell::Num(c.vg_pv(r).map_or(0, |(_, p)| u64::from(p.pe_count)))
-    }),
-    g("pv_pe_alloc_count", |c, r| Cell::Num(c.pv_alloc(r))),
-    g("pv_mda_count", |c, r| {
-        Cell::Num(c.dev(r).map_or(0, |d| d.mdas.len() as u64))
-    }),
-    g("pv_mda_used_count", |c, r| {
-        Cell::Num(
-            c.dev(r)
-                .map_or(0, |d| d.mdas.iter().filter(|m| !m.ignored).count() as u64),
-        )
-    }),
-    g("pv_mda_size", |c, r| Cell::Size(c.pv_mda_size(r))),
-    g("pv_mda_free", |c, r| Cell::Size(c.pv_mda_free(r))),
-    g("pv_tags", |c, r| {
-        Cell::List(c.vg_pv(r).map_or(Vec::new(), |(_, p)| sorted(&p.tags)))
-    }),
-    g("pvseg_start", |_, r| Cell::Num(r.pvseg.map_or(0, |p| p.0))),
-    g("pvseg_size", |_, r| Cell::Num(r.pvseg.map_or(0, |p| p.1))),
-    g("vg_fmt", |_, _| s("lvm2")),
-    g("vg_uuid", |c, r| {
-        s(c.vg(r).map_or(String::new(), |v| v.vg.id.clone()))
-    }),
-    g("vg_name", |c, r| {
-        s(c.vg(r).map_or_else(
-            || {
-                if c.used_orphan(r) {
-                    "[unknown]".to_owned()
-                } else {
-                    String::new()
-                }
-            },
-            |v| v.vg.name.clone(),
-        ))
-    }),
-    g("vg_attr", |c, r| {
-        s(c.vg(r).map_or("r-----".to_owned(), vg_attr))
-    }),
-    g("vg_size", |c, r| {
-        Cell::Size(
-            c.vg(r)
-                .map_or(0, |v| v.vg.total_extents() * v.vg.extent_size.0),
-        )
-    }),
-    g("vg_free", |c, r| {
-        Cell::Size(
-            c.vg(r)
-                .map_or(0, |v| v.vg.free_extents() * v.vg.extent_size.0),
-        )
-    }),
-    g("vg_extent_size", |c, r| {
-        Cell::Size(c.vg(r).map_or(0, |v| v.vg.extent_size.0))
-    }),
-    g("vg_extent_count", |c, r| {
-        Cell::Num(c.vg(r).map_or(0, |v| v.vg.total_extents()))
-    }),
-    g("vg_free_count", |c, r| {
-        Cell::Num(c.vg(r).map_or(0, |v| v.vg.free_extents()))
-    }),
-    g("max_lv", |c, r| {
-        Cell::Num(c.vg(r).map_or(0, |v| u64::from(v.vg.max_lv)))
-    }),
-    g("max_pv", |c, r| {
-        Cell::Num(c.vg(r).map_or(0, |v| u64::from(v.vg.max_pv)))
-    }),
-    g("pv_count", |c, r| {
-        Cell::Num(c.vg(r).map_or(0, |v| v.vg.pvs.len() as u64))
-    }),
-    g("lv_count", |c, r| {
-        Cell::Num(c.vg(r).map_or(0, |v| {
-            (0..v.vg.lvs.len()).filter(|&i| v.vg.lv_visible(i)).count() as u64
-        }))
-    }),
-    g("snap_count", |c, r| {
-        Cell::Num(c.vg(r).map_or(0, |v| {
-            (0..v.vg.lvs.len())
-                .filter(|&i| cow_of(&v.vg, i).is_some())
-                .count() as u64
-        }))
-    }),
-    g("vg_seqno", |c, r| {
-        Cell::Num(c.vg(r).map_or(0, |v| u64::from(v.vg.seqno)))
-    }),
-    g("vg_tags", |c, r| {
-        Cell::List(c.vg(r).map_or(Vec::new(), |v| sorted(&v.vg.tags)))
-    }),
-    g("vg_mda_count", |c, r| Cell::Num(c.vg_mdas(r).len() as u64)),
-    g("vg_mda_used_count", |c, r| {
-        Cell::Num(c.vg_mdas(r).iter().filter(|m| !m.ignored).count() as u64)
-    }),
-    g("vg_mda_size", |c, r| {
-        Cell::Size(
-            c.vg_mdas(r)
-                .iter()
-                .map(|m| m.locn.size / 512)
-                .min()
-                .unwrap_or(0),
-        )
-    }),
-    g("vg_mda_free", |c, r| {
-        Cell::Size(c.vg_mdas(r).iter().map(|m| mda_free(m)).min().unwrap_or(0))
-    }),
-    g("vg_mda_copies", |c, r| {
-        s(c.vg(r)
-            .map_or("unmanaged".to_owned(), |v| match v.vg.metadata_copies {
-                0 => "unmanaged".to_owned(),
-                n => n.to_string(),
-            }))
-    }),
-    g("lv_uuid", |c, r| {
-        s(c.lv(r).map_or(String::new(), |(_, l)| l.id.clone()))
-    }),
-    g("lv_name", |c, r| s(c.lv_name(r))),
-    g("lv_full_name", |c, r| {
-        s(c.lv(r)
-            .map_or(String::new(), |(v, l)| format!("{}/{}", v.name, l.name)))
-    }),
-    g("lv_path", |c, r| {
-        s(match (c.lv(r), r.lv) {
-            // A thin pool has no device node of its own.
-            (Some((v, _)), Some(i)) if thin::pool_seg(v, i).is_some() => String::new(),
-            (Some((v, l)), Some(i)) if v.lv_visible(i) => format!("/dev/{}/{}", v.name, l.name),
-            _ => String::new(),
-        })
-    }),
-    g("lv_attr", |c, r| s(c.lv_attr(r))),
-    g("lv_size", |c, r| Cell::Size(c.lv_size(r))),
-    g("seg_count", |c, r| {
-        Cell::Num(c.lv(r).map_or(0, |(_, l)| l.segments.len() as u64))
-    }),
-    g("origin", |c, r| s(c.origin(r))),
-    g("origin_size", |c, r| match c.origin_size(r) {
-        0 => Cell::BlankZero,
-        n => Cell::Size(n),
-    }),
-    g("pool_lv", |c, r| s(c.thin_link(r, ThinLink::Pool, false))),
-    g("data_percent", |c, r| match c.thin_percents(r) {
-        Some((d, _)) => s(d.map_or(String::new(), crate::active::percent_text)),
-        None => s(c.snap_percent(r)),
-    }),
-    g("snap_percent", |c, r| s(c.snap_percent(r))),
-    g("metadata_percent", |c, r| match c.thin_percents(r) {
-        Some((_, Some(m))) => s(crate::active::percent_text(m)),
-        _ => Cell::Pct(None),
-    }),
-    g("copy_percent", |c, r| c.sync_percent(r)),
-    g("move_pv", |_, _| s("")),
-    g("mirror_log", |c, r| s(c.mirror_log(r))),
-    g("convert_lv", |_, _| s("")),
-    g("lv_tags", |c, r| {
-        Cell::List(c.lv(r).map_or(Vec::new(), |(_, l)| sorted(&l.tags)))
-    }),
-    g("lv_layout", |c, r| list_of(&c.lv_layout(r))),
-    g("lv_role", |c, r| list_of(&c.lv_role(r))),
-    g("segtype", |c, r| s(c.segtype(r))),
-    g("stripes", |c, r| {
-        if let Some(rs) = c.raid_seg(r) {
-            return Cell::Num(rs.images.len() as u64);
-        }
-        if matches!(
-            c.cache_role(r),
-            Some(crate::cache::CacheRole::Cached(_) | crate::cache::CacheRole::Pool(_))
-        ) {
-            return Cell::Num(1);
-        }
-        Cell::Num(c.seg(r).map_or(0, |(_, _, sg)| seg_area_count(sg)))
-    }),
-    g("stripe_size", |c, r| {
-        if let Some(rs) = c.raid_seg(r) {
-            return Cell::Size(rs.stripe_size.map_or(0, |z| z.0));
-        }
-        Cell::Size(c.seg(r).map_or(0, |(_, _, sg)| match &sg.kind {
-            SegmentKind::Striped {
-                stripe_size: Some(z),
-                stripes,
-            } if stripes.len() > 1 => z.0,
-            _ => 0,
-        }))
-    }),
-    g("chunk_size", |c, r| Cell::Size(c.chunk_size(r))),
-    g("seg_start", |c, r| {
-        Cell::Size(
-            c.seg(r)
-                .map_or(0, |(v, _, sg)| u64::from(sg.start_extent) * v.extent_size.0),
-        )
-    }),
-    g("seg_start_pe", |c, r| {
-        Cell::Num(c.seg(r).map_or(0, |(_, _, sg)| u64::from(sg.start_extent)))
-    }),
-    g("seg_size", |c, r| {
-        Cell::Size(
-            c.seg(r)
-                .map_or(0, |(v, _, sg)| u64::from(sg.extent_count) * v.extent_size.0),
-        )
-    }),
-    g("seg_size_pe", |c, r| {
-        Cell::Num(c.seg(r).map_or(0, |(_, _, sg)| u64::from(sg.extent_count)))
-    }),
-    g("seg_pe_ranges", |c, r| s(c.seg_areas(r, true))),
-    g("devices", |c, r| s(c.seg_areas(r, false))),
-    g("seg_tags", |c, r| {
-        Cell::List(c.seg(r).map_or(Vec::new(), |(_, _, sg)| sorted(&sg.tags)))
-    }),
-    // Fields an image answers beyond the ones above.
-    g("lv_dm_path", |c, r| {
-        s(c.lv(r).map_or(String::new(), |(v, l)| {
-            format!(
-                "/dev/mapper/{}-{}",
-                v.name.replace('-', "--"),
-                l.name.replace('-', "--")
+static GETTERS: &[(&str, Getter)] =
+    &[
+        g("pv_name", |c, r| s(c.pv_name(r))),
+        g("pv_uuid", |c, r| s(c.pv_uuid(r))),
+        g("pv_fmt", |c, r| s(if c.is_pv(r) { "lvm2" } else { "" })),
+        g("pv_attr", |c, r| s(c.pv_attr(r))),
+        g("pv_size", |c, r| Cell::Size(c.pv_size(r))),
+        g("pv_free", |c, r| Cell::Size(c.pv_free(r))),
+        g("pv_used", |c, r| {
+            Cell::Size(c.pv_size(r) - c.pv_free(r).min(c.pv_size(r)))
+        }),
+        g("dev_size", |c, r| {
+            Cell::Size(c.dev(r).map_or(0, |d| d.image.size / 512))
+        }),
+        g("pe_start", |c, r| Cell::Size(c.pe_start(r))),
+        g("pv_pe_count", |c, r| {
+            Cell::Num(c.vg_pv(r).map_or(0, |(_, p)| u64::from(p.pe_count)))
+        }),
+        g("pv_pe_alloc_count", |c, r| Cell::Num(c.pv_alloc(r))),
+        g("pv_mda_count", |c, r| {
+            Cell::Num(c.dev(r).map_or(0, |d| d.mdas.len() as u64))
+        }),
+        g("pv_mda_used_count", |c, r| {
+            Cell::Num(
+                c.dev(r)
+                    .map_or(0, |d| d.mdas.iter().filter(|m| !m.ignored).count() as u64),
             )
-        }))
-    }),
-    g("lv_allocation_policy", |c, r| {
-        s(c.lv(r).map_or(String::new(), |(_, l)| {
-            l.allocation_policy
-                .clone()
-                .unwrap_or_else(|| "inherit".into())
-        }))
-    }),
-    g("lv_allocation_locked", |c, r| {
-        Cell::Bin(Some(c.lv_status(r, "LOCKED")), "allocation locked")
-    }),
-    g("lv_fixed_minor", |c, r| {
-        Cell::Bin(Some(c.lv_status(r, "FIXED_MINOR")), "fixed minor")
-    }),
-    g("lv_skip_activation", |c, r| {
-        Cell::Bin(Some(c.lv_flag(r, "ACTIVATION_SKIP")), "skip activation")
-    }),
-    g("lv_autoactivation", |c, r| {
-        Cell::Bin(Some(!c.lv_flag(r, "NOAUTOACTIVATE")), "enabled")
-    }),
-    g("lv_merging", |c, r| {
-        Cell::Bin(Some(c.lv_merging(r)), "merging")
-    }),
-    g("lv_active", |c, _| {
-        // With device-mapper present and the LV inactive lvm2 prints
-        // nothing (the kernel scenario thin-pool's inactive report).
-        s(match c.active_state() {
-            Some(true) => "active",
-            Some(false) => "",
-            None => "unknown",
-        })
-    }),
-    g("lv_active_locally", |c, _| {
-        Cell::Bin(c.active_state(), "active locally")
-    }),
-    g("lv_active_remotely", |c, _| {
-        Cell::Bin(c.active_state().map(|_| false), "active remotely")
-    }),
-    // The device's state: unknown without a device (no device-mapper,
-    // or the LV inactive: lvm2 has no info to report); under `--active`
-    // every LV has a live table, nothing suspended or open.
-    g("lv_suspended", |c, _| {
-        Cell::Bin(c.device_state().map(|_| false), "suspended")
-    }),
-    g("lv_live_table", |c, _| {
-        Cell::Bin(c.device_state(), "live table present")
-    }),
-    g("lv_inactive_table", |c, _| {
-        Cell::Bin(c.device_state().map(|_| false), "inactive table present")
-    }),
-    g("lv_device_open", |c, r| {
-        Cell::Bin(c.device_state().and(c.lv_open(r)), "open")
-    }),
-    // Snapshot status: known for snapshots and merging origins (their
-    // device-mapper targets report it), unknown for other LVs.
-    g("lv_merge_failed", |c, r| {
-        Cell::Bin(c.snapshot_state(r).map(|_| false), "merge failed")
-    }),
-    g("lv_snapshot_invalid", |c, r| {
-        Cell::Bin(c.snapshot_state(r), "snapshot invalid")
-    }),
-    g("lv_active_exclusively", |c, _| {
-        Cell::Bin(c.active_state(), "active exclusively")
-    }),
-    g("lv_major", |c, r| {
-        Cell::Signed(c.lv(r).and_then(|(_, l)| l.major).unwrap_or(-1))
-    }),
-    g("lv_minor", |c, r| {
-        Cell::Signed(c.lv(r).and_then(|(_, l)| l.minor).unwrap_or(-1))
-    }),
-    g("lv_read_ahead", |c, r| {
-        match c.lv(r).and_then(|(_, l)| l.read_ahead) {
-            Some(n) if n >= 0 => Cell::Size(n.unsigned_abs()),
-            _ => Cell::Auto,
-        }
-    }),
-    g("origin_uuid", |c, r| {
-        if let Some(o) = c.cache_link(r, ThinLink::Pool, true, true) {
-            return s(o);
-        }
-        s(match (c.vg(r), r.lv) {
-            (Some(v), Some(_)) if c.thin_role(r).is_some() => c
-                .thin_origin(r)
-                .map_or(String::new(), |o| v.vg.lvs[o].id.clone()),
-            (Some(v), Some(i)) => {
-                cow_of(&v.vg, i).map_or(String::new(), |(o, _, _)| v.vg.lvs[o].id.clone())
+        }),
+        g("pv_mda_size", |c, r| Cell::Size(c.pv_mda_size(r))),
+        g("pv_mda_free", |c, r| Cell::Size(c.pv_mda_free(r))),
+        g("pv_tags", |c, r| {
+            Cell::List(c.vg_pv(r).map_or(Vec::new(), |(_, p)| sorted(&p.tags)))
+        }),
+        g("pvseg_start", |_, r| Cell::Num(r.pvseg.map_or(0, |p| p.0))),
+        g("pvseg_size", |_, r| Cell::Num(r.pvseg.map_or(0, |p| p.1))),
+        g("vg_fmt", |_, _| s("lvm2")),
+        g("vg_uuid", |c, r| {
+            s(c.vg(r).map_or(String::new(), |v| v.vg.id.clone()))
+        }),
+        g("vg_name", |c, r| {
+            s(c.vg(r).map_or_else(
+                || {
+                    if c.used_orphan(r) {
+                        "[unknown]".to_owned()
+                    } else {
+                        String::new()
+                    }
+                },
+                |v| v.vg.name.clone(),
+            ))
+        }),
+        g("vg_attr", |c, r| {
+            s(c.vg(r).map_or("r-----".to_owned(), vg_attr))
+        }),
+        g("vg_size", |c, r| {
+            Cell::Size(
+                c.vg(r)
+                    .map_or(0, |v| v.vg.total_extents() * v.vg.extent_size.0),
+            )
+        }),
+        g("vg_free", |c, r| {
+            Cell::Size(
+                c.vg(r)
+                    .map_or(0, |v| v.vg.free_extents() * v.vg.extent_size.0),
+            )
+        }),
+        g("vg_extent_size", |c, r| {
+            Cell::Size(c.vg(r).map_or(0, |v| v.vg.extent_size.0))
+        }),
+        g("vg_extent_count", |c, r| {
+            Cell::Num(c.vg(r).map_or(0, |v| v.vg.total_extents()))
+        }),
+        g("vg_free_count", |c, r| {
+            Cell::Num(c.vg(r).map_or(0, |v| v.vg.free_extents()))
+        }),
+        g("max_lv", |c, r| {
+            Cell::Num(c.vg(r).map_or(0, |v| u64::from(v.vg.max_lv)))
+        }),
+        g("max_pv", |c, r| {
+            Cell::Num(c.vg(r).map_or(0, |v| u64::from(v.vg.max_pv)))
+        }),
+        g("pv_count", |c, r| {
+            Cell::Num(c.vg(r).map_or(0, |v| v.vg.pvs.len() as u64))
+        }),
+        g("lv_count", |c, r| {
+            Cell::Num(c.vg(r).map_or(0, |v| {
+                (0..v.vg.lvs.len()).filter(|&i| v.vg.lv_visible(i)).count() as u64
+            }))
+        }),
+        g("snap_count", |c, r| {
+            Cell::Num(c.vg(r).map_or(0, |v| {
+                (0..v.vg.lvs.len())
+                    .filter(|&i| cow_of(&v.vg, i).is_some())
+                    .count() as u64
+            }))
+        }),
+        g("vg_seqno", |c, r| {
+            Cell::Num(c.vg(r).map_or(0, |v| u64::from(v.vg.seqno)))
+        }),
+        g("vg_tags", |c, r| {
+            Cell::List(c.vg(r).map_or(Vec::new(), |v| sorted(&v.vg.tags)))
+        }),
+        g("vg_mda_count", |c, r| Cell::Num(c.vg_mdas(r).len() as u64)),
+        g("vg_mda_used_count", |c, r| {
+            Cell::Num(c.vg_mdas(r).iter().filter(|m| !m.ignored).count() as u64)
+        }),
+        g("vg_mda_size", |c, r| {
+            Cell::Size(
+                c.vg_mdas(r)
+                    .iter()
+                    .map(|m| m.locn.size / 512)
+                    .min()
+                    .unwrap_or(0),
+            )
+        }),
+        g("vg_mda_free", |c, r| {
+            Cell::Size(c.vg_mdas(r).iter().map(|m| mda_free(m)).min().unwrap_or(0))
+        }),
+        g("vg_mda_copies", |c, r| {
+            s(c.vg(r)
+                .map_or("unmanaged".to_owned(), |v| match v.vg.metadata_copies {
+                    0 => "unmanaged".to_owned(),
+                    n => n.to_string(),
+                }))
+        }),
+        g("lv_uuid", |c, r| {
+            s(c.lv(r).map_or(String::new(), |(_, l)| l.id.clone()))
+        }),
+        g("lv_name", |c, r| s(c.lv_name(r))),
+        g("lv_full_name", |c, r| {
+            s(c.lv(r)
+                .map_or(String::new(), |(v, l)| format!("{}/{}", v.name, l.name)))
+        }),
+        g("lv_path", |c, r| {
+            s(match (c.lv(r), r.lv) {
+                // A thin pool has no device node of its own.
+                (Some((v, _)), Some(i)) if thin::pool_seg(v, i).is_some() => String::new(),
+                (Some((v, l)), Some(i)) if v.lv_visible(i) => format!("/dev/{}/{}", v.name, l.name),
+                _ => String::new(),
+            })
+        }),
+        g("lv_attr", |c, r| s(c.lv_attr(r))),
+        g("lv_size", |c, r| Cell::Size(c.lv_size(r))),
+        g("seg_count", |c, r| {
+            Cell::Num(c.lv(r).map_or(0, |(_, l)| l.segments.len() as u64))
+        }),
+        g("origin", |c, r| s(c.origin(r))),
+        g("origin_size", |c, r| match c.origin_size(r) {
+            0 => Cell::BlankZero,
+            n => Cell::Size(n),
+        }),
+        g("pool_lv", |c, r| s(c.thin_link(r, ThinLink::Pool, false))),
+        g("data_percent", |c, r| match c.thin_percents(r) {
+            Some((d, _)) => s(d.map_or(String::new(), crate::active::percent_text)),
+            None => s(c.snap_percent(r)),
+        }),
+        g("snap_percent", |c, r| s(c.snap_percent(r))),
+        g("metadata_percent", |c, r| match c.thin_percents(r) {
+            Some((_, Some(m))) => s(crate::active::percent_text(m)),
+            _ => Cell::Pct(None),
+        }),
+        g("copy_percent", |c, r| c.sync_percent(r)),
+        g("move_pv", |_, _| s("")),
+        g("mirror_log", |c, r| s(c.mirror_log(r))),
+        g("convert_lv", |_, _| s("")),
+        g("lv_tags", |c, r| {
+            Cell::List(c.lv(r).map_or(Vec::new(), |(_, l)| sorted(&l.tags)))
+        }),
+        g("lv_layout", |c, r| list_of(&c.lv_layout(r))),
+        g("lv_role", |c, r| list_of(&c.lv_role(r))),
+        g("segtype", |c, r| s(c.segtype(r))),
+        g("stripes", |c, r| {
+            if let Some(rs) = c.raid_seg(r) {
+                return Cell::Num(rs.images.len() as u64);
             }
-            _ => String::new(),
-        })
-    }),
-    g("lv_ancestors", |c, r| Cell::List(c.ancestors(r))),
-    g("lv_full_ancestors", |c, r| Cell::List(c.ancestors(r))),
-    g("lv_descendants", |c, r| Cell::List(c.descendants(r))),
-    g("lv_full_descendants", |c, r| Cell::List(c.descendants(r))),
-    g("lv_profile", |c, r| {
-        s(c.lv(r)
-            .and_then(|(_, l)| l.profile.clone())
-            .unwrap_or_default())
-    }),
-    g("lv_lockargs", |c, r| {
-        s(c.lv(r)
-            .and_then(|(_, l)| l.lock_args.clone())
-            .unwrap_or_default())
-    }),
-    g("lv_time", |c, r| {
-        Cell::Time(c.lv(r).and_then(|(_, l)| l.creation_time))
-    }),
-    g("lv_host", |c, r| {
-        s(c.lv(r)
-            .and_then(|(_, l)| l.creation_host.clone())
-            .unwrap_or_default())
-    }),
-    g("lv_modules", |c, r| {
-        if matches!(
-            c.cache_role(r),
-            Some(crate::cache::CacheRole::Cached(_) | crate::cache::CacheRole::Pool(_))
-        ) {
-            return Cell::List(vec!["cache".into()]);
-        }
-        match c.thin_role(r) {
-            Some(thin::ThinRole::Pool(_)) => return Cell::List(vec!["thin-pool".into()]),
-            Some(thin::ThinRole::Thin(_)) => {
-                return Cell::List(vec!["thin".into(), "thin-pool".into()])
+            if matches!(
+                c.cache_role(r),
+                Some(crate::cache::CacheRole::Cached(_) | crate::cache::CacheRole::Pool(_))
+            ) {
+                return Cell::Num(1);
             }
-            _ => {}
-        }
-        let snap = match (c.vg(r), r.lv) {
-            (Some(v), Some(i)) => cow_of(&v.vg, i).is_some() || is_origin(&v.vg, i).0,
-            _ => false,
-        };
-        Cell::List(if snap {
-            vec!["snapshot".into()]
-        } else {
-            Vec::new()
-        })
-    }),
-    g("lv_historical", |_, _| Cell::Bin(Some(false), "historical")),
-    g("lv_permissions", |c, r| {
-        s(match c.lv(r) {
-            None => "",
-            Some(_) if !c.lv_status(r, "WRITE") => "read-only",
-            Some(_) if c.opts.active => "writeable",
-            Some(_) => "unknown",
-        })
-    }),
-    g("vg_permissions", |c, r| {
-        s(match c.vg(r) {
-            Some(v) if v.vg.status.iter().any(|x| x == "WRITE") => "writeable",
-            _ => "read-only",
-        })
-    }),
-    g("vg_extendable", |c, r| {
-        Cell::Bin(Some(c.vg_status(r, "RESIZEABLE")), "extendable")
-    }),
-    g("vg_exported", |c, r| {
-        Cell::Bin(Some(c.vg_status(r, "EXPORTED")), "exported")
-    }),
-    g("vg_autoactivation", |c, r| {
-        Cell::Bin(
-            Some(
-                !c.vg(r)
-                    .is_some_and(|v| v.vg.flags.iter().any(|f| f == "NOAUTOACTIVATE")),
-            ),
-            "enabled",
-        )
-    }),
-    g("vg_partial", |c, r| {
-        Cell::Bin(Some(c.vg(r).is_some_and(|v| v.partial())), "partial")
-    }),
-    g("vg_allocation_policy", |c, r| {
-        s(c.vg(r).map_or("unknown".to_owned(), |v| {
-            v.vg.allocation_policy
-                .clone()
-                .unwrap_or_else(|| "normal".into())
-        }))
-    }),
-    g("vg_clustered", |c, r| {
-        Cell::Bin(Some(c.vg_status(r, "CLUSTERED")), "clustered")
-    }),
-    g("vg_shared", |c, r| {
-        Cell::Bin(
-            Some(c.vg(r).is_some_and(|v| v.vg.lock_type.is_some())),
-            "shared",
-        )
-    }),
-    g("vg_sysid", |c, r| {
-        s(c.vg(r)
-            .and_then(|v| v.vg.system_id.clone())
-            .unwrap_or_default())
-    }),
-    g("vg_systemid", |c, r| {
-        s(c.vg(r)
-            .and_then(|v| v.vg.system_id.clone())
-            .unwrap_or_default())
-    }),
-    g("vg_lock_type", |c, r| {
-        s(c.vg(r)
-            .and_then(|v| v.vg.lock_type.clone())
-            .unwrap_or_default())
-    }),
-    g("vg_lock_args", |c, r| {
-        s(c.vg(r)
-            .and_then(|v| v.vg.lock_args.clone())
-            .unwrap_or_default())
-    }),
-    g("vg_profile", |c, r| {
-        s(c.vg(r)
-            .and_then(|v| v.vg.profile.clone())
-            .unwrap_or_default())
-    }),
-    g("vg_missing_pv_count", |c, r| {
-        Cell::Num(c.vg(r).map_or(0, |v| {
-            v.pv_devices.iter().filter(|d| d.is_none()).count() as u64
-        }))
-    }),
-    g("pv_major", |_, _| Cell::Signed(-1)),
-    g("pv_minor", |_, _| Cell::Signed(-1)),
-    g("pv_ext_vsn", |c, r| {
-        Cell::Num(
-            c.dev(r)
-                .and_then(|d| d.label.as_ref())
-                .and_then(|l| l.pv_header.extension.as_ref())
-                .map_or(0, |e| u64::from(e.version)),
-        )
-    }),
-    g("pv_allocatable", |c, r| {
-        Cell::Bin(
-            Some(
-                c.vg_pv(r)
-                    .is_some_and(|(_, p)| p.status.iter().any(|x| x == "ALLOCATABLE")),
-            ),
-            "allocatable",
-        )
-    }),
-    g("pv_exported", |c, r| {
-        Cell::Bin(Some(c.vg_status(r, "EXPORTED")), "exported")
-    }),
-    g("pv_missing", |c, r| {
-        Cell::Bin(
-            Some(
-                c.vg_pv(r).is_some_and(|(_, p)| {
-                    r.dev.is_none() || p.flags.iter().any(|f| f == "MISSING")
-                }),
-            ),
-            "missing",
-        )
-    }),
-    g("pv_ba_start", |c, r| Cell::Size(c.bootloader_area(r).0)),
-    g("pv_ba_size", |c, r| Cell::Size(c.bootloader_area(r).1)),
-    g("pv_in_use", |c, r| {
-        Cell::Bin(Some(c.vg_pv(r).is_some() || c.used_orphan(r)), "used")
-    }),
-    g("pv_duplicate", |_, _| Cell::Bin(Some(false), "duplicate")),
-    g("pv_device_id", |c, r| {
-        s(c.vg_pv(r)
-            .and_then(|(_, p)| p.device_id.clone())
-            .unwrap_or_default())
-    }),
-    g("pv_device_id_type", |c, r| {
-        s(c.vg_pv(r)
-            .and_then(|(_, p)| p.device_id_type.clone())
-            .unwrap_or_default())
-    }),
-    g("data_stripes", |c, r| {
-        if matches!(
-            c.cache_role(r),
-            Some(crate::cache::CacheRole::Cached(_) | crate::cache::CacheRole::Pool(_))
-        ) {
-            return Cell::Num(1);
-        }
-        Cell::Num(c.seg(r).map_or(0, |(_, _, sg)| seg_area_count(sg)))
-    }),
-    g("data_copies", |c, r| {
-        Cell::Num(u64::from(c.seg(r).is_some()))
-    }),
-    g("region_size", |c, r| {
-        Cell::Size(c.raid_seg(r).and_then(|s| s.region_size).map_or(0, |z| z.0))
-    }),
-    g("seg_le_ranges", |c, r| {
-        if let Some(ranges) = c.pool_le_ranges(r) {
-            return s(ranges);
-        }
-        if let Some(ranges) = c.cache_le_ranges(r) {
-            return s(ranges);
-        }
-        s(c.seg_areas(r, true).replace(' ', ","))
-    }),
-    // Thin pools and thin LVs.
-    g("data_lv", |c, r| s(c.thin_link(r, ThinLink::Data, false))),
-    g("data_lv_uuid", |c, r| {
-        s(c.thin_link(r, ThinLink::Data, true))
-    }),
-    g("metadata_lv", |c, r| {
-        s(c.thin_link(r, ThinLink::Metadata, false))
-    }),
-    g("metadata_lv_uuid", |c, r| {
-        s(c.thin_link(r, ThinLink::Metadata, true))
-    }),
-    g("pool_lv_uuid", |c, r| {
-        s(c.thin_link(r, ThinLink::Pool, true))
-    }),
-    g("lv_parent", |c, r| {
-        s(c.thin_link(r, ThinLink::Parent, false))
-    }),
-    g("lv_when_full", |c, r| {
-        s(match c.thin_role(r) {
-            Some(thin::ThinRole::Pool(p)) if p.error_when_full => "error",
-            Some(thin::ThinRole::Pool(_)) => "queue",
-            _ => "",
-        })
-    }),
-    g("lv_metadata_size", |c, r| match (c.vg(r), c.thin_role(r)) {
-        (Some(v), None) if matches!(c.cache_role(r), Some(crate::cache::CacheRole::Pool(_))) => {
-            let m = c.cache_pool_seg(r).map_or(0, |p| p.metadata);
-            Cell::Size(v.vg.lv_extents(&v.vg.lvs[m]) * v.vg.extent_size.0)
-        }
-        (Some(v), Some(thin::ThinRole::Pool(p))) => {
-            Cell::Size(v.vg.lv_extents(&v.vg.lvs[p.metadata]) * v.vg.extent_size.0)
-        }
-        _ => Cell::Blank,
-    }),
-    g("thin_id", |c, r| match c.thin_role(r) {
-        Some(thin::ThinRole::Thin(t)) => Cell::Num(t.device_id),
-        _ => Cell::Blank,
-    }),
-    g("transaction_id", |c, r| match c.thin_role(r) {
-        Some(thin::ThinRole::Thin(t)) => Cell::Num(t.transaction_id),
-        Some(thin::ThinRole::Pool(p)) => Cell::Num(p.transaction_id),
-        _ => Cell::Blank,
-    }),
-    g("thin_count", |c, r| match (c.vg(r), r.lv, c.thin_role(r)) {
-        (Some(v), Some(i), Some(thin::ThinRole::Pool(_))) => {
-            Cell::Num(thin::thins_of(&v.vg, i).len() as u64)
-        }
-        _ => Cell::Blank,
-    }),
-    g("discards", |c, r| {
-        s(c.thin_pool_seg(r).map_or(String::new(), |p| p.discards))
-    }),
-    g("zero", |c, r| match c.thin_pool_seg(r) {
-        Some(p) => Cell::Bin(Some(p.zero_new_blocks), "zero"),
-        None => Cell::Bin(None, ""),
-    }),
-    g("sync_percent", |c, r| c.sync_percent(r)),
-    // lvm2 names an LV with an extent on a missing PV partial, active
-    // or not; its other words need the kernel's status.
-    g("lv_health_status", |c, r| {
-        s(
-            if r.lv.is_some() && c.lv_attr(r).chars().nth(8) == Some('p') {
-                "partial"
+            Cell::Num(c.seg(r).map_or(0, |(_, _, sg)| seg_area_count(sg)))
+        }),
+        g("stripe_size", |c, r| {
+            if let Some(rs) = c.raid_seg(r) {
+                return Cell::Size(rs.stripe_size.map_or(0, |z| z.0));
+            }
+            Cell::Size(c.seg(r).map_or(0, |(_, _, sg)| match &sg.kind {
+                SegmentKind::Striped {
+                    stripe_size: Some(z),
+                    stripes,
+                } if stripes.len() > 1 => z.0,
+                _ => 0,
+            }))
+        }),
+        g("chunk_size", |c, r| Cell::Size(c.chunk_size(r))),
+        g("seg_start", |c, r| {
+            Cell::Size(
+                c.seg(r)
+                    .map_or(0, |(v, _, sg)| u64::from(sg.start_extent) * v.extent_size.0),
+            )
+        }),
+        g("seg_start_pe", |c, r| {
+            Cell::Num(c.seg(r).map_or(0, |(_, _, sg)| u64::from(sg.start_extent)))
+        }),
+        g("seg_size", |c, r| {
+            Cell::Size(
+                c.seg(r)
+                    .map_or(0, |(v, _, sg)| u64::from(sg.extent_count) * v.extent_size.0),
+            )
+        }),
+        g("seg_size_pe", |c, r| {
+            Cell::Num(c.seg(r).map_or(0, |(_, _, sg)| u64::from(sg.extent_count)))
+        }),
+        g("seg_pe_ranges", |c, r| s(c.seg_areas(r, true))),
+        g("devices", |c, r| s(c.seg_areas(r, false))),
+        g("seg_tags", |c, r| {
+            Cell::List(c.seg(r).map_or(Vec::new(), |(_, _, sg)| sorted(&sg.tags)))
+        }),
+        // Fields an image answers beyond the ones above.
+        g("lv_dm_path", |c, r| {
+            s(c.lv(r).map_or(String::new(), |(v, l)| {
+                format!(
+                    "/dev/mapper/{}-{}",
+                    v.name.replace('-', "--"),
+                    l.name.replace('-', "--")
+                )
+            }))
+        }),
+        g("lv_allocation_policy", |c, r| {
+            s(c.lv(r).map_or(String::new(), |(_, l)| {
+                l.allocation_policy
+                    .clone()
+                    .unwrap_or_else(|| "inherit".into())
+            }))
+        }),
+        g("lv_allocation_locked", |c, r| {
+            Cell::Bin(Some(c.lv_status(r, "LOCKED")), "allocation locked")
+        }),
+        g("lv_fixed_minor", |c, r| {
+            Cell::Bin(Some(c.lv_status(r, "FIXED_MINOR")), "fixed minor")
+        }),
+        g("lv_skip_activation", |c, r| {
+            Cell::Bin(Some(c.lv_flag(r, "ACTIVATION_SKIP")), "skip activation")
+        }),
+        g("lv_autoactivation", |c, r| {
+            Cell::Bin(Some(!c.lv_flag(r, "NOAUTOACTIVATE")), "enabled")
+        }),
+        g("lv_merging", |c, r| {
+            Cell::Bin(Some(c.lv_merging(r)), "merging")
+        }),
+        g("lv_active", |c, _| {
+            // With device-mapper present and the LV inactive lvm2 prints
+            // nothing (the kernel scenario thin-pool's inactive report).
+            s(match c.active_state() {
+                Some(true) => "active",
+                Some(false) => "",
+                None => "unknown",
+            })
+        }),
+        g("lv_active_locally", |c, _| {
+            Cell::Bin(c.active_state(), "active locally")
+        }),
+        g("lv_active_remotely", |c, _| {
+            Cell::Bin(c.active_state().map(|_| false), "active remotely")
+        }),
+        // The device's state: unknown without a device (no device-mapper,
+        // or the LV inactive: lvm2 has no info to report); under `--active`
+        // every LV has a live table, nothing suspended or open.
+        g("lv_suspended", |c, _| {
+            Cell::Bin(c.device_state().map(|_| false), "suspended")
+        }),
+        g("lv_live_table", |c, _| {
+            Cell::Bin(c.device_state(), "live table present")
+        }),
+        g("lv_inactive_table", |c, _| {
+            Cell::Bin(c.device_state().map(|_| false), "inactive table present")
+        }),
+        g("lv_device_open", |c, r| {
+            Cell::Bin(c.device_state().and(c.lv_open(r)), "open")
+        }),
+        // Snapshot status: known for snapshots and merging origins (their
+        // device-mapper targets report it), unknown for other LVs.
+        g("lv_merge_failed", |c, r| {
+            Cell::Bin(c.snapshot_state(r).map(|_| false), "merge failed")
+        }),
+        g("lv_snapshot_invalid", |c, r| {
+            Cell::Bin(c.snapshot_state(r), "snapshot invalid")
+        }),
+        g("lv_active_exclusively", |c, _| {
+            Cell::Bin(c.active_state(), "active exclusively")
+        }),
+        g("lv_major", |c, r| {
+            Cell::Signed(c.lv(r).and_then(|(_, l)| l.major).unwrap_or(-1))
+        }),
+        g("lv_minor", |c, r| {
+            Cell::Signed(c.lv(r).and_then(|(_, l)| l.minor).unwrap_or(-1))
+        }),
+        g("lv_read_ahead", |c, r| {
+            match c.lv(r).and_then(|(_, l)| l.read_ahead) {
+                Some(n) if n >= 0 => Cell::Size(n.unsigned_abs()),
+                _ => Cell::Auto,
+            }
+        }),
+        g("origin_uuid", |c, r| {
+            if let Some(o) = c.cache_link(r, ThinLink::Pool, true, true) {
+                return s(o);
+            }
+            s(match (c.vg(r), r.lv) {
+                (Some(v), Some(_)) if c.thin_role(r).is_some() => c
+                    .thin_origin(r)
+                    .map_or(String::new(), |o| v.vg.lvs[o].id.clone()),
+                (Some(v), Some(i)) => {
+                    cow_of(&v.vg, i).map_or(String::new(), |(o, _, _)| v.vg.lvs[o].id.clone())
+                }
+                _ => String::new(),
+            })
+        }),
+        g("lv_ancestors", |c, r| Cell::List(c.ancestors(r))),
+        g("lv_full_ancestors", |c, r| Cell::List(c.ancestors(r))),
+        g("lv_descendants", |c, r| Cell::List(c.descendants(r))),
+        g("lv_full_descendants", |c, r| Cell::List(c.descendants(r))),
+        g("lv_profile", |c, r| {
+            s(c.lv(r)
+                .and_then(|(_, l)| l.profile.clone())
+                .unwrap_or_default())
+        }),
+        g("lv_lockargs", |c, r| {
+            s(c.lv(r)
+                .and_then(|(_, l)| l.lock_args.clone())
+                .unwrap_or_default())
+        }),
+        g("lv_time", |c, r| {
+            Cell::Time(c.lv(r).and_then(|(_, l)| l.creation_time))
+        }),
+        g("lv_host", |c, r| {
+            s(c.lv(r)
+                .and_then(|(_, l)| l.creation_host.clone())
+                .unwrap_or_default())
+        }),
+        g("lv_modules", |c, r| {
+            if matches!(
+                c.cache_role(r),
+                Some(crate::cache::CacheRole::Cached(_) | crate::cache::CacheRole::Pool(_))
+            ) {
+                return Cell::List(vec!["cache".into()]);
+            }
+            match c.thin_role(r) {
+                Some(thin::ThinRole::Pool(_)) => return Cell::List(vec!["thin-pool".into()]),
+                Some(thin::ThinRole::Thin(_)) => {
+                    return Cell::List(vec!["thin".into(), "thin-pool".into()])
+                }
+                _ => {}
+            }
+            let snap = match (c.vg(r), r.lv) {
+                (Some(v), Some(i)) => cow_of(&v.vg, i).is_some() || is_origin(&v.vg, i).0,
+                _ => false,
+            };
+            Cell::List(if snap {
+                vec!["snapshot".into()]
             } else {
-                ""
-            },
-        )
-    }),
-    // Cached LVs and cache pools: the pool's keys.
-    g("cache_mode", |c, r| {
-        s(c.cache_pool_seg(r)
-            .and_then(|p| p.cache_mode)
-            .unwrap_or_default())
-    }),
-    g("cache_policy", |c, r| {
-        s(c.cache_pool_seg(r)
-            .and_then(|p| p.policy)
-            .unwrap_or_default())
-    }),
-    g("cache_metadata_format", |c, r| match c.cache_pool_seg(r) {
-        Some(p) => Cell::Num(p.metadata_format.unwrap_or(0)),
-        None => Cell::Blank,
-    }),
-];
+                Vec::new()
+            })
+        }),
+        g("lv_historical", |_, _| Cell::Bin(Some(false), "historical")),
+        g("lv_permissions", |c, r| {
+            s(match c.lv(r) {
+                None => "",
+                Some(_) if !c.lv_status(r, "WRITE") => "read-only",
+                Some(_) if c.opts.active => "writeable",
+                Some(_) => "unknown",
+            })
+        }),
+        g("vg_permissions", |c, r| {
+            s(match c.vg(r) {
+                Some(v) if v.vg.status.iter().any(|x| x == "WRITE") => "writeable",
+                _ => "read-only",
+            })
+        }),
+        g("vg_extendable", |c, r| {
+            Cell::Bin(Some(c.vg_status(r, "RESIZEABLE")), "extendable")
+        }),
+        g("vg_exported", |c, r| {
+            Cell::Bin(Some(c.vg_status(r, "EXPORTED")), "exported")
+        }),
+        g("vg_autoactivation", |c, r| {
+            Cell::Bin(
+                Some(
+                    !c.vg(r)
+                        .is_some_and(|v| v.vg.flags.iter().any(|f| f == "NOAUTOACTIVATE")),
+                ),
+                "enabled",
+            )
+        }),
+        g("vg_partial", |c, r| {
+            Cell::Bin(Some(c.vg(r).is_some_and(|v| v.partial())), "partial")
+        }),
+        g("vg_allocation_policy", |c, r| {
+            s(c.vg(r).map_or("unknown".to_owned(), |v| {
+                v.vg.allocation_policy
+                    .clone()
+                    .unwrap_or_else(|| "normal".into())
+            }))
+        }),
+        g("vg_clustered", |c, r| {
+            Cell::Bin(Some(c.vg_status(r, "CLUSTERED")), "clustered")
+        }),
+        g("vg_shared", |c, r| {
+            Cell::Bin(
+                Some(c.vg(r).is_some_and(|v| v.vg.lock_type.is_some())),
+                "shared",
+            )
+        }),
+        g("vg_sysid", |c, r| {
+            s(c.vg(r)
+                .and_then(|v| v.vg.system_id.clone())
+                .unwrap_or_default())
+        }),
+        g("vg_systemid", |c, r| {
+            s(c.vg(r)
+                .and_then(|v| v.vg.system_id.clone())
+                .unwrap_or_default())
+        }),
+        g("vg_lock_type", |c, r| {
+            s(c.vg(r)
+                .and_then(|v| v.vg.lock_type.clone())
+                .unwrap_or_default())
+        }),
+        g("vg_lock_args", |c, r| {
+            s(c.vg(r)
+                .and_then(|v| v.vg.lock_args.clone())
+                .unwrap_or_default())
+        }),
+        g("vg_profile", |c, r| {
+            s(c.vg(r)
+                .and_then(|v| v.vg.profile.clone())
+                .unwrap_or_default())
+        }),
+        g("vg_missing_pv_count", |c, r| {
+            Cell::Num(c.vg(r).map_or(0, |v| {
+                v.pv_devices.iter().filter(|d| d.is_none()).count() as u64
+            }))
+        }),
+        g("pv_major", |_, _| Cell::Signed(-1)),
+        g("pv_minor", |_, _| Cell::Signed(-1)),
+        g("pv_ext_vsn", |c, r| {
+            Cell::Num(
+                c.dev(r)
+                    .and_then(|d| d.label.as_ref())
+                    .and_then(|l| l.pv_header.extension.as_ref())
+                    .map_or(0, |e| u64::from(e.version)),
+            )
+        }),
+        g("pv_allocatable", |c, r| {
+            Cell::Bin(
+                Some(
+                    c.vg_pv(r)
+                        .is_some_and(|(_, p)| p.status.iter().any(|x| x == "ALLOCATABLE")),
+                ),
+                "allocatable",
+            )
+        }),
+        g("pv_exported", |c, r| {
+            Cell::Bin(Some(c.vg_status(r, "EXPORTED")), "exported")
+        }),
+        g("pv_missing", |c, r| {
+            Cell::Bin(
+                Some(c.vg_pv(r).is_some_and(|(_, p)| {
+                    r.dev.is_none() || p.flags.iter().any(|f| f == "MISSING")
+                })),
+                "missing",
+            )
+        }),
+        g("pv_ba_start", |c, r| Cell::Size(c.bootloader_area(r).0)),
+        g("pv_ba_size", |c, r| Cell::Size(c.bootloader_area(r).1)),
+        g("pv_in_use", |c, r| {
+            Cell::Bin(Some(c.vg_pv(r).is_some() || c.used_orphan(r)), "used")
+        }),
+        g("pv_duplicate", |_, _| Cell::Bin(Some(false), "duplicate")),
+        g("pv_device_id", |c, r| {
+            s(c.vg_pv(r)
+                .and_then(|(_, p)| p.device_id.clone())
+                .unwrap_or_default())
+        }),
+        g("pv_device_id_type", |c, r| {
+            s(c.vg_pv(r)
+                .and_then(|(_, p)| p.device_id_type.clone())
+                .unwrap_or_default())
+        }),
+        g("data_stripes", |c, r| {
+            if matches!(
+                c.cache_role(r),
+                Some(crate::cache::CacheRole::Cached(_) | crate::cache::CacheRole::Pool(_))
+            ) {
+                return Cell::Num(1);
+            }
+            Cell::Num(c.seg(r).map_or(0, |(_, _, sg)| seg_area_count(sg)))
+        }),
+        g("data_copies", |c, r| {
+            Cell::Num(u64::from(c.seg(r).is_some()))
+        }),
+        g("region_size", |c, r| {
+            Cell::Size(c.raid_seg(r).and_then(|s| s.region_size).map_or(0, |z| z.0))
+        }),
+        g("seg_le_ranges", |c, r| {
+            if let Some(ranges) = c.pool_le_ranges(r) {
+                return s(ranges);
+            }
+            if let Some(ranges) = c.cache_le_ranges(r) {
+                return s(ranges);
+            }
+            s(c.seg_areas(r, true).replace(' ', ","))
+        }),
+        // Thin pools and thin LVs.
+        g("data_lv", |c, r| s(c.thin_link(r, ThinLink::Data, false))),
+        g("data_lv_uuid", |c, r| {
+            s(c.thin_link(r, ThinLink::Data, true))
+        }),
+        g("metadata_lv", |c, r| {
+            s(c.thin_link(r, ThinLink::Metadata, false))
+        }),
+        g("metadata_lv_uuid", |c, r| {
+            s(c.thin_link(r, ThinLink::Metadata, true))
+        }),
+        g("pool_lv_uuid", |c, r| {
+            s(c.thin_link(r, ThinLink::Pool, true))
+        }),
+        g("lv_parent", |c, r| {
+            s(c.thin_link(r, ThinLink::Parent, false))
+        }),
+        g("lv_when_full", |c, r| {
+            s(match c.thin_role(r) {
+                Some(thin::ThinRole::Pool(p)) if p.error_when_full => "error",
+                Some(thin::ThinRole::Pool(_)) => "queue",
+                _ => "",
+            })
+        }),
+        g("lv_metadata_size", |c, r| match (c.vg(r), c.thin_role(r)) {
+            (Some(v), None) if c.cache_metadata_lv(r).is_some() => {
+                let m = c.cache_metadata_lv(r).unwrap_or(0);
+                Cell::Size(v.vg.lv_extents(&v.vg.lvs[m]) * v.vg.extent_size.0)
+            }
+            (Some(v), Some(thin::ThinRole::Pool(p))) => {
+                Cell::Size(v.vg.lv_extents(&v.vg.lvs[p.metadata]) * v.vg.extent_size.0)
+            }
+            _ => Cell::Blank,
+        }),
+        g("thin_id", |c, r| match c.thin_role(r) {
+            Some(thin::ThinRole::Thin(t)) => Cell::Num(t.device_id),
+            _ => Cell::Blank,
+        }),
+        g("transaction_id", |c, r| match c.thin_role(r) {
+            Some(thin::ThinRole::Thin(t)) => Cell::Num(t.transaction_id),
+            Some(thin::ThinRole::Pool(p)) => Cell::Num(p.transaction_id),
+            _ => Cell::Blank,
+        }),
+        g("thin_count", |c, r| match (c.vg(r), r.lv, c.thin_role(r)) {
+            (Some(v), Some(i), Some(thin::ThinRole::Pool(_))) => {
+                Cell::Num(thin::thins_of(&v.vg, i).len() as u64)
+            }
+            _ => Cell::Blank,
+        }),
+        g("discards", |c, r| {
+            s(c.thin_pool_seg(r).map_or(String::new(), |p| p.discards))
+        }),
+        g("zero", |c, r| match c.thin_pool_seg(r) {
+            Some(p) => Cell::Bin(Some(p.zero_new_blocks), "zero"),
+            None => Cell::Bin(None, ""),
+        }),
+        g("sync_percent", |c, r| c.sync_percent(r)),
+        // lvm2 names an LV with an extent on a missing PV partial, active
+        // or not; its other words need the kernel's status.
+        g("lv_health_status", |c, r| {
+            s(
+                if r.lv.is_some() && c.lv_attr(r).chars().nth(8) == Some('p') {
+                    "partial"
+                } else {
+                    ""
+                },
+            )
+        }),
+        // Cached LVs and cache pools: the pool's keys.
+        g("cache_mode", |c, r| {
+            s(c.cache_pool_seg(r)
+                .and_then(|p| p.cache_mode)
+                .unwrap_or_default())
+        }),
+        g("cache_policy", |c, r| {
+            s(c.cache_pool_seg(r)
+                .and_then(|p| p.policy)
+                .unwrap_or_default())
+        }),
+        g("cache_metadata_format", |c, r| match c.cache_pool_seg(r) {
+            Some(p) => Cell::Num(p.metadata_format.unwrap_or(0)),
+            None => Cell::Blank,
+        }),
+    ];
 
 /// Which LV a thin link field names.
 #[derive(Clone, Copy)]
@@ -1605,6 +1604,13 @@ impl Ctx<'_> {
             format!("[{}]", vg.lvs[area].name)
         };
         Some(format!("{name}:0-{last}"))
+    }
+    /// A cache pool's metadata LV (`_cmeta`).
+    fn cache_metadata_lv(&self, r: Row) -> Option<usize> {
+        match self.cache_role(r)? {
+            crate::cache::CacheRole::Pool(p) => Some(p.metadata),
+            _ => None,
+        }
     }
     /// The cache pool keys that apply to the LV: a pool's own, a cached
     /// LV's pool's.
