@@ -139,8 +139,26 @@ def thin_seeds(tag, raw):
             program = bytes([0, 1, 8, 2, 7, 0, 5, 0, 16, 3, 7, 0, 6, 1, 7, 0])
             put("thin_write", f"{tag}-{name}", bytes([len(program)]) + program + meta)
 
+def cache_seeds():
+    """cache_metadata: the kernel's cache pool metadata kept for dm-pdata's
+    tests, cut after its last non-zero block, with mode bytes 0 (as is) and
+    3 (stamp checksums and block numbers)."""
+    data = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "dm-pdata", "tests", "data")
+    for name in sorted(os.listdir(data)):
+        if not name.endswith(".cmeta.zst"):
+            continue
+        meta = subprocess.run(["zstd", "-q", "-d", "-c", os.path.join(data, name)],
+                              check=True, capture_output=True).stdout
+        used = [i for i in range(len(meta) // 4096) if meta[i * 4096 : (i + 1) * 4096].strip(b"\0")]
+        if not used:
+            continue
+        meta = meta[: (used[-1] + 1) * 4096]
+        for mode in (0, 3):
+            put("cache_metadata", f"{name.split('.cmeta')[0]}-{mode}", bytes([mode]) + meta)
+
 command_seeds()
 select_seeds()
+cache_seeds()
 for path in images:
     raw = subprocess.run(["zstd", "-q", "-d", "-c", path], check=True, capture_output=True).stdout
     tag = path.split(os.sep)[-2] + "-" + os.path.basename(path).split(".")[0]

@@ -26,6 +26,10 @@ pub enum BlockKind {
     Bitmap,
     /// The metadata space map's index block (`disk_metadata_index`).
     MetadataIndex,
+    /// The dm-cache superblock (`cache_disk_superblock`).
+    CacheSuperblock,
+    /// A block of a persistent-data array (`array_block`).
+    ArrayBlock,
 }
 
 impl fmt::Display for BlockKind {
@@ -35,6 +39,8 @@ impl fmt::Display for BlockKind {
             BlockKind::BtreeNode => "btree node",
             BlockKind::Bitmap => "space map bitmap",
             BlockKind::MetadataIndex => "metadata space map index",
+            BlockKind::CacheSuperblock => "cache superblock",
+            BlockKind::ArrayBlock => "array block",
         })
     }
 }

@@ -9,7 +9,9 @@
 //! - [`pdata::space_map`]: space-map roots, index entries, bitmaps of
 //!   2-bit reference counts and the overflow tree;
 //! - [`thin`]: the thin-pool superblock, device details, the two-level
-//!   mapping tree and `thin_dump`'s XML.
+//!   mapping tree and `thin_dump`'s XML;
+//! - [`cache`]: the dm-cache superblock, the mapping array and the dirty
+//!   bitset, over [`pdata::array`] and [`pdata::bitset`].
 //!
 //! I/O goes through [`lvm_meta::io::ReadAt`], so the metadata device may
 //! be a file, memory, or an LV read through its segments.
@@ -29,6 +31,7 @@
 #![deny(unsafe_code)]
 #![deny(clippy::arithmetic_side_effects, clippy::as_conversions)]
 
+pub mod cache;
 pub mod error;
 pub mod pdata;
 pub mod thin;

@@ -226,7 +226,10 @@ pub fn render(
                 None
             }
             // Pools write their chunk size with `outsize`; snapshots do not.
-            (4, "logical_volumes", "chunk_size") if seg_type.ends_with("-pool") => {
+            // (cache pools without it).
+            (4, "logical_volumes", "chunk_size")
+                if seg_type.ends_with("-pool") && !seg_type.starts_with("cache-pool") =>
+            {
                 num.map(size_comment)
             }
             _ => None,

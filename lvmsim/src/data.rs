@@ -151,9 +151,23 @@ pub fn cat(
     force: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
+    cat_uncached(sys, arg, offset, length, force, false, out)
+}
+
+/// [`cat`], and with `uncached` a cached LV is read from its origin alone
+/// (`lvmsim cat --uncached`).
+pub fn cat_uncached(
+    sys: &System,
+    arg: &str,
+    offset: u64,
+    length: Option<u64>,
+    force: bool,
+    uncached: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
     let (vgn, lvn) = crate::names::vg_lv(arg)?;
     let (vgn, lvn) = (vgn.as_str(), lvn.as_str());
-    let reader = open_view(sys, vgn, lvn, force)?;
+    let reader = open_view_uncached(sys, vgn, lvn, force, uncached)?;
     let size = reader.size();
     if offset > size {
         bail!("--offset {offset} is past the end of {vgn}/{lvn} ({size} bytes)");
@@ -197,6 +211,19 @@ pub fn open_view<'a>(
     lv: &str,
     force: bool,
 ) -> Result<Box<dyn cow_engine::view::View + Send + Sync + 'a>> {
+    open_view_uncached(sys, vg, lv, force, false)
+}
+
+/// [`open_view`], and with `uncached` a cached LV reads its origin alone
+/// (what lies on the slow device, whatever the cache holds; other LVs
+/// read as [`open_view`] reads them).
+pub fn open_view_uncached<'a>(
+    sys: &'a System,
+    vg: &str,
+    lv: &str,
+    force: bool,
+    uncached: bool,
+) -> Result<Box<dyn cow_engine::view::View + Send + Sync + 'a>> {
     let vi = sys.vg_or_err(vg)?;
     let li = vi.vg.lv_index_or_err(lv)?;
     vi.vg.mappable_extent_size()?;
@@ -205,6 +232,15 @@ pub fn open_view<'a>(
         .iter()
         .map(|d| d.map(|d| &sys.devices[d].image))
         .collect();
+    if let Some(c) = crate::cache::cache_seg(&vi.vg, li) {
+        if uncached {
+            // The origin alone: the cache pool need not be there.
+            return Ok(cow_engine::view::open_with(&vi.vg, c.origin, &pvs, force)?);
+        }
+    }
+    if let Some(cached) = crate::cache::CacheView::open(&vi.vg, li, &pvs)? {
+        return Ok(Box::new(cached));
+    }
     Ok(match crate::thin::ThinView::open(&vi.vg, li, &pvs)? {
         Some(thin) => Box::new(thin),
         None => cow_engine::view::open_with(&vi.vg, li, &pvs, force)?,

@@ -81,6 +81,15 @@ pub enum Error {
         #[source]
         source: dm_pdata::Error,
     },
+    /// A cache pool's metadata LV could not be read, or is corrupt.
+    #[error("{pool}: cache pool metadata: {source}")]
+    CacheMetadata {
+        /// The cache pool (VG/LV).
+        pool: String,
+        /// What is wrong, at which metadata block.
+        #[source]
+        source: dm_pdata::Error,
+    },
 }
 
 impl Error {

@@ -82,6 +82,8 @@ pub mod verify;
 pub mod vg;
 pub mod write;
 pub mod write_log;
+// Cached LVs (dm-cache).
+pub mod cache;
 // Forensic time fields in the local zone.
 pub mod localtime;
 // Historical LVs (lvs -H) and the chains through them.

@@ -158,6 +158,8 @@ struct Ctx<'a> {
     raid_roles: Vec<std::cell::OnceCell<Vec<Option<crate::raid::RaidRole>>>>,
     /// Each VG's historical LVs and chains, computed on first use.
     lineages: Vec<std::cell::OnceCell<crate::lineage::Lineage>>,
+    /// Each VG's cache roles ([`crate::cache::roles`]), computed on first use.
+    cache_roles: Vec<std::cell::OnceCell<Vec<Option<crate::cache::CacheRole>>>>,
 }
 
 const fn g(name: &'static str, get: Getter) -> (&'static str, Getter) {
@@ -389,6 +391,12 @@ static GETTERS: &[(&str, Getter)] =
             if let Some(rs) = c.raid_seg(r) {
                 return Cell::Num(rs.images.len() as u64);
             }
+            if matches!(
+                c.cache_role(r),
+                Some(crate::cache::CacheRole::Cached(_) | crate::cache::CacheRole::Pool(_))
+            ) {
+                return Cell::Num(1);
+            }
             Cell::Num(c.seg(r).map_or(0, |(_, _, sg)| seg_area_count(sg)))
         }),
         g("stripe_size", |c, r| {
@@ -513,6 +521,9 @@ static GETTERS: &[(&str, Getter)] =
             }
         }),
         g("origin_uuid", |c, r| {
+            if let Some(o) = c.cache_link(r, ThinLink::Pool, true, true) {
+                return s(o);
+            }
             s(match (c.vg(r), r.lv) {
                 (Some(v), Some(_)) if c.thin_role(r).is_some() => c
                     .thin_origin(r)
@@ -554,6 +565,12 @@ static GETTERS: &[(&str, Getter)] =
                 .unwrap_or_default())
         }),
         g("lv_modules", |c, r| {
+            if matches!(
+                c.cache_role(r),
+                Some(crate::cache::CacheRole::Cached(_) | crate::cache::CacheRole::Pool(_))
+            ) {
+                return Cell::List(vec!["cache".into()]);
+            }
             match c.thin_role(r) {
                 Some(thin::ThinRole::Pool(_)) => return Cell::List(vec!["thin-pool".into()]),
                 Some(thin::ThinRole::Thin(_)) => {
@@ -697,6 +714,12 @@ static GETTERS: &[(&str, Getter)] =
                 .unwrap_or_default())
         }),
         g("data_stripes", |c, r| {
+            if matches!(
+                c.cache_role(r),
+                Some(crate::cache::CacheRole::Cached(_) | crate::cache::CacheRole::Pool(_))
+            ) {
+                return Cell::Num(1);
+            }
             Cell::Num(c.seg(r).map_or(0, |(_, _, sg)| seg_area_count(sg)))
         }),
         g("data_copies", |c, r| {
@@ -707,6 +730,9 @@ static GETTERS: &[(&str, Getter)] =
         }),
         g("seg_le_ranges", |c, r| {
             if let Some(ranges) = c.pool_le_ranges(r) {
+                return s(ranges);
+            }
+            if let Some(ranges) = c.cache_le_ranges(r) {
                 return s(ranges);
             }
             s(c.seg_areas(r, true).replace(' ', ","))
@@ -736,6 +762,10 @@ static GETTERS: &[(&str, Getter)] =
             })
         }),
         g("lv_metadata_size", |c, r| match (c.vg(r), c.thin_role(r)) {
+            (Some(v), None) if c.cache_metadata_lv(r).is_some() => {
+                let m = c.cache_metadata_lv(r).unwrap_or(0);
+                Cell::Size(v.vg.lv_extents(&v.vg.lvs[m]) * v.vg.extent_size.0)
+            }
             (Some(v), Some(thin::ThinRole::Pool(p))) => {
                 Cell::Size(v.vg.lv_extents(&v.vg.lvs[p.metadata]) * v.vg.extent_size.0)
             }
@@ -774,6 +804,21 @@ static GETTERS: &[(&str, Getter)] =
                     ""
                 },
             )
+        }),
+        // Cached LVs and cache pools: the pool's keys.
+        g("cache_mode", |c, r| {
+            s(c.cache_pool_seg(r)
+                .and_then(|p| p.cache_mode)
+                .unwrap_or_default())
+        }),
+        g("cache_policy", |c, r| {
+            s(c.cache_pool_seg(r)
+                .and_then(|p| p.policy)
+                .unwrap_or_default())
+        }),
+        g("cache_metadata_format", |c, r| match c.cache_pool_seg(r) {
+            Some(p) => Cell::Num(p.metadata_format.unwrap_or(0)),
+            None => Cell::Blank,
         }),
     ];
 
@@ -1194,6 +1239,36 @@ impl Ctx<'_> {
             _ => None,
         }
     }
+    /// The LV's cache role, if any.
+    fn cache_role(&self, r: Row) -> Option<crate::cache::CacheRole> {
+        let v = r.vg?;
+        self.cache_roles[v]
+            .get_or_init(|| crate::cache::roles(&self.sys.vgs[v].vg))
+            .get(r.lv?)?
+            .clone()
+    }
+    /// The LV a cache link field names: a cached LV's pool or origin, a
+    /// pool's data or metadata LV, a pool component's pool; bracketed when
+    /// hidden, or its UUID.
+    fn cache_link(&self, r: Row, link: ThinLink, origin: bool, uuid: bool) -> Option<String> {
+        use crate::cache::CacheRole as C;
+        let vg = &self.vg(r)?.vg;
+        let target = match (link, self.cache_role(r)?) {
+            (ThinLink::Pool, C::Cached(c)) if origin => c.origin,
+            (ThinLink::Pool, C::Cached(c)) => c.pool,
+            (ThinLink::Data, C::Pool(p)) if !origin => p.data,
+            (ThinLink::Metadata, C::Pool(p)) if !origin => p.metadata,
+            (ThinLink::Parent, C::Data(p) | C::Metadata(p)) if !origin => p,
+            _ => return Some(String::new()),
+        };
+        Some(if uuid {
+            vg.lvs[target].id.clone()
+        } else if vg.lv_visible(target) {
+            vg.lvs[target].name.clone()
+        } else {
+            format!("[{}]", vg.lvs[target].name)
+        })
+    }
     /// A thin LV's thin origin.
     fn thin_origin(&self, r: Row) -> Option<usize> {
         match self.thin_role(r)? {
@@ -1214,6 +1289,9 @@ impl Ctx<'_> {
     /// component's parent) or the UUID of the LV a link field names;
     /// empty where the field does not apply.
     fn thin_link(&self, r: Row, link: ThinLink, uuid: bool) -> String {
+        if let Some(l) = self.cache_link(r, link, false, uuid) {
+            return l;
+        }
         let (Some(v), Some(role)) = (self.vg(r), self.thin_role(r)) else {
             return String::new();
         };
@@ -1293,6 +1371,9 @@ impl Ctx<'_> {
             .map_or(0, |(v, l)| v.lv_extents(l) * v.extent_size.0)
     }
     fn origin(&self, r: Row) -> String {
+        if let Some(o) = self.cache_link(r, ThinLink::Pool, true, false) {
+            return o;
+        }
         if let (Some(v), Some(_)) = (self.vg(r), self.thin_role(r)) {
             return self
                 .thin_origin(r)
@@ -1458,6 +1539,23 @@ impl Ctx<'_> {
         } else {
             '-'
         });
+        if let Some(role) = self.cache_role(r) {
+            // Cached LVs, cache pools and their sub-LVs: lvm2's volume
+            // type letter, and `C` as target type of the LVs the cache
+            // target uses whole (the cached LV, its pool and its origin).
+            use crate::cache::CacheRole as C;
+            let mut c: Vec<char> = a.chars().collect();
+            c[0] = match role {
+                C::Cached(_) | C::Pool(_) | C::Data(_) => 'C',
+                C::Metadata(_) => 'e',
+                C::Origin(_) => 'o',
+            };
+            c[6] = match role {
+                C::Cached(_) | C::Pool(_) | C::Origin(_) => 'C',
+                C::Data(_) | C::Metadata(_) => '-',
+            };
+            a = c.into_iter().collect();
+        }
         if let Some(role) = self.raid_role(r) {
             // RAID and mirror LVs: their own volume and target letters;
             // the sub-LVs are open (by the RAID or mirror device) when
@@ -1499,6 +1597,11 @@ impl Ctx<'_> {
         if let Some(s) = self.raid_top(r) {
             return crate::raid::layout(s);
         }
+        match self.cache_role(r) {
+            Some(crate::cache::CacheRole::Cached(_)) => return "cache".into(),
+            Some(crate::cache::CacheRole::Pool(_)) => return "cache,pool".into(),
+            _ => {}
+        }
         let first = l.segments.first();
         match first.map(|s| &s.kind) {
             Some(SegmentKind::Striped { stripes, .. }) if stripes.len() > 1 => "striped".into(),
@@ -1515,6 +1618,17 @@ impl Ctx<'_> {
         let vg = &v.vg;
         if let Some(role) = self.thin_role(r) {
             return thin_roles(vg, i, &role);
+        }
+        match self.cache_role(r) {
+            Some(crate::cache::CacheRole::Pool(_)) => return "private".into(),
+            Some(crate::cache::CacheRole::Data(_)) => return "private,cache,pool,data".into(),
+            Some(crate::cache::CacheRole::Metadata(_)) => {
+                return "private,cache,pool,metadata".into()
+            }
+            Some(crate::cache::CacheRole::Origin(_)) => {
+                return "private,cache,origin,cacheorigin".into()
+            }
+            _ => {}
         }
         if let Some(sub) = self.raid_role(r).and_then(crate::raid::sub_role) {
             return sub.into();
@@ -1538,6 +1652,39 @@ impl Ctx<'_> {
             roles.push("thicksnapshot");
         }
         roles.join(",")
+    }
+    /// `seg_le_ranges` of a cached LV or cache pool: its origin or data LV
+    /// named as `lvs` shows it.
+    fn cache_le_ranges(&self, r: Row) -> Option<String> {
+        let vg = &self.vg(r)?.vg;
+        let area = match self.cache_role(r)? {
+            crate::cache::CacheRole::Cached(c) => c.origin,
+            crate::cache::CacheRole::Pool(p) => p.data,
+            _ => return None,
+        };
+        let last = vg.lv_extents(&vg.lvs[area]).saturating_sub(1);
+        let name = if vg.lv_visible(area) {
+            vg.lvs[area].name.clone()
+        } else {
+            format!("[{}]", vg.lvs[area].name)
+        };
+        Some(format!("{name}:0-{last}"))
+    }
+    /// A cache pool's metadata LV (`_cmeta`).
+    fn cache_metadata_lv(&self, r: Row) -> Option<usize> {
+        match self.cache_role(r)? {
+            crate::cache::CacheRole::Pool(p) => Some(p.metadata),
+            _ => None,
+        }
+    }
+    /// The cache pool keys that apply to the LV: a pool's own, a cached
+    /// LV's pool's.
+    fn cache_pool_seg(&self, r: Row) -> Option<crate::cache::CachePoolSeg> {
+        match self.cache_role(r)? {
+            crate::cache::CacheRole::Pool(p) => Some(p),
+            crate::cache::CacheRole::Cached(c) => crate::cache::pool_seg(&self.vg(r)?.vg, c.pool),
+            _ => None,
+        }
     }
     /// The typed keys of the row's segment, if it is a RAID or mirror one.
     fn raid_seg(&self, r: Row) -> Option<lvm_meta::raid::RaidSeg> {
@@ -1589,11 +1736,19 @@ impl Ctx<'_> {
         self.seg(r)
             .map_or(String::new(), |(_, _, sg)| match &sg.kind {
                 SegmentKind::Striped { stripes, .. } if stripes.len() == 1 => "linear".into(),
+                // lvm2 writes flags after the type (`cache-pool+METADATA_FORMAT`)
+                // and reports the type alone.
+                _ if sg.type_name.starts_with("cache") => {
+                    sg.type_name.split('+').next().unwrap_or_default().into()
+                }
                 _ => sg.type_name.clone(),
             })
     }
     fn chunk_size(&self, r: Row) -> u64 {
         if let Some(thin::ThinRole::Pool(p)) = self.thin_role(r) {
+            return p.chunk_size;
+        }
+        if let Some(p) = self.cache_pool_seg(r) {
             return p.chunk_size;
         }
         match (self.vg(r), r.lv) {
@@ -1610,6 +1765,21 @@ impl Ctx<'_> {
             // The pool's one area: its data LV from LE 0.
             let name = &v.lvs[p.data].name;
             let last = v.lv_extents(&v.lvs[p.data]).saturating_sub(1);
+            return if ranges {
+                format!("{name}:0-{last}")
+            } else {
+                format!("{name}(0)")
+            };
+        }
+        let cache_area = match self.cache_role(r) {
+            Some(crate::cache::CacheRole::Cached(c)) => Some(c.origin),
+            Some(crate::cache::CacheRole::Pool(p)) => Some(p.data),
+            _ => None,
+        };
+        if let Some(area) = cache_area {
+            // The one area: the origin or data LV from LE 0.
+            let name = &v.lvs[area].name;
+            let last = v.lv_extents(&v.lvs[area]).saturating_sub(1);
             return if ranges {
                 format!("{name}:0-{last}")
             } else {
@@ -2013,6 +2183,9 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
             .map(|_| std::cell::OnceCell::new())
             .collect(),
         lineages: (0..sys.vgs.len())
+            .map(|_| std::cell::OnceCell::new())
+            .collect(),
+        cache_roles: (0..sys.vgs.len())
             .map(|_| std::cell::OnceCell::new())
             .collect(),
     };

@@ -159,6 +159,13 @@ pub fn thins_of(vg: &Vg, pool: usize) -> Vec<usize> {
 /// An LV read through its segments, as a byte source for [`dm_pdata`].
 pub(crate) struct LvSource<'a>(LvReader<'a>);
 
+impl<'a> LvSource<'a> {
+    /// Wraps an LV's reader.
+    pub(crate) fn new(lv: LvReader<'a>) -> LvSource<'a> {
+        LvSource(lv)
+    }
+}
+
 impl ReadAt for LvSource<'_> {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
         self.0

@@ -873,6 +873,10 @@ pub(crate) struct CatArgs {
     /// still holds, for forensics; the kernel fails such reads with EIO.
     #[arg(long)]
     pub(crate) force: bool,
+    /// A cached LV: read its origin alone (what lies on the slow device,
+    /// whatever the cache holds, dirty blocks included).
+    #[arg(long)]
+    pub(crate) uncached: bool,
 }
 
 #[derive(Args, Debug)]

@@ -442,7 +442,9 @@ fn run(cli: &Cli) -> Result<i32> {
             // line-buffered and would scan every megabyte for newlines.
             use std::os::fd::AsFd;
             let mut raw = std::fs::File::from(std::io::stdout().as_fd().try_clone_to_owned()?);
-            data::cat(&sys, &a.lv, a.offset, a.length, a.force, &mut raw)?;
+            data::cat_uncached(
+                &sys, &a.lv, a.offset, a.length, a.force, a.uncached, &mut raw,
+            )?;
             std::mem::forget(sys);
         }
         Cmd::Pvck(a) => {

@@ -41,7 +41,9 @@ WANTED_MODULES = ["virtio", "virtio_ring", "virtio_pci", "virtio_blk",
                   # raid and mirror: dm-raid finds the md personalities by
                   # request_module, which has no modprobe in the guest
                   "raid0", "raid1", "raid10", "raid456", "dm_raid",
-                  "dm_log", "dm_region_hash", "dm_mirror"]
+                  "dm_log", "dm_region_hash", "dm_mirror",
+                  # cache: the smq policy is asked for by name
+                  "dm_cache", "dm_cache_smq"]
 OUT_SERIAL = "kgenout"
 OUT_DISK_BYTES = 16 << 20
 BOOT_TIMEOUT = 1500

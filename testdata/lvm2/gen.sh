@@ -46,7 +46,8 @@ drop_noise() {
 
 SCENARIOS=(single twopv-striped mdacopies fragmented ring-wrap snapshot-meta
 	snapshot-merging empty-pv units names display display-attrs display-novg fields
-	thin-restore evidence-missing evid-times evid2-hist)
+	thin-restore evidence-missing evid-times evid2-hist
+	cache-restore)
 
 LOOPS=()   # loop devices attached by this process
 OUT=       # OUTDIR/<scenario> of the running scenario
@@ -974,6 +975,40 @@ scenario_thin_restore() {
 	check "the pool and its thin LVs" test \
 		"$(jqget lvs.json '[.report[0].lv[] | .lv_name + ":" + .lv_attr] | join(",")')" = \
 		"[lvol0_pmspare]:ewi-XX----,pool:twi-XXtz--,[pool_tdata]:Twi-XX----,[pool_tmeta]:ewi-XX----,snap:Vwi-XXtz--,thin1:Vwi-XXtz--,thin2:Vwi-XXtz--"
+}
+
+# rec_cache: the cache goldens of the running scenario: lvs with the cache fields, every
+# LV and segment field as JSON.
+rec_cache() {
+	rec lvs-cache.txt lvs -a -o +segtype,pool_lv,origin,data_lv,metadata_lv,cache_mode,cache_policy,cache_settings,cache_metadata_format,chunk_size,lv_layout,lv_role
+	rec lvs-cache-segs.txt lvs -a --segments -o lv_name,lv_attr,segtype,chunk_size,cache_mode,cache_policy,cache_metadata_format,lv_size,seg_size,devices,seg_pe_ranges
+	rec lvs-cache-all.json lvs -a -o lv_all --reportformat json --units b --nosuffix
+	rec lvs-cache-seg-all.json lvs -a --segments -o seg_all,lv_name --reportformat json --units b --nosuffix
+}
+
+# The kernel's cache-writeback VG (three cached LVs: writeback with metadata format 2
+# and 1, writethrough) restored on two PVs of the same sizes; the images hold no cache
+# data, the goldens are lvm2's reports of the cached LVs, pools and hidden sub-LVs.
+scenario_cache_restore() {
+	local here u1 u2
+	here=$(dirname "$(realpath "$0")")
+	mkpv pv1 24
+	mkpv pv2 40
+	run pvcreate "$(dev pv1)" "$(dev pv2)"
+	u1=$(pvs --noheadings -o pv_uuid "$(dev pv1)" 2>/dev/null | tr -d ' ')
+	u2=$(pvs --noheadings -o pv_uuid "$(dev pv2)" 2>/dev/null | tr -d ' ')
+	sed -e '1,/^vg {/s/^vg {/vg_cache {/' \
+		-e "/^\t\tpv0 {/,/^\t\t}/s/^\t\t\tid = \".*\"/\t\t\tid = \"$u1\"/" \
+		-e "/^\t\tpv1 {/,/^\t\t}/s/^\t\t\tid = \".*\"/\t\t\tid = \"$u2\"/" \
+		-e "s|device = \"/dev/vda\"|device = \"$(dev pv1)\"|" \
+		-e "s|device = \"/dev/vdb\"|device = \"$(dev pv2)\"|" \
+		"$here/../kernel/cache-writeback/037.vgcfg.vg" >"$WORKDIR/cache.vg"
+	run vgcfgrestore --force -f "$WORKDIR/cache.vg" vg_cache
+	record vg_cache
+	rec_cache
+	check "the cached LVs, pools and sub-LVs" test \
+		"$(jqget lvs.json '[.report[0].lv[] | select(.lv_name == "c1" or .lv_name == "[p1_cpool]") | .lv_attr] | join(",")')" = \
+		"Cwi-XXC---,Cwi-XXC---"
 }
 
 # evidence_unloop NAME: detach PV NAME's loop device (and forget it).

@@ -15,6 +15,12 @@ pub const BITMAP_CSUM_XOR: u32 = 240_779;
 /// Salt of the metadata space map's index block (`INDEX_CSUM_XOR`).
 pub const INDEX_CSUM_XOR: u32 = 160_478;
 
+/// Salt of persistent-data array blocks (`CSUM_XOR` of `dm-array.c`).
+pub const ARRAY_CSUM_XOR: u32 = 595_846_735;
+/// Salt of the dm-cache superblock (`SUPERBLOCK_CSUM_XOR` of
+/// `dm-cache-metadata.c`).
+pub const CACHE_SUPERBLOCK_CSUM_XOR: u32 = 9_031_977;
+
 /// Byte offset where the checksummed part of a block starts.
 pub const CSUM_COVERS_FROM: usize = 4;
 

@@ -96,10 +96,16 @@ const DAMAGED: &[(&str, &str)] = &[
 ];
 
 /// Scenarios compared in a module of their own rather than here, and why.
-const ELSEWHERE: &[(&str, &str)] = &[(
-    "raid-levels",
-    "RAID and mirror LVs: their contents, healthy and degraded, are compared in tests/it/kernel_raid.rs; lvmsim does not report their attributes, sync state and sub-LV roles yet, and the final report was taken with two PVs missing",
-)];
+const ELSEWHERE: &[(&str, &str)] = &[
+    (
+        "raid-levels",
+        "RAID and mirror LVs: their contents, healthy and degraded, are compared in tests/it/kernel_raid.rs; lvmsim does not report their attributes, sync state and sub-LV roles yet, and the final report was taken with two PVs missing",
+    ),
+    (
+        "cache-writeback",
+        "cached LVs: their contents (cached and --uncached) and reports are compared in tests/it/kernel_cache.rs",
+    ),
+];
 
 fn spec(name: &str, variant: Variant) -> Spec {
     if variant == Variant::AfterBoot1 {

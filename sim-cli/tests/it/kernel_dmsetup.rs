@@ -39,13 +39,20 @@ fn read_only(step: &str) -> bool {
 const ACTIVE_STATUS: &[(&str, u32)] = &[("thin-pool", 26)];
 
 /// Scenarios whose status lines are not compared, and why.
-const NOT_COMPARED: &[(&str, &str)] = &[(
-    "raid-levels",
-    "its last status is of the degraded boot (missing images as error devices); the healthy one is compared in kernel_raid.rs",
-), (
-    "thin-recover",
-    "its pool skips block zeroing (-Zn), whose table lvmsim has no kernel record of; its thin status lines are compared in thin_recover.rs",
-)];
+const NOT_COMPARED: &[(&str, &str)] = &[
+    (
+        "raid-levels",
+        "its last status is of the degraded boot (missing images as error devices); the healthy one is compared in kernel_raid.rs",
+    ),
+    (
+        "thin-recover",
+        "its pool skips block zeroing (-Zn), whose table lvmsim has no kernel record of; its thin status lines are compared in thin_recover.rs",
+    ),
+    (
+        "cache-writeback",
+        "lvmsim's dmsetup does not print cache targets yet, and c2 was deactivated after the last status",
+    ),
+];
 
 /// The last `dmsetup status` of scenario `name` against lvmsim's on its
 /// final images.
@@ -115,4 +122,5 @@ scenario_tests!("kernel", "scenario", final_status_lines_equal_the_kernels;
     plan_threshold, thin_pool,
     raid_levels,
     thin_recover,
+    cache_writeback,
 );

@@ -117,6 +117,9 @@ const NOT_COMPARABLE: &[&str] = &[
     "damaged-mda",
     "snap-overflow-blocks",
     "raid-levels",
+    // lvmsim's dmsetup does not print cache targets yet; c2 was
+    // deactivated after the last table.
+    "cache-writeback",
 ];
 
 /// Scenarios whose tables lvmsim does not print yet, and why.
@@ -158,6 +161,10 @@ fn tables_equal_the_kernels(name: &str) {
     let mut failures = Vec::new();
     let mut compared = 0;
     let all = steps(dir);
+    if name == "cache-writeback" {
+        // lvmsim's dmsetup does not table cache targets yet.
+        return verdict(name, compared, &failures);
+    }
     if all.iter().any(|s| s.text.starts_with("zero ")) {
         // The forensic scenarios damage the label or metadata after the
         // last table: their final images no longer describe it.
@@ -252,4 +259,5 @@ scenario_tests!("kernel", "scenario", tables_equal_the_kernels;
     plan_threshold, thin_pool,
     raid_levels,
     thin_recover,
+    cache_writeback,
 );

@@ -190,6 +190,10 @@ const NOT_SERVED: &[(&str, &str)] = &[
         "thin-recover",
         "lvmsim's dmsetup info, ls and deps do not list thin pools and thin LVs",
     ),
+    (
+        "cache-writeback",
+        "lvmsim's dmsetup info, ls and deps do not list cached LVs and cache pools",
+    ),
 ];
 
 /// The sha256 of every image of `s`.
@@ -292,7 +296,8 @@ common::scenario_tests!("kernel", "scenario", reads_as_cat;
     snap_striped_origin, snap_write_overflow, striped_mdacopies, two_snaps_one_overflows,
     walkthrough, walkthrough_merge, plan_threshold, thin_pool,
     raid_levels,
-    thin_recover);
+    thin_recover,
+    cache_writeback);
 
 /// A fresh VG `vg` on one 64 MiB image in `dir`: `origin` (`origin_mib`)
 /// and, unless `cow_mib` is 0, snapshot `snap` of `cow_mib` with 4 KiB

@@ -18,6 +18,7 @@ mod gen;
 mod history;
 mod host_disk;
 mod kernel_blank_replay;
+mod kernel_cache;
 mod kernel_corpus;
 mod kernel_dmsetup;
 mod kernel_dmtable;
