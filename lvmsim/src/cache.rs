@@ -17,13 +17,13 @@
 //! on the slow device whatever the cache holds.
 
 use crate::error::{Error, Result};
+use crate::seg_keys::{int, string, unknown_seg};
 use crate::thin::LvSource;
 use cow_engine::lv_io::LvReader;
 use dm_pdata::cache::metadata::CacheMetadata;
 use dm_pdata::pdata::block::MetadataDev;
 use lvm_meta::io::Image;
-use lvm_meta::model::{SegmentKind, Vg};
-use lvm_meta::text::{Lookup, Node, Value};
+use lvm_meta::model::Vg;
 
 /// A `cache` segment's keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,51 +51,14 @@ pub struct CachePoolSeg {
     pub policy: Option<String>,
 }
 
-struct Seg<'a> {
-    nodes: &'a [Node],
-}
-
-impl Lookup for Seg<'_> {
-    fn nodes(&self) -> &[Node] {
-        self.nodes
-    }
-}
-
 /// The segment type without lvm2's `+FLAG` suffixes.
 fn base_type(type_name: &str) -> &str {
     type_name.split('+').next().unwrap_or(type_name)
 }
 
-fn unknown_seg<'a>(vg: &'a Vg, lv: usize, type_name: &str) -> Option<Seg<'a>> {
-    let l = vg.lvs.get(lv)?;
-    let [s] = l.segments.as_slice() else {
-        return None;
-    };
-    match &s.kind {
-        SegmentKind::Unknown { nodes } if base_type(&s.type_name) == type_name => {
-            Some(Seg { nodes })
-        }
-        _ => None,
-    }
-}
-
-fn int(s: &Seg<'_>, key: &str) -> Option<u64> {
-    match s.value(key) {
-        Some(Value::Int(v)) => u64::try_from(*v).ok(),
-        _ => None,
-    }
-}
-
-fn string<'a>(s: &'a Seg<'_>, key: &str) -> Option<&'a str> {
-    match s.value(key) {
-        Some(Value::Str(v)) => Some(v.as_str()),
-        _ => None,
-    }
-}
-
 /// LV `lv` as a cached LV, if it is one with valid keys.
 pub fn cache_seg(vg: &Vg, lv: usize) -> Option<CacheSeg> {
-    let s = unknown_seg(vg, lv, "cache")?;
+    let s = unknown_seg(vg, lv, |t| base_type(t) == "cache")?;
     Some(CacheSeg {
         pool: vg.lv_index(string(&s, "cache_pool")?)?,
         origin: vg.lv_index(string(&s, "origin")?)?,
@@ -104,7 +67,7 @@ pub fn cache_seg(vg: &Vg, lv: usize) -> Option<CacheSeg> {
 
 /// LV `lv` as a cache pool, if it is one with valid keys.
 pub fn pool_seg(vg: &Vg, lv: usize) -> Option<CachePoolSeg> {
-    let s = unknown_seg(vg, lv, "cache-pool")?;
+    let s = unknown_seg(vg, lv, |t| base_type(t) == "cache-pool")?;
     Some(CachePoolSeg {
         data: vg.lv_index(string(&s, "data")?)?,
         metadata: vg.lv_index(string(&s, "metadata")?)?,

@@ -71,6 +71,7 @@ pub mod raid;
 pub mod recover;
 pub mod report;
 pub mod rmeta;
+mod seg_keys;
 pub mod select;
 pub mod size;
 pub mod snapshot;

@@ -594,6 +594,25 @@ impl cow_engine::view::View for RecoveredView<'_> {
     }
 }
 
+/// The error of an export that did not finish: its file is removed, and
+/// a stop the user asked for is said as such (`what` names the LV).
+fn abandon(e: Error, path: &std::path::Path, ctx: &crate::context::Context, what: &str) -> Error {
+    let _ = std::fs::remove_file(path);
+    if ctx.hooks.stop.requested() {
+        return Error::Interrupted(format!(
+            "lvmsim: export of {what} stopped; the unfinished {} was removed",
+            path.display()
+        ));
+    }
+    e
+}
+
+/// The sha256 of each input image, to show an export left them as they
+/// were.
+fn input_hashes(inputs: &[(String, String)]) -> Result<Vec<String>> {
+    inputs.iter().map(|(_, p)| sha_file(p)).collect()
+}
+
 fn export(
     devs: &[PathBuf],
     a: &RecoverOpts,
@@ -624,10 +643,7 @@ fn export(
             rpath.display()
         );
     }
-    let before: Vec<String> = inputs
-        .iter()
-        .map(|(_, p)| sha_file(p))
-        .collect::<Result<_>>()?;
+    let before = input_hashes(&inputs)?;
     let sys = crate::scan(devs, ctx.scan_all, err)?;
     let h = crate::history::of_system(&sys, ctx.scan_all);
     let survey = recover::survey(&sys, &h);
@@ -661,20 +677,10 @@ fn export(
         .and_then(|()| Ok(tee.flush()?));
     if let Err(e) = written {
         drop(tee);
-        let _ = std::fs::remove_file(&path);
-        if ctx.hooks.stop.requested() {
-            return Err(Error::Interrupted(format!(
-                "lvmsim: export of {vgn}/{snap} stopped; the unfinished {} was removed",
-                path.display()
-            )));
-        }
-        return Err(e);
+        return Err(abandon(e, &path, ctx, &format!("{vgn}/{snap}")));
     }
     let export_sha = hex(&tee.hash.finalize());
-    let after: Vec<String> = inputs
-        .iter()
-        .map(|(_, p)| sha_file(p))
-        .collect::<Result<_>>()?;
+    let after = input_hashes(&inputs)?;
     let mut totals = std::collections::BTreeMap::<&str, u64>::new();
     for r in &plan.runs {
         *totals.entry(r.kind.name()).or_default() += r.len;
@@ -753,21 +759,11 @@ fn export_thin(
         Ok(r) => r,
         Err(e) => {
             drop(tee);
-            let _ = std::fs::remove_file(path);
-            if ctx.hooks.stop.requested() {
-                return Err(Error::Interrupted(format!(
-                    "lvmsim: export of {vgn}/{lvn} stopped; the unfinished {} was removed",
-                    path.display()
-                )));
-            }
-            return Err(e);
+            return Err(abandon(e, path, ctx, &format!("{vgn}/{lvn}")));
         }
     };
     let export_sha = hex(&tee.hash.finalize());
-    let after: Vec<String> = inputs
-        .iter()
-        .map(|(_, p)| sha_file(p))
-        .collect::<Result<_>>()?;
+    let after = input_hashes(inputs)?;
     let mut totals = std::collections::BTreeMap::<&str, u64>::new();
     for r in &runs {
         *totals.entry(r.kind).or_default() += r.len;

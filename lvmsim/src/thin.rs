@@ -10,12 +10,12 @@
 //! lvm-meta as segments of an unknown type; this module gives them types.
 
 use crate::error::{Error, Result};
+use crate::seg_keys::{int, string, unknown_seg};
 use cow_engine::lv_io::LvReader;
 use dm_pdata::pdata::block::MetadataDev;
 use dm_pdata::thin::metadata::{Mapping, ThinMetadata};
 use lvm_meta::io::{Image, ReadAt};
-use lvm_meta::model::{SegmentKind, Vg};
-use lvm_meta::text::{Lookup, Node, Value};
+use lvm_meta::model::Vg;
 
 /// A `thin-pool` segment's keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,45 +52,9 @@ pub struct ThinSeg {
     pub external_origin: Option<String>,
 }
 
-struct Seg<'a> {
-    nodes: &'a [Node],
-}
-
-impl Lookup for Seg<'_> {
-    fn nodes(&self) -> &[Node] {
-        self.nodes
-    }
-}
-
-fn unknown_seg<'a>(vg: &'a Vg, lv: usize, type_name: &str) -> Option<Seg<'a>> {
-    let l = vg.lvs.get(lv)?;
-    // Pools and thin LVs have one segment.
-    let [s] = l.segments.as_slice() else {
-        return None;
-    };
-    match &s.kind {
-        SegmentKind::Unknown { nodes } if s.type_name == type_name => Some(Seg { nodes }),
-        _ => None,
-    }
-}
-
-fn int(s: &Seg<'_>, key: &str) -> Option<u64> {
-    match s.value(key) {
-        Some(Value::Int(v)) => u64::try_from(*v).ok(),
-        _ => None,
-    }
-}
-
-fn string<'a>(s: &'a Seg<'_>, key: &str) -> Option<&'a str> {
-    match s.value(key) {
-        Some(Value::Str(v)) => Some(v.as_str()),
-        _ => None,
-    }
-}
-
 /// LV `lv` as a thin pool, if it is one with valid keys.
 pub fn pool_seg(vg: &Vg, lv: usize) -> Option<PoolSeg> {
-    let s = unknown_seg(vg, lv, "thin-pool")?;
+    let s = unknown_seg(vg, lv, |t| t == "thin-pool")?;
     Some(PoolSeg {
         metadata: vg.lv_index(string(&s, "metadata")?)?,
         data: vg.lv_index(string(&s, "pool")?)?,
@@ -104,7 +68,7 @@ pub fn pool_seg(vg: &Vg, lv: usize) -> Option<PoolSeg> {
 
 /// LV `lv` as a thin LV, if it is one with valid keys.
 pub fn thin_seg(vg: &Vg, lv: usize) -> Option<ThinSeg> {
-    let s = unknown_seg(vg, lv, "thin")?;
+    let s = unknown_seg(vg, lv, |t| t == "thin")?;
     let origin = match string(&s, "origin") {
         Some(o) => Some(vg.lv_index(o)?),
         None => None,
