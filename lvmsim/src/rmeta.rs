@@ -652,7 +652,8 @@ pub fn dm_table_target(vg: &Vg, seg: &RaidSeg, dev: &dyn Fn(usize) -> String) ->
 /// `A`; the sync ratio and action (`idle`, or `resync` from where the
 /// initial sync stopped) from the freshest superblock.
 ///
-/// Mirror: see [`mirror_status`]. `None` when no superblock can be read
+/// Mirror: `mirror #LEGS LEG... IN_SYNC/REGIONS 1 HEALTH LOG` (see
+/// `mirror_status`). `None` when no superblock can be read
 /// or a device number is unknown.
 pub fn dm_status_target(
     vg: &Vg,
