@@ -613,6 +613,47 @@ fn input_hashes(inputs: &[(String, String)]) -> Result<Vec<String>> {
     inputs.iter().map(|(_, p)| sha_file(p)).collect()
 }
 
+/// The report's `images`: each input image with its sha256 before and
+/// after the export.
+fn images_json(
+    inputs: &[(String, String)],
+    before: &[String],
+    after: &[String],
+) -> Vec<serde_json::Value> {
+    inputs
+        .iter()
+        .zip(before.iter().zip(after))
+        .map(|((n, p), (b, a))| {
+            json!({
+                "name": n, "path": p, "sha256_before": b, "sha256_after": a, "unchanged": a == b,
+            })
+        })
+        .collect()
+}
+
+/// Writes an export's report to the new file `rpath`, then fails if an
+/// input image changed while it was read (the report says which).
+fn write_report(
+    rpath: &std::path::Path,
+    report: &serde_json::Value,
+    before: &[String],
+    after: &[String],
+) -> Result<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(rpath)
+        .and_then(|mut f| f.write_all((serde_json::to_string_pretty(report)? + "\n").as_bytes()))
+        .with_context(|| format!("{}: cannot write", rpath.display()))?;
+    if before != after {
+        bail!(
+            "an input image changed while it was read: see {}",
+            rpath.display()
+        );
+    }
+    Ok(())
+}
+
 fn export(
     devs: &[PathBuf],
     a: &RecoverOpts,
@@ -706,22 +747,9 @@ fn export(
             "trustworthy": range_trustworthy(r.kind, rec),
             "caveat": range_caveat(r.kind, rec),
         })).collect::<Vec<_>>(),
-        "images": inputs.iter().zip(before.iter().zip(after.iter())).map(|((n, p), (b, a))| json!({
-            "name": n, "path": p, "sha256_before": b, "sha256_after": a, "unchanged": a == b,
-        })).collect::<Vec<_>>(),
+        "images": images_json(&inputs, &before, &after),
     });
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&rpath)
-        .and_then(|mut f| f.write_all((serde_json::to_string_pretty(&report)? + "\n").as_bytes()))
-        .with_context(|| format!("{}: cannot write", rpath.display()))?;
-    if before != after {
-        bail!(
-            "an input image changed while it was read: see {}",
-            rpath.display()
-        );
-    }
+    write_report(&rpath, &report, &before, &after)?;
     writeln!(
         out,
         "  Exported {vgn}/{snap} (seqno {seqno}) to {}: sha256 {export_sha}; report {}",
@@ -791,22 +819,9 @@ fn export_thin(
             "start": r.start, "end": r.start + r.len, "kind": r.kind,
             "trustworthy": r.trustworthy(),
         })).collect::<Vec<_>>(),
-        "images": inputs.iter().zip(before.iter().zip(after.iter())).map(|((n, p), (b, a))| json!({
-            "name": n, "path": p, "sha256_before": b, "sha256_after": a, "unchanged": a == b,
-        })).collect::<Vec<_>>(),
+        "images": images_json(inputs, before, &after),
     });
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(rpath)
-        .and_then(|mut f| f.write_all((serde_json::to_string_pretty(&report)? + "\n").as_bytes()))
-        .with_context(|| format!("{}: cannot write", rpath.display()))?;
-    if before != after {
-        bail!(
-            "an input image changed while it was read: see {}",
-            rpath.display()
-        );
-    }
+    write_report(rpath, &report, before, &after)?;
     writeln!(
         out,
         "  Exported {vgn}/{lvn} (thin device {}, {}) to {}: sha256 {export_sha}; report {}",
