@@ -44,9 +44,16 @@ pub fn gather(devs: &[PathBuf], scan_all: bool, err: &mut dyn Write) -> Result<H
 /// `scan_all` from whole-image scans of the same images (so device
 /// indices agree with `sys.devices`).
 pub fn of_system(sys: &lvm_meta::scan::System, scan_all: bool) -> History {
+    of_system_with(sys, scan_all, true)
+}
+
+/// [`of_system`], with the whole-image scan's progress line only if
+/// `progress` (callers that own no terminal, such as a Python program,
+/// pass `false`).
+pub fn of_system_with(sys: &lvm_meta::scan::System, scan_all: bool, progress: bool) -> History {
     if scan_all {
         let refs: Vec<&Image> = sys.devices.iter().map(|d| &d.image).collect();
-        scan_whole(&refs)
+        scan_whole_with(&refs, progress)
     } else {
         history::collect(sys)
     }
@@ -57,8 +64,14 @@ pub fn of_system(sys: &lvm_meta::scan::System, scan_all: bool) -> History {
 /// stderr when stderr is a terminal (nothing otherwise, so reports and
 /// their goldens do not change).
 pub fn scan_whole(images: &[&Image]) -> History {
+    scan_whole_with(images, true)
+}
+
+/// [`scan_whole`], with its progress line only if `progress` (and stderr
+/// is a terminal).
+fn scan_whole_with(images: &[&Image], progress: bool) -> History {
     use std::io::IsTerminal;
-    let tty = std::io::stderr().is_terminal();
+    let tty = progress && std::io::stderr().is_terminal();
     let mut shown = false;
     let h = history::collect_scan_all_with(
         images,

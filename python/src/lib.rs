@@ -398,18 +398,6 @@ struct System {
     sys: Arc<Scanned>,
 }
 
-/// The metadata history of `sys`: from its metadata areas, or with
-/// `scan_all` from whole-device scans (every copy found so is a guess).
-fn history_of(sys: &Scanned, scan_all: bool) -> lvm_meta::history::History {
-    use lvm_meta::history as h;
-    if scan_all {
-        let refs: Vec<&Image> = sys.devices.iter().map(|d| &d.image).collect();
-        h::collect_scan_all_with(&refs, h::SCAN_WINDOW, h::SCAN_OVERLAP, &mut |_, _, _| {})
-    } else {
-        h::collect(sys)
-    }
-}
-
 /// `history --json [VG]` of `sys` as an `lvmsim.History`.
 fn history_py(
     py: Python<'_>,
@@ -420,7 +408,7 @@ fn history_py(
     let sys = sys.clone();
     let text = py
         .detach(move || -> lvmsim::error::Result<String> {
-            let h = history_of(&sys, scan_all);
+            let h = lvmsim::history::of_system_with(&sys, scan_all, false);
             let doc = lvmsim::history::history_json(&h, vg.as_deref())?;
             Ok(serde_json::to_string(&doc)?)
         })
@@ -439,7 +427,7 @@ fn recover_py(
     let sys = sys.clone();
     let text = py
         .detach(move || -> lvmsim::error::Result<String> {
-            let h = history_of(&sys, scan_all);
+            let h = lvmsim::history::of_system_with(&sys, scan_all, false);
             let doc = lvmsim::recover::recover_json(&sys, &h, vg.as_deref())?;
             Ok(serde_json::to_string(&doc)?)
         })
@@ -478,7 +466,7 @@ impl System {
         let (vg, snap) = lvmsim::names::vg_lv(snapshot).map_err(|e| py_err(py, &e))?;
         let sys = self.sys.clone();
         let made = py.detach(move || {
-            let history = history_of(&sys, scan_all);
+            let history = lvmsim::history::of_system_with(&sys, scan_all, false);
             RecoveredCell::try_new(Recovering { sys, history }, |r| {
                 lvmsim::recover::recovered_view(&r.sys, &r.history, &vg, &snap, seqno)
                     .map(|v| Box::new(v) as BoxedView<'_>)
