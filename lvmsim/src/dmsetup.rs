@@ -788,6 +788,8 @@ pub struct DmDevice {
     pub open: u32,
     /// Suspended (a running kernel's device, `dmsetup suspend`).
     pub suspended: bool,
+    /// Loaded read-only: a thin pool's own device (lvm2's `read_only_lv`).
+    pub read_only: bool,
 }
 
 /// Options of the device list.
@@ -816,6 +818,22 @@ fn parse_devno(s: &str) -> (u32, u32) {
 /// The device list of every VG of `sys`, as one `vgchange -ay` per VG
 /// creates it (the order and numbering of [`table`]), sorted by name.
 pub fn devices(sys: &System, opts: &DmOpts) -> Result<Vec<DmDevice>> {
+    device_list(sys, opts, false)
+}
+
+/// [`devices`] with thin pools and thin LVs, for the simulated kernel
+/// (which numbers its devices itself). A pool is its `_tmeta`, its
+/// `_tdata`, `POOL-tpool` over both and the pool's own device over
+/// `-tpool` (lvm2's children-first order, which the kernel records show
+/// for the first three: 253:0, 253:1, 253:2); a thin LV is its device
+/// over the pool's `-tpool`, made after the pool's devices. Which order
+/// a fresh `vgchange -ay` creates the pool's own device and the thin LVs
+/// in is lvm2's metadata order here, read from its code, not recorded.
+pub fn devices_with_thin(sys: &System, opts: &DmOpts) -> Result<Vec<DmDevice>> {
+    device_list(sys, opts, true)
+}
+
+fn device_list(sys: &System, opts: &DmOpts, with_thin: bool) -> Result<Vec<DmDevice>> {
     let disk = |i: usize| {
         let s = opts
             .devno
@@ -862,6 +880,7 @@ pub fn devices(sys: &System, opts: &DmOpts) -> Result<Vec<DmDevice>> {
                 deps,
                 open: 0,
                 suspended: false,
+                read_only: false,
             });
             devs.len() - 1
         };
@@ -889,7 +908,8 @@ pub fn devices(sys: &System, opts: &DmOpts) -> Result<Vec<DmDevice>> {
             }
             add(lv, layer, vg.lvs[lv].segments.len(), named)
         };
-        if let Some(i) = (0..vg.lvs.len()).find(|&i| thin_kind(vg, i).is_some()) {
+        let thin_at = (0..vg.lvs.len()).find(|&i| thin_kind(vg, i).is_some());
+        if let Some(i) = thin_at.filter(|_| !with_thin) {
             return Err(crate::error::Error::Refused(format!(
                 "{}/{}: lvmsim's dmsetup info, ls and deps do not list thin pools and thin LVs",
                 vg.name, vg.lvs[i].name
@@ -902,9 +922,36 @@ pub fn devices(sys: &System, opts: &DmOpts) -> Result<Vec<DmDevice>> {
             )));
         }
         let mut invalid = Vec::new();
+        let mut read_only = Vec::new();
+        // Each pool's `-tpool` device, once made: (pool, index).
+        let mut tpools: Vec<(usize, usize)> = Vec::new();
         for (i, lv) in vg.lvs.iter().enumerate() {
             let role = &vg.roles[i];
             if lv.is_snapshot_glue() || role.cow_of.is_some() {
+                continue;
+            }
+            if let Some(kind) = thin_kind(vg, i) {
+                let pool = match kind {
+                    ThinKind::Pool => i,
+                    ThinKind::Thin => crate::thin::dm_thin(vg, i)?.pool,
+                };
+                let tpool = match tpools.iter().find(|(p, _)| *p == pool) {
+                    Some(&(_, t)) => t,
+                    None => {
+                        let seg = crate::thin::dm_pool(vg, pool)?;
+                        let meta = own_dev(&mut add, seg.metadata, None);
+                        let data = own_dev(&mut add, seg.data, None);
+                        let t = add(pool, Some(TPOOL), 1, vec![Dep::Dm(meta), Dep::Dm(data)]);
+                        tpools.push((pool, t));
+                        t
+                    }
+                };
+                // The pool's own device (read-only, over `-tpool`) or the
+                // thin LV's.
+                let me = add(i, None, 1, vec![Dep::Dm(tpool)]);
+                if kind == ThinKind::Pool {
+                    read_only.push(me);
+                }
                 continue;
             }
             if role.origin_of.is_empty() {
@@ -960,6 +1007,9 @@ pub fn devices(sys: &System, opts: &DmOpts) -> Result<Vec<DmDevice>> {
         }
         for s in invalid {
             devs[s].event = 1;
+        }
+        for r in read_only {
+            devs[r].read_only = true;
         }
     }
     for (name, minor) in &opts.minors {
@@ -1030,7 +1080,8 @@ pub fn info(
     for d in list {
         writeln!(out, "Name:              {}", d.name)?;
         let state = if d.suspended { "SUSPENDED" } else { "ACTIVE" };
-        writeln!(out, "State:             {state}")?;
+        let ro = if d.read_only { " (READ-ONLY)" } else { "" };
+        writeln!(out, "State:             {state}{ro}")?;
         writeln!(out, "Read Ahead:        {}", d.read_ahead)?;
         writeln!(out, "Tables present:    LIVE")?;
         writeln!(out, "Open count:        {}", d.open)?;
@@ -1065,7 +1116,11 @@ fn info_value(d: &DmDevice, field: &str) -> String {
         "major" => d.major.to_string(),
         "minor" => d.minor.to_string(),
         // Live table, no inactive table, suspended or not, writable.
-        "attr" => if d.suspended { "L-sw" } else { "L--w" }.to_owned(),
+        "attr" => format!(
+            "L-{}{}",
+            if d.suspended { 's' } else { '-' },
+            if d.read_only { 'r' } else { 'w' }
+        ),
         "open" => d.open.to_string(),
         "segments" => d.targets.to_string(),
         "events" => d.event.to_string(),

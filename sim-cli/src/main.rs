@@ -224,15 +224,21 @@ fn minors(args: &[String]) -> Result<Vec<(String, u32)>> {
         .collect()
 }
 
+/// The device list of the images; `live`: a running kernel's, which
+/// loads thin pools and thin LVs with numbers of its own.
 fn dm_devices(
     a: &args::DmListArgs,
     sys: &lvm_meta::scan::System,
+    live: bool,
 ) -> Result<Vec<dmsetup::DmDevice>> {
     let minors = minors(&a.minor)?;
     let opts = dmsetup::DmOpts {
         devno: devnos(&a.devno)?,
         minors,
     };
+    if live {
+        return dmsetup::devices_with_thin(sys, &opts);
+    }
     dmsetup::devices(sys, &opts)
 }
 
@@ -474,7 +480,7 @@ fn run(cli: &Cli) -> Result<i32> {
                     name,
                 },
         }) => {
-            let mut devs = dm_devices(list, &scan(&mut err)?)?;
+            let mut devs = dm_devices(list, &scan(&mut err)?, live.is_some())?;
             if let Some(s) = &live {
                 devs = lvmsim::kernel::live_devices(s, devs);
             }
@@ -489,7 +495,7 @@ fn run(cli: &Cli) -> Result<i32> {
         Cmd::Dmsetup(DmsetupArgs {
             cmd: DmCmd::Ls { tree, list },
         }) => {
-            let mut devs = dm_devices(list, &scan(&mut err)?)?;
+            let mut devs = dm_devices(list, &scan(&mut err)?, live.is_some())?;
             if let Some(s) = &live {
                 devs = lvmsim::kernel::live_devices(s, devs);
             }
@@ -498,7 +504,7 @@ fn run(cli: &Cli) -> Result<i32> {
         Cmd::Dmsetup(DmsetupArgs {
             cmd: DmCmd::Deps { list, name },
         }) => {
-            let mut devs = dm_devices(list, &scan(&mut err)?)?;
+            let mut devs = dm_devices(list, &scan(&mut err)?, live.is_some())?;
             if let Some(s) = &live {
                 devs = lvmsim::kernel::live_devices(s, devs);
             }

@@ -80,6 +80,7 @@ mod fuse;
 mod handles;
 mod nbd;
 mod table;
+mod thin;
 
 pub use control::Transaction;
 pub use table::{Change, DmErrno, Layer};
@@ -377,6 +378,11 @@ impl Kernel {
     pub fn status(&self) -> Status {
         self.settle_releases();
         let mut t = self.table.lock();
+        // The kernel commits a pool before it reports its status (the
+        // status lines are read from the committed metadata).
+        if let Err(e) = t.commit_pools() {
+            t.log_line(&format!("committing the thin pools: {e}"));
+        }
         let sys = t.system();
         let mnt = dev_path(&self.dir);
         let mut devices = Vec::new();
@@ -1132,6 +1138,7 @@ pub fn write_status(s: &Status, json: bool, out: &mut dyn Write) -> Result<()> {
             Layer::Top => "top",
             Layer::Real => "real",
             Layer::Cow => "cow",
+            Layer::Tpool => "tpool",
         };
         writeln!(
             out,

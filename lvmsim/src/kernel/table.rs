@@ -44,6 +44,8 @@ pub enum Layer {
     Real,
     /// `VG-SNAP-cow`: a snapshot's exception store.
     Cow,
+    /// `VG-POOL-tpool`: a thin pool's `thin-pool` target.
+    Tpool,
 }
 
 /// One loaded device.
@@ -80,6 +82,8 @@ pub(crate) struct Dev {
     pub suspended: bool,
     /// Its table as `dmsetup table` prints it (a reload is a change of it).
     pub table: String,
+    /// A thin pool's device or a thin LV: its I/O goes through the pool.
+    pub thin: Option<super::thin::ThinIo>,
     /// The activated LV (top devices), dropped when another device of
     /// the VG writes.
     handle: Option<LvHandle<'static, File>>,
@@ -141,6 +145,9 @@ pub(crate) struct Table {
     /// With `kernel start --explain`: the engine's events, logged after
     /// each write request as `lvmsim write --explain` prints them.
     explain: Option<cow_engine::engine::EventLog>,
+    /// The thin pools the loaded devices use, with their open
+    /// transactions.
+    pools: Vec<super::thin::LivePool>,
 }
 
 /// An I/O request to a suspended device, served (and answered) at its
@@ -306,9 +313,13 @@ fn roots(vg: &Vg) -> impl Iterator<Item = usize> + '_ {
     })
 }
 
-/// The LV whose activation loads LV `lv`'s devices: a snapshot's origin.
+/// The LV whose activation loads LV `lv`'s devices: a snapshot's origin,
+/// a thin pool's data or metadata LV's pool.
 fn root_of(vg: &Vg, lv: usize) -> usize {
-    vg.roles[lv].cow_of.map_or(lv, |c| c.origin)
+    match vg.roles[lv].cow_of {
+        Some(c) => c.origin,
+        None => super::thin::root_of(vg, lv).unwrap_or(lv),
+    }
 }
 
 fn key(vg: &Vg, lv: usize) -> (String, String) {
@@ -383,6 +394,7 @@ impl Table {
             deferred: Vec::new(),
             log,
             explain,
+            pools: Vec::new(),
         };
         t.reload(sys, &[], false, true)?;
         // Stores found invalid at load were told by the kernel that
@@ -408,7 +420,7 @@ impl Table {
 
     /// The devices the active LVs of `sys` need, in lvm2's creation order.
     fn wanted(&self, sys: &System) -> Result<Vec<Want>> {
-        let list = crate::dmsetup::devices(sys, &crate::dmsetup::DmOpts::default())?;
+        let list = crate::dmsetup::devices_with_thin(sys, &crate::dmsetup::DmOpts::default())?;
         let mut out = Vec::new();
         for d in &list {
             let parts = crate::names::split_dm_name(&d.name);
@@ -428,6 +440,7 @@ impl Table {
                 "" => Layer::Top,
                 "real" => Layer::Real,
                 "cow" => Layer::Cow,
+                "tpool" => Layer::Tpool,
                 other => {
                     return Err(crate::error::Error::Refused(format!(
                         "{}: layer {other} is not simulated",
@@ -527,6 +540,9 @@ impl Table {
 
     /// Replaces the devices by `wants`; returns lvm2's verbose lines.
     fn apply(&mut self, sys: &'static System, wants: Vec<Want>) -> Result<Vec<String>> {
+        // The open pool transactions are committed before the devices
+        // change (the kernel commits at the suspend before a reload).
+        self.commit_pools().context("committing the thin pools")?;
         // A device stays while its LV has it: a renamed LV's devices are
         // renamed, as the kernel renames them (number, identity and open
         // files kept).
@@ -575,7 +591,16 @@ impl Table {
         let mut devs = Vec::new();
         for (w, &minor) in wants.iter().zip(&minor_of) {
             let vg = &sys.vgs[w.vg].vg;
+            let thin = match w.layer {
+                Layer::Top | Layer::Tpool => super::thin::io_of(vg, w.lv, w.layer == Layer::Tpool),
+                Layer::Real | Layer::Cow => None,
+            };
             let (size, handle) = match w.layer {
+                _ if thin.is_some() => (
+                    vg.lv_extents(&vg.lvs[w.lv])
+                        .saturating_mul(vg.extent_bytes()),
+                    None,
+                ),
                 Layer::Top => {
                     let mut h =
                         LvHandle::open(vg, Images::open_vg(sys, &sys.vgs[w.vg], true)?, w.lv)
@@ -586,7 +611,7 @@ impl Table {
                     }
                     (h.size(), Some(h))
                 }
-                Layer::Real | Layer::Cow => (
+                Layer::Real | Layer::Cow | Layer::Tpool => (
                     vg.lv_extents(&vg.lvs[w.lv])
                         .saturating_mul(vg.extent_bytes()),
                     None,
@@ -611,8 +636,22 @@ impl Table {
                 suspended: old.is_some_and(|d| d.suspended),
                 events: old.map_or(w.event, |d| d.events),
                 table,
+                thin,
                 handle,
             });
+        }
+        // The pools the thin devices use, opened on the new images.
+        let mut pools: Vec<super::thin::LivePool> = Vec::new();
+        for d in &devs {
+            let pool = match d.thin {
+                Some(
+                    super::thin::ThinIo::Pool { pool, .. } | super::thin::ThinIo::Thin { pool, .. },
+                ) => pool,
+                None => continue,
+            };
+            if !pools.iter().any(|p| p.vg == d.vg && p.pool == pool) {
+                pools.push(super::thin::LivePool::open(sys, d.vg, pool)?);
+            }
         }
         let lines = self.steps(sys, &wants, &devs);
         for d in &mut devs {
@@ -625,6 +664,7 @@ impl Table {
         self.sys = sys;
         self.devs = devs;
         self.images = images;
+        self.pools = pools;
         // Requests kept for a device that is gone fail now (EIO).
         let gone: Vec<u64> = self
             .deferred
@@ -734,7 +774,12 @@ impl Table {
                     } else if merging.is_some() {
                         !is_origin
                     } else {
+                        // A device with parents is resumed as soon as it
+                        // is loaded: a snapshot's store, a thin pool's
+                        // data, metadata and `-tpool`.
                         d.layer == Layer::Cow
+                            || d.layer == Layer::Tpool
+                            || super::thin::root_of(&sys.vgs[d.vg].vg, d.lv).is_some()
                     };
                     if at_once {
                         steps.push(Step::Resume(d.name.clone(), d.minor));
@@ -827,7 +872,7 @@ impl Table {
             gone.sort_by_key(|d| match d.layer {
                 Layer::Top => 0,
                 Layer::Cow => 1,
-                Layer::Real => 2,
+                Layer::Real | Layer::Tpool => 2,
             });
             for d in gone {
                 steps.push(Step::Remove(d.name.clone(), d.minor));
@@ -1030,6 +1075,11 @@ impl Table {
         if let Ok(i) = self.index(id) {
             let d = &mut self.devs[i];
             d.opens = d.opens.saturating_sub(1);
+            // The last close of a thin device commits its pool (the
+            // kernel's commit at the close's flush).
+            if d.opens == 0 && d.thin.is_some() {
+                let _ = self.commit_pool_of(i);
+            }
         }
     }
 
@@ -1102,7 +1152,7 @@ impl Table {
         }
         // The devices its table opens, as the device list stacks them.
         let below: Vec<String> =
-            crate::dmsetup::devices(self.sys, &crate::dmsetup::DmOpts::default())
+            crate::dmsetup::devices_with_thin(self.sys, &crate::dmsetup::DmOpts::default())
                 .map(|list| {
                     list.iter()
                         .find(|d| d.name == name)
@@ -1184,9 +1234,13 @@ impl Table {
             return Ok(buf);
         }
         let (vgi, lv) = (self.devs[d].vg, self.devs[d].lv);
+        if let Some(io) = self.devs[d].thin {
+            self.thin_read(vgi, io, offset, &mut buf)?;
+            return Ok(buf);
+        }
         match self.devs[d].layer {
             Layer::Top => self.handle(d)?.read_at(offset, &mut buf)?,
-            Layer::Real | Layer::Cow => {
+            Layer::Real | Layer::Cow | Layer::Tpool => {
                 let vg = &self.sys.vgs[vgi].vg;
                 self.images(vgi)?
                     .read(vg, lv, offset, &mut buf)
@@ -1208,13 +1262,17 @@ impl Table {
                 other.handle = None;
             }
         }
+        if let Some(io) = self.devs[d].thin {
+            let size = self.devs[d].size;
+            return self.thin_write(vgi, io, size, offset, data);
+        }
         let result = match self.devs[d].layer {
             Layer::Top => {
                 let h = self.handle(d)?;
                 h.seek(SeekFrom::Start(offset))?;
                 h.write(data)
             }
-            Layer::Real | Layer::Cow => {
+            Layer::Real | Layer::Cow | Layer::Tpool => {
                 let size = self.devs[d].size;
                 if data.is_empty() {
                     return Ok(0);
@@ -1282,15 +1340,23 @@ impl Table {
     /// Makes what device `id` wrote durable (the block device's cache
     /// flush): the images of its VG are synced.
     pub fn flush(&mut self, id: u64) -> io::Result<()> {
-        let vgi = self.devs[self.index(id)?].vg;
+        let d = self.index(id)?;
+        // A flush to a thin device commits its pool (dm-thin commits
+        // before completing a REQ_PREFLUSH bio).
+        if self.devs[d].thin.is_some() {
+            return self.commit_pool_of(d);
+        }
+        let vgi = self.devs[d].vg;
         for f in self.images(vgi)?.pvs.iter().flatten() {
             f.sync_data()?;
         }
         Ok(())
     }
 
-    /// Syncs every image (before the kernel ends).
+    /// Commits every pool and syncs every image (before the kernel ends,
+    /// or a command changes the images).
     pub fn flush_all(&mut self) -> io::Result<()> {
+        self.commit_pools()?;
         for f in self
             .images
             .iter()
@@ -1302,9 +1368,94 @@ impl Table {
         Ok(())
     }
 
+    /// The live pool `pool` of VG `vgi`.
+    fn pool_index(&self, vgi: usize, pool: usize) -> io::Result<usize> {
+        self.pools
+            .iter()
+            .position(|p| p.vg == vgi && p.pool == pool)
+            .ok_or_else(|| io::Error::from_raw_os_error(EIO))
+    }
+
+    /// Reads a thin pool's device or a thin LV.
+    fn thin_read(
+        &mut self,
+        vgi: usize,
+        io: super::thin::ThinIo,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> io::Result<()> {
+        use super::thin::ThinIo;
+        let sys = self.sys;
+        let vg = &sys.vgs[vgi].vg;
+        let (ThinIo::Pool { pool, .. } | ThinIo::Thin { pool, .. }) = io;
+        let p = self.pool_index(vgi, pool)?;
+        let images = self.images[vgi]
+            .as_ref()
+            .ok_or_else(|| io::Error::from_raw_os_error(EIO))?;
+        match io {
+            ThinIo::Pool { .. } => self.pools[p].read_pool(images, vg, offset, buf),
+            ThinIo::Thin { id, .. } => self.pools[p].read_thin(images, vg, id, offset, buf),
+        }
+    }
+
+    /// Writes a thin pool's device or a thin LV of `size` bytes.
+    fn thin_write(
+        &mut self,
+        vgi: usize,
+        io: super::thin::ThinIo,
+        size: u64,
+        offset: u64,
+        data: &[u8],
+    ) -> io::Result<usize> {
+        use super::thin::ThinIo;
+        let sys = self.sys;
+        let vg = &sys.vgs[vgi].vg;
+        let (ThinIo::Pool { pool, .. } | ThinIo::Thin { pool, .. }) = io;
+        let p = self.pool_index(vgi, pool)?;
+        let images = self.images[vgi]
+            .as_mut()
+            .ok_or_else(|| io::Error::from_raw_os_error(EIO))?;
+        match io {
+            ThinIo::Pool { writable, .. } => {
+                self.pools[p].write_pool(images, vg, writable, size, offset, data)
+            }
+            ThinIo::Thin { id, .. } => self.pools[p].write_thin(images, vg, id, size, offset, data),
+        }
+    }
+
+    /// Commits the pool device `d` (an index) goes through.
+    fn commit_pool_of(&mut self, d: usize) -> io::Result<()> {
+        use super::thin::ThinIo;
+        let Some(ThinIo::Pool { pool, .. } | ThinIo::Thin { pool, .. }) = self.devs[d].thin else {
+            return Ok(());
+        };
+        let vgi = self.devs[d].vg;
+        let p = self.pool_index(vgi, pool)?;
+        let vg = &self.sys.vgs[vgi].vg;
+        let images = self.images[vgi]
+            .as_mut()
+            .ok_or_else(|| io::Error::from_raw_os_error(EIO))?;
+        self.pools[p].commit(images, vg)
+    }
+
+    /// Commits every pool's open transaction.
+    pub fn commit_pools(&mut self) -> io::Result<()> {
+        let sys = self.sys;
+        for p in &mut self.pools {
+            let vg = &sys.vgs[p.vg].vg;
+            let Some(images) = self.images.get_mut(p.vg).and_then(Option::as_mut) else {
+                continue;
+            };
+            p.commit(images, vg)?;
+        }
+        Ok(())
+    }
+
     /// True if device `d` (an index) is a snapshot whose store is invalid.
     pub fn invalid(&mut self, d: usize) -> bool {
-        self.devs[d].layer == Layer::Top && self.handle(d).is_ok_and(|h| h.is_invalid_snapshot())
+        self.devs[d].layer == Layer::Top
+            && self.devs[d].thin.is_none()
+            && self.handle(d).is_ok_and(|h| h.is_invalid_snapshot())
     }
 }
 
