@@ -1439,7 +1439,15 @@ fn kernel_changes(cmd: &Cmd) -> (Vec<lvmsim::kernel::Change>, bool) {
             c.lv = None;
             (vec![c], false)
         }
-        Cmd::Lvcreate(a) => (Vec::new(), a.activate != Yn::N && !a.snapshot),
+        // A new LV is active, and so is a thin snapshot (made with -kn; a
+        // COW snapshot's devices follow its active origin).
+        Cmd::Lvcreate(a) => {
+            let thin_snapshot = a.snapshot && a.size.is_none() && a.extents.is_none();
+            (
+                Vec::new(),
+                a.activate != Yn::N && (!a.snapshot || thin_snapshot),
+            )
+        }
         _ => (Vec::new(), false),
     }
 }

@@ -29,14 +29,14 @@ const EIO: i32 = 5;
 /// A kernel started for a test, with the filesystems mounted from its
 /// devices; dropping it unmounts them and stops the kernel (killing it and
 /// detaching its mount if the stop fails).
-struct Running {
+pub(crate) struct Running {
     dir: PathBuf,
     mounts: Vec<PathBuf>,
 }
 
 impl Running {
     /// `lvmsim --dev ... kernel start DIR` on `devs`.
-    fn start(devs: &[(String, PathBuf)], dir: &Path) -> Running {
+    pub(crate) fn start(devs: &[(String, PathBuf)], dir: &Path) -> Running {
         Running::start_with(devs, dir, &[])
     }
 
@@ -61,7 +61,7 @@ impl Running {
     }
 
     /// `kernel status --json`.
-    fn status(&self) -> serde_json::Value {
+    pub(crate) fn status(&self) -> serde_json::Value {
         let out = Lvmsim::new()
             .args(["kernel", "status", "--json"])
             .arg(&self.dir)
@@ -71,7 +71,7 @@ impl Running {
     }
 
     /// The status entry of device `name`.
-    fn device(&self, name: &str) -> serde_json::Value {
+    pub(crate) fn device(&self, name: &str) -> serde_json::Value {
         self.status()["devices"]
             .as_array()
             .unwrap()
@@ -82,12 +82,12 @@ impl Running {
     }
 
     /// `DIR/dev/REL`.
-    fn file(&self, rel: &str) -> PathBuf {
+    pub(crate) fn file(&self, rel: &str) -> PathBuf {
         self.dir.join("dev").join(rel)
     }
 
     /// Mounts `dev` (a device file) on `at` with `mount -o loop[,OPTS]`.
-    fn mount(&mut self, dev: &Path, at: &Path, opts: &str) {
+    pub(crate) fn mount(&mut self, dev: &Path, at: &Path, opts: &str) {
         std::fs::create_dir_all(at).unwrap();
         let o = if opts.is_empty() {
             "loop".to_owned()
@@ -99,13 +99,13 @@ impl Running {
     }
 
     /// Unmounts `at` (its loop device goes with it).
-    fn umount(&mut self, at: &Path) {
+    pub(crate) fn umount(&mut self, at: &Path) {
         run(Command::new("umount").arg(at));
         self.mounts.retain(|m| m != at);
     }
 
     /// `kernel stop`, which must succeed; the kernel's log is returned.
-    fn stop(mut self) -> String {
+    pub(crate) fn stop(mut self) -> String {
         for m in std::mem::take(&mut self.mounts).iter().rev() {
             run(Command::new("umount").arg(m));
         }
@@ -167,7 +167,7 @@ impl Drop for Running {
 }
 
 /// Runs a tool that must succeed (a missing tool fails the test).
-fn run(c: &mut Command) {
+pub(crate) fn run(c: &mut Command) {
     let out = c
         .output()
         .unwrap_or_else(|e| panic!("{c:?}: {e} (is the tool installed?)"));
@@ -179,22 +179,11 @@ fn run(c: &mut Command) {
 }
 
 /// Scenarios whose devices the simulated kernel does not serve yet, with
-/// the words of its refusal: thin pools (their device stack is tabled by
-/// `dmsetup table` only with the kernel's numbers given).
-const NOT_SERVED: &[(&str, &str)] = &[
-    (
-        "thin-pool",
-        "lvmsim's dmsetup info, ls and deps do not list thin pools and thin LVs",
-    ),
-    (
-        "thin-recover",
-        "lvmsim's dmsetup info, ls and deps do not list thin pools and thin LVs",
-    ),
-    (
-        "cache-writeback",
-        "lvmsim's dmsetup info, ls and deps do not list cached LVs and cache pools",
-    ),
-];
+/// the words of its refusal.
+const NOT_SERVED: &[(&str, &str)] = &[(
+    "cache-writeback",
+    "lvmsim's dmsetup info, ls and deps do not list cached LVs and cache pools",
+)];
 
 /// The sha256 of every image of `s`.
 fn hashes(devs: &[(String, PathBuf)]) -> Vec<String> {
@@ -239,9 +228,20 @@ fn reads_as_cat(name: &str) {
         );
         let path = PathBuf::from(d["path"].as_str().unwrap());
         let read = std::fs::read(&path);
+        // A thin pool's own device and `-tpool` map to its data LV.
+        let pool = status["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["lv"] == d["lv"] && x["layer"] == "tpool");
+        let lv = if pool { format!("{lv}_tdata") } else { lv };
         // The kernel holds the images' locks: cat reads beside it.
         let cat = s.lvmsim().args(["--nolocking", "cat", &lv]).run();
-        match d["layer"].as_str().unwrap() {
+        let layer = match d["layer"].as_str().unwrap() {
+            "tpool" => "top",
+            l => l,
+        };
+        match layer {
             "top" => match (&read, cat.ok()) {
                 (Ok(bytes), true) => {
                     assert!(*bytes == cat.stdout, "{name}: {dev} differs from cat {lv}")
@@ -642,7 +642,7 @@ fn a_running_kernel_holds_its_images_and_its_directory() {
 
 /// `lvmsim --kernel DIR CMD ...` on the test's image: (exit status,
 /// stdout, stderr).
-fn live(devs: &[(String, PathBuf)], kdir: &Path, args: &[&str]) -> common::Output {
+pub(crate) fn live(devs: &[(String, PathBuf)], kdir: &Path, args: &[&str]) -> common::Output {
     Lvmsim::new()
         .dev(&devs[0].0, &devs[0].1)
         .env("LVMSIM_DETERMINISTIC", "1")
@@ -669,7 +669,7 @@ fn minors(k: &Running) -> Vec<(String, u64)> {
 
 /// Waits (up to 5 s) until device `name` has `n` open handles: the kernel
 /// sees a close a little after `close` returns.
-fn wait_handles(k: &Running, name: &str, n: u64) {
+pub(crate) fn wait_handles(k: &Running, name: &str, n: u64) {
     for _ in 0..250 {
         if k.device(name)["handles"] == n {
             return;

@@ -24,6 +24,7 @@ mod kernel_dmsetup;
 mod kernel_dmtable;
 mod kernel_forensics;
 mod kernel_live;
+mod kernel_live_thin;
 mod kernel_metadata_replay;
 mod kernel_raid;
 mod kernel_replay;

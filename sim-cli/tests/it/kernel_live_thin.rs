@@ -1,0 +1,214 @@
+//! Thin pools and thin LVs served by the simulated kernel (FUSE), on the
+//! kernel-made pool of testdata/kernel/thin-pool: the device tables and
+//! status lines against the real kernel's records, ext4 on a thin LV and
+//! on a thin snapshot taken through the kernel, the images after a stop
+//! equal to what the files read, and a kernel killed during writes
+//! leaving pool metadata `thin_check` accepts with every write acknowledged
+//! by an fsync.
+
+use crate::common::{self, Lvmsim};
+use crate::kernel_live::{live, run, wait_handles, Running};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::process::Command;
+
+const SCENARIO: &str = "thin-pool";
+
+fn recorded(step: &str) -> String {
+    std::fs::read_to_string(common::kernel(SCENARIO).join(step)).unwrap()
+}
+
+/// `lvmsim cat LV` of the images (no kernel running).
+fn cat(devs: &[(String, std::path::PathBuf)], lv: &str) -> Vec<u8> {
+    let o = Lvmsim::new()
+        .dev(&devs[0].0, &devs[0].1)
+        .args(["cat", lv])
+        .run();
+    assert!(o.ok(), "cat {lv}: {}", o.stderr);
+    o.stdout
+}
+
+/// `thin_check` (thin-provisioning-tools) of the pool's metadata LV as
+/// `lvmsim cat` reads it.
+fn thin_check(devs: &[(String, std::path::PathBuf)], dir: &Path) {
+    let meta = dir.join("tmeta.bin");
+    std::fs::write(&meta, cat(devs, "vg/pool_tmeta")).unwrap();
+    let o = Command::new("thin_check")
+        .arg(&meta)
+        .output()
+        .expect("thin_check (thin-provisioning-tools) is installed");
+    assert!(
+        o.status.success(),
+        "thin_check rejects the metadata: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::remove_file(meta).unwrap();
+}
+
+#[test]
+fn tables_and_status_equal_the_kernels() {
+    let s = common::load_kernel(SCENARIO);
+    let kdir = s.work.path().join("k");
+    let k = Running::start(&s.devs, &kdir);
+    let devno = format!("{}=254:0", s.devs[0].0);
+    // Steps 025/026: the pool's stack (its `_tmeta`, `_tdata` and
+    // `-tpool` numbered 253:0..2 as the real kernel numbered them), its
+    // read-only linear device and the thin LVs.
+    let o = live(&s.devs, &kdir, &["dmsetup", "table", "--devno", &devno]);
+    assert_eq!(o.text(), recorded("025.stdout"), "{}", o.stderr);
+    let o = live(&s.devs, &kdir, &["dmsetup", "status"]);
+    assert_eq!(o.text(), recorded("026.stdout"), "{}", o.stderr);
+    // Open counts: the metadata and data LVs are held by `-tpool`,
+    // `-tpool` by the pool's device and each thin LV.
+    let o = live(
+        &s.devs,
+        &kdir,
+        &["dmsetup", "info", "-c", "-o", "name,attr,open"],
+    );
+    assert_eq!(
+        o.text(),
+        "Name             Stat Open\n\
+         vg-pool          L--r    0\n\
+         vg-pool-tpool    L--w    4\n\
+         vg-pool_tdata    L--w    1\n\
+         vg-pool_tmeta    L--w    1\n\
+         vg-snap          L--w    0\n\
+         vg-thin1         L--w    0\n\
+         vg-thin2         L--w    0\n",
+        "{}",
+        o.stderr
+    );
+    // The pool's own device is loaded read-only (lvm2's read_only_lv).
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(k.file("mapper/vg-pool"))
+        .unwrap();
+    let e = f.write_all_at(b"x", 0).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(30), "{e}");
+    drop(f);
+    wait_handles(&k, "vg-pool", 0);
+    k.stop();
+}
+
+#[test]
+fn ext4_on_a_thin_lv_and_its_thin_snapshot() {
+    let s = common::load_kernel(SCENARIO);
+    let kdir = s.work.path().join("k");
+    let mut k = Running::start(&s.devs, &kdir);
+    let thin2 = k.file("vg/thin2");
+    run(Command::new("mkfs.ext4").args(["-q", "-F"]).arg(&thin2));
+    let mnt = s.work.path().join("m");
+    k.mount(&thin2, &mnt, "");
+    let text: Vec<u8> = (0..300_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    std::fs::write(mnt.join("one"), &text).unwrap();
+    std::fs::File::open(mnt.join("one"))
+        .unwrap()
+        .sync_all()
+        .unwrap();
+    run(Command::new("sync").arg("-f").arg(&mnt));
+    // A thin snapshot of the mounted origin, through the kernel.
+    let o = live(
+        &s.devs,
+        &kdir,
+        &["lvcreate", "-s", "-kn", "-n", "s2", "vg/thin2"],
+    );
+    assert!(o.ok(), "lvcreate -s: {}", o.stderr);
+    assert!(
+        o.text().contains("Logical volume \"s2\" created."),
+        "{}",
+        o.text()
+    );
+    // The origin changes after it.
+    std::fs::write(mnt.join("one"), b"changed").unwrap();
+    std::fs::write(mnt.join("two"), &text[..5000]).unwrap();
+    run(Command::new("sync").arg("-f").arg(&mnt));
+    let snap_mnt = s.work.path().join("s");
+    k.mount(&k.file("vg/s2"), &snap_mnt, "ro,noload");
+    assert!(std::fs::read(snap_mnt.join("one")).unwrap() == text);
+    assert!(!snap_mnt.join("two").exists());
+    assert_eq!(std::fs::read(mnt.join("one")).unwrap(), b"changed");
+    k.umount(&snap_mnt);
+    k.umount(&mnt);
+    // A new thin LV through the kernel is served at once.
+    let o = live(
+        &s.devs,
+        &kdir,
+        &["lvcreate", "-V", "4M", "-T", "vg/pool", "-n", "t3"],
+    );
+    assert!(o.ok(), "lvcreate -V: {}", o.stderr);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(k.file("vg/t3"))
+        .unwrap()
+        .write_all_at(&[7u8; 70000], 100_000)
+        .unwrap();
+    let o = live(&s.devs, &kdir, &["dmsetup", "table", "vg-t3"]);
+    assert_eq!(o.text(), "0 8192 thin 253:2 6\n", "{}", o.stderr);
+    // What the files read is what the images hold after the stop.
+    let lvs = ["thin1", "thin2", "snap", "s2", "t3"];
+    let read: Vec<Vec<u8>> = lvs
+        .iter()
+        .map(|l| std::fs::read(k.file(&format!("vg/{l}"))).unwrap())
+        .collect();
+    k.stop();
+    for (l, bytes) in lvs.iter().zip(&read) {
+        assert!(cat(&s.devs, &format!("vg/{l}")) == *bytes, "vg/{l}");
+    }
+    thin_check(&s.devs, s.work.path());
+}
+
+#[test]
+fn a_killed_kernel_leaves_the_last_committed_thin_metadata() {
+    use std::sync::{Arc, Mutex};
+    let s = common::load_kernel(SCENARIO);
+    let kdir = s.work.path().join("k");
+    let k = Running::start(&s.devs, &kdir);
+    let pid = k.status()["pid"].as_u64().unwrap().to_string();
+    let block = |i: u64| -> Vec<u8> {
+        format!("thin block {i:04} ")
+            .bytes()
+            .cycle()
+            .take(4096)
+            .collect()
+    };
+    // 4 KiB into each 64 KiB data block of thin2 (each write provisions a
+    // block), an fsync after every third: the blocks before the last
+    // fsync are durable.
+    let durable = Arc::new(Mutex::new(0u64));
+    let writer = {
+        let durable = Arc::clone(&durable);
+        let thin2 = k.file("vg/thin2");
+        std::thread::spawn(move || {
+            let f = std::fs::OpenOptions::new().write(true).open(thin2).unwrap();
+            for i in 0..128u64 {
+                if f.write_all_at(&block(i), i * 65536 + 8192).is_err() {
+                    return;
+                }
+                if i % 3 == 2 {
+                    if f.sync_data().is_err() {
+                        return;
+                    }
+                    *durable.lock().unwrap() = i + 1;
+                }
+            }
+        })
+    };
+    while *durable.lock().unwrap() < 30 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    run(Command::new("kill").args(["-9", &pid]));
+    writer.join().unwrap();
+    let durable = *durable.lock().unwrap();
+    run(Command::new("umount").arg("-l").arg(kdir.join("dev")));
+    thin_check(&s.devs, s.work.path());
+    let thin2 = cat(&s.devs, "vg/thin2");
+    for i in 0..durable {
+        let at = (i * 65536 + 8192) as usize;
+        assert!(
+            thin2[at..at + 4096] == block(i)[..],
+            "block {i} acknowledged by an fsync is lost"
+        );
+    }
+    drop(k);
+}
