@@ -62,6 +62,11 @@
 //! active LV renames its devices as the kernel renames them (number and
 //! open files kept, the files under the new names).
 //!
+//! Thin pools and thin LVs follow dm-thin (the `thin` module): a thin LV reads
+//! through its pool's mappings and writes provision blocks in one open
+//! pool transaction, committed on a flush, at the last close of a thin
+//! device, before a status, at a suspend and at the stop.
+//!
 //! Not simulated yet: the kernel's
 //! batching of the exceptions in flight (each exception is committed as
 //! it is made, as `lvmsim write` does), discards (accepted, no effect),

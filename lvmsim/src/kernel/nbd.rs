@@ -141,7 +141,15 @@ fn export(table: &Shared, name: &str) -> Option<(u64, u64, u16)> {
         .or_else(|| (name.is_empty() && list.len() == 1).then(|| list[0].1))?;
     let mut flags = TFLAG_HAS_FLAGS | TFLAG_SEND_FLUSH | TFLAG_SEND_TRIM;
     let i = t.index(d).ok()?;
-    if t.invalid(i) {
+    // An invalid snapshot, or a thin pool's own device (loaded read-only).
+    let read_only = matches!(
+        t.devs[i].thin,
+        Some(super::thin::ThinIo::Pool {
+            writable: false,
+            ..
+        })
+    );
+    if t.invalid(i) || read_only {
         flags |= TFLAG_READ_ONLY;
     }
     Some((d, t.devs[i].size, flags))

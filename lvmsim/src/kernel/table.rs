@@ -304,10 +304,13 @@ pub(crate) fn errno_of(e: &io::Error) -> i32 {
 }
 
 /// The LVs of `vg` an activation starts from: plain LVs that get a device
-/// and origins (not snapshots, COWs or glue).
+/// and origins (not snapshots, COWs or glue, nor LVs flagged to be
+/// skipped, as a thin snapshot made without `-kn` is: lvm2 activates them
+/// only when named with `-K`).
 fn roots(vg: &Vg) -> impl Iterator<Item = usize> + '_ {
     (0..vg.lvs.len()).filter(|&i| {
         !vg.lvs[i].is_snapshot_glue()
+            && !vg.lvs[i].flags.iter().any(|f| f == "ACTIVATION_SKIP")
             && vg.roles[i].cow_of.is_none()
             && (vg.lvs[i].visible_flag() || !vg.roles[i].origin_of.is_empty())
     })
