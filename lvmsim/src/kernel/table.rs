@@ -1490,6 +1490,28 @@ fn table_texts(sys: &System, minors: &[(String, u32)]) -> Result<BTreeMap<String
 mod tests {
     use super::Change;
 
+    /// The VG metadata of testdata/kernel/thin-pool (its `vgcfgbackup`).
+    const THIN_VG: &str = include_str!("../../../testdata/kernel/thin-pool/032.vgcfg.vg");
+
+    fn roots_of(text: &str) -> Vec<String> {
+        let t = lvm_meta::text::parse(text.as_bytes()).unwrap();
+        let vg = lvm_meta::model::Vg::from_tree(&t).unwrap();
+        super::roots(&vg).map(|i| vg.lvs[i].name.clone()).collect()
+    }
+
+    #[test]
+    fn an_lv_flagged_to_skip_activation_is_no_root() {
+        assert_eq!(roots_of(THIN_VG), ["pool", "thin1", "thin2", "snap"]);
+        // The snapshot as `lvcreate -s VG/THIN` without -kn flags it.
+        let skip = THIN_VG.replacen(
+            "\t\t\tflags = []\n\t\t\tcreation_time = 1796244527",
+            "\t\t\tflags = [\"ACTIVATION_SKIP\"]\n\t\t\tcreation_time = 1796244527",
+            1,
+        );
+        assert_ne!(skip, THIN_VG);
+        assert_eq!(roots_of(&skip), ["pool", "thin1", "thin2"]);
+    }
+
     #[test]
     fn arguments_name_the_vg_and_lv_as_lvm2_reads_them() {
         let c = |a: &str| {
