@@ -65,7 +65,8 @@
 //! Thin pools and thin LVs follow dm-thin (the `thin` module): a thin LV reads
 //! through its pool's mappings and writes provision blocks in one open
 //! pool transaction, committed on a flush, at the last close of a thin
-//! device, before a status, at a suspend and at the stop.
+//! device, once a second when it changed (dm-thin's `COMMIT_PERIOD`),
+//! before a status, at a suspend and at the stop.
 //!
 //! Not simulated yet: the kernel's
 //! batching of the exceptions in flight (each exception is committed as
@@ -334,6 +335,7 @@ impl Kernel {
             None => run_merges(&table)?,
             Some(rate) => merge_worker(&table, rate),
         }
+        thin_committer(&table);
         let fs = fuse::DevFs::new(Arc::clone(&table));
         let mut config = fuser::Config::default();
         config.mount_options = vec![
@@ -600,6 +602,20 @@ fn merge_worker(table: &Arc<Shared>, rate: u32) {
         let mut g = t.io();
         if let Err(e) = g.merge_batch() {
             g.log_line(&format!("merge failed: {e}"));
+        }
+    });
+}
+
+/// dm-thin's periodic commit (`COMMIT_PERIOD`, `do_waker`): once a
+/// second, the pools that changed are committed (not while a command has
+/// the devices suspended: they were committed at the suspend).
+fn thin_committer(table: &Arc<Shared>) {
+    let t = Arc::clone(table);
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_secs(1));
+        let mut g = t.io();
+        if let Err(e) = g.commit_pools() {
+            g.log_line(&format!("committing the thin pools: {e}"));
         }
     });
 }

@@ -10,8 +10,8 @@
 //! - the metadata changes stay in one open transaction and reach the
 //!   metadata LV only at a commit, as dm-thin commits them: on a flush
 //!   (fsync, NBD `FLUSH`), when the last handle of a thin device closes,
-//!   when the devices are suspended for a command and when the kernel
-//!   stops (the kernel's once-a-second commit is not simulated). A commit
+//!   once a second when something changed (`COMMIT_PERIOD`), when the
+//!   devices are suspended for a command and when the kernel stops. A commit
 //!   syncs the data written first, then the new metadata blocks, then the
 //!   superblock; a process killed between commits leaves the last
 //!   committed metadata, which `thin_check` accepts;

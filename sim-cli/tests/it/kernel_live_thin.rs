@@ -216,3 +216,27 @@ fn a_killed_kernel_leaves_the_last_committed_thin_metadata() {
     }
     drop(k);
 }
+
+#[test]
+fn a_thin_pool_is_committed_once_a_second() {
+    let s = common::load_kernel(SCENARIO);
+    let kdir = s.work.path().join("k");
+    let k = Running::start(&s.devs, &kdir);
+    let pid = k.status()["pid"].as_u64().unwrap().to_string();
+    // A new block of thin2, written with no fsync and the file kept open:
+    // only the kernel's periodic commit makes its mapping durable.
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(k.file("vg/thin2"))
+        .unwrap();
+    f.write_all_at(&[0x5a; 4096], 40 * 65536).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    run(Command::new("kill").args(["-9", &pid]));
+    drop(f);
+    run(Command::new("umount").arg("-l").arg(kdir.join("dev")));
+    thin_check(&s.devs, s.work.path());
+    let thin2 = cat(&s.devs, "vg/thin2");
+    let at = 40 * 65536;
+    assert!(thin2[at..at + 4096].iter().all(|b| *b == 0x5a));
+    drop(k);
+}
