@@ -661,6 +661,10 @@ const NOT_REPLAYED: &[(&str, &str)] = &[
         "cache-writeback",
         "lvmsim does not create cache pools or cached LVs yet",
     ),
+    (
+        "writecache",
+        "lvmsim does not create writecaches or integrity images yet",
+    ),
 ];
 
 /// Whether kernel scenario `name` creates RAID or mirror LVs

@@ -194,6 +194,10 @@ const NOT_SERVED: &[(&str, &str)] = &[
         "cache-writeback",
         "lvmsim's dmsetup info, ls and deps do not list cached LVs and cache pools",
     ),
+    (
+        "writecache",
+        "lvmsim's dmsetup info, ls and deps do not list writecache and integrity devices",
+    ),
 ];
 
 /// The sha256 of every image of `s`.
