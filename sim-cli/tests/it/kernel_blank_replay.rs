@@ -735,7 +735,7 @@ scenario_tests!("kernel", "steps.tsv", from_blank_images;
     plan_threshold, thin_pool,
     raid_levels,
     thin_recover,
-    cache_writeback,
+    cache_writeback, writecache,
 );
 
 /// The scenarios hold enough steps to mean something.

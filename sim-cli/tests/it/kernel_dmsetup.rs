@@ -126,5 +126,5 @@ scenario_tests!("kernel", "scenario", final_status_lines_equal_the_kernels;
     plan_threshold, thin_pool,
     raid_levels,
     thin_recover,
-    cache_writeback,
+    cache_writeback, writecache,
 );

@@ -262,5 +262,5 @@ scenario_tests!("kernel", "scenario", tables_equal_the_kernels;
     plan_threshold, thin_pool,
     raid_levels,
     thin_recover,
-    cache_writeback,
+    cache_writeback, writecache,
 );

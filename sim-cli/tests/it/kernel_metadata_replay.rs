@@ -319,5 +319,5 @@ scenario_tests!("kernel", "scenario", metadata_from_blank_images;
     plan_threshold, thin_pool,
     raid_levels,
     thin_recover,
-    cache_writeback,
+    cache_writeback, writecache,
 );
