@@ -156,9 +156,23 @@ def cache_seeds():
         for mode in (0, 3):
             put("cache_metadata", f"{name.split('.cmeta')[0]}-{mode}", bytes([mode]) + meta)
 
+def writecache_seeds():
+    """writecache: the kernel's cachevols kept for dm-pdata's tests, cut
+    after their entry arrays and first cached blocks (128 KiB), with mode
+    bytes 0 (as is) and 1 (stamp the superblock head for the cut size)."""
+    data = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "dm-pdata", "tests", "data")
+    for name in sorted(os.listdir(data)):
+        if not (name.startswith("writecache.") and name.endswith(".zst")):
+            continue
+        dev = subprocess.run(["zstd", "-q", "-d", "-c", os.path.join(data, name)],
+                             check=True, capture_output=True).stdout[: 128 << 10]
+        for mode in (0, 1):
+            put("writecache", f"{name.split('.')[1]}-{mode}", bytes([mode]) + dev)
+
 command_seeds()
 select_seeds()
 cache_seeds()
+writecache_seeds()
 for path in images:
     raw = subprocess.run(["zstd", "-q", "-d", "-c", path], check=True, capture_output=True).stdout
     tag = path.split(os.sep)[-2] + "-" + os.path.basename(path).split(".")[0]

@@ -7,7 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")" || exit 1
 secs=${1:-1200}
-targets="label mda_header metadata_text ring_scan scan_image history vg_model exception_store image_set commands select thin_metadata disk_layout thin_write rmeta cache_metadata"
+targets="label mda_header metadata_text ring_scan scan_image history vg_model exception_store image_set commands select thin_metadata disk_layout thin_write rmeta cache_metadata writecache"
 # Seeds for any target that has none yet (a corpus kept from older runs may
 # lack a newer target's).
 for t in $targets; do
@@ -23,6 +23,7 @@ for t in $targets; do
     thin_write) max=530000 ;;
     rmeta) max=20000 ;;
     cache_metadata) max=530000 ;;
+    writecache) max=140000 ;;
     vg_model) max=65536 ;;
     commands) max=512 ;;
   esac

@@ -11,7 +11,9 @@
 //! - [`thin`]: the thin-pool superblock, device details, the two-level
 //!   mapping tree and `thin_dump`'s XML;
 //! - [`cache`]: the dm-cache superblock, the mapping array and the dirty
-//!   bitset, over [`pdata::array`] and [`pdata::bitset`].
+//!   bitset, over [`pdata::array`] and [`pdata::bitset`];
+//! - [`writecache`]: dm-writecache's cache device (superblock, entries,
+//!   blocks), not persistent-data but read the same way.
 //!
 //! I/O goes through [`lvm_meta::io::ReadAt`], so the metadata device may
 //! be a file, memory, or an LV read through its segments.
@@ -35,5 +37,6 @@ pub mod cache;
 pub mod error;
 pub mod pdata;
 pub mod thin;
+pub mod writecache;
 
 pub use error::{BlockKind, Error, ErrorClass, Result};

@@ -2,7 +2,8 @@
 //! segments (as the kernel's `dm-linear` and `dm-stripe` targets map them)
 //! and for RAID and mirror segments with every image there (`dm-raid`,
 //! `dm-mirror`: the first copy, or the data chunk of a parity stripe; see
-//! [`crate::raid`]). [`raid_run`] describes what rebuilds a run when an
+//! [`crate::raid`]), and for integrity segments with a separate metadata
+//! LV (the data LV's sectors as they are). [`raid_run`] describes what rebuilds a run when an
 //! image is missing.
 //!
 //! The mapping is computed from metadata alone; moving bytes is the
@@ -138,6 +139,30 @@ fn map_depth(vg: &Vg, lv_i: usize, offset: u64, depth: usize, write: bool) -> Re
             "LV {}: a snapshot's view is read through the COW engine",
             lv.name
         ))),
+        SegmentKind::Unknown { nodes } if seg.type_name == "integrity" => {
+            let Some(origin) = integrity_origin(vg, nodes) else {
+                return Err(unsupported(format!(
+                    "LV {}: an integrity segment without a separate metadata LV (meta_dev) is not supported",
+                    lv.name
+                )));
+            };
+            if write {
+                return Err(unsupported(format!(
+                    "LV {}: writing to segment type \"integrity\" is not supported",
+                    lv.name
+                )));
+            }
+            let p = map_depth(vg, origin, offset, depth + 1, write)?;
+            let run = seg_len - seg_off;
+            Ok(match p {
+                Piece::Pv { pv, offset, len } => Piece::Pv {
+                    pv,
+                    offset,
+                    len: len.min(run),
+                },
+                Piece::Zero { len } => Piece::Zero { len: len.min(run) },
+            })
+        }
         SegmentKind::Unknown { .. } => {
             let Some(run) = raid_run_in(vg, lv_i, seg, seg_off, seg_len)? else {
                 return Err(unsupported(format!(
@@ -171,6 +196,30 @@ fn map_depth(vg: &Vg, lv_i: usize, offset: u64, depth: usize, write: bool) -> Re
             })
         }
     }
+}
+
+/// The data LV (`origin`, `LV_iorig`) of an `integrity` segment whose
+/// tags and journal are on a separate metadata LV (`meta_dev`, `LV_imeta`,
+/// as lvm2's `--raidintegrity` makes them): dm-integrity then keeps the
+/// data device's sectors as they are, sector `s` of the LV at sector `s`
+/// of the origin. Writes the kernel acknowledged but still holds in the
+/// journal (mode `J`) are not in the origin until it replays the journal
+/// at the next activation; this mapping does not replay it.
+fn integrity_origin(vg: &Vg, nodes: &[crate::text::Node]) -> Option<usize> {
+    use crate::text::{Lookup, Value};
+    struct Keys<'a>(&'a [crate::text::Node]);
+    impl Lookup for Keys<'_> {
+        fn nodes(&self) -> &[crate::text::Node] {
+            self.0
+        }
+    }
+    let k = Keys(nodes);
+    let name = |key: &str| match k.value(key) {
+        Some(Value::Str(v)) => vg.lv_index(v),
+        _ => None,
+    };
+    name("meta_dev")?;
+    name("origin")
 }
 
 /// A run of a RAID or mirror LV (at most one chunk) and the sub-LVs

@@ -238,6 +238,15 @@ pub fn open_view_uncached<'a>(
             return Ok(cow_engine::view::open_with(&vi.vg, c.origin, &pvs, force)?);
         }
     }
+    if let Some(w) = crate::writecache::writecache_seg(&vi.vg, li) {
+        if uncached {
+            // The origin alone: the cachevol need not be there.
+            return Ok(cow_engine::view::open_with(&vi.vg, w.origin, &pvs, force)?);
+        }
+    }
+    if let Some(wc) = crate::writecache::WritecacheView::open(&vi.vg, li, &pvs)? {
+        return Ok(Box::new(wc));
+    }
     if let Some(cached) = crate::cache::CacheView::open(&vi.vg, li, &pvs)? {
         return Ok(Box::new(cached));
     }

@@ -14,13 +14,27 @@ use std::io::Write;
 
 use crate::names::dm_name;
 
-/// Refuses a VG holding cached LVs or cache pools: their `cache` target
-/// lines are not printed yet (an empty line would be wrong).
+/// Refuses a VG holding cached LVs or cache pools, writecaches or
+/// integrity images: their target lines are not printed yet (an empty
+/// line would be wrong).
 fn refuse_cache(vg: &lvm_meta::model::Vg) -> Result<()> {
-    match crate::cache::roles(vg).iter().position(Option::is_some) {
-        Some(i) => Err(crate::error::Error::Refused(format!(
+    if let Some(i) = crate::cache::roles(vg).iter().position(Option::is_some) {
+        return Err(crate::error::Error::Refused(format!(
             "{}/{}: lvmsim's dmsetup does not print cache targets yet",
             vg.name, vg.lvs[i].name
+        )));
+    }
+    // Nor writecache and integrity lines.
+    let other = |l: &lvm_meta::model::Lv| {
+        l.segments
+            .iter()
+            .find(|s| matches!(s.type_name.as_str(), "writecache" | "integrity"))
+            .map(|s| s.type_name.clone())
+    };
+    match vg.lvs.iter().find_map(|l| other(l).map(|t| (l, t))) {
+        Some((l, t)) => Err(crate::error::Error::Refused(format!(
+            "{}/{}: lvmsim's dmsetup does not print {t} targets yet",
+            vg.name, l.name
         ))),
         None => Ok(()),
     }

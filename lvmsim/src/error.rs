@@ -90,6 +90,16 @@ pub enum Error {
         #[source]
         source: dm_pdata::Error,
     },
+    /// An LV's writecache device (its cachevol) could not be read, or is
+    /// corrupt.
+    #[error("{lv}: writecache: {source}")]
+    Writecache {
+        /// The LV with the writecache (VG/LV).
+        lv: String,
+        /// What is wrong, at which byte of the cachevol.
+        #[source]
+        source: dm_pdata::writecache::Error,
+    },
 }
 
 impl Error {

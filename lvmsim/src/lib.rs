@@ -83,6 +83,9 @@ pub mod verify;
 pub mod vg;
 pub mod write;
 pub mod write_log;
+pub mod writecache;
+// Integrity images under RAID images.
+pub mod integrity;
 // Cached LVs (dm-cache).
 pub mod cache;
 // Forensic time fields in the local zone.

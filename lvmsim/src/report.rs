@@ -160,7 +160,15 @@ struct Ctx<'a> {
     lineages: Vec<std::cell::OnceCell<crate::lineage::Lineage>>,
     /// Each VG's cache roles ([`crate::cache::roles`]), computed on first use.
     cache_roles: Vec<std::cell::OnceCell<Vec<Option<crate::cache::CacheRole>>>>,
+    /// Each VG's writecache and integrity roles, computed on first use.
+    layer_roles: Vec<std::cell::OnceCell<LayerRoles>>,
 }
+
+/// One VG's writecache and integrity roles by LV index.
+type LayerRoles = (
+    Vec<Option<crate::writecache::WritecacheRole>>,
+    Vec<Option<crate::integrity::IntegrityRole>>,
+);
 
 const fn g(name: &'static str, get: Getter) -> (&'static str, Getter) {
     (name, get)
@@ -367,7 +375,12 @@ static GETTERS: &[(&str, Getter)] =
             0 => Cell::BlankZero,
             n => Cell::Size(n),
         }),
-        g("pool_lv", |c, r| s(c.thin_link(r, ThinLink::Pool, false))),
+        g("pool_lv", |c, r| {
+            if let Some(l) = c.cachevol_link(r, false) {
+                return s(l);
+            }
+            s(c.thin_link(r, ThinLink::Pool, false))
+        }),
         g("data_percent", |c, r| match c.thin_percents(r) {
             Some((d, _)) => s(d.map_or(String::new(), crate::active::percent_text)),
             None => s(c.snap_percent(r)),
@@ -395,6 +408,9 @@ static GETTERS: &[(&str, Getter)] =
                 c.cache_role(r),
                 Some(crate::cache::CacheRole::Cached(_) | crate::cache::CacheRole::Pool(_))
             ) {
+                return Cell::Num(1);
+            }
+            if c.layer_origin(r).is_some() {
                 return Cell::Num(1);
             }
             Cell::Num(c.seg(r).map_or(0, |(_, _, sg)| seg_area_count(sg)))
@@ -515,12 +531,17 @@ static GETTERS: &[(&str, Getter)] =
             Cell::Signed(c.lv(r).and_then(|(_, l)| l.minor).unwrap_or(-1))
         }),
         g("lv_read_ahead", |c, r| {
+            // lvm2 reads 0 as auto and -1 as none, which it prints as 0.
             match c.lv(r).and_then(|(_, l)| l.read_ahead) {
-                Some(n) if n >= 0 => Cell::Size(n.unsigned_abs()),
+                Some(-1) => Cell::Size(0),
+                Some(n) if n > 0 => Cell::Size(n.unsigned_abs()),
                 _ => Cell::Auto,
             }
         }),
         g("origin_uuid", |c, r| {
+            if let Some(o) = c.layer_origin(r) {
+                return s(c.shown_name(r, o, true));
+            }
             if let Some(o) = c.cache_link(r, ThinLink::Pool, true, true) {
                 return s(o);
             }
@@ -564,7 +585,44 @@ static GETTERS: &[(&str, Getter)] =
                 .and_then(|(_, l)| l.creation_host.clone())
                 .unwrap_or_default())
         }),
+        g("writecache_block_size", |c, r| {
+            Cell::Signed(match c.wc_role(r) {
+                Some(crate::writecache::WritecacheRole::Cached(w)) => w
+                    .block_size
+                    .map_or(4096, |b| i64::try_from(b).unwrap_or(-1)),
+                _ => -1,
+            })
+        }),
+        g("raidintegrityblocksize", |c, r| {
+            Cell::Signed(match c.integ_role(r) {
+                Some(crate::integrity::IntegrityRole::Image(i)) => {
+                    i.block_size.map_or(-1, |b| i64::try_from(b).unwrap_or(-1))
+                }
+                _ => -1,
+            })
+        }),
+        g("raidintegritymode", |c, r| {
+            s(match c.integ_role(r) {
+                Some(crate::integrity::IntegrityRole::Image(i)) => i
+                    .mode
+                    .as_deref()
+                    .map_or(String::new(), |m| crate::integrity::mode_name(m).to_owned()),
+                _ => String::new(),
+            })
+        }),
         g("lv_modules", |c, r| {
+            if matches!(
+                c.wc_role(r),
+                Some(crate::writecache::WritecacheRole::Cached(_))
+            ) {
+                return Cell::List(vec!["writecache".into()]);
+            }
+            if matches!(
+                c.integ_role(r),
+                Some(crate::integrity::IntegrityRole::Image(_))
+            ) {
+                return Cell::List(vec!["integrity".into()]);
+            }
             if matches!(
                 c.cache_role(r),
                 Some(crate::cache::CacheRole::Cached(_) | crate::cache::CacheRole::Pool(_))
@@ -720,6 +778,9 @@ static GETTERS: &[(&str, Getter)] =
             ) {
                 return Cell::Num(1);
             }
+            if c.layer_origin(r).is_some() {
+                return Cell::Num(1);
+            }
             Cell::Num(c.seg(r).map_or(0, |(_, _, sg)| seg_area_count(sg)))
         }),
         g("data_copies", |c, r| {
@@ -735,6 +796,10 @@ static GETTERS: &[(&str, Getter)] =
             if let Some(ranges) = c.cache_le_ranges(r) {
                 return s(ranges);
             }
+            if let (Some(o), Some(v)) = (c.layer_origin(r), c.vg(r)) {
+                let last = v.vg.lv_extents(&v.vg.lvs[o]).saturating_sub(1);
+                return s(format!("{}:0-{last}", c.shown_name(r, o, false)));
+            }
             s(c.seg_areas(r, true).replace(' ', ","))
         }),
         // Thin pools and thin LVs.
@@ -749,6 +814,9 @@ static GETTERS: &[(&str, Getter)] =
             s(c.thin_link(r, ThinLink::Metadata, true))
         }),
         g("pool_lv_uuid", |c, r| {
+            if let Some(l) = c.cachevol_link(r, true) {
+                return s(l);
+            }
             s(c.thin_link(r, ThinLink::Pool, true))
         }),
         g("lv_parent", |c, r| {
@@ -806,6 +874,12 @@ static GETTERS: &[(&str, Getter)] =
             )
         }),
         // Cached LVs and cache pools: the pool's keys.
+        g("cache_settings", |c, r| {
+            Cell::List(match c.wc_role(r) {
+                Some(crate::writecache::WritecacheRole::Cached(w)) => w.settings,
+                _ => Vec::new(),
+            })
+        }),
         g("cache_mode", |c, r| {
             s(c.cache_pool_seg(r)
                 .and_then(|p| p.cache_mode)
@@ -1247,6 +1321,54 @@ impl Ctx<'_> {
             .get(r.lv?)?
             .clone()
     }
+    fn layer_roles(&self, r: Row) -> Option<&LayerRoles> {
+        let v = r.vg?;
+        Some(self.layer_roles[v].get_or_init(|| {
+            let vg = &self.sys.vgs[v].vg;
+            (crate::writecache::roles(vg), crate::integrity::roles(vg))
+        }))
+    }
+    /// The LV's writecache role, if any.
+    fn wc_role(&self, r: Row) -> Option<crate::writecache::WritecacheRole> {
+        self.layer_roles(r)?.0.get(r.lv?)?.clone()
+    }
+    /// The LV's integrity role, if any.
+    fn integ_role(&self, r: Row) -> Option<crate::integrity::IntegrityRole> {
+        self.layer_roles(r)?.1.get(r.lv?)?.clone()
+    }
+    /// The LV under a writecache or integrity image (`_wcorig`,
+    /// `_iorig`): the origin it reports and the one area of its segment.
+    fn layer_origin(&self, r: Row) -> Option<usize> {
+        if let Some(crate::writecache::WritecacheRole::Cached(w)) = self.wc_role(r) {
+            return Some(w.origin);
+        }
+        match self.integ_role(r)? {
+            crate::integrity::IntegrityRole::Image(i) => Some(i.origin),
+            _ => None,
+        }
+    }
+    /// LV `lv` named as `lvs` shows it (bracketed when hidden), or its UUID.
+    fn shown_name(&self, r: Row, lv: usize, uuid: bool) -> String {
+        let Some(v) = self.vg(r) else {
+            return String::new();
+        };
+        if uuid {
+            v.vg.lvs[lv].id.clone()
+        } else if v.vg.lv_visible(lv) {
+            v.vg.lvs[lv].name.clone()
+        } else {
+            format!("[{}]", v.vg.lvs[lv].name)
+        }
+    }
+    /// A writecache LV's cachevol, as `pool_lv` (or `pool_lv_uuid`) shows it.
+    fn cachevol_link(&self, r: Row, uuid: bool) -> Option<String> {
+        match self.wc_role(r)? {
+            crate::writecache::WritecacheRole::Cached(w) => {
+                Some(self.shown_name(r, w.cachevol, uuid))
+            }
+            _ => None,
+        }
+    }
     /// The LV a cache link field names: a cached LV's pool or origin, a
     /// pool's data or metadata LV, a pool component's pool; bracketed when
     /// hidden, or its UUID.
@@ -1371,6 +1493,9 @@ impl Ctx<'_> {
             .map_or(0, |(v, l)| v.lv_extents(l) * v.extent_size.0)
     }
     fn origin(&self, r: Row) -> String {
+        if let Some(o) = self.layer_origin(r) {
+            return self.shown_name(r, o, false);
+        }
         if let Some(o) = self.cache_link(r, ThinLink::Pool, true, false) {
             return o;
         }
@@ -1583,7 +1708,25 @@ impl Ctx<'_> {
             }
             a = c.into_iter().collect();
         }
-        a
+        let mut c: Vec<char> = a.chars().collect();
+        if let Some(role) = self.wc_role(r) {
+            // An LV with a writecache and its cachevol: volume type `C`;
+            // the origin `o`; all three `C` as target type.
+            use crate::writecache::WritecacheRole as W;
+            c[0] = match role {
+                W::Cached(_) | W::Cachevol(_) => 'C',
+                W::Origin(_) => 'o',
+            };
+            c[6] = 'C';
+        }
+        match self.integ_role(r) {
+            // An integrity image `g` (its RAID target letter stays), its
+            // metadata LV `e`.
+            Some(crate::integrity::IntegrityRole::Image(_)) if c[0] != 'I' => c[0] = 'g',
+            Some(crate::integrity::IntegrityRole::Meta(_)) => c[0] = 'e',
+            _ => {}
+        }
+        c.into_iter().collect()
     }
     fn lv_layout(&self, r: Row) -> String {
         let Some((_, l)) = self.lv(r) else {
@@ -1601,6 +1744,16 @@ impl Ctx<'_> {
             Some(crate::cache::CacheRole::Cached(_)) => return "cache".into(),
             Some(crate::cache::CacheRole::Pool(_)) => return "cache,pool".into(),
             _ => {}
+        }
+        match self.wc_role(r) {
+            Some(crate::writecache::WritecacheRole::Cached(_)) => return "writecache".into(),
+            Some(crate::writecache::WritecacheRole::Cachevol(_)) => {
+                return "writecache,cachevol".into()
+            }
+            _ => {}
+        }
+        if let Some(crate::integrity::IntegrityRole::Image(_)) = self.integ_role(r) {
+            return "integrity".into();
         }
         let first = l.segments.first();
         match first.map(|s| &s.kind) {
@@ -1627,6 +1780,22 @@ impl Ctx<'_> {
             }
             Some(crate::cache::CacheRole::Origin(_)) => {
                 return "private,cache,origin,cacheorigin".into()
+            }
+            _ => {}
+        }
+        match self.wc_role(r) {
+            Some(crate::writecache::WritecacheRole::Origin(_)) => {
+                return "private,writecache,origin,writecacheorigin".into()
+            }
+            Some(crate::writecache::WritecacheRole::Cachevol(_)) => return "private".into(),
+            _ => {}
+        }
+        match self.integ_role(r) {
+            Some(crate::integrity::IntegrityRole::Meta(_)) => {
+                return "private,integrity,metadata".into()
+            }
+            Some(crate::integrity::IntegrityRole::Origin(_)) => {
+                return "private,integrity,origin,integrityorigin".into()
             }
             _ => {}
         }
@@ -1774,7 +1943,7 @@ impl Ctx<'_> {
         let cache_area = match self.cache_role(r) {
             Some(crate::cache::CacheRole::Cached(c)) => Some(c.origin),
             Some(crate::cache::CacheRole::Pool(p)) => Some(p.data),
-            _ => None,
+            _ => self.layer_origin(r),
         };
         if let Some(area) = cache_area {
             // The one area: the origin or data LV from LE 0.
@@ -2186,6 +2355,9 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
             .map(|_| std::cell::OnceCell::new())
             .collect(),
         cache_roles: (0..sys.vgs.len())
+            .map(|_| std::cell::OnceCell::new())
+            .collect(),
+        layer_roles: (0..sys.vgs.len())
             .map(|_| std::cell::OnceCell::new())
             .collect(),
     };

@@ -43,7 +43,10 @@ WANTED_MODULES = ["virtio", "virtio_ring", "virtio_pci", "virtio_blk",
                   "raid0", "raid1", "raid10", "raid456", "dm_raid",
                   "dm_log", "dm_region_hash", "dm_mirror",
                   # cache: the smq policy is asked for by name
-                  "dm_cache", "dm_cache_smq"]
+                  "dm_cache", "dm_cache_smq",
+                  # writecache; integrity (raid --raidintegrity) hashes
+                  # with crc32c by default, loaded above
+                  "dm_writecache", "dm_integrity"]
 OUT_SERIAL = "kgenout"
 OUT_DISK_BYTES = 16 << 20
 BOOT_TIMEOUT = 1500

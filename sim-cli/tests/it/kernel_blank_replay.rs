@@ -661,6 +661,10 @@ const NOT_REPLAYED: &[(&str, &str)] = &[
         "cache-writeback",
         "lvmsim does not create cache pools or cached LVs yet",
     ),
+    (
+        "writecache",
+        "lvmsim does not create writecaches or integrity images yet",
+    ),
 ];
 
 /// Whether kernel scenario `name` creates RAID or mirror LVs
@@ -731,7 +735,7 @@ scenario_tests!("kernel", "steps.tsv", from_blank_images;
     plan_threshold, thin_pool,
     raid_levels,
     thin_recover,
-    cache_writeback,
+    cache_writeback, writecache,
 );
 
 /// The scenarios hold enough steps to mean something.

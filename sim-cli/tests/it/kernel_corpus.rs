@@ -105,6 +105,10 @@ const ELSEWHERE: &[(&str, &str)] = &[
         "cache-writeback",
         "cached LVs: their contents (cached and --uncached) and reports are compared in tests/it/kernel_cache.rs",
     ),
+    (
+        "writecache",
+        "writecached LVs and a raid1 with integrity: their contents (cached and --uncached) and reports are compared in tests/it/kernel_writecache.rs",
+    ),
 ];
 
 fn spec(name: &str, variant: Variant) -> Spec {

@@ -52,6 +52,10 @@ const NOT_COMPARED: &[(&str, &str)] = &[
         "cache-writeback",
         "lvmsim's dmsetup does not print cache targets yet, and c2 was deactivated after the last status",
     ),
+    (
+        "writecache",
+        "lvmsim's dmsetup does not print writecache and integrity targets yet",
+    ),
 ];
 
 /// The last `dmsetup status` of scenario `name` against lvmsim's on its
@@ -122,5 +126,5 @@ scenario_tests!("kernel", "scenario", final_status_lines_equal_the_kernels;
     plan_threshold, thin_pool,
     raid_levels,
     thin_recover,
-    cache_writeback,
+    cache_writeback, writecache,
 );

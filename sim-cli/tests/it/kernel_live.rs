@@ -190,6 +190,10 @@ const NOT_SERVED: &[(&str, &str)] = &[
         "cache-writeback",
         "lvmsim's dmsetup info, ls and deps do not list cached LVs and cache pools",
     ),
+    (
+        "writecache",
+        "lvmsim's dmsetup does not print writecache targets yet",
+    ),
 ];
 
 /// The sha256 of every image of `s`.
@@ -304,7 +308,7 @@ common::scenario_tests!("kernel", "scenario", reads_as_cat;
     walkthrough, walkthrough_merge, plan_threshold, thin_pool,
     raid_levels,
     thin_recover,
-    cache_writeback);
+    cache_writeback, writecache);
 
 /// A fresh VG `vg` on one 64 MiB image in `dir`: `origin` (`origin_mib`)
 /// and, unless `cow_mib` is 0, snapshot `snap` of `cow_mib` with 4 KiB

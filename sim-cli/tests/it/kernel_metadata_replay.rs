@@ -144,6 +144,10 @@ const NOT_REPLAYED: &[(&str, &str)] = &[
         "cache-writeback",
         "lvmsim does not create cache pools or cached LVs yet",
     ),
+    (
+        "writecache",
+        "lvmsim does not create writecaches or integrity images yet",
+    ),
 ];
 
 /// Whether kernel scenario `name` creates RAID or mirror LVs
@@ -315,5 +319,5 @@ scenario_tests!("kernel", "scenario", metadata_from_blank_images;
     plan_threshold, thin_pool,
     raid_levels,
     thin_recover,
-    cache_writeback,
+    cache_writeback, writecache,
 );

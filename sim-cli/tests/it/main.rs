@@ -31,6 +31,7 @@ mod kernel_replay;
 mod kernel_thin;
 mod kernel_walkthrough;
 mod kernel_write;
+mod kernel_writecache;
 mod locking;
 mod lvm2_corpus;
 mod lvm2_rules;
