@@ -385,8 +385,13 @@ fn writes_through_the_files_equal_lvmsim_write() {
             .write(true)
             .open(k.file(&format!("vg/{lv}")))
             .unwrap();
+        // From a page-aligned buffer, so that FUSE cuts the write into
+        // requests of 1 MiB from its start, as `lvmsim write` cuts its
+        // input: each request's exceptions commit as one batch.
+        let buf = vec![fill; len + 4096];
+        let skip = buf.as_ptr().align_offset(4096);
         file_errors.push(
-            f.write_all_at(&vec![fill; len], off)
+            f.write_all_at(&buf[skip..skip + len], off)
                 .err()
                 .and_then(|e| e.raw_os_error()),
         );
