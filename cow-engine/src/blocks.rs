@@ -102,6 +102,24 @@ impl<B: WriteAt> Images<B> {
                 .map_err(|source| pv_io(vg, pv, at, n, source))
         })
     }
+
+    /// Discards `len` LV bytes at `offset`, as `linear_map` and
+    /// `stripe_map_range` (drivers/md/dm-linear.c, dm-stripe.c) pass a
+    /// discard down to each PV's part of the range; an image then reads
+    /// zeros there ([`WriteAt::discard_at`]: the PVs are loop devices
+    /// over files, which punch holes).
+    pub fn discard(&mut self, vg: &Vg, lv: usize, offset: u64, len: usize) -> Result<()> {
+        each_run(vg, lv, offset, len, true, |pv, at, r| {
+            let img = self
+                .pvs
+                .get_mut(pv)
+                .and_then(Option::as_mut)
+                .ok_or_else(|| pv_missing(vg, lv, pv))?;
+            let n = r.len();
+            img.discard_at(at, n as u64)
+                .map_err(|source| pv_io(vg, pv, at, n, source))
+        })
+    }
 }
 
 impl Images<std::fs::File> {

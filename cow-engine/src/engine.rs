@@ -3,9 +3,11 @@
 //! disk, origin writes with copy-on-write into every snapshot, snapshot
 //! writes, invalidation on overflow, and merge batch by batch.
 //!
-//! Write order per copy-on-write event, as in the kernel: the old chunk's
-//! data is copied to the COW, then (when the area fills) the next area is
-//! zeroed, then the area is written, and only then the origin changes.
+//! Write order per request, as in the kernel: the old chunks' data is
+//! copied to the COW, then the exceptions commit as one batch (when an
+//! area fills, the next area is zeroed and the full one written; the area
+//! is written again once the last exception of the request is recorded),
+//! and only then the origin changes.
 
 use crate::chunk_map::{ChunkMap, RunSource};
 use crate::disk_header::{DiskHeader, Header, SNAPSHOT_DISK_VERSION};
@@ -279,6 +281,10 @@ pub struct PStore {
     /// Records in the current area.
     pub current_committed: u64,
     area: Vec<u8>,
+    /// Exceptions prepared and not yet committed (the kernel's
+    /// `pending_count`): the area is written when the last of them
+    /// commits, or when it fills.
+    pending: u64,
     /// Origin chunk → COW chunk.
     pub map: ChunkMap,
     /// Where events go (`None`: nowhere).
@@ -334,6 +340,7 @@ impl PStore {
             current_area: 0,
             current_committed: 0,
             area: Vec::new(),
+            pending: 0,
             map: ChunkMap::default(),
             events: events.cloned(),
         };
@@ -414,16 +421,22 @@ impl PStore {
         }
         let new = self.next_free;
         self.next_free += 1;
+        self.pending += 1;
         if self.next_free % (self.e() + 1) == 1 {
             self.next_free += 1;
         }
         Some(new)
     }
 
-    /// `persistent_commit_exception` for one exception: record it, zero the
-    /// next area if this one fills, write the area. A failed write
-    /// invalidates the store.
+    /// `persistent_commit_exception` for one exception: record it; then,
+    /// if it was the last exception in flight or the area is full, zero
+    /// the next area (when full) and write the area, which holds the
+    /// records of every exception committed since the last write (one
+    /// batch). A failed write invalidates the store; a store invalidated
+    /// while the batch was in flight writes no area, so the batch's
+    /// records never reach the disk (`ps->valid` is 0 by then).
     fn commit(&mut self, devs: &mut dyn DevSet, old: u64, new: u64) -> Result<()> {
+        self.pending = self.pending.saturating_sub(1);
         let at = (self.current_committed * DISK_EXCEPTION_SIZE) as usize;
         LE::write_u64(&mut self.area[at..], old);
         LE::write_u64(&mut self.area[at + 8..], new);
@@ -448,7 +461,7 @@ impl PStore {
                 self.invalidate(devs, Invalidation::Io)?;
             }
         }
-        if self.valid {
+        if self.valid && (full || self.pending == 0) {
             self.emit(Event::Commit {
                 cow: self.cow,
                 area: self.current_area,
@@ -556,8 +569,14 @@ fn split_at(offset: u64, len: u64, unit: u64) -> impl Iterator<Item = (u64, u64)
 /// does, in pieces that stay in the CPU's cache.
 const MERGE_COPY_PIECE: u64 = 128 << 10;
 
-/// A write to the origin: each piece first copies the old chunk into every
-/// valid snapshot lacking it (invalidating a full one), then is written.
+/// A write to the origin, as one request: each piece first copies the
+/// old chunk into every valid snapshot lacking it (invalidating a full
+/// one); the exceptions of the whole request are in flight together, so
+/// each store commits them as one batch (`persistent_commit_exception`
+/// writes the area once none is left in flight, or when it fills), and
+/// only then is the data written. A store that overflows in the middle of
+/// the request is invalidated before its batch commits: the chunks
+/// already copied stay on its COW, their records never reach the disk.
 pub fn origin_write(
     devs: &mut dyn DevSet,
     origin: usize,
@@ -571,18 +590,44 @@ pub fn origin_write(
         .map(|s| s.store.cb())
         .min()
         .unwrap_or(u64::MAX / 2);
-    let mut done = 0usize;
-    for (at, n) in split_at(offset, data.len() as u64, unit) {
-        cow_for(devs, origin, snaps, at)?;
-        devs.write(origin, at, &data[done..done + n as usize])?;
-        done += n as usize;
+    // Per snapshot, the exceptions in flight: (origin chunk, COW chunk).
+    let mut batches: Vec<Vec<(u64, u64)>> = vec![Vec::new(); snaps.len()];
+    for (at, _) in split_at(offset, data.len() as u64, unit) {
+        for (s, batch) in snaps.iter_mut().zip(&mut batches) {
+            if !s.store.valid || at >= s.len {
+                continue;
+            }
+            let chunk = at / s.store.cb();
+            // Pieces come in order: a chunk met again is the last one.
+            if s.store.map.contains_key(&chunk) || batch.last().is_some_and(|(c, _)| *c == chunk) {
+                continue;
+            }
+            match s.store.prepare(devs, chunk) {
+                None => s.store.invalidate(devs, Invalidation::Full)?,
+                Some(new) => {
+                    copy_chunk(devs, origin, &s.store, chunk, new)?;
+                    batch.push((chunk, new));
+                }
+            }
+        }
     }
-    Ok(())
+    for (s, batch) in snaps.iter_mut().zip(batches) {
+        for (chunk, new) in batch {
+            s.store.commit(devs, chunk, new)?;
+        }
+    }
+    devs.write(origin, offset, data)
 }
 
-/// A write to a snapshot. A whole-chunk write becomes the chunk's copy; a
-/// partial one copies the origin chunk first. Fails (and invalidates) when
-/// the store is full, as the kernel fails the bio.
+/// A write to a snapshot, as one request: every chunk it needs is
+/// prepared before any commits (the kernel's exceptions in flight), so
+/// their records reach the disk as one batch. A whole-chunk piece becomes
+/// the chunk's copy at once (`start_full_bio`); a partial one copies the
+/// origin chunk, and its data follows the commit (`pending_complete`).
+/// Fails (and invalidates) when the store is full, as the kernel fails
+/// the bio; the pieces already in flight then commit into an invalid
+/// store, which writes no area: their data copies are on the COW, their
+/// records are not, and their partial pieces are not written.
 pub fn snapshot_write(
     devs: &mut dyn DevSet,
     origin: usize,
@@ -598,6 +643,8 @@ pub fn snapshot_write(
     }
     let cb = s.store.cb();
     let mut done = 0usize;
+    let mut batch: Vec<InFlight<'_>> = Vec::new();
+    let mut full = None;
     for (at, n) in split_at(offset, data.len() as u64, cb) {
         let piece = &data[done..done + n as usize];
         done += n as usize;
@@ -609,21 +656,45 @@ pub fn snapshot_write(
         }
         let Some(new) = s.store.prepare(devs, chunk) else {
             s.store.invalidate(devs, Invalidation::Full)?;
-            return Err(Error::SnapshotFull {
-                lv: device(s.store.cow),
-                chunk,
-            });
+            full = Some(chunk);
+            break;
         };
         if n == cb {
             devs.write(s.store.cow, new * cb, piece)?;
+            batch.push((chunk, new, None));
         } else {
             copy_chunk(devs, origin, &s.store, chunk, new)?;
+            batch.push((chunk, new, Some((within, piece))));
+        }
+    }
+    for (chunk, new, _) in &batch {
+        s.store.commit(devs, *chunk, *new)?;
+    }
+    if let Some(chunk) = full {
+        return Err(Error::SnapshotFull {
+            lv: device(s.store.cow),
+            chunk,
+        });
+    }
+    if !s.store.valid {
+        // The batch's commit failed (an I/O error): its bios fail.
+        return Err(Error::SnapshotInvalid {
+            lv: device(s.store.cow),
+            io: SnapshotIo::Write,
+        });
+    }
+    for (_, new, partial) in batch {
+        if let Some((within, piece)) = partial {
             devs.write(s.store.cow, new * cb + within, piece)?;
         }
-        s.store.commit(devs, chunk, new)?;
     }
     Ok(())
 }
+
+/// An exception of a snapshot write in flight: origin chunk, COW chunk,
+/// and the partial piece (offset in the chunk, data) written after the
+/// commit.
+type InFlight<'a> = (u64, u64, Option<(u64, &'a [u8])>);
 
 /// Reads a snapshot's view.
 pub fn snapshot_read(

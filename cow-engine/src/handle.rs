@@ -63,6 +63,8 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 const EIO: i32 = 5;
 /// `ENOSPC`: a write at or past the end of a block device.
 const ENOSPC: i32 = 28;
+/// `EOPNOTSUPP`: a discard on a device whose table does not take them.
+const EOPNOTSUPP: i32 = 95;
 
 /// `dmsetup status` numbers of a store: sectors allocated, total, metadata.
 pub type Usage = (u64, u64, u64);
@@ -308,6 +310,55 @@ impl<'a, B: WriteAt> LvHandle<'a, B> {
             ));
         }
         Ok(())
+    }
+
+    /// True for a linear or striped LV, or an origin without snapshots
+    /// (lvm2 loads `linear` or `striped` for it, no snapshot target).
+    pub fn is_plain(&self) -> bool {
+        matches!(self.role, Role::Plain)
+    }
+
+    /// Discards `len` bytes at `offset` (cut at the end), with the
+    /// kernel's answer for the table lvm2 loads for the LV:
+    ///
+    /// - a linear or striped LV (`linear_ctr`, `stripe_ctr` set
+    ///   `num_discard_bios`) passes the discard to its PVs, whose range
+    ///   then reads as zeros ([`Images::discard`]);
+    /// - an origin with snapshots (`snapshot-origin`: `origin_ctr` sets no
+    ///   `num_discard_bios`), a snapshot and a merging origin (`snapshot`,
+    ///   `snapshot-merge`: `snapshot_ctr` sets it only with the
+    ///   `discard_zeroes_cow` feature, which lvm2 never asks for) take no
+    ///   discards: `dm_table_supports_discards` is false, the device has
+    ///   no discard limits and the discard fails with EOPNOTSUPP, nothing
+    ///   changed;
+    /// - a merging snapshot (the `error` target: `io_err_ctr` takes
+    ///   discards so as to fail them) fails it with EIO.
+    ///
+    /// All in drivers/md (dm-snap.c, dm-target.c, dm-table.c).
+    pub fn discard_at(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        let name = self.name();
+        let lv = self.lv;
+        let len = len.min(self.size.saturating_sub(offset));
+        match &self.role {
+            Role::Plain => {
+                if len == 0 {
+                    return Ok(());
+                }
+                let n = usize::try_from(len).map_err(|_| errno(EOPNOTSUPP, name))?;
+                self.set
+                    .images
+                    .discard(self.set.vg, lv, offset, n)
+                    .map_err(to_io)
+            }
+            Role::Origin { .. } | Role::Snapshot { .. } | Role::MergingOrigin { .. } => Err(errno(
+                EOPNOTSUPP,
+                format!("{name}: the snapshot targets take no discards"),
+            )),
+            Role::Error => Err(errno(
+                EIO,
+                format!("{name}: merging snapshot (error target)"),
+            )),
+        }
     }
 
     /// One `write(2)`: the part of `data` that fits before the end.

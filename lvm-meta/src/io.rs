@@ -63,6 +63,15 @@ pub trait WriteAt: ReadAt {
             self.write_all_at(buf, offset + done)
         })
     }
+    /// Discards `len` bytes at `offset`: afterwards they read as zeros,
+    /// as a loop device over a file makes of a discard (it punches a hole
+    /// in the file). The default writes zeros; a file punches the hole.
+    fn discard_at(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        copy_in_pieces(len, |buf, done| {
+            buf.fill(0);
+            self.write_all_at(buf, offset + done)
+        })
+    }
 }
 
 /// Largest piece a buffered copy moves at once: small enough to stay in
@@ -182,6 +191,29 @@ impl WriteAt for File {
             self.write_all_at(buf, offset + done + d)
         })
     }
+    /// `fallocate(PUNCH_HOLE | KEEP_SIZE)`, what the loop driver does with
+    /// a discard (`lo_fallocate`); zeros are written where the file
+    /// system cannot punch holes.
+    fn discard_at(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        let size = ReadAt::size(self)?;
+        if offset.checked_add(len).is_none_or(|e| e > size) {
+            return Err(past_end());
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        let punch = rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE;
+        match rustix::fs::fallocate(&*self, punch, offset, len) {
+            Ok(()) => Ok(()),
+            Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::NOSYS) => {
+                copy_in_pieces(len, |buf, done| {
+                    buf.fill(0);
+                    self.write_all_at(buf, offset + done)
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 /// Copies what the kernel will of `len` bytes from `src` at `src_offset`
@@ -285,6 +317,9 @@ impl<T: WriteAt + ?Sized> WriteAt for &mut T {
     fn copy_within_at(&mut self, src_offset: u64, offset: u64, len: u64) -> io::Result<()> {
         (**self).copy_within_at(src_offset, offset, len)
     }
+    fn discard_at(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        (**self).discard_at(offset, len)
+    }
 }
 
 impl<T: ReadAt + ?Sized> ReadAt for Box<T> {
@@ -351,6 +386,9 @@ impl<T: WriteAt + ?Sized> WriteAt for Box<T> {
     }
     fn copy_within_at(&mut self, src_offset: u64, offset: u64, len: u64) -> io::Result<()> {
         (**self).copy_within_at(src_offset, offset, len)
+    }
+    fn discard_at(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        (**self).discard_at(offset, len)
     }
 }
 

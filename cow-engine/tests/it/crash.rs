@@ -192,7 +192,9 @@ fn origin_write_cut_at_every_write() {
         }
         Ok(())
     });
-    assert!(c.writes > 100, "{c:?}");
+    // Copies, area writes (one per batch, and one per area filled) and
+    // the origin's write.
+    assert!(c.writes > 80, "{c:?}");
 }
 
 #[test]

@@ -378,3 +378,112 @@ fn opening_an_invalid_snapshots_view_is_snapshot_invalid() {
     );
     assert!(cow_engine::view::open_with(&inst.vg, li, &pvs, true).is_ok());
 }
+
+/// A discard on a linear LV reaches its PVs (`linear_map`): the range
+/// reads as zeros afterwards, across a segment boundary, and nothing
+/// outside it changes (the PV images stand for loop devices over files,
+/// which punch holes: zeros).
+#[test]
+fn a_discard_on_a_linear_lv_zeroes_its_range_and_nothing_else() {
+    let img = image("linear-fragmented", "pv1.img.zst");
+    let vg = vg_of(&img);
+    let mut a = open(&vg, img.clone(), "a");
+    let mut before = Vec::new();
+    a.read_to_end(&mut before).unwrap();
+    // vg/a is 3 MiB then 5 MiB elsewhere (lvextend): cross the edge.
+    let (at, len) = ((3 << 20) - 5120, 12288u64);
+    a.discard_at(at, len).unwrap();
+    // A range running past the end is cut there.
+    a.discard_at((8 << 20) - 512, 4096).unwrap();
+    let img = back(a);
+    let mut a = open(&vg, img.clone(), "a");
+    let mut after = Vec::new();
+    a.read_to_end(&mut after).unwrap();
+    let mut want = before;
+    want[at as usize..(at + len) as usize].fill(0);
+    let end = want.len();
+    want[end - 512..].fill(0);
+    assert!(after == want, "vg/a after the discards");
+    for (lv, step) in [("c", 19), ("e", 20)] {
+        let mut h = open(&vg, img.clone(), lv);
+        assert_eq!(sha_all(&mut h), recorded("linear-fragmented", step), "{lv}");
+    }
+}
+
+/// A discard on a striped LV reaches every stripe's part of the range
+/// (`stripe_map_range`).
+#[test]
+fn a_discard_on_a_striped_lv_zeroes_every_stripes_part() {
+    let imgs: Vec<Vec<u8>> = ["pv1", "pv2", "pv3"]
+        .iter()
+        .map(|p| image("striped-mdacopies", &format!("{p}.img.zst")))
+        .collect();
+    let sys = System::scan(
+        imgs.iter()
+            .enumerate()
+            .map(|(i, b)| Image::from_bytes(&format!("pv{}", i + 1), b.clone()))
+            .collect(),
+    )
+    .unwrap();
+    let inst = &sys.vgs[0];
+    let images = || Images {
+        pvs: inst
+            .pv_devices
+            .iter()
+            .map(|d| d.map(|d| imgs[d].clone()))
+            .collect(),
+    };
+    let s3 = inst.vg.lv_index("s3").unwrap();
+    let mut h = LvHandle::open(&inst.vg, images(), s3).unwrap();
+    let mut before = Vec::new();
+    h.read_to_end(&mut before).unwrap();
+    // 64 KiB stripes over three PVs: 200 KiB from 30 KiB on touches all.
+    let (at, len) = (30u64 << 10, 200u64 << 10);
+    h.discard_at(at, len).unwrap();
+    let pvs = h.into_images();
+    let mut h = LvHandle::open(&inst.vg, pvs, s3).unwrap();
+    let mut after = Vec::new();
+    h.read_to_end(&mut after).unwrap();
+    let mut want = before;
+    want[at as usize..(at + len) as usize].fill(0);
+    assert!(after == want, "vg/s3 after the discard");
+    let pvs = h.into_images();
+    let s2 = inst.vg.lv_index("s2").unwrap();
+    let mut h = LvHandle::open(&inst.vg, pvs, s2).unwrap();
+    assert_eq!(sha_all(&mut h), recorded("striped-mdacopies", 15), "s2");
+}
+
+/// The snapshot targets take no discards unless their table asks for
+/// `discard_zeroes_cow`, which lvm2 never does (`snapshot_ctr`), and the
+/// origin's target takes none at all (`origin_ctr`): EOPNOTSUPP, nothing
+/// written. A merging snapshot is the error target, which takes
+/// discards to fail them (`io_err_ctr`): EIO.
+#[test]
+fn the_snapshot_targets_refuse_discards() {
+    let img = image("snap-chunks", "pv1.img.zst");
+    let vg = vg_of(&img);
+    for lv in ["origin", "s4k", "s512k"] {
+        let mut h = open(&vg, img.clone(), lv);
+        let e = h.discard_at(0, 1 << 20).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::Unsupported, "{lv}: {e}");
+        assert!(e.to_string().contains("not supported"), "{lv}: {e}");
+        assert!(back(h) == img, "{lv}: a refused discard wrote");
+    }
+    let img = image("merge-interrupted", "pv1.after-boot1.img.zst");
+    let vg = vg_of(&img);
+    let mut o = open(&vg, img.clone(), "origin");
+    let e = o.discard_at(0, 4096).unwrap_err();
+    assert_eq!(
+        e.kind(),
+        std::io::ErrorKind::Unsupported,
+        "merging origin: {e}"
+    );
+    assert!(back(o) == img);
+    let mut s = open(&vg, img.clone(), "snap");
+    let e = s.discard_at(0, 4096).unwrap_err();
+    assert!(
+        e.to_string().contains("Input/output error"),
+        "merging snapshot: {e}"
+    );
+    assert!(back(s) == img);
+}

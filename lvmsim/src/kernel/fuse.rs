@@ -190,6 +190,38 @@ fn process_of(pid: u32) -> u32 {
         .unwrap_or(pid)
 }
 
+/// `fallocate(2)`'s mode bits.
+const FALLOC_FL_KEEP_SIZE: i32 = 0x01;
+const FALLOC_FL_PUNCH_HOLE: i32 = 0x02;
+const FALLOC_FL_ZERO_RANGE: i32 = 0x10;
+
+/// What a `fallocate` asks of a device.
+#[derive(Clone, Copy)]
+enum Fallocate {
+    /// `PUNCH_HOLE | KEEP_SIZE`: a discard.
+    Discard,
+    /// `ZERO_RANGE`: zeros written.
+    Zero,
+}
+
+/// Largest piece of zeros written at once for a `ZERO_RANGE`.
+const ZERO_PIECE: u64 = 1 << 20;
+
+/// Writes zeros over `len` bytes of device `id` at `offset`, cut at its
+/// end, through the device's write path (copy-on-write included).
+fn write_zeros(t: &mut Table, id: u64, offset: u64, len: u64) -> std::io::Result<()> {
+    let size = t.devs[t.index(id)?].size;
+    let end = offset.saturating_add(len).min(size);
+    let zeros = vec![0u8; usize::try_from(ZERO_PIECE.min(end.saturating_sub(offset))).unwrap_or(0)];
+    let mut at = offset;
+    while at < end {
+        let n = usize::try_from((end - at).min(ZERO_PIECE)).unwrap_or(0);
+        t.write(id, at, &zeros[..n])?;
+        at += n as u64;
+    }
+    Ok(())
+}
+
 fn errno(e: &std::io::Error) -> Errno {
     Errno::from_i32(super::table::errno_of(e))
 }
@@ -359,6 +391,52 @@ impl Filesystem for DevFs {
         let serve = move |t: &mut Table| match t.flush(id) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
+        };
+        if t.dev_suspended(id) {
+            t.defer(id, Box::new(serve));
+        } else {
+            serve(&mut t);
+        }
+    }
+
+    /// How a discard reaches the file: the loop driver turns a discard
+    /// of a loop device over it into `fallocate(PUNCH_HOLE | KEEP_SIZE)`
+    /// (`lo_fallocate`; so does a write-zeroes that may unmap), answered
+    /// as the device-mapper device answers a discard ([`Table::discard`]:
+    /// zeros on a linear LV, EOPNOTSUPP from the snapshot targets, after
+    /// which the block layer writes zeros itself where it was zeroing).
+    /// `ZERO_RANGE` (a write-zeroes that must not unmap) is a write of
+    /// zeros. Any other mode is refused with EOPNOTSUPP, as
+    /// `blkdev_fallocate` refuses it on a block device; never ENOSYS,
+    /// which FUSE would remember for the whole mount.
+    fn fallocate(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        length: u64,
+        mode: i32,
+        reply: ReplyEmpty,
+    ) {
+        let mut t = self.table.io();
+        let Some(id) = t.files.used(fh.0) else {
+            return reply.error(Errno::EBADF);
+        };
+        let op = match mode & !FALLOC_FL_KEEP_SIZE {
+            FALLOC_FL_PUNCH_HOLE if mode & FALLOC_FL_KEEP_SIZE != 0 => Fallocate::Discard,
+            FALLOC_FL_ZERO_RANGE => Fallocate::Zero,
+            _ => return reply.error(Errno::from_i32(super::table::EOPNOTSUPP)),
+        };
+        let serve = move |t: &mut Table| {
+            let done = match op {
+                Fallocate::Discard => t.discard(id, offset, length),
+                Fallocate::Zero => write_zeros(t, id, offset, length),
+            };
+            match done {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(errno(&e)),
+            }
         };
         if t.dev_suspended(id) {
             t.defer(id, Box::new(serve));

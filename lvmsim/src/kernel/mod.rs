@@ -68,10 +68,17 @@
 //! device, once a second when it changed (dm-thin's `COMMIT_PERIOD`),
 //! before a status, at a suspend and at the stop.
 //!
-//! Not simulated yet: the kernel's
-//! batching of the exceptions in flight (each exception is committed as
-//! it is made, as `lvmsim write` does), discards (accepted, no effect),
-//! events beyond invalidation. The steps of a reload (`lvcreate -s`,
+//! The exceptions of one request commit as one batch, as the kernel
+//! commits the exceptions in flight together: an overflow in the middle
+//! of a request leaves that request's records off the disk. Discards
+//! (FUSE `fallocate(PUNCH_HOLE)`, NBD TRIM) follow each target: a linear
+//! or striped LV zeroes the range on its PVs (a loop device over an image
+//! punches a hole), the snapshot targets refuse them with EOPNOTSUPP, a
+//! merging snapshot's error target fails them with EIO.
+//!
+//! Not simulated yet: the kernel's timing (its copies can finish while a
+//! request is still being mapped, committing part of it early), events
+//! beyond invalidation. The steps of a reload (`lvcreate -s`,
 //! `lvremove` of a snapshot, `lvextend`, `lvrename`) follow lvm2's code,
 //! not a recorded run: the corpus records `-v` only for `lvchange
 //! -ay`/`-an`.

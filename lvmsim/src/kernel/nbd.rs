@@ -3,7 +3,8 @@
 //! `NBD_OPT_GO`, `NBD_OPT_INFO`, `NBD_OPT_EXPORT_NAME`, `NBD_OPT_LIST` and
 //! `NBD_OPT_ABORT`, then simple replies to READ, WRITE, FLUSH, TRIM and
 //! DISC. Each visible LV is an export named `VG/LV`; an invalid snapshot's
-//! export is read-only. A connection in transmission counts as an open
+//! export is read-only; TRIM is offered on the exports whose table takes
+//! discards (a linear or striped LV). A connection in transmission counts as an open
 //! handle of its device.
 //!
 //! Each connection has its own thread; a client that sends garbage or
@@ -139,7 +140,11 @@ fn export(table: &Shared, name: &str) -> Option<(u64, u64, u16)> {
         .map(|(_, d)| *d)
         // A client naming no export gets the only one, if there is one.
         .or_else(|| (name.is_empty() && list.len() == 1).then(|| list[0].1))?;
-    let mut flags = TFLAG_HAS_FLAGS | TFLAG_SEND_FLUSH | TFLAG_SEND_TRIM;
+    let mut flags = TFLAG_HAS_FLAGS | TFLAG_SEND_FLUSH;
+    // TRIM is offered where the device takes discards (its table now).
+    if t.takes_discards(d) {
+        flags |= TFLAG_SEND_TRIM;
+    }
     let i = t.index(d).ok()?;
     // An invalid snapshot, or a thin pool's own device (loaded read-only).
     let read_only = matches!(
@@ -313,9 +318,22 @@ fn transmit<S: Read + Write>(s: &mut S, table: &Shared, d: u64, flags: u16) -> i
                 };
                 reply(s, handle, error, &[])?;
             }
-            // A discard is advisory: it is accepted and the bytes stay as
-            // they are (discards are not simulated).
-            CMD_TRIM => reply(s, handle, if in_range { 0 } else { EINVAL }, &[])?,
+            // A discard, as the device takes it (`Table::discard`): zeros
+            // on a linear LV; ENOTSUP from the snapshot targets (the
+            // table may have changed since the handshake offered TRIM).
+            CMD_TRIM => {
+                let error = if flags & TFLAG_READ_ONLY != 0 {
+                    EPERM
+                } else if !in_range {
+                    EINVAL
+                } else {
+                    match table.io_dev(d).discard(d, offset, u64::from(len)) {
+                        Ok(()) => 0,
+                        Err(e) => errno(&e),
+                    }
+                };
+                reply(s, handle, error, &[])?;
+            }
             CMD_DISC => return Ok(()),
             _ => reply(s, handle, ENOTSUP, &[])?,
         }

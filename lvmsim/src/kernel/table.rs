@@ -288,6 +288,8 @@ struct Want {
 /// `EIO`, `ENOSPC` as the handle reports them.
 const EIO: i32 = 5;
 const ENOSPC: i32 = 28;
+/// The answer to a discard on a device whose table takes none.
+pub(crate) const EOPNOTSUPP: i32 = 95;
 
 /// The device-mapper major number.
 const MAJOR: u32 = 253;
@@ -299,6 +301,7 @@ pub(crate) fn errno_of(e: &io::Error) -> i32 {
     match e.raw_os_error() {
         Some(n) => n,
         None if e.kind() == io::ErrorKind::StorageFull => ENOSPC,
+        None if e.kind() == io::ErrorKind::Unsupported => EOPNOTSUPP,
         None => EIO,
     }
 }
@@ -1296,6 +1299,60 @@ impl Table {
         self.note_invalidations(d);
         self.note_explained(d, offset, data.len());
         result
+    }
+
+    /// Discards `len` bytes of device `id` at `offset` (cut at its end),
+    /// with the kernel's answer for the device's table
+    /// ([`LvHandle::discard_at`]): a linear LV and the hidden `-real` and
+    /// `-cow` layers (linear targets) pass it to the PVs, whose range
+    /// then reads as zeros; the snapshot targets refuse it with
+    /// EOPNOTSUPP; a merging snapshot's error target fails it with EIO.
+    pub fn discard(&mut self, id: u64, offset: u64, len: u64) -> io::Result<()> {
+        let d = self.index(id)?;
+        let (vgi, lv) = (self.devs[d].vg, self.devs[d].lv);
+        // dm-thin takes discards (unmapping blocks, passing them down):
+        // not simulated yet, so a thin device or pool refuses them rather
+        // than answer as if the blocks were gone.
+        if self.devs[d].thin.is_some() {
+            return Err(io::Error::from_raw_os_error(EOPNOTSUPP));
+        }
+        match self.devs[d].layer {
+            Layer::Tpool => return Err(io::Error::from_raw_os_error(EOPNOTSUPP)),
+            Layer::Top => self.handle(d)?.discard_at(offset, len)?,
+            Layer::Real | Layer::Cow => {
+                let n = len.min(self.devs[d].size.saturating_sub(offset));
+                if n == 0 {
+                    return Ok(());
+                }
+                let n = usize::try_from(n).map_err(|_| io::Error::from_raw_os_error(EIO))?;
+                let vg = &self.sys.vgs[vgi].vg;
+                self.images(vgi)?
+                    .discard(vg, lv, offset, n)
+                    .map_err(|e| e.into_io())?;
+            }
+        }
+        // The other devices of the VG read the stores again (a discard of
+        // a `-cow` layer can wipe one).
+        for (i, other) in self.devs.iter_mut().enumerate() {
+            if i != d && other.vg == vgi {
+                other.handle = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// True if device `id` takes discards (NBD's `NBD_FLAG_SEND_TRIM`):
+    /// its table is linear or striped ([`Table::discard`]).
+    pub fn takes_discards(&mut self, id: u64) -> bool {
+        let Ok(d) = self.index(id) else { return false };
+        if self.devs[d].thin.is_some() {
+            return false;
+        }
+        match self.devs[d].layer {
+            Layer::Real | Layer::Cow => true,
+            Layer::Tpool => false,
+            Layer::Top => self.handle(d).is_ok_and(|h| h.is_plain()),
+        }
     }
 
     /// With `--explain`: logs what the kernel did for the write request
