@@ -418,6 +418,13 @@ pub fn pool_percents(vg: &Vg, pool: usize, pvs: &[Option<&Image>]) -> Option<(i3
     ))
 }
 
+/// Whether pool `pool`'s metadata asks for a check (the superblock's
+/// `needs_check` flag); `None` if the metadata cannot be read.
+pub fn pool_needs_check(vg: &Vg, pool: usize, pvs: &[Option<&Image>]) -> Option<bool> {
+    let p = Pool::open(vg, pool, pvs).ok()?;
+    Some(p.meta.superblock.needs_check())
+}
+
 /// Data% of thin LV `lv`: its mapped blocks over its size rounded up to a
 /// whole data block (`dev_manager_thin_percent`), capped at 100%.
 pub fn thin_percent(vg: &Vg, lv: usize, pvs: &[Option<&Image>]) -> Option<i32> {

@@ -515,15 +515,10 @@ pub fn pending_merge(vg: &Vg, origin: usize) -> Option<usize> {
     })
 }
 
-/// True when `VG/LV` names a thin snapshot (a thin LV with a thin origin):
-/// the `lvconvert --merge` argument [`lvconvert_merge`] takes.
-pub fn is_thin_snapshot(sys: &System, arg: &str) -> bool {
-    let Ok((v, l)) = crate::names::vg_lv(arg) else {
-        return false;
-    };
-    sys.vg(&v)
-        .and_then(|i| thin_seg(&i.vg, i.vg.lv_index(&l)?))
-        .is_some_and(|t| t.origin.is_some())
+/// True when `VG/LV` names a thin LV: the `lvconvert --merge` argument
+/// [`lvconvert_merge`] takes (it refuses one without a thin origin).
+pub fn is_thin_arg(sys: &System, arg: &str) -> bool {
+    crate::names::vg_lv(arg).is_ok_and(|(v, l)| is_thin(sys, &v, &l))
 }
 
 /// The thin segment nodes of LV `lv` (a thin LV).

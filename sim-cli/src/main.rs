@@ -603,7 +603,7 @@ fn run(cli: &Cli) -> Result<i32> {
             let sys = scan(&mut err)?;
             let interval = a.interval.map(|i| format!(" -i {i}")).unwrap_or_default();
             let mut w = ctx.writer(&format!("lvconvert --merge{interval} {}", a.lv));
-            if lvmsim::thin_lv::is_thin_snapshot(&sys, &a.lv) {
+            if lvmsim::thin_lv::is_thin_arg(&sys, &a.lv) {
                 if a.explain.is_some() || a.now || a.interrupt_after.is_some() {
                     return Err(usage(
                         "a thin snapshot merges at once: --now, --interrupt-after and --explain are for COW snapshots",
