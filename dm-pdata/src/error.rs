@@ -149,13 +149,22 @@ pub enum Error {
     /// Writing a dump to its output failed.
     #[error("writing the dump: {0}")]
     Output(#[source] io::Error),
+    /// A write needs a new data block and every one of the pool's data
+    /// blocks is in use (the kernel fails the bio with `BLK_STS_NOSPC`,
+    /// ENOSPC).
+    #[error("the pool is out of data space: all {nr_blocks} data blocks are in use")]
+    NoDataSpace {
+        /// The pool's data blocks.
+        nr_blocks: u64,
+    },
 }
 
 impl Error {
     /// The stable class of this error.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Error::Io { .. } | Error::Output(_) => ErrorClass::Io,
+            // A full pool fails the write as the kernel's I/O does.
+            Error::Io { .. } | Error::Output(_) | Error::NoDataSpace { .. } => ErrorClass::Io,
             Error::Unsupported(_) => ErrorClass::Unsupported,
             _ => ErrorClass::Corrupt,
         }

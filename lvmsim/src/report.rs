@@ -385,7 +385,11 @@ static GETTERS: &[(&str, Getter)] =
             Some((d, _)) => s(d.map_or(String::new(), crate::active::percent_text)),
             None => s(c.snap_percent(r)),
         }),
-        g("snap_percent", |c, r| s(c.snap_percent(r))),
+        // lvm2 gives a thin LV or pool its data percentage here too.
+        g("snap_percent", |c, r| match c.thin_percents(r) {
+            Some((d, _)) => s(d.map_or(String::new(), crate::active::percent_text)),
+            None => s(c.snap_percent(r)),
+        }),
         g("metadata_percent", |c, r| match c.thin_percents(r) {
             Some((_, Some(m))) => s(crate::active::percent_text(m)),
             _ => Cell::Pct(None),
@@ -822,6 +826,18 @@ static GETTERS: &[(&str, Getter)] =
         g("lv_parent", |c, r| {
             s(c.thin_link(r, ThinLink::Parent, false))
         }),
+        // An active pool's status line: the discard mode the kernel took
+        // from the table, and whether the metadata asks for a check.
+        g("kernel_discards", |c, r| match c.thin_role(r) {
+            Some(thin::ThinRole::Pool(p)) if c.lv_active(r) => s(p.discards),
+            _ => s(""),
+        }),
+        g("lv_check_needed", |c, r| match c.thin_role(r) {
+            Some(thin::ThinRole::Pool(_)) if c.lv_active(r) => {
+                Cell::Bin(c.pool_needs_check(r), "check needed")
+            }
+            _ => Cell::Bin(None, ""),
+        }),
         g("lv_when_full", |c, r| {
             s(match c.thin_role(r) {
                 Some(thin::ThinRole::Pool(p)) if p.error_when_full => "error",
@@ -1072,6 +1088,10 @@ impl Ctx<'_> {
     /// merging snapshot has no device of its own: it is active with its
     /// origin, as lvm2 asks the origin's device about it.
     fn lv_active(&self, r: Row) -> bool {
+        // lvm2 never activates the pool metadata spare.
+        if matches!(self.thin_role(r), Some(thin::ThinRole::Spare)) {
+            return false;
+        }
         let Some(loaded) = &self.opts.loaded else {
             return self.opts.active;
         };
@@ -1472,6 +1492,18 @@ impl Ctx<'_> {
             _ => (thin::thin_percent(&v.vg, i, &pvs), None),
         })
     }
+    /// Whether an active pool's metadata asks for a check (its superblock
+    /// flag, which the kernel's status line reports); unknown if the
+    /// metadata cannot be read.
+    fn pool_needs_check(&self, r: Row) -> Option<bool> {
+        let v = self.vg(r)?;
+        let pvs: Vec<Option<&lvm_meta::io::Image>> = v
+            .pv_devices
+            .iter()
+            .map(|d| d.map(|d| &self.sys.devices[d].image))
+            .collect();
+        thin::pool_needs_check(&v.vg, r.lv?, &pvs)
+    }
     fn lv(&self, r: Row) -> Option<(&Vg, &Lv)> {
         let v = self.vg(r)?;
         Some((&v.vg, &v.vg.lvs[r.lv?]))
@@ -1541,7 +1573,15 @@ impl Ctx<'_> {
             return None;
         };
         let name = (v.vg.name.clone(), v.vg.lvs[i].name.clone());
-        self.active_state(r).map(|_| self.opts.open.contains(&name))
+        // An active pool's data and metadata LVs are held by its -tpool
+        // device, and the pool by its active thin LVs (thin-merge).
+        let held = match self.thin_role(r) {
+            Some(thin::ThinRole::Data(_) | thin::ThinRole::Metadata(_)) => true,
+            Some(thin::ThinRole::Pool(_)) => !thin::thins_of(&v.vg, i).is_empty(),
+            _ => false,
+        };
+        self.active_state(r)
+            .map(|_| held || self.opts.open.contains(&name))
     }
 
     fn lv_attr(&self, r: Row) -> String {

@@ -32,8 +32,8 @@ pub struct PoolSeg {
     pub discards: String,
     /// `zero_new_blocks`.
     pub zero_new_blocks: bool,
-    /// `error_when_full`: fail writes at once when the pool is full
-    /// instead of queueing them.
+    /// The LV flag `ERROR_WHEN_FULL`: fail writes at once when the pool
+    /// is full instead of queueing them.
     pub error_when_full: bool,
 }
 
@@ -62,7 +62,9 @@ pub fn pool_seg(vg: &Vg, lv: usize) -> Option<PoolSeg> {
         chunk_size: int(&s, "chunk_size")?,
         discards: string(&s, "discards").unwrap_or("passdown").to_owned(),
         zero_new_blocks: int(&s, "zero_new_blocks").is_some_and(|z| z != 0),
-        error_when_full: int(&s, "error_when_full").is_some_and(|z| z != 0),
+        // lvm2 keeps it as an LV flag, not a segment key (`lvcreate
+        // --errorwhenfull y`, recorded in thin-merge).
+        error_when_full: vg.lvs[lv].flags.iter().any(|f| f == "ERROR_WHEN_FULL"),
     })
 }
 
@@ -235,14 +237,19 @@ impl<'a> ThinView<'a> {
             )));
         }
         let pool = Pool::open(vg, t.pool, pvs)?;
-        if !pool.meta.details.contains_key(&t.device_id) {
+        // An origin with a thin snapshot merging into it is activated
+        // with the snapshot's device (`_thin_add_target_line`).
+        let device_id = crate::thin_lv::pending_merge(vg, lv)
+            .and_then(|s| thin_seg(vg, s))
+            .map_or(t.device_id, |s| s.device_id);
+        if !pool.meta.details.contains_key(&device_id) {
             return Err(Error::Refused(format!(
-                "{name}: thin device {} is not in the metadata of pool {}",
-                t.device_id, pool.name
+                "{name}: thin device {device_id} is not in the metadata of pool {}",
+                pool.name
             )));
         }
         let map = pool
-            .mappings(t.device_id)?
+            .mappings(device_id)?
             .into_iter()
             .map(|m| (m.virt, m.value.block))
             .collect();
@@ -409,6 +416,13 @@ pub fn pool_percents(vg: &Vg, pool: usize, pvs: &[Option<&Image>]) -> Option<(i3
         crate::active::make_percent(u.used_data, u.total_data),
         crate::active::make_percent(u.used_metadata, u.total_metadata),
     ))
+}
+
+/// Whether pool `pool`'s metadata asks for a check (the superblock's
+/// `needs_check` flag); `None` if the metadata cannot be read.
+pub fn pool_needs_check(vg: &Vg, pool: usize, pvs: &[Option<&Image>]) -> Option<bool> {
+    let p = Pool::open(vg, pool, pvs).ok()?;
+    Some(p.meta.superblock.needs_check())
 }
 
 /// Data% of thin LV `lv`: its mapped blocks over its size rounded up to a
@@ -620,8 +634,16 @@ pub fn dm_thin_status(vg: &Vg, lv: usize, pvs: &[Option<&Image>]) -> Result<Stri
 /// the superblock last. Returns the bytes written.
 ///
 /// Errors: ENOSPC once the write reaches the LV's end (bytes before it
-/// are written), and a refusal when the pool runs out of data space (what
-/// was written before is committed).
+/// are written), and ENOSPC when a block needs a new data block and the
+/// pool has none left, as the kernel fails that bio (`thin-merge`: with
+/// `error_if_no_space` at once; in the default queue mode after the
+/// module's `no_space_timeout`, 60 s, which lvmsim does not wait, and the
+/// kernel then switches the running pool to `error_if_no_space` until it
+/// is reactivated). The blocks provisioned before are written and
+/// committed, the pool metadata stays consistent. Within the failing
+/// write the kernel still writes blocks that are already mapped and not
+/// shared after the first one that found no space; lvmsim stops at that
+/// block, as `dd` and kgen's writer stop at the failed write.
 pub fn write(
     sys: &lvm_meta::scan::System,
     inst: &lvm_meta::scan::VgInstance,
@@ -738,13 +760,18 @@ fn write_settled(
                     let more = write_settled(&again, inst, lv, at, &mut rest, hooks)?;
                     return Ok(at - offset + more);
                 }
-                Err(e) => {
-                    break 'outer Err(Error::Refused(format!(
+                // A full pool: the kernel fails the bio with ENOSPC, at
+                // once with error_if_no_space, after no_space_timeout
+                // (60 s) in queue mode; lvmsim does not wait.
+                Err(e @ dm_pdata::Error::NoDataSpace { .. }) => {
+                    let os = std::io::Error::from_raw_os_error(28);
+                    break 'outer Err(os).context(format!(
                         "error writing {name} at byte {at} ({} bytes written): pool {}: {e}",
                         at - offset,
                         pool.name
-                    )))
+                    ));
                 }
+                Err(e) => break 'outer Err(perr(e)),
             };
             let (db, fill) = match target {
                 Provision::Mapped(db) => (db, None),
@@ -851,10 +878,18 @@ mod tests {
         );
         let e = refusal(&VG.replace("discards = \"passdown\"", "discards = \"nopassdown\""));
         assert!(e.contains("with discards nopassdown"), "{e}");
-        let e = refusal(&VG.replace(
-            "zero_new_blocks = 1",
-            "zero_new_blocks = 1\nerror_when_full = 1",
-        ));
+        // lvm2 marks the pool LV itself (thin-merge's epool).
+        let v = vg(VG);
+        let pool_id = &v.lvs[v.lv_index("pool").unwrap()].id;
+        let at = VG.find(&format!("id = \"{pool_id}\"")).unwrap();
+        let f = at + VG[at..].find("flags = []").unwrap();
+        let flagged = format!(
+            "{}flags = [\"ERROR_WHEN_FULL\"]{}",
+            &VG[..f],
+            &VG[f + "flags = []".len()..]
+        );
+        assert_ne!(flagged, VG);
+        let e = refusal(&flagged);
         assert!(e.contains("with error_when_full set"), "{e}");
     }
 }

@@ -725,7 +725,8 @@ pub(crate) struct LvconvertArgs {
     /// Accepted for lvm2 compatibility.
     #[arg(short = 'y', long = "yes")]
     pub(crate) yes: bool,
-    /// VG/SNAPSHOT.
+    /// VG/SNAPSHOT (a thin snapshot merges at once, as lvm2 merges one
+    /// whose origin is inactive).
     pub(crate) lv: String,
     /// Print what the kernel and lvm2 do in the snapshot stores, one line
     /// per step (`--explain=json`: as JSON).
@@ -757,7 +758,8 @@ pub(crate) struct VgchangeArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct LvpollArgs {
-    /// Only `merge` is simulated.
+    /// `merge` (a snapshot merge) or `merge_thin` (a thin snapshot merge
+    /// left for the origin's next activation).
     #[arg(long = "polloperation")]
     pub(crate) polloperation: String,
     /// Accepted for lvm2 compatibility (lvmsim does not wait).

@@ -609,25 +609,34 @@ fn run(cli: &Cli) -> Result<i32> {
             let sys = scan(&mut err)?;
             let interval = a.interval.map(|i| format!(" -i {i}")).unwrap_or_default();
             let mut w = ctx.writer(&format!("lvconvert --merge{interval} {}", a.lv));
-            w.explain = a.explain.as_ref().map(|_| Default::default());
-            let mut start = match (a.now, a.interrupt_after) {
-                (_, Some(0)) | (false, None) => snapshot::MergeStart::NextActivation,
-                (_, stop_after) => snapshot::MergeStart::Now { stop_after },
-            };
-            // An active origin under a running kernel: the kernel merges.
-            if let (Some(s), false) = (&live, a.now) {
-                let outcome = lvmsim::kernel::merge_outcome(s, &sys, &a.lv);
-                if let Some(m) = outcome.message() {
-                    writeln!(out, "  {m}")?;
+            if lvmsim::thin_lv::is_thin_arg(&sys, &a.lv) {
+                if a.explain.is_some() || a.now || a.interrupt_after.is_some() {
+                    return Err(usage(
+                        "a thin snapshot merges at once: --now, --interrupt-after and --explain are for COW snapshots",
+                    ));
                 }
-                if let lvmsim::kernel::MergeOutcome::Kernel { origin, snapshot } = outcome {
-                    start = snapshot::MergeStart::Kernel;
-                    kernel_merge = Some((origin, snapshot, a.interval.unwrap_or(15)));
+                lvmsim::thin_lv::lvconvert_merge(&sys, &a.lv, &w, &mut out)?;
+            } else {
+                w.explain = a.explain.as_ref().map(|_| Default::default());
+                let mut start = match (a.now, a.interrupt_after) {
+                    (_, Some(0)) | (false, None) => snapshot::MergeStart::NextActivation,
+                    (_, stop_after) => snapshot::MergeStart::Now { stop_after },
+                };
+                // An active origin under a running kernel: the kernel merges.
+                if let (Some(s), false) = (&live, a.now) {
+                    let outcome = lvmsim::kernel::merge_outcome(s, &sys, &a.lv);
+                    if let Some(m) = outcome.message() {
+                        writeln!(out, "  {m}")?;
+                    }
+                    if let lvmsim::kernel::MergeOutcome::Kernel { origin, snapshot } = outcome {
+                        start = snapshot::MergeStart::Kernel;
+                        kernel_merge = Some((origin, snapshot, a.interval.unwrap_or(15)));
+                    }
                 }
+                let done = snapshot::lvconvert_merge(&sys, &a.lv, start, None, &w, &mut out);
+                explain(&w, &a.explain, &mut out)?;
+                done?;
             }
-            let done = snapshot::lvconvert_merge(&sys, &a.lv, start, None, &w, &mut out);
-            explain(&w, &a.explain, &mut out)?;
-            done?;
         }
         Cmd::Vgchange(a) => {
             let sys = scan(&mut err)?;
@@ -701,19 +710,27 @@ fn run(cli: &Cli) -> Result<i32> {
             written?;
         }
         Cmd::Lvpoll(a) => {
-            if a.polloperation != "merge" {
+            if a.polloperation != "merge" && a.polloperation != "merge_thin" {
                 return Err(usage(format!(
-                    "lvpoll --polloperation {}: only merge is simulated",
+                    "lvpoll --polloperation {}: only merge and merge_thin are simulated",
                     a.polloperation
                 )));
             }
             let sys = scan(&mut err)?;
             let interval = a.interval.map(|i| format!(" -i {i}")).unwrap_or_default();
-            let mut w = ctx.writer(&format!("lvpoll --polloperation merge{interval} {}", a.lv));
-            w.explain = a.explain.as_ref().map(|_| Default::default());
-            let done = snapshot::lvpoll_merge(&sys, &a.lv, &w, &mut out);
-            explain(&w, &a.explain, &mut out)?;
-            done?;
+            if a.polloperation == "merge_thin" {
+                let w = ctx.writer(&format!(
+                    "lvpoll --polloperation merge_thin{interval} {}",
+                    a.lv
+                ));
+                lvmsim::thin_lv::lvpoll_merge_thin(&sys, &a.lv, &w, &mut out)?;
+            } else {
+                let mut w = ctx.writer(&format!("lvpoll --polloperation merge{interval} {}", a.lv));
+                w.explain = a.explain.as_ref().map(|_| Default::default());
+                let done = snapshot::lvpoll_merge(&sys, &a.lv, &w, &mut out);
+                explain(&w, &a.explain, &mut out)?;
+                done?;
+            }
         }
         Cmd::Pvcreate(a) => {
             let mut o = pv_opts(&a.opts)?;

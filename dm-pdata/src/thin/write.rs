@@ -47,11 +47,6 @@ pub struct ThinTx<'d, R> {
     changed: BTreeSet<u64>,
 }
 
-/// The out-of-space error of an allocation.
-fn no_data_space() -> Error {
-    Error::Inconsistent("the pool is out of data space: no free data block".into())
-}
-
 impl<'d, R: ReadAt> ThinTx<'d, R> {
     /// Opens the live metadata of `dev`. Refused when the pool asks for a
     /// check (the kernel opens it read-only) or holds a metadata snapshot
@@ -188,7 +183,12 @@ impl<'d, R: ReadAt> ThinTx<'d, R> {
         match self.lookup(id, vblock)? {
             Some(m) if d.snapshotted_time <= m.time => Ok(Provision::Mapped(m.block)),
             found => {
-                let to = self.tx.data.allocate()?.ok_or_else(no_data_space)?;
+                let nr_blocks = self.sb.data_sm_root.nr_blocks;
+                let to = self
+                    .tx
+                    .data
+                    .allocate()?
+                    .ok_or(Error::NoDataSpace { nr_blocks })?;
                 self.insert(id, vblock, BlockTime { block: to, time })?;
                 Ok(match found {
                     Some(m) => Provision::Copy { from: m.block, to },

@@ -109,6 +109,10 @@ const ELSEWHERE: &[(&str, &str)] = &[
         "writecache",
         "writecached LVs and a raid1 with integrity: their contents (cached and --uncached) and reports are compared in tests/it/kernel_writecache.rs",
     ),
+    (
+        "thin-merge",
+        "thin snapshots merged into their origin (the writes to a snapshot end up in the origin) and writes cut by a full pool: lvmsim runs the merges and the writes on the images boots 1 and 2 left and is compared with every check, report and the final pool metadata in tests/it/kernel_thin_merge.rs",
+    ),
 ];
 
 fn spec(name: &str, variant: Variant) -> Spec {

@@ -194,6 +194,10 @@ const NOT_SERVED: &[(&str, &str)] = &[
         "writecache",
         "lvmsim's dmsetup does not print writecache targets yet",
     ),
+    (
+        "thin-merge",
+        "lvmsim's dmsetup info, ls and deps do not list thin pools and thin LVs",
+    ),
 ];
 
 /// The sha256 of every image of `s`.
@@ -308,6 +312,7 @@ common::scenario_tests!("kernel", "scenario", reads_as_cat;
     walkthrough, walkthrough_merge, plan_threshold, thin_pool,
     raid_levels,
     thin_recover,
+    thin_merge,
     cache_writeback, writecache);
 
 /// A fresh VG `vg` on one 64 MiB image in `dir`: `origin` (`origin_mib`)

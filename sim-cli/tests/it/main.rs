@@ -29,6 +29,7 @@ mod kernel_metadata_replay;
 mod kernel_raid;
 mod kernel_replay;
 mod kernel_thin;
+mod kernel_thin_merge;
 mod kernel_walkthrough;
 mod kernel_write;
 mod kernel_writecache;
