@@ -242,8 +242,12 @@ pub enum SegmentKind {
 /// LV names in text order, and where each is.
 struct Names<'a> {
     names: &'a [&'a str],
-    index: &'a std::collections::HashMap<&'a str, usize>,
+    index: &'a NameIndex<'a>,
 }
+
+/// LV names to their index (SipHash: the names come from the image, and a
+/// weaker hash would let crafted names make the lookups quadratic).
+type NameIndex<'a> = std::collections::HashMap<&'a str, usize>;
 
 /// Names the object an error is about ("LV lv0 segment1"); formatted only
 /// when an error is reported.
@@ -318,14 +322,17 @@ fn str_list(
         None if required => Err(model(format!("{what}: {key} is missing"))),
         None => Ok(Vec::new()),
         Some(FlatValue::Str(v)) => Ok(vec![v.to_owned()]),
-        Some(a @ FlatValue::Array { .. }) => s
-            .array(&a)
-            .iter()
-            .map(|i| match i {
-                FlatValue::Str(v) => Ok((*v).to_owned()),
-                _ => Err(model(format!("{what}: {key} must list strings"))),
-            })
-            .collect(),
+        Some(a @ FlatValue::Array { .. }) => {
+            let items = s.array(&a);
+            let mut out = Vec::with_capacity(items.len());
+            for i in items {
+                match i {
+                    FlatValue::Str(v) => out.push((*v).to_owned()),
+                    _ => return Err(model(format!("{what}: {key} must list strings"))),
+                }
+            }
+            Ok(out)
+        }
         Some(_) => Err(model(format!("{what}: {key} must be a list of strings"))),
     }
 }
@@ -570,7 +577,7 @@ impl Vg {
         let lv_sections = || lvs_nodes.into_iter().flat_map(|l| l.subsections());
         // First pass: names, so that segments can refer to any LV.
         let lv_names: Vec<&str> = lv_sections().map(|(k, _)| k).collect();
-        let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        let mut index = NameIndex::with_capacity(lv_names.len());
         for (i, n) in lv_names.iter().enumerate() {
             if index.insert(n, i).is_some() {
                 return Err(model(format!("LV {n}: the name is used twice")));
