@@ -5,7 +5,7 @@
 //! verbatim as [`SegmentKind::Unknown`], never dropped.
 
 use crate::error::{Corruption, Error, NotFound};
-use crate::text::{Lookup, Node, Tree, Value};
+use crate::text::{parse_flat, Flat, FlatValue, Node, Sect, Tree};
 use crate::units::Sectors;
 use crate::uuid::parse_uuid;
 
@@ -242,8 +242,12 @@ pub enum SegmentKind {
 /// LV names in text order, and where each is.
 struct Names<'a> {
     names: &'a [&'a str],
-    index: &'a std::collections::HashMap<&'a str, usize>,
+    index: &'a NameIndex<'a>,
 }
+
+/// LV names to their index (SipHash: the names come from the image, and a
+/// weaker hash would let crafted names make the lookups quadratic).
+type NameIndex<'a> = std::collections::HashMap<&'a str, usize>;
 
 /// Names the object an error is about ("LV lv0 segment1"); formatted only
 /// when an error is reported.
@@ -263,31 +267,27 @@ fn model(msg: impl Into<String>) -> Corruption {
     Corruption::Model(msg.into())
 }
 
-fn get_int<S: AsRef<str>>(s: &[Node<S>], key: &str, what: &Where<'_>) -> Result<i64, Corruption> {
+fn get_int(s: Sect<'_, '_>, key: &str, what: &Where<'_>) -> Result<i64, Corruption> {
     match s.value(key) {
-        Some(Value::Int(v)) => Ok(*v),
+        Some(FlatValue::Int(v)) => Ok(v),
         Some(_) => Err(model(format!("{what}: {key} must be an integer"))),
         None => Err(model(format!("{what}: {key} is missing"))),
     }
 }
 
-fn opt_int<S: AsRef<str>>(
-    s: &[Node<S>],
-    key: &str,
-    what: &Where<'_>,
-) -> Result<Option<i64>, Corruption> {
+fn opt_int(s: Sect<'_, '_>, key: &str, what: &Where<'_>) -> Result<Option<i64>, Corruption> {
     match s.value(key) {
         None => Ok(None),
-        Some(Value::Int(v)) => Ok(Some(*v)),
+        Some(FlatValue::Int(v)) => Ok(Some(v)),
         Some(_) => Err(model(format!("{what}: {key} must be an integer"))),
     }
 }
 
 /// An optional integer lvm2 reads leniently (a value of another type is
 /// treated as absent, as `_read_int32`/`_read_uint64` failures are there).
-fn lenient_int<S: AsRef<str>>(s: &[Node<S>], key: &str) -> Option<i64> {
+fn lenient_int(s: Sect<'_, '_>, key: &str) -> Option<i64> {
     match s.value(key) {
-        Some(Value::Int(v)) => Some(*v),
+        Some(FlatValue::Int(v)) => Some(v),
         _ => None,
     }
 }
@@ -300,27 +300,20 @@ fn to_u64(v: i64, key: &str, what: &Where<'_>) -> Result<u64, Corruption> {
     u64::try_from(v).map_err(|_| model(format!("{what}: {key} = {v} is negative")))
 }
 
-fn get_str<S: AsRef<str>>(
-    s: &[Node<S>],
-    key: &str,
-    what: &Where<'_>,
-) -> Result<String, Corruption> {
+fn get_str(s: Sect<'_, '_>, key: &str, what: &Where<'_>) -> Result<String, Corruption> {
     match s.value(key) {
-        Some(Value::Str(v)) => Ok(v.as_ref().to_owned()),
+        Some(FlatValue::Str(v)) => Ok(v.to_owned()),
         Some(_) => Err(model(format!("{what}: {key} must be a string"))),
         None => Err(model(format!("{what}: {key} is missing"))),
     }
 }
 
-fn opt_str<S: AsRef<str>>(s: &[Node<S>], key: &str) -> Option<String> {
-    match s.value(key) {
-        Some(Value::Str(v)) => Some(v.as_ref().to_owned()),
-        _ => None,
-    }
+fn opt_str(s: Sect<'_, '_>, key: &str) -> Option<String> {
+    s.str(key).map(str::to_owned)
 }
 
-fn str_list<S: AsRef<str>>(
-    s: &[Node<S>],
+fn str_list(
+    s: Sect<'_, '_>,
     key: &str,
     what: &Where<'_>,
     required: bool,
@@ -328,23 +321,20 @@ fn str_list<S: AsRef<str>>(
     match s.value(key) {
         None if required => Err(model(format!("{what}: {key} is missing"))),
         None => Ok(Vec::new()),
-        Some(Value::Str(v)) => Ok(vec![v.as_ref().to_owned()]),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|i| match i {
-                Value::Str(v) => Ok(v.as_ref().to_owned()),
-                _ => Err(model(format!("{what}: {key} must list strings"))),
-            })
-            .collect(),
+        Some(FlatValue::Str(v)) => Ok(vec![v.to_owned()]),
+        Some(a @ FlatValue::Array { .. }) => {
+            let items = s.array(&a);
+            let mut out = Vec::with_capacity(items.len());
+            for i in items {
+                match i {
+                    FlatValue::Str(v) => out.push((*v).to_owned()),
+                    _ => return Err(model(format!("{what}: {key} must list strings"))),
+                }
+            }
+            Ok(out)
+        }
         Some(_) => Err(model(format!("{what}: {key} must be a list of strings"))),
     }
-}
-
-fn subsections<S: AsRef<str>>(s: &[Node<S>]) -> impl Iterator<Item = (&str, &[Node<S>])> {
-    s.iter().filter_map(|n| match n {
-        Node::Section { key, children } => Some((key.as_ref(), children.as_slice())),
-        Node::Setting { .. } => None,
-    })
 }
 
 /// The keys lvm2's importer looks up at the top level of a metadata text.
@@ -421,15 +411,16 @@ impl Vg {
     /// duplicate config node: KEY (seeking KEY)` for each; keys it never
     /// looks up (unknown ones) may repeat silently.
     pub fn duplicate_keys<S: AsRef<str>>(t: &Tree<S>) -> Vec<String> {
+        Self::duplicate_keys_flat(&Flat::from_tree(t))
+    }
+
+    /// [`Vg::duplicate_keys`] of a text in flat form.
+    pub fn duplicate_keys_flat(t: &Flat<'_>) -> Vec<String> {
         let mut out = Vec::new();
-        let mut check = |nodes: &[Node<S>], keys: &[&str]| {
+        let mut check = |nodes: Sect<'_, '_>, keys: &[&str]| {
             // Most sections repeat no key at all: one pass over the pairs
             // of their (few) nodes settles that before the keys are looked up.
-            let repeats = nodes
-                .iter()
-                .enumerate()
-                .any(|(i, n)| nodes[i + 1..].iter().any(|m| m.key() == n.key()));
-            if !repeats {
+            if !nodes.repeats_a_key() {
                 return;
             }
             for k in keys {
@@ -438,22 +429,27 @@ impl Vg {
                 }
             }
         };
-        check(&t.nodes, TOP_KEYS);
-        let Some((_, s)) = subsections(&t.nodes).next() else {
+        let root = t.root();
+        check(root, TOP_KEYS);
+        let Some((_, s)) = root.subsections().next() else {
             return out;
         };
         check(s, VG_KEYS);
-        for (_, p) in subsections(s.section("physical_volumes").unwrap_or(&[])) {
-            check(p, PV_KEYS);
+        if let Some(pvs) = s.section("physical_volumes") {
+            for (_, p) in pvs.subsections() {
+                check(p, PV_KEYS);
+            }
         }
-        let lvs = s.section("logical_volumes").unwrap_or(&[]);
-        for (_, l) in subsections(lvs) {
+        let Some(lvs) = s.section("logical_volumes") else {
+            return out;
+        };
+        for (_, l) in lvs.subsections() {
             check(l, LV_KEYS);
         }
-        for (_, l) in subsections(lvs) {
-            for (_, sg) in subsections(l) {
+        for (_, l) in lvs.subsections() {
+            for (_, sg) in l.subsections() {
                 check(sg, SEG_KEYS);
-                match sg.value("type").and_then(Value::as_str) {
+                match sg.str("type") {
                     Some("striped") => check(sg, STRIPED_KEYS),
                     Some("snapshot") => check(sg, SNAPSHOT_KEYS),
                     _ => {}
@@ -465,15 +461,34 @@ impl Vg {
 
     /// Builds the VG from a parsed text (on-disk or backup file form).
     pub fn from_tree<S: AsRef<str>>(t: &Tree<S>) -> Result<Vg, Corruption> {
-        match t.value("contents").and_then(Value::as_str) {
+        Self::from_flat(&Flat::from_tree(t))
+    }
+
+    /// Parses a metadata text and builds its VG: the text is read into
+    /// flat form when it can be ([`parse_flat`]), else into a tree, with the
+    /// same result. Also returns [`Vg::duplicate_keys`]. A text that does
+    /// not parse gives the parser's error ([`Corruption::Text`]).
+    pub fn from_text(text: &[u8]) -> Result<(Vg, Vec<String>), Corruption> {
+        let vg_of = |f: &Flat<'_>| Ok((Self::from_flat(f)?, Self::duplicate_keys_flat(f)));
+        match parse_flat(text) {
+            Some(f) => vg_of(&f),
+            None => vg_of(&Flat::from_tree(&crate::text::parse_borrowed(text)?)),
+        }
+    }
+
+    /// Builds the VG from a parsed text in flat form.
+    pub fn from_flat(t: &Flat<'_>) -> Result<Vg, Corruption> {
+        let root = t.root();
+        match root.str("contents") {
             Some("Text Format Volume Group") => {}
             _ => return Err(model("contents is not \"Text Format Volume Group\"")),
         }
-        match t.value("version") {
-            Some(Value::Int(1)) => {}
+        match root.value("version") {
+            Some(FlatValue::Int(1)) => {}
             _ => return Err(model("version is not 1")),
         }
-        let (name, s) = subsections(&t.nodes)
+        let (name, s) = root
+            .subsections()
             .next()
             .ok_or_else(|| model("no VG section"))?;
         let w = &Where("VG", name, None);
@@ -497,24 +512,24 @@ impl Vg {
             allocation_policy: opt_str(s, "allocation_policy"),
             profile: opt_str(s, "profile"),
             metadata_copies: match s.value("metadata_copies") {
-                Some(Value::Int(v)) => u32::try_from(*v).unwrap_or(0),
+                Some(FlatValue::Int(v)) => u32::try_from(v).unwrap_or(0),
                 _ => 0,
             },
             pvs: Vec::new(),
             lvs: Vec::new(),
             historical_lvs: s
                 .section("historical_logical_volumes")
-                .map(|h| h.iter().map(Node::to_owned_node).collect())
+                .map(|h| h.to_owned_nodes())
                 .unwrap_or_default(),
             roles: Vec::new(),
             header: TextHeader {
-                description: opt_str(&t.nodes, "description"),
-                creation_host: opt_str(&t.nodes, "creation_host"),
-                creation_time: match t.value("creation_time") {
-                    Some(Value::Int(v)) => Some(*v),
+                description: opt_str(root, "description"),
+                creation_host: opt_str(root, "creation_host"),
+                creation_time: match root.value("creation_time") {
+                    Some(FlatValue::Int(v)) => Some(v),
                     _ => None,
                 },
-                creation_host_system_id: opt_str(&t.nodes, "creation_host_system_id"),
+                creation_host_system_id: opt_str(root, "creation_host_system_id"),
             },
         };
         if parse_uuid(&vg.id).is_none() {
@@ -523,7 +538,7 @@ impl Vg {
         let pvs = s
             .section("physical_volumes")
             .ok_or_else(|| model(format!("{w}: physical_volumes is missing")))?;
-        for (key, p) in subsections(pvs) {
+        for (key, p) in pvs.subsections() {
             let w = &Where("PV", key, None);
             let id = get_str(p, "id", w)?;
             let uuid = parse_uuid(&id)
@@ -558,17 +573,18 @@ impl Vg {
             }
             vg.pvs.push(pv);
         }
-        let lvs_nodes: &[Node<S>] = s.section("logical_volumes").unwrap_or(&[]);
+        let lvs_nodes = s.section("logical_volumes");
+        let lv_sections = || lvs_nodes.into_iter().flat_map(|l| l.subsections());
         // First pass: names, so that segments can refer to any LV.
-        let lv_names: Vec<&str> = subsections(lvs_nodes).map(|(k, _)| k).collect();
-        let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        let lv_names: Vec<&str> = lv_sections().map(|(k, _)| k).collect();
+        let mut index = NameIndex::with_capacity(lv_names.len());
         for (i, n) in lv_names.iter().enumerate() {
             if index.insert(n, i).is_some() {
                 return Err(model(format!("LV {n}: the name is used twice")));
             }
         }
         vg.lvs.reserve_exact(lv_names.len());
-        for (name, l) in subsections(lvs_nodes) {
+        for (name, l) in lv_sections() {
             let lv = Self::read_lv(
                 &vg,
                 &Names {
@@ -623,11 +639,11 @@ impl Vg {
         Ok(())
     }
 
-    fn read_lv<S: AsRef<str>>(
+    fn read_lv(
         vg: &Vg,
         lv_names: &Names<'_>,
         name: &str,
-        l: &[Node<S>],
+        l: Sect<'_, '_>,
     ) -> Result<Lv, Corruption> {
         let w = &Where("LV", name, None);
         let creation_time = opt_int(l, "creation_time", w)?;
@@ -637,7 +653,7 @@ impl Vg {
         }
         let segment_count = to_u32(get_int(l, "segment_count", w)?, "segment_count", w)?;
         let mut segments = Vec::with_capacity(segment_count.min(64) as usize);
-        for (key, sg) in subsections(l) {
+        for (key, sg) in l.subsections() {
             segments.push(Self::read_segment(vg, lv_names, name, key, sg)?);
         }
         if segments.len() as u64 != u64::from(segment_count) {
@@ -678,12 +694,12 @@ impl Vg {
         })
     }
 
-    fn read_segment<S: AsRef<str>>(
+    fn read_segment(
         vg: &Vg,
         lv_names: &Names<'_>,
         lv: &str,
         key: &str,
-        s: &[Node<S>],
+        s: Sect<'_, '_>,
     ) -> Result<Segment, Corruption> {
         let w = &Where("LV", lv, Some(key));
         let start_extent = to_u32(get_int(s, "start_extent", w)?, "start_extent", w)?;
@@ -720,7 +736,7 @@ impl Vg {
                     None => None,
                 };
                 let items = match s.value("stripes") {
-                    Some(Value::Array(a)) => a,
+                    Some(a @ FlatValue::Array { .. }) => s.array(&a),
                     _ => return Err(model(format!("{w}: stripes is missing or not a list"))),
                 };
                 if items.len() as u64 != 2 * u64::from(count) {
@@ -731,13 +747,12 @@ impl Vg {
                 }
                 let mut stripes = Vec::new();
                 for pair in items.chunks(2) {
-                    let (Value::Str(name), Value::Int(n)) = (&pair[0], &pair[1]) else {
+                    let (FlatValue::Str(name), FlatValue::Int(n)) = (pair[0], pair[1]) else {
                         return Err(model(format!(
                             "{w}: stripes must be \"name\", number pairs"
                         )));
                     };
-                    let name: &str = name.as_ref();
-                    let n = to_u32(*n, "stripes", w)?;
+                    let n = to_u32(n, "stripes", w)?;
                     let area = if let Some(pv) = vg.pvs.iter().position(|p| p.key == name) {
                         Area::Pv { pv, pe: n }
                     } else if let Some(l) = lv_index(name) {
@@ -799,11 +814,10 @@ impl Vg {
             "zero" => SegmentKind::Zero,
             _ => SegmentKind::Unknown {
                 nodes: s
+                    .nodes
                     .iter()
-                    .filter(|n| {
-                        !matches!(n.key(), "start_extent" | "extent_count" | "type" | "tags")
-                    })
-                    .map(Node::to_owned_node)
+                    .filter(|n| !matches!(n.key, "start_extent" | "extent_count" | "type" | "tags"))
+                    .map(|n| s.to_owned_node(n))
                     .collect(),
             },
         };

@@ -368,7 +368,8 @@ fn read_mda(img: &Image, locn: &DiskLocn, parsed: &mut Vec<Committed>) -> MdaRea
         return Ok((h, Some(same.clone())));
     }
     let text_at = locn.offset + slot.offset;
-    let tree = text::parse_borrowed(&text_bytes).map_err(|c| {
+    // Read into flat form when it can be: no tree to build and free.
+    let (vg, duplicate_keys) = Vg::from_text(&text_bytes).map_err(|c| {
         (
             Some(h.clone()),
             Error::corrupt(
@@ -379,24 +380,11 @@ fn read_mda(img: &Image, locn: &DiskLocn, parsed: &mut Vec<Committed>) -> MdaRea
             ),
         )
     })?;
-    let vg = Vg::from_tree(&tree).map_err(|c| {
-        (
-            Some(h.clone()),
-            Error::corrupt(
-                Some(&img.path),
-                crate::error::Structure::MetadataText,
-                text_at,
-                c,
-            ),
-        )
-    })?;
-    let duplicate_keys = Vg::duplicate_keys(&tree).into();
-    drop(tree);
     let c = Committed {
         text: Arc::new(text_bytes),
         checksum: slot.checksum,
         vg: Arc::new(vg),
-        duplicate_keys,
+        duplicate_keys: duplicate_keys.into(),
     };
     parsed.push(c.clone());
     Ok((h, Some(c)))

@@ -1602,7 +1602,8 @@ impl Ctx<'_> {
             .iter()
             .any(|s| matches!(s.kind, SegmentKind::Unknown { .. }));
         let thin_role = self.thin_role(r);
-        let mut a = String::new();
+        // The ten attribute characters.
+        let mut a = String::with_capacity(10);
         a.push(match &thin_role {
             Some(thin::ThinRole::Pool(_)) => 't',
             Some(thin::ThinRole::Thin(_)) => 'V',

@@ -4,11 +4,14 @@
 //! (duplicates included); [`parse_borrowed`] makes the same tree borrowing
 //! its strings from the text (the text's UTF-8 is checked once, and no
 //! key or value is copied); [`write_raw`] renders a tree the way lvm2
-//! writes text to a metadata area.
+//! writes text to a metadata area. [`parse_flat`] reads the common text
+//! (UTF-8, no escapes) into a [`Flat`] form, the fastest way in.
 
+mod flat;
 mod parse;
 mod write;
 
+pub use flat::{parse_flat, Flat, FlatKind, FlatNode, FlatValue, Sect};
 pub use parse::{parse, parse_borrowed, MAX_NESTING};
 use std::borrow::Cow;
 pub use write::{escape, value_to_string, write_raw};

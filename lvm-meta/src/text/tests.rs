@@ -186,3 +186,51 @@ fn duplicated_counts_every_node_of_a_key() {
     assert!(!t.duplicated("d"));
     assert_eq!(t.value("a"), Some(&Value::Int(1)));
 }
+
+proptest! {
+    /// The flat parser gives the tree's nodes whenever it accepts a text,
+    /// and accepts every written text whose strings need no escape.
+    #[test]
+    fn flat_parse_equals_parse(nodes in arb_nodes(3)) {
+        let text = write_raw(&Tree { nodes });
+        let owned = parse(text.as_bytes()).unwrap();
+        let escapes = text.contains('\\');
+        match parse_flat(text.as_bytes()) {
+            Some(f) => prop_assert_eq!(f.to_tree(), owned.clone()),
+            None => prop_assert!(escapes, "refused {text:?}"),
+        }
+        prop_assert_eq!(Flat::from_tree(&owned).to_tree(), owned);
+    }
+
+    #[test]
+    fn flat_parse_of_any_bytes_is_parse_or_none(
+        bytes in proptest::collection::vec(
+            prop_oneof![
+                any::<u8>(),
+                proptest::sample::select(b"{}[]=,\"'#\n 0.-+abz".to_vec()),
+            ],
+            0..300,
+        )
+    ) {
+        if let Some(f) = parse_flat(&bytes) {
+            prop_assert_eq!(Some(f.to_tree()), parse(&bytes).ok());
+        }
+    }
+}
+
+#[test]
+fn flat_parse_refuses_what_it_does_not_borrow() {
+    assert!(parse_flat(b"a = \"x\\\"y\"\n").is_none(), "escape");
+    assert!(parse_flat(b"k = \"caf\xe9\"\n").is_none(), "not UTF-8");
+    assert!(parse_flat(b"a = [1, 2\n").is_none(), "error");
+    let f = parse_flat(b"v { a = 010\nb = [\"x\", 'y', z]\nc = -1.5 } d = 'q'\0 junk {").unwrap();
+    assert_eq!(
+        f.to_tree(),
+        parse(b"v { a = 010\nb = [\"x\", 'y', z]\nc = -1.5 } d = 'q'\0").unwrap()
+    );
+    let mut deep = Vec::new();
+    for _ in 0..100_000 {
+        deep.extend_from_slice(b"a {");
+    }
+    assert!(parse_flat(&deep).is_none());
+}

@@ -283,6 +283,12 @@ proptest! {
             .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
         let mut back = Vg::from_tree(&tree)
             .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        // The flat parse (the scan's way in) reads this text, to the same VG.
+        prop_assert!(lvm_meta::text::parse_flat(text.as_bytes()).is_some());
+        let (flat, dups) = Vg::from_text(text.as_bytes())
+            .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        prop_assert_eq!(&flat, &back);
+        prop_assert!(dups.is_empty());
         // The header block is what the export wrote.
         prop_assert_eq!(back.header.description.as_deref(), Some("Write from lvcreate test."));
         prop_assert_eq!(back.header.creation_host.as_deref(), Some("host"));
