@@ -196,7 +196,7 @@ const NOT_SERVED: &[(&str, &str)] = &[
     ),
     (
         "thin-merge",
-        "vg/epool: lvmsim does not load a thin pool with error_when_full yet (the kernel's lines are in steps 054, 058 and 064)",
+        "vg/epool: lvmsim has no kernel record of a thin pool with error_when_full set",
     ),
 ];
 
