@@ -661,6 +661,10 @@ const NOT_REPLAYED: &[(&str, &str)] = &[
         "cache-writeback",
         "lvmsim does not create cache pools or cached LVs yet",
     ),
+    (
+        "thin-resize",
+        "lvmsim's vgchange and lvchange do not activate or deactivate VGs with thin pools yet",
+    ),
 ];
 
 /// Whether kernel scenario `name` creates RAID or mirror LVs
@@ -731,6 +735,7 @@ scenario_tests!("kernel", "steps.tsv", from_blank_images;
     plan_threshold, thin_pool,
     raid_levels,
     thin_recover,
+    thin_resize,
     cache_writeback,
 );
 

@@ -191,6 +191,10 @@ const NOT_SERVED: &[(&str, &str)] = &[
         "lvmsim's dmsetup info, ls and deps do not list thin pools and thin LVs",
     ),
     (
+        "thin-resize",
+        "lvmsim's dmsetup info, ls and deps do not list thin pools and thin LVs",
+    ),
+    (
         "cache-writeback",
         "lvmsim's dmsetup info, ls and deps do not list cached LVs and cache pools",
     ),
@@ -297,6 +301,7 @@ common::scenario_tests!("kernel", "scenario", reads_as_cat;
     walkthrough, walkthrough_merge, plan_threshold, thin_pool,
     raid_levels,
     thin_recover,
+    thin_resize,
     cache_writeback);
 
 /// A fresh VG `vg` on one 64 MiB image in `dir`: `origin` (`origin_mib`)

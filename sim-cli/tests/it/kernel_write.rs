@@ -62,6 +62,7 @@ const NOT_REPLAYED: &[(&str, &str)] = &[
     ("raid-levels", "RAID and mirror LVs: lvmsim does not write them yet"),
     ("thin-recover", "thin LVs removed under a held metadata root: lvmsim does not send dm-thin messages"),
     ("cache-writeback", "cached LVs: lvmsim does not write them yet"),
+    ("thin-resize", "thin LVs: lvmsim does not write them yet"),
 ];
 
 fn is_metadata_step(w: &[String]) -> bool {
