@@ -550,7 +550,6 @@ pub fn lvextend(
         format!("{vgname}/{lv_name}_tmeta")
     };
     let old_size = display_size(now * ext);
-    let free = lvm_meta::alloc::free_extents(&vg, &[]);
     let tname = vg.lvs[target].name.clone();
     let pieces = allocate_for(&vg, &[], 1, more, Some(target), false, &tname)?;
     let have = u32::try_from(now).map_err(|_| refused!("Size is too big."))?;
@@ -576,7 +575,6 @@ pub fn lvextend(
             merge_segments(&mut vg.lvs[s].segments);
         }
     }
-    let _ = free;
     vg.derive_roles();
     commit_vg(sys, inst, &mut vg, w, 1)?;
     writeln!(
@@ -586,10 +584,13 @@ pub fn lvextend(
     )?;
     let sys2 = rescan(sys)?;
     grow_space_map(&sys2, vgname, pool, what, w)?;
-    writeln!(
-        out,
-        "  Logical volume {vgname}/{lv_name} successfully resized."
-    )?;
+    // lvm2 names the LV it resized: the pool for its data, the metadata
+    // LV for the metadata.
+    let resized = match grow {
+        PoolGrow::Data(..) => format!("{vgname}/{lv_name}"),
+        PoolGrow::Metadata(..) => shown,
+    };
+    writeln!(out, "  Logical volume {resized} successfully resized.")?;
     Ok(())
 }
 

@@ -63,8 +63,17 @@ fn pools_made_and_grown_read_as_the_kernels() {
         .unwrap()
         .set_len(256 << 20)
         .unwrap();
-    for l in CREATE {
-        run(&mine, l);
+    // What lvm2 printed for each command (the scenario's step numbers).
+    let printed = |o: &common::Output, step: &str, line: &str| {
+        let rec = |ext: &str| std::fs::read_to_string(dir.join(format!("{step}.{ext}"))).unwrap();
+        assert_eq!(String::from_utf8_lossy(&o.stdout), rec("stdout"), "{line}");
+        assert_eq!(o.stderr, rec("stderr"), "{line}");
+    };
+    for (l, step) in CREATE.iter().zip(["001", "002", "003", "004", "005"]) {
+        let o = run(&mine, l);
+        if step >= "003" {
+            printed(&o, step, l);
+        }
     }
     // Step 10: the kernel's status of the pools after their creation
     // (unused pools under their own name, p3 under -tpool): transaction
@@ -87,8 +96,8 @@ fn pools_made_and_grown_read_as_the_kernels() {
         .stdin(&[0x41u8; 1 << 20][..])
         .run();
     assert!(o.ok(), "write: {}", o.stderr);
-    for l in GROW {
-        run(&mine, l);
+    for (l, step) in GROW.iter().zip(["012", "013", "016", "017", "018", "019"]) {
+        printed(&run(&mine, l), step, l);
     }
     let theirs = work.path().join("kernel.img");
     common::unzst_to(&dir.join("pv1.img.zst"), &theirs);
