@@ -441,3 +441,45 @@ fn formatted_metadata_reads_back_and_takes_a_pool_life() {
     assert!(dm_pdata::thin::format::format(5, 256, 128).is_err());
     assert!(dm_pdata::thin::format::format(1024, 256, 100).is_err());
 }
+
+#[test]
+fn resized_space_maps_gain_bitmaps_and_keep_their_counts() {
+    // A pool of 16000 data blocks on a 1024-block metadata device, inside
+    // a device grown to 16400 blocks: both maps cross a bitmap's 16320
+    // entries when grown.
+    let meta_blocks = 16_400u64;
+    let blocks = dm_pdata::thin::format::format(1024, 16_000, 128).unwrap();
+    let mut img = vec![0u8; meta_blocks as usize * BLOCK_SIZE];
+    apply(&mut img, &blocks);
+    let dev = MetadataDev::new(img.clone()).unwrap();
+    let mut tx = ThinTx::open(&dev).unwrap();
+    tx.create_thin(1).unwrap();
+    tx.set_transaction_id(0, 1).unwrap();
+    for vb in 0..5 {
+        tx.provision(1, vb).unwrap();
+    }
+    commit(&mut img, tx);
+    let dev = MetadataDev::new(img.clone()).unwrap();
+    let mut tx = ThinTx::open(&dev).unwrap();
+    assert!(tx.resize_data(15_999).is_err(), "a smaller data map");
+    tx.resize_data(17_000).unwrap();
+    tx.resize_metadata(meta_blocks).unwrap();
+    assert!(!tx.is_clean());
+    commit(&mut img, tx);
+    recount(&img);
+    let dev = MetadataDev::new(img.clone()).unwrap();
+    let m = ThinMetadata::read(&dev).unwrap();
+    assert_eq!(m.nr_data_blocks(), 17_000);
+    assert_eq!(m.superblock.metadata_sm_root.nr_blocks, meta_blocks);
+    let tx = ThinTx::open(&dev).unwrap();
+    assert_eq!(tx.free_data_blocks(), 17_000 - 5);
+    assert_eq!(mappings(&img)[&1].len(), 5);
+    // Growing within the last bitmap is a commit too.
+    let mut tx = ThinTx::open(&dev).unwrap();
+    tx.resize_data(17_001).unwrap();
+    assert!(!tx.is_clean());
+    commit(&mut img, tx);
+    recount(&img);
+    let m = ThinMetadata::read(&MetadataDev::new(img.clone()).unwrap()).unwrap();
+    assert_eq!(m.nr_data_blocks(), 17_001);
+}

@@ -77,6 +77,7 @@ pub mod size;
 pub mod snapshot;
 pub mod thin;
 pub mod thin_lv;
+pub mod thin_pool;
 pub mod thin_recover;
 pub mod units;
 pub mod verify;

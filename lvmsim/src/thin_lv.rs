@@ -34,7 +34,10 @@ const THIN_TYPES: [&str; 2] = ["thin", "thin-pool"];
 
 /// The VG `vgname`, if lvm2 would change it and its images can be opened
 /// for writing; thin and thin-pool segments are allowed.
-fn thin_writable<'a>(sys: &'a System, vgname: &str) -> Result<&'a lvm_meta::scan::VgInstance> {
+pub(crate) fn thin_writable<'a>(
+    sys: &'a System,
+    vgname: &str,
+) -> Result<&'a lvm_meta::scan::VgInstance> {
     let inst = sys.vg_or_err(vgname)?;
     if inst.partial() {
         bail!("Cannot change VG {vgname} while PVs are missing.");
@@ -219,9 +222,11 @@ pub fn settle(
     )
 }
 
-/// lvm2's over-provisioning warnings (`thin_pool_check_overprovisioning`,
-/// with the default `thin_pool_autoextend_threshold` of 100): the sum of
-/// the pool's thin LV sizes above the pool's size.
+/// lvm2's over-provisioning warnings (`pool_check_overprovisioning`,
+/// with the default `thin_pool_autoextend_threshold` of 100): nothing
+/// while the pool's thin LVs fit in it, or the thin LVs of all pools fit
+/// in all pools; else the sum compared with the whole VG, its free space,
+/// or the pools.
 fn overprovision_warnings(
     vg: &Vg,
     pool: usize,
@@ -229,26 +234,58 @@ fn overprovision_warnings(
     err: &mut dyn Write,
 ) -> Result<()> {
     let ext = vg.extent_size.0;
-    let sum: u64 = thins_of(vg, pool)
-        .iter()
-        .map(|&t| vg.lv_extents(&vg.lvs[t]).saturating_mul(ext))
-        .sum();
-    let size = vg.lv_extents(&vg.lvs[pool]).saturating_mul(ext);
-    if sum > size {
-        writeln!(
-            out,
-            "  WARNING: You have not turned on protection against thin pools running out of space."
-        )?;
-        writeln!(out, "  WARNING: Set activation/thin_pool_autoextend_threshold below 100 to trigger automatic extension of thin pools before they get full.")?;
-        writeln!(
-            err,
-            "  WARNING: Sum of all thin volume sizes ({}) exceeds the size of thin pool {}/{} ({}).",
-            display_size(sum),
-            vg.name,
-            vg.lvs[pool].name,
-            display_size(size)
-        )?;
+    let size_of = |l: usize| vg.lv_extents(&vg.lvs[l]).saturating_mul(ext);
+    let thins = |p: usize| -> u64 { thins_of(vg, p).iter().map(|&t| size_of(t)).sum() };
+    let mut thinsum = thins(pool);
+    let mut poolsum = size_of(pool);
+    if thinsum <= poolsum {
+        return Ok(());
     }
+    let mut more_pools = false;
+    for p in (0..vg.lvs.len()).filter(|&p| p != pool && pool_seg(vg, p).is_some()) {
+        more_pools = true;
+        poolsum += size_of(p);
+        thinsum += thins(p);
+    }
+    if thinsum <= poolsum {
+        return Ok(());
+    }
+    let vg_size = vg.total_extents().saturating_mul(ext);
+    let vg_free = lvm_meta::alloc::free_extents(vg, &[]).saturating_mul(ext);
+    let (sz, txt) = if vg_size < thinsum {
+        (vg_size, " and the size of whole volume group")
+    } else if vg_free < thinsum {
+        (
+            vg_free,
+            if vg_free == 0 {
+                ""
+            } else {
+                " and the amount of free space in volume group"
+            },
+        )
+    } else {
+        (poolsum, "")
+    };
+    let what = if more_pools {
+        "s".to_owned()
+    } else {
+        format!(" {}/{}", vg.name, vg.lvs[pool].name)
+    };
+    writeln!(
+        err,
+        "  WARNING: Sum of all thin volume sizes ({}) exceeds the size of thin pool{what}{txt} ({}).",
+        display_size(thinsum),
+        if sz > 0 {
+            display_size(sz)
+        } else {
+            "no free space in volume group".into()
+        }
+    )?;
+    writeln!(
+        out,
+        "  WARNING: You have not turned on protection against thin pools running out of space."
+    )?;
+    writeln!(out, "  WARNING: Set activation/thin_pool_autoextend_threshold below 100 to trigger automatic extension of thin pools before they get full.")?;
     Ok(())
 }
 
@@ -287,6 +324,24 @@ pub fn lvcreate(
     name: Option<&str>,
     w: &Writer,
     ids: &mut Ids,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<()> {
+    lvcreate_from_write(sys, vgname, what, name, w, ids, 0, out, err)
+}
+
+/// [`lvcreate`] as part of a command that already wrote the VG metadata
+/// `before` times (a pool made by the same `lvcreate`): its writes are
+/// numbered from `before + 1`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn lvcreate_from_write(
+    sys: &System,
+    vgname: &str,
+    what: &ThinCreate,
+    name: Option<&str>,
+    w: &Writer,
+    ids: &mut Ids,
+    before: u32,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<()> {
@@ -394,7 +449,7 @@ pub fn lvcreate(
     };
     vg.lvs.push(crate::lv::new_lv(&name, ids, w, vec![seg])?);
     vg.derive_roles();
-    commit_vg(sys, inst, &mut vg, w, 1)?;
+    commit_vg(sys, inst, &mut vg, w, before + 1)?;
     let sys2 = rescan(sys)?;
     let msg = match origin {
         Some((_, o)) => Message::Snap(id, o),
@@ -404,7 +459,7 @@ pub fn lvcreate(
     let inst2 = thin_writable(&sys2, vgname)?;
     let mut vg2 = (*inst2.vg).clone();
     clear_messages(&mut vg2, pool)?;
-    commit_vg(&sys2, inst2, &mut vg2, w, 2)?;
+    commit_vg(&sys2, inst2, &mut vg2, w, before + 2)?;
     overprovision_warnings(&vg2, pool, out, err)?;
     writeln!(out, "  Logical volume \"{name}\" created.")?;
     Ok(())

@@ -50,6 +50,11 @@ pub(crate) struct Cli {
     /// it, $LVMSIM_KERNEL.
     #[arg(long = "kernel", global = true, value_name = "DIR")]
     pub(crate) kernel: Option<PathBuf>,
+    /// lvm2's `--config 'SECTION/KEY=VALUE'` (repeatable; accepted by every
+    /// command and ignored: lvmsim reads no lvm.conf and runs no external
+    /// tool such as thin_check).
+    #[arg(long = "config", global = true, value_name = "SETTINGS")]
+    pub(crate) config: Vec<String>,
     #[command(subcommand)]
     pub(crate) cmd: Cmd,
 }
@@ -541,6 +546,16 @@ pub(crate) struct LvcreateArgs {
     /// Activation skip flag of a thin snapshot (lvmsim writes `n` only).
     #[arg(short = 'k', long = "setactivationskip")]
     pub(crate) setactivationskip: Option<Yn>,
+    /// The segment type: `thin-pool` makes a thin pool (`-n POOL VG`).
+    #[arg(long = "type")]
+    pub(crate) segtype: Option<String>,
+    /// Size of a new thin pool's metadata LV (default unit MiB; default
+    /// from lvm2's estimate).
+    #[arg(long = "poolmetadatasize")]
+    pub(crate) poolmetadatasize: Option<String>,
+    /// Discards of a new thin pool (`passdown`, `nopassdown`, `ignore`).
+    #[arg(long = "discards", value_parser = ["passdown", "nopassdown", "ignore"])]
+    pub(crate) discards: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -566,6 +581,10 @@ pub(crate) struct LvresizeArgs {
     /// VG/LV, then the PVs to allocate from.
     #[arg(required = true)]
     pub(crate) args: Vec<String>,
+    /// Grow a thin pool's metadata LV to, or by (`+`), this size (default
+    /// unit MiB).
+    #[arg(long = "poolmetadatasize", allow_hyphen_values = true)]
+    pub(crate) poolmetadatasize: Option<String>,
 }
 
 #[derive(Args, Debug)]

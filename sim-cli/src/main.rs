@@ -662,6 +662,10 @@ fn run(cli: &Cli) -> Result<i32> {
         Cmd::Lvremove(a) => {
             let sys = scan(&mut err)?;
             let mut l = String::from("lvremove");
+            for c in &cli.config {
+                l.push_str(" --config ");
+                l.push_str(c);
+            }
             if a.yes {
                 l.push_str(" -y");
             }
@@ -808,6 +812,12 @@ fn run(cli: &Cli) -> Result<i32> {
             done?;
         }
         Cmd::Lvcreate(a)
+            if a.segtype.as_deref() == Some("thin-pool")
+                || (a.thin && (a.size.is_some() || a.extents.is_some())) =>
+        {
+            lvcreate_pool(&ctx, a, &line, scan(&mut err)?, &mut out, &mut err)?;
+        }
+        Cmd::Lvcreate(a)
             if a.thin
                 || a.virtualsize.is_some()
                 || (a.snapshot && a.size.is_none() && a.extents.is_none()) =>
@@ -880,6 +890,42 @@ fn run(cli: &Cli) -> Result<i32> {
             let done = lv::lvcreate(&sys, vg, pvs, &o, &w, &mut ids, &mut out, &mut err);
             explain(&w, &a.explain, &mut out)?;
             done?;
+        }
+        Cmd::Lvextend(a)
+            if a.poolmetadatasize.is_some()
+                || a.args.first().is_some_and(|l| {
+                    lvmsim::names::vg_lv(l).is_ok_and(|(v, p)| {
+                        scan(&mut std::io::sink())
+                            .is_ok_and(|s| lvmsim::thin_pool::is_pool(&s, &v, &p))
+                    })
+                }) =>
+        {
+            let first = a
+                .args
+                .first()
+                .ok_or_else(|| usage("Please provide a logical volume path"))?;
+            let (vg, pool) = lvmsim::names::vg_lv(first)?;
+            let grow = match &a.poolmetadatasize {
+                Some(m) => {
+                    if a.size.is_some() || a.extents.is_some() {
+                        return Err(Error::Refused(
+                            "lvmsim grows a pool's data and metadata in separate commands".into(),
+                        ));
+                    }
+                    match size::parse_size(m, 'm', false)? {
+                        (sign, size::SizeArg::Sectors(n)) => {
+                            lvmsim::thin_pool::PoolGrow::Metadata(sign, n)
+                        }
+                        _ => return Err(usage(format!("Invalid size {m}"))),
+                    }
+                }
+                None => {
+                    let (sign, amount) = amount(&a.size, &a.extents, size::SizeOf::Lvresize)?;
+                    lvmsim::thin_pool::PoolGrow::Data(sign, amount)
+                }
+            };
+            let sys = scan(&mut err)?;
+            lvmsim::thin_pool::lvextend(&sys, &vg, &pool, grow, &ctx.writer(&line), &mut out)?;
         }
         Cmd::Lvextend(a) | Cmd::Lvreduce(a) => {
             let grow = matches!(cli.cmd, Cmd::Lvextend(_));
@@ -1504,4 +1550,61 @@ fn explain(
         x.print(f == "json", out)?;
     }
     Ok(())
+}
+
+/// `lvcreate --type thin-pool -L SIZE -n POOL VG`, `lvcreate -T VG/POOL -L
+/// SIZE` and, with `-V SIZE -n THIN`, a thin LV in the new pool.
+fn lvcreate_pool(
+    ctx: &lvmsim::context::Context,
+    a: &args::LvcreateArgs,
+    line: &str,
+    sys: lvm_meta::scan::System,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> Result<()> {
+    let first = a
+        .args
+        .first()
+        .ok_or_else(|| usage("Please provide a volume group name"))?;
+    let (vg, pool_name) = match first.split_once('/') {
+        Some(_) => {
+            let (v, l) = lvmsim::names::vg_lv(first)?;
+            (v, Some(l))
+        }
+        None => (first.clone(), None),
+    };
+    if a.args.len() > 1 {
+        return Err(Error::Refused(
+            "lvmsim allocates thin pools from all PVs of the VG (no PV list)".into(),
+        ));
+    }
+    let (_, data) = amount(&a.size, &a.extents, size::SizeOf::Lvcreate)?;
+    let thin = match &a.virtualsize {
+        Some(_) => {
+            let (_, v) = amount(&a.virtualsize, &None, size::SizeOf::Lvcreate)?;
+            let lvmsim::size::Amount::Size(sectors) = v else {
+                return Err(usage("-V takes a size"));
+            };
+            Some((a.name.clone(), sectors))
+        }
+        None => None,
+    };
+    // Without -V, -n names the pool (`--type thin-pool -n POOL VG`).
+    let name = match (&pool_name, &thin) {
+        (Some(p), _) => Some(p.clone()),
+        (None, None) => a.name.clone(),
+        (None, Some(_)) => None,
+    };
+    let o = lvmsim::thin_pool::PoolCreate {
+        name,
+        amount: data,
+        chunk: size_sectors(&a.chunksize, 'k')?,
+        metadata: size_sectors(&a.poolmetadatasize, 'm')?,
+        zero: a.zero == Yn::Y,
+        discards: a.discards.clone().unwrap_or_else(|| "passdown".into()),
+        thin,
+    };
+    let mut ids = ids::ids_for(ctx, &sys, line);
+    let w = ctx.writer(line);
+    lvmsim::thin_pool::lvcreate(&sys, &vg, &o, &w, &mut ids, out, err)
 }

@@ -91,6 +91,10 @@ pub struct SpaceMap {
     touched: BTreeSet<usize>,
     overflow_changed: bool,
     cursor: u64,
+    /// Bitmaps [`SpaceMap::extend`] added: no block of theirs to free.
+    fresh: BTreeSet<usize>,
+    /// Grown in this transaction (a commit writes the new size).
+    resized: bool,
 }
 
 impl SpaceMap {
@@ -150,7 +154,48 @@ impl SpaceMap {
             touched: BTreeSet::new(),
             overflow_changed: false,
             cursor: 0,
+            fresh: BTreeSet::new(),
+            resized: false,
         })
+    }
+
+    /// Grows the map to `nr_blocks` blocks, all free (`sm_ll_extend`):
+    /// the bitmaps it needs beyond the last one are added empty, their
+    /// blocks allocated at the commit. Shrinking is refused, as the kernel
+    /// refuses a smaller device.
+    pub fn extend(&mut self, nr_blocks: u64) -> Result<()> {
+        let n = usize::try_from(nr_blocks)
+            .map_err(|_| Error::Unsupported(format!("a space map of {nr_blocks} blocks")))?;
+        if n < self.counts.len() {
+            return Err(Error::Unsupported(format!(
+                "shrinking the {} space map from {} to {nr_blocks} blocks",
+                self.name(),
+                self.counts.len()
+            )));
+        }
+        if n == self.counts.len() {
+            return Ok(());
+        }
+        let bitmaps = n.div_ceil(16_320);
+        if self.kind == SmKind::Metadata && bitmaps > MAX_METADATA_BITMAPS {
+            return Err(Error::Unsupported(format!(
+                "a metadata space map of {nr_blocks} blocks (more than {MAX_METADATA_BITMAPS} bitmaps)"
+            )));
+        }
+        self.counts.resize(n, 0);
+        self.old.resize(n, 0);
+        while self.entries.len() < bitmaps {
+            let i = self.entries.len();
+            self.entries.push(IndexEntry {
+                blocknr: 0,
+                nr_free: 16_320,
+                none_free_before: 0,
+            });
+            self.fresh.insert(i);
+            self.touched.insert(i);
+        }
+        self.resized = true;
+        Ok(())
     }
 
     /// Blocks the map covers.
@@ -447,9 +492,18 @@ impl<'d, R: ReadAt> Transaction<'d, R> {
         })
     }
 
+    /// Blocks of the metadata device.
+    pub fn dev_blocks(&self) -> u64 {
+        self.dev.nr_blocks()
+    }
+
     /// True when nothing has changed.
     pub fn is_clean(&self) -> bool {
-        self.dirty.is_empty() && self.meta.touched.is_empty() && self.data.touched.is_empty()
+        self.dirty.is_empty()
+            && self.meta.touched.is_empty()
+            && self.data.touched.is_empty()
+            && !self.meta.resized
+            && !self.data.resized
     }
 
     /// A node's bytes: the copy changed in this transaction, or the
@@ -846,7 +900,9 @@ impl<'d, R: ReadAt> Transaction<'d, R> {
             let old = data_entries.get(i).map(|e| e.blocknr).ok_or_else(|| {
                 Error::Unsupported("a data space map larger than its bitmaps".into())
             })?;
-            self.meta.dec(old)?;
+            if !self.data.fresh.contains(&i) {
+                self.meta.dec(old)?;
+            }
             let (b, ie) = self.data.bitmap_image(i, new);
             self.dirty.insert(new, (b, BITMAP_CSUM_XOR));
             data_entries[i] = ie;
@@ -899,7 +955,9 @@ impl<'d, R: ReadAt> Transaction<'d, R> {
                 let old = self.meta.entries.get(i).map(|e| e.blocknr).ok_or_else(|| {
                     Error::Unsupported("a metadata space map larger than its bitmaps".into())
                 })?;
-                self.meta.dec(old)?;
+                if !self.meta.fresh.contains(&i) {
+                    self.meta.dec(old)?;
+                }
                 moved.insert(i, new);
             }
         }

@@ -305,6 +305,28 @@ impl<'d, R: ReadAt> ThinTx<'d, R> {
         Ok(())
     }
 
+    /// Grows the data space map to `nr_blocks` data blocks, as the kernel
+    /// does when the pool is resumed on a larger data device
+    /// (`dm_pool_resize_data_dev`). Smaller is refused.
+    pub fn resize_data(&mut self, nr_blocks: u64) -> Result<()> {
+        self.tx.data.extend(nr_blocks)
+    }
+
+    /// Grows the metadata space map to `nr_blocks` blocks of the metadata
+    /// device (capped at the most a pool uses), as the kernel does when
+    /// the pool is resumed on a larger metadata device
+    /// (`dm_pool_resize_metadata_dev`).
+    pub fn resize_metadata(&mut self, nr_blocks: u64) -> Result<()> {
+        let n = nr_blocks.min(crate::thin::format::MAX_METADATA_BLOCKS);
+        if n > self.tx.dev_blocks() {
+            return Err(Error::Inconsistent(format!(
+                "the metadata device has {} blocks, not {n}",
+                self.tx.dev_blocks()
+            )));
+        }
+        self.tx.meta.extend(n)
+    }
+
     /// True when nothing would be written.
     pub fn is_clean(&self) -> bool {
         self.tx.is_clean() && self.changed.is_empty() && {

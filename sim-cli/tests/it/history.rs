@@ -171,6 +171,7 @@ mod kernel_corpus_copies_match_pvck_mdasearch {
         plan_threshold, thin_pool,
         raid_levels,
         thin_recover,
+        thin_resize,
         thin_merge,
         cache_writeback, writecache,
     );

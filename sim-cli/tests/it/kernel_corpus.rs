@@ -203,6 +203,12 @@ fn spec(name: &str, variant: Variant) -> Spec {
             ],
             ..NONE
         },
+        // Thin pools made with lvm2's defaults and grown; t3 read through
+        // its pool (kernel_metadata_replay.rs compares the VG metadata).
+        "thin-resize" => Spec {
+            contents: &["vg/t3"],
+            ..NONE
+        },
         "snap-lvremove" => Spec {
             contents: &["vg/origin"],
             no_contents: &[(
@@ -1286,6 +1292,7 @@ scenarios! {
     plan_threshold => "plan-threshold", Final;
     thin_pool => "thin-pool", Final;
     thin_recover => "thin-recover", Final;
+    thin_resize => "thin-resize", Final;
 }
 
 /// The fields listed in NOT_IN_LVMSIM are still unknown to lvmsim; once it

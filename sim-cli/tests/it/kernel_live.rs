@@ -187,6 +187,10 @@ const NOT_SERVED: &[(&str, &str)] = &[
         "vg/pool: lvmsim has no kernel record of a thin pool with zeroing turned off",
     ),
     (
+        "thin-resize",
+        "vg/p1: lvmsim has no kernel record of a thin pool with no thin LVs",
+    ),
+    (
         "cache-writeback",
         "lvmsim's dmsetup info, ls and deps do not list cached LVs and cache pools",
     ),
@@ -313,7 +317,8 @@ common::scenario_tests!("kernel", "scenario", reads_as_cat;
     raid_levels,
     thin_recover,
     thin_merge,
-    cache_writeback, writecache);
+    cache_writeback, writecache,
+    thin_resize);
 
 /// A fresh VG `vg` on one 64 MiB image in `dir`: `origin` (`origin_mib`)
 /// and, unless `cow_mib` is 0, snapshot `snap` of `cow_mib` with 4 KiB

@@ -46,6 +46,7 @@ mod readonly;
 mod recover;
 mod signals;
 mod teach;
+mod thin_pool;
 mod thin_recover;
 mod thin_write;
 mod tutorial;
