@@ -276,11 +276,27 @@ impl cow_engine::view::View for ThinView<'_> {
         while !buf.is_empty() {
             let vb = offset / bs;
             let within = offset % bs;
-            let n = usize::try_from(bs - within)
-                .unwrap_or(usize::MAX)
-                .min(buf.len());
+            let first = self.lookup(vb);
+            // One read for a run of blocks that lie one after the other on
+            // the data device (or a run of unmapped ones), not one per block.
+            let mut run = bs - within;
+            let mut k = 1u64;
+            while run < buf.len() as u64 {
+                let next = vb.checked_add(k).and_then(|b| self.lookup(b));
+                let follows = match (first, next) {
+                    (Some(d), Some(e)) => d.checked_add(k) == Some(e),
+                    (None, None) => vb.checked_add(k).is_some(),
+                    _ => false,
+                };
+                if !follows {
+                    break;
+                }
+                run = run.saturating_add(bs);
+                k += 1;
+            }
+            let n = usize::try_from(run).unwrap_or(usize::MAX).min(buf.len());
             let (head, rest) = buf.split_at_mut(n);
-            match self.lookup(vb) {
+            match first {
                 Some(db) => {
                     let at = db
                         .checked_mul(bs)
