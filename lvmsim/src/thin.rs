@@ -698,7 +698,7 @@ fn write_settled(
     hooks: &crate::context::WriteHooks,
 ) -> Result<u64> {
     use crate::error::ResultExt;
-    use dm_pdata::thin::write::{Provision, ThinTx};
+    use dm_pdata::thin::write::ThinTx;
     let vg = &inst.vg;
     let name = format!("{}/{}", vg.name, vg.lvs[lv].name);
     let t = thin_seg(vg, lv)
@@ -761,7 +761,6 @@ fn write_settled(
                 .unwrap_or(usize::MAX)
                 .min(n - done);
             let bytes = &buf[done..done + len];
-            let whole = len == bs_len;
             let target = match tx.provision(t.device_id, vb) {
                 Ok(p) => p,
                 // Blocks freed in this transaction become free at a commit:
@@ -789,32 +788,70 @@ fn write_settled(
                 }
                 Err(e) => break 'outer Err(perr(e)),
             };
-            let (db, fill) = match target {
-                Provision::Mapped(db) => (db, None),
-                Provision::New(db) if whole || !zero => (db, None),
-                Provision::New(db) => (db, Some(None)),
-                Provision::Copy { to, .. } if whole => (to, None),
-                Provision::Copy { from, to } => (to, Some(Some(from))),
-            };
-            let start = db * bs;
-            match fill {
-                None => images.write(vg, data_lv, start + within, bytes)?,
-                Some(from) => {
-                    match from {
-                        Some(f) => images.read(vg, data_lv, f * bs, &mut block)?,
-                        None => block.fill(0),
-                    }
-                    let w = usize::try_from(within).unwrap_or(0);
-                    block[w..w + len].copy_from_slice(bytes);
-                    images.write(vg, data_lv, start, &block)?;
-                }
-            }
+            write_provisioned(
+                &mut images,
+                vg,
+                data_lv,
+                bs_len,
+                target,
+                zero,
+                within,
+                bytes,
+                &mut block,
+            )?;
             done += len;
             at += len as u64;
         }
     };
     commit_pool(vg, &pool, tx, &mut images)?;
     result.map(|()| at - offset)
+}
+
+/// Writes `bytes` at byte `within` of the data block that
+/// [`ThinTx::provision`](dm_pdata::thin::write::ThinTx::provision) gave a
+/// write (`target`), as dm-thin fills it: a block already mapped, or a new
+/// one the write covers whole or with zeroing off (`zero`), takes the
+/// bytes alone; a new block with zeroing on is written whole, zeros around
+/// the bytes (`schedule_zero`); a block broken away from a snapshot's
+/// sharing is written whole, the shared block's bytes around the new ones
+/// (`schedule_copy`). Data blocks are `bs_len` bytes on LV `data_lv`;
+/// `block` is scratch space.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_provisioned<B: lvm_meta::io::WriteAt>(
+    images: &mut cow_engine::blocks::Images<B>,
+    vg: &Vg,
+    data_lv: usize,
+    bs_len: usize,
+    target: dm_pdata::thin::write::Provision,
+    zero: bool,
+    within: u64,
+    bytes: &[u8],
+    block: &mut Vec<u8>,
+) -> cow_engine::Result<()> {
+    use dm_pdata::thin::write::Provision;
+    let bs = bs_len as u64;
+    let whole = bytes.len() == bs_len;
+    let (db, fill) = match target {
+        Provision::Mapped(db) => (db, None),
+        Provision::New(db) if whole || !zero => (db, None),
+        Provision::New(db) => (db, Some(None)),
+        Provision::Copy { to, .. } if whole => (to, None),
+        Provision::Copy { from, to } => (to, Some(Some(from))),
+    };
+    let start = db * bs;
+    match fill {
+        None => images.write(vg, data_lv, start + within, bytes),
+        Some(from) => {
+            block.resize(bs_len, 0);
+            match from {
+                Some(f) => images.read(vg, data_lv, f * bs, block)?,
+                None => block.fill(0),
+            }
+            let w = usize::try_from(within).unwrap_or(0);
+            block[w..w + bytes.len()].copy_from_slice(bytes);
+            images.write(vg, data_lv, start, block)
+        }
+    }
 }
 
 /// Commits `tx` onto the pool's metadata LV: the images synced (the data

@@ -24,7 +24,7 @@ use crate::thin::{LvSource, PoolSeg};
 use cow_engine::blocks::Images;
 use cow_engine::lv_io::LvReader;
 use dm_pdata::pdata::block::MetadataDev;
-use dm_pdata::thin::write::{Provision, ThinTx};
+use dm_pdata::thin::write::ThinTx;
 use lvm_meta::model::Vg;
 use lvm_meta::scan::System;
 use std::fs::File;
@@ -199,7 +199,6 @@ impl LivePool {
                 .unwrap_or(usize::MAX)
                 .min(n - done);
             let bytes = &data[done..done + len];
-            let whole = len == bs_len;
             let target = match self.tx(vg)?.provision(id, at / bs) {
                 Ok(p) => p,
                 // Blocks freed in this transaction are free after a
@@ -215,33 +214,10 @@ impl LivePool {
                 // it for `no_space_timeout` first).
                 Err(_) => return Err(io::Error::from_raw_os_error(ENOSPC)),
             };
-            let (db, fill) = match target {
-                Provision::Mapped(db) => (db, None),
-                Provision::New(db) if whole || !zero => (db, None),
-                Provision::New(db) => (db, Some(None)),
-                Provision::Copy { to, .. } if whole => (to, None),
-                Provision::Copy { from, to } => (to, Some(Some(from))),
-            };
-            let start = db * bs;
-            match fill {
-                None => images
-                    .write(vg, data_lv, start + within, bytes)
-                    .map_err(|e| e.into_io())?,
-                Some(from) => {
-                    block.resize(bs_len, 0);
-                    match from {
-                        Some(f) => images
-                            .read(vg, data_lv, f * bs, &mut block)
-                            .map_err(|e| e.into_io())?,
-                        None => block.fill(0),
-                    }
-                    let w = usize::try_from(within).unwrap_or(0);
-                    block[w..w + len].copy_from_slice(bytes);
-                    images
-                        .write(vg, data_lv, start, &block)
-                        .map_err(|e| e.into_io())?;
-                }
-            }
+            crate::thin::write_provisioned(
+                images, vg, data_lv, bs_len, target, zero, within, bytes, &mut block,
+            )
+            .map_err(|e| e.into_io())?;
             done += len;
         }
         Ok(n)
