@@ -1446,10 +1446,20 @@ fn poll_kernel_merge(
     interval: u64,
     out: &mut dyn Write,
 ) -> Result<()> {
+    // On a terminal a bar on stderr follows the merge; otherwise lvm2's
+    // lines, one per poll, go to stdout as lvm2 prints them.
+    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr());
     lvmsim::kernel::poll_merge(dir, origin, interval, &mut |percent| {
+        if bar {
+            eprint!("\r{}\x1b[K", merge_bar(origin, percent, 30));
+            return std::io::stderr().flush();
+        }
         writeln!(out, "  {origin}: Merged: {percent:.2}%")?;
         out.flush()
     })?;
+    if bar {
+        eprintln!("\r{}\x1b[K", merge_bar(origin, 100.0, 30));
+    }
     writeln!(out, "  {origin}: Merged: 100.00%")?;
     writeln!(
         out,
@@ -1457,6 +1467,24 @@ fn poll_kernel_merge(
     )?;
     writeln!(out, "  Logical volume \"{snap}\" successfully removed.")?;
     Ok(())
+}
+
+/// A terminal's progress bar of a merge into `origin` at `percent`
+/// (clamped to 0-100), `width` cells wide: `  vg/origin: Merged [=====>    ]  45.20%`.
+fn merge_bar(origin: &str, percent: f64, width: usize) -> String {
+    let p = if percent.is_nan() {
+        0.0
+    } else {
+        percent.clamp(0.0, 100.0)
+    };
+    // Whole cells done, rounded down so that a full bar means 100%.
+    let done = ((p / 100.0) * width as f64).floor() as usize;
+    let mut cells = "=".repeat(done.min(width));
+    if done < width {
+        cells.push('>');
+        cells.push_str(&" ".repeat(width - done - 1));
+    }
+    format!("  {origin}: Merged [{cells}] {p:6.2}%")
 }
 
 /// lvm2's refusal of a deactivation or removal of an LV open in the
@@ -1607,4 +1635,35 @@ fn lvcreate_pool(
     let mut ids = ids::ids_for(ctx, &sys, line);
     let w = ctx.writer(line);
     lvmsim::thin_pool::lvcreate(&sys, &vg, &o, &w, &mut ids, out, err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge_bar;
+
+    #[test]
+    fn the_merge_bar_fills_with_the_percent() {
+        assert_eq!(
+            merge_bar("vg/o", 0.0, 10),
+            "  vg/o: Merged [>         ]   0.00%"
+        );
+        assert_eq!(
+            merge_bar("vg/o", 45.2, 10),
+            "  vg/o: Merged [====>     ]  45.20%"
+        );
+        assert_eq!(
+            merge_bar("vg/o", 99.99, 10),
+            "  vg/o: Merged [=========>]  99.99%"
+        );
+        assert_eq!(
+            merge_bar("vg/o", 100.0, 10),
+            "  vg/o: Merged [==========] 100.00%"
+        );
+        // Out of range or not a number: clamped, never a panic.
+        assert_eq!(merge_bar("vg/o", 250.0, 4), "  vg/o: Merged [====] 100.00%");
+        assert_eq!(
+            merge_bar("vg/o", f64::NAN, 4),
+            "  vg/o: Merged [>   ]   0.00%"
+        );
+    }
 }
