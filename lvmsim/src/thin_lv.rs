@@ -520,19 +520,8 @@ pub fn lvremove(
             .ok_or_else(|| refused!("pool vanished"))?;
         commit_vg(&sys_now, inst, &mut vg, w, writes.next(vgname))?;
         sys_now = rescan(&sys_now)?;
-        send(
-            &sys_now,
-            vgname,
-            pool,
-            &[Message::Delete(t.device_id)],
-            old,
-            w.hooks,
-        )?;
-        let inst = thin_writable(&sys_now, vgname)?;
-        let mut vg = (*inst.vg).clone();
-        clear_messages(&mut vg, pool)?;
-        commit_vg(&sys_now, inst, &mut vg, w, writes.next(vgname))?;
-        sys_now = rescan(&sys_now)?;
+        let nth = writes.next(vgname);
+        sys_now = delete_device(&sys_now, vgname, pool, t.device_id, old, w, nth)?;
         writeln!(out, "  Logical volume \"{lv}\" successfully removed.")?;
     }
     Ok(())
@@ -692,19 +681,38 @@ fn replace_origin(sys: &System, vgname: &str, snap: &str, origin: &str, w: &Writ
     vg.derive_roles();
     commit_vg(&sys_now, inst, &mut vg, w, 1)?;
     let sys_now = rescan(&sys_now)?;
+    delete_device(&sys_now, vgname, pool, ot.device_id, old, w, 2)?;
+    Ok(())
+}
+
+/// The second half of lvm2's deletion of thin device `device_id` of pool
+/// `pool` (`lvremove`, and the origin's device after a thin merge), once
+/// the VG holding the queued `delete` message is committed: the message
+/// sent to the pool (its transaction id `old` before it), then the VG
+/// written again without the message (write `nth` of the command).
+/// Returns the system as it is then.
+fn delete_device(
+    sys: &System,
+    vgname: &str,
+    pool: usize,
+    device_id: u64,
+    old: u64,
+    w: &Writer,
+    nth: u32,
+) -> Result<System> {
     send(
-        &sys_now,
+        sys,
         vgname,
         pool,
-        &[Message::Delete(ot.device_id)],
+        &[Message::Delete(device_id)],
         old,
         w.hooks,
     )?;
-    let inst = thin_writable(&sys_now, vgname)?;
+    let inst = thin_writable(sys, vgname)?;
     let mut vg = (*inst.vg).clone();
     clear_messages(&mut vg, pool)?;
-    commit_vg(&sys_now, inst, &mut vg, w, 2)?;
-    Ok(())
+    commit_vg(sys, inst, &mut vg, w, nth)?;
+    rescan(sys)
 }
 
 /// `lvpoll --polloperation merge_thin VG/ORIGIN`: ends a thin snapshot
