@@ -294,6 +294,21 @@ pub(crate) const EOPNOTSUPP: i32 = 95;
 /// The device-mapper major number.
 const MAJOR: u32 = 253;
 
+/// How many of `len` bytes a write at `offset` puts on a device of `size`
+/// bytes, as a block device answers: all of an empty write (0), the part
+/// before the end, ENOSPC for a write that starts at or past the end.
+pub(crate) fn write_span(size: u64, offset: u64, len: usize) -> io::Result<usize> {
+    if len == 0 {
+        return Ok(0);
+    }
+    if offset >= size {
+        return Err(io::Error::from_raw_os_error(ENOSPC));
+    }
+    Ok(usize::try_from(size - offset)
+        .unwrap_or(usize::MAX)
+        .min(len))
+}
+
 /// The errno a device's I/O error stands for: the system's own, ENOSPC
 /// for a write past the end, EIO for anything else (an invalid snapshot,
 /// a store the engine cannot use, a device removed under an open file).
@@ -1279,16 +1294,10 @@ impl Table {
                 h.write(data)
             }
             Layer::Real | Layer::Cow | Layer::Tpool => {
-                let size = self.devs[d].size;
-                if data.is_empty() {
+                let n = write_span(self.devs[d].size, offset, data.len())?;
+                if n == 0 {
                     return Ok(0);
                 }
-                if offset >= size {
-                    return Err(io::Error::from_raw_os_error(ENOSPC));
-                }
-                let n = usize::try_from(size - offset)
-                    .unwrap_or(usize::MAX)
-                    .min(data.len());
                 let vg = &self.sys.vgs[vgi].vg;
                 self.images(vgi)?
                     .write(vg, lv, offset, &data[..n])

@@ -178,15 +178,10 @@ impl LivePool {
         offset: u64,
         data: &[u8],
     ) -> io::Result<usize> {
-        if data.is_empty() {
+        let n = super::table::write_span(size, offset, data.len())?;
+        if n == 0 {
             return Ok(0);
         }
-        if offset >= size {
-            return Err(io::Error::from_raw_os_error(ENOSPC));
-        }
-        let n = usize::try_from(size - offset)
-            .unwrap_or(usize::MAX)
-            .min(data.len());
         let bs = self.block_bytes();
         let bs_len = usize::try_from(bs).map_err(|_| io::Error::from_raw_os_error(EIO))?;
         let (data_lv, zero) = (self.seg.data, self.seg.zero_new_blocks);
@@ -249,15 +244,10 @@ impl LivePool {
         if !writable {
             return Err(io::Error::from_raw_os_error(EROFS));
         }
-        if data.is_empty() {
+        let n = super::table::write_span(size, offset, data.len())?;
+        if n == 0 {
             return Ok(0);
         }
-        if offset >= size {
-            return Err(io::Error::from_raw_os_error(ENOSPC));
-        }
-        let n = usize::try_from(size - offset)
-            .unwrap_or(usize::MAX)
-            .min(data.len());
         images
             .write(vg, self.seg.data, offset, &data[..n])
             .map_err(|e| e.into_io())?;
