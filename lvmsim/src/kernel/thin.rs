@@ -122,12 +122,11 @@ impl LivePool {
 
     /// The open transaction, opened on the committed metadata if none is.
     fn tx(&mut self, vg: &Vg) -> io::Result<&mut ThinTx<'static, LvSource<'static>>> {
-        if self.tx.is_none() {
-            let tx = ThinTx::open(self.dev).map_err(|e| io_err(&self.name(vg), e))?;
-            self.tx = Some(tx);
-        }
-        // OK to unwrap: set just above when it was missing.
-        Ok(self.tx.as_mut().unwrap())
+        let tx = match self.tx.take() {
+            Some(tx) => tx,
+            None => ThinTx::open(self.dev).map_err(|e| io_err(&self.name(vg), e))?,
+        };
+        Ok(self.tx.insert(tx))
     }
 
     fn block_bytes(&self) -> u64 {
