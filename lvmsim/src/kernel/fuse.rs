@@ -319,11 +319,7 @@ impl Filesystem for DevFs {
             Ok(buf) => reply.data(&buf),
             Err(e) => reply.error(errno(&e)),
         };
-        if t.dev_suspended(id) {
-            t.defer(id, Box::new(serve));
-        } else {
-            serve(&mut t);
-        }
+        t.serve_or_defer(id, serve);
     }
 
     fn write(
@@ -392,11 +388,7 @@ impl Filesystem for DevFs {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
         };
-        if t.dev_suspended(id) {
-            t.defer(id, Box::new(serve));
-        } else {
-            serve(&mut t);
-        }
+        t.serve_or_defer(id, serve);
     }
 
     /// How a discard reaches the file: the loop driver turns a discard
@@ -438,11 +430,7 @@ impl Filesystem for DevFs {
                 Err(e) => reply.error(errno(&e)),
             }
         };
-        if t.dev_suspended(id) {
-            t.defer(id, Box::new(serve));
-        } else {
-            serve(&mut t);
-        }
+        t.serve_or_defer(id, serve);
     }
 
     fn readdir(

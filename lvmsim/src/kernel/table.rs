@@ -1121,6 +1121,16 @@ impl Table {
         self.deferred.push((id, request));
     }
 
+    /// Serves an I/O request to device `id` now, or keeps it until the
+    /// device's resume while it is suspended (boxed only then).
+    pub fn serve_or_defer<F: FnOnce(&mut Table) + Send + 'static>(&mut self, id: u64, serve: F) {
+        if self.dev_suspended(id) {
+            self.defer(id, Box::new(serve));
+        } else {
+            serve(self);
+        }
+    }
+
     /// Serves the requests kept for device `id`, in order.
     fn serve_deferred(&mut self, id: u64) {
         let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.deferred)
