@@ -89,14 +89,18 @@ impl<B: WriteAt> Images<B> {
         })
     }
 
+    /// The image of PV `pv`, which LV `lv` has an area on, to write.
+    fn pv_mut(&mut self, vg: &Vg, lv: usize, pv: usize) -> Result<&mut B> {
+        self.pvs
+            .get_mut(pv)
+            .and_then(Option::as_mut)
+            .ok_or_else(|| pv_missing(vg, lv, pv))
+    }
+
     /// Writes LV bytes.
     pub fn write(&mut self, vg: &Vg, lv: usize, offset: u64, data: &[u8]) -> Result<()> {
         each_run(vg, lv, offset, data.len(), true, |pv, at, r| {
-            let img = self
-                .pvs
-                .get_mut(pv)
-                .and_then(Option::as_mut)
-                .ok_or_else(|| pv_missing(vg, lv, pv))?;
+            let img = self.pv_mut(vg, lv, pv)?;
             let n = r.len();
             img.write_all_at(&data[r], at)
                 .map_err(|source| pv_io(vg, pv, at, n, source))
@@ -110,11 +114,7 @@ impl<B: WriteAt> Images<B> {
     /// over files, which punch holes).
     pub fn discard(&mut self, vg: &Vg, lv: usize, offset: u64, len: usize) -> Result<()> {
         each_run(vg, lv, offset, len, true, |pv, at, r| {
-            let img = self
-                .pvs
-                .get_mut(pv)
-                .and_then(Option::as_mut)
-                .ok_or_else(|| pv_missing(vg, lv, pv))?;
+            let img = self.pv_mut(vg, lv, pv)?;
             let n = r.len();
             img.discard_at(at, n as u64)
                 .map_err(|source| pv_io(vg, pv, at, n, source))
