@@ -36,6 +36,10 @@ pub struct Context {
     /// The local zone lvm2 would write times in (a backup file's header
     /// and comments); UTC unless the caller says otherwise.
     pub zone: crate::localtime::Zone,
+    /// Long work (a merge, a whole-image scan) draws a progress line on
+    /// stderr. The caller sets it when stderr is a terminal; off by
+    /// default, so output captured by a program or a test never holds one.
+    pub progress: bool,
 }
 
 impl Context {
@@ -53,6 +57,7 @@ impl Context {
             scan_all: false,
             hooks: WriteHooks::default(),
             zone: crate::localtime::Zone::utc(),
+            progress: false,
         }
     }
 

@@ -280,7 +280,13 @@ fn areas(store: &Store) -> Vec<Area> {
 /// # Errors
 /// No such VG, LV or copy; the LV is not a snapshot; its store cannot be
 /// read.
-pub fn dump(sys: &System, target: &str, seqno: Option<u32>, scan_all: bool) -> Result<CowDump> {
+pub fn dump(
+    sys: &System,
+    target: &str,
+    seqno: Option<u32>,
+    scan_all: bool,
+    progress: bool,
+) -> Result<CowDump> {
     let (vgn, lvn) = crate::names::vg_lv(target)?;
     match seqno {
         None => {
@@ -293,7 +299,7 @@ pub fn dump(sys: &System, target: &str, seqno: Option<u32>, scan_all: bool) -> R
             dump_lv(sys, vg, li, c.chunk_size.0, None)
         }
         Some(n) => {
-            let h = crate::history::of_system(sys, scan_all);
+            let h = crate::history::of_system(sys, scan_all, progress);
             let vg = h
                 .copies
                 .iter()
@@ -461,9 +467,10 @@ pub fn run(
     target: &str,
     o: &CowDumpOpts,
     scan_all: bool,
+    progress: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let d = dump(sys, target, o.seqno, scan_all)?;
+    let d = dump(sys, target, o.seqno, scan_all, progress)?;
     if o.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&to_json(&d))?)?;
     } else {

@@ -24,12 +24,18 @@ pub struct HistoryOpts {
 }
 
 /// Collects the history: from the metadata areas, or with `scan_all` by
-/// scanning the whole images (every copy found that way is a guess).
-pub fn gather(devs: &[PathBuf], scan_all: bool, err: &mut dyn Write) -> Result<History> {
+/// scanning the whole images (every copy found that way is a guess), with
+/// a progress line on stderr during that scan if `progress`.
+pub fn gather(
+    devs: &[PathBuf],
+    scan_all: bool,
+    progress: bool,
+    err: &mut dyn Write,
+) -> Result<History> {
     let h = if scan_all {
         let images = crate::open_devices(devs, err)?;
         let refs: Vec<&Image> = images.iter().collect();
-        scan_whole(&refs)
+        scan_whole(&refs, progress)
     } else {
         let sys = crate::scan(devs, false, err)?;
         history::collect(&sys)
@@ -42,18 +48,13 @@ pub fn gather(devs: &[PathBuf], scan_all: bool, err: &mut dyn Write) -> Result<H
 
 /// The history of a scanned system: from its metadata areas, or with
 /// `scan_all` from whole-image scans of the same images (so device
-/// indices agree with `sys.devices`).
-pub fn of_system(sys: &lvm_meta::scan::System, scan_all: bool) -> History {
-    of_system_with(sys, scan_all, true)
-}
-
-/// [`of_system`], with the whole-image scan's progress line only if
-/// `progress` (callers that own no terminal, such as a Python program,
-/// pass `false`).
-pub fn of_system_with(sys: &lvm_meta::scan::System, scan_all: bool, progress: bool) -> History {
+/// indices agree with `sys.devices`), with a progress line on stderr
+/// during that scan if `progress` (callers that own no terminal, such as a
+/// Python program, pass `false`).
+pub fn of_system(sys: &lvm_meta::scan::System, scan_all: bool, progress: bool) -> History {
     if scan_all {
         let refs: Vec<&Image> = sys.devices.iter().map(|d| &d.image).collect();
-        scan_whole_with(&refs, progress)
+        scan_whole(&refs, progress)
     } else {
         history::collect(sys)
     }
@@ -61,24 +62,16 @@ pub fn of_system_with(sys: &lvm_meta::scan::System, scan_all: bool, progress: bo
 
 /// `--scan-all`'s whole-image scan ([`history::collect_scan_all`]: the
 /// images streamed in windows, memory bounded), with a progress line on
-/// stderr when stderr is a terminal (nothing otherwise, so reports and
-/// their goldens do not change).
-pub fn scan_whole(images: &[&Image]) -> History {
-    scan_whole_with(images, true)
-}
-
-/// [`scan_whole`], with its progress line only if `progress` (and stderr
-/// is a terminal).
-fn scan_whole_with(images: &[&Image], progress: bool) -> History {
-    use std::io::IsTerminal;
-    let tty = progress && std::io::stderr().is_terminal();
+/// stderr if `progress` (the caller's stderr is a terminal; never in
+/// captured output, so reports and their goldens do not change).
+pub fn scan_whole(images: &[&Image], progress: bool) -> History {
     let mut shown = false;
     let h = history::collect_scan_all_with(
         images,
         history::SCAN_WINDOW,
         history::SCAN_OVERLAP,
         &mut |i, done, size| {
-            if tty {
+            if progress {
                 let pct = done.saturating_mul(100) / size.max(1);
                 eprint!(
                     "\r  scanning {} for metadata: {pct:3}% ({} of {} MiB)\x1b[K",
@@ -105,7 +98,7 @@ pub fn run(
     err: &mut dyn Write,
 ) -> Result<()> {
     let scan_all = ctx.scan_all;
-    let h = gather(devs, scan_all, err)?;
+    let h = gather(devs, scan_all, ctx.progress, err)?;
     let vg = select_vg(&h, a.vg.as_deref(), a.show.is_none() && a.diff.is_empty())?;
     let ids = vg_ids(&h, &vg);
     if let Some(s) = &a.show {

@@ -375,6 +375,17 @@ pub fn looks_damaged(sys: &System) -> Vec<String> {
 /// rebuilt from metadata text found anywhere on the images (every guess is
 /// printed).
 pub fn scan(devs: &[PathBuf], scan_all: bool, err: &mut dyn Write) -> Result<System> {
+    scan_with(devs, scan_all, false, err)
+}
+
+/// [`scan`], with a progress line on stderr during `scan_all`'s
+/// whole-image scan if `progress` ([`context::Context::progress`]).
+pub fn scan_with(
+    devs: &[PathBuf],
+    scan_all: bool,
+    progress: bool,
+    err: &mut dyn Write,
+) -> Result<System> {
     let images = open_devices(devs, err)?;
     let mut sys = System::scan(images)?;
     for p in &sys.problems {
@@ -392,7 +403,7 @@ pub fn scan(devs: &[PathBuf], scan_all: bool, err: &mut dyn Write) -> Result<Sys
     }
     if scan_all {
         let refs: Vec<&Image> = sys.devices.iter().map(|d| &d.image).collect();
-        let hist = crate::history::scan_whole(&refs);
+        let hist = crate::history::scan_whole(&refs, progress);
         for g in lvm_meta::history::rebuild(&mut sys, &hist) {
             writeln!(err, "  {g}")?;
         }

@@ -45,9 +45,15 @@ fn esc(s: &str) -> String {
 ///
 /// # Errors
 /// No such VG or LV; a store that cannot be read, or is too large to draw.
-pub fn draw(sys: &System, target: &str, seqno: Option<u32>, scan_all: bool) -> Result<String> {
+pub fn draw(
+    sys: &System,
+    target: &str,
+    seqno: Option<u32>,
+    scan_all: bool,
+    progress: bool,
+) -> Result<String> {
     if target.contains('/') {
-        let d = dump(sys, target, seqno, scan_all)?;
+        let d = dump(sys, target, seqno, scan_all, progress)?;
         return cow_svg(&d);
     }
     let vgn = crate::names::vg_arg(target)?;

@@ -353,8 +353,8 @@ pub fn run(
     if let Some(target) = &a.export {
         return export(devs, a, ctx, target, out, err);
     }
-    let sys = crate::scan(devs, ctx.scan_all, err)?;
-    let h = crate::history::of_system(&sys, ctx.scan_all);
+    let sys = crate::scan_with(devs, ctx.scan_all, ctx.progress, err)?;
+    let h = crate::history::of_system(&sys, ctx.scan_all, ctx.progress);
     for p in &h.problems {
         writeln!(err, "  WARNING: {}", p.error)?;
     }
@@ -685,8 +685,8 @@ fn export(
         );
     }
     let before = input_hashes(&inputs)?;
-    let sys = crate::scan(devs, ctx.scan_all, err)?;
-    let h = crate::history::of_system(&sys, ctx.scan_all);
+    let sys = crate::scan_with(devs, ctx.scan_all, ctx.progress, err)?;
+    let h = crate::history::of_system(&sys, ctx.scan_all, ctx.progress);
     let survey = recover::survey(&sys, &h);
     let ids = crate::history::vg_ids(&h, vgn);
     let is_snap = survey

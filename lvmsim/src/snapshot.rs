@@ -195,12 +195,12 @@ pub fn lvconvert_merge(
         .vg(&vgname)
         .ok_or_else(|| refused!("VG {vgname} vanished"))?;
     let origin = c.origin;
-    let mut tty = tty_progress(&vgname, &origin_name);
+    let mut tty = tty_progress(&vgname, &origin_name, w.progress);
     let runs = match progress {
         Some(p) => merge_runs(&sys_now, inst_now, origin, interrupt_after, w, p)?,
         None => {
             let r = merge_runs(&sys_now, inst_now, origin, interrupt_after, w, &mut tty)?;
-            if r > 0 && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            if r > 0 && w.progress {
                 eprintln!();
             }
             r
@@ -248,14 +248,13 @@ impl MergeProgress {
     }
 }
 
-/// A progress line on stderr when it is a terminal.
-pub fn tty_progress(vg: &str, origin: &str) -> impl FnMut(MergeProgress) {
-    use std::io::IsTerminal;
-    let tty = std::io::stderr().is_terminal();
+/// A progress line on stderr, drawn only if `on` ([`Writer::progress`]:
+/// the caller's stderr is a terminal).
+pub fn tty_progress(vg: &str, origin: &str, on: bool) -> impl FnMut(MergeProgress) {
     let vg = vg.to_owned();
     let origin = origin.to_owned();
     move |p: MergeProgress| {
-        if tty {
+        if on {
             eprint!("\r  {vg}/{origin}: Merged: {:6.2}%", p.percent());
         }
     }
@@ -472,8 +471,15 @@ pub(crate) fn activate_lv(sys: &System, vgname: &str, lvname: &str, w: &Writer) 
         return Ok(());
     }
     crate::write::openable_rw(sys, inst.pv_devices.iter().flatten().copied())?;
-    if merge_runs(sys, inst, li, None, w, &mut tty_progress(vgname, lvname))? > 0
-        && std::io::IsTerminal::is_terminal(&std::io::stderr())
+    if merge_runs(
+        sys,
+        inst,
+        li,
+        None,
+        w,
+        &mut tty_progress(vgname, lvname, w.progress),
+    )? > 0
+        && w.progress
     {
         eprintln!();
     }

@@ -30,6 +30,8 @@ pub struct Writer<'a> {
     pub explain: Option<crate::explain::Explain>,
     /// The local zone the header's date is written in.
     pub zone: &'a crate::localtime::Zone,
+    /// Draw progress lines on stderr ([`Context::progress`]).
+    pub progress: bool,
 }
 
 impl<'a> Writer<'a> {
@@ -51,6 +53,7 @@ impl<'a> Writer<'a> {
             hooks: &ctx.hooks,
             explain: None,
             zone: &ctx.zone,
+            progress: ctx.progress,
         }
     }
 

@@ -408,7 +408,7 @@ fn history_py(
     let sys = sys.clone();
     let text = py
         .detach(move || -> lvmsim::error::Result<String> {
-            let h = lvmsim::history::of_system_with(&sys, scan_all, false);
+            let h = lvmsim::history::of_system(&sys, scan_all, false);
             let doc = lvmsim::history::history_json(&h, vg.as_deref())?;
             Ok(serde_json::to_string(&doc)?)
         })
@@ -427,7 +427,7 @@ fn recover_py(
     let sys = sys.clone();
     let text = py
         .detach(move || -> lvmsim::error::Result<String> {
-            let h = lvmsim::history::of_system_with(&sys, scan_all, false);
+            let h = lvmsim::history::of_system(&sys, scan_all, false);
             let doc = lvmsim::recover::recover_json(&sys, &h, vg.as_deref())?;
             Ok(serde_json::to_string(&doc)?)
         })
@@ -466,7 +466,7 @@ impl System {
         let (vg, snap) = lvmsim::names::vg_lv(snapshot).map_err(|e| py_err(py, &e))?;
         let sys = self.sys.clone();
         let made = py.detach(move || {
-            let history = lvmsim::history::of_system_with(&sys, scan_all, false);
+            let history = lvmsim::history::of_system(&sys, scan_all, false);
             RecoveredCell::try_new(Recovering { sys, history }, |r| {
                 lvmsim::recover::recovered_view(&r.sys, &r.history, &vg, &snap, seqno)
                     .map(|v| Box::new(v) as BoxedView<'_>)

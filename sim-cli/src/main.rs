@@ -44,6 +44,7 @@ fn context(scan_all: bool) -> Context {
         Context::new()
     };
     ctx.scan_all = scan_all;
+    ctx.progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     // Deterministic runs write the same bytes on any machine: UTC.
     if !ctx.deterministic {
         ctx.zone = local_zone();
@@ -363,7 +364,7 @@ fn run(cli: &Cli) -> Result<i32> {
         _ => None,
     };
     let scan = |err: &mut dyn Write| -> Result<lvm_meta::scan::System> {
-        let sys = lvmsim::scan(&devs, ctx.scan_all, err)?;
+        let sys = lvmsim::scan_with(&devs, ctx.scan_all, ctx.progress, err)?;
         for w in lvmsim::pv_warnings(&sys, only.as_deref()) {
             writeln!(err, "  {w}")?;
         }
@@ -951,11 +952,11 @@ fn run(cli: &Cli) -> Result<i32> {
                 json: *json,
                 seqno: *seqno,
             };
-            lvmsim::cowdump::run(&sys, lv, &o, ctx.scan_all, &mut out)?;
+            lvmsim::cowdump::run(&sys, lv, &o, ctx.scan_all, ctx.progress, &mut out)?;
         }
         Cmd::Map(a) => {
             let sys = scan(&mut err)?;
-            let svg = lvmsim::map::draw(&sys, &a.target, a.seqno, ctx.scan_all)?;
+            let svg = lvmsim::map::draw(&sys, &a.target, a.seqno, ctx.scan_all, ctx.progress)?;
             if a.output == std::path::Path::new("-") {
                 out.write_all(svg.as_bytes())?;
             } else {

@@ -280,7 +280,7 @@ fn a_cut_merge_explains_the_records_the_kernel_merged_before_the_power_off() {
     let meta: u64 = t[5].parse().unwrap();
     let kernel_records = (alloc - meta) / cs;
     let sys = lvmsim::scan(&devs, false, &mut std::io::sink()).unwrap();
-    let before = lvmsim::cowdump::dump(&sys, "vg/snap", None, false).unwrap();
+    let before = lvmsim::cowdump::dump(&sys, "vg/snap", None, false, false).unwrap();
     assert_eq!(before.records.len() as u64, kernel_records);
     let merged = before.records.len() - cut.records.len();
     assert_eq!(merged, 38, "1550 records, 1512 left at the power-off");
@@ -331,7 +331,7 @@ fn a_cut_merge_explains_the_records_the_kernel_merged_before_the_power_off() {
     );
     // What is left is the kernel's interrupted store, record for record.
     let sys = lvmsim::scan(&devs, false, &mut std::io::sink()).unwrap();
-    let after = lvmsim::cowdump::dump(&sys, "vg/snap", None, false).unwrap();
+    let after = lvmsim::cowdump::dump(&sys, "vg/snap", None, false, false).unwrap();
     let left: Vec<(u64, u64, u64, u64)> = after
         .records
         .iter()

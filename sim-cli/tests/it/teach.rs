@@ -180,17 +180,17 @@ fn cow_dump_equals_cowdump_py_on_every_corpus_store() {
             let who = format!("{scenario} {}/{} (seqno {:?})", g.vg, g.lv, g.seqno);
             let target = format!("{}/{}", g.vg, g.lv);
             let d = match (g.dropped, g.seqno) {
-                (false, _) => lvmsim::cowdump::dump(&sys, &target, None, all),
-                (true, Some(n)) => lvmsim::cowdump::dump(&sys, &target, Some(n), all),
+                (false, _) => lvmsim::cowdump::dump(&sys, &target, None, all, false),
+                (true, Some(n)) => lvmsim::cowdump::dump(&sys, &target, Some(n), all, false),
                 // The newest metadata copy that puts the COW where the table did.
                 (true, None) => {
-                    let h = lvmsim::history::of_system(&sys, all);
+                    let h = lvmsim::history::of_system(&sys, all, false);
                     h.copies
                         .iter()
                         .rev()
                         .filter(|c| c.vg_name == g.vg)
                         .filter_map(|c| {
-                            lvmsim::cowdump::dump(&sys, &target, Some(c.seqno), all).ok()
+                            lvmsim::cowdump::dump(&sys, &target, Some(c.seqno), all, false).ok()
                         })
                         .find(|d| {
                             d.places.first().map(|p| p.image_offset / 512) == Some(g.segments[0].1)
@@ -252,7 +252,7 @@ fn cow_dump_status_is_the_kernels() {
     let sys = scan(&im.paths);
     let lvs = lvs_json("plan-threshold");
     for (name, size, attr, pct) in lvs.iter().filter(|l| l.0 != "origin") {
-        let d = lvmsim::cowdump::dump(&sys, &format!("vg/{name}"), None, false).unwrap();
+        let d = lvmsim::cowdump::dump(&sys, &format!("vg/{name}"), None, false, false).unwrap();
         assert_eq!(d.data_percent(), *pct, "{name}");
         assert_eq!(d.kernel_reads, attr.as_bytes()[4] != b'I', "{name}");
         assert_eq!(d.cow_bytes, *size, "{name}");
@@ -268,7 +268,7 @@ fn cow_dump_status_is_the_kernels() {
         else {
             continue;
         };
-        let d = lvmsim::cowdump::dump(&sys, &format!("vg/{name}"), None, false).unwrap();
+        let d = lvmsim::cowdump::dump(&sys, &format!("vg/{name}"), None, false, false).unwrap();
         assert_eq!(
             rest.trim_end(),
             format!("0 8192 snapshot {}", d.status_text()),
@@ -278,7 +278,7 @@ fn cow_dump_status_is_the_kernels() {
     // The text form runs.
     let mut out = Vec::new();
     lvmsim::cowdump::write_text(
-        &lvmsim::cowdump::dump(&sys, "vg/s4k303", None, false).unwrap(),
+        &lvmsim::cowdump::dump(&sys, "vg/s4k303", None, false, false).unwrap(),
         &mut out,
     )
     .unwrap();
@@ -340,7 +340,7 @@ fn cow_maps_have_one_cell_per_chunk_of_each_kind() {
             .unwrap();
         let im = images(scenario);
         let sys = scan(&im.paths);
-        let svg = lvmsim::map::draw(&sys, &format!("vg/{lv}"), None, false).unwrap();
+        let svg = lvmsim::map::draw(&sys, &format!("vg/{lv}"), None, false, false).unwrap();
         let counts = svg_counts(&svg);
         let areas = g.areas.iter().filter(|a| a.2.is_some()).count() as u64;
         let records = g.records.len() as u64;
@@ -391,7 +391,7 @@ fn vg_map_extents_per_lv_are_the_kernels_segments() {
                 s["pvseg_size"].as_str().unwrap().parse::<u64>().unwrap();
         }
         let vg = v["report"][0]["pvseg"][0]["vg_name"].as_str().unwrap();
-        let svg = lvmsim::map::draw(&sys, vg, None, false).unwrap();
+        let svg = lvmsim::map::draw(&sys, vg, None, false, false).unwrap();
         assert_eq!(svg_counts(&svg), want, "{scenario}");
     }
 }
@@ -593,7 +593,7 @@ fn explain_lists_the_kernels_records_in_order() {
 fn a_dropped_store_on_reused_extents_says_so() {
     let im = images("snap-drop-reuse");
     let sys = scan(&im.paths);
-    let b = lvmsim::cowdump::dump(&sys, "vg/b", Some(9), false).unwrap();
+    let b = lvmsim::cowdump::dump(&sys, "vg/b", Some(9), false, false).unwrap();
     // The scenario gave b's PE 12-15 to reb (see its scenario file).
     assert_eq!(b.notes.len(), 1, "{:?}", b.notes);
     assert!(
@@ -601,9 +601,9 @@ fn a_dropped_store_on_reused_extents_says_so() {
         "{:?}",
         b.notes
     );
-    let c = lvmsim::cowdump::dump(&sys, "vg/c", Some(9), false).unwrap();
+    let c = lvmsim::cowdump::dump(&sys, "vg/c", Some(9), false, false).unwrap();
     assert!(c.notes.is_empty(), "c's extents stayed free: {:?}", c.notes);
-    let e = lvmsim::cowdump::dump(&sys, "vg/b", Some(999), false).unwrap_err();
+    let e = lvmsim::cowdump::dump(&sys, "vg/b", Some(999), false, false).unwrap_err();
     assert_eq!(e.to_string(), "no copy of vg with seqno 999 has an LV b");
 }
 
@@ -810,7 +810,7 @@ fn a_store_the_kernel_refuses_is_dumped_with_the_reason() {
     }
     drop(f);
     let sys = scan(&im.paths);
-    let d = lvmsim::cowdump::dump(&sys, "vg/c258", None, false).unwrap();
+    let d = lvmsim::cowdump::dump(&sys, "vg/c258", None, false, false).unwrap();
     assert!(!d.kernel_reads);
     assert_eq!(d.records.len(), 256);
     assert_eq!(d.status_text(), "Invalid");
