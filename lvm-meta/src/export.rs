@@ -522,7 +522,23 @@ fn write_segment(o: &mut String, vg: &Vg, n: usize, seg: &Segment) {
                     .iter()
                     .filter(|n| n.key() != "reshape_count")
                     .collect();
-                write_known_nodes(o, &rest, true);
+                // A VDO pool's exporter leaves a blank line after its
+                // sizes, before the switches and tunables.
+                let split = match seg.type_name.as_str() {
+                    "vdo-pool" => rest
+                        .iter()
+                        .position(|n| n.key() == "virtual_extents")
+                        .map(|i| i + 1),
+                    _ => None,
+                };
+                match split {
+                    Some(i) => {
+                        write_known_nodes(o, &rest[..i], true);
+                        o.push('\n');
+                        write_known_nodes(o, &rest[i..], true);
+                    }
+                    None => write_known_nodes(o, &rest, true),
+                }
             } else {
                 write_config_nodes(o, nodes, 0);
             }

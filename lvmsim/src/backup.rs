@@ -232,6 +232,20 @@ pub fn render(
             {
                 num.map(size_comment)
             }
+            // A VDO pool's sizes (`_vdo_pool_text_export`'s `outsize`):
+            // the header in sectors, the virtual size in extents, the
+            // cache, index and slab sizes in MiB.
+            (4, "logical_volumes", "header_size") if seg_type == "vdo-pool" => {
+                num.map(size_comment)
+            }
+            (4, "logical_volumes", "virtual_extents") if seg_type == "vdo-pool" => {
+                num.map(|n| size_comment(n * extent_size))
+            }
+            (
+                4,
+                "logical_volumes",
+                "block_map_cache_size_mb" | "index_memory_size_mb" | "slab_size_mb",
+            ) if seg_type == "vdo-pool" => num.map(|n| size_comment(n.saturating_mul(2048))),
             _ => None,
         };
         line_with_comment(&mut out, indent, l, comment.as_deref());

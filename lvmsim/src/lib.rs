@@ -89,6 +89,8 @@ pub mod writecache;
 pub mod integrity;
 // Cached LVs (dm-cache).
 pub mod cache;
+// VDO volumes and pools (reports only).
+pub mod vdo;
 // Forensic time fields in the local zone.
 pub mod localtime;
 // Historical LVs (lvs -H) and the chains through them.

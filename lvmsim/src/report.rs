@@ -160,14 +160,16 @@ struct Ctx<'a> {
     lineages: Vec<std::cell::OnceCell<crate::lineage::Lineage>>,
     /// Each VG's cache roles ([`crate::cache::roles`]), computed on first use.
     cache_roles: Vec<std::cell::OnceCell<Vec<Option<crate::cache::CacheRole>>>>,
-    /// Each VG's writecache and integrity roles, computed on first use.
+    /// Each VG's writecache, integrity and VDO roles, computed on first
+    /// use.
     layer_roles: Vec<std::cell::OnceCell<LayerRoles>>,
 }
 
-/// One VG's writecache and integrity roles by LV index.
+/// One VG's writecache, integrity and VDO roles by LV index.
 type LayerRoles = (
     Vec<Option<crate::writecache::WritecacheRole>>,
     Vec<Option<crate::integrity::IntegrityRole>>,
+    Vec<Option<crate::vdo::VdoRole>>,
 );
 
 const fn g(name: &'static str, get: Getter) -> (&'static str, Getter) {
@@ -379,6 +381,9 @@ static GETTERS: &[(&str, Getter)] =
             if let Some(l) = c.cachevol_link(r, false) {
                 return s(l);
             }
+            if let Some(crate::vdo::VdoRole::Volume(v)) = c.vdo_role(r) {
+                return s(c.shown_name(r, v.pool, false));
+            }
             s(c.thin_link(r, ThinLink::Pool, false))
         }),
         g("data_percent", |c, r| match c.thin_percents(r) {
@@ -414,7 +419,7 @@ static GETTERS: &[(&str, Getter)] =
             ) {
                 return Cell::Num(1);
             }
-            if c.layer_origin(r).is_some() {
+            if c.area_lv(r).is_some() {
                 return Cell::Num(1);
             }
             Cell::Num(c.seg(r).map_or(0, |(_, _, sg)| seg_area_count(sg)))
@@ -616,6 +621,12 @@ static GETTERS: &[(&str, Getter)] =
         }),
         g("lv_modules", |c, r| {
             if matches!(
+                c.vdo_role(r),
+                Some(crate::vdo::VdoRole::Volume(_) | crate::vdo::VdoRole::Pool(_))
+            ) {
+                return Cell::List(vec!["kvdo".into()]);
+            }
+            if matches!(
                 c.wc_role(r),
                 Some(crate::writecache::WritecacheRole::Cached(_))
             ) {
@@ -649,6 +660,54 @@ static GETTERS: &[(&str, Getter)] =
             } else {
                 Vec::new()
             })
+        }),
+        // A VDO pool's settings, on the pool's segment and its volume's.
+        g("vdo_compression", |c, r| vdo_flag(c, r, |p| p.compression)),
+        g("vdo_deduplication", |c, r| {
+            vdo_flag(c, r, |p| p.deduplication)
+        }),
+        g("vdo_use_metadata_hints", |c, r| {
+            vdo_flag(c, r, |p| p.metadata_hints)
+        }),
+        g("vdo_use_sparse_index", |c, r| {
+            vdo_flag(c, r, |p| p.sparse_index)
+        }),
+        g("vdo_minimum_io_size", |c, r| {
+            vdo_num(c, r, |p| p.minimum_io_size)
+        }),
+        g("vdo_block_map_era_length", |c, r| {
+            vdo_num(c, r, |p| p.block_map_era_length)
+        }),
+        g("vdo_max_discard", |c, r| vdo_num(c, r, |p| p.max_discard)),
+        g("vdo_ack_threads", |c, r| vdo_num(c, r, |p| p.threads.ack)),
+        g("vdo_bio_threads", |c, r| vdo_num(c, r, |p| p.threads.bio)),
+        g("vdo_bio_rotation", |c, r| {
+            vdo_num(c, r, |p| p.threads.bio_rotation)
+        }),
+        g("vdo_cpu_threads", |c, r| vdo_num(c, r, |p| p.threads.cpu)),
+        g("vdo_hash_zone_threads", |c, r| {
+            vdo_num(c, r, |p| p.threads.hash_zone)
+        }),
+        g("vdo_logical_threads", |c, r| {
+            vdo_num(c, r, |p| p.threads.logical)
+        }),
+        g("vdo_physical_threads", |c, r| {
+            vdo_num(c, r, |p| p.threads.physical)
+        }),
+        // Sizes in sectors: the header as written, the others from MiB.
+        g("vdo_header_size", |c, r| vdo_size(c, r, |p| p.header_size)),
+        g("vdo_block_map_cache_size", |c, r| {
+            vdo_size(c, r, |p| p.block_map_cache_size_mb.saturating_mul(2048))
+        }),
+        g("vdo_index_memory_size", |c, r| {
+            vdo_size(c, r, |p| p.index_memory_size_mb.saturating_mul(2048))
+        }),
+        g("vdo_slab_size", |c, r| {
+            vdo_size(c, r, |p| p.slab_size_mb.saturating_mul(2048))
+        }),
+        g("vdo_write_policy", |c, r| {
+            s(c.vdo_pool(r)
+                .map_or(String::new(), |p| p.write_policy_name().to_owned()))
         }),
         g("lv_historical", |_, _| Cell::Bin(Some(false), "historical")),
         g("lv_permissions", |c, r| {
@@ -782,7 +841,7 @@ static GETTERS: &[(&str, Getter)] =
             ) {
                 return Cell::Num(1);
             }
-            if c.layer_origin(r).is_some() {
+            if c.area_lv(r).is_some() {
                 return Cell::Num(1);
             }
             Cell::Num(c.seg(r).map_or(0, |(_, _, sg)| seg_area_count(sg)))
@@ -800,15 +859,23 @@ static GETTERS: &[(&str, Getter)] =
             if let Some(ranges) = c.cache_le_ranges(r) {
                 return s(ranges);
             }
-            if let (Some(o), Some(v)) = (c.layer_origin(r), c.vg(r)) {
+            if let (Some(o), Some(v)) = (c.area_lv(r), c.vg(r)) {
                 let last = v.vg.lv_extents(&v.vg.lvs[o]).saturating_sub(1);
                 return s(format!("{}:0-{last}", c.shown_name(r, o, false)));
             }
             s(c.seg_areas(r, true).replace(' ', ","))
         }),
         // Thin pools and thin LVs.
-        g("data_lv", |c, r| s(c.thin_link(r, ThinLink::Data, false))),
+        g("data_lv", |c, r| {
+            if let Some(crate::vdo::VdoRole::Pool(p)) = c.vdo_role(r) {
+                return s(c.shown_name(r, p.data, false));
+            }
+            s(c.thin_link(r, ThinLink::Data, false))
+        }),
         g("data_lv_uuid", |c, r| {
+            if let Some(crate::vdo::VdoRole::Pool(p)) = c.vdo_role(r) {
+                return s(c.shown_name(r, p.data, true));
+            }
             s(c.thin_link(r, ThinLink::Data, true))
         }),
         g("metadata_lv", |c, r| {
@@ -818,6 +885,9 @@ static GETTERS: &[(&str, Getter)] =
             s(c.thin_link(r, ThinLink::Metadata, true))
         }),
         g("pool_lv_uuid", |c, r| {
+            if let Some(crate::vdo::VdoRole::Volume(v)) = c.vdo_role(r) {
+                return s(c.shown_name(r, v.pool, true));
+            }
             if let Some(l) = c.cachevol_link(r, true) {
                 return s(l);
             }
@@ -941,6 +1011,24 @@ fn list_of(text: &str) -> Cell {
             .map(str::to_owned)
             .collect(),
     )
+}
+
+/// A VDO pool's switch: blank on segments that are not VDO.
+fn vdo_flag(c: &Ctx, r: Row, f: fn(&crate::vdo::VdoPoolSeg) -> bool) -> Cell {
+    match c.vdo_pool(r) {
+        Some(p) => Cell::Bin(Some(f(&p)), "enabled"),
+        None => Cell::Blank,
+    }
+}
+
+/// A VDO pool's number: blank on segments that are not VDO.
+fn vdo_num(c: &Ctx, r: Row, f: fn(&crate::vdo::VdoPoolSeg) -> u64) -> Cell {
+    c.vdo_pool(r).map_or(Cell::Blank, |p| Cell::Num(f(&p)))
+}
+
+/// A VDO pool's size in sectors: blank on segments that are not VDO.
+fn vdo_size(c: &Ctx, r: Row, f: fn(&crate::vdo::VdoPoolSeg) -> u64) -> Cell {
+    c.vdo_pool(r).map_or(Cell::Blank, |p| Cell::Size(f(&p)))
 }
 
 /// What lvm2 prints, with activation off, for the fields an image cannot
@@ -1345,8 +1433,39 @@ impl Ctx<'_> {
         let v = r.vg?;
         Some(self.layer_roles[v].get_or_init(|| {
             let vg = &self.sys.vgs[v].vg;
-            (crate::writecache::roles(vg), crate::integrity::roles(vg))
+            (
+                crate::writecache::roles(vg),
+                crate::integrity::roles(vg),
+                crate::vdo::roles(vg),
+            )
         }))
+    }
+    /// The LV's VDO role, if any.
+    fn vdo_role(&self, r: Row) -> Option<crate::vdo::VdoRole> {
+        self.layer_roles(r)?.2.get(r.lv?)?.clone()
+    }
+    /// The VDO pool whose settings the row's segment reports: a pool's
+    /// own, or a VDO volume's pool's (lvm2 shows them on both).
+    fn vdo_pool(&self, r: Row) -> Option<crate::vdo::VdoPoolSeg> {
+        r.seg?;
+        match self.vdo_role(r)? {
+            crate::vdo::VdoRole::Pool(p) => Some(p),
+            crate::vdo::VdoRole::Volume(v) => crate::vdo::pool_seg(&self.vg(r)?.vg, v.pool),
+            crate::vdo::VdoRole::Data(_) => None,
+        }
+    }
+    /// The one LV a segment maps, from its first extent: the origin under
+    /// a writecache or integrity image ([`Self::layer_origin`]), a VDO
+    /// pool's data LV, a VDO volume's pool.
+    fn area_lv(&self, r: Row) -> Option<usize> {
+        if let Some(o) = self.layer_origin(r) {
+            return Some(o);
+        }
+        match self.vdo_role(r)? {
+            crate::vdo::VdoRole::Pool(p) => Some(p.data),
+            crate::vdo::VdoRole::Volume(v) => Some(v.pool),
+            crate::vdo::VdoRole::Data(_) => None,
+        }
     }
     /// The LV's writecache role, if any.
     fn wc_role(&self, r: Row) -> Option<crate::writecache::WritecacheRole> {
@@ -1767,6 +1886,14 @@ impl Ctx<'_> {
             Some(crate::integrity::IntegrityRole::Meta(_)) => c[0] = 'e',
             _ => {}
         }
+        match self.vdo_role(r) {
+            // A VDO volume `v` with target type `v`, its pool `d`, the
+            // pool's data LV `D`.
+            Some(crate::vdo::VdoRole::Volume(_)) => (c[0], c[6]) = ('v', 'v'),
+            Some(crate::vdo::VdoRole::Pool(_)) => (c[0], c[6]) = ('d', '-'),
+            Some(crate::vdo::VdoRole::Data(_)) => c[0] = 'D',
+            None => {}
+        }
         c.into_iter().collect()
     }
     fn lv_layout(&self, r: Row) -> String {
@@ -1795,6 +1922,11 @@ impl Ctx<'_> {
         }
         if let Some(crate::integrity::IntegrityRole::Image(_)) = self.integ_role(r) {
             return "integrity".into();
+        }
+        match self.vdo_role(r) {
+            Some(crate::vdo::VdoRole::Volume(_)) => return "vdo,sparse".into(),
+            Some(crate::vdo::VdoRole::Pool(_)) => return "vdo,pool".into(),
+            _ => {}
         }
         let first = l.segments.first();
         match first.map(|s| &s.kind) {
@@ -1838,6 +1970,11 @@ impl Ctx<'_> {
             Some(crate::integrity::IntegrityRole::Origin(_)) => {
                 return "private,integrity,origin,integrityorigin".into()
             }
+            _ => {}
+        }
+        match self.vdo_role(r) {
+            Some(crate::vdo::VdoRole::Pool(_)) => return "private".into(),
+            Some(crate::vdo::VdoRole::Data(_)) => return "private,vdo,pool,data".into(),
             _ => {}
         }
         if let Some(sub) = self.raid_role(r).and_then(crate::raid::sub_role) {
@@ -1984,7 +2121,7 @@ impl Ctx<'_> {
         let cache_area = match self.cache_role(r) {
             Some(crate::cache::CacheRole::Cached(c)) => Some(c.origin),
             Some(crate::cache::CacheRole::Pool(p)) => Some(p.data),
-            _ => self.layer_origin(r),
+            _ => self.area_lv(r),
         };
         if let Some(area) = cache_area {
             // The one area: the origin or data LV from LE 0.

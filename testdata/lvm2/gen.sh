@@ -47,7 +47,7 @@ drop_noise() {
 SCENARIOS=(single twopv-striped mdacopies fragmented ring-wrap snapshot-meta
 	snapshot-merging empty-pv units names display display-attrs display-novg fields
 	thin-restore evidence-missing evid-times evid2-hist
-	cache-restore)
+	cache-restore vdo-restore)
 
 LOOPS=()   # loop devices attached by this process
 OUT=       # OUTDIR/<scenario> of the running scenario
@@ -1009,6 +1009,32 @@ scenario_cache_restore() {
 	check "the cached LVs, pools and sub-LVs" test \
 		"$(jqget lvs.json '[.report[0].lv[] | select(.lv_name == "c1" or .lv_name == "[p1_cpool]") | .lv_attr] | join(",")')" = \
 		"Cwi-XXC---,Cwi-XXC---"
+}
+
+rec_vdo() {
+	rec lvs-vdo.txt lvs -a -o +segtype,pool_lv,data_lv,lv_layout,lv_role,vdo_compression,vdo_deduplication,vdo_write_policy,vdo_header_size
+	rec lvs-vdo-segs.txt lvs -a --segments -o lv_name,lv_attr,segtype,pool_lv,data_lv,lv_size,seg_size,devices,seg_pe_ranges
+	rec lvs-vdo-all.json lvs -a -o lv_all --reportformat json --units b --nosuffix
+	rec lvs-vdo-seg-all.json lvs -a --segments -o seg_all,lv_name --reportformat json --units b --nosuffix
+}
+
+# Two VDO pools with their volumes, from metadata written for this scenario
+# (vdo-restore.vg) and restored by the real vgcfgrestore (lvcreate --type vdo needs
+# device-mapper); the goldens are lvm2's reports of the volumes, pools and data LVs.
+scenario_vdo_restore() {
+	local here u1
+	here=$(dirname "$(realpath "$0")")
+	mkpv pv1 64
+	run pvcreate "$(dev pv1)"
+	u1=$(pvs --noheadings -o pv_uuid "$(dev pv1)" 2>/dev/null | tr -d ' ')
+	sed -e '/^#/d' -e "s|@PV0_ID@|$u1|" -e "s|@PV0_DEV@|$(dev pv1)|" \
+		"$here/vdo-restore.vg" >"$WORKDIR/vdo.vg"
+	run vgcfgrestore --force -f "$WORKDIR/vdo.vg" vg_vdo
+	record vg_vdo
+	rec_vdo
+	check "the VDO volumes, pools and data LVs" test \
+		"$(jqget lvs.json '[.report[0].lv[] | select(.lv_name == "lvol0" or .lv_name == "vpool0" or .lv_name == "[vpool0_vdata]") | .lv_attr] | join(",")')" = \
+		"vwi-XXv---,dwi-XX----,Dwi-XX----"
 }
 
 # evidence_unloop NAME: detach PV NAME's loop device (and forget it).

@@ -63,6 +63,7 @@ scenario_tests!("lvm2/corpus", "commands.txt", committed_scenario_matches;
     evid_times,
     evid2_hist,
     cache_restore,
+    vdo_restore,
 );
 
 /// The same comparison on images and goldens that real lvm2 made moments
