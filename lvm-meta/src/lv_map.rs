@@ -165,6 +165,13 @@ fn map_depth(vg: &Vg, lv_i: usize, offset: u64, depth: usize, write: bool) -> Re
         }
         SegmentKind::Unknown { .. } => {
             let Some(run) = raid_run_in(vg, lv_i, seg, seg_off, seg_len)? else {
+                if matches!(seg.type_name.as_str(), "vdo" | "vdo-pool") {
+                    // Reported, not read: say where the bytes are.
+                    return Err(unsupported(format!(
+                        "LV {}: segment type {:?} is not supported: a VDO volume's blocks are stored in the VDO format on its pool's _vdata LV, which is not decoded (that LV reads as its raw bytes)",
+                        lv.name, seg.type_name
+                    )));
+                }
                 return Err(unsupported(format!(
                     "LV {}: segment type {:?} is not supported",
                     lv.name, seg.type_name

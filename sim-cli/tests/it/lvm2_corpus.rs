@@ -122,3 +122,30 @@ fn display_names_a_missing_pv_unknown() {
         "{vg}"
     );
 }
+
+/// A VDO volume and pool are reported, not read: `cat` refuses them and
+/// says where the bytes are; the pool's data LV reads as its raw bytes
+/// (the restored images hold zeros there).
+#[test]
+fn vdo_volumes_are_refused_by_cat_and_their_data_lv_reads_raw() {
+    let s = common::load(&common::repo().join("testdata/lvm2/corpus/vdo-restore"));
+    let cat = |lv: &str| {
+        s.devs
+            .iter()
+            .fold(common::Lvmsim::new(), |l, (n, p)| l.dev(n, p))
+            .args(["cat", lv])
+            .run()
+    };
+    for lv in ["vg_vdo/lvol0", "vg_vdo/vpool1"] {
+        let o = cat(lv);
+        assert_ne!(o.status, 0, "{lv}: cat succeeded");
+        assert!(
+            o.stderr.contains("VDO format on its pool's _vdata LV"),
+            "{lv}: {}",
+            o.stderr
+        );
+    }
+    let o = cat("vg_vdo/vpool1_vdata");
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    assert_eq!(o.stdout.len(), 20 << 20);
+}
