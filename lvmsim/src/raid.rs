@@ -133,6 +133,39 @@ pub fn layout(s: &RaidSeg) -> String {
     }
 }
 
+/// `data_copies` as lvm2 reports it: a full copy per raid1 image, raid10's
+/// copies (2 unless written), the data plus its parity images for raid4/5/6,
+/// and 1 for raid0 and the old mirror target (whose segment keeps none).
+pub fn data_copies(s: &RaidSeg) -> u64 {
+    match s.level {
+        RaidLevel::Mirror | RaidLevel::Raid0 => 1,
+        RaidLevel::Raid1 => s.images.len() as u64,
+        RaidLevel::Raid10 => u64::from(s.data_copies.unwrap_or(2)),
+        RaidLevel::Parity(p) => u64::from(p.parity_images()) + 1,
+    }
+}
+
+/// `data_stripes`: the images that hold distinct data (every image of a
+/// mirror, raid1 or raid0; raid10's images over its copies; raid4/5/6's
+/// images but the parity ones).
+pub fn data_stripes(s: &RaidSeg) -> u64 {
+    let n = s.images.len() as u64;
+    match s.level {
+        RaidLevel::Mirror | RaidLevel::Raid1 | RaidLevel::Raid0 => n,
+        RaidLevel::Raid10 => n / data_copies(s).max(1),
+        RaidLevel::Parity(p) => n.saturating_sub(u64::from(p.parity_images())),
+    }
+}
+
+/// `parity_chunks`: the parity images of raid4/5/6, otherwise the copies
+/// beyond the first (lvm2 prints nothing for 0).
+pub fn parity_chunks(s: &RaidSeg) -> u64 {
+    match s.level {
+        RaidLevel::Parity(p) => u64::from(p.parity_images()),
+        _ => data_copies(s).saturating_sub(1),
+    }
+}
+
 /// `lv_role` of a sub-LV.
 pub fn sub_role(role: &RaidRole) -> Option<&'static str> {
     Some(match role {

@@ -603,20 +603,18 @@ static GETTERS: &[(&str, Getter)] =
             })
         }),
         g("raidintegrityblocksize", |c, r| {
-            Cell::Signed(match c.integ_role(r) {
-                Some(crate::integrity::IntegrityRole::Image(i)) => {
-                    i.block_size.map_or(-1, |b| i64::try_from(b).unwrap_or(-1))
-                }
-                _ => -1,
+            Cell::Signed(match c.integrity_of(r) {
+                Some(i) => i.block_size.map_or(-1, |b| i64::try_from(b).unwrap_or(-1)),
+                None => -1,
             })
         }),
         g("raidintegritymode", |c, r| {
-            s(match c.integ_role(r) {
-                Some(crate::integrity::IntegrityRole::Image(i)) => i
+            s(match c.integrity_of(r) {
+                Some(i) => i
                     .mode
                     .as_deref()
                     .map_or(String::new(), |m| crate::integrity::mode_name(m).to_owned()),
-                _ => String::new(),
+                None => String::new(),
             })
         }),
         g("lv_modules", |c, r| {
@@ -637,6 +635,20 @@ static GETTERS: &[(&str, Getter)] =
                 Some(crate::integrity::IntegrityRole::Image(_))
             ) {
                 return Cell::List(vec!["integrity".into()]);
+            }
+            if let Some(rs) = c.raid_top(r) {
+                // A RAID LV's target (`mirror` for the old mirror target),
+                // after `integrity` when its images have it.
+                let mut m = Vec::new();
+                if c.raid_integrity(r).is_some() {
+                    m.push("integrity".to_owned());
+                }
+                m.push(if rs.level == lvm_meta::raid::RaidLevel::Mirror {
+                    "mirror".to_owned()
+                } else {
+                    "raid".to_owned()
+                });
+                return Cell::List(m);
             }
             if matches!(
                 c.cache_role(r),
@@ -835,6 +847,9 @@ static GETTERS: &[(&str, Getter)] =
                 .unwrap_or_default())
         }),
         g("data_stripes", |c, r| {
+            if let Some(rs) = c.raid_seg(r) {
+                return Cell::Num(crate::raid::data_stripes(&rs));
+            }
             if matches!(
                 c.cache_role(r),
                 Some(crate::cache::CacheRole::Cached(_) | crate::cache::CacheRole::Pool(_))
@@ -847,12 +862,30 @@ static GETTERS: &[(&str, Getter)] =
             Cell::Num(c.seg(r).map_or(0, |(_, _, sg)| seg_area_count(sg)))
         }),
         g("data_copies", |c, r| {
+            if let Some(rs) = c.raid_seg(r) {
+                return Cell::Num(crate::raid::data_copies(&rs));
+            }
             Cell::Num(u64::from(c.seg(r).is_some()))
+        }),
+        g("parity_chunks", |c, r| {
+            match c.raid_seg(r).map(|rs| crate::raid::parity_chunks(&rs)) {
+                Some(n) if n > 0 => Cell::Num(n),
+                _ => Cell::Blank,
+            }
+        }),
+        g("metadata_devices", |c, r| {
+            s(c.raid_meta_areas(r, false).join(","))
+        }),
+        g("seg_metadata_le_ranges", |c, r| {
+            s(c.raid_meta_areas(r, true).join(","))
         }),
         g("region_size", |c, r| {
             Cell::Size(c.raid_seg(r).and_then(|s| s.region_size).map_or(0, |z| z.0))
         }),
         g("seg_le_ranges", |c, r| {
+            if let Some(ranges) = c.raid_le_ranges(r) {
+                return s(ranges);
+            }
             if let Some(ranges) = c.pool_le_ranges(r) {
                 return s(ranges);
             }
@@ -894,6 +927,14 @@ static GETTERS: &[(&str, Getter)] =
             s(c.thin_link(r, ThinLink::Pool, true))
         }),
         g("lv_parent", |c, r| {
+            // A RAID or mirror sub-LV's parent is the RAID LV (by name,
+            // bracketed or not).
+            if let (Some(v), Some(role)) = (c.vg(r), c.raid_role(r)) {
+                use crate::raid::RaidRole as R;
+                if let R::Image { top, .. } | R::Meta(top) | R::Log(top) = *role {
+                    return s(v.vg.lvs[top].name.clone());
+                }
+            }
             s(c.thin_link(r, ThinLink::Parent, false))
         }),
         // An active pool's status line: the discard mode the kernel took
@@ -1439,6 +1480,66 @@ impl Ctx<'_> {
                 crate::vdo::roles(vg),
             )
         }))
+    }
+    /// The integrity settings a row reports: an integrity image's own, or
+    /// a RAID LV's first image's (lvm2 shows them on the RAID LV too).
+    fn integrity_of(&self, r: Row) -> Option<crate::integrity::IntegritySeg> {
+        match self.integ_role(r) {
+            Some(crate::integrity::IntegrityRole::Image(i)) => Some(i),
+            Some(_) => None,
+            None => self.raid_integrity(r),
+        }
+    }
+    /// A RAID LV's first image's integrity segment, if its images have
+    /// integrity.
+    fn raid_integrity(&self, r: Row) -> Option<crate::integrity::IntegritySeg> {
+        let first = self.raid_top(r)?.images.first()?.data;
+        crate::integrity::integrity_seg(&self.vg(r)?.vg, first)
+    }
+    /// `seg_le_ranges` of a RAID or mirror LV: each data image named as
+    /// `lvs` shows it, over the extents the segment uses.
+    fn raid_le_ranges(&self, r: Row) -> Option<String> {
+        let rs = self.raid_seg(r)?;
+        let (v, _, sg) = self.seg(r)?;
+        let parts: Vec<String> = rs
+            .images
+            .iter()
+            .map(|im| {
+                let len = if rs.level == lvm_meta::raid::RaidLevel::Mirror {
+                    u64::from(sg.extent_count)
+                } else {
+                    v.lv_extents(&v.lvs[im.data])
+                };
+                let start = u64::from(im.le);
+                format!(
+                    "{}:{start}-{}",
+                    self.shown_name(r, im.data, false),
+                    (start + len).saturating_sub(1)
+                )
+            })
+            .collect();
+        Some(parts.join(","))
+    }
+    /// A RAID LV's metadata images (`_rmeta_N`): `NAME(0)` each
+    /// (`metadata_devices`), or with `ranges` `[NAME]:0-LAST` named as
+    /// `lvs` shows them (`seg_metadata_le_ranges`); empty for other
+    /// segments.
+    fn raid_meta_areas(&self, r: Row, ranges: bool) -> Vec<String> {
+        let (Some(rs), Some((v, _, _))) = (self.raid_seg(r), self.seg(r)) else {
+            return Vec::new();
+        };
+        rs.images
+            .iter()
+            .filter_map(|im| im.meta)
+            .map(|m| {
+                if ranges {
+                    let last = v.lv_extents(&v.lvs[m]).saturating_sub(1);
+                    format!("{}:0-{last}", self.shown_name(r, m, false))
+                } else {
+                    format!("{}(0)", v.lvs[m].name)
+                }
+            })
+            .collect()
     }
     /// The LV's VDO role, if any.
     fn vdo_role(&self, r: Row) -> Option<crate::vdo::VdoRole> {

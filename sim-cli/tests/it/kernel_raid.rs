@@ -248,6 +248,8 @@ fn reports_equal_lvm2s_for_raid_and_mirror_lvs() {
                 "lv_role",
                 "mirror_log",
                 "lv_size",
+                "lv_modules",
+                "lv_parent",
             ][..],
         ),
         (
@@ -261,6 +263,12 @@ fn reports_equal_lvm2s_for_raid_and_mirror_lvs() {
                 "region_size",
                 "devices",
                 "seg_pe_ranges",
+                "data_stripes",
+                "data_copies",
+                "parity_chunks",
+                "seg_le_ranges",
+                "seg_metadata_le_ranges",
+                "metadata_devices",
             ][..],
         ),
     ] {
