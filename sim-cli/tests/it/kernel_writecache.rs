@@ -148,7 +148,7 @@ fn reports_equal_the_kernels_lvm2() {
     let s = common::load_kernel(SCENARIO);
     let lv_fields = "lv_name,lv_attr,pool_lv,origin,data_lv,metadata_lv,lv_layout,lv_role,\
                      writecache_block_size,raidintegritymode,raidintegrityblocksize,lv_read_ahead,\
-                     lv_modules";
+                     lv_modules,lv_parent";
     let seg_fields = "lv_name,segtype,devices,seg_le_ranges,stripes,data_stripes,cache_settings";
     let rows = |json: &[u8], kind: &str, fields: &str| -> Vec<Vec<String>> {
         let v: serde_json::Value = serde_json::from_slice(json).unwrap();
