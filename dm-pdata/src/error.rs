@@ -157,6 +157,15 @@ pub enum Error {
         /// The pool's data blocks.
         nr_blocks: u64,
     },
+    /// A change needs a new metadata block and every block of the metadata
+    /// device is in use. The open transaction is left half done and must be
+    /// dropped, not committed: the kernel aborts it, keeps the last commit
+    /// and sets the pool read-only (`metadata_operation_failed`).
+    #[error("the pool is out of metadata space: all {nr_blocks} metadata blocks are in use")]
+    NoMetadataSpace {
+        /// The metadata device's blocks.
+        nr_blocks: u64,
+    },
 }
 
 impl Error {
@@ -164,7 +173,10 @@ impl Error {
     pub fn class(&self) -> ErrorClass {
         match self {
             // A full pool fails the write as the kernel's I/O does.
-            Error::Io { .. } | Error::Output(_) | Error::NoDataSpace { .. } => ErrorClass::Io,
+            Error::Io { .. }
+            | Error::Output(_)
+            | Error::NoDataSpace { .. }
+            | Error::NoMetadataSpace { .. } => ErrorClass::Io,
             Error::Unsupported(_) => ErrorClass::Unsupported,
             _ => ErrorClass::Corrupt,
         }

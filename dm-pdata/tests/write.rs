@@ -483,3 +483,46 @@ fn resized_space_maps_gain_bitmaps_and_keep_their_counts() {
     let m = ThinMetadata::read(&MetadataDev::new(img.clone()).unwrap()).unwrap();
     assert_eq!(m.nr_data_blocks(), 17_001);
 }
+
+/// A metadata device too small for the mappings asked of it: provisioning
+/// fails with the named out-of-metadata-space error (not a corruption), and
+/// the last commit is untouched, so dropping the half-done transaction
+/// leaves the pool as the kernel's abort does.
+#[test]
+fn running_out_of_metadata_space_is_named_and_keeps_the_last_commit() {
+    let device_blocks = 24;
+    let blocks = dm_pdata::thin::format::format(device_blocks, 32_000, 128).unwrap();
+    let mut img = vec![0u8; device_blocks as usize * BLOCK_SIZE];
+    apply(&mut img, &blocks);
+    let dev = MetadataDev::new(img.clone()).unwrap();
+    let mut tx = ThinTx::open(&dev).unwrap();
+    tx.create_thin(1).unwrap();
+    for vb in 0..10 {
+        tx.provision(1, vb * 1000).unwrap();
+    }
+    commit(&mut img, tx);
+    let committed = img.clone();
+    let before = mappings(&img);
+    // Mappings far apart until the btree's nodes fill the device.
+    let dev = MetadataDev::new(img.clone()).unwrap();
+    let mut tx = ThinTx::open(&dev).unwrap();
+    let mut err = None;
+    for vb in 0..1_000_000u64 {
+        if let Err(e) = tx.provision(1, 10_000 + vb * 7) {
+            err = Some(e);
+            break;
+        }
+    }
+    let e = err.expect("24 metadata blocks never filled up");
+    assert!(
+        matches!(e, dm_pdata::Error::NoMetadataSpace { nr_blocks: 24 }),
+        "{e}"
+    );
+    assert_eq!(e.class(), dm_pdata::ErrorClass::Io);
+    assert!(e.to_string().contains("out of metadata space"), "{e}");
+    drop(tx);
+    // Nothing of the dropped transaction reached the device image.
+    assert_eq!(img, committed);
+    recount(&img);
+    assert_eq!(mappings(&img), before);
+}

@@ -727,6 +727,7 @@ fn write_settled(
     let mut buf = vec![0u8; 1 << 20];
     let mut block = vec![0u8; bs_len];
     let mut at = offset;
+    let mut abort = false;
     let result: Result<()> = 'outer: loop {
         if hooks.stop.requested() {
             break Err(Error::Interrupted(format!(
@@ -786,7 +787,15 @@ fn write_settled(
                         pool.name
                     ));
                 }
-                Err(e) => break 'outer Err(perr(e)),
+                // Any other failure (out of metadata space, a metadata
+                // block unreadable) may have left the transaction half
+                // done: it is dropped, and the pool keeps its last commit,
+                // as the kernel aborts the transaction
+                // (`metadata_operation_failed`).
+                Err(e) => {
+                    abort = true;
+                    break 'outer Err(perr(e));
+                }
             };
             write_provisioned(
                 &mut images,
@@ -803,6 +812,9 @@ fn write_settled(
             at += len as u64;
         }
     };
+    if abort {
+        return result.map(|()| at - offset);
+    }
     commit_pool(vg, &pool, tx, &mut images)?;
     result.map(|()| at - offset)
 }

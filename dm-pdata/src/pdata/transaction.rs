@@ -531,9 +531,11 @@ impl<'d, R: ReadAt> Transaction<'d, R> {
 
     /// Allocates a metadata block for this transaction.
     pub fn new_block(&mut self) -> Result<u64> {
-        let b = self.meta.allocate()?.ok_or_else(|| {
-            Error::Inconsistent("the metadata device is full: no free metadata block".into())
-        })?;
+        let nr_blocks = self.meta.nr_blocks();
+        let b = self
+            .meta
+            .allocate()?
+            .ok_or(Error::NoMetadataSpace { nr_blocks })?;
         self.fresh.insert(b);
         Ok(b)
     }
