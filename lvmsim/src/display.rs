@@ -1000,6 +1000,10 @@ fn lv_full(
     } else if let Some(p) = &pool {
         writeln!(out, "  LV Pool metadata       {}", vg.lvs[p.metadata].name)?;
         writeln!(out, "  LV Pool data           {}", vg.lvs[p.data].name)?;
+    } else if let Some(v) = crate::vdo::vdo_seg(vg, li) {
+        writeln!(out, "  LV VDO Pool name       {}", vg.lvs[v.pool].name)?;
+    } else if let Some(p) = crate::vdo::pool_seg(vg, li) {
+        writeln!(out, "  LV VDO Pool data       {}", vg.lvs[p.data].name)?;
     }
     // With a device-mapper driver lvm2 says that the LV is not active;
     // without one (`--driverloaded n`, or activation off) it says nothing.
@@ -1092,10 +1096,11 @@ fn stripe(
 
 fn lv_segments(sys: &System, v: &VgInstance, l: &Lv, u: Sz, out: &mut dyn Write) -> Result<()> {
     writeln!(out, "  --- Segments ---")?;
+    // lvm2 counts a VDO volume's extents as virtual, like error and zero.
     let virt = l
         .segments
         .iter()
-        .any(|s| matches!(s.kind, SegmentKind::Error | SegmentKind::Zero));
+        .any(|s| matches!(s.kind, SegmentKind::Error | SegmentKind::Zero) || s.type_name == "vdo");
     for sg in &l.segments {
         let le = u64::from(sg.start_extent);
         writeln!(
@@ -1128,10 +1133,70 @@ fn lv_segments(sys: &System, v: &VgInstance, l: &Lv, u: Sz, out: &mut dyn Write)
                 }
                 writeln!(out, "   ")?;
             }
-            _ => writeln!(out, "    Type\t\t{}", sg.type_name)?,
+            _ => {
+                writeln!(out, "    Type\t\t{}", sg.type_name)?;
+                let li = v.vg.lv_index(&l.name);
+                if let Some(d) = li.and_then(|i| crate::vdo::vdo_seg(&v.vg, i)) {
+                    // The pool from the volume's offset, over the segment.
+                    let area = Area::Lv {
+                        lv: d.pool,
+                        le: u32::try_from(d.offset).unwrap_or(u32::MAX),
+                    };
+                    stripe(sys, v, &area, u64::from(sg.extent_count), "    ", out)?;
+                } else if let Some(p) = li.and_then(|i| crate::vdo::pool_seg(&v.vg, i)) {
+                    vdo_pool_lines(&v.vg, &p, u, out)?;
+                }
+            }
         }
     }
     writeln!(out, "   ")?;
+    Ok(())
+}
+
+/// A VDO pool's settings under its segment in `lvdisplay -m`, as lvm2
+/// 2.03.16 prints them (the monitoring state is blank without dmeventd).
+fn vdo_pool_lines(vg: &Vg, p: &crate::vdo::VdoPoolSeg, u: Sz, out: &mut dyn Write) -> Result<()> {
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    let mib = |n: u64| size(n.saturating_mul(2048), u);
+    // The volume's size plus the header at each end.
+    let virt = p
+        .virtual_extents
+        .saturating_mul(vg.extent_size.0)
+        .saturating_add(p.header_size.saturating_mul(2));
+    let t = &p.threads;
+    writeln!(out, "    Monitoring\t\t")?;
+    writeln!(out, "    Virtual size\t{}", size(virt, u))?;
+    writeln!(out, "    Header size\t\t{}", size(p.header_size, u))?;
+    writeln!(out, "    Compression\t\t{}", yes(p.compression))?;
+    writeln!(out, "    Deduplication\t{}", yes(p.deduplication))?;
+    writeln!(out, "    Metadata hints\t{}", yes(p.metadata_hints))?;
+    writeln!(
+        out,
+        "    Minimum IO size\t{}",
+        size(p.minimum_io_size / 512, u)
+    )?;
+    writeln!(
+        out,
+        "    Block map cache sz\t{}",
+        mib(p.block_map_cache_size_mb)
+    )?;
+    writeln!(out, "    Block map era length\t{}", p.block_map_era_length)?;
+    writeln!(out, "    Sparse index\t{}", yes(p.sparse_index))?;
+    writeln!(
+        out,
+        "    Index memory size\t{}",
+        mib(p.index_memory_size_mb)
+    )?;
+    writeln!(out, "    Slab size\t\t{}", mib(p.slab_size_mb))?;
+    writeln!(out, "    # Ack threads\t{}", t.ack)?;
+    writeln!(out, "    # Bio threads\t{}", t.bio)?;
+    writeln!(out, "    Bio rotation\t{}", t.bio_rotation)?;
+    writeln!(out, "    # CPU threads\t{}", t.cpu)?;
+    writeln!(out, "    # Hash zone threads\t{}", t.hash_zone)?;
+    writeln!(out, "    # Logical threads\t{}", t.logical)?;
+    writeln!(out, "    # Physical threads\t{}", t.physical)?;
+    writeln!(out, "    Max discard\t{}", p.max_discard)?;
+    writeln!(out, "    Write policy\t{}", p.write_policy_name())?;
     Ok(())
 }
 
