@@ -102,25 +102,32 @@ rate() { awk -v m="$1" -v s="$2" 'BEGIN { printf "%.0f", m / s }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b / a }'; }
 
 echo "bench/kernel.sh: $SIZE MiB LV, $RUNS runs each, lvmsim $("$LVMSIM" --version 2>/dev/null | head -1)"
-printf '%-44s %10s %10s %8s %s\n' what seconds MiB/s ratio goal
-row() { printf '%-44s %10.3f %10s %8s %s\n' "$1" "$2" "$(rate "$3" "$2")" "$4" "$5"; }
+printf '%-44s %8s %13s %7s %6s %s\n' what median min-max MiB/s ratio goal
+# A row; the min-max column is read from the last hyperfine run when $6 is h (the rows
+# of the reads each follow their median), a dash otherwise.
+row() {
+	local span=-
+	[ "${6:-}" = h ] && span=$(jq -r '.results[0] | "\(.min) \(.max)"' "$DIR/h.json" |
+		awk '{ printf "%.3f-%.3f", $1, $2 }')
+	printf '%-44s %8.3f %13s %7s %6s %s\n' "$1" "$2" "$span" "$(rate "$3" "$2")" "$4" "$5"
+}
 
 pass=$(median "dd if=$PASS/plain.img of=/dev/null bs=1M")
-row "read plain file via bindfs -o direct_io" "$pass" "$SIZE" 1.00 reference
+row "read plain file via bindfs -o direct_io" "$pass" "$SIZE" 1.00 reference h
 plain=$(median "dd if=$RAW of=/dev/null bs=1M")
-row "read plain file (dd bs=1M)" "$plain" "$SIZE" 1.00 "reference (stricter)"
+row "read plain file (dd bs=1M)" "$plain" "$SIZE" 1.00 "reference (stricter)" h
 passc=$(median "dd if=$PASSC/plain.img of=/dev/null bs=1M")
-row "read plain file via bindfs (page cache)" "$passc" "$SIZE" "$(ratio "$passc" "$pass")" "(stated)"
+row "read plain file via bindfs (page cache)" "$passc" "$SIZE" "$(ratio "$passc" "$pass")" "(stated)" h
 o=$(median "dd if=$K/dev/vg/origin of=/dev/null bs=1M")
-row "read origin through FUSE, vs bindfs" "$o" "$SIZE" "$(ratio "$o" "$pass")" ">= 0.7"
-row "  the same, vs plain file" "$o" "$SIZE" "$(ratio "$o" "$plain")" "(>= 0.7)"
+row "read origin through FUSE, vs bindfs" "$o" "$SIZE" "$(ratio "$o" "$pass")" ">= 0.7" h
+row "  the same, vs plain file" "$o" "$SIZE" "$(ratio "$o" "$plain")" "(>= 0.7)" h
 s=$(median "dd if=$K/dev/vg/snap of=/dev/null bs=1M")
-row "read snapshot view through FUSE, vs bindfs" "$s" "$SIZE" "$(ratio "$s" "$pass")" ">= 0.6"
-row "  the same, vs plain file" "$s" "$SIZE" "$(ratio "$s" "$plain")" "(>= 0.6)"
+row "read snapshot view through FUSE, vs bindfs" "$s" "$SIZE" "$(ratio "$s" "$pass")" ">= 0.6" h
+row "  the same, vs plain file" "$s" "$SIZE" "$(ratio "$s" "$plain")" "(>= 0.6)" h
 nraw=$(median "nbdcopy nbd+unix:///raw?socket=$DIR/raw.sock null:")
-row "nbdcopy plain file (qemu-nbd)" "$nraw" "$SIZE" 1.00 reference
+row "nbdcopy plain file (qemu-nbd)" "$nraw" "$SIZE" 1.00 reference h
 norigin=$(median "nbdcopy nbd+unix:///vg/origin?socket=$DIR/nbd.sock null:")
-row "nbdcopy origin export (lvmsim)" "$norigin" "$SIZE" "$(ratio "$norigin" "$nraw")" ">= 0.7"
+row "nbdcopy origin export (lvmsim)" "$norigin" "$SIZE" "$(ratio "$norigin" "$nraw")" ">= 0.7" h
 
 # Writes, once each, into the second half of the origin (never written since the
 # snapshot: every chunk is copied into the store first) and into a plain file.
