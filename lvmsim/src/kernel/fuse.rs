@@ -48,6 +48,11 @@ pub(crate) struct DevFs {
     nodes: Mutex<Vec<Node>>,
     table: Arc<Shared>,
     born: SystemTime,
+    /// The buffer reads are served from, kept from one request to the
+    /// next so that a read neither allocates nor zeroes its buffer. It
+    /// grows to the longest read asked for, which FUSE bounds (the
+    /// `max_pages` of its init, at most 16 MiB here).
+    read_buf: Mutex<Vec<u8>>,
 }
 
 /// The root's inode number (FUSE's).
@@ -60,6 +65,7 @@ impl DevFs {
             nodes: Mutex::new(vec![Node::Root, Node::Mapper]),
             table,
             born: SystemTime::now(),
+            read_buf: Mutex::new(Vec::new()),
         }
     }
 
@@ -315,11 +321,23 @@ impl Filesystem for DevFs {
         let Some(id) = t.files.used(fh.0) else {
             return reply.error(Errno::EBADF);
         };
-        let serve = move |t: &mut Table| match t.read(id, offset, size as usize) {
-            Ok(buf) => reply.data(&buf),
+        if t.dev_suspended(id) {
+            let serve = move |t: &mut Table| match t.read(id, offset, size as usize) {
+                Ok(buf) => reply.data(&buf),
+                Err(e) => reply.error(errno(&e)),
+            };
+            return t.defer(id, Box::new(serve));
+        }
+        // Into the kept buffer, and answered once the table is let go:
+        // the bytes are copied into the reader's memory while other
+        // requests (NBD's threads, the merge worker) can take the table.
+        let mut buf = self.read_buf.lock().unwrap_or_else(|p| p.into_inner());
+        let done = t.read_into(id, offset, size as usize, &mut buf);
+        drop(t);
+        match done {
+            Ok(n) => reply.data(&buf[..n]),
             Err(e) => reply.error(errno(&e)),
-        };
-        t.serve_or_defer(id, serve);
+        }
     }
 
     fn write(

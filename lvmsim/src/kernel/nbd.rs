@@ -262,6 +262,9 @@ fn reply(s: &mut impl Write, handle: u64, error: u32, data: &[u8]) -> io::Result
 /// The transmission phase on device `d`.
 fn transmit<S: Read + Write>(s: &mut S, table: &Shared, d: u64, flags: u16) -> io::Result<()> {
     let errno = |e: &io::Error| errno_of(e) as u32;
+    // Reads are served from one buffer for the connection (grown to the
+    // longest read, at most MAX_REQUEST), not a new zeroed one each.
+    let mut buf = Vec::new();
     loop {
         let mut h = [0u8; 28];
         s.read_exact(&mut h)?;
@@ -286,8 +289,10 @@ fn transmit<S: Read + Write>(s: &mut S, table: &Shared, d: u64, flags: u16) -> i
                     reply(s, handle, EINVAL, &[])?;
                     continue;
                 }
-                match table.io_dev(d).read(d, offset, len as usize) {
-                    Ok(buf) => reply(s, handle, 0, &buf)?,
+                // The table is let go before the reply is sent.
+                let done = table.io_dev(d).read_into(d, offset, len as usize, &mut buf);
+                match done {
+                    Ok(n) => reply(s, handle, 0, &buf[..n])?,
                     Err(e) => reply(s, handle, errno(&e), &[])?,
                 }
             }

@@ -1255,30 +1255,50 @@ impl Table {
     /// Reads up to `len` bytes of device `id` at `offset` (fewer at the
     /// end, none past it).
     pub fn read(&mut self, id: u64, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        let n = self.read_into(id, offset, len, &mut buf)?;
+        buf.truncate(n);
+        Ok(buf)
+    }
+
+    /// [`Table::read`] into `buf`, which is grown to `len` bytes if it is
+    /// shorter and never shrunk (so a buffer kept by the caller is zeroed
+    /// once, not at every request): the bytes read are `buf[..n]`, `n`
+    /// returned.
+    pub fn read_into(
+        &mut self,
+        id: u64,
+        offset: u64,
+        len: usize,
+        buf: &mut Vec<u8>,
+    ) -> io::Result<usize> {
         let d = self.index(id)?;
         let size = self.devs[d].size;
         let n = usize::try_from(size.saturating_sub(offset))
             .unwrap_or(usize::MAX)
             .min(len);
-        let mut buf = vec![0u8; n];
         if n == 0 {
-            return Ok(buf);
+            return Ok(0);
         }
+        if buf.len() < n {
+            buf.resize(n, 0);
+        }
+        let out = &mut buf[..n];
         let (vgi, lv) = (self.devs[d].vg, self.devs[d].lv);
         if let Some(io) = self.devs[d].thin {
-            self.thin_read(vgi, io, offset, &mut buf)?;
-            return Ok(buf);
+            self.thin_read(vgi, io, offset, out)?;
+            return Ok(n);
         }
         match self.devs[d].layer {
-            Layer::Top => self.handle(d)?.read_at(offset, &mut buf)?,
+            Layer::Top => self.handle(d)?.read_at(offset, out)?,
             Layer::Real | Layer::Cow | Layer::Tpool => {
                 let vg = &self.sys.vgs[vgi].vg;
                 self.images(vgi)?
-                    .read(vg, lv, offset, &mut buf)
+                    .read(vg, lv, offset, out)
                     .map_err(|e| e.into_io())?;
             }
         }
-        Ok(buf)
+        Ok(n)
     }
 
     /// Writes `data` to device `id` at `offset`: the part before the end
