@@ -87,6 +87,33 @@ pub(crate) struct Dev {
     /// The activated LV (top devices), dropped when another device of
     /// the VG writes.
     handle: Option<LvHandle<'static, File>>,
+    /// A cached LV (`cache` or `writecache` target): its view, the
+    /// cache's mappings read once at the load as the kernel reads them
+    /// into memory. Reads are served as the target serves them (cached
+    /// blocks from the cache device, the others from the origin);
+    /// writes and discards fail with EROFS, as lvmsim does not yet write
+    /// the cache's metadata (dirty bits, writecache entries) that the
+    /// kernel would.
+    view: Option<CachedView>,
+}
+
+/// A cached LV's view over the kernel's images.
+type CachedView = Box<dyn cow_engine::view::View + Send + Sync + 'static>;
+
+/// Opens LV `lv` of VG `vgi` as its view if it is a cached LV.
+fn cached_view(sys: &'static System, vgi: usize, lv: usize) -> Result<Option<CachedView>> {
+    let vg = &sys.vgs[vgi].vg;
+    let cached = crate::cache::cache_seg(vg, lv).is_some()
+        || crate::writecache::writecache_seg(vg, lv).is_some();
+    if !cached {
+        return Ok(None);
+    }
+    Ok(Some(crate::data::open_view(
+        sys,
+        &vg.name,
+        &vg.lvs[lv].name,
+        false,
+    )?))
 }
 
 /// A change of activation a command asks for.
@@ -339,9 +366,34 @@ fn roots(vg: &Vg) -> impl Iterator<Item = usize> + '_ {
 fn root_of(vg: &Vg, lv: usize) -> usize {
     match vg.roles[lv].cow_of {
         Some(c) => c.origin,
-        None => super::thin::root_of(vg, lv).unwrap_or(lv),
+        None => super::thin::root_of(vg, lv)
+            .or_else(|| cache_root_of(vg, lv))
+            .unwrap_or(lv),
     }
 }
+
+/// The cached LV whose activation loads LV `lv`'s device: the LV over a
+/// `_corig`, `_wcorig` or `_cvol`, the LV using the pool of a `_cdata`
+/// or `_cmeta`.
+fn cache_root_of(vg: &Vg, lv: usize) -> Option<usize> {
+    use crate::cache::CacheRole;
+    use crate::writecache::WritecacheRole;
+    match crate::cache::role(vg, lv) {
+        Some(CacheRole::Origin(c)) => return Some(c),
+        Some(CacheRole::Data(p) | CacheRole::Metadata(p)) => {
+            return (0..vg.lvs.len())
+                .find(|&i| crate::cache::cache_seg(vg, i).is_some_and(|c| c.pool == p))
+        }
+        _ => {}
+    }
+    match crate::writecache::roles(vg).get(lv).cloned().flatten() {
+        Some(WritecacheRole::Origin(w) | WritecacheRole::Cachevol(w)) => Some(w),
+        _ => None,
+    }
+}
+
+/// `EROFS`: a write or discard to a cached LV's device (see [`Dev::view`]).
+const EROFS: i32 = 30;
 
 fn key(vg: &Vg, lv: usize) -> (String, String) {
     (vg.id.clone(), vg.lvs[lv].id.clone())
@@ -616,7 +668,17 @@ impl Table {
                 Layer::Top | Layer::Tpool => super::thin::io_of(vg, w.lv, w.layer == Layer::Tpool),
                 Layer::Real | Layer::Cow => None,
             };
+            let view = match w.layer {
+                Layer::Top => cached_view(sys, w.vg, w.lv)
+                    .with_context(|| format!("activating {}", w.name))?,
+                _ => None,
+            };
             let (size, handle) = match w.layer {
+                _ if view.is_some() => (
+                    vg.lv_extents(&vg.lvs[w.lv])
+                        .saturating_mul(vg.extent_bytes()),
+                    None,
+                ),
                 _ if thin.is_some() => (
                     vg.lv_extents(&vg.lvs[w.lv])
                         .saturating_mul(vg.extent_bytes()),
@@ -659,6 +721,7 @@ impl Table {
                 table,
                 thin,
                 handle,
+                view,
             });
         }
         // The pools the thin devices use, opened on the new images.
@@ -1269,6 +1332,11 @@ impl Table {
             self.thin_read(vgi, io, offset, &mut buf)?;
             return Ok(buf);
         }
+        if let Some(v) = &self.devs[d].view {
+            v.read_at(offset, &mut buf)
+                .map_err(cow_engine::Error::into_io)?;
+            return Ok(buf);
+        }
         match self.devs[d].layer {
             Layer::Top => self.handle(d)?.read_at(offset, &mut buf)?,
             Layer::Real | Layer::Cow | Layer::Tpool => {
@@ -1286,6 +1354,9 @@ impl Table {
     /// written.
     pub fn write(&mut self, id: u64, offset: u64, data: &[u8]) -> io::Result<usize> {
         let d = self.index(id)?;
+        if self.devs[d].view.is_some() {
+            return Err(io::Error::from_raw_os_error(EROFS));
+        }
         let (vgi, lv) = (self.devs[d].vg, self.devs[d].lv);
         // The other devices of the VG see the change on their next request.
         for (i, other) in self.devs.iter_mut().enumerate() {
@@ -1328,6 +1399,9 @@ impl Table {
     /// EOPNOTSUPP; a merging snapshot's error target fails it with EIO.
     pub fn discard(&mut self, id: u64, offset: u64, len: u64) -> io::Result<()> {
         let d = self.index(id)?;
+        if self.devs[d].view.is_some() {
+            return Err(io::Error::from_raw_os_error(EROFS));
+        }
         let (vgi, lv) = (self.devs[d].vg, self.devs[d].lv);
         // dm-thin takes discards (unmapping blocks, passing them down):
         // not simulated yet, so a thin device or pool refuses them rather
@@ -1364,7 +1438,7 @@ impl Table {
     /// its table is linear or striped ([`Table::discard`]).
     pub fn takes_discards(&mut self, id: u64) -> bool {
         let Ok(d) = self.index(id) else { return false };
-        if self.devs[d].thin.is_some() {
+        if self.devs[d].thin.is_some() || self.devs[d].view.is_some() {
             return false;
         }
         match self.devs[d].layer {

@@ -180,7 +180,9 @@ pub(crate) fn run(c: &mut Command) {
 
 /// Scenarios whose devices the simulated kernel does not serve yet, with
 /// the words of its refusal: a thin pool without zeroing (no kernel
-/// record shows its table line) and cache pools.
+/// record shows its table line), integrity images (the writecache
+/// scenario's raid1 `ri`: their table lines hold dm-integrity's journal
+/// settings, which lvmsim does not derive yet).
 const NOT_SERVED: &[(&str, &str)] = &[
     (
         "thin-recover",
@@ -191,12 +193,8 @@ const NOT_SERVED: &[(&str, &str)] = &[
         "vg/p1: lvmsim has no kernel record of a thin pool with no thin LVs",
     ),
     (
-        "cache-writeback",
-        "lvmsim's dmsetup info, ls and deps do not list cached LVs and cache pools",
-    ),
-    (
         "writecache",
-        "lvmsim's dmsetup does not print writecache targets yet",
+        "vg/ri_rimage_0: lvmsim's dmsetup does not print integrity targets yet",
     ),
     (
         "thin-merge",
