@@ -78,6 +78,11 @@ pub fn pool_seg(vg: &Vg, lv: usize) -> Option<CachePoolSeg> {
     })
 }
 
+/// The pool keys of cached LV `lv`.
+pub fn pool_seg_of(vg: &Vg, lv: usize) -> Option<CachePoolSeg> {
+    pool_seg(vg, cache_seg(vg, lv)?.pool)
+}
+
 /// What an LV is to a cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CacheRole {
@@ -311,9 +316,9 @@ fn dm_pool(vg: &Vg, lv: usize) -> Result<(CacheSeg, CachePoolSeg)> {
     // no kernel record shows.
     if let Some(s) = unknown_seg(vg, c.pool, |t| base_type(t) == "cache-pool") {
         use lvm_meta::text::Lookup;
-        if s.nodes().iter().any(|n| {
-            matches!(n, lvm_meta::text::Node::Section { key, .. } if key == "policy_settings")
-        }) {
+        if s.nodes().iter().any(
+            |n| matches!(n, lvm_meta::text::Node::Section { key, .. } if key == "policy_settings"),
+        ) {
             return refuse("lvmsim's dmsetup does not print cache policy settings yet".into());
         }
     }
@@ -393,7 +398,11 @@ pub fn dm_status(vg: &Vg, lv: usize, pvs: &[Option<&Image>]) -> Result<String> {
     };
     let sb = &m.superblock;
     let sm = &sb.metadata_sm_root;
-    let total = pool.data.size().checked_div(pool.block_bytes()).unwrap_or(0);
+    let total = pool
+        .data
+        .size()
+        .checked_div(pool.block_bytes())
+        .unwrap_or(0);
     Ok(format!(
         "{} {}/{} {} {}/{total} {} {} {} {} 0 0 {} {} {CORE_ARGS} {} 0 rw {} ",
         sb.metadata_block_size,

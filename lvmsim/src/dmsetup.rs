@@ -246,10 +246,7 @@ pub fn status(
                 }
                 let st = match kind {
                     Cached::Cache => format!("cache {}", crate::cache::dm_status(vg, i, &pvs)?),
-                    _ => format!(
-                        "writecache {}",
-                        crate::writecache::dm_status(vg, i, &pvs)?
-                    ),
+                    _ => format!("writecache {}", crate::writecache::dm_status(vg, i, &pvs)?),
                 };
                 lines.push((
                     dm_name(&vg.name, &lv.name, None),

@@ -298,17 +298,16 @@ pub fn dm_status(vg: &Vg, lv: usize, pvs: &[Option<&Image>]) -> Result<String> {
     let (blocks, free) = match &view.cache {
         Some(c) => (
             c.superblock.n_blocks,
-            c.superblock
-                .n_blocks
-                .saturating_sub(c.blocks.len() as u64),
+            c.superblock.n_blocks.saturating_sub(c.blocks.len() as u64),
         ),
         None => {
             let bs = u32::try_from(w.block_size.unwrap_or(4096)).unwrap_or(0);
-            let n = dm_pdata::writecache::blocks_for(view.cachevol.size(), bs).ok_or_else(|| {
-                Error::Refused(format!(
-                    "{name}: no {bs}-byte writecache block fits on the cachevol"
-                ))
-            })?;
+            let n =
+                dm_pdata::writecache::blocks_for(view.cachevol.size(), bs).ok_or_else(|| {
+                    Error::Refused(format!(
+                        "{name}: no {bs}-byte writecache block fits on the cachevol"
+                    ))
+                })?;
             (n, n)
         }
     };

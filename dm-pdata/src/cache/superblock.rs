@@ -353,7 +353,12 @@ pub(crate) mod tests {
 
     #[test]
     fn clearing_the_clean_shutdown_flag_keeps_the_rest() {
-        let mut b = arr(&superblock_bytes(2, CLEAN_SHUTDOWN_FLAG | NEEDS_CHECK_FLAG, 5, 6));
+        let mut b = arr(&superblock_bytes(
+            2,
+            CLEAN_SHUTDOWN_FLAG | NEEDS_CHECK_FLAG,
+            5,
+            6,
+        ));
         let before = Superblock::parse(0, &b).unwrap();
         assert!(clear_clean_shutdown(&mut b).unwrap());
         let after = Superblock::parse(0, &b).unwrap();
