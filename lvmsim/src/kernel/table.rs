@@ -12,6 +12,10 @@
 //! `VG-SNAP-cow`) are the LV's own segments, read and written without any
 //! copy-on-write, as the kernel's `linear` targets do.
 //!
+//! A cached LV's device (`cache`, `writecache`) reads through its cache
+//! view and writes as [`CacheWrite`] describes; its hidden devices
+//! (`_corig`, `_cdata`, `_cmeta`, `_wcorig`, `_cvol`) are plain LVs.
+//!
 //! The devices change while the kernel runs: [`Table::reload`] makes
 //! them those of the active LVs of freshly scanned images, keeping each
 //! device's number and identity while it exists.

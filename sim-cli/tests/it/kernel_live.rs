@@ -6,7 +6,9 @@
 //!   cat` of its LV (an invalid or merging snapshot's file fails with EIO
 //!   where `cat` refuses), `-real` as the origin, `-cow` starts with the
 //!   store's magic; a kernel that only read leaves the images byte for
-//!   byte as the real kernel left them;
+//!   byte as the real kernel left them (cached LVs too, with their
+//!   `_corig`, `_cdata` and `_cmeta` devices; their writes are checked in
+//!   kernel_cache.rs);
 //! - the same writes through the files and through `lvmsim write` give
 //!   identical images, overflow and invalidation included; the snapshot's
 //!   file then fails with EIO and the kernel logs the kernel's line;
