@@ -322,3 +322,63 @@ fn writes_through_live_cached_lvs_follow_the_cache_target() {
     }
     assert_eq!(dirty(&s, "c2"), 11);
 }
+
+/// `lvchange -an`/`-ay` of a cached LV through the running kernel: its
+/// devices (the LV, its pool's `_cdata` and `_cmeta`, its `_corig`) go and
+/// come back, the other cached LVs' stay, and it reads as before; the
+/// images are untouched (activation writes no metadata).
+#[test]
+fn a_cached_lv_deactivates_and_activates_in_the_running_kernel() {
+    let s = common::load_kernel(SCENARIO);
+    let kdir = s.work.path().join("k");
+    let before: Vec<Vec<u8>> = s
+        .devs
+        .iter()
+        .map(|(_, p)| std::fs::read(p).unwrap())
+        .collect();
+    let k = crate::kernel_live::Running::start(&s.devs, &kdir);
+    let names = |k: &crate::kernel_live::Running| -> Vec<String> {
+        k.status()["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = names(&k);
+    let c2 = std::fs::read(k.file("vg/c2")).unwrap();
+    let run = |args: &[&str]| {
+        let o = s.lvmsim().arg("--kernel").arg(&kdir).args(args).run();
+        assert!(o.ok(), "{args:?}: {}", o.stderr);
+        o
+    };
+    let o = run(&["lvchange", "-an", "-v", "vg/c2"]);
+    let c2_devs = [
+        "vg-c2",
+        "vg-c2_corig",
+        "vg-p2_cpool_cdata",
+        "vg-p2_cpool_cmeta",
+    ];
+    // Each removal is told (no record shows lvm2's order for a cache).
+    for d in c2_devs {
+        assert!(
+            o.stderr.contains(&format!("  Removing {d} (253:")),
+            "{}",
+            o.stderr
+        );
+    }
+    let rest: Vec<String> = all
+        .iter()
+        .filter(|n| !c2_devs.contains(&n.as_str()))
+        .cloned()
+        .collect();
+    assert_eq!(names(&k), rest);
+    assert!(!k.file("vg/c2").exists());
+    run(&["lvchange", "-ay", "vg/c2"]);
+    assert_eq!(names(&k), all);
+    assert!(std::fs::read(k.file("vg/c2")).unwrap() == c2);
+    k.stop();
+    for ((_, p), b) in s.devs.iter().zip(&before) {
+        assert!(std::fs::read(p).unwrap() == *b, "{}", p.display());
+    }
+}
