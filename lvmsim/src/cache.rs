@@ -78,6 +78,11 @@ pub fn pool_seg(vg: &Vg, lv: usize) -> Option<CachePoolSeg> {
     })
 }
 
+/// The pool keys of cached LV `lv`.
+pub fn pool_seg_of(vg: &Vg, lv: usize) -> Option<CachePoolSeg> {
+    pool_seg(vg, cache_seg(vg, lv)?.pool)
+}
+
 /// What an LV is to a cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CacheRole {
@@ -282,4 +287,136 @@ impl cow_engine::view::View for CacheView<'_> {
         }
         Ok(())
     }
+}
+
+// ------------------------------------------------------------------------
+// The `cache` target as lvm2 loads it and the kernel reports it.
+
+/// The core arguments of a freshly loaded `cache` target:
+/// `migration_threshold` at the kernel's default (2048 sectors, which the
+/// writethrough LV of the corpus shows; lvm2 passes none when the pool
+/// has no policy settings, and a `dmsetup message` changes it in memory
+/// only).
+const CORE_ARGS: &str = "2 migration_threshold 2048";
+
+/// The pool of cached LV `lv`, its keys checked for what the table and
+/// status lines need.
+fn dm_pool(vg: &Vg, lv: usize) -> Result<(CacheSeg, CachePoolSeg)> {
+    let name = format!("{}/{}", vg.name, vg.lvs[lv].name);
+    let c = cache_seg(vg, lv)
+        .ok_or_else(|| Error::Refused(format!("{name} is not a cached LV lvmsim can read")))?;
+    let p = pool_seg(vg, c.pool).ok_or_else(|| {
+        Error::Refused(format!(
+            "{name}: {} is not a cache pool lvmsim can read",
+            vg.lvs[c.pool].name
+        ))
+    })?;
+    let refuse = |what: String| Err(Error::Refused(format!("{name}: {what}")));
+    // Policy settings become policy arguments of the table line, which
+    // no kernel record shows.
+    if let Some(s) = unknown_seg(vg, c.pool, |t| base_type(t) == "cache-pool") {
+        use lvm_meta::text::Lookup;
+        if s.nodes().iter().any(
+            |n| matches!(n, lvm_meta::text::Node::Section { key, .. } if key == "policy_settings"),
+        ) {
+            return refuse("lvmsim's dmsetup does not print cache policy settings yet".into());
+        }
+    }
+    match p.cache_mode.as_deref() {
+        Some("writethrough" | "writeback" | "passthrough") => {}
+        other => return refuse(format!("cache mode {other:?} is not one lvmsim prints")),
+    }
+    if p.policy.is_none() {
+        return refuse("the cache pool names no policy".into());
+    }
+    if !matches!(p.metadata_format, None | Some(1 | 2)) {
+        return refuse(format!("metadata format {:?}", p.metadata_format));
+    }
+    Ok((c, p))
+}
+
+/// The feature arguments of the `cache` target: `metadata2` for format
+/// 2, then the mode (`2 metadata2 writeback`, `1 writeback`).
+fn dm_features(p: &CachePoolSeg) -> String {
+    let mode = p.cache_mode.as_deref().unwrap_or("writethrough");
+    match p.metadata_format {
+        Some(2) => format!("2 metadata2 {mode}"),
+        _ => format!("1 {mode}"),
+    }
+}
+
+/// The devices under cached LV `lv` in lvm2's creation order (the
+/// order `lvconvert --type cache` numbered them in the corpus's
+/// cache-writeback record: the pool's data LV, its metadata LV, then
+/// the origin), each an LV index.
+///
+/// # Errors
+/// [`Error::Refused`] for a cached LV whose keys lvmsim cannot print.
+pub fn dm_parts(vg: &Vg, lv: usize) -> Result<[usize; 3]> {
+    let (c, p) = dm_pool(vg, lv)?;
+    Ok([p.data, p.metadata, c.origin])
+}
+
+/// The `cache` table line of cached LV `lv` after `cache`, given the
+/// numbers of its metadata, data and origin devices: `META DATA ORIGIN
+/// BLOCK_SECTORS FEATURES POLICY 0`.
+///
+/// # Errors
+/// [`Error::Refused`] for keys lvmsim cannot print.
+pub fn dm_table(vg: &Vg, lv: usize, meta: &str, data: &str, origin: &str) -> Result<String> {
+    let (_, p) = dm_pool(vg, lv)?;
+    Ok(format!(
+        "{meta} {data} {origin} {} {} {} 0",
+        p.chunk_size,
+        dm_features(&p),
+        p.policy.as_deref().unwrap_or_default()
+    ))
+}
+
+/// The `cache` status line of cached LV `lv` (after `cache`) right after
+/// a fresh activation of the images: metadata block size, used/total
+/// metadata blocks (the metadata space map's allocated and total
+/// blocks), cache block size, used/total cache blocks (valid mappings,
+/// and the data LV's size in blocks), the read and write hit and miss
+/// counters the kernel loads from the superblock (`load_stats`), zero
+/// demotions and promotions (counted in memory only), the blocks the
+/// kernel loads as dirty, the features, the core arguments, the policy
+/// with no arguments, `rw` and the needs-check flag.
+///
+/// # Errors
+/// [`Error::Refused`] for keys lvmsim cannot print or metadata never
+/// formatted (the kernel formats it at its first load; no record shows
+/// that state); metadata errors.
+pub fn dm_status(vg: &Vg, lv: usize, pvs: &[Option<&Image>]) -> Result<String> {
+    let (c, p) = dm_pool(vg, lv)?;
+    let pool = CachePool::open(vg, c.pool, pvs)?;
+    let Some(m) = &pool.meta else {
+        return Err(Error::Refused(format!(
+            "{}: the cache metadata was never formatted; lvmsim has no record of the kernel's first load",
+            pool.name()
+        )));
+    };
+    let sb = &m.superblock;
+    let sm = &sb.metadata_sm_root;
+    let total = pool
+        .data
+        .size()
+        .checked_div(pool.block_bytes())
+        .unwrap_or(0);
+    Ok(format!(
+        "{} {}/{} {} {}/{total} {} {} {} {} 0 0 {} {} {CORE_ARGS} {} 0 rw {} ",
+        sb.metadata_block_size,
+        sm.nr_allocated,
+        sm.nr_blocks,
+        p.chunk_size,
+        m.mappings.len(),
+        sb.read_hits,
+        sb.read_misses,
+        sb.write_hits,
+        sb.write_misses,
+        m.nr_dirty(),
+        dm_features(&p),
+        p.policy.as_deref().unwrap_or_default(),
+        if sb.needs_check() { "needs_check" } else { "-" },
+    ))
 }

@@ -14,30 +14,50 @@ use std::io::Write;
 
 use crate::names::dm_name;
 
-/// Refuses a VG holding cached LVs or cache pools, writecaches or
-/// integrity images: their target lines are not printed yet (an empty
-/// line would be wrong).
+/// Refuses a VG holding integrity images: their target lines are not
+/// printed yet (an empty line would be wrong).
 fn refuse_cache(vg: &lvm_meta::model::Vg) -> Result<()> {
-    if let Some(i) = crate::cache::roles(vg).iter().position(Option::is_some) {
-        return Err(crate::error::Error::Refused(format!(
-            "{}/{}: lvmsim's dmsetup does not print cache targets yet",
-            vg.name, vg.lvs[i].name
-        )));
-    }
-    // Nor writecache and integrity lines.
-    let other = |l: &lvm_meta::model::Lv| {
-        l.segments
-            .iter()
-            .find(|s| matches!(s.type_name.as_str(), "writecache" | "integrity"))
-            .map(|s| s.type_name.clone())
-    };
-    match vg.lvs.iter().find_map(|l| other(l).map(|t| (l, t))) {
-        Some((l, t)) => Err(crate::error::Error::Refused(format!(
-            "{}/{}: lvmsim's dmsetup does not print {t} targets yet",
+    let integrity = |l: &lvm_meta::model::Lv| l.segments.iter().any(|s| s.type_name == "integrity");
+    match vg.lvs.iter().find(|l| integrity(l)) {
+        Some(l) => Err(crate::error::Error::Refused(format!(
+            "{}/{}: lvmsim's dmsetup does not print integrity targets yet",
             vg.name, l.name
         ))),
         None => Ok(()),
     }
+}
+
+/// What LV `lv` is to lvm2's cache activation: a cached LV or an LV with
+/// a writecache (its sub-devices and its own), a cache pool (never
+/// activated on its own), or neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cached {
+    /// A `cache` segment.
+    Cache,
+    /// A `writecache` segment.
+    Writecache,
+    /// A `cache-pool` segment: lvm2 loads no device for it.
+    Pool,
+}
+
+fn cached(vg: &Vg, lv: usize) -> Option<Cached> {
+    let t = vg.lvs[lv].segments.first()?.type_name.as_str();
+    match t.split('+').next().unwrap_or(t) {
+        "cache" => Some(Cached::Cache),
+        "writecache" => Some(Cached::Writecache),
+        "cache-pool" => Some(Cached::Pool),
+        _ => None,
+    }
+}
+
+/// The LVs under cached LV `lv` in creation order (see
+/// [`crate::cache::dm_parts`], [`crate::writecache::dm_parts`]).
+fn cache_parts(vg: &Vg, lv: usize, kind: Cached) -> Result<Vec<usize>> {
+    Ok(match kind {
+        Cached::Cache => crate::cache::dm_parts(vg, lv)?.to_vec(),
+        Cached::Writecache => crate::writecache::dm_parts(vg, lv)?.to_vec(),
+        Cached::Pool => Vec::new(),
+    })
 }
 
 /// The per-segment status lines of an LV's own segments (`linear` or
@@ -211,6 +231,28 @@ pub fn status(
                     continue;
                 }
                 None => {}
+            }
+            if let Some(kind) = cached(vg, i) {
+                if kind == Cached::Pool {
+                    continue;
+                }
+                for part in cache_parts(vg, i, kind)? {
+                    for (_, _, n, l) in missing_devices(vg, inst, part) {
+                        lines.push((n, l));
+                    }
+                    for l in segment_lines(vg, inst, part, devno, minor_of) {
+                        lines.push((dm_name(&vg.name, &vg.lvs[part].name, None), l));
+                    }
+                }
+                let st = match kind {
+                    Cached::Cache => format!("cache {}", crate::cache::dm_status(vg, i, &pvs)?),
+                    _ => format!("writecache {}", crate::writecache::dm_status(vg, i, &pvs)?),
+                };
+                lines.push((
+                    dm_name(&vg.name, &lv.name, None),
+                    format!("0 {} {st}", size(i)),
+                ));
+                continue;
             }
             let role = &vg.roles[i];
             let own = |layer: Option<&str>, lines: &mut Vec<(String, String)>| {
@@ -482,6 +524,29 @@ fn table_lines(
                     continue;
                 }
                 None => {}
+            }
+            if let Some(kind) = cached(vg, i) {
+                if kind == Cached::Pool {
+                    continue;
+                }
+                let mut nums_of = Vec::new();
+                for part in cache_parts(vg, i, kind)? {
+                    nums_of.push(own_dev(part, name(part, None), &mut nums, &mut lines));
+                }
+                nums.next(&name(i, None));
+                let line = match (kind, nums_of.as_slice()) {
+                    (Cached::Cache, [data, meta, origin]) => format!(
+                        "cache {}",
+                        crate::cache::dm_table(vg, i, meta, data, origin)?
+                    ),
+                    (_, [cache, origin]) => format!(
+                        "writecache {}",
+                        crate::writecache::dm_table(vg, i, origin, cache)?
+                    ),
+                    _ => continue,
+                };
+                lines.push((name(i, None), format!("0 {} {line}", size(i))));
+                continue;
             }
             if role.origin_of.is_empty() {
                 // A RAID or mirror LV: its sub-LVs' devices first.
@@ -860,6 +925,7 @@ fn device_list(sys: &System, opts: &DmOpts, with_thin: bool) -> Result<Vec<DmDev
     let mut devs: Vec<DmDevice> = Vec::new();
     for inst in &sys.vgs {
         let vg = &inst.vg;
+        refuse_cache(vg)?;
         let pvs: Vec<Option<&Image>> = inst
             .pv_devices
             .iter()
@@ -929,12 +995,6 @@ fn device_list(sys: &System, opts: &DmOpts, with_thin: bool) -> Result<Vec<DmDev
                 vg.name, vg.lvs[i].name
             )));
         }
-        if let Some(i) = crate::cache::roles(vg).iter().position(Option::is_some) {
-            return Err(crate::error::Error::Refused(format!(
-                "{}/{}: lvmsim's dmsetup info, ls and deps do not list cached LVs and cache pools",
-                vg.name, vg.lvs[i].name
-            )));
-        }
         let mut invalid = Vec::new();
         let mut read_only = Vec::new();
         // Each pool's `-tpool` device, once made: (pool, index).
@@ -966,6 +1026,22 @@ fn device_list(sys: &System, opts: &DmOpts, with_thin: bool) -> Result<Vec<DmDev
                 if kind == ThinKind::Pool {
                     read_only.push(me);
                 }
+                continue;
+            }
+            if let Some(kind) = cached(vg, i) {
+                // The table names the sub-devices as the target line does:
+                // metadata, data, origin (cache); origin, cache
+                // (writecache).
+                let parts: Vec<usize> = cache_parts(vg, i, kind)?
+                    .into_iter()
+                    .map(|p| own_dev(&mut add, p, None))
+                    .collect();
+                let named = match parts.as_slice() {
+                    [data, meta, origin] => vec![*meta, *data, *origin],
+                    [cache, origin] => vec![*origin, *cache],
+                    _ => continue,
+                };
+                add(i, None, 1, named.into_iter().map(Dep::Dm).collect());
                 continue;
             }
             if role.origin_of.is_empty() {

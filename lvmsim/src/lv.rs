@@ -1086,7 +1086,11 @@ pub(crate) fn lvs_named(
             continue;
         }
         let n = crate::names::lv_arg(arg)?;
-        let inst = changeable(sys, &n.vg)?;
+        let inst = if activation {
+            crate::write::activatable(sys, &n.vg)?
+        } else {
+            changeable(sys, &n.vg)?
+        };
         match n.lv {
             Some(lv) => by_name.push((n.vg.clone(), inst.vg.lv_index_or_err(&lv)?)),
             None => whole.push(n.vg.clone()),
@@ -1122,7 +1126,9 @@ pub(crate) fn lvs_named(
                 named.push((vgname.clone(), li, lv.name.clone()));
             }
         }
-        if any {
+        if any && activation {
+            crate::write::activatable(sys, &vgname)?;
+        } else if any {
             changeable(sys, &vgname)?;
         }
     }

@@ -465,7 +465,7 @@ pub(crate) fn finish_merge(
 /// whose output goes to /dev/null (`lv_spawn_background_polling`,
 /// `become_daemon`), as with `vgchange -ay`.
 pub(crate) fn activate_lv(sys: &System, vgname: &str, lvname: &str, w: &Writer) -> Result<()> {
-    let inst = crate::write::changeable(sys, vgname)?;
+    let inst = crate::write::activatable(sys, vgname)?;
     let li = inst.vg.lv_index_or_err(lvname)?;
     if !inst.vg.roles[li].merging_origin {
         return Ok(());
@@ -534,7 +534,7 @@ pub fn lvchange_activate_nopoll(sys: &System, targets: &[String], w: &Writer) ->
     let named = crate::lv::lvs_named(sys, targets, true)?;
     let mut cur = rescan(sys)?;
     for (vgname, _, lvname) in named {
-        let inst = crate::write::changeable(&cur, &vgname)?;
+        let inst = crate::write::activatable(&cur, &vgname)?;
         let li = inst.vg.lv_index_or_err(&lvname)?;
         if !inst.vg.roles[li].merging_origin {
             continue;

@@ -392,7 +392,7 @@ pub fn vgchange(
 ) -> Result<()> {
     let vgname = crate::names::vg_arg(vgname)?;
     let vgname = vgname.as_str();
-    let inst = crate::write::changeable(sys, vgname)?;
+    let inst = crate::write::activatable(sys, vgname)?;
     if activate
         && inst
             .vg

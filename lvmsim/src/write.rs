@@ -125,6 +125,36 @@ pub(crate) fn changeable<'a>(
     Ok(inst)
 }
 
+/// [`changeable`] for a command that only activates or deactivates:
+/// cache, cache-pool and writecache segments (lvm2 activates them; lvmsim
+/// keeps them as segments of no kind of its own, and the simulated
+/// kernel serves them) do not refuse the VG; other unknown segments do.
+pub(crate) fn activatable<'a>(
+    sys: &'a System,
+    vgname: &str,
+) -> Result<&'a lvm_meta::scan::VgInstance> {
+    let inst = sys.vg_or_err(vgname)?;
+    if inst.partial() {
+        bail!("Cannot change VG {vgname} while PVs are missing.");
+    }
+    let served = |t: &str| {
+        matches!(
+            t.split('+').next().unwrap_or(t),
+            "cache" | "cache-pool" | "writecache"
+        )
+    };
+    if inst
+        .vg
+        .lvs
+        .iter()
+        .flat_map(|l| &l.segments)
+        .any(|s| matches!(s.kind, SegmentKind::Unknown { .. }) && !served(&s.type_name))
+    {
+        bail!("Cannot change VG {vgname} with unknown segments in it!");
+    }
+    Ok(inst)
+}
+
 /// Refuses the command before its first write when one of the images
 /// `devs` cannot be opened for writing (a read-only file or mount), so that
 /// a command with several writes never stops between them for that.

@@ -207,3 +207,109 @@ impl cow_engine::view::View for WritecacheView<'_> {
         Ok(())
     }
 }
+
+// ------------------------------------------------------------------------
+// The `writecache` target as lvm2 loads it and the kernel reports it.
+
+/// The settings lvm2 passes as optional arguments with a value, in the
+/// order it writes them to the table line.
+const TABLE_SETTINGS: &[&str] = &[
+    "high_watermark",
+    "low_watermark",
+    "writeback_jobs",
+    "autocommit_blocks",
+    "autocommit_time",
+];
+
+fn dm_seg(vg: &Vg, lv: usize) -> Result<WritecacheSeg> {
+    writecache_seg(vg, lv).ok_or_else(|| {
+        Error::Refused(format!(
+            "{}/{} is not an LV with a writecache lvmsim can read",
+            vg.name, vg.lvs[lv].name
+        ))
+    })
+}
+
+/// The devices under LV `lv` in lvm2's creation order (the cachevol,
+/// then the origin: the numbers a fresh `vgchange -ay` gave them in the
+/// corpus's writecache record), each an LV index.
+///
+/// # Errors
+/// [`Error::Refused`] if `lv` has no writecache lvmsim can read.
+pub fn dm_parts(vg: &Vg, lv: usize) -> Result<[usize; 2]> {
+    let w = dm_seg(vg, lv)?;
+    Ok([w.cachevol, w.origin])
+}
+
+/// The `writecache` table line of LV `lv` after `writecache`, given the
+/// numbers of its origin and cachevol devices: `s ORIGIN CACHE
+/// BLOCK_BYTES N ARGS...` (`s`: the cache is an SSD, not persistent
+/// memory; the settings with their values in lvm2's order).
+///
+/// # Errors
+/// [`Error::Refused`] for a setting lvmsim does not print yet (the
+/// flags `fua`, `nofua`, `cleaner`, `metadata_only`, `pause_writeback`,
+/// `max_age`, whose lines no kernel record shows).
+pub fn dm_table(vg: &Vg, lv: usize, origin: &str, cache: &str) -> Result<String> {
+    let w = dm_seg(vg, lv)?;
+    let mut args: Vec<String> = Vec::new();
+    for s in &w.settings {
+        let key = s.split('=').next().unwrap_or_default();
+        if !TABLE_SETTINGS.contains(&key) {
+            return Err(Error::Refused(format!(
+                "{}/{}: lvmsim's dmsetup does not print the writecache setting {key} yet",
+                vg.name, vg.lvs[lv].name
+            )));
+        }
+    }
+    for key in TABLE_SETTINGS {
+        let prefix = format!("{key}=");
+        if let Some(v) = w.settings.iter().find_map(|s| s.strip_prefix(&prefix)) {
+            args.push((*key).to_owned());
+            args.push(v.to_owned());
+        }
+    }
+    let mut line = format!(
+        "s {origin} {cache} {} {}",
+        w.block_size.unwrap_or(4096),
+        args.len()
+    );
+    for a in args {
+        line.push(' ');
+        line.push_str(&a);
+    }
+    Ok(line)
+}
+
+/// The `writecache` status line of LV `lv` (after `writecache`) right
+/// after a fresh activation, as the corpus's boot-2 record shows it: no
+/// error, the cache blocks, the free ones (those no committed entry
+/// holds), no block under writeback, and the ten statistics counters
+/// (kept in memory only) at zero. A cache device never formatted is
+/// formatted by the load: all its blocks free.
+///
+/// # Errors
+/// The cachevol cannot be read or holds a bad superblock.
+pub fn dm_status(vg: &Vg, lv: usize, pvs: &[Option<&Image>]) -> Result<String> {
+    let w = dm_seg(vg, lv)?;
+    let name = format!("{}/{}", vg.name, vg.lvs[lv].name);
+    let view = WritecacheView::open(vg, lv, pvs)?
+        .ok_or_else(|| Error::Refused(format!("{name} has no writecache")))?;
+    let (blocks, free) = match &view.cache {
+        Some(c) => (
+            c.superblock.n_blocks,
+            c.superblock.n_blocks.saturating_sub(c.blocks.len() as u64),
+        ),
+        None => {
+            let bs = u32::try_from(w.block_size.unwrap_or(4096)).unwrap_or(0);
+            let n =
+                dm_pdata::writecache::blocks_for(view.cachevol.size(), bs).ok_or_else(|| {
+                    Error::Refused(format!(
+                        "{name}: no {bs}-byte writecache block fits on the cachevol"
+                    ))
+                })?;
+            (n, n)
+        }
+    };
+    Ok(format!("0 {blocks} {free} 0 0 0 0 0 0 0 0 0 0 0"))
+}

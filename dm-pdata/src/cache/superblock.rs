@@ -296,6 +296,26 @@ impl Superblock {
     }
 }
 
+/// Clears the clean-shutdown flag of the superblock block `b` read from
+/// block 0 and stamps its checksum again, as the kernel's next commit
+/// after a change does (a commit other than the clean shutdown's clears
+/// the flag): a loader then takes every mapped block as dirty. Returns
+/// false, leaving `b` as it was, if the flag was not set.
+///
+/// # Errors
+/// The block is not a valid superblock ([`Superblock::parse`]).
+pub fn clear_clean_shutdown(b: &mut [u8; BLOCK_SIZE]) -> Result<bool> {
+    let sb = Superblock::parse(SUPERBLOCK_LOCATION, b)?;
+    if !sb.clean_shutdown() {
+        return Ok(false);
+    }
+    let flags = sb.flags & !CLEAN_SHUTDOWN_FLAG;
+    LittleEndian::write_u32(&mut b[offset::FLAGS..], flags);
+    let c = crate::pdata::checksum::block_checksum(&b[..], CACHE_SUPERBLOCK_CSUM_XOR);
+    LittleEndian::write_u32(&mut b[offset::CSUM..], c);
+    Ok(true)
+}
+
 #[cfg(test)]
 #[allow(clippy::arithmetic_side_effects, clippy::as_conversions)]
 pub(crate) mod tests {
@@ -329,6 +349,37 @@ pub(crate) mod tests {
     fn restamp(b: &mut [u8]) {
         let c = block_checksum(b, CACHE_SUPERBLOCK_CSUM_XOR);
         LittleEndian::write_u32(&mut b[offset::CSUM..], c);
+    }
+
+    #[test]
+    fn clearing_the_clean_shutdown_flag_keeps_the_rest() {
+        let mut b = arr(&superblock_bytes(
+            2,
+            CLEAN_SHUTDOWN_FLAG | NEEDS_CHECK_FLAG,
+            5,
+            6,
+        ));
+        let before = Superblock::parse(0, &b).unwrap();
+        assert!(clear_clean_shutdown(&mut b).unwrap());
+        let after = Superblock::parse(0, &b).unwrap();
+        assert!(!after.clean_shutdown() && after.needs_check());
+        assert_eq!(
+            Superblock {
+                csum: before.csum,
+                flags: before.flags,
+                ..after.clone()
+            },
+            before
+        );
+        // Already clear: nothing changes.
+        let kept = b;
+        assert!(!clear_clean_shutdown(&mut b).unwrap());
+        assert_eq!(b, kept);
+        // A bad checksum is refused, the block untouched.
+        b[100] ^= 1;
+        let bad = b;
+        assert!(clear_clean_shutdown(&mut b).is_err());
+        assert_eq!(b, bad);
     }
 
     #[test]

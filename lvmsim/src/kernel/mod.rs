@@ -68,6 +68,19 @@
 //! device, once a second when it changed (dm-thin's `COMMIT_PERIOD`),
 //! before a status, at a suspend and at the stop.
 //!
+//! Cached LVs (`cache`, `writecache`) are loaded over their hidden
+//! devices (`_cdata`, `_cmeta`, `_corig`; `_cvol`, `_wcorig`), their
+//! mappings read once at the load as the kernel reads them into memory:
+//! reads serve cached blocks from the cache device and the others from
+//! the origin. A writeback or writethrough cache takes writes block by
+//! block (a cached block in the cache data LV, and in writethrough the
+//! origin too; any other block in the origin, no promotion), clearing the
+//! superblock's clean-shutdown flag before the first write into a
+//! writeback cache, as the kernel's next commit does. A writecache and a
+//! passthrough cache refuse writes with EROFS (the writecache's new
+//! entries are not written yet); every cached LV refuses discards with
+//! EOPNOTSUPP (its discard handling is not simulated).
+//!
 //! The exceptions of one request commit as one batch, as the kernel
 //! commits the exceptions in flight together: an overflow in the middle
 //! of a request leaves that request's records off the disk. Discards
@@ -828,7 +841,10 @@ pub fn refuse_open(s: &Status, vg: &str, lv: Option<&str>, taking: Taking) -> Re
         .devices
         .iter()
         .filter(|d| d.vg == vg && d.group == group && d.lv != group && d.layer == Layer::Top)
-        .filter(|d| d.open > 0)
+        // Opened by a user, not by the group's own devices stacked on it
+        // (a cached LV's `_corig`, `_cdata`, `_cmeta`); a snapshot has
+        // nothing stacked on it.
+        .filter(|d| d.handles > 0)
         .map(|d| d.lv.as_str())
         .collect();
     if !snaps.is_empty() {
@@ -1274,6 +1290,24 @@ mod tests {
             Some("Delaying merge since snapshot is open.")
         );
         assert_eq!(now.message(), None);
+    }
+
+    /// The devices a cached LV stacks on are open by it, not by a user:
+    /// they do not keep its group from deactivating; a file open on one
+    /// does.
+    #[test]
+    fn sub_devices_held_by_their_lv_do_not_refuse_its_deactivation() {
+        let mut s = kernel(&[("c1", 0), ("c1_corig", 0), ("p1_cpool_cdata", 0)]);
+        for d in &mut s.devices {
+            d.group = "c1".into();
+            if d.lv != "c1" {
+                d.open = 1;
+            }
+        }
+        assert!(super::refuse_open(&s, "vg", Some("c1"), super::Taking::Deactivate).is_ok());
+        s.devices[1].handles = 1;
+        s.devices[1].open = 2;
+        assert!(super::refuse_open(&s, "vg", Some("c1"), super::Taking::Deactivate).is_err());
     }
 
     #[test]

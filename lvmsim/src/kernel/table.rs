@@ -12,6 +12,10 @@
 //! `VG-SNAP-cow`) are the LV's own segments, read and written without any
 //! copy-on-write, as the kernel's `linear` targets do.
 //!
+//! A cached LV's device (`cache`, `writecache`) reads through its cache
+//! view and writes as [`CacheWrite`] describes; its hidden devices
+//! (`_corig`, `_cdata`, `_cmeta`, `_wcorig`, `_cvol`) are plain LVs.
+//!
 //! The devices change while the kernel runs: [`Table::reload`] makes
 //! them those of the active LVs of freshly scanned images, keeping each
 //! device's number and identity while it exists.
@@ -87,6 +91,83 @@ pub(crate) struct Dev {
     /// The activated LV (top devices), dropped when another device of
     /// the VG writes.
     handle: Option<LvHandle<'static, File>>,
+    /// A cached LV (`cache` or `writecache` target): its view, the
+    /// cache's mappings read once at the load as the kernel reads them
+    /// into memory, and how it takes writes ([`CacheWrite`]).
+    view: Option<CachedDev>,
+}
+
+/// A cached LV's view over the kernel's images.
+type CachedView = Box<dyn cow_engine::view::View + Send + Sync + 'static>;
+
+/// A cached LV's device: reads through its view; writes as its target
+/// takes them, or EROFS where lvmsim does not write what the kernel
+/// would (a writecache's new entries, a passthrough cache's
+/// invalidations: `write` is `None`).
+pub(crate) struct CachedDev {
+    view: CachedView,
+    write: Option<CacheWrite>,
+}
+
+/// How a `cache` target in writeback or writethrough mode takes a write,
+/// block by block, with the mappings it loaded: a block the cache holds
+/// is written in the cache data LV (writethrough: in the origin too); any
+/// other block goes to the origin. The policy's promotions are not
+/// simulated (the kernel's smq may take a whole-block write of an
+/// uncached block into the cache; the LV reads the same either way).
+/// Before the first write into the cache in writeback mode, the
+/// superblock's clean-shutdown flag is cleared on the metadata LV, as
+/// the kernel's next commit does: the dirty bits the kernel keeps in
+/// memory are not written (its clean shutdown would), so a later load
+/// takes every cached block as dirty, which keeps the data safe.
+struct CacheWrite {
+    /// (origin block, cache block), in origin block order.
+    map: Vec<(u64, u64)>,
+    /// The cache block size in bytes.
+    block: u64,
+    /// LV indexes: the origin, the cache data LV, the metadata LV.
+    origin: usize,
+    data: usize,
+    metadata: usize,
+    /// Writeback (else writethrough).
+    writeback: bool,
+    /// The clean-shutdown flag is known clear on disk.
+    unclean: bool,
+}
+
+/// Opens LV `lv` of VG `vgi` as a cached device if it is a cached LV.
+fn cached_dev(sys: &'static System, vgi: usize, lv: usize) -> Result<Option<CachedDev>> {
+    let vg = &sys.vgs[vgi].vg;
+    let cache = crate::cache::cache_seg(vg, lv);
+    if cache.is_none() && crate::writecache::writecache_seg(vg, lv).is_none() {
+        return Ok(None);
+    }
+    let view = crate::data::open_view(sys, &vg.name, &vg.lvs[lv].name, false)?;
+    let write = match (cache, crate::cache::pool_seg_of(vg, lv)) {
+        (Some(c), Some(p))
+            if matches!(p.cache_mode.as_deref(), Some("writeback" | "writethrough")) =>
+        {
+            let pvs: Vec<Option<&lvm_meta::io::Image>> = sys.vgs[vgi]
+                .pv_devices
+                .iter()
+                .map(|d| d.map(|d| &sys.devices[d].image))
+                .collect();
+            // The same mappings the view loaded (the images do not change
+            // between the two reads: the kernel holds their locks).
+            let v = crate::cache::CacheView::open(vg, lv, &pvs)?;
+            Some(CacheWrite {
+                map: v.map_or_else(Vec::new, |v| v.mappings().to_vec()),
+                block: p.chunk_size.saturating_mul(512),
+                origin: c.origin,
+                data: p.data,
+                metadata: p.metadata,
+                writeback: p.cache_mode.as_deref() == Some("writeback"),
+                unclean: false,
+            })
+        }
+        _ => None,
+    };
+    Ok(Some(CachedDev { view, write }))
 }
 
 /// A change of activation a command asks for.
@@ -339,9 +420,34 @@ fn roots(vg: &Vg) -> impl Iterator<Item = usize> + '_ {
 fn root_of(vg: &Vg, lv: usize) -> usize {
     match vg.roles[lv].cow_of {
         Some(c) => c.origin,
-        None => super::thin::root_of(vg, lv).unwrap_or(lv),
+        None => super::thin::root_of(vg, lv)
+            .or_else(|| cache_root_of(vg, lv))
+            .unwrap_or(lv),
     }
 }
+
+/// The cached LV whose activation loads LV `lv`'s device: the LV over a
+/// `_corig`, `_wcorig` or `_cvol`, the LV using the pool of a `_cdata`
+/// or `_cmeta`.
+fn cache_root_of(vg: &Vg, lv: usize) -> Option<usize> {
+    use crate::cache::CacheRole;
+    use crate::writecache::WritecacheRole;
+    match crate::cache::role(vg, lv) {
+        Some(CacheRole::Origin(c)) => return Some(c),
+        Some(CacheRole::Data(p) | CacheRole::Metadata(p)) => {
+            return (0..vg.lvs.len())
+                .find(|&i| crate::cache::cache_seg(vg, i).is_some_and(|c| c.pool == p))
+        }
+        _ => {}
+    }
+    match crate::writecache::roles(vg).get(lv).cloned().flatten() {
+        Some(WritecacheRole::Origin(w) | WritecacheRole::Cachevol(w)) => Some(w),
+        _ => None,
+    }
+}
+
+/// `EROFS`: a write or discard to a cached LV's device (see [`Dev::view`]).
+const EROFS: i32 = 30;
 
 fn key(vg: &Vg, lv: usize) -> (String, String) {
     (vg.id.clone(), vg.lvs[lv].id.clone())
@@ -616,7 +722,18 @@ impl Table {
                 Layer::Top | Layer::Tpool => super::thin::io_of(vg, w.lv, w.layer == Layer::Tpool),
                 Layer::Real | Layer::Cow => None,
             };
+            let view = match w.layer {
+                Layer::Top => {
+                    cached_dev(sys, w.vg, w.lv).with_context(|| format!("activating {}", w.name))?
+                }
+                _ => None,
+            };
             let (size, handle) = match w.layer {
+                _ if view.is_some() => (
+                    vg.lv_extents(&vg.lvs[w.lv])
+                        .saturating_mul(vg.extent_bytes()),
+                    None,
+                ),
                 _ if thin.is_some() => (
                     vg.lv_extents(&vg.lvs[w.lv])
                         .saturating_mul(vg.extent_bytes()),
@@ -659,6 +776,7 @@ impl Table {
                 table,
                 thin,
                 handle,
+                view,
             });
         }
         // The pools the thin devices use, opened on the new images.
@@ -1289,6 +1407,12 @@ impl Table {
             self.thin_read(vgi, io, offset, out)?;
             return Ok(n);
         }
+        if let Some(v) = &self.devs[d].view {
+            v.view
+                .read_at(offset, out)
+                .map_err(cow_engine::Error::into_io)?;
+            return Ok(n);
+        }
         match self.devs[d].layer {
             Layer::Top => self.handle(d)?.read_at(offset, out)?,
             Layer::Real | Layer::Cow | Layer::Tpool => {
@@ -1307,6 +1431,22 @@ impl Table {
     pub fn write(&mut self, id: u64, offset: u64, data: &[u8]) -> io::Result<usize> {
         let d = self.index(id)?;
         let (vgi, lv) = (self.devs[d].vg, self.devs[d].lv);
+        if let Some(c) = self.devs[d].view.as_mut() {
+            let Some(mut w) = c.write.take() else {
+                return Err(io::Error::from_raw_os_error(EROFS));
+            };
+            let n = write_span(self.devs[d].size, offset, data.len())?;
+            let r = self.cache_write(vgi, &mut w, offset, &data[..n]);
+            if let Some(c) = self.devs[d].view.as_mut() {
+                c.write = Some(w);
+            }
+            for (i, other) in self.devs.iter_mut().enumerate() {
+                if i != d && other.vg == vgi {
+                    other.handle = None;
+                }
+            }
+            return r.map(|()| n);
+        }
         // The other devices of the VG see the change on their next request.
         for (i, other) in self.devs.iter_mut().enumerate() {
             if i != d && other.vg == vgi {
@@ -1348,6 +1488,12 @@ impl Table {
     /// EOPNOTSUPP; a merging snapshot's error target fails it with EIO.
     pub fn discard(&mut self, id: u64, offset: u64, len: u64) -> io::Result<()> {
         let d = self.index(id)?;
+        // dm-cache and dm-writecache take discards (a discard bitset, a
+        // writecache's entries freed): not simulated yet, so a cached
+        // LV refuses them rather than answer as if they were done.
+        if self.devs[d].view.is_some() {
+            return Err(io::Error::from_raw_os_error(EOPNOTSUPP));
+        }
         let (vgi, lv) = (self.devs[d].vg, self.devs[d].lv);
         // dm-thin takes discards (unmapping blocks, passing them down):
         // not simulated yet, so a thin device or pool refuses them rather
@@ -1380,11 +1526,72 @@ impl Table {
         Ok(())
     }
 
+    /// Writes `data` at `offset` of a cached LV as [`CacheWrite`] says.
+    fn cache_write(
+        &mut self,
+        vgi: usize,
+        w: &mut CacheWrite,
+        offset: u64,
+        data: &[u8],
+    ) -> io::Result<()> {
+        let vg = &self.sys.vgs[vgi].vg;
+        let bs = w.block.max(1);
+        let mut at = 0usize;
+        while at < data.len() {
+            let off = offset + at as u64;
+            let within = off % bs;
+            let k = usize::try_from(bs - within)
+                .unwrap_or(usize::MAX)
+                .min(data.len() - at);
+            let piece = &data[at..at + k];
+            let cached = w
+                .map
+                .binary_search_by_key(&(off / bs), |m| m.0)
+                .ok()
+                .map(|i| w.map[i].1);
+            let images = self.images(vgi)?;
+            match cached {
+                Some(cb) => {
+                    if w.writeback && !w.unclean {
+                        let mut sb = [0u8; dm_pdata::pdata::block::BLOCK_SIZE];
+                        images
+                            .read(vg, w.metadata, 0, &mut sb)
+                            .map_err(|e| e.into_io())?;
+                        let changed = dm_pdata::cache::superblock::clear_clean_shutdown(&mut sb)
+                            .map_err(|e| io::Error::other(e.to_string()))?;
+                        if changed {
+                            images
+                                .write(vg, w.metadata, 0, &sb)
+                                .map_err(|e| e.into_io())?;
+                            for f in images.pvs.iter().flatten() {
+                                f.sync_data()?;
+                            }
+                        }
+                        w.unclean = true;
+                    }
+                    images
+                        .write(vg, w.data, cb * bs + within, piece)
+                        .map_err(|e| e.into_io())?;
+                    if !w.writeback {
+                        images
+                            .write(vg, w.origin, off, piece)
+                            .map_err(|e| e.into_io())?;
+                    }
+                }
+                None => images
+                    .write(vg, w.origin, off, piece)
+                    .map_err(|e| e.into_io())?,
+            }
+            at += k;
+        }
+        Ok(())
+    }
+
     /// True if device `id` takes discards (NBD's `NBD_FLAG_SEND_TRIM`):
     /// its table is linear or striped ([`Table::discard`]).
     pub fn takes_discards(&mut self, id: u64) -> bool {
         let Ok(d) = self.index(id) else { return false };
-        if self.devs[d].thin.is_some() {
+        if self.devs[d].thin.is_some() || self.devs[d].view.is_some() {
             return false;
         }
         match self.devs[d].layer {
