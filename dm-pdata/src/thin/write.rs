@@ -49,8 +49,7 @@ pub struct ThinTx<'d, R> {
 
 impl<'d, R: ReadAt> ThinTx<'d, R> {
     /// Opens the live metadata of `dev`. Refused when the pool asks for a
-    /// check (the kernel opens it read-only) or holds a metadata snapshot
-    /// (not simulated here).
+    /// check (the kernel opens it read-only).
     pub fn open(dev: &'d MetadataDev<R>) -> Result<ThinTx<'d, R>> {
         let meta = ThinMetadata::read(dev)?;
         let sb = meta.superblock;
@@ -59,12 +58,11 @@ impl<'d, R: ReadAt> ThinTx<'d, R> {
                 "the pool metadata asks for a check; the kernel would not change it".into(),
             ));
         }
-        if sb.held_root != 0 {
-            return Err(Error::Unsupported(format!(
-                "a metadata snapshot is held (block {}); changing such a pool is not simulated",
-                sb.held_root
-            )));
-        }
+        // A held metadata snapshot needs nothing more: reserving it
+        // counted one more reference to the trees it shares with the live
+        // metadata (the device details and the top mapping tree), so
+        // shadowing copies them as it copies any shared node, and
+        // `held_root` is kept in the superblock written at the commit.
         let block0 = dev.read_raw(SUPERBLOCK_LOCATION)?;
         let tx = Transaction::open(dev, sb.data_sm_root, sb.metadata_sm_root)?;
         Ok(ThinTx {

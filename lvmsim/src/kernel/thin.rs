@@ -18,7 +18,9 @@
 //! - the pool's own device and `-tpool` map every sector to the data LV
 //!   (`pool_map`); lvm2 loads the pool's own device read-only
 //!   (`read_only_lv` in lib/activate/dev_manager.c), so writes to it fail
-//!   with EROFS.
+//!   with EROFS. A new pool (VG metadata at transaction 0, no thin LV
+//!   ever made) has no `-tpool`: its own device is the `thin-pool` target
+//!   and takes writes.
 
 use crate::thin::{LvSource, PoolSeg};
 use cow_engine::blocks::Images;
@@ -52,9 +54,12 @@ pub(crate) enum ThinIo {
 /// provisioning, if anything.
 pub(crate) fn io_of(vg: &Vg, lv: usize, tpool: bool) -> Option<ThinIo> {
     match crate::thin::role(vg, lv)? {
-        crate::thin::ThinRole::Pool(_) => Some(ThinIo::Pool {
+        // A new pool's own device is its `thin-pool` target, which
+        // maps writes to the data LV as `-tpool` does (no record shows
+        // whether lvm2 loads it read-only; lvmsim takes the writes).
+        crate::thin::ThinRole::Pool(p) => Some(ThinIo::Pool {
             pool: lv,
-            writable: tpool,
+            writable: tpool || p.is_new(),
         }),
         crate::thin::ThinRole::Thin(t) => Some(ThinIo::Thin {
             pool: t.pool,

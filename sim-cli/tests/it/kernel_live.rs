@@ -179,17 +179,8 @@ pub(crate) fn run(c: &mut Command) {
 }
 
 /// Scenarios whose devices the simulated kernel does not serve yet, with
-/// the words of its refusal: a thin pool without zeroing (no kernel
-/// record shows its table line) and cache pools.
+/// the words of its refusal: cached LVs and writecache.
 const NOT_SERVED: &[(&str, &str)] = &[
-    (
-        "thin-recover",
-        "vg/pool: lvmsim has no kernel record of a thin pool with zeroing turned off",
-    ),
-    (
-        "thin-resize",
-        "vg/p1: lvmsim has no kernel record of a thin pool with no thin LVs",
-    ),
     (
         "cache-writeback",
         "lvmsim's dmsetup info, ls and deps do not list cached LVs and cache pools",
@@ -197,10 +188,6 @@ const NOT_SERVED: &[(&str, &str)] = &[
     (
         "writecache",
         "lvmsim's dmsetup does not print writecache targets yet",
-    ),
-    (
-        "thin-merge",
-        "vg/epool: lvmsim has no kernel record of a thin pool with error_when_full set",
     ),
 ];
 
@@ -247,12 +234,15 @@ fn reads_as_cat(name: &str) {
         );
         let path = PathBuf::from(d["path"].as_str().unwrap());
         let read = std::fs::read(&path);
-        // A thin pool's own device and `-tpool` map to its data LV.
-        let pool = status["devices"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|x| x["lv"] == d["lv"] && x["layer"] == "tpool");
+        // A thin pool's own device and `-tpool` map to its data LV (a
+        // new pool's own device is its `thin-pool` target).
+        let pool = status["devices"].as_array().unwrap().iter().any(|x| {
+            x["lv"] == d["lv"]
+                && (x["layer"] == "tpool"
+                    || x["table"]
+                        .as_str()
+                        .is_some_and(|t| t.contains(" thin-pool ")))
+        });
         let lv = if pool { format!("{lv}_tdata") } else { lv };
         // The kernel holds the images' locks: cat reads beside it.
         let cat = s.lvmsim().args(["--nolocking", "cat", &lv]).run();

@@ -240,3 +240,52 @@ fn a_thin_pool_is_committed_once_a_second() {
     assert!(thin2[at..at + 4096].iter().all(|b| *b == 0x5a));
     drop(k);
 }
+
+/// The pool of testdata/kernel/thin-recover holds a metadata snapshot
+/// (block 59, the kernel's status at step 022) and skips block zeroing:
+/// the kernel serves it, a write to `keep` provisions blocks, and the
+/// metadata afterwards passes `thin_check` with the snapshot still held.
+#[test]
+fn a_pool_holding_a_metadata_snapshot_takes_writes() {
+    let s = common::load_kernel("thin-recover");
+    let kdir = s.work.path().join("k");
+    let k = Running::start(&s.devs, &kdir);
+    let before = live(&s.devs, &kdir, &["dmsetup", "status", "vg-pool-tpool"]);
+    assert_eq!(
+        before.text(),
+        "0 16384 thin-pool 6 117/1024 112/128 59 rw discard_passdown queue_if_no_space - 256 \n",
+        "{}",
+        before.stderr
+    );
+    // keep has its first 16 blocks (1 MiB) mapped: of blocks 10..30, 6
+    // are rewritten in place and 14 are new (112 + 14 = 126 pool blocks
+    // used; keep maps 30 blocks of 128 sectors, the last ending at sector
+    // 3839).
+    let bytes = vec![0x5au8; 20 * 65536];
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(k.file("vg/keep"))
+        .unwrap();
+    f.write_all_at(&bytes, 10 * 65536).unwrap();
+    f.sync_all().unwrap();
+    drop(f);
+    let after = live(
+        &s.devs,
+        &kdir,
+        &["dmsetup", "status", "vg-pool-tpool", "vg-keep"],
+    );
+    assert!(
+        after
+            .text()
+            .contains(" 126/128 59 rw discard_passdown queue_if_no_space - 256 ")
+            && after.text().contains("thin 3840 3839"),
+        "{}{}",
+        after.text(),
+        after.stderr
+    );
+    wait_handles(&k, "vg-keep", 0);
+    k.stop();
+    let keep = cat(&s.devs, "vg/keep");
+    assert!(keep[10 * 65536..30 * 65536] == bytes[..]);
+    thin_check(&s.devs, s.work.path());
+}
