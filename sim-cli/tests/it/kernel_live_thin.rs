@@ -289,3 +289,58 @@ fn a_pool_holding_a_metadata_snapshot_takes_writes() {
     assert!(keep[10 * 65536..30 * 65536] == bytes[..]);
     thin_check(&s.devs, s.work.path());
 }
+
+/// A discard of thin1's file (`fallocate --punch-hole`, as the loop driver
+/// turns a discard into) unmaps the whole 64 KiB blocks it covers, as
+/// dm-thin does, and leaves a partly covered block alone. The kernel's
+/// thin_dump of this pool (dm-pdata/tests/data/thin-pool.thin_dump.xml)
+/// maps thin1's (device 1) blocks 1..=4 to data blocks 1, 30, 3 and 31;
+/// the snapshot (device 4) shares data block 1. So thin1 loses 4 mapped
+/// blocks (2304 - 4 * 128 = 1792 sectors, the kernel's 026 status giving
+/// 2304), the pool frees 3 (27 - 3 = 24 used), and the snapshot reads as
+/// before.
+#[test]
+fn a_discard_unmaps_a_thin_lvs_whole_blocks() {
+    let s = common::load_kernel(SCENARIO);
+    let kdir = s.work.path().join("k");
+    let k = Running::start(&s.devs, &kdir);
+    let status = || {
+        let o = live(&s.devs, &kdir, &["dmsetup", "status"]);
+        assert!(o.ok(), "{}", o.stderr);
+        o.text()
+    };
+    assert_eq!(status(), recorded("026.stdout"));
+    let thin1 = std::fs::read(k.file("vg/thin1")).unwrap();
+    let snap = std::fs::read(k.file("vg/snap")).unwrap();
+    const B: usize = 65536;
+    let (off, len) = (B, 4 * B + 1000);
+    run(Command::new("fallocate")
+        .args(["--punch-hole", "--keep-size", "-o", &off.to_string(), "-l"])
+        .arg(len.to_string())
+        .arg(k.file("vg/thin1")));
+    let now = std::fs::read(k.file("vg/thin1")).unwrap();
+    assert!(now[..B] == thin1[..B], "block 0 is not discarded");
+    assert!(
+        now[B..5 * B].iter().all(|&b| b == 0),
+        "blocks 1..=4 read as zeros"
+    );
+    assert!(
+        now[5 * B..] == thin1[5 * B..],
+        "block 5, partly covered, is kept"
+    );
+    assert!(std::fs::read(k.file("vg/snap")).unwrap() == snap);
+    let st = status();
+    assert!(st.contains("vg-thin1: 0 16384 thin 1792 12927\n"), "{st}");
+    assert!(st.contains(" 24/256 - rw "), "{st}");
+    assert!(st.contains("vg-snap: 0 16384 thin 2304 7807\n"), "{st}");
+    // A discard of less than a block does nothing.
+    run(Command::new("fallocate")
+        .args(["--punch-hole", "--keep-size", "-o", "0", "-l", "65535"])
+        .arg(k.file("vg/thin1")));
+    assert!(std::fs::read(k.file("vg/thin1")).unwrap() == now);
+    wait_handles(&k, "vg-thin1", 0);
+    k.stop();
+    thin_check(&s.devs, s.work.path());
+    assert!(cat(&s.devs, "vg/thin1") == now);
+    assert!(cat(&s.devs, "vg/snap") == snap);
+}
