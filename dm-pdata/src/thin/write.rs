@@ -253,7 +253,8 @@ impl<'d, R: ReadAt> ThinTx<'d, R> {
             .details
             .get_mut(&id)
             .ok_or_else(|| Error::Inconsistent(format!("thin device {id} does not exist")))?;
-        d.mapped_blocks = d.mapped_blocks.saturating_sub(gone.len() as u64);
+        let n = u64::try_from(gone.len()).unwrap_or(u64::MAX);
+        d.mapped_blocks = d.mapped_blocks.saturating_sub(n);
         self.changed.insert(id);
         Ok(freed)
     }

@@ -41,7 +41,7 @@ impl Running {
     }
 
     /// `lvmsim --dev ... kernel start OPTIONS DIR` on `devs`.
-    fn start_with(devs: &[(String, PathBuf)], dir: &Path, options: &[&str]) -> Running {
+    pub(crate) fn start_with(devs: &[(String, PathBuf)], dir: &Path, options: &[&str]) -> Running {
         let out = devs
             .iter()
             .fold(Lvmsim::new(), |l, (n, p)| l.dev(n, p))
@@ -1112,7 +1112,7 @@ fn nbd_tool(args: &[&str]) -> String {
 
 /// A client speaking the protocol by hand: the greeting, then `NBD_OPT_GO`
 /// for `export`; returns the socket ready for requests and the size.
-fn nbd_go(sock: &Path, export: &str) -> (std::os::unix::net::UnixStream, u64) {
+pub(crate) fn nbd_go(sock: &Path, export: &str) -> (std::os::unix::net::UnixStream, u64) {
     use byteorder::{BigEndian as BE, ReadBytesExt, WriteBytesExt};
     use std::io::{Read, Write};
     let mut s = std::os::unix::net::UnixStream::connect(sock).unwrap();
@@ -1465,7 +1465,7 @@ fn blocks_of(bytes: &[u8], b: u8) -> usize {
 }
 
 /// Sends NBD_CMD_TRIM; returns the reply's error.
-fn nbd_trim(s: &mut std::os::unix::net::UnixStream, off: u64, len: u32) -> u32 {
+pub(crate) fn nbd_trim(s: &mut std::os::unix::net::UnixStream, off: u64, len: u32) -> u32 {
     use byteorder::{BigEndian as BE, ReadBytesExt, WriteBytesExt};
     s.write_u32::<BE>(0x2560_9513).unwrap();
     s.write_u16::<BE>(0).unwrap();

@@ -7,7 +7,7 @@
 //! by an fsync.
 
 use crate::common::{self, Lvmsim};
-use crate::kernel_live::{live, run, wait_handles, Running};
+use crate::kernel_live::{live, nbd_go, nbd_trim, run, wait_handles, Running};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::process::Command;
@@ -343,4 +343,42 @@ fn a_discard_unmaps_a_thin_lvs_whole_blocks() {
     thin_check(&s.devs, s.work.path());
     assert!(cat(&s.devs, "vg/thin1") == now);
     assert!(cat(&s.devs, "vg/snap") == snap);
+}
+
+/// NBD TRIM on thin2's export unmaps a whole block: the kernel's thin_dump
+/// maps thin2's (device 2, shared with nothing) block 32 to data block 18,
+/// so thin2 goes from 640 mapped sectors (the kernel's 026 status) to 512
+/// and the pool from 27 used blocks to 26; a TRIM of less than a block
+/// succeeds and changes nothing.
+#[test]
+fn nbd_trim_unmaps_a_thin_lvs_whole_block() {
+    let s = common::load_kernel(SCENARIO);
+    let kdir = s.work.path().join("k");
+    let sock = s.work.path().join("nbd.sock");
+    let k = Running::start_with(
+        &s.devs,
+        &kdir,
+        &["--nbd", &format!("unix:{}", sock.display())],
+    );
+    let before = std::fs::read(k.file("vg/thin2")).unwrap();
+    let (mut c, size) = nbd_go(&sock, "vg/thin2");
+    assert_eq!(size, 8 << 20);
+    const B: usize = 65536;
+    assert_eq!(nbd_trim(&mut c, 32 * B as u64, B as u32), 0);
+    assert_eq!(nbd_trim(&mut c, 64 * B as u64 + 512, B as u32 - 1024), 0);
+    drop(c);
+    let now = std::fs::read(k.file("vg/thin2")).unwrap();
+    assert!(now[32 * B..33 * B].iter().all(|&b| b == 0));
+    assert!(before[32 * B..33 * B].iter().any(|&b| b != 0));
+    assert!(now[..32 * B] == before[..32 * B] && now[33 * B..] == before[33 * B..]);
+    let o = live(&s.devs, &kdir, &["dmsetup", "status"]);
+    assert!(
+        o.text().contains("vg-thin2: 0 16384 thin 512 16383\n"),
+        "{}",
+        o.text()
+    );
+    assert!(o.text().contains(" 26/256 - rw "), "{}", o.text());
+    wait_handles(&k, "vg-thin2", 0);
+    k.stop();
+    thin_check(&s.devs, s.work.path());
 }
