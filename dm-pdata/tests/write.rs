@@ -317,11 +317,60 @@ fn create_snapshot_and_delete() {
     assert_eq!(maps[&8][&0].block, 17);
 }
 
+#[test]
+fn discards_unmap_whole_blocks_and_keep_the_snapshots_blocks() {
+    let mut img = kernel_meta();
+    let before = mappings(&img);
+    let dev = MetadataDev::new(img.clone()).unwrap();
+    let used = Superblock::read(&dev).unwrap().data_sm_root.nr_allocated;
+    // Device 4 is a snapshot sharing some of device 1's data blocks.
+    let shared: HashSet<u64> = before[&4].values().map(|bt| bt.block).collect();
+    let gone: Vec<(u64, u64)> = before[&1]
+        .iter()
+        .filter(|(v, _)| (2..8).contains(*v))
+        .map(|(v, bt)| (*v, bt.block))
+        .collect();
+    assert!(
+        gone.iter().any(|(_, b)| shared.contains(b))
+            && gone.iter().any(|(_, b)| !shared.contains(b)),
+        "the range holds shared and own blocks: {gone:?}"
+    );
+    let mut tx = ThinTx::open(&dev).unwrap();
+    let mapped = tx.details(1).unwrap().mapped_blocks;
+    let freed = tx.unmap_range(1, 2, 8).unwrap();
+    let mut own: Vec<u64> = gone
+        .iter()
+        .map(|(_, b)| *b)
+        .filter(|b| !shared.contains(b) && !before[&2].values().any(|bt| bt.block == *b))
+        .collect();
+    own.sort_unstable();
+    assert_eq!(freed, own);
+    assert_eq!(
+        tx.details(1).unwrap().mapped_blocks,
+        mapped - gone.len() as u64
+    );
+    // Nothing mapped there now: a second discard changes nothing.
+    assert!(tx.unmap_range(1, 2, 8).unwrap().is_empty());
+    commit(&mut img, tx);
+    let after = mappings(&img);
+    assert!(after[&1].keys().all(|v| !(2..8).contains(v)));
+    assert_eq!(after[&1].len(), before[&1].len() - gone.len());
+    assert_eq!(after[&4], before[&4], "the snapshot keeps its blocks");
+    let dev = MetadataDev::new(img.clone()).unwrap();
+    let sb = Superblock::read(&dev).unwrap();
+    assert_eq!(sb.data_sm_root.nr_allocated, used - own.len() as u64);
+    assert_eq!(
+        ThinMetadata::read(&dev).unwrap().details[&1].mapped_blocks,
+        mapped - gone.len() as u64
+    );
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Write(u8, u16),
     Snap(u8),
     Delete(u8),
+    Discard(u8, u16, u16),
     Commit,
 }
 
@@ -330,6 +379,7 @@ fn op() -> impl Strategy<Value = Op> {
         8 => (0u8..4, 0u16..600).prop_map(|(d, b)| Op::Write(d, b)),
         1 => (0u8..4).prop_map(Op::Snap),
         1 => (0u8..4).prop_map(Op::Delete),
+        2 => (0u8..4, 0u16..600, 1u16..80).prop_map(|(d, b, n)| Op::Discard(d, b, n)),
         2 => Just(Op::Commit),
     ]
 }
@@ -337,7 +387,7 @@ fn op() -> impl Strategy<Value = Op> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
-    /// Random writes, snapshots and deletes against a model of each
+    /// Random writes, snapshots, deletes and discards against a model of each
     /// device's contents (a token per virtual block; the data device
     /// holds tokens per data block), re-read through the committed
     /// metadata after every commit.
@@ -391,6 +441,16 @@ proptest! {
                         let Some(id) = pick(d) else { i += 1; continue };
                         tx.delete(id).unwrap();
                         model.remove(&id);
+                    }
+                    Op::Discard(d, b, n) => {
+                        let Some(id) = pick(d) else { i += 1; continue };
+                        let (b, e) = (u64::from(b), u64::from(b) + u64::from(n));
+                        let freed = tx.unmap_range(id, b, e).unwrap();
+                        model.get_mut(&id).unwrap().retain(|v, _| !(b..e).contains(v));
+                        // A freed block is one no device maps any more.
+                        for f in freed {
+                            prop_assert_eq!(tx.transaction().data.count(f).unwrap(), 0);
+                        }
                     }
                 }
                 i += 1;

@@ -212,6 +212,15 @@ pub fn status(
                             lines.push((dm_name(&vg.name, &vg.lvs[part].name, None), l));
                         }
                     }
+                    // A new pool (no thin LV ever made) is the
+                    // `thin-pool` target under its own name.
+                    if seg.is_new() {
+                        lines.push((
+                            dm_name(&vg.name, &lv.name, None),
+                            format!("0 {} thin-pool {st}", size(i)),
+                        ));
+                        continue;
+                    }
                     lines.push((
                         dm_name(&vg.name, &lv.name, Some(TPOOL)),
                         format!("0 {} thin-pool {st}", size(i)),
@@ -494,21 +503,28 @@ fn table_lines(
                         own_dev(part, name(part, None), &mut nums, &mut lines);
                         parts.push(pinned(&name(part, None))?);
                     }
-                    nums.next(&name(i, Some(TPOOL)));
-                    let tpool = pinned(&name(i, Some(TPOOL)))?;
+                    // A new pool (no thin LV ever made) is the
+                    // `thin-pool` target under its own name, with no
+                    // `-tpool` device (thin-resize's p1 and p2).
+                    let layer = (!seg.is_new()).then_some(TPOOL);
+                    nums.next(&name(i, layer));
                     // Data block size, low-water mark 0 (lvm2 leaves the
-                    // threshold to dmeventd), no feature arguments
-                    // (`dm_pool` refuses the settings that add some).
+                    // threshold to dmeventd), the feature words.
                     lines.push((
-                        name(i, Some(TPOOL)),
+                        name(i, layer),
                         format!(
-                            "0 {} thin-pool {} {} {} 0 0 ",
+                            "0 {} thin-pool {} {} {} 0 {}",
                             size(i),
                             parts[0],
                             parts[1],
-                            seg.chunk_size
+                            seg.chunk_size,
+                            seg.feature_words()
                         ),
                     ));
+                    if seg.is_new() {
+                        continue;
+                    }
+                    let tpool = pinned(&name(i, Some(TPOOL)))?;
                     nums.next(&name(i, None));
                     lines.push((name(i, None), format!("0 {} linear {tpool} 0", size(i))));
                     continue;
@@ -1015,8 +1031,14 @@ fn device_list(sys: &System, opts: &DmOpts, with_thin: bool) -> Result<Vec<DmDev
                         let seg = crate::thin::dm_pool(vg, pool)?;
                         let meta = own_dev(&mut add, seg.metadata, None);
                         let data = own_dev(&mut add, seg.data, None);
-                        let t = add(pool, Some(TPOOL), 1, vec![Dep::Dm(meta), Dep::Dm(data)]);
+                        // A new pool's own device is its `thin-pool`
+                        // target (no `-tpool`, not read-only).
+                        let layer = (!seg.is_new()).then_some(TPOOL);
+                        let t = add(pool, layer, 1, vec![Dep::Dm(meta), Dep::Dm(data)]);
                         tpools.push((pool, t));
+                        if seg.is_new() {
+                            continue;
+                        }
                         t
                     }
                 };

@@ -37,6 +37,50 @@ pub struct PoolSeg {
     pub error_when_full: bool,
 }
 
+impl PoolSeg {
+    /// Whether lvm2 activates the pool as a new one: its VG metadata is
+    /// at transaction 0 (no thin LV was ever made in it,
+    /// `lv_is_new_thin_pool`). Such a pool has no `-tpool` device: its
+    /// own device is the `thin-pool` target (thin-resize's p1 and p2).
+    pub fn is_new(&self) -> bool {
+        self.transaction_id == 0
+    }
+
+    /// The `thin-pool` table's feature words as the kernel prints them
+    /// (`emit_flags` in dm-thin.c): their count, then each one followed by
+    /// a space, in the kernel's order. lvm2 asks for `skip_block_zeroing`
+    /// when zeroing is off and `error_if_no_space` for `ERROR_WHEN_FULL`
+    /// (thin-merge's epool: `1 error_if_no_space `); [`dm_pool`] refuses
+    /// the discards modes that would add `ignore_discard` or
+    /// `no_discard_passdown`.
+    pub fn feature_words(&self) -> String {
+        let words: Vec<&str> = [
+            (!self.zero_new_blocks, "skip_block_zeroing"),
+            (self.error_when_full, "error_if_no_space"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, w)| *w)
+        .collect();
+        let mut out = format!("{} ", words.len());
+        for w in words {
+            out.push_str(w);
+            out.push(' ');
+        }
+        out
+    }
+
+    /// The status word for what the pool does when its data space runs
+    /// out: `error_if_no_space` or `queue_if_no_space`.
+    pub fn no_space_word(&self) -> &'static str {
+        if self.error_when_full {
+            "error_if_no_space"
+        } else {
+            "queue_if_no_space"
+        }
+    }
+}
+
 /// A `thin` segment's keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThinSeg {
@@ -535,17 +579,11 @@ pub fn dm_pool(vg: &Vg, pool: usize) -> Result<PoolSeg> {
             "{name}: lvmsim has no kernel record of a thin pool with {what}: it prints no table or status for it"
         )))
     };
-    if !seg.zero_new_blocks {
-        return not_shown("zeroing turned off (skip_block_zeroing)");
-    }
     if seg.discards != "passdown" {
         return not_shown(&format!("discards {}", seg.discards));
     }
-    if seg.error_when_full {
-        return not_shown("error_when_full set");
-    }
-    if thins_of(vg, pool).is_empty() {
-        return not_shown("no thin LVs (how lvm2 maps an unused pool's own device)");
+    if seg.is_new() && !thins_of(vg, pool).is_empty() {
+        return not_shown("transaction 0 and thin LVs (lvm2 never leaves a pool so)");
     }
     let tmeta = vg
         .lv_extents(&vg.lvs[seg.metadata])
@@ -582,7 +620,7 @@ pub fn dm_thin(vg: &Vg, lv: usize) -> Result<ThinSeg> {
 /// metadata low-water mark a quarter of the metadata LV's blocks.
 ///
 /// Refused where the records do not show the kernel's words: a pool
-/// [`dm_pool`] refuses, a held metadata snapshot, a pool asking for a
+/// [`dm_pool`] refuses, a pool asking for a
 /// check (the kernel would run it read-only), a transaction id the VG
 /// metadata does not agree with (lvm2 would not activate it as is).
 pub fn dm_pool_status(vg: &Vg, pool: usize, pvs: &[Option<&Image>]) -> Result<String> {
@@ -592,12 +630,6 @@ pub fn dm_pool_status(vg: &Vg, pool: usize, pvs: &[Option<&Image>]) -> Result<St
     let refuse = |why: String| Err(Error::Refused(format!("{}: {why}", p.name)));
     if sb.needs_check() {
         return refuse("the pool metadata asks for a check; lvmsim prints no status for it".into());
-    }
-    if sb.held_root != 0 {
-        return refuse(format!(
-            "a metadata snapshot is held (block {}); lvmsim has no kernel record of its status",
-            sb.held_root
-        ));
     }
     if sb.trans_id != seg.transaction_id {
         return refuse(format!(
@@ -610,9 +642,20 @@ pub fn dm_pool_status(vg: &Vg, pool: usize, pvs: &[Option<&Image>]) -> Result<St
         .lv_extents(&vg.lvs[seg.metadata])
         .saturating_mul(vg.extent_size.0);
     let low_water = tmeta / METADATA_BLOCK_SECTORS / 4;
+    // A held metadata snapshot shows as its superblock's block
+    // (thin-recover step 022: `59`).
+    let held = match sb.held_root {
+        0 => "-".to_owned(),
+        b => b.to_string(),
+    };
     Ok(format!(
-        "{} {}/{} {}/{} - rw discard_passdown queue_if_no_space - {low_water} ",
-        sb.trans_id, u.used_metadata, u.total_metadata, u.used_data, u.total_data
+        "{} {}/{} {}/{} {held} rw discard_passdown {} - {low_water} ",
+        sb.trans_id,
+        u.used_metadata,
+        u.total_metadata,
+        u.used_data,
+        u.total_data,
+        seg.no_space_word()
     ))
 }
 
@@ -933,28 +976,45 @@ mod tests {
 
     #[test]
     fn settings_no_record_shows_are_refused() {
-        assert!(VG.contains("zero_new_blocks = 1") && VG.contains("discards = \"passdown\""));
-        let e = refusal(&VG.replace("zero_new_blocks = 1", "zero_new_blocks = 0"));
-        assert!(
-            e.contains(
-                "vg/pool: lvmsim has no kernel record of a thin pool with zeroing turned off"
-            ),
-            "{e}"
-        );
+        assert!(VG.contains("discards = \"passdown\""));
         let e = refusal(&VG.replace("discards = \"passdown\"", "discards = \"nopassdown\""));
         assert!(e.contains("with discards nopassdown"), "{e}");
-        // lvm2 marks the pool LV itself (thin-merge's epool).
+    }
+
+    /// The VG with the pool's LV flags set to `flags`.
+    fn pool_flagged(flags: &str) -> String {
         let v = vg(VG);
         let pool_id = &v.lvs[v.lv_index("pool").unwrap()].id;
         let at = VG.find(&format!("id = \"{pool_id}\"")).unwrap();
         let f = at + VG[at..].find("flags = []").unwrap();
-        let flagged = format!(
-            "{}flags = [\"ERROR_WHEN_FULL\"]{}",
+        format!(
+            "{}flags = [{flags}]{}",
             &VG[..f],
             &VG[f + "flags = []".len()..]
+        )
+    }
+
+    #[test]
+    fn zeroing_and_error_when_full_are_feature_words() {
+        let pool = |text: &str| {
+            let v = vg(text);
+            dm_pool(&v, v.lv_index("pool").unwrap()).unwrap()
+        };
+        assert!(VG.contains("zero_new_blocks = 1"));
+        let p = pool(VG);
+        assert_eq!(
+            (p.feature_words().as_str(), p.no_space_word()),
+            ("0 ", "queue_if_no_space")
         );
+        // lvm2 marks the pool LV itself (thin-merge's epool): the table
+        // line the kernel printed for it ends `0 1 error_if_no_space `.
+        let flagged = pool_flagged("\"ERROR_WHEN_FULL\"");
         assert_ne!(flagged, VG);
-        let e = refusal(&flagged);
-        assert!(e.contains("with error_when_full set"), "{e}");
+        let p = pool(&flagged);
+        assert_eq!(p.feature_words(), "1 error_if_no_space ");
+        assert_eq!(p.no_space_word(), "error_if_no_space");
+        let p = pool(&flagged.replace("zero_new_blocks = 1", "zero_new_blocks = 0"));
+        assert_eq!(p.feature_words(), "2 skip_block_zeroing error_if_no_space ");
+        assert!(!p.is_new());
     }
 }

@@ -49,8 +49,7 @@ pub struct ThinTx<'d, R> {
 
 impl<'d, R: ReadAt> ThinTx<'d, R> {
     /// Opens the live metadata of `dev`. Refused when the pool asks for a
-    /// check (the kernel opens it read-only) or holds a metadata snapshot
-    /// (not simulated here).
+    /// check (the kernel opens it read-only).
     pub fn open(dev: &'d MetadataDev<R>) -> Result<ThinTx<'d, R>> {
         let meta = ThinMetadata::read(dev)?;
         let sb = meta.superblock;
@@ -59,12 +58,11 @@ impl<'d, R: ReadAt> ThinTx<'d, R> {
                 "the pool metadata asks for a check; the kernel would not change it".into(),
             ));
         }
-        if sb.held_root != 0 {
-            return Err(Error::Unsupported(format!(
-                "a metadata snapshot is held (block {}); changing such a pool is not simulated",
-                sb.held_root
-            )));
-        }
+        // A held metadata snapshot needs nothing more: reserving it
+        // counted one more reference to the trees it shares with the live
+        // metadata (the device details and the top mapping tree), so
+        // shadowing copies them as it copies any shared node, and
+        // `held_root` is kept in the superblock written at the commit.
         let block0 = dev.read_raw(SUPERBLOCK_LOCATION)?;
         let tx = Transaction::open(dev, sb.data_sm_root, sb.metadata_sm_root)?;
         Ok(ThinTx {
@@ -196,6 +194,69 @@ impl<'d, R: ReadAt> ThinTx<'d, R> {
                 })
             }
         }
+    }
+
+    /// Discards virtual blocks `begin..end` of device `id` as dm-thin does
+    /// for the whole blocks a discard covers (`dm_thin_remove_range`):
+    /// their mappings leave the device's tree and each data block loses
+    /// the device's reference, so a block a snapshot shares stays
+    /// allocated for the snapshot. Returns the data blocks no longer
+    /// referenced at all (the ones a `discard_passdown` pool passes the
+    /// discard down to), in order.
+    ///
+    /// The device's tree is written anew without the range (every entry
+    /// kept takes a reference of the new leaves, the old tree then drops
+    /// its own), which costs a walk of its mappings.
+    pub fn unmap_range(&mut self, id: u64, begin: u64, end: u64) -> Result<Vec<u64>> {
+        self.known(id)?;
+        let root = self.root_of(id)?;
+        let all = self.tx.entries(root, Values::DataBlocks)?;
+        let (gone, kept): (Vec<_>, Vec<_>) =
+            all.into_iter().partition(|(k, _)| (begin..end).contains(k));
+        if gone.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The top-level path is made this transaction's first, as for an
+        // insert: shadowing a shared top node counts the subtree roots
+        // it holds once more, before the old root is dropped.
+        let (top, _) = self.tx.insert(
+            self.top,
+            Values::SubtreeRoots,
+            id,
+            &root.to_le_bytes(),
+            false,
+        )?;
+        for (_, v) in &kept {
+            let bt = BlockTime::unpack(LittleEndian::read_u64(v));
+            self.tx.data.inc(bt.block)?;
+        }
+        let new_root = self.tx.build(&kept, Values::DataBlocks.size())?;
+        self.tx.del(root, Values::DataBlocks)?;
+        let (top, _) = self.tx.insert(
+            top,
+            Values::SubtreeRoots,
+            id,
+            &new_root.to_le_bytes(),
+            false,
+        )?;
+        self.top = top;
+        let mut freed = Vec::new();
+        for (_, v) in &gone {
+            let b = BlockTime::unpack(LittleEndian::read_u64(v)).block;
+            if self.tx.data.count(b)? == 0 {
+                freed.push(b);
+            }
+        }
+        freed.sort_unstable();
+        freed.dedup();
+        let d = self
+            .details
+            .get_mut(&id)
+            .ok_or_else(|| Error::Inconsistent(format!("thin device {id} does not exist")))?;
+        let n = u64::try_from(gone.len()).unwrap_or(u64::MAX);
+        d.mapped_blocks = d.mapped_blocks.saturating_sub(n);
+        self.changed.insert(id);
+        Ok(freed)
     }
 
     fn put_details(&mut self, id: u64, d: DeviceDetails) {

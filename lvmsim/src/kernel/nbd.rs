@@ -4,7 +4,7 @@
 //! `NBD_OPT_ABORT`, then simple replies to READ, WRITE, FLUSH, TRIM and
 //! DISC. Each visible LV is an export named `VG/LV`; an invalid snapshot's
 //! export is read-only; TRIM is offered on the exports whose table takes
-//! discards (a linear or striped LV). A connection in transmission counts as an open
+//! discards (a linear or striped LV, a thin LV). A connection in transmission counts as an open
 //! handle of its device.
 //!
 //! Each connection has its own thread; a client that sends garbage or
@@ -324,7 +324,8 @@ fn transmit<S: Read + Write>(s: &mut S, table: &Shared, d: u64, flags: u16) -> i
                 reply(s, handle, error, &[])?;
             }
             // A discard, as the device takes it (`Table::discard`): zeros
-            // on a linear LV; ENOTSUP from the snapshot targets (the
+            // on a linear LV, whole blocks unmapped on a thin LV; ENOTSUP
+            // from the snapshot targets (the
             // table may have changed since the handshake offered TRIM).
             CMD_TRIM => {
                 let error = if flags & TFLAG_READ_ONLY != 0 {

@@ -1484,7 +1484,9 @@ impl Table {
     /// with the kernel's answer for the device's table
     /// ([`LvHandle::discard_at`]): a linear LV and the hidden `-real` and
     /// `-cow` layers (linear targets) pass it to the PVs, whose range
-    /// then reads as zeros; the snapshot targets refuse it with
+    /// then reads as zeros; a thin LV unmaps the whole blocks it covers
+    /// ([`super::thin::LivePool::discard_thin`]); the snapshot targets and
+    /// a thin pool's own devices refuse it with
     /// EOPNOTSUPP; a merging snapshot's error target fails it with EIO.
     pub fn discard(&mut self, id: u64, offset: u64, len: u64) -> io::Result<()> {
         let d = self.index(id)?;
@@ -1495,11 +1497,22 @@ impl Table {
             return Err(io::Error::from_raw_os_error(EOPNOTSUPP));
         }
         let (vgi, lv) = (self.devs[d].vg, self.devs[d].lv);
-        // dm-thin takes discards (unmapping blocks, passing them down):
-        // not simulated yet, so a thin device or pool refuses them rather
-        // than answer as if the blocks were gone.
-        if self.devs[d].thin.is_some() {
-            return Err(io::Error::from_raw_os_error(EOPNOTSUPP));
+        // A thin LV unmaps the whole blocks discarded (dm-thin); a pool's
+        // own device and `-tpool` are not simulated taking discards.
+        match self.devs[d].thin {
+            Some(super::thin::ThinIo::Thin { pool, id }) => {
+                let size = self.devs[d].size;
+                let p = self.pool_index(vgi, pool)?;
+                let vg = &self.sys.vgs[vgi].vg;
+                let images = self.images[vgi]
+                    .as_mut()
+                    .ok_or_else(|| io::Error::from_raw_os_error(EIO))?;
+                return self.pools[p].discard_thin(images, vg, id, size, offset, len);
+            }
+            Some(super::thin::ThinIo::Pool { .. }) => {
+                return Err(io::Error::from_raw_os_error(EOPNOTSUPP))
+            }
+            None => {}
         }
         match self.devs[d].layer {
             Layer::Tpool => return Err(io::Error::from_raw_os_error(EOPNOTSUPP)),
@@ -1588,11 +1601,23 @@ impl Table {
     }
 
     /// True if device `id` takes discards (NBD's `NBD_FLAG_SEND_TRIM`):
-    /// its table is linear or striped ([`Table::discard`]).
+    /// its table is linear or striped, or it is a thin LV of a pool not
+    /// ignoring discards ([`Table::discard`]).
     pub fn takes_discards(&mut self, id: u64) -> bool {
         let Ok(d) = self.index(id) else { return false };
-        if self.devs[d].thin.is_some() || self.devs[d].view.is_some() {
+        if self.devs[d].view.is_some() {
+            // Cached LVs: dm-cache's discard bitset is not simulated.
             return false;
+        }
+        match self.devs[d].thin {
+            Some(super::thin::ThinIo::Thin { pool, .. }) => {
+                let vgi = self.devs[d].vg;
+                return self
+                    .pool_index(vgi, pool)
+                    .is_ok_and(|p| self.pools[p].takes_discards());
+            }
+            Some(super::thin::ThinIo::Pool { .. }) => return false,
+            None => {}
         }
         match self.devs[d].layer {
             Layer::Real | Layer::Cow => true,

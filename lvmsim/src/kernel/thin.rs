@@ -18,7 +18,9 @@
 //! - the pool's own device and `-tpool` map every sector to the data LV
 //!   (`pool_map`); lvm2 loads the pool's own device read-only
 //!   (`read_only_lv` in lib/activate/dev_manager.c), so writes to it fail
-//!   with EROFS.
+//!   with EROFS. A new pool (VG metadata at transaction 0, no thin LV
+//!   ever made) has no `-tpool`: its own device is the `thin-pool` target
+//!   and takes writes.
 
 use crate::thin::{LvSource, PoolSeg};
 use cow_engine::blocks::Images;
@@ -52,9 +54,12 @@ pub(crate) enum ThinIo {
 /// provisioning, if anything.
 pub(crate) fn io_of(vg: &Vg, lv: usize, tpool: bool) -> Option<ThinIo> {
     match crate::thin::role(vg, lv)? {
-        crate::thin::ThinRole::Pool(_) => Some(ThinIo::Pool {
+        // A new pool's own device is its `thin-pool` target, which
+        // maps writes to the data LV as `-tpool` does (no record shows
+        // whether lvm2 loads it read-only; lvmsim takes the writes).
+        crate::thin::ThinRole::Pool(p) => Some(ThinIo::Pool {
             pool: lv,
-            writable: tpool,
+            writable: tpool || p.is_new(),
         }),
         crate::thin::ThinRole::Thin(t) => Some(ThinIo::Thin {
             pool: t.pool,
@@ -127,6 +132,12 @@ impl LivePool {
             None => ThinTx::open(self.dev).map_err(|e| io_err(&self.name(vg), e))?,
         };
         Ok(self.tx.insert(tx))
+    }
+
+    /// Whether the pool's thin LVs take discards (its `discards` is not
+    /// `ignore`: dm-thin then gives them no discard support).
+    pub fn takes_discards(&self) -> bool {
+        self.seg.discards != "ignore"
     }
 
     fn block_bytes(&self) -> u64 {
@@ -215,6 +226,60 @@ impl LivePool {
             done += len;
         }
         Ok(n)
+    }
+
+    /// Discards `len` bytes of thin device `id` (of `size` bytes) at
+    /// `offset` as dm-thin does (`process_discard_bio`,
+    /// `break_up_discard_bio`): only the whole data blocks the range
+    /// covers count, a discard of less than a block completes with nothing
+    /// done; those blocks are unmapped in the open transaction
+    /// ([`ThinTx::unmap_range`]), and with `discards = passdown` the data
+    /// blocks no device maps any more are discarded on the data LV too.
+    /// Blocks a snapshot shares stay for it. A pool ignoring discards
+    /// refuses them (EOPNOTSUPP: the thin device takes none).
+    pub fn discard_thin(
+        &mut self,
+        images: &mut Images<File>,
+        vg: &Vg,
+        id: u64,
+        size: u64,
+        offset: u64,
+        len: u64,
+    ) -> io::Result<()> {
+        if self.seg.discards == "ignore" {
+            return Err(io::Error::from_raw_os_error(super::table::EOPNOTSUPP));
+        }
+        let bs = self.block_bytes();
+        if bs == 0 {
+            return Err(io::Error::from_raw_os_error(EIO));
+        }
+        let end = offset.saturating_add(len).min(size);
+        let (first, last) = (offset.div_ceil(bs), end / bs);
+        if first >= last {
+            return Ok(());
+        }
+        let name = self.name(vg);
+        let freed = self
+            .tx(vg)?
+            .unmap_range(id, first, last)
+            .map_err(|e| io_err(&name, e))?;
+        if self.seg.discards != "passdown" {
+            return Ok(());
+        }
+        // Runs of adjacent freed blocks, each one discard of the data LV.
+        let bs_len = usize::try_from(bs).map_err(|_| io::Error::from_raw_os_error(EIO))?;
+        let mut i = 0;
+        while i < freed.len() {
+            let mut n = 1;
+            while i + n < freed.len() && freed[i + n] == freed[i] + n as u64 {
+                n += 1;
+            }
+            images
+                .discard(vg, self.seg.data, freed[i] * bs, n * bs_len)
+                .map_err(|e| e.into_io())?;
+            i += n;
+        }
+        Ok(())
     }
 
     /// Reads the pool's own device or `-tpool`: the data LV.

@@ -127,17 +127,34 @@ const NOT_COMPARABLE: &[&str] = &[
 const NOT_TABLED: &[(&str, &str)] = &[
     (
         "thin-recover",
-        "its pool skips block zeroing (-Zn), whose table line lvmsim has no kernel record of",
-    ),
-    (
-        "thin-merge",
-        "its pool epool is made with --errorwhenfull y, whose table line (error_if_no_space) lvmsim does not print yet",
+        "it records no dmsetup table (its VG was deactivated before the report)",
     ),
     (
         "thin-resize",
-        "pools without thin LVs are mapped by lvm2 as the thin-pool target under the pool's own name (no -tpool device), which lvmsim's dmsetup does not print yet",
+        "its only table (step 011) is from before the pools were extended, and the VG was deactivated before the last report",
     ),
 ];
+
+/// Scenarios whose last table comes after an activation lvmsim cannot
+/// number (`vgchange --config ... -ay`), with the minor numbers the
+/// kernel's table lines show for the thin pools' devices: thin-merge's
+/// step 069, after step 063's activation, names pool's `_tmeta`, `_tdata`
+/// and `-tpool` as 253:0..2, epool's as 253:5..7 and qpool's as
+/// 253:10..12.
+const FINAL_MINORS: &[(&str, Minors)] = &[(
+    "thin-merge",
+    &[
+        ("vg-pool_tmeta", 0),
+        ("vg-pool_tdata", 1),
+        ("vg-pool-tpool", 2),
+        ("vg-epool_tmeta", 5),
+        ("vg-epool_tdata", 6),
+        ("vg-epool-tpool", 7),
+        ("vg-qpool_tmeta", 10),
+        ("vg-qpool_tdata", 11),
+        ("vg-qpool-tpool", 12),
+    ],
+)];
 
 /// Device-mapper names and the minor numbers the kernel gave them.
 type Minors = &'static [(&'static str, u32)];
@@ -233,6 +250,8 @@ fn tables_equal_the_kernels(name: &str) {
         }
         last = step;
         minors = m;
+    } else if let Some(&(_, m)) = FINAL_MINORS.iter().find(|e| e.0 == name) {
+        minors = m;
     }
     for s in all.iter().filter(|s| s.n > last && !s.failed) {
         assert!(
@@ -253,7 +272,9 @@ fn tables_equal_the_kernels(name: &str) {
         failures.push(format!("{name} step {last}: {e}"));
     }
     compared += 1;
-    if dir.join("pv1.after-boot1.img.zst").exists() {
+    // thin-merge's boot 2 starts with `lvconvert --merge`: no table
+    // shows the state boot 1 left.
+    if dir.join("pv1.after-boot1.img.zst").exists() && name != "thin-merge" {
         // The first table of boot 2, before anything changed metadata
         // in that boot: the state boot 1 left.
         let step = *tables

@@ -43,7 +43,7 @@ impl Running {
     }
 
     /// `lvmsim --dev ... kernel start OPTIONS DIR` on `devs`.
-    fn start_with(devs: &[(String, PathBuf)], dir: &Path, options: &[&str]) -> Running {
+    pub(crate) fn start_with(devs: &[(String, PathBuf)], dir: &Path, options: &[&str]) -> Running {
         let out = devs
             .iter()
             .fold(Lvmsim::new(), |l, (n, p)| l.dev(n, p))
@@ -181,26 +181,13 @@ pub(crate) fn run(c: &mut Command) {
 }
 
 /// Scenarios whose devices the simulated kernel does not serve yet, with
-/// the words of its refusal: a thin pool without zeroing (no kernel
-/// record shows its table line), integrity images (the writecache
+/// the words of its refusal: integrity images (the writecache
 /// scenario's raid1 `ri`: their table lines hold dm-integrity's journal
 /// settings, which lvmsim does not derive yet).
 const NOT_SERVED: &[(&str, &str)] = &[
     (
-        "thin-recover",
-        "vg/pool: lvmsim has no kernel record of a thin pool with zeroing turned off",
-    ),
-    (
-        "thin-resize",
-        "vg/p1: lvmsim has no kernel record of a thin pool with no thin LVs",
-    ),
-    (
         "writecache",
         "vg/ri_rimage_0: lvmsim's dmsetup does not print integrity targets yet",
-    ),
-    (
-        "thin-merge",
-        "vg/epool: lvmsim has no kernel record of a thin pool with error_when_full set",
     ),
 ];
 
@@ -247,12 +234,15 @@ fn reads_as_cat(name: &str) {
         );
         let path = PathBuf::from(d["path"].as_str().unwrap());
         let read = std::fs::read(&path);
-        // A thin pool's own device and `-tpool` map to its data LV.
-        let pool = status["devices"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|x| x["lv"] == d["lv"] && x["layer"] == "tpool");
+        // A thin pool's own device and `-tpool` map to its data LV (a
+        // new pool's own device is its `thin-pool` target).
+        let pool = status["devices"].as_array().unwrap().iter().any(|x| {
+            x["lv"] == d["lv"]
+                && (x["layer"] == "tpool"
+                    || x["table"]
+                        .as_str()
+                        .is_some_and(|t| t.contains(" thin-pool ")))
+        });
         let lv = if pool { format!("{lv}_tdata") } else { lv };
         // The kernel holds the images' locks: cat reads beside it.
         let cat = s.lvmsim().args(["--nolocking", "cat", &lv]).run();
@@ -1122,7 +1112,7 @@ fn nbd_tool(args: &[&str]) -> String {
 
 /// A client speaking the protocol by hand: the greeting, then `NBD_OPT_GO`
 /// for `export`; returns the socket ready for requests and the size.
-fn nbd_go(sock: &Path, export: &str) -> (std::os::unix::net::UnixStream, u64) {
+pub(crate) fn nbd_go(sock: &Path, export: &str) -> (std::os::unix::net::UnixStream, u64) {
     use byteorder::{BigEndian as BE, ReadBytesExt, WriteBytesExt};
     use std::io::{Read, Write};
     let mut s = std::os::unix::net::UnixStream::connect(sock).unwrap();
@@ -1475,7 +1465,7 @@ fn blocks_of(bytes: &[u8], b: u8) -> usize {
 }
 
 /// Sends NBD_CMD_TRIM; returns the reply's error.
-fn nbd_trim(s: &mut std::os::unix::net::UnixStream, off: u64, len: u32) -> u32 {
+pub(crate) fn nbd_trim(s: &mut std::os::unix::net::UnixStream, off: u64, len: u32) -> u32 {
     use byteorder::{BigEndian as BE, ReadBytesExt, WriteBytesExt};
     s.write_u32::<BE>(0x2560_9513).unwrap();
     s.write_u16::<BE>(0).unwrap();

@@ -7,7 +7,7 @@
 //! by an fsync.
 
 use crate::common::{self, Lvmsim};
-use crate::kernel_live::{live, run, wait_handles, Running};
+use crate::kernel_live::{live, nbd_go, nbd_trim, run, wait_handles, Running};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::process::Command;
@@ -239,4 +239,146 @@ fn a_thin_pool_is_committed_once_a_second() {
     let at = 40 * 65536;
     assert!(thin2[at..at + 4096].iter().all(|b| *b == 0x5a));
     drop(k);
+}
+
+/// The pool of testdata/kernel/thin-recover holds a metadata snapshot
+/// (block 59, the kernel's status at step 022) and skips block zeroing:
+/// the kernel serves it, a write to `keep` provisions blocks, and the
+/// metadata afterwards passes `thin_check` with the snapshot still held.
+#[test]
+fn a_pool_holding_a_metadata_snapshot_takes_writes() {
+    let s = common::load_kernel("thin-recover");
+    let kdir = s.work.path().join("k");
+    let k = Running::start(&s.devs, &kdir);
+    let before = live(&s.devs, &kdir, &["dmsetup", "status", "vg-pool-tpool"]);
+    assert_eq!(
+        before.text(),
+        "0 16384 thin-pool 6 117/1024 112/128 59 rw discard_passdown queue_if_no_space - 256 \n",
+        "{}",
+        before.stderr
+    );
+    // keep has its first 16 blocks (1 MiB) mapped: of blocks 10..30, 6
+    // are rewritten in place and 14 are new (112 + 14 = 126 pool blocks
+    // used; keep maps 30 blocks of 128 sectors, the last ending at sector
+    // 3839).
+    let bytes = vec![0x5au8; 20 * 65536];
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(k.file("vg/keep"))
+        .unwrap();
+    f.write_all_at(&bytes, 10 * 65536).unwrap();
+    f.sync_all().unwrap();
+    drop(f);
+    let after = live(
+        &s.devs,
+        &kdir,
+        &["dmsetup", "status", "vg-pool-tpool", "vg-keep"],
+    );
+    assert!(
+        after
+            .text()
+            .contains(" 126/128 59 rw discard_passdown queue_if_no_space - 256 ")
+            && after.text().contains("thin 3840 3839"),
+        "{}{}",
+        after.text(),
+        after.stderr
+    );
+    wait_handles(&k, "vg-keep", 0);
+    k.stop();
+    let keep = cat(&s.devs, "vg/keep");
+    assert!(keep[10 * 65536..30 * 65536] == bytes[..]);
+    thin_check(&s.devs, s.work.path());
+}
+
+/// A discard of thin1's file (`fallocate --punch-hole`, as the loop driver
+/// turns a discard into) unmaps the whole 64 KiB blocks it covers, as
+/// dm-thin does, and leaves a partly covered block alone. The kernel's
+/// thin_dump of this pool (dm-pdata/tests/data/thin-pool.thin_dump.xml)
+/// maps thin1's (device 1) blocks 1..=4 to data blocks 1, 30, 3 and 31;
+/// the snapshot (device 4) shares data block 1. So thin1 loses 4 mapped
+/// blocks (2304 - 4 * 128 = 1792 sectors, the kernel's 026 status giving
+/// 2304), the pool frees 3 (27 - 3 = 24 used), and the snapshot reads as
+/// before.
+#[test]
+fn a_discard_unmaps_a_thin_lvs_whole_blocks() {
+    let s = common::load_kernel(SCENARIO);
+    let kdir = s.work.path().join("k");
+    let k = Running::start(&s.devs, &kdir);
+    let status = || {
+        let o = live(&s.devs, &kdir, &["dmsetup", "status"]);
+        assert!(o.ok(), "{}", o.stderr);
+        o.text()
+    };
+    assert_eq!(status(), recorded("026.stdout"));
+    let thin1 = std::fs::read(k.file("vg/thin1")).unwrap();
+    let snap = std::fs::read(k.file("vg/snap")).unwrap();
+    const B: usize = 65536;
+    let (off, len) = (B, 4 * B + 1000);
+    run(Command::new("fallocate")
+        .args(["--punch-hole", "--keep-size", "-o", &off.to_string(), "-l"])
+        .arg(len.to_string())
+        .arg(k.file("vg/thin1")));
+    let now = std::fs::read(k.file("vg/thin1")).unwrap();
+    assert!(now[..B] == thin1[..B], "block 0 is not discarded");
+    assert!(
+        now[B..5 * B].iter().all(|&b| b == 0),
+        "blocks 1..=4 read as zeros"
+    );
+    assert!(
+        now[5 * B..] == thin1[5 * B..],
+        "block 5, partly covered, is kept"
+    );
+    assert!(std::fs::read(k.file("vg/snap")).unwrap() == snap);
+    let st = status();
+    assert!(st.contains("vg-thin1: 0 16384 thin 1792 12927\n"), "{st}");
+    assert!(st.contains(" 24/256 - rw "), "{st}");
+    assert!(st.contains("vg-snap: 0 16384 thin 2304 7807\n"), "{st}");
+    // A discard of less than a block does nothing.
+    run(Command::new("fallocate")
+        .args(["--punch-hole", "--keep-size", "-o", "0", "-l", "65535"])
+        .arg(k.file("vg/thin1")));
+    assert!(std::fs::read(k.file("vg/thin1")).unwrap() == now);
+    wait_handles(&k, "vg-thin1", 0);
+    k.stop();
+    thin_check(&s.devs, s.work.path());
+    assert!(cat(&s.devs, "vg/thin1") == now);
+    assert!(cat(&s.devs, "vg/snap") == snap);
+}
+
+/// NBD TRIM on thin2's export unmaps a whole block: the kernel's thin_dump
+/// maps thin2's (device 2, shared with nothing) block 32 to data block 18,
+/// so thin2 goes from 640 mapped sectors (the kernel's 026 status) to 512
+/// and the pool from 27 used blocks to 26; a TRIM of less than a block
+/// succeeds and changes nothing.
+#[test]
+fn nbd_trim_unmaps_a_thin_lvs_whole_block() {
+    let s = common::load_kernel(SCENARIO);
+    let kdir = s.work.path().join("k");
+    let sock = s.work.path().join("nbd.sock");
+    let k = Running::start_with(
+        &s.devs,
+        &kdir,
+        &["--nbd", &format!("unix:{}", sock.display())],
+    );
+    let before = std::fs::read(k.file("vg/thin2")).unwrap();
+    let (mut c, size) = nbd_go(&sock, "vg/thin2");
+    assert_eq!(size, 8 << 20);
+    const B: usize = 65536;
+    assert_eq!(nbd_trim(&mut c, 32 * B as u64, B as u32), 0);
+    assert_eq!(nbd_trim(&mut c, 64 * B as u64 + 512, B as u32 - 1024), 0);
+    drop(c);
+    let now = std::fs::read(k.file("vg/thin2")).unwrap();
+    assert!(now[32 * B..33 * B].iter().all(|&b| b == 0));
+    assert!(before[32 * B..33 * B].iter().any(|&b| b != 0));
+    assert!(now[..32 * B] == before[..32 * B] && now[33 * B..] == before[33 * B..]);
+    let o = live(&s.devs, &kdir, &["dmsetup", "status"]);
+    assert!(
+        o.text().contains("vg-thin2: 0 16384 thin 512 16383\n"),
+        "{}",
+        o.text()
+    );
+    assert!(o.text().contains(" 26/256 - rw "), "{}", o.text());
+    wait_handles(&k, "vg-thin2", 0);
+    k.stop();
+    thin_check(&s.devs, s.work.path());
 }
