@@ -448,6 +448,10 @@ impl Vg {
         }
         for (_, l) in lvs.subsections() {
             for (_, sg) in l.subsections() {
+                // One look for any repeat serves the three key lists.
+                if !sg.repeats_a_key() {
+                    continue;
+                }
                 check(sg, SEG_KEYS);
                 match sg.str("type") {
                     Some("striped") => check(sg, STRIPED_KEYS),

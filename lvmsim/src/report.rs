@@ -1925,12 +1925,17 @@ impl Ctx<'_> {
         } else {
             '-'
         });
+        // The roles below change single letters: in place, in an array
+        // (the ten are ASCII), not in a vector of chars made per role.
+        let mut c = ['-'; 10];
+        for (d, ch) in c.iter_mut().zip(a.chars()) {
+            *d = ch;
+        }
         if let Some(role) = self.cache_role(r) {
             // Cached LVs, cache pools and their sub-LVs: lvm2's volume
             // type letter, and `C` as target type of the LVs the cache
             // target uses whole (the cached LV, its pool and its origin).
             use crate::cache::CacheRole as C;
-            let mut c: Vec<char> = a.chars().collect();
             c[0] = match role {
                 C::Cached(_) | C::Pool(_) | C::Data(_) => 'C',
                 C::Metadata(_) => 'e',
@@ -1940,14 +1945,12 @@ impl Ctx<'_> {
                 C::Cached(_) | C::Pool(_) | C::Origin(_) => 'C',
                 C::Data(_) | C::Metadata(_) => '-',
             };
-            a = c.into_iter().collect();
         }
         if let Some(role) = self.raid_role(r) {
             // RAID and mirror LVs: their own volume and target letters;
             // the sub-LVs are open (by the RAID or mirror device) when
             // active; an LV with an image on a missing PV is partial.
             let (kind, target) = crate::raid::attr_letters(vg, i, role);
-            let mut c: Vec<char> = a.chars().collect();
             c[0] = kind;
             c[6] = target;
             if self.lv_active(r)
@@ -1967,9 +1970,7 @@ impl Ctx<'_> {
                     c[0] = 'I';
                 }
             }
-            a = c.into_iter().collect();
         }
-        let mut c: Vec<char> = a.chars().collect();
         if let Some(role) = self.wc_role(r) {
             // An LV with a writecache and its cachevol: volume type `C`;
             // the origin `o`; all three `C` as target type.
@@ -1995,7 +1996,9 @@ impl Ctx<'_> {
             Some(crate::vdo::VdoRole::Data(_)) => c[0] = 'D',
             None => {}
         }
-        c.into_iter().collect()
+        a.clear();
+        a.extend(c);
+        a
     }
     fn lv_layout(&self, r: Row) -> String {
         let Some((_, l)) = self.lv(r) else {

@@ -408,7 +408,9 @@ fn run(cli: &Cli) -> Result<i32> {
             if r.failed() {
                 code = 5;
             }
-            // Freeing a large parsed VG costs time and changes nothing.
+            // Freeing a large parsed VG, or its report, costs time and
+            // changes nothing.
+            std::mem::forget(r);
             std::mem::forget(sys);
         }
         Cmd::Pvdisplay(a) | Cmd::Vgdisplay(a) | Cmd::Lvdisplay(a) => {

@@ -193,7 +193,16 @@ impl<'f, 't> Sect<'f, 't> {
     /// True if any key names two or more nodes.
     pub fn repeats_a_key(&self) -> bool {
         let n = self.nodes;
-        (0..n.len()).any(|i| n[i + 1..].iter().any(|m| m.key == n[i].key))
+        // Equal keys have equal lengths and last bytes; lvm2's keys of one
+        // section mostly differ there, so the bytes are compared only
+        // where both agree.
+        let last = |k: &str| k.as_bytes().last().copied();
+        (0..n.len()).any(|i| {
+            let k = n[i].key;
+            n[i + 1..]
+                .iter()
+                .any(|m| m.key.len() == k.len() && last(m.key) == last(k) && m.key == k)
+        })
     }
 
     /// The sections among the nodes, with their keys, in order.
