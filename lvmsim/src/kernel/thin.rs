@@ -134,6 +134,17 @@ impl LivePool {
         Ok(self.tx.insert(tx))
     }
 
+    /// Drops the open transaction after `e` (out of metadata space, a
+    /// metadata block unreadable), which may have left it half done: the
+    /// pool keeps its last commit, as the kernel aborts the transaction
+    /// (`metadata_operation_failed`); the request fails with EIO. (The
+    /// kernel also turns the pool read-only; lvmsim lets the next request
+    /// try again from the last commit.)
+    fn abort(&mut self, vg: &Vg, e: dm_pdata::Error) -> io::Error {
+        self.tx = None;
+        io_err(&format!("{}: transaction aborted", self.name(vg)), e)
+    }
+
     /// Whether the pool's thin LVs take discards (its `discards` is not
     /// `ignore`: dm-thin then gives them no discard support).
     pub fn takes_discards(&self) -> bool {
@@ -209,15 +220,24 @@ impl LivePool {
                 // Blocks freed in this transaction are free after a
                 // commit: the kernel commits and allocates again
                 // (`alloc_data_block`).
-                Err(_) if self.tx(vg)?.freed_data_blocks() > 0 => {
+                Err(dm_pdata::Error::NoDataSpace { .. })
+                    if self.tx(vg)?.freed_data_blocks() > 0 =>
+                {
                     self.commit(images, vg)?;
-                    self.tx(vg)?
-                        .provision(id, at / bs)
-                        .map_err(|_| io::Error::from_raw_os_error(ENOSPC))?
+                    match self.tx(vg)?.provision(id, at / bs) {
+                        Ok(p) => p,
+                        Err(dm_pdata::Error::NoDataSpace { .. }) => {
+                            return Err(io::Error::from_raw_os_error(ENOSPC))
+                        }
+                        Err(e) => return Err(self.abort(vg, e)),
+                    }
                 }
                 // Out of data space: the I/O fails (the kernel queues
                 // it for `no_space_timeout` first).
-                Err(_) => return Err(io::Error::from_raw_os_error(ENOSPC)),
+                Err(dm_pdata::Error::NoDataSpace { .. }) => {
+                    return Err(io::Error::from_raw_os_error(ENOSPC))
+                }
+                Err(e) => return Err(self.abort(vg, e)),
             };
             crate::thin::write_provisioned(
                 images, vg, data_lv, bs_len, target, zero, within, bytes, &mut block,

@@ -184,12 +184,10 @@ pub(crate) fn run(c: &mut Command) {
 /// the words of its refusal: integrity images (the writecache
 /// scenario's raid1 `ri`: their table lines hold dm-integrity's journal
 /// settings, which lvmsim does not derive yet).
-const NOT_SERVED: &[(&str, &str)] = &[
-    (
-        "writecache",
-        "vg/ri_rimage_0: lvmsim's dmsetup does not print integrity targets yet",
-    ),
-];
+const NOT_SERVED: &[(&str, &str)] = &[(
+    "writecache",
+    "vg/ri_rimage_0: lvmsim's dmsetup does not print integrity targets yet",
+)];
 
 /// The sha256 of every image of `s`.
 fn hashes(devs: &[(String, PathBuf)]) -> Vec<String> {
