@@ -114,10 +114,21 @@ impl<'d, R: ReadAt> ThinTx<'d, R> {
     }
 
     fn known(&self, id: u64) -> Result<DeviceDetails> {
-        self.details
-            .get(&id)
-            .copied()
-            .ok_or_else(|| Error::Inconsistent(format!("thin device {id} does not exist")))
+        self.details.get(&id).copied().ok_or_else(|| no_device(id))
+    }
+
+    /// Device `id`'s details, to change.
+    fn details_mut(&mut self, id: u64) -> Result<&mut DeviceDetails> {
+        self.details.get_mut(&id).ok_or_else(|| no_device(id))
+    }
+
+    /// Puts `root` as device `id`'s mapping tree in the top-level tree
+    /// `top` (no reference changes), returning the top tree's new root.
+    fn put_root(&mut self, top: u64, id: u64, root: u64) -> Result<u64> {
+        let (top, _) = self
+            .tx
+            .insert(top, Values::SubtreeRoots, id, &root.to_le_bytes(), false)?;
+        Ok(top)
     }
 
     /// The mapping of `vblock` of device `id`, if any.
@@ -133,13 +144,7 @@ impl<'d, R: ReadAt> ThinTx<'d, R> {
     /// counts in `mapped_blocks`.
     fn insert(&mut self, id: u64, vblock: u64, value: BlockTime) -> Result<()> {
         let root = self.root_of(id)?;
-        let (top, _) = self.tx.insert(
-            self.top,
-            Values::SubtreeRoots,
-            id,
-            &root.to_le_bytes(),
-            false,
-        )?;
+        let top = self.put_root(self.top, id, root)?;
         let (new_root, new_key) = self.tx.insert(
             root,
             Values::DataBlocks,
@@ -149,19 +154,10 @@ impl<'d, R: ReadAt> ThinTx<'d, R> {
         )?;
         // The path is this transaction's now: the root's new place is
         // written in without reference changes (the shadow moved it).
-        let (top, _) = self.tx.insert(
-            top,
-            Values::SubtreeRoots,
-            id,
-            &new_root.to_le_bytes(),
-            false,
-        )?;
+        let top = self.put_root(top, id, new_root)?;
         self.top = top;
         if new_key {
-            let d = self
-                .details
-                .get_mut(&id)
-                .ok_or_else(|| Error::Inconsistent(format!("thin device {id} does not exist")))?;
+            let d = self.details_mut(id)?;
             d.mapped_blocks = d.mapped_blocks.saturating_add(1);
         }
         self.changed.insert(id);
@@ -219,26 +215,14 @@ impl<'d, R: ReadAt> ThinTx<'d, R> {
         // The top-level path is made this transaction's first, as for an
         // insert: shadowing a shared top node counts the subtree roots
         // it holds once more, before the old root is dropped.
-        let (top, _) = self.tx.insert(
-            self.top,
-            Values::SubtreeRoots,
-            id,
-            &root.to_le_bytes(),
-            false,
-        )?;
+        let top = self.put_root(self.top, id, root)?;
         for (_, v) in &kept {
             let bt = BlockTime::unpack(LittleEndian::read_u64(v));
             self.tx.data.inc(bt.block)?;
         }
         let new_root = self.tx.build(&kept, Values::DataBlocks.size())?;
         self.tx.del(root, Values::DataBlocks)?;
-        let (top, _) = self.tx.insert(
-            top,
-            Values::SubtreeRoots,
-            id,
-            &new_root.to_le_bytes(),
-            false,
-        )?;
+        let top = self.put_root(top, id, new_root)?;
         self.top = top;
         let mut freed = Vec::new();
         for (_, v) in &gone {
@@ -249,10 +233,7 @@ impl<'d, R: ReadAt> ThinTx<'d, R> {
         }
         freed.sort_unstable();
         freed.dedup();
-        let d = self
-            .details
-            .get_mut(&id)
-            .ok_or_else(|| Error::Inconsistent(format!("thin device {id} does not exist")))?;
+        let d = self.details_mut(id)?;
         let n = u64::try_from(gone.len()).unwrap_or(u64::MAX);
         d.mapped_blocks = d.mapped_blocks.saturating_sub(n);
         self.changed.insert(id);
@@ -268,13 +249,7 @@ impl<'d, R: ReadAt> ThinTx<'d, R> {
     pub fn create_thin(&mut self, id: u64) -> Result<()> {
         self.check_new(id)?;
         let root = self.tx.new_leaf(8)?;
-        let (top, _) = self.tx.insert(
-            self.top,
-            Values::SubtreeRoots,
-            id,
-            &root.to_le_bytes(),
-            false,
-        )?;
+        let top = self.put_root(self.top, id, root)?;
         self.top = top;
         let (trans, time) = (self.sb.trans_id, self.sb.time);
         self.put_details(
@@ -311,13 +286,7 @@ impl<'d, R: ReadAt> ThinTx<'d, R> {
         let o = self.known(origin)?;
         let root = self.root_of(origin)?;
         self.tx.meta.inc(root)?;
-        let (top, _) = self.tx.insert(
-            self.top,
-            Values::SubtreeRoots,
-            id,
-            &root.to_le_bytes(),
-            false,
-        )?;
+        let top = self.put_root(self.top, id, root)?;
         self.top = top;
         self.sb.time = self.sb.time.wrapping_add(1);
         let time = self.sb.time;
@@ -428,4 +397,9 @@ impl<'d, R: ReadAt> ThinTx<'d, R> {
         out.push((SUPERBLOCK_LOCATION, block0));
         Ok(out)
     }
+}
+
+/// The error for a thin device the pool does not have.
+fn no_device(id: u64) -> Error {
+    Error::Inconsistent(format!("thin device {id} does not exist"))
 }

@@ -375,6 +375,32 @@ pub(crate) const EOPNOTSUPP: i32 = 95;
 /// The device-mapper major number.
 const MAJOR: u32 = 253;
 
+/// A request of `len` bytes at byte `offset` of a device mapped in
+/// blocks of `bs` bytes, split where blocks end: for each piece, its start
+/// in the request, its length, its block and its offset in that block
+/// (as dm-thin and dm-cache split a bio at block boundaries).
+pub(crate) fn block_pieces(
+    offset: u64,
+    len: usize,
+    bs: u64,
+) -> impl Iterator<Item = (usize, usize, u64, u64)> {
+    let bs = bs.max(1);
+    let mut done = 0usize;
+    std::iter::from_fn(move || {
+        if done >= len {
+            return None;
+        }
+        let at = offset + done as u64;
+        let within = at % bs;
+        let n = usize::try_from(bs - within)
+            .unwrap_or(usize::MAX)
+            .min(len - done);
+        let piece = (done, n, at / bs, within);
+        done += n;
+        Some(piece)
+    })
+}
+
 /// How many of `len` bytes a write at `offset` puts on a device of `size`
 /// bytes, as a block device answers: all of an empty write (0), the part
 /// before the end, ENOSPC for a write that starts at or past the end.
@@ -1549,17 +1575,12 @@ impl Table {
     ) -> io::Result<()> {
         let vg = &self.sys.vgs[vgi].vg;
         let bs = w.block.max(1);
-        let mut at = 0usize;
-        while at < data.len() {
+        for (at, k, block, within) in block_pieces(offset, data.len(), bs) {
             let off = offset + at as u64;
-            let within = off % bs;
-            let k = usize::try_from(bs - within)
-                .unwrap_or(usize::MAX)
-                .min(data.len() - at);
             let piece = &data[at..at + k];
             let cached = w
                 .map
-                .binary_search_by_key(&(off / bs), |m| m.0)
+                .binary_search_by_key(&block, |m| m.0)
                 .ok()
                 .map(|i| w.map[i].1);
             let images = self.images(vgi)?;
@@ -1595,7 +1616,6 @@ impl Table {
                     .write(vg, w.origin, off, piece)
                     .map_err(|e| e.into_io())?,
             }
-            at += k;
         }
         Ok(())
     }
@@ -1816,6 +1836,23 @@ fn table_texts(sys: &System, minors: &[(String, u32)]) -> Result<BTreeMap<String
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn block_pieces_split_a_request_where_blocks_end() {
+        let got: Vec<_> = super::block_pieces(1000, 9000, 4096).collect();
+        assert_eq!(
+            got,
+            vec![(0, 3096, 0, 1000), (3096, 4096, 1, 0), (7192, 1808, 2, 0)]
+        );
+        assert_eq!(super::block_pieces(8192, 0, 4096).count(), 0);
+        // Within one block, and a block size of 0 taken as 1.
+        assert_eq!(
+            super::block_pieces(10, 5, 4096).collect::<Vec<_>>(),
+            vec![(0, 5, 0, 10)]
+        );
+        assert_eq!(super::block_pieces(3, 2, 0).count(), 2);
+    }
+
     use super::Change;
 
     /// The VG metadata of testdata/kernel/thin-pool (its `vgcfgbackup`).

@@ -168,21 +168,14 @@ impl LivePool {
         let data = self.seg.data;
         let name = self.name(vg);
         let tx = self.tx(vg)?;
-        let mut done = 0usize;
-        while done < buf.len() {
-            let at = offset + done as u64;
-            let within = at % bs;
-            let len = usize::try_from(bs - within)
-                .unwrap_or(usize::MAX)
-                .min(buf.len() - done);
+        for (done, len, vblock, within) in super::table::block_pieces(offset, buf.len(), bs) {
             let part = &mut buf[done..done + len];
-            match tx.lookup(id, at / bs).map_err(|e| io_err(&name, e))? {
+            match tx.lookup(id, vblock).map_err(|e| io_err(&name, e))? {
                 Some(bt) => images
                     .read(vg, data, bt.block * bs + within, part)
                     .map_err(|e| e.into_io())?,
                 None => part.fill(0),
             }
-            done += len;
         }
         Ok(())
     }
@@ -207,15 +200,9 @@ impl LivePool {
         let bs_len = usize::try_from(bs).map_err(|_| io::Error::from_raw_os_error(EIO))?;
         let (data_lv, zero) = (self.seg.data, self.seg.zero_new_blocks);
         let mut block = Vec::new();
-        let mut done = 0usize;
-        while done < n {
-            let at = offset + done as u64;
-            let within = at % bs;
-            let len = usize::try_from(bs - within)
-                .unwrap_or(usize::MAX)
-                .min(n - done);
+        for (done, len, vblock, within) in super::table::block_pieces(offset, n, bs) {
             let bytes = &data[done..done + len];
-            let target = match self.tx(vg)?.provision(id, at / bs) {
+            let target = match self.tx(vg)?.provision(id, vblock) {
                 Ok(p) => p,
                 // Blocks freed in this transaction are free after a
                 // commit: the kernel commits and allocates again
@@ -224,7 +211,7 @@ impl LivePool {
                     if self.tx(vg)?.freed_data_blocks() > 0 =>
                 {
                     self.commit(images, vg)?;
-                    match self.tx(vg)?.provision(id, at / bs) {
+                    match self.tx(vg)?.provision(id, vblock) {
                         Ok(p) => p,
                         Err(dm_pdata::Error::NoDataSpace { .. }) => {
                             return Err(io::Error::from_raw_os_error(ENOSPC))
@@ -243,7 +230,6 @@ impl LivePool {
                 images, vg, data_lv, bs_len, target, zero, within, bytes, &mut block,
             )
             .map_err(|e| e.into_io())?;
-            done += len;
         }
         Ok(n)
     }
