@@ -197,6 +197,11 @@ impl<'f, 't> Sect<'f, 't> {
         // section mostly differ there, so the bytes are compared only
         // where both agree.
         let last = |k: &str| k.as_bytes().last().copied();
+        // A hostile section with many keys is checked in linear time.
+        if n.len() > 64 {
+            let mut seen = std::collections::HashSet::with_capacity(n.len());
+            return n.iter().any(|m| !seen.insert(m.key));
+        }
         (0..n.len()).any(|i| {
             let k = n[i].key;
             n[i + 1..]
@@ -494,5 +499,32 @@ impl<'t> P<'t> {
         let len = (self.stack.len() - base) as u32;
         self.flat.nodes.extend(self.stack.drain(base..));
         Some((start, len))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_flat;
+
+    /// A section's repeated key is found with few keys and with many (the
+    /// linear check a hostile section with thousands of keys gets).
+    #[test]
+    fn a_repeated_key_is_found_in_small_and_large_sections() {
+        for n in [3usize, 64, 65, 5000] {
+            let mut text = String::from("s {\n");
+            for i in 0..n {
+                text.push_str(&format!("k{i} = {i}\n"));
+            }
+            text.push_str("}\n");
+            let flat = parse_flat(text.as_bytes()).unwrap();
+            let s = flat.root().section("s").unwrap();
+            assert!(!s.repeats_a_key(), "{n} distinct keys");
+            let again = text.replace("}\n", &format!("k{} = 0\n}}\n", n / 2));
+            let flat = parse_flat(again.as_bytes()).unwrap();
+            assert!(
+                flat.root().section("s").unwrap().repeats_a_key(),
+                "{n} keys, one twice"
+            );
+        }
     }
 }
