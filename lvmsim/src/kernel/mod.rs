@@ -87,7 +87,10 @@
 //! (FUSE `fallocate(PUNCH_HOLE)`, NBD TRIM) follow each target: a linear
 //! or striped LV zeroes the range on its PVs (a loop device over an image
 //! punches a hole), the snapshot targets refuse them with EOPNOTSUPP, a
-//! merging snapshot's error target fails them with EIO.
+//! merging snapshot's error target fails them with EIO, a thin LV unmaps
+//! the whole blocks they cover, as dm-thin does.
+//! A provisioning failure other than a full data space (out of metadata
+//! space) drops the pool's open transaction, as the kernel aborts it.
 //!
 //! Not simulated yet: the kernel's timing (its copies can finish while a
 //! request is still being mapped, committing part of it early), events
