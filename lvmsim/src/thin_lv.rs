@@ -38,16 +38,7 @@ pub(crate) fn thin_writable<'a>(
     sys: &'a System,
     vgname: &str,
 ) -> Result<&'a lvm_meta::scan::VgInstance> {
-    let inst = sys.vg_or_err(vgname)?;
-    if inst.partial() {
-        bail!("Cannot change VG {vgname} while PVs are missing.");
-    }
-    let unknown = inst.vg.lvs.iter().flat_map(|l| &l.segments).any(|s| {
-        matches!(s.kind, SegmentKind::Unknown { .. }) && !THIN_TYPES.contains(&s.type_name.as_str())
-    });
-    if unknown {
-        bail!("Cannot change VG {vgname} with unknown segments in it!");
-    }
+    let inst = crate::write::changeable_with(sys, vgname, |t| THIN_TYPES.contains(&t))?;
     openable_rw(sys, inst.pv_devices.iter().flatten().copied())?;
     Ok(inst)
 }

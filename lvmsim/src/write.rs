@@ -109,20 +109,7 @@ pub(crate) fn changeable<'a>(
     sys: &'a System,
     vgname: &str,
 ) -> Result<&'a lvm_meta::scan::VgInstance> {
-    let inst = sys.vg_or_err(vgname)?;
-    if inst.partial() {
-        bail!("Cannot change VG {vgname} while PVs are missing.");
-    }
-    if inst
-        .vg
-        .lvs
-        .iter()
-        .flat_map(|l| &l.segments)
-        .any(|s| matches!(s.kind, SegmentKind::Unknown { .. }))
-    {
-        bail!("Cannot change VG {vgname} with unknown segments in it!");
-    }
-    Ok(inst)
+    changeable_with(sys, vgname, |_| false)
 }
 
 /// [`changeable`] for a command that only activates or deactivates:
@@ -133,22 +120,32 @@ pub(crate) fn activatable<'a>(
     sys: &'a System,
     vgname: &str,
 ) -> Result<&'a lvm_meta::scan::VgInstance> {
-    let inst = sys.vg_or_err(vgname)?;
-    if inst.partial() {
-        bail!("Cannot change VG {vgname} while PVs are missing.");
-    }
-    let served = |t: &str| {
+    changeable_with(sys, vgname, |t| {
         matches!(
             t.split('+').next().unwrap_or(t),
             "cache" | "cache-pool" | "writecache"
         )
-    };
+    })
+}
+
+/// The one rule behind [`changeable`] and its variants: a VG with a PV
+/// missing is refused, and so is one with a segment lvmsim keeps as text
+/// (`SegmentKind::Unknown`) unless `handled` takes its type.
+pub(crate) fn changeable_with<'a>(
+    sys: &'a System,
+    vgname: &str,
+    handled: impl Fn(&str) -> bool,
+) -> Result<&'a lvm_meta::scan::VgInstance> {
+    let inst = sys.vg_or_err(vgname)?;
+    if inst.partial() {
+        bail!("Cannot change VG {vgname} while PVs are missing.");
+    }
     if inst
         .vg
         .lvs
         .iter()
         .flat_map(|l| &l.segments)
-        .any(|s| matches!(s.kind, SegmentKind::Unknown { .. }) && !served(&s.type_name))
+        .any(|s| matches!(s.kind, SegmentKind::Unknown { .. }) && !handled(&s.type_name))
     {
         bail!("Cannot change VG {vgname} with unknown segments in it!");
     }
