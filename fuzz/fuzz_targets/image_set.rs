@@ -39,11 +39,7 @@ fuzz_target!(|data: &[u8]| {
     let mut commits = Vec::new();
     for inst in &sys.vgs {
         let vg = &inst.vg;
-        let pvs: Vec<Option<&Image>> = inst
-            .pv_devices
-            .iter()
-            .map(|d| d.map(|d| &sys.devices[d].image))
-            .collect();
+        let pvs = sys.pv_images(inst);
         for (i, lv) in vg.lvs.iter().enumerate() {
             let size = vg.lv_extents(lv).saturating_mul(vg.extent_bytes());
             for off in [0, size / 2, size.saturating_sub(1)] {

@@ -124,6 +124,15 @@ impl System {
         Ok(sys)
     }
 
+    /// The image of each PV of `inst` (a VG of this system), in the VG's
+    /// PV order; `None` for a PV whose device was not found.
+    pub fn pv_images(&self, inst: &VgInstance) -> Vec<Option<&Image>> {
+        inst.pv_devices
+            .iter()
+            .map(|d| d.map(|d| &self.devices[d].image))
+            .collect()
+    }
+
     fn check_duplicate_pvs(&mut self) {
         for i in 0..self.devices.len() {
             let Some(u) = self.devices[i].pv_uuid() else {

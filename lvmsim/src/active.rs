@@ -10,7 +10,6 @@
 //! `dm_percent_to_round_float(p, 2)` (libdm/libdm-report.c), printed `%.2f`.
 
 use cow_engine::view::load_store;
-use lvm_meta::io::Image;
 use lvm_meta::scan::{System, VgInstance};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -147,11 +146,7 @@ fn compute(sys: &System, inst: &VgInstance, lv: usize) -> Option<SnapStatus> {
         })?,
         None => return None,
     };
-    let pvs: Vec<Option<&Image>> = inst
-        .pv_devices
-        .iter()
-        .map(|d| d.map(|d| &sys.devices[d].image))
-        .collect();
+    let pvs = sys.pv_images(inst);
     let store = load_store(vg, cow, chunk, &pvs).ok()?;
     Some(SnapStatus::of_store(&store))
 }

@@ -15,7 +15,6 @@
 
 use crate::error::{bail, refused, Error, Result, ResultExt};
 use cow_engine::handle::LvHandle;
-use lvm_meta::io::Image;
 use lvm_meta::scan::System;
 use std::io::{Read, Write};
 
@@ -227,11 +226,7 @@ pub fn open_view_uncached<'a>(
     let vi = sys.vg_or_err(vg)?;
     let li = vi.vg.lv_index_or_err(lv)?;
     vi.vg.mappable_extent_size()?;
-    let pvs: Vec<Option<&Image>> = vi
-        .pv_devices
-        .iter()
-        .map(|d| d.map(|d| &sys.devices[d].image))
-        .collect();
+    let pvs = sys.pv_images(vi);
     if let Some(c) = crate::cache::cache_seg(&vi.vg, li) {
         if uncached {
             // The origin alone: the cache pool need not be there.

@@ -187,11 +187,7 @@ pub fn status(
             continue;
         }
         refuse_cache(vg)?;
-        let pvs: Vec<Option<&Image>> = inst
-            .pv_devices
-            .iter()
-            .map(|d| d.map(|d| &sys.devices[d].image))
-            .collect();
+        let pvs = sys.pv_images(inst);
         let size = |i: usize| vg.lv_extents(&vg.lvs[i]) * vg.extent_size.0;
         for (i, lv) in vg.lvs.iter().enumerate() {
             if lv.is_snapshot_glue() {
@@ -942,11 +938,7 @@ fn device_list(sys: &System, opts: &DmOpts, with_thin: bool) -> Result<Vec<DmDev
     for inst in &sys.vgs {
         let vg = &inst.vg;
         refuse_cache(vg)?;
-        let pvs: Vec<Option<&Image>> = inst
-            .pv_devices
-            .iter()
-            .map(|d| d.map(|d| &sys.devices[d].image))
-            .collect();
+        let pvs = sys.pv_images(inst);
         let vgid = vg.id.replace('-', "");
         // A device for LV `lv` (layer `layer`) with `targets` table lines
         // naming `named` in table order.

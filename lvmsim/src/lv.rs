@@ -834,11 +834,7 @@ fn check_cow_reduce(
     let Some(c) = inst.vg.roles[li].cow_of else {
         return Ok(());
     };
-    let pvs: Vec<Option<&lvm_meta::io::Image>> = inst
-        .pv_devices
-        .iter()
-        .map(|d| d.map(|d| &sys.devices[d].image))
-        .collect();
+    let pvs = sys.pv_images(inst);
     let store = cow_engine::view::load_store(&inst.vg, li, c.chunk_size.0, &pvs)?;
     if !store.header.is_valid() {
         bail!("Invalid snapshot {vgname}/{lvname} cannot be reduced, only removed.");

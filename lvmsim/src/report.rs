@@ -1699,11 +1699,7 @@ impl Ctx<'_> {
         if !self.lv_active(r) {
             return Some((None, None));
         }
-        let pvs: Vec<Option<&lvm_meta::io::Image>> = v
-            .pv_devices
-            .iter()
-            .map(|d| d.map(|d| &self.sys.devices[d].image))
-            .collect();
+        let pvs = self.sys.pv_images(v);
         Some(match role {
             thin::ThinRole::Pool(_) => match thin::pool_percents(&v.vg, i, &pvs) {
                 Some((d, m)) => (Some(d), Some(m)),
@@ -1717,11 +1713,7 @@ impl Ctx<'_> {
     /// metadata cannot be read.
     fn pool_needs_check(&self, r: Row) -> Option<bool> {
         let v = self.vg(r)?;
-        let pvs: Vec<Option<&lvm_meta::io::Image>> = v
-            .pv_devices
-            .iter()
-            .map(|d| d.map(|d| &self.sys.devices[d].image))
-            .collect();
+        let pvs = self.sys.pv_images(v);
         thin::pool_needs_check(&v.vg, r.lv?, &pvs)
     }
     fn lv(&self, r: Row) -> Option<(&Vg, &Lv)> {
@@ -2152,11 +2144,7 @@ impl Ctx<'_> {
         let (true, Some(v), Some(i)) = (self.lv_active(r), self.vg(r), r.lv) else {
             return Cell::Pct(None);
         };
-        let pvs: Vec<Option<&lvm_meta::io::Image>> = v
-            .pv_devices
-            .iter()
-            .map(|d| d.map(|d| &self.sys.devices[d].image))
-            .collect();
+        let pvs = self.sys.pv_images(v);
         match crate::rmeta::ArrayMeta::read(&v.vg, i, &pvs) {
             Ok(Some(a)) => match a.sync_percent() {
                 Some(p) => s(crate::active::percent_text(p)),

@@ -352,11 +352,7 @@ pub fn dump(sys: &System, arg: &str, as_json: bool, out: &mut dyn Write) -> Resu
     let (vgn, lvn) = crate::names::vg_lv(arg)?;
     let vi = sys.vg_or_err(&vgn)?;
     let li = vi.vg.lv_index_or_err(&lvn)?;
-    let pvs: Vec<Option<&Image>> = vi
-        .pv_devices
-        .iter()
-        .map(|d| d.map(|d| &sys.devices[d].image))
-        .collect();
+    let pvs = sys.pv_images(vi);
     let Some(a) = ArrayMeta::read(&vi.vg, li, &pvs)? else {
         bail!("{vgn}/{lvn} is not a RAID or mirror LV");
     };
@@ -547,11 +543,7 @@ pub fn cat_warnings(sys: &System, arg: &str, offset: u64, length: Option<u64>) -
     let Some(li) = vi.vg.lv_index(&lvn) else {
         return Vec::new();
     };
-    let pvs: Vec<Option<&Image>> = vi
-        .pv_devices
-        .iter()
-        .map(|d| d.map(|d| &sys.devices[d].image))
-        .collect();
+    let pvs = sys.pv_images(vi);
     let Ok(Some(a)) = ArrayMeta::read(&vi.vg, li, &pvs) else {
         return Vec::new();
     };

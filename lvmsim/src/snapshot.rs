@@ -151,11 +151,7 @@ pub fn lvconvert_merge(
             inst.vg.lvs[c.origin].name
         );
     }
-    let pvs: Vec<Option<&lvm_meta::io::Image>> = inst
-        .pv_devices
-        .iter()
-        .map(|d| d.map(|d| &sys.devices[d].image))
-        .collect();
+    let pvs = sys.pv_images(inst);
     let store = cow_engine::view::load_store(&inst.vg, li, c.chunk_size.0, &pvs)?;
     if !store.header.is_valid() {
         bail!("Unable to merge invalidated snapshot LV \"{snap}\".");

@@ -507,11 +507,7 @@ fn pool_arg<'a>(sys: &'a lvm_meta::scan::System, arg: &str) -> Result<Pool<'a>> 
     if pool_seg(&vi.vg, li).is_none() {
         return Err(Error::Refused(format!("{vgn}/{lvn} is not a thin pool.")));
     }
-    let pvs: Vec<Option<&Image>> = vi
-        .pv_devices
-        .iter()
-        .map(|d| d.map(|d| &sys.devices[d].image))
-        .collect();
+    let pvs = sys.pv_images(vi);
     Pool::open(&vi.vg, li, &pvs)
 }
 
@@ -746,11 +742,7 @@ fn write_settled(
     let name = format!("{}/{}", vg.name, vg.lvs[lv].name);
     let t = thin_seg(vg, lv)
         .ok_or_else(|| Error::Refused(format!("{name} is not a thin LV lvmsim can write")))?;
-    let pvs: Vec<Option<&Image>> = inst
-        .pv_devices
-        .iter()
-        .map(|d| d.map(|d| &sys.devices[d].image))
-        .collect();
+    let pvs = sys.pv_images(inst);
     let pool = Pool::open(vg, t.pool, &pvs)?;
     let perr = |e| pdata_err(&pool.name, e);
     let mut tx = ThinTx::open(&pool.dev).map_err(perr)?;

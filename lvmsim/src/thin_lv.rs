@@ -22,7 +22,6 @@ use crate::size::display_size;
 use crate::thin::{pool_seg, thin_seg, thins_of, Pool};
 use crate::write::{commit_vg, openable_rw, rescan, Writer};
 use dm_pdata::thin::write::ThinTx;
-use lvm_meta::io::Image;
 use lvm_meta::model::{Segment, SegmentKind, Vg};
 use lvm_meta::scan::System;
 use lvm_meta::text::{Node, Value};
@@ -105,11 +104,7 @@ fn send(
 ) -> Result<()> {
     let inst = sys.vg_or_err(vgname)?;
     let vg = &inst.vg;
-    let pvs: Vec<Option<&Image>> = inst
-        .pv_devices
-        .iter()
-        .map(|d| d.map(|d| &sys.devices[d].image))
-        .collect();
+    let pvs = sys.pv_images(inst);
     let p = Pool::open(vg, pool, &pvs)?;
     let name = format!("{vgname}/{}", vg.lvs[pool].name);
     let perr = |e| Error::ThinMetadata {

@@ -602,11 +602,7 @@ fn grow_space_map(sys: &System, vgname: &str, pool: &str, what: &str, w: &Writer
     let vg = &inst.vg;
     let pi = vg.lv_index_or_err(pool)?;
     let seg = pool_seg(vg, pi).ok_or_else(|| refused!("{vgname}/{pool} is not a thin pool."))?;
-    let pvs: Vec<Option<&lvm_meta::io::Image>> = inst
-        .pv_devices
-        .iter()
-        .map(|d| d.map(|d| &sys.devices[d].image))
-        .collect();
+    let pvs = sys.pv_images(inst);
     let name = format!("{vgname}/{pool}");
     let perr = |e| Error::ThinMetadata {
         pool: name.clone(),

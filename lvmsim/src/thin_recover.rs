@@ -11,7 +11,6 @@ use crate::error::{refused, Error, Result};
 use crate::thin::{pool_seg, thin_seg, Pool};
 use dm_pdata::thin::recover::{self as trec, Recovered, RootSource};
 use lvm_meta::history::History;
-use lvm_meta::io::Image;
 use lvm_meta::scan::System;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -56,13 +55,6 @@ impl RemovedThin {
             _ => "lost",
         }
     }
-}
-
-fn pvs_of<'a>(sys: &'a System, vi: &lvm_meta::scan::VgInstance) -> Vec<Option<&'a Image>> {
-    vi.pv_devices
-        .iter()
-        .map(|d| d.map(|d| &sys.devices[d].image))
-        .collect()
 }
 
 /// The device-id set of pool `pool` (by name) in `vg`.
@@ -128,7 +120,7 @@ pub fn survey(sys: &System, h: &History) -> Vec<RemovedThin> {
         let Some(pi) = vg.lv_index(&r.pool).filter(|&p| pool_seg(vg, p).is_some()) else {
             return false;
         };
-        let pvs = pvs_of(sys, vi);
+        let pvs = sys.pv_images(vi);
         let pool = match Pool::open(vg, pi, &pvs) {
             Ok(p) => p,
             Err(e) => {
@@ -345,7 +337,7 @@ pub fn export(sys: &System, r: &RemovedThin, w: &mut dyn Write) -> Result<Vec<Th
     let vg = &vi.vg;
     let pi = vg.lv_index_or_err(&r.pool)?;
     let seg = pool_seg(vg, pi).ok_or_else(|| refused!("{}/{} is not a thin pool", r.vg, r.pool))?;
-    let pvs = pvs_of(sys, vi);
+    let pvs = sys.pv_images(vi);
     let data = cow_engine::lv_io::LvReader::new(vg, seg.data, pvs)?;
     let bs = seg.chunk_size.saturating_mul(512);
     if bs == 0 {

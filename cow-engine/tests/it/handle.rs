@@ -159,11 +159,7 @@ fn views_read_in_odd_pieces_give_the_kernels_checksums() {
     let img = image("snap-chunks", "pv1.img.zst");
     let sys = System::scan(vec![Image::from_bytes("pv1", img)]).unwrap();
     let inst = &sys.vgs[0];
-    let pvs: Vec<Option<&Image>> = inst
-        .pv_devices
-        .iter()
-        .map(|d| d.map(|d| &sys.devices[d].image))
-        .collect();
+    let pvs = sys.pv_images(inst);
     for (lv, step) in [("s4k", 35), ("s64k", 36), ("s512k", 37)] {
         let v = cow_engine::view::open(&inst.vg, inst.vg.lv_index(lv).unwrap(), &pvs).unwrap();
         for piece in [12_345usize, (1 << 20) + 3, 511] {
@@ -213,11 +209,7 @@ mod runs {
             }
             let sys = System::scan(vec![Image::from_bytes("pv1", img.clone())]).unwrap();
             let inst = &sys.vgs[0];
-            let pvs: Vec<Option<&Image>> = inst
-                .pv_devices
-                .iter()
-                .map(|d| d.map(|d| &sys.devices[d].image))
-                .collect();
+            let pvs = sys.pv_images(inst);
             for lv in &names[1..] {
                 let mut h = open(&vg, img.clone(), lv);
                 if h.is_invalid_snapshot() {
@@ -356,11 +348,7 @@ fn opening_an_invalid_snapshots_view_is_snapshot_invalid() {
     let img = image("snap-overflow", "pv1.img.zst");
     let sys = System::scan(vec![Image::from_bytes("pv1", img)]).unwrap();
     let inst = &sys.vgs[0];
-    let pvs: Vec<Option<&Image>> = inst
-        .pv_devices
-        .iter()
-        .map(|d| d.map(|d| &sys.devices[d].image))
-        .collect();
+    let pvs = sys.pv_images(inst);
     let li = inst.vg.lv_index("snap").unwrap();
     let Err(e) = cow_engine::view::open(&inst.vg, li, &pvs) else {
         panic!("an invalid snapshot opens");

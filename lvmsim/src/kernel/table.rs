@@ -147,11 +147,7 @@ fn cached_dev(sys: &'static System, vgi: usize, lv: usize) -> Result<Option<Cach
         (Some(c), Some(p))
             if matches!(p.cache_mode.as_deref(), Some("writeback" | "writethrough")) =>
         {
-            let pvs: Vec<Option<&lvm_meta::io::Image>> = sys.vgs[vgi]
-                .pv_devices
-                .iter()
-                .map(|d| d.map(|d| &sys.devices[d].image))
-                .collect();
+            let pvs = sys.pv_images(&sys.vgs[vgi]);
             // The same mappings the view loaded (the images do not change
             // between the two reads: the kernel holds their locks).
             let v = crate::cache::CacheView::open(vg, lv, &pvs)?;

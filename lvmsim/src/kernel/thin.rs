@@ -98,11 +98,7 @@ impl LivePool {
         let inst = &sys.vgs[vg];
         let v: &'static Vg = &inst.vg;
         let seg = crate::thin::dm_pool(v, pool)?;
-        let pvs: Vec<_> = inst
-            .pv_devices
-            .iter()
-            .map(|d| d.map(|d| &sys.devices[d].image))
-            .collect();
+        let pvs = sys.pv_images(inst);
         let reader = LvReader::new(v, seg.metadata, pvs)?;
         let dev = MetadataDev::new(LvSource::new(reader)).map_err(|e| {
             crate::error::Error::ThinMetadata {

@@ -225,11 +225,7 @@ fn state(images: Images, vgname: &str) -> Result<State, String> {
         .vg(vgname)
         .ok_or_else(|| format!("VG {vgname} not found"))?;
     let vg = &inst.vg;
-    let pvs: Vec<Option<&Image>> = inst
-        .pv_devices
-        .iter()
-        .map(|d| d.map(|d| &sys.devices[d].image))
-        .collect();
+    let pvs = sys.pv_images(inst);
     let mut lvs = BTreeMap::new();
     let mut merging = BTreeMap::new();
     let mut snapshots = Vec::new();

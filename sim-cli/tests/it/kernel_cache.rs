@@ -215,11 +215,7 @@ fn mappings(s: &common::Scenario, lv: &str) -> (Vec<(u64, u64)>, u64) {
         .collect();
     let sys = lvm_meta::scan::System::scan(images).unwrap();
     let inst = sys.vg("vg").unwrap();
-    let pvs: Vec<Option<&Image>> = inst
-        .pv_devices
-        .iter()
-        .map(|d| d.map(|d| &sys.devices[d].image))
-        .collect();
+    let pvs = sys.pv_images(inst);
     let li = inst.vg.lv_index(lv).unwrap();
     let v = lvmsim::cache::CacheView::open(&inst.vg, li, &pvs)
         .unwrap()

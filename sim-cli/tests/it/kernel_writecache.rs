@@ -246,11 +246,7 @@ fn writecache_lines_equal_the_kernels_after_a_fresh_activation() {
     let sys = lvm_meta::scan::System::scan(images).unwrap();
     let inst = sys.vg("vg").unwrap();
     let vg = &inst.vg;
-    let pvs: Vec<Option<&Image>> = inst
-        .pv_devices
-        .iter()
-        .map(|d| d.map(|d| &sys.devices[d].image))
-        .collect();
+    let pvs = sys.pv_images(inst);
     for lv in ["w1", "w2"] {
         let li = vg.lv_index(lv).unwrap();
         let dm = format!("vg-{lv}");
