@@ -59,90 +59,128 @@ pub(crate) struct Cli {
     pub(crate) cmd: Cmd,
 }
 
+/// A subcommand's arguments, added to the command only when that subcommand
+/// is the one parsed (clap's `Command::defer`). Building the arguments of
+/// all forty subcommands on every start took more CPU than a small report;
+/// help and errors still show every subcommand with its about line.
+#[derive(Debug)]
+pub(crate) struct Lazy<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for Lazy<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: Args> Args for Lazy<T> {
+    fn group_id() -> Option<clap::Id> {
+        T::group_id()
+    }
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd.defer(T::augment_args)
+    }
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        cmd.defer(T::augment_args_for_update)
+    }
+}
+
+impl<T: clap::FromArgMatches> clap::FromArgMatches for Lazy<T> {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches(m).map(Lazy)
+    }
+    fn from_arg_matches_mut(m: &mut clap::ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches_mut(m).map(Lazy)
+    }
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(m)
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub(crate) enum Cmd {
     /// Report physical volumes (as lvm2's pvs).
-    Pvs(ReportArgs),
+    Pvs(Lazy<ReportArgs>),
     /// Report volume groups (as lvm2's vgs).
-    Vgs(ReportArgs),
+    Vgs(Lazy<ReportArgs>),
     /// Report logical volumes (as lvm2's lvs).
-    Lvs(ReportArgs),
+    Lvs(Lazy<ReportArgs>),
     /// Show PVs property by property (as lvm2's pvdisplay).
-    Pvdisplay(DisplayArgs),
+    Pvdisplay(Lazy<DisplayArgs>),
     /// Show VGs property by property (as lvm2's vgdisplay).
-    Vgdisplay(DisplayArgs),
+    Vgdisplay(Lazy<DisplayArgs>),
     /// Show LVs property by property (as lvm2's lvdisplay).
-    Lvdisplay(DisplayArgs),
+    Lvdisplay(Lazy<DisplayArgs>),
     /// Write an LV's bytes to stdout, as `dd if=/dev/VG/LV` would (snapshots
     /// show their view; an origin under merge shows the merging data).
-    Cat(CatArgs),
+    Cat(Lazy<CatArgs>),
     /// Check and dump a PV's label, headers and metadata (as lvm2's pvck).
-    Pvck(PvckArgs),
+    Pvck(Lazy<PvckArgs>),
     /// Print (or write with -f) a VG's metadata backup (as lvm2's vgcfgbackup).
-    Vgcfgbackup(BackupArgs),
+    Vgcfgbackup(Lazy<BackupArgs>),
     /// Rename an LV (as lvm2's lvrename): `lvrename VG OLD NEW` or
     /// `lvrename VG/OLD NEW`. Writes only the images holding the VG's
     /// metadata areas, in lvm2's order.
-    Lvrename(LvrenameArgs),
+    Lvrename(Lazy<LvrenameArgs>),
     /// Start merging a snapshot into its origin (`lvconvert --merge VG/SNAP`);
     /// the merge runs at the origin's next activation (`--now`: at once).
-    Lvconvert(LvconvertArgs),
+    Lvconvert(Lazy<LvconvertArgs>),
     /// Activate (`-ay`: run pending merges to their end) or deactivate a VG.
-    Vgchange(VgchangeArgs),
+    Vgchange(Lazy<VgchangeArgs>),
     /// Finish a merge and record it in the metadata
     /// (`lvpoll --polloperation merge VG/ORIGIN`).
-    Lvpoll(LvpollArgs),
+    Lvpoll(Lazy<LvpollArgs>),
     /// Remove LVs, snapshots, and origins with their snapshots (as lvm2's
     /// lvremove on an inactive VG: no question is asked).
-    Lvremove(LvremoveArgs),
+    Lvremove(Lazy<LvremoveArgs>),
     /// The device-mapper view of the VGs as lvm2 would activate them.
     Dmsetup(DmsetupArgs),
     /// Initialise images as PVs (as lvm2's pvcreate).
-    Pvcreate(PvcreateArgs),
+    Pvcreate(Lazy<PvcreateArgs>),
     /// Create a VG from PVs (non-PV images are made PVs first).
-    Vgcreate(VgcreateArgs),
+    Vgcreate(Lazy<VgcreateArgs>),
     /// Add PVs to a VG.
-    Vgextend(VgextendArgs),
+    Vgextend(Lazy<VgextendArgs>),
     /// Remove unused PVs from a VG.
-    Vgreduce(VgreduceArgs),
+    Vgreduce(Lazy<VgreduceArgs>),
     /// Remove a VG (its PVs stay PVs).
-    Vgremove(VgremoveArgs),
+    Vgremove(Lazy<VgremoveArgs>),
     /// Create a linear or striped LV with lvm2's normal allocation.
-    Lvcreate(LvcreateArgs),
+    Lvcreate(Lazy<LvcreateArgs>),
     /// Grow an LV.
-    Lvextend(LvresizeArgs),
+    Lvextend(Lazy<LvresizeArgs>),
     /// Shrink an LV (the end is cut off).
-    Lvreduce(LvresizeArgs),
+    Lvreduce(Lazy<LvresizeArgs>),
     /// Rename a VG.
-    Vgrename(VgrenameArgs),
+    Vgrename(Lazy<VgrenameArgs>),
     /// Write a VG from a backup file (as lvm2's vgcfgrestore -f FILE VG).
-    Vgcfgrestore(VgcfgrestoreArgs),
+    Vgcfgrestore(Lazy<VgcfgrestoreArgs>),
     /// Change LVs: tags (`--addtag`, `--deltag`), activation (`-ay` of an
     /// origin runs its pending merge).
-    Lvchange(LvchangeArgs),
+    Lvchange(Lazy<LvchangeArgs>),
     /// Every metadata copy on the images, oldest first, and what changed.
-    History(HistoryArgs),
+    History(Lazy<HistoryArgs>),
     /// Every snapshot any metadata copy knew, and what can be rebuilt.
-    Recover(RecoverArgs),
+    Recover(Lazy<RecoverArgs>),
     /// Write stdin (or --input) into an LV at --offset, as `dd
     /// of=/dev/VG/LV conv=notrunc` after activation would (copy-on-write
     /// into snapshots, snapshot overflow, merging origins as the kernel).
-    Write(WriteArgs),
+    Write(Lazy<WriteArgs>),
     /// Snapshot stores as the kernel reads them (`cow dump VG/SNAP`).
     Cow(CowArgs),
     /// Draw a VG's extents (`map VG`) or a snapshot's COW chunks
     /// (`map VG/SNAP`) as an SVG picture.
-    Map(MapArgs),
+    Map(Lazy<MapArgs>),
     /// The smallest snapshot that survives a workload, per chunk size.
-    Plan(PlanArgs),
+    Plan(Lazy<PlanArgs>),
     /// Print a thin pool's metadata as thin_dump's XML (`thin_dump VG/POOL`),
     /// read from its metadata LV as it is on the images.
     #[command(name = "thin_dump")]
-    ThinDump(ThinDumpArgs),
+    ThinDump(Lazy<ThinDumpArgs>),
     /// Make a reproducible random LVM setup in a directory: PV images built
     /// by lvm2's commands with a seeded generator, and manifest.json (what
     /// every LV must contain, and the commands that made it).
-    Gen(GenArgs),
+    Gen(Lazy<GenArgs>),
     /// Check the media hashes an E01 image stored at acquisition (MD5,
     /// SHA-1) against its media, for every `--dev` image; exit 5 if one
     /// differs. Other commands do not check them (it reads every byte).
@@ -150,17 +188,17 @@ pub(crate) enum Cmd {
     /// Damage a `gen` directory in one structure-aware way (checksums fixed
     /// up) into a new directory, with a manifest saying what changed and
     /// what lvm2 is predicted to do with it.
-    Mutate(MutateArgs),
+    Mutate(Lazy<MutateArgs>),
     /// A simulated kernel serving the active LVs as files through FUSE
     /// (`kernel start DIR`, `kernel status DIR`, `kernel stop DIR`).
-    Kernel(KernelArgs),
+    Kernel(Lazy<KernelArgs>),
     /// Chart of a snapshot's Data% over the writes of a workload (SVG, or
     /// CSV with --csv), one line per chunk size.
-    Plot(PlotArgs),
+    Plot(Lazy<PlotArgs>),
     /// List a thin pool's thin devices as thin_ls does (`thin_ls VG/POOL`),
     /// read from its metadata LV as it is on the images.
     #[command(name = "thin_ls")]
-    ThinLs(ThinLsArgs),
+    ThinLs(Lazy<ThinLsArgs>),
     /// RAID metadata as the kernel keeps it (`raid dump VG/LV`): each
     /// `_rmeta_` LV's dm-raid superblock and write-intent bitmap.
     Raid(RaidArgs),
@@ -1178,4 +1216,30 @@ pub(crate) enum RaidCmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// clap checks a command's definition only when it builds it; with the
+    /// subcommands' arguments deferred, this builds every one of them.
+    #[test]
+    fn every_subcommand_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_deferred_subcommand_parses_its_arguments() {
+        let cli = Cli::try_parse_from(["lvmsim", "lvs", "-a", "--reportformat", "json", "vg/lv"])
+            .expect("parses");
+        let Cmd::Lvs(a) = cli.cmd else {
+            panic!("not lvs: {:?}", cli.cmd)
+        };
+        assert!(a.all);
+        assert_eq!(a.names, ["vg/lv"]);
+        let e = Cli::try_parse_from(["lvmsim", "lvs", "--no-such-option"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::UnknownArgument);
+    }
 }
