@@ -248,42 +248,99 @@ impl<'f, 't> Sect<'f, 't> {
 /// UTF-8, holds a string with an escape, or does not parse (then
 /// [`super::parse_borrowed`] gives the tree or the error). The text ends at
 /// its end or at the first NUL.
+///
+/// One loop over the bytes: an explicit stack of open sections (at most
+/// [`MAX_NESTING`]) instead of recursion, keys and values found with the
+/// byte classes of [`CLASS`] and, for quoted strings, eight bytes at a time.
 pub fn parse_flat(text: &[u8]) -> Option<Flat<'_>> {
     let end = memchr::memchr(0, text).unwrap_or(text.len());
-    let body = std::str::from_utf8(&text[..end]).ok()?;
+    let s = std::str::from_utf8(&text[..end]).ok()?;
+    let b = s.as_bytes();
     // lvm2 writes a node a line (and a closing brace on some), and about
-    // one array item for every two lines: the vectors rarely grow.
-    let lines = memchr::memchr_iter(b'\n', body.as_bytes()).count() + 1;
-    let mut p = P {
-        s: body,
-        b: body.as_bytes(),
-        at: 0,
-        flat: Flat {
-            nodes: Vec::with_capacity(lines),
-            items: Vec::with_capacity(lines / 2),
-            top: (0, 0),
-        },
-        stack: Vec::with_capacity(64),
-    };
-    p.flat.top = p.items(0, true)?;
-    Some(p.flat)
-}
-
-struct P<'t> {
-    s: &'t str,
-    b: &'t [u8],
-    at: usize,
-    flat: Flat<'t>,
-    /// The nodes of the sections being read, innermost last.
-    stack: Vec<FlatNode<'t>>,
+    // one array item for every two lines: the vectors rarely grow. Both
+    // are bounded by the text's length.
+    let lines = memchr::memchr_iter(b'\n', b).count() + 1;
+    let mut nodes: Vec<FlatNode<'_>> = Vec::with_capacity(lines);
+    let mut items: Vec<FlatValue<'_>> = Vec::with_capacity(lines / 2);
+    // The nodes of the sections being read, innermost last; and for each
+    // open section its key and where its nodes start on `stack`.
+    let mut stack: Vec<FlatNode<'_>> = Vec::with_capacity(64);
+    let mut open: Vec<(&str, usize)> = Vec::with_capacity(MAX_NESTING);
+    let mut at = 0;
+    loop {
+        at = junk(b, at);
+        let Some(&c) = b.get(at) else {
+            // The end of the text closes the top level only.
+            if !open.is_empty() {
+                return None;
+            }
+            break;
+        };
+        if c == b'}' {
+            // A '}' at the top level closes nothing: an error.
+            let (key, base) = open.pop()?;
+            at += 1;
+            let start = nodes.len() as u32;
+            let len = (stack.len() - base) as u32;
+            nodes.extend_from_slice(&stack[base..]);
+            stack.truncate(base);
+            stack.push(FlatNode {
+                key,
+                kind: FlatKind::Section { start, len },
+            });
+            continue;
+        }
+        let (key, next) = key(s, at)?;
+        // lvm2 writes "key = value" and "key {": one space each side.
+        at = match b.get(next..next + 2) {
+            Some(b" =" | b" {") => next + 1,
+            _ => junk(b, next),
+        };
+        match b.get(at) {
+            Some(b'{') => {
+                if open.len() >= MAX_NESTING {
+                    return None;
+                }
+                open.push((key, stack.len()));
+                at += 1;
+            }
+            Some(b'=') => {
+                at = match b.get(at + 1) {
+                    Some(b' ') => junk(b, at + 2),
+                    _ => junk(b, at + 1),
+                };
+                let (v, next) = if b.get(at) == Some(&b'[') {
+                    array(s, at + 1, &mut items)?
+                } else {
+                    scalar(s, at)?
+                };
+                at = next;
+                stack.push(FlatNode {
+                    key,
+                    kind: FlatKind::Setting(v),
+                });
+            }
+            _ => return None,
+        }
+    }
+    let start = nodes.len() as u32;
+    let len = stack.len() as u32;
+    nodes.append(&mut stack);
+    Some(Flat {
+        nodes,
+        items,
+        top: (start, len),
+    })
 }
 
 /// Byte classes: whitespace (`u8::is_ascii_whitespace`), the end of a key
 /// (whitespace, `#`, `=`, `{`, `}`), the end of a bare value (those and
-/// `]`, `,`).
+/// `]`, `,`), and junk between tokens (whitespace and the `#` that starts
+/// a comment).
 const WS: u8 = 1;
 const KEY_END: u8 = 2;
 const BARE_END: u8 = 4;
+const JUNK: u8 = 8;
 
 const CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -292,10 +349,13 @@ const CLASS: [u8; 256] = {
         let b = c as u8;
         let mut k = 0;
         if b.is_ascii_whitespace() {
-            k |= WS | KEY_END | BARE_END;
+            k |= WS | KEY_END | BARE_END | JUNK;
         }
         if matches!(b, b'#' | b'=' | b'{' | b'}') {
             k |= KEY_END | BARE_END;
+        }
+        if b == b'#' {
+            k |= JUNK;
         }
         if matches!(b, b']' | b',') {
             k |= BARE_END;
@@ -306,199 +366,263 @@ const CLASS: [u8; 256] = {
     t
 };
 
-impl<'t> P<'t> {
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.at).copied()
-    }
-
-    /// Whitespace and comments.
-    fn junk(&mut self) {
-        let b = self.b;
-        let mut at = self.at;
-        while at < b.len() {
-            let c = b[at];
-            if CLASS[c as usize] & WS != 0 {
-                at += 1;
-            } else if c == b'#' {
-                at += memchr::memchr(b'\n', &b[at..]).unwrap_or(b.len() - at);
-            } else {
-                break;
-            }
+/// The position after the whitespace and comments at `at`.
+#[inline(always)]
+fn junk(b: &[u8], mut at: usize) -> usize {
+    while let Some(&c) = b.get(at) {
+        if CLASS[c as usize] & JUNK == 0 {
+            break;
         }
-        self.at = at;
-    }
-
-    /// The text from `from` to the current position. Every token starts
-    /// and ends next to an ASCII byte, so this is a char boundary.
-    fn slice(&self, from: usize) -> Option<&'t str> {
-        self.s.get(from..self.at)
-    }
-
-    /// One or more bytes not of class `end`.
-    fn take_until(&mut self, end: u8) -> Option<&'t str> {
-        let from = self.at;
-        let b = self.b;
-        let mut at = from;
-        while at < b.len() && CLASS[b[at] as usize] & end == 0 {
+        if c == b'#' {
+            // A comment runs to the end of its line (the newline is
+            // whitespace) or of the text.
+            at += memchr::memchr(b'\n', &b[at..]).unwrap_or(b.len() - at);
+        } else {
             at += 1;
         }
-        self.at = at;
-        if at == from {
-            return None;
-        }
-        self.slice(from)
     }
+    at
+}
 
-    /// A quoted string without escapes (`"` or `'`), the quote at `at`.
-    fn quoted(&mut self) -> Option<&'t str> {
-        let q = self.b[self.at];
-        let from = self.at + 1;
-        let len = if q == b'"' {
-            let n = memchr::memchr2(b'"', b'\\', &self.b[from..])?;
-            if self.b[from + n] == b'\\' {
+/// The end of the run of bytes from `at` that are not of class `end`.
+#[inline(always)]
+fn run_until(b: &[u8], mut at: usize, end: u8) -> usize {
+    // Eight bytes at a time while eight remain: one bounds check for the
+    // eight table lookups.
+    while let Some(chunk) = b.get(at..at + 8) {
+        for (i, &c) in chunk.iter().enumerate() {
+            if CLASS[c as usize] & end != 0 {
+                return at + i;
+            }
+        }
+        at += 8;
+    }
+    while let Some(&c) = b.get(at) {
+        if CLASS[c as usize] & end != 0 {
+            break;
+        }
+        at += 1;
+    }
+    at
+}
+
+/// The text from `from` to `to`. Every token starts and ends next to an
+/// ASCII byte or the text's ends, so these are char boundaries.
+#[inline(always)]
+fn slice(s: &str, from: usize, to: usize) -> Option<&str> {
+    s.get(from..to)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// For the eight bytes of `w` (little-endian), a mask whose lowest set bit
+/// is the high bit of the first byte equal to `c` (bits above it may be
+/// set wrongly by the borrow; only the lowest is used).
+#[inline(always)]
+fn eq_mask(w: u64, c: u8) -> u64 {
+    let x = w ^ (ONES * u64::from(c));
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// The position of the first `q` (or, if `stop_at_backslash`, the first
+/// `\`) at or after `at`, or `None` if there is none.
+#[inline(always)]
+fn find_quote(b: &[u8], mut at: usize, q: u8, stop_at_backslash: bool) -> Option<usize> {
+    while let Some(chunk) = b.get(at..at + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().ok()?);
+        let mut m = eq_mask(w, q);
+        if stop_at_backslash {
+            m |= eq_mask(w, b'\\');
+        }
+        if m != 0 {
+            return Some(at + (m.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    while let Some(&c) = b.get(at) {
+        if c == q || (stop_at_backslash && c == b'\\') {
+            return Some(at);
+        }
+        at += 1;
+    }
+    None
+}
+
+/// A quoted string without escapes, the quote at `at`: the string and the
+/// position after the closing quote. `None` if it is unterminated or a
+/// double-quoted string holds a backslash (an escape, left to the tree
+/// parser).
+#[inline(always)]
+fn quoted(s: &str, at: usize) -> Option<(&str, usize)> {
+    let b = s.as_bytes();
+    let q = b[at];
+    let end = find_quote(b, at + 1, q, q == b'"')?;
+    if b[end] != q {
+        return None;
+    }
+    Some((slice(s, at + 1, end)?, end + 1))
+}
+
+/// For the eight bytes of `w` (little-endian), a mask whose lowest set bit
+/// is the high bit of the first byte below `n` (`n` at most 0x80).
+#[inline(always)]
+fn lt_mask(w: u64, n: u8) -> u64 {
+    w.wrapping_sub(ONES * u64::from(n)) & !w & HIGHS
+}
+
+/// The end of a bare key from `at`: the first byte of class [`KEY_END`]
+/// or the end of the text.
+///
+/// Eight bytes are looked at together for a byte that may end a key: one
+/// below 0x24 (whitespace, `#`, and a few others), `=`, or one of
+/// 0x79/`{`/`}`/0x7f (the bytes that are 0x7f with bits 1 and 2 set). The
+/// first such byte is checked in [`CLASS`]; if it does not end the key the
+/// search goes on after it.
+#[inline(always)]
+fn key_end(b: &[u8], mut at: usize) -> usize {
+    while b.len() - at >= 8 {
+        let Ok(w) = <[u8; 8]>::try_from(&b[at..at + 8]) else {
+            break;
+        };
+        let w = u64::from_le_bytes(w);
+        let m = lt_mask(w, 0x24) | eq_mask(w, b'=') | eq_mask(w | (ONES * 0x06), 0x7f);
+        if m == 0 {
+            at += 8;
+            continue;
+        }
+        let i = at + (m.trailing_zeros() / 8) as usize;
+        if CLASS[b[i] as usize] & KEY_END != 0 {
+            return i;
+        }
+        at = i + 1;
+    }
+    run_until(b, at, KEY_END)
+}
+
+/// A key at `at` (bare, or quoted and not empty) and the position after it.
+#[inline(always)]
+fn key(s: &str, at: usize) -> Option<(&str, usize)> {
+    let b = s.as_bytes();
+    match b[at] {
+        b'"' | b'\'' => {
+            let (k, next) = quoted(s, at)?;
+            (!k.is_empty()).then_some((k, next))
+        }
+        _ => {
+            // The byte at `at` is not whitespace or '#' (junk stopped
+            // there) and not '}' (the caller took it), but may be '=' or
+            // '{': a key needs one byte.
+            let end = key_end(b, at);
+            if end == at {
                 return None;
             }
-            n
-        } else {
-            memchr::memchr(b'\'', &self.b[from..])?
-        };
-        self.at = from;
-        self.at += len;
-        let s = self.slice(from)?;
-        self.at += 1;
-        Some(s)
+            Some((slice(s, at, end)?, end))
+        }
     }
+}
 
-    fn key(&mut self) -> Option<&'t str> {
-        let k = match self.peek()? {
-            b'"' | b'\'' => self.quoted()?,
-            _ => self.take_until(KEY_END)?,
-        };
-        (!k.is_empty()).then_some(k)
-    }
-
-    fn number(&mut self) -> Option<FlatValue<'t>> {
-        let from = self.at;
-        let neg = match self.peek() {
-            Some(b'-') => {
-                self.at += 1;
-                true
-            }
-            Some(b'+') => {
-                self.at += 1;
-                false
-            }
-            _ => false,
-        };
-        let body = self.at;
-        let mut dots = 0;
-        while let Some(c) = self.peek() {
-            if c == b'.' {
-                dots += 1;
-            } else if !c.is_ascii_digit() {
-                break;
-            }
-            self.at += 1;
-        }
-        let digits = &self.b[body..self.at];
-        if digits.is_empty() || dots > 1 || digits == b"." {
-            return None;
-        }
-        if dots == 1 {
-            return Some(FlatValue::Float(self.slice(from)?));
-        }
-        // strtoll with base 0: a leading 0 means octal.
-        let (digits, radix) = if digits.len() > 1 && digits[0] == b'0' {
-            (&digits[1..], 8)
-        } else {
-            (digits, 10)
-        };
-        let mut v: i64 = 0;
-        for &d in digits {
-            let d = i64::from(d - b'0');
-            if d >= radix {
+/// A scalar value at `at` (which is inside the text) and the position
+/// after it.
+#[inline(always)]
+fn scalar(s: &str, at: usize) -> Option<(FlatValue<'_>, usize)> {
+    let b = s.as_bytes();
+    match *b.get(at)? {
+        b'"' | b'\'' => quoted(s, at).map(|(v, next)| (FlatValue::Str(v), next)),
+        c if c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.') => number(s, at),
+        _ => {
+            let end = run_until(b, at, BARE_END);
+            if end == at {
                 return None;
             }
-            v = v.checked_mul(radix)?.checked_add(d)?;
-        }
-        Some(FlatValue::Int(if neg { -v } else { v }))
-    }
-
-    fn scalar(&mut self) -> Option<FlatValue<'t>> {
-        match self.peek()? {
-            b'"' | b'\'' => self.quoted().map(FlatValue::Str),
-            c if c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.') => self.number(),
-            _ => self.take_until(BARE_END).map(FlatValue::Str),
+            Some((FlatValue::Str(slice(s, at, end)?), end))
         }
     }
+}
 
-    fn array(&mut self) -> Option<FlatValue<'t>> {
-        self.at += 1;
-        let start = self.flat.items.len() as u32;
-        loop {
-            self.junk();
-            match self.peek()? {
-                b']' => {
-                    self.at += 1;
-                    let len = self.flat.items.len() as u32 - start;
-                    return Some(FlatValue::Array { start, len });
-                }
-                _ => {
-                    let v = self.scalar()?;
-                    self.flat.items.push(v);
-                    self.junk();
-                    if self.peek() == Some(b',') {
-                        self.at += 1;
-                    }
-                }
-            }
+/// A number at `at`: an optional sign, then digits with at most one dot
+/// (a float, kept as written) or none (an integer as `strtoll` base 0
+/// reads it: a leading 0 means octal). `None` if it is neither, or out of
+/// the range of `i64`.
+#[inline(always)]
+fn number(s: &str, at: usize) -> Option<(FlatValue<'_>, usize)> {
+    let b = s.as_bytes();
+    let neg = b[at] == b'-';
+    let body = if matches!(b[at], b'+' | b'-') {
+        at + 1
+    } else {
+        at
+    };
+    // Digits are summed as they go by; more than 18 cannot overflow an
+    // i64 only if checked, which the slow path below does.
+    let mut i = body;
+    let mut dots = 0usize;
+    let mut v: i64 = 0;
+    while let Some(&c) = b.get(i) {
+        let d = c.wrapping_sub(b'0');
+        if d < 10 {
+            v = v.wrapping_mul(10).wrapping_add(i64::from(d));
+        } else if c == b'.' {
+            dots += 1;
+        } else {
+            break;
         }
+        i += 1;
     }
+    let digits = &b[body..i];
+    if digits.is_empty() || dots > 1 || digits == b"." {
+        return None;
+    }
+    if dots == 1 {
+        return Some((FlatValue::Float(slice(s, at, i)?), i));
+    }
+    if digits.len() > 18 || (digits.len() > 1 && digits[0] == b'0') {
+        v = int_slow(digits)?;
+    }
+    Some((FlatValue::Int(if neg { -v } else { v }), i))
+}
 
-    /// Items until `}` (left unread) or, at the top level, the end; their
-    /// range in the node vector.
-    fn items(&mut self, depth: usize, top: bool) -> Option<(u32, u32)> {
-        let base = self.stack.len();
-        loop {
-            self.junk();
-            match self.peek() {
-                None if top => break,
-                None => return None,
-                Some(b'}') if top => return None,
-                Some(b'}') => break,
-                Some(_) => {}
-            }
-            let key = self.key()?;
-            self.junk();
-            let kind = match self.peek()? {
-                b'{' => {
-                    if depth >= MAX_NESTING {
-                        return None;
-                    }
-                    self.at += 1;
-                    let (start, len) = self.items(depth + 1, false)?;
-                    // items stopped at the '}'.
-                    self.at += 1;
-                    FlatKind::Section { start, len }
-                }
-                b'=' => {
-                    self.at += 1;
-                    self.junk();
-                    let v = if self.peek()? == b'[' {
-                        self.array()?
-                    } else {
-                        self.scalar()?
-                    };
-                    FlatKind::Setting(v)
-                }
-                _ => return None,
-            };
-            self.stack.push(FlatNode { key, kind });
+/// The value of an integer's digits (no sign, no dot) with every step
+/// checked: octal after a leading 0, else decimal.
+fn int_slow(digits: &[u8]) -> Option<i64> {
+    let (digits, radix) = if digits.len() > 1 && digits[0] == b'0' {
+        (&digits[1..], 8)
+    } else {
+        (digits, 10)
+    };
+    let mut v: i64 = 0;
+    for &d in digits {
+        let d = i64::from(d - b'0');
+        if d >= radix {
+            return None;
         }
-        let start = self.flat.nodes.len() as u32;
-        let len = (self.stack.len() - base) as u32;
-        self.flat.nodes.extend(self.stack.drain(base..));
-        Some((start, len))
+        v = v.checked_mul(radix)?.checked_add(d)?;
+    }
+    Some(v)
+}
+
+/// The items of an array whose `[` is just before `at`, pushed on
+/// `items`; the array value and the position after its `]`.
+#[inline(always)]
+fn array<'t>(
+    s: &'t str,
+    mut at: usize,
+    items: &mut Vec<FlatValue<'t>>,
+) -> Option<(FlatValue<'t>, usize)> {
+    let b = s.as_bytes();
+    let start = items.len() as u32;
+    loop {
+        at = junk(b, at);
+        if *b.get(at)? == b']' {
+            let len = items.len() as u32 - start;
+            return Some((FlatValue::Array { start, len }, at + 1));
+        }
+        let (v, next) = scalar(s, at)?;
+        items.push(v);
+        at = junk(b, next);
+        if b.get(at) == Some(&b',') {
+            at += 1;
+        }
     }
 }
 
