@@ -256,16 +256,20 @@ pub fn parse_flat(text: &[u8]) -> Option<Flat<'_>> {
     let end = memchr::memchr(0, text).unwrap_or(text.len());
     let s = std::str::from_utf8(&text[..end]).ok()?;
     let b = s.as_bytes();
-    // lvm2 writes a node a line (and a closing brace on some), and about
-    // one array item for every two lines: the vectors rarely grow. Both
-    // are bounded by the text's length.
-    let lines = memchr::memchr_iter(b'\n', b).count() + 1;
-    let mut nodes: Vec<FlatNode<'_>> = Vec::with_capacity(lines);
-    let mut items: Vec<FlatValue<'_>> = Vec::with_capacity(lines / 2);
+    // About one node for each 20 bytes of lvm2's text and one array item
+    // for each 55: the vectors rarely grow, and their first size is
+    // bounded by the text's length.
+    let mut nodes: Vec<FlatNode<'_>> = Vec::with_capacity(b.len() / 16 + 4);
+    let mut items: Vec<FlatValue<'_>> = Vec::with_capacity(b.len() / 48 + 4);
     // The nodes of the sections being read, innermost last; and for each
     // open section its key and where its nodes start on `stack`.
     let mut stack: Vec<FlatNode<'_>> = Vec::with_capacity(64);
     let mut open: Vec<(&str, usize)> = Vec::with_capacity(MAX_NESTING);
+    // While the innermost open section has held only settings, they go
+    // straight to `nodes` from this position (most sections, like lvm2's
+    // segments and PVs, hold only settings, and are not copied); at its
+    // first subsection they move to `stack`.
+    let mut direct: Option<usize> = None;
     let mut at = 0;
     loop {
         at = junk(b, at);
@@ -280,13 +284,22 @@ pub fn parse_flat(text: &[u8]) -> Option<Flat<'_>> {
             // A '}' at the top level closes nothing: an error.
             let (key, base) = open.pop()?;
             at += 1;
-            let start = nodes.len() as u32;
-            let len = (stack.len() - base) as u32;
-            nodes.extend_from_slice(&stack[base..]);
-            stack.truncate(base);
+            let (start, len) = match direct.take() {
+                Some(d) => (d, nodes.len() - d),
+                None => {
+                    let start = nodes.len();
+                    nodes.extend_from_slice(&stack[base..]);
+                    stack.truncate(base);
+                    (start, nodes.len() - start)
+                }
+            };
+            // Its parent holds a section: its nodes are on `stack`.
             stack.push(FlatNode {
                 key,
-                kind: FlatKind::Section { start, len },
+                kind: FlatKind::Section {
+                    start: start as u32,
+                    len: len as u32,
+                },
             });
             continue;
         }
@@ -301,7 +314,12 @@ pub fn parse_flat(text: &[u8]) -> Option<Flat<'_>> {
                 if open.len() >= MAX_NESTING {
                     return None;
                 }
+                if let Some(d) = direct {
+                    stack.extend_from_slice(&nodes[d..]);
+                    nodes.truncate(d);
+                }
                 open.push((key, stack.len()));
+                direct = Some(nodes.len());
                 at += 1;
             }
             Some(b'=') => {
@@ -315,10 +333,15 @@ pub fn parse_flat(text: &[u8]) -> Option<Flat<'_>> {
                     scalar(s, at)?
                 };
                 at = next;
-                stack.push(FlatNode {
+                let node = FlatNode {
                     key,
                     kind: FlatKind::Setting(v),
-                });
+                };
+                if direct.is_some() {
+                    nodes.push(node);
+                } else {
+                    stack.push(node);
+                }
             }
             _ => return None,
         }
