@@ -304,9 +304,30 @@ pub fn parse_flat(text: &[u8]) -> Option<Flat<'_>> {
             continue;
         }
         let (key, next) = key(s, at)?;
-        // lvm2 writes "key = value" and "key {": one space each side.
+        // lvm2 writes "key = value" and "key {": one space each side. The
+        // first is taken in one step when the value starts right after.
+        if let Some(&[b' ', b'=', b' ', c]) = b.get(next..next + 4) {
+            if CLASS[c as usize] & JUNK == 0 {
+                let (v, after) = if c == b'[' {
+                    array(s, next + 4, &mut items)?
+                } else {
+                    scalar(s, next + 3)?
+                };
+                at = after;
+                let node = FlatNode {
+                    key,
+                    kind: FlatKind::Setting(v),
+                };
+                if direct.is_some() {
+                    nodes.push(node);
+                } else {
+                    stack.push(node);
+                }
+                continue;
+            }
+        }
         at = match b.get(next..next + 2) {
-            Some(b" =" | b" {") => next + 1,
+            Some(b" {") => next + 1,
             _ => junk(b, next),
         };
         match b.get(at) {
@@ -480,7 +501,11 @@ fn find_quote(b: &[u8], mut at: usize, q: u8, stop_at_backslash: bool) -> Option
 fn quoted(s: &str, at: usize) -> Option<(&str, usize)> {
     let b = s.as_bytes();
     let q = b[at];
-    let end = find_quote(b, at + 1, q, q == b'"')?;
+    let end = if q == b'"' {
+        find_quote(b, at + 1, b'"', true)?
+    } else {
+        find_quote(b, at + 1, q, false)?
+    };
     if b[end] != q {
         return None;
     }
@@ -570,6 +595,26 @@ fn scalar(s: &str, at: usize) -> Option<(FlatValue<'_>, usize)> {
 #[inline(always)]
 fn number(s: &str, at: usize) -> Option<(FlatValue<'_>, usize)> {
     let b = s.as_bytes();
+    // Most numbers lvm2 writes are decimal with no sign or dot and do not
+    // start with 0: read those in one short loop.
+    if b[at].wrapping_sub(b'1') < 9 {
+        let mut v = i64::from(b[at] - b'0');
+        let mut i = at + 1;
+        while let Some(&c) = b.get(i) {
+            let d = c.wrapping_sub(b'0');
+            if d >= 10 {
+                break;
+            }
+            v = v.wrapping_mul(10).wrapping_add(i64::from(d));
+            i += 1;
+        }
+        // 18 digits cannot overflow; a dot makes it a float.
+        if i - at <= 18 && b.get(i) != Some(&b'.') {
+            return Some((FlatValue::Int(v), i));
+        }
+    } else if b[at] == b'0' && !matches!(b.get(at + 1), Some(b'0'..=b'9' | b'.')) {
+        return Some((FlatValue::Int(0), at + 1));
+    }
     let neg = b[at] == b'-';
     let body = if matches!(b[at], b'+' | b'-') {
         at + 1
