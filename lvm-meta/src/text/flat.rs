@@ -523,10 +523,10 @@ fn lt_mask(w: u64, n: u8) -> u64 {
 /// or the end of the text.
 ///
 /// Eight bytes are looked at together for a byte that may end a key: one
-/// below 0x24 (whitespace, `#`, and a few others), `=`, or one of
-/// 0x79/`{`/`}`/0x7f (the bytes that are 0x7f with bits 1 and 2 set). The
-/// first such byte is checked in [`CLASS`]; if it does not end the key the
-/// search goes on after it.
+/// below 0x24 (whitespace, `#`, and a few others), `=`, or one at or above
+/// 0x7b (`{`, `}`, and a few others, and the bytes of non-ASCII UTF-8).
+/// The first such byte is checked in [`CLASS`]; if it does not end the key
+/// the search goes on after it.
 #[inline(always)]
 fn key_end(b: &[u8], mut at: usize) -> usize {
     while b.len() - at >= 8 {
@@ -534,7 +534,10 @@ fn key_end(b: &[u8], mut at: usize) -> usize {
             break;
         };
         let w = u64::from_le_bytes(w);
-        let m = lt_mask(w, 0x24) | eq_mask(w, b'=') | eq_mask(w | (ONES * 0x06), 0x7f);
+        // Bytes at or above 0x7b: their high bit is set once 5 is added
+        // (no byte of UTF-8 is above 0xf4, so nothing carries).
+        let high = w.wrapping_add(ONES * 5) & HIGHS;
+        let m = lt_mask(w, 0x24) | eq_mask(w, b'=') | high;
         if m == 0 {
             at += 8;
             continue;
@@ -697,6 +700,224 @@ fn array<'t>(
 #[cfg(test)]
 mod tests {
     use super::parse_flat;
+    use crate::text::{Node, Tree, Value};
+
+    fn set(key: &str, value: Value) -> Node {
+        Node::Setting {
+            key: key.into(),
+            value,
+        }
+    }
+
+    fn sec(key: &str, children: Vec<Node>) -> Node {
+        Node::Section {
+            key: key.into(),
+            children,
+        }
+    }
+
+    fn tree(text: &[u8]) -> Option<Vec<Node>> {
+        parse_flat(text).map(|f| f.to_tree().nodes)
+    }
+
+    /// lvm2's tokenizer ends a bare key at whitespace, `#`, `=`, `{` or
+    /// `}` and nowhere else. Keys of every length up to three words, at
+    /// every alignment, ended by each of those and by the end of the text.
+    #[test]
+    fn keys_end_where_lvm2_ends_them() {
+        for len in 1..=24 {
+            let key: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+            for pad in 0..8 {
+                let lead = " ".repeat(pad);
+                for (text, what) in [
+                    (format!("{lead}{key} = 1\n"), "space"),
+                    (format!("{lead}{key}=1"), "="),
+                    (format!("{lead}{key}\t=\r\n1"), "tab"),
+                    (format!("{lead}{key}#c = 2\n= 1"), "comment"),
+                ] {
+                    assert_eq!(
+                        tree(text.as_bytes()),
+                        Some(vec![set(&key, Value::Int(1))]),
+                        "{what}: {text:?}"
+                    );
+                }
+                let text = format!("{lead}{key}{{}}");
+                assert_eq!(tree(text.as_bytes()), Some(vec![sec(&key, vec![])]));
+                let text = format!("{lead}{key}{{x=2}}");
+                assert_eq!(
+                    tree(text.as_bytes()),
+                    Some(vec![sec(&key, vec![set("x", Value::Int(2))])])
+                );
+                // A key at the very end has no value: an error.
+                assert_eq!(tree(format!("{lead}{key}").as_bytes()), None);
+                assert_eq!(tree(format!("{lead}{key} ").as_bytes()), None);
+            }
+        }
+    }
+
+    /// Bytes that are not whitespace, `#`, `=`, `{` or `}` belong to a bare
+    /// key, whatever they are: other punctuation, other control bytes,
+    /// bytes above 0x7a, UTF-8.
+    #[test]
+    fn other_bytes_stay_in_the_key() {
+        for key in [
+            "a!b",
+            "a\"b",
+            "x$%&()*+",
+            "a|b~c",
+            "yyyyyyyyy",
+            "a\x01b\x1fc",
+            "ключ",
+            "naïve_key_12345",
+            "\x7f\x7f\x7f",
+            "z-1.5",
+        ] {
+            let text = format!("{key} = 7\n");
+            assert_eq!(
+                tree(text.as_bytes()),
+                Some(vec![set(key, Value::Int(7))]),
+                "{key:?}"
+            );
+        }
+    }
+
+    /// Quoted strings of every length at every alignment: a double-quoted
+    /// one ends at the first `"` (one holding a backslash is an escape,
+    /// left to the tree parser), a single-quoted one at the first `'` with
+    /// no escapes at all.
+    #[test]
+    fn quoted_strings_end_at_their_quote() {
+        for len in 0..=20 {
+            let body: String = (0..len).map(|i| (b'A' + (i % 26) as u8) as char).collect();
+            for pad in 0..8 {
+                let lead = " ".repeat(pad);
+                let dq = format!("{lead}k = \"{body}\"");
+                assert_eq!(
+                    tree(dq.as_bytes()),
+                    Some(vec![set("k", Value::Str(body.clone()))]),
+                    "{dq:?}"
+                );
+                let sq = format!("{lead}k = ['{body}', \"{body}'\"]\n");
+                assert_eq!(
+                    tree(sq.as_bytes()),
+                    Some(vec![set(
+                        "k",
+                        Value::Array(vec![
+                            Value::Str(body.clone()),
+                            Value::Str(format!("{body}'"))
+                        ])
+                    )]),
+                    "{sq:?}"
+                );
+                let raw = format!("{lead}k = '{body}\\\"'");
+                assert_eq!(
+                    tree(raw.as_bytes()),
+                    Some(vec![set("k", Value::Str(format!("{body}\\\"")))]),
+                    "{raw:?}"
+                );
+                let escaped = format!("{lead}k = \"{body}\\\"x\"");
+                assert_eq!(tree(escaped.as_bytes()), None, "{escaped:?}");
+                assert_eq!(tree(format!("{lead}k = \"{body}").as_bytes()), None);
+                assert_eq!(tree(format!("{lead}k = '{body}").as_bytes()), None);
+            }
+        }
+    }
+
+    /// Numbers as `strtoll` with base 0 reads them (a leading 0 is octal),
+    /// a number with a dot kept as written, at the end of the text or not.
+    #[test]
+    fn numbers_read_as_lvm2_reads_them() {
+        for (text, value) in [
+            ("0", Value::Int(0)),
+            ("7", Value::Int(7)),
+            ("010", Value::Int(8)),
+            ("-010", Value::Int(-8)),
+            ("+5", Value::Int(5)),
+            ("-5", Value::Int(-5)),
+            ("1796303459", Value::Int(1_796_303_459)),
+            ("123456789012345678", Value::Int(123_456_789_012_345_678)),
+            ("9223372036854775807", Value::Int(i64::MAX)),
+            ("-9223372036854775807", Value::Int(-i64::MAX)),
+            ("1.5", Value::Float("1.5".into())),
+            ("0.5", Value::Float("0.5".into())),
+            (".5", Value::Float(".5".into())),
+            ("12.", Value::Float("12.".into())),
+            ("-1.25", Value::Float("-1.25".into())),
+        ] {
+            for end in ["", "\n", " # c", "]"] {
+                let t = if end == "]" {
+                    format!("k = [{text}]")
+                } else {
+                    format!("k = {text}{end}")
+                };
+                let want = if end == "]" {
+                    Value::Array(vec![value.clone()])
+                } else {
+                    value.clone()
+                };
+                assert_eq!(tree(t.as_bytes()), Some(vec![set("k", want)]), "{t:?}");
+            }
+        }
+        for bad in ["08", "1.2.3", ".", "-", "+"] {
+            assert_eq!(tree(format!("k = {bad}\n").as_bytes()), None, "{bad}");
+        }
+    }
+
+    /// Comments run from `#` to the end of the line or text; sections nest,
+    /// settings and subsections interleave in any order, and each section
+    /// keeps its own nodes in text order.
+    #[test]
+    fn comments_and_nested_sections() {
+        let text = b"# head\na { b = 1 # one\nc { d = 2 } e = [3, \"x\"] g { } }\nf = 4 # tail";
+        let want = vec![
+            sec(
+                "a",
+                vec![
+                    set("b", Value::Int(1)),
+                    sec("c", vec![set("d", Value::Int(2))]),
+                    set(
+                        "e",
+                        Value::Array(vec![Value::Int(3), Value::Str("x".into())]),
+                    ),
+                    sec("g", vec![]),
+                ],
+            ),
+            set("f", Value::Int(4)),
+        ];
+        assert_eq!(tree(text), Some(want.clone()));
+        assert_eq!(
+            Tree { nodes: want }.nodes,
+            crate::text::parse(text).unwrap().nodes
+        );
+        // Three levels, the innermost first in its parent, then last.
+        let text = b"x { y { z { k = 1 } l = 2 } m { n = 3 } }";
+        assert_eq!(
+            tree(text),
+            Some(vec![sec(
+                "x",
+                vec![
+                    sec(
+                        "y",
+                        vec![
+                            sec("z", vec![set("k", Value::Int(1))]),
+                            set("l", Value::Int(2))
+                        ]
+                    ),
+                    sec("m", vec![set("n", Value::Int(3))]),
+                ]
+            )])
+        );
+        for bad in [
+            &b"a { b = 1"[..],
+            b"}",
+            b"a { } }",
+            b"a = ",
+            b"a = }",
+            b"= 1",
+        ] {
+            assert_eq!(tree(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
 
     /// A section's repeated key is found with few keys and with many (the
     /// linear check a hostile section with thousands of keys gets).
