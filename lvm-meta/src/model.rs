@@ -243,6 +243,19 @@ pub enum SegmentKind {
 struct Names<'a> {
     names: &'a [&'a str],
     index: &'a NameIndex<'a>,
+    /// PV keys to their index, when there are more than a few PVs (with
+    /// few, a look through the list costs less).
+    pvs: Option<NameIndex<'a>>,
+}
+
+impl Names<'_> {
+    /// The index of the PV whose key is `key`.
+    fn pv(&self, pvs: &[Pv], key: &str) -> Option<usize> {
+        match &self.pvs {
+            Some(index) => index.get(key),
+            None => pvs.iter().position(|p| p.key == key),
+        }
+    }
 }
 
 /// Names to their index: (name, index) pairs sorted by name, searched by
@@ -842,9 +855,14 @@ impl Vg {
         let lv_names: Vec<&str> = lv_sections().map(|(k, _)| k).collect();
         let index = NameIndex::new(&lv_names)
             .map_err(|n| model(format!("LV {n}: the name is used twice")))?;
+        // PV keys are unique (checked above): the index cannot refuse them.
+        let pv_keys: Vec<&str> = vg.pvs.iter().map(|p| p.key.as_str()).collect();
         let names = Names {
             names: &lv_names,
             index: &index,
+            pvs: (pv_keys.len() > 8)
+                .then(|| NameIndex::new(&pv_keys).ok())
+                .flatten(),
         };
         vg.lvs.reserve_exact(lv_names.len());
         // lvm2 reads the segments in a second pass over the LVs: their
@@ -1056,7 +1074,7 @@ impl Vg {
                         )));
                     };
                     let n = to_u32(n, "stripes", w)?;
-                    let area = if let Some(pv) = vg.pvs.iter().position(|p| p.key == name) {
+                    let area = if let Some(pv) = lv_names.pv(&vg.pvs, name) {
                         Area::Pv { pv, pe: n }
                     } else if let Some(l) = lv_index(name) {
                         Area::Lv { lv: l, le: n }
@@ -1578,6 +1596,40 @@ mod tests {
             compared > 40 && found > 30,
             "{compared} compared, {found} with repeats"
         );
+    }
+
+    /// With many PVs, stripes find their PV through an index: the area
+    /// names the right one, and a name that is no PV is still refused.
+    #[test]
+    fn stripes_find_their_pv_among_many() {
+        let mut pvs = String::new();
+        for i in 1..=12 {
+            pvs.push_str(&format!(
+                "pv{i} {{\nid = \"x3dF8k-QwPz-7LmN-b2Vc-Rt9Y-hG4s-Ue6W{i:02}\"\nstatus = [\"ALLOCATABLE\"]\npe_start = 2048\npe_count = 255\n}}\n"
+            ));
+        }
+        let text = SAMPLE
+            .replacen(
+                "physical_volumes {\n",
+                &format!("physical_volumes {{\n{pvs}"),
+                1,
+            )
+            .replacen("\"pv0\", 0", "\"pv11\", 0", 1);
+        let vg = Vg::from_tree(&parse(text.as_bytes()).unwrap()).unwrap();
+        // pv1..pv12 come before pv0 in the text.
+        assert_eq!(vg.pvs.len(), 13);
+        assert_eq!(vg.pvs[10].key, "pv11");
+        match &vg.lvs[0].segments[0].kind {
+            SegmentKind::Striped { stripes, .. } => {
+                assert_eq!(stripes, &[Area::Pv { pv: 10, pe: 0 }]);
+            }
+            k => panic!("{k:?}"),
+        }
+        let bad = text.replacen("\"pv11\", 0", "\"pv13\", 0", 1);
+        assert!(matches!(
+            Vg::from_tree(&parse(bad.as_bytes()).unwrap()),
+            Err(Corruption::Model(m)) if m.contains("neither a PV nor an LV")
+        ));
     }
 
     #[test]
