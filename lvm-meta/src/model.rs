@@ -869,8 +869,16 @@ impl Vg {
         // repeated keys come after those of every LV.
         let mut segment_dups = Vec::new();
         for (name, l) in lv_sections() {
-            let lv = Self::read_lv(&vg, t, &names, name, l, &mut dups, &mut segment_dups)?;
-            vg.lvs.push(lv);
+            Self::read_lv(
+                &vg.pvs,
+                &mut vg.lvs,
+                t,
+                &names,
+                name,
+                l,
+                &mut dups,
+                &mut segment_dups,
+            )?;
         }
         dups.append(&mut segment_dups);
         vg.check_extents()?;
@@ -916,15 +924,17 @@ impl Vg {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn read_lv(
-        vg: &Vg,
+        pvs: &[Pv],
+        lvs: &mut Vec<Lv>,
         t: &Flat<'_>,
         lv_names: &Names<'_>,
         name: &str,
         l: Sect<'_, '_>,
         dups: &mut Vec<String>,
         segment_dups: &mut Vec<String>,
-    ) -> Result<Lv, Corruption> {
+    ) -> Result<(), Corruption> {
         let w = &Where("LV", name, None);
         let f = Picked::<{ LV_KEYS.len() }>::new(l.nodes, lv_key);
         f.push_repeated(LV_KEYS, 0..LV_KEYS.len(), dups);
@@ -941,15 +951,7 @@ impl Vg {
         )?;
         let mut segments = Vec::with_capacity(segment_count.min(64) as usize);
         for (key, sg) in l.subsections() {
-            segments.push(Self::read_segment(
-                vg,
-                t,
-                lv_names,
-                name,
-                key,
-                sg,
-                segment_dups,
-            )?);
+            Self::read_segment(pvs, &mut segments, t, lv_names, name, key, sg, segment_dups)?;
         }
         if segments.len() as u64 != u64::from(segment_count) {
             return Err(model(format!(
@@ -975,7 +977,8 @@ impl Vg {
             next += u64::from(s.extent_count);
         }
         let id = get_str(f.value(k!(LV_KEYS, "id")), "id", w)?;
-        Ok(Lv {
+        // Pushed here, not returned: the LV is written once, in place.
+        lvs.push(Lv {
             name: name.to_owned(),
             id: id.to_owned(),
             status: str_list(t, f.value(k!(LV_KEYS, "status")), "status", w, true)?,
@@ -990,20 +993,22 @@ impl Vg {
             major: lenient_int(f.value(k!(LV_KEYS, "major"))),
             minor: lenient_int(f.value(k!(LV_KEYS, "minor"))),
             segments,
-        })
+        });
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
     #[inline(never)]
     fn read_segment(
-        vg: &Vg,
+        pvs: &[Pv],
+        segments: &mut Vec<Segment>,
         t: &Flat<'_>,
         lv_names: &Names<'_>,
         lv: &str,
         key: &str,
         s: Sect<'_, '_>,
         dups: &mut Vec<String>,
-    ) -> Result<Segment, Corruption> {
+    ) -> Result<(), Corruption> {
         let w = &Where("LV", lv, Some(key));
         let f = Picked::<{ SEGMENT_KEYS.len() }>::new(s.nodes, segment_key);
         let v = |k: usize| f.value(k);
@@ -1074,7 +1079,7 @@ impl Vg {
                         )));
                     };
                     let n = to_u32(n, "stripes", w)?;
-                    let area = if let Some(pv) = lv_names.pv(&vg.pvs, name) {
+                    let area = if let Some(pv) = lv_names.pv(pvs, name) {
                         Area::Pv { pv, pe: n }
                     } else if let Some(l) = lv_index(name) {
                         Area::Lv { lv: l, le: n }
@@ -1153,7 +1158,7 @@ impl Vg {
                     .collect(),
             },
         };
-        Ok(Segment {
+        segments.push(Segment {
             key: key.to_owned(),
             start_extent,
             extent_count,
@@ -1162,7 +1167,8 @@ impl Vg {
             type_name: type_name.to_owned(),
             tags: str_list(t, v(k!(SEGMENT_KEYS, "tags")), "tags", w, false)?,
             kind,
-        })
+        });
+        Ok(())
     }
 
     /// Checks that every PV area stays inside its PV and that no PE is used
