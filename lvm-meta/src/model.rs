@@ -5,7 +5,7 @@
 //! verbatim as [`SegmentKind::Unknown`], never dropped.
 
 use crate::error::{Corruption, Error, NotFound};
-use crate::text::{parse_flat, Flat, FlatValue, Node, Sect, Tree};
+use crate::text::{parse_flat, Flat, FlatKind, FlatNode, FlatValue, Node, Sect, Tree};
 use crate::units::Sectors;
 use crate::uuid::parse_uuid;
 
@@ -243,11 +243,58 @@ pub enum SegmentKind {
 struct Names<'a> {
     names: &'a [&'a str],
     index: &'a NameIndex<'a>,
+    /// PV keys to their index, when there are more than a few PVs (with
+    /// few, a look through the list costs less).
+    pvs: Option<NameIndex<'a>>,
 }
 
-/// LV names to their index (SipHash: the names come from the image, and a
-/// weaker hash would let crafted names make the lookups quadratic).
-type NameIndex<'a> = std::collections::HashMap<&'a str, usize>;
+impl Names<'_> {
+    /// The index of the PV whose key is `key`.
+    fn pv(&self, pvs: &[Pv], key: &str) -> Option<usize> {
+        match &self.pvs {
+            Some(index) => index.get(key),
+            None => pvs.iter().position(|p| p.key == key),
+        }
+    }
+}
+
+/// Names to their index: (name, index) pairs sorted by name, searched by
+/// bisection. Building it is O(n log n) whatever names the image holds
+/// (no hash a crafted image could flood), and lvm2's names, written
+/// mostly in order, sort in about one pass.
+struct NameIndex<'a> {
+    sorted: Vec<(&'a str, usize)>,
+}
+
+impl<'a> NameIndex<'a> {
+    /// The index of `names`, or the first name (in their order) that is
+    /// the same as an earlier one.
+    fn new(names: &[&'a str]) -> Result<NameIndex<'a>, &'a str> {
+        let mut sorted: Vec<(&'a str, usize)> =
+            names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+        // Names in strictly increasing order hold no repeat.
+        if names.windows(2).all(|w| w[0] < w[1]) {
+            return Ok(NameIndex { sorted });
+        }
+        // Stable: equal names stay in text order, so in each pair of equal
+        // neighbours the second is a repeat.
+        sorted.sort_by(|x, y| x.0.cmp(y.0));
+        let first_repeat = sorted
+            .windows(2)
+            .filter(|w| w[0].0 == w[1].0)
+            .map(|w| w[1].1)
+            .min();
+        match first_repeat {
+            Some(i) => Err(names[i]),
+            None => Ok(NameIndex { sorted }),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<usize> {
+        let i = self.sorted.binary_search_by(|(n, _)| (*n).cmp(name)).ok()?;
+        Some(self.sorted[i].1)
+    }
+}
 
 /// Names the object an error is about ("LV lv0 segment1"); formatted only
 /// when an error is reported.
@@ -267,74 +314,234 @@ fn model(msg: impl Into<String>) -> Corruption {
     Corruption::Model(msg.into())
 }
 
-fn get_int(s: Sect<'_, '_>, key: &str, what: &Where<'_>) -> Result<i64, Corruption> {
-    match s.value(key) {
+// The readers below take the value of the first node named `key` (lvm2's
+// lookup), `None` if there is none or it is a section. They are small and
+// inlined; the messages of their errors are made out of line.
+
+/// "`what`: `key` `problem`" (e.g. "LV lv0: id is missing").
+#[cold]
+#[inline(never)]
+fn bad_key(what: &Where<'_>, key: &str, problem: &str) -> Corruption {
+    model(format!("{what}: {key} {problem}"))
+}
+
+#[cold]
+#[inline(never)]
+fn out_of_range(what: &Where<'_>, key: &str, v: i64, problem: &str) -> Corruption {
+    model(format!("{what}: {key} = {v} is {problem}"))
+}
+
+#[inline]
+fn get_int(v: Option<FlatValue<'_>>, key: &str, what: &Where<'_>) -> Result<i64, Corruption> {
+    match v {
         Some(FlatValue::Int(v)) => Ok(v),
-        Some(_) => Err(model(format!("{what}: {key} must be an integer"))),
-        None => Err(model(format!("{what}: {key} is missing"))),
+        Some(_) => Err(bad_key(what, key, "must be an integer")),
+        None => Err(bad_key(what, key, "is missing")),
     }
 }
 
-fn opt_int(s: Sect<'_, '_>, key: &str, what: &Where<'_>) -> Result<Option<i64>, Corruption> {
-    match s.value(key) {
+#[inline]
+fn opt_int(
+    v: Option<FlatValue<'_>>,
+    key: &str,
+    what: &Where<'_>,
+) -> Result<Option<i64>, Corruption> {
+    match v {
         None => Ok(None),
         Some(FlatValue::Int(v)) => Ok(Some(v)),
-        Some(_) => Err(model(format!("{what}: {key} must be an integer"))),
+        Some(_) => Err(bad_key(what, key, "must be an integer")),
     }
 }
 
 /// An optional integer lvm2 reads leniently (a value of another type is
 /// treated as absent, as `_read_int32`/`_read_uint64` failures are there).
-fn lenient_int(s: Sect<'_, '_>, key: &str) -> Option<i64> {
-    match s.value(key) {
+#[inline]
+fn lenient_int(v: Option<FlatValue<'_>>) -> Option<i64> {
+    match v {
         Some(FlatValue::Int(v)) => Some(v),
         _ => None,
     }
 }
 
+#[inline]
 fn to_u32(v: i64, key: &str, what: &Where<'_>) -> Result<u32, Corruption> {
-    u32::try_from(v).map_err(|_| model(format!("{what}: {key} = {v} is out of range")))
+    u32::try_from(v).map_err(|_| out_of_range(what, key, v, "out of range"))
 }
 
+#[inline]
 fn to_u64(v: i64, key: &str, what: &Where<'_>) -> Result<u64, Corruption> {
-    u64::try_from(v).map_err(|_| model(format!("{what}: {key} = {v} is negative")))
+    u64::try_from(v).map_err(|_| out_of_range(what, key, v, "negative"))
 }
 
-fn get_str(s: Sect<'_, '_>, key: &str, what: &Where<'_>) -> Result<String, Corruption> {
-    match s.value(key) {
-        Some(FlatValue::Str(v)) => Ok(v.to_owned()),
-        Some(_) => Err(model(format!("{what}: {key} must be a string"))),
-        None => Err(model(format!("{what}: {key} is missing"))),
+/// A required string, borrowed from the text.
+#[inline]
+fn get_str<'t>(
+    v: Option<FlatValue<'t>>,
+    key: &str,
+    what: &Where<'_>,
+) -> Result<&'t str, Corruption> {
+    match v {
+        Some(FlatValue::Str(v)) => Ok(v),
+        Some(_) => Err(bad_key(what, key, "must be a string")),
+        None => Err(bad_key(what, key, "is missing")),
     }
 }
 
-fn opt_str(s: Sect<'_, '_>, key: &str) -> Option<String> {
-    s.str(key).map(str::to_owned)
+#[inline]
+fn opt_str(v: Option<FlatValue<'_>>) -> Option<String> {
+    match v {
+        Some(FlatValue::Str(s)) => Some(s.to_owned()),
+        _ => None,
+    }
 }
 
+#[inline]
 fn str_list(
-    s: Sect<'_, '_>,
+    t: &Flat<'_>,
+    v: Option<FlatValue<'_>>,
     key: &str,
     what: &Where<'_>,
     required: bool,
 ) -> Result<Vec<String>, Corruption> {
-    match s.value(key) {
-        None if required => Err(model(format!("{what}: {key} is missing"))),
+    match v {
+        None if required => Err(bad_key(what, key, "is missing")),
         None => Ok(Vec::new()),
-        Some(FlatValue::Str(v)) => Ok(vec![v.to_owned()]),
-        Some(a @ FlatValue::Array { .. }) => {
-            let items = s.array(&a);
+        Some(FlatValue::Array { len: 0, .. }) => Ok(Vec::new()),
+        Some(v) => str_items(t, v, key, what),
+    }
+}
+
+/// The strings of a string or an array of strings.
+fn str_items(
+    t: &Flat<'_>,
+    v: FlatValue<'_>,
+    key: &str,
+    what: &Where<'_>,
+) -> Result<Vec<String>, Corruption> {
+    match v {
+        FlatValue::Str(v) => Ok(vec![v.to_owned()]),
+        FlatValue::Array { .. } => {
+            let items = t.array(&v);
             let mut out = Vec::with_capacity(items.len());
             for i in items {
                 match i {
                     FlatValue::Str(v) => out.push((*v).to_owned()),
-                    _ => return Err(model(format!("{what}: {key} must list strings"))),
+                    _ => return Err(bad_key(what, key, "must list strings")),
                 }
             }
             Ok(out)
         }
-        Some(_) => Err(model(format!("{what}: {key} must be a list of strings"))),
+        _ => Err(bad_key(what, key, "must be a list of strings")),
     }
+}
+
+/// A list of the keys lvm2's importer looks up in one kind of section,
+/// and the function that gives a key's place in it (one pass of string
+/// compares the compiler lays out, not a search of the list).
+macro_rules! key_list {
+    ($(#[$doc:meta])* $list:ident, $index:ident, [$($k:literal),* $(,)?]) => {
+        $(#[$doc])*
+        const $list: &[&str] = &[$($k),*];
+        fn $index(key: &str) -> Option<usize> {
+            let mut i = 0usize;
+            $(
+                if key == $k {
+                    return Some(i);
+                }
+                i += 1;
+            )*
+            let _ = i;
+            None
+        }
+    };
+}
+
+/// The place of `key` in `list`, for use in a `const` block (a typo is a
+/// compile error).
+const fn key_at(list: &[&str], key: &str) -> usize {
+    let mut i = 0;
+    while i < list.len() {
+        let (a, b) = (list[i].as_bytes(), key.as_bytes());
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("not a key of the list")
+}
+
+/// The nodes of one section that lvm2 looks up, found in one pass over
+/// it: the first node of each key of a list (the one lvm2 uses), and a bit
+/// for each key that more than one node has (lvm2 warns about those).
+struct Picked<'f, 't, const N: usize> {
+    first: [Option<&'f FlatNode<'t>>; N],
+    repeated: u32,
+}
+
+impl<'f, 't, const N: usize> Picked<'f, 't, N> {
+    #[inline]
+    fn new(nodes: &'f [FlatNode<'t>], index: fn(&str) -> Option<usize>) -> Self {
+        const { assert!(N <= 32, "one bit per key in `repeated`") };
+        let mut p = Picked {
+            first: [None; N],
+            repeated: 0,
+        };
+        for n in nodes {
+            if let Some(i) = index(n.key) {
+                if p.first[i].is_some() {
+                    p.repeated |= 1 << i;
+                } else {
+                    p.first[i] = Some(n);
+                }
+            }
+        }
+        p
+    }
+
+    /// The value of the first node of key `i`, if that node is a setting.
+    #[inline]
+    fn value(&self, i: usize) -> Option<FlatValue<'t>> {
+        match self.first[i]?.kind {
+            FlatKind::Setting(v) => Some(v),
+            FlatKind::Section { .. } => None,
+        }
+    }
+
+    /// Appends the repeated keys among `keys[range]` (names of `list`), in
+    /// list order.
+    #[inline]
+    fn push_repeated(&self, list: &[&str], range: std::ops::Range<usize>, out: &mut Vec<String>) {
+        if self.repeated != 0 {
+            Self::push_bits(self.repeated, list, range, out);
+        }
+    }
+
+    #[cold]
+    fn push_bits(
+        repeated: u32,
+        list: &[&str],
+        range: std::ops::Range<usize>,
+        out: &mut Vec<String>,
+    ) {
+        for i in range {
+            if repeated & (1 << i) != 0 {
+                out.push(list[i].to_owned());
+            }
+        }
+    }
+}
+
+/// The place of a key in a key list, checked at compile time.
+macro_rules! k {
+    ($list:ident, $key:literal) => {
+        const { key_at($list, $key) }
+    };
 }
 
 /// The keys lvm2's importer looks up at the top level of a metadata text.
@@ -360,49 +567,81 @@ const VG_KEYS: &[&str] = &[
     "logical_volumes",
     "historical_logical_volumes",
 ];
-/// The keys it looks up in a PV section.
-const PV_KEYS: &[&str] = &[
-    "id",
-    "device",
-    "device_id_type",
-    "device_id",
-    "status",
-    "flags",
-    "dev_size",
-    "pe_start",
-    "pe_count",
-    "ba_start",
-    "ba_size",
-    "tags",
-];
-/// The keys it looks up in an LV section (segments are read in a second
-/// pass over the LVs).
-const LV_KEYS: &[&str] = &[
-    "id",
-    "status",
-    "flags",
-    "creation_host",
-    "creation_time",
-    "lock_args",
-    "allocation_policy",
-    "profile",
-    "read_ahead",
-    "major",
-    "minor",
-    "tags",
-    "segment_count",
-];
+key_list!(
+    /// The keys it looks up in a PV section.
+    PV_KEYS,
+    pv_key,
+    [
+        "id",
+        "device",
+        "device_id_type",
+        "device_id",
+        "status",
+        "flags",
+        "dev_size",
+        "pe_start",
+        "pe_count",
+        "ba_start",
+        "ba_size",
+        "tags",
+    ]
+);
+key_list!(
+    /// The keys it looks up in an LV section (segments are read in a
+    /// second pass over the LVs).
+    LV_KEYS,
+    lv_key,
+    [
+        "id",
+        "status",
+        "flags",
+        "creation_host",
+        "creation_time",
+        "lock_args",
+        "allocation_policy",
+        "profile",
+        "read_ahead",
+        "major",
+        "minor",
+        "tags",
+        "segment_count",
+    ]
+);
+key_list!(
+    /// The keys it looks up in a segment section: those of every segment
+    /// ([`SEG_KEYS`]), then those of a `striped` one ([`STRIPED_KEYS`]),
+    /// then those of a `snapshot` one ([`SNAPSHOT_KEYS`]).
+    SEGMENT_KEYS,
+    segment_key,
+    [
+        "start_extent",
+        "extent_count",
+        "reshape_count",
+        "type",
+        "tags",
+        "stripe_count",
+        "stripe_size",
+        "stripes",
+        "chunk_size",
+        "merging_store",
+        "cow_store",
+        "origin",
+    ]
+);
+/// Where the keys of every segment, of a striped one and of a snapshot
+/// are in [`SEGMENT_KEYS`].
+const SEG_RANGE: std::ops::Range<usize> = 0..5;
+const STRIPED_RANGE: std::ops::Range<usize> = 5..8;
+const SNAPSHOT_RANGE: std::ops::Range<usize> = 8..12;
 /// The keys it looks up in every segment section.
-const SEG_KEYS: &[&str] = &[
-    "start_extent",
-    "extent_count",
-    "reshape_count",
-    "type",
-    "tags",
-];
+const SEG_KEYS: &[&str] = SEGMENT_KEYS.split_at(SEG_RANGE.end).0;
 /// The keys it looks up in a segment of a known type.
-const STRIPED_KEYS: &[&str] = &["stripe_count", "stripe_size", "stripes"];
-const SNAPSHOT_KEYS: &[&str] = &["chunk_size", "merging_store", "cow_store", "origin"];
+const STRIPED_KEYS: &[&str] = SEGMENT_KEYS
+    .split_at(STRIPED_RANGE.end)
+    .0
+    .split_at(STRIPED_RANGE.start)
+    .1;
+const SNAPSHOT_KEYS: &[&str] = SEGMENT_KEYS.split_at(SNAPSHOT_RANGE.start).1;
 
 impl Vg {
     /// The keys of a metadata text that lvm2 finds more than once where it
@@ -473,15 +712,20 @@ impl Vg {
     /// same result. Also returns [`Vg::duplicate_keys`]. A text that does
     /// not parse gives the parser's error ([`Corruption::Text`]).
     pub fn from_text(text: &[u8]) -> Result<(Vg, Vec<String>), Corruption> {
-        let vg_of = |f: &Flat<'_>| Ok((Self::from_flat(f)?, Self::duplicate_keys_flat(f)));
         match parse_flat(text) {
-            Some(f) => vg_of(&f),
-            None => vg_of(&Flat::from_tree(&crate::text::parse_borrowed(text)?)),
+            Some(f) => Self::build(&f),
+            None => Self::build(&Flat::from_tree(&crate::text::parse_borrowed(text)?)),
         }
     }
 
     /// Builds the VG from a parsed text in flat form.
     pub fn from_flat(t: &Flat<'_>) -> Result<Vg, Corruption> {
+        Self::build(t).map(|(vg, _)| vg)
+    }
+
+    /// The VG of a flat text and its [`Vg::duplicate_keys_flat`], found in
+    /// the same pass over each section.
+    fn build(t: &Flat<'_>) -> Result<(Vg, Vec<String>), Corruption> {
         let root = t.root();
         match root.str("contents") {
             Some("Text Format Volume Group") => {}
@@ -495,26 +739,43 @@ impl Vg {
             .subsections()
             .next()
             .ok_or_else(|| model("no VG section"))?;
+        // The top level and the VG section are read once each: their keys
+        // are looked up one by one, and their repeats found as
+        // `duplicate_keys_flat` finds them.
+        let mut dups = Vec::new();
+        for (nodes, keys) in [(root, TOP_KEYS), (s, VG_KEYS)] {
+            if nodes.repeats_a_key() {
+                dups.extend(
+                    keys.iter()
+                        .filter(|k| nodes.duplicated(k))
+                        .map(|k| (*k).to_owned()),
+                );
+            }
+        }
         let w = &Where("VG", name, None);
         // lvm2 takes an extent size of 0: every size then reads 0, and
         // nothing can be read through the LVs' mappings.
-        let extent_size = to_u64(get_int(s, "extent_size", w)?, "extent_size", w)?;
+        let extent_size = to_u64(
+            get_int(s.value("extent_size"), "extent_size", w)?,
+            "extent_size",
+            w,
+        )?;
         let mut vg = Vg {
             name: name.to_owned(),
-            id: get_str(s, "id", w)?,
-            seqno: to_u32(get_int(s, "seqno", w)?, "seqno", w)?,
-            format: opt_str(s, "format"),
-            status: str_list(s, "status", w, true)?,
-            flags: str_list(s, "flags", w, false)?,
-            tags: str_list(s, "tags", w, false)?,
-            system_id: opt_str(s, "system_id"),
-            lock_type: opt_str(s, "lock_type"),
-            lock_args: opt_str(s, "lock_args"),
+            id: get_str(s.value("id"), "id", w)?.to_owned(),
+            seqno: to_u32(get_int(s.value("seqno"), "seqno", w)?, "seqno", w)?,
+            format: opt_str(s.value("format")),
+            status: str_list(t, s.value("status"), "status", w, true)?,
+            flags: str_list(t, s.value("flags"), "flags", w, false)?,
+            tags: str_list(t, s.value("tags"), "tags", w, false)?,
+            system_id: opt_str(s.value("system_id")),
+            lock_type: opt_str(s.value("lock_type")),
+            lock_args: opt_str(s.value("lock_args")),
             extent_size: Sectors(extent_size),
-            max_lv: to_u32(get_int(s, "max_lv", w)?, "max_lv", w)?,
-            max_pv: to_u32(get_int(s, "max_pv", w)?, "max_pv", w)?,
-            allocation_policy: opt_str(s, "allocation_policy"),
-            profile: opt_str(s, "profile"),
+            max_lv: to_u32(get_int(s.value("max_lv"), "max_lv", w)?, "max_lv", w)?,
+            max_pv: to_u32(get_int(s.value("max_pv"), "max_pv", w)?, "max_pv", w)?,
+            allocation_policy: opt_str(s.value("allocation_policy")),
+            profile: opt_str(s.value("profile")),
             metadata_copies: match s.value("metadata_copies") {
                 Some(FlatValue::Int(v)) => u32::try_from(v).unwrap_or(0),
                 _ => 0,
@@ -527,13 +788,10 @@ impl Vg {
                 .unwrap_or_default(),
             roles: Vec::new(),
             header: TextHeader {
-                description: opt_str(root, "description"),
-                creation_host: opt_str(root, "creation_host"),
-                creation_time: match root.value("creation_time") {
-                    Some(FlatValue::Int(v)) => Some(v),
-                    _ => None,
-                },
-                creation_host_system_id: opt_str(root, "creation_host_system_id"),
+                description: opt_str(root.value("description")),
+                creation_host: opt_str(root.value("creation_host")),
+                creation_time: lenient_int(root.value("creation_time")),
+                creation_host_system_id: opt_str(root.value("creation_host_system_id")),
             },
         };
         if parse_uuid(&vg.id).is_none() {
@@ -542,37 +800,51 @@ impl Vg {
         let pvs = s
             .section("physical_volumes")
             .ok_or_else(|| model(format!("{w}: physical_volumes is missing")))?;
+        // Names and UUIDs seen so far, to refuse a repeat at the PV that
+        // repeats it (a set: an image may list many PVs).
+        let mut pv_keys = std::collections::HashSet::new();
+        let mut pv_uuids = std::collections::HashSet::new();
         for (key, p) in pvs.subsections() {
             let w = &Where("PV", key, None);
-            let id = get_str(p, "id", w)?;
-            let uuid = parse_uuid(&id)
+            let f = Picked::<{ PV_KEYS.len() }>::new(p.nodes, pv_key);
+            f.push_repeated(PV_KEYS, 0..PV_KEYS.len(), &mut dups);
+            let id = get_str(f.value(k!(PV_KEYS, "id")), "id", w)?;
+            let uuid = parse_uuid(id)
                 .ok_or_else(|| model(format!("{w}: id {id:?} is not a valid UUID")))?;
             let pv = Pv {
                 key: key.to_owned(),
-                id,
+                id: id.to_owned(),
                 uuid,
-                device: opt_str(p, "device"),
-                device_id_type: opt_str(p, "device_id_type"),
-                device_id: opt_str(p, "device_id"),
-                status: str_list(p, "status", w, true)?,
-                flags: str_list(p, "flags", w, false)?,
-                tags: str_list(p, "tags", w, false)?,
-                dev_size: opt_int(p, "dev_size", w)?
+                device: opt_str(f.value(k!(PV_KEYS, "device"))),
+                device_id_type: opt_str(f.value(k!(PV_KEYS, "device_id_type"))),
+                device_id: opt_str(f.value(k!(PV_KEYS, "device_id"))),
+                status: str_list(t, f.value(k!(PV_KEYS, "status")), "status", w, true)?,
+                flags: str_list(t, f.value(k!(PV_KEYS, "flags")), "flags", w, false)?,
+                tags: str_list(t, f.value(k!(PV_KEYS, "tags")), "tags", w, false)?,
+                dev_size: opt_int(f.value(k!(PV_KEYS, "dev_size")), "dev_size", w)?
                     .map(|v| to_u64(v, "dev_size", w).map(Sectors))
                     .transpose()?,
-                pe_start: Sectors(to_u64(get_int(p, "pe_start", w)?, "pe_start", w)?),
-                pe_count: to_u32(get_int(p, "pe_count", w)?, "pe_count", w)?,
-                ba_start: lenient_int(p, "ba_start")
+                pe_start: Sectors(to_u64(
+                    get_int(f.value(k!(PV_KEYS, "pe_start")), "pe_start", w)?,
+                    "pe_start",
+                    w,
+                )?),
+                pe_count: to_u32(
+                    get_int(f.value(k!(PV_KEYS, "pe_count")), "pe_count", w)?,
+                    "pe_count",
+                    w,
+                )?,
+                ba_start: lenient_int(f.value(k!(PV_KEYS, "ba_start")))
                     .and_then(|v| u64::try_from(v).ok())
                     .map(Sectors),
-                ba_size: lenient_int(p, "ba_size")
+                ba_size: lenient_int(f.value(k!(PV_KEYS, "ba_size")))
                     .and_then(|v| u64::try_from(v).ok())
                     .map(Sectors),
             };
-            if vg.pvs.iter().any(|o| o.key == pv.key) {
+            if !pv_keys.insert(key) {
                 return Err(model(format!("{w}: the name is used twice")));
             }
-            if vg.pvs.iter().any(|o| o.uuid == pv.uuid) {
+            if !pv_uuids.insert(uuid) {
                 return Err(model(format!("{w}: UUID {} is used twice", pv.id)));
             }
             vg.pvs.push(pv);
@@ -581,29 +853,38 @@ impl Vg {
         let lv_sections = || lvs_nodes.into_iter().flat_map(|l| l.subsections());
         // First pass: names, so that segments can refer to any LV.
         let lv_names: Vec<&str> = lv_sections().map(|(k, _)| k).collect();
-        let mut index = NameIndex::with_capacity(lv_names.len());
-        for (i, n) in lv_names.iter().enumerate() {
-            if index.insert(n, i).is_some() {
-                return Err(model(format!("LV {n}: the name is used twice")));
-            }
-        }
+        let index = NameIndex::new(&lv_names)
+            .map_err(|n| model(format!("LV {n}: the name is used twice")))?;
+        // PV keys are unique (checked above): the index cannot refuse them.
+        let pv_keys: Vec<&str> = vg.pvs.iter().map(|p| p.key.as_str()).collect();
+        let names = Names {
+            names: &lv_names,
+            index: &index,
+            pvs: (pv_keys.len() > 8)
+                .then(|| NameIndex::new(&pv_keys).ok())
+                .flatten(),
+        };
         vg.lvs.reserve_exact(lv_names.len());
+        // lvm2 reads the segments in a second pass over the LVs: their
+        // repeated keys come after those of every LV.
+        let mut segment_dups = Vec::new();
         for (name, l) in lv_sections() {
-            let lv = Self::read_lv(
-                &vg,
-                &Names {
-                    names: &lv_names,
-                    index: &index,
-                },
+            Self::read_lv(
+                &vg.pvs,
+                &mut vg.lvs,
+                t,
+                &names,
                 name,
                 l,
+                &mut dups,
+                &mut segment_dups,
             )?;
-            vg.lvs.push(lv);
         }
+        dups.append(&mut segment_dups);
         vg.check_extents()?;
         vg.derive_roles();
         vg.check_snapshot_chains()?;
-        Ok(vg)
+        Ok((vg, dups))
     }
 
     /// Refuses snapshot relations lvm2 never makes ("Snapshots of snapshots
@@ -643,22 +924,34 @@ impl Vg {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn read_lv(
-        vg: &Vg,
+        pvs: &[Pv],
+        lvs: &mut Vec<Lv>,
+        t: &Flat<'_>,
         lv_names: &Names<'_>,
         name: &str,
         l: Sect<'_, '_>,
-    ) -> Result<Lv, Corruption> {
+        dups: &mut Vec<String>,
+        segment_dups: &mut Vec<String>,
+    ) -> Result<(), Corruption> {
         let w = &Where("LV", name, None);
-        let creation_time = opt_int(l, "creation_time", w)?;
-        let creation_host = opt_str(l, "creation_host");
-        if creation_host.is_some() != creation_time.is_some() && creation_time.is_some() {
+        let f = Picked::<{ LV_KEYS.len() }>::new(l.nodes, lv_key);
+        f.push_repeated(LV_KEYS, 0..LV_KEYS.len(), dups);
+        let creation_time = opt_int(f.value(k!(LV_KEYS, "creation_time")), "creation_time", w)?;
+        let creation_host = f.value(k!(LV_KEYS, "creation_host"));
+        let creation_host_str = matches!(creation_host, Some(FlatValue::Str(_)));
+        if creation_host_str != creation_time.is_some() && creation_time.is_some() {
             return Err(model(format!("{w}: creation_time without creation_host")));
         }
-        let segment_count = to_u32(get_int(l, "segment_count", w)?, "segment_count", w)?;
+        let segment_count = to_u32(
+            get_int(f.value(k!(LV_KEYS, "segment_count")), "segment_count", w)?,
+            "segment_count",
+            w,
+        )?;
         let mut segments = Vec::with_capacity(segment_count.min(64) as usize);
         for (key, sg) in l.subsections() {
-            segments.push(Self::read_segment(vg, lv_names, name, key, sg)?);
+            Self::read_segment(pvs, &mut segments, t, lv_names, name, key, sg, segment_dups)?;
         }
         if segments.len() as u64 != u64::from(segment_count) {
             return Err(model(format!(
@@ -669,7 +962,10 @@ impl Vg {
         if segments.is_empty() {
             return Err(model(format!("{w}: no segments")));
         }
-        segments.sort_by_key(|s| s.start_extent);
+        // Mostly one segment, or segments already in order.
+        if !segments.is_sorted_by_key(|s| s.start_extent) {
+            segments.sort_by_key(|s| s.start_extent);
+        }
         let mut next = 0u64;
         for s in &segments {
             if u64::from(s.start_extent) != next {
@@ -680,42 +976,66 @@ impl Vg {
             }
             next += u64::from(s.extent_count);
         }
-        Ok(Lv {
+        let id = get_str(f.value(k!(LV_KEYS, "id")), "id", w)?;
+        // Pushed here, not returned: the LV is written once, in place.
+        lvs.push(Lv {
             name: name.to_owned(),
-            id: get_str(l, "id", w)?,
-            status: str_list(l, "status", w, true)?,
-            flags: str_list(l, "flags", w, false)?,
-            tags: str_list(l, "tags", w, false)?,
+            id: id.to_owned(),
+            status: str_list(t, f.value(k!(LV_KEYS, "status")), "status", w, true)?,
+            flags: str_list(t, f.value(k!(LV_KEYS, "flags")), "flags", w, false)?,
+            tags: str_list(t, f.value(k!(LV_KEYS, "tags")), "tags", w, false)?,
             creation_time,
-            creation_host,
-            read_ahead: opt_int(l, "read_ahead", w)?,
-            lock_args: opt_str(l, "lock_args"),
-            allocation_policy: opt_str(l, "allocation_policy"),
-            profile: opt_str(l, "profile"),
-            major: lenient_int(l, "major"),
-            minor: lenient_int(l, "minor"),
+            creation_host: opt_str(creation_host),
+            read_ahead: opt_int(f.value(k!(LV_KEYS, "read_ahead")), "read_ahead", w)?,
+            lock_args: opt_str(f.value(k!(LV_KEYS, "lock_args"))),
+            allocation_policy: opt_str(f.value(k!(LV_KEYS, "allocation_policy"))),
+            profile: opt_str(f.value(k!(LV_KEYS, "profile"))),
+            major: lenient_int(f.value(k!(LV_KEYS, "major"))),
+            minor: lenient_int(f.value(k!(LV_KEYS, "minor"))),
             segments,
-        })
+        });
+        Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
     fn read_segment(
-        vg: &Vg,
+        pvs: &[Pv],
+        segments: &mut Vec<Segment>,
+        t: &Flat<'_>,
         lv_names: &Names<'_>,
         lv: &str,
         key: &str,
         s: Sect<'_, '_>,
-    ) -> Result<Segment, Corruption> {
+        dups: &mut Vec<String>,
+    ) -> Result<(), Corruption> {
         let w = &Where("LV", lv, Some(key));
-        let start_extent = to_u32(get_int(s, "start_extent", w)?, "start_extent", w)?;
-        let extent_count = to_u32(get_int(s, "extent_count", w)?, "extent_count", w)?;
+        let f = Picked::<{ SEGMENT_KEYS.len() }>::new(s.nodes, segment_key);
+        let v = |k: usize| f.value(k);
+        let start_extent = to_u32(
+            get_int(v(k!(SEGMENT_KEYS, "start_extent")), "start_extent", w)?,
+            "start_extent",
+            w,
+        )?;
+        let extent_count = to_u32(
+            get_int(v(k!(SEGMENT_KEYS, "extent_count")), "extent_count", w)?,
+            "extent_count",
+            w,
+        )?;
         if extent_count == 0 {
             return Err(model(format!("{w}: extent_count is 0")));
         }
-        let type_name = get_str(s, "type", w)?;
-        let lv_index = |n: &str| lv_names.index.get(n).copied();
-        let kind = match type_name.as_str() {
+        let type_name = get_str(v(k!(SEGMENT_KEYS, "type")), "type", w)?;
+        f.push_repeated(SEGMENT_KEYS, SEG_RANGE, dups);
+        let lv_index = |n: &str| lv_names.index.get(n);
+        let kind = match type_name {
             "striped" => {
-                let count = to_u32(get_int(s, "stripe_count", w)?, "stripe_count", w)?;
+                f.push_repeated(SEGMENT_KEYS, STRIPED_RANGE, dups);
+                let count = to_u32(
+                    get_int(v(k!(SEGMENT_KEYS, "stripe_count")), "stripe_count", w)?,
+                    "stripe_count",
+                    w,
+                )?;
                 if count == 0 || count > MAX_STRIPES {
                     return Err(model(format!(
                         "{w}: stripe_count {count} is not in 1..={MAX_STRIPES}"
@@ -726,21 +1046,22 @@ impl Vg {
                         "{w}: extent_count {extent_count} is not a multiple of stripe_count {count}"
                     )));
                 }
-                let stripe_size = match opt_int(s, "stripe_size", w)? {
-                    Some(v) => {
-                        let v = to_u64(v, "stripe_size", w)?;
-                        if v == 0 {
-                            return Err(model(format!("{w}: stripe_size is 0")));
+                let stripe_size =
+                    match opt_int(v(k!(SEGMENT_KEYS, "stripe_size")), "stripe_size", w)? {
+                        Some(v) => {
+                            let v = to_u64(v, "stripe_size", w)?;
+                            if v == 0 {
+                                return Err(model(format!("{w}: stripe_size is 0")));
+                            }
+                            Some(Sectors(v))
                         }
-                        Some(Sectors(v))
-                    }
-                    None if count != 1 => {
-                        return Err(model(format!("{w}: stripe_size is missing")))
-                    }
-                    None => None,
-                };
-                let items = match s.value("stripes") {
-                    Some(a @ FlatValue::Array { .. }) => s.array(&a),
+                        None if count != 1 => {
+                            return Err(model(format!("{w}: stripe_size is missing")))
+                        }
+                        None => None,
+                    };
+                let items = match v(k!(SEGMENT_KEYS, "stripes")) {
+                    Some(a @ FlatValue::Array { .. }) => t.array(&a),
                     _ => return Err(model(format!("{w}: stripes is missing or not a list"))),
                 };
                 if items.len() as u64 != 2 * u64::from(count) {
@@ -749,7 +1070,8 @@ impl Vg {
                         items.len()
                     )));
                 }
-                let mut stripes = Vec::new();
+                // count is at most MAX_STRIPES.
+                let mut stripes = Vec::with_capacity(count as usize);
                 for pair in items.chunks(2) {
                     let (FlatValue::Str(name), FlatValue::Int(n)) = (pair[0], pair[1]) else {
                         return Err(model(format!(
@@ -757,7 +1079,7 @@ impl Vg {
                         )));
                     };
                     let n = to_u32(n, "stripes", w)?;
-                    let area = if let Some(pv) = vg.pvs.iter().position(|p| p.key == name) {
+                    let area = if let Some(pv) = lv_names.pv(pvs, name) {
                         Area::Pv { pv, pe: n }
                     } else if let Some(l) = lv_index(name) {
                         Area::Lv { lv: l, le: n }
@@ -774,13 +1096,24 @@ impl Vg {
                 }
             }
             "snapshot" => {
-                let chunk_size = to_u64(get_int(s, "chunk_size", w)?, "chunk_size", w)?;
+                f.push_repeated(SEGMENT_KEYS, SNAPSHOT_RANGE, dups);
+                let chunk_size = to_u64(
+                    get_int(v(k!(SEGMENT_KEYS, "chunk_size")), "chunk_size", w)?,
+                    "chunk_size",
+                    w,
+                )?;
                 if chunk_size == 0 {
                     return Err(model(format!("{w}: chunk_size is 0")));
                 }
-                let origin_name = get_str(s, "origin", w)?;
-                let cow = opt_str(s, "cow_store");
-                let merging = opt_str(s, "merging_store");
+                let origin_name = get_str(v(k!(SEGMENT_KEYS, "origin")), "origin", w)?;
+                let cow = match v(k!(SEGMENT_KEYS, "cow_store")) {
+                    Some(FlatValue::Str(c)) => Some(c),
+                    _ => None,
+                };
+                let merging = match v(k!(SEGMENT_KEYS, "merging_store")) {
+                    Some(FlatValue::Str(m)) => Some(m),
+                    _ => None,
+                };
                 let (cow_name, merging) = match (cow, merging) {
                     (Some(c), None) => (c, false),
                     (None, Some(m)) => (m, true),
@@ -791,12 +1124,12 @@ impl Vg {
                     }
                     (None, None) => return Err(model(format!("{w}: cow_store is missing"))),
                 };
-                let origin = lv_index(&origin_name).ok_or_else(|| {
+                let origin = lv_index(origin_name).ok_or_else(|| {
                     model(format!(
                         "{w}: origin {origin_name:?} is not an LV of this VG"
                     ))
                 })?;
-                let cow = lv_index(&cow_name).ok_or_else(|| {
+                let cow = lv_index(cow_name).ok_or_else(|| {
                     model(format!(
                         "{w}: COW store {cow_name:?} is not an LV of this VG"
                     ))
@@ -825,15 +1158,17 @@ impl Vg {
                     .collect(),
             },
         };
-        Ok(Segment {
+        segments.push(Segment {
             key: key.to_owned(),
             start_extent,
             extent_count,
-            reshape_count: lenient_int(s, "reshape_count").and_then(|v| u32::try_from(v).ok()),
-            type_name,
-            tags: str_list(s, "tags", w, false)?,
+            reshape_count: lenient_int(v(k!(SEGMENT_KEYS, "reshape_count")))
+                .and_then(|v| u32::try_from(v).ok()),
+            type_name: type_name.to_owned(),
+            tags: str_list(t, v(k!(SEGMENT_KEYS, "tags")), "tags", w, false)?,
             kind,
-        })
+        });
+        Ok(())
     }
 
     /// Checks that every PV area stays inside its PV and that no PE is used
@@ -866,7 +1201,10 @@ impl Vg {
             }
         }
         for (i, list) in used.iter_mut().enumerate() {
-            list.sort();
+            // lvm2 mostly allocates PEs in LV order.
+            if !list.is_sorted() {
+                list.sort();
+            }
             for w in list.windows(2) {
                 if w[1].0 < w[0].1 {
                     return Err(model(format!(
@@ -1221,6 +1559,83 @@ mod tests {
         // Keys lvm2 never looks up repeat silently.
         let t = text("seqno = 4", "seqno = 4\nfoo = 1\nfoo = 2");
         assert!(Vg::duplicate_keys(&t).is_empty());
+    }
+
+    /// `from_text` finds the repeated keys while it reads each section;
+    /// they are those `duplicate_keys_flat` finds on its own, in the same
+    /// order, wherever lines are repeated (every line of the sample is
+    /// repeated in turn, then pairs of lines far apart).
+    #[test]
+    fn from_text_repeats_are_duplicate_keys_flat() {
+        let lines: Vec<&str> = SAMPLE.lines().collect();
+        let with_repeats = |at: &[usize]| {
+            let mut out = String::new();
+            for (i, l) in lines.iter().enumerate() {
+                out.push_str(l);
+                out.push('\n');
+                // A setting line, not a section opening or closing.
+                if at.contains(&i) && l.contains(" = ") && !l.ends_with('[') {
+                    out.push_str(l);
+                    out.push('\n');
+                }
+            }
+            out
+        };
+        let mut compared = 0;
+        let mut found = 0;
+        let mut check = |text: String| {
+            let flat = parse_flat(text.as_bytes()).unwrap();
+            let expected = Vg::duplicate_keys_flat(&flat);
+            if let Ok((_, dups)) = Vg::from_text(text.as_bytes()) {
+                assert_eq!(dups, expected, "{text}");
+                compared += 1;
+                found += usize::from(!dups.is_empty());
+            }
+        };
+        for i in 0..lines.len() {
+            check(with_repeats(&[i]));
+        }
+        for i in (0..lines.len()).step_by(3) {
+            check(with_repeats(&[i, lines.len() - 1 - i]));
+        }
+        assert!(
+            compared > 40 && found > 30,
+            "{compared} compared, {found} with repeats"
+        );
+    }
+
+    /// With many PVs, stripes find their PV through an index: the area
+    /// names the right one, and a name that is no PV is still refused.
+    #[test]
+    fn stripes_find_their_pv_among_many() {
+        let mut pvs = String::new();
+        for i in 1..=12 {
+            pvs.push_str(&format!(
+                "pv{i} {{\nid = \"x3dF8k-QwPz-7LmN-b2Vc-Rt9Y-hG4s-Ue6W{i:02}\"\nstatus = [\"ALLOCATABLE\"]\npe_start = 2048\npe_count = 255\n}}\n"
+            ));
+        }
+        let text = SAMPLE
+            .replacen(
+                "physical_volumes {\n",
+                &format!("physical_volumes {{\n{pvs}"),
+                1,
+            )
+            .replacen("\"pv0\", 0", "\"pv11\", 0", 1);
+        let vg = Vg::from_tree(&parse(text.as_bytes()).unwrap()).unwrap();
+        // pv1..pv12 come before pv0 in the text.
+        assert_eq!(vg.pvs.len(), 13);
+        assert_eq!(vg.pvs[10].key, "pv11");
+        match &vg.lvs[0].segments[0].kind {
+            SegmentKind::Striped { stripes, .. } => {
+                assert_eq!(stripes, &[Area::Pv { pv: 10, pe: 0 }]);
+            }
+            k => panic!("{k:?}"),
+        }
+        let bad = text.replacen("\"pv11\", 0", "\"pv13\", 0", 1);
+        assert!(matches!(
+            Vg::from_tree(&parse(bad.as_bytes()).unwrap()),
+            Err(Corruption::Model(m)) if m.contains("neither a PV nor an LV")
+        ));
     }
 
     #[test]

@@ -248,42 +248,143 @@ impl<'f, 't> Sect<'f, 't> {
 /// UTF-8, holds a string with an escape, or does not parse (then
 /// [`super::parse_borrowed`] gives the tree or the error). The text ends at
 /// its end or at the first NUL.
+///
+/// One loop over the bytes: an explicit stack of open sections (at most
+/// [`MAX_NESTING`]) instead of recursion, keys and values found with the
+/// byte classes of [`CLASS`] and, for quoted strings, eight bytes at a time.
 pub fn parse_flat(text: &[u8]) -> Option<Flat<'_>> {
     let end = memchr::memchr(0, text).unwrap_or(text.len());
-    let body = std::str::from_utf8(&text[..end]).ok()?;
-    // lvm2 writes a node a line (and a closing brace on some), and about
-    // one array item for every two lines: the vectors rarely grow.
-    let lines = memchr::memchr_iter(b'\n', body.as_bytes()).count() + 1;
-    let mut p = P {
-        s: body,
-        b: body.as_bytes(),
-        at: 0,
-        flat: Flat {
-            nodes: Vec::with_capacity(lines),
-            items: Vec::with_capacity(lines / 2),
-            top: (0, 0),
-        },
-        stack: Vec::with_capacity(64),
-    };
-    p.flat.top = p.items(0, true)?;
-    Some(p.flat)
-}
-
-struct P<'t> {
-    s: &'t str,
-    b: &'t [u8],
-    at: usize,
-    flat: Flat<'t>,
-    /// The nodes of the sections being read, innermost last.
-    stack: Vec<FlatNode<'t>>,
+    let s = std::str::from_utf8(&text[..end]).ok()?;
+    let b = s.as_bytes();
+    // About one node for each 20 bytes of lvm2's text and one array item
+    // for each 55: the vectors rarely grow, and their first size is
+    // bounded by the text's length.
+    let mut nodes: Vec<FlatNode<'_>> = Vec::with_capacity(b.len() / 16 + 4);
+    let mut items: Vec<FlatValue<'_>> = Vec::with_capacity(b.len() / 48 + 4);
+    // The nodes of the sections being read, innermost last; and for each
+    // open section its key and where its nodes start on `stack`.
+    let mut stack: Vec<FlatNode<'_>> = Vec::with_capacity(64);
+    let mut open: Vec<(&str, usize)> = Vec::with_capacity(MAX_NESTING);
+    // While the innermost open section has held only settings, they go
+    // straight to `nodes` from this position (most sections, like lvm2's
+    // segments and PVs, hold only settings, and are not copied); at its
+    // first subsection they move to `stack`.
+    let mut direct: Option<usize> = None;
+    let mut at = 0;
+    loop {
+        at = junk(b, at);
+        let Some(&c) = b.get(at) else {
+            // The end of the text closes the top level only.
+            if !open.is_empty() {
+                return None;
+            }
+            break;
+        };
+        if c == b'}' {
+            // A '}' at the top level closes nothing: an error.
+            let (key, base) = open.pop()?;
+            at += 1;
+            let (start, len) = match direct.take() {
+                Some(d) => (d, nodes.len() - d),
+                None => {
+                    let start = nodes.len();
+                    nodes.extend_from_slice(&stack[base..]);
+                    stack.truncate(base);
+                    (start, nodes.len() - start)
+                }
+            };
+            // Its parent holds a section: its nodes are on `stack`.
+            stack.push(FlatNode {
+                key,
+                kind: FlatKind::Section {
+                    start: start as u32,
+                    len: len as u32,
+                },
+            });
+            continue;
+        }
+        let (key, next) = key(s, at)?;
+        // lvm2 writes "key = value" and "key {": one space each side. The
+        // first is taken in one step when the value starts right after.
+        if let Some(&[b' ', b'=', b' ', c]) = b.get(next..next + 4) {
+            if CLASS[c as usize] & JUNK == 0 {
+                let (v, after) = if c == b'[' {
+                    array(s, next + 4, &mut items)?
+                } else {
+                    scalar(s, next + 3)?
+                };
+                at = after;
+                let node = FlatNode {
+                    key,
+                    kind: FlatKind::Setting(v),
+                };
+                if direct.is_some() {
+                    nodes.push(node);
+                } else {
+                    stack.push(node);
+                }
+                continue;
+            }
+        }
+        at = match b.get(next..next + 2) {
+            Some(b" {") => next + 1,
+            _ => junk(b, next),
+        };
+        match b.get(at) {
+            Some(b'{') => {
+                if open.len() >= MAX_NESTING {
+                    return None;
+                }
+                if let Some(d) = direct {
+                    stack.extend_from_slice(&nodes[d..]);
+                    nodes.truncate(d);
+                }
+                open.push((key, stack.len()));
+                direct = Some(nodes.len());
+                at += 1;
+            }
+            Some(b'=') => {
+                at = match b.get(at + 1) {
+                    Some(b' ') => junk(b, at + 2),
+                    _ => junk(b, at + 1),
+                };
+                let (v, next) = if b.get(at) == Some(&b'[') {
+                    array(s, at + 1, &mut items)?
+                } else {
+                    scalar(s, at)?
+                };
+                at = next;
+                let node = FlatNode {
+                    key,
+                    kind: FlatKind::Setting(v),
+                };
+                if direct.is_some() {
+                    nodes.push(node);
+                } else {
+                    stack.push(node);
+                }
+            }
+            _ => return None,
+        }
+    }
+    let start = nodes.len() as u32;
+    let len = stack.len() as u32;
+    nodes.append(&mut stack);
+    Some(Flat {
+        nodes,
+        items,
+        top: (start, len),
+    })
 }
 
 /// Byte classes: whitespace (`u8::is_ascii_whitespace`), the end of a key
 /// (whitespace, `#`, `=`, `{`, `}`), the end of a bare value (those and
-/// `]`, `,`).
+/// `]`, `,`), and junk between tokens (whitespace and the `#` that starts
+/// a comment).
 const WS: u8 = 1;
 const KEY_END: u8 = 2;
 const BARE_END: u8 = 4;
+const JUNK: u8 = 8;
 
 const CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -292,10 +393,13 @@ const CLASS: [u8; 256] = {
         let b = c as u8;
         let mut k = 0;
         if b.is_ascii_whitespace() {
-            k |= WS | KEY_END | BARE_END;
+            k |= WS | KEY_END | BARE_END | JUNK;
         }
         if matches!(b, b'#' | b'=' | b'{' | b'}') {
             k |= KEY_END | BARE_END;
+        }
+        if b == b'#' {
+            k |= JUNK;
         }
         if matches!(b, b']' | b',') {
             k |= BARE_END;
@@ -306,205 +410,514 @@ const CLASS: [u8; 256] = {
     t
 };
 
-impl<'t> P<'t> {
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.at).copied()
-    }
-
-    /// Whitespace and comments.
-    fn junk(&mut self) {
-        let b = self.b;
-        let mut at = self.at;
-        while at < b.len() {
-            let c = b[at];
-            if CLASS[c as usize] & WS != 0 {
-                at += 1;
-            } else if c == b'#' {
-                at += memchr::memchr(b'\n', &b[at..]).unwrap_or(b.len() - at);
-            } else {
-                break;
-            }
+/// The position after the whitespace and comments at `at`.
+#[inline(always)]
+fn junk(b: &[u8], mut at: usize) -> usize {
+    while let Some(&c) = b.get(at) {
+        if CLASS[c as usize] & JUNK == 0 {
+            break;
         }
-        self.at = at;
-    }
-
-    /// The text from `from` to the current position. Every token starts
-    /// and ends next to an ASCII byte, so this is a char boundary.
-    fn slice(&self, from: usize) -> Option<&'t str> {
-        self.s.get(from..self.at)
-    }
-
-    /// One or more bytes not of class `end`.
-    fn take_until(&mut self, end: u8) -> Option<&'t str> {
-        let from = self.at;
-        let b = self.b;
-        let mut at = from;
-        while at < b.len() && CLASS[b[at] as usize] & end == 0 {
+        if c == b'#' {
+            // A comment runs to the end of its line (the newline is
+            // whitespace) or of the text.
+            at += memchr::memchr(b'\n', &b[at..]).unwrap_or(b.len() - at);
+        } else {
             at += 1;
         }
-        self.at = at;
-        if at == from {
-            return None;
-        }
-        self.slice(from)
     }
+    at
+}
 
-    /// A quoted string without escapes (`"` or `'`), the quote at `at`.
-    fn quoted(&mut self) -> Option<&'t str> {
-        let q = self.b[self.at];
-        let from = self.at + 1;
-        let len = if q == b'"' {
-            let n = memchr::memchr2(b'"', b'\\', &self.b[from..])?;
-            if self.b[from + n] == b'\\' {
+/// The end of the run of bytes from `at` that are not of class `end`.
+#[inline(always)]
+fn run_until(b: &[u8], mut at: usize, end: u8) -> usize {
+    // Eight bytes at a time while eight remain: one bounds check for the
+    // eight table lookups.
+    while let Some(chunk) = b.get(at..at + 8) {
+        for (i, &c) in chunk.iter().enumerate() {
+            if CLASS[c as usize] & end != 0 {
+                return at + i;
+            }
+        }
+        at += 8;
+    }
+    while let Some(&c) = b.get(at) {
+        if CLASS[c as usize] & end != 0 {
+            break;
+        }
+        at += 1;
+    }
+    at
+}
+
+/// The text from `from` to `to`. Every token starts and ends next to an
+/// ASCII byte or the text's ends, so these are char boundaries.
+#[inline(always)]
+fn slice(s: &str, from: usize, to: usize) -> Option<&str> {
+    s.get(from..to)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// For the eight bytes of `w` (little-endian), a mask whose lowest set bit
+/// is the high bit of the first byte equal to `c` (bits above it may be
+/// set wrongly by the borrow; only the lowest is used).
+#[inline(always)]
+fn eq_mask(w: u64, c: u8) -> u64 {
+    let x = w ^ (ONES * u64::from(c));
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// The position of the first `q` (or, if `stop_at_backslash`, the first
+/// `\`) at or after `at`, or `None` if there is none.
+#[inline(always)]
+fn find_quote(b: &[u8], mut at: usize, q: u8, stop_at_backslash: bool) -> Option<usize> {
+    while let Some(chunk) = b.get(at..at + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().ok()?);
+        let mut m = eq_mask(w, q);
+        if stop_at_backslash {
+            m |= eq_mask(w, b'\\');
+        }
+        if m != 0 {
+            return Some(at + (m.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    while let Some(&c) = b.get(at) {
+        if c == q || (stop_at_backslash && c == b'\\') {
+            return Some(at);
+        }
+        at += 1;
+    }
+    None
+}
+
+/// A quoted string without escapes, the quote at `at`: the string and the
+/// position after the closing quote. `None` if it is unterminated or a
+/// double-quoted string holds a backslash (an escape, left to the tree
+/// parser).
+#[inline(always)]
+fn quoted(s: &str, at: usize) -> Option<(&str, usize)> {
+    let b = s.as_bytes();
+    let q = b[at];
+    let end = if q == b'"' {
+        find_quote(b, at + 1, b'"', true)?
+    } else {
+        find_quote(b, at + 1, q, false)?
+    };
+    if b[end] != q {
+        return None;
+    }
+    Some((slice(s, at + 1, end)?, end + 1))
+}
+
+/// For the eight bytes of `w` (little-endian), a mask whose lowest set bit
+/// is the high bit of the first byte below `n` (`n` at most 0x80).
+#[inline(always)]
+fn lt_mask(w: u64, n: u8) -> u64 {
+    w.wrapping_sub(ONES * u64::from(n)) & !w & HIGHS
+}
+
+/// The end of a bare key from `at`: the first byte of class [`KEY_END`]
+/// or the end of the text.
+///
+/// Eight bytes are looked at together for a byte that may end a key: one
+/// below 0x24 (whitespace, `#`, and a few others), `=`, or one at or above
+/// 0x7b (`{`, `}`, and a few others, and the bytes of non-ASCII UTF-8).
+/// The first such byte is checked in [`CLASS`]; if it does not end the key
+/// the search goes on after it.
+#[inline(always)]
+fn key_end(b: &[u8], mut at: usize) -> usize {
+    while b.len() - at >= 8 {
+        let Ok(w) = <[u8; 8]>::try_from(&b[at..at + 8]) else {
+            break;
+        };
+        let w = u64::from_le_bytes(w);
+        // Bytes at or above 0x7b: their high bit is set once 5 is added
+        // (no byte of UTF-8 is above 0xf4, so nothing carries).
+        let high = w.wrapping_add(ONES * 5) & HIGHS;
+        let m = lt_mask(w, 0x24) | eq_mask(w, b'=') | high;
+        if m == 0 {
+            at += 8;
+            continue;
+        }
+        let i = at + (m.trailing_zeros() / 8) as usize;
+        if CLASS[b[i] as usize] & KEY_END != 0 {
+            return i;
+        }
+        at = i + 1;
+    }
+    run_until(b, at, KEY_END)
+}
+
+/// A key at `at` (bare, or quoted and not empty) and the position after it.
+#[inline(always)]
+fn key(s: &str, at: usize) -> Option<(&str, usize)> {
+    let b = s.as_bytes();
+    match b[at] {
+        b'"' | b'\'' => {
+            let (k, next) = quoted(s, at)?;
+            (!k.is_empty()).then_some((k, next))
+        }
+        _ => {
+            // The byte at `at` is not whitespace or '#' (junk stopped
+            // there) and not '}' (the caller took it), but may be '=' or
+            // '{': a key needs one byte.
+            let end = key_end(b, at);
+            if end == at {
                 return None;
             }
-            n
-        } else {
-            memchr::memchr(b'\'', &self.b[from..])?
-        };
-        self.at = from;
-        self.at += len;
-        let s = self.slice(from)?;
-        self.at += 1;
-        Some(s)
+            Some((slice(s, at, end)?, end))
+        }
     }
+}
 
-    fn key(&mut self) -> Option<&'t str> {
-        let k = match self.peek()? {
-            b'"' | b'\'' => self.quoted()?,
-            _ => self.take_until(KEY_END)?,
-        };
-        (!k.is_empty()).then_some(k)
+/// A scalar value at `at` (which is inside the text) and the position
+/// after it.
+#[inline(always)]
+fn scalar(s: &str, at: usize) -> Option<(FlatValue<'_>, usize)> {
+    let b = s.as_bytes();
+    match *b.get(at)? {
+        b'"' | b'\'' => quoted(s, at).map(|(v, next)| (FlatValue::Str(v), next)),
+        c if c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.') => number(s, at),
+        _ => {
+            let end = run_until(b, at, BARE_END);
+            if end == at {
+                return None;
+            }
+            Some((FlatValue::Str(slice(s, at, end)?), end))
+        }
     }
+}
 
-    fn number(&mut self) -> Option<FlatValue<'t>> {
-        let from = self.at;
-        let neg = match self.peek() {
-            Some(b'-') => {
-                self.at += 1;
-                true
-            }
-            Some(b'+') => {
-                self.at += 1;
-                false
-            }
-            _ => false,
-        };
-        let body = self.at;
-        let mut dots = 0;
-        while let Some(c) = self.peek() {
-            if c == b'.' {
-                dots += 1;
-            } else if !c.is_ascii_digit() {
+/// A number at `at`: an optional sign, then digits with at most one dot
+/// (a float, kept as written) or none (an integer as `strtoll` base 0
+/// reads it: a leading 0 means octal). `None` if it is neither, or out of
+/// the range of `i64`.
+#[inline(always)]
+fn number(s: &str, at: usize) -> Option<(FlatValue<'_>, usize)> {
+    let b = s.as_bytes();
+    // Most numbers lvm2 writes are decimal with no sign or dot and do not
+    // start with 0: read those in one short loop.
+    if b[at].wrapping_sub(b'1') < 9 {
+        let mut v = i64::from(b[at] - b'0');
+        let mut i = at + 1;
+        while let Some(&c) = b.get(i) {
+            let d = c.wrapping_sub(b'0');
+            if d >= 10 {
                 break;
             }
-            self.at += 1;
+            v = v.wrapping_mul(10).wrapping_add(i64::from(d));
+            i += 1;
         }
-        let digits = &self.b[body..self.at];
-        if digits.is_empty() || dots > 1 || digits == b"." {
+        // 18 digits cannot overflow; a dot makes it a float.
+        if i - at <= 18 && b.get(i) != Some(&b'.') {
+            return Some((FlatValue::Int(v), i));
+        }
+    } else if b[at] == b'0' && !matches!(b.get(at + 1), Some(b'0'..=b'9' | b'.')) {
+        return Some((FlatValue::Int(0), at + 1));
+    }
+    let neg = b[at] == b'-';
+    let body = if matches!(b[at], b'+' | b'-') {
+        at + 1
+    } else {
+        at
+    };
+    // Digits are summed as they go by; more than 18 cannot overflow an
+    // i64 only if checked, which the slow path below does.
+    let mut i = body;
+    let mut dots = 0usize;
+    let mut v: i64 = 0;
+    while let Some(&c) = b.get(i) {
+        let d = c.wrapping_sub(b'0');
+        if d < 10 {
+            v = v.wrapping_mul(10).wrapping_add(i64::from(d));
+        } else if c == b'.' {
+            dots += 1;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    let digits = &b[body..i];
+    if digits.is_empty() || dots > 1 || digits == b"." {
+        return None;
+    }
+    if dots == 1 {
+        return Some((FlatValue::Float(slice(s, at, i)?), i));
+    }
+    if digits.len() > 18 || (digits.len() > 1 && digits[0] == b'0') {
+        v = int_slow(digits)?;
+    }
+    Some((FlatValue::Int(if neg { -v } else { v }), i))
+}
+
+/// The value of an integer's digits (no sign, no dot) with every step
+/// checked: octal after a leading 0, else decimal.
+fn int_slow(digits: &[u8]) -> Option<i64> {
+    let (digits, radix) = if digits.len() > 1 && digits[0] == b'0' {
+        (&digits[1..], 8)
+    } else {
+        (digits, 10)
+    };
+    let mut v: i64 = 0;
+    for &d in digits {
+        let d = i64::from(d - b'0');
+        if d >= radix {
             return None;
         }
-        if dots == 1 {
-            return Some(FlatValue::Float(self.slice(from)?));
-        }
-        // strtoll with base 0: a leading 0 means octal.
-        let (digits, radix) = if digits.len() > 1 && digits[0] == b'0' {
-            (&digits[1..], 8)
-        } else {
-            (digits, 10)
-        };
-        let mut v: i64 = 0;
-        for &d in digits {
-            let d = i64::from(d - b'0');
-            if d >= radix {
-                return None;
-            }
-            v = v.checked_mul(radix)?.checked_add(d)?;
-        }
-        Some(FlatValue::Int(if neg { -v } else { v }))
+        v = v.checked_mul(radix)?.checked_add(d)?;
     }
+    Some(v)
+}
 
-    fn scalar(&mut self) -> Option<FlatValue<'t>> {
-        match self.peek()? {
-            b'"' | b'\'' => self.quoted().map(FlatValue::Str),
-            c if c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.') => self.number(),
-            _ => self.take_until(BARE_END).map(FlatValue::Str),
+/// The items of an array whose `[` is just before `at`, pushed on
+/// `items`; the array value and the position after its `]`.
+#[inline(always)]
+fn array<'t>(
+    s: &'t str,
+    mut at: usize,
+    items: &mut Vec<FlatValue<'t>>,
+) -> Option<(FlatValue<'t>, usize)> {
+    let b = s.as_bytes();
+    let start = items.len() as u32;
+    loop {
+        at = junk(b, at);
+        if *b.get(at)? == b']' {
+            let len = items.len() as u32 - start;
+            return Some((FlatValue::Array { start, len }, at + 1));
         }
-    }
-
-    fn array(&mut self) -> Option<FlatValue<'t>> {
-        self.at += 1;
-        let start = self.flat.items.len() as u32;
-        loop {
-            self.junk();
-            match self.peek()? {
-                b']' => {
-                    self.at += 1;
-                    let len = self.flat.items.len() as u32 - start;
-                    return Some(FlatValue::Array { start, len });
-                }
-                _ => {
-                    let v = self.scalar()?;
-                    self.flat.items.push(v);
-                    self.junk();
-                    if self.peek() == Some(b',') {
-                        self.at += 1;
-                    }
-                }
-            }
+        let (v, next) = scalar(s, at)?;
+        items.push(v);
+        at = junk(b, next);
+        if b.get(at) == Some(&b',') {
+            at += 1;
         }
-    }
-
-    /// Items until `}` (left unread) or, at the top level, the end; their
-    /// range in the node vector.
-    fn items(&mut self, depth: usize, top: bool) -> Option<(u32, u32)> {
-        let base = self.stack.len();
-        loop {
-            self.junk();
-            match self.peek() {
-                None if top => break,
-                None => return None,
-                Some(b'}') if top => return None,
-                Some(b'}') => break,
-                Some(_) => {}
-            }
-            let key = self.key()?;
-            self.junk();
-            let kind = match self.peek()? {
-                b'{' => {
-                    if depth >= MAX_NESTING {
-                        return None;
-                    }
-                    self.at += 1;
-                    let (start, len) = self.items(depth + 1, false)?;
-                    // items stopped at the '}'.
-                    self.at += 1;
-                    FlatKind::Section { start, len }
-                }
-                b'=' => {
-                    self.at += 1;
-                    self.junk();
-                    let v = if self.peek()? == b'[' {
-                        self.array()?
-                    } else {
-                        self.scalar()?
-                    };
-                    FlatKind::Setting(v)
-                }
-                _ => return None,
-            };
-            self.stack.push(FlatNode { key, kind });
-        }
-        let start = self.flat.nodes.len() as u32;
-        let len = (self.stack.len() - base) as u32;
-        self.flat.nodes.extend(self.stack.drain(base..));
-        Some((start, len))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::parse_flat;
+    use crate::text::{Node, Tree, Value};
+
+    fn set(key: &str, value: Value) -> Node {
+        Node::Setting {
+            key: key.into(),
+            value,
+        }
+    }
+
+    fn sec(key: &str, children: Vec<Node>) -> Node {
+        Node::Section {
+            key: key.into(),
+            children,
+        }
+    }
+
+    fn tree(text: &[u8]) -> Option<Vec<Node>> {
+        parse_flat(text).map(|f| f.to_tree().nodes)
+    }
+
+    /// lvm2's tokenizer ends a bare key at whitespace, `#`, `=`, `{` or
+    /// `}` and nowhere else. Keys of every length up to three words, at
+    /// every alignment, ended by each of those and by the end of the text.
+    #[test]
+    fn keys_end_where_lvm2_ends_them() {
+        for len in 1..=24 {
+            let key: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+            for pad in 0..8 {
+                let lead = " ".repeat(pad);
+                for (text, what) in [
+                    (format!("{lead}{key} = 1\n"), "space"),
+                    (format!("{lead}{key}=1"), "="),
+                    (format!("{lead}{key}\t=\r\n1"), "tab"),
+                    (format!("{lead}{key}#c = 2\n= 1"), "comment"),
+                ] {
+                    assert_eq!(
+                        tree(text.as_bytes()),
+                        Some(vec![set(&key, Value::Int(1))]),
+                        "{what}: {text:?}"
+                    );
+                }
+                let text = format!("{lead}{key}{{}}");
+                assert_eq!(tree(text.as_bytes()), Some(vec![sec(&key, vec![])]));
+                let text = format!("{lead}{key}{{x=2}}");
+                assert_eq!(
+                    tree(text.as_bytes()),
+                    Some(vec![sec(&key, vec![set("x", Value::Int(2))])])
+                );
+                // A key at the very end has no value: an error.
+                assert_eq!(tree(format!("{lead}{key}").as_bytes()), None);
+                assert_eq!(tree(format!("{lead}{key} ").as_bytes()), None);
+            }
+        }
+    }
+
+    /// Bytes that are not whitespace, `#`, `=`, `{` or `}` belong to a bare
+    /// key, whatever they are: other punctuation, other control bytes,
+    /// bytes above 0x7a, UTF-8.
+    #[test]
+    fn other_bytes_stay_in_the_key() {
+        for key in [
+            "a!b",
+            "a\"b",
+            "x$%&()*+",
+            "a|b~c",
+            "yyyyyyyyy",
+            "a\x01b\x1fc",
+            "ключ",
+            "naïve_key_12345",
+            "\x7f\x7f\x7f",
+            "z-1.5",
+        ] {
+            let text = format!("{key} = 7\n");
+            assert_eq!(
+                tree(text.as_bytes()),
+                Some(vec![set(key, Value::Int(7))]),
+                "{key:?}"
+            );
+        }
+    }
+
+    /// Quoted strings of every length at every alignment: a double-quoted
+    /// one ends at the first `"` (one holding a backslash is an escape,
+    /// left to the tree parser), a single-quoted one at the first `'` with
+    /// no escapes at all.
+    #[test]
+    fn quoted_strings_end_at_their_quote() {
+        for len in 0..=20 {
+            let body: String = (0..len).map(|i| (b'A' + (i % 26) as u8) as char).collect();
+            for pad in 0..8 {
+                let lead = " ".repeat(pad);
+                let dq = format!("{lead}k = \"{body}\"");
+                assert_eq!(
+                    tree(dq.as_bytes()),
+                    Some(vec![set("k", Value::Str(body.clone()))]),
+                    "{dq:?}"
+                );
+                let sq = format!("{lead}k = ['{body}', \"{body}'\"]\n");
+                assert_eq!(
+                    tree(sq.as_bytes()),
+                    Some(vec![set(
+                        "k",
+                        Value::Array(vec![
+                            Value::Str(body.clone()),
+                            Value::Str(format!("{body}'"))
+                        ])
+                    )]),
+                    "{sq:?}"
+                );
+                let raw = format!("{lead}k = '{body}\\\"'");
+                assert_eq!(
+                    tree(raw.as_bytes()),
+                    Some(vec![set("k", Value::Str(format!("{body}\\\"")))]),
+                    "{raw:?}"
+                );
+                let escaped = format!("{lead}k = \"{body}\\\"x\"");
+                assert_eq!(tree(escaped.as_bytes()), None, "{escaped:?}");
+                assert_eq!(tree(format!("{lead}k = \"{body}").as_bytes()), None);
+                assert_eq!(tree(format!("{lead}k = '{body}").as_bytes()), None);
+            }
+        }
+    }
+
+    /// Numbers as `strtoll` with base 0 reads them (a leading 0 is octal),
+    /// a number with a dot kept as written, at the end of the text or not.
+    #[test]
+    fn numbers_read_as_lvm2_reads_them() {
+        for (text, value) in [
+            ("0", Value::Int(0)),
+            ("7", Value::Int(7)),
+            ("010", Value::Int(8)),
+            ("-010", Value::Int(-8)),
+            ("+5", Value::Int(5)),
+            ("-5", Value::Int(-5)),
+            ("1796303459", Value::Int(1_796_303_459)),
+            ("123456789012345678", Value::Int(123_456_789_012_345_678)),
+            ("9223372036854775807", Value::Int(i64::MAX)),
+            ("-9223372036854775807", Value::Int(-i64::MAX)),
+            ("1.5", Value::Float("1.5".into())),
+            ("0.5", Value::Float("0.5".into())),
+            (".5", Value::Float(".5".into())),
+            ("12.", Value::Float("12.".into())),
+            ("-1.25", Value::Float("-1.25".into())),
+        ] {
+            for end in ["", "\n", " # c", "]"] {
+                let t = if end == "]" {
+                    format!("k = [{text}]")
+                } else {
+                    format!("k = {text}{end}")
+                };
+                let want = if end == "]" {
+                    Value::Array(vec![value.clone()])
+                } else {
+                    value.clone()
+                };
+                assert_eq!(tree(t.as_bytes()), Some(vec![set("k", want)]), "{t:?}");
+            }
+        }
+        for bad in ["08", "1.2.3", ".", "-", "+"] {
+            assert_eq!(tree(format!("k = {bad}\n").as_bytes()), None, "{bad}");
+        }
+    }
+
+    /// Comments run from `#` to the end of the line or text; sections nest,
+    /// settings and subsections interleave in any order, and each section
+    /// keeps its own nodes in text order.
+    #[test]
+    fn comments_and_nested_sections() {
+        let text = b"# head\na { b = 1 # one\nc { d = 2 } e = [3, \"x\"] g { } }\nf = 4 # tail";
+        let want = vec![
+            sec(
+                "a",
+                vec![
+                    set("b", Value::Int(1)),
+                    sec("c", vec![set("d", Value::Int(2))]),
+                    set(
+                        "e",
+                        Value::Array(vec![Value::Int(3), Value::Str("x".into())]),
+                    ),
+                    sec("g", vec![]),
+                ],
+            ),
+            set("f", Value::Int(4)),
+        ];
+        assert_eq!(tree(text), Some(want.clone()));
+        assert_eq!(
+            Tree { nodes: want }.nodes,
+            crate::text::parse(text).unwrap().nodes
+        );
+        // Three levels, the innermost first in its parent, then last.
+        let text = b"x { y { z { k = 1 } l = 2 } m { n = 3 } }";
+        assert_eq!(
+            tree(text),
+            Some(vec![sec(
+                "x",
+                vec![
+                    sec(
+                        "y",
+                        vec![
+                            sec("z", vec![set("k", Value::Int(1))]),
+                            set("l", Value::Int(2))
+                        ]
+                    ),
+                    sec("m", vec![set("n", Value::Int(3))]),
+                ]
+            )])
+        );
+        for bad in [
+            &b"a { b = 1"[..],
+            b"}",
+            b"a { } }",
+            b"a = ",
+            b"a = }",
+            b"= 1",
+        ] {
+            assert_eq!(tree(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
 
     /// A section's repeated key is found with few keys and with many (the
     /// linear check a hostile section with thousands of keys gets).
