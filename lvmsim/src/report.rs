@@ -6,6 +6,7 @@ use crate::thin;
 use crate::units::{format_size, Units};
 use lvm_meta::model::{Area, Lv, SegmentKind, Vg};
 use lvm_meta::scan::{System, VgInstance};
+use std::fmt::Write as _;
 use std::io::Write;
 
 /// Which command's report.
@@ -1175,6 +1176,26 @@ fn is_origin(vg: &Vg, i: usize) -> (bool, bool) {
     })
 }
 
+/// The extents each data image of RAID or mirror segment `sg` gives it:
+/// (image LV, first LE, last LE). A mirror leg spans the segment; a RAID
+/// image is taken whole. `seg_le_ranges`, `seg_pe_ranges` and `devices`
+/// all name these.
+fn image_le_ranges<'a>(
+    v: &'a Vg,
+    sg: &'a lvm_meta::model::Segment,
+    rs: &'a lvm_meta::raid::RaidSeg,
+) -> impl Iterator<Item = (usize, u64, u64)> + 'a {
+    rs.images.iter().map(move |im| {
+        let len = if rs.level == lvm_meta::raid::RaidLevel::Mirror {
+            u64::from(sg.extent_count)
+        } else {
+            v.lv_extents(&v.lvs[im.data])
+        };
+        let first = u64::from(im.le);
+        (im.data, first, (first + len).saturating_sub(1))
+    })
+}
+
 fn seg_area_count(sg: &lvm_meta::model::Segment) -> u64 {
     match &sg.kind {
         SegmentKind::Striped { stripes, .. } => stripes.len() as u64,
@@ -1501,24 +1522,15 @@ impl Ctx<'_> {
     fn raid_le_ranges(&self, r: Row) -> Option<String> {
         let rs = self.raid_seg(r)?;
         let (v, _, sg) = self.seg(r)?;
-        let parts: Vec<String> = rs
-            .images
-            .iter()
-            .map(|im| {
-                let len = if rs.level == lvm_meta::raid::RaidLevel::Mirror {
-                    u64::from(sg.extent_count)
-                } else {
-                    v.lv_extents(&v.lvs[im.data])
-                };
-                let start = u64::from(im.le);
-                format!(
-                    "{}:{start}-{}",
-                    self.shown_name(r, im.data, false),
-                    (start + len).saturating_sub(1)
-                )
-            })
-            .collect();
-        Some(parts.join(","))
+        let mut out = String::new();
+        for (k, (lv, first, last)) in image_le_ranges(v, sg, &rs).enumerate() {
+            if k > 0 {
+                out.push(',');
+            }
+            out.push_str(&self.shown_name(r, lv, false));
+            let _ = write!(out, ":{first}-{last}");
+        }
+        Some(out)
     }
     /// A RAID LV's metadata images (`_rmeta_N`): `NAME(0)` each
     /// (`metadata_devices`), or with `ranges` `[NAME]:0-LAST` named as
@@ -2226,27 +2238,21 @@ impl Ctx<'_> {
             };
         }
         if let Some(rs) = self.raid_seg(r) {
-            // The data images, each from its first extent (a mirror's legs
-            // as long as the segment, RAID images whole).
-            let parts: Vec<String> = rs
-                .images
-                .iter()
-                .map(|im| {
-                    let name = &v.lvs[im.data].name;
-                    let len = if rs.level == lvm_meta::raid::RaidLevel::Mirror {
-                        u64::from(sg.extent_count)
-                    } else {
-                        v.lv_extents(&v.lvs[im.data])
-                    };
-                    let start = u64::from(im.le);
-                    if ranges {
-                        format!("{name}:{start}-{}", (start + len).saturating_sub(1))
-                    } else {
-                        format!("{name}({start})")
-                    }
-                })
-                .collect();
-            return parts.join(if ranges { " " } else { "," });
+            // The data images, each from its first extent, by their bare
+            // names.
+            let mut out = String::new();
+            for (k, (lv, first, last)) in image_le_ranges(v, sg, &rs).enumerate() {
+                if k > 0 {
+                    out.push(if ranges { ' ' } else { ',' });
+                }
+                out.push_str(&v.lvs[lv].name);
+                let _ = if ranges {
+                    write!(out, ":{first}-{last}")
+                } else {
+                    write!(out, "({first})")
+                };
+            }
+            return out;
         }
         let SegmentKind::Striped { stripes, .. } = &sg.kind else {
             return String::new();
