@@ -6,6 +6,7 @@ use crate::thin;
 use crate::units::{format_size, Units};
 use lvm_meta::model::{Area, Lv, SegmentKind, Vg};
 use lvm_meta::scan::{System, VgInstance};
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::Write;
 
@@ -109,9 +110,10 @@ struct Row {
 }
 
 /// A value as a field computes it; [`Field`]'s type decides how it prints
-/// and how selections compare it.
-enum Cell {
-    Str(String),
+/// and how selections compare it. A text borrows from the scanned system
+/// where it can (names, UUIDs), so most cells cost no allocation.
+enum Cell<'b> {
+    Str(Cow<'b, str>),
     /// Words, printed sorted and joined by `,`.
     List(Vec<String>),
     Num(u64),
@@ -135,7 +137,7 @@ enum Cell {
     MinusOne,
 }
 
-type Getter = fn(&Ctx, Row) -> Cell;
+type Getter = for<'b> fn(&'b Ctx<'b>, Row) -> Cell<'b>;
 
 #[derive(Debug)]
 struct Field {
@@ -177,7 +179,7 @@ const fn g(name: &'static str, get: Getter) -> (&'static str, Getter) {
     (name, get)
 }
 
-fn s(v: impl Into<String>) -> Cell {
+fn s<'b>(v: impl Into<Cow<'b, str>>) -> Cell<'b> {
     Cell::Str(v.into())
 }
 
@@ -229,7 +231,9 @@ fn getter(name: &str) -> Getter {
 
 static GETTERS: &[(&str, Getter)] =
     &[
-        g("pv_name", |c, r| s(c.pv_name(r))),
+        g("pv_name", |c, r| {
+            s(c.dev(r).map_or("[unknown]", |d| d.image.path.as_str()))
+        }),
         g("pv_uuid", |c, r| s(c.pv_uuid(r))),
         g("pv_fmt", |c, r| s(if c.is_pv(r) { "lvm2" } else { "" })),
         g("pv_attr", |c, r| s(c.pv_attr(r))),
@@ -263,20 +267,13 @@ static GETTERS: &[(&str, Getter)] =
         g("pvseg_start", |_, r| Cell::Num(r.pvseg.map_or(0, |p| p.0))),
         g("pvseg_size", |_, r| Cell::Num(r.pvseg.map_or(0, |p| p.1))),
         g("vg_fmt", |_, _| s("lvm2")),
-        g("vg_uuid", |c, r| {
-            s(c.vg(r).map_or(String::new(), |v| v.vg.id.clone()))
-        }),
+        g("vg_uuid", |c, r| s(c.vg(r).map_or("", |v| v.vg.id.as_str()))),
         g("vg_name", |c, r| {
-            s(c.vg(r).map_or_else(
-                || {
-                    if c.used_orphan(r) {
-                        "[unknown]".to_owned()
-                    } else {
-                        String::new()
-                    }
-                },
-                |v| v.vg.name.clone(),
-            ))
+            s(match c.vg(r) {
+                Some(v) => v.vg.name.as_str(),
+                None if c.used_orphan(r) => "[unknown]",
+                None => "",
+            })
         }),
         g("vg_attr", |c, r| {
             s(c.vg(r).map_or("r-----".to_owned(), vg_attr))
@@ -352,9 +349,7 @@ static GETTERS: &[(&str, Getter)] =
                     n => n.to_string(),
                 }))
         }),
-        g("lv_uuid", |c, r| {
-            s(c.lv(r).map_or(String::new(), |(_, l)| l.id.clone()))
-        }),
+        g("lv_uuid", |c, r| s(c.lv(r).map_or("", |(_, l)| l.id.as_str()))),
         g("lv_name", |c, r| s(c.lv_name(r))),
         g("lv_full_name", |c, r| {
             s(c.lv(r)
@@ -1046,7 +1041,7 @@ fn sorted(tags: &[String]) -> Vec<String> {
 }
 
 /// A list field's value from lvm2's comma-joined form.
-fn list_of(text: &str) -> Cell {
+fn list_of<'b>(text: &str) -> Cell<'b> {
     Cell::List(
         text.split(',')
             .filter(|x| !x.is_empty())
@@ -1056,7 +1051,7 @@ fn list_of(text: &str) -> Cell {
 }
 
 /// A VDO pool's switch: blank on segments that are not VDO.
-fn vdo_flag(c: &Ctx, r: Row, f: fn(&crate::vdo::VdoPoolSeg) -> bool) -> Cell {
+fn vdo_flag<'b>(c: &Ctx, r: Row, f: fn(&crate::vdo::VdoPoolSeg) -> bool) -> Cell<'b> {
     match c.vdo_pool(r) {
         Some(p) => Cell::Bin(Some(f(&p)), "enabled"),
         None => Cell::Blank,
@@ -1064,12 +1059,12 @@ fn vdo_flag(c: &Ctx, r: Row, f: fn(&crate::vdo::VdoPoolSeg) -> bool) -> Cell {
 }
 
 /// A VDO pool's number: blank on segments that are not VDO.
-fn vdo_num(c: &Ctx, r: Row, f: fn(&crate::vdo::VdoPoolSeg) -> u64) -> Cell {
+fn vdo_num<'b>(c: &Ctx, r: Row, f: fn(&crate::vdo::VdoPoolSeg) -> u64) -> Cell<'b> {
     c.vdo_pool(r).map_or(Cell::Blank, |p| Cell::Num(f(&p)))
 }
 
 /// A VDO pool's size in sectors: blank on segments that are not VDO.
-fn vdo_size(c: &Ctx, r: Row, f: fn(&crate::vdo::VdoPoolSeg) -> u64) -> Cell {
+fn vdo_size<'b>(c: &Ctx, r: Row, f: fn(&crate::vdo::VdoPoolSeg) -> u64) -> Cell<'b> {
     c.vdo_pool(r).map_or(Cell::Blank, |p| Cell::Size(f(&p)))
 }
 
@@ -1349,12 +1344,6 @@ impl Ctx<'_> {
     }
     fn is_pv(&self, r: Row) -> bool {
         r.pv.is_some() || self.dev(r).is_some_and(|d| d.label.is_some())
-    }
-    fn pv_name(&self, r: Row) -> String {
-        match self.dev(r) {
-            Some(d) => d.image.path.clone(),
-            None => "[unknown]".into(),
-        }
     }
     fn pv_uuid(&self, r: Row) -> String {
         if let Some((_, p)) = self.vg_pv(r) {
@@ -1732,16 +1721,16 @@ impl Ctx<'_> {
         let v = self.vg(r)?;
         Some((&v.vg, &v.vg.lvs[r.lv?]))
     }
-    fn lv_name(&self, r: Row) -> String {
+    fn lv_name(&self, r: Row) -> Cow<'_, str> {
         match (self.lv(r), r.lv) {
             (Some((v, l)), Some(i)) => {
                 if v.lv_visible(i) {
-                    l.name.clone()
+                    Cow::Borrowed(&l.name)
                 } else {
-                    format!("[{}]", l.name)
+                    Cow::Owned(format!("[{}]", l.name))
                 }
             }
-            _ => String::new(),
+            _ => Cow::Borrowed(""),
         }
     }
     fn lv_size(&self, r: Row) -> u64 {
@@ -2152,7 +2141,7 @@ impl Ctx<'_> {
     /// its metadata LVs or disk log on the images give it; blank when
     /// inactive, for other LVs, and where the images keep no sync state
     /// (raid0, core-log mirrors).
-    fn sync_percent(&self, r: Row) -> Cell {
+    fn sync_percent(&self, r: Row) -> Cell<'static> {
         let (true, Some(v), Some(i)) = (self.lv_active(r), self.vg(r), r.lv) else {
             return Cell::Pct(None);
         };
@@ -2434,13 +2423,33 @@ pub enum Value {
 pub struct Report {
     kind: Kind,
     fields: Vec<&'static Field>,
-    values: Vec<Vec<Value>>,
-    text: Vec<Vec<String>>,
+    /// The number of rows.
+    rows: usize,
+    /// Every cell's printed text, back to back, row by row.
+    text: String,
+    /// One slot a cell, row by row: where its text ends in `text` (it
+    /// starts where the cell before it ends) and its number, if it has one.
+    slots: Vec<Slot>,
     opts: Options,
     messages: Vec<String>,
     failed: bool,
     /// What lvm2 prints on stderr instead of a report (`-o help`).
     help: Option<String>,
+}
+
+/// A cell of a [`Report`]: the end of its text and what it counts.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    end: usize,
+    num: Num,
+}
+
+/// The number behind a cell's text, if it has one (see [`Value`]).
+#[derive(Debug, Clone, Copy)]
+enum Num {
+    Text,
+    Count(u64),
+    Size(u64),
 }
 
 impl Report {
@@ -2470,29 +2479,49 @@ impl Report {
 
     /// The number of rows.
     pub fn len(&self) -> usize {
-        self.values.len()
+        self.rows
     }
 
     /// True when no object matched (lvm2 then prints nothing).
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.rows == 0
     }
 
     fn column(&self, field: &str) -> Option<usize> {
         self.fields.iter().position(|f| same_field(f.name, field))
     }
 
+    /// Cell `i` (row by row) as printed.
+    fn cell_text(&self, i: usize) -> &str {
+        let start = match i {
+            0 => 0,
+            _ => self.slots[i - 1].end,
+        };
+        &self.text[start..self.slots[i].end]
+    }
+
+    /// The cell index of row `row`'s `field`, if both exist.
+    fn slot_of(&self, row: usize, field: &str) -> Option<usize> {
+        if row >= self.rows {
+            return None;
+        }
+        Some(row * self.fields.len() + self.column(field)?)
+    }
+
     /// Row `row`'s value of `field` (lvm2's name, with or without its
     /// `lv_`/`vg_`/`pv_` prefix), if the report has that field.
-    pub fn value(&self, row: usize, field: &str) -> Option<&Value> {
-        self.values.get(row)?.get(self.column(field)?)
+    pub fn value(&self, row: usize, field: &str) -> Option<Value> {
+        let i = self.slot_of(row, field)?;
+        Some(match self.slots[i].num {
+            Num::Count(n) => Value::Num(n),
+            Num::Size(n) => Value::Size(n),
+            Num::Text => Value::Str(self.cell_text(i).to_owned()),
+        })
     }
 
     /// Row `row`'s `field` as lvm2 prints it.
     pub fn text(&self, row: usize, field: &str) -> Option<&str> {
-        let c = self.column(field)?;
-        self.values.get(row)?.get(c)?;
-        Some(cell_text(&self.values[row], &self.text[row], c))
+        Some(self.cell_text(self.slot_of(row, field)?))
     }
 
     /// Writes the report in lvm2's `basic` or `json` layout, as the options
@@ -2500,20 +2529,11 @@ impl Report {
     pub fn write(&self, out: &mut dyn Write) -> Result<()> {
         if self.opts.json {
             // The JSON list is named after the command (`seg` with --segments).
-            write_json(out, self.kind, &self.fields, &self.values, &self.text)?;
+            write_json(out, self)?;
         } else {
-            write_basic(out, &self.opts, &self.fields, &self.values, &self.text)?;
+            write_basic(out, self)?;
         }
         Ok(())
-    }
-}
-
-/// Column `c` of a row as printed: a text value is its own text, numbers
-/// and sizes keep theirs in the text row.
-fn cell_text<'a>(values: &'a [Value], text: &'a [String], c: usize) -> &'a str {
-    match &values[c] {
-        Value::Str(s) => s,
-        Value::Num(_) | Value::Size(_) => &text[c],
     }
 }
 
@@ -2547,8 +2567,9 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
         return Ok(Report {
             kind: base,
             fields: Vec::new(),
-            values: Vec::new(),
-            text: Vec::new(),
+            rows: 0,
+            text: String::new(),
+            slots: Vec::new(),
             opts: opts.clone(),
             messages: Vec::new(),
             failed: false,
@@ -2685,46 +2706,61 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
     }
     let sort = opts.sort.clone().unwrap_or_else(|| sort_default.to_owned());
     let order = sort_rows(&ctx, &rows, &sort, row_kind)?;
-    let rows: Vec<(Row, bool)> = order.iter().map(|&i| (rows[i], selected[i])).collect();
-    let mut values: Vec<Vec<Value>> = Vec::with_capacity(rows.len());
-    let mut text: Vec<Vec<String>> = Vec::with_capacity(rows.len());
+    // Every cell's text goes into one string; a cell keeps where its text
+    // ends and its number.
+    let mut text = String::with_capacity(order.len() * fields.len() * 8);
+    let mut slots: Vec<Slot> = Vec::with_capacity(order.len() * fields.len());
     // Sizes as printed, by size: LVs of a VG share few sizes, and printing
-    // one with its decimals costs more than the rest of its row.
-    let mut sizes: std::collections::HashMap<u64, String> = std::collections::HashMap::new();
-    for &(r, sel) in &rows {
-        let mut vr = Vec::with_capacity(fields.len());
-        let mut tr = Vec::with_capacity(fields.len());
+    // one with its decimals costs more than the rest of its row. A short
+    // list searched in order beats hashing here.
+    let mut sizes: Vec<(u64, String)> = Vec::new();
+    for &i in &order {
+        let (r, sel) = (rows[i], selected[i]);
         for f in &fields {
             let cell = if f.obj == Obj::Special {
                 Cell::Num(u64::from(sel))
             } else {
                 cell(&ctx, f, r)
             };
-            // A text cell's value holds its text; the text column keeps an
-            // empty string (no allocation) in its place (see `cell_text`).
-            let (v, t) = match cell {
-                Cell::Num(n) => (Value::Num(n), n.to_string()),
-                Cell::Size(n) => (
-                    Value::Size(n),
-                    sizes
-                        .entry(n)
-                        .or_insert_with(|| render(opts, &cell))
-                        .clone(),
-                ),
-                Cell::Str(s) => (Value::Str(s), String::new()),
-                other => (Value::Str(render(opts, &other)), String::new()),
+            let num = match cell {
+                Cell::Num(n) => {
+                    let _ = write!(text, "{n}");
+                    Num::Count(n)
+                }
+                Cell::Size(n) => {
+                    match sizes.iter().find(|(z, _)| *z == n) {
+                        Some((_, t)) => text.push_str(t),
+                        None => {
+                            let t = render(opts, &cell);
+                            text.push_str(&t);
+                            if sizes.len() < 64 {
+                                sizes.push((n, t));
+                            }
+                        }
+                    }
+                    Num::Size(n)
+                }
+                Cell::Str(s) => {
+                    text.push_str(&s);
+                    Num::Text
+                }
+                other => {
+                    render_into(opts, &other, &mut text);
+                    Num::Text
+                }
             };
-            vr.push(v);
-            tr.push(t);
+            slots.push(Slot {
+                end: text.len(),
+                num,
+            });
         }
-        values.push(vr);
-        text.push(tr);
     }
     Ok(Report {
         kind: base,
         fields,
-        values,
+        rows: order.len(),
         text,
+        slots,
         opts: opts.clone(),
         messages: sel.messages,
         failed: sel.failed,
@@ -2805,7 +2841,7 @@ fn sub_rows(sys: &System, kind: Kind, r: Row, sel_fields: &[&Field]) -> Vec<Row>
 
 /// Field `f` of row `r`: a historical LV's own values where lvm2 gives it
 /// some, the field's getter otherwise.
-fn cell(c: &Ctx, f: &Field, r: Row) -> Cell {
+fn cell<'b>(c: &'b Ctx<'b>, f: &Field, r: Row) -> Cell<'b> {
     if let (Some(vi), Some(h)) = (r.vg, r.hist) {
         if let Some(x) = hist_cell(c, f.name, vi, h, r) {
             return x;
@@ -2817,7 +2853,7 @@ fn cell(c: &Ctx, f: &Field, r: Row) -> Cell {
 /// What lvm2 2.03.16 reports of historical LV `h` of VG `vi` (a stand-in
 /// LV with no status flags and one empty segment of type `historical`),
 /// for the fields where that differs from an LV that is not there.
-fn hist_cell(c: &Ctx, name: &str, vi: usize, h: usize, r: Row) -> Option<Cell> {
+fn hist_cell<'b>(c: &Ctx, name: &str, vi: usize, h: usize, r: Row) -> Option<Cell<'b>> {
     let vg = &c.sys.vgs[vi].vg;
     let hl = &c.lineage(vi).historical[h];
     Some(match name {
@@ -2871,7 +2907,7 @@ fn sel_value(f: &Field, c: Cell) -> crate::select::SelValue {
             T::Pct => x.parse::<f64>().map_or(V::Pct(UNDEF), |p| {
                 V::Pct((p * crate::select::PERCENT_1 as f64) as u64)
             }),
-            _ => V::Str(x),
+            _ => V::Str(x.into_owned()),
         },
         Cell::List(mut v) => {
             v.sort();
@@ -2901,20 +2937,44 @@ fn sel_value(f: &Field, c: Cell) -> crate::select::SelValue {
 }
 
 fn render(opts: &Options, c: &Cell) -> String {
+    let mut t = String::new();
+    render_into(opts, c, &mut t);
+    t
+}
+
+/// Appends cell `c` as lvm2 prints it.
+fn render_into(opts: &Options, c: &Cell, out: &mut String) {
     match c {
-        Cell::Str(s) => s.clone(),
-        Cell::List(v) => v.join(","),
-        Cell::Num(n) => n.to_string(),
-        Cell::Signed(n) => n.to_string(),
-        Cell::Size(sz) => format_size(*sz, opts.units, !opts.nosuffix),
-        Cell::Bin(Some(true), w) => (*w).to_owned(),
-        Cell::Bin(Some(false), _) => String::new(),
-        Cell::Bin(None, _) => "unknown".to_owned(),
-        Cell::Pct(Some(p)) => format!("{:.2}", *p as f64 / crate::select::PERCENT_1 as f64),
-        Cell::Pct(None) | Cell::Blank | Cell::BlankZero | Cell::Time(None) => String::new(),
-        Cell::Time(Some(t)) => opts.zone.iso(*t),
-        Cell::Auto => "auto".to_owned(),
-        Cell::MinusOne => "-1".to_owned(),
+        Cell::Str(s) => out.push_str(s),
+        Cell::List(v) => {
+            for (k, w) in v.iter().enumerate() {
+                if k > 0 {
+                    out.push(',');
+                }
+                out.push_str(w);
+            }
+        }
+        Cell::Num(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Cell::Signed(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Cell::Size(sz) => out.push_str(&format_size(*sz, opts.units, !opts.nosuffix)),
+        Cell::Bin(Some(true), w) => out.push_str(w),
+        Cell::Bin(Some(false), _) => {}
+        Cell::Bin(None, _) => out.push_str("unknown"),
+        Cell::Pct(Some(p)) => {
+            let _ = write!(
+                out,
+                "{:.2}",
+                *p as f64 / crate::select::PERCENT_1 as f64
+            );
+        }
+        Cell::Pct(None) | Cell::Blank | Cell::BlankZero | Cell::Time(None) => {}
+        Cell::Time(Some(t)) => out.push_str(&opts.zone.iso(*t)),
+        Cell::Auto => out.push_str("auto"),
+        Cell::MinusOne => out.push_str("-1"),
     }
 }
 
@@ -3082,7 +3142,7 @@ fn pv_segments(sys: &System, r: Row) -> Vec<Row> {
 
 /// The order of `rows` under sort keys `spec` (lvm2's `-O`: names, `-`
 /// for descending), stable.
-fn sort_rows(ctx: &Ctx, rows: &[Row], spec: &str, kind: Kind) -> Result<Vec<usize>> {
+fn sort_rows<'b>(ctx: &'b Ctx<'b>, rows: &[Row], spec: &str, kind: Kind) -> Result<Vec<usize>> {
     let mut keys: Vec<(&'static Field, bool)> = Vec::new();
     for k in spec.split(',').map(str::trim).filter(|k| !k.is_empty()) {
         let (name, desc) = match k.strip_prefix('-') {
@@ -3094,23 +3154,27 @@ fn sort_rows(ctx: &Ctx, rows: &[Row], spec: &str, kind: Kind) -> Result<Vec<usiz
         keys.push((f, desc));
     }
     #[derive(PartialEq, PartialOrd)]
-    enum Key {
+    enum Key<'k> {
         Num(f64),
-        Text(String),
+        Text(Cow<'k, str>),
     }
     // Hidden LVs sort by their name without brackets; other names are
     // kept as they are (no copy).
-    let strip = |x: String| {
-        if x.starts_with('[') || x.ends_with(']') {
-            x.trim_start_matches('[').trim_end_matches(']').to_owned()
-        } else {
-            x
+    let strip = |x: Cow<'b, str>| -> Cow<'b, str> {
+        if !(x.starts_with('[') || x.ends_with(']')) {
+            return x;
+        }
+        match x {
+            Cow::Borrowed(b) => Cow::Borrowed(b.trim_start_matches('[').trim_end_matches(']')),
+            Cow::Owned(o) => Cow::Owned(o.trim_start_matches('[').trim_end_matches(']').to_owned()),
         }
     };
     // A historical LV's name sorts without its `-`.
-    let strip_hist = |x: String, r: Row| match r.hist {
-        Some(_) => x.strip_prefix('-').map_or(x.clone(), str::to_owned),
-        None => x,
+    let strip_hist = |x: Cow<'b, str>, r: Row| -> Cow<'b, str> {
+        match (r.hist, x.strip_prefix('-')) {
+            (Some(_), Some(rest)) => Cow::Owned(rest.to_owned()),
+            _ => x,
+        }
     };
     // Each row's sort key is computed once, not inside the comparator.
     let keyed: Vec<Vec<Key>> = rows
@@ -3125,7 +3189,7 @@ fn sort_rows(ctx: &Ctx, rows: &[Row], spec: &str, kind: Kind) -> Result<Vec<usiz
                     Cell::Signed(n) => Key::Num(n as f64),
                     Cell::Str(x) if f.name == "lv_name" => Key::Text(strip(strip_hist(x, r))),
                     Cell::Str(x) => Key::Text(strip(x)),
-                    other => Key::Text(render(ctx.opts, &other)),
+                    other => Key::Text(Cow::Owned(render(ctx.opts, &other))),
                 })
                 .collect()
         })
@@ -3144,35 +3208,26 @@ fn sort_rows(ctx: &Ctx, rows: &[Row], spec: &str, kind: Kind) -> Result<Vec<usiz
     Ok(order)
 }
 
-fn write_basic(
-    out: &mut dyn Write,
-    opts: &Options,
-    fields: &[&Field],
-    values: &[Vec<Value>],
-    table: &[Vec<String>],
-) -> std::io::Result<()> {
+fn write_basic(out: &mut dyn Write, rep: &Report) -> std::io::Result<()> {
+    let opts = &rep.opts;
+    let fields = &rep.fields;
+    let n = fields.len();
     let aligned = opts.separator.is_none() || opts.aligned;
     let sep = opts.separator.as_deref().unwrap_or(" ");
-    let widths: Vec<usize> = fields
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let w = values
-                .iter()
-                .zip(table)
-                .map(|(v, t)| cell_text(v, t, i).chars().count())
-                .max()
-                .unwrap_or(0);
-            // lvm2 starts from the field's width (its heading's length when
-            // the catalogue gives none) and cuts a longer heading to it.
-            w.max(f.width)
-        })
-        .collect();
+    // lvm2 starts from the field's width (its heading's length when the
+    // catalogue gives none) and cuts a longer heading to it.
+    let mut widths: Vec<usize> = fields.iter().map(|f| f.width).collect();
+    for i in 0..rep.slots.len() {
+        let w = rep.cell_text(i).chars().count();
+        let c = &mut widths[i % n];
+        *c = (*c).max(w);
+    }
     // lvm2 prints nothing at all, not even headings, for an empty report.
-    if values.is_empty() {
+    if rep.rows == 0 {
         return Ok(());
     }
-    let mut o = String::new();
+    let line = widths.iter().sum::<usize>() + n * sep.len() + 3;
+    let mut o = String::with_capacity((rep.rows + 1) * line);
     let cell = |o: &mut String, i: usize, c: &str, a: Align| {
         if i > 0 {
             o.push_str(sep);
@@ -3211,10 +3266,10 @@ fn write_basic(
         }
         o.push('\n');
     }
-    for (v, t) in values.iter().zip(table) {
+    for row in 0..rep.rows {
         o.push_str("  ");
         for (i, f) in fields.iter().enumerate() {
-            cell(&mut o, i, cell_text(v, t, i), f.align);
+            cell(&mut o, i, rep.cell_text(row * n + i), f.align);
         }
         o.push('\n');
     }
@@ -3243,14 +3298,8 @@ fn json_str(out: &mut String, s: &str) {
 }
 
 /// lvm2's JSON layout, built in memory and written at once.
-fn write_json(
-    out: &mut dyn Write,
-    kind: Kind,
-    fields: &[&Field],
-    values: &[Vec<Value>],
-    table: &[Vec<String>],
-) -> std::io::Result<()> {
-    let name = match kind {
+fn write_json(out: &mut dyn Write, rep: &Report) -> std::io::Result<()> {
+    let name = match rep.kind {
         Kind::Pv => "pv",
         Kind::Vg => "vg",
         Kind::Lv => "lv",
@@ -3259,7 +3308,8 @@ fn write_json(
     };
     // Each field's `"name":` (with the `, ` before all but the first), made
     // once rather than once a row.
-    let keys: Vec<String> = fields
+    let keys: Vec<String> = rep
+        .fields
         .iter()
         .enumerate()
         .map(|(k, f)| {
@@ -3269,18 +3319,21 @@ fn write_json(
             key
         })
         .collect();
-    let mut o = String::with_capacity(256 + table.len() * fields.len() * 32);
+    let row_len = keys.iter().map(|k| k.len() + 2).sum::<usize>() + 21;
+    let mut o = String::with_capacity(256 + rep.text.len() + rep.rows * row_len);
     o.push_str("  {\n      \"report\": [\n          {\n              \"");
     o.push_str(name);
     o.push_str("\": [\n");
-    for (i, (v, t)) in values.iter().zip(table).enumerate() {
+    let mut i = 0;
+    for row in 0..rep.rows {
         o.push_str("                  {");
-        for (k, key) in keys.iter().enumerate() {
+        for key in &keys {
             o.push_str(key);
-            json_str(&mut o, cell_text(v, t, k));
+            json_str(&mut o, rep.cell_text(i));
+            i += 1;
         }
         o.push('}');
-        if i + 1 < table.len() {
+        if row + 1 < rep.rows {
             o.push(',');
         }
         o.push('\n');
