@@ -166,6 +166,12 @@ struct Ctx<'a> {
     /// Each VG's writecache, integrity and VDO roles, computed on first
     /// use.
     layer_roles: Vec<std::cell::OnceCell<LayerRoles>>,
+    /// Each VG: true when no LV has a segment lvm-meta keeps as text
+    /// ([`SegmentKind::Unknown`]). Every thin, RAID, mirror, cache,
+    /// writecache, integrity and VDO role comes from such a segment, so
+    /// such a VG has none but the thin pool metadata spare (found by its
+    /// name), and its LVs skip the role tables.
+    plain: Vec<bool>,
 }
 
 /// One VG's writecache, integrity and VDO roles by LV index.
@@ -1451,6 +1457,10 @@ impl Ctx<'_> {
     /// The LV's thin role, if any.
     fn thin_role(&self, r: Row) -> Option<thin::ThinRole> {
         let v = r.vg?;
+        if self.plain[v] {
+            let vg = &self.sys.vgs[v].vg;
+            return thin::is_pmspare(vg, r.lv?).then_some(thin::ThinRole::Spare);
+        }
         self.thin_roles[v]
             .get_or_init(|| thin::roles(&self.sys.vgs[v].vg))
             .get(r.lv?)?
@@ -1459,6 +1469,9 @@ impl Ctx<'_> {
     /// The LV's part in a RAID or mirror LV, if any.
     fn raid_role(&self, r: Row) -> Option<&crate::raid::RaidRole> {
         let v = r.vg?;
+        if self.plain[v] {
+            return None;
+        }
         self.raid_roles[v]
             .get_or_init(|| crate::raid::roles(&self.sys.vgs[v].vg))
             .get(r.lv?)?
@@ -1475,6 +1488,9 @@ impl Ctx<'_> {
     /// The LV's cache role, if any.
     fn cache_role(&self, r: Row) -> Option<crate::cache::CacheRole> {
         let v = r.vg?;
+        if self.plain[v] {
+            return None;
+        }
         self.cache_roles[v]
             .get_or_init(|| crate::cache::roles(&self.sys.vgs[v].vg))
             .get(r.lv?)?
@@ -1482,6 +1498,9 @@ impl Ctx<'_> {
     }
     fn layer_roles(&self, r: Row) -> Option<&LayerRoles> {
         let v = r.vg?;
+        if self.plain[v] {
+            return None;
+        }
         Some(self.layer_roles[v].get_or_init(|| {
             let vg = &self.sys.vgs[v].vg;
             (
@@ -1804,6 +1823,8 @@ impl Ctx<'_> {
         let vg = &v.vg;
         let lv = &vg.lvs[i];
         let has = |f: &str| lv.status.iter().any(|s| s == f);
+        // Asked once: it reads the thin roles and the kernel's list.
+        let active = self.lv_active(r);
         let (origin, merging_origin) = is_origin(vg, i);
         let cow = cow_of(vg, i);
         let virt = lv
@@ -1815,9 +1836,10 @@ impl Ctx<'_> {
             .iter()
             .any(|s| matches!(s.kind, SegmentKind::Unknown { .. }));
         let thin_role = self.thin_role(r);
-        // The ten attribute characters.
-        let mut a = String::with_capacity(10);
-        a.push(match &thin_role {
+        // The ten attribute characters, in place: the roles below
+        // change single letters.
+        let mut c = ['-'; 10];
+        c[0] = match &thin_role {
             Some(thin::ThinRole::Pool(_)) => 't',
             Some(thin::ThinRole::Thin(_)) => 'V',
             Some(thin::ThinRole::Data(_)) => 'T',
@@ -1835,27 +1857,26 @@ impl Ctx<'_> {
                 Some((_, _, false)) => 's',
                 None => '-',
             },
-        });
-        a.push(if has("WRITE") {
+        };
+        c[1] = if has("WRITE") {
             'w'
         } else if has("READ") {
             'r'
         } else {
             '-'
-        });
+        };
         let alloc = alloc_char(lv.allocation_policy_str());
-        a.push(if has("LOCKED") {
+        c[2] = if has("LOCKED") {
             alloc.to_ascii_uppercase()
         } else {
             alloc
-        });
-        a.push(if has("FIXED_MINOR") { 'm' } else { '-' });
+        };
+        c[3] = if has("FIXED_MINOR") { 'm' } else { '-' };
         if self.opts.driver_unknown {
-            a.push_str("XX");
-        } else if self.lv_active(r) && thin_role == Some(thin::ThinRole::Spare) {
+            (c[4], c[5]) = ('X', 'X');
+        } else if active && thin_role == Some(thin::ThinRole::Spare) {
             // The metadata spare is never activated.
-            a.push_str("--");
-        } else if self.lv_active(r) {
+        } else if active {
             // Every LV of an activated VG is active; open if a running
             // kernel says so, and a thin pool's own devices always (its thin
             // LVs use the pool, the pool its data and metadata LVs).
@@ -1863,31 +1884,27 @@ impl Ctx<'_> {
                 == Some(crate::active::SnapStatus::Invalid)
                 && cow.is_some();
             // lvm2's state letter: suspended `s` (`S` if also invalid).
-            a.push(match (invalid, self.lv_suspended(r)) {
+            c[4] = match (invalid, self.lv_suspended(r)) {
                 (true, true) => 'S',
                 (true, false) => 'I',
                 (false, true) => 's',
                 (false, false) => 'a',
-            });
+            };
             let pool_part = matches!(
                 thin_role,
                 Some(
                     thin::ThinRole::Pool(_) | thin::ThinRole::Data(_) | thin::ThinRole::Metadata(_)
                 )
             );
-            a.push(if pool_part || self.lv_open(r) == Some(true) {
-                'o'
-            } else {
-                '-'
-            });
-        } else {
-            a.push_str("--");
+            if pool_part || self.lv_open(r) == Some(true) {
+                c[5] = 'o';
+            }
         }
         let thin_target = matches!(
             thin_role,
             Some(thin::ThinRole::Pool(_) | thin::ThinRole::Thin(_))
         );
-        a.push(if thin_target {
+        c[6] = if thin_target {
             't'
         } else if cow.is_some() || origin {
             's'
@@ -1897,7 +1914,7 @@ impl Ctx<'_> {
             'v'
         } else {
             '-'
-        });
+        };
         let zero = match &thin_role {
             Some(thin::ThinRole::Pool(p)) => p.zero_new_blocks,
             Some(thin::ThinRole::Thin(t)) => {
@@ -1905,24 +1922,16 @@ impl Ctx<'_> {
             }
             _ => false,
         };
-        a.push(if zero { 'z' } else { '-' });
+        c[7] = if zero { 'z' } else { '-' };
         let partial = lv.segments.iter().any(|s| match &s.kind {
             SegmentKind::Striped { stripes, .. } => stripes
                 .iter()
                 .any(|a| matches!(a, Area::Pv { pv, .. } if v.pv_devices[*pv].is_none())),
             _ => false,
         });
-        a.push(if partial { 'p' } else { '-' });
-        a.push(if lv.flags.iter().any(|f| f == "ACTIVATION_SKIP") {
-            'k'
-        } else {
-            '-'
-        });
-        // The roles below change single letters: in place, in an array
-        // (the ten are ASCII), not in a vector of chars made per role.
-        let mut c = ['-'; 10];
-        for (d, ch) in c.iter_mut().zip(a.chars()) {
-            *d = ch;
+        c[8] = if partial { 'p' } else { '-' };
+        if lv.flags.iter().any(|f| f == "ACTIVATION_SKIP") {
+            c[9] = 'k';
         }
         if let Some(role) = self.cache_role(r) {
             // Cached LVs, cache pools and their sub-LVs: lvm2's volume
@@ -1946,7 +1955,7 @@ impl Ctx<'_> {
             let (kind, target) = crate::raid::attr_letters(vg, i, role);
             c[0] = kind;
             c[6] = target;
-            if self.lv_active(r)
+            if active
                 && !self.opts.driver_unknown
                 && !matches!(role, crate::raid::RaidRole::Top(_))
             {
@@ -1957,7 +1966,7 @@ impl Ctx<'_> {
                 // The kernel fails a RAID image it cannot reach, and lvm2
                 // shows it out of sync (mirror legs' sync is the log's and
                 // the kernel's business).
-                if self.lv_active(r)
+                if active
                     && matches!(role, crate::raid::RaidRole::Image { mirror: false, .. })
                 {
                     c[0] = 'I';
@@ -1989,9 +1998,12 @@ impl Ctx<'_> {
             Some(crate::vdo::VdoRole::Data(_)) => c[0] = 'D',
             None => {}
         }
-        a.clear();
-        a.extend(c);
-        a
+        if c.iter().all(char::is_ascii) {
+            // One allocation, no per-character pushes.
+            String::from_utf8(c.map(|ch| ch as u8).to_vec()).unwrap_or_default()
+        } else {
+            c.iter().collect()
+        }
     }
     fn lv_layout(&self, r: Row) -> String {
         let Some((_, l)) = self.lv(r) else {
@@ -2657,6 +2669,17 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
         layer_roles: (0..sys.vgs.len())
             .map(|_| std::cell::OnceCell::new())
             .collect(),
+        plain: sys
+            .vgs
+            .iter()
+            .map(|v| {
+                !v.vg.lvs.iter().any(|l| {
+                    l.segments
+                        .iter()
+                        .any(|s| matches!(s.kind, SegmentKind::Unknown { .. }))
+                })
+            })
+            .collect(),
     };
     let sel = crate::names::select_with_history(
         sys,
@@ -3280,21 +3303,54 @@ fn write_basic(out: &mut dyn Write, rep: &Report) -> std::io::Result<()> {
 /// escaped.
 fn json_str(out: &mut String, s: &str) {
     out.push('"');
+    json_escaped(out, s);
+    out.push('"');
+}
+
+/// Appends `s` escaped for a JSON string (`"`, `\\`, control characters),
+/// without quotes.
+fn json_escaped(out: &mut String, s: &str) {
     // Fast path: nothing to escape (the usual case).
-    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+    if !needs_json_escape(s.as_bytes()) {
         out.push_str(s);
-        out.push('"');
         return;
     }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
             c => out.push(c),
         }
     }
-    out.push('"');
+}
+
+/// Whether `b` holds a byte JSON escapes: a control character, `"` or
+/// `\\`. Eight bytes at a time: a word has a byte below `n` exactly when
+/// `(x - n*0x01..01) & !x & 0x80..80` is not zero (n <= 128), and a byte
+/// equal to `c` when `x ^ c*0x01..01` has a byte below 1.
+fn needs_json_escape(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
+    let mut words = b.chunks_exact(8);
+    for w in &mut words {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        let x = u64::from_le_bytes(a);
+        let hit = below(x, 0x20)
+            | below(x ^ (ONES * u64::from(b'"')), 1)
+            | below(x ^ (ONES * u64::from(b'\\')), 1);
+        if hit != 0 {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&c| c < 0x20 || c == b'"' || c == b'\\')
 }
 
 /// lvm2's JSON layout, built in memory and written at once.
@@ -3306,33 +3362,42 @@ fn write_json(out: &mut dyn Write, rep: &Report) -> std::io::Result<()> {
         Kind::Seg => "seg",
         Kind::PvSeg => "pvseg",
     };
-    // Each field's `"name":` (with the `, ` before all but the first), made
-    // once rather than once a row.
+    // What comes before each field's value, made once rather than once a
+    // row: the row's `{` or the previous value's closing quote and `, `,
+    // then `"name":` and the value's opening quote.
     let keys: Vec<String> = rep
         .fields
         .iter()
         .enumerate()
         .map(|(k, f)| {
-            let mut key = String::from(if k > 0 { ", " } else { "" });
+            let mut key = String::from(if k > 0 { "\", " } else { "{" });
             json_str(&mut key, f.name);
-            key.push(':');
+            key.push_str(":\"");
             key
         })
         .collect();
-    let row_len = keys.iter().map(|k| k.len() + 2).sum::<usize>() + 21;
+    // Most reports have nothing to escape: one look at all their text
+    // spares a look at each cell.
+    let plain = !needs_json_escape(rep.text.as_bytes());
+    let row_len = keys.iter().map(String::len).sum::<usize>() + 22;
     let mut o = String::with_capacity(256 + rep.text.len() + rep.rows * row_len);
     o.push_str("  {\n      \"report\": [\n          {\n              \"");
     o.push_str(name);
     o.push_str("\": [\n");
     let mut i = 0;
     for row in 0..rep.rows {
-        o.push_str("                  {");
+        o.push_str("                  ");
         for key in &keys {
             o.push_str(key);
-            json_str(&mut o, rep.cell_text(i));
+            let text = rep.cell_text(i);
+            if plain {
+                o.push_str(text);
+            } else {
+                json_escaped(&mut o, text);
+            }
             i += 1;
         }
-        o.push('}');
+        o.push_str(if keys.is_empty() { "{}" } else { "\"}" });
         if row + 1 < rep.rows {
             o.push(',');
         }
