@@ -172,6 +172,9 @@ struct Ctx<'a> {
     /// such a VG has none but the thin pool metadata spare (found by its
     /// name), and its LVs skip the role tables.
     plain: Vec<bool>,
+    /// Each VG's LVs' visibility ([`Vg::lv_visible`]), computed on first
+    /// use: it follows snapshot links, and names ask it twice a row.
+    visible: Vec<std::cell::OnceCell<Vec<bool>>>,
 }
 
 /// One VG's writecache, integrity and VDO roles by LV index.
@@ -1239,6 +1242,11 @@ impl Ctx<'_> {
     /// merging snapshot has no device of its own: it is active with its
     /// origin, as lvm2 asks the origin's device about it.
     fn lv_active(&self, r: Row) -> bool {
+        // Neither `--active` nor a running kernel: nothing is active (the
+        // usual case, answered before any role is looked up).
+        if self.opts.loaded.is_none() && !self.opts.active {
+            return false;
+        }
         // lvm2 never activates the pool metadata spare.
         if matches!(self.thin_role(r), Some(thin::ThinRole::Spare)) {
             return false;
@@ -1740,10 +1748,19 @@ impl Ctx<'_> {
         let v = self.vg(r)?;
         Some((&v.vg, &v.vg.lvs[r.lv?]))
     }
+    /// Whether LV `lv` of VG `vi` is visible ([`Vg::lv_visible`]).
+    fn visible(&self, vi: usize, lv: usize) -> bool {
+        let vg = &self.sys.vgs[vi].vg;
+        self.visible[vi]
+            .get_or_init(|| (0..vg.lvs.len()).map(|i| vg.lv_visible(i)).collect())
+            .get(lv)
+            .copied()
+            .unwrap_or(false)
+    }
     fn lv_name(&self, r: Row) -> Cow<'_, str> {
-        match (self.lv(r), r.lv) {
-            (Some((v, l)), Some(i)) => {
-                if v.lv_visible(i) {
+        match (self.lv(r), r.vg, r.lv) {
+            (Some((_, l)), Some(vi), Some(i)) => {
+                if self.visible(vi, i) {
                     Cow::Borrowed(&l.name)
                 } else {
                     Cow::Owned(format!("[{}]", l.name))
@@ -2308,6 +2325,11 @@ fn find_field(name: &str, kind: Kind) -> Option<&'static Field> {
         Kind::PvSeg => &["pvseg_", "pv_"],
     };
     let all = &*ALL_FIELDS;
+    // No two fields' names differ only in underscores (a test checks), so
+    // an exact name is the field `same_field` would find first.
+    if let Some(f) = all.iter().find(|f| f.name == name) {
+        return Some(f);
+    }
     all.iter().find(|f| same_field(f.name, name)).or_else(|| {
         prefixes.iter().find_map(|p| {
             all.iter()
@@ -2680,6 +2702,9 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
                 })
             })
             .collect(),
+        visible: (0..sys.vgs.len())
+            .map(|_| std::cell::OnceCell::new())
+            .collect(),
     };
     let sel = crate::names::select_with_history(
         sys,
@@ -2764,7 +2789,9 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
                     Num::Size(n)
                 }
                 Cell::Str(s) => {
-                    text.push_str(&s);
+                    if !s.is_empty() {
+                        text.push_str(&s);
+                    }
                     Num::Text
                 }
                 other => {
@@ -3199,12 +3226,12 @@ fn sort_rows<'b>(ctx: &'b Ctx<'b>, rows: &[Row], spec: &str, kind: Kind) -> Resu
             _ => x,
         }
     };
-    // Each row's sort key is computed once, not inside the comparator.
-    let keyed: Vec<Vec<Key>> = rows
+    // Each row's sort key is computed once, not inside the comparator, all
+    // in one vector: row `i`'s are at `i * keys.len()`.
+    let keyed: Vec<Key> = rows
         .iter()
-        .map(|&r| {
-            keys.iter()
-                .map(|(f, _)| match cell(ctx, f, r) {
+        .flat_map(|&r| {
+            keys.iter().map(move |(f, _)| match cell(ctx, f, r) {
                     // Times sort by their instant, unset ones first.
                     Cell::Time(t) => Key::Num(t.unwrap_or(0) as f64),
                     Cell::Num(n) => Key::Num(n as f64),
@@ -3213,13 +3240,14 @@ fn sort_rows<'b>(ctx: &'b Ctx<'b>, rows: &[Row], spec: &str, kind: Kind) -> Resu
                     Cell::Str(x) if f.name == "lv_name" => Key::Text(strip(strip_hist(x, r))),
                     Cell::Str(x) => Key::Text(strip(x)),
                     other => Key::Text(Cow::Owned(render(ctx.opts, &other))),
-                })
-                .collect()
+            })
         })
         .collect();
+    let n = keys.len();
     let mut order: Vec<usize> = (0..rows.len()).collect();
     order.sort_by(|&a, &b| {
-        for ((x, y), (_, desc)) in keyed[a].iter().zip(&keyed[b]).zip(&keys) {
+        let (ka, kb) = (&keyed[a * n..a * n + n], &keyed[b * n..b * n + n]);
+        for ((x, y), (_, desc)) in ka.iter().zip(kb).zip(&keys) {
             let o = x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal);
             let o = if *desc { o.reverse() } else { o };
             if o != std::cmp::Ordering::Equal {
@@ -3380,35 +3408,82 @@ fn write_json(out: &mut dyn Write, rep: &Report) -> std::io::Result<()> {
     // spares a look at each cell.
     let plain = !needs_json_escape(rep.text.as_bytes());
     let row_len = keys.iter().map(String::len).sum::<usize>() + 22;
-    let mut o = String::with_capacity(256 + rep.text.len() + rep.rows * row_len);
-    o.push_str("  {\n      \"report\": [\n          {\n              \"");
-    o.push_str(name);
-    o.push_str("\": [\n");
-    let mut i = 0;
+    let mut o: Vec<u8> = Vec::with_capacity(256 + rep.text.len() + rep.rows * row_len);
+    o.extend_from_slice(b"  {\n      \"report\": [\n          {\n              \"");
+    o.extend_from_slice(name.as_bytes());
+    o.extend_from_slice(b"\": [\n");
+    // The cells in order, each from where the one before it ends: bytes,
+    // as the output is (a cell's text is whole characters).
+    let text = rep.text.as_bytes();
+    let mut start = 0;
+    let mut slots = rep.slots.iter();
+    let mut escaped = String::new();
     for row in 0..rep.rows {
-        o.push_str("                  ");
+        o.extend_from_slice(b"                  ");
         for key in &keys {
-            o.push_str(key);
-            let text = rep.cell_text(i);
-            if plain {
-                o.push_str(text);
-            } else {
-                json_escaped(&mut o, text);
+            o.extend_from_slice(key.as_bytes());
+            let end = slots.next().map_or(start, |s| s.end);
+            let cell = &text[start..end];
+            start = end;
+            if cell.is_empty() {
+                continue;
             }
-            i += 1;
+            if plain {
+                o.extend_from_slice(cell);
+            } else {
+                escaped.clear();
+                json_escaped(&mut escaped, std::str::from_utf8(cell).unwrap_or_default());
+                o.extend_from_slice(escaped.as_bytes());
+            }
         }
-        o.push_str(if keys.is_empty() { "{}" } else { "\"}" });
+        o.extend_from_slice(if keys.is_empty() { b"{}" } else { b"\"}" });
         if row + 1 < rep.rows {
-            o.push(',');
+            o.push(b',');
         }
-        o.push('\n');
+        o.push(b'\n');
     }
-    o.push_str("              ]\n          }\n      ]\n  }\n");
-    out.write_all(o.as_bytes())
+    o.extend_from_slice(b"              ]\n          }\n      ]\n  }\n");
+    out.write_all(&o)
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn no_two_field_names_differ_only_in_underscores() {
+        // `find_field` takes an exact name first; that is only the field
+        // lvm2's underscore-blind match finds if no other name matches.
+        let all = &*super::ALL_FIELDS;
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert!(!super::same_field(a.name, b.name), "{} {}", a.name, b.name);
+            }
+        }
+    }
+
+    #[test]
+    fn json_escapes_quotes_backslashes_and_control_characters() {
+        let esc = |s: &str| {
+            let mut o = String::new();
+            super::json_str(&mut o, s);
+            o
+        };
+        assert_eq!(esc("lv0001"), "\"lv0001\"");
+        // Every position in an eight-byte word and in the tail.
+        for at in 0..19 {
+            for (c, e) in [('"', "\\\""), ('\\', "\\\\"), ('\n', "\\u000a"), ('\x1f', "\\u001f")] {
+                let mut s = "a".repeat(19);
+                s.replace_range(at..=at, &c.to_string());
+                assert!(super::needs_json_escape(s.as_bytes()), "{at} {c:?}");
+                let want = format!("\"{}{e}{}\"", &s[..at], &s[at + 1..]);
+                assert_eq!(esc(&s), want);
+            }
+        }
+        // Bytes at or above 0x20, UTF-8 included, pass as they are.
+        let clean = "é ~ \u{7f} ü vg_big/lv0001 [x] ÿ";
+        assert!(!super::needs_json_escape(clean.as_bytes()));
+        assert_eq!(esc(clean), format!("\"{clean}\""));
+    }
+
     #[test]
     fn tags_are_reported_sorted() {
         // Found by the soak test. lvm2 2.03.16 on an LV whose metadata holds
