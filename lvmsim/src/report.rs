@@ -1225,14 +1225,17 @@ fn mda_free(m: &lvm_meta::scan::MdaState) -> u64 {
 }
 
 impl Ctx<'_> {
+    #[inline]
     fn lv_status(&self, r: Row, flag: &str) -> bool {
         self.lv(r)
             .is_some_and(|(_, l)| l.status.iter().any(|x| x == flag))
     }
+    #[inline]
     fn lv_flag(&self, r: Row, flag: &str) -> bool {
         self.lv(r)
             .is_some_and(|(_, l)| l.flags.iter().any(|x| x == flag))
     }
+    #[inline]
     fn vg_status(&self, r: Row, flag: &str) -> bool {
         self.vg(r)
             .is_some_and(|v| v.vg.status.iter().any(|x| x == flag))
@@ -1241,6 +1244,7 @@ impl Ctx<'_> {
     /// whose device a running kernel has loaded under `--kernel`. A
     /// merging snapshot has no device of its own: it is active with its
     /// origin, as lvm2 asks the origin's device about it.
+    #[inline]
     fn lv_active(&self, r: Row) -> bool {
         // Neither `--active` nor a running kernel: nothing is active (the
         // usual case, answered before any role is looked up).
@@ -1346,12 +1350,15 @@ impl Ctx<'_> {
             .and_then(|e| e.bootloader_areas.first())
             .map_or((0, 0), |a| (a.offset / 512, a.size / 512))
     }
+    #[inline]
     fn dev(&self, r: Row) -> Option<&lvm_meta::scan::Device> {
         r.dev.map(|d| &self.sys.devices[d])
     }
+    #[inline]
     fn vg(&self, r: Row) -> Option<&VgInstance> {
         r.vg.map(|v| &self.sys.vgs[v])
     }
+    #[inline]
     fn vg_pv(&self, r: Row) -> Option<(&Vg, &lvm_meta::model::Pv)> {
         let v = self.vg(r)?;
         Some((&v.vg, &v.vg.pvs[r.pv?]))
@@ -1463,6 +1470,7 @@ impl Ctx<'_> {
             .collect()
     }
     /// The LV's thin role, if any.
+    #[inline]
     fn thin_role(&self, r: Row) -> Option<thin::ThinRole> {
         let v = r.vg?;
         if self.plain[v] {
@@ -1475,6 +1483,7 @@ impl Ctx<'_> {
             .clone()
     }
     /// The LV's part in a RAID or mirror LV, if any.
+    #[inline]
     fn raid_role(&self, r: Row) -> Option<&crate::raid::RaidRole> {
         let v = r.vg?;
         if self.plain[v] {
@@ -1487,6 +1496,7 @@ impl Ctx<'_> {
     }
     /// The RAID or mirror segment of the row's LV, if it is a RAID or
     /// mirror LV.
+    #[inline]
     fn raid_top(&self, r: Row) -> Option<&lvm_meta::raid::RaidSeg> {
         match self.raid_role(r)? {
             crate::raid::RaidRole::Top(s) => Some(s),
@@ -1494,6 +1504,7 @@ impl Ctx<'_> {
         }
     }
     /// The LV's cache role, if any.
+    #[inline]
     fn cache_role(&self, r: Row) -> Option<crate::cache::CacheRole> {
         let v = r.vg?;
         if self.plain[v] {
@@ -1504,6 +1515,7 @@ impl Ctx<'_> {
             .get(r.lv?)?
             .clone()
     }
+    #[inline]
     fn layer_roles(&self, r: Row) -> Option<&LayerRoles> {
         let v = r.vg?;
         if self.plain[v] {
@@ -1570,6 +1582,7 @@ impl Ctx<'_> {
             .collect()
     }
     /// The LV's VDO role, if any.
+    #[inline]
     fn vdo_role(&self, r: Row) -> Option<crate::vdo::VdoRole> {
         self.layer_roles(r)?.2.get(r.lv?)?.clone()
     }
@@ -1597,15 +1610,18 @@ impl Ctx<'_> {
         }
     }
     /// The LV's writecache role, if any.
+    #[inline]
     fn wc_role(&self, r: Row) -> Option<crate::writecache::WritecacheRole> {
         self.layer_roles(r)?.0.get(r.lv?)?.clone()
     }
     /// The LV's integrity role, if any.
+    #[inline]
     fn integ_role(&self, r: Row) -> Option<crate::integrity::IntegrityRole> {
         self.layer_roles(r)?.1.get(r.lv?)?.clone()
     }
     /// The LV under a writecache or integrity image (`_wcorig`,
     /// `_iorig`): the origin it reports and the one area of its segment.
+    #[inline]
     fn layer_origin(&self, r: Row) -> Option<usize> {
         if let Some(crate::writecache::WritecacheRole::Cached(w)) = self.wc_role(r) {
             return Some(w.origin);
@@ -1629,6 +1645,7 @@ impl Ctx<'_> {
         }
     }
     /// A writecache LV's cachevol, as `pool_lv` (or `pool_lv_uuid`) shows it.
+    #[inline]
     fn cachevol_link(&self, r: Row, uuid: bool) -> Option<String> {
         match self.wc_role(r)? {
             crate::writecache::WritecacheRole::Cached(w) => {
@@ -1660,6 +1677,7 @@ impl Ctx<'_> {
         })
     }
     /// A thin LV's thin origin.
+    #[inline]
     fn thin_origin(&self, r: Row) -> Option<usize> {
         match self.thin_role(r)? {
             thin::ThinRole::Thin(t) => t.origin,
@@ -1744,11 +1762,13 @@ impl Ctx<'_> {
         let pvs = self.sys.pv_images(v);
         thin::pool_needs_check(&v.vg, r.lv?, &pvs)
     }
+    #[inline]
     fn lv(&self, r: Row) -> Option<(&Vg, &Lv)> {
         let v = self.vg(r)?;
         Some((&v.vg, &v.vg.lvs[r.lv?]))
     }
     /// Whether LV `lv` of VG `vi` is visible ([`Vg::lv_visible`]).
+    #[inline]
     fn visible(&self, vi: usize, lv: usize) -> bool {
         let vg = &self.sys.vgs[vi].vg;
         self.visible[vi]
@@ -2197,6 +2217,7 @@ impl Ctx<'_> {
             format!("[{}]", v.vg.lvs[log].name)
         }
     }
+    #[inline]
     fn seg(&self, r: Row) -> Option<(&Vg, &Lv, &lvm_meta::model::Segment)> {
         let (v, l) = self.lv(r)?;
         Some((v, l, l.segments.get(r.seg?)?))
@@ -3085,6 +3106,7 @@ fn rows(
                 if !sel.may_have_lvs(&v.vg.name) || v.vg.status.iter().any(|f| f == "EXPORTED") {
                     continue;
                 }
+                out.reserve(v.vg.lvs.len());
                 for (li, l) in v.vg.lvs.iter().enumerate() {
                     // The snapshot glue is never listed; hidden LVs need -a.
                     if l.is_snapshot_glue() {
@@ -3203,11 +3225,17 @@ fn sort_rows<'b>(ctx: &'b Ctx<'b>, rows: &[Row], spec: &str, kind: Kind) -> Resu
             .ok_or_else(|| Error::Refused(unknown_field("dm_report: ", name)))?;
         keys.push((f, desc));
     }
-    #[derive(PartialEq, PartialOrd)]
     enum Key<'k> {
         Num(f64),
         Text(Cow<'k, str>),
     }
+    // Numbers before texts; numbers that do not compare (NaN) are equal.
+    let compare = |x: &Key, y: &Key| match (x, y) {
+        (Key::Num(a), Key::Num(b)) => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
+        (Key::Text(a), Key::Text(b)) => a.as_bytes().cmp(b.as_bytes()),
+        (Key::Num(_), Key::Text(_)) => std::cmp::Ordering::Less,
+        (Key::Text(_), Key::Num(_)) => std::cmp::Ordering::Greater,
+    };
     // Hidden LVs sort by their name without brackets; other names are
     // kept as they are (no copy).
     let strip = |x: Cow<'b, str>| -> Cow<'b, str> {
@@ -3231,7 +3259,14 @@ fn sort_rows<'b>(ctx: &'b Ctx<'b>, rows: &[Row], spec: &str, kind: Kind) -> Resu
     let keyed: Vec<Key> = rows
         .iter()
         .flat_map(|&r| {
-            keys.iter().map(move |(f, _)| match cell(ctx, f, r) {
+            keys.iter().map(move |(f, _)| {
+                // A live LV's name without brackets is its name, whether
+                // it is shown with them or not: no need to ask if it is
+                // hidden.
+                if let (true, None, Some((_, l))) = (f.name == "lv_name", r.hist, ctx.lv(r)) {
+                    return Key::Text(strip(Cow::Borrowed(&l.name)));
+                }
+                match cell(ctx, f, r) {
                     // Times sort by their instant, unset ones first.
                     Cell::Time(t) => Key::Num(t.unwrap_or(0) as f64),
                     Cell::Num(n) => Key::Num(n as f64),
@@ -3240,6 +3275,7 @@ fn sort_rows<'b>(ctx: &'b Ctx<'b>, rows: &[Row], spec: &str, kind: Kind) -> Resu
                     Cell::Str(x) if f.name == "lv_name" => Key::Text(strip(strip_hist(x, r))),
                     Cell::Str(x) => Key::Text(strip(x)),
                     other => Key::Text(Cow::Owned(render(ctx.opts, &other))),
+                }
             })
         })
         .collect();
@@ -3248,7 +3284,7 @@ fn sort_rows<'b>(ctx: &'b Ctx<'b>, rows: &[Row], spec: &str, kind: Kind) -> Resu
     order.sort_by(|&a, &b| {
         let (ka, kb) = (&keyed[a * n..a * n + n], &keyed[b * n..b * n + n]);
         for ((x, y), (_, desc)) in ka.iter().zip(kb).zip(&keys) {
-            let o = x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal);
+            let o = compare(x, y);
             let o = if *desc { o.reverse() } else { o };
             if o != std::cmp::Ordering::Equal {
                 return o;
