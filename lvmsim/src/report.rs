@@ -137,7 +137,7 @@ enum Cell<'b> {
     MinusOne,
 }
 
-type Getter = for<'b> fn(&'b Ctx<'b>, Row) -> Cell<'b>;
+type Getter = for<'b> fn(&'b Ctx<'b>, &Row) -> Cell<'b>;
 
 #[derive(Debug)]
 struct Field {
@@ -1060,7 +1060,7 @@ fn list_of<'b>(text: &str) -> Cell<'b> {
 }
 
 /// A VDO pool's switch: blank on segments that are not VDO.
-fn vdo_flag<'b>(c: &Ctx, r: Row, f: fn(&crate::vdo::VdoPoolSeg) -> bool) -> Cell<'b> {
+fn vdo_flag<'b>(c: &Ctx, r: &Row, f: fn(&crate::vdo::VdoPoolSeg) -> bool) -> Cell<'b> {
     match c.vdo_pool(r) {
         Some(p) => Cell::Bin(Some(f(&p)), "enabled"),
         None => Cell::Blank,
@@ -1068,12 +1068,12 @@ fn vdo_flag<'b>(c: &Ctx, r: Row, f: fn(&crate::vdo::VdoPoolSeg) -> bool) -> Cell
 }
 
 /// A VDO pool's number: blank on segments that are not VDO.
-fn vdo_num<'b>(c: &Ctx, r: Row, f: fn(&crate::vdo::VdoPoolSeg) -> u64) -> Cell<'b> {
+fn vdo_num<'b>(c: &Ctx, r: &Row, f: fn(&crate::vdo::VdoPoolSeg) -> u64) -> Cell<'b> {
     c.vdo_pool(r).map_or(Cell::Blank, |p| Cell::Num(f(&p)))
 }
 
 /// A VDO pool's size in sectors: blank on segments that are not VDO.
-fn vdo_size<'b>(c: &Ctx, r: Row, f: fn(&crate::vdo::VdoPoolSeg) -> u64) -> Cell<'b> {
+fn vdo_size<'b>(c: &Ctx, r: &Row, f: fn(&crate::vdo::VdoPoolSeg) -> u64) -> Cell<'b> {
     c.vdo_pool(r).map_or(Cell::Blank, |p| Cell::Size(f(&p)))
 }
 
@@ -1226,17 +1226,17 @@ fn mda_free(m: &lvm_meta::scan::MdaState) -> u64 {
 
 impl Ctx<'_> {
     #[inline]
-    fn lv_status(&self, r: Row, flag: &str) -> bool {
+    fn lv_status(&self, r: &Row, flag: &str) -> bool {
         self.lv(r)
             .is_some_and(|(_, l)| l.status.iter().any(|x| x == flag))
     }
     #[inline]
-    fn lv_flag(&self, r: Row, flag: &str) -> bool {
+    fn lv_flag(&self, r: &Row, flag: &str) -> bool {
         self.lv(r)
             .is_some_and(|(_, l)| l.flags.iter().any(|x| x == flag))
     }
     #[inline]
-    fn vg_status(&self, r: Row, flag: &str) -> bool {
+    fn vg_status(&self, r: &Row, flag: &str) -> bool {
         self.vg(r)
             .is_some_and(|v| v.vg.status.iter().any(|x| x == flag))
     }
@@ -1245,7 +1245,7 @@ impl Ctx<'_> {
     /// merging snapshot has no device of its own: it is active with its
     /// origin, as lvm2 asks the origin's device about it.
     #[inline]
-    fn lv_active(&self, r: Row) -> bool {
+    fn lv_active(&self, r: &Row) -> bool {
         // Neither `--active` nor a running kernel: nothing is active (the
         // usual case, answered before any role is looked up).
         if self.opts.loaded.is_none() && !self.opts.active {
@@ -1269,7 +1269,7 @@ impl Ctx<'_> {
         loaded.iter().any(|(g, l)| *g == v.vg.name && l == lv)
     }
     /// Whether a running kernel holds the row's LV's device suspended.
-    fn lv_suspended(&self, r: Row) -> bool {
+    fn lv_suspended(&self, r: &Row) -> bool {
         let (Some(v), Some(i)) = (self.vg(r), r.lv) else {
             return false;
         };
@@ -1281,7 +1281,7 @@ impl Ctx<'_> {
     }
     /// Whether the row's LV is active: unknown without device-mapper,
     /// otherwise as [`Self::lv_active`] says.
-    fn active_state(&self, r: Row) -> Option<bool> {
+    fn active_state(&self, r: &Row) -> Option<bool> {
         if self.lv_active(r) {
             Some(true)
         } else if self.opts.driver_unknown {
@@ -1292,13 +1292,13 @@ impl Ctx<'_> {
     }
     /// Whether the LV's device exists: `Some(true)` when it is active,
     /// unknown otherwise (lvm2 has no device to ask).
-    fn device_state(&self, r: Row) -> Option<bool> {
+    fn device_state(&self, r: &Row) -> Option<bool> {
         self.active_state(r).filter(|a| *a)
     }
     /// Whether a snapshot (or the snapshot merging into an origin) is
     /// invalid, where lvm2 knows: under `--active`, for snapshots and
     /// merging origins; `None` otherwise ("unknown").
-    fn snapshot_state(&self, r: Row) -> Option<bool> {
+    fn snapshot_state(&self, r: &Row) -> Option<bool> {
         let (Some(g), Some(i), Some(v)) = (r.vg, r.lv, self.vg(r)) else {
             return None;
         };
@@ -1308,7 +1308,7 @@ impl Ctx<'_> {
         }
         Some(cow && self.kernel.status(self.sys, g, i) == Some(crate::active::SnapStatus::Invalid))
     }
-    fn lv_merging(&self, r: Row) -> bool {
+    fn lv_merging(&self, r: &Row) -> bool {
         match (self.vg(r), r.lv) {
             (Some(v), Some(i)) => {
                 is_origin(&v.vg, i).1 || cow_of(&v.vg, i).is_some_and(|(_, _, m)| m)
@@ -1323,7 +1323,7 @@ impl Ctx<'_> {
     }
     /// lv_ancestors (`up`) or lv_descendants, `full`: through historical
     /// LVs (named only under `-H`), as lvm2 walks the chains.
-    fn lineage_names(&self, r: Row, up: bool, full: bool) -> Vec<String> {
+    fn lineage_names(&self, r: &Row, up: bool, full: bool) -> Vec<String> {
         use crate::lineage::Glv;
         let Some(vi) = r.vg else {
             return Vec::new();
@@ -1343,7 +1343,7 @@ impl Ctx<'_> {
     }
     /// The bootloader area from the PV header's extension: (start, size)
     /// in sectors.
-    fn bootloader_area(&self, r: Row) -> (u64, u64) {
+    fn bootloader_area(&self, r: &Row) -> (u64, u64) {
         self.dev(r)
             .and_then(|d| d.label.as_ref())
             .and_then(|l| l.pv_header.extension.as_ref())
@@ -1351,22 +1351,22 @@ impl Ctx<'_> {
             .map_or((0, 0), |a| (a.offset / 512, a.size / 512))
     }
     #[inline]
-    fn dev(&self, r: Row) -> Option<&lvm_meta::scan::Device> {
+    fn dev(&self, r: &Row) -> Option<&lvm_meta::scan::Device> {
         r.dev.map(|d| &self.sys.devices[d])
     }
     #[inline]
-    fn vg(&self, r: Row) -> Option<&VgInstance> {
+    fn vg(&self, r: &Row) -> Option<&VgInstance> {
         r.vg.map(|v| &self.sys.vgs[v])
     }
     #[inline]
-    fn vg_pv(&self, r: Row) -> Option<(&Vg, &lvm_meta::model::Pv)> {
+    fn vg_pv(&self, r: &Row) -> Option<(&Vg, &lvm_meta::model::Pv)> {
         let v = self.vg(r)?;
         Some((&v.vg, &v.vg.pvs[r.pv?]))
     }
-    fn is_pv(&self, r: Row) -> bool {
+    fn is_pv(&self, r: &Row) -> bool {
         r.pv.is_some() || self.dev(r).is_some_and(|d| d.label.is_some())
     }
-    fn pv_uuid(&self, r: Row) -> String {
+    fn pv_uuid(&self, r: &Row) -> String {
         if let Some((_, p)) = self.vg_pv(r) {
             return p.id.clone();
         }
@@ -1374,7 +1374,7 @@ impl Ctx<'_> {
             .and_then(|d| d.label.as_ref())
             .map_or(String::new(), |l| l.pv_header.uuid_string())
     }
-    fn pv_attr(&self, r: Row) -> String {
+    fn pv_attr(&self, r: &Row) -> String {
         let mut a = String::new();
         match self.vg_pv(r) {
             Some((vg, p)) => {
@@ -1406,7 +1406,7 @@ impl Ctx<'_> {
         }
         a
     }
-    fn pe_start(&self, r: Row) -> u64 {
+    fn pe_start(&self, r: &Row) -> u64 {
         if let Some((_, p)) = self.vg_pv(r) {
             return p.pe_start.0;
         }
@@ -1415,7 +1415,7 @@ impl Ctx<'_> {
             .and_then(|l| l.pv_header.pe_start_bytes())
             .map_or(0, |b| b / 512)
     }
-    fn pv_size(&self, r: Row) -> u64 {
+    fn pv_size(&self, r: &Row) -> u64 {
         if let Some((vg, p)) = self.vg_pv(r) {
             if p.pe_count > 0 {
                 return u64::from(p.pe_count) * vg.extent_size.0;
@@ -1426,13 +1426,13 @@ impl Ctx<'_> {
         // with no PEs gives `pv->size`, the device size).
         self.dev(r).map_or(0, |d| d.image.size / 512)
     }
-    fn pv_alloc(&self, r: Row) -> u64 {
+    fn pv_alloc(&self, r: &Row) -> u64 {
         match (self.vg(r), r.pv) {
             (Some(v), Some(p)) => v.vg.pv_used_extents(p),
             _ => 0,
         }
     }
-    fn pv_free(&self, r: Row) -> u64 {
+    fn pv_free(&self, r: &Row) -> u64 {
         match (self.vg(r), r.pv) {
             (Some(v), Some(p)) => v.vg.pv_free_extents(p) * v.vg.extent_size.0,
             _ if self.used_orphan(r) => 0,
@@ -1441,7 +1441,7 @@ impl Ctx<'_> {
     }
     /// A PV in no VG whose label says a VG uses it (`PV_EXT_USED`): the VG's
     /// metadata is missing or damaged.
-    fn used_orphan(&self, r: Row) -> bool {
+    fn used_orphan(&self, r: &Row) -> bool {
         self.vg_pv(r).is_none()
             && self
                 .dev(r)
@@ -1449,17 +1449,17 @@ impl Ctx<'_> {
                 .and_then(|l| l.pv_header.extension.as_ref())
                 .is_some_and(|e| e.flags & lvm_meta::pv_header::PV_EXT_USED != 0)
     }
-    fn pv_mda_size(&self, r: Row) -> u64 {
+    fn pv_mda_size(&self, r: &Row) -> u64 {
         self.dev(r)
             .and_then(|d| d.mdas.iter().map(|m| m.locn.size / 512).min())
             .unwrap_or(0)
     }
-    fn pv_mda_free(&self, r: Row) -> u64 {
+    fn pv_mda_free(&self, r: &Row) -> u64 {
         self.dev(r)
             .and_then(|d| d.mdas.iter().map(mda_free).min())
             .unwrap_or(0)
     }
-    fn vg_mdas(&self, r: Row) -> Vec<&lvm_meta::scan::MdaState> {
+    fn vg_mdas(&self, r: &Row) -> Vec<&lvm_meta::scan::MdaState> {
         let Some(v) = self.vg(r) else {
             return Vec::new();
         };
@@ -1471,7 +1471,7 @@ impl Ctx<'_> {
     }
     /// The LV's thin role, if any.
     #[inline]
-    fn thin_role(&self, r: Row) -> Option<thin::ThinRole> {
+    fn thin_role(&self, r: &Row) -> Option<thin::ThinRole> {
         let v = r.vg?;
         if self.plain[v] {
             let vg = &self.sys.vgs[v].vg;
@@ -1484,7 +1484,7 @@ impl Ctx<'_> {
     }
     /// The LV's part in a RAID or mirror LV, if any.
     #[inline]
-    fn raid_role(&self, r: Row) -> Option<&crate::raid::RaidRole> {
+    fn raid_role(&self, r: &Row) -> Option<&crate::raid::RaidRole> {
         let v = r.vg?;
         if self.plain[v] {
             return None;
@@ -1497,7 +1497,7 @@ impl Ctx<'_> {
     /// The RAID or mirror segment of the row's LV, if it is a RAID or
     /// mirror LV.
     #[inline]
-    fn raid_top(&self, r: Row) -> Option<&lvm_meta::raid::RaidSeg> {
+    fn raid_top(&self, r: &Row) -> Option<&lvm_meta::raid::RaidSeg> {
         match self.raid_role(r)? {
             crate::raid::RaidRole::Top(s) => Some(s),
             _ => None,
@@ -1505,7 +1505,7 @@ impl Ctx<'_> {
     }
     /// The LV's cache role, if any.
     #[inline]
-    fn cache_role(&self, r: Row) -> Option<crate::cache::CacheRole> {
+    fn cache_role(&self, r: &Row) -> Option<crate::cache::CacheRole> {
         let v = r.vg?;
         if self.plain[v] {
             return None;
@@ -1516,7 +1516,7 @@ impl Ctx<'_> {
             .clone()
     }
     #[inline]
-    fn layer_roles(&self, r: Row) -> Option<&LayerRoles> {
+    fn layer_roles(&self, r: &Row) -> Option<&LayerRoles> {
         let v = r.vg?;
         if self.plain[v] {
             return None;
@@ -1532,7 +1532,7 @@ impl Ctx<'_> {
     }
     /// The integrity settings a row reports: an integrity image's own, or
     /// a RAID LV's first image's (lvm2 shows them on the RAID LV too).
-    fn integrity_of(&self, r: Row) -> Option<crate::integrity::IntegritySeg> {
+    fn integrity_of(&self, r: &Row) -> Option<crate::integrity::IntegritySeg> {
         match self.integ_role(r) {
             Some(crate::integrity::IntegrityRole::Image(i)) => Some(i),
             Some(_) => None,
@@ -1541,13 +1541,13 @@ impl Ctx<'_> {
     }
     /// A RAID LV's first image's integrity segment, if its images have
     /// integrity.
-    fn raid_integrity(&self, r: Row) -> Option<crate::integrity::IntegritySeg> {
+    fn raid_integrity(&self, r: &Row) -> Option<crate::integrity::IntegritySeg> {
         let first = self.raid_top(r)?.images.first()?.data;
         crate::integrity::integrity_seg(&self.vg(r)?.vg, first)
     }
     /// `seg_le_ranges` of a RAID or mirror LV: each data image named as
     /// `lvs` shows it, over the extents the segment uses.
-    fn raid_le_ranges(&self, r: Row) -> Option<String> {
+    fn raid_le_ranges(&self, r: &Row) -> Option<String> {
         let rs = self.raid_seg(r)?;
         let (v, _, sg) = self.seg(r)?;
         let mut out = String::new();
@@ -1564,7 +1564,7 @@ impl Ctx<'_> {
     /// (`metadata_devices`), or with `ranges` `[NAME]:0-LAST` named as
     /// `lvs` shows them (`seg_metadata_le_ranges`); empty for other
     /// segments.
-    fn raid_meta_areas(&self, r: Row, ranges: bool) -> Vec<String> {
+    fn raid_meta_areas(&self, r: &Row, ranges: bool) -> Vec<String> {
         let (Some(rs), Some((v, _, _))) = (self.raid_seg(r), self.seg(r)) else {
             return Vec::new();
         };
@@ -1583,12 +1583,12 @@ impl Ctx<'_> {
     }
     /// The LV's VDO role, if any.
     #[inline]
-    fn vdo_role(&self, r: Row) -> Option<crate::vdo::VdoRole> {
+    fn vdo_role(&self, r: &Row) -> Option<crate::vdo::VdoRole> {
         self.layer_roles(r)?.2.get(r.lv?)?.clone()
     }
     /// The VDO pool whose settings the row's segment reports: a pool's
     /// own, or a VDO volume's pool's (lvm2 shows them on both).
-    fn vdo_pool(&self, r: Row) -> Option<crate::vdo::VdoPoolSeg> {
+    fn vdo_pool(&self, r: &Row) -> Option<crate::vdo::VdoPoolSeg> {
         r.seg?;
         match self.vdo_role(r)? {
             crate::vdo::VdoRole::Pool(p) => Some(p),
@@ -1599,7 +1599,7 @@ impl Ctx<'_> {
     /// The one LV a segment maps, from its first extent: the origin under
     /// a writecache or integrity image ([`Self::layer_origin`]), a VDO
     /// pool's data LV, a VDO volume's pool.
-    fn area_lv(&self, r: Row) -> Option<usize> {
+    fn area_lv(&self, r: &Row) -> Option<usize> {
         if let Some(o) = self.layer_origin(r) {
             return Some(o);
         }
@@ -1611,18 +1611,18 @@ impl Ctx<'_> {
     }
     /// The LV's writecache role, if any.
     #[inline]
-    fn wc_role(&self, r: Row) -> Option<crate::writecache::WritecacheRole> {
+    fn wc_role(&self, r: &Row) -> Option<crate::writecache::WritecacheRole> {
         self.layer_roles(r)?.0.get(r.lv?)?.clone()
     }
     /// The LV's integrity role, if any.
     #[inline]
-    fn integ_role(&self, r: Row) -> Option<crate::integrity::IntegrityRole> {
+    fn integ_role(&self, r: &Row) -> Option<crate::integrity::IntegrityRole> {
         self.layer_roles(r)?.1.get(r.lv?)?.clone()
     }
     /// The LV under a writecache or integrity image (`_wcorig`,
     /// `_iorig`): the origin it reports and the one area of its segment.
     #[inline]
-    fn layer_origin(&self, r: Row) -> Option<usize> {
+    fn layer_origin(&self, r: &Row) -> Option<usize> {
         if let Some(crate::writecache::WritecacheRole::Cached(w)) = self.wc_role(r) {
             return Some(w.origin);
         }
@@ -1632,7 +1632,7 @@ impl Ctx<'_> {
         }
     }
     /// LV `lv` named as `lvs` shows it (bracketed when hidden), or its UUID.
-    fn shown_name(&self, r: Row, lv: usize, uuid: bool) -> String {
+    fn shown_name(&self, r: &Row, lv: usize, uuid: bool) -> String {
         let Some(v) = self.vg(r) else {
             return String::new();
         };
@@ -1646,7 +1646,7 @@ impl Ctx<'_> {
     }
     /// A writecache LV's cachevol, as `pool_lv` (or `pool_lv_uuid`) shows it.
     #[inline]
-    fn cachevol_link(&self, r: Row, uuid: bool) -> Option<String> {
+    fn cachevol_link(&self, r: &Row, uuid: bool) -> Option<String> {
         match self.wc_role(r)? {
             crate::writecache::WritecacheRole::Cached(w) => {
                 Some(self.shown_name(r, w.cachevol, uuid))
@@ -1657,7 +1657,7 @@ impl Ctx<'_> {
     /// The LV a cache link field names: a cached LV's pool or origin, a
     /// pool's data or metadata LV, a pool component's pool; bracketed when
     /// hidden, or its UUID.
-    fn cache_link(&self, r: Row, link: ThinLink, origin: bool, uuid: bool) -> Option<String> {
+    fn cache_link(&self, r: &Row, link: ThinLink, origin: bool, uuid: bool) -> Option<String> {
         use crate::cache::CacheRole as C;
         let vg = &self.vg(r)?.vg;
         let target = match (link, self.cache_role(r)?) {
@@ -1678,14 +1678,14 @@ impl Ctx<'_> {
     }
     /// A thin LV's thin origin.
     #[inline]
-    fn thin_origin(&self, r: Row) -> Option<usize> {
+    fn thin_origin(&self, r: &Row) -> Option<usize> {
         match self.thin_role(r)? {
             thin::ThinRole::Thin(t) => t.origin,
             _ => None,
         }
     }
     /// The pool keys that apply to the LV: a pool's own, a thin LV's pool's.
-    fn thin_pool_seg(&self, r: Row) -> Option<thin::PoolSeg> {
+    fn thin_pool_seg(&self, r: &Row) -> Option<thin::PoolSeg> {
         let vg = &self.vg(r)?.vg;
         match self.thin_role(r)? {
             thin::ThinRole::Pool(p) => Some(p),
@@ -1696,7 +1696,7 @@ impl Ctx<'_> {
     /// The name (bracketed when hidden, as `lvs` shows it; bare for a
     /// component's parent) or the UUID of the LV a link field names;
     /// empty where the field does not apply.
-    fn thin_link(&self, r: Row, link: ThinLink, uuid: bool) -> String {
+    fn thin_link(&self, r: &Row, link: ThinLink, uuid: bool) -> String {
         if let Some(l) = self.cache_link(r, link, false, uuid) {
             return l;
         }
@@ -1720,7 +1720,7 @@ impl Ctx<'_> {
         }
     }
     /// `seg_le_ranges` of a thin pool: its data LV named as `lvs` shows it.
-    fn pool_le_ranges(&self, r: Row) -> Option<String> {
+    fn pool_le_ranges(&self, r: &Row) -> Option<String> {
         let v = self.vg(r)?;
         let thin::ThinRole::Pool(p) = self.thin_role(r)? else {
             return None;
@@ -1735,7 +1735,7 @@ impl Ctx<'_> {
     /// activation reports from the committed metadata); `Some((None,
     /// None))` for a thin LV or pool without `--active` (lvm2 shows no
     /// percentage for an inactive LV), `None` for other LVs.
-    fn thin_percents(&self, r: Row) -> Option<(Option<i32>, Option<i32>)> {
+    fn thin_percents(&self, r: &Row) -> Option<(Option<i32>, Option<i32>)> {
         let v = self.vg(r)?;
         let i = r.lv?;
         let role = self.thin_role(r)?;
@@ -1757,13 +1757,13 @@ impl Ctx<'_> {
     /// Whether an active pool's metadata asks for a check (its superblock
     /// flag, which the kernel's status line reports); unknown if the
     /// metadata cannot be read.
-    fn pool_needs_check(&self, r: Row) -> Option<bool> {
+    fn pool_needs_check(&self, r: &Row) -> Option<bool> {
         let v = self.vg(r)?;
         let pvs = self.sys.pv_images(v);
         thin::pool_needs_check(&v.vg, r.lv?, &pvs)
     }
     #[inline]
-    fn lv(&self, r: Row) -> Option<(&Vg, &Lv)> {
+    fn lv(&self, r: &Row) -> Option<(&Vg, &Lv)> {
         let v = self.vg(r)?;
         Some((&v.vg, &v.vg.lvs[r.lv?]))
     }
@@ -1777,7 +1777,7 @@ impl Ctx<'_> {
             .copied()
             .unwrap_or(false)
     }
-    fn lv_name(&self, r: Row) -> Cow<'_, str> {
+    fn lv_name(&self, r: &Row) -> Cow<'_, str> {
         match (self.lv(r), r.vg, r.lv) {
             (Some((_, l)), Some(vi), Some(i)) => {
                 if self.visible(vi, i) {
@@ -1789,11 +1789,11 @@ impl Ctx<'_> {
             _ => Cow::Borrowed(""),
         }
     }
-    fn lv_size(&self, r: Row) -> u64 {
+    fn lv_size(&self, r: &Row) -> u64 {
         self.lv(r)
             .map_or(0, |(v, l)| v.lv_extents(l) * v.extent_size.0)
     }
-    fn origin(&self, r: Row) -> String {
+    fn origin(&self, r: &Row) -> String {
         if let Some(o) = self.layer_origin(r) {
             return self.shown_name(r, o, false);
         }
@@ -1813,7 +1813,7 @@ impl Ctx<'_> {
         }
     }
     /// lvm2 `lv_origin_size`: a COW's origin size, an origin's own size.
-    fn origin_size(&self, r: Row) -> u64 {
+    fn origin_size(&self, r: &Row) -> u64 {
         let (Some(v), Some(i)) = (self.vg(r), r.lv) else {
             return 0;
         };
@@ -1826,7 +1826,7 @@ impl Ctx<'_> {
     }
     /// `data_percent` / `snap_percent` of a snapshot or a merging origin
     /// under `--active`; blank otherwise, as for an inactive LV.
-    fn snap_percent(&self, r: Row) -> String {
+    fn snap_percent(&self, r: &Row) -> String {
         match (self.lv_active(r), r.vg, r.lv) {
             (true, Some(g), Some(i)) => self
                 .kernel
@@ -1837,7 +1837,7 @@ impl Ctx<'_> {
     }
     /// Whether the LV's device is open: unknown unless `--active`, then
     /// as [`Options::open`] says.
-    fn lv_open(&self, r: Row) -> Option<bool> {
+    fn lv_open(&self, r: &Row) -> Option<bool> {
         let (Some(v), Some(i)) = (self.vg(r), r.lv) else {
             return None;
         };
@@ -1853,7 +1853,7 @@ impl Ctx<'_> {
             .map(|_| held || self.opts.open.contains(&name))
     }
 
-    fn lv_attr(&self, r: Row) -> String {
+    fn lv_attr(&self, r: &Row) -> String {
         let (Some(v), Some(i)) = (self.vg(r), r.lv) else {
             return String::new();
         };
@@ -2042,7 +2042,7 @@ impl Ctx<'_> {
             c.iter().collect()
         }
     }
-    fn lv_layout(&self, r: Row) -> String {
+    fn lv_layout(&self, r: &Row) -> String {
         let Some((_, l)) = self.lv(r) else {
             return String::new();
         };
@@ -2083,7 +2083,7 @@ impl Ctx<'_> {
             _ => "unknown".into(),
         }
     }
-    fn lv_role(&self, r: Row) -> String {
+    fn lv_role(&self, r: &Row) -> String {
         let (Some(v), Some(i)) = (self.vg(r), r.lv) else {
             return String::new();
         };
@@ -2148,7 +2148,7 @@ impl Ctx<'_> {
     }
     /// `seg_le_ranges` of a cached LV or cache pool: its origin or data LV
     /// named as `lvs` shows it.
-    fn cache_le_ranges(&self, r: Row) -> Option<String> {
+    fn cache_le_ranges(&self, r: &Row) -> Option<String> {
         let vg = &self.vg(r)?.vg;
         let area = match self.cache_role(r)? {
             crate::cache::CacheRole::Cached(c) => c.origin,
@@ -2164,7 +2164,7 @@ impl Ctx<'_> {
         Some(format!("{name}:0-{last}"))
     }
     /// A cache pool's metadata LV (`_cmeta`).
-    fn cache_metadata_lv(&self, r: Row) -> Option<usize> {
+    fn cache_metadata_lv(&self, r: &Row) -> Option<usize> {
         match self.cache_role(r)? {
             crate::cache::CacheRole::Pool(p) => Some(p.metadata),
             _ => None,
@@ -2172,7 +2172,7 @@ impl Ctx<'_> {
     }
     /// The cache pool keys that apply to the LV: a pool's own, a cached
     /// LV's pool's.
-    fn cache_pool_seg(&self, r: Row) -> Option<crate::cache::CachePoolSeg> {
+    fn cache_pool_seg(&self, r: &Row) -> Option<crate::cache::CachePoolSeg> {
         match self.cache_role(r)? {
             crate::cache::CacheRole::Pool(p) => Some(p),
             crate::cache::CacheRole::Cached(c) => crate::cache::pool_seg(&self.vg(r)?.vg, c.pool),
@@ -2180,7 +2180,7 @@ impl Ctx<'_> {
         }
     }
     /// The typed keys of the row's segment, if it is a RAID or mirror one.
-    fn raid_seg(&self, r: Row) -> Option<lvm_meta::raid::RaidSeg> {
+    fn raid_seg(&self, r: &Row) -> Option<lvm_meta::raid::RaidSeg> {
         let (v, l, sg) = self.seg(r)?;
         lvm_meta::raid::RaidSeg::of(&l.name, sg, |n| v.lv_index(n))
             .ok()
@@ -2190,7 +2190,7 @@ impl Ctx<'_> {
     /// its metadata LVs or disk log on the images give it; blank when
     /// inactive, for other LVs, and where the images keep no sync state
     /// (raid0, core-log mirrors).
-    fn sync_percent(&self, r: Row) -> Cell<'static> {
+    fn sync_percent(&self, r: &Row) -> Cell<'static> {
         let (true, Some(v), Some(i)) = (self.lv_active(r), self.vg(r), r.lv) else {
             return Cell::Pct(None);
         };
@@ -2204,7 +2204,7 @@ impl Ctx<'_> {
         }
     }
     /// `mirror_log`: a mirror's disk log LV, bracketed when hidden.
-    fn mirror_log(&self, r: Row) -> String {
+    fn mirror_log(&self, r: &Row) -> String {
         let Some(v) = self.vg(r) else {
             return String::new();
         };
@@ -2218,11 +2218,11 @@ impl Ctx<'_> {
         }
     }
     #[inline]
-    fn seg(&self, r: Row) -> Option<(&Vg, &Lv, &lvm_meta::model::Segment)> {
+    fn seg(&self, r: &Row) -> Option<(&Vg, &Lv, &lvm_meta::model::Segment)> {
         let (v, l) = self.lv(r)?;
         Some((v, l, l.segments.get(r.seg?)?))
     }
-    fn segtype(&self, r: Row) -> String {
+    fn segtype(&self, r: &Row) -> String {
         self.seg(r)
             .map_or(String::new(), |(_, _, sg)| match &sg.kind {
                 SegmentKind::Striped { stripes, .. } if stripes.len() == 1 => "linear".into(),
@@ -2234,7 +2234,7 @@ impl Ctx<'_> {
                 _ => sg.type_name.clone(),
             })
     }
-    fn chunk_size(&self, r: Row) -> u64 {
+    fn chunk_size(&self, r: &Row) -> u64 {
         if let Some(thin::ThinRole::Pool(p)) = self.thin_role(r) {
             return p.chunk_size;
         }
@@ -2246,7 +2246,7 @@ impl Ctx<'_> {
             _ => 0,
         }
     }
-    fn seg_areas(&self, r: Row, ranges: bool) -> String {
+    fn seg_areas(&self, r: &Row, ranges: bool) -> String {
         let Some((v, _, sg)) = self.seg(r) else {
             return String::new();
         };
@@ -2756,7 +2756,7 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
             let ok = subs.iter().any(|&sr| {
                 sl.matches(&mut |id| {
                     let f = &ALL_FIELDS[id];
-                    sel_value(f, cell(&ctx, f, sr))
+                    sel_value(f, cell(&ctx, f, &sr))
                 })
             });
             selected.push(ok);
@@ -2789,7 +2789,7 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
             let cell = if f.obj == Obj::Special {
                 Cell::Num(u64::from(sel))
             } else {
-                cell(&ctx, f, r)
+                cell(&ctx, f, &r)
             };
             let num = match cell {
                 Cell::Num(n) => {
@@ -2912,7 +2912,7 @@ fn sub_rows(sys: &System, kind: Kind, r: Row, sel_fields: &[&Field]) -> Vec<Row>
 
 /// Field `f` of row `r`: a historical LV's own values where lvm2 gives it
 /// some, the field's getter otherwise.
-fn cell<'b>(c: &'b Ctx<'b>, f: &Field, r: Row) -> Cell<'b> {
+fn cell<'b>(c: &'b Ctx<'b>, f: &Field, r: &Row) -> Cell<'b> {
     if let (Some(vi), Some(h)) = (r.vg, r.hist) {
         if let Some(x) = hist_cell(c, f.name, vi, h, r) {
             return x;
@@ -2924,7 +2924,7 @@ fn cell<'b>(c: &'b Ctx<'b>, f: &Field, r: Row) -> Cell<'b> {
 /// What lvm2 2.03.16 reports of historical LV `h` of VG `vi` (a stand-in
 /// LV with no status flags and one empty segment of type `historical`),
 /// for the fields where that differs from an LV that is not there.
-fn hist_cell<'b>(c: &Ctx, name: &str, vi: usize, h: usize, r: Row) -> Option<Cell<'b>> {
+fn hist_cell<'b>(c: &Ctx, name: &str, vi: usize, h: usize, r: &Row) -> Option<Cell<'b>> {
     let vg = &c.sys.vgs[vi].vg;
     let hl = &c.lineage(vi).historical[h];
     Some(match name {
@@ -3248,7 +3248,7 @@ fn sort_rows<'b>(ctx: &'b Ctx<'b>, rows: &[Row], spec: &str, kind: Kind) -> Resu
         }
     };
     // A historical LV's name sorts without its `-`.
-    let strip_hist = |x: Cow<'b, str>, r: Row| -> Cow<'b, str> {
+    let strip_hist = |x: Cow<'b, str>, r: &Row| -> Cow<'b, str> {
         match (r.hist, x.strip_prefix('-')) {
             (Some(_), Some(rest)) => Cow::Owned(rest.to_owned()),
             _ => x,
@@ -3263,16 +3263,16 @@ fn sort_rows<'b>(ctx: &'b Ctx<'b>, rows: &[Row], spec: &str, kind: Kind) -> Resu
                 // A live LV's name without brackets is its name, whether
                 // it is shown with them or not: no need to ask if it is
                 // hidden.
-                if let (true, None, Some((_, l))) = (f.name == "lv_name", r.hist, ctx.lv(r)) {
+                if let (true, None, Some((_, l))) = (f.name == "lv_name", r.hist, ctx.lv(&r)) {
                     return Key::Text(strip(Cow::Borrowed(&l.name)));
                 }
-                match cell(ctx, f, r) {
+                match cell(ctx, f, &r) {
                     // Times sort by their instant, unset ones first.
                     Cell::Time(t) => Key::Num(t.unwrap_or(0) as f64),
                     Cell::Num(n) => Key::Num(n as f64),
                     Cell::Size(n) => Key::Num(n as f64),
                     Cell::Signed(n) => Key::Num(n as f64),
-                    Cell::Str(x) if f.name == "lv_name" => Key::Text(strip(strip_hist(x, r))),
+                    Cell::Str(x) if f.name == "lv_name" => Key::Text(strip(strip_hist(x, &r))),
                     Cell::Str(x) => Key::Text(strip(x)),
                     other => Key::Text(Cow::Owned(render(ctx.opts, &other))),
                 }
