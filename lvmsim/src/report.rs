@@ -133,6 +133,8 @@ enum Cell<'b> {
     BlankZero,
     /// The read-ahead `auto`.
     Auto,
+    /// `lv_attr`'s ten letters, ASCII.
+    Attr([u8; 10]),
     /// A size field lvm2 prints as `-1` (kernel values when inactive).
     MinusOne,
 }
@@ -372,7 +374,12 @@ static GETTERS: &[(&str, Getter)] =
                 _ => String::new(),
             })
         }),
-        g("lv_attr", |c, r| s(c.lv_attr(r))),
+        g("lv_attr", |c, r| match c.lv_attr_letters(r) {
+            // The letters as they are, no string made.
+            Some(l) if l.iter().all(char::is_ascii) => Cell::Attr(l.map(|ch| ch as u8)),
+            Some(l) => s(l.iter().collect::<String>()),
+            None => s(""),
+        }),
         g("lv_size", |c, r| Cell::Size(c.lv_size(r))),
         g("seg_count", |c, r| {
             Cell::Num(c.lv(r).map_or(0, |(_, l)| l.segments.len() as u64))
@@ -383,6 +390,11 @@ static GETTERS: &[(&str, Getter)] =
             n => Cell::Size(n),
         }),
         g("pool_lv", |c, r| {
+            // Every link below comes from a role a plain VG has none of
+            // (the spare links nothing).
+            if c.plain(r) {
+                return s("");
+            }
             if let Some(l) = c.cachevol_link(r, false) {
                 return s(l);
             }
@@ -1736,6 +1748,10 @@ impl Ctx<'_> {
     /// None))` for a thin LV or pool without `--active` (lvm2 shows no
     /// percentage for an inactive LV), `None` for other LVs.
     fn thin_percents(&self, r: &Row) -> Option<(Option<i32>, Option<i32>)> {
+        // No pool or thin LV in a plain VG.
+        if self.plain(r) {
+            return None;
+        }
         let v = self.vg(r)?;
         let i = r.lv?;
         let role = self.thin_role(r)?;
@@ -1767,6 +1783,12 @@ impl Ctx<'_> {
         let v = self.vg(r)?;
         Some((&v.vg, &v.vg.lvs[r.lv?]))
     }
+    /// Whether the row's VG is plain ([`Ctx::plain`]): its LVs have no
+    /// role but, perhaps, the thin pool metadata spare.
+    #[inline]
+    fn plain(&self, r: &Row) -> bool {
+        r.vg.is_some_and(|v| self.plain[v])
+    }
     /// Whether LV `lv` of VG `vi` is visible ([`Vg::lv_visible`]).
     #[inline]
     fn visible(&self, vi: usize, lv: usize) -> bool {
@@ -1794,16 +1816,23 @@ impl Ctx<'_> {
             .map_or(0, |(v, l)| v.lv_extents(l) * v.extent_size.0)
     }
     fn origin(&self, r: &Row) -> String {
-        if let Some(o) = self.layer_origin(r) {
-            return self.shown_name(r, o, false);
-        }
-        if let Some(o) = self.cache_link(r, ThinLink::Pool, true, false) {
-            return o;
-        }
-        if let (Some(v), Some(_)) = (self.vg(r), self.thin_role(r)) {
-            return self
-                .thin_origin(r)
-                .map_or(String::new(), |o| v.vg.lvs[o].name.clone());
+        if self.plain(r) {
+            // No layer, cache or thin LV; the spare has no origin.
+            if self.thin_role(r).is_some() {
+                return String::new();
+            }
+        } else {
+            if let Some(o) = self.layer_origin(r) {
+                return self.shown_name(r, o, false);
+            }
+            if let Some(o) = self.cache_link(r, ThinLink::Pool, true, false) {
+                return o;
+            }
+            if let (Some(v), Some(_)) = (self.vg(r), self.thin_role(r)) {
+                return self
+                    .thin_origin(r)
+                    .map_or(String::new(), |o| v.vg.lvs[o].name.clone());
+            }
         }
         match (self.vg(r), r.lv) {
             (Some(v), Some(i)) => {
@@ -1854,12 +1883,33 @@ impl Ctx<'_> {
     }
 
     fn lv_attr(&self, r: &Row) -> String {
+        self.lv_attr_letters(r)
+            .map_or(String::new(), |c| c.iter().collect())
+    }
+    /// `lv_attr`'s ten letters, if the row has an LV.
+    fn lv_attr_letters(&self, r: &Row) -> Option<[char; 10]> {
         let (Some(v), Some(i)) = (self.vg(r), r.lv) else {
-            return String::new();
+            return None;
         };
         let vg = &v.vg;
         let lv = &vg.lvs[i];
-        let has = |f: &str| lv.status.iter().any(|s| s == f);
+        // The status flags the letters read, in one pass.
+        let (mut write, mut read, mut locked, mut fixed_minor) = (false, false, false, false);
+        for s in &lv.status {
+            match s.as_str() {
+                "WRITE" => write = true,
+                "READ" => read = true,
+                "LOCKED" => locked = true,
+                "FIXED_MINOR" => fixed_minor = true,
+                _ => {}
+            }
+        }
+        let has = |f: &str| match f {
+            "WRITE" => write,
+            "READ" => read,
+            "LOCKED" => locked,
+            _ => fixed_minor,
+        };
         // Asked once: it reads the thin roles and the kernel's list.
         let active = self.lv_active(r);
         let (origin, merging_origin) = is_origin(vg, i);
@@ -1970,6 +2020,10 @@ impl Ctx<'_> {
         if lv.flags.iter().any(|f| f == "ACTIVATION_SKIP") {
             c[9] = 'k';
         }
+        if self.plain(r) {
+            // None of the roles below.
+            return Some(c);
+        }
         if let Some(role) = self.cache_role(r) {
             // Cached LVs, cache pools and their sub-LVs: lvm2's volume
             // type letter, and `C` as target type of the LVs the cache
@@ -2035,12 +2089,7 @@ impl Ctx<'_> {
             Some(crate::vdo::VdoRole::Data(_)) => c[0] = 'D',
             None => {}
         }
-        if c.iter().all(char::is_ascii) {
-            // One allocation, no per-character pushes.
-            String::from_utf8(c.map(|ch| ch as u8).to_vec()).unwrap_or_default()
-        } else {
-            c.iter().collect()
-        }
+        Some(c)
     }
     fn lv_layout(&self, r: &Row) -> String {
         let Some((_, l)) = self.lv(r) else {
@@ -2972,6 +3021,11 @@ fn sel_value(f: &Field, c: Cell) -> crate::select::SelValue {
         T::Time => V::Time(0),
         T::Str => V::Str(String::new()),
     };
+    // `lv_attr`'s letters compare as the text they print as.
+    let c = match c {
+        Cell::Attr(a) => Cell::Str(Cow::Owned(a.iter().map(|&b| char::from(b)).collect())),
+        c => c,
+    };
     match c {
         Cell::Str(x) => match f.ty {
             T::Num | T::Bin | T::SNum => V::Num(x.parse().unwrap_or(UNDEF)),
@@ -3004,6 +3058,7 @@ fn sel_value(f: &Field, c: Cell) -> crate::select::SelValue {
         },
         Cell::Auto => V::Size(crate::select::SIZE_AUTO),
         Cell::MinusOne => V::Size(f64::NAN),
+        Cell::Attr(_) => V::Str(String::new()),
     }
 }
 
@@ -3046,6 +3101,7 @@ fn render_into(opts: &Options, c: &Cell, out: &mut String) {
         Cell::Time(Some(t)) => out.push_str(&opts.zone.iso(*t)),
         Cell::Auto => out.push_str("auto"),
         Cell::MinusOne => out.push_str("-1"),
+        Cell::Attr(a) => out.push_str(std::str::from_utf8(a).unwrap_or_default()),
     }
 }
 
