@@ -278,7 +278,9 @@ static GETTERS: &[(&str, Getter)] =
         g("pvseg_start", |_, r| Cell::Num(r.pvseg.map_or(0, |p| p.0))),
         g("pvseg_size", |_, r| Cell::Num(r.pvseg.map_or(0, |p| p.1))),
         g("vg_fmt", |_, _| s("lvm2")),
-        g("vg_uuid", |c, r| s(c.vg(r).map_or("", |v| v.vg.id.as_str()))),
+        g("vg_uuid", |c, r| {
+            s(c.vg(r).map_or("", |v| v.vg.id.as_str()))
+        }),
         g("vg_name", |c, r| {
             s(match c.vg(r) {
                 Some(v) => v.vg.name.as_str(),
@@ -360,7 +362,9 @@ static GETTERS: &[(&str, Getter)] =
                     n => n.to_string(),
                 }))
         }),
-        g("lv_uuid", |c, r| s(c.lv(r).map_or("", |(_, l)| l.id.as_str()))),
+        g("lv_uuid", |c, r| {
+            s(c.lv(r).map_or("", |(_, l)| l.id.as_str()))
+        }),
         g("lv_name", |c, r| s(c.lv_name(r))),
         g("lv_full_name", |c, r| {
             s(c.lv(r)
@@ -2046,9 +2050,7 @@ impl Ctx<'_> {
             let (kind, target) = crate::raid::attr_letters(vg, i, role);
             c[0] = kind;
             c[6] = target;
-            if active
-                && !self.opts.driver_unknown
-                && !matches!(role, crate::raid::RaidRole::Top(_))
+            if active && !self.opts.driver_unknown && !matches!(role, crate::raid::RaidRole::Top(_))
             {
                 c[5] = 'o';
             }
@@ -2057,9 +2059,7 @@ impl Ctx<'_> {
                 // The kernel fails a RAID image it cannot reach, and lvm2
                 // shows it out of sync (mirror legs' sync is the log's and
                 // the kernel's business).
-                if active
-                    && matches!(role, crate::raid::RaidRole::Image { mirror: false, .. })
-                {
+                if active && matches!(role, crate::raid::RaidRole::Image { mirror: false, .. }) {
                     c[0] = 'I';
                 }
             }
@@ -3021,11 +3021,6 @@ fn sel_value(f: &Field, c: Cell) -> crate::select::SelValue {
         T::Time => V::Time(0),
         T::Str => V::Str(String::new()),
     };
-    // `lv_attr`'s letters compare as the text they print as.
-    let c = match c {
-        Cell::Attr(a) => Cell::Str(Cow::Owned(a.iter().map(|&b| char::from(b)).collect())),
-        c => c,
-    };
     match c {
         Cell::Str(x) => match f.ty {
             T::Num | T::Bin | T::SNum => V::Num(x.parse().unwrap_or(UNDEF)),
@@ -3058,7 +3053,8 @@ fn sel_value(f: &Field, c: Cell) -> crate::select::SelValue {
         },
         Cell::Auto => V::Size(crate::select::SIZE_AUTO),
         Cell::MinusOne => V::Size(f64::NAN),
-        Cell::Attr(_) => V::Str(String::new()),
+        // `lv_attr`'s letters compare as the text they print as.
+        Cell::Attr(a) => V::Str(String::from_utf8_lossy(&a).into_owned()),
     }
 }
 
@@ -3091,17 +3087,18 @@ fn render_into(opts: &Options, c: &Cell, out: &mut String) {
         Cell::Bin(Some(false), _) => {}
         Cell::Bin(None, _) => out.push_str("unknown"),
         Cell::Pct(Some(p)) => {
-            let _ = write!(
-                out,
-                "{:.2}",
-                *p as f64 / crate::select::PERCENT_1 as f64
-            );
+            let _ = write!(out, "{:.2}", *p as f64 / crate::select::PERCENT_1 as f64);
         }
         Cell::Pct(None) | Cell::Blank | Cell::BlankZero | Cell::Time(None) => {}
         Cell::Time(Some(t)) => out.push_str(&opts.zone.iso(*t)),
         Cell::Auto => out.push_str("auto"),
         Cell::MinusOne => out.push_str("-1"),
-        Cell::Attr(a) => out.push_str(std::str::from_utf8(a).unwrap_or_default()),
+        Cell::Attr(a) => {
+            // ASCII: one byte a letter, no UTF-8 check needed.
+            for &b in a {
+                out.push(char::from(b));
+            }
+        }
     }
 }
 
@@ -3562,7 +3559,12 @@ mod tests {
         assert_eq!(esc("lv0001"), "\"lv0001\"");
         // Every position in an eight-byte word and in the tail.
         for at in 0..19 {
-            for (c, e) in [('"', "\\\""), ('\\', "\\\\"), ('\n', "\\u000a"), ('\x1f', "\\u001f")] {
+            for (c, e) in [
+                ('"', "\\\""),
+                ('\\', "\\\\"),
+                ('\n', "\\u000a"),
+                ('\x1f', "\\u001f"),
+            ] {
                 let mut s = "a".repeat(19);
                 s.replace_range(at..=at, &c.to_string());
                 assert!(super::needs_json_escape(s.as_bytes()), "{at} {c:?}");
