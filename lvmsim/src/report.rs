@@ -2776,6 +2776,22 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
             .map(|_| std::cell::OnceCell::new())
             .collect(),
     };
+    // The shortcut `plain` takes, checked in debug builds (every test):
+    // a VG without a text-kept segment has no role but the spare.
+    #[cfg(debug_assertions)]
+    for (vi, v) in sys.vgs.iter().enumerate().filter(|(vi, _)| ctx.plain[*vi]) {
+        let vg = &v.vg;
+        let spare_only = thin::roles(vg).iter().enumerate().all(|(i, t)| match t {
+            None => true,
+            Some(t) => *t == thin::ThinRole::Spare && thin::is_pmspare(vg, i),
+        });
+        debug_assert!(spare_only, "VG {vi}: a thin role in a plain VG");
+        debug_assert!(crate::raid::roles(vg).iter().all(Option::is_none));
+        debug_assert!(crate::cache::roles(vg).iter().all(Option::is_none));
+        debug_assert!(crate::writecache::roles(vg).iter().all(Option::is_none));
+        debug_assert!(crate::integrity::roles(vg).iter().all(Option::is_none));
+        debug_assert!(crate::vdo::roles(vg).iter().all(Option::is_none));
+    }
     let sel = crate::names::select_with_history(
         sys,
         matches!(cmd, Kind::Pv | Kind::PvSeg),
