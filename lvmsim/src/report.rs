@@ -197,6 +197,8 @@ fn s<'b>(v: impl Into<Cow<'b, str>>) -> Cell<'b> {
 /// Every field of lvm2's catalogue with its getter, in catalogue order.
 static ALL_FIELDS: std::sync::LazyLock<Vec<Field>> = std::sync::LazyLock::new(|| {
     use crate::fields::{Section, CATALOGUE, SELECTED};
+    // The getters by name, looked up once each rather than searched.
+    let getters: std::collections::HashMap<&str, Getter> = GETTERS.iter().copied().collect();
     let mut v: Vec<Field> = CATALOGUE
         .iter()
         .map(|d| Field {
@@ -218,7 +220,10 @@ static ALL_FIELDS: std::sync::LazyLock<Vec<Field>> = std::sync::LazyLock::new(||
                 Align::Left
             },
             ty: d.ty,
-            get: getter(d.name),
+            get: getters
+                .get(d.name)
+                .copied()
+                .unwrap_or_else(|| constant_getter(d.name)),
         })
         .collect();
     v.push(Field {
@@ -233,13 +238,8 @@ static ALL_FIELDS: std::sync::LazyLock<Vec<Field>> = std::sync::LazyLock::new(||
     v
 });
 
-fn getter(name: &str) -> Getter {
-    if let Some((_, gt)) = GETTERS.iter().find(|(n, _)| *n == name) {
-        return *gt;
-    }
-    constant_getter(name)
-}
-
+/// The fields that compute their value, by name (no name twice); the
+/// others print a constant ([`constant_getter`]).
 static GETTERS: &[(&str, Getter)] =
     &[
         g("pv_name", |c, r| {
@@ -3553,6 +3553,17 @@ fn write_json(out: &mut dyn Write, rep: &Report) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn no_field_has_two_getters() {
+        // ALL_FIELDS takes each getter from a map by name: a second one
+        // would replace the first silently.
+        let mut names: Vec<&str> = super::GETTERS.iter().map(|(n, _)| *n).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(names.len(), before);
+    }
+
     #[test]
     fn no_two_field_names_differ_only_in_underscores() {
         // `find_field` takes an exact name first; that is only the field
