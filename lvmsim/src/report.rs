@@ -3370,42 +3370,55 @@ fn write_basic(out: &mut dyn Write, rep: &Report) -> std::io::Result<()> {
     let n = fields.len();
     let aligned = opts.separator.is_none() || opts.aligned;
     let sep = opts.separator.as_deref().unwrap_or(" ");
+    // Each cell's text and its width in characters (its length when all
+    // the text is ASCII, the usual case), in order.
+    let ascii = rep.text.is_ascii();
+    let mut start = 0;
+    let cells: Vec<(&str, usize)> = rep
+        .slots
+        .iter()
+        .map(|s| {
+            let c = rep.text.get(start..s.end).unwrap_or_default();
+            start = s.end;
+            (c, if ascii { c.len() } else { c.chars().count() })
+        })
+        .collect();
     // lvm2 starts from the field's width (its heading's length when the
     // catalogue gives none) and cuts a longer heading to it.
     let mut widths: Vec<usize> = fields.iter().map(|f| f.width).collect();
-    for i in 0..rep.slots.len() {
-        let w = rep.cell_text(i).chars().count();
-        let c = &mut widths[i % n];
-        *c = (*c).max(w);
+    for row in cells.chunks(n.max(1)) {
+        for (w, &(_, cw)) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cw);
+        }
     }
     // lvm2 prints nothing at all, not even headings, for an empty report.
     if rep.rows == 0 {
         return Ok(());
     }
     let line = widths.iter().sum::<usize>() + n * sep.len() + 3;
-    let mut o = String::with_capacity((rep.rows + 1) * line);
-    let cell = |o: &mut String, i: usize, c: &str, a: Align| {
+    let mut o: Vec<u8> = Vec::with_capacity((rep.rows + 1) * line);
+    let cell = |o: &mut Vec<u8>, i: usize, c: &str, cw: usize, a: Align| {
         if i > 0 {
-            o.push_str(sep);
+            o.extend_from_slice(sep.as_bytes());
         }
         if aligned {
-            let pad = widths[i].saturating_sub(c.chars().count());
+            let pad = widths[i].saturating_sub(cw);
             match a {
                 Align::Left => {
-                    o.push_str(c);
-                    o.extend(std::iter::repeat_n(' ', pad));
+                    o.extend_from_slice(c.as_bytes());
+                    o.resize(o.len() + pad, b' ');
                 }
                 Align::Right => {
-                    o.extend(std::iter::repeat_n(' ', pad));
-                    o.push_str(c);
+                    o.resize(o.len() + pad, b' ');
+                    o.extend_from_slice(c.as_bytes());
                 }
             }
         } else {
-            o.push_str(c);
+            o.extend_from_slice(c.as_bytes());
         }
     };
     if !opts.noheadings {
-        o.push_str("  ");
+        o.extend_from_slice(b"  ");
         for (i, (f, &w)) in fields.iter().zip(&widths).enumerate() {
             let h = if aligned {
                 // The heading cut to the column's width, in characters.
@@ -3418,18 +3431,19 @@ fn write_basic(out: &mut dyn Write, rep: &Report) -> std::io::Result<()> {
             } else {
                 f.heading
             };
-            cell(&mut o, i, h, Align::Left);
+            cell(&mut o, i, h, h.chars().count(), Align::Left);
         }
-        o.push('\n');
+        o.push(b'\n');
     }
-    for row in 0..rep.rows {
-        o.push_str("  ");
-        for (i, f) in fields.iter().enumerate() {
-            cell(&mut o, i, rep.cell_text(row * n + i), f.align);
+    for r in 0..rep.rows {
+        let row = cells.get(r * n..r * n + n).unwrap_or_default();
+        o.extend_from_slice(b"  ");
+        for (i, (f, &(c, cw))) in fields.iter().zip(row).enumerate() {
+            cell(&mut o, i, c, cw, f.align);
         }
-        o.push('\n');
+        o.push(b'\n');
     }
-    out.write_all(o.as_bytes())
+    out.write_all(&o)
 }
 
 /// Appends a JSON string: quotes, with `"`, `\\` and control characters
