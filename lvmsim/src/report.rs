@@ -2271,17 +2271,16 @@ impl Ctx<'_> {
         let (v, l) = self.lv(r)?;
         Some((v, l, l.segments.get(r.seg?)?))
     }
-    fn segtype(&self, r: &Row) -> String {
-        self.seg(r)
-            .map_or(String::new(), |(_, _, sg)| match &sg.kind {
-                SegmentKind::Striped { stripes, .. } if stripes.len() == 1 => "linear".into(),
-                // lvm2 writes flags after the type (`cache-pool+METADATA_FORMAT`)
-                // and reports the type alone.
-                _ if sg.type_name.starts_with("cache") => {
-                    sg.type_name.split('+').next().unwrap_or_default().into()
-                }
-                _ => sg.type_name.clone(),
-            })
+    fn segtype(&self, r: &Row) -> &str {
+        self.seg(r).map_or("", |(_, _, sg)| match &sg.kind {
+            SegmentKind::Striped { stripes, .. } if stripes.len() == 1 => "linear",
+            // lvm2 writes flags after the type (`cache-pool+METADATA_FORMAT`)
+            // and reports the type alone.
+            _ if sg.type_name.starts_with("cache") => {
+                sg.type_name.split('+').next().unwrap_or_default()
+            }
+            _ => &sg.type_name,
+        })
     }
     fn chunk_size(&self, r: &Row) -> u64 {
         if let Some(thin::ThinRole::Pool(p)) = self.thin_role(r) {
@@ -2346,27 +2345,30 @@ impl Ctx<'_> {
             return String::new();
         };
         let per = u64::from(sg.extent_count) / stripes.len() as u64;
-        let parts: Vec<String> = stripes
-            .iter()
-            .map(|a| {
-                let (name, start) = match a {
-                    Area::Pv { pv, pe } => {
-                        let dev = inst.and_then(|i| i.pv_devices[*pv]);
-                        let name = dev.map_or("[unknown]".to_owned(), |d| {
-                            self.sys.devices[d].image.path.clone()
-                        });
-                        (name, u64::from(*pe))
-                    }
-                    Area::Lv { lv, le } => (v.lvs[*lv].name.clone(), u64::from(*le)),
-                };
-                if ranges {
-                    format!("{name}:{start}-{}", start + per - 1)
-                } else {
-                    format!("{name}({start})")
+        // Each area written straight into one string.
+        let mut out = String::new();
+        for (k, a) in stripes.iter().enumerate() {
+            if k > 0 {
+                out.push(if ranges { ' ' } else { ',' });
+            }
+            let start = match a {
+                Area::Pv { pv, pe } => {
+                    let dev = inst.and_then(|i| i.pv_devices[*pv]);
+                    out.push_str(dev.map_or("[unknown]", |d| &self.sys.devices[d].image.path));
+                    u64::from(*pe)
                 }
-            })
-            .collect();
-        parts.join(if ranges { " " } else { "," })
+                Area::Lv { lv, le } => {
+                    out.push_str(&v.lvs[*lv].name);
+                    u64::from(*le)
+                }
+            };
+            let _ = if ranges {
+                write!(out, ":{start}-{}", start + per - 1)
+            } else {
+                write!(out, "({start})")
+            };
+        }
+        out
     }
 }
 
