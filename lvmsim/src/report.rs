@@ -6,6 +6,8 @@ use crate::thin;
 use crate::units::{format_size, Units};
 use lvm_meta::model::{Area, Lv, SegmentKind, Vg};
 use lvm_meta::scan::{System, VgInstance};
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::Write;
 
 /// Which command's report.
@@ -108,9 +110,10 @@ struct Row {
 }
 
 /// A value as a field computes it; [`Field`]'s type decides how it prints
-/// and how selections compare it.
-enum Cell {
-    Str(String),
+/// and how selections compare it. A text borrows from the scanned system
+/// where it can (names, UUIDs), so most cells cost no allocation.
+enum Cell<'b> {
+    Str(Cow<'b, str>),
     /// Words, printed sorted and joined by `,`.
     List(Vec<String>),
     Num(u64),
@@ -130,11 +133,13 @@ enum Cell {
     BlankZero,
     /// The read-ahead `auto`.
     Auto,
+    /// `lv_attr`'s ten letters, ASCII.
+    Attr([u8; 10]),
     /// A size field lvm2 prints as `-1` (kernel values when inactive).
     MinusOne,
 }
 
-type Getter = fn(&Ctx, Row) -> Cell;
+type Getter = for<'b> fn(&'b Ctx<'b>, &Row) -> Cell<'b>;
 
 #[derive(Debug)]
 struct Field {
@@ -163,6 +168,15 @@ struct Ctx<'a> {
     /// Each VG's writecache, integrity and VDO roles, computed on first
     /// use.
     layer_roles: Vec<std::cell::OnceCell<LayerRoles>>,
+    /// Each VG: true when no LV has a segment lvm-meta keeps as text
+    /// ([`SegmentKind::Unknown`]). Every thin, RAID, mirror, cache,
+    /// writecache, integrity and VDO role comes from such a segment, so
+    /// such a VG has none but the thin pool metadata spare (found by its
+    /// name), and its LVs skip the role tables.
+    plain: Vec<bool>,
+    /// Each VG's LVs' visibility ([`Vg::lv_visible`]), computed on first
+    /// use: it follows snapshot links, and names ask it twice a row.
+    visible: Vec<std::cell::OnceCell<Vec<bool>>>,
 }
 
 /// One VG's writecache, integrity and VDO roles by LV index.
@@ -176,13 +190,15 @@ const fn g(name: &'static str, get: Getter) -> (&'static str, Getter) {
     (name, get)
 }
 
-fn s(v: impl Into<String>) -> Cell {
+fn s<'b>(v: impl Into<Cow<'b, str>>) -> Cell<'b> {
     Cell::Str(v.into())
 }
 
 /// Every field of lvm2's catalogue with its getter, in catalogue order.
 static ALL_FIELDS: std::sync::LazyLock<Vec<Field>> = std::sync::LazyLock::new(|| {
     use crate::fields::{Section, CATALOGUE, SELECTED};
+    // The getters by name, looked up once each rather than searched.
+    let getters: std::collections::HashMap<&str, Getter> = GETTERS.iter().copied().collect();
     let mut v: Vec<Field> = CATALOGUE
         .iter()
         .map(|d| Field {
@@ -204,7 +220,10 @@ static ALL_FIELDS: std::sync::LazyLock<Vec<Field>> = std::sync::LazyLock::new(||
                 Align::Left
             },
             ty: d.ty,
-            get: getter(d.name),
+            get: getters
+                .get(d.name)
+                .copied()
+                .unwrap_or_else(|| constant_getter(d.name)),
         })
         .collect();
     v.push(Field {
@@ -219,16 +238,13 @@ static ALL_FIELDS: std::sync::LazyLock<Vec<Field>> = std::sync::LazyLock::new(||
     v
 });
 
-fn getter(name: &str) -> Getter {
-    if let Some((_, gt)) = GETTERS.iter().find(|(n, _)| *n == name) {
-        return *gt;
-    }
-    constant_getter(name)
-}
-
+/// The fields that compute their value, by name (no name twice); the
+/// others print a constant ([`constant_getter`]).
 static GETTERS: &[(&str, Getter)] =
     &[
-        g("pv_name", |c, r| s(c.pv_name(r))),
+        g("pv_name", |c, r| {
+            s(c.dev(r).map_or("[unknown]", |d| d.image.path.as_str()))
+        }),
         g("pv_uuid", |c, r| s(c.pv_uuid(r))),
         g("pv_fmt", |c, r| s(if c.is_pv(r) { "lvm2" } else { "" })),
         g("pv_attr", |c, r| s(c.pv_attr(r))),
@@ -263,19 +279,14 @@ static GETTERS: &[(&str, Getter)] =
         g("pvseg_size", |_, r| Cell::Num(r.pvseg.map_or(0, |p| p.1))),
         g("vg_fmt", |_, _| s("lvm2")),
         g("vg_uuid", |c, r| {
-            s(c.vg(r).map_or(String::new(), |v| v.vg.id.clone()))
+            s(c.vg(r).map_or("", |v| v.vg.id.as_str()))
         }),
         g("vg_name", |c, r| {
-            s(c.vg(r).map_or_else(
-                || {
-                    if c.used_orphan(r) {
-                        "[unknown]".to_owned()
-                    } else {
-                        String::new()
-                    }
-                },
-                |v| v.vg.name.clone(),
-            ))
+            s(match c.vg(r) {
+                Some(v) => v.vg.name.as_str(),
+                None if c.used_orphan(r) => "[unknown]",
+                None => "",
+            })
         }),
         g("vg_attr", |c, r| {
             s(c.vg(r).map_or("r-----".to_owned(), vg_attr))
@@ -352,7 +363,7 @@ static GETTERS: &[(&str, Getter)] =
                 }))
         }),
         g("lv_uuid", |c, r| {
-            s(c.lv(r).map_or(String::new(), |(_, l)| l.id.clone()))
+            s(c.lv(r).map_or("", |(_, l)| l.id.as_str()))
         }),
         g("lv_name", |c, r| s(c.lv_name(r))),
         g("lv_full_name", |c, r| {
@@ -367,7 +378,12 @@ static GETTERS: &[(&str, Getter)] =
                 _ => String::new(),
             })
         }),
-        g("lv_attr", |c, r| s(c.lv_attr(r))),
+        g("lv_attr", |c, r| match c.lv_attr_letters(r) {
+            // The letters as they are, no string made.
+            Some(l) if l.iter().all(char::is_ascii) => Cell::Attr(l.map(|ch| ch as u8)),
+            Some(l) => s(l.iter().collect::<String>()),
+            None => s(""),
+        }),
         g("lv_size", |c, r| Cell::Size(c.lv_size(r))),
         g("seg_count", |c, r| {
             Cell::Num(c.lv(r).map_or(0, |(_, l)| l.segments.len() as u64))
@@ -378,6 +394,11 @@ static GETTERS: &[(&str, Getter)] =
             n => Cell::Size(n),
         }),
         g("pool_lv", |c, r| {
+            // Every link below comes from a role a plain VG has none of
+            // (the spare links nothing).
+            if c.plain(r) {
+                return s("");
+            }
             if let Some(l) = c.cachevol_link(r, false) {
                 return s(l);
             }
@@ -1045,7 +1066,7 @@ fn sorted(tags: &[String]) -> Vec<String> {
 }
 
 /// A list field's value from lvm2's comma-joined form.
-fn list_of(text: &str) -> Cell {
+fn list_of<'b>(text: &str) -> Cell<'b> {
     Cell::List(
         text.split(',')
             .filter(|x| !x.is_empty())
@@ -1055,7 +1076,7 @@ fn list_of(text: &str) -> Cell {
 }
 
 /// A VDO pool's switch: blank on segments that are not VDO.
-fn vdo_flag(c: &Ctx, r: Row, f: fn(&crate::vdo::VdoPoolSeg) -> bool) -> Cell {
+fn vdo_flag<'b>(c: &Ctx, r: &Row, f: fn(&crate::vdo::VdoPoolSeg) -> bool) -> Cell<'b> {
     match c.vdo_pool(r) {
         Some(p) => Cell::Bin(Some(f(&p)), "enabled"),
         None => Cell::Blank,
@@ -1063,12 +1084,12 @@ fn vdo_flag(c: &Ctx, r: Row, f: fn(&crate::vdo::VdoPoolSeg) -> bool) -> Cell {
 }
 
 /// A VDO pool's number: blank on segments that are not VDO.
-fn vdo_num(c: &Ctx, r: Row, f: fn(&crate::vdo::VdoPoolSeg) -> u64) -> Cell {
+fn vdo_num<'b>(c: &Ctx, r: &Row, f: fn(&crate::vdo::VdoPoolSeg) -> u64) -> Cell<'b> {
     c.vdo_pool(r).map_or(Cell::Blank, |p| Cell::Num(f(&p)))
 }
 
 /// A VDO pool's size in sectors: blank on segments that are not VDO.
-fn vdo_size(c: &Ctx, r: Row, f: fn(&crate::vdo::VdoPoolSeg) -> u64) -> Cell {
+fn vdo_size<'b>(c: &Ctx, r: &Row, f: fn(&crate::vdo::VdoPoolSeg) -> u64) -> Cell<'b> {
     c.vdo_pool(r).map_or(Cell::Blank, |p| Cell::Size(f(&p)))
 }
 
@@ -1175,6 +1196,26 @@ fn is_origin(vg: &Vg, i: usize) -> (bool, bool) {
     })
 }
 
+/// The extents each data image of RAID or mirror segment `sg` gives it:
+/// (image LV, first LE, last LE). A mirror leg spans the segment; a RAID
+/// image is taken whole. `seg_le_ranges`, `seg_pe_ranges` and `devices`
+/// all name these.
+fn image_le_ranges<'a>(
+    v: &'a Vg,
+    sg: &'a lvm_meta::model::Segment,
+    rs: &'a lvm_meta::raid::RaidSeg,
+) -> impl Iterator<Item = (usize, u64, u64)> + 'a {
+    rs.images.iter().map(move |im| {
+        let len = if rs.level == lvm_meta::raid::RaidLevel::Mirror {
+            u64::from(sg.extent_count)
+        } else {
+            v.lv_extents(&v.lvs[im.data])
+        };
+        let first = u64::from(im.le);
+        (im.data, first, (first + len).saturating_sub(1))
+    })
+}
+
 fn seg_area_count(sg: &lvm_meta::model::Segment) -> u64 {
     match &sg.kind {
         SegmentKind::Striped { stripes, .. } => stripes.len() as u64,
@@ -1200,15 +1241,18 @@ fn mda_free(m: &lvm_meta::scan::MdaState) -> u64 {
 }
 
 impl Ctx<'_> {
-    fn lv_status(&self, r: Row, flag: &str) -> bool {
+    #[inline]
+    fn lv_status(&self, r: &Row, flag: &str) -> bool {
         self.lv(r)
             .is_some_and(|(_, l)| l.status.iter().any(|x| x == flag))
     }
-    fn lv_flag(&self, r: Row, flag: &str) -> bool {
+    #[inline]
+    fn lv_flag(&self, r: &Row, flag: &str) -> bool {
         self.lv(r)
             .is_some_and(|(_, l)| l.flags.iter().any(|x| x == flag))
     }
-    fn vg_status(&self, r: Row, flag: &str) -> bool {
+    #[inline]
+    fn vg_status(&self, r: &Row, flag: &str) -> bool {
         self.vg(r)
             .is_some_and(|v| v.vg.status.iter().any(|x| x == flag))
     }
@@ -1216,7 +1260,13 @@ impl Ctx<'_> {
     /// whose device a running kernel has loaded under `--kernel`. A
     /// merging snapshot has no device of its own: it is active with its
     /// origin, as lvm2 asks the origin's device about it.
-    fn lv_active(&self, r: Row) -> bool {
+    #[inline]
+    fn lv_active(&self, r: &Row) -> bool {
+        // Neither `--active` nor a running kernel: nothing is active (the
+        // usual case, answered before any role is looked up).
+        if self.opts.loaded.is_none() && !self.opts.active {
+            return false;
+        }
         // lvm2 never activates the pool metadata spare.
         if matches!(self.thin_role(r), Some(thin::ThinRole::Spare)) {
             return false;
@@ -1235,7 +1285,7 @@ impl Ctx<'_> {
         loaded.iter().any(|(g, l)| *g == v.vg.name && l == lv)
     }
     /// Whether a running kernel holds the row's LV's device suspended.
-    fn lv_suspended(&self, r: Row) -> bool {
+    fn lv_suspended(&self, r: &Row) -> bool {
         let (Some(v), Some(i)) = (self.vg(r), r.lv) else {
             return false;
         };
@@ -1247,7 +1297,7 @@ impl Ctx<'_> {
     }
     /// Whether the row's LV is active: unknown without device-mapper,
     /// otherwise as [`Self::lv_active`] says.
-    fn active_state(&self, r: Row) -> Option<bool> {
+    fn active_state(&self, r: &Row) -> Option<bool> {
         if self.lv_active(r) {
             Some(true)
         } else if self.opts.driver_unknown {
@@ -1258,13 +1308,13 @@ impl Ctx<'_> {
     }
     /// Whether the LV's device exists: `Some(true)` when it is active,
     /// unknown otherwise (lvm2 has no device to ask).
-    fn device_state(&self, r: Row) -> Option<bool> {
+    fn device_state(&self, r: &Row) -> Option<bool> {
         self.active_state(r).filter(|a| *a)
     }
     /// Whether a snapshot (or the snapshot merging into an origin) is
     /// invalid, where lvm2 knows: under `--active`, for snapshots and
     /// merging origins; `None` otherwise ("unknown").
-    fn snapshot_state(&self, r: Row) -> Option<bool> {
+    fn snapshot_state(&self, r: &Row) -> Option<bool> {
         let (Some(g), Some(i), Some(v)) = (r.vg, r.lv, self.vg(r)) else {
             return None;
         };
@@ -1274,7 +1324,7 @@ impl Ctx<'_> {
         }
         Some(cow && self.kernel.status(self.sys, g, i) == Some(crate::active::SnapStatus::Invalid))
     }
-    fn lv_merging(&self, r: Row) -> bool {
+    fn lv_merging(&self, r: &Row) -> bool {
         match (self.vg(r), r.lv) {
             (Some(v), Some(i)) => {
                 is_origin(&v.vg, i).1 || cow_of(&v.vg, i).is_some_and(|(_, _, m)| m)
@@ -1289,7 +1339,7 @@ impl Ctx<'_> {
     }
     /// lv_ancestors (`up`) or lv_descendants, `full`: through historical
     /// LVs (named only under `-H`), as lvm2 walks the chains.
-    fn lineage_names(&self, r: Row, up: bool, full: bool) -> Vec<String> {
+    fn lineage_names(&self, r: &Row, up: bool, full: bool) -> Vec<String> {
         use crate::lineage::Glv;
         let Some(vi) = r.vg else {
             return Vec::new();
@@ -1309,33 +1359,30 @@ impl Ctx<'_> {
     }
     /// The bootloader area from the PV header's extension: (start, size)
     /// in sectors.
-    fn bootloader_area(&self, r: Row) -> (u64, u64) {
+    fn bootloader_area(&self, r: &Row) -> (u64, u64) {
         self.dev(r)
             .and_then(|d| d.label.as_ref())
             .and_then(|l| l.pv_header.extension.as_ref())
             .and_then(|e| e.bootloader_areas.first())
             .map_or((0, 0), |a| (a.offset / 512, a.size / 512))
     }
-    fn dev(&self, r: Row) -> Option<&lvm_meta::scan::Device> {
+    #[inline]
+    fn dev(&self, r: &Row) -> Option<&lvm_meta::scan::Device> {
         r.dev.map(|d| &self.sys.devices[d])
     }
-    fn vg(&self, r: Row) -> Option<&VgInstance> {
+    #[inline]
+    fn vg(&self, r: &Row) -> Option<&VgInstance> {
         r.vg.map(|v| &self.sys.vgs[v])
     }
-    fn vg_pv(&self, r: Row) -> Option<(&Vg, &lvm_meta::model::Pv)> {
+    #[inline]
+    fn vg_pv(&self, r: &Row) -> Option<(&Vg, &lvm_meta::model::Pv)> {
         let v = self.vg(r)?;
         Some((&v.vg, &v.vg.pvs[r.pv?]))
     }
-    fn is_pv(&self, r: Row) -> bool {
+    fn is_pv(&self, r: &Row) -> bool {
         r.pv.is_some() || self.dev(r).is_some_and(|d| d.label.is_some())
     }
-    fn pv_name(&self, r: Row) -> String {
-        match self.dev(r) {
-            Some(d) => d.image.path.clone(),
-            None => "[unknown]".into(),
-        }
-    }
-    fn pv_uuid(&self, r: Row) -> String {
+    fn pv_uuid(&self, r: &Row) -> String {
         if let Some((_, p)) = self.vg_pv(r) {
             return p.id.clone();
         }
@@ -1343,7 +1390,7 @@ impl Ctx<'_> {
             .and_then(|d| d.label.as_ref())
             .map_or(String::new(), |l| l.pv_header.uuid_string())
     }
-    fn pv_attr(&self, r: Row) -> String {
+    fn pv_attr(&self, r: &Row) -> String {
         let mut a = String::new();
         match self.vg_pv(r) {
             Some((vg, p)) => {
@@ -1375,7 +1422,7 @@ impl Ctx<'_> {
         }
         a
     }
-    fn pe_start(&self, r: Row) -> u64 {
+    fn pe_start(&self, r: &Row) -> u64 {
         if let Some((_, p)) = self.vg_pv(r) {
             return p.pe_start.0;
         }
@@ -1384,7 +1431,7 @@ impl Ctx<'_> {
             .and_then(|l| l.pv_header.pe_start_bytes())
             .map_or(0, |b| b / 512)
     }
-    fn pv_size(&self, r: Row) -> u64 {
+    fn pv_size(&self, r: &Row) -> u64 {
         if let Some((vg, p)) = self.vg_pv(r) {
             if p.pe_count > 0 {
                 return u64::from(p.pe_count) * vg.extent_size.0;
@@ -1395,13 +1442,13 @@ impl Ctx<'_> {
         // with no PEs gives `pv->size`, the device size).
         self.dev(r).map_or(0, |d| d.image.size / 512)
     }
-    fn pv_alloc(&self, r: Row) -> u64 {
+    fn pv_alloc(&self, r: &Row) -> u64 {
         match (self.vg(r), r.pv) {
             (Some(v), Some(p)) => v.vg.pv_used_extents(p),
             _ => 0,
         }
     }
-    fn pv_free(&self, r: Row) -> u64 {
+    fn pv_free(&self, r: &Row) -> u64 {
         match (self.vg(r), r.pv) {
             (Some(v), Some(p)) => v.vg.pv_free_extents(p) * v.vg.extent_size.0,
             _ if self.used_orphan(r) => 0,
@@ -1410,7 +1457,7 @@ impl Ctx<'_> {
     }
     /// A PV in no VG whose label says a VG uses it (`PV_EXT_USED`): the VG's
     /// metadata is missing or damaged.
-    fn used_orphan(&self, r: Row) -> bool {
+    fn used_orphan(&self, r: &Row) -> bool {
         self.vg_pv(r).is_none()
             && self
                 .dev(r)
@@ -1418,17 +1465,17 @@ impl Ctx<'_> {
                 .and_then(|l| l.pv_header.extension.as_ref())
                 .is_some_and(|e| e.flags & lvm_meta::pv_header::PV_EXT_USED != 0)
     }
-    fn pv_mda_size(&self, r: Row) -> u64 {
+    fn pv_mda_size(&self, r: &Row) -> u64 {
         self.dev(r)
             .and_then(|d| d.mdas.iter().map(|m| m.locn.size / 512).min())
             .unwrap_or(0)
     }
-    fn pv_mda_free(&self, r: Row) -> u64 {
+    fn pv_mda_free(&self, r: &Row) -> u64 {
         self.dev(r)
             .and_then(|d| d.mdas.iter().map(mda_free).min())
             .unwrap_or(0)
     }
-    fn vg_mdas(&self, r: Row) -> Vec<&lvm_meta::scan::MdaState> {
+    fn vg_mdas(&self, r: &Row) -> Vec<&lvm_meta::scan::MdaState> {
         let Some(v) = self.vg(r) else {
             return Vec::new();
         };
@@ -1439,16 +1486,25 @@ impl Ctx<'_> {
             .collect()
     }
     /// The LV's thin role, if any.
-    fn thin_role(&self, r: Row) -> Option<thin::ThinRole> {
+    #[inline]
+    fn thin_role(&self, r: &Row) -> Option<thin::ThinRole> {
         let v = r.vg?;
+        if self.plain[v] {
+            let vg = &self.sys.vgs[v].vg;
+            return thin::is_pmspare(vg, r.lv?).then_some(thin::ThinRole::Spare);
+        }
         self.thin_roles[v]
             .get_or_init(|| thin::roles(&self.sys.vgs[v].vg))
             .get(r.lv?)?
             .clone()
     }
     /// The LV's part in a RAID or mirror LV, if any.
-    fn raid_role(&self, r: Row) -> Option<&crate::raid::RaidRole> {
+    #[inline]
+    fn raid_role(&self, r: &Row) -> Option<&crate::raid::RaidRole> {
         let v = r.vg?;
+        if self.plain[v] {
+            return None;
+        }
         self.raid_roles[v]
             .get_or_init(|| crate::raid::roles(&self.sys.vgs[v].vg))
             .get(r.lv?)?
@@ -1456,22 +1512,31 @@ impl Ctx<'_> {
     }
     /// The RAID or mirror segment of the row's LV, if it is a RAID or
     /// mirror LV.
-    fn raid_top(&self, r: Row) -> Option<&lvm_meta::raid::RaidSeg> {
+    #[inline]
+    fn raid_top(&self, r: &Row) -> Option<&lvm_meta::raid::RaidSeg> {
         match self.raid_role(r)? {
             crate::raid::RaidRole::Top(s) => Some(s),
             _ => None,
         }
     }
     /// The LV's cache role, if any.
-    fn cache_role(&self, r: Row) -> Option<crate::cache::CacheRole> {
+    #[inline]
+    fn cache_role(&self, r: &Row) -> Option<crate::cache::CacheRole> {
         let v = r.vg?;
+        if self.plain[v] {
+            return None;
+        }
         self.cache_roles[v]
             .get_or_init(|| crate::cache::roles(&self.sys.vgs[v].vg))
             .get(r.lv?)?
             .clone()
     }
-    fn layer_roles(&self, r: Row) -> Option<&LayerRoles> {
+    #[inline]
+    fn layer_roles(&self, r: &Row) -> Option<&LayerRoles> {
         let v = r.vg?;
+        if self.plain[v] {
+            return None;
+        }
         Some(self.layer_roles[v].get_or_init(|| {
             let vg = &self.sys.vgs[v].vg;
             (
@@ -1483,7 +1548,7 @@ impl Ctx<'_> {
     }
     /// The integrity settings a row reports: an integrity image's own, or
     /// a RAID LV's first image's (lvm2 shows them on the RAID LV too).
-    fn integrity_of(&self, r: Row) -> Option<crate::integrity::IntegritySeg> {
+    fn integrity_of(&self, r: &Row) -> Option<crate::integrity::IntegritySeg> {
         match self.integ_role(r) {
             Some(crate::integrity::IntegrityRole::Image(i)) => Some(i),
             Some(_) => None,
@@ -1492,39 +1557,30 @@ impl Ctx<'_> {
     }
     /// A RAID LV's first image's integrity segment, if its images have
     /// integrity.
-    fn raid_integrity(&self, r: Row) -> Option<crate::integrity::IntegritySeg> {
+    fn raid_integrity(&self, r: &Row) -> Option<crate::integrity::IntegritySeg> {
         let first = self.raid_top(r)?.images.first()?.data;
         crate::integrity::integrity_seg(&self.vg(r)?.vg, first)
     }
     /// `seg_le_ranges` of a RAID or mirror LV: each data image named as
     /// `lvs` shows it, over the extents the segment uses.
-    fn raid_le_ranges(&self, r: Row) -> Option<String> {
+    fn raid_le_ranges(&self, r: &Row) -> Option<String> {
         let rs = self.raid_seg(r)?;
         let (v, _, sg) = self.seg(r)?;
-        let parts: Vec<String> = rs
-            .images
-            .iter()
-            .map(|im| {
-                let len = if rs.level == lvm_meta::raid::RaidLevel::Mirror {
-                    u64::from(sg.extent_count)
-                } else {
-                    v.lv_extents(&v.lvs[im.data])
-                };
-                let start = u64::from(im.le);
-                format!(
-                    "{}:{start}-{}",
-                    self.shown_name(r, im.data, false),
-                    (start + len).saturating_sub(1)
-                )
-            })
-            .collect();
-        Some(parts.join(","))
+        let mut out = String::new();
+        for (k, (lv, first, last)) in image_le_ranges(v, sg, &rs).enumerate() {
+            if k > 0 {
+                out.push(',');
+            }
+            out.push_str(&self.shown_name(r, lv, false));
+            let _ = write!(out, ":{first}-{last}");
+        }
+        Some(out)
     }
     /// A RAID LV's metadata images (`_rmeta_N`): `NAME(0)` each
     /// (`metadata_devices`), or with `ranges` `[NAME]:0-LAST` named as
     /// `lvs` shows them (`seg_metadata_le_ranges`); empty for other
     /// segments.
-    fn raid_meta_areas(&self, r: Row, ranges: bool) -> Vec<String> {
+    fn raid_meta_areas(&self, r: &Row, ranges: bool) -> Vec<String> {
         let (Some(rs), Some((v, _, _))) = (self.raid_seg(r), self.seg(r)) else {
             return Vec::new();
         };
@@ -1542,12 +1598,13 @@ impl Ctx<'_> {
             .collect()
     }
     /// The LV's VDO role, if any.
-    fn vdo_role(&self, r: Row) -> Option<crate::vdo::VdoRole> {
+    #[inline]
+    fn vdo_role(&self, r: &Row) -> Option<crate::vdo::VdoRole> {
         self.layer_roles(r)?.2.get(r.lv?)?.clone()
     }
     /// The VDO pool whose settings the row's segment reports: a pool's
     /// own, or a VDO volume's pool's (lvm2 shows them on both).
-    fn vdo_pool(&self, r: Row) -> Option<crate::vdo::VdoPoolSeg> {
+    fn vdo_pool(&self, r: &Row) -> Option<crate::vdo::VdoPoolSeg> {
         r.seg?;
         match self.vdo_role(r)? {
             crate::vdo::VdoRole::Pool(p) => Some(p),
@@ -1558,7 +1615,7 @@ impl Ctx<'_> {
     /// The one LV a segment maps, from its first extent: the origin under
     /// a writecache or integrity image ([`Self::layer_origin`]), a VDO
     /// pool's data LV, a VDO volume's pool.
-    fn area_lv(&self, r: Row) -> Option<usize> {
+    fn area_lv(&self, r: &Row) -> Option<usize> {
         if let Some(o) = self.layer_origin(r) {
             return Some(o);
         }
@@ -1569,16 +1626,19 @@ impl Ctx<'_> {
         }
     }
     /// The LV's writecache role, if any.
-    fn wc_role(&self, r: Row) -> Option<crate::writecache::WritecacheRole> {
+    #[inline]
+    fn wc_role(&self, r: &Row) -> Option<crate::writecache::WritecacheRole> {
         self.layer_roles(r)?.0.get(r.lv?)?.clone()
     }
     /// The LV's integrity role, if any.
-    fn integ_role(&self, r: Row) -> Option<crate::integrity::IntegrityRole> {
+    #[inline]
+    fn integ_role(&self, r: &Row) -> Option<crate::integrity::IntegrityRole> {
         self.layer_roles(r)?.1.get(r.lv?)?.clone()
     }
     /// The LV under a writecache or integrity image (`_wcorig`,
     /// `_iorig`): the origin it reports and the one area of its segment.
-    fn layer_origin(&self, r: Row) -> Option<usize> {
+    #[inline]
+    fn layer_origin(&self, r: &Row) -> Option<usize> {
         if let Some(crate::writecache::WritecacheRole::Cached(w)) = self.wc_role(r) {
             return Some(w.origin);
         }
@@ -1588,7 +1648,7 @@ impl Ctx<'_> {
         }
     }
     /// LV `lv` named as `lvs` shows it (bracketed when hidden), or its UUID.
-    fn shown_name(&self, r: Row, lv: usize, uuid: bool) -> String {
+    fn shown_name(&self, r: &Row, lv: usize, uuid: bool) -> String {
         let Some(v) = self.vg(r) else {
             return String::new();
         };
@@ -1601,7 +1661,8 @@ impl Ctx<'_> {
         }
     }
     /// A writecache LV's cachevol, as `pool_lv` (or `pool_lv_uuid`) shows it.
-    fn cachevol_link(&self, r: Row, uuid: bool) -> Option<String> {
+    #[inline]
+    fn cachevol_link(&self, r: &Row, uuid: bool) -> Option<String> {
         match self.wc_role(r)? {
             crate::writecache::WritecacheRole::Cached(w) => {
                 Some(self.shown_name(r, w.cachevol, uuid))
@@ -1612,7 +1673,7 @@ impl Ctx<'_> {
     /// The LV a cache link field names: a cached LV's pool or origin, a
     /// pool's data or metadata LV, a pool component's pool; bracketed when
     /// hidden, or its UUID.
-    fn cache_link(&self, r: Row, link: ThinLink, origin: bool, uuid: bool) -> Option<String> {
+    fn cache_link(&self, r: &Row, link: ThinLink, origin: bool, uuid: bool) -> Option<String> {
         use crate::cache::CacheRole as C;
         let vg = &self.vg(r)?.vg;
         let target = match (link, self.cache_role(r)?) {
@@ -1632,14 +1693,15 @@ impl Ctx<'_> {
         })
     }
     /// A thin LV's thin origin.
-    fn thin_origin(&self, r: Row) -> Option<usize> {
+    #[inline]
+    fn thin_origin(&self, r: &Row) -> Option<usize> {
         match self.thin_role(r)? {
             thin::ThinRole::Thin(t) => t.origin,
             _ => None,
         }
     }
     /// The pool keys that apply to the LV: a pool's own, a thin LV's pool's.
-    fn thin_pool_seg(&self, r: Row) -> Option<thin::PoolSeg> {
+    fn thin_pool_seg(&self, r: &Row) -> Option<thin::PoolSeg> {
         let vg = &self.vg(r)?.vg;
         match self.thin_role(r)? {
             thin::ThinRole::Pool(p) => Some(p),
@@ -1650,7 +1712,7 @@ impl Ctx<'_> {
     /// The name (bracketed when hidden, as `lvs` shows it; bare for a
     /// component's parent) or the UUID of the LV a link field names;
     /// empty where the field does not apply.
-    fn thin_link(&self, r: Row, link: ThinLink, uuid: bool) -> String {
+    fn thin_link(&self, r: &Row, link: ThinLink, uuid: bool) -> String {
         if let Some(l) = self.cache_link(r, link, false, uuid) {
             return l;
         }
@@ -1674,7 +1736,7 @@ impl Ctx<'_> {
         }
     }
     /// `seg_le_ranges` of a thin pool: its data LV named as `lvs` shows it.
-    fn pool_le_ranges(&self, r: Row) -> Option<String> {
+    fn pool_le_ranges(&self, r: &Row) -> Option<String> {
         let v = self.vg(r)?;
         let thin::ThinRole::Pool(p) = self.thin_role(r)? else {
             return None;
@@ -1689,7 +1751,11 @@ impl Ctx<'_> {
     /// activation reports from the committed metadata); `Some((None,
     /// None))` for a thin LV or pool without `--active` (lvm2 shows no
     /// percentage for an inactive LV), `None` for other LVs.
-    fn thin_percents(&self, r: Row) -> Option<(Option<i32>, Option<i32>)> {
+    fn thin_percents(&self, r: &Row) -> Option<(Option<i32>, Option<i32>)> {
+        // No pool or thin LV in a plain VG.
+        if self.plain(r) {
+            return None;
+        }
         let v = self.vg(r)?;
         let i = r.lv?;
         let role = self.thin_role(r)?;
@@ -1711,42 +1777,66 @@ impl Ctx<'_> {
     /// Whether an active pool's metadata asks for a check (its superblock
     /// flag, which the kernel's status line reports); unknown if the
     /// metadata cannot be read.
-    fn pool_needs_check(&self, r: Row) -> Option<bool> {
+    fn pool_needs_check(&self, r: &Row) -> Option<bool> {
         let v = self.vg(r)?;
         let pvs = self.sys.pv_images(v);
         thin::pool_needs_check(&v.vg, r.lv?, &pvs)
     }
-    fn lv(&self, r: Row) -> Option<(&Vg, &Lv)> {
+    #[inline]
+    fn lv(&self, r: &Row) -> Option<(&Vg, &Lv)> {
         let v = self.vg(r)?;
         Some((&v.vg, &v.vg.lvs[r.lv?]))
     }
-    fn lv_name(&self, r: Row) -> String {
-        match (self.lv(r), r.lv) {
-            (Some((v, l)), Some(i)) => {
-                if v.lv_visible(i) {
-                    l.name.clone()
+    /// Whether the row's VG is plain ([`Ctx::plain`]): its LVs have no
+    /// role but, perhaps, the thin pool metadata spare.
+    #[inline]
+    fn plain(&self, r: &Row) -> bool {
+        r.vg.is_some_and(|v| self.plain[v])
+    }
+    /// Whether LV `lv` of VG `vi` is visible ([`Vg::lv_visible`]).
+    #[inline]
+    fn visible(&self, vi: usize, lv: usize) -> bool {
+        let vg = &self.sys.vgs[vi].vg;
+        self.visible[vi]
+            .get_or_init(|| (0..vg.lvs.len()).map(|i| vg.lv_visible(i)).collect())
+            .get(lv)
+            .copied()
+            .unwrap_or(false)
+    }
+    fn lv_name(&self, r: &Row) -> Cow<'_, str> {
+        match (self.lv(r), r.vg, r.lv) {
+            (Some((_, l)), Some(vi), Some(i)) => {
+                if self.visible(vi, i) {
+                    Cow::Borrowed(&l.name)
                 } else {
-                    format!("[{}]", l.name)
+                    Cow::Owned(format!("[{}]", l.name))
                 }
             }
-            _ => String::new(),
+            _ => Cow::Borrowed(""),
         }
     }
-    fn lv_size(&self, r: Row) -> u64 {
+    fn lv_size(&self, r: &Row) -> u64 {
         self.lv(r)
             .map_or(0, |(v, l)| v.lv_extents(l) * v.extent_size.0)
     }
-    fn origin(&self, r: Row) -> String {
-        if let Some(o) = self.layer_origin(r) {
-            return self.shown_name(r, o, false);
-        }
-        if let Some(o) = self.cache_link(r, ThinLink::Pool, true, false) {
-            return o;
-        }
-        if let (Some(v), Some(_)) = (self.vg(r), self.thin_role(r)) {
-            return self
-                .thin_origin(r)
-                .map_or(String::new(), |o| v.vg.lvs[o].name.clone());
+    fn origin(&self, r: &Row) -> String {
+        if self.plain(r) {
+            // No layer, cache or thin LV; the spare has no origin.
+            if self.thin_role(r).is_some() {
+                return String::new();
+            }
+        } else {
+            if let Some(o) = self.layer_origin(r) {
+                return self.shown_name(r, o, false);
+            }
+            if let Some(o) = self.cache_link(r, ThinLink::Pool, true, false) {
+                return o;
+            }
+            if let (Some(v), Some(_)) = (self.vg(r), self.thin_role(r)) {
+                return self
+                    .thin_origin(r)
+                    .map_or(String::new(), |o| v.vg.lvs[o].name.clone());
+            }
         }
         match (self.vg(r), r.lv) {
             (Some(v), Some(i)) => {
@@ -1756,7 +1846,7 @@ impl Ctx<'_> {
         }
     }
     /// lvm2 `lv_origin_size`: a COW's origin size, an origin's own size.
-    fn origin_size(&self, r: Row) -> u64 {
+    fn origin_size(&self, r: &Row) -> u64 {
         let (Some(v), Some(i)) = (self.vg(r), r.lv) else {
             return 0;
         };
@@ -1769,7 +1859,7 @@ impl Ctx<'_> {
     }
     /// `data_percent` / `snap_percent` of a snapshot or a merging origin
     /// under `--active`; blank otherwise, as for an inactive LV.
-    fn snap_percent(&self, r: Row) -> String {
+    fn snap_percent(&self, r: &Row) -> String {
         match (self.lv_active(r), r.vg, r.lv) {
             (true, Some(g), Some(i)) => self
                 .kernel
@@ -1780,7 +1870,7 @@ impl Ctx<'_> {
     }
     /// Whether the LV's device is open: unknown unless `--active`, then
     /// as [`Options::open`] says.
-    fn lv_open(&self, r: Row) -> Option<bool> {
+    fn lv_open(&self, r: &Row) -> Option<bool> {
         let (Some(v), Some(i)) = (self.vg(r), r.lv) else {
             return None;
         };
@@ -1796,13 +1886,36 @@ impl Ctx<'_> {
             .map(|_| held || self.opts.open.contains(&name))
     }
 
-    fn lv_attr(&self, r: Row) -> String {
+    fn lv_attr(&self, r: &Row) -> String {
+        self.lv_attr_letters(r)
+            .map_or(String::new(), |c| c.iter().collect())
+    }
+    /// `lv_attr`'s ten letters, if the row has an LV.
+    fn lv_attr_letters(&self, r: &Row) -> Option<[char; 10]> {
         let (Some(v), Some(i)) = (self.vg(r), r.lv) else {
-            return String::new();
+            return None;
         };
         let vg = &v.vg;
         let lv = &vg.lvs[i];
-        let has = |f: &str| lv.status.iter().any(|s| s == f);
+        // The status flags the letters read, in one pass.
+        let (mut write, mut read, mut locked, mut fixed_minor) = (false, false, false, false);
+        for s in &lv.status {
+            match s.as_str() {
+                "WRITE" => write = true,
+                "READ" => read = true,
+                "LOCKED" => locked = true,
+                "FIXED_MINOR" => fixed_minor = true,
+                _ => {}
+            }
+        }
+        let has = |f: &str| match f {
+            "WRITE" => write,
+            "READ" => read,
+            "LOCKED" => locked,
+            _ => fixed_minor,
+        };
+        // Asked once: it reads the thin roles and the kernel's list.
+        let active = self.lv_active(r);
         let (origin, merging_origin) = is_origin(vg, i);
         let cow = cow_of(vg, i);
         let virt = lv
@@ -1814,9 +1927,10 @@ impl Ctx<'_> {
             .iter()
             .any(|s| matches!(s.kind, SegmentKind::Unknown { .. }));
         let thin_role = self.thin_role(r);
-        // The ten attribute characters.
-        let mut a = String::with_capacity(10);
-        a.push(match &thin_role {
+        // The ten attribute characters, in place: the roles below
+        // change single letters.
+        let mut c = ['-'; 10];
+        c[0] = match &thin_role {
             Some(thin::ThinRole::Pool(_)) => 't',
             Some(thin::ThinRole::Thin(_)) => 'V',
             Some(thin::ThinRole::Data(_)) => 'T',
@@ -1834,27 +1948,26 @@ impl Ctx<'_> {
                 Some((_, _, false)) => 's',
                 None => '-',
             },
-        });
-        a.push(if has("WRITE") {
+        };
+        c[1] = if has("WRITE") {
             'w'
         } else if has("READ") {
             'r'
         } else {
             '-'
-        });
+        };
         let alloc = alloc_char(lv.allocation_policy_str());
-        a.push(if has("LOCKED") {
+        c[2] = if has("LOCKED") {
             alloc.to_ascii_uppercase()
         } else {
             alloc
-        });
-        a.push(if has("FIXED_MINOR") { 'm' } else { '-' });
+        };
+        c[3] = if has("FIXED_MINOR") { 'm' } else { '-' };
         if self.opts.driver_unknown {
-            a.push_str("XX");
-        } else if self.lv_active(r) && thin_role == Some(thin::ThinRole::Spare) {
+            (c[4], c[5]) = ('X', 'X');
+        } else if active && thin_role == Some(thin::ThinRole::Spare) {
             // The metadata spare is never activated.
-            a.push_str("--");
-        } else if self.lv_active(r) {
+        } else if active {
             // Every LV of an activated VG is active; open if a running
             // kernel says so, and a thin pool's own devices always (its thin
             // LVs use the pool, the pool its data and metadata LVs).
@@ -1862,31 +1975,27 @@ impl Ctx<'_> {
                 == Some(crate::active::SnapStatus::Invalid)
                 && cow.is_some();
             // lvm2's state letter: suspended `s` (`S` if also invalid).
-            a.push(match (invalid, self.lv_suspended(r)) {
+            c[4] = match (invalid, self.lv_suspended(r)) {
                 (true, true) => 'S',
                 (true, false) => 'I',
                 (false, true) => 's',
                 (false, false) => 'a',
-            });
+            };
             let pool_part = matches!(
                 thin_role,
                 Some(
                     thin::ThinRole::Pool(_) | thin::ThinRole::Data(_) | thin::ThinRole::Metadata(_)
                 )
             );
-            a.push(if pool_part || self.lv_open(r) == Some(true) {
-                'o'
-            } else {
-                '-'
-            });
-        } else {
-            a.push_str("--");
+            if pool_part || self.lv_open(r) == Some(true) {
+                c[5] = 'o';
+            }
         }
         let thin_target = matches!(
             thin_role,
             Some(thin::ThinRole::Pool(_) | thin::ThinRole::Thin(_))
         );
-        a.push(if thin_target {
+        c[6] = if thin_target {
             't'
         } else if cow.is_some() || origin {
             's'
@@ -1896,7 +2005,7 @@ impl Ctx<'_> {
             'v'
         } else {
             '-'
-        });
+        };
         let zero = match &thin_role {
             Some(thin::ThinRole::Pool(p)) => p.zero_new_blocks,
             Some(thin::ThinRole::Thin(t)) => {
@@ -1904,24 +2013,20 @@ impl Ctx<'_> {
             }
             _ => false,
         };
-        a.push(if zero { 'z' } else { '-' });
+        c[7] = if zero { 'z' } else { '-' };
         let partial = lv.segments.iter().any(|s| match &s.kind {
             SegmentKind::Striped { stripes, .. } => stripes
                 .iter()
                 .any(|a| matches!(a, Area::Pv { pv, .. } if v.pv_devices[*pv].is_none())),
             _ => false,
         });
-        a.push(if partial { 'p' } else { '-' });
-        a.push(if lv.flags.iter().any(|f| f == "ACTIVATION_SKIP") {
-            'k'
-        } else {
-            '-'
-        });
-        // The roles below change single letters: in place, in an array
-        // (the ten are ASCII), not in a vector of chars made per role.
-        let mut c = ['-'; 10];
-        for (d, ch) in c.iter_mut().zip(a.chars()) {
-            *d = ch;
+        c[8] = if partial { 'p' } else { '-' };
+        if lv.flags.iter().any(|f| f == "ACTIVATION_SKIP") {
+            c[9] = 'k';
+        }
+        if self.plain(r) {
+            // None of the roles below.
+            return Some(c);
         }
         if let Some(role) = self.cache_role(r) {
             // Cached LVs, cache pools and their sub-LVs: lvm2's volume
@@ -1945,9 +2050,7 @@ impl Ctx<'_> {
             let (kind, target) = crate::raid::attr_letters(vg, i, role);
             c[0] = kind;
             c[6] = target;
-            if self.lv_active(r)
-                && !self.opts.driver_unknown
-                && !matches!(role, crate::raid::RaidRole::Top(_))
+            if active && !self.opts.driver_unknown && !matches!(role, crate::raid::RaidRole::Top(_))
             {
                 c[5] = 'o';
             }
@@ -1956,9 +2059,7 @@ impl Ctx<'_> {
                 // The kernel fails a RAID image it cannot reach, and lvm2
                 // shows it out of sync (mirror legs' sync is the log's and
                 // the kernel's business).
-                if self.lv_active(r)
-                    && matches!(role, crate::raid::RaidRole::Image { mirror: false, .. })
-                {
+                if active && matches!(role, crate::raid::RaidRole::Image { mirror: false, .. }) {
                     c[0] = 'I';
                 }
             }
@@ -1988,11 +2089,9 @@ impl Ctx<'_> {
             Some(crate::vdo::VdoRole::Data(_)) => c[0] = 'D',
             None => {}
         }
-        a.clear();
-        a.extend(c);
-        a
+        Some(c)
     }
-    fn lv_layout(&self, r: Row) -> String {
+    fn lv_layout(&self, r: &Row) -> String {
         let Some((_, l)) = self.lv(r) else {
             return String::new();
         };
@@ -2033,7 +2132,7 @@ impl Ctx<'_> {
             _ => "unknown".into(),
         }
     }
-    fn lv_role(&self, r: Row) -> String {
+    fn lv_role(&self, r: &Row) -> String {
         let (Some(v), Some(i)) = (self.vg(r), r.lv) else {
             return String::new();
         };
@@ -2098,7 +2197,7 @@ impl Ctx<'_> {
     }
     /// `seg_le_ranges` of a cached LV or cache pool: its origin or data LV
     /// named as `lvs` shows it.
-    fn cache_le_ranges(&self, r: Row) -> Option<String> {
+    fn cache_le_ranges(&self, r: &Row) -> Option<String> {
         let vg = &self.vg(r)?.vg;
         let area = match self.cache_role(r)? {
             crate::cache::CacheRole::Cached(c) => c.origin,
@@ -2114,7 +2213,7 @@ impl Ctx<'_> {
         Some(format!("{name}:0-{last}"))
     }
     /// A cache pool's metadata LV (`_cmeta`).
-    fn cache_metadata_lv(&self, r: Row) -> Option<usize> {
+    fn cache_metadata_lv(&self, r: &Row) -> Option<usize> {
         match self.cache_role(r)? {
             crate::cache::CacheRole::Pool(p) => Some(p.metadata),
             _ => None,
@@ -2122,7 +2221,7 @@ impl Ctx<'_> {
     }
     /// The cache pool keys that apply to the LV: a pool's own, a cached
     /// LV's pool's.
-    fn cache_pool_seg(&self, r: Row) -> Option<crate::cache::CachePoolSeg> {
+    fn cache_pool_seg(&self, r: &Row) -> Option<crate::cache::CachePoolSeg> {
         match self.cache_role(r)? {
             crate::cache::CacheRole::Pool(p) => Some(p),
             crate::cache::CacheRole::Cached(c) => crate::cache::pool_seg(&self.vg(r)?.vg, c.pool),
@@ -2130,7 +2229,7 @@ impl Ctx<'_> {
         }
     }
     /// The typed keys of the row's segment, if it is a RAID or mirror one.
-    fn raid_seg(&self, r: Row) -> Option<lvm_meta::raid::RaidSeg> {
+    fn raid_seg(&self, r: &Row) -> Option<lvm_meta::raid::RaidSeg> {
         let (v, l, sg) = self.seg(r)?;
         lvm_meta::raid::RaidSeg::of(&l.name, sg, |n| v.lv_index(n))
             .ok()
@@ -2140,7 +2239,7 @@ impl Ctx<'_> {
     /// its metadata LVs or disk log on the images give it; blank when
     /// inactive, for other LVs, and where the images keep no sync state
     /// (raid0, core-log mirrors).
-    fn sync_percent(&self, r: Row) -> Cell {
+    fn sync_percent(&self, r: &Row) -> Cell<'static> {
         let (true, Some(v), Some(i)) = (self.lv_active(r), self.vg(r), r.lv) else {
             return Cell::Pct(None);
         };
@@ -2154,7 +2253,7 @@ impl Ctx<'_> {
         }
     }
     /// `mirror_log`: a mirror's disk log LV, bracketed when hidden.
-    fn mirror_log(&self, r: Row) -> String {
+    fn mirror_log(&self, r: &Row) -> String {
         let Some(v) = self.vg(r) else {
             return String::new();
         };
@@ -2167,23 +2266,23 @@ impl Ctx<'_> {
             format!("[{}]", v.vg.lvs[log].name)
         }
     }
-    fn seg(&self, r: Row) -> Option<(&Vg, &Lv, &lvm_meta::model::Segment)> {
+    #[inline]
+    fn seg(&self, r: &Row) -> Option<(&Vg, &Lv, &lvm_meta::model::Segment)> {
         let (v, l) = self.lv(r)?;
         Some((v, l, l.segments.get(r.seg?)?))
     }
-    fn segtype(&self, r: Row) -> String {
-        self.seg(r)
-            .map_or(String::new(), |(_, _, sg)| match &sg.kind {
-                SegmentKind::Striped { stripes, .. } if stripes.len() == 1 => "linear".into(),
-                // lvm2 writes flags after the type (`cache-pool+METADATA_FORMAT`)
-                // and reports the type alone.
-                _ if sg.type_name.starts_with("cache") => {
-                    sg.type_name.split('+').next().unwrap_or_default().into()
-                }
-                _ => sg.type_name.clone(),
-            })
+    fn segtype(&self, r: &Row) -> &str {
+        self.seg(r).map_or("", |(_, _, sg)| match &sg.kind {
+            SegmentKind::Striped { stripes, .. } if stripes.len() == 1 => "linear",
+            // lvm2 writes flags after the type (`cache-pool+METADATA_FORMAT`)
+            // and reports the type alone.
+            _ if sg.type_name.starts_with("cache") => {
+                sg.type_name.split('+').next().unwrap_or_default()
+            }
+            _ => &sg.type_name,
+        })
     }
-    fn chunk_size(&self, r: Row) -> u64 {
+    fn chunk_size(&self, r: &Row) -> u64 {
         if let Some(thin::ThinRole::Pool(p)) = self.thin_role(r) {
             return p.chunk_size;
         }
@@ -2195,7 +2294,7 @@ impl Ctx<'_> {
             _ => 0,
         }
     }
-    fn seg_areas(&self, r: Row, ranges: bool) -> String {
+    fn seg_areas(&self, r: &Row, ranges: bool) -> String {
         let Some((v, _, sg)) = self.seg(r) else {
             return String::new();
         };
@@ -2226,53 +2325,50 @@ impl Ctx<'_> {
             };
         }
         if let Some(rs) = self.raid_seg(r) {
-            // The data images, each from its first extent (a mirror's legs
-            // as long as the segment, RAID images whole).
-            let parts: Vec<String> = rs
-                .images
-                .iter()
-                .map(|im| {
-                    let name = &v.lvs[im.data].name;
-                    let len = if rs.level == lvm_meta::raid::RaidLevel::Mirror {
-                        u64::from(sg.extent_count)
-                    } else {
-                        v.lv_extents(&v.lvs[im.data])
-                    };
-                    let start = u64::from(im.le);
-                    if ranges {
-                        format!("{name}:{start}-{}", (start + len).saturating_sub(1))
-                    } else {
-                        format!("{name}({start})")
-                    }
-                })
-                .collect();
-            return parts.join(if ranges { " " } else { "," });
+            // The data images, each from its first extent, by their bare
+            // names.
+            let mut out = String::new();
+            for (k, (lv, first, last)) in image_le_ranges(v, sg, &rs).enumerate() {
+                if k > 0 {
+                    out.push(if ranges { ' ' } else { ',' });
+                }
+                out.push_str(&v.lvs[lv].name);
+                let _ = if ranges {
+                    write!(out, ":{first}-{last}")
+                } else {
+                    write!(out, "({first})")
+                };
+            }
+            return out;
         }
         let SegmentKind::Striped { stripes, .. } = &sg.kind else {
             return String::new();
         };
         let per = u64::from(sg.extent_count) / stripes.len() as u64;
-        let parts: Vec<String> = stripes
-            .iter()
-            .map(|a| {
-                let (name, start) = match a {
-                    Area::Pv { pv, pe } => {
-                        let dev = inst.and_then(|i| i.pv_devices[*pv]);
-                        let name = dev.map_or("[unknown]".to_owned(), |d| {
-                            self.sys.devices[d].image.path.clone()
-                        });
-                        (name, u64::from(*pe))
-                    }
-                    Area::Lv { lv, le } => (v.lvs[*lv].name.clone(), u64::from(*le)),
-                };
-                if ranges {
-                    format!("{name}:{start}-{}", start + per - 1)
-                } else {
-                    format!("{name}({start})")
+        // Each area written straight into one string.
+        let mut out = String::new();
+        for (k, a) in stripes.iter().enumerate() {
+            if k > 0 {
+                out.push(if ranges { ' ' } else { ',' });
+            }
+            let start = match a {
+                Area::Pv { pv, pe } => {
+                    let dev = inst.and_then(|i| i.pv_devices[*pv]);
+                    out.push_str(dev.map_or("[unknown]", |d| &self.sys.devices[d].image.path));
+                    u64::from(*pe)
                 }
-            })
-            .collect();
-        parts.join(if ranges { " " } else { "," })
+                Area::Lv { lv, le } => {
+                    out.push_str(&v.lvs[*lv].name);
+                    u64::from(*le)
+                }
+            };
+            let _ = if ranges {
+                write!(out, ":{start}-{}", start + per - 1)
+            } else {
+                write!(out, "({start})")
+            };
+        }
+        out
     }
 }
 
@@ -2301,6 +2397,11 @@ fn find_field(name: &str, kind: Kind) -> Option<&'static Field> {
         Kind::PvSeg => &["pvseg_", "pv_"],
     };
     let all = &*ALL_FIELDS;
+    // No two fields' names differ only in underscores (a test checks), so
+    // an exact name is the field `same_field` would find first.
+    if let Some(f) = all.iter().find(|f| f.name == name) {
+        return Some(f);
+    }
     all.iter().find(|f| same_field(f.name, name)).or_else(|| {
         prefixes.iter().find_map(|p| {
             all.iter()
@@ -2428,13 +2529,33 @@ pub enum Value {
 pub struct Report {
     kind: Kind,
     fields: Vec<&'static Field>,
-    values: Vec<Vec<Value>>,
-    text: Vec<Vec<String>>,
+    /// The number of rows.
+    rows: usize,
+    /// Every cell's printed text, back to back, row by row.
+    text: String,
+    /// One slot a cell, row by row: where its text ends in `text` (it
+    /// starts where the cell before it ends) and its number, if it has one.
+    slots: Vec<Slot>,
     opts: Options,
     messages: Vec<String>,
     failed: bool,
     /// What lvm2 prints on stderr instead of a report (`-o help`).
     help: Option<String>,
+}
+
+/// A cell of a [`Report`]: the end of its text and what it counts.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    end: usize,
+    num: Num,
+}
+
+/// The number behind a cell's text, if it has one (see [`Value`]).
+#[derive(Debug, Clone, Copy)]
+enum Num {
+    Text,
+    Count(u64),
+    Size(u64),
 }
 
 impl Report {
@@ -2464,29 +2585,49 @@ impl Report {
 
     /// The number of rows.
     pub fn len(&self) -> usize {
-        self.values.len()
+        self.rows
     }
 
     /// True when no object matched (lvm2 then prints nothing).
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.rows == 0
     }
 
     fn column(&self, field: &str) -> Option<usize> {
         self.fields.iter().position(|f| same_field(f.name, field))
     }
 
+    /// Cell `i` (row by row) as printed.
+    fn cell_text(&self, i: usize) -> &str {
+        let start = match i {
+            0 => 0,
+            _ => self.slots[i - 1].end,
+        };
+        &self.text[start..self.slots[i].end]
+    }
+
+    /// The cell index of row `row`'s `field`, if both exist.
+    fn slot_of(&self, row: usize, field: &str) -> Option<usize> {
+        if row >= self.rows {
+            return None;
+        }
+        Some(row * self.fields.len() + self.column(field)?)
+    }
+
     /// Row `row`'s value of `field` (lvm2's name, with or without its
     /// `lv_`/`vg_`/`pv_` prefix), if the report has that field.
-    pub fn value(&self, row: usize, field: &str) -> Option<&Value> {
-        self.values.get(row)?.get(self.column(field)?)
+    pub fn value(&self, row: usize, field: &str) -> Option<Value> {
+        let i = self.slot_of(row, field)?;
+        Some(match self.slots[i].num {
+            Num::Count(n) => Value::Num(n),
+            Num::Size(n) => Value::Size(n),
+            Num::Text => Value::Str(self.cell_text(i).to_owned()),
+        })
     }
 
     /// Row `row`'s `field` as lvm2 prints it.
     pub fn text(&self, row: usize, field: &str) -> Option<&str> {
-        let c = self.column(field)?;
-        self.values.get(row)?.get(c)?;
-        Some(cell_text(&self.values[row], &self.text[row], c))
+        Some(self.cell_text(self.slot_of(row, field)?))
     }
 
     /// Writes the report in lvm2's `basic` or `json` layout, as the options
@@ -2494,20 +2635,11 @@ impl Report {
     pub fn write(&self, out: &mut dyn Write) -> Result<()> {
         if self.opts.json {
             // The JSON list is named after the command (`seg` with --segments).
-            write_json(out, self.kind, &self.fields, &self.values, &self.text)?;
+            write_json(out, self)?;
         } else {
-            write_basic(out, &self.opts, &self.fields, &self.values, &self.text)?;
+            write_basic(out, self)?;
         }
         Ok(())
-    }
-}
-
-/// Column `c` of a row as printed: a text value is its own text, numbers
-/// and sizes keep theirs in the text row.
-fn cell_text<'a>(values: &'a [Value], text: &'a [String], c: usize) -> &'a str {
-    match &values[c] {
-        Value::Str(s) => s,
-        Value::Num(_) | Value::Size(_) => &text[c],
     }
 }
 
@@ -2541,8 +2673,9 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
         return Ok(Report {
             kind: base,
             fields: Vec::new(),
-            values: Vec::new(),
-            text: Vec::new(),
+            rows: 0,
+            text: String::new(),
+            slots: Vec::new(),
             opts: opts.clone(),
             messages: Vec::new(),
             failed: false,
@@ -2630,7 +2763,37 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
         layer_roles: (0..sys.vgs.len())
             .map(|_| std::cell::OnceCell::new())
             .collect(),
+        plain: sys
+            .vgs
+            .iter()
+            .map(|v| {
+                !v.vg.lvs.iter().any(|l| {
+                    l.segments
+                        .iter()
+                        .any(|s| matches!(s.kind, SegmentKind::Unknown { .. }))
+                })
+            })
+            .collect(),
+        visible: (0..sys.vgs.len())
+            .map(|_| std::cell::OnceCell::new())
+            .collect(),
     };
+    // The shortcut `plain` takes, checked in debug builds (every test):
+    // a VG without a text-kept segment has no role but the spare.
+    #[cfg(debug_assertions)]
+    for (vi, v) in sys.vgs.iter().enumerate().filter(|(vi, _)| ctx.plain[*vi]) {
+        let vg = &v.vg;
+        let spare_only = thin::roles(vg).iter().enumerate().all(|(i, t)| match t {
+            None => true,
+            Some(t) => *t == thin::ThinRole::Spare && thin::is_pmspare(vg, i),
+        });
+        debug_assert!(spare_only, "VG {vi}: a thin role in a plain VG");
+        debug_assert!(crate::raid::roles(vg).iter().all(Option::is_none));
+        debug_assert!(crate::cache::roles(vg).iter().all(Option::is_none));
+        debug_assert!(crate::writecache::roles(vg).iter().all(Option::is_none));
+        debug_assert!(crate::integrity::roles(vg).iter().all(Option::is_none));
+        debug_assert!(crate::vdo::roles(vg).iter().all(Option::is_none));
+    }
     let sel = crate::names::select_with_history(
         sys,
         matches!(cmd, Kind::Pv | Kind::PvSeg),
@@ -2660,7 +2823,7 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
             let ok = subs.iter().any(|&sr| {
                 sl.matches(&mut |id| {
                     let f = &ALL_FIELDS[id];
-                    sel_value(f, cell(&ctx, f, sr))
+                    sel_value(f, cell(&ctx, f, &sr))
                 })
             });
             selected.push(ok);
@@ -2679,46 +2842,63 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
     }
     let sort = opts.sort.clone().unwrap_or_else(|| sort_default.to_owned());
     let order = sort_rows(&ctx, &rows, &sort, row_kind)?;
-    let rows: Vec<(Row, bool)> = order.iter().map(|&i| (rows[i], selected[i])).collect();
-    let mut values: Vec<Vec<Value>> = Vec::with_capacity(rows.len());
-    let mut text: Vec<Vec<String>> = Vec::with_capacity(rows.len());
+    // Every cell's text goes into one string; a cell keeps where its text
+    // ends and its number.
+    let mut text = String::with_capacity(order.len() * fields.len() * 8);
+    let mut slots: Vec<Slot> = Vec::with_capacity(order.len() * fields.len());
     // Sizes as printed, by size: LVs of a VG share few sizes, and printing
-    // one with its decimals costs more than the rest of its row.
-    let mut sizes: std::collections::HashMap<u64, String> = std::collections::HashMap::new();
-    for &(r, sel) in &rows {
-        let mut vr = Vec::with_capacity(fields.len());
-        let mut tr = Vec::with_capacity(fields.len());
+    // one with its decimals costs more than the rest of its row. A short
+    // list searched in order beats hashing here.
+    let mut sizes: Vec<(u64, String)> = Vec::new();
+    for &i in &order {
+        let (r, sel) = (rows[i], selected[i]);
         for f in &fields {
             let cell = if f.obj == Obj::Special {
                 Cell::Num(u64::from(sel))
             } else {
-                cell(&ctx, f, r)
+                cell(&ctx, f, &r)
             };
-            // A text cell's value holds its text; the text column keeps an
-            // empty string (no allocation) in its place (see `cell_text`).
-            let (v, t) = match cell {
-                Cell::Num(n) => (Value::Num(n), n.to_string()),
-                Cell::Size(n) => (
-                    Value::Size(n),
-                    sizes
-                        .entry(n)
-                        .or_insert_with(|| render(opts, &cell))
-                        .clone(),
-                ),
-                Cell::Str(s) => (Value::Str(s), String::new()),
-                other => (Value::Str(render(opts, &other)), String::new()),
+            let num = match cell {
+                Cell::Num(n) => {
+                    let _ = write!(text, "{n}");
+                    Num::Count(n)
+                }
+                Cell::Size(n) => {
+                    match sizes.iter().find(|(z, _)| *z == n) {
+                        Some((_, t)) => text.push_str(t),
+                        None => {
+                            let t = render(opts, &cell);
+                            text.push_str(&t);
+                            if sizes.len() < 64 {
+                                sizes.push((n, t));
+                            }
+                        }
+                    }
+                    Num::Size(n)
+                }
+                Cell::Str(s) => {
+                    if !s.is_empty() {
+                        text.push_str(&s);
+                    }
+                    Num::Text
+                }
+                other => {
+                    render_into(opts, &other, &mut text);
+                    Num::Text
+                }
             };
-            vr.push(v);
-            tr.push(t);
+            slots.push(Slot {
+                end: text.len(),
+                num,
+            });
         }
-        values.push(vr);
-        text.push(tr);
     }
     Ok(Report {
         kind: base,
         fields,
-        values,
+        rows: order.len(),
         text,
+        slots,
         opts: opts.clone(),
         messages: sel.messages,
         failed: sel.failed,
@@ -2799,7 +2979,7 @@ fn sub_rows(sys: &System, kind: Kind, r: Row, sel_fields: &[&Field]) -> Vec<Row>
 
 /// Field `f` of row `r`: a historical LV's own values where lvm2 gives it
 /// some, the field's getter otherwise.
-fn cell(c: &Ctx, f: &Field, r: Row) -> Cell {
+fn cell<'b>(c: &'b Ctx<'b>, f: &Field, r: &Row) -> Cell<'b> {
     if let (Some(vi), Some(h)) = (r.vg, r.hist) {
         if let Some(x) = hist_cell(c, f.name, vi, h, r) {
             return x;
@@ -2811,7 +2991,7 @@ fn cell(c: &Ctx, f: &Field, r: Row) -> Cell {
 /// What lvm2 2.03.16 reports of historical LV `h` of VG `vi` (a stand-in
 /// LV with no status flags and one empty segment of type `historical`),
 /// for the fields where that differs from an LV that is not there.
-fn hist_cell(c: &Ctx, name: &str, vi: usize, h: usize, r: Row) -> Option<Cell> {
+fn hist_cell<'b>(c: &Ctx, name: &str, vi: usize, h: usize, r: &Row) -> Option<Cell<'b>> {
     let vg = &c.sys.vgs[vi].vg;
     let hl = &c.lineage(vi).historical[h];
     Some(match name {
@@ -2865,7 +3045,7 @@ fn sel_value(f: &Field, c: Cell) -> crate::select::SelValue {
             T::Pct => x.parse::<f64>().map_or(V::Pct(UNDEF), |p| {
                 V::Pct((p * crate::select::PERCENT_1 as f64) as u64)
             }),
-            _ => V::Str(x),
+            _ => V::Str(x.into_owned()),
         },
         Cell::List(mut v) => {
             v.sort();
@@ -2891,24 +3071,52 @@ fn sel_value(f: &Field, c: Cell) -> crate::select::SelValue {
         },
         Cell::Auto => V::Size(crate::select::SIZE_AUTO),
         Cell::MinusOne => V::Size(f64::NAN),
+        // `lv_attr`'s letters compare as the text they print as.
+        Cell::Attr(a) => V::Str(String::from_utf8_lossy(&a).into_owned()),
     }
 }
 
 fn render(opts: &Options, c: &Cell) -> String {
+    let mut t = String::new();
+    render_into(opts, c, &mut t);
+    t
+}
+
+/// Appends cell `c` as lvm2 prints it.
+fn render_into(opts: &Options, c: &Cell, out: &mut String) {
     match c {
-        Cell::Str(s) => s.clone(),
-        Cell::List(v) => v.join(","),
-        Cell::Num(n) => n.to_string(),
-        Cell::Signed(n) => n.to_string(),
-        Cell::Size(sz) => format_size(*sz, opts.units, !opts.nosuffix),
-        Cell::Bin(Some(true), w) => (*w).to_owned(),
-        Cell::Bin(Some(false), _) => String::new(),
-        Cell::Bin(None, _) => "unknown".to_owned(),
-        Cell::Pct(Some(p)) => format!("{:.2}", *p as f64 / crate::select::PERCENT_1 as f64),
-        Cell::Pct(None) | Cell::Blank | Cell::BlankZero | Cell::Time(None) => String::new(),
-        Cell::Time(Some(t)) => opts.zone.iso(*t),
-        Cell::Auto => "auto".to_owned(),
-        Cell::MinusOne => "-1".to_owned(),
+        Cell::Str(s) => out.push_str(s),
+        Cell::List(v) => {
+            for (k, w) in v.iter().enumerate() {
+                if k > 0 {
+                    out.push(',');
+                }
+                out.push_str(w);
+            }
+        }
+        Cell::Num(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Cell::Signed(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Cell::Size(sz) => out.push_str(&format_size(*sz, opts.units, !opts.nosuffix)),
+        Cell::Bin(Some(true), w) => out.push_str(w),
+        Cell::Bin(Some(false), _) => {}
+        Cell::Bin(None, _) => out.push_str("unknown"),
+        Cell::Pct(Some(p)) => {
+            let _ = write!(out, "{:.2}", *p as f64 / crate::select::PERCENT_1 as f64);
+        }
+        Cell::Pct(None) | Cell::Blank | Cell::BlankZero | Cell::Time(None) => {}
+        Cell::Time(Some(t)) => out.push_str(&opts.zone.iso(*t)),
+        Cell::Auto => out.push_str("auto"),
+        Cell::MinusOne => out.push_str("-1"),
+        Cell::Attr(a) => {
+            // ASCII: one byte a letter, no UTF-8 check needed.
+            for &b in a {
+                out.push(char::from(b));
+            }
+        }
     }
 }
 
@@ -2969,6 +3177,7 @@ fn rows(
                 if !sel.may_have_lvs(&v.vg.name) || v.vg.status.iter().any(|f| f == "EXPORTED") {
                     continue;
                 }
+                out.reserve(v.vg.lvs.len());
                 for (li, l) in v.vg.lvs.iter().enumerate() {
                     // The snapshot glue is never listed; hidden LVs need -a.
                     if l.is_snapshot_glue() {
@@ -3076,7 +3285,7 @@ fn pv_segments(sys: &System, r: Row) -> Vec<Row> {
 
 /// The order of `rows` under sort keys `spec` (lvm2's `-O`: names, `-`
 /// for descending), stable.
-fn sort_rows(ctx: &Ctx, rows: &[Row], spec: &str, kind: Kind) -> Result<Vec<usize>> {
+fn sort_rows<'b>(ctx: &'b Ctx<'b>, rows: &[Row], spec: &str, kind: Kind) -> Result<Vec<usize>> {
     let mut keys: Vec<(&'static Field, bool)> = Vec::new();
     for k in spec.split(',').map(str::trim).filter(|k| !k.is_empty()) {
         let (name, desc) = match k.strip_prefix('-') {
@@ -3087,47 +3296,66 @@ fn sort_rows(ctx: &Ctx, rows: &[Row], spec: &str, kind: Kind) -> Result<Vec<usiz
             .ok_or_else(|| Error::Refused(unknown_field("dm_report: ", name)))?;
         keys.push((f, desc));
     }
-    #[derive(PartialEq, PartialOrd)]
-    enum Key {
+    enum Key<'k> {
         Num(f64),
-        Text(String),
+        Text(Cow<'k, str>),
     }
+    // Numbers before texts; numbers that do not compare (NaN) are equal.
+    let compare = |x: &Key, y: &Key| match (x, y) {
+        (Key::Num(a), Key::Num(b)) => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
+        (Key::Text(a), Key::Text(b)) => a.as_bytes().cmp(b.as_bytes()),
+        (Key::Num(_), Key::Text(_)) => std::cmp::Ordering::Less,
+        (Key::Text(_), Key::Num(_)) => std::cmp::Ordering::Greater,
+    };
     // Hidden LVs sort by their name without brackets; other names are
     // kept as they are (no copy).
-    let strip = |x: String| {
-        if x.starts_with('[') || x.ends_with(']') {
-            x.trim_start_matches('[').trim_end_matches(']').to_owned()
-        } else {
-            x
+    let strip = |x: Cow<'b, str>| -> Cow<'b, str> {
+        if !(x.starts_with('[') || x.ends_with(']')) {
+            return x;
+        }
+        match x {
+            Cow::Borrowed(b) => Cow::Borrowed(b.trim_start_matches('[').trim_end_matches(']')),
+            Cow::Owned(o) => Cow::Owned(o.trim_start_matches('[').trim_end_matches(']').to_owned()),
         }
     };
     // A historical LV's name sorts without its `-`.
-    let strip_hist = |x: String, r: Row| match r.hist {
-        Some(_) => x.strip_prefix('-').map_or(x.clone(), str::to_owned),
-        None => x,
+    let strip_hist = |x: Cow<'b, str>, r: &Row| -> Cow<'b, str> {
+        match (r.hist, x.strip_prefix('-')) {
+            (Some(_), Some(rest)) => Cow::Owned(rest.to_owned()),
+            _ => x,
+        }
     };
-    // Each row's sort key is computed once, not inside the comparator.
-    let keyed: Vec<Vec<Key>> = rows
+    // Each row's sort key is computed once, not inside the comparator, all
+    // in one vector: row `i`'s are at `i * keys.len()`.
+    let keyed: Vec<Key> = rows
         .iter()
-        .map(|&r| {
-            keys.iter()
-                .map(|(f, _)| match cell(ctx, f, r) {
+        .flat_map(|&r| {
+            keys.iter().map(move |(f, _)| {
+                // A live LV's name without brackets is its name, whether
+                // it is shown with them or not: no need to ask if it is
+                // hidden.
+                if let (true, None, Some((_, l))) = (f.name == "lv_name", r.hist, ctx.lv(&r)) {
+                    return Key::Text(strip(Cow::Borrowed(&l.name)));
+                }
+                match cell(ctx, f, &r) {
                     // Times sort by their instant, unset ones first.
                     Cell::Time(t) => Key::Num(t.unwrap_or(0) as f64),
                     Cell::Num(n) => Key::Num(n as f64),
                     Cell::Size(n) => Key::Num(n as f64),
                     Cell::Signed(n) => Key::Num(n as f64),
-                    Cell::Str(x) if f.name == "lv_name" => Key::Text(strip(strip_hist(x, r))),
+                    Cell::Str(x) if f.name == "lv_name" => Key::Text(strip(strip_hist(x, &r))),
                     Cell::Str(x) => Key::Text(strip(x)),
-                    other => Key::Text(render(ctx.opts, &other)),
-                })
-                .collect()
+                    other => Key::Text(Cow::Owned(render(ctx.opts, &other))),
+                }
+            })
         })
         .collect();
+    let n = keys.len();
     let mut order: Vec<usize> = (0..rows.len()).collect();
     order.sort_by(|&a, &b| {
-        for ((x, y), (_, desc)) in keyed[a].iter().zip(&keyed[b]).zip(&keys) {
-            let o = x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal);
+        let (ka, kb) = (&keyed[a * n..a * n + n], &keyed[b * n..b * n + n]);
+        for ((x, y), (_, desc)) in ka.iter().zip(kb).zip(&keys) {
+            let o = compare(x, y);
             let o = if *desc { o.reverse() } else { o };
             if o != std::cmp::Ordering::Equal {
                 return o;
@@ -3138,57 +3366,61 @@ fn sort_rows(ctx: &Ctx, rows: &[Row], spec: &str, kind: Kind) -> Result<Vec<usiz
     Ok(order)
 }
 
-fn write_basic(
-    out: &mut dyn Write,
-    opts: &Options,
-    fields: &[&Field],
-    values: &[Vec<Value>],
-    table: &[Vec<String>],
-) -> std::io::Result<()> {
+fn write_basic(out: &mut dyn Write, rep: &Report) -> std::io::Result<()> {
+    let opts = &rep.opts;
+    let fields = &rep.fields;
+    let n = fields.len();
     let aligned = opts.separator.is_none() || opts.aligned;
     let sep = opts.separator.as_deref().unwrap_or(" ");
-    let widths: Vec<usize> = fields
+    // Each cell's text and its width in characters (its length when all
+    // the text is ASCII, the usual case), in order.
+    let ascii = rep.text.is_ascii();
+    let mut start = 0;
+    let cells: Vec<(&str, usize)> = rep
+        .slots
         .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let w = values
-                .iter()
-                .zip(table)
-                .map(|(v, t)| cell_text(v, t, i).chars().count())
-                .max()
-                .unwrap_or(0);
-            // lvm2 starts from the field's width (its heading's length when
-            // the catalogue gives none) and cuts a longer heading to it.
-            w.max(f.width)
+        .map(|s| {
+            let c = rep.text.get(start..s.end).unwrap_or_default();
+            start = s.end;
+            (c, if ascii { c.len() } else { c.chars().count() })
         })
         .collect();
+    // lvm2 starts from the field's width (its heading's length when the
+    // catalogue gives none) and cuts a longer heading to it.
+    let mut widths: Vec<usize> = fields.iter().map(|f| f.width).collect();
+    for row in cells.chunks(n.max(1)) {
+        for (w, &(_, cw)) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cw);
+        }
+    }
     // lvm2 prints nothing at all, not even headings, for an empty report.
-    if values.is_empty() {
+    if rep.rows == 0 {
         return Ok(());
     }
-    let mut o = String::new();
-    let cell = |o: &mut String, i: usize, c: &str, a: Align| {
+    let line = widths.iter().sum::<usize>() + n * sep.len() + 3;
+    let mut o: Vec<u8> = Vec::with_capacity((rep.rows + 1) * line);
+    let cell = |o: &mut Vec<u8>, i: usize, c: &str, cw: usize, a: Align| {
         if i > 0 {
-            o.push_str(sep);
+            o.extend_from_slice(sep.as_bytes());
         }
         if aligned {
-            let pad = widths[i].saturating_sub(c.chars().count());
+            let pad = widths[i].saturating_sub(cw);
             match a {
                 Align::Left => {
-                    o.push_str(c);
-                    o.extend(std::iter::repeat_n(' ', pad));
+                    o.extend_from_slice(c.as_bytes());
+                    o.resize(o.len() + pad, b' ');
                 }
                 Align::Right => {
-                    o.extend(std::iter::repeat_n(' ', pad));
-                    o.push_str(c);
+                    o.resize(o.len() + pad, b' ');
+                    o.extend_from_slice(c.as_bytes());
                 }
             }
         } else {
-            o.push_str(c);
+            o.extend_from_slice(c.as_bytes());
         }
     };
     if !opts.noheadings {
-        o.push_str("  ");
+        o.extend_from_slice(b"  ");
         for (i, (f, &w)) in fields.iter().zip(&widths).enumerate() {
             let h = if aligned {
                 // The heading cut to the column's width, in characters.
@@ -3201,90 +3433,194 @@ fn write_basic(
             } else {
                 f.heading
             };
-            cell(&mut o, i, h, Align::Left);
+            cell(&mut o, i, h, h.chars().count(), Align::Left);
         }
-        o.push('\n');
+        o.push(b'\n');
     }
-    for (v, t) in values.iter().zip(table) {
-        o.push_str("  ");
-        for (i, f) in fields.iter().enumerate() {
-            cell(&mut o, i, cell_text(v, t, i), f.align);
+    for r in 0..rep.rows {
+        let row = cells.get(r * n..r * n + n).unwrap_or_default();
+        o.extend_from_slice(b"  ");
+        for (i, (f, &(c, cw))) in fields.iter().zip(row).enumerate() {
+            cell(&mut o, i, c, cw, f.align);
         }
-        o.push('\n');
+        o.push(b'\n');
     }
-    out.write_all(o.as_bytes())
+    out.write_all(&o)
 }
 
 /// Appends a JSON string: quotes, with `"`, `\\` and control characters
 /// escaped.
 fn json_str(out: &mut String, s: &str) {
     out.push('"');
+    json_escaped(out, s);
+    out.push('"');
+}
+
+/// Appends `s` escaped for a JSON string (`"`, `\\`, control characters),
+/// without quotes.
+fn json_escaped(out: &mut String, s: &str) {
     // Fast path: nothing to escape (the usual case).
-    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+    if !needs_json_escape(s.as_bytes()) {
         out.push_str(s);
-        out.push('"');
         return;
     }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
             c => out.push(c),
         }
     }
-    out.push('"');
+}
+
+/// Whether `b` holds a byte JSON escapes: a control character, `"` or
+/// `\\`. Eight bytes at a time: a word has a byte below `n` exactly when
+/// `(x - n*0x01..01) & !x & 0x80..80` is not zero (n <= 128), and a byte
+/// equal to `c` when `x ^ c*0x01..01` has a byte below 1.
+fn needs_json_escape(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
+    let mut words = b.chunks_exact(8);
+    for w in &mut words {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        let x = u64::from_le_bytes(a);
+        let hit = below(x, 0x20)
+            | below(x ^ (ONES * u64::from(b'"')), 1)
+            | below(x ^ (ONES * u64::from(b'\\')), 1);
+        if hit != 0 {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&c| c < 0x20 || c == b'"' || c == b'\\')
 }
 
 /// lvm2's JSON layout, built in memory and written at once.
-fn write_json(
-    out: &mut dyn Write,
-    kind: Kind,
-    fields: &[&Field],
-    values: &[Vec<Value>],
-    table: &[Vec<String>],
-) -> std::io::Result<()> {
-    let name = match kind {
+fn write_json(out: &mut dyn Write, rep: &Report) -> std::io::Result<()> {
+    let name = match rep.kind {
         Kind::Pv => "pv",
         Kind::Vg => "vg",
         Kind::Lv => "lv",
         Kind::Seg => "seg",
         Kind::PvSeg => "pvseg",
     };
-    // Each field's `"name":` (with the `, ` before all but the first), made
-    // once rather than once a row.
-    let keys: Vec<String> = fields
+    // What comes before each field's value, made once rather than once a
+    // row: the row's `{` or the previous value's closing quote and `, `,
+    // then `"name":` and the value's opening quote.
+    let keys: Vec<String> = rep
+        .fields
         .iter()
         .enumerate()
         .map(|(k, f)| {
-            let mut key = String::from(if k > 0 { ", " } else { "" });
+            let mut key = String::from(if k > 0 { "\", " } else { "{" });
             json_str(&mut key, f.name);
-            key.push(':');
+            key.push_str(":\"");
             key
         })
         .collect();
-    let mut o = String::with_capacity(256 + table.len() * fields.len() * 32);
-    o.push_str("  {\n      \"report\": [\n          {\n              \"");
-    o.push_str(name);
-    o.push_str("\": [\n");
-    for (i, (v, t)) in values.iter().zip(table).enumerate() {
-        o.push_str("                  {");
-        for (k, key) in keys.iter().enumerate() {
-            o.push_str(key);
-            json_str(&mut o, cell_text(v, t, k));
+    // Most reports have nothing to escape: one look at all their text
+    // spares a look at each cell.
+    let plain = !needs_json_escape(rep.text.as_bytes());
+    let row_len = keys.iter().map(String::len).sum::<usize>() + 22;
+    let mut o: Vec<u8> = Vec::with_capacity(256 + rep.text.len() + rep.rows * row_len);
+    o.extend_from_slice(b"  {\n      \"report\": [\n          {\n              \"");
+    o.extend_from_slice(name.as_bytes());
+    o.extend_from_slice(b"\": [\n");
+    // The cells in order, each from where the one before it ends: bytes,
+    // as the output is (a cell's text is whole characters).
+    let text = rep.text.as_bytes();
+    let mut start = 0;
+    let mut slots = rep.slots.iter();
+    let mut escaped = String::new();
+    for row in 0..rep.rows {
+        o.extend_from_slice(b"                  ");
+        for key in &keys {
+            o.extend_from_slice(key.as_bytes());
+            let end = slots.next().map_or(start, |s| s.end);
+            let cell = &text[start..end];
+            start = end;
+            if cell.is_empty() {
+                continue;
+            }
+            if plain {
+                o.extend_from_slice(cell);
+            } else {
+                escaped.clear();
+                json_escaped(&mut escaped, std::str::from_utf8(cell).unwrap_or_default());
+                o.extend_from_slice(escaped.as_bytes());
+            }
         }
-        o.push('}');
-        if i + 1 < table.len() {
-            o.push(',');
+        o.extend_from_slice(if keys.is_empty() { b"{}" } else { b"\"}" });
+        if row + 1 < rep.rows {
+            o.push(b',');
         }
-        o.push('\n');
+        o.push(b'\n');
     }
-    o.push_str("              ]\n          }\n      ]\n  }\n");
-    out.write_all(o.as_bytes())
+    o.extend_from_slice(b"              ]\n          }\n      ]\n  }\n");
+    out.write_all(&o)
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn no_field_has_two_getters() {
+        // ALL_FIELDS takes each getter from a map by name: a second one
+        // would replace the first silently.
+        let mut names: Vec<&str> = super::GETTERS.iter().map(|(n, _)| *n).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(names.len(), before);
+    }
+
+    #[test]
+    fn no_two_field_names_differ_only_in_underscores() {
+        // `find_field` takes an exact name first; that is only the field
+        // lvm2's underscore-blind match finds if no other name matches.
+        let all = &*super::ALL_FIELDS;
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert!(!super::same_field(a.name, b.name), "{} {}", a.name, b.name);
+            }
+        }
+    }
+
+    #[test]
+    fn json_escapes_quotes_backslashes_and_control_characters() {
+        let esc = |s: &str| {
+            let mut o = String::new();
+            super::json_str(&mut o, s);
+            o
+        };
+        assert_eq!(esc("lv0001"), "\"lv0001\"");
+        // Every position in an eight-byte word and in the tail.
+        for at in 0..19 {
+            for (c, e) in [
+                ('"', "\\\""),
+                ('\\', "\\\\"),
+                ('\n', "\\u000a"),
+                ('\x1f', "\\u001f"),
+            ] {
+                let mut s = "a".repeat(19);
+                s.replace_range(at..=at, &c.to_string());
+                assert!(super::needs_json_escape(s.as_bytes()), "{at} {c:?}");
+                let want = format!("\"{}{e}{}\"", &s[..at], &s[at + 1..]);
+                assert_eq!(esc(&s), want);
+            }
+        }
+        // Bytes at or above 0x20, UTF-8 included, pass as they are.
+        let clean = "é ~ \u{7f} ü vg_big/lv0001 [x] ÿ";
+        assert!(!super::needs_json_escape(clean.as_bytes()));
+        assert_eq!(esc(clean), format!("\"{clean}\""));
+    }
+
     #[test]
     fn tags_are_reported_sorted() {
         // Found by the soak test. lvm2 2.03.16 on an LV whose metadata holds

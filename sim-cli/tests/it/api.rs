@@ -93,7 +93,7 @@ fn snapshot_write_read_merge_through_the_api() {
     let r = (0..lvs.len())
         .find(|&r| lvs.text(r, "lv_name") == Some("origin"))
         .unwrap();
-    assert_eq!(lvs.value(r, "lv_size"), Some(&Value::Size(16384)));
+    assert_eq!(lvs.value(r, "lv_size"), Some(Value::Size(16384)));
     let mut text = Vec::new();
     lvs.write(&mut text).unwrap();
     assert_eq!(
