@@ -3398,7 +3398,7 @@ fn write_basic(out: &mut dyn Write, rep: &Report) -> std::io::Result<()> {
         return Ok(());
     }
     let line = widths.iter().sum::<usize>() + n * sep.len() + 3;
-    let mut o: Vec<u8> = Vec::with_capacity((rep.rows + 1) * line);
+    let mut o: Vec<u8> = Vec::with_capacity(((rep.rows + 1) * line).min(CHUNK + line));
     let cell = |o: &mut Vec<u8>, i: usize, c: &str, cw: usize, a: Align| {
         if i > 0 {
             o.extend_from_slice(sep.as_bytes());
@@ -3444,8 +3444,23 @@ fn write_basic(out: &mut dyn Write, rep: &Report) -> std::io::Result<()> {
             cell(&mut o, i, c, cw, f.align);
         }
         o.push(b'\n');
+        flush_chunk(out, &mut o)?;
     }
     out.write_all(&o)
+}
+
+/// How much of a report is built before it is written: a large report is
+/// written in pieces of about this size, not built whole in memory (fresh
+/// memory costs a small command more than the writes do).
+const CHUNK: usize = 64 << 10;
+
+/// Writes `o` out and empties it once it holds [`CHUNK`] bytes.
+fn flush_chunk(out: &mut dyn Write, o: &mut Vec<u8>) -> std::io::Result<()> {
+    if o.len() >= CHUNK {
+        out.write_all(o)?;
+        o.clear();
+    }
+    Ok(())
 }
 
 /// Appends a JSON string: quotes, with `"`, `\\` and control characters
@@ -3502,7 +3517,7 @@ fn needs_json_escape(b: &[u8]) -> bool {
         .any(|&c| c < 0x20 || c == b'"' || c == b'\\')
 }
 
-/// lvm2's JSON layout, built in memory and written at once.
+/// lvm2's JSON layout, written in pieces of about [`CHUNK`] bytes.
 fn write_json(out: &mut dyn Write, rep: &Report) -> std::io::Result<()> {
     let name = match rep.kind {
         Kind::Pv => "pv",
@@ -3529,7 +3544,8 @@ fn write_json(out: &mut dyn Write, rep: &Report) -> std::io::Result<()> {
     // spares a look at each cell.
     let plain = !needs_json_escape(rep.text.as_bytes());
     let row_len = keys.iter().map(String::len).sum::<usize>() + 22;
-    let mut o: Vec<u8> = Vec::with_capacity(256 + rep.text.len() + rep.rows * row_len);
+    let mut o: Vec<u8> =
+        Vec::with_capacity((256 + rep.text.len() + rep.rows * row_len).min(CHUNK + 4 * row_len));
     o.extend_from_slice(b"  {\n      \"report\": [\n          {\n              \"");
     o.extend_from_slice(name.as_bytes());
     o.extend_from_slice(b"\": [\n");
@@ -3562,6 +3578,7 @@ fn write_json(out: &mut dyn Write, rep: &Report) -> std::io::Result<()> {
             o.push(b',');
         }
         o.push(b'\n');
+        flush_chunk(out, &mut o)?;
     }
     o.extend_from_slice(b"              ]\n          }\n      ]\n  }\n");
     out.write_all(&o)

@@ -224,3 +224,61 @@ fn cat_gives_the_bytes_lvm2_placed() {
     );
     assert_eq!(o2.stdout, o.stdout[65530..65550]);
 }
+
+/// A report larger than the piece the writers build before writing (64 KiB):
+/// every row arrives once, whole and in order, as JSON and as columns.
+#[test]
+fn a_large_report_is_written_whole() {
+    const N: usize = 700;
+    let t = common::scratch();
+    let img = t.path().join("d.img");
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let ok = |args: &[&str]| {
+        let o = common::Lvmsim::new().dev("/dev/sda", &img).args(args).run();
+        assert!(o.ok(), "{args:?}: {}", o.stderr);
+        o
+    };
+    ok(&["pvcreate", "/dev/sda"]);
+    ok(&["vgcreate", "-s", "1m", "vg", "/dev/sda"]);
+    let backup = t.path().join("vg.backup");
+    ok(&["vgcfgbackup", "-f", backup.to_str().unwrap(), "vg"]);
+    // N one-extent LVs, written into the backup as lvm2 writes LVs.
+    let mut lvs = String::from("\tlogical_volumes {\n");
+    for i in 0..N {
+        lvs += &format!(
+            "\t\tlv{i:04} {{\n\t\t\tid = \"aaaaaa-aaaa-aaaa-aaaa-aaaa-aaaa-a{i:05}\"\n\
+             \t\t\tstatus = [\"READ\", \"WRITE\", \"VISIBLE\"]\n\t\t\tflags = []\n\
+             \t\t\tsegment_count = 1\n\t\t\tsegment1 {{\n\t\t\t\tstart_extent = 0\n\
+             \t\t\t\textent_count = 1\n\t\t\t\ttype = \"striped\"\n\t\t\t\tstripe_count = 1\n\
+             \t\t\t\tstripes = [\"pv0\", {i}]\n\t\t\t}}\n\t\t}}\n"
+        );
+    }
+    lvs += "\t}\n";
+    let text = std::fs::read_to_string(&backup).unwrap();
+    let end = text.rfind('}').unwrap();
+    std::fs::write(&backup, format!("{}{lvs}{}", &text[..end], &text[end..])).unwrap();
+    ok(&["vgcfgrestore", "-f", backup.to_str().unwrap(), "vg"]);
+
+    let json = ok(&["lvs", "-a", "--reportformat", "json"]).stdout;
+    assert!(json.len() > 2 * 65536, "{} bytes", json.len());
+    let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let rows = v["report"][0]["lv"].as_array().unwrap();
+    assert_eq!(rows.len(), N);
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r["lv_name"], format!("lv{i:04}"));
+        assert_eq!(r["lv_size"], "1.00m");
+    }
+    let cols = ok(&["lvs", "-a", "-o", "lv_name,lv_size,devices,seg_pe_ranges"]).text();
+    let lines: Vec<&str> = cols.lines().collect();
+    assert_eq!(lines.len(), N + 1);
+    for (i, l) in lines[1..].iter().enumerate() {
+        let want = format!("  lv{i:04} 1.00m /dev/sda({i}) /dev/sda:{i}-{i}");
+        assert_eq!(
+            l.split_whitespace().collect::<Vec<_>>().join(" "),
+            want.trim()
+        );
+    }
+}
