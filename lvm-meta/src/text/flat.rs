@@ -311,21 +311,13 @@ pub fn parse_flat(text: &[u8]) -> Option<Flat<'_>> {
         // first is taken in one step when the value starts right after.
         if let Some(&[b' ', b'=', b' ', c]) = b.get(next..next + 4) {
             if CLASS[c as usize] & JUNK == 0 {
-                let (v, after) = if c == b'[' {
-                    array(s, next + 4, &mut items)?
-                } else {
-                    scalar(s, next + 3)?
-                };
+                let (v, after) = value(s, next + 3, &mut items)?;
                 at = after;
                 let node = FlatNode {
                     key,
                     kind: FlatKind::Setting(v),
                 };
-                if direct.is_some() {
-                    nodes.push(node);
-                } else {
-                    stack.push(node);
-                }
+                put(node, direct, &mut nodes, &mut stack);
                 continue;
             }
         }
@@ -351,21 +343,13 @@ pub fn parse_flat(text: &[u8]) -> Option<Flat<'_>> {
                     Some(b' ') => junk(b, at + 2),
                     _ => junk(b, at + 1),
                 };
-                let (v, next) = if b.get(at) == Some(&b'[') {
-                    array(s, at + 1, &mut items)?
-                } else {
-                    scalar(s, at)?
-                };
+                let (v, next) = value(s, at, &mut items)?;
                 at = next;
                 let node = FlatNode {
                     key,
                     kind: FlatKind::Setting(v),
                 };
-                if direct.is_some() {
-                    nodes.push(node);
-                } else {
-                    stack.push(node);
-                }
+                put(node, direct, &mut nodes, &mut stack);
             }
             _ => return None,
         }
@@ -412,6 +396,37 @@ const CLASS: [u8; 256] = {
     }
     t
 };
+
+/// The value at `at` (an array, its items added to `items`, or a scalar)
+/// and the position after it.
+#[inline(always)]
+fn value<'t>(
+    s: &'t str,
+    at: usize,
+    items: &mut Vec<FlatValue<'t>>,
+) -> Option<(FlatValue<'t>, usize)> {
+    if s.as_bytes().get(at) == Some(&b'[') {
+        array(s, at + 1, items)
+    } else {
+        scalar(s, at)
+    }
+}
+
+/// Files a setting: straight into `nodes` while its section has held
+/// only settings (`direct`), on `stack` otherwise.
+#[inline(always)]
+fn put<'t>(
+    node: FlatNode<'t>,
+    direct: Option<usize>,
+    nodes: &mut Vec<FlatNode<'t>>,
+    stack: &mut Vec<FlatNode<'t>>,
+) {
+    if direct.is_some() {
+        nodes.push(node);
+    } else {
+        stack.push(node);
+    }
+}
 
 /// How many bytes of `b` are `x` or `y`. In runs of 255 bytes with a byte
 /// counter, which the compiler turns into vector instructions.
