@@ -251,7 +251,7 @@ impl<'f, 't> Sect<'f, 't> {
 ///
 /// One loop over the bytes: an explicit stack of open sections (at most
 /// [`MAX_NESTING`]) instead of recursion, keys and values found with the
-/// byte classes of [`CLASS`] and, for quoted strings, eight bytes at a time.
+/// byte classes of `CLASS` and, for quoted strings, eight bytes at a time.
 pub fn parse_flat(text: &[u8]) -> Option<Flat<'_>> {
     let end = memchr::memchr(0, text).unwrap_or(text.len());
     let s = std::str::from_utf8(&text[..end]).ok()?;
