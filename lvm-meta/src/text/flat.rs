@@ -262,8 +262,9 @@ pub fn parse_flat(text: &[u8]) -> Option<Flat<'_>> {
     // they need (fresh memory costs more than the count). A text that is
     // mostly such bytes gets at most one slot per eight bytes at first.
     let first = |n: usize| n.min(b.len() / 8) + 4;
-    let mut nodes: Vec<FlatNode<'_>> = Vec::with_capacity(first(count_either(b, b'=', b'{')));
-    let mut items: Vec<FlatValue<'_>> = Vec::with_capacity(first(count_either(b, b',', b'[')));
+    let (node_bytes, item_bytes) = count_marks(b);
+    let mut nodes: Vec<FlatNode<'_>> = Vec::with_capacity(first(node_bytes));
+    let mut items: Vec<FlatValue<'_>> = Vec::with_capacity(first(item_bytes));
     // The nodes of the sections being read, innermost last; and for each
     // open section its key and where its nodes start on `stack`.
     let mut stack: Vec<FlatNode<'_>> = Vec::with_capacity(64);
@@ -428,13 +429,23 @@ fn put<'t>(
     }
 }
 
-/// How many bytes of `b` are `x` or `y`. In runs of 255 bytes with a byte
-/// counter, which the compiler turns into vector instructions.
-fn count_either(b: &[u8], x: u8, y: u8) -> usize {
-    b.chunks(255)
-        .map(|run| run.iter().fold(0u8, |n, &c| n + u8::from(c == x || c == y)))
-        .map(usize::from)
-        .sum()
+/// How many bytes of `b` are `=` or `{` (one per node), and how many are
+/// `,` or `[` (one per array item but the first): both in one read of the
+/// text, in runs of 255 bytes with byte counters, which the compiler turns
+/// into vector instructions.
+fn count_marks(b: &[u8]) -> (usize, usize) {
+    let (mut nodes, mut items) = (0usize, 0usize);
+    for run in b.chunks(255) {
+        let (n, i) = run.iter().fold((0u8, 0u8), |(n, i), &c| {
+            (
+                n + u8::from(c == b'=' || c == b'{'),
+                i + u8::from(c == b',' || c == b'['),
+            )
+        });
+        nodes += usize::from(n);
+        items += usize::from(i);
+    }
+    (nodes, items)
 }
 
 /// The position after the whitespace and comments at `at`.
@@ -969,25 +980,31 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// The vectorised count equals a plain one, across run boundaries
+        /// The vectorised counts equal plain ones, across run boundaries
         /// (255 bytes) and with every byte counted at once.
         #[test]
-        fn count_either_counts_both_bytes(
+        fn count_marks_counts_both_pairs(
             b in proptest::collection::vec(proptest::prop_oneof![
                 proptest::strategy::Just(b'='),
                 proptest::strategy::Just(b'{'),
+                proptest::strategy::Just(b','),
+                proptest::strategy::Just(b'['),
                 proptest::prelude::any::<u8>(),
             ], 0..2000)
         ) {
-            let want = b.iter().filter(|&&c| c == b'=' || c == b'{').count();
-            proptest::prop_assert_eq!(super::count_either(&b, b'=', b'{'), want);
+            let want = |x: u8, y: u8| b.iter().filter(|&&c| c == x || c == y).count();
+            proptest::prop_assert_eq!(
+                super::count_marks(&b),
+                (want(b'=', b'{'), want(b',', b'['))
+            );
         }
     }
 
     #[test]
-    fn count_either_of_long_runs_of_one_byte() {
+    fn count_marks_of_long_runs_of_one_byte() {
         for n in [0, 1, 254, 255, 256, 510, 511, 100_000] {
-            assert_eq!(super::count_either(&vec![b'='; n], b'=', b'{'), n);
+            assert_eq!(super::count_marks(&vec![b'='; n]), (n, 0));
+            assert_eq!(super::count_marks(&vec![b'['; n]), (0, n));
         }
     }
 }
