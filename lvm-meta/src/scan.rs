@@ -27,7 +27,7 @@ pub struct Committed {
     /// The VG built from it (shared with the [`VgInstance`] it wins for).
     pub vg: Arc<Vg>,
     /// The keys lvm2 warns about as duplicates in the text
-    /// ([`Vg::duplicate_keys`]), found when it was parsed.
+    /// (see [`Vg::from_text`]), found when it was parsed.
     pub duplicate_keys: Arc<[String]>,
 }
 
