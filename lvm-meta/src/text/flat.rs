@@ -431,20 +431,32 @@ fn put<'t>(
 
 /// How many bytes of `b` are `=` or `{` (one per node), and how many are
 /// `,` or `[` (one per array item but the first): both in one read of the
-/// text, in runs of 255 bytes with byte counters, which the compiler turns
-/// into vector instructions.
+/// text. Counted in 32 byte lanes of 8 bits, emptied before they can
+/// overflow, which the compiler turns into vector instructions.
 fn count_marks(b: &[u8]) -> (usize, usize) {
+    const LANES: usize = 32;
     let (mut nodes, mut items) = (0usize, 0usize);
-    for run in b.chunks(255) {
-        let (n, i) = run.iter().fold((0u8, 0u8), |(n, i), &c| {
-            (
-                n + u8::from(c == b'=' || c == b'{'),
-                i + u8::from(c == b',' || c == b'['),
-            )
-        });
-        nodes += usize::from(n);
-        items += usize::from(i);
+    let mut blocks = b.chunks_exact(LANES * 255);
+    let mut add = |block: &[u8]| {
+        let (mut n, mut i) = ([0u8; LANES], [0u8; LANES]);
+        let mut words = block.chunks_exact(LANES);
+        for w in &mut words {
+            for k in 0..LANES {
+                let c = w[k];
+                n[k] += u8::from(c == b'=') | u8::from(c == b'{');
+                i[k] += u8::from(c == b',') | u8::from(c == b'[');
+            }
+        }
+        let sum = |l: [u8; LANES]| l.iter().map(|&x| usize::from(x)).sum::<usize>();
+        let tail = words.remainder();
+        let count = |x: u8, y: u8| tail.iter().filter(|&&c| c == x || c == y).count();
+        nodes += sum(n) + count(b'=', b'{');
+        items += sum(i) + count(b',', b'[');
+    };
+    for block in &mut blocks {
+        add(block);
     }
+    add(blocks.remainder());
     (nodes, items)
 }
 
@@ -980,8 +992,9 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// The vectorised counts equal plain ones, across run boundaries
-        /// (255 bytes) and with every byte counted at once.
+        /// The vectorised counts equal plain ones, across lane, word and
+        /// block boundaries (32 and 8,160 bytes) and with every byte
+        /// counted at once.
         #[test]
         fn count_marks_counts_both_pairs(
             b in proptest::collection::vec(proptest::prop_oneof![
@@ -990,7 +1003,7 @@ mod tests {
                 proptest::strategy::Just(b','),
                 proptest::strategy::Just(b'['),
                 proptest::prelude::any::<u8>(),
-            ], 0..2000)
+            ], 0..10_000)
         ) {
             let want = |x: u8, y: u8| b.iter().filter(|&&c| c == x || c == y).count();
             proptest::prop_assert_eq!(
@@ -1002,7 +1015,7 @@ mod tests {
 
     #[test]
     fn count_marks_of_long_runs_of_one_byte() {
-        for n in [0, 1, 254, 255, 256, 510, 511, 100_000] {
+        for n in [0, 1, 31, 32, 33, 8159, 8160, 8161, 16_320, 100_000] {
             assert_eq!(super::count_marks(&vec![b'='; n]), (n, 0));
             assert_eq!(super::count_marks(&vec![b'['; n]), (0, n));
         }
