@@ -16,6 +16,13 @@ pub trait ReadAt {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
     /// The size in bytes.
     fn size(&self) -> io::Result<u64>;
+    /// `len` bytes from `offset` in a new vector. The default zeroes the
+    /// vector and fills it; a file reads into the vector's fresh memory.
+    fn read_vec_at(&self, len: usize, offset: u64) -> io::Result<Vec<u8>> {
+        let mut v = vec![0u8; len];
+        self.read_exact_at(&mut v, offset)?;
+        Ok(v)
+    }
     /// Fills `bufs` one after the other from `offset`, as one read of
     /// their total length would (a file does it in one `preadv` call per
     /// [`MAX_IOVECS`] buffers). The default reads them in turn.
@@ -116,6 +123,28 @@ fn span(offset: u64, len: usize, size: usize) -> io::Result<std::ops::Range<usiz
 impl ReadAt for File {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         std::os::unix::fs::FileExt::read_exact_at(self, buf, offset)
+    }
+    fn read_vec_at(&self, len: usize, offset: u64) -> io::Result<Vec<u8>> {
+        // Read into the spare capacity: zeroing it first would write every
+        // byte once more (half a MiB for a large VG's metadata).
+        let mut v = Vec::with_capacity(len);
+        while v.len() < len {
+            let at = offset.checked_add(v.len() as u64).ok_or_else(past_end)?;
+            match rustix::io::pread(self, rustix::buffer::spare_capacity(&mut v), at) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "failed to fill whole buffer",
+                    ))
+                }
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // The capacity may exceed `len`, and a read may have filled it.
+        v.truncate(len);
+        Ok(v)
     }
     fn read_vectored_exact_at(&self, bufs: &mut [&mut [u8]], offset: u64) -> io::Result<()> {
         let mut slices: Vec<io::IoSliceMut<'_>> =
@@ -287,6 +316,9 @@ impl<T: ReadAt + ?Sized> ReadAt for &T {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         (**self).read_exact_at(buf, offset)
     }
+    fn read_vec_at(&self, len: usize, offset: u64) -> io::Result<Vec<u8>> {
+        (**self).read_vec_at(len, offset)
+    }
     fn read_vectored_exact_at(&self, bufs: &mut [&mut [u8]], offset: u64) -> io::Result<()> {
         (**self).read_vectored_exact_at(bufs, offset)
     }
@@ -298,6 +330,9 @@ impl<T: ReadAt + ?Sized> ReadAt for &T {
 impl<T: ReadAt + ?Sized> ReadAt for &mut T {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         (**self).read_exact_at(buf, offset)
+    }
+    fn read_vec_at(&self, len: usize, offset: u64) -> io::Result<Vec<u8>> {
+        (**self).read_vec_at(len, offset)
     }
     fn read_vectored_exact_at(&self, bufs: &mut [&mut [u8]], offset: u64) -> io::Result<()> {
         (**self).read_vectored_exact_at(bufs, offset)
@@ -326,6 +361,9 @@ impl<T: ReadAt + ?Sized> ReadAt for Box<T> {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         (**self).read_exact_at(buf, offset)
     }
+    fn read_vec_at(&self, len: usize, offset: u64) -> io::Result<Vec<u8>> {
+        (**self).read_vec_at(len, offset)
+    }
     fn read_vectored_exact_at(&self, bufs: &mut [&mut [u8]], offset: u64) -> io::Result<()> {
         (**self).read_vectored_exact_at(bufs, offset)
     }
@@ -337,6 +375,12 @@ impl<T: ReadAt + ?Sized> ReadAt for Box<T> {
 impl<T: ReadAt + ?Sized> ReadAt for std::sync::Arc<T> {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         (**self).read_exact_at(buf, offset)
+    }
+    fn read_vec_at(&self, len: usize, offset: u64) -> io::Result<Vec<u8>> {
+        (**self).read_vec_at(len, offset)
+    }
+    fn read_vectored_exact_at(&self, bufs: &mut [&mut [u8]], offset: u64) -> io::Result<()> {
+        (**self).read_vectored_exact_at(bufs, offset)
     }
     fn size(&self) -> io::Result<u64> {
         (**self).size()
@@ -363,14 +407,31 @@ impl<R: ReadAt> Window<R> {
     }
 }
 
-impl<R: ReadAt> ReadAt for Window<R> {
-    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        let end = offset.checked_add(buf.len() as u64).ok_or_else(past_end)?;
+impl<R> Window<R> {
+    /// Refuses `len` bytes at `offset` unless they lie inside the window.
+    fn check(&self, offset: u64, len: u64) -> io::Result<()> {
+        let end = offset.checked_add(len).ok_or_else(past_end)?;
         if end > self.len {
             return Err(past_end());
         }
+        Ok(())
+    }
+}
+
+impl<R: ReadAt> ReadAt for Window<R> {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.check(offset, buf.len() as u64)?;
         // Cannot overflow: start + len was checked at construction.
         self.inner.read_exact_at(buf, self.start + offset)
+    }
+    fn read_vec_at(&self, len: usize, offset: u64) -> io::Result<Vec<u8>> {
+        self.check(offset, len as u64)?;
+        self.inner.read_vec_at(len, self.start + offset)
+    }
+    fn read_vectored_exact_at(&self, bufs: &mut [&mut [u8]], offset: u64) -> io::Result<()> {
+        let total = bufs.iter().map(|b| b.len() as u64).sum();
+        self.check(offset, total)?;
+        self.inner.read_vectored_exact_at(bufs, self.start + offset)
     }
     fn size(&self) -> io::Result<u64> {
         Ok(self.len)
@@ -518,6 +579,9 @@ impl ReadAt for Image {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         self.data.read_exact_at(buf, offset)
     }
+    fn read_vec_at(&self, len: usize, offset: u64) -> io::Result<Vec<u8>> {
+        self.data.read_vec_at(len, offset)
+    }
     fn read_vectored_exact_at(&self, bufs: &mut [&mut [u8]], offset: u64) -> io::Result<()> {
         self.data.read_vectored_exact_at(bufs, offset)
     }
@@ -569,9 +633,13 @@ impl Image {
     /// Reads `len` bytes at `offset`; `len` must already be bounded by the
     /// caller (callers check it against the image size and a named cap).
     pub fn read(&self, offset: u64, len: usize) -> crate::Result<Vec<u8>> {
-        let mut buf = vec![0u8; len];
-        self.read_into(offset, &mut buf)?;
-        Ok(buf)
+        self.data
+            .read_vec_at(len, offset)
+            .map_err(|source| crate::Error::Io {
+                path: self.path.clone(),
+                what: format!("read {len} bytes at {offset}"),
+                source,
+            })
     }
 
     /// Fills `buf` from `offset`.
@@ -716,6 +784,55 @@ mod tests {
             .unwrap_err();
         std::fs::remove_file(&path).unwrap();
         assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    /// A file reads a vector into fresh memory: the same bytes as the
+    /// default (zeroed, then filled) and as the bytes written, and a read
+    /// past the end is an UnexpectedEof error, not a short vector; a
+    /// window passes vector and vectored reads on inside its bounds only.
+    #[test]
+    fn a_file_reads_a_vector_as_the_default_does() {
+        let path = std::env::temp_dir().join(format!("lvm-meta-vec-{}.img", std::process::id()));
+        let data: Vec<u8> = (0..70_000u32).map(|i| (i % 253) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let f = File::open(&path).unwrap();
+        for (len, at) in [
+            (0, 0),
+            (1, 0),
+            (4096, 1),
+            (69_999, 1),
+            (70_000, 0),
+            (10, 69_990),
+        ] {
+            let v = f.read_vec_at(len, at).unwrap();
+            assert_eq!(v, data[at as usize..at as usize + len], "{len} at {at}");
+            assert_eq!(v, data.read_vec_at(len, at).unwrap());
+        }
+        for (len, at) in [(11, 69_990), (1, 70_000)] {
+            let e = f.read_vec_at(len, at).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "{len} at {at}");
+        }
+        // An offset the kernel refuses (past i64::MAX), as read_exact_at.
+        assert!(f.read_vec_at(1, u64::MAX).is_err());
+        assert!(f.read_exact_at(&mut [0u8], u64::MAX).is_err());
+        // Through a window (a partition), by each way of reading: the
+        // window's bytes, and nothing past its end although the file has
+        // more.
+        let w = Window::new(std::sync::Arc::new(f), 1000, 5000).unwrap();
+        assert_eq!(w.read_vec_at(5000, 0).unwrap(), data[1000..6000]);
+        let (mut a, mut b) = ([0u8; 7], [0u8; 9]);
+        w.read_vectored_exact_at(&mut [&mut a[..], &mut b[..]], 4984)
+            .unwrap();
+        assert_eq!([a.as_slice(), &b].concat(), data[5984..6000]);
+        assert_eq!(
+            w.read_vec_at(1, 5000).unwrap_err().kind(),
+            io::ErrorKind::UnexpectedEof
+        );
+        let e = w
+            .read_vectored_exact_at(&mut [&mut a[..], &mut b[..]], 4985)
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]
