@@ -17,7 +17,7 @@
 //! on the slow device whatever the cache holds.
 
 use crate::error::{Error, Result};
-use crate::seg_keys::{int, string, unknown_seg};
+use crate::seg_keys::{any_unknown_seg, int, string, unknown_seg};
 use crate::thin::LvSource;
 use cow_engine::lv_io::LvReader;
 use dm_pdata::cache::metadata::CacheMetadata;
@@ -56,9 +56,14 @@ fn base_type(type_name: &str) -> &str {
     type_name.split('+').next().unwrap_or(type_name)
 }
 
+/// lvm2's segment type of a cached LV.
+const CACHE_TYPE: &str = "cache";
+/// lvm2's segment type of a cache pool.
+const POOL_TYPE: &str = "cache-pool";
+
 /// LV `lv` as a cached LV, if it is one with valid keys.
 pub fn cache_seg(vg: &Vg, lv: usize) -> Option<CacheSeg> {
-    let s = unknown_seg(vg, lv, |t| base_type(t) == "cache")?;
+    let s = unknown_seg(vg, lv, |t| base_type(t) == CACHE_TYPE)?;
     Some(CacheSeg {
         pool: vg.lv_index(string(&s, "cache_pool")?)?,
         origin: vg.lv_index(string(&s, "origin")?)?,
@@ -67,7 +72,7 @@ pub fn cache_seg(vg: &Vg, lv: usize) -> Option<CacheSeg> {
 
 /// LV `lv` as a cache pool, if it is one with valid keys.
 pub fn pool_seg(vg: &Vg, lv: usize) -> Option<CachePoolSeg> {
-    let s = unknown_seg(vg, lv, |t| base_type(t) == "cache-pool")?;
+    let s = unknown_seg(vg, lv, |t| base_type(t) == POOL_TYPE)?;
     Some(CachePoolSeg {
         data: vg.lv_index(string(&s, "data")?)?,
         metadata: vg.lv_index(string(&s, "metadata")?)?,
@@ -99,7 +104,14 @@ pub enum CacheRole {
 }
 
 /// Every LV's part in a cache, by LV index (one pass over the VG).
+///
+/// Empty (no allocation, no walk beyond a look at the segment types) when
+/// no LV has a cache or cache-pool segment: read it with `get`, a missing
+/// entry is no role.
 pub fn roles(vg: &Vg) -> Vec<Option<CacheRole>> {
+    if !any_unknown_seg(vg, |t| matches!(base_type(t), CACHE_TYPE | POOL_TYPE)) {
+        return Vec::new();
+    }
     let mut out = vec![None; vg.lvs.len()];
     for i in 0..vg.lvs.len() {
         if let Some(c) = cache_seg(vg, i) {
@@ -314,7 +326,7 @@ fn dm_pool(vg: &Vg, lv: usize) -> Result<(CacheSeg, CachePoolSeg)> {
     let refuse = |what: String| Err(Error::Refused(format!("{name}: {what}")));
     // Policy settings become policy arguments of the table line, which
     // no kernel record shows.
-    if let Some(s) = unknown_seg(vg, c.pool, |t| base_type(t) == "cache-pool") {
+    if let Some(s) = unknown_seg(vg, c.pool, |t| base_type(t) == POOL_TYPE) {
         use lvm_meta::text::Lookup;
         if s.nodes().iter().any(
             |n| matches!(n, lvm_meta::text::Node::Section { key, .. } if key == "policy_settings"),

@@ -7,7 +7,7 @@
 //! `internal_hash`. The image reads as its data LV (see
 //! [`lvm_meta::lv_map`]); the tags are not checked.
 
-use crate::seg_keys::{int, string, unknown_seg};
+use crate::seg_keys::{any_unknown_seg, int, string, unknown_seg};
 use lvm_meta::model::Vg;
 
 /// An `integrity` segment's keys.
@@ -23,9 +23,12 @@ pub struct IntegritySeg {
     pub block_size: Option<u64>,
 }
 
+/// lvm2's segment type of an integrity image.
+const INTEGRITY_TYPE: &str = "integrity";
+
 /// LV `lv` as an integrity image, if it is one with valid keys.
 pub fn integrity_seg(vg: &Vg, lv: usize) -> Option<IntegritySeg> {
-    let s = unknown_seg(vg, lv, |t| t == "integrity")?;
+    let s = unknown_seg(vg, lv, |t| t == INTEGRITY_TYPE)?;
     Some(IntegritySeg {
         origin: vg.lv_index(string(&s, "origin")?)?,
         meta: vg.lv_index(string(&s, "meta_dev")?)?,
@@ -46,7 +49,14 @@ pub enum IntegrityRole {
 }
 
 /// Every LV's part in an integrity image, by LV index.
+///
+/// Empty (no allocation, no walk beyond a look at the segment types) when
+/// no LV has an integrity segment: read it with `get`, a missing entry is
+/// no role.
 pub fn roles(vg: &Vg) -> Vec<Option<IntegrityRole>> {
+    if !any_unknown_seg(vg, |t| t == INTEGRITY_TYPE) {
+        return Vec::new();
+    }
     let mut out = vec![None; vg.lvs.len()];
     for i in 0..vg.lvs.len() {
         if let Some(s) = integrity_seg(vg, i) {

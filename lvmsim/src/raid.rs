@@ -63,7 +63,16 @@ pub fn role(vg: &Vg, lv: usize) -> Option<RaidRole> {
 /// Every LV's [`role`], in one pass over the VG: what `role` finds for each
 /// LV, without searching every LV for each one (a report asks for each
 /// row's role, and VGs hold thousands of LVs).
+///
+/// Indexed like `vg.lvs`, but empty (no allocation, no walk beyond a look
+/// at the segment types) when no LV has a RAID or mirror segment: read it
+/// with `get`, a missing entry is no role.
 pub fn roles(vg: &Vg) -> Vec<Option<RaidRole>> {
+    // The types `RaidSeg::of` reads: a RAID level, `+FLAG`s aside.
+    let is_raid = |t: &str| RaidLevel::from_type(t.split('+').next().unwrap_or(t)).is_some();
+    if !crate::seg_keys::any_unknown_seg(vg, is_raid) {
+        return Vec::new();
+    }
     let mut out: Vec<Option<RaidRole>> = (0..vg.lvs.len())
         .map(|i| seg(vg, i).map(RaidRole::Top))
         .collect();
@@ -240,5 +249,15 @@ mod tests {
         assert!(has(|r| matches!(r, RaidRole::Image { mirror: false, .. })));
         assert!(has(|r| matches!(r, RaidRole::Meta(_))));
         assert!(has(|r| matches!(r, RaidRole::Log(_))));
+    }
+
+    #[test]
+    fn a_vg_without_raid_has_an_empty_table() {
+        // testdata/kernel/thin-pool's VG: a thin pool, no RAID or mirror.
+        let text = include_str!("../../testdata/kernel/thin-pool/032.vgcfg.vg");
+        let vg = Vg::from_tree(&lvm_meta::text::parse(text.as_bytes()).unwrap()).unwrap();
+        assert!(!vg.lvs.is_empty());
+        assert!(roles(&vg).is_empty());
+        assert!((0..vg.lvs.len()).all(|i| role(&vg, i).is_none()));
     }
 }

@@ -156,35 +156,46 @@ struct Ctx<'a> {
     sys: &'a System,
     opts: &'a Options,
     kernel: crate::active::Kernel,
-    /// Each VG's thin roles ([`thin::roles`]), computed on first use.
-    thin_roles: Vec<std::cell::OnceCell<Vec<Option<thin::ThinRole>>>>,
-    /// Each VG's RAID and mirror roles ([`crate::raid::roles`]), computed on
-    /// first use.
-    raid_roles: Vec<std::cell::OnceCell<Vec<Option<crate::raid::RaidRole>>>>,
+    /// Each VG's role tables, computed on first use.
+    roles: Vec<std::cell::OnceCell<Roles>>,
     /// Each VG's historical LVs and chains, computed on first use.
     lineages: Vec<std::cell::OnceCell<crate::lineage::Lineage>>,
-    /// Each VG's cache roles ([`crate::cache::roles`]), computed on first use.
-    cache_roles: Vec<std::cell::OnceCell<Vec<Option<crate::cache::CacheRole>>>>,
-    /// Each VG's writecache, integrity and VDO roles, computed on first
-    /// use.
-    layer_roles: Vec<std::cell::OnceCell<LayerRoles>>,
-    /// Each VG: true when no LV has a segment lvm-meta keeps as text
-    /// ([`SegmentKind::Unknown`]). Every thin, RAID, mirror, cache,
-    /// writecache, integrity and VDO role comes from such a segment, so
-    /// such a VG has none but the thin pool metadata spare (found by its
-    /// name), and its LVs skip the role tables.
-    plain: Vec<bool>,
     /// Each VG's LVs' visibility ([`Vg::lv_visible`]), computed on first
     /// use: it follows snapshot links, and names ask it twice a row.
     visible: Vec<std::cell::OnceCell<Vec<bool>>>,
 }
 
-/// One VG's writecache, integrity and VDO roles by LV index.
-type LayerRoles = (
-    Vec<Option<crate::writecache::WritecacheRole>>,
-    Vec<Option<crate::integrity::IntegrityRole>>,
-    Vec<Option<crate::vdo::VdoRole>>,
-);
+/// One VG's role tables, by LV index, as the modules build them (thin,
+/// RAID and mirror, cache, writecache, integrity, VDO). A table may be
+/// shorter than the VG's LV list, and is empty for a VG without a segment
+/// of its kind: an LV past the end has no role.
+struct Roles {
+    thin: Vec<Option<thin::ThinRole>>,
+    raid: Vec<Option<crate::raid::RaidRole>>,
+    cache: Vec<Option<crate::cache::CacheRole>>,
+    writecache: Vec<Option<crate::writecache::WritecacheRole>>,
+    integrity: Vec<Option<crate::integrity::IntegrityRole>>,
+    vdo: Vec<Option<crate::vdo::VdoRole>>,
+}
+
+impl Roles {
+    fn of(vg: &Vg) -> Roles {
+        Roles {
+            thin: thin::roles(vg),
+            raid: crate::raid::roles(vg),
+            cache: crate::cache::roles(vg),
+            writecache: crate::writecache::roles(vg),
+            integrity: crate::integrity::roles(vg),
+            vdo: crate::vdo::roles(vg),
+        }
+    }
+}
+
+/// LV `lv`'s entry in a role table: none past its end.
+#[inline(always)]
+fn entry<T>(table: &[Option<T>], lv: usize) -> Option<&T> {
+    table.get(lv)?.as_ref()
+}
 
 const fn g(name: &'static str, get: Getter) -> (&'static str, Getter) {
     (name, get)
@@ -394,11 +405,6 @@ static GETTERS: &[(&str, Getter)] =
             n => Cell::Size(n),
         }),
         g("pool_lv", |c, r| {
-            // Every link below comes from a role a plain VG has none of
-            // (the spare links nothing).
-            if c.plain(r) {
-                return s("");
-            }
             if let Some(l) = c.cachevol_link(r, false) {
                 return s(l);
             }
@@ -961,7 +967,7 @@ static GETTERS: &[(&str, Getter)] =
         // An active pool's status line: the discard mode the kernel took
         // from the table, and whether the metadata asks for a check.
         g("kernel_discards", |c, r| match c.thin_role(r) {
-            Some(thin::ThinRole::Pool(p)) if c.lv_active(r) => s(p.discards),
+            Some(thin::ThinRole::Pool(p)) if c.lv_active(r) => s(p.discards.as_str()),
             _ => s(""),
         }),
         g("lv_check_needed", |c, r| match c.thin_role(r) {
@@ -1024,7 +1030,7 @@ static GETTERS: &[(&str, Getter)] =
         // Cached LVs and cache pools: the pool's keys.
         g("cache_settings", |c, r| {
             Cell::List(match c.wc_role(r) {
-                Some(crate::writecache::WritecacheRole::Cached(w)) => w.settings,
+                Some(crate::writecache::WritecacheRole::Cached(w)) => w.settings.clone(),
                 _ => Vec::new(),
             })
         }),
@@ -1486,29 +1492,16 @@ impl Ctx<'_> {
             .collect()
     }
     /// The LV's thin role, if any.
-    #[inline]
-    fn thin_role(&self, r: &Row) -> Option<thin::ThinRole> {
-        let v = r.vg?;
-        if self.plain[v] {
-            let vg = &self.sys.vgs[v].vg;
-            return thin::is_pmspare(vg, r.lv?).then_some(thin::ThinRole::Spare);
-        }
-        self.thin_roles[v]
-            .get_or_init(|| thin::roles(&self.sys.vgs[v].vg))
-            .get(r.lv?)?
-            .clone()
+    #[inline(always)]
+    fn thin_role(&self, r: &Row) -> Option<&thin::ThinRole> {
+        let (t, i) = self.roles(r)?;
+        entry(&t.thin, i)
     }
     /// The LV's part in a RAID or mirror LV, if any.
-    #[inline]
+    #[inline(always)]
     fn raid_role(&self, r: &Row) -> Option<&crate::raid::RaidRole> {
-        let v = r.vg?;
-        if self.plain[v] {
-            return None;
-        }
-        self.raid_roles[v]
-            .get_or_init(|| crate::raid::roles(&self.sys.vgs[v].vg))
-            .get(r.lv?)?
-            .as_ref()
+        let (t, i) = self.roles(r)?;
+        entry(&t.raid, i)
     }
     /// The RAID or mirror segment of the row's LV, if it is a RAID or
     /// mirror LV.
@@ -1520,37 +1513,32 @@ impl Ctx<'_> {
         }
     }
     /// The LV's cache role, if any.
-    #[inline]
-    fn cache_role(&self, r: &Row) -> Option<crate::cache::CacheRole> {
-        let v = r.vg?;
-        if self.plain[v] {
-            return None;
-        }
-        self.cache_roles[v]
-            .get_or_init(|| crate::cache::roles(&self.sys.vgs[v].vg))
-            .get(r.lv?)?
-            .clone()
+    #[inline(always)]
+    fn cache_role(&self, r: &Row) -> Option<&crate::cache::CacheRole> {
+        let (t, i) = self.roles(r)?;
+        entry(&t.cache, i)
     }
-    #[inline]
-    fn layer_roles(&self, r: &Row) -> Option<&LayerRoles> {
-        let v = r.vg?;
-        if self.plain[v] {
-            return None;
-        }
-        Some(self.layer_roles[v].get_or_init(|| {
-            let vg = &self.sys.vgs[v].vg;
-            (
-                crate::writecache::roles(vg),
-                crate::integrity::roles(vg),
-                crate::vdo::roles(vg),
-            )
-        }))
+    /// The row's VG's role tables ([`Roles`]) and its LV, for an LV row.
+    /// Asked several times a row, so inlined, the tables built out of line.
+    #[inline(always)]
+    fn roles(&self, r: &Row) -> Option<(&Roles, usize)> {
+        let (v, i) = (r.vg?, r.lv?);
+        let t = match self.roles.get(v)?.get() {
+            Some(t) => t,
+            None => self.build_roles(v),
+        };
+        Some((t, i))
+    }
+    #[cold]
+    #[inline(never)]
+    fn build_roles(&self, v: usize) -> &Roles {
+        self.roles[v].get_or_init(|| Roles::of(&self.sys.vgs[v].vg))
     }
     /// The integrity settings a row reports: an integrity image's own, or
     /// a RAID LV's first image's (lvm2 shows them on the RAID LV too).
     fn integrity_of(&self, r: &Row) -> Option<crate::integrity::IntegritySeg> {
         match self.integ_role(r) {
-            Some(crate::integrity::IntegrityRole::Image(i)) => Some(i),
+            Some(crate::integrity::IntegrityRole::Image(i)) => Some(i.clone()),
             Some(_) => None,
             None => self.raid_integrity(r),
         }
@@ -1598,16 +1586,17 @@ impl Ctx<'_> {
             .collect()
     }
     /// The LV's VDO role, if any.
-    #[inline]
-    fn vdo_role(&self, r: &Row) -> Option<crate::vdo::VdoRole> {
-        self.layer_roles(r)?.2.get(r.lv?)?.clone()
+    #[inline(always)]
+    fn vdo_role(&self, r: &Row) -> Option<&crate::vdo::VdoRole> {
+        let (t, i) = self.roles(r)?;
+        entry(&t.vdo, i)
     }
     /// The VDO pool whose settings the row's segment reports: a pool's
     /// own, or a VDO volume's pool's (lvm2 shows them on both).
     fn vdo_pool(&self, r: &Row) -> Option<crate::vdo::VdoPoolSeg> {
         r.seg?;
         match self.vdo_role(r)? {
-            crate::vdo::VdoRole::Pool(p) => Some(p),
+            crate::vdo::VdoRole::Pool(p) => Some(p.clone()),
             crate::vdo::VdoRole::Volume(v) => crate::vdo::pool_seg(&self.vg(r)?.vg, v.pool),
             crate::vdo::VdoRole::Data(_) => None,
         }
@@ -1626,18 +1615,20 @@ impl Ctx<'_> {
         }
     }
     /// The LV's writecache role, if any.
-    #[inline]
-    fn wc_role(&self, r: &Row) -> Option<crate::writecache::WritecacheRole> {
-        self.layer_roles(r)?.0.get(r.lv?)?.clone()
+    #[inline(always)]
+    fn wc_role(&self, r: &Row) -> Option<&crate::writecache::WritecacheRole> {
+        let (t, i) = self.roles(r)?;
+        entry(&t.writecache, i)
     }
     /// The LV's integrity role, if any.
-    #[inline]
-    fn integ_role(&self, r: &Row) -> Option<crate::integrity::IntegrityRole> {
-        self.layer_roles(r)?.1.get(r.lv?)?.clone()
+    #[inline(always)]
+    fn integ_role(&self, r: &Row) -> Option<&crate::integrity::IntegrityRole> {
+        let (t, i) = self.roles(r)?;
+        entry(&t.integrity, i)
     }
     /// The LV under a writecache or integrity image (`_wcorig`,
     /// `_iorig`): the origin it reports and the one area of its segment.
-    #[inline]
+    #[inline(always)]
     fn layer_origin(&self, r: &Row) -> Option<usize> {
         if let Some(crate::writecache::WritecacheRole::Cached(w)) = self.wc_role(r) {
             return Some(w.origin);
@@ -1661,7 +1652,7 @@ impl Ctx<'_> {
         }
     }
     /// A writecache LV's cachevol, as `pool_lv` (or `pool_lv_uuid`) shows it.
-    #[inline]
+    #[inline(always)]
     fn cachevol_link(&self, r: &Row, uuid: bool) -> Option<String> {
         match self.wc_role(r)? {
             crate::writecache::WritecacheRole::Cached(w) => {
@@ -1673,15 +1664,28 @@ impl Ctx<'_> {
     /// The LV a cache link field names: a cached LV's pool or origin, a
     /// pool's data or metadata LV, a pool component's pool; bracketed when
     /// hidden, or its UUID.
+    #[inline(always)]
     fn cache_link(&self, r: &Row, link: ThinLink, origin: bool, uuid: bool) -> Option<String> {
+        let role = self.cache_role(r)?;
+        self.cache_role_link(r, role, link, origin, uuid)
+    }
+    /// [`Self::cache_link`] of an LV with cache role `role`.
+    fn cache_role_link(
+        &self,
+        r: &Row,
+        role: &crate::cache::CacheRole,
+        link: ThinLink,
+        origin: bool,
+        uuid: bool,
+    ) -> Option<String> {
         use crate::cache::CacheRole as C;
         let vg = &self.vg(r)?.vg;
-        let target = match (link, self.cache_role(r)?) {
+        let target = match (link, role) {
             (ThinLink::Pool, C::Cached(c)) if origin => c.origin,
             (ThinLink::Pool, C::Cached(c)) => c.pool,
             (ThinLink::Data, C::Pool(p)) if !origin => p.data,
             (ThinLink::Metadata, C::Pool(p)) if !origin => p.metadata,
-            (ThinLink::Parent, C::Data(p) | C::Metadata(p)) if !origin => p,
+            (ThinLink::Parent, C::Data(p) | C::Metadata(p)) if !origin => *p,
             _ => return Some(String::new()),
         };
         Some(if uuid {
@@ -1704,7 +1708,7 @@ impl Ctx<'_> {
     fn thin_pool_seg(&self, r: &Row) -> Option<thin::PoolSeg> {
         let vg = &self.vg(r)?.vg;
         match self.thin_role(r)? {
-            thin::ThinRole::Pool(p) => Some(p),
+            thin::ThinRole::Pool(p) => Some(p.clone()),
             thin::ThinRole::Thin(t) => thin::pool_seg(vg, t.pool),
             _ => None,
         }
@@ -1712,11 +1716,19 @@ impl Ctx<'_> {
     /// The name (bracketed when hidden, as `lvs` shows it; bare for a
     /// component's parent) or the UUID of the LV a link field names;
     /// empty where the field does not apply.
+    #[inline(always)]
     fn thin_link(&self, r: &Row, link: ThinLink, uuid: bool) -> String {
         if let Some(l) = self.cache_link(r, link, false, uuid) {
             return l;
         }
-        let (Some(v), Some(role)) = (self.vg(r), self.thin_role(r)) else {
+        match self.thin_role(r) {
+            Some(role) => self.thin_role_link(r, role, link, uuid),
+            None => String::new(),
+        }
+    }
+    /// [`Self::thin_link`] of an LV with thin role `role` and no cache role.
+    fn thin_role_link(&self, r: &Row, role: &thin::ThinRole, link: ThinLink, uuid: bool) -> String {
+        let Some(v) = self.vg(r) else {
             return String::new();
         };
         let vg = &v.vg;
@@ -1724,7 +1736,7 @@ impl Ctx<'_> {
             (ThinLink::Pool, thin::ThinRole::Thin(t)) => t.pool,
             (ThinLink::Data, thin::ThinRole::Pool(p)) => p.data,
             (ThinLink::Metadata, thin::ThinRole::Pool(p)) => p.metadata,
-            (ThinLink::Parent, thin::ThinRole::Data(p) | thin::ThinRole::Metadata(p)) => p,
+            (ThinLink::Parent, thin::ThinRole::Data(p) | thin::ThinRole::Metadata(p)) => *p,
             _ => return String::new(),
         };
         if uuid {
@@ -1751,17 +1763,23 @@ impl Ctx<'_> {
     /// activation reports from the committed metadata); `Some((None,
     /// None))` for a thin LV or pool without `--active` (lvm2 shows no
     /// percentage for an inactive LV), `None` for other LVs.
+    #[inline(always)]
     fn thin_percents(&self, r: &Row) -> Option<(Option<i32>, Option<i32>)> {
-        // No pool or thin LV in a plain VG.
-        if self.plain(r) {
-            return None;
+        match self.thin_role(r)? {
+            role @ (thin::ThinRole::Pool(_) | thin::ThinRole::Thin(_)) => {
+                self.thin_role_percents(r, role)
+            }
+            _ => None,
         }
+    }
+    /// [`Self::thin_percents`] of a pool or thin LV, its role `role`.
+    fn thin_role_percents(
+        &self,
+        r: &Row,
+        role: &thin::ThinRole,
+    ) -> Option<(Option<i32>, Option<i32>)> {
         let v = self.vg(r)?;
         let i = r.lv?;
-        let role = self.thin_role(r)?;
-        if !matches!(role, thin::ThinRole::Pool(_) | thin::ThinRole::Thin(_)) {
-            return None;
-        }
         if !self.lv_active(r) {
             return Some((None, None));
         }
@@ -1786,12 +1804,6 @@ impl Ctx<'_> {
     fn lv(&self, r: &Row) -> Option<(&Vg, &Lv)> {
         let v = self.vg(r)?;
         Some((&v.vg, &v.vg.lvs[r.lv?]))
-    }
-    /// Whether the row's VG is plain ([`Ctx::plain`]): its LVs have no
-    /// role but, perhaps, the thin pool metadata spare.
-    #[inline]
-    fn plain(&self, r: &Row) -> bool {
-        r.vg.is_some_and(|v| self.plain[v])
     }
     /// Whether LV `lv` of VG `vi` is visible ([`Vg::lv_visible`]).
     #[inline]
@@ -1820,23 +1832,16 @@ impl Ctx<'_> {
             .map_or(0, |(v, l)| v.lv_extents(l) * v.extent_size.0)
     }
     fn origin(&self, r: &Row) -> String {
-        if self.plain(r) {
-            // No layer, cache or thin LV; the spare has no origin.
-            if self.thin_role(r).is_some() {
-                return String::new();
-            }
-        } else {
-            if let Some(o) = self.layer_origin(r) {
-                return self.shown_name(r, o, false);
-            }
-            if let Some(o) = self.cache_link(r, ThinLink::Pool, true, false) {
-                return o;
-            }
-            if let (Some(v), Some(_)) = (self.vg(r), self.thin_role(r)) {
-                return self
-                    .thin_origin(r)
-                    .map_or(String::new(), |o| v.vg.lvs[o].name.clone());
-            }
+        if let Some(o) = self.layer_origin(r) {
+            return self.shown_name(r, o, false);
+        }
+        if let Some(o) = self.cache_link(r, ThinLink::Pool, true, false) {
+            return o;
+        }
+        if let (Some(v), Some(_)) = (self.vg(r), self.thin_role(r)) {
+            return self
+                .thin_origin(r)
+                .map_or(String::new(), |o| v.vg.lvs[o].name.clone());
         }
         match (self.vg(r), r.lv) {
             (Some(v), Some(i)) => {
@@ -1926,7 +1931,9 @@ impl Ctx<'_> {
             .segments
             .iter()
             .any(|s| matches!(s.kind, SegmentKind::Unknown { .. }));
-        let thin_role = self.thin_role(r);
+        // Every role table is read below: looked up once.
+        let (roles, _) = self.roles(r)?;
+        let thin_role = entry(&roles.thin, i);
         // The ten attribute characters, in place: the roles below
         // change single letters.
         let mut c = ['-'; 10];
@@ -1965,7 +1972,7 @@ impl Ctx<'_> {
         c[3] = if has("FIXED_MINOR") { 'm' } else { '-' };
         if self.opts.driver_unknown {
             (c[4], c[5]) = ('X', 'X');
-        } else if active && thin_role == Some(thin::ThinRole::Spare) {
+        } else if active && thin_role == Some(&thin::ThinRole::Spare) {
             // The metadata spare is never activated.
         } else if active {
             // Every LV of an activated VG is active; open if a running
@@ -2024,11 +2031,7 @@ impl Ctx<'_> {
         if lv.flags.iter().any(|f| f == "ACTIVATION_SKIP") {
             c[9] = 'k';
         }
-        if self.plain(r) {
-            // None of the roles below.
-            return Some(c);
-        }
-        if let Some(role) = self.cache_role(r) {
+        if let Some(role) = entry(&roles.cache, i) {
             // Cached LVs, cache pools and their sub-LVs: lvm2's volume
             // type letter, and `C` as target type of the LVs the cache
             // target uses whole (the cached LV, its pool and its origin).
@@ -2043,7 +2046,7 @@ impl Ctx<'_> {
                 C::Data(_) | C::Metadata(_) => '-',
             };
         }
-        if let Some(role) = self.raid_role(r) {
+        if let Some(role) = entry(&roles.raid, i) {
             // RAID and mirror LVs: their own volume and target letters;
             // the sub-LVs are open (by the RAID or mirror device) when
             // active; an LV with an image on a missing PV is partial.
@@ -2064,7 +2067,7 @@ impl Ctx<'_> {
                 }
             }
         }
-        if let Some(role) = self.wc_role(r) {
+        if let Some(role) = entry(&roles.writecache, i) {
             // An LV with a writecache and its cachevol: volume type `C`;
             // the origin `o`; all three `C` as target type.
             use crate::writecache::WritecacheRole as W;
@@ -2074,14 +2077,14 @@ impl Ctx<'_> {
             };
             c[6] = 'C';
         }
-        match self.integ_role(r) {
+        match entry(&roles.integrity, i) {
             // An integrity image `g` (its RAID target letter stays), its
             // metadata LV `e`.
             Some(crate::integrity::IntegrityRole::Image(_)) if c[0] != 'I' => c[0] = 'g',
             Some(crate::integrity::IntegrityRole::Meta(_)) => c[0] = 'e',
             _ => {}
         }
-        match self.vdo_role(r) {
+        match entry(&roles.vdo, i) {
             // A VDO volume `v` with target type `v`, its pool `d`, the
             // pool's data LV `D`.
             Some(crate::vdo::VdoRole::Volume(_)) => (c[0], c[6]) = ('v', 'v'),
@@ -2138,7 +2141,7 @@ impl Ctx<'_> {
         };
         let vg = &v.vg;
         if let Some(role) = self.thin_role(r) {
-            return thin_roles(vg, i, &role);
+            return thin_roles(vg, i, role);
         }
         match self.cache_role(r) {
             Some(crate::cache::CacheRole::Pool(_)) => return "private".into(),
@@ -2223,7 +2226,7 @@ impl Ctx<'_> {
     /// LV's pool's.
     fn cache_pool_seg(&self, r: &Row) -> Option<crate::cache::CachePoolSeg> {
         match self.cache_role(r)? {
-            crate::cache::CacheRole::Pool(p) => Some(p),
+            crate::cache::CacheRole::Pool(p) => Some(p.clone()),
             crate::cache::CacheRole::Cached(c) => crate::cache::pool_seg(&self.vg(r)?.vg, c.pool),
             _ => None,
         }
@@ -2748,52 +2751,16 @@ pub fn report(sys: &System, cmd: Kind, opts: &Options) -> Result<Report> {
         sys,
         opts,
         kernel: crate::active::Kernel::default(),
-        thin_roles: (0..sys.vgs.len())
-            .map(|_| std::cell::OnceCell::new())
-            .collect(),
-        raid_roles: (0..sys.vgs.len())
+        roles: (0..sys.vgs.len())
             .map(|_| std::cell::OnceCell::new())
             .collect(),
         lineages: (0..sys.vgs.len())
             .map(|_| std::cell::OnceCell::new())
             .collect(),
-        cache_roles: (0..sys.vgs.len())
-            .map(|_| std::cell::OnceCell::new())
-            .collect(),
-        layer_roles: (0..sys.vgs.len())
-            .map(|_| std::cell::OnceCell::new())
-            .collect(),
-        plain: sys
-            .vgs
-            .iter()
-            .map(|v| {
-                !v.vg.lvs.iter().any(|l| {
-                    l.segments
-                        .iter()
-                        .any(|s| matches!(s.kind, SegmentKind::Unknown { .. }))
-                })
-            })
-            .collect(),
         visible: (0..sys.vgs.len())
             .map(|_| std::cell::OnceCell::new())
             .collect(),
     };
-    // The shortcut `plain` takes, checked in debug builds (every test):
-    // a VG without a text-kept segment has no role but the spare.
-    #[cfg(debug_assertions)]
-    for (vi, v) in sys.vgs.iter().enumerate().filter(|(vi, _)| ctx.plain[*vi]) {
-        let vg = &v.vg;
-        let spare_only = thin::roles(vg).iter().enumerate().all(|(i, t)| match t {
-            None => true,
-            Some(t) => *t == thin::ThinRole::Spare && thin::is_pmspare(vg, i),
-        });
-        debug_assert!(spare_only, "VG {vi}: a thin role in a plain VG");
-        debug_assert!(crate::raid::roles(vg).iter().all(Option::is_none));
-        debug_assert!(crate::cache::roles(vg).iter().all(Option::is_none));
-        debug_assert!(crate::writecache::roles(vg).iter().all(Option::is_none));
-        debug_assert!(crate::integrity::roles(vg).iter().all(Option::is_none));
-        debug_assert!(crate::vdo::roles(vg).iter().all(Option::is_none));
-    }
     let sel = crate::names::select_with_history(
         sys,
         matches!(cmd, Kind::Pv | Kind::PvSeg),

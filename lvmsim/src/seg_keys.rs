@@ -2,7 +2,7 @@
 //! thin pools, thin LVs, caches and cache pools, whose keys the modules
 //! that own them read through these helpers.
 
-use lvm_meta::model::{SegmentKind, Vg};
+use lvm_meta::model::{Segment, SegmentKind, Vg};
 use lvm_meta::text::{Lookup, Node, Value};
 
 /// The key nodes of one segment.
@@ -33,6 +33,19 @@ pub(crate) fn unknown_seg<'a>(
     }
 }
 
+/// Whether any LV of `vg` has a segment kept as text whose type `is_type`
+/// accepts: the quick look a role table takes before its walk of the VG,
+/// so that a VG without such a segment (most VGs: linear and striped LVs,
+/// snapshots) costs one pass over the segment kinds and no allocation.
+pub(crate) fn any_unknown_seg(vg: &Vg, is_type: impl Fn(&str) -> bool) -> bool {
+    let hit = |s: &Segment| matches!(s.kind, SegmentKind::Unknown { .. }) && is_type(&s.type_name);
+    // Most LVs have one segment: looked at without a loop.
+    vg.lvs.iter().any(|l| match l.segments.as_slice() {
+        [s] => hit(s),
+        segs => segs.iter().any(hit),
+    })
+}
+
 /// A non-negative integer key.
 pub(crate) fn int(s: &Seg<'_>, key: &str) -> Option<u64> {
     match s.value(key) {
@@ -46,5 +59,58 @@ pub(crate) fn string<'a>(s: &'a Seg<'_>, key: &str) -> Option<&'a str> {
     match s.value(key) {
         Some(Value::Str(v)) => Some(v.as_str()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lvm_meta::model::Vg;
+
+    fn vg(text: &str) -> Vg {
+        Vg::from_tree(&lvm_meta::text::parse(text.as_bytes()).unwrap()).unwrap()
+    }
+
+    /// Each role table's length in a VG: (raid, cache, writecache,
+    /// integrity, vdo).
+    fn lens(v: &Vg) -> [usize; 5] {
+        [
+            crate::raid::roles(v).len(),
+            crate::cache::roles(v).len(),
+            crate::writecache::roles(v).len(),
+            crate::integrity::roles(v).len(),
+            crate::vdo::roles(v).len(),
+        ]
+    }
+
+    #[test]
+    fn a_role_table_is_empty_without_a_segment_of_its_kind() {
+        // VGs lvm2 wrote: the table of each kind of text-kept segment
+        // they hold has an entry per LV, the others none.
+        let thin = vg(include_str!("../../testdata/kernel/thin-pool/032.vgcfg.vg"));
+        assert_eq!(lens(&thin), [0; 5]);
+        let raid = vg(include_str!(
+            "../../testdata/kernel/raid-levels/108.vgcfg.vg"
+        ));
+        assert_eq!(lens(&raid), [raid.lvs.len(), 0, 0, 0, 0]);
+        let cache = vg(include_str!(
+            "../../testdata/kernel/cache-writeback/037.vgcfg.vg"
+        ));
+        assert_eq!(lens(&cache), [0, cache.lvs.len(), 0, 0, 0]);
+        let wc = vg(include_str!(
+            "../../testdata/kernel/writecache/041.vgcfg.vg"
+        ));
+        // This one also holds a raid1 LV with integrity images.
+        let n = wc.lvs.len();
+        assert_eq!(lens(&wc), [n, 0, n, n, 0]);
+        let vdo = vg(include_str!(
+            "../../testdata/lvm2/corpus/vdo-restore/vgcfgbackup.txt"
+        ));
+        assert_eq!(lens(&vdo), [0, 0, 0, 0, vdo.lvs.len()]);
+        // A role only an LV of such a VG has.
+        assert!(crate::cache::role(&thin, 0).is_none());
+        assert!(crate::cache::roles(&cache).iter().any(Option::is_some));
+        assert!(crate::writecache::roles(&wc).iter().any(Option::is_some));
+        assert!(crate::integrity::roles(&wc).iter().any(Option::is_some));
+        assert!(crate::vdo::roles(&vdo).iter().any(Option::is_some));
     }
 }

@@ -10,7 +10,7 @@
 //! lvm-meta as segments of an unknown type; this module gives them types.
 
 use crate::error::{Error, Result};
-use crate::seg_keys::{int, string, unknown_seg};
+use crate::seg_keys::{any_unknown_seg, int, string, unknown_seg};
 use cow_engine::lv_io::LvReader;
 use dm_pdata::pdata::block::MetadataDev;
 use dm_pdata::thin::metadata::{Mapping, ThinMetadata};
@@ -96,9 +96,14 @@ pub struct ThinSeg {
     pub external_origin: Option<String>,
 }
 
+/// lvm2's segment type of a thin pool.
+const POOL_TYPE: &str = "thin-pool";
+/// lvm2's segment type of a thin LV.
+const THIN_TYPE: &str = "thin";
+
 /// LV `lv` as a thin pool, if it is one with valid keys.
 pub fn pool_seg(vg: &Vg, lv: usize) -> Option<PoolSeg> {
-    let s = unknown_seg(vg, lv, |t| t == "thin-pool")?;
+    let s = unknown_seg(vg, lv, |t| t == POOL_TYPE)?;
     Some(PoolSeg {
         metadata: vg.lv_index(string(&s, "metadata")?)?,
         data: vg.lv_index(string(&s, "pool")?)?,
@@ -114,7 +119,7 @@ pub fn pool_seg(vg: &Vg, lv: usize) -> Option<PoolSeg> {
 
 /// LV `lv` as a thin LV, if it is one with valid keys.
 pub fn thin_seg(vg: &Vg, lv: usize) -> Option<ThinSeg> {
-    let s = unknown_seg(vg, lv, |t| t == "thin")?;
+    let s = unknown_seg(vg, lv, |t| t == THIN_TYPE)?;
     let origin = match string(&s, "origin") {
         Some(o) => Some(vg.lv_index(o)?),
         None => None,
@@ -397,7 +402,16 @@ pub fn role(vg: &Vg, lv: usize) -> Option<ThinRole> {
 /// Every LV's thin role, indexed like `vg.lvs`: what [`role`] gives for
 /// each LV, computed in one pass over the VG (calling [`role`] for every
 /// LV looks at every pool for each one, quadratic in the LV count).
+///
+/// The table may be shorter than `vg.lvs`, and an LV past its end has no
+/// role: read it with `get`. A VG without a thin or thin-pool segment
+/// gets only its pool metadata spares, the one role found by name (lvm2
+/// keeps the spare of a cache pool too), and no allocation at all when it
+/// has none.
 pub fn roles(vg: &Vg) -> Vec<Option<ThinRole>> {
+    if !any_unknown_seg(vg, |t| t == POOL_TYPE || t == THIN_TYPE) {
+        return spare_roles(vg);
+    }
     let n = vg.lvs.len();
     let pools: Vec<Option<PoolSeg>> = (0..n).map(|p| pool_seg(vg, p)).collect();
     // The first pool (in metadata order) naming an LV as its data or
@@ -431,6 +445,17 @@ pub fn roles(vg: &Vg) -> Vec<Option<ThinRole>> {
                 PoolPart::Metadata(p) => Some(ThinRole::Metadata(p)),
             }
         })
+        .collect()
+}
+
+/// [`roles`] of a VG without thin segments: no pool, so no thin LV, data
+/// or metadata LV either, only the spares; the table ends at the last one.
+fn spare_roles(vg: &Vg) -> Vec<Option<ThinRole>> {
+    let Some(last) = (0..vg.lvs.len()).rev().find(|&i| is_pmspare(vg, i)) else {
+        return Vec::new();
+    };
+    (0..=last)
+        .map(|i| is_pmspare(vg, i).then_some(ThinRole::Spare))
         .collect()
 }
 
@@ -945,6 +970,45 @@ mod tests {
     fn vg(text: &str) -> Vg {
         let t = lvm_meta::text::parse(text.as_bytes()).unwrap();
         Vg::from_tree(&t).unwrap()
+    }
+
+    #[test]
+    fn roles_of_a_pool_vg_are_each_lvs_role() {
+        let v = vg(VG);
+        let all = roles(&v);
+        assert_eq!(all.len(), v.lvs.len());
+        for (i, r) in all.iter().enumerate() {
+            assert_eq!(*r, role(&v, i), "{}", v.lvs[i].name);
+        }
+        assert!(all.iter().flatten().any(|r| matches!(r, ThinRole::Pool(_))));
+        assert!(all.iter().flatten().any(|r| matches!(r, ThinRole::Spare)));
+    }
+
+    #[test]
+    fn roles_without_thin_segments_are_the_spares_alone() {
+        // testdata/kernel/cache-writeback's VG: cache pools and the pool
+        // metadata spare lvm2 made for them, no thin segment; lvm2's `lvs
+        // -a` there shows `[lvol0_pmspare]` as `ewi-------`.
+        let v = vg(include_str!(
+            "../../testdata/kernel/cache-writeback/037.vgcfg.vg"
+        ));
+        let spare = v.lv_index("lvol0_pmspare").unwrap();
+        let all = roles(&v);
+        // The table ends at the spare; an LV past it has no role.
+        assert_eq!(all.len(), spare + 1);
+        assert!(spare + 1 < v.lvs.len());
+        for i in 0..v.lvs.len() {
+            let want = (i == spare).then_some(ThinRole::Spare);
+            assert_eq!(all.get(i).cloned().flatten(), want, "{}", v.lvs[i].name);
+            assert_eq!(role(&v, i), want, "{}", v.lvs[i].name);
+        }
+        // Without a spare either, the table is empty.
+        let v = vg(include_str!(
+            "../../testdata/kernel/writecache/041.vgcfg.vg"
+        ));
+        assert!(!v.lvs.is_empty());
+        assert!(roles(&v).is_empty());
+        assert!((0..v.lvs.len()).all(|i| role(&v, i).is_none()));
     }
 
     fn refusal(text: &str) -> String {

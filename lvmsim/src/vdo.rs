@@ -10,7 +10,7 @@
 //! compressed fragments); lvmsim does not read it, so a VDO volume's bytes
 //! are not available (`cat` refuses it), only its reports.
 
-use crate::seg_keys::{int, string, unknown_seg, Seg};
+use crate::seg_keys::{any_unknown_seg, int, string, unknown_seg, Seg};
 use lvm_meta::model::Vg;
 
 /// A `vdo-pool` segment's keys. Sizes are as lvm2 keeps them: the header
@@ -80,6 +80,11 @@ pub struct VdoSeg {
     pub offset: u64,
 }
 
+/// lvm2's segment type of a VDO pool.
+const POOL_TYPE: &str = "vdo-pool";
+/// lvm2's segment type of a VDO volume.
+const VDO_TYPE: &str = "vdo";
+
 /// A boolean key as lvm2 imports it: absent is off.
 fn flag(s: &Seg<'_>, key: &str) -> bool {
     int(s, key).is_some_and(|v| v != 0)
@@ -88,7 +93,7 @@ fn flag(s: &Seg<'_>, key: &str) -> bool {
 /// LV `lv` as a VDO pool, if it is one whose keys lvm2 would accept (every
 /// number it requires present).
 pub fn pool_seg(vg: &Vg, lv: usize) -> Option<VdoPoolSeg> {
-    let s = unknown_seg(vg, lv, |t| t == "vdo-pool")?;
+    let s = unknown_seg(vg, lv, |t| t == POOL_TYPE)?;
     Some(VdoPoolSeg {
         data: vg.lv_index(string(&s, "data")?)?,
         header_size: int(&s, "header_size")?,
@@ -118,7 +123,7 @@ pub fn pool_seg(vg: &Vg, lv: usize) -> Option<VdoPoolSeg> {
 
 /// LV `lv` as a VDO volume, if it is one.
 pub fn vdo_seg(vg: &Vg, lv: usize) -> Option<VdoSeg> {
-    let s = unknown_seg(vg, lv, |t| t == "vdo")?;
+    let s = unknown_seg(vg, lv, |t| t == VDO_TYPE)?;
     Some(VdoSeg {
         pool: vg.lv_index(string(&s, "vdo_pool")?)?,
         offset: int(&s, "vdo_offset")?,
@@ -137,7 +142,14 @@ pub enum VdoRole {
 }
 
 /// Every LV's part in VDO, by LV index (one pass over the VG).
+///
+/// Empty (no allocation, no walk beyond a look at the segment types) when
+/// no LV has a vdo or vdo-pool segment: read it with `get`, a missing
+/// entry is no role.
 pub fn roles(vg: &Vg) -> Vec<Option<VdoRole>> {
+    if !any_unknown_seg(vg, |t| t == POOL_TYPE || t == VDO_TYPE) {
+        return Vec::new();
+    }
     let mut out = vec![None; vg.lvs.len()];
     for i in 0..vg.lvs.len() {
         if let Some(p) = pool_seg(vg, i) {

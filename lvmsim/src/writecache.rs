@@ -16,7 +16,7 @@
 //! origin alone.
 
 use crate::error::{Error, Result};
-use crate::seg_keys::{int, string, unknown_seg};
+use crate::seg_keys::{any_unknown_seg, int, string, unknown_seg};
 use crate::thin::LvSource;
 use cow_engine::lv_io::LvReader;
 use dm_pdata::writecache::Writecache;
@@ -48,9 +48,12 @@ const KEYS: &[&str] = &[
     "writecache_block_size",
 ];
 
+/// lvm2's segment type of an LV with a writecache.
+const WRITECACHE_TYPE: &str = "writecache";
+
 /// LV `lv` as an LV with a writecache, if it is one with valid keys.
 pub fn writecache_seg(vg: &Vg, lv: usize) -> Option<WritecacheSeg> {
-    let s = unknown_seg(vg, lv, |t| t == "writecache")?;
+    let s = unknown_seg(vg, lv, |t| t == WRITECACHE_TYPE)?;
     let settings = s
         .nodes()
         .iter()
@@ -83,7 +86,14 @@ pub enum WritecacheRole {
 }
 
 /// Every LV's part in a writecache, by LV index (one pass over the VG).
+///
+/// Empty (no allocation, no walk beyond a look at the segment types) when
+/// no LV has a writecache segment: read it with `get`, a missing entry is
+/// no role.
 pub fn roles(vg: &Vg) -> Vec<Option<WritecacheRole>> {
+    if !any_unknown_seg(vg, |t| t == WRITECACHE_TYPE) {
+        return Vec::new();
+    }
     let mut out = vec![None; vg.lvs.len()];
     for i in 0..vg.lvs.len() {
         if let Some(w) = writecache_seg(vg, i) {
