@@ -3293,30 +3293,28 @@ fn sort_rows<'b>(ctx: &'b Ctx<'b>, rows: &[Row], spec: &str, kind: Kind) -> Resu
         }
     };
     // Each row's sort key is computed once, not inside the comparator, all
-    // in one vector: row `i`'s are at `i * keys.len()`.
-    let keyed: Vec<Key> = rows
-        .iter()
-        .flat_map(|&r| {
-            keys.iter().map(move |(f, _)| {
-                // A live LV's name without brackets is its name, whether
-                // it is shown with them or not: no need to ask if it is
-                // hidden.
-                if let (true, None, Some((_, l))) = (f.name == "lv_name", r.hist, ctx.lv(&r)) {
-                    return Key::Text(strip(Cow::Borrowed(&l.name)));
-                }
-                match cell(ctx, f, &r) {
-                    // Times sort by their instant, unset ones first.
-                    Cell::Time(t) => Key::Num(t.unwrap_or(0) as f64),
-                    Cell::Num(n) => Key::Num(n as f64),
-                    Cell::Size(n) => Key::Num(n as f64),
-                    Cell::Signed(n) => Key::Num(n as f64),
-                    Cell::Str(x) if f.name == "lv_name" => Key::Text(strip(strip_hist(x, &r))),
-                    Cell::Str(x) => Key::Text(strip(x)),
-                    other => Key::Text(Cow::Owned(render(ctx.opts, &other))),
-                }
-            })
+    // in one vector sized at once: row `i`'s are at `i * keys.len()`.
+    let mut keyed: Vec<Key> = Vec::with_capacity(rows.len().saturating_mul(keys.len()));
+    keyed.extend(rows.iter().flat_map(|&r| {
+        keys.iter().map(move |(f, _)| {
+            // A live LV's name without brackets is its name, whether
+            // it is shown with them or not: no need to ask if it is
+            // hidden.
+            if let (true, None, Some((_, l))) = (f.name == "lv_name", r.hist, ctx.lv(&r)) {
+                return Key::Text(strip(Cow::Borrowed(&l.name)));
+            }
+            match cell(ctx, f, &r) {
+                // Times sort by their instant, unset ones first.
+                Cell::Time(t) => Key::Num(t.unwrap_or(0) as f64),
+                Cell::Num(n) => Key::Num(n as f64),
+                Cell::Size(n) => Key::Num(n as f64),
+                Cell::Signed(n) => Key::Num(n as f64),
+                Cell::Str(x) if f.name == "lv_name" => Key::Text(strip(strip_hist(x, &r))),
+                Cell::Str(x) => Key::Text(strip(x)),
+                other => Key::Text(Cow::Owned(render(ctx.opts, &other))),
+            }
         })
-        .collect();
+    }));
     let n = keys.len();
     let mut order: Vec<usize> = (0..rows.len()).collect();
     order.sort_by(|&a, &b| {
