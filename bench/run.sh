@@ -8,6 +8,8 @@
 #    vgcfgrestore (testdata/lvm2/make-2000.sh) against `vslvminfo` (libvslvm-utils) on
 #    the same image file, and lvm2's own `lvs -a --reportformat json` on a read-only loop
 #    device as a second reference. Goal: lvmsim <= 0.3x vslvminfo's median time.
+#    Also stated: /bin/true's time (starting and reaping a process, counted in both) and,
+#    if perf works here, each program's CPU time from exec to exit (perf stat).
 # 2. `lvmsim cat vg_big/big` (the 1 GiB linear LV) to /dev/null against `dd` of the same
 #    byte range of the image file (bs=1M), both from the page cache (warmed first).
 #    Goal: lvmsim's throughput >= 1.0x dd's. Measured twice: on the LV as lvm2 leaves it
@@ -257,7 +259,21 @@ note "measuring lvs ($RUNS runs each)"
 hf "$BENCH_DIR/lvs.json" "$RUNS" 3 \
 	-n lvmsim "$LVMSIM --dev $IMG lvs -a --reportformat json" \
 	-n vslvminfo "vslvminfo $IMG" \
-	-n lvm2-lvs "lvs -a --reportformat json"
+	-n lvm2-lvs "lvs -a --reportformat json" \
+	-n true "/bin/true"
+# The CPU time of each program from its exec to its exit (perf stat's task-clock,
+# which starts counting at exec), without the fork and wait that hyperfine's
+# times include for both: rounds of RUNS runs each, interleaved.
+PERF_SIM=() PERF_VS=()
+if command -v perf >/dev/null 2>&1 &&
+	perf stat -x, -e task-clock /bin/true >/dev/null 2>&1; then
+	note "measuring lvs CPU from exec to exit (perf stat, 3 rounds of $RUNS runs)"
+	tc() { perf stat -r "$RUNS" -x, -e task-clock "$@" 2>&1 >/dev/null | awk -F, '/task-clock/ { print $1 }'; }
+	for _ in 1 2 3; do
+		PERF_SIM+=("$(tc "$LVMSIM" --dev "$IMG" lvs -a --reportformat json)")
+		PERF_VS+=("$(tc vslvminfo "$IMG")")
+	done
+fi
 for pat in zero random; do
 	note "measuring cat, $pat data ($CAT_RUNS runs each)"
 	set_data "$pat"
@@ -360,6 +376,7 @@ row() { # row JSON NAME LABEL
 row "$LJ" lvmsim "lvmsim lvs -a --reportformat json"
 row "$LJ" vslvminfo "vslvminfo IMAGE"
 row "$LJ" lvm2-lvs "lvm2 lvs -a --reportformat json (loop dev)"
+row "$LJ" true "/bin/true"
 row "$ZJ" lvmsim-cat "lvmsim cat vg_big/big     (zero data)"
 row "$ZJ" dd "dd bs=1M, same bytes      (zero data)"
 row "$RJ" lvmsim-cat "lvmsim cat vg_big/big     (random data)"
@@ -378,6 +395,16 @@ printf '  lvs  lvmsim time / vslvminfo time      %5sx   goal <= 0.30x  %s\n' "$R
 printf '       lvmsim time / lvm2 lvs time       %5sx   (reference)\n' "$R_LVM"
 printf '       lvmsim CPU / vslvminfo CPU        %5sx   (user+system, means)\n' \
 	"$(div "$(cpu "$LJ" lvmsim)" "$(cpu "$LJ" vslvminfo)")"
+T_TRUE=$(get "$LJ" true median)
+printf '       the same less /bin/true'"'"'s %.1f ms  %5sx   (stated: starting and reaping a process, in both)\n' \
+	"$(ms "$T_TRUE")" \
+	"$(awk -v a="$L_SIM" -v b="$(get "$LJ" vslvminfo median)" -v t="$T_TRUE" 'BEGIN { printf "%.2f", (a - t) / (b - t) }')"
+if ((${#PERF_SIM[@]} > 0)); then
+	for i in "${!PERF_SIM[@]}"; do
+		printf '       lvmsim CPU / vslvminfo CPU        %5sx   (stated: exec to exit, perf stat round %d: %s ms / %s ms)\n' \
+			"$(div "${PERF_SIM[$i]}" "${PERF_VS[$i]}")" $((i + 1)) "${PERF_SIM[$i]}" "${PERF_VS[$i]}"
+	done
+fi
 all_met=$([ "$met_lvs" = met ] && echo 1 || echo 0)
 for pat in zero random; do
 	j=$BENCH_DIR/cat-$pat.json
