@@ -396,7 +396,7 @@ printf '       lvmsim time / lvm2 lvs time       %5sx   (reference)\n' "$R_LVM"
 printf '       lvmsim CPU / vslvminfo CPU        %5sx   (user+system, means)\n' \
 	"$(div "$(cpu "$LJ" lvmsim)" "$(cpu "$LJ" vslvminfo)")"
 T_TRUE=$(get "$LJ" true median)
-printf '       the same less /bin/true'"'"'s %.1f ms  %5sx   (stated: starting and reaping a process, in both)\n' \
+printf '       time, each less /bin/true'"'"'s %.1f ms %5sx   (stated: starting and reaping a process, in both)\n' \
 	"$(ms "$T_TRUE")" \
 	"$(awk -v a="$L_SIM" -v b="$(get "$LJ" vslvminfo median)" -v t="$T_TRUE" 'BEGIN { printf "%.2f", (a - t) / (b - t) }')"
 if ((${#PERF_SIM[@]} > 0)); then
