@@ -544,29 +544,38 @@ macro_rules! k {
     };
 }
 
-/// The keys lvm2's importer looks up at the top level of a metadata text.
-const TOP_KEYS: &[&str] = &["contents", "version"];
-/// The keys it looks up in the VG section.
-const VG_KEYS: &[&str] = &[
-    "id",
-    "seqno",
-    "format",
-    "status",
-    "flags",
-    "system_id",
-    "lock_type",
-    "lock_args",
-    "extent_size",
-    "max_lv",
-    "max_pv",
-    "allocation_policy",
-    "profile",
-    "metadata_copies",
-    "tags",
-    "physical_volumes",
-    "logical_volumes",
-    "historical_logical_volumes",
-];
+key_list!(
+    /// The keys lvm2's importer looks up at the top level of a metadata
+    /// text.
+    TOP_KEYS,
+    top_key,
+    ["contents", "version"]
+);
+key_list!(
+    /// The keys it looks up in the VG section.
+    VG_KEYS,
+    vg_key,
+    [
+        "id",
+        "seqno",
+        "format",
+        "status",
+        "flags",
+        "system_id",
+        "lock_type",
+        "lock_args",
+        "extent_size",
+        "max_lv",
+        "max_pv",
+        "allocation_policy",
+        "profile",
+        "metadata_copies",
+        "tags",
+        "physical_volumes",
+        "logical_volumes",
+        "historical_logical_volumes",
+    ]
+);
 key_list!(
     /// The keys it looks up in a PV section.
     PV_KEYS,
@@ -676,18 +685,19 @@ impl Vg {
             .subsections()
             .next()
             .ok_or_else(|| model("no VG section"))?;
-        // The top level and the VG section are read once each: their keys
-        // are looked up one by one, and any that repeats is named.
+        // The top level and the VG section repeat keys as every other
+        // section does: found by `Picked`'s one pass.
         let mut dups = Vec::new();
-        for (nodes, keys) in [(root, TOP_KEYS), (s, VG_KEYS)] {
-            if nodes.repeats_a_key() {
-                dups.extend(
-                    keys.iter()
-                        .filter(|k| nodes.duplicated(k))
-                        .map(|k| (*k).to_owned()),
-                );
-            }
-        }
+        Picked::<{ TOP_KEYS.len() }>::new(root.nodes, top_key).push_repeated(
+            TOP_KEYS,
+            0..TOP_KEYS.len(),
+            &mut dups,
+        );
+        Picked::<{ VG_KEYS.len() }>::new(s.nodes, vg_key).push_repeated(
+            VG_KEYS,
+            0..VG_KEYS.len(),
+            &mut dups,
+        );
         let w = &Where("VG", name, None);
         // lvm2 takes an extent size of 0: every size then reads 0, and
         // nothing can be read through the LVs' mappings.
@@ -1478,10 +1488,8 @@ mod tests {
 
     #[test]
     fn duplicate_keys_are_found_where_lvm2_looks() {
-        let dups = |from: &str, to: &str| {
-            let (vg, dups) = Vg::from_text(SAMPLE.replacen(from, to, 1).as_bytes()).unwrap();
-            (vg, dups)
-        };
+        let dups =
+            |from: &str, to: &str| Vg::from_text(SAMPLE.replacen(from, to, 1).as_bytes()).unwrap();
         assert!(Vg::from_text(SAMPLE.as_bytes()).unwrap().1.is_empty());
         // The first value wins, as in lvm2.
         let (vg, d) = dups("pe_count = 255", "pe_count = 255\npe_count = 7");
