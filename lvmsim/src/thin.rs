@@ -451,12 +451,14 @@ pub fn roles(vg: &Vg) -> Vec<Option<ThinRole>> {
 /// [`roles`] of a VG without thin segments: no pool, so no thin LV, data
 /// or metadata LV either, only the spares; the table ends at the last one.
 fn spare_roles(vg: &Vg) -> Vec<Option<ThinRole>> {
-    let Some(last) = (0..vg.lvs.len()).rev().find(|&i| is_pmspare(vg, i)) else {
-        return Vec::new();
-    };
-    (0..=last)
-        .map(|i| is_pmspare(vg, i).then_some(ThinRole::Spare))
-        .collect()
+    // One walk; the table grows (with no role for the LVs between) only at
+    // a spare, so a VG without one allocates nothing.
+    let mut out = Vec::new();
+    for i in (0..vg.lvs.len()).filter(|&i| is_pmspare(vg, i)) {
+        out.resize(i, None);
+        out.push(Some(ThinRole::Spare));
+    }
+    out
 }
 
 /// Deepest chain of thin snapshots followed (each step is one LV of the
