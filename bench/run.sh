@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # bench/run.sh: the performance comparison of issues 2 and 19, side by side in one run.
 #
-#   bench/run.sh [--reuse] [--count N] [--runs N] [--cat-runs N] [--big-count N]
-#                [--big-runs N] [--no-cow] [--strict]
+#   bench/run.sh [--reuse] [--count N] [--runs N] [--rounds N] [--cat-runs N]
+#                [--big-count N] [--big-runs N] [--no-cow] [--strict]
 #
 # 1. `lvmsim lvs -a --reportformat json` on a VG of N (2000) LVs written by real lvm2's
 #    vgcfgrestore (testdata/lvm2/make-2000.sh) against `vslvminfo` (libvslvm-utils) on
 #    the same image file, and lvm2's own `lvs -a --reportformat json` on a read-only loop
 #    device as a second reference. Goal: lvmsim <= 0.3x vslvminfo's median time.
+#    Every comparison here runs its programs in up to --rounds (10) rounds, their order
+#    reversed every other round, and pools the times: a slow spell of the machine falls
+#    on all of them alike.
 #    Also stated: /bin/true's time (starting and reaping a process, counted in both) and,
 #    if perf works here, each program's CPU time from exec to exit (perf stat).
 # 2. `lvmsim cat vg_big/big` (the 1 GiB linear LV) to /dev/null against `dd` of the same
@@ -33,7 +36,7 @@ export LC_ALL=C TZ=UTC LVM_SUPPRESS_FD_WARNINGS=1
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 BENCH_DIR=${BENCH_DIR:-/tmp/lvmsim-bench}
-REUSE=0 COUNT=2000 RUNS=20 CAT_RUNS=10 STRICT=0 COW=1 BIG_COUNT=20000 BIG_RUNS=5
+REUSE=0 COUNT=2000 RUNS=20 ROUNDS=10 CAT_RUNS=10 STRICT=0 COW=1 BIG_COUNT=20000 BIG_RUNS=5
 
 die() { echo "bench/run.sh: $*" >&2; exit 1; }
 note() { echo "bench/run.sh: $*" >&2; }
@@ -43,17 +46,18 @@ while [ $# -gt 0 ]; do
 	--reuse) REUSE=1 ;;
 	--count) COUNT=${2:?--count needs a number}; shift ;;
 	--runs) RUNS=${2:?--runs needs a number}; shift ;;
+	--rounds) ROUNDS=${2:?--rounds needs a number}; shift ;;
 	--cat-runs) CAT_RUNS=${2:?--cat-runs needs a number}; shift ;;
 	--strict) STRICT=1 ;;
 	--big-count) BIG_COUNT=${2:?--big-count needs a number}; shift ;;
 	--big-runs) BIG_RUNS=${2:?--big-runs needs a number}; shift ;;
 	--no-cow) COW=0 ;;
-	-h | --help) sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument: $1 (try --help)" ;;
 	esac
 	shift
 done
-for n in "$COUNT" "$RUNS" "$CAT_RUNS" "$BIG_RUNS"; do
+for n in "$COUNT" "$RUNS" "$ROUNDS" "$CAT_RUNS" "$BIG_RUNS"; do
 	if ! [[ $n =~ ^[0-9]+$ ]] || ((n < 1)); then
 		die "counts must be positive integers, got '$n'"
 	fi
@@ -254,9 +258,50 @@ hf() { # hf JSON RUNS WARMUP CMD...
 	hyperfine -N --style basic --warmup "$warm" --runs "$runs" --export-json "$json" "$@" >&2 ||
 		die "hyperfine failed: $*"
 }
+# hf_rounds JSON RUNS WARMUP -n NAME CMD [-n NAME CMD]...: hf in ROUNDS rounds (at most
+# RUNS) of RUNS/ROUNDS runs of each command, in the order given and reversed every other
+# round, pooled into one JSON of hyperfine's form (times, their median, mean, min and
+# max; user and system the mean of the rounds'). This VM has slow spells of a fraction
+# of a second (a run of slower times in hyperfine's per-run list); a program measured
+# in one block takes a whole spell where interleaved rounds share it.
+hf_rounds() {
+	local json=$1 runs=$2 warm=$3
+	shift 3
+	local names=() cmds=()
+	while [ $# -gt 0 ]; do
+		[ "$1" = -n ] && [ $# -ge 3 ] || die "hf_rounds: -n NAME CMD expected, got: $*"
+		names+=("$2") cmds+=("$3")
+		shift 3
+	done
+	local rounds=$ROUNDS
+	((rounds <= runs)) || rounds=$runs
+	local per=$((runs / rounds)) r i args parts=()
+	for ((r = 0; r < rounds; r++)); do
+		args=()
+		for i in "${!names[@]}"; do
+			((r % 2 == 0)) || i=$((${#names[@]} - 1 - i))
+			args+=(-n "${names[$i]}" "${cmds[$i]}")
+		done
+		hf "$json.round$r" "$per" "$( ((r == 0)) && echo "$warm" || echo 1)" "${args[@]}"
+		parts+=("$json.round$r")
+	done
+	jq -s '
+		def median: sort | if length % 2 == 1 then .[length / 2 | floor]
+			else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+		.[0].results as $first
+		| [.[].results[]] as $all
+		| {results: [$first[].command as $c
+			| [$all[] | select(.command == $c)] as $rs
+			| ([$rs[].times[]]) as $t
+			| {command: $c, times: $t, median: ($t | median), mean: ($t | add / length),
+				min: ($t | min), max: ($t | max),
+				user: ([$rs[].user] | add / length), system: ([$rs[].system] | add / length)}]}
+	' "${parts[@]}" >"$json" || die "could not pool ${parts[*]}"
+	rm -f "${parts[@]}"
+}
 cd "$WORKDIR" # lvm2 runs here, away from the repository
-note "measuring lvs ($RUNS runs each)"
-hf "$BENCH_DIR/lvs.json" "$RUNS" 3 \
+note "measuring lvs ($RUNS runs each, in $ROUNDS interleaved rounds)"
+hf_rounds "$BENCH_DIR/lvs.json" "$RUNS" 3 \
 	-n lvmsim "$LVMSIM --dev $IMG lvs -a --reportformat json" \
 	-n vslvminfo "vslvminfo $IMG" \
 	-n lvm2-lvs "lvs -a --reportformat json" \
@@ -279,7 +324,7 @@ for pat in zero random; do
 	set_data "$pat"
 	extra=()
 	[ "$pat" = zero ] && extra=(-n lvmsim-cat-len0 "$LVMSIM --dev $IMG cat vg_big/big --length 0")
-	hf "$BENCH_DIR/cat-$pat.json" "$CAT_RUNS" 2 \
+	hf_rounds "$BENCH_DIR/cat-$pat.json" "$CAT_RUNS" 2 \
 		-n lvmsim-cat "$LVMSIM --dev $IMG cat vg_big/big" \
 		-n dd "${dd_cmd[*]}" \
 		"${extra[@]}"
@@ -338,7 +383,7 @@ if ((BIG_COUNT > 0)); then
 		note "vslvminfo does not list the $((BIG_COUNT + 1)) LVs of $BIMG: not measured"
 	fi
 	note "measuring lvs of $BIG_COUNT LVs ($BIG_RUNS runs each)"
-	hf "$BJ" "$BIG_RUNS" 1 \
+	hf_rounds "$BJ" "$BIG_RUNS" 1 \
 		-n lvmsim "$LVMSIM --dev $BIMG lvs -a --reportformat json" \
 		"${big_vs[@]}" \
 		-n lvm2-lvs "lvs -a --reportformat json"
@@ -358,6 +403,8 @@ get() { jq -r --arg n "$2" ".results[] | select(.command == \$n) | .$3" "$1"; }
 cpu() { jq -r --arg n "$2" '.results[] | select(.command == $n) | .user + .system' "$1"; }
 ms() { awk -v s="$1" 'BEGIN { printf "%.1f", s * 1000 }'; }
 div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+# div3 A B: A / B to three places, for the ratios a goal judges (judged unrounded).
+div3() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 mibs() { awk -v l="$LEN" -v t="$1" 'BEGIN { printf "%.0f", l / t / 1048576 }'; }
 LJ=$BENCH_DIR/lvs.json ZJ=$BENCH_DIR/cat-zero.json RJ=$BENCH_DIR/cat-random.json
 
@@ -385,11 +432,13 @@ row "$ZJ" lvmsim-cat-len0 "lvmsim cat --length 0 (startup: scan)"
 echo
 
 L_SIM=$(get "$LJ" lvmsim median)
-R_LVS=$(div "$L_SIM" "$(get "$LJ" vslvminfo median)")
+L_VS=$(get "$LJ" vslvminfo median)
+R_LVS=$(div3 "$L_SIM" "$L_VS")
 R_LVM=$(div "$L_SIM" "$(get "$LJ" lvm2-lvs median)")
 C_LEN0=$(get "$ZJ" lvmsim-cat-len0 median)
-met() { awk -v r="$1" -v g="$2" -v dir="$3" 'BEGIN { ok = dir == "le" ? r <= g : r >= g; print ok ? "met" : "MISSED" }'; }
-met_lvs=$(met "$R_LVS" 0.3 le)
+# met A B GOAL le|ge: whether A / B is at most (le) or at least (ge) GOAL, unrounded.
+met() { awk -v a="$1" -v b="$2" -v g="$3" -v dir="$4" 'BEGIN { r = a / b; ok = dir == "le" ? r <= g : r >= g; print ok ? "met" : "MISSED" }'; }
+met_lvs=$(met "$L_SIM" "$L_VS" 0.3 le)
 echo "ratios (of medians)"
 printf '  lvs  lvmsim time / vslvminfo time      %5sx   goal <= 0.30x  %s\n' "$R_LVS" "$met_lvs"
 printf '       lvmsim time / lvm2 lvs time       %5sx   (reference)\n' "$R_LVM"
@@ -410,8 +459,8 @@ for pat in zero random; do
 	j=$BENCH_DIR/cat-$pat.json
 	c_sim=$(get "$j" lvmsim-cat median)
 	c_dd=$(get "$j" dd median)
-	r=$(div "$c_dd" "$c_sim")
-	m=$(met "$r" 1.0 ge)
+	r=$(div3 "$c_dd" "$c_sim")
+	m=$(met "$c_dd" "$c_sim" 1.0 ge)
 	[ "$m" = met ] || all_met=0
 	net=$(awk -v d="$c_dd" -v s="$c_sim" -v z="$C_LEN0" 'BEGIN { if (s > z) printf "%.2f", d / (s - z); else print "n/a" }')
 	printf '  cat  lvmsim / dd throughput, %-6s    %5sx   goal >= 1.00x  %s  (%s vs %s MiB/s; %sx without startup)\n' \
