@@ -460,7 +460,8 @@ fn main() {
         if !full || !part("merge") {
             return;
         }
-        // 3. Merge of the full store, between runs of cp of 1 GiB.
+        // 3. Merge of the full store, between runs of cp of the same bytes
+        // and of a fresh 1 GiB file.
         let src = dir.join("cp-src");
         let dst = dir.join("cp-dst");
         {
