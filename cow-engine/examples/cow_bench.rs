@@ -425,11 +425,12 @@ fn main() {
             };
             same.push(origin_part + dd(&img_path, cow_at, cow_part));
             if !full {
-                // The view reads each visible origin chunk alone (4 KiB)
-                // and the COW chunks of a 128 KiB piece together (64 KiB).
+                // The view reads each visible origin chunk alone (one
+                // 4 KiB chunk) and the COW chunks of a piece together (half
+                // the piece).
                 sized.push(
-                    dd_bs(&img_path, origin_at, GIB - cow_part, "4K")
-                        + dd_bs(&img_path, cow_at, cow_part, "64K"),
+                    dd_bs(&img_path, origin_at, GIB - cow_part, &4096.to_string())
+                        + dd_bs(&img_path, cow_at, cow_part, &(CAT_PIECE / 2).to_string()),
                 );
             }
         }
